@@ -1,0 +1,116 @@
+// The runtime adapter's Deno side: Deno's own file APIs, with `Deno.errors`
+// mapped to the adapter's errors. See `_fs.ts`.
+
+import type { DirEntry, FileStat, FileWriter, Fs } from "./_fs.ts";
+import { AlreadyExistsError, NotFoundError } from "./_fs_errors.ts";
+
+function mapError(error: unknown): unknown {
+  if (error instanceof Deno.errors.NotFound) {
+    return new NotFoundError(error.message, { cause: error });
+  }
+  if (error instanceof Deno.errors.AlreadyExists) {
+    return new AlreadyExistsError(error.message, { cause: error });
+  }
+  return error;
+}
+
+function toStat(info: Deno.FileInfo): FileStat {
+  return {
+    isFile: info.isFile,
+    isDirectory: info.isDirectory,
+    size: info.size,
+    atime: info.atime,
+    mtime: info.mtime,
+  };
+}
+
+class DenoFileWriter implements FileWriter {
+  #file: Deno.FsFile;
+  #closed = false;
+
+  constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    let written = 0;
+    while (written < data.byteLength) {
+      written += await this.#file.write(
+        written === 0 ? data : data.subarray(written),
+      );
+    }
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#file.close();
+    }
+    return Promise.resolve();
+  }
+}
+
+/** The adapter on Deno. */
+export const denoFs: Fs = {
+  async createNew(path: string): Promise<FileWriter> {
+    try {
+      const file = await Deno.open(path, { write: true, createNew: true });
+      return new DenoFileWriter(file);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  async rename(from: string, to: string): Promise<void> {
+    try {
+      await Deno.rename(from, to);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  async remove(path: string): Promise<void> {
+    try {
+      await Deno.remove(path);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  async stat(path: string): Promise<FileStat> {
+    try {
+      return toStat(await Deno.stat(path));
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  statSync(path: string): FileStat {
+    try {
+      return toStat(Deno.statSync(path));
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  utimeSync(path: string, atime: Date, mtime: Date): void {
+    try {
+      Deno.utimeSync(path, atime, mtime);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  mkdirSync(path: string): void {
+    try {
+      Deno.mkdirSync(path, { recursive: true });
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  async readDir(path: string): Promise<DirEntry[]> {
+    try {
+      const entries: DirEntry[] = [];
+      for await (const entry of Deno.readDir(path)) {
+        entries.push({ name: entry.name, isFile: entry.isFile });
+      }
+      return entries;
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+};
