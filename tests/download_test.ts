@@ -1,0 +1,453 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { test } from "node:test";
+import { Download, DownloadInterrupt, HTTPError } from "../mod.ts";
+import {
+  bytesRoute,
+  deferred,
+  patternBytes,
+  type Route,
+  startServer,
+  statusRoute,
+} from "./_server.ts";
+import { tempDir } from "./_temp_dir.ts";
+
+type Report = [number, number | undefined];
+
+function recorder(): {
+  reports: Report[];
+  progress: (d: Download, c: number, t: number | undefined) => void;
+} {
+  const reports: Report[] = [];
+  return {
+    reports,
+    progress: (_d, current, total) => reports.push([current, total]),
+  };
+}
+
+test("Download writes the body byte for byte and leaves only the file", async () => {
+  const body = patternBytes(3 * 1024 * 1024 + 123);
+  await using server = await startServer({
+    "/f": bytesRoute(body, { writeSize: 7000 }),
+  });
+  await using dir = await tempDir();
+  const download = new Download(server.url("/f"), dir.join("f.bin"));
+  download.start();
+  assert.equal(download.isRunning(), true);
+  await download.wait();
+  assert.equal(download.isRunning(), false);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f.bin"))), body);
+  assert.deepEqual(await dir.list(), ["f.bin"]);
+  assert.equal(download.error(), undefined);
+});
+
+test("Download reports progress once per chunkSize write, as the seed does", async () => {
+  const body = patternBytes(16);
+  await using server = await startServer({
+    "/f": bytesRoute(body, { writeSize: 3 }),
+  });
+  await using dir = await tempDir();
+  const { reports, progress } = recorder();
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    chunkSize: 4,
+    progress,
+  });
+  download.start();
+  await download.wait();
+  assert.deepEqual(reports, [[0, 16], [4, 16], [8, 16], [12, 16], [16, 16]]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+});
+
+test("Download splits and joins network chunks into exact chunkSize writes", async () => {
+  const body = patternBytes(1000);
+  await using server = await startServer({
+    "/f": bytesRoute(body, { writeSize: 333 }),
+  });
+  await using dir = await tempDir();
+  const { reports, progress } = recorder();
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    chunkSize: 64,
+    progress,
+  });
+  download.start();
+  await download.wait();
+  const expected: Report[] = [[0, 1000]];
+  for (let n = 64; n < 1000; n += 64) expected.push([n, 1000]);
+  expected.push([1000, 1000]);
+  assert.deepEqual(reports, expected);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+});
+
+test("Download reports total undefined when the server sends no Content-Length", async () => {
+  const body = patternBytes(10);
+  await using server = await startServer({
+    "/f": bytesRoute(body, { contentLength: false }),
+  });
+  await using dir = await tempDir();
+  const { reports, progress } = recorder();
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    chunkSize: 4,
+    progress,
+  });
+  download.start();
+  await download.wait();
+  assert.deepEqual(reports, [[0, undefined], [4, undefined], [8, undefined], [
+    10,
+    undefined,
+  ]]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+});
+
+test("Download of an empty body creates an empty file and reports 0 once", async () => {
+  await using server = await startServer({
+    "/f": bytesRoute(new Uint8Array()),
+  });
+  await using dir = await tempDir();
+  const { reports, progress } = recorder();
+  const download = new Download(server.url("/f"), dir.join("f"), { progress });
+  download.start();
+  await download.wait();
+  assert.deepEqual(reports, [[0, 0]]);
+  assert.equal((await readFile(dir.join("f"))).byteLength, 0);
+});
+
+test("Download asks for Accept-Encoding: identity", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(5)) });
+  await using dir = await tempDir();
+  const download = new Download(server.url("/f"), dir.join("f"));
+  download.start();
+  await download.wait();
+  assert.equal(server.requests.length, 1);
+  assert.equal(server.requests[0]?.headers["accept-encoding"], "identity");
+});
+
+for (const status of [404, 500]) {
+  test(`Download rejects with HTTPError on ${status} and creates no file`, async () => {
+    await using server = await startServer({ "/f": statusRoute(status) });
+    await using dir = await tempDir();
+    const { reports, progress } = recorder();
+    const download = new Download(server.url("/f"), dir.join("f"), {
+      progress,
+    });
+    download.start();
+    await assert.rejects(download.wait(), (error) => {
+      assert.ok(error instanceof HTTPError);
+      assert.equal(error.status, status);
+      assert.equal(error.url, server.url("/f"));
+      assert.match(error.message, new RegExp(`server answered ${status}`));
+      return true;
+    });
+    assert.ok(download.error() instanceof HTTPError);
+    assert.deepEqual(reports, []);
+    assert.deepEqual(await dir.list(), []);
+  });
+}
+
+test("Download leaves an existing destination untouched when it fails", async () => {
+  await using server = await startServer({ "/f": statusRoute(503) });
+  await using dir = await tempDir();
+  await writeFile(dir.join("f"), "old");
+  const download = new Download(server.url("/f"), dir.join("f"));
+  download.start();
+  await assert.rejects(download.wait(), HTTPError);
+  assert.equal(await readFile(dir.join("f"), "utf8"), "old");
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download replaces an existing destination only once complete", async () => {
+  const body = patternBytes(100);
+  await using server = await startServer({ "/f": bytesRoute(body) });
+  await using dir = await tempDir();
+  await writeFile(dir.join("f"), "old");
+  const seen: string[] = [];
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    chunkSize: 10,
+    progress: (_d, current) => {
+      if (current === 50) seen.push(readFileSync(dir.join("f"), "utf8"));
+    },
+  });
+  download.start();
+  await download.wait();
+  assert.deepEqual(seen, ["old"]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+});
+
+test(
+  "Download.cancel() mid-body ends the download promptly and removes the temp file",
+  {
+    timeout: 10_000,
+  },
+  async () => {
+    const gate = deferred();
+    await using server = await startServer({
+      "/f": bytesRoute(patternBytes(64), { gate: gate.promise, gateAt: 8 }),
+    });
+    await using dir = await tempDir();
+    let finishedCalls = 0;
+    const reports: number[] = [];
+    const download = new Download(server.url("/f"), dir.join("f"), {
+      chunkSize: 4,
+      finishedCallback: () => finishedCalls++,
+      progress: (d, current) => {
+        reports.push(current);
+        if (current === 8) d.cancel();
+      },
+    });
+    download.start();
+    // The server holds the rest of the body until the test ends: wait() can
+    // only settle if cancel() aborts the request without waiting for it.
+    await assert.rejects(download.wait(), DownloadInterrupt);
+    assert.deepEqual(reports, [0, 4, 8]);
+    assert.equal(download.isCanceled(), true);
+    assert.equal(download.isRunning(), false);
+    assert.equal(download.error(), undefined);
+    assert.equal(finishedCalls, 1);
+    assert.deepEqual(await dir.list(), []);
+    assert.throws(() => download.raiseIfError(), DownloadInterrupt);
+    await download.wait({ raiseIfError: false });
+    gate.resolve();
+  },
+);
+
+test(
+  "Download.cancel() while waiting for the server's answer rejects with DownloadInterrupt",
+  {
+    timeout: 10_000,
+  },
+  async () => {
+    const answered = deferred();
+    const gate = deferred();
+    const route: Route = async (_request, response) => {
+      answered.resolve();
+      await gate.promise;
+      response.end();
+    };
+    await using server = await startServer({ "/f": route });
+    await using dir = await tempDir();
+    const download = new Download(server.url("/f"), dir.join("f"));
+    download.start();
+    await answered.promise;
+    download.cancel();
+    await assert.rejects(download.wait(), DownloadInterrupt);
+    assert.deepEqual(await dir.list(), []);
+    gate.resolve();
+  },
+);
+
+test("Download.cancel() before start() settles it without a request", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(5)) });
+  await using dir = await tempDir();
+  let finishedCalls = 0;
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    finishedCallback: () => finishedCalls++,
+  });
+  download.cancel();
+  assert.equal(download.isCanceled(), true);
+  await assert.rejects(download.wait(), DownloadInterrupt);
+  assert.throws(() => download.start(), /already canceled/);
+  assert.equal(finishedCalls, 1);
+  assert.equal(server.requests.length, 0);
+});
+
+test("Download.cancel() after the download finished does nothing", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(5)) });
+  await using dir = await tempDir();
+  const download = new Download(server.url("/f"), dir.join("f"));
+  download.start();
+  await download.wait();
+  download.cancel();
+  assert.equal(download.isCanceled(), false);
+  await download.wait();
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download makes an error thrown by the progress callback its error", async () => {
+  await using server = await startServer({
+    "/f": bytesRoute(patternBytes(32)),
+  });
+  await using dir = await tempDir();
+  const boom = new Error("boom");
+  let finishedCalls = 0;
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    chunkSize: 8,
+    finishedCallback: () => finishedCalls++,
+    progress: (_d, current) => {
+      if (current === 16) throw boom;
+    },
+  });
+  download.start();
+  await assert.rejects(download.wait(), (error) => error === boom);
+  assert.equal(download.error(), boom);
+  assert.equal(finishedCalls, 1);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download keeps an error over a cancel that came with it", async () => {
+  await using server = await startServer({
+    "/f": bytesRoute(patternBytes(32)),
+  });
+  await using dir = await tempDir();
+  const boom = new Error("boom");
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    chunkSize: 8,
+    progress: (d, current) => {
+      if (current === 8) {
+        d.cancel();
+        throw boom;
+      }
+    },
+  });
+  download.start();
+  await assert.rejects(download.wait(), (error) => error === boom);
+  assert.equal(download.isCanceled(), true);
+  assert.throws(() => download.raiseIfError(), (error) => error === boom);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download makes an error thrown by finishedCallback its error", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(4)) });
+  await using dir = await tempDir();
+  const boom = new Error("boom");
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    finishedCallback: () => {
+      throw boom;
+    },
+  });
+  download.start();
+  await assert.rejects(download.wait(), (error) => error === boom);
+  // The file was complete when the callback ran: it stays.
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download runs finishedCallback once, before wait() resolves", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(4)) });
+  await using dir = await tempDir();
+  const calls: Download[] = [];
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    finishedCallback: (d) => calls.push(d),
+  });
+  download.start();
+  await download.wait();
+  assert.deepEqual(calls, [download]);
+});
+
+test("Download fails on a dropped connection and removes the temp file", async () => {
+  const route: Route = (_request, response) => {
+    response.writeHead(200, { "content-length": 1000 });
+    response.write(patternBytes(100), () => response.destroy());
+  };
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    chunkSize: 10,
+  });
+  download.start();
+  await assert.rejects(
+    download.wait(),
+    (error) => !(error instanceof DownloadInterrupt),
+  );
+  assert.notEqual(download.error(), undefined);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download fails when the destination's directory is missing", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(4)) });
+  await using dir = await tempDir();
+  const download = new Download(server.url("/f"), dir.join("missing", "f"));
+  download.start();
+  await assert.rejects(download.wait(), /No such file|os error 2|ENOENT/);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download.setProgress() during a download redirects the next reports", async () => {
+  await using server = await startServer({
+    "/f": bytesRoute(patternBytes(16)),
+  });
+  await using dir = await tempDir();
+  const first: number[] = [];
+  const second: number[] = [];
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    chunkSize: 4,
+    progress: (d, current) => {
+      first.push(current);
+      if (current === 4) d.setProgress((_d, c) => second.push(c));
+    },
+  });
+  download.start();
+  await download.wait();
+  assert.deepEqual(first, [0, 4]);
+  assert.deepEqual(second, [8, 12, 16]);
+});
+
+test("Download.setProgress(null) stops the reports", async () => {
+  await using server = await startServer({
+    "/f": bytesRoute(patternBytes(16)),
+  });
+  await using dir = await tempDir();
+  const reports: number[] = [];
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    chunkSize: 4,
+    progress: (d, current) => {
+      reports.push(current);
+      if (current === 8) d.setProgress(null);
+    },
+  });
+  download.start();
+  await download.wait();
+  assert.deepEqual(reports, [0, 4, 8]);
+});
+
+test("Download uses the fetch function it is given", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(4)) });
+  await using dir = await tempDir();
+  let calls = 0;
+  const authFetch: typeof fetch = (input, init) => {
+    calls++;
+    const headers = new Headers(init?.headers);
+    headers.set("authorization", "Bearer token");
+    return fetch(input, { ...init, headers });
+  };
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    fetch: authFetch,
+  });
+  download.start();
+  await download.wait();
+  assert.equal(calls, 1);
+  assert.equal(server.requests[0]?.headers.authorization, "Bearer token");
+});
+
+test("Download.start() twice throws", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(4)) });
+  await using dir = await tempDir();
+  const download = new Download(server.url("/f"), dir.join("f"));
+  download.start();
+  assert.throws(() => download.start(), /already started/);
+  await download.wait();
+  assert.throws(() => download.start(), /already started/);
+});
+
+test("Download.wait() before start() rejects", async () => {
+  const download = new Download("http://127.0.0.1:9/f", "f");
+  await assert.rejects(download.wait(), /not started/);
+});
+
+test("Download constructor rejects a bad URL, dest or chunkSize", () => {
+  assert.throws(() => new Download("not a url", "f"), TypeError);
+  assert.throws(() => new Download("http://127.0.0.1/f", ""), TypeError);
+  for (const chunkSize of [0, -1, 1.5, Number.NaN, Infinity]) {
+    assert.throws(
+      () => new Download("http://127.0.0.1/f", "f", { chunkSize }),
+      RangeError,
+    );
+  }
+});
+
+test("Download.getUrl() and getDest() return what it was created with", () => {
+  const download = new Download(new URL("http://127.0.0.1/a b"), "dir/a");
+  assert.equal(download.getUrl(), "http://127.0.0.1/a%20b");
+  assert.equal(download.getDest(), "dir/a");
+  assert.equal(download.isRunning(), false);
+  assert.equal(download.isCanceled(), false);
+  assert.equal(download.error(), undefined);
+});
