@@ -1,0 +1,176 @@
+/**
+ * {@linkcode PersistLimit}: keeps a set of files under a size limit by
+ * removing the least recently accessed ones.
+ *
+ * @module
+ */
+
+import { join, resolve } from "node:path";
+import { fs, NotFoundError } from "./_fs.ts";
+import { globToRegExp } from "./_glob.ts";
+
+/** Options for {@linkcode PersistLimit}. */
+export interface PersistLimitOptions {
+  /**
+   * However far over the size limit, at least this many files are kept.
+   * `0` or less means the limit never removes anything.
+   *
+   * @default {5}
+   */
+  fileLimit?: number | undefined;
+}
+
+interface Entry {
+  path: string;
+  size: number;
+  atime: number;
+}
+
+function assertLimit(name: string, value: number): void {
+  if (typeof value !== "number" || Number.isNaN(value)) {
+    throw new TypeError(
+      `Cannot create PersistLimit: ${name} must be a number, got ${value}`,
+    );
+  }
+}
+
+/**
+ * Keeps a list of files and removes the oldest ones when their total size
+ * reaches a limit. "Oldest" means least recently accessed (the access time,
+ * read again at each {@linkcode PersistLimit.removeOldFiles}). Only files
+ * that were registered are ever removed.
+ *
+ * @example Keep a cache directory under 1 GiB
+ * ```ts ignore
+ * import { PersistLimit } from "@x/dlmanager";
+ *
+ * const limit = new PersistLimit(1024 ** 3, { fileLimit: 5 });
+ * await limit.registerDirContent("cache", "*.zip");
+ * await limit.removeOldFiles();
+ * ```
+ */
+export class PersistLimit {
+  /** The size limit in bytes; `0` or less means no limit. */
+  readonly sizeLimit: number;
+  /** How many files are always kept; `0` or less means no removal at all. */
+  readonly fileLimit: number;
+  #files = new Map<string, Entry>();
+
+  /**
+   * Creates the limit.
+   *
+   * @param sizeLimit The size limit in bytes: when the registered files
+   * total this much or more, old ones are removed. `0` or less means no limit.
+   * @param options See {@linkcode PersistLimitOptions}.
+   */
+  constructor(sizeLimit: number, options: PersistLimitOptions = {}) {
+    const fileLimit = options.fileLimit ?? 5;
+    assertLimit("sizeLimit", sizeLimit);
+    assertLimit("fileLimit", fileLimit);
+    this.sizeLimit = sizeLimit;
+    this.fileLimit = fileLimit;
+  }
+
+  /**
+   * The registered files' paths (absolute), in registration order.
+   *
+   * @returns A fresh array.
+   *
+   * @example
+   * ```ts ignore
+   * await limit.registerFile("cache/a.zip");
+   * console.log(limit.files()); // ["/home/me/cache/a.zip"]
+   * ```
+   */
+  files(): string[] {
+    return [...this.#files.keys()];
+  }
+
+  /**
+   * Registers one file. A missing path or a directory is skipped; a path
+   * registered before is counted once.
+   *
+   * @param path The file's path.
+   *
+   * @example
+   * ```ts ignore
+   * await limit.registerFile("cache/a.zip");
+   * ```
+   */
+  async registerFile(path: string): Promise<void> {
+    const absolute = resolve(path);
+    try {
+      const stat = await fs.stat(absolute);
+      if (!stat.isFile) return;
+      this.#files.set(absolute, {
+        path: absolute,
+        size: stat.size,
+        atime: stat.atime?.getTime() ?? 0,
+      });
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+  }
+
+  /**
+   * Registers every file directly in `directory` whose name matches the shell
+   * glob `pattern` (`*`, `?`, `[...]`; not recursive; dotfiles only match a
+   * pattern that starts with a dot).
+   *
+   * @param directory The directory to list.
+   * @param pattern The glob to match names against.
+   *
+   * @example
+   * ```ts ignore
+   * await limit.registerDirContent("cache", "*.tar.gz");
+   * ```
+   */
+  async registerDirContent(directory: string, pattern = "*"): Promise<void> {
+    const matcher = globToRegExp(pattern);
+    const entries = await fs.readDir(directory);
+    for (const entry of entries) {
+      if (entry.isFile && matcher.test(entry.name)) {
+        await this.registerFile(join(directory, entry.name));
+      }
+    }
+  }
+
+  /**
+   * Removes registered files, least recently accessed first, while their
+   * total size is at or over the size limit and more than `fileLimit` remain.
+   * Files that disappeared meanwhile are forgotten; sizes and access times
+   * are read again first.
+   *
+   * @example
+   * ```ts ignore
+   * await limit.removeOldFiles();
+   * ```
+   */
+  async removeOldFiles(): Promise<void> {
+    await this.#refresh();
+    if (this.sizeLimit <= 0 || this.fileLimit <= 0) return;
+    const entries = [...this.#files.values()].sort((a, b) =>
+      a.atime - b.atime || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
+    );
+    let total = entries.reduce((sum, entry) => sum + entry.size, 0);
+    let count = entries.length;
+    for (const entry of entries) {
+      if (count <= this.fileLimit || total < this.sizeLimit) break;
+      try {
+        await fs.remove(entry.path);
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+      }
+      this.#files.delete(entry.path);
+      total -= entry.size;
+      count--;
+    }
+  }
+
+  async #refresh(): Promise<void> {
+    for (const path of [...this.#files.keys()]) {
+      this.#files.delete(path);
+      await this.registerFile(path);
+    }
+  }
+}

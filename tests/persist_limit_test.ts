@@ -1,0 +1,174 @@
+import assert from "node:assert/strict";
+import { mkdir, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { relative } from "node:path";
+import { test } from "node:test";
+import { PersistLimit } from "../mod.ts";
+import { type TempDir, tempDir } from "./_temp_dir.ts";
+
+const BASE = 1_700_000_000; // seconds; every file gets BASE + its age rank
+
+/** Writes `names` with `size` bytes each; the first is the least recently accessed. */
+async function files(dir: TempDir, names: string[], size = 10): Promise<void> {
+  for (const [index, name] of names.entries()) {
+    await writeFile(dir.join(name), new Uint8Array(size));
+    await utimes(dir.join(name), BASE + index, BASE + index);
+  }
+}
+
+test("PersistLimit.removeOldFiles() removes the least recently accessed files until under the size limit", async () => {
+  await using dir = await tempDir();
+  await files(dir, ["a", "b", "c", "d", "e", "f"]);
+  const limit = new PersistLimit(50, { fileLimit: 2 });
+  await limit.registerDirContent(dir.path);
+  await limit.removeOldFiles();
+  // 60 bytes: remove a (50, still at the limit), then b (40).
+  assert.deepEqual(await dir.list(), ["c", "d", "e", "f"]);
+  assert.deepEqual(
+    limit.files().map((path) => relative(dir.path, path)).sort(),
+    [
+      "c",
+      "d",
+      "e",
+      "f",
+    ],
+  );
+});
+
+test("PersistLimit.removeOldFiles() removes when the total is exactly the size limit", async () => {
+  await using dir = await tempDir();
+  await files(dir, ["a", "b"]);
+  const limit = new PersistLimit(20, { fileLimit: 1 });
+  await limit.registerDirContent(dir.path);
+  await limit.removeOldFiles();
+  assert.deepEqual(await dir.list(), ["b"]);
+});
+
+test("PersistLimit.removeOldFiles() removes nothing below the size limit", async () => {
+  await using dir = await tempDir();
+  await files(dir, ["a", "b"]);
+  const limit = new PersistLimit(21, { fileLimit: 1 });
+  await limit.registerDirContent(dir.path);
+  await limit.removeOldFiles();
+  assert.deepEqual(await dir.list(), ["a", "b"]);
+});
+
+test("PersistLimit.removeOldFiles() always keeps fileLimit files", async () => {
+  await using dir = await tempDir();
+  await files(dir, ["a", "b", "c"], 100);
+  const limit = new PersistLimit(10, { fileLimit: 2 });
+  await limit.registerDirContent(dir.path);
+  await limit.removeOldFiles();
+  assert.deepEqual(await dir.list(), ["b", "c"]);
+});
+
+test("PersistLimit keeps 5 files by default", async () => {
+  await using dir = await tempDir();
+  await files(dir, ["a", "b", "c", "d", "e", "f", "g"]);
+  const limit = new PersistLimit(1);
+  assert.equal(limit.fileLimit, 5);
+  await limit.registerDirContent(dir.path);
+  await limit.removeOldFiles();
+  assert.deepEqual(await dir.list(), ["c", "d", "e", "f", "g"]);
+});
+
+for (const [sizeLimit, fileLimit] of [[0, 1], [-5, 1], [10, 0], [10, -1]]) {
+  test(`PersistLimit.removeOldFiles() removes nothing when sizeLimit is ${sizeLimit} and fileLimit ${fileLimit}`, async () => {
+    await using dir = await tempDir();
+    await files(dir, ["a", "b", "c"]);
+    const limit = new PersistLimit(sizeLimit as number, { fileLimit });
+    await limit.registerDirContent(dir.path);
+    await limit.removeOldFiles();
+    assert.deepEqual(await dir.list(), ["a", "b", "c"]);
+  });
+}
+
+test("PersistLimit.registerFile() counts a path registered twice once", async () => {
+  await using dir = await tempDir();
+  await files(dir, ["a", "b"]);
+  const limit = new PersistLimit(25, { fileLimit: 1 });
+  await limit.registerFile(dir.join("a"));
+  await limit.registerFile(dir.join("a"));
+  await limit.registerFile(relative(process.cwd(), dir.join("a")));
+  await limit.registerFile(dir.join("b"));
+  await limit.removeOldFiles();
+  // Counted twice, a would make 30 bytes and be removed.
+  assert.deepEqual(await dir.list(), ["a", "b"]);
+  assert.equal(limit.files().length, 2);
+});
+
+test("PersistLimit.registerFile() skips missing paths and directories", async () => {
+  await using dir = await tempDir();
+  await mkdir(dir.join("sub"));
+  const limit = new PersistLimit(1, { fileLimit: 1 });
+  await limit.registerFile(dir.join("missing"));
+  await limit.registerFile(dir.join("sub"));
+  assert.deepEqual(limit.files(), []);
+});
+
+test("PersistLimit.registerDirContent() registers matching files only, no dotfiles or subdirectories", async () => {
+  await using dir = await tempDir();
+  await files(dir, ["a.zip", "b.zip", "c.txt", ".d.zip"]);
+  await mkdir(dir.join("e.zip"));
+  const limit = new PersistLimit(1, { fileLimit: 1 });
+  await limit.registerDirContent(dir.path, "*.zip");
+  assert.deepEqual(
+    limit.files().map((path) => relative(dir.path, path)).sort(),
+    [
+      "a.zip",
+      "b.zip",
+    ],
+  );
+  await limit.removeOldFiles();
+  // Only registered files are candidates: c.txt and .d.zip stay although older than b.zip.
+  assert.deepEqual(await dir.list(), [".d.zip", "b.zip", "c.txt", "e.zip"]);
+});
+
+test("PersistLimit.registerDirContent() rejects for a missing directory", async () => {
+  await using dir = await tempDir();
+  const limit = new PersistLimit(1);
+  await assert.rejects(limit.registerDirContent(dir.join("missing")));
+});
+
+test("PersistLimit.removeOldFiles() forgets files removed by someone else", async () => {
+  await using dir = await tempDir();
+  await files(dir, ["a", "b", "c"]);
+  const limit = new PersistLimit(20, { fileLimit: 1 });
+  await limit.registerDirContent(dir.path);
+  await rm(dir.join("c"));
+  await limit.removeOldFiles();
+  // a and b total 20: a goes, b stays. c's 10 bytes no longer count.
+  assert.deepEqual(await dir.list(), ["b"]);
+  assert.equal(limit.files().length, 1);
+});
+
+test("PersistLimit.removeOldFiles() decides on access times read at that moment", async () => {
+  await using dir = await tempDir();
+  await files(dir, ["a", "b", "c"]);
+  const limit = new PersistLimit(30, { fileLimit: 1 });
+  await limit.registerDirContent(dir.path);
+  // a is read after registration: it becomes the most recently accessed.
+  await utimes(dir.join("a"), BASE + 100, BASE);
+  await limit.removeOldFiles();
+  assert.deepEqual(await dir.list(), ["a", "c"]);
+  assert.equal((await stat(dir.join("a"))).atimeMs, (BASE + 100) * 1000);
+});
+
+test("PersistLimit.removeOldFiles() uses sizes read at that moment", async () => {
+  await using dir = await tempDir();
+  await files(dir, ["a", "b"]);
+  const limit = new PersistLimit(100, { fileLimit: 1 });
+  await limit.registerDirContent(dir.path);
+  await writeFile(dir.join("b"), new Uint8Array(95));
+  await utimes(dir.join("b"), BASE + 5, BASE + 5);
+  await limit.removeOldFiles();
+  assert.deepEqual(await dir.list(), ["b"]);
+});
+
+test("PersistLimit constructor rejects limits that are not numbers", () => {
+  assert.throws(() => new PersistLimit(Number.NaN), TypeError);
+  assert.throws(() => new PersistLimit("10" as unknown as number), TypeError);
+  assert.throws(
+    () => new PersistLimit(10, { fileLimit: Number.NaN }),
+    TypeError,
+  );
+});
