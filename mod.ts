@@ -1,0 +1,46 @@
+/**
+ * A download manager: downloads that run in the background, never leave a
+ * half-written file under its final name, can be canceled cleanly, report
+ * progress, and keep a cache directory under a size limit. A TypeScript port
+ * of the Python `dlmanager` 0.1.1, for Deno and Node.
+ *
+ * - {@linkcode DownloadManager} downloads into one directory, skipping files
+ *   already there.
+ * - {@linkcode Download} is one file fetched in the background.
+ * - {@linkcode PersistLimit} keeps a directory under a size limit.
+ * - {@linkcode DownloadInterrupt} and {@linkcode HTTPError} are what a
+ *   download ends with when canceled or refused.
+ *
+ * @example Fetch a few files into a cache directory
+ * ```ts ignore
+ * import { DownloadManager, PersistLimit } from "@x/dlmanager";
+ *
+ * await using manager = new DownloadManager("cache", {
+ *   persistLimit: new PersistLimit(1024 ** 3),
+ * });
+ * for (const url of ["https://example.com/a.zip", "https://example.com/b.zip"]) {
+ *   manager.download(url, {
+ *     progress: (download, current, total) =>
+ *       console.log(download.getDest(), current, total),
+ *   });
+ * }
+ * await manager.wait();
+ * ```
+ *
+ * @module
+ */
+
+export {
+  DEFAULT_CHUNK_SIZE,
+  Download,
+  type DownloadOptions,
+  type ProgressCallback,
+  type WaitOptions,
+} from "./src/download.ts";
+export {
+  DownloadManager,
+  type DownloadManagerOptions,
+  type ManagerDownloadOptions,
+} from "./src/download_manager.ts";
+export { PersistLimit, type PersistLimitOptions } from "./src/persist_limit.ts";
+export { DownloadInterrupt, HTTPError } from "./src/errors.ts";

@@ -1,0 +1,245 @@
+/**
+ * {@linkcode DownloadManager}: starts and tracks downloads into one directory,
+ * fetching a file only if it is not there yet.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { fs, NotFoundError } from "./_fs.ts";
+import { assertFileName, fileNameFromUrl } from "./_file_name.ts";
+import {
+  Download,
+  type ProgressCallback,
+  type WaitOptions,
+} from "./download.ts";
+import type { PersistLimit } from "./persist_limit.ts";
+
+/** Options for {@linkcode DownloadManager}. */
+export interface DownloadManagerOptions {
+  /**
+   * The `fetch`-compatible function every download uses (the seed's
+   * `session`).
+   *
+   * @default {globalThis.fetch}
+   */
+  fetch?: typeof fetch | undefined;
+  /**
+   * Keeps the directory under a size limit: its files are registered when the
+   * manager is created, each downloaded file when it completes, and old files
+   * are removed after each download.
+   *
+   * @default {null} (no limit)
+   */
+  persistLimit?: PersistLimit | null | undefined;
+}
+
+/** Options for {@linkcode DownloadManager.download}. */
+export interface ManagerDownloadOptions {
+  /**
+   * The file's name in the directory: a plain name, not a path.
+   *
+   * @default {the last path segment of the URL, percent-decoded}
+   */
+  fname?: string | undefined;
+  /**
+   * Reports progress; see {@linkcode ProgressCallback}. Given for a
+   * destination that is already downloading, it replaces that download's
+   * callback.
+   *
+   * @default {null}
+   */
+  progress?: ProgressCallback | null | undefined;
+}
+
+/**
+ * Starts and manages downloads inside one directory. A file is downloaded
+ * only if its name is not already there; a download of a name that is
+ * already downloading returns the running download.
+ *
+ * Downloads run in the background: stop them when you are done, with
+ * {@linkcode DownloadManager.cancel} or, simpler, `await using`.
+ *
+ * @example Download two files, cancelling whatever is left on the way out
+ * ```ts ignore
+ * import { DownloadManager, PersistLimit } from "@x/dlmanager";
+ *
+ * await using manager = new DownloadManager("cache", {
+ *   persistLimit: new PersistLimit(10 * 1024 ** 3),
+ * });
+ * manager.download("https://example.com/a.tar.gz");
+ * manager.download("https://example.com/b?id=2", { fname: "b.tar.gz" });
+ * await manager.wait();
+ * ```
+ */
+export class DownloadManager {
+  /** The directory downloads go to. */
+  readonly destdir: string;
+  #fetch: typeof fetch | undefined;
+  #persistLimit: PersistLimit | null;
+  #downloads = new Map<string, Download>();
+  #bookkeeping: Promise<void>;
+  #bookkeepingError: { error: unknown } | undefined;
+
+  /**
+   * Creates the manager, and `destdir` (with its parents) if missing.
+   *
+   * @param destdir The directory to download into.
+   * @param options See {@linkcode DownloadManagerOptions}.
+   */
+  constructor(destdir: string, options: DownloadManagerOptions = {}) {
+    if (typeof destdir !== "string" || destdir === "") {
+      throw new TypeError(
+        "Cannot create DownloadManager: destdir must be a non-empty path",
+      );
+    }
+    this.destdir = destdir;
+    this.#fetch = options.fetch;
+    this.#persistLimit = options.persistLimit ?? null;
+    fs.mkdirSync(destdir);
+    this.#bookkeeping = Promise.resolve();
+    if (this.#persistLimit !== null) {
+      const limit = this.#persistLimit;
+      this.#track(() => limit.registerDirContent(destdir));
+    }
+  }
+
+  /**
+   * Downloads `url` into the directory, in the background.
+   *
+   * @param url The URL to fetch.
+   * @param options See {@linkcode ManagerDownloadOptions}.
+   * @returns The started download; the running one if that name is already
+   * downloading; or `null` if the file is already there (its access time is
+   * then set to now, so that a {@linkcode PersistLimit} keeps it). Throws a
+   * `TypeError` for an invalid URL or file name.
+   *
+   * @example Download unless present
+   * ```ts ignore
+   * const download = manager.download("https://example.com/a.zip");
+   * if (download === null) console.log("a.zip was already there");
+   * else await download.wait();
+   * ```
+   */
+  download(
+    url: string | URL,
+    options: ManagerDownloadOptions = {},
+  ): Download | null {
+    const parsed = new URL(url);
+    const name = options.fname ?? fileNameFromUrl(parsed);
+    assertFileName(name, parsed.href);
+    const dest = join(this.destdir, name);
+    const running = this.#downloads.get(dest);
+    if (running !== undefined) {
+      if (options.progress) running.setProgress(options.progress);
+      return running;
+    }
+    if (this.#touch(dest)) return null;
+    const download = new Download(parsed, dest, {
+      fetch: this.#fetch,
+      progress: options.progress,
+      finishedCallback: (finished) => this.#finished(finished),
+    });
+    this.#downloads.set(dest, download);
+    download.start();
+    return download;
+  }
+
+  /**
+   * Cancels the running downloads for which `cancelIf` returns true (all of
+   * them without it).
+   *
+   * @param cancelIf Chooses the downloads to cancel.
+   *
+   * @example Cancel the downloads of zip files
+   * ```ts ignore
+   * manager.cancel((download) => download.getDest().endsWith(".zip"));
+   * ```
+   */
+  cancel(cancelIf?: (download: Download) => boolean): void {
+    for (const download of [...this.#downloads.values()]) {
+      if (cancelIf === undefined || cancelIf(download)) download.cancel();
+    }
+  }
+
+  /**
+   * Waits for every download running when called, and for the
+   * {@linkcode PersistLimit} work that follows them.
+   *
+   * @param options See {@linkcode WaitOptions}.
+   * @returns A promise that, with `raiseIfError` (the default), rejects after
+   * all have ended with the first one's error (or `DownloadInterrupt` for a
+   * canceled one).
+   *
+   * @example
+   * ```ts ignore
+   * manager.download("https://example.com/a.zip");
+   * manager.download("https://example.com/b.zip");
+   * await manager.wait();
+   * ```
+   */
+  async wait(options: WaitOptions = {}): Promise<void> {
+    const downloads = [...this.#downloads.values()];
+    await Promise.all(
+      downloads.map((download) => download.wait({ raiseIfError: false })),
+    );
+    await this.#bookkeeping;
+    if (!(options.raiseIfError ?? true)) return;
+    for (const download of downloads) download.raiseIfError();
+    if (this.#bookkeepingError !== undefined) {
+      const { error } = this.#bookkeepingError;
+      this.#bookkeepingError = undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Cancels every download, then waits for them without raising: what
+   * `await using` calls.
+   *
+   * @example
+   * ```ts ignore
+   * {
+   *   await using manager = new DownloadManager("cache");
+   *   manager.download("https://example.com/a.zip");
+   * } // canceled and cleaned up here
+   * ```
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.cancel();
+    await this.wait({ raiseIfError: false });
+  }
+
+  /** Marks `dest` used if it exists; returns whether it does. */
+  #touch(dest: string): boolean {
+    try {
+      const stat = fs.statSync(dest);
+      fs.utimeSync(dest, new Date(), stat.mtime ?? new Date());
+      return true;
+    } catch (error) {
+      if (error instanceof NotFoundError) return false;
+      throw error;
+    }
+  }
+
+  #finished(download: Download): void {
+    this.#downloads.delete(download.getDest());
+    const limit = this.#persistLimit;
+    if (
+      limit === null || download.isCanceled() || download.error() !== undefined
+    ) {
+      return;
+    }
+    this.#track(async () => {
+      await limit.registerFile(download.getDest());
+      await limit.removeOldFiles();
+    });
+  }
+
+  /** Runs `work` after the bookkeeping queued before it, keeping its first error. */
+  #track(work: () => Promise<void>): void {
+    this.#bookkeeping = this.#bookkeeping.then(work).catch((error) => {
+      this.#bookkeepingError ??= { error };
+    });
+  }
+}

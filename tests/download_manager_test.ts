@@ -1,0 +1,284 @@
+import assert from "node:assert/strict";
+import { readFile, stat, utimes, writeFile } from "node:fs/promises";
+import { test } from "node:test";
+import {
+  Download,
+  DownloadInterrupt,
+  DownloadManager,
+  HTTPError,
+  PersistLimit,
+} from "../mod.ts";
+import {
+  bytesRoute,
+  deferred,
+  patternBytes,
+  startServer,
+  statusRoute,
+} from "./_server.ts";
+import { tempDir } from "./_temp_dir.ts";
+
+test("DownloadManager creates destdir and its parents", async () => {
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.join("a", "b"));
+  assert.equal(manager.destdir, dir.join("a", "b"));
+  assert.ok((await stat(dir.join("a", "b"))).isDirectory());
+});
+
+test("DownloadManager.download() names the file after the URL's last segment, decoded", async () => {
+  const body = patternBytes(100);
+  await using server = await startServer({
+    "/files/a%20b.bin": bytesRoute(body),
+  });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  const download = manager.download(server.url("/files/a%20b.bin?x=1#frag"));
+  assert.ok(download instanceof Download);
+  assert.equal(download.getDest(), dir.join("a b.bin"));
+  await manager.wait();
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("a b.bin"))), body);
+  assert.deepEqual(await dir.list(), ["a b.bin"]);
+});
+
+test("DownloadManager.download() uses fname when given", async () => {
+  await using server = await startServer({
+    "/get": bytesRoute(patternBytes(3)),
+  });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  manager.download(server.url("/get?id=1"), { fname: "one.bin" });
+  await manager.wait();
+  assert.deepEqual(await dir.list(), ["one.bin"]);
+});
+
+for (const fname of ["", ".", "..", "../x", "a/b", "a\\b", "a\0b"]) {
+  test(`DownloadManager.download() rejects the name ${JSON.stringify(fname)} without a request`, async () => {
+    await using server = await startServer({
+      "/f": bytesRoute(patternBytes(3)),
+    });
+    await using dir = await tempDir();
+    const manager = new DownloadManager(dir.join("d"));
+    assert.throws(
+      () => manager.download(server.url("/f"), { fname }),
+      (error) =>
+        error instanceof TypeError &&
+        error.message.startsWith("Cannot download"),
+    );
+    assert.equal(server.requests.length, 0);
+    assert.deepEqual(await dir.list(), ["d"]);
+    assert.deepEqual(await dir.list("d"), []);
+  });
+}
+
+test("DownloadManager.download() rejects a URL without a file name, or a percent-encoded separator", async () => {
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  assert.throws(() => manager.download("http://127.0.0.1/dir/"), /fname/);
+  assert.throws(
+    () => manager.download("http://127.0.0.1/..%2Fescape"),
+    /path separator/,
+  );
+  assert.throws(() => manager.download("not a url"), TypeError);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("DownloadManager.download() returns the running download for the same name and attaches the new progress", async () => {
+  const gate = deferred();
+  await using server = await startServer({
+    "/f": bytesRoute(patternBytes(8), { gate: gate.promise, gateAt: 4 }),
+  });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  const firstReports: number[] = [];
+  const secondReports: number[] = [];
+  const first = manager.download(server.url("/f"), {
+    progress: (_d, current) => firstReports.push(current),
+  });
+  const second = manager.download(server.url("/f"), {
+    progress: (_d, current) => secondReports.push(current),
+  });
+  assert.equal(second, first);
+  gate.resolve();
+  await manager.wait();
+  assert.equal(server.requests.length, 1);
+  // The server had not answered yet: every report goes to the new callback.
+  assert.deepEqual(firstReports, []);
+  assert.deepEqual(secondReports, [0, 8]);
+});
+
+test("DownloadManager.download() returns null for a file already there and marks it used", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(3)) });
+  await using dir = await tempDir();
+  await writeFile(dir.join("f"), "old");
+  await utimes(dir.join("f"), 1_000_000, 1_000_000);
+  const manager = new DownloadManager(dir.path);
+  const before = Date.now();
+  assert.equal(manager.download(server.url("/f")), null);
+  const info = await stat(dir.join("f"));
+  assert.ok(info.atimeMs >= before - 1000, `atime ${info.atimeMs} not updated`);
+  assert.equal(info.mtimeMs, 1_000_000_000);
+  assert.equal(await readFile(dir.join("f"), "utf8"), "old");
+  assert.equal(server.requests.length, 0);
+});
+
+test("DownloadManager forgets a finished download: the next download() of it returns null", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(3)) });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  const download = manager.download(server.url("/f"));
+  assert.notEqual(download, null);
+  await manager.wait();
+  assert.equal(manager.download(server.url("/f")), null);
+  assert.equal(server.requests.length, 1);
+});
+
+test("DownloadManager.wait() waits for all, then rejects with the first error", async () => {
+  const gate = deferred();
+  await using server = await startServer({
+    "/missing": statusRoute(404),
+    "/slow": bytesRoute(patternBytes(10), { gate: gate.promise, gateAt: 2 }),
+  });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  const failing = manager.download(server.url("/missing"));
+  const slow = manager.download(server.url("/slow"));
+  const waiting = manager.wait();
+  // The slow download can only end after the failing one has.
+  await failing?.wait({ raiseIfError: false });
+  assert.equal(slow?.isRunning(), true);
+  gate.resolve();
+  await assert.rejects(waiting, HTTPError);
+  assert.equal(slow?.isRunning(), false);
+  assert.deepEqual(await dir.list(), ["slow"]);
+});
+
+test("DownloadManager.wait({ raiseIfError: false }) resolves despite errors", async () => {
+  await using server = await startServer({ "/missing": statusRoute(404) });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  const download = manager.download(server.url("/missing"));
+  await manager.wait({ raiseIfError: false });
+  assert.ok(download?.error() instanceof HTTPError);
+});
+
+test("DownloadManager.cancel(cancelIf) cancels only the chosen downloads", async () => {
+  const gate = deferred();
+  await using server = await startServer({
+    "/keep": bytesRoute(patternBytes(10), { gate: gate.promise, gateAt: 5 }),
+    "/drop": bytesRoute(patternBytes(10), { gate: gate.promise, gateAt: 5 }),
+  });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  const keep = manager.download(server.url("/keep"));
+  const drop = manager.download(server.url("/drop"));
+  manager.cancel((download) => download.getDest().endsWith("drop"));
+  gate.resolve();
+  await assert.rejects(manager.wait(), DownloadInterrupt);
+  assert.equal(keep?.isCanceled(), false);
+  assert.equal(drop?.isCanceled(), true);
+  assert.deepEqual(await dir.list(), ["keep"]);
+});
+
+test(
+  "DownloadManager.cancel() cancels every running download and leaves no temp file",
+  {
+    timeout: 10_000,
+  },
+  async () => {
+    const gate = deferred();
+    const started = [deferred(), deferred()];
+    await using server = await startServer({
+      "/a": bytesRoute(patternBytes(10), { gate: gate.promise, gateAt: 5 }),
+      "/b": bytesRoute(patternBytes(10), { gate: gate.promise, gateAt: 5 }),
+    });
+    await using dir = await tempDir();
+    const manager = new DownloadManager(dir.path);
+    const downloads = ["/a", "/b"].map((path, index) =>
+      manager.download(server.url(path), {
+        progress: (_d, current) => {
+          if (current === 0) started[index]?.resolve();
+        },
+      })
+    );
+    await Promise.all(started.map((s) => s.promise));
+    manager.cancel();
+    await assert.rejects(manager.wait(), DownloadInterrupt);
+    assert.deepEqual(downloads.map((d) => d?.isCanceled()), [true, true]);
+    assert.deepEqual(await dir.list(), []);
+    gate.resolve();
+  },
+);
+
+test(
+  "DownloadManager with await using cancels what is left when the scope ends",
+  {
+    timeout: 10_000,
+  },
+  async () => {
+    const gate = deferred();
+    const started = deferred();
+    await using server = await startServer({
+      "/a": bytesRoute(patternBytes(10), { gate: gate.promise, gateAt: 5 }),
+    });
+    await using dir = await tempDir();
+    let download: Download | null;
+    {
+      await using manager = new DownloadManager(dir.path);
+      download = manager.download(server.url("/a"), {
+        progress: () => started.resolve(),
+      });
+      await started.promise;
+    }
+    assert.equal(download?.isCanceled(), true);
+    assert.equal(download?.isRunning(), false);
+    assert.deepEqual(await dir.list(), []);
+    gate.resolve();
+  },
+);
+
+test("DownloadManager uses its fetch option for every download", async () => {
+  await using server = await startServer({
+    "/a": bytesRoute(patternBytes(1)),
+    "/b": bytesRoute(patternBytes(1)),
+  });
+  await using dir = await tempDir();
+  const seen: string[] = [];
+  const manager = new DownloadManager(dir.path, {
+    fetch: (input, init) => {
+      seen.push(String(input));
+      return fetch(input, init);
+    },
+  });
+  manager.download(server.url("/a"));
+  manager.download(server.url("/b"));
+  await manager.wait();
+  assert.deepEqual(seen.sort(), [server.url("/a"), server.url("/b")]);
+});
+
+test("DownloadManager with a PersistLimit counts the files already there and evicts after each download", async () => {
+  await using server = await startServer({
+    "/new": bytesRoute(patternBytes(10)),
+  });
+  await using dir = await tempDir();
+  for (const [index, name] of ["old1", "old2", "old3"].entries()) {
+    await writeFile(dir.join(name), new Uint8Array(10));
+    await utimes(dir.join(name), 1_000_000 + index, 1_000_000 + index);
+  }
+  const persistLimit = new PersistLimit(35, { fileLimit: 1 });
+  const manager = new DownloadManager(dir.path, { persistLimit });
+  manager.download(server.url("/new"));
+  await manager.wait();
+  // 40 bytes: the least recently used old1 goes, 30 remain.
+  assert.deepEqual(await dir.list(), ["new", "old2", "old3"]);
+  assert.equal(persistLimit.files().length, 3);
+});
+
+test("DownloadManager with a PersistLimit does not register a failed download", async () => {
+  await using server = await startServer({ "/missing": statusRoute(404) });
+  await using dir = await tempDir();
+  const persistLimit = new PersistLimit(1, { fileLimit: 1 });
+  const manager = new DownloadManager(dir.path, { persistLimit });
+  manager.download(server.url("/missing"));
+  await manager.wait({ raiseIfError: false });
+  assert.deepEqual(persistLimit.files(), []);
+  assert.deepEqual(await dir.list(), []);
+});
