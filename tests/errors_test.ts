@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { DownloadInterrupt, HTTPError } from "../src/errors.ts";
+
+test("HTTPError() sets status, statusText and url when given all three", () => {
+  const error = new HTTPError(404, "https://example.com/f", "Not Found");
+  assert.equal(error.status, 404);
+  assert.equal(error.statusText, "Not Found");
+  assert.equal(error.url, "https://example.com/f");
+});
+
+test("HTTPError() puts status and statusText in the message when statusText is given", () => {
+  const error = new HTTPError(404, "https://example.com/f", "Not Found");
+  assert.equal(
+    error.message,
+    'Cannot download "https://example.com/f": server answered 404 Not Found',
+  );
+});
+
+test("HTTPError() puts only the status in the message when statusText is missing or empty", () => {
+  const missing = new HTTPError(503, "https://example.com/f");
+  assert.equal(
+    missing.message,
+    'Cannot download "https://example.com/f": server answered 503',
+  );
+  assert.equal(missing.statusText, "");
+  const empty = new HTTPError(500, "https://example.com/f", "");
+  assert.equal(
+    empty.message,
+    'Cannot download "https://example.com/f": server answered 500',
+  );
+  assert.equal(empty.statusText, "");
+});
+
+test("HTTPError has name HTTPError and is an Error", () => {
+  const error = new HTTPError(404, "https://example.com/f", "Not Found");
+  assert.equal(error.name, "HTTPError");
+  assert.ok(error instanceof HTTPError);
+  assert.ok(error instanceof Error);
+  assert.equal(
+    String(error),
+    'HTTPError: Cannot download "https://example.com/f": server answered 404 Not Found',
+  );
+});
+
+test("DownloadInterrupt() uses the default message when given none", () => {
+  const error = new DownloadInterrupt();
+  assert.equal(error.message, "Download was canceled");
+  assert.equal(error.cause, undefined);
+});
+
+test("DownloadInterrupt() keeps the message and cause when given them", () => {
+  const cause = new Error("aborted");
+  const error = new DownloadInterrupt("Stopped", { cause });
+  assert.equal(error.message, "Stopped");
+  assert.equal(error.cause, cause);
+});
+
+test("DownloadInterrupt has name DownloadInterrupt and is an Error", () => {
+  const error = new DownloadInterrupt();
+  assert.equal(error.name, "DownloadInterrupt");
+  assert.ok(error instanceof DownloadInterrupt);
+  assert.ok(error instanceof Error);
+  assert.ok(!(error instanceof HTTPError));
+  assert.equal(String(error), "DownloadInterrupt: Download was canceled");
+});
