@@ -31,7 +31,6 @@
  */
 
 export {
-  DEFAULT_CHUNK_SIZE,
   Download,
   type DownloadOptions,
   type ProgressCallback,
@@ -43,4 +42,18 @@ export {
   type ManagerDownloadOptions,
 } from "./src/download_manager.ts";
 export { PersistLimit, type PersistLimitOptions } from "./src/persist_limit.ts";
-export { DownloadInterrupt, HTTPError } from "./src/errors.ts";
+export {
+  DEFAULT_CHUNK_SIZE,
+  type TransferOptions,
+} from "./src/transfer_options.ts";
+export {
+  DownloadInterrupt,
+  HTTPError,
+  type HTTPErrorOptions,
+  IntegrityError,
+  NetworkError,
+  ProtocolError,
+  RedirectError,
+  RetriesExhaustedError,
+  TimeoutError,
+} from "./src/errors.ts";

@@ -45,6 +45,12 @@ export interface DirEntry {
 export interface Fs {
   /** Creates `path` for writing; fails with {@linkcode AlreadyExistsError} if it exists. */
   createNew(path: string): Promise<FileWriter>;
+  /** Opens the existing file `path` for writing at its end. */
+  openAppend(path: string): Promise<FileWriter>;
+  /** Reads the whole file `path` (for small files). */
+  readFile(path: string): Promise<Uint8Array>;
+  /** Reads the file `path` in chunks of at most `chunkSize` bytes. */
+  readChunks(path: string, chunkSize: number): AsyncIterable<Uint8Array>;
   /** Renames `from` onto `to`, replacing `to` if it is a file. */
   rename(from: string, to: string): Promise<void>;
   /** Removes the file `path`. */

@@ -60,6 +60,42 @@ export const denoFs: Fs = {
       throw mapError(error);
     }
   },
+  async openAppend(path: string): Promise<FileWriter> {
+    try {
+      const file = await Deno.open(path, { write: true, append: true });
+      return new DenoFileWriter(file);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  async readFile(path: string): Promise<Uint8Array> {
+    try {
+      return await Deno.readFile(path);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  async *readChunks(
+    path: string,
+    chunkSize: number,
+  ): AsyncIterable<Uint8Array> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true });
+    } catch (error) {
+      throw mapError(error);
+    }
+    try {
+      const buffer = new Uint8Array(chunkSize);
+      for (;;) {
+        const read = await file.read(buffer);
+        if (read === null) return;
+        yield buffer.subarray(0, read);
+      }
+    } finally {
+      file.close();
+    }
+  },
   async rename(from: string, to: string): Promise<void> {
     try {
       await Deno.rename(from, to);

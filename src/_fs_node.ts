@@ -7,6 +7,7 @@ import {
   type FileHandle,
   open,
   readdir,
+  readFile,
   rename,
   stat,
   unlink,
@@ -70,6 +71,46 @@ export const nodeFs: Fs = {
       return new NodeFileWriter(await open(path, "wx"));
     } catch (error) {
       throw mapError(error);
+    }
+  },
+  async openAppend(path: string): Promise<FileWriter> {
+    try {
+      return new NodeFileWriter(await open(path, "a"));
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  async readFile(path: string): Promise<Uint8Array> {
+    try {
+      const buffer = await readFile(path);
+      return new Uint8Array(
+        buffer.buffer,
+        buffer.byteOffset,
+        buffer.byteLength,
+      );
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  async *readChunks(
+    path: string,
+    chunkSize: number,
+  ): AsyncIterable<Uint8Array> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, "r");
+    } catch (error) {
+      throw mapError(error);
+    }
+    try {
+      const buffer = new Uint8Array(chunkSize);
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, 0, chunkSize);
+        if (bytesRead === 0) return;
+        yield buffer.subarray(0, bytesRead);
+      }
+    } finally {
+      await handle.close();
     }
   },
   async rename(from: string, to: string): Promise<void> {

@@ -7,8 +7,30 @@
 
 import { ChunkedWriter } from "./_chunked_writer.ts";
 import { type FileWriter, fs, NotFoundError } from "./_fs.ts";
-import { createTempFile } from "./_temp_file.ts";
-import { DownloadInterrupt, HTTPError } from "./errors.ts";
+import { IntegrityCheck, parseExpected } from "./_integrity.ts";
+import {
+  type PartialPaths,
+  partialPaths,
+  readSidecar,
+  removeIfPresent,
+  writeSidecar,
+} from "./_partial.ts";
+import { isRetryable, parseRetryAfter, retryDelay, sleep } from "./_retry.ts";
+import { Watchdog } from "./_watchdog.ts";
+import {
+  DownloadInterrupt,
+  HTTPError,
+  NetworkError,
+  ProtocolError,
+  RedirectError,
+  RetriesExhaustedError,
+  TimeoutError,
+} from "./errors.ts";
+import {
+  type ResolvedTransferOptions,
+  resolveTransferOptions,
+  type TransferOptions,
+} from "./transfer_options.ts";
 
 /**
  * Reports a download's progress: `current` bytes written so far out of
@@ -23,18 +45,10 @@ export type ProgressCallback = (
 ) => void;
 
 /**
- * The default {@linkcode DownloadOptions.chunkSize}: 1 MiB.
- *
- * Measured on a 2-core machine (a 256 MiB file from a local server, Deno 2.9):
- * 16 KiB writes (the seed's default) reach about 40 % of the throughput of
- * 1 MiB writes; 64 KiB (what a plain `fetch` piped to a file writes) about
- * 80 %; beyond 1 MiB nothing more is gained. The staging buffer is only as
- * large as the body, so small files do not pay for it.
+ * Options for {@linkcode Download}: the network behaviour of
+ * {@linkcode TransferOptions}, plus what belongs to one download.
  */
-export const DEFAULT_CHUNK_SIZE: number = 1024 * 1024;
-
-/** Options for {@linkcode Download}. */
-export interface DownloadOptions {
+export interface DownloadOptions extends TransferOptions {
   /**
    * Called once when the download has ended, by success, error or cancel,
    * before {@linkcode Download.wait} resolves. An error it throws becomes the
@@ -43,13 +57,6 @@ export interface DownloadOptions {
    * @default {undefined}
    */
   finishedCallback?: ((download: Download) => void) | undefined;
-  /**
-   * Bytes per file write, and so per progress report: every write is exactly
-   * this long except the last. A positive integer.
-   *
-   * @default {1048576} (see {@linkcode DEFAULT_CHUNK_SIZE})
-   */
-  chunkSize?: number | undefined;
   /**
    * The function that does the HTTP request: any `fetch`-compatible function
    * (the seed's `session`), e.g. one that adds authentication.
@@ -63,6 +70,27 @@ export interface DownloadOptions {
    * @default {null}
    */
   progress?: ProgressCallback | null | undefined;
+  /**
+   * The expected digest as a Subresource Integrity string:
+   * `sha256-<base64>`, `sha384-...` or `sha512-...` (of several, the strongest
+   * is checked). The bytes are hashed while they stream; on a mismatch the
+   * file is removed and the download fails with an `IntegrityError`.
+   *
+   * @default {undefined}
+   */
+  integrity?: string | undefined;
+  /**
+   * The expected sha256 in hex; like `integrity`. Give one or the other.
+   *
+   * @default {undefined}
+   */
+  sha256?: string | undefined;
+  /**
+   * Aborting this signal cancels the download, as {@linkcode Download.cancel}.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /** Options for {@linkcode Download.wait}. */
@@ -80,16 +108,35 @@ type Phase = "idle" | "running" | "committing" | "done";
 
 const NOT_STARTED = "the download was not started: call start() first";
 
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const HASH_READ_SIZE = 1024 * 1024;
+
 function parseLength(header: string | null): number | undefined {
   return header !== null && /^\d+$/.test(header) ? Number(header) : undefined;
 }
 
-async function removeIfPresent(path: string): Promise<void> {
-  try {
-    await fs.remove(path);
-  } catch (error) {
-    if (!(error instanceof NotFoundError)) throw error;
-  }
+/** The validator for `If-Range`: a strong ETag, else Last-Modified. */
+function validatorOf(headers: Headers): string | undefined {
+  const etag = headers.get("etag");
+  if (etag !== null && !etag.startsWith("W/")) return etag;
+  return headers.get("last-modified") ?? undefined;
+}
+
+// Parses `Content-Range: bytes <start>-<end>/<total>`, or the `bytes *` +
+// `/<total>` form of a 416 answer.
+function parseContentRange(
+  header: string | null,
+): { start: number | undefined; total: number | undefined } | undefined {
+  const match = header === null
+    ? null
+    : /^bytes (?:(\d+)-\d+|\*)\/(\d+|\*)$/.exec(header.trim());
+  if (match === null) return undefined;
+  return {
+    start: match[1] === undefined ? undefined : Number(match[1]),
+    total: match[2] === undefined || match[2] === "*"
+      ? undefined
+      : Number(match[2]),
+  };
 }
 
 /**
@@ -116,11 +163,14 @@ async function removeIfPresent(path: string): Promise<void> {
  */
 export class Download {
   #url: string;
+  #finalUrl: string;
   #dest: string;
-  #chunkSize: number;
+  #options: ResolvedTransferOptions;
   #fetch: typeof fetch;
   #progress: ProgressCallback | null;
   #finishedCallback: ((download: Download) => void) | undefined;
+  #integrity: IntegrityCheck | undefined;
+  #signal: AbortSignal | undefined;
   #phase: Phase = "idle";
   #canceled = false;
   #failed = false;
@@ -128,32 +178,41 @@ export class Download {
   #abort = new AbortController();
   #settled: Promise<void>;
   #settle: () => void = () => {};
+  // What is on disk: the open partial file and how many bytes it holds.
+  #file: FileWriter | undefined;
+  #offset = 0;
+  // What the partial bytes belong to, from the first answer (or the sidecar).
+  #validator: string | undefined;
+  #total: number | undefined;
 
   /**
    * Creates a download; nothing happens until {@linkcode Download.start}.
    *
    * @param url The URL to fetch. A `TypeError` if it is not a valid URL.
    * @param dest The path of the file to create. Its directory must exist.
-   * @param options See {@linkcode DownloadOptions}.
+   * @param options See {@linkcode DownloadOptions}. Out-of-range numbers
+   * throw a `RangeError`; a malformed digest or header a `TypeError`.
    */
   constructor(url: string | URL, dest: string, options: DownloadOptions = {}) {
     this.#url = new URL(url).href;
+    this.#finalUrl = this.#url;
     if (typeof dest !== "string" || dest === "") {
       throw new TypeError(
         `Cannot download "${this.#url}": dest must be a non-empty path`,
       );
     }
     this.#dest = dest;
-    const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
-      throw new RangeError(
-        `Cannot download "${this.#url}": chunkSize must be a positive integer, got ${chunkSize}`,
-      );
-    }
-    this.#chunkSize = chunkSize;
+    this.#options = resolveTransferOptions(this.#url, options);
+    const expected = parseExpected(
+      this.#url,
+      options.integrity,
+      options.sha256,
+    );
+    this.#integrity = expected && new IntegrityCheck(expected);
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#progress = options.progress ?? null;
     this.#finishedCallback = options.finishedCallback;
+    this.#signal = options.signal;
     this.#settled = new Promise((resolve) => this.#settle = resolve);
   }
 
@@ -177,6 +236,8 @@ export class Download {
       );
     }
     this.#phase = "running";
+    if (this.#signal?.aborted) this.cancel();
+    this.#signal?.addEventListener("abort", this.#onSignal);
     void this.#run();
   }
 
@@ -334,6 +395,24 @@ export class Download {
     return this.#url;
   }
 
+  /**
+   * The URL the file came from after redirects; the URL itself until the
+   * server has answered.
+   *
+   * @returns The final URL.
+   *
+   * @example
+   * ```ts ignore
+   * await download.wait();
+   * console.log(download.getFinalUrl()); // e.g. the mirror it was sent to
+   * ```
+   */
+  getFinalUrl(): string {
+    return this.#finalUrl;
+  }
+
+  #onSignal = (): void => this.cancel();
+
   #interruptMessage(): string {
     return `Download of "${this.#url}" was canceled`;
   }
@@ -343,55 +422,300 @@ export class Download {
   }
 
   async #run(): Promise<void> {
-    let tempPath: string | undefined;
-    let file: FileWriter | undefined;
+    const paths = partialPaths(this.#dest);
+    let complete = false;
     try {
-      const response = await this.#fetch(this.#url, {
-        headers: { "accept-encoding": "identity" },
-        signal: this.#abort.signal,
-      });
-      if (!response.ok) {
-        await response.body?.cancel().catch(() => {});
-        throw new HTTPError(response.status, this.#url, response.statusText);
-      }
-      // A body sent compressed anyway is decoded by fetch: its
-      // Content-Length then counts other bytes than the file's.
-      const encoding = response.headers.get("content-encoding");
-      const total = encoding === null || encoding === "identity"
-        ? parseLength(response.headers.get("content-length"))
-        : undefined;
-      ({ path: tempPath, file } = await createTempFile(this.#dest));
-      this.#report(0, total);
-      const writer = new ChunkedWriter(
-        file,
-        this.#chunkSize,
-        total,
-        (written) => this.#report(written, total),
-      );
-      if (response.body !== null) {
-        const reader = response.body.getReader();
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          await writer.push(value);
+      await this.#loadPartial(paths);
+      const errors: unknown[] = [];
+      for (let attempt = 1;; attempt++) {
+        try {
+          await this.#attempt(paths);
+          break;
+        } catch (error) {
+          if (this.#isCancellation(error)) throw error;
+          errors.push(error);
+          if (!isRetryable(error) || attempt > this.#options.retries) {
+            throw errors.length > 1
+              ? new RetriesExhaustedError(this.#url, errors)
+              : error;
+          }
+          await sleep(
+            retryDelay(error, attempt, this.#options),
+            this.#abort.signal,
+          );
         }
       }
-      await writer.flush();
-      await file.close();
+      await this.#file?.close();
+      this.#integrity?.verify(this.#url);
       this.#abort.signal.throwIfAborted();
       this.#phase = "committing";
-      await fs.rename(tempPath, this.#dest);
-      tempPath = undefined;
+      if (this.#file === undefined) {
+        await (await fs.createNew(paths.temp)).close();
+      }
+      await fs.rename(paths.temp, this.#dest);
+      complete = true;
+      await removeIfPresent(paths.sidecar);
     } catch (error) {
       if (!this.#isCancellation(error)) this.#fail(error);
       // Release the connection if the body was not read to its end.
       this.#abort.abort(error);
     } finally {
-      await file?.close().catch(() => {});
-      if (tempPath !== undefined) {
-        await removeIfPresent(tempPath).catch((error) => this.#fail(error));
+      this.#signal?.removeEventListener("abort", this.#onSignal);
+      await this.#file?.close().catch(() => {});
+      if (!complete) {
+        for (const path of [paths.temp, paths.sidecar]) {
+          await removeIfPresent(path).catch((error) => this.#fail(error));
+        }
       }
       this.#finish();
+    }
+  }
+
+  /**
+   * Takes over a partial file left by an earlier run for the same URL, if its
+   * sidecar vouches for it; removes a stale one.
+   */
+  async #loadPartial(paths: PartialPaths): Promise<void> {
+    const sidecar = await readSidecar(paths.sidecar);
+    let size: number | undefined;
+    try {
+      const stat = await fs.stat(paths.temp);
+      if (stat.isFile) size = stat.size;
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+    if (
+      sidecar === undefined || size === undefined ||
+      sidecar.url !== this.#url ||
+      size > sidecar.total
+    ) {
+      await removeIfPresent(paths.temp);
+      await removeIfPresent(paths.sidecar);
+      return;
+    }
+    if (this.#integrity !== undefined) {
+      for await (const bytes of fs.readChunks(paths.temp, HASH_READ_SIZE)) {
+        this.#integrity.update(bytes);
+      }
+    }
+    this.#file = await fs.openAppend(paths.temp);
+    this.#offset = size;
+    this.#validator = sidecar.validator;
+    this.#total = sidecar.total;
+  }
+
+  /** Drops the partial bytes: the next answer starts from byte 0. */
+  async #restart(paths: PartialPaths): Promise<void> {
+    await this.#file?.close();
+    this.#file = undefined;
+    this.#offset = 0;
+    this.#validator = undefined;
+    this.#total = undefined;
+    this.#integrity?.reset();
+    await removeIfPresent(paths.temp);
+    await removeIfPresent(paths.sidecar);
+  }
+
+  /**
+   * One request: asks for the rest of the file if some is on disk, checks
+   * the answer, and appends its body to the partial file.
+   */
+  async #attempt(paths: PartialPaths): Promise<void> {
+    const abort = new AbortController();
+    const forward = (): void => abort.abort(this.#abort.signal.reason);
+    this.#abort.signal.addEventListener("abort", forward);
+    const { connectTimeout, idleTimeout } = this.#options;
+    let watchdog = new Watchdog(
+      connectTimeout,
+      () => abort.abort(new TimeoutError("connect", connectTimeout, this.#url)),
+    );
+    let body: ReadableStream<Uint8Array> | null = null;
+    let writer: ChunkedWriter | undefined;
+    const start = this.#offset;
+    try {
+      if (start > 0 && this.#validator === undefined) {
+        await this.#restart(paths);
+      }
+      const resuming = this.#offset > 0;
+      const response = await this.#request(abort.signal, resuming);
+      body = response.body;
+      watchdog.stop();
+      watchdog = new Watchdog(
+        idleTimeout,
+        () => abort.abort(new TimeoutError("idle", idleTimeout, this.#url)),
+      );
+      if (!(await this.#accept(response, resuming, paths))) return;
+      const total = this.#total;
+      const file = this.#file ??= await fs.createNew(paths.temp);
+      const offset = this.#offset;
+      this.#report(offset, total);
+      writer = new ChunkedWriter(
+        file,
+        this.#options.chunkSize,
+        total === undefined ? undefined : total - offset,
+        (written) => this.#report(offset + written, total),
+      );
+      let received = offset;
+      if (body !== null) {
+        const reader = body.getReader();
+        for (;;) {
+          const { done, value } = await this.#read(reader, abort.signal);
+          if (done) break;
+          watchdog.touch();
+          received += value.byteLength;
+          if (total !== undefined && received > total) {
+            throw new ProtocolError(
+              `Cannot download "${this.#url}": the body is longer than the ${total} bytes announced`,
+            );
+          }
+          this.#integrity?.update(value);
+          await writer.push(value);
+        }
+      }
+      await writer.flush();
+      this.#offset = offset + writer.written;
+      if (total !== undefined && this.#offset !== total) {
+        throw new ProtocolError(
+          `Cannot download "${this.#url}": the body ended after ${this.#offset} of ${total} bytes`,
+        );
+      }
+    } catch (error) {
+      // Keep every byte received: the partial file must hold exactly what
+      // was hashed, so that a retry can append to it.
+      if (writer !== undefined) {
+        await writer.flush();
+        this.#offset = start + writer.written;
+      }
+      await body?.cancel().catch(() => {});
+      throw error;
+    } finally {
+      watchdog.stop();
+      this.#abort.signal.removeEventListener("abort", forward);
+    }
+  }
+
+  /**
+   * Sends the request, following redirects (up to `maxRedirects`), with
+   * `Range` and `If-Range` when resuming.
+   */
+  async #request(signal: AbortSignal, resuming: boolean): Promise<Response> {
+    const origin = new URL(this.#url).origin;
+    let url = this.#url;
+    for (let redirects = 0;; redirects++) {
+      const headers = new Headers(this.#options.headers);
+      if (!headers.has("accept-encoding")) {
+        headers.set("accept-encoding", "identity");
+      }
+      if (resuming) {
+        headers.set("range", `bytes=${this.#offset}-`);
+        headers.set("if-range", this.#validator as string);
+      }
+      if (new URL(url).origin !== origin) {
+        headers.delete("authorization");
+        headers.delete("cookie");
+      }
+      let response: Response;
+      try {
+        response = await this.#fetch(url, {
+          headers,
+          signal,
+          redirect: "manual",
+        });
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        throw new NetworkError(this.#url, error);
+      }
+      if (!REDIRECT_STATUSES.has(response.status)) {
+        this.#finalUrl = url;
+        return response;
+      }
+      await response.body?.cancel().catch(() => {});
+      const location = response.headers.get("location");
+      if (location === null) {
+        throw new RedirectError(
+          `Cannot download "${this.#url}": ${url} redirected (${response.status}) without a Location`,
+        );
+      }
+      if (redirects >= this.#options.maxRedirects) {
+        throw new RedirectError(
+          `Cannot download "${this.#url}": more than ${this.#options.maxRedirects} redirects`,
+        );
+      }
+      url = new URL(location, url).href;
+    }
+  }
+
+  /**
+   * Checks an answer and sets up the partial file for its body. Returns
+   * false when there is no body to write (the file was already complete).
+   */
+  async #accept(
+    response: Response,
+    resuming: boolean,
+    paths: PartialPaths,
+  ): Promise<boolean> {
+    const url = this.#finalUrl;
+    if (resuming && response.status === 416) {
+      // Asked for bytes from the end of the file: it was already complete.
+      const range = parseContentRange(response.headers.get("content-range"));
+      if (
+        range !== undefined && range.total === this.#offset &&
+        range.total === this.#total
+      ) {
+        return false;
+      }
+    }
+    if (!response.ok) {
+      throw new HTTPError(response.status, url, {
+        statusText: response.statusText,
+        retryAfter: parseRetryAfter(response.headers.get("retry-after")),
+      });
+    }
+    if (response.status === 206) {
+      const range = parseContentRange(response.headers.get("content-range"));
+      if (
+        !resuming || range?.start !== this.#offset ||
+        range.total !== this.#total
+      ) {
+        const got = response.headers.get("content-range") ?? "no Content-Range";
+        await this.#restart(paths);
+        throw new ProtocolError(
+          `Cannot download "${this.#url}": asked for ${
+            resuming ? `bytes from ${this.#offset}` : "the whole file"
+          }, got a partial answer (${got})`,
+        );
+      }
+      return true;
+    }
+    // A whole answer: a changed file, or a server without ranges. Start over.
+    if (this.#offset > 0) await this.#restart(paths);
+    // A body sent compressed anyway may have been decoded by fetch (Node's
+    // always decodes): its Content-Length then counts other bytes.
+    const encoding = response.headers.get("content-encoding");
+    this.#total = encoding === null || encoding === "identity"
+      ? parseLength(response.headers.get("content-length"))
+      : undefined;
+    this.#validator = validatorOf(response.headers);
+    if (this.#validator !== undefined && this.#total !== undefined) {
+      await writeSidecar(paths.sidecar, {
+        url: this.#url,
+        validator: this.#validator,
+        total: this.#total,
+      });
+    }
+    return true;
+  }
+
+  /** Reads the body, turning a failure into a {@linkcode NetworkError}. */
+  async #read(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    signal: AbortSignal,
+  ): Promise<ReadableStreamReadResult<Uint8Array>> {
+    try {
+      return await reader.read();
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      throw new NetworkError(this.#url, error);
     }
   }
 

@@ -14,9 +14,14 @@ import {
   type WaitOptions,
 } from "./download.ts";
 import type { PersistLimit } from "./persist_limit.ts";
+import type { TransferOptions } from "./transfer_options.ts";
+import { isReservedName } from "./_partial.ts";
 
-/** Options for {@linkcode DownloadManager}. */
-export interface DownloadManagerOptions {
+/**
+ * Options for {@linkcode DownloadManager}. The {@linkcode TransferOptions}
+ * given here are the defaults of every download the manager starts.
+ */
+export interface DownloadManagerOptions extends TransferOptions {
   /**
    * The `fetch`-compatible function every download uses (the seed's
    * `session`).
@@ -50,6 +55,31 @@ export interface ManagerDownloadOptions {
    * @default {null}
    */
   progress?: ProgressCallback | null | undefined;
+  /**
+   * The expected digest, as an SRI string (`sha256-<base64>`, ...).
+   *
+   * @default {undefined}
+   */
+  integrity?: string | undefined;
+  /**
+   * The expected sha256 in hex.
+   *
+   * @default {undefined}
+   */
+  sha256?: string | undefined;
+  /**
+   * Request headers for this download, added to (and overriding) the
+   * manager's.
+   *
+   * @default {undefined}
+   */
+  headers?: HeadersInit | undefined;
+  /**
+   * Aborting it cancels this download.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -76,6 +106,7 @@ export class DownloadManager {
   /** The directory downloads go to. */
   readonly destdir: string;
   #fetch: typeof fetch | undefined;
+  #transfer: TransferOptions;
   #persistLimit: PersistLimit | null;
   #downloads = new Map<string, Download>();
   #bookkeeping: Promise<void>;
@@ -95,6 +126,8 @@ export class DownloadManager {
     }
     this.destdir = destdir;
     this.#fetch = options.fetch;
+    const { fetch: _fetch, persistLimit: _persistLimit, ...transfer } = options;
+    this.#transfer = transfer;
     this.#persistLimit = options.persistLimit ?? null;
     fs.mkdirSync(destdir);
     this.#bookkeeping = Promise.resolve();
@@ -112,7 +145,8 @@ export class DownloadManager {
    * @returns The started download; the running one if that name is already
    * downloading; or `null` if the file is already there (its access time is
    * then set to now, so that a {@linkcode PersistLimit} keeps it). Throws a
-   * `TypeError` for an invalid URL or file name.
+   * `TypeError` for an invalid URL or file name (a name of the library's
+   * partial-file shape, `.<name>.<12 hex>.dlpart`, is reserved).
    *
    * @example Download unless present
    * ```ts ignore
@@ -128,6 +162,11 @@ export class DownloadManager {
     const parsed = new URL(url);
     const name = options.fname ?? fileNameFromUrl(parsed);
     assertFileName(name, parsed.href);
+    if (isReservedName(name)) {
+      throw new TypeError(
+        `Cannot download "${parsed.href}" as "${name}": the name is reserved for partial downloads`,
+      );
+    }
     const dest = join(this.destdir, name);
     const running = this.#downloads.get(dest);
     if (running !== undefined) {
@@ -135,9 +174,18 @@ export class DownloadManager {
       return running;
     }
     if (this.#touch(dest)) return null;
+    const headers = new Headers(this.#transfer.headers);
+    new Headers(options.headers).forEach((value, key) =>
+      headers.set(key, value)
+    );
     const download = new Download(parsed, dest, {
+      ...this.#transfer,
+      headers,
       fetch: this.#fetch,
       progress: options.progress,
+      integrity: options.integrity,
+      sha256: options.sha256,
+      signal: options.signal,
       finishedCallback: (finished) => this.#finished(finished),
     });
     this.#downloads.set(dest, download);

@@ -35,14 +35,25 @@ export class DownloadInterrupt extends Error {
   }
 }
 
+/** Options for {@linkcode HTTPError}. */
+export interface HTTPErrorOptions {
+  /** The status text the server sent. */
+  statusText?: string | undefined;
+  /** The server's `Retry-After`, in milliseconds from when it answered. */
+  retryAfter?: number | undefined;
+}
+
 /**
  * The server answered with a status outside 200-299. Nothing was written.
+ * 408, 429, 500, 502, 503 and 504 are retried; other statuses fail at once.
  *
  * @example Reacting to a missing file
  * ```ts
  * import { Download, HTTPError } from "@x/dlmanager";
  *
- * const download = new Download("http://127.0.0.1:9/missing", "missing");
+ * const download = new Download("http://127.0.0.1:9/missing", "missing", {
+ *   retries: 0,
+ * });
  * download.start();
  * try {
  *   await download.wait();
@@ -58,22 +69,226 @@ export class HTTPError extends Error {
   readonly status: number;
   /** The status text the server sent, e.g. `"Not Found"` (may be empty). */
   readonly statusText: string;
-  /** The URL that was asked for. */
+  /** The URL that answered. */
   readonly url: string;
+  /** The server's `Retry-After` in milliseconds, if it sent a valid one. */
+  readonly retryAfter: number | undefined;
 
   /**
    * Creates the error.
    *
    * @param status The HTTP status code.
-   * @param url The URL that was asked for.
-   * @param statusText The status text the server sent.
+   * @param url The URL that answered.
+   * @param options See {@linkcode HTTPErrorOptions}.
    */
-  constructor(status: number, url: string, statusText = "") {
+  constructor(status: number, url: string, options: HTTPErrorOptions = {}) {
+    const statusText = options.statusText ?? "";
     const answer = statusText ? `${status} ${statusText}` : `${status}`;
     super(`Cannot download "${url}": server answered ${answer}`);
     this.name = "HTTPError";
     this.status = status;
     this.statusText = statusText;
     this.url = url;
+    this.retryAfter = options.retryAfter;
+  }
+}
+
+/**
+ * The connection failed: refused, reset, or dropped mid-body. `cause` is the
+ * error `fetch` gave. Retried (and resumed where the server allows).
+ *
+ * @example
+ * ```ts ignore
+ * import { NetworkError } from "@x/dlmanager";
+ * await download.wait().catch((error) => {
+ *   if (error instanceof NetworkError) console.log(error.cause);
+ * });
+ * ```
+ */
+export class NetworkError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param url The URL being downloaded.
+   * @param cause The error `fetch` or the body stream gave.
+   */
+  constructor(url: string, cause: unknown) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super(`Cannot download "${url}": connection failed: ${detail}`, { cause });
+    this.name = "NetworkError";
+  }
+}
+
+/**
+ * An attempt took too long: no answer within `connectTimeout`, or no body
+ * bytes for `idleTimeout`. Retried.
+ *
+ * @example
+ * ```ts ignore
+ * import { Download, TimeoutError } from "@x/dlmanager";
+ * const download = new Download(url, "f", { idleTimeout: 5_000, retries: 0 });
+ * download.start();
+ * await download.wait().catch((error) => {
+ *   if (error instanceof TimeoutError) console.log(error.phase); // "idle"
+ * });
+ * ```
+ */
+export class TimeoutError extends Error {
+  /** Which limit was hit: `"connect"` (waiting for the answer) or `"idle"` (mid-body). */
+  readonly phase: "connect" | "idle";
+  /** The limit, in milliseconds. */
+  readonly timeout: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param phase Which limit was hit.
+   * @param timeout The limit, in milliseconds.
+   * @param url The URL being downloaded.
+   */
+  constructor(phase: "connect" | "idle", timeout: number, url: string) {
+    super(
+      phase === "connect"
+        ? `Cannot download "${url}": no answer within ${timeout} ms`
+        : `Cannot download "${url}": no data for ${timeout} ms`,
+    );
+    this.name = "TimeoutError";
+    this.phase = phase;
+    this.timeout = timeout;
+  }
+}
+
+/**
+ * The server's answer broke what it announced: a body shorter or longer than
+ * its `Content-Length`, a `Content-Range` other than the one asked for, or a
+ * partial answer to a whole request. Retried; the file is kept only if
+ * complete.
+ *
+ * @example
+ * ```ts ignore
+ * import { ProtocolError } from "@x/dlmanager";
+ * await download.wait().catch((error) => {
+ *   if (error instanceof ProtocolError) console.log(error.message);
+ * });
+ * ```
+ */
+export class ProtocolError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What the server did.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}
+
+/**
+ * The server redirected more than `maxRedirects` times (a loop, most likely),
+ * or redirected without a usable `Location`. Not retried.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedirectError } from "@x/dlmanager";
+ * await download.wait().catch((error) => {
+ *   if (error instanceof RedirectError) console.log(error.message);
+ * });
+ * ```
+ */
+export class RedirectError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What went wrong.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "RedirectError";
+  }
+}
+
+/**
+ * The downloaded bytes do not have the expected digest. The file was removed.
+ * Not retried.
+ *
+ * @example
+ * ```ts ignore
+ * import { Download, IntegrityError } from "@x/dlmanager";
+ * const download = new Download(url, "a.zip", { sha256: "9f86d0...0f00a08" });
+ * download.start();
+ * await download.wait().catch((error) => {
+ *   if (error instanceof IntegrityError) console.log(error.expected, error.actual);
+ * });
+ * ```
+ */
+export class IntegrityError extends Error {
+  /** The hash algorithm, e.g. `"sha256"`. */
+  readonly algorithm: string;
+  /** The expected digest, as it was given (hex or base64). */
+  readonly expected: string;
+  /** The actual digest, in the same encoding. */
+  readonly actual: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param url The URL downloaded.
+   * @param options The algorithm and both digests.
+   */
+  constructor(
+    url: string,
+    options: { algorithm: string; expected: string; actual: string },
+  ) {
+    super(
+      `Cannot download "${url}": ${options.algorithm} mismatch: expected ${options.expected}, got ${options.actual}`,
+    );
+    this.name = "IntegrityError";
+    this.algorithm = options.algorithm;
+    this.expected = options.expected;
+    this.actual = options.actual;
+  }
+}
+
+/**
+ * Every attempt failed: `errors` holds each attempt's error, in order, and
+ * `cause` the last one. Only raised when more than one attempt was made.
+ *
+ * @example Find out why the attempts failed
+ * ```ts ignore
+ * import { RetriesExhaustedError } from "@x/dlmanager";
+ * await download.wait().catch((error) => {
+ *   if (error instanceof RetriesExhaustedError) {
+ *     for (const reason of error.errors) console.log(String(reason));
+ *   }
+ * });
+ * ```
+ */
+export class RetriesExhaustedError extends Error {
+  /** How many attempts were made. */
+  readonly attempts: number;
+  /** Each attempt's error, in order. */
+  readonly errors: unknown[];
+
+  /**
+   * Creates the error.
+   *
+   * @param url The URL downloaded.
+   * @param errors Each attempt's error, in order.
+   */
+  constructor(url: string, errors: unknown[]) {
+    const reasons = errors.map((error, index) => {
+      const text = error instanceof Error ? error.message : String(error);
+      return `#${index + 1}: ${text.replace(`Cannot download "${url}": `, "")}`;
+    });
+    super(
+      `Cannot download "${url}": ${errors.length} attempts failed (${
+        reasons.join("; ")
+      })`,
+      { cause: errors.at(-1) },
+    );
+    this.name = "RetriesExhaustedError";
+    this.attempts = errors.length;
+    this.errors = errors;
   }
 }

@@ -129,6 +129,7 @@ for (const status of [404, 500]) {
     const { reports, progress } = recorder();
     const download = new Download(server.url("/f"), dir.join("f"), {
       progress,
+      retries: 0,
     });
     download.start();
     await assert.rejects(download.wait(), (error) => {
@@ -148,7 +149,9 @@ test("Download leaves an existing destination untouched when it fails", async ()
   await using server = await startServer({ "/f": statusRoute(503) });
   await using dir = await tempDir();
   await writeFile(dir.join("f"), "old");
-  const download = new Download(server.url("/f"), dir.join("f"));
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    retries: 0,
+  });
   download.start();
   await assert.rejects(download.wait(), HTTPError);
   assert.equal(await readFile(dir.join("f"), "utf8"), "old");

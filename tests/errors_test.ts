@@ -3,14 +3,18 @@ import { test } from "node:test";
 import { DownloadInterrupt, HTTPError } from "../src/errors.ts";
 
 test("HTTPError() sets status, statusText and url when given all three", () => {
-  const error = new HTTPError(404, "https://example.com/f", "Not Found");
+  const error = new HTTPError(404, "https://example.com/f", {
+    statusText: "Not Found",
+  });
   assert.equal(error.status, 404);
   assert.equal(error.statusText, "Not Found");
   assert.equal(error.url, "https://example.com/f");
 });
 
 test("HTTPError() puts status and statusText in the message when statusText is given", () => {
-  const error = new HTTPError(404, "https://example.com/f", "Not Found");
+  const error = new HTTPError(404, "https://example.com/f", {
+    statusText: "Not Found",
+  });
   assert.equal(
     error.message,
     'Cannot download "https://example.com/f": server answered 404 Not Found',
@@ -24,7 +28,7 @@ test("HTTPError() puts only the status in the message when statusText is missing
     'Cannot download "https://example.com/f": server answered 503',
   );
   assert.equal(missing.statusText, "");
-  const empty = new HTTPError(500, "https://example.com/f", "");
+  const empty = new HTTPError(500, "https://example.com/f", { statusText: "" });
   assert.equal(
     empty.message,
     'Cannot download "https://example.com/f": server answered 500',
@@ -33,7 +37,9 @@ test("HTTPError() puts only the status in the message when statusText is missing
 });
 
 test("HTTPError has name HTTPError and is an Error", () => {
-  const error = new HTTPError(404, "https://example.com/f", "Not Found");
+  const error = new HTTPError(404, "https://example.com/f", {
+    statusText: "Not Found",
+  });
   assert.equal(error.name, "HTTPError");
   assert.ok(error instanceof HTTPError);
   assert.ok(error instanceof Error);

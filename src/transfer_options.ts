@@ -1,0 +1,190 @@
+/**
+ * {@linkcode TransferOptions}: how a download talks to the network (retries,
+ * timeouts, headers), shared by {@linkcode Download} and, as defaults for
+ * every download it starts, {@linkcode DownloadManager}.
+ *
+ * @module
+ */
+
+/**
+ * Network behaviour of a download. Every field is optional; the defaults are
+ * what a download gets without it.
+ *
+ * @example A patient download with authentication
+ * ```ts ignore
+ * import { Download, type TransferOptions } from "@x/dlmanager";
+ *
+ * const options: TransferOptions = {
+ *   retries: 5,
+ *   idleTimeout: 120_000,
+ *   headers: { authorization: `Bearer ${token}` },
+ * };
+ * new Download("https://example.com/big.iso", "big.iso", options).start();
+ * ```
+ */
+export interface TransferOptions {
+  /**
+   * Bytes per file write, and so per progress report: every write is exactly
+   * this long except the last. A positive integer.
+   *
+   * @default {1048576} (see {@linkcode DEFAULT_CHUNK_SIZE})
+   */
+  chunkSize?: number | undefined;
+  /**
+   * How many times a failed attempt is retried: after a connection failure, a
+   * timeout, a broken body, or status 408, 429, 500, 502, 503 or 504. A retry
+   * after bytes were written resumes with a `Range` request where the server
+   * allows. `0` disables retries.
+   *
+   * @default {3}
+   */
+  retries?: number | undefined;
+  /**
+   * Backoff before retry `n` is a random time between 0 and
+   * `min(backoffCap, backoffBase * 2 ** (n - 1))` milliseconds ("full jitter").
+   *
+   * @default {1000}
+   */
+  backoffBase?: number | undefined;
+  /**
+   * The longest backoff, in milliseconds.
+   *
+   * @default {30000}
+   */
+  backoffCap?: number | undefined;
+  /**
+   * A server's `Retry-After` (seconds or an HTTP date) replaces the backoff,
+   * up to this many milliseconds.
+   *
+   * @default {120000}
+   */
+  retryAfterCap?: number | undefined;
+  /**
+   * Milliseconds to wait for the server's answer (status and headers) in each
+   * attempt; then the attempt fails with a `TimeoutError`. `Infinity`
+   * disables it.
+   *
+   * @default {30000}
+   */
+  connectTimeout?: number | undefined;
+  /**
+   * Milliseconds the body may stall (no bytes) before the attempt fails with
+   * a `TimeoutError`. `Infinity` disables it.
+   *
+   * @default {60000}
+   */
+  idleTimeout?: number | undefined;
+  /**
+   * How many redirects are followed before the download fails with a
+   * `RedirectError`.
+   *
+   * @default {10}
+   */
+  maxRedirects?: number | undefined;
+  /**
+   * Extra request headers, e.g. `authorization` (dropped on a redirect to
+   * another origin). `accept-encoding` defaults to `identity`; `range` and
+   * `if-range` are the library's.
+   *
+   * @default {{}}
+   */
+  headers?: HeadersInit | undefined;
+}
+
+/** {@linkcode TransferOptions} with every default filled in and checked. */
+export interface ResolvedTransferOptions {
+  chunkSize: number;
+  retries: number;
+  backoffBase: number;
+  backoffCap: number;
+  retryAfterCap: number;
+  connectTimeout: number;
+  idleTimeout: number;
+  maxRedirects: number;
+  headers: Headers;
+}
+
+/**
+ * The default {@linkcode TransferOptions.chunkSize}: 1 MiB.
+ *
+ * Measured on a 2-core machine (a 256 MiB file from a local server, Deno 2.9):
+ * 16 KiB writes (the seed's default) reach about 40 % of the throughput of
+ * 1 MiB writes; 64 KiB (what a plain `fetch` piped to a file writes) about
+ * 80 %; beyond 1 MiB nothing more is gained. The staging buffer is only as
+ * large as the body, so small files do not pay for it.
+ */
+export const DEFAULT_CHUNK_SIZE: number = 1024 * 1024;
+
+function count(url: string, name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(
+      `Cannot download "${url}": ${name} must be a whole number of 0 or more, got ${value}`,
+    );
+  }
+  return value;
+}
+
+function duration(url: string, name: string, value: number): number {
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
+    throw new RangeError(
+      `Cannot download "${url}": ${name} must be 0 or more milliseconds, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Fills in the defaults, taking each field from `options`, else `defaults`.
+ * Throws a `RangeError` for an out-of-range value, a `TypeError` for bad
+ * headers.
+ */
+export function resolveTransferOptions(
+  url: string,
+  options: TransferOptions,
+  defaults: TransferOptions = {},
+): ResolvedTransferOptions {
+  const chunkSize = options.chunkSize ?? defaults.chunkSize ??
+    DEFAULT_CHUNK_SIZE;
+  if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
+    throw new RangeError(
+      `Cannot download "${url}": chunkSize must be a positive integer, got ${chunkSize}`,
+    );
+  }
+  const headers = new Headers(defaults.headers);
+  new Headers(options.headers).forEach((value, key) => headers.set(key, value));
+  return {
+    chunkSize,
+    retries: count(url, "retries", options.retries ?? defaults.retries ?? 3),
+    backoffBase: duration(
+      url,
+      "backoffBase",
+      options.backoffBase ?? defaults.backoffBase ?? 1000,
+    ),
+    backoffCap: duration(
+      url,
+      "backoffCap",
+      options.backoffCap ?? defaults.backoffCap ?? 30_000,
+    ),
+    retryAfterCap: duration(
+      url,
+      "retryAfterCap",
+      options.retryAfterCap ?? defaults.retryAfterCap ?? 120_000,
+    ),
+    connectTimeout: duration(
+      url,
+      "connectTimeout",
+      options.connectTimeout ?? defaults.connectTimeout ?? 30_000,
+    ),
+    idleTimeout: duration(
+      url,
+      "idleTimeout",
+      options.idleTimeout ?? defaults.idleTimeout ?? 60_000,
+    ),
+    maxRedirects: count(
+      url,
+      "maxRedirects",
+      options.maxRedirects ?? defaults.maxRedirects ?? 10,
+    ),
+    headers,
+  };
+}
