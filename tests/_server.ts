@@ -142,3 +142,124 @@ export function deferred<T = void>(): {
   const promise = new Promise<T>((r) => resolve = r);
   return { promise, resolve };
 }
+
+/** What one request to a {@linkcode fileRoute} does wrong (nothing if absent). */
+export interface Fault {
+  /** Answer this status instead (no body beyond a short text). */
+  status?: number;
+  /** With `status`: the Retry-After header to send. */
+  retryAfter?: string;
+  /** Drop the connection after sending this many body bytes. */
+  dropAfter?: number;
+  /** Stop sending after this many body bytes until `release` resolves. */
+  stallAfter?: number;
+  /** Send no answer at all until `release` resolves. */
+  stallHeaders?: boolean;
+  /** Ends a stall. */
+  release?: Promise<void>;
+  /** Answer 200 with the whole body even to a Range request. */
+  ignoreRange?: boolean;
+  /** Answer a Range request with a 206 for the whole body from byte 0. */
+  wrongRange?: boolean;
+}
+
+/** Options for {@linkcode fileRoute}. */
+export interface FileRouteOptions {
+  /** The file's bytes. */
+  body: Uint8Array;
+  /** A strong ETag; from `change` on, `changed` and `changedEtag` are served. */
+  etag?: string;
+  /** A Last-Modified date. */
+  lastModified?: string;
+  /** The request index from which the file has changed. */
+  change?: number;
+  /** The file's bytes after the change. */
+  changed?: Uint8Array;
+  /** The ETag after the change. */
+  changedEtag?: string;
+  /** One fault per request, in order; requests past the end get none. */
+  faults?: Fault[];
+}
+
+/** What a {@linkcode fileRoute} sent, per request. */
+export interface FileRouteLog {
+  /** The Range header of each request, or null. */
+  ranges: (string | null)[];
+  /** The If-Range header of each request, or null. */
+  ifRanges: (string | null)[];
+  /** The body bytes sent in answer to each request. */
+  sent: number[];
+}
+
+/**
+ * A route serving a file the way a real server does (Range, If-Range,
+ * ETag, Last-Modified), with a list of faults to inject, one per request.
+ */
+export function fileRoute(
+  options: FileRouteOptions,
+): { route: Route; log: FileRouteLog } {
+  const log: FileRouteLog = { ranges: [], ifRanges: [], sent: [] };
+  const route: Route = async (request, response) => {
+    const index = log.ranges.length;
+    const fault = options.faults?.[index] ?? {};
+    const changed = options.change !== undefined && index >= options.change;
+    const body = changed ? options.changed ?? options.body : options.body;
+    const etag = changed ? options.changedEtag : options.etag;
+    const range = request.headers.range ?? null;
+    const ifRange = (request.headers["if-range"] as string | undefined) ?? null;
+    log.ranges.push(range);
+    log.ifRanges.push(ifRange);
+    log.sent.push(0);
+    if (fault.stallHeaders) {
+      await fault.release;
+      response.destroy();
+      return;
+    }
+    if (fault.status !== undefined) {
+      const headers: Record<string, string> = {};
+      if (fault.retryAfter !== undefined) {
+        headers["retry-after"] = fault.retryAfter;
+      }
+      response.writeHead(fault.status, headers).end("try later");
+      return;
+    }
+    const headers: Record<string, string | number> = {
+      "accept-ranges": "bytes",
+    };
+    if (etag !== undefined) headers.etag = etag;
+    if (options.lastModified !== undefined) {
+      headers["last-modified"] = options.lastModified;
+    }
+    const validatorOk = ifRange === null || ifRange === etag ||
+      (etag === undefined && ifRange === options.lastModified);
+    const match = range === null ? null : /^bytes=(\d+)-$/.exec(range);
+    let start = 0;
+    if (match !== null && validatorOk && !fault.ignoreRange) {
+      start = fault.wrongRange ? 0 : Number(match[1]);
+      headers["content-range"] = `bytes ${start}-${
+        body.byteLength - 1
+      }/${body.byteLength}`;
+      headers["content-length"] = body.byteLength - start;
+      response.writeHead(206, headers);
+    } else {
+      headers["content-length"] = body.byteLength;
+      response.writeHead(200, headers);
+    }
+    let part = body.subarray(start);
+    const cut = fault.dropAfter ?? fault.stallAfter;
+    if (cut !== undefined) part = part.subarray(0, cut);
+    await new Promise<void>((resolve) => response.write(part, () => resolve()));
+    log.sent[index] = part.byteLength;
+    if (fault.dropAfter !== undefined) {
+      response.destroy();
+      return;
+    }
+    if (fault.stallAfter !== undefined) {
+      await fault.release;
+      response.destroy();
+      return;
+    }
+    response.end();
+  };
+  return { route, log };
+}

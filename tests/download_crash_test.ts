@@ -1,0 +1,109 @@
+// A download killed mid-way (SIGKILL: no cleanup runs) leaves its partial
+// file and sidecar; a download of the same destination in another process
+// resumes from them. The behaviour lives in src/download.ts.
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { test } from "node:test";
+import { Download } from "../mod.ts";
+import { partialPaths, writeSidecar } from "../src/_partial.ts";
+import { deferred, fileRoute, patternBytes, startServer } from "./_server.ts";
+import { tempDir } from "./_temp_dir.ts";
+
+const BODY = patternBytes(200_000);
+
+/** The command that runs `script` with this runtime. */
+function runtimeCommand(script: string): string[] {
+  return "Deno" in globalThis
+    ? [
+      process.execPath,
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      script,
+    ]
+    : [process.execPath, script];
+}
+
+test(
+  "Download resumes in a new process from the partial file of a killed one",
+  { timeout: 60_000 },
+  async () => {
+    const release = deferred();
+    const { route, log } = fileRoute({
+      body: BODY,
+      etag: '"crash"',
+      faults: [{ stallAfter: 50_000, release: release.promise }],
+    });
+    await using server = await startServer({ "/f": route });
+    await using dir = await tempDir();
+    const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+    const script = fileURLToPath(
+      new URL(`./_crash_child${extension}`, import.meta.url),
+    );
+    const [command, ...args] = runtimeCommand(script);
+    const child = spawn(command as string, [
+      ...args,
+      server.url("/f"),
+      dir.join("f"),
+    ], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const exited = new Promise<string | null>((resolve) =>
+      child.on("exit", (_code, signal) => resolve(signal))
+    );
+    // Kill it once it has written 48 KiB (12 writes of 4 KiB: all it can of 50,000 bytes).
+    const written = deferred();
+    let output = "";
+    child.stdout.on("data", (chunk: Uint8Array) => {
+      output += new TextDecoder().decode(chunk);
+      if (output.split("\n").includes("49152")) written.resolve();
+    });
+    await Promise.race([written.promise, exited]);
+    child.kill("SIGKILL");
+    assert.equal(await exited, "SIGKILL");
+    release.resolve();
+
+    const names = await dir.list();
+    assert.equal(
+      names.length,
+      2,
+      `expected a partial file and its sidecar, got ${names}`,
+    );
+    const partial = names.find((name) => name.endsWith(".dlpart")) as string;
+    assert.ok(names.includes(`${partial}.json`));
+    assert.equal((await stat(dir.join(partial))).size, 49_152);
+
+    const download = new Download(server.url("/f"), dir.join("f"));
+    download.start();
+    await download.wait();
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    assert.deepEqual(log.ranges, [null, "bytes=49152-"]);
+    assert.deepEqual(log.sent, [50_000, 200_000 - 49_152]);
+    assert.deepEqual(await dir.list(), ["f"]);
+  },
+);
+
+test("Download discards a partial file whose sidecar names another URL", async () => {
+  const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  // Leftovers as a killed download of another URL to the same name leaves them.
+  const paths = partialPaths(dir.join("f"));
+  await writeFile(paths.temp, BODY.subarray(0, 10_000));
+  await writeSidecar(paths.sidecar, {
+    url: server.url("/other"),
+    validator: '"a"',
+    total: BODY.byteLength,
+  });
+  const download = new Download(server.url("/f"), dir.join("f"));
+  download.start();
+  await download.wait();
+  assert.deepEqual(log.ranges, [null]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});

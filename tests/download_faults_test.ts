@@ -1,0 +1,452 @@
+// Download against a server that misbehaves: dropped connections, stalls,
+// 503s, ignored or wrong ranges, a file that changes, redirect loops, gzip.
+// The behaviour lives in src/download.ts; these are its network-fault tests.
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { test } from "node:test";
+import { gzipSync } from "node:zlib";
+import {
+  Download,
+  DownloadManager,
+  type DownloadOptions,
+  HTTPError,
+  IntegrityError,
+  ProtocolError,
+  RedirectError,
+  RetriesExhaustedError,
+  TimeoutError,
+} from "../mod.ts";
+import {
+  deferred,
+  type Fault,
+  fileRoute,
+  type FileRouteLog,
+  type FileRouteOptions,
+  patternBytes,
+  type Route,
+  startServer,
+  type TestServer,
+} from "./_server.ts";
+import { type TempDir, tempDir } from "./_temp_dir.ts";
+
+const FAST: DownloadOptions = { backoffBase: 1, backoffCap: 5 };
+const BODY = patternBytes(100_000);
+const ETAG = '"v1"';
+
+interface Run {
+  download: Download;
+  reports: number[];
+  totals: (number | undefined)[];
+}
+
+/** Downloads `/f` from a fileRoute into dir/f and waits (without raising). */
+async function run(
+  url: string,
+  dir: TempDir,
+  options: DownloadOptions = {},
+): Promise<Run> {
+  const reports: number[] = [];
+  const totals: (number | undefined)[] = [];
+  const download = new Download(url, dir.join("f"), {
+    ...FAST,
+    chunkSize: 4096,
+    progress: (_d, current, total) => {
+      reports.push(current);
+      totals.push(total);
+    },
+    ...options,
+  });
+  download.start();
+  await download.wait({ raiseIfError: false });
+  return { download, reports, totals };
+}
+
+async function serve(
+  options: FileRouteOptions,
+  faults: Fault[] = [],
+): Promise<{ server: TestServer; log: FileRouteLog; url: string }> {
+  const { route, log } = fileRoute({ ...options, faults });
+  const server = await startServer({ "/f": route });
+  return { server, log, url: server.url("/f") };
+}
+
+function assertMonotonic(reports: number[], total: number): void {
+  for (let i = 1; i < reports.length; i++) {
+    assert.ok(
+      (reports[i] as number) >= (reports[i - 1] as number),
+      `progress went back at ${i}: ${reports.slice(0, i + 1).join(",")}`,
+    );
+  }
+  assert.ok(Math.max(...reports) <= total, "progress exceeded the total");
+  assert.equal(reports.at(-1), total);
+}
+
+test("Download resumes after a dropped connection, fetching only the missing bytes", async () => {
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [{
+    dropAfter: 30_000,
+  }]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const { download, reports, totals } = await run(url, dir);
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(log.ranges, [null, "bytes=30000-"]);
+  assert.deepEqual(log.ifRanges, [null, ETAG]);
+  assert.deepEqual(log.sent, [30_000, 70_000]);
+  assertMonotonic(reports, BODY.byteLength);
+  assert.ok(totals.every((total) => total === BODY.byteLength));
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download resumes with Last-Modified as If-Range when there is no strong ETag", async () => {
+  const lastModified = "Tue, 03 Nov 2026 10:00:00 GMT";
+  const { server, log, url } = await serve({ body: BODY, lastModified }, [
+    { dropAfter: 50_000 },
+    { dropAfter: 10_000 },
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const { download } = await run(url, dir);
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(log.ranges, [null, "bytes=50000-", "bytes=60000-"]);
+  assert.deepEqual(log.ifRanges, [null, lastModified, lastModified]);
+  assert.deepEqual(log.sent, [50_000, 10_000, 40_000]);
+});
+
+test("Download starts over when the server ignores Range and answers 200", async () => {
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
+    { dropAfter: 40_000 },
+    { ignoreRange: true },
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const { download, reports } = await run(url, dir);
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(log.ranges, [null, "bytes=40000-"]);
+  assert.deepEqual(log.sent, [40_000, 100_000]);
+  // Progress goes back to 0 exactly once, at the restart.
+  const restarts = reports.filter((current, i) =>
+    i > 0 && current < (reports[i - 1] as number)
+  );
+  assert.deepEqual(restarts, [0]);
+  assert.equal(reports.at(-1), BODY.byteLength);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download starts over when the file changed between attempts (new ETag)", async () => {
+  const changed = patternBytes(80_000, 7);
+  const { server, log, url } = await serve({
+    body: BODY,
+    etag: ETAG,
+    change: 1,
+    changed,
+    changedEtag: '"v2"',
+  }, [{ dropAfter: 30_000 }]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const { download } = await run(url, dir);
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), changed);
+  assert.deepEqual(log.ifRanges, [null, ETAG]);
+  assert.deepEqual(log.sent, [30_000, 80_000]);
+});
+
+test("Download refuses a Content-Range other than the one asked for and starts over", async () => {
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
+    { dropAfter: 30_000 },
+    { wrongRange: true },
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const { download } = await run(url, dir);
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  // The third attempt asks for the whole file again.
+  assert.deepEqual(log.ranges, [null, "bytes=30000-", null]);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download honours Retry-After on 503, then succeeds", async () => {
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
+    { status: 503, retryAfter: "0" },
+    { status: 503, retryAfter: new Date(0).toUTCString() },
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  // A backoff this long would time the test out: only Retry-After can be used.
+  const { download } = await run(url, dir, {
+    backoffBase: 600_000,
+    backoffCap: 600_000,
+  });
+  assert.equal(download.error(), undefined);
+  assert.equal(log.ranges.length, 3);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+});
+
+test("Download gives up after retries, saying how many attempts and why each failed", async () => {
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
+    { status: 503 },
+    { dropAfter: 10 },
+    { status: 502 },
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const { download } = await run(url, dir, { retries: 2 });
+  const error = download.error();
+  assert.ok(error instanceof RetriesExhaustedError);
+  assert.equal(error.attempts, 3);
+  assert.equal(log.ranges.length, 3);
+  assert.ok(error.errors[0] instanceof HTTPError);
+  assert.equal((error.errors[0] as HTTPError).status, 503);
+  assert.ok(error.errors[2] instanceof HTTPError);
+  assert.equal(error.cause, error.errors[2]);
+  assert.match(
+    error.message,
+    /3 attempts failed \(#1: server answered 503.*; #2: connection failed: .*; #3: server answered 502/,
+  );
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download fails at once on a 4xx other than 408 and 429", async () => {
+  const { server, log, url } = await serve({ body: BODY }, [{ status: 403 }]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const { download } = await run(url, dir);
+  assert.ok(download.error() instanceof HTTPError);
+  assert.equal((download.error() as HTTPError).status, 403);
+  assert.equal(log.ranges.length, 1);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test(
+  "Download times out a stalled body, then resumes",
+  { timeout: 10_000 },
+  async () => {
+    const release = deferred();
+    const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
+      { stallAfter: 20_000, release: release.promise },
+    ]);
+    await using _server = server;
+    await using dir = await tempDir();
+    const { download } = await run(url, dir, { idleTimeout: 100 });
+    release.resolve();
+    assert.equal(download.error(), undefined);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    assert.deepEqual(log.ranges, [null, "bytes=20000-"]);
+  },
+);
+
+test("Download times out a server that never answers, with a TimeoutError", {
+  timeout: 10_000,
+}, async () => {
+  const release = deferred();
+  const { server, log, url } = await serve({ body: BODY }, [
+    { stallHeaders: true, release: release.promise },
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const { download } = await run(url, dir, { connectTimeout: 100, retries: 0 });
+  release.resolve();
+  const error = download.error();
+  assert.ok(error instanceof TimeoutError);
+  assert.equal(error.phase, "connect");
+  assert.equal(log.ranges.length, 1);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download fails with ProtocolError when a body ends early without a network error", async () => {
+  const { server, url } = await serve({ body: BODY, etag: ETAG });
+  await using _server = server;
+  await using dir = await tempDir();
+  // A fetch whose body stream just stops after 1,000 bytes.
+  const truncating: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    const reader = response.body?.getReader();
+    const first = await reader?.read();
+    await reader?.cancel();
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller): void {
+        if (first?.value) controller.enqueue(first.value.subarray(0, 1000));
+        controller.close();
+      },
+    });
+    return new Response(stream, {
+      status: response.status,
+      headers: response.headers,
+    });
+  };
+  const { download } = await run(url, dir, { fetch: truncating, retries: 0 });
+  assert.ok(download.error() instanceof ProtocolError);
+  assert.match(String(download.error()), /ended after 1000 of 100000 bytes/);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download fails with ProtocolError when a body is longer than announced", async () => {
+  const { server, url } = await serve({ body: BODY, etag: ETAG });
+  await using _server = server;
+  await using dir = await tempDir();
+  const padding: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const longer = new Uint8Array(bytes.byteLength + 10);
+    longer.set(bytes);
+    return new Response(longer, {
+      status: response.status,
+      headers: response.headers,
+    });
+  };
+  const { download, reports } = await run(url, dir, {
+    fetch: padding,
+    retries: 0,
+  });
+  assert.ok(download.error() instanceof ProtocolError);
+  assert.ok(Math.max(...reports) <= BODY.byteLength);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download follows redirects and tells the final URL", async () => {
+  const { route } = fileRoute({ body: BODY });
+  const hop: Route = (_request, response) => {
+    response.writeHead(302, { location: "/f" }).end();
+  };
+  await using server = await startServer({ "/f": route, "/old": hop });
+  await using dir = await tempDir();
+  const { download } = await run(server.url("/old"), dir);
+  assert.equal(download.error(), undefined);
+  assert.equal(download.getUrl(), server.url("/old"));
+  assert.equal(download.getFinalUrl(), server.url("/f"));
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+});
+
+test("Download stops a redirect loop with RedirectError, without retrying", async () => {
+  const loop: Route = (_request, response) => {
+    response.writeHead(302, { location: "/loop" }).end();
+  };
+  await using server = await startServer({ "/loop": loop });
+  await using dir = await tempDir();
+  const { download } = await run(server.url("/loop"), dir, { maxRedirects: 5 });
+  assert.ok(download.error() instanceof RedirectError);
+  assert.match(String(download.error()), /more than 5 redirects/);
+  assert.equal(server.requests.length, 6);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download drops Authorization on a redirect to another origin", async () => {
+  const { route } = fileRoute({ body: BODY });
+  await using other = await startServer({ "/f": route });
+  const hop: Route = (_request, response) => {
+    response.writeHead(307, { location: other.url("/f") }).end();
+  };
+  await using server = await startServer({ "/f": hop });
+  await using dir = await tempDir();
+  const { download } = await run(server.url("/f"), dir, {
+    headers: { authorization: "Bearer secret", "x-trace": "1" },
+  });
+  assert.equal(download.error(), undefined);
+  assert.equal(server.requests[0]?.headers.authorization, "Bearer secret");
+  assert.equal(other.requests[0]?.headers.authorization, undefined);
+  assert.equal(other.requests[0]?.headers["x-trace"], "1");
+});
+
+test("Download never reports progress over the total when the server sends gzip anyway", async () => {
+  const plain = new TextEncoder().encode("dlmanager ".repeat(5000));
+  const gzipped = gzipSync(plain);
+  const route: Route = (_request, response) => {
+    response.writeHead(200, {
+      "content-encoding": "gzip",
+      "content-length": gzipped.byteLength,
+    }).end(gzipped);
+  };
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const { download, totals } = await run(server.url("/f"), dir);
+  assert.equal(download.error(), undefined);
+  // Deno's fetch hands over the bytes as sent; Node's always decodes them.
+  const expected = "Deno" in globalThis ? new Uint8Array(gzipped) : plain;
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), expected);
+  assert.ok(totals.every((total) => total === undefined));
+});
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+test("Download checks sha256 while streaming, across a resume", async () => {
+  const { server, url } = await serve({ body: BODY, etag: ETAG }, [{
+    dropAfter: 33_333,
+  }]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const { download } = await run(url, dir, { sha256: sha256Hex(BODY) });
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+});
+
+test("Download checks an SRI integrity string", async () => {
+  const { server, url } = await serve({ body: BODY });
+  await using _server = server;
+  await using dir = await tempDir();
+  const digest = createHash("sha512").update(BODY).digest("base64");
+  const { download } = await run(url, dir, {
+    integrity: `sha256-AAAA sha512-${digest}`,
+  });
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download removes the file and fails with IntegrityError on a digest mismatch", async () => {
+  const { server, log, url } = await serve({ body: BODY });
+  await using _server = server;
+  await using dir = await tempDir();
+  const wrong = "0".repeat(64);
+  const { download } = await run(url, dir, { sha256: wrong });
+  const error = download.error();
+  assert.ok(error instanceof IntegrityError);
+  assert.equal(error.expected, wrong);
+  assert.equal(error.actual, sha256Hex(BODY));
+  assert.equal(log.ranges.length, 1);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download sends the headers it is given", async () => {
+  const { server, url } = await serve({ body: BODY });
+  await using _server = server;
+  await using dir = await tempDir();
+  await run(url, dir, { headers: { authorization: "Basic abc" } });
+  assert.equal(server.requests[0]?.headers.authorization, "Basic abc");
+  assert.equal(server.requests[0]?.headers["accept-encoding"], "identity");
+});
+
+test("Download is canceled by its signal", { timeout: 10_000 }, async () => {
+  const release = deferred();
+  const { server, url } = await serve({ body: BODY, etag: ETAG }, [
+    { stallAfter: 20_000, release: release.promise },
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const controller = new AbortController();
+  const { download } = await run(url, dir, {
+    signal: controller.signal,
+    progress: (_d, current) => {
+      if (current >= 16_384) controller.abort();
+    },
+  });
+  release.resolve();
+  assert.equal(download.isCanceled(), true);
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("DownloadManager passes its retry defaults to every download", async () => {
+  const { server, log, url } = await serve({ body: BODY }, [{ status: 503 }]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { retries: 0 });
+  manager.download(url);
+  await assert.rejects(manager.wait(), HTTPError);
+  assert.equal(log.ranges.length, 1);
+});
