@@ -62,25 +62,43 @@ export function parseRetryAfter(
   if (value === null) return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // An HTTP date names its day and month; Date.parse would also read "-1"
+  // or "1.5" as dates in 2001.
+  if (!/[A-Za-z]/.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** Resolves after `ms`, or rejects with the signal's reason when it aborts. */
+/** The longest delay `setTimeout` takes; longer ones fire at once. */
+export const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+/**
+ * Resolves after `ms` (any length: long waits re-arm in steps `setTimeout`
+ * can take), or rejects with the signal's reason when it aborts.
+ */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);
       return;
     }
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
+    const end = performance.now() + ms;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    function arm(delay: number): void {
+      timer = setTimeout(() => {
+        const left = end - performance.now();
+        if (left > 1) arm(left);
+        else {
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        }
+      }, Math.min(delay, MAX_TIMER_DELAY));
+    }
     function onAbort(): void {
       clearTimeout(timer);
       reject(signal.reason);
     }
     signal.addEventListener("abort", onAbort, { once: true });
+    arm(ms);
   });
 }

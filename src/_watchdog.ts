@@ -2,6 +2,8 @@
 // and the one timer re-arms itself for what is left when it fires early, so a
 // busy body costs no timer calls per chunk.
 
+import { MAX_TIMER_DELAY } from "./_retry.ts";
+
 /** Calls `onTimeout` once `ms` pass without a `touch()`. */
 export class Watchdog {
   #ms: number;
@@ -43,6 +45,6 @@ export class Watchdog {
         this.#timer = undefined;
         this.#onTimeout();
       }
-    }, delay);
+    }, Math.min(delay, MAX_TIMER_DELAY));
   }
 }
