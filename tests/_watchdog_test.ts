@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Watchdog } from "../src/_watchdog.ts";
+
+/** How early a timer may seem to fire, in milliseconds (the watchdog allows 1). */
+const TOLERANCE = 2;
+
+/** The largest delay setTimeout honours (2^31 - 1 ms, about 24.8 days). */
+const TIMER_MAX = 2 ** 31 - 1;
+
+/** Resolves after `ms`: the bounded wait these tests measure against. */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A watchdog whose timeouts are counted, with a promise for the first. */
+function watched(ms: number): {
+  watchdog: Watchdog;
+  fired: Promise<number>;
+  calls: () => number;
+} {
+  let calls = 0;
+  let resolve!: (at: number) => void;
+  const fired = new Promise<number>((r) => resolve = r);
+  const watchdog = new Watchdog(ms, () => {
+    calls++;
+    resolve(performance.now());
+  });
+  return { watchdog, fired, calls: () => calls };
+}
+
+/**
+ * Runs `fn` with setTimeout recording every delay it is given (and still
+ * scheduling the timer), and returns the delays.
+ */
+function recordTimeouts(fn: () => void): number[] {
+  const delays: number[] = [];
+  const original = globalThis.setTimeout;
+  globalThis.setTimeout = ((
+    handler: () => void,
+    ms?: number,
+  ) => {
+    delays.push(ms ?? 0);
+    return original(handler, ms);
+  }) as typeof setTimeout;
+  try {
+    fn();
+  } finally {
+    globalThis.setTimeout = original;
+  }
+  return delays;
+}
+
+test("Watchdog() calls onTimeout once when ms pass without a touch", async () => {
+  const start = performance.now();
+  const { fired, calls } = watched(30);
+  const firedAt = await fired;
+  assert.ok(firedAt - start >= 30 - TOLERANCE, `${firedAt - start}`);
+  assert.equal(calls(), 1);
+  await delay(90);
+  assert.equal(calls(), 1);
+});
+
+test("Watchdog.touch() does not re-arm it when it already fired", async () => {
+  const { watchdog, fired, calls } = watched(20);
+  await fired;
+  watchdog.touch();
+  await delay(60);
+  assert.equal(calls(), 1);
+});
+
+test("Watchdog.touch() pushes the timeout back when called before it fires", async () => {
+  const start = performance.now();
+  const { watchdog, fired, calls } = watched(50);
+  let lastTouch = start;
+  for (let i = 0; i < 4; i++) {
+    await delay(10);
+    assert.equal(calls(), 0, `fired before touch ${i + 1}`);
+    watchdog.touch();
+    lastTouch = performance.now();
+  }
+  const firedAt = await fired;
+  assert.ok(lastTouch - start >= 40 - TOLERANCE, `${lastTouch - start}`);
+  assert.ok(
+    firedAt >= lastTouch + 50 - TOLERANCE,
+    `fired ${firedAt - lastTouch} ms after the last touch`,
+  );
+  assert.equal(calls(), 1);
+});
+
+test("Watchdog.stop() prevents the call when called before ms pass", async () => {
+  const stopped = watched(20);
+  stopped.watchdog.stop();
+  // A second, longer watchdog proves 3 × ms passed.
+  const { fired } = watched(60);
+  await fired;
+  assert.equal(stopped.calls(), 0);
+});
+
+test("Watchdog.stop() prevents the call when called after touches", async () => {
+  const stopped = watched(30);
+  await delay(10);
+  stopped.watchdog.touch();
+  await delay(10);
+  stopped.watchdog.stop();
+  stopped.watchdog.touch();
+  await watched(90).fired;
+  assert.equal(stopped.calls(), 0);
+});
+
+test("Watchdog.stop() does nothing when called twice or after it fired", async () => {
+  const { watchdog, fired, calls } = watched(20);
+  await fired;
+  watchdog.stop();
+  watchdog.stop();
+  assert.equal(calls(), 1);
+});
+
+test("Watchdog() never calls onTimeout when ms is Infinity or 0", async () => {
+  const infinite = watched(Infinity);
+  const zero = watched(0);
+  infinite.watchdog.touch();
+  zero.watchdog.touch();
+  await watched(60).fired;
+  assert.equal(infinite.calls(), 0);
+  assert.equal(zero.calls(), 0);
+  infinite.watchdog.stop();
+  zero.watchdog.stop();
+});
+
+test("Watchdog() arms no timer when ms is Infinity or 0", () => {
+  const delays = recordTimeouts(() => {
+    const infinite = new Watchdog(Infinity, () => {});
+    const zero = new Watchdog(0, () => {});
+    infinite.touch();
+    zero.touch();
+    infinite.stop();
+    zero.stop();
+  });
+  assert.deepEqual(delays, []);
+});
+
+test("Watchdog() arms one timer of ms when ms is finite", () => {
+  let watchdog: Watchdog | undefined;
+  const delays = recordTimeouts(() => {
+    watchdog = new Watchdog(40, () => {});
+    watchdog.touch();
+    watchdog.touch();
+  });
+  watchdog?.stop();
+  assert.deepEqual(delays, [40]);
+});
+
+test("Watchdog() arms no timer longer than setTimeout's limit when ms is above it", () => {
+  // resolveTransferOptions() accepts any finite idleTimeout/connectTimeout,
+  // e.g. 30 days. setTimeout clamps a delay above 2^31 - 1 ms to 1 ms (with a
+  // TimeoutOverflowWarning), so the watchdog wakes every millisecond and
+  // re-arms for the same too-long delay until it is stopped.
+  let watchdog: Watchdog | undefined;
+  const delays = recordTimeouts(() => {
+    watchdog = new Watchdog(30 * 24 * 3_600_000, () => {});
+  });
+  watchdog?.stop();
+  assert.equal(delays.length, 1);
+  assert.ok(
+    delays.every((ms) => ms <= TIMER_MAX),
+    `delays ${delays.join(", ")}`,
+  );
+});

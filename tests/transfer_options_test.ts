@@ -1,0 +1,286 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  DEFAULT_CHUNK_SIZE,
+  type ResolvedTransferOptions,
+  resolveTransferOptions,
+  type TransferOptions,
+} from "../src/transfer_options.ts";
+
+const URL = "https://example.com/f";
+
+/** `resolved` without its headers, which are compared as entries. */
+function plain(
+  resolved: ResolvedTransferOptions,
+): Omit<ResolvedTransferOptions, "headers"> {
+  const { headers: _, ...rest } = resolved;
+  return rest;
+}
+
+const BUILT_INS = {
+  chunkSize: 1_048_576,
+  retries: 3,
+  backoffBase: 1000,
+  backoffCap: 30_000,
+  retryAfterCap: 120_000,
+  connectTimeout: 30_000,
+  idleTimeout: 60_000,
+  maxRedirects: 10,
+};
+
+/** Asserts that resolving `options` over `defaults` throws `type` with `message`. */
+function assertThrows(
+  type: typeof RangeError | typeof TypeError,
+  options: TransferOptions,
+  defaults: TransferOptions | undefined,
+  message?: string,
+): void {
+  assert.throws(
+    () => resolveTransferOptions(URL, options, defaults),
+    (error) => {
+      assert.ok(error instanceof type, String(error));
+      if (message !== undefined) assert.equal(error.message, message);
+      return true;
+    },
+  );
+}
+
+test("DEFAULT_CHUNK_SIZE is 1 MiB", () => {
+  assert.equal(DEFAULT_CHUNK_SIZE, 1_048_576);
+});
+
+test("resolveTransferOptions() returns the built-in defaults when no options are given", () => {
+  const resolved = resolveTransferOptions(URL, {});
+  assert.deepEqual(plain(resolved), BUILT_INS);
+  assert.equal(resolved.chunkSize, DEFAULT_CHUNK_SIZE);
+  assert.ok(resolved.headers instanceof Headers);
+  assert.deepEqual([...resolved.headers], []);
+  assert.deepEqual(plain(resolveTransferOptions(URL, {}, {})), BUILT_INS);
+});
+
+test("resolveTransferOptions() uses the built-in defaults when fields are undefined", () => {
+  const allUndefined: TransferOptions = {
+    chunkSize: undefined,
+    retries: undefined,
+    backoffBase: undefined,
+    backoffCap: undefined,
+    retryAfterCap: undefined,
+    connectTimeout: undefined,
+    idleTimeout: undefined,
+    maxRedirects: undefined,
+    headers: undefined,
+  };
+  const resolved = resolveTransferOptions(URL, allUndefined, allUndefined);
+  assert.deepEqual(plain(resolved), BUILT_INS);
+  assert.deepEqual([...resolved.headers], []);
+});
+
+test("resolveTransferOptions() takes every field from options when all are given", () => {
+  const options = {
+    chunkSize: 4096,
+    retries: 7,
+    backoffBase: 10,
+    backoffCap: 20,
+    retryAfterCap: 30,
+    connectTimeout: 40,
+    idleTimeout: 50,
+    maxRedirects: 2,
+  };
+  assert.deepEqual(plain(resolveTransferOptions(URL, options)), options);
+});
+
+test("resolveTransferOptions() takes fields from defaults when options lack them", () => {
+  const defaults = {
+    chunkSize: 512,
+    retries: 1,
+    backoffBase: 2,
+    backoffCap: 3,
+    retryAfterCap: 4,
+    connectTimeout: 5,
+    idleTimeout: 6,
+    maxRedirects: 7,
+  };
+  assert.deepEqual(plain(resolveTransferOptions(URL, {}, defaults)), defaults);
+});
+
+test("resolveTransferOptions() prefers options over defaults over built-ins when fields are mixed", () => {
+  const resolved = resolveTransferOptions(
+    URL,
+    { retries: 0, idleTimeout: 5, maxRedirects: undefined },
+    { retries: 9, idleTimeout: 500, connectTimeout: 700, maxRedirects: 1 },
+  );
+  assert.deepEqual(plain(resolved), {
+    ...BUILT_INS,
+    retries: 0,
+    idleTimeout: 5,
+    connectTimeout: 700,
+    maxRedirects: 1,
+  });
+});
+
+test("resolveTransferOptions() accepts 0 when fields allow it", () => {
+  const resolved = resolveTransferOptions(URL, {
+    retries: 0,
+    backoffBase: 0,
+    backoffCap: 0,
+    retryAfterCap: 0,
+    connectTimeout: 0,
+    idleTimeout: 0,
+    maxRedirects: 0,
+  });
+  assert.deepEqual(plain(resolved), {
+    chunkSize: DEFAULT_CHUNK_SIZE,
+    retries: 0,
+    backoffBase: 0,
+    backoffCap: 0,
+    retryAfterCap: 0,
+    connectTimeout: 0,
+    idleTimeout: 0,
+    maxRedirects: 0,
+  });
+});
+
+test("resolveTransferOptions() accepts Infinity when the field is a timeout", () => {
+  const resolved = resolveTransferOptions(URL, {
+    connectTimeout: Infinity,
+    idleTimeout: Infinity,
+  });
+  assert.equal(resolved.connectTimeout, Infinity);
+  assert.equal(resolved.idleTimeout, Infinity);
+});
+
+test("resolveTransferOptions() accepts fractional milliseconds when the field is a duration", () => {
+  const resolved = resolveTransferOptions(URL, { backoffBase: 0.5 });
+  assert.equal(resolved.backoffBase, 0.5);
+});
+
+test("resolveTransferOptions() throws a RangeError when chunkSize is not a positive integer", () => {
+  for (const chunkSize of [0, -1, 1.5, NaN, Infinity, 2 ** 53]) {
+    assertThrows(
+      RangeError,
+      { chunkSize },
+      undefined,
+      `Cannot download "${URL}": chunkSize must be a positive integer, got ${chunkSize}`,
+    );
+  }
+});
+
+test("resolveTransferOptions() throws a RangeError when retries is not a whole number of 0 or more", () => {
+  for (const retries of [-1, 1.5, NaN, Infinity]) {
+    assertThrows(
+      RangeError,
+      { retries },
+      undefined,
+      `Cannot download "${URL}": retries must be a whole number of 0 or more, got ${retries}`,
+    );
+  }
+});
+
+test("resolveTransferOptions() throws a RangeError when maxRedirects is not a whole number of 0 or more", () => {
+  for (const maxRedirects of [-1, 0.5, NaN]) {
+    assertThrows(
+      RangeError,
+      { maxRedirects },
+      undefined,
+      `Cannot download "${URL}": maxRedirects must be a whole number of 0 or more, got ${maxRedirects}`,
+    );
+  }
+});
+
+test("resolveTransferOptions() throws a RangeError when a duration is negative or NaN", () => {
+  const names = [
+    "backoffBase",
+    "backoffCap",
+    "retryAfterCap",
+    "connectTimeout",
+    "idleTimeout",
+  ] as const;
+  for (const name of names) {
+    for (const value of [-1, -0.5, -Infinity, NaN]) {
+      assertThrows(
+        RangeError,
+        { [name]: value },
+        undefined,
+        `Cannot download "${URL}": ${name} must be 0 or more milliseconds, got ${value}`,
+      );
+    }
+  }
+});
+
+test("resolveTransferOptions() throws a RangeError when a value from defaults is out of range", () => {
+  assertThrows(RangeError, {}, { chunkSize: 0 });
+  assertThrows(RangeError, {}, { retries: -1 });
+  assertThrows(RangeError, {}, { idleTimeout: NaN });
+  assertThrows(
+    RangeError,
+    {},
+    { maxRedirects: -1 },
+    `Cannot download "${URL}": maxRedirects must be a whole number of 0 or more, got -1`,
+  );
+});
+
+test("resolveTransferOptions() does not check a default when options override it", () => {
+  const resolved = resolveTransferOptions(
+    URL,
+    { chunkSize: 8, retries: 1, idleTimeout: 5, maxRedirects: 2 },
+    { chunkSize: 0, retries: -1, idleTimeout: NaN, maxRedirects: -1 },
+  );
+  assert.deepEqual(plain(resolved), {
+    ...BUILT_INS,
+    chunkSize: 8,
+    retries: 1,
+    idleTimeout: 5,
+    maxRedirects: 2,
+  });
+});
+
+test("resolveTransferOptions() merges headers with options winning per key when both have headers", () => {
+  const resolved = resolveTransferOptions(
+    URL,
+    { headers: { authorization: "Bearer options", "X-Only-Options": "o" } },
+    { headers: { Authorization: "Bearer defaults", "x-only-defaults": "d" } },
+  );
+  assert.deepEqual([...resolved.headers], [
+    ["authorization", "Bearer options"],
+    ["x-only-defaults", "d"],
+    ["x-only-options", "o"],
+  ]);
+});
+
+test("resolveTransferOptions() accepts headers as Headers, entries or a record when given", () => {
+  const resolved = resolveTransferOptions(
+    URL,
+    { headers: [["X-A", "options"], ["x-c", "3"]] },
+    { headers: new Headers({ "x-a": "defaults", "X-B": "2" }) },
+  );
+  assert.deepEqual([...resolved.headers], [
+    ["x-a", "options"],
+    ["x-b", "2"],
+    ["x-c", "3"],
+  ]);
+});
+
+test("resolveTransferOptions() returns headers of their own when given a Headers object", () => {
+  const defaults = new Headers({ "x-a": "1" });
+  const options = new Headers({ "x-b": "2" });
+  const resolved = resolveTransferOptions(URL, { headers: options }, {
+    headers: defaults,
+  });
+  assert.notEqual(resolved.headers, defaults);
+  assert.notEqual(resolved.headers, options);
+  resolved.headers.set("x-c", "3");
+  assert.deepEqual([...defaults], [["x-a", "1"]]);
+  assert.deepEqual([...options], [["x-b", "2"]]);
+});
+
+test("resolveTransferOptions() throws a TypeError when a header name is invalid", () => {
+  for (const name of ["bad name", "bad:name", "", "caf\u00e9"]) {
+    assertThrows(TypeError, { headers: { [name]: "v" } }, undefined);
+    assertThrows(TypeError, {}, { headers: [[name, "v"]] });
+  }
+});
+
+test("resolveTransferOptions() throws a TypeError when a header value is invalid", () => {
+  assertThrows(TypeError, { headers: { "x-a": "line\nbreak" } }, undefined);
+  assertThrows(TypeError, { headers: { "x-a": "nul\u0000" } }, undefined);
+});
