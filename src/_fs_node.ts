@@ -11,7 +11,7 @@ import {
   stat,
   unlink,
 } from "node:fs/promises";
-import type { DirEntry, FileStat, FileWriter, Fs } from "./_fs.ts";
+import type { DirEntry, FileStat, FileWriter, Fs } from "./_fs_types.ts";
 import { AlreadyExistsError, NotFoundError } from "./_fs_errors.ts";
 
 function mapError(error: unknown): unknown {
