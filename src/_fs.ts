@@ -6,6 +6,9 @@
 // reacts to (`NotFoundError`, `AlreadyExistsError`, in `_fs_errors.ts`);
 // anything else is passed through unchanged. The interface is in
 // `_fs_types.ts`.
+//
+// The npm package compiles `_fs_npm.ts` in this file's place (see
+// `scripts/build_npm.ts`): the same exports, with the Node side only.
 
 import { denoFs } from "./_fs_deno.ts";
 import { nodeFs } from "./_fs_node.ts";
