@@ -1,7 +1,7 @@
 // The runtime adapter's Deno side: Deno's own file APIs, with `Deno.errors`
 // mapped to the adapter's errors. See `_fs.ts`.
 
-import type { DirEntry, FileStat, FileWriter, Fs } from "./_fs.ts";
+import type { DirEntry, FileStat, FileWriter, Fs } from "./_fs_types.ts";
 import { AlreadyExistsError, NotFoundError } from "./_fs_errors.ts";
 
 function mapError(error: unknown): unknown {

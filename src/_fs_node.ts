@@ -2,7 +2,13 @@
 // two synchronous calls), with Node's error codes mapped to the adapter's
 // errors. See `_fs.ts`.
 
-import { mkdirSync, type Stats, statSync, utimesSync } from "node:fs";
+import {
+  constants,
+  mkdirSync,
+  type Stats,
+  statSync,
+  utimesSync,
+} from "node:fs";
 import {
   type FileHandle,
   open,
@@ -12,7 +18,7 @@ import {
   stat,
   unlink,
 } from "node:fs/promises";
-import type { DirEntry, FileStat, FileWriter, Fs } from "./_fs.ts";
+import type { DirEntry, FileStat, FileWriter, Fs } from "./_fs_types.ts";
 import { AlreadyExistsError, NotFoundError } from "./_fs_errors.ts";
 
 function mapError(error: unknown): unknown {
@@ -75,7 +81,9 @@ export const nodeFs: Fs = {
   },
   async openAppend(path: string): Promise<FileWriter> {
     try {
-      return new NodeFileWriter(await open(path, "a"));
+      // Not "a": that creates a missing file, where Deno's append does not.
+      const flags = constants.O_WRONLY | constants.O_APPEND;
+      return new NodeFileWriter(await open(path, flags));
     } catch (error) {
       throw mapError(error);
     }

@@ -559,8 +559,8 @@ export class Download {
       if (body !== null) {
         const reader = body.getReader();
         for (;;) {
-          const { done, value } = await this.#read(reader, abort.signal);
-          if (done) break;
+          const value = await this.#read(reader, abort.signal);
+          if (value === undefined) break;
           watchdog.touch();
           received += value.byteLength;
           if (total !== undefined && received > total) {
@@ -706,13 +706,16 @@ export class Download {
     return true;
   }
 
-  /** Reads the body, turning a failure into a {@linkcode NetworkError}. */
+  /**
+   * Reads the next body chunk (`undefined` at the end), turning a failure
+   * into a {@linkcode NetworkError}.
+   */
   async #read(
     reader: ReadableStreamDefaultReader<Uint8Array>,
     signal: AbortSignal,
-  ): Promise<ReadableStreamReadResult<Uint8Array>> {
+  ): Promise<Uint8Array | undefined> {
     try {
-      return await reader.read();
+      return (await reader.read()).value;
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       throw new NetworkError(this.#url, error);

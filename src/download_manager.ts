@@ -14,7 +14,7 @@ import {
   type WaitOptions,
 } from "./download.ts";
 import type { PersistLimit } from "./persist_limit.ts";
-import type { TransferOptions } from "./transfer_options.ts";
+import type { RequestHeaders, TransferOptions } from "./transfer_options.ts";
 import { isReservedName } from "./_partial.ts";
 
 /**
@@ -73,7 +73,7 @@ export interface ManagerDownloadOptions {
    *
    * @default {undefined}
    */
-  headers?: HeadersInit | undefined;
+  headers?: RequestHeaders | undefined;
   /**
    * Aborting it cancels this download.
    *

@@ -7,6 +7,21 @@
  */
 
 /**
+ * Request headers: a `Headers`, a record of names to values, or name-value
+ * pairs (what `new Headers()` takes).
+ *
+ * @example
+ * ```ts
+ * import type { RequestHeaders } from "@x/dlmanager";
+ * const headers: RequestHeaders = { authorization: "Bearer token" };
+ * ```
+ */
+export type RequestHeaders = Headers | Record<string, string> | [
+  string,
+  string,
+][];
+
+/**
  * Network behaviour of a download. Every field is optional; the defaults are
  * what a download gets without it.
  *
@@ -88,7 +103,7 @@ export interface TransferOptions {
    *
    * @default {{}}
    */
-  headers?: HeadersInit | undefined;
+  headers?: RequestHeaders | undefined;
 }
 
 /** {@linkcode TransferOptions} with every default filled in and checked. */

@@ -10,4 +10,8 @@ const download = new Download(url, dest, {
   progress: (_download, current) => process.stdout.write(`${current}\n`),
 });
 download.start();
-await download.wait();
+// No top-level await: the npm build runs this file as CommonJS too.
+download.wait().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -149,13 +149,18 @@ export interface Fault {
   status?: number;
   /** With `status`: the Retry-After header to send. */
   retryAfter?: string;
-  /** Drop the connection after sending this many body bytes. */
+  /**
+   * Drop the connection after sending this many body bytes (once `release`
+   * resolves, if given: a test holds the drop until the client has the bytes,
+   * since a fetch may discard what it had not handed over when the
+   * connection breaks).
+   */
   dropAfter?: number;
   /** Stop sending after this many body bytes until `release` resolves. */
   stallAfter?: number;
   /** Send no answer at all until `release` resolves. */
   stallHeaders?: boolean;
-  /** Ends a stall. */
+  /** Ends a stall, or lets a drop happen. */
   release?: Promise<void>;
   /** Answer 200 with the whole body even to a Range request. */
   ignoreRange?: boolean;
@@ -251,6 +256,7 @@ export function fileRoute(
     await new Promise<void>((resolve) => response.write(part, () => resolve()));
     log.sent[index] = part.byteLength;
     if (fault.dropAfter !== undefined) {
+      await fault.release;
       response.destroy();
       return;
     }

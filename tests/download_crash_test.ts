@@ -4,8 +4,8 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { readFile, stat, writeFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { Download } from "../mod.ts";
 import { partialPaths, writeSidecar } from "../src/_partial.ts";
@@ -13,6 +13,17 @@ import { deferred, fileRoute, patternBytes, startServer } from "./_server.ts";
 import { tempDir } from "./_temp_dir.ts";
 
 const BODY = patternBytes(200_000);
+
+/**
+ * The child script: `tests/_crash_child.ts` from the repository (Deno), or
+ * `_crash_child.js` beside the compiled tests, where the npm build runs them
+ * (Node; `import.meta` is not there in the CommonJS run).
+ */
+function childScript(): string {
+  return existsSync("tests/_crash_child.ts")
+    ? "tests/_crash_child.ts"
+    : "_crash_child.js";
+}
 
 /** The command that runs `script` with this runtime. */
 function runtimeCommand(script: string): string[] {
@@ -41,11 +52,7 @@ test(
     });
     await using server = await startServer({ "/f": route });
     await using dir = await tempDir();
-    const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
-    const script = fileURLToPath(
-      new URL(`./_crash_child${extension}`, import.meta.url),
-    );
-    const [command, ...args] = runtimeCommand(script);
+    const [command, ...args] = runtimeCommand(childScript());
     const child = spawn(command as string, [
       ...args,
       server.url("/f"),

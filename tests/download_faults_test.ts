@@ -46,6 +46,7 @@ async function run(
   url: string,
   dir: TempDir,
   options: DownloadOptions = {},
+  drops: Drop[] = [],
 ): Promise<Run> {
   const reports: number[] = [];
   const totals: (number | undefined)[] = [];
@@ -55,12 +56,33 @@ async function run(
     progress: (_d, current, total) => {
       reports.push(current);
       totals.push(total);
+      for (const drop of drops) drop.reached(current);
     },
     ...options,
   });
   download.start();
   await download.wait({ raiseIfError: false });
   return { download, reports, totals };
+}
+
+/**
+ * A dropped connection at `bytes` (a multiple of the 4 KiB chunk size) that
+ * the server holds until the client has written them: what it had is then
+ * exactly known on every runtime.
+ */
+interface Drop {
+  fault: Fault;
+  reached(current: number): void;
+}
+
+function dropAt(bytes: number, after = 0): Drop {
+  const written = deferred();
+  return {
+    fault: { dropAfter: bytes - after, release: written.promise },
+    reached: (current) => {
+      if (current >= bytes) written.resolve();
+    },
+  };
 }
 
 async function serve(
@@ -84,17 +106,18 @@ function assertMonotonic(reports: number[], total: number): void {
 }
 
 test("Download resumes after a dropped connection, fetching only the missing bytes", async () => {
-  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [{
-    dropAfter: 30_000,
-  }]);
+  const drop = dropAt(28_672);
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
+    drop.fault,
+  ]);
   await using _server = server;
   await using dir = await tempDir();
-  const { download, reports, totals } = await run(url, dir);
+  const { download, reports, totals } = await run(url, dir, {}, [drop]);
   assert.equal(download.error(), undefined);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
-  assert.deepEqual(log.ranges, [null, "bytes=30000-"]);
+  assert.deepEqual(log.ranges, [null, "bytes=28672-"]);
   assert.deepEqual(log.ifRanges, [null, ETAG]);
-  assert.deepEqual(log.sent, [30_000, 70_000]);
+  assert.deepEqual(log.sent, [28_672, 71_328]);
   assertMonotonic(reports, BODY.byteLength);
   assert.ok(totals.every((total) => total === BODY.byteLength));
   assert.deepEqual(await dir.list(), ["f"]);
@@ -102,32 +125,34 @@ test("Download resumes after a dropped connection, fetching only the missing byt
 
 test("Download resumes with Last-Modified as If-Range when there is no strong ETag", async () => {
   const lastModified = "Tue, 03 Nov 2026 10:00:00 GMT";
-  const { server, log, url } = await serve({ body: BODY, lastModified }, [
-    { dropAfter: 50_000 },
-    { dropAfter: 10_000 },
-  ]);
+  const drops = [dropAt(49_152), dropAt(57_344, 49_152)];
+  const { server, log, url } = await serve(
+    { body: BODY, lastModified },
+    drops.map((drop) => drop.fault),
+  );
   await using _server = server;
   await using dir = await tempDir();
-  const { download } = await run(url, dir);
+  const { download } = await run(url, dir, {}, drops);
   assert.equal(download.error(), undefined);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
-  assert.deepEqual(log.ranges, [null, "bytes=50000-", "bytes=60000-"]);
+  assert.deepEqual(log.ranges, [null, "bytes=49152-", "bytes=57344-"]);
   assert.deepEqual(log.ifRanges, [null, lastModified, lastModified]);
-  assert.deepEqual(log.sent, [50_000, 10_000, 40_000]);
+  assert.deepEqual(log.sent, [49_152, 8_192, 42_656]);
 });
 
 test("Download starts over when the server ignores Range and answers 200", async () => {
+  const drop = dropAt(40_960);
   const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
-    { dropAfter: 40_000 },
+    drop.fault,
     { ignoreRange: true },
   ]);
   await using _server = server;
   await using dir = await tempDir();
-  const { download, reports } = await run(url, dir);
+  const { download, reports } = await run(url, dir, {}, [drop]);
   assert.equal(download.error(), undefined);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
-  assert.deepEqual(log.ranges, [null, "bytes=40000-"]);
-  assert.deepEqual(log.sent, [40_000, 100_000]);
+  assert.deepEqual(log.ranges, [null, "bytes=40960-"]);
+  assert.deepEqual(log.sent, [40_960, 100_000]);
   // Progress goes back to 0 exactly once, at the restart.
   const restarts = reports.filter((current, i) =>
     i > 0 && current < (reports[i - 1] as number)
@@ -139,34 +164,37 @@ test("Download starts over when the server ignores Range and answers 200", async
 
 test("Download starts over when the file changed between attempts (new ETag)", async () => {
   const changed = patternBytes(80_000, 7);
+  const drop = dropAt(28_672);
   const { server, log, url } = await serve({
     body: BODY,
     etag: ETAG,
     change: 1,
     changed,
     changedEtag: '"v2"',
-  }, [{ dropAfter: 30_000 }]);
+  }, [drop.fault]);
   await using _server = server;
   await using dir = await tempDir();
-  const { download } = await run(url, dir);
+  const { download } = await run(url, dir, {}, [drop]);
   assert.equal(download.error(), undefined);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), changed);
+  assert.deepEqual(log.ranges, [null, "bytes=28672-"]);
   assert.deepEqual(log.ifRanges, [null, ETAG]);
-  assert.deepEqual(log.sent, [30_000, 80_000]);
+  assert.deepEqual(log.sent, [28_672, 80_000]);
 });
 
 test("Download refuses a Content-Range other than the one asked for and starts over", async () => {
+  const drop = dropAt(28_672);
   const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
-    { dropAfter: 30_000 },
+    drop.fault,
     { wrongRange: true },
   ]);
   await using _server = server;
   await using dir = await tempDir();
-  const { download } = await run(url, dir);
+  const { download } = await run(url, dir, {}, [drop]);
   assert.equal(download.error(), undefined);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
   // The third attempt asks for the whole file again.
-  assert.deepEqual(log.ranges, [null, "bytes=30000-", null]);
+  assert.deepEqual(log.ranges, [null, "bytes=28672-", null]);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -376,13 +404,15 @@ function sha256Hex(bytes: Uint8Array): string {
 }
 
 test("Download checks sha256 while streaming, across a resume", async () => {
-  const { server, url } = await serve({ body: BODY, etag: ETAG }, [{
-    dropAfter: 33_333,
-  }]);
+  const drop = dropAt(32_768);
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
+    drop.fault,
+  ]);
   await using _server = server;
   await using dir = await tempDir();
-  const { download } = await run(url, dir, { sha256: sha256Hex(BODY) });
+  const { download } = await run(url, dir, { sha256: sha256Hex(BODY) }, [drop]);
   assert.equal(download.error(), undefined);
+  assert.deepEqual(log.ranges, [null, "bytes=32768-"]);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
 });
 

@@ -1,0 +1,230 @@
+// Builds the npm package in `npm/` and tests it under Node, doing dnt's job
+// (dnt lives only on JSR, which our machines cannot reach) with the
+// TypeScript compiler from npm; `_tsc.ts` is the glue.
+//
+//   deno run -A scripts/build_npm.ts [version]     (deno task build:npm)
+//
+// 1. Compiles `mod.ts` to ES modules (`npm/esm/`) and CommonJS
+//    (`npm/script/`), each with `.d.ts` types, and `tests/` with them.
+// 2. Writes `package.json`, copies README.md and LICENSE.
+// 3. Packs the package and installs the tarball into a scratch project in a
+//    temp dir, where it runs, under this machine's Node, the whole test suite
+//    (as ES modules, then as CommonJS, each importing the installed package), a
+//    small download as an ESM and a CommonJS consumer, and a type check of the
+//    README's examples and a CommonJS consumer (`nodenext` and `bundler`).
+
+import {
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import denoJson from "../deno.json" with { type: "json" };
+import { compile, type JsonCompilerOptions, typeCheck } from "./_tsc.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const name = denoJson.name;
+const entryPoints = { [name]: "mod.ts" };
+// `_fs.ts` picks Deno's or Node's file APIs at load; the package holds only
+// Node's (see `src/_fs_npm.ts` for why).
+const swaps = { "src/_fs.ts": "src/_fs_npm.ts" };
+const compilerOptions: JsonCompilerOptions = {
+  ...denoJson.compilerOptions, // the same strictness as on Deno
+  target: "es2022", // so tsc downlevels `await using`, which Node 20 cannot parse
+  lib: ["es2023"], // Node 20's, with @types/node 20 (which has Symbol.asyncDispose)
+  types: ["node"],
+  esModuleInterop: true,
+  isolatedModules: true,
+};
+const packageJson = {
+  name,
+  version: Deno.args[0] ?? denoJson.version,
+  description:
+    "A download manager for Deno and Node: background downloads that never leave a half-written file, clean cancel, progress, and a size-limited cache",
+  license: denoJson.license,
+  homepage: "https://jsr.io/@x/dlmanager",
+  repository: { type: "git", url: "git+https://github.com/x/dlmanager.git" },
+  type: "module",
+  main: "./script/mod.js",
+  module: "./esm/mod.js",
+  types: "./esm/mod.d.ts",
+  exports: {
+    ".": {
+      import: { types: "./esm/mod.d.ts", default: "./esm/mod.js" },
+      require: { types: "./script/mod.d.ts", default: "./script/mod.js" },
+    },
+  },
+  files: ["esm/", "script/"],
+  engines: { node: ">=20" },
+  sideEffects: false,
+};
+const formats = ["esm", "script"] as const;
+
+const npm = join(root, "npm");
+const scratch = Deno.makeTempDirSync({ prefix: "dlmanager-npm-" });
+const project = join(scratch, "project");
+try {
+  console.log(`Building ${name}@${packageJson.version} in npm/`);
+  rmSync(npm, { recursive: true, force: true });
+  for (const format of formats) {
+    compile({
+      root,
+      entryPoints,
+      testsDir: "tests",
+      swaps,
+      compilerOptions,
+      format,
+      outDir: join(npm, format),
+      testsOutDir: join(project, format),
+      installedOutDir: join(project, "node_modules", name, format),
+    });
+  }
+  writeJson(join(npm, "package.json"), packageJson);
+  writeJson(join(npm, "script", "package.json"), { type: "commonjs" });
+  for (const file of ["README.md", "LICENSE"]) {
+    copyFileSync(join(root, file), join(npm, file));
+  }
+
+  const [packed] = JSON.parse(
+    await run("npm", ["pack", "--json", "--pack-destination", scratch], npm, {
+      capture: true,
+    }),
+  ) as { filename: string; files: { path: string }[] }[];
+  if (packed === undefined) throw new Error("npm pack reported no package");
+  const shipped = packed.files.map((file) => file.path).sort();
+  console.log(`Packed ${packed.filename}:\n  ${shipped.join("\n  ")}`);
+  const unexpected = shipped.filter((path) =>
+    !/^(package\.json|README\.md|LICENSE|script\/package\.json|(esm|script)\/.*\.(js|d\.ts))$/
+      .test(path)
+  );
+  if (unexpected.length > 0) throw new Error(`Unexpected: ${unexpected}`);
+
+  // Offline: the tarball has no dependencies, so nothing comes from a registry.
+  writeJson(join(project, "package.json"), { private: true, type: "module" });
+  writeJson(join(project, "script", "package.json"), { type: "commonjs" });
+  await run("npm", [
+    "install",
+    "--offline",
+    "--no-audit",
+    "--no-fund",
+    join(scratch, packed.filename),
+  ], project);
+
+  const node = await run("node", ["--version"], project, { capture: true });
+  for (const format of formats) {
+    const dir = join(project, format);
+    const tests = readdirSync(dir).filter((file) => file.endsWith("_test.js"));
+    console.log(`\nThe test suite on Node ${node.trim()}, ${format}:`);
+    await run("node", ["--test", "--test-reporter=spec", ...tests], dir);
+  }
+
+  for (const format of formats) {
+    writeFileSync(join(project, format, "smoke.js"), smokeScript(format));
+    await run("node", ["smoke.js"], join(project, format));
+  }
+
+  const types = join(project, "types");
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const examples = [...readme.matchAll(/^```ts\n(.*?)^```$/gms)].map(
+    ([, code], i) => writeFile(join(types, `readme_${i}.ts`), code ?? ""),
+  );
+  const cjs = writeFile(join(types, "require.cts"), cjsConsumer());
+  const consumer = {
+    strict: true,
+    target: "es2022",
+    lib: ["es2023"],
+    types: ["node"],
+    typeRoots: [join(root, "node_modules", "@types")], // ours: no download
+  };
+  typeCheck([...examples, cjs], {
+    ...consumer,
+    module: "nodenext",
+    moduleResolution: "nodenext",
+  }, types);
+  typeCheck(examples, {
+    ...consumer,
+    module: "esnext",
+    moduleResolution: "bundler",
+  }, types);
+  console.log(
+    `Type-checked ${examples.length} README examples and require.cts (nodenext, bundler)`,
+  );
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+function smokeScript(format: "esm" | "script"): string {
+  const load = format === "esm"
+    ? `import { DownloadManager } from "${name}";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:http";`
+    : `const { DownloadManager } = require("${name}");
+const { readFileSync } = require("node:fs");
+const { createServer } = require("node:http");`;
+  return `${load}
+
+const body = "dlmanager smoke test\\n".repeat(50000);
+const server = createServer((_request, response) => response.end(body));
+server.listen(0, "127.0.0.1", async () => {
+  const manager = new DownloadManager("downloads");
+  manager.download(\`http://127.0.0.1:\${server.address().port}/smoke.txt\`);
+  await manager.wait();
+  server.close();
+  if (readFileSync("downloads/smoke.txt", "utf8") !== body) {
+    throw new Error("downloads/smoke.txt differs from what was served");
+  }
+  console.log("Smoke test (${format}): downloaded " + body.length + " bytes");
+});
+`;
+}
+
+function cjsConsumer(): string {
+  return `// In a .cts file, import compiles to require(): the "require" types.
+import { Download, DownloadManager, HTTPError, PersistLimit } from "${name}";
+
+export function fetchInto(dir: string, url: string): Download | null {
+  const manager = new DownloadManager(dir, {
+    persistLimit: new PersistLimit(1024 ** 3, { fileLimit: 3 }),
+  });
+  return manager.download(url, { fname: "file.bin" });
+}
+
+export function isRefusal(error: unknown): error is HTTPError {
+  return error instanceof HTTPError && error.status >= 400;
+}
+`;
+}
+
+function writeJson(path: string, value: unknown): void {
+  writeFile(path, JSON.stringify(value, null, 2) + "\n");
+}
+
+function writeFile(path: string, text: string): string {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+  return path;
+}
+
+// Runs `command`, throwing if it fails; returns its output if captured.
+async function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  { capture = false } = {},
+): Promise<string> {
+  const output = await new Deno.Command(command, {
+    args,
+    cwd,
+    stdout: capture ? "piped" : "inherit",
+  }).output();
+  const stdout = capture ? new TextDecoder().decode(output.stdout) : "";
+  if (!output.success) {
+    console.log(stdout);
+    throw new Error(`"${command} ${args.join(" ")}" failed (${output.code})`);
+  }
+  return stdout;
+}

@@ -1,0 +1,59 @@
+// The runtime adapter's interface: what the library needs of a file system.
+// `_fs.ts` (in the npm build, `_fs_npm.ts`) exports the implementation for the
+// running runtime; `_fs_deno.ts` and `_fs_node.ts` implement it.
+
+/** The parts of a file's metadata the library uses. */
+export interface FileStat {
+  /** Whether the path is a regular file. */
+  isFile: boolean;
+  /** Whether the path is a directory. */
+  isDirectory: boolean;
+  /** Size in bytes. */
+  size: number;
+  /** Last access time, or `null` where the platform has none. */
+  atime: Date | null;
+  /** Last modification time, or `null` where the platform has none. */
+  mtime: Date | null;
+}
+
+/** A file opened for writing. */
+export interface FileWriter {
+  /** Writes all of `data` (looping over partial writes). `data` may be reused once this resolves. */
+  write(data: Uint8Array): Promise<void>;
+  /** Closes the file. Safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/** An entry of a directory listing. */
+export interface DirEntry {
+  /** The entry's name, without its directory. */
+  name: string;
+  /** Whether the entry is a regular file (symbolic links are not followed). */
+  isFile: boolean;
+}
+
+/** What the library needs of a file system. */
+export interface Fs {
+  /** Creates `path` for writing; fails with {@linkcode AlreadyExistsError} if it exists. */
+  createNew(path: string): Promise<FileWriter>;
+  /** Opens the existing file `path` for writing at its end. */
+  openAppend(path: string): Promise<FileWriter>;
+  /** Reads the whole file `path` (for small files). */
+  readFile(path: string): Promise<Uint8Array>;
+  /** Reads the file `path` in chunks of at most `chunkSize` bytes. */
+  readChunks(path: string, chunkSize: number): AsyncIterable<Uint8Array>;
+  /** Renames `from` onto `to`, replacing `to` if it is a file. */
+  rename(from: string, to: string): Promise<void>;
+  /** Removes the file `path`. */
+  remove(path: string): Promise<void>;
+  /** Returns metadata of `path`, following symbolic links. */
+  stat(path: string): Promise<FileStat>;
+  /** Synchronous {@linkcode Fs.stat}, for the manager's synchronous `download()`. */
+  statSync(path: string): FileStat;
+  /** Sets the access and modification times of `path`. */
+  utimeSync(path: string, atime: Date, mtime: Date): void;
+  /** Creates the directory `path` and its missing parents. */
+  mkdirSync(path: string): void;
+  /** Lists the entries of the directory `path`. */
+  readDir(path: string): Promise<DirEntry[]>;
+}

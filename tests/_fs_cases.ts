@@ -1,0 +1,361 @@
+// The runtime adapter's cases, run against each side: `_fs_deno_test.ts`
+// (Deno only) and `_fs_node_test.ts` (both runtimes) call `fsCases()`, so the
+// two sides are held to the same error vocabulary and behaviour.
+
+import assert from "node:assert/strict";
+import {
+  mkdir,
+  readFile,
+  stat as nodeStat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
+import { test } from "node:test";
+import type { Fs } from "../src/_fs.ts";
+import { AlreadyExistsError, NotFoundError } from "../src/_fs_errors.ts";
+import { tempDir } from "./_temp_dir.ts";
+
+/** Asserts that `error` is the adapter's `NotFoundError`, wrapping the runtime's error. */
+function isNotFound(error: unknown): true {
+  assert.ok(error instanceof NotFoundError);
+  assert.equal(error.name, "NotFoundError");
+  assert.ok(error.cause instanceof Error);
+  assert.equal(error.message, error.cause.message);
+  return true;
+}
+
+/** Asserts that `error` is the adapter's `AlreadyExistsError`, wrapping the runtime's error. */
+function isAlreadyExists(error: unknown): true {
+  assert.ok(error instanceof AlreadyExistsError);
+  assert.equal(error.name, "AlreadyExistsError");
+  assert.ok(error.cause instanceof Error);
+  assert.equal(error.message, error.cause.message);
+  return true;
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
+  return new Uint8Array(await readFile(path));
+}
+
+/** Registers the adapter cases for `impl`, named with `label`. */
+export function fsCases(label: string, impl: Fs): void {
+  test(`${label}.createNew() creates an empty file when the path is free`, async () => {
+    await using dir = await tempDir();
+    const file = await impl.createNew(dir.join("f"));
+    try {
+      assert.deepEqual(await dir.list(), ["f"]);
+      assert.equal((await nodeStat(dir.join("f"))).size, 0);
+    } finally {
+      await file.close();
+    }
+  });
+
+  test(
+    `${label}.createNew() returns a writer whose writes land in order when the same Uint8Array is reused`,
+    async () => {
+      await using dir = await tempDir();
+      const file = await impl.createNew(dir.join("f"));
+      const buffer = new Uint8Array(3);
+      try {
+        buffer.set([1, 2, 3]);
+        await file.write(buffer);
+        buffer.set([4, 5, 6]);
+        await file.write(buffer);
+        await file.write(buffer.subarray(1, 2));
+        await file.write(new Uint8Array(0));
+      } finally {
+        await file.close();
+      }
+      assert.deepEqual(
+        await readBytes(dir.join("f")),
+        Uint8Array.of(1, 2, 3, 4, 5, 6, 5),
+      );
+    },
+  );
+
+  test(
+    `${label}.createNew() returns a writer that writes all of a large array`,
+    async () => {
+      await using dir = await tempDir();
+      const data = Uint8Array.from(
+        { length: 3 * 1024 * 1024 + 7 },
+        (_, i) => (i * 31) & 0xff,
+      );
+      const file = await impl.createNew(dir.join("f"));
+      try {
+        await file.write(data);
+      } finally {
+        await file.close();
+      }
+      assert.deepEqual(await readBytes(dir.join("f")), data);
+    },
+  );
+
+  test(
+    `${label}.createNew() returns a writer whose close() is safe when called twice`,
+    async () => {
+      await using dir = await tempDir();
+      const file = await impl.createNew(dir.join("f"));
+      await file.write(Uint8Array.of(9));
+      assert.equal(await file.close(), undefined);
+      assert.equal(await file.close(), undefined);
+      assert.deepEqual(await readBytes(dir.join("f")), Uint8Array.of(9));
+    },
+  );
+
+  test(
+    `${label}.createNew() rejects with AlreadyExistsError when the path exists`,
+    async () => {
+      await using dir = await tempDir();
+      await writeFile(dir.join("f"), "old");
+      await assert.rejects(impl.createNew(dir.join("f")), isAlreadyExists);
+      assert.equal(await readFile(dir.join("f"), "utf8"), "old");
+    },
+  );
+
+  test(
+    `${label}.createNew() rejects with NotFoundError when the directory is missing`,
+    async () => {
+      await using dir = await tempDir();
+      await assert.rejects(
+        impl.createNew(dir.join("missing", "f")),
+        isNotFound,
+      );
+      assert.deepEqual(await dir.list(), []);
+    },
+  );
+
+  test(
+    `${label}.stat() and statSync() describe a file when the path is a file`,
+    async () => {
+      await using dir = await tempDir();
+      await writeFile(dir.join("f"), "hello");
+      const expected = await nodeStat(dir.join("f"));
+      for (
+        const info of [
+          await impl.stat(dir.join("f")),
+          impl.statSync(dir.join("f")),
+        ]
+      ) {
+        assert.equal(info.isFile, true);
+        assert.equal(info.isDirectory, false);
+        assert.equal(info.size, 5);
+        assert.equal(info.mtime?.getTime(), expected.mtime.getTime());
+        assert.equal(info.atime?.getTime(), expected.atime.getTime());
+      }
+    },
+  );
+
+  test(
+    `${label}.stat() and statSync() describe a directory when the path is a directory`,
+    async () => {
+      await using dir = await tempDir();
+      for (const info of [await impl.stat(dir.path), impl.statSync(dir.path)]) {
+        assert.equal(info.isFile, false);
+        assert.equal(info.isDirectory, true);
+      }
+    },
+  );
+
+  test(
+    `${label}.stat() and statSync() follow a symbolic link when the path is one`,
+    async () => {
+      await using dir = await tempDir();
+      await writeFile(dir.join("f"), "abc");
+      await symlink(dir.join("f"), dir.join("link"));
+      for (
+        const info of [
+          await impl.stat(dir.join("link")),
+          impl.statSync(dir.join("link")),
+        ]
+      ) {
+        assert.equal(info.isFile, true);
+        assert.equal(info.size, 3);
+      }
+    },
+  );
+
+  test(`${label}.stat() rejects with NotFoundError when the path is missing`, async () => {
+    await using dir = await tempDir();
+    await assert.rejects(impl.stat(dir.join("missing")), isNotFound);
+  });
+
+  test(`${label}.statSync() throws NotFoundError when the path is missing`, async () => {
+    await using dir = await tempDir();
+    assert.throws(() => impl.statSync(dir.join("missing")), isNotFound);
+  });
+
+  test(`${label}.rename() moves the file when the target is free`, async () => {
+    await using dir = await tempDir();
+    await writeFile(dir.join("a"), "content");
+    await impl.rename(dir.join("a"), dir.join("b"));
+    assert.deepEqual(await dir.list(), ["b"]);
+    assert.equal(await readFile(dir.join("b"), "utf8"), "content");
+  });
+
+  test(`${label}.rename() replaces the target when it is an existing file`, async () => {
+    await using dir = await tempDir();
+    await writeFile(dir.join("a"), "new");
+    await writeFile(dir.join("b"), "old");
+    await impl.rename(dir.join("a"), dir.join("b"));
+    assert.deepEqual(await dir.list(), ["b"]);
+    assert.equal(await readFile(dir.join("b"), "utf8"), "new");
+  });
+
+  test(
+    `${label}.rename() rejects with NotFoundError when the source is missing`,
+    async () => {
+      await using dir = await tempDir();
+      await assert.rejects(
+        impl.rename(dir.join("missing"), dir.join("b")),
+        isNotFound,
+      );
+      assert.deepEqual(await dir.list(), []);
+    },
+  );
+
+  test(`${label}.remove() deletes the file when it exists`, async () => {
+    await using dir = await tempDir();
+    await writeFile(dir.join("a"), "x");
+    await writeFile(dir.join("b"), "y");
+    await impl.remove(dir.join("a"));
+    assert.deepEqual(await dir.list(), ["b"]);
+  });
+
+  test(
+    `${label}.remove() rejects with NotFoundError when the path is missing`,
+    async () => {
+      await using dir = await tempDir();
+      await assert.rejects(impl.remove(dir.join("missing")), isNotFound);
+    },
+  );
+
+  test(
+    `${label}.utimeSync() sets atime and mtime exactly when given whole seconds`,
+    async () => {
+      await using dir = await tempDir();
+      await writeFile(dir.join("f"), "x");
+      const atime = new Date("2001-02-03T04:05:06Z");
+      const mtime = new Date("2002-03-04T05:06:07Z");
+      impl.utimeSync(dir.join("f"), atime, mtime);
+      const info = impl.statSync(dir.join("f"));
+      assert.equal(info.atime?.getTime(), atime.getTime());
+      assert.equal(info.mtime?.getTime(), mtime.getTime());
+      const expected = await nodeStat(dir.join("f"));
+      assert.equal(expected.atime.getTime(), atime.getTime());
+      assert.equal(expected.mtime.getTime(), mtime.getTime());
+    },
+  );
+
+  test(`${label}.utimeSync() throws NotFoundError when the path is missing`, async () => {
+    await using dir = await tempDir();
+    const time = new Date("2001-02-03T04:05:06Z");
+    assert.throws(
+      () => impl.utimeSync(dir.join("missing"), time, time),
+      isNotFound,
+    );
+  });
+
+  test(
+    `${label}.mkdirSync() creates the directory and its parents when they are missing`,
+    async () => {
+      await using dir = await tempDir();
+      impl.mkdirSync(dir.join("a", "b", "c"));
+      assert.equal(
+        (await nodeStat(dir.join("a", "b", "c"))).isDirectory(),
+        true,
+      );
+      assert.deepEqual(await dir.list(), ["a"]);
+      assert.deepEqual(await dir.list("a"), ["b"]);
+    },
+  );
+
+  test(
+    `${label}.mkdirSync() succeeds and keeps the contents when the directory exists`,
+    async () => {
+      await using dir = await tempDir();
+      await mkdir(dir.join("a"));
+      await writeFile(dir.join("a", "f"), "x");
+      impl.mkdirSync(dir.join("a"));
+      impl.mkdirSync(dir.path);
+      assert.deepEqual(await dir.list("a"), ["f"]);
+    },
+  );
+
+  test(
+    `${label}.readDir() lists names with isFile true for files and false for directories and links`,
+    async () => {
+      await using dir = await tempDir();
+      await writeFile(dir.join("file.txt"), "x");
+      await writeFile(dir.join(".hidden"), "");
+      await mkdir(dir.join("sub"));
+      await writeFile(dir.join("sub", "nested"), "y");
+      await symlink(dir.join("file.txt"), dir.join("link"));
+      const entries = await impl.readDir(dir.path);
+      entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+      assert.deepEqual(entries, [
+        { name: ".hidden", isFile: true },
+        { name: "file.txt", isFile: true },
+        { name: "link", isFile: false },
+        { name: "sub", isFile: false },
+      ]);
+    },
+  );
+
+  test(`${label}.readDir() returns an empty list when the directory is empty`, async () => {
+    await using dir = await tempDir();
+    assert.deepEqual(await impl.readDir(dir.path), []);
+  });
+
+  test(
+    `${label}.readDir() rejects with NotFoundError when the directory is missing`,
+    async () => {
+      await using dir = await tempDir();
+      await assert.rejects(impl.readDir(dir.join("missing")), isNotFound);
+    },
+  );
+
+  test(`${label}.openAppend() writes after the existing bytes`, async () => {
+    await using dir = await tempDir();
+    await writeFile(dir.join("f"), "abc");
+    const file = await impl.openAppend(dir.join("f"));
+    await file.write(new TextEncoder().encode("def"));
+    await file.close();
+    assert.equal(await readFile(dir.join("f"), "utf8"), "abcdef");
+  });
+
+  test(`${label}.openAppend() rejects with NotFoundError when the file is missing`, async () => {
+    await using dir = await tempDir();
+    await assert.rejects(impl.openAppend(dir.join("missing")), isNotFound);
+  });
+
+  test(`${label}.readFile() returns the whole file`, async () => {
+    await using dir = await tempDir();
+    await writeFile(dir.join("f"), "hello");
+    assert.equal(
+      new TextDecoder().decode(await impl.readFile(dir.join("f"))),
+      "hello",
+    );
+    await assert.rejects(impl.readFile(dir.join("missing")), isNotFound);
+  });
+
+  test(`${label}.readChunks() yields the file in chunks of at most chunkSize`, async () => {
+    await using dir = await tempDir();
+    const bytes = Uint8Array.from({ length: 10 }, (_, i) => i);
+    await writeFile(dir.join("f"), bytes);
+    const chunks: number[][] = [];
+    for await (const chunk of impl.readChunks(dir.join("f"), 4)) {
+      chunks.push([...chunk]);
+    }
+    assert.deepEqual(chunks, [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+  });
+
+  test(`${label}.readChunks() rejects with NotFoundError when the file is missing`, async () => {
+    await using dir = await tempDir();
+    await assert.rejects(async () => {
+      for await (const _ of impl.readChunks(dir.join("missing"), 4)) {
+        /* none */
+      }
+    }, isNotFound);
+  });
+}

@@ -1,0 +1,7 @@
+// The runtime adapter's Deno side. Deno only: it needs Deno's own APIs, so
+// the npm build leaves it out of the Node run (files ending in _deno_test.ts).
+
+import { denoFs } from "../src/_fs_deno.ts";
+import { fsCases } from "./_fs_cases.ts";
+
+fsCases("denoFs", denoFs);
