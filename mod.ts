@@ -44,6 +44,7 @@ export {
 export { PersistLimit, type PersistLimitOptions } from "./src/persist_limit.ts";
 export {
   DEFAULT_CHUNK_SIZE,
+  type RequestHeaders,
   type TransferOptions,
 } from "./src/transfer_options.ts";
 export {
