@@ -14,7 +14,11 @@ import {
   type WaitOptions,
 } from "./download.ts";
 import type { PersistLimit } from "./persist_limit.ts";
-import type { RequestHeaders, TransferOptions } from "./transfer_options.ts";
+import {
+  mergeHeaders,
+  type RequestHeaders,
+  type TransferOptions,
+} from "./transfer_options.ts";
 import { isReservedName } from "./_partial.ts";
 
 /**
@@ -174,13 +178,9 @@ export class DownloadManager {
       return running;
     }
     if (this.#touch(dest)) return null;
-    const headers = new Headers(this.#transfer.headers);
-    new Headers(options.headers).forEach((value, key) =>
-      headers.set(key, value)
-    );
     const download = new Download(parsed, dest, {
       ...this.#transfer,
-      headers,
+      headers: mergeHeaders(this.#transfer.headers, options.headers),
       fetch: this.#fetch,
       progress: options.progress,
       integrity: options.integrity,

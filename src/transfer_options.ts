@@ -138,6 +138,17 @@ export interface ResolvedTransferOptions {
  */
 export const DEFAULT_CHUNK_SIZE: number = 1024 * 1024;
 
+/** The built-in defaults, as documented on {@linkcode TransferOptions}. */
+const BUILT_IN = {
+  retries: 3,
+  backoffBase: 1000,
+  backoffCap: 30_000,
+  retryAfterCap: 120_000,
+  connectTimeout: 30_000,
+  idleTimeout: 60_000,
+  maxRedirects: 10,
+} as const;
+
 function count(url: string, name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new RangeError(
@@ -154,6 +165,16 @@ function duration(url: string, name: string, value: number): number {
     );
   }
   return value;
+}
+
+/** `base` with each header of `override` set over it. */
+export function mergeHeaders(
+  base: RequestHeaders | undefined,
+  override: RequestHeaders | undefined,
+): Headers {
+  const headers = new Headers(base);
+  new Headers(override).forEach((value, key) => headers.set(key, value));
+  return headers;
 }
 
 /**
@@ -173,41 +194,18 @@ export function resolveTransferOptions(
       `Cannot download "${url}": chunkSize must be a positive integer, got ${chunkSize}`,
     );
   }
-  const headers = new Headers(defaults.headers);
-  new Headers(options.headers).forEach((value, key) => headers.set(key, value));
+  const headers = mergeHeaders(defaults.headers, options.headers);
+  const pick = (name: keyof typeof BUILT_IN): number =>
+    options[name] ?? defaults[name] ?? BUILT_IN[name];
   return {
     chunkSize,
-    retries: count(url, "retries", options.retries ?? defaults.retries ?? 3),
-    backoffBase: duration(
-      url,
-      "backoffBase",
-      options.backoffBase ?? defaults.backoffBase ?? 1000,
-    ),
-    backoffCap: duration(
-      url,
-      "backoffCap",
-      options.backoffCap ?? defaults.backoffCap ?? 30_000,
-    ),
-    retryAfterCap: duration(
-      url,
-      "retryAfterCap",
-      options.retryAfterCap ?? defaults.retryAfterCap ?? 120_000,
-    ),
-    connectTimeout: duration(
-      url,
-      "connectTimeout",
-      options.connectTimeout ?? defaults.connectTimeout ?? 30_000,
-    ),
-    idleTimeout: duration(
-      url,
-      "idleTimeout",
-      options.idleTimeout ?? defaults.idleTimeout ?? 60_000,
-    ),
-    maxRedirects: count(
-      url,
-      "maxRedirects",
-      options.maxRedirects ?? defaults.maxRedirects ?? 10,
-    ),
+    retries: count(url, "retries", pick("retries")),
+    backoffBase: duration(url, "backoffBase", pick("backoffBase")),
+    backoffCap: duration(url, "backoffCap", pick("backoffCap")),
+    retryAfterCap: duration(url, "retryAfterCap", pick("retryAfterCap")),
+    connectTimeout: duration(url, "connectTimeout", pick("connectTimeout")),
+    idleTimeout: duration(url, "idleTimeout", pick("idleTimeout")),
+    maxRedirects: count(url, "maxRedirects", pick("maxRedirects")),
     headers,
   };
 }
