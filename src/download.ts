@@ -559,7 +559,12 @@ export class Download {
       if (body !== null) {
         const reader = body.getReader();
         for (;;) {
-          const value = await this.#read(reader, abort.signal);
+          let value: Uint8Array | undefined;
+          try {
+            ({ value } = await reader.read());
+          } catch (error) {
+            throw this.#networkFailure(error, abort.signal);
+          }
           if (value === undefined) break;
           watchdog.touch();
           received += value.byteLength;
@@ -622,8 +627,7 @@ export class Download {
           redirect: "manual",
         });
       } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        throw new NetworkError(this.#url, error);
+        throw this.#networkFailure(error, signal);
       }
       if (!REDIRECT_STATUSES.has(response.status)) {
         this.#finalUrl = url;
@@ -707,19 +711,11 @@ export class Download {
   }
 
   /**
-   * Reads the next body chunk (`undefined` at the end), turning a failure
-   * into a {@linkcode NetworkError}.
+   * What a failed request or body read means: the abort's reason (a cancel or a
+   * timeout) if the attempt was aborted, else a {@linkcode NetworkError}.
    */
-  async #read(
-    reader: ReadableStreamDefaultReader<Uint8Array>,
-    signal: AbortSignal,
-  ): Promise<Uint8Array | undefined> {
-    try {
-      return (await reader.read()).value;
-    } catch (error) {
-      if (signal.aborted) throw signal.reason;
-      throw new NetworkError(this.#url, error);
-    }
+  #networkFailure(error: unknown, signal: AbortSignal): unknown {
+    return signal.aborted ? signal.reason : new NetworkError(this.#url, error);
   }
 
   /** Whether `error` is only the effect of {@linkcode Download.cancel}. */
