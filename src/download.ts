@@ -1,5 +1,5 @@
 /**
- * {@linkcode Download}: one file, fetched in the background into a temp file
+ * {@linkcode Download}: one file, fetched in the background into a partial file
  * and renamed onto its destination only when complete.
  *
  * @module
@@ -142,11 +142,15 @@ function parseContentRange(
 /**
  * Downloads one file in the background.
  *
- * The body is streamed into a temp file beside `dest` (a dotfile ending in
- * `.dlpart`), which is renamed onto `dest` once the whole body is written: `dest`
- * never holds a partial file. On error or cancel the temp file is removed.
- * The HTTP status is checked before anything is written: an answer outside
- * 200-299 ends the download with an {@linkcode HTTPError} and creates no file.
+ * The body is streamed into a partial file beside `dest`
+ * (`.<name>.<12 hex>.dlpart`), which is renamed onto `dest` once the whole
+ * body is written: `dest` never holds a partial file. On error or cancel the
+ * partial file is removed; if the process dies, it stays, with a sidecar
+ * recording the URL and validator, and the next download of `dest` from that
+ * URL resumes it. The HTTP status is checked before anything is written: an
+ * answer outside 200-299 ends the download with an {@linkcode HTTPError} and
+ * creates no file. Failed attempts are retried and resumed as
+ * {@linkcode TransferOptions} describe.
  *
  * Usually downloads are created by {@linkcode DownloadManager.download}.
  *
@@ -263,7 +267,7 @@ export class Download {
   }
 
   /**
-   * Cancels the download: the request is aborted at once, the temp file
+   * Cancels the download: the request is aborted at once, the partial file
    * removed, and {@linkcode Download.wait} rejects with
    * {@linkcode DownloadInterrupt}. Does nothing once the download has ended
    * (or while its complete file is being moved into place).
