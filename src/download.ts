@@ -188,6 +188,8 @@ export class Download {
   // What the partial bytes belong to, from the first answer (or the sidecar).
   #validator: string | undefined;
   #total: number | undefined;
+  // Whether a sidecar is on disk (written by this download or an earlier one).
+  #sidecar = false;
 
   /**
    * Creates a download; nothing happens until {@linkcode Download.start}.
@@ -458,7 +460,7 @@ export class Download {
       }
       await fs.rename(paths.temp, this.#dest);
       complete = true;
-      await removeIfPresent(paths.sidecar);
+      if (this.#sidecar) await removeIfPresent(paths.sidecar);
     } catch (error) {
       if (!this.#isCancellation(error)) this.#fail(error);
       // Release the connection if the body was not read to its end.
@@ -467,7 +469,10 @@ export class Download {
       this.#signal?.removeEventListener("abort", this.#onSignal);
       await this.#file?.close().catch(() => {});
       if (!complete) {
-        for (const path of [paths.temp, paths.sidecar]) {
+        const leftovers = this.#sidecar
+          ? [paths.temp, paths.sidecar]
+          : [paths.temp];
+        for (const path of leftovers) {
           await removeIfPresent(path).catch((error) => this.#fail(error));
         }
       }
@@ -493,10 +498,12 @@ export class Download {
       sidecar.url !== this.#url ||
       size > sidecar.total
     ) {
-      await removeIfPresent(paths.temp);
-      await removeIfPresent(paths.sidecar);
+      // Stale leftovers (usually there are none: no calls then).
+      if (size !== undefined) await removeIfPresent(paths.temp);
+      if (sidecar !== undefined) await removeIfPresent(paths.sidecar);
       return;
     }
+    this.#sidecar = true;
     if (this.#integrity !== undefined) {
       for await (const bytes of fs.readChunks(paths.temp, HASH_READ_SIZE)) {
         this.#integrity.update(bytes);
@@ -517,7 +524,8 @@ export class Download {
     this.#total = undefined;
     this.#integrity?.reset();
     await removeIfPresent(paths.temp);
-    await removeIfPresent(paths.sidecar);
+    if (this.#sidecar) await removeIfPresent(paths.sidecar);
+    this.#sidecar = false;
   }
 
   /**
@@ -704,12 +712,19 @@ export class Download {
       ? parseLength(response.headers.get("content-length"))
       : undefined;
     this.#validator = validatorOf(response.headers);
-    if (this.#validator !== undefined && this.#total !== undefined) {
+    // A body of one chunk or less is written in one go: resuming it in
+    // another process could never save anything, so it gets no sidecar
+    // (and a small file costs no extra file operations).
+    if (
+      this.#validator !== undefined && this.#total !== undefined &&
+      this.#total > this.#options.chunkSize
+    ) {
       await writeSidecar(paths.sidecar, {
         url: this.#url,
         validator: this.#validator,
         total: this.#total,
       });
+      this.#sidecar = true;
     }
     return true;
   }

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { test } from "node:test";
 import { Download } from "../mod.ts";
@@ -113,4 +113,28 @@ test("Download discards a partial file whose sidecar names another URL", async (
   assert.deepEqual(log.ranges, [null]);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download keeps a sidecar only for a body longer than one chunk", async () => {
+  const { route } = fileRoute({ body: BODY, etag: '"s"' });
+  await using server = await startServer({ "/f": route });
+  for (const [chunkSize, expected] of [[BODY.byteLength, 0], [4096, 1]]) {
+    await using dir = await tempDir();
+    let sidecars = -1;
+    const download = new Download(server.url("/f"), dir.join("f"), {
+      chunkSize,
+      progress: (_d, current) => {
+        // Seen once the answer is accepted, before any byte is written.
+        if (current === 0) {
+          sidecars = readdirSync(dir.path).filter((name) =>
+            name.endsWith(".json")
+          ).length;
+        }
+      },
+    });
+    download.start();
+    await download.wait();
+    assert.equal(sidecars, expected, `chunkSize ${chunkSize}`);
+    assert.deepEqual(await dir.list(), ["f"]);
+  }
 });
