@@ -371,12 +371,26 @@ async function traceOnce(
   }
   const sizes = new Map<number, number>();
   let fileWrites = 0;
-  const pattern = /^\d+\s+\w+\(\d+<([^>]*)>.*= (\d+)$/;
+  // With -f a call can be split: "PID write(FD<path>, ... <unfinished ...>",
+  // then "PID <... write resumed>...) = N". Keep the path per PID until then.
+  const call = /^(\d+)\s+\w+\(\d+<([^>]*)>/;
+  const result = /= (\d+)$/;
+  const pending = new Map<string, string>();
   for (const line of (await Deno.readTextFile(writes)).split("\n")) {
-    const match = pattern.exec(line);
-    if (match === null || !(match[1] ?? "").startsWith(out)) continue;
+    const started = call.exec(line);
+    const pid = started?.[1] ?? line.split(/\s/, 1)[0] ?? "";
+    const path = started?.[2] ?? pending.get(pid);
+    if (line.endsWith("<unfinished ...>")) {
+      if (path !== undefined) pending.set(pid, path);
+      continue;
+    }
+    pending.delete(pid);
+    const bytes = result.exec(line)?.[1];
+    if (path === undefined || bytes === undefined || !path.startsWith(out)) {
+      continue;
+    }
     fileWrites++;
-    const size = Number(match[2]);
+    const size = Number(bytes);
     sizes.set(size, (sizes.get(size) ?? 0) + 1);
   }
   const calls: [string, number][] = [];
