@@ -1,0 +1,65 @@
+// One contender of `bench/bench.ts`, on Node: downloads every URL of a list
+// with a pool of workers, either through this library's Node build
+// (`DownloadManager`) or through a plain `fetch` piped to a file (the
+// hand-written baseline). Prints nothing on success; exits non-zero on the
+// first error.
+//
+//   node bench/_drive_node.mjs fetch LIST OUTDIR CONCURRENCY
+//   node bench/_drive_node.mjs lib LIST OUTDIR CONCURRENCY path/to/esm/mod.js
+//
+// LIST has one "URL NAME" pair per line; each URL is saved as OUTDIR/NAME.
+// Plain JavaScript, so that Node 20 runs it as it is: no return types.
+// deno-lint-ignore-file explicit-function-return-type
+
+import { createWriteStream } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { pathToFileURL } from "node:url";
+
+const [mode, listPath, outDir, concurrencyArg, libPath] = process.argv.slice(2);
+if (
+  !(mode === "fetch" || (mode === "lib" && libPath !== undefined)) ||
+  listPath === undefined || outDir === undefined || concurrencyArg === undefined
+) {
+  console.error(
+    "usage: _drive_node.mjs lib|fetch LIST OUTDIR CONCURRENCY [LIB]",
+  );
+  process.exit(2);
+}
+const entries = (await readFile(listPath, "utf8")).split("\n")
+  .filter((line) => line !== "")
+  .map((line) => line.split(" "));
+
+/** Runs `work` over `items` with at most `concurrency` at a time. */
+async function pool(items, concurrency, work) {
+  let next = 0;
+  async function worker() {
+    while (next < items.length) await work(items[next++]);
+  }
+  const workers = Math.min(concurrency, items.length);
+  await Promise.all(Array.from({ length: workers }, worker));
+}
+
+if (mode === "lib") {
+  const { DownloadManager } = await import(pathToFileURL(libPath).href);
+  const manager = new DownloadManager(outDir);
+  await pool(entries, Number(concurrencyArg), async ([url, name]) => {
+    const download = manager.download(url, { fname: name });
+    if (download === null) throw new Error(`${name} is already there`);
+    await download.wait();
+  });
+  await manager.wait();
+} else {
+  await pool(entries, Number(concurrencyArg), async ([url, name]) => {
+    const response = await fetch(url);
+    if (!response.ok || response.body === null) {
+      throw new Error(`GET ${url}: ${response.status}`);
+    }
+    await pipeline(
+      Readable.fromWeb(response.body),
+      createWriteStream(join(outDir, name), { flags: "wx" }),
+    );
+  });
+}

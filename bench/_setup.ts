@@ -1,0 +1,347 @@
+// What `bench/bench.ts` needs before it can time anything: the tools (curl,
+// aria2c, nginx, GNU time), the generated data, an HTTP server on 127.0.0.1,
+// this library built for Node, and a description of the machine.
+
+import { createHash, randomFillSync } from "node:crypto";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+
+/** One file the server offers. */
+export interface FileSpec {
+  /** Its name, unique within its workload. */
+  name: string;
+  /** Its size in bytes. */
+  size: number;
+  /** Its sha256, hex. */
+  sha256: string;
+}
+
+/** A set of files downloaded together, with a bounded concurrency. */
+export interface Workload {
+  /** Short name, used by `--only`: `1g`, `64k`, `4k`. */
+  id: string;
+  /** What it is, for the report. */
+  title: string;
+  /** How many downloads run at once. */
+  concurrency: number;
+  /** The files, served under `/<id>/<name>`. */
+  files: FileSpec[];
+  /** The sum of the files' sizes. */
+  bytes: number;
+}
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+/** The workloads of the issue, by id. */
+export const WORKLOADS: Record<
+  string,
+  { title: string; count: number; size: number; concurrency: number }
+> = {
+  "1g": {
+    title: "1 file of 1 GiB",
+    count: 1,
+    size: 1024 * MIB,
+    concurrency: 1,
+  },
+  "64k": {
+    title: "1,000 files of 64 KiB, 8 at a time",
+    count: 1000,
+    size: 64 * KIB,
+    concurrency: 8,
+  },
+  "4k": {
+    title: "10,000 files of 4 KiB, 16 at a time",
+    count: 10000,
+    size: 4 * KIB,
+    concurrency: 16,
+  },
+};
+
+// The untimed warm-up (so that Deno's module cache and the like are filled).
+const SPECS = {
+  ...WORKLOADS,
+  warm: { title: "warm-up", count: 8, size: 4 * KIB, concurrency: 2 },
+};
+
+/** Runs a command to its end; returns its stdout, or throws with its stderr. */
+export async function run(cmd: string, args: string[]): Promise<string> {
+  const output = await new Deno.Command(cmd, { args, stdin: "null" }).output();
+  const text = new TextDecoder();
+  if (!output.success) {
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed (${output.code}): ${
+        text.decode(output.stderr)
+      }`,
+    );
+  }
+  return text.decode(output.stdout) + text.decode(output.stderr);
+}
+
+/** Whether `cmd` is on the PATH. */
+export async function which(cmd: string): Promise<string | undefined> {
+  try {
+    return (await run("sh", ["-c", `command -v ${cmd}`])).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Makes sure the tools are there; as root, installs the missing ones with
+ * apt-get (Debian's `nginx-light`, `aria2`, `curl`, `time`). Returns the
+ * notes to print (what was installed, what is missing).
+ */
+export async function ensureTools(install: boolean): Promise<string[]> {
+  const wanted: Record<string, string> = {
+    "curl": "curl",
+    "aria2c": "aria2",
+    "nginx": "nginx-light",
+    "/usr/bin/time": "time",
+  };
+  const missing: string[] = [];
+  for (const [cmd, pkg] of Object.entries(wanted)) {
+    if (await which(cmd) === undefined) missing.push(pkg);
+  }
+  if (missing.length === 0) return [];
+  const isRoot = Deno.uid() === 0;
+  if (!install || !isRoot) {
+    return [
+      `not installed (${isRoot ? "--no-install" : "not root"}): ${
+        missing.join(", ")
+      }`,
+    ];
+  }
+  console.log(`installing with apt-get: ${missing.join(", ")}`);
+  await run("apt-get", ["update", "-qq"]);
+  await run("apt-get", [
+    "install",
+    "-y",
+    "-qq",
+    "--no-install-recommends",
+    ...missing,
+  ]);
+  return [`installed with apt-get: ${missing.join(", ")}`];
+}
+
+/** Writes the workloads' files under `root/<id>/` and returns them with their hashes. */
+export async function generateData(
+  root: string,
+  ids: string[],
+): Promise<Workload[]> {
+  const workloads: Workload[] = [];
+  const block = new Uint8Array(4 * MIB);
+  for (const id of ids) {
+    const spec = SPECS[id as keyof typeof SPECS];
+    if (spec === undefined) throw new Error(`Unknown workload "${id}"`);
+    const dir = join(root, id);
+    await Deno.mkdir(dir, { recursive: true });
+    const files: FileSpec[] = [];
+    const digits = String(spec.count - 1).length;
+    for (let i = 0; i < spec.count; i++) {
+      const name = `f${String(i).padStart(digits, "0")}.bin`;
+      const hash = createHash("sha256");
+      using file = await Deno.open(join(dir, name), {
+        write: true,
+        createNew: true,
+      });
+      for (let left = spec.size; left > 0;) {
+        const bytes = block.subarray(0, Math.min(left, block.byteLength));
+        randomFillSync(bytes);
+        hash.update(bytes);
+        for (let done = 0; done < bytes.byteLength;) {
+          done += await file.write(bytes.subarray(done));
+        }
+        left -= bytes.byteLength;
+      }
+      files.push({ name, size: spec.size, sha256: hash.digest("hex") });
+    }
+    workloads.push({
+      id,
+      title: spec.title,
+      concurrency: spec.concurrency,
+      files,
+      bytes: spec.size * spec.count,
+    });
+  }
+  return workloads;
+}
+
+/** A running HTTP server on 127.0.0.1 serving the data directory. */
+export interface Server extends AsyncDisposable {
+  /** The URL the data directory is at, ending in `/`. */
+  base: string;
+  /** What it is, for the report (e.g. `nginx/1.22.1, sendfile on`). */
+  description: string;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+/**
+ * Starts nginx on 127.0.0.1 serving `root`, with sendfile, one worker, no
+ * access log, and keep-alive for as many requests as a client sends. Resolves
+ * once nginx says its worker is started (its `notice` log on stderr).
+ */
+export async function startNginx(root: string, work: string): Promise<Server> {
+  const port = freePort();
+  const temp = join(work, "nginx");
+  await Deno.mkdir(temp, { recursive: true });
+  const conf = join(temp, "nginx.conf");
+  await Deno.writeTextFile(
+    conf,
+    `${Deno.uid() === 0 ? "user root root;\n" : ""}worker_processes 1;
+daemon off;
+pid ${temp}/nginx.pid;
+error_log stderr notice;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  default_type application/octet-stream;
+  client_body_temp_path ${temp};
+  proxy_temp_path ${temp};
+  fastcgi_temp_path ${temp};
+  uwsgi_temp_path ${temp};
+  scgi_temp_path ${temp};
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+  }
+}
+`,
+  );
+  const child = new Deno.Command("nginx", {
+    args: ["-e", "stderr", "-c", conf],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let log = "";
+  let version = "nginx";
+  for (;;) {
+    const { done, value } = await lines.read();
+    if (done) {
+      await child.status;
+      throw new Error(`nginx did not start:\n${log}`);
+    }
+    log += value;
+    version = /nginx\/[\d.]+/.exec(log)?.[0] ?? version;
+    if (log.includes("start worker process ")) break;
+  }
+  // Keep draining its log so that nginx never blocks on a full pipe.
+  const drained = (async (): Promise<void> => {
+    while (!(await lines.read()).done);
+  })();
+  return {
+    base: `http://127.0.0.1:${port}/`,
+    description: `${version} (Debian nginx-light), 1 worker, sendfile on`,
+    async [Symbol.asyncDispose](): Promise<void> {
+      child.kill("SIGTERM");
+      await child.status;
+      await drained.catch(() => {});
+    },
+  };
+}
+
+/** The fallback: a small `Deno.serve` file server, in this process. */
+export function startBuiltin(root: string): Server {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen(): void {} },
+    async (request): Promise<Response> => {
+      const path = decodeURIComponent(new URL(request.url).pathname);
+      if (path.includes("..")) return new Response(null, { status: 403 });
+      try {
+        const file = await Deno.open(join(root, path));
+        const { size } = await file.stat();
+        return new Response(file.readable, {
+          headers: { "content-length": String(size) },
+        });
+      } catch {
+        return new Response(null, { status: 404 });
+      }
+    },
+  );
+  return {
+    base: `http://127.0.0.1:${server.addr.port}/`,
+    description:
+      `built-in Deno.serve file server (Deno ${Deno.version.deno}), in the benchmark's process`,
+    async [Symbol.asyncDispose](): Promise<void> {
+      await server.shutdown();
+    },
+  };
+}
+
+/**
+ * This library for Node: `--node-lib` (an ESM `mod.js`, e.g. the npm build's
+ * `npm/esm/mod.js`) when given, else compiled from `mod.ts` into `work` with
+ * the `typescript` devDependency's `tsc` (type-stripping only: `--noCheck`,
+ * with `.ts` imports rewritten to `.js`). Returns its path and how it was had.
+ */
+export async function nodeLib(
+  repo: string,
+  work: string,
+  given: string | undefined,
+): Promise<{ path: string; how: string }> {
+  if (given !== undefined) {
+    return { path: given, how: `the given build ${given}` };
+  }
+  const out = join(work, "node-lib");
+  const tsc = join(repo, "node_modules", "typescript", "bin", "tsc");
+  await run("node", [
+    tsc,
+    "--outDir",
+    out,
+    "--module",
+    "esnext",
+    "--moduleResolution",
+    "bundler",
+    "--target",
+    "es2022",
+    "--rewriteRelativeImportExtensions",
+    "--allowImportingTsExtensions",
+    "--noCheck",
+    "--skipLibCheck",
+    "--types",
+    "node",
+    join(repo, "mod.ts"),
+  ]);
+  await Deno.writeTextFile(join(out, "package.json"), '{ "type": "module" }\n');
+  const version = (await run("node", [tsc, "--version"])).trim();
+  return {
+    path: join(out, "mod.js"),
+    how:
+      `compiled from mod.ts for this run with tsc (${version}, ES2022 ESM, no type check)`,
+  };
+}
+
+/** One line each: the machine, the OS, and the versions of what is measured. */
+export async function describeMachine(): Promise<Record<string, string>> {
+  async function firstLine(cmd: string, args: string[]): Promise<string> {
+    try {
+      return (await run(cmd, args)).split("\n")[0]?.trim() ?? "?";
+    } catch {
+      return "not installed";
+    }
+  }
+  const osRelease = await Deno.readTextFile("/etc/os-release").catch(() => "");
+  const cpu = cpus();
+  return {
+    "CPU": `${cpu[0]?.model ?? "?"}, ${cpu.length} cores (shared)`,
+    "Memory": `${(totalmem() / 1024 ** 3).toFixed(0)} GiB`,
+    "OS": `${
+      /PRETTY_NAME="(.*)"/.exec(osRelease)?.[1] ?? Deno.build.os
+    }, Linux ${Deno.osRelease()}`,
+    "Deno": `${Deno.version.deno} (V8 ${Deno.version.v8})`,
+    "Node": await firstLine("node", ["--version"]),
+    "curl": await firstLine("curl", ["--version"]),
+    "aria2c": await firstLine("aria2c", ["--version"]),
+  };
+}
