@@ -603,7 +603,9 @@ export class Download {
         await writer.flush();
         this.#offset = start + writer.written;
       }
-      await body?.cancel().catch(() => {});
+      // Close the connection: the body may be unread (a refused answer), and
+      // it is locked to the reader, so only aborting the request releases it.
+      abort.abort(error);
       throw error;
     } finally {
       watchdog.stop();

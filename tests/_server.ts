@@ -194,6 +194,8 @@ export interface FileRouteLog {
   ifRanges: (string | null)[];
   /** The body bytes sent in answer to each request. */
   sent: number[];
+  /** Per request: resolves when the client closed the connection before the answer ended. */
+  abandoned: Promise<void>[];
 }
 
 /**
@@ -203,7 +205,12 @@ export interface FileRouteLog {
 export function fileRoute(
   options: FileRouteOptions,
 ): { route: Route; log: FileRouteLog } {
-  const log: FileRouteLog = { ranges: [], ifRanges: [], sent: [] };
+  const log: FileRouteLog = {
+    ranges: [],
+    ifRanges: [],
+    sent: [],
+    abandoned: [],
+  };
   const route: Route = async (request, response) => {
     const index = log.ranges.length;
     const fault = options.faults?.[index] ?? {};
@@ -215,6 +222,13 @@ export function fileRoute(
     log.ranges.push(range);
     log.ifRanges.push(ifRange);
     log.sent.push(0);
+    log.abandoned.push(
+      new Promise((resolve) =>
+        response.on("close", () => {
+          if (!response.writableEnded) resolve();
+        })
+      ),
+    );
     if (fault.stallHeaders) {
       await fault.release;
       response.destroy();

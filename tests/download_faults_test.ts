@@ -198,6 +198,25 @@ test("Download refuses a Content-Range other than the one asked for and starts o
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download closes the connection of a refused answer before it retries", {
+  timeout: 10_000,
+}, async () => {
+  const drop = dropAt(28_672);
+  const never = deferred();
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
+    drop.fault,
+    // A wrong Content-Range whose body never comes: only closing ends it.
+    { wrongRange: true, stallAfter: 0, release: never.promise },
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const { download } = await run(url, dir, {}, [drop]);
+  assert.equal(download.error(), undefined);
+  assert.equal(log.ranges.length, 3);
+  await log.abandoned[1];
+  never.resolve();
+});
+
 test("Download honours Retry-After on 503, then succeeds", async () => {
   const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
     { status: 503, retryAfter: "0" },
