@@ -78,11 +78,13 @@ test(
     const names = await dir.list();
     assert.equal(
       names.length,
-      2,
-      `expected a partial file and its sidecar, got ${names}`,
+      3,
+      `expected a partial file, its sidecar and its lock, got ${names}`,
     );
     const partial = names.find((name) => name.endsWith(".dlpart")) as string;
     assert.ok(names.includes(`${partial}.json`));
+    // The dead process's lock is taken over at once (its pid is gone).
+    assert.ok(names.includes(`${partial}.lock`));
     assert.equal((await stat(dir.join(partial))).size, 49_152);
 
     const download = new Download(server.url("/f"), dir.join("f"));
