@@ -55,7 +55,8 @@ let host: string | undefined | null = null;
 
 /**
  * This machine's name, or `undefined` where it may not be read (Deno without
- * `--allow-sys=hostname`): then only heartbeats tell a lock is abandoned.
+ * `--allow-sys=hostname`): then only heartbeats tell a lock is abandoned. (On
+ * Deno the pid check also needs `--allow-run`.)
  */
 function thisHost(): string | undefined {
   if (host === null) {
@@ -75,7 +76,9 @@ function isAlive(owner: Owner): boolean {
     process.kill(owner.pid, 0);
     return true;
   } catch (error) {
-    return (error as { code?: string }).code === "EPERM";
+    // Only "no such process" says it is gone. Anything else (EPERM, or Deno
+    // without --allow-run) cannot tell: trust the heartbeat.
+    return (error as { code?: string }).code !== "ESRCH";
   }
 }
 

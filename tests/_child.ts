@@ -29,6 +29,8 @@ export function startChild(name: string, args: string[]): Child {
       "--allow-write",
       "--allow-env",
       "--allow-sys=hostname",
+      // For the dead-owner check of a lock (process.kill(pid, 0)).
+      "--allow-run",
       script,
     ]
     : [script];
