@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { readFile, stat, utimes, writeFile } from "node:fs/promises";
+import { basename } from "node:path";
 import { test } from "node:test";
 import {
   Download,
@@ -15,6 +16,7 @@ import {
   startServer,
   statusRoute,
 } from "./_server.ts";
+import { partialPaths } from "../src/_partial.ts";
 import { tempDir } from "./_temp_dir.ts";
 
 test("DownloadManager creates destdir and its parents", async () => {
@@ -281,4 +283,49 @@ test("DownloadManager with a PersistLimit does not register a failed download", 
   await manager.wait({ raiseIfError: false });
   assert.deepEqual(persistLimit.files(), []);
   assert.deepEqual(await dir.list(), []);
+});
+
+test("DownloadManager's PersistLimit evicts only files the manager has not used, under concurrent downloads", async () => {
+  const routes: Record<string, ReturnType<typeof bytesRoute>> = {};
+  for (const name of ["n0", "n1", "n2"]) {
+    routes[`/${name}`] = bytesRoute(patternBytes(10));
+  }
+  await using server = await startServer(routes);
+  await using dir = await tempDir();
+  for (const [index, name] of ["old1", "old2", "hit"].entries()) {
+    await writeFile(dir.join(name), new Uint8Array(10));
+    await utimes(dir.join(name), 1_000_000 + index, 1_000_000 + index);
+  }
+  const persistLimit = new PersistLimit(25, { fileLimit: 1 });
+  const manager = new DownloadManager(dir.path, {
+    persistLimit,
+    concurrency: 2,
+  });
+  // A cache hit: in use from now on, though its access time was the oldest.
+  await utimes(dir.join("hit"), 999_000, 999_000);
+  assert.equal(manager.download(server.url("/hit"), { fname: "hit" }), null);
+  for (const name of ["n0", "n1", "n2"]) {
+    manager.download(server.url(`/${name}`));
+  }
+  await manager.wait();
+  // 60 bytes against 25: only the two unused old files may go.
+  assert.deepEqual(await dir.list(), ["hit", "n0", "n1", "n2"]);
+});
+
+test("DownloadManager removes dead processes' leftovers older than leftoverMaxAge when it starts", async () => {
+  await using dir = await tempDir();
+  const old = partialPaths(dir.join("old.bin"));
+  const young = partialPaths(dir.join("young.bin"));
+  for (const path of [old.temp, old.sidecar, young.temp, young.sidecar]) {
+    await writeFile(path, "x");
+  }
+  const hourAgo = Date.now() / 1000 - 3600;
+  await utimes(old.temp, hourAgo, hourAgo);
+  await utimes(old.sidecar, hourAgo, hourAgo);
+  const manager = new DownloadManager(dir.path, { leftoverMaxAge: 60_000 });
+  await manager.wait();
+  assert.deepEqual(
+    await dir.list(),
+    [basename(young.temp), basename(young.sidecar)].sort(),
+  );
 });
