@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { mkdir, rm, stat, utimes, writeFile } from "node:fs/promises";
-import { relative } from "node:path";
+import { basename, relative } from "node:path";
 import { test } from "node:test";
 import { PersistLimit } from "../mod.ts";
+import { partialPaths } from "../src/_partial.ts";
 import { type TempDir, tempDir } from "./_temp_dir.ts";
 
 const BASE = 1_700_000_000; // seconds; every file gets BASE + its age rank
@@ -170,5 +171,49 @@ test("PersistLimit constructor rejects limits that are not numbers", () => {
   assert.throws(
     () => new PersistLimit(10, { fileLimit: Number.NaN }),
     TypeError,
+  );
+});
+
+test("PersistLimit.removeOldFiles() never removes kept files but counts them, removing the next-oldest instead", async () => {
+  await using dir = await tempDir();
+  await files(dir, ["a", "b", "c", "d"]);
+  const limit = new PersistLimit(30, { fileLimit: 1 });
+  await limit.registerDirContent(dir.path);
+  await limit.removeOldFiles({ keep: (path) => path === dir.join("a") });
+  // 40 bytes with a: b goes (30, still at the limit), then c (20). Were a
+  // not counted, only b would go.
+  assert.deepEqual(await dir.list(), ["a", "d"]);
+  assert.deepEqual(
+    limit.files().map((path) => relative(dir.path, path)).sort(),
+    ["a", "d"],
+  );
+});
+
+test("PersistLimit.removeOldFiles() keeps kept files even when that leaves the total over the limit", async () => {
+  await using dir = await tempDir();
+  await files(dir, ["a", "b", "c"]);
+  const limit = new PersistLimit(10, { fileLimit: 1 });
+  await limit.registerDirContent(dir.path);
+  await limit.removeOldFiles({ keep: () => true });
+  assert.deepEqual(await dir.list(), ["a", "b", "c"]);
+  assert.equal(limit.files().length, 3);
+});
+
+test("PersistLimit.removeOldFiles() never removes a registered file with a reserved name", async () => {
+  await using dir = await tempDir();
+  const paths = partialPaths(dir.join("x.zip"));
+  const reserved = [basename(paths.temp), basename(paths.sidecar)];
+  // The reserved files are the least recently accessed.
+  await files(dir, [...reserved, "b", "c"]);
+  const limit = new PersistLimit(20, { fileLimit: 1 });
+  for (const name of [...reserved, "b", "c"]) {
+    await limit.registerFile(dir.join(name));
+  }
+  await limit.removeOldFiles();
+  // 40 bytes: the reserved files are skipped; b goes (30), then c (20).
+  assert.deepEqual(await dir.list(), [...reserved].sort());
+  assert.deepEqual(
+    limit.files().map((path) => basename(path)).sort(),
+    [...reserved].sort(),
   );
 });
