@@ -735,33 +735,36 @@ export class Download {
       const file = this.#file ??= await fs.createNew(paths.temp);
       const offset = this.#offset;
       this.#report(offset, total);
+      // The digest covers what reaches the file, in file order.
+      const integrity = this.#integrity;
+      const sink: FileWriter = integrity === undefined ? file : {
+        write: (bytes) => {
+          integrity.update(bytes);
+          return file.write(bytes);
+        },
+        close: () => file.close(),
+      };
       writer = new ChunkedWriter(
-        file,
+        sink,
         this.#options.chunkSize,
         total === undefined ? undefined : total - offset,
         (written) => this.#report(offset + written, total),
       );
       let received = offset;
       if (body !== null) {
-        const reader = body.getReader();
-        for (;;) {
-          let value: Uint8Array | undefined;
-          try {
-            ({ value } = await reader.read());
-          } catch (error) {
-            throw this.#networkFailure(error, abort.signal);
-          }
-          if (value === undefined) break;
-          watchdog.touch();
-          received += value.byteLength;
-          if (total !== undefined && received > total) {
-            throw new ProtocolError(
-              `Cannot download "${this.#url}": the body is longer than the ${total} bytes announced`,
-            );
-          }
-          this.#integrity?.update(value);
-          await writer.push(value);
-        }
+        await writer.pipeFrom(
+          body,
+          (bytes) => {
+            watchdog.touch();
+            received += bytes.byteLength;
+            if (total !== undefined && received > total) {
+              throw new ProtocolError(
+                `Cannot download "${this.#url}": the body is longer than the ${total} bytes announced`,
+              );
+            }
+          },
+          (error) => this.#networkFailure(error, abort.signal),
+        );
       }
       await writer.flush();
       this.#offset = offset + writer.written;
@@ -771,8 +774,9 @@ export class Download {
         );
       }
     } catch (error) {
-      // Keep every byte received: the partial file must hold exactly what
-      // was hashed, so that a retry can append to it.
+      // Keep every byte received that can still be written: the partial
+      // file (and the digest) then hold exactly the bytes before `offset`,
+      // and a retry appends from there.
       if (writer !== undefined) {
         await writer.flush();
         this.#offset = start + writer.written;

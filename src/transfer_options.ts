@@ -42,7 +42,7 @@ export interface TransferOptions {
    * Bytes per file write, and so per progress report: every write is exactly
    * this long except the last. A positive integer.
    *
-   * @default {1048576} (see {@linkcode DEFAULT_CHUNK_SIZE})
+   * @default {262144} (see {@linkcode DEFAULT_CHUNK_SIZE})
    */
   chunkSize?: number | undefined;
   /**
@@ -130,23 +130,27 @@ export interface ResolvedTransferOptions {
 }
 
 /**
- * The default {@linkcode TransferOptions.chunkSize}: 1 MiB.
+ * The default {@linkcode TransferOptions.chunkSize}: 256 KiB.
  *
- * Chosen by `bench/chunk_size.ts` (a 256 MiB file from a local server in
- * another process, Deno 2.9, 2 shared cores, median of 5 interleaved runs):
- * 16 KiB writes (the seed's default) 184 MB/s, 64 KiB 398 MB/s, 1 MiB
- * 669 MB/s, 4 MiB 423 MB/s; a plain `fetch` piped to a file 723 MB/s. Each
- * write is an awaited system call, so fewer, larger writes win up to about
- * 1 MiB. The staging buffer is only as large as the body, so small files do
- * not pay for it.
+ * Measured on a 2-core VM, a 1 GiB file from nginx on 127.0.0.1, runs
+ * interleaved with the order rotated, median wall time. Over 8 rounds, on
+ * Deno 2.9 256 KiB took 1.10 s and 1 MiB 1.58 s (a plain `fetch` piped to a
+ * file: 0.91 s); on Node 20 2.16 s and 2.49 s (plain fetch: 2.21 s). Over 5
+ * rounds with 64 KiB and 4 MiB too, 64 KiB was 1.6 to 1.7 times slower than
+ * 256 KiB, and 4 MiB 2.0 times on Deno and 1.6 on Node: one write is in
+ * flight while the next chunk is read, and two buffers much larger than this
+ * no longer fit the CPU caches. To measure again:
+ * `deno task bench --only 1g --chunk-sizes 65536,262144,1048576,4194304`.
+ * Two buffers of this size are a download's staging memory; a small file's
+ * is only as large as its body.
  *
  * @example
  * ```ts
  * import { DEFAULT_CHUNK_SIZE } from "@x/dlmanager";
- * console.log(DEFAULT_CHUNK_SIZE); // 1048576
+ * console.log(DEFAULT_CHUNK_SIZE); // 262144
  * ```
  */
-export const DEFAULT_CHUNK_SIZE: number = 1024 * 1024;
+export const DEFAULT_CHUNK_SIZE: number = 256 * 1024;
 
 /** The built-in defaults, as documented on {@linkcode TransferOptions}. */
 const BUILT_IN = {

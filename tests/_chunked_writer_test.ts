@@ -228,3 +228,178 @@ test("ChunkedWriter calls onWrite only after the file's write resolved", async (
     "onWrite 3",
   ]);
 });
+
+// pipeFrom(): a byte stream (read with BYOB into the staging buffer, one
+// write in flight) or any other stream (through push()).
+
+/** `body` in pieces of `pieceSize`, as a byte stream or not. */
+function streamOf(
+  body: Uint8Array,
+  pieceSize: number,
+  byteStream: boolean,
+): ReadableStream<Uint8Array> {
+  let offset = 0;
+  const next = (): Uint8Array | undefined => {
+    if (offset >= body.byteLength) return undefined;
+    const piece = body.slice(offset, offset + pieceSize);
+    offset += pieceSize;
+    return piece;
+  };
+  if (!byteStream) {
+    return new ReadableStream<Uint8Array>({
+      pull(controller): void {
+        const piece = next();
+        if (piece === undefined) controller.close();
+        else controller.enqueue(piece);
+      },
+    });
+  }
+  return new ReadableStream({
+    type: "bytes",
+    pull(controller): void {
+      const piece = next();
+      if (piece === undefined) {
+        controller.close();
+        controller.byobRequest?.respond(0);
+      } else controller.enqueue(piece);
+    },
+  });
+}
+
+async function pipe(
+  body: Uint8Array,
+  chunkSize: number,
+  pieceSize: number,
+  byteStream: boolean,
+  expected: number | undefined,
+): Promise<{ file: FakeFile; reports: number[]; seen: number }> {
+  const file = fakeFile();
+  const reports: number[] = [];
+  let seen = 0;
+  const writer = new ChunkedWriter(
+    file,
+    chunkSize,
+    expected,
+    (written) => reports.push(written),
+  );
+  await writer.pipeFrom(
+    streamOf(body, pieceSize, byteStream),
+    (read) => seen += read.byteLength,
+    (error) => error,
+  );
+  await writer.flush();
+  return { file, reports, seen };
+}
+
+for (const byteStream of [true, false]) {
+  const kind = byteStream ? "a byte stream" : "another stream";
+  for (const expected of [1000, undefined, 10, 5000]) {
+    test(`ChunkedWriter.pipeFrom() writes exact chunks from ${kind} when ${expected ?? "no"} length is announced`, async () => {
+      const body = bytes(0, 1000);
+      for (
+        const [chunkSize, pieceSize] of [[64, 333], [64, 7], [64, 64], [
+          4096,
+          100,
+        ], [1, 3]] as const
+      ) {
+        const { file, reports, seen } = await pipe(
+          body,
+          chunkSize,
+          pieceSize,
+          byteStream,
+          expected,
+        );
+        const wanted = Array<number>(Math.floor(1000 / chunkSize)).fill(
+          chunkSize,
+        );
+        if (1000 % chunkSize !== 0) wanted.push(1000 % chunkSize);
+        const label = `chunkSize ${chunkSize}, pieces of ${pieceSize}`;
+        assert.deepEqual(
+          file.writes.map((write) => write.length),
+          wanted,
+          label,
+        );
+        let sum = 0;
+        assert.deepEqual(reports, wanted.map((size) => sum += size), label);
+        assert.deepEqual(
+          file.writes.flat(),
+          range(0, 1000).map((n) => n & 0xff),
+          label,
+        );
+        assert.equal(seen, 1000, label);
+      }
+    });
+  }
+}
+
+test("ChunkedWriter.pipeFrom() of an empty byte stream writes nothing", async () => {
+  const { file, reports, seen } = await pipe(new Uint8Array(), 64, 1, true, 0);
+  assert.deepEqual(file.writes, []);
+  assert.deepEqual(reports, []);
+  assert.equal(seen, 0);
+});
+
+test("ChunkedWriter.pipeFrom() drops staged bytes when a read fails, and maps the error", async () => {
+  for (const byteStream of [true, false]) {
+    const file = fakeFile();
+    const writer = new ChunkedWriter(file, 4, undefined, () => {});
+    let sent = 0;
+    const broken = new Error("connection reset");
+    const source = byteStream
+      ? new ReadableStream({
+        type: "bytes",
+        pull(controller): void {
+          // 10 bytes (2 writes of 4, 2 staged), then the failure.
+          if (sent < 10) controller.enqueue(bytes(sent, 5)), sent += 5;
+          else controller.error(broken);
+        },
+      })
+      : new ReadableStream<Uint8Array>({
+        pull(controller): void {
+          if (sent < 10) controller.enqueue(bytes(sent, 5)), sent += 5;
+          else controller.error(broken);
+        },
+      });
+    await assert.rejects(
+      writer.pipeFrom(
+        source,
+        () => {},
+        (error) => new TypeError(`mapped: ${error}`),
+      ),
+      /mapped: Error: connection reset/,
+    );
+    await writer.flush();
+    // A byte stream's failed read took the buffer and its 2 staged bytes;
+    // another stream's chunks were copied in, so they are still there.
+    const written = byteStream ? 8 : 10;
+    assert.equal(
+      writer.written,
+      written,
+      byteStream ? "byte stream" : "other stream",
+    );
+    assert.deepEqual(file.writes.flat(), range(0, written));
+  }
+});
+
+test("ChunkedWriter.pipeFrom() does not count bytes that onRead refuses", async () => {
+  const file = fakeFile();
+  const writer = new ChunkedWriter(file, 4, undefined, () => {});
+  let reads = 0;
+  let accepted = 0;
+  await assert.rejects(
+    writer.pipeFrom(
+      streamOf(bytes(0, 12), 6, true),
+      (read) => {
+        if (++reads === 2) throw new RangeError("too long");
+        accepted += read.byteLength;
+      },
+      (error) => error,
+    ),
+    RangeError,
+  );
+  await writer.flush();
+  // Reads fill at most the 4-byte buffer: the first was accepted, the
+  // second (bytes 4 and 5) refused and never written.
+  assert.equal(accepted, 4);
+  assert.deepEqual(file.writes.flat(), range(0, accepted));
+});

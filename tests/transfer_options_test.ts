@@ -18,7 +18,7 @@ function plain(
 }
 
 const BUILT_INS = {
-  chunkSize: 1_048_576,
+  chunkSize: 262_144,
   retries: 3,
   backoffBase: 1000,
   backoffCap: 30_000,
@@ -46,8 +46,8 @@ function assertThrows(
   );
 }
 
-test("DEFAULT_CHUNK_SIZE is 1 MiB", () => {
-  assert.equal(DEFAULT_CHUNK_SIZE, 1_048_576);
+test("DEFAULT_CHUNK_SIZE is 256 KiB", () => {
+  assert.equal(DEFAULT_CHUNK_SIZE, 262_144);
 });
 
 test("resolveTransferOptions() returns the built-in defaults when no options are given", () => {
