@@ -33,7 +33,9 @@
 export {
   Download,
   type DownloadOptions,
+  type DownloadState,
   type ProgressCallback,
+  type StateChangeCallback,
   type WaitOptions,
 } from "./src/download.ts";
 export {
@@ -41,7 +43,11 @@ export {
   type DownloadManagerOptions,
   type ManagerDownloadOptions,
 } from "./src/download_manager.ts";
-export { PersistLimit, type PersistLimitOptions } from "./src/persist_limit.ts";
+export {
+  PersistLimit,
+  type PersistLimitOptions,
+  type RemoveOldFilesOptions,
+} from "./src/persist_limit.ts";
 export {
   DEFAULT_CHUNK_SIZE,
   type RequestHeaders,

@@ -5,8 +5,11 @@
 //
 //   .<name, cut to 64 bytes>.<12 hex of sha256(name)>.dlpart       the bytes
 //   .<name, cut to 64 bytes>.<12 hex of sha256(name)>.dlpart.json  the sidecar
+//   .<name, cut to 64 bytes>.<12 hex of sha256(name)>.dlpart.lock  the lock
 //
-// A name of that shape is reserved: the manager refuses to download to one.
+// Names of that shape (and the temporary names derived from them) are
+// reserved: the manager refuses to download to one, and a PersistLimit never
+// removes one.
 
 import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
@@ -16,13 +19,15 @@ import { fs, NotFoundError } from "./_fs.ts";
 export const PARTIAL_SUFFIX = ".dlpart";
 /** The suffix of every sidecar. */
 export const SIDECAR_SUFFIX = ".dlpart.json";
+/** The suffix of every lock file. */
+export const LOCK_SUFFIX = ".dlpart.lock";
 
 const NAME_PREFIX_BYTES = 64;
 const encoder = new TextEncoder();
 
 /** Whether `name` has the shape of a partial file or sidecar name. */
 export function isReservedName(name: string): boolean {
-  return /^\..*\.[0-9a-f]{12}\.dlpart(\.json)?$/su.test(name);
+  return /^\..*\.[0-9a-f]{12}\.dlpart(\..*)?$/su.test(name);
 }
 
 /** `name` cut to at most `bytes` UTF-8 bytes, on a character boundary. */
@@ -43,6 +48,8 @@ export interface PartialPaths {
   temp: string;
   /** The sidecar. */
   sidecar: string;
+  /** The lock file. */
+  lock: string;
 }
 
 /** The partial and sidecar paths of `dest`. */
@@ -53,7 +60,11 @@ export function partialPaths(dest: string): PartialPaths {
     dirname(dest),
     `.${cutToBytes(name, NAME_PREFIX_BYTES)}.${hash}`,
   );
-  return { temp: base + PARTIAL_SUFFIX, sidecar: base + SIDECAR_SUFFIX };
+  return {
+    temp: base + PARTIAL_SUFFIX,
+    sidecar: base + SIDECAR_SUFFIX,
+    lock: base + LOCK_SUFFIX,
+  };
 }
 
 /** What a sidecar records: the bytes in the partial file are a prefix of this. */

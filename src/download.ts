@@ -6,6 +6,7 @@
  */
 
 import { ChunkedWriter } from "./_chunked_writer.ts";
+import { FileLock, type LockTiming } from "./_lock.ts";
 import { type FileWriter, fs, NotFoundError } from "./_fs.ts";
 import { IntegrityCheck, parseExpected } from "./_integrity.ts";
 import {
@@ -91,6 +92,21 @@ export interface DownloadOptions extends TransferOptions {
    * @default {undefined}
    */
   signal?: AbortSignal | undefined;
+  /**
+   * Called on every change of {@linkcode Download.state}; an error it throws
+   * becomes the download's error.
+   *
+   * @default {undefined}
+   */
+  onStateChange?: StateChangeCallback | undefined;
+  /**
+   * If `dest` exists once this download holds its lock (another process has
+   * just downloaded it), end as done without fetching; see
+   * {@linkcode Download.skipped}. The manager sets it.
+   *
+   * @default {false}
+   */
+  skipIfExists?: boolean | undefined;
 }
 
 /** Options for {@linkcode Download.wait}. */
@@ -104,7 +120,43 @@ export interface WaitOptions {
   raiseIfError?: boolean | undefined;
 }
 
-type Phase = "idle" | "running" | "committing" | "done";
+type Phase = "idle" | "queued" | "running" | "committing" | "done";
+
+/**
+ * Where a download is in its life: `"idle"` (created), `"queued"` (waiting
+ * for a manager's free slot), `"running"`, then one of `"done"`, `"failed"`
+ * or `"canceled"`.
+ */
+export type DownloadState =
+  | "idle"
+  | "queued"
+  | "running"
+  | "done"
+  | "failed"
+  | "canceled";
+
+/** Called on every change of {@linkcode Download.state}. */
+export type StateChangeCallback = (
+  download: Download,
+  state: DownloadState,
+) => void;
+
+/** Lock timing derived from `lockStaleAfter`. */
+function lockTiming(staleAfter: number): LockTiming {
+  return {
+    staleAfter,
+    heartbeat: Math.max(1, staleAfter / 4),
+    poll: Math.max(1, Math.min(250, staleAfter / 4)),
+  };
+}
+
+// Lets the manager put a download in its queue without a public method.
+let enqueueDownload: (download: Download) => void;
+
+/** Marks `download` as waiting in a manager's queue (state `"queued"`). */
+export function enqueue(download: Download): void {
+  enqueueDownload(download);
+}
 
 const NOT_STARTED = "the download was not started: call start() first";
 
@@ -190,6 +242,14 @@ export class Download {
   #total: number | undefined;
   // Whether a sidecar is on disk (written by this download or an earlier one).
   #sidecar = false;
+  #written = 0;
+  #onStateChange: StateChangeCallback | undefined;
+  #skipIfExists: boolean;
+  #skipped = false;
+
+  static {
+    enqueueDownload = (download) => download.#enqueue();
+  }
 
   /**
    * Creates a download; nothing happens until {@linkcode Download.start}.
@@ -219,6 +279,8 @@ export class Download {
     this.#progress = options.progress ?? null;
     this.#finishedCallback = options.finishedCallback;
     this.#signal = options.signal;
+    this.#onStateChange = options.onStateChange;
+    this.#skipIfExists = options.skipIfExists ?? false;
     this.#settled = new Promise((resolve) => this.#settle = resolve);
   }
 
@@ -234,7 +296,9 @@ export class Download {
    * ```
    */
   start(): void {
-    if (this.#phase !== "idle" || this.#canceled) {
+    if (
+      (this.#phase !== "idle" && this.#phase !== "queued") || this.#canceled
+    ) {
       throw new Error(
         `Cannot start download of "${this.#url}": it was already ${
           this.#canceled ? "canceled" : "started"
@@ -244,7 +308,66 @@ export class Download {
     this.#phase = "running";
     if (this.#signal?.aborted) this.cancel();
     this.#signal?.addEventListener("abort", this.#onSignal);
+    this.#emitState();
     void this.#run();
+  }
+
+  /**
+   * Where the download is: `"idle"`, `"queued"`, `"running"`, `"done"`,
+   * `"failed"` or `"canceled"`. An error takes precedence over a cancel.
+   *
+   * @example
+   * ```ts ignore
+   * await download.wait({ raiseIfError: false });
+   * console.log(download.state); // "done", "failed" or "canceled"
+   * ```
+   */
+  get state(): DownloadState {
+    const phase = this.#phase;
+    if (phase === "running" || phase === "committing") return "running";
+    if (phase === "done") {
+      return this.#failed ? "failed" : this.#canceled ? "canceled" : "done";
+    }
+    return this.#canceled ? "canceled" : phase;
+  }
+
+  /**
+   * Bytes of the file written so far (what progress last reported).
+   *
+   * @example
+   * ```ts ignore
+   * console.log(`${download.bytesWritten} of ${download.total ?? "?"}`);
+   * ```
+   */
+  get bytesWritten(): number {
+    return this.#written;
+  }
+
+  /**
+   * The file's length, once the server has told it (`undefined` before, or
+   * if it does not).
+   *
+   * @example
+   * ```ts ignore
+   * if (download.total !== undefined) console.log(download.total);
+   * ```
+   */
+  get total(): number | undefined {
+    return this.#total;
+  }
+
+  /**
+   * Whether the download ended without fetching because `dest` appeared
+   * while it waited for another process's lock (with `skipIfExists`).
+   *
+   * @example
+   * ```ts ignore
+   * await download.wait();
+   * if (download.skipped) console.log("another process downloaded it");
+   * ```
+   */
+  get skipped(): boolean {
+    return this.#skipped;
   }
 
   /**
@@ -285,7 +408,7 @@ export class Download {
     if (this.#phase === "committing" || this.#phase === "done") return;
     if (this.#canceled) return;
     this.#canceled = true;
-    if (this.#phase === "idle") {
+    if (this.#phase === "idle" || this.#phase === "queued") {
       this.#finish();
       return;
     }
@@ -424,11 +547,68 @@ export class Download {
   }
 
   #report(current: number, total: number | undefined): void {
+    this.#written = current;
     this.#progress?.(this, current, total);
+  }
+
+  #enqueue(): void {
+    if (this.#phase !== "idle" || this.#canceled) return;
+    this.#phase = "queued";
+    this.#emitState();
+  }
+
+  /** Tells the state-change callback; its error becomes the download's. */
+  #emitState(): void {
+    if (this.#onStateChange === undefined) return;
+    try {
+      this.#onStateChange(this, this.state);
+    } catch (error) {
+      this.#fail(error);
+      this.#abort.abort(error);
+    }
   }
 
   async #run(): Promise<void> {
     const paths = partialPaths(this.#dest);
+    let lock: FileLock | undefined;
+    try {
+      lock = await FileLock.acquire(
+        paths.lock,
+        lockTiming(this.#options.lockStaleAfter),
+        this.#abort.signal,
+      );
+      if (this.#skipIfExists && await this.#destExists()) {
+        this.#skipped = true;
+        return;
+      }
+      await this.#transfer(paths);
+    } catch (error) {
+      if (!this.#isCancellation(error)) this.#fail(error);
+      // Release the connection if the body was not read to its end.
+      this.#abort.abort(error);
+    } finally {
+      this.#signal?.removeEventListener("abort", this.#onSignal);
+      await lock?.release().catch((error) => this.#fail(error));
+      this.#finish();
+    }
+  }
+
+  async #destExists(): Promise<boolean> {
+    try {
+      await fs.stat(this.#dest);
+      return true;
+    } catch (error) {
+      if (error instanceof NotFoundError) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Under the lock: resumes or starts the partial file, makes the attempts,
+   * and moves the complete file into place; removes the partial file and
+   * its sidecar unless it succeeded.
+   */
+  async #transfer(paths: PartialPaths): Promise<void> {
     let complete = false;
     try {
       await this.#loadPartial(paths);
@@ -461,12 +641,7 @@ export class Download {
       await fs.rename(paths.temp, this.#dest);
       complete = true;
       if (this.#sidecar) await removeIfPresent(paths.sidecar);
-    } catch (error) {
-      if (!this.#isCancellation(error)) this.#fail(error);
-      // Release the connection if the body was not read to its end.
-      this.#abort.abort(error);
     } finally {
-      this.#signal?.removeEventListener("abort", this.#onSignal);
       await this.#file?.close().catch(() => {});
       if (!complete) {
         const leftovers = this.#sidecar
@@ -476,7 +651,6 @@ export class Download {
           await removeIfPresent(path).catch((error) => this.#fail(error));
         }
       }
-      this.#finish();
     }
   }
 
@@ -760,6 +934,7 @@ export class Download {
     } catch (error) {
       this.#fail(error);
     }
+    this.#emitState();
     this.#settle();
   }
 }

@@ -5,12 +5,15 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fs, NotFoundError } from "./_fs.ts";
 import { assertFileName, fileNameFromUrl } from "./_file_name.ts";
+import { removeLeftovers } from "./_leftovers.ts";
 import {
   Download,
+  enqueue,
   type ProgressCallback,
+  type StateChangeCallback,
   type WaitOptions,
 } from "./download.ts";
 import type { PersistLimit } from "./persist_limit.ts";
@@ -41,6 +44,22 @@ export interface DownloadManagerOptions extends TransferOptions {
    * @default {null} (no limit)
    */
   persistLimit?: PersistLimit | null | undefined;
+  /**
+   * How many downloads run at once; the others wait in a first-in,
+   * first-out queue (state `"queued"`). A positive integer, or `Infinity`.
+   *
+   * @default {6}
+   */
+  concurrency?: number | undefined;
+  /**
+   * Leftovers of downloads whose process died (partial files, sidecars)
+   * that have not changed for this many milliseconds, and that no live lock
+   * guards, are removed when the manager starts. Younger ones stay, to be
+   * resumed. `Infinity` keeps them all.
+   *
+   * @default {86400000} (a day)
+   */
+  leftoverMaxAge?: number | undefined;
 }
 
 /** Options for {@linkcode DownloadManager.download}. */
@@ -84,6 +103,13 @@ export interface ManagerDownloadOptions {
    * @default {undefined}
    */
   signal?: AbortSignal | undefined;
+  /**
+   * Called on every change of the download's state (`"queued"`,
+   * `"running"`, then `"done"`, `"failed"` or `"canceled"`).
+   *
+   * @default {undefined}
+   */
+  onStateChange?: StateChangeCallback | undefined;
 }
 
 /**
@@ -112,7 +138,13 @@ export class DownloadManager {
   #fetch: typeof fetch | undefined;
   #transfer: TransferOptions;
   #persistLimit: PersistLimit | null;
+  #concurrency: number;
+  // Every download not yet ended, by destination (running and queued).
   #downloads = new Map<string, Download>();
+  #running = new Set<Download>();
+  #queue: Download[] = [];
+  // Absolute paths downloaded or found present by this manager: in use.
+  #used = new Set<string>();
   #bookkeeping: Promise<void>;
   #bookkeepingError: { error: unknown } | undefined;
 
@@ -128,13 +160,41 @@ export class DownloadManager {
         "Cannot create DownloadManager: destdir must be a non-empty path",
       );
     }
+    const concurrency = options.concurrency ?? 6;
+    if (
+      !(Number.isSafeInteger(concurrency) || concurrency === Infinity) ||
+      concurrency < 1
+    ) {
+      throw new RangeError(
+        `Cannot create DownloadManager: concurrency must be a positive integer or Infinity, got ${concurrency}`,
+      );
+    }
+    const leftoverMaxAge = options.leftoverMaxAge ?? 86_400_000;
+    if (typeof leftoverMaxAge !== "number" || !(leftoverMaxAge >= 0)) {
+      throw new RangeError(
+        `Cannot create DownloadManager: leftoverMaxAge must be 0 or more milliseconds, got ${leftoverMaxAge}`,
+      );
+    }
     this.destdir = destdir;
     this.#fetch = options.fetch;
-    const { fetch: _fetch, persistLimit: _persistLimit, ...transfer } = options;
+    this.#concurrency = concurrency;
+    const {
+      fetch: _fetch,
+      persistLimit: _persistLimit,
+      concurrency: _concurrency,
+      leftoverMaxAge: _leftoverMaxAge,
+      ...transfer
+    } = options;
     this.#transfer = transfer;
     this.#persistLimit = options.persistLimit ?? null;
     fs.mkdirSync(destdir);
     this.#bookkeeping = Promise.resolve();
+    if (leftoverMaxAge !== Infinity) {
+      const staleAfter = transfer.lockStaleAfter ?? 10_000;
+      this.#track(async () => {
+        await removeLeftovers(destdir, leftoverMaxAge, staleAfter);
+      });
+    }
     if (this.#persistLimit !== null) {
       const limit = this.#persistLimit;
       this.#track(() => limit.registerDirContent(destdir));
@@ -146,8 +206,9 @@ export class DownloadManager {
    *
    * @param url The URL to fetch.
    * @param options See {@linkcode ManagerDownloadOptions}.
-   * @returns The started download; the running one if that name is already
-   * downloading; or `null` if the file is already there (its access time is
+   * @returns The started download (or queued, when `concurrency` downloads
+   * are running); the one already running or queued for that name; or
+   * `null` if the file is already there (its access time is
    * then set to now, so that a {@linkcode PersistLimit} keeps it). Throws a
    * `TypeError` for an invalid URL or file name (a name of the library's
    * partial-file shape, `.<name>.<12 hex>.dlpart`, is reserved).
@@ -180,6 +241,8 @@ export class DownloadManager {
     if (this.#touch(dest)) return null;
     const download = new Download(parsed, dest, {
       ...this.#transfer,
+      skipIfExists: true,
+      onStateChange: options.onStateChange,
       headers: mergeHeaders(this.#transfer.headers, options.headers),
       fetch: this.#fetch,
       progress: options.progress,
@@ -189,7 +252,14 @@ export class DownloadManager {
       finishedCallback: (finished) => this.#finished(finished),
     });
     this.#downloads.set(dest, download);
-    download.start();
+    this.#used.add(resolve(dest));
+    if (this.#running.size < this.#concurrency) {
+      this.#running.add(download);
+      download.start();
+    } else {
+      enqueue(download);
+      this.#queue.push(download);
+    }
     return download;
   }
 
@@ -263,6 +333,7 @@ export class DownloadManager {
     try {
       const stat = fs.statSync(dest);
       fs.utimeSync(dest, new Date(), stat.mtime ?? new Date());
+      this.#used.add(resolve(dest));
       return true;
     } catch (error) {
       if (error instanceof NotFoundError) return false;
@@ -272,16 +343,25 @@ export class DownloadManager {
 
   #finished(download: Download): void {
     this.#downloads.delete(download.getDest());
+    // A queued download canceled before it started held no slot.
+    if (this.#running.delete(download)) this.#startQueued();
     const limit = this.#persistLimit;
-    if (
-      limit === null || download.isCanceled() || download.error() !== undefined
-    ) {
-      return;
-    }
+    if (limit === null || download.state !== "done") return;
     this.#track(async () => {
       await limit.registerFile(download.getDest());
-      await limit.removeOldFiles();
+      await limit.removeOldFiles({ keep: (path) => this.#used.has(path) });
     });
+  }
+
+  /** Starts queued downloads, first in first out, while slots are free. */
+  #startQueued(): void {
+    while (this.#running.size < this.#concurrency) {
+      const next = this.#queue.shift();
+      if (next === undefined) return;
+      if (next.state !== "queued") continue; // canceled while it waited
+      this.#running.add(next);
+      next.start();
+    }
   }
 
   /** Runs `work` after the bookkeeping queued before it, keeping its first error. */

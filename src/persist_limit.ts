@@ -5,9 +5,21 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { fs, NotFoundError } from "./_fs.ts";
 import { globToRegExp } from "./_glob.ts";
+import { isReservedName } from "./_partial.ts";
+
+/** Options for {@linkcode PersistLimit.removeOldFiles}. */
+export interface RemoveOldFilesOptions {
+  /**
+   * Files for which this returns true are kept whatever their age (they still
+   * count towards the size): the manager keeps what is in use this way.
+   *
+   * @default {() => false}
+   */
+  keep?: ((path: string) => boolean) | undefined;
+}
 
 /** Options for {@linkcode PersistLimit}. */
 export interface PersistLimitOptions {
@@ -139,14 +151,18 @@ export class PersistLimit {
    * Removes registered files, least recently accessed first, while their
    * total size is at or over the size limit and more than `fileLimit` remain.
    * Files that disappeared meanwhile are forgotten; sizes and access times
-   * are read again first.
+   * are read again first. A partial download's files (the library's reserved
+   * `.<name>.<hash>.dlpart*` names) are never removed.
+   *
+   * @param options See {@linkcode RemoveOldFilesOptions}.
    *
    * @example
    * ```ts ignore
-   * await limit.removeOldFiles();
+   * await limit.removeOldFiles({ keep: (path) => path.endsWith(".pinned") });
    * ```
    */
-  async removeOldFiles(): Promise<void> {
+  async removeOldFiles(options: RemoveOldFilesOptions = {}): Promise<void> {
+    const keep = options.keep ?? (() => false);
     await this.#refresh();
     if (this.sizeLimit <= 0 || this.fileLimit <= 0) return;
     const entries = [...this.#files.values()].sort((a, b) =>
@@ -156,6 +172,7 @@ export class PersistLimit {
     let count = entries.length;
     for (const entry of entries) {
       if (count <= this.fileLimit || total < this.sizeLimit) break;
+      if (keep(entry.path) || isReservedName(basename(entry.path))) continue;
       try {
         await fs.remove(entry.path);
       } catch (error) {

@@ -97,6 +97,15 @@ export interface TransferOptions {
    */
   maxRedirects?: number | undefined;
   /**
+   * Milliseconds after which another process's lock on the same destination
+   * counts as abandoned (its heartbeat, every quarter of this, stopped) and
+   * is taken over. A lock whose owner process is gone (same host) is taken
+   * over at once.
+   *
+   * @default {10000}
+   */
+  lockStaleAfter?: number | undefined;
+  /**
    * Extra request headers, e.g. `authorization` (dropped on a redirect to
    * another origin). `accept-encoding` defaults to `identity`; `range` and
    * `if-range` are the library's.
@@ -116,6 +125,7 @@ export interface ResolvedTransferOptions {
   connectTimeout: number;
   idleTimeout: number;
   maxRedirects: number;
+  lockStaleAfter: number;
   headers: Headers;
 }
 
@@ -147,6 +157,7 @@ const BUILT_IN = {
   connectTimeout: 30_000,
   idleTimeout: 60_000,
   maxRedirects: 10,
+  lockStaleAfter: 10_000,
 } as const;
 
 function count(url: string, name: string, value: number): number {
@@ -206,6 +217,7 @@ export function resolveTransferOptions(
     connectTimeout: duration(url, "connectTimeout", pick("connectTimeout")),
     idleTimeout: duration(url, "idleTimeout", pick("idleTimeout")),
     maxRedirects: count(url, "maxRedirects", pick("maxRedirects")),
+    lockStaleAfter: duration(url, "lockStaleAfter", pick("lockStaleAfter")),
     headers,
   };
 }

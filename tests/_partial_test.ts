@@ -61,6 +61,7 @@ test("partialPaths() keeps a relative dest relative", () => {
   assert.deepEqual(partialPaths("f.txt"), {
     temp: `.f.txt.${hash12("f.txt")}.dlpart`,
     sidecar: `.f.txt.${hash12("f.txt")}.dlpart.json`,
+    lock: `.f.txt.${hash12("f.txt")}.dlpart.lock`,
   });
   assert.equal(
     partialPaths(join("out", "f.txt")).temp,
@@ -195,9 +196,10 @@ test("isReservedName() returns true when the name is a temp or sidecar name part
       "/d/a.dlpart",
     ]
   ) {
-    const { temp, sidecar } = partialPaths(dest);
+    const { temp, sidecar, lock } = partialPaths(dest);
     assert.equal(isReservedName(basename(temp)), true, temp);
     assert.equal(isReservedName(basename(sidecar)), true, sidecar);
+    assert.equal(isReservedName(basename(lock)), true, lock);
   }
 });
 
@@ -214,7 +216,6 @@ test("isReservedName() returns false when the name lacks the dot, the hash or th
       ".a.0123456789a.dlpart",
       ".a.0123456789abc.dlpart.x",
       ".a.0123456789AB.dlpart",
-      ".a.0123456789ab.dlpart.json.tmp",
       ".a.0123456789ab.dlpartjson",
     ]
   ) {
@@ -225,6 +226,10 @@ test("isReservedName() returns false when the name lacks the dot, the hash or th
 test("isReservedName() returns true when a name has the shape but was not made by partialPaths()", () => {
   assert.equal(isReservedName(".a.0123456789ab.dlpart"), true);
   assert.equal(isReservedName(".a.0123456789ab.dlpart.json"), true);
+  // The temporary names derived from them: a sidecar being written, a lock
+  // being taken over.
+  assert.equal(isReservedName(".a.0123456789ab.dlpart.json.1f2e.tmp"), true);
+  assert.equal(isReservedName(".a.0123456789ab.dlpart.lock.00ff.stale"), true);
   assert.equal(isReservedName("..0123456789ab.dlpart"), true);
 });
 

@@ -3,42 +3,16 @@
 // resumes from them. The behaviour lives in src/download.ts.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { test } from "node:test";
 import { Download } from "../mod.ts";
 import { partialPaths, writeSidecar } from "../src/_partial.ts";
 import { deferred, fileRoute, patternBytes, startServer } from "./_server.ts";
+import { startChild } from "./_child.ts";
 import { tempDir } from "./_temp_dir.ts";
 
 const BODY = patternBytes(200_000);
-
-/**
- * The child script: `tests/_crash_child.ts` from the repository (Deno), or
- * `_crash_child.js` beside the compiled tests, where the npm build runs them
- * (Node; `import.meta` is not there in the CommonJS run).
- */
-function childScript(): string {
-  return existsSync("tests/_crash_child.ts")
-    ? "tests/_crash_child.ts"
-    : "_crash_child.js";
-}
-
-/** The command that runs `script` with this runtime. */
-function runtimeCommand(script: string): string[] {
-  return "Deno" in globalThis
-    ? [
-      process.execPath,
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      script,
-    ]
-    : [process.execPath, script];
-}
 
 test(
   "Download resumes in a new process from the partial file of a killed one",
@@ -52,37 +26,23 @@ test(
     });
     await using server = await startServer({ "/f": route });
     await using dir = await tempDir();
-    const [command, ...args] = runtimeCommand(childScript());
-    const child = spawn(command as string, [
-      ...args,
-      server.url("/f"),
-      dir.join("f"),
-    ], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    const exited = new Promise<string | null>((resolve) =>
-      child.on("exit", (_code, signal) => resolve(signal))
-    );
+    const child = startChild("_crash_child", [server.url("/f"), dir.join("f")]);
     // Kill it once it has written 48 KiB (12 writes of 4 KiB: all it can of 50,000 bytes).
-    const written = deferred();
-    let output = "";
-    child.stdout.on("data", (chunk: Uint8Array) => {
-      output += new TextDecoder().decode(chunk);
-      if (output.split("\n").includes("49152")) written.resolve();
-    });
-    await Promise.race([written.promise, exited]);
-    child.kill("SIGKILL");
-    assert.equal(await exited, "SIGKILL");
+    await Promise.race([child.line((line) => line === "49152"), child.exited]);
+    child.process.kill("SIGKILL");
+    assert.equal(await child.exited, "SIGKILL");
     release.resolve();
 
     const names = await dir.list();
     assert.equal(
       names.length,
-      2,
-      `expected a partial file and its sidecar, got ${names}`,
+      3,
+      `expected a partial file, its sidecar and its lock, got ${names}`,
     );
     const partial = names.find((name) => name.endsWith(".dlpart")) as string;
     assert.ok(names.includes(`${partial}.json`));
+    // The dead process's lock is taken over at once (its pid is gone).
+    assert.ok(names.includes(`${partial}.lock`));
     assert.equal((await stat(dir.join(partial))).size, 49_152);
 
     const download = new Download(server.url("/f"), dir.join("f"));

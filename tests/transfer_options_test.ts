@@ -26,6 +26,7 @@ const BUILT_INS = {
   connectTimeout: 30_000,
   idleTimeout: 60_000,
   maxRedirects: 10,
+  lockStaleAfter: 10_000,
 };
 
 /** Asserts that resolving `options` over `defaults` throws `type` with `message`. */
@@ -85,6 +86,7 @@ test("resolveTransferOptions() takes every field from options when all are given
     connectTimeout: 40,
     idleTimeout: 50,
     maxRedirects: 2,
+    lockStaleAfter: 60,
   };
   assert.deepEqual(plain(resolveTransferOptions(URL, options)), options);
 });
@@ -99,6 +101,7 @@ test("resolveTransferOptions() takes fields from defaults when options lack them
     connectTimeout: 5,
     idleTimeout: 6,
     maxRedirects: 7,
+    lockStaleAfter: 8,
   };
   assert.deepEqual(plain(resolveTransferOptions(URL, {}, defaults)), defaults);
 });
@@ -127,6 +130,7 @@ test("resolveTransferOptions() accepts 0 when fields allow it", () => {
     connectTimeout: 0,
     idleTimeout: 0,
     maxRedirects: 0,
+    lockStaleAfter: 0,
   });
   assert.deepEqual(plain(resolved), {
     chunkSize: DEFAULT_CHUNK_SIZE,
@@ -137,6 +141,7 @@ test("resolveTransferOptions() accepts 0 when fields allow it", () => {
     connectTimeout: 0,
     idleTimeout: 0,
     maxRedirects: 0,
+    lockStaleAfter: 0,
   });
 });
 

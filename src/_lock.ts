@@ -1,0 +1,183 @@
+// An exclusive lock on a destination, shared by every process that downloads
+// into the same directory: a lock file beside the partial file, created with
+// O_EXCL semantics (the adapter's createNew), holding the owner's host, pid
+// and a random token. The owner touches it (its mtime is the heartbeat) while
+// it holds it. A lock whose owner is dead (same host, no such pid) or whose
+// heartbeat is older than `staleAfter` is taken over: it is first renamed
+// away (only one process can win that), then checked to be the very lock that
+// was judged stale, else put back.
+
+import { hostname } from "node:os";
+import process from "node:process";
+import { AlreadyExistsError, fs, NotFoundError } from "./_fs.ts";
+import { sleep } from "./_retry.ts";
+
+/** Timing of a {@linkcode FileLock}, in milliseconds. */
+export interface LockTiming {
+  /** A lock whose heartbeat is older than this is stale. */
+  staleAfter: number;
+  /** How often the owner touches its lock. */
+  heartbeat: number;
+  /** How often a waiting process looks at the lock again. */
+  poll: number;
+}
+
+/** What a lock file holds. */
+interface Owner {
+  host: string | undefined;
+  pid: number;
+  token: string;
+}
+
+const encoder = new TextEncoder();
+
+function randomToken(): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(8)),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+async function readOwner(path: string): Promise<Owner | undefined> {
+  try {
+    const owner = JSON.parse(new TextDecoder().decode(await fs.readFile(path)));
+    return typeof owner?.token === "string" ? owner as Owner : undefined;
+  } catch (error) {
+    // Missing, or caught half-written: treat as unknown.
+    if (error instanceof NotFoundError || error instanceof SyntaxError) {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+let host: string | undefined | null = null;
+
+/**
+ * This machine's name, or `undefined` where it may not be read (Deno without
+ * `--allow-sys=hostname`): then only heartbeats tell a lock is abandoned.
+ */
+function thisHost(): string | undefined {
+  if (host === null) {
+    try {
+      host = hostname();
+    } catch {
+      host = undefined;
+    }
+  }
+  return host;
+}
+
+function isAlive(owner: Owner): boolean {
+  // On another host, or where hosts cannot be compared: trust the heartbeat.
+  if (owner.host === undefined || owner.host !== thisHost()) return true;
+  try {
+    process.kill(owner.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === "EPERM";
+  }
+}
+
+/** Whether the lock at `path`, held by `owner`, may be taken over. */
+async function isStale(
+  path: string,
+  owner: Owner | undefined,
+  staleAfter: number,
+): Promise<boolean> {
+  let mtime: number;
+  try {
+    mtime = (await fs.stat(path)).mtime?.getTime() ?? 0;
+  } catch (error) {
+    if (error instanceof NotFoundError) return false; // gone: just retry
+    throw error;
+  }
+  if (owner !== undefined && !isAlive(owner)) return true;
+  return Date.now() - mtime > staleAfter;
+}
+
+/** A held lock; release it when done. */
+export class FileLock {
+  #path: string;
+  #token: string;
+  #timer: ReturnType<typeof setInterval>;
+
+  private constructor(path: string, token: string, heartbeat: number) {
+    this.#path = path;
+    this.#token = token;
+    this.#timer = setInterval(() => {
+      const now = new Date();
+      try {
+        fs.utimeSync(path, now, now);
+      } catch {
+        // Taken over meanwhile (we were judged stale): release will notice.
+      }
+    }, heartbeat);
+  }
+
+  /**
+   * Takes the lock at `path`, waiting while another live process holds it.
+   * Rejects with the signal's reason if it aborts meanwhile.
+   */
+  static async acquire(
+    path: string,
+    timing: LockTiming,
+    signal: AbortSignal,
+  ): Promise<FileLock> {
+    const token = randomToken();
+    const owner: Owner = { host: thisHost(), pid: process.pid, token };
+    for (;;) {
+      signal.throwIfAborted();
+      try {
+        const file = await fs.createNew(path);
+        try {
+          await file.write(encoder.encode(JSON.stringify(owner)));
+        } finally {
+          await file.close();
+        }
+        return new FileLock(path, token, timing.heartbeat);
+      } catch (error) {
+        if (!(error instanceof AlreadyExistsError)) throw error;
+      }
+      const holder = await readOwner(path);
+      if (await isStale(path, holder, timing.staleAfter)) {
+        await FileLock.#takeOver(path, holder);
+        continue;
+      }
+      await sleep(timing.poll, signal);
+    }
+  }
+
+  /** Moves a stale lock away, or puts it back if it turned out not to be it. */
+  static async #takeOver(
+    path: string,
+    judged: Owner | undefined,
+  ): Promise<void> {
+    const moved = `${path}.${randomToken()}.stale`;
+    try {
+      await fs.rename(path, moved);
+    } catch (error) {
+      if (error instanceof NotFoundError) return; // another process won
+      throw error;
+    }
+    const found = await readOwner(moved);
+    if (judged !== undefined && found?.token !== judged.token) {
+      // A fresh lock was created between our look and the rename: restore it.
+      await fs.rename(moved, path);
+      return;
+    }
+    await fs.remove(moved).catch(() => {});
+  }
+
+  /** Stops the heartbeat and removes the lock, if it is still ours. */
+  async release(): Promise<void> {
+    clearInterval(this.#timer);
+    const owner = await readOwner(this.#path);
+    if (owner?.token !== this.#token) return;
+    try {
+      await fs.remove(this.#path);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+  }
+}

@@ -1,0 +1,217 @@
+// DownloadManager's concurrency bound and queue, and Download's state as the
+// manager drives it. The behaviour lives in src/download_manager.ts and
+// src/download.ts.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  type Download,
+  DownloadInterrupt,
+  DownloadManager,
+  type DownloadState,
+} from "../mod.ts";
+import { deferred, patternBytes, type Route, startServer } from "./_server.ts";
+import { tempDir } from "./_temp_dir.ts";
+
+const BODY = patternBytes(1000);
+
+/** Routes /0../n-1 that count requests in flight and hold each until `gate`. */
+function gatedRoutes(n: number, gate: Promise<void>): {
+  routes: Record<string, Route>;
+  order: string[];
+  maxInFlight: () => number;
+  arrived: (count: number) => Promise<void>;
+} {
+  let inFlight = 0;
+  let max = 0;
+  const order: string[] = [];
+  const waits: { count: number; resolve: () => void }[] = [];
+  const routes: Record<string, Route> = {};
+  for (let i = 0; i < n; i++) {
+    routes[`/${i}`] = async (_request, response) => {
+      inFlight++;
+      max = Math.max(max, inFlight);
+      order.push(`/${i}`);
+      for (const wait of waits) if (order.length >= wait.count) wait.resolve();
+      await gate;
+      response.writeHead(200, { "content-length": BODY.byteLength });
+      response.end(BODY, () => inFlight--);
+    };
+  }
+  return {
+    routes,
+    order,
+    maxInFlight: () => max,
+    arrived: (count) =>
+      order.length >= count
+        ? Promise.resolve()
+        : new Promise((resolve) => waits.push({ count, resolve })),
+  };
+}
+
+test("DownloadManager runs at most concurrency downloads and starts the queued ones in order", async () => {
+  const gate = deferred();
+  const server = gatedRoutes(5, gate.promise);
+  await using http = await startServer(server.routes);
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { concurrency: 2 });
+  const started: number[] = [];
+  const downloads = [0, 1, 2, 3, 4].map((i) =>
+    manager.download(http.url(`/${i}`), {
+      onStateChange: (_d, state) => {
+        if (state === "running") started.push(i);
+      },
+    }) as Download
+  );
+  assert.deepEqual(downloads.map((d) => d.state), [
+    "running",
+    "running",
+    "queued",
+    "queued",
+    "queued",
+  ]);
+  assert.deepEqual(downloads.map((d) => d.isRunning()), [
+    true,
+    true,
+    false,
+    false,
+    false,
+  ]);
+  await server.arrived(2);
+  gate.resolve();
+  await manager.wait();
+  assert.equal(server.maxInFlight(), 2);
+  // Started first in, first out (requests of two freed slots may race).
+  assert.deepEqual(started, [0, 1, 2, 3, 4]);
+  assert.deepEqual(server.order.slice(0, 2).sort(), ["/0", "/1"]);
+  assert.deepEqual(downloads.map((d) => d.state), [
+    "done",
+    "done",
+    "done",
+    "done",
+    "done",
+  ]);
+  assert.deepEqual(await dir.list(), ["0", "1", "2", "3", "4"]);
+});
+
+test("DownloadManager with concurrency Infinity starts everything at once", async () => {
+  const gate = deferred();
+  const server = gatedRoutes(4, gate.promise);
+  await using http = await startServer(server.routes);
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { concurrency: Infinity });
+  for (let i = 0; i < 4; i++) manager.download(http.url(`/${i}`));
+  await server.arrived(4);
+  gate.resolve();
+  await manager.wait();
+  assert.equal(server.maxInFlight(), 4);
+});
+
+test("Download.cancel() of a queued download: it never starts, and wait() covers it", async () => {
+  const gate = deferred();
+  const server = gatedRoutes(3, gate.promise);
+  await using http = await startServer(server.routes);
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { concurrency: 1 });
+  const first = manager.download(http.url("/0")) as Download;
+  const queued = manager.download(http.url("/1")) as Download;
+  const last = manager.download(http.url("/2")) as Download;
+  queued.cancel();
+  assert.equal(queued.state, "canceled");
+  await assert.rejects(queued.wait(), DownloadInterrupt);
+  const waiting = manager.wait({ raiseIfError: false });
+  gate.resolve();
+  await waiting;
+  assert.deepEqual([first.state, queued.state, last.state], [
+    "done",
+    "canceled",
+    "done",
+  ]);
+  assert.deepEqual(server.order, ["/0", "/2"]);
+  assert.deepEqual(await dir.list(), ["0", "2"]);
+});
+
+test("DownloadManager.cancel(cancelIf) cancels queued downloads too", async () => {
+  const gate = deferred();
+  const server = gatedRoutes(3, gate.promise);
+  await using http = await startServer(server.routes);
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { concurrency: 1 });
+  const downloads = [0, 1, 2].map((i) =>
+    manager.download(http.url(`/${i}`)) as Download
+  );
+  await server.arrived(1);
+  // wait() covers the downloads not ended when it is called.
+  const waiting = manager.wait();
+  manager.cancel((download) => download.state === "queued");
+  gate.resolve();
+  await assert.rejects(waiting, DownloadInterrupt);
+  assert.deepEqual(downloads.map((d) => d.state), [
+    "done",
+    "canceled",
+    "canceled",
+  ]);
+  assert.deepEqual(server.order, ["/0"]);
+});
+
+test("DownloadManager.download() returns the queued download for a name already queued", async () => {
+  const gate = deferred();
+  const server = gatedRoutes(2, gate.promise);
+  await using http = await startServer(server.routes);
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { concurrency: 1 });
+  manager.download(http.url("/0"));
+  const queued = manager.download(http.url("/1"));
+  assert.equal(manager.download(http.url("/1")), queued);
+  gate.resolve();
+  await manager.wait();
+  assert.deepEqual(server.order, ["/0", "/1"]);
+});
+
+test("Download reports state changes: queued, running, then done", async () => {
+  const gate = deferred();
+  const server = gatedRoutes(2, gate.promise);
+  await using http = await startServer(server.routes);
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { concurrency: 1 });
+  const states: Record<string, DownloadState[]> = { "0": [], "1": [] };
+  for (const name of ["0", "1"]) {
+    manager.download(http.url(`/${name}`), {
+      onStateChange: (_download, state) => states[name]?.push(state),
+    });
+  }
+  gate.resolve();
+  await manager.wait();
+  assert.deepEqual(states, {
+    "0": ["running", "done"],
+    "1": ["queued", "running", "done"],
+  });
+});
+
+test("Download tells bytesWritten and total as it goes, and its final state", async () => {
+  const gate = deferred();
+  const server = gatedRoutes(1, gate.promise);
+  await using http = await startServer(server.routes);
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  const seen: [number, number | undefined][] = [];
+  const download = manager.download(http.url("/0"), {
+    progress: (d) => seen.push([d.bytesWritten, d.total]),
+  }) as Download;
+  assert.equal(download.bytesWritten, 0);
+  assert.equal(download.total, undefined);
+  gate.resolve();
+  await manager.wait();
+  assert.deepEqual(seen, [[0, 1000], [1000, 1000]]);
+  assert.equal(download.state, "done");
+});
+
+test("DownloadManager refuses a concurrency that is not a positive integer or Infinity", async () => {
+  await using dir = await tempDir();
+  for (const concurrency of [0, -1, 1.5, Number.NaN]) {
+    assert.throws(
+      () => new DownloadManager(dir.path, { concurrency }),
+      RangeError,
+    );
+  }
+});
