@@ -38,7 +38,7 @@ runCli({
   readInput: (path) => path === "-" ? readStdin() : readFile(path, "utf8"),
   async prepareDir(dir): Promise<void> {
     await mkdir(dir, { recursive: true });
-    // Deno asks for --allow-sys=uid,gid for this check; without it, an
+    // Deno asks for --allow-sys (uid, gid) for this check; without it, an
     // unwritable directory shows as each download's error instead.
     await access(dir, constants.W_OK).catch((error) => {
       if ((error as Error).name !== "NotCapable") throw error;

@@ -16,7 +16,7 @@ export function cliCommand(): [string, string[]] {
       "--allow-read",
       "--allow-write",
       "--allow-env",
-      "--allow-sys=uid,gid",
+      "--allow-sys",
       resolve("cli.ts"),
     ]];
   }

@@ -413,3 +413,31 @@ test("dlmanager --version and --help print to stdout and exit 0", async () => {
   assert.equal(help.code, 0);
   assert.ok(help.stdout.startsWith("Usage: dlmanager [options] URL...\n"));
 });
+
+test("dlmanager -j 1 runs one download at a time, in order", async () => {
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A),
+    "/b.bin": bytesRoute(B),
+  });
+  await using dir = await tempDir();
+  const result = await runCli([
+    "--json",
+    "-j",
+    "1",
+    "-d",
+    dir.path,
+    server.url("/a.bin"),
+    server.url("/b.bin"),
+  ]);
+  assert.equal(result.code, 0);
+  const events = result.stdout.trimEnd().split("\n").map((line) =>
+    JSON.parse(line)
+  ).filter((event) => event.event === "start" || event.event === "done")
+    .map((event) => `${event.event} ${event.name}`);
+  assert.deepEqual(events, [
+    "start a.bin",
+    "done a.bin",
+    "start b.bin",
+    "done b.bin",
+  ]);
+});

@@ -42,10 +42,10 @@ export interface TotalState {
 }
 
 const SPINNER = ["|", "/", "-", "\\"];
-const NAME_MIN = 8;
+const NAME_MIN = 12;
 const NAME_MAX = 32;
-const BAR_MIN = 5;
-const BAR_MAX = 30;
+const BAR_MIN = 7; // with its brackets
+const BAR_MAX = 24;
 
 /**
  * Lays out a frame: a line per row, then the total line. Every line is at
@@ -109,30 +109,29 @@ function renderRow(
     ]
     : [formatBytes(row.current), speedText(row.speed)];
   const parts = stats.filter((part) => part !== "");
-  // Drop figures from the least useful end until a name and a bar fit.
-  let name = Math.min(nameWidth, Math.max(NAME_MIN, row.name.length));
+  // Drop figures from the least useful end until a short name and bar fit.
   while (
     parts.length > 1 &&
-    name + 2 + (BAR_MIN + 2) + 1 + parts.join(" ").length > avail
+    NAME_MIN + 2 + BAR_MIN + 1 + parts.join(" ").length > avail
   ) {
     parts.pop();
   }
   const statsText = parts.join(" ");
-  const room = avail - statsText.length - 2 - 1; // two spaces around the bar
+  const room = avail - statsText.length - 1 - 2; // for name, "  ", bar
+  let name: number;
   let bar: string;
   if (!known) {
+    name = Math.min(nameWidth, room - 1);
     bar = SPINNER[tick % SPINNER.length] ?? "|";
   } else {
-    const barWidth = Math.max(
-      BAR_MIN,
-      Math.min(BAR_MAX, room - 2 - Math.min(name, NAME_MIN)),
+    // The name gives way first, down to NAME_MIN, so the bar gets room.
+    name = Math.min(nameWidth, Math.max(NAME_MIN, room - BAR_MAX));
+    bar = progressBar(
+      row.current / (row.total ?? 1),
+      Math.max(BAR_MIN, Math.min(BAR_MAX, room - name)) - 2,
     );
-    bar = progressBar(row.current / (row.total ?? 1), barWidth);
   }
-  name = Math.max(
-    1,
-    Math.min(nameWidth, avail - bar.length - 2 - 1 - statsText.length),
-  );
+  name = Math.max(1, name);
   return fit(
     `${truncate(row.name, name).padEnd(name)}  ${bar} ${statsText}`,
     avail,
@@ -187,8 +186,7 @@ export interface LiveDisplayOptions {
 const CSI = "\x1b[";
 const HIDE_CURSOR = `${CSI}?25l`;
 const SHOW_CURSOR = `${CSI}?25h`;
-const CLEAR_LINE = `${CSI}2K`;
-const CLEAR_BELOW = `${CSI}J`;
+const CLEAR_LINE_END = `${CSI}K`;
 const up = (lines: number): string => lines > 0 ? `${CSI}${lines}A\r` : "\r";
 
 /**
@@ -249,7 +247,11 @@ export class LiveDisplay {
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#out.write(up(this.#drawn) + CLEAR_BELOW + SHOW_CURSOR);
+    const rows = this.#drawn;
+    this.#out.write(
+      up(rows) + (CLEAR_LINE_END + "\n").repeat(rows) +
+        (rows > 0 ? up(rows) : "") + SHOW_CURSOR,
+    );
     this.#drawn = 0;
   }
 
@@ -262,8 +264,14 @@ export class LiveDisplay {
       ...logged,
       ...this.#frame(width),
     ];
+    // Each line overwrites an old one and clears the rest of its row (a long
+    // logged line wraps, the rest of its last row cleared too). Old rows
+    // left below are blanked. No erase-display: tmux, for one, saves the
+    // screen to its scrollback when that is sent from the top row.
+    const blank = Math.max(0, this.#drawn - lines.length);
     const text = up(this.#drawn) +
-      lines.map((line) => CLEAR_LINE + line + "\n").join("") + CLEAR_BELOW;
+      lines.map((line) => line + CLEAR_LINE_END + "\n").join("") +
+      (CLEAR_LINE_END + "\n").repeat(blank) + (blank > 0 ? up(blank) : "");
     this.#drawn = lines.length - logged.length;
     return text;
   }

@@ -154,7 +154,10 @@ class Session {
     const interval = Number(this.#host.env("DLMANAGER_LOG_INTERVAL") ?? "");
     const logInterval = interval > 0 ? interval * 1000 : LOG_INTERVAL;
     const manager = new DownloadManager(options.dir, {
-      // `concurrency` comes with the download queue (issue 6).
+      // -j: the manager queues the rest (FIFO) and runs them as slots free.
+      ...(options.concurrency === undefined
+        ? {}
+        : { concurrency: options.concurrency }),
       ...(options.retries === undefined ? {} : { retries: options.retries }),
       ...(options.timeout === undefined ? {} : {
         connectTimeout: options.timeout,
@@ -262,13 +265,16 @@ class Session {
     if (!tracked.started) {
       tracked.started = true;
       tracked.startTime = now;
-      this.#event(
-        "start",
-        { name: tracked.name, url: tracked.url, total: total ?? null },
-        `start   ${tracked.name}${
-          total === undefined ? "" : ` (${formatBytes(total)})`
-        }`,
-      );
+      // On a terminal the live line shows the start.
+      if (this.#display === undefined) {
+        this.#event(
+          "start",
+          { name: tracked.name, url: tracked.url, total: total ?? null },
+          `start   ${tracked.name}${
+            total === undefined ? "" : ` (${formatBytes(total)})`
+          }`,
+        );
+      }
     }
     this.#bytes += current - tracked.current; // goes back on a restart from 0
     tracked.current = current;
@@ -326,7 +332,10 @@ class Session {
   }
 
   #active(): Tracked[] {
-    return this.#tracked.filter((t) => t.started && !this.#ended.has(t));
+    // Running: taken from the queue, whether or not the server has answered.
+    return this.#tracked.filter((t) =>
+      t.download.state === "running" && !this.#ended.has(t)
+    );
   }
 
   #frame(width: number): string[] {
@@ -342,7 +351,8 @@ class Session {
       rows,
       {
         active: active.length,
-        queued: this.#tracked.length - this.#ended.size - active.length,
+        queued: this.#tracked.filter((t) => t.download.state === "queued")
+          .length,
         done: this.#done,
         skipped: this.#skipped,
         failed: this.#failed,
@@ -356,7 +366,8 @@ class Session {
   }
 
   #logProgress(): void {
-    for (const t of this.#active()) {
+    // Only those the server has answered: the start line comes first.
+    for (const t of this.#active().filter((t) => t.started)) {
       const percent = t.total
         ? ` ${Math.floor(100 * t.current / t.total)}%`
         : "";
