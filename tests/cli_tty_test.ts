@@ -55,7 +55,7 @@ function tmuxPane(
     screen,
     // Polls the screen (there is no event to await from a terminal) until
     // `ready` holds; the test's timeout bounds it.
-    async until(ready) {
+    async until(ready): Promise<string[]> {
       for (;;) {
         const lines = screen();
         if (ready(lines)) return lines;
