@@ -4,16 +4,18 @@
 //
 //   deno run -A scripts/build_npm.ts [version]     (deno task build:npm)
 //
-// 1. Compiles `mod.ts` to ES modules (`npm/esm/`) and CommonJS
+// 1. Compiles `mod.ts` and `cli.ts` (the `dlmanager` bin) to ES modules (`npm/esm/`) and CommonJS
 //    (`npm/script/`), each with `.d.ts` types, and `tests/` with them.
 // 2. Writes `package.json`, copies README.md and LICENSE.
 // 3. Packs the package and installs the tarball into a scratch project in a
 //    temp dir, where it runs, under this machine's Node, the whole test suite
 //    (as ES modules, then as CommonJS, each importing the installed package), a
-//    small download as an ESM and a CommonJS consumer, and a type check of the
+//    small download as an ESM and a CommonJS consumer, `dlmanager --version`
+//    through the installed bin, and a type check of the
 //    README's examples and a CommonJS consumer (`nodenext` and `bundler`).
 
 import {
+  chmodSync,
   copyFileSync,
   mkdirSync,
   readdirSync,
@@ -28,7 +30,10 @@ import { compile, type JsonCompilerOptions, typeCheck } from "./_tsc.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const name = denoJson.name;
-const entryPoints = { [name]: "mod.ts" };
+// `cli.ts` is the `dlmanager` command (`bin`), not an export: importing it
+// runs it.
+const entryPoints = { [name]: "mod.ts", [`${name}/cli`]: "cli.ts" };
+const bin = "esm/cli.js";
 // `_fs.ts` picks Deno's or Node's file APIs at load; the package holds only
 // Node's (see `src/_fs_npm.ts` for why).
 const swaps = { "src/_fs.ts": "src/_fs_npm.ts" };
@@ -58,6 +63,7 @@ const packageJson = {
       require: { types: "./script/mod.d.ts", default: "./script/mod.js" },
     },
   },
+  bin: { dlmanager: `./${bin}` },
   files: ["esm/", "script/"],
   engines: { node: ">=20" },
   sideEffects: false,
@@ -83,6 +89,9 @@ try {
       installedOutDir: join(project, "node_modules", name, format),
     });
   }
+  const cli = join(npm, bin);
+  writeFileSync(cli, "#!/usr/bin/env node\n" + readFileSync(cli, "utf8"));
+  chmodSync(cli, 0o755);
   writeJson(join(npm, "package.json"), packageJson);
   writeJson(join(npm, "script", "package.json"), { type: "commonjs" });
   for (const file of ["README.md", "LICENSE"]) {
@@ -126,6 +135,17 @@ try {
     writeFileSync(join(project, format, "smoke.js"), smokeScript(format));
     await run("node", ["smoke.js"], join(project, format));
   }
+  // The bin as npx finds it: node_modules/.bin/dlmanager, run by its shebang.
+  const version = await run(
+    join(project, "node_modules", ".bin", "dlmanager"),
+    ["--version"],
+    project,
+    { capture: true },
+  );
+  if (version !== `dlmanager ${denoJson.version}\n`) {
+    throw new Error(`dlmanager --version printed ${JSON.stringify(version)}`);
+  }
+  console.log(`Smoke test (bin): ${version.trim()}`);
 
   const types = join(project, "types");
   const readme = readFileSync(join(root, "README.md"), "utf8");

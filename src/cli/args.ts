@@ -1,0 +1,327 @@
+/**
+ * The command line's arguments and `-i` lists: parsed with `node:util`'s
+ * `parseArgs` and checked, so that every bad input is one
+ * {@linkcode UsageError} before anything is downloaded.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { parseSize } from "./units.ts";
+
+/** A bad command line or input list: the CLI prints the message, exits 2. */
+export class UsageError extends Error {
+  /**
+   * @param message What is wrong, in one line.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** One file to download. */
+export interface Job {
+  /** The URL, normalised. */
+  url: string;
+  /** The file name (`-o`, or an input line's second field). */
+  name?: string | undefined;
+  /** The expected sha256 in hex. */
+  sha256?: string | undefined;
+  /** The expected digest as an SRI string. */
+  integrity?: string | undefined;
+}
+
+/** What a `run` command line asks for. */
+export interface CliOptions {
+  /** The directory to download into. */
+  dir: string;
+  /** How many downloads run at once (`-j`); `undefined`: the library's default. */
+  concurrency: number | undefined;
+  /** `--retries`. */
+  retries: number | undefined;
+  /** `--timeout`, in milliseconds: both the connect and the idle timeout. */
+  timeout: number | undefined;
+  /** `--header` values, as name-value pairs. */
+  headers: [string, string][];
+  /** `--max-size` in bytes. */
+  maxSize: number | undefined;
+  /** `--keep`: files always kept by the size limit. */
+  keep: number | undefined;
+  /** `--quiet`: only errors and the summary. */
+  quiet: boolean;
+  /** `--json`: one JSON line per event on stdout. */
+  json: boolean;
+  /** The URLs given as arguments. */
+  jobs: Job[];
+  /** `-i`: the input list's path, or `-` for stdin. */
+  inputFile: string | undefined;
+}
+
+/** What the command line asks for. */
+export type Command =
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "run"; options: CliOptions };
+
+/** The help text, printed by `--help`. */
+export const HELP = `Usage: dlmanager [options] URL...
+       dlmanager [options] -i FILE
+
+Download URLs into a directory, with live progress. Files already present
+are skipped.
+
+Options:
+  -d, --dir DIR          directory to download into (default: .)
+  -i, --input-file FILE  read URLs from FILE, one per line ("-" for stdin);
+                         a line may be URL, URL<TAB>name or
+                         URL<TAB>name<TAB>sha256; blank and # lines are skipped
+  -o, --output NAME      file name, for a single URL
+  -j, --jobs N           downloads at once (default: 6)
+      --retries N        retries per download (default: 3)
+      --timeout SECONDS  connect and idle timeout (default: 30 and 60)
+      --header 'K: V'    request header (repeatable)
+      --sha256 HEX       expected sha256, for a single URL
+      --integrity SRI    expected digest (sha256-<base64>...), for a single URL
+      --max-size SIZE    keep DIR under SIZE (500M, 2G), removing the least
+                         recently used files
+      --keep N           with --max-size: always keep N files (default: 5)
+  -q, --quiet            print only errors and the summary
+      --json             print one JSON object per event (for scripts)
+  -V, --version          print the version
+  -h, --help             print this help
+
+Exit status: 0 all downloaded or present, 1 some failed, 2 usage error,
+130 interrupted.
+`;
+
+const OPTIONS = {
+  dir: { type: "string", short: "d" },
+  "input-file": { type: "string", short: "i" },
+  output: { type: "string", short: "o" },
+  jobs: { type: "string", short: "j" },
+  retries: { type: "string" },
+  timeout: { type: "string" },
+  header: { type: "string", multiple: true },
+  sha256: { type: "string" },
+  integrity: { type: "string" },
+  "max-size": { type: "string" },
+  keep: { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  json: { type: "boolean" },
+  version: { type: "boolean", short: "V" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * Parses and checks the arguments (without the program name).
+ *
+ * @param args e.g. `process.argv.slice(2)`.
+ * @returns The command.
+ * @throws {UsageError} for an unknown option, a missing or bad value, a bad
+ * URL, or options that do not go together.
+ *
+ * @example
+ * ```ts ignore
+ * parseCliArgs(["-d", "out", "https://example.com/a.zip"]);
+ * ```
+ */
+export function parseCliArgs(args: string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError(parseArgsMessage(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: "help" };
+  if (values.version) return { kind: "version" };
+
+  const inputFile = values["input-file"];
+  if (positionals.length === 0 && inputFile === undefined) {
+    throw new UsageError("No URL given: pass URLs or -i FILE (see --help)");
+  }
+  const jobs = positionals.map((url) => ({ url: checkUrl(url, "") }));
+  const single: Omit<Job, "url"> = {};
+  for (const option of ["output", "sha256", "integrity"] as const) {
+    const value = values[option];
+    if (value === undefined) continue;
+    if (jobs.length !== 1 || inputFile !== undefined) {
+      throw new UsageError(`--${option} needs exactly one URL and no -i`);
+    }
+    single[option === "output" ? "name" : option] = value;
+  }
+  if (single.name !== undefined) checkName(single.name, "", "-o");
+  if (single.sha256 !== undefined) {
+    single.sha256 = checkSha256(single.sha256, "", "--sha256");
+  }
+  if (single.sha256 !== undefined && single.integrity !== undefined) {
+    throw new UsageError("Give --sha256 or --integrity, not both");
+  }
+  if (jobs[0] !== undefined) Object.assign(jobs[0], single);
+
+  const maxSize = values["max-size"] === undefined
+    ? undefined
+    : size(values["max-size"]);
+  const keep = integer("--keep", values.keep, 0);
+  if (keep !== undefined && maxSize === undefined) {
+    throw new UsageError("--keep needs --max-size");
+  }
+  const timeout = values.timeout === undefined
+    ? undefined
+    : seconds(values.timeout);
+  return {
+    kind: "run",
+    options: {
+      dir: values.dir ?? ".",
+      concurrency: integer("-j", values.jobs, 1),
+      retries: integer("--retries", values.retries, 0),
+      timeout,
+      headers: (values.header ?? []).map(header),
+      maxSize,
+      keep,
+      quiet: values.quiet ?? false,
+      json: values.json ?? false,
+      jobs,
+      inputFile,
+    },
+  };
+}
+
+/**
+ * Parses an input list: one URL per line, optionally followed by a tab and a
+ * file name, and another tab and a sha256. Blank lines and lines starting
+ * with `#` are skipped.
+ *
+ * @param text The list's contents.
+ * @param source The list's name for messages (a path, or `stdin`).
+ * @returns The jobs, in order.
+ * @throws {UsageError} naming the source and line number of a malformed line.
+ *
+ * @example
+ * ```ts ignore
+ * parseInputList("https://example.com/a\ta.zip\n", "list.txt");
+ * ```
+ */
+export function parseInputList(text: string, source: string): Job[] {
+  const jobs: Job[] = [];
+  const lines = text.split("\n");
+  for (const [index, raw] of lines.entries()) {
+    const line = raw.replace(/\r$/, "");
+    if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
+    const where = `${source}:${index + 1}: `;
+    const fields = line.split("\t");
+    if (fields.length > 3) {
+      throw new UsageError(
+        `${where}expected URL, URL<TAB>name or URL<TAB>name<TAB>sha256, got ${fields.length} fields`,
+      );
+    }
+    const [url = "", name, sha256] = fields;
+    const job: Job = { url: checkUrl(url.trim(), where) };
+    if (name !== undefined && !(name === "" && sha256 !== undefined)) {
+      job.name = checkName(name, where, "name");
+    }
+    if (sha256 !== undefined) {
+      job.sha256 = checkSha256(sha256.trim(), where, "sha256");
+    }
+    jobs.push(job);
+  }
+  return jobs;
+}
+
+function parseArgsMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown }).code;
+  const option = /'(-[^']*)'/.exec(message)?.[1];
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option !== undefined) {
+    return `Unknown option ${option} (see --help)`;
+  }
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option !== undefined) {
+    const name = option.replace(/^(-\w), (--\S+).*$/, "$2").split(" ")[0];
+    return `Option ${name} needs a value`;
+  }
+  return message.split("\n")[0] ?? message;
+}
+
+function checkUrl(text: string, where: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`${where}Invalid URL "${text}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError(
+      `${where}Invalid URL "${text}": only http and https are supported`,
+    );
+  }
+  return url.href;
+}
+
+function checkName(name: string, where: string, what: string): string {
+  if (
+    name === "" || name === "." || name === ".." || /[/\\\0]/.test(name)
+  ) {
+    throw new UsageError(
+      `${where}Invalid ${what} "${name}": a file name must not be empty, "." or "..", or contain "/" or "\\"`,
+    );
+  }
+  return name;
+}
+
+function checkSha256(hex: string, where: string, what: string): string {
+  if (!/^[0-9a-f]{64}$/i.test(hex)) {
+    throw new UsageError(
+      `${where}Invalid ${what} "${hex}": expected 64 hex digits`,
+    );
+  }
+  return hex.toLowerCase();
+}
+
+function integer(
+  name: string,
+  text: string | undefined,
+  min: number,
+): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text.trim()) || Number(text) < min) {
+    throw new UsageError(
+      `Invalid ${name} "${text}": expected a whole number of at least ${min}`,
+    );
+  }
+  return Number(text);
+}
+
+function size(text: string): number {
+  try {
+    return parseSize(text);
+  } catch {
+    throw new UsageError(
+      `Invalid --max-size "${text}": expected a size such as 500M or 2G`,
+    );
+  }
+}
+
+function seconds(text: string): number {
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value) || value <= 0) {
+    throw new UsageError(
+      `Invalid --timeout "${text}": expected a positive number of seconds`,
+    );
+  }
+  return value * 1000;
+}
+
+function header(text: string): [string, string] {
+  const colon = text.indexOf(":");
+  const name = colon < 0 ? "" : text.slice(0, colon).trim();
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+    throw new UsageError(`Invalid --header "${text}": expected 'Name: value'`);
+  }
+  return [name, text.slice(colon + 1).trim()];
+}

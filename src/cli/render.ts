@@ -1,0 +1,278 @@
+/**
+ * The terminal display: one line per active download and a total line,
+ * redrawn in place at a bounded rate, every line within the terminal's width.
+ * {@linkcode renderFrame} lays out a frame (pure); {@linkcode LiveDisplay}
+ * draws frames and permanent log lines on a terminal stream.
+ *
+ * @module
+ */
+
+import { formatBytes, formatDuration } from "./units.ts";
+
+/** One active download, as displayed. */
+export interface RowState {
+  /** The file name. */
+  name: string;
+  /** Bytes written so far. */
+  current: number;
+  /** The size, if the server sent one. */
+  total: number | undefined;
+  /** Recent speed in bytes per second, `undefined` until measured. */
+  speed: number | undefined;
+}
+
+/** The total line's figures. */
+export interface TotalState {
+  /** Downloads running. */
+  active: number;
+  /** Downloads waiting for a slot. */
+  queued: number;
+  /** Finished downloads. */
+  done: number;
+  /** Files that were already there. */
+  skipped: number;
+  /** Failed downloads. */
+  failed: number;
+  /** Bytes written by all downloads. */
+  bytes: number;
+  /** Overall speed in bytes per second. */
+  speed: number | undefined;
+  /** Milliseconds since the start. */
+  elapsed: number;
+}
+
+const SPINNER = ["|", "/", "-", "\\"];
+const NAME_MIN = 12;
+const NAME_MAX = 32;
+const BAR_MIN = 7; // with its brackets
+const BAR_MAX = 24;
+
+/**
+ * Lays out a frame: a line per row, then the total line. Every line is at
+ * most `width - 1` characters (the last column is left free, so a terminal
+ * never wraps).
+ *
+ * @param rows The active downloads.
+ * @param total The total line's figures.
+ * @param width The terminal's width in columns.
+ * @param tick A counter advancing the spinner of rows without a size.
+ * @returns The lines, without newlines.
+ *
+ * @example
+ * ```ts ignore
+ * renderFrame([{ name: "a.zip", current: 512, total: 1024, speed: 100 }],
+ *   { active: 1, queued: 0, done: 0, skipped: 0, failed: 0, bytes: 512,
+ *     speed: 100, elapsed: 5000 }, 80, 0);
+ * ```
+ */
+export function renderFrame(
+  rows: RowState[],
+  total: TotalState,
+  width: number,
+  tick: number,
+): string[] {
+  const avail = Math.max(10, width - 1);
+  const nameWidth = Math.min(
+    NAME_MAX,
+    Math.max(NAME_MIN, ...rows.map((row) => row.name.length)),
+  );
+  const lines = rows.map((row) => renderRow(row, avail, nameWidth, tick));
+  const counts = [
+    `${total.active} active`,
+    total.queued > 0 ? `${total.queued} queued` : "",
+    `${total.done} done`,
+    total.skipped > 0 ? `${total.skipped} skipped` : "",
+    total.failed > 0 ? `${total.failed} failed` : "",
+  ].filter((part) => part !== "").join(", ");
+  const figures = [
+    formatBytes(total.bytes),
+    speedText(total.speed),
+    formatDuration(total.elapsed),
+  ].filter((part) => part !== "").join("  ");
+  lines.push(fit(`Total: ${counts}  ${figures}`, avail));
+  return lines;
+}
+
+function renderRow(
+  row: RowState,
+  avail: number,
+  nameWidth: number,
+  tick: number,
+): string {
+  const known = row.total !== undefined && row.total > 0;
+  const stats = known
+    ? [
+      `${Math.floor(100 * row.current / (row.total ?? 1))}%`.padStart(4),
+      `${formatBytes(row.current)}/${formatBytes(row.total ?? 0)}`,
+      speedText(row.speed),
+      row.speed ? `ETA ${eta(row)}` : "",
+    ]
+    : [formatBytes(row.current), speedText(row.speed)];
+  const parts = stats.filter((part) => part !== "");
+  // Drop figures from the least useful end until a short name and bar fit.
+  while (
+    parts.length > 1 &&
+    NAME_MIN + 2 + BAR_MIN + 1 + parts.join(" ").length > avail
+  ) {
+    parts.pop();
+  }
+  const statsText = parts.join(" ");
+  const room = avail - statsText.length - 1 - 2; // for name, "  ", bar
+  let name: number;
+  let bar: string;
+  if (!known) {
+    name = Math.min(nameWidth, room - 1);
+    bar = SPINNER[tick % SPINNER.length] ?? "|";
+  } else {
+    // The name gives way first, down to NAME_MIN, so the bar gets room.
+    name = Math.min(nameWidth, Math.max(NAME_MIN, room - BAR_MAX));
+    bar = progressBar(
+      row.current / (row.total ?? 1),
+      Math.max(BAR_MIN, Math.min(BAR_MAX, room - name)) - 2,
+    );
+  }
+  name = Math.max(1, name);
+  return fit(
+    `${truncate(row.name, name).padEnd(name)}  ${bar} ${statsText}`,
+    avail,
+  );
+}
+
+function progressBar(fraction: number, width: number): string {
+  const inner = width;
+  const filled = Math.max(0, Math.min(inner, Math.floor(fraction * inner)));
+  const head = filled < inner && filled > 0 ? ">" : "";
+  return `[${"=".repeat(filled - (head ? 1 : 0))}${head}${
+    " ".repeat(inner - filled)
+  }]`;
+}
+
+function eta(row: RowState): string {
+  if (row.total === undefined || !row.speed) return "?";
+  return formatDuration(1000 * (row.total - row.current) / row.speed);
+}
+
+function speedText(speed: number | undefined): string {
+  return speed === undefined ? "" : `${formatBytes(speed)}/s`;
+}
+
+function truncate(text: string, width: number): string {
+  const chars = [...text];
+  if (chars.length <= width) return text;
+  return width <= 1
+    ? chars.slice(0, width).join("")
+    : chars.slice(0, width - 1).join("") + "~";
+}
+
+function fit(line: string, width: number): string {
+  return [...line].length <= width ? line : [...line].slice(0, width).join("");
+}
+
+/** A stream {@linkcode LiveDisplay} writes to. */
+export interface TextSink {
+  /** Writes text as is. */
+  write(text: string): unknown;
+}
+
+/** Options for {@linkcode LiveDisplay}. */
+export interface LiveDisplayOptions {
+  /** The terminal's current width in columns. */
+  width: () => number;
+  /** Milliseconds between redraws. @default {100} */
+  interval?: number | undefined;
+}
+
+// The renderer's whole vocabulary of control sequences.
+const CSI = "\x1b[";
+const HIDE_CURSOR = `${CSI}?25l`;
+const SHOW_CURSOR = `${CSI}?25h`;
+const CLEAR_LINE_END = `${CSI}K`;
+const up = (lines: number): string => lines > 0 ? `${CSI}${lines}A\r` : "\r";
+
+/**
+ * Draws a live area at the bottom of a terminal: frames from `frame`, redrawn
+ * in place at most every `interval` ms (each frame written at once, over the
+ * last, so nothing flickers or scrolls), with permanent lines logged above.
+ *
+ * @example
+ * ```ts ignore
+ * const display = new LiveDisplay(process.stdout, (width) => [`${width} wide`], {
+ *   width: () => process.stdout.columns,
+ * });
+ * display.log("done a.zip");
+ * display.stop();
+ * ```
+ */
+export class LiveDisplay {
+  #out: TextSink;
+  #frame: (width: number) => string[];
+  #width: () => number;
+  #drawn = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  /**
+   * Starts drawing.
+   *
+   * @param out The terminal.
+   * @param frame Lays out the live area for a width.
+   * @param options See {@linkcode LiveDisplayOptions}.
+   */
+  constructor(
+    out: TextSink,
+    frame: (width: number) => string[],
+    options: LiveDisplayOptions,
+  ) {
+    this.#out = out;
+    this.#frame = frame;
+    this.#width = options.width;
+    this.#out.write(HIDE_CURSOR);
+    this.#timer = setInterval(() => this.draw(), options.interval ?? 100);
+  }
+
+  /** Redraws the live area now. */
+  draw(): void {
+    this.#out.write(this.#render([]));
+  }
+
+  /**
+   * Prints `line` above the live area, which is redrawn below it.
+   *
+   * @param line One line, without a newline.
+   */
+  log(line: string): void {
+    this.#out.write(this.#render([line]));
+  }
+
+  /** Stops redrawing and removes the live area, leaving the logged lines. */
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    const rows = this.#drawn;
+    this.#out.write(
+      up(rows) + (CLEAR_LINE_END + "\n").repeat(rows) +
+        (rows > 0 ? up(rows) : "") + SHOW_CURSOR,
+    );
+    this.#drawn = 0;
+  }
+
+  #render(logged: string[]): string {
+    if (this.#timer === undefined) {
+      return logged.map((line) => line + "\n").join("");
+    }
+    const width = this.#width();
+    const lines = [
+      ...logged,
+      ...this.#frame(width),
+    ];
+    // Each line overwrites an old one and clears the rest of its row (a long
+    // logged line wraps, the rest of its last row cleared too). Old rows
+    // left below are blanked. No erase-display: tmux, for one, saves the
+    // screen to its scrollback when that is sent from the top row.
+    const blank = Math.max(0, this.#drawn - lines.length);
+    const text = up(this.#drawn) +
+      lines.map((line) => line + CLEAR_LINE_END + "\n").join("") +
+      (CLEAR_LINE_END + "\n").repeat(blank) + (blank > 0 ? up(blank) : "");
+    this.#drawn = lines.length - logged.length;
+    return text;
+  }
+}
