@@ -35,8 +35,9 @@ const name = denoJson.name;
 const entryPoints = { [name]: "mod.ts", [`${name}/cli`]: "cli.ts" };
 const bin = "esm/cli.js";
 // `_fs.ts` picks Deno's or Node's file APIs at load; the package holds only
-// Node's (see `src/_fs_npm.ts` for why).
-const swaps = { "src/_fs.ts": "src/_fs_npm.ts" };
+// Node's (see `src/_fs_npm.ts` for why). `dlmanager --version` prints the
+// version this build is given (written to the scratch directory below).
+const swaps: Record<string, string> = { "src/_fs.ts": "src/_fs_npm.ts" };
 const compilerOptions: JsonCompilerOptions = {
   ...denoJson.compilerOptions, // the same strictness as on Deno
   target: "es2022", // so tsc downlevels `await using`, which Node 20 cannot parse
@@ -73,6 +74,12 @@ const formats = ["esm", "script"] as const;
 const npm = join(root, "npm");
 const scratch = Deno.makeTempDirSync({ prefix: "dlmanager-npm-" });
 const project = join(scratch, "project");
+swaps["src/cli/version.ts"] = writeFile(
+  join(scratch, "version.ts"),
+  `/** The package version. */\nexport const VERSION = ${
+    JSON.stringify(packageJson.version)
+  };\n`,
+);
 try {
   console.log(`Building ${name}@${packageJson.version} in npm/`);
   rmSync(npm, { recursive: true, force: true });
@@ -142,7 +149,7 @@ try {
     project,
     { capture: true },
   );
-  if (version !== `dlmanager ${denoJson.version}\n`) {
+  if (version !== `dlmanager ${packageJson.version}\n`) {
     throw new Error(`dlmanager --version printed ${JSON.stringify(version)}`);
   }
   console.log(`Smoke test (bin): ${version.trim()}`);
