@@ -1,10 +1,12 @@
 // The benchmark: this library against a plain `fetch` piped to a file, curl
 // and aria2c, on data served from 127.0.0.1. Each contender runs as its own
 // process under GNU time (wall, CPU seconds, peak RSS), interleaved within
-// each round (A B C A B C ...); every output file's sha256 is checked. Prints
-// a table per workload and writes them as Markdown to bench/results/.
+// each round (A B C, then B C A, ...); every output file's sha256 is checked.
+// Prints a table per workload and writes them as Markdown to bench/results/.
+// The default (5 rounds of the three workloads) takes about 10 minutes on a
+// 2-core machine.
 //
-//   deno task bench [--runs 3] [--only 1g,64k,4k] [--server auto|nginx|builtin]
+//   deno task bench [--runs 5] [--only 1g,64k,4k] [--server auto|nginx|builtin]
 //                   [--node-lib path/to/esm/mod.js] [--dir /tmp] [--out FILE]
 //                   [--syscalls] [--no-install] [--keep]
 //
@@ -44,7 +46,7 @@ import {
 const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
-    runs: { type: "string", default: "3" },
+    runs: { type: "string", default: "5" },
     only: { type: "string", default: Object.keys(WORKLOADS).join(",") },
     server: { type: "string", default: "auto" },
     "node-lib": { type: "string" },
@@ -319,20 +321,42 @@ async function writeInputs(
   return { workload, list, curlConfig, ariaInput };
 }
 
-/** One run of `contender`: measured, then verified; its output removed after. */
+let outCount = 0;
+
+/**
+ * A new, empty directory for one run's files. Files of the many-files
+ * workloads are left in place until the end: ext4 makes creating files right
+ * after deleting thousands expensive (its inode allocator skips and re-reads
+ * recently deleted inodes), which would time the previous run's cleanup.
+ */
+async function freshOut(
+  outRoot: string,
+  contender: Contender,
+): Promise<string> {
+  const out = join(outRoot, `${++outCount}-${contender.id}`);
+  await Deno.mkdir(out, { recursive: true });
+  return out;
+}
+
+async function cleanUp(out: string, workload: Workload): Promise<void> {
+  if (workload.files.length === 1) {
+    await Deno.remove(out, { recursive: true }).catch(() => {});
+  }
+}
+
+/** One run of `contender`: measured, then verified. */
 async function runOnce(
   contender: Contender,
   inputs: Omit<RunPaths, "out">,
   outRoot: string,
 ): Promise<Sample> {
-  const out = join(outRoot, contender.id);
-  await Deno.mkdir(out, { recursive: true });
+  const out = await freshOut(outRoot, contender);
   try {
     const sample = await measure(contender.argv({ ...inputs, out }));
     await verify(out, inputs.workload);
     return sample;
   } finally {
-    await Deno.remove(out, { recursive: true }).catch(() => {});
+    await cleanUp(out, inputs.workload);
   }
 }
 
@@ -343,15 +367,20 @@ async function traceOnce(
   outRoot: string,
   work: string,
 ): Promise<string[]> {
-  const out = join(outRoot, contender.id);
   const counts = join(work, "strace-counts.txt");
   const writes = join(work, "strace-writes.txt");
-  const argv = contender.argv({ ...inputs, out });
+  let out = await freshOut(outRoot, contender);
   try {
-    await Deno.mkdir(out, { recursive: true });
-    await run("strace", ["-f", "-qq", "-c", "-o", counts, ...argv]);
-    await Deno.remove(out, { recursive: true });
-    await Deno.mkdir(out, { recursive: true });
+    await run("strace", [
+      "-f",
+      "-qq",
+      "-c",
+      "-o",
+      counts,
+      ...contender.argv({ ...inputs, out }),
+    ]);
+    await cleanUp(out, inputs.workload);
+    out = await freshOut(outRoot, contender);
     await run("strace", [
       "-f",
       "-qq",
@@ -364,10 +393,10 @@ async function traceOnce(
       "signal=none",
       "-o",
       writes,
-      ...argv,
+      ...contender.argv({ ...inputs, out }),
     ]);
   } finally {
-    await Deno.remove(out, { recursive: true }).catch(() => {});
+    await cleanUp(out, inputs.workload);
   }
   const sizes = new Map<number, number>();
   let fileWrites = 0;
@@ -479,8 +508,13 @@ try {
       }`,
     );
     for (let round = 1; round <= runs; round++) {
-      for (const [i, contender] of contenders.entries()) {
+      // Each round starts one contender later (A B C, B C A, C A B, ...): on
+      // this kind of VM a run can be slowed by what the run before it left
+      // in memory, so no contender always follows the same one.
+      for (let k = 0; k < contenders.length; k++) {
         stop.signal.throwIfAborted();
+        const i = (k + round - 1) % contenders.length;
+        const contender = contenders[i] as Contender;
         const row = rows[i] as Row;
         try {
           const sample = await runOnce(contender, inputs, outRoot);
@@ -572,7 +606,7 @@ try {
     `| dlmanager on Node | ${lib.how} |`,
     `| Files written to | ${flags.dir} (${fsType}) |`,
     "",
-    `Each contender is its own process, timed from spawn to exit (start-up included) under GNU time for CPU (user + system) and peak RSS. ${runs} rounds, contenders interleaved within each round after one untimed warm-up; every downloaded file's sha256 is checked. MB = 10^6 bytes. Ratios divide the contender's throughput by the reference's (medians of this run): above 1x is faster. "÷ fetch" is against the plain \`fetch\` piped to a file on the same runtime (Deno: \`response.body.pipeTo(file.writable)\`; Node: \`pipeline(Readable.fromWeb(response.body), createWriteStream(path))\`). For many files, dlmanager and the fetch baseline share one worker pool of the stated size (\`DownloadManager.download()\` starts every download at once, so the pool bounds them); curl and aria2c get the same concurrency.`,
+    `Each contender is its own process, timed from spawn to exit (start-up included) under GNU time for CPU (user + system) and peak RSS. ${runs} rounds after one untimed warm-up, contenders interleaved within each round, each round starting one contender later than the one before (A B C, B C A, ...); every downloaded file's sha256 is checked. MB = 10^6 bytes. Ratios divide the contender's throughput by the reference's (medians of this run): above 1x is faster. "÷ fetch" is against the plain \`fetch\` piped to a file on the same runtime (Deno: \`response.body.pipeTo(file.writable)\`; Node: \`pipeline(Readable.fromWeb(response.body), createWriteStream(path))\`). For many files, dlmanager and the fetch baseline share one worker pool of the stated size (\`DownloadManager.download()\` starts every download at once, so the pool bounds them); curl and aria2c get the same concurrency.`,
     ...notes.map((note) => `\nNote: ${note}.`),
     ...sections.flatMap(({ workload, table, trace }) => [
       "",
