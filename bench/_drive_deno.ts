@@ -4,14 +4,16 @@
 // nothing on success; exits non-zero on the first error.
 //
 //   deno run --allow-net=127.0.0.1 --allow-read --allow-write \
-//     bench/_drive_deno.ts lib|fetch LIST OUTDIR CONCURRENCY
+//     bench/_drive_deno.ts lib|fetch LIST OUTDIR CONCURRENCY [CHUNK_SIZE]
 //
 // LIST has one "URL NAME" pair per line; each URL is saved as OUTDIR/NAME.
+// With CHUNK_SIZE, the library's downloads are `Download`s with that
+// `chunkSize` (the manager has no such option).
 
 import { join } from "node:path";
-import { DownloadManager } from "../mod.ts";
+import { Download, DownloadManager } from "../mod.ts";
 
-const [mode, listPath, outDir, concurrencyArg] = Deno.args;
+const [mode, listPath, outDir, concurrencyArg, chunkSizeArg] = Deno.args;
 if (
   (mode !== "lib" && mode !== "fetch") || listPath === undefined ||
   outDir === undefined || concurrencyArg === undefined
@@ -37,7 +39,14 @@ async function pool<T>(
   await Promise.all(Array.from({ length: workers }, worker));
 }
 
-if (mode === "lib") {
+if (mode === "lib" && chunkSizeArg !== undefined) {
+  const chunkSize = Number(chunkSizeArg);
+  await pool(entries, Number(concurrencyArg), async ([url, name]) => {
+    const download = new Download(url, join(outDir, name), { chunkSize });
+    download.start();
+    await download.wait();
+  });
+} else if (mode === "lib") {
   const manager = new DownloadManager(outDir);
   await pool(entries, Number(concurrencyArg), async ([url, name]) => {
     const download = manager.download(url, { fname: name });

@@ -5,9 +5,11 @@
 // first error.
 //
 //   node bench/_drive_node.mjs fetch LIST OUTDIR CONCURRENCY
-//   node bench/_drive_node.mjs lib LIST OUTDIR CONCURRENCY path/to/esm/mod.js
+//   node bench/_drive_node.mjs lib LIST OUTDIR CONCURRENCY path/to/esm/mod.js [CHUNK_SIZE]
 //
 // LIST has one "URL NAME" pair per line; each URL is saved as OUTDIR/NAME.
+// With CHUNK_SIZE, the library's downloads are `Download`s with that
+// `chunkSize` (the manager has no such option).
 // Plain JavaScript, so that Node 20 runs it as it is: no return types.
 // deno-lint-ignore-file explicit-function-return-type
 
@@ -18,7 +20,8 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
 
-const [mode, listPath, outDir, concurrencyArg, libPath] = process.argv.slice(2);
+const [mode, listPath, outDir, concurrencyArg, libPath, chunkSizeArg] = process
+  .argv.slice(2);
 if (
   !(mode === "fetch" || (mode === "lib" && libPath !== undefined)) ||
   listPath === undefined || outDir === undefined || concurrencyArg === undefined
@@ -42,7 +45,15 @@ async function pool(items, concurrency, work) {
   await Promise.all(Array.from({ length: workers }, worker));
 }
 
-if (mode === "lib") {
+if (mode === "lib" && chunkSizeArg !== undefined) {
+  const { Download } = await import(pathToFileURL(libPath).href);
+  const chunkSize = Number(chunkSizeArg);
+  await pool(entries, Number(concurrencyArg), async ([url, name]) => {
+    const download = new Download(url, join(outDir, name), { chunkSize });
+    download.start();
+    await download.wait();
+  });
+} else if (mode === "lib") {
   const { DownloadManager } = await import(pathToFileURL(libPath).href);
   const manager = new DownloadManager(outDir);
   await pool(entries, Number(concurrencyArg), async ([url, name]) => {

@@ -8,7 +8,11 @@
 //
 //   deno task bench [--runs 5] [--only 1g,64k,4k] [--server auto|nginx|builtin]
 //                   [--node-lib path/to/esm/mod.js] [--dir /tmp] [--out FILE]
-//                   [--syscalls] [--no-install] [--keep]
+//                   [--syscalls] [--chunk-sizes 65536,262144] [--no-install] [--keep]
+//
+// --chunk-sizes adds, for the 1 GiB file, dlmanager on each runtime with each
+// given `chunkSize` (a `Download` with that option, not the manager): how
+// DEFAULT_CHUNK_SIZE was chosen.
 //
 // --syscalls adds one run of each contender per workload under strace: the
 // count and sizes of its writes to the downloaded files, and its syscalls per
@@ -53,6 +57,7 @@ const { values: flags } = parseArgs({
     dir: { type: "string", default: tmpdir() },
     out: { type: "string" },
     syscalls: { type: "boolean", default: false },
+    "chunk-sizes": { type: "string", default: "" },
     "no-install": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
   },
@@ -233,6 +238,30 @@ const CONTENDERS: Contender[] = [
     ],
   },
 ];
+
+const single = (workload: Workload): boolean => !many(workload);
+const libDeno = CONTENDERS.find((c) => c.id === "lib-deno") as Contender;
+const libNode = CONTENDERS.find((c) => c.id === "lib-node") as Contender;
+for (const size of flags["chunk-sizes"].split(",").filter((s) => s !== "")) {
+  const chunkSize = Number(size);
+  if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
+    throw new RangeError(`--chunk-sizes: "${size}" is not a positive integer`);
+  }
+  const kib = `${chunkSize / 1024} KiB`;
+  CONTENDERS.push({
+    id: `lib-deno-${size}`,
+    label: () => `dlmanager, Deno, chunkSize ${kib}`,
+    baseline: "fetch-deno",
+    runsOn: single,
+    argv: (p) => [...libDeno.argv(p), size],
+  }, {
+    id: `lib-node-${size}`,
+    label: () => `dlmanager, Node, chunkSize ${kib}`,
+    baseline: "fetch-node",
+    runsOn: single,
+    argv: (p) => [...libNode.argv(p), size],
+  });
+}
 
 /** Runs `argv` under GNU time; returns its figures, or throws with its stderr. */
 async function measure(argv: string[]): Promise<Sample> {
