@@ -341,7 +341,7 @@ export async function describeMachine(): Promise<Record<string, string>> {
     }, Linux ${Deno.osRelease()}`,
     "Deno": `${Deno.version.deno} (V8 ${Deno.version.v8})`,
     "Node": await firstLine("node", ["--version"]),
-    "curl": await firstLine("curl", ["--version"]),
+    "curl": (await firstLine("curl", ["--version"])).split(" (")[0] ?? "?",
     "aria2c": await firstLine("aria2c", ["--version"]),
   };
 }

@@ -622,7 +622,7 @@ try {
       started.toISOString().slice(0, 16).replace("T", " ")
     } UTC`,
     "",
-    `\`deno task bench ${Deno.args.join(" ")}\`, at commit ${commit}${
+    `\`${["deno task bench", ...Deno.args].join(" ")}\`, at commit ${commit}${
       dirty ? " (with uncommitted changes)" : ""
     }.`,
     "",
