@@ -243,7 +243,10 @@ function parseArgsMessage(error: unknown): string {
   }
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option !== undefined) {
     const name = option.replace(/^(-\w), (--\S+).*$/, "$2").split(" ")[0];
-    return `Option ${name} needs a value`;
+    // The same code means "an on/off option was given a value".
+    return /does not take an argument/.test(message)
+      ? `Option ${name} does not take a value`
+      : `Option ${name} needs a value`;
   }
   return message.split("\n")[0] ?? message;
 }

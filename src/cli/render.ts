@@ -71,10 +71,10 @@ export function renderFrame(
   width: number,
   tick: number,
 ): string[] {
-  const avail = Math.max(10, width - 1);
+  const avail = Math.max(1, width - 1);
   const nameWidth = Math.min(
     NAME_MAX,
-    Math.max(NAME_MIN, ...rows.map((row) => row.name.length)),
+    Math.max(NAME_MIN, ...rows.map((row) => columns(row.name))),
   );
   const lines = rows.map((row) => renderRow(row, avail, nameWidth, tick));
   const counts = [
@@ -132,8 +132,11 @@ function renderRow(
     );
   }
   name = Math.max(1, name);
+  const shown = truncate(row.name, name);
   return fit(
-    `${truncate(row.name, name).padEnd(name)}  ${bar} ${statsText}`,
+    `${shown}${
+      " ".repeat(Math.max(0, name - columns(shown)))
+    }  ${bar} ${statsText}`,
     avail,
   );
 }
@@ -156,16 +159,51 @@ function speedText(speed: number | undefined): string {
   return speed === undefined ? "" : `${formatBytes(speed)}/s`;
 }
 
+/**
+ * Terminal columns of a character: 2 for East Asian wide and fullwidth ones
+ * and emoji, else 1.
+ */
+function charColumns(char: string): number {
+  const code = char.codePointAt(0) ?? 0;
+  return (code >= 0x1100 && code <= 0x115f) ||
+      (code >= 0x2e80 && code <= 0xa4cf) ||
+      (code >= 0xac00 && code <= 0xd7a3) ||
+      (code >= 0xf900 && code <= 0xfaff) ||
+      (code >= 0xfe30 && code <= 0xfe4f) ||
+      (code >= 0xff00 && code <= 0xff60) ||
+      (code >= 0xffe0 && code <= 0xffe6) ||
+      (code >= 0x1f300 && code <= 0x1faff) ||
+      (code >= 0x20000 && code <= 0x3fffd)
+    ? 2
+    : 1;
+}
+
+/** Terminal columns of `text`. */
+function columns(text: string): number {
+  let total = 0;
+  for (const char of text) total += charColumns(char);
+  return total;
+}
+
+/** The longest start of `text` that takes at most `width` columns. */
+function head(text: string, width: number): string {
+  let used = 0;
+  let out = "";
+  for (const char of text) {
+    used += charColumns(char);
+    if (used > width) break;
+    out += char;
+  }
+  return out;
+}
+
 function truncate(text: string, width: number): string {
-  const chars = [...text];
-  if (chars.length <= width) return text;
-  return width <= 1
-    ? chars.slice(0, width).join("")
-    : chars.slice(0, width - 1).join("") + "~";
+  if (columns(text) <= width) return text;
+  return width <= 1 ? head(text, width) : head(text, width - 1) + "~";
 }
 
 function fit(line: string, width: number): string {
-  return [...line].length <= width ? line : [...line].slice(0, width).join("");
+  return columns(line) <= width ? line : head(line, width);
 }
 
 /** A stream {@linkcode LiveDisplay} writes to. */
