@@ -47,7 +47,9 @@ if (mode === "lib" && chunkSizeArg !== undefined) {
     await download.wait();
   });
 } else if (mode === "lib") {
-  const manager = new DownloadManager(outDir);
+  const manager = new DownloadManager(outDir, {
+    concurrency: Number(concurrencyArg),
+  });
   await pool(entries, Number(concurrencyArg), async ([url, name]) => {
     const download = manager.download(url, { fname: name });
     if (download === null) throw new Error(`${name} is already there`);

@@ -60,6 +60,13 @@ export const denoFs: Fs = {
       throw mapError(error);
     }
   },
+  async writeNew(path: string, data: Uint8Array): Promise<void> {
+    try {
+      await Deno.writeFile(path, data, { createNew: true });
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
   async openAppend(path: string): Promise<FileWriter> {
     try {
       const file = await Deno.open(path, { write: true, append: true });
@@ -110,17 +117,19 @@ export const denoFs: Fs = {
       throw mapError(error);
     }
   },
-  async stat(path: string): Promise<FileStat> {
+  async stat(path: string): Promise<FileStat | undefined> {
     try {
       return toStat(await Deno.stat(path));
     } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
       throw mapError(error);
     }
   },
-  statSync(path: string): FileStat {
+  statSync(path: string): FileStat | undefined {
     try {
       return toStat(Deno.statSync(path));
     } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
       throw mapError(error);
     }
   },

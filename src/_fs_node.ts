@@ -1,19 +1,24 @@
-// The runtime adapter's Node side: `node:fs/promises` (and `node:fs` for the
-// two synchronous calls), with Node's error codes mapped to the adapter's
-// errors. See `_fs.ts`.
+// The runtime adapter's Node side: `node:fs` (its callback API on plain file
+// descriptors for the per-download calls, and the synchronous calls) and
+// `node:fs/promises` for the rest, with Node's error codes mapped to the
+// adapter's errors. See `_fs.ts`.
 
 import {
+  close,
   constants,
   mkdirSync,
+  open,
+  readFile,
   type Stats,
   statSync,
   utimesSync,
+  write,
+  writeFile,
 } from "node:fs";
 import {
   type FileHandle,
-  open,
+  open as openHandle,
   readdir,
-  readFile,
   rename,
   stat,
   unlink,
@@ -42,30 +47,69 @@ function toStat(stats: Stats): FileStat {
   };
 }
 
+// Files written to are plain descriptors, not `FileHandle`s, and small files
+// are read and written with the callback API: a handle costs an object with
+// its own close tracking per file, which shows when files are small and many.
+
+function openFd(path: string, flags: string | number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    open(
+      path,
+      flags,
+      0o666,
+      (error, fd) => error ? reject(error) : resolve(fd),
+    );
+  });
+}
+
+function writeFd(
+  fd: number,
+  data: Uint8Array,
+  offset: number,
+  length: number,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    write(
+      fd,
+      data,
+      offset,
+      length,
+      null,
+      (error, written) => error ? reject(error) : resolve(written),
+    );
+  });
+}
+
+function closeFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    close(fd, (error) => error ? reject(error) : resolve());
+  });
+}
+
 class NodeFileWriter implements FileWriter {
-  #handle: FileHandle;
+  #fd: number;
   #closed = false;
 
-  constructor(handle: FileHandle) {
-    this.#handle = handle;
+  constructor(fd: number) {
+    this.#fd = fd;
   }
 
   async write(data: Uint8Array): Promise<void> {
     let written = 0;
     while (written < data.byteLength) {
-      const result = await this.#handle.write(
+      written += await writeFd(
+        this.#fd,
         data,
         written,
         data.byteLength - written,
       );
-      written += result.bytesWritten;
     }
   }
 
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      await this.#handle.close();
+      await closeFd(this.#fd);
     }
   }
 }
@@ -74,7 +118,21 @@ class NodeFileWriter implements FileWriter {
 export const nodeFs: Fs = {
   async createNew(path: string): Promise<FileWriter> {
     try {
-      return new NodeFileWriter(await open(path, "wx"));
+      return new NodeFileWriter(await openFd(path, "wx"));
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  async writeNew(path: string, data: Uint8Array): Promise<void> {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        writeFile(
+          path,
+          data,
+          { flag: "wx" },
+          (error) => error ? reject(error) : resolve(),
+        );
+      });
     } catch (error) {
       throw mapError(error);
     }
@@ -83,14 +141,16 @@ export const nodeFs: Fs = {
     try {
       // Not "a": that creates a missing file, where Deno's append does not.
       const flags = constants.O_WRONLY | constants.O_APPEND;
-      return new NodeFileWriter(await open(path, flags));
+      return new NodeFileWriter(await openFd(path, flags));
     } catch (error) {
       throw mapError(error);
     }
   },
   async readFile(path: string): Promise<Uint8Array> {
     try {
-      const buffer = await readFile(path);
+      const buffer = await new Promise<Uint8Array>((resolve, reject) => {
+        readFile(path, (error, data) => error ? reject(error) : resolve(data));
+      });
       return new Uint8Array(
         buffer.buffer,
         buffer.byteOffset,
@@ -106,7 +166,7 @@ export const nodeFs: Fs = {
   ): AsyncIterable<Uint8Array> {
     let handle: FileHandle;
     try {
-      handle = await open(path, "r");
+      handle = await openHandle(path, "r");
     } catch (error) {
       throw mapError(error);
     }
@@ -135,16 +195,20 @@ export const nodeFs: Fs = {
       throw mapError(error);
     }
   },
-  async stat(path: string): Promise<FileStat> {
+  async stat(path: string): Promise<FileStat | undefined> {
     try {
       return toStat(await stat(path));
     } catch (error) {
+      if ((error as { code?: unknown } | null)?.code === "ENOENT") {
+        return undefined;
+      }
       throw mapError(error);
     }
   },
-  statSync(path: string): FileStat {
+  statSync(path: string): FileStat | undefined {
     try {
-      return toStat(statSync(path));
+      const stats = statSync(path, { throwIfNoEntry: false });
+      return stats === undefined ? undefined : toStat(stats);
     } catch (error) {
       throw mapError(error);
     }

@@ -36,6 +36,11 @@ export interface DirEntry {
 export interface Fs {
   /** Creates `path` for writing; fails with {@linkcode AlreadyExistsError} if it exists. */
   createNew(path: string): Promise<FileWriter>;
+  /**
+   * Creates `path` holding `data` (one call, for small files); fails with
+   * {@linkcode AlreadyExistsError} if it exists.
+   */
+  writeNew(path: string, data: Uint8Array): Promise<void>;
   /** Opens the existing file `path` for writing at its end. */
   openAppend(path: string): Promise<FileWriter>;
   /** Reads the whole file `path` (for small files). */
@@ -46,10 +51,14 @@ export interface Fs {
   rename(from: string, to: string): Promise<void>;
   /** Removes the file `path`. */
   remove(path: string): Promise<void>;
-  /** Returns metadata of `path`, following symbolic links. */
-  stat(path: string): Promise<FileStat>;
+  /**
+   * Returns metadata of `path`, following symbolic links, or `undefined` if
+   * nothing is there (a missing path is the usual answer where the library
+   * asks, so it costs no error).
+   */
+  stat(path: string): Promise<FileStat | undefined>;
   /** Synchronous {@linkcode Fs.stat}, for the manager's synchronous `download()`. */
-  statSync(path: string): FileStat;
+  statSync(path: string): FileStat | undefined;
   /** Sets the access and modification times of `path`. */
   utimeSync(path: string, atime: Date, mtime: Date): void;
   /** Creates the directory `path` and its missing parents. */

@@ -14,12 +14,8 @@ function groupOf(name: string): string {
 }
 
 async function mtimeOf(path: string): Promise<number | undefined> {
-  try {
-    return (await fs.stat(path)).mtime?.getTime() ?? 0;
-  } catch (error) {
-    if (error instanceof NotFoundError) return undefined;
-    throw error;
-  }
+  const stat = await fs.stat(path);
+  return stat === undefined ? undefined : stat.mtime?.getTime() ?? 0;
 }
 
 /**

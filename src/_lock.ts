@@ -31,11 +31,16 @@ interface Owner {
 
 const encoder = new TextEncoder();
 
-function randomToken(): string {
-  return Array.from(
-    crypto.getRandomValues(new Uint8Array(8)),
-    (byte) => byte.toString(16).padStart(2, "0"),
-  ).join("");
+// A token names one lock taken: random per process (drawn once, as drawing
+// costs more than the rest of taking a lock), then counted.
+const processToken = Array.from(
+  crypto.getRandomValues(new Uint8Array(8)),
+  (byte) => byte.toString(16).padStart(2, "0"),
+).join("");
+let tokensIssued = 0;
+
+function newToken(): string {
+  return `${processToken}-${(tokensIssued++).toString(16)}`;
 }
 
 async function readOwner(path: string): Promise<Owner | undefined> {
@@ -88,13 +93,9 @@ async function isStale(
   owner: Owner | undefined,
   staleAfter: number,
 ): Promise<boolean> {
-  let mtime: number;
-  try {
-    mtime = (await fs.stat(path)).mtime?.getTime() ?? 0;
-  } catch (error) {
-    if (error instanceof NotFoundError) return false; // gone: just retry
-    throw error;
-  }
+  const stat = await fs.stat(path);
+  if (stat === undefined) return false; // gone: just retry
+  const mtime = stat.mtime?.getTime() ?? 0;
   if (owner !== undefined && !isAlive(owner)) return true;
   return Date.now() - mtime > staleAfter;
 }
@@ -127,17 +128,12 @@ export class FileLock {
     timing: LockTiming,
     signal: AbortSignal,
   ): Promise<FileLock> {
-    const token = randomToken();
+    const token = newToken();
     const owner: Owner = { host: thisHost(), pid: process.pid, token };
     for (;;) {
       signal.throwIfAborted();
       try {
-        const file = await fs.createNew(path);
-        try {
-          await file.write(encoder.encode(JSON.stringify(owner)));
-        } finally {
-          await file.close();
-        }
+        await fs.writeNew(path, encoder.encode(JSON.stringify(owner)));
         return new FileLock(path, token, timing.heartbeat);
       } catch (error) {
         if (!(error instanceof AlreadyExistsError)) throw error;
@@ -156,7 +152,7 @@ export class FileLock {
     path: string,
     judged: Owner | undefined,
   ): Promise<void> {
-    const moved = `${path}.${randomToken()}.stale`;
+    const moved = `${path}.${newToken()}.stale`;
     try {
       await fs.rename(path, moved);
     } catch (error) {

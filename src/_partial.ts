@@ -32,6 +32,7 @@ export function isReservedName(name: string): boolean {
 
 /** `name` cut to at most `bytes` UTF-8 bytes, on a character boundary. */
 function cutToBytes(name: string, bytes: number): string {
+  if (encoder.encode(name).byteLength <= bytes) return name; // most names
   let cut = "";
   let used = 0;
   for (const char of name) {
@@ -106,13 +107,10 @@ export async function writeSidecar(
 ): Promise<void> {
   const random = crypto.getRandomValues(new Uint32Array(1))[0]?.toString(16);
   const temp = `${path}.${random}.tmp`;
-  const file = await fs.createNew(temp);
+  await fs.writeNew(temp, encoder.encode(JSON.stringify(sidecar)));
   try {
-    await file.write(encoder.encode(JSON.stringify(sidecar)));
-    await file.close();
     await fs.rename(temp, path);
   } catch (error) {
-    await file.close();
     await removeIfPresent(temp);
     throw error;
   }

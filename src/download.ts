@@ -7,7 +7,7 @@
 
 import { ChunkedWriter } from "./_chunked_writer.ts";
 import { FileLock, type LockTiming } from "./_lock.ts";
-import { type FileWriter, fs, NotFoundError } from "./_fs.ts";
+import { AlreadyExistsError, type FileWriter, fs } from "./_fs.ts";
 import { IntegrityCheck, parseExpected } from "./_integrity.ts";
 import {
   type PartialPaths,
@@ -594,13 +594,7 @@ export class Download {
   }
 
   async #destExists(): Promise<boolean> {
-    try {
-      await fs.stat(this.#dest);
-      return true;
-    } catch (error) {
-      if (error instanceof NotFoundError) return false;
-      throw error;
-    }
+    return await fs.stat(this.#dest) !== undefined;
   }
 
   /**
@@ -659,20 +653,24 @@ export class Download {
    * sidecar vouches for it; removes a stale one.
    */
   async #loadPartial(paths: PartialPaths): Promise<void> {
-    const sidecar = await readSidecar(paths.sidecar);
-    let size: number | undefined;
+    // Usually no earlier run left a partial file, and creating it is then the
+    // only call. (A sidecar found alone vouches for nothing: the next one
+    // written replaces it, and the manager's leftover cleanup removes it.)
     try {
-      const stat = await fs.stat(paths.temp);
-      if (stat.isFile) size = stat.size;
+      this.#file = await fs.createNew(paths.temp);
+      return;
     } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
+      if (!(error instanceof AlreadyExistsError)) throw error;
     }
+    const sidecar = await readSidecar(paths.sidecar);
+    const stat = await fs.stat(paths.temp);
+    const size = stat?.isFile ? stat.size : undefined;
     if (
       sidecar === undefined || size === undefined ||
       sidecar.url !== this.#url ||
       size > sidecar.total
     ) {
-      // Stale leftovers (usually there are none: no calls then).
+      // Stale leftovers: the attempt starts a partial file afresh.
       if (size !== undefined) await removeIfPresent(paths.temp);
       if (sidecar !== undefined) await removeIfPresent(paths.sidecar);
       return;

@@ -330,15 +330,17 @@ export class DownloadManager {
 
   /** Marks `dest` used if it exists; returns whether it does. */
   #touch(dest: string): boolean {
+    const stat = fs.statSync(dest);
+    if (stat === undefined) return false;
     try {
-      const stat = fs.statSync(dest);
       fs.utimeSync(dest, new Date(), stat.mtime ?? new Date());
-      this.#used.add(resolve(dest));
-      return true;
     } catch (error) {
+      // Removed since the look: then it is not there.
       if (error instanceof NotFoundError) return false;
       throw error;
     }
+    this.#used.add(resolve(dest));
+    return true;
   }
 
   #finished(download: Download): void {

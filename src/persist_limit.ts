@@ -111,17 +111,13 @@ export class PersistLimit {
    */
   async registerFile(path: string): Promise<void> {
     const absolute = resolve(path);
-    try {
-      const stat = await fs.stat(absolute);
-      if (!stat.isFile) return;
-      this.#files.set(absolute, {
-        path: absolute,
-        size: stat.size,
-        atime: stat.atime?.getTime() ?? 0,
-      });
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
-    }
+    const stat = await fs.stat(absolute);
+    if (stat === undefined || !stat.isFile) return;
+    this.#files.set(absolute, {
+      path: absolute,
+      size: stat.size,
+      atime: stat.atime?.getTime() ?? 0,
+    });
   }
 
   /**

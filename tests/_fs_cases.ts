@@ -137,6 +137,7 @@ export function fsCases(label: string, impl: Fs): void {
           impl.statSync(dir.join("f")),
         ]
       ) {
+        assert.ok(info !== undefined);
         assert.equal(info.isFile, true);
         assert.equal(info.isDirectory, false);
         assert.equal(info.size, 5);
@@ -151,6 +152,7 @@ export function fsCases(label: string, impl: Fs): void {
     async () => {
       await using dir = await tempDir();
       for (const info of [await impl.stat(dir.path), impl.statSync(dir.path)]) {
+        assert.ok(info !== undefined);
         assert.equal(info.isFile, false);
         assert.equal(info.isDirectory, true);
       }
@@ -169,21 +171,67 @@ export function fsCases(label: string, impl: Fs): void {
           impl.statSync(dir.join("link")),
         ]
       ) {
+        assert.ok(info !== undefined);
         assert.equal(info.isFile, true);
         assert.equal(info.size, 3);
       }
     },
   );
 
-  test(`${label}.stat() rejects with NotFoundError when the path is missing`, async () => {
+  test(`${label}.stat() and statSync() return undefined when the path is missing`, async () => {
     await using dir = await tempDir();
-    await assert.rejects(impl.stat(dir.join("missing")), isNotFound);
+    await symlink(dir.join("nowhere"), dir.join("dangling"));
+    for (const name of ["missing", "dangling"]) {
+      assert.equal(await impl.stat(dir.join(name)), undefined);
+      assert.equal(impl.statSync(dir.join(name)), undefined);
+    }
   });
 
-  test(`${label}.statSync() throws NotFoundError when the path is missing`, async () => {
+  test(
+    `${label}.stat() and statSync() throw the runtime's error when a parent is a file`,
+    async () => {
+      await using dir = await tempDir();
+      await writeFile(dir.join("f"), "x");
+      const notMissing = (error: unknown): true => {
+        assert.ok(error instanceof Error);
+        assert.ok(!(error instanceof NotFoundError));
+        return true;
+      };
+      await assert.rejects(impl.stat(dir.join("f", "child")), notMissing);
+      assert.throws(() => impl.statSync(dir.join("f", "child")), notMissing);
+    },
+  );
+
+  test(`${label}.writeNew() creates the file holding the bytes when the path is free`, async () => {
     await using dir = await tempDir();
-    assert.throws(() => impl.statSync(dir.join("missing")), isNotFound);
+    await impl.writeNew(dir.join("f"), Uint8Array.of(1, 2, 3));
+    assert.deepEqual(await readBytes(dir.join("f")), Uint8Array.of(1, 2, 3));
   });
+
+  test(
+    `${label}.writeNew() rejects with AlreadyExistsError and keeps the file when the path exists`,
+    async () => {
+      await using dir = await tempDir();
+      await writeFile(dir.join("f"), "old");
+      await assert.rejects(
+        impl.writeNew(dir.join("f"), Uint8Array.of(1)),
+        isAlreadyExists,
+      );
+      assert.equal(await readFile(dir.join("f"), "utf8"), "old");
+    },
+  );
+
+  test(
+    `${label}.writeNew() rejects with NotFoundError when the directory is missing`,
+    async () => {
+      await using dir = await tempDir();
+      await assert.rejects(
+        impl.writeNew(dir.join("missing", "f"), Uint8Array.of(1)),
+        isNotFound,
+      );
+      assert.deepEqual(await dir.list(), []);
+    },
+  );
 
   test(`${label}.rename() moves the file when the target is free`, async () => {
     await using dir = await tempDir();
@@ -239,8 +287,8 @@ export function fsCases(label: string, impl: Fs): void {
       const mtime = new Date("2002-03-04T05:06:07Z");
       impl.utimeSync(dir.join("f"), atime, mtime);
       const info = impl.statSync(dir.join("f"));
-      assert.equal(info.atime?.getTime(), atime.getTime());
-      assert.equal(info.mtime?.getTime(), mtime.getTime());
+      assert.equal(info?.atime?.getTime(), atime.getTime());
+      assert.equal(info?.mtime?.getTime(), mtime.getTime());
       const expected = await nodeStat(dir.join("f"));
       assert.equal(expected.atime.getTime(), atime.getTime());
       assert.equal(expected.mtime.getTime(), mtime.getTime());

@@ -41,7 +41,7 @@ test("FileLock.acquire() creates the lock file with host, pid and token, and rel
     assert.deepEqual(Object.keys(owner).sort(), ["host", "pid", "token"]);
     assert.equal(owner.host, hostname());
     assert.equal(owner.pid, process.pid);
-    assert.match(owner.token as string, /^[0-9a-f]{16}$/u);
+    assert.match(owner.token as string, /^[0-9a-f]{16}-[0-9a-f]+$/u);
   } finally {
     await lock.release();
   }
