@@ -51,39 +51,17 @@ function toStat(stats: Stats): FileStat {
 // are read and written with the callback API: a handle costs an object with
 // its own close tracking per file, which shows when files are small and many.
 
+/** Runs one callback-style `node:fs` call as a promise. */
+function call<T = void>(
+  start: (done: (error: Error | null, value?: T) => void) => void,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    start((error, value) => error ? reject(error) : resolve(value as T));
+  });
+}
+
 function openFd(path: string, flags: string | number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    open(
-      path,
-      flags,
-      0o666,
-      (error, fd) => error ? reject(error) : resolve(fd),
-    );
-  });
-}
-
-function writeFd(
-  fd: number,
-  data: Uint8Array,
-  offset: number,
-  length: number,
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    write(
-      fd,
-      data,
-      offset,
-      length,
-      null,
-      (error, written) => error ? reject(error) : resolve(written),
-    );
-  });
-}
-
-function closeFd(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    close(fd, (error) => error ? reject(error) : resolve());
-  });
+  return call<number>((done) => open(path, flags, 0o666, done));
 }
 
 class NodeFileWriter implements FileWriter {
@@ -97,11 +75,9 @@ class NodeFileWriter implements FileWriter {
   async write(data: Uint8Array): Promise<void> {
     let written = 0;
     while (written < data.byteLength) {
-      written += await writeFd(
-        this.#fd,
-        data,
-        written,
-        data.byteLength - written,
+      const length = data.byteLength - written;
+      written += await call<number>((done) =>
+        write(this.#fd, data, written, length, null, done)
       );
     }
   }
@@ -109,7 +85,7 @@ class NodeFileWriter implements FileWriter {
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      await closeFd(this.#fd);
+      await call((done) => close(this.#fd, done));
     }
   }
 }
@@ -125,14 +101,7 @@ export const nodeFs: Fs = {
   },
   async writeNew(path: string, data: Uint8Array): Promise<void> {
     try {
-      await new Promise<void>((resolve, reject) => {
-        writeFile(
-          path,
-          data,
-          { flag: "wx" },
-          (error) => error ? reject(error) : resolve(),
-        );
-      });
+      await call((done) => writeFile(path, data, { flag: "wx" }, done));
     } catch (error) {
       throw mapError(error);
     }
@@ -148,9 +117,7 @@ export const nodeFs: Fs = {
   },
   async readFile(path: string): Promise<Uint8Array> {
     try {
-      const buffer = await new Promise<Uint8Array>((resolve, reject) => {
-        readFile(path, (error, data) => error ? reject(error) : resolve(data));
-      });
+      const buffer = await call<Uint8Array>((done) => readFile(path, done));
       return new Uint8Array(
         buffer.buffer,
         buffer.byteOffset,
