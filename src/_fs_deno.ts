@@ -24,7 +24,8 @@ function toStat(info: Deno.FileInfo): FileStat {
   };
 }
 
-class DenoFileWriter implements FileWriter {
+/** A file open for writing, on Deno. */
+export class DenoFileWriter implements FileWriter {
   #file: Deno.FsFile;
   #closed = false;
 
@@ -38,6 +39,31 @@ class DenoFileWriter implements FileWriter {
       written += await this.#file.write(
         written === 0 ? data : data.subarray(written),
       );
+    }
+  }
+
+  async pipe(
+    body: ReadableStream<Uint8Array>,
+    readError: (error: unknown) => unknown,
+  ): Promise<void> {
+    // The pipe closes the file: on success, or by aborting it on failure
+    // (which also drops anything Deno's file sink buffered but never wrote).
+    this.#closed = true;
+    try {
+      // No `signal` here: pipeTo's signal cancels Deno's pipe while a write
+      // may be in flight, and that write can land after the rejection.
+      // Aborting the fetch instead ends the pipe at its next read, between
+      // writes.
+      await body.pipeTo(this.#file.writable);
+    } catch (error) {
+      // A body's read fails with a TypeError, or Interrupted once its fetch
+      // is aborted; a write fails with the file system's error.
+      if (
+        error instanceof TypeError || error instanceof Deno.errors.Interrupted
+      ) {
+        throw readError(error);
+      }
+      throw mapError(error);
     }
   }
 

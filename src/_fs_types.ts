@@ -22,6 +22,19 @@ export interface FileWriter {
   write(data: Uint8Array): Promise<void>;
   /** Closes the file. Safe to call more than once. */
   close(): Promise<void>;
+  /**
+   * Where the runtime moves a byte stream into a file natively (Deno's
+   * `pipeTo` from a `fetch` body to a file runs in Rust, with no JavaScript
+   * per chunk): writes all of `body` at the file's end, then closes the file,
+   * whether it succeeds or fails. When it settles, every write has landed:
+   * the file's size on disk is what was written. A failure to read `body` is
+   * thrown as `readError(error)`; a failure to write, as it is. Absent where
+   * the runtime has no such pipe (Node).
+   */
+  pipe?(
+    body: ReadableStream<Uint8Array>,
+    readError: (error: unknown) => unknown,
+  ): Promise<void>;
 }
 
 /** An entry of a directory listing. */

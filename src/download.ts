@@ -17,6 +17,7 @@ import {
   writeSidecar,
 } from "./_partial.ts";
 import { isRetryable, parseRetryAfter, retryDelay, sleep } from "./_retry.ts";
+import { pollInterval, SizePoller } from "./_size_poller.ts";
 import { Watchdog } from "./_watchdog.ts";
 import {
   DownloadInterrupt,
@@ -37,7 +38,9 @@ import {
  * Reports a download's progress: `current` bytes written so far out of
  * `total` (the `Content-Length`, or `undefined` when the server sends none).
  * Called with `current === 0` once the server has answered, then after every
- * write. An error thrown here becomes the download's error.
+ * write; where Deno's native pipe writes (see
+ * {@linkcode TransferOptions.chunkSize}), every 100 ms while the file grows,
+ * and at its end. An error thrown here becomes the download's error.
  */
 export type ProgressCallback = (
   download: Download,
@@ -733,6 +736,10 @@ export class Download {
       const file = this.#file ??= await fs.createNew(paths.temp);
       const offset = this.#offset;
       this.#report(offset, total);
+      if (body !== null && this.#pipesNatively(file, offset, total)) {
+        await this.#pipe(body, paths, watchdog, abort);
+        return;
+      }
       // The digest covers what reaches the file, in file order.
       const integrity = this.#integrity;
       const sink: FileWriter = integrity === undefined ? file : {
@@ -756,9 +763,7 @@ export class Download {
             watchdog.touch();
             received += bytes.byteLength;
             if (total !== undefined && received > total) {
-              throw new ProtocolError(
-                `Cannot download "${this.#url}": the body is longer than the ${total} bytes announced`,
-              );
+              throw this.#tooLong(total);
             }
           },
           (error) => this.#networkFailure(error, abort.signal),
@@ -766,11 +771,7 @@ export class Download {
       }
       await writer.flush();
       this.#offset = offset + writer.written;
-      if (total !== undefined && this.#offset !== total) {
-        throw new ProtocolError(
-          `Cannot download "${this.#url}": the body ended after ${this.#offset} of ${total} bytes`,
-        );
-      }
+      this.#checkEnded();
     } catch (error) {
       // Keep every byte received that can still be written: the partial
       // file (and the digest) then hold exactly the bytes before `offset`,
@@ -786,6 +787,89 @@ export class Download {
     } finally {
       watchdog.stop();
       this.#abort.signal.removeEventListener("abort", forward);
+    }
+  }
+
+  /**
+   * Whether the body goes through the runtime's native pipe (see
+   * `FileWriter.pipe`): where there is one, unless the caller asked for exact
+   * writes, the bytes need a digest (the pipe shows them to no one), or the
+   * body is one write or less (nothing to save).
+   */
+  #pipesNatively(
+    file: FileWriter,
+    offset: number,
+    total: number | undefined,
+  ): boolean {
+    return file.pipe !== undefined && !this.#options.chunkSizeGiven &&
+      this.#integrity === undefined &&
+      (total === undefined || total - offset > this.#options.chunkSize);
+  }
+
+  /**
+   * Moves `body` into the partial file with its native pipe, reporting
+   * progress and feeding the idle watchdog from the file's size, read every
+   * 100 ms or more often (see `pollInterval`). The pipe closes the file;
+   * after a failure it is opened again for the next attempt to append to.
+   */
+  async #pipe(
+    body: ReadableStream<Uint8Array>,
+    paths: PartialPaths,
+    watchdog: Watchdog,
+    abort: AbortController,
+  ): Promise<void> {
+    const file = this.#file as FileWriter & Pick<Required<FileWriter>, "pipe">;
+    const total = this.#total;
+    const poller = new SizePoller(
+      paths.temp,
+      this.#offset,
+      pollInterval(this.#options.idleTimeout),
+      (size) => {
+        watchdog.touch();
+        if (total !== undefined && size > total) throw this.#tooLong(total);
+        this.#report(size, total);
+      },
+      (error) => abort.abort(error),
+    );
+    let failure: { error: unknown } | undefined;
+    try {
+      await file.pipe(
+        body,
+        (error) => this.#networkFailure(error, abort.signal),
+      );
+    } catch (error) {
+      failure = { error };
+    } finally {
+      poller.stop();
+    }
+    // Every write has landed: the size on disk is what the file holds.
+    const size = (await fs.stat(paths.temp))?.size ?? 0;
+    if (total !== undefined && size > total) {
+      await this.#restart(paths);
+      throw this.#tooLong(total);
+    }
+    this.#offset = size;
+    if (failure !== undefined) {
+      this.#file = await fs.openAppend(paths.temp);
+      throw failure.error;
+    }
+    this.#report(size, total);
+    this.#checkEnded();
+  }
+
+  #tooLong(total: number): ProtocolError {
+    return new ProtocolError(
+      `Cannot download "${this.#url}": the body is longer than the ${total} bytes announced`,
+    );
+  }
+
+  /** Fails if the body ended before the announced length. */
+  #checkEnded(): void {
+    const total = this.#total;
+    if (total !== undefined && this.#offset !== total) {
+      throw new ProtocolError(
+        `Cannot download "${this.#url}": the body ended after ${this.#offset} of ${total} bytes`,
+      );
     }
   }
 

@@ -42,6 +42,12 @@ export interface TransferOptions {
    * Bytes per file write, and so per progress report: every write is exactly
    * this long except the last. A positive integer.
    *
+   * Left unset, writes are 256 KiB, except on Deno for a body longer than
+   * that whose bytes need no digest (no `integrity` or `sha256`): Deno's own
+   * pipe then moves it from the connection to the file with no JavaScript
+   * per chunk, in writes of its choosing, and progress is reported from the
+   * file's size every 100 ms.
+   *
    * @default {262144} (see {@linkcode DEFAULT_CHUNK_SIZE})
    */
   chunkSize?: number | undefined;
@@ -118,6 +124,8 @@ export interface TransferOptions {
 /** {@linkcode TransferOptions} with every default filled in and checked. */
 export interface ResolvedTransferOptions {
   chunkSize: number;
+  /** Whether the caller set `chunkSize` (writes must then be exactly that). */
+  chunkSizeGiven: boolean;
   retries: number;
   backoffBase: number;
   backoffCap: number;
@@ -202,8 +210,8 @@ export function resolveTransferOptions(
   options: TransferOptions,
   defaults: TransferOptions = {},
 ): ResolvedTransferOptions {
-  const chunkSize = options.chunkSize ?? defaults.chunkSize ??
-    DEFAULT_CHUNK_SIZE;
+  const given = options.chunkSize ?? defaults.chunkSize;
+  const chunkSize = given ?? DEFAULT_CHUNK_SIZE;
   if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
     throw new RangeError(
       `Cannot download "${url}": chunkSize must be a positive integer, got ${chunkSize}`,
@@ -214,6 +222,7 @@ export function resolveTransferOptions(
     options[name] ?? defaults[name] ?? BUILT_IN[name];
   return {
     chunkSize,
+    chunkSizeGiven: given !== undefined,
     retries: count(url, "retries", pick("retries")),
     backoffBase: duration(url, "backoffBase", pick("backoffBase")),
     backoffCap: duration(url, "backoffCap", pick("backoffCap")),

@@ -19,6 +19,7 @@ function plain(
 
 const BUILT_INS = {
   chunkSize: 262_144,
+  chunkSizeGiven: false,
   retries: 3,
   backoffBase: 1000,
   backoffCap: 30_000,
@@ -88,7 +89,10 @@ test("resolveTransferOptions() takes every field from options when all are given
     maxRedirects: 2,
     lockStaleAfter: 60,
   };
-  assert.deepEqual(plain(resolveTransferOptions(URL, options)), options);
+  assert.deepEqual(plain(resolveTransferOptions(URL, options)), {
+    ...options,
+    chunkSizeGiven: true,
+  });
 });
 
 test("resolveTransferOptions() takes fields from defaults when options lack them", () => {
@@ -103,7 +107,23 @@ test("resolveTransferOptions() takes fields from defaults when options lack them
     maxRedirects: 7,
     lockStaleAfter: 8,
   };
-  assert.deepEqual(plain(resolveTransferOptions(URL, {}, defaults)), defaults);
+  assert.deepEqual(plain(resolveTransferOptions(URL, {}, defaults)), {
+    ...defaults,
+    chunkSizeGiven: true,
+  });
+});
+
+test("resolveTransferOptions() marks a chunkSize given, even one equal to the default", () => {
+  const cases: [TransferOptions, TransferOptions][] = [
+    [{ chunkSize: DEFAULT_CHUNK_SIZE }, {}],
+    [{}, { chunkSize: DEFAULT_CHUNK_SIZE }],
+  ];
+  for (const [options, defaults] of cases) {
+    const resolved = resolveTransferOptions(URL, options, defaults);
+    assert.equal(resolved.chunkSize, DEFAULT_CHUNK_SIZE);
+    assert.equal(resolved.chunkSizeGiven, true);
+  }
+  assert.equal(resolveTransferOptions(URL, {}).chunkSizeGiven, false);
 });
 
 test("resolveTransferOptions() prefers options over defaults over built-ins when fields are mixed", () => {
@@ -134,6 +154,7 @@ test("resolveTransferOptions() accepts 0 when fields allow it", () => {
   });
   assert.deepEqual(plain(resolved), {
     chunkSize: DEFAULT_CHUNK_SIZE,
+    chunkSizeGiven: false,
     retries: 0,
     backoffBase: 0,
     backoffCap: 0,
@@ -233,6 +254,7 @@ test("resolveTransferOptions() does not check a default when options override it
   assert.deepEqual(plain(resolved), {
     ...BUILT_INS,
     chunkSize: 8,
+    chunkSizeGiven: true,
     retries: 1,
     idleTimeout: 5,
     maxRedirects: 2,
