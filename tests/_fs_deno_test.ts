@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { bytesRoute, deferred, patternBytes, startServer } from "./_server.ts";
 import { tempDir } from "./_temp_dir.ts";
 import { DenoFileWriter, denoFs } from "../src/_fs_deno.ts";
+import type { FileWriter } from "../src/_fs_types.ts";
 import { fsCases } from "./_fs_cases.ts";
 
 fsCases("denoFs", denoFs);
@@ -17,16 +18,23 @@ const BODY = patternBytes(700_000);
 
 class ReadFailure extends Error {}
 
+/** What `url` answers with: its body, and a writer's native pipe into `path`. */
+async function bodyAndPipe(url: string, writer: FileWriter): Promise<{
+  body: ReadableStream<Uint8Array>;
+  pipe: NonNullable<FileWriter["pipe"]>;
+}> {
+  const { body } = await fetch(url);
+  assert.ok(body !== null, "no body");
+  assert.ok(writer.pipe !== undefined, "no pipe on Deno");
+  return { body, pipe: writer.pipe.bind(writer) };
+}
+
 test("denoFs writer.pipe() moves a fetch body into the file and closes it", async () => {
   await using server = await startServer({ "/f": bytesRoute(BODY) });
   await using dir = await tempDir();
   const writer = await denoFs.createNew(dir.join("f"));
-  const response = await fetch(server.url("/f"));
-  assert.ok(writer.pipe !== undefined && response.body !== null);
-  await writer.pipe(
-    response.body,
-    (error) => new ReadFailure("", { cause: error }),
-  );
+  const { body, pipe } = await bodyAndPipe(server.url("/f"), writer);
+  await pipe(body, (error) => new ReadFailure("", { cause: error }));
   await writer.close(); // already closed by the pipe: a no-op
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
 });
@@ -38,8 +46,8 @@ test("denoFs writer.pipe() appends to a file opened with openAppend", async () =
   await first.write(BODY.subarray(0, 10));
   await first.close();
   const writer = await denoFs.openAppend(dir.join("f"));
-  const response = await fetch(server.url("/f"));
-  await writer.pipe?.(response.body!, (error) => error);
+  const { body, pipe } = await bodyAndPipe(server.url("/f"), writer);
+  await pipe(body, (error) => error);
   const bytes = new Uint8Array(await readFile(dir.join("f")));
   assert.equal(bytes.byteLength, 10 + BODY.byteLength);
   assert.deepEqual(bytes.subarray(10), BODY);
@@ -57,12 +65,9 @@ test("denoFs writer.pipe() maps a failed read with readError, keeping what was w
   });
   await using dir = await tempDir();
   const writer = await denoFs.createNew(dir.join("f"));
-  const response = await fetch(server.url("/f"));
+  const { body, pipe } = await bodyAndPipe(server.url("/f"), writer);
   await assert.rejects(
-    writer.pipe!(
-      response.body!,
-      (error) => new ReadFailure("", { cause: error }),
-    ),
+    pipe(body, (error) => new ReadFailure("", { cause: error })),
     (error) => error instanceof ReadFailure && error.cause instanceof TypeError,
   );
   const bytes = new Uint8Array(await readFile(dir.join("f")));
@@ -76,12 +81,9 @@ test("denoFs writer.pipe() throws a failed write as it is, not as a read error",
   await writeFile(dir.join("f"), new Uint8Array(0));
   // A file open for reading only: every write fails (EBADF).
   const writer = new DenoFileWriter(await Deno.open(dir.join("f")));
-  const response = await fetch(server.url("/f"));
+  const { body, pipe } = await bodyAndPipe(server.url("/f"), writer);
   await assert.rejects(
-    writer.pipe(
-      response.body!,
-      (error) => new ReadFailure("", { cause: error }),
-    ),
+    pipe(body, (error) => new ReadFailure("", { cause: error })),
     (error) => error instanceof Error && !(error instanceof ReadFailure),
   );
   await writer.close();
