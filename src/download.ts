@@ -810,7 +810,7 @@ export class Download {
    * Moves `body` into the partial file with its native pipe, reporting
    * progress and feeding the idle watchdog from the file's size, read every
    * 100 ms or more often (see `pollInterval`). The pipe closes the file;
-   * after a failure it is opened again for the next attempt to append to.
+   * after a failure it is opened again for a retry to append to.
    */
   async #pipe(
     body: ReadableStream<Uint8Array>,
@@ -850,7 +850,10 @@ export class Download {
     }
     this.#offset = size;
     if (failure !== undefined) {
-      this.#file = await fs.openAppend(paths.temp);
+      // A retry appends to it; a canceled download makes none.
+      if (!this.#abort.signal.aborted) {
+        this.#file = await fs.openAppend(paths.temp);
+      }
       throw failure.error;
     }
     this.#report(size, total);
