@@ -6,14 +6,15 @@
 import {
   close,
   constants,
+  existsSync,
   mkdirSync,
   open,
-  readFile,
+  readFileSync,
   type Stats,
   statSync,
   utimesSync,
   write,
-  writeFile,
+  writeFileSync,
 } from "node:fs";
 import {
   type FileHandle,
@@ -47,9 +48,9 @@ function toStat(stats: Stats): FileStat {
   };
 }
 
-// Files written to are plain descriptors, not `FileHandle`s, and small files
-// are read and written with the callback API: a handle costs an object with
-// its own close tracking per file, which shows when files are small and many.
+// Files written to are plain descriptors, not `FileHandle`s, used with the
+// callback API: a handle costs an object with its own close tracking per file,
+// which shows when files are small and many.
 
 /** Runs one callback-style `node:fs` call as a promise. */
 function call<T = void>(
@@ -99,9 +100,9 @@ export const nodeFs: Fs = {
       throw mapError(error);
     }
   },
-  async writeNew(path: string, data: Uint8Array): Promise<void> {
+  writeNewSync(path: string, data: Uint8Array): void {
     try {
-      await call((done) => writeFile(path, data, { flag: "wx" }, done));
+      writeFileSync(path, data, { flag: "wx" });
     } catch (error) {
       throw mapError(error);
     }
@@ -115,9 +116,9 @@ export const nodeFs: Fs = {
       throw mapError(error);
     }
   },
-  async readFile(path: string): Promise<Uint8Array> {
+  readFileSync(path: string): Uint8Array {
     try {
-      const buffer = await call<Uint8Array>((done) => readFile(path, done));
+      const buffer = readFileSync(path);
       return new Uint8Array(
         buffer.buffer,
         buffer.byteOffset,
@@ -179,6 +180,9 @@ export const nodeFs: Fs = {
     } catch (error) {
       throw mapError(error);
     }
+  },
+  existsSync(path: string): boolean {
+    return existsSync(path);
   },
   utimeSync(path: string, atime: Date, mtime: Date): void {
     try {

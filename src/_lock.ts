@@ -30,6 +30,7 @@ interface Owner {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 // A token names one lock taken: random per process (drawn once, as drawing
 // costs more than the rest of taking a lock), then counted.
@@ -43,9 +44,10 @@ function newToken(): string {
   return `${processToken}-${(tokensIssued++).toString(16)}`;
 }
 
-async function readOwner(path: string): Promise<Owner | undefined> {
+// The lock file's calls are synchronous: see `Fs.writeNewSync`.
+function readOwner(path: string): Owner | undefined {
   try {
-    const owner = JSON.parse(new TextDecoder().decode(await fs.readFile(path)));
+    const owner = JSON.parse(decoder.decode(fs.readFileSync(path)));
     return typeof owner?.token === "string" ? owner as Owner : undefined;
   } catch (error) {
     // Missing, or caught half-written: treat as unknown.
@@ -133,12 +135,12 @@ export class FileLock {
     for (;;) {
       signal.throwIfAborted();
       try {
-        await fs.writeNew(path, encoder.encode(JSON.stringify(owner)));
+        fs.writeNewSync(path, encoder.encode(JSON.stringify(owner)));
         return new FileLock(path, token, timing.heartbeat);
       } catch (error) {
         if (!(error instanceof AlreadyExistsError)) throw error;
       }
-      const holder = await readOwner(path);
+      const holder = readOwner(path);
       if (await isStale(path, holder, timing.staleAfter)) {
         await FileLock.#takeOver(path, holder);
         continue;
@@ -159,7 +161,7 @@ export class FileLock {
       if (error instanceof NotFoundError) return; // another process won
       throw error;
     }
-    const found = await readOwner(moved);
+    const found = readOwner(moved);
     if (judged !== undefined && found?.token !== judged.token) {
       // A fresh lock was created between our look and the rename: restore it.
       await fs.rename(moved, path);
@@ -171,7 +173,7 @@ export class FileLock {
   /** Stops the heartbeat and removes the lock, if it is still ours. */
   async release(): Promise<void> {
     clearInterval(this.#timer);
-    const owner = await readOwner(this.#path);
+    const owner = readOwner(this.#path);
     if (owner?.token !== this.#token) return;
     try {
       await fs.remove(this.#path);

@@ -86,10 +86,10 @@ function isSidecar(value: unknown): value is Sidecar {
 }
 
 /** Reads a sidecar; `undefined` if missing or unreadable. */
-export async function readSidecar(path: string): Promise<Sidecar | undefined> {
+export function readSidecar(path: string): Sidecar | undefined {
   try {
     const value: unknown = JSON.parse(
-      new TextDecoder().decode(await fs.readFile(path)),
+      new TextDecoder().decode(fs.readFileSync(path)),
     );
     return isSidecar(value) ? value : undefined;
   } catch (error) {
@@ -107,7 +107,7 @@ export async function writeSidecar(
 ): Promise<void> {
   const random = crypto.getRandomValues(new Uint32Array(1))[0]?.toString(16);
   const temp = `${path}.${random}.tmp`;
-  await fs.writeNew(temp, encoder.encode(JSON.stringify(sidecar)));
+  fs.writeNewSync(temp, encoder.encode(JSON.stringify(sidecar)));
   try {
     await fs.rename(temp, path);
   } catch (error) {

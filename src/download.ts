@@ -580,7 +580,7 @@ export class Download {
         lockTiming(this.#options.lockStaleAfter),
         this.#abort.signal,
       );
-      if (this.#skipIfExists && await this.#destExists()) {
+      if (this.#skipIfExists && this.#destExists()) {
         this.#skipped = true;
         return;
       }
@@ -596,8 +596,12 @@ export class Download {
     }
   }
 
-  async #destExists(): Promise<boolean> {
-    return await fs.stat(this.#dest) !== undefined;
+  /**
+   * Synchronous: one metadata call, whose answer is usually "missing", costs
+   * less on the event loop than a round trip to the runtime's I/O threads.
+   */
+  #destExists(): boolean {
+    return fs.existsSync(this.#dest);
   }
 
   /**
@@ -665,7 +669,7 @@ export class Download {
     } catch (error) {
       if (!(error instanceof AlreadyExistsError)) throw error;
     }
-    const sidecar = await readSidecar(paths.sidecar);
+    const sidecar = readSidecar(paths.sidecar);
     const stat = await fs.stat(paths.temp);
     const size = stat?.isFile ? stat.size : undefined;
     if (

@@ -330,6 +330,7 @@ export class DownloadManager {
 
   /** Marks `dest` used if it exists; returns whether it does. */
   #touch(dest: string): boolean {
+    if (!fs.existsSync(dest)) return false; // the usual answer, and cheap
     const stat = fs.statSync(dest);
     if (stat === undefined) return false;
     try {

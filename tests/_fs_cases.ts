@@ -10,6 +10,7 @@ import {
   symlink,
   writeFile,
 } from "node:fs/promises";
+import { join } from "node:path";
 import { test } from "node:test";
 import type { Fs } from "../src/_fs.ts";
 import { AlreadyExistsError, NotFoundError } from "../src/_fs_errors.ts";
@@ -187,6 +188,23 @@ export function fsCases(label: string, impl: Fs): void {
     }
   });
 
+  test(`${label}.existsSync() is true for a file, a directory and a link to a file`, async () => {
+    await using dir = await tempDir();
+    await writeFile(dir.join("f"), "abc");
+    await symlink(dir.join("f"), dir.join("link"));
+    for (const path of [dir.join("f"), dir.path, dir.join("link")]) {
+      assert.equal(impl.existsSync(path), true, path);
+    }
+  });
+
+  test(`${label}.existsSync() is false for a missing path and a dangling link`, async () => {
+    await using dir = await tempDir();
+    await symlink(dir.join("nowhere"), dir.join("dangling"));
+    for (const name of ["missing", "dangling", join("missing", "child")]) {
+      assert.equal(impl.existsSync(dir.join(name)), false, name);
+    }
+  });
+
   test(
     `${label}.stat() and statSync() throw the runtime's error when a parent is a file`,
     async () => {
@@ -202,19 +220,19 @@ export function fsCases(label: string, impl: Fs): void {
     },
   );
 
-  test(`${label}.writeNew() creates the file holding the bytes when the path is free`, async () => {
+  test(`${label}.writeNewSync() creates the file holding the bytes when the path is free`, async () => {
     await using dir = await tempDir();
-    await impl.writeNew(dir.join("f"), Uint8Array.of(1, 2, 3));
+    impl.writeNewSync(dir.join("f"), Uint8Array.of(1, 2, 3));
     assert.deepEqual(await readBytes(dir.join("f")), Uint8Array.of(1, 2, 3));
   });
 
   test(
-    `${label}.writeNew() rejects with AlreadyExistsError and keeps the file when the path exists`,
+    `${label}.writeNewSync() throws AlreadyExistsError and keeps the file when the path exists`,
     async () => {
       await using dir = await tempDir();
       await writeFile(dir.join("f"), "old");
-      await assert.rejects(
-        impl.writeNew(dir.join("f"), Uint8Array.of(1)),
+      assert.throws(
+        () => impl.writeNewSync(dir.join("f"), Uint8Array.of(1)),
         isAlreadyExists,
       );
       assert.equal(await readFile(dir.join("f"), "utf8"), "old");
@@ -222,11 +240,11 @@ export function fsCases(label: string, impl: Fs): void {
   );
 
   test(
-    `${label}.writeNew() rejects with NotFoundError when the directory is missing`,
+    `${label}.writeNewSync() throws NotFoundError when the directory is missing`,
     async () => {
       await using dir = await tempDir();
-      await assert.rejects(
-        impl.writeNew(dir.join("missing", "f"), Uint8Array.of(1)),
+      assert.throws(
+        () => impl.writeNewSync(dir.join("missing", "f"), Uint8Array.of(1)),
         isNotFound,
       );
       assert.deepEqual(await dir.list(), []);
@@ -377,14 +395,14 @@ export function fsCases(label: string, impl: Fs): void {
     await assert.rejects(impl.openAppend(dir.join("missing")), isNotFound);
   });
 
-  test(`${label}.readFile() returns the whole file`, async () => {
+  test(`${label}.readFileSync() returns the whole file, or throws NotFoundError`, async () => {
     await using dir = await tempDir();
     await writeFile(dir.join("f"), "hello");
     assert.equal(
-      new TextDecoder().decode(await impl.readFile(dir.join("f"))),
+      new TextDecoder().decode(impl.readFileSync(dir.join("f"))),
       "hello",
     );
-    await assert.rejects(impl.readFile(dir.join("missing")), isNotFound);
+    assert.throws(() => impl.readFileSync(dir.join("missing")), isNotFound);
   });
 
   test(`${label}.readChunks() yields the file in chunks of at most chunkSize`, async () => {
