@@ -145,6 +145,13 @@ export const denoFs: Fs = {
       throw mapError(error);
     }
   },
+  removeSync(path: string): void {
+    try {
+      Deno.removeSync(path);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
   async stat(path: string): Promise<FileStat | undefined> {
     try {
       return toStat(await Deno.stat(path));

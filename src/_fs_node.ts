@@ -12,6 +12,7 @@ import {
   readFileSync,
   type Stats,
   statSync,
+  unlinkSync,
   utimesSync,
   write,
   writeFileSync,
@@ -159,6 +160,13 @@ export const nodeFs: Fs = {
   async remove(path: string): Promise<void> {
     try {
       await unlink(path);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  removeSync(path: string): void {
+    try {
+      unlinkSync(path);
     } catch (error) {
       throw mapError(error);
     }

@@ -70,6 +70,8 @@ export interface Fs {
   rename(from: string, to: string): Promise<void>;
   /** Removes the file `path`. */
   remove(path: string): Promise<void>;
+  /** Synchronous {@linkcode Fs.remove}, for small files (see {@linkcode Fs.writeNewSync}). */
+  removeSync(path: string): void;
   /**
    * Returns metadata of `path`, following symbolic links, or `undefined` if
    * nothing is there (a missing path is the usual answer where the library

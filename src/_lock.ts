@@ -1,11 +1,16 @@
 // An exclusive lock on a destination, shared by every process that downloads
 // into the same directory: a lock file beside the partial file, created with
-// O_EXCL semantics (the adapter's createNew), holding the owner's host, pid
+// O_EXCL semantics (the adapter's writeNewSync), holding the owner's host, pid
 // and a random token. The owner touches it (its mtime is the heartbeat) while
 // it holds it. A lock whose owner is dead (same host, no such pid) or whose
 // heartbeat is older than `staleAfter` is taken over: it is first renamed
 // away (only one process can win that), then checked to be the very lock that
 // was judged stale, else put back.
+//
+// The calls every download makes on its lock (create it, read it back, remove
+// it) are synchronous, like the heartbeat: a small file, for which a blocking
+// call costs less than a round trip to the runtime's I/O threads (see
+// `Fs.writeNewSync`). Only the rare takeover and the wait are asynchronous.
 
 import { hostname } from "node:os";
 import process from "node:process";
@@ -44,7 +49,6 @@ function newToken(): string {
   return `${processToken}-${(tokensIssued++).toString(16)}`;
 }
 
-// The lock file's calls are synchronous: see `Fs.writeNewSync`.
 function readOwner(path: string): Owner | undefined {
   try {
     const owner = JSON.parse(decoder.decode(fs.readFileSync(path)));
@@ -171,12 +175,12 @@ export class FileLock {
   }
 
   /** Stops the heartbeat and removes the lock, if it is still ours. */
-  async release(): Promise<void> {
+  release(): void {
     clearInterval(this.#timer);
     const owner = readOwner(this.#path);
     if (owner?.token !== this.#token) return;
     try {
-      await fs.remove(this.#path);
+      fs.removeSync(this.#path);
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
     }

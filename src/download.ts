@@ -591,7 +591,11 @@ export class Download {
       this.#abort.abort(error);
     } finally {
       this.#signal?.removeEventListener("abort", this.#onSignal);
-      await lock?.release().catch((error) => this.#fail(error));
+      try {
+        lock?.release();
+      } catch (error) {
+        this.#fail(error);
+      }
       this.#finish();
     }
   }

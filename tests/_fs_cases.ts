@@ -296,6 +296,15 @@ export function fsCases(label: string, impl: Fs): void {
     },
   );
 
+  test(`${label}.removeSync() deletes the file, or throws NotFoundError`, async () => {
+    await using dir = await tempDir();
+    await writeFile(dir.join("a"), "x");
+    await writeFile(dir.join("b"), "y");
+    impl.removeSync(dir.join("a"));
+    assert.deepEqual(await dir.list(), ["b"]);
+    assert.throws(() => impl.removeSync(dir.join("a")), isNotFound);
+  });
+
   test(
     `${label}.utimeSync() sets atime and mtime exactly when given whole seconds`,
     async () => {

@@ -43,7 +43,7 @@ test("FileLock.acquire() creates the lock file with host, pid and token, and rel
     assert.equal(owner.pid, process.pid);
     assert.match(owner.token as string, /^[0-9a-f]{16}-[0-9a-f]+$/u);
   } finally {
-    await lock.release();
+    lock.release();
   }
   assert.deepEqual(await dir.list(), []);
 });
@@ -52,12 +52,12 @@ test("FileLock.acquire() gives each holder a different token", async () => {
   await using dir = await tempDir();
   const first = await FileLock.acquire(dir.join(LOCK), WAIT, never());
   const firstToken = (await readJson(dir.join(LOCK))).token;
-  await first.release();
+  first.release();
   const second = await FileLock.acquire(dir.join(LOCK), WAIT, never());
   try {
     assert.notEqual((await readJson(dir.join(LOCK))).token, firstToken);
   } finally {
-    await second.release();
+    second.release();
   }
 });
 
@@ -84,7 +84,7 @@ test("FileLock.acquire() waits while the lock is held and succeeds right after r
       token: firstToken,
     });
     events.push("first releasing");
-    await first.release();
+    first.release();
     events.push("first released");
     await secondAcquired;
     assert.deepEqual(events, [
@@ -97,9 +97,9 @@ test("FileLock.acquire() waits while the lock is held and succeeds right after r
     assert.notEqual(owner.token, firstToken);
     assert.deepEqual(await dir.list(), [LOCK]);
   } finally {
-    await first.release();
+    first.release();
     await secondAcquired;
-    await second?.release();
+    second?.release();
   }
   assert.deepEqual(await dir.list(), []);
 });
@@ -124,7 +124,7 @@ test("FileLock.acquire() takes over at once a lock whose pid is dead on this hos
     // The moved-away ".stale" copy is gone too.
     assert.deepEqual(await dir.list(), [LOCK]);
   } finally {
-    await lock.release();
+    lock.release();
   }
   assert.deepEqual(await dir.list(), []);
 });
@@ -147,7 +147,7 @@ test("FileLock.acquire() takes over another host's lock whose mtime is older tha
     assert.notEqual(owner.token, "foreign");
     assert.deepEqual(await dir.list(), [LOCK]);
   } finally {
-    await lock.release();
+    lock.release();
   }
 });
 
@@ -195,7 +195,7 @@ test("FileLock heartbeat moves the holder's lock mtime forward", async () => {
       `mtime ${mtime} did not move forward from ${old.getTime()}`,
     );
   } finally {
-    await lock.release();
+    lock.release();
   }
 });
 
@@ -217,7 +217,7 @@ test("FileLock heartbeat keeps a waiter with a short staleAfter from taking over
     );
     assert.equal((await readJson(dir.join(LOCK))).token, token);
   } finally {
-    await holder.release();
+    holder.release();
   }
   assert.deepEqual(await dir.list(), []);
 });
@@ -240,11 +240,11 @@ test("FileLock.acquire() takes over a live holder's lock once its heartbeat is o
     );
     const waiterToken = (await readJson(dir.join(LOCK))).token;
     assert.notEqual(waiterToken, holderToken);
-    await holder.release();
+    holder.release();
     assert.equal((await readJson(dir.join(LOCK))).token, waiterToken);
   } finally {
-    await holder.release();
-    await waiter?.release();
+    holder.release();
+    waiter?.release();
   }
   assert.deepEqual(await dir.list(), []);
 });
@@ -258,7 +258,7 @@ test("FileLock.release() does not remove a lock whose token is no longer ours", 
     token: "someone-else",
   });
   await writeFile(dir.join(LOCK), other);
-  await lock.release();
+  lock.release();
   assert.equal(await readFile(dir.join(LOCK), "utf8"), other);
   assert.deepEqual(await dir.list(), [LOCK]);
 });
@@ -268,7 +268,7 @@ test("FileLock.release() does nothing when the lock file is gone", async () => {
   const lock = await FileLock.acquire(dir.join(LOCK), WAIT, never());
   await writeFile(dir.join("unrelated"), "");
   await rm(dir.join(LOCK));
-  await lock.release();
+  lock.release();
   assert.deepEqual(await dir.list(), ["unrelated"]);
 });
 
@@ -300,7 +300,7 @@ test("FileLock.acquire() rejects with the reason when aborted while waiting for 
     await assert.rejects(waiting, (error) => error === reason);
     assert.deepEqual(await dir.list(), [LOCK]);
   } finally {
-    await holder.release();
+    holder.release();
   }
 });
 
