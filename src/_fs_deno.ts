@@ -95,6 +95,13 @@ export const denoFs: Fs = {
       throw mapError(error);
     }
   },
+  linkSync(existing: string, newPath: string): void {
+    try {
+      Deno.linkSync(existing, newPath);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
   async openAppend(path: string): Promise<FileWriter> {
     try {
       const file = await Deno.open(path, { write: true, append: true });

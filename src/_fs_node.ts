@@ -7,6 +7,7 @@ import {
   close,
   constants,
   existsSync,
+  linkSync,
   mkdirSync,
   open,
   readFileSync,
@@ -104,6 +105,13 @@ export const nodeFs: Fs = {
   writeNewSync(path: string, data: Uint8Array): void {
     try {
       writeFileSync(path, data, { flag: "wx" });
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  linkSync(existing: string, newPath: string): void {
+    try {
+      linkSync(existing, newPath);
     } catch (error) {
       throw mapError(error);
     }

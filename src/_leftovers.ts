@@ -1,11 +1,18 @@
 // Cleaning a directory of what dead processes left: partial files, sidecars,
-// half-written sidecars and taken-over locks (the library's reserved
-// `.<name>.<hash>.dlpart*` names) that no live lock guards and that have not
-// changed for `maxAge`. A fresh leftover stays: it may be resumed.
+// half-written sidecars, taken-over locks and owner files (the library's
+// reserved `.<name>.<hash>.dlpart*` names) that no live heartbeat guards and
+// that have not changed for `maxAge`. A fresh leftover stays: it may be
+// resumed. The heartbeat of a group is its lock's mtime, or an owner file's
+// own (see `_lock.ts`).
 
 import { join } from "node:path";
 import { fs, NotFoundError } from "./_fs.ts";
-import { isReservedName, LOCK_SUFFIX, PARTIAL_SUFFIX } from "./_partial.ts";
+import {
+  isReservedName,
+  LOCK_SUFFIX,
+  OWNER_SUFFIX,
+  PARTIAL_SUFFIX,
+} from "./_partial.ts";
 
 /** The `.<name>.<hash>.dlpart` part every file of one partial download shares. */
 function groupOf(name: string): string {
@@ -21,7 +28,8 @@ async function mtimeOf(path: string): Promise<number | undefined> {
 /**
  * Removes the leftovers in `directory` older than `maxAge` milliseconds,
  * except those of a download whose lock had a heartbeat within
- * `lockStaleAfter`. Returns the names removed.
+ * `lockStaleAfter`, and owner files with such a heartbeat. Returns the names
+ * removed.
  */
 export async function removeLeftovers(
   directory: string,
@@ -37,10 +45,18 @@ export async function removeLeftovers(
   }
   const removed: string[] = [];
   for (const [group, names] of groups) {
-    const lock = await mtimeOf(
-      join(directory, group + LOCK_SUFFIX.slice(PARTIAL_SUFFIX.length)),
+    const heartbeats = await Promise.all(
+      [LOCK_SUFFIX, OWNER_SUFFIX].map((suffix) =>
+        mtimeOf(join(directory, group + suffix.slice(PARTIAL_SUFFIX.length)))
+      ),
     );
-    if (lock !== undefined && now - lock <= lockStaleAfter) continue;
+    if (
+      heartbeats.some((beat) =>
+        beat !== undefined && now - beat <= lockStaleAfter
+      )
+    ) {
+      continue;
+    }
     const mtimes = await Promise.all(
       names.map((name) => mtimeOf(join(directory, name))),
     );

@@ -7,6 +7,11 @@
 //   .<name, cut to 64 bytes>.<12 hex of sha256(name)>.dlpart.json  the sidecar
 //   .<name, cut to 64 bytes>.<12 hex of sha256(name)>.dlpart.lock  the lock
 //
+// and, one per process and directory while it holds a lock there (see
+// `_lock.ts`), the owner file every lock it holds there is a hard link to:
+//
+//   .dlmanager-<n>.<12 hex of the process's token>.dlpart.owner
+//
 // Names of that shape (and the temporary names derived from them) are
 // reserved: the manager refuses to download to one, and a PersistLimit never
 // removes one.
@@ -21,6 +26,8 @@ export const PARTIAL_SUFFIX = ".dlpart";
 export const SIDECAR_SUFFIX = ".dlpart.json";
 /** The suffix of every lock file. */
 export const LOCK_SUFFIX = ".dlpart.lock";
+/** The suffix of every owner file. */
+export const OWNER_SUFFIX = ".dlpart.owner";
 
 const NAME_PREFIX_BYTES = 64;
 const encoder = new TextEncoder();

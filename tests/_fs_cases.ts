@@ -251,6 +251,47 @@ export function fsCases(label: string, impl: Fs): void {
     },
   );
 
+  test(`${label}.linkSync() gives the file a second name sharing its bytes and times`, async () => {
+    await using dir = await tempDir();
+    await writeFile(dir.join("a"), "content");
+    impl.linkSync(dir.join("a"), dir.join("b"));
+    assert.equal(await readFile(dir.join("b"), "utf8"), "content");
+    // Whole seconds: Node's mtimeMs of an exact millisecond can be off by 0.001.
+    const when = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+    impl.utimeSync(dir.join("a"), when, when);
+    assert.equal(
+      Math.round((await nodeStat(dir.join("b"))).mtimeMs),
+      when.getTime(),
+    );
+    assert.equal((await nodeStat(dir.join("b"))).nlink, 2);
+  });
+
+  test(
+    `${label}.linkSync() throws AlreadyExistsError and keeps the file when the new name exists`,
+    async () => {
+      await using dir = await tempDir();
+      await writeFile(dir.join("a"), "new");
+      await writeFile(dir.join("b"), "old");
+      assert.throws(
+        () => impl.linkSync(dir.join("a"), dir.join("b")),
+        isAlreadyExists,
+      );
+      assert.equal(await readFile(dir.join("b"), "utf8"), "old");
+    },
+  );
+
+  test(
+    `${label}.linkSync() throws NotFoundError when the existing file is missing`,
+    async () => {
+      await using dir = await tempDir();
+      assert.throws(
+        () => impl.linkSync(dir.join("missing"), dir.join("b")),
+        isNotFound,
+      );
+      assert.deepEqual(await dir.list(), []);
+    },
+  );
+
   test(`${label}.rename() moves the file when the target is free`, async () => {
     await using dir = await tempDir();
     await writeFile(dir.join("a"), "content");

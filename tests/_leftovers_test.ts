@@ -3,6 +3,7 @@ import { mkdir, utimes, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { test } from "node:test";
 import { removeLeftovers } from "../src/_leftovers.ts";
+import { FileLock } from "../src/_lock.ts";
 import { partialPaths } from "../src/_partial.ts";
 import { type TempDir, tempDir } from "./_temp_dir.ts";
 
@@ -119,6 +120,39 @@ test("removeLeftovers() removes a stale lock together with its old group", async
     [a.temp, a.sidecar, a.lock].sort(),
   );
   assert.deepEqual(await dir.list(), []);
+});
+
+test("removeLeftovers() keeps an owner file with a fresh heartbeat, even past maxAge, and removes an old one", async () => {
+  await using dir = await tempDir();
+  const live = ".dlmanager-1.0123456789ab.dlpart.owner";
+  const dead = ".dlmanager-7.ba9876543210.dlpart.owner";
+  await put(dir, live, NOW - LOCK_STALE_AFTER);
+  await put(dir, dead, NOW - LOCK_STALE_AFTER - 1);
+  assert.deepEqual(
+    await removeLeftovers(dir.path, 0, LOCK_STALE_AFTER, NOW),
+    [dead],
+  );
+  assert.deepEqual(await dir.list(), [live]);
+});
+
+test("removeLeftovers() with a maxAge of 0 leaves a held lock and its owner file alone", async () => {
+  await using dir = await tempDir();
+  const lock = await FileLock.acquire(
+    partialPaths(dir.join("a.zip")).lock,
+    { staleAfter: LOCK_STALE_AFTER, heartbeat: 1000, poll: 5 },
+    new AbortController().signal,
+  );
+  try {
+    const before = await dir.list();
+    assert.equal(before.length, 2);
+    assert.deepEqual(
+      await removeLeftovers(dir.path, 0, LOCK_STALE_AFTER),
+      [],
+    );
+    assert.deepEqual(await dir.list(), before);
+  } finally {
+    lock.release();
+  }
 });
 
 test("removeLeftovers() never touches files without a reserved name", async () => {

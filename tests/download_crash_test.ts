@@ -36,12 +36,14 @@ test(
     const names = await dir.list();
     assert.equal(
       names.length,
-      3,
-      `expected a partial file, its sidecar and its lock, got ${names}`,
+      4,
+      `expected a partial file, its sidecar, its lock and the owner file it links to, got ${names}`,
     );
+    assert.ok(names.some((name) => name.endsWith(".dlpart.owner")));
     const partial = names.find((name) => name.endsWith(".dlpart")) as string;
     assert.ok(names.includes(`${partial}.json`));
-    // The dead process's lock is taken over at once (its pid is gone).
+    // The dead process's lock is taken over at once (its pid is gone), and
+    // its owner file removed.
     assert.ok(names.includes(`${partial}.lock`));
     assert.equal((await stat(dir.join(partial))).size, 49_152);
 
