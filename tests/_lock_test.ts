@@ -40,6 +40,26 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
   return JSON.parse(await readFile(path, "utf8"));
 }
 
+/**
+ * Sets `path`'s mtime an hour back and asserts that a heartbeat moves it
+ * forward. The heartbeat is a timer, so observing it takes a timer: stat every
+ * 10 ms until the mtime moves, giving up after ~2 s (100 heartbeats of 20 ms).
+ */
+async function assertHeartbeat(path: string): Promise<void> {
+  const old = new Date(Date.now() - 60 * 60 * 1000);
+  await utimes(path, old, old);
+  const deadline = Date.now() + 2000;
+  let mtime = (await stat(path)).mtimeMs;
+  while (mtime <= old.getTime() && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    mtime = (await stat(path)).mtimeMs;
+  }
+  assert.ok(
+    mtime > old.getTime() + 59 * 60 * 1000,
+    `mtime ${mtime} did not move forward from ${old.getTime()}`,
+  );
+}
+
 /** Writes a lock file as another owner would, its mtime `ageMs` in the past. */
 async function foreignLock(
   path: string,
@@ -117,17 +137,8 @@ test("FileLock.acquire() makes the lock a file of its own, with its own heartbea
     const owner = await readJson(dir.join(LOCK));
     assert.equal(owner.pid, process.pid);
     assert.match(owner.token as string, /^[0-9a-f]{16}-[0-9a-f]+$/u);
-    // Its heartbeat moves its own mtime forward (stat every 10 ms, giving up
-    // after ~2 s, 100 heartbeats).
-    const old = new Date(Date.now() - 60 * 60 * 1000);
-    await utimes(dir.join(LOCK), old, old);
-    const deadline = Date.now() + 2000;
-    let mtime = (await stat(dir.join(LOCK))).mtimeMs;
-    while (mtime <= old.getTime() && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      mtime = (await stat(dir.join(LOCK))).mtimeMs;
-    }
-    assert.ok(mtime > old.getTime() + 59 * 60 * 1000);
+    // Its heartbeat moves its own mtime forward.
+    await assertHeartbeat(dir.join(LOCK));
   } finally {
     lock.release();
   }
@@ -294,20 +305,7 @@ test("FileLock heartbeat moves the holder's lock mtime forward", async () => {
     never(),
   );
   try {
-    const old = new Date(Date.now() - 60 * 60 * 1000);
-    await utimes(dir.join(LOCK), old, old);
-    // The heartbeat is a timer, so observing it takes a timer: stat every
-    // 10 ms until the mtime moves, giving up after ~2 s (100 heartbeats).
-    const deadline = Date.now() + 2000;
-    let mtime = (await stat(dir.join(LOCK))).mtimeMs;
-    while (mtime <= old.getTime() && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      mtime = (await stat(dir.join(LOCK))).mtimeMs;
-    }
-    assert.ok(
-      mtime > old.getTime() + 59 * 60 * 1000,
-      `mtime ${mtime} did not move forward from ${old.getTime()}`,
-    );
+    await assertHeartbeat(dir.join(LOCK));
   } finally {
     lock.release();
   }
