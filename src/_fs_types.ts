@@ -63,7 +63,7 @@ export interface Fs {
    * {@linkcode NotFoundError} if `existing` (or a directory) is missing, and
    * with the runtime's own error where the file system has no hard links.
    * Synchronous, like {@linkcode Fs.writeNewSync}: a new name for an existing
-   * file allocates nothing, which makes it the cheapest exclusive claim on a
+   * file allocates no inode, which makes it the cheapest exclusive claim on a
    * name (and, unlike `O_EXCL`, atomic even on old NFS).
    */
   linkSync(existing: string, newPath: string): void;
