@@ -1,11 +1,12 @@
 // The runtime adapter's Node side: `node:fs` (its callback API on plain file
-// descriptors for the per-download calls, and the synchronous calls) and
-// `node:fs/promises` for the rest, with Node's error codes mapped to the
-// adapter's errors. See `_fs.ts`.
+// descriptors for the per-download calls, a `WriteStream` for the pipe, and
+// the synchronous calls) and `node:fs/promises` for the rest, with Node's
+// error codes mapped to the adapter's errors. See `_fs.ts`.
 
 import {
   close,
   constants,
+  createWriteStream,
   existsSync,
   linkSync,
   mkdirSync,
@@ -67,7 +68,8 @@ function openFd(path: string, flags: string | number): Promise<number> {
   return call<number>((done) => open(path, flags, 0o666, done));
 }
 
-class NodeFileWriter implements FileWriter {
+/** A file open for writing, on Node. */
+export class NodeFileWriter implements FileWriter {
   #fd: number;
   #closed = false;
 
@@ -83,6 +85,58 @@ class NodeFileWriter implements FileWriter {
         write(this.#fd, data, written, length, null, done)
       );
     }
+  }
+
+  /**
+   * Each chunk is written as it arrives, through an `fs.WriteStream` on the
+   * descriptor, and the next is read once the stream has drained: what
+   * Node's `pipeline(Readable.fromWeb(body), createWriteStream(path))` does.
+   * Measured on a 1 GiB body from nginx on 127.0.0.1 (7 interleaved rounds,
+   * median): 1.58 s, that pipeline 1.57 s, where 256 KiB writes from a BYOB
+   * reader took 2.77 s, and this with up to 1 MiB waiting in the stream
+   * 2.5 s: the body's chunks then pile up inside `fetch`, which joins them
+   * into new buffers (up to 7 times the page faults). Unlike `pipeline`, a
+   * failed read ends the stream rather than destroying it, so the chunks it
+   * holds still land.
+   */
+  async pipe(
+    body: ReadableStream<Uint8Array>,
+    readError: (error: unknown) => unknown,
+  ): Promise<void> {
+    // The stream closes the descriptor, once its writes have landed.
+    this.#closed = true;
+    const sink = createWriteStream("", { fd: this.#fd });
+    const closed = new Promise<void>((resolve) => sink.once("close", resolve));
+    let failure: { error: unknown; read: boolean } | undefined;
+    let wake: (() => void) | undefined;
+    sink.on("error", (error) => {
+      failure ??= { error, read: false };
+      wake?.();
+    });
+    sink.on("drain", () => wake?.());
+    sink.on("close", () => wake?.());
+    const reader = body.getReader();
+    for (;;) {
+      let result;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        failure ??= { error, read: true };
+        break;
+      }
+      if (result.done || failure !== undefined) break;
+      if (!sink.write(result.value)) {
+        await new Promise<void>((resolve) => wake = resolve);
+        wake = undefined;
+      }
+    }
+    if (failure?.read === false) {
+      await reader.cancel(failure.error).catch(() => {});
+    }
+    sink.end();
+    await closed;
+    if (failure === undefined) return;
+    throw failure.read ? readError(failure.error) : mapError(failure.error);
   }
 
   async close(): Promise<void> {

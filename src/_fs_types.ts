@@ -23,13 +23,14 @@ export interface FileWriter {
   /** Closes the file. Safe to call more than once. */
   close(): Promise<void>;
   /**
-   * Where the runtime moves a byte stream into a file natively (Deno's
-   * `pipeTo` from a `fetch` body to a file runs in Rust, with no JavaScript
-   * per chunk): writes all of `body` at the file's end, then closes the file,
-   * whether it succeeds or fails. When it settles, every write has landed:
-   * the file's size on disk is what was written. A failure to read `body` is
-   * thrown as `readError(error)`; a failure to write, as it is. Absent where
-   * the runtime has no such pipe (Node).
+   * Moves a byte stream into the file the runtime's own way, with no
+   * rechunking (Deno's `pipeTo` from a `fetch` body to a file runs in Rust,
+   * with no JavaScript per chunk; Node writes each chunk through an
+   * `fs.WriteStream`): writes all of `body` at the file's end, then closes
+   * the file, whether it succeeds or fails. When it settles, every write has
+   * landed: the file's size on disk is what was written. A failure to read
+   * `body` is thrown as `readError(error)`; a failure to write, as it is.
+   * Optional: a runtime without a pipe of its own gets fixed-size writes.
    */
   pipe?(
     body: ReadableStream<Uint8Array>,

@@ -1,11 +1,11 @@
 // Watches a file grow by reading its size from disk now and then: the
-// progress of a native pipe (see `FileWriter.pipe`), which reports nothing
+// progress of a runtime's pipe (see `FileWriter.pipe`), which reports nothing
 // while it runs.
 
 import { fs } from "./_fs.ts";
 
 /**
- * How often a native pipe's file is measured, in milliseconds: often enough
+ * How often a pipe's file is measured, in milliseconds: often enough
  * for a progress bar, rarely enough to cost nothing measurable.
  */
 export const POLL_INTERVAL = 100;

@@ -38,7 +38,7 @@ import {
  * Reports a download's progress: `current` bytes written so far out of
  * `total` (the `Content-Length`, or `undefined` when the server sends none).
  * Called with `current === 0` once the server has answered, then after every
- * write; where Deno's native pipe writes (see
+ * write; where the runtime's pipe writes (see
  * {@linkcode TransferOptions.chunkSize}), every 100 ms while the file grows,
  * and at its end. An error thrown here becomes the download's error.
  */
@@ -799,7 +799,7 @@ export class Download {
   }
 
   /**
-   * Whether the body goes through the runtime's native pipe (see
+   * Whether the body goes through the runtime's pipe (see
    * `FileWriter.pipe`): where there is one, unless the caller asked for exact
    * writes, the bytes need a digest (the pipe shows them to no one), or the
    * body is one write or less (nothing to save).
@@ -815,7 +815,7 @@ export class Download {
   }
 
   /**
-   * Moves `body` into the partial file with its native pipe, reporting
+   * Moves `body` into the partial file with the runtime's pipe, reporting
    * progress and feeding the idle watchdog from the file's size, read every
    * 100 ms or more often (see `pollInterval`). The pipe closes the file;
    * after a failure it is opened again for a retry to append to.

@@ -42,11 +42,12 @@ export interface TransferOptions {
    * Bytes per file write, and so per progress report: every write is exactly
    * this long except the last. A positive integer.
    *
-   * Left unset, writes are 256 KiB, except on Deno for a body longer than
-   * that whose bytes need no digest (no `integrity` or `sha256`): Deno's own
-   * pipe then moves it from the connection to the file with no JavaScript
-   * per chunk, in writes of its choosing, and progress is reported from the
-   * file's size every 100 ms.
+   * Left unset, writes are 256 KiB, except for a body longer than that
+   * whose bytes need no digest (no `integrity` or `sha256`): the runtime's
+   * own pipe then moves it from the connection to the file, in writes of its
+   * choosing (Deno's, with no JavaScript per chunk; on Node, each chunk as
+   * `fetch` hands it over, through an `fs.WriteStream`), and progress is
+   * reported from the file's size every 100 ms.
    *
    * @default {262144} (see {@linkcode DEFAULT_CHUNK_SIZE})
    */

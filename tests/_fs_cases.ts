@@ -1,6 +1,7 @@
 // The runtime adapter's cases, run against each side: `_fs_deno_test.ts`
 // (Deno only) and `_fs_node_test.ts` (both runtimes) call `fsCases()`, so the
-// two sides are held to the same error vocabulary and behaviour.
+// two sides are held to the same error vocabulary and behaviour. Each writer's
+// `pipe` is fed a real `fetch` body from a server on 127.0.0.1.
 
 import assert from "node:assert/strict";
 import {
@@ -12,8 +13,9 @@ import {
 } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import type { Fs } from "../src/_fs.ts";
+import type { FileWriter, Fs } from "../src/_fs.ts";
 import { AlreadyExistsError, NotFoundError } from "../src/_fs_errors.ts";
+import { bytesRoute, deferred, patternBytes, startServer } from "./_server.ts";
 import { tempDir } from "./_temp_dir.ts";
 
 /** Asserts that `error` is the adapter's `NotFoundError`, wrapping the runtime's error. */
@@ -38,8 +40,33 @@ async function readBytes(path: string): Promise<Uint8Array> {
   return new Uint8Array(await readFile(path));
 }
 
+/** What an adapter's cases need beyond the adapter itself. */
+export interface FsCaseOptions {
+  /** A writer on the existing file `path`, opened for reading only: its writes fail. */
+  readOnlyWriter(path: string): Promise<FileWriter> | FileWriter;
+}
+
+class ReadFailure extends Error {}
+
+const PIPED = patternBytes(700_000);
+
+/** What `url` answers with: its body, and `writer`'s pipe. */
+async function bodyAndPipe(url: string, writer: FileWriter): Promise<{
+  body: ReadableStream<Uint8Array>;
+  pipe: NonNullable<FileWriter["pipe"]>;
+}> {
+  const { body } = await fetch(url);
+  assert.ok(body !== null, "no body");
+  assert.ok(writer.pipe !== undefined, "no pipe");
+  return { body, pipe: writer.pipe.bind(writer) };
+}
+
 /** Registers the adapter cases for `impl`, named with `label`. */
-export function fsCases(label: string, impl: Fs): void {
+export function fsCases(
+  label: string,
+  impl: Fs,
+  options: FsCaseOptions,
+): void {
   test(`${label}.createNew() creates an empty file when the path is free`, async () => {
     await using dir = await tempDir();
     const file = await impl.createNew(dir.join("f"));
@@ -473,5 +500,67 @@ export function fsCases(label: string, impl: Fs): void {
         /* none */
       }
     }, isNotFound);
+  });
+
+  test(`${label} writer.pipe() moves a fetch body into the file and closes it`, async () => {
+    await using server = await startServer({ "/f": bytesRoute(PIPED) });
+    await using dir = await tempDir();
+    const writer = await impl.createNew(dir.join("f"));
+    const { body, pipe } = await bodyAndPipe(server.url("/f"), writer);
+    await pipe(body, (error) => new ReadFailure("", { cause: error }));
+    await writer.close(); // already closed by the pipe: a no-op
+    assert.deepEqual(await readBytes(dir.join("f")), PIPED);
+  });
+
+  test(`${label} writer.pipe() appends to a file opened with openAppend`, async () => {
+    await using server = await startServer({ "/f": bytesRoute(PIPED) });
+    await using dir = await tempDir();
+    const first = await impl.createNew(dir.join("f"));
+    await first.write(PIPED.subarray(0, 10));
+    await first.close();
+    const writer = await impl.openAppend(dir.join("f"));
+    const { body, pipe } = await bodyAndPipe(server.url("/f"), writer);
+    await pipe(body, (error) => error);
+    const bytes = await readBytes(dir.join("f"));
+    assert.equal(bytes.byteLength, 10 + PIPED.byteLength);
+    assert.deepEqual(bytes.subarray(10), PIPED);
+  });
+
+  test(`${label} writer.pipe() maps a failed read with readError, keeping what was written`, async () => {
+    const sent = deferred();
+    await using server = await startServer({
+      "/f": async (request, response) => {
+        response.writeHead(200, { "content-length": PIPED.byteLength });
+        response.write(PIPED.subarray(0, 300_000), () => sent.resolve());
+        await sent.promise;
+        request.socket.destroy();
+      },
+    });
+    await using dir = await tempDir();
+    const writer = await impl.createNew(dir.join("f"));
+    const { body, pipe } = await bodyAndPipe(server.url("/f"), writer);
+    await assert.rejects(
+      pipe(body, (error) => new ReadFailure("", { cause: error })),
+      (error) =>
+        error instanceof ReadFailure && error.cause instanceof TypeError,
+    );
+    const bytes = await readBytes(dir.join("f"));
+    assert.ok(bytes.byteLength <= 300_000);
+    assert.deepEqual(bytes, PIPED.subarray(0, bytes.byteLength));
+  });
+
+  test(`${label} writer.pipe() throws a failed write as it is, not as a read error`, async () => {
+    await using server = await startServer({ "/f": bytesRoute(PIPED) });
+    await using dir = await tempDir();
+    await writeFile(dir.join("f"), new Uint8Array(0));
+    // Every write fails (EBADF).
+    const writer = await options.readOnlyWriter(dir.join("f"));
+    const { body, pipe } = await bodyAndPipe(server.url("/f"), writer);
+    await assert.rejects(
+      pipe(body, (error) => new ReadFailure("", { cause: error })),
+      (error) => error instanceof Error && !(error instanceof ReadFailure),
+    );
+    await writer.close();
+    assert.equal((await nodeStat(dir.join("f"))).size, 0);
   });
 }

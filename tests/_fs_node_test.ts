@@ -1,6 +1,9 @@
 // The runtime adapter's Node side, on both runtimes.
 
-import { nodeFs } from "../src/_fs_node.ts";
+import { openSync } from "node:fs";
+import { NodeFileWriter, nodeFs } from "../src/_fs_node.ts";
 import { fsCases } from "./_fs_cases.ts";
 
-fsCases("nodeFs", nodeFs);
+fsCases("nodeFs", nodeFs, {
+  readOnlyWriter: (path) => new NodeFileWriter(openSync(path, "r")),
+});
