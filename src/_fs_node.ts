@@ -103,6 +103,7 @@ export class NodeFileWriter implements FileWriter {
     body: ReadableStream<Uint8Array>,
     readError: (error: unknown) => unknown,
   ): Promise<void> {
+    const reader = body.getReader();
     // The stream closes the descriptor, once its writes have landed.
     this.#closed = true;
     const sink = createWriteStream("", { fd: this.#fd });
@@ -115,7 +116,6 @@ export class NodeFileWriter implements FileWriter {
     });
     sink.on("drain", () => wake?.());
     sink.on("close", () => wake?.());
-    const reader = body.getReader();
     for (;;) {
       let result;
       try {
