@@ -1,6 +1,7 @@
 // A timeout that can be pushed back cheaply: `touch()` only records the time,
 // and the one timer re-arms itself for what is left when it fires early, so a
-// busy body costs no timer calls per chunk.
+// busy body costs no timer calls per chunk. `restart()` moves it to another
+// limit the same way: a download's connect and idle timeouts share one timer.
 
 import { MAX_TIMER_DELAY } from "./_retry.ts";
 
@@ -10,6 +11,8 @@ export class Watchdog {
   #onTimeout: () => void;
   #last = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the timer fires (`performance.now()` time). */
+  #due = 0;
 
   /**
    * Starts the watch.
@@ -31,13 +34,33 @@ export class Watchdog {
     this.#last = performance.now();
   }
 
-  /** Stops the watch for good. */
+  /**
+   * Watches anew: calls `onTimeout` (instead of the earlier callback) once
+   * `ms` pass from now without a `touch()`. A timer that fires no later than
+   * that is kept: it re-arms itself for what is left.
+   *
+   * @param ms The limit; `Infinity` or 0 disables the watch.
+   * @param onTimeout Called once, when the limit passes.
+   */
+  restart(ms: number, onTimeout: () => void): void {
+    this.#ms = ms;
+    this.#onTimeout = onTimeout;
+    if (!(ms > 0 && Number.isFinite(ms))) return this.stop();
+    this.#last = performance.now();
+    if (this.#timer !== undefined && this.#due <= this.#last + ms) return;
+    clearTimeout(this.#timer);
+    this.#arm(ms);
+  }
+
+  /** Stops the watch (until a `restart()`). */
   stop(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
   #arm(delay: number): void {
+    const bounded = Math.min(delay, MAX_TIMER_DELAY);
+    this.#due = performance.now() + bounded;
     this.#timer = setTimeout(() => {
       const left = this.#last + this.#ms - performance.now();
       if (left > 1) this.#arm(left);
@@ -45,6 +68,6 @@ export class Watchdog {
         this.#timer = undefined;
         this.#onTimeout();
       }
-    }, Math.min(delay, MAX_TIMER_DELAY));
+    }, bounded);
   }
 }

@@ -272,6 +272,10 @@ export class Download {
     }
     this.#dest = dest;
     this.#options = resolveTransferOptions(this.#url, options);
+    // Every request asks for the bytes as stored, unless told otherwise.
+    if (!this.#options.headers.has("accept-encoding")) {
+      this.#options.headers.set("accept-encoding", "identity");
+    }
     const expected = parseExpected(
       this.#url,
       options.integrity,
@@ -720,7 +724,7 @@ export class Download {
     const forward = (): void => abort.abort(this.#abort.signal.reason);
     this.#abort.signal.addEventListener("abort", forward);
     const { connectTimeout, idleTimeout } = this.#options;
-    let watchdog = new Watchdog(
+    const watchdog = new Watchdog(
       connectTimeout,
       () => abort.abort(new TimeoutError("connect", connectTimeout, this.#url)),
     );
@@ -734,8 +738,7 @@ export class Download {
       const resuming = this.#offset > 0;
       const response = await this.#request(abort.signal, resuming);
       body = response.body;
-      watchdog.stop();
-      watchdog = new Watchdog(
+      watchdog.restart(
         idleTimeout,
         () => abort.abort(new TimeoutError("idle", idleTimeout, this.#url)),
       );
@@ -889,25 +892,12 @@ export class Download {
    * `Range` and `If-Range` when resuming.
    */
   async #request(signal: AbortSignal, resuming: boolean): Promise<Response> {
-    const origin = new URL(this.#url).origin;
     let url = this.#url;
     for (let redirects = 0;; redirects++) {
-      const headers = new Headers(this.#options.headers);
-      if (!headers.has("accept-encoding")) {
-        headers.set("accept-encoding", "identity");
-      }
-      if (resuming) {
-        headers.set("range", `bytes=${this.#offset}-`);
-        headers.set("if-range", this.#validator as string);
-      }
-      if (new URL(url).origin !== origin) {
-        headers.delete("authorization");
-        headers.delete("cookie");
-      }
       let response: Response;
       try {
         response = await this.#fetch(url, {
-          headers,
+          headers: this.#requestHeaders(url, resuming),
           signal,
           redirect: "manual",
         });
@@ -932,6 +922,28 @@ export class Download {
       }
       url = new URL(location, url).href;
     }
+  }
+
+  /**
+   * The headers of a request to `url`: the options' as they are for the
+   * first request of a fresh start (`fetch` copies them), else a copy with
+   * `range` and `if-range` when resuming, and without credentials on
+   * another origin than the download's URL.
+   */
+  #requestHeaders(url: string, resuming: boolean): Headers {
+    if (!resuming && url === this.#url) return this.#options.headers;
+    const headers = new Headers(this.#options.headers);
+    if (resuming) {
+      headers.set("range", `bytes=${this.#offset}-`);
+      headers.set("if-range", this.#validator as string);
+    }
+    if (
+      url !== this.#url && new URL(url).origin !== new URL(this.#url).origin
+    ) {
+      headers.delete("authorization");
+      headers.delete("cookie");
+    }
+    return headers;
   }
 
   /**

@@ -197,7 +197,9 @@ export function mergeHeaders(
   override: RequestHeaders | undefined,
 ): Headers {
   const headers = new Headers(base);
-  new Headers(override).forEach((value, key) => headers.set(key, value));
+  if (override !== undefined) {
+    new Headers(override).forEach((value, key) => headers.set(key, value));
+  }
   return headers;
 }
 

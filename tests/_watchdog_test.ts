@@ -167,3 +167,65 @@ test("Watchdog() arms no timer longer than setTimeout's limit when ms is above i
     `delays ${delays.join(", ")}`,
   );
 });
+
+test("Watchdog.restart() keeps the timer when the new limit ends later", async () => {
+  let first = 0;
+  let watchdog: Watchdog | undefined;
+  let restartedAt = 0;
+  let resolve!: (at: number) => void;
+  const fired = new Promise<number>((r) => resolve = r);
+  const delays = recordTimeouts(() => {
+    watchdog = new Watchdog(20, () => first++);
+    restartedAt = performance.now();
+    watchdog.restart(60, () => resolve(performance.now()));
+  });
+  // The 20 ms timer fires early and re-arms itself for what is left.
+  assert.deepEqual(delays, [20]);
+  const firedAt = await fired;
+  assert.ok(
+    firedAt - restartedAt >= 60 - TOLERANCE,
+    `${firedAt - restartedAt}`,
+  );
+  assert.equal(first, 0);
+  watchdog?.stop();
+});
+
+test("Watchdog.restart() re-arms the timer when the new limit ends sooner", async () => {
+  let first = 0;
+  let watchdog: Watchdog | undefined;
+  let resolve!: (at: number) => void;
+  const fired = new Promise<number>((r) => resolve = r);
+  const start = performance.now();
+  const delays = recordTimeouts(() => {
+    watchdog = new Watchdog(10_000, () => first++);
+    watchdog.restart(20, () => resolve(performance.now()));
+  });
+  assert.deepEqual(delays, [10_000, 20]);
+  const firedAt = await fired;
+  assert.ok(firedAt - start >= 20 - TOLERANCE, `${firedAt - start}`);
+  assert.ok(firedAt - start < 5_000, `${firedAt - start}`);
+  assert.equal(first, 0);
+  watchdog?.stop();
+});
+
+test("Watchdog.restart() stops the watch when ms is Infinity or 0", async () => {
+  const infinite = watched(20);
+  const zero = watched(20);
+  let calls = 0;
+  infinite.watchdog.restart(Infinity, () => calls++);
+  zero.watchdog.restart(0, () => calls++);
+  await watched(60).fired;
+  assert.equal(infinite.calls() + zero.calls() + calls, 0);
+});
+
+test("Watchdog.restart() arms the watch again when it was stopped", async () => {
+  const { watchdog, calls } = watched(20);
+  watchdog.stop();
+  const start = performance.now();
+  let resolve!: (at: number) => void;
+  const fired = new Promise<number>((r) => resolve = r);
+  watchdog.restart(30, () => resolve(performance.now()));
+  const firedAt = await fired;
+  assert.ok(firedAt - start >= 30 - TOLERANCE, `${firedAt - start}`);
+  assert.equal(calls(), 0);
+});

@@ -309,6 +309,34 @@ test(
   },
 );
 
+test(
+  "Download times a stalled body by idleTimeout when connectTimeout is shorter",
+  {
+    timeout: 10_000,
+  },
+  async () => {
+    const release = deferred();
+    const { server, url } = await serve({ body: BODY, etag: ETAG }, [
+      { stallAfter: 20_000, release: release.promise },
+    ]);
+    await using _server = server;
+    await using dir = await tempDir();
+    const start = performance.now();
+    const { download } = await run(url, dir, {
+      connectTimeout: 50,
+      idleTimeout: 300,
+      retries: 0,
+    });
+    const elapsed = performance.now() - start;
+    release.resolve();
+    const error = download.error();
+    assert.ok(error instanceof TimeoutError);
+    assert.equal(error.phase, "idle");
+    assert.ok(elapsed >= 298, `failed after ${elapsed} ms`); // timers may run 1 ms early
+    assert.deepEqual(await dir.list(), []);
+  },
+);
+
 test("Download times out a server that never answers, with a TimeoutError", {
   timeout: 10_000,
 }, async () => {
