@@ -12,6 +12,11 @@ export interface Sample {
   rss: number;
 }
 
+/** A sample and the round it was taken in (from 1). */
+export interface RoundSample extends Sample {
+  round: number;
+}
+
 /** A contender's runs on one workload. */
 export interface Row {
   /** The contender's id. */
@@ -21,7 +26,7 @@ export interface Row {
   /** The contender whose throughput this one is divided by in "÷ fetch". */
   baseline: string | undefined;
   /** The runs that completed and verified. */
-  samples: Sample[];
+  samples: RoundSample[];
   /** Why runs failed, if any did. */
   failures: string[];
 }
@@ -67,11 +72,30 @@ export function workloadTable(
     "CPU s",
     "peak RSS MB, median (max)",
     "÷ fetch",
+    "÷ fetch, per round (min–max)",
     ...Object.keys(references),
   ];
   const ratio = (id: string | undefined, wall: number): string => {
     const reference = id === undefined ? undefined : wallOf.get(id);
     return reference === undefined ? "–" : `${fixed(reference / wall, 2)}x`;
+  };
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  // Each round's pair of runs divided, then the median: one slow run moves
+  // it by one place, where it can move a median of 5 by a whole run's time.
+  const perRound = (row: Row): string => {
+    const reference = row.baseline === undefined
+      ? undefined
+      : byId.get(row.baseline);
+    if (reference === undefined) return "–";
+    if (reference === row) return "1.00x";
+    const ratios = row.samples.flatMap((sample) => {
+      const paired = reference.samples.find((r) => r.round === sample.round);
+      return paired === undefined ? [] : [paired.wall / sample.wall];
+    });
+    if (ratios.length === 0) return "–";
+    return `${fixed(median(ratios), 2)}x (${fixed(Math.min(...ratios), 2)}–${
+      fixed(Math.max(...ratios), 2)
+    })`;
   };
   const table = rows.map((row) => {
     const walls = row.samples.map((s) => s.wall);
@@ -90,6 +114,7 @@ export function workloadTable(
         ? "–"
         : `${fixed(median(rss), 0)} (${fixed(Math.max(...rss), 0)})`,
       row.baseline === undefined ? "–" : ratio(row.baseline, wall),
+      perRound(row),
       ...Object.values(references).map((id) => ratio(id, wall)),
     ];
     if (row.failures.length > 0) {

@@ -551,7 +551,7 @@ try {
         const row = rows[i] as Row;
         try {
           const sample = await runOnce(contender, inputs, outRoot);
-          row.samples.push(sample);
+          row.samples.push({ ...sample, round });
           console.log(
             `  ${round}/${runs} ${contender.id.padEnd(14)} ${
               sample.wall.toFixed(2).padStart(7)
@@ -639,7 +639,7 @@ try {
     `| dlmanager on Node | ${lib.how} |`,
     `| Files written to | ${flags.dir} (${fsType}) |`,
     "",
-    `Each contender is its own process, timed from spawn to exit (start-up included) under GNU time for CPU (user + system) and peak RSS. ${runs} rounds after one untimed warm-up, contenders interleaved within each round, each round starting one contender later than the one before (A B C, B C A, ...), each run starting after a \`sync\` (untimed), so that none pays for the writeback of the files the one before it wrote; every downloaded file's sha256 is checked. MB = 10^6 bytes. Ratios divide the contender's throughput by the reference's (medians of this run): above 1x is faster. "÷ fetch" is against the plain \`fetch\` piped to a file on the same runtime (Deno: \`response.body.pipeTo(file.writable)\`; Node: \`pipeline(Readable.fromWeb(response.body), createWriteStream(path))\`). For many files, dlmanager and the fetch baseline are fed by one worker pool of the stated size, and the manager's \`concurrency\` is set to it too; curl and aria2c get the same concurrency.`,
+    `Each contender is its own process, timed from spawn to exit (start-up included) under GNU time for CPU (user + system) and peak RSS. ${runs} rounds after one untimed warm-up, contenders interleaved within each round, each round starting one contender later than the one before (A B C, B C A, ...), each run starting after a \`sync\` (untimed), so that none pays for the writeback of the files the one before it wrote; every downloaded file's sha256 is checked. MB = 10^6 bytes. Ratios divide the contender's throughput by the reference's (medians of this run): above 1x is faster; "÷ fetch, per round" divides the two runs of each round instead, and gives the median and range of those ratios, which one slow run moves less. "÷ fetch" is against the plain \`fetch\` piped to a file on the same runtime (Deno: \`response.body.pipeTo(file.writable)\`; Node: \`pipeline(Readable.fromWeb(response.body), createWriteStream(path))\`). For many files, dlmanager and the fetch baseline are fed by one worker pool of the stated size, and the manager's \`concurrency\` is set to it too; curl and aria2c get the same concurrency.`,
     ...notes.map((note) => `\nNote: ${note}.`),
     ...sections.flatMap(({ workload, table, trace }) => [
       "",
