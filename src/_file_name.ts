@@ -24,21 +24,71 @@ export function fileNameFromUrl(url: URL): string {
   return name;
 }
 
+/** The longest file name, in UTF-8 bytes, that Linux and macOS file systems take. */
+export const NAME_MAX = 255;
+
 /**
- * Throws a `TypeError` unless `name` is a plain file name: not empty, not `.`
- * or `..`, without `/`, `\` or NUL.
+ * Why `name` is not a plain file name, or `undefined` if it is one: not
+ * empty, not `.` or `..`, without `/` or `\`, without control characters
+ * (C0 and DEL: NUL, a newline or an escape would be written to terminals and
+ * logs as they are), and at most {@linkcode NAME_MAX} UTF-8 bytes.
  */
+export function fileNameProblem(name: string): string | undefined {
+  if (name === "") return "name must not be empty";
+  if (name === "." || name === "..") return `name must not be "${name}"`;
+  if (name.includes("/") || name.includes("\\")) {
+    return "name must not contain a path separator";
+  }
+  if (name.includes("\0")) return "name must not contain a NUL character";
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(name)) {
+    return "name must not contain a control character (such as a newline or an escape)";
+  }
+  if (new TextEncoder().encode(name).byteLength > NAME_MAX) {
+    return `name must not be longer than ${NAME_MAX} bytes`;
+  }
+  return undefined;
+}
+
+/**
+ * `text` with its control characters written as escapes (`\n`, `\x1b`), so
+ * that printing it cannot move a terminal's cursor or fake a log line.
+ */
+export function printable(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x1f\x7f]/g, (char) => {
+    const named: Record<string, string> = {
+      "\n": "\\n",
+      "\r": "\\r",
+      "\t": "\\t",
+    };
+    return named[char] ??
+      `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
+}
+
+/** Throws a `TypeError` unless `name` is a plain file name (see {@linkcode fileNameProblem}). */
 export function assertFileName(name: string, url: string): void {
-  let problem: string | undefined;
-  if (name === "") problem = "name must not be empty";
-  else if (name === "." || name === "..") {
-    problem = `name must not be "${name}"`;
-  } else if (name.includes("/") || name.includes("\\")) {
-    problem = "name must not contain a path separator";
-  } else if (name.includes("\0")) {
-    problem = "name must not contain a NUL character";
-  }
+  const problem = fileNameProblem(name);
   if (problem !== undefined) {
-    throw new TypeError(`Cannot download "${url}" as "${name}": ${problem}`);
+    throw new TypeError(
+      `Cannot download "${url}" as "${printable(name)}": ${problem}`,
+    );
   }
+}
+
+/**
+ * The error for a destination where something other than a file is: nothing
+ * can be renamed onto a directory.
+ */
+export function notAFileError(
+  url: string,
+  dest: string,
+  isDirectory: boolean,
+): TypeError {
+  return new TypeError(
+    `Cannot download "${url}" to "${dest}": ${
+      isDirectory ? "a directory" : "something other than a file"
+    } is in the way`,
+  );
 }

@@ -10,12 +10,15 @@
 // The npm package compiles `_fs_npm.ts` in this file's place (see
 // `scripts/build_npm.ts`): the same exports, with the Node side only.
 
-import { denoFs } from "./_fs_deno.ts";
-import { nodeFs } from "./_fs_node.ts";
-import type { Fs } from "./_fs_types.ts";
+import { denoFs, denoHost } from "./_fs_deno.ts";
+import { nodeFs, nodeHost } from "./_fs_node.ts";
+import type { Fs, Host } from "./_fs_types.ts";
 
 export { AlreadyExistsError, NotFoundError } from "./_fs_errors.ts";
-export type { DirEntry, FileStat, FileWriter, Fs } from "./_fs_types.ts";
+export type { DirEntry, FileStat, FileWriter, Fs, Host } from "./_fs_types.ts";
 
 /** The file system of the running runtime. */
 export const fs: Fs = "Deno" in globalThis ? denoFs : nodeFs;
+
+/** The machine and its processes, as the running runtime may see them. */
+export const host: Host = "Deno" in globalThis ? denoHost : nodeHost;

@@ -3,7 +3,8 @@
 // compatibility, whose answer costs no error). See `_fs.ts`.
 
 import { existsSync } from "node:fs";
-import type { DirEntry, FileStat, FileWriter, Fs } from "./_fs_types.ts";
+import process from "node:process";
+import type { DirEntry, FileStat, FileWriter, Fs, Host } from "./_fs_types.ts";
 import { AlreadyExistsError, NotFoundError } from "./_fs_errors.ts";
 
 function mapError(error: unknown): unknown {
@@ -203,6 +204,59 @@ export const denoFs: Fs = {
       return entries;
     } catch (error) {
       throw mapError(error);
+    }
+  },
+};
+
+/**
+ * Whether Deno already grants `descriptor`: asked with `querySync`, which
+ * never prompts, where using the permission would prompt on a terminal.
+ */
+function granted(descriptor: Deno.PermissionDescriptor): boolean {
+  try {
+    return Deno.permissions.querySync(descriptor).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/** The host side of the adapter on Deno: only what is granted is asked. */
+export const denoHost: Host = {
+  fetchDecodes: false,
+  hostname(): string | undefined {
+    if (!granted({ name: "sys", kind: "hostname" })) return undefined;
+    try {
+      return Deno.hostname();
+    } catch {
+      return undefined;
+    }
+  },
+  readSystemFile(path: string): string | null | undefined {
+    if (!granted({ name: "read", path })) return undefined;
+    try {
+      return Deno.readTextFileSync(path);
+    } catch (error) {
+      return error instanceof Deno.errors.NotFound ? null : undefined;
+    }
+  },
+  readSystemLink(path: string): string | undefined {
+    if (!granted({ name: "read", path })) return undefined;
+    try {
+      return Deno.readLinkSync(path);
+    } catch {
+      return undefined;
+    }
+  },
+  processExists(pid: number): boolean | undefined {
+    // Signal 0 (Deno.kill takes no 0) needs --allow-run.
+    if (!granted({ name: "run" })) return undefined;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === "EPERM") return true;
+      return code === "ESRCH" ? false : undefined;
     }
   },
 };

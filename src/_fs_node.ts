@@ -12,6 +12,7 @@ import {
   mkdirSync,
   open,
   readFileSync,
+  readlinkSync,
   type Stats,
   statSync,
   unlinkSync,
@@ -27,11 +28,17 @@ import {
   stat,
   unlink,
 } from "node:fs/promises";
-import type { DirEntry, FileStat, FileWriter, Fs } from "./_fs_types.ts";
+import { hostname } from "node:os";
+import process from "node:process";
+import type { DirEntry, FileStat, FileWriter, Fs, Host } from "./_fs_types.ts";
 import { AlreadyExistsError, NotFoundError } from "./_fs_errors.ts";
 
+function codeOf(error: unknown): unknown {
+  return (error as { code?: unknown } | null)?.code;
+}
+
 function mapError(error: unknown): unknown {
-  const code = (error as { code?: unknown } | null)?.code;
+  const code = codeOf(error);
   if (code === "ENOENT") {
     return new NotFoundError((error as Error).message, { cause: error });
   }
@@ -277,6 +284,45 @@ export const nodeFs: Fs = {
       }));
     } catch (error) {
       throw mapError(error);
+    }
+  },
+};
+
+/** The host side of the adapter on Node (which has no permission prompts). */
+export const nodeHost: Host = {
+  // Node's and Bun's do; Deno's (running the npm package) does not.
+  fetchDecodes: !("Deno" in globalThis),
+  hostname(): string | undefined {
+    try {
+      return hostname();
+    } catch {
+      return undefined;
+    }
+  },
+  readSystemFile(path: string): string | null | undefined {
+    try {
+      return readFileSync(path, "utf8");
+    } catch (error) {
+      return codeOf(error) === "ENOENT" || codeOf(error) === "ESRCH"
+        ? null
+        : undefined;
+    }
+  },
+  readSystemLink(path: string): string | undefined {
+    try {
+      return readlinkSync(path);
+    } catch {
+      return undefined;
+    }
+  },
+  processExists(pid: number): boolean | undefined {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (error) {
+      // EPERM: it exists, owned by another user.
+      if (codeOf(error) === "EPERM") return true;
+      return codeOf(error) === "ESRCH" ? false : undefined;
     }
   },
 };

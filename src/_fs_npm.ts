@@ -8,11 +8,14 @@
 // `@types/node`) or from a hand-written copy that would drift; and on Node it
 // would be dead code behind a `globalThis.Deno` probe.
 
-import { nodeFs } from "./_fs_node.ts";
-import type { Fs } from "./_fs_types.ts";
+import { nodeFs, nodeHost } from "./_fs_node.ts";
+import type { Fs, Host } from "./_fs_types.ts";
 
 export { AlreadyExistsError, NotFoundError } from "./_fs_errors.ts";
-export type { DirEntry, FileStat, FileWriter, Fs } from "./_fs_types.ts";
+export type { DirEntry, FileStat, FileWriter, Fs, Host } from "./_fs_types.ts";
 
 /** The file system: Node's, the only one in the npm package. */
 export const fs: Fs = nodeFs;
+
+/** The machine and its processes, as Node sees them. */
+export const host: Host = nodeHost;

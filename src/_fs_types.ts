@@ -104,3 +104,33 @@ export interface Fs {
   /** Lists the entries of the directory `path`. */
   readDir(path: string): Promise<DirEntry[]>;
 }
+
+/**
+ * What the library needs to know of the machine and the processes on it, to
+ * tell whether another process that holds a lock (or wrote a partial file) is
+ * still running. Every answer is `undefined` where the runtime may not be
+ * asked (Deno without the permission): the adapter queries Deno's permissions
+ * first and never triggers a prompt.
+ */
+export interface Host {
+  /**
+   * Whether the runtime's `fetch` decodes a compressed body (`gzip`,
+   * `deflate`, `br`) even when the request set `Accept-Encoding` itself:
+   * Node's and Bun's do, Deno's does not.
+   */
+  readonly fetchDecodes: boolean;
+  /** This machine's name. */
+  hostname(): string | undefined;
+  /**
+   * The text of a small system file (under `/proc`): `null` when there is no
+   * such file, `undefined` when it cannot be read here.
+   */
+  readSystemFile(path: string): string | null | undefined;
+  /** The target of a symbolic link under `/proc`, or `undefined`. */
+  readSystemLink(path: string): string | undefined;
+  /**
+   * Whether a process with this pid exists (signal 0): `false` for "no such
+   * process", `undefined` where that cannot be told (no permission).
+   */
+  processExists(pid: number): boolean | undefined;
+}

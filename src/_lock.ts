@@ -1,11 +1,20 @@
 // An exclusive lock on a destination, shared by every process that downloads
 // into the same directory: a lock file beside the partial file, whose content
-// names its owner (host, pid and a token) and whose mtime is the owner's
-// heartbeat, moved forward while the lock is held. A lock whose owner is dead
-// (same host, no such pid) or whose heartbeat is older than `staleAfter` is
-// taken over: it is first renamed away (only one process can win that), then
-// checked to be the very lock that was judged stale, else put back. A lock
-// this process holds is never stale to it.
+// names its owner (its process identity, see `_process_identity.ts`, and a
+// token) and whose mtime is the owner's heartbeat, moved forward while the
+// lock is held. A lock whose owner is proven dead is taken over at once; one
+// whose owner is proven alive is never taken over, however old its heartbeat
+// (the owner may be stopped with Ctrl-Z, or in a debugger: it will go on);
+// one whose owner cannot be judged (another machine, another container, no
+// permission to look) is taken over once its heartbeat is older than
+// `staleAfter`. Taking over renames the lock away (only one process can win
+// that), then checks it is the very lock that was judged, else puts it back.
+// A lock this process holds is never taken over by it.
+//
+// A lock taken over from an owner not proven dead may still have a writer:
+// the download that takes it never touches that owner's partial file (see
+// `_partial.ts`), and the old owner, if it goes on, renames only its own
+// complete file.
 //
 // Taking a lock is one exclusive call on its name. Creating a file allocates
 // an inode, the dearest call a download makes on a journaling disk (on ext4,
@@ -23,10 +32,17 @@
 // `Fs.writeNewSync`). Only the rare takeover and the wait are asynchronous.
 
 import { dirname, join } from "node:path";
-import { hostname } from "node:os";
-import process from "node:process";
 import { AlreadyExistsError, fs, NotFoundError } from "./_fs.ts";
 import { OWNER_SUFFIX } from "./_partial.ts";
+import {
+  isThisProcess,
+  newToken,
+  parseIdentity,
+  type ProcessIdentity,
+  type ProcessState,
+  processState,
+  thisProcess,
+} from "./_process_identity.ts";
 import { sleep } from "./_retry.ts";
 
 /** Timing of a {@linkcode FileLock}, in milliseconds. */
@@ -39,32 +55,49 @@ export interface LockTiming {
   poll: number;
 }
 
-/** What a lock file holds. */
-interface Owner {
-  host: string | undefined;
-  pid: number;
+/** What a lock file holds: its owner process, and the token of the lock. */
+export interface Owner extends ProcessIdentity {
+  /** Names one owner file (or one lock that is a file of its own). */
   token: string;
+}
+
+/** How {@linkcode FileLock.acquire} waits and gives up. */
+export interface AcquireOptions {
+  /** Aborting it rejects the wait with its reason. */
+  signal: AbortSignal;
+  /**
+   * Called when the lock is found held by another owner that is not taken
+   * over (alive, or its heartbeat fresh), and again when that owner changes:
+   * the download is then waiting for it.
+   */
+  onWait?: ((owner: Owner | undefined) => void) | undefined;
+  /**
+   * Milliseconds to wait for a held lock before rejecting with
+   * `timeoutError(owner)`. `Infinity` waits as long as it takes.
+   */
+  waitTimeout?: number | undefined;
+  /** The error a wait longer than `waitTimeout` rejects with. */
+  timeoutError?: ((owner: Owner | undefined) => unknown) | undefined;
+}
+
+/** A lock's previous owner, when {@linkcode FileLock.acquire} took it over. */
+export interface TakenOver {
+  /** Its owner, if its lock file could be read. */
+  owner: Owner | undefined;
+  /** What was proven about it: `"dead"`, or `"unknown"` with a stale heartbeat. */
+  state: Exclude<ProcessState, "alive">;
 }
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-// A token names one owner file, or one lock that is its own file: random per
-// process (drawn once, as drawing costs more than taking a lock), then counted.
-const processToken = Array.from(
-  crypto.getRandomValues(new Uint8Array(8)),
-  (byte) => byte.toString(16).padStart(2, "0"),
-).join("");
-let tokensIssued = 0;
-
-function newToken(): string {
-  return `${processToken}-${(tokensIssued++).toString(16)}`;
-}
-
 function readOwner(path: string): Owner | undefined {
   try {
-    const owner = JSON.parse(decoder.decode(fs.readFileSync(path)));
-    return typeof owner?.token === "string" ? owner as Owner : undefined;
+    const value = JSON.parse(decoder.decode(fs.readFileSync(path)));
+    const identity = parseIdentity(value);
+    return identity !== undefined && typeof value.token === "string"
+      ? { ...identity, token: value.token }
+      : undefined;
   } catch (error) {
     // Missing, or caught half-written: treat as unknown.
     if (error instanceof NotFoundError || error instanceof SyntaxError) {
@@ -74,49 +107,26 @@ function readOwner(path: string): Owner | undefined {
   }
 }
 
-let host: string | undefined | null = null;
-
 /**
- * This machine's name, or `undefined` where it may not be read (Deno without
- * `--allow-sys=hostname`): then only heartbeats tell a lock is abandoned. (On
- * Deno the pid check also needs `--allow-run`.)
+ * What to do about a lock held by `owner` (`undefined`: unreadable, caught
+ * half-written): take it over (its owner is dead, or cannot be judged and its
+ * heartbeat is older than `staleAfter`), wait, or retry at once (it is gone).
  */
-function thisHost(): string | undefined {
-  if (host === null) {
-    try {
-      host = hostname();
-    } catch {
-      host = undefined;
-    }
-  }
-  return host;
-}
-
-function isAlive(owner: Owner): boolean {
-  // On another host, or where hosts cannot be compared: trust the heartbeat.
-  if (owner.host === undefined || owner.host !== thisHost()) return true;
-  try {
-    process.kill(owner.pid, 0);
-    return true;
-  } catch (error) {
-    // Only "no such process" says it is gone. Anything else (EPERM, or Deno
-    // without --allow-run) cannot tell: trust the heartbeat.
-    return (error as { code?: string }).code !== "ESRCH";
-  }
-}
-
-/** Whether the lock at `path`, held by `owner`, may be taken over. */
-async function isStale(
+async function judge(
   path: string,
   owner: Owner | undefined,
   staleAfter: number,
-): Promise<boolean> {
-  if (owner !== undefined && heldTokens.has(owner.token)) return false;
+): Promise<TakenOver | "wait" | "retry"> {
+  if (owner !== undefined && heldTokens.has(owner.token)) return "wait";
+  const state = owner === undefined ? "unknown" : isThisProcess(owner)
+    ? "dead" // a lock of this process that it no longer holds
+    : processState(owner);
+  if (state === "dead") return { owner, state };
+  if (state === "alive") return "wait";
   const stat = await fs.stat(path);
-  if (stat === undefined) return false; // gone: just retry
+  if (stat === undefined) return "retry";
   const mtime = stat.mtime?.getTime() ?? 0;
-  if (owner !== undefined && !isAlive(owner)) return true;
-  return Date.now() - mtime > staleAfter;
+  return Date.now() - mtime > staleAfter ? { owner, state } : "wait";
 }
 
 /** Touches `path`, moving its mtime (the heartbeat) forward, on a timer. */
@@ -230,7 +240,7 @@ function ownerFileName(token: string): string {
 }
 
 function ownerJson(token: string): Uint8Array {
-  const owner: Owner = { host: thisHost(), pid: process.pid, token };
+  const owner: Owner = { ...thisProcess(), token };
   return encoder.encode(JSON.stringify(owner));
 }
 
@@ -253,43 +263,72 @@ export class FileLock {
     path: string,
     token: string,
     beat: OwnerFile | Heartbeat,
+    takenOver: TakenOver | undefined,
   ) {
     this.#path = path;
     this.#token = token;
     this.#beat = beat;
+    this.takenOver = takenOver;
   }
 
+  /** The owner this lock was taken over from, if it was not free. */
+  readonly takenOver: TakenOver | undefined;
+
   /**
-   * Takes the lock at `path`, waiting while another live process holds it.
-   * Rejects with the signal's reason if it aborts meanwhile.
+   * Takes the lock at `path`, waiting while another process holds it (see
+   * the module comment for when it is taken over instead). Rejects with the
+   * signal's reason if it aborts meanwhile, and with `timeoutError(owner)`
+   * after waiting `waitTimeout` ms.
    */
   static async acquire(
     path: string,
     timing: LockTiming,
-    signal: AbortSignal,
+    options: AcquireOptions,
   ): Promise<FileLock> {
+    const { signal, onWait, waitTimeout = Infinity } = options;
+    let waitingFor: string | undefined;
+    let deadline = Infinity;
+    let takenOver: TakenOver | undefined;
     for (;;) {
       signal.throwIfAborted();
-      const lock = FileLock.#take(path, timing.heartbeat);
+      const lock = FileLock.#take(path, timing.heartbeat, takenOver);
       if (lock !== undefined) return lock;
+      takenOver = undefined; // taken by another process, which will release it
       const holder = readOwner(path);
-      if (await isStale(path, holder, timing.staleAfter)) {
-        await FileLock.#takeOver(path, holder);
+      const verdict = await judge(path, holder, timing.staleAfter);
+      if (verdict === "retry") continue;
+      if (verdict !== "wait") {
+        if (await FileLock.#takeOver(path, holder)) takenOver = verdict;
         continue;
       }
-      await sleep(timing.poll, signal);
+      const now = performance.now();
+      if (waitingFor === undefined) deadline = now + waitTimeout;
+      const who = holder?.token ?? "";
+      if (waitingFor !== who) {
+        waitingFor = who;
+        onWait?.(holder);
+      }
+      if (now >= deadline) {
+        throw options.timeoutError?.(holder) ??
+          new Error(`Waited ${waitTimeout} ms for the lock at ${path}`);
+      }
+      await sleep(Math.min(timing.poll, deadline - now), signal);
     }
   }
 
   /** Takes the lock at `path` if it is free; `undefined` if it is held. */
-  static #take(path: string, heartbeat: number): FileLock | undefined {
+  static #take(
+    path: string,
+    heartbeat: number,
+    takenOver: TakenOver | undefined,
+  ): FileLock | undefined {
     const directory = dirname(path);
     const owner = linkless.has(directory) ? undefined : OwnerFile.of(directory);
     if (owner !== undefined) {
       try {
         fs.linkSync(owner.path, path);
         owner.hold(heartbeat);
-        return new FileLock(path, owner.token, owner);
+        return new FileLock(path, owner.token, owner, takenOver);
       } catch (error) {
         owner.drop(false);
         if (error instanceof AlreadyExistsError) return undefined;
@@ -297,7 +336,7 @@ export class FileLock {
         // one stale): start a new one. Any other failure: no hard links here.
         if (error instanceof NotFoundError && fs.existsSync(directory)) {
           owner.forget();
-          return FileLock.#take(path, heartbeat);
+          return FileLock.#take(path, heartbeat, takenOver);
         }
         if (!(error instanceof NotFoundError)) linkless.add(directory);
       }
@@ -310,29 +349,35 @@ export class FileLock {
       throw error;
     }
     heldTokens.add(token);
-    return new FileLock(path, token, new Heartbeat(path, heartbeat));
+    return new FileLock(
+      path,
+      token,
+      new Heartbeat(path, heartbeat),
+      takenOver,
+    );
   }
 
   /**
-   * Moves a stale lock away, or puts it back if it turned out not to be it;
-   * removes the stale owner's owner file.
+   * Moves a judged lock away, or puts it back if it turned out not to be it;
+   * removes the old owner's owner file. Returns whether it moved the judged
+   * lock away (the lock is then free).
    */
   static async #takeOver(
     path: string,
     judged: Owner | undefined,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const moved = `${path}.${newToken()}.stale`;
     try {
       await fs.rename(path, moved);
     } catch (error) {
-      if (error instanceof NotFoundError) return; // another process won
+      if (error instanceof NotFoundError) return false; // another process won
       throw error;
     }
     const found = readOwner(moved);
     if (judged !== undefined && found?.token !== judged.token) {
       // A fresh lock was created between our look and the rename: restore it.
       await fs.rename(moved, path);
-      return;
+      return false;
     }
     await fs.remove(moved).catch(() => {});
     // The stale owner's file, if the lock linked to one: every other lock
@@ -342,17 +387,29 @@ export class FileLock {
     if (judged !== undefined && readOwner(ownerFile)?.token === judged.token) {
       await fs.remove(ownerFile).catch(() => {});
     }
+    return true;
+  }
+
+  /**
+   * Whether the lock file is still this lock (not taken over by a process
+   * that judged it stale while this one was stopped).
+   */
+  isHeld(): boolean {
+    return !this.#released && readOwner(this.#path)?.token === this.#token;
   }
 
   /**
    * Removes the lock, if it is still ours, and stops its heartbeat (the
    * owner file's, with the last lock linked to it). Only the first call acts.
+   *
+   * @param held What {@linkcode FileLock.isHeld} just said, if the caller
+   * asked: it is not read again.
    */
-  release(): void {
+  release(held?: boolean): void {
     if (this.#released) return;
     this.#released = true;
     try {
-      if (readOwner(this.#path)?.token === this.#token) {
+      if (held ?? readOwner(this.#path)?.token === this.#token) {
         removeIfThere(this.#path);
       }
     } finally {

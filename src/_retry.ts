@@ -21,14 +21,20 @@ export interface BackoffOptions {
   retryAfterCap: number;
 }
 
+/** Connection failures that no retry mends: a name that does not exist, a rejected certificate. */
+const FINAL_NETWORK_CODES = new Set(["ENOTFOUND", "CERT"]);
+
 /**
  * Whether an attempt that failed with `error` is worth another: connection
- * failures, timeouts, broken bodies, and the statuses that mean "later".
+ * failures (but a name that does not exist, or a rejected certificate),
+ * timeouts, broken bodies, and the statuses that mean "later".
  */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof HTTPError) return RETRY_STATUSES.has(error.status);
-  return error instanceof NetworkError || error instanceof TimeoutError ||
-    error instanceof ProtocolError;
+  if (error instanceof NetworkError) {
+    return !FINAL_NETWORK_CODES.has(error.code);
+  }
+  return error instanceof TimeoutError || error instanceof ProtocolError;
 }
 
 /**

@@ -5,23 +5,34 @@
  * @module
  */
 
+import { basename } from "node:path";
 import { ChunkedWriter } from "./_chunked_writer.ts";
-import { FileLock, type LockTiming } from "./_lock.ts";
-import { AlreadyExistsError, type FileWriter, fs } from "./_fs.ts";
+import { contentEncoding, decodedBody } from "./_content_encoding.ts";
+import { FileLock, type LockTiming, type Owner } from "./_lock.ts";
+import { type FileWriter, fs } from "./_fs.ts";
+import { NAME_MAX, notAFileError } from "./_file_name.ts";
 import { IntegrityCheck, parseExpected } from "./_integrity.ts";
 import {
+  endWriter,
+  partialFile,
   type PartialPaths,
   partialPaths,
   readSidecar,
   removeIfPresent,
+  SIDECAR_VERSION,
+  sidecarPartial,
+  startWriter,
+  writerState,
   writeSidecar,
 } from "./_partial.ts";
+import { newToken, thisProcess } from "./_process_identity.ts";
 import { isRetryable, parseRetryAfter, retryDelay, sleep } from "./_retry.ts";
 import { pollInterval, SizePoller } from "./_size_poller.ts";
 import { Watchdog } from "./_watchdog.ts";
 import {
   DownloadInterrupt,
   HTTPError,
+  LockTimeoutError,
   NetworkError,
   ProtocolError,
   RedirectError,
@@ -123,20 +134,36 @@ export interface WaitOptions {
   raiseIfError?: boolean | undefined;
 }
 
-type Phase = "idle" | "queued" | "running" | "committing" | "done";
+type Phase =
+  | "idle"
+  | "queued"
+  | "waiting"
+  | "running"
+  | "committing"
+  | "done";
 
 /**
  * Where a download is in its life: `"idle"` (created), `"queued"` (waiting
- * for a manager's free slot), `"running"`, then one of `"done"`, `"failed"`
- * or `"canceled"`.
+ * for a manager's free slot), `"running"`, `"waiting"` (for another process
+ * that downloads the same destination: see {@linkcode Download.lockHolder}),
+ * then one of `"done"`, `"failed"` or `"canceled"`.
  */
 export type DownloadState =
   | "idle"
   | "queued"
+  | "waiting"
   | "running"
   | "done"
   | "failed"
   | "canceled";
+
+/** The process that holds a destination's lock: see {@linkcode Download.lockHolder}. */
+export interface LockHolder {
+  /** Its pid. */
+  pid: number;
+  /** Its host's name, if it could be read. */
+  host: string | undefined;
+}
 
 /** Called on every change of {@linkcode Download.state}. */
 export type StateChangeCallback = (
@@ -165,6 +192,11 @@ const NOT_STARTED = "the download was not started: call start() first";
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const HASH_READ_SIZE = 1024 * 1024;
+
+/** Whether `url` (a URL's `href`) is one a download fetches: http or https. */
+function isHttp(url: URL): boolean {
+  return url.protocol === "http:" || url.protocol === "https:";
+}
 
 function parseLength(header: string | null): number | undefined {
   return header !== null && /^\d+$/.test(header) ? Number(header) : undefined;
@@ -197,12 +229,12 @@ function parseContentRange(
 /**
  * Downloads one file in the background.
  *
- * The body is streamed into a partial file beside `dest`
- * (`.<name>.<12 hex>.dlpart`), which is renamed onto `dest` once the whole
- * body is written: `dest` never holds a partial file. On error or cancel the
- * partial file is removed; if the process dies, it stays, with a sidecar
- * recording the URL and validator, and the next download of `dest` from that
- * URL resumes it. The HTTP status is checked before anything is written: an
+ * The body is streamed into a partial file of its own beside `dest`
+ * (`.<name>.<12 hex>.dlpart.<token>`), which is renamed onto `dest` once the
+ * whole body is written: `dest` never holds a partial file. On error or
+ * cancel the partial file is removed; if the process dies, it stays, with a
+ * sidecar recording the URL, validator and writer, and the next download of
+ * `dest` from that URL resumes it. The HTTP status is checked before anything is written: an
  * answer outside 200-299 ends the download with an {@linkcode HTTPError} and
  * creates no file. Failed attempts are retried and resumed as
  * {@linkcode TransferOptions} describe.
@@ -237,7 +269,9 @@ export class Download {
   #abort = new AbortController();
   #settled: Promise<void>;
   #settle: () => void = () => {};
-  // What is on disk: the open partial file and how many bytes it holds.
+  // What is on disk: the partial file, open, and how many bytes it holds.
+  #writer = "";
+  #partial = "";
   #file: FileWriter | undefined;
   #offset = 0;
   // What the partial bytes belong to, from the first answer (or the sidecar).
@@ -249,6 +283,7 @@ export class Download {
   #onStateChange: StateChangeCallback | undefined;
   #skipIfExists: boolean;
   #skipped = false;
+  #lockHolder: LockHolder | undefined;
 
   static {
     enqueueDownload = (download) => download.#enqueue();
@@ -263,11 +298,22 @@ export class Download {
    * throw a `RangeError`; a malformed digest or header a `TypeError`.
    */
   constructor(url: string | URL, dest: string, options: DownloadOptions = {}) {
-    this.#url = new URL(url).href;
+    const parsed = new URL(url);
+    this.#url = parsed.href;
     this.#finalUrl = this.#url;
+    if (!isHttp(parsed)) {
+      throw new TypeError(
+        `Cannot download "${this.#url}": only http: and https: URLs are supported`,
+      );
+    }
     if (typeof dest !== "string" || dest === "") {
       throw new TypeError(
         `Cannot download "${this.#url}": dest must be a non-empty path`,
+      );
+    }
+    if (new TextEncoder().encode(basename(dest)).byteLength > NAME_MAX) {
+      throw new TypeError(
+        `Cannot download "${this.#url}" to "${dest}": the file name is longer than ${NAME_MAX} bytes, more than file systems take`,
       );
     }
     this.#dest = dest;
@@ -320,8 +366,9 @@ export class Download {
   }
 
   /**
-   * Where the download is: `"idle"`, `"queued"`, `"running"`, `"done"`,
-   * `"failed"` or `"canceled"`. An error takes precedence over a cancel.
+   * Where the download is: `"idle"`, `"queued"`, `"running"`, `"waiting"`
+   * (for another process's lock), `"done"`, `"failed"` or `"canceled"`. An
+   * error takes precedence over a cancel.
    *
    * @example
    * ```ts ignore
@@ -332,6 +379,7 @@ export class Download {
   get state(): DownloadState {
     const phase = this.#phase;
     if (phase === "running" || phase === "committing") return "running";
+    if (phase === "waiting") return "waiting";
     if (phase === "done") {
       return this.#failed ? "failed" : this.#canceled ? "canceled" : "done";
     }
@@ -375,6 +423,28 @@ export class Download {
    */
   get skipped(): boolean {
     return this.#skipped;
+  }
+
+  /**
+   * While the state is `"waiting"`: the process that holds the destination's
+   * lock (another download of the same file, in this process or another),
+   * if its lock could be read; `undefined` otherwise. A holder that is
+   * running on this machine is waited for, however long it pauses (see
+   * {@linkcode TransferOptions.lockTimeout}).
+   *
+   * @example Say whom a download waits for
+   * ```ts ignore
+   * const download = manager.download(url, {
+   *   onStateChange: (download, state) => {
+   *     if (state === "waiting") {
+   *       console.log(`waiting for pid ${download.lockHolder?.pid}`);
+   *     }
+   *   },
+   * });
+   * ```
+   */
+  get lockHolder(): LockHolder | undefined {
+    return this.#phase === "waiting" ? this.#lockHolder : undefined;
   }
 
   /**
@@ -465,7 +535,8 @@ export class Download {
    * ```
    */
   isRunning(): boolean {
-    return this.#phase === "running" || this.#phase === "committing";
+    return this.#phase === "running" || this.#phase === "waiting" ||
+      this.#phase === "committing";
   }
 
   /**
@@ -578,25 +649,34 @@ export class Download {
   async #run(): Promise<void> {
     const paths = partialPaths(this.#dest);
     let lock: FileLock | undefined;
+    let held: boolean | undefined;
     try {
-      lock = await FileLock.acquire(
-        paths.lock,
-        lockTiming(this.#options.lockStaleAfter),
-        this.#abort.signal,
-      );
-      if (this.#skipIfExists && this.#destExists()) {
+      const { lockStaleAfter, lockTimeout } = this.#options;
+      lock = await FileLock.acquire(paths.lock, lockTiming(lockStaleAfter), {
+        signal: this.#abort.signal,
+        onWait: (owner) => this.#waitFor(owner),
+        waitTimeout: lockTimeout,
+        timeoutError: (owner) =>
+          new LockTimeoutError(this.#url, this.#dest, lockTimeout, owner),
+      });
+      if (this.#phase === "waiting") {
+        this.#phase = "running";
+        this.#emitState();
+      }
+      if (this.#destExists() && this.#skipIfExists) {
         this.#skipped = true;
         return;
       }
-      await this.#transfer(paths);
+      held = await this.#transfer(paths, lock);
     } catch (error) {
       if (!this.#isCancellation(error)) this.#fail(error);
       // Release the connection if the body was not read to its end.
       this.#abort.abort(error);
     } finally {
       this.#signal?.removeEventListener("abort", this.#onSignal);
+      endWriter(this.#writer);
       try {
-        lock?.release();
+        lock?.release(held);
       } catch (error) {
         this.#fail(error);
       }
@@ -604,23 +684,43 @@ export class Download {
     }
   }
 
+  /** Marks the download as waiting for `owner`'s lock. */
+  #waitFor(owner: Owner | undefined): void {
+    this.#lockHolder = owner && { pid: owner.pid, host: owner.host };
+    this.#phase = "waiting";
+    this.#emitState();
+  }
+
   /**
-   * Synchronous: one metadata call, whose answer is usually "missing", costs
-   * less on the event loop than a round trip to the runtime's I/O threads.
+   * Whether a file is at `dest`; a `TypeError` if a directory (or anything
+   * but a file) is: nothing could be renamed onto it. Synchronous: one
+   * metadata call, whose answer is usually "missing", costs less on the
+   * event loop than a round trip to the runtime's I/O threads.
    */
   #destExists(): boolean {
-    return fs.existsSync(this.#dest);
+    if (!fs.existsSync(this.#dest)) return false;
+    const stat = fs.statSync(this.#dest);
+    if (stat === undefined) return false; // removed since the look
+    if (!stat.isFile) {
+      throw notAFileError(this.#url, this.#dest, stat.isDirectory);
+    }
+    return true;
   }
 
   /**
    * Under the lock: resumes or starts the partial file, makes the attempts,
    * and moves the complete file into place; removes the partial file and
-   * its sidecar unless it succeeded.
+   * its sidecar unless it succeeded. Returns whether the lock was found
+   * still held, where it looked (before the rename).
    */
-  async #transfer(paths: PartialPaths): Promise<void> {
+  async #transfer(
+    paths: PartialPaths,
+    lock: FileLock,
+  ): Promise<boolean | undefined> {
     let complete = false;
+    let held: boolean | undefined;
     try {
-      await this.#loadPartial(paths);
+      await this.#loadPartial(paths, lock);
       const errors: unknown[] = [];
       for (let attempt = 1;; attempt++) {
         try {
@@ -645,61 +745,99 @@ export class Download {
       this.#abort.signal.throwIfAborted();
       this.#phase = "committing";
       if (this.#file === undefined) {
-        await (await fs.createNew(paths.temp)).close();
+        await (await fs.createNew(this.#partial)).close();
       }
-      await fs.rename(paths.temp, this.#dest);
+      // A process that judged this one's lock stale while it was stopped
+      // may hold it now: it writes a partial file of its own, so the one
+      // renamed here is still this download's, complete and verified.
+      held = lock.isHeld();
+      await fs.rename(this.#partial, this.#dest);
       complete = true;
-      if (this.#sidecar) await removeIfPresent(paths.sidecar);
+      await this.#removeSidecar(paths, held);
     } finally {
       await this.#file?.close().catch(() => {});
       if (!complete) {
-        const leftovers = this.#sidecar
-          ? [paths.temp, paths.sidecar]
-          : [paths.temp];
-        for (const path of leftovers) {
-          await removeIfPresent(path).catch((error) => this.#fail(error));
+        await removeIfPresent(this.#partial).catch((error) =>
+          this.#fail(error)
+        );
+        if (this.#sidecar) {
+          await this.#removeSidecar(paths, held ?? lock.isHeld()).catch((
+            error,
+          ) => this.#fail(error));
         }
       }
+    }
+    return held;
+  }
+
+  /**
+   * Removes the sidecar this download wrote, if any: by its name while the
+   * lock is held, else only once read back as this download's (the lock's
+   * new holder may have written its own there).
+   */
+  async #removeSidecar(paths: PartialPaths, held: boolean): Promise<void> {
+    if (!this.#sidecar) return;
+    this.#sidecar = false;
+    if (held || readSidecar(paths.sidecar)?.writer === this.#writer) {
+      await removeIfPresent(paths.sidecar);
     }
   }
 
   /**
-   * Takes over a partial file left by an earlier run for the same URL, if its
-   * sidecar vouches for it; removes a stale one.
+   * Starts this download's partial file, or, when its lock was taken over
+   * from a process (see `FileLock.takenOver`), adopts that process's partial
+   * file if its sidecar vouches for it and its writer is proven dead.
    */
-  async #loadPartial(paths: PartialPaths): Promise<void> {
-    // Usually no earlier run left a partial file, and creating it is then the
-    // only call. (A sidecar found alone vouches for nothing: the next one
-    // written replaces it, and the manager's leftover cleanup removes it.)
-    try {
-      this.#file = await fs.createNew(paths.temp);
-      return;
-    } catch (error) {
-      if (!(error instanceof AlreadyExistsError)) throw error;
+  async #loadPartial(paths: PartialPaths, lock: FileLock): Promise<void> {
+    this.#writer = newToken();
+    startWriter(this.#writer);
+    this.#partial = partialFile(paths, this.#writer);
+    // Usually the lock was free, and creating the file is the only call.
+    if (lock.takenOver === undefined || !(await this.#adopt(paths))) {
+      this.#file = await fs.createNew(this.#partial);
     }
+  }
+
+  /**
+   * Adopts the partial file the sidecar names, if its writer is proven dead
+   * and it is of this URL; removes it if its writer is dead but it is not.
+   * Returns whether it adopted one. A partial file whose writer may be
+   * running is left alone: it renames only its own file.
+   */
+  async #adopt(paths: PartialPaths): Promise<boolean> {
     const sidecar = readSidecar(paths.sidecar);
-    const stat = await fs.stat(paths.temp);
+    if (sidecar === undefined || writerState(sidecar) !== "dead") return false;
+    const partial = sidecarPartial(paths, sidecar);
+    const stat = partial === undefined ? undefined : await fs.stat(partial);
     const size = stat?.isFile ? stat.size : undefined;
     if (
-      sidecar === undefined || size === undefined ||
-      sidecar.url !== this.#url ||
-      size > sidecar.total
+      partial === undefined || size === undefined ||
+      sidecar.url !== this.#url || size > sidecar.total
     ) {
-      // Stale leftovers: the attempt starts a partial file afresh.
-      if (size !== undefined) await removeIfPresent(paths.temp);
-      if (sidecar !== undefined) await removeIfPresent(paths.sidecar);
-      return;
+      // The dead writer's leftovers, of no use here.
+      if (size !== undefined) await removeIfPresent(partial as string);
+      await removeIfPresent(paths.sidecar);
+      return false;
     }
+    // Recorded as this download's before a byte is written: a process that
+    // takes over from this one judges this one.
+    await writeSidecar(paths.sidecar, {
+      ...sidecar,
+      writer: this.#writer,
+      owner: thisProcess(),
+    });
     this.#sidecar = true;
+    this.#partial = partial;
     if (this.#integrity !== undefined) {
-      for await (const bytes of fs.readChunks(paths.temp, HASH_READ_SIZE)) {
+      for await (const bytes of fs.readChunks(partial, HASH_READ_SIZE)) {
         this.#integrity.update(bytes);
       }
     }
-    this.#file = await fs.openAppend(paths.temp);
+    this.#file = await fs.openAppend(partial);
     this.#offset = size;
     this.#validator = sidecar.validator;
     this.#total = sidecar.total;
+    return true;
   }
 
   /** Drops the partial bytes: the next answer starts from byte 0. */
@@ -710,9 +848,8 @@ export class Download {
     this.#validator = undefined;
     this.#total = undefined;
     this.#integrity?.reset();
-    await removeIfPresent(paths.temp);
-    if (this.#sidecar) await removeIfPresent(paths.sidecar);
-    this.#sidecar = false;
+    await removeIfPresent(this.#partial);
+    await this.#removeSidecar(paths, true);
   }
 
   /**
@@ -743,8 +880,9 @@ export class Download {
         () => abort.abort(new TimeoutError("idle", idleTimeout, this.#url)),
       );
       if (!(await this.#accept(response, resuming, paths))) return;
+      if (body !== null) body = this.#decoded(response, body);
       const total = this.#total;
-      const file = this.#file ??= await fs.createNew(paths.temp);
+      const file = this.#file ??= await fs.createNew(this.#partial);
       const offset = this.#offset;
       this.#report(offset, total);
       if (body !== null && this.#pipesNatively(file, offset, total)) {
@@ -832,7 +970,7 @@ export class Download {
     const file = this.#file as FileWriter & Pick<Required<FileWriter>, "pipe">;
     const total = this.#total;
     const poller = new SizePoller(
-      paths.temp,
+      this.#partial,
       this.#offset,
       pollInterval(this.#options.idleTimeout),
       (size) => {
@@ -854,7 +992,7 @@ export class Download {
       poller.stop();
     }
     // Every write has landed: the size on disk is what the file holds.
-    const size = (await fs.stat(paths.temp))?.size ?? 0;
+    const size = (await fs.stat(this.#partial))?.size ?? 0;
     if (total !== undefined && size > total) {
       await this.#restart(paths);
       throw this.#tooLong(total);
@@ -863,7 +1001,7 @@ export class Download {
     if (failure !== undefined) {
       // A retry appends to it; a canceled download makes none.
       if (!this.#abort.signal.aborted) {
-        this.#file = await fs.openAppend(paths.temp);
+        this.#file = await fs.openAppend(this.#partial);
       }
       throw failure.error;
     }
@@ -920,8 +1058,29 @@ export class Download {
           `Cannot download "${this.#url}": more than ${this.#options.maxRedirects} redirects`,
         );
       }
-      url = new URL(location, url).href;
+      url = this.#redirectTarget(url, location);
     }
+  }
+
+  /**
+   * Where a redirect from `from` to `location` leads: an absolute http(s)
+   * URL, else a `RedirectError` (a `file:` or `data:` URL is never fetched).
+   */
+  #redirectTarget(from: string, location: string): string {
+    let target: URL;
+    try {
+      target = new URL(location, from);
+    } catch {
+      throw new RedirectError(
+        `Cannot download "${this.#url}": ${from} redirected to an invalid URL "${location}"`,
+      );
+    }
+    if (!isHttp(target)) {
+      throw new RedirectError(
+        `Cannot download "${this.#url}": ${from} redirected to "${target.href}", which is not http: or https:`,
+      );
+    }
+    return target.href;
   }
 
   /**
@@ -990,13 +1149,14 @@ export class Download {
     }
     // A whole answer: a changed file, or a server without ranges. Start over.
     if (this.#offset > 0) await this.#restart(paths);
-    // A body sent compressed anyway may have been decoded by fetch (Node's
-    // always decodes): its Content-Length then counts other bytes.
-    const encoding = response.headers.get("content-encoding");
-    this.#total = encoding === null || encoding === "identity"
-      ? parseLength(response.headers.get("content-length"))
-      : undefined;
-    this.#validator = validatorOf(response.headers);
+    // A body sent compressed anyway is saved decoded (see `#decoded`): its
+    // Content-Length counts other bytes, and a Range would too, so it has
+    // no total and is never resumed.
+    const encoded = contentEncoding(response.headers) !== undefined;
+    this.#total = encoded
+      ? undefined
+      : parseLength(response.headers.get("content-length"));
+    this.#validator = encoded ? undefined : validatorOf(response.headers);
     // A body of one chunk or less is written in one go: resuming it in
     // another process could never save anything, so it gets no sidecar
     // (and a small file costs no extra file operations).
@@ -1005,9 +1165,13 @@ export class Download {
       this.#total > this.#options.chunkSize
     ) {
       await writeSidecar(paths.sidecar, {
+        version: SIDECAR_VERSION,
         url: this.#url,
         validator: this.#validator,
         total: this.#total,
+        partial: basename(this.#partial),
+        writer: this.#writer,
+        owner: thisProcess(),
       });
       this.#sidecar = true;
     }
@@ -1016,10 +1180,42 @@ export class Download {
 
   /**
    * What a failed request or body read means: the abort's reason (a cancel or a
-   * timeout) if the attempt was aborted, else a {@linkcode NetworkError}.
+   * timeout) if the attempt was aborted; a body that did not decode as it
+   * said (a {@linkcode ProtocolError}); else a {@linkcode NetworkError}.
    */
   #networkFailure(error: unknown, signal: AbortSignal): unknown {
-    return signal.aborted ? signal.reason : new NetworkError(this.#url, error);
+    if (signal.aborted) return signal.reason;
+    return error instanceof ProtocolError
+      ? error
+      : new NetworkError(this.#url, error);
+  }
+
+  /**
+   * The body as the file's bytes: decoded where the server compressed it
+   * although asked not to, and the runtime's `fetch` left it so (the same
+   * bytes on every runtime: see `_content_encoding.ts`).
+   */
+  #decoded(
+    response: Response,
+    body: ReadableStream<Uint8Array>,
+  ): ReadableStream<Uint8Array> {
+    const encoding = contentEncoding(response.headers);
+    const decoded = decodedBody(
+      body,
+      encoding,
+      (error) =>
+        new ProtocolError(
+          `Cannot download "${this.#url}": the body does not decode as "${encoding}" (${
+            error instanceof Error ? error.message : String(error)
+          })`,
+        ),
+    );
+    if (decoded === undefined) {
+      throw new ProtocolError(
+        `Cannot download "${this.#url}": the server sent the body encoded as "${encoding}", which cannot be decoded here`,
+      );
+    }
+    return decoded;
   }
 
   /** Whether `error` is only the effect of {@linkcode Download.cancel}. */

@@ -7,7 +7,11 @@
 
 import { join, resolve } from "node:path";
 import { fs, NotFoundError } from "./_fs.ts";
-import { assertFileName, fileNameFromUrl } from "./_file_name.ts";
+import {
+  assertFileName,
+  fileNameFromUrl,
+  notAFileError,
+} from "./_file_name.ts";
 import { removeLeftovers } from "./_leftovers.ts";
 import {
   Download,
@@ -210,8 +214,11 @@ export class DownloadManager {
    * are running); the one already running or queued for that name; or
    * `null` if the file is already there (its access time is
    * then set to now, so that a {@linkcode PersistLimit} keeps it). Throws a
-   * `TypeError` for an invalid URL or file name (a name of the library's
-   * partial-file shape, `.<name>.<12 hex>.dlpart`, is reserved).
+   * `TypeError`, before any request, for an invalid URL or one that is not
+   * `http:` or `https:`, for a file name that is not a plain name of at most
+   * 255 bytes without control characters (a name of the library's
+   * partial-file shape, `.<name>.<12 hex>.dlpart`, is reserved), and when a
+   * directory is in the way of the file.
    *
    * @example Download unless present
    * ```ts ignore
@@ -225,6 +232,11 @@ export class DownloadManager {
     options: ManagerDownloadOptions = {},
   ): Download | null {
     const parsed = new URL(url);
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+      throw new TypeError(
+        `Cannot download "${parsed.href}": only http: and https: URLs are supported`,
+      );
+    }
     const name = options.fname ?? fileNameFromUrl(parsed);
     assertFileName(name, parsed.href);
     if (isReservedName(name)) {
@@ -238,7 +250,7 @@ export class DownloadManager {
       if (options.progress) running.setProgress(options.progress);
       return running;
     }
-    if (this.#touch(dest)) return null;
+    if (this.#touch(dest, parsed.href)) return null;
     const download = new Download(parsed, dest, {
       ...this.#transfer,
       skipIfExists: true,
@@ -328,11 +340,15 @@ export class DownloadManager {
     await this.wait({ raiseIfError: false });
   }
 
-  /** Marks `dest` used if it exists; returns whether it does. */
-  #touch(dest: string): boolean {
+  /**
+   * Marks `dest` used if it exists; returns whether it does. A `TypeError`
+   * if a directory (or anything but a file) is there.
+   */
+  #touch(dest: string, url: string): boolean {
     if (!fs.existsSync(dest)) return false; // the usual answer, and cheap
     const stat = fs.statSync(dest);
     if (stat === undefined) return false;
+    if (!stat.isFile) throw notAFileError(url, dest, stat.isDirectory);
     try {
       fs.utimeSync(dest, new Date(), stat.mtime ?? new Date());
     } catch (error) {

@@ -4,6 +4,13 @@
  * @module
  */
 
+import {
+  classifyNetworkFailure,
+  type NetworkErrorCode,
+} from "./_network_failure.ts";
+
+export type { NetworkErrorCode } from "./_network_failure.ts";
+
 /**
  * Raised by {@linkcode Download.wait} (and `raiseIfError()`) when the download
  * was canceled. The seed's `DownloadInterrupt`.
@@ -94,28 +101,56 @@ export class HTTPError extends Error {
 }
 
 /**
- * The connection failed: refused, reset, or dropped mid-body. `cause` is the
- * error `fetch` gave. Retried (and resumed where the server allows).
+ * The connection failed: the host name was not found, the connection was
+ * refused, reset or closed mid-body, or the server's certificate was
+ * rejected. The message says which in plain words, and `code` names it the
+ * same way on every runtime; `cause` is the error `fetch` gave. Retried (and
+ * resumed where the server allows), except a host name that does not exist
+ * (`ENOTFOUND`) and a rejected certificate (`CERT`), which no retry mends.
  *
- * @example
+ * @example Telling a typo in the host from a server that is down
  * ```ts ignore
  * import { NetworkError } from "@x/dlmanager";
  * await download.wait().catch((error) => {
- *   if (error instanceof NetworkError) console.log(error.cause);
+ *   if (error instanceof NetworkError && error.code === "ENOTFOUND") {
+ *     console.log("check the host name:", error.message);
+ *   }
  * });
  * ```
  */
 export class NetworkError extends Error {
   /**
-   * Creates the error.
+   * What failed, the same on Deno, Node and Bun: `"ENOTFOUND"` (no such host
+   * name), `"EAI_AGAIN"` (the name lookup failed for now), `"ECONNREFUSED"`,
+   * `"ECONNRESET"` (reset, or closed before the body ended), `"ETIMEDOUT"`,
+   * `"EHOSTUNREACH"`, `"ENETUNREACH"`, `"CERT"` (the certificate was
+   * rejected), `"TLS"` (another failure of the secure connection) or
+   * `"UNKNOWN"`.
+   */
+  readonly code: NetworkErrorCode;
+
+  /**
+   * Creates the error, naming the failure from `cause`.
    *
    * @param url The URL being downloaded.
    * @param cause The error `fetch` or the body stream gave.
    */
   constructor(url: string, cause: unknown) {
-    const detail = cause instanceof Error ? cause.message : String(cause);
-    super(`Cannot download "${url}": connection failed: ${detail}`, { cause });
+    const { code, reason } = classifyNetworkFailure(cause);
+    const named = code === "ENOTFOUND" || code === "EAI_AGAIN"
+      ? `${reason} (${hostOf(url)})`
+      : reason;
+    super(`Cannot download "${url}": ${named}`, { cause });
     this.name = "NetworkError";
+    this.code = code;
+  }
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return url;
   }
 }
 
@@ -186,7 +221,8 @@ export class ProtocolError extends Error {
 
 /**
  * The server redirected more than `maxRedirects` times (a loop, most likely),
- * or redirected without a usable `Location`. Not retried.
+ * without a usable `Location`, or to a URL that is not `http:` or `https:`
+ * (a `file:` or `data:` URL is never fetched). Not retried.
  *
  * @example
  * ```ts ignore
@@ -290,5 +326,57 @@ export class RetriesExhaustedError extends Error {
     this.name = "RetriesExhaustedError";
     this.attempts = errors.length;
     this.errors = errors;
+  }
+}
+
+/**
+ * Another process has been downloading the same destination for longer than
+ * the download's `lockTimeout` (it holds the destination's lock, and it is
+ * running: on this machine, it is never taken over). Not retried.
+ *
+ * @example Give up on a file another program is fetching
+ * ```ts ignore
+ * import { Download, LockTimeoutError } from "@x/dlmanager";
+ * const download = new Download(url, "a.zip", { lockTimeout: 60_000 });
+ * download.start();
+ * await download.wait().catch((error) => {
+ *   if (error instanceof LockTimeoutError) console.log(error.pid, error.host);
+ * });
+ * ```
+ */
+export class LockTimeoutError extends Error {
+  /** The pid of the process holding the lock, if its lock could be read. */
+  readonly pid: number | undefined;
+  /** Its host's name, if it could be read. */
+  readonly host: string | undefined;
+  /** How long the download waited, in milliseconds. */
+  readonly timeout: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param url The URL being downloaded.
+   * @param dest Its destination.
+   * @param timeout How long it waited, in milliseconds.
+   * @param holder The process holding the lock, if known.
+   */
+  constructor(
+    url: string,
+    dest: string,
+    timeout: number,
+    holder: { pid: number; host?: string | undefined } | undefined,
+  ) {
+    const who = holder === undefined
+      ? "another process"
+      : `process ${holder.pid}${
+        holder.host === undefined ? "" : ` on ${holder.host}`
+      }`;
+    super(
+      `Cannot download "${url}": ${who} has been downloading "${dest}" for more than ${timeout} ms (lockTimeout)`,
+    );
+    this.name = "LockTimeoutError";
+    this.pid = holder?.pid;
+    this.host = holder?.host;
+    this.timeout = timeout;
   }
 }

@@ -113,6 +113,15 @@ export interface TransferOptions {
    */
   lockStaleAfter?: number | undefined;
   /**
+   * Milliseconds to wait for another process that holds this destination's
+   * lock (it is downloading the same file) before failing with a
+   * `LockTimeoutError`. While it waits, the download's state is `"waiting"`
+   * and `lockHolder` names that process. `Infinity` waits as long as it runs.
+   *
+   * @default {Infinity}
+   */
+  lockTimeout?: number | undefined;
+  /**
    * Extra request headers, e.g. `authorization` (dropped on a redirect to
    * another origin). `accept-encoding` defaults to `identity`; `range` and
    * `if-range` are the library's.
@@ -135,6 +144,7 @@ export interface ResolvedTransferOptions {
   idleTimeout: number;
   maxRedirects: number;
   lockStaleAfter: number;
+  lockTimeout: number;
   headers: Headers;
 }
 
@@ -171,6 +181,7 @@ const BUILT_IN = {
   idleTimeout: 60_000,
   maxRedirects: 10,
   lockStaleAfter: 10_000,
+  lockTimeout: Infinity,
 } as const;
 
 function count(url: string, name: string, value: number): number {
@@ -234,6 +245,7 @@ export function resolveTransferOptions(
     idleTimeout: duration(url, "idleTimeout", pick("idleTimeout")),
     maxRedirects: count(url, "maxRedirects", pick("maxRedirects")),
     lockStaleAfter: duration(url, "lockStaleAfter", pick("lockStaleAfter")),
+    lockTimeout: duration(url, "lockTimeout", pick("lockTimeout")),
     headers,
   };
 }

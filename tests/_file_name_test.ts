@@ -116,7 +116,7 @@ test("assertFileName() throws a TypeError when the name contains NUL", () => {
   assert.throws(() => assertFileName("a\0b", URL_TEXT), {
     name: "TypeError",
     message:
-      'Cannot download "https://example.com/f" as "a\0b": name must not contain a NUL character',
+      'Cannot download "https://example.com/f" as "a\\x00b": name must not contain a NUL character',
   });
 });
 

@@ -4,7 +4,7 @@ import { basename } from "node:path";
 import { test } from "node:test";
 import { removeLeftovers } from "../src/_leftovers.ts";
 import { FileLock } from "../src/_lock.ts";
-import { partialPaths } from "../src/_partial.ts";
+import { partialFile, partialPaths } from "../src/_partial.ts";
 import { type TempDir, tempDir } from "./_temp_dir.ts";
 
 const NOW = 1_700_000_000_000; // ms, passed as `now`
@@ -18,7 +18,7 @@ const YOUNG = NOW - 1000;
 function names(dest: string): { temp: string; sidecar: string; lock: string } {
   const paths = partialPaths(dest);
   return {
-    temp: basename(paths.temp),
+    temp: basename(partialFile(paths, "0123456789abcdef-1")),
     sidecar: basename(paths.sidecar),
     lock: basename(paths.lock),
   };
@@ -140,7 +140,7 @@ test("removeLeftovers() with a maxAge of 0 leaves a held lock and its owner file
   const lock = await FileLock.acquire(
     partialPaths(dir.join("a.zip")).lock,
     { staleAfter: LOCK_STALE_AFTER, heartbeat: 1000, poll: 5 },
-    new AbortController().signal,
+    { signal: new AbortController().signal },
   );
   try {
     const before = await dir.list();

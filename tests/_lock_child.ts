@@ -1,6 +1,7 @@
 // A child process for the lock tests that need a second process: takes the
 // lock at argv[2] with a `staleAfter` of argv[3] ms, giving up after argv[4]
-// ms. Prints "acquired <token>" and holds the lock until killed, or prints
+// ms. Prints "waiting <pid>" when it finds the lock held by a process it
+// waits for, then "acquired <token>" and holds the lock until killed, or
 // "timeout".
 
 import process from "node:process";
@@ -17,7 +18,10 @@ const signal = AbortSignal.timeout(Number(giveUpAfter));
 FileLock.acquire(
   path,
   { staleAfter: Number(staleAfter), heartbeat: 20, poll: 5 },
-  signal,
+  {
+    signal,
+    onWait: (owner) => process.stdout.write(`waiting ${owner?.pid}\n`),
+  },
 ).then(
   () => {
     const { token } = JSON.parse(readFileSync(path, "utf8"));

@@ -73,7 +73,9 @@ async function foreignLock(
 
 test("FileLock.acquire() links the lock to this process's owner file, holding host, pid and token, and release() removes both", async () => {
   await using dir = await tempDir();
-  const lock = await FileLock.acquire(dir.join(LOCK), WAIT, never());
+  const lock = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
   try {
     const owner = await readJson(dir.join(LOCK));
     assert.deepEqual(Object.keys(owner).sort(), ["host", "pid", "token"]);
@@ -92,8 +94,12 @@ test("FileLock.acquire() links the lock to this process's owner file, holding ho
 
 test("FileLock.acquire() links every lock of this process in a directory to one owner file, removed with the last", async () => {
   await using dir = await tempDir();
-  const first = await FileLock.acquire(dir.join("a.lock"), WAIT, never());
-  const second = await FileLock.acquire(dir.join("b.lock"), WAIT, never());
+  const first = await FileLock.acquire(dir.join("a.lock"), WAIT, {
+    signal: never(),
+  });
+  const second = await FileLock.acquire(dir.join("b.lock"), WAIT, {
+    signal: never(),
+  });
   try {
     assert.deepEqual(await names(dir), ["<owner>", "a.lock", "b.lock"]);
     assert.equal((await stat(dir.join("a.lock"))).nlink, 3);
@@ -114,7 +120,9 @@ test("FileLock.acquire() makes the lock a file of its own, with its own heartbea
   await using dir = await tempDir();
   // Owner files are numbered by the token they hold: the next one's name
   // follows the last one's.
-  const probe = await FileLock.acquire(dir.join(LOCK), WAIT, never());
+  const probe = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
   const [, serial, random] = /^\.dlmanager-([0-9a-f]+)\.([0-9a-f]{12})\./u
     .exec((await dir.list())[0] as string) as unknown as [
       string,
@@ -129,7 +137,7 @@ test("FileLock.acquire() makes the lock a file of its own, with its own heartbea
   const lock = await FileLock.acquire(
     dir.join(LOCK),
     { ...WAIT, heartbeat: 20 },
-    never(),
+    { signal: never() },
   );
   try {
     assert.deepEqual(await dir.list(), [next, LOCK]);
@@ -147,10 +155,14 @@ test("FileLock.acquire() makes the lock a file of its own, with its own heartbea
 
 test("FileLock.acquire() gives each holder a different token", async () => {
   await using dir = await tempDir();
-  const first = await FileLock.acquire(dir.join(LOCK), WAIT, never());
+  const first = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
   const firstToken = (await readJson(dir.join(LOCK))).token;
   first.release();
-  const second = await FileLock.acquire(dir.join(LOCK), WAIT, never());
+  const second = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
   try {
     assert.notEqual((await readJson(dir.join(LOCK))).token, firstToken);
   } finally {
@@ -161,10 +173,14 @@ test("FileLock.acquire() gives each holder a different token", async () => {
 test("FileLock.acquire() waits while the lock is held and succeeds right after release()", async () => {
   await using dir = await tempDir();
   const events: string[] = [];
-  const first = await FileLock.acquire(dir.join(LOCK), WAIT, never());
+  const first = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
   const firstToken = (await readJson(dir.join(LOCK))).token;
   let second: FileLock | undefined;
-  const secondAcquired = FileLock.acquire(dir.join(LOCK), WAIT, never()).then(
+  const secondAcquired = FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  }).then(
     (lock) => {
       events.push("second acquired");
       second = lock;
@@ -212,7 +228,7 @@ test("FileLock.acquire() takes over at once a lock whose pid is dead on this hos
   const lock = await FileLock.acquire(
     dir.join(LOCK),
     NO_POLL,
-    AbortSignal.timeout(5000),
+    { signal: AbortSignal.timeout(5000) },
   );
   try {
     const owner = await readJson(dir.join(LOCK));
@@ -239,7 +255,7 @@ test("FileLock.acquire() removes the owner file a dead owner's lock linked to, w
   const lock = await FileLock.acquire(
     dir.join(LOCK),
     NO_POLL,
-    AbortSignal.timeout(5000),
+    { signal: AbortSignal.timeout(5000) },
   );
   try {
     assert.equal((await readJson(dir.join(LOCK))).pid, process.pid);
@@ -264,7 +280,7 @@ test("FileLock.acquire() takes over another host's lock whose mtime is older tha
   const lock = await FileLock.acquire(
     dir.join(LOCK),
     { ...NO_POLL, staleAfter: 1000 },
-    AbortSignal.timeout(5000),
+    { signal: AbortSignal.timeout(5000) },
   );
   try {
     const owner = await readJson(dir.join(LOCK));
@@ -288,7 +304,7 @@ test("FileLock.acquire() does not take over another host's lock with a fresh mti
   // Aborts after ~20 polls (poll is 5 ms) of a fresh lock.
   const signal = AbortSignal.timeout(100);
   await assert.rejects(
-    FileLock.acquire(dir.join(LOCK), WAIT, signal),
+    FileLock.acquire(dir.join(LOCK), WAIT, { signal }),
     (error) => error === signal.reason,
   );
   assert.ok(signal.aborted);
@@ -302,7 +318,7 @@ test("FileLock heartbeat moves the holder's lock mtime forward", async () => {
   const lock = await FileLock.acquire(
     dir.join(LOCK),
     { ...WAIT, heartbeat: 20 },
-    never(),
+    { signal: never() },
   );
   try {
     await assertHeartbeat(dir.join(LOCK));
@@ -316,14 +332,17 @@ test("FileLock heartbeat keeps a waiter in another process with a short staleAft
   const holder = await FileLock.acquire(
     dir.join(LOCK),
     { ...WAIT, heartbeat: 20 },
-    never(),
+    { signal: never() },
   );
   try {
     const token = (await readJson(dir.join(LOCK))).token;
     // Without heartbeats the lock would be stale after 200 ms (see the next
     // test): by 600 ms the waiter would have taken it over.
     const waiter = startChild("_lock_child", [dir.join(LOCK), "200", "600"]);
-    assert.equal(await waiter.line(() => true), "timeout");
+    assert.equal(
+      await waiter.line((line) => line === "timeout" || /^acq/u.test(line)),
+      "timeout",
+    );
     assert.equal(await waiter.exited, 0);
     assert.equal((await readJson(dir.join(LOCK))).token, token);
   } finally {
@@ -332,34 +351,37 @@ test("FileLock heartbeat keeps a waiter in another process with a short staleAft
   assert.deepEqual(await dir.list(), []);
 });
 
-test("FileLock.acquire() in another process takes over a live holder's lock once its heartbeat is older than staleAfter, and the old holder's release() leaves it", async () => {
+test("FileLock.acquire() in another process never takes over a live holder's lock, however old its heartbeat, and reports whom it waits for", async () => {
   await using dir = await tempDir();
-  // Heartbeat of a minute: the holder never touches its lock in this test.
+  // Heartbeat of a minute: the holder never touches its lock in this test,
+  // as a process stopped with Ctrl-Z (SIGSTOP) would not.
   const holder = await FileLock.acquire(
     dir.join(LOCK),
     { ...WAIT, heartbeat: 60_000 },
-    never(),
+    { signal: never() },
   );
-  const waiter = startChild("_lock_child", [dir.join(LOCK), "200", "5000"]);
   try {
     const holderToken = (await readJson(dir.join(LOCK))).token;
-    const line = await waiter.line(() => true);
-    assert.match(line, /^acquired /u);
-    const waiterToken = line.slice("acquired ".length);
-    assert.notEqual(waiterToken, holderToken);
-    assert.equal((await readJson(dir.join(LOCK))).token, waiterToken);
-    holder.release();
-    assert.equal((await readJson(dir.join(LOCK))).token, waiterToken);
-    // Only the waiter's owner file is left beside its lock.
+    // Stale from the waiter's first look: an hour against 200 ms.
+    const old = new Date(Date.now() - 60 * 60 * 1000);
+    await utimes(dir.join(LOCK), old, old);
+    const waiter = startChild("_lock_child", [dir.join(LOCK), "200", "1000"]);
+    // It judged the lock (stale, its owner alive) and chose to wait for it.
     assert.equal(
-      (await dir.list()).filter((name) => OWNER.test(name)).length,
-      1,
+      await waiter.line(() => true),
+      `waiting ${process.pid}`,
     );
+    assert.equal(
+      await waiter.line((line) => line === "timeout" || /^acq/u.test(line)),
+      "timeout",
+    );
+    assert.equal(await waiter.exited, 0);
+    assert.equal((await readJson(dir.join(LOCK))).token, holderToken);
+    assert.deepEqual(await names(dir), ["<owner>", LOCK]);
   } finally {
     holder.release();
-    waiter.process.kill("SIGKILL");
-    await waiter.exited;
   }
+  assert.deepEqual(await dir.list(), []);
 });
 
 test("FileLock.acquire() never takes over a lock this process holds, however old its heartbeat", async () => {
@@ -367,7 +389,7 @@ test("FileLock.acquire() never takes over a lock this process holds, however old
   const holder = await FileLock.acquire(
     dir.join(LOCK),
     { ...WAIT, heartbeat: 60_000 },
-    never(),
+    { signal: never() },
   );
   try {
     const token = (await readJson(dir.join(LOCK))).token;
@@ -377,7 +399,9 @@ test("FileLock.acquire() never takes over a lock this process holds, however old
     // it over at its first look.
     const signal = AbortSignal.timeout(300);
     await assert.rejects(
-      FileLock.acquire(dir.join(LOCK), { ...WAIT, staleAfter: 200 }, signal),
+      FileLock.acquire(dir.join(LOCK), { ...WAIT, staleAfter: 200 }, {
+        signal,
+      }),
       (error) => error === signal.reason,
     );
     assert.equal((await readJson(dir.join(LOCK))).token, token);
@@ -389,7 +413,9 @@ test("FileLock.acquire() never takes over a lock this process holds, however old
 
 test("FileLock.release() does not remove a lock whose token is no longer ours", async () => {
   await using dir = await tempDir();
-  const lock = await FileLock.acquire(dir.join(LOCK), WAIT, never());
+  const lock = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
   const other = JSON.stringify({
     host: hostname(),
     pid: process.pid,
@@ -405,7 +431,9 @@ test("FileLock.release() does not remove a lock whose token is no longer ours", 
 
 test("FileLock.release() does nothing when the lock file is gone", async () => {
   await using dir = await tempDir();
-  const lock = await FileLock.acquire(dir.join(LOCK), WAIT, never());
+  const lock = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
   await writeFile(dir.join("unrelated"), "");
   await rm(dir.join(LOCK));
   lock.release();
@@ -418,7 +446,7 @@ test("FileLock.acquire() rejects with the reason when the signal is already abor
   const reason = new Error("stop");
   controller.abort(reason);
   await assert.rejects(
-    FileLock.acquire(dir.join(LOCK), NO_POLL, controller.signal),
+    FileLock.acquire(dir.join(LOCK), NO_POLL, { signal: controller.signal }),
     (error) => error === reason,
   );
   assert.deepEqual(await dir.list(), []);
@@ -426,7 +454,9 @@ test("FileLock.acquire() rejects with the reason when the signal is already abor
 
 test("FileLock.acquire() rejects with the reason when aborted while waiting for a held lock", async () => {
   await using dir = await tempDir();
-  const holder = await FileLock.acquire(dir.join(LOCK), WAIT, never());
+  const holder = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
   try {
     const controller = new AbortController();
     const reason = new Error("stop");
@@ -434,7 +464,7 @@ test("FileLock.acquire() rejects with the reason when aborted while waiting for 
     const waiting = FileLock.acquire(
       dir.join(LOCK),
       NO_POLL,
-      controller.signal,
+      { signal: controller.signal },
     );
     controller.abort(reason);
     await assert.rejects(waiting, (error) => error === reason);

@@ -7,13 +7,16 @@ import { NotFoundError } from "../src/_fs_errors.ts";
 import {
   isReservedName,
   PARTIAL_SUFFIX,
+  partialFile,
   partialPaths,
   readSidecar,
   removeIfPresent,
   type Sidecar,
   SIDECAR_SUFFIX,
+  SIDECAR_VERSION,
   writeSidecar,
 } from "../src/_partial.ts";
+import { newToken } from "../src/_process_identity.ts";
 import { tempDir } from "./_temp_dir.ts";
 
 /** The first 12 hex digits of the sha256 of `name`. */
@@ -27,9 +30,13 @@ function utf8Bytes(text: string): number {
 }
 
 const SIDECAR: Sidecar = {
+  version: SIDECAR_VERSION,
   url: "https://example.com/file.tar.gz",
   validator: '"abc123"',
   total: 1_048_576,
+  partial: ".file.tar.gz.0123456789ab.dlpart.0a1b2c3d4e5f6a7b-1",
+  writer: "0a1b2c3d4e5f6a7b-1",
+  owner: { host: "h", pid: 42, boot: "b", pidns: "pid:[1]", start: "7" },
 };
 
 // Suffixes
@@ -43,28 +50,29 @@ test("PARTIAL_SUFFIX is .dlpart and SIDECAR_SUFFIX is .dlpart.json", () => {
 
 test("partialPaths() puts .<name>.<12 hex>.dlpart in dest's directory when the name is short", () => {
   const dest = join("/downloads", "sub", "file.tar.gz");
-  const { temp, sidecar } = partialPaths(dest);
-  const base = `.file.tar.gz.${hash12("file.tar.gz")}`;
-  assert.equal(temp, join("/downloads", "sub", `${base}.dlpart`));
-  assert.equal(sidecar, join("/downloads", "sub", `${base}.dlpart.json`));
-  assert.match(basename(temp), /^\.file\.tar\.gz\.[0-9a-f]{12}\.dlpart$/);
+  const { base, sidecar } = partialPaths(dest);
+  const prefix = `.file.tar.gz.${hash12("file.tar.gz")}`;
+  assert.equal(base, join("/downloads", "sub", `${prefix}.dlpart`));
+  assert.equal(sidecar, join("/downloads", "sub", `${prefix}.dlpart.json`));
+  assert.match(basename(base), /^\.file\.tar\.gz\.[0-9a-f]{12}\.dlpart$/);
 });
 
-test("partialPaths() returns sidecar as temp plus .json", () => {
+test("partialPaths() returns sidecar as base plus .json, and partialFile() base plus a writer token", () => {
   for (const dest of ["/a/b", "rel/x.bin", "y", "/d/\u{1F600}.txt"]) {
-    const { temp, sidecar } = partialPaths(dest);
-    assert.equal(sidecar, `${temp}.json`);
+    const paths = partialPaths(dest);
+    assert.equal(paths.sidecar, `${paths.base}.json`);
+    assert.equal(partialFile(paths, "0a1b-2"), `${paths.base}.0a1b-2`);
   }
 });
 
 test("partialPaths() keeps a relative dest relative", () => {
   assert.deepEqual(partialPaths("f.txt"), {
-    temp: `.f.txt.${hash12("f.txt")}.dlpart`,
+    base: `.f.txt.${hash12("f.txt")}.dlpart`,
     sidecar: `.f.txt.${hash12("f.txt")}.dlpart.json`,
     lock: `.f.txt.${hash12("f.txt")}.dlpart.lock`,
   });
   assert.equal(
-    partialPaths(join("out", "f.txt")).temp,
+    partialPaths(join("out", "f.txt")).base,
     join("out", `.f.txt.${hash12("f.txt")}.dlpart`),
   );
 });
@@ -76,14 +84,14 @@ test("partialPaths() returns the same paths when called twice for the same dest"
 test("partialPaths() hashes only the name when dests differ only in directory", () => {
   const first = partialPaths("/one/file.bin");
   const second = partialPaths("/two/file.bin");
-  assert.equal(basename(first.temp), basename(second.temp));
-  assert.equal(dirname(first.temp), "/one");
-  assert.equal(dirname(second.temp), "/two");
+  assert.equal(basename(first.base), basename(second.base));
+  assert.equal(dirname(first.base), "/one");
+  assert.equal(dirname(second.base), "/two");
 });
 
 test("partialPaths() gives different hashes when names differ", () => {
-  const a = basename(partialPaths("/d/a.bin").temp);
-  const b = basename(partialPaths("/d/b.bin").temp);
+  const a = basename(partialPaths("/d/a.bin").base);
+  const b = basename(partialPaths("/d/b.bin").base);
   assert.equal(a, `.a.bin.${hash12("a.bin")}.dlpart`);
   assert.equal(b, `.b.bin.${hash12("b.bin")}.dlpart`);
   assert.notEqual(hash12("a.bin"), hash12("b.bin"));
@@ -94,20 +102,20 @@ test("partialPaths() gives different paths when long names share their first 64 
   const first = partialPaths(`/d/${shared}-first`);
   const second = partialPaths(`/d/${shared}-second`);
   assert.equal(
-    basename(first.temp),
+    basename(first.base),
     `.${shared}.${hash12(`${shared}-first`)}.dlpart`,
   );
   assert.equal(
-    basename(second.temp),
+    basename(second.base),
     `.${shared}.${hash12(`${shared}-second`)}.dlpart`,
   );
-  assert.notEqual(first.temp, second.temp);
+  assert.notEqual(first.base, second.base);
 });
 
 test("partialPaths() keeps a name of exactly 64 bytes whole", () => {
   const name = "n".repeat(64);
   assert.equal(
-    basename(partialPaths(`/d/${name}`).temp),
+    basename(partialPaths(`/d/${name}`).base),
     `.${name}.${hash12(name)}.dlpart`,
   );
 });
@@ -115,7 +123,7 @@ test("partialPaths() keeps a name of exactly 64 bytes whole", () => {
 test("partialPaths() cuts an ASCII name to 64 bytes when it is longer", () => {
   const name = "a".repeat(50) + "b".repeat(14) + "c".repeat(36);
   assert.equal(
-    basename(partialPaths(`/d/${name}`).temp),
+    basename(partialPaths(`/d/${name}`).base),
     `.${"a".repeat(50)}${"b".repeat(14)}.${hash12(name)}.dlpart`,
   );
 });
@@ -125,7 +133,7 @@ test("partialPaths() cuts a two-byte name to 64 bytes when it is longer", () => 
   const prefix = "\u00e9".repeat(32);
   assert.equal(utf8Bytes(prefix), 64);
   assert.equal(
-    basename(partialPaths(`/d/${name}`).temp),
+    basename(partialPaths(`/d/${name}`).base),
     `.${prefix}.${hash12(name)}.dlpart`,
   );
 });
@@ -135,8 +143,8 @@ test("partialPaths() cuts a four-byte name on a character boundary when it is lo
   // on common file systems); 16 of them fill 64 bytes.
   const name = "\u{1F600}".repeat(59);
   const prefix = "\u{1F600}".repeat(16);
-  const { temp, sidecar } = partialPaths(`/d/${name}`);
-  assert.equal(basename(temp), `.${prefix}.${hash12(name)}.dlpart`);
+  const { base, sidecar } = partialPaths(`/d/${name}`);
+  assert.equal(basename(base), `.${prefix}.${hash12(name)}.dlpart`);
   assert.equal(basename(sidecar), `.${prefix}.${hash12(name)}.dlpart.json`);
 });
 
@@ -144,13 +152,13 @@ test("partialPaths() cuts before a character that would cross 64 bytes", () => {
   // 1 + 15 * 4 = 61 bytes; a 16th emoji would make 65.
   const name = "a" + "\u{1F600}".repeat(20);
   const prefix = "a" + "\u{1F600}".repeat(15);
-  const temp = basename(partialPaths(`/d/${name}`).temp);
-  assert.equal(temp, `.${prefix}.${hash12(name)}.dlpart`);
-  assert.equal(temp.includes("\uFFFD"), false);
+  const base = basename(partialPaths(`/d/${name}`).base);
+  assert.equal(base, `.${prefix}.${hash12(name)}.dlpart`);
+  assert.equal(base.includes("\uFFFD"), false);
   assert.equal(utf8Bytes(prefix), 61);
 });
 
-test("partialPaths() keeps temp and sidecar names under 255 bytes when dest's name is 255 bytes", () => {
+test("partialPaths() keeps partial file, sidecar and lock names under 255 bytes when dest's name is 255 bytes", () => {
   for (
     const name of [
       "z".repeat(255),
@@ -159,11 +167,15 @@ test("partialPaths() keeps temp and sidecar names under 255 bytes when dest's na
       "\u4e2d".repeat(85), // 3 bytes each
     ]
   ) {
-    const { temp, sidecar } = partialPaths(`/d/${name}`);
+    const paths = partialPaths(`/d/${name}`);
+    const { base, sidecar } = paths;
     // "." + 64 + "." + 12 + ".dlpart" (+ ".json")
-    assert.ok(utf8Bytes(basename(temp)) <= 1 + 64 + 1 + 12 + 7);
+    assert.ok(utf8Bytes(basename(base)) <= 1 + 64 + 1 + 12 + 7);
     assert.ok(utf8Bytes(basename(sidecar)) <= 1 + 64 + 1 + 12 + 12);
     assert.ok(utf8Bytes(basename(sidecar)) < 255);
+    // A writer token is 16 hex digits, "-" and a count.
+    const partial = partialFile(paths, newToken());
+    assert.ok(utf8Bytes(basename(partial)) <= 1 + 64 + 1 + 12 + 7 + 1 + 30);
   }
 });
 
@@ -171,12 +183,14 @@ test("partialPaths() gives names the file system accepts when dest's name is 59 
   await using dir = await tempDir();
   const name = "\u{1F600}".repeat(59);
   await writeFile(dir.join(name), "dest");
-  const { temp, sidecar } = partialPaths(dir.join(name));
-  await writeFile(temp, "bytes");
+  const paths = partialPaths(dir.join(name));
+  const { sidecar } = paths;
+  const partial = partialFile(paths, newToken());
+  await writeFile(partial, "bytes");
   await writeSidecar(sidecar, SIDECAR);
   assert.deepEqual(
     await dir.list(),
-    [basename(sidecar), basename(temp), name].sort(),
+    [basename(sidecar), basename(partial), name].sort(),
   );
   assert.equal(await readFile(dir.join(name), "utf8"), "dest");
   assert.deepEqual(readSidecar(sidecar), SIDECAR);
@@ -184,7 +198,7 @@ test("partialPaths() gives names the file system accepts when dest's name is 59 
 
 // isReservedName
 
-test("isReservedName() returns true when the name is a temp or sidecar name partialPaths() gives", () => {
+test("isReservedName() returns true when the name is a partial file, sidecar or lock name partialPaths() gives", () => {
   for (
     const dest of [
       "/d/file.txt",
@@ -196,8 +210,11 @@ test("isReservedName() returns true when the name is a temp or sidecar name part
       "/d/a.dlpart",
     ]
   ) {
-    const { temp, sidecar, lock } = partialPaths(dest);
-    assert.equal(isReservedName(basename(temp)), true, temp);
+    const paths = partialPaths(dest);
+    const { base, sidecar, lock } = paths;
+    const partial = partialFile(paths, newToken());
+    assert.equal(isReservedName(basename(base)), true, base);
+    assert.equal(isReservedName(basename(partial)), true, partial);
     assert.equal(isReservedName(basename(sidecar)), true, sidecar);
     assert.equal(isReservedName(basename(lock)), true, lock);
   }
@@ -247,6 +264,7 @@ test("readSidecar() round-trips a Last-Modified validator and a zero total", asy
   await using dir = await tempDir();
   const path = dir.join("s.json");
   const value: Sidecar = {
+    ...SIDECAR,
     url: "http://127.0.0.1:8000/\u00e9?q=1",
     validator: "Wed, 21 Oct 2015 07:28:00 GMT",
     total: 0,
@@ -266,7 +284,13 @@ test("writeSidecar() replaces the sidecar when one exists", async () => {
   await using dir = await tempDir();
   const { sidecar } = partialPaths(dir.join("f"));
   await writeSidecar(sidecar, SIDECAR);
-  const second: Sidecar = { url: "https://b/", validator: 'W/"x"', total: 7 };
+  const second: Sidecar = {
+    ...SIDECAR,
+    url: "https://b/",
+    validator: 'W/"x"',
+    total: 7,
+    owner: { pid: 7 },
+  };
   await writeSidecar(sidecar, second);
   assert.deepEqual(readSidecar(sidecar), second);
   assert.equal(await readFile(sidecar, "utf8"), JSON.stringify(second));
@@ -277,10 +301,19 @@ test("writeSidecar() replaces a longer sidecar without leaving its tail", async 
   await using dir = await tempDir();
   const path = dir.join("s.json");
   await writeFile(path, "x".repeat(1000));
-  await writeSidecar(path, { url: "u", validator: "v", total: 1 });
+  const short: Sidecar = {
+    version: 2,
+    url: "u",
+    validator: "v",
+    total: 1,
+    partial: "p",
+    writer: "w",
+    owner: { pid: 1 },
+  };
+  await writeSidecar(path, short);
   assert.equal(
     await readFile(path, "utf8"),
-    '{"url":"u","validator":"v","total":1}',
+    '{"version":2,"url":"u","validator":"v","total":1,"partial":"p","writer":"w","owner":{"pid":1}}',
   );
 });
 
@@ -331,15 +364,27 @@ test("readSidecar() returns undefined when the JSON has the wrong shape", async 
     [],
     ["u", "v", 1],
     {},
-    { validator: "v", total: 1 },
-    { url: "u", total: 1 },
-    { url: "u", validator: "v" },
-    { url: 1, validator: "v", total: 1 },
-    { url: "u", validator: null, total: 1 },
-    { url: "u", validator: "v", total: "1" },
-    { url: "u", validator: "v", total: 1.5 },
-    { url: "u", validator: "v", total: null },
-    { url: "u", validator: "v", total: 2 ** 53 },
+    // Version 1 (no version, no writer): its writer cannot be judged.
+    { url: "u", validator: "v", total: 1 },
+    // Another version: a later one may mean other things by its fields.
+    { ...SIDECAR, version: 1 },
+    { ...SIDECAR, version: 3 },
+    { ...SIDECAR, version: "2" },
+    { ...SIDECAR, url: undefined },
+    { ...SIDECAR, validator: undefined },
+    { ...SIDECAR, total: undefined },
+    { ...SIDECAR, url: 1 },
+    { ...SIDECAR, validator: null },
+    { ...SIDECAR, total: "1" },
+    { ...SIDECAR, total: 1.5 },
+    { ...SIDECAR, total: null },
+    { ...SIDECAR, total: 2 ** 53 },
+    { ...SIDECAR, partial: undefined },
+    { ...SIDECAR, partial: 1 },
+    { ...SIDECAR, writer: undefined },
+    { ...SIDECAR, owner: undefined },
+    { ...SIDECAR, owner: { host: "h" } },
+    { ...SIDECAR, owner: { pid: "42" } },
   ];
   for (const shape of shapes) {
     await writeFile(path, JSON.stringify(shape));
@@ -350,13 +395,8 @@ test("readSidecar() returns undefined when the JSON has the wrong shape", async 
 test("readSidecar() returns the record with extra fields when the JSON has them", async () => {
   await using dir = await tempDir();
   const path = dir.join("s.json");
-  await writeFile(path, '{"url":"u","validator":"v","total":3,"extra":true}');
-  assert.deepEqual(readSidecar(path), {
-    url: "u",
-    validator: "v",
-    total: 3,
-    extra: true,
-  });
+  await writeFile(path, JSON.stringify({ ...SIDECAR, extra: true }));
+  assert.deepEqual(readSidecar(path), { ...SIDECAR, extra: true });
 });
 
 test("readSidecar() throws when the path cannot be read for another reason", async () => {

@@ -5,14 +5,58 @@
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { readFile, stat, writeFile } from "node:fs/promises";
+import { basename } from "node:path";
 import { test } from "node:test";
 import { Download } from "../mod.ts";
-import { partialPaths, writeSidecar } from "../src/_partial.ts";
+import {
+  partialFile,
+  type PartialPaths,
+  partialPaths,
+  SIDECAR_VERSION,
+  writeSidecar,
+} from "../src/_partial.ts";
+import { thisProcess } from "../src/_process_identity.ts";
 import { deferred, fileRoute, patternBytes, startServer } from "./_server.ts";
 import { startChild } from "./_child.ts";
 import { tempDir } from "./_temp_dir.ts";
 
 const BODY = patternBytes(200_000);
+/** A pid no process has here (above Linux's pid_max). */
+const DEAD_PID = 4_194_305;
+
+async function readJson(path: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(path, "utf8"));
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * What a process of this machine killed mid-download of `url` leaves: its
+ * lock, its partial file of `size` bytes, and the sidecar naming them.
+ */
+async function deadLeftovers(
+  paths: PartialPaths,
+  url: string,
+  size: number,
+): Promise<string> {
+  const dead = { ...thisProcess(), pid: DEAD_PID };
+  const writer = "dead00000000dead-0";
+  await writeFile(paths.lock, JSON.stringify({ ...dead, token: writer }));
+  const partial = partialFile(paths, writer);
+  await writeFile(partial, BODY.subarray(0, size));
+  await writeSidecar(paths.sidecar, {
+    version: SIDECAR_VERSION,
+    url,
+    validator: '"a"',
+    total: BODY.byteLength,
+    partial: basename(partial),
+    writer,
+    owner: dead,
+  });
+  return partial;
+}
 
 test(
   "Download resumes in a new process from the partial file of a killed one",
@@ -40,11 +84,18 @@ test(
       `expected a partial file, its sidecar, its lock and the owner file it links to, got ${names}`,
     );
     assert.ok(names.some((name) => name.endsWith(".dlpart.owner")));
-    const partial = names.find((name) => name.endsWith(".dlpart")) as string;
-    assert.ok(names.includes(`${partial}.json`));
+    const sidecar = names.find((name) => name.endsWith(".dlpart.json"));
+    assert.ok(sidecar !== undefined);
+    const base = sidecar.slice(0, -".json".length);
     // The dead process's lock is taken over at once (its pid is gone), and
     // its owner file removed.
-    assert.ok(names.includes(`${partial}.lock`));
+    assert.ok(names.includes(`${base}.lock`));
+    // Its partial file, named after its writer, is the one the sidecar names.
+    const partial = String((await readJson(dir.join(sidecar))).partial);
+    assert.match(
+      partial,
+      new RegExp(`^${escape(base)}\\.[0-9a-f]{16}-[0-9a-f]+$`),
+    );
     assert.equal((await stat(dir.join(partial))).size, 49_152);
 
     const download = new Download(server.url("/f"), dir.join("f"));
@@ -61,14 +112,10 @@ test("Download discards a partial file whose sidecar names another URL", async (
   const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
   await using server = await startServer({ "/f": route });
   await using dir = await tempDir();
-  // Leftovers as a killed download of another URL to the same name leaves them.
+  // Leftovers as a killed download of another URL to the same name leaves
+  // them: its lock, partial file and sidecar, naming a process that is gone.
   const paths = partialPaths(dir.join("f"));
-  await writeFile(paths.temp, BODY.subarray(0, 10_000));
-  await writeSidecar(paths.sidecar, {
-    url: server.url("/other"),
-    validator: '"a"',
-    total: BODY.byteLength,
-  });
+  await deadLeftovers(paths, server.url("/other"), 10_000);
   const download = new Download(server.url("/f"), dir.join("f"));
   download.start();
   await download.wait();

@@ -273,7 +273,7 @@ test("Download gives up after retries, saying how many attempts and why each fai
   assert.equal(error.cause, error.errors[2]);
   assert.match(
     error.message,
-    /3 attempts failed \(#1: server answered 503.*; #2: connection failed: .*; #3: server answered 502/,
+    /3 attempts failed \(#1: server answered 503.*; #2: connection reset or closed by the server; #3: server answered 502/,
   );
   assert.deepEqual(await dir.list(), []);
 });
@@ -439,7 +439,7 @@ test("Download drops Authorization on a redirect to another origin", async () =>
   assert.equal(other.requests[0]?.headers["x-trace"], "1");
 });
 
-test("Download never reports progress over the total when the server sends gzip anyway", async () => {
+test("Download saves the decoded bytes on every runtime, never reporting progress over a total, when the server sends gzip anyway", async () => {
   const plain = new TextEncoder().encode("dlmanager ".repeat(5000));
   const gzipped = gzipSync(plain);
   const route: Route = (_request, response) => {
@@ -452,9 +452,9 @@ test("Download never reports progress over the total when the server sends gzip 
   await using dir = await tempDir();
   const { download, totals } = await run(server.url("/f"), dir);
   assert.equal(download.error(), undefined);
-  // Deno's fetch hands over the bytes as sent; Node's always decodes them.
-  const expected = "Deno" in globalThis ? new Uint8Array(gzipped) : plain;
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), expected);
+  // Node's and Bun's fetch decode it; Deno's hands over the bytes as sent,
+  // and the library decodes them: one file on every runtime.
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), plain);
   assert.ok(totals.every((total) => total === undefined));
 });
 

@@ -16,7 +16,7 @@ import {
   startServer,
   statusRoute,
 } from "./_server.ts";
-import { partialPaths } from "../src/_partial.ts";
+import { partialFile, partialPaths } from "../src/_partial.ts";
 import { tempDir } from "./_temp_dir.ts";
 
 test("DownloadManager creates destdir and its parents", async () => {
@@ -316,16 +316,18 @@ test("DownloadManager removes dead processes' leftovers older than leftoverMaxAg
   await using dir = await tempDir();
   const old = partialPaths(dir.join("old.bin"));
   const young = partialPaths(dir.join("young.bin"));
-  for (const path of [old.temp, old.sidecar, young.temp, young.sidecar]) {
+  const oldPartial = partialFile(old, "0123456789abcdef-1");
+  const youngPartial = partialFile(young, "0123456789abcdef-2");
+  for (const path of [oldPartial, old.sidecar, youngPartial, young.sidecar]) {
     await writeFile(path, "x");
   }
   const hourAgo = Date.now() / 1000 - 3600;
-  await utimes(old.temp, hourAgo, hourAgo);
+  await utimes(oldPartial, hourAgo, hourAgo);
   await utimes(old.sidecar, hourAgo, hourAgo);
   const manager = new DownloadManager(dir.path, { leftoverMaxAge: 60_000 });
   await manager.wait();
   assert.deepEqual(
     await dir.list(),
-    [basename(young.temp), basename(young.sidecar)].sort(),
+    [basename(youngPartial), basename(young.sidecar)].sort(),
   );
 });

@@ -3,7 +3,7 @@ import { mkdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, relative } from "node:path";
 import { test } from "node:test";
 import { PersistLimit } from "../mod.ts";
-import { partialPaths } from "../src/_partial.ts";
+import { partialFile, partialPaths } from "../src/_partial.ts";
 import { type TempDir, tempDir } from "./_temp_dir.ts";
 
 const BASE = 1_700_000_000; // seconds; every file gets BASE + its age rank
@@ -202,7 +202,10 @@ test("PersistLimit.removeOldFiles() keeps kept files even when that leaves the t
 test("PersistLimit.removeOldFiles() never removes a registered file with a reserved name", async () => {
   await using dir = await tempDir();
   const paths = partialPaths(dir.join("x.zip"));
-  const reserved = [basename(paths.temp), basename(paths.sidecar)];
+  const reserved = [
+    basename(partialFile(paths, "0123456789abcdef-1")),
+    basename(paths.sidecar),
+  ];
   // The reserved files are the least recently accessed.
   await files(dir, [...reserved, "b", "c"]);
   const limit = new PersistLimit(20, { fileLimit: 1 });

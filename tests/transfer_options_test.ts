@@ -28,6 +28,7 @@ const BUILT_INS = {
   idleTimeout: 60_000,
   maxRedirects: 10,
   lockStaleAfter: 10_000,
+  lockTimeout: Infinity,
 };
 
 /** Asserts that resolving `options` over `defaults` throws `type` with `message`. */
@@ -88,6 +89,7 @@ test("resolveTransferOptions() takes every field from options when all are given
     idleTimeout: 50,
     maxRedirects: 2,
     lockStaleAfter: 60,
+    lockTimeout: 70,
   };
   assert.deepEqual(plain(resolveTransferOptions(URL, options)), {
     ...options,
@@ -106,6 +108,7 @@ test("resolveTransferOptions() takes fields from defaults when options lack them
     idleTimeout: 6,
     maxRedirects: 7,
     lockStaleAfter: 8,
+    lockTimeout: 9,
   };
   assert.deepEqual(plain(resolveTransferOptions(URL, {}, defaults)), {
     ...defaults,
@@ -151,6 +154,7 @@ test("resolveTransferOptions() accepts 0 when fields allow it", () => {
     idleTimeout: 0,
     maxRedirects: 0,
     lockStaleAfter: 0,
+    lockTimeout: 0,
   });
   assert.deepEqual(plain(resolved), {
     chunkSize: DEFAULT_CHUNK_SIZE,
@@ -163,6 +167,7 @@ test("resolveTransferOptions() accepts 0 when fields allow it", () => {
     idleTimeout: 0,
     maxRedirects: 0,
     lockStaleAfter: 0,
+    lockTimeout: 0,
   });
 });
 

@@ -1,0 +1,136 @@
+// What a failed `fetch` (or body read) means, the same on every runtime. Each
+// runtime reports a connection failure its own way: Node's fetch (undici) as
+// a `TypeError: fetch failed` whose `cause` carries a system error code; Bun
+// with the code on the error itself; Deno with a message only, a level or two
+// down in `cause`. This reads the whole chain and names the failure with one
+// stable code and a few plain words.
+
+/** A connection failure's stable code; see {@linkcode NetworkErrorCode}. */
+export type NetworkErrorCode =
+  | "ENOTFOUND"
+  | "EAI_AGAIN"
+  | "ECONNREFUSED"
+  | "ECONNRESET"
+  | "ETIMEDOUT"
+  | "EHOSTUNREACH"
+  | "ENETUNREACH"
+  | "CERT"
+  | "TLS"
+  | "UNKNOWN";
+
+/** A classified failure: its code and what to tell a person. */
+export interface NetworkFailure {
+  /** The stable code. */
+  code: NetworkErrorCode;
+  /** A few plain words, e.g. "connection refused". */
+  reason: string;
+}
+
+// System and runtime error codes, by the stable code they mean.
+const CODES: Record<string, NetworkErrorCode> = {
+  ENOTFOUND: "ENOTFOUND",
+  EAI_NONAME: "ENOTFOUND",
+  EAI_NODATA: "ENOTFOUND",
+  EAI_AGAIN: "EAI_AGAIN",
+  EAI_FAIL: "EAI_AGAIN",
+  ECONNREFUSED: "ECONNREFUSED",
+  ConnectionRefused: "ECONNREFUSED",
+  ECONNRESET: "ECONNRESET",
+  ConnectionClosed: "ECONNRESET",
+  EPIPE: "ECONNRESET",
+  ECONNABORTED: "ECONNRESET",
+  UND_ERR_SOCKET: "ECONNRESET",
+  UND_ERR_CLOSED: "ECONNRESET",
+  ETIMEDOUT: "ETIMEDOUT",
+  UND_ERR_CONNECT_TIMEOUT: "ETIMEDOUT",
+  EHOSTUNREACH: "EHOSTUNREACH",
+  EHOSTDOWN: "EHOSTUNREACH",
+  ENETUNREACH: "ENETUNREACH",
+  ENETDOWN: "ENETUNREACH",
+};
+
+// Deno's messages (from hyper, rustls and the OS), in the order to test them.
+const MESSAGES: [RegExp, NetworkErrorCode][] = [
+  [/temporary failure in name resolution|EAI_AGAIN/i, "EAI_AGAIN"],
+  [
+    /dns error|name or service not known|no address associated|nodename nor servname|failed to lookup address/i,
+    "ENOTFOUND",
+  ],
+  [/connection refused/i, "ECONNREFUSED"],
+  [/certificate|UnknownIssuer|CaUsedAsEndEntity|NotValidForName/i, "CERT"],
+  [/tls|handshake|ssl/i, "TLS"],
+  [
+    /connection reset|connection closed|broken pipe|error reading a body|unexpected eof|incomplete message|other side closed|terminated/i,
+    "ECONNRESET",
+  ],
+  [/timed out/i, "ETIMEDOUT"],
+  [/no route to host|host is down/i, "EHOSTUNREACH"],
+  [/network is unreachable/i, "ENETUNREACH"],
+];
+
+const REASONS: Record<NetworkErrorCode, string> = {
+  ENOTFOUND: "host name not found",
+  EAI_AGAIN: "host name lookup failed for now",
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset or closed by the server",
+  ETIMEDOUT: "connection timed out",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  CERT: "certificate rejected",
+  TLS: "secure connection (TLS) failed",
+  UNKNOWN: "connection failed",
+};
+
+/** The errors of `error`'s `cause` chain, outermost first (at most 8). */
+function chain(error: unknown): unknown[] {
+  const errors: unknown[] = [];
+  for (let e = error; e != null && errors.length < 8;) {
+    errors.push(e);
+    e = (e as { cause?: unknown }).cause;
+  }
+  return errors;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** `text` without the URLs Deno puts in its messages (they may hold any word). */
+function withoutUrls(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s)]*/gi, "<url>");
+}
+
+/**
+ * Names a connection failure: by a known error code anywhere in the chain
+ * (a certificate code `CERT_*`, `*_CERT*` or `ERR_TLS_CERT_*` is `CERT`), else
+ * by the runtime's words, else `UNKNOWN`. The reason adds the innermost
+ * message when the code alone says little (a certificate's problem, or an
+ * unknown failure).
+ */
+export function classifyNetworkFailure(error: unknown): NetworkFailure {
+  const errors = chain(error);
+  const innermost = messageOf(errors.at(-1));
+  let code: NetworkErrorCode | undefined;
+  for (const e of errors) {
+    const raw = (e as { code?: unknown } | null)?.code;
+    if (typeof raw !== "string") continue;
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(raw)) {
+      code = "CERT";
+      break;
+    }
+    code = CODES[raw];
+    if (code !== undefined) break;
+  }
+  if (code === undefined) {
+    for (const e of errors) {
+      const message = withoutUrls(messageOf(e));
+      code = MESSAGES.find(([pattern]) => pattern.test(message))?.[1];
+      if (code !== undefined) break;
+    }
+  }
+  code ??= "UNKNOWN";
+  const detail = code === "CERT" || code === "TLS" || code === "UNKNOWN"
+    ? `: ${innermost}`
+    : "";
+  return { code, reason: REASONS[code] + detail };
+}
