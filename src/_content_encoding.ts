@@ -37,43 +37,40 @@ export function contentEncoding(headers: Headers): string | undefined {
 
 /**
  * `body` as the runtime's `fetch` would decode it: itself where `fetch`
- * decoded it already or where it is not compressed, else decoded. A coding
- * this cannot decode (e.g. several, or `zstd`) returns `undefined`: the
- * caller refuses the answer rather than save bytes other runtimes would not.
- * A body that does not decode fails its reads with `invalid(error)`.
+ * decoded it already or where it is not compressed, else decoded. Any
+ * coding but `gzip`, `deflate` and `br` (several, or `zstd`, which runtimes
+ * and their versions treat differently) returns `undefined`: the caller
+ * refuses the answer rather than save bytes another runtime would not.
+ * A body that does not decode fails its reads as `fetch`'s own decoding does
+ * (see {@linkcode isDecodeFailure}).
  */
 export function decodedBody(
   body: ReadableStream<Uint8Array>,
   encoding: string | undefined,
-  invalid: (error: unknown) => unknown,
 ): ReadableStream<Uint8Array> | undefined {
-  if (encoding === undefined || host.fetchDecodes) return body;
+  if (encoding === undefined) return body;
   const create = DECODERS[encoding];
+  // Refused everywhere, also where `fetch` passed it through or decoded it:
+  // runtimes (and their versions) differ on these.
   if (create === undefined) return undefined;
-  const decoder = create();
-  const decodeErrors = new WeakSet<object>();
-  decoder.on("error", (error) => decodeErrors.add(error));
-  const { readable, writable } = Duplex.toWeb(decoder);
+  if (host.fetchDecodes) return body;
+  const { readable, writable } = Duplex.toWeb(create());
+  // Cancelling `readable` ends the decoder, and with it the pipe, which
+  // cancels `body`.
   void body.pipeTo(writable as WritableStream<Uint8Array>).catch(() => {});
-  const reader = (readable as ReadableStream<Uint8Array>).getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller): Promise<void> {
-      try {
-        const { done, value } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      } catch (error) {
-        controller.error(
-          typeof error === "object" && error !== null &&
-            decodeErrors.has(error)
-            ? invalid(error)
-            : error,
-        );
-      }
-    },
-    async cancel(reason): Promise<void> {
-      // Ends the decoder, and with it the pipe, which cancels `body`.
-      await reader.cancel(reason);
-    },
-  });
+  return readable as ReadableStream<Uint8Array>;
+}
+
+// The codes a body that does not decode fails with: node:zlib's (Node's
+// fetch, and this module on Deno) and Bun's fetch's.
+const DECODE_CODES = /^(Z_|ERR__ERROR_|ZlibError$|BrotliDecompressionError$)/;
+
+/** Whether a failed body read is a body that does not decode as it said. */
+export function isDecodeFailure(error: unknown): boolean {
+  for (let e = error, depth = 0; e != null && depth < 8; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && DECODE_CODES.test(code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }

@@ -231,6 +231,16 @@ export const denoHost: Host = {
       return undefined;
     }
   },
+  bootTime(): number | undefined {
+    if (!granted({ name: "sys", kind: "osUptime" })) return undefined;
+    try {
+      return Date.now() - Deno.osUptime() * 1000;
+    } catch {
+      return undefined;
+    }
+  },
+  // Deno lets only --allow-all read /proc: elsewhere these throw NotCapable
+  // (without a prompt), and the answer is undefined.
   readSystemFile(path: string): string | null | undefined {
     if (!granted({ name: "read", path })) return undefined;
     try {

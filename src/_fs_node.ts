@@ -28,7 +28,7 @@ import {
   stat,
   unlink,
 } from "node:fs/promises";
-import { hostname } from "node:os";
+import { hostname, uptime } from "node:os";
 import process from "node:process";
 import type { DirEntry, FileStat, FileWriter, Fs, Host } from "./_fs_types.ts";
 import { AlreadyExistsError, NotFoundError } from "./_fs_errors.ts";
@@ -295,6 +295,13 @@ export const nodeHost: Host = {
   hostname(): string | undefined {
     try {
       return hostname();
+    } catch {
+      return undefined;
+    }
+  },
+  bootTime(): number | undefined {
+    try {
+      return Date.now() - uptime() * 1000;
     } catch {
       return undefined;
     }

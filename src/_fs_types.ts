@@ -121,6 +121,8 @@ export interface Host {
   readonly fetchDecodes: boolean;
   /** This machine's name. */
   hostname(): string | undefined;
+  /** When this machine booted (milliseconds since the epoch, to a second or so). */
+  bootTime(): number | undefined;
   /**
    * The text of a small system file (under `/proc`): `null` when there is no
    * such file, `undefined` when it cannot be read here.

@@ -5,8 +5,9 @@
 // A pid alone proves little: it is reused after the process ends, after a
 // reboot, and in another pid namespace (another container on the same
 // kernel) it names another process. So an identity also records, where the
-// system tells them (Linux's /proc), the boot it belongs to, the pid
-// namespace, and the process's start time. A process is proven dead only when
+// system tells them (Linux's /proc; Deno reads it only with --allow-all), the
+// boot it belongs to, the pid namespace, and the process's start time, and
+// otherwise when the machine booted (from its uptime). A process is proven dead only when
 // it is on this machine in this boot and pid namespace, and its pid is free
 // or now names a process that started at another time; proven alive when its
 // pid names it still. Anything else (another machine, another container, a
@@ -24,6 +25,8 @@ export interface ProcessIdentity {
   pid: number;
   /** Linux's boot id when it ran. */
   boot?: string | undefined;
+  /** When its machine booted, in ms since the epoch (to a second or so). */
+  booted?: number | undefined;
   /** Its pid namespace (`pid:[4026531836]`). */
   pidns?: string | undefined;
   /** Its start time, in clock ticks since boot (field 22 of `/proc/<pid>/stat`). */
@@ -70,23 +73,30 @@ export function thisProcess(): ProcessIdentity {
     host: host.hostname(),
     pid,
     boot: trimmed(host.readSystemFile("/proc/sys/kernel/random/boot_id")),
+    booted: host.bootTime(),
     pidns: host.readSystemLink("/proc/self/ns/pid"),
     start: typeof stat === "string" ? startTimeOf(stat) : undefined,
   };
   return self;
 }
 
+/** Boot times further apart than this are two boots. */
+const BOOT_TIME_SLACK = 10_000;
+
 /**
  * Whether `other`'s pids are this process's pids: the same boot and pid
- * namespace where both are known, else the same host name. (Another boot may
- * be another machine with the same name: it proves nothing either way.)
+ * namespace where both are known (Linux's /proc), else the same host name
+ * and no sign of another boot. (Another boot may be another machine of the
+ * same name: it proves nothing either way.)
  */
 function samePidSpace(other: ProcessIdentity): boolean {
   const me = thisProcess();
   if (me.boot && other.boot && me.pidns && other.pidns) {
     return other.boot === me.boot && other.pidns === me.pidns;
   }
-  return me.host !== undefined && other.host === me.host;
+  if (me.host === undefined || other.host !== me.host) return false;
+  return me.booted === undefined || other.booted === undefined ||
+    Math.abs(me.booted - other.booted) <= BOOT_TIME_SLACK;
 }
 
 /**
@@ -129,5 +139,6 @@ export function parseIdentity(value: unknown): ProcessIdentity | undefined {
     boot: text("boot"),
     pidns: text("pidns"),
     start: text("start"),
+    booted: typeof record.booted === "number" ? record.booted : undefined,
   };
 }

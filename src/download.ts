@@ -7,7 +7,11 @@
 
 import { basename } from "node:path";
 import { ChunkedWriter } from "./_chunked_writer.ts";
-import { contentEncoding, decodedBody } from "./_content_encoding.ts";
+import {
+  contentEncoding,
+  decodedBody,
+  isDecodeFailure,
+} from "./_content_encoding.ts";
 import { FileLock, type LockTiming, type Owner } from "./_lock.ts";
 import { type FileWriter, fs } from "./_fs.ts";
 import { NAME_MAX, notAFileError } from "./_file_name.ts";
@@ -1180,11 +1184,19 @@ export class Download {
 
   /**
    * What a failed request or body read means: the abort's reason (a cancel or a
-   * timeout) if the attempt was aborted; a body that did not decode as it
-   * said (a {@linkcode ProtocolError}); else a {@linkcode NetworkError}.
+   * timeout) if the attempt was aborted; a body that does not decode as its
+   * `Content-Encoding` says (a {@linkcode ProtocolError}, the same on every
+   * runtime); else a {@linkcode NetworkError}.
    */
   #networkFailure(error: unknown, signal: AbortSignal): unknown {
     if (signal.aborted) return signal.reason;
+    if (isDecodeFailure(error)) {
+      return new ProtocolError(
+        `Cannot download "${this.#url}": the body does not decode as its Content-Encoding says (${
+          error instanceof Error ? error.message : String(error)
+        })`,
+      );
+    }
     return error instanceof ProtocolError
       ? error
       : new NetworkError(this.#url, error);
@@ -1200,16 +1212,7 @@ export class Download {
     body: ReadableStream<Uint8Array>,
   ): ReadableStream<Uint8Array> {
     const encoding = contentEncoding(response.headers);
-    const decoded = decodedBody(
-      body,
-      encoding,
-      (error) =>
-        new ProtocolError(
-          `Cannot download "${this.#url}": the body does not decode as "${encoding}" (${
-            error instanceof Error ? error.message : String(error)
-          })`,
-        ),
-    );
+    const decoded = decodedBody(body, encoding);
     if (decoded === undefined) {
       throw new ProtocolError(
         `Cannot download "${this.#url}": the server sent the body encoded as "${encoding}", which cannot be decoded here`,

@@ -16,8 +16,16 @@ export interface Child {
   exited: Promise<number | string | null>;
 }
 
-/** Starts `tests/<name>.ts` (Deno) or `<name>.js` (Node) with `args`. */
-export function startChild(name: string, args: string[]): Child {
+/**
+ * Starts `tests/<name>.ts` (Deno) or `<name>.js` (Node) with `args`, run by
+ * `wrapper` if given (a command that runs the rest of its arguments, such as
+ * `unshare --pid --fork`).
+ */
+export function startChild(
+  name: string,
+  args: string[],
+  wrapper: string[] = [],
+): Child {
   const script = existsSync(`tests/${name}.ts`)
     ? `tests/${name}.ts`
     : `${name}.js`;
@@ -28,13 +36,14 @@ export function startChild(name: string, args: string[]): Child {
       "--allow-read",
       "--allow-write",
       "--allow-env",
-      "--allow-sys=hostname",
+      "--allow-sys=hostname,osUptime",
       // For the dead-owner check of a lock (process.kill(pid, 0)).
       "--allow-run",
       script,
     ]
     : [script];
-  const child = spawn(process.execPath, [...command, ...args], {
+  const [program, ...leading] = [...wrapper, process.execPath];
+  const child = spawn(program as string, [...leading, ...command, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const lines: string[] = [];

@@ -11,7 +11,8 @@ import {
 import { hostname } from "node:os";
 import process from "node:process";
 import { test } from "node:test";
-import { FileLock, type LockTiming } from "../src/_lock.ts";
+import { FileLock, type LockTiming, type Owner } from "../src/_lock.ts";
+import { thisProcess } from "../src/_process_identity.ts";
 import { startChild } from "./_child.ts";
 import { type TempDir, tempDir } from "./_temp_dir.ts";
 
@@ -63,7 +64,7 @@ async function assertHeartbeat(path: string): Promise<void> {
 /** Writes a lock file as another owner would, its mtime `ageMs` in the past. */
 async function foreignLock(
   path: string,
-  owner: { host: string; pid: number; token: string },
+  owner: { host?: string | undefined; pid: number; token: string },
   ageMs = 0,
 ): Promise<void> {
   await writeFile(path, JSON.stringify(owner));
@@ -78,7 +79,13 @@ test("FileLock.acquire() links the lock to this process's owner file, holding ho
   });
   try {
     const owner = await readJson(dir.join(LOCK));
-    assert.deepEqual(Object.keys(owner).sort(), ["host", "pid", "token"]);
+    // This process's identity (host, pid, and where the runtime may read
+    // them, boot, pid namespace and start time) and the lock's token.
+    assert.deepEqual(
+      Object.keys(owner).sort(),
+      Object.keys(JSON.parse(JSON.stringify(thisProcess())))
+        .concat("token").sort(),
+    );
     assert.equal(owner.host, hostname());
     assert.equal(owner.pid, process.pid);
     assert.match(owner.token as string, /^[0-9a-f]{16}-[0-9a-f]+$/u);
@@ -192,8 +199,7 @@ test("FileLock.acquire() waits while the lock is held and succeeds right after r
     // the order of events below, and the file still being the first's.
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.deepEqual(await readJson(dir.join(LOCK)), {
-      host: hostname(),
-      pid: process.pid,
+      ...JSON.parse(JSON.stringify(thisProcess())),
       token: firstToken,
     });
     events.push("first releasing");
@@ -482,3 +488,110 @@ test("FileLock.acquire() rejects with the reason when aborted while waiting for 
 // judged stale and being renamed away. That needs another process to create a
 // fresh lock inside that window, which cannot be arranged deterministically
 // from outside (no hook between the judgement and the rename).
+
+test("FileLock.acquire() tells what it took over: a dead owner, a stale one it cannot judge, or nothing", async () => {
+  await using dir = await tempDir();
+  const free = await FileLock.acquire(dir.join("free.lock"), NO_POLL, {
+    signal: never(),
+  });
+  assert.equal(free.takenOver, undefined);
+  free.release();
+  const dead = { host: hostname(), pid: 4_000_000, token: "dead" };
+  await foreignLock(dir.join("dead.lock"), dead);
+  const fromDead = await FileLock.acquire(dir.join("dead.lock"), NO_POLL, {
+    signal: AbortSignal.timeout(5000),
+  });
+  assert.deepEqual(fromDead.takenOver?.state, "dead");
+  assert.equal(fromDead.takenOver?.owner?.token, "dead");
+  fromDead.release();
+  const foreign = { host: "other-host.invalid", pid: 1, token: "far" };
+  await foreignLock(dir.join("far.lock"), foreign, 60 * 60 * 1000);
+  const fromFar = await FileLock.acquire(
+    dir.join("far.lock"),
+    { ...NO_POLL, staleAfter: 1000 },
+    { signal: AbortSignal.timeout(5000) },
+  );
+  assert.deepEqual(fromFar.takenOver?.state, "unknown");
+  assert.equal(fromFar.takenOver?.owner?.host, "other-host.invalid");
+  fromFar.release();
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("FileLock.acquire() calls onWait once for the holder it waits for, and rejects with timeoutError after waitTimeout", async () => {
+  await using dir = await tempDir();
+  const holder = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
+  try {
+    const token = (await readJson(dir.join(LOCK))).token;
+    const waitedFor: (Owner | undefined)[] = [];
+    const timedOut = new Error("timed out");
+    await assert.rejects(
+      FileLock.acquire(dir.join(LOCK), WAIT, {
+        signal: never(),
+        onWait: (owner) => waitedFor.push(owner),
+        waitTimeout: 50,
+        timeoutError: (owner) => Object.assign(timedOut, { owner }),
+      }),
+      (error) => error === timedOut,
+    );
+    assert.equal(waitedFor.length, 1);
+    assert.equal(waitedFor[0]?.pid, process.pid);
+    assert.equal(waitedFor[0]?.token, token);
+    assert.equal((timedOut as Error & { owner?: Owner }).owner?.token, token);
+  } finally {
+    holder.release();
+  }
+});
+
+test("FileLock.acquire() does not trust a live pid recorded in another boot of this machine: it waits for the heartbeat to go stale", async () => {
+  const me = thisProcess();
+  // This very pid, alive here, but recorded before a reboot.
+  const before = {
+    ...me,
+    boot: me.boot === undefined ? undefined : "another-boot",
+    booted: me.booted === undefined ? undefined : me.booted - 3_600_000,
+    token: "rebooted",
+  };
+  await using dir = await tempDir();
+  await foreignLock(dir.join(LOCK), before as Owner);
+  // Fresh heartbeat: waited for, as an owner that cannot be judged.
+  const signal = AbortSignal.timeout(100);
+  await assert.rejects(
+    FileLock.acquire(dir.join(LOCK), { ...WAIT, staleAfter: 60_000 }, {
+      signal,
+    }),
+    (error) => error === signal.reason,
+  );
+  // Stale heartbeat: taken over, as from an owner that cannot be judged.
+  await foreignLock(dir.join(LOCK), before as Owner, 60 * 60 * 1000);
+  const lock = await FileLock.acquire(
+    dir.join(LOCK),
+    { ...NO_POLL, staleAfter: 1000 },
+    { signal: AbortSignal.timeout(5000) },
+  );
+  assert.equal(lock.takenOver?.state, "unknown");
+  lock.release();
+});
+
+test(
+  "FileLock.acquire() takes over at once a lock whose pid now names a process that started later",
+  {
+    skip: thisProcess().start === undefined &&
+      "needs /proc (on Deno, --allow-all)",
+  },
+  async () => {
+    await using dir = await tempDir();
+    // This pid and boot, but another start time: the pid was reused.
+    await foreignLock(dir.join(LOCK), {
+      ...thisProcess(),
+      start: "1",
+      token: "reused",
+    } as Owner);
+    const lock = await FileLock.acquire(dir.join(LOCK), NO_POLL, {
+      signal: AbortSignal.timeout(5000),
+    });
+    assert.equal(lock.takenOver?.state, "dead");
+    lock.release();
+  },
+);

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { test } from "node:test";
 import { Download } from "../mod.ts";
@@ -146,4 +146,105 @@ test("Download keeps a sidecar only for a body longer than one chunk", async () 
     assert.equal(sidecars, expected, `chunkSize ${chunkSize}`);
     assert.deepEqual(await dir.list(), ["f"]);
   }
+});
+
+test("Download resumes the partial file of a writer proven dead, from the sidecar it left", async () => {
+  const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const paths = partialPaths(dir.join("f"));
+  await deadLeftovers(paths, server.url("/f"), 10_000);
+  const download = new Download(server.url("/f"), dir.join("f"));
+  download.start();
+  await download.wait();
+  assert.deepEqual(log.ranges, ["bytes=10000-"]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download never writes, resumes or removes the partial file of a writer that may be running (another machine's), even once its stale lock is taken over", async () => {
+  const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const paths = partialPaths(dir.join("f"));
+  const far = { host: "other-host.invalid", pid: 1 };
+  const writer = "0000000000000000-7";
+  await writeFile(paths.lock, JSON.stringify({ ...far, token: writer }));
+  const hourAgo = new Date(Date.now() - 60 * 60 * 1000);
+  await utimes(paths.lock, hourAgo, hourAgo);
+  const partial = partialFile(paths, writer);
+  await writeFile(partial, BODY.subarray(0, 10_000));
+  await writeSidecar(paths.sidecar, {
+    version: SIDECAR_VERSION,
+    url: server.url("/f"),
+    validator: '"a"',
+    total: BODY.byteLength,
+    partial: basename(partial),
+    writer,
+    owner: far,
+  });
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    lockStaleAfter: 1000,
+  });
+  download.start();
+  await download.wait();
+  // Not resumed: fetched whole, into a partial file of its own.
+  assert.deepEqual(log.ranges, [null]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  // The other writer's file and sidecar are as it left them, for it to
+  // finish (or for the manager's leftover cleanup, once old).
+  assert.deepEqual(
+    new Uint8Array(await readFile(partial)),
+    BODY.subarray(0, 10_000),
+  );
+  assert.equal((await readJson(paths.sidecar)).writer, writer);
+  assert.deepEqual(
+    await dir.list(),
+    [basename(partial), basename(paths.sidecar), "f"].sort(),
+  );
+});
+
+test("Download leaves leftovers alone when its lock was free: only a taken-over lock's leftovers are looked at", async () => {
+  const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const paths = partialPaths(dir.join("f"));
+  const partial = await deadLeftovers(paths, server.url("/f"), 10_000);
+  // As if the dead writer's lock had been removed since.
+  await rm(paths.lock);
+  const download = new Download(server.url("/f"), dir.join("f"));
+  download.start();
+  await download.wait();
+  assert.deepEqual(log.ranges, [null]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.equal((await stat(partial)).size, 10_000);
+});
+
+test("Download does not resume a partial file of an older version (sidecar version 1, which names no writer)", async () => {
+  const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const paths = partialPaths(dir.join("f"));
+  const dead = { ...thisProcess(), pid: DEAD_PID, token: "old" };
+  await writeFile(paths.lock, JSON.stringify(dead));
+  // Version 1's names: one partial file per destination, and its sidecar.
+  await writeFile(paths.base, BODY.subarray(0, 10_000));
+  await writeFile(
+    paths.sidecar,
+    JSON.stringify({
+      url: server.url("/f"),
+      validator: '"a"',
+      total: BODY.byteLength,
+    }),
+  );
+  const download = new Download(server.url("/f"), dir.join("f"));
+  download.start();
+  await download.wait();
+  assert.deepEqual(log.ranges, [null]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  // Left for the manager's leftover cleanup.
+  assert.deepEqual(
+    await dir.list(),
+    [basename(paths.base), basename(paths.sidecar), "f"].sort(),
+  );
 });

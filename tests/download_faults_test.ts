@@ -5,14 +5,17 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { createServer as createHttpsServer } from "node:https";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { test } from "node:test";
-import { gzipSync } from "node:zlib";
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import {
   Download,
   DownloadManager,
   type DownloadOptions,
   HTTPError,
   IntegrityError,
+  NetworkError,
   ProtocolError,
   RedirectError,
   RetriesExhaustedError,
@@ -31,6 +34,7 @@ import {
   type TestServer,
 } from "./_server.ts";
 import { type TempDir, tempDir } from "./_temp_dir.ts";
+import { SELF_SIGNED_CERT, SELF_SIGNED_KEY } from "./_tls.ts";
 
 const FAST: DownloadOptions = { backoffBase: 1, backoffCap: 5 };
 const BODY = patternBytes(100_000);
@@ -422,6 +426,56 @@ test("Download stops a redirect loop with RedirectError, without retrying", asyn
   assert.deepEqual(await dir.list(), []);
 });
 
+// Only http: and https: are ever fetched: on Deno, fetch reads file: URLs,
+// and every runtime's fetch reads data: URLs.
+for (
+  const location of [
+    "file:///etc/passwd",
+    "data:text/plain,not%20the%20file",
+    "ftp://127.0.0.1/f",
+  ]
+) {
+  test(
+    `Download fails with RedirectError, without retrying or writing, when redirected to ${
+      location.slice(0, location.indexOf(":") + 1)
+    }`,
+    async () => {
+      const away: Route = (_request, response) => {
+        response.writeHead(302, { location }).end();
+      };
+      await using server = await startServer({ "/f": away });
+      await using dir = await tempDir();
+      const { download, reports } = await run(server.url("/f"), dir, {
+        retries: 3,
+      });
+      const error = download.error();
+      assert.ok(error instanceof RedirectError, String(error));
+      assert.equal(
+        error.message,
+        `Cannot download "${server.url("/f")}": ${
+          server.url("/f")
+        } redirected to "${location}", which is not http: or https:`,
+      );
+      assert.equal(server.requests.length, 1);
+      assert.deepEqual(reports, []);
+      assert.deepEqual(await dir.list(), []);
+    },
+  );
+}
+
+test("Download fails with RedirectError when the Location is not a URL", async () => {
+  const away: Route = (_request, response) => {
+    response.writeHead(302, { location: "http://[::1" }).end();
+  };
+  await using server = await startServer({ "/f": away });
+  await using dir = await tempDir();
+  const { download } = await run(server.url("/f"), dir, { retries: 3 });
+  assert.ok(download.error() instanceof RedirectError);
+  assert.match(String(download.error()), /redirected to an invalid URL/);
+  assert.equal(server.requests.length, 1);
+  assert.deepEqual(await dir.list(), []);
+});
+
 test("Download drops Authorization on a redirect to another origin", async () => {
   const { route } = fileRoute({ body: BODY });
   await using other = await startServer({ "/f": route });
@@ -686,4 +740,187 @@ test("DownloadManager passes its retry defaults to every download", async () => 
   manager.download(url);
   await assert.rejects(manager.wait(), HTTPError);
   assert.equal(log.ranges.length, 1);
+});
+
+// Connection failures: named in plain words and by a code that is the same
+// on every runtime; retried unless no retry can mend them.
+
+/** A port on 127.0.0.1 with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+test("Download names a refused connection (ECONNREFUSED) and retries it", async () => {
+  await using dir = await tempDir();
+  const url = `http://127.0.0.1:${await closedPort()}/f`;
+  const { download } = await run(url, dir, { retries: 1 });
+  const error = download.error();
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  assert.equal(error.attempts, 2);
+  for (const attempt of error.errors) {
+    assert.ok(attempt instanceof NetworkError);
+    assert.equal(attempt.code, "ECONNREFUSED");
+    assert.equal(
+      attempt.message,
+      `Cannot download "${url}": connection refused`,
+    );
+  }
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download does not retry a host name that does not exist (ENOTFOUND), and names it", async () => {
+  await using dir = await tempDir();
+  // .invalid never resolves (RFC 6761).
+  const url = "http://nonexistent.invalid/f";
+  const { download } = await run(url, dir, { retries: 3 });
+  const error = download.error();
+  assert.ok(error instanceof NetworkError, String(error));
+  assert.equal(error.code, "ENOTFOUND");
+  assert.equal(
+    error.message,
+    `Cannot download "${url}": host name not found (nonexistent.invalid)`,
+  );
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download does not retry a rejected certificate (CERT), and says why", async () => {
+  let connections = 0;
+  const server = createHttpsServer(
+    { cert: SELF_SIGNED_CERT, key: SELF_SIGNED_KEY },
+    (_request, response) => response.end("never served"),
+  );
+  server.on("connection", () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    await using dir = await tempDir();
+    const { port } = server.address() as AddressInfo;
+    const url = `https://127.0.0.1:${port}/f`;
+    const { download } = await run(url, dir, { retries: 3 });
+    const error = download.error();
+    assert.ok(error instanceof NetworkError, String(error));
+    assert.equal(error.code, "CERT");
+    assert.ok(
+      error.message.startsWith(
+        `Cannot download "${url}": certificate rejected: `,
+      ),
+      error.message,
+    );
+    assert.equal(connections, 1);
+    assert.deepEqual(await dir.list(), []);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test("Download names a connection reset before the answer (ECONNRESET) and retries it", async () => {
+  let connections = 0;
+  const server = createNetServer((socket) => {
+    connections++;
+    socket.resetAndDestroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    await using dir = await tempDir();
+    const { port } = server.address() as AddressInfo;
+    const url = `http://127.0.0.1:${port}/f`;
+    const { download } = await run(url, dir, { retries: 1 });
+    const error = download.error();
+    assert.ok(error instanceof RetriesExhaustedError, String(error));
+    for (const attempt of error.errors) {
+      assert.ok(attempt instanceof NetworkError);
+      assert.equal(attempt.code, "ECONNRESET");
+      assert.equal(
+        attempt.message,
+        `Cannot download "${url}": connection reset or closed by the server`,
+      );
+    }
+    assert.equal(connections, 2);
+    assert.deepEqual(await dir.list(), []);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test("Download fails a body the server cut short as a NetworkError (ECONNRESET), not a ProtocolError", async () => {
+  const { server, url } = await serve({ body: BODY, etag: ETAG }, [
+    { dropAfter: 10_000 },
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const { download } = await run(url, dir, { retries: 0 });
+  const error = download.error();
+  assert.ok(error instanceof NetworkError, String(error));
+  assert.equal(error.code, "ECONNRESET");
+  assert.deepEqual(await dir.list(), []);
+});
+
+// A body compressed although the request said Accept-Encoding: identity is
+// saved decoded on every runtime (Node's and Bun's fetch decode it, Deno's
+// does not: the library then does).
+for (
+  const [encoding, compress] of [
+    ["deflate", deflateSync],
+    ["br", brotliCompressSync],
+    ["x-gzip", gzipSync],
+  ] as const
+) {
+  test(`Download saves the decoded bytes on every runtime when the server sends ${encoding} anyway`, async () => {
+    const plain = patternBytes(300_000);
+    const encoded = compress(plain);
+    const route: Route = (_request, response) => {
+      response.writeHead(200, {
+        "content-encoding": encoding,
+        "content-length": encoded.byteLength,
+        etag: ETAG,
+      }).end(encoded);
+    };
+    await using server = await startServer({ "/f": route });
+    await using dir = await tempDir();
+    const { download, reports } = await run(server.url("/f"), dir, {
+      chunkSize: undefined,
+    });
+    assert.equal(download.error(), undefined);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), plain);
+    assert.equal(reports.at(-1), plain.byteLength);
+    assert.deepEqual(await dir.list(), ["f"]);
+  });
+}
+
+test("Download fails with ProtocolError on every runtime when a gzip body does not decode", async () => {
+  const route: Route = (_request, response) => {
+    response.writeHead(200, { "content-encoding": "gzip" })
+      .end("this is not gzip");
+  };
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const { download } = await run(server.url("/f"), dir, { retries: 0 });
+  const error = download.error();
+  assert.ok(error instanceof ProtocolError, String(error));
+  assert.match(error.message, /does not decode as its Content-Encoding says/);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download refuses, on every runtime, a body in a coding other than gzip, deflate and br", async () => {
+  for (const encoding of ["zstd", "gzip, br", "compress"]) {
+    const route: Route = (_request, response) => {
+      response.writeHead(200, { "content-encoding": encoding }).end("bytes");
+    };
+    await using server = await startServer({ "/f": route });
+    await using dir = await tempDir();
+    const { download } = await run(server.url("/f"), dir, { retries: 0 });
+    const error = download.error();
+    assert.ok(error instanceof ProtocolError, String(error));
+    assert.equal(
+      error.message,
+      `Cannot download "${
+        server.url("/f")
+      }": the server sent the body encoded as "${encoding}", which cannot be decoded here`,
+    );
+    assert.deepEqual(await dir.list(), []);
+  }
 });

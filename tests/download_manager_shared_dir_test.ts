@@ -4,9 +4,13 @@
 // src/download.ts and src/download_manager.ts.
 
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { spawnSync } from "node:child_process";
+import { readFile, utimes } from "node:fs/promises";
+import process from "node:process";
 import { test } from "node:test";
-import { type Download, DownloadManager } from "../mod.ts";
+import { Download, DownloadManager, LockTimeoutError } from "../mod.ts";
+import { FileLock } from "../src/_lock.ts";
 import { startChild } from "./_child.ts";
 import {
   bytesRoute,
@@ -15,7 +19,8 @@ import {
   patternBytes,
   startServer,
 } from "./_server.ts";
-import { tempDir } from "./_temp_dir.ts";
+import { type TempDir, tempDir } from "./_temp_dir.ts";
+import { partialPaths } from "../src/_partial.ts";
 
 const BODY = patternBytes(200_000);
 
@@ -90,4 +95,214 @@ test("A process takes over and finishes the download of a killed one", {
   assert.deepEqual(log.ranges, [null, "bytes=49152-"]);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
+});
+
+/** Sets `path`'s mtime an hour back: a heartbeat that stopped long ago. */
+async function ageHeartbeat(path: string): Promise<void> {
+  const hourAgo = new Date(Date.now() - 60 * 60 * 1000);
+  await utimes(path, hourAgo, hourAgo);
+}
+
+/** Sends `name` to `pid`, if it still runs. */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ESRCH") throw error;
+  }
+}
+
+/** The lock file of `dir/f`. */
+function lockOf(dir: TempDir): string {
+  return partialPaths(dir.join("f")).lock;
+}
+
+// A process stopped with Ctrl-Z (SIGSTOP), or in a debugger, stops its
+// heartbeat. It is alive: its lock is never taken over, so no two processes
+// ever write one partial file, whatever the moment it was stopped at. (The
+// server holds the rest of the body at `gateAt` until the test lets it go,
+// so the first process cannot finish before it is stopped.)
+for (
+  const [moment, gateAt] of [
+    // Node's server sends the headers with the first byte.
+    ["before its first write", 1],
+    ["mid-body", 100_000],
+    ["one byte before the end", BODY.byteLength - 1],
+  ] as const
+) {
+  test(
+    `A download stopped (SIGSTOP) ${moment} for longer than lockStaleAfter keeps its lock: a second process waits for it, then finds the whole file`,
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      const gate = deferred();
+      const route = bytesRoute(BODY, { gate: gate.promise, gateAt });
+      await using server = await startServer({ "/f": route });
+      await using dir = await tempDir();
+      const first = startChild("_manager_child", [
+        server.url("/f"),
+        dir.path,
+        "200",
+      ]);
+      const pid = first.process.pid as number;
+      let stopped = false;
+      try {
+        // Everything the server sent before the gate is written (4 KiB writes).
+        const written = Math.floor(gateAt / 4096) * 4096;
+        await first.line((line) => line === `progress ${written}`);
+        signal(pid, "SIGSTOP");
+        stopped = true;
+        await ageHeartbeat(lockOf(dir));
+        const second = startChild("_manager_child", [
+          server.url("/f"),
+          dir.path,
+          "200",
+        ]);
+        // The lock's heartbeat is an hour old, but its owner is alive.
+        assert.equal(
+          await second.line((line) => line.startsWith("waiting")),
+          `waiting ${pid}`,
+        );
+        gate.resolve();
+        signal(pid, "SIGCONT");
+        stopped = false;
+        assert.equal(await first.exited, 0);
+        assert.equal(first.lines.at(-1), "done");
+        assert.equal(await second.exited, 0);
+        assert.equal(second.lines.at(-1), "skipped");
+        // One request, one writer, the resource byte for byte, nothing left.
+        assert.equal(server.requests.length, 1);
+        assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+        assert.deepEqual(await dir.list(), ["f"]);
+      } finally {
+        gate.resolve();
+        if (stopped) signal(pid, "SIGCONT");
+        first.process.kill("SIGKILL");
+      }
+    },
+  );
+}
+
+/**
+ * Runs a child as if on another machine: a host name and pid namespace of
+ * its own (`unshare`, which needs root). Its liveness cannot be told here.
+ */
+const ELSEWHERE = [
+  "unshare",
+  "--uts",
+  "--pid",
+  "--fork",
+  "sh",
+  "-c",
+  'hostname dlmanager-elsewhere.invalid && exec "$@"',
+  "sh",
+];
+const CAN_UNSHARE = spawnSync(ELSEWHERE[0] as string, [
+  ...ELSEWHERE.slice(1),
+  "true",
+]).status === 0;
+
+test(
+  "A stopped download on another machine loses its lock once stale, but its partial file is never written by the taker: both files are whole",
+  {
+    skip: !CAN_UNSHARE && "needs root and unshare (util-linux)",
+    timeout: 60_000,
+  },
+  async () => {
+    const gate = deferred();
+    const { route, log } = fileRoute({
+      body: BODY,
+      etag: '"ns"',
+      faults: [{ stallAfter: 100_000, release: gate.promise }],
+    });
+    await using server = await startServer({ "/f": route });
+    await using dir = await tempDir();
+    const first = startChild(
+      "_manager_child",
+      [server.url("/f"), dir.path, "200"],
+      ELSEWHERE,
+    );
+    let pid = 0;
+    let stopped = false;
+    try {
+      await first.line((line) => line === "progress 98304");
+      // The runtime's process is unshare's child (unshare waits for it).
+      const found = spawnSync("pgrep", ["-P", String(first.process.pid)], {
+        encoding: "utf8",
+      });
+      pid = Number(found.stdout.trim());
+      assert.ok(pid > 0, `no child of unshare: ${found.stdout}`);
+      signal(pid, "SIGSTOP");
+      stopped = true;
+      await ageHeartbeat(lockOf(dir));
+      const second = startChild("_manager_child", [
+        server.url("/f"),
+        dir.path,
+        "200",
+      ]);
+      // Taken over (its heartbeat is an hour old), into a partial file of
+      // its own: the stopped one's 98,304 bytes are not resumed.
+      assert.equal(await second.exited, 0);
+      assert.equal(second.lines.at(-1), "done");
+      assert.deepEqual(log.ranges, [null, null]);
+      assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+      // The first goes on: its stalled answer drops, it resumes its own
+      // file, and renames it, whole, onto the other's whole file.
+      gate.resolve();
+      signal(pid, "SIGCONT");
+      stopped = false;
+      assert.equal(await first.exited, 0);
+      assert.equal(first.lines.at(-1), "done");
+      assert.deepEqual(log.ranges, [null, null, "bytes=98304-"]);
+      assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+      assert.deepEqual(await dir.list(), ["f"]);
+    } finally {
+      gate.resolve();
+      if (stopped) signal(pid, "SIGCONT");
+      if (pid > 0) signal(pid, "SIGKILL");
+    }
+  },
+);
+
+test("Download waiting for another owner's lock is in state waiting, names it, and fails with LockTimeoutError after lockTimeout", async () => {
+  await using server = await startServer({ "/f": bytesRoute(BODY) });
+  await using dir = await tempDir();
+  // Another download's lock (here, of this very process) on dir/f.
+  const held = await FileLock.acquire(
+    lockOf(dir),
+    { staleAfter: 60_000, heartbeat: 1000, poll: 5 },
+    { signal: new AbortController().signal },
+  );
+  try {
+    const states: string[] = [];
+    const holders: (number | undefined)[] = [];
+    const download = new Download(server.url("/f"), dir.join("f"), {
+      lockTimeout: 50,
+      onStateChange: (download, state) => {
+        states.push(state);
+        holders.push(download.lockHolder?.pid);
+      },
+    });
+    download.start();
+    await download.wait({ raiseIfError: false });
+    const error = download.error();
+    assert.ok(error instanceof LockTimeoutError, String(error));
+    assert.equal(error.pid, process.pid);
+    assert.equal(error.timeout, 50);
+    assert.equal(
+      error.message,
+      `Cannot download "${
+        server.url("/f")
+      }": process ${process.pid} on ${hostname()} has been downloading "${
+        dir.join("f")
+      }" for more than 50 ms (lockTimeout)`,
+    );
+    assert.deepEqual(states, ["running", "waiting", "failed"]);
+    assert.deepEqual(holders, [undefined, process.pid, undefined]);
+    assert.equal(server.requests.length, 0);
+  } finally {
+    held.release();
+  }
+  assert.deepEqual(await dir.list(), []);
 });

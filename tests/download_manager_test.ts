@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFile, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { test } from "node:test";
 import {
@@ -52,7 +52,25 @@ test("DownloadManager.download() uses fname when given", async () => {
   assert.deepEqual(await dir.list(), ["one.bin"]);
 });
 
-for (const fname of ["", ".", "..", "../x", "a/b", "a\\b", "a\0b"]) {
+for (
+  const fname of [
+    "",
+    ".",
+    "..",
+    "../x",
+    "a/b",
+    "a\\b",
+    "a\0b",
+    // Control characters would reach terminals and logs as they are.
+    "a\nb",
+    "\x1b[2Jcleared",
+    "tab\there",
+    "del\x7f",
+    // Longer than file systems take: it would fail only at the rename.
+    "n".repeat(256),
+    "\u00e9".repeat(128),
+  ]
+) {
   test(`DownloadManager.download() rejects the name ${JSON.stringify(fname)} without a request`, async () => {
     await using server = await startServer({
       "/f": bytesRoute(patternBytes(3)),
@@ -81,6 +99,57 @@ test("DownloadManager.download() rejects a URL without a file name, or a percent
   );
   assert.throws(() => manager.download("not a url"), TypeError);
   assert.deepEqual(await dir.list(), []);
+});
+
+test("DownloadManager.download() shows a refused name's control characters as escapes", async () => {
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  assert.throws(() => manager.download("http://127.0.0.1/a%0Ab%1B%5B2J"), {
+    name: "TypeError",
+    message:
+      'Cannot download "http://127.0.0.1/a%0Ab%1B%5B2J" as "a\\nb\\x1b[2J": name must not contain a control character (such as a newline or an escape)',
+  });
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("DownloadManager.download() accepts a name of 255 bytes", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(3)) });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  const name = "\u00e9".repeat(127) + "x"; // 255 bytes
+  manager.download(server.url("/f"), { fname: name });
+  await manager.wait();
+  assert.deepEqual(await dir.list(), [name]);
+});
+
+test("DownloadManager.download() refuses a URL that is not http: or https:, even when its name is present", async () => {
+  await using dir = await tempDir();
+  await writeFile(dir.join("passwd"), "cached");
+  const manager = new DownloadManager(dir.path);
+  for (const url of ["file:///etc/passwd", "data:,passwd", "ftp://h/passwd"]) {
+    assert.throws(() => manager.download(url, { fname: "passwd" }), {
+      name: "TypeError",
+      message:
+        `Cannot download "${url}": only http: and https: URLs are supported`,
+    });
+  }
+  assert.deepEqual(await dir.list(), ["passwd"]);
+});
+
+test("DownloadManager.download() throws a TypeError, without a request, when a directory has the file's name", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(3)) });
+  await using dir = await tempDir();
+  await mkdir(dir.join("f"));
+  const manager = new DownloadManager(dir.path);
+  assert.throws(() => manager.download(server.url("/f")), {
+    name: "TypeError",
+    message: `Cannot download "${server.url("/f")}" to "${
+      dir.join("f")
+    }": a directory is in the way`,
+  });
+  await manager.wait();
+  assert.equal(server.requests.length, 0);
+  assert.deepEqual(await dir.list(), ["f"]);
 });
 
 test("DownloadManager.download() returns the running download for the same name and attaches the new progress", async () => {

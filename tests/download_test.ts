@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { test } from "node:test";
 import { Download, DownloadInterrupt, HTTPError } from "../mod.ts";
 import {
@@ -363,6 +363,23 @@ test("Download fails when the destination's directory is missing", async () => {
   assert.deepEqual(await dir.list(), []);
 });
 
+test("Download fails with a TypeError before any request when a directory is at the destination", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(4)) });
+  await using dir = await tempDir();
+  await mkdir(dir.join("f", "inside"), { recursive: true });
+  const download = new Download(server.url("/f"), dir.join("f"));
+  download.start();
+  await assert.rejects(download.wait(), {
+    name: "TypeError",
+    message: `Cannot download "${server.url("/f")}" to "${
+      dir.join("f")
+    }": a directory is in the way`,
+  });
+  assert.equal(server.requests.length, 0);
+  assert.deepEqual(await dir.list(), ["f"]);
+  assert.deepEqual(await dir.list("f"), ["inside"]);
+});
+
 test("Download.setProgress() during a download redirects the next reports", async () => {
   await using server = await startServer({
     "/f": bytesRoute(patternBytes(16)),
@@ -438,6 +455,32 @@ test("Download.wait() before start() rejects", async () => {
 test("Download constructor rejects a bad URL, dest or chunkSize", () => {
   assert.throws(() => new Download("not a url", "f"), TypeError);
   assert.throws(() => new Download("http://127.0.0.1/f", ""), TypeError);
+  for (
+    const url of [
+      "file:///etc/passwd",
+      "data:text/plain,x",
+      "ftp://127.0.0.1/f",
+      "blob:http://127.0.0.1/0",
+    ]
+  ) {
+    assert.throws(() => new Download(url, "f"), {
+      name: "TypeError",
+      message: `Cannot download "${
+        new URL(url).href
+      }": only http: and https: URLs are supported`,
+    });
+  }
+  // A name longer than file systems take would only fail at the rename.
+  assert.throws(
+    () => new Download("http://127.0.0.1/f", "d/" + "n".repeat(256)),
+    {
+      name: "TypeError",
+      message: /the file name is longer than 255 bytes/,
+    },
+  );
+  assert.doesNotThrow(() =>
+    new Download("http://127.0.0.1/f", "n".repeat(255))
+  );
   for (const chunkSize of [0, -1, 1.5, Number.NaN, Infinity]) {
     assert.throws(
       () => new Download("http://127.0.0.1/f", "f", { chunkSize }),
