@@ -265,13 +265,13 @@ test("dlmanager exits 130 on Ctrl-C, canceling every download and leaving no fil
     server.url("/a.bin"),
     server.url("/b.bin"),
   ], {
-    onStdout: (stdout, interrupt) => {
+    onStdout: (stdout, child) => {
       const started = stdout.split("\n").filter((line) =>
         line.includes('"event":"start"')
       );
       if (!sent && started.length === 2) {
         sent = true;
-        interrupt();
+        child.kill("SIGINT");
       }
     },
   });
