@@ -325,7 +325,27 @@ const BAD_INPUTS: [string, string[], RegExp][] = [
   [
     "a bad -j",
     ["-j", "0", "http://x/a"],
-    /^Invalid -j "0": expected a whole number of at least 1$/,
+    /^Invalid -j "0": expected a whole number from 1 to 1000$/,
+  ],
+  [
+    "a huge -j",
+    ["-j", "99999999999999999999", "http://x/a"],
+    /^Invalid -j "99999999999999999999": expected a whole number from 1 to 1000$/,
+  ],
+  [
+    "a negative --retries",
+    ["--retries", "-1", "http://x/a"],
+    /^Invalid --retries "-1": expected a whole number from 0 to 1000$/,
+  ],
+  [
+    "a huge --retries",
+    ["--retries", "99999999999999999999", "http://x/a"],
+    /^Invalid --retries "99999999999999999999": expected a whole number from 0 to 1000$/,
+  ],
+  [
+    "an unknown option in a group of short ones",
+    ["-qx", "http://x/a"],
+    /^Unknown option -x \(see --help\)$/,
   ],
   [
     "a bad --timeout",
