@@ -1,7 +1,7 @@
 // The CLI's live display under a real pseudo-terminal: tmux runs it in a
 // pane of a fixed size, and the tests assert on the captured screen and its
 // scrollback, taken together in one capture, that the lines are redrawn in
-// place, fit the width, and leave no stale frame behind. What
+// place, fit the width and the height, and leave no stale frame behind. What
 // moves with the clock (spinner, speeds, times) is never compared. The
 // renderer lives in src/cli/render.ts. Skipped where tmux is missing
 // (.ci/run installs it).
@@ -9,7 +9,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { cliShellCommand, HAS_TMUX, tmuxPane } from "./_cli_tmux.ts";
-import { bytesRoute, deferred, patternBytes, startServer } from "./_server.ts";
+import {
+  bytesRoute,
+  deferred,
+  patternBytes,
+  type Route,
+  startServer,
+} from "./_server.ts";
 import { tempDir } from "./_temp_dir.ts";
 
 const SKIP = { skip: !HAS_TMUX && "tmux is not installed", timeout: 60_000 };
@@ -78,5 +84,74 @@ test(
       /^done {4}(a-file-with-a-rather-long-name-that-must-be-cut\.bin \(3\.0 MiB|stream\.bin \(2\.0 MiB) in [^\n]+\ndone {4}(a-file|stream)[^\n]+\nFinished: 2 done, 0 skipped, 0 failed, 5\.0 MiB in [^\n]+\n\[exit 0\]$/,
     );
     assert.equal(pane.cursorVisible(), true);
+  },
+);
+
+// Reported bug: with -j 30 in a 20-row pane every redraw pushed the frame's
+// top lines into the scrollback.
+test(
+  "dlmanager shows the downloads that fit the terminal's height and counts the rest",
+  SKIP,
+  async () => {
+    const gate = deferred();
+    const routes: Record<string, Route> = {};
+    const names = Array.from(
+      { length: 30 },
+      (_, index) => `f${String(index).padStart(2, "0")}.bin`,
+    );
+    for (const [index, name] of names.entries()) {
+      routes[`/${name}`] = bytesRoute(patternBytes(10_000, index), {
+        gate: gate.promise,
+        gateAt: 1_000,
+      });
+    }
+    await using server = await startServer(routes);
+    await using dir = await tempDir();
+    const width = 60;
+    const height = 12;
+    using pane = tmuxPane(
+      dir.path,
+      width,
+      height,
+      cliShellCommand([
+        "-j",
+        "30",
+        "-d",
+        dir.join("out"),
+        ...names.map((name) => server.url(`/${name}`)),
+      ]),
+    );
+
+    const during = await pane.until((lines) =>
+      lines.some((line) => line.startsWith("Total: 30 active"))
+    );
+    // height - 1 lines, and nothing else in the scrollback.
+    const live = during.filter(nonEmpty);
+    assert.equal(live.length, height - 1, during.join("\n"));
+    assert.deepEqual(
+      live.slice(0, 9).map((line) => line.split(" ")[0]),
+      names.slice(0, 9),
+    );
+    assert.equal(live[9], "… and 21 more");
+    assert.match(live[10] ?? "", /^Total: 30 active, 0 done {2}/);
+    for (const line of during) assert.ok(line.length < width, line);
+
+    gate.resolve();
+    const after = await pane.until((lines) =>
+      lines.some((line) => line.startsWith("[exit "))
+    );
+    // Every frame was redrawn in place: the logged lines alone scrolled.
+    const text = after.filter(nonEmpty);
+    assert.deepEqual(
+      text.slice(0, 30).map((line) =>
+        /^done {4}(\S+) \(9\.8 KiB in /.exec(line)?.[1]
+      )
+        .sort(),
+      names,
+      after.join("\n"),
+    );
+    assert.match(text[30] ?? "", /^Finished: 30 done, 0 skipped, 0 failed, /);
+    assert.equal(text[31], "[exit 0]");
+    assert.equal(text.length, 32, after.join("\n"));
   },
 );

@@ -31,10 +31,14 @@ import { VERSION } from "./version.ts";
 export interface CliHost {
   /** The arguments, without the runtime and script. */
   args: string[];
-  /** Standard output; `isTTY` and `columns` as on a Node stream. */
+  /**
+   * Standard output; `isTTY`, `columns` and `rows` as on a Node stream (read
+   * at each redraw: a terminal may be resized).
+   */
   stdout: TextSink & {
     isTTY?: boolean | undefined;
     columns?: number | undefined;
+    rows?: number | undefined;
   };
   /** Standard error. */
   stderr: TextSink;
@@ -175,10 +179,11 @@ class Session {
     });
     let timer: ReturnType<typeof setInterval> | undefined;
     if (this.#tty && !options.quiet) {
+      const stdout = this.#host.stdout;
       this.#display = new LiveDisplay(
-        this.#host.stdout,
-        (width) => this.#frame(width),
-        { width: () => this.#host.stdout.columns ?? 80 },
+        stdout,
+        (width, height) => this.#frame(width, height),
+        { width: () => stdout.columns ?? 80, height: () => stdout.rows },
       );
     } else if (!options.json && !options.quiet) {
       timer = setInterval(() => this.#logProgress(), logInterval);
@@ -338,7 +343,7 @@ class Session {
     );
   }
 
-  #frame(width: number): string[] {
+  #frame(width: number, height: number | undefined): string[] {
     const active = this.#active();
     const rows: RowState[] = active.map((t) => ({
       name: t.name,
@@ -362,6 +367,7 @@ class Session {
       },
       width,
       this.#tick++,
+      height,
     );
   }
 
