@@ -8,6 +8,7 @@ import {
   type CliOptions,
   HELP,
   type Job,
+  jobFileName,
   parseCliArgs,
   parseInputList,
   UsageError,
@@ -706,5 +707,38 @@ test("parseInputList() counts lines after CRLF and comments when it reports a li
   throwsUsage(
     () => parseInputList(`# a\r\n${URL_A}\r\n\r\nbad\r\n`, "l"),
     'l:4: Invalid URL "bad"',
+  );
+});
+
+// jobFileName
+
+test("jobFileName() returns the job's own name when it has one", () => {
+  assert.equal(
+    jobFileName({ url: "https://example.com/dir/", name: "x.zip" }),
+    "x.zip",
+  );
+});
+
+test("jobFileName() returns the URL's last path segment, decoded, when the job has no name", () => {
+  assert.equal(
+    jobFileName({ url: "https://example.com/d/a%20b.zip?x=1#f" }),
+    "a b.zip",
+  );
+  assert.equal(jobFileName({ url: "https://example.com/%C3%A9" }), "é");
+});
+
+test("jobFileName() throws telling how to name the file when the URL gives no plain file name", () => {
+  const fix = "(name it with -o, or with URL<TAB>name in an -i list)";
+  throwsUsage(
+    () => jobFileName({ url: "https://example.com/" }),
+    `Cannot download "https://example.com/": the URL has no file name ${fix}`,
+  );
+  throwsUsage(
+    () => jobFileName({ url: "https://example.com/a%zz" }),
+    `Cannot download "https://example.com/a%zz": its file name "a%zz" is not valid percent-encoding ${fix}`,
+  );
+  throwsUsage(
+    () => jobFileName({ url: "https://example.com/a%2Fb" }),
+    `Cannot download "https://example.com/a%2Fb": its file name "a/b" is not a plain file name ${fix}`,
   );
 });

@@ -70,7 +70,8 @@ export const HELP = `Usage: dlmanager [options] URL...
        dlmanager [options] -i FILE
 
 Download URLs into a directory, with live progress. Files already present
-are skipped.
+are skipped. Two URLs with the same file name fail: name one with -o, or
+with URL<TAB>name in an -i list.
 
 Options:
   -d, --dir DIR          directory to download into (default: .)
@@ -292,6 +293,47 @@ function readArgs(args: string[]): { values: Values; positionals: string[] } {
     }
   }
   return { values: values as Values, positionals };
+}
+
+/** What a usage message says to do about a URL's file name. */
+export const NAME_IT = "(name it with -o, or with URL<TAB>name in an -i list)";
+
+/**
+ * The name of the file a job downloads to: its own (`-o`, or an input
+ * line's), else the URL's last path segment, percent-decoded, as the library
+ * names it.
+ *
+ * @param job The job.
+ * @returns The file name.
+ * @throws {UsageError} when the URL gives no plain file name.
+ *
+ * @example
+ * ```ts ignore
+ * jobFileName({ url: "https://example.com/a%20b.zip?x=1" }); // "a b.zip"
+ * ```
+ */
+export function jobFileName(job: Job): string {
+  if (job.name !== undefined) return job.name;
+  const { pathname } = new URL(job.url);
+  const segment = pathname.slice(pathname.lastIndexOf("/") + 1);
+  const cannot = `Cannot download "${job.url}"`;
+  let name: string;
+  try {
+    name = decodeURIComponent(segment);
+  } catch {
+    throw new UsageError(
+      `${cannot}: its file name "${segment}" is not valid percent-encoding ${NAME_IT}`,
+    );
+  }
+  if (name === "") {
+    throw new UsageError(`${cannot}: the URL has no file name ${NAME_IT}`);
+  }
+  if (name === "." || name === ".." || /[/\\\0]/.test(name)) {
+    throw new UsageError(
+      `${cannot}: its file name "${name}" is not a plain file name ${NAME_IT}`,
+    );
+  }
+  return name;
 }
 
 function checkUrl(text: string, where: string): string {

@@ -14,6 +14,8 @@ import {
   type CliOptions,
   HELP,
   type Job,
+  jobFileName,
+  NAME_IT,
   parseCliArgs,
   parseInputList,
   UsageError,
@@ -70,6 +72,7 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 export async function runCli(host: CliHost): Promise<number> {
   let options: CliOptions;
   let jobs: Job[];
+  let planned: Planned[];
   try {
     const command = parseCliArgs(host.args);
     if (command.kind === "help") {
@@ -95,6 +98,7 @@ export async function runCli(host: CliHost): Promise<number> {
       jobs.push(...parseInputList(text, source));
       if (jobs.length === 0) throw new UsageError(`No URL in ${source}`);
     }
+    planned = plan(jobs);
     try {
       await host.prepareDir(options.dir);
     } catch (error) {
@@ -107,7 +111,38 @@ export async function runCli(host: CliHost): Promise<number> {
     host.stderr.write(`dlmanager: ${error.message}\n`);
     return EXIT.usage;
   }
-  return await new Session(host, options, jobs).run();
+  return await new Session(host, options, planned).run();
+}
+
+/** A job with its file name, or the URL that already has that name. */
+interface Planned {
+  job: Job;
+  name: string;
+  /** Another URL downloading to the same name. */
+  taken?: string;
+}
+
+/**
+ * Names every job. The same URL to the same name twice is one download;
+ * another URL to a name already taken cannot be downloaded (it would be
+ * dropped as the same file, or overwrite it).
+ */
+function plan(jobs: Job[]): Planned[] {
+  const planned: Planned[] = [];
+  const owners = new Map<string, string>(); // name -> URL
+  const seen = new Set<string>();
+  for (const job of jobs) {
+    const name = jobFileName(job);
+    const key = `${name}\0${job.url}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const owner = owners.get(name);
+    if (owner === undefined) owners.set(name, job.url);
+    planned.push(
+      owner === undefined ? { job, name } : { job, name, taken: owner },
+    );
+  }
+  return planned;
 }
 
 /** A download as the CLI follows it. */
@@ -131,7 +166,7 @@ const JSON_INTERVAL = 1000;
 class Session {
   #host: CliHost;
   #options: CliOptions;
-  #jobs: Job[];
+  #planned: Planned[];
   #start = Date.now();
   #tracked: Tracked[] = [];
   #ended = new Set<Tracked>();
@@ -145,10 +180,10 @@ class Session {
   #display: LiveDisplay | undefined;
   #tick = 0;
 
-  constructor(host: CliHost, options: CliOptions, jobs: Job[]) {
+  constructor(host: CliHost, options: CliOptions, planned: Planned[]) {
     this.#host = host;
     this.#options = options;
-    this.#jobs = jobs;
+    this.#planned = planned;
     this.#tty = !options.json && host.stdout.isTTY === true;
     this.#color = this.#tty && (host.env("NO_COLOR") ?? "") === "";
   }
@@ -157,22 +192,31 @@ class Session {
     const options = this.#options;
     const interval = Number(this.#host.env("DLMANAGER_LOG_INTERVAL") ?? "");
     const logInterval = interval > 0 ? interval * 1000 : LOG_INTERVAL;
-    const manager = new DownloadManager(options.dir, {
-      // -j: the manager queues the rest (FIFO) and runs them as slots free.
-      ...(options.concurrency === undefined
-        ? {}
-        : { concurrency: options.concurrency }),
-      ...(options.retries === undefined ? {} : { retries: options.retries }),
-      ...(options.timeout === undefined ? {} : {
-        connectTimeout: options.timeout,
-        idleTimeout: options.timeout,
-      }),
-      headers: options.headers,
-      persistLimit: options.maxSize === undefined ? null : new PersistLimit(
-        options.maxSize,
-        options.keep === undefined ? {} : { fileLimit: options.keep },
-      ),
-    });
+    let manager: DownloadManager;
+    try {
+      manager = new DownloadManager(options.dir, {
+        // -j: the manager queues the rest (FIFO) and runs them as slots free.
+        ...(options.concurrency === undefined
+          ? {}
+          : { concurrency: options.concurrency }),
+        ...(options.retries === undefined ? {} : { retries: options.retries }),
+        ...(options.timeout === undefined ? {} : {
+          connectTimeout: options.timeout,
+          idleTimeout: options.timeout,
+        }),
+        headers: options.headers,
+        persistLimit: options.maxSize === undefined ? null : new PersistLimit(
+          options.maxSize,
+          options.keep === undefined ? {} : { fileLimit: options.keep },
+        ),
+      });
+    } catch (error) {
+      // The arguments were checked: this is the directory.
+      this.#host.stderr.write(
+        `dlmanager: Cannot download into "${options.dir}": ${message(error)}\n`,
+      );
+      return EXIT.usage;
+    }
     const stopInterrupt = this.#host.onInterrupt(() => {
       this.#interrupted = true;
       manager.cancel();
@@ -190,28 +234,40 @@ class Session {
     }
     try {
       const waits: Promise<void>[] = [];
-      for (const job of this.#jobs) {
+      for (const { job, name, taken } of this.#planned) {
+        if (taken !== undefined) {
+          this.#failed++;
+          const text =
+            `Cannot download "${job.url}": the file name "${name}" is taken by "${taken}" ${NAME_IT}`;
+          this.#event(
+            "fail",
+            { name, url: job.url, error: text },
+            `failed  ${name}: ${text}`,
+            true,
+          );
+          continue;
+        }
         let download: Download | null;
         try {
           download = manager.download(job.url, {
-            fname: job.name,
+            fname: name,
             sha256: job.sha256,
             integrity: job.integrity,
             progress: (download, current, total) =>
               this.#progress(download, current, total),
           });
         } catch (error) {
-          // A name the library refuses (e.g. a URL ending in "/"): a usage
-          // error, found before any byte was fetched.
+          // A name the library refuses: a usage error, found before any
+          // byte was fetched.
           manager.cancel();
           await manager.wait({ raiseIfError: false });
+          const text = message(error);
           throw new UsageError(
-            `Cannot download "${job.url}": ${message(error)}${
-              job.name === undefined ? " (give a name with -o or in -i)" : ""
-            }`,
+            text.startsWith("Cannot download")
+              ? text
+              : `Cannot download "${job.url}": ${text}`,
           );
         }
-        const name = job.name ?? nameOf(job.url);
         if (download === null) {
           this.#skipped++;
           this.#event(
@@ -222,10 +278,10 @@ class Session {
           continue;
         }
         if (this.#tracked.some((tracked) => tracked.download === download)) {
-          continue; // the same file twice in the list: one download
+          continue; // cannot happen: every name is planned once
         }
         const tracked: Tracked = {
-          name: basename(download.getDest()),
+          name,
           url: job.url,
           download,
           started: false,
@@ -323,6 +379,16 @@ class Session {
         { name: tracked.name, url: tracked.url, error: text },
         `failed  ${tracked.name}: ${text}`,
         true,
+      );
+      return;
+    }
+    if (download.skipped) {
+      // Another process downloaded it while this one waited for its lock.
+      this.#skipped++;
+      this.#event(
+        "skip",
+        { name: tracked.name, url: tracked.url },
+        `skipped ${tracked.name} (downloaded by another process)`,
       );
       return;
     }
@@ -462,18 +528,4 @@ function colorize(line: string): string {
 function message(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split("\n")[0] ?? text;
-}
-
-function basename(path: string): string {
-  return path.split(/[/\\]/).pop() ?? path;
-}
-
-/** The name the library gives a URL's file: its last path segment, decoded. */
-function nameOf(url: string): string {
-  const segment = new URL(url).pathname.split("/").pop() ?? "";
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }
