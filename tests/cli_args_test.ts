@@ -107,6 +107,23 @@ test("HELP lists every option when printed", () => {
   assert.ok(HELP.startsWith("Usage: dlmanager [options] URL...\n"));
 });
 
+test("HELP gives every exit status when printed", () => {
+  const text = HELP.slice(HELP.indexOf("Exit status:")).replaceAll("\n", " ");
+  for (
+    const status of [
+      "0 all downloaded or present",
+      "1 some failed",
+      "2 usage error",
+      "130 on Ctrl-C (SIGINT)",
+      "143 on SIGTERM",
+      "129 on SIGHUP",
+      "141 when the output is closed",
+    ]
+  ) {
+    assert.ok(text.includes(status), status);
+  }
+});
+
 // parseCliArgs: defaults and options
 
 test("parseCliArgs() returns the defaults when given only a URL", () => {

@@ -290,6 +290,88 @@ test("dlmanager exits 130 on Ctrl-C, canceling every download and leaving no fil
   assert.equal(events.at(-1).interrupted, true);
 });
 
+for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  test(`dlmanager exits ${code} on ${signal} as on Ctrl-C, canceling every download and leaving no file`, async () => {
+    const gate = deferred();
+    await using server = await startServer({
+      "/a.bin": bytesRoute(A, { gate: gate.promise, gateAt: 10_000 }),
+      "/b.bin": bytesRoute(B, { gate: gate.promise, gateAt: 1_000 }),
+    });
+    await using dir = await tempDir();
+    let sent = false;
+    const result = await runCli([
+      "-d",
+      dir.path,
+      server.url("/a.bin"),
+      server.url("/b.bin"),
+    ], {
+      onStdout: (stdout, child) => {
+        if (
+          !sent && stdout.includes("start   a.bin") &&
+          stdout.includes("start   b.bin")
+        ) {
+          sent = true;
+          child.kill(signal);
+        }
+      },
+    });
+    gate.resolve();
+    assert.equal(result.code, code, JSON.stringify(result));
+    assert.equal(result.signal, null);
+    assert.deepEqual(await dir.list(), []);
+    assert.deepEqual(
+      result.stdout.split("\n").filter((line) => line.startsWith("canceled"))
+        .sort(),
+      ["canceled a.bin", "canceled b.bin"],
+    );
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `^Interrupted by ${signal}: 0 done, 0 skipped, 0 failed, [^\n]+\n$`,
+      ),
+    );
+  });
+}
+
+test("dlmanager exits 141 without a word when its output is closed, canceling the rest and leaving no partial, lock or owner file", async () => {
+  const gateA = deferred();
+  const gateB = deferred();
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A, { gate: gateA.promise, gateAt: 10_000 }),
+    "/b.bin": bytesRoute(B, { gate: gateB.promise, gateAt: 1_000 }),
+  });
+  await using dir = await tempDir();
+  let closed = false;
+  // Plain lines: nothing but "start" and "done" lines (no progress line, and
+  // no JSON progress event, whose times are the clock's), so what comes
+  // after the close is known.
+  const result = await runCli([
+    "-d",
+    dir.path,
+    server.url("/a.bin"),
+    server.url("/b.bin"),
+  ], {
+    env: { DLMANAGER_LOG_INTERVAL: "100000" },
+    onStdout: (stdout, child) => {
+      if (
+        !closed && stdout.includes("start   a.bin") &&
+        stdout.includes("start   b.bin")
+      ) {
+        // Both are on disk (partial files, locks); then a.bin ends, and
+        // its "done" line meets the closed pipe while b.bin still waits.
+        closed = true;
+        child.closeStdout();
+        gateA.resolve();
+      }
+    },
+  });
+  gateB.resolve();
+  assert.equal(result.stderr, "");
+  assert.equal(result.code, 141, JSON.stringify(result));
+  assert.deepEqual(await dir.list(), ["a.bin"]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), A);
+});
+
 test("dlmanager reports a second URL with the same file name as failed, and the same URL twice as one download", async () => {
   await using server = await startServer({
     "/x/a.bin": bytesRoute(A),

@@ -7,6 +7,8 @@
 // (.ci/run installs it).
 
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import process from "node:process";
 import { test } from "node:test";
 import { cliShellCommand, HAS_TMUX, tmuxPane } from "./_cli_tmux.ts";
 import {
@@ -153,5 +155,60 @@ test(
     assert.match(text[30] ?? "", /^Finished: 30 done, 0 skipped, 0 failed, /);
     assert.equal(text[31], "[exit 0]");
     assert.equal(text.length, 32, after.join("\n"));
+  },
+);
+
+test(
+  "dlmanager ends on SIGTERM as on Ctrl-C: cursor shown, downloads canceled, summary, exit 143",
+  SKIP,
+  async () => {
+    const gate = deferred();
+    await using server = await startServer({
+      "/a.bin": bytesRoute(patternBytes(100_000, 1), {
+        gate: gate.promise,
+        gateAt: 1_000,
+      }),
+      "/b.bin": bytesRoute(patternBytes(100_000, 2), {
+        gate: gate.promise,
+        gateAt: 1_000,
+      }),
+    });
+    await using dir = await tempDir();
+    const pidFile = dir.join("cli.pid");
+    using pane = tmuxPane(
+      dir.path,
+      60,
+      12,
+      cliShellCommand(
+        ["-d", dir.join("out"), server.url("/a.bin"), server.url("/b.bin")],
+        { pidFile },
+      ),
+    );
+    try {
+      // Both answered (their size is known): both hold a partial file.
+      await pane.until((lines) =>
+        lines.filter((line) => /^[ab]\.bin +\[/.test(line)).length === 2
+      );
+      assert.equal(pane.cursorVisible(), false);
+      process.kill(Number(await readFile(pidFile, "utf8")), "SIGTERM");
+      const after = await pane.until((lines) =>
+        lines.some((line) => line.startsWith("[exit "))
+      );
+      const text = after.filter(nonEmpty);
+      assert.deepEqual(text.slice(0, 2).sort(), [
+        "canceled a.bin",
+        "canceled b.bin",
+      ]);
+      assert.match(
+        text[2] ?? "",
+        /^Interrupted by SIGTERM: 0 done, 0 skipped, 0 failed, /,
+      );
+      assert.equal(text[3], "[exit 143]");
+      assert.equal(text.length, 4, after.join("\n"));
+      assert.equal(pane.cursorVisible(), true);
+      assert.deepEqual(await dir.list("out"), []);
+    } finally {
+      gate.resolve();
+    }
   },
 );

@@ -93,8 +93,10 @@ Options:
   -V, --version          print the version
   -h, --help             print this help
 
-Exit status: 0 all downloaded or present, 1 some failed, 2 usage error,
-130 interrupted.
+Exit status: 0 all downloaded or present, 1 some failed, 2 usage error;
+stopped early, every download canceled and no partial file left: 130 on
+Ctrl-C (SIGINT), 143 on SIGTERM, 129 on SIGHUP, 141 when the output is
+closed (as by "| head"). That is 128 + the signal's number.
 `;
 
 /** The most downloads `-j` runs at once (each holds a few file descriptors). */

@@ -35,7 +35,8 @@ export interface CliHost {
   args: string[];
   /**
    * Standard output; `isTTY`, `columns` and `rows` as on a Node stream (read
-   * at each redraw: a terminal may be resized).
+   * at each redraw: a terminal may be resized). Once the output is closed,
+   * writes must do nothing (the host reports it as `SIGPIPE`).
    */
   stdout: TextSink & {
     isTTY?: boolean | undefined;
@@ -50,19 +51,37 @@ export interface CliHost {
   readInput(path: string): Promise<string>;
   /** Creates `dir` if missing and checks it can be written to. */
   prepareDir(dir: string): Promise<void>;
-  /** Calls `handler` on Ctrl-C (SIGINT) until the returned function is called. */
-  onInterrupt(handler: () => void): () => void;
+  /**
+   * Calls `handler` when the process is asked to stop: on Ctrl-C (SIGINT),
+   * SIGTERM or SIGHUP, and with `SIGPIPE` when standard output is closed
+   * (`dlmanager --json | head -2`); until the returned function is called.
+   */
+  onInterrupt(handler: (reason: Interruption) => void): () => void;
 }
+
+/** Why the CLI stops early: a signal, or `SIGPIPE` for a closed output. */
+export type Interruption = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGPIPE";
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+/**
+ * The exit code after each {@linkcode Interruption}: 128 + the signal's
+ * number, as a shell reports a process the signal killed.
+ */
+export const INTERRUPTED_EXIT: Record<Interruption, number> = {
+  SIGHUP: 129,
+  SIGINT: 130,
+  SIGPIPE: 141,
+  SIGTERM: 143,
+};
 
 /**
  * Runs the command line.
  *
  * @param host The process, see {@linkcode CliHost}.
  * @returns The exit code: 0 all downloaded or present, 1 any failed, 2 a
- * usage error, 130 interrupted.
+ * usage error, or {@linkcode INTERRUPTED_EXIT} when stopped early.
  *
  * @example
  * ```ts ignore
@@ -174,7 +193,7 @@ class Session {
   #skipped = 0;
   #failed = 0;
   #bytes = 0;
-  #interrupted = false;
+  #interrupted: Interruption | undefined;
   #tty: boolean;
   #color: boolean;
   #display: LiveDisplay | undefined;
@@ -217,8 +236,8 @@ class Session {
       );
       return EXIT.usage;
     }
-    const stopInterrupt = this.#host.onInterrupt(() => {
-      this.#interrupted = true;
+    const stopInterrupt = this.#host.onInterrupt((reason) => {
+      this.#interrupted ??= reason;
       manager.cancel();
     });
     let timer: ReturnType<typeof setInterval> | undefined;
@@ -310,8 +329,12 @@ class Session {
       this.#display?.stop();
       stopInterrupt();
     }
+    if (this.#interrupted !== undefined) {
+      // With its output closed, the CLI has no one to tell.
+      if (this.#interrupted !== "SIGPIPE") this.#summary();
+      return INTERRUPTED_EXIT[this.#interrupted];
+    }
     this.#summary();
-    if (this.#interrupted) return EXIT.interrupted;
     return this.#failed > 0 ? EXIT.failed : EXIT.ok;
   }
 
@@ -464,16 +487,21 @@ class Session {
         failed: this.#failed,
         bytes: this.#bytes,
         ms,
-        interrupted: this.#interrupted,
+        interrupted: this.#interrupted !== undefined,
       });
       return;
     }
+    const interrupted = this.#interrupted;
     const line = `${
-      this.#interrupted ? "Interrupted" : "Finished"
+      interrupted === undefined
+        ? "Finished"
+        : interrupted === "SIGINT"
+        ? "Interrupted"
+        : `Interrupted by ${interrupted}`
     }: ${this.#done} done, ${this.#skipped} skipped, ${this.#failed} failed, ${
       formatBytes(this.#bytes)
     } in ${formatDuration(ms)} (${formatBytes(average)}/s)\n`;
-    (this.#interrupted ? this.#host.stderr : this.#host.stdout).write(line);
+    (interrupted ? this.#host.stderr : this.#host.stdout).write(line);
   }
 
   #event(
