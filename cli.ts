@@ -8,9 +8,12 @@
  * npx @x/dlmanager -j 4 -i urls.txt
  * ```
  *
- * This file is the process's side of the CLI: arguments, standard streams,
- * Ctrl-C, and the only file access the library does not do (reading the `-i`
- * list, and checking the directory can be written to). It lives outside
+ * This file is the process's side of the CLI: arguments, standard streams
+ * (and their closing early), signals, and the only file access the library
+ * does not do (reading the `-i` list, and checking the directory can be
+ * written to). Of its own, under Deno, it needs no more than `--allow-net
+ * --allow-read --allow-write`, and never makes Deno prompt: it reads the
+ * environment only where `--allow-env` granted it. It lives outside
  * `src/`, where nothing but the runtime adapter touches the file system;
  * `node:fs/promises` and `node:process` behave the same under Deno and Node.
  * The logic is in `src/cli/run.ts`.
@@ -19,9 +22,10 @@
  */
 
 import { Buffer } from "node:buffer";
-import { access, constants, mkdir, readFile } from "node:fs/promises";
+import { mkdir, open, readFile, unlink } from "node:fs/promises";
+import { join } from "node:path";
 import process from "node:process";
-import { runCli } from "./src/cli/run.ts";
+import { type Interruption, runCli } from "./src/cli/run.ts";
 
 async function readStdin(): Promise<string> {
   const chunks: Uint8Array[] = [];
@@ -29,24 +33,116 @@ async function readStdin(): Promise<string> {
   return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
+/**
+ * Creates `dir` if missing, and checks that a file can be created in it by
+ * creating one. Not `access()`: under Deno that asks for `--allow-sys` (uid
+ * and gid), and either prompts or throws where a promise cannot catch it.
+ */
+async function prepareDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const probe = join(
+    dir,
+    `.dlmanager-probe-${process.pid}-${Math.random().toString(36).slice(2)}`,
+  );
+  await (await open(probe, "wx")).close();
+  await unlink(probe);
+}
+
+/** Deno's permission API, where the CLI runs on Deno. */
+const deno = (globalThis as {
+  Deno?: {
+    permissions: {
+      querySync(descriptor: { name: "env"; variable: string }): {
+        state: string;
+      };
+    };
+  };
+}).Deno;
+
+/**
+ * An environment variable, or `undefined`. Under Deno without
+ * `--allow-env`, reading one prompts on a terminal and throws elsewhere: the
+ * permission is queried first (which never prompts), and the variable taken
+ * as unset unless granted.
+ */
+function env(name: string): string | undefined {
+  if (
+    deno !== undefined &&
+    deno.permissions.querySync({ name: "env", variable: name }).state !==
+      "granted"
+  ) {
+    return undefined;
+  }
+  return process.env[name];
+}
+
+// Who to tell when the process is asked to stop; set while the CLI runs.
+let stop: ((reason: Interruption) => void) | undefined;
+let stdoutClosed = false;
+
+// `| head` closes the pipe: writes then fail (EPIPE), asynchronously on Node,
+// and the unhandled error would crash the process with a stack trace. The
+// CLI stops as on a signal instead, and writes nothing more there.
+process.stdout.on("error", () => {
+  stdoutClosed = true;
+  stop?.("SIGPIPE");
+});
+process.stderr.on("error", () => {});
+
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
 // No top-level await: the npm package runs this file as CommonJS too.
 runCli({
   args: process.argv.slice(2),
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: (name) => process.env[name],
-  readInput: (path) => path === "-" ? readStdin() : readFile(path, "utf8"),
-  async prepareDir(dir): Promise<void> {
-    await mkdir(dir, { recursive: true });
-    // Deno asks for --allow-sys (uid, gid) for this check; without it, an
-    // unwritable directory shows as each download's error instead.
-    await access(dir, constants.W_OK).catch((error) => {
-      if ((error as Error).name !== "NotCapable") throw error;
-    });
+  stdout: {
+    write(text: string): void {
+      if (stdoutClosed) return;
+      try {
+        process.stdout.write(text);
+      } catch {
+        stdoutClosed = true;
+        stop?.("SIGPIPE");
+      }
+    },
+    get isTTY(): boolean {
+      return process.stdout.isTTY === true;
+    },
+    get columns(): number | undefined {
+      return process.stdout.columns;
+    },
+    get rows(): number | undefined {
+      return process.stdout.rows;
+    },
   },
+  stderr: {
+    write(text: string): void {
+      try {
+        process.stderr.write(text);
+      } catch {
+        // Nowhere left to report to.
+      }
+    },
+  },
+  env,
+  readInput: (path) => path === "-" ? readStdin() : readFile(path, "utf8"),
+  prepareDir,
   onInterrupt(handler): () => void {
-    process.on("SIGINT", handler);
-    return () => process.off("SIGINT", handler);
+    stop = handler;
+    if (stdoutClosed) handler("SIGPIPE");
+    const listeners = SIGNALS.map((signal) => {
+      const listener = (): void => handler(signal);
+      try {
+        process.on(signal, listener);
+      } catch {
+        // A signal this platform cannot listen to (SIGHUP on Deno for
+        // Windows).
+      }
+      return [signal, listener] as const;
+    });
+    return () => {
+      stop = undefined;
+      for (const [signal, listener] of listeners) process.off(signal, listener);
+    };
   },
 }).then((code) => {
   process.exitCode = code;

@@ -7,18 +7,24 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
 
-/** The command (program and leading arguments) that runs the CLI. */
-export function cliCommand(): [string, string[]] {
+/** The permissions the tests run the CLI with under Deno. */
+export const DENO_PERMISSIONS: string[] = [
+  "--allow-net=127.0.0.1",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+];
+
+/**
+ * The command (program and leading arguments) that runs the CLI; under Deno
+ * with `permissions`.
+ */
+export function cliCommand(
+  permissions: string[] = DENO_PERMISSIONS,
+): [string, string[]] {
   if (existsSync("cli.ts")) {
-    return [process.execPath, [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      resolve("cli.ts"),
-    ]];
+    return [process.execPath, ["run", ...permissions, resolve("cli.ts")]];
   }
   return [process.execPath, [resolve("../node_modules/.bin/dlmanager")]];
 }
@@ -31,14 +37,24 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The running CLI, as {@linkcode RunCliOptions.onStdout} gets it. */
+export interface CliChild {
+  /** Sends the CLI a signal (SIGINT, as Ctrl-C, unless told). */
+  kill(signal?: "SIGINT" | "SIGTERM" | "SIGHUP"): void;
+  /** Closes the reading end of the CLI's stdout, as `| head` does. */
+  closeStdout(): void;
+}
+
 /** Options for {@linkcode runCli}. */
 export interface RunCliOptions {
   /** Written to the CLI's stdin (which is then closed). */
   stdin?: string;
   /** Extra environment variables. */
   env?: Record<string, string>;
-  /** Called with the stdout so far at each chunk, and a function sending Ctrl-C. */
-  onStdout?: (stdout: string, interrupt: () => void) => void;
+  /** Called with the stdout so far at each chunk. */
+  onStdout?: (stdout: string, child: CliChild) => void;
+  /** Under Deno, the permissions to run the CLI with. */
+  permissions?: string[];
 }
 
 /** Runs the CLI with `args` to its end. */
@@ -46,7 +62,7 @@ export function runCli(
   args: string[],
   options: RunCliOptions = {},
 ): Promise<CliResult> {
-  const [command, leading] = cliCommand();
+  const [command, leading] = cliCommand(options.permissions);
   const child = spawn(command, [...leading, ...args], {
     env: { ...process.env, NO_COLOR: "", ...options.env },
     stdio: ["pipe", "pipe", "pipe"],
@@ -55,11 +71,15 @@ export function runCli(
   let stderr = "";
   child.stdout.setEncoding("utf8");
   child.stderr.setEncoding("utf8");
-  child.stdout.on("data", (text: string) => {
-    stdout += text;
+  const control: CliChild = {
     // Not child.kill(): Deno's child_process then reports the signal sent
     // instead of the child's exit code.
-    options.onStdout?.(stdout, () => process.kill(child.pid ?? 0, "SIGINT"));
+    kill: (signal = "SIGINT") => process.kill(child.pid ?? 0, signal),
+    closeStdout: () => child.stdout.destroy(),
+  };
+  child.stdout.on("data", (text: string) => {
+    stdout += text;
+    options.onStdout?.(stdout, control);
   });
   child.stderr.on("data", (text: string) => stderr += text);
   child.stdin.end(options.stdin ?? "");

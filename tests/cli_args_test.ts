@@ -8,6 +8,7 @@ import {
   type CliOptions,
   HELP,
   type Job,
+  jobFileName,
   parseCliArgs,
   parseInputList,
   UsageError,
@@ -104,6 +105,23 @@ test("HELP lists every option when printed", () => {
     assert.ok(HELP.includes(`  ${option} `), option);
   }
   assert.ok(HELP.startsWith("Usage: dlmanager [options] URL...\n"));
+});
+
+test("HELP gives every exit status when printed", () => {
+  const text = HELP.slice(HELP.indexOf("Exit status:")).replaceAll("\n", " ");
+  for (
+    const status of [
+      "0 all downloaded or present",
+      "1 some failed",
+      "2 usage error",
+      "130 on Ctrl-C (SIGINT)",
+      "143 on SIGTERM",
+      "129 on SIGHUP",
+      "141 when the output is closed",
+    ]
+  ) {
+    assert.ok(text.includes(status), status);
+  }
 });
 
 // parseCliArgs: defaults and options
@@ -330,28 +348,63 @@ test("parseCliArgs() accepts -j from 1 up when given a whole number", () => {
   assert.equal(options(["-j", "007", URL_A]).concurrency, 7);
 });
 
-test("parseCliArgs() throws when given a -j below 1 or not a whole number", () => {
-  for (const text of ["0", "00", "1.5", "abc", "", "1e2", "0x10", "+2"]) {
+test("parseCliArgs() throws when given a -j below 1, above 1000 or not a whole number", () => {
+  for (
+    const text of [
+      "0",
+      "00",
+      "1.5",
+      "abc",
+      "",
+      "1e2",
+      "0x10",
+      "+2",
+      "1001",
+      "99999999999999999999",
+    ]
+  ) {
     throwsUsage(
       () => parseCliArgs([`--jobs=${text}`, URL_A]),
-      `Invalid -j "${text}": expected a whole number of at least 1`,
+      `Invalid -j "${text}": expected a whole number from 1 to 1000`,
     );
   }
   throwsUsage(
     () => parseCliArgs(["--jobs=-1", URL_A]),
-    'Invalid -j "-1": expected a whole number of at least 1',
+    'Invalid -j "-1": expected a whole number from 1 to 1000',
   );
+  assert.equal(options(["-j", "1000", URL_A]).concurrency, 1000);
 });
 
-test("parseCliArgs() accepts --retries from 0 up and throws when given anything else", () => {
+test("parseCliArgs() accepts --retries from 0 to 1000 and throws when given anything else", () => {
   assert.equal(options(["--retries", "0", URL_A]).retries, 0);
   assert.equal(options(["--retries", "10", URL_A]).retries, 10);
-  for (const text of ["-1", "1.5", "x", ""]) {
+  assert.equal(options(["--retries", "1000", URL_A]).retries, 1000);
+  for (const text of ["-1", "1.5", "x", "", "1001", "99999999999999999999"]) {
     throwsUsage(
       () => parseCliArgs([`--retries=${text}`, URL_A]),
-      `Invalid --retries "${text}": expected a whole number of at least 0`,
+      `Invalid --retries "${text}": expected a whole number from 0 to 1000`,
     );
   }
+});
+
+// Reported bug: `--retries -1` said "needs a value".
+test("parseCliArgs() reads a negative number as the value when it follows an option that takes one", () => {
+  throwsUsage(
+    () => parseCliArgs(["--retries", "-1", URL_A]),
+    'Invalid --retries "-1": expected a whole number from 0 to 1000',
+  );
+  throwsUsage(
+    () => parseCliArgs(["-j", "-2", URL_A]),
+    'Invalid -j "-2": expected a whole number from 1 to 1000',
+  );
+  throwsUsage(
+    () => parseCliArgs(["--timeout", "-.5", URL_A]),
+    'Invalid --timeout "-.5": expected a positive number of seconds',
+  );
+  throwsUsage(
+    () => parseCliArgs(["--max-size", "1G", "--keep", "-1", URL_A]),
+    'Invalid --keep "-1": expected a whole number from 0 to 1000000',
+  );
 });
 
 test("parseCliArgs() converts --timeout to milliseconds when given positive seconds", () => {
@@ -408,11 +461,15 @@ test("parseCliArgs() throws when given --keep without --max-size", () => {
 test("parseCliArgs() throws when given a --keep that is not a whole number", () => {
   throwsUsage(
     () => parseCliArgs(["--max-size", "1G", "--keep=-1", URL_A]),
-    'Invalid --keep "-1": expected a whole number of at least 0',
+    'Invalid --keep "-1": expected a whole number from 0 to 1000000',
   );
   throwsUsage(
     () => parseCliArgs(["--max-size", "1G", "--keep", "two", URL_A]),
-    'Invalid --keep "two": expected a whole number of at least 0',
+    'Invalid --keep "two": expected a whole number from 0 to 1000000',
+  );
+  throwsUsage(
+    () => parseCliArgs(["--max-size", "1G", "--keep", "1000001", URL_A]),
+    'Invalid --keep "1000001": expected a whole number from 0 to 1000000',
   );
 });
 
@@ -493,6 +550,45 @@ test("parseCliArgs() does not say 'needs a value' when given a value for a flag 
       },
     );
   }
+});
+
+test("parseCliArgs() names the flag exactly when given a value for a flag that takes none", () => {
+  throwsUsage(
+    () => parseCliArgs(["--quiet=yes", URL_A]),
+    "Option --quiet does not take a value",
+  );
+  throwsUsage(
+    () => parseCliArgs(["--json=", URL_A]),
+    "Option --json does not take a value",
+  );
+});
+
+test("parseCliArgs() takes - as a value when it follows an option that takes one", () => {
+  assert.equal(options(["-i", "-"]).inputFile, "-");
+  assert.equal(options(["-d", "-", URL_A]).dir, "-");
+});
+
+test("parseCliArgs() throws naming the first unknown option when given one in a group or with a value", () => {
+  throwsUsage(
+    () => parseCliArgs(["-qj5", URL_A, "--foo"]),
+    "Unknown option --foo (see --help)",
+  );
+  throwsUsage(
+    () => parseCliArgs([URL_A, "-qj"]),
+    "Option --jobs needs a value",
+  );
+  throwsUsage(
+    () => parseCliArgs(["-Vqz", "--foo"]),
+    "Unknown option -z (see --help)",
+  );
+  throwsUsage(
+    () => parseCliArgs(["--no-such=1", URL_A]),
+    "Unknown option --no-such (see --help)",
+  );
+  throwsUsage(
+    () => parseCliArgs(["--constructor", URL_A]),
+    "Unknown option --constructor (see --help)",
+  );
 });
 
 test("parseCliArgs() throws when given a URL that does not parse", () => {
@@ -628,5 +724,38 @@ test("parseInputList() counts lines after CRLF and comments when it reports a li
   throwsUsage(
     () => parseInputList(`# a\r\n${URL_A}\r\n\r\nbad\r\n`, "l"),
     'l:4: Invalid URL "bad"',
+  );
+});
+
+// jobFileName
+
+test("jobFileName() returns the job's own name when it has one", () => {
+  assert.equal(
+    jobFileName({ url: "https://example.com/dir/", name: "x.zip" }),
+    "x.zip",
+  );
+});
+
+test("jobFileName() returns the URL's last path segment, decoded, when the job has no name", () => {
+  assert.equal(
+    jobFileName({ url: "https://example.com/d/a%20b.zip?x=1#f" }),
+    "a b.zip",
+  );
+  assert.equal(jobFileName({ url: "https://example.com/%C3%A9" }), "é");
+});
+
+test("jobFileName() throws telling how to name the file when the URL gives no plain file name", () => {
+  const fix = "(name it with -o, or with URL<TAB>name in an -i list)";
+  throwsUsage(
+    () => jobFileName({ url: "https://example.com/" }),
+    `Cannot download "https://example.com/": the URL has no file name ${fix}`,
+  );
+  throwsUsage(
+    () => jobFileName({ url: "https://example.com/a%zz" }),
+    `Cannot download "https://example.com/a%zz": its file name "a%zz" is not valid percent-encoding ${fix}`,
+  );
+  throwsUsage(
+    () => jobFileName({ url: "https://example.com/a%2Fb" }),
+    `Cannot download "https://example.com/a%2Fb": its file name "a/b" is not a plain file name ${fix}`,
   );
 });

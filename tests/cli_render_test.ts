@@ -321,6 +321,72 @@ test("renderFrame() writes no control sequences or colour when it lays out a fra
   assert.ok(!lines.join("\n").includes("\x1b"));
 });
 
+// renderFrame: the height
+
+/** `count` rows named r00, r01, ... */
+function manyRows(count: number): RowState[] {
+  return Array.from({ length: count }, (_, index) => ({
+    ...STREAM,
+    speed: undefined,
+    name: `r${String(index).padStart(2, "0")}`,
+  }));
+}
+
+test("renderFrame() shows the rows that fit, then '… and N more', then the total line, when the rows do not fit the height", () => {
+  const total = { ...TOTAL, active: 30 };
+  const lines = renderFrame(manyRows(30), total, 60, 0, 20);
+  assert.equal(lines.length, 19);
+  assert.deepEqual(
+    lines.slice(0, 17).map((line) => line.slice(0, 3)),
+    manyRows(17).map((row) => row.name),
+  );
+  assert.equal(lines[17], "… and 13 more");
+  assert.equal(lines[18], "Total: 30 active, 0 done  512 KiB  100 KiB/s  5.0s");
+});
+
+test("renderFrame() shows every row when the rows and the total line fit in height - 1", () => {
+  assert.equal(renderFrame(manyRows(18), TOTAL, 60, 0, 20).length, 19);
+  assert.ok(
+    !renderFrame(manyRows(18), TOTAL, 60, 0, 20).some((line) =>
+      line.startsWith("…")
+    ),
+  );
+  const cut = renderFrame(manyRows(19), TOTAL, 60, 0, 20);
+  assert.equal(cut.length, 19);
+  assert.equal(cut[17], "… and 2 more");
+});
+
+test("renderFrame() shows the total line alone, or nothing, when the height is 3, 2 or 1", () => {
+  const rows = manyRows(3);
+  assert.deepEqual(renderFrame(rows, TOTAL, 60, 0, 3), [
+    "… and 3 more",
+    "Total: 1 active, 0 done  512 KiB  100 KiB/s  5.0s",
+  ]);
+  assert.deepEqual(renderFrame(rows, TOTAL, 60, 0, 2), [
+    "Total: 1 active, 0 done  512 KiB  100 KiB/s  5.0s",
+  ]);
+  assert.deepEqual(renderFrame(rows, TOTAL, 60, 0, 1), []);
+});
+
+test("renderFrame() shows every row when the height is undefined or 0", () => {
+  assert.equal(renderFrame(manyRows(40), TOTAL, 60, 0).length, 41);
+  assert.equal(renderFrame(manyRows(40), TOTAL, 60, 0, undefined).length, 41);
+  assert.equal(renderFrame(manyRows(40), TOTAL, 60, 0, 0).length, 41);
+});
+
+test("renderFrame() pads the names to the longest shown when rows are cut", () => {
+  const rows = [
+    ...manyRows(2),
+    { ...STREAM, name: "a-long-name-of-20.bin" },
+    STREAM,
+  ];
+  assert.deepEqual(renderFrame(rows, TOTAL, 60, 0, 5).slice(0, 3), [
+    "r00" + " ".repeat(9) + "  | 2.0 KiB",
+    "r01" + " ".repeat(9) + "  | 2.0 KiB",
+    "… and 2 more",
+  ]);
+});
+
 // LiveDisplay
 
 const HIDE = "\x1b[?25l";
@@ -333,9 +399,13 @@ interface Harness {
   writes: string[];
   /** The widths frame() was called with. */
   widths: number[];
+  /** The heights frame() was called with. */
+  heights: (number | undefined)[];
   /** The next frames' lines; set before draw(). */
   lines: string[];
   width: number;
+  /** The terminal's rows; `undefined` as on a stream that has none. */
+  height: number | undefined;
 }
 
 /**
@@ -344,26 +414,34 @@ interface Harness {
  */
 function withDisplay(
   fn: (harness: Harness) => void,
-  options: Omit<LiveDisplayOptions, "width"> = {},
+  options: Omit<LiveDisplayOptions, "width" | "height"> = {},
 ): void {
   mock.timers.enable({ apis: ["setInterval"] });
   try {
     const writes: string[] = [];
     const widths: number[] = [];
+    const heights: (number | undefined)[] = [];
     const harness: Harness = {
       display: undefined as unknown as LiveDisplay,
       writes,
       widths,
+      heights,
       lines: ["a", "b"],
       width: 80,
+      height: undefined,
     };
     harness.display = new LiveDisplay(
       { write: (text: string) => writes.push(text) },
-      (width) => {
+      (width, height) => {
         widths.push(width);
+        heights.push(height);
         return harness.lines;
       },
-      { ...options, width: () => harness.width },
+      {
+        ...options,
+        width: () => harness.width,
+        height: () => harness.height,
+      },
     );
     try {
       fn(harness);
@@ -432,6 +510,39 @@ test("LiveDisplay.draw() passes the current width to frame() when the width chan
     h.width = 37;
     h.display.draw();
     assert.deepEqual(h.widths, [80, 37]);
+  });
+});
+
+test("LiveDisplay.draw() passes the current height to frame() when the terminal has one", () => {
+  withDisplay((h) => {
+    h.display.draw();
+    h.height = 24;
+    h.display.draw();
+    h.height = 10;
+    h.display.draw();
+    assert.deepEqual(h.heights, [undefined, 24, 10]);
+  });
+});
+
+test("LiveDisplay.draw() draws only the last height - 1 lines of a frame when it is taller", () => {
+  withDisplay((h) => {
+    h.height = 3;
+    h.lines = ["a", "b", "c", "d"];
+    h.display.draw();
+    assert.equal(h.writes[1], `\rc${K}\nd${K}\n`);
+    h.display.draw();
+    assert.equal(h.writes[2], `${up(2)}c${K}\nd${K}\n`);
+  });
+});
+
+test("LiveDisplay.draw() moves up no further than the screen when the terminal shrank", () => {
+  withDisplay((h) => {
+    h.lines = ["a", "b", "c", "d"];
+    h.display.draw();
+    h.height = 3;
+    h.display.draw();
+    // Two rows fit: the four drawn are redrawn as two from the top.
+    assert.equal(h.writes[2], `${up(2)}c${K}\nd${K}\n`);
   });
 });
 

@@ -17,6 +17,7 @@ import {
 } from "./_server.ts";
 import { tempDir } from "./_temp_dir.ts";
 import { VERSION } from "../src/cli/version.ts";
+import { DownloadManager } from "../mod.ts";
 
 const A = patternBytes(150_000, 1);
 const B = patternBytes(7_000, 2);
@@ -265,13 +266,13 @@ test("dlmanager exits 130 on Ctrl-C, canceling every download and leaving no fil
     server.url("/a.bin"),
     server.url("/b.bin"),
   ], {
-    onStdout: (stdout, interrupt) => {
+    onStdout: (stdout, child) => {
       const started = stdout.split("\n").filter((line) =>
         line.includes('"event":"start"')
       );
       if (!sent && started.length === 2) {
         sent = true;
-        interrupt();
+        child.kill("SIGINT");
       }
     },
   });
@@ -287,6 +288,173 @@ test("dlmanager exits 130 on Ctrl-C, canceling every download and leaving no fil
     ["a.bin", "b.bin"],
   );
   assert.equal(events.at(-1).interrupted, true);
+});
+
+for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  test(`dlmanager exits ${code} on ${signal} as on Ctrl-C, canceling every download and leaving no file`, async () => {
+    const gate = deferred();
+    await using server = await startServer({
+      "/a.bin": bytesRoute(A, { gate: gate.promise, gateAt: 10_000 }),
+      "/b.bin": bytesRoute(B, { gate: gate.promise, gateAt: 1_000 }),
+    });
+    await using dir = await tempDir();
+    let sent = false;
+    const result = await runCli([
+      "-d",
+      dir.path,
+      server.url("/a.bin"),
+      server.url("/b.bin"),
+    ], {
+      onStdout: (stdout, child) => {
+        if (
+          !sent && stdout.includes("start   a.bin") &&
+          stdout.includes("start   b.bin")
+        ) {
+          sent = true;
+          child.kill(signal);
+        }
+      },
+    });
+    gate.resolve();
+    assert.equal(result.code, code, JSON.stringify(result));
+    assert.equal(result.signal, null);
+    assert.deepEqual(await dir.list(), []);
+    assert.deepEqual(
+      result.stdout.split("\n").filter((line) => line.startsWith("canceled"))
+        .sort(),
+      ["canceled a.bin", "canceled b.bin"],
+    );
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `^Interrupted by ${signal}: 0 done, 0 skipped, 0 failed, [^\n]+\n$`,
+      ),
+    );
+  });
+}
+
+test("dlmanager exits 141 without a word when its output is closed, canceling the rest and leaving no partial, lock or owner file", async () => {
+  const gateA = deferred();
+  const gateB = deferred();
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A, { gate: gateA.promise, gateAt: 10_000 }),
+    "/b.bin": bytesRoute(B, { gate: gateB.promise, gateAt: 1_000 }),
+  });
+  await using dir = await tempDir();
+  let closed = false;
+  // Plain lines: nothing but "start" and "done" lines (no progress line, and
+  // no JSON progress event, whose times are the clock's), so what comes
+  // after the close is known.
+  const result = await runCli([
+    "-d",
+    dir.path,
+    server.url("/a.bin"),
+    server.url("/b.bin"),
+  ], {
+    env: { DLMANAGER_LOG_INTERVAL: "100000" },
+    onStdout: (stdout, child) => {
+      if (
+        !closed && stdout.includes("start   a.bin") &&
+        stdout.includes("start   b.bin")
+      ) {
+        // Both are on disk (partial files, locks); then a.bin ends, and
+        // its "done" line meets the closed pipe while b.bin still waits.
+        closed = true;
+        child.closeStdout();
+        gateA.resolve();
+      }
+    },
+  });
+  gateB.resolve();
+  assert.equal(result.stderr, "");
+  assert.equal(result.code, 141, JSON.stringify(result));
+  assert.deepEqual(await dir.list(), ["a.bin"]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), A);
+});
+
+test("dlmanager reports a second URL with the same file name as failed, and the same URL twice as one download", async () => {
+  await using server = await startServer({
+    "/x/a.bin": bytesRoute(A),
+    "/y/a.bin": bytesRoute(B),
+  });
+  await using dir = await tempDir();
+  const result = await runCli([
+    "-d",
+    dir.path,
+    server.url("/x/a.bin"),
+    server.url("/y/a.bin"),
+    server.url("/x/a.bin"),
+  ]);
+  assert.equal(result.code, 1);
+  assert.equal(
+    result.stderr,
+    `failed  a.bin: Cannot download "${
+      server.url("/y/a.bin")
+    }": the file name "a.bin" is taken by "${
+      server.url("/x/a.bin")
+    }" (name it with -o, or with URL<TAB>name in an -i list)\n`,
+  );
+  assert.match(
+    summary(result) ?? "",
+    /^Finished: 1 done, 0 skipped, 1 failed, 146 KiB in /,
+  );
+  assert.deepEqual(await dir.list(), ["a.bin"]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), A);
+  assert.deepEqual(server.requests.map((request) => request.path), [
+    "/x/a.bin",
+  ]);
+});
+
+test("dlmanager reports a file another process downloaded while it waited as skipped", async () => {
+  const gate = deferred();
+  const asked = deferred();
+  const other = deferred();
+  const gated = bytesRoute(A, { gate: gate.promise, gateAt: 10_000 });
+  await using server = await startServer({
+    "/a.bin": (request, response) => {
+      asked.resolve();
+      return gated(request, response);
+    },
+    "/b.bin": (request, response) => {
+      other.resolve();
+      return bytesRoute(B)(request, response);
+    },
+  });
+  await using dir = await tempDir();
+  // This process holds a.bin's lock (it asks the server only once it has
+  // it) and waits at the gate.
+  await using holder = new DownloadManager(dir.path);
+  const held = holder.download(server.url("/a.bin"));
+  await asked.promise;
+  const run = runCli([
+    "-d",
+    dir.path,
+    server.url("/a.bin"),
+    server.url("/b.bin"),
+  ]);
+  // The CLI starts its downloads in order: once it asks for b.bin, it has
+  // started a.bin, which was not there, so it waits for the lock.
+  await other.promise;
+  gate.resolve();
+  await held?.wait();
+  const result = await run;
+  assert.equal(result.stderr, "");
+  assert.equal(result.code, 0);
+  const lines = result.stdout.trimEnd().split("\n");
+  assert.ok(
+    lines.includes("skipped a.bin (downloaded by another process)"),
+    result.stdout,
+  );
+  assert.ok(!lines.some((line) => line.startsWith("done    a.bin")));
+  assert.match(
+    summary(result) ?? "",
+    /^Finished: 1 done, 1 skipped, 0 failed, 6\.8 KiB in /,
+  );
+  assert.equal(
+    server.requests.filter((request) => request.path === "/a.bin").length,
+    1,
+  );
+  assert.deepEqual(await dir.list(), ["a.bin", "b.bin"]);
 });
 
 const BAD_INPUTS: [string, string[], RegExp][] = [
@@ -310,7 +478,7 @@ const BAD_INPUTS: [string, string[], RegExp][] = [
   [
     "a URL without a file name",
     ["http://127.0.0.1:9/dir/"],
-    /^Cannot download "http:\/\/127\.0\.0\.1:9\/dir\/": .* \(give a name with -o or in -i\)$/,
+    /^Cannot download "http:\/\/127\.0\.0\.1:9\/dir\/": the URL has no file name \(name it with -o, or with URL<TAB>name in an -i list\)$/,
   ],
   [
     "a bad size",
@@ -325,7 +493,37 @@ const BAD_INPUTS: [string, string[], RegExp][] = [
   [
     "a bad -j",
     ["-j", "0", "http://x/a"],
-    /^Invalid -j "0": expected a whole number of at least 1$/,
+    /^Invalid -j "0": expected a whole number from 1 to 1000$/,
+  ],
+  [
+    "a huge -j",
+    ["-j", "99999999999999999999", "http://x/a"],
+    /^Invalid -j "99999999999999999999": expected a whole number from 1 to 1000$/,
+  ],
+  [
+    "a negative --retries",
+    ["--retries", "-1", "http://x/a"],
+    /^Invalid --retries "-1": expected a whole number from 0 to 1000$/,
+  ],
+  [
+    "a huge --retries",
+    ["--retries", "99999999999999999999", "http://x/a"],
+    /^Invalid --retries "99999999999999999999": expected a whole number from 0 to 1000$/,
+  ],
+  [
+    "an unknown option in a group of short ones",
+    ["-qx", "http://x/a"],
+    /^Unknown option -x \(see --help\)$/,
+  ],
+  [
+    "a URL whose file name is not valid percent-encoding",
+    ["http://x/a%zz"],
+    /^Cannot download "http:\/\/x\/a%zz": its file name "a%zz" is not valid percent-encoding \(name it with -o, or with URL<TAB>name in an -i list\)$/,
+  ],
+  [
+    "a URL whose file name is reserved for partial files",
+    ["http://127.0.0.1:9/.a.0123456789ab.dlpart"],
+    /^Cannot download "http:\/\/127\.0\.0\.1:9\/\.a\.0123456789ab\.dlpart" as "\.a\.0123456789ab\.dlpart": the name is reserved for partial downloads$/,
   ],
   [
     "a bad --timeout",

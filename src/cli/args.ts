@@ -1,7 +1,8 @@
 /**
- * The command line's arguments and `-i` lists: parsed with `node:util`'s
- * `parseArgs` and checked, so that every bad input is one
- * {@linkcode UsageError} before anything is downloaded.
+ * The command line's arguments and `-i` lists: tokenized with `node:util`'s
+ * `parseArgs` and checked here, so that every bad input is one
+ * {@linkcode UsageError}, worded the same on every runtime, before anything
+ * is downloaded.
  *
  * @module
  */
@@ -69,7 +70,8 @@ export const HELP = `Usage: dlmanager [options] URL...
        dlmanager [options] -i FILE
 
 Download URLs into a directory, with live progress. Files already present
-are skipped.
+are skipped. Two URLs with the same file name fail: name one with -o, or
+with URL<TAB>name in an -i list.
 
 Options:
   -d, --dir DIR          directory to download into (default: .)
@@ -77,8 +79,8 @@ Options:
                          a line may be URL, URL<TAB>name or
                          URL<TAB>name<TAB>sha256; blank and # lines are skipped
   -o, --output NAME      file name, for a single URL
-  -j, --jobs N           downloads at once (default: 6)
-      --retries N        retries per download (default: 3)
+  -j, --jobs N           downloads at once, 1 to 1000 (default: 6)
+      --retries N        retries per download, 0 to 1000 (default: 3)
       --timeout SECONDS  connect and idle timeout (default: 30 and 60)
       --header 'K: V'    request header (repeatable)
       --sha256 HEX       expected sha256, for a single URL
@@ -91,9 +93,18 @@ Options:
   -V, --version          print the version
   -h, --help             print this help
 
-Exit status: 0 all downloaded or present, 1 some failed, 2 usage error,
-130 interrupted.
+Exit status: 0 all downloaded or present, 1 some failed, 2 usage error;
+stopped early, every download canceled and no partial file left: 130 on
+Ctrl-C (SIGINT), 143 on SIGTERM, 129 on SIGHUP, 141 when the output is
+closed (as by "| head"). That is 128 + the signal's number.
 `;
+
+/** The most downloads `-j` runs at once (each holds a few file descriptors). */
+export const MAX_JOBS = 1000;
+/** The most `--retries`. */
+export const MAX_RETRIES = 1000;
+/** The most files `--keep` keeps. */
+export const MAX_KEEP = 1_000_000;
 
 const OPTIONS = {
   dir: { type: "string", short: "d" },
@@ -127,18 +138,7 @@ const OPTIONS = {
  * ```
  */
 export function parseCliArgs(args: string[]): Command {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: OPTIONS,
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    throw new UsageError(parseArgsMessage(error));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = readArgs(args);
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
 
@@ -168,7 +168,7 @@ export function parseCliArgs(args: string[]): Command {
   const maxSize = values["max-size"] === undefined
     ? undefined
     : size(values["max-size"]);
-  const keep = integer("--keep", values.keep, 0);
+  const keep = integer("--keep", values.keep, 0, MAX_KEEP);
   if (keep !== undefined && maxSize === undefined) {
     throw new UsageError("--keep needs --max-size");
   }
@@ -179,8 +179,8 @@ export function parseCliArgs(args: string[]): Command {
     kind: "run",
     options: {
       dir: values.dir ?? ".",
-      concurrency: integer("-j", values.jobs, 1),
-      retries: integer("--retries", values.retries, 0),
+      concurrency: integer("-j", values.jobs, 1, MAX_JOBS),
+      retries: integer("--retries", values.retries, 0, MAX_RETRIES),
       timeout,
       headers: (values.header ?? []).map(header),
       maxSize,
@@ -234,21 +234,108 @@ export function parseInputList(text: string, source: string): Job[] {
   return jobs;
 }
 
-function parseArgsMessage(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const code = (error as { code?: unknown }).code;
-  const option = /'(-[^']*)'/.exec(message)?.[1];
-  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option !== undefined) {
-    return `Unknown option ${option} (see --help)`;
+/** The parsed options, by long name. */
+type Values = {
+  -readonly [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends
+    { type: "boolean" } ? boolean
+    : (typeof OPTIONS)[K] extends { multiple: true } ? string[]
+    : string;
+};
+
+// A value that starts with "-" is another option, unless it is a negative
+// number: `--retries -1` is a bad number, not a missing value.
+const NEGATIVE_NUMBER = /^-\.?\d/;
+
+/**
+ * Splits the arguments into options and positionals. `parseArgs` only
+ * tokenizes (`strict: false`): its error messages differ between runtimes
+ * (Bun's leaves the dash out of an unknown short option's name), so the
+ * checks, and every message, are made here from the tokens.
+ */
+function readArgs(args: string[]): { values: Values; positionals: string[] } {
+  const { tokens } = parseArgs({
+    args,
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
+  const values: Record<string, string | boolean | string[]> = {};
+  const positionals: string[] = [];
+  for (const token of tokens) {
+    if (token.kind === "positional") positionals.push(token.value);
+    if (token.kind !== "option") continue;
+    const { name, rawName, value } = token;
+    if (!Object.hasOwn(OPTIONS, name)) {
+      throw new UsageError(`Unknown option ${rawName} (see --help)`);
+    }
+    const spec: { type: string; multiple?: boolean } =
+      OPTIONS[name as keyof typeof OPTIONS];
+    if (spec.type === "boolean") {
+      if (value !== undefined) {
+        throw new UsageError(`Option ${rawName} does not take a value`);
+      }
+      values[name] = true;
+      continue;
+    }
+    if (value === undefined) {
+      throw new UsageError(`Option --${name} needs a value`);
+    }
+    if (
+      !token.inlineValue && value.length > 1 && value.startsWith("-") &&
+      !NEGATIVE_NUMBER.test(value)
+    ) {
+      throw new UsageError(`Option ${rawName} needs a value`);
+    }
+    if (spec.multiple) {
+      const list = values[name];
+      values[name] = [...(Array.isArray(list) ? list : []), value];
+    } else {
+      values[name] = value;
+    }
   }
-  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option !== undefined) {
-    const name = option.replace(/^(-\w), (--\S+).*$/, "$2").split(" ")[0];
-    // The same code means "an on/off option was given a value".
-    return /does not take an argument/.test(message)
-      ? `Option ${name} does not take a value`
-      : `Option ${name} needs a value`;
+  return { values: values as Values, positionals };
+}
+
+/** What a usage message says to do about a URL's file name. */
+export const NAME_IT = "(name it with -o, or with URL<TAB>name in an -i list)";
+
+/**
+ * The name of the file a job downloads to: its own (`-o`, or an input
+ * line's), else the URL's last path segment, percent-decoded, as the library
+ * names it.
+ *
+ * @param job The job.
+ * @returns The file name.
+ * @throws {UsageError} when the URL gives no plain file name.
+ *
+ * @example
+ * ```ts ignore
+ * jobFileName({ url: "https://example.com/a%20b.zip?x=1" }); // "a b.zip"
+ * ```
+ */
+export function jobFileName(job: Job): string {
+  if (job.name !== undefined) return job.name;
+  const { pathname } = new URL(job.url);
+  const segment = pathname.slice(pathname.lastIndexOf("/") + 1);
+  const cannot = `Cannot download "${job.url}"`;
+  let name: string;
+  try {
+    name = decodeURIComponent(segment);
+  } catch {
+    throw new UsageError(
+      `${cannot}: its file name "${segment}" is not valid percent-encoding ${NAME_IT}`,
+    );
   }
-  return message.split("\n")[0] ?? message;
+  if (name === "") {
+    throw new UsageError(`${cannot}: the URL has no file name ${NAME_IT}`);
+  }
+  if (name === "." || name === ".." || /[/\\\0]/.test(name)) {
+    throw new UsageError(
+      `${cannot}: its file name "${name}" is not a plain file name ${NAME_IT}`,
+    );
+  }
+  return name;
 }
 
 function checkUrl(text: string, where: string): string {
@@ -290,14 +377,16 @@ function integer(
   name: string,
   text: string | undefined,
   min: number,
+  max: number,
 ): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text.trim()) || Number(text) < min) {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
     throw new UsageError(
-      `Invalid ${name} "${text}": expected a whole number of at least ${min}`,
+      `Invalid ${name} "${text}": expected a whole number from ${min} to ${max}`,
     );
   }
-  return Number(text);
+  return value;
 }
 
 function size(text: string): number {

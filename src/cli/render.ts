@@ -50,12 +50,16 @@ const BAR_MAX = 24;
 /**
  * Lays out a frame: a line per row, then the total line. Every line is at
  * most `width - 1` characters (the last column is left free, so a terminal
- * never wraps).
+ * never wraps), and there are at most `height - 1` lines (the cursor's row is
+ * left free, so a terminal never scrolls): the rows that do not fit are
+ * counted on a line `… and N more` above the total line.
  *
  * @param rows The active downloads.
  * @param total The total line's figures.
  * @param width The terminal's width in columns.
  * @param tick A counter advancing the spinner of rows without a size.
+ * @param height The terminal's height in rows; `undefined` (or 0, as some
+ * terminals report): unbounded.
  * @returns The lines, without newlines.
  *
  * @example
@@ -70,13 +74,22 @@ export function renderFrame(
   total: TotalState,
   width: number,
   tick: number,
+  height?: number | undefined,
 ): string[] {
   const avail = Math.max(1, width - 1);
+  const room = rowsFor(height);
+  // Every row, or as many as fit above a "more" line and the total line.
+  const shown = rows.length + 1 <= room
+    ? rows
+    : rows.slice(0, Math.max(0, room - 2));
   const nameWidth = Math.min(
     NAME_MAX,
-    Math.max(NAME_MIN, ...rows.map((row) => columns(row.name))),
+    Math.max(NAME_MIN, ...shown.map((row) => columns(row.name))),
   );
-  const lines = rows.map((row) => renderRow(row, avail, nameWidth, tick));
+  const lines = shown.map((row) => renderRow(row, avail, nameWidth, tick));
+  if (shown.length < rows.length && room >= 2) {
+    lines.push(fit(`… and ${rows.length - shown.length} more`, avail));
+  }
   const counts = [
     `${total.active} active`,
     total.queued > 0 ? `${total.queued} queued` : "",
@@ -89,8 +102,15 @@ export function renderFrame(
     speedText(total.speed),
     formatDuration(total.elapsed),
   ].filter((part) => part !== "").join("  ");
-  lines.push(fit(`Total: ${counts}  ${figures}`, avail));
+  if (room >= 1) lines.push(fit(`Total: ${counts}  ${figures}`, avail));
   return lines;
+}
+
+/** The lines a live area may take in a terminal `height` rows tall. */
+function rowsFor(height: number | undefined): number {
+  return height === undefined || !(height > 0)
+    ? Infinity
+    : Math.floor(height) - 1;
 }
 
 function renderRow(
@@ -216,6 +236,13 @@ export interface TextSink {
 export interface LiveDisplayOptions {
   /** The terminal's current width in columns. */
   width: () => number;
+  /**
+   * The terminal's current height in rows: the live area takes at most
+   * `height - 1` of them, so that a redraw never scrolls.
+   *
+   * @default {() => undefined} (unbounded)
+   */
+  height?: (() => number | undefined) | undefined;
   /** Milliseconds between redraws. @default {100} */
   interval?: number | undefined;
 }
@@ -231,6 +258,8 @@ const up = (lines: number): string => lines > 0 ? `${CSI}${lines}A\r` : "\r";
  * Draws a live area at the bottom of a terminal: frames from `frame`, redrawn
  * in place at most every `interval` ms (each frame written at once, over the
  * last, so nothing flickers or scrolls), with permanent lines logged above.
+ * A frame taller than the terminal is cut to its last `height - 1` lines (a
+ * frame function given the height should make its own fit).
  *
  * @example
  * ```ts ignore
@@ -243,8 +272,9 @@ const up = (lines: number): string => lines > 0 ? `${CSI}${lines}A\r` : "\r";
  */
 export class LiveDisplay {
   #out: TextSink;
-  #frame: (width: number) => string[];
+  #frame: (width: number, height: number | undefined) => string[];
   #width: () => number;
+  #height: () => number | undefined;
   #drawn = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
 
@@ -252,17 +282,18 @@ export class LiveDisplay {
    * Starts drawing.
    *
    * @param out The terminal.
-   * @param frame Lays out the live area for a width.
+   * @param frame Lays out the live area for a width and height.
    * @param options See {@linkcode LiveDisplayOptions}.
    */
   constructor(
     out: TextSink,
-    frame: (width: number) => string[],
+    frame: (width: number, height: number | undefined) => string[],
     options: LiveDisplayOptions,
   ) {
     this.#out = out;
     this.#frame = frame;
     this.#width = options.width;
+    this.#height = options.height ?? (() => undefined);
     this.#out.write(HIDE_CURSOR);
     this.#timer = setInterval(() => this.draw(), options.interval ?? 100);
   }
@@ -298,16 +329,21 @@ export class LiveDisplay {
       return logged.map((line) => line + "\n").join("");
     }
     const width = this.#width();
+    const height = this.#height();
+    const room = rowsFor(height);
+    const frame = this.#frame(width, height);
     const lines = [
       ...logged,
-      ...this.#frame(width),
+      ...frame.slice(Math.max(0, frame.length - room)),
     ];
     // Each line overwrites an old one and clears the rest of its row (a long
     // logged line wraps, the rest of its last row cleared too). Old rows
-    // left below are blanked. No erase-display: tmux, for one, saves the
-    // screen to its scrollback when that is sent from the top row.
-    const blank = Math.max(0, this.#drawn - lines.length);
-    const text = up(this.#drawn) +
+    // left below are blanked (those still on a screen that shrank). No
+    // erase-display: tmux, for one, saves the screen to its scrollback when
+    // that is sent from the top row.
+    const drawn = Math.min(this.#drawn, room);
+    const blank = Math.max(0, drawn - lines.length);
+    const text = up(drawn) +
       lines.map((line) => line + CLEAR_LINE_END + "\n").join("") +
       (CLEAR_LINE_END + "\n").repeat(blank) + (blank > 0 ? up(blank) : "");
     this.#drawn = lines.length - logged.length;

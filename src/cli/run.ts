@@ -14,6 +14,8 @@ import {
   type CliOptions,
   HELP,
   type Job,
+  jobFileName,
+  NAME_IT,
   parseCliArgs,
   parseInputList,
   UsageError,
@@ -31,10 +33,15 @@ import { VERSION } from "./version.ts";
 export interface CliHost {
   /** The arguments, without the runtime and script. */
   args: string[];
-  /** Standard output; `isTTY` and `columns` as on a Node stream. */
+  /**
+   * Standard output; `isTTY`, `columns` and `rows` as on a Node stream (read
+   * at each redraw: a terminal may be resized). Once the output is closed,
+   * writes must do nothing (the host reports it as `SIGPIPE`).
+   */
   stdout: TextSink & {
     isTTY?: boolean | undefined;
     columns?: number | undefined;
+    rows?: number | undefined;
   };
   /** Standard error. */
   stderr: TextSink;
@@ -44,19 +51,37 @@ export interface CliHost {
   readInput(path: string): Promise<string>;
   /** Creates `dir` if missing and checks it can be written to. */
   prepareDir(dir: string): Promise<void>;
-  /** Calls `handler` on Ctrl-C (SIGINT) until the returned function is called. */
-  onInterrupt(handler: () => void): () => void;
+  /**
+   * Calls `handler` when the process is asked to stop: on Ctrl-C (SIGINT),
+   * SIGTERM or SIGHUP, and with `SIGPIPE` when standard output is closed
+   * (`dlmanager --json | head -2`); until the returned function is called.
+   */
+  onInterrupt(handler: (reason: Interruption) => void): () => void;
 }
+
+/** Why the CLI stops early: a signal, or `SIGPIPE` for a closed output. */
+export type Interruption = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGPIPE";
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+/**
+ * The exit code after each {@linkcode Interruption}: 128 + the signal's
+ * number, as a shell reports a process the signal killed.
+ */
+export const INTERRUPTED_EXIT: Record<Interruption, number> = {
+  SIGHUP: 129,
+  SIGINT: 130,
+  SIGPIPE: 141,
+  SIGTERM: 143,
+};
 
 /**
  * Runs the command line.
  *
  * @param host The process, see {@linkcode CliHost}.
  * @returns The exit code: 0 all downloaded or present, 1 any failed, 2 a
- * usage error, 130 interrupted.
+ * usage error, or {@linkcode INTERRUPTED_EXIT} when stopped early.
  *
  * @example
  * ```ts ignore
@@ -66,6 +91,7 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 export async function runCli(host: CliHost): Promise<number> {
   let options: CliOptions;
   let jobs: Job[];
+  let planned: Planned[];
   try {
     const command = parseCliArgs(host.args);
     if (command.kind === "help") {
@@ -91,6 +117,7 @@ export async function runCli(host: CliHost): Promise<number> {
       jobs.push(...parseInputList(text, source));
       if (jobs.length === 0) throw new UsageError(`No URL in ${source}`);
     }
+    planned = plan(jobs);
     try {
       await host.prepareDir(options.dir);
     } catch (error) {
@@ -103,7 +130,38 @@ export async function runCli(host: CliHost): Promise<number> {
     host.stderr.write(`dlmanager: ${error.message}\n`);
     return EXIT.usage;
   }
-  return await new Session(host, options, jobs).run();
+  return await new Session(host, options, planned).run();
+}
+
+/** A job with its file name, or the URL that already has that name. */
+interface Planned {
+  job: Job;
+  name: string;
+  /** Another URL downloading to the same name. */
+  taken?: string;
+}
+
+/**
+ * Names every job. The same URL to the same name twice is one download;
+ * another URL to a name already taken cannot be downloaded (it would be
+ * dropped as the same file, or overwrite it).
+ */
+function plan(jobs: Job[]): Planned[] {
+  const planned: Planned[] = [];
+  const owners = new Map<string, string>(); // name -> URL
+  const seen = new Set<string>();
+  for (const job of jobs) {
+    const name = jobFileName(job);
+    const key = `${name}\0${job.url}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const owner = owners.get(name);
+    if (owner === undefined) owners.set(name, job.url);
+    planned.push(
+      owner === undefined ? { job, name } : { job, name, taken: owner },
+    );
+  }
+  return planned;
 }
 
 /** A download as the CLI follows it. */
@@ -127,7 +185,7 @@ const JSON_INTERVAL = 1000;
 class Session {
   #host: CliHost;
   #options: CliOptions;
-  #jobs: Job[];
+  #planned: Planned[];
   #start = Date.now();
   #tracked: Tracked[] = [];
   #ended = new Set<Tracked>();
@@ -135,16 +193,16 @@ class Session {
   #skipped = 0;
   #failed = 0;
   #bytes = 0;
-  #interrupted = false;
+  #interrupted: Interruption | undefined;
   #tty: boolean;
   #color: boolean;
   #display: LiveDisplay | undefined;
   #tick = 0;
 
-  constructor(host: CliHost, options: CliOptions, jobs: Job[]) {
+  constructor(host: CliHost, options: CliOptions, planned: Planned[]) {
     this.#host = host;
     this.#options = options;
-    this.#jobs = jobs;
+    this.#planned = planned;
     this.#tty = !options.json && host.stdout.isTTY === true;
     this.#color = this.#tty && (host.env("NO_COLOR") ?? "") === "";
   }
@@ -153,60 +211,82 @@ class Session {
     const options = this.#options;
     const interval = Number(this.#host.env("DLMANAGER_LOG_INTERVAL") ?? "");
     const logInterval = interval > 0 ? interval * 1000 : LOG_INTERVAL;
-    const manager = new DownloadManager(options.dir, {
-      // -j: the manager queues the rest (FIFO) and runs them as slots free.
-      ...(options.concurrency === undefined
-        ? {}
-        : { concurrency: options.concurrency }),
-      ...(options.retries === undefined ? {} : { retries: options.retries }),
-      ...(options.timeout === undefined ? {} : {
-        connectTimeout: options.timeout,
-        idleTimeout: options.timeout,
-      }),
-      headers: options.headers,
-      persistLimit: options.maxSize === undefined ? null : new PersistLimit(
-        options.maxSize,
-        options.keep === undefined ? {} : { fileLimit: options.keep },
-      ),
-    });
-    const stopInterrupt = this.#host.onInterrupt(() => {
-      this.#interrupted = true;
+    let manager: DownloadManager;
+    try {
+      manager = new DownloadManager(options.dir, {
+        // -j: the manager queues the rest (FIFO) and runs them as slots free.
+        ...(options.concurrency === undefined
+          ? {}
+          : { concurrency: options.concurrency }),
+        ...(options.retries === undefined ? {} : { retries: options.retries }),
+        ...(options.timeout === undefined ? {} : {
+          connectTimeout: options.timeout,
+          idleTimeout: options.timeout,
+        }),
+        headers: options.headers,
+        persistLimit: options.maxSize === undefined ? null : new PersistLimit(
+          options.maxSize,
+          options.keep === undefined ? {} : { fileLimit: options.keep },
+        ),
+      });
+    } catch (error) {
+      // The arguments were checked: this is the directory.
+      this.#host.stderr.write(
+        `dlmanager: Cannot download into "${options.dir}": ${message(error)}\n`,
+      );
+      return EXIT.usage;
+    }
+    const stopInterrupt = this.#host.onInterrupt((reason) => {
+      this.#interrupted ??= reason;
       manager.cancel();
     });
     let timer: ReturnType<typeof setInterval> | undefined;
     if (this.#tty && !options.quiet) {
+      const stdout = this.#host.stdout;
       this.#display = new LiveDisplay(
-        this.#host.stdout,
-        (width) => this.#frame(width),
-        { width: () => this.#host.stdout.columns ?? 80 },
+        stdout,
+        (width, height) => this.#frame(width, height),
+        { width: () => stdout.columns ?? 80, height: () => stdout.rows },
       );
     } else if (!options.json && !options.quiet) {
       timer = setInterval(() => this.#logProgress(), logInterval);
     }
     try {
       const waits: Promise<void>[] = [];
-      for (const job of this.#jobs) {
+      for (const { job, name, taken } of this.#planned) {
+        if (taken !== undefined) {
+          this.#failed++;
+          const text =
+            `Cannot download "${job.url}": the file name "${name}" is taken by "${taken}" ${NAME_IT}`;
+          this.#event(
+            "fail",
+            { name, url: job.url, error: text },
+            `failed  ${name}: ${text}`,
+            true,
+          );
+          continue;
+        }
         let download: Download | null;
         try {
           download = manager.download(job.url, {
-            fname: job.name,
+            fname: name,
             sha256: job.sha256,
             integrity: job.integrity,
             progress: (download, current, total) =>
               this.#progress(download, current, total),
           });
         } catch (error) {
-          // A name the library refuses (e.g. a URL ending in "/"): a usage
-          // error, found before any byte was fetched.
+          // A name the library refuses: a usage error, found before any
+          // byte was fetched.
           manager.cancel();
           await manager.wait({ raiseIfError: false });
+          const text = message(error);
           throw new UsageError(
-            `Cannot download "${job.url}": ${message(error)}${
-              job.name === undefined ? " (give a name with -o or in -i)" : ""
-            }`,
+            text.startsWith("Cannot download")
+              ? text
+              : `Cannot download "${job.url}": ${text}`,
           );
         }
-        const name = job.name ?? nameOf(job.url);
         if (download === null) {
           this.#skipped++;
           this.#event(
@@ -217,10 +297,10 @@ class Session {
           continue;
         }
         if (this.#tracked.some((tracked) => tracked.download === download)) {
-          continue; // the same file twice in the list: one download
+          continue; // cannot happen: every name is planned once
         }
         const tracked: Tracked = {
-          name: basename(download.getDest()),
+          name,
           url: job.url,
           download,
           started: false,
@@ -249,8 +329,12 @@ class Session {
       this.#display?.stop();
       stopInterrupt();
     }
+    if (this.#interrupted !== undefined) {
+      // With its output closed, the CLI has no one to tell.
+      if (this.#interrupted !== "SIGPIPE") this.#summary();
+      return INTERRUPTED_EXIT[this.#interrupted];
+    }
     this.#summary();
-    if (this.#interrupted) return EXIT.interrupted;
     return this.#failed > 0 ? EXIT.failed : EXIT.ok;
   }
 
@@ -321,6 +405,16 @@ class Session {
       );
       return;
     }
+    if (download.skipped) {
+      // Another process downloaded it while this one waited for its lock.
+      this.#skipped++;
+      this.#event(
+        "skip",
+        { name: tracked.name, url: tracked.url },
+        `skipped ${tracked.name} (downloaded by another process)`,
+      );
+      return;
+    }
     this.#done++;
     this.#event(
       "done",
@@ -338,7 +432,7 @@ class Session {
     );
   }
 
-  #frame(width: number): string[] {
+  #frame(width: number, height: number | undefined): string[] {
     const active = this.#active();
     const rows: RowState[] = active.map((t) => ({
       name: t.name,
@@ -362,6 +456,7 @@ class Session {
       },
       width,
       this.#tick++,
+      height,
     );
   }
 
@@ -392,16 +487,21 @@ class Session {
         failed: this.#failed,
         bytes: this.#bytes,
         ms,
-        interrupted: this.#interrupted,
+        interrupted: this.#interrupted !== undefined,
       });
       return;
     }
+    const interrupted = this.#interrupted;
     const line = `${
-      this.#interrupted ? "Interrupted" : "Finished"
+      interrupted === undefined
+        ? "Finished"
+        : interrupted === "SIGINT"
+        ? "Interrupted"
+        : `Interrupted by ${interrupted}`
     }: ${this.#done} done, ${this.#skipped} skipped, ${this.#failed} failed, ${
       formatBytes(this.#bytes)
     } in ${formatDuration(ms)} (${formatBytes(average)}/s)\n`;
-    (this.#interrupted ? this.#host.stderr : this.#host.stdout).write(line);
+    (interrupted ? this.#host.stderr : this.#host.stdout).write(line);
   }
 
   #event(
@@ -456,18 +556,4 @@ function colorize(line: string): string {
 function message(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split("\n")[0] ?? text;
-}
-
-function basename(path: string): string {
-  return path.split(/[/\\]/).pop() ?? path;
-}
-
-/** The name the library gives a URL's file: its last path segment, decoded. */
-function nameOf(url: string): string {
-  const segment = new URL(url).pathname.split("/").pop() ?? "";
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }
