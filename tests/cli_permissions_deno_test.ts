@@ -74,10 +74,6 @@ test(
       "--allow-net=127.0.0.1",
       "--allow-read",
       "--allow-write",
-      // The library's lock reads the host name (src/_lock.ts), which asks
-      // for --allow-sys=hostname until it queries the permission first;
-      // denied here, so that any other use shows.
-      "--deny-sys=hostname",
     ]);
     assert.doesNotMatch(screen, /Deno requests/);
     assert.match(screen, /\n\[exit 0\]$/);
