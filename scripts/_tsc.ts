@@ -45,9 +45,9 @@ export function compile(options: CompileOptions): void {
   const root = resolve(options.root);
   const abs = (path: string): string => resolve(root, path);
   const testsDir = abs(options.testsDir) + sep;
-  // Every test module (helpers and child scripts too), but those that need
-  // Deno's own APIs: their names end in `_deno_test.ts`.
-  const tests = readdirSync(testsDir)
+  // Every test module, in every folder (helpers and child scripts too), but
+  // those that need Deno's own APIs: their names end in `_deno_test.ts`.
+  const tests = readdirSync(testsDir, { recursive: true, encoding: "utf8" })
     .filter((name) => name.endsWith(".ts") && !name.endsWith("_deno_test.ts"))
     .map((name) => testsDir + name);
   const entryByPath = new Map<string, string>();
@@ -87,15 +87,18 @@ export function compile(options: CompileOptions): void {
     writeFileSync(path, text);
   }
 
-  // In a test, a specifier reaching out of the tests' directory.
+  // In a test, a specifier reaching out of the tests' directory: relative to
+  // where that test is written.
   function testSpecifier(from: string, specifier: string): string | undefined {
     if (!specifier.startsWith(".")) return undefined;
     const target = resolve(dirname(from), specifier);
     if (target.startsWith(testsDir)) return undefined;
     const installed = join(abs(options.installedOutDir), relative(root, target))
       .replace(/\.ts$/, ".js");
+    const written = join(abs(options.testsOutDir), relative(testsDir, from));
+    const path = relative(dirname(written), installed).split(sep).join("/");
     return entryByPath.get(target) ??
-      relative(abs(options.testsOutDir), installed).split(sep).join("/");
+      (path.startsWith(".") ? path : `./${path}`);
   }
 
   const { diagnostics } = program.emit(undefined, writeFile, undefined, false, {

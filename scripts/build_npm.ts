@@ -34,10 +34,18 @@ const name = denoJson.name;
 // runs it.
 const entryPoints = { [name]: "mod.ts", [`${name}/cli`]: "cli.ts" };
 const bin = "esm/cli.js";
-// `_fs.ts` picks Deno's or Node's file APIs at load; the package holds only
-// Node's (see `src/_fs_npm.ts` for why). `dlmanager --version` prints the
+// `_runtime/fs.ts` picks Deno's or Node's file APIs at load; the package holds
+// only Node's (see `src/_runtime/fs.npm.ts` for why): a file named
+// `<name>.npm.ts` is compiled in place of `<name>.ts`. `dlmanager --version` prints the
 // version this build is given (written to the scratch directory below).
-const swaps: Record<string, string> = { "src/_fs.ts": "src/_fs_npm.ts" };
+const swaps: Record<string, string> = Object.fromEntries(
+  readdirSync(join(root, "src"), { recursive: true, encoding: "utf8" })
+    .filter((path) => path.endsWith(".npm.ts"))
+    .map((path) => [
+      join("src", path.replace(/\.npm\.ts$/, ".ts")),
+      join("src", path),
+    ]),
+);
 const compilerOptions: JsonCompilerOptions = {
   ...denoJson.compilerOptions, // the same strictness as on Deno
   target: "es2022", // so tsc downlevels `await using`, which Node 20 cannot parse
@@ -133,7 +141,8 @@ try {
   const node = await run("node", ["--version"], project, { capture: true });
   for (const format of formats) {
     const dir = join(project, format);
-    const tests = readdirSync(dir).filter((file) => file.endsWith("_test.js"));
+    const tests = readdirSync(dir, { recursive: true, encoding: "utf8" })
+      .filter((file) => file.endsWith("_test.js")).sort();
     console.log(`\nThe test suite on Node ${node.trim()}, ${format}:`);
     await run("node", ["--test", "--test-reporter=spec", ...tests], dir);
   }

@@ -6,16 +6,16 @@
  */
 
 import { basename } from "node:path";
-import { ChunkedWriter } from "./_chunked_writer.ts";
+import { ChunkedWriter } from "./_body/chunked_writer.ts";
 import {
   contentEncoding,
   decodedBody,
   isDecodeFailure,
-} from "./_content_encoding.ts";
-import { FileLock, type LockTiming, type Owner } from "./_lock.ts";
-import { type FileWriter, fs } from "./_fs.ts";
-import { NAME_MAX, notAFileError } from "./_file_name.ts";
-import { IntegrityCheck, parseExpected } from "./_integrity.ts";
+} from "./_body/content_decoding.ts";
+import { FileLock, type LockTiming, type Owner } from "./_disk/lock.ts";
+import { type FileWriter, fs } from "./_runtime/fs.ts";
+import { NAME_MAX, notAFileError } from "./_disk/file_name.ts";
+import { IntegrityCheck, parseExpected } from "./_body/integrity.ts";
 import {
   endWriter,
   partialFile,
@@ -28,11 +28,16 @@ import {
   startWriter,
   writerState,
   writeSidecar,
-} from "./_partial.ts";
-import { newToken, thisProcess } from "./_process_identity.ts";
-import { isRetryable, parseRetryAfter, retryDelay, sleep } from "./_retry.ts";
-import { pollInterval, SizePoller } from "./_size_poller.ts";
-import { Watchdog } from "./_watchdog.ts";
+} from "./_disk/names.ts";
+import { newToken, thisProcess } from "./_disk/process_identity.ts";
+import {
+  isRetryable,
+  parseRetryAfter,
+  retryDelay,
+  sleep,
+} from "./_http/retry_policy.ts";
+import { pollInterval, SizePoller } from "./_body/size_poller.ts";
+import { Watchdog } from "./_timers.ts";
 import {
   DownloadInterrupt,
   HTTPError,

@@ -6,13 +6,13 @@
  */
 
 import { join, resolve } from "node:path";
-import { fs, NotFoundError } from "./_fs.ts";
+import { fs, NotFoundError } from "./_runtime/fs.ts";
 import {
   assertFileName,
   fileNameFromUrl,
   notAFileError,
-} from "./_file_name.ts";
-import { removeLeftovers } from "./_leftovers.ts";
+} from "./_disk/file_name.ts";
+import { removeLeftovers } from "./_disk/leftovers.ts";
 import {
   Download,
   enqueue,
@@ -26,7 +26,7 @@ import {
   type RequestHeaders,
   type TransferOptions,
 } from "./transfer_options.ts";
-import { isReservedName } from "./_partial.ts";
+import { isReservedName } from "./_disk/names.ts";
 
 /**
  * Options for {@linkcode DownloadManager}. The {@linkcode TransferOptions}

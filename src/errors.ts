@@ -7,9 +7,9 @@
 import {
   classifyNetworkFailure,
   type NetworkErrorCode,
-} from "./_network_failure.ts";
+} from "./_http/network_failure.ts";
 
-export type { NetworkErrorCode } from "./_network_failure.ts";
+export type { NetworkErrorCode } from "./_http/network_failure.ts";
 
 /**
  * Raised by {@linkcode Download.wait} (and `raiseIfError()`) when the download

@@ -6,9 +6,9 @@
  */
 
 import { basename, join, resolve } from "node:path";
-import { fs, NotFoundError } from "./_fs.ts";
-import { globToRegExp } from "./_glob.ts";
-import { isReservedName } from "./_partial.ts";
+import { fs, NotFoundError } from "./_runtime/fs.ts";
+import { globToRegExp } from "./_disk/glob.ts";
+import { isReservedName } from "./_disk/names.ts";
 
 /** Options for {@linkcode PersistLimit.removeOldFiles}. */
 export interface RemoveOldFilesOptions {

@@ -14,11 +14,16 @@ import {
   partialPaths,
   SIDECAR_VERSION,
   writeSidecar,
-} from "../src/_partial.ts";
-import { thisProcess } from "../src/_process_identity.ts";
-import { deferred, fileRoute, patternBytes, startServer } from "./_server.ts";
-import { startChild } from "./_child.ts";
-import { tempDir } from "./_temp_dir.ts";
+} from "../src/_disk/names.ts";
+import { thisProcess } from "../src/_disk/process_identity.ts";
+import {
+  deferred,
+  fileRoute,
+  patternBytes,
+  startServer,
+} from "./_helpers/server.ts";
+import { startChild } from "./_helpers/child.ts";
+import { tempDir } from "./_helpers/temp_dir.ts";
 
 const BODY = patternBytes(200_000);
 /** A pid no process has here (above Linux's pid_max). */
@@ -70,7 +75,7 @@ test(
     });
     await using server = await startServer({ "/f": route });
     await using dir = await tempDir();
-    const child = startChild("_crash_child", [server.url("/f"), dir.join("f")]);
+    const child = startChild("crash_child", [server.url("/f"), dir.join("f")]);
     // Kill it once it has written 48 KiB (12 writes of 4 KiB: all it can of 50,000 bytes).
     await Promise.race([child.line((line) => line === "49152"), child.exited]);
     child.process.kill("SIGKILL");

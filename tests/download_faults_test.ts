@@ -32,9 +32,9 @@ import {
   type Route,
   startServer,
   type TestServer,
-} from "./_server.ts";
-import { type TempDir, tempDir } from "./_temp_dir.ts";
-import { SELF_SIGNED_CERT, SELF_SIGNED_KEY } from "./_tls.ts";
+} from "./_helpers/server.ts";
+import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
+import { SELF_SIGNED_CERT, SELF_SIGNED_KEY } from "./_helpers/tls.ts";
 
 const FAST: DownloadOptions = { backoffBase: 1, backoffCap: 5 };
 const BODY = patternBytes(100_000);

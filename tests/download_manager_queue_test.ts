@@ -10,8 +10,13 @@ import {
   DownloadManager,
   type DownloadState,
 } from "../mod.ts";
-import { deferred, patternBytes, type Route, startServer } from "./_server.ts";
-import { tempDir } from "./_temp_dir.ts";
+import {
+  deferred,
+  patternBytes,
+  type Route,
+  startServer,
+} from "./_helpers/server.ts";
+import { tempDir } from "./_helpers/temp_dir.ts";
 
 const BODY = patternBytes(1000);
 

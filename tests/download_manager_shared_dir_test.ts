@@ -10,17 +10,17 @@ import { readFile, utimes } from "node:fs/promises";
 import process from "node:process";
 import { test } from "node:test";
 import { Download, DownloadManager, LockTimeoutError } from "../mod.ts";
-import { FileLock } from "../src/_lock.ts";
-import { startChild } from "./_child.ts";
+import { FileLock } from "../src/_disk/lock.ts";
+import { startChild } from "./_helpers/child.ts";
 import {
   bytesRoute,
   deferred,
   fileRoute,
   patternBytes,
   startServer,
-} from "./_server.ts";
-import { type TempDir, tempDir } from "./_temp_dir.ts";
-import { partialPaths } from "../src/_partial.ts";
+} from "./_helpers/server.ts";
+import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
+import { partialPaths } from "../src/_disk/names.ts";
 
 const BODY = patternBytes(200_000);
 
@@ -51,7 +51,7 @@ test("Two processes downloading one name into one directory make one request", {
   await using server = await startServer({ "/f": route });
   await using dir = await tempDir();
   const children = [0, 1].map(() =>
-    startChild("_manager_child", [server.url("/f"), dir.path])
+    startChild("manager_child", [server.url("/f"), dir.path])
   );
   // Both have asked for the file before the first answer is let through.
   await Promise.all(
@@ -80,10 +80,10 @@ test("A process takes over and finishes the download of a killed one", {
   });
   await using server = await startServer({ "/f": route });
   await using dir = await tempDir();
-  const victim = startChild("_manager_child", [server.url("/f"), dir.path]);
+  const victim = startChild("manager_child", [server.url("/f"), dir.path]);
   // 49,152 bytes written (12 writes of 4 KiB): all it can of the 50,000 sent.
   await victim.line((line) => line === "progress 49152");
-  const survivor = startChild("_manager_child", [server.url("/f"), dir.path]);
+  const survivor = startChild("manager_child", [server.url("/f"), dir.path]);
   await survivor.line((line) => line === "started");
   victim.process.kill("SIGKILL");
   assert.equal(await victim.exited, "SIGKILL");
@@ -140,7 +140,7 @@ for (
       const route = bytesRoute(BODY, { gate: gate.promise, gateAt });
       await using server = await startServer({ "/f": route });
       await using dir = await tempDir();
-      const first = startChild("_manager_child", [
+      const first = startChild("manager_child", [
         server.url("/f"),
         dir.path,
         "200",
@@ -154,7 +154,7 @@ for (
         signal(pid, "SIGSTOP");
         stopped = true;
         await ageHeartbeat(lockOf(dir));
-        const second = startChild("_manager_child", [
+        const second = startChild("manager_child", [
           server.url("/f"),
           dir.path,
           "200",
@@ -219,7 +219,7 @@ test(
     await using server = await startServer({ "/f": route });
     await using dir = await tempDir();
     const first = startChild(
-      "_manager_child",
+      "manager_child",
       [server.url("/f"), dir.path, "200"],
       ELSEWHERE,
     );
@@ -236,7 +236,7 @@ test(
       signal(pid, "SIGSTOP");
       stopped = true;
       await ageHeartbeat(lockOf(dir));
-      const second = startChild("_manager_child", [
+      const second = startChild("manager_child", [
         server.url("/f"),
         dir.path,
         "200",

@@ -15,9 +15,9 @@ import {
   patternBytes,
   startServer,
   statusRoute,
-} from "./_server.ts";
-import { partialFile, partialPaths } from "../src/_partial.ts";
-import { tempDir } from "./_temp_dir.ts";
+} from "./_helpers/server.ts";
+import { partialFile, partialPaths } from "../src/_disk/names.ts";
+import { tempDir } from "./_helpers/temp_dir.ts";
 
 test("DownloadManager creates destdir and its parents", async () => {
   await using dir = await tempDir();

@@ -10,8 +10,8 @@ import {
   type Route,
   startServer,
   statusRoute,
-} from "./_server.ts";
-import { tempDir } from "./_temp_dir.ts";
+} from "./_helpers/server.ts";
+import { tempDir } from "./_helpers/temp_dir.ts";
 
 type Report = [number, number | undefined];
 

@@ -3,8 +3,8 @@ import { mkdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, relative } from "node:path";
 import { test } from "node:test";
 import { PersistLimit } from "../mod.ts";
-import { partialFile, partialPaths } from "../src/_partial.ts";
-import { type TempDir, tempDir } from "./_temp_dir.ts";
+import { partialFile, partialPaths } from "../src/_disk/names.ts";
+import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 
 const BASE = 1_700_000_000; // seconds; every file gets BASE + its age rank
 

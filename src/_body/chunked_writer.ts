@@ -1,0 +1,195 @@
+// Writes a stream of byte chunks of any size to a file in writes of exactly
+// `chunkSize` bytes (the last one may be shorter), calling `onWrite` after
+// each. A byte stream (a `fetch` body, on Deno and Node) is read with a BYOB
+// reader straight into the staging buffer, with one write in flight while the
+// next chunk is read into a second buffer; other streams' chunks are split or
+// joined (a chunk that covers whole writes is written from its own memory).
+// The staging buffer is allocated on first need, no larger than the body.
+
+import type { FileWriter } from "../_runtime/fs.ts";
+
+/** Splits or joins chunks into fixed-size writes. */
+export class ChunkedWriter {
+  #file: FileWriter;
+  #chunkSize: number;
+  #expected: number | undefined;
+  #onWrite: (written: number) => void;
+  #buffer: Uint8Array | undefined;
+  #buffered = 0;
+  #written = 0;
+
+  /**
+   * @param file Where to write.
+   * @param chunkSize Bytes per write.
+   * @param expected The body's expected length, if known: bounds the staging buffer.
+   * @param onWrite Called with the total bytes written after each write.
+   */
+  constructor(
+    file: FileWriter,
+    chunkSize: number,
+    expected: number | undefined,
+    onWrite: (written: number) => void,
+  ) {
+    this.#file = file;
+    this.#chunkSize = chunkSize;
+    this.#expected = expected;
+    this.#onWrite = onWrite;
+  }
+
+  /** Bytes written to the file so far. */
+  get written(): number {
+    return this.#written;
+  }
+
+  /** Takes `chunk`, writing every full `chunkSize` it completes. */
+  async push(chunk: Uint8Array): Promise<void> {
+    const size = this.#chunkSize;
+    let offset = 0;
+    if (this.#buffered > 0) {
+      offset = Math.min(size - this.#buffered, chunk.byteLength);
+      this.#stage(chunk.subarray(0, offset));
+      if (this.#buffered < size) return;
+      await this.#writeBuffer();
+    }
+    while (chunk.byteLength - offset >= size) {
+      await this.#write(chunk.subarray(offset, offset + size));
+      offset += size;
+    }
+    if (offset < chunk.byteLength) this.#stage(chunk.subarray(offset));
+  }
+
+  /**
+   * Reads `body` to its end, writing every full `chunkSize`; then
+   * {@linkcode ChunkedWriter.flush} writes the rest. `onRead` sees each
+   * read's bytes before they count (it may throw to refuse them);
+   * `readError` maps a failed read to the error to throw. After a failed
+   * read, bytes staged but not written are lost (a BYOB read takes the
+   * buffer): only `written` bytes are in the file. The write in
+   * flight has ended before this settles, so nothing is written (or
+   * reported) after it has.
+   */
+  async pipeFrom(
+    body: ReadableStream<Uint8Array>,
+    onRead: (bytes: Uint8Array) => void,
+    readError: (error: unknown) => unknown,
+  ): Promise<void> {
+    let reader: ReadableStreamBYOBReader;
+    try {
+      reader = body.getReader({ mode: "byob" });
+    } catch {
+      // Not a byte stream (a custom fetch's): take its chunks as they come.
+      const chunks = body.getReader();
+      for (;;) {
+        // Typed by inference: the result's DOM type name is not in @types/node.
+        let result;
+        try {
+          result = await chunks.read();
+        } catch (error) {
+          throw readError(error);
+        }
+        if (result.done) return;
+        onRead(result.value);
+        await this.push(result.value);
+      }
+    }
+    let inFlight: Promise<{ error: unknown } | undefined> | undefined;
+    let spare: Uint8Array | undefined;
+    try {
+      for (;;) {
+        let result;
+        try {
+          result = await reader.read(
+            new Uint8Array(this.#room(), this.#buffered),
+          );
+        } catch (error) {
+          // The failed read took the staging buffer with it, and the bytes
+          // staged there: they were never written, so they are not counted.
+          this.#buffer = undefined;
+          this.#buffered = 0;
+          throw readError(error);
+        }
+        const { done, value } = result;
+        if (value !== undefined) {
+          // The read took over the buffer's memory (a transfer): keep its new owner.
+          this.#buffer = new Uint8Array(value.buffer);
+          if (value.byteLength > 0) onRead(value);
+          this.#buffered += value.byteLength;
+        }
+        if (this.#buffered === this.#chunkSize) {
+          const full = this.#buffer as Uint8Array;
+          const failed = await inFlight;
+          if (failed !== undefined) throw failed.error;
+          inFlight = this.#write(full).then(
+            () => undefined,
+            (error) => ({ error }),
+          );
+          this.#buffer = spare ?? new Uint8Array(this.#chunkSize);
+          this.#buffered = 0;
+          spare = full;
+        }
+        if (done) break;
+      }
+    } catch (error) {
+      await inFlight; // its own error, if any, comes second
+      throw error;
+    }
+    const failed = await inFlight;
+    if (failed !== undefined) throw failed.error;
+  }
+
+  /** Writes what is staged (the short last write). */
+  async flush(): Promise<void> {
+    if (this.#buffered > 0) await this.#writeBuffer();
+  }
+
+  /**
+   * The staging buffer's memory, with room for at least one more byte: sized
+   * like the one `#stage` makes, plus the byte the read that sees the end of
+   * the body needs. A body longer than announced grows it to a full chunk.
+   */
+  #room(): ArrayBuffer {
+    if (this.#buffer === undefined) {
+      const left = this.#expected === undefined
+        ? this.#chunkSize
+        : this.#expected - this.#written + 1;
+      this.#buffer = new Uint8Array(
+        Math.min(this.#chunkSize, Math.max(left, 1)),
+      );
+    } else if (this.#buffered === this.#buffer.byteLength) {
+      const grown = new Uint8Array(this.#chunkSize);
+      grown.set(this.#buffer);
+      this.#buffer = grown;
+    }
+    return this.#buffer.buffer as ArrayBuffer;
+  }
+
+  #stage(bytes: Uint8Array): void {
+    if (this.#buffer === undefined) {
+      const left = this.#expected === undefined
+        ? this.#chunkSize
+        : this.#expected - this.#written;
+      this.#buffer = new Uint8Array(
+        Math.min(this.#chunkSize, Math.max(left, bytes.byteLength)),
+      );
+    } else if (this.#buffer.byteLength < this.#buffered + bytes.byteLength) {
+      // The body is longer than announced: grow to a full chunk.
+      const grown = new Uint8Array(this.#chunkSize);
+      grown.set(this.#buffer.subarray(0, this.#buffered));
+      this.#buffer = grown;
+    }
+    this.#buffer.set(bytes, this.#buffered);
+    this.#buffered += bytes.byteLength;
+  }
+
+  async #writeBuffer(): Promise<void> {
+    const staged = (this.#buffer as Uint8Array).subarray(0, this.#buffered);
+    this.#buffered = 0;
+    await this.#write(staged);
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    await this.#file.write(bytes);
+    this.#written += bytes.byteLength;
+    this.#onWrite(this.#written);
+  }
+}

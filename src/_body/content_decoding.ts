@@ -1,0 +1,76 @@
+// The same bytes on every runtime when a server compresses a body although
+// the request asked for `Accept-Encoding: identity`. Node's and Bun's `fetch`
+// always decode `gzip`, `deflate` and `br`; Deno's decodes only when it chose
+// the `Accept-Encoding` itself, so with ours it hands over the bytes as sent.
+// Where the runtime's `fetch` did not decode, the body is decoded here, so
+// that a download saves the decoded file everywhere (what a browser saves,
+// too). A custom `fetch` is taken to behave as the runtime's own.
+
+import { Duplex } from "node:stream";
+import {
+  type BrotliDecompress,
+  createBrotliDecompress,
+  createGunzip,
+  createInflate,
+  type Gunzip,
+  type Inflate,
+} from "node:zlib";
+import { host } from "../_runtime/fs.ts";
+
+const DECODERS: Record<string, () => Gunzip | Inflate | BrotliDecompress> = {
+  gzip: createGunzip,
+  "x-gzip": createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
+
+/**
+ * The content coding of `headers` if the body is compressed: `undefined`
+ * for none (`identity`).
+ */
+export function contentEncoding(headers: Headers): string | undefined {
+  const encoding = headers.get("content-encoding")?.trim().toLowerCase();
+  return encoding === undefined || encoding === "" || encoding === "identity"
+    ? undefined
+    : encoding;
+}
+
+/**
+ * `body` as the runtime's `fetch` would decode it: itself where `fetch`
+ * decoded it already or where it is not compressed, else decoded. Any
+ * coding but `gzip`, `deflate` and `br` (several, or `zstd`, which runtimes
+ * and their versions treat differently) returns `undefined`: the caller
+ * refuses the answer rather than save bytes another runtime would not.
+ * A body that does not decode fails its reads as `fetch`'s own decoding does
+ * (see {@linkcode isDecodeFailure}).
+ */
+export function decodedBody(
+  body: ReadableStream<Uint8Array>,
+  encoding: string | undefined,
+): ReadableStream<Uint8Array> | undefined {
+  if (encoding === undefined) return body;
+  const create = DECODERS[encoding];
+  // Refused everywhere, also where `fetch` passed it through or decoded it:
+  // runtimes (and their versions) differ on these.
+  if (create === undefined) return undefined;
+  if (host.fetchDecodes) return body;
+  const { readable, writable } = Duplex.toWeb(create());
+  // Cancelling `readable` ends the decoder, and with it the pipe, which
+  // cancels `body`.
+  void body.pipeTo(writable as WritableStream<Uint8Array>).catch(() => {});
+  return readable as ReadableStream<Uint8Array>;
+}
+
+// The codes a body that does not decode fails with: node:zlib's (Node's
+// fetch, and this module on Deno) and Bun's fetch's.
+const DECODE_CODES = /^(Z_|ERR__ERROR_|ZlibError$|BrotliDecompressionError$)/;
+
+/** Whether a failed body read is a body that does not decode as it said. */
+export function isDecodeFailure(error: unknown): boolean {
+  for (let e = error, depth = 0; e != null && depth < 8; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && DECODE_CODES.test(code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}

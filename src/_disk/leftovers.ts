@@ -1,0 +1,77 @@
+// Cleaning a directory of what dead processes left: partial files, sidecars,
+// half-written sidecars, taken-over locks and owner files (the library's
+// reserved `.<name>.<hash>.dlpart*` names) that no live heartbeat guards and
+// that have not changed for `maxAge`. A fresh leftover stays: it may be
+// resumed. The heartbeat of a group is its lock's mtime, or an owner file's
+// own (see `_lock.ts`).
+
+import { join } from "node:path";
+import { fs, NotFoundError } from "../_runtime/fs.ts";
+import {
+  isReservedName,
+  LOCK_SUFFIX,
+  OWNER_SUFFIX,
+  PARTIAL_SUFFIX,
+} from "./names.ts";
+
+/** The `.<name>.<hash>.dlpart` part every file of one partial download shares. */
+function groupOf(name: string): string {
+  // Anchored on the hash, so a destination named "a.dlpart" is no trouble.
+  return /^\..*\.[0-9a-f]{12}\.dlpart/su.exec(name)?.[0] ?? name;
+}
+
+async function mtimeOf(path: string): Promise<number | undefined> {
+  const stat = await fs.stat(path);
+  return stat === undefined ? undefined : stat.mtime?.getTime() ?? 0;
+}
+
+/**
+ * Removes the leftovers in `directory` older than `maxAge` milliseconds,
+ * except those of a download whose lock had a heartbeat within
+ * `lockStaleAfter`, and owner files with such a heartbeat. Returns the names
+ * removed.
+ */
+export async function removeLeftovers(
+  directory: string,
+  maxAge: number,
+  lockStaleAfter: number,
+  now: number = Date.now(),
+): Promise<string[]> {
+  const groups = new Map<string, string[]>();
+  for (const entry of await fs.readDir(directory)) {
+    if (!entry.isFile || !isReservedName(entry.name)) continue;
+    const group = groupOf(entry.name);
+    groups.set(group, [...groups.get(group) ?? [], entry.name]);
+  }
+  const removed: string[] = [];
+  for (const [group, names] of groups) {
+    const heartbeats = await Promise.all(
+      [LOCK_SUFFIX, OWNER_SUFFIX].map((suffix) =>
+        mtimeOf(join(directory, group + suffix.slice(PARTIAL_SUFFIX.length)))
+      ),
+    );
+    if (
+      heartbeats.some((beat) =>
+        beat !== undefined && now - beat <= lockStaleAfter
+      )
+    ) {
+      continue;
+    }
+    const mtimes = await Promise.all(
+      names.map((name) => mtimeOf(join(directory, name))),
+    );
+    // The group goes only as a whole: a partial file is useless without its sidecar.
+    if (mtimes.some((mtime) => mtime !== undefined && now - mtime < maxAge)) {
+      continue;
+    }
+    for (const name of names) {
+      try {
+        await fs.remove(join(directory, name));
+        removed.push(name);
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+      }
+    }
+  }
+  return removed.sort();
+}

@@ -1,0 +1,424 @@
+// An exclusive lock on a destination, shared by every process that downloads
+// into the same directory: a lock file beside the partial file, whose content
+// names its owner (its process identity, see `_process_identity.ts`, and a
+// token) and whose mtime is the owner's heartbeat, moved forward while the
+// lock is held. A lock whose owner is proven dead is taken over at once; one
+// whose owner is proven alive is never taken over, however old its heartbeat
+// (the owner may be stopped with Ctrl-Z, or in a debugger: it will go on);
+// one whose owner cannot be judged (another machine, another container, no
+// permission to look) is taken over once its heartbeat is older than
+// `staleAfter`. Taking over renames the lock away (only one process can win
+// that), then checks it is the very lock that was judged, else puts it back.
+// A lock this process holds is never taken over by it.
+//
+// A lock taken over from an owner not proven dead may still have a writer:
+// the download that takes it never touches that owner's partial file (see
+// `_partial.ts`), and the old owner, if it goes on, renames only its own
+// complete file.
+//
+// Taking a lock is one exclusive call on its name. Creating a file allocates
+// an inode, the dearest call a download makes on a journaling disk (on ext4,
+// about 0.1 ms, one directory's creations one at a time), so a process creates
+// one owner file per directory, holding its owner's JSON, and every lock it
+// takes there is a hard link to that file: a new name for an existing inode,
+// about a tenth of the cost. The links share the owner file's content and
+// mtime, so one heartbeat serves them all. The owner file goes with the last
+// lock linked to it. Where a hard link fails (a file system without them),
+// the lock is a file of its own, with its own heartbeat.
+//
+// The calls every download makes on its lock (link it, read it back, remove
+// it) are synchronous, like the heartbeat: a blocking call on a small file
+// costs less than a round trip to the runtime's I/O threads (see
+// `Fs.writeNewSync`). Only the rare takeover and the wait are asynchronous.
+
+import { dirname, join } from "node:path";
+import { AlreadyExistsError, fs, NotFoundError } from "../_runtime/fs.ts";
+import { OWNER_SUFFIX } from "./names.ts";
+import {
+  isThisProcess,
+  newToken,
+  parseIdentity,
+  type ProcessIdentity,
+  type ProcessState,
+  processState,
+  thisProcess,
+} from "./process_identity.ts";
+import { sleep } from "../_http/retry_policy.ts";
+
+/** Timing of a {@linkcode FileLock}, in milliseconds. */
+export interface LockTiming {
+  /** A lock whose heartbeat is older than this is stale. */
+  staleAfter: number;
+  /** How often the owner touches its lock. */
+  heartbeat: number;
+  /** How often a waiting process looks at the lock again. */
+  poll: number;
+}
+
+/** What a lock file holds: its owner process, and the token of the lock. */
+export interface Owner extends ProcessIdentity {
+  /** Names one owner file (or one lock that is a file of its own). */
+  token: string;
+}
+
+/** How {@linkcode FileLock.acquire} waits and gives up. */
+export interface AcquireOptions {
+  /** Aborting it rejects the wait with its reason. */
+  signal: AbortSignal;
+  /**
+   * Called when the lock is found held by another owner that is not taken
+   * over (alive, or its heartbeat fresh), and again when that owner changes:
+   * the download is then waiting for it.
+   */
+  onWait?: ((owner: Owner | undefined) => void) | undefined;
+  /**
+   * Milliseconds to wait for a held lock before rejecting with
+   * `timeoutError(owner)`. `Infinity` waits as long as it takes.
+   */
+  waitTimeout?: number | undefined;
+  /** The error a wait longer than `waitTimeout` rejects with. */
+  timeoutError?: ((owner: Owner | undefined) => unknown) | undefined;
+}
+
+/** A lock's previous owner, when {@linkcode FileLock.acquire} took it over. */
+export interface TakenOver {
+  /** Its owner, if its lock file could be read. */
+  owner: Owner | undefined;
+  /** What was proven about it: `"dead"`, or `"unknown"` with a stale heartbeat. */
+  state: Exclude<ProcessState, "alive">;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function readOwner(path: string): Owner | undefined {
+  try {
+    const value = JSON.parse(decoder.decode(fs.readFileSync(path)));
+    const identity = parseIdentity(value);
+    return identity !== undefined && typeof value.token === "string"
+      ? { ...identity, token: value.token }
+      : undefined;
+  } catch (error) {
+    // Missing, or caught half-written: treat as unknown.
+    if (error instanceof NotFoundError || error instanceof SyntaxError) {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+/**
+ * What to do about a lock held by `owner` (`undefined`: unreadable, caught
+ * half-written): take it over (its owner is dead, or cannot be judged and its
+ * heartbeat is older than `staleAfter`), wait, or retry at once (it is gone).
+ */
+async function judge(
+  path: string,
+  owner: Owner | undefined,
+  staleAfter: number,
+): Promise<TakenOver | "wait" | "retry"> {
+  if (owner !== undefined && heldTokens.has(owner.token)) return "wait";
+  const state = owner === undefined ? "unknown" : isThisProcess(owner)
+    ? "dead" // a lock of this process that it no longer holds
+    : processState(owner);
+  if (state === "dead") return { owner, state };
+  if (state === "alive") return "wait";
+  const stat = await fs.stat(path);
+  if (stat === undefined) return "retry";
+  const mtime = stat.mtime?.getTime() ?? 0;
+  return Date.now() - mtime > staleAfter ? { owner, state } : "wait";
+}
+
+/** Touches `path`, moving its mtime (the heartbeat) forward, on a timer. */
+class Heartbeat {
+  #path: string;
+  #period = Infinity;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(path: string, period: number) {
+    this.#path = path;
+    this.quicken(period);
+  }
+
+  /** Beats at least every `period` milliseconds from now on. */
+  quicken(period: number): void {
+    if (period >= this.#period) return;
+    this.#period = period;
+    clearInterval(this.#timer);
+    const path = this.#path;
+    this.#timer = setInterval(() => {
+      const now = new Date();
+      try {
+        fs.utimeSync(path, now, now);
+      } catch {
+        // Taken over meanwhile (judged stale): its holder's release notices.
+      }
+    }, period);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
+
+/** This process's owner file in one directory, and the locks linked to it. */
+class OwnerFile {
+  readonly path: string;
+  readonly token: string;
+  #directory: string;
+  #heartbeat: Heartbeat | undefined;
+  #holders = 0;
+
+  private constructor(directory: string, path: string, token: string) {
+    this.#directory = directory;
+    this.path = path;
+    this.token = token;
+  }
+
+  /**
+   * This process's owner file in `directory`, created if there is none;
+   * `undefined` if its name is taken (by a leftover of another process).
+   */
+  static of(directory: string): OwnerFile | undefined {
+    const existing = ownerFiles.get(directory);
+    if (existing !== undefined) return existing;
+    const token = newToken();
+    const path = join(directory, ownerFileName(token));
+    try {
+      fs.writeNewSync(path, ownerJson(token));
+    } catch (error) {
+      if (error instanceof AlreadyExistsError) return undefined;
+      throw error;
+    }
+    const owner = new OwnerFile(directory, path, token);
+    ownerFiles.set(directory, owner);
+    heldTokens.add(token);
+    return owner;
+  }
+
+  /** Counts a lock just linked to this file, beating every `heartbeat` ms. */
+  hold(heartbeat: number): void {
+    this.#holders++;
+    if (this.#heartbeat === undefined) {
+      this.#heartbeat = new Heartbeat(this.path, heartbeat);
+    } else {
+      this.#heartbeat.quicken(heartbeat);
+    }
+  }
+
+  /** Uncounts a lock (if `held`); the last one out removes the file. */
+  drop(held: boolean): void {
+    if (held) this.#holders--;
+    if (this.#holders > 0) return;
+    this.#heartbeat?.stop();
+    this.#heartbeat = undefined;
+    heldTokens.delete(this.token);
+    this.forget();
+    removeIfThere(this.path);
+  }
+
+  /** Makes the next lock in this directory start a new owner file. */
+  forget(): void {
+    if (ownerFiles.get(this.#directory) === this) {
+      ownerFiles.delete(this.#directory);
+    }
+  }
+}
+
+/** This process's owner files, by directory. */
+const ownerFiles = new Map<string, OwnerFile>();
+/** Directories where a hard link failed: each lock there is its own file. */
+const linkless = new Set<string>();
+/** The tokens of the locks (and owner files) this process holds. */
+const heldTokens = new Set<string>();
+
+/** The name of the owner file holding `token`. */
+function ownerFileName(token: string): string {
+  // The serial keeps one process's names apart; the random part, processes'.
+  const [random = "", serial = ""] = token.split("-");
+  return `.dlmanager-${serial}.${random.slice(0, 12)}${OWNER_SUFFIX}`;
+}
+
+function ownerJson(token: string): Uint8Array {
+  const owner: Owner = { ...thisProcess(), token };
+  return encoder.encode(JSON.stringify(owner));
+}
+
+function removeIfThere(path: string): void {
+  try {
+    fs.removeSync(path);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+  }
+}
+
+/** A held lock; release it when done. */
+export class FileLock {
+  #path: string;
+  #token: string;
+  #beat: OwnerFile | Heartbeat;
+  #released = false;
+
+  private constructor(
+    path: string,
+    token: string,
+    beat: OwnerFile | Heartbeat,
+    takenOver: TakenOver | undefined,
+  ) {
+    this.#path = path;
+    this.#token = token;
+    this.#beat = beat;
+    this.takenOver = takenOver;
+  }
+
+  /** The owner this lock was taken over from, if it was not free. */
+  readonly takenOver: TakenOver | undefined;
+
+  /**
+   * Takes the lock at `path`, waiting while another process holds it (see
+   * the module comment for when it is taken over instead). Rejects with the
+   * signal's reason if it aborts meanwhile, and with `timeoutError(owner)`
+   * after waiting `waitTimeout` ms.
+   */
+  static async acquire(
+    path: string,
+    timing: LockTiming,
+    options: AcquireOptions,
+  ): Promise<FileLock> {
+    const { signal, onWait, waitTimeout = Infinity } = options;
+    let waitingFor: string | undefined;
+    let deadline = Infinity;
+    let takenOver: TakenOver | undefined;
+    for (;;) {
+      signal.throwIfAborted();
+      const lock = FileLock.#take(path, timing.heartbeat, takenOver);
+      if (lock !== undefined) return lock;
+      takenOver = undefined; // taken by another process, which will release it
+      const holder = readOwner(path);
+      const verdict = await judge(path, holder, timing.staleAfter);
+      if (verdict === "retry") continue;
+      if (verdict !== "wait") {
+        if (await FileLock.#takeOver(path, holder)) takenOver = verdict;
+        continue;
+      }
+      const now = performance.now();
+      if (waitingFor === undefined) deadline = now + waitTimeout;
+      const who = holder?.token ?? "";
+      if (waitingFor !== who) {
+        waitingFor = who;
+        onWait?.(holder);
+      }
+      if (now >= deadline) {
+        throw options.timeoutError?.(holder) ??
+          new Error(`Waited ${waitTimeout} ms for the lock at ${path}`);
+      }
+      await sleep(Math.min(timing.poll, deadline - now), signal);
+    }
+  }
+
+  /** Takes the lock at `path` if it is free; `undefined` if it is held. */
+  static #take(
+    path: string,
+    heartbeat: number,
+    takenOver: TakenOver | undefined,
+  ): FileLock | undefined {
+    const directory = dirname(path);
+    const owner = linkless.has(directory) ? undefined : OwnerFile.of(directory);
+    if (owner !== undefined) {
+      try {
+        fs.linkSync(owner.path, path);
+        owner.hold(heartbeat);
+        return new FileLock(path, owner.token, owner, takenOver);
+      } catch (error) {
+        owner.drop(false);
+        if (error instanceof AlreadyExistsError) return undefined;
+        // The owner file was removed under us (by a process that judged this
+        // one stale): start a new one. Any other failure: no hard links here.
+        if (error instanceof NotFoundError && fs.existsSync(directory)) {
+          owner.forget();
+          return FileLock.#take(path, heartbeat, takenOver);
+        }
+        if (!(error instanceof NotFoundError)) linkless.add(directory);
+      }
+    }
+    const token = newToken();
+    try {
+      fs.writeNewSync(path, ownerJson(token));
+    } catch (error) {
+      if (error instanceof AlreadyExistsError) return undefined;
+      throw error;
+    }
+    heldTokens.add(token);
+    return new FileLock(
+      path,
+      token,
+      new Heartbeat(path, heartbeat),
+      takenOver,
+    );
+  }
+
+  /**
+   * Moves a judged lock away, or puts it back if it turned out not to be it;
+   * removes the old owner's owner file. Returns whether it moved the judged
+   * lock away (the lock is then free).
+   */
+  static async #takeOver(
+    path: string,
+    judged: Owner | undefined,
+  ): Promise<boolean> {
+    const moved = `${path}.${newToken()}.stale`;
+    try {
+      await fs.rename(path, moved);
+    } catch (error) {
+      if (error instanceof NotFoundError) return false; // another process won
+      throw error;
+    }
+    const found = readOwner(moved);
+    if (judged !== undefined && found?.token !== judged.token) {
+      // A fresh lock was created between our look and the rename: restore it.
+      await fs.rename(moved, path);
+      return false;
+    }
+    await fs.remove(moved).catch(() => {});
+    // The stale owner's file, if the lock linked to one: every other lock
+    // linked to it shares its heartbeat, so is as stale, and keeps its
+    // content.
+    const ownerFile = join(dirname(path), ownerFileName(judged?.token ?? ""));
+    if (judged !== undefined && readOwner(ownerFile)?.token === judged.token) {
+      await fs.remove(ownerFile).catch(() => {});
+    }
+    return true;
+  }
+
+  /**
+   * Whether the lock file is still this lock (not taken over by a process
+   * that judged it stale while this one was stopped).
+   */
+  isHeld(): boolean {
+    return !this.#released && readOwner(this.#path)?.token === this.#token;
+  }
+
+  /**
+   * Removes the lock, if it is still ours, and stops its heartbeat (the
+   * owner file's, with the last lock linked to it). Only the first call acts.
+   *
+   * @param held What {@linkcode FileLock.isHeld} just said, if the caller
+   * asked: it is not read again.
+   */
+  release(held?: boolean): void {
+    if (this.#released) return;
+    this.#released = true;
+    try {
+      if (held ?? readOwner(this.#path)?.token === this.#token) {
+        removeIfThere(this.#path);
+      }
+    } finally {
+      if (this.#beat instanceof OwnerFile) {
+        this.#beat.drop(true);
+      } else {
+        this.#beat.stop();
+        heldTokens.delete(this.#token);
+      }
+    }
+  }
+}

@@ -1,0 +1,110 @@
+// When to try a download again, and how long to wait first: exponential
+// backoff with full jitter, or the server's Retry-After when it sent one.
+
+import {
+  HTTPError,
+  NetworkError,
+  ProtocolError,
+  TimeoutError,
+} from "../errors.ts";
+
+/** Statuses that say "try again later". */
+const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+
+/** Retry timing, in milliseconds. */
+export interface BackoffOptions {
+  /** The first retry waits up to this long; each next one up to twice as long. */
+  backoffBase: number;
+  /** No backoff wait is longer than this. */
+  backoffCap: number;
+  /** A server's Retry-After is honoured up to this long. */
+  retryAfterCap: number;
+}
+
+/** Connection failures that no retry mends: a name that does not exist, a rejected certificate. */
+const FINAL_NETWORK_CODES = new Set(["ENOTFOUND", "CERT"]);
+
+/**
+ * Whether an attempt that failed with `error` is worth another: connection
+ * failures (but a name that does not exist, or a rejected certificate),
+ * timeouts, broken bodies, and the statuses that mean "later".
+ */
+export function isRetryable(error: unknown): boolean {
+  if (error instanceof HTTPError) return RETRY_STATUSES.has(error.status);
+  if (error instanceof NetworkError) {
+    return !FINAL_NETWORK_CODES.has(error.code);
+  }
+  return error instanceof TimeoutError || error instanceof ProtocolError;
+}
+
+/**
+ * How long to wait before attempt `attempt + 1` after `error`: the server's
+ * Retry-After (capped), else a random time in [0, min(cap, base * 2^(attempt-1))].
+ */
+export function retryDelay(
+  error: unknown,
+  attempt: number,
+  options: BackoffOptions,
+  random: () => number = Math.random,
+): number {
+  if (error instanceof HTTPError && error.retryAfter !== undefined) {
+    return Math.min(error.retryAfter, options.retryAfterCap);
+  }
+  const ceiling = Math.min(
+    options.backoffCap,
+    options.backoffBase * 2 ** (attempt - 1),
+  );
+  return Math.floor(random() * ceiling);
+}
+
+/**
+ * Parses a Retry-After value (delay-seconds or an HTTP date) into
+ * milliseconds from `now`; `undefined` if absent or invalid.
+ */
+export function parseRetryAfter(
+  value: string | null,
+  now: number = Date.now(),
+): number | undefined {
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // An HTTP date names its day and month; Date.parse would also read "-1"
+  // or "1.5" as dates in 2001.
+  if (!/[A-Za-z]/.test(trimmed)) return undefined;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** The longest delay `setTimeout` takes; longer ones fire at once. */
+export const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+/**
+ * Resolves after `ms` (any length: long waits re-arm in steps `setTimeout`
+ * can take), or rejects with the signal's reason when it aborts.
+ */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const end = performance.now() + ms;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    function arm(delay: number): void {
+      timer = setTimeout(() => {
+        const left = end - performance.now();
+        if (left > 1) arm(left);
+        else {
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        }
+      }, Math.min(delay, MAX_TIMER_DELAY));
+    }
+    function onAbort(): void {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    arm(ms);
+  });
+}

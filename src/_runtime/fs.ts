@@ -1,0 +1,24 @@
+// The runtime adapter: the only way the library touches the file system.
+//
+// On Deno it uses Deno's own file APIs (`_fs_deno.ts`); elsewhere
+// `node:fs/promises` (`_fs_node.ts`). The choice is made once, when this module
+// loads. Both sides throw the same two errors for the conditions the library
+// reacts to (`NotFoundError`, `AlreadyExistsError`, in `_fs_errors.ts`);
+// anything else is passed through unchanged. The interface is in
+// `_fs_types.ts`.
+//
+// The npm package compiles `_fs_npm.ts` in this file's place (see
+// `scripts/build_npm.ts`): the same exports, with the Node side only.
+
+import { denoFs, denoHost } from "./fs_deno.ts";
+import { nodeFs, nodeHost } from "./fs_node.ts";
+import type { Fs, Host } from "./fs_types.ts";
+
+export { AlreadyExistsError, NotFoundError } from "./fs_errors.ts";
+export type { DirEntry, FileStat, FileWriter, Fs, Host } from "./fs_types.ts";
+
+/** The file system of the running runtime. */
+export const fs: Fs = "Deno" in globalThis ? denoFs : nodeFs;
+
+/** The machine and its processes, as the running runtime may see them. */
+export const host: Host = "Deno" in globalThis ? denoHost : nodeHost;

@@ -1,0 +1,335 @@
+// The runtime adapter's Node side: `node:fs` (its callback API on plain file
+// descriptors for the per-download calls, a `WriteStream` for the pipe, and
+// the synchronous calls) and `node:fs/promises` for the rest, with Node's
+// error codes mapped to the adapter's errors. See `_fs.ts`.
+
+import {
+  close,
+  constants,
+  createWriteStream,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  open,
+  readFileSync,
+  readlinkSync,
+  type Stats,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  write,
+  writeFileSync,
+} from "node:fs";
+import {
+  type FileHandle,
+  open as openHandle,
+  readdir,
+  rename,
+  stat,
+  unlink,
+} from "node:fs/promises";
+import { hostname, uptime } from "node:os";
+import process from "node:process";
+import type { DirEntry, FileStat, FileWriter, Fs, Host } from "./fs_types.ts";
+import { AlreadyExistsError, NotFoundError } from "./fs_errors.ts";
+
+function codeOf(error: unknown): unknown {
+  return (error as { code?: unknown } | null)?.code;
+}
+
+function mapError(error: unknown): unknown {
+  const code = codeOf(error);
+  if (code === "ENOENT") {
+    return new NotFoundError((error as Error).message, { cause: error });
+  }
+  if (code === "EEXIST") {
+    return new AlreadyExistsError((error as Error).message, { cause: error });
+  }
+  return error;
+}
+
+function toStat(stats: Stats): FileStat {
+  return {
+    isFile: stats.isFile(),
+    isDirectory: stats.isDirectory(),
+    size: stats.size,
+    atime: stats.atime,
+    mtime: stats.mtime,
+  };
+}
+
+// Files written to are plain descriptors, not `FileHandle`s, used with the
+// callback API: a handle costs an object with its own close tracking per file,
+// which shows when files are small and many.
+
+/** Runs one callback-style `node:fs` call as a promise. */
+function call<T = void>(
+  start: (done: (error: Error | null, value?: T) => void) => void,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    start((error, value) => error ? reject(error) : resolve(value as T));
+  });
+}
+
+function openFd(path: string, flags: string | number): Promise<number> {
+  return call<number>((done) => open(path, flags, 0o666, done));
+}
+
+/** A file open for writing, on Node. */
+export class NodeFileWriter implements FileWriter {
+  #fd: number;
+  #closed = false;
+
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    let written = 0;
+    while (written < data.byteLength) {
+      const length = data.byteLength - written;
+      written += await call<number>((done) =>
+        write(this.#fd, data, written, length, null, done)
+      );
+    }
+  }
+
+  /**
+   * Each chunk is written as it arrives, through an `fs.WriteStream` on the
+   * descriptor, and the next is read once the stream has drained: what
+   * Node's `pipeline(Readable.fromWeb(body), createWriteStream(path))` does.
+   * Measured on a 1 GiB body from nginx on 127.0.0.1 (7 interleaved rounds,
+   * median): 1.58 s, that pipeline 1.57 s, where 256 KiB writes from a BYOB
+   * reader took 2.77 s, and this with up to 1 MiB waiting in the stream
+   * 2.5 s: the body's chunks then pile up inside `fetch`, which joins them
+   * into new buffers (up to 7 times the page faults). Unlike `pipeline`, a
+   * failed read ends the stream rather than destroying it, so the chunks it
+   * holds still land.
+   */
+  async pipe(
+    body: ReadableStream<Uint8Array>,
+    readError: (error: unknown) => unknown,
+  ): Promise<void> {
+    const reader = body.getReader();
+    // The stream closes the descriptor, once its writes have landed.
+    this.#closed = true;
+    const sink = createWriteStream("", { fd: this.#fd });
+    const closed = new Promise<void>((resolve) => sink.once("close", resolve));
+    let failure: { error: unknown; read: boolean } | undefined;
+    let wake: (() => void) | undefined;
+    sink.on("error", (error) => {
+      failure ??= { error, read: false };
+      wake?.();
+    });
+    sink.on("drain", () => wake?.());
+    sink.on("close", () => wake?.());
+    for (;;) {
+      let result;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        failure ??= { error, read: true };
+        break;
+      }
+      if (result.done || failure !== undefined) break;
+      if (!sink.write(result.value)) {
+        await new Promise<void>((resolve) => wake = resolve);
+        wake = undefined;
+      }
+    }
+    if (failure?.read === false) {
+      await reader.cancel(failure.error).catch(() => {});
+    }
+    sink.end();
+    await closed;
+    if (failure === undefined) return;
+    throw failure.read ? readError(failure.error) : mapError(failure.error);
+  }
+
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      await call((done) => close(this.#fd, done));
+    }
+  }
+}
+
+/** The adapter on Node (and any runtime without `Deno`). */
+export const nodeFs: Fs = {
+  async createNew(path: string): Promise<FileWriter> {
+    try {
+      return new NodeFileWriter(await openFd(path, "wx"));
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  writeNewSync(path: string, data: Uint8Array): void {
+    try {
+      writeFileSync(path, data, { flag: "wx" });
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  linkSync(existing: string, newPath: string): void {
+    try {
+      linkSync(existing, newPath);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  async openAppend(path: string): Promise<FileWriter> {
+    try {
+      // Not "a": that creates a missing file, where Deno's append does not.
+      const flags = constants.O_WRONLY | constants.O_APPEND;
+      return new NodeFileWriter(await openFd(path, flags));
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  readFileSync(path: string): Uint8Array {
+    try {
+      const buffer = readFileSync(path);
+      return new Uint8Array(
+        buffer.buffer,
+        buffer.byteOffset,
+        buffer.byteLength,
+      );
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  async *readChunks(
+    path: string,
+    chunkSize: number,
+  ): AsyncIterable<Uint8Array> {
+    let handle: FileHandle;
+    try {
+      handle = await openHandle(path, "r");
+    } catch (error) {
+      throw mapError(error);
+    }
+    try {
+      const buffer = new Uint8Array(chunkSize);
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, 0, chunkSize);
+        if (bytesRead === 0) return;
+        yield buffer.subarray(0, bytesRead);
+      }
+    } finally {
+      await handle.close();
+    }
+  },
+  async rename(from: string, to: string): Promise<void> {
+    try {
+      await rename(from, to);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  async remove(path: string): Promise<void> {
+    try {
+      await unlink(path);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  removeSync(path: string): void {
+    try {
+      unlinkSync(path);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  async stat(path: string): Promise<FileStat | undefined> {
+    try {
+      return toStat(await stat(path));
+    } catch (error) {
+      if ((error as { code?: unknown } | null)?.code === "ENOENT") {
+        return undefined;
+      }
+      throw mapError(error);
+    }
+  },
+  statSync(path: string): FileStat | undefined {
+    try {
+      const stats = statSync(path, { throwIfNoEntry: false });
+      return stats === undefined ? undefined : toStat(stats);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  existsSync(path: string): boolean {
+    return existsSync(path);
+  },
+  utimeSync(path: string, atime: Date, mtime: Date): void {
+    try {
+      utimesSync(path, atime, mtime);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  mkdirSync(path: string): void {
+    try {
+      mkdirSync(path, { recursive: true });
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  async readDir(path: string): Promise<DirEntry[]> {
+    try {
+      const entries = await readdir(path, { withFileTypes: true });
+      return entries.map((entry) => ({
+        name: entry.name,
+        isFile: entry.isFile(),
+      }));
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+};
+
+/** The host side of the adapter on Node (which has no permission prompts). */
+export const nodeHost: Host = {
+  // Node's and Bun's do; Deno's (running the npm package) does not.
+  fetchDecodes: !("Deno" in globalThis),
+  hostname(): string | undefined {
+    try {
+      return hostname();
+    } catch {
+      return undefined;
+    }
+  },
+  bootTime(): number | undefined {
+    try {
+      return Date.now() - uptime() * 1000;
+    } catch {
+      return undefined;
+    }
+  },
+  readSystemFile(path: string): string | null | undefined {
+    try {
+      return readFileSync(path, "utf8");
+    } catch (error) {
+      return codeOf(error) === "ENOENT" || codeOf(error) === "ESRCH"
+        ? null
+        : undefined;
+    }
+  },
+  readSystemLink(path: string): string | undefined {
+    try {
+      return readlinkSync(path);
+    } catch {
+      return undefined;
+    }
+  },
+  processExists(pid: number): boolean | undefined {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (error) {
+      // EPERM: it exists, owned by another user.
+      if (codeOf(error) === "EPERM") return true;
+      return codeOf(error) === "ESRCH" ? false : undefined;
+    }
+  },
+};

@@ -1,0 +1,73 @@
+// A timeout that can be pushed back cheaply: `touch()` only records the time,
+// and the one timer re-arms itself for what is left when it fires early, so a
+// busy body costs no timer calls per chunk. `restart()` moves it to another
+// limit the same way: a download's connect and idle timeouts share one timer.
+
+import { MAX_TIMER_DELAY } from "./_http/retry_policy.ts";
+
+/** Calls `onTimeout` once `ms` pass without a `touch()`. */
+export class Watchdog {
+  #ms: number;
+  #onTimeout: () => void;
+  #last = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the timer fires (`performance.now()` time). */
+  #due = 0;
+
+  /**
+   * Starts the watch.
+   *
+   * @param ms The limit; `Infinity` or 0 disables it.
+   * @param onTimeout Called once, when the limit passes.
+   */
+  constructor(ms: number, onTimeout: () => void) {
+    this.#ms = ms;
+    this.#onTimeout = onTimeout;
+    if (ms > 0 && Number.isFinite(ms)) {
+      this.#last = performance.now();
+      this.#arm(ms);
+    }
+  }
+
+  /** Pushes the limit back to `ms` from now. */
+  touch(): void {
+    this.#last = performance.now();
+  }
+
+  /**
+   * Watches anew: calls `onTimeout` (instead of the earlier callback) once
+   * `ms` pass from now without a `touch()`. A timer that fires no later than
+   * that is kept: it re-arms itself for what is left.
+   *
+   * @param ms The limit; `Infinity` or 0 disables the watch.
+   * @param onTimeout Called once, when the limit passes.
+   */
+  restart(ms: number, onTimeout: () => void): void {
+    this.#ms = ms;
+    this.#onTimeout = onTimeout;
+    if (!(ms > 0 && Number.isFinite(ms))) return this.stop();
+    this.#last = performance.now();
+    if (this.#timer !== undefined && this.#due <= this.#last + ms) return;
+    clearTimeout(this.#timer);
+    this.#arm(ms);
+  }
+
+  /** Stops the watch (until a `restart()`). */
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #arm(delay: number): void {
+    const bounded = Math.min(delay, MAX_TIMER_DELAY);
+    this.#due = performance.now() + bounded;
+    this.#timer = setTimeout(() => {
+      const left = this.#last + this.#ms - performance.now();
+      if (left > 1) this.#arm(left);
+      else {
+        this.#timer = undefined;
+        this.#onTimeout();
+      }
+    }, bounded);
+  }
+}

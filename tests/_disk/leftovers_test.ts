@@ -1,0 +1,247 @@
+import assert from "node:assert/strict";
+import { mkdir, utimes, writeFile } from "node:fs/promises";
+import { basename } from "node:path";
+import { test } from "node:test";
+import { removeLeftovers } from "../../src/_disk/leftovers.ts";
+import { FileLock } from "../../src/_disk/lock.ts";
+import { partialFile, partialPaths } from "../../src/_disk/names.ts";
+import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
+
+const NOW = 1_700_000_000_000; // ms, passed as `now`
+const HOUR = 60 * 60 * 1000;
+const MAX_AGE = HOUR;
+const LOCK_STALE_AFTER = 60_000;
+const OLD = NOW - 2 * HOUR;
+const YOUNG = NOW - 1000;
+
+/** The names (not paths) of `dest`'s partial file, sidecar and lock. */
+function names(dest: string): { temp: string; sidecar: string; lock: string } {
+  const paths = partialPaths(dest);
+  return {
+    temp: basename(partialFile(paths, "0123456789abcdef-1")),
+    sidecar: basename(paths.sidecar),
+    lock: basename(paths.lock),
+  };
+}
+
+/** Writes `name` in `dir` with mtime (and atime) `mtime` (ms). */
+async function put(dir: TempDir, name: string, mtime: number): Promise<void> {
+  await writeFile(dir.join(name), "x");
+  await utimes(dir.join(name), mtime / 1000, mtime / 1000);
+}
+
+function sweep(dir: TempDir): Promise<string[]> {
+  return removeLeftovers(dir.path, MAX_AGE, LOCK_STALE_AFTER, NOW);
+}
+
+test("removeLeftovers() removes old partial files and sidecars without a lock, returning the names sorted", async () => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  const b = names("b.zip");
+  const c = names("c.zip");
+  await put(dir, b.sidecar, OLD);
+  await put(dir, a.temp, OLD);
+  await put(dir, c.temp, OLD); // a partial file alone is a leftover too
+  await put(dir, b.temp, OLD);
+  await put(dir, a.sidecar, OLD);
+  const removed = await sweep(dir);
+  assert.deepEqual(
+    removed,
+    [a.temp, a.sidecar, b.temp, b.sidecar, c.temp].sort(),
+  );
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("removeLeftovers() returns nothing for an empty directory", async () => {
+  await using dir = await tempDir();
+  assert.deepEqual(await sweep(dir), []);
+});
+
+test("removeLeftovers() keeps a whole group when any of its files is younger than maxAge", async () => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  const b = names("b.zip");
+  await put(dir, a.temp, OLD);
+  await put(dir, a.sidecar, YOUNG);
+  await put(dir, b.temp, YOUNG);
+  await put(dir, b.sidecar, OLD);
+  assert.deepEqual(await sweep(dir), []);
+  assert.deepEqual(
+    await dir.list(),
+    [a.temp, a.sidecar, b.temp, b.sidecar].sort(),
+  );
+});
+
+test("removeLeftovers() removes a group exactly maxAge old and keeps one a millisecond younger", async () => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  const b = names("b.zip");
+  await put(dir, a.temp, NOW - MAX_AGE);
+  await put(dir, b.temp, NOW - MAX_AGE + 1);
+  assert.deepEqual(await sweep(dir), [a.temp]);
+  assert.deepEqual(await dir.list(), [b.temp]);
+});
+
+test("removeLeftovers() keeps an old group whose lock is fresh", async () => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  const b = names("b.zip");
+  await put(dir, a.temp, OLD);
+  await put(dir, a.sidecar, OLD);
+  await put(dir, a.lock, NOW - 1000);
+  // Exactly lockStaleAfter old still counts as fresh.
+  await put(dir, b.temp, OLD);
+  await put(dir, b.lock, NOW - LOCK_STALE_AFTER);
+  assert.deepEqual(await sweep(dir), []);
+  assert.deepEqual(
+    await dir.list(),
+    [a.temp, a.sidecar, a.lock, b.temp, b.lock].sort(),
+  );
+});
+
+test("removeLeftovers() keeps a group whose lock is stale but younger than maxAge", async () => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  await put(dir, a.temp, OLD);
+  await put(dir, a.lock, NOW - LOCK_STALE_AFTER - 1);
+  // The lock no longer guards the group, but it is itself a young file.
+  assert.deepEqual(await sweep(dir), []);
+  assert.deepEqual(await dir.list(), [a.temp, a.lock].sort());
+});
+
+test("removeLeftovers() removes a stale lock together with its old group", async () => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  await put(dir, a.temp, OLD);
+  await put(dir, a.sidecar, OLD);
+  await put(dir, a.lock, OLD);
+  assert.deepEqual(
+    await sweep(dir),
+    [a.temp, a.sidecar, a.lock].sort(),
+  );
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("removeLeftovers() keeps an owner file with a fresh heartbeat, even past maxAge, and removes an old one", async () => {
+  await using dir = await tempDir();
+  const live = ".dlmanager-1.0123456789ab.dlpart.owner";
+  const dead = ".dlmanager-7.ba9876543210.dlpart.owner";
+  await put(dir, live, NOW - LOCK_STALE_AFTER);
+  await put(dir, dead, NOW - LOCK_STALE_AFTER - 1);
+  assert.deepEqual(
+    await removeLeftovers(dir.path, 0, LOCK_STALE_AFTER, NOW),
+    [dead],
+  );
+  assert.deepEqual(await dir.list(), [live]);
+});
+
+test("removeLeftovers() with a maxAge of 0 leaves a held lock and its owner file alone", async () => {
+  await using dir = await tempDir();
+  const lock = await FileLock.acquire(
+    partialPaths(dir.join("a.zip")).lock,
+    { staleAfter: LOCK_STALE_AFTER, heartbeat: 1000, poll: 5 },
+    { signal: new AbortController().signal },
+  );
+  try {
+    const before = await dir.list();
+    assert.equal(before.length, 2);
+    assert.deepEqual(
+      await removeLeftovers(dir.path, 0, LOCK_STALE_AFTER),
+      [],
+    );
+    assert.deepEqual(await dir.list(), before);
+  } finally {
+    lock.release();
+  }
+});
+
+test("removeLeftovers() never touches files without a reserved name", async () => {
+  await using dir = await tempDir();
+  const others = [
+    "a.zip",
+    ".hidden",
+    "a.zip.dlpart",
+    ".a.zip.dlpart", // no hash
+    ".a.zip.0123456789AB.dlpart", // hash not lowercase hex
+    ".a.zip.0123456789a.dlpart", // 11 hex digits
+    ".a.zip.0123456789abc.dlpartx",
+  ];
+  for (const name of others) await put(dir, name, OLD);
+  const a = names("a.zip");
+  await put(dir, a.temp, OLD);
+  assert.deepEqual(await sweep(dir), [a.temp]);
+  assert.deepEqual(await dir.list(), [...others].sort());
+});
+
+test("removeLeftovers() groups the files of a destination named a.dlpart correctly", async () => {
+  await using dir = await tempDir();
+  const a = names("a.dlpart");
+  assert.equal(a.temp.split(".dlpart").length - 1, 2);
+  // Its fresh lock must be found under the right name: the group is kept.
+  await put(dir, a.temp, OLD);
+  await put(dir, a.sidecar, OLD);
+  await put(dir, a.lock, NOW - 1000);
+  assert.deepEqual(await sweep(dir), []);
+  assert.deepEqual(await dir.list(), [a.temp, a.sidecar, a.lock].sort());
+  // A young sidecar keeps its old partial file.
+  await put(dir, a.lock, OLD);
+  await put(dir, a.sidecar, YOUNG);
+  assert.deepEqual(await sweep(dir), []);
+  assert.deepEqual(await dir.list(), [a.temp, a.sidecar, a.lock].sort());
+  // All old: all go.
+  await put(dir, a.sidecar, OLD);
+  assert.deepEqual(await sweep(dir), [a.temp, a.sidecar, a.lock].sort());
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("removeLeftovers() ignores directories, even with a reserved name", async () => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  const d = names("d.zip");
+  await put(dir, a.temp, OLD);
+  await mkdir(dir.join(a.sidecar)); // in a's group, were it a file
+  await mkdir(dir.join(d.temp));
+  await writeFile(dir.join(d.temp, "inside"), "x");
+  for (const name of [a.sidecar, d.temp]) {
+    await utimes(dir.join(name), OLD / 1000, OLD / 1000);
+  }
+  assert.deepEqual(await sweep(dir), [a.temp]);
+  assert.deepEqual(await dir.list(), [a.sidecar, d.temp].sort());
+  assert.deepEqual(await dir.list(d.temp), ["inside"]);
+});
+
+test("removeLeftovers() groups half-written sidecars and taken-over locks with their partial file", async () => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  const b = names("b.zip");
+  const aTmp = `${a.sidecar}.1a2b3c4d.tmp`;
+  const aStale = `${a.lock}.0123456789abcdef.stale`;
+  const bTmp = `${b.sidecar}.ff00.tmp`;
+  const bStale = `${b.lock}.fedcba9876543210.stale`;
+  // a: all old, no lock: everything goes.
+  await put(dir, a.temp, OLD);
+  await put(dir, aTmp, OLD);
+  await put(dir, aStale, OLD);
+  // b: a young temporary keeps the whole group.
+  await put(dir, b.temp, OLD);
+  await put(dir, b.sidecar, OLD);
+  await put(dir, bTmp, YOUNG);
+  await put(dir, bStale, OLD);
+  assert.deepEqual(await sweep(dir), [a.temp, aTmp, aStale].sort());
+  assert.deepEqual(
+    await dir.list(),
+    [b.temp, b.sidecar, bTmp, bStale].sort(),
+  );
+});
+
+test("removeLeftovers() keeps old temporaries of a group whose lock is fresh", async () => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  const aTmp = `${a.sidecar}.1a2b3c4d.tmp`;
+  const aStale = `${a.lock}.0123456789abcdef.stale`;
+  await put(dir, aTmp, OLD);
+  await put(dir, aStale, OLD);
+  await put(dir, a.lock, NOW - 1000);
+  assert.deepEqual(await sweep(dir), []);
+  assert.deepEqual(await dir.list(), [aTmp, aStale, a.lock].sort());
+});

@@ -1,0 +1,598 @@
+import assert from "node:assert/strict";
+import {
+  link,
+  mkdir,
+  readFile,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
+import { hostname } from "node:os";
+import process from "node:process";
+import { test } from "node:test";
+import { FileLock, type LockTiming, type Owner } from "../../src/_disk/lock.ts";
+import { thisProcess } from "../../src/_disk/process_identity.ts";
+import { startChild } from "../_helpers/child.ts";
+import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
+
+const LOCK = "x.lock";
+/** Waiters look often; nothing goes stale on its own during a test. */
+const WAIT: LockTiming = { staleAfter: 60_000, heartbeat: 1000, poll: 5 };
+/** A waiter that would only look again after a minute: it must act at once. */
+const NO_POLL: LockTiming = {
+  staleAfter: 60_000,
+  heartbeat: 1000,
+  poll: 60_000,
+};
+
+const never = (): AbortSignal => new AbortController().signal;
+
+/** The name of a process's owner file, which its locks link to. */
+const OWNER = /^\.dlmanager-[0-9a-f]+\.[0-9a-f]{12}\.dlpart\.owner$/u;
+
+/** The sorted names in `dir`, an owner file's as "<owner>". */
+async function names(dir: TempDir): Promise<string[]> {
+  return (await dir.list()).map((name) => OWNER.test(name) ? "<owner>" : name)
+    .sort();
+}
+
+async function readJson(path: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(path, "utf8"));
+}
+
+/**
+ * Sets `path`'s mtime an hour back and asserts that a heartbeat moves it
+ * forward. The heartbeat is a timer, so observing it takes a timer: stat every
+ * 10 ms until the mtime moves, giving up after 10 s (500 heartbeats of 20 ms:
+ * only a heartbeat that never comes takes that long).
+ */
+async function assertHeartbeat(path: string): Promise<void> {
+  const old = new Date(Date.now() - 60 * 60 * 1000);
+  await utimes(path, old, old);
+  const deadline = Date.now() + 10_000;
+  let mtime = (await stat(path)).mtimeMs;
+  while (mtime <= old.getTime() && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    mtime = (await stat(path)).mtimeMs;
+  }
+  assert.ok(
+    mtime > old.getTime() + 59 * 60 * 1000,
+    `mtime ${mtime} did not move forward from ${old.getTime()}`,
+  );
+}
+
+/** Writes a lock file as another owner would, its mtime `ageMs` in the past. */
+async function foreignLock(
+  path: string,
+  owner: { host?: string | undefined; pid: number; token: string },
+  ageMs = 0,
+): Promise<void> {
+  await writeFile(path, JSON.stringify(owner));
+  const when = new Date(Date.now() - ageMs);
+  await utimes(path, when, when);
+}
+
+test("FileLock.acquire() links the lock to this process's owner file, holding host, pid and token, and release() removes both", async () => {
+  await using dir = await tempDir();
+  const lock = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
+  try {
+    const owner = await readJson(dir.join(LOCK));
+    // This process's identity (host, pid, and where the runtime may read
+    // them, boot, pid namespace and start time) and the lock's token.
+    assert.deepEqual(
+      Object.keys(owner).sort(),
+      Object.keys(JSON.parse(JSON.stringify(thisProcess())))
+        .concat("token").sort(),
+    );
+    assert.equal(owner.host, hostname());
+    assert.equal(owner.pid, process.pid);
+    assert.match(owner.token as string, /^[0-9a-f]{16}-[0-9a-f]+$/u);
+    assert.deepEqual(await names(dir), ["<owner>", LOCK]);
+    const ownerFile = (await dir.list()).find((name) => OWNER.test(name));
+    assert.deepEqual(await readJson(dir.join(ownerFile as string)), owner);
+    assert.equal((await stat(dir.join(LOCK))).nlink, 2);
+  } finally {
+    lock.release();
+  }
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("FileLock.acquire() links every lock of this process in a directory to one owner file, removed with the last", async () => {
+  await using dir = await tempDir();
+  const first = await FileLock.acquire(dir.join("a.lock"), WAIT, {
+    signal: never(),
+  });
+  const second = await FileLock.acquire(dir.join("b.lock"), WAIT, {
+    signal: never(),
+  });
+  try {
+    assert.deepEqual(await names(dir), ["<owner>", "a.lock", "b.lock"]);
+    assert.equal((await stat(dir.join("a.lock"))).nlink, 3);
+    assert.deepEqual(
+      await readJson(dir.join("a.lock")),
+      await readJson(dir.join("b.lock")),
+    );
+    first.release();
+    assert.deepEqual(await names(dir), ["<owner>", "b.lock"]);
+  } finally {
+    first.release();
+    second.release();
+  }
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("FileLock.acquire() makes the lock a file of its own, with its own heartbeat, where the owner file's name is taken", async () => {
+  await using dir = await tempDir();
+  // Owner files are numbered by the token they hold: the next one's name
+  // follows the last one's.
+  const probe = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
+  const [, serial, random] = /^\.dlmanager-([0-9a-f]+)\.([0-9a-f]{12})\./u
+    .exec((await dir.list())[0] as string) as unknown as [
+      string,
+      string,
+      string,
+    ];
+  probe.release();
+  const next = `.dlmanager-${
+    (parseInt(serial, 16) + 1).toString(16)
+  }.${random}.dlpart.owner`;
+  await mkdir(dir.join(next));
+  const lock = await FileLock.acquire(
+    dir.join(LOCK),
+    { ...WAIT, heartbeat: 20 },
+    { signal: never() },
+  );
+  try {
+    assert.deepEqual(await dir.list(), [next, LOCK]);
+    assert.equal((await stat(dir.join(LOCK))).nlink, 1);
+    const owner = await readJson(dir.join(LOCK));
+    assert.equal(owner.pid, process.pid);
+    assert.match(owner.token as string, /^[0-9a-f]{16}-[0-9a-f]+$/u);
+    // Its heartbeat moves its own mtime forward.
+    await assertHeartbeat(dir.join(LOCK));
+  } finally {
+    lock.release();
+  }
+  assert.deepEqual(await dir.list(), [next]);
+});
+
+test("FileLock.acquire() gives each holder a different token", async () => {
+  await using dir = await tempDir();
+  const first = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
+  const firstToken = (await readJson(dir.join(LOCK))).token;
+  first.release();
+  const second = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
+  try {
+    assert.notEqual((await readJson(dir.join(LOCK))).token, firstToken);
+  } finally {
+    second.release();
+  }
+});
+
+test("FileLock.acquire() waits while the lock is held and succeeds right after release()", async () => {
+  await using dir = await tempDir();
+  const events: string[] = [];
+  const first = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
+  const firstToken = (await readJson(dir.join(LOCK))).token;
+  let second: FileLock | undefined;
+  const secondAcquired = FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  }).then(
+    (lock) => {
+      events.push("second acquired");
+      second = lock;
+    },
+  );
+  try {
+    // Not a wait for some state: a window of ~10 polls (poll is 5 ms) in
+    // which a broken waiter would wrongly take the held lock. The proof is
+    // the order of events below, and the file still being the first's.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(await readJson(dir.join(LOCK)), {
+      ...JSON.parse(JSON.stringify(thisProcess())),
+      token: firstToken,
+    });
+    events.push("first releasing");
+    first.release();
+    events.push("first released");
+    await secondAcquired;
+    assert.deepEqual(events, [
+      "first releasing",
+      "first released",
+      "second acquired",
+    ]);
+    const owner = await readJson(dir.join(LOCK));
+    assert.equal(owner.pid, process.pid);
+    assert.notEqual(owner.token, firstToken);
+    assert.deepEqual(await names(dir), ["<owner>", LOCK]);
+  } finally {
+    first.release();
+    await secondAcquired;
+    second?.release();
+  }
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("FileLock.acquire() takes over at once a lock whose pid is dead on this host", async () => {
+  await using dir = await tempDir();
+  await foreignLock(dir.join(LOCK), {
+    host: hostname(),
+    pid: 4_000_000,
+    token: "dead",
+  });
+  // poll is a minute: only an immediate take-over beats the 5 s timeout.
+  const lock = await FileLock.acquire(
+    dir.join(LOCK),
+    NO_POLL,
+    { signal: AbortSignal.timeout(5000) },
+  );
+  try {
+    const owner = await readJson(dir.join(LOCK));
+    assert.equal(owner.pid, process.pid);
+    assert.notEqual(owner.token, "dead");
+    // The moved-away ".stale" copy is gone too.
+    assert.deepEqual(await names(dir), ["<owner>", LOCK]);
+  } finally {
+    lock.release();
+  }
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("FileLock.acquire() removes the owner file a dead owner's lock linked to, when it takes the lock over", async () => {
+  await using dir = await tempDir();
+  const deadOwner = ".dlmanager-3.aaaaaaaaaaaa.dlpart.owner";
+  await foreignLock(dir.join(deadOwner), {
+    host: hostname(),
+    pid: 4_000_000,
+    token: "aaaaaaaaaaaaaaaa-3",
+  });
+  await link(dir.join(deadOwner), dir.join(LOCK));
+  await link(dir.join(deadOwner), dir.join("other.lock"));
+  const lock = await FileLock.acquire(
+    dir.join(LOCK),
+    NO_POLL,
+    { signal: AbortSignal.timeout(5000) },
+  );
+  try {
+    assert.equal((await readJson(dir.join(LOCK))).pid, process.pid);
+    // The dead owner's other lock still says whose it was.
+    assert.deepEqual(await names(dir), ["<owner>", "other.lock", LOCK]);
+    assert.equal(
+      (await readJson(dir.join("other.lock"))).token,
+      "aaaaaaaaaaaaaaaa-3",
+    );
+  } finally {
+    lock.release();
+  }
+});
+
+test("FileLock.acquire() takes over another host's lock whose mtime is older than staleAfter", async () => {
+  await using dir = await tempDir();
+  await foreignLock(
+    dir.join(LOCK),
+    { host: "other-host.invalid", pid: process.pid, token: "foreign" },
+    60 * 60 * 1000,
+  );
+  const lock = await FileLock.acquire(
+    dir.join(LOCK),
+    { ...NO_POLL, staleAfter: 1000 },
+    { signal: AbortSignal.timeout(5000) },
+  );
+  try {
+    const owner = await readJson(dir.join(LOCK));
+    assert.equal(owner.host, hostname());
+    assert.notEqual(owner.token, "foreign");
+    assert.deepEqual(await names(dir), ["<owner>", LOCK]);
+  } finally {
+    lock.release();
+  }
+});
+
+test("FileLock.acquire() does not take over another host's lock with a fresh mtime, and rejects with the abort reason", async () => {
+  await using dir = await tempDir();
+  await foreignLock(dir.join(LOCK), {
+    host: "other-host.invalid",
+    pid: 4_000_000, // dead here, but on another host the pid says nothing
+    token: "foreign",
+  });
+  const before = await readFile(dir.join(LOCK));
+  const mtimeBefore = (await stat(dir.join(LOCK))).mtimeMs;
+  // Aborts after ~20 polls (poll is 5 ms) of a fresh lock.
+  const signal = AbortSignal.timeout(100);
+  await assert.rejects(
+    FileLock.acquire(dir.join(LOCK), WAIT, { signal }),
+    (error) => error === signal.reason,
+  );
+  assert.ok(signal.aborted);
+  assert.deepEqual(await readFile(dir.join(LOCK)), before);
+  assert.equal((await stat(dir.join(LOCK))).mtimeMs, mtimeBefore);
+  assert.deepEqual(await dir.list(), [LOCK]);
+});
+
+test("FileLock heartbeat moves the holder's lock mtime forward", async () => {
+  await using dir = await tempDir();
+  const lock = await FileLock.acquire(
+    dir.join(LOCK),
+    { ...WAIT, heartbeat: 20 },
+    { signal: never() },
+  );
+  try {
+    await assertHeartbeat(dir.join(LOCK));
+  } finally {
+    lock.release();
+  }
+});
+
+test("FileLock heartbeat keeps a waiter in another process with a short staleAfter from taking over", async () => {
+  await using dir = await tempDir();
+  const holder = await FileLock.acquire(
+    dir.join(LOCK),
+    { ...WAIT, heartbeat: 20 },
+    { signal: never() },
+  );
+  try {
+    const token = (await readJson(dir.join(LOCK))).token;
+    // Without heartbeats the lock would be stale after 200 ms (see the next
+    // test): by 600 ms the waiter would have taken it over.
+    const waiter = startChild("lock_child", [dir.join(LOCK), "200", "600"]);
+    assert.equal(
+      await waiter.line((line) => line === "timeout" || /^acq/u.test(line)),
+      "timeout",
+    );
+    assert.equal(await waiter.exited, 0);
+    assert.equal((await readJson(dir.join(LOCK))).token, token);
+  } finally {
+    holder.release();
+  }
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("FileLock.acquire() in another process never takes over a live holder's lock, however old its heartbeat, and reports whom it waits for", async () => {
+  await using dir = await tempDir();
+  // Heartbeat of a minute: the holder never touches its lock in this test,
+  // as a process stopped with Ctrl-Z (SIGSTOP) would not.
+  const holder = await FileLock.acquire(
+    dir.join(LOCK),
+    { ...WAIT, heartbeat: 60_000 },
+    { signal: never() },
+  );
+  try {
+    const holderToken = (await readJson(dir.join(LOCK))).token;
+    // Stale from the waiter's first look: an hour against 200 ms.
+    const old = new Date(Date.now() - 60 * 60 * 1000);
+    await utimes(dir.join(LOCK), old, old);
+    const waiter = startChild("lock_child", [dir.join(LOCK), "200", "1000"]);
+    // It judged the lock (stale, its owner alive) and chose to wait for it.
+    assert.equal(
+      await waiter.line(() => true),
+      `waiting ${process.pid}`,
+    );
+    assert.equal(
+      await waiter.line((line) => line === "timeout" || /^acq/u.test(line)),
+      "timeout",
+    );
+    assert.equal(await waiter.exited, 0);
+    assert.equal((await readJson(dir.join(LOCK))).token, holderToken);
+    assert.deepEqual(await names(dir), ["<owner>", LOCK]);
+  } finally {
+    holder.release();
+  }
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("FileLock.acquire() never takes over a lock this process holds, however old its heartbeat", async () => {
+  await using dir = await tempDir();
+  const holder = await FileLock.acquire(
+    dir.join(LOCK),
+    { ...WAIT, heartbeat: 60_000 },
+    { signal: never() },
+  );
+  try {
+    const token = (await readJson(dir.join(LOCK))).token;
+    const old = new Date(Date.now() - 60 * 60 * 1000);
+    await utimes(dir.join(LOCK), old, old);
+    // An hour old against a staleAfter of 200 ms: another process would take
+    // it over at its first look.
+    const signal = AbortSignal.timeout(300);
+    await assert.rejects(
+      FileLock.acquire(dir.join(LOCK), { ...WAIT, staleAfter: 200 }, {
+        signal,
+      }),
+      (error) => error === signal.reason,
+    );
+    assert.equal((await readJson(dir.join(LOCK))).token, token);
+  } finally {
+    holder.release();
+  }
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("FileLock.release() does not remove a lock whose token is no longer ours", async () => {
+  await using dir = await tempDir();
+  const lock = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
+  const other = JSON.stringify({
+    host: hostname(),
+    pid: process.pid,
+    token: "someone-else",
+  });
+  // As a process that judged it stale would: moved away, its own put there.
+  await rm(dir.join(LOCK));
+  await writeFile(dir.join(LOCK), other);
+  lock.release();
+  assert.equal(await readFile(dir.join(LOCK), "utf8"), other);
+  assert.deepEqual(await dir.list(), [LOCK]);
+});
+
+test("FileLock.release() does nothing when the lock file is gone", async () => {
+  await using dir = await tempDir();
+  const lock = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
+  await writeFile(dir.join("unrelated"), "");
+  await rm(dir.join(LOCK));
+  lock.release();
+  assert.deepEqual(await dir.list(), ["unrelated"]);
+});
+
+test("FileLock.acquire() rejects with the reason when the signal is already aborted, creating nothing", async () => {
+  await using dir = await tempDir();
+  const controller = new AbortController();
+  const reason = new Error("stop");
+  controller.abort(reason);
+  await assert.rejects(
+    FileLock.acquire(dir.join(LOCK), NO_POLL, { signal: controller.signal }),
+    (error) => error === reason,
+  );
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("FileLock.acquire() rejects with the reason when aborted while waiting for a held lock", async () => {
+  await using dir = await tempDir();
+  const holder = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
+  try {
+    const controller = new AbortController();
+    const reason = new Error("stop");
+    // poll is a minute: only the abort can end the wait.
+    const waiting = FileLock.acquire(
+      dir.join(LOCK),
+      NO_POLL,
+      { signal: controller.signal },
+    );
+    controller.abort(reason);
+    await assert.rejects(waiting, (error) => error === reason);
+    assert.deepEqual(await names(dir), ["<owner>", LOCK]);
+  } finally {
+    holder.release();
+  }
+});
+
+// Not tested: a lock made a file of its own because a hard link failed (a
+// file system without hard links; the tests' temp directories have them).
+// That path then is the one tested above for a taken owner-file name.
+//
+// Not tested: #takeOver putting back a lock that was replaced between being
+// judged stale and being renamed away. That needs another process to create a
+// fresh lock inside that window, which cannot be arranged deterministically
+// from outside (no hook between the judgement and the rename).
+
+test("FileLock.acquire() tells what it took over: a dead owner, a stale one it cannot judge, or nothing", async () => {
+  await using dir = await tempDir();
+  const free = await FileLock.acquire(dir.join("free.lock"), NO_POLL, {
+    signal: never(),
+  });
+  assert.equal(free.takenOver, undefined);
+  free.release();
+  const dead = { host: hostname(), pid: 4_000_000, token: "dead" };
+  await foreignLock(dir.join("dead.lock"), dead);
+  const fromDead = await FileLock.acquire(dir.join("dead.lock"), NO_POLL, {
+    signal: AbortSignal.timeout(5000),
+  });
+  assert.deepEqual(fromDead.takenOver?.state, "dead");
+  assert.equal(fromDead.takenOver?.owner?.token, "dead");
+  fromDead.release();
+  const foreign = { host: "other-host.invalid", pid: 1, token: "far" };
+  await foreignLock(dir.join("far.lock"), foreign, 60 * 60 * 1000);
+  const fromFar = await FileLock.acquire(
+    dir.join("far.lock"),
+    { ...NO_POLL, staleAfter: 1000 },
+    { signal: AbortSignal.timeout(5000) },
+  );
+  assert.deepEqual(fromFar.takenOver?.state, "unknown");
+  assert.equal(fromFar.takenOver?.owner?.host, "other-host.invalid");
+  fromFar.release();
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("FileLock.acquire() calls onWait once for the holder it waits for, and rejects with timeoutError after waitTimeout", async () => {
+  await using dir = await tempDir();
+  const holder = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
+  try {
+    const token = (await readJson(dir.join(LOCK))).token;
+    const waitedFor: (Owner | undefined)[] = [];
+    const timedOut = new Error("timed out");
+    await assert.rejects(
+      FileLock.acquire(dir.join(LOCK), WAIT, {
+        signal: never(),
+        onWait: (owner) => waitedFor.push(owner),
+        waitTimeout: 50,
+        timeoutError: (owner) => Object.assign(timedOut, { owner }),
+      }),
+      (error) => error === timedOut,
+    );
+    assert.equal(waitedFor.length, 1);
+    assert.equal(waitedFor[0]?.pid, process.pid);
+    assert.equal(waitedFor[0]?.token, token);
+    assert.equal((timedOut as Error & { owner?: Owner }).owner?.token, token);
+  } finally {
+    holder.release();
+  }
+});
+
+test("FileLock.acquire() does not trust a live pid recorded in another boot of this machine: it waits for the heartbeat to go stale", async () => {
+  const me = thisProcess();
+  // This very pid, alive here, but recorded before a reboot.
+  const before = {
+    ...me,
+    boot: me.boot === undefined ? undefined : "another-boot",
+    booted: me.booted === undefined ? undefined : me.booted - 3_600_000,
+    token: "rebooted",
+  };
+  await using dir = await tempDir();
+  await foreignLock(dir.join(LOCK), before as Owner);
+  // Fresh heartbeat: waited for, as an owner that cannot be judged.
+  const signal = AbortSignal.timeout(100);
+  await assert.rejects(
+    FileLock.acquire(dir.join(LOCK), { ...WAIT, staleAfter: 60_000 }, {
+      signal,
+    }),
+    (error) => error === signal.reason,
+  );
+  // Stale heartbeat: taken over, as from an owner that cannot be judged.
+  await foreignLock(dir.join(LOCK), before as Owner, 60 * 60 * 1000);
+  const lock = await FileLock.acquire(
+    dir.join(LOCK),
+    { ...NO_POLL, staleAfter: 1000 },
+    { signal: AbortSignal.timeout(5000) },
+  );
+  assert.equal(lock.takenOver?.state, "unknown");
+  lock.release();
+});
+
+test(
+  "FileLock.acquire() takes over at once a lock whose pid now names a process that started later",
+  {
+    skip: thisProcess().start === undefined &&
+      "needs /proc (on Deno, --allow-all)",
+  },
+  async () => {
+    await using dir = await tempDir();
+    // This pid and boot, but another start time: the pid was reused.
+    await foreignLock(dir.join(LOCK), {
+      ...thisProcess(),
+      start: "1",
+      token: "reused",
+    } as Owner);
+    const lock = await FileLock.acquire(dir.join(LOCK), NO_POLL, {
+      signal: AbortSignal.timeout(5000),
+    });
+    assert.equal(lock.takenOver?.state, "dead");
+    lock.release();
+  },
+);

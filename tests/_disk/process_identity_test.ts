@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import process from "node:process";
+import { test } from "node:test";
+import {
+  isThisProcess,
+  newToken,
+  parseIdentity,
+  type ProcessIdentity,
+  processState,
+  thisProcess,
+} from "../../src/_disk/process_identity.ts";
+
+/** Whether the runtime may read /proc here (Deno: only with --allow-all). */
+const PROC = thisProcess().start !== undefined;
+
+/** The parent process's identity, as it would record it. */
+function parent(): ProcessIdentity {
+  const me = thisProcess();
+  if (!PROC) return { host: me.host, pid: process.ppid, booted: me.booted };
+  const stat = readFileSync(`/proc/${process.ppid}/stat`, "utf8");
+  const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  const pidns = me.pidns;
+  return { ...me, pid: process.ppid, start, pidns };
+}
+
+test("thisProcess() names this process: its host and pid, and where /proc is readable its boot, pid namespace and start", () => {
+  const me = thisProcess();
+  assert.equal(me.pid, process.pid);
+  assert.equal(me.host, hostname());
+  if (PROC) {
+    assert.match(me.boot ?? "", /^[0-9a-f-]{36}$/u);
+    assert.match(me.pidns ?? "", /^pid:\[\d+\]$/u);
+    assert.match(me.start ?? "", /^\d+$/u);
+  }
+  assert.equal(thisProcess(), me);
+});
+
+test("isThisProcess() is true for this process's identity only", () => {
+  assert.equal(isThisProcess(thisProcess()), true);
+  assert.equal(isThisProcess({ ...thisProcess(), pid: process.ppid }), false);
+  assert.equal(
+    isThisProcess({
+      ...thisProcess(),
+      host: "elsewhere",
+      boot: thisProcess().boot && "another-boot",
+    }),
+    false,
+  );
+});
+
+test("processState() proves a running process of this machine alive", () => {
+  assert.equal(processState(parent()), "alive");
+});
+
+test("processState() proves a process of this machine dead when its pid is free", () => {
+  // Above Linux's largest pid_max.
+  assert.equal(processState({ ...parent(), pid: 4_194_305 }), "dead");
+});
+
+test(
+  "processState() proves a process dead when its pid now names a process that started at another time",
+  {
+    skip: !PROC && "needs /proc (on Deno, --allow-all)",
+  },
+  () => {
+    assert.equal(processState({ ...parent(), start: "1" }), "dead");
+  },
+);
+
+test("processState() cannot judge a process of another machine, boot or pid namespace", () => {
+  const me = parent();
+  const cases: ProcessIdentity[] = [
+    { ...me, host: "other-host.invalid", boot: undefined, pidns: undefined },
+    { host: undefined, pid: me.pid },
+    {
+      ...me,
+      boot: me.boot && "another-boot",
+      booted: (me.booted ?? 0) - 3_600_000,
+    },
+  ];
+  if (PROC) cases.push({ ...me, pidns: "pid:[1]" });
+  for (const identity of cases) {
+    assert.equal(processState(identity), "unknown", JSON.stringify(identity));
+  }
+});
+
+test(
+  "processState() cannot judge a running pid recorded without a start time where /proc tells one (an older version's lock)",
+  {
+    skip: !PROC && "needs /proc (on Deno, --allow-all)",
+  },
+  () => {
+    assert.equal(
+      processState({ host: hostname(), pid: process.ppid }),
+      "unknown",
+    );
+  },
+);
+
+test("newToken() gives a new 16-hex-digit-and-count token each call", () => {
+  const tokens = new Set(Array.from({ length: 100 }, newToken));
+  assert.equal(tokens.size, 100);
+  for (const token of tokens) assert.match(token, /^[0-9a-f]{16}-[0-9a-f]+$/u);
+});
+
+test("parseIdentity() reads an identity's fields and refuses a record without a pid", () => {
+  assert.deepEqual(
+    parseIdentity({ host: "h", pid: 7, boot: "b", start: 5, extra: true }),
+    {
+      host: "h",
+      pid: 7,
+      boot: "b",
+      pidns: undefined,
+      start: undefined,
+      booted: undefined,
+    },
+  );
+  for (const value of [null, 1, "x", {}, { pid: "7" }]) {
+    assert.equal(parseIdentity(value), undefined);
+  }
+});

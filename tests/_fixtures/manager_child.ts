@@ -1,0 +1,41 @@
+// A child process for the multi-process tests: one DownloadManager that
+// downloads URL into DIR with 4 KiB writes, printing "started", each progress
+// report ("progress N"), "waiting <pid>" when it waits for another process's
+// lock on the file, then "present" (there already), "skipped" (another
+// process downloaded it meanwhile), "done" or "failed <error>".
+//
+//   _manager_child URL DIR [LOCK_STALE_AFTER_MS]
+
+import process from "node:process";
+import { DownloadManager } from "../../mod.ts";
+
+const [url = "", dir = "", staleAfter = "60000"] = process.argv.slice(2);
+const manager = new DownloadManager(dir, {
+  chunkSize: 4096,
+  lockStaleAfter: Number(staleAfter),
+});
+const download = manager.download(url, {
+  progress: (_download, current) =>
+    process.stdout.write(`progress ${current}\n`),
+  onStateChange: (download, state) => {
+    if (state === "waiting") {
+      process.stdout.write(`waiting ${download.lockHolder?.pid}\n`);
+    }
+  },
+});
+process.stdout.write("started\n");
+// No top-level await: the npm build runs this file as CommonJS too.
+manager.wait().then(
+  () =>
+    process.stdout.write(
+      download === null
+        ? "present\n"
+        : download.skipped
+        ? "skipped\n"
+        : "done\n",
+    ),
+  (error) => {
+    process.stdout.write(`failed ${error}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,9 +1,0 @@
-// The runtime adapter's Deno side. Deno only: it needs Deno's own APIs, so
-// the npm build leaves it out of the Node run (files ending in _deno_test.ts).
-
-import { DenoFileWriter, denoFs } from "../src/_fs_deno.ts";
-import { fsCases } from "./_fs_cases.ts";
-
-fsCases("denoFs", denoFs, {
-  readOnlyWriter: async (path) => new DenoFileWriter(await Deno.open(path)),
-});

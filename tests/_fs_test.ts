@@ -1,8 +1,0 @@
-import assert from "node:assert/strict";
-import { test } from "node:test";
-import { fs } from "../src/_fs.ts";
-import { nodeFs } from "../src/_fs_node.ts";
-
-test("fs is the Node adapter exactly when not running on Deno", () => {
-  assert.equal(fs === nodeFs, !("Deno" in globalThis));
-});

@@ -1,0 +1,112 @@
+// A real terminal for the CLI's tests: tmux runs a command in a detached pane
+// of a fixed size (its stdin, stdout and stderr a pseudo-terminal), and the
+// tests read the pane's screen together with its scrollback. Tests using it
+// skip where tmux is missing (.ci/run installs it).
+
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cliCommand } from "./cli.ts";
+
+/** Whether tmux can be run here. */
+export const HAS_TMUX: boolean = spawnSync("tmux", ["-V"]).status === 0;
+
+/** `arg` quoted for a POSIX shell. */
+export function shellQuote(arg: string): string {
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Options for {@linkcode cliShellCommand}. */
+export interface CliShellOptions {
+  /** Where the CLI's pid is written (for a test that signals it). */
+  pidFile?: string;
+  /** Under Deno, the permissions to run the CLI with. */
+  permissions?: string[];
+}
+
+/**
+ * A shell command running the CLI with `args` (with NO_COLOR), then printing
+ * `[exit <status>]` and waiting, so that the pane stays to be read.
+ */
+export function cliShellCommand(
+  args: string[],
+  options: CliShellOptions = {},
+): string {
+  const [runtime, leading] = cliCommand(options.permissions);
+  const cli = ["env", "NO_COLOR=1", runtime, ...leading, ...args]
+    .map(shellQuote).join(" ");
+  const { pidFile } = options;
+  // `exec`: the pid written is the CLI's.
+  const run = pidFile === undefined
+    ? cli
+    : `sh -c ${shellQuote(`echo $$ > ${shellQuote(pidFile)}; exec ${cli}`)}`;
+  return `${run}; echo "[exit $?]"; sleep 600`;
+}
+
+/** A tmux pane running a command. */
+export interface Pane extends Disposable {
+  /** Runs a tmux command on this pane's server; returns its stdout. */
+  tmux(...args: string[]): string;
+  /**
+   * The scrollback and the screen, in one capture (so the two are of one
+   * moment), wrapped lines joined, trailing blanks trimmed.
+   */
+  capture(): string[];
+  /**
+   * Captures until `ready` holds for a capture, and returns that capture.
+   * There is no event to await from a terminal: this polls, and the test's
+   * timeout bounds it.
+   */
+  until(ready: (lines: string[]) => boolean): Promise<string[]>;
+  /** Whether the terminal shows its cursor (a program may hide it). */
+  cursorVisible(): boolean;
+}
+
+/**
+ * Starts a tmux server of its own (its socket and config in `dir`), with one
+ * pane of `width` x `height` running `command` in a shell.
+ */
+export function tmuxPane(
+  dir: string,
+  width: number,
+  height: number,
+  command: string,
+): Pane {
+  const socket = join(dir, "tmux.sock");
+  const config = join(dir, "tmux.conf");
+  writeFileSync(config, "set -g status off\n");
+  const tmux = (...args: string[]): string => {
+    const result = spawnSync("tmux", ["-S", socket, "-f", config, ...args], {
+      encoding: "utf8",
+    });
+    if (result.status !== 0) throw new Error(`tmux ${args}: ${result.stderr}`);
+    return result.stdout;
+  };
+  tmux(
+    "new-session",
+    "-d",
+    "-x",
+    String(width),
+    "-y",
+    String(height),
+    command,
+  );
+  const capture = (): string[] =>
+    tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "0")
+      .replace(/\s+$/, "").split("\n").map((line) => line.trimEnd());
+  return {
+    tmux,
+    capture,
+    async until(ready): Promise<string[]> {
+      for (;;) {
+        const lines = capture();
+        if (ready(lines)) return lines;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    cursorVisible: () =>
+      tmux("display-message", "-p", "-t", "0", "#{cursor_flag}").trim() ===
+        "1",
+    [Symbol.dispose]: () => void tmux("kill-server"),
+  };
+}

@@ -1,0 +1,167 @@
+// How failures are named, from the shapes each runtime gives them (seen on
+// Node 20's undici, Deno 2.9 and Bun 1.4). The real failures, from real
+// sockets, are in download_faults_test.ts; these cover what a test machine
+// cannot make on demand (a temporary DNS failure, an unreachable network).
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { classifyNetworkFailure } from "../../src/_http/network_failure.ts";
+import { NetworkError } from "../../src/errors.ts";
+import { isRetryable } from "../../src/_http/retry_policy.ts";
+
+/** An error with `code`, as Node's system errors and Bun's fetch errors are. */
+function coded(message: string, code: string, cause?: unknown): Error {
+  return Object.assign(new Error(message, { cause }), { code });
+}
+
+/** Node's fetch: "fetch failed", the system error in `cause`. */
+function node(code: string, message = `connect ${code}`): Error {
+  return new TypeError("fetch failed", { cause: coded(message, code) });
+}
+
+/** Deno's fetch: a message only, one level down. */
+function deno(message: string): Error {
+  return new TypeError("fetch failed", {
+    cause: new Error(
+      `error sending request for url (http://h.example/try-again/tls): client error (Connect): ${message}`,
+    ),
+  });
+}
+
+test("classifyNetworkFailure() names a temporary lookup failure EAI_AGAIN on every runtime", () => {
+  for (
+    const error of [
+      node("EAI_AGAIN", "getaddrinfo EAI_AGAIN h.example"),
+      deno(
+        "dns error: failed to lookup address information: Temporary failure in name resolution",
+      ),
+      coded("getaddrinfo EAI_AGAIN h.example", "EAI_AGAIN"),
+    ]
+  ) {
+    assert.deepEqual(classifyNetworkFailure(error), {
+      code: "EAI_AGAIN",
+      reason: "host name lookup failed for now",
+    });
+  }
+});
+
+test("classifyNetworkFailure() names a name that does not exist ENOTFOUND on every runtime", () => {
+  for (
+    const error of [
+      node("ENOTFOUND", "getaddrinfo ENOTFOUND h.example"),
+      deno(
+        "dns error: failed to lookup address information: Name or service not known",
+      ),
+      coded("getaddrinfo ENOTFOUND h.example", "ENOTFOUND"),
+    ]
+  ) {
+    assert.equal(classifyNetworkFailure(error).code, "ENOTFOUND");
+  }
+});
+
+test("classifyNetworkFailure() names refused, reset, timed out and unreachable connections", () => {
+  const cases: [unknown, string][] = [
+    [node("ECONNREFUSED"), "ECONNREFUSED"],
+    [
+      deno("tcp connect error: Connection refused (os error 111)"),
+      "ECONNREFUSED",
+    ],
+    [coded("Unable to connect", "ConnectionRefused"), "ECONNREFUSED"],
+    [node("ECONNRESET"), "ECONNRESET"],
+    [node("UND_ERR_SOCKET", "other side closed"), "ECONNRESET"],
+    [new TypeError("error reading a body from connection"), "ECONNRESET"],
+    [deno("connection closed before message completed"), "ECONNRESET"],
+    [node("UND_ERR_CONNECT_TIMEOUT"), "ETIMEDOUT"],
+    [
+      deno("tcp connect error: Connection timed out (os error 110)"),
+      "ETIMEDOUT",
+    ],
+    [node("EHOSTUNREACH"), "EHOSTUNREACH"],
+    [
+      deno("tcp connect error: No route to host (os error 113)"),
+      "EHOSTUNREACH",
+    ],
+    [node("ENETUNREACH"), "ENETUNREACH"],
+    [
+      deno("tcp connect error: Network is unreachable (os error 101)"),
+      "ENETUNREACH",
+    ],
+  ];
+  for (const [error, code] of cases) {
+    assert.equal(classifyNetworkFailure(error).code, code, String(error));
+  }
+});
+
+test("classifyNetworkFailure() names a rejected certificate CERT, with the runtime's words", () => {
+  const cases: [unknown, string][] = [
+    [
+      node("DEPTH_ZERO_SELF_SIGNED_CERT", "self-signed certificate"),
+      "certificate rejected: self-signed certificate",
+    ],
+    [
+      node("ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match"),
+      "certificate rejected: Hostname/IP does not match",
+    ],
+    [
+      node("UNABLE_TO_VERIFY_LEAF_SIGNATURE", "unable to verify"),
+      "certificate rejected: unable to verify",
+    ],
+    [
+      node("CERT_HAS_EXPIRED", "certificate has expired"),
+      "certificate rejected: certificate has expired",
+    ],
+  ];
+  for (const [error, reason] of cases) {
+    assert.deepEqual(classifyNetworkFailure(error), { code: "CERT", reason });
+  }
+  const fromDeno = classifyNetworkFailure(
+    deno("invalid peer certificate: UnknownIssuer"),
+  );
+  assert.equal(fromDeno.code, "CERT");
+  assert.match(fromDeno.reason, /^certificate rejected: .*UnknownIssuer/);
+});
+
+test("classifyNetworkFailure() does not read the URL in Deno's messages as the cause", () => {
+  // The URL holds "try-again" and "tls"; the cause is a refused connection.
+  assert.equal(
+    classifyNetworkFailure(deno("tcp connect error: Connection refused")).code,
+    "ECONNREFUSED",
+  );
+});
+
+test("classifyNetworkFailure() names anything else UNKNOWN, with the innermost message", () => {
+  assert.deepEqual(
+    classifyNetworkFailure(
+      new TypeError("fetch failed", {
+        cause: new Error("something new"),
+      }),
+    ),
+    { code: "UNKNOWN", reason: "connection failed: something new" },
+  );
+  assert.deepEqual(classifyNetworkFailure("a string"), {
+    code: "UNKNOWN",
+    reason: "connection failed: a string",
+  });
+});
+
+test("isRetryable() retries a NetworkError but ENOTFOUND and CERT", () => {
+  const url = "http://h.example/f";
+  assert.equal(isRetryable(new NetworkError(url, node("ECONNREFUSED"))), true);
+  assert.equal(isRetryable(new NetworkError(url, node("EAI_AGAIN"))), true);
+  assert.equal(isRetryable(new NetworkError(url, node("ECONNRESET"))), true);
+  assert.equal(isRetryable(new NetworkError(url, new Error("?"))), true);
+  assert.equal(isRetryable(new NetworkError(url, node("ENOTFOUND"))), false);
+  assert.equal(
+    isRetryable(new NetworkError(url, node("DEPTH_ZERO_SELF_SIGNED_CERT"))),
+    false,
+  );
+});
+
+test("NetworkError names the host of a failed lookup", () => {
+  const error = new NetworkError("http://h.example:8080/f", node("EAI_AGAIN"));
+  assert.equal(
+    error.message,
+    'Cannot download "http://h.example:8080/f": host name lookup failed for now (h.example)',
+  );
+  assert.equal(error.code, "EAI_AGAIN");
+});

@@ -1,0 +1,352 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  type BackoffOptions,
+  isRetryable,
+  parseRetryAfter,
+  retryDelay,
+  sleep,
+} from "../../src/_http/retry_policy.ts";
+import {
+  DownloadInterrupt,
+  HTTPError,
+  IntegrityError,
+  NetworkError,
+  ProtocolError,
+  RedirectError,
+  TimeoutError,
+} from "../../src/errors.ts";
+
+const URL = "https://example.com/f";
+
+const BACKOFF: BackoffOptions = {
+  backoffBase: 1000,
+  backoffCap: 30_000,
+  retryAfterCap: 120_000,
+};
+
+/** A `random` that always returns `value`. */
+function fixed(value: number): () => number {
+  return () => value;
+}
+
+// isRetryable
+
+test("isRetryable() returns true when the error is an HTTPError with a 'try again later' status", () => {
+  for (const status of [408, 429, 500, 502, 503, 504]) {
+    assert.equal(isRetryable(new HTTPError(status, URL)), true, `${status}`);
+  }
+});
+
+test("isRetryable() returns false when the error is an HTTPError with any other status", () => {
+  for (const status of [400, 401, 403, 404, 410, 416, 501, 505]) {
+    assert.equal(isRetryable(new HTTPError(status, URL)), false, `${status}`);
+  }
+});
+
+test("isRetryable() returns true when the error is a NetworkError, TimeoutError or ProtocolError", () => {
+  assert.equal(isRetryable(new NetworkError(URL, new TypeError("x"))), true);
+  assert.equal(isRetryable(new TimeoutError("connect", 10, URL)), true);
+  assert.equal(isRetryable(new TimeoutError("idle", 10, URL)), true);
+  assert.equal(isRetryable(new ProtocolError("short body")), true);
+});
+
+test("isRetryable() returns false when the error is any other error or not an error", () => {
+  const others: unknown[] = [
+    new TypeError("fetch failed"),
+    new Error("boom"),
+    new IntegrityError(URL, {
+      algorithm: "sha256",
+      expected: "a",
+      actual: "b",
+    }),
+    new RedirectError("too many redirects"),
+    new DownloadInterrupt(),
+    new DOMException("aborted", "AbortError"),
+    "503",
+    503,
+    undefined,
+    null,
+  ];
+  for (const error of others) {
+    assert.equal(isRetryable(error), false, String(error));
+  }
+});
+
+// retryDelay
+
+test("retryDelay() doubles the ceiling per attempt up to backoffCap when random is just under 1", () => {
+  const options = { backoffBase: 100, backoffCap: 1000, retryAfterCap: 5000 };
+  const error = new NetworkError(URL, new Error("reset"));
+  const delays = [1, 2, 3, 4, 5, 6, 50].map((attempt) =>
+    retryDelay(error, attempt, options, fixed(0.999))
+  );
+  // Ceilings 100, 200, 400, 800, 1000 (capped), 1000, 1000; times 0.999.
+  assert.deepEqual(delays, [99, 199, 399, 799, 999, 999, 999]);
+});
+
+test("retryDelay() returns the floor of random times min(cap, base * 2^(attempt-1))", () => {
+  const error = new TimeoutError("idle", 10, URL);
+  assert.equal(retryDelay(error, 1, BACKOFF, fixed(0.5)), 500);
+  assert.equal(retryDelay(error, 2, BACKOFF, fixed(0.5)), 1000);
+  assert.equal(retryDelay(error, 3, BACKOFF, fixed(0.25)), 1000);
+  assert.equal(retryDelay(error, 5, BACKOFF, fixed(0.999)), 15_984);
+  assert.equal(retryDelay(error, 6, BACKOFF, fixed(0.999)), 29_970);
+  assert.equal(retryDelay(error, 7, BACKOFF, fixed(0.999)), 29_970);
+  assert.equal(retryDelay(error, 1, BACKOFF, fixed(0.3333)), 333);
+});
+
+test("retryDelay() returns 0 when random returns 0", () => {
+  const error = new ProtocolError("short body");
+  for (const attempt of [1, 2, 10, 100]) {
+    assert.equal(retryDelay(error, attempt, BACKOFF, fixed(0)), 0);
+  }
+});
+
+test("retryDelay() calls random once per call when there is no Retry-After", () => {
+  let calls = 0;
+  const random = (): number => {
+    calls++;
+    return 0.5;
+  };
+  assert.equal(retryDelay(new HTTPError(503, URL), 1, BACKOFF, random), 500);
+  assert.equal(calls, 1);
+});
+
+test("retryDelay() returns the HTTPError's retryAfter when it is below retryAfterCap", () => {
+  const error = new HTTPError(503, URL, { retryAfter: 7000 });
+  assert.equal(retryDelay(error, 1, BACKOFF, fixed(0.5)), 7000);
+  assert.equal(retryDelay(error, 10, BACKOFF, fixed(0)), 7000);
+});
+
+test("retryDelay() returns retryAfterCap when the HTTPError's retryAfter is above it", () => {
+  const error = new HTTPError(429, URL, { retryAfter: 3_600_000 });
+  assert.equal(retryDelay(error, 1, BACKOFF, fixed(0.5)), 120_000);
+});
+
+test("retryDelay() returns 0 when the HTTPError's retryAfter is 0", () => {
+  const error = new HTTPError(503, URL, { retryAfter: 0 });
+  assert.equal(retryDelay(error, 3, BACKOFF, fixed(0.999)), 0);
+});
+
+test("retryDelay() does not call random when the HTTPError has a retryAfter", () => {
+  const error = new HTTPError(503, URL, { retryAfter: 2000 });
+  const random = (): number => assert.fail("random was called");
+  assert.equal(retryDelay(error, 1, BACKOFF, random), 2000);
+});
+
+test("retryDelay() uses backoff when the HTTPError has no retryAfter", () => {
+  const error = new HTTPError(503, URL);
+  assert.equal(retryDelay(error, 2, BACKOFF, fixed(0.999)), 1998);
+});
+
+test("retryDelay() stays within [0, base) when random is Math.random by default", () => {
+  const error = new NetworkError(URL, new Error("reset"));
+  for (let i = 0; i < 100; i++) {
+    const delay = retryDelay(error, 1, BACKOFF);
+    assert.equal(Number.isInteger(delay), true);
+    assert.ok(delay >= 0 && delay < 1000, `${delay}`);
+  }
+});
+
+// parseRetryAfter
+
+const NOW = Date.parse("Wed, 21 Oct 2015 07:28:00 GMT");
+
+test("parseRetryAfter() returns undefined when the header is missing", () => {
+  assert.equal(parseRetryAfter(null), undefined);
+  assert.equal(parseRetryAfter(null, NOW), undefined);
+});
+
+test("parseRetryAfter() returns milliseconds when the value is delay-seconds", () => {
+  assert.equal(parseRetryAfter("0", NOW), 0);
+  assert.equal(parseRetryAfter("1", NOW), 1000);
+  assert.equal(parseRetryAfter("120", NOW), 120_000);
+  assert.equal(parseRetryAfter("007", NOW), 7000);
+});
+
+test("parseRetryAfter() ignores surrounding whitespace when the value is delay-seconds", () => {
+  assert.equal(parseRetryAfter(" 5 ", NOW), 5000);
+  assert.equal(parseRetryAfter("\t30\t", NOW), 30_000);
+});
+
+test("parseRetryAfter() returns the time until the date when the value is an HTTP date in the future", () => {
+  assert.equal(
+    parseRetryAfter("Wed, 21 Oct 2015 07:28:10 GMT", NOW),
+    10_000,
+  );
+  assert.equal(
+    parseRetryAfter(new Date(NOW + 90_000).toUTCString(), NOW),
+    90_000,
+  );
+});
+
+test("parseRetryAfter() returns 0 when the value is an HTTP date in the past or now", () => {
+  assert.equal(parseRetryAfter("Wed, 21 Oct 2015 07:27:50 GMT", NOW), 0);
+  assert.equal(parseRetryAfter("Thu, 01 Jan 1970 00:00:00 GMT", NOW), 0);
+  assert.equal(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", NOW), 0);
+});
+
+test("parseRetryAfter() measures from Date.now() when now is not given", () => {
+  const future = new Date(Date.now() + 3_600_000).toUTCString();
+  const delay = parseRetryAfter(future);
+  assert.ok(
+    delay !== undefined && delay > 3_500_000 && delay <= 3_600_000,
+    `${delay}`,
+  );
+});
+
+test("parseRetryAfter() returns undefined when the value is garbage", () => {
+  for (const value of ["", "   ", "soon", "5s", "1e3", "0x10", "Fri, 99 Foo"]) {
+    assert.equal(parseRetryAfter(value, NOW), undefined, JSON.stringify(value));
+  }
+});
+
+test("parseRetryAfter() returns undefined when the value is a negative number", () => {
+  // Not delay-seconds (1*DIGIT) and not an HTTP date: invalid. Date.parse()
+  // is lenient and reads "-1" as a date in 2001, which must not leak through.
+  assert.equal(parseRetryAfter("-1", NOW), undefined);
+  assert.equal(parseRetryAfter("-120", NOW), undefined);
+});
+
+test("parseRetryAfter() returns undefined when the value is a fractional number", () => {
+  // delay-seconds is 1*DIGIT; Date.parse() reads "1.5" as 5 January 2001.
+  assert.equal(parseRetryAfter("1.5", NOW), undefined);
+  assert.equal(parseRetryAfter("+5", NOW), undefined);
+});
+
+// sleep
+
+test("sleep() resolves when the time passes and the signal does not abort", async () => {
+  const controller = new AbortController();
+  assert.equal(await sleep(0, controller.signal), undefined);
+  assert.equal(await sleep(1, controller.signal), undefined);
+});
+
+test("sleep() rejects with the signal's reason when the signal aborted before", async () => {
+  const controller = new AbortController();
+  const reason = new Error("canceled");
+  controller.abort(reason);
+  await assert.rejects(sleep(1, controller.signal), (error) => {
+    assert.equal(error, reason);
+    return true;
+  });
+});
+
+test("sleep() rejects with an AbortError when the signal aborted before without a reason", async () => {
+  const controller = new AbortController();
+  controller.abort();
+  await assert.rejects(sleep(0, controller.signal), (error) => {
+    assert.ok(error instanceof DOMException);
+    assert.equal(error.name, "AbortError");
+    assert.equal(error, controller.signal.reason);
+    return true;
+  });
+});
+
+test("sleep() does not add an abort listener when the signal aborted before", async () => {
+  const controller = new AbortController();
+  controller.abort(new Error("x"));
+  const signal = controller.signal;
+  let added = 0;
+  signal.addEventListener = () => {
+    added++;
+  };
+  await assert.rejects(sleep(0, signal));
+  assert.equal(added, 0);
+});
+
+test("sleep() rejects with the signal's reason when the signal aborts during the wait", async () => {
+  const controller = new AbortController();
+  const reason = new DownloadInterrupt();
+  // A wait this long would keep the test (and its timer) alive if the abort
+  // did not clear it.
+  const sleeping = sleep(3_600_000, controller.signal);
+  controller.abort(reason);
+  await assert.rejects(sleeping, (error) => {
+    assert.equal(error, reason);
+    return true;
+  });
+});
+
+test("sleep() clears its timer when the signal aborts during the wait", async () => {
+  const controller = new AbortController();
+  const cleared: unknown[] = [];
+  const originalClear = globalThis.clearTimeout;
+  globalThis.clearTimeout = (id) => {
+    cleared.push(id);
+    originalClear(id);
+  };
+  try {
+    const sleeping = sleep(3_600_000, controller.signal);
+    controller.abort(new Error("stop"));
+    await assert.rejects(sleeping);
+  } finally {
+    globalThis.clearTimeout = originalClear;
+  }
+  assert.equal(cleared.length, 1);
+});
+
+test("sleep() removes its abort listener when it resolves", async () => {
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const listeners = new Set<unknown>();
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  // Typed from the methods themselves: DOM-only type names are not in
+  // @types/node, which the npm build checks the tests against.
+  type Add = Parameters<AbortSignal["addEventListener"]>;
+  type Remove = Parameters<AbortSignal["removeEventListener"]>;
+  signal.addEventListener = (...args: Add): void => {
+    listeners.add(args[1]);
+    add(...args);
+  };
+  signal.removeEventListener = (...args: Remove): void => {
+    listeners.delete(args[1]);
+    remove(...args);
+  };
+  const sleeping = sleep(1, signal);
+  assert.equal(listeners.size, 1);
+  assert.equal(await sleeping, undefined);
+  assert.equal(listeners.size, 0);
+});
+
+test("sleep() stays resolved when the signal aborts after it resolved", async () => {
+  const controller = new AbortController();
+  const sleeping = sleep(0, controller.signal);
+  let settled: string | undefined;
+  sleeping.then(
+    () => settled = "resolved",
+    () => settled = "rejected",
+  );
+  await sleeping;
+  controller.abort(new Error("late"));
+  await sleeping;
+  assert.equal(settled, "resolved");
+});
+
+test("sleep() schedules no timer longer than setTimeout's limit when ms is above it", async () => {
+  // retryDelay() can exceed 2^31 - 1 ms (about 24.8 days) when retryAfterCap
+  // or backoffCap is set that high (resolveTransferOptions() accepts
+  // Infinity). setTimeout clamps such a delay to 1 ms, so the retry would
+  // come at once instead of after the wait.
+  const controller = new AbortController();
+  const delays: number[] = [];
+  const original = globalThis.setTimeout;
+  globalThis.setTimeout = ((handler: () => void, ms?: number) => {
+    delays.push(ms ?? 0);
+    return original(handler, ms);
+  }) as typeof setTimeout;
+  let sleeping: Promise<void>;
+  try {
+    sleeping = sleep(30 * 24 * 3_600_000, controller.signal);
+  } finally {
+    globalThis.setTimeout = original;
+  }
+  controller.abort(new Error("done"));
+  await assert.rejects(sleeping);
+  assert.ok(
+    delays.every((ms) => ms <= 2 ** 31 - 1),
+    `delays ${delays.join(", ")}`,
+  );
+});

@@ -1,0 +1,761 @@
+// The CLI's command line and `-i` lists (src/cli/args.ts), parsed in
+// process: every option, its default, and the one UsageError each bad input
+// gives. The command as a subprocess is tested in cli_run_test.ts.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  type CliOptions,
+  HELP,
+  type Job,
+  jobFileName,
+  parseCliArgs,
+  parseInputList,
+  UsageError,
+} from "../../src/cli/args.ts";
+
+const URL_A = "https://example.com/a.zip";
+const URL_B = "http://example.org/b.tar.gz";
+const SHA = "ab".repeat(32);
+
+/** The `run` options of `args`, failing if they are not a `run` command. */
+function options(args: string[]): CliOptions {
+  const command = parseCliArgs(args);
+  assert.equal(command.kind, "run");
+  if (command.kind !== "run") throw new Error("unreachable");
+  return command.options;
+}
+
+/** The defaults, for one URL argument. */
+function defaults(jobs: Job[]): CliOptions {
+  return {
+    dir: ".",
+    concurrency: undefined,
+    retries: undefined,
+    timeout: undefined,
+    headers: [],
+    maxSize: undefined,
+    keep: undefined,
+    quiet: false,
+    json: false,
+    jobs,
+    inputFile: undefined,
+  };
+}
+
+/** Asserts that `fn` throws a UsageError with exactly `message`. */
+function throwsUsage(fn: () => unknown, message: string): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(error instanceof UsageError, `not a UsageError: ${error}`);
+    assert.equal(error.name, "UsageError");
+    assert.equal(error.message, message);
+    return true;
+  });
+}
+
+// UsageError
+
+test("UsageError() is an Error named UsageError when constructed with a message", () => {
+  const error = new UsageError("bad");
+  assert.ok(error instanceof Error);
+  assert.equal(error.name, "UsageError");
+  assert.equal(error.message, "bad");
+});
+
+// parseCliArgs: commands
+
+test("parseCliArgs() returns help when given -h or --help", () => {
+  assert.deepEqual(parseCliArgs(["-h"]), { kind: "help" });
+  assert.deepEqual(parseCliArgs(["--help"]), { kind: "help" });
+});
+
+test("parseCliArgs() returns help before checking the rest when given --help with bad values", () => {
+  assert.deepEqual(parseCliArgs(["--help", "-j", "0", "not a url"]), {
+    kind: "help",
+  });
+  assert.deepEqual(parseCliArgs(["--help", "--version"]), { kind: "help" });
+});
+
+test("parseCliArgs() returns version when given -V or --version", () => {
+  assert.deepEqual(parseCliArgs(["-V"]), { kind: "version" });
+  assert.deepEqual(parseCliArgs(["--version"]), { kind: "version" });
+  assert.deepEqual(parseCliArgs(["--version", "-o", "x"]), { kind: "version" });
+});
+
+test("HELP lists every option when printed", () => {
+  for (
+    const option of [
+      "-d, --dir DIR",
+      "-i, --input-file FILE",
+      "-o, --output NAME",
+      "-j, --jobs N",
+      "--retries N",
+      "--timeout SECONDS",
+      "--header 'K: V'",
+      "--sha256 HEX",
+      "--integrity SRI",
+      "--max-size SIZE",
+      "--keep N",
+      "-q, --quiet",
+      "--json",
+      "-V, --version",
+      "-h, --help",
+    ]
+  ) {
+    assert.ok(HELP.includes(`  ${option} `), option);
+  }
+  assert.ok(HELP.startsWith("Usage: dlmanager [options] URL...\n"));
+});
+
+test("HELP gives every exit status when printed", () => {
+  const text = HELP.slice(HELP.indexOf("Exit status:")).replaceAll("\n", " ");
+  for (
+    const status of [
+      "0 all downloaded or present",
+      "1 some failed",
+      "2 usage error",
+      "130 on Ctrl-C (SIGINT)",
+      "143 on SIGTERM",
+      "129 on SIGHUP",
+      "141 when the output is closed",
+    ]
+  ) {
+    assert.ok(text.includes(status), status);
+  }
+});
+
+// parseCliArgs: defaults and options
+
+test("parseCliArgs() returns the defaults when given only a URL", () => {
+  assert.deepEqual(parseCliArgs([URL_A]), {
+    kind: "run",
+    options: defaults([{ url: URL_A }]),
+  });
+});
+
+test("parseCliArgs() keeps every URL in order when given several", () => {
+  assert.deepEqual(options([URL_A, URL_B, URL_A]).jobs, [
+    { url: URL_A },
+    { url: URL_B },
+    { url: URL_A },
+  ]);
+});
+
+test("parseCliArgs() normalises a URL when given one in another spelling", () => {
+  assert.deepEqual(options(["HTTPS://Example.COM"]).jobs, [
+    { url: "https://example.com/" },
+  ]);
+  assert.deepEqual(options(["http://example.com:80/a b?x=1#f"]).jobs, [
+    { url: "http://example.com/a%20b?x=1#f" },
+  ]);
+});
+
+test("parseCliArgs() sets every option when given each in long form", () => {
+  assert.deepEqual(
+    options([
+      "--dir",
+      "out",
+      "--output",
+      "x.zip",
+      "--jobs",
+      "3",
+      "--retries",
+      "0",
+      "--timeout",
+      "1.5",
+      "--header",
+      "X-A: 1",
+      "--sha256",
+      SHA,
+      "--max-size",
+      "500M",
+      "--keep",
+      "2",
+      "--quiet",
+      "--json",
+      URL_A,
+    ]),
+    {
+      dir: "out",
+      concurrency: 3,
+      retries: 0,
+      timeout: 1500,
+      headers: [["X-A", "1"]],
+      maxSize: 524_288_000,
+      keep: 2,
+      quiet: true,
+      json: true,
+      jobs: [{ url: URL_A, name: "x.zip", sha256: SHA }],
+      inputFile: undefined,
+    },
+  );
+});
+
+test("parseCliArgs() sets the options when given the short forms and = values", () => {
+  assert.deepEqual(
+    options(["-d", "out", "-o", "x.zip", "-j", "2", "-q", URL_A]),
+    {
+      ...defaults([{ url: URL_A, name: "x.zip" }]),
+      dir: "out",
+      concurrency: 2,
+      quiet: true,
+    },
+  );
+  assert.deepEqual(options(["--dir=o", "--jobs=4", "-j5", URL_A]), {
+    ...defaults([{ url: URL_A }]),
+    dir: "o",
+    concurrency: 5, // the last wins
+  });
+});
+
+test("parseCliArgs() accepts options after the URLs when given them there", () => {
+  assert.deepEqual(options([URL_A, "-d", "out", URL_B, "--json"]), {
+    ...defaults([{ url: URL_A }, { url: URL_B }]),
+    dir: "out",
+    json: true,
+  });
+});
+
+test("parseCliArgs() sets inputFile with no jobs when given only -i", () => {
+  assert.deepEqual(options(["-i", "list.txt"]), {
+    ...defaults([]),
+    inputFile: "list.txt",
+  });
+  assert.deepEqual(options(["--input-file", "-"]).inputFile, "-");
+  assert.deepEqual(options(["-i", "-"]).inputFile, "-");
+});
+
+test("parseCliArgs() keeps the URLs too when given -i and URLs", () => {
+  assert.deepEqual(options(["-i", "l.txt", URL_A]), {
+    ...defaults([{ url: URL_A }]),
+    inputFile: "l.txt",
+  });
+});
+
+test("parseCliArgs() sets integrity as given when given --integrity", () => {
+  const sri = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+  assert.deepEqual(options(["--integrity", sri, URL_A]).jobs, [
+    { url: URL_A, integrity: sri },
+  ]);
+});
+
+test("parseCliArgs() lowercases the sha256 when given one in upper case", () => {
+  assert.deepEqual(options(["--sha256", SHA.toUpperCase(), URL_A]).jobs, [
+    { url: URL_A, sha256: SHA },
+  ]);
+});
+
+test("parseCliArgs() treats an argument as a URL when it follows --", () => {
+  throwsUsage(
+    () => parseCliArgs([URL_A, "--", "--foo"]),
+    'Invalid URL "--foo"',
+  );
+});
+
+// --header
+
+test("parseCliArgs() collects every --header in order when given it repeatedly", () => {
+  assert.deepEqual(
+    options([
+      "--header",
+      "Authorization: Bearer a:b",
+      "--header=X-Empty:",
+      "--header",
+      "  Accept  :  text/plain  ",
+      "--header",
+      "X-A: 1",
+      "--header",
+      "X-A: 2",
+      URL_A,
+    ]).headers,
+    [
+      ["Authorization", "Bearer a:b"],
+      ["X-Empty", ""],
+      ["Accept", "text/plain"],
+      ["X-A", "1"],
+      ["X-A", "2"],
+    ],
+  );
+});
+
+test("parseCliArgs() throws when given a --header that is not 'Name: value'", () => {
+  for (const text of ["NoColon", ": v", "Bad Name: v", "Bad/Name: v", ""]) {
+    throwsUsage(
+      () => parseCliArgs(["--header", text, URL_A]),
+      `Invalid --header "${text}": expected 'Name: value'`,
+    );
+  }
+});
+
+// Options for a single URL
+
+test("parseCliArgs() throws when given -o, --sha256 or --integrity with no URL, two URLs or -i", () => {
+  const cases: [string, string, string][] = [
+    ["-o", "x.zip", "--output"],
+    ["--output", "x.zip", "--output"],
+    ["--sha256", SHA, "--sha256"],
+    ["--integrity", "sha256-x", "--integrity"],
+  ];
+  for (const [flag, value, name] of cases) {
+    const message = `${name} needs exactly one URL and no -i`;
+    throwsUsage(() => parseCliArgs([flag, value, URL_A, URL_B]), message);
+    throwsUsage(() => parseCliArgs([flag, value, "-i", "l.txt"]), message);
+    throwsUsage(
+      () => parseCliArgs([flag, value, "-i", "l.txt", URL_A]),
+      message,
+    );
+  }
+});
+
+test("parseCliArgs() throws when given both --sha256 and --integrity", () => {
+  throwsUsage(
+    () => parseCliArgs(["--sha256", SHA, "--integrity", "sha256-x", URL_A]),
+    "Give --sha256 or --integrity, not both",
+  );
+});
+
+test("parseCliArgs() throws when given an -o that is not a plain file name", () => {
+  for (const name of ["", ".", "..", "a/b", "a\\b", "/x", "a\0b"]) {
+    throwsUsage(
+      () => parseCliArgs(["-o", name, URL_A]),
+      `Invalid -o "${name}": a file name must not be empty, "." or "..", or contain "/" or "\\"`,
+    );
+  }
+});
+
+test("parseCliArgs() accepts an -o when it has spaces, dots or Unicode", () => {
+  for (const name of ["a b.zip", ".hidden", "...", "файл.zip", " x "]) {
+    assert.deepEqual(options(["-o", name, URL_A]).jobs, [
+      { url: URL_A, name },
+    ]);
+  }
+});
+
+test("parseCliArgs() throws when given a --sha256 that is not 64 hex digits", () => {
+  for (const hex of ["", "abc", SHA + "0", SHA.slice(1), "g".repeat(64)]) {
+    throwsUsage(
+      () => parseCliArgs(["--sha256", hex, URL_A]),
+      `Invalid --sha256 "${hex}": expected 64 hex digits`,
+    );
+  }
+});
+
+// Numbers
+
+test("parseCliArgs() accepts -j from 1 up when given a whole number", () => {
+  assert.equal(options(["-j", "1", URL_A]).concurrency, 1);
+  assert.equal(options(["-j", "64", URL_A]).concurrency, 64);
+  assert.equal(options(["-j", "007", URL_A]).concurrency, 7);
+});
+
+test("parseCliArgs() throws when given a -j below 1, above 1000 or not a whole number", () => {
+  for (
+    const text of [
+      "0",
+      "00",
+      "1.5",
+      "abc",
+      "",
+      "1e2",
+      "0x10",
+      "+2",
+      "1001",
+      "99999999999999999999",
+    ]
+  ) {
+    throwsUsage(
+      () => parseCliArgs([`--jobs=${text}`, URL_A]),
+      `Invalid -j "${text}": expected a whole number from 1 to 1000`,
+    );
+  }
+  throwsUsage(
+    () => parseCliArgs(["--jobs=-1", URL_A]),
+    'Invalid -j "-1": expected a whole number from 1 to 1000',
+  );
+  assert.equal(options(["-j", "1000", URL_A]).concurrency, 1000);
+});
+
+test("parseCliArgs() accepts --retries from 0 to 1000 and throws when given anything else", () => {
+  assert.equal(options(["--retries", "0", URL_A]).retries, 0);
+  assert.equal(options(["--retries", "10", URL_A]).retries, 10);
+  assert.equal(options(["--retries", "1000", URL_A]).retries, 1000);
+  for (const text of ["-1", "1.5", "x", "", "1001", "99999999999999999999"]) {
+    throwsUsage(
+      () => parseCliArgs([`--retries=${text}`, URL_A]),
+      `Invalid --retries "${text}": expected a whole number from 0 to 1000`,
+    );
+  }
+});
+
+// Reported bug: `--retries -1` said "needs a value".
+test("parseCliArgs() reads a negative number as the value when it follows an option that takes one", () => {
+  throwsUsage(
+    () => parseCliArgs(["--retries", "-1", URL_A]),
+    'Invalid --retries "-1": expected a whole number from 0 to 1000',
+  );
+  throwsUsage(
+    () => parseCliArgs(["-j", "-2", URL_A]),
+    'Invalid -j "-2": expected a whole number from 1 to 1000',
+  );
+  throwsUsage(
+    () => parseCliArgs(["--timeout", "-.5", URL_A]),
+    'Invalid --timeout "-.5": expected a positive number of seconds',
+  );
+  throwsUsage(
+    () => parseCliArgs(["--max-size", "1G", "--keep", "-1", URL_A]),
+    'Invalid --keep "-1": expected a whole number from 0 to 1000000',
+  );
+});
+
+test("parseCliArgs() converts --timeout to milliseconds when given positive seconds", () => {
+  assert.equal(options(["--timeout", "30", URL_A]).timeout, 30_000);
+  assert.equal(options(["--timeout", "0.25", URL_A]).timeout, 250);
+  assert.equal(options(["--timeout", "2.5", URL_A]).timeout, 2500);
+});
+
+test("parseCliArgs() throws when given a --timeout that is not a positive number", () => {
+  for (const text of ["0", "-5", "x", "", " ", "Infinity", "NaN"]) {
+    throwsUsage(
+      () => parseCliArgs([`--timeout=${text}`, URL_A]),
+      `Invalid --timeout "${text}": expected a positive number of seconds`,
+    );
+  }
+});
+
+// --max-size and --keep
+
+test("parseCliArgs() parses --max-size as a size when given one", () => {
+  assert.equal(options(["--max-size", "2G", URL_A]).maxSize, 2 * 1024 ** 3);
+  assert.equal(options(["--max-size", "10k", URL_A]).maxSize, 10_240);
+  assert.equal(options(["--max-size", "1000", URL_A]).maxSize, 1000);
+  assert.equal(options(["--max-size", "1.5M", URL_A]).maxSize, 1_572_864);
+});
+
+test("parseCliArgs() throws when given a --max-size that is not a size", () => {
+  for (const text of ["", "big", "-1G", "1P", "1e3"]) {
+    throwsUsage(
+      () => parseCliArgs([`--max-size=${text}`, URL_A]),
+      `Invalid --max-size "${text}": expected a size such as 500M or 2G`,
+    );
+  }
+});
+
+test("parseCliArgs() sets keep when given --keep with --max-size", () => {
+  const parsed = options(["--max-size", "1G", "--keep", "0", URL_A]);
+  assert.equal(parsed.maxSize, 1024 ** 3);
+  assert.equal(parsed.keep, 0);
+  assert.equal(
+    options(["--max-size", "1G", "--keep", "12", URL_A]).keep,
+    12,
+  );
+  assert.equal(options(["--max-size", "1G", URL_A]).keep, undefined);
+});
+
+test("parseCliArgs() throws when given --keep without --max-size", () => {
+  throwsUsage(
+    () => parseCliArgs(["--keep", "3", URL_A]),
+    "--keep needs --max-size",
+  );
+});
+
+test("parseCliArgs() throws when given a --keep that is not a whole number", () => {
+  throwsUsage(
+    () => parseCliArgs(["--max-size", "1G", "--keep=-1", URL_A]),
+    'Invalid --keep "-1": expected a whole number from 0 to 1000000',
+  );
+  throwsUsage(
+    () => parseCliArgs(["--max-size", "1G", "--keep", "two", URL_A]),
+    'Invalid --keep "two": expected a whole number from 0 to 1000000',
+  );
+  throwsUsage(
+    () => parseCliArgs(["--max-size", "1G", "--keep", "1000001", URL_A]),
+    'Invalid --keep "1000001": expected a whole number from 0 to 1000000',
+  );
+});
+
+// Bad command lines
+
+test("parseCliArgs() throws when given no URL and no -i", () => {
+  const message = "No URL given: pass URLs or -i FILE (see --help)";
+  throwsUsage(() => parseCliArgs([]), message);
+  throwsUsage(() => parseCliArgs(["-d", "out", "-q"]), message);
+});
+
+test("parseCliArgs() throws when given an unknown option", () => {
+  throwsUsage(
+    () => parseCliArgs(["--foo", URL_A]),
+    "Unknown option --foo (see --help)",
+  );
+  throwsUsage(
+    () => parseCliArgs(["-x", URL_A]),
+    "Unknown option -x (see --help)",
+  );
+  throwsUsage(
+    () => parseCliArgs(["-qx", URL_A]),
+    "Unknown option -x (see --help)",
+  );
+  throwsUsage(
+    () => parseCliArgs(["--output-file", "x", URL_A]),
+    "Unknown option --output-file (see --help)",
+  );
+});
+
+test("parseCliArgs() throws naming the long option when given one without its value at the end", () => {
+  const cases: [string, string][] = [
+    ["-d", "--dir"],
+    ["-i", "--input-file"],
+    ["-o", "--output"],
+    ["-j", "--jobs"],
+    ["--retries", "--retries"],
+    ["--timeout", "--timeout"],
+    ["--header", "--header"],
+    ["--sha256", "--sha256"],
+    ["--integrity", "--integrity"],
+    ["--max-size", "--max-size"],
+    ["--keep", "--keep"],
+  ];
+  for (const [flag, name] of cases) {
+    throwsUsage(
+      () => parseCliArgs([URL_A, flag]),
+      `Option ${name} needs a value`,
+    );
+  }
+});
+
+test("parseCliArgs() throws naming the option as typed when its value would be another option", () => {
+  throwsUsage(
+    () => parseCliArgs(["-j", "-q", URL_A]),
+    "Option -j needs a value",
+  );
+  throwsUsage(
+    () => parseCliArgs(["--dir", "--json", URL_A]),
+    "Option --dir needs a value",
+  );
+});
+
+// Reported bug: a value given to a flag is reported as a missing value.
+test("parseCliArgs() does not say 'needs a value' when given a value for a flag that takes none", () => {
+  const cases: [string, string][] = [
+    ["--quiet=yes", "--quiet"],
+    ["--json=1", "--json"],
+  ];
+  for (const [arg, name] of cases) {
+    assert.throws(
+      () => parseCliArgs([arg, URL_A]),
+      (error: unknown) => {
+        assert.ok(error instanceof UsageError);
+        assert.ok(error.message.includes(name), error.message);
+        assert.doesNotMatch(error.message, /needs a value/);
+        return true;
+      },
+    );
+  }
+});
+
+test("parseCliArgs() names the flag exactly when given a value for a flag that takes none", () => {
+  throwsUsage(
+    () => parseCliArgs(["--quiet=yes", URL_A]),
+    "Option --quiet does not take a value",
+  );
+  throwsUsage(
+    () => parseCliArgs(["--json=", URL_A]),
+    "Option --json does not take a value",
+  );
+});
+
+test("parseCliArgs() takes - as a value when it follows an option that takes one", () => {
+  assert.equal(options(["-i", "-"]).inputFile, "-");
+  assert.equal(options(["-d", "-", URL_A]).dir, "-");
+});
+
+test("parseCliArgs() throws naming the first unknown option when given one in a group or with a value", () => {
+  throwsUsage(
+    () => parseCliArgs(["-qj5", URL_A, "--foo"]),
+    "Unknown option --foo (see --help)",
+  );
+  throwsUsage(
+    () => parseCliArgs([URL_A, "-qj"]),
+    "Option --jobs needs a value",
+  );
+  throwsUsage(
+    () => parseCliArgs(["-Vqz", "--foo"]),
+    "Unknown option -z (see --help)",
+  );
+  throwsUsage(
+    () => parseCliArgs(["--no-such=1", URL_A]),
+    "Unknown option --no-such (see --help)",
+  );
+  throwsUsage(
+    () => parseCliArgs(["--constructor", URL_A]),
+    "Unknown option --constructor (see --help)",
+  );
+});
+
+test("parseCliArgs() throws when given a URL that does not parse", () => {
+  for (const url of ["example.com/a.zip", "not a url", "-", "http://", ""]) {
+    throwsUsage(() => parseCliArgs([url]), `Invalid URL "${url}"`);
+  }
+  throwsUsage(
+    () => parseCliArgs([URL_A, "//x"]),
+    'Invalid URL "//x"',
+  );
+});
+
+test("parseCliArgs() throws when given a URL that is not http or https", () => {
+  for (
+    const url of ["ftp://example.com/a", "file:///etc/passwd", "data:,x"]
+  ) {
+    throwsUsage(
+      () => parseCliArgs([url]),
+      `Invalid URL "${url}": only http and https are supported`,
+    );
+  }
+});
+
+// parseInputList
+
+test("parseInputList() returns one job per line when lines are URL, URL<TAB>name or URL<TAB>name<TAB>sha256", () => {
+  assert.deepEqual(
+    parseInputList(
+      `${URL_A}\n${URL_B}\tb.tgz\n${URL_A}\tc.zip\t${SHA}\n`,
+      "list.txt",
+    ),
+    [
+      { url: URL_A },
+      { url: URL_B, name: "b.tgz" },
+      { url: URL_A, name: "c.zip", sha256: SHA },
+    ],
+  );
+});
+
+test("parseInputList() returns no jobs when the text is empty or only blanks and comments", () => {
+  assert.deepEqual(parseInputList("", "l"), []);
+  assert.deepEqual(parseInputList("\n\n  \n\t\n# x\n   # y\n", "l"), []);
+});
+
+test("parseInputList() skips blank and # lines when they are between URLs", () => {
+  assert.deepEqual(
+    parseInputList(`# list\n\n${URL_A}\n   \n  # ${URL_B}\n${URL_B}`, "l"),
+    [{ url: URL_A }, { url: URL_B }],
+  );
+});
+
+test("parseInputList() normalises and trims the URL when the line has spaces or CRLF", () => {
+  assert.deepEqual(
+    parseInputList(`  HTTPS://Example.com/a  \r\n${URL_B}\tb\r\n`, "l"),
+    [{ url: "https://example.com/a" }, { url: URL_B, name: "b" }],
+  );
+});
+
+test("parseInputList() lowercases and trims the sha256 when it is given", () => {
+  assert.deepEqual(
+    parseInputList(`${URL_A}\ta\t ${SHA.toUpperCase()} `, "l"),
+    [{ url: URL_A, name: "a", sha256: SHA }],
+  );
+});
+
+test("parseInputList() leaves the name out when it is empty before a sha256", () => {
+  assert.deepEqual(parseInputList(`${URL_A}\t\t${SHA}`, "l"), [
+    { url: URL_A, sha256: SHA },
+  ]);
+});
+
+test("parseInputList() keeps the name as written when it has spaces", () => {
+  assert.deepEqual(parseInputList(`${URL_A}\t my file.zip `, "l"), [
+    { url: URL_A, name: " my file.zip " },
+  ]);
+});
+
+test("parseInputList() throws with the source and line number when a line has more than 3 fields", () => {
+  throwsUsage(
+    () =>
+      parseInputList(`${URL_A}\n\n# c\n${URL_A}\ta\t${SHA}\textra`, "list.txt"),
+    "list.txt:4: expected URL, URL<TAB>name or URL<TAB>name<TAB>sha256, got 4 fields",
+  );
+  throwsUsage(
+    () => parseInputList(`${URL_A}\t\t\t\t`, "stdin"),
+    "stdin:1: expected URL, URL<TAB>name or URL<TAB>name<TAB>sha256, got 5 fields",
+  );
+});
+
+test("parseInputList() throws with the source and line number when a URL is bad", () => {
+  throwsUsage(
+    () => parseInputList(`${URL_A}\nexample.com/x\n`, "list.txt"),
+    'list.txt:2: Invalid URL "example.com/x"',
+  );
+  throwsUsage(
+    () => parseInputList(`\n\nftp://h/x\tname`, "stdin"),
+    'stdin:3: Invalid URL "ftp://h/x": only http and https are supported',
+  );
+  throwsUsage(
+    () => parseInputList(`\tname`, "l"),
+    'l:1: Invalid URL ""',
+  );
+});
+
+test("parseInputList() throws with the source and line number when a name is bad", () => {
+  for (const name of [".", "..", "a/b", "a\\b"]) {
+    throwsUsage(
+      () => parseInputList(`${URL_A}\n${URL_A}\t${name}`, "l.txt"),
+      `l.txt:2: Invalid name "${name}": a file name must not be empty, "." or "..", or contain "/" or "\\"`,
+    );
+  }
+});
+
+test("parseInputList() throws for an empty name when a line ends with a tab", () => {
+  throwsUsage(
+    () => parseInputList(`${URL_A}\t`, "l.txt"),
+    'l.txt:1: Invalid name "": a file name must not be empty, "." or "..", or contain "/" or "\\"',
+  );
+});
+
+test("parseInputList() throws with the source and line number when a sha256 is bad", () => {
+  throwsUsage(
+    () => parseInputList(`${URL_A}\n\n${URL_A}\ta\tnothex`, "l.txt"),
+    'l.txt:3: Invalid sha256 "nothex": expected 64 hex digits',
+  );
+  throwsUsage(
+    () => parseInputList(`${URL_A}\ta\t`, "l.txt"),
+    'l.txt:1: Invalid sha256 "": expected 64 hex digits',
+  );
+});
+
+test("parseInputList() counts lines after CRLF and comments when it reports a line number", () => {
+  throwsUsage(
+    () => parseInputList(`# a\r\n${URL_A}\r\n\r\nbad\r\n`, "l"),
+    'l:4: Invalid URL "bad"',
+  );
+});
+
+// jobFileName
+
+test("jobFileName() returns the job's own name when it has one", () => {
+  assert.equal(
+    jobFileName({ url: "https://example.com/dir/", name: "x.zip" }),
+    "x.zip",
+  );
+});
+
+test("jobFileName() returns the URL's last path segment, decoded, when the job has no name", () => {
+  assert.equal(
+    jobFileName({ url: "https://example.com/d/a%20b.zip?x=1#f" }),
+    "a b.zip",
+  );
+  assert.equal(jobFileName({ url: "https://example.com/%C3%A9" }), "é");
+});
+
+test("jobFileName() throws telling how to name the file when the URL gives no plain file name", () => {
+  const fix = "(name it with -o, or with URL<TAB>name in an -i list)";
+  throwsUsage(
+    () => jobFileName({ url: "https://example.com/" }),
+    `Cannot download "https://example.com/": the URL has no file name ${fix}`,
+  );
+  throwsUsage(
+    () => jobFileName({ url: "https://example.com/a%zz" }),
+    `Cannot download "https://example.com/a%zz": its file name "a%zz" is not valid percent-encoding ${fix}`,
+  );
+  throwsUsage(
+    () => jobFileName({ url: "https://example.com/a%2Fb" }),
+    `Cannot download "https://example.com/a%2Fb": its file name "a/b" is not a plain file name ${fix}`,
+  );
+});

@@ -1,0 +1,642 @@
+// The `dlmanager` command as a subprocess, against the tests' local server:
+// exit codes, files, the summary, --json events, the plain (non-terminal)
+// output, Ctrl-C, and one clear line for each bad input. The logic lives in
+// src/cli/run.ts; the terminal display is tested in cli_tty_test.ts.
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import { test } from "node:test";
+import { type CliResult, runCli } from "../_helpers/cli.ts";
+import {
+  bytesRoute,
+  deferred,
+  patternBytes,
+  startServer,
+  statusRoute,
+} from "../_helpers/server.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
+import { VERSION } from "../../src/cli/version.ts";
+import { DownloadManager } from "../../mod.ts";
+
+const A = patternBytes(150_000, 1);
+const B = patternBytes(7_000, 2);
+const SHA256_B = createHash("sha256").update(B).digest("hex");
+
+function summary(result: CliResult): string | undefined {
+  return result.stdout.split("\n").find((line) => line.startsWith("Finished"));
+}
+
+test("dlmanager downloads every URL into -d and exits 0 with a summary", async () => {
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A),
+    "/files/b%20c.bin": bytesRoute(B),
+  });
+  await using dir = await tempDir();
+  const result = await runCli([
+    "-d",
+    dir.path,
+    server.url("/a.bin"),
+    server.url("/files/b%20c.bin?x=1"),
+  ]);
+  assert.equal(result.stderr, "");
+  assert.equal(result.code, 0);
+  assert.deepEqual(await dir.list(), ["a.bin", "b c.bin"]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), A);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("b c.bin"))), B);
+  const lines = result.stdout.trimEnd().split("\n");
+  assert.ok(lines.includes("start   a.bin (146 KiB)"), result.stdout);
+  assert.ok(
+    lines.some((line) => line.startsWith("done    b c.bin (6.8 KiB in ")),
+  );
+  assert.match(
+    summary(result) ?? "",
+    /^Finished: 2 done, 0 skipped, 0 failed, 153 KiB in \d+\.\ds \(.+\/s\)$/,
+  );
+  assert.ok(!result.stdout.includes("\x1b"), "no control sequences in a pipe");
+});
+
+test("dlmanager reports files already present as skipped and exits 0", async () => {
+  await using server = await startServer({ "/a.bin": bytesRoute(A) });
+  await using dir = await tempDir();
+  await writeFile(dir.join("a.bin"), "old");
+  const result = await runCli(["-d", dir.path, server.url("/a.bin")]);
+  assert.equal(result.code, 0);
+  assert.ok(result.stdout.startsWith("skipped a.bin (already present)\n"));
+  assert.match(
+    summary(result) ?? "",
+    /^Finished: 0 done, 1 skipped, 0 failed, 0 B in /,
+  );
+  assert.equal(await readFile(dir.join("a.bin"), "utf8"), "old");
+  assert.equal(server.requests.length, 0);
+});
+
+test("dlmanager exits 1 when a download fails, after finishing the others", async () => {
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A),
+    "/gone.bin": statusRoute(404),
+  });
+  await using dir = await tempDir();
+  const result = await runCli([
+    "-d",
+    dir.path,
+    server.url("/gone.bin"),
+    server.url("/a.bin"),
+  ]);
+  assert.equal(result.code, 1);
+  assert.deepEqual(await dir.list(), ["a.bin"]);
+  assert.equal(
+    result.stderr,
+    `failed  gone.bin: Cannot download "${
+      server.url("/gone.bin")
+    }": server answered 404 Not Found\n`,
+  );
+  assert.match(
+    summary(result) ?? "",
+    /^Finished: 1 done, 0 skipped, 1 failed, /,
+  );
+});
+
+test("dlmanager --json prints one JSON object per event", async () => {
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A),
+    "/b.bin": bytesRoute(B),
+  });
+  await using dir = await tempDir();
+  await writeFile(dir.join("b.bin"), "present");
+  const result = await runCli([
+    "--json",
+    "-d",
+    dir.path,
+    server.url("/a.bin"),
+    server.url("/b.bin"),
+  ]);
+  assert.equal(result.code, 0);
+  const events = result.stdout.trimEnd().split("\n").map((line) =>
+    JSON.parse(line)
+  );
+  const kinds = events.map((event) => event.event);
+  assert.deepEqual(kinds.filter((kind) => kind !== "progress"), [
+    "skip",
+    "start",
+    "done",
+    "summary",
+  ]);
+  assert.deepEqual(events[0], {
+    event: "skip",
+    name: "b.bin",
+    url: server.url("/b.bin"),
+  });
+  assert.deepEqual(events[1], {
+    event: "start",
+    name: "a.bin",
+    url: server.url("/a.bin"),
+    total: A.byteLength,
+  });
+  const done = events.find((event) => event.event === "done");
+  assert.equal(done.bytes, A.byteLength);
+  assert.equal(typeof done.ms, "number");
+  const last = events.at(-1);
+  assert.deepEqual({ ...last, ms: 0 }, {
+    event: "summary",
+    done: 1,
+    skipped: 1,
+    failed: 0,
+    bytes: A.byteLength,
+    ms: 0,
+    interrupted: false,
+  });
+});
+
+test("dlmanager -i reads URL, URL<TAB>name and URL<TAB>name<TAB>sha256 lines", async () => {
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A),
+    "/get": bytesRoute(B),
+  });
+  await using dir = await tempDir();
+  const list = [
+    "# a comment, then a blank line",
+    "",
+    server.url("/a.bin"),
+    `${server.url("/get?id=1")}\tone.bin`,
+    `${server.url("/get?id=2")}\ttwo.bin\t${SHA256_B}`,
+    `${server.url("/get?id=3")}\tbad.bin\t${"0".repeat(64)}`,
+  ].join("\r\n");
+  await writeFile(dir.join("list.txt"), list);
+  const result = await runCli([
+    "-q",
+    "-d",
+    dir.join("out"),
+    "-i",
+    dir.join("list.txt"),
+  ]);
+  assert.equal(result.code, 1);
+  assert.deepEqual(await dir.list("out"), ["a.bin", "one.bin", "two.bin"]);
+  assert.match(result.stderr, /^failed {2}bad\.bin: .*sha256.*\n$/);
+  // --quiet: the summary only.
+  assert.match(
+    result.stdout,
+    /^Finished: 3 done, 0 skipped, 1 failed, [^\n]*\n$/,
+  );
+});
+
+test("dlmanager -i - reads the list from stdin; -o, --sha256 and --header apply to one URL", async () => {
+  await using server = await startServer({ "/get": bytesRoute(B) });
+  await using dir = await tempDir();
+  const fromStdin = await runCli(["-q", "-d", dir.path, "-i", "-"], {
+    stdin: `${server.url("/get?id=1")}\tstdin.bin\n`,
+  });
+  assert.equal(fromStdin.code, 0);
+  const single = await runCli([
+    "-q",
+    "-d",
+    dir.path,
+    "-o",
+    "named.bin",
+    "--sha256",
+    SHA256_B.toUpperCase(),
+    "--header",
+    "X-Token: abc: def",
+    server.url("/get?id=2"),
+  ]);
+  assert.equal(single.stderr, "");
+  assert.equal(single.code, 0);
+  assert.deepEqual(await dir.list(), ["named.bin", "stdin.bin"]);
+  assert.equal(server.requests[1]?.headers["x-token"], "abc: def");
+});
+
+test("dlmanager --max-size and --keep keep the directory under the limit", async () => {
+  await using server = await startServer({ "/a.bin": bytesRoute(A) });
+  await using dir = await tempDir();
+  await writeFile(dir.join("old.bin"), new Uint8Array(100_000));
+  const result = await runCli([
+    "-q",
+    "-d",
+    dir.path,
+    "--max-size",
+    "200K",
+    "--keep",
+    "1",
+    server.url("/a.bin"),
+  ]);
+  assert.equal(result.code, 0);
+  assert.deepEqual(await dir.list(), ["a.bin"]);
+});
+
+test("dlmanager logs progress lines every few seconds when not on a terminal", async () => {
+  const gate = deferred();
+  await using server = await startServer({
+    "/slow.bin": bytesRoute(A, { gate: gate.promise, gateAt: 50_000 }),
+  });
+  await using dir = await tempDir();
+  let released = false;
+  const result = await runCli(["-d", dir.path, server.url("/slow.bin")], {
+    env: { DLMANAGER_LOG_INTERVAL: "0.05" },
+    onStdout: (stdout) => {
+      // Two progress lines: the log repeats while the download runs.
+      if (!released && stdout.split("\n        slow.bin").length > 2) {
+        released = true;
+        gate.resolve();
+      }
+    },
+  });
+  assert.equal(result.code, 0);
+  const lines = result.stdout.split("\n");
+  assert.equal(lines[0], "start   slow.bin (146 KiB)");
+  // The library reports progress per 1 MiB written: none here until the end.
+  assert.equal(lines[1], "        slow.bin 0% 0 B/146 KiB");
+  assert.equal(lines[2], "        slow.bin 0% 0 B/146 KiB");
+  assert.ok(
+    lines.some((line) => line.startsWith("done    slow.bin (146 KiB in ")),
+  );
+});
+
+test("dlmanager exits 130 on Ctrl-C, canceling every download and leaving no file", async () => {
+  const gate = deferred();
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A, { gate: gate.promise, gateAt: 10_000 }),
+    "/b.bin": bytesRoute(B, { gate: gate.promise, gateAt: 1_000 }),
+  });
+  await using dir = await tempDir();
+  let sent = false;
+  const result = await runCli([
+    "--json",
+    "-d",
+    dir.path,
+    server.url("/a.bin"),
+    server.url("/b.bin"),
+  ], {
+    onStdout: (stdout, child) => {
+      const started = stdout.split("\n").filter((line) =>
+        line.includes('"event":"start"')
+      );
+      if (!sent && started.length === 2) {
+        sent = true;
+        child.kill("SIGINT");
+      }
+    },
+  });
+  gate.resolve();
+  assert.equal(result.code, 130, JSON.stringify(result));
+  assert.deepEqual(await dir.list(), []);
+  const events = result.stdout.trimEnd().split("\n").map((line) =>
+    JSON.parse(line)
+  );
+  assert.deepEqual(
+    events.filter((event) => event.event === "cancel").map((e) => e.name)
+      .sort(),
+    ["a.bin", "b.bin"],
+  );
+  assert.equal(events.at(-1).interrupted, true);
+});
+
+for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  test(`dlmanager exits ${code} on ${signal} as on Ctrl-C, canceling every download and leaving no file`, async () => {
+    const gate = deferred();
+    await using server = await startServer({
+      "/a.bin": bytesRoute(A, { gate: gate.promise, gateAt: 10_000 }),
+      "/b.bin": bytesRoute(B, { gate: gate.promise, gateAt: 1_000 }),
+    });
+    await using dir = await tempDir();
+    let sent = false;
+    const result = await runCli([
+      "-d",
+      dir.path,
+      server.url("/a.bin"),
+      server.url("/b.bin"),
+    ], {
+      onStdout: (stdout, child) => {
+        if (
+          !sent && stdout.includes("start   a.bin") &&
+          stdout.includes("start   b.bin")
+        ) {
+          sent = true;
+          child.kill(signal);
+        }
+      },
+    });
+    gate.resolve();
+    assert.equal(result.code, code, JSON.stringify(result));
+    assert.equal(result.signal, null);
+    assert.deepEqual(await dir.list(), []);
+    assert.deepEqual(
+      result.stdout.split("\n").filter((line) => line.startsWith("canceled"))
+        .sort(),
+      ["canceled a.bin", "canceled b.bin"],
+    );
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `^Interrupted by ${signal}: 0 done, 0 skipped, 0 failed, [^\n]+\n$`,
+      ),
+    );
+  });
+}
+
+test("dlmanager exits 141 without a word when its output is closed, canceling the rest and leaving no partial, lock or owner file", async () => {
+  const gateA = deferred();
+  const gateB = deferred();
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A, { gate: gateA.promise, gateAt: 10_000 }),
+    "/b.bin": bytesRoute(B, { gate: gateB.promise, gateAt: 1_000 }),
+  });
+  await using dir = await tempDir();
+  let closed = false;
+  // Plain lines: nothing but "start" and "done" lines (no progress line, and
+  // no JSON progress event, whose times are the clock's), so what comes
+  // after the close is known.
+  const result = await runCli([
+    "-d",
+    dir.path,
+    server.url("/a.bin"),
+    server.url("/b.bin"),
+  ], {
+    env: { DLMANAGER_LOG_INTERVAL: "100000" },
+    onStdout: (stdout, child) => {
+      if (
+        !closed && stdout.includes("start   a.bin") &&
+        stdout.includes("start   b.bin")
+      ) {
+        // Both are on disk (partial files, locks); then a.bin ends, and
+        // its "done" line meets the closed pipe while b.bin still waits.
+        closed = true;
+        child.closeStdout();
+        gateA.resolve();
+      }
+    },
+  });
+  gateB.resolve();
+  assert.equal(result.stderr, "");
+  assert.equal(result.code, 141, JSON.stringify(result));
+  assert.deepEqual(await dir.list(), ["a.bin"]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), A);
+});
+
+test("dlmanager reports a second URL with the same file name as failed, and the same URL twice as one download", async () => {
+  await using server = await startServer({
+    "/x/a.bin": bytesRoute(A),
+    "/y/a.bin": bytesRoute(B),
+  });
+  await using dir = await tempDir();
+  const result = await runCli([
+    "-d",
+    dir.path,
+    server.url("/x/a.bin"),
+    server.url("/y/a.bin"),
+    server.url("/x/a.bin"),
+  ]);
+  assert.equal(result.code, 1);
+  assert.equal(
+    result.stderr,
+    `failed  a.bin: Cannot download "${
+      server.url("/y/a.bin")
+    }": the file name "a.bin" is taken by "${
+      server.url("/x/a.bin")
+    }" (name it with -o, or with URL<TAB>name in an -i list)\n`,
+  );
+  assert.match(
+    summary(result) ?? "",
+    /^Finished: 1 done, 0 skipped, 1 failed, 146 KiB in /,
+  );
+  assert.deepEqual(await dir.list(), ["a.bin"]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), A);
+  assert.deepEqual(server.requests.map((request) => request.path), [
+    "/x/a.bin",
+  ]);
+});
+
+test("dlmanager reports a file another process downloaded while it waited as skipped", async () => {
+  const gate = deferred();
+  const asked = deferred();
+  const other = deferred();
+  const gated = bytesRoute(A, { gate: gate.promise, gateAt: 10_000 });
+  await using server = await startServer({
+    "/a.bin": (request, response) => {
+      asked.resolve();
+      return gated(request, response);
+    },
+    "/b.bin": (request, response) => {
+      other.resolve();
+      return bytesRoute(B)(request, response);
+    },
+  });
+  await using dir = await tempDir();
+  // This process holds a.bin's lock (it asks the server only once it has
+  // it) and waits at the gate.
+  await using holder = new DownloadManager(dir.path);
+  const held = holder.download(server.url("/a.bin"));
+  await asked.promise;
+  const run = runCli([
+    "-d",
+    dir.path,
+    server.url("/a.bin"),
+    server.url("/b.bin"),
+  ]);
+  // The CLI starts its downloads in order: once it asks for b.bin, it has
+  // started a.bin, which was not there, so it waits for the lock.
+  await other.promise;
+  gate.resolve();
+  await held?.wait();
+  const result = await run;
+  assert.equal(result.stderr, "");
+  assert.equal(result.code, 0);
+  const lines = result.stdout.trimEnd().split("\n");
+  assert.ok(
+    lines.includes("skipped a.bin (downloaded by another process)"),
+    result.stdout,
+  );
+  assert.ok(!lines.some((line) => line.startsWith("done    a.bin")));
+  assert.match(
+    summary(result) ?? "",
+    /^Finished: 1 done, 1 skipped, 0 failed, 6\.8 KiB in /,
+  );
+  assert.equal(
+    server.requests.filter((request) => request.path === "/a.bin").length,
+    1,
+  );
+  assert.deepEqual(await dir.list(), ["a.bin", "b.bin"]);
+});
+
+const BAD_INPUTS: [string, string[], RegExp][] = [
+  [
+    "an unknown option",
+    ["--frobnicate", "http://x/a"],
+    /^Unknown option --frobnicate \(see --help\)$/,
+  ],
+  [
+    "an option without its value",
+    ["http://x/a", "-d"],
+    /^Option --dir needs a value$/,
+  ],
+  ["no URL", [], /^No URL given: pass URLs or -i FILE \(see --help\)$/],
+  ["a bad URL", ["not a url"], /^Invalid URL "not a url"$/],
+  [
+    "a URL that is not http",
+    ["ftp://x/a"],
+    /^Invalid URL "ftp:\/\/x\/a": only http and https are supported$/,
+  ],
+  [
+    "a URL without a file name",
+    ["http://127.0.0.1:9/dir/"],
+    /^Cannot download "http:\/\/127\.0\.0\.1:9\/dir\/": the URL has no file name \(name it with -o, or with URL<TAB>name in an -i list\)$/,
+  ],
+  [
+    "a bad size",
+    ["--max-size", "12Q", "http://x/a"],
+    /^Invalid --max-size "12Q": expected a size such as 500M or 2G$/,
+  ],
+  [
+    "--keep without --max-size",
+    ["--keep", "2", "http://x/a"],
+    /^--keep needs --max-size$/,
+  ],
+  [
+    "a bad -j",
+    ["-j", "0", "http://x/a"],
+    /^Invalid -j "0": expected a whole number from 1 to 1000$/,
+  ],
+  [
+    "a huge -j",
+    ["-j", "99999999999999999999", "http://x/a"],
+    /^Invalid -j "99999999999999999999": expected a whole number from 1 to 1000$/,
+  ],
+  [
+    "a negative --retries",
+    ["--retries", "-1", "http://x/a"],
+    /^Invalid --retries "-1": expected a whole number from 0 to 1000$/,
+  ],
+  [
+    "a huge --retries",
+    ["--retries", "99999999999999999999", "http://x/a"],
+    /^Invalid --retries "99999999999999999999": expected a whole number from 0 to 1000$/,
+  ],
+  [
+    "an unknown option in a group of short ones",
+    ["-qx", "http://x/a"],
+    /^Unknown option -x \(see --help\)$/,
+  ],
+  [
+    "a URL whose file name is not valid percent-encoding",
+    ["http://x/a%zz"],
+    /^Cannot download "http:\/\/x\/a%zz": its file name "a%zz" is not valid percent-encoding \(name it with -o, or with URL<TAB>name in an -i list\)$/,
+  ],
+  [
+    "a URL whose file name is reserved for partial files",
+    ["http://127.0.0.1:9/.a.0123456789ab.dlpart"],
+    /^Cannot download "http:\/\/127\.0\.0\.1:9\/\.a\.0123456789ab\.dlpart" as "\.a\.0123456789ab\.dlpart": the name is reserved for partial downloads$/,
+  ],
+  [
+    "a bad --timeout",
+    ["--timeout", "soon", "http://x/a"],
+    /^Invalid --timeout "soon": expected a positive number of seconds$/,
+  ],
+  [
+    "a bad --header",
+    ["--header", "no colon", "http://x/a"],
+    /^Invalid --header "no colon": expected 'Name: value'$/,
+  ],
+  [
+    "-o with two URLs",
+    ["-o", "x", "http://x/a", "http://x/b"],
+    /^--output needs exactly one URL and no -i$/,
+  ],
+  ["a bad -o name", ["-o", "../x", "http://x/a"], /^Invalid -o "\.\.\/x": /],
+  [
+    "a bad --sha256",
+    ["--sha256", "abc", "http://x/a"],
+    /^Invalid --sha256 "abc": expected 64 hex digits$/,
+  ],
+  [
+    "a missing -i file",
+    ["-i", "/nonexistent/list.txt"],
+    /^Cannot read input file "\/nonexistent\/list\.txt": /,
+  ],
+];
+
+for (const [what, args, expected] of BAD_INPUTS) {
+  test(`dlmanager exits 2 with one line on stderr for ${what}`, async () => {
+    await using dir = await tempDir();
+    const result = await runCli(
+      ["-d", dir.path, ...args].slice(args.includes("-d") ? 2 : 0),
+    );
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, "");
+    assert.equal(result.stderr.split("\n").length, 2, result.stderr);
+    assert.match(result.stderr.replace(/^dlmanager: /, "").trimEnd(), expected);
+    assert.deepEqual(await dir.list(), []);
+  });
+}
+
+test("dlmanager exits 2 naming the line of a malformed -i line", async () => {
+  await using dir = await tempDir();
+  await writeFile(
+    dir.join("list.txt"),
+    `http://x/a\n\nhttp://x/b\tb\t${"f".repeat(64)}\textra\n`,
+  );
+  const result = await runCli([
+    "-d",
+    dir.join("out"),
+    "-i",
+    dir.join("list.txt"),
+  ]);
+  assert.equal(result.code, 2);
+  assert.equal(
+    result.stderr,
+    `dlmanager: ${
+      dir.join("list.txt")
+    }:3: expected URL, URL<TAB>name or URL<TAB>name<TAB>sha256, got 4 fields\n`,
+  );
+  const badUrl = await runCli(["-d", dir.path, "-i", "-"], {
+    stdin: "http://x/a\nnope\n",
+  });
+  assert.equal(badUrl.code, 2);
+  assert.equal(badUrl.stderr, 'dlmanager: stdin:2: Invalid URL "nope"\n');
+});
+
+test("dlmanager exits 2 for a directory it cannot create or write", async () => {
+  await using dir = await tempDir();
+  await writeFile(dir.join("file"), "");
+  const result = await runCli(["-d", dir.join("file", "sub"), "http://x/a"]);
+  assert.equal(result.code, 2);
+  assert.match(
+    result.stderr,
+    /^dlmanager: Cannot write to directory "[^"]+": .+\n$/,
+  );
+});
+
+test("dlmanager --version and --help print to stdout and exit 0", async () => {
+  const version = await runCli(["--version"]);
+  assert.equal(version.code, 0);
+  assert.equal(version.stdout, `dlmanager ${VERSION}\n`);
+  const help = await runCli(["-h"]);
+  assert.equal(help.code, 0);
+  assert.ok(help.stdout.startsWith("Usage: dlmanager [options] URL...\n"));
+});
+
+test("dlmanager -j 1 runs one download at a time, in order", async () => {
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A),
+    "/b.bin": bytesRoute(B),
+  });
+  await using dir = await tempDir();
+  const result = await runCli([
+    "--json",
+    "-j",
+    "1",
+    "-d",
+    dir.path,
+    server.url("/a.bin"),
+    server.url("/b.bin"),
+  ]);
+  assert.equal(result.code, 0);
+  const events = result.stdout.trimEnd().split("\n").map((line) =>
+    JSON.parse(line)
+  ).filter((event) => event.event === "start" || event.event === "done")
+    .map((event) => `${event.event} ${event.name}`);
+  assert.deepEqual(events, [
+    "start a.bin",
+    "done a.bin",
+    "start b.bin",
+    "done b.bin",
+  ]);
+});

@@ -1,0 +1,214 @@
+// The CLI's live display under a real pseudo-terminal: tmux runs it in a
+// pane of a fixed size, and the tests assert on the captured screen and its
+// scrollback, taken together in one capture, that the lines are redrawn in
+// place, fit the width and the height, and leave no stale frame behind. What
+// moves with the clock (spinner, speeds, times) is never compared. The
+// renderer lives in src/cli/render.ts. Skipped where tmux is missing
+// (.ci/run installs it).
+
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import process from "node:process";
+import { test } from "node:test";
+import { cliShellCommand, HAS_TMUX, tmuxPane } from "../_helpers/cli_tmux.ts";
+import {
+  bytesRoute,
+  deferred,
+  patternBytes,
+  type Route,
+  startServer,
+} from "../_helpers/server.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
+
+const SKIP = { skip: !HAS_TMUX && "tmux is not installed", timeout: 60_000 };
+
+const nonEmpty = (line: string): boolean => line !== "";
+
+test(
+  "dlmanager redraws one line per download and a total line in place, within the width",
+  SKIP,
+  async () => {
+    const gate = deferred();
+    const sized = patternBytes(3 * 1024 * 1024, 1);
+    await using server = await startServer({
+      "/a-file-with-a-rather-long-name-that-must-be-cut.bin": bytesRoute(
+        sized,
+        { gate: gate.promise, gateAt: 1024 * 1024 + 5 },
+      ),
+      "/stream.bin": bytesRoute(patternBytes(2 * 1024 * 1024, 2), {
+        contentLength: false,
+        gate: gate.promise,
+        gateAt: 1024 * 1024 + 5,
+      }),
+    });
+    await using dir = await tempDir();
+    const width = 60;
+    using pane = tmuxPane(
+      dir.path,
+      width,
+      12,
+      cliShellCommand([
+        "-d",
+        dir.join("out"),
+        server.url("/a-file-with-a-rather-long-name-that-must-be-cut.bin"),
+        server.url("/stream.bin"),
+      ]),
+    );
+
+    // Both have 1 MiB on disk and wait for the gate.
+    const during = await pane.until((lines) =>
+      lines.some((line) => line.includes(" 33% 1.0 MiB/3.0 MiB")) &&
+      lines.some((line) =>
+        line.startsWith("stream.bin") && line.includes("1.0 MiB")
+      )
+    );
+    // The scrollback is in the capture: redrawn, not scrolled, nothing but
+    // the live lines was ever written.
+    const live = during.filter(nonEmpty);
+    assert.equal(live.length, 3, during.join("\n"));
+    assert.match(
+      live[0] ?? "",
+      /^a-file-with~ {2}\[=+> *\] {1,2}33% 1\.0 MiB\/3\.0 MiB/,
+    );
+    assert.match(live[1] ?? "", /^stream\.bin +[|/\\-] 1\.0 MiB/);
+    assert.match(live[2] ?? "", /^Total: 2 active, 0 done {2}2\.0 MiB/);
+    for (const line of during) assert.ok(line.length < width, line);
+    assert.equal(pane.cursorVisible(), false);
+
+    gate.resolve();
+    const after = await pane.until((lines) =>
+      lines.some((line) => line.startsWith("[exit "))
+    );
+    const text = after.filter(nonEmpty);
+    assert.equal(text.length, 4, after.join("\n"));
+    assert.match(
+      text.join("\n"),
+      /^done {4}(a-file-with-a-rather-long-name-that-must-be-cut\.bin \(3\.0 MiB|stream\.bin \(2\.0 MiB) in [^\n]+\ndone {4}(a-file|stream)[^\n]+\nFinished: 2 done, 0 skipped, 0 failed, 5\.0 MiB in [^\n]+\n\[exit 0\]$/,
+    );
+    assert.equal(pane.cursorVisible(), true);
+  },
+);
+
+// Reported bug: with -j 30 in a 20-row pane every redraw pushed the frame's
+// top lines into the scrollback.
+test(
+  "dlmanager shows the downloads that fit the terminal's height and counts the rest",
+  SKIP,
+  async () => {
+    const gate = deferred();
+    const routes: Record<string, Route> = {};
+    const names = Array.from(
+      { length: 30 },
+      (_, index) => `f${String(index).padStart(2, "0")}.bin`,
+    );
+    for (const [index, name] of names.entries()) {
+      routes[`/${name}`] = bytesRoute(patternBytes(10_000, index), {
+        gate: gate.promise,
+        gateAt: 1_000,
+      });
+    }
+    await using server = await startServer(routes);
+    await using dir = await tempDir();
+    const width = 60;
+    const height = 12;
+    using pane = tmuxPane(
+      dir.path,
+      width,
+      height,
+      cliShellCommand([
+        "-j",
+        "30",
+        "-d",
+        dir.join("out"),
+        ...names.map((name) => server.url(`/${name}`)),
+      ]),
+    );
+
+    const during = await pane.until((lines) =>
+      lines.some((line) => line.startsWith("Total: 30 active"))
+    );
+    // height - 1 lines, and nothing else in the scrollback.
+    const live = during.filter(nonEmpty);
+    assert.equal(live.length, height - 1, during.join("\n"));
+    assert.deepEqual(
+      live.slice(0, 9).map((line) => line.split(" ")[0]),
+      names.slice(0, 9),
+    );
+    assert.equal(live[9], "… and 21 more");
+    assert.match(live[10] ?? "", /^Total: 30 active, 0 done {2}/);
+    for (const line of during) assert.ok(line.length < width, line);
+
+    gate.resolve();
+    const after = await pane.until((lines) =>
+      lines.some((line) => line.startsWith("[exit "))
+    );
+    // Every frame was redrawn in place: the logged lines alone scrolled.
+    const text = after.filter(nonEmpty);
+    assert.deepEqual(
+      text.slice(0, 30).map((line) =>
+        /^done {4}(\S+) \(9\.8 KiB in /.exec(line)?.[1]
+      )
+        .sort(),
+      names,
+      after.join("\n"),
+    );
+    assert.match(text[30] ?? "", /^Finished: 30 done, 0 skipped, 0 failed, /);
+    assert.equal(text[31], "[exit 0]");
+    assert.equal(text.length, 32, after.join("\n"));
+  },
+);
+
+test(
+  "dlmanager ends on SIGTERM as on Ctrl-C: cursor shown, downloads canceled, summary, exit 143",
+  SKIP,
+  async () => {
+    const gate = deferred();
+    await using server = await startServer({
+      "/a.bin": bytesRoute(patternBytes(100_000, 1), {
+        gate: gate.promise,
+        gateAt: 1_000,
+      }),
+      "/b.bin": bytesRoute(patternBytes(100_000, 2), {
+        gate: gate.promise,
+        gateAt: 1_000,
+      }),
+    });
+    await using dir = await tempDir();
+    const pidFile = dir.join("cli.pid");
+    using pane = tmuxPane(
+      dir.path,
+      60,
+      12,
+      cliShellCommand(
+        ["-d", dir.join("out"), server.url("/a.bin"), server.url("/b.bin")],
+        { pidFile },
+      ),
+    );
+    try {
+      // Both answered (their size is known): both hold a partial file.
+      await pane.until((lines) =>
+        lines.filter((line) => /^[ab]\.bin +\[/.test(line)).length === 2
+      );
+      assert.equal(pane.cursorVisible(), false);
+      process.kill(Number(await readFile(pidFile, "utf8")), "SIGTERM");
+      const after = await pane.until((lines) =>
+        lines.some((line) => line.startsWith("[exit "))
+      );
+      const text = after.filter(nonEmpty);
+      assert.deepEqual(text.slice(0, 2).sort(), [
+        "canceled a.bin",
+        "canceled b.bin",
+      ]);
+      assert.match(
+        text[2] ?? "",
+        /^Interrupted by SIGTERM: 0 done, 0 skipped, 0 failed, /,
+      );
+      assert.equal(text[3], "[exit 143]");
+      assert.equal(text.length, 4, after.join("\n"));
+      assert.equal(pane.cursorVisible(), true);
+      assert.deepEqual(await dir.list("out"), []);
+    } finally {
+      gate.resolve();
+    }
+  },
+);
