@@ -1,9 +1,43 @@
-// A timeout that can be pushed back cheaply: `touch()` only records the time,
-// and the one timer re-arms itself for what is left when it fires early, so a
-// busy body costs no timer calls per chunk. `restart()` moves it to another
-// limit the same way: a download's connect and idle timeouts share one timer.
+// Time for downloads: `sleep` (a backoff that a cancel cuts short), and the
+// `Watchdog`, a timeout that can be pushed back cheaply: `touch()` only
+// records the time, and the one timer re-arms itself for what is left when it
+// fires early, so a busy body costs no timer calls per chunk. `restart()`
+// moves it to another limit the same way: a download's connect and idle
+// timeouts share one timer.
 
-import { MAX_TIMER_DELAY } from "./_http/retry_policy.ts";
+/** The longest delay `setTimeout` takes; longer ones fire at once. */
+export const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+/**
+ * Resolves after `ms` (any length: long waits re-arm in steps `setTimeout`
+ * can take), or rejects with the signal's reason when it aborts.
+ */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const end = performance.now() + ms;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    function arm(delay: number): void {
+      timer = setTimeout(() => {
+        const left = end - performance.now();
+        if (left > 1) arm(left);
+        else {
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        }
+      }, Math.min(delay, MAX_TIMER_DELAY));
+    }
+    function onAbort(): void {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    arm(ms);
+  });
+}
 
 /** Calls `onTimeout` once `ms` pass without a `touch()`. */
 export class Watchdog {

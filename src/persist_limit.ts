@@ -6,7 +6,8 @@
  */
 
 import { basename, join, resolve } from "node:path";
-import { fs, NotFoundError } from "./_runtime/fs.ts";
+import { fs } from "./_runtime/fs.ts";
+import { removeIfPresent } from "./_runtime/remove.ts";
 import { globToRegExp } from "./_disk/glob.ts";
 import { isReservedName } from "./_disk/names.ts";
 
@@ -169,11 +170,7 @@ export class PersistLimit {
     for (const entry of entries) {
       if (count <= this.fileLimit || total < this.sizeLimit) break;
       if (keep(entry.path) || isReservedName(basename(entry.path))) continue;
-      try {
-        await fs.remove(entry.path);
-      } catch (error) {
-        if (!(error instanceof NotFoundError)) throw error;
-      }
+      await removeIfPresent(entry.path);
       this.#files.delete(entry.path);
       total -= entry.size;
       count--;

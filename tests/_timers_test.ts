@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Watchdog } from "../src/_timers.ts";
+import { sleep, Watchdog } from "../src/_timers.ts";
+import { DownloadInterrupt } from "../src/errors.ts";
 
 /** How early a timer may seem to fire, in milliseconds (the watchdog allows 1). */
 const TOLERANCE = 2;
@@ -292,4 +293,140 @@ test("Watchdog.restart() arms the watch again when it was stopped", async () => 
   const firedAt = await fired;
   assert.ok(firedAt - start >= 30 - TOLERANCE, `${firedAt - start}`);
   assert.equal(calls(), 0);
+});
+
+// sleep
+
+test("sleep() resolves when the time passes and the signal does not abort", async () => {
+  const controller = new AbortController();
+  assert.equal(await sleep(0, controller.signal), undefined);
+  assert.equal(await sleep(1, controller.signal), undefined);
+});
+
+test("sleep() rejects with the signal's reason when the signal aborted before", async () => {
+  const controller = new AbortController();
+  const reason = new Error("canceled");
+  controller.abort(reason);
+  await assert.rejects(sleep(1, controller.signal), (error) => {
+    assert.equal(error, reason);
+    return true;
+  });
+});
+
+test("sleep() rejects with an AbortError when the signal aborted before without a reason", async () => {
+  const controller = new AbortController();
+  controller.abort();
+  await assert.rejects(sleep(0, controller.signal), (error) => {
+    assert.ok(error instanceof DOMException);
+    assert.equal(error.name, "AbortError");
+    assert.equal(error, controller.signal.reason);
+    return true;
+  });
+});
+
+test("sleep() does not add an abort listener when the signal aborted before", async () => {
+  const controller = new AbortController();
+  controller.abort(new Error("x"));
+  const signal = controller.signal;
+  let added = 0;
+  signal.addEventListener = () => {
+    added++;
+  };
+  await assert.rejects(sleep(0, signal));
+  assert.equal(added, 0);
+});
+
+test("sleep() rejects with the signal's reason when the signal aborts during the wait", async () => {
+  const controller = new AbortController();
+  const reason = new DownloadInterrupt();
+  // A wait this long would keep the test (and its timer) alive if the abort
+  // did not clear it.
+  const sleeping = sleep(3_600_000, controller.signal);
+  controller.abort(reason);
+  await assert.rejects(sleeping, (error) => {
+    assert.equal(error, reason);
+    return true;
+  });
+});
+
+test("sleep() clears its timer when the signal aborts during the wait", async () => {
+  const controller = new AbortController();
+  const cleared: unknown[] = [];
+  const originalClear = globalThis.clearTimeout;
+  globalThis.clearTimeout = (id) => {
+    cleared.push(id);
+    originalClear(id);
+  };
+  try {
+    const sleeping = sleep(3_600_000, controller.signal);
+    controller.abort(new Error("stop"));
+    await assert.rejects(sleeping);
+  } finally {
+    globalThis.clearTimeout = originalClear;
+  }
+  assert.equal(cleared.length, 1);
+});
+
+test("sleep() removes its abort listener when it resolves", async () => {
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const listeners = new Set<unknown>();
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  // Typed from the methods themselves: DOM-only type names are not in
+  // @types/node, which the npm build checks the tests against.
+  type Add = Parameters<AbortSignal["addEventListener"]>;
+  type Remove = Parameters<AbortSignal["removeEventListener"]>;
+  signal.addEventListener = (...args: Add): void => {
+    listeners.add(args[1]);
+    add(...args);
+  };
+  signal.removeEventListener = (...args: Remove): void => {
+    listeners.delete(args[1]);
+    remove(...args);
+  };
+  const sleeping = sleep(1, signal);
+  assert.equal(listeners.size, 1);
+  assert.equal(await sleeping, undefined);
+  assert.equal(listeners.size, 0);
+});
+
+test("sleep() stays resolved when the signal aborts after it resolved", async () => {
+  const controller = new AbortController();
+  const sleeping = sleep(0, controller.signal);
+  let settled: string | undefined;
+  sleeping.then(
+    () => settled = "resolved",
+    () => settled = "rejected",
+  );
+  await sleeping;
+  controller.abort(new Error("late"));
+  await sleeping;
+  assert.equal(settled, "resolved");
+});
+
+test("sleep() schedules no timer longer than setTimeout's limit when ms is above it", async () => {
+  // retryDelay() can exceed 2^31 - 1 ms (about 24.8 days) when retryAfterCap
+  // or backoffCap is set that high (resolveTransferOptions() accepts
+  // Infinity). setTimeout clamps such a delay to 1 ms, so the retry would
+  // come at once instead of after the wait.
+  const controller = new AbortController();
+  const delays: number[] = [];
+  const original = globalThis.setTimeout;
+  globalThis.setTimeout = ((handler: () => void, ms?: number) => {
+    delays.push(ms ?? 0);
+    return original(handler, ms);
+  }) as typeof setTimeout;
+  let sleeping: Promise<void>;
+  try {
+    sleeping = sleep(30 * 24 * 3_600_000, controller.signal);
+  } finally {
+    globalThis.setTimeout = original;
+  }
+  controller.abort(new Error("done"));
+  await assert.rejects(sleeping);
+  assert.ok(
+    delays.every((ms) => ms <= 2 ** 31 - 1),
+    `delays ${delays.join(", ")}`,
+  );
 });

@@ -12,9 +12,8 @@ import {
   partialFile,
   type PartialPaths,
   partialPaths,
-  SIDECAR_VERSION,
-  writeSidecar,
 } from "../src/_disk/names.ts";
+import { SIDECAR_VERSION, writeSidecar } from "../src/_disk/sidecar.ts";
 import { thisProcess } from "../src/_disk/process_identity.ts";
 import {
   deferred,

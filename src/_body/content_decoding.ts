@@ -42,7 +42,7 @@ export function contentEncoding(headers: Headers): string | undefined {
  * and their versions treat differently) returns `undefined`: the caller
  * refuses the answer rather than save bytes another runtime would not.
  * A body that does not decode fails its reads as `fetch`'s own decoding does
- * (see {@linkcode isDecodeFailure}).
+ * (see `isDecodeFailure`).
  */
 export function decodedBody(
   body: ReadableStream<Uint8Array>,
@@ -59,18 +59,4 @@ export function decodedBody(
   // cancels `body`.
   void body.pipeTo(writable as WritableStream<Uint8Array>).catch(() => {});
   return readable as ReadableStream<Uint8Array>;
-}
-
-// The codes a body that does not decode fails with: node:zlib's (Node's
-// fetch, and this module on Deno) and Bun's fetch's.
-const DECODE_CODES = /^(Z_|ERR__ERROR_|ZlibError$|BrotliDecompressionError$)/;
-
-/** Whether a failed body read is a body that does not decode as it said. */
-export function isDecodeFailure(error: unknown): boolean {
-  for (let e = error, depth = 0; e != null && depth < 8; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && DECODE_CODES.test(code)) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
 }

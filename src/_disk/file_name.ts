@@ -1,6 +1,8 @@
 // File names for the manager: derived from a URL, and checked so that a name
 // can never point outside the manager's directory.
 
+import { basename } from "node:path";
+
 /**
  * Returns the last path segment of `url`, percent-decoded (query and fragment
  * are not part of it). Throws a `TypeError` when there is none or it cannot be
@@ -91,4 +93,23 @@ export function notAFileError(
       isDirectory ? "a directory" : "something other than a file"
     } is in the way`,
   );
+}
+
+/**
+ * Throws a `TypeError` unless `dest`, a download's destination path, is a
+ * non-empty path whose file name file systems take (at most
+ * {@linkcode NAME_MAX} bytes): a longer one would fail only at the rename,
+ * once the whole body had arrived.
+ */
+export function assertDestName(url: string, dest: string): void {
+  if (typeof dest !== "string" || dest === "") {
+    throw new TypeError(
+      `Cannot download "${url}": dest must be a non-empty path`,
+    );
+  }
+  if (new TextEncoder().encode(basename(dest)).byteLength > NAME_MAX) {
+    throw new TypeError(
+      `Cannot download "${url}" to "${dest}": the file name is longer than ${NAME_MAX} bytes, more than file systems take`,
+    );
+  }
 }

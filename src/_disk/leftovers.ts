@@ -6,19 +6,15 @@
 // own (see `_lock.ts`).
 
 import { join } from "node:path";
-import { fs, NotFoundError } from "../_runtime/fs.ts";
+import { fs } from "../_runtime/fs.ts";
+import { removeIfPresent } from "../_runtime/remove.ts";
 import {
+  groupOf,
   isReservedName,
   LOCK_SUFFIX,
   OWNER_SUFFIX,
   PARTIAL_SUFFIX,
 } from "./names.ts";
-
-/** The `.<name>.<hash>.dlpart` part every file of one partial download shares. */
-function groupOf(name: string): string {
-  // Anchored on the hash, so a destination named "a.dlpart" is no trouble.
-  return /^\..*\.[0-9a-f]{12}\.dlpart/su.exec(name)?.[0] ?? name;
-}
 
 async function mtimeOf(path: string): Promise<number | undefined> {
   const stat = await fs.stat(path);
@@ -65,12 +61,7 @@ export async function removeLeftovers(
       continue;
     }
     for (const name of names) {
-      try {
-        await fs.remove(join(directory, name));
-        removed.push(name);
-      } catch (error) {
-        if (!(error instanceof NotFoundError)) throw error;
-      }
+      if (await removeIfPresent(join(directory, name))) removed.push(name);
     }
   }
   return removed.sort();

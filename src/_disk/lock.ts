@@ -33,6 +33,7 @@
 
 import { dirname, join } from "node:path";
 import { AlreadyExistsError, fs, NotFoundError } from "../_runtime/fs.ts";
+import { removeIfPresentSync } from "../_runtime/remove.ts";
 import { OWNER_SUFFIX } from "./names.ts";
 import {
   isThisProcess,
@@ -43,7 +44,7 @@ import {
   processState,
   thisProcess,
 } from "./process_identity.ts";
-import { sleep } from "../_http/retry_policy.ts";
+import { sleep } from "../_timers.ts";
 
 /** Timing of a {@linkcode FileLock}, in milliseconds. */
 export interface LockTiming {
@@ -214,7 +215,7 @@ class OwnerFile {
     this.#heartbeat = undefined;
     heldTokens.delete(this.token);
     this.forget();
-    removeIfThere(this.path);
+    removeIfPresentSync(this.path);
   }
 
   /** Makes the next lock in this directory start a new owner file. */
@@ -242,14 +243,6 @@ function ownerFileName(token: string): string {
 function ownerJson(token: string): Uint8Array {
   const owner: Owner = { ...thisProcess(), token };
   return encoder.encode(JSON.stringify(owner));
-}
-
-function removeIfThere(path: string): void {
-  try {
-    fs.removeSync(path);
-  } catch (error) {
-    if (!(error instanceof NotFoundError)) throw error;
-  }
 }
 
 /** A held lock; release it when done. */
@@ -410,7 +403,7 @@ export class FileLock {
     this.#released = true;
     try {
       if (held ?? readOwner(this.#path)?.token === this.#token) {
-        removeIfThere(this.#path);
+        removeIfPresentSync(this.#path);
       }
     } finally {
       if (this.#beat instanceof OwnerFile) {

@@ -134,3 +134,16 @@ export function classifyNetworkFailure(error: unknown): NetworkFailure {
     : "";
   return { code, reason: REASONS[code] + detail };
 }
+
+// The codes a body that does not decode fails with: node:zlib's (in Node's
+// fetch, and in the library's decoding on Deno: `_body/content_decoding.ts`)
+// and Bun's fetch's.
+const DECODE_CODES = /^(Z_|ERR__ERROR_|ZlibError$|BrotliDecompressionError$)/;
+
+/** Whether a failed body read is a body that does not decode as it said. */
+export function isDecodeFailure(error: unknown): boolean {
+  return chain(error).some((e) => {
+    const code = (e as { code?: unknown } | null)?.code;
+    return typeof code === "string" && DECODE_CODES.test(code);
+  });
+}

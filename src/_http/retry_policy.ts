@@ -74,37 +74,3 @@ export function parseRetryAfter(
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
-
-/** The longest delay `setTimeout` takes; longer ones fire at once. */
-export const MAX_TIMER_DELAY = 2 ** 31 - 1;
-
-/**
- * Resolves after `ms` (any length: long waits re-arm in steps `setTimeout`
- * can take), or rejects with the signal's reason when it aborts.
- */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const end = performance.now() + ms;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    function arm(delay: number): void {
-      timer = setTimeout(() => {
-        const left = end - performance.now();
-        if (left > 1) arm(left);
-        else {
-          signal.removeEventListener("abort", onAbort);
-          resolve();
-        }
-      }, Math.min(delay, MAX_TIMER_DELAY));
-    }
-    function onAbort(): void {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }
-    signal.addEventListener("abort", onAbort, { once: true });
-    arm(ms);
-  });
-}

@@ -1,0 +1,171 @@
+// Moving one response body into the partial file, from its `offset` on: by
+// the runtime's own pipe when nothing needs to see the bytes (no digest, no
+// exact write size asked for, more than one write of them), with progress
+// read from the file's size; else in fixed-size writes, each reported.
+// Either way, when it settles the file holds exactly `offset` bytes (every
+// byte received that could be written), so a retry appends from there.
+
+import { ProtocolError } from "../errors.ts";
+import type { PartialFile } from "../_disk/partial_file.ts";
+import type { FileWriter } from "../_runtime/fs.ts";
+import type { Watchdog } from "../_timers.ts";
+import { ChunkedWriter } from "./chunked_writer.ts";
+import type { IntegrityCheck } from "./integrity.ts";
+import { pollInterval, SizePoller } from "./size_poller.ts";
+
+/** How {@linkcode writeBody} writes, and whom it tells. */
+export interface BodyTarget {
+  /** The download's URL, for messages. */
+  url: string;
+  /** The partial file; its `offset` and `total` say where and how much. */
+  partial: PartialFile;
+  /** Bytes per write. */
+  chunkSize: number;
+  /** Whether writes must be exactly `chunkSize` (the caller asked). */
+  exactWrites: boolean;
+  /** The digest the bytes feed, in file order. */
+  integrity: IntegrityCheck | undefined;
+  /** The idle timeout, in ms (the pipe's progress is read at a tenth of it). */
+  idleTimeout: number;
+  /** Touched whenever bytes arrive. */
+  watchdog: Watchdog;
+  /** Aborts the attempt: how a failure seen outside the read stops it. */
+  abort: AbortController;
+  /** What a failed read means (see `failureOf`). */
+  readError: (error: unknown) => unknown;
+  /** Reports the bytes on disk and the total. */
+  report: (current: number, total: number | undefined) => void;
+}
+
+/**
+ * Writes `body` into the partial file from its `offset`, then checks the
+ * file is complete: a body longer or shorter than `total` is a
+ * {@linkcode ProtocolError}. On failure the partial file keeps every byte
+ * written (its `offset` says how many).
+ */
+export async function writeBody(
+  body: ReadableStream<Uint8Array> | null,
+  target: BodyTarget,
+): Promise<void> {
+  const { partial } = target;
+  const file = await partial.writer();
+  target.report(partial.offset, partial.total);
+  if (body !== null && pipesNatively(file, target)) {
+    await pipe(body, file, target);
+  } else {
+    await writeChunks(body, file, target);
+  }
+  const { offset, total } = partial;
+  if (total !== undefined && offset !== total) {
+    throw new ProtocolError(
+      `Cannot download "${target.url}": the body ended after ${offset} of ${total} bytes`,
+    );
+  }
+}
+
+function tooLong(url: string, total: number): ProtocolError {
+  return new ProtocolError(
+    `Cannot download "${url}": the body is longer than the ${total} bytes announced`,
+  );
+}
+
+/**
+ * Whether the body goes through the runtime's pipe (see `FileWriter.pipe`):
+ * where there is one, unless the caller asked for exact writes, the bytes
+ * need a digest (the pipe shows them to no one), or the body is one write or
+ * less (nothing to save).
+ */
+function pipesNatively(file: FileWriter, target: BodyTarget): boolean {
+  const { offset, total } = target.partial;
+  return file.pipe !== undefined && !target.exactWrites &&
+    target.integrity === undefined &&
+    (total === undefined || total - offset > target.chunkSize);
+}
+
+/** Writes the body in writes of `chunkSize`, reporting each. */
+async function writeChunks(
+  body: ReadableStream<Uint8Array> | null,
+  file: FileWriter,
+  target: BodyTarget,
+): Promise<void> {
+  const { partial, integrity, watchdog } = target;
+  const { offset, total } = partial;
+  // The digest covers what reaches the file, in file order.
+  const sink: FileWriter = integrity === undefined ? file : {
+    write: (bytes) => {
+      integrity.update(bytes);
+      return file.write(bytes);
+    },
+    close: () => file.close(),
+  };
+  const writer = new ChunkedWriter(
+    sink,
+    target.chunkSize,
+    total === undefined ? undefined : total - offset,
+    (written) => target.report(offset + written, total),
+  );
+  let received = offset;
+  try {
+    if (body !== null) {
+      await writer.pipeFrom(
+        body,
+        (bytes) => {
+          watchdog.touch();
+          received += bytes.byteLength;
+          if (total !== undefined && received > total) {
+            throw tooLong(target.url, total);
+          }
+        },
+        target.readError,
+      );
+    }
+  } finally {
+    // Every byte received that can still be written is: the file (and the
+    // digest) then hold exactly the bytes before `offset`.
+    await writer.flush();
+    partial.offset = offset + writer.written;
+  }
+}
+
+/**
+ * Moves the body with the runtime's pipe, reporting progress and feeding
+ * the idle watchdog from the file's size, read every 100 ms or more often
+ * (see `pollInterval`). The pipe closes the file.
+ */
+async function pipe(
+  body: ReadableStream<Uint8Array>,
+  file: FileWriter,
+  target: BodyTarget,
+): Promise<void> {
+  const { partial, url } = target;
+  const total = partial.total;
+  const poller = new SizePoller(
+    partial.path,
+    partial.offset,
+    pollInterval(target.idleTimeout),
+    (size) => {
+      target.watchdog.touch();
+      if (total !== undefined && size > total) throw tooLong(url, total);
+      target.report(size, total);
+    },
+    (error) => target.abort.abort(error),
+  );
+  let failure: { error: unknown } | undefined;
+  try {
+    await (file as Required<FileWriter>).pipe(body, target.readError);
+  } catch (error) {
+    failure = { error };
+  } finally {
+    poller.stop();
+    partial.closedElsewhere();
+  }
+  // Every write has landed: the size on disk is what the file holds.
+  const size = await partial.measure();
+  if (total !== undefined && size > total) {
+    await partial.restart();
+    target.integrity?.reset();
+    throw tooLong(url, total);
+  }
+  if (failure !== undefined) throw failure.error;
+  target.report(size, total);
+}

@@ -1,0 +1,236 @@
+// One download's partial file: created beside the destination under the
+// download's own writer token (or adopted from a writer proven dead), written
+// by the transfer, then renamed onto the destination, or removed. It keeps
+// what it holds in step with what is on disk: `offset` bytes, of the version
+// `validator` names, of a file of `total` bytes; and the sidecar that lets
+// another process resume it (see `sidecar.ts`).
+
+import { basename } from "node:path";
+import type { IntegrityCheck } from "../_body/integrity.ts";
+import { type FileWriter, fs } from "../_runtime/fs.ts";
+import { removeIfPresent } from "../_runtime/remove.ts";
+import type { FileLock } from "./lock.ts";
+import { partialFile, type PartialPaths } from "./names.ts";
+import { newToken, thisProcess } from "./process_identity.ts";
+import {
+  endWriter,
+  readSidecar,
+  SIDECAR_VERSION,
+  sidecarPartial,
+  startWriter,
+  writerState,
+  writeSidecar,
+} from "./sidecar.ts";
+
+const HASH_READ_SIZE = 1024 * 1024;
+
+/** A download's partial file. Call {@linkcode PartialFile.end} when done. */
+export class PartialFile {
+  /** Bytes it holds: a resume asks for the rest from here. */
+  offset = 0;
+  /** The version its bytes are of, for `If-Range`, if known. */
+  validator: string | undefined;
+  /** The whole file's length, if known. */
+  total: number | undefined;
+  #paths: PartialPaths;
+  #url: string;
+  #writer: string;
+  #path: string;
+  #file: FileWriter | undefined;
+  // Whether the file is on disk (created or adopted, and not removed since).
+  #onDisk = false;
+  #sidecar = false;
+
+  private constructor(paths: PartialPaths, url: string) {
+    this.#paths = paths;
+    this.#url = url;
+    this.#writer = newToken();
+    this.#path = partialFile(paths, this.#writer);
+    startWriter(this.#writer);
+  }
+
+  /**
+   * Starts the partial file of a download of `url`, or, when its lock was
+   * taken over from another process (`takenOver`), adopts that process's
+   * partial file if the sidecar vouches for it and its writer is proven
+   * dead; the bytes adopted are fed to `integrity` first.
+   */
+  static async open(
+    paths: PartialPaths,
+    url: string,
+    takenOver: boolean,
+    integrity: IntegrityCheck | undefined,
+  ): Promise<PartialFile> {
+    const partial = new PartialFile(paths, url);
+    try {
+      // Usually the lock was free, and creating the file is the only call.
+      if (!takenOver || !(await partial.#adopt(integrity))) {
+        await partial.writer();
+      }
+      return partial;
+    } catch (error) {
+      partial.end();
+      throw error;
+    }
+  }
+
+  /** The partial file's path. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** The file open for writing at its end, opened (or created) if closed. */
+  async writer(): Promise<FileWriter> {
+    if (this.#file === undefined) {
+      this.#file = this.#onDisk
+        ? await fs.openAppend(this.#path)
+        : await fs.createNew(this.#path);
+      this.#onDisk = true;
+    }
+    return this.#file;
+  }
+
+  /**
+   * Forgets the open writer, which something else closed (a runtime's pipe
+   * closes the file it writes): the next {@linkcode PartialFile.writer}
+   * opens the file again.
+   */
+  closedElsewhere(): void {
+    this.#file = undefined;
+  }
+
+  /** Closes the file, if open. */
+  async close(): Promise<void> {
+    const file = this.#file;
+    this.#file = undefined;
+    await file?.close();
+  }
+
+  /** Reads the size on disk into `offset`, and returns it. */
+  async measure(): Promise<number> {
+    this.offset = (await fs.stat(this.#path))?.size ?? 0;
+    return this.offset;
+  }
+
+  /**
+   * Records what the bytes belong to, from an answer of the whole file. A
+   * sidecar is written when there is something to resume another time: a
+   * validator, a known total, and `resumable` (more than one write).
+   */
+  async record(
+    validator: string | undefined,
+    total: number | undefined,
+    resumable: boolean,
+  ): Promise<void> {
+    this.validator = validator;
+    this.total = total;
+    if (validator === undefined || total === undefined || !resumable) return;
+    await writeSidecar(this.#paths.sidecar, {
+      version: SIDECAR_VERSION,
+      url: this.#url,
+      validator,
+      total,
+      partial: basename(this.#path),
+      writer: this.#writer,
+      owner: thisProcess(),
+    });
+    this.#sidecar = true;
+  }
+
+  /** Drops the bytes and what they belonged to: the next answer starts at 0. */
+  async restart(): Promise<void> {
+    await this.close();
+    this.offset = 0;
+    this.validator = undefined;
+    this.total = undefined;
+    await removeIfPresent(this.#path);
+    this.#onDisk = false;
+    await this.#removeSidecar(true);
+  }
+
+  /**
+   * Moves the complete file onto `dest`. A process that judged `lock` stale
+   * while this one was stopped may hold it now: it writes a partial file of
+   * its own, so the one renamed here is still this download's, and then
+   * only the sidecar is left to that process. Returns whether the lock was
+   * still held (for its release).
+   */
+  async commit(dest: string, lock: FileLock): Promise<boolean> {
+    if (!this.#onDisk) await this.writer();
+    await this.close();
+    const held = lock.isHeld();
+    await fs.rename(this.#path, dest);
+    await this.#removeSidecar(held);
+    return held;
+  }
+
+  /** Removes the partial file and its sidecar: the download did not finish. */
+  async discard(lock: FileLock): Promise<void> {
+    await this.close().catch(() => {});
+    await removeIfPresent(this.#path);
+    if (this.#sidecar) await this.#removeSidecar(lock.isHeld());
+  }
+
+  /** Ends this writer's claim on its file (see `startWriter`). */
+  end(): void {
+    endWriter(this.#writer);
+  }
+
+  /**
+   * Adopts the partial file the sidecar names, if its writer is proven dead
+   * and it is of this URL; removes it if its writer is dead but it is not.
+   * Returns whether it adopted one. A partial file whose writer may be
+   * running is left alone: it renames only its own file.
+   */
+  async #adopt(integrity: IntegrityCheck | undefined): Promise<boolean> {
+    const sidecar = readSidecar(this.#paths.sidecar);
+    if (sidecar === undefined || writerState(sidecar) !== "dead") return false;
+    const partial = sidecarPartial(this.#paths, sidecar);
+    const stat = partial === undefined ? undefined : await fs.stat(partial);
+    const size = stat?.isFile ? stat.size : undefined;
+    if (
+      partial === undefined || size === undefined ||
+      sidecar.url !== this.#url || size > sidecar.total
+    ) {
+      // The dead writer's leftovers, of no use here.
+      if (partial !== undefined && size !== undefined) {
+        await removeIfPresent(partial);
+      }
+      await removeIfPresent(this.#paths.sidecar);
+      return false;
+    }
+    // Recorded as this download's before a byte is written: a process that
+    // takes over from this one judges this one.
+    await writeSidecar(this.#paths.sidecar, {
+      ...sidecar,
+      writer: this.#writer,
+      owner: thisProcess(),
+    });
+    this.#sidecar = true;
+    this.#path = partial;
+    if (integrity !== undefined) {
+      for await (const bytes of fs.readChunks(partial, HASH_READ_SIZE)) {
+        integrity.update(bytes);
+      }
+    }
+    this.#file = await fs.openAppend(partial);
+    this.#onDisk = true;
+    this.offset = size;
+    this.validator = sidecar.validator;
+    this.total = sidecar.total;
+    return true;
+  }
+
+  /**
+   * Removes the sidecar this download wrote, if any: by its name while the
+   * lock is held, else only once read back as this download's (the lock's
+   * new holder may have written its own there).
+   */
+  async #removeSidecar(held: boolean): Promise<void> {
+    if (!this.#sidecar) return;
+    this.#sidecar = false;
+    if (held || readSidecar(this.#paths.sidecar)?.writer === this.#writer) {
+      await removeIfPresent(this.#paths.sidecar);
+    }
+  }
+}

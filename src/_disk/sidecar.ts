@@ -1,0 +1,131 @@
+// A partial download's sidecar: what its partial file's bytes are a prefix
+// of (the URL, the validator for `If-Range`, the whole length), which partial
+// file that is, and the download and process writing it. A later download
+// adopts the partial file, resuming it, only once that writer is proven dead
+// (see `process_identity.ts`); until then it is left alone.
+//
+// Sidecars are versioned: a reader refuses any version but its own, so that
+// a later version's records (whose fields may mean more) are never misread,
+// and version 1's, which named no writer, count as unknown. A sidecar is
+// written atomically (a temporary file renamed over it): a crash leaves the
+// old record or the new, never half of one.
+
+import { basename, dirname, join } from "node:path";
+import { fs, NotFoundError } from "../_runtime/fs.ts";
+import { removeIfPresent } from "../_runtime/remove.ts";
+import type { PartialPaths } from "./names.ts";
+import {
+  isThisProcess,
+  parseIdentity,
+  type ProcessIdentity,
+  type ProcessState,
+  processState,
+} from "./process_identity.ts";
+
+const encoder = new TextEncoder();
+
+/** The sidecar version this library writes and reads. */
+export const SIDECAR_VERSION = 2;
+
+/** What a sidecar records: the partial file's bytes are a prefix of this. */
+export interface Sidecar {
+  /** {@linkcode SIDECAR_VERSION}. */
+  version: typeof SIDECAR_VERSION;
+  /** The URL asked for. */
+  url: string;
+  /** The validator for `If-Range`: a strong ETag or a Last-Modified date. */
+  validator: string;
+  /** The whole file's length. */
+  total: number;
+  /** The partial file's name, in the sidecar's directory. */
+  partial: string;
+  /** The token of the download that writes it. */
+  writer: string;
+  /** The process that writes it. */
+  owner: ProcessIdentity;
+}
+
+function isSidecar(value: unknown): value is Sidecar {
+  const record = value as Record<string, unknown> | null;
+  return typeof record === "object" && record !== null &&
+    record.version === SIDECAR_VERSION &&
+    typeof record.url === "string" && typeof record.validator === "string" &&
+    Number.isSafeInteger(record.total) && typeof record.partial === "string" &&
+    typeof record.writer === "string" &&
+    parseIdentity(record.owner) !== undefined;
+}
+
+/**
+ * Reads a sidecar; `undefined` if missing, unreadable, or of another version
+ * (whose bytes this version cannot vouch for).
+ */
+export function readSidecar(path: string): Sidecar | undefined {
+  try {
+    const value: unknown = JSON.parse(
+      new TextDecoder().decode(fs.readFileSync(path)),
+    );
+    return isSidecar(value) ? value : undefined;
+  } catch (error) {
+    if (error instanceof NotFoundError || error instanceof SyntaxError) {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+/** Writes a sidecar atomically (a temp file renamed over it). */
+export async function writeSidecar(
+  path: string,
+  sidecar: Sidecar,
+): Promise<void> {
+  const random = crypto.getRandomValues(new Uint32Array(1))[0]?.toString(16);
+  const temp = `${path}.${random}.tmp`;
+  fs.writeNewSync(temp, encoder.encode(JSON.stringify(sidecar)));
+  try {
+    await fs.rename(temp, path);
+  } catch (error) {
+    await removeIfPresent(temp);
+    throw error;
+  }
+}
+
+/** The downloads of this process that write a partial file, by token. */
+const activeWriters = new Set<string>();
+
+/** Counts `writer` as writing a partial file until {@linkcode endWriter}. */
+export function startWriter(writer: string): void {
+  activeWriters.add(writer);
+}
+
+/** Uncounts `writer`. */
+export function endWriter(writer: string): void {
+  activeWriters.delete(writer);
+}
+
+/**
+ * Whether the writer a sidecar names is still writing: a download of this
+ * process that has not ended; else what can be proven of its process.
+ */
+export function writerState(sidecar: Sidecar): ProcessState {
+  if (isThisProcess(sidecar.owner)) {
+    return activeWriters.has(sidecar.writer) ? "alive" : "dead";
+  }
+  return processState(sidecar.owner);
+}
+
+/**
+ * The path of the partial file a sidecar at `sidecarPath` names, if the name
+ * is one of that destination's partial files (a sidecar is only a file: it
+ * must not lead anywhere else).
+ */
+export function sidecarPartial(
+  paths: PartialPaths,
+  sidecar: Sidecar,
+): string | undefined {
+  const prefix = `${basename(paths.base)}.`;
+  const name = sidecar.partial;
+  return name.startsWith(prefix) && name.length > prefix.length &&
+      !/[/\\\0]/.test(name)
+    ? join(dirname(paths.base), name)
+    : undefined;
+}

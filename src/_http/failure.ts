@@ -1,0 +1,31 @@
+// What a failed request or body read means for a download, the same on every
+// runtime.
+
+import { NetworkError, ProtocolError } from "../errors.ts";
+import { isDecodeFailure } from "./network_failure.ts";
+
+/**
+ * What `error`, from a request or body read of a download of `url` whose
+ * attempt `signal` aborts, means:
+ * - the abort's reason, if the attempt was aborted (a cancel, a timeout);
+ * - a {@linkcode ProtocolError} for a body that does not decode as its
+ *   `Content-Encoding` says (decoded by `fetch`, or by the library), or a
+ *   `ProtocolError` already;
+ * - else a {@linkcode NetworkError}, which names the failure.
+ */
+export function failureOf(
+  url: string,
+  error: unknown,
+  signal: AbortSignal,
+): unknown {
+  if (signal.aborted) return signal.reason;
+  if (error instanceof ProtocolError) return error;
+  if (isDecodeFailure(error)) {
+    return new ProtocolError(
+      `Cannot download "${url}": the body does not decode as its Content-Encoding says (${
+        error instanceof Error ? error.message : String(error)
+      })`,
+    );
+  }
+  return new NetworkError(url, error);
+}

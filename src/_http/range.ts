@@ -1,0 +1,113 @@
+// Ranges: what to ask for when part of a file is on disk (`Range` with
+// `If-Range`), and what an answer means for it (RFC 9110 §14, §15.3.7,
+// §15.5.17). No state: the transfer strategies hold the offsets.
+
+/** A byte count from a header: digits only, else `undefined`. */
+export function parseLength(header: string | null): number | undefined {
+  return header !== null && /^\d+$/.test(header) ? Number(header) : undefined;
+}
+
+/**
+ * The validator for `If-Range`: a strong ETag, else Last-Modified. A weak
+ * ETag (`W/"..."`) cannot validate a range (RFC 9110 §13.1.5).
+ */
+export function validatorOf(headers: Headers): string | undefined {
+  const etag = headers.get("etag");
+  if (etag !== null && !etag.startsWith("W/")) return etag;
+  return headers.get("last-modified") ?? undefined;
+}
+
+/** A parsed `Content-Range`. */
+export interface ContentRange {
+  /** The first byte sent, or `undefined` for a 416's `bytes *\/<total>`. */
+  start: number | undefined;
+  /** The last byte sent (inclusive), or `undefined` as for `start`. */
+  end: number | undefined;
+  /** The whole representation's length, or `undefined` for `*`. */
+  total: number | undefined;
+}
+
+/**
+ * Parses `Content-Range: bytes <start>-<end>/<total>` (or `/*`), or the
+ * `bytes *\/<total>` of a 416 answer; `undefined` for anything else,
+ * including a range whose end is before its start or past its total.
+ */
+export function parseContentRange(
+  header: string | null,
+): ContentRange | undefined {
+  const match = header === null
+    ? null
+    : /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/.exec(header.trim());
+  if (match === null) return undefined;
+  const [, start, end, total] = match;
+  const range: ContentRange = {
+    start: start === undefined ? undefined : Number(start),
+    end: end === undefined ? undefined : Number(end),
+    total: total === undefined || total === "*" ? undefined : Number(total),
+  };
+  if (range.start !== undefined && range.end !== undefined) {
+    if (range.end < range.start) return undefined;
+    if (range.total !== undefined && range.end >= range.total) return undefined;
+  }
+  if (range.start === undefined && range.total === undefined) return undefined;
+  return range;
+}
+
+/** The `Range` and `If-Range` of a request for bytes `from` on, of the version `validator` names. */
+export function rangeHeaders(
+  from: number,
+  validator: string,
+): [string, string][] {
+  return [["range", `bytes=${from}-`], ["if-range", validator]];
+}
+
+/** What is on disk when asking: `offset` bytes of a file of `total`. */
+export interface Held {
+  /** Bytes on disk; a request for more asked for `bytes=<offset>-`. */
+  offset: number;
+  /** The whole file's length, if known. */
+  total: number | undefined;
+}
+
+/**
+ * What an answer means for the partial file:
+ * - `"refused"`: a status outside 200-299 (nothing to write);
+ * - `"complete"`: a 416 to a ranged request whose `Content-Range` says the
+ *   file is exactly what is on disk (it was complete already);
+ * - `"append"`: a 206 continuing exactly at `offset`, for the same total;
+ * - `"whole"`: a 200, the whole file from byte 0 (a changed file, or a
+ *   server without ranges);
+ * - `"wrong-range"`: a 206 other than the one asked for (or one not asked
+ *   for): never to be written at `offset`.
+ */
+export type AnswerKind =
+  | "refused"
+  | "complete"
+  | "append"
+  | "whole"
+  | "wrong-range";
+
+/**
+ * Judges `response` to a request for the rest of the file when `held` is
+ * given (a ranged request), or for the whole file.
+ */
+export function judgeAnswer(
+  response: Response,
+  held: Held | undefined,
+): AnswerKind {
+  const status = response.status;
+  const range = status === 206 || status === 416
+    ? parseContentRange(response.headers.get("content-range"))
+    : undefined;
+  if (held !== undefined && status === 416) {
+    if (range?.total === held.offset && range.total === held.total) {
+      return "complete";
+    }
+  }
+  if (status < 200 || status > 299) return "refused";
+  if (status !== 206) return "whole";
+  return held !== undefined && range?.start === held.offset &&
+      range.total === held.total
+    ? "append"
+    : "wrong-range";
+}

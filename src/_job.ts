@@ -1,0 +1,157 @@
+// One download's work, under its destination's lock: skip if the file is
+// there already (for the manager), start or adopt the partial file, let the
+// transfer strategy fill it, verify the digest, and rename it onto the
+// destination; on failure or cancel, remove what it wrote. `Download` runs a
+// job and keeps the state; this is the order the bytes go in.
+
+import type { IntegrityCheck } from "./_body/integrity.ts";
+import { notAFileError } from "./_disk/file_name.ts";
+import { FileLock, type LockTiming, type Owner } from "./_disk/lock.ts";
+import { partialPaths } from "./_disk/names.ts";
+import { PartialFile } from "./_disk/partial_file.ts";
+import { fs } from "./_runtime/fs.ts";
+import { chooseStrategy } from "./_transfer/strategy.ts";
+import { LockTimeoutError } from "./errors.ts";
+import type { ResolvedTransferOptions } from "./transfer_options.ts";
+
+/** What a job needs from its download, and tells it. */
+export interface JobHost {
+  /** The URL to fetch. */
+  readonly url: string;
+  /** The file to create. */
+  readonly dest: string;
+  /** The network behaviour. */
+  readonly options: ResolvedTransferOptions;
+  /** The `fetch` to use. */
+  readonly fetch: typeof fetch;
+  /** The digest to check, if any. */
+  readonly integrity: IntegrityCheck | undefined;
+  /** Aborted by a cancel (its reason says so). */
+  readonly signal: AbortSignal;
+  /** End without fetching if `dest` is there once the lock is held. */
+  readonly skipIfExists: boolean;
+  /** Whether `error` is only the effect of a cancel. */
+  isCancellation(error: unknown): boolean;
+  /** The lock is held by `owner` (another download): waiting for it. */
+  waiting(owner: Owner | undefined): void;
+  /** The lock is this download's. */
+  locked(): void;
+  /** The complete, verified file is being moved into place. */
+  committing(): void;
+  /** Reports the bytes on disk and the total. */
+  report(current: number, total: number | undefined): void;
+  /** Records the URL the bytes came from, after redirects. */
+  arrived(url: string): void;
+}
+
+/** How a job ended well: the file downloaded, or found there (`skipIfExists`). */
+export type JobOutcome = "done" | "skipped";
+
+/** Lock timing derived from `lockStaleAfter`. */
+function lockTiming(staleAfter: number): LockTiming {
+  return {
+    staleAfter,
+    heartbeat: Math.max(1, staleAfter / 4),
+    poll: Math.max(1, Math.min(250, staleAfter / 4)),
+  };
+}
+
+/**
+ * Runs the download `host` describes (see the module comment). Rejects with
+ * what ended it; the cancel's reason for a cancel, unless cleaning up after
+ * it failed.
+ */
+export async function runJob(host: JobHost): Promise<JobOutcome> {
+  const { lockStaleAfter, lockTimeout } = host.options;
+  const lock = await FileLock.acquire(
+    partialPaths(host.dest).lock,
+    lockTiming(lockStaleAfter),
+    {
+      signal: host.signal,
+      onWait: (owner) => host.waiting(owner),
+      waitTimeout: lockTimeout,
+      timeoutError: (owner) =>
+        new LockTimeoutError(host.url, host.dest, lockTimeout, owner),
+    },
+  );
+  let held: boolean | undefined;
+  let outcome: JobOutcome;
+  try {
+    host.locked();
+    outcome = await transferUnderLock(host, lock, (committed) => {
+      held = committed;
+    });
+  } catch (error) {
+    try {
+      lock.release();
+    } catch (release) {
+      // The error that ended the download comes first; after a cancel, a
+      // lock that could not be released is the download's error.
+      if (host.isCancellation(error)) throw release;
+    }
+    throw error;
+  }
+  lock.release(held);
+  return outcome;
+}
+
+/**
+ * Under the lock: skips, or fills the partial file and commits it. `onCommit`
+ * hears whether the lock was still held when the file was renamed.
+ */
+async function transferUnderLock(
+  host: JobHost,
+  lock: FileLock,
+  onCommit: (held: boolean) => void,
+): Promise<JobOutcome> {
+  if (destExists(host) && host.skipIfExists) return "skipped";
+  const partial = await PartialFile.open(
+    partialPaths(host.dest),
+    host.url,
+    lock.takenOver !== undefined,
+    host.integrity,
+  );
+  try {
+    await chooseStrategy().run({
+      url: host.url,
+      options: host.options,
+      fetch: host.fetch,
+      partial,
+      integrity: host.integrity,
+      signal: host.signal,
+      isCancellation: (error) => host.isCancellation(error),
+      report: (current, total) => host.report(current, total),
+      arrived: (url) => host.arrived(url),
+    });
+    await partial.close();
+    host.integrity?.verify(host.url);
+    host.signal.throwIfAborted();
+    host.committing();
+    onCommit(await partial.commit(host.dest, lock));
+    return "done";
+  } catch (error) {
+    try {
+      await partial.discard(lock);
+    } catch (cleanup) {
+      // A failure to clean up after a cancel is the download's error.
+      if (host.isCancellation(error)) throw cleanup;
+    }
+    throw error;
+  } finally {
+    partial.end();
+  }
+}
+
+/**
+ * Whether a file is at `dest`; a `TypeError` if a directory (or anything
+ * but a file) is: nothing could be renamed onto it. Synchronous: one
+ * metadata call, whose answer is usually "missing", costs less on the event
+ * loop than a round trip to the runtime's I/O threads.
+ */
+function destExists(host: JobHost): boolean {
+  if (!fs.existsSync(host.dest)) return false;
+  const stat = fs.statSync(host.dest);
+  if (stat === undefined) return false; // removed since the look
+  if (!stat.isFile) throw notAFileError(host.url, host.dest, stat.isDirectory);
+  return true;
+}

@@ -1,0 +1,156 @@
+// One connection at a time: each attempt is one request, for the whole file
+// or, when part of it is on disk with a validator, for the rest
+// (`Range: bytes=<offset>-` with `If-Range`). Its body is appended to the
+// partial file; an answer that is not the range asked for starts the file
+// over, and nothing is ever written at an offset it does not belong to.
+
+import { decodedBody } from "../_body/content_decoding.ts";
+import { writeBody } from "../_body/write_body.ts";
+import { HTTPError, ProtocolError, TimeoutError } from "../errors.ts";
+import { failureOf } from "../_http/failure.ts";
+import {
+  judgeAnswer,
+  parseLength,
+  rangeHeaders,
+  validatorOf,
+} from "../_http/range.ts";
+import { contentEncoding } from "../_body/content_decoding.ts";
+import { request } from "../_http/request.ts";
+import { parseRetryAfter } from "../_http/retry_policy.ts";
+import { Watchdog } from "../_timers.ts";
+import { withRetries } from "./attempts.ts";
+import type { Transfer, TransferStrategy } from "./strategy.ts";
+
+/** The single-stream strategy: see the module comment. */
+export const singleStream: TransferStrategy = {
+  run: (transfer) => withRetries(transfer, () => attempt(transfer)),
+};
+
+/**
+ * One request: asks for the rest of the file if some is on disk, checks the
+ * answer, and appends its body to the partial file.
+ */
+async function attempt(transfer: Transfer): Promise<void> {
+  const { url, options, partial } = transfer;
+  const abort = new AbortController();
+  const forward = (): void => abort.abort(transfer.signal.reason);
+  transfer.signal.addEventListener("abort", forward);
+  const { connectTimeout, idleTimeout } = options;
+  const watchdog = new Watchdog(
+    connectTimeout,
+    () => abort.abort(new TimeoutError("connect", connectTimeout, url)),
+  );
+  try {
+    // Bytes of an unknown version cannot be resumed.
+    if (partial.offset > 0 && partial.validator === undefined) {
+      await restart(transfer);
+    }
+    const held = partial.offset > 0
+      ? { offset: partial.offset, total: partial.total }
+      : undefined;
+    const answer = await request(url, {
+      fetch: transfer.fetch,
+      headers: options.headers,
+      extra: held && rangeHeaders(held.offset, partial.validator as string),
+      maxRedirects: options.maxRedirects,
+      signal: abort.signal,
+    });
+    transfer.arrived(answer.url);
+    const { response } = answer;
+    watchdog.restart(
+      idleTimeout,
+      () => abort.abort(new TimeoutError("idle", idleTimeout, url)),
+    );
+    const kind = judgeAnswer(response, held);
+    if (kind === "complete") return;
+    if (kind === "refused") {
+      throw new HTTPError(response.status, answer.url, {
+        statusText: response.statusText,
+        retryAfter: parseRetryAfter(response.headers.get("retry-after")),
+      });
+    }
+    if (kind === "wrong-range") {
+      const got = response.headers.get("content-range") ?? "no Content-Range";
+      await restart(transfer);
+      throw new ProtocolError(
+        `Cannot download "${url}": asked for ${
+          held === undefined ? "the whole file" : `bytes from ${held.offset}`
+        }, got a partial answer (${got})`,
+      );
+    }
+    if (kind === "whole") await startWhole(transfer, response);
+    const body = response.body === null
+      ? null
+      : decoded(url, response, response.body);
+    await writeBody(body, {
+      url,
+      partial,
+      chunkSize: options.chunkSize,
+      exactWrites: options.chunkSizeGiven,
+      integrity: transfer.integrity,
+      idleTimeout,
+      watchdog,
+      abort,
+      readError: (error) => failureOf(url, error, abort.signal),
+      report: (current, total) => transfer.report(current, total),
+    });
+  } catch (error) {
+    // Close the connection: the body may be unread (a refused answer), and
+    // it is locked to its reader, so only aborting the request releases it.
+    abort.abort(error);
+    throw error;
+  } finally {
+    watchdog.stop();
+    transfer.signal.removeEventListener("abort", forward);
+  }
+}
+
+/** Drops the bytes on disk, and the digest of them. */
+async function restart(transfer: Transfer): Promise<void> {
+  await transfer.partial.restart();
+  transfer.integrity?.reset();
+}
+
+/**
+ * Sets the partial file up for a whole answer: a changed file, or a server
+ * without ranges, starts over from byte 0. A body sent compressed anyway is
+ * saved decoded: its `Content-Length` counts other bytes, and a `Range`
+ * would too, so it has no total and is never resumed. A body of one write or
+ * less gets no sidecar: it is written in one go, so resuming it in another
+ * process could save nothing (and a small file costs no extra call).
+ */
+async function startWhole(
+  transfer: Transfer,
+  response: Response,
+): Promise<void> {
+  if (transfer.partial.offset > 0) await restart(transfer);
+  const encoded = contentEncoding(response.headers) !== undefined;
+  const total = encoded
+    ? undefined
+    : parseLength(response.headers.get("content-length"));
+  await transfer.partial.record(
+    encoded ? undefined : validatorOf(response.headers),
+    total,
+    total !== undefined && total > transfer.options.chunkSize,
+  );
+}
+
+/**
+ * The body as the file's bytes: decoded where the server compressed it
+ * although asked not to, and the runtime's `fetch` left it so (the same
+ * bytes on every runtime: see `_body/content_decoding.ts`).
+ */
+function decoded(
+  url: string,
+  response: Response,
+  body: ReadableStream<Uint8Array>,
+): ReadableStream<Uint8Array> {
+  const encoding = contentEncoding(response.headers);
+  const decodedStream = decodedBody(body, encoding);
+  if (decodedStream === undefined) {
+    throw new ProtocolError(
+      `Cannot download "${url}": the server sent the body encoded as "${encoding}", which cannot be decoded here`,
+    );
+  }
+  return decodedStream;
+}

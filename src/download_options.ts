@@ -1,0 +1,127 @@
+/**
+ * The options and callbacks of a {@linkcode Download}, and the states it
+ * goes through.
+ *
+ * @module
+ */
+
+import type { Download } from "./download.ts";
+import type { TransferOptions } from "./transfer_options.ts";
+
+/**
+ * Reports a download's progress: `current` bytes written so far out of
+ * `total` (the `Content-Length`, or `undefined` when the server sends none).
+ * Called with `current === 0` once the server has answered, then after every
+ * write; where the runtime's pipe writes (see
+ * {@linkcode TransferOptions.chunkSize}), every 100 ms while the file grows,
+ * and at its end. An error thrown here becomes the download's error.
+ */
+export type ProgressCallback = (
+  download: Download,
+  current: number,
+  total: number | undefined,
+) => void;
+
+/**
+ * Options for {@linkcode Download}: the network behaviour of
+ * {@linkcode TransferOptions}, plus what belongs to one download.
+ */
+export interface DownloadOptions extends TransferOptions {
+  /**
+   * Called once when the download has ended, by success, error or cancel,
+   * before {@linkcode Download.wait} resolves. An error it throws becomes the
+   * download's error (a downloaded file stays in place).
+   *
+   * @default {undefined}
+   */
+  finishedCallback?: ((download: Download) => void) | undefined;
+  /**
+   * The function that does the HTTP request: any `fetch`-compatible function
+   * (the seed's `session`), e.g. one that adds authentication.
+   *
+   * @default {globalThis.fetch}
+   */
+  fetch?: typeof fetch | undefined;
+  /**
+   * Reports progress; see {@linkcode ProgressCallback}.
+   *
+   * @default {null}
+   */
+  progress?: ProgressCallback | null | undefined;
+  /**
+   * The expected digest as a Subresource Integrity string:
+   * `sha256-<base64>`, `sha384-...` or `sha512-...` (of several, the strongest
+   * is checked). The bytes are hashed while they stream; on a mismatch the
+   * file is removed and the download fails with an `IntegrityError`.
+   *
+   * @default {undefined}
+   */
+  integrity?: string | undefined;
+  /**
+   * The expected sha256 in hex; like `integrity`. Give one or the other.
+   *
+   * @default {undefined}
+   */
+  sha256?: string | undefined;
+  /**
+   * Aborting this signal cancels the download, as {@linkcode Download.cancel}.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal | undefined;
+  /**
+   * Called on every change of {@linkcode Download.state}; an error it throws
+   * becomes the download's error.
+   *
+   * @default {undefined}
+   */
+  onStateChange?: StateChangeCallback | undefined;
+  /**
+   * If `dest` exists once this download holds its lock (another process has
+   * just downloaded it), end as done without fetching; see
+   * {@linkcode Download.skipped}. The manager sets it.
+   *
+   * @default {false}
+   */
+  skipIfExists?: boolean | undefined;
+}
+
+/** Options for {@linkcode Download.wait}. */
+export interface WaitOptions {
+  /**
+   * When true, rejects with the download's error, or with
+   * {@linkcode DownloadInterrupt} if it was canceled.
+   *
+   * @default {true}
+   */
+  raiseIfError?: boolean | undefined;
+}
+
+/**
+ * Where a download is in its life: `"idle"` (created), `"queued"` (waiting
+ * for a manager's free slot), `"running"`, `"waiting"` (for another process
+ * that downloads the same destination: see {@linkcode Download.lockHolder}),
+ * then one of `"done"`, `"failed"` or `"canceled"`.
+ */
+export type DownloadState =
+  | "idle"
+  | "queued"
+  | "waiting"
+  | "running"
+  | "done"
+  | "failed"
+  | "canceled";
+
+/** The process that holds a destination's lock: see {@linkcode Download.lockHolder}. */
+export interface LockHolder {
+  /** Its pid. */
+  pid: number;
+  /** Its host's name, if it could be read. */
+  host: string | undefined;
+}
+
+/** Called on every change of {@linkcode Download.state}. */
+export type StateChangeCallback = (
+  download: Download,
+  state: DownloadState,
+) => void;
