@@ -4,19 +4,24 @@
 // destination; on failure or cancel, remove what it wrote. `Download` runs a
 // job and keeps the state; this is the order the bytes go in.
 
-import type { IntegrityCheck } from "./_body/integrity.ts";
-import { notAFileError } from "./_disk/file_name.ts";
+import { IntegrityCheck, parseExpected } from "./_body/integrity.ts";
+import { assertDestName, notAFileError } from "./_disk/file_name.ts";
 import { FileLock, type LockTiming, type Owner } from "./_disk/lock.ts";
 import { partialPaths } from "./_disk/names.ts";
 import { PartialFile } from "./_disk/partial_file.ts";
 import { fs } from "./_runtime/fs.ts";
 import { chooseStrategy } from "./_transfer/strategy.ts";
+import { isHttp } from "./_http/request.ts";
 import { LockTimeoutError } from "./errors.ts";
-import type { ResolvedTransferOptions } from "./transfer_options.ts";
+import type { DownloadOptions } from "./download_options.ts";
+import {
+  type ResolvedTransferOptions,
+  resolveTransferOptions,
+} from "./transfer_options.ts";
 
-/** What a job needs from its download, and tells it. */
-export interface JobHost {
-  /** The URL to fetch. */
+/** What a job downloads, and how: a download's settled options. */
+export interface JobSpec {
+  /** The URL to fetch, normalised. */
   readonly url: string;
   /** The file to create. */
   readonly dest: string;
@@ -26,10 +31,49 @@ export interface JobHost {
   readonly fetch: typeof fetch;
   /** The digest to check, if any. */
   readonly integrity: IntegrityCheck | undefined;
-  /** Aborted by a cancel (its reason says so). */
-  readonly signal: AbortSignal;
   /** End without fetching if `dest` is there once the lock is held. */
   readonly skipIfExists: boolean;
+}
+
+/**
+ * Checks and settles a download's options: the URL must be `http:` or
+ * `https:`, the destination a name file systems take, numbers in range, a
+ * digest well formed (a `TypeError` or `RangeError` otherwise). Every
+ * request asks for the bytes as stored (`Accept-Encoding: identity`), unless
+ * the headers say otherwise.
+ */
+export function jobSpec(
+  url: string | URL,
+  dest: string,
+  options: DownloadOptions,
+): JobSpec {
+  const parsed = new URL(url);
+  const href = parsed.href;
+  if (!isHttp(parsed)) {
+    throw new TypeError(
+      `Cannot download "${href}": only http: and https: URLs are supported`,
+    );
+  }
+  assertDestName(href, dest);
+  const resolved = resolveTransferOptions(href, options);
+  if (!resolved.headers.has("accept-encoding")) {
+    resolved.headers.set("accept-encoding", "identity");
+  }
+  const expected = parseExpected(href, options.integrity, options.sha256);
+  return {
+    url: href,
+    dest,
+    options: resolved,
+    fetch: options.fetch ?? globalThis.fetch,
+    integrity: expected && new IntegrityCheck(expected),
+    skipIfExists: options.skipIfExists ?? false,
+  };
+}
+
+/** What a job tells its download, and asks it. */
+export interface JobHost {
+  /** Aborted by a cancel (its reason says so). */
+  readonly signal: AbortSignal;
   /** Whether `error` is only the effect of a cancel. */
   isCancellation(error: unknown): boolean;
   /** The lock is held by `owner` (another download): waiting for it. */
@@ -61,24 +105,27 @@ function lockTiming(staleAfter: number): LockTiming {
  * what ended it; the cancel's reason for a cancel, unless cleaning up after
  * it failed.
  */
-export async function runJob(host: JobHost): Promise<JobOutcome> {
-  const { lockStaleAfter, lockTimeout } = host.options;
+export async function runJob(
+  spec: JobSpec,
+  host: JobHost,
+): Promise<JobOutcome> {
+  const { lockStaleAfter, lockTimeout } = spec.options;
   const lock = await FileLock.acquire(
-    partialPaths(host.dest).lock,
+    partialPaths(spec.dest).lock,
     lockTiming(lockStaleAfter),
     {
       signal: host.signal,
       onWait: (owner) => host.waiting(owner),
       waitTimeout: lockTimeout,
       timeoutError: (owner) =>
-        new LockTimeoutError(host.url, host.dest, lockTimeout, owner),
+        new LockTimeoutError(spec.url, spec.dest, lockTimeout, owner),
     },
   );
   let held: boolean | undefined;
   let outcome: JobOutcome;
   try {
     host.locked();
-    outcome = await transferUnderLock(host, lock, (committed) => {
+    outcome = await transferUnderLock(spec, host, lock, (committed) => {
       held = committed;
     });
   } catch (error) {
@@ -100,34 +147,35 @@ export async function runJob(host: JobHost): Promise<JobOutcome> {
  * hears whether the lock was still held when the file was renamed.
  */
 async function transferUnderLock(
+  spec: JobSpec,
   host: JobHost,
   lock: FileLock,
   onCommit: (held: boolean) => void,
 ): Promise<JobOutcome> {
-  if (destExists(host) && host.skipIfExists) return "skipped";
+  if (destExists(spec) && spec.skipIfExists) return "skipped";
   const partial = await PartialFile.open(
-    partialPaths(host.dest),
-    host.url,
+    partialPaths(spec.dest),
+    spec.url,
     lock.takenOver !== undefined,
-    host.integrity,
+    spec.integrity,
   );
   try {
     await chooseStrategy().run({
-      url: host.url,
-      options: host.options,
-      fetch: host.fetch,
+      url: spec.url,
+      options: spec.options,
+      fetch: spec.fetch,
       partial,
-      integrity: host.integrity,
+      integrity: spec.integrity,
       signal: host.signal,
       isCancellation: (error) => host.isCancellation(error),
       report: (current, total) => host.report(current, total),
       arrived: (url) => host.arrived(url),
     });
     await partial.close();
-    host.integrity?.verify(host.url);
+    spec.integrity?.verify(spec.url);
     host.signal.throwIfAborted();
     host.committing();
-    onCommit(await partial.commit(host.dest, lock));
+    onCommit(await partial.commit(spec.dest, lock));
     return "done";
   } catch (error) {
     try {
@@ -148,10 +196,10 @@ async function transferUnderLock(
  * metadata call, whose answer is usually "missing", costs less on the event
  * loop than a round trip to the runtime's I/O threads.
  */
-function destExists(host: JobHost): boolean {
-  if (!fs.existsSync(host.dest)) return false;
-  const stat = fs.statSync(host.dest);
+function destExists(spec: JobSpec): boolean {
+  if (!fs.existsSync(spec.dest)) return false;
+  const stat = fs.statSync(spec.dest);
   if (stat === undefined) return false; // removed since the look
-  if (!stat.isFile) throw notAFileError(host.url, host.dest, stat.isDirectory);
+  if (!stat.isFile) throw notAFileError(spec.url, spec.dest, stat.isDirectory);
   return true;
 }

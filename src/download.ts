@@ -5,11 +5,8 @@
  * @module
  */
 
-import { IntegrityCheck, parseExpected } from "./_body/integrity.ts";
-import { assertDestName } from "./_disk/file_name.ts";
 import type { Owner } from "./_disk/lock.ts";
-import { isHttp } from "./_http/request.ts";
-import { type JobHost, runJob } from "./_job.ts";
+import { type JobHost, type JobSpec, jobSpec, runJob } from "./_job.ts";
 import { DownloadInterrupt } from "./errors.ts";
 import type {
   DownloadOptions,
@@ -19,11 +16,6 @@ import type {
   StateChangeCallback,
   WaitOptions,
 } from "./download_options.ts";
-import {
-  type ResolvedTransferOptions,
-  resolveTransferOptions,
-} from "./transfer_options.ts";
-
 export type {
   DownloadOptions,
   DownloadState,
@@ -63,8 +55,8 @@ const NOT_STARTED = "the download was not started: call start() first";
  * sidecar recording the URL, validator and writer, and the next download of
  * `dest` from that URL resumes it. The HTTP status is checked before
  * anything is written: an answer outside 200-299 ends the download with an
- * {@linkcode HTTPError} and creates no file. Failed attempts are retried and resumed as
- * {@linkcode TransferOptions} describe.
+ * {@linkcode HTTPError} and creates no file. Failed attempts are retried and
+ * resumed as {@linkcode TransferOptions} describe.
  *
  * Usually downloads are created by {@linkcode DownloadManager.download}.
  *
@@ -80,17 +72,12 @@ const NOT_STARTED = "the download was not started: call start() first";
  * ```
  */
 export class Download {
-  #url: string;
+  #spec: JobSpec;
   #finalUrl: string;
-  #dest: string;
-  #options: ResolvedTransferOptions;
-  #fetch: typeof fetch;
   #progress: ProgressCallback | null;
   #finishedCallback: ((download: Download) => void) | undefined;
   #onStateChange: StateChangeCallback | undefined;
-  #integrity: IntegrityCheck | undefined;
   #signal: AbortSignal | undefined;
-  #skipIfExists: boolean;
   #phase: Phase = "idle";
   #canceled = false;
   #failed = false;
@@ -116,33 +103,12 @@ export class Download {
    * throw a `RangeError`; a malformed digest or header a `TypeError`.
    */
   constructor(url: string | URL, dest: string, options: DownloadOptions = {}) {
-    const parsed = new URL(url);
-    this.#url = parsed.href;
-    this.#finalUrl = this.#url;
-    if (!isHttp(parsed)) {
-      throw new TypeError(
-        `Cannot download "${this.#url}": only http: and https: URLs are supported`,
-      );
-    }
-    assertDestName(this.#url, dest);
-    this.#dest = dest;
-    this.#options = resolveTransferOptions(this.#url, options);
-    // Every request asks for the bytes as stored, unless told otherwise.
-    if (!this.#options.headers.has("accept-encoding")) {
-      this.#options.headers.set("accept-encoding", "identity");
-    }
-    const expected = parseExpected(
-      this.#url,
-      options.integrity,
-      options.sha256,
-    );
-    this.#integrity = expected && new IntegrityCheck(expected);
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#spec = jobSpec(url, dest, options);
+    this.#finalUrl = this.#spec.url;
     this.#progress = options.progress ?? null;
     this.#finishedCallback = options.finishedCallback;
     this.#onStateChange = options.onStateChange;
     this.#signal = options.signal;
-    this.#skipIfExists = options.skipIfExists ?? false;
     this.#settled = new Promise((resolve) => this.#settle = resolve);
   }
 
@@ -162,7 +128,7 @@ export class Download {
       (this.#phase !== "idle" && this.#phase !== "queued") || this.#canceled
     ) {
       throw new Error(
-        `Cannot start download of "${this.#url}": it was already ${
+        `Cannot start download of "${this.#spec.url}": it was already ${
           this.#canceled ? "canceled" : "started"
         }`,
       );
@@ -271,7 +237,7 @@ export class Download {
    */
   async wait(options: WaitOptions = {}): Promise<void> {
     if (this.#phase === "idle" && !this.#canceled) {
-      throw new Error(`Cannot wait for "${this.#url}": ${NOT_STARTED}`);
+      throw new Error(`Cannot wait for "${this.#spec.url}": ${NOT_STARTED}`);
     }
     await this.#settled;
     if (options.raiseIfError ?? true) this.raiseIfError();
@@ -392,7 +358,7 @@ export class Download {
    * ```
    */
   getDest(): string {
-    return this.#dest;
+    return this.#spec.dest;
   }
 
   /**
@@ -408,7 +374,7 @@ export class Download {
    * ```
    */
   getUrl(): string {
-    return this.#url;
+    return this.#spec.url;
   }
 
   /**
@@ -430,7 +396,7 @@ export class Download {
   #onSignal = (): void => this.cancel();
 
   #interruptMessage(): string {
-    return `Download of "${this.#url}" was canceled`;
+    return `Download of "${this.#spec.url}" was canceled`;
   }
 
   #enqueue(): void {
@@ -457,7 +423,8 @@ export class Download {
 
   async #run(): Promise<void> {
     try {
-      if (await runJob(this.#job()) === "skipped") this.#skipped = true;
+      const outcome = await runJob(this.#spec, this.#jobHost());
+      if (outcome === "skipped") this.#skipped = true;
     } catch (error) {
       if (!this.#isCancellation(error)) this.#fail(error);
       // Release the connection if the body was not read to its end.
@@ -468,16 +435,10 @@ export class Download {
     }
   }
 
-  /** What the job needs of this download, and what it tells it. */
-  #job(): JobHost {
+  /** What the job tells this download, and asks it. */
+  #jobHost(): JobHost {
     return {
-      url: this.#url,
-      dest: this.#dest,
-      options: this.#options,
-      fetch: this.#fetch,
-      integrity: this.#integrity,
       signal: this.#abort.signal,
-      skipIfExists: this.#skipIfExists,
       isCancellation: (error) => this.#isCancellation(error),
       waiting: (owner: Owner | undefined) => {
         this.#lockHolder = owner && { pid: owner.pid, host: owner.host };

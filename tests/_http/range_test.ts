@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  judgeAnswer,
+  parseContentRange,
+  parseLength,
+  rangeHeaders,
+  validatorOf,
+} from "../../src/_http/range.ts";
+
+function answer(
+  status: number,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(null, { status, headers });
+}
+
+test("parseLength() reads digits only", () => {
+  assert.equal(parseLength("0"), 0);
+  assert.equal(parseLength("12345"), 12345);
+  for (const header of [null, "", "-1", "1.5", " 7", "7 ", "0x10", "1e3"]) {
+    assert.equal(parseLength(header), undefined, String(header));
+  }
+});
+
+test("validatorOf() prefers a strong ETag, then Last-Modified, and never a weak ETag", () => {
+  const date = "Wed, 21 Oct 2015 07:28:00 GMT";
+  assert.equal(validatorOf(new Headers({ etag: '"v1"' })), '"v1"');
+  assert.equal(
+    validatorOf(new Headers({ etag: '"v1"', "last-modified": date })),
+    '"v1"',
+  );
+  assert.equal(
+    validatorOf(new Headers({ etag: 'W/"v1"', "last-modified": date })),
+    date,
+  );
+  assert.equal(validatorOf(new Headers({ etag: 'W/"v1"' })), undefined);
+  assert.equal(validatorOf(new Headers()), undefined);
+});
+
+test("parseContentRange() reads a range with its total, an unknown total, and a 416's form", () => {
+  assert.deepEqual(parseContentRange("bytes 0-99/200"), {
+    start: 0,
+    end: 99,
+    total: 200,
+  });
+  assert.deepEqual(parseContentRange(" bytes 100-199/200 "), {
+    start: 100,
+    end: 199,
+    total: 200,
+  });
+  assert.deepEqual(parseContentRange("bytes 5-9/*"), {
+    start: 5,
+    end: 9,
+    total: undefined,
+  });
+  assert.deepEqual(parseContentRange("bytes */200"), {
+    start: undefined,
+    end: undefined,
+    total: 200,
+  });
+});
+
+test("parseContentRange() refuses what is not one satisfiable byte range", () => {
+  for (
+    const header of [
+      null,
+      "",
+      "bytes */*",
+      "bytes 9-5/200",
+      "bytes 0-200/200",
+      "bytes 0-99",
+      "items 0-99/200",
+      "bytes=0-99/200",
+      "bytes 0-99/200, 150-199/200",
+      "bytes -5/200",
+    ]
+  ) {
+    assert.equal(parseContentRange(header), undefined, String(header));
+  }
+});
+
+test("rangeHeaders() asks for the rest of the version the validator names", () => {
+  assert.deepEqual(rangeHeaders(4096, '"v1"'), [
+    ["range", "bytes=4096-"],
+    ["if-range", '"v1"'],
+  ]);
+});
+
+test("judgeAnswer() calls a status outside 200-299 refused", () => {
+  for (const status of [301, 304, 400, 404, 416, 500, 503]) {
+    assert.equal(judgeAnswer(answer(status), undefined), "refused");
+    assert.equal(
+      judgeAnswer(answer(status), { offset: 10, total: 20 }),
+      "refused",
+    );
+  }
+});
+
+test("judgeAnswer() calls a 200 a whole file, whether or not a range was asked for", () => {
+  assert.equal(judgeAnswer(answer(200), undefined), "whole");
+  assert.equal(judgeAnswer(answer(200), { offset: 10, total: 20 }), "whole");
+  assert.equal(judgeAnswer(answer(204), undefined), "whole");
+});
+
+test("judgeAnswer() appends a 206 that starts at the offset with the known total", () => {
+  const held = { offset: 100, total: 200 };
+  assert.equal(
+    judgeAnswer(answer(206, { "content-range": "bytes 100-199/200" }), held),
+    "append",
+  );
+});
+
+test("judgeAnswer() refuses to write a 206 other than the one asked for", () => {
+  const held = { offset: 100, total: 200 };
+  for (
+    const range of [
+      "bytes 0-199/200", // from the start
+      "bytes 101-199/200", // a byte off
+      "bytes 100-299/300", // another total: another file
+      "bytes 100-199/*",
+      "nonsense",
+    ]
+  ) {
+    assert.equal(
+      judgeAnswer(answer(206, { "content-range": range }), held),
+      "wrong-range",
+      range,
+    );
+  }
+  assert.equal(judgeAnswer(answer(206), held), "wrong-range");
+  // A partial answer to a request for the whole file.
+  assert.equal(
+    judgeAnswer(answer(206, { "content-range": "bytes 0-99/200" }), undefined),
+    "wrong-range",
+  );
+});
+
+test("judgeAnswer() takes a 416 naming exactly the bytes on disk as a complete file, and any other 416 as a refusal", () => {
+  const held = { offset: 200, total: 200 };
+  assert.equal(
+    judgeAnswer(answer(416, { "content-range": "bytes */200" }), held),
+    "complete",
+  );
+  assert.equal(
+    judgeAnswer(answer(416, { "content-range": "bytes */300" }), held),
+    "refused",
+  );
+  assert.equal(judgeAnswer(answer(416), held), "refused");
+  assert.equal(
+    judgeAnswer(answer(416, { "content-range": "bytes */200" }), undefined),
+    "refused",
+  );
+});
