@@ -22,6 +22,7 @@ import {
 } from "./download.ts";
 import type { PersistLimit } from "./persist_limit.ts";
 import {
+  DEFAULTS,
   mergeHeaders,
   type RequestHeaders,
   type TransferOptions,
@@ -164,7 +165,7 @@ export class DownloadManager {
         "Cannot create DownloadManager: destdir must be a non-empty path",
       );
     }
-    const concurrency = options.concurrency ?? 6;
+    const concurrency = options.concurrency ?? DEFAULTS.concurrency;
     if (
       !(Number.isSafeInteger(concurrency) || concurrency === Infinity) ||
       concurrency < 1
@@ -173,7 +174,7 @@ export class DownloadManager {
         `Cannot create DownloadManager: concurrency must be a positive integer or Infinity, got ${concurrency}`,
       );
     }
-    const leftoverMaxAge = options.leftoverMaxAge ?? 86_400_000;
+    const leftoverMaxAge = options.leftoverMaxAge ?? DEFAULTS.leftoverMaxAge;
     if (typeof leftoverMaxAge !== "number" || !(leftoverMaxAge >= 0)) {
       throw new RangeError(
         `Cannot create DownloadManager: leftoverMaxAge must be 0 or more milliseconds, got ${leftoverMaxAge}`,
@@ -194,7 +195,7 @@ export class DownloadManager {
     fs.mkdirSync(destdir);
     this.#bookkeeping = Promise.resolve();
     if (leftoverMaxAge !== Infinity) {
-      const staleAfter = transfer.lockStaleAfter ?? 10_000;
+      const staleAfter = transfer.lockStaleAfter ?? DEFAULTS.lockStaleAfter;
       this.#track(async () => {
         await removeLeftovers(destdir, leftoverMaxAge, staleAfter);
       });

@@ -10,6 +10,7 @@ import { fs } from "./_runtime/fs.ts";
 import { removeIfPresent } from "./_runtime/remove.ts";
 import { globToRegExp } from "./_disk/glob.ts";
 import { isReservedName } from "./_disk/names.ts";
+import { DEFAULTS } from "./transfer_options.ts";
 
 /** Options for {@linkcode PersistLimit.removeOldFiles}. */
 export interface RemoveOldFilesOptions {
@@ -77,7 +78,7 @@ export class PersistLimit {
    * @param options See {@linkcode PersistLimitOptions}.
    */
   constructor(sizeLimit: number, options: PersistLimitOptions = {}) {
-    const fileLimit = options.fileLimit ?? 5;
+    const fileLimit = options.fileLimit ?? DEFAULTS.fileLimit;
     assertLimit("sizeLimit", sizeLimit);
     assertLimit("fileLimit", fileLimit);
     this.sizeLimit = sizeLimit;

@@ -171,8 +171,14 @@ export interface ResolvedTransferOptions {
  */
 export const DEFAULT_CHUNK_SIZE: number = 256 * 1024;
 
-/** The built-in defaults, as documented on {@linkcode TransferOptions}. */
-const BUILT_IN = {
+/**
+ * Every default of the library, in one place: what an option is when not
+ * given (as its JSDoc's `@default` says). The manager's, `PersistLimit`'s and
+ * the command line's help read them here.
+ */
+export const DEFAULTS = {
+  // TransferOptions
+  chunkSize: DEFAULT_CHUNK_SIZE,
   retries: 3,
   backoffBase: 1000,
   backoffCap: 30_000,
@@ -182,7 +188,17 @@ const BUILT_IN = {
   maxRedirects: 10,
   lockStaleAfter: 10_000,
   lockTimeout: Infinity,
+  // DownloadManagerOptions
+  concurrency: 6,
+  leftoverMaxAge: 86_400_000,
+  // PersistLimitOptions
+  fileLimit: 5,
 } as const;
+
+type NumberOption = Exclude<
+  keyof TransferOptions & keyof typeof DEFAULTS,
+  "chunkSize"
+>;
 
 function count(url: string, name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0) {
@@ -225,15 +241,15 @@ export function resolveTransferOptions(
   defaults: TransferOptions = {},
 ): ResolvedTransferOptions {
   const given = options.chunkSize ?? defaults.chunkSize;
-  const chunkSize = given ?? DEFAULT_CHUNK_SIZE;
+  const chunkSize = given ?? DEFAULTS.chunkSize;
   if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
     throw new RangeError(
       `Cannot download "${url}": chunkSize must be a positive integer, got ${chunkSize}`,
     );
   }
   const headers = mergeHeaders(defaults.headers, options.headers);
-  const pick = (name: keyof typeof BUILT_IN): number =>
-    options[name] ?? defaults[name] ?? BUILT_IN[name];
+  const pick = (name: NumberOption): number =>
+    options[name] ?? defaults[name] ?? DEFAULTS[name];
   return {
     chunkSize,
     chunkSizeGiven: given !== undefined,

@@ -1,29 +1,41 @@
-// File names for the manager: derived from a URL, and checked so that a name
-// can never point outside the manager's directory.
+// File names: derived from a URL, and checked so that a name can never point
+// outside the manager's directory, nor reach a terminal with control
+// characters, nor fail at the rename for its length. The manager and the
+// command line name files by these rules.
 
 import { basename } from "node:path";
 
 /**
- * Returns the last path segment of `url`, percent-decoded (query and fragment
- * are not part of it). Throws a `TypeError` when there is none or it cannot be
- * decoded.
+ * The last path segment of `url`, percent-decoded (query and fragment are
+ * not part of it), or why it names no file: there is none, or it is not
+ * valid percent-encoding.
  */
-export function fileNameFromUrl(url: URL): string {
+export function urlFileName(url: URL): { name: string } | { problem: string } {
   const segment = url.pathname.slice(url.pathname.lastIndexOf("/") + 1);
   let name: string;
   try {
     name = decodeURIComponent(segment);
   } catch {
-    throw new TypeError(
-      `Cannot download "${url.href}": the file name "${segment}" is not valid percent-encoding`,
-    );
+    return {
+      problem: `the file name "${segment}" is not valid percent-encoding`,
+    };
   }
-  if (name === "") {
-    throw new TypeError(
-      `Cannot download "${url.href}": the URL has no file name, pass one as "fname"`,
-    );
-  }
-  return name;
+  return name === "" ? { problem: "the URL has no file name" } : { name };
+}
+
+/**
+ * {@linkcode urlFileName}'s name; a `TypeError` when there is none to use,
+ * telling to pass one as `fname`.
+ */
+export function fileNameFromUrl(url: URL): string {
+  const found = urlFileName(url);
+  if ("name" in found) return found.name;
+  const advice = found.problem === "the URL has no file name"
+    ? ', pass one as "fname"'
+    : "";
+  throw new TypeError(
+    `Cannot download "${url.href}": ${found.problem}${advice}`,
+  );
 }
 
 /** The longest file name, in UTF-8 bytes, that Linux and macOS file systems take. */

@@ -9,6 +9,8 @@
 
 import { parseArgs } from "node:util";
 import { parseSize } from "./units.ts";
+import { fileNameProblem, printable } from "../_disk/file_name.ts";
+import { DEFAULTS } from "../transfer_options.ts";
 
 /** A bad command line or input list: the CLI prints the message, exits 2. */
 export class UsageError extends Error {
@@ -79,15 +81,17 @@ Options:
                          a line may be URL, URL<TAB>name or
                          URL<TAB>name<TAB>sha256; blank and # lines are skipped
   -o, --output NAME      file name, for a single URL
-  -j, --jobs N           downloads at once, 1 to 1000 (default: 6)
-      --retries N        retries per download, 0 to 1000 (default: 3)
-      --timeout SECONDS  connect and idle timeout (default: 30 and 60)
+  -j, --jobs N           downloads at once, 1 to 1000 (default: ${DEFAULTS.concurrency})
+      --retries N        retries per download, 0 to 1000 (default: ${DEFAULTS.retries})
+      --timeout SECONDS  connect and idle timeout (default: ${
+  DEFAULTS.connectTimeout / 1000
+} and ${DEFAULTS.idleTimeout / 1000})
       --header 'K: V'    request header (repeatable)
       --sha256 HEX       expected sha256, for a single URL
       --integrity SRI    expected digest (sha256-<base64>...), for a single URL
       --max-size SIZE    keep DIR under SIZE (500M, 2G), removing the least
                          recently used files
-      --keep N           with --max-size: always keep N files (default: 5)
+      --keep N           with --max-size: always keep N files (default: ${DEFAULTS.fileLimit})
   -q, --quiet            print only errors and the summary
       --json             print one JSON object per event (for scripts)
   -V, --version          print the version
@@ -297,47 +301,6 @@ function readArgs(args: string[]): { values: Values; positionals: string[] } {
   return { values: values as Values, positionals };
 }
 
-/** What a usage message says to do about a URL's file name. */
-export const NAME_IT = "(name it with -o, or with URL<TAB>name in an -i list)";
-
-/**
- * The name of the file a job downloads to: its own (`-o`, or an input
- * line's), else the URL's last path segment, percent-decoded, as the library
- * names it.
- *
- * @param job The job.
- * @returns The file name.
- * @throws {UsageError} when the URL gives no plain file name.
- *
- * @example
- * ```ts ignore
- * jobFileName({ url: "https://example.com/a%20b.zip?x=1" }); // "a b.zip"
- * ```
- */
-export function jobFileName(job: Job): string {
-  if (job.name !== undefined) return job.name;
-  const { pathname } = new URL(job.url);
-  const segment = pathname.slice(pathname.lastIndexOf("/") + 1);
-  const cannot = `Cannot download "${job.url}"`;
-  let name: string;
-  try {
-    name = decodeURIComponent(segment);
-  } catch {
-    throw new UsageError(
-      `${cannot}: its file name "${segment}" is not valid percent-encoding ${NAME_IT}`,
-    );
-  }
-  if (name === "") {
-    throw new UsageError(`${cannot}: the URL has no file name ${NAME_IT}`);
-  }
-  if (name === "." || name === ".." || /[/\\\0]/.test(name)) {
-    throw new UsageError(
-      `${cannot}: its file name "${name}" is not a plain file name ${NAME_IT}`,
-    );
-  }
-  return name;
-}
-
 function checkUrl(text: string, where: string): string {
   let url: URL;
   try {
@@ -354,11 +317,10 @@ function checkUrl(text: string, where: string): string {
 }
 
 function checkName(name: string, where: string, what: string): string {
-  if (
-    name === "" || name === "." || name === ".." || /[/\\\0]/.test(name)
-  ) {
+  const problem = fileNameProblem(name);
+  if (problem !== undefined) {
     throw new UsageError(
-      `${where}Invalid ${what} "${name}": a file name must not be empty, "." or "..", or contain "/" or "\\"`,
+      `${where}Invalid ${what} "${printable(name)}": ${problem}`,
     );
   }
   return name;

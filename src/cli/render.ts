@@ -19,6 +19,11 @@ export interface RowState {
   total: number | undefined;
   /** Recent speed in bytes per second, `undefined` until measured. */
   speed: number | undefined;
+  /**
+   * Set while the download waits for another process downloading the same
+   * file: that process's pid, if known.
+   */
+  waitingFor?: { pid: number | undefined } | undefined;
 }
 
 /** The total line's figures. */
@@ -119,6 +124,16 @@ function renderRow(
   nameWidth: number,
   tick: number,
 ): string {
+  if (row.waitingFor !== undefined) {
+    const { pid } = row.waitingFor;
+    const name = truncate(row.name, Math.min(nameWidth, avail));
+    return fit(
+      `${name}${" ".repeat(Math.max(0, nameWidth - columns(name)))}  waiting: ${
+        pid === undefined ? "another process" : `process ${pid}`
+      } is downloading it`,
+      avail,
+    );
+  }
   const known = row.total !== undefined && row.total > 0;
   const stats = known
     ? [

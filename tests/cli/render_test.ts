@@ -631,3 +631,26 @@ test("LiveDisplay() stops redrawing when stopped", () => {
     assert.equal(h.writes.length, count);
   });
 });
+
+test("renderFrame() shows which process a waiting download waits for, within the width", () => {
+  const waiting: RowState = {
+    name: "a.zip",
+    current: 0,
+    total: undefined,
+    speed: undefined,
+    waitingFor: { pid: 4242 },
+  };
+  const unknown: RowState = { ...waiting, waitingFor: { pid: undefined } };
+  const [first, second] = renderFrame([waiting, unknown], TOTAL, 80, 0);
+  assert.equal(
+    first,
+    "a.zip         waiting: process 4242 is downloading it",
+  );
+  assert.equal(
+    second,
+    "a.zip         waiting: another process is downloading it",
+  );
+  const narrow = renderFrame([waiting], TOTAL, 30, 0)[0] ?? "";
+  assert.equal(narrow, "a.zip         waiting: proces");
+  assert.ok(narrow.length <= 29);
+});

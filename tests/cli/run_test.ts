@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import process from "node:process";
 import { test } from "node:test";
 import { type CliResult, runCli } from "../_helpers/cli.ts";
 import {
@@ -457,6 +459,78 @@ test("dlmanager reports a file another process downloaded while it waited as ski
   assert.deepEqual(await dir.list(), ["a.bin", "b.bin"]);
 });
 
+test("dlmanager --json tells it waits for the process that downloads the same file, then skips the file", async () => {
+  const gate = deferred();
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A, { gate: gate.promise, gateAt: 10_000 }),
+  });
+  await using dir = await tempDir();
+  // This process holds a.bin's lock, and waits at the gate.
+  const answered = deferred();
+  await using holder = new DownloadManager(dir.path);
+  const held = holder.download(server.url("/a.bin"), {
+    progress: (_download, current) => {
+      if (current === 0) answered.resolve();
+    },
+  });
+  await answered.promise;
+  const result = await runCli(
+    ["--json", "-d", dir.path, server.url("/a.bin")],
+    {
+      // The gate opens once the CLI has said it waits.
+      onStdout: (stdout) => {
+        if (stdout.includes('"event":"wait"')) gate.resolve();
+      },
+    },
+  );
+  await held?.wait();
+  assert.equal(result.code, 0);
+  const events = result.stdout.trimEnd().split("\n").map((line) =>
+    JSON.parse(line)
+  );
+  assert.deepEqual(events.slice(0, 2), [
+    {
+      event: "wait",
+      name: "a.bin",
+      url: server.url("/a.bin"),
+      pid: process.pid,
+      host: hostname(),
+    },
+    { event: "skip", name: "a.bin", url: server.url("/a.bin") },
+  ]);
+  assert.equal(server.requests.length, 1);
+  assert.deepEqual(await dir.list(), ["a.bin"]);
+});
+
+test("dlmanager's plain output says which process a file waits for", async () => {
+  const gate = deferred();
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A, { gate: gate.promise, gateAt: 10_000 }),
+  });
+  await using dir = await tempDir();
+  const answered = deferred();
+  await using holder = new DownloadManager(dir.path);
+  const held = holder.download(server.url("/a.bin"), {
+    progress: (_download, current) => {
+      if (current === 0) answered.resolve();
+    },
+  });
+  await answered.promise;
+  const result = await runCli(["-d", dir.path, server.url("/a.bin")], {
+    onStdout: (stdout) => {
+      if (stdout.includes("waiting ")) gate.resolve();
+    },
+  });
+  await held?.wait();
+  assert.equal(result.code, 0);
+  const lines = result.stdout.trimEnd().split("\n");
+  assert.equal(
+    lines[0],
+    `waiting a.bin: another process (pid ${process.pid}) is downloading it`,
+  );
+  assert.equal(lines[1], "skipped a.bin (downloaded by another process)");
+});
+
 const BAD_INPUTS: [string, string[], RegExp][] = [
   [
     "an unknown option",
@@ -518,7 +592,7 @@ const BAD_INPUTS: [string, string[], RegExp][] = [
   [
     "a URL whose file name is not valid percent-encoding",
     ["http://x/a%zz"],
-    /^Cannot download "http:\/\/x\/a%zz": its file name "a%zz" is not valid percent-encoding \(name it with -o, or with URL<TAB>name in an -i list\)$/,
+    /^Cannot download "http:\/\/x\/a%zz": the file name "a%zz" is not valid percent-encoding \(name it with -o, or with URL<TAB>name in an -i list\)$/,
   ],
   [
     "a URL whose file name is reserved for partial files",

@@ -1,0 +1,61 @@
+/**
+ * What the command line needs from its process ({@linkcode CliHost}), what
+ * stops it early, and its exit codes.
+ *
+ * @module
+ */
+
+import type { TextSink } from "./render.ts";
+
+/** What the CLI needs from its process. */
+export interface CliHost {
+  /** The arguments, without the runtime and script. */
+  args: string[];
+  /**
+   * Standard output; `isTTY`, `columns` and `rows` as on a Node stream (read
+   * at each redraw: a terminal may be resized). Once the output is closed,
+   * writes must do nothing (the host reports it as `SIGPIPE`).
+   */
+  stdout: TextSink & {
+    isTTY?: boolean | undefined;
+    columns?: number | undefined;
+    rows?: number | undefined;
+  };
+  /** Standard error. */
+  stderr: TextSink;
+  /** An environment variable. */
+  env(name: string): string | undefined;
+  /** Reads a text file (`-i FILE`); `-` reads standard input. */
+  readInput(path: string): Promise<string>;
+  /** Creates `dir` if missing and checks it can be written to. */
+  prepareDir(dir: string): Promise<void>;
+  /**
+   * Calls `handler` when the process is asked to stop: on Ctrl-C (SIGINT),
+   * SIGTERM or SIGHUP, and with `SIGPIPE` when standard output is closed
+   * (`dlmanager --json | head -2`); until the returned function is called.
+   */
+  onInterrupt(handler: (reason: Interruption) => void): () => void;
+}
+
+/** Why the CLI stops early: a signal, or `SIGPIPE` for a closed output. */
+export type Interruption = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGPIPE";
+
+/** Exit codes. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+/**
+ * The exit code after each {@linkcode Interruption}: 128 + the signal's
+ * number, as a shell reports a process the signal killed.
+ */
+export const INTERRUPTED_EXIT: Record<Interruption, number> = {
+  SIGHUP: 129,
+  SIGINT: 130,
+  SIGPIPE: 141,
+  SIGTERM: 143,
+};
+
+/** The first line of an error's message. */
+export function message(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split("\n")[0] ?? text;
+}

@@ -1,0 +1,67 @@
+/**
+ * `--json`: one JSON object per line for each {@linkcode CliEvent}, progress
+ * at most once a second per file, and a summary line to end.
+ *
+ * @module
+ */
+
+import type { TextSink } from "./render.ts";
+import type { CliEvent, Reporter, Summary } from "./reporter.ts";
+
+/** How often a file's progress is printed, at most, in milliseconds. */
+export const JSON_PROGRESS_INTERVAL = 1000;
+
+/**
+ * Prints events as JSON lines.
+ *
+ * @example
+ * ```ts ignore
+ * const reporter = new JsonReporter(process.stdout);
+ * reporter.report({ event: "cancel", name: "a.zip", url });
+ * ```
+ */
+export class JsonReporter implements Reporter {
+  #out: TextSink;
+  #lastProgress = new Map<string, number>();
+
+  /**
+   * @param out Where the lines go (standard output).
+   */
+  constructor(out: TextSink) {
+    this.#out = out;
+  }
+
+  /** Prints `event`, a file's progress only once a second. */
+  report(event: CliEvent): void {
+    if (event.event === "progress") {
+      const now = Date.now();
+      const last = this.#lastProgress.get(event.name) ?? -Infinity;
+      if (now - last < JSON_PROGRESS_INTERVAL) return;
+      this.#lastProgress.set(event.name, now);
+    }
+    const { shared: _shared, ...fields } = event as CliEvent & {
+      shared?: boolean;
+    };
+    this.#write(fields);
+  }
+
+  /** Prints the summary object. */
+  finish(summary: Summary): void {
+    this.#write({
+      event: "summary",
+      done: summary.done,
+      skipped: summary.skipped,
+      failed: summary.failed,
+      bytes: summary.bytes,
+      ms: summary.ms,
+      interrupted: summary.interrupted !== undefined,
+    });
+  }
+
+  /** Nothing to stop. */
+  stop(): void {}
+
+  #write(value: Record<string, unknown>): void {
+    this.#out.write(JSON.stringify(value) + "\n");
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * What the command line tells about its downloads, and to whom: each
+ * {@linkcode CliEvent} goes to one {@linkcode Reporter}, chosen by where the
+ * output goes (a terminal's live display, plain log lines, or JSON lines).
+ *
+ * @module
+ */
+
+import type { RowState, TotalState } from "./render.ts";
+import { formatBytes, formatDuration } from "./units.ts";
+
+/**
+ * Something that happened to one file, or to the run. Its fields are the
+ * JSON event `--json` prints (`event` first); `shared` (a skip) is not
+ * printed there.
+ */
+export type CliEvent =
+  | { event: "start"; name: string; url: string; total: number | null }
+  | { event: "progress"; name: string; bytes: number; total: number | null }
+  | {
+    event: "wait";
+    name: string;
+    url: string;
+    pid: number | null;
+    host: string | null;
+  }
+  | { event: "done"; name: string; url: string; bytes: number; ms: number }
+  | { event: "skip"; name: string; url: string; shared?: boolean }
+  | { event: "fail"; name: string; url: string; error: string }
+  | { event: "cancel"; name: string; url: string };
+
+/** The run's totals, for the summary. */
+export interface Summary {
+  /** Files downloaded. */
+  done: number;
+  /** Files that were there already, or that another process downloaded. */
+  skipped: number;
+  /** Files that failed. */
+  failed: number;
+  /** Bytes downloaded. */
+  bytes: number;
+  /** Milliseconds since the start. */
+  ms: number;
+  /** What stopped the run early, if anything (`SIGINT`, ...). */
+  interrupted: string | undefined;
+}
+
+/** A running download's row, and whether its server has answered yet. */
+export interface ActiveRow extends RowState {
+  /** Whether the server has answered (its start was reported). */
+  started: boolean;
+}
+
+/** What a reporter may look at, at any time: the downloads running now. */
+export interface RunView {
+  /** One row per running (or waiting) download. */
+  rows(): ActiveRow[];
+  /** The total line's figures. */
+  totals(): TotalState;
+}
+
+/** Tells a person (or a program) what the run does. */
+export interface Reporter {
+  /** Something happened. */
+  report(event: CliEvent): void;
+  /** The run ended: its summary. Stops whatever the reporter redraws. */
+  finish(summary: Summary): void;
+  /** Stops redrawing (before a usage error is printed). */
+  stop(): void;
+}
+
+/** The one line a person reads for `event`, or `undefined` if none. */
+export function lineOf(event: CliEvent): string | undefined {
+  switch (event.event) {
+    case "start":
+      return `start   ${event.name}${
+        event.total === null ? "" : ` (${formatBytes(event.total)})`
+      }`;
+    case "wait":
+      return `waiting ${event.name}: another process${
+        event.pid === null ? "" : ` (pid ${event.pid})`
+      } is downloading it`;
+    case "done":
+      return `done    ${event.name} (${formatBytes(event.bytes)} in ${
+        formatDuration(event.ms)
+      })`;
+    case "skip":
+      return `skipped ${event.name} (${
+        event.shared ? "downloaded by another process" : "already present"
+      })`;
+    case "fail":
+      return `failed  ${event.name}: ${event.error}`;
+    case "cancel":
+      return `canceled ${event.name}`;
+    case "progress":
+      return undefined;
+  }
+}
+
+/** The summary line. */
+export function summaryLine(summary: Summary): string {
+  const { interrupted, ms } = summary;
+  const average = ms > 0 ? 1000 * summary.bytes / ms : 0;
+  return `${
+    interrupted === undefined
+      ? "Finished"
+      : interrupted === "SIGINT"
+      ? "Interrupted"
+      : `Interrupted by ${interrupted}`
+  }: ${summary.done} done, ${summary.skipped} skipped, ${summary.failed} failed, ${
+    formatBytes(summary.bytes)
+  } in ${formatDuration(ms)} (${formatBytes(average)}/s)\n`;
+}
+
+const COLORS: Record<string, string> = {
+  done: "\x1b[32m",
+  failed: "\x1b[31m",
+  skipped: "\x1b[33m",
+  canceled: "\x1b[33m",
+  waiting: "\x1b[33m",
+};
+
+/** `line` with its first word colored by what it says. */
+export function colorize(line: string): string {
+  const word = /^\w+/.exec(line)?.[0] ?? "";
+  const color = COLORS[word];
+  return color === undefined
+    ? line
+    : `${color}${word}\x1b[39m${line.slice(word.length)}`;
+}

@@ -1,0 +1,340 @@
+/**
+ * One run of the command line: a {@linkcode DownloadManager} for the planned
+ * files, their downloads followed as {@linkcode CliEvent}s for a reporter,
+ * and the exit code.
+ *
+ * @module
+ */
+
+import { type Download, DownloadManager, PersistLimit } from "../../mod.ts";
+import { type CliOptions, UsageError } from "./args.ts";
+import { JsonReporter } from "./json_reporter.ts";
+import { LogReporter } from "./log_reporter.ts";
+import { NAME_IT, type Planned } from "./plan.ts";
+import type { ActiveRow, CliEvent, Reporter, RunView } from "./reporter.ts";
+import {
+  type CliHost,
+  EXIT,
+  INTERRUPTED_EXIT,
+  type Interruption,
+  message,
+} from "./host.ts";
+import { TtyReporter } from "./tty_reporter.ts";
+
+/** A download as the CLI follows it. */
+interface Tracked {
+  name: string;
+  url: string;
+  download: Download;
+  started: boolean;
+  current: number;
+  total: number | undefined;
+  // Recent (time, bytes) samples, for the speed.
+  samples: [number, number][];
+  startTime: number;
+}
+
+const SPEED_WINDOW = 3000;
+const LOG_INTERVAL = 5000;
+
+/**
+ * One run: its manager, its downloads, and what it reports.
+ *
+ * @example
+ * ```ts ignore
+ * const code = await new Session(host, options, plan(jobs)).run();
+ * ```
+ */
+export class Session implements RunView {
+  #host: CliHost;
+  #options: CliOptions;
+  #planned: Planned[];
+  #start = Date.now();
+  #tracked: Tracked[] = [];
+  #ended = new Set<Tracked>();
+  #done = 0;
+  #skipped = 0;
+  #failed = 0;
+  #bytes = 0;
+  #interrupted: Interruption | undefined;
+  #reporter: Reporter;
+
+  constructor(host: CliHost, options: CliOptions, planned: Planned[]) {
+    this.#host = host;
+    this.#options = options;
+    this.#planned = planned;
+    this.#reporter = this.#chooseReporter();
+  }
+
+  async run(): Promise<number> {
+    let manager: DownloadManager;
+    try {
+      manager = this.#manager();
+    } catch (error) {
+      // The arguments were checked: this is the directory.
+      this.#reporter.stop();
+      this.#host.stderr.write(
+        `dlmanager: Cannot download into "${this.#options.dir}": ${
+          message(error)
+        }\n`,
+      );
+      return EXIT.usage;
+    }
+    const stopInterrupt = this.#host.onInterrupt((reason) => {
+      this.#interrupted ??= reason;
+      manager.cancel();
+    });
+    try {
+      const waits: Promise<void>[] = [];
+      for (const planned of this.#planned) {
+        const tracked = this.#begin(manager, planned);
+        if (tracked === undefined) continue;
+        waits.push(
+          tracked.download.wait({ raiseIfError: false }).then(() =>
+            this.#end(tracked)
+          ),
+        );
+      }
+      await Promise.all(waits);
+      await manager.wait({ raiseIfError: false });
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      manager.cancel();
+      await manager.wait({ raiseIfError: false });
+      this.#reporter.stop();
+      this.#host.stderr.write(`dlmanager: ${error.message}\n`);
+      return EXIT.usage;
+    } finally {
+      stopInterrupt();
+    }
+    const interrupted = this.#interrupted;
+    const summary = {
+      done: this.#done,
+      skipped: this.#skipped,
+      failed: this.#failed,
+      bytes: this.#bytes,
+      ms: Date.now() - this.#start,
+      interrupted,
+    };
+    // With its output closed, the CLI has no one to tell.
+    if (interrupted === "SIGPIPE") this.#reporter.stop();
+    else this.#reporter.finish(summary);
+    if (interrupted !== undefined) return INTERRUPTED_EXIT[interrupted];
+    return this.#failed > 0 ? EXIT.failed : EXIT.ok;
+  }
+
+  /** The running (and waiting) downloads' rows. */
+  rows(): ActiveRow[] {
+    return this.#active().map((t) => ({
+      name: t.name,
+      current: t.current,
+      total: t.total,
+      speed: speed(t),
+      started: t.started,
+      waitingFor: t.download.state === "waiting"
+        ? { pid: t.download.lockHolder?.pid }
+        : undefined,
+    }));
+  }
+
+  /** The total line's figures. */
+  totals(): ReturnType<RunView["totals"]> {
+    const elapsed = Date.now() - this.#start;
+    return {
+      active: this.#active().length,
+      queued: this.#tracked.filter((t) => t.download.state === "queued")
+        .length,
+      done: this.#done,
+      skipped: this.#skipped,
+      failed: this.#failed,
+      bytes: this.#bytes,
+      speed: elapsed > 0 ? 1000 * this.#bytes / elapsed : undefined,
+      elapsed,
+    };
+  }
+
+  /** Plain lines off a terminal; JSON lines with `--json`. */
+  #chooseReporter(): Reporter {
+    const { json, quiet } = this.#options;
+    const { stdout, stderr } = this.#host;
+    if (json) return new JsonReporter(stdout);
+    const tty = stdout.isTTY === true;
+    const color = tty && (this.#host.env("NO_COLOR") ?? "") === "";
+    if (tty && !quiet) return new TtyReporter(stdout, stderr, this, color);
+    const seconds = Number(this.#host.env("DLMANAGER_LOG_INTERVAL") ?? "");
+    return new LogReporter(stdout, stderr, this, {
+      quiet,
+      color,
+      interval: seconds > 0 ? seconds * 1000 : LOG_INTERVAL,
+    });
+  }
+
+  #manager(): DownloadManager {
+    const options = this.#options;
+    return new DownloadManager(options.dir, {
+      // -j: the manager queues the rest (FIFO) and runs them as slots free.
+      ...(options.concurrency === undefined
+        ? {}
+        : { concurrency: options.concurrency }),
+      ...(options.retries === undefined ? {} : { retries: options.retries }),
+      ...(options.timeout === undefined ? {} : {
+        connectTimeout: options.timeout,
+        idleTimeout: options.timeout,
+      }),
+      headers: options.headers,
+      persistLimit: options.maxSize === undefined ? null : new PersistLimit(
+        options.maxSize,
+        options.keep === undefined ? {} : { fileLimit: options.keep },
+      ),
+    });
+  }
+
+  /** Starts one planned file's download; `undefined` if there is none. */
+  #begin(manager: DownloadManager, planned: Planned): Tracked | undefined {
+    const { job, name, taken } = planned;
+    if (taken !== undefined) {
+      this.#failed++;
+      this.#report({
+        event: "fail",
+        name,
+        url: job.url,
+        error:
+          `Cannot download "${job.url}": the file name "${name}" is taken by "${taken}" ${NAME_IT}`,
+      });
+      return undefined;
+    }
+    let download: Download | null;
+    try {
+      download = manager.download(job.url, {
+        fname: name,
+        sha256: job.sha256,
+        integrity: job.integrity,
+        progress: (download, current, total) =>
+          this.#progress(download, current, total),
+        onStateChange: (download, state) => {
+          if (state === "waiting") this.#waiting(download);
+        },
+      });
+    } catch (error) {
+      // A name the library refuses: a usage error, found before any byte
+      // was fetched.
+      const text = message(error);
+      throw new UsageError(
+        text.startsWith("Cannot download")
+          ? text
+          : `Cannot download "${job.url}": ${text}`,
+      );
+    }
+    if (download === null) {
+      this.#skipped++;
+      this.#report({ event: "skip", name, url: job.url });
+      return undefined;
+    }
+    const tracked: Tracked = {
+      name,
+      url: job.url,
+      download,
+      started: false,
+      current: 0,
+      total: undefined,
+      samples: [],
+      startTime: Date.now(),
+    };
+    this.#tracked.push(tracked);
+    return tracked;
+  }
+
+  #find(download: Download): Tracked | undefined {
+    return this.#tracked.find((t) => t.download === download);
+  }
+
+  #waiting(download: Download): void {
+    const tracked = this.#find(download);
+    if (tracked === undefined) return;
+    const holder = download.lockHolder;
+    this.#report({
+      event: "wait",
+      name: tracked.name,
+      url: tracked.url,
+      pid: holder?.pid ?? null,
+      host: holder?.host ?? null,
+    });
+  }
+
+  #progress(
+    download: Download,
+    current: number,
+    total: number | undefined,
+  ): void {
+    const tracked = this.#find(download);
+    if (tracked === undefined) return;
+    const now = Date.now();
+    if (!tracked.started) {
+      tracked.started = true;
+      tracked.startTime = now;
+      this.#report({
+        event: "start",
+        name: tracked.name,
+        url: tracked.url,
+        total: total ?? null,
+      });
+    }
+    this.#bytes += current - tracked.current; // goes back on a restart from 0
+    tracked.current = current;
+    tracked.total = total;
+    tracked.samples.push([now, current]);
+    while (
+      tracked.samples.length > 2 &&
+      now - (tracked.samples[1]?.[0] ?? now) > SPEED_WINDOW
+    ) {
+      tracked.samples.shift();
+    }
+    this.#report({
+      event: "progress",
+      name: tracked.name,
+      bytes: current,
+      total: total ?? null,
+    });
+  }
+
+  #end(tracked: Tracked): void {
+    this.#ended.add(tracked);
+    const { download, name, url } = tracked;
+    const error = download.error();
+    if (download.isCanceled() && error === undefined) {
+      this.#report({ event: "cancel", name, url });
+    } else if (error !== undefined) {
+      this.#failed++;
+      this.#report({ event: "fail", name, url, error: message(error) });
+    } else if (download.skipped) {
+      // Another process downloaded it while this one waited for its lock.
+      this.#skipped++;
+      this.#report({ event: "skip", name, url, shared: true });
+    } else {
+      this.#done++;
+      const ms = Date.now() - tracked.startTime;
+      this.#report({ event: "done", name, url, bytes: tracked.current, ms });
+    }
+  }
+
+  #active(): Tracked[] {
+    // Taken from the queue, whether or not the server has answered.
+    return this.#tracked.filter((t) =>
+      (t.download.state === "running" || t.download.state === "waiting") &&
+      !this.#ended.has(t)
+    );
+  }
+
+  #report(event: CliEvent): void {
+    this.#reporter.report(event);
+  }
+}
+
+function speed(tracked: Tracked): number | undefined {
+  const first = tracked.samples[0];
+  const last = tracked.samples[tracked.samples.length - 1];
+  if (first === undefined || last === undefined || last[0] - first[0] < 200) {
+    return undefined;
+  }
+  return 1000 * (last[1] - first[1]) / (last[0] - first[0]);
+}

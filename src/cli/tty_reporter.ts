@@ -1,0 +1,93 @@
+/**
+ * The terminal's live display: a line per running download and a total
+ * line, redrawn in place (see {@linkcode LiveDisplay}), with the files that
+ * end logged above it.
+ *
+ * @module
+ */
+
+import { LiveDisplay, renderFrame, type TextSink } from "./render.ts";
+import {
+  type CliEvent,
+  colorize,
+  lineOf,
+  type Reporter,
+  type RunView,
+  type Summary,
+  summaryLine,
+} from "./reporter.ts";
+
+/** A terminal's stream: its size is read at each redraw. */
+export type Terminal = TextSink & {
+  columns?: number | undefined;
+  rows?: number | undefined;
+};
+
+/**
+ * Shows the run on a terminal.
+ *
+ * @example
+ * ```ts ignore
+ * const reporter = new TtyReporter(process.stdout, process.stderr, view, true);
+ * ```
+ */
+export class TtyReporter implements Reporter {
+  #out: TextSink;
+  #err: TextSink;
+  #color: boolean;
+  #display: LiveDisplay;
+  #tick = 0;
+
+  /**
+   * Starts drawing.
+   *
+   * @param terminal Standard output, a terminal.
+   * @param err Standard error, for an interrupted summary.
+   * @param view The running downloads.
+   * @param color Whether to color the logged lines (not with `NO_COLOR`).
+   */
+  constructor(
+    terminal: Terminal,
+    err: TextSink,
+    view: RunView,
+    color: boolean,
+  ) {
+    this.#out = terminal;
+    this.#err = err;
+    this.#color = color;
+    this.#display = new LiveDisplay(
+      terminal,
+      (width, height) =>
+        renderFrame(view.rows(), view.totals(), width, this.#tick++, height),
+      { width: () => terminal.columns ?? 80, height: () => terminal.rows },
+    );
+  }
+
+  /**
+   * Logs a file's end above the live area. A start, a wait and progress
+   * show in the file's live line instead.
+   */
+  report(event: CliEvent): void {
+    if (
+      event.event === "start" || event.event === "progress" ||
+      event.event === "wait"
+    ) {
+      return;
+    }
+    const line = lineOf(event);
+    if (line !== undefined) {
+      this.#display.log(this.#color ? colorize(line) : line);
+    }
+  }
+
+  /** Removes the live area and prints the summary. */
+  finish(summary: Summary): void {
+    this.#display.stop();
+    (summary.interrupted ? this.#err : this.#out).write(summaryLine(summary));
+  }
+
+  /** Removes the live area. */
+  stop(): void {
+    this.#display.stop();
+  }
+}
