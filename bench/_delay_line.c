@@ -18,8 +18,12 @@
 // segments) while this program moves a few thousand large packets a second.
 //
 //   cc -O2 -o delay_line bench/_delay_line.c
-//   delay_line [--delay-us 20000] [--queue-mib 128] [--no-gso]
+//   delay_line [--delay-us 20000] [--queue-mib 128] [--no-gso] [--fifo PRIO]
 //              NETNS_A IFNAME_A NETNS_B IFNAME_B
+//
+// --fifo runs it under SCHED_FIFO at that priority: on a busy machine a wire
+// should not wait for a time slice (it sleeps in ppoll whenever no packet is
+// due, and needs about 1 CPU second per GB at 64 KiB per packet).
 //
 // NETNS_A and NETNS_B are paths such as /run/netns/NAME. It prints "ready"
 // once both devices exist (they disappear when it exits), and on SIGTERM or
@@ -73,6 +77,7 @@ struct queue {
   uint64_t truncated;
   size_t max_queued;
   uint64_t max_late_ns;
+  uint64_t sum_late_ns;
   uint64_t late_1ms;
 };
 
@@ -178,6 +183,7 @@ static void forward(struct queue *q, int fd, uint64_t now) {
     if (r->due_ns > now) return;
     uint64_t late = now - r->due_ns;
     if (late > q->max_late_ns) q->max_late_ns = late;
+    q->sum_late_ns += late;
     if (late > 1000000) q->late_1ms++;
     ssize_t n = write(fd, (const char *)r + RECORD, r->len);
     if (n < 0) {
@@ -217,12 +223,17 @@ static void print_counters(struct queue *q[2], uint64_t delay) {
   for (int i = 0; i < 2; i++) {
     printf(",\"%s\":{\"packets\":%llu,\"bytes\":%llu,\"drops\":%llu,"
            "\"write_errors\":%llu,\"truncated\":%llu,\"max_queued\":%zu,"
-           "\"max_late_us\":%llu,\"late_over_1ms\":%llu}",
+           "\"max_late_us\":%llu,\"mean_late_us\":%llu,"
+           "\"late_over_1ms\":%llu}",
            q[i]->name, (unsigned long long)q[i]->packets,
            (unsigned long long)q[i]->bytes, (unsigned long long)q[i]->drops,
            (unsigned long long)q[i]->write_errors,
            (unsigned long long)q[i]->truncated, q[i]->max_queued,
            (unsigned long long)(q[i]->max_late_ns / 1000),
+           (unsigned long long)(q[i]->packets + q[i]->write_errors == 0
+                                    ? 0
+                                    : q[i]->sum_late_ns / 1000 /
+                                          (q[i]->packets + q[i]->write_errors)),
            (unsigned long long)q[i]->late_1ms);
   }
   printf("}\n");
@@ -233,6 +244,7 @@ int main(int argc, char **argv) {
   uint64_t delay = 20000 * 1000ull;
   size_t queue_mib = 128;
   int gso = 1;
+  int fifo = 0;
   int i = 1;
   for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
     if (strcmp(argv[i], "--delay-us") == 0 && i + 1 < argc) {
@@ -241,6 +253,8 @@ int main(int argc, char **argv) {
       queue_mib = strtoull(argv[++i], NULL, 10);
     } else if (strcmp(argv[i], "--no-gso") == 0) {
       gso = 0;
+    } else if (strcmp(argv[i], "--fifo") == 0 && i + 1 < argc) {
+      fifo = atoi(argv[++i]);
     } else {
       fprintf(stderr, "delay_line: unknown option %s\n", argv[i]);
       return 2;
@@ -248,7 +262,8 @@ int main(int argc, char **argv) {
   }
   if (argc - i != 4 || queue_mib < 1) {
     fprintf(stderr, "usage: delay_line [--delay-us N] [--queue-mib N] "
-                    "[--no-gso] NETNS_A IFNAME_A NETNS_B IFNAME_B\n");
+                    "[--no-gso] [--fifo PRIO] NETNS_A IFNAME_A NETNS_B "
+                    "IFNAME_B\n");
     return 2;
   }
   int fd[2];
@@ -261,6 +276,10 @@ int main(int argc, char **argv) {
     q[k]->buf = malloc(q[k]->cap);
     if (q[k]->buf == NULL) die("malloc");
     q[k]->wrap_at = NONE;
+  }
+  if (fifo > 0) {
+    struct sched_param param = {.sched_priority = fifo};
+    if (sched_setscheduler(0, SCHED_FIFO, &param) < 0) die("SCHED_FIFO");
   }
   struct sigaction stop = {.sa_handler = on_stop};
   struct sigaction usr1 = {.sa_handler = on_report};

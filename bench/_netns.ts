@@ -37,6 +37,8 @@ export interface NetOptions {
   mtu: number;
   /** Each direction's queue, in MiB. */
   queueMib: number;
+  /** The delay line's SCHED_FIFO priority (0: an ordinary process). */
+  fifo: number;
 }
 
 /** Ping's round-trip times, in milliseconds. */
@@ -78,6 +80,7 @@ export interface DirectionCounters {
   truncated: number;
   max_queued: number;
   max_late_us: number;
+  mean_late_us: number;
   late_over_1ms: number;
 }
 
@@ -166,6 +169,17 @@ export async function startNet(
   for (const ns of [CLIENT_NS, SERVER_NS]) {
     await run("ip", ["netns", "add", ns]);
     await run("ip", ["-n", ns, "link", "set", "lo", "up"]);
+    // IPv4 only: no router solicitations and the like on the wire.
+    for (const conf of ["all", "default"]) {
+      await run("ip", [
+        "netns",
+        "exec",
+        ns,
+        "sysctl",
+        "-qw",
+        `net.ipv6.conf.${conf}.disable_ipv6=1`,
+      ]);
+    }
   }
   const clientExec = ["ip", "netns", "exec", CLIENT_NS];
   const serverExec = ["ip", "netns", "exec", SERVER_NS];
@@ -221,6 +235,8 @@ export async function startNet(
         "--queue-mib",
         String(next.queueMib),
         ...(next.gso ? [] : ["--no-gso"]),
+        "--fifo",
+        String(next.fifo),
         `/run/netns/${CLIENT_NS}`,
         CLIENT_DEV,
         `/run/netns/${SERVER_NS}`,

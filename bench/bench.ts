@@ -847,6 +847,7 @@ try {
         gso: !flags["no-gso"],
         mtu,
         queueMib: 128,
+        fifo: 10,
       }),
     );
     const server = stack.use(
@@ -869,7 +870,7 @@ try {
         "Network",
         `namespaces dlbench-client and dlbench-server, joined by bench/_delay_line.c (TUN devices, ${
           net.options.gso ? "GSO segments through IFF_VNET_HDR" : "no GSO"
-        }, MTU ${mtu}, txqueuelen 10000, FIFO queues of ${net.options.queueMib} MiB each way) with ${delayMs} ms one-way delay; no qdisc cap`,
+        }, MTU ${mtu}, txqueuelen 10000, FIFO queues of ${net.options.queueMib} MiB each way, running as SCHED_FIFO ${net.options.fifo}) with ${delayMs} ms one-way delay; no qdisc cap`,
       ],
       [
         "TCP in the namespaces",
@@ -1014,7 +1015,7 @@ try {
           (c.bytes / 1e9).toFixed(1)
         } GB in ${c.packets} packets, ${c.drops} dropped, ${c.write_errors} not written, at most ${
           (c.max_queued / 1e6).toFixed(1)
-        } MB queued, ${c.late_over_1ms} passed on more than 1 ms late (at most ${
+        } MB queued, passed on ${c.mean_late_us} µs late on average, ${c.late_over_1ms} more than 1 ms late (at most ${
           (c.max_late_us / 1000).toFixed(1)
         } ms)`
       ).join("; "),
