@@ -892,7 +892,9 @@ try {
 
   const outRoot = join(work, "out");
   if (net !== undefined) {
-    console.log("measuring the delay line (no delay), then pinging through it");
+    console.log(
+      "measuring the delay line (no delay, with a single-file workload), then pinging through it",
+    );
     const big = workloads.find((w) => w.net && !many(w));
     // Without the per-connection cap of `capped/`.
     const bigInputs = big === undefined
