@@ -4,21 +4,30 @@
 // nothing on success; exits non-zero on the first error.
 //
 //   deno run --allow-net=127.0.0.1 --allow-read --allow-write \
-//     bench/_drive_deno.ts lib|fetch LIST OUTDIR CONCURRENCY [CHUNK_SIZE]
+//     bench/_drive_deno.ts lib|fetch LIST OUTDIR CONCURRENCY [CHUNK_SIZE|OPTIONS]
 //
 // LIST has one "URL NAME" pair per line; each URL is saved as OUTDIR/NAME.
-// With CHUNK_SIZE, the library's downloads are `Download`s with that
-// `chunkSize` (the manager has no such option).
+// With CHUNK_SIZE (a number), the library's downloads are `Download`s with
+// that `chunkSize`. With OPTIONS (a JSON object, e.g. '{"connections":8}'),
+// they go through a `DownloadManager` given those options besides
+// `concurrency`: options the library does not know are passed all the same,
+// so that the bench can name an option before the library has it.
 
 import { join } from "node:path";
 import { Download, DownloadManager } from "../mod.ts";
 
-const [mode, listPath, outDir, concurrencyArg, chunkSizeArg] = Deno.args;
+const [mode, listPath, outDir, concurrencyArg, extra] = Deno.args;
+const chunkSizeArg = extra?.startsWith("{") ? undefined : extra;
+const options = extra?.startsWith("{")
+  ? JSON.parse(extra) as Record<string, unknown>
+  : {};
 if (
   (mode !== "lib" && mode !== "fetch") || listPath === undefined ||
   outDir === undefined || concurrencyArg === undefined
 ) {
-  console.error("usage: _drive_deno.ts lib|fetch LIST OUTDIR CONCURRENCY");
+  console.error(
+    "usage: _drive_deno.ts lib|fetch LIST OUTDIR CONCURRENCY [CHUNK_SIZE|OPTIONS]",
+  );
   Deno.exit(2);
 }
 const entries = (await Deno.readTextFile(listPath)).split("\n")
@@ -48,6 +57,7 @@ if (mode === "lib" && chunkSizeArg !== undefined) {
   });
 } else if (mode === "lib") {
   const manager = new DownloadManager(outDir, {
+    ...options,
     concurrency: Number(concurrencyArg),
   });
   await pool(entries, Number(concurrencyArg), async ([url, name]) => {

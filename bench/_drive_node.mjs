@@ -5,11 +5,14 @@
 // first error.
 //
 //   node bench/_drive_node.mjs fetch LIST OUTDIR CONCURRENCY
-//   node bench/_drive_node.mjs lib LIST OUTDIR CONCURRENCY path/to/esm/mod.js [CHUNK_SIZE]
+//   node bench/_drive_node.mjs lib LIST OUTDIR CONCURRENCY path/to/esm/mod.js [CHUNK_SIZE|OPTIONS]
 //
 // LIST has one "URL NAME" pair per line; each URL is saved as OUTDIR/NAME.
-// With CHUNK_SIZE, the library's downloads are `Download`s with that
-// `chunkSize` (the manager has no such option).
+// With CHUNK_SIZE (a number), the library's downloads are `Download`s with
+// that `chunkSize`. With OPTIONS (a JSON object, e.g. '{"connections":8}'),
+// they go through a `DownloadManager` given those options besides
+// `concurrency`: options the library does not know are passed all the same,
+// so that the bench can name an option before the library has it.
 // Plain JavaScript, so that Node 20 runs it as it is: no return types.
 // deno-lint-ignore-file explicit-function-return-type
 
@@ -20,14 +23,16 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
 
-const [mode, listPath, outDir, concurrencyArg, libPath, chunkSizeArg] = process
-  .argv.slice(2);
+const [mode, listPath, outDir, concurrencyArg, libPath, extra] = process.argv
+  .slice(2);
+const chunkSizeArg = extra?.startsWith("{") ? undefined : extra;
+const options = extra?.startsWith("{") ? JSON.parse(extra) : {};
 if (
   !(mode === "fetch" || (mode === "lib" && libPath !== undefined)) ||
   listPath === undefined || outDir === undefined || concurrencyArg === undefined
 ) {
   console.error(
-    "usage: _drive_node.mjs lib|fetch LIST OUTDIR CONCURRENCY [LIB]",
+    "usage: _drive_node.mjs lib|fetch LIST OUTDIR CONCURRENCY [LIB [CHUNK_SIZE|OPTIONS]]",
   );
   process.exit(2);
 }
@@ -56,6 +61,7 @@ if (mode === "lib" && chunkSizeArg !== undefined) {
 } else if (mode === "lib") {
   const { DownloadManager } = await import(pathToFileURL(libPath).href);
   const manager = new DownloadManager(outDir, {
+    ...options,
     concurrency: Number(concurrencyArg),
   });
   await pool(entries, Number(concurrencyArg), async ([url, name]) => {

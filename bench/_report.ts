@@ -1,6 +1,7 @@
 // The figures of `bench/bench.ts`: per contender and workload, the median and
-// range of the runs, and ratios against the references, as a text table (for
-// the terminal) and a Markdown table (for `bench/results/`).
+// range of the runs, what the server saw, and ratios against the references
+// (by medians, and round by round), as a text table (for the terminal) and a
+// Markdown table (for `bench/results/`).
 
 /** One timed run of one contender. */
 export interface Sample {
@@ -10,6 +11,10 @@ export interface Sample {
   cpu: number;
   /** Peak resident set size in bytes. */
   rss: number;
+  /** The TCP connections the server saw, when it tells. */
+  connections?: number;
+  /** The requests the server saw, when it tells. */
+  requests?: number;
 }
 
 /** A sample and the round it was taken in (from 1). */
@@ -52,45 +57,71 @@ export interface Table {
 }
 
 /**
+ * What a ratio is taken against: a contender's id, or several, of which the
+ * fastest is taken (by median, or within each round for per-round ratios).
+ */
+export type Reference = string | string[];
+
+/**
  * The table of one workload: wall time, throughput, CPU and peak RSS of each
- * contender, and throughput ratios against `references` (column title → row
- * id; "÷ fetch" uses each row's own `baseline`).
+ * contender, the connections and requests the server saw (when it told),
+ * and throughput ratios: "÷ fetch" against each row's own `baseline` (when a
+ * row has one), then against `references` (column title → reference) by
+ * medians, then against `perRound` by round (each round's runs divided, then
+ * the median and range of those ratios).
  */
 export function workloadTable(
   rows: Row[],
   bytes: number,
   files: number,
-  references: Record<string, string>,
+  references: Record<string, Reference>,
+  perRound: Record<string, Reference> = {},
 ): Table {
+  const byId = new Map(rows.map((row) => [row.id, row]));
   const wallOf = new Map(
     rows.map((row) => [row.id, median(row.samples.map((s) => s.wall))]),
   );
+  const ids = (reference: Reference): string[] =>
+    typeof reference === "string" ? [reference] : reference;
+  const referenceWall = (reference: Reference): number | undefined => {
+    const walls = ids(reference).map((id) => wallOf.get(id)).filter((
+      wall,
+    ): wall is number => wall !== undefined && Number.isFinite(wall));
+    return walls.length === 0 ? undefined : Math.min(...walls);
+  };
+  const served = rows.some((row) =>
+    row.samples.some((s) => s.connections !== undefined)
+  );
+  const baselines = rows.some((row) => row.baseline !== undefined);
   const header = [
     "contender",
     "wall s, median (min–max)",
     files === 1 ? "MB/s" : "files/s",
     "CPU s",
     "peak RSS MB, median (max)",
-    "÷ fetch",
-    "÷ fetch, per round (min–max)",
+    ...(served ? ["connections (per file)", "requests"] : []),
+    ...(baselines ? ["÷ fetch", "÷ fetch, per round (min–max)"] : []),
     ...Object.keys(references),
+    ...Object.keys(perRound).map((title) => `${title}, per round (min–max)`),
   ];
-  const ratio = (id: string | undefined, wall: number): string => {
-    const reference = id === undefined ? undefined : wallOf.get(id);
-    return reference === undefined ? "–" : `${fixed(reference / wall, 2)}x`;
-  };
-  const byId = new Map(rows.map((row) => [row.id, row]));
-  // Each round's pair of runs divided, then the median: one slow run moves
-  // it by one place, where it can move a median of 5 by a whole run's time.
-  const perRound = (row: Row): string => {
-    const reference = row.baseline === undefined
+  const ratio = (reference: Reference | undefined, wall: number): string => {
+    const against = reference === undefined
       ? undefined
-      : byId.get(row.baseline);
+      : referenceWall(reference);
+    return against === undefined ? "–" : `${fixed(against / wall, 2)}x`;
+  };
+  // Each round's runs divided, then the median: one slow run moves it by one
+  // place, where it can move a median of 5 by a whole run's time.
+  const roundRatios = (row: Row, reference: Reference | undefined): string => {
     if (reference === undefined) return "–";
-    if (reference === row) return "1.00x";
+    const against = ids(reference).flatMap((id) => byId.get(id) ?? []);
+    if (against.length === 0) return "–";
+    if (against.length === 1 && against[0] === row) return "1.00x";
     const ratios = row.samples.flatMap((sample) => {
-      const paired = reference.samples.find((r) => r.round === sample.round);
-      return paired === undefined ? [] : [paired.wall / sample.wall];
+      const walls = against.flatMap((r) =>
+        r.samples.filter((s) => s.round === sample.round).map((s) => s.wall)
+      );
+      return walls.length === 0 ? [] : [Math.min(...walls) / sample.wall];
     });
     if (ratios.length === 0) return "–";
     return `${fixed(median(ratios), 2)}x (${fixed(Math.min(...ratios), 2)}–${
@@ -101,6 +132,10 @@ export function workloadTable(
     const walls = row.samples.map((s) => s.wall);
     const wall = median(walls);
     const rss = row.samples.map((s) => s.rss / 1e6);
+    const connections = median(
+      row.samples.flatMap((s) => s.connections ?? []),
+    );
+    const requests = median(row.samples.flatMap((s) => s.requests ?? []));
     const cells = [
       row.label,
       walls.length === 0
@@ -113,9 +148,24 @@ export function workloadTable(
       rss.length === 0
         ? "–"
         : `${fixed(median(rss), 0)} (${fixed(Math.max(...rss), 0)})`,
-      row.baseline === undefined ? "–" : ratio(row.baseline, wall),
-      perRound(row),
-      ...Object.values(references).map((id) => ratio(id, wall)),
+      ...(served
+        ? [
+          files === 1
+            ? fixed(connections, 0)
+            : `${fixed(connections, 0)} (${fixed(connections / files, 3)})`,
+          fixed(requests, 0),
+        ]
+        : []),
+      ...(baselines
+        ? [
+          row.baseline === undefined ? "–" : ratio(row.baseline, wall),
+          roundRatios(row, row.baseline),
+        ]
+        : []),
+      ...Object.values(references).map((reference) => ratio(reference, wall)),
+      ...Object.values(perRound).map((reference) =>
+        roundRatios(row, reference)
+      ),
     ];
     if (row.failures.length > 0) {
       cells[0] += ` (${row.failures.length} failed: ${row.failures[0]})`;

@@ -1,6 +1,8 @@
 // What `bench/bench.ts` needs before it can time anything: the tools (curl,
-// aria2c, nginx, GNU time), the generated data, an HTTP server on 127.0.0.1,
-// this library built for Node, and a description of the machine.
+// aria2c, nginx, GNU time, and for the network workloads wget, axel, ping and
+// cc), the generated data, an HTTP server (on 127.0.0.1, or in the server's
+// network namespace), this library built for Node, and a description of the
+// machine.
 
 import { createHash, randomFillSync } from "node:crypto";
 import { cpus, totalmem } from "node:os";
@@ -18,26 +20,46 @@ export interface FileSpec {
 
 /** A set of files downloaded together, with a bounded concurrency. */
 export interface Workload {
-  /** Short name, used by `--only`: `1g`, `64k`, `4k`. */
+  /** Short name, used by `--only`: `1g`, `64k`, `4k`, `a`, `b`, `c8`, `c32`. */
   id: string;
   /** What it is, for the report. */
   title: string;
   /** How many downloads run at once. */
   concurrency: number;
-  /** The files, served under `/<id>/<name>`. */
+  /** Whether it goes through the delay line (else over 127.0.0.1). */
+  net: boolean;
+  /** The files' path on the server, from `/` and ending in `/`. */
+  path: string;
+  /** The files, served under `path`. */
   files: FileSpec[];
   /** The sum of the files' sizes. */
   bytes: number;
 }
 
+/** How a workload is made: its files, where they are served, and how fetched. */
+export interface WorkloadSpec {
+  title: string;
+  count: number;
+  size: number;
+  concurrency: number;
+  /** Over the delay line (the server's namespace) rather than 127.0.0.1. */
+  net?: boolean;
+  /** The data set's directory, when workloads share one (else the id). */
+  data?: string;
+  /** A location of the server before the data set's directory (e.g. `capped/`). */
+  location?: string;
+}
+
 const KIB = 1024;
 const MIB = 1024 * KIB;
 
-/** The workloads of the issue, by id. */
-export const WORKLOADS: Record<
-  string,
-  { title: string; count: number; size: number; concurrency: number }
-> = {
+/**
+ * The workloads, by id. `1g`, `64k` and `4k` are served on 127.0.0.1; `a`,
+ * `b`, `c8` and `c32` through the delay line (40 ms round trip; the server's
+ * `capped/` location sends at most 20 MiB/s per connection, nginx's
+ * `limit_rate 20m`).
+ */
+export const WORKLOADS: Record<string, WorkloadSpec> = {
   "1g": {
     title: "1 file of 1 GiB",
     count: 1,
@@ -56,12 +78,53 @@ export const WORKLOADS: Record<
     size: 4 * KIB,
     concurrency: 16,
   },
+  "a": {
+    title: "A: 1 file of 512 MiB, 40 ms RTT, 20 MiB/s per connection",
+    count: 1,
+    size: 512 * MIB,
+    concurrency: 1,
+    net: true,
+    data: "512m",
+    location: "capped/",
+  },
+  "b": {
+    title: "B: 1 file of 512 MiB, 40 ms RTT, no cap per connection",
+    count: 1,
+    size: 512 * MIB,
+    concurrency: 1,
+    net: true,
+    data: "512m",
+  },
+  "c8": {
+    title: "C: 1,000 files of 64 KiB, 40 ms RTT, 8 at a time",
+    count: 1000,
+    size: 64 * KIB,
+    concurrency: 8,
+    net: true,
+    data: "1000x64k",
+  },
+  "c32": {
+    title: "C: 1,000 files of 64 KiB, 40 ms RTT, 32 at a time",
+    count: 1000,
+    size: 64 * KIB,
+    concurrency: 32,
+    net: true,
+    data: "1000x64k",
+  },
 };
 
 // The untimed warm-up (so that Deno's module cache and the like are filled).
-const SPECS = {
+const SPECS: Record<string, WorkloadSpec> = {
   ...WORKLOADS,
   warm: { title: "warm-up", count: 8, size: 4 * KIB, concurrency: 2 },
+  "warm-net": {
+    title: "warm-up",
+    count: 8,
+    size: 4 * KIB,
+    concurrency: 2,
+    net: true,
+    data: "warm",
+  },
 };
 
 /** Runs a command to its end; returns its stdout, or throws with its stderr. */
@@ -89,15 +152,22 @@ export async function which(cmd: string): Promise<string | undefined> {
 
 /**
  * Makes sure the tools are there; as root, installs the missing ones with
- * apt-get (Debian's `nginx-light`, `aria2`, `curl`, `time`). Returns the
- * notes to print (what was installed, what is missing).
+ * apt-get (Debian's `nginx-light`, `aria2`, `curl`, `time`, and for the
+ * network workloads `wget`, `axel`, `iputils-ping`, `iproute2` and `gcc`).
+ * Returns the notes to print (what was installed, what is missing).
  */
-export async function ensureTools(install: boolean): Promise<string[]> {
+export async function ensureTools(
+  install: boolean,
+  net: boolean,
+): Promise<string[]> {
   const wanted: Record<string, string> = {
     "curl": "curl",
     "aria2c": "aria2",
     "nginx": "nginx-light",
     "/usr/bin/time": "time",
+    "wget": "wget",
+    "axel": "axel",
+    ...(net ? { "ping": "iputils-ping", "ip": "iproute2", "cc": "gcc" } : {}),
   };
   const missing: string[] = [];
   for (const [cmd, pkg] of Object.entries(wanted)) {
@@ -124,42 +194,53 @@ export async function ensureTools(install: boolean): Promise<string[]> {
   return [`installed with apt-get: ${missing.join(", ")}`];
 }
 
-/** Writes the workloads' files under `root/<id>/` and returns them with their hashes. */
+/**
+ * Writes the workloads' files under `root/<data set>/` (once for the
+ * workloads that share a data set) and returns them with their hashes.
+ */
 export async function generateData(
   root: string,
   ids: string[],
 ): Promise<Workload[]> {
   const workloads: Workload[] = [];
+  const generated = new Map<string, FileSpec[]>();
   const block = new Uint8Array(4 * MIB);
   for (const id of ids) {
-    const spec = SPECS[id as keyof typeof SPECS];
+    const spec = SPECS[id];
     if (spec === undefined) throw new Error(`Unknown workload "${id}"`);
-    const dir = join(root, id);
-    await Deno.mkdir(dir, { recursive: true });
-    const files: FileSpec[] = [];
-    const digits = String(spec.count - 1).length;
-    for (let i = 0; i < spec.count; i++) {
-      const name = `f${String(i).padStart(digits, "0")}.bin`;
-      const hash = createHash("sha256");
-      using file = await Deno.open(join(dir, name), {
-        write: true,
-        createNew: true,
-      });
-      for (let left = spec.size; left > 0;) {
-        const bytes = block.subarray(0, Math.min(left, block.byteLength));
-        randomFillSync(bytes);
-        hash.update(bytes);
-        for (let done = 0; done < bytes.byteLength;) {
-          done += await file.write(bytes.subarray(done));
+    const data = spec.data ?? id;
+    let files = generated.get(data);
+    if (files === undefined) {
+      files = [];
+      const dir = join(root, data);
+      await Deno.mkdir(dir, { recursive: true });
+      const digits = String(spec.count - 1).length;
+      for (let i = 0; i < spec.count; i++) {
+        const name = `f${String(i).padStart(digits, "0")}.bin`;
+        const hash = createHash("sha256");
+        using file = await Deno.open(join(dir, name), {
+          write: true,
+          createNew: true,
+        });
+        for (let left = spec.size; left > 0;) {
+          const bytes = block.subarray(0, Math.min(left, block.byteLength));
+          randomFillSync(bytes);
+          hash.update(bytes);
+          for (let done = 0; done < bytes.byteLength;) {
+            done += await file.write(bytes.subarray(done));
+          }
+          left -= bytes.byteLength;
         }
-        left -= bytes.byteLength;
+        files.push({ name, size: spec.size, sha256: hash.digest("hex") });
       }
-      files.push({ name, size: spec.size, sha256: hash.digest("hex") });
+      generated.set(data, files);
     }
     workloads.push({
       id,
       title: spec.title,
       concurrency: spec.concurrency,
+      net: spec.net ?? false,
+      path: `/${spec.location ?? ""}${data}/`,
       files,
       bytes: spec.size * spec.count,
     });
@@ -167,12 +248,27 @@ export async function generateData(
   return workloads;
 }
 
-/** A running HTTP server on 127.0.0.1 serving the data directory. */
+/** What the server saw of one run: from its access log. */
+export interface Served {
+  /** The TCP connections the requests came on. */
+  connections: number;
+  /** The requests. */
+  requests: number;
+  /** The body bytes sent, in all. */
+  bytes: number;
+}
+
+/** A running HTTP server serving the data directory. */
 export interface Server extends AsyncDisposable {
   /** The URL the data directory is at, ending in `/`. */
   base: string;
   /** What it is, for the report (e.g. `nginx/1.22.1, sendfile on`). */
   description: string;
+  /**
+   * What the server saw since the last call, once the client's connections
+   * are closed (nginx only: it reads nginx's access log).
+   */
+  served?(): Promise<Served>;
 }
 
 function freePort(): number {
@@ -182,25 +278,49 @@ function freePort(): number {
   return port;
 }
 
+/** Where nginx listens, and how it is run. */
+export interface NginxOptions {
+  /** The address to listen on. @default {"127.0.0.1"} */
+  host?: string;
+  /** The port. @default {a free port of 127.0.0.1} */
+  port?: number;
+  /** An argv prefix to run it with (e.g. `ip netns exec NS`). @default {[]} */
+  exec?: string[];
+  /** Told nginx's process id once it runs. */
+  onStart?: (pid: number) => unknown;
+  /** Told nginx's process id once it has exited. */
+  onExit?: (pid: number) => unknown;
+}
+
 /**
- * Starts nginx on 127.0.0.1 serving `root`, with sendfile, one worker, no
- * access log, and keep-alive for as many requests as a client sends. Resolves
- * once nginx says its worker is started (its `notice` log on stderr).
+ * Starts nginx serving `root`, with sendfile, one worker, keep-alive for as
+ * many requests as a client sends, a location `/capped/` (the same files, at
+ * most 20 MiB/s per connection: `limit_rate 20m`), and an access log of each
+ * request's connection serial, status and body bytes (read by `served()`).
+ * Resolves once nginx says its worker is started (its `notice` log on stderr).
  */
-export async function startNginx(root: string, work: string): Promise<Server> {
-  const port = freePort();
-  const temp = join(work, "nginx");
+export async function startNginx(
+  root: string,
+  work: string,
+  options: NginxOptions = {},
+): Promise<Server> {
+  const host = options.host ?? "127.0.0.1";
+  const port = options.port ?? freePort();
+  const exec = options.exec ?? [];
+  const temp = join(work, `nginx-${host}`);
   await Deno.mkdir(temp, { recursive: true });
   const conf = join(temp, "nginx.conf");
+  const accessLog = join(temp, "access.log");
   await Deno.writeTextFile(
     conf,
     `${Deno.uid() === 0 ? "user root root;\n" : ""}worker_processes 1;
 daemon off;
 pid ${temp}/nginx.pid;
 error_log stderr notice;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
-  access_log off;
+  log_format bench '$connection $connection_requests $status $body_bytes_sent';
+  access_log ${accessLog} bench;
   sendfile on;
   tcp_nopush on;
   keepalive_requests 1000000;
@@ -211,18 +331,24 @@ http {
   uwsgi_temp_path ${temp};
   scgi_temp_path ${temp};
   server {
-    listen 127.0.0.1:${port};
+    listen ${host}:${port};
     root ${root};
+    location /capped/ {
+      alias ${root}/;
+      limit_rate 20m;
+    }
   }
 }
 `,
   );
-  const child = new Deno.Command("nginx", {
-    args: ["-e", "stderr", "-c", conf],
+  const [cmd, ...args] = [...exec, "nginx", "-e", "stderr", "-c", conf];
+  const child = new Deno.Command(cmd as string, {
+    args,
     stdin: "null",
     stdout: "null",
     stderr: "piped",
   }).spawn();
+  await options.onStart?.(child.pid);
   const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let log = "";
   let version = "nginx";
@@ -240,12 +366,56 @@ http {
   const drained = (async (): Promise<void> => {
     while (!(await lines.read()).done);
   })();
+  let logOffset = 0;
+  const ss = [...exec, "ss"];
   return {
-    base: `http://127.0.0.1:${port}/`,
-    description: `${version} (Debian nginx-light), 1 worker, sendfile on`,
+    base: `http://${host}${port === 80 ? "" : `:${port}`}/`,
+    description:
+      `${version} (Debian nginx-light), 1 worker, sendfile on, access log on`,
+    async served(): Promise<Served> {
+      // nginx logs a request when it ends, which for a request the client
+      // gave up on is when it sees the connection close: wait until no
+      // connection to the server is open or closing on its side.
+      for (let i = 0; i < 500; i++) {
+        const open = await run(ss[0] as string, [
+          ...ss.slice(1),
+          "-Htn",
+          "state",
+          "established",
+          "state",
+          "close-wait",
+          "state",
+          "syn-recv",
+          `( sport = :${port} )`,
+        ]);
+        if (open.trim() === "") break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const fresh = (await Deno.readFile(accessLog)).subarray(logOffset);
+      // Up to the last whole line (the log is ASCII).
+      const whole = fresh.lastIndexOf(0x0a) + 1;
+      logOffset += whole;
+      const complete = new TextDecoder().decode(fresh.subarray(0, whole));
+      const connections = new Set<string>();
+      let requests = 0;
+      let bytes = 0;
+      for (const line of complete.split("\n")) {
+        const [connection, , , sent] = line.split(" ");
+        if (connection === undefined || sent === undefined) continue;
+        connections.add(connection);
+        requests++;
+        bytes += Number(sent);
+      }
+      return { connections: connections.size, requests, bytes };
+    },
     async [Symbol.asyncDispose](): Promise<void> {
-      child.kill("SIGTERM");
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already gone (a Ctrl-C reaches it too).
+      }
       await child.status;
+      await options.onExit?.(child.pid);
       await drained.catch(() => {});
     },
   };
@@ -343,5 +513,7 @@ export async function describeMachine(): Promise<Record<string, string>> {
     "Node": await firstLine("node", ["--version"]),
     "curl": (await firstLine("curl", ["--version"])).split(" (")[0] ?? "?",
     "aria2c": await firstLine("aria2c", ["--version"]),
+    "wget": (await firstLine("wget", ["--version"])).split(" built")[0] ?? "?",
+    "axel": (await firstLine("axel", ["--version"])).split(" (")[0] ?? "?",
   };
 }

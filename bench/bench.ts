@@ -1,14 +1,35 @@
-// The benchmark: this library against a plain `fetch` piped to a file, curl
-// and aria2c, on data served from 127.0.0.1. Each contender runs as its own
-// process under GNU time (wall, CPU seconds, peak RSS), interleaved within
-// each round (A B C, then B C A, ...); every output file's sha256 is checked.
-// Prints a table per workload and writes them as Markdown to bench/results/.
-// The default (5 rounds of the three workloads) takes about 10 minutes on a
-// 2-core machine.
+// The benchmark: this library against a plain `fetch` piped to a file, curl,
+// wget, aria2c and axel, on data served by nginx from 127.0.0.1 or through a
+// modelled network. Each contender runs as its own process under GNU time
+// (wall, CPU seconds, peak RSS), interleaved within each round (A B C, then
+// B C A, ...); every output file's sha256 is checked, and nginx's access log
+// tells how many connections and requests each run made. Prints a table per
+// workload and writes them as Markdown to bench/results/. The default (5
+// rounds of the three loopback workloads) takes about 10 minutes on a 2-core
+// machine.
 //
 //   deno task bench [--runs 5] [--only 1g,64k,4k] [--server auto|nginx|builtin]
 //                   [--node-lib path/to/esm/mod.js] [--dir /tmp] [--out FILE]
 //                   [--syscalls] [--chunk-sizes 65536,262144] [--no-install] [--keep]
+//                   [--lib-options '{"connections":8}' ...]
+//                   [--delay-ms 20] [--mtu 1500] [--no-gso]
+//   deno task bench:net       (= --only a,b,c8,c32,1g, as root)
+//
+// The network workloads (a, b, c8, c32; see WORKLOADS in _setup.ts) run the
+// contenders in a network namespace whose only route to the server's is the
+// delay line of _delay_line.c (20 ms each way, so 40 ms RTT), with nginx in
+// the other namespace (its `limit_rate 20m` caps each connection for a). They
+// need root (namespaces; tools are installed with apt-get when missing) and a
+// kernel with network namespaces and TUN devices (no netem). Before timing,
+// the bench measures the delay line without delay (its own ceiling) and pings
+// through it (the RTT TCP sees). For single files, "ceiling" is the path's
+// own ceiling in each round: 16 ranged transfers of the same file at once
+// (curl --parallel to /dev/null). The namespaces and the delay line are
+// removed at exit, on Ctrl-C too, and left-overs of a killed run at start.
+//
+// --lib-options adds dlmanager on each runtime given those options (JSON, as
+// the `DownloadManager`'s options; unknown ones are passed all the same), on
+// every workload, beside dlmanager with its defaults.
 //
 // --chunk-sizes adds, for the 1 GiB file, dlmanager on each runtime with each
 // given `chunkSize` (a `Download` with that option, not the manager): how
@@ -26,7 +47,15 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
+  type Net,
+  SERVER_IP,
+  startNet,
+  trackPid,
+  untrackPid,
+} from "./_netns.ts";
+import {
   markdownTable,
+  type Reference,
   type Row,
   type Sample,
   type Table,
@@ -60,6 +89,10 @@ const { values: flags } = parseArgs({
     "chunk-sizes": { type: "string", default: "" },
     "no-install": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
+    "lib-options": { type: "string", multiple: true, default: [] },
+    "delay-ms": { type: "string", default: "20" },
+    mtu: { type: "string", default: "1500" },
+    "no-gso": { type: "boolean", default: false },
   },
 });
 const runs = Number(flags.runs);
@@ -78,6 +111,25 @@ for (const id of only) {
     );
   }
 }
+const delayMs = Number(flags["delay-ms"]);
+if (!(delayMs >= 0)) {
+  throw new RangeError(
+    `--delay-ms must be a number >= 0, got "${flags["delay-ms"]}"`,
+  );
+}
+const mtu = Number(flags.mtu);
+if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535) {
+  throw new RangeError(
+    `--mtu must be an integer in 576..65535, got "${flags.mtu}"`,
+  );
+}
+for (const options of flags["lib-options"]) {
+  const parsed: unknown = JSON.parse(options);
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new RangeError(`--lib-options must be a JSON object, got ${options}`);
+  }
+}
+const needsNet = only.some((id) => WORKLOADS[id]?.net === true);
 if (!["auto", "nginx", "builtin"].includes(flags.server)) {
   throw new RangeError(
     `--server must be auto, nginx or builtin, got "${flags.server}"`,
@@ -94,6 +146,10 @@ Deno.addSignalListener("SIGINT", onSigint);
 /** Where a contender's run reads its inputs and writes its files. */
 interface RunPaths {
   workload: Workload;
+  /** The files' URLs and names. */
+  urls: [url: string, name: string][];
+  /** A curl config of 16 ranged transfers of the first file to /dev/null. */
+  ceilingConfig: string;
   /** "URL NAME" lines, for the drivers. */
   list: string;
   /** A curl config (`url`/`output` pairs). */
@@ -114,19 +170,47 @@ interface Contender {
   /** Whether it takes part in this workload. */
   runsOn(workload: Workload): boolean;
   argv(paths: RunPaths): string[];
+  /**
+   * Whether it writes no files (it is checked by the bytes the server sent,
+   * which must be the workload's, instead of by the files' sha256).
+   */
+  discards?: boolean;
 }
 
 let nodeLibPath = "";
 const denoRun = [
   Deno.execPath(),
   "run",
-  "--allow-net=127.0.0.1",
+  `--allow-net=127.0.0.1,${SERVER_IP}`,
   "--allow-read",
   "--allow-write",
   "--no-prompt",
 ];
 const many = (workload: Workload): boolean => workload.files.length > 1;
+const single = (workload: Workload): boolean => !many(workload);
 const always = (): boolean => true;
+const loopback = (workload: Workload): boolean => !workload.net;
+// Single-file downloaders that split a file over several connections.
+const splitting = (connections: number, extra: string[]): Contender => ({
+  id: `aria2c-x${connections}`,
+  label: () => `aria2c -x${connections} -s${connections} -k1M`,
+  runsOn: single,
+  argv: (p) => [
+    "aria2c",
+    "-q",
+    `-x${connections}`,
+    `-s${connections}`,
+    "-k1M",
+    ...extra,
+    "--file-allocation=none",
+    "--allow-overwrite=true",
+    "--auto-file-renaming=false",
+    "-d",
+    p.out,
+    "-i",
+    p.ariaInput,
+  ],
+});
 const pool = (workload: Workload): string =>
   many(workload) ? `, pool of ${workload.concurrency}` : "";
 const CONTENDERS: Contender[] = [
@@ -150,7 +234,7 @@ const CONTENDERS: Contender[] = [
     id: "fetch-deno",
     label: (w) => `fetch → file, Deno${pool(w)}`,
     baseline: "fetch-deno",
-    runsOn: always,
+    runsOn: loopback,
     argv: (
       p,
     ) => [
@@ -181,7 +265,7 @@ const CONTENDERS: Contender[] = [
     id: "fetch-node",
     label: (w) => `fetch → file, Node${pool(w)}`,
     baseline: "fetch-node",
-    runsOn: always,
+    runsOn: loopback,
     argv: (
       p,
     ) => [
@@ -196,7 +280,8 @@ const CONTENDERS: Contender[] = [
   {
     id: "curl",
     label: (w) => many(w) ? "curl, one at a time" : "curl",
-    runsOn: always,
+    // One at a time, 1,000 files take a minute at 40 ms RTT: loopback only.
+    runsOn: (w) => single(w) || loopback(w),
     argv: (
       p,
     ) => ["curl", "-sS", "--fail", "--output-dir", p.out, "-K", p.curlConfig],
@@ -221,7 +306,7 @@ const CONTENDERS: Contender[] = [
   {
     id: "aria2c",
     label: (w) => many(w) ? `aria2c -j ${w.concurrency} -i` : "aria2c -x1",
-    runsOn: always,
+    runsOn: (w) => many(w) || loopback(w),
     argv: (p) => [
       "aria2c",
       "-q",
@@ -237,11 +322,69 @@ const CONTENDERS: Contender[] = [
       p.ariaInput,
     ],
   },
+  {
+    id: "wget",
+    label: () => "wget",
+    runsOn: single,
+    argv: (p) => [
+      "wget",
+      "-q",
+      "-O",
+      join(p.out, p.urls[0]?.[1] ?? ""),
+      p.urls[0]?.[0] ?? "",
+    ],
+  },
+  splitting(8, []),
+  splitting(16, []),
+  {
+    id: "axel",
+    label: () => "axel -n 8",
+    runsOn: single,
+    argv: (p) => [
+      "axel",
+      "-q",
+      "-n",
+      "8",
+      "-o",
+      join(p.out, p.urls[0]?.[1] ?? ""),
+      p.urls[0]?.[0] ?? "",
+    ],
+  },
+  {
+    id: "ceiling",
+    label: () => "ceiling: 16 ranged transfers at once (curl --parallel)",
+    runsOn: (w) => single(w) && w.net,
+    discards: true,
+    argv: (p) => [
+      "curl",
+      "--parallel",
+      "--parallel-immediate",
+      "--parallel-max",
+      "16",
+      "-K",
+      p.ceilingConfig,
+    ],
+  },
 ];
 
-const single = (workload: Workload): boolean => !many(workload);
 const libDeno = CONTENDERS.find((c) => c.id === "lib-deno") as Contender;
 const libNode = CONTENDERS.find((c) => c.id === "lib-node") as Contender;
+for (const [i, options] of flags["lib-options"].entries()) {
+  const shown = JSON.stringify(JSON.parse(options));
+  CONTENDERS.push({
+    id: `lib-deno-options-${i + 1}`,
+    label: (w) => `dlmanager, Deno${pool(w)}, ${shown}`,
+    baseline: "fetch-deno",
+    runsOn: always,
+    argv: (p) => [...libDeno.argv(p), shown],
+  }, {
+    id: `lib-node-options-${i + 1}`,
+    label: (w) => `dlmanager, Node${pool(w)}, ${shown}`,
+    baseline: "fetch-node",
+    runsOn: always,
+    argv: (p) => [...libNode.argv(p), shown],
+  });
+}
 for (const size of flags["chunk-sizes"].split(",").filter((s) => s !== "")) {
   const chunkSize = Number(size);
   if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
@@ -265,6 +408,7 @@ for (const size of flags["chunk-sizes"].split(",").filter((s) => s !== "")) {
 
 /** Runs `argv` under GNU time; returns its figures, or throws with its stderr. */
 async function measure(argv: string[]): Promise<Sample> {
+  if (argv.length === 0) throw new Error("nothing to run");
   const timeFile = await Deno.makeTempFile({ prefix: "dlbench-time-" });
   try {
     const command = new Deno.Command("/usr/bin/time", {
@@ -331,10 +475,29 @@ async function writeInputs(
 ): Promise<Omit<RunPaths, "out">> {
   const urls = workload.files.map((
     file,
-  ) => [`${server.base}${workload.id}/${file.name}`, file.name]);
+  ): [string, string] => [
+    `${server.base}${workload.path.slice(1)}${file.name}`,
+    file.name,
+  ]);
   const list = join(work, `${workload.id}.list`);
   const curlConfig = join(work, `${workload.id}.curl`);
   const ariaInput = join(work, `${workload.id}.aria2`);
+  const ceilingConfig = join(work, `${workload.id}.ceiling.curl`);
+  // The ceiling: the first file in 16 ranges, each its own transfer (`next`
+  // starts another), all at once with `--parallel`.
+  const [first] = workload.files;
+  const ranges = 16;
+  const part = Math.ceil((first?.size ?? 0) / ranges);
+  await Deno.writeTextFile(
+    ceilingConfig,
+    Array.from(
+      { length: ranges },
+      (_, i) =>
+        `url = "${urls[0]?.[0]}"\nrange = "${i * part}-${
+          Math.min((i + 1) * part, first?.size ?? 0) - 1
+        }"\noutput = "/dev/null"\nsilent\nshow-error\nfail\n`,
+    ).join("next\n"),
+  );
   await Deno.writeTextFile(
     list,
     urls.map(([url, name]) => `${url} ${name}\n`).join(""),
@@ -347,7 +510,7 @@ async function writeInputs(
     ariaInput,
     urls.map(([url, name]) => `${url}\n  out=${name}\n`).join(""),
   );
-  return { workload, list, curlConfig, ariaInput };
+  return { workload, urls, ceilingConfig, list, curlConfig, ariaInput };
 }
 
 let outCount = 0;
@@ -373,20 +536,57 @@ async function cleanUp(out: string, workload: Workload): Promise<void> {
   }
 }
 
+/** Where the workloads are served, and how the client's side runs. */
+interface Side {
+  server: Server;
+  /** The argv prefix of the client's network namespace, if any. */
+  exec: string[];
+}
+
+/** The argv of `contender` for `inputs`, in the workload's network. */
+function argvOf(
+  contender: Contender,
+  paths: RunPaths,
+  sides: Map<boolean, Side>,
+): string[] {
+  return [
+    ...(sides.get(paths.workload.net)?.exec ?? []),
+    ...contender.argv(paths),
+  ];
+}
+
 /** One run of `contender`: measured, then verified. */
 async function runOnce(
   contender: Contender,
   inputs: Omit<RunPaths, "out">,
   outRoot: string,
+  sides: Map<boolean, Side>,
 ): Promise<Sample> {
   const out = await freshOut(outRoot, contender);
+  const server = sides.get(inputs.workload.net)?.server;
   try {
     // Write back the dirty pages earlier runs left (untimed): else a run pays
     // for its predecessor's writeback in kernel time, and as the order only
     // rotates, the same contender would always follow the same one.
     await run("sync", []);
-    const sample = await measure(contender.argv({ ...inputs, out }));
-    await verify(out, inputs.workload);
+    // What earlier runs left in the server's log is not this run's.
+    await server?.served?.();
+    const sample = await measure(argvOf(contender, { ...inputs, out }, sides));
+    const served = await server?.served?.();
+    if (served !== undefined) {
+      sample.connections = served.connections;
+      sample.requests = served.requests;
+    }
+    if (contender.discards) {
+      if (served === undefined) throw new Error("the server cannot tell");
+      if (served.bytes !== inputs.workload.bytes) {
+        throw new Error(
+          `the server sent ${served.bytes} bytes, not ${inputs.workload.bytes}`,
+        );
+      }
+    } else {
+      await verify(out, inputs.workload);
+    }
     return sample;
   } finally {
     await cleanUp(out, inputs.workload);
@@ -399,6 +599,7 @@ async function traceOnce(
   inputs: Omit<RunPaths, "out">,
   outRoot: string,
   work: string,
+  sides: Map<boolean, Side>,
 ): Promise<string[]> {
   const counts = join(work, "strace-counts.txt");
   const writes = join(work, "strace-writes.txt");
@@ -410,7 +611,7 @@ async function traceOnce(
       "-c",
       "-o",
       counts,
-      ...contender.argv({ ...inputs, out }),
+      ...argvOf(contender, { ...inputs, out }, sides),
     ]);
     await cleanUp(out, inputs.workload);
     out = await freshOut(outRoot, contender);
@@ -426,7 +627,7 @@ async function traceOnce(
       "signal=none",
       "-o",
       writes,
-      ...contender.argv({ ...inputs, out }),
+      ...argvOf(contender, { ...inputs, out }, sides),
     ]);
   } finally {
     await cleanUp(out, inputs.workload);
@@ -479,6 +680,117 @@ async function traceOnce(
   ];
 }
 
+/** The ratios a workload's table shows (see `workloadTable`). */
+function referencesOf(
+  workload: Workload,
+): {
+  references: Record<string, Reference>;
+  perRound: Record<string, Reference>;
+} {
+  const best = ["aria2c-x8", "aria2c-x16", "axel"];
+  if (workload.net && !many(workload)) {
+    return {
+      references: {
+        "÷ ceiling": "ceiling",
+        "÷ best of aria2c/axel": best,
+        "÷ curl": "curl",
+      },
+      perRound: { "÷ ceiling": "ceiling", "÷ best of aria2c/axel": best },
+    };
+  }
+  if (workload.net) {
+    return {
+      references: {
+        "÷ curl --parallel": "curl-parallel",
+        "÷ aria2c": "aria2c",
+      },
+      perRound: { "÷ curl --parallel": "curl-parallel" },
+    };
+  }
+  if (!many(workload)) {
+    return {
+      references: {
+        "÷ curl": "curl",
+        "÷ aria2c": "aria2c",
+        "÷ best of aria2c/axel": best,
+      },
+      perRound: {},
+    };
+  }
+  return {
+    references: { "÷ curl --parallel": "curl-parallel", "÷ aria2c": "aria2c" },
+    perRound: {},
+  };
+}
+
+async function uptime(): Promise<string> {
+  return (await run("uptime", []).catch(() => "?")).trim().replace(/\s+/g, " ");
+}
+
+/** How the modelled network did: its setup, and what was measured of it. */
+interface NetReport {
+  rows: [string, string][];
+}
+
+/**
+ * Measures the delay line itself: its options restarted without delay, the
+ * ceiling transfer of `inputs` 3 times (the best is its ceiling here; its
+ * own CPU seconds per GB too), then restarted as it was and pinged.
+ */
+async function measureNet(
+  net: Net,
+  inputs: Omit<RunPaths, "out"> | undefined,
+  outRoot: string,
+  sides: Map<boolean, Side>,
+): Promise<NetReport> {
+  const options = net.options;
+  const rows: [string, string][] = [];
+  const ceiling = CONTENDERS.find((c) => c.id === "ceiling") as Contender;
+  for (const gso of inputs === undefined ? [] : [options.gso, !options.gso]) {
+    await net.restart({ ...options, delayUs: 0, gso });
+    const rates: number[] = [];
+    let cpu = NaN;
+    for (let i = 0; i < 3; i++) {
+      const cpu0 = await net.cpuSeconds();
+      const sample = await runOnce(
+        ceiling,
+        inputs as Omit<RunPaths, "out">,
+        outRoot,
+        sides,
+      );
+      const bytes = (inputs as Omit<RunPaths, "out">).workload.bytes;
+      rates.push(bytes / 1e6 / sample.wall);
+      cpu = (await net.cpuSeconds() - cpu0) / (bytes / 1e9);
+    }
+    const counters = await net.counters();
+    const packets = counters.b_to_a.packets;
+    const perPacket = packets === 0 ? NaN : counters.b_to_a.bytes / packets;
+    rows.push([
+      `Delay line without delay, ${gso ? "GSO" : "no GSO"}, MTU ${options.mtu}`,
+      `${Math.max(...rates).toFixed(0)} MB/s (best of ${
+        rates.map((r) => r.toFixed(0)).join(", ")
+      }: the 16 ranged transfers of the ceiling, so the whole path on this machine; the delay line itself used ${
+        cpu.toFixed(2)
+      } CPU s per GB, so ${
+        (1000 / cpu).toFixed(0)
+      } MB/s if it had a core to itself; ${
+        (perPacket / 1024).toFixed(1)
+      } KiB per packet on average, ${counters.b_to_a.drops} dropped)`,
+    ]);
+    console.log(`  ${rows.at(-1)?.join(": ")}`);
+  }
+  await net.restart(options);
+  const rtt = await net.ping(10);
+  rows.push([
+    "RTT through the delay line (ping -c 10)",
+    `min ${rtt.min.toFixed(1)} / avg ${rtt.avg.toFixed(1)} / max ${
+      rtt.max.toFixed(1)
+    } ms, ${rtt.lost} of ${rtt.sent} lost`,
+  ]);
+  console.log(`  ${rows.at(-1)?.join(": ")}`);
+  return { rows };
+}
+
 const work = await Deno.makeTempDir({
   dir: flags.dir,
   prefix: "dlmanager-bench-",
@@ -486,52 +798,136 @@ const work = await Deno.makeTempDir({
 const notes: string[] = [];
 let failed = false;
 try {
-  notes.push(...await ensureTools(!flags["no-install"]));
+  notes.push(...await ensureTools(!flags["no-install"], needsNet));
   for (const tool of ["curl", "aria2c", "/usr/bin/time"]) {
     if (await which(tool) === undefined) {
       throw new Error(`${tool} is required (run as root to have it installed)`);
     }
   }
   const machine = await describeMachine();
+  const loadBefore = await uptime();
 
   console.log(`generating data in ${work} ...`);
-  const workloads = await generateData(join(work, "data"), ["warm", ...only]);
-  const warm = workloads.shift() as Workload;
+  const warmIds = [
+    ...(only.some((id) => !WORKLOADS[id]?.net) ? ["warm"] : []),
+    ...(needsNet ? ["warm-net"] : []),
+  ];
+  const all = await generateData(join(work, "data"), [...warmIds, ...only]);
+  const warms = all.splice(0, warmIds.length);
+  const workloads = all;
 
-  let server: Server;
-  if (flags.server !== "builtin" && await which("nginx") !== undefined) {
-    server = await startNginx(join(work, "data"), work);
-  } else if (flags.server === "nginx") {
-    throw new Error("--server nginx: nginx is not installed");
-  } else {
-    server = startBuiltin(join(work, "data"));
-    notes.push(
-      "nginx is not installed: serving with the built-in server instead",
+  const sides = new Map<boolean, Side>();
+  const serverRows: [string, string][] = [];
+  await using stack = new AsyncDisposableStack();
+  if (warms.some((w) => !w.net)) {
+    let server: Server;
+    if (flags.server !== "builtin" && await which("nginx") !== undefined) {
+      server = await startNginx(join(work, "data"), work);
+    } else if (flags.server === "nginx") {
+      throw new Error("--server nginx: nginx is not installed");
+    } else {
+      server = startBuiltin(join(work, "data"));
+      notes.push(
+        "nginx is not installed: serving with the built-in server instead",
+      );
+    }
+    stack.use(server);
+    sides.set(false, { server, exec: [] });
+    serverRows.push(["Server", `${server.description}, on 127.0.0.1`]);
+    console.log(`server: ${server.description} at ${server.base}`);
+  }
+  let net: Net | undefined;
+  if (needsNet) {
+    if (await which("nginx") === undefined) {
+      throw new Error("the network workloads need nginx");
+    }
+    net = stack.use(
+      await startNet(bench, work, {
+        delayUs: Math.round(delayMs * 1000),
+        gso: !flags["no-gso"],
+        mtu,
+        queueMib: 128,
+        fifo: 10,
+      }),
+    );
+    const server = stack.use(
+      await startNginx(join(work, "data"), work, {
+        host: SERVER_IP,
+        port: 80,
+        exec: net.serverExec,
+        onStart: trackPid,
+        onExit: untrackPid,
+      }),
+    );
+    sides.set(true, { server, exec: net.clientExec });
+    console.log(`server: ${server.description} at ${server.base}`);
+    serverRows.push(
+      [
+        "Server (network workloads)",
+        `${server.description}, in the namespace dlbench-server; \`location /capped/\` has \`limit_rate 20m\``,
+      ],
+      [
+        "Network",
+        `namespaces dlbench-client and dlbench-server, joined by bench/_delay_line.c (TUN devices, ${
+          net.options.gso ? "GSO segments through IFF_VNET_HDR" : "no GSO"
+        }, MTU ${mtu}, txqueuelen 10000, FIFO queues of ${net.options.queueMib} MiB each way, running as SCHED_FIFO ${net.options.fifo}) with ${delayMs} ms one-way delay; no qdisc cap`,
+      ],
+      [
+        "TCP in the namespaces",
+        `${await net.sysctl(
+          "net.ipv4.tcp_congestion_control",
+        )}; tcp_rmem ${await net
+          .sysctl("net.ipv4.tcp_rmem")}; tcp_wmem ${await net.sysctl(
+            "net.ipv4.tcp_wmem",
+          )}; tcp_slow_start_after_idle ${await net.sysctl(
+            "net.ipv4.tcp_slow_start_after_idle",
+          )}`,
+      ],
     );
   }
-  await using _server = server;
-  console.log(`server: ${server.description} at ${server.base}`);
 
   const lib = await nodeLib(repo, work, flags["node-lib"]);
   nodeLibPath = lib.path;
   console.log(`dlmanager for Node: ${lib.how}`);
 
   const outRoot = join(work, "out");
+  if (net !== undefined) {
+    console.log(
+      "measuring the delay line (no delay, with a single-file workload), then pinging through it",
+    );
+    const big = workloads.find((w) => w.net && !many(w));
+    // Without the per-connection cap of `capped/`.
+    const bigInputs = big === undefined
+      ? undefined
+      : await writeInputs(work, sides.get(true)?.server as Server, {
+        ...big,
+        id: `${big.id}-uncapped`,
+        path: big.path.replace(/^\/capped\//, "/"),
+      });
+    serverRows.push(...(await measureNet(net, bigInputs, outRoot, sides)).rows);
+  }
   console.log("warm-up: each contender once on 8 small files (not timed)");
-  const warmInputs = await writeInputs(work, server, warm);
-  for (const contender of CONTENDERS) {
-    await runOnce(contender, warmInputs, outRoot);
+  for (const warm of warms) {
+    const side = sides.get(warm.net) as Side;
+    const warmInputs = await writeInputs(work, side.server, warm);
+    for (const contender of CONTENDERS.filter((c) => c.runsOn(warm))) {
+      await runOnce(contender, warmInputs, outRoot, sides);
+    }
   }
 
   const sections: { workload: Workload; table: Table; trace?: Table }[] = [];
   for (const workload of workloads) {
     stop.signal.throwIfAborted();
-    const inputs = await writeInputs(work, server, workload);
+    const side = sides.get(workload.net) as Side;
+    const inputs = await writeInputs(work, side.server, workload);
     const contenders = CONTENDERS.filter((c) => c.runsOn(workload));
+    const present = new Set(contenders.map((c) => c.id));
     const rows: Row[] = contenders.map((c) => ({
       id: c.id,
       label: c.label(workload),
-      baseline: c.baseline,
+      baseline: c.baseline !== undefined && present.has(c.baseline)
+        ? c.baseline
+        : undefined,
       samples: [],
       failures: [],
     }));
@@ -550,42 +946,48 @@ try {
         const contender = contenders[i] as Contender;
         const row = rows[i] as Row;
         try {
-          const sample = await runOnce(contender, inputs, outRoot);
+          const sample = await runOnce(contender, inputs, outRoot, sides);
           row.samples.push({ ...sample, round });
+          const rate = many(workload)
+            ? `${(workload.files.length / sample.wall).toFixed(0)} files/s`
+            : `${(workload.bytes / 1e6 / sample.wall).toFixed(0)} MB/s`;
           console.log(
-            `  ${round}/${runs} ${contender.id.padEnd(14)} ${
+            `  ${round}/${runs} ${contender.id.padEnd(18)} ${
               sample.wall.toFixed(2).padStart(7)
-            } s  cpu ${sample.cpu.toFixed(2).padStart(6)} s  rss ${
-              (sample.rss / 1e6).toFixed(0).padStart(5)
-            } MB  sha256 ok`,
+            } s ${rate.padStart(12)}  cpu ${
+              sample.cpu.toFixed(2).padStart(6)
+            } s  rss ${(sample.rss / 1e6).toFixed(0).padStart(5)} MB${
+              sample.connections === undefined
+                ? ""
+                : `  ${sample.connections} conn ${sample.requests} req`
+            }  ${contender.discards ? "bytes ok" : "sha256 ok"}`,
           );
         } catch (error) {
           stop.signal.throwIfAborted();
           failed = true;
           row.failures.push((error as Error).message);
           console.log(
-            `  ${round}/${runs} ${contender.id.padEnd(14)} FAILED: ${
+            `  ${round}/${runs} ${contender.id.padEnd(18)} FAILED: ${
               (error as Error).message
             }`,
           );
         }
       }
     }
-    const references: Record<string, string> = many(workload)
-      ? { "÷ curl --parallel": "curl-parallel", "÷ aria2c": "aria2c" }
-      : { "÷ curl": "curl", "÷ aria2c": "aria2c" };
+    const { references, perRound } = referencesOf(workload);
     const table = workloadTable(
       rows,
       workload.bytes,
       workload.files.length,
       references,
+      perRound,
     );
     let trace: Table | undefined;
     if (flags.syscalls) {
       console.log(`  tracing each contender once under strace ...`);
       const traced: string[][] = [];
-      for (const contender of contenders) {
-        traced.push(await traceOnce(contender, inputs, outRoot, work));
+      for (const contender of contenders.filter((c) => !c.discards)) {
+        traced.push(await traceOnce(contender, inputs, outRoot, work, sides));
       }
       trace = {
         header: [
@@ -602,6 +1004,26 @@ try {
     if (trace !== undefined) console.log(`\n${textTable(trace)}`);
     sections.push({ workload, table, ...(trace ? { trace } : {}) });
   }
+  if (net !== undefined) {
+    const counters = await net.counters();
+    const directions = [
+      ["client → server", counters.a_to_b],
+      ["server → client", counters.b_to_a],
+    ] as const;
+    serverRows.push([
+      "Delay line during the timed runs",
+      directions.map(([name, c]) =>
+        `${name}: ${
+          (c.bytes / 1e9).toFixed(1)
+        } GB in ${c.packets} packets, ${c.drops} dropped, ${c.write_errors} not written, at most ${
+          (c.max_queued / 1e6).toFixed(1)
+        } MB queued, passed on ${c.mean_late_us} µs late on average, ${c.late_over_1ms} more than 1 ms late (at most ${
+          (c.max_late_us / 1000).toFixed(1)
+        } ms)`
+      ).join("; "),
+    ]);
+  }
+  const loadAfter = await uptime();
 
   const commit =
     (await run("git", ["-C", repo, "rev-parse", "--short", "HEAD"]).catch(() =>
@@ -621,6 +1043,7 @@ try {
   const fsType = (await run("df", ["-T", work]).catch(() =>
     ""
   )).split("\n")[1]?.split(/\s+/)[1] ?? "?";
+  const minutes = (Date.now() - started.getTime()) / 60_000;
   const md = [
     `# dlmanager benchmark, ${
       started.toISOString().slice(0, 16).replace("T", " ")
@@ -628,18 +1051,22 @@ try {
     "",
     `\`${["deno task bench", ...Deno.args].join(" ")}\`, at commit ${commit}${
       dirty ? " (with uncommitted changes)" : ""
-    }.`,
+    }; the run took ${minutes.toFixed(0)} minutes.`,
     "",
     "| | |",
     "| --- | --- |",
     ...Object.entries(machine).map(([key, value]) =>
       `| ${key} | ${value} |`
     ),
-    `| Server | ${server.description}, on 127.0.0.1 |`,
+    `| Load before (uptime) | ${loadBefore} |`,
+    `| Load after (uptime) | ${loadAfter} |`,
+    ...serverRows.map(([key, value]) =>
+      `| ${key} | ${value.replaceAll("|", "\\|")} |`
+    ),
     `| dlmanager on Node | ${lib.how} |`,
     `| Files written to | ${flags.dir} (${fsType}) |`,
     "",
-    `Each contender is its own process, timed from spawn to exit (start-up included) under GNU time for CPU (user + system) and peak RSS. ${runs} rounds after one untimed warm-up, contenders interleaved within each round, each round starting one contender later than the one before (A B C, B C A, ...), each run starting after a \`sync\` (untimed), so that none pays for the writeback of the files the one before it wrote; every downloaded file's sha256 is checked. MB = 10^6 bytes. Ratios divide the contender's throughput by the reference's (medians of this run): above 1x is faster; "÷ fetch, per round" divides the two runs of each round instead, and gives the median and range of those ratios, which one slow run moves less. "÷ fetch" is against the plain \`fetch\` piped to a file on the same runtime (Deno: \`response.body.pipeTo(file.writable)\`; Node: \`pipeline(Readable.fromWeb(response.body), createWriteStream(path))\`). For many files, dlmanager and the fetch baseline are fed by one worker pool of the stated size, and the manager's \`concurrency\` is set to it too; curl and aria2c get the same concurrency.`,
+    `Each contender is its own process, timed from spawn to exit (start-up included) under GNU time for CPU (user + system) and peak RSS. ${runs} rounds after one untimed warm-up, contenders interleaved within each round, each round starting one contender later than the one before (A B C, B C A, ...), each run starting after a \`sync\` (untimed), so that none pays for the writeback of the files the one before it wrote; every downloaded file's sha256 is checked (the ceiling writes to /dev/null: the bytes nginx sent are checked instead). MB = 10^6 bytes. Ratios divide the contender's throughput by the reference's (medians of this run): above 1x is faster; "per round" ratios divide the runs of each round instead, and give the median and range of those ratios, which one slow run moves less; "best of" takes the fastest of those contenders (in each round, for per-round ratios). "÷ fetch" is against the plain \`fetch\` piped to a file on the same runtime (Deno: \`response.body.pipeTo(file.writable)\`; Node: \`pipeline(Readable.fromWeb(response.body), createWriteStream(path))\`). For many files, dlmanager and the fetch baseline are fed by one worker pool of the stated size, and the manager's \`concurrency\` is set to it too; curl and aria2c get the same concurrency. Connections and requests are what nginx's access log says of each run (medians).`,
     ...notes.map((note) => `\nNote: ${note}.`),
     ...sections.flatMap(({ workload, table, trace }) => [
       "",
