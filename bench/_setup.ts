@@ -459,6 +459,7 @@ export async function nodeLib(
   repo: string,
   work: string,
   given: string | undefined,
+  { source = repo }: { source?: string } = {},
 ): Promise<{ path: string; how: string }> {
   if (given !== undefined) {
     return { path: given, how: `the given build ${given}` };
@@ -481,7 +482,7 @@ export async function nodeLib(
     "--skipLibCheck",
     "--types",
     "node",
-    join(repo, "mod.ts"),
+    join(source, "mod.ts"),
   ]);
   await Deno.writeTextFile(join(out, "package.json"), '{ "type": "module" }\n');
   const version = (await run("node", [tsc, "--version"])).trim();

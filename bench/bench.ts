@@ -11,7 +11,7 @@
 //   deno task bench [--runs 5] [--only 1g,64k,4k] [--server auto|nginx|builtin]
 //                   [--node-lib path/to/esm/mod.js] [--dir /tmp] [--out FILE]
 //                   [--syscalls] [--chunk-sizes 65536,262144] [--no-install] [--keep]
-//                   [--lib-options '{"connections":8}' ...]
+//                   [--lib-options '{"connections":8}' ...] [--baseline REF]
 //                   [--delay-ms 20] [--mtu 1500] [--no-gso]
 //   deno task bench:net       (= --only a,b,c8,c32,1g, as root)
 //
@@ -26,6 +26,12 @@
 // own ceiling in each round: 16 ranged transfers of the same file at once
 // (curl --parallel to /dev/null). The namespaces and the delay line are
 // removed at exit, on Ctrl-C too, and left-overs of a killed run at start.
+//
+// --baseline REF adds dlmanager as it was at the git revision REF, on each
+// runtime, on every workload: a before/after of a change in one interleaved
+// run (its "÷ fetch" ratios, round by round, are the figures to compare). REF
+// is checked out into the run's temporary directory (git worktree); the
+// drivers are this checkout's, importing that revision's library.
 //
 // --lib-options adds dlmanager on each runtime given those options (JSON, as
 // the `DownloadManager`'s options; unknown ones are passed all the same), on
@@ -90,6 +96,7 @@ const { values: flags } = parseArgs({
     "no-install": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
     "lib-options": { type: "string", multiple: true, default: [] },
+    baseline: { type: "string" },
     "delay-ms": { type: "string", default: "20" },
     mtu: { type: "string", default: "1500" },
     "no-gso": { type: "boolean", default: false },
@@ -178,6 +185,9 @@ interface Contender {
 }
 
 let nodeLibPath = "";
+// The library at --baseline's revision: a worktree, and its build for Node.
+let baselineRepo = "";
+let baselineNodeLibPath = "";
 const denoRun = [
   Deno.execPath(),
   "run",
@@ -383,6 +393,30 @@ for (const [i, options] of flags["lib-options"].entries()) {
     baseline: "fetch-node",
     runsOn: always,
     argv: (p) => [...libNode.argv(p), shown],
+  });
+}
+if (flags.baseline !== undefined) {
+  const ref = flags.baseline;
+  CONTENDERS.push({
+    id: "lib-deno-baseline",
+    label: (w) => `dlmanager @${ref}, Deno${pool(w)}`,
+    baseline: "fetch-deno",
+    runsOn: always,
+    argv: (p) =>
+      libDeno.argv(p).map((arg) =>
+        arg === join(bench, "_drive_deno.ts")
+          ? join(baselineRepo, "bench", "_drive_deno.ts")
+          : arg
+      ),
+  }, {
+    id: "lib-node-baseline",
+    label: (w) => `dlmanager @${ref}, Node${pool(w)}`,
+    baseline: "fetch-node",
+    runsOn: always,
+    argv: (p) =>
+      libNode.argv(p).map((arg) =>
+        arg === nodeLibPath ? baselineNodeLibPath : arg
+      ),
   });
 }
 for (const size of flags["chunk-sizes"].split(",").filter((s) => s !== "")) {
@@ -889,6 +923,44 @@ try {
   const lib = await nodeLib(repo, work, flags["node-lib"]);
   nodeLibPath = lib.path;
   console.log(`dlmanager for Node: ${lib.how}`);
+  if (flags.baseline !== undefined) {
+    baselineRepo = join(work, "baseline");
+    await run("git", [
+      "-C",
+      repo,
+      "worktree",
+      "add",
+      "--detach",
+      baselineRepo,
+      flags.baseline,
+    ]);
+    stack.defer(async () => {
+      await run("git", [
+        "-C",
+        repo,
+        "worktree",
+        "remove",
+        "--force",
+        baselineRepo,
+      ])
+        .catch(() => {});
+    });
+    // This checkout's driver, importing that revision's library.
+    await Deno.copyFile(
+      join(bench, "_drive_deno.ts"),
+      join(baselineRepo, "bench", "_drive_deno.ts"),
+    );
+    const base = await nodeLib(repo, join(work, "baseline-build"), undefined, {
+      source: baselineRepo,
+    });
+    baselineNodeLibPath = base.path;
+    const commit =
+      (await run("git", ["-C", baselineRepo, "log", "-1", "--format=%h %s"]))
+        .trim();
+    notes.push(
+      `"@${flags.baseline}" is the library at ${commit}, built the same way.`,
+    );
+  }
 
   const outRoot = join(work, "out");
   if (net !== undefined) {
