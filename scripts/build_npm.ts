@@ -11,8 +11,8 @@
 //    temp dir, where it runs, under this machine's Node, the whole test suite
 //    (as ES modules, then as CommonJS, each importing the installed package), a
 //    small download as an ESM and a CommonJS consumer, `dlmanager --version`
-//    through the installed bin, and a type check of the
-//    README's examples and a CommonJS consumer (`nodenext` and `bundler`).
+//    through the installed bin, and a type check of the code examples of
+//    README.md and docs/, and of a CommonJS consumer (`nodenext` and `bundler`).
 
 import {
   chmodSync,
@@ -164,9 +164,23 @@ try {
   console.log(`Smoke test (bin): ${version.trim()}`);
 
   const types = join(project, "types");
-  const readme = readFileSync(join(root, "README.md"), "utf8");
-  const examples = [...readme.matchAll(/^```ts\n(.*?)^```$/gms)].map(
-    ([, code], i) => writeFile(join(types, `readme_${i}.ts`), code ?? ""),
+  // Every ```ts block of the README and docs/, as a consumer would write it.
+  const documents = [
+    "README.md",
+    ...readdirSync(join(root, "docs")).filter((name) => name.endsWith(".md"))
+      .map((name) => `docs/${name}`),
+  ];
+  const examples = documents.flatMap((document) =>
+    [
+      ...readFileSync(join(root, document), "utf8").matchAll(
+        /^```ts\n(.*?)^```$/gms,
+      ),
+    ].map(([, code], i) =>
+      writeFile(
+        join(types, `${document.replace(/[/.]/g, "_")}_${i}.ts`),
+        code ?? "",
+      )
+    )
   );
   const cjs = writeFile(join(types, "require.cts"), cjsConsumer());
   const consumer = {
@@ -187,7 +201,7 @@ try {
     moduleResolution: "bundler",
   }, types);
   console.log(
-    `Type-checked ${examples.length} README examples and require.cts (nodenext, bundler)`,
+    `Type-checked ${examples.length} examples of README.md and docs/, and require.cts (nodenext, bundler)`,
   );
 } finally {
   rmSync(scratch, { recursive: true, force: true });

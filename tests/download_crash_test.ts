@@ -1,6 +1,7 @@
 // A download killed mid-way (SIGKILL: no cleanup runs) leaves its partial
 // file and sidecar; a download of the same destination in another process
-// resumes from them. The behaviour lives in src/download.ts.
+// resumes from them. The behaviour lives in src/_disk/partial_file.ts and
+// src/_disk/sidecar.ts.
 
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";

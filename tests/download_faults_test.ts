@@ -1,6 +1,7 @@
 // Download against a server that misbehaves: dropped connections, stalls,
 // 503s, ignored or wrong ranges, a file that changes, redirect loops, gzip.
-// The behaviour lives in src/download.ts; these are its network-fault tests.
+// The behaviour lives in src/_transfer/, src/_http/ and src/_body/; these are
+// its network-fault tests, through the public API.
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";

@@ -1,7 +1,8 @@
 // Several managers, and several processes, downloading into one directory:
 // one request per file, one complete file, no leftovers, and a survivor that
-// takes over from a killed process. The behaviour lives in src/_lock.ts,
-// src/download.ts and src/download_manager.ts.
+// takes over from a killed process, and a stopped one that keeps its lock.
+// The behaviour lives in src/_disk/lock.ts, src/_disk/partial_file.ts,
+// src/_job.ts and src/download_manager.ts.
 
 import assert from "node:assert/strict";
 import { hostname } from "node:os";

@@ -3,7 +3,7 @@
 // reserved `.<name>.<hash>.dlpart*` names) that no live heartbeat guards and
 // that have not changed for `maxAge`. A fresh leftover stays: it may be
 // resumed. The heartbeat of a group is its lock's mtime, or an owner file's
-// own (see `_lock.ts`).
+// own (see `lock.ts`).
 
 import { join } from "node:path";
 import { fs } from "../_runtime/fs.ts";

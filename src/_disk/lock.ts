@@ -1,6 +1,6 @@
 // An exclusive lock on a destination, shared by every process that downloads
 // into the same directory: a lock file beside the partial file, whose content
-// names its owner (its process identity, see `_process_identity.ts`, and a
+// names its owner (its process identity, see `process_identity.ts`, and a
 // token) and whose mtime is the owner's heartbeat, moved forward while the
 // lock is held. A lock whose owner is proven dead is taken over at once; one
 // whose owner is proven alive is never taken over, however old its heartbeat
@@ -13,7 +13,7 @@
 //
 // A lock taken over from an owner not proven dead may still have a writer:
 // the download that takes it never touches that owner's partial file (see
-// `_partial.ts`), and the old owner, if it goes on, renames only its own
+// `partial_file.ts`), and the old owner, if it goes on, renames only its own
 // complete file.
 //
 // Taking a lock is one exclusive call on its name. Creating a file allocates

@@ -1,9 +1,9 @@
 // The runtime adapter as the npm package ships it: `scripts/build_npm.ts`
-// compiles this file in place of `_fs.ts`, with the same exports, so the
+// compiles this file in place of `fs.ts`, with the same exports, so the
 // package holds only the Node side (`node:fs/promises`, which Node, Bun and
 // Deno's Node compatibility all provide).
 //
-// Why swap rather than ship both sides: `_fs_deno.ts` needs the `Deno` global's
+// Why swap rather than ship both sides: `fs_deno.ts` needs the `Deno` global's
 // types, which tsc only gets from Deno itself (`deno types`, which clashes with
 // `@types/node`) or from a hand-written copy that would drift; and on Node it
 // would be dead code behind a `globalThis.Deno` probe.

@@ -1,13 +1,13 @@
 // The runtime adapter: the only way the library touches the file system.
 //
-// On Deno it uses Deno's own file APIs (`_fs_deno.ts`); elsewhere
-// `node:fs/promises` (`_fs_node.ts`). The choice is made once, when this module
+// On Deno it uses Deno's own file APIs (`fs_deno.ts`); elsewhere
+// `node:fs/promises` (`fs_node.ts`). The choice is made once, when this module
 // loads. Both sides throw the same two errors for the conditions the library
-// reacts to (`NotFoundError`, `AlreadyExistsError`, in `_fs_errors.ts`);
+// reacts to (`NotFoundError`, `AlreadyExistsError`, in `fs_errors.ts`);
 // anything else is passed through unchanged. The interface is in
-// `_fs_types.ts`.
+// `fs_types.ts`.
 //
-// The npm package compiles `_fs_npm.ts` in this file's place (see
+// The npm package compiles `fs.npm.ts` in this file's place (see
 // `scripts/build_npm.ts`): the same exports, with the Node side only.
 
 import { denoFs, denoHost } from "./fs_deno.ts";

@@ -1,6 +1,6 @@
 // The runtime adapter's Deno side: Deno's own file APIs, with `Deno.errors`
 // mapped to the adapter's errors (and, for `existsSync`, Deno's Node
-// compatibility, whose answer costs no error). See `_fs.ts`.
+// compatibility, whose answer costs no error). See `fs.ts`.
 
 import { existsSync } from "node:fs";
 import process from "node:process";

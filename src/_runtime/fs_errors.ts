@@ -1,6 +1,6 @@
 // The runtime adapter's error vocabulary: the two file-system conditions the
-// library reacts to, the same on every runtime. `_fs_deno.ts` and
-// `_fs_node.ts` map their runtime's errors to these.
+// library reacts to, the same on every runtime. `fs_deno.ts` and
+// `fs_node.ts` map their runtime's errors to these.
 
 /** The path (or one of its parents) does not exist. */
 export class NotFoundError extends Error {

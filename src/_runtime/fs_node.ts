@@ -1,7 +1,7 @@
 // The runtime adapter's Node side: `node:fs` (its callback API on plain file
 // descriptors for the per-download calls, a `WriteStream` for the pipe, and
 // the synchronous calls) and `node:fs/promises` for the rest, with Node's
-// error codes mapped to the adapter's errors. See `_fs.ts`.
+// error codes mapped to the adapter's errors. See `fs.ts`.
 
 import {
   close,

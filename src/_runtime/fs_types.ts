@@ -1,6 +1,6 @@
 // The runtime adapter's interface: what the library needs of a file system.
-// `_fs.ts` (in the npm build, `_fs_npm.ts`) exports the implementation for the
-// running runtime; `_fs_deno.ts` and `_fs_node.ts` implement it.
+// `fs.ts` (in the npm build, `fs.npm.ts`) exports the implementation for the
+// running runtime; `fs_deno.ts` and `fs_node.ts` implement it.
 
 /** The parts of a file's metadata the library uses. */
 export interface FileStat {

@@ -1,5 +1,5 @@
-// The runtime adapter's cases, run against each side: `_fs_deno_test.ts`
-// (Deno only) and `_fs_node_test.ts` (both runtimes) call `fsCases()`, so the
+// The runtime adapter's cases, run against each side: `fs_deno_test.ts`
+// (Deno only) and `fs_node_test.ts` (both runtimes) call `fsCases()`, so the
 // two sides are held to the same error vocabulary and behaviour. Each writer's
 // `pipe` is fed a real `fetch` body from a server on 127.0.0.1.
 

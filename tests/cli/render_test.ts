@@ -2,7 +2,7 @@
 // renderFrame() lays out, and what LiveDisplay writes to a fake stream, its
 // redraw timer driven by node:test's mock timers (the module takes the
 // interval but no clock). The display under a real terminal is tested in
-// cli_tty_test.ts.
+// tty_test.ts.
 
 import assert from "node:assert/strict";
 import { mock, test } from "node:test";

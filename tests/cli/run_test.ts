@@ -1,7 +1,7 @@
 // The `dlmanager` command as a subprocess, against the tests' local server:
 // exit codes, files, the summary, --json events, the plain (non-terminal)
 // output, Ctrl-C, and one clear line for each bad input. The logic lives in
-// src/cli/run.ts; the terminal display is tested in cli_tty_test.ts.
+// src/cli/run.ts and session.ts; the terminal display is tested in tty_test.ts.
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
