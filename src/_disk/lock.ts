@@ -34,17 +34,24 @@
 import { dirname, join } from "node:path";
 import { AlreadyExistsError, fs, NotFoundError } from "../_runtime/fs.ts";
 import { removeIfPresentSync } from "../_runtime/remove.ts";
-import { OWNER_SUFFIX } from "./names.ts";
+import {
+  Heartbeat,
+  heldTokens,
+  type Owner,
+  OwnerFile,
+  ownerFileName,
+  ownerJson,
+  readOwner,
+} from "./owner_file.ts";
 import {
   isThisProcess,
   newToken,
-  parseIdentity,
-  type ProcessIdentity,
   type ProcessState,
   processState,
-  thisProcess,
 } from "./process_identity.ts";
 import { sleep } from "../_timers.ts";
+
+export type { Owner } from "./owner_file.ts";
 
 /** Timing of a {@linkcode FileLock}, in milliseconds. */
 export interface LockTiming {
@@ -54,12 +61,6 @@ export interface LockTiming {
   heartbeat: number;
   /** How often a waiting process looks at the lock again. */
   poll: number;
-}
-
-/** What a lock file holds: its owner process, and the token of the lock. */
-export interface Owner extends ProcessIdentity {
-  /** Names one owner file (or one lock that is a file of its own). */
-  token: string;
 }
 
 /** How {@linkcode FileLock.acquire} waits and gives up. */
@@ -89,25 +90,6 @@ export interface TakenOver {
   state: Exclude<ProcessState, "alive">;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-function readOwner(path: string): Owner | undefined {
-  try {
-    const value = JSON.parse(decoder.decode(fs.readFileSync(path)));
-    const identity = parseIdentity(value);
-    return identity !== undefined && typeof value.token === "string"
-      ? { ...identity, token: value.token }
-      : undefined;
-  } catch (error) {
-    // Missing, or caught half-written: treat as unknown.
-    if (error instanceof NotFoundError || error instanceof SyntaxError) {
-      return undefined;
-    }
-    throw error;
-  }
-}
-
 /**
  * What to do about a lock held by `owner` (`undefined`: unreadable, caught
  * half-written): take it over (its owner is dead, or cannot be judged and its
@@ -130,120 +112,8 @@ async function judge(
   return Date.now() - mtime > staleAfter ? { owner, state } : "wait";
 }
 
-/** Touches `path`, moving its mtime (the heartbeat) forward, on a timer. */
-class Heartbeat {
-  #path: string;
-  #period = Infinity;
-  #timer: ReturnType<typeof setInterval> | undefined;
-
-  constructor(path: string, period: number) {
-    this.#path = path;
-    this.quicken(period);
-  }
-
-  /** Beats at least every `period` milliseconds from now on. */
-  quicken(period: number): void {
-    if (period >= this.#period) return;
-    this.#period = period;
-    clearInterval(this.#timer);
-    const path = this.#path;
-    this.#timer = setInterval(() => {
-      const now = new Date();
-      try {
-        fs.utimeSync(path, now, now);
-      } catch {
-        // Taken over meanwhile (judged stale): its holder's release notices.
-      }
-    }, period);
-  }
-
-  stop(): void {
-    clearInterval(this.#timer);
-  }
-}
-
-/** This process's owner file in one directory, and the locks linked to it. */
-class OwnerFile {
-  readonly path: string;
-  readonly token: string;
-  #directory: string;
-  #heartbeat: Heartbeat | undefined;
-  #holders = 0;
-
-  private constructor(directory: string, path: string, token: string) {
-    this.#directory = directory;
-    this.path = path;
-    this.token = token;
-  }
-
-  /**
-   * This process's owner file in `directory`, created if there is none;
-   * `undefined` if its name is taken (by a leftover of another process).
-   */
-  static of(directory: string): OwnerFile | undefined {
-    const existing = ownerFiles.get(directory);
-    if (existing !== undefined) return existing;
-    const token = newToken();
-    const path = join(directory, ownerFileName(token));
-    try {
-      fs.writeNewSync(path, ownerJson(token));
-    } catch (error) {
-      if (error instanceof AlreadyExistsError) return undefined;
-      throw error;
-    }
-    const owner = new OwnerFile(directory, path, token);
-    ownerFiles.set(directory, owner);
-    heldTokens.add(token);
-    return owner;
-  }
-
-  /** Counts a lock just linked to this file, beating every `heartbeat` ms. */
-  hold(heartbeat: number): void {
-    this.#holders++;
-    if (this.#heartbeat === undefined) {
-      this.#heartbeat = new Heartbeat(this.path, heartbeat);
-    } else {
-      this.#heartbeat.quicken(heartbeat);
-    }
-  }
-
-  /** Uncounts a lock (if `held`); the last one out removes the file. */
-  drop(held: boolean): void {
-    if (held) this.#holders--;
-    if (this.#holders > 0) return;
-    this.#heartbeat?.stop();
-    this.#heartbeat = undefined;
-    heldTokens.delete(this.token);
-    this.forget();
-    removeIfPresentSync(this.path);
-  }
-
-  /** Makes the next lock in this directory start a new owner file. */
-  forget(): void {
-    if (ownerFiles.get(this.#directory) === this) {
-      ownerFiles.delete(this.#directory);
-    }
-  }
-}
-
-/** This process's owner files, by directory. */
-const ownerFiles = new Map<string, OwnerFile>();
 /** Directories where a hard link failed: each lock there is its own file. */
 const linkless = new Set<string>();
-/** The tokens of the locks (and owner files) this process holds. */
-const heldTokens = new Set<string>();
-
-/** The name of the owner file holding `token`. */
-function ownerFileName(token: string): string {
-  // The serial keeps one process's names apart; the random part, processes'.
-  const [random = "", serial = ""] = token.split("-");
-  return `.dlmanager-${serial}.${random.slice(0, 12)}${OWNER_SUFFIX}`;
-}
-
-function ownerJson(token: string): Uint8Array {
-  const owner: Owner = { ...thisProcess(), token };
-  return encoder.encode(JSON.stringify(owner));
-}
 
 /** A held lock; release it when done. */
 export class FileLock {

@@ -1,0 +1,158 @@
+// This process's side of the locks: the owner file each lock it takes in a
+// directory is a hard link to (holding its identity, see
+// `process_identity.ts`), and the heartbeat that moves the owner file's mtime
+// forward while any lock linked to it is held. See `lock.ts`.
+
+import { join } from "node:path";
+import { AlreadyExistsError, fs, NotFoundError } from "../_runtime/fs.ts";
+import { removeIfPresentSync } from "../_runtime/remove.ts";
+import { OWNER_SUFFIX } from "./names.ts";
+import {
+  newToken,
+  parseIdentity,
+  type ProcessIdentity,
+  thisProcess,
+} from "./process_identity.ts";
+
+/** What a lock file holds: its owner process, and the token of the lock. */
+export interface Owner extends ProcessIdentity {
+  /** Names one owner file (or one lock that is a file of its own). */
+  token: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * The owner a lock (or owner file) at `path` names; `undefined` if it is
+ * missing or unreadable (caught half-written).
+ */
+export function readOwner(path: string): Owner | undefined {
+  try {
+    const value = JSON.parse(decoder.decode(fs.readFileSync(path)));
+    const identity = parseIdentity(value);
+    return identity !== undefined && typeof value.token === "string"
+      ? { ...identity, token: value.token }
+      : undefined;
+  } catch (error) {
+    // Missing, or caught half-written: treat as unknown.
+    if (error instanceof NotFoundError || error instanceof SyntaxError) {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+/** Touches `path`, moving its mtime (the heartbeat) forward, on a timer. */
+export class Heartbeat {
+  #path: string;
+  #period = Infinity;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(path: string, period: number) {
+    this.#path = path;
+    this.quicken(period);
+  }
+
+  /** Beats at least every `period` milliseconds from now on. */
+  quicken(period: number): void {
+    if (period >= this.#period) return;
+    this.#period = period;
+    clearInterval(this.#timer);
+    const path = this.#path;
+    this.#timer = setInterval(() => {
+      const now = new Date();
+      try {
+        fs.utimeSync(path, now, now);
+      } catch {
+        // Taken over meanwhile (judged stale): its holder's release notices.
+      }
+    }, period);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
+
+/** This process's owner file in one directory, and the locks linked to it. */
+export class OwnerFile {
+  readonly path: string;
+  readonly token: string;
+  #directory: string;
+  #heartbeat: Heartbeat | undefined;
+  #holders = 0;
+
+  private constructor(directory: string, path: string, token: string) {
+    this.#directory = directory;
+    this.path = path;
+    this.token = token;
+  }
+
+  /**
+   * This process's owner file in `directory`, created if there is none;
+   * `undefined` if its name is taken (by a leftover of another process).
+   */
+  static of(directory: string): OwnerFile | undefined {
+    const existing = ownerFiles.get(directory);
+    if (existing !== undefined) return existing;
+    const token = newToken();
+    const path = join(directory, ownerFileName(token));
+    try {
+      fs.writeNewSync(path, ownerJson(token));
+    } catch (error) {
+      if (error instanceof AlreadyExistsError) return undefined;
+      throw error;
+    }
+    const owner = new OwnerFile(directory, path, token);
+    ownerFiles.set(directory, owner);
+    heldTokens.add(token);
+    return owner;
+  }
+
+  /** Counts a lock just linked to this file, beating every `heartbeat` ms. */
+  hold(heartbeat: number): void {
+    this.#holders++;
+    if (this.#heartbeat === undefined) {
+      this.#heartbeat = new Heartbeat(this.path, heartbeat);
+    } else {
+      this.#heartbeat.quicken(heartbeat);
+    }
+  }
+
+  /** Uncounts a lock (if `held`); the last one out removes the file. */
+  drop(held: boolean): void {
+    if (held) this.#holders--;
+    if (this.#holders > 0) return;
+    this.#heartbeat?.stop();
+    this.#heartbeat = undefined;
+    heldTokens.delete(this.token);
+    this.forget();
+    removeIfPresentSync(this.path);
+  }
+
+  /** Makes the next lock in this directory start a new owner file. */
+  forget(): void {
+    if (ownerFiles.get(this.#directory) === this) {
+      ownerFiles.delete(this.#directory);
+    }
+  }
+}
+
+/** This process's owner files, by directory. */
+const ownerFiles = new Map<string, OwnerFile>();
+/** The tokens of the locks (and owner files) this process holds. */
+export const heldTokens: Set<string> = new Set();
+
+/** The name of the owner file holding `token`. */
+export function ownerFileName(token: string): string {
+  // The serial keeps one process's names apart; the random part, processes'.
+  const [random = "", serial = ""] = token.split("-");
+  return `.dlmanager-${serial}.${random.slice(0, 12)}${OWNER_SUFFIX}`;
+}
+
+/** What a lock or owner file of this process holds, with `token`. */
+export function ownerJson(token: string): Uint8Array {
+  const owner: Owner = { ...thisProcess(), token };
+  return encoder.encode(JSON.stringify(owner));
+}
