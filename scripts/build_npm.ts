@@ -2,17 +2,22 @@
 // (dnt lives only on JSR, which our machines cannot reach) with the
 // TypeScript compiler from npm; `_tsc.ts` is the glue.
 //
-//   deno run -A scripts/build_npm.ts [version]     (deno task build:npm)
+//   deno run -A scripts/build_npm.ts [version] [--quick] [--runtimes=node22,bun]
+//                                                   (deno task build:npm)
 //
 // 1. Compiles `mod.ts` and `cli.ts` (the `dlmanager` bin) to ES modules (`npm/esm/`) and CommonJS
 //    (`npm/script/`), each with `.d.ts` types, and `tests/` with them.
 // 2. Writes `package.json`, copies README.md and LICENSE.
 // 3. Packs the package and installs the tarball into a scratch project in a
-//    temp dir, where it runs, under this machine's Node, the whole test suite
-//    (as ES modules, then as CommonJS, each importing the installed package), a
-//    small download as an ESM and a CommonJS consumer, `dlmanager --version`
-//    through the installed bin, and a type check of the code examples of
-//    README.md and docs/, and of a CommonJS consumer (`nodenext` and `bundler`).
+//    temp dir, where it runs the whole test suite (as ES modules, then as
+//    CommonJS, each importing the installed package) on every runtime of the
+//    matrix (`_runtimes.ts`: Node 20, 22, 24 and 26, and Bun, each installed
+//    from npm at a pinned version), or with `--quick` on this machine's Node
+//    alone; `--runtimes=` picks some of the matrix. Then, under this
+//    machine's Node, a small download as an ESM and a CommonJS consumer,
+//    `dlmanager --version` through the installed bin, and a type check of the
+//    code examples of README.md and docs/, and of a CommonJS consumer
+//    (`nodenext` and `bundler`).
 
 import {
   chmodSync,
@@ -27,8 +32,35 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import denoJson from "../deno.json" with { type: "json" };
 import { compile, type JsonCompilerOptions, typeCheck } from "./_tsc.ts";
+import {
+  counts,
+  install,
+  label,
+  type Runtime,
+  RUNTIMES,
+  testCommand,
+} from "./_runtimes.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+const flags = Deno.args.filter((arg) => arg.startsWith("--"));
+const quick = flags.includes("--quick");
+const picked = flags.find((flag) => flag.startsWith("--runtimes="))
+  ?.slice("--runtimes=".length).split(",");
+const unknownFlags = flags.filter((flag) =>
+  flag !== "--quick" && !flag.startsWith("--runtimes=")
+);
+const unknownRuntimes = (picked ?? []).filter((name) =>
+  !RUNTIMES.some((runtime) => runtime.name === name)
+);
+if (unknownFlags.length > 0 || unknownRuntimes.length > 0) {
+  throw new Error(
+    `Unknown ${unknownFlags.length > 0 ? "option" : "runtime"}: ${
+      [...unknownFlags, ...unknownRuntimes].join(", ")
+    } (runtimes: ${RUNTIMES.map((runtime) => runtime.name).join(", ")})`,
+  );
+}
+// Where the matrix's runtimes are installed, kept between runs (gitignored).
+const runtimesDir = join(root, ".runtimes");
 const name = denoJson.name;
 // `cli.ts` is the `dlmanager` command (`bin`), not an export: importing it
 // runs it.
@@ -56,7 +88,7 @@ const compilerOptions: JsonCompilerOptions = {
 };
 const packageJson = {
   name,
-  version: Deno.args[0] ?? denoJson.version,
+  version: Deno.args.find((arg) => !arg.startsWith("--")) ?? denoJson.version,
   description:
     "A download manager for Deno and Node: background downloads that never leave a half-written file, clean cancel, progress, and a size-limited cache",
   license: denoJson.license,
@@ -138,14 +170,7 @@ try {
     join(scratch, packed.filename),
   ], project);
 
-  const node = await run("node", ["--version"], project, { capture: true });
-  for (const format of formats) {
-    const dir = join(project, format);
-    const tests = readdirSync(dir, { recursive: true, encoding: "utf8" })
-      .filter((file) => file.endsWith("_test.js")).sort();
-    console.log(`\nThe test suite on Node ${node.trim()}, ${format}:`);
-    await run("node", ["--test", "--test-reporter=spec", ...tests], dir);
-  }
+  await testMatrix(project);
 
   for (const format of formats) {
     writeFileSync(join(project, format, "smoke.js"), smokeScript(format));
@@ -205,6 +230,97 @@ try {
   );
 } finally {
   rmSync(scratch, { recursive: true, force: true });
+}
+
+/**
+ * Runs the compiled test suite, in each format, on each runtime picked; a
+ * failure does not stop the others. Prints a summary, then throws if any run
+ * failed.
+ */
+async function testMatrix(project: string): Promise<void> {
+  const runtimes: Runtime[] = quick
+    ? [{
+      name: "node",
+      kind: "node",
+      package: "",
+      bin: "",
+      formats,
+      version: (await run("node", ["--version"], project, { capture: true }))
+        .trim().replace(/^v/, ""),
+    }]
+    : RUNTIMES.filter((runtime) => picked?.includes(runtime.name) ?? true);
+  const results: {
+    run: string;
+    passed?: number;
+    failed?: number;
+    ok: boolean;
+  }[] = [];
+  const started = performance.now();
+  for (const runtime of runtimes) {
+    const binary = quick ? "node" : await install(runtime, runtimesDir);
+    for (const format of runtime.formats) {
+      const dir = join(project, format);
+      const tests = readdirSync(dir, { recursive: true, encoding: "utf8" })
+        .filter((file) => file.endsWith("_test.js")).sort();
+      const name = `${label(runtime)}, ${format}`;
+      console.log(`\nThe test suite on ${name}:`);
+      const [command, args] = testCommand(runtime, binary, tests);
+      const { ok, output } = await tee(command, args, dir);
+      results.push({ run: name, ...counts(runtime.kind, output), ok });
+    }
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(0);
+  console.log(`\nThe test suite on ${results.length} runs (${seconds} s):`);
+  const width = Math.max(...results.map((result) => result.run.length));
+  for (const result of results) {
+    const tally = result.passed === undefined
+      ? "no counts printed"
+      : `${result.passed} passed, ${result.failed} failed`;
+    console.log(
+      `  ${result.run.padEnd(width)}  ${tally}${result.ok ? "" : "  FAILED"}`,
+    );
+  }
+  const failed = results.filter((result) => !result.ok);
+  if (failed.length > 0) {
+    throw new Error(
+      `The test suite failed on ${
+        failed.map((result) => result.run).join("; ")
+      }`,
+    );
+  }
+}
+
+/** Runs `command`, passing its output through and returning it too. */
+async function tee(
+  command: string,
+  args: string[],
+  cwd: string,
+): Promise<{ ok: boolean; output: string }> {
+  const child = new Deno.Command(command, {
+    args,
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const pass = async (
+    stream: ReadableStream<Uint8Array>,
+    to: { write(bytes: Uint8Array): Promise<number> },
+  ): Promise<void> => {
+    const decoder = new TextDecoder();
+    for await (const bytes of stream) {
+      output += decoder.decode(bytes, { stream: true });
+      for (let done = 0; done < bytes.byteLength;) {
+        done += await to.write(bytes.subarray(done));
+      }
+    }
+  };
+  const [status] = await Promise.all([
+    child.status,
+    pass(child.stdout, Deno.stdout),
+    pass(child.stderr, Deno.stderr),
+  ]);
+  return { ok: status.success, output };
 }
 
 function smokeScript(format: "esm" | "script"): string {
