@@ -251,10 +251,15 @@ export const nodeFs: Fs = {
     }
   },
   statSync(path: string): FileStat | undefined {
+    // Not `throwIfNoEntry: false`: from Node 22 on it also answers
+    // `undefined` when a parent is a file (ENOTDIR), which Node 20 throws,
+    // and `stat()` above does on every version.
     try {
-      const stats = statSync(path, { throwIfNoEntry: false });
-      return stats === undefined ? undefined : toStat(stats);
+      return toStat(statSync(path));
     } catch (error) {
+      if ((error as { code?: unknown } | null)?.code === "ENOENT") {
+        return undefined;
+      }
       throw mapError(error);
     }
   },
