@@ -2,9 +2,12 @@
 // `chunkSize` bytes (the last one may be shorter), calling `onWrite` after
 // each. A byte stream (a `fetch` body, on Deno and Node) is read with a BYOB
 // reader straight into the staging buffer, with one write in flight while the
-// next chunk is read into a second buffer; other streams' chunks are split or
-// joined (a chunk that covers whole writes is written from its own memory).
-// The staging buffer is allocated on first need, no larger than the body.
+// next chunk is read into a second buffer; other streams' chunks (a custom
+// fetch's, or Bun's fetch, whose body is no byte stream) are split or joined
+// (a chunk that covers whole writes is written from its own memory). Either
+// way, a failed read drops the staged bytes, so what ends up in the file, and
+// where a retry resumes, does not depend on the reader. The staging buffer is
+// allocated on first need, no larger than the body.
 
 import type { FileWriter } from "../_runtime/fs.ts";
 
@@ -63,10 +66,11 @@ export class ChunkedWriter {
    * {@linkcode ChunkedWriter.flush} writes the rest. `onRead` sees each
    * read's bytes before they count (it may throw to refuse them);
    * `readError` maps a failed read to the error to throw. After a failed
-   * read, bytes staged but not written are lost (a BYOB read takes the
-   * buffer): only `written` bytes are in the file. The write in
-   * flight has ended before this settles, so nothing is written (or
-   * reported) after it has.
+   * read, bytes staged but not written are dropped, whichever the reader (a
+   * BYOB read takes the buffer with it; the chunks of another stream are
+   * dropped to match): only `written` bytes are in the file, and `flush()`
+   * writes nothing more. The write in flight has ended before this settles,
+   * so nothing is written (or reported) after it has.
    */
   async pipeFrom(
     body: ReadableStream<Uint8Array>,
@@ -85,6 +89,8 @@ export class ChunkedWriter {
         try {
           result = await chunks.read();
         } catch (error) {
+          // As a failed BYOB read does (below): the staged bytes go too.
+          this.#buffered = 0;
           throw readError(error);
         }
         if (result.done) return;

@@ -339,7 +339,7 @@ test("ChunkedWriter.pipeFrom() of an empty byte stream writes nothing", async ()
   assert.equal(seen, 0);
 });
 
-test("ChunkedWriter.pipeFrom() drops staged bytes when a read fails, and maps the error", async () => {
+test("ChunkedWriter.pipeFrom() drops staged bytes when a read fails, whichever the reader, and maps the error", async () => {
   for (const byteStream of [true, false]) {
     const file = fakeFile();
     const writer = new ChunkedWriter(file, 4, undefined, () => {});
@@ -370,14 +370,11 @@ test("ChunkedWriter.pipeFrom() drops staged bytes when a read fails, and maps th
     );
     await writer.flush();
     // A byte stream's failed read took the buffer and its 2 staged bytes;
-    // another stream's chunks were copied in, so they are still there.
-    const written = byteStream ? 8 : 10;
-    assert.equal(
-      writer.written,
-      written,
-      byteStream ? "byte stream" : "other stream",
-    );
-    assert.deepEqual(file.writes.flat(), range(0, written));
+    // another stream's (Bun's fetch body) are dropped too, so that the file,
+    // and where a retry resumes, do not depend on the reader.
+    const kind = byteStream ? "byte stream" : "other stream";
+    assert.equal(writer.written, 8, kind);
+    assert.deepEqual(file.writes.flat(), range(0, 8), kind);
   }
 });
 
