@@ -31,6 +31,7 @@ import {
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import denoJson from "../deno.json" with { type: "json" };
+import devPackage from "../package.json" with { type: "json" };
 import { compile, type JsonCompilerOptions, typeCheck } from "./_tsc.ts";
 import {
   counts,
@@ -68,8 +69,10 @@ const entryPoints = { [name]: "mod.ts", [`${name}/cli`]: "cli.ts" };
 const bin = "esm/cli.js";
 // `_runtime/fs.ts` picks Deno's or Node's file APIs at load; the package holds
 // only Node's (see `src/_runtime/fs.npm.ts` for why): a file named
-// `<name>.npm.ts` is compiled in place of `<name>.ts`. `dlmanager --version` prints the
-// version this build is given (written to the scratch directory below).
+// `<name>.npm.ts` is compiled in place of `<name>.ts`. So is the default fetch
+// (`src/_runtime/fetch.npm.ts`), which honours the proxy variables on Node
+// too, with undici, where Deno's needs nothing. `dlmanager --version` prints
+// the version this build is given (written to the scratch directory below).
 const swaps: Record<string, string> = Object.fromEntries(
   readdirSync(join(root, "src"), { recursive: true, encoding: "utf8" })
     .filter((path) => path.endsWith(".npm.ts"))
@@ -106,6 +109,9 @@ const packageJson = {
   },
   bin: { dlmanager: `./${bin}` },
   files: ["esm/", "script/"],
+  // Loaded only on Node, and only when a proxy variable is set (see
+  // `src/_fetch_npm.ts`); the version the tests run with is the lockfile's.
+  dependencies: { undici: `^${devPackage.devDependencies.undici}` },
   engines: { node: ">=20" },
   sideEffects: false,
 };
@@ -159,15 +165,35 @@ try {
   );
   if (unexpected.length > 0) throw new Error(`Unexpected: ${unexpected}`);
 
-  // Offline: the tarball has no dependencies, so nothing comes from a registry.
+  // Offline: the package's one dependency, undici, is installed from the
+  // copy `npm ci` put in node_modules (packed again), whose version satisfies
+  // the package's range; npm then asks no registry for it.
+  const [undici] = JSON.parse(
+    await run(
+      "npm",
+      [
+        "pack",
+        "--json",
+        "--ignore-scripts",
+        "--pack-destination",
+        scratch,
+        join(root, "node_modules", "undici"),
+      ],
+      root,
+      { capture: true },
+    ),
+  ) as { filename: string }[];
+  if (undici === undefined) throw new Error("npm pack reported no undici");
   writeJson(join(project, "package.json"), { private: true, type: "module" });
   writeJson(join(project, "script", "package.json"), { type: "commonjs" });
   await run("npm", [
     "install",
     "--offline",
+    "--ignore-scripts",
     "--no-audit",
     "--no-fund",
     join(scratch, packed.filename),
+    join(scratch, undici.filename),
   ], project);
 
   await testMatrix(project);

@@ -9,6 +9,7 @@ import { assertDestName, notAFileError } from "./_disk/file_name.ts";
 import { FileLock, type LockTiming, type Owner } from "./_disk/lock.ts";
 import { partialPaths } from "./_disk/names.ts";
 import { PartialFile } from "./_disk/partial_file.ts";
+import { defaultFetch } from "./_runtime/fetch.ts";
 import { fs } from "./_runtime/fs.ts";
 import { chooseStrategy } from "./_transfer/strategy.ts";
 import { isHttp } from "./_http/request.ts";
@@ -64,7 +65,7 @@ export function jobSpec(
     url: href,
     dest,
     options: resolved,
-    fetch: options.fetch ?? globalThis.fetch,
+    fetch: options.fetch ?? defaultFetch(resolved.useEnvProxy),
     integrity: expected && new IntegrityCheck(expected),
     skipIfExists: options.skipIfExists ?? false,
   };

@@ -38,7 +38,8 @@ export interface DownloadManagerOptions extends TransferOptions {
    * The `fetch`-compatible function every download uses (the seed's
    * `session`).
    *
-   * @default {globalThis.fetch}
+   * @default {globalThis.fetch} (on Node, through the environment's proxy:
+   * see {@linkcode TransferOptions.useEnvProxy})
    */
   fetch?: typeof fetch | undefined;
   /**

@@ -39,7 +39,8 @@ export interface DownloadOptions extends TransferOptions {
    * The function that does the HTTP request: any `fetch`-compatible function
    * (the seed's `session`), e.g. one that adds authentication.
    *
-   * @default {globalThis.fetch}
+   * @default {globalThis.fetch} (on Node, through the environment's proxy:
+   * see {@linkcode TransferOptions.useEnvProxy})
    */
   fetch?: typeof fetch | undefined;
   /**

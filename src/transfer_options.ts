@@ -122,6 +122,26 @@ export interface TransferOptions {
    */
   lockTimeout?: number | undefined;
   /**
+   * Whether requests go through the proxy that the environment names:
+   * `HTTP_PROXY` for `http:` URLs, `HTTPS_PROXY` for `https:` ones (each
+   * lower-case form first), except for the hosts listed in `NO_PROXY`
+   * (`example.com` also covers its subdomains). Deno's and Bun's `fetch` read
+   * these variables themselves; Node's ignores them, so on Node the npm
+   * package sends the requests through undici's `EnvHttpProxyAgent`.
+   * Credentials in the proxy's URL (`http://user:pass@proxy:3128`) go to
+   * the proxy only.
+   *
+   * `false` leaves the runtime's `fetch` as it is: on Node, requests go
+   * straight to the server (unless Node itself was told to use the proxy,
+   * with `NODE_USE_ENV_PROXY=1`); Deno's `fetch` has no way to ignore the
+   * variables, and Bun's has none documented, so there they still apply:
+   * list a host in `NO_PROXY` to reach it directly on every runtime. Not
+   * used when a `fetch` is given: that function is used as it is.
+   *
+   * @default {true}
+   */
+  useEnvProxy?: boolean | undefined;
+  /**
    * Extra request headers, e.g. `authorization` (dropped on a redirect to
    * another origin). `accept-encoding` defaults to `identity`; `range` and
    * `if-range` are the library's.
@@ -145,6 +165,7 @@ export interface ResolvedTransferOptions {
   maxRedirects: number;
   lockStaleAfter: number;
   lockTimeout: number;
+  useEnvProxy: boolean;
   headers: Headers;
 }
 
@@ -218,6 +239,15 @@ function duration(url: string, name: string, value: number): number {
   return value;
 }
 
+function flag(url: string, name: string, value: boolean): boolean {
+  if (typeof value !== "boolean") {
+    throw new TypeError(
+      `Cannot download "${url}": ${name} must be true or false, got ${value}`,
+    );
+  }
+  return value;
+}
+
 /** `base` with each header of `override` set over it. */
 export function mergeHeaders(
   base: RequestHeaders | undefined,
@@ -262,6 +292,11 @@ export function resolveTransferOptions(
     maxRedirects: count(url, "maxRedirects", pick("maxRedirects")),
     lockStaleAfter: duration(url, "lockStaleAfter", pick("lockStaleAfter")),
     lockTimeout: duration(url, "lockTimeout", pick("lockTimeout")),
+    useEnvProxy: flag(
+      url,
+      "useEnvProxy",
+      options.useEnvProxy ?? defaults.useEnvProxy ?? true,
+    ),
     headers,
   };
 }

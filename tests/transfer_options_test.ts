@@ -29,6 +29,7 @@ const BUILT_INS = {
   maxRedirects: 10,
   lockStaleAfter: 10_000,
   lockTimeout: Infinity,
+  useEnvProxy: true,
 };
 
 /** Asserts that resolving `options` over `defaults` throws `type` with `message`. */
@@ -71,6 +72,7 @@ test("resolveTransferOptions() uses the built-in defaults when fields are undefi
     connectTimeout: undefined,
     idleTimeout: undefined,
     maxRedirects: undefined,
+    useEnvProxy: undefined,
     headers: undefined,
   };
   const resolved = resolveTransferOptions(URL, allUndefined, allUndefined);
@@ -90,6 +92,7 @@ test("resolveTransferOptions() takes every field from options when all are given
     maxRedirects: 2,
     lockStaleAfter: 60,
     lockTimeout: 70,
+    useEnvProxy: false,
   };
   assert.deepEqual(plain(resolveTransferOptions(URL, options)), {
     ...options,
@@ -109,6 +112,7 @@ test("resolveTransferOptions() takes fields from defaults when options lack them
     maxRedirects: 7,
     lockStaleAfter: 8,
     lockTimeout: 9,
+    useEnvProxy: false,
   };
   assert.deepEqual(plain(resolveTransferOptions(URL, {}, defaults)), {
     ...defaults,
@@ -168,7 +172,33 @@ test("resolveTransferOptions() accepts 0 when fields allow it", () => {
     maxRedirects: 0,
     lockStaleAfter: 0,
     lockTimeout: 0,
+    useEnvProxy: true,
   });
+});
+
+test("resolveTransferOptions() takes useEnvProxy from options, else defaults, else true", () => {
+  const pick = (
+    options: boolean | undefined,
+    defaults: boolean | undefined,
+  ): boolean =>
+    resolveTransferOptions(URL, { useEnvProxy: options }, {
+      useEnvProxy: defaults,
+    }).useEnvProxy;
+  assert.equal(pick(undefined, undefined), true);
+  assert.equal(pick(undefined, false), false);
+  assert.equal(pick(true, false), true);
+  assert.equal(pick(false, true), false);
+});
+
+test("resolveTransferOptions() throws a TypeError when useEnvProxy is not a boolean", () => {
+  for (const useEnvProxy of ["false", 0, 1]) {
+    assertThrows(
+      TypeError,
+      { useEnvProxy: useEnvProxy as unknown as boolean },
+      undefined,
+      `Cannot download "${URL}": useEnvProxy must be true or false, got ${useEnvProxy}`,
+    );
+  }
 });
 
 test("resolveTransferOptions() accepts Infinity when the field is a timeout", () => {

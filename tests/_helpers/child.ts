@@ -20,12 +20,14 @@ export interface Child {
  * Starts the fixture `tests/_fixtures/<name>.ts` (Deno) or
  * `_fixtures/<name>.js` (Node, from the compiled tests' directory) with `args`, run by
  * `wrapper` if given (a command that runs the rest of its arguments, such as
- * `unshare --pid --fork`).
+ * `unshare --pid --fork`), in `env` if given (else this process's
+ * environment).
  */
 export function startChild(
   name: string,
   args: string[],
   wrapper: string[] = [],
+  env?: Record<string, string>,
 ): Child {
   const script = existsSync(`tests/_fixtures/${name}.ts`)
     ? `tests/_fixtures/${name}.ts`
@@ -46,6 +48,7 @@ export function startChild(
   const [program, ...leading] = [...wrapper, process.execPath];
   const child = spawn(program as string, [...leading, ...command, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
+    ...(env === undefined ? {} : { env }),
   });
   const lines: string[] = [];
   const waiters: {

@@ -1,0 +1,64 @@
+// The default `fetch` as the npm package ships it: `scripts/build_npm.ts`
+// compiles this file in place of `fetch.ts`, with the same exports.
+//
+// Node's `fetch` ignores `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` (and
+// their lower-case forms), which Deno's and Bun's honour: the same command
+// would work behind a proxy on one runtime and not on another. On Node, when
+// a proxy variable is set, requests go through undici's `fetch` (the library
+// Node's own `fetch` is built on, from npm) with its `EnvHttpProxyAgent`,
+// which reads the variables as Deno does. undici's own `fetch`, not Node's
+// with undici's agent as `dispatcher`: an agent from one undici major version
+// fails in the `fetch` of another (Node 20 to 26 bundle undici 6 to 8). It is
+// loaded on the first proxied request, so a process without a proxy never
+// loads it. Under Deno and Bun (running this package), the runtime's `fetch`
+// does it already.
+
+import process from "node:process";
+import type { EnvHttpProxyAgent, fetch as undiciFetch } from "undici";
+
+const PROXY_VARIABLES = [
+  "http_proxy",
+  "HTTP_PROXY",
+  "https_proxy",
+  "HTTPS_PROXY",
+] as const;
+
+// One for the process, like the runtime's own: the proxy variables are read
+// when its first request is made.
+let proxied: typeof fetch | undefined;
+
+/**
+ * The default `fetch`: through the proxy the environment names, on Node as
+ * on Deno and Bun, unless `useEnvProxy` is false (the runtime's `fetch` as
+ * it is).
+ */
+export function defaultFetch(useEnvProxy: boolean): typeof fetch {
+  if (
+    !useEnvProxy || "Deno" in globalThis || "Bun" in globalThis ||
+    !PROXY_VARIABLES.some((name) => process.env[name])
+  ) {
+    return globalThis.fetch;
+  }
+  return proxied ??= proxiedFetch();
+}
+
+function proxiedFetch(): typeof fetch {
+  let undici:
+    | Promise<{ fetch: typeof undiciFetch; dispatcher: EnvHttpProxyAgent }>
+    | undefined;
+  return async (input, init) => {
+    undici ??= import("undici").then((module) => ({
+      fetch: module.fetch,
+      dispatcher: new module.EnvHttpProxyAgent(),
+    }));
+    const { fetch, dispatcher } = await undici;
+    // Downloads pass the URL as a string, and init as a plain object of
+    // Headers, AbortSignal and strings, which undici's fetch takes as Node's
+    // does; its Response has the same shape (and body stream class).
+    const response = await fetch(
+      input as string,
+      { ...init, dispatcher } as Parameters<typeof undiciFetch>[1],
+    );
+    return response as unknown as Response;
+  };
+}

@@ -1,0 +1,19 @@
+// The `fetch` a download uses when it is given none: the runtime's own.
+//
+// Deno's and Bun's `fetch` send each request through the proxy that the
+// environment names (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`, and their
+// lower-case forms, read by the runtime itself); Node's ignores them. The npm
+// package compiles `fetch.npm.ts` in this file's place (see
+// `scripts/build_npm.ts`), which makes Node do as Deno and Bun do. This side
+// needs no npm dependency: from JSR on Node, requests go straight to the
+// server unless Node itself is told to use the proxy (`NODE_USE_ENV_PROXY=1`,
+// from Node 22.21 and 24).
+
+/**
+ * The default `fetch`. `useEnvProxy` (see
+ * `TransferOptions.useEnvProxy`) changes nothing here: Deno's `fetch` always
+ * reads the proxy variables (it offers no way not to), and Node's never does.
+ */
+export function defaultFetch(_useEnvProxy: boolean): typeof fetch {
+  return globalThis.fetch;
+}

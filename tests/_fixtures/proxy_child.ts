@@ -1,0 +1,26 @@
+// A child process for the proxy tests, which need an environment of their own
+// (the proxy variables are read per process): downloads argv[2] into argv[3]
+// with no retries, `useEnvProxy` set to argv[4] when given, then prints
+// `done`, or `failed <error name>` and exits 1.
+
+import process from "node:process";
+import { Download } from "../../mod.ts";
+
+const [url, dest, useEnvProxy] = process.argv.slice(2) as [
+  string,
+  string,
+  string | undefined,
+];
+const download = new Download(url, dest, {
+  retries: 0,
+  ...(useEnvProxy === undefined ? {} : { useEnvProxy: useEnvProxy === "true" }),
+});
+download.start();
+// No top-level await: the npm build runs this file as CommonJS too.
+download.wait({ raiseIfError: true }).then(
+  () => console.log("done"),
+  (error) => {
+    console.log(`failed ${error?.name}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,127 @@
+// A real HTTP proxy on 127.0.0.1 (port 0) for the proxy tests, on `node:http`
+// and `node:net` so that it runs under Deno, Node and Bun. It forwards plain
+// requests (absolute-form, `GET http://host/path`) and tunnels `CONNECT`, as
+// a corporate proxy does, to loopback addresses only, and records every
+// request it gets. Like any proxy, it consumes `Proxy-Authorization` and
+// does not forward it: a client's proxy credentials that reach the origin
+// server were sent there by the client.
+
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  request as httpRequest,
+} from "node:http";
+import { type AddressInfo, connect, type Socket } from "node:net";
+
+/** A request the proxy received. */
+export interface ProxiedRequest {
+  /** `GET`, `CONNECT`, ... */
+  method: string;
+  /** The request target: `http://127.0.0.1:1234/f`, or `127.0.0.1:1234` for CONNECT. */
+  target: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** Options for {@linkcode startProxy}. */
+export interface ProxyOptions {
+  /** Answer every CONNECT with 403 instead of tunnelling. Default false. */
+  refuseConnect?: boolean;
+}
+
+/** A running test proxy. */
+export interface TestProxy extends AsyncDisposable {
+  /** The proxy's URL, `http://127.0.0.1:<port>`, with `userinfo@` if given. */
+  url(userinfo?: string): string;
+  /** Every request received, in order. */
+  requests: ProxiedRequest[];
+  /** Stops the proxy, dropping open connections and tunnels. */
+  close(): Promise<void>;
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === "127.0.0.1" || hostname === "localhost";
+}
+
+/** Starts a forwarding and CONNECT proxy. */
+export async function startProxy(
+  options: ProxyOptions = {},
+): Promise<TestProxy> {
+  const requests: ProxiedRequest[] = [];
+  const tunnels = new Set<Socket>();
+  const server = createServer((request, response) => {
+    const target = request.url ?? "";
+    requests.push({
+      method: request.method ?? "",
+      target,
+      headers: request.headers,
+    });
+    let url: URL;
+    try {
+      url = new URL(target);
+    } catch {
+      response.writeHead(400).end();
+      return;
+    }
+    if (url.protocol !== "http:" || !isLoopback(url.hostname)) {
+      response.writeHead(502).end();
+      return;
+    }
+    const headers = { ...request.headers };
+    delete headers["proxy-authorization"];
+    delete headers["proxy-connection"];
+    const upstream = httpRequest({
+      host: url.hostname,
+      port: url.port,
+      method: request.method,
+      path: url.pathname + url.search,
+      headers,
+    }, (answer) => {
+      response.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(response);
+    });
+    upstream.on("error", () => response.destroy());
+    request.pipe(upstream);
+  });
+  server.on("connect", (request, socket: Socket, head: Uint8Array) => {
+    const target = request.url ?? "";
+    requests.push({ method: "CONNECT", target, headers: request.headers });
+    tunnels.add(socket);
+    socket.on("error", () => {});
+    socket.on("close", () => tunnels.delete(socket));
+    const [hostname = "", port = ""] = target.split(":");
+    if (options.refuseConnect || !isLoopback(hostname)) {
+      socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    const upstream = connect(Number(port), hostname, () => {
+      socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    tunnels.add(upstream);
+    upstream.on("error", () => socket.destroy());
+    upstream.on("close", () => {
+      tunnels.delete(upstream);
+      socket.destroy();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  let closed: Promise<void> | undefined;
+  function close(): Promise<void> {
+    closed ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+      for (const socket of tunnels) socket.destroy();
+    });
+    return closed;
+  }
+  return {
+    url: (userinfo) =>
+      `http://${userinfo === undefined ? "" : `${userinfo}@`}127.0.0.1:${port}`,
+    requests,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

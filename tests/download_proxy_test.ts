@@ -1,0 +1,256 @@
+// Downloads behind a proxy named by the environment, on every runtime: a real
+// proxy on 127.0.0.1 (`_helpers/proxy.ts`) and a real origin server. The variables
+// are read per process (by Deno and Bun themselves, on Node by the npm
+// package's default fetch), so each download runs in a child process with an
+// environment of its own, without any proxy variable of the test's own.
+//
+// Deno and Bun forward a plain `http:` request to the proxy (`GET
+// http://host/path`); undici, on Node, tunnels it with CONNECT: the tests
+// accept either, and check that the proxy got the request, for the origin.
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import process from "node:process";
+import { test } from "node:test";
+import { startChild } from "./_helpers/child.ts";
+import { cliCommand } from "./_helpers/cli.ts";
+import {
+  type ProxiedRequest,
+  startProxy,
+  type TestProxy,
+} from "./_helpers/proxy.ts";
+import {
+  bytesRoute,
+  patternBytes,
+  type SeenRequest,
+  startServer,
+  type TestServer,
+} from "./_helpers/server.ts";
+import { tempDir } from "./_helpers/temp_dir.ts";
+
+const BODY = patternBytes(100_000, 7);
+const USERINFO = "proxyuser:s3cret-proxy-pass";
+const BASIC = `Basic ${btoa(USERINFO)}`;
+// Deno's and Bun's fetch read the variables whatever the library says.
+const RUNTIME_READS_PROXY = "Deno" in globalThis || "Bun" in globalThis;
+
+const PROXY_VARIABLES = new Set([
+  "http_proxy",
+  "HTTP_PROXY",
+  "https_proxy",
+  "HTTPS_PROXY",
+  "no_proxy",
+  "NO_PROXY",
+  "all_proxy",
+  "ALL_PROXY",
+  "NODE_USE_ENV_PROXY",
+]);
+
+/** This process's environment without proxy variables, plus `variables`. */
+function envWith(variables: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && !PROXY_VARIABLES.has(name)) env[name] = value;
+  }
+  return { ...env, ...variables };
+}
+
+/**
+ * Downloads `url` into `dest` in a child with the proxy `variables`; returns
+ * what it printed (`done`, or `failed <name>`) and its exit code.
+ */
+async function downloadIn(
+  variables: Record<string, string>,
+  url: string,
+  dest: string,
+  useEnvProxy?: boolean,
+): Promise<{ said: string; code: number | string | null }> {
+  const child = startChild(
+    "proxy_child",
+    [url, dest, ...(useEnvProxy === undefined ? [] : [String(useEnvProxy)])],
+    [],
+    envWith(variables),
+  );
+  // "close": after the exit and the end of stdout, so every line is in.
+  const code = await new Promise<number | string | null>((resolve) =>
+    child.process.on("close", (code, signal) => resolve(signal ?? code))
+  );
+  return { said: child.lines.join("\n"), code };
+}
+
+async function origin(): Promise<TestServer> {
+  return await startServer({ "/f": bytesRoute(BODY) });
+}
+
+/** Asserts every request the proxy got was for `url`'s origin. */
+function assertProxied(requests: ProxiedRequest[], url: string): void {
+  const { host } = new URL(url);
+  assert.ok(requests.length > 0, "the proxy got no request");
+  for (const { method, target } of requests) {
+    const forwarded = method === "GET" && target === url;
+    const tunnelled = method === "CONNECT" && target === host;
+    assert.ok(forwarded || tunnelled, `${method} ${target}`);
+  }
+}
+
+/** Asserts no proxy credential is in any request the origin got. */
+function assertNoProxyCredentials(requests: SeenRequest[]): void {
+  for (const { headers } of requests) {
+    assert.equal(headers["proxy-authorization"], undefined);
+    const all = JSON.stringify(headers);
+    assert.ok(!all.includes(btoa(USERINFO)), all);
+    assert.ok(!all.includes("s3cret-proxy-pass"), all);
+  }
+}
+
+async function assertDownloaded(path: string): Promise<void> {
+  assert.deepEqual(new Uint8Array(await readFile(path)), BODY);
+}
+
+test(
+  "Download goes through HTTP_PROXY, whose credentials reach the proxy only, when it is set",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    await using server = await origin();
+    await using proxy = await startProxy();
+    await using dir = await tempDir();
+    const url = server.url("/f");
+    const result = await downloadIn(
+      { HTTP_PROXY: proxy.url(USERINFO) },
+      url,
+      dir.join("f"),
+    );
+    assert.deepEqual(result, { said: "done", code: 0 });
+    await assertDownloaded(dir.join("f"));
+    assertProxied(proxy.requests, url);
+    for (const request of proxy.requests) {
+      assert.equal(request.headers["proxy-authorization"], BASIC);
+    }
+    assert.equal(server.requests.length, 1);
+    assertNoProxyCredentials(server.requests);
+  },
+);
+
+test("Download goes through http_proxy when only the lower-case form is set", {
+  timeout: 60_000,
+}, async () => {
+  await using server = await origin();
+  await using proxy = await startProxy();
+  await using dir = await tempDir();
+  const url = server.url("/f");
+  const result = await downloadIn(
+    { http_proxy: proxy.url() },
+    url,
+    dir.join("f"),
+  );
+  assert.deepEqual(result, { said: "done", code: 0 });
+  await assertDownloaded(dir.join("f"));
+  assertProxied(proxy.requests, url);
+  assert.equal(server.requests.length, 1);
+});
+
+for (const noProxy of ["NO_PROXY", "no_proxy"]) {
+  test(
+    `Download connects directly, sending the proxy's credentials nowhere, when ${noProxy} lists the host`,
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      await using server = await origin();
+      await using proxy = await startProxy();
+      await using dir = await tempDir();
+      const result = await downloadIn(
+        { HTTP_PROXY: proxy.url(USERINFO), [noProxy]: "example.com,127.0.0.1" },
+        server.url("/f"),
+        dir.join("f"),
+      );
+      assert.deepEqual(result, { said: "done", code: 0 });
+      await assertDownloaded(dir.join("f"));
+      assert.deepEqual(proxy.requests, []);
+      assert.equal(server.requests.length, 1);
+      assertNoProxyCredentials(server.requests);
+    },
+  );
+}
+
+test(
+  "Download of an https URL asks HTTPS_PROXY for a tunnel, with its credentials, when it is set",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    // No TLS server here: the proxy refuses the tunnel, so the download fails
+    // after the proxy was asked.
+    await using server = await origin();
+    await using proxy = await startProxy({ refuseConnect: true });
+    await using dir = await tempDir();
+    const { host } = new URL(server.url("/f"));
+    const result = await downloadIn(
+      { HTTPS_PROXY: proxy.url(USERINFO) },
+      `https://${host}/f`,
+      dir.join("f"),
+    );
+    assert.deepEqual(result, { said: "failed NetworkError", code: 1 });
+    assert.deepEqual(
+      proxy.requests.map(({ method, target, headers }) => ({
+        method,
+        target,
+        authorization: headers["proxy-authorization"],
+      })),
+      [{ method: "CONNECT", target: host, authorization: BASIC }],
+    );
+    assert.deepEqual(server.requests, []);
+    assert.deepEqual(await dir.list(), []);
+  },
+);
+
+test(
+  "Download with useEnvProxy false leaves the runtime's fetch as it is: direct on Node, through the proxy on Deno and Bun",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    await using server = await origin();
+    await using proxy = await startProxy();
+    await using dir = await tempDir();
+    const url = server.url("/f");
+    const result = await downloadIn(
+      { HTTP_PROXY: proxy.url() },
+      url,
+      dir.join("f"),
+      false,
+    );
+    assert.deepEqual(result, { said: "done", code: 0 });
+    await assertDownloaded(dir.join("f"));
+    if (RUNTIME_READS_PROXY) assertProxied(proxy.requests, url);
+    else assert.deepEqual(proxy.requests, []);
+    assert.equal(server.requests.length, 1);
+  },
+);
+
+test("dlmanager goes through HTTP_PROXY as the library does", {
+  timeout: 60_000,
+}, async () => {
+  await using server = await origin();
+  await using proxy: TestProxy = await startProxy();
+  await using dir = await tempDir();
+  const url = server.url("/f");
+  const [command, leading] = cliCommand();
+  const child = spawn(command, [...leading, "-q", "-d", dir.path, url], {
+    env: envWith({ HTTP_PROXY: proxy.url(USERINFO), NO_COLOR: "1" }),
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (text: string) => stderr += text);
+  const code = await new Promise<number | null>((resolve) =>
+    child.on("close", (code) => resolve(code))
+  );
+  assert.equal(code, 0, stderr);
+  await assertDownloaded(dir.join("f"));
+  assertProxied(proxy.requests, url);
+  assertNoProxyCredentials(server.requests);
+});
