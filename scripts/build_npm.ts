@@ -292,7 +292,9 @@ async function testMatrix(project: string): Promise<void> {
       console.log(`\nThe test suite on ${name}:`);
       const [command, args] = testCommand(runtime, binary, tests);
       const { ok, output } = await tee(command, args, dir);
-      results.push({ run: name, ...counts(runtime.kind, output), ok });
+      // A run that printed no counts ran no test, whatever its exit code.
+      const tally = counts(runtime.kind, output);
+      results.push({ run: name, ...tally, ok: ok && tally !== undefined });
     }
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
@@ -306,6 +308,9 @@ async function testMatrix(project: string): Promise<void> {
       `  ${result.run.padEnd(width)}  ${tally}${result.ok ? "" : "  FAILED"}`,
     );
   }
+  const sum = (key: "passed" | "failed"): number =>
+    results.reduce((total, result) => total + (result[key] ?? 0), 0);
+  console.log(`Total: ${sum("passed")} passed, ${sum("failed")} failed`);
   const failed = results.filter((result) => !result.ok);
   if (failed.length > 0) {
     throw new Error(
