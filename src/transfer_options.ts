@@ -209,6 +209,7 @@ export const DEFAULTS = {
   maxRedirects: 10,
   lockStaleAfter: 10_000,
   lockTimeout: Infinity,
+  useEnvProxy: true,
   // DownloadManagerOptions
   concurrency: 6,
   leftoverMaxAge: 86_400_000,
@@ -218,7 +219,7 @@ export const DEFAULTS = {
 
 type NumberOption = Exclude<
   keyof TransferOptions & keyof typeof DEFAULTS,
-  "chunkSize"
+  "chunkSize" | "useEnvProxy"
 >;
 
 function count(url: string, name: string, value: number): number {
@@ -295,7 +296,7 @@ export function resolveTransferOptions(
     useEnvProxy: flag(
       url,
       "useEnvProxy",
-      options.useEnvProxy ?? defaults.useEnvProxy ?? true,
+      options.useEnvProxy ?? defaults.useEnvProxy ?? DEFAULTS.useEnvProxy,
     ),
     headers,
   };
