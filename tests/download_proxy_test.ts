@@ -10,7 +10,10 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
+import type { IncomingHttpHeaders } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
 import process from "node:process";
 import { test } from "node:test";
 import { startChild } from "./_helpers/child.ts";
@@ -28,6 +31,7 @@ import {
   type TestServer,
 } from "./_helpers/server.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
+import { SERVER_CERT, SERVER_KEY, TEST_CA_CERT } from "./_helpers/tls_ca.ts";
 
 const BODY = patternBytes(100_000, 7);
 const USERINFO = "proxyuser:s3cret-proxy-pass";
@@ -95,7 +99,9 @@ function assertProxied(requests: ProxiedRequest[], url: string): void {
 }
 
 /** Asserts no proxy credential is in any request the origin got. */
-function assertNoProxyCredentials(requests: SeenRequest[]): void {
+function assertNoProxyCredentials(
+  requests: Pick<SeenRequest, "headers">[],
+): void {
   for (const { headers } of requests) {
     assert.equal(headers["proxy-authorization"], undefined);
     const all = JSON.stringify(headers);
@@ -204,6 +210,102 @@ test(
     );
     assert.deepEqual(server.requests, []);
     assert.deepEqual(await dir.list(), []);
+  },
+);
+
+/** An HTTPS origin serving BODY, trusted through `caFile`'s authority. */
+interface HttpsOrigin extends AsyncDisposable {
+  /** `127.0.0.1:<port>`. */
+  host: string;
+  /** The headers of each request it got. */
+  seen: IncomingHttpHeaders[];
+  /** Variables that make each runtime trust it (read at start). */
+  trust: Record<string, string>;
+}
+
+async function httpsOrigin(caFile: string): Promise<HttpsOrigin> {
+  await writeFile(caFile, TEST_CA_CERT);
+  const seen: IncomingHttpHeaders[] = [];
+  const server = createHttpsServer(
+    { cert: SERVER_CERT, key: SERVER_KEY },
+    (request, response) => {
+      seen.push(request.headers);
+      response.writeHead(200, { "content-length": BODY.byteLength });
+      response.end(BODY);
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    // Node and Bun read NODE_EXTRA_CA_CERTS, Deno DENO_CERT.
+    trust: { NODE_EXTRA_CA_CERTS: caFile, DENO_CERT: caFile },
+    [Symbol.asyncDispose]: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+test(
+  "Download of an https URL goes through HTTPS_PROXY's tunnel, its credentials reaching the proxy only, when it is set",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    await using dir = await tempDir();
+    await using server = await httpsOrigin(dir.join("ca.pem"));
+    await using proxy = await startProxy();
+    const result = await downloadIn(
+      { HTTPS_PROXY: proxy.url(USERINFO), ...server.trust },
+      `https://${server.host}/f`,
+      dir.join("f"),
+    );
+    assert.deepEqual(result, { said: "done", code: 0 });
+    await assertDownloaded(dir.join("f"));
+    assert.deepEqual(
+      proxy.requests.map(({ method, target, headers }) => ({
+        method,
+        target,
+        authorization: headers["proxy-authorization"],
+      })),
+      [{ method: "CONNECT", target: server.host, authorization: BASIC }],
+    );
+    assert.equal(server.seen.length, 1);
+    if ("Deno" in globalThis) {
+      // Deno 2.9.6 also sends the proxy's credentials to the server, inside
+      // the tunnel: its own bug, out of the library's reach (a
+      // Deno.createHttpClient with the proxy's basicAuth does the same). The
+      // README warns of it. When this fails, Deno has fixed it: drop this
+      // branch.
+      assert.equal(server.seen[0]?.["proxy-authorization"], BASIC);
+      return;
+    }
+    assertNoProxyCredentials(server.seen.map((headers) => ({ headers })));
+  },
+);
+
+test(
+  "Download of an https URL connects directly when only HTTP_PROXY is set",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    // As Deno and Bun (and curl) do; undici's agent alone would use
+    // HTTP_PROXY for https too.
+    await using dir = await tempDir();
+    await using server = await httpsOrigin(dir.join("ca.pem"));
+    await using proxy = await startProxy();
+    const result = await downloadIn(
+      { HTTP_PROXY: proxy.url(USERINFO), ...server.trust },
+      `https://${server.host}/f`,
+      dir.join("f"),
+    );
+    assert.deepEqual(result, { said: "done", code: 0 });
+    await assertDownloaded(dir.join("f"));
+    assert.deepEqual(proxy.requests, []);
+    assert.equal(server.seen.length, 1);
+    assertNoProxyCredentials(server.seen.map((headers) => ({ headers })));
   },
 );
 

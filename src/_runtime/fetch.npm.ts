@@ -16,15 +16,8 @@
 import process from "node:process";
 import type { EnvHttpProxyAgent, fetch as undiciFetch } from "undici";
 
-const PROXY_VARIABLES = [
-  "http_proxy",
-  "HTTP_PROXY",
-  "https_proxy",
-  "HTTPS_PROXY",
-] as const;
-
 // One for the process, like the runtime's own: the proxy variables are read
-// when its first request is made.
+// when the first download that needs them is created.
 let proxied: typeof fetch | undefined;
 
 /**
@@ -33,22 +26,40 @@ let proxied: typeof fetch | undefined;
  * it is).
  */
 export function defaultFetch(useEnvProxy: boolean): typeof fetch {
-  if (
-    !useEnvProxy || "Deno" in globalThis || "Bun" in globalThis ||
-    !PROXY_VARIABLES.some((name) => process.env[name])
-  ) {
+  if (!useEnvProxy || "Deno" in globalThis || "Bun" in globalThis) {
     return globalThis.fetch;
   }
-  return proxied ??= proxiedFetch();
+  if (proxied !== undefined) return proxied;
+  const { env } = process;
+  // Each scheme has its own variable, the lower-case form first (as undici
+  // reads them). An https URL does not fall back to HTTP_PROXY, as it does
+  // in undici's agent: it does not on Deno and Bun (nor in curl).
+  const proxies: Record<string, string | undefined> = {
+    "http:": env.http_proxy ?? env.HTTP_PROXY,
+    "https:": env.https_proxy ?? env.HTTPS_PROXY,
+  };
+  if (!proxies["http:"] && !proxies["https:"]) return globalThis.fetch;
+  return proxied = proxiedFetch(proxies);
 }
 
-function proxiedFetch(): typeof fetch {
+function proxiedFetch(
+  proxies: Record<string, string | undefined>,
+): typeof fetch {
   let undici:
     | Promise<{ fetch: typeof undiciFetch; dispatcher: EnvHttpProxyAgent }>
     | undefined;
   return async (input, init) => {
+    const url = typeof input === "string"
+      ? input
+      : input instanceof URL
+      ? input.href
+      : input.url;
+    if (!proxies[new URL(url).protocol]) {
+      return await globalThis.fetch(input, init);
+    }
     undici ??= import("undici").then((module) => ({
       fetch: module.fetch,
+      // It reads NO_PROXY itself, as Deno does.
       dispatcher: new module.EnvHttpProxyAgent(),
     }));
     const { fetch, dispatcher } = await undici;
@@ -56,7 +67,7 @@ function proxiedFetch(): typeof fetch {
     // Headers, AbortSignal and strings, which undici's fetch takes as Node's
     // does; its Response has the same shape (and body stream class).
     const response = await fetch(
-      input as string,
+      url,
       { ...init, dispatcher } as Parameters<typeof undiciFetch>[1],
     );
     return response as unknown as Response;
