@@ -30,15 +30,15 @@
  * @module
  */
 
-export {
-  Download,
-  type DownloadOptions,
-  type DownloadState,
-  type LockHolder,
-  type ProgressCallback,
-  type StateChangeCallback,
-  type WaitOptions,
-} from "./src/download.ts";
+export { Download } from "./src/download.ts";
+export type {
+  DownloadOptions,
+  DownloadState,
+  LockHolder,
+  ProgressCallback,
+  StateChangeCallback,
+  WaitOptions,
+} from "./src/download_options.ts";
 export {
   DownloadManager,
   type DownloadManagerOptions,

@@ -15,12 +15,9 @@
 
 import { join } from "node:path";
 import { Download, DownloadManager } from "../mod.ts";
+import { pool, runLibrary } from "./_drive_lib.mjs";
 
 const [mode, listPath, outDir, concurrencyArg, extra] = Deno.args;
-const chunkSizeArg = extra?.startsWith("{") ? undefined : extra;
-const options = extra?.startsWith("{")
-  ? JSON.parse(extra) as Record<string, unknown>
-  : {};
 if (
   (mode !== "lib" && mode !== "fetch") || listPath === undefined ||
   outDir === undefined || concurrencyArg === undefined
@@ -34,40 +31,16 @@ const entries = (await Deno.readTextFile(listPath)).split("\n")
   .filter((line) => line !== "")
   .map((line) => line.split(" ") as [string, string]);
 
-/** Runs `work` over `items` with at most `concurrency` at a time. */
-async function pool<T>(
-  items: T[],
-  concurrency: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  async function worker(): Promise<void> {
-    while (next < items.length) await work(items[next++] as T);
-  }
-  const workers = Math.min(concurrency, items.length);
-  await Promise.all(Array.from({ length: workers }, worker));
-}
-
-if (mode === "lib" && chunkSizeArg !== undefined) {
-  const chunkSize = Number(chunkSizeArg);
-  await pool(entries, Number(concurrencyArg), async ([url, name]) => {
-    const download = new Download(url, join(outDir, name), { chunkSize });
-    download.start();
-    await download.wait();
-  });
-} else if (mode === "lib") {
-  const manager = new DownloadManager(outDir, {
-    ...options,
-    concurrency: Number(concurrencyArg),
-  });
-  await pool(entries, Number(concurrencyArg), async ([url, name]) => {
-    const download = manager.download(url, { fname: name });
-    if (download === null) throw new Error(`${name} is already there`);
-    await download.wait();
-  });
-  await manager.wait();
+if (mode === "lib") {
+  await runLibrary(
+    { Download, DownloadManager },
+    entries,
+    outDir,
+    concurrencyArg,
+    extra,
+  );
 } else {
-  await pool(entries, Number(concurrencyArg), async ([url, name]) => {
+  await pool(entries, Number(concurrencyArg), async ([url, name]: [string, string]) => {
     const response = await fetch(url);
     if (!response.ok || response.body === null) {
       throw new Error(`GET ${url}: ${response.status}`);

@@ -22,11 +22,10 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
+import { pool, runLibrary } from "./_drive_lib.mjs";
 
 const [mode, listPath, outDir, concurrencyArg, libPath, extra] = process.argv
   .slice(2);
-const chunkSizeArg = extra?.startsWith("{") ? undefined : extra;
-const options = extra?.startsWith("{") ? JSON.parse(extra) : {};
 if (
   !(mode === "fetch" || (mode === "lib" && libPath !== undefined)) ||
   listPath === undefined || outDir === undefined || concurrencyArg === undefined
@@ -40,36 +39,14 @@ const entries = (await readFile(listPath, "utf8")).split("\n")
   .filter((line) => line !== "")
   .map((line) => line.split(" "));
 
-/** Runs `work` over `items` with at most `concurrency` at a time. */
-async function pool(items, concurrency, work) {
-  let next = 0;
-  async function worker() {
-    while (next < items.length) await work(items[next++]);
-  }
-  const workers = Math.min(concurrency, items.length);
-  await Promise.all(Array.from({ length: workers }, worker));
-}
-
-if (mode === "lib" && chunkSizeArg !== undefined) {
-  const { Download } = await import(pathToFileURL(libPath).href);
-  const chunkSize = Number(chunkSizeArg);
-  await pool(entries, Number(concurrencyArg), async ([url, name]) => {
-    const download = new Download(url, join(outDir, name), { chunkSize });
-    download.start();
-    await download.wait();
-  });
-} else if (mode === "lib") {
-  const { DownloadManager } = await import(pathToFileURL(libPath).href);
-  const manager = new DownloadManager(outDir, {
-    ...options,
-    concurrency: Number(concurrencyArg),
-  });
-  await pool(entries, Number(concurrencyArg), async ([url, name]) => {
-    const download = manager.download(url, { fname: name });
-    if (download === null) throw new Error(`${name} is already there`);
-    await download.wait();
-  });
-  await manager.wait();
+if (mode === "lib") {
+  await runLibrary(
+    await import(pathToFileURL(libPath).href),
+    entries,
+    outDir,
+    concurrencyArg,
+    extra,
+  );
 } else {
   await pool(entries, Number(concurrencyArg), async ([url, name]) => {
     const response = await fetch(url);

@@ -200,6 +200,19 @@ const many = (workload: Workload): boolean => workload.files.length > 1;
 const single = (workload: Workload): boolean => !many(workload);
 const always = (): boolean => true;
 const loopback = (workload: Workload): boolean => !workload.net;
+/** aria2c's arguments to download a run's input list into its directory. */
+function ariaInto(p: RunPaths): string[] {
+  return [
+    "--file-allocation=none",
+    "--allow-overwrite=true",
+    "--auto-file-renaming=false",
+    "-d",
+    p.out,
+    "-i",
+    p.ariaInput,
+  ];
+}
+
 // Single-file downloaders that split a file over several connections.
 const splitting = (connections: number, extra: string[]): Contender => ({
   id: `aria2c-x${connections}`,
@@ -212,13 +225,7 @@ const splitting = (connections: number, extra: string[]): Contender => ({
     `-s${connections}`,
     "-k1M",
     ...extra,
-    "--file-allocation=none",
-    "--allow-overwrite=true",
-    "--auto-file-renaming=false",
-    "-d",
-    p.out,
-    "-i",
-    p.ariaInput,
+    ...ariaInto(p),
   ],
 });
 const pool = (workload: Workload): string =>
@@ -323,13 +330,7 @@ const CONTENDERS: Contender[] = [
       "-x1",
       "-j",
       String(p.workload.concurrency),
-      "--file-allocation=none",
-      "--allow-overwrite=true",
-      "--auto-file-renaming=false",
-      "-d",
-      p.out,
-      "-i",
-      p.ariaInput,
+      ...ariaInto(p),
     ],
   },
   {
@@ -946,10 +947,12 @@ try {
         .catch(() => {});
     });
     // This checkout's driver, importing that revision's library.
-    await Deno.copyFile(
-      join(bench, "_drive_deno.ts"),
-      join(baselineRepo, "bench", "_drive_deno.ts"),
-    );
+    for (const driver of ["_drive_deno.ts", "_drive_lib.mjs"]) {
+      await Deno.copyFile(
+        join(bench, driver),
+        join(baselineRepo, "bench", driver),
+      );
+    }
     const base = await nodeLib(repo, join(work, "baseline-build"), undefined, {
       source: baselineRepo,
     });

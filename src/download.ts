@@ -16,14 +16,6 @@ import type {
   StateChangeCallback,
   WaitOptions,
 } from "./download_options.ts";
-export type {
-  DownloadOptions,
-  DownloadState,
-  LockHolder,
-  ProgressCallback,
-  StateChangeCallback,
-  WaitOptions,
-} from "./download_options.ts";
 
 // Where a download is; "committing" shows as "running", but a cancel no
 // longer takes: the complete file is being moved into place.

@@ -13,13 +13,12 @@ import {
   notAFileError,
 } from "./_disk/file_name.ts";
 import { removeLeftovers } from "./_disk/leftovers.ts";
-import {
-  Download,
-  enqueue,
-  type ProgressCallback,
-  type StateChangeCallback,
-  type WaitOptions,
-} from "./download.ts";
+import { Download, enqueue } from "./download.ts";
+import type {
+  ProgressCallback,
+  StateChangeCallback,
+  WaitOptions,
+} from "./download_options.ts";
 import type { PersistLimit } from "./persist_limit.ts";
 import {
   DEFAULTS,
