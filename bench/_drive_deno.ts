@@ -40,15 +40,19 @@ if (mode === "lib") {
     extra,
   );
 } else {
-  await pool(entries, Number(concurrencyArg), async ([url, name]: [string, string]) => {
-    const response = await fetch(url);
-    if (!response.ok || response.body === null) {
-      throw new Error(`GET ${url}: ${response.status}`);
-    }
-    const file = await Deno.open(join(outDir, name), {
-      write: true,
-      createNew: true,
-    });
-    await response.body.pipeTo(file.writable); // closes the file
-  });
+  await pool(
+    entries,
+    Number(concurrencyArg),
+    async ([url, name]: [string, string]) => {
+      const response = await fetch(url);
+      if (!response.ok || response.body === null) {
+        throw new Error(`GET ${url}: ${response.status}`);
+      }
+      const file = await Deno.open(join(outDir, name), {
+        write: true,
+        createNew: true,
+      });
+      await response.body.pipeTo(file.writable); // closes the file
+    },
+  );
 }
