@@ -111,6 +111,21 @@ export const denoFs: Fs = {
       throw mapError(error);
     }
   },
+  async openAt(path: string, offset: number): Promise<FileWriter> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { write: true });
+    } catch (error) {
+      throw mapError(error);
+    }
+    try {
+      await file.seek(offset, Deno.SeekMode.Start);
+    } catch (error) {
+      file.close();
+      throw mapError(error);
+    }
+    return new DenoFileWriter(file);
+  },
   readFileSync(path: string): Uint8Array {
     try {
       return Deno.readFileSync(path);

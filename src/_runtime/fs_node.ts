@@ -79,18 +79,29 @@ function openFd(path: string, flags: string | number): Promise<number> {
 export class NodeFileWriter implements FileWriter {
   #fd: number;
   #closed = false;
+  // Where the next write goes; `null`: at the descriptor's own position.
+  #position: number | null;
 
-  constructor(fd: number) {
+  /**
+   * @param fd The open descriptor.
+   * @param position The offset to write from, or `null` for the
+   * descriptor's own position (its end, opened to append).
+   */
+  constructor(fd: number, position: number | null = null) {
     this.#fd = fd;
+    this.#position = position;
   }
 
   async write(data: Uint8Array): Promise<void> {
     let written = 0;
     while (written < data.byteLength) {
       const length = data.byteLength - written;
-      written += await call<number>((done) =>
-        write(this.#fd, data, written, length, null, done)
+      const position = this.#position;
+      const count = await call<number>((done) =>
+        write(this.#fd, data, written, length, position, done)
       );
+      written += count;
+      if (position !== null) this.#position = position + count;
     }
   }
 
@@ -113,7 +124,12 @@ export class NodeFileWriter implements FileWriter {
     const reader = body.getReader();
     // The stream closes the descriptor, once its writes have landed.
     this.#closed = true;
-    const sink = createWriteStream("", { fd: this.#fd });
+    const sink = createWriteStream(
+      "",
+      this.#position === null
+        ? { fd: this.#fd }
+        : { fd: this.#fd, start: this.#position },
+    );
     const closed = new Promise<void>((resolve) => sink.once("close", resolve));
     let failure: { error: unknown; read: boolean } | undefined;
     let wake: (() => void) | undefined;
@@ -182,6 +198,14 @@ export const nodeFs: Fs = {
       // Not "a": that creates a missing file, where Deno's append does not.
       const flags = constants.O_WRONLY | constants.O_APPEND;
       return new NodeFileWriter(await openFd(path, flags));
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  async openAt(path: string, offset: number): Promise<FileWriter> {
+    try {
+      const fd = await openFd(path, constants.O_WRONLY);
+      return new NodeFileWriter(fd, offset);
     } catch (error) {
       throw mapError(error);
     }

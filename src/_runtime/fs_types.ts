@@ -71,6 +71,12 @@ export interface Fs {
   /** Opens the existing file `path` for writing at its end. */
   openAppend(path: string): Promise<FileWriter>;
   /**
+   * Opens the existing file `path` for writing from byte `offset` on (past
+   * its end, a hole is left): each writer has a position of its own, so
+   * several may write one file's parts at once.
+   */
+  openAt(path: string, offset: number): Promise<FileWriter>;
+  /**
    * Reads the whole file `path`. Synchronous, for small files (see
    * {@linkcode Fs.writeNewSync}).
    */

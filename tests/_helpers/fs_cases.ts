@@ -475,6 +475,51 @@ export function fsCases(
     await assert.rejects(impl.openAppend(dir.join("missing")), isNotFound);
   });
 
+  test(`${label}.openAt() writes from the offset, each writer at its own position`, async () => {
+    await using dir = await tempDir();
+    await writeFile(dir.join("f"), "..........");
+    const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
+    const late = await impl.openAt(dir.join("f"), 6);
+    const early = await impl.openAt(dir.join("f"), 1);
+    await late.write(encode("XY"));
+    await early.write(encode("ab"));
+    await late.write(encode("Z"));
+    await early.write(encode("c"));
+    await late.close();
+    await early.close();
+    assert.equal(await readFile(dir.join("f"), "utf8"), ".abc..XYZ.");
+  });
+
+  test(`${label}.openAt() leaves a hole when the offset is past the end, and rejects a missing file`, async () => {
+    await using dir = await tempDir();
+    await writeFile(dir.join("f"), "ab");
+    const file = await impl.openAt(dir.join("f"), 5);
+    await file.write(new TextEncoder().encode("z"));
+    await file.close();
+    assert.deepEqual([...await readBytes(dir.join("f"))], [
+      97,
+      98,
+      0,
+      0,
+      0,
+      122,
+    ]);
+    await assert.rejects(impl.openAt(dir.join("missing"), 0), isNotFound);
+  });
+
+  test(`${label} writer.pipe() writes from the offset of a file opened with openAt`, async () => {
+    await using server = await startServer({ "/f": bytesRoute(PIPED) });
+    await using dir = await tempDir();
+    await writeFile(dir.join("f"), new Uint8Array(PIPED.byteLength + 20));
+    const writer = await impl.openAt(dir.join("f"), 10);
+    const { body, pipe } = await bodyAndPipe(server.url("/f"), writer);
+    await pipe(body, (error) => error);
+    const bytes = await readBytes(dir.join("f"));
+    assert.equal(bytes.byteLength, PIPED.byteLength + 20);
+    assert.deepEqual(bytes.subarray(10, 10 + PIPED.byteLength), PIPED);
+    assert.deepEqual([...bytes.subarray(0, 10)], new Array(10).fill(0));
+  });
+
   test(`${label}.readFileSync() returns the whole file, or throws NotFoundError`, async () => {
     await using dir = await tempDir();
     await writeFile(dir.join("f"), "hello");
