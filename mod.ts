@@ -32,6 +32,7 @@
 
 export { Download } from "./src/download.ts";
 export type {
+  ConnectionProgress,
   DownloadOptions,
   DownloadState,
   LockHolder,
@@ -51,6 +52,7 @@ export {
 } from "./src/persist_limit.ts";
 export {
   DEFAULT_CHUNK_SIZE,
+  MAX_CONNECTIONS,
   type RequestHeaders,
   type TransferOptions,
 } from "./src/transfer_options.ts";

@@ -13,8 +13,6 @@
 // they go through a `DownloadManager` given those options besides
 // `concurrency`: options the library does not know are passed all the same,
 // so that the bench can name an option before the library has it.
-// Plain JavaScript, so that Node 20 runs it as it is: no return types.
-// deno-lint-ignore-file explicit-function-return-type
 
 import { createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";

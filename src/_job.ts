@@ -11,11 +11,14 @@ import { partialPaths } from "./_disk/names.ts";
 import { PartialFile } from "./_disk/partial_file.ts";
 import { defaultFetch } from "./_runtime/fetch.ts";
 import { fs } from "./_runtime/fs.ts";
+import { ConnectionBudget } from "./_transfer/budget.ts";
+import type { Piece } from "./_transfer/pieces.ts";
 import { chooseStrategy } from "./_transfer/strategy.ts";
 import { isHttp } from "./_http/request.ts";
 import { LockTimeoutError } from "./errors.ts";
 import type { DownloadOptions } from "./download_options.ts";
 import {
+  MAX_CONNECTIONS,
   type ResolvedTransferOptions,
   resolveTransferOptions,
 } from "./transfer_options.ts";
@@ -75,6 +78,8 @@ export function jobSpec(
 export interface JobHost {
   /** Aborted by a cancel (its reason says so). */
   readonly signal: AbortSignal;
+  /** The connections per host shared with the downloads of its manager. */
+  readonly budget: ConnectionBudget | undefined;
   /** Whether `error` is only the effect of a cancel. */
   isCancellation(error: unknown): boolean;
   /** The lock is held by `owner` (another download): waiting for it. */
@@ -87,6 +92,8 @@ export interface JobHost {
   report(current: number, total: number | undefined): void;
   /** Records the URL the bytes came from, after redirects. */
   arrived(url: string): void;
+  /** The parts being fetched, while several connections are. */
+  showParts(parts: (() => readonly Piece[]) | undefined): void;
 }
 
 /** How a job ended well: the file downloaded, or found there (`skipIfExists`). */
@@ -160,17 +167,27 @@ async function transferUnderLock(
     lock.takenOver !== undefined,
     spec.integrity,
   );
+  const budget = host.budget ?? new ConnectionBudget(Infinity);
+  const hostName = new URL(spec.url).host;
+  const { connections } = spec.options;
+  budget.acquireFirst(hostName);
   try {
-    await chooseStrategy().run({
+    await chooseStrategy(spec.options, partial).run({
       url: spec.url,
       options: spec.options,
       fetch: spec.fetch,
       partial,
       integrity: spec.integrity,
       signal: host.signal,
+      budget,
+      host: hostName,
+      maxConnections: connections === "auto"
+        ? Math.min(MAX_CONNECTIONS, budget.max)
+        : connections,
       isCancellation: (error) => host.isCancellation(error),
       report: (current, total) => host.report(current, total),
       arrived: (url) => host.arrived(url),
+      showParts: (parts) => host.showParts(parts),
     });
     await partial.close();
     spec.integrity?.verify(spec.url);
@@ -187,6 +204,7 @@ async function transferUnderLock(
     }
     throw error;
   } finally {
+    budget.release(hostName);
     partial.end();
   }
 }

@@ -7,8 +7,10 @@
 
 import type { Owner } from "./_disk/lock.ts";
 import { type JobHost, type JobSpec, jobSpec, runJob } from "./_job.ts";
+import type { ConnectionBudget } from "./_transfer/budget.ts";
 import { DownloadInterrupt } from "./errors.ts";
 import type {
+  ConnectionProgress,
   DownloadOptions,
   DownloadState,
   LockHolder,
@@ -27,12 +29,22 @@ type Phase =
   | "committing"
   | "done";
 
-// Lets the manager put a download in its queue without a public method.
+// Let the manager put a download in its queue, and share its connections
+// budget, without a public method.
 let enqueueDownload: (download: Download) => void;
+let budgetDownload: (download: Download, budget: ConnectionBudget) => void;
 
 /** Marks `download` as waiting in a manager's queue (state `"queued"`). */
 export function enqueue(download: Download): void {
   enqueueDownload(download);
+}
+
+/** Counts `download`'s connections against its manager's `budget`. */
+export function shareBudget(
+  download: Download,
+  budget: ConnectionBudget,
+): void {
+  budgetDownload(download, budget);
 }
 
 const NOT_STARTED = "the download was not started: call start() first";
@@ -81,9 +93,13 @@ export class Download {
   #total: number | undefined;
   #skipped = false;
   #lockHolder: LockHolder | undefined;
+  #parts: (() => readonly ConnectionProgress[]) | undefined;
+
+  #budget: ConnectionBudget | undefined;
 
   static {
     enqueueDownload = (download) => download.#enqueue();
+    budgetDownload = (download, budget) => download.#budget = budget;
   }
 
   /**
@@ -212,6 +228,26 @@ export class Download {
    */
   get lockHolder(): LockHolder | undefined {
     return this.#phase === "waiting" ? this.#lockHolder : undefined;
+  }
+
+  /**
+   * The parts of the file being fetched now, one per connection, while the
+   * download uses several (see {@linkcode TransferOptions.connections});
+   * empty while it uses one. Progress callbacks report the whole file.
+   *
+   * @example Show each connection's part
+   * ```ts ignore
+   * for (const { start, end, written } of download.connections) {
+   *   console.log(`${start}-${end}: ${written} bytes`);
+   * }
+   * ```
+   */
+  get connections(): readonly ConnectionProgress[] {
+    return this.#parts?.().map(({ start, end, written }) => ({
+      start,
+      end,
+      written,
+    })) ?? [];
   }
 
   /**
@@ -431,6 +467,7 @@ export class Download {
   #jobHost(): JobHost {
     return {
       signal: this.#abort.signal,
+      budget: this.#budget,
       isCancellation: (error) => this.#isCancellation(error),
       waiting: (owner: Owner | undefined) => {
         this.#lockHolder = owner && { pid: owner.pid, host: owner.host };
@@ -446,6 +483,7 @@ export class Download {
         this.#progress?.(this, current, total);
       },
       arrived: (url) => this.#finalUrl = url,
+      showParts: (parts) => this.#parts = parts,
     };
   }
 

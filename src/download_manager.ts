@@ -13,7 +13,8 @@ import {
   notAFileError,
 } from "./_disk/file_name.ts";
 import { removeLeftovers } from "./_disk/leftovers.ts";
-import { Download, enqueue } from "./download.ts";
+import { Download, enqueue, shareBudget } from "./download.ts";
+import { ConnectionBudget } from "./_transfer/budget.ts";
 import type {
   ProgressCallback,
   StateChangeCallback,
@@ -65,6 +66,15 @@ export interface DownloadManagerOptions extends TransferOptions {
    * @default {86400000} (a day)
    */
   leftoverMaxAge?: number | undefined;
+  /**
+   * The most connections open to one host at once, shared by every
+   * download of the manager (each download's first connection included): a
+   * segmented download opens another only while its host's count is below
+   * this. A positive integer, or `Infinity`.
+   *
+   * @default {16}
+   */
+  maxConnectionsPerHost?: number | undefined;
 }
 
 /** Options for {@linkcode DownloadManager.download}. */
@@ -115,6 +125,13 @@ export interface ManagerDownloadOptions {
    * @default {undefined}
    */
   onStateChange?: StateChangeCallback | undefined;
+  /**
+   * How many connections this file is fetched over (see
+   * {@linkcode TransferOptions.connections}), instead of the manager's.
+   *
+   * @default {the manager's, "auto" unless given}
+   */
+  connections?: number | "auto" | undefined;
 }
 
 /**
@@ -144,6 +161,7 @@ export class DownloadManager {
   #transfer: TransferOptions;
   #persistLimit: PersistLimit | null;
   #concurrency: number;
+  #budget: ConnectionBudget;
   // Every download not yet ended, by destination (running and queued).
   #downloads = new Map<string, Download>();
   #running = new Set<Download>();
@@ -180,14 +198,26 @@ export class DownloadManager {
         `Cannot create DownloadManager: leftoverMaxAge must be 0 or more milliseconds, got ${leftoverMaxAge}`,
       );
     }
+    const maxPerHost = options.maxConnectionsPerHost ??
+      DEFAULTS.maxConnectionsPerHost;
+    if (
+      !(Number.isSafeInteger(maxPerHost) || maxPerHost === Infinity) ||
+      maxPerHost < 1
+    ) {
+      throw new RangeError(
+        `Cannot create DownloadManager: maxConnectionsPerHost must be a positive integer or Infinity, got ${maxPerHost}`,
+      );
+    }
     this.destdir = destdir;
     this.#fetch = options.fetch;
     this.#concurrency = concurrency;
+    this.#budget = new ConnectionBudget(maxPerHost);
     const {
       fetch: _fetch,
       persistLimit: _persistLimit,
       concurrency: _concurrency,
       leftoverMaxAge: _leftoverMaxAge,
+      maxConnectionsPerHost: _maxConnectionsPerHost,
       ...transfer
     } = options;
     this.#transfer = transfer;
@@ -262,8 +292,10 @@ export class DownloadManager {
       integrity: options.integrity,
       sha256: options.sha256,
       signal: options.signal,
+      connections: options.connections ?? this.#transfer.connections,
       finishedCallback: (finished) => this.#finished(finished),
     });
+    shareBudget(download, this.#budget);
     this.#downloads.set(dest, download);
     this.#used.add(resolve(dest));
     if (this.#running.size < this.#concurrency) {

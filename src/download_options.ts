@@ -126,3 +126,16 @@ export type StateChangeCallback = (
   download: Download,
   state: DownloadState,
 ) => void;
+
+/**
+ * A part of the file one connection fetches: see
+ * {@linkcode Download.connections}.
+ */
+export interface ConnectionProgress {
+  /** The part's first byte. */
+  start: number;
+  /** One past its last byte (lowered when another connection takes its rest). */
+  end: number;
+  /** Its bytes written so far, from `start`. */
+  written: number;
+}

@@ -142,6 +142,22 @@ export interface TransferOptions {
    */
   useEnvProxy?: boolean | undefined;
   /**
+   * How many connections one file is fetched over. `"auto"` starts with one
+   * and, when the server serves ranges of the file (`Accept-Ranges: bytes`
+   * or a 206, a strong validator, a known length) and what is left would
+   * take long enough for more connections to pay, opens more, each fetching
+   * a part of the file with a bounded `Range` and `If-Range`, doubling while
+   * the rate rises, up to {@linkcode MAX_CONNECTIONS} (and the manager's
+   * `maxConnectionsPerHost`). A server on this machine or network (that
+   * answers within 10 ms) is left to one connection, which fills such a
+   * pipe. A number asks for that many at once, where the server allows; `1`
+   * never splits. A server that refuses more connections (429 or 503) makes
+   * a download use fewer, not fail.
+   *
+   * @default {"auto"}
+   */
+  connections?: number | "auto" | undefined;
+  /**
    * Extra request headers, e.g. `authorization` (dropped on a redirect to
    * another origin). `accept-encoding` defaults to `identity`; `range` and
    * `if-range` are the library's.
@@ -166,8 +182,21 @@ export interface ResolvedTransferOptions {
   lockStaleAfter: number;
   lockTimeout: number;
   useEnvProxy: boolean;
+  connections: number | "auto";
   headers: Headers;
 }
+
+/**
+ * The most connections one file is fetched over (see
+ * {@linkcode TransferOptions.connections}): aria2's limit too.
+ *
+ * @example
+ * ```ts
+ * import { MAX_CONNECTIONS } from "@x/dlmanager";
+ * console.log(MAX_CONNECTIONS); // 16
+ * ```
+ */
+export const MAX_CONNECTIONS: number = 16;
 
 /**
  * The default {@linkcode TransferOptions.chunkSize}: 256 KiB.
@@ -210,8 +239,10 @@ export const DEFAULTS = {
   lockStaleAfter: 10_000,
   lockTimeout: Infinity,
   useEnvProxy: true,
+  connections: "auto",
   // DownloadManagerOptions
   concurrency: 6,
+  maxConnectionsPerHost: MAX_CONNECTIONS,
   leftoverMaxAge: 86_400_000,
   // PersistLimitOptions
   fileLimit: 5,
@@ -219,8 +250,23 @@ export const DEFAULTS = {
 
 type NumberOption = Exclude<
   keyof TransferOptions & keyof typeof DEFAULTS,
-  "chunkSize" | "useEnvProxy"
+  "chunkSize" | "useEnvProxy" | "connections"
 >;
+
+function connectionsOf(
+  url: string,
+  value: number | "auto",
+): number | "auto" {
+  if (
+    value !== "auto" &&
+    !(Number.isSafeInteger(value) && value >= 1 && value <= MAX_CONNECTIONS)
+  ) {
+    throw new RangeError(
+      `Cannot download "${url}": connections must be "auto" or a whole number from 1 to ${MAX_CONNECTIONS}, got ${value}`,
+    );
+  }
+  return value;
+}
 
 function count(url: string, name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0) {
@@ -297,6 +343,10 @@ export function resolveTransferOptions(
       url,
       "useEnvProxy",
       options.useEnvProxy ?? defaults.useEnvProxy ?? DEFAULTS.useEnvProxy,
+    ),
+    connections: connectionsOf(
+      url,
+      options.connections ?? defaults.connections ?? DEFAULTS.connections,
     ),
     headers,
   };

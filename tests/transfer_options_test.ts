@@ -30,6 +30,7 @@ const BUILT_INS = {
   lockStaleAfter: 10_000,
   lockTimeout: Infinity,
   useEnvProxy: true,
+  connections: "auto",
 };
 
 /** Asserts that resolving `options` over `defaults` throws `type` with `message`. */
@@ -73,6 +74,7 @@ test("resolveTransferOptions() uses the built-in defaults when fields are undefi
     idleTimeout: undefined,
     maxRedirects: undefined,
     useEnvProxy: undefined,
+    connections: undefined,
     headers: undefined,
   };
   const resolved = resolveTransferOptions(URL, allUndefined, allUndefined);
@@ -93,6 +95,7 @@ test("resolveTransferOptions() takes every field from options when all are given
     lockStaleAfter: 60,
     lockTimeout: 70,
     useEnvProxy: false,
+    connections: 3,
   };
   assert.deepEqual(plain(resolveTransferOptions(URL, options)), {
     ...options,
@@ -113,6 +116,7 @@ test("resolveTransferOptions() takes fields from defaults when options lack them
     lockStaleAfter: 8,
     lockTimeout: 9,
     useEnvProxy: false,
+    connections: 1,
   };
   assert.deepEqual(plain(resolveTransferOptions(URL, {}, defaults)), {
     ...defaults,
@@ -173,7 +177,34 @@ test("resolveTransferOptions() accepts 0 when fields allow it", () => {
     lockStaleAfter: 0,
     lockTimeout: 0,
     useEnvProxy: true,
+    connections: "auto",
   });
+});
+
+test("resolveTransferOptions() takes connections from options, else defaults, else auto", () => {
+  const pick = (
+    options: number | "auto" | undefined,
+    defaults: number | "auto" | undefined,
+  ): number | "auto" =>
+    resolveTransferOptions(URL, { connections: options }, {
+      connections: defaults,
+    }).connections;
+  assert.equal(pick(undefined, undefined), "auto");
+  assert.equal(pick(undefined, 4), 4);
+  assert.equal(pick(1, 4), 1);
+  assert.equal(pick("auto", 4), "auto");
+  assert.equal(pick(16, undefined), 16);
+});
+
+test("resolveTransferOptions() throws a RangeError when connections is not auto or 1 to 16", () => {
+  for (const connections of [0, -1, 17, 1.5, NaN, Infinity, "8", "max"]) {
+    assertThrows(
+      RangeError,
+      { connections: connections as number },
+      undefined,
+      `Cannot download "${URL}": connections must be "auto" or a whole number from 1 to 16, got ${connections}`,
+    );
+  }
 });
 
 test("resolveTransferOptions() takes useEnvProxy from options, else defaults, else true", () => {

@@ -14,6 +14,7 @@ import { partialFile, type PartialPaths } from "./names.ts";
 import { newToken, thisProcess } from "./process_identity.ts";
 import {
   endWriter,
+  RANGES_SIDECAR_VERSION,
   readSidecar,
   SIDECAR_VERSION,
   sidecarPartial,
@@ -32,6 +33,12 @@ export class PartialFile {
   validator: string | undefined;
   /** The whole file's length, if known. */
   total: number | undefined;
+  /**
+   * The ranges `[start, end)` on disk, once the file is written in parts
+   * (segmented, or resumed from such a download); `undefined` while its
+   * bytes are a prefix of `offset` bytes.
+   */
+  ranges: [number, number][] | undefined;
   #paths: PartialPaths;
   #url: string;
   #writer: string;
@@ -91,6 +98,23 @@ export class PartialFile {
   }
 
   /**
+   * A writer of its own from byte `offset` on, for one part of the file: the
+   * file is created first if it is not on disk. Close it when done.
+   */
+  async writerAt(offset: number): Promise<FileWriter> {
+    if (!this.#onDisk) await this.writer();
+    await this.close();
+    return await fs.openAt(this.#path, offset);
+  }
+
+  /** Feeds the bytes on disk, in file order, to `integrity`. */
+  async hash(integrity: IntegrityCheck): Promise<void> {
+    for await (const bytes of fs.readChunks(this.#path, HASH_READ_SIZE)) {
+      integrity.update(bytes);
+    }
+  }
+
+  /**
    * Forgets the open writer, which something else closed (a runtime's pipe
    * closes the file it writes): the next {@linkcode PartialFile.writer}
    * opens the file again.
@@ -125,15 +149,40 @@ export class PartialFile {
     this.validator = validator;
     this.total = total;
     if (validator === undefined || total === undefined || !resumable) return;
-    await writeSidecar(this.#paths.sidecar, {
-      version: SIDECAR_VERSION,
+    await this.#writeSidecar(validator, total, undefined);
+  }
+
+  /**
+   * Records the ranges on disk (a segmented download's), in a sidecar of
+   * version 3, for another process to resume only what is missing.
+   */
+  async recordRanges(ranges: [number, number][]): Promise<void> {
+    this.ranges = ranges;
+    const { validator, total } = this;
+    if (validator === undefined || total === undefined) return;
+    await this.#writeSidecar(validator, total, ranges);
+  }
+
+  /** A sidecar of version 2, or of version 3 when there are `ranges`. */
+  async #writeSidecar(
+    validator: string,
+    total: number,
+    ranges: [number, number][] | undefined,
+  ): Promise<void> {
+    const fields = {
       url: this.#url,
       validator,
       total,
       partial: basename(this.#path),
       writer: this.#writer,
       owner: thisProcess(),
-    });
+    };
+    await writeSidecar(
+      this.#paths.sidecar,
+      ranges === undefined
+        ? { version: SIDECAR_VERSION, ...fields }
+        : { version: RANGES_SIDECAR_VERSION, ...fields, ranges },
+    );
     this.#sidecar = true;
   }
 
@@ -143,6 +192,7 @@ export class PartialFile {
     this.offset = 0;
     this.validator = undefined;
     this.total = undefined;
+    this.ranges = undefined;
     await removeIfPresent(this.#path);
     this.#onDisk = false;
     await this.#removeSidecar(true);
@@ -188,9 +238,10 @@ export class PartialFile {
     const partial = sidecarPartial(this.#paths, sidecar);
     const stat = partial === undefined ? undefined : await fs.stat(partial);
     const size = stat?.isFile ? stat.size : undefined;
+    const lastEnd = sidecar.ranges?.at(-1)?.[1] ?? 0;
     if (
       partial === undefined || size === undefined ||
-      sidecar.url !== this.#url || size > sidecar.total
+      sidecar.url !== this.#url || size > sidecar.total || size < lastEnd
     ) {
       // The dead writer's leftovers, of no use here.
       if (partial !== undefined && size !== undefined) {
@@ -208,16 +259,18 @@ export class PartialFile {
     });
     this.#sidecar = true;
     this.#path = partial;
-    if (integrity !== undefined) {
-      for await (const bytes of fs.readChunks(partial, HASH_READ_SIZE)) {
-        integrity.update(bytes);
-      }
-    }
-    this.#file = await fs.openAppend(partial);
     this.#onDisk = true;
-    this.offset = size;
     this.validator = sidecar.validator;
     this.total = sidecar.total;
+    if (sidecar.ranges !== undefined) {
+      // Written in parts: the strategy fetches what the ranges leave out,
+      // and the digest is taken of the whole file at the end.
+      this.ranges = sidecar.ranges;
+      return true;
+    }
+    if (integrity !== undefined) await this.hash(integrity);
+    this.#file = await fs.openAppend(partial);
+    this.offset = size;
     return true;
   }
 

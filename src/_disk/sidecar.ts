@@ -24,13 +24,20 @@ import {
 
 const encoder = new TextEncoder();
 
-/** The sidecar version this library writes and reads. */
+/** The sidecar version of a partial file whose bytes are a prefix. */
 export const SIDECAR_VERSION = 2;
+/** The sidecar version of a partial file with ranges (segmented). */
+export const RANGES_SIDECAR_VERSION = 3;
 
-/** What a sidecar records: the partial file's bytes are a prefix of this. */
+/**
+ * What a sidecar records. Version 2: the partial file's bytes are a prefix of
+ * the file at `url` (as many as the partial file holds). Version 3: the bytes
+ * of `ranges` are, at their offsets (a segmented download writes several
+ * parts at once); the rest of the partial file is not to be trusted.
+ */
 export interface Sidecar {
-  /** {@linkcode SIDECAR_VERSION}. */
-  version: typeof SIDECAR_VERSION;
+  /** {@linkcode SIDECAR_VERSION}, or {@linkcode RANGES_SIDECAR_VERSION} with `ranges`. */
+  version: typeof SIDECAR_VERSION | typeof RANGES_SIDECAR_VERSION;
   /** The URL asked for. */
   url: string;
   /** The validator for `If-Range`: a strong ETag or a Last-Modified date. */
@@ -43,12 +50,33 @@ export interface Sidecar {
   writer: string;
   /** The process that writes it. */
   owner: ProcessIdentity;
+  /** Version 3: the ranges `[start, end)` on disk, sorted and disjoint. */
+  ranges?: [number, number][] | undefined;
+}
+
+/** Whether `ranges` are sorted, disjoint, non-empty ranges within `total`. */
+function areRanges(ranges: unknown, total: number): boolean {
+  if (!Array.isArray(ranges)) return false;
+  let at = 0;
+  for (const range of ranges) {
+    if (!Array.isArray(range) || range.length !== 2) return false;
+    const [start, end] = range;
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) {
+      return false;
+    }
+    if (start < at || end <= start || end > total) return false;
+    at = end;
+  }
+  return true;
 }
 
 function isSidecar(value: unknown): value is Sidecar {
   const record = value as Record<string, unknown> | null;
-  return typeof record === "object" && record !== null &&
-    record.version === SIDECAR_VERSION &&
+  if (typeof record !== "object" || record === null) return false;
+  const { version } = record;
+  return (version === SIDECAR_VERSION ||
+    (version === RANGES_SIDECAR_VERSION &&
+      areRanges(record.ranges, Number(record.total)))) &&
     typeof record.url === "string" && typeof record.validator === "string" &&
     Number.isSafeInteger(record.total) && typeof record.partial === "string" &&
     typeof record.writer === "string" &&
@@ -56,8 +84,8 @@ function isSidecar(value: unknown): value is Sidecar {
 }
 
 /**
- * Reads a sidecar; `undefined` if missing, unreadable, or of another version
- * (whose bytes this version cannot vouch for).
+ * Reads a sidecar; `undefined` if missing, unreadable, or of a version this
+ * one does not know (whose bytes it cannot vouch for).
  */
 export function readSidecar(path: string): Sidecar | undefined {
   try {

@@ -17,6 +17,11 @@ export interface RetryContext {
   signal: AbortSignal;
   /** Whether `error` is only the effect of a cancel: it ends the loop as it is. */
   isCancellation: (error: unknown) => boolean;
+  /**
+   * Whether `error` ends the loop as it is, though not a cancel (a strategy's
+   * own signal, or a refusal it handles itself).
+   */
+  isFinal?: ((error: unknown) => boolean) | undefined;
 }
 
 /**
@@ -33,7 +38,9 @@ export async function withRetries(
     try {
       return await attempt(n);
     } catch (error) {
-      if (context.isCancellation(error)) throw error;
+      if (context.isCancellation(error) || context.isFinal?.(error)) {
+        throw error;
+      }
       errors.push(error);
       if (!isRetryable(error) || n > context.options.retries) {
         throw errors.length > 1

@@ -6,7 +6,7 @@
 
 import { decodedBody } from "../_body/content_decoding.ts";
 import { writeBody } from "../_body/write_body.ts";
-import { HTTPError, ProtocolError, TimeoutError } from "../errors.ts";
+import { HTTPError, ProtocolError } from "../errors.ts";
 import { failureOf } from "../_http/failure.ts";
 import {
   judgeAnswer,
@@ -17,8 +17,8 @@ import {
 import { contentEncoding } from "../_body/content_decoding.ts";
 import { request } from "../_http/request.ts";
 import { parseRetryAfter } from "../_http/retry_policy.ts";
-import { Watchdog } from "../_timers.ts";
 import { withRetries } from "./attempts.ts";
+import { Connection } from "./connection.ts";
 import type { Transfer, TransferStrategy } from "./strategy.ts";
 
 /** The single-stream strategy: see the module comment. */
@@ -26,20 +26,28 @@ export const singleStream: TransferStrategy = {
   run: (transfer) => withRetries(transfer, () => attempt(transfer)),
 };
 
+/** What a strategy built on single-stream attempts hears of one. */
+export interface AttemptHooks {
+  /**
+   * The answer was accepted (a whole file, or the rest asked for), `ms`
+   * after the request was sent; the body is about to be written.
+   */
+  accepted?(response: Response, ms: number): void;
+  /** Aborting it stops the attempt, which rejects with the signal's reason. */
+  stop?: AbortSignal;
+}
+
 /**
  * One request: asks for the rest of the file if some is on disk, checks the
  * answer, and appends its body to the partial file.
  */
-async function attempt(transfer: Transfer): Promise<void> {
+export async function attempt(
+  transfer: Transfer,
+  hooks: AttemptHooks = {},
+): Promise<void> {
   const { url, options, partial } = transfer;
-  const abort = new AbortController();
-  const forward = (): void => abort.abort(transfer.signal.reason);
-  transfer.signal.addEventListener("abort", forward);
-  const { connectTimeout, idleTimeout } = options;
-  const watchdog = new Watchdog(
-    connectTimeout,
-    () => abort.abort(new TimeoutError("connect", connectTimeout, url)),
-  );
+  using connection = new Connection(transfer, hooks.stop);
+  const { abort, watchdog } = connection;
   try {
     // Bytes of an unknown version cannot be resumed.
     if (partial.offset > 0 && partial.validator === undefined) {
@@ -48,6 +56,7 @@ async function attempt(transfer: Transfer): Promise<void> {
     const held = partial.offset > 0
       ? { offset: partial.offset, total: partial.total }
       : undefined;
+    const sent = performance.now();
     const answer = await request(url, {
       fetch: transfer.fetch,
       headers: options.headers,
@@ -57,10 +66,7 @@ async function attempt(transfer: Transfer): Promise<void> {
     });
     transfer.arrived(answer.url);
     const { response } = answer;
-    watchdog.restart(
-      idleTimeout,
-      () => abort.abort(new TimeoutError("idle", idleTimeout, url)),
-    );
+    connection.answered();
     const kind = judgeAnswer(response, held);
     if (kind === "complete") return;
     if (kind === "refused") {
@@ -79,6 +85,7 @@ async function attempt(transfer: Transfer): Promise<void> {
       );
     }
     if (kind === "whole") await startWhole(transfer, response);
+    hooks.accepted?.(response, performance.now() - sent);
     const body = response.body === null
       ? null
       : decoded(url, response, response.body);
@@ -88,7 +95,7 @@ async function attempt(transfer: Transfer): Promise<void> {
       chunkSize: options.chunkSize,
       exactWrites: options.chunkSizeGiven,
       integrity: transfer.integrity,
-      idleTimeout,
+      idleTimeout: options.idleTimeout,
       watchdog,
       abort,
       readError: (error) => failureOf(url, error, abort.signal),
@@ -99,14 +106,11 @@ async function attempt(transfer: Transfer): Promise<void> {
     // it is locked to its reader, so only aborting the request releases it.
     abort.abort(error);
     throw error;
-  } finally {
-    watchdog.stop();
-    transfer.signal.removeEventListener("abort", forward);
   }
 }
 
 /** Drops the bytes on disk, and the digest of them. */
-async function restart(transfer: Transfer): Promise<void> {
+export async function restart(transfer: Transfer): Promise<void> {
   await transfer.partial.restart();
   transfer.integrity?.reset();
 }

@@ -1,12 +1,15 @@
 // How bytes get from the network into the partial file: a strategy takes a
-// prepared partial file (empty, or holding the start of the file) and leaves
-// it complete, retrying as the options say. Today's only strategy is one
-// connection at a time (`single_stream.ts`); the choice between strategies is
-// made here, in one place.
+// prepared partial file (empty, or holding part of the file) and leaves it
+// complete, retrying as the options say. One connection at a time
+// (`single_stream.ts`), or several (`segmented.ts`); the choice between
+// strategies is made here, in one place.
 
 import type { IntegrityCheck } from "../_body/integrity.ts";
 import type { PartialFile } from "../_disk/partial_file.ts";
 import type { ResolvedTransferOptions } from "../transfer_options.ts";
+import type { ConnectionBudget } from "./budget.ts";
+import type { Piece } from "./pieces.ts";
+import { segmented } from "./segmented.ts";
 import { singleStream } from "./single_stream.ts";
 
 /** One download's transfer: what a strategy works with. */
@@ -23,12 +26,23 @@ export interface Transfer {
   integrity: IntegrityCheck | undefined;
   /** Aborted when the download is canceled (its reason, the cancel). */
   signal: AbortSignal;
+  /** The connections per host this download's manager allows, shared. */
+  budget: ConnectionBudget;
+  /** The host the budget counts this download's connections against. */
+  host: string;
+  /** The most connections this download may use. */
+  maxConnections: number;
   /** Whether `error` is only the effect of a cancel. */
   isCancellation(error: unknown): boolean;
   /** Reports the bytes on disk and the total. */
   report(current: number, total: number | undefined): void;
   /** Records the URL the bytes came from, after redirects. */
   arrived(url: string): void;
+  /**
+   * Shows the parts being fetched (while several connections are), or
+   * `undefined` once they are done.
+   */
+  showParts(parts: (() => readonly Piece[]) | undefined): void;
 }
 
 /** A way to move the file into its partial file. */
@@ -40,7 +54,16 @@ export interface TransferStrategy {
   run(transfer: Transfer): Promise<void>;
 }
 
-/** The strategy for a download. */
-export function chooseStrategy(): TransferStrategy {
-  return singleStream;
+/**
+ * The strategy for a download: one connection when it asks for one, else
+ * segmented (which starts as one, and may stay one).
+ */
+export function chooseStrategy(
+  options: ResolvedTransferOptions,
+  partial: PartialFile,
+): TransferStrategy {
+  // A partial file in parts is only the segmented strategy's to resume.
+  return options.connections === 1 && partial.ranges === undefined
+    ? singleStream
+    : segmented;
 }

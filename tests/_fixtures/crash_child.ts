@@ -1,12 +1,16 @@
-// A child process for the crash-resume test: downloads argv[2] into argv[3]
-// with 4 KiB writes, printing each progress report, until it is killed.
+// A child process for the crash-resume tests: downloads URL into DEST,
+// printing each progress report, until it is killed. OPTIONS (JSON) are the
+// Download's; without them, 4 KiB writes.
+//
+//   crash_child URL DEST [OPTIONS]
 
 import process from "node:process";
-import { Download } from "../../mod.ts";
+import { Download, type DownloadOptions } from "../../mod.ts";
 
-const [url, dest] = process.argv.slice(-2) as [string, string];
+const [url = "", dest = "", options = '{"chunkSize":4096}'] = process.argv
+  .slice(2);
 const download = new Download(url, dest, {
-  chunkSize: 4096,
+  ...JSON.parse(options) as DownloadOptions,
   progress: (_download, current) => process.stdout.write(`${current}\n`),
 });
 download.start();

@@ -164,8 +164,21 @@ export interface Fault {
   release?: Promise<void>;
   /** Answer 200 with the whole body even to a Range request. */
   ignoreRange?: boolean;
-  /** Answer a Range request with a 206 for the whole body from byte 0. */
+  /**
+   * Answer a Range request with a 206 from byte 0: the whole body for an
+   * open-ended range, a part as long as the one asked for a bounded one.
+   */
   wrongRange?: boolean;
+}
+
+/** What {@linkcode FileRouteOptions.faultFor} knows of a request. */
+export interface RequestInfo {
+  /** The request's index, from 0, in the order they came. */
+  index: number;
+  /** Its Range header, or null. */
+  range: string | null;
+  /** The answers being sent now, this one included. */
+  active: number;
 }
 
 /** Options for {@linkcode fileRoute}. */
@@ -184,6 +197,13 @@ export interface FileRouteOptions {
   changedEtag?: string;
   /** One fault per request, in order; requests past the end get none. */
   faults?: Fault[];
+  /**
+   * The fault of a request, chosen by what it asks (for the requests of
+   * several connections, whose order is not known); after `faults`.
+   */
+  faultFor?: (request: RequestInfo) => Fault | undefined;
+  /** Answer 503 to a request while this many answers are being sent. */
+  maxActive?: number;
 }
 
 /** What a {@linkcode fileRoute} sent, per request. */
@@ -196,6 +216,10 @@ export interface FileRouteLog {
   sent: number[];
   /** Per request: resolves when the client closed the connection before the answer ended. */
   abandoned: Promise<void>[];
+  /** The most answers sent at once (503s to `maxActive` not counted). */
+  mostActive: number;
+  /** The TCP connections the requests came on. */
+  connections: number;
 }
 
 /**
@@ -210,10 +234,34 @@ export function fileRoute(
     ifRanges: [],
     sent: [],
     abandoned: [],
+    mostActive: 0,
+    connections: 0,
   };
+  const sockets = new WeakSet<object>();
+  let active = 0;
   const route: Route = async (request, response) => {
     const index = log.ranges.length;
-    const fault = options.faults?.[index] ?? {};
+    if (!sockets.has(request.socket)) {
+      sockets.add(request.socket);
+      log.connections++;
+    }
+    active++;
+    response.on("close", () => active--);
+    if (options.maxActive !== undefined && active > options.maxActive) {
+      log.ranges.push(request.headers.range ?? null);
+      log.ifRanges.push((request.headers["if-range"] as string) ?? null);
+      log.sent.push(0);
+      log.abandoned.push(new Promise(() => {}));
+      response.writeHead(503, { "retry-after": "0" }).end("too many");
+      return;
+    }
+    log.mostActive = Math.max(log.mostActive, active);
+    const fault = options.faults?.[index] ??
+      options.faultFor?.({
+        index,
+        range: request.headers.range ?? null,
+        active,
+      }) ?? {};
     const changed = options.change !== undefined && index >= options.change;
     const body = changed ? options.changed ?? options.body : options.body;
     const etag = changed ? options.changedEtag : options.etag;
@@ -251,20 +299,23 @@ export function fileRoute(
     }
     const validatorOk = ifRange === null || ifRange === etag ||
       (etag === undefined && ifRange === options.lastModified);
-    const match = range === null ? null : /^bytes=(\d+)-$/.exec(range);
+    const match = range === null ? null : /^bytes=(\d+)-(\d*)$/.exec(range);
     let start = 0;
+    let end = body.byteLength; // one past the last byte sent
     if (match !== null && validatorOk && !fault.ignoreRange) {
-      start = fault.wrongRange ? 0 : Number(match[1]);
-      headers["content-range"] = `bytes ${start}-${
-        body.byteLength - 1
-      }/${body.byteLength}`;
-      headers["content-length"] = body.byteLength - start;
+      start = Number(match[1]);
+      end = match[2] === "" || match[2] === undefined
+        ? body.byteLength
+        : Math.min(body.byteLength, Number(match[2]) + 1);
+      if (fault.wrongRange) [start, end] = [0, end - start];
+      headers["content-range"] = `bytes ${start}-${end - 1}/${body.byteLength}`;
+      headers["content-length"] = end - start;
       response.writeHead(206, headers);
     } else {
       headers["content-length"] = body.byteLength;
       response.writeHead(200, headers);
     }
-    let part = body.subarray(start);
+    let part = body.subarray(start, end);
     const cut = fault.dropAfter ?? fault.stallAfter;
     if (cut !== undefined) part = part.subarray(0, cut);
     await new Promise<void>((resolve) => response.write(part, () => resolve()));

@@ -1,0 +1,63 @@
+// One request's scope, for every strategy: an abort controller that a cancel
+// of the download (and a strategy's own `stop`) aborts with its reason, and
+// one watchdog for its timeouts, on the connect limit until the answer, then
+// on the idle limit while the body comes.
+
+import { TimeoutError } from "../errors.ts";
+import { Watchdog } from "../_timers.ts";
+import type { Transfer } from "./strategy.ts";
+
+/** A request's abort controller and watchdog; dispose of it when done. */
+export class Connection implements Disposable {
+  /** Aborts the request and its body; its reason is the attempt's error. */
+  readonly abort: AbortController = new AbortController();
+  /** Touched whenever body bytes arrive. */
+  readonly watchdog: Watchdog;
+  #transfer: Transfer;
+  #signals: AbortSignal[];
+  #forward = (event: Event): void =>
+    this.abort.abort((event.target as AbortSignal).reason);
+
+  /**
+   * Starts the scope, on the connect timeout.
+   *
+   * @param transfer The download's transfer (its signal, options and URL).
+   * @param stop Aborts the request too, with its reason (a strategy's).
+   */
+  constructor(transfer: Transfer, stop?: AbortSignal) {
+    this.#transfer = transfer;
+    this.#signals = [transfer.signal, ...(stop === undefined ? [] : [stop])];
+    for (const signal of this.#signals) {
+      if (signal.aborted) this.abort.abort(signal.reason);
+      signal.addEventListener("abort", this.#forward);
+    }
+    const { connectTimeout } = transfer.options;
+    this.watchdog = new Watchdog(
+      connectTimeout,
+      () =>
+        this.abort.abort(
+          new TimeoutError("connect", connectTimeout, transfer.url),
+        ),
+    );
+  }
+
+  /** The answer came: from now on, the body may stall `idleTimeout` at most. */
+  answered(): void {
+    const { idleTimeout } = this.#transfer.options;
+    this.watchdog.restart(
+      idleTimeout,
+      () =>
+        this.abort.abort(
+          new TimeoutError("idle", idleTimeout, this.#transfer.url),
+        ),
+    );
+  }
+
+  /** Stops the watchdog and the forwarding. */
+  [Symbol.dispose](): void {
+    this.watchdog.stop();
+    for (const signal of this.#signals) {
+      signal.removeEventListener("abort", this.#forward);
+    }
+  }
+}

@@ -1,0 +1,92 @@
+// How many connections a segmented download uses, when it chooses
+// (`connections: "auto"`): one, until the first has shown its rate; then,
+// if the rest would take long enough for more connections to pay and the
+// server is not on this machine or network, a few; then twice as many each
+// time the rate rose with the last step, until it stops rising or the limit
+// is reached. Never fewer: a connection that was opened finishes its piece.
+// Pure: it sees the clock and the bytes on disk as it is told them.
+
+/** The ramp's settings, in milliseconds and bytes. */
+export interface RampOptions {
+  /** The most connections (the download's and the host's budget). */
+  max: number;
+  /** How long the server took to answer the first request. */
+  firstAnswer: number;
+}
+
+/** An answer faster than this comes from this machine or its network. */
+export const LOCAL_ANSWER = 10;
+/** More connections pay when the rest would take at least this long. */
+export const PAYS_AFTER = 1000;
+/** How many connections the first step opens. */
+export const FIRST_STEP = 4;
+/** A step paid if the rate rose by this factor. */
+export const RISE = 1.2;
+/** The shortest window a rate is measured over. */
+export const MIN_WINDOW = 500;
+
+/** Decides the number of connections over time (see the module comment). */
+export class Ramp {
+  #max: number;
+  #window: number;
+  #local: boolean;
+  #connections = 1;
+  #done = false;
+  // Where the current window started, and the rate before the last step.
+  #since: { time: number; bytes: number } | undefined;
+  #before: number | undefined;
+
+  /** @param options See {@linkcode RampOptions}. */
+  constructor(options: RampOptions) {
+    this.#max = Math.max(1, options.max);
+    // A few round trips: a new connection's slow start shows within them.
+    this.#window = Math.max(MIN_WINDOW, 8 * options.firstAnswer);
+    this.#local = options.firstAnswer < LOCAL_ANSWER;
+    this.#done = this.#max === 1;
+  }
+
+  /** The connections decided so far. */
+  get connections(): number {
+    return this.#connections;
+  }
+
+  /** Whether it will decide no more. */
+  get settled(): boolean {
+    return this.#done;
+  }
+
+  /** No more connections than `max` from now on (a server refused more). */
+  cap(max: number): void {
+    this.#max = Math.max(1, Math.min(this.#max, max));
+    if (this.#connections >= this.#max) this.#done = true;
+  }
+
+  /**
+   * Takes a reading: `bytes` on disk at `time`, `left` still to fetch.
+   * Returns the connections to have from now on (never fewer than before).
+   */
+  observe(time: number, bytes: number, left: number): number {
+    if (this.#done) return this.#connections;
+    if (this.#since === undefined) {
+      this.#since = { time, bytes };
+      return this.#connections;
+    }
+    const elapsed = time - this.#since.time;
+    if (elapsed < this.#window) return this.#connections;
+    const rate = (bytes - this.#since.bytes) / elapsed; // bytes per ms
+    this.#since = { time, bytes };
+    const rose = this.#before === undefined || rate >= this.#before * RISE;
+    const pays = rate > 0 && left / rate >= PAYS_AFTER;
+    if (!rose || !pays || (this.#connections === 1 && this.#local)) {
+      this.#done = true;
+      return this.#connections;
+    }
+    this.#before = rate;
+    this.#connections = Math.min(
+      this.#max,
+      this.#connections === 1 ? FIRST_STEP : this.#connections * 2,
+    );
+    if (this.#connections >= this.#max) this.#done = true;
+    return this.#connections;
+  }
+}

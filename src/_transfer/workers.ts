@@ -1,0 +1,340 @@
+// The connections of a segmented download, each fetching parts of the file
+// (`pieces.ts`) with a bounded `Range` and `If-Range`, and writing them at
+// their offsets in the one partial file. Every 206 is checked (its range,
+// total and validator) before a byte is written, and a part is written only
+// up to its end, which a connection stealing half of it may lower. Each
+// connection retries as a download does (timeouts, backoff, Retry-After);
+// one that a server refuses (429, 503, or a 200 that ignores the range)
+// while others run ends, and the download goes on with fewer. The sidecar
+// records the ranges on disk as each part ends, and every second, so that a
+// crash loses at most a second of them.
+
+import { ProtocolError } from "../errors.ts";
+import { failureOf } from "../_http/failure.ts";
+import { parseContentRange, validatorOf } from "../_http/range.ts";
+import { request } from "../_http/request.ts";
+import { parseRetryAfter } from "../_http/retry_policy.ts";
+import { HTTPError } from "../errors.ts";
+import { withRetries } from "./attempts.ts";
+import { Connection } from "./connection.ts";
+import { type Piece, Pieces } from "./pieces.ts";
+import type { Ramp } from "./ramp.ts";
+import type { Transfer } from "./strategy.ts";
+
+/** No part is split in two smaller than this. */
+export const MIN_PIECE = 1024 * 1024;
+/** How often the sidecar's ranges are brought up to date while parts are written. */
+const CHECKPOINT_EVERY = 1000;
+/** How often, at most, progress is reported while parts are written. */
+const REPORT_EVERY = 50;
+
+/**
+ * The parts cannot be fetched as parts: the file changed on the server (its
+ * validator, or its length), or the server ignores ranges while no other
+ * connection runs. The download starts over, on one connection.
+ */
+export class StartOver extends Error {
+  /** @param message Why. */
+  constructor(message: string) {
+    super(message);
+    this.name = "StartOver";
+  }
+}
+
+/** A 200 to a ranged request for the same file: ranges ignored. */
+class RangeIgnored extends Error {
+  constructor(url: string) {
+    super(`Cannot download "${url}": the server ignored the range asked for`);
+    this.name = "RangeIgnored";
+  }
+}
+
+/** Whether `error` is a server's "no more connections" (429, 503, no range). */
+function isRefusal(error: unknown): boolean {
+  return error instanceof RangeIgnored ||
+    (error instanceof HTTPError &&
+      (error.status === 429 || error.status === 503));
+}
+
+/** The connections of one segmented download. */
+export class Workers {
+  #transfer: Transfer;
+  #ramp: Ramp | undefined;
+  #pieces: Pieces;
+  #total: number;
+  #target: number;
+  #running = new Set<Promise<void>>();
+  #count = 0;
+  #failure: { error: unknown } | undefined;
+  #stop = new AbortController();
+  #lastReport = 0;
+  #reportLater: ReturnType<typeof setTimeout> | undefined;
+  #saved = -1;
+  #checkpoint: Promise<void> = Promise.resolve();
+
+  /**
+   * @param transfer The download's transfer: its partial file holds the
+   * validator and total, and the bytes on disk (a prefix, or ranges).
+   * @param ramp The ramp that decides the connections (`"auto"`), if any.
+   */
+  constructor(transfer: Transfer, ramp: Ramp | undefined) {
+    this.#transfer = transfer;
+    this.#ramp = ramp;
+    const { partial, options } = transfer;
+    this.#total = partial.total as number;
+    this.#pieces = new Pieces(
+      this.#total,
+      partial.ranges ?? [[0, partial.offset]],
+    );
+    const wanted = options.connections === "auto"
+      ? ramp?.connections ?? 1
+      : options.connections;
+    this.#target = Math.min(wanted, transfer.maxConnections);
+  }
+
+  /** Fetches every missing part; then the digest, of the whole file. */
+  async run(): Promise<void> {
+    const { partial, integrity } = this.#transfer;
+    // From now on the file is in parts: record them before any is written.
+    await partial.recordRanges(this.#pieces.doneRanges());
+    // Now and then, also while every connection waits for its server.
+    const timer = setInterval(() => this.#save(), CHECKPOINT_EVERY);
+    this.#transfer.showParts(() => this.#pieces.active);
+    try {
+      this.#fill();
+      while (this.#running.size > 0) await Promise.race(this.#running);
+    } finally {
+      clearInterval(timer);
+      clearTimeout(this.#reportLater);
+      this.#transfer.showParts(undefined);
+    }
+    // No sidecar is written after this: the commit removes it.
+    await this.#checkpoint;
+    if (this.#failure !== undefined) throw this.#failure.error;
+    this.#transfer.signal.throwIfAborted();
+    if (!this.#pieces.complete) {
+      throw new ProtocolError(
+        `Cannot download "${this.#transfer.url}": no connection could fetch the rest`,
+      );
+    }
+    partial.ranges = [[0, this.#total]];
+    partial.offset = this.#total;
+    this.#transfer.report(this.#total, this.#total);
+    if (integrity !== undefined) {
+      integrity.reset();
+      await partial.hash(integrity);
+    }
+  }
+
+  /** Opens connections up to the target, as the host's budget allows. */
+  #fill(): void {
+    const { budget, host } = this.#transfer;
+    while (this.#count < this.#target && this.#failure === undefined) {
+      // The download's first connection is counted already.
+      const extra = this.#count > 0;
+      if (extra && !budget.tryAcquire(host)) return;
+      this.#count++;
+      const worker = this.#work().finally(() => {
+        this.#count--;
+        if (extra) budget.release(host);
+        this.#running.delete(worker);
+      });
+      this.#running.add(worker);
+    }
+  }
+
+  /** One connection: claims parts and fetches them, until none is left. */
+  async #work(): Promise<void> {
+    const pieces = this.#pieces;
+    while (this.#failure === undefined) {
+      const left = this.#total - pieces.bytesDone;
+      const piece = pieces.claim(Math.ceil(left / this.#target), MIN_PIECE);
+      if (piece === undefined) return;
+      try {
+        await withRetries(
+          {
+            ...this.#transfer,
+            isFinal: (error) =>
+              error instanceof StartOver || error instanceof RangeIgnored ||
+              (isRefusal(error) && this.#count > 1),
+          },
+          () => this.#fetch(piece),
+        );
+      } catch (error) {
+        pieces.release(piece);
+        if (isRefusal(error) && this.#count > 1) {
+          // Fewer connections from now on; the others take this part.
+          this.#target = Math.max(1, this.#count - 1);
+          this.#ramp?.cap(this.#target);
+          return;
+        }
+        this.#fail(
+          error instanceof RangeIgnored ? new StartOver(error.message) : error,
+        );
+        return;
+      }
+      pieces.release(piece);
+      this.#save();
+    }
+  }
+
+  /**
+   * One request for the rest of `piece`: checks the answer, then writes its
+   * body at the piece's offset, up to the piece's end (which may be lowered
+   * meanwhile).
+   */
+  async #fetch(piece: Piece): Promise<void> {
+    const { url, options, partial } = this.#transfer;
+    const from = piece.start + piece.written;
+    if (from >= piece.end) return;
+    const to = piece.end - 1;
+    using connection = new Connection(this.#transfer, this.#stop.signal);
+    const { abort } = connection;
+    try {
+      const { response, url: at } = await request(url, {
+        fetch: this.#transfer.fetch,
+        headers: options.headers,
+        extra: [
+          ["range", `bytes=${from}-${to}`],
+          ["if-range", partial.validator as string],
+        ],
+        maxRedirects: options.maxRedirects,
+        signal: abort.signal,
+      });
+      connection.answered();
+      this.#check(response, at, from, to);
+      if (response.body === null) {
+        throw new ProtocolError(
+          `Cannot download "${url}": a part came without a body`,
+        );
+      }
+      await this.#write(piece, response.body, connection);
+    } catch (error) {
+      abort.abort(error);
+      throw error;
+    }
+  }
+
+  /** Refuses any answer but the 206 of exactly `[from, to]` of this file. */
+  #check(response: Response, at: string, from: number, to: number): void {
+    const { url, partial } = this.#transfer;
+    const validator = validatorOf(response.headers);
+    const changed = validator !== undefined && validator !== partial.validator;
+    if (changed || response.status === 416) {
+      throw new StartOver(
+        `Cannot download "${url}": the file changed on the server`,
+      );
+    }
+    if (response.status === 206) {
+      const range = parseContentRange(response.headers.get("content-range"));
+      if (
+        range?.start !== from || range.end !== to || range.total !== this.#total
+      ) {
+        throw new ProtocolError(
+          `Cannot download "${url}": asked for bytes ${from}-${to}, got ${
+            response.headers.get("content-range") ?? "no Content-Range"
+          }`,
+        );
+      }
+      return;
+    }
+    // A whole answer for the same version: ranges ignored here.
+    if (response.ok) throw new RangeIgnored(url);
+    throw new HTTPError(response.status, at, {
+      statusText: response.statusText,
+      retryAfter: parseRetryAfter(response.headers.get("retry-after")),
+    });
+  }
+
+  /** Writes the body at the piece's offset, up to its end; then it is whole. */
+  async #write(
+    piece: Piece,
+    body: ReadableStream<Uint8Array>,
+    connection: Connection,
+  ): Promise<void> {
+    const { url, partial } = this.#transfer;
+    const reader = body.getReader();
+    const file = await partial.writerAt(piece.start + piece.written);
+    try {
+      for (;;) {
+        let result;
+        try {
+          result = await reader.read();
+        } catch (error) {
+          throw failureOf(url, error, connection.abort.signal);
+        }
+        if (result.done) break;
+        connection.watchdog.touch();
+        const room = piece.end - piece.start - piece.written;
+        const bytes = result.value.subarray(0, room);
+        await file.write(bytes);
+        this.#pieces.wrote(piece, bytes.byteLength);
+        this.#progress();
+        if (piece.start + piece.written >= piece.end) {
+          // Its end was lowered: the rest is another connection's.
+          await reader.cancel().catch(() => {});
+          return;
+        }
+      }
+    } finally {
+      await file.close();
+    }
+    if (piece.start + piece.written < piece.end) {
+      throw new ProtocolError(
+        `Cannot download "${url}": a part ended after ${piece.written} of ${
+          piece.end - piece.start
+        } bytes`,
+      );
+    }
+  }
+
+  /**
+   * Reports progress, at most every `REPORT_EVERY` ms (the last write of a
+   * burst is reported when that time is up), and lets the ramp open
+   * connections.
+   */
+  #progress(): void {
+    const now = performance.now();
+    const done = this.#pieces.bytesDone;
+    if (now - this.#lastReport >= REPORT_EVERY || done === this.#total) {
+      this.#report(now);
+    } else {
+      this.#reportLater ??= setTimeout(
+        () => this.#report(performance.now()),
+        REPORT_EVERY - (now - this.#lastReport),
+      );
+    }
+    const ramp = this.#ramp;
+    if (ramp !== undefined && !ramp.settled) {
+      const wanted = ramp.observe(now, done, this.#total - done);
+      if (wanted > this.#target) {
+        this.#target = Math.min(wanted, this.#transfer.maxConnections);
+        this.#fill();
+      }
+    }
+  }
+
+  #report(now: number): void {
+    clearTimeout(this.#reportLater);
+    this.#reportLater = undefined;
+    this.#lastReport = now;
+    this.#transfer.report(this.#pieces.bytesDone, this.#total);
+  }
+
+  /** Brings the sidecar's ranges up to date, if more is on disk since. */
+  #save(): void {
+    const done = this.#pieces.bytesDone;
+    if (done === this.#saved || this.#failure !== undefined) return;
+    this.#saved = done;
+    const ranges = this.#pieces.doneRanges();
+    this.#checkpoint = this.#checkpoint.then(() =>
+      this.#transfer.partial.recordRanges(ranges)
+    ).catch((error) => this.#fail(error));
+  }
+
+  /** Records the download's error, and stops every connection. */
+  #fail(error: unknown): void {
+    this.#failure ??= { error };
+    this.#stop.abort(error);
+  }
+}

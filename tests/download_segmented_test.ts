@@ -1,0 +1,360 @@
+// Download over several connections (`connections`), against a local
+// server that serves bounded ranges and misbehaves on some: every byte at
+// its offset, every 206 checked, a server that refuses more connections or
+// changes the file, a crash with parts in flight. The behaviour lives in
+// src/_transfer/segmented.ts, workers.ts and pieces.ts.
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { test } from "node:test";
+import {
+  Download,
+  DownloadInterrupt,
+  DownloadManager,
+  type DownloadOptions,
+} from "../mod.ts";
+import {
+  deferred,
+  fileRoute,
+  type FileRouteOptions,
+  patternBytes,
+  startServer,
+} from "./_helpers/server.ts";
+import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
+import { startChild } from "./_helpers/child.ts";
+import { partialPaths } from "../src/_disk/names.ts";
+import { readSidecar } from "../src/_disk/sidecar.ts";
+
+const MiB = 1024 * 1024;
+const BODY = patternBytes(8 * MiB + 12_345, 7);
+const ETAG = '"seg-1"';
+const FAST: DownloadOptions = { backoffBase: 1, backoffCap: 5 };
+
+/** The bounded `bytes=a-b` ranges asked for, as [a, b + 1). */
+function bounded(ranges: (string | null)[]): [number, number][] {
+  return ranges.flatMap((range) => {
+    const match = /^bytes=(\d+)-(\d+)$/.exec(range ?? "");
+    return match === null ? [] : [[Number(match[1]), Number(match[2]) + 1]];
+  });
+}
+
+async function serve(
+  options: Partial<FileRouteOptions> = {},
+): Promise<{
+  url: string;
+  log: ReturnType<typeof fileRoute>["log"];
+  close: () => Promise<void>;
+}> {
+  const { route, log } = fileRoute({ body: BODY, etag: ETAG, ...options });
+  const server = await startServer({ "/f": route });
+  return { url: server.url("/f"), log, close: () => server.close() };
+}
+
+async function run(
+  url: string,
+  dir: TempDir,
+  options: DownloadOptions,
+): Promise<{ download: Download; reports: number[] }> {
+  const reports: number[] = [];
+  const download = new Download(url, dir.join("f"), {
+    ...FAST,
+    progress: (_d, current) => reports.push(current),
+    ...options,
+  });
+  download.start();
+  await download.wait({ raiseIfError: false });
+  return { download, reports };
+}
+
+function assertProgress(reports: number[], total: number): void {
+  for (let i = 1; i < reports.length; i++) {
+    assert.ok(
+      (reports[i] as number) >= (reports[i - 1] as number),
+      `progress went back at ${i}`,
+    );
+  }
+  assert.ok(Math.max(...reports) <= total, "progress passed the total");
+  assert.equal(reports.at(-1), total);
+}
+
+test("Download with connections: 4 fetches the parts over 4 connections, each byte at its offset", async () => {
+  const { url, log, close } = await serve();
+  await using dir = await tempDir();
+  try {
+    const { download, reports } = await run(url, dir, { connections: 4 });
+    assert.equal(download.error(), undefined);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    // The first request, then one bounded range per part, each asked with
+    // If-Range, which together cover the file.
+    assert.equal(log.ranges[0], null);
+    const parts = bounded(log.ranges);
+    assert.equal(parts.length, 4);
+    assert.deepEqual(
+      parts.sort((a, b) => a[0] - b[0]).reduce<[number, number][]>(
+        (merged, [s, e]) => {
+          const last = merged.at(-1);
+          if (last !== undefined && last[1] === s) last[1] = e;
+          else merged.push([s, e]);
+          return merged;
+        },
+        [],
+      ),
+      [[0, BODY.byteLength]],
+    );
+    assert.ok(log.ifRanges.slice(1).every((value) => value === ETAG));
+    assert.ok(log.mostActive >= 2, `at most ${log.mostActive} at once`);
+    assertProgress(reports, BODY.byteLength);
+    assert.deepEqual(await dir.list(), ["f"]);
+  } finally {
+    await close();
+  }
+});
+
+test("Download with connections resumes a part whose connection dropped, from its last write", async () => {
+  const drops = new Set<number>();
+  const { url, log, close } = await serve({
+    // The first part's first answer drops after 300,000 bytes.
+    faultFor: ({ range }) => {
+      if (range === null || !/^bytes=0-\d+$/.test(range) || drops.has(0)) {
+        return undefined;
+      }
+      drops.add(0);
+      return { dropAfter: 300_000 };
+    },
+  });
+  await using dir = await tempDir();
+  try {
+    const { download, reports } = await run(url, dir, { connections: 3 });
+    assert.equal(download.error(), undefined);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    const starts = bounded(log.ranges).map(([start]) => start);
+    // Asked again from where its writes ended, not from 0.
+    assert.ok(
+      starts.some((start) => start > 0 && start <= 300_000),
+      `ranges: ${log.ranges}`,
+    );
+    assertProgress(reports, BODY.byteLength);
+  } finally {
+    await close();
+  }
+});
+
+test("Download with connections goes on with fewer when a server ignores the range on one, writing nothing of that answer", async () => {
+  let ranged = 0;
+  const { url, log, close } = await serve({
+    faultFor: ({ range }) =>
+      range !== null && ++ranged === 3 ? { ignoreRange: true } : undefined,
+  });
+  await using dir = await tempDir();
+  try {
+    const { download, reports } = await run(url, dir, { connections: 4 });
+    assert.equal(download.error(), undefined);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    assertProgress(reports, BODY.byteLength);
+    assert.ok(bounded(log.ranges).length >= 4);
+  } finally {
+    await close();
+  }
+});
+
+test("Download with connections starts over on one connection when the file changes between parts, never splicing two versions", async () => {
+  const changed = patternBytes(BODY.byteLength + 5000, 99);
+  // The first answer and two parts are of the old file; from the fourth
+  // request on, the server has the new one (a 200 to an old If-Range).
+  const { url, close } = await serve({
+    change: 3,
+    changed,
+    changedEtag: '"seg-2"',
+  });
+  await using dir = await tempDir();
+  try {
+    const { download, reports } = await run(url, dir, { connections: 4 });
+    assert.equal(download.error(), undefined);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), changed);
+    // Progress went back once, to start over, and ended at the new total.
+    assert.equal(reports.at(-1), changed.byteLength);
+    assert.ok(Math.max(...reports) <= changed.byteLength);
+    assert.deepEqual(await dir.list(), ["f"]);
+  } finally {
+    await close();
+  }
+});
+
+test("Download with connections refuses a part whose Content-Range is not the one asked for, and asks again", async () => {
+  let wrong = 0;
+  const { url, log, close } = await serve({
+    faultFor: ({ range }) =>
+      range !== null && wrong++ === 1 ? { wrongRange: true } : undefined,
+  });
+  await using dir = await tempDir();
+  try {
+    const { download, reports } = await run(url, dir, { connections: 3 });
+    assert.equal(download.error(), undefined);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    // The refused part was asked for twice.
+    const parts = bounded(log.ranges).map(([s, e]) => `${s}-${e}`);
+    assert.ok(parts.length > new Set(parts).size, `ranges: ${log.ranges}`);
+    assertProgress(reports, BODY.byteLength);
+  } finally {
+    await close();
+  }
+});
+
+test("Download with connections backs off to what the server allows (503 beyond 2), and succeeds", async () => {
+  const { url, log, close } = await serve({ maxActive: 2 });
+  await using dir = await tempDir();
+  try {
+    const { download, reports } = await run(url, dir, { connections: 4 });
+    assert.equal(download.error(), undefined);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    assert.ok(log.mostActive <= 2);
+    assertProgress(reports, BODY.byteLength);
+  } finally {
+    await close();
+  }
+});
+
+test("Download with connections checks a digest over the whole file", async () => {
+  const { url, close } = await serve();
+  await using dir = await tempDir();
+  try {
+    const sha256 = createHash("sha256").update(BODY).digest("hex");
+    const good = await run(url, dir, { connections: 4, sha256 });
+    assert.equal(good.download.error(), undefined);
+    await using other = await tempDir();
+    const bad = await run(url, other, {
+      connections: 4,
+      sha256: "0".repeat(64),
+    });
+    assert.equal(bad.download.error()?.constructor.name, "IntegrityError");
+    assert.deepEqual(await other.list(), []);
+  } finally {
+    await close();
+  }
+});
+
+test("Download with connections stops every connection at once on cancel, leaving nothing", async () => {
+  const release = deferred();
+  const { url, log, close } = await serve({
+    faultFor: ({ range }) =>
+      range === null
+        ? undefined
+        : { stallAfter: 100_000, release: release.promise },
+  });
+  await using dir = await tempDir();
+  try {
+    const download = new Download(url, dir.join("f"), {
+      ...FAST,
+      connections: 4,
+      progress: (_d, current) => {
+        // Every part has sent what it sends before its stall.
+        if (current >= 4 * 100_000) download.cancel();
+      },
+    });
+    download.start();
+    await assert.rejects(download.wait(), DownloadInterrupt);
+    // Every part's connection was closed by the client, not left to drain.
+    const parts = log.ranges.flatMap((range, i) =>
+      range === null ? [] : [log.abandoned[i]]
+    );
+    await Promise.all(parts);
+    assert.deepEqual(await dir.list(), []);
+  } finally {
+    release.resolve();
+    await close();
+  }
+});
+
+test("DownloadManager's maxConnectionsPerHost bounds the connections of all its downloads to one host", async () => {
+  const { route, log } = fileRoute({ body: BODY, etag: ETAG });
+  const { route: route2, log: log2 } = fileRoute({ body: BODY, etag: ETAG });
+  await using server = await startServer({ "/a": route, "/b": route2 });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    connections: 4,
+    maxConnectionsPerHost: 3,
+  });
+  manager.download(server.url("/a"));
+  manager.download(server.url("/b"));
+  await manager.wait();
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("a"))), BODY);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("b"))), BODY);
+  // Each download has its first connection; one more is all the budget
+  // leaves, shared.
+  assert.ok(log.mostActive + log2.mostActive <= 4);
+});
+
+test(
+  "Download with connections, killed with 4 parts in flight, is resumed by another process that fetches only what is missing",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    const release = deferred();
+    let inFirstRun = true;
+    const { route, log } = fileRoute({
+      body: BODY,
+      etag: ETAG,
+      // In the first run, every part stalls after 600,000 bytes.
+      faultFor: ({ range }) =>
+        inFirstRun && range !== null
+          ? { stallAfter: 600_000, release: release.promise }
+          : undefined,
+    });
+    await using server = await startServer({ "/f": route });
+    await using dir = await tempDir();
+    const paths = partialPaths(dir.join("f"));
+    const child = startChild("crash_child", [
+      server.url("/f"),
+      dir.join("f"),
+      JSON.stringify({ connections: 4 }),
+    ]);
+    try {
+      await child.line((line) => Number(line) >= 4 * 600_000);
+      // The sidecar records the parts on disk (at least every second).
+      let recorded: [number, number][] = [];
+      for (;;) {
+        const sidecar = readSidecar(paths.sidecar);
+        recorded = sidecar?.ranges ?? [];
+        if (size(recorded) >= 4 * 600_000) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      child.process.kill("SIGKILL");
+      assert.equal(await child.exited, "SIGKILL");
+      inFirstRun = false;
+      const before = log.sent.length;
+      const { download } = await run(server.url("/f"), dir, { connections: 4 });
+      assert.equal(download.error(), undefined);
+      assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+      // Only the missing bytes were sent again: nothing of what was recorded.
+      const sent = log.sent.slice(before).reduce(
+        (sum, bytes) => sum + bytes,
+        0,
+      );
+      const recordedBytes = size(recorded);
+      const sidecar = readSidecar(paths.sidecar);
+      assert.equal(sidecar, undefined);
+      assert.ok(recordedBytes >= 4 * 600_000);
+      assert.ok(
+        sent <= BODY.byteLength - recordedBytes,
+        `sent ${sent}, missing ${BODY.byteLength - recordedBytes}`,
+      );
+      for (const [start, end] of bounded(log.ranges.slice(before))) {
+        assert.ok(
+          recorded.every(([s, e]) => end <= s || start >= e),
+          `asked again for recorded bytes ${start}-${end}`,
+        );
+      }
+      assert.deepEqual(await dir.list(), ["f"]);
+    } finally {
+      release.resolve();
+      child.process.kill("SIGKILL");
+    }
+  },
+);
+
+function size(ranges: [number, number][]): number {
+  return ranges.reduce((sum, [start, end]) => sum + end - start, 0);
+}
