@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { parseSize } from "./units.ts";
 import { fileNameProblem, printable } from "../_disk/file_name.ts";
-import { DEFAULTS } from "../transfer_options.ts";
+import { DEFAULTS, MAX_CONNECTIONS } from "../transfer_options.ts";
 
 /** A bad command line or input list: the CLI prints the message, exits 2. */
 export class UsageError extends Error {
@@ -43,6 +43,8 @@ export interface CliOptions {
   concurrency: number | undefined;
   /** `--retries`. */
   retries: number | undefined;
+  /** `-x`: connections per file, or `"auto"`; `undefined`: the library's default. */
+  connections: number | "auto" | undefined;
   /** `--timeout`, in milliseconds: both the connect and the idle timeout. */
   timeout: number | undefined;
   /** `--header` values, as name-value pairs. */
@@ -82,6 +84,9 @@ Options:
                          URL<TAB>name<TAB>sha256; blank and # lines are skipped
   -o, --output NAME      file name, for a single URL
   -j, --jobs N           downloads at once, 1 to 1000 (default: ${DEFAULTS.concurrency})
+  -x, --connections N    connections per file, 1 to ${MAX_CONNECTIONS}, or auto: more
+                         while they pay, where the server serves ranges
+                         (default: ${DEFAULTS.connections})
       --retries N        retries per download, 0 to 1000 (default: ${DEFAULTS.retries})
       --timeout SECONDS  connect and idle timeout (default: ${
   DEFAULTS.connectTimeout / 1000
@@ -115,6 +120,7 @@ const OPTIONS = {
   "input-file": { type: "string", short: "i" },
   output: { type: "string", short: "o" },
   jobs: { type: "string", short: "j" },
+  connections: { type: "string", short: "x" },
   retries: { type: "string" },
   timeout: { type: "string" },
   header: { type: "string", multiple: true },
@@ -185,6 +191,9 @@ export function parseCliArgs(args: string[]): Command {
       dir: values.dir ?? ".",
       concurrency: integer("-j", values.jobs, 1, MAX_JOBS),
       retries: integer("--retries", values.retries, 0, MAX_RETRIES),
+      connections: values.connections === "auto"
+        ? "auto"
+        : integer("-x", values.connections, 1, MAX_CONNECTIONS),
       timeout,
       headers: (values.header ?? []).map(header),
       maxSize,

@@ -24,6 +24,8 @@ export interface RowState {
    * file: that process's pid, if known.
    */
   waitingFor?: { pid: number | undefined } | undefined;
+  /** The connections it uses, when more than one. */
+  connections?: number | undefined;
 }
 
 /** The total line's figures. */
@@ -135,14 +137,16 @@ function renderRow(
     );
   }
   const known = row.total !== undefined && row.total > 0;
+  const many = (row.connections ?? 0) > 1 ? `x${row.connections}` : "";
   const stats = known
     ? [
       `${Math.floor(100 * row.current / (row.total ?? 1))}%`.padStart(4),
       `${formatBytes(row.current)}/${formatBytes(row.total ?? 0)}`,
       speedText(row.speed),
+      many,
       row.speed ? `ETA ${eta(row)}` : "",
     ]
-    : [formatBytes(row.current), speedText(row.speed)];
+    : [formatBytes(row.current), speedText(row.speed), many];
   const parts = stats.filter((part) => part !== "");
   // Drop figures from the least useful end until a short name and bar fit.
   while (

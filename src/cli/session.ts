@@ -134,6 +134,7 @@ export class Session implements RunView {
       waitingFor: t.download.state === "waiting"
         ? { pid: t.download.lockHolder?.pid }
         : undefined,
+      connections: t.download.connections.length,
     }));
   }
 
@@ -177,6 +178,9 @@ export class Session implements RunView {
         ? {}
         : { concurrency: options.concurrency }),
       ...(options.retries === undefined ? {} : { retries: options.retries }),
+      ...(options.connections === undefined
+        ? {}
+        : { connections: options.connections }),
       ...(options.timeout === undefined ? {} : {
         connectTimeout: options.timeout,
         idleTimeout: options.timeout,

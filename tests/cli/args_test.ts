@@ -31,6 +31,7 @@ function defaults(jobs: Job[]): CliOptions {
     dir: ".",
     concurrency: undefined,
     retries: undefined,
+    connections: undefined,
     timeout: undefined,
     headers: [],
     maxSize: undefined,
@@ -160,6 +161,8 @@ test("parseCliArgs() sets every option when given each in long form", () => {
       "3",
       "--retries",
       "0",
+      "--connections",
+      "8",
       "--timeout",
       "1.5",
       "--header",
@@ -178,6 +181,7 @@ test("parseCliArgs() sets every option when given each in long form", () => {
       dir: "out",
       concurrency: 3,
       retries: 0,
+      connections: 8,
       timeout: 1500,
       headers: [["X-A", "1"]],
       maxSize: 524_288_000,
@@ -499,13 +503,14 @@ test("parseCliArgs() throws when given an unknown option", () => {
     () => parseCliArgs(["--foo", URL_A]),
     "Unknown option --foo (see --help)",
   );
+  // (-x is --connections since segmented downloads: -z stands in for it.)
   throwsUsage(
-    () => parseCliArgs(["-x", URL_A]),
-    "Unknown option -x (see --help)",
+    () => parseCliArgs(["-z", URL_A]),
+    "Unknown option -z (see --help)",
   );
   throwsUsage(
-    () => parseCliArgs(["-qx", URL_A]),
-    "Unknown option -x (see --help)",
+    () => parseCliArgs(["-qz", URL_A]),
+    "Unknown option -z (see --help)",
   );
   throwsUsage(
     () => parseCliArgs(["--output-file", "x", URL_A]),
@@ -754,4 +759,23 @@ test("parseInputList() counts lines after CRLF and comments when it reports a li
     () => parseInputList(`# a\r\n${URL_A}\r\n\r\nbad\r\n`, "l"),
     'l:4: Invalid URL "bad"',
   );
+});
+
+test("parseCliArgs() takes -x and --connections as a number from 1 to 16, or auto", () => {
+  const connections = (args: string[]): unknown => {
+    const command = parseCliArgs([...args, URL_A]);
+    assert.equal(command.kind, "run");
+    return command.kind === "run" ? command.options.connections : undefined;
+  };
+  assert.equal(connections([]), undefined);
+  assert.equal(connections(["-x", "4"]), 4);
+  assert.equal(connections(["--connections", "16"]), 16);
+  assert.equal(connections(["--connections=auto"]), "auto");
+  assert.equal(connections(["-x1"]), 1);
+  for (const text of ["0", "17", "auto8", "2.5", "-1"]) {
+    throwsUsage(
+      () => parseCliArgs(["-x", text, URL_A]),
+      `Invalid -x "${text}": expected a whole number from 1 to 16`,
+    );
+  }
 });

@@ -654,3 +654,10 @@ test("renderFrame() shows which process a waiting download waits for, within the
   assert.equal(narrow, "a.zip         waiting: proces");
   assert.ok(narrow.length <= 29);
 });
+
+test("renderFrame() shows how many connections a row uses, when more than one", () => {
+  const [line] = renderFrame([{ ...HALF, connections: 4 }], TOTAL, 80, 0);
+  assert.match(line ?? "", / 50% 512 KiB\/1\.0 MiB 100 KiB\/s x4 ETA /);
+  const [single] = renderFrame([{ ...HALF, connections: 1 }], TOTAL, 80, 0);
+  assert.doesNotMatch(single ?? "", / x1/);
+});

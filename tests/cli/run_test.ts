@@ -13,6 +13,7 @@ import { type CliResult, runCli } from "../_helpers/cli.ts";
 import {
   bytesRoute,
   deferred,
+  fileRoute,
   patternBytes,
   startServer,
   statusRoute,
@@ -531,6 +532,27 @@ test("dlmanager's plain output says which process a file waits for", async () =>
   assert.equal(lines[1], "skipped a.bin (downloaded by another process)");
 });
 
+test("dlmanager -x 4 fetches a file over several connections, every byte in its place", async () => {
+  const big = patternBytes(6 * 1024 * 1024 + 7, 3);
+  const { route, log } = fileRoute({ body: big, etag: '"x4"' });
+  await using server = await startServer({ "/big.bin": route });
+  await using dir = await tempDir();
+  const result = await runCli([
+    "-x",
+    "4",
+    "-d",
+    dir.path,
+    server.url("/big.bin"),
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("big.bin"))), big);
+  const ranged = log.ranges.filter((range) =>
+    /^bytes=\d+-\d+$/.test(range ?? "")
+  );
+  assert.equal(ranged.length, 4);
+  assert.deepEqual(await dir.list(), ["big.bin"]);
+});
+
 const BAD_INPUTS: [string, string[], RegExp][] = [
   [
     "an unknown option",
@@ -586,8 +608,8 @@ const BAD_INPUTS: [string, string[], RegExp][] = [
   ],
   [
     "an unknown option in a group of short ones",
-    ["-qx", "http://x/a"],
-    /^Unknown option -x \(see --help\)$/,
+    ["-qz", "http://x/a"],
+    /^Unknown option -z \(see --help\)$/,
   ],
   [
     "a URL whose file name is not valid percent-encoding",
