@@ -79,7 +79,22 @@ function assertProgress(reports: number[], total: number): void {
 }
 
 test("Download with connections: 4 fetches the parts over 4 connections, each byte at its offset", async () => {
-  const { url, log, close } = await serve();
+  // The first part is answered only once a second is asked for, so the
+  // parts are in flight at once however fast each is served (if they are
+  // not, it is answered after 10 s, and the test fails).
+  const second = deferred<void>();
+  const deadline = setTimeout(() => second.resolve(), 10_000);
+  let parts = 0;
+  const { url, log, close } = await serve({
+    faultFor: ({ range }) => {
+      if (!/^bytes=\d+-\d+$/.test(range ?? "")) return undefined;
+      if (++parts === 1) {
+        return { answerAfter: second.promise };
+      }
+      second.resolve();
+      return undefined;
+    },
+  });
   await using dir = await tempDir();
   try {
     const { download, reports } = await run(url, dir, { connections: 4 });
@@ -88,10 +103,10 @@ test("Download with connections: 4 fetches the parts over 4 connections, each by
     // The first request, then one bounded range per part, each asked with
     // If-Range, which together cover the file.
     assert.equal(log.ranges[0], null);
-    const parts = bounded(log.ranges);
-    assert.equal(parts.length, 4);
+    const asked = bounded(log.ranges);
+    assert.equal(asked.length, 4);
     assert.deepEqual(
-      parts.sort((a, b) => a[0] - b[0]).reduce<[number, number][]>(
+      asked.sort((a, b) => a[0] - b[0]).reduce<[number, number][]>(
         (merged, [s, e]) => {
           const last = merged.at(-1);
           if (last !== undefined && last[1] === s) last[1] = e;
@@ -107,6 +122,7 @@ test("Download with connections: 4 fetches the parts over 4 connections, each by
     assertProgress(reports, BODY.byteLength);
     assert.deepEqual(await dir.list(), ["f"]);
   } finally {
+    clearTimeout(deadline);
     await close();
   }
 });

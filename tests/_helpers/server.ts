@@ -160,6 +160,8 @@ export interface Fault {
   stallAfter?: number;
   /** Send no answer at all until `release` resolves. */
   stallHeaders?: boolean;
+  /** Answer as usual, but only once this resolves. */
+  answerAfter?: Promise<void>;
   /** Ends a stall, or lets a drop happen. */
   release?: Promise<void>;
   /** Answer 200 with the whole body even to a Range request. */
@@ -277,6 +279,7 @@ export function fileRoute(
         })
       ),
     );
+    await fault.answerAfter;
     if (fault.stallHeaders) {
       await fault.release;
       response.destroy();
