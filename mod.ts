@@ -32,14 +32,29 @@
 
 export { Download } from "./src/download.ts";
 export type {
+  CancelOptions,
   ConnectionProgress,
   DownloadOptions,
   DownloadState,
+  EventsOptions,
   LockHolder,
   ProgressCallback,
   StateChangeCallback,
   WaitOptions,
 } from "./src/download_options.ts";
+export {
+  DownloadErrorEvent,
+  DownloadEvent,
+  type DownloadEventMap,
+  DownloadProgressEvent,
+  DownloadRetryEvent,
+  DownloadStateEvent,
+} from "./src/events.ts";
+export {
+  DownloadEventTarget,
+  type ListenerOptions,
+  type TypedListener,
+} from "./src/download_event_target.ts";
 export {
   DownloadManager,
   type DownloadManagerOptions,

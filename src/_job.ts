@@ -13,9 +13,11 @@ import { defaultFetch } from "./_runtime/fetch.ts";
 import { fs } from "./_runtime/fs.ts";
 import { ConnectionBudget } from "./_transfer/budget.ts";
 import type { Piece } from "./_transfer/pieces.ts";
-import { chooseStrategy } from "./_transfer/strategy.ts";
+import type { Throttle } from "./_transfer/rate_limiter.ts";
+import { chooseStrategy, type Transfer } from "./_transfer/strategy.ts";
 import { isHttp } from "./_http/request.ts";
 import { LockTimeoutError } from "./errors.ts";
+import type { PauseControl } from "./_pause.ts";
 import type { DownloadOptions } from "./download_options.ts";
 import {
   MAX_CONNECTIONS,
@@ -80,8 +82,16 @@ export interface JobHost {
   readonly signal: AbortSignal;
   /** The connections per host shared with the downloads of its manager. */
   readonly budget: ConnectionBudget | undefined;
+  /** The download's pause and resume. */
+  readonly pause: PauseControl;
+  /** The bandwidth limits its reads are paced by. */
+  readonly throttle: Throttle;
   /** Whether `error` is only the effect of a cancel. */
   isCancellation(error: unknown): boolean;
+  /** Whether the cancel keeps what a later download can resume. */
+  keepsPartial(): boolean;
+  /** The partial file was left for a later download to resume. */
+  kept(): void;
   /** The lock is held by `owner` (another download): waiting for it. */
   waiting(owner: Owner | undefined): void;
   /** The lock is this download's. */
@@ -94,6 +104,8 @@ export interface JobHost {
   arrived(url: string): void;
   /** The parts being fetched, while several connections are. */
   showParts(parts: (() => readonly Piece[]) | undefined): void;
+  /** Attempt `attempt` failed with `error`; the next starts in `delay` ms. */
+  retrying(attempt: number, delay: number, error: unknown): void;
 }
 
 /** How a job ended well: the file downloaded, or found there (`skipIfExists`). */
@@ -164,7 +176,6 @@ async function transferUnderLock(
   const partial = await PartialFile.open(
     partialPaths(spec.dest),
     spec.url,
-    lock.takenOver !== undefined,
     spec.integrity,
   );
   const budget = host.budget ?? new ConnectionBudget(Infinity);
@@ -172,7 +183,7 @@ async function transferUnderLock(
   const { connections } = spec.options;
   budget.acquireFirst(hostName);
   try {
-    await chooseStrategy(spec.options, partial).run({
+    await transferPausably(spec, host, {
       url: spec.url,
       options: spec.options,
       fetch: spec.fetch,
@@ -184,10 +195,12 @@ async function transferUnderLock(
       maxConnections: connections === "auto"
         ? Math.min(MAX_CONNECTIONS, budget.max)
         : connections,
+      throttle: host.throttle,
       isCancellation: (error) => host.isCancellation(error),
       report: (current, total) => host.report(current, total),
       arrived: (url) => host.arrived(url),
       showParts: (parts) => host.showParts(parts),
+      retrying: (attempt, delay, error) => host.retrying(attempt, delay, error),
     });
     await partial.close();
     spec.integrity?.verify(spec.url);
@@ -197,7 +210,11 @@ async function transferUnderLock(
     return "done";
   } catch (error) {
     try {
-      await partial.discard(lock);
+      if (host.isCancellation(error) && host.keepsPartial()) {
+        if (await partial.keep(lock)) host.kept();
+      } else {
+        await partial.discard(lock);
+      }
     } catch (cleanup) {
       // A failure to clean up after a cancel is the download's error.
       if (host.isCancellation(error)) throw cleanup;
@@ -206,6 +223,38 @@ async function transferUnderLock(
   } finally {
     budget.release(hostName);
     partial.end();
+  }
+}
+
+/**
+ * Runs the transfer until the partial file is complete; while the download
+ * is paused, with the file closed and kept, waits for the resume, then runs
+ * it again from what is on disk.
+ */
+async function transferPausably(
+  spec: JobSpec,
+  host: JobHost,
+  transfer: Transfer,
+): Promise<void> {
+  const { pause } = host;
+  for (;;) {
+    await pause.whenResumed(host.signal);
+    const signal = pause.begin(host.signal);
+    try {
+      // Chosen anew: a paused download may be in parts now.
+      await chooseStrategy(spec.options, transfer.partial).run({
+        ...transfer,
+        signal,
+        isCancellation: (error) =>
+          host.isCancellation(error) || pause.stopped(error, signal),
+      });
+      return;
+    } catch (error) {
+      if (!pause.stopped(error, signal)) throw error;
+      await transfer.partial.close();
+    } finally {
+      pause.end();
+    }
   }
 }
 

@@ -6,18 +6,32 @@
  */
 
 import type { Owner } from "./_disk/lock.ts";
+import { eventStream } from "./_event_stream.ts";
+import { DownloadEventTarget } from "./download_event_target.ts";
 import { type JobHost, type JobSpec, jobSpec, runJob } from "./_job.ts";
+import { PauseControl } from "./_pause.ts";
 import type { ConnectionBudget } from "./_transfer/budget.ts";
+import { RateLimiter, Throttle } from "./_transfer/rate_limiter.ts";
 import { DownloadInterrupt } from "./errors.ts";
+import {
+  DownloadErrorEvent,
+  DownloadEvent,
+  DownloadProgressEvent,
+  DownloadRetryEvent,
+  DownloadStateEvent,
+} from "./events.ts";
 import type {
+  CancelOptions,
   ConnectionProgress,
   DownloadOptions,
   DownloadState,
+  EventsOptions,
   LockHolder,
   ProgressCallback,
   StateChangeCallback,
   WaitOptions,
 } from "./download_options.ts";
+import { rateOf } from "./transfer_options.ts";
 
 // Where a download is; "committing" shows as "running", but a cancel no
 // longer takes: the complete file is being moved into place.
@@ -29,22 +43,29 @@ type Phase =
   | "committing"
   | "done";
 
-// Let the manager put a download in its queue, and share its connections
-// budget, without a public method.
+/** What a manager shares with each of its downloads. */
+export interface Membership {
+  /** The connections per host, shared. */
+  budget: ConnectionBudget;
+  /** The manager's bandwidth limit, shared. */
+  limiter: RateLimiter;
+  /** Hears every event of the download (a copy), after its own listeners. */
+  relay: (event: DownloadEvent) => void;
+}
+
+// Let the manager put a download in its queue, and share what it shares,
+// without a public method.
 let enqueueDownload: (download: Download) => void;
-let budgetDownload: (download: Download, budget: ConnectionBudget) => void;
+let joinDownload: (download: Download, membership: Membership) => void;
 
 /** Marks `download` as waiting in a manager's queue (state `"queued"`). */
 export function enqueue(download: Download): void {
   enqueueDownload(download);
 }
 
-/** Counts `download`'s connections against its manager's `budget`. */
-export function shareBudget(
-  download: Download,
-  budget: ConnectionBudget,
-): void {
-  budgetDownload(download, budget);
+/** Makes `download` one of a manager's (before it starts). */
+export function join(download: Download, membership: Membership): void {
+  joinDownload(download, membership);
 }
 
 const NOT_STARTED = "the download was not started: call start() first";
@@ -75,7 +96,7 @@ const NOT_STARTED = "the download was not started: call start() first";
  * await download.wait(); // rejects on error or cancel
  * ```
  */
-export class Download {
+export class Download extends DownloadEventTarget {
   #spec: JobSpec;
   #finalUrl: string;
   #progress: ProgressCallback | null;
@@ -94,12 +115,17 @@ export class Download {
   #skipped = false;
   #lockHolder: LockHolder | undefined;
   #parts: (() => readonly ConnectionProgress[]) | undefined;
-
-  #budget: ConnectionBudget | undefined;
+  #pause = new PauseControl();
+  #keepPartial = false;
+  #partialKept = false;
+  // The state the callback and listeners were last told.
+  #told: DownloadState = "idle";
+  #limiter: RateLimiter;
+  #membership: Membership | undefined;
 
   static {
     enqueueDownload = (download) => download.#enqueue();
-    budgetDownload = (download, budget) => download.#budget = budget;
+    joinDownload = (download, membership) => download.#membership = membership;
   }
 
   /**
@@ -111,7 +137,11 @@ export class Download {
    * throw a `RangeError`; a malformed digest or header a `TypeError`.
    */
   constructor(url: string | URL, dest: string, options: DownloadOptions = {}) {
+    super();
     this.#spec = jobSpec(url, dest, options);
+    this.#limiter = new RateLimiter(
+      rateOf(options.rateLimit, `Cannot download "${this.#spec.url}"`),
+    );
     this.#finalUrl = this.#spec.url;
     this.#progress = options.progress ?? null;
     this.#finishedCallback = options.finishedCallback;
@@ -150,8 +180,8 @@ export class Download {
 
   /**
    * Where the download is: `"idle"`, `"queued"`, `"running"`, `"waiting"`
-   * (for another process's lock), `"done"`, `"failed"` or `"canceled"`. An
-   * error takes precedence over a cancel.
+   * (for another process's lock), `"paused"`, `"done"`, `"failed"` or
+   * `"canceled"`. An error takes precedence over a cancel.
    *
    * @example
    * ```ts ignore
@@ -161,12 +191,13 @@ export class Download {
    */
   get state(): DownloadState {
     const phase = this.#phase;
-    if (phase === "running" || phase === "committing") return "running";
-    if (phase === "waiting") return "waiting";
     if (phase === "done") {
       return this.#failed ? "failed" : this.#canceled ? "canceled" : "done";
     }
-    return this.#canceled ? "canceled" : phase;
+    if (this.#canceled) return phase === "idle" ? "canceled" : "running";
+    if (this.#pause.paused && phase !== "committing") return "paused";
+    if (phase === "committing") return "running";
+    return phase;
   }
 
   /**
@@ -251,6 +282,22 @@ export class Download {
   }
 
   /**
+   * Whether the download, canceled with `keepPartial`, left its partial
+   * file for a later download to resume (the server gave a validator and a
+   * length); `false` otherwise.
+   *
+   * @example
+   * ```ts ignore
+   * download.cancel({ keepPartial: true });
+   * await download.wait({ raiseIfError: false });
+   * if (download.partialKept) console.log("run again to resume");
+   * ```
+   */
+  get partialKept(): boolean {
+    return this.#partialKept;
+  }
+
+  /**
    * Waits until the download has ended (and its `finishedCallback` has run).
    *
    * @param options See {@linkcode WaitOptions}.
@@ -272,10 +319,13 @@ export class Download {
   }
 
   /**
-   * Cancels the download: the request is aborted at once, the partial file
-   * removed, and {@linkcode Download.wait} rejects with
-   * {@linkcode DownloadInterrupt}. Does nothing once the download has ended
-   * (or while its complete file is being moved into place).
+   * Cancels the download: its connections are closed at once, the partial
+   * file removed (unless `keepPartial`), and {@linkcode Download.wait}
+   * rejects with {@linkcode DownloadInterrupt}. Does nothing once the
+   * download has ended (or while its complete file is being moved into
+   * place). Works in any state, paused too.
+   *
+   * @param options See {@linkcode CancelOptions}.
    *
    * @example Cancel a download
    * ```ts ignore
@@ -283,16 +333,111 @@ export class Download {
    * download.cancel();
    * console.log(download.isCanceled()); // true
    * ```
+   *
+   * @example Stop, keeping what the next run can resume
+   * ```ts ignore
+   * download.cancel({ keepPartial: true });
+   * ```
    */
-  cancel(): void {
+  cancel(options: CancelOptions = {}): void {
     if (this.#phase === "committing" || this.#phase === "done") return;
     if (this.#canceled) return;
     this.#canceled = true;
+    this.#keepPartial = options.keepPartial ?? false;
     if (this.#phase === "idle" || this.#phase === "queued") {
       this.#finish();
       return;
     }
     this.#abort.abort(new DownloadInterrupt(this.#interruptMessage()));
+  }
+
+  /**
+   * Pauses the download: its connections are closed at once; the partial
+   * file, its sidecar and the destination's lock are kept. State
+   * `"paused"` until {@linkcode Download.resume}. A download paused before
+   * it starts, or while queued, sends no request until resumed; a paused
+   * download keeps its place in its manager's `concurrency`. Does nothing
+   * once the download has ended or while its complete file is being moved
+   * into place.
+   *
+   * @returns A promise that resolves once no byte more will be written (the
+   * file closed, the parts on disk recorded).
+   *
+   * @example Pause, then resume
+   * ```ts ignore
+   * await download.pause();
+   * // ... the link is free ...
+   * download.resume();
+   * ```
+   */
+  pause(): Promise<void> {
+    if (
+      this.#phase === "done" || this.#phase === "committing" || this.#canceled
+    ) {
+      return Promise.resolve();
+    }
+    const stopped = this.#pause.pause();
+    this.#emitState();
+    return stopped;
+  }
+
+  /**
+   * Resumes a paused download: it asks the server for what is not on disk
+   * (with `Range` and `If-Range`), or starts over if the file changed.
+   * Does nothing if it is not paused.
+   *
+   * @example
+   * ```ts ignore
+   * download.resume();
+   * console.log(download.state); // "running" (or "queued")
+   * ```
+   */
+  resume(): void {
+    if (!this.#pause.paused) return;
+    this.#pause.resume();
+    this.#emitState();
+  }
+
+  /**
+   * Changes this download's own bandwidth limit, while it runs too (see
+   * {@linkcode TransferOptions.rateLimit}); `undefined` or `Infinity`
+   * lifts it. A manager's shared limit still applies.
+   *
+   * @param bytesPerSecond The limit, in bytes per second.
+   *
+   * @example Slow a download down
+   * ```ts ignore
+   * download.setRateLimit(512 * 1024);
+   * ```
+   */
+  setRateLimit(bytesPerSecond: number | undefined): void {
+    this.#limiter.set(
+      rateOf(bytesPerSecond, `Cannot limit "${this.#spec.url}"`),
+    );
+  }
+
+  /**
+   * The download's events, for `for await`: every `progress`,
+   * `statechange`, `retry`, `done` and `error` event from now on (a slow
+   * loop sees the latest progress, not each), ending after the last
+   * `statechange` (to `"done"`, `"failed"` or `"canceled"`), or when
+   * `signal` aborts. An ended download's have ended.
+   *
+   * @param options See {@linkcode EventsOptions}.
+   * @returns An async iterator of {@linkcode DownloadEvent}s.
+   *
+   * @example Follow a download
+   * ```ts ignore
+   * download.start();
+   * for await (const event of download.events()) {
+   *   if (event instanceof DownloadProgressEvent) console.log(event.current);
+   * }
+   * ```
+   */
+  events(options: EventsOptions = {}): AsyncIterableIterator<DownloadEvent> {
+    const stream = eventStream(this, isLast, options.signal);
+    if (this.#phase === "done") void stream.return?.();
+    return stream;
   }
 
   /**
@@ -438,15 +583,27 @@ export class Download {
     this.#emitState();
   }
 
-  /** Tells the state-change callback; its error becomes the download's. */
+  /**
+   * Tells the state-change callback (its error becomes the download's),
+   * then the `statechange` listeners.
+   */
   #emitState(): void {
-    if (this.#onStateChange === undefined) return;
+    const state = this.state;
+    if (state === this.#told) return;
+    this.#told = state;
     try {
-      this.#onStateChange(this, this.state);
+      this.#onStateChange?.(this, state);
     } catch (error) {
       this.#fail(error);
       this.#abort.abort(error);
     }
+    this.#dispatch(() => new DownloadStateEvent(this, state));
+  }
+
+  /** Dispatches the event `make` makes here, then another to the manager. */
+  #dispatch(make: () => DownloadEvent): void {
+    this.dispatchEvent(make());
+    this.#membership?.relay(make());
   }
 
   async #run(): Promise<void> {
@@ -465,10 +622,19 @@ export class Download {
 
   /** What the job tells this download, and asks it. */
   #jobHost(): JobHost {
+    const shared = this.#membership;
     return {
       signal: this.#abort.signal,
-      budget: this.#budget,
+      budget: shared?.budget,
+      pause: this.#pause,
+      throttle: new Throttle(
+        shared === undefined
+          ? [this.#limiter]
+          : [this.#limiter, shared.limiter],
+      ),
       isCancellation: (error) => this.#isCancellation(error),
+      keepsPartial: () => this.#keepPartial,
+      kept: () => this.#partialKept = true,
       waiting: (owner: Owner | undefined) => {
         this.#lockHolder = owner && { pid: owner.pid, host: owner.host };
         this.#setPhase("waiting");
@@ -481,9 +647,14 @@ export class Download {
         this.#written = current;
         this.#total = total;
         this.#progress?.(this, current, total);
+        this.#dispatch(() => new DownloadProgressEvent(this, current, total));
       },
       arrived: (url) => this.#finalUrl = url,
       showParts: (parts) => this.#parts = parts,
+      retrying: (attempt, delay, error) =>
+        this.#dispatch(() =>
+          new DownloadRetryEvent(this, attempt, delay, error)
+        ),
     };
   }
 
@@ -508,7 +679,20 @@ export class Download {
     } catch (error) {
       this.#fail(error);
     }
+    if (this.#failed) {
+      const error = this.#error;
+      this.#dispatch(() => new DownloadErrorEvent(this, error));
+    } else if (!this.#canceled) {
+      this.#dispatch(() => new DownloadEvent("done", this));
+    }
     this.#emitState();
     this.#settle();
   }
+}
+
+/** Whether `event` is a download's last: its `statechange` to an end. */
+function isLast(event: DownloadEvent): boolean {
+  return event instanceof DownloadStateEvent &&
+    (event.state === "done" || event.state === "failed" ||
+      event.state === "canceled");
 }

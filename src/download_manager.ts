@@ -13,9 +13,15 @@ import {
   notAFileError,
 } from "./_disk/file_name.ts";
 import { removeLeftovers } from "./_disk/leftovers.ts";
-import { Download, enqueue, shareBudget } from "./download.ts";
+import { Download, enqueue, join as joinManager } from "./download.ts";
+import { DownloadEventTarget } from "./download_event_target.ts";
+import { eventStream } from "./_event_stream.ts";
+import { type DownloadEvent, DownloadStateEvent } from "./events.ts";
+import { RateLimiter } from "./_transfer/rate_limiter.ts";
 import { ConnectionBudget } from "./_transfer/budget.ts";
 import type {
+  CancelOptions,
+  EventsOptions,
   ProgressCallback,
   StateChangeCallback,
   WaitOptions,
@@ -24,6 +30,7 @@ import type { PersistLimit } from "./persist_limit.ts";
 import {
   DEFAULTS,
   mergeHeaders,
+  rateOf,
   type RequestHeaders,
   type TransferOptions,
 } from "./transfer_options.ts";
@@ -75,6 +82,16 @@ export interface DownloadManagerOptions extends TransferOptions {
    * @default {16}
    */
   maxConnectionsPerHost?: number | undefined;
+  /**
+   * The most bytes per second all the manager's downloads read together,
+   * over all their connections: one limit they share (not each download's
+   * own; give that per download to {@linkcode DownloadManager.download}).
+   * Change it while they run with {@linkcode DownloadManager.setRateLimit}.
+   * `Infinity` (or unset) is no limit.
+   *
+   * @default {Infinity}
+   */
+  rateLimit?: number | undefined;
 }
 
 /** Options for {@linkcode DownloadManager.download}. */
@@ -132,6 +149,13 @@ export interface ManagerDownloadOptions {
    * @default {the manager's, "auto" unless given}
    */
   connections?: number | "auto" | undefined;
+  /**
+   * This download's own bandwidth limit, in bytes per second, within the
+   * manager's shared one (see {@linkcode TransferOptions.rateLimit}).
+   *
+   * @default {Infinity}
+   */
+  rateLimit?: number | undefined;
 }
 
 /**
@@ -154,7 +178,7 @@ export interface ManagerDownloadOptions {
  * await manager.wait();
  * ```
  */
-export class DownloadManager {
+export class DownloadManager extends DownloadEventTarget {
   /** The directory downloads go to. */
   readonly destdir: string;
   #fetch: typeof fetch | undefined;
@@ -170,6 +194,8 @@ export class DownloadManager {
   #used = new Set<string>();
   #bookkeeping: Promise<void>;
   #bookkeepingError: { error: unknown } | undefined;
+  #limiter: RateLimiter;
+  #paused = false;
 
   /**
    * Creates the manager, and `destdir` (with its parents) if missing.
@@ -208,6 +234,10 @@ export class DownloadManager {
         `Cannot create DownloadManager: maxConnectionsPerHost must be a positive integer or Infinity, got ${maxPerHost}`,
       );
     }
+    super();
+    this.#limiter = new RateLimiter(
+      rateOf(options.rateLimit, "Cannot create DownloadManager"),
+    );
     this.destdir = destdir;
     this.#fetch = options.fetch;
     this.#concurrency = concurrency;
@@ -218,6 +248,7 @@ export class DownloadManager {
       concurrency: _concurrency,
       leftoverMaxAge: _leftoverMaxAge,
       maxConnectionsPerHost: _maxConnectionsPerHost,
+      rateLimit: _rateLimit,
       ...transfer
     } = options;
     this.#transfer = transfer;
@@ -293,12 +324,18 @@ export class DownloadManager {
       sha256: options.sha256,
       signal: options.signal,
       connections: options.connections ?? this.#transfer.connections,
+      rateLimit: options.rateLimit,
       finishedCallback: (finished) => this.#finished(finished),
     });
-    shareBudget(download, this.#budget);
+    joinManager(download, {
+      budget: this.#budget,
+      limiter: this.#limiter,
+      relay: (event) => this.#relay(event),
+    });
     this.#downloads.set(dest, download);
     this.#used.add(resolve(dest));
-    if (this.#running.size < this.#concurrency) {
+    if (this.#paused) void download.pause();
+    if (this.#running.size < this.#concurrency && !this.#paused) {
       this.#running.add(download);
       download.start();
     } else {
@@ -313,16 +350,109 @@ export class DownloadManager {
    * them without it).
    *
    * @param cancelIf Chooses the downloads to cancel.
+   * @param options See {@linkcode CancelOptions}: `keepPartial` keeps what
+   * the next run can resume.
    *
    * @example Cancel the downloads of zip files
    * ```ts ignore
    * manager.cancel((download) => download.getDest().endsWith(".zip"));
    * ```
    */
-  cancel(cancelIf?: (download: Download) => boolean): void {
+  cancel(
+    cancelIf?: (download: Download) => boolean,
+    options: CancelOptions = {},
+  ): void {
     for (const download of [...this.#downloads.values()]) {
-      if (cancelIf === undefined || cancelIf(download)) download.cancel();
+      if (cancelIf === undefined || cancelIf(download)) {
+        download.cancel(options);
+      }
     }
+  }
+
+  /**
+   * Pauses every download of the manager, running and queued (see
+   * {@linkcode Download.pause}), and those it is given until
+   * {@linkcode DownloadManager.resume}: no request is sent meanwhile.
+   *
+   * @returns A promise that resolves once no byte more will be written.
+   *
+   * @example Free the link while something else needs it
+   * ```ts ignore
+   * await manager.pause();
+   * await runTheTests();
+   * manager.resume();
+   * ```
+   */
+  async pause(): Promise<void> {
+    this.#paused = true;
+    await Promise.all(
+      [...this.#downloads.values()].map((download) => download.pause()),
+    );
+  }
+
+  /**
+   * Resumes every download of the manager (see
+   * {@linkcode Download.resume}); queued ones start as slots free.
+   *
+   * @example
+   * ```ts ignore
+   * manager.resume();
+   * ```
+   */
+  resume(): void {
+    this.#paused = false;
+    for (const download of [...this.#downloads.values()]) download.resume();
+  }
+
+  /**
+   * Changes the bandwidth limit all the manager's downloads share (see
+   * {@linkcode DownloadManagerOptions.rateLimit}), while they run too: the
+   * connections waiting now go on at the new rate. `undefined` or
+   * `Infinity` lifts it. A download the runtime's pipe was writing (there
+   * was no limit) asks again from where its bytes end, paced; one whose
+   * server gave no validator goes on unpaced to its end.
+   *
+   * @param bytesPerSecond The limit, in bytes per second.
+   *
+   * @example Slow down while the user works, speed up after
+   * ```ts ignore
+   * manager.setRateLimit(1024 * 1024);
+   * // ...
+   * manager.setRateLimit(undefined);
+   * ```
+   */
+  setRateLimit(bytesPerSecond: number | undefined): void {
+    this.#limiter.set(rateOf(bytesPerSecond, "Cannot set the rate limit"));
+  }
+
+  /**
+   * The events of every download of the manager, for `for await` (see
+   * {@linkcode Download.events}): from now on, ending when the manager has
+   * no download left that has not ended (as {@linkcode DownloadManager.wait}
+   * resolves), or when `signal` aborts. Started while the manager has none,
+   * it waits for the downloads given to it next.
+   *
+   * @param options See {@linkcode EventsOptions}.
+   * @returns An async iterator of {@linkcode DownloadEvent}s.
+   *
+   * @example Follow all downloads
+   * ```ts ignore
+   * manager.download("https://example.com/a.zip");
+   * manager.download("https://example.com/b.zip");
+   * for await (const event of manager.events()) {
+   *   if (event.type === "done") console.log(event.download.getDest());
+   * }
+   * ```
+   */
+  events(options: EventsOptions = {}): AsyncIterableIterator<DownloadEvent> {
+    return eventStream(
+      this,
+      (event) =>
+        event instanceof DownloadStateEvent && this.#downloads.size === 0 &&
+        (event.state === "done" || event.state === "failed" ||
+          event.state === "canceled"),
+      options.signal,
+    );
   }
 
   /**
@@ -405,14 +535,32 @@ export class DownloadManager {
     });
   }
 
-  /** Starts queued downloads, first in first out, while slots are free. */
+  /**
+   * Starts queued downloads, first in first out, while slots are free; a
+   * paused one keeps its place.
+   */
   #startQueued(): void {
-    while (this.#running.size < this.#concurrency) {
-      const next = this.#queue.shift();
-      if (next === undefined) return;
+    for (
+      let i = 0;
+      i < this.#queue.length && this.#running.size < this.#concurrency;
+    ) {
+      const next = this.#queue[i] as Download;
+      if (next.state === "paused") {
+        i++;
+        continue;
+      }
+      this.#queue.splice(i, 1);
       if (next.state !== "queued") continue; // canceled while it waited
       this.#running.add(next);
       next.start();
+    }
+  }
+
+  /** Dispatches a download's event here; a queued one resumed may start. */
+  #relay(event: DownloadEvent): void {
+    this.dispatchEvent(event);
+    if (event instanceof DownloadStateEvent && event.state === "queued") {
+      this.#startQueued();
     }
   }
 

@@ -98,17 +98,43 @@ export interface WaitOptions {
   raiseIfError?: boolean | undefined;
 }
 
+/** Options for {@linkcode Download.cancel}. */
+export interface CancelOptions {
+  /**
+   * Keep what a later download of the same file can resume: the partial
+   * file and its sidecar stay beside the destination (when the server gave
+   * a validator and a length; else they are removed), and the next
+   * download of that URL to that destination, in this process or another,
+   * asks only for what is missing. What a command line does on Ctrl-C.
+   *
+   * @default {false}
+   */
+  keepPartial?: boolean | undefined;
+}
+
+/** Options for the `events()` of a {@linkcode Download} or a manager. */
+export interface EventsOptions {
+  /**
+   * Ends the iteration when aborted.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal | undefined;
+}
+
 /**
  * Where a download is in its life: `"idle"` (created), `"queued"` (waiting
  * for a manager's free slot), `"running"`, `"waiting"` (for another process
  * that downloads the same destination: see {@linkcode Download.lockHolder}),
- * then one of `"done"`, `"failed"` or `"canceled"`.
+ * `"paused"` (see {@linkcode Download.pause}), then one of `"done"`,
+ * `"failed"` or `"canceled"`.
  */
 export type DownloadState =
   | "idle"
   | "queued"
   | "waiting"
   | "running"
+  | "paused"
   | "done"
   | "failed"
   | "canceled";

@@ -155,8 +155,9 @@ function hostOf(url: string): string {
 }
 
 /**
- * An attempt took too long: no answer within `connectTimeout`, or no body
- * bytes for `idleTimeout`. Retried.
+ * An attempt took too long: no answer within `connectTimeout`, no body
+ * bytes for `idleTimeout`, or body bytes slower than `minSpeed` over
+ * `minSpeedWindow`. Retried.
  *
  * @example
  * ```ts ignore
@@ -169,10 +170,17 @@ function hostOf(url: string): string {
  * ```
  */
 export class TimeoutError extends Error {
-  /** Which limit was hit: `"connect"` (waiting for the answer) or `"idle"` (mid-body). */
-  readonly phase: "connect" | "idle";
-  /** The limit, in milliseconds. */
+  /**
+   * Which limit was hit: `"connect"` (waiting for the answer), `"idle"`
+   * (mid-body) or `"slow"` (the body came slower than `minSpeed`).
+   */
+  readonly phase: "connect" | "idle" | "slow";
+  /** The limit, in milliseconds (for `"slow"`, the window measured). */
   readonly timeout: number;
+  /** For `"slow"`: the least bytes per second asked for. */
+  readonly minSpeed: number | undefined;
+  /** For `"slow"`: the bytes per second measured over the window. */
+  readonly speed: number | undefined;
 
   /**
    * Creates the error.
@@ -180,16 +188,28 @@ export class TimeoutError extends Error {
    * @param phase Which limit was hit.
    * @param timeout The limit, in milliseconds.
    * @param url The URL being downloaded.
+   * @param slow For `"slow"`: the minimum and the speed measured.
    */
-  constructor(phase: "connect" | "idle", timeout: number, url: string) {
+  constructor(
+    phase: "connect" | "idle" | "slow",
+    timeout: number,
+    url: string,
+    slow?: { minSpeed: number; speed: number },
+  ) {
     super(
       phase === "connect"
         ? `Cannot download "${url}": no answer within ${timeout} ms`
-        : `Cannot download "${url}": no data for ${timeout} ms`,
+        : phase === "idle"
+        ? `Cannot download "${url}": no data for ${timeout} ms`
+        : `Cannot download "${url}": ${
+          Math.round(slow?.speed ?? 0)
+        } bytes/s over ${timeout} ms, under the minimum of ${slow?.minSpeed} bytes/s`,
     );
     this.name = "TimeoutError";
     this.phase = phase;
     this.timeout = timeout;
+    this.minSpeed = slow?.minSpeed;
+    this.speed = slow?.speed;
   }
 }
 

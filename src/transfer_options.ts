@@ -158,6 +158,34 @@ export interface TransferOptions {
    */
   connections?: number | "auto" | undefined;
   /**
+   * The most bytes per second this download reads, over all its
+   * connections: after each read it waits until the limit has room for the
+   * bytes read, so it runs ahead of the limit by one read at most.
+   * `Infinity` (or unset) is no limit, and the body then goes through the
+   * runtime's pipe where it can. A manager's `rateLimit` is one limit
+   * shared by all its downloads (see {@linkcode DownloadManager.setRateLimit}).
+   *
+   * @default {Infinity}
+   */
+  rateLimit?: number | undefined;
+  /**
+   * The least bytes per second a body may come at, measured over
+   * `minSpeedWindow`: slower, and the attempt fails with a `TimeoutError`
+   * (phase `"slow"`) and is retried as after an idle timeout (curl's
+   * `--speed-limit`, aria2's `--lowest-speed-limit`). Time held back by
+   * `rateLimit` is not counted. `0` disables it.
+   *
+   * @default {0}
+   */
+  minSpeed?: number | undefined;
+  /**
+   * The milliseconds over which `minSpeed` is measured (curl's
+   * `--speed-time`).
+   *
+   * @default {30000}
+   */
+  minSpeedWindow?: number | undefined;
+  /**
    * Extra request headers, e.g. `authorization` (dropped on a redirect to
    * another origin). `accept-encoding` defaults to `identity`; `range` and
    * `if-range` are the library's.
@@ -183,6 +211,8 @@ export interface ResolvedTransferOptions {
   lockTimeout: number;
   useEnvProxy: boolean;
   connections: number | "auto";
+  minSpeed: number;
+  minSpeedWindow: number;
   headers: Headers;
 }
 
@@ -240,6 +270,9 @@ export const DEFAULTS = {
   lockTimeout: Infinity,
   useEnvProxy: true,
   connections: "auto",
+  rateLimit: Infinity,
+  minSpeed: 0,
+  minSpeedWindow: 30_000,
   // DownloadManagerOptions
   concurrency: 6,
   maxConnectionsPerHost: MAX_CONNECTIONS,
@@ -250,8 +283,32 @@ export const DEFAULTS = {
 
 type NumberOption = Exclude<
   keyof TransferOptions & keyof typeof DEFAULTS,
-  "chunkSize" | "useEnvProxy" | "connections"
+  "chunkSize" | "useEnvProxy" | "connections" | "rateLimit" | "minSpeed"
 >;
+
+/**
+ * A bandwidth limit, checked: a positive number of bytes per second, or
+ * `Infinity` (also for `undefined`: no limit); else a `RangeError` whose
+ * message starts with `context` (e.g. `Cannot download "<url>"`).
+ */
+export function rateOf(value: number | undefined, context: string): number {
+  const rate = value ?? Infinity;
+  if (typeof rate !== "number" || !(rate > 0)) {
+    throw new RangeError(
+      `${context}: rateLimit must be a positive number of bytes per second or Infinity, got ${value}`,
+    );
+  }
+  return rate;
+}
+
+function speedOf(url: string, value: number): number {
+  if (typeof value !== "number" || !(value >= 0) || value === Infinity) {
+    throw new RangeError(
+      `Cannot download "${url}": minSpeed must be 0 or more bytes per second, got ${value}`,
+    );
+  }
+  return value;
+}
 
 function connectionsOf(
   url: string,
@@ -281,6 +338,15 @@ function duration(url: string, name: string, value: number): number {
   if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
     throw new RangeError(
       `Cannot download "${url}": ${name} must be 0 or more milliseconds, got ${value}`,
+    );
+  }
+  return value;
+}
+
+function positive(url: string, name: string, value: number): number {
+  if (typeof value !== "number" || !(value > 0)) {
+    throw new RangeError(
+      `Cannot download "${url}": ${name} must be more than 0 milliseconds, got ${value}`,
     );
   }
   return value;
@@ -348,6 +414,11 @@ export function resolveTransferOptions(
       url,
       options.connections ?? defaults.connections ?? DEFAULTS.connections,
     ),
+    minSpeed: speedOf(
+      url,
+      options.minSpeed ?? defaults.minSpeed ?? DEFAULTS.minSpeed,
+    ),
+    minSpeedWindow: positive(url, "minSpeedWindow", pick("minSpeedWindow")),
     headers,
   };
 }

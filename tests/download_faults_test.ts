@@ -360,6 +360,37 @@ test(
   },
 );
 
+test("Download gives up a body slower than minSpeed over minSpeedWindow, then resumes", async () => {
+  const release = deferred();
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
+    { stallAfter: 20_000, release: release.promise },
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const retries: unknown[] = [];
+  const download = new Download(url, dir.join("f"), {
+    ...FAST,
+    minSpeed: 50_000,
+    minSpeedWindow: 200,
+  });
+  download.addEventListener("retry", ({ error }) => retries.push(error));
+  download.start();
+  await download.wait();
+  release.resolve();
+  assert.equal(retries.length, 1);
+  const slow = retries[0];
+  assert.ok(slow instanceof TimeoutError);
+  assert.equal(slow.phase, "slow");
+  assert.equal(slow.minSpeed, 50_000);
+  assert.ok((slow.speed ?? Infinity) < 50_000);
+  assert.match(
+    slow.message,
+    /bytes\/s over 200 ms, under the minimum of 50000 bytes\/s$/,
+  );
+  assert.equal(log.ranges.length, 2);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+});
+
 test(
   "Download times a stalled body by idleTimeout when connectTimeout is shorter",
   {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   DEFAULT_CHUNK_SIZE,
+  rateOf,
   type ResolvedTransferOptions,
   resolveTransferOptions,
   type TransferOptions,
@@ -31,6 +32,8 @@ const BUILT_INS = {
   lockTimeout: Infinity,
   useEnvProxy: true,
   connections: "auto",
+  minSpeed: 0,
+  minSpeedWindow: 30_000,
 };
 
 /** Asserts that resolving `options` over `defaults` throws `type` with `message`. */
@@ -75,6 +78,8 @@ test("resolveTransferOptions() uses the built-in defaults when fields are undefi
     maxRedirects: undefined,
     useEnvProxy: undefined,
     connections: undefined,
+    minSpeed: undefined,
+    minSpeedWindow: undefined,
     headers: undefined,
   };
   const resolved = resolveTransferOptions(URL, allUndefined, allUndefined);
@@ -96,6 +101,8 @@ test("resolveTransferOptions() takes every field from options when all are given
     lockTimeout: 70,
     useEnvProxy: false,
     connections: 3,
+    minSpeed: 1000,
+    minSpeedWindow: 5000,
   };
   assert.deepEqual(plain(resolveTransferOptions(URL, options)), {
     ...options,
@@ -117,6 +124,8 @@ test("resolveTransferOptions() takes fields from defaults when options lack them
     lockTimeout: 9,
     useEnvProxy: false,
     connections: 1,
+    minSpeed: 10,
+    minSpeedWindow: 11,
   };
   assert.deepEqual(plain(resolveTransferOptions(URL, {}, defaults)), {
     ...defaults,
@@ -178,6 +187,8 @@ test("resolveTransferOptions() accepts 0 when fields allow it", () => {
     lockTimeout: 0,
     useEnvProxy: true,
     connections: "auto",
+    minSpeed: 0,
+    minSpeedWindow: 30_000,
   });
 });
 
@@ -203,6 +214,42 @@ test("resolveTransferOptions() throws a RangeError when connections is not auto 
       { connections: connections as number },
       undefined,
       `Cannot download "${URL}": connections must be "auto" or a whole number from 1 to 16, got ${connections}`,
+    );
+  }
+});
+
+test("resolveTransferOptions() throws a RangeError when minSpeed is negative, infinite or not a number", () => {
+  for (const minSpeed of [-1, Infinity, NaN, "1"]) {
+    assertThrows(
+      RangeError,
+      { minSpeed: minSpeed as number },
+      undefined,
+      `Cannot download "${URL}": minSpeed must be 0 or more bytes per second, got ${minSpeed}`,
+    );
+  }
+});
+
+test("resolveTransferOptions() throws a RangeError when minSpeedWindow is not more than 0 ms", () => {
+  for (const minSpeedWindow of [0, -1, NaN]) {
+    assertThrows(
+      RangeError,
+      { minSpeedWindow },
+      undefined,
+      `Cannot download "${URL}": minSpeedWindow must be more than 0 milliseconds, got ${minSpeedWindow}`,
+    );
+  }
+});
+
+test("rateOf() takes a positive number or Infinity, undefined as Infinity, and throws a RangeError otherwise", () => {
+  assert.equal(rateOf(undefined, "X"), Infinity);
+  assert.equal(rateOf(Infinity, "X"), Infinity);
+  assert.equal(rateOf(0.5, "X"), 0.5);
+  for (const rate of [0, -1, NaN, "5M"]) {
+    assert.throws(
+      () => rateOf(rate as number, "Cannot download x"),
+      new RangeError(
+        `Cannot download x: rateLimit must be a positive number of bytes per second or Infinity, got ${rate}`,
+      ),
     );
   }
 });

@@ -64,7 +64,8 @@ export class ChunkedWriter {
   /**
    * Reads `body` to its end, writing every full `chunkSize`; then
    * {@linkcode ChunkedWriter.flush} writes the rest. `onRead` sees each
-   * read's bytes before they count (it may throw to refuse them);
+   * read's bytes before they count (it may throw to refuse them, and the
+   * next read waits for the promise it may return: a bandwidth limit);
    * `readError` maps a failed read to the error to throw. After a failed
    * read, bytes staged but not written are dropped, whichever the reader (a
    * BYOB read takes the buffer with it; the chunks of another stream are
@@ -74,7 +75,7 @@ export class ChunkedWriter {
    */
   async pipeFrom(
     body: ReadableStream<Uint8Array>,
-    onRead: (bytes: Uint8Array) => void,
+    onRead: (bytes: Uint8Array) => void | Promise<void>,
     readError: (error: unknown) => unknown,
   ): Promise<void> {
     let reader: ReadableStreamBYOBReader;
@@ -94,7 +95,8 @@ export class ChunkedWriter {
           throw readError(error);
         }
         if (result.done) return;
-        onRead(result.value);
+        const paced = onRead(result.value);
+        if (paced !== undefined) await paced;
         await this.push(result.value);
       }
     }
@@ -118,7 +120,10 @@ export class ChunkedWriter {
         if (value !== undefined) {
           // The read took over the buffer's memory (a transfer): keep its new owner.
           this.#buffer = new Uint8Array(value.buffer);
-          if (value.byteLength > 0) onRead(value);
+          if (value.byteLength > 0) {
+            const paced = onRead(value);
+            if (paced !== undefined) await paced;
+          }
           this.#buffered += value.byteLength;
         }
         if (this.#buffered === this.#chunkSize) {

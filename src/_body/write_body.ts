@@ -8,7 +8,8 @@
 import { ProtocolError } from "../errors.ts";
 import type { PartialFile } from "../_disk/partial_file.ts";
 import type { FileWriter } from "../_runtime/fs.ts";
-import type { Watchdog } from "../_timers.ts";
+import { Rerun } from "../_transfer/attempts.ts";
+import type { Throttle } from "../_transfer/rate_limiter.ts";
 import { ChunkedWriter } from "./chunked_writer.ts";
 import type { IntegrityCheck } from "./integrity.ts";
 import { pollInterval, SizePoller } from "./size_poller.ts";
@@ -27,8 +28,12 @@ export interface BodyTarget {
   integrity: IntegrityCheck | undefined;
   /** The idle timeout, in ms (the pipe's progress is read at a tenth of it). */
   idleTimeout: number;
-  /** Touched whenever bytes arrive. */
-  watchdog: Watchdog;
+  /** Hears of the bytes received (the idle and speed watches). */
+  received: (bytes: number) => void;
+  /** The bandwidth limits: while one holds, the pipe is not used. */
+  throttle: Throttle;
+  /** Pays for bytes read under the bandwidth limits (`Connection.pace`). */
+  pace: (bytes: number) => Promise<void>;
   /** Aborts the attempt: how a failure seen outside the read stops it. */
   abort: AbortController;
   /** What a failed read means (see `failureOf`). */
@@ -72,13 +77,14 @@ function tooLong(url: string, total: number): ProtocolError {
 /**
  * Whether the body goes through the runtime's pipe (see `FileWriter.pipe`):
  * where there is one, unless the caller asked for exact writes, the bytes
- * need a digest (the pipe shows them to no one), or the body is one write or
- * less (nothing to save).
+ * need a digest (the pipe shows them to no one), a bandwidth limit holds
+ * (the pipe reads as fast as it can), or the body is one write or less
+ * (nothing to save).
  */
 function pipesNatively(file: FileWriter, target: BodyTarget): boolean {
   const { offset, total } = target.partial;
   return file.pipe !== undefined && !target.exactWrites &&
-    target.integrity === undefined &&
+    target.integrity === undefined && !target.throttle.limited &&
     (total === undefined || total - offset > target.chunkSize);
 }
 
@@ -88,7 +94,9 @@ async function writeChunks(
   file: FileWriter,
   target: BodyTarget,
 ): Promise<void> {
-  const { partial, integrity, watchdog } = target;
+  const { partial, integrity } = target;
+  // Paced only where a limit may hold, now or later: else no promise per read.
+  const paced = target.throttle.limiters.length > 0;
   const { offset, total } = partial;
   // The digest covers what reaches the file, in file order.
   const sink: FileWriter = integrity === undefined ? file : {
@@ -110,11 +118,12 @@ async function writeChunks(
       await writer.pipeFrom(
         body,
         (bytes) => {
-          watchdog.touch();
+          target.received(bytes.byteLength);
           received += bytes.byteLength;
           if (total !== undefined && received > total) {
             throw tooLong(target.url, total);
           }
+          return paced ? target.pace(bytes.byteLength) : undefined;
         },
         target.readError,
       );
@@ -139,23 +148,31 @@ async function pipe(
 ): Promise<void> {
   const { partial, url } = target;
   const total = partial.total;
+  let last = partial.offset;
   const poller = new SizePoller(
     partial.path,
     partial.offset,
     pollInterval(target.idleTimeout),
     (size) => {
-      target.watchdog.touch();
+      target.received(size - last);
+      last = size;
       if (total !== undefined && size > total) throw tooLong(url, total);
       target.report(size, total);
     },
     (error) => target.abort.abort(error),
   );
+  // A limit set meanwhile: the next attempt, paced, resumes from the bytes
+  // on disk (a file that cannot be resumed keeps its pace to its end).
+  const unwatch = partial.validator !== undefined && total !== undefined
+    ? target.throttle.onLimited(() => target.abort.abort(new Rerun()))
+    : undefined;
   let failure: { error: unknown } | undefined;
   try {
     await (file as Required<FileWriter>).pipe(body, target.readError);
   } catch (error) {
     failure = { error };
   } finally {
+    unwatch?.();
     poller.stop();
     partial.closedElsewhere();
   }

@@ -57,21 +57,22 @@ export class PartialFile {
   }
 
   /**
-   * Starts the partial file of a download of `url`, or, when its lock was
-   * taken over from another process (`takenOver`), adopts that process's
-   * partial file if the sidecar vouches for it and its writer is proven
-   * dead; the bytes adopted are fed to `integrity` first.
+   * Starts the partial file of a download of `url`, or adopts the one a
+   * sidecar vouches for, whose writer is proven dead (a process that died,
+   * or a download stopped with `keepPartial`); the bytes adopted are fed to
+   * `integrity` first.
    */
   static async open(
     paths: PartialPaths,
     url: string,
-    takenOver: boolean,
     integrity: IntegrityCheck | undefined,
   ): Promise<PartialFile> {
     const partial = new PartialFile(paths, url);
     try {
-      // Usually the lock was free, and creating the file is the only call.
-      if (!takenOver || !(await partial.#adopt(integrity))) {
+      // Usually there is no sidecar: one look, then the file is created.
+      if (
+        !fs.existsSync(paths.sidecar) || !(await partial.#adopt(integrity))
+      ) {
         await partial.writer();
       }
       return partial;
@@ -214,6 +215,25 @@ export class PartialFile {
     return held;
   }
 
+  /**
+   * Leaves the partial file for a later download to resume, if its sidecar
+   * lets one (see {@linkcode PartialFile.record}); else removes it. Returns
+   * whether it was left.
+   */
+  async keep(lock: FileLock): Promise<boolean> {
+    if (!this.#sidecar) {
+      await this.discard(lock);
+      return false;
+    }
+    await this.close();
+    // Released: another process adopts it without proof this one is gone.
+    const sidecar = readSidecar(this.#paths.sidecar);
+    if (sidecar?.writer === this.#writer) {
+      await writeSidecar(this.#paths.sidecar, { ...sidecar, released: true });
+    }
+    return true;
+  }
+
   /** Removes the partial file and its sidecar: the download did not finish. */
   async discard(lock: FileLock): Promise<void> {
     await this.close().catch(() => {});
@@ -256,6 +276,7 @@ export class PartialFile {
       ...sidecar,
       writer: this.#writer,
       owner: thisProcess(),
+      released: undefined,
     });
     this.#sidecar = true;
     this.#path = partial;

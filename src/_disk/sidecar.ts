@@ -2,7 +2,8 @@
 // of (the URL, the validator for `If-Range`, the whole length), which partial
 // file that is, and the download and process writing it. A later download
 // adopts the partial file, resuming it, only once that writer is proven dead
-// (see `process_identity.ts`); until then it is left alone.
+// (see `process_identity.ts`), or has released it (stopped, leaving it to be
+// resumed); until then it is left alone.
 //
 // Sidecars are versioned: a reader refuses any version but its own, so that
 // a later version's records (whose fields may mean more) are never misread,
@@ -52,6 +53,11 @@ export interface Sidecar {
   owner: ProcessIdentity;
   /** Version 3: the ranges `[start, end)` on disk, sorted and disjoint. */
   ranges?: [number, number][] | undefined;
+  /**
+   * Set when the writer stopped and left the file to be resumed (a cancel
+   * with `keepPartial`): it writes no more, whatever its process does.
+   */
+  released?: true | undefined;
 }
 
 /** Whether `ranges` are sorted, disjoint, non-empty ranges within `total`. */
@@ -135,6 +141,7 @@ export function endWriter(writer: string): void {
  * process that has not ended; else what can be proven of its process.
  */
 export function writerState(sidecar: Sidecar): ProcessState {
+  if (sidecar.released === true) return "dead";
   if (isThisProcess(sidecar.owner)) {
     return activeWriters.has(sidecar.writer) ? "alive" : "dead";
   }

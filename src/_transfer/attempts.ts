@@ -1,11 +1,24 @@
 // The retry loop: an attempt, and after a failure worth another (see
 // `isRetryable`), a backoff and the next, until one succeeds or `retries`
-// retries have failed. Only a cancel ends it at once.
+// retries have failed. Only a cancel (or a pause) ends it at once; a `Rerun`
+// is made again at once, uncounted.
 
 import { RetriesExhaustedError } from "../errors.ts";
 import { isRetryable, retryDelay } from "../_http/retry_policy.ts";
 import type { ResolvedTransferOptions } from "../transfer_options.ts";
 import { sleep } from "../_timers.ts";
+
+/**
+ * An attempt stopped to be made again at once: not a failure, not counted
+ * (a bandwidth limit appeared while the runtime's pipe, which no limit can
+ * pace, was writing; the next attempt resumes from the bytes on disk).
+ */
+export class Rerun extends Error {
+  constructor() {
+    super("the attempt is made again, paced");
+    this.name = "Rerun";
+  }
+}
 
 /** What {@linkcode withRetries} needs to know. */
 export interface RetryContext {
@@ -22,6 +35,10 @@ export interface RetryContext {
    * own signal, or a refusal it handles itself).
    */
   isFinal?: ((error: unknown) => boolean) | undefined;
+  /** Hears of each retry: the attempt that failed, the backoff, its error. */
+  retrying?:
+    | ((attempt: number, delay: number, error: unknown) => void)
+    | undefined;
 }
 
 /**
@@ -34,20 +51,24 @@ export async function withRetries(
   attempt: (n: number) => Promise<void>,
 ): Promise<void> {
   const errors: unknown[] = [];
-  for (let n = 1;; n++) {
+  for (let n = 1;;) {
     try {
       return await attempt(n);
     } catch (error) {
       if (context.isCancellation(error) || context.isFinal?.(error)) {
         throw error;
       }
+      if (error instanceof Rerun) continue;
       errors.push(error);
       if (!isRetryable(error) || n > context.options.retries) {
         throw errors.length > 1
           ? new RetriesExhaustedError(context.url, errors)
           : error;
       }
-      await sleep(retryDelay(error, n, context.options), context.signal);
+      const delay = retryDelay(error, n, context.options);
+      context.retrying?.(n, delay, error);
+      await sleep(delay, context.signal);
+      n++;
     }
   }
 }

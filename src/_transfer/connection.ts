@@ -1,10 +1,12 @@
 // One request's scope, for every strategy: an abort controller that a cancel
 // of the download (and a strategy's own `stop`) aborts with its reason, and
 // one watchdog for its timeouts, on the connect limit until the answer, then
-// on the idle limit while the body comes.
+// on the idle limit while the body comes (and the speed check, with
+// `minSpeed`); and the pace its reads keep under the bandwidth limits.
 
 import { TimeoutError } from "../errors.ts";
 import { Watchdog } from "../_timers.ts";
+import { SpeedCheck } from "./speed_check.ts";
 import type { Transfer } from "./strategy.ts";
 
 /** A request's abort controller and watchdog; dispose of it when done. */
@@ -14,6 +16,7 @@ export class Connection implements Disposable {
   /** Touched whenever body bytes arrive. */
   readonly watchdog: Watchdog;
   #transfer: Transfer;
+  #speed: SpeedCheck | undefined;
   #signals: AbortSignal[];
   #forward = (event: Event): void =>
     this.abort.abort((event.target as AbortSignal).reason);
@@ -41,8 +44,51 @@ export class Connection implements Disposable {
     );
   }
 
-  /** The answer came: from now on, the body may stall `idleTimeout` at most. */
+  /**
+   * The answer came: from now on, the body may stall `idleTimeout` at most,
+   * and come no slower than `minSpeed` (if set).
+   */
   answered(): void {
+    this.#watchIdle();
+    const { url, options } = this.#transfer;
+    const { minSpeed, minSpeedWindow } = options;
+    if (minSpeed > 0 && Number.isFinite(minSpeedWindow)) {
+      this.#speed = new SpeedCheck(
+        minSpeed,
+        minSpeedWindow,
+        (speed) =>
+          this.abort.abort(
+            new TimeoutError("slow", minSpeedWindow, url, { minSpeed, speed }),
+          ),
+      );
+    }
+  }
+
+  /** Body bytes arrived. */
+  received(bytes: number): void {
+    this.watchdog.touch();
+    this.#speed?.received(bytes);
+  }
+
+  /**
+   * Pays for `bytes` just read under the download's bandwidth limits:
+   * resolves when the next read may be made. Time held back counts as
+   * neither idle nor slow.
+   */
+  async pace(bytes: number): Promise<void> {
+    const { throttle } = this.#transfer;
+    if (!throttle.limited) return;
+    this.watchdog.stop();
+    try {
+      // Taken first: `?.` would skip the whole call, argument included.
+      const waited = await throttle.take(bytes, this.abort.signal);
+      this.#speed?.held(waited);
+    } finally {
+      this.#watchIdle();
+    }
+  }
+
+  #watchIdle(): void {
     const { idleTimeout } = this.#transfer.options;
     this.watchdog.restart(
       idleTimeout,
@@ -53,9 +99,10 @@ export class Connection implements Disposable {
     );
   }
 
-  /** Stops the watchdog and the forwarding. */
+  /** Stops the watches and the forwarding. */
   [Symbol.dispose](): void {
     this.watchdog.stop();
+    this.#speed?.stop();
     for (const signal of this.#signals) {
       signal.removeEventListener("abort", this.#forward);
     }

@@ -47,7 +47,7 @@ export async function attempt(
 ): Promise<void> {
   const { url, options, partial } = transfer;
   using connection = new Connection(transfer, hooks.stop);
-  const { abort, watchdog } = connection;
+  const { abort } = connection;
   try {
     // Bytes of an unknown version cannot be resumed.
     if (partial.offset > 0 && partial.validator === undefined) {
@@ -96,7 +96,9 @@ export async function attempt(
       exactWrites: options.chunkSizeGiven,
       integrity: transfer.integrity,
       idleTimeout: options.idleTimeout,
-      watchdog,
+      received: (bytes) => connection.received(bytes),
+      throttle: transfer.throttle,
+      pace: (bytes) => connection.pace(bytes),
       abort,
       readError: (error) => failureOf(url, error, abort.signal),
       report: (current, total) => transfer.report(current, total),

@@ -9,6 +9,7 @@ import type { PartialFile } from "../_disk/partial_file.ts";
 import type { ResolvedTransferOptions } from "../transfer_options.ts";
 import type { ConnectionBudget } from "./budget.ts";
 import type { Piece } from "./pieces.ts";
+import type { Throttle } from "./rate_limiter.ts";
 import { segmented } from "./segmented.ts";
 import { singleStream } from "./single_stream.ts";
 
@@ -24,7 +25,7 @@ export interface Transfer {
   partial: PartialFile;
   /** The digest the bytes feed, in file order. */
   integrity: IntegrityCheck | undefined;
-  /** Aborted when the download is canceled (its reason, the cancel). */
+  /** Aborted when the download is canceled or paused (its reason says which). */
   signal: AbortSignal;
   /** The connections per host this download's manager allows, shared. */
   budget: ConnectionBudget;
@@ -32,6 +33,8 @@ export interface Transfer {
   host: string;
   /** The most connections this download may use. */
   maxConnections: number;
+  /** The bandwidth limits its reads are paced by. */
+  throttle: Throttle;
   /** Whether `error` is only the effect of a cancel. */
   isCancellation(error: unknown): boolean;
   /** Reports the bytes on disk and the total. */
@@ -43,6 +46,8 @@ export interface Transfer {
    * `undefined` once they are done.
    */
   showParts(parts: (() => readonly Piece[]) | undefined): void;
+  /** Hears of each retry: the attempt that failed, the backoff, its error. */
+  retrying(attempt: number, delay: number, error: unknown): void;
 }
 
 /** A way to move the file into its partial file. */

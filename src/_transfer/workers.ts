@@ -110,7 +110,14 @@ export class Workers {
     }
     // No sidecar is written after this: the commit removes it.
     await this.#checkpoint;
-    if (this.#failure !== undefined) throw this.#failure.error;
+    if (this.#failure !== undefined) {
+      const { error } = this.#failure;
+      // Paused: the next run goes on from the parts on disk.
+      if (this.#transfer.isCancellation(error)) {
+        await partial.recordRanges(this.#pieces.doneRanges());
+      }
+      throw error;
+    }
     this.#transfer.signal.throwIfAborted();
     if (!this.#pieces.complete) {
       throw new ProtocolError(
@@ -264,12 +271,13 @@ export class Workers {
           throw failureOf(url, error, connection.abort.signal);
         }
         if (result.done) break;
-        connection.watchdog.touch();
+        connection.received(result.value.byteLength);
         const room = piece.end - piece.start - piece.written;
         const bytes = result.value.subarray(0, room);
         await file.write(bytes);
         this.#pieces.wrote(piece, bytes.byteLength);
         this.#progress();
+        await connection.pace(bytes.byteLength);
         if (piece.start + piece.written >= piece.end) {
           // Its end was lowered: the rest is another connection's.
           await reader.cancel().catch(() => {});

@@ -284,7 +284,9 @@ async function pipe(
   );
   await writer.pipeFrom(
     streamOf(body, pieceSize, byteStream),
-    (read) => seen += read.byteLength,
+    (read) => {
+      seen += read.byteLength;
+    },
     (error) => error,
   );
   await writer.flush();

@@ -5,11 +5,15 @@ import { test } from "node:test";
 import { NotFoundError } from "../../src/_runtime/fs_errors.ts";
 import { partialPaths } from "../../src/_disk/names.ts";
 import {
+  endWriter,
   readSidecar,
   type Sidecar,
   SIDECAR_VERSION,
+  startWriter,
+  writerState,
   writeSidecar,
 } from "../../src/_disk/sidecar.ts";
+import { thisProcess } from "../../src/_disk/process_identity.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
 const SIDECAR: Sidecar = {
@@ -178,4 +182,16 @@ test("readSidecar() throws when the path cannot be read for another reason", asy
     assert.equal(error instanceof SyntaxError, false);
     return true;
   });
+});
+
+test("writerState() says a released writer is dead, even one of a running process", () => {
+  const mine = { ...SIDECAR, writer: "mine-1", owner: thisProcess() };
+  startWriter("mine-1");
+  try {
+    assert.equal(writerState(mine), "alive");
+    assert.equal(writerState({ ...mine, released: true }), "dead");
+  } finally {
+    endWriter("mine-1");
+  }
+  assert.equal(writerState(mine), "dead");
 });

@@ -188,7 +188,7 @@ export interface FileRouteOptions {
   /** The file's bytes. */
   body: Uint8Array;
   /** A strong ETag; from `change` on, `changed` and `changedEtag` are served. */
-  etag?: string;
+  etag?: string | undefined;
   /** A Last-Modified date. */
   lastModified?: string;
   /** The request index from which the file has changed. */
@@ -336,4 +336,28 @@ export function fileRoute(
     response.end();
   };
   return { route, log };
+}
+
+/** A file served at a few paths by one {@linkcode fileRoute}. */
+export interface ServedFile extends AsyncDisposable {
+  /** The URL of `path` (the first of the paths by default). */
+  url: (path?: string) => string;
+  /** What the route sent. */
+  log: FileRouteLog;
+}
+
+/** Serves `options`' file at each of `paths` (one route, one log). */
+export async function serveFile(
+  options: FileRouteOptions,
+  paths: string[] = ["/f"],
+): Promise<ServedFile> {
+  const { route, log } = fileRoute(options);
+  const server = await startServer(
+    Object.fromEntries(paths.map((path) => [path, route])),
+  );
+  return {
+    url: (path = paths[0] as string) => server.url(path),
+    log,
+    [Symbol.asyncDispose]: () => server.close(),
+  };
 }

@@ -1,0 +1,78 @@
+// The async iterator that `events()` of a download or a manager returns.
+
+import type { DownloadEvent, DownloadEventMap } from "./events.ts";
+
+/** The names of a download's events. */
+const EVENT_TYPES: readonly (keyof DownloadEventMap)[] = [
+  "progress",
+  "statechange",
+  "retry",
+  "done",
+  "error",
+];
+
+/**
+ * The events of `target`, in order, as an async iterator, until `last`
+ * says an event was the last (or `signal` aborts, or the loop stops).
+ * Events wait in a queue for the loop; a `progress` event replaces the one
+ * of the same download still waiting, so a slow loop costs no memory.
+ */
+export function eventStream(
+  target: EventTarget,
+  last: (event: DownloadEvent) => boolean,
+  signal?: AbortSignal,
+): AsyncIterableIterator<DownloadEvent> {
+  const queue: DownloadEvent[] = [];
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const onEvent = (event: Event): void => {
+    const downloadEvent = event as DownloadEvent;
+    const waiting = queue.at(-1);
+    if (
+      event.type === "progress" && waiting?.type === "progress" &&
+      waiting.download === downloadEvent.download
+    ) {
+      queue[queue.length - 1] = downloadEvent;
+    } else {
+      queue.push(downloadEvent);
+    }
+    if (last(downloadEvent)) stop();
+    wake?.();
+  };
+  const stop = (): void => {
+    ended = true;
+    for (const type of EVENT_TYPES) {
+      target.removeEventListener(type, onEvent);
+    }
+    signal?.removeEventListener("abort", onAbort);
+    wake?.();
+  };
+  const onAbort = (): void => {
+    queue.length = 0;
+    stop();
+  };
+  for (const type of EVENT_TYPES) target.addEventListener(type, onEvent);
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const iterator: AsyncIterableIterator<DownloadEvent> = {
+    async next(): Promise<IteratorResult<DownloadEvent>> {
+      while (queue.length === 0 && !ended) {
+        await new Promise<void>((resolve) => wake = resolve);
+        wake = undefined;
+      }
+      const event = queue.shift();
+      return event === undefined
+        ? { done: true, value: undefined }
+        : { done: false, value: event };
+    },
+    return(): Promise<IteratorResult<DownloadEvent>> {
+      queue.length = 0;
+      stop();
+      return Promise.resolve({ done: true, value: undefined });
+    },
+    [Symbol.asyncIterator](): AsyncIterableIterator<DownloadEvent> {
+      return iterator;
+    },
+  };
+  return iterator;
+}

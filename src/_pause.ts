@@ -1,0 +1,89 @@
+// Pausing a download: its transfer runs under a signal of its own, which a
+// pause aborts (with `Paused` as the reason); the job then closes the file,
+// keeps it, its sidecar and the lock, and waits for the resume to run the
+// transfer again from what is on disk. A pause settles once the transfer has
+// stopped: no byte is written after that.
+
+/** The reason a paused transfer stopped: never a download's error. */
+export class Paused extends Error {
+  constructor() {
+    super("the download was paused");
+    this.name = "Paused";
+  }
+}
+
+/** One download's pause and resume (see the module comment). */
+export class PauseControl {
+  #paused = false;
+  // The transfer running now, if any, and who waits for it to stop.
+  #run: AbortController | undefined;
+  #stopped: (() => void)[] = [];
+  #resumed: (() => void)[] = [];
+
+  /** Whether the download is paused. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * Pauses: stops the transfer running now. Resolves once it has stopped
+   * (at once if none runs).
+   */
+  pause(): Promise<void> {
+    this.#paused = true;
+    if (this.#run === undefined) return Promise.resolve();
+    const stopped = new Promise<void>((resolve) => this.#stopped.push(resolve));
+    if (!this.#run.signal.aborted) this.#run.abort(new Paused());
+    return stopped;
+  }
+
+  /** Resumes: a job waiting in {@linkcode PauseControl.whenResumed} goes on. */
+  resume(): void {
+    this.#paused = false;
+    for (const resolve of this.#resumed.splice(0)) resolve();
+  }
+
+  /**
+   * Starts one run of the transfer: returns its signal, aborted by a pause
+   * (reason {@linkcode Paused}) or by `cancel` (its reason).
+   */
+  begin(cancel: AbortSignal): AbortSignal {
+    this.#run = new AbortController();
+    if (this.#paused) this.#run.abort(new Paused());
+    return AbortSignal.any([cancel, this.#run.signal]);
+  }
+
+  /** The run has ended (the file closed): a pause waiting for it settles. */
+  end(): void {
+    this.#run = undefined;
+    for (const resolve of this.#stopped.splice(0)) resolve();
+  }
+
+  /** Whether `error` is only the effect of a pause of the run of `signal`. */
+  stopped(error: unknown, signal: AbortSignal): boolean {
+    return signal.aborted && signal.reason instanceof Paused &&
+      (error === signal.reason ||
+        (error instanceof DOMException && error.name === "AbortError"));
+  }
+
+  /**
+   * Resolves once not paused (at once if not); rejects with `cancel`'s
+   * reason if it aborts first.
+   */
+  whenResumed(cancel: AbortSignal): Promise<void> {
+    if (!this.#paused) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      if (cancel.aborted) return reject(cancel.reason);
+      const onCancel = (): void => {
+        this.#resumed = this.#resumed.filter((r) => r !== onResume);
+        reject(cancel.reason);
+      };
+      const onResume = (): void => {
+        cancel.removeEventListener("abort", onCancel);
+        resolve();
+      };
+      this.#resumed.push(onResume);
+      cancel.addEventListener("abort", onCancel, { once: true });
+    });
+  }
+}

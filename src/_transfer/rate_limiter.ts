@@ -1,0 +1,152 @@
+// A bandwidth limit that several connections draw from: the bytes each one
+// has read are paid for in time before it reads again. A connection that
+// read `n` bytes waits until the limit's schedule has room for them; the
+// schedule is shared, so four connections under one limit get a quarter of
+// it each, and what one leaves unused the others take. Bytes are never held
+// back: a read is paid for after it (the bytes are in memory already), so
+// the file runs ahead of the limit by at most the last read, and by a
+// credit of one chunk (`CREDIT`) that absorbs timer lateness: a connection
+// woken late reads what it missed, up to that.
+//
+// The limit can change at any time: waiting connections re-plan at once,
+// and what they owe is converted to the new rate. Listeners hear when a
+// limit appears where there was none (the runtime's pipe, which no limit
+// can pace, then hands over to reads that can be).
+
+import { MAX_TIMER_DELAY } from "../_timers.ts";
+
+/** The bytes the schedule may lag behind the clock: one default chunk. */
+export const CREDIT = 256 * 1024;
+
+/** A shared bandwidth limit (see the module comment). */
+export class RateLimiter {
+  #rate: number;
+  // When the bytes taken so far are paid for (performance.now() time).
+  #paidUntil = -Infinity;
+  // Wakes the connections waiting now (the limit changed).
+  #wakers = new Set<() => void>();
+  #listeners = new Set<() => void>();
+
+  /** @param rate Bytes per second; `Infinity` for no limit. */
+  constructor(rate: number = Infinity) {
+    this.#rate = rate;
+  }
+
+  /** The limit, in bytes per second (`Infinity`: none). */
+  get rate(): number {
+    return this.#rate;
+  }
+
+  /** Whether there is a limit now. */
+  get limited(): boolean {
+    return this.#rate !== Infinity;
+  }
+
+  /**
+   * Changes the limit; `Infinity` lifts it. Connections waiting now re-plan
+   * at the new rate, owing the same bytes.
+   */
+  set(rate: number): void {
+    const now = performance.now();
+    const wasLimited = this.limited;
+    if (wasLimited && this.#paidUntil > now) {
+      // What is owed, at the new rate.
+      this.#paidUntil = now + (this.#paidUntil - now) * this.#rate / rate;
+    } else if (!wasLimited) {
+      this.#paidUntil = -Infinity; // a new schedule
+    }
+    this.#rate = rate;
+    for (const wake of [...this.#wakers]) wake();
+    if (!wasLimited && this.limited) {
+      for (const listener of [...this.#listeners]) listener();
+    }
+  }
+
+  /**
+   * Calls `listener` whenever a limit is set where there was none. Returns
+   * the function that stops it.
+   */
+  onLimited(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Pays for `bytes` just read: resolves once the limit allows the next
+   * read (at once without a limit). Rejects with the signal's reason if it
+   * aborts meanwhile. Returns the milliseconds waited.
+   */
+  async take(bytes: number, signal: AbortSignal): Promise<number> {
+    if (!this.limited) return 0;
+    const start = performance.now();
+    this.#paidUntil = Math.max(this.#paidUntil, start) +
+      bytes * 1000 / this.#rate;
+    for (;;) {
+      // Up to the credit may be read ahead of the schedule.
+      const wait = this.#paidUntil - CREDIT * 1000 / this.#rate -
+        performance.now();
+      if (wait <= 0 || !this.limited) break;
+      await this.#nap(wait, signal);
+    }
+    return performance.now() - start;
+  }
+
+  /** Waits `ms`, or until the limit changes; rejects if `signal` aborts. */
+  #nap(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      signal.throwIfAborted();
+      const end = (): void => {
+        clearTimeout(timer);
+        this.#wakers.delete(wake);
+        signal.removeEventListener("abort", abort);
+      };
+      const wake = (): void => {
+        end();
+        resolve();
+      };
+      const abort = (): void => {
+        end();
+        reject(signal.reason);
+      };
+      const timer = setTimeout(wake, Math.min(ms, MAX_TIMER_DELAY));
+      this.#wakers.add(wake);
+      signal.addEventListener("abort", abort, { once: true });
+    });
+  }
+}
+
+/**
+ * The limits one download's reads are paced by: its own, and its
+ * manager's, shared with its other downloads.
+ */
+export class Throttle {
+  /** The limits, each paid in turn. */
+  readonly limiters: readonly RateLimiter[];
+
+  /** @param limiters The limits (none: reads are never held back). */
+  constructor(limiters: readonly RateLimiter[]) {
+    this.limiters = limiters;
+  }
+
+  /** Whether any limit holds now. */
+  get limited(): boolean {
+    return this.limiters.some((limiter) => limiter.limited);
+  }
+
+  /** Pays for `bytes` under every limit; returns the milliseconds waited. */
+  async take(bytes: number, signal: AbortSignal): Promise<number> {
+    let waited = 0;
+    for (const limiter of this.limiters) {
+      waited += await limiter.take(bytes, signal);
+    }
+    return waited;
+  }
+
+  /** Calls `listener` when any of the limits appears; returns its remover. */
+  onLimited(listener: () => void): () => void {
+    const removers = this.limiters.map((limiter) =>
+      limiter.onLimited(listener)
+    );
+    return () => removers.forEach((remove) => remove());
+  }
+}

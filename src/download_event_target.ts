@@ -1,0 +1,186 @@
+/**
+ * {@linkcode DownloadEventTarget}: the `EventTarget` that a
+ * {@linkcode Download} and a {@linkcode DownloadManager} are, whose
+ * listeners cannot hurt the downloads they hear about.
+ *
+ * @module
+ */
+
+import type { DownloadEventMap } from "./events.ts";
+
+/**
+ * The options of `addEventListener`, as `EventTarget` takes them.
+ *
+ * @example Hear one event, then stop
+ * ```ts ignore
+ * download.addEventListener("done", () => console.log("done"), { once: true });
+ * ```
+ */
+export interface ListenerOptions {
+  /** Listen in the capture phase (the same as without, for these events). */
+  capture?: boolean;
+  /** Remove the listener after its first call. */
+  once?: boolean;
+  /** Whether the listener never cancels the event. */
+  passive?: boolean;
+  /** Remove the listener when this aborts. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A listener of the event `E`: a function, or an object with `handleEvent`.
+ *
+ * @example
+ * ```ts ignore
+ * import type { DownloadProgressEvent, TypedListener } from "@x/dlmanager";
+ * const show: TypedListener<DownloadProgressEvent> = ({ current }) =>
+ *   console.log(current);
+ * download.addEventListener("progress", show);
+ * ```
+ */
+export type TypedListener<E extends Event> =
+  | ((event: E) => void)
+  | { handleEvent(event: E): void };
+
+/**
+ * An `EventTarget` of download events (see {@linkcode DownloadEventMap}),
+ * typed by event name, that contains what its listeners throw: the error is
+ * logged with `console.error`, and the download goes on. (An error thrown by
+ * a plain `EventTarget`'s listener is uncaught: it ends the process on Deno
+ * and Node.) {@linkcode Download} and {@linkcode DownloadManager} are ones.
+ *
+ * @example Listen to a download's events
+ * ```ts ignore
+ * download.addEventListener("progress", ({ current, total }) => {
+ *   console.log(current, total);
+ * });
+ * download.addEventListener("retry", ({ reason }) => console.warn(reason));
+ * ```
+ */
+export class DownloadEventTarget extends EventTarget {
+  // Each listener's wrapper, by type and capture (as the platform keys them).
+  #wrappers = new WeakMap<
+    TypedListener<Event>,
+    Map<string, (event: Event) => void>
+  >();
+
+  /**
+   * Adds a listener of one of the events of {@linkcode DownloadEventMap}.
+   *
+   * @param type The event's name.
+   * @param listener The listener; what it throws is logged, not thrown.
+   * @param options As `EventTarget`'s (`once`, `signal`, `capture`).
+   */
+  override addEventListener<K extends keyof DownloadEventMap>(
+    type: K,
+    listener: TypedListener<DownloadEventMap[K]> | null,
+    options?: boolean | ListenerOptions,
+  ): void;
+  /**
+   * Adds a listener, as `EventTarget` does; what it throws is logged.
+   *
+   * @param type The event's name.
+   * @param listener The listener.
+   * @param options As `EventTarget`'s.
+   */
+  override addEventListener(
+    type: string,
+    listener: TypedListener<Event> | null,
+    options?: boolean | ListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: TypedListener<Event> | TypedListener<never> | null,
+    options?: boolean | ListenerOptions,
+  ): void {
+    if (listener === null) return;
+    const key = keyOf(type, options);
+    let byKey = this.#wrappers.get(
+      listener as TypedListener<Event>,
+    );
+    if (byKey === undefined) {
+      byKey = new Map();
+      this.#wrappers.set(listener as TypedListener<Event>, byKey);
+    }
+    const known = byKey.get(key);
+    if (known !== undefined) return; // added already: the platform ignores it
+    const wrapper = (event: Event): void => {
+      if (typeof options === "object" && options.once) byKey.delete(key);
+      try {
+        if (typeof listener === "function") {
+          (listener as (event: Event) => void).call(this, event);
+        } else {(listener as { handleEvent(event: Event): void }).handleEvent(
+            event,
+          );}
+      } catch (error) {
+        console.error(`dlmanager: a "${type}" listener threw:`, error);
+      }
+    };
+    byKey.set(key, wrapper);
+    if (typeof options === "object") {
+      options.signal?.addEventListener("abort", () => byKey.delete(key), {
+        once: true,
+      });
+    }
+    super.addEventListener(type, wrapper, options);
+  }
+
+  /**
+   * Removes a listener added with the same type and `capture`.
+   *
+   * @param type The event's name.
+   * @param listener The listener.
+   * @param options As `EventTarget`'s (`capture`).
+   */
+  override removeEventListener<K extends keyof DownloadEventMap>(
+    type: K,
+    listener: TypedListener<DownloadEventMap[K]> | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  /**
+   * Removes a listener, as `EventTarget` does.
+   *
+   * @param type The event's name.
+   * @param listener The listener.
+   * @param options As `EventTarget`'s.
+   */
+  override removeEventListener(
+    type: string,
+    listener: TypedListener<Event> | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: TypedListener<Event> | TypedListener<never> | null,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    if (listener === null) return;
+    const key = keyOf(type, options);
+    const byKey = this.#wrappers.get(
+      listener as TypedListener<Event>,
+    );
+    const wrapper = byKey?.get(key);
+    if (wrapper === undefined) {
+      // A wrapper itself: how the platform removes a listener whose
+      // `signal` aborted, through this method.
+      super.removeEventListener(
+        type,
+        listener as TypedListener<Event>,
+        options,
+      );
+      return;
+    }
+    byKey?.delete(key);
+    super.removeEventListener(type, wrapper, options);
+  }
+}
+
+function keyOf(
+  type: string,
+  options: boolean | EventListenerOptions | undefined,
+): string {
+  const capture = typeof options === "boolean"
+    ? options
+    : options?.capture ?? false;
+  return `${capture ? "c" : "b"}:${type}`;
+}

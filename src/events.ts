@@ -1,0 +1,186 @@
+/**
+ * The events a {@linkcode Download} dispatches, and its
+ * {@linkcode DownloadManager} too, for every download it holds: `progress`,
+ * `statechange`, `retry`, `done` and `error`.
+ *
+ * @module
+ */
+
+import type { Download } from "./download.ts";
+import type { DownloadState } from "./download_options.ts";
+
+/**
+ * An event of one download; the base of the others, and the `done` event's
+ * own class.
+ *
+ * @example Hear that a download is done
+ * ```ts ignore
+ * download.addEventListener("done", (event) => {
+ *   console.log(`${event.download.getDest()} is complete`);
+ * });
+ * ```
+ */
+export class DownloadEvent extends Event {
+  /** The download it is about. */
+  readonly download: Download;
+
+  /**
+   * Creates the event (the library dispatches them).
+   *
+   * @param type The event's name.
+   * @param download The download it is about.
+   */
+  constructor(type: string, download: Download) {
+    super(type);
+    this.download = download;
+  }
+}
+
+/**
+ * `progress`: bytes of the file are on disk, as the seed's progress
+ * callback reports them (see {@linkcode ProgressCallback}).
+ *
+ * @example Show a percentage
+ * ```ts ignore
+ * download.addEventListener("progress", ({ current, total }) => {
+ *   if (total) console.log(`${Math.floor((current / total) * 100)}%`);
+ * });
+ * ```
+ */
+export class DownloadProgressEvent extends DownloadEvent {
+  /** Bytes of the file written so far. */
+  readonly current: number;
+  /** The file's length, or `undefined` when the server did not say. */
+  readonly total: number | undefined;
+
+  /**
+   * Creates the event (the library dispatches them).
+   *
+   * @param download The download.
+   * @param current Bytes written so far.
+   * @param total The file's length, if known.
+   */
+  constructor(download: Download, current: number, total: number | undefined) {
+    super("progress", download);
+    this.current = current;
+    this.total = total;
+  }
+}
+
+/**
+ * `statechange`: {@linkcode Download.state} changed. The last event of a
+ * download is the one to `"done"`, `"failed"` or `"canceled"`.
+ *
+ * @example Log every state
+ * ```ts ignore
+ * download.addEventListener("statechange", ({ state }) => console.log(state));
+ * ```
+ */
+export class DownloadStateEvent extends DownloadEvent {
+  /** The new state. */
+  readonly state: DownloadState;
+
+  /**
+   * Creates the event (the library dispatches them).
+   *
+   * @param download The download.
+   * @param state Its new state.
+   */
+  constructor(download: Download, state: DownloadState) {
+    super("statechange", download);
+    this.state = state;
+  }
+}
+
+/**
+ * `retry`: an attempt failed, and the next starts after a backoff (see
+ * {@linkcode TransferOptions.retries}). With several connections, each
+ * connection's retries are told.
+ *
+ * @example Say why a download retries
+ * ```ts ignore
+ * download.addEventListener("retry", ({ attempt, delay, reason }) => {
+ *   console.log(`attempt ${attempt} failed (${reason}); again in ${delay} ms`);
+ * });
+ * ```
+ */
+export class DownloadRetryEvent extends DownloadEvent {
+  /** The attempt that failed, from 1. */
+  readonly attempt: number;
+  /** Milliseconds until the next attempt. */
+  readonly delay: number;
+  /** What the attempt failed with. */
+  readonly error: unknown;
+  /** The error, in words (its message). */
+  readonly reason: string;
+
+  /**
+   * Creates the event (the library dispatches them).
+   *
+   * @param download The download.
+   * @param attempt The attempt that failed.
+   * @param delay Milliseconds until the next.
+   * @param error What it failed with.
+   */
+  constructor(
+    download: Download,
+    attempt: number,
+    delay: number,
+    error: unknown,
+  ) {
+    super("retry", download);
+    this.attempt = attempt;
+    this.delay = delay;
+    this.error = error;
+    this.reason = error instanceof Error ? error.message : String(error);
+  }
+}
+
+/**
+ * `error`: the download failed, with {@linkcode Download.error}'s error
+ * (a cancel is not an error: it is told by `statechange`).
+ *
+ * @example Log failures
+ * ```ts ignore
+ * download.addEventListener("error", ({ error }) => console.error(error));
+ * ```
+ */
+export class DownloadErrorEvent extends DownloadEvent {
+  /** The error the download ended with. */
+  readonly error: unknown;
+
+  /**
+   * Creates the event (the library dispatches them).
+   *
+   * @param download The download.
+   * @param error Its error.
+   */
+  constructor(download: Download, error: unknown) {
+    super("error", download);
+    this.error = error;
+  }
+}
+
+/**
+ * The events of a download, by name: what `addEventListener` passes to a
+ * listener of each.
+ *
+ * @example A typed listener
+ * ```ts ignore
+ * import type { DownloadEventMap } from "@x/dlmanager";
+ * const onRetry = (event: DownloadEventMap["retry"]) => console.log(event.reason);
+ * download.addEventListener("retry", onRetry);
+ * ```
+ */
+export interface DownloadEventMap {
+  /** Bytes are on disk: see {@linkcode DownloadProgressEvent}. */
+  progress: DownloadProgressEvent;
+  /** The state changed: see {@linkcode DownloadStateEvent}. */
+  statechange: DownloadStateEvent;
+  /** An attempt failed and will be retried: see {@linkcode DownloadRetryEvent}. */
+  retry: DownloadRetryEvent;
+  /** The download completed (its file is in place, or was found there). */
+  done: DownloadEvent;
+  /** The download failed: see {@linkcode DownloadErrorEvent}. */
+  error: DownloadErrorEvent;
+}

@@ -1,0 +1,129 @@
+// The shared bandwidth limit's schedule: waits no shorter than the bytes
+// cost, re-planned when the limit changes. Only lower bounds on time are
+// asserted (a timer never fires early, however loaded the machine); how
+// close to the limit a download runs is the bench's to measure.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  CREDIT,
+  RateLimiter,
+  Throttle,
+} from "../../src/_transfer/rate_limiter.ts";
+
+/** A timer may seem to fire up to this early, in milliseconds. */
+const EARLY = 2;
+
+test("RateLimiter without a limit lets every read go at once", async () => {
+  const limiter = new RateLimiter();
+  assert.equal(limiter.limited, false);
+  const signal = new AbortController().signal;
+  for (let i = 0; i < 100; i++) {
+    assert.equal(await limiter.take(1024 * 1024, signal), 0);
+  }
+});
+
+test("RateLimiter lets a credit of one chunk go at once, then makes each read wait for what it costs", async () => {
+  const rate = 1024 * 1024; // 1 MiB/s: a KiB costs ~1 ms
+  const limiter = new RateLimiter(rate);
+  const signal = new AbortController().signal;
+  const start = performance.now();
+  // The credit, then 100 KiB more: ~98 ms of waiting in all.
+  await limiter.take(CREDIT, signal);
+  for (let i = 0; i < 10; i++) await limiter.take(10 * 1024, signal);
+  const elapsed = performance.now() - start;
+  assert.ok(
+    elapsed >= (100 * 1024 * 1000) / rate - EARLY,
+    `took ${elapsed} ms`,
+  );
+});
+
+test("RateLimiter shares one schedule among the connections that draw from it", async () => {
+  const rate = 1024 * 1024;
+  const limiter = new RateLimiter(rate);
+  const signal = new AbortController().signal;
+  await limiter.take(CREDIT, signal);
+  const start = performance.now();
+  // Four connections of 50 KiB each: 200 KiB, ~195 ms, not ~49 ms.
+  await Promise.all(
+    [0, 1, 2, 3].map(async () => {
+      for (let i = 0; i < 5; i++) await limiter.take(10 * 1024, signal);
+    }),
+  );
+  const elapsed = performance.now() - start;
+  assert.ok(elapsed >= (200 * 1024 * 1000) / rate - EARLY, `${elapsed} ms`);
+});
+
+test("RateLimiter wakes the waiting connections when the limit is lifted or raised", async () => {
+  const limiter = new RateLimiter(1); // a byte a second
+  const signal = new AbortController().signal;
+  await limiter.take(CREDIT, signal);
+  // Owes ~a day at this rate.
+  const waiting = limiter.take(100_000, signal);
+  limiter.set(Infinity);
+  assert.equal(limiter.limited, false);
+  await waiting;
+  // Raised: what is owed costs the new rate's time, not the old one's.
+  limiter.set(1);
+  await limiter.take(CREDIT, signal);
+  const owing = limiter.take(100_000, signal);
+  limiter.set(1e9);
+  await owing;
+});
+
+test("RateLimiter converts what is owed to a lowered limit", async () => {
+  const limiter = new RateLimiter(2 * 1024 * 1024);
+  const signal = new AbortController().signal;
+  await limiter.take(CREDIT, signal);
+  const start = performance.now();
+  // 100 KiB owed at 2 MiB/s (~49 ms) costs ~98 ms once the limit halves.
+  const owing = limiter.take(100 * 1024, signal);
+  limiter.set(1024 * 1024);
+  await owing;
+  const elapsed = performance.now() - start;
+  assert.ok(elapsed >= 90, `${elapsed} ms`);
+});
+
+test("RateLimiter rejects a waiting read with the signal's reason when it aborts", async () => {
+  const limiter = new RateLimiter(1);
+  const abort = new AbortController();
+  await limiter.take(CREDIT, abort.signal);
+  const waiting = limiter.take(100_000, abort.signal);
+  const reason = new Error("stopped");
+  abort.abort(reason);
+  await assert.rejects(waiting, (error) => error === reason);
+});
+
+test("RateLimiter tells its listeners when a limit appears, not when one changes or goes", () => {
+  const limiter = new RateLimiter();
+  let heard = 0;
+  const stop = limiter.onLimited(() => heard++);
+  limiter.set(1000);
+  limiter.set(2000);
+  limiter.set(Infinity);
+  limiter.set(500);
+  stop();
+  limiter.set(Infinity);
+  limiter.set(100);
+  assert.equal(heard, 2);
+});
+
+test("Throttle is limited while any of its limits is, and pays each", async () => {
+  const own = new RateLimiter();
+  const shared = new RateLimiter();
+  const throttle = new Throttle([own, shared]);
+  assert.equal(throttle.limited, false);
+  let heard = 0;
+  const stop = throttle.onLimited(() => heard++);
+  shared.set(1024 * 1024);
+  assert.equal(throttle.limited, true);
+  own.set(2 * 1024 * 1024);
+  assert.equal(heard, 2);
+  stop();
+  const signal = new AbortController().signal;
+  await throttle.take(CREDIT, signal);
+  const start = performance.now();
+  // The slower limit decides: 50 KiB at 1 MiB/s.
+  await throttle.take(50 * 1024, signal);
+  assert.ok(performance.now() - start >= (50 * 1000) / 1024 - EARLY);
+});

@@ -1,0 +1,291 @@
+// The events of downloads and managers, against a local server: their order
+// and content for a download that completes, retries, fails or is canceled;
+// `for await` over `events()`; listeners that throw; a manager that relays
+// every download's events. Run on Deno, Node and Bun by the test matrix.
+// The behaviour lives in src/events.ts, src/download_event_target.ts and
+// src/_event_stream.ts.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  Download,
+  DownloadErrorEvent,
+  type DownloadEvent,
+  DownloadManager,
+  type DownloadOptions,
+  DownloadProgressEvent,
+  DownloadRetryEvent,
+  DownloadStateEvent,
+  HTTPError,
+} from "../mod.ts";
+import {
+  deferred,
+  type FileRouteOptions,
+  patternBytes,
+  type ServedFile,
+  serveFile,
+} from "./_helpers/server.ts";
+import { tempDir } from "./_helpers/temp_dir.ts";
+
+const BODY = patternBytes(600_000, 5);
+const FAST: DownloadOptions = { backoffBase: 1, backoffCap: 5 };
+const TYPES = ["progress", "statechange", "retry", "done", "error"] as const;
+
+function serve(options: Partial<FileRouteOptions> = {}): Promise<ServedFile> {
+  return serveFile({ body: BODY, etag: '"e"', ...options }, ["/f", "/g"]);
+}
+
+/** Every event `target` dispatches, in order. */
+function record(target: EventTarget): DownloadEvent[] {
+  const events: DownloadEvent[] = [];
+  for (const type of TYPES) {
+    target.addEventListener(
+      type,
+      (event) => events.push(event as DownloadEvent),
+    );
+  }
+  return events;
+}
+
+/** The events as short strings: type, and the state of a statechange. */
+function names(events: DownloadEvent[]): string[] {
+  return events.map((event) =>
+    event instanceof DownloadStateEvent ? event.state : event.type
+  ).filter((name, i, all) => name !== "progress" || all[i - 1] !== "progress");
+}
+
+test("Download dispatches statechange, progress, done and the last statechange, in order, each naming it", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  // Writes of 100,000 bytes, each reported.
+  const download = new Download(server.url(), dir.join("f"), {
+    ...FAST,
+    chunkSize: 100_000,
+  });
+  const events = record(download);
+  download.start();
+  await download.wait();
+  assert.deepEqual(names(events), ["running", "progress", "done", "done"]);
+  assert.ok(events.every((event) => event.download === download));
+  const progress = events.filter((e) => e instanceof DownloadProgressEvent);
+  assert.equal(progress[0]?.current, 0);
+  assert.deepEqual(progress.map((e) => e.total), progress.map(() => 600_000));
+  assert.equal(progress.at(-1)?.current, BODY.byteLength);
+  for (let i = 1; i < progress.length; i++) {
+    assert.ok(
+      (progress[i] as DownloadProgressEvent).current >=
+        (progress[i - 1] as DownloadProgressEvent).current,
+    );
+  }
+  assert.equal(progress.length, 7); // 0, then each of the 6 writes
+});
+
+test("Download dispatches retry with the attempt, the delay and why, then goes on", async () => {
+  await using server = await serve({
+    faults: [{ status: 503, retryAfter: "0" }],
+  });
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), FAST);
+  const events = record(download);
+  download.start();
+  await download.wait();
+  const retries = events.filter((e) => e instanceof DownloadRetryEvent);
+  assert.equal(retries.length, 1);
+  const [retry] = retries;
+  assert.equal(retry?.attempt, 1);
+  assert.equal(retry?.delay, 0);
+  assert.ok(retry?.error instanceof HTTPError);
+  assert.match(retry?.reason ?? "", /server answered 503/);
+  assert.deepEqual(names(events), [
+    "running",
+    "retry",
+    "progress",
+    "done",
+    "done",
+  ]);
+});
+
+test("Download dispatches error with its error, and no done, when it fails", async () => {
+  await using server = await serve({ faults: [{ status: 404 }] });
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), FAST);
+  const events = record(download);
+  download.start();
+  await download.wait({ raiseIfError: false });
+  assert.deepEqual(names(events), ["running", "error", "failed"]);
+  const error = events.find((e) => e instanceof DownloadErrorEvent);
+  assert.equal(error?.error, download.error());
+});
+
+test("Download dispatches only the last statechange when canceled", async () => {
+  const release = deferred();
+  await using server = await serve({
+    faults: [{ stallAfter: 1000, release: release.promise }],
+  });
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), FAST);
+  const events = record(download);
+  download.addEventListener("progress", () => download.cancel(), {
+    once: true,
+  });
+  download.start();
+  await download.wait({ raiseIfError: false });
+  release.resolve();
+  assert.deepEqual(names(events), ["running", "progress", "canceled"]);
+});
+
+test("Download's events() yields every event for `for await`, and ends after the last", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), FAST);
+  const iterator = download.events();
+  download.start();
+  const seen: DownloadEvent[] = [];
+  for await (const event of iterator) seen.push(event);
+  assert.equal(seen.at(-1)?.type, "statechange");
+  assert.equal((seen.at(-1) as DownloadStateEvent).state, "done");
+  assert.ok(seen.some((event) => event.type === "done"));
+  // Ended: its events have ended too.
+  const after: DownloadEvent[] = [];
+  for await (const event of download.events()) after.push(event);
+  assert.deepEqual(after, []);
+});
+
+test("Download's events() ends when its signal aborts, or the loop breaks", async () => {
+  const release = deferred();
+  await using server = await serve({
+    faults: [{ stallAfter: 1000, release: release.promise }],
+  });
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), FAST);
+  const abort = new AbortController();
+  const iterator = download.events({ signal: abort.signal });
+  download.start();
+  let seen = 0;
+  for await (const event of iterator) {
+    seen++;
+    if (event.type === "progress") abort.abort();
+  }
+  assert.ok(seen >= 1);
+  const broken = download.events();
+  download.cancel();
+  let first: DownloadEvent | undefined;
+  for await (const event of broken) {
+    first = event;
+    break;
+  }
+  assert.equal((first as DownloadStateEvent | undefined)?.state, "canceled");
+  assert.deepEqual(await broken.next(), { done: true, value: undefined });
+  await download.wait({ raiseIfError: false });
+  release.resolve();
+});
+
+test("Download keeps downloading when a listener throws: the error is logged, the other listeners still hear", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const logged: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => logged.push(args);
+  try {
+    const download = new Download(server.url(), dir.join("f"), FAST);
+    const boom = new Error("listener bug");
+    download.addEventListener("progress", () => {
+      throw boom;
+    });
+    download.addEventListener("statechange", {
+      handleEvent: () => {
+        throw boom;
+      },
+    });
+    let heard = 0;
+    download.addEventListener("done", () => heard++);
+    download.start();
+    await download.wait();
+    assert.equal(download.state, "done");
+    assert.equal(heard, 1);
+    assert.ok(logged.length >= 2);
+    assert.ok(logged.every((args) => args.includes(boom)));
+    assert.match(
+      String(logged[0]?.[0]),
+      /a "(progress|statechange)" listener threw/,
+    );
+  } finally {
+    console.error = original;
+  }
+});
+
+test("Download's removeEventListener, once and signal stop a listener as EventTarget's do", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), {
+    ...FAST,
+    chunkSize: 100_000,
+  });
+  let removed = 0;
+  let once = 0;
+  let signaled = 0;
+  const listener = (): void => {
+    removed++;
+  };
+  download.addEventListener("progress", listener);
+  download.addEventListener("progress", listener); // the same one: once
+  download.removeEventListener("progress", listener);
+  download.addEventListener("progress", () => once++, { once: true });
+  const stop = new AbortController();
+  download.addEventListener("progress", () => {
+    signaled++;
+    stop.abort();
+  }, { signal: stop.signal });
+  download.start();
+  await download.wait();
+  assert.equal(removed, 0);
+  assert.equal(once, 1);
+  assert.equal(signaled, 1);
+});
+
+test("Download's seed callbacks and its events both hear everything", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const callbacks: string[] = [];
+  const download = new Download(server.url(), dir.join("f"), {
+    ...FAST,
+    progress: (_d, current) => callbacks.push(`progress ${current}`),
+    onStateChange: (_d, state) => callbacks.push(state),
+  });
+  const events = record(download);
+  download.start();
+  await download.wait();
+  assert.deepEqual(
+    callbacks.filter((c) => !c.startsWith("progress")),
+    ["running", "done"],
+  );
+  assert.equal(
+    callbacks.filter((c) => c.startsWith("progress")).length,
+    events.filter((e) => e.type === "progress").length,
+  );
+});
+
+test("DownloadManager relays every download's events, and its events() ends when none is left", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, FAST);
+  const heard = record(manager);
+  const iterator = manager.events();
+  const a = manager.download(server.url("/f")) as Download;
+  const b = manager.download(server.url("/g")) as Download;
+  const seen: DownloadEvent[] = [];
+  for await (const event of iterator) seen.push(event);
+  await manager.wait();
+  for (const download of [a, b]) {
+    const own = seen.filter((event) => event.download === download);
+    assert.deepEqual(names(own).slice(-2), ["done", "done"]);
+  }
+  const done = new Set(
+    heard.filter((e) => e.type === "done").map((e) => e.download),
+  );
+  assert.equal(done.size, 2);
+  assert.ok(done.has(a) && done.has(b));
+  // Dispatched by the manager (copies: a download's listeners may stop
+  // their own event's propagation).
+  assert.ok(heard.every((event) => event.target === manager));
+});

@@ -1,0 +1,293 @@
+// Pausing and resuming downloads, against a local server that logs every
+// request: while paused nothing is written and nothing is asked; a resume
+// asks for the rest from the bytes on disk; a pause before the start, while
+// queued, or of a manager holds every download; a cancel while paused ends
+// it. The behaviour lives in src/_pause.ts and src/_job.ts.
+
+import assert from "node:assert/strict";
+import { readFile, stat } from "node:fs/promises";
+import { setTimeout as delay } from "node:timers/promises";
+import { test } from "node:test";
+import {
+  Download,
+  DownloadInterrupt,
+  DownloadManager,
+  type DownloadOptions,
+} from "../mod.ts";
+import {
+  deferred,
+  fileRoute,
+  type FileRouteLog,
+  type FileRouteOptions,
+  patternBytes,
+  serveFile,
+  startServer,
+} from "./_helpers/server.ts";
+import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
+import { readSidecar } from "../src/_disk/sidecar.ts";
+import { partialPaths } from "../src/_disk/names.ts";
+
+const MiB = 1024 * 1024;
+const BODY = patternBytes(4 * MiB + 123, 3);
+const ETAG = '"p-1"';
+const FAST: DownloadOptions = { backoffBase: 1, backoffCap: 5 };
+/** How long "nothing happens" is watched for. */
+const QUIET = 300;
+
+/** Resolves once `download` reports `bytes` or more on disk. */
+function reached(download: Download, bytes: number): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = ({ current }: { current: number }): void => {
+      if (current < bytes) return;
+      download.removeEventListener("progress", listener);
+      resolve();
+    };
+    download.addEventListener("progress", listener);
+  });
+}
+
+/** The size of the one partial file in `dir`. */
+async function partialSize(dir: TempDir): Promise<number> {
+  const names = (await dir.list()).filter((name) =>
+    name.startsWith(".f.") && !/\.(json|lock)$/.test(name)
+  );
+  assert.equal(names.length, 1, `partial files: ${names}`);
+  return (await stat(dir.join(names[0] as string))).size;
+}
+
+/**
+ * A server of BODY whose first answer stalls after `cut` bytes (until the
+ * test ends); without `cut`, one that answers every request whole.
+ */
+async function stallingServer(
+  cut?: number,
+  options: Partial<FileRouteOptions> = {},
+): Promise<{ url: string; log: FileRouteLog } & AsyncDisposable> {
+  const release = deferred();
+  const served = await serveFile({
+    body: BODY,
+    etag: ETAG,
+    faults: cut === undefined
+      ? []
+      : [{ stallAfter: cut, release: release.promise }],
+    ...options,
+  });
+  return {
+    url: served.url(),
+    log: served.log,
+    async [Symbol.asyncDispose](): Promise<void> {
+      release.resolve();
+      await served[Symbol.asyncDispose]();
+    },
+  };
+}
+
+test("Download.pause() stops writing and asking at once; resume() asks for the rest from the bytes on disk", async () => {
+  await using server = await stallingServer(MiB);
+  await using dir = await tempDir();
+  const download = new Download(server.url, dir.join("f"), FAST);
+  download.start();
+  await reached(download, MiB);
+  await download.pause();
+  assert.equal(download.state, "paused");
+  const size = await partialSize(dir);
+  assert.equal(size, MiB);
+  const requests = server.log.ranges.length;
+  await delay(QUIET);
+  // Nothing written, nothing asked, the partial file and its sidecar kept.
+  assert.equal(await partialSize(dir), size);
+  assert.equal(server.log.ranges.length, requests);
+  assert.equal(
+    readSidecar(partialPaths(dir.join("f")).sidecar)?.validator,
+    ETAG,
+  );
+  download.resume();
+  await download.wait();
+  assert.deepEqual(server.log.ranges, [null, `bytes=${size}-`]);
+  assert.deepEqual(server.log.ifRanges.at(-1), ETAG);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download.pause() while the bytes are digested resumes the digest where it stopped", async () => {
+  const { createHash } = await import("node:crypto");
+  await using server = await stallingServer(MiB);
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  const download = new Download(server.url, dir.join("f"), {
+    ...FAST,
+    sha256,
+  });
+  download.start();
+  await reached(download, MiB);
+  await download.pause();
+  download.resume();
+  await download.wait();
+  assert.equal(server.log.ranges.at(-1), `bytes=${MiB}-`);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+});
+
+test("Download paused before it starts sends no request until resumed", async () => {
+  await using server = await stallingServer();
+  await using dir = await tempDir();
+  const states: string[] = [];
+  const download = new Download(server.url, dir.join("f"), FAST);
+  download.addEventListener("statechange", ({ state }) => states.push(state));
+  await download.pause();
+  download.start();
+  assert.equal(download.state, "paused");
+  await delay(QUIET);
+  assert.equal(server.log.ranges.length, 0);
+  download.resume();
+  await download.wait();
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(states, ["paused", "running", "done"]);
+});
+
+test("Download canceled while paused ends with DownloadInterrupt and leaves nothing", async () => {
+  await using server = await stallingServer(MiB);
+  await using dir = await tempDir();
+  const download = new Download(server.url, dir.join("f"), FAST);
+  download.start();
+  await reached(download, MiB);
+  await download.pause();
+  download.cancel();
+  await assert.rejects(download.wait(), DownloadInterrupt);
+  assert.equal(download.state, "canceled");
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download.pause() and resume() do nothing once it has ended", async () => {
+  await using server = await stallingServer();
+  await using dir = await tempDir();
+  const download = new Download(server.url, dir.join("f"), FAST);
+  download.start();
+  await download.wait();
+  await download.pause();
+  download.resume();
+  assert.equal(download.state, "done");
+});
+
+test("Download with connections, paused, records its parts and fetches only what is missing on resume", async () => {
+  const release = deferred();
+  let first = true;
+  const { route, log } = fileRoute({
+    body: BODY,
+    etag: ETAG,
+    // The first request sends nothing (the parts take over at once), and
+    // each part stalls after 200,000 bytes, until the pause.
+    faultFor: ({ range }) =>
+      first
+        ? {
+          stallAfter: range === null ? 0 : 200_000,
+          release: release.promise,
+        }
+        : undefined,
+  });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    ...FAST,
+    connections: 4,
+  });
+  download.start();
+  await reached(download, 4 * 200_000);
+  await download.pause();
+  first = false;
+  release.resolve();
+  const ranges = readSidecar(partialPaths(dir.join("f")).sidecar)?.ranges;
+  assert.ok(ranges !== undefined);
+  const recorded = ranges.reduce((sum, [s, e]) => sum + e - s, 0);
+  assert.ok(recorded >= 4 * 200_000, `recorded ${recorded}`);
+  const before = log.ranges.length;
+  download.resume();
+  await download.wait();
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  // Only what was missing was asked for again.
+  for (const range of log.ranges.slice(before)) {
+    const [start, end] = (range ?? "").replace("bytes=", "").split("-")
+      .map(Number) as [number, number];
+    assert.ok(
+      ranges.every(([s, e]) => end < s || start >= e),
+      `asked again for recorded bytes: ${range}`,
+    );
+  }
+});
+
+test("DownloadManager.pause() holds its running and queued downloads; resume() finishes them", async () => {
+  await using a = await stallingServer(MiB);
+  await using b = await stallingServer();
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
+  const first = manager.download(a.url, { fname: "a" }) as Download;
+  const second = manager.download(b.url, { fname: "b" }) as Download;
+  assert.equal(second.state, "queued");
+  await reached(first, MiB);
+  await manager.pause();
+  assert.equal(first.state, "paused");
+  assert.equal(second.state, "paused");
+  // Given while paused: paused too.
+  const third = manager.download(b.url, { fname: "c" }) as Download;
+  assert.equal(third.state, "paused");
+  await delay(QUIET);
+  assert.equal(a.log.ranges.length, 1);
+  assert.equal(b.log.ranges.length, 0);
+  manager.resume();
+  await manager.wait();
+  assert.deepEqual(a.log.ranges, [null, `bytes=${MiB}-`]);
+  assert.deepEqual(await dir.list(), ["a", "b", "c"]);
+  for (const name of ["a", "b", "c"]) {
+    assert.deepEqual(new Uint8Array(await readFile(dir.join(name))), BODY);
+  }
+});
+
+test("DownloadManager leaves a paused queued download in the queue and starts the next", async () => {
+  await using a = await stallingServer();
+  await using b = await stallingServer();
+  await using c = await stallingServer();
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
+  const first = manager.download(a.url, { fname: "a" }) as Download;
+  const second = manager.download(b.url, { fname: "b" }) as Download;
+  const third = manager.download(c.url, { fname: "c" }) as Download;
+  await second.pause();
+  await first.wait();
+  await third.wait();
+  // The slot went to the next: the paused one has asked nothing.
+  assert.equal(second.state, "paused");
+  assert.equal(b.log.ranges.length, 0);
+  second.resume();
+  await manager.wait();
+  assert.deepEqual(await dir.list(), ["a", "b", "c"]);
+});
+
+test("Download.cancel({ keepPartial: true }) leaves what can resume, and the next download of the file resumes it", async () => {
+  await using server = await stallingServer(MiB);
+  await using dir = await tempDir();
+  const download = new Download(server.url, dir.join("f"), FAST);
+  download.start();
+  await reached(download, MiB);
+  download.cancel({ keepPartial: true });
+  await assert.rejects(download.wait(), DownloadInterrupt);
+  assert.equal(download.partialKept, true);
+  const names = await dir.list();
+  assert.equal(names.length, 2, `${names}`); // the partial file, its sidecar
+  const again = new Download(server.url, dir.join("f"), FAST);
+  again.start();
+  await again.wait();
+  assert.deepEqual(server.log.ranges, [null, `bytes=${MiB}-`]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download.cancel({ keepPartial: true }) removes a partial file that could not resume (no validator)", async () => {
+  await using server = await stallingServer(MiB, { etag: undefined });
+  await using dir = await tempDir();
+  const download = new Download(server.url, dir.join("f"), FAST);
+  download.start();
+  await reached(download, MiB);
+  download.cancel({ keepPartial: true });
+  await assert.rejects(download.wait(), DownloadInterrupt);
+  assert.equal(download.partialKept, false);
+  assert.deepEqual(await dir.list(), []);
+});
