@@ -25,7 +25,7 @@ import { Buffer } from "node:buffer";
 import { mkdir, open, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
-import { type Interruption, runCli } from "./src/cli/run.ts";
+import { INTERRUPTED_EXIT, type Interruption, runCli } from "./src/cli/run.ts";
 
 async function readStdin(): Promise<string> {
   const chunks: Uint8Array[] = [];
@@ -129,8 +129,15 @@ runCli({
   onInterrupt(handler): () => void {
     stop = handler;
     if (stdoutClosed) handler("SIGPIPE");
+    let stopping = false;
     const listeners = SIGNALS.map((signal) => {
-      const listener = (): void => handler(signal);
+      const listener = (): void => {
+        // The first stops the downloads, keeping what can resume; a
+        // second does not wait for that.
+        if (stopping) process.exit(INTERRUPTED_EXIT[signal]);
+        stopping = true;
+        handler(signal);
+      };
       try {
         process.on(signal, listener);
       } catch {

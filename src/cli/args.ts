@@ -47,6 +47,8 @@ export interface CliOptions {
   connections: number | "auto" | undefined;
   /** `--timeout`, in milliseconds: both the connect and the idle timeout. */
   timeout: number | undefined;
+  /** `--limit-rate`, in bytes per second, for the whole run. */
+  limitRate: number | undefined;
   /** `--header` values, as name-value pairs. */
   headers: [string, string][];
   /** `--max-size` in bytes. */
@@ -91,6 +93,8 @@ Options:
       --timeout SECONDS  connect and idle timeout (default: ${
   DEFAULTS.connectTimeout / 1000
 } and ${DEFAULTS.idleTimeout / 1000})
+      --limit-rate SIZE  the most bytes per second (500K, 5M), for all the
+                         downloads together
       --header 'K: V'    request header (repeatable)
       --sha256 HEX       expected sha256, for a single URL
       --integrity SRI    expected digest (sha256-<base64>...), for a single URL
@@ -102,10 +106,14 @@ Options:
   -V, --version          print the version
   -h, --help             print this help
 
+Ctrl-C (or SIGTERM, SIGHUP) stops every download, keeping what the server
+lets resume: run the same command again to resume it. A second Ctrl-C exits
+at once.
+
 Exit status: 0 all downloaded or present, 1 some failed, 2 usage error;
-stopped early, every download canceled and no partial file left: 130 on
-Ctrl-C (SIGINT), 143 on SIGTERM, 129 on SIGHUP, 141 when the output is
-closed (as by "| head"). That is 128 + the signal's number.
+stopped early: 130 on Ctrl-C (SIGINT), 143 on SIGTERM, 129 on SIGHUP, 141
+when the output is closed (as by "| head"). That is 128 + the signal's
+number.
 `;
 
 /** The most downloads `-j` runs at once (each holds a few file descriptors). */
@@ -126,6 +134,7 @@ const OPTIONS = {
   header: { type: "string", multiple: true },
   sha256: { type: "string" },
   integrity: { type: "string" },
+  "limit-rate": { type: "string" },
   "max-size": { type: "string" },
   keep: { type: "string" },
   quiet: { type: "boolean", short: "q" },
@@ -177,7 +186,10 @@ export function parseCliArgs(args: string[]): Command {
 
   const maxSize = values["max-size"] === undefined
     ? undefined
-    : size(values["max-size"]);
+    : size("--max-size", values["max-size"], "500M or 2G");
+  const limitRate = values["limit-rate"] === undefined
+    ? undefined
+    : size("--limit-rate", values["limit-rate"], "500K or 5M", 1);
   const keep = integer("--keep", values.keep, 0, MAX_KEEP);
   if (keep !== undefined && maxSize === undefined) {
     throw new UsageError("--keep needs --max-size");
@@ -195,6 +207,7 @@ export function parseCliArgs(args: string[]): Command {
         ? "auto"
         : integer("-x", values.connections, 1, MAX_CONNECTIONS),
       timeout,
+      limitRate,
       headers: (values.header ?? []).map(header),
       maxSize,
       keep,
@@ -360,14 +373,24 @@ function integer(
   return value;
 }
 
-function size(text: string): number {
+function size(
+  option: string,
+  text: string,
+  example: string,
+  least = 0,
+): number {
+  let value: number;
   try {
-    return parseSize(text);
+    value = parseSize(text);
   } catch {
+    value = -1;
+  }
+  if (!(value >= least)) {
     throw new UsageError(
-      `Invalid --max-size "${text}": expected a size such as 500M or 2G`,
+      `Invalid ${option} "${text}": expected a size such as ${example}`,
     );
   }
+  return value;
 }
 
 function seconds(text: string): number {

@@ -23,6 +23,8 @@ export const JSON_PROGRESS_INTERVAL = 1000;
 export class JsonReporter implements Reporter {
   #out: TextSink;
   #lastProgress = new Map<string, number>();
+  // A file's latest progress held back by the interval, printed when it ends.
+  #held = new Map<string, ReturnType<typeof setTimeout>>();
 
   /**
    * @param out Where the lines go (standard output).
@@ -31,13 +33,29 @@ export class JsonReporter implements Reporter {
     this.#out = out;
   }
 
-  /** Prints `event`, a file's progress only once a second. */
+  /**
+   * Prints `event`; a file's progress at most once a second, the latest one
+   * held back printed when the second is up (a stalled file's last bytes
+   * are told too).
+   */
   report(event: CliEvent): void {
+    const { name } = event;
+    clearTimeout(this.#held.get(name));
+    this.#held.delete(name);
     if (event.event === "progress") {
       const now = Date.now();
-      const last = this.#lastProgress.get(event.name) ?? -Infinity;
-      if (now - last < JSON_PROGRESS_INTERVAL) return;
-      this.#lastProgress.set(event.name, now);
+      const last = this.#lastProgress.get(name) ?? -Infinity;
+      if (now - last < JSON_PROGRESS_INTERVAL) {
+        this.#held.set(
+          name,
+          setTimeout(
+            () => this.report(event),
+            JSON_PROGRESS_INTERVAL - (now - last),
+          ),
+        );
+        return;
+      }
+      this.#lastProgress.set(name, now);
     }
     const { shared: _shared, ...fields } = event as CliEvent & {
       shared?: boolean;
@@ -47,6 +65,7 @@ export class JsonReporter implements Reporter {
 
   /** Prints the summary object. */
   finish(summary: Summary): void {
+    this.stop();
     this.#write({
       event: "summary",
       done: summary.done,
@@ -55,11 +74,15 @@ export class JsonReporter implements Reporter {
       bytes: summary.bytes,
       ms: summary.ms,
       interrupted: summary.interrupted !== undefined,
+      unfinished: summary.unfinished,
     });
   }
 
-  /** Nothing to stop. */
-  stop(): void {}
+  /** Drops the progress held back. */
+  stop(): void {
+    for (const timer of this.#held.values()) clearTimeout(timer);
+    this.#held.clear();
+  }
 
   #write(value: Record<string, unknown>): void {
     this.#out.write(JSON.stringify(value) + "\n");

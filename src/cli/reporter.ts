@@ -24,6 +24,14 @@ export type CliEvent =
     pid: number | null;
     host: string | null;
   }
+  | {
+    event: "retry";
+    name: string;
+    url: string;
+    attempt: number;
+    delay: number;
+    error: string;
+  }
   | { event: "done"; name: string; url: string; bytes: number; ms: number }
   | { event: "skip"; name: string; url: string; shared?: boolean }
   | { event: "fail"; name: string; url: string; error: string }
@@ -43,6 +51,8 @@ export interface Summary {
   ms: number;
   /** What stopped the run early, if anything (`SIGINT`, ...). */
   interrupted: string | undefined;
+  /** Files interrupted part way: the same command resumes them. */
+  unfinished: number;
 }
 
 /** A running download's row, and whether its server has answered yet. */
@@ -80,6 +90,10 @@ export function lineOf(event: CliEvent): string | undefined {
       return `waiting ${event.name}: another process${
         event.pid === null ? "" : ` (pid ${event.pid})`
       } is downloading it`;
+    case "retry":
+      return `retrying ${event.name} in ${
+        formatDuration(event.delay)
+      }: ${event.error}`;
     case "done":
       return `done    ${event.name} (${formatBytes(event.bytes)} in ${
         formatDuration(event.ms)
@@ -109,7 +123,11 @@ export function summaryLine(summary: Summary): string {
       : `Interrupted by ${interrupted}`
   }: ${summary.done} done, ${summary.skipped} skipped, ${summary.failed} failed, ${
     formatBytes(summary.bytes)
-  } in ${formatDuration(ms)} (${formatBytes(average)}/s)\n`;
+  } in ${formatDuration(ms)} (${formatBytes(average)}/s)\n${
+    interrupted !== undefined && summary.unfinished > 0
+      ? "interrupted: run the same command again to resume\n"
+      : ""
+  }`;
 }
 
 const COLORS: Record<string, string> = {
@@ -118,6 +136,7 @@ const COLORS: Record<string, string> = {
   skipped: "\x1b[33m",
   canceled: "\x1b[33m",
   waiting: "\x1b[33m",
+  retrying: "\x1b[33m",
 };
 
 /** `line` with its first word colored by what it says. */

@@ -55,6 +55,7 @@ export class Session implements RunView {
   #done = 0;
   #skipped = 0;
   #failed = 0;
+  #unfinished = 0;
   #bytes = 0;
   #interrupted: Interruption | undefined;
   #reporter: Reporter;
@@ -82,7 +83,8 @@ export class Session implements RunView {
     }
     const stopInterrupt = this.#host.onInterrupt((reason) => {
       this.#interrupted ??= reason;
-      manager.cancel();
+      // What the server lets resume is kept: the same command resumes it.
+      manager.cancel(undefined, { keepPartial: true });
     });
     try {
       const waits: Promise<void>[] = [];
@@ -115,6 +117,7 @@ export class Session implements RunView {
       bytes: this.#bytes,
       ms: Date.now() - this.#start,
       interrupted,
+      unfinished: this.#unfinished,
     };
     // With its output closed, the CLI has no one to tell.
     if (interrupted === "SIGPIPE") this.#reporter.stop();
@@ -181,6 +184,9 @@ export class Session implements RunView {
       ...(options.connections === undefined
         ? {}
         : { connections: options.connections }),
+      ...(options.limitRate === undefined
+        ? {}
+        : { rateLimit: options.limitRate }),
       ...(options.timeout === undefined ? {} : {
         connectTimeout: options.timeout,
         idleTimeout: options.timeout,
@@ -213,11 +219,6 @@ export class Session implements RunView {
         fname: name,
         sha256: job.sha256,
         integrity: job.integrity,
-        progress: (download, current, total) =>
-          this.#progress(download, current, total),
-        onStateChange: (download, state) => {
-          if (state === "waiting") this.#waiting(download);
-        },
       });
     } catch (error) {
       // A name the library refuses: a usage error, found before any byte
@@ -245,17 +246,30 @@ export class Session implements RunView {
       startTime: Date.now(),
     };
     this.#tracked.push(tracked);
+    download.addEventListener(
+      "progress",
+      ({ current, total }) => this.#progress(tracked, current, total),
+    );
+    download.addEventListener("statechange", ({ state }) => {
+      if (state === "waiting") this.#waiting(tracked);
+    });
+    download.addEventListener(
+      "retry",
+      ({ attempt, delay, error }) =>
+        this.#report({
+          event: "retry",
+          name,
+          url: job.url,
+          attempt,
+          delay,
+          error: reasonOf(error),
+        }),
+    );
     return tracked;
   }
 
-  #find(download: Download): Tracked | undefined {
-    return this.#tracked.find((t) => t.download === download);
-  }
-
-  #waiting(download: Download): void {
-    const tracked = this.#find(download);
-    if (tracked === undefined) return;
-    const holder = download.lockHolder;
+  #waiting(tracked: Tracked): void {
+    const holder = tracked.download.lockHolder;
     this.#report({
       event: "wait",
       name: tracked.name,
@@ -266,12 +280,10 @@ export class Session implements RunView {
   }
 
   #progress(
-    download: Download,
+    tracked: Tracked,
     current: number,
     total: number | undefined,
   ): void {
-    const tracked = this.#find(download);
-    if (tracked === undefined) return;
     const now = Date.now();
     if (!tracked.started) {
       tracked.started = true;
@@ -306,6 +318,7 @@ export class Session implements RunView {
     const { download, name, url } = tracked;
     const error = download.error();
     if (download.isCanceled() && error === undefined) {
+      if (download.partialKept) this.#unfinished++;
       this.#report({ event: "cancel", name, url });
     } else if (error !== undefined) {
       this.#failed++;
@@ -332,6 +345,14 @@ export class Session implements RunView {
   #report(event: CliEvent): void {
     this.#reporter.report(event);
   }
+}
+
+/**
+ * Why an attempt failed, in a few words: its message without the
+ * `Cannot download "<url>": ` that every line of the run would repeat.
+ */
+function reasonOf(error: unknown): string {
+  return message(error).replace(/^Cannot download "[^"]*": /, "");
 }
 
 function speed(tracked: Tracked): number | undefined {

@@ -33,6 +33,7 @@ function defaults(jobs: Job[]): CliOptions {
     retries: undefined,
     connections: undefined,
     timeout: undefined,
+    limitRate: undefined,
     headers: [],
     maxSize: undefined,
     keep: undefined,
@@ -165,6 +166,8 @@ test("parseCliArgs() sets every option when given each in long form", () => {
       "8",
       "--timeout",
       "1.5",
+      "--limit-rate",
+      "5M",
       "--header",
       "X-A: 1",
       "--sha256",
@@ -183,6 +186,7 @@ test("parseCliArgs() sets every option when given each in long form", () => {
       retries: 0,
       connections: 8,
       timeout: 1500,
+      limitRate: 5 * 1024 * 1024,
       headers: [["X-A", "1"]],
       maxSize: 524_288_000,
       keep: 2,
@@ -435,6 +439,23 @@ test("parseCliArgs() throws when given a --timeout that is not a positive number
     throwsUsage(
       () => parseCliArgs([`--timeout=${text}`, URL_A]),
       `Invalid --timeout "${text}": expected a positive number of seconds`,
+    );
+  }
+});
+
+// --limit-rate
+
+test("parseCliArgs() parses --limit-rate as bytes per second when given a size", () => {
+  assert.equal(options(["--limit-rate", "500K", URL_A]).limitRate, 512_000);
+  assert.equal(options(["--limit-rate=1.5M", URL_A]).limitRate, 1_572_864);
+  assert.equal(options(["--limit-rate", "100", URL_A]).limitRate, 100);
+});
+
+test("parseCliArgs() throws when given a --limit-rate that is not a positive size", () => {
+  for (const text of ["", "fast", "0", "-1M", "1P"]) {
+    throwsUsage(
+      () => parseCliArgs([`--limit-rate=${text}`, URL_A]),
+      `Invalid --limit-rate "${text}": expected a size such as 500K or 5M`,
     );
   }
 });

@@ -148,6 +148,7 @@ test("dlmanager --json prints one JSON object per event", async () => {
     bytes: A.byteLength,
     ms: 0,
     interrupted: false,
+    unfinished: 0,
   });
 });
 
@@ -291,6 +292,137 @@ test("dlmanager exits 130 on Ctrl-C, canceling every download and leaving no fil
     ["a.bin", "b.bin"],
   );
   assert.equal(events.at(-1).interrupted, true);
+});
+
+test("dlmanager on Ctrl-C keeps what the server lets resume, says so, and the same command resumes it with a Range", async () => {
+  const body = patternBytes(2_000_000, 9);
+  const release = deferred();
+  const { route, log } = fileRoute({
+    body,
+    etag: '"c-1"',
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  await using server = await startServer({ "/big.bin": route });
+  await using dir = await tempDir();
+  const args = ["--json", "-d", dir.path, server.url("/big.bin")];
+  let sent = false;
+  const first = await runCli(args, {
+    onStdout: (stdout, child) => {
+      // Its first 300,000 bytes are on disk.
+      const on = stdout.split("\n").some((line) =>
+        line.includes('"event":"progress"') &&
+        JSON.parse(line).bytes >= 300_000
+      );
+      if (!sent && on) {
+        sent = true;
+        child.kill("SIGINT");
+      }
+    },
+  });
+  release.resolve();
+  assert.equal(first.code, 130, JSON.stringify(first));
+  const summaryEvent = JSON.parse(
+    first.stdout.trimEnd().split("\n").at(-1) ?? "",
+  );
+  assert.equal(summaryEvent.interrupted, true);
+  assert.equal(summaryEvent.unfinished, 1);
+  // The partial file and its sidecar, nothing under the final name.
+  const kept = await dir.list();
+  assert.equal(kept.length, 2, `${kept}`);
+  assert.ok(!kept.includes("big.bin"));
+  const second = await runCli(args);
+  assert.equal(second.code, 0, JSON.stringify(second));
+  assert.deepEqual(log.ranges, [null, "bytes=300000-"]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("big.bin"))), body);
+  assert.deepEqual(await dir.list(), ["big.bin"]);
+});
+
+test("dlmanager tells in its summary to run the command again after Ctrl-C, when a file can resume", async () => {
+  const release = deferred();
+  const { route } = fileRoute({
+    body: patternBytes(600_000, 8),
+    etag: '"a"',
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  await using server = await startServer({ "/a.bin": route });
+  await using dir = await tempDir();
+  let sent = false;
+  const result = await runCli(["-d", dir.path, server.url("/a.bin")], {
+    env: { DLMANAGER_LOG_INTERVAL: "0.05" },
+    onStdout: (stdout, child) => {
+      // A progress line: its first 300,000 bytes are on disk.
+      if (!sent && stdout.includes("a.bin 50% 293 KiB/586 KiB")) {
+        sent = true;
+        child.kill("SIGINT");
+      }
+    },
+  });
+  release.resolve();
+  assert.equal(result.code, 130, JSON.stringify(result));
+  assert.match(
+    result.stderr,
+    /^Interrupted: 0 done, 0 skipped, 0 failed, [^\n]+\ninterrupted: run the same command again to resume\n$/,
+  );
+});
+
+test("dlmanager prints each retry: the file, when the next attempt starts, and why", async () => {
+  const { route } = fileRoute({
+    body: A,
+    etag: '"a"',
+    faults: [{ status: 503, retryAfter: "0" }],
+  });
+  await using server = await startServer({ "/a.bin": route });
+  await using dir = await tempDir();
+  const plain = await runCli(["-d", dir.path, server.url("/a.bin")]);
+  assert.equal(plain.code, 0, JSON.stringify(plain));
+  assert.ok(
+    plain.stdout.split("\n").includes(
+      "retrying a.bin in 0.0s: server answered 503 Service Unavailable",
+    ),
+    plain.stdout,
+  );
+  await using dir2 = await tempDir();
+  const { route: again } = fileRoute({
+    body: A,
+    etag: '"a"',
+    faults: [{ status: 503, retryAfter: "0" }],
+  });
+  await using server2 = await startServer({ "/a.bin": again });
+  const json = await runCli(["--json", "-d", dir2.path, server2.url("/a.bin")]);
+  const retry = json.stdout.split("\n").filter((line) => line !== "")
+    .map((line) => JSON.parse(line)).find((event) => event.event === "retry");
+  assert.deepEqual(retry, {
+    event: "retry",
+    name: "a.bin",
+    url: server2.url("/a.bin"),
+    attempt: 1,
+    delay: 0,
+    error: "server answered 503 Service Unavailable",
+  });
+});
+
+test("dlmanager --limit-rate holds the run under the limit", async () => {
+  const body = patternBytes(1_500_000, 4);
+  await using server = await startServer({
+    "/a.bin": fileRoute({ body, etag: '"l"' }).route,
+  });
+  await using dir = await tempDir();
+  const start = performance.now();
+  const result = await runCli([
+    "--limit-rate",
+    "1M",
+    "-d",
+    dir.path,
+    server.url("/a.bin"),
+  ]);
+  const elapsed = performance.now() - start;
+  assert.equal(result.code, 0, JSON.stringify(result));
+  // At 1 MiB/s, all but the first 256 KiB (and a read) wait: 0.9 s or more.
+  assert.ok(
+    elapsed >= (1_500_000 - 2 * 262_144) / 1_048_576 * 1000,
+    `${elapsed} ms`,
+  );
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), body);
 });
 
 for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
