@@ -95,9 +95,17 @@ export class ChunkedWriter {
           throw readError(error);
         }
         if (result.done) return;
-        const paced = onRead(result.value);
-        if (paced !== undefined) await paced;
-        await this.push(result.value);
+        // In slices of at most one write, as a BYOB read is: a runtime may
+        // hand over more (Bun does), and a bandwidth limit then holds back
+        // no more than one write's bytes.
+        let value = result.value;
+        while (value.byteLength > 0) {
+          const slice = value.subarray(0, this.#chunkSize - this.#buffered);
+          value = value.subarray(slice.byteLength);
+          const paced = onRead(slice);
+          if (paced !== undefined) await paced;
+          await this.push(slice);
+        }
       }
     }
     let inFlight: Promise<{ error: unknown } | undefined> | undefined;

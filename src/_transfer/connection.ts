@@ -79,11 +79,11 @@ export class Connection implements Disposable {
     const { throttle } = this.#transfer;
     if (!throttle.limited) return;
     this.watchdog.stop();
+    this.#speed?.held();
     try {
-      // Taken first: `?.` would skip the whole call, argument included.
-      const waited = await throttle.take(bytes, this.abort.signal);
-      this.#speed?.held(waited);
+      await throttle.take(bytes, this.abort.signal);
     } finally {
+      this.#speed?.released();
       this.#watchIdle();
     }
   }

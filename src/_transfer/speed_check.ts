@@ -20,6 +20,7 @@ export class SpeedCheck {
   #onSlow: (speed: number) => void;
   #bytes = 0;
   #held = 0;
+  #holdingSince: number | undefined;
   #samples: Sample[] = [];
   #timer: ReturnType<typeof setInterval>;
 
@@ -47,9 +48,21 @@ export class SpeedCheck {
     this.#bytes += bytes;
   }
 
-  /** Counts `ms` spent held back by a bandwidth limit. */
-  held(ms: number): void {
-    this.#held += ms;
+  /**
+   * Marks the start of a wait imposed by a bandwidth limit: until
+   * {@linkcode SpeedCheck.released}, time is not counted, even by a check
+   * made during the wait (a read held back for longer than the window must
+   * not make the window look slow).
+   */
+  held(): void {
+    this.#holdingSince ??= performance.now();
+  }
+
+  /** Marks the end of a wait that {@linkcode SpeedCheck.held} marked. */
+  released(): void {
+    if (this.#holdingSince === undefined) return;
+    this.#held += performance.now() - this.#holdingSince;
+    this.#holdingSince = undefined;
   }
 
   /** Stops the watch. */
@@ -58,7 +71,11 @@ export class SpeedCheck {
   }
 
   #sample(): Sample {
-    return { time: performance.now(), bytes: this.#bytes, held: this.#held };
+    const time = performance.now();
+    const holding = this.#holdingSince === undefined
+      ? 0
+      : time - this.#holdingSince;
+    return { time, bytes: this.#bytes, held: this.#held + holding };
   }
 
   #check(): void {

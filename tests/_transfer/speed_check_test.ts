@@ -26,3 +26,14 @@ test("SpeedCheck never calls onSlow once stopped", async () => {
   await new Promise((resolve) => setTimeout(resolve, 120));
   assert.equal(calls, 0);
 });
+
+test("SpeedCheck does not judge time held back, even by a check made while the hold lasts", async () => {
+  let calls = 0;
+  const check = new SpeedCheck(1000, 50, () => calls++);
+  check.held();
+  // Four windows pass with no byte received, all of them held back.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  check.released();
+  check.stop();
+  assert.equal(calls, 0);
+});
