@@ -13,6 +13,7 @@
 //                   [--syscalls] [--chunk-sizes 65536,262144] [--no-install] [--keep]
 //                   [--lib-options '{"connections":8}' ...] [--baseline REF]
 //                   [--delay-ms 20] [--mtu 1500] [--no-gso]
+//                   [--contenders lib-deno,ceiling,...]
 //   deno task bench:net       (= --only a,b,c8,c32,1g, as root)
 //
 // The network workloads (a, b, c8, c32; see WORKLOADS in _setup.ts) run the
@@ -100,6 +101,7 @@ const { values: flags } = parseArgs({
     "delay-ms": { type: "string", default: "20" },
     mtu: { type: "string", default: "1500" },
     "no-gso": { type: "boolean", default: false },
+    contenders: { type: "string" },
   },
 });
 const runs = Number(flags.runs);
@@ -118,6 +120,11 @@ for (const id of only) {
     );
   }
 }
+// --contenders: only these (by id), for a quick look; the full table needs
+// them all.
+const chosen = flags.contenders === undefined
+  ? undefined
+  : new Set(flags.contenders.split(",").filter((id) => id !== ""));
 const delayMs = Number(flags["delay-ms"]);
 if (!(delayMs >= 0)) {
   throw new RangeError(
@@ -995,7 +1002,9 @@ try {
     stop.signal.throwIfAborted();
     const side = sides.get(workload.net) as Side;
     const inputs = await writeInputs(work, side.server, workload);
-    const contenders = CONTENDERS.filter((c) => c.runsOn(workload));
+    const contenders = CONTENDERS.filter((c) =>
+      c.runsOn(workload) && (chosen === undefined || chosen.has(c.id))
+    );
     const present = new Set(contenders.map((c) => c.id));
     const rows: Row[] = contenders.map((c) => ({
       id: c.id,

@@ -1,9 +1,13 @@
 // How many connections a segmented download uses, when it chooses
 // (`connections: "auto"`): one, until the first has shown its rate; then,
 // if the rest would take long enough for more connections to pay and the
-// server is not on this machine or network, a few; then twice as many each
-// time the rate rose with the last step, until it stops rising or the limit
-// is reached. Never fewer: a connection that was opened finishes its piece.
+// server is not on this machine or network, a few; then `STEP` times as
+// many each time the rate rose with the last step, until it stops rising or
+// the limit is reached. Never fewer: a connection that was opened finishes
+// its piece. A rate is measured over a window of a few round trips (the
+// first answer's time stands for one); after a step, the new connections
+// get the time of a few first answers to connect and leave slow start
+// before the next window starts.
 // Pure: it sees the clock and the bytes on disk as it is told them.
 
 /** The ramp's settings, in milliseconds and bytes. */
@@ -20,27 +24,40 @@ export const LOCAL_ANSWER = 10;
 export const PAYS_AFTER = 1000;
 /** How many connections the first step opens. */
 export const FIRST_STEP = 4;
+/** How many times more connections each later step opens. */
+export const STEP = 4;
 /** A step paid if the rate rose by this factor. */
 export const RISE = 1.2;
 /** The shortest window a rate is measured over. */
-export const MIN_WINDOW = 500;
+export const MIN_WINDOW = 150;
+/** A window lasts this many first answers, when that is longer. */
+export const WINDOW_ANSWERS = 2;
+/**
+ * After a step, the new connections get this many first answers (a first
+ * answer is a connect and a request) to connect and leave slow start
+ * before the next window starts.
+ */
+export const SETTLE_ANSWERS = 3;
 
 /** Decides the number of connections over time (see the module comment). */
 export class Ramp {
   #max: number;
   #window: number;
+  #settle: number;
   #local: boolean;
   #connections = 1;
   #done = false;
-  // Where the current window started, and the rate before the last step.
+  // Where the current window started (or starts, after a step), and the
+  // rate before the last step.
   #since: { time: number; bytes: number } | undefined;
+  #startsAt = -Infinity;
   #before: number | undefined;
 
   /** @param options See {@linkcode RampOptions}. */
   constructor(options: RampOptions) {
     this.#max = Math.max(1, options.max);
-    // A few round trips: a new connection's slow start shows within them.
-    this.#window = Math.max(MIN_WINDOW, 8 * options.firstAnswer);
+    this.#window = Math.max(MIN_WINDOW, WINDOW_ANSWERS * options.firstAnswer);
+    this.#settle = SETTLE_ANSWERS * options.firstAnswer;
     this.#local = options.firstAnswer < LOCAL_ANSWER;
     this.#done = this.#max === 1;
   }
@@ -66,7 +83,7 @@ export class Ramp {
    * Returns the connections to have from now on (never fewer than before).
    */
   observe(time: number, bytes: number, left: number): number {
-    if (this.#done) return this.#connections;
+    if (this.#done || time < this.#startsAt) return this.#connections;
     if (this.#since === undefined) {
       this.#since = { time, bytes };
       return this.#connections;
@@ -74,7 +91,6 @@ export class Ramp {
     const elapsed = time - this.#since.time;
     if (elapsed < this.#window) return this.#connections;
     const rate = (bytes - this.#since.bytes) / elapsed; // bytes per ms
-    this.#since = { time, bytes };
     const rose = this.#before === undefined || rate >= this.#before * RISE;
     const pays = rate > 0 && left / rate >= PAYS_AFTER;
     if (!rose || !pays || (this.#connections === 1 && this.#local)) {
@@ -84,9 +100,12 @@ export class Ramp {
     this.#before = rate;
     this.#connections = Math.min(
       this.#max,
-      this.#connections === 1 ? FIRST_STEP : this.#connections * 2,
+      this.#connections === 1 ? FIRST_STEP : this.#connections * STEP,
     );
     if (this.#connections >= this.#max) this.#done = true;
+    // The next window starts once the new connections had time to connect.
+    this.#since = undefined;
+    this.#startsAt = time + this.#settle;
     return this.#connections;
   }
 }

@@ -23,6 +23,20 @@ import type { Transfer } from "./strategy.ts";
 
 /** No part is split in two smaller than this. */
 export const MIN_PIECE = 1024 * 1024;
+/**
+ * The most bytes of a read written (and paid for under a rate limit) at
+ * once: a runtime may hand over a larger chunk (Bun does), and a connection
+ * then runs ahead of a limit by no more than this. Less than `MIN_PIECE`,
+ * the least part another connection takes, so a write in flight never
+ * reaches into a part taken meanwhile.
+ */
+export const MAX_WRITE = 256 * 1024;
+/**
+ * A connection takes half of another's part only if that half would keep
+ * one connection busy this long (ms): a new connection costs its setup and
+ * slow start, and the connection cut short is closed.
+ */
+const STEAL_AFTER = 500;
 /** How often the sidecar's ranges are brought up to date while parts are written. */
 const CHECKPOINT_EVERY = 1000;
 /** How often, at most, progress is reported while parts are written. */
@@ -71,6 +85,8 @@ export class Workers {
   #reportLater: ReturnType<typeof setTimeout> | undefined;
   #saved = -1;
   #checkpoint: Promise<void> = Promise.resolve();
+  // When the workers started, and the bytes on disk then: the rate.
+  #start = { time: 0, bytes: 0 };
 
   /**
    * @param transfer The download's transfer: its partial file holds the
@@ -100,6 +116,7 @@ export class Workers {
     // Now and then, also while every connection waits for its server.
     const timer = setInterval(() => this.#save(), CHECKPOINT_EVERY);
     this.#transfer.showParts(() => this.#pieces.active);
+    this.#start = { time: performance.now(), bytes: this.#pieces.bytesDone };
     try {
       this.#fill();
       while (this.#running.size > 0) await Promise.race(this.#running);
@@ -154,8 +171,15 @@ export class Workers {
   async #work(): Promise<void> {
     const pieces = this.#pieces;
     while (this.#failure === undefined) {
+      // Sized for the most connections this download may have: a
+      // connection opened later finds free bytes to claim, and the ones
+      // before it are not cut short (a cut closes a connection).
       const left = this.#total - pieces.bytesDone;
-      const piece = pieces.claim(Math.ceil(left / this.#target), MIN_PIECE);
+      const size = Math.max(
+        MIN_PIECE,
+        Math.ceil(left / this.#transfer.maxConnections),
+      );
+      const piece = pieces.claim(size, this.#leastSteal());
       if (piece === undefined) return;
       try {
         await withRetries(
@@ -183,6 +207,15 @@ export class Workers {
       pieces.release(piece);
       this.#save();
     }
+  }
+
+  /** The smallest half worth taking from another connection's part. */
+  #leastSteal(): number {
+    const elapsed = performance.now() - this.#start.time;
+    const bytes = this.#pieces.bytesDone - this.#start.bytes;
+    const perConnection = bytes / Math.max(1, elapsed) /
+      Math.max(1, this.#count);
+    return Math.max(MIN_PIECE, perConnection * STEAL_AFTER);
   }
 
   /**
@@ -215,7 +248,7 @@ export class Workers {
           `Cannot download "${url}": a part came without a body`,
         );
       }
-      await this.#write(piece, response.body, connection);
+      await this.#write(piece, response.body, to + 1, connection);
     } catch (error) {
       abort.abort(error);
       throw error;
@@ -253,10 +286,14 @@ export class Workers {
     });
   }
 
-  /** Writes the body at the piece's offset, up to its end; then it is whole. */
+  /**
+   * Writes the body, asked up to `asked` (exclusive), at the piece's offset,
+   * up to its end; then it is whole.
+   */
   async #write(
     piece: Piece,
     body: ReadableStream<Uint8Array>,
+    asked: number,
     connection: Connection,
   ): Promise<void> {
     const { url, partial } = this.#transfer;
@@ -272,14 +309,25 @@ export class Workers {
         }
         if (result.done) break;
         connection.received(result.value.byteLength);
-        const room = piece.end - piece.start - piece.written;
-        const bytes = result.value.subarray(0, room);
-        await file.write(bytes);
-        this.#pieces.wrote(piece, bytes.byteLength);
-        this.#progress();
-        await connection.pace(bytes.byteLength);
-        if (piece.start + piece.written >= piece.end) {
-          // Its end was lowered: the rest is another connection's.
+        let value = result.value;
+        // Room is measured again for each slice: a wait for the rate limit
+        // may have let another connection take the piece's rest.
+        let room: number;
+        while (
+          value.byteLength > 0 &&
+          (room = piece.end - piece.start - piece.written) > 0
+        ) {
+          const bytes = value.subarray(0, Math.min(room, MAX_WRITE));
+          value = value.subarray(bytes.byteLength);
+          await file.write(bytes);
+          this.#pieces.wrote(piece, bytes.byteLength);
+          this.#progress();
+          await connection.pace(bytes.byteLength);
+        }
+        if (piece.start + piece.written >= piece.end && piece.end < asked) {
+          // Its end was lowered: the rest is another connection's (and the
+          // connection closes with the answer; one read to its end stays
+          // open for the next part).
           await reader.cancel().catch(() => {});
           return;
         }

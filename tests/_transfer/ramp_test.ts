@@ -5,39 +5,71 @@ import {
   LOCAL_ANSWER,
   MIN_WINDOW,
   Ramp,
+  SETTLE_ANSWERS,
+  STEP,
+  WINDOW_ANSWERS,
 } from "../../src/_transfer/ramp.ts";
 
 const MB = 1_000_000;
 
+/** The first answer's time the ramps below are given: short windows. */
+const ANSWER = 50;
+
 /**
  * Feeds `ramp` one window at a time at `rates[i]` MB/s, with `left` bytes
- * still to fetch; returns the connections after each window.
+ * still to fetch (after a step, first the time the new connections get to
+ * connect, then the next window); returns the connections after each window.
  */
 function run(ramp: Ramp, rates: number[], left = 1e12): number[] {
   let time = 0;
   let bytes = 0;
+  let connections = ramp.connections;
   ramp.observe(time, bytes, left);
   return rates.map((rate) => {
     time += MIN_WINDOW;
     bytes += (rate * MB / 1000) * MIN_WINDOW;
-    return ramp.observe(time, bytes, left);
+    const now = ramp.observe(time, bytes, left);
+    if (now !== connections) {
+      // Connecting: nothing decided, then the next window starts.
+      time += SETTLE_ANSWERS * ANSWER;
+      assert.equal(ramp.observe(time, bytes, left), now);
+      ramp.observe(time, bytes, left);
+    }
+    connections = now;
+    return now;
   });
 }
 
-test("Ramp opens a few connections after the first window, then doubles while the rate rises", () => {
-  const ramp = new Ramp({ max: 16, firstAnswer: 50 });
+test("Ramp opens a few connections after the first window, then STEP times as many while the rate rises", () => {
+  const ramp = new Ramp({ max: 16, firstAnswer: ANSWER });
   // 20 MB/s per connection, as under a per-connection cap.
-  const seen = run(ramp, [20, 80, 160, 320]);
-  assert.deepEqual(seen, [FIRST_STEP, 8, 16, 16]);
+  const seen = run(ramp, [20, 80, 320]);
+  assert.deepEqual(seen, [FIRST_STEP, FIRST_STEP * STEP, 16]);
   assert.equal(ramp.settled, true);
 });
 
 test("Ramp stops adding when the rate stops rising", () => {
-  const ramp = new Ramp({ max: 16, firstAnswer: 50 });
-  // One connection gets 70, four get 250, eight get 260: not worth more.
-  assert.deepEqual(run(ramp, [70, 250, 260, 400]), [FIRST_STEP, 8, 8, 8]);
+  const ramp = new Ramp({ max: 64, firstAnswer: ANSWER });
+  // One connection gets 70, four get 250, sixteen get 260: not worth more.
+  assert.deepEqual(run(ramp, [70, 250, 260, 400]), [4, 16, 16, 16]);
   assert.equal(ramp.settled, true);
-  assert.equal(ramp.connections, 8);
+  assert.equal(ramp.connections, 16);
+});
+
+test("Ramp judges a step only by a window after the new connections had time to connect", () => {
+  const ramp = new Ramp({ max: 64, firstAnswer: ANSWER });
+  ramp.observe(0, 0, 1e12);
+  assert.equal(ramp.observe(MIN_WINDOW, 4 * MB, 1e12), FIRST_STEP);
+  // Right after the step the rate has not risen yet: not judged.
+  assert.equal(ramp.observe(MIN_WINDOW + 10, 4 * MB, 1e12), FIRST_STEP);
+  assert.equal(ramp.settled, false);
+  // From the end of the connecting time, a window at 4 times the rate.
+  const start = MIN_WINDOW + SETTLE_ANSWERS * ANSWER;
+  ramp.observe(start, 5 * MB, 1e12);
+  assert.equal(
+    ramp.observe(start + MIN_WINDOW, 5 * MB + 16 * MB, 1e12),
+    FIRST_STEP * STEP,
+  );
 });
 
 test("Ramp leaves a server that answers within LOCAL_ANSWER ms to one connection", () => {
@@ -47,22 +79,22 @@ test("Ramp leaves a server that answers within LOCAL_ANSWER ms to one connection
 });
 
 test("Ramp stays at one connection when the rest would take less than a second", () => {
-  const ramp = new Ramp({ max: 16, firstAnswer: 50 });
+  const ramp = new Ramp({ max: 16, firstAnswer: ANSWER });
   // 20 MB/s with 10 MB left: half a second.
   assert.deepEqual(run(ramp, [20], 10 * MB), [1]);
   assert.equal(ramp.settled, true);
 });
 
-test("Ramp measures over eight first answers when that is longer than MIN_WINDOW", () => {
+test("Ramp measures over WINDOW_ANSWERS first answers when that is longer than MIN_WINDOW", () => {
   const ramp = new Ramp({ max: 16, firstAnswer: 100 });
+  const window = WINDOW_ANSWERS * 100;
   ramp.observe(0, 0, 1e12);
-  // 800 ms window: nothing decided at 500 ms.
-  assert.equal(ramp.observe(500, 10 * MB, 1e12), 1);
-  assert.equal(ramp.observe(800, 16 * MB, 1e12), FIRST_STEP);
+  assert.equal(ramp.observe(window - 1, 10 * MB, 1e12), 1);
+  assert.equal(ramp.observe(window, 16 * MB, 1e12), FIRST_STEP);
 });
 
 test("Ramp.cap() lowers the most connections, and settles it when reached", () => {
-  const ramp = new Ramp({ max: 16, firstAnswer: 50 });
+  const ramp = new Ramp({ max: 16, firstAnswer: ANSWER });
   run(ramp, [20]);
   assert.equal(ramp.connections, FIRST_STEP);
   ramp.cap(3);
