@@ -146,8 +146,8 @@ export interface TransferOptions {
    * and, when the server serves ranges of the file (`Accept-Ranges: bytes`
    * or a 206, a strong validator, a known length) and what is left would
    * take long enough for more connections to pay, opens more, each fetching
-   * a part of the file with a bounded `Range` and `If-Range`, doubling while
-   * the rate rises, up to {@linkcode MAX_CONNECTIONS} (and the manager's
+   * a part of the file with a bounded `Range` and `If-Range`, more each
+   * time the rate rose with the last ones, up to {@linkcode MAX_CONNECTIONS} (and the manager's
    * `maxConnectionsPerHost`). A server on this machine or network (that
    * answers within 10 ms) is left to one connection, which fills such a
    * pipe. A number asks for that many at once, where the server allows; `1`
