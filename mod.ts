@@ -55,11 +55,12 @@ export {
   type ListenerOptions,
   type TypedListener,
 } from "./src/download_event_target.ts";
-export {
-  DownloadManager,
-  type DownloadManagerOptions,
-  type ManagerDownloadOptions,
-} from "./src/download_manager.ts";
+export { DownloadManager } from "./src/download_manager.ts";
+export type {
+  DownloadManagerOptions,
+  ManagerDownloadOptions,
+  Revalidate,
+} from "./src/download_manager_options.ts";
 export {
   PersistLimit,
   type PersistLimitOptions,

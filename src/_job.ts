@@ -9,11 +9,23 @@ import { assertDestName, notAFileError } from "./_disk/file_name.ts";
 import { FileLock, type LockTiming, type Owner } from "./_disk/lock.ts";
 import { partialPaths } from "./_disk/names.ts";
 import { PartialFile } from "./_disk/partial_file.ts";
+import {
+  type CacheRecord,
+  factsOf,
+  type FileFacts,
+  readRecord,
+  RECORD_VERSION,
+  writeRecord,
+} from "./_disk/record.ts";
+import { conditionalHeaders, NotModified } from "./_http/conditional.ts";
+import { NotFoundError } from "./_runtime/fs_errors.ts";
+import { isFresh, type Revalidation } from "./_revalidation.ts";
 import { defaultFetch } from "./_runtime/fetch.ts";
 import { fs } from "./_runtime/fs.ts";
 import { ConnectionBudget } from "./_transfer/budget.ts";
 import type { Piece } from "./_transfer/pieces.ts";
 import type { Throttle } from "./_transfer/rate_limiter.ts";
+import { fromSources } from "./_transfer/sources.ts";
 import { chooseStrategy, type Transfer } from "./_transfer/strategy.ts";
 import { isHttp } from "./_http/request.ts";
 import { LockTimeoutError } from "./errors.ts";
@@ -27,8 +39,10 @@ import {
 
 /** What a job downloads, and how: a download's settled options. */
 export interface JobSpec {
-  /** The URL to fetch, normalised. */
+  /** The URL to fetch, normalised: the download's identity. */
   readonly url: string;
+  /** Where the file may be fetched from, in order: `url`, then its mirrors. */
+  readonly sources: readonly string[];
   /** The file to create. */
   readonly dest: string;
   /** The network behaviour. */
@@ -49,17 +63,12 @@ export interface JobSpec {
  * the headers say otherwise.
  */
 export function jobSpec(
-  url: string | URL,
+  url: string | URL | readonly (string | URL)[],
   dest: string,
   options: DownloadOptions,
 ): JobSpec {
-  const parsed = new URL(url);
-  const href = parsed.href;
-  if (!isHttp(parsed)) {
-    throw new TypeError(
-      `Cannot download "${href}": only http: and https: URLs are supported`,
-    );
-  }
+  const sources = sourcesOf(url);
+  const href = sources[0] as string;
   assertDestName(href, dest);
   const resolved = resolveTransferOptions(href, options);
   if (!resolved.headers.has("accept-encoding")) {
@@ -68,12 +77,36 @@ export function jobSpec(
   const expected = parseExpected(href, options.integrity, options.sha256);
   return {
     url: href,
+    sources,
     dest,
     options: resolved,
     fetch: options.fetch ?? defaultFetch(resolved.useEnvProxy),
     integrity: expected && new IntegrityCheck(expected),
     skipIfExists: options.skipIfExists ?? false,
   };
+}
+
+/**
+ * The URLs of a download, normalised, each `http:` or `https:` (a
+ * `TypeError` otherwise, or for no URL at all); duplicates dropped.
+ */
+export function sourcesOf(
+  url: string | URL | readonly (string | URL)[],
+): string[] {
+  const urls = typeof url === "string" || url instanceof URL ? [url] : url;
+  if (urls.length === 0) {
+    throw new TypeError("Cannot download: no URL given");
+  }
+  const sources = urls.map((each) => {
+    const parsed = new URL(each);
+    if (!isHttp(parsed)) {
+      throw new TypeError(
+        `Cannot download "${parsed.href}": only http: and https: URLs are supported`,
+      );
+    }
+    return parsed.href;
+  });
+  return [...new Set(sources)];
 }
 
 /** What a job tells its download, and asks it. */
@@ -106,10 +139,20 @@ export interface JobHost {
   showParts(parts: (() => readonly Piece[]) | undefined): void;
   /** Attempt `attempt` failed with `error`; the next starts in `delay` ms. */
   retrying(attempt: number, delay: number, error: unknown): void;
+  /**
+   * A manager's download: the file's record is written once it is in place
+   * (see `_disk/record.ts`), and, with a revalidation, a file already there
+   * is asked of the server again when it is not fresh.
+   */
+  readonly cache?: { revalidation: Revalidation | undefined } | undefined;
 }
 
-/** How a job ended well: the file downloaded, or found there (`skipIfExists`). */
-export type JobOutcome = "done" | "skipped";
+/**
+ * How a job ended well: the file downloaded, found there (`skipIfExists`),
+ * found current (`"fresh"`: a 304, or another process checked it), or a
+ * newer version downloaded over it (`"updated"`).
+ */
+export type JobOutcome = "done" | "skipped" | "fresh" | "updated";
 
 /** Lock timing derived from `lockStaleAfter`. */
 function lockTiming(staleAfter: number): LockTiming {
@@ -163,8 +206,10 @@ export async function runJob(
 }
 
 /**
- * Under the lock: skips, or fills the partial file and commits it. `onCommit`
- * hears whether the lock was still held when the file was renamed.
+ * Under the lock: skips (or, revalidating a file there, finds it fresh), or
+ * fills the partial file and commits it, and then records it for the
+ * manager. `onCommit` hears whether the lock was still held when the file
+ * was renamed.
  */
 async function transferUnderLock(
   spec: JobSpec,
@@ -172,7 +217,19 @@ async function transferUnderLock(
   lock: FileLock,
   onCommit: (held: boolean) => void,
 ): Promise<JobOutcome> {
-  if (destExists(spec) && spec.skipIfExists) return "skipped";
+  const present = destExists(spec);
+  const revalidation = host.cache?.revalidation;
+  let cached: CacheRecord | undefined;
+  if (present && revalidation !== undefined) {
+    const facts = await factsOf(spec.dest);
+    if (facts !== undefined) {
+      cached = readRecord(spec.dest, spec.url, facts);
+      if (isFresh(revalidation, cached, facts, Date.now())) {
+        touch(spec.dest, facts);
+        return "fresh";
+      }
+    }
+  } else if (present && spec.skipIfExists) return "skipped";
   const partial = await PartialFile.open(
     partialPaths(spec.dest),
     spec.url,
@@ -183,8 +240,9 @@ async function transferUnderLock(
   const { connections } = spec.options;
   budget.acquireFirst(hostName);
   try {
-    await transferPausably(spec, host, {
+    const transfer: Transfer = {
       url: spec.url,
+      source: spec.url,
       options: spec.options,
       fetch: spec.fetch,
       partial,
@@ -201,14 +259,33 @@ async function transferUnderLock(
       arrived: (url) => host.arrived(url),
       showParts: (parts) => host.showParts(parts),
       retrying: (attempt, delay, error) => host.retrying(attempt, delay, error),
-    });
+      conditional: cached && conditionalHeaders(cached.validator),
+    };
+    await fromSources(
+      transfer,
+      spec.sources,
+      (error) => host.isCancellation(error) || error instanceof NotModified,
+      (from) => transferPausably(spec, host, from),
+    );
     await partial.close();
     spec.integrity?.verify(spec.url);
     host.signal.throwIfAborted();
     host.committing();
     onCommit(await partial.commit(spec.dest, lock));
-    return "done";
+    if (host.cache !== undefined && partial.validator !== undefined) {
+      await remember(spec, partial.validator);
+    }
+    return present && revalidation !== undefined ? "updated" : "done";
   } catch (error) {
+    if (error instanceof NotModified && cached !== undefined) {
+      await partial.discard(lock);
+      const facts = await factsOf(spec.dest);
+      if (facts !== undefined) {
+        touch(spec.dest, facts);
+        await remember(spec, error.validator ?? cached.validator, facts);
+      }
+      return "fresh";
+    }
     try {
       if (host.isCancellation(error) && host.keepsPartial()) {
         if (await partial.keep(lock)) host.kept();
@@ -223,6 +300,43 @@ async function transferUnderLock(
   } finally {
     budget.release(hostName);
     partial.end();
+  }
+}
+
+/**
+ * Writes the record of the file just put in place (or just found current):
+ * the server vouched for it now. Never fails the download.
+ */
+async function remember(
+  spec: JobSpec,
+  validator: string,
+  known?: FileFacts,
+): Promise<void> {
+  try {
+    const facts = known ?? await factsOf(spec.dest);
+    if (facts === undefined) return; // removed already
+    await writeRecord(spec.dest, {
+      version: RECORD_VERSION,
+      url: spec.url,
+      validator,
+      checked: Date.now(),
+      ...facts,
+    });
+  } catch {
+    // The file is whole and in place: without its record (a full disk) it
+    // is only unknown to a later revalidation, which then fetches it again.
+  }
+}
+
+/**
+ * Sets a cached file's access time to now (a cache hit, which a
+ * `PersistLimit` keeps), its modification time left as it is.
+ */
+export function touch(dest: string, facts: FileFacts): void {
+  try {
+    fs.utimeSync(dest, new Date(), new Date(facts.mtime));
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
   }
 }
 

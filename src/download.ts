@@ -10,6 +10,7 @@ import { eventStream } from "./_event_stream.ts";
 import { DownloadEventTarget } from "./download_event_target.ts";
 import { type JobHost, type JobSpec, jobSpec, runJob } from "./_job.ts";
 import { PauseControl } from "./_pause.ts";
+import type { Revalidation } from "./_revalidation.ts";
 import type { ConnectionBudget } from "./_transfer/budget.ts";
 import { RateLimiter, Throttle } from "./_transfer/rate_limiter.ts";
 import { DownloadInterrupt } from "./errors.ts";
@@ -51,6 +52,8 @@ export interface Membership {
   limiter: RateLimiter;
   /** Hears every event of the download (a copy), after its own listeners. */
   relay: (event: DownloadEvent) => void;
+  /** The file's record is kept; a file there is revalidated, if asked. */
+  cache: { revalidation: Revalidation | undefined };
 }
 
 // Let the manager put a download in its queue, and share what it shares,
@@ -113,6 +116,7 @@ export class Download extends DownloadEventTarget {
   #written = 0;
   #total: number | undefined;
   #skipped = false;
+  #revalidation: "fresh" | "updated" | undefined;
   #lockHolder: LockHolder | undefined;
   #parts: (() => readonly ConnectionProgress[]) | undefined;
   #pause = new PauseControl();
@@ -132,11 +136,20 @@ export class Download extends DownloadEventTarget {
    * Creates a download; nothing happens until {@linkcode Download.start}.
    *
    * @param url The URL to fetch: `http:` or `https:`, else a `TypeError`.
+   * Or several: the same file's sources (mirrors), tried in order, each
+   * after the one before failed (after its retries); the first is the
+   * download's identity ({@linkcode Download.getUrl}, messages, what a
+   * resume checks), and a mirror on another origin gets no `authorization`
+   * or `cookie` header.
    * @param dest The path of the file to create. Its directory must exist.
    * @param options See {@linkcode DownloadOptions}. Out-of-range numbers
    * throw a `RangeError`; a malformed digest or header a `TypeError`.
    */
-  constructor(url: string | URL, dest: string, options: DownloadOptions = {}) {
+  constructor(
+    url: string | URL | readonly (string | URL)[],
+    dest: string,
+    options: DownloadOptions = {},
+  ) {
     super();
     this.#spec = jobSpec(url, dest, options);
     this.#limiter = new RateLimiter(
@@ -237,6 +250,24 @@ export class Download extends DownloadEventTarget {
    */
   get skipped(): boolean {
     return this.#skipped;
+  }
+
+  /**
+   * How a revalidation ended (a manager's download of a file that was
+   * there, with `revalidate`): `"fresh"` when the file was current (the
+   * server answered `304 Not Modified`, or another process had just
+   * checked it) and was kept as it is; `"updated"` when a newer version
+   * replaced it; `undefined` for any other download.
+   *
+   * @example
+   * ```ts ignore
+   * const download = manager.download(url, { revalidate: "always" });
+   * await download?.wait();
+   * console.log(download?.revalidation ?? "downloaded");
+   * ```
+   */
+  get revalidation(): "fresh" | "updated" | undefined {
+    return this.#revalidation;
   }
 
   /**
@@ -551,8 +582,8 @@ export class Download extends DownloadEventTarget {
   }
 
   /**
-   * The URL the file came from after redirects; the URL itself until the
-   * server has answered.
+   * The URL the file came from: after redirects, and from whichever source
+   * (mirror) served it; the URL itself until a server has answered.
    *
    * @returns The final URL.
    *
@@ -610,6 +641,9 @@ export class Download extends DownloadEventTarget {
     try {
       const outcome = await runJob(this.#spec, this.#jobHost());
       if (outcome === "skipped") this.#skipped = true;
+      if (outcome === "fresh" || outcome === "updated") {
+        this.#revalidation = outcome;
+      }
     } catch (error) {
       if (!this.#isCancellation(error)) this.#fail(error);
       // Release the connection if the body was not read to its end.
@@ -626,6 +660,7 @@ export class Download extends DownloadEventTarget {
     return {
       signal: this.#abort.signal,
       budget: shared?.budget,
+      cache: shared?.cache,
       pause: this.#pause,
       throttle: new Throttle(
         shared === undefined

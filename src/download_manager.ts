@@ -13,6 +13,7 @@ import {
   notAFileError,
 } from "./_disk/file_name.ts";
 import { removeLeftovers } from "./_disk/leftovers.ts";
+import { sourcesOf } from "./_job.ts";
 import { Download, enqueue, join as joinManager } from "./download.ts";
 import { DownloadEventTarget } from "./download_event_target.ts";
 import { eventStream } from "./_event_stream.ts";
@@ -35,128 +36,13 @@ import {
   type TransferOptions,
 } from "./transfer_options.ts";
 import { isReservedName } from "./_disk/names.ts";
-
-/**
- * Options for {@linkcode DownloadManager}. The {@linkcode TransferOptions}
- * given here are the defaults of every download the manager starts.
- */
-export interface DownloadManagerOptions extends TransferOptions {
-  /**
-   * The `fetch`-compatible function every download uses (the seed's
-   * `session`).
-   *
-   * @default {globalThis.fetch} (on Node, through the environment's proxy:
-   * see {@linkcode TransferOptions.useEnvProxy})
-   */
-  fetch?: typeof fetch | undefined;
-  /**
-   * Keeps the directory under a size limit: its files are registered when the
-   * manager is created, each downloaded file when it completes, and old files
-   * are removed after each download.
-   *
-   * @default {null} (no limit)
-   */
-  persistLimit?: PersistLimit | null | undefined;
-  /**
-   * How many downloads run at once; the others wait in a first-in,
-   * first-out queue (state `"queued"`). A positive integer, or `Infinity`.
-   *
-   * @default {6}
-   */
-  concurrency?: number | undefined;
-  /**
-   * Leftovers of downloads whose process died (partial files, sidecars)
-   * that have not changed for this many milliseconds, and that no live lock
-   * guards, are removed when the manager starts. Younger ones stay, to be
-   * resumed. `Infinity` keeps them all.
-   *
-   * @default {86400000} (a day)
-   */
-  leftoverMaxAge?: number | undefined;
-  /**
-   * The most connections open to one host at once, shared by every
-   * download of the manager (each download's first connection included): a
-   * segmented download opens another only while its host's count is below
-   * this. A positive integer, or `Infinity`.
-   *
-   * @default {16}
-   */
-  maxConnectionsPerHost?: number | undefined;
-  /**
-   * The most bytes per second all the manager's downloads read together,
-   * over all their connections: one limit they share (not each download's
-   * own; give that per download to {@linkcode DownloadManager.download}).
-   * Change it while they run with {@linkcode DownloadManager.setRateLimit}.
-   * `Infinity` (or unset) is no limit.
-   *
-   * @default {Infinity}
-   */
-  rateLimit?: number | undefined;
-}
-
-/** Options for {@linkcode DownloadManager.download}. */
-export interface ManagerDownloadOptions {
-  /**
-   * The file's name in the directory: a plain name, not a path.
-   *
-   * @default {the last path segment of the URL, percent-decoded}
-   */
-  fname?: string | undefined;
-  /**
-   * Reports progress; see {@linkcode ProgressCallback}. Given for a
-   * destination that is already downloading, it replaces that download's
-   * callback.
-   *
-   * @default {null}
-   */
-  progress?: ProgressCallback | null | undefined;
-  /**
-   * The expected digest, as an SRI string (`sha256-<base64>`, ...).
-   *
-   * @default {undefined}
-   */
-  integrity?: string | undefined;
-  /**
-   * The expected sha256 in hex.
-   *
-   * @default {undefined}
-   */
-  sha256?: string | undefined;
-  /**
-   * Request headers for this download, added to (and overriding) the
-   * manager's.
-   *
-   * @default {undefined}
-   */
-  headers?: RequestHeaders | undefined;
-  /**
-   * Aborting it cancels this download.
-   *
-   * @default {undefined}
-   */
-  signal?: AbortSignal | undefined;
-  /**
-   * Called on every change of the download's state (`"queued"`,
-   * `"running"`, then `"done"`, `"failed"` or `"canceled"`).
-   *
-   * @default {undefined}
-   */
-  onStateChange?: StateChangeCallback | undefined;
-  /**
-   * How many connections this file is fetched over (see
-   * {@linkcode TransferOptions.connections}), instead of the manager's.
-   *
-   * @default {the manager's, "auto" unless given}
-   */
-  connections?: number | "auto" | undefined;
-  /**
-   * This download's own bandwidth limit, in bytes per second, within the
-   * manager's shared one (see {@linkcode TransferOptions.rateLimit}).
-   *
-   * @default {Infinity}
-   */
-  rateLimit?: number | undefined;
-}
+import { readRecord } from "./_disk/record.ts";
+import { isFresh, maxAgeOf, type Revalidation } from "./_revalidation.ts";
+import type {
+  DownloadManagerOptions,
+  ManagerDownloadOptions,
+  Revalidate,
+} from "./download_manager_options.ts";
 
 /**
  * Starts and manages downloads inside one directory. A file is downloaded
@@ -196,6 +82,7 @@ export class DownloadManager extends DownloadEventTarget {
   #bookkeepingError: { error: unknown } | undefined;
   #limiter: RateLimiter;
   #paused = false;
+  #revalidate: Revalidate;
 
   /**
    * Creates the manager, and `destdir` (with its parents) if missing.
@@ -234,7 +121,10 @@ export class DownloadManager extends DownloadEventTarget {
         `Cannot create DownloadManager: maxConnectionsPerHost must be a positive integer or Infinity, got ${maxPerHost}`,
       );
     }
+    const revalidate = options.revalidate ?? DEFAULTS.revalidate;
+    maxAgeOf(revalidate, "Cannot create DownloadManager");
     super();
+    this.#revalidate = revalidate;
     this.#limiter = new RateLimiter(
       rateOf(options.rateLimit, "Cannot create DownloadManager"),
     );
@@ -249,6 +139,7 @@ export class DownloadManager extends DownloadEventTarget {
       leftoverMaxAge: _leftoverMaxAge,
       maxConnectionsPerHost: _maxConnectionsPerHost,
       rateLimit: _rateLimit,
+      revalidate: _revalidate,
       ...transfer
     } = options;
     this.#transfer = transfer;
@@ -270,7 +161,9 @@ export class DownloadManager extends DownloadEventTarget {
   /**
    * Downloads `url` into the directory, in the background.
    *
-   * @param url The URL to fetch.
+   * @param url The URL to fetch; or several, the same file's sources
+   * (mirrors), tried in order when one fails: the first names the file and
+   * is its identity (see {@linkcode Download}).
    * @param options See {@linkcode ManagerDownloadOptions}.
    * @returns The started download (or queued, when `concurrency` downloads
    * are running); the one already running or queued for that name; or
@@ -288,17 +181,20 @@ export class DownloadManager extends DownloadEventTarget {
    * if (download === null) console.log("a.zip was already there");
    * else await download.wait();
    * ```
+   * @example From a mirror when the origin fails
+   * ```ts ignore
+   * manager.download([
+   *   "https://example.com/a.iso",
+   *   "https://mirror.example.net/pub/a.iso",
+   * ]);
+   * ```
    */
   download(
-    url: string | URL,
+    url: string | URL | readonly (string | URL)[],
     options: ManagerDownloadOptions = {},
   ): Download | null {
-    const parsed = new URL(url);
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-      throw new TypeError(
-        `Cannot download "${parsed.href}": only http: and https: URLs are supported`,
-      );
-    }
+    const sources = sourcesOf(url);
+    const parsed = new URL(sources[0] as string);
     const name = options.fname ?? fileNameFromUrl(parsed);
     assertFileName(name, parsed.href);
     if (isReservedName(name)) {
@@ -312,8 +208,15 @@ export class DownloadManager extends DownloadEventTarget {
       if (options.progress) running.setProgress(options.progress);
       return running;
     }
-    if (this.#touch(dest, parsed.href)) return null;
-    const download = new Download(parsed, dest, {
+    const maxAge = maxAgeOf(
+      options.revalidate ?? this.#revalidate,
+      `Cannot download "${parsed.href}"`,
+    );
+    const revalidation = maxAge === undefined
+      ? undefined
+      : { maxAge, since: Date.now() };
+    if (this.#isFresh(dest, parsed.href, revalidation)) return null;
+    const download = new Download(sources, dest, {
       ...this.#transfer,
       skipIfExists: true,
       onStateChange: options.onStateChange,
@@ -331,6 +234,7 @@ export class DownloadManager extends DownloadEventTarget {
       budget: this.#budget,
       limiter: this.#limiter,
       relay: (event) => this.#relay(event),
+      cache: { revalidation },
     });
     this.#downloads.set(dest, download);
     this.#used.add(resolve(dest));
@@ -504,14 +408,25 @@ export class DownloadManager extends DownloadEventTarget {
   }
 
   /**
-   * Marks `dest` used if it exists; returns whether it does. A `TypeError`
-   * if a directory (or anything but a file) is there.
+   * Whether `dest` is there and may be used as it is (with a revalidation:
+   * fresh, see `_revalidation.ts`); if so, marks it used and sets its
+   * access time (a cache hit). A `TypeError` if a directory (or anything
+   * but a file) is there.
    */
-  #touch(dest: string, url: string): boolean {
+  #isFresh(
+    dest: string,
+    url: string,
+    revalidation: Revalidation | undefined,
+  ): boolean {
     if (!fs.existsSync(dest)) return false; // the usual answer, and cheap
     const stat = fs.statSync(dest);
     if (stat === undefined) return false;
     if (!stat.isFile) throw notAFileError(url, dest, stat.isDirectory);
+    if (revalidation !== undefined) {
+      const facts = { size: stat.size, mtime: stat.mtime?.getTime() ?? 0 };
+      const record = readRecord(dest, url, facts);
+      if (!isFresh(revalidation, record, facts, Date.now())) return false;
+    }
     try {
       fs.utimeSync(dest, new Date(), stat.mtime ?? new Date());
     } catch (error) {

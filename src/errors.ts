@@ -308,7 +308,9 @@ export class IntegrityError extends Error {
 
 /**
  * Every attempt failed: `errors` holds each attempt's error, in order, and
- * `cause` the last one. Only raised when more than one attempt was made.
+ * `cause` the last one. Only raised when more than one attempt was made. A
+ * download with mirrors raises it when every source failed, with one error
+ * per source (each its own source's last).
  *
  * @example Find out why the attempts failed
  * ```ts ignore
@@ -331,11 +333,20 @@ export class RetriesExhaustedError extends Error {
    *
    * @param url The URL downloaded.
    * @param errors Each attempt's error, in order.
+   * @param options `sources`: the source each attempt asked (a download
+   * with mirrors makes one attempt per source), named in the message.
    */
-  constructor(url: string, errors: unknown[]) {
+  constructor(
+    url: string,
+    errors: unknown[],
+    options: { sources?: readonly string[] | undefined } = {},
+  ) {
     const reasons = errors.map((error, index) => {
       const text = error instanceof Error ? error.message : String(error);
-      return `#${index + 1}: ${text.replace(`Cannot download "${url}": `, "")}`;
+      const source = options.sources?.[index];
+      return `#${index + 1}${source === undefined ? "" : ` (${source})`}: ${
+        text.replace(`Cannot download "${url}": `, "")
+      }`;
     });
     super(
       `Cannot download "${url}": ${errors.length} attempts failed (${

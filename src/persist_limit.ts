@@ -10,6 +10,7 @@ import { fs } from "./_runtime/fs.ts";
 import { removeIfPresent } from "./_runtime/remove.ts";
 import { globToRegExp } from "./_disk/glob.ts";
 import { isReservedName } from "./_disk/names.ts";
+import { removeRecord } from "./_disk/record.ts";
 import { DEFAULTS } from "./transfer_options.ts";
 
 /** Options for {@linkcode PersistLimit.removeOldFiles}. */
@@ -150,7 +151,8 @@ export class PersistLimit {
    * total size is at or over the size limit and more than `fileLimit` remain.
    * Files that disappeared meanwhile are forgotten; sizes and access times
    * are read again first. A partial download's files (the library's reserved
-   * `.<name>.<hash>.dlpart*` names) are never removed.
+   * `.<name>.<hash>.dlpart*` names) are never removed; a removed file's
+   * record (a manager's, for revalidation) is removed with it.
    *
    * @param options See {@linkcode RemoveOldFilesOptions}.
    *
@@ -172,6 +174,8 @@ export class PersistLimit {
       if (count <= this.fileLimit || total < this.sizeLimit) break;
       if (keep(entry.path) || isReservedName(basename(entry.path))) continue;
       await removeIfPresent(entry.path);
+      // What a manager remembered of it goes with it.
+      await removeRecord(entry.path);
       this.#files.delete(entry.path);
       total -= entry.size;
       count--;

@@ -277,6 +277,7 @@ export const DEFAULTS = {
   concurrency: 6,
   maxConnectionsPerHost: MAX_CONNECTIONS,
   leftoverMaxAge: 86_400_000,
+  revalidate: "never",
   // PersistLimitOptions
   fileLimit: 5,
 } as const;

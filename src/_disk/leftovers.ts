@@ -1,7 +1,8 @@
 // Cleaning a directory of what dead processes left: partial files, sidecars,
 // half-written sidecars, taken-over locks and owner files (the library's
-// reserved `.<name>.<hash>.dlpart*` names) that no live heartbeat guards and
-// that have not changed for `maxAge`. A fresh leftover stays: it may be
+// reserved `.<name>.<hash>.dlpart*` names, records of downloaded files
+// excepted) that no live heartbeat guards and that have not changed for
+// `maxAge`. A fresh leftover stays: it may be
 // resumed. The heartbeat of a group is its lock's mtime, or an owner file's
 // own (see `lock.ts`).
 
@@ -14,6 +15,7 @@ import {
   LOCK_SUFFIX,
   OWNER_SUFFIX,
   PARTIAL_SUFFIX,
+  RECORD_SUFFIX,
 } from "./names.ts";
 
 async function mtimeOf(path: string): Promise<number | undefined> {
@@ -36,6 +38,8 @@ export async function removeLeftovers(
   const groups = new Map<string, string[]>();
   for (const entry of await fs.readDir(directory)) {
     if (!entry.isFile || !isReservedName(entry.name)) continue;
+    // A record lives as long as its file, which it is not part of.
+    if (entry.name.endsWith(RECORD_SUFFIX)) continue;
     const group = groupOf(entry.name);
     groups.set(group, [...groups.get(group) ?? [], entry.name]);
   }

@@ -7,6 +7,11 @@
 //   .<name, cut to 64 bytes>.<12 hex of sha256(name)>.dlpart.json      the sidecar
 //   .<name, cut to 64 bytes>.<12 hex of sha256(name)>.dlpart.lock      the lock
 //
+// and, once the file is downloaded, the manager's record of it for
+// revalidation (see `record.ts`), which stays as long as the file:
+//
+//   .<name, cut to 64 bytes>.<12 hex of sha256(name)>.dlpart.record
+//
 // and, one per process and directory while it holds a lock there (see
 // `lock.ts`), the owner file every lock it holds there is a hard link to:
 //
@@ -31,6 +36,8 @@ export const SIDECAR_SUFFIX = ".dlpart.json";
 export const LOCK_SUFFIX = ".dlpart.lock";
 /** The suffix of every owner file. */
 export const OWNER_SUFFIX = ".dlpart.owner";
+/** The suffix of every record of a downloaded file (not a leftover). */
+export const RECORD_SUFFIX = ".dlpart.record";
 
 const NAME_PREFIX_BYTES = 64;
 const encoder = new TextEncoder();

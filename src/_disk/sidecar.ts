@@ -108,13 +108,22 @@ export function readSidecar(path: string): Sidecar | undefined {
 }
 
 /** Writes a sidecar atomically (a temp file renamed over it). */
-export async function writeSidecar(
+export function writeSidecar(path: string, sidecar: Sidecar): Promise<void> {
+  return writeAtomically(path, sidecar);
+}
+
+/**
+ * Writes `value` as JSON to `path` atomically: a temporary file beside it
+ * (`<path>.<random>.tmp`, removed if the rename fails) renamed over it, so
+ * a reader sees the old content or the new, never a part.
+ */
+export async function writeAtomically(
   path: string,
-  sidecar: Sidecar,
+  value: unknown,
 ): Promise<void> {
   const random = crypto.getRandomValues(new Uint32Array(1))[0]?.toString(16);
   const temp = `${path}.${random}.tmp`;
-  fs.writeNewSync(temp, encoder.encode(JSON.stringify(sidecar)));
+  fs.writeNewSync(temp, encoder.encode(JSON.stringify(value)));
   try {
     await fs.rename(temp, path);
   } catch (error) {

@@ -25,6 +25,13 @@ export interface RequestOptions {
   maxRedirects: number;
   /** Aborts the request (and its body). */
   signal: AbortSignal;
+  /**
+   * Where to ask: a mirror of `url` (the download's identity, which
+   * messages name and whose origin the headers' credentials are for).
+   *
+   * @default {url}
+   */
+  from?: string | undefined;
 }
 
 /** An answer, and the URL that gave it. */
@@ -91,7 +98,7 @@ export async function request(
   url: string,
   options: RequestOptions,
 ): Promise<Answer> {
-  let at = url;
+  let at = options.from ?? url;
   for (let redirects = 0;; redirects++) {
     let response: Response;
     try {

@@ -1,9 +1,13 @@
 // The retry loop: an attempt, and after a failure worth another (see
 // `isRetryable`), a backoff and the next, until one succeeds or `retries`
-// retries have failed. Only a cancel (or a pause) ends it at once; a `Rerun`
-// is made again at once, uncounted.
+// retries have failed. Only a cancel (or a pause), a 304 to a revalidation
+// (`NotModified`) and a source serving another file (`SourceMismatch`: the
+// next source is tried) end it at once; a `Rerun` is made again at once,
+// uncounted.
 
 import { RetriesExhaustedError } from "../errors.ts";
+import { NotModified } from "../_http/conditional.ts";
+import { SourceMismatch } from "./sources.ts";
 import { isRetryable, retryDelay } from "../_http/retry_policy.ts";
 import type { ResolvedTransferOptions } from "../transfer_options.ts";
 import { sleep } from "../_timers.ts";
@@ -55,7 +59,10 @@ export async function withRetries(
     try {
       return await attempt(n);
     } catch (error) {
-      if (context.isCancellation(error) || context.isFinal?.(error)) {
+      if (
+        context.isCancellation(error) || error instanceof NotModified ||
+        error instanceof SourceMismatch || context.isFinal?.(error)
+      ) {
         throw error;
       }
       if (error instanceof Rerun) continue;

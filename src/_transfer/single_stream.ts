@@ -7,6 +7,7 @@
 import { decodedBody } from "../_body/content_decoding.ts";
 import { writeBody } from "../_body/write_body.ts";
 import { HTTPError, ProtocolError } from "../errors.ts";
+import { NotModified } from "../_http/conditional.ts";
 import { failureOf } from "../_http/failure.ts";
 import {
   judgeAnswer,
@@ -19,6 +20,7 @@ import { request } from "../_http/request.ts";
 import { parseRetryAfter } from "../_http/retry_policy.ts";
 import { withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
+import { SourceMismatch } from "./sources.ts";
 import type { Transfer, TransferStrategy } from "./strategy.ts";
 
 /** The single-stream strategy: see the module comment. */
@@ -58,15 +60,24 @@ export async function attempt(
       : undefined;
     const sent = performance.now();
     const answer = await request(url, {
+      from: transfer.source,
       fetch: transfer.fetch,
       headers: options.headers,
-      extra: held && rangeHeaders(held.offset, partial.validator as string),
+      extra: held === undefined
+        ? transfer.conditional
+        : rangeHeaders(held.offset, partial.validator as string),
       maxRedirects: options.maxRedirects,
       signal: abort.signal,
     });
     transfer.arrived(answer.url);
     const { response } = answer;
     connection.answered();
+    if (
+      response.status === 304 && held === undefined &&
+      transfer.conditional !== undefined
+    ) {
+      throw new NotModified(validatorOf(response.headers));
+    }
     const kind = judgeAnswer(response, held);
     if (kind === "complete") return;
     if (kind === "refused") {
@@ -129,11 +140,15 @@ async function startWhole(
   transfer: Transfer,
   response: Response,
 ): Promise<void> {
-  if (transfer.partial.offset > 0) await restart(transfer);
   const encoded = contentEncoding(response.headers) !== undefined;
   const total = encoded
     ? undefined
     : parseLength(response.headers.get("content-length"));
+  const { knownTotal } = transfer;
+  if (knownTotal !== undefined && total !== knownTotal) {
+    throw new SourceMismatch(transfer.url, transfer.source, total, knownTotal);
+  }
+  if (transfer.partial.offset > 0) await restart(transfer);
   await transfer.partial.record(
     encoded ? undefined : validatorOf(response.headers),
     total,

@@ -17,6 +17,14 @@ import { singleStream } from "./single_stream.ts";
 export interface Transfer {
   /** The download's URL (its identity; redirects may lead elsewhere). */
   url: string;
+  /** Where requests go: `url`, or one of its mirrors. */
+  source: string;
+  /**
+   * The file's length as another source of it gave it: a source whose
+   * whole answer has another length serves another file, and is refused
+   * (`SourceMismatch`).
+   */
+  knownTotal?: number | undefined;
   /** The network behaviour. */
   options: ResolvedTransferOptions;
   /** The `fetch` to use. */
@@ -35,6 +43,12 @@ export interface Transfer {
   maxConnections: number;
   /** The bandwidth limits its reads are paced by. */
   throttle: Throttle;
+  /**
+   * Revalidation: headers that make the request for the whole file
+   * conditional (`If-None-Match`, `If-Modified-Since`); a 304 to it ends
+   * the transfer with `NotModified`. Not sent with a `Range`.
+   */
+  conditional?: [string, string][] | undefined;
   /** Whether `error` is only the effect of a cancel. */
   isCancellation(error: unknown): boolean;
   /** Reports the bytes on disk and the total. */

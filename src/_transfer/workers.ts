@@ -232,6 +232,7 @@ export class Workers {
     const { abort } = connection;
     try {
       const { response, url: at } = await request(url, {
+        from: this.#transfer.source,
         fetch: this.#transfer.fetch,
         headers: options.headers,
         extra: [

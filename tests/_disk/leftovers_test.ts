@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { removeLeftovers } from "../../src/_disk/leftovers.ts";
 import { FileLock } from "../../src/_disk/lock.ts";
 import { partialFile, partialPaths } from "../../src/_disk/names.ts";
+import { recordPath } from "../../src/_disk/record.ts";
 import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
 
 const NOW = 1_700_000_000_000; // ms, passed as `now`
@@ -244,4 +245,16 @@ test("removeLeftovers() keeps old temporaries of a group whose lock is fresh", a
   await put(dir, a.lock, NOW - 1000);
   assert.deepEqual(await sweep(dir), []);
   assert.deepEqual(await dir.list(), [aTmp, aStale, a.lock].sort());
+});
+
+test("removeLeftovers() never removes a downloaded file's record, however old, but removes an old temporary of one", async () => {
+  await using dir = await tempDir();
+  const record = basename(recordPath("a.zip"));
+  const a = names("a.zip");
+  await put(dir, "a.zip", OLD);
+  await put(dir, record, OLD);
+  await put(dir, `${record}.1a2b.tmp`, OLD);
+  await put(dir, a.temp, OLD);
+  assert.deepEqual(await sweep(dir), [a.temp, `${record}.1a2b.tmp`].sort());
+  assert.deepEqual(await dir.list(), ["a.zip", record].sort());
 });

@@ -2,17 +2,24 @@
 // downloads URL into DIR with 4 KiB writes, printing "started", each progress
 // report ("progress N"), "waiting <pid>" when it waits for another process's
 // lock on the file, then "present" (there already), "skipped" (another
-// process downloaded it meanwhile), "done" or "failed <error>".
+// process downloaded it meanwhile), "fresh" or "updated" (a revalidation's
+// outcome), "done" or "failed <error>".
 //
-//   _manager_child URL DIR [LOCK_STALE_AFTER_MS]
+//   _manager_child URL DIR [LOCK_STALE_AFTER_MS] [REVALIDATE]
+//
+// REVALIDATE is "never" (the default), "always" or milliseconds.
 
 import process from "node:process";
 import { DownloadManager } from "../../mod.ts";
 
-const [url = "", dir = "", staleAfter = "60000"] = process.argv.slice(2);
+const [url = "", dir = "", staleAfter = "60000", revalidate = "never"] = process
+  .argv.slice(2);
 const manager = new DownloadManager(dir, {
   chunkSize: 4096,
   lockStaleAfter: Number(staleAfter),
+  revalidate: revalidate === "never" || revalidate === "always"
+    ? revalidate
+    : Number(revalidate),
 });
 const download = manager.download(url, {
   progress: (_download, current) =>
@@ -32,7 +39,7 @@ manager.wait().then(
         ? "present\n"
         : download.skipped
         ? "skipped\n"
-        : "done\n",
+        : `${download.revalidation ?? "done"}\n`,
     ),
   (error) => {
     process.stdout.write(`failed ${error}\n`);

@@ -191,6 +191,8 @@ export interface FileRouteOptions {
   etag?: string | undefined;
   /** A Last-Modified date. */
   lastModified?: string;
+  /** The Last-Modified date after the change. */
+  changedLastModified?: string;
   /** The request index from which the file has changed. */
   change?: number;
   /** The file's bytes after the change. */
@@ -214,6 +216,13 @@ export interface FileRouteLog {
   ranges: (string | null)[];
   /** The If-Range header of each request, or null. */
   ifRanges: (string | null)[];
+  /**
+   * The condition of each request, as `if-none-match: <etag>` or
+   * `if-modified-since: <date>`, or null (a 304 answers a condition met).
+   */
+  conditions: (string | null)[];
+  /** The status of each answer. */
+  statuses: number[];
   /** The body bytes sent in answer to each request. */
   sent: number[];
   /** Per request: resolves when the client closed the connection before the answer ended. */
@@ -234,6 +243,8 @@ export function fileRoute(
   const log: FileRouteLog = {
     ranges: [],
     ifRanges: [],
+    conditions: [],
+    statuses: [],
     sent: [],
     abandoned: [],
     mostActive: 0,
@@ -249,6 +260,20 @@ export function fileRoute(
     }
     active++;
     response.on("close", () => active--);
+    const ifNoneMatch = request.headers["if-none-match"] ?? null;
+    const ifModifiedSince = request.headers["if-modified-since"] ?? null;
+    log.conditions.push(
+      ifNoneMatch !== null
+        ? `if-none-match: ${ifNoneMatch}`
+        : ifModifiedSince !== null
+        ? `if-modified-since: ${ifModifiedSince}`
+        : null,
+    );
+    const writeHead = response.writeHead.bind(response);
+    response.writeHead = ((status: number, ...rest: never[]) => {
+      log.statuses[index] = status;
+      return writeHead(status, ...rest);
+    }) as typeof response.writeHead;
     if (options.maxActive !== undefined && active > options.maxActive) {
       log.ranges.push(request.headers.range ?? null);
       log.ifRanges.push((request.headers["if-range"] as string) ?? null);
@@ -267,6 +292,9 @@ export function fileRoute(
     const changed = options.change !== undefined && index >= options.change;
     const body = changed ? options.changed ?? options.body : options.body;
     const etag = changed ? options.changedEtag : options.etag;
+    const lastModified = changed
+      ? options.changedLastModified ?? options.lastModified
+      : options.lastModified;
     const range = request.headers.range ?? null;
     const ifRange = (request.headers["if-range"] as string | undefined) ?? null;
     log.ranges.push(range);
@@ -297,11 +325,18 @@ export function fileRoute(
       "accept-ranges": "bytes",
     };
     if (etag !== undefined) headers.etag = etag;
-    if (options.lastModified !== undefined) {
-      headers["last-modified"] = options.lastModified;
+    if (lastModified !== undefined) headers["last-modified"] = lastModified;
+    // RFC 9110 §13.2.2: If-None-Match first; If-Modified-Since without it.
+    const notModified = ifNoneMatch !== null
+      ? etag !== undefined && ifNoneMatch === etag
+      : ifModifiedSince !== null && lastModified !== undefined &&
+        Date.parse(ifModifiedSince) >= Date.parse(lastModified);
+    if (notModified) {
+      response.writeHead(304, headers).end();
+      return;
     }
     const validatorOk = ifRange === null || ifRange === etag ||
-      (etag === undefined && ifRange === options.lastModified);
+      (etag === undefined && ifRange === lastModified);
     const match = range === null ? null : /^bytes=(\d+)-(\d*)$/.exec(range);
     let start = 0;
     let end = body.byteLength; // one past the last byte sent

@@ -2,7 +2,8 @@
 
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { recordPath } from "../../src/_disk/record.ts";
 
 /** A temp directory that removes itself. */
 export interface TempDir extends AsyncDisposable {
@@ -24,4 +25,13 @@ export async function tempDir(): Promise<TempDir> {
       (await readdir(sub === undefined ? path : join(path, sub))).sort(),
     [Symbol.asyncDispose]: () => rm(path, { recursive: true, force: true }),
   };
+}
+
+/**
+ * `names` and, beside each, the record a manager keeps of a file it
+ * downloaded from a server that gave a validator (see
+ * src/_disk/record.ts), sorted as {@linkcode TempDir.list} sorts.
+ */
+export function withRecords(...names: string[]): string[] {
+  return names.flatMap((name) => [name, basename(recordPath(name))]).sort();
 }

@@ -1,0 +1,109 @@
+// What the manager remembers of a file it downloaded, for revalidation: the
+// URL, the validator the server gave (a strong ETag, else Last-Modified), when
+// the server last vouched for the file, and the size and modification time
+// the file had then, which bind the record to that very file (a file
+// replaced or copied in since has no record). Beside the file, under a
+// reserved name:
+//
+//   .<name, cut to 64 bytes>.<12 hex of sha256(name)>.dlpart.record
+//
+// Written atomically (a temporary file renamed over it), under the
+// destination's lock, after the file is in place: a crash leaves the old
+// record or the new one, never a broken one, and at worst an old record
+// beside a new file, which its size and time then disown. Read without the
+// lock: a reader sees one whole record or none.
+
+import { NotFoundError } from "../_runtime/fs_errors.ts";
+import { fs } from "../_runtime/fs.ts";
+import { removeIfPresent } from "../_runtime/remove.ts";
+import { partialPaths, RECORD_SUFFIX } from "./names.ts";
+import { writeAtomically } from "./sidecar.ts";
+
+/** The record's version: a reader takes only its own. */
+export const RECORD_VERSION = 1;
+
+/** The record of one downloaded file (see the module comment). */
+export interface CacheRecord {
+  /** {@linkcode RECORD_VERSION}. */
+  version: typeof RECORD_VERSION;
+  /** The URL the file was downloaded from (its identity, before redirects). */
+  url: string;
+  /** The validator the server gave: a strong ETag, else a Last-Modified date. */
+  validator: string;
+  /** When the server last vouched for the file (ms since the epoch). */
+  checked: number;
+  /** The file's size then. */
+  size: number;
+  /** The file's modification time then (ms since the epoch). */
+  mtime: number;
+}
+
+/** What a file on disk is, for binding a record to it. */
+export interface FileFacts {
+  size: number;
+  mtime: number;
+}
+
+/** The path of `dest`'s record. */
+export function recordPath(dest: string): string {
+  return partialPaths(dest).base + RECORD_SUFFIX.slice(".dlpart".length);
+}
+
+function isRecord(value: unknown): value is CacheRecord {
+  const record = value as Record<string, unknown> | null;
+  return typeof record === "object" && record !== null &&
+    record.version === RECORD_VERSION && typeof record.url === "string" &&
+    typeof record.validator === "string" &&
+    Number.isFinite(record.checked) && Number.isSafeInteger(record.size) &&
+    Number.isFinite(record.mtime);
+}
+
+/**
+ * The record of the file `file` describes at `dest`, downloaded from `url`;
+ * `undefined` if there is none, it is unreadable or of another version, or
+ * it is of another URL or another file (size or modification time differ:
+ * times are compared to the millisecond, with one of slack for file systems
+ * that round what they are given).
+ */
+export function readRecord(
+  dest: string,
+  url: string,
+  file: FileFacts,
+): CacheRecord | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(
+      new TextDecoder().decode(fs.readFileSync(recordPath(dest))),
+    );
+  } catch (error) {
+    if (error instanceof NotFoundError || error instanceof SyntaxError) {
+      return undefined;
+    }
+    throw error;
+  }
+  if (!isRecord(value) || value.url !== url) return undefined;
+  if (value.size !== file.size || Math.abs(value.mtime - file.mtime) > 1) {
+    return undefined;
+  }
+  return value;
+}
+
+/** Writes `dest`'s record atomically. */
+export async function writeRecord(
+  dest: string,
+  record: CacheRecord,
+): Promise<void> {
+  await writeAtomically(recordPath(dest), record);
+}
+
+/** Removes `dest`'s record, if there is one. */
+export async function removeRecord(dest: string): Promise<void> {
+  await removeIfPresent(recordPath(dest));
+}
+
+/** The size and modification time of the file at `path`, if it is one. */
+export async function factsOf(path: string): Promise<FileFacts | undefined> {
+  const stat = await fs.stat(path);
+  if (stat === undefined || !stat.isFile) return undefined;
+  return { size: stat.size, mtime: stat.mtime?.getTime() ?? 0 };
+}

@@ -1,0 +1,27 @@
+// Revalidation's request: `If-None-Match` with the strong ETag the server
+// gave, else `If-Modified-Since` with its Last-Modified date (RFC 9110
+// §13.1.2, §13.1.3), and what a `304 Not Modified` answer to it means: the
+// file on disk is the server's current one.
+
+/**
+ * The header that makes a request conditional on the file having changed
+ * since the version `validator` names (a strong ETag, which is quoted, or
+ * a Last-Modified date; see `validatorOf()`).
+ */
+export function conditionalHeaders(validator: string): [string, string][] {
+  return validator.startsWith('"')
+    ? [["if-none-match", validator]]
+    : [["if-modified-since", validator]];
+}
+
+/**
+ * A conditional request was answered `304 Not Modified`: the file on disk
+ * is current. Not a failure: it ends the transfer, never retried.
+ */
+export class NotModified extends Error {
+  /** @param validator The 304's validator, if it gave one. */
+  constructor(readonly validator: string | undefined) {
+    super("the file has not changed");
+    this.name = "NotModified";
+  }
+}

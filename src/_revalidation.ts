@@ -1,0 +1,53 @@
+// Whether a file in a manager's directory may be used as it is, or must be
+// asked of the server again: the `revalidate` option's meaning. A file with a
+// record (see `_disk/record.ts`) is fresh while the server vouched for it
+// within `maxAge`, or after the revalidation was asked for (another process
+// checked it meanwhile: one request for both). A file without one (from an
+// older version, or copied in) is unknown: fresh while its modification time
+// is within `maxAge`, and downloaded again, unconditionally, after.
+
+import type { CacheRecord, FileFacts } from "./_disk/record.ts";
+import type { Revalidate } from "./download_manager_options.ts";
+
+/** A revalidation asked for, as a job carries it. */
+export interface Revalidation {
+  /** How long a check stays good, in ms (`0`: `"always"`). */
+  maxAge: number;
+  /** When it was asked for (ms since the epoch). */
+  since: number;
+}
+
+/**
+ * The `maxAge` of `revalidate`, or `undefined` for `"never"`; a
+ * `RangeError` for anything else than those or a number of 0 or more.
+ */
+export function maxAgeOf(
+  revalidate: Revalidate,
+  context: string,
+): number | undefined {
+  if (revalidate === "never" || revalidate === Infinity) return undefined;
+  if (revalidate === "always") return 0;
+  if (typeof revalidate !== "number" || !(revalidate >= 0)) {
+    throw new RangeError(
+      `${context}: revalidate must be "never", "always" or milliseconds of 0 or more, got ${
+        String(revalidate)
+      }`,
+    );
+  }
+  return revalidate;
+}
+
+/**
+ * Whether the file `facts` describes, with `record` (if it has one), may be
+ * used as it is at `now` under `revalidation`.
+ */
+export function isFresh(
+  revalidation: Revalidation,
+  record: CacheRecord | undefined,
+  facts: FileFacts,
+  now: number,
+): boolean {
+  const { maxAge, since } = revalidation;
+  if (record === undefined) return maxAge > 0 && now - facts.mtime < maxAge;
+  return record.checked > since || now - record.checked < maxAge;
+}

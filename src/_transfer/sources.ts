@@ -1,0 +1,63 @@
+// A file with several sources (mirrors): the download's first URL is its
+// identity (names, messages, the sidecar, the record); requests go to one
+// source at a time, in order. When a source fails (after its own retries:
+// refused, a 5xx, a timeout, a broken body), the next goes on with what is
+// on disk, and resumes it only where its validator proves it is the same
+// file (`If-Range`: a 206); else it starts the file over, and only if its
+// length is the one the file was first given: a source serving a file of
+// another length serves another file, and is refused (`SourceMismatch`),
+// never spliced in.
+
+import { ProtocolError, RetriesExhaustedError } from "../errors.ts";
+import type { Transfer } from "./strategy.ts";
+
+/** A source serves a file of another length than the download's. */
+export class SourceMismatch extends ProtocolError {
+  /**
+   * @param url The download's URL.
+   * @param source The source that answered.
+   * @param total The length it gave, if any.
+   * @param expected The file's length, as the first source gave it.
+   */
+  constructor(
+    url: string,
+    source: string,
+    total: number | undefined,
+    expected: number,
+  ) {
+    super(
+      `Cannot download "${url}": ${source} serves another file (${
+        total === undefined ? "an unknown length" : `${total} bytes`
+      }, not ${expected})`,
+    );
+  }
+}
+
+/**
+ * Runs `run` with each of `sources` in turn until one completes the file.
+ * An error that `isFinal` says ends it (a cancel, a pause, a 304) ends it;
+ * when every source failed, a single source's error is thrown as it is, and
+ * several's as a {@linkcode RetriesExhaustedError} naming each source.
+ */
+export async function fromSources(
+  transfer: Transfer,
+  sources: readonly string[],
+  isFinal: (error: unknown) => boolean,
+  run: (transfer: Transfer) => Promise<void>,
+): Promise<void> {
+  const errors: unknown[] = [];
+  let knownTotal: number | undefined;
+  for (const [index, source] of sources.entries()) {
+    try {
+      return await run({ ...transfer, source, knownTotal });
+    } catch (error) {
+      if (isFinal(error) || sources.length === 1) throw error;
+      errors.push(error);
+      if (index === sources.length - 1) {
+        throw new RetriesExhaustedError(transfer.url, errors, { sources });
+      }
+      // What the failed source said the file is, for the next to match.
+      knownTotal ??= transfer.partial.total;
+    }
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * The options of {@linkcode DownloadManager} and of its
+ * {@linkcode DownloadManager.download}.
+ *
+ * @module
+ */
+
+import type { DownloadManager } from "./download_manager.ts";
+import type {
+  ProgressCallback,
+  StateChangeCallback,
+} from "./download_options.ts";
+import type { PersistLimit } from "./persist_limit.ts";
+import type { RequestHeaders, TransferOptions } from "./transfer_options.ts";
+
+/**
+ * When a file already in a manager's directory is asked of the server
+ * again: `"never"` (a file there is used as it is), `"always"`, or a number
+ * of milliseconds (when the server last vouched for it longer ago than
+ * that). See {@linkcode DownloadManagerOptions.revalidate}.
+ *
+ * @example
+ * ```ts ignore
+ * const daily: Revalidate = 24 * 60 * 60 * 1000;
+ * const manager = new DownloadManager("cache", { revalidate: daily });
+ * ```
+ */
+export type Revalidate = "never" | "always" | number;
+
+/**
+ * Options for {@linkcode DownloadManager}. The {@linkcode TransferOptions}
+ * given here are the defaults of every download the manager starts.
+ */
+export interface DownloadManagerOptions extends TransferOptions {
+  /**
+   * The `fetch`-compatible function every download uses (the seed's
+   * `session`).
+   *
+   * @default {globalThis.fetch} (on Node, through the environment's proxy:
+   * see {@linkcode TransferOptions.useEnvProxy})
+   */
+  fetch?: typeof fetch | undefined;
+  /**
+   * Keeps the directory under a size limit: its files are registered when the
+   * manager is created, each downloaded file when it completes, and old files
+   * are removed after each download.
+   *
+   * @default {null} (no limit)
+   */
+  persistLimit?: PersistLimit | null | undefined;
+  /**
+   * How many downloads run at once; the others wait in a first-in,
+   * first-out queue (state `"queued"`). A positive integer, or `Infinity`.
+   *
+   * @default {6}
+   */
+  concurrency?: number | undefined;
+  /**
+   * Leftovers of downloads whose process died (partial files, sidecars)
+   * that have not changed for this many milliseconds, and that no live lock
+   * guards, are removed when the manager starts. Younger ones stay, to be
+   * resumed. `Infinity` keeps them all.
+   *
+   * @default {86400000} (a day)
+   */
+  leftoverMaxAge?: number | undefined;
+  /**
+   * The most connections open to one host at once, shared by every
+   * download of the manager (each download's first connection included): a
+   * segmented download opens another only while its host's count is below
+   * this. A positive integer, or `Infinity`.
+   *
+   * @default {16}
+   */
+  maxConnectionsPerHost?: number | undefined;
+  /**
+   * The most bytes per second all the manager's downloads read together,
+   * over all their connections: one limit they share (not each download's
+   * own; give that per download to {@linkcode DownloadManager.download}).
+   * Change it while they run with {@linkcode DownloadManager.setRateLimit}.
+   * `Infinity` (or unset) is no limit.
+   *
+   * @default {Infinity}
+   */
+  rateLimit?: number | undefined;
+  /**
+   * When a file already in the directory is asked of the server again (see
+   * {@linkcode Revalidate}): `"never"` (a file there is used as it is, the
+   * seed's behaviour), `"always"`, or a number of milliseconds (when the
+   * server last vouched for it longer ago than that). Revalidating sends
+   * `If-None-Match` (or `If-Modified-Since`) with the validator the server
+   * gave: a `304` keeps the file as it is, a `200` downloads the new version
+   * beside it and replaces the file only once complete and verified. The
+   * manager remembers each file's URL and validator in a record beside it
+   * (written atomically, removed with the file by a `PersistLimit`). A file
+   * without a record (from an older version, or copied in) is downloaded
+   * again under `"always"`, and under a number once its modification time
+   * is older than that.
+   *
+   * @default {"never"}
+   */
+  revalidate?: Revalidate | undefined;
+}
+
+/** Options for {@linkcode DownloadManager.download}. */
+export interface ManagerDownloadOptions {
+  /**
+   * The file's name in the directory: a plain name, not a path.
+   *
+   * @default {the last path segment of the URL, percent-decoded}
+   */
+  fname?: string | undefined;
+  /**
+   * Reports progress; see {@linkcode ProgressCallback}. Given for a
+   * destination that is already downloading, it replaces that download's
+   * callback.
+   *
+   * @default {null}
+   */
+  progress?: ProgressCallback | null | undefined;
+  /**
+   * The expected digest, as an SRI string (`sha256-<base64>`, ...).
+   *
+   * @default {undefined}
+   */
+  integrity?: string | undefined;
+  /**
+   * The expected sha256 in hex.
+   *
+   * @default {undefined}
+   */
+  sha256?: string | undefined;
+  /**
+   * Request headers for this download, added to (and overriding) the
+   * manager's.
+   *
+   * @default {undefined}
+   */
+  headers?: RequestHeaders | undefined;
+  /**
+   * Aborting it cancels this download.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal | undefined;
+  /**
+   * Called on every change of the download's state (`"queued"`,
+   * `"running"`, then `"done"`, `"failed"` or `"canceled"`).
+   *
+   * @default {undefined}
+   */
+  onStateChange?: StateChangeCallback | undefined;
+  /**
+   * How many connections this file is fetched over (see
+   * {@linkcode TransferOptions.connections}), instead of the manager's.
+   *
+   * @default {the manager's, "auto" unless given}
+   */
+  connections?: number | "auto" | undefined;
+  /**
+   * This download's own bandwidth limit, in bytes per second, within the
+   * manager's shared one (see {@linkcode TransferOptions.rateLimit}).
+   *
+   * @default {Infinity}
+   */
+  rateLimit?: number | undefined;
+  /**
+   * Whether a file already there is asked of the server again: see
+   * {@linkcode DownloadManagerOptions.revalidate}.
+   *
+   * @default {the manager's revalidate}
+   */
+  revalidate?: Revalidate | undefined;
+}

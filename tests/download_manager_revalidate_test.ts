@@ -1,0 +1,278 @@
+// A cache that stays fresh: `revalidate` asks the server again about a file
+// already in the manager's directory, with the validator it gave (kept in a
+// record beside the file). A 304 keeps the file as it is; a 200 replaces it
+// atomically, once complete; a file without a record is unknown; two
+// processes revalidating one file send one request; eviction removes the
+// record with the file. The behaviour lives in src/_revalidation.ts,
+// src/_disk/record.ts and src/_job.ts.
+
+import assert from "node:assert/strict";
+import { readFile, stat, utimes, writeFile } from "node:fs/promises";
+import { test } from "node:test";
+import {
+  type Download,
+  DownloadManager,
+  PersistLimit,
+  type Revalidate,
+} from "../mod.ts";
+import { recordPath } from "../src/_disk/record.ts";
+import { startChild } from "./_helpers/child.ts";
+import {
+  deferred,
+  type FileRouteOptions,
+  patternBytes,
+  type ServedFile,
+  serveFile,
+} from "./_helpers/server.ts";
+import { tempDir, withRecords } from "./_helpers/temp_dir.ts";
+
+const OLD = patternBytes(300_000, 1);
+const NEW = patternBytes(310_000, 2);
+const FAST = { backoffBase: 1, backoffCap: 5 };
+const HOUR = 60 * 60 * 1000;
+
+function serve(options: Partial<FileRouteOptions>): Promise<ServedFile> {
+  return serveFile({ body: OLD, ...options });
+}
+
+/** Downloads `url` into `dir` with a manager of `revalidate`; the download. */
+async function fetchInto(
+  dir: string,
+  url: string,
+  revalidate: Revalidate = "never",
+): Promise<Download | null> {
+  const manager = new DownloadManager(dir, { ...FAST, revalidate });
+  const download = manager.download(url);
+  await manager.wait();
+  return download;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
+}
+
+async function readRecordFile(dest: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(recordPath(dest), "utf8"));
+}
+
+test("DownloadManager remembers the URL and validator of a file it downloaded, in a record beside it", async () => {
+  await using server = await serve({ etag: '"v1"' });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url());
+  assert.deepEqual(await dir.list(), withRecords("f"));
+  const record = await readRecordFile(dir.join("f"));
+  const file = await stat(dir.join("f"));
+  assert.equal(record.url, server.url());
+  assert.equal(record.validator, '"v1"');
+  assert.equal(record.size, OLD.byteLength);
+  assert.ok(Math.abs(Number(record.mtime) - file.mtimeMs) <= 1);
+});
+
+test("DownloadManager with revalidate: 'always' keeps a file the server answers 304 for, writing nothing", async () => {
+  await using server = await serve({ etag: '"v1"' });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url());
+  const before = await stat(dir.join("f"));
+  // An access time in the past, to see the cache hit set it.
+  await utimes(dir.join("f"), new Date(Date.now() - HOUR), before.mtime);
+  const download = await fetchInto(dir.path, server.url(), "always");
+  assert.equal(download?.revalidation, "fresh");
+  assert.equal(download?.state, "done");
+  assert.deepEqual(server.log.conditions, [null, 'if-none-match: "v1"']);
+  assert.deepEqual(server.log.statuses, [200, 304]);
+  const after = await stat(dir.join("f"));
+  assert.equal(after.mtimeMs, before.mtimeMs);
+  assert.ok(after.atimeMs > Date.now() - HOUR / 2, "the access time is now");
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), OLD);
+  assert.deepEqual(await dir.list(), withRecords("f"));
+});
+
+test("DownloadManager with revalidate replaces a changed file only once complete: a reader never sees a part", async () => {
+  const release = deferred();
+  await using server = await serve({
+    etag: '"v1"',
+    change: 1,
+    changed: NEW,
+    changedEtag: '"v2"',
+    // The new version's first answer drops halfway, after the reader has
+    // looked; the rest comes with a Range.
+    faults: [{}, { dropAfter: NEW.byteLength / 2, release: release.promise }],
+  });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url());
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    revalidate: "always",
+  });
+  const download = manager.download(server.url()) as Download;
+  let looks = 0;
+  let ended = false;
+  const reader = (async () => {
+    while (!ended) {
+      const bytes = new Uint8Array(await readFile(dir.join("f")));
+      const whole = sameBytes(bytes, OLD) || sameBytes(bytes, NEW);
+      assert.ok(whole, `a reader saw ${bytes.byteLength} bytes of neither`);
+      if (++looks === 20) release.resolve();
+    }
+  })();
+  await manager.wait();
+  ended = true;
+  await reader;
+  assert.ok(looks >= 20);
+  assert.equal(download.revalidation, "updated");
+  assert.deepEqual(server.log.conditions.slice(0, 2), [
+    null,
+    'if-none-match: "v1"',
+  ]);
+  assert.deepEqual(server.log.ranges, [
+    null,
+    null,
+    `bytes=${NEW.byteLength / 2}-`,
+  ]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), NEW);
+  assert.equal((await readRecordFile(dir.join("f"))).validator, '"v2"');
+  assert.deepEqual(await dir.list(), withRecords("f"));
+});
+
+test("DownloadManager revalidates with If-Modified-Since when the server gave only Last-Modified", async () => {
+  const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
+  await using server = await serve({ lastModified });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url());
+  const download = await fetchInto(dir.path, server.url(), "always");
+  assert.equal(download?.revalidation, "fresh");
+  assert.deepEqual(server.log.conditions, [
+    null,
+    `if-modified-since: ${lastModified}`,
+  ]);
+  assert.deepEqual(server.log.statuses, [200, 304]);
+});
+
+test("DownloadManager with a revalidate age asks only about files the server vouched for longer ago", async () => {
+  await using server = await serve({ etag: '"v1"' });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url());
+  // Checked just now: fresh for an hour, no request.
+  assert.equal(await fetchInto(dir.path, server.url(), HOUR), null);
+  assert.equal(server.log.conditions.length, 1);
+  // Checked two hours ago, as far as the record says.
+  const record = await readRecordFile(dir.join("f"));
+  await writeFile(
+    recordPath(dir.join("f")),
+    JSON.stringify({ ...record, checked: Date.now() - 2 * HOUR }),
+  );
+  const download = await fetchInto(dir.path, server.url(), HOUR);
+  assert.equal(download?.revalidation, "fresh");
+  assert.deepEqual(server.log.conditions, [null, 'if-none-match: "v1"']);
+  // The 304 vouched for it again.
+  assert.ok(
+    Number((await readRecordFile(dir.join("f"))).checked) > Date.now() - HOUR,
+  );
+  assert.equal(await fetchInto(dir.path, server.url(), HOUR), null);
+  assert.equal(server.log.conditions.length, 2);
+});
+
+test("DownloadManager treats a file without a record as unknown: downloaded again under 'always', kept by its age under a number", async () => {
+  // A server without validators: nothing to remember.
+  await using server = await serve({});
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url());
+  assert.deepEqual(await dir.list(), ["f"]);
+  // Younger than an hour by its modification time: kept, no request.
+  assert.equal(await fetchInto(dir.path, server.url(), HOUR), null);
+  assert.equal(server.log.conditions.length, 1);
+  const again = await fetchInto(dir.path, server.url(), "always");
+  assert.equal(again?.revalidation, "updated");
+  // Older than an hour: downloaded again, unconditionally.
+  const old = new Date(Date.now() - 2 * HOUR);
+  await utimes(dir.join("f"), old, old);
+  const aged = await fetchInto(dir.path, server.url(), HOUR);
+  assert.equal(aged?.revalidation, "updated");
+  assert.deepEqual(server.log.conditions, [null, null, null]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), OLD);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("DownloadManager disowns a record when the file was replaced since, or came from another URL", async () => {
+  await using server = await serveFile({ body: OLD, etag: '"v1"' }, [
+    "/f",
+    "/other/f",
+  ]);
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url());
+  // The same name from another URL: not the file the record describes.
+  const other = await fetchInto(dir.path, server.url("/other/f"), "always");
+  assert.equal(other?.revalidation, "updated");
+  assert.deepEqual(server.log.conditions, [null, null]);
+  // Replaced by hand, same size: its modification time disowns the record.
+  await writeFile(dir.join("f"), NEW.subarray(0, OLD.byteLength));
+  const replaced = await fetchInto(
+    dir.path,
+    server.url("/other/f"),
+    "always",
+  );
+  assert.equal(replaced?.revalidation, "updated");
+  assert.deepEqual(server.log.conditions, [null, null, null]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), OLD);
+});
+
+test("Two processes revalidating one file at once send one request", {
+  timeout: 60_000,
+}, async () => {
+  const answer = deferred();
+  await using server = await serve({
+    etag: '"v1"',
+    faults: [{}, { answerAfter: answer.promise }],
+  });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url());
+  const children = [0, 1].map(() =>
+    startChild("manager_child", [server.url(), dir.path, "60000", "always"])
+  );
+  // Both have asked before the first conditional request is answered.
+  await Promise.all(
+    children.map((child) => child.line((line) => line === "started")),
+  );
+  answer.resolve();
+  assert.deepEqual(
+    await Promise.all(children.map((child) => child.exited)),
+    [0, 0],
+  );
+  assert.deepEqual(children.map((child) => child.lines.at(-1)), [
+    "fresh",
+    "fresh",
+  ]);
+  assert.deepEqual(server.log.conditions, [null, 'if-none-match: "v1"']);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), OLD);
+  assert.deepEqual(await dir.list(), withRecords("f"));
+});
+
+test("PersistLimit removes a manager's record with the file it evicts", async () => {
+  await using server = await serveFile({ body: OLD, etag: '"v1"' }, [
+    "/a",
+    "/b",
+  ]);
+  await using dir = await tempDir();
+  const persistLimit = new PersistLimit(OLD.byteLength + 1, { fileLimit: 1 });
+  const manager = new DownloadManager(dir.path, { ...FAST, persistLimit });
+  manager.download(server.url("/a"));
+  await manager.wait();
+  assert.deepEqual(await dir.list(), withRecords("a"));
+  // Another manager: this one keeps what it used.
+  const next = new DownloadManager(dir.path, { ...FAST, persistLimit });
+  next.download(server.url("/b"));
+  await next.wait();
+  assert.deepEqual(await dir.list(), withRecords("b"));
+});
+
+test("DownloadManager throws a RangeError for a revalidate that is not never, always or milliseconds", () => {
+  for (const revalidate of [-1, NaN, "sometimes"]) {
+    assert.throws(
+      () =>
+        new DownloadManager("unused-dir-never-created", {
+          revalidate: revalidate as number,
+        }),
+      RangeError,
+    );
+  }
+});

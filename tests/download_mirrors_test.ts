@@ -1,0 +1,217 @@
+// A file with several sources: each URL after the first is a mirror, tried
+// in order when the one before fails (after its retries). The first URL is
+// the download's identity. The next source resumes what is on disk only when
+// its validator proves it is the same file, starts over when only its length
+// agrees, and is refused when it serves a file of another length. The
+// behaviour lives in src/_transfer/sources.ts.
+
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { test } from "node:test";
+import {
+  Download,
+  DownloadManager,
+  ProtocolError,
+  RetriesExhaustedError,
+} from "../mod.ts";
+import {
+  fileRoute,
+  patternBytes,
+  startServer,
+  type TestServer,
+} from "./_helpers/server.ts";
+import { tempDir } from "./_helpers/temp_dir.ts";
+
+const BODY = patternBytes(600_000, 1);
+const OTHER = patternBytes(500_000, 2);
+const FAST = { backoffBase: 1, backoffCap: 5, retries: 1, connections: 1 };
+
+/** A URL nothing answers at: a server's, once closed. */
+async function deadUrl(): Promise<string> {
+  const server = await startServer({});
+  const url = server.url("/f");
+  await server.close();
+  return url;
+}
+
+/** A first source that drops halfway through, then refuses the rest. */
+function failingOrigin(etag: string): ReturnType<typeof fileRoute> {
+  return fileRoute({
+    body: BODY,
+    etag,
+    faults: [{ dropAfter: BODY.byteLength / 2 }, { status: 503 }],
+  });
+}
+
+/** Downloads from `server`'s `paths`, in order, into `dest`; the download. */
+async function fetchFrom(
+  server: TestServer,
+  paths: string[],
+  dest: string,
+): Promise<Download> {
+  const download = new Download(
+    paths.map((path) => server.url(path)),
+    dest,
+    FAST,
+  );
+  download.start();
+  await download.wait();
+  return download;
+}
+
+/** The same server under another origin: `localhost` for `127.0.0.1`. */
+function otherOrigin(server: TestServer, path: string): string {
+  return server.url(path).replace("127.0.0.1", "localhost");
+}
+
+test("Download goes on with the next source when one is down, keeping the first as its identity", async () => {
+  const mirror = fileRoute({ body: BODY, etag: '"m"' });
+  await using server = await startServer({ "/mirror/f": mirror.route });
+  await using dir = await tempDir();
+  const down = await deadUrl();
+  const download = new Download(
+    [down, server.url("/mirror/f")],
+    dir.join("f"),
+    FAST,
+  );
+  download.start();
+  await download.wait();
+  assert.equal(download.getUrl(), down);
+  assert.equal(download.getFinalUrl(), server.url("/mirror/f"));
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download resumes on the next source only when its validator proves the same file", async () => {
+  const half = BODY.byteLength / 2;
+  const first = failingOrigin('"same"');
+  const same = fileRoute({ body: BODY, etag: '"same"' });
+  await using server = await startServer({
+    "/f": first.route,
+    "/same/f": same.route,
+  });
+  await using dir = await tempDir();
+  await fetchFrom(server, ["/f", "/same/f"], dir.join("f"));
+  // The first asked for the rest once more, and was refused; the mirror
+  // proved the same version with If-Range and sent only the rest.
+  assert.deepEqual(first.log.ranges, [null, `bytes=${half}-`]);
+  assert.deepEqual(same.log.ranges, [`bytes=${half}-`]);
+  assert.deepEqual(same.log.ifRanges, ['"same"']);
+  assert.deepEqual(same.log.sent, [BODY.byteLength - half]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+});
+
+test("Download starts over on a source of the same length whose validator differs, never splicing", async () => {
+  const half = BODY.byteLength / 2;
+  const first = failingOrigin('"origin"');
+  const mirror = fileRoute({ body: BODY, etag: '"mirror"' });
+  await using server = await startServer({
+    "/f": first.route,
+    "/mirror/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  const download = new Download(
+    [server.url("/f"), server.url("/mirror/f")],
+    dir.join("f"),
+    FAST,
+  );
+  const progress: number[] = [];
+  download.addEventListener("progress", (event) => {
+    progress.push(event.current);
+  });
+  download.start();
+  await download.wait();
+  // Asked for the rest, If-Range refused it: the whole file, from byte 0.
+  assert.deepEqual(mirror.log.ranges, [`bytes=${half}-`]);
+  assert.deepEqual(mirror.log.sent, [BODY.byteLength]);
+  assert.ok(progress.includes(0) && progress.lastIndexOf(0) > 0);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+});
+
+test("Download refuses a source that serves another file, and takes the next that serves this one", async () => {
+  const half = BODY.byteLength / 2;
+  const stale = fileRoute({ body: OTHER, etag: '"stale"' });
+  const good = fileRoute({ body: BODY, etag: '"origin"' });
+  await using server = await startServer({
+    "/f": failingOrigin('"origin"').route,
+    "/stale/f": stale.route,
+    "/good/f": good.route,
+  });
+  await using dir = await tempDir();
+  const download = await fetchFrom(
+    server,
+    ["/f", "/stale/f", "/good/f"],
+    dir.join("f"),
+  );
+  // The stale mirror answered once, with another length: not asked again.
+  assert.equal(stale.log.ranges.length, 1);
+  assert.deepEqual(good.log.ranges, [`bytes=${half}-`]);
+  assert.equal(download.getFinalUrl(), server.url("/good/f"));
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+});
+
+test("Download fails naming every source when none can serve the file, and leaves nothing", async () => {
+  const first = fileRoute({
+    body: BODY,
+    etag: '"origin"',
+    faults: [{ dropAfter: 1000 }, { status: 503 }],
+  });
+  const stale = fileRoute({ body: OTHER, etag: '"stale"' });
+  await using server = await startServer({
+    "/f": first.route,
+    "/stale/f": stale.route,
+  });
+  await using dir = await tempDir();
+  const sources = [server.url("/f"), server.url("/stale/f")];
+  const download = new Download(sources, dir.join("f"), FAST);
+  download.start();
+  const error = await download.wait().then(() => undefined, (e) => e);
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  assert.equal(error.errors.length, 2);
+  assert.ok(error.errors[1] instanceof ProtocolError);
+  assert.match(error.message, new RegExp(`#2 \\(${sources[1]}\\): `));
+  assert.match(
+    error.message,
+    /serves another file \(500000 bytes, not 600000\)/,
+  );
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download sends no credentials to a mirror on another origin", async () => {
+  const mirror = fileRoute({ body: BODY, etag: '"m"' });
+  await using server = await startServer({
+    "/f": fileRoute({ body: BODY, faults: [{ status: 404 }] }).route,
+    "/mirror/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  const download = new Download(
+    [server.url("/f"), otherOrigin(server, "/mirror/f")],
+    dir.join("f"),
+    { ...FAST, headers: { authorization: "Bearer secret", "x-keep": "1" } },
+  );
+  download.start();
+  await download.wait();
+  const [asked, mirrored] = server.requests;
+  assert.equal(asked?.headers.authorization, "Bearer secret");
+  assert.equal(mirrored?.path, "/mirror/f");
+  assert.equal(mirrored?.headers.authorization, undefined);
+  assert.equal(mirrored?.headers["x-keep"], "1");
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+});
+
+test("DownloadManager.download() takes mirrors, named after the first URL", async () => {
+  const mirror = fileRoute({ body: BODY, etag: '"m"' });
+  await using server = await startServer({ "/pub/f.bin": mirror.route });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, FAST);
+  const first = (await deadUrl()).replace(/\/f$/, "/a.bin");
+  const download = manager.download([first, server.url("/pub/f.bin")]);
+  await manager.wait();
+  assert.equal(download?.getUrl(), first);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), BODY);
+  assert.throws(() => manager.download([]), TypeError);
+  assert.throws(
+    () => manager.download([server.url("/pub/f.bin"), "ftp://x/f.bin"]),
+    TypeError,
+  );
+});
