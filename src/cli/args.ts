@@ -27,6 +27,8 @@ export class UsageError extends Error {
 export interface Job {
   /** The URL, normalised. */
   url: string;
+  /** Other sources of the same file, tried in order when one fails. */
+  mirrors?: string[] | undefined;
   /** The file name (`-o`, or an input line's second field). */
   name?: string | undefined;
   /** The expected sha256 in hex. */
@@ -49,6 +51,11 @@ export interface CliOptions {
   timeout: number | undefined;
   /** `--limit-rate`, in bytes per second, for the whole run. */
   limitRate: number | undefined;
+  /**
+   * `--revalidate` (`"always"`) or `--max-age` (milliseconds): files already
+   * there are asked of the server again; `undefined`: never.
+   */
+  revalidate: "always" | number | undefined;
   /** `--header` values, as name-value pairs. */
   headers: [string, string][];
   /** `--max-size` in bytes. */
@@ -76,15 +83,21 @@ export const HELP = `Usage: dlmanager [options] URL...
        dlmanager [options] -i FILE
 
 Download URLs into a directory, with live progress. Files already present
-are skipped. Two URLs with the same file name fail: name one with -o, or
-with URL<TAB>name in an -i list.
+are skipped (or, with --revalidate, asked of the server again). Two URLs with
+the same file name fail: name one with -o, or with URL<TAB>name in an -i
+list.
 
 Options:
   -d, --dir DIR          directory to download into (default: .)
   -i, --input-file FILE  read URLs from FILE, one per line ("-" for stdin);
                          a line may be URL, URL<TAB>name or
-                         URL<TAB>name<TAB>sha256; blank and # lines are skipped
+                         URL<TAB>name<TAB>sha256, where URL may be several
+                         URLs of one file, separated by spaces (mirrors);
+                         blank and # lines are skipped
   -o, --output NAME      file name, for a single URL
+      --mirror URL       another source of the same file, tried in order
+                         when the ones before fail, for a single URL
+                         (repeatable)
   -j, --jobs N           downloads at once, 1 to 1000 (default: ${DEFAULTS.concurrency})
   -x, --connections N    connections per file, 1 to ${MAX_CONNECTIONS}, or auto: more
                          while they pay, where the server serves ranges
@@ -95,6 +108,11 @@ Options:
 } and ${DEFAULTS.idleTimeout / 1000})
       --limit-rate SIZE  the most bytes per second (500K, 5M), for all the
                          downloads together
+      --revalidate       ask the server about files already present: "fresh"
+                         (304 Not Modified, kept) or "updated" (replaced once
+                         the new version is complete)
+      --max-age AGE      revalidate only files the server vouched for longer
+                         ago than AGE (90s, 30m, 12h, 7d)
       --header 'K: V'    request header (repeatable)
       --sha256 HEX       expected sha256, for a single URL
       --integrity SRI    expected digest (sha256-<base64>...), for a single URL
@@ -135,6 +153,9 @@ const OPTIONS = {
   sha256: { type: "string" },
   integrity: { type: "string" },
   "limit-rate": { type: "string" },
+  mirror: { type: "string", multiple: true },
+  revalidate: { type: "boolean" },
+  "max-age": { type: "string" },
   "max-size": { type: "string" },
   keep: { type: "string" },
   quiet: { type: "boolean", short: "q" },
@@ -182,6 +203,12 @@ export function parseCliArgs(args: string[]): Command {
   if (single.sha256 !== undefined && single.integrity !== undefined) {
     throw new UsageError("Give --sha256 or --integrity, not both");
   }
+  if (values.mirror !== undefined) {
+    if (jobs.length !== 1 || inputFile !== undefined) {
+      throw new UsageError("--mirror needs exactly one URL and no -i");
+    }
+    single.mirrors = values.mirror.map((mirror) => checkUrl(mirror, ""));
+  }
   if (jobs[0] !== undefined) Object.assign(jobs[0], single);
 
   const maxSize = values["max-size"] === undefined
@@ -197,6 +224,9 @@ export function parseCliArgs(args: string[]): Command {
   const timeout = values.timeout === undefined
     ? undefined
     : seconds(values.timeout);
+  const maxAge = values["max-age"] === undefined
+    ? undefined
+    : duration("--max-age", values["max-age"]);
   return {
     kind: "run",
     options: {
@@ -208,6 +238,7 @@ export function parseCliArgs(args: string[]): Command {
         : integer("-x", values.connections, 1, MAX_CONNECTIONS),
       timeout,
       limitRate,
+      revalidate: maxAge ?? (values.revalidate ? "always" : undefined),
       headers: (values.header ?? []).map(header),
       maxSize,
       keep,
@@ -220,7 +251,8 @@ export function parseCliArgs(args: string[]): Command {
 }
 
 /**
- * Parses an input list: one URL per line, optionally followed by a tab and a
+ * Parses an input list: one URL per line (or several, separated by spaces:
+ * mirrors of one file, tried in order), optionally followed by a tab and a
  * file name, and another tab and a sha256. Blank lines and lines starting
  * with `#` are skipped.
  *
@@ -247,8 +279,13 @@ export function parseInputList(text: string, source: string): Job[] {
         `${where}expected URL, URL<TAB>name or URL<TAB>name<TAB>sha256, got ${fields.length} fields`,
       );
     }
-    const [url = "", name, sha256] = fields;
-    const job: Job = { url: checkUrl(url.trim(), where) };
+    const [urls = "", name, sha256] = fields;
+    // Mirrors of one file: its URLs, separated by spaces.
+    const [url = "", ...mirrors] = urls.trim().split(/ +/);
+    const job: Job = { url: checkUrl(url, where) };
+    if (mirrors.length > 0) {
+      job.mirrors = mirrors.map((mirror) => checkUrl(mirror, where));
+    }
     if (name !== undefined && !(name === "" && sha256 !== undefined)) {
       job.name = checkName(name, where, "name");
     }
@@ -401,6 +438,25 @@ function seconds(text: string): number {
     );
   }
   return value * 1000;
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  "": 1000,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** A duration such as `90s`, `30m`, `12h` or `7d` (seconds without a unit), in ms. */
+function duration(option: string, text: string): number {
+  const match = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec(text.trim());
+  if (match === null) {
+    throw new UsageError(
+      `Invalid ${option} "${text}": expected a duration such as 90s, 30m, 12h or 7d`,
+    );
+  }
+  return Number(match[1]) * (DURATION_UNITS[match[2] ?? ""] as number);
 }
 
 function header(text: string): [string, string] {

@@ -32,16 +32,23 @@ export type CliEvent =
     delay: number;
     error: string;
   }
-  | { event: "done"; name: string; url: string; bytes: number; ms: number }
+  | {
+    event: "done" | "updated";
+    name: string;
+    url: string;
+    bytes: number;
+    ms: number;
+  }
+  | { event: "fresh"; name: string; url: string }
   | { event: "skip"; name: string; url: string; shared?: boolean }
   | { event: "fail"; name: string; url: string; error: string }
   | { event: "cancel"; name: string; url: string };
 
 /** The run's totals, for the summary. */
 export interface Summary {
-  /** Files downloaded. */
+  /** Files downloaded (new versions of files there included). */
   done: number;
-  /** Files that were there already, or that another process downloaded. */
+  /** Files that were there already (found fresh too), or that another process downloaded. */
   skipped: number;
   /** Files that failed. */
   failed: number;
@@ -95,9 +102,12 @@ export function lineOf(event: CliEvent): string | undefined {
         formatDuration(event.delay)
       }: ${event.error}`;
     case "done":
-      return `done    ${event.name} (${formatBytes(event.bytes)} in ${
-        formatDuration(event.ms)
-      })`;
+    case "updated":
+      return `${event.event.padEnd(7)} ${event.name} (${
+        formatBytes(event.bytes)
+      } in ${formatDuration(event.ms)})`;
+    case "fresh":
+      return `fresh   ${event.name} (not modified on the server)`;
     case "skip":
       return `skipped ${event.name} (${
         event.shared ? "downloaded by another process" : "already present"
@@ -132,6 +142,8 @@ export function summaryLine(summary: Summary): string {
 
 const COLORS: Record<string, string> = {
   done: "\x1b[32m",
+  updated: "\x1b[32m",
+  fresh: "\x1b[33m",
   failed: "\x1b[31m",
   skipped: "\x1b[33m",
   canceled: "\x1b[33m",

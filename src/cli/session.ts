@@ -187,6 +187,9 @@ export class Session implements RunView {
       ...(options.limitRate === undefined
         ? {}
         : { rateLimit: options.limitRate }),
+      ...(options.revalidate === undefined
+        ? {}
+        : { revalidate: options.revalidate }),
       ...(options.timeout === undefined ? {} : {
         connectTimeout: options.timeout,
         idleTimeout: options.timeout,
@@ -215,7 +218,7 @@ export class Session implements RunView {
     }
     let download: Download | null;
     try {
-      download = manager.download(job.url, {
+      download = manager.download([job.url, ...job.mirrors ?? []], {
         fname: name,
         sha256: job.sha256,
         integrity: job.integrity,
@@ -327,10 +330,19 @@ export class Session implements RunView {
       // Another process downloaded it while this one waited for its lock.
       this.#skipped++;
       this.#report({ event: "skip", name, url, shared: true });
+    } else if (download.revalidation === "fresh") {
+      this.#skipped++;
+      this.#report({ event: "fresh", name, url });
     } else {
       this.#done++;
       const ms = Date.now() - tracked.startTime;
-      this.#report({ event: "done", name, url, bytes: tracked.current, ms });
+      this.#report({
+        event: download.revalidation === "updated" ? "updated" : "done",
+        name,
+        url,
+        bytes: tracked.current,
+        ms,
+      });
     }
   }
 

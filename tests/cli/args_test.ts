@@ -34,6 +34,7 @@ function defaults(jobs: Job[]): CliOptions {
     connections: undefined,
     timeout: undefined,
     limitRate: undefined,
+    revalidate: undefined,
     headers: [],
     maxSize: undefined,
     keep: undefined,
@@ -168,6 +169,8 @@ test("parseCliArgs() sets every option when given each in long form", () => {
       "1.5",
       "--limit-rate",
       "5M",
+      "--max-age",
+      "12h",
       "--header",
       "X-A: 1",
       "--sha256",
@@ -187,6 +190,7 @@ test("parseCliArgs() sets every option when given each in long form", () => {
       connections: 8,
       timeout: 1500,
       limitRate: 5 * 1024 * 1024,
+      revalidate: 12 * 3_600_000,
       headers: [["X-A", "1"]],
       maxSize: 524_288_000,
       keep: 2,
@@ -460,6 +464,30 @@ test("parseCliArgs() throws when given a --limit-rate that is not a positive siz
   }
 });
 
+// --revalidate and --max-age
+
+test("parseCliArgs() revalidates always with --revalidate, by age with --max-age, never without", () => {
+  assert.equal(options(["--revalidate", URL_A]).revalidate, "always");
+  assert.equal(options(["--max-age", "90s", URL_A]).revalidate, 90_000);
+  assert.equal(options(["--max-age=30m", URL_A]).revalidate, 1_800_000);
+  assert.equal(options(["--max-age", "7d", URL_A]).revalidate, 604_800_000);
+  assert.equal(options(["--max-age", "2", URL_A]).revalidate, 2000);
+  assert.equal(
+    options(["--revalidate", "--max-age", "1h", URL_A]).revalidate,
+    3_600_000,
+  );
+  assert.equal(options([URL_A]).revalidate, undefined);
+});
+
+test("parseCliArgs() throws when given a --max-age that is not a duration", () => {
+  for (const text of ["", "soon", "-1h", "1w", "h"]) {
+    throwsUsage(
+      () => parseCliArgs([`--max-age=${text}`, URL_A]),
+      `Invalid --max-age "${text}": expected a duration such as 90s, 30m, 12h or 7d`,
+    );
+  }
+});
+
 // --max-size and --keep
 
 test("parseCliArgs() parses --max-size as a size when given one", () => {
@@ -664,6 +692,31 @@ test("parseInputList() returns one job per line when lines are URL, URL<TAB>name
       { url: URL_B, name: "b.tgz" },
       { url: URL_A, name: "c.zip", sha256: SHA },
     ],
+  );
+});
+
+test("parseInputList() takes URLs separated by spaces as mirrors of one file", () => {
+  assert.deepEqual(
+    parseInputList(`${URL_A} ${URL_B}\tx.zip\n${URL_B}  ${URL_A} \n`, "l"),
+    [
+      { url: URL_A, mirrors: [URL_B], name: "x.zip" },
+      { url: URL_B, mirrors: [URL_A] },
+    ],
+  );
+  throwsUsage(
+    () => parseInputList(`${URL_A} ftp://example.com/a.zip\n`, "l"),
+    'l:1: Invalid URL "ftp://example.com/a.zip": only http and https are supported',
+  );
+});
+
+test("parseCliArgs() takes --mirror, repeated, for a single URL", () => {
+  assert.deepEqual(
+    options(["--mirror", URL_B, "--mirror=http://example.net/b", URL_A]).jobs,
+    [{ url: URL_A, mirrors: [URL_B, "http://example.net/b"] }],
+  );
+  throwsUsage(
+    () => parseCliArgs(["--mirror", URL_B, URL_A, URL_B]),
+    "--mirror needs exactly one URL and no -i",
   );
 });
 

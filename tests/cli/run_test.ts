@@ -18,7 +18,7 @@ import {
   startServer,
   statusRoute,
 } from "../_helpers/server.ts";
-import { tempDir } from "../_helpers/temp_dir.ts";
+import { tempDir, withRecords } from "../_helpers/temp_dir.ts";
 import { VERSION } from "../../src/cli/version.ts";
 import { DownloadManager } from "../../mod.ts";
 
@@ -72,6 +72,96 @@ test("dlmanager reports files already present as skipped and exits 0", async () 
   );
   assert.equal(await readFile(dir.join("a.bin"), "utf8"), "old");
   assert.equal(server.requests.length, 0);
+});
+
+test("dlmanager --revalidate logs a file the server has not changed as fresh, a changed one as updated, and says so in JSON", async () => {
+  const changedA = patternBytes(150_000, 3);
+  await using server = await startServer({
+    "/a.bin": fileRoute({
+      body: A,
+      etag: '"a1"',
+      change: 1,
+      changed: changedA,
+      changedEtag: '"a2"',
+    }).route,
+    "/b.bin": fileRoute({ body: B, etag: '"b1"' }).route,
+  });
+  await using dir = await tempDir();
+  const urls = [server.url("/a.bin"), server.url("/b.bin")];
+  assert.equal((await runCli(["-d", dir.path, ...urls])).code, 0);
+  // Asked again: a has changed on the server, b has not.
+  const result = await runCli(["--revalidate", "-d", dir.path, ...urls]);
+  assert.equal(result.code, 0);
+  const lines = result.stdout.split("\n");
+  assert.ok(lines.includes("fresh   b.bin (not modified on the server)"));
+  assert.ok(lines.some((line) => /^updated a\.bin \(146 KiB in /.test(line)));
+  assert.match(summary(result) ?? "", /^Finished: 1 done, 1 skipped, 0 failed/);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), changedA);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("b.bin"))), B);
+  assert.deepEqual(await dir.list(), withRecords("a.bin", "b.bin"));
+  // A third time, within --max-age: no request at all.
+  const requests = server.requests.length;
+  const json = await runCli([
+    "--json",
+    "--max-age",
+    "1h",
+    "-d",
+    dir.path,
+    ...urls,
+  ]);
+  const events = json.stdout.trimEnd().split("\n").map((line) =>
+    JSON.parse(line)
+  );
+  assert.deepEqual(events.map((event) => event.event), [
+    "skip",
+    "skip",
+    "summary",
+  ]);
+  assert.equal(server.requests.length, requests);
+  // And with --revalidate: both current now, both fresh.
+  const again = await runCli([
+    "--json",
+    "--revalidate",
+    "-d",
+    dir.path,
+    ...urls,
+  ]);
+  const fresh = again.stdout.trimEnd().split("\n").map((line) =>
+    JSON.parse(line)
+  ).filter((event) => event.event === "fresh");
+  assert.deepEqual(fresh.map((event) => event.name).sort(), ["a.bin", "b.bin"]);
+  assert.deepEqual(fresh[0], {
+    event: "fresh",
+    name: fresh[0].name,
+    url: fresh[0].url,
+  });
+});
+
+test("dlmanager takes mirrors with --mirror and in -i lines, and fetches from the next when one fails", async () => {
+  await using server = await startServer({
+    "/down/a.bin": statusRoute(404),
+    "/down/b.bin": statusRoute(404),
+    "/mirror/a.bin": bytesRoute(A),
+    "/mirror/b.bin": bytesRoute(B),
+  });
+  await using dir = await tempDir();
+  const single = await runCli([
+    "-d",
+    dir.path,
+    "--mirror",
+    server.url("/mirror/a.bin"),
+    server.url("/down/a.bin"),
+  ]);
+  assert.equal(single.code, 0, single.stderr);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), A);
+  const list = dir.join("list.txt");
+  await writeFile(
+    list,
+    `${server.url("/down/b.bin")} ${server.url("/mirror/b.bin")}\n`,
+  );
+  const listed = await runCli(["-d", dir.path, "-i", list]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("b.bin"))), B);
 });
 
 test("dlmanager exits 1 when a download fails, after finishing the others", async () => {
@@ -334,7 +424,7 @@ test("dlmanager on Ctrl-C keeps what the server lets resume, says so, and the sa
   assert.equal(second.code, 0, JSON.stringify(second));
   assert.deepEqual(log.ranges, [null, "bytes=300000-"]);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("big.bin"))), body);
-  assert.deepEqual(await dir.list(), ["big.bin"]);
+  assert.deepEqual(await dir.list(), withRecords("big.bin"));
 });
 
 test("dlmanager tells in its summary to run the command again after Ctrl-C, when a file can resume", async () => {
@@ -682,7 +772,7 @@ test("dlmanager -x 4 fetches a file over several connections, every byte in its 
     /^bytes=\d+-\d+$/.test(range ?? "")
   );
   assert.equal(ranged.length, 4);
-  assert.deepEqual(await dir.list(), ["big.bin"]);
+  assert.deepEqual(await dir.list(), withRecords("big.bin"));
 });
 
 const BAD_INPUTS: [string, string[], RegExp][] = [
