@@ -140,11 +140,11 @@ export interface JobHost {
   /** Attempt `attempt` failed with `error`; the next starts in `delay` ms. */
   retrying(attempt: number, delay: number, error: unknown): void;
   /**
-   * A manager's download: the file's record is written once it is in place
-   * (see `_disk/record.ts`), and, with a revalidation, a file already there
+   * A manager's download with a revalidation: the file's record is written
+   * once it is in place (see `_disk/record.ts`), and a file already there
    * is asked of the server again when it is not fresh.
    */
-  readonly cache?: { revalidation: Revalidation | undefined } | undefined;
+  readonly cache?: { revalidation: Revalidation } | undefined;
 }
 
 /**
@@ -233,6 +233,7 @@ async function transferUnderLock(
   const partial = await PartialFile.open(
     partialPaths(spec.dest),
     spec.url,
+    lock.takenOver !== undefined,
     spec.integrity,
   );
   const budget = host.budget ?? new ConnectionBudget(Infinity);
@@ -288,7 +289,12 @@ async function transferUnderLock(
     }
     try {
       if (host.isCancellation(error) && host.keepsPartial()) {
-        if (await partial.keep(lock)) host.kept();
+        if (await partial.keep(lock)) {
+          host.kept();
+          // The lock stays, marked released: the next download of this
+          // file takes it over at once and adopts the partial file.
+          await lock.leave();
+        }
       } else {
         await partial.discard(lock);
       }

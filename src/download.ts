@@ -7,7 +7,7 @@
 
 import type { Owner } from "./_disk/lock.ts";
 import { eventStream } from "./_event_stream.ts";
-import { DownloadEventTarget } from "./download_event_target.ts";
+import { DownloadEventTarget, listens } from "./download_event_target.ts";
 import { type JobHost, type JobSpec, jobSpec, runJob } from "./_job.ts";
 import { PauseControl } from "./_pause.ts";
 import type { Revalidation } from "./_revalidation.ts";
@@ -17,6 +17,7 @@ import { DownloadInterrupt } from "./errors.ts";
 import {
   DownloadErrorEvent,
   DownloadEvent,
+  type DownloadEventMap,
   DownloadProgressEvent,
   DownloadRetryEvent,
   DownloadStateEvent,
@@ -50,10 +51,13 @@ export interface Membership {
   budget: ConnectionBudget;
   /** The manager's bandwidth limit, shared. */
   limiter: RateLimiter;
-  /** Hears every event of the download (a copy), after its own listeners. */
-  relay: (event: DownloadEvent) => void;
-  /** The file's record is kept; a file there is revalidated, if asked. */
-  cache: { revalidation: Revalidation | undefined };
+  /**
+   * Hears of every event of the download, after its own listeners: its
+   * type, and how to make a copy.
+   */
+  relay: (type: keyof DownloadEventMap, make: () => DownloadEvent) => void;
+  /** With a revalidation: the file's record is kept, a file there asked again. */
+  cache: { revalidation: Revalidation } | undefined;
 }
 
 // Let the manager put a download in its queue, and share what it shares,
@@ -628,13 +632,17 @@ export class Download extends DownloadEventTarget {
       this.#fail(error);
       this.#abort.abort(error);
     }
-    this.#dispatch(() => new DownloadStateEvent(this, state));
+    this.#dispatch("statechange", () => new DownloadStateEvent(this, state));
   }
 
-  /** Dispatches the event `make` makes here, then another to the manager. */
-  #dispatch(make: () => DownloadEvent): void {
-    this.dispatchEvent(make());
-    this.#membership?.relay(make());
+  /**
+   * Dispatches the event `make` makes here, then another to the manager;
+   * made only for a target that has had a listener of `type` (a download
+   * of a queue no one follows makes none).
+   */
+  #dispatch(type: keyof DownloadEventMap, make: () => DownloadEvent): void {
+    if (listens(this, type)) this.dispatchEvent(make());
+    this.#membership?.relay(type, make);
   }
 
   async #run(): Promise<void> {
@@ -682,13 +690,17 @@ export class Download extends DownloadEventTarget {
         this.#written = current;
         this.#total = total;
         this.#progress?.(this, current, total);
-        this.#dispatch(() => new DownloadProgressEvent(this, current, total));
+        this.#dispatch(
+          "progress",
+          () => new DownloadProgressEvent(this, current, total),
+        );
       },
       arrived: (url) => this.#finalUrl = url,
       showParts: (parts) => this.#parts = parts,
       retrying: (attempt, delay, error) =>
-        this.#dispatch(() =>
-          new DownloadRetryEvent(this, attempt, delay, error)
+        this.#dispatch(
+          "retry",
+          () => new DownloadRetryEvent(this, attempt, delay, error),
         ),
     };
   }
@@ -716,9 +728,9 @@ export class Download extends DownloadEventTarget {
     }
     if (this.#failed) {
       const error = this.#error;
-      this.#dispatch(() => new DownloadErrorEvent(this, error));
+      this.#dispatch("error", () => new DownloadErrorEvent(this, error));
     } else if (!this.#canceled) {
-      this.#dispatch(() => new DownloadEvent("done", this));
+      this.#dispatch("done", () => new DownloadEvent("done", this));
     }
     this.#emitState();
     this.#settle();

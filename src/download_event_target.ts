@@ -42,6 +42,18 @@ export type TypedListener<E extends Event> =
   | ((event: E) => void)
   | { handleEvent(event: E): void };
 
+// The types each target has had a listener of (never forgotten: a
+// listener removed or run `once` only makes an event be made for no one).
+const listened = new WeakMap<EventTarget, Set<string>>();
+
+/**
+ * Whether `target` has had a listener of `type`: an event no one could
+ * hear need not be made (the library's own dispatch asks).
+ */
+export function listens(target: EventTarget, type: string): boolean {
+  return listened.get(target)?.has(type) ?? false;
+}
+
 /**
  * An `EventTarget` of download events (see {@linkcode DownloadEventMap}),
  * typed by event name, that contains what its listeners throw: the error is
@@ -94,6 +106,9 @@ export class DownloadEventTarget extends EventTarget {
     options?: boolean | ListenerOptions,
   ): void {
     if (listener === null) return;
+    let types = listened.get(this);
+    if (types === undefined) listened.set(this, types = new Set());
+    types.add(type);
     const key = keyOf(type, options);
     let byKey = this.#wrappers.get(
       listener as TypedListener<Event>,

@@ -15,16 +15,18 @@ import {
 import { removeLeftovers } from "./_disk/leftovers.ts";
 import { sourcesOf } from "./_job.ts";
 import { Download, enqueue, join as joinManager } from "./download.ts";
-import { DownloadEventTarget } from "./download_event_target.ts";
+import { DownloadEventTarget, listens } from "./download_event_target.ts";
 import { eventStream } from "./_event_stream.ts";
-import { type DownloadEvent, DownloadStateEvent } from "./events.ts";
+import {
+  type DownloadEvent,
+  type DownloadEventMap,
+  DownloadStateEvent,
+} from "./events.ts";
 import { RateLimiter } from "./_transfer/rate_limiter.ts";
 import { ConnectionBudget } from "./_transfer/budget.ts";
 import type {
   CancelOptions,
   EventsOptions,
-  ProgressCallback,
-  StateChangeCallback,
   WaitOptions,
 } from "./download_options.ts";
 import type { PersistLimit } from "./persist_limit.ts";
@@ -32,7 +34,6 @@ import {
   DEFAULTS,
   mergeHeaders,
   rateOf,
-  type RequestHeaders,
   type TransferOptions,
 } from "./transfer_options.ts";
 import { isReservedName } from "./_disk/names.ts";
@@ -233,8 +234,10 @@ export class DownloadManager extends DownloadEventTarget {
     joinManager(download, {
       budget: this.#budget,
       limiter: this.#limiter,
-      relay: (event) => this.#relay(event),
-      cache: { revalidation },
+      relay: (type, make) => this.#relay(download, type, make),
+      // Records cost each download a few file operations: only a manager
+      // that revalidates keeps them.
+      cache: revalidation && { revalidation },
     });
     this.#downloads.set(dest, download);
     this.#used.add(resolve(dest));
@@ -471,10 +474,17 @@ export class DownloadManager extends DownloadEventTarget {
     }
   }
 
-  /** Dispatches a download's event here; a queued one resumed may start. */
-  #relay(event: DownloadEvent): void {
-    this.dispatchEvent(event);
-    if (event instanceof DownloadStateEvent && event.state === "queued") {
+  /**
+   * Dispatches a download's event here (made only if this manager has had
+   * a listener of `type`); a queued one resumed may start.
+   */
+  #relay(
+    download: Download,
+    type: keyof DownloadEventMap,
+    make: () => DownloadEvent,
+  ): void {
+    if (listens(this, type)) this.dispatchEvent(make());
+    if (type === "statechange" && download.state === "queued") {
       this.#startQueued();
     }
   }

@@ -5,6 +5,8 @@
  * @module
  */
 
+// For the documentation's links.
+// deno-lint-ignore no-unused-vars
 import type { DownloadManager } from "./download_manager.ts";
 import type {
   ProgressCallback,
@@ -90,12 +92,13 @@ export interface DownloadManagerOptions extends TransferOptions {
    * server last vouched for it longer ago than that). Revalidating sends
    * `If-None-Match` (or `If-Modified-Since`) with the validator the server
    * gave: a `304` keeps the file as it is, a `200` downloads the new version
-   * beside it and replaces the file only once complete and verified. The
-   * manager remembers each file's URL and validator in a record beside it
-   * (written atomically, removed with the file by a `PersistLimit`). A file
-   * without a record (from an older version, or copied in) is downloaded
-   * again under `"always"`, and under a number once its modification time
-   * is older than that.
+   * beside it and replaces the file only once complete and verified. A
+   * manager that revalidates remembers each file it downloads (its URL and
+   * validator) in a record beside it (written atomically, removed with the
+   * file by a `PersistLimit`); one that never does writes none, at no cost.
+   * A file without a record (downloaded without revalidation, by an older
+   * version, or copied in) is downloaded again under `"always"`, and under a
+   * number once its modification time is older than that.
    *
    * @default {"never"}
    */

@@ -209,20 +209,52 @@ test("Download never writes, resumes or removes the partial file of a writer tha
   );
 });
 
-test("Download resumes a dead writer's partial file when its lock is gone too (as keepPartial leaves it)", async () => {
+test("Download resumes a partial file whose lock was left released (as keepPartial leaves it), though its process runs", async () => {
   const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
   await using server = await startServer({ "/f": route });
   await using dir = await tempDir();
   const paths = partialPaths(dir.join("f"));
-  await deadLeftovers(paths, server.url("/f"), 10_000);
-  // As if the dead writer's lock had been removed since.
-  await rm(paths.lock);
+  // This very process left it: alive, but it released the file.
+  const writer = "0123456789abcdef-9";
+  const partial = partialFile(paths, writer);
+  await writeFile(partial, BODY.subarray(0, 10_000));
+  await writeSidecar(paths.sidecar, {
+    version: SIDECAR_VERSION,
+    url: server.url("/f"),
+    validator: '"a"',
+    total: BODY.byteLength,
+    partial: basename(partial),
+    writer,
+    owner: thisProcess(),
+    released: true,
+  });
+  await writeFile(
+    paths.lock,
+    JSON.stringify({ ...thisProcess(), token: "left", released: true }),
+  );
   const download = new Download(server.url("/f"), dir.join("f"));
   download.start();
   await download.wait();
   assert.deepEqual(log.ranges, ["bytes=10000-"]);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download leaves alone a partial file whose lock is gone and whose writer may run: it looks for none", async () => {
+  const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const paths = partialPaths(dir.join("f"));
+  const partial = await deadLeftovers(paths, server.url("/f"), 10_000);
+  await rm(paths.lock);
+  const download = new Download(server.url("/f"), dir.join("f"));
+  download.start();
+  await download.wait();
+  // A free lock means no leftovers to adopt: the file is fetched whole, and
+  // the old partial file waits for the manager's leftover cleanup.
+  assert.deepEqual(log.ranges, [null]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.ok((await dir.list()).includes(basename(partial)));
 });
 
 test("Download does not resume a partial file of an older version (sidecar version 1, which names no writer)", async () => {

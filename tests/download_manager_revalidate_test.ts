@@ -7,7 +7,7 @@
 // src/_disk/record.ts and src/_job.ts.
 
 import assert from "node:assert/strict";
-import { readFile, stat, utimes, writeFile } from "node:fs/promises";
+import { readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { test } from "node:test";
 import {
   type Download,
@@ -39,7 +39,7 @@ function serve(options: Partial<FileRouteOptions>): Promise<ServedFile> {
 async function fetchInto(
   dir: string,
   url: string,
-  revalidate: Revalidate = "never",
+  revalidate: Revalidate,
 ): Promise<Download | null> {
   const manager = new DownloadManager(dir, { ...FAST, revalidate });
   const download = manager.download(url);
@@ -55,10 +55,14 @@ async function readRecordFile(dest: string): Promise<Record<string, unknown>> {
   return JSON.parse(await readFile(recordPath(dest), "utf8"));
 }
 
-test("DownloadManager remembers the URL and validator of a file it downloaded, in a record beside it", async () => {
+test("DownloadManager that revalidates remembers the URL and validator of a file it downloaded, in a record beside it", async () => {
   await using server = await serve({ etag: '"v1"' });
   await using dir = await tempDir();
-  await fetchInto(dir.path, server.url());
+  // One that never revalidates keeps none: records cost file operations.
+  await fetchInto(dir.path, server.url(), "never");
+  assert.deepEqual(await dir.list(), ["f"]);
+  await rm(dir.join("f"));
+  await fetchInto(dir.path, server.url(), "always");
   assert.deepEqual(await dir.list(), withRecords("f"));
   const record = await readRecordFile(dir.join("f"));
   const file = await stat(dir.join("f"));
@@ -71,7 +75,7 @@ test("DownloadManager remembers the URL and validator of a file it downloaded, i
 test("DownloadManager with revalidate: 'always' keeps a file the server answers 304 for, writing nothing", async () => {
   await using server = await serve({ etag: '"v1"' });
   await using dir = await tempDir();
-  await fetchInto(dir.path, server.url());
+  await fetchInto(dir.path, server.url(), "always");
   const before = await stat(dir.join("f"));
   // An access time in the past, to see the cache hit set it.
   await utimes(dir.join("f"), new Date(Date.now() - HOUR), before.mtime);
@@ -99,7 +103,7 @@ test("DownloadManager with revalidate replaces a changed file only once complete
     faults: [{}, { dropAfter: NEW.byteLength / 2, release: release.promise }],
   });
   await using dir = await tempDir();
-  await fetchInto(dir.path, server.url());
+  await fetchInto(dir.path, server.url(), "always");
   const manager = new DownloadManager(dir.path, {
     ...FAST,
     revalidate: "always",
@@ -138,7 +142,7 @@ test("DownloadManager revalidates with If-Modified-Since when the server gave on
   const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
   await using server = await serve({ lastModified });
   await using dir = await tempDir();
-  await fetchInto(dir.path, server.url());
+  await fetchInto(dir.path, server.url(), "always");
   const download = await fetchInto(dir.path, server.url(), "always");
   assert.equal(download?.revalidation, "fresh");
   assert.deepEqual(server.log.conditions, [
@@ -151,7 +155,7 @@ test("DownloadManager revalidates with If-Modified-Since when the server gave on
 test("DownloadManager with a revalidate age asks only about files the server vouched for longer ago", async () => {
   await using server = await serve({ etag: '"v1"' });
   await using dir = await tempDir();
-  await fetchInto(dir.path, server.url());
+  await fetchInto(dir.path, server.url(), "always");
   // Checked just now: fresh for an hour, no request.
   assert.equal(await fetchInto(dir.path, server.url(), HOUR), null);
   assert.equal(server.log.conditions.length, 1);
@@ -176,7 +180,7 @@ test("DownloadManager treats a file without a record as unknown: downloaded agai
   // A server without validators: nothing to remember.
   await using server = await serve({});
   await using dir = await tempDir();
-  await fetchInto(dir.path, server.url());
+  await fetchInto(dir.path, server.url(), "always");
   assert.deepEqual(await dir.list(), ["f"]);
   // Younger than an hour by its modification time: kept, no request.
   assert.equal(await fetchInto(dir.path, server.url(), HOUR), null);
@@ -199,7 +203,7 @@ test("DownloadManager disowns a record when the file was replaced since, or came
     "/other/f",
   ]);
   await using dir = await tempDir();
-  await fetchInto(dir.path, server.url());
+  await fetchInto(dir.path, server.url(), "always");
   // The same name from another URL: not the file the record describes.
   const other = await fetchInto(dir.path, server.url("/other/f"), "always");
   assert.equal(other?.revalidation, "updated");
@@ -225,7 +229,7 @@ test("Two processes revalidating one file at once send one request", {
     faults: [{}, { answerAfter: answer.promise }],
   });
   await using dir = await tempDir();
-  await fetchInto(dir.path, server.url());
+  await fetchInto(dir.path, server.url(), "always");
   const children = [0, 1].map(() =>
     startChild("manager_child", [server.url(), dir.path, "60000", "always"])
   );
@@ -254,12 +258,20 @@ test("PersistLimit removes a manager's record with the file it evicts", async ()
   ]);
   await using dir = await tempDir();
   const persistLimit = new PersistLimit(OLD.byteLength + 1, { fileLimit: 1 });
-  const manager = new DownloadManager(dir.path, { ...FAST, persistLimit });
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    persistLimit,
+    revalidate: "always",
+  });
   manager.download(server.url("/a"));
   await manager.wait();
   assert.deepEqual(await dir.list(), withRecords("a"));
   // Another manager: this one keeps what it used.
-  const next = new DownloadManager(dir.path, { ...FAST, persistLimit });
+  const next = new DownloadManager(dir.path, {
+    ...FAST,
+    persistLimit,
+    revalidate: "always",
+  });
   next.download(server.url("/b"));
   await next.wait();
   assert.deepEqual(await dir.list(), withRecords("b"));

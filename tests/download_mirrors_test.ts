@@ -59,11 +59,6 @@ async function fetchFrom(
   return download;
 }
 
-/** The same server under another origin: `localhost` for `127.0.0.1`. */
-function otherOrigin(server: TestServer, path: string): string {
-  return server.url(path).replace("127.0.0.1", "localhost");
-}
-
 test("Download goes on with the next source when one is down, keeping the first as its identity", async () => {
   const mirror = fileRoute({ body: BODY, etag: '"m"' });
   await using server = await startServer({ "/mirror/f": mirror.route });
@@ -178,22 +173,23 @@ test("Download fails naming every source when none can serve the file, and leave
 });
 
 test("Download sends no credentials to a mirror on another origin", async () => {
-  const mirror = fileRoute({ body: BODY, etag: '"m"' });
-  await using server = await startServer({
+  await using origin = await startServer({
     "/f": fileRoute({ body: BODY, faults: [{ status: 404 }] }).route,
-    "/mirror/f": mirror.route,
+  });
+  // Another port: another origin.
+  await using mirror = await startServer({
+    "/f": fileRoute({ body: BODY, etag: '"m"' }).route,
   });
   await using dir = await tempDir();
   const download = new Download(
-    [server.url("/f"), otherOrigin(server, "/mirror/f")],
+    [origin.url("/f"), mirror.url("/f")],
     dir.join("f"),
     { ...FAST, headers: { authorization: "Bearer secret", "x-keep": "1" } },
   );
   download.start();
   await download.wait();
-  const [asked, mirrored] = server.requests;
-  assert.equal(asked?.headers.authorization, "Bearer secret");
-  assert.equal(mirrored?.path, "/mirror/f");
+  assert.equal(origin.requests[0]?.headers.authorization, "Bearer secret");
+  const mirrored = mirror.requests[0];
   assert.equal(mirrored?.headers.authorization, undefined);
   assert.equal(mirrored?.headers["x-keep"], "1");
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);

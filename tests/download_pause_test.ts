@@ -23,7 +23,7 @@ import {
   serveFile,
   startServer,
 } from "./_helpers/server.ts";
-import { type TempDir, tempDir, withRecords } from "./_helpers/temp_dir.ts";
+import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { readSidecar } from "../src/_disk/sidecar.ts";
 import { partialPaths } from "../src/_disk/names.ts";
 
@@ -235,7 +235,7 @@ test("DownloadManager.pause() holds its running and queued downloads; resume() f
   manager.resume();
   await manager.wait();
   assert.deepEqual(a.log.ranges, [null, `bytes=${MiB}-`]);
-  assert.deepEqual(await dir.list(), withRecords("a", "b", "c"));
+  assert.deepEqual(await dir.list(), ["a", "b", "c"]);
   for (const name of ["a", "b", "c"]) {
     assert.deepEqual(new Uint8Array(await readFile(dir.join(name))), BODY);
   }
@@ -258,7 +258,7 @@ test("DownloadManager leaves a paused queued download in the queue and starts th
   assert.equal(b.log.ranges.length, 0);
   second.resume();
   await manager.wait();
-  assert.deepEqual(await dir.list(), withRecords("a", "b", "c"));
+  assert.deepEqual(await dir.list(), ["a", "b", "c"]);
 });
 
 test("Download.cancel({ keepPartial: true }) leaves what can resume, and the next download of the file resumes it", async () => {
@@ -270,8 +270,13 @@ test("Download.cancel({ keepPartial: true }) leaves what can resume, and the nex
   download.cancel({ keepPartial: true });
   await assert.rejects(download.wait(), DownloadInterrupt);
   assert.equal(download.partialKept, true);
+  // The partial file, its sidecar, and the lock, left marked released.
   const names = await dir.list();
-  assert.equal(names.length, 2, `${names}`); // the partial file, its sidecar
+  assert.equal(names.length, 3, `${names}`);
+  const lock = JSON.parse(
+    await readFile(partialPaths(dir.join("f")).lock, "utf8"),
+  );
+  assert.equal(lock.released, true);
   const again = new Download(server.url, dir.join("f"), FAST);
   again.start();
   await again.wait();

@@ -33,7 +33,7 @@
 
 import { dirname, join } from "node:path";
 import { AlreadyExistsError, fs, NotFoundError } from "../_runtime/fs.ts";
-import { removeIfPresentSync } from "../_runtime/remove.ts";
+import { removeIfPresent, removeIfPresentSync } from "../_runtime/remove.ts";
 import {
   Heartbeat,
   heldTokens,
@@ -48,6 +48,7 @@ import {
   newToken,
   type ProcessState,
   processState,
+  thisProcess,
 } from "./process_identity.ts";
 import { sleep } from "../_timers.ts";
 
@@ -100,6 +101,8 @@ async function judge(
   owner: Owner | undefined,
   staleAfter: number,
 ): Promise<TakenOver | "wait" | "retry"> {
+  // Left by a download that stopped, for the next to resume: free.
+  if (owner?.released) return { owner, state: "dead" };
   if (owner !== undefined && heldTokens.has(owner.token)) return "wait";
   const state = owner === undefined ? "unknown" : isThisProcess(owner)
     ? "dead" // a lock of this process that it no longer holds
@@ -259,6 +262,36 @@ export class FileLock {
    */
   isHeld(): boolean {
     return !this.#released && readOwner(this.#path)?.token === this.#token;
+  }
+
+  /**
+   * Releases the lock, leaving in its place a marker that the partial file
+   * beside it waits to be resumed (a cancel with `keepPartial`): a lock file
+   * of its own, with a fresh token and `released: true`, which the next
+   * download of the destination, in any process, takes over at once, and
+   * so adopts that file, with no look for a sidecar on the way of every
+   * other download. Only a lock still held is replaced.
+   */
+  async leave(): Promise<void> {
+    if (this.#released) return;
+    try {
+      if (this.isHeld()) {
+        const marker = `${this.#path}.${newToken()}.tmp`;
+        const owner: Owner = { ...thisProcess(), token: newToken() };
+        fs.writeNewSync(
+          marker,
+          new TextEncoder().encode(JSON.stringify({ ...owner, released: true })),
+        );
+        try {
+          await fs.rename(marker, this.#path);
+        } catch (error) {
+          await removeIfPresent(marker);
+          throw error;
+        }
+      }
+    } finally {
+      this.release(false);
+    }
   }
 
   /**

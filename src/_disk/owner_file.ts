@@ -18,6 +18,11 @@ import {
 export interface Owner extends ProcessIdentity {
   /** Names one owner file (or one lock that is a file of its own). */
   token: string;
+  /**
+   * Set in a lock left behind by a download that stopped and left its
+   * partial file to be resumed (see `FileLock.leave`): no one holds it.
+   */
+  released?: true | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -31,9 +36,12 @@ export function readOwner(path: string): Owner | undefined {
   try {
     const value = JSON.parse(decoder.decode(fs.readFileSync(path)));
     const identity = parseIdentity(value);
-    return identity !== undefined && typeof value.token === "string"
-      ? { ...identity, token: value.token }
-      : undefined;
+    if (identity === undefined || typeof value.token !== "string") {
+      return undefined;
+    }
+    const owner: Owner = { ...identity, token: value.token };
+    if (value.released === true) owner.released = true;
+    return owner;
   } catch (error) {
     // Missing, or caught half-written: treat as unknown.
     if (error instanceof NotFoundError || error instanceof SyntaxError) {
