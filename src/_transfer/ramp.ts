@@ -16,6 +16,19 @@ export interface RampOptions {
   max: number;
   /** How long the server took to answer the first request. */
   firstAnswer: number;
+  /**
+   * Whether the server is this machine by its name (see
+   * {@linkcode isLoopback}): left to one connection however slow its first
+   * answer (a runtime's first request can take longer than `LOCAL_ANSWER`:
+   * Node's loads its HTTP client).
+   */
+  loopback?: boolean | undefined;
+}
+
+/** Whether `hostname` (as `URL` gives it) names this machine. */
+export function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname.endsWith(".localhost") ||
+    /^127(\.\d{1,3}){3}$/.test(hostname) || hostname === "[::1]";
 }
 
 /** An answer faster than this comes from this machine or its network. */
@@ -58,7 +71,8 @@ export class Ramp {
     this.#max = Math.max(1, options.max);
     this.#window = Math.max(MIN_WINDOW, WINDOW_ANSWERS * options.firstAnswer);
     this.#settle = SETTLE_ANSWERS * options.firstAnswer;
-    this.#local = options.firstAnswer < LOCAL_ANSWER;
+    this.#local = options.loopback === true ||
+      options.firstAnswer < LOCAL_ANSWER;
     this.#done = this.#max === 1;
   }
 

@@ -11,7 +11,7 @@
 
 import { contentEncoding } from "../_body/content_decoding.ts";
 import { withRetries } from "./attempts.ts";
-import { Ramp } from "./ramp.ts";
+import { isLoopback, Ramp } from "./ramp.ts";
 import { attempt, restart, singleStream } from "./single_stream.ts";
 import type { Transfer, TransferStrategy } from "./strategy.ts";
 import { MIN_PIECE, StartOver, Workers } from "./workers.ts";
@@ -82,7 +82,11 @@ async function firstConnection(
       if (!servesRanges(transfer, response)) return;
       if ((total as number) - offset < 2 * MIN_PIECE) return;
       if (connections === "auto") {
-        ramp = new Ramp({ max: transfer.maxConnections, firstAnswer: ms });
+        ramp = new Ramp({
+          max: transfer.maxConnections,
+          firstAnswer: ms,
+          loopback: isLoopback(new URL(transfer.source).hostname),
+        });
       } else {
         stop.abort(new Handoff(undefined));
       }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   FIRST_STEP,
+  isLoopback,
   LOCAL_ANSWER,
   MIN_WINDOW,
   Ramp,
@@ -76,6 +77,37 @@ test("Ramp leaves a server that answers within LOCAL_ANSWER ms to one connection
   const ramp = new Ramp({ max: 16, firstAnswer: LOCAL_ANSWER - 1 });
   assert.deepEqual(run(ramp, [1000, 1000]), [1, 1]);
   assert.equal(ramp.settled, true);
+});
+
+test("Ramp leaves a server on this machine by name to one connection, however slow its first answer", () => {
+  const ramp = new Ramp({ max: 16, firstAnswer: ANSWER, loopback: true });
+  assert.deepEqual(run(ramp, [1000, 1000]), [1, 1]);
+  assert.equal(ramp.settled, true);
+});
+
+test("isLoopback() knows localhost and 127.0.0.0/8 and ::1, and nothing else", () => {
+  for (
+    const url of [
+      "http://localhost/",
+      "http://a.localhost:8/",
+      "http://127.0.0.1/",
+      "http://127.1.2.3:80/",
+      "http://[::1]/",
+    ]
+  ) {
+    assert.equal(isLoopback(new URL(url).hostname), true, url);
+  }
+  for (
+    const url of [
+      "http://example.com/",
+      "http://10.0.0.1/",
+      "http://127.0.0.1.example/",
+      "http://[::2]/",
+      "http://localhost.example/",
+    ]
+  ) {
+    assert.equal(isLoopback(new URL(url).hostname), false, url);
+  }
 });
 
 test("Ramp stays at one connection when the rest would take less than a second", () => {
