@@ -85,7 +85,9 @@ test("DownloadManager with revalidate: 'always' keeps a file the server answers 
   assert.deepEqual(server.log.conditions, [null, 'if-none-match: "v1"']);
   assert.deepEqual(server.log.statuses, [200, 304]);
   const after = await stat(dir.join("f"));
-  assert.equal(after.mtimeMs, before.mtimeMs);
+  // Unchanged, to the millisecond that setting an access time keeps (Node
+  // rounds the modification time it is given back).
+  assert.ok(Math.abs(after.mtimeMs - before.mtimeMs) <= 1);
   assert.ok(after.atimeMs > Date.now() - HOUR / 2, "the access time is now");
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), OLD);
   assert.deepEqual(await dir.list(), withRecords("f"));
