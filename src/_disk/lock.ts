@@ -280,7 +280,9 @@ export class FileLock {
         const owner: Owner = { ...thisProcess(), token: newToken() };
         fs.writeNewSync(
           marker,
-          new TextEncoder().encode(JSON.stringify({ ...owner, released: true })),
+          new TextEncoder().encode(
+            JSON.stringify({ ...owner, released: true }),
+          ),
         );
         try {
           await fs.rename(marker, this.#path);
