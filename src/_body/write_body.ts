@@ -95,8 +95,7 @@ async function writeChunks(
   target: BodyTarget,
 ): Promise<void> {
   const { partial, integrity } = target;
-  // Paced only where a limit may hold, now or later: else no promise per read.
-  const paced = target.throttle.limiters.length > 0;
+  const { throttle } = target;
   const { offset, total } = partial;
   // The digest covers what reaches the file, in file order.
   const sink: FileWriter = integrity === undefined ? file : {
@@ -123,7 +122,8 @@ async function writeChunks(
           if (total !== undefined && received > total) {
             throw tooLong(target.url, total);
           }
-          return paced ? target.pace(bytes.byteLength) : undefined;
+          // Paced only while a limit holds: else no promise per read.
+          return throttle.limited ? target.pace(bytes.byteLength) : undefined;
         },
         target.readError,
       );
