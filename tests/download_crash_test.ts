@@ -15,7 +15,10 @@ import {
   partialPaths,
 } from "../src/_disk/names.ts";
 import { SIDECAR_VERSION, writeSidecar } from "../src/_disk/sidecar.ts";
-import { thisProcess } from "../src/_disk/process_identity.ts";
+import {
+  type ProcessIdentity,
+  thisProcess,
+} from "../src/_disk/process_identity.ts";
 import {
   deferred,
   fileRoute,
@@ -37,19 +40,30 @@ function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+/** Who left a partial file, and how. */
+interface Writer {
+  owner: ProcessIdentity;
+  token: string;
+  /** Whether it released the file for another to resume (`keepPartial`). */
+  released?: true;
+}
+
 /**
- * What a process of this machine killed mid-download of `url` leaves: its
- * lock, its partial file of `size` bytes, and the sidecar naming them.
+ * What `writer` leaves of a download of `url` stopped mid-body: its lock,
+ * its partial file of `size` bytes, and the sidecar naming them. Returns
+ * the partial file's path.
  */
-async function deadLeftovers(
+async function leftovers(
   paths: PartialPaths,
   url: string,
   size: number,
+  { owner, token, released }: Writer,
 ): Promise<string> {
-  const dead = { ...thisProcess(), pid: DEAD_PID };
-  const writer = "dead00000000dead-0";
-  await writeFile(paths.lock, JSON.stringify({ ...dead, token: writer }));
-  const partial = partialFile(paths, writer);
+  await writeFile(
+    paths.lock,
+    JSON.stringify({ ...owner, token: released ? "left" : token, released }),
+  );
+  const partial = partialFile(paths, token);
   await writeFile(partial, BODY.subarray(0, size));
   await writeSidecar(paths.sidecar, {
     version: SIDECAR_VERSION,
@@ -57,10 +71,24 @@ async function deadLeftovers(
     validator: '"a"',
     total: BODY.byteLength,
     partial: basename(partial),
-    writer,
-    owner: dead,
+    writer: token,
+    owner,
+    released,
   });
   return partial;
+}
+
+/**
+ * What a process of this machine killed mid-download of `url` leaves: its
+ * lock, its partial file of `size` bytes, and the sidecar naming them.
+ */
+function deadLeftovers(
+  paths: PartialPaths,
+  url: string,
+  size: number,
+): Promise<string> {
+  const owner = { ...thisProcess(), pid: DEAD_PID };
+  return leftovers(paths, url, size, { owner, token: "dead00000000dead-0" });
 }
 
 test(
@@ -174,20 +202,12 @@ test("Download never writes, resumes or removes the partial file of a writer tha
   const paths = partialPaths(dir.join("f"));
   const far = { host: "other-host.invalid", pid: 1 };
   const writer = "0000000000000000-7";
-  await writeFile(paths.lock, JSON.stringify({ ...far, token: writer }));
+  const partial = await leftovers(paths, server.url("/f"), 10_000, {
+    owner: far,
+    token: writer,
+  });
   const hourAgo = new Date(Date.now() - 60 * 60 * 1000);
   await utimes(paths.lock, hourAgo, hourAgo);
-  const partial = partialFile(paths, writer);
-  await writeFile(partial, BODY.subarray(0, 10_000));
-  await writeSidecar(paths.sidecar, {
-    version: SIDECAR_VERSION,
-    url: server.url("/f"),
-    validator: '"a"',
-    total: BODY.byteLength,
-    partial: basename(partial),
-    writer,
-    owner: far,
-  });
   const download = new Download(server.url("/f"), dir.join("f"), {
     lockStaleAfter: 1000,
   });
@@ -215,23 +235,11 @@ test("Download resumes a partial file whose lock was left released (as keepParti
   await using dir = await tempDir();
   const paths = partialPaths(dir.join("f"));
   // This very process left it: alive, but it released the file.
-  const writer = "0123456789abcdef-9";
-  const partial = partialFile(paths, writer);
-  await writeFile(partial, BODY.subarray(0, 10_000));
-  await writeSidecar(paths.sidecar, {
-    version: SIDECAR_VERSION,
-    url: server.url("/f"),
-    validator: '"a"',
-    total: BODY.byteLength,
-    partial: basename(partial),
-    writer,
+  await leftovers(paths, server.url("/f"), 10_000, {
     owner: thisProcess(),
+    token: "0123456789abcdef-9",
     released: true,
   });
-  await writeFile(
-    paths.lock,
-    JSON.stringify({ ...thisProcess(), token: "left", released: true }),
-  );
   const download = new Download(server.url("/f"), dir.join("f"));
   download.start();
   await download.wait();

@@ -130,11 +130,12 @@ test("DownloadManager with revalidate replaces a changed file only once complete
     null,
     'if-none-match: "v1"',
   ]);
-  assert.deepEqual(server.log.ranges, [
-    null,
-    null,
-    `bytes=${NEW.byteLength / 2}-`,
-  ]);
+  // The new version's first answer dropped; the rest came with a Range from
+  // where its bytes ended on disk.
+  const [whole, first, rest] = server.log.ranges;
+  assert.deepEqual([whole, first], [null, null]);
+  const from = Number(/^bytes=(\d+)-$/.exec(rest ?? "")?.[1]);
+  assert.ok(from > 0 && from <= NEW.byteLength / 2, `${rest}`);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), NEW);
   assert.equal((await readRecordFile(dir.join("f"))).validator, '"v2"');
   assert.deepEqual(await dir.list(), withRecords("f"));
