@@ -19,7 +19,7 @@ import {
 } from "./_disk/record.ts";
 import { conditionalHeaders, NotModified } from "./_http/conditional.ts";
 import { NotFoundError } from "./_runtime/fs_errors.ts";
-import { isFresh, type Revalidation } from "./_revalidation.ts";
+import { isFresh, type Revalidation, wallClock } from "./_revalidation.ts";
 import { defaultFetch } from "./_runtime/fetch.ts";
 import { fs } from "./_runtime/fs.ts";
 import { ConnectionBudget } from "./_transfer/budget.ts";
@@ -224,7 +224,7 @@ async function transferUnderLock(
     const facts = await factsOf(spec.dest);
     if (facts !== undefined) {
       cached = readRecord(spec.dest, spec.url, facts);
-      if (isFresh(revalidation, cached, facts, Date.now())) {
+      if (isFresh(revalidation, cached, facts, wallClock())) {
         touch(spec.dest, facts);
         return "fresh";
       }
@@ -325,7 +325,7 @@ async function remember(
       version: RECORD_VERSION,
       url: spec.url,
       validator,
-      checked: Date.now(),
+      checked: wallClock(),
       ...facts,
     });
   } catch {

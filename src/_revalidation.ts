@@ -9,11 +9,20 @@
 import type { CacheRecord, FileFacts } from "./_disk/record.ts";
 import type { Revalidate } from "./download_manager_options.ts";
 
+/**
+ * The wall clock, in milliseconds since the epoch, finer than a millisecond:
+ * a check and a revalidation asked for in the same millisecond (by two
+ * processes) are still ordered.
+ */
+export function wallClock(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 /** A revalidation asked for, as a job carries it. */
 export interface Revalidation {
   /** How long a check stays good, in ms (`0`: `"always"`). */
   maxAge: number;
-  /** When it was asked for (ms since the epoch). */
+  /** When it was asked for ({@linkcode wallClock}). */
   since: number;
 }
 

@@ -38,7 +38,12 @@ import {
 } from "./transfer_options.ts";
 import { isReservedName } from "./_disk/names.ts";
 import { readRecord } from "./_disk/record.ts";
-import { isFresh, maxAgeOf, type Revalidation } from "./_revalidation.ts";
+import {
+  isFresh,
+  maxAgeOf,
+  type Revalidation,
+  wallClock,
+} from "./_revalidation.ts";
 import type {
   DownloadManagerOptions,
   ManagerDownloadOptions,
@@ -215,7 +220,7 @@ export class DownloadManager extends DownloadEventTarget {
     );
     const revalidation = maxAge === undefined
       ? undefined
-      : { maxAge, since: Date.now() };
+      : { maxAge, since: wallClock() };
     if (this.#isFresh(dest, parsed.href, revalidation)) return null;
     const download = new Download(sources, dest, {
       ...this.#transfer,
@@ -428,7 +433,7 @@ export class DownloadManager extends DownloadEventTarget {
     if (revalidation !== undefined) {
       const facts = { size: stat.size, mtime: stat.mtime?.getTime() ?? 0 };
       const record = readRecord(dest, url, facts);
-      if (!isFresh(revalidation, record, facts, Date.now())) return false;
+      if (!isFresh(revalidation, record, facts, wallClock())) return false;
     }
     try {
       fs.utimeSync(dest, new Date(), stat.mtime ?? new Date());
