@@ -336,13 +336,16 @@ async function remember(
 
 /**
  * Sets a cached file's access time to now (a cache hit, which a
- * `PersistLimit` keeps), its modification time left as it is.
+ * `PersistLimit` keeps), its modification time left as it is. Returns
+ * whether it did: `false` if the file was removed meanwhile.
  */
-export function touch(dest: string, facts: FileFacts): void {
+export function touch(dest: string, facts: FileFacts): boolean {
   try {
     fs.utimeSync(dest, new Date(), new Date(facts.mtime));
+    return true;
   } catch (error) {
-    if (!(error instanceof NotFoundError)) throw error;
+    if (error instanceof NotFoundError) return false;
+    throw error;
   }
 }
 

@@ -6,14 +6,14 @@
  */
 
 import { join, resolve } from "node:path";
-import { fs, NotFoundError } from "./_runtime/fs.ts";
+import { fs } from "./_runtime/fs.ts";
 import {
   assertFileName,
   fileNameFromUrl,
   notAFileError,
 } from "./_disk/file_name.ts";
 import { removeLeftovers } from "./_disk/leftovers.ts";
-import { sourcesOf } from "./_job.ts";
+import { sourcesOf, touch } from "./_job.ts";
 import { Download, enqueue, join as joinManager } from "./download.ts";
 import { DownloadEventTarget, listens } from "./download_event_target.ts";
 import { eventStream } from "./_event_stream.ts";
@@ -430,18 +430,16 @@ export class DownloadManager extends DownloadEventTarget {
     const stat = fs.statSync(dest);
     if (stat === undefined) return false;
     if (!stat.isFile) throw notAFileError(url, dest, stat.isDirectory);
+    const facts = {
+      size: stat.size,
+      mtime: stat.mtime?.getTime() ?? Date.now(),
+    };
     if (revalidation !== undefined) {
-      const facts = { size: stat.size, mtime: stat.mtime?.getTime() ?? 0 };
       const record = readRecord(dest, url, facts);
       if (!isFresh(revalidation, record, facts, wallClock())) return false;
     }
-    try {
-      fs.utimeSync(dest, new Date(), stat.mtime ?? new Date());
-    } catch (error) {
-      // Removed since the look: then it is not there.
-      if (error instanceof NotFoundError) return false;
-      throw error;
-    }
+    // Removed since the look: then it is not there.
+    if (!touch(dest, facts)) return false;
     this.#used.add(resolve(dest));
     return true;
   }
