@@ -1,6 +1,10 @@
 // The async iterator that `events()` of a download or a manager returns.
 
-import type { DownloadEvent, DownloadEventMap } from "./events.ts";
+import {
+  type DownloadEvent,
+  type DownloadEventMap,
+  DownloadStateEvent,
+} from "./events.ts";
 
 /** The names of a download's events. */
 const EVENT_TYPES: readonly (keyof DownloadEventMap)[] = [
@@ -10,6 +14,13 @@ const EVENT_TYPES: readonly (keyof DownloadEventMap)[] = [
   "done",
   "error",
 ];
+
+/** Whether `event` is a download's last: its `statechange` to an end. */
+export function endsDownload(event: DownloadEvent): boolean {
+  return event instanceof DownloadStateEvent &&
+    (event.state === "done" || event.state === "failed" ||
+      event.state === "canceled");
+}
 
 /**
  * The events of `target`, in order, as an async iterator, until `last`

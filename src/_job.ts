@@ -5,23 +5,15 @@
 // job and keeps the state; this is the order the bytes go in.
 
 import { IntegrityCheck, parseExpected } from "./_body/integrity.ts";
-import { assertDestName, notAFileError } from "./_disk/file_name.ts";
+import { assertDestName } from "./_disk/file_name.ts";
 import { FileLock, type LockTiming, type Owner } from "./_disk/lock.ts";
 import { partialPaths } from "./_disk/names.ts";
 import { PartialFile } from "./_disk/partial_file.ts";
-import {
-  type CacheRecord,
-  factsOf,
-  type FileFacts,
-  readRecord,
-  RECORD_VERSION,
-  writeRecord,
-} from "./_disk/record.ts";
+import { fileAt, remember, touch } from "./_cache.ts";
+import { type CacheRecord, factsOf, readRecord } from "./_disk/record.ts";
 import { conditionalHeaders, NotModified } from "./_http/conditional.ts";
-import { NotFoundError } from "./_runtime/fs_errors.ts";
 import { isFresh, type Revalidation, wallClock } from "./_revalidation.ts";
 import { defaultFetch } from "./_runtime/fetch.ts";
-import { fs } from "./_runtime/fs.ts";
 import { ConnectionBudget } from "./_transfer/budget.ts";
 import type { Piece } from "./_transfer/pieces.ts";
 import type { Throttle } from "./_transfer/rate_limiter.ts";
@@ -217,19 +209,16 @@ async function transferUnderLock(
   lock: FileLock,
   onCommit: (held: boolean) => void,
 ): Promise<JobOutcome> {
-  const present = destExists(spec);
+  const present = fileAt(spec.url, spec.dest);
   const revalidation = host.cache?.revalidation;
   let cached: CacheRecord | undefined;
-  if (present && revalidation !== undefined) {
-    const facts = await factsOf(spec.dest);
-    if (facts !== undefined) {
-      cached = readRecord(spec.dest, spec.url, facts);
-      if (isFresh(revalidation, cached, facts, wallClock())) {
-        touch(spec.dest, facts);
-        return "fresh";
-      }
+  if (present !== undefined && revalidation !== undefined) {
+    cached = readRecord(spec.dest, spec.url, present);
+    if (isFresh(revalidation, cached, present, wallClock())) {
+      touch(spec.dest, present);
+      return "fresh";
     }
-  } else if (present && spec.skipIfExists) return "skipped";
+  } else if (present !== undefined && spec.skipIfExists) return "skipped";
   const partial = await PartialFile.open(
     partialPaths(spec.dest),
     spec.url,
@@ -274,16 +263,23 @@ async function transferUnderLock(
     host.committing();
     onCommit(await partial.commit(spec.dest, lock));
     if (host.cache !== undefined && partial.validator !== undefined) {
-      await remember(spec, partial.validator);
+      await remember(spec.url, spec.dest, partial.validator);
     }
-    return present && revalidation !== undefined ? "updated" : "done";
+    return present !== undefined && revalidation !== undefined
+      ? "updated"
+      : "done";
   } catch (error) {
     if (error instanceof NotModified && cached !== undefined) {
       await partial.discard(lock);
       const facts = await factsOf(spec.dest);
       if (facts !== undefined) {
         touch(spec.dest, facts);
-        await remember(spec, error.validator ?? cached.validator, facts);
+        await remember(
+          spec.url,
+          spec.dest,
+          error.validator ?? cached.validator,
+          facts,
+        );
       }
       return "fresh";
     }
@@ -306,46 +302,6 @@ async function transferUnderLock(
   } finally {
     budget.release(hostName);
     partial.end();
-  }
-}
-
-/**
- * Writes the record of the file just put in place (or just found current):
- * the server vouched for it now. Never fails the download.
- */
-async function remember(
-  spec: JobSpec,
-  validator: string,
-  known?: FileFacts,
-): Promise<void> {
-  try {
-    const facts = known ?? await factsOf(spec.dest);
-    if (facts === undefined) return; // removed already
-    await writeRecord(spec.dest, {
-      version: RECORD_VERSION,
-      url: spec.url,
-      validator,
-      checked: wallClock(),
-      ...facts,
-    });
-  } catch {
-    // The file is whole and in place: without its record (a full disk) it
-    // is only unknown to a later revalidation, which then fetches it again.
-  }
-}
-
-/**
- * Sets a cached file's access time to now (a cache hit, which a
- * `PersistLimit` keeps), its modification time left as it is. Returns
- * whether it did: `false` if the file was removed meanwhile.
- */
-export function touch(dest: string, facts: FileFacts): boolean {
-  try {
-    fs.utimeSync(dest, new Date(), new Date(facts.mtime));
-    return true;
-  } catch (error) {
-    if (error instanceof NotFoundError) return false;
-    throw error;
   }
 }
 
@@ -379,18 +335,4 @@ async function transferPausably(
       pause.end();
     }
   }
-}
-
-/**
- * Whether a file is at `dest`; a `TypeError` if a directory (or anything
- * but a file) is: nothing could be renamed onto it. Synchronous: one
- * metadata call, whose answer is usually "missing", costs less on the event
- * loop than a round trip to the runtime's I/O threads.
- */
-function destExists(spec: JobSpec): boolean {
-  if (!fs.existsSync(spec.dest)) return false;
-  const stat = fs.statSync(spec.dest);
-  if (stat === undefined) return false; // removed since the look
-  if (!stat.isFile) throw notAFileError(spec.url, spec.dest, stat.isDirectory);
-  return true;
 }

@@ -6,12 +6,11 @@
  */
 
 import type { Owner } from "./_disk/lock.ts";
-import { eventStream } from "./_event_stream.ts";
+import { endsDownload, eventStream } from "./_event_stream.ts";
 import { DownloadEventTarget, listens } from "./download_event_target.ts";
 import { type JobHost, type JobSpec, jobSpec, runJob } from "./_job.ts";
 import { PauseControl } from "./_pause.ts";
-import type { Revalidation } from "./_revalidation.ts";
-import type { ConnectionBudget } from "./_transfer/budget.ts";
+import type { Membership } from "./_membership.ts";
 import { RateLimiter, Throttle } from "./_transfer/rate_limiter.ts";
 import { DownloadInterrupt } from "./errors.ts";
 import {
@@ -33,7 +32,7 @@ import type {
   StateChangeCallback,
   WaitOptions,
 } from "./download_options.ts";
-import { rateOf } from "./transfer_options.ts";
+import { rateOf } from "./_option_checks.ts";
 
 // Where a download is; "committing" shows as "running", but a cancel no
 // longer takes: the complete file is being moved into place.
@@ -44,21 +43,6 @@ type Phase =
   | "running"
   | "committing"
   | "done";
-
-/** What a manager shares with each of its downloads. */
-export interface Membership {
-  /** The connections per host, shared. */
-  budget: ConnectionBudget;
-  /** The manager's bandwidth limit, shared. */
-  limiter: RateLimiter;
-  /**
-   * Hears of every event of the download, after its own listeners: its
-   * type, and how to make a copy.
-   */
-  relay: (type: keyof DownloadEventMap, make: () => DownloadEvent) => void;
-  /** With a revalidation: the file's record is kept, a file there asked again. */
-  cache: { revalidation: Revalidation } | undefined;
-}
 
 // Let the manager put a download in its queue, and share what it shares,
 // without a public method.
@@ -470,7 +454,7 @@ export class Download extends DownloadEventTarget {
    * ```
    */
   events(options: EventsOptions = {}): AsyncIterableIterator<DownloadEvent> {
-    const stream = eventStream(this, isLast, options.signal);
+    const stream = eventStream(this, endsDownload, options.signal);
     if (this.#phase === "done") void stream.return?.();
     return stream;
   }
@@ -735,11 +719,4 @@ export class Download extends DownloadEventTarget {
     this.#emitState();
     this.#settle();
   }
-}
-
-/** Whether `event` is a download's last: its `statechange` to an end. */
-function isLast(event: DownloadEvent): boolean {
-  return event instanceof DownloadStateEvent &&
-    (event.state === "done" || event.state === "failed" ||
-      event.state === "canceled");
 }

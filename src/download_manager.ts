@@ -7,21 +7,15 @@
 
 import { join, resolve } from "node:path";
 import { fs } from "./_runtime/fs.ts";
-import {
-  assertFileName,
-  fileNameFromUrl,
-  notAFileError,
-} from "./_disk/file_name.ts";
+import { assertFileName, fileNameFromUrl } from "./_disk/file_name.ts";
 import { removeLeftovers } from "./_disk/leftovers.ts";
-import { sourcesOf, touch } from "./_job.ts";
-import { Download, enqueue, join as joinManager } from "./download.ts";
+import { isCacheHit } from "./_cache.ts";
+import { sourcesOf } from "./_job.ts";
+import { DownloadQueue } from "./_queue.ts";
+import { Download, join as joinManager } from "./download.ts";
 import { DownloadEventTarget, listens } from "./download_event_target.ts";
-import { eventStream } from "./_event_stream.ts";
-import {
-  type DownloadEvent,
-  type DownloadEventMap,
-  DownloadStateEvent,
-} from "./events.ts";
+import { endsDownload, eventStream } from "./_event_stream.ts";
+import type { DownloadEvent, DownloadEventMap } from "./events.ts";
 import { RateLimiter } from "./_transfer/rate_limiter.ts";
 import { ConnectionBudget } from "./_transfer/budget.ts";
 import type {
@@ -33,21 +27,16 @@ import type { PersistLimit } from "./persist_limit.ts";
 import {
   DEFAULTS,
   mergeHeaders,
-  rateOf,
   type TransferOptions,
 } from "./transfer_options.ts";
+import { rateOf } from "./_option_checks.ts";
 import { isReservedName } from "./_disk/names.ts";
-import { readRecord } from "./_disk/record.ts";
+import { maxAgeOf, wallClock } from "./_revalidation.ts";
 import {
-  isFresh,
-  maxAgeOf,
-  type Revalidation,
-  wallClock,
-} from "./_revalidation.ts";
-import type {
-  DownloadManagerOptions,
-  ManagerDownloadOptions,
-  Revalidate,
+  type DownloadManagerOptions,
+  type ManagerDownloadOptions,
+  resolveManagerOptions,
+  type Revalidate,
 } from "./download_manager_options.ts";
 
 /**
@@ -76,12 +65,10 @@ export class DownloadManager extends DownloadEventTarget {
   #fetch: typeof fetch | undefined;
   #transfer: TransferOptions;
   #persistLimit: PersistLimit | null;
-  #concurrency: number;
+  #queue: DownloadQueue;
   #budget: ConnectionBudget;
   // Every download not yet ended, by destination (running and queued).
   #downloads = new Map<string, Download>();
-  #running = new Set<Download>();
-  #queue: Download[] = [];
   // Absolute paths downloaded or found present by this manager: in use.
   #used = new Set<string>();
   #bookkeeping: Promise<void>;
@@ -102,66 +89,28 @@ export class DownloadManager extends DownloadEventTarget {
         "Cannot create DownloadManager: destdir must be a non-empty path",
       );
     }
-    const concurrency = options.concurrency ?? DEFAULTS.concurrency;
-    if (
-      !(Number.isSafeInteger(concurrency) || concurrency === Infinity) ||
-      concurrency < 1
-    ) {
-      throw new RangeError(
-        `Cannot create DownloadManager: concurrency must be a positive integer or Infinity, got ${concurrency}`,
-      );
-    }
-    const leftoverMaxAge = options.leftoverMaxAge ?? DEFAULTS.leftoverMaxAge;
-    if (typeof leftoverMaxAge !== "number" || !(leftoverMaxAge >= 0)) {
-      throw new RangeError(
-        `Cannot create DownloadManager: leftoverMaxAge must be 0 or more milliseconds, got ${leftoverMaxAge}`,
-      );
-    }
-    const maxPerHost = options.maxConnectionsPerHost ??
-      DEFAULTS.maxConnectionsPerHost;
-    if (
-      !(Number.isSafeInteger(maxPerHost) || maxPerHost === Infinity) ||
-      maxPerHost < 1
-    ) {
-      throw new RangeError(
-        `Cannot create DownloadManager: maxConnectionsPerHost must be a positive integer or Infinity, got ${maxPerHost}`,
-      );
-    }
-    const revalidate = options.revalidate ?? DEFAULTS.revalidate;
-    maxAgeOf(revalidate, "Cannot create DownloadManager");
+    const resolved = resolveManagerOptions(options);
     super();
-    this.#revalidate = revalidate;
-    this.#limiter = new RateLimiter(
-      rateOf(options.rateLimit, "Cannot create DownloadManager"),
-    );
     this.destdir = destdir;
-    this.#fetch = options.fetch;
-    this.#concurrency = concurrency;
-    this.#budget = new ConnectionBudget(maxPerHost);
-    const {
-      fetch: _fetch,
-      persistLimit: _persistLimit,
-      concurrency: _concurrency,
-      leftoverMaxAge: _leftoverMaxAge,
-      maxConnectionsPerHost: _maxConnectionsPerHost,
-      rateLimit: _rateLimit,
-      revalidate: _revalidate,
-      ...transfer
-    } = options;
-    this.#transfer = transfer;
-    this.#persistLimit = options.persistLimit ?? null;
+    this.#fetch = resolved.fetch;
+    this.#transfer = resolved.transfer;
+    this.#persistLimit = resolved.persistLimit;
+    this.#queue = new DownloadQueue(resolved.concurrency);
+    this.#budget = new ConnectionBudget(resolved.maxConnectionsPerHost);
+    this.#limiter = new RateLimiter(resolved.rateLimit);
+    this.#revalidate = resolved.revalidate;
     fs.mkdirSync(destdir);
     this.#bookkeeping = Promise.resolve();
+    const { leftoverMaxAge } = resolved;
     if (leftoverMaxAge !== Infinity) {
-      const staleAfter = transfer.lockStaleAfter ?? DEFAULTS.lockStaleAfter;
+      const staleAfter = this.#transfer.lockStaleAfter ??
+        DEFAULTS.lockStaleAfter;
       this.#track(async () => {
         await removeLeftovers(destdir, leftoverMaxAge, staleAfter);
       });
     }
-    if (this.#persistLimit !== null) {
-      const limit = this.#persistLimit;
-      this.#track(() => limit.registerDirContent(destdir));
-    }
+    const limit = this.#persistLimit;
+    if (limit !== null) this.#track(() => limit.registerDirContent(destdir));
   }
 
   /**
@@ -221,7 +170,10 @@ export class DownloadManager extends DownloadEventTarget {
     const revalidation = maxAge === undefined
       ? undefined
       : { maxAge, since: wallClock() };
-    if (this.#isFresh(dest, parsed.href, revalidation)) return null;
+    if (isCacheHit(parsed.href, dest, revalidation)) {
+      this.#used.add(resolve(dest));
+      return null;
+    }
     const download = new Download(sources, dest, {
       ...this.#transfer,
       skipIfExists: true,
@@ -247,13 +199,7 @@ export class DownloadManager extends DownloadEventTarget {
     this.#downloads.set(dest, download);
     this.#used.add(resolve(dest));
     if (this.#paused) void download.pause();
-    if (this.#running.size < this.#concurrency && !this.#paused) {
-      this.#running.add(download);
-      download.start();
-    } else {
-      enqueue(download);
-      this.#queue.push(download);
-    }
+    this.#queue.add(download, this.#paused);
     return download;
   }
 
@@ -359,10 +305,7 @@ export class DownloadManager extends DownloadEventTarget {
   events(options: EventsOptions = {}): AsyncIterableIterator<DownloadEvent> {
     return eventStream(
       this,
-      (event) =>
-        event instanceof DownloadStateEvent && this.#downloads.size === 0 &&
-        (event.state === "done" || event.state === "failed" ||
-          event.state === "canceled"),
+      (event) => this.#downloads.size === 0 && endsDownload(event),
       options.signal,
     );
   }
@@ -415,66 +358,15 @@ export class DownloadManager extends DownloadEventTarget {
     await this.wait({ raiseIfError: false });
   }
 
-  /**
-   * Whether `dest` is there and may be used as it is (with a revalidation:
-   * fresh, see `_revalidation.ts`); if so, marks it used and sets its
-   * access time (a cache hit). A `TypeError` if a directory (or anything
-   * but a file) is there.
-   */
-  #isFresh(
-    dest: string,
-    url: string,
-    revalidation: Revalidation | undefined,
-  ): boolean {
-    if (!fs.existsSync(dest)) return false; // the usual answer, and cheap
-    const stat = fs.statSync(dest);
-    if (stat === undefined) return false;
-    if (!stat.isFile) throw notAFileError(url, dest, stat.isDirectory);
-    const facts = {
-      size: stat.size,
-      mtime: stat.mtime?.getTime() ?? Date.now(),
-    };
-    if (revalidation !== undefined) {
-      const record = readRecord(dest, url, facts);
-      if (!isFresh(revalidation, record, facts, wallClock())) return false;
-    }
-    // Removed since the look: then it is not there.
-    if (!touch(dest, facts)) return false;
-    this.#used.add(resolve(dest));
-    return true;
-  }
-
   #finished(download: Download): void {
     this.#downloads.delete(download.getDest());
-    // A queued download canceled before it started held no slot.
-    if (this.#running.delete(download)) this.#startQueued();
+    this.#queue.ended(download);
     const limit = this.#persistLimit;
     if (limit === null || download.state !== "done") return;
     this.#track(async () => {
       await limit.registerFile(download.getDest());
       await limit.removeOldFiles({ keep: (path) => this.#used.has(path) });
     });
-  }
-
-  /**
-   * Starts queued downloads, first in first out, while slots are free; a
-   * paused one keeps its place.
-   */
-  #startQueued(): void {
-    for (
-      let i = 0;
-      i < this.#queue.length && this.#running.size < this.#concurrency;
-    ) {
-      const next = this.#queue[i] as Download;
-      if (next.state === "paused") {
-        i++;
-        continue;
-      }
-      this.#queue.splice(i, 1);
-      if (next.state !== "queued") continue; // canceled while it waited
-      this.#running.add(next);
-      next.start();
-    }
   }
 
   /**
@@ -488,7 +380,7 @@ export class DownloadManager extends DownloadEventTarget {
   ): void {
     if (listens(this, type)) this.dispatchEvent(make());
     if (type === "statechange" && download.state === "queued") {
-      this.#startQueued();
+      this.#queue.startNext();
     }
   }
 

@@ -13,7 +13,13 @@ import type {
   StateChangeCallback,
 } from "./download_options.ts";
 import type { PersistLimit } from "./persist_limit.ts";
-import type { RequestHeaders, TransferOptions } from "./transfer_options.ts";
+import {
+  DEFAULTS,
+  type RequestHeaders,
+  type TransferOptions,
+} from "./transfer_options.ts";
+import { countOrInfinity, rateOf } from "./_option_checks.ts";
+import { maxAgeOf } from "./_revalidation.ts";
 
 /**
  * When a file already in a manager's directory is asked of the server
@@ -174,4 +180,69 @@ export interface ManagerDownloadOptions {
    * @default {the manager's revalidate}
    */
   revalidate?: Revalidate | undefined;
+}
+
+/** {@linkcode DownloadManagerOptions}, checked, with their defaults. */
+export interface ResolvedManagerOptions {
+  /** As given. */
+  fetch: typeof fetch | undefined;
+  /** As given, `null` when unset. */
+  persistLimit: PersistLimit | null;
+  /** Downloads at once. */
+  concurrency: number;
+  /** Milliseconds before a leftover is removed; `Infinity` keeps them. */
+  leftoverMaxAge: number;
+  /** Connections per host, shared. */
+  maxConnectionsPerHost: number;
+  /** The shared limit, bytes per second (`Infinity`: none). */
+  rateLimit: number;
+  /** The manager's default revalidation. */
+  revalidate: Revalidate;
+  /** The rest: every download's defaults. */
+  transfer: TransferOptions;
+}
+
+const CONTEXT = "Cannot create DownloadManager";
+
+/**
+ * Checks `options` and fills in the defaults ({@linkcode DEFAULTS}): a
+ * `RangeError` (starting with "Cannot create DownloadManager") for a number
+ * out of range.
+ */
+export function resolveManagerOptions(
+  options: DownloadManagerOptions,
+): ResolvedManagerOptions {
+  const {
+    fetch,
+    persistLimit,
+    concurrency: givenConcurrency,
+    leftoverMaxAge: givenMaxAge,
+    maxConnectionsPerHost: givenPerHost,
+    rateLimit,
+    revalidate: givenRevalidate,
+    ...transfer
+  } = options;
+  const concurrency = givenConcurrency ?? DEFAULTS.concurrency;
+  const leftoverMaxAge = givenMaxAge ?? DEFAULTS.leftoverMaxAge;
+  const maxConnectionsPerHost = givenPerHost ??
+    DEFAULTS.maxConnectionsPerHost;
+  const revalidate = givenRevalidate ?? DEFAULTS.revalidate;
+  countOrInfinity(CONTEXT, "concurrency", concurrency);
+  if (typeof leftoverMaxAge !== "number" || !(leftoverMaxAge >= 0)) {
+    throw new RangeError(
+      `${CONTEXT}: leftoverMaxAge must be 0 or more milliseconds, got ${leftoverMaxAge}`,
+    );
+  }
+  countOrInfinity(CONTEXT, "maxConnectionsPerHost", maxConnectionsPerHost);
+  maxAgeOf(revalidate, CONTEXT);
+  return {
+    fetch,
+    persistLimit: persistLimit ?? null,
+    concurrency,
+    leftoverMaxAge,
+    maxConnectionsPerHost,
+    rateLimit: rateOf(rateLimit, CONTEXT),
+    revalidate,
+    transfer,
+  };
 }

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { count, duration, flag, positive, speedOf } from "./_option_checks.ts";
+
 /**
  * Request headers: a `Headers`, a record of names to values, or name-value
  * pairs (what `new Headers()` takes).
@@ -287,32 +289,9 @@ type NumberOption = Exclude<
   "chunkSize" | "useEnvProxy" | "connections" | "rateLimit" | "minSpeed"
 >;
 
-/**
- * A bandwidth limit, checked: a positive number of bytes per second, or
- * `Infinity` (also for `undefined`: no limit); else a `RangeError` whose
- * message starts with `context` (e.g. `Cannot download "<url>"`).
- */
-export function rateOf(value: number | undefined, context: string): number {
-  const rate = value ?? Infinity;
-  if (typeof rate !== "number" || !(rate > 0)) {
-    throw new RangeError(
-      `${context}: rateLimit must be a positive number of bytes per second or Infinity, got ${value}`,
-    );
-  }
-  return rate;
-}
-
-function speedOf(url: string, value: number): number {
-  if (typeof value !== "number" || !(value >= 0) || value === Infinity) {
-    throw new RangeError(
-      `Cannot download "${url}": minSpeed must be 0 or more bytes per second, got ${value}`,
-    );
-  }
-  return value;
-}
-
+/** `"auto"`, or a whole number of connections from 1 to the most. */
 function connectionsOf(
-  url: string,
+  context: string,
   value: number | "auto",
 ): number | "auto" {
   if (
@@ -320,43 +299,7 @@ function connectionsOf(
     !(Number.isSafeInteger(value) && value >= 1 && value <= MAX_CONNECTIONS)
   ) {
     throw new RangeError(
-      `Cannot download "${url}": connections must be "auto" or a whole number from 1 to ${MAX_CONNECTIONS}, got ${value}`,
-    );
-  }
-  return value;
-}
-
-function count(url: string, name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(
-      `Cannot download "${url}": ${name} must be a whole number of 0 or more, got ${value}`,
-    );
-  }
-  return value;
-}
-
-function duration(url: string, name: string, value: number): number {
-  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
-    throw new RangeError(
-      `Cannot download "${url}": ${name} must be 0 or more milliseconds, got ${value}`,
-    );
-  }
-  return value;
-}
-
-function positive(url: string, name: string, value: number): number {
-  if (typeof value !== "number" || !(value > 0)) {
-    throw new RangeError(
-      `Cannot download "${url}": ${name} must be more than 0 milliseconds, got ${value}`,
-    );
-  }
-  return value;
-}
-
-function flag(url: string, name: string, value: boolean): boolean {
-  if (typeof value !== "boolean") {
-    throw new TypeError(
-      `Cannot download "${url}": ${name} must be true or false, got ${value}`,
+      `${context}: connections must be "auto" or a whole number from 1 to ${MAX_CONNECTIONS}, got ${value}`,
     );
   }
   return value;
@@ -392,34 +335,35 @@ export function resolveTransferOptions(
     );
   }
   const headers = mergeHeaders(defaults.headers, options.headers);
+  const context = `Cannot download "${url}"`;
   const pick = (name: NumberOption): number =>
     options[name] ?? defaults[name] ?? DEFAULTS[name];
   return {
     chunkSize,
     chunkSizeGiven: given !== undefined,
-    retries: count(url, "retries", pick("retries")),
-    backoffBase: duration(url, "backoffBase", pick("backoffBase")),
-    backoffCap: duration(url, "backoffCap", pick("backoffCap")),
-    retryAfterCap: duration(url, "retryAfterCap", pick("retryAfterCap")),
-    connectTimeout: duration(url, "connectTimeout", pick("connectTimeout")),
-    idleTimeout: duration(url, "idleTimeout", pick("idleTimeout")),
-    maxRedirects: count(url, "maxRedirects", pick("maxRedirects")),
-    lockStaleAfter: duration(url, "lockStaleAfter", pick("lockStaleAfter")),
-    lockTimeout: duration(url, "lockTimeout", pick("lockTimeout")),
+    retries: count(context, "retries", pick("retries")),
+    backoffBase: duration(context, "backoffBase", pick("backoffBase")),
+    backoffCap: duration(context, "backoffCap", pick("backoffCap")),
+    retryAfterCap: duration(context, "retryAfterCap", pick("retryAfterCap")),
+    connectTimeout: duration(context, "connectTimeout", pick("connectTimeout")),
+    idleTimeout: duration(context, "idleTimeout", pick("idleTimeout")),
+    maxRedirects: count(context, "maxRedirects", pick("maxRedirects")),
+    lockStaleAfter: duration(context, "lockStaleAfter", pick("lockStaleAfter")),
+    lockTimeout: duration(context, "lockTimeout", pick("lockTimeout")),
     useEnvProxy: flag(
-      url,
+      context,
       "useEnvProxy",
       options.useEnvProxy ?? defaults.useEnvProxy ?? DEFAULTS.useEnvProxy,
     ),
     connections: connectionsOf(
-      url,
+      context,
       options.connections ?? defaults.connections ?? DEFAULTS.connections,
     ),
     minSpeed: speedOf(
-      url,
+      context,
       options.minSpeed ?? defaults.minSpeed ?? DEFAULTS.minSpeed,
     ),
-    minSpeedWindow: positive(url, "minSpeedWindow", pick("minSpeedWindow")),
+    minSpeedWindow: positive(context, "minSpeedWindow", pick("minSpeedWindow")),
     headers,
   };
 }

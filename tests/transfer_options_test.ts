@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   DEFAULT_CHUNK_SIZE,
-  rateOf,
   type ResolvedTransferOptions,
   resolveTransferOptions,
   type TransferOptions,
@@ -236,20 +235,6 @@ test("resolveTransferOptions() throws a RangeError when minSpeedWindow is not mo
       { minSpeedWindow },
       undefined,
       `Cannot download "${URL}": minSpeedWindow must be more than 0 milliseconds, got ${minSpeedWindow}`,
-    );
-  }
-});
-
-test("rateOf() takes a positive number or Infinity, undefined as Infinity, and throws a RangeError otherwise", () => {
-  assert.equal(rateOf(undefined, "X"), Infinity);
-  assert.equal(rateOf(Infinity, "X"), Infinity);
-  assert.equal(rateOf(0.5, "X"), 0.5);
-  for (const rate of [0, -1, NaN, "5M"]) {
-    assert.throws(
-      () => rateOf(rate as number, "Cannot download x"),
-      new RangeError(
-        `Cannot download x: rateLimit must be a positive number of bytes per second or Infinity, got ${rate}`,
-      ),
     );
   }
 });

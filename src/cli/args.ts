@@ -1,5 +1,5 @@
 /**
- * The command line's arguments and `-i` lists: tokenized with `node:util`'s
+ * The command line's arguments: tokenized with `node:util`'s
  * `parseArgs` and checked here, so that every bad input is one
  * {@linkcode UsageError}, worded the same on every runtime, before anything
  * is downloaded.
@@ -9,33 +9,9 @@
 
 import { parseArgs } from "node:util";
 import { parseSize } from "./units.ts";
-import { fileNameProblem, printable } from "../_disk/file_name.ts";
-import { DEFAULTS, MAX_CONNECTIONS } from "../transfer_options.ts";
-
-/** A bad command line or input list: the CLI prints the message, exits 2. */
-export class UsageError extends Error {
-  /**
-   * @param message What is wrong, in one line.
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
-
-/** One file to download. */
-export interface Job {
-  /** The URL, normalised. */
-  url: string;
-  /** Other sources of the same file, tried in order when one fails. */
-  mirrors?: string[] | undefined;
-  /** The file name (`-o`, or an input line's second field). */
-  name?: string | undefined;
-  /** The expected sha256 in hex. */
-  sha256?: string | undefined;
-  /** The expected digest as an SRI string. */
-  integrity?: string | undefined;
-}
+import { MAX_CONNECTIONS } from "../transfer_options.ts";
+import { checkName, checkSha256, checkUrl, type Job } from "./input_list.ts";
+import { UsageError } from "./usage_error.ts";
 
 /** What a `run` command line asks for. */
 export interface CliOptions {
@@ -77,62 +53,6 @@ export type Command =
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "run"; options: CliOptions };
-
-/** The help text, printed by `--help`. */
-export const HELP = `Usage: dlmanager [options] URL...
-       dlmanager [options] -i FILE
-
-Download URLs into a directory, with live progress. Files already present
-are skipped (or, with --revalidate, asked of the server again). Two URLs with
-the same file name fail: name one with -o, or with URL<TAB>name in an -i
-list.
-
-Options:
-  -d, --dir DIR          directory to download into (default: .)
-  -i, --input-file FILE  read URLs from FILE, one per line ("-" for stdin);
-                         a line may be URL, URL<TAB>name or
-                         URL<TAB>name<TAB>sha256, where URL may be several
-                         URLs of one file, separated by spaces (mirrors);
-                         blank and # lines are skipped
-  -o, --output NAME      file name, for a single URL
-      --mirror URL       another source of the same file, tried in order
-                         when the ones before fail, for a single URL
-                         (repeatable)
-  -j, --jobs N           downloads at once, 1 to 1000 (default: ${DEFAULTS.concurrency})
-  -x, --connections N    connections per file, 1 to ${MAX_CONNECTIONS}, or auto: more
-                         while they pay, where the server serves ranges
-                         (default: ${DEFAULTS.connections})
-      --retries N        retries per download, 0 to 1000 (default: ${DEFAULTS.retries})
-      --timeout SECONDS  connect and idle timeout (default: ${
-  DEFAULTS.connectTimeout / 1000
-} and ${DEFAULTS.idleTimeout / 1000})
-      --limit-rate SIZE  the most bytes per second (500K, 5M), for all the
-                         downloads together
-      --revalidate       ask the server about files already present: "fresh"
-                         (304 Not Modified, kept) or "updated" (replaced once
-                         the new version is complete)
-      --max-age AGE      revalidate only files the server vouched for longer
-                         ago than AGE (90s, 30m, 12h, 7d)
-      --header 'K: V'    request header (repeatable)
-      --sha256 HEX       expected sha256, for a single URL
-      --integrity SRI    expected digest (sha256-<base64>...), for a single URL
-      --max-size SIZE    keep DIR under SIZE (500M, 2G), removing the least
-                         recently used files
-      --keep N           with --max-size: always keep N files (default: ${DEFAULTS.fileLimit})
-  -q, --quiet            print only errors and the summary
-      --json             print one JSON object per event (for scripts)
-  -V, --version          print the version
-  -h, --help             print this help
-
-Ctrl-C (or SIGTERM, SIGHUP) stops every download, keeping what the server
-lets resume: run the same command again to resume it. A second Ctrl-C exits
-at once.
-
-Exit status: 0 all downloaded or present, 1 some failed, 2 usage error;
-stopped early: 130 on Ctrl-C (SIGINT), 143 on SIGTERM, 129 on SIGHUP, 141
-when the output is closed (as by "| head"). That is 128 + the signal's
-number.
-`;
 
 /** The most downloads `-j` runs at once (each holds a few file descriptors). */
 export const MAX_JOBS = 1000;
@@ -250,53 +170,6 @@ export function parseCliArgs(args: string[]): Command {
   };
 }
 
-/**
- * Parses an input list: one URL per line (or several, separated by spaces:
- * mirrors of one file, tried in order), optionally followed by a tab and a
- * file name, and another tab and a sha256. Blank lines and lines starting
- * with `#` are skipped.
- *
- * @param text The list's contents.
- * @param source The list's name for messages (a path, or `stdin`).
- * @returns The jobs, in order.
- * @throws {UsageError} naming the source and line number of a malformed line.
- *
- * @example
- * ```ts ignore
- * parseInputList("https://example.com/a\ta.zip\n", "list.txt");
- * ```
- */
-export function parseInputList(text: string, source: string): Job[] {
-  const jobs: Job[] = [];
-  const lines = text.split("\n");
-  for (const [index, raw] of lines.entries()) {
-    const line = raw.replace(/\r$/, "");
-    if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
-    const where = `${source}:${index + 1}: `;
-    const fields = line.split("\t");
-    if (fields.length > 3) {
-      throw new UsageError(
-        `${where}expected URL, URL<TAB>name or URL<TAB>name<TAB>sha256, got ${fields.length} fields`,
-      );
-    }
-    const [urls = "", name, sha256] = fields;
-    // Mirrors of one file: its URLs, separated by spaces.
-    const [url = "", ...mirrors] = urls.trim().split(/ +/);
-    const job: Job = { url: checkUrl(url, where) };
-    if (mirrors.length > 0) {
-      job.mirrors = mirrors.map((mirror) => checkUrl(mirror, where));
-    }
-    if (name !== undefined && !(name === "" && sha256 !== undefined)) {
-      job.name = checkName(name, where, "name");
-    }
-    if (sha256 !== undefined) {
-      job.sha256 = checkSha256(sha256.trim(), where, "sha256");
-    }
-    jobs.push(job);
-  }
-  return jobs;
-}
-
 /** The parsed options, by long name. */
 type Values = {
   -readonly [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends
@@ -358,40 +231,6 @@ function readArgs(args: string[]): { values: Values; positionals: string[] } {
     }
   }
   return { values: values as Values, positionals };
-}
-
-function checkUrl(text: string, where: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new UsageError(`${where}Invalid URL "${text}"`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new UsageError(
-      `${where}Invalid URL "${text}": only http and https are supported`,
-    );
-  }
-  return url.href;
-}
-
-function checkName(name: string, where: string, what: string): string {
-  const problem = fileNameProblem(name);
-  if (problem !== undefined) {
-    throw new UsageError(
-      `${where}Invalid ${what} "${printable(name)}": ${problem}`,
-    );
-  }
-  return name;
-}
-
-function checkSha256(hex: string, where: string, what: string): string {
-  if (!/^[0-9a-f]{64}$/i.test(hex)) {
-    throw new UsageError(
-      `${where}Invalid ${what} "${hex}": expected 64 hex digits`,
-    );
-  }
-  return hex.toLowerCase();
 }
 
 function integer(

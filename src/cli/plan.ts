@@ -9,7 +9,8 @@
  */
 
 import { fileNameProblem, printable, urlFileName } from "../_disk/file_name.ts";
-import { type Job, UsageError } from "./args.ts";
+import type { Job } from "./input_list.ts";
+import { UsageError } from "./usage_error.ts";
 
 /** What a usage message says to do about a URL's file name. */
 export const NAME_IT = "(name it with -o, or with URL<TAB>name in an -i list)";

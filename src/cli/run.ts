@@ -9,14 +9,10 @@
  * @module
  */
 
-import {
-  type CliOptions,
-  HELP,
-  type Job,
-  parseCliArgs,
-  parseInputList,
-  UsageError,
-} from "./args.ts";
+import { type CliOptions, parseCliArgs } from "./args.ts";
+import { HELP } from "./help.ts";
+import { type Job, parseInputList } from "./input_list.ts";
+import { UsageError } from "./usage_error.ts";
 import { type CliHost, EXIT, message } from "./host.ts";
 import { plan, type Planned } from "./plan.ts";
 import { Session } from "./session.ts";

@@ -7,7 +7,8 @@
  */
 
 import { type Download, DownloadManager, PersistLimit } from "../../mod.ts";
-import { type CliOptions, UsageError } from "./args.ts";
+import type { CliOptions } from "./args.ts";
+import { UsageError } from "./usage_error.ts";
 import { JsonReporter } from "./json_reporter.ts";
 import { LogReporter } from "./log_reporter.ts";
 import { NAME_IT, type Planned } from "./plan.ts";

@@ -1,17 +1,13 @@
-// The CLI's command line and `-i` lists (src/cli/args.ts), parsed in
+// The CLI's command line (src/cli/args.ts), parsed in
 // process: every option, its default, and the one UsageError each bad input
 // gives. The command as a subprocess is tested in cli_run_test.ts.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  type CliOptions,
-  HELP,
-  type Job,
-  parseCliArgs,
-  parseInputList,
-  UsageError,
-} from "../../src/cli/args.ts";
+import { type CliOptions, parseCliArgs } from "../../src/cli/args.ts";
+import type { Job } from "../../src/cli/input_list.ts";
+import { UsageError } from "../../src/cli/usage_error.ts";
+import { throwsUsage } from "../_helpers/usage.ts";
 
 const URL_A = "https://example.com/a.zip";
 const URL_B = "http://example.org/b.tar.gz";
@@ -45,25 +41,6 @@ function defaults(jobs: Job[]): CliOptions {
   };
 }
 
-/** Asserts that `fn` throws a UsageError with exactly `message`. */
-function throwsUsage(fn: () => unknown, message: string): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof UsageError, `not a UsageError: ${error}`);
-    assert.equal(error.name, "UsageError");
-    assert.equal(error.message, message);
-    return true;
-  });
-}
-
-// UsageError
-
-test("UsageError() is an Error named UsageError when constructed with a message", () => {
-  const error = new UsageError("bad");
-  assert.ok(error instanceof Error);
-  assert.equal(error.name, "UsageError");
-  assert.equal(error.message, "bad");
-});
-
 // parseCliArgs: commands
 
 test("parseCliArgs() returns help when given -h or --help", () => {
@@ -82,48 +59,6 @@ test("parseCliArgs() returns version when given -V or --version", () => {
   assert.deepEqual(parseCliArgs(["-V"]), { kind: "version" });
   assert.deepEqual(parseCliArgs(["--version"]), { kind: "version" });
   assert.deepEqual(parseCliArgs(["--version", "-o", "x"]), { kind: "version" });
-});
-
-test("HELP lists every option when printed", () => {
-  for (
-    const option of [
-      "-d, --dir DIR",
-      "-i, --input-file FILE",
-      "-o, --output NAME",
-      "-j, --jobs N",
-      "--retries N",
-      "--timeout SECONDS",
-      "--header 'K: V'",
-      "--sha256 HEX",
-      "--integrity SRI",
-      "--max-size SIZE",
-      "--keep N",
-      "-q, --quiet",
-      "--json",
-      "-V, --version",
-      "-h, --help",
-    ]
-  ) {
-    assert.ok(HELP.includes(`  ${option} `), option);
-  }
-  assert.ok(HELP.startsWith("Usage: dlmanager [options] URL...\n"));
-});
-
-test("HELP gives every exit status when printed", () => {
-  const text = HELP.slice(HELP.indexOf("Exit status:")).replaceAll("\n", " ");
-  for (
-    const status of [
-      "0 all downloaded or present",
-      "1 some failed",
-      "2 usage error",
-      "130 on Ctrl-C (SIGINT)",
-      "143 on SIGTERM",
-      "129 on SIGHUP",
-      "141 when the output is closed",
-    ]
-  ) {
-    assert.ok(text.includes(status), status);
-  }
 });
 
 // parseCliArgs: defaults and options
@@ -413,6 +348,7 @@ test("parseCliArgs() accepts --retries from 0 to 1000 and throws when given anyt
 });
 
 // Reported bug: `--retries -1` said "needs a value".
+
 test("parseCliArgs() reads a negative number as the value when it follows an option that takes one", () => {
   throwsUsage(
     () => parseCliArgs(["--retries", "-1", URL_A]),
@@ -601,6 +537,7 @@ test("parseCliArgs() throws naming the option as typed when its value would be a
 });
 
 // Reported bug: a value given to a flag is reported as a missing value.
+
 test("parseCliArgs() does not say 'needs a value' when given a value for a flag that takes none", () => {
   const cases: [string, string][] = [
     ["--quiet=yes", "--quiet"],
@@ -679,36 +616,6 @@ test("parseCliArgs() throws when given a URL that is not http or https", () => {
   }
 });
 
-// parseInputList
-
-test("parseInputList() returns one job per line when lines are URL, URL<TAB>name or URL<TAB>name<TAB>sha256", () => {
-  assert.deepEqual(
-    parseInputList(
-      `${URL_A}\n${URL_B}\tb.tgz\n${URL_A}\tc.zip\t${SHA}\n`,
-      "list.txt",
-    ),
-    [
-      { url: URL_A },
-      { url: URL_B, name: "b.tgz" },
-      { url: URL_A, name: "c.zip", sha256: SHA },
-    ],
-  );
-});
-
-test("parseInputList() takes URLs separated by spaces as mirrors of one file", () => {
-  assert.deepEqual(
-    parseInputList(`${URL_A} ${URL_B}\tx.zip\n${URL_B}  ${URL_A} \n`, "l"),
-    [
-      { url: URL_A, mirrors: [URL_B], name: "x.zip" },
-      { url: URL_B, mirrors: [URL_A] },
-    ],
-  );
-  throwsUsage(
-    () => parseInputList(`${URL_A} ftp://example.com/a.zip\n`, "l"),
-    'l:1: Invalid URL "ftp://example.com/a.zip": only http and https are supported',
-  );
-});
-
 test("parseCliArgs() takes --mirror, repeated, for a single URL", () => {
   assert.deepEqual(
     options(["--mirror", URL_B, "--mirror=http://example.net/b", URL_A]).jobs,
@@ -717,121 +624,6 @@ test("parseCliArgs() takes --mirror, repeated, for a single URL", () => {
   throwsUsage(
     () => parseCliArgs(["--mirror", URL_B, URL_A, URL_B]),
     "--mirror needs exactly one URL and no -i",
-  );
-});
-
-test("parseInputList() returns no jobs when the text is empty or only blanks and comments", () => {
-  assert.deepEqual(parseInputList("", "l"), []);
-  assert.deepEqual(parseInputList("\n\n  \n\t\n# x\n   # y\n", "l"), []);
-});
-
-test("parseInputList() skips blank and # lines when they are between URLs", () => {
-  assert.deepEqual(
-    parseInputList(`# list\n\n${URL_A}\n   \n  # ${URL_B}\n${URL_B}`, "l"),
-    [{ url: URL_A }, { url: URL_B }],
-  );
-});
-
-test("parseInputList() normalises and trims the URL when the line has spaces or CRLF", () => {
-  assert.deepEqual(
-    parseInputList(`  HTTPS://Example.com/a  \r\n${URL_B}\tb\r\n`, "l"),
-    [{ url: "https://example.com/a" }, { url: URL_B, name: "b" }],
-  );
-});
-
-test("parseInputList() lowercases and trims the sha256 when it is given", () => {
-  assert.deepEqual(
-    parseInputList(`${URL_A}\ta\t ${SHA.toUpperCase()} `, "l"),
-    [{ url: URL_A, name: "a", sha256: SHA }],
-  );
-});
-
-test("parseInputList() leaves the name out when it is empty before a sha256", () => {
-  assert.deepEqual(parseInputList(`${URL_A}\t\t${SHA}`, "l"), [
-    { url: URL_A, sha256: SHA },
-  ]);
-});
-
-test("parseInputList() keeps the name as written when it has spaces", () => {
-  assert.deepEqual(parseInputList(`${URL_A}\t my file.zip `, "l"), [
-    { url: URL_A, name: " my file.zip " },
-  ]);
-});
-
-test("parseInputList() throws with the source and line number when a line has more than 3 fields", () => {
-  throwsUsage(
-    () =>
-      parseInputList(`${URL_A}\n\n# c\n${URL_A}\ta\t${SHA}\textra`, "list.txt"),
-    "list.txt:4: expected URL, URL<TAB>name or URL<TAB>name<TAB>sha256, got 4 fields",
-  );
-  throwsUsage(
-    () => parseInputList(`${URL_A}\t\t\t\t`, "stdin"),
-    "stdin:1: expected URL, URL<TAB>name or URL<TAB>name<TAB>sha256, got 5 fields",
-  );
-});
-
-test("parseInputList() throws with the source and line number when a URL is bad", () => {
-  throwsUsage(
-    () => parseInputList(`${URL_A}\nexample.com/x\n`, "list.txt"),
-    'list.txt:2: Invalid URL "example.com/x"',
-  );
-  throwsUsage(
-    () => parseInputList(`\n\nftp://h/x\tname`, "stdin"),
-    'stdin:3: Invalid URL "ftp://h/x": only http and https are supported',
-  );
-  throwsUsage(
-    () => parseInputList(`\tname`, "l"),
-    'l:1: Invalid URL ""',
-  );
-});
-
-test("parseInputList() throws with the source and line number when a name is bad", () => {
-  const cases: [string, string][] = [
-    [".", 'l.txt:2: Invalid name ".": name must not be "."'],
-    ["..", 'l.txt:2: Invalid name "..": name must not be ".."'],
-    [
-      "a/b",
-      'l.txt:2: Invalid name "a/b": name must not contain a path separator',
-    ],
-    [
-      "a\\b",
-      'l.txt:2: Invalid name "a\\b": name must not contain a path separator',
-    ],
-    [
-      "a\rb",
-      'l.txt:2: Invalid name "a\\rb": name must not contain a control character (such as a newline or an escape)',
-    ],
-  ];
-  for (const [name, message] of cases) {
-    throwsUsage(
-      () => parseInputList(`${URL_A}\n${URL_A}\t${name}`, "l.txt"),
-      message,
-    );
-  }
-});
-
-test("parseInputList() throws for an empty name when a line ends with a tab", () => {
-  throwsUsage(
-    () => parseInputList(`${URL_A}\t`, "l.txt"),
-    'l.txt:1: Invalid name "": name must not be empty',
-  );
-});
-
-test("parseInputList() throws with the source and line number when a sha256 is bad", () => {
-  throwsUsage(
-    () => parseInputList(`${URL_A}\n\n${URL_A}\ta\tnothex`, "l.txt"),
-    'l.txt:3: Invalid sha256 "nothex": expected 64 hex digits',
-  );
-  throwsUsage(
-    () => parseInputList(`${URL_A}\ta\t`, "l.txt"),
-    'l.txt:1: Invalid sha256 "": expected 64 hex digits',
-  );
-});
-
-test("parseInputList() counts lines after CRLF and comments when it reports a line number", () => {
-  throwsUsage(
-    () => parseInputList(`# a\r\n${URL_A}\r\n\r\nbad\r\n`, "l"),
-    'l:4: Invalid URL "bad"',
   );
 });
 

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { HELP } from "../../src/cli/args.ts";
+import { HELP } from "../../src/cli/help.ts";
 
 test("docs/cli.md shows the --help text as dlmanager prints it", () => {
   const doc = readFileSync("docs/cli.md", "utf8");

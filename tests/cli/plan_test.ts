@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { UsageError } from "../../src/cli/args.ts";
+import { UsageError } from "../../src/cli/usage_error.ts";
 import { jobFileName, plan } from "../../src/cli/plan.ts";
 
 function throwsUsage(fn: () => unknown, message: string): void {

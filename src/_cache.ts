@@ -1,0 +1,92 @@
+// The file a download finds in place: whether one is there, whether it may
+// be used as it is (a cache hit, which sets its access time so that a
+// `PersistLimit` keeps it), and the record that a revalidating manager keeps
+// of what the server last vouched for (see `_disk/record.ts`).
+
+import { notAFileError } from "./_disk/file_name.ts";
+import {
+  factsOf,
+  type FileFacts,
+  readRecord,
+  RECORD_VERSION,
+  writeRecord,
+} from "./_disk/record.ts";
+import { isFresh, type Revalidation, wallClock } from "./_revalidation.ts";
+import { NotFoundError } from "./_runtime/fs_errors.ts";
+import { fs } from "./_runtime/fs.ts";
+
+/**
+ * The size and modification time of the file at `dest`, or `undefined` if
+ * nothing is there; a `TypeError` if a directory (or anything but a file)
+ * is: nothing could be renamed onto it. Synchronous: one metadata call,
+ * whose answer is usually "missing", costs less on the event loop than a
+ * round trip to the runtime's I/O threads.
+ */
+export function fileAt(url: string, dest: string): FileFacts | undefined {
+  if (!fs.existsSync(dest)) return undefined;
+  const stat = fs.statSync(dest);
+  if (stat === undefined) return undefined; // removed since the look
+  if (!stat.isFile) throw notAFileError(url, dest, stat.isDirectory);
+  return { size: stat.size, mtime: stat.mtime?.getTime() ?? 0 };
+}
+
+/**
+ * Whether the file at `dest` may be used as it is: it is there and (with a
+ * `revalidation`) fresh. A hit's access time is set to now.
+ */
+export function isCacheHit(
+  url: string,
+  dest: string,
+  revalidation: Revalidation | undefined,
+): boolean {
+  const facts = fileAt(url, dest);
+  if (facts === undefined) return false;
+  if (revalidation !== undefined) {
+    const record = readRecord(dest, url, facts);
+    if (!isFresh(revalidation, record, facts, wallClock())) return false;
+  }
+  // Removed since the look: then it is not there.
+  return touch(dest, facts);
+}
+
+/**
+ * Sets a cached file's access time to now (a cache hit, which a
+ * `PersistLimit` keeps), its modification time left as it is. Returns
+ * whether it did: `false` if the file was removed meanwhile.
+ */
+export function touch(dest: string, facts: FileFacts): boolean {
+  try {
+    fs.utimeSync(dest, new Date(), new Date(facts.mtime));
+    return true;
+  } catch (error) {
+    if (error instanceof NotFoundError) return false;
+    throw error;
+  }
+}
+
+/**
+ * Writes the record of the file at `dest`, just put in place (or just
+ * found current): the server vouched for it now, under `validator`. Never
+ * fails the download.
+ */
+export async function remember(
+  url: string,
+  dest: string,
+  validator: string,
+  known?: FileFacts,
+): Promise<void> {
+  try {
+    const facts = known ?? await factsOf(dest);
+    if (facts === undefined) return; // removed already
+    await writeRecord(dest, {
+      version: RECORD_VERSION,
+      url,
+      validator,
+      checked: wallClock(),
+      ...facts,
+    });
+  } catch {
+    // The file is whole and in place: without its record (a full disk) it
+    // is only unknown to a later revalidation, which then fetches it again.
+  }
+}

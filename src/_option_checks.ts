@@ -1,0 +1,83 @@
+// Checks of option values, shared by every options object: each returns
+// the value if it is in range, else throws a `RangeError` (a `TypeError` for
+// a wrong type) whose message starts with `context` (`Cannot download
+// "<url>"`, `Cannot create DownloadManager`) and names the option.
+
+/**
+ * A bandwidth limit, checked: a positive number of bytes per second, or
+ * `Infinity` (also for `undefined`: no limit); else a `RangeError` whose
+ * message starts with `context` (e.g. `Cannot download "<url>"`).
+ */
+export function rateOf(value: number | undefined, context: string): number {
+  const rate = value ?? Infinity;
+  if (typeof rate !== "number" || !(rate > 0)) {
+    throw new RangeError(
+      `${context}: rateLimit must be a positive number of bytes per second or Infinity, got ${value}`,
+    );
+  }
+  return rate;
+}
+
+/** A minimum speed: 0 or more bytes per second, finite. */
+export function speedOf(context: string, value: number): number {
+  if (typeof value !== "number" || !(value >= 0) || value === Infinity) {
+    throw new RangeError(
+      `${context}: minSpeed must be 0 or more bytes per second, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/** A whole number of 0 or more. */
+export function count(context: string, name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(
+      `${context}: ${name} must be a whole number of 0 or more, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/** 0 or more milliseconds (`Infinity` too). */
+export function duration(context: string, name: string, value: number): number {
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
+    throw new RangeError(
+      `${context}: ${name} must be 0 or more milliseconds, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/** More than 0 milliseconds. */
+export function positive(context: string, name: string, value: number): number {
+  if (typeof value !== "number" || !(value > 0)) {
+    throw new RangeError(
+      `${context}: ${name} must be more than 0 milliseconds, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/** `true` or `false`: a `TypeError` otherwise. */
+export function flag(context: string, name: string, value: boolean): boolean {
+  if (typeof value !== "boolean") {
+    throw new TypeError(
+      `${context}: ${name} must be true or false, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/** A positive whole number, or `Infinity`. */
+export function countOrInfinity(
+  context: string,
+  name: string,
+  value: number,
+): number {
+  if (!(Number.isSafeInteger(value) || value === Infinity) || value < 1) {
+    throw new RangeError(
+      `${context}: ${name} must be a positive integer or Infinity, got ${value}`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,108 @@
+/**
+ * The `-i` list: one file per line (its URL, or its mirrors separated by
+ * spaces; then, after tabs, a name and a sha256), checked line by line so
+ * that a bad line is one {@linkcode UsageError} naming it.
+ *
+ * @module
+ */
+
+import { fileNameProblem, printable } from "../_disk/file_name.ts";
+import { UsageError } from "./usage_error.ts";
+
+/** One file to download. */
+export interface Job {
+  /** The URL, normalised. */
+  url: string;
+  /** Other sources of the same file, tried in order when one fails. */
+  mirrors?: string[] | undefined;
+  /** The file name (`-o`, or an input line's second field). */
+  name?: string | undefined;
+  /** The expected sha256 in hex. */
+  sha256?: string | undefined;
+  /** The expected digest as an SRI string. */
+  integrity?: string | undefined;
+}
+
+/**
+ * Parses an input list: one URL per line (or several, separated by spaces:
+ * mirrors of one file, tried in order), optionally followed by a tab and a
+ * file name, and another tab and a sha256. Blank lines and lines starting
+ * with `#` are skipped.
+ *
+ * @param text The list's contents.
+ * @param source The list's name for messages (a path, or `stdin`).
+ * @returns The jobs, in order.
+ * @throws {UsageError} naming the source and line number of a malformed line.
+ *
+ * @example
+ * ```ts ignore
+ * parseInputList("https://example.com/a\ta.zip\n", "list.txt");
+ * ```
+ */
+export function parseInputList(text: string, source: string): Job[] {
+  const jobs: Job[] = [];
+  const lines = text.split("\n");
+  for (const [index, raw] of lines.entries()) {
+    const line = raw.replace(/\r$/, "");
+    if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
+    const where = `${source}:${index + 1}: `;
+    const fields = line.split("\t");
+    if (fields.length > 3) {
+      throw new UsageError(
+        `${where}expected URL, URL<TAB>name or URL<TAB>name<TAB>sha256, got ${fields.length} fields`,
+      );
+    }
+    const [urls = "", name, sha256] = fields;
+    // Mirrors of one file: its URLs, separated by spaces.
+    const [url = "", ...mirrors] = urls.trim().split(/ +/);
+    const job: Job = { url: checkUrl(url, where) };
+    if (mirrors.length > 0) {
+      job.mirrors = mirrors.map((mirror) => checkUrl(mirror, where));
+    }
+    if (name !== undefined && !(name === "" && sha256 !== undefined)) {
+      job.name = checkName(name, where, "name");
+    }
+    if (sha256 !== undefined) {
+      job.sha256 = checkSha256(sha256.trim(), where, "sha256");
+    }
+    jobs.push(job);
+  }
+  return jobs;
+}
+
+/** `text` as a normalised `http:` or `https:` URL; `where` starts the error. */
+export function checkUrl(text: string, where: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`${where}Invalid URL "${text}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError(
+      `${where}Invalid URL "${text}": only http and https are supported`,
+    );
+  }
+  return url.href;
+}
+
+/** `name` if it is a plain file name; `what` names it in the error. */
+export function checkName(name: string, where: string, what: string): string {
+  const problem = fileNameProblem(name);
+  if (problem !== undefined) {
+    throw new UsageError(
+      `${where}Invalid ${what} "${printable(name)}": ${problem}`,
+    );
+  }
+  return name;
+}
+
+/** `hex`, lowercased, if it is 64 hex digits; `what` names it in the error. */
+export function checkSha256(hex: string, where: string, what: string): string {
+  if (!/^[0-9a-f]{64}$/i.test(hex)) {
+    throw new UsageError(
+      `${where}Invalid ${what} "${hex}": expected 64 hex digits`,
+    );
+  }
+  return hex.toLowerCase();
+}

@@ -1,0 +1,85 @@
+// The file a download finds in place (src/_cache.ts): there or not, a cache
+// hit that sets its access time, and the record a revalidating manager keeps.
+
+import assert from "node:assert/strict";
+import { mkdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { test } from "node:test";
+import { fileAt, isCacheHit, remember, touch } from "../src/_cache.ts";
+import { readRecord, recordPath } from "../src/_disk/record.ts";
+import { wallClock } from "../src/_revalidation.ts";
+import { tempDir } from "./_helpers/temp_dir.ts";
+
+const URL_A = "https://example.com/a.bin";
+const OLD = new Date("2020-01-01T00:00:00Z");
+
+test("fileAt() gives a file's size and mtime, undefined when nothing is there, and a TypeError for a directory", async () => {
+  await using dir = await tempDir();
+  assert.equal(fileAt(URL_A, dir.join("missing")), undefined);
+  await writeFile(dir.join("a.bin"), "hello");
+  await utimes(dir.join("a.bin"), OLD, OLD);
+  assert.deepEqual(fileAt(URL_A, dir.join("a.bin")), {
+    size: 5,
+    mtime: OLD.getTime(),
+  });
+  await mkdir(dir.join("d"));
+  assert.throws(() => fileAt(URL_A, dir.join("d")), {
+    name: "TypeError",
+    message: `Cannot download "${URL_A}" to "${
+      dir.join("d")
+    }": a directory is in the way`,
+  });
+});
+
+test("isCacheHit() takes a file there without revalidation and sets its access time, not its mtime", async () => {
+  await using dir = await tempDir();
+  const path = dir.join("a.bin");
+  assert.equal(isCacheHit(URL_A, path, undefined), false);
+  await writeFile(path, "hello");
+  await utimes(path, OLD, OLD);
+  assert.equal(isCacheHit(URL_A, path, undefined), true);
+  const after = await stat(path);
+  assert.ok(after.atimeMs > OLD.getTime() + 1000);
+  assert.ok(Math.abs(after.mtimeMs - OLD.getTime()) <= 1);
+});
+
+test("isCacheHit() under a revalidation takes a file only while its record is fresh", async () => {
+  await using dir = await tempDir();
+  const path = dir.join("a.bin");
+  await writeFile(path, "hello");
+  await utimes(path, OLD, OLD);
+  const always = { maxAge: 0, since: wallClock() };
+  const hour = { maxAge: 3_600_000, since: wallClock() };
+  assert.equal(isCacheHit(URL_A, path, always), false);
+  await remember(URL_A, path, '"v1"');
+  assert.equal(isCacheHit(URL_A, path, hour), true);
+  assert.equal(
+    isCacheHit(URL_A, path, { maxAge: 0, since: wallClock() }),
+    false,
+  );
+  // Another URL's record is not this one's: its file is judged by its old
+  // mtime.
+  assert.equal(isCacheHit("https://example.com/b.bin", path, hour), false);
+});
+
+test("remember() writes a record bound to the file, and never fails when the file is gone", async () => {
+  await using dir = await tempDir();
+  const path = dir.join("a.bin");
+  await writeFile(path, "hello");
+  const facts = fileAt(URL_A, path);
+  assert.ok(facts !== undefined);
+  await remember(URL_A, path, '"v1"');
+  const record = readRecord(path, URL_A, facts);
+  assert.equal(record?.validator, '"v1"');
+  assert.equal(record?.size, 5);
+  const written = JSON.parse(await readFile(recordPath(path), "utf8"));
+  assert.equal(written.url, URL_A);
+  await rm(path);
+  await rm(recordPath(path));
+  await remember(URL_A, path, '"v2"');
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("touch() says false for a file removed since it was looked at", async () => {
+  await using dir = await tempDir();
+  assert.equal(touch(dir.join("gone"), { size: 0, mtime: 0 }), false);
+});
