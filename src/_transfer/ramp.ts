@@ -1,7 +1,9 @@
 // How many connections a segmented download uses, when it chooses
 // (`connections: "auto"`): one, until the first has shown its rate; then,
 // if the rest would take long enough for more connections to pay and the
-// server is not on this machine or network, a few; then `STEP` times as
+// server is not on this machine or network, a few (at the first answer
+// already, for a file of `EARLY_BYTES` or more: at 64 MB/s, more than one
+// connection's second of work); then `STEP` times as
 // many each time the rate rose with the last step, until it stops rising or
 // the limit is reached. Never fewer: a connection that was opened finishes
 // its piece. A rate is measured over a window of a few round trips (the
@@ -35,6 +37,8 @@ export function isLoopback(hostname: string): boolean {
 export const LOCAL_ANSWER = 10;
 /** More connections pay when the rest would take at least this long. */
 export const PAYS_AFTER = 1000;
+/** A file with this much left gets the first step at its first answer. */
+export const EARLY_BYTES = 64 * 1024 * 1024;
 /** How many connections the first step opens. */
 export const FIRST_STEP = 4;
 /** How many times more connections each later step opens. */
@@ -90,6 +94,22 @@ export class Ramp {
   cap(max: number): void {
     this.#max = Math.max(1, Math.min(this.#max, max));
     if (this.#connections >= this.#max) this.#done = true;
+  }
+
+  /**
+   * At the first answer, with `left` bytes to fetch: a file of
+   * `EARLY_BYTES` or more, from a server that is not on this machine or
+   * network, gets the first step at once (its first window would only show
+   * a connection in slow start). Returns the connections to have now.
+   */
+  begin(time: number, left: number): number {
+    if (this.#done || this.#local || left < EARLY_BYTES) {
+      return this.#connections;
+    }
+    this.#connections = Math.min(this.#max, FIRST_STEP);
+    if (this.#connections >= this.#max) this.#done = true;
+    this.#startsAt = time + this.#settle;
+    return this.#connections;
   }
 
   /**

@@ -87,6 +87,9 @@ async function firstConnection(
           firstAnswer: ms,
           loopback: isLoopback(new URL(transfer.source).hostname),
         });
+        if (ramp.begin(performance.now(), (total as number) - offset) > 1) {
+          stop.abort(new Handoff(ramp));
+        }
       } else {
         stop.abort(new Handoff(undefined));
       }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  EARLY_BYTES,
   FIRST_STEP,
   isLoopback,
   LOCAL_ANSWER,
@@ -133,4 +134,31 @@ test("Ramp.cap() lowers the most connections, and settles it when reached", () =
   assert.equal(ramp.settled, true);
   const one = new Ramp({ max: 1, firstAnswer: 50 });
   assert.equal(one.settled, true);
+});
+
+test("Ramp.begin() takes the first step at the first answer for a file of EARLY_BYTES or more, then steps on as the rate shows", () => {
+  const ramp = new Ramp({ max: 16, firstAnswer: ANSWER });
+  assert.equal(ramp.begin(0, EARLY_BYTES), FIRST_STEP);
+  // The new connections get their time to connect before a window starts.
+  const start = SETTLE_ANSWERS * ANSWER;
+  assert.equal(ramp.observe(start - 1, 0, EARLY_BYTES), FIRST_STEP);
+  ramp.observe(start, 0, EARLY_BYTES);
+  // Four connections at 20 MB/s each, and more than a second's worth left.
+  assert.equal(
+    ramp.observe(start + MIN_WINDOW, 80 * MB / 1000 * MIN_WINDOW, 1e12),
+    FIRST_STEP * STEP,
+  );
+});
+
+test("Ramp.begin() leaves a smaller file, or a server on this machine or network, to the first connection's rate", () => {
+  const small = new Ramp({ max: 16, firstAnswer: ANSWER });
+  assert.equal(small.begin(0, EARLY_BYTES - 1), 1);
+  assert.equal(small.settled, false);
+  assert.deepEqual(run(small, [20]), [FIRST_STEP]);
+  const local = new Ramp({ max: 16, firstAnswer: LOCAL_ANSWER - 1 });
+  assert.equal(local.begin(0, 1e12), 1);
+  const named = new Ramp({ max: 16, firstAnswer: ANSWER, loopback: true });
+  assert.equal(named.begin(0, 1e12), 1);
+  const one = new Ramp({ max: 1, firstAnswer: ANSWER });
+  assert.equal(one.begin(0, 1e12), 1);
 });
