@@ -18,25 +18,18 @@ import { HTTPError } from "../errors.ts";
 import { withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
 import { type Piece, Pieces } from "./pieces.ts";
+import { PartWriter } from "./part_writer.ts";
 import type { Ramp } from "./ramp.ts";
 import type { Transfer } from "./strategy.ts";
 
 /** No part is split in two smaller than this. */
 export const MIN_PIECE = 1024 * 1024;
 /**
- * The most bytes of a read written (and paid for under a rate limit) at
- * once: a runtime may hand over a larger chunk (Bun does), and a connection
- * then runs ahead of a limit by no more than this. Less than `MIN_PIECE`,
- * the least part another connection takes, so a write in flight never
- * reaches into a part taken meanwhile.
- */
-export const MAX_WRITE = 256 * 1024;
-/**
  * A connection takes half of another's part only if that half would keep
  * one connection busy this long (ms): a new connection costs its setup and
  * slow start, and the connection cut short is closed.
  */
-const STEAL_AFTER = 500;
+const STEAL_AFTER = 200;
 /** How often the sidecar's ranges are brought up to date while parts are written. */
 const CHECKPOINT_EVERY = 1000;
 /** How often, at most, progress is reported while parts are written. */
@@ -297,9 +290,17 @@ export class Workers {
     asked: number,
     connection: Connection,
   ): Promise<void> {
-    const { url, partial } = this.#transfer;
+    const { url, partial, throttle } = this.#transfer;
     const reader = body.getReader();
     const file = await partial.writerAt(piece.start + piece.written);
+    const writer = new PartWriter(file, {
+      room: () => piece.end - piece.start - piece.written,
+      wrote: async (bytes) => {
+        this.#pieces.wrote(piece, bytes);
+        this.#progress();
+        await connection.pace(bytes);
+      },
+    });
     try {
       for (;;) {
         let result;
@@ -310,21 +311,7 @@ export class Workers {
         }
         if (result.done) break;
         connection.received(result.value.byteLength);
-        let value = result.value;
-        // Room is measured again for each slice: a wait for the rate limit
-        // may have let another connection take the piece's rest.
-        let room: number;
-        while (
-          value.byteLength > 0 &&
-          (room = piece.end - piece.start - piece.written) > 0
-        ) {
-          const bytes = value.subarray(0, Math.min(room, MAX_WRITE));
-          value = value.subarray(bytes.byteLength);
-          await file.write(bytes);
-          this.#pieces.wrote(piece, bytes.byteLength);
-          this.#progress();
-          await connection.pace(bytes.byteLength);
-        }
+        await writer.take(result.value, !throttle.limited);
         if (piece.start + piece.written >= piece.end && piece.end < asked) {
           // Its end was lowered: the rest is another connection's (and the
           // connection closes with the answer; one read to its end stays
@@ -333,7 +320,9 @@ export class Workers {
           return;
         }
       }
+      await writer.flush();
     } finally {
+      await writer.drop();
       await file.close();
     }
     if (piece.start + piece.written < piece.end) {
