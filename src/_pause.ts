@@ -15,9 +15,9 @@ export class Paused extends Error {
 /** One download's pause and resume (see the module comment). */
 export class PauseControl {
   #paused = false;
-  // The transfer running now, if any, and who waits for it to stop.
+  // The transfer running now, if any (a cancel stops it too: see
+  // `PauseControl.cancel`), and who waits for it to stop.
   #run: AbortController | undefined;
-  #unforward: (() => void) | undefined;
   #stopped: (() => void)[] = [];
   #resumed: (() => void)[] = [];
 
@@ -46,25 +46,29 @@ export class PauseControl {
 
   /**
    * Starts one run of the transfer: returns its signal, aborted by a pause
-   * (reason {@linkcode Paused}) or by `cancel` (its reason).
+   * (reason {@linkcode Paused}), or by a cancel: `cancel` aborted already
+   * (its reason), or {@linkcode PauseControl.cancel} meanwhile.
    */
   begin(cancel: AbortSignal): AbortSignal {
     const run = new AbortController();
     this.#run = run;
     if (this.#paused) run.abort(new Paused());
     else if (cancel.aborted) run.abort(cancel.reason);
-    // Forwarded by hand: `AbortSignal.any()` costs each download more than
-    // the rest of its pause handling (its signals are tracked for GC).
-    const forward = (): void => run.abort(cancel.reason);
-    cancel.addEventListener("abort", forward, { once: true });
-    this.#unforward = () => cancel.removeEventListener("abort", forward);
     return run.signal;
+  }
+
+  /**
+   * The download was canceled (its signal aborted with `reason`): the run
+   * now, if any, stops with that reason. Told by the download, not heard
+   * from its signal: a listener there (or `AbortSignal.any()`) costs each
+   * download more than the rest of its pause handling.
+   */
+  cancel(reason: unknown): void {
+    this.#run?.abort(reason);
   }
 
   /** The run has ended (the file closed): a pause waiting for it settles. */
   end(): void {
-    this.#unforward?.();
-    this.#unforward = undefined;
     this.#run = undefined;
     for (const resolve of this.#stopped.splice(0)) resolve();
   }

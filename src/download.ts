@@ -367,7 +367,7 @@ export class Download extends DownloadEventTarget {
       this.#finish();
       return;
     }
-    this.#abort.abort(new DownloadInterrupt(this.#interruptMessage()));
+    this.#abortWith(new DownloadInterrupt(this.#interruptMessage()));
   }
 
   /**
@@ -587,6 +587,12 @@ export class Download extends DownloadEventTarget {
 
   #onSignal = (): void => this.cancel();
 
+  /** Aborts the download's signal, and the transfer's run under it. */
+  #abortWith(reason: unknown): void {
+    this.#abort.abort(reason);
+    this.#pause.cancel(this.#abort.signal.reason);
+  }
+
   #interruptMessage(): string {
     return `Download of "${this.#spec.url}" was canceled`;
   }
@@ -614,7 +620,7 @@ export class Download extends DownloadEventTarget {
       this.#onStateChange?.(this, state);
     } catch (error) {
       this.#fail(error);
-      this.#abort.abort(error);
+      this.#abortWith(error);
     }
     this.#dispatch("statechange", () => new DownloadStateEvent(this, state));
   }
