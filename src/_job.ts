@@ -251,12 +251,19 @@ async function transferUnderLock(
       retrying: (attempt, delay, error) => host.retrying(attempt, delay, error),
       conditional: cached && conditionalHeaders(cached.validator),
     };
-    await fromSources(
-      transfer,
-      spec.sources,
-      (error) => host.isCancellation(error) || error instanceof NotModified,
-      (from) => transferPausably(spec, host, from),
-    );
+    if (spec.sources.length === 1) {
+      // One source (the usual): run as `fromSources` would (any error is
+      // thrown as it is), without its copy of the transfer and its layer of
+      // promises, which cost each download.
+      await transferPausably(spec, host, transfer);
+    } else {
+      await fromSources(
+        transfer,
+        spec.sources,
+        (error) => host.isCancellation(error) || error instanceof NotModified,
+        (from) => transferPausably(spec, host, from),
+      );
+    }
     await partial.close();
     spec.integrity?.verify(spec.url);
     host.signal.throwIfAborted();
@@ -317,7 +324,8 @@ async function transferPausably(
 ): Promise<void> {
   const { pause } = host;
   for (;;) {
-    await pause.whenResumed(host.signal);
+    // Not paused (the usual): no promise to wait for.
+    if (pause.paused) await pause.whenResumed(host.signal);
     const signal = pause.begin(host.signal);
     try {
       // Chosen anew: a paused download may be in parts now.
