@@ -31,6 +31,7 @@
  */
 
 export { Download } from "./src/download.ts";
+export { DownloadStatus } from "./src/download_status.ts";
 export type {
   CancelOptions,
   ConnectionProgress,

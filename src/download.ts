@@ -7,7 +7,14 @@
 
 import type { Owner } from "./_disk/lock.ts";
 import { endsDownload, eventStream } from "./_event_stream.ts";
-import { DownloadEventTarget, listens } from "./download_event_target.ts";
+import { listens } from "./download_event_target.ts";
+import {
+  DownloadStatus,
+  interruptMessage,
+  type Phase,
+  recordOf,
+  type StatusRecord,
+} from "./download_status.ts";
 import { type JobHost, type JobSpec, jobSpec, runJob } from "./_job.ts";
 import { PauseControl } from "./_pause.ts";
 import type { Membership } from "./_membership.ts";
@@ -23,26 +30,14 @@ import {
 } from "./events.ts";
 import type {
   CancelOptions,
-  ConnectionProgress,
   DownloadOptions,
   DownloadState,
   EventsOptions,
-  LockHolder,
   ProgressCallback,
   StateChangeCallback,
   WaitOptions,
 } from "./download_options.ts";
 import { rateOf } from "./_option_checks.ts";
-
-// Where a download is; "committing" shows as "running", but a cancel no
-// longer takes: the complete file is being moved into place.
-type Phase =
-  | "idle"
-  | "queued"
-  | "waiting"
-  | "running"
-  | "committing"
-  | "done";
 
 // Let the manager put a download in its queue, and share what it shares,
 // without a public method.
@@ -62,7 +57,9 @@ export function join(download: Download, membership: Membership): void {
 const NOT_STARTED = "the download was not started: call start() first";
 
 /**
- * Downloads one file in the background.
+ * Downloads one file in the background. What it tells of itself (its
+ * state, bytes, error, URL and destination) it has from
+ * {@linkcode DownloadStatus}.
  *
  * The body is streamed into a partial file of its own beside `dest`
  * (`.<name>.<12 hex>.dlpart.<token>`), which is renamed onto `dest` once the
@@ -87,29 +84,19 @@ const NOT_STARTED = "the download was not started: call start() first";
  * await download.wait(); // rejects on error or cancel
  * ```
  */
-export class Download extends DownloadEventTarget {
+export class Download extends DownloadStatus {
   #spec: JobSpec;
-  #finalUrl: string;
+  // What the accessors of DownloadStatus read.
+  #status: StatusRecord;
   #progress: ProgressCallback | null;
   #finishedCallback: ((download: Download) => void) | undefined;
   #onStateChange: StateChangeCallback | undefined;
   #signal: AbortSignal | undefined;
-  #phase: Phase = "idle";
-  #canceled = false;
-  #failed = false;
-  #error: unknown = undefined;
   #abort = new AbortController();
   #settled: Promise<void>;
   #settle: () => void = () => {};
-  #written = 0;
-  #total: number | undefined;
-  #skipped = false;
-  #revalidation: "fresh" | "updated" | undefined;
-  #lockHolder: LockHolder | undefined;
-  #parts: (() => readonly ConnectionProgress[]) | undefined;
   #pause = new PauseControl();
   #keepPartial = false;
-  #partialKept = false;
   // The state the callback and listeners were last told.
   #told: DownloadState = "idle";
   #limiter: RateLimiter;
@@ -143,7 +130,10 @@ export class Download extends DownloadEventTarget {
     this.#limiter = new RateLimiter(
       rateOf(options.rateLimit, `Cannot download "${this.#spec.url}"`),
     );
-    this.#finalUrl = this.#spec.url;
+    this.#status = recordOf(this);
+    this.#status.url = this.#status.finalUrl = this.#spec.url;
+    this.#status.dest = this.#spec.dest;
+    this.#status.pause = this.#pause;
     this.#progress = options.progress ?? null;
     this.#finishedCallback = options.finishedCallback;
     this.#onStateChange = options.onStateChange;
@@ -164,156 +154,20 @@ export class Download extends DownloadEventTarget {
    */
   start(): void {
     if (
-      (this.#phase !== "idle" && this.#phase !== "queued") || this.#canceled
+      (this.#status.phase !== "idle" && this.#status.phase !== "queued") ||
+      this.#status.canceled
     ) {
       throw new Error(
         `Cannot start download of "${this.#spec.url}": it was already ${
-          this.#canceled ? "canceled" : "started"
+          this.#status.canceled ? "canceled" : "started"
         }`,
       );
     }
-    this.#phase = "running";
+    this.#status.phase = "running";
     if (this.#signal?.aborted) this.cancel();
     this.#signal?.addEventListener("abort", this.#onSignal);
     this.#emitState();
     void this.#run();
-  }
-
-  /**
-   * Where the download is: `"idle"`, `"queued"`, `"running"`, `"waiting"`
-   * (for another process's lock), `"paused"`, `"done"`, `"failed"` or
-   * `"canceled"`. An error takes precedence over a cancel.
-   *
-   * @example
-   * ```ts ignore
-   * await download.wait({ raiseIfError: false });
-   * console.log(download.state); // "done", "failed" or "canceled"
-   * ```
-   */
-  get state(): DownloadState {
-    const phase = this.#phase;
-    if (phase === "done") {
-      return this.#failed ? "failed" : this.#canceled ? "canceled" : "done";
-    }
-    if (this.#canceled) return phase === "idle" ? "canceled" : "running";
-    if (this.#pause.paused && phase !== "committing") return "paused";
-    if (phase === "committing") return "running";
-    return phase;
-  }
-
-  /**
-   * Bytes of the file written so far (what progress last reported).
-   *
-   * @example
-   * ```ts ignore
-   * console.log(`${download.bytesWritten} of ${download.total ?? "?"}`);
-   * ```
-   */
-  get bytesWritten(): number {
-    return this.#written;
-  }
-
-  /**
-   * The file's length, once the server has told it (`undefined` before, or
-   * if it does not).
-   *
-   * @example
-   * ```ts ignore
-   * if (download.total !== undefined) console.log(download.total);
-   * ```
-   */
-  get total(): number | undefined {
-    return this.#total;
-  }
-
-  /**
-   * Whether the download ended without fetching because `dest` appeared
-   * while it waited for another process's lock (with `skipIfExists`).
-   *
-   * @example
-   * ```ts ignore
-   * await download.wait();
-   * if (download.skipped) console.log("another process downloaded it");
-   * ```
-   */
-  get skipped(): boolean {
-    return this.#skipped;
-  }
-
-  /**
-   * How a revalidation ended (a manager's download of a file that was
-   * there, with `revalidate`): `"fresh"` when the file was current (the
-   * server answered `304 Not Modified`, or another process had just
-   * checked it) and was kept as it is; `"updated"` when a newer version
-   * replaced it; `undefined` for any other download.
-   *
-   * @example
-   * ```ts ignore
-   * const download = manager.download(url, { revalidate: "always" });
-   * await download?.wait();
-   * console.log(download?.revalidation ?? "downloaded");
-   * ```
-   */
-  get revalidation(): "fresh" | "updated" | undefined {
-    return this.#revalidation;
-  }
-
-  /**
-   * While the state is `"waiting"`: the process that holds the destination's
-   * lock (another download of the same file, in this process or another),
-   * if its lock could be read; `undefined` otherwise. A holder that is
-   * running on this machine is waited for, however long it pauses (see
-   * {@linkcode TransferOptions.lockTimeout}).
-   *
-   * @example Say whom a download waits for
-   * ```ts ignore
-   * const download = manager.download(url, {
-   *   onStateChange: (download, state) => {
-   *     if (state === "waiting") {
-   *       console.log(`waiting for pid ${download.lockHolder?.pid}`);
-   *     }
-   *   },
-   * });
-   * ```
-   */
-  get lockHolder(): LockHolder | undefined {
-    return this.#phase === "waiting" ? this.#lockHolder : undefined;
-  }
-
-  /**
-   * The parts of the file being fetched now, one per connection, while the
-   * download uses several (see {@linkcode TransferOptions.connections});
-   * empty while it uses one. Progress callbacks report the whole file.
-   *
-   * @example Show each connection's part
-   * ```ts ignore
-   * for (const { start, end, written } of download.connections) {
-   *   console.log(`${start}-${end}: ${written} bytes`);
-   * }
-   * ```
-   */
-  get connections(): readonly ConnectionProgress[] {
-    return this.#parts?.().map(({ start, end, written }) => ({
-      start,
-      end,
-      written,
-    })) ?? [];
-  }
-
-  /**
-   * Whether the download, canceled with `keepPartial`, left its partial
-   * file for a later download to resume (the server gave a validator and a
-   * length); `false` otherwise.
-   *
-   * @example
-   * ```ts ignore
-   * download.cancel({ keepPartial: true });
-   * await download.wait({ raiseIfError: false });
-   * if (download.partialKept) console.log("run again to resume");
-   * ```
-   */
-  get partialKept(): boolean {
-    return this.#partialKept;
   }
 
   /**
@@ -330,7 +184,7 @@ export class Download extends DownloadEventTarget {
    * ```
    */
   async wait(options: WaitOptions = {}): Promise<void> {
-    if (this.#phase === "idle" && !this.#canceled) {
+    if (this.#status.phase === "idle" && !this.#status.canceled) {
       throw new Error(`Cannot wait for "${this.#spec.url}": ${NOT_STARTED}`);
     }
     await this.#settled;
@@ -359,15 +213,17 @@ export class Download extends DownloadEventTarget {
    * ```
    */
   cancel(options: CancelOptions = {}): void {
-    if (this.#phase === "committing" || this.#phase === "done") return;
-    if (this.#canceled) return;
-    this.#canceled = true;
+    if (this.#status.phase === "committing" || this.#status.phase === "done") {
+      return;
+    }
+    if (this.#status.canceled) return;
+    this.#status.canceled = true;
     this.#keepPartial = options.keepPartial ?? false;
-    if (this.#phase === "idle" || this.#phase === "queued") {
+    if (this.#status.phase === "idle" || this.#status.phase === "queued") {
       this.#finish();
       return;
     }
-    this.#abortWith(new DownloadInterrupt(this.#interruptMessage()));
+    this.#abortWith(new DownloadInterrupt(interruptMessage(this.#spec.url)));
   }
 
   /**
@@ -391,7 +247,8 @@ export class Download extends DownloadEventTarget {
    */
   pause(): Promise<void> {
     if (
-      this.#phase === "done" || this.#phase === "committing" || this.#canceled
+      this.#status.phase === "done" || this.#status.phase === "committing" ||
+      this.#status.canceled
     ) {
       return Promise.resolve();
     }
@@ -455,71 +312,8 @@ export class Download extends DownloadEventTarget {
    */
   events(options: EventsOptions = {}): AsyncIterableIterator<DownloadEvent> {
     const stream = eventStream(this, endsDownload, options.signal);
-    if (this.#phase === "done") void stream.return?.();
+    if (this.#status.phase === "done") void stream.return?.();
     return stream;
-  }
-
-  /**
-   * The error the download ended with, or `undefined` (also when it was only
-   * canceled, or has not ended).
-   *
-   * @returns The error, as thrown.
-   *
-   * @example Inspect the error
-   * ```ts ignore
-   * await download.wait({ raiseIfError: false });
-   * console.log(download.error());
-   * ```
-   */
-  error(): unknown {
-    return this.#error;
-  }
-
-  /**
-   * Whether {@linkcode Download.cancel} took effect on this download.
-   *
-   * @returns `true` once canceled.
-   *
-   * @example
-   * ```ts ignore
-   * download.cancel();
-   * console.log(download.isCanceled()); // true
-   * ```
-   */
-  isCanceled(): boolean {
-    return this.#canceled;
-  }
-
-  /**
-   * Whether the download has started and not yet ended.
-   *
-   * @returns `true` while running.
-   *
-   * @example
-   * ```ts ignore
-   * download.start();
-   * console.log(download.isRunning()); // true
-   * ```
-   */
-  isRunning(): boolean {
-    return this.#phase === "running" || this.#phase === "waiting" ||
-      this.#phase === "committing";
-  }
-
-  /**
-   * Throws the download's error if it has one; otherwise throws
-   * {@linkcode DownloadInterrupt} if it was canceled; otherwise returns.
-   * An error takes precedence over a cancel.
-   *
-   * @example
-   * ```ts ignore
-   * await download.wait({ raiseIfError: false });
-   * download.raiseIfError();
-   * ```
-   */
-  raiseIfError(): void {
-    if (this.#failed) throw this.#error;
-    if (this.#canceled) throw new DownloadInterrupt(this.#interruptMessage());
   }
 
   /**
@@ -537,54 +331,6 @@ export class Download extends DownloadEventTarget {
     this.#progress = progress;
   }
 
-  /**
-   * The destination path, as given.
-   *
-   * @returns The path.
-   *
-   * @example
-   * ```ts
-   * import { Download } from "@x/dlmanager";
-   * const download = new Download("https://example.com/a.zip", "a.zip");
-   * console.log(download.getDest()); // "a.zip"
-   * ```
-   */
-  getDest(): string {
-    return this.#spec.dest;
-  }
-
-  /**
-   * The URL, normalised (`new URL(url).href`).
-   *
-   * @returns The URL.
-   *
-   * @example
-   * ```ts
-   * import { Download } from "@x/dlmanager";
-   * const download = new Download("https://example.com/a b.zip", "a.zip");
-   * console.log(download.getUrl()); // "https://example.com/a%20b.zip"
-   * ```
-   */
-  getUrl(): string {
-    return this.#spec.url;
-  }
-
-  /**
-   * The URL the file came from: after redirects, and from whichever source
-   * (mirror) served it; the URL itself until a server has answered.
-   *
-   * @returns The final URL.
-   *
-   * @example
-   * ```ts ignore
-   * await download.wait();
-   * console.log(download.getFinalUrl()); // e.g. the mirror it was sent to
-   * ```
-   */
-  getFinalUrl(): string {
-    return this.#finalUrl;
-  }
-
   #onSignal = (): void => this.cancel();
 
   /** Aborts the download's signal, and the transfer's run under it. */
@@ -593,18 +339,14 @@ export class Download extends DownloadEventTarget {
     this.#pause.cancel(this.#abort.signal.reason);
   }
 
-  #interruptMessage(): string {
-    return `Download of "${this.#spec.url}" was canceled`;
-  }
-
   #enqueue(): void {
-    if (this.#phase !== "idle" || this.#canceled) return;
-    this.#phase = "queued";
+    if (this.#status.phase !== "idle" || this.#status.canceled) return;
+    this.#status.phase = "queued";
     this.#emitState();
   }
 
   #setPhase(phase: Phase): void {
-    this.#phase = phase;
+    this.#status.phase = phase;
     this.#emitState();
   }
 
@@ -638,9 +380,9 @@ export class Download extends DownloadEventTarget {
   async #run(): Promise<void> {
     try {
       const outcome = await runJob(this.#spec, this.#jobHost());
-      if (outcome === "skipped") this.#skipped = true;
+      if (outcome === "skipped") this.#status.skipped = true;
       if (outcome === "fresh" || outcome === "updated") {
-        this.#revalidation = outcome;
+        this.#status.revalidation = outcome;
       }
     } catch (error) {
       if (!this.#isCancellation(error)) this.#fail(error);
@@ -667,26 +409,26 @@ export class Download extends DownloadEventTarget {
       ),
       isCancellation: (error) => this.#isCancellation(error),
       keepsPartial: () => this.#keepPartial,
-      kept: () => this.#partialKept = true,
+      kept: () => this.#status.partialKept = true,
       waiting: (owner: Owner | undefined) => {
-        this.#lockHolder = owner && { pid: owner.pid, host: owner.host };
+        this.#status.lockHolder = owner && { pid: owner.pid, host: owner.host };
         this.#setPhase("waiting");
       },
       locked: () => {
-        if (this.#phase === "waiting") this.#setPhase("running");
+        if (this.#status.phase === "waiting") this.#setPhase("running");
       },
-      committing: () => this.#phase = "committing",
+      committing: () => this.#status.phase = "committing",
       report: (current, total) => {
-        this.#written = current;
-        this.#total = total;
+        this.#status.written = current;
+        this.#status.total = total;
         this.#progress?.(this, current, total);
         this.#dispatch(
           "progress",
           () => new DownloadProgressEvent(this, current, total),
         );
       },
-      arrived: (url) => this.#finalUrl = url,
-      showParts: (parts) => this.#parts = parts,
+      arrived: (url) => this.#status.finalUrl = url,
+      showParts: (parts) => this.#status.parts = parts,
       retrying: (attempt, delay, error) =>
         this.#dispatch(
           "retry",
@@ -698,28 +440,28 @@ export class Download extends DownloadEventTarget {
   /** Whether `error` is only the effect of {@linkcode Download.cancel}. */
   #isCancellation(error: unknown): boolean {
     const signal = this.#abort.signal;
-    return this.#canceled && signal.aborted &&
+    return this.#status.canceled && signal.aborted &&
       (error === signal.reason ||
         (error instanceof DOMException && error.name === "AbortError"));
   }
 
   #fail(error: unknown): void {
-    if (this.#failed) return;
-    this.#failed = true;
-    this.#error = error;
+    if (this.#status.failed) return;
+    this.#status.failed = true;
+    this.#status.error = error;
   }
 
   #finish(): void {
-    this.#phase = "done";
+    this.#status.phase = "done";
     try {
       this.#finishedCallback?.(this);
     } catch (error) {
       this.#fail(error);
     }
-    if (this.#failed) {
-      const error = this.#error;
+    if (this.#status.failed) {
+      const error = this.#status.error;
       this.#dispatch("error", () => new DownloadErrorEvent(this, error));
-    } else if (!this.#canceled) {
+    } else if (!this.#status.canceled) {
       this.#dispatch("done", () => new DownloadEvent("done", this));
     }
     this.#emitState();

@@ -488,12 +488,3 @@ test("Download constructor rejects a bad URL, dest or chunkSize", () => {
     );
   }
 });
-
-test("Download.getUrl() and getDest() return what it was created with", () => {
-  const download = new Download(new URL("http://127.0.0.1/a b"), "dir/a");
-  assert.equal(download.getUrl(), "http://127.0.0.1/a%20b");
-  assert.equal(download.getDest(), "dir/a");
-  assert.equal(download.isRunning(), false);
-  assert.equal(download.isCanceled(), false);
-  assert.equal(download.error(), undefined);
-});
