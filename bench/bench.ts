@@ -369,6 +369,24 @@ const CONTENDERS: Contender[] = [
     ],
   },
   {
+    id: "ranges-deno",
+    label: () => "fetch: 16 ranges at once, dropped, Deno (no file)",
+    runsOn: (w) => single(w) && w.net,
+    discards: true,
+    argv: (
+      p,
+    ) => [...denoRun, join(bench, "_drive_ranges.mjs"), p.urls[0]?.[0] ?? ""],
+  },
+  {
+    id: "ranges-node",
+    label: () => "fetch: 16 ranges at once, dropped, Node (no file)",
+    runsOn: (w) => single(w) && w.net,
+    discards: true,
+    argv: (
+      p,
+    ) => ["node", join(bench, "_drive_ranges.mjs"), p.urls[0]?.[0] ?? ""],
+  },
+  {
     id: "ceiling",
     label: () => "ceiling: 16 ranged transfers at once (curl --parallel)",
     runsOn: (w) => single(w) && w.net,
