@@ -89,16 +89,19 @@ export function sourcesOf(
   if (urls.length === 0) {
     throw new TypeError("Cannot download: no URL given");
   }
-  const sources = urls.map((each) => {
+  // A loop and a scan, not a `Set`: this runs twice for each download of a
+  // manager (its own check, then the download's), almost always for one URL.
+  const sources: string[] = [];
+  for (const each of urls) {
     const parsed = new URL(each);
     if (!isHttp(parsed)) {
       throw new TypeError(
         `Cannot download "${parsed.href}": only http: and https: URLs are supported`,
       );
     }
-    return parsed.href;
-  });
-  return [...new Set(sources)];
+    if (!sources.includes(parsed.href)) sources.push(parsed.href);
+  }
+  return sources;
 }
 
 /** What a job tells its download, and asks it. */

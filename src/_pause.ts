@@ -18,8 +18,9 @@ export class PauseControl {
   // The transfer running now, if any (a cancel stops it too: see
   // `PauseControl.cancel`), and who waits for it to stop.
   #run: AbortController | undefined;
-  #stopped: (() => void)[] = [];
-  #resumed: (() => void)[] = [];
+  // Made when first needed: most downloads are never paused.
+  #stopped: (() => void)[] | undefined;
+  #resumed: (() => void)[] | undefined;
 
   /** Whether the download is paused. */
   get paused(): boolean {
@@ -33,7 +34,8 @@ export class PauseControl {
   pause(): Promise<void> {
     this.#paused = true;
     if (this.#run === undefined) return Promise.resolve();
-    const stopped = new Promise<void>((resolve) => this.#stopped.push(resolve));
+    const waiting = this.#stopped ??= [];
+    const stopped = new Promise<void>((resolve) => waiting.push(resolve));
     if (!this.#run.signal.aborted) this.#run.abort(new Paused());
     return stopped;
   }
@@ -41,7 +43,9 @@ export class PauseControl {
   /** Resumes: a job waiting in {@linkcode PauseControl.whenResumed} goes on. */
   resume(): void {
     this.#paused = false;
-    for (const resolve of this.#resumed.splice(0)) resolve();
+    const resumed = this.#resumed;
+    this.#resumed = undefined;
+    for (const resolve of resumed ?? []) resolve();
   }
 
   /**
@@ -70,7 +74,9 @@ export class PauseControl {
   /** The run has ended (the file closed): a pause waiting for it settles. */
   end(): void {
     this.#run = undefined;
-    for (const resolve of this.#stopped.splice(0)) resolve();
+    const stopped = this.#stopped;
+    this.#stopped = undefined;
+    for (const resolve of stopped ?? []) resolve();
   }
 
   /** Whether `error` is only the effect of a pause of the run of `signal`. */
@@ -89,14 +95,14 @@ export class PauseControl {
     return new Promise((resolve, reject) => {
       if (cancel.aborted) return reject(cancel.reason);
       const onCancel = (): void => {
-        this.#resumed = this.#resumed.filter((r) => r !== onResume);
+        this.#resumed = this.#resumed?.filter((r) => r !== onResume);
         reject(cancel.reason);
       };
       const onResume = (): void => {
         cancel.removeEventListener("abort", onCancel);
         resolve();
       };
-      this.#resumed.push(onResume);
+      (this.#resumed ??= []).push(onResume);
       cancel.addEventListener("abort", onCancel, { once: true });
     });
   }

@@ -71,10 +71,10 @@ export function listens(target: EventTarget, type: string): boolean {
  */
 export class DownloadEventTarget extends EventTarget {
   // Each listener's wrapper, by type and capture (as the platform keys them).
-  #wrappers = new WeakMap<
-    TypedListener<Event>,
-    Map<string, (event: Event) => void>
-  >();
+  // Made with the first listener: most downloads never have one.
+  #wrappers:
+    | WeakMap<TypedListener<Event>, Map<string, (event: Event) => void>>
+    | undefined;
 
   /**
    * Adds a listener of one of the events of {@linkcode DownloadEventMap}.
@@ -110,12 +110,11 @@ export class DownloadEventTarget extends EventTarget {
     if (types === undefined) listened.set(this, types = new Set());
     types.add(type);
     const key = keyOf(type, options);
-    let byKey = this.#wrappers.get(
-      listener as TypedListener<Event>,
-    );
+    const wrappers = this.#wrappers ??= new WeakMap();
+    let byKey = wrappers.get(listener as TypedListener<Event>);
     if (byKey === undefined) {
       byKey = new Map();
-      this.#wrappers.set(listener as TypedListener<Event>, byKey);
+      wrappers.set(listener as TypedListener<Event>, byKey);
     }
     const known = byKey.get(key);
     if (known !== undefined) return; // added already: the platform ignores it
@@ -171,9 +170,7 @@ export class DownloadEventTarget extends EventTarget {
   ): void {
     if (listener === null) return;
     const key = keyOf(type, options);
-    const byKey = this.#wrappers.get(
-      listener as TypedListener<Event>,
-    );
+    const byKey = this.#wrappers?.get(listener as TypedListener<Event>);
     const wrapper = byKey?.get(key);
     if (wrapper === undefined) {
       // A wrapper itself: how the platform removes a listener whose

@@ -148,13 +148,14 @@ export class DownloadManager extends DownloadEventTarget {
     url: string | URL | readonly (string | URL)[],
     options: ManagerDownloadOptions = {},
   ): Download | null {
+    // Normalised already: parsed again only for a name to take from it.
     const sources = sourcesOf(url);
-    const parsed = new URL(sources[0] as string);
-    const name = options.fname ?? fileNameFromUrl(parsed);
-    assertFileName(name, parsed.href);
+    const href = sources[0] as string;
+    const name = options.fname ?? fileNameFromUrl(new URL(href));
+    assertFileName(name, href);
     if (isReservedName(name)) {
       throw new TypeError(
-        `Cannot download "${parsed.href}" as "${name}": the name is reserved for partial downloads`,
+        `Cannot download "${href}" as "${name}": the name is reserved for partial downloads`,
       );
     }
     const dest = join(this.destdir, name);
@@ -165,12 +166,12 @@ export class DownloadManager extends DownloadEventTarget {
     }
     const maxAge = maxAgeOf(
       options.revalidate ?? this.#revalidate,
-      `Cannot download "${parsed.href}"`,
+      `Cannot download "${href}"`,
     );
     const revalidation = maxAge === undefined
       ? undefined
       : { maxAge, since: wallClock() };
-    if (isCacheHit(parsed.href, dest, revalidation)) {
+    if (isCacheHit(href, dest, revalidation)) {
       this.#used.add(resolve(dest));
       return null;
     }

@@ -23,9 +23,11 @@ export class RateLimiter {
   #rate: number;
   // When the bytes taken so far are paid for (performance.now() time).
   #paidUntil = -Infinity;
-  // Wakes the connections waiting now (the limit changed).
-  #wakers = new Set<() => void>();
-  #listeners = new Set<() => void>();
+  // Wakes the connections waiting now (the limit changed), and who hears a
+  // limit appear. Made when first needed: every download has a limiter of
+  // its own, and most never have a limit.
+  #wakers: Set<() => void> | undefined;
+  #listeners: Set<() => void> | undefined;
 
   /** @param rate Bytes per second; `Infinity` for no limit. */
   constructor(rate: number = Infinity) {
@@ -56,9 +58,9 @@ export class RateLimiter {
       this.#paidUntil = -Infinity; // a new schedule
     }
     this.#rate = rate;
-    for (const wake of [...this.#wakers]) wake();
+    for (const wake of [...this.#wakers ?? []]) wake();
     if (!wasLimited && this.limited) {
-      for (const listener of [...this.#listeners]) listener();
+      for (const listener of [...this.#listeners ?? []]) listener();
     }
   }
 
@@ -67,8 +69,9 @@ export class RateLimiter {
    * the function that stops it.
    */
   onLimited(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    const listeners = this.#listeners ??= new Set();
+    listeners.add(listener);
+    return () => listeners.delete(listener);
   }
 
   /**
@@ -93,11 +96,12 @@ export class RateLimiter {
 
   /** Waits `ms`, or until the limit changes; rejects if `signal` aborts. */
   #nap(ms: number, signal: AbortSignal): Promise<void> {
+    const wakers = this.#wakers ??= new Set();
     return new Promise((resolve, reject) => {
       signal.throwIfAborted();
       const end = (): void => {
         clearTimeout(timer);
-        this.#wakers.delete(wake);
+        wakers.delete(wake);
         signal.removeEventListener("abort", abort);
       };
       const wake = (): void => {
@@ -109,7 +113,7 @@ export class RateLimiter {
         reject(signal.reason);
       };
       const timer = setTimeout(wake, Math.min(ms, MAX_TIMER_DELAY));
-      this.#wakers.add(wake);
+      wakers.add(wake);
       signal.addEventListener("abort", abort, { once: true });
     });
   }
@@ -128,9 +132,12 @@ export class Throttle {
     this.limiters = limiters;
   }
 
-  /** Whether any limit holds now. */
+  /** Whether any limit holds now (asked at every read: a plain loop). */
   get limited(): boolean {
-    return this.limiters.some((limiter) => limiter.limited);
+    for (const limiter of this.limiters) {
+      if (limiter.limited) return true;
+    }
+    return false;
   }
 
   /** Pays for `bytes` under every limit; returns the milliseconds waited. */

@@ -64,7 +64,16 @@ async function firstConnection(
   transfer: Transfer,
 ): Promise<Handoff | undefined> {
   const { connections } = transfer.options;
-  const stop = new AbortController();
+  // A handoff stops the attempt running (and any after it) by its own abort
+  // controller: a controller here, whose signal each attempt listened to,
+  // would cost every download a signal and a listener, for a handoff that
+  // most never make.
+  let handoff: Handoff | undefined;
+  let running: AbortController | undefined;
+  const handOver = (to: Handoff): void => {
+    handoff ??= to;
+    running?.abort(handoff);
+  };
   let ramp: Ramp | undefined;
   const watched: Transfer = {
     ...transfer,
@@ -72,11 +81,14 @@ async function firstConnection(
       transfer.report(current, total);
       if (ramp === undefined || ramp.settled || total === undefined) return;
       const wanted = ramp.observe(performance.now(), current, total - current);
-      if (wanted > 1) stop.abort(new Handoff(ramp));
+      if (wanted > 1) handOver(new Handoff(ramp));
     },
   };
   const hooks = {
-    stop: stop.signal,
+    begun(abort: AbortController): void {
+      running = abort;
+      if (handoff !== undefined) abort.abort(handoff);
+    },
     accepted(response: Response, ms: number): void {
       const { offset, total } = transfer.partial;
       if (!servesRanges(transfer, response)) return;
@@ -88,10 +100,10 @@ async function firstConnection(
           loopback: isLoopback(new URL(transfer.source).hostname),
         });
         if (ramp.begin(performance.now(), (total as number) - offset) > 1) {
-          stop.abort(new Handoff(ramp));
+          handOver(new Handoff(ramp));
         }
       } else {
-        stop.abort(new Handoff(undefined));
+        handOver(new Handoff(undefined));
       }
     },
   };

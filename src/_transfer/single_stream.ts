@@ -35,8 +35,11 @@ export interface AttemptHooks {
    * after the request was sent; the body is about to be written.
    */
   accepted?(response: Response, ms: number): void;
-  /** Aborting it stops the attempt, which rejects with the signal's reason. */
-  stop?: AbortSignal;
+  /**
+   * The attempt has begun: aborting `abort` stops it, and it rejects with
+   * the reason. Told before anything is sent.
+   */
+  begun?(abort: AbortController): void;
 }
 
 /**
@@ -48,8 +51,9 @@ export async function attempt(
   hooks: AttemptHooks = {},
 ): Promise<void> {
   const { url, options, partial } = transfer;
-  using connection = new Connection(transfer, hooks.stop);
+  using connection = new Connection(transfer);
   const { abort } = connection;
+  hooks.begun?.(abort);
   try {
     // Bytes of an unknown version cannot be resumed.
     if (partial.offset > 0 && partial.validator === undefined) {
