@@ -63,6 +63,10 @@ export interface StatusRecord {
   partialKept: boolean;
 }
 
+// A record's pause until its download gives its own: shared, not one per
+// download.
+const NOT_PAUSED = { paused: false } as const;
+
 let statusRecord: (status: DownloadStatus) => StatusRecord;
 
 /** The record behind `status`'s accessors, for the download to write. */
@@ -96,7 +100,7 @@ export class DownloadStatus extends DownloadEventTarget {
     dest: "",
     finalUrl: "",
     phase: "idle",
-    pause: { paused: false },
+    pause: NOT_PAUSED,
     canceled: false,
     failed: false,
     error: undefined,
