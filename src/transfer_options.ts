@@ -150,7 +150,7 @@ export interface TransferOptions {
    * take long enough for more connections to pay, opens more, each fetching
    * a part of the file with a bounded `Range` and `If-Range`, more each
    * time the rate rose with the last ones, up to {@linkcode MAX_CONNECTIONS} (and the manager's
-   * `maxConnectionsPerHost`). A server on this machine or network (that
+   * `maxConnectionsPerHost`); a file of 64 MiB or more gets 16 at once. A server on this machine or network (that
    * answers within 10 ms) is left to one connection, which fills such a
    * pipe. A number asks for that many at once, where the server allows; `1`
    * never splits. A server that refuses more connections (429 or 503) makes

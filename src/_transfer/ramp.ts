@@ -1,15 +1,26 @@
 // How many connections a segmented download uses, when it chooses
 // (`connections: "auto"`): one, until the first has shown its rate; then,
 // if the rest would take long enough for more connections to pay and the
-// server is not on this machine or network, a few (at the first answer
-// already, for a file of `EARLY_BYTES` or more: at 64 MB/s, more than one
-// connection's second of work); then `STEP` times as
+// server is not on this machine or network, a few; then `STEP` times as
 // many each time the rate rose with the last step, until it stops rising or
 // the limit is reached. Never fewer: a connection that was opened finishes
-// its piece. A rate is measured over a window of a few round trips (the
-// first answer's time stands for one); after a step, the new connections
-// get the time of a few first answers to connect and leave slow start
-// before the next window starts.
+// its piece.
+//
+// A rate is measured over a window of a few round trips (the first
+// answer's time stands for one). After a step, windows start once the new
+// connections have answered. Connections still in slow start make a rate
+// lower than it will be, so such an early window may show that the step
+// paid (and the next is taken at once), but not that it did not: only a
+// window that starts `SETTLE_ANSWERS` first answers after the step, when
+// they had time to leave slow start, can stop the ramp.
+//
+// A file of `EARLY_BYTES` or more (at 64 MB/s, more than a second of work)
+// from a server that is not on this machine or network gets the first two
+// steps at its first answer, `EARLY_STEP` connections. The second step
+// was never judged by a rise (no rate comes before the first to compare
+// with), only by whether the rest pays, which so much always does. Taken
+// at once, the connections leave slow start together: such a file came
+// 1.3 times as fast on a 40 ms path (docs/performance.md).
 // Pure: it sees the clock and the bytes on disk as it is told them.
 
 /** The ramp's settings, in milliseconds and bytes. */
@@ -43,6 +54,12 @@ export const EARLY_BYTES = 64 * 1024 * 1024;
 export const FIRST_STEP = 4;
 /** How many times more connections each later step opens. */
 export const STEP = 4;
+/**
+ * How many connections a file of `EARLY_BYTES` or more gets at once: the
+ * first two steps. No more are added after them (no rate came before them
+ * to judge a further step by).
+ */
+export const EARLY_STEP = FIRST_STEP * STEP;
 /** A step paid if the rate rose by this factor. */
 export const RISE = 1.2;
 /** The shortest window a rate is measured over. */
@@ -52,7 +69,7 @@ export const WINDOW_ANSWERS = 2;
 /**
  * After a step, the new connections get this many first answers (a first
  * answer is a connect and a request) to connect and leave slow start
- * before the next window starts.
+ * before a window that shows no rise stops the ramp.
  */
 export const SETTLE_ANSWERS = 3;
 
@@ -64,17 +81,21 @@ export class Ramp {
   #local: boolean;
   #connections = 1;
   #done = false;
-  // Where the current window started (or starts, after a step), and the
-  // rate before the last step.
+  // Where the current window started, when the next may start (after a
+  // step, once the new connections have answered), from when a window may
+  // stop the ramp, and the rate before the last step.
   #since: { time: number; bytes: number } | undefined;
   #startsAt = -Infinity;
+  #judgedFrom = -Infinity;
   #before: number | undefined;
+  #answer: number;
 
   /** @param options See {@linkcode RampOptions}. */
   constructor(options: RampOptions) {
     this.#max = Math.max(1, options.max);
     this.#window = Math.max(MIN_WINDOW, WINDOW_ANSWERS * options.firstAnswer);
     this.#settle = SETTLE_ANSWERS * options.firstAnswer;
+    this.#answer = options.firstAnswer;
     this.#local = options.loopback === true ||
       options.firstAnswer < LOCAL_ANSWER;
     this.#done = this.#max === 1;
@@ -99,16 +120,15 @@ export class Ramp {
   /**
    * At the first answer, with `left` bytes to fetch: a file of
    * `EARLY_BYTES` or more, from a server that is not on this machine or
-   * network, gets the first step at once (its first window would only show
-   * a connection in slow start). Returns the connections to have now.
+   * network, gets `EARLY_STEP` connections at once, and the ramp settles
+   * (see the module comment). Returns the connections to have now.
    */
   begin(time: number, left: number): number {
     if (this.#done || this.#local || left < EARLY_BYTES) {
       return this.#connections;
     }
-    this.#connections = Math.min(this.#max, FIRST_STEP);
-    if (this.#connections >= this.#max) this.#done = true;
-    this.#startsAt = time + this.#settle;
+    this.#step(time, EARLY_STEP);
+    this.#done = true;
     return this.#connections;
   }
 
@@ -118,28 +138,38 @@ export class Ramp {
    */
   observe(time: number, bytes: number, left: number): number {
     if (this.#done || time < this.#startsAt) return this.#connections;
-    if (this.#since === undefined) {
+    const since = this.#since;
+    if (since === undefined) {
       this.#since = { time, bytes };
       return this.#connections;
     }
-    const elapsed = time - this.#since.time;
+    const elapsed = time - since.time;
     if (elapsed < this.#window) return this.#connections;
-    const rate = (bytes - this.#since.bytes) / elapsed; // bytes per ms
+    const rate = (bytes - since.bytes) / elapsed; // bytes per ms
     const rose = this.#before === undefined || rate >= this.#before * RISE;
     const pays = rate > 0 && left / rate >= PAYS_AFTER;
-    if (!rose || !pays || (this.#connections === 1 && this.#local)) {
+    const local = this.#connections === 1 && this.#local;
+    if (rose && pays && !local) {
+      this.#before = rate;
+      this.#step(
+        time,
+        this.#connections === 1 ? FIRST_STEP : this.#connections * STEP,
+      );
+    } else if (since.time < this.#judgedFrom && !local) {
+      // Too early to tell that the step did not pay: measure on.
+      this.#since = { time, bytes };
+    } else {
       this.#done = true;
-      return this.#connections;
     }
-    this.#before = rate;
-    this.#connections = Math.min(
-      this.#max,
-      this.#connections === 1 ? FIRST_STEP : this.#connections * STEP,
-    );
-    if (this.#connections >= this.#max) this.#done = true;
-    // The next window starts once the new connections had time to connect.
-    this.#since = undefined;
-    this.#startsAt = time + this.#settle;
     return this.#connections;
+  }
+
+  /** Goes to `connections` at `time`; windows start once they answered. */
+  #step(time: number, connections: number): void {
+    this.#connections = Math.min(this.#max, connections);
+    if (this.#connections >= this.#max) this.#done = true;
+    this.#since = undefined;
+    this.#startsAt = time + this.#answer;
+    this.#judgedFrom = time + this.#settle;
   }
 }

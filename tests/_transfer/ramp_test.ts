@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   EARLY_BYTES,
+  EARLY_STEP,
   FIRST_STEP,
   isLoopback,
   LOCAL_ANSWER,
@@ -58,15 +59,15 @@ test("Ramp stops adding when the rate stops rising", () => {
   assert.equal(ramp.connections, 16);
 });
 
-test("Ramp judges a step only by a window after the new connections had time to connect", () => {
+test("Ramp measures a step's rate only from when its new connections have answered", () => {
   const ramp = new Ramp({ max: 64, firstAnswer: ANSWER });
   ramp.observe(0, 0, 1e12);
   assert.equal(ramp.observe(MIN_WINDOW, 4 * MB, 1e12), FIRST_STEP);
-  // Right after the step the rate has not risen yet: not judged.
+  // Right after the step the rate has not risen yet: not measured.
   assert.equal(ramp.observe(MIN_WINDOW + 10, 4 * MB, 1e12), FIRST_STEP);
   assert.equal(ramp.settled, false);
-  // From the end of the connecting time, a window at 4 times the rate.
-  const start = MIN_WINDOW + SETTLE_ANSWERS * ANSWER;
+  // From their first answer, a window at 4 times the rate.
+  const start = MIN_WINDOW + ANSWER;
   ramp.observe(start, 5 * MB, 1e12);
   assert.equal(
     ramp.observe(start + MIN_WINDOW, 5 * MB + 16 * MB, 1e12),
@@ -136,18 +137,57 @@ test("Ramp.cap() lowers the most connections, and settles it when reached", () =
   assert.equal(one.settled, true);
 });
 
-test("Ramp.begin() takes the first step at the first answer for a file of EARLY_BYTES or more, then steps on as the rate shows", () => {
-  const ramp = new Ramp({ max: 16, firstAnswer: ANSWER });
-  assert.equal(ramp.begin(0, EARLY_BYTES), FIRST_STEP);
-  // The new connections get their time to connect before a window starts.
-  const start = SETTLE_ANSWERS * ANSWER;
-  assert.equal(ramp.observe(start - 1, 0, EARLY_BYTES), FIRST_STEP);
-  ramp.observe(start, 0, EARLY_BYTES);
-  // Four connections at 20 MB/s each, and more than a second's worth left.
+test("Ramp takes the next step at the first window that shows a rise, while the new connections are still in slow start", () => {
+  const ramp = new Ramp({ max: 64, firstAnswer: ANSWER });
+  ramp.observe(0, 0, 1e12);
+  // One connection at 70 MB/s: the first step.
+  assert.equal(ramp.observe(MIN_WINDOW, 70 * MB / 1000 * MIN_WINDOW, 1e12), 4);
+  // A window from the new connections' first answer shows 100 MB/s, more
+  // than RISE times 70: the next step at once, before SETTLE_ANSWERS.
+  const start = MIN_WINDOW + ANSWER;
+  const bytes = 70 * MB / 1000 * MIN_WINDOW;
+  ramp.observe(start, bytes, 1e12);
+  const end = start + MIN_WINDOW;
+  assert.ok(end < MIN_WINDOW + SETTLE_ANSWERS * ANSWER + MIN_WINDOW);
   assert.equal(
-    ramp.observe(start + MIN_WINDOW, 80 * MB / 1000 * MIN_WINDOW, 1e12),
+    ramp.observe(end, bytes + 100 * MB / 1000 * MIN_WINDOW, 1e12),
     FIRST_STEP * STEP,
   );
+});
+
+test("Ramp stops only on a window that starts SETTLE_ANSWERS first answers after the step", () => {
+  const ramp = new Ramp({ max: 64, firstAnswer: ANSWER });
+  const at = (rate: number) => rate * MB / 1000 * MIN_WINDOW;
+  ramp.observe(0, 0, 1e12);
+  let bytes = at(70);
+  assert.equal(ramp.observe(MIN_WINDOW, bytes, 1e12), FIRST_STEP);
+  // An early window without a rise (slow start): measured on, not settled.
+  let time = MIN_WINDOW + ANSWER;
+  ramp.observe(time, bytes, 1e12);
+  time += MIN_WINDOW;
+  bytes += at(70);
+  assert.equal(ramp.observe(time, bytes, 1e12), FIRST_STEP);
+  assert.equal(ramp.settled, false);
+  // That window ended after the settle time: the next is judged, and
+  // without a rise it stops the ramp.
+  assert.ok(time >= MIN_WINDOW + SETTLE_ANSWERS * ANSWER);
+  time += MIN_WINDOW;
+  bytes += at(75);
+  assert.equal(ramp.observe(time, bytes, 1e12), FIRST_STEP);
+  assert.equal(ramp.settled, true);
+});
+
+test("Ramp.begin() gives a file of EARLY_BYTES or more EARLY_STEP connections at the first answer, and settles", () => {
+  const ramp = new Ramp({ max: 64, firstAnswer: ANSWER });
+  assert.equal(ramp.begin(0, EARLY_BYTES), EARLY_STEP);
+  assert.equal(ramp.settled, true);
+  // Whatever the rate shows later.
+  ramp.observe(ANSWER, 0, 1e12);
+  assert.equal(ramp.observe(ANSWER + MIN_WINDOW, 300 * MB, 1e12), EARLY_STEP);
+  // Never more than the most allowed.
+  const few = new Ramp({ max: 8, firstAnswer: ANSWER });
+  assert.equal(few.begin(0, EARLY_BYTES), 8);
+  assert.equal(few.settled, true);
 });
 
 test("Ramp.begin() leaves a smaller file, or a server on this machine or network, to the first connection's rate", () => {
