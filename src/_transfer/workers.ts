@@ -11,6 +11,7 @@
 
 import { ProtocolError } from "../errors.ts";
 import { failureOf } from "../_http/failure.ts";
+import { reusedReader } from "../_body/reused_reader.ts";
 import { parseContentRange, validatorOf } from "../_http/range.ts";
 import { request } from "../_http/request.ts";
 import { parseRetryAfter } from "../_http/retry_policy.ts";
@@ -291,7 +292,7 @@ export class Workers {
     connection: Connection,
   ): Promise<void> {
     const { url, partial, throttle } = this.#transfer;
-    const reader = body.getReader();
+    const reader = reusedReader(body);
     const file = await partial.writerAt(piece.start + piece.written);
     const writer = new PartWriter(file, {
       room: () => piece.end - piece.start - piece.written,

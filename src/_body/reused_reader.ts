@@ -1,0 +1,48 @@
+// A reader of a body that reads a byte stream (a `fetch` body, on Deno and
+// Node) into one buffer it reuses, with a BYOB reader. The default reader
+// has a new buffer made for every read (64 KiB on Deno), which the runtime
+// fills, page faults of new memory included, and the collector frees: on
+// Deno that cost more than copying the bytes and writing them. With 16
+// ranges of a 512 MiB file over a 40 ms path, each written at its offset,
+// a Deno process used 1.98 s of CPU with the default reader and 1.14 s
+// with this one (lab runs, 6 interleaved rounds, medians); Node's was the
+// same either way. A stream that is no byte stream (a custom fetch's,
+// Bun's) is read with its default reader.
+
+/**
+ * The size of the buffer a byte stream is read into: a read takes what has
+ * arrived, up to this. 256 KiB (a segmented write, `MAX_WRITE`) took 0.9
+ * times the CPU of 64 KiB on Deno in the lab runs above.
+ */
+export const READ_SIZE = 256 * 1024;
+
+/** Reads a body's chunks; each is the reader's until the next read. */
+export interface ReusedReader {
+  /** The next chunk, valid until the next call. */
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  /** Cancels the body (see `ReadableStreamDefaultReader.cancel`). */
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** A reader of `body`: see the module comment. */
+export function reusedReader(body: ReadableStream<Uint8Array>): ReusedReader {
+  let byob: ReadableStreamBYOBReader;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream: its own chunks, as they come.
+    return body.getReader();
+  }
+  let buffer: ArrayBuffer | undefined;
+  return {
+    async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+      const view = new Uint8Array(buffer ?? new ArrayBuffer(READ_SIZE));
+      // The read takes the buffer (a transfer): a failed one keeps it.
+      buffer = undefined;
+      const { done, value } = await byob.read(view);
+      if (value !== undefined) buffer = value.buffer as ArrayBuffer;
+      return done ? { done: true } : { done, value };
+    },
+    cancel: (reason) => byob.cancel(reason),
+  };
+}

@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { READ_SIZE, reusedReader } from "../../src/_body/reused_reader.ts";
+import { bytesRoute, patternBytes, startServer } from "../_helpers/server.ts";
+
+/** `body` in pieces of `pieceSize`, as a byte stream or not. */
+function streamOf(
+  body: Uint8Array,
+  pieceSize: number,
+  byteStream: boolean,
+  onCancel?: (reason: unknown) => void,
+): ReadableStream<Uint8Array> {
+  let offset = 0;
+  const next = (): Uint8Array | undefined => {
+    if (offset >= body.byteLength) return undefined;
+    const piece = body.slice(offset, offset + pieceSize);
+    offset += pieceSize;
+    return piece;
+  };
+  if (!byteStream) {
+    return new ReadableStream<Uint8Array>({
+      pull(controller): void {
+        const piece = next();
+        if (piece === undefined) controller.close();
+        else controller.enqueue(piece);
+      },
+      cancel: (reason): void => onCancel?.(reason),
+    });
+  }
+  return new ReadableStream({
+    type: "bytes",
+    pull(controller): void {
+      const piece = next();
+      if (piece === undefined) {
+        controller.close();
+        controller.byobRequest?.respond(0);
+      } else controller.enqueue(piece);
+    },
+    cancel: (reason): void => onCancel?.(reason),
+  });
+}
+
+/** What `readAll` saw. */
+interface Read {
+  /** A copy of the bytes read. */
+  bytes: Uint8Array;
+  /** Each chunk as read (a later read may have taken its memory). */
+  chunks: Uint8Array[];
+  /** Each chunk's length, when it was read. */
+  sizes: number[];
+  /** The size of each chunk's memory, when it was read. */
+  memory: number[];
+}
+
+/** Reads `stream` to its end with a `reusedReader`. */
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Read> {
+  const reader = reusedReader(stream);
+  const read: Read = {
+    bytes: new Uint8Array(),
+    chunks: [],
+    sizes: [],
+    memory: [],
+  };
+  const copies: number[][] = [];
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    copies.push(Array.from(value));
+    read.chunks.push(value);
+    read.sizes.push(value.byteLength);
+    read.memory.push(value.buffer.byteLength);
+  }
+  read.bytes = Uint8Array.from(copies.flat());
+  return read;
+}
+
+test("reusedReader() reads a byte stream into one buffer of READ_SIZE, in order", async () => {
+  const body = patternBytes(100_000);
+  const { bytes, chunks, sizes, memory } = await readAll(
+    streamOf(body, 30_000, true),
+  );
+  assert.deepEqual(bytes, body);
+  assert.deepEqual(sizes, [
+    30_000,
+    30_000,
+    30_000,
+    10_000,
+  ]);
+  // Every chunk was read into the reader's buffer, not the stream's own.
+  assert.deepEqual(memory, [READ_SIZE, READ_SIZE, READ_SIZE, READ_SIZE]);
+  // And each read took that memory over from the chunk before (a
+  // transfer; the last chunk's, the read that found the end): one buffer,
+  // passed on, not one per read.
+  assert.deepEqual(chunks.map((chunk) => chunk.buffer.byteLength), [
+    0,
+    0,
+    0,
+    0,
+  ]);
+});
+
+test("reusedReader() takes the chunks of a stream that is no byte stream as they come", async () => {
+  const body = patternBytes(100_000);
+  const { bytes, memory } = await readAll(streamOf(body, 30_000, false));
+  assert.deepEqual(bytes, body);
+  assert.deepEqual(memory, [30_000, 30_000, 30_000, 10_000]);
+});
+
+for (const byteStream of [true, false]) {
+  const kind = byteStream ? "a byte stream" : "another stream";
+  test(`reusedReader().cancel() cancels ${kind} with the reason given`, async () => {
+    let reason: unknown;
+    const reader = reusedReader(
+      streamOf(patternBytes(100_000), 30_000, byteStream, (why) => {
+        reason = why;
+      }),
+    );
+    assert.equal((await reader.read()).value?.byteLength, 30_000);
+    await reader.cancel("enough");
+    assert.equal(reason, "enough");
+    assert.equal((await reader.read()).done, true);
+  });
+}
+
+test("reusedReader() reads a fetch body from a local server whole", async () => {
+  const body = patternBytes(3 * READ_SIZE + 123);
+  await using server = await startServer({
+    "/f": bytesRoute(body, { writeSize: 50_000 }),
+  });
+  const response = await fetch(server.url("/f"));
+  const { bytes, memory } = await readAll(response.body as ReadableStream);
+  assert.deepEqual(bytes, body);
+  // Deno's and Node's fetch bodies are byte streams, read into the one
+  // buffer; Bun's is not, and comes in its own chunks.
+  if (!("Bun" in globalThis)) {
+    assert.ok(memory.every((size) => size === READ_SIZE), String(memory));
+  }
+});
