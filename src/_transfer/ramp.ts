@@ -19,8 +19,9 @@
 // steps at its first answer, `EARLY_STEP` connections. The second step
 // was never judged by a rise (no rate comes before the first to compare
 // with), only by whether the rest pays, which so much always does. Taken
-// at once, the connections leave slow start together: such a file came
-// 1.3 times as fast on a 40 ms path (docs/performance.md).
+// at once, the connections leave slow start together: a 512 MiB file on
+// Deno came 1.13 times as fast with a cap per connection and 1.28 times
+// without, on a 40 ms path (bench/results/2026-12-01-0452.md).
 // Pure: it sees the clock and the bytes on disk as it is told them.
 
 /** The ramp's settings, in milliseconds and bytes. */
