@@ -79,14 +79,22 @@ export class DenoFileWriter implements FileWriter {
   }
 }
 
-/** The adapter on Deno. */
+/**
+ * The adapter on Deno. Opening and renaming run on the calling thread (the
+ * promise kept for the adapter's shape): an async open of a new file takes
+ * about twice the CPU of a synchronous one (585 ms against 280 for 1,000,
+ * 32 at a time; a rename 39 ms against 15), and 1,000 downloads of 64 KiB,
+ * 32 at a time from nginx on this machine, took 1.24 s of CPU instead of
+ * 1.50 s (8 interleaved rounds, medians). The event loop waits for one
+ * metadata call, as it does for the lock's.
+ */
 export const denoFs: Fs = {
-  async createNew(path: string): Promise<FileWriter> {
+  createNew(path: string): Promise<FileWriter> {
     try {
-      const file = await Deno.open(path, { write: true, createNew: true });
-      return new DenoFileWriter(file);
+      const file = Deno.openSync(path, { write: true, createNew: true });
+      return Promise.resolve(new DenoFileWriter(file));
     } catch (error) {
-      throw mapError(error);
+      return Promise.reject(mapError(error));
     }
   },
   writeNewSync(path: string, data: Uint8Array): void {
@@ -103,28 +111,24 @@ export const denoFs: Fs = {
       throw mapError(error);
     }
   },
-  async openAppend(path: string): Promise<FileWriter> {
+  openAppend(path: string): Promise<FileWriter> {
     try {
-      const file = await Deno.open(path, { write: true, append: true });
-      return new DenoFileWriter(file);
+      const file = Deno.openSync(path, { write: true, append: true });
+      return Promise.resolve(new DenoFileWriter(file));
     } catch (error) {
-      throw mapError(error);
+      return Promise.reject(mapError(error));
     }
   },
-  async openAt(path: string, offset: number): Promise<FileWriter> {
-    let file: Deno.FsFile;
+  openAt(path: string, offset: number): Promise<FileWriter> {
+    let file: Deno.FsFile | undefined;
     try {
-      file = await Deno.open(path, { write: true });
+      file = Deno.openSync(path, { write: true });
+      file.seekSync(offset, Deno.SeekMode.Start);
+      return Promise.resolve(new DenoFileWriter(file));
     } catch (error) {
-      throw mapError(error);
+      file?.close();
+      return Promise.reject(mapError(error));
     }
-    try {
-      await file.seek(offset, Deno.SeekMode.Start);
-    } catch (error) {
-      file.close();
-      throw mapError(error);
-    }
-    return new DenoFileWriter(file);
   },
   readFileSync(path: string): Uint8Array {
     try {
@@ -154,11 +158,12 @@ export const denoFs: Fs = {
       file.close();
     }
   },
-  async rename(from: string, to: string): Promise<void> {
+  rename(from: string, to: string): Promise<void> {
     try {
-      await Deno.rename(from, to);
+      Deno.renameSync(from, to);
+      return Promise.resolve();
     } catch (error) {
-      throw mapError(error);
+      return Promise.reject(mapError(error));
     }
   },
   async remove(path: string): Promise<void> {
