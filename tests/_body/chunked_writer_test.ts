@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ChunkedWriter } from "../../src/_body/chunked_writer.ts";
 import type { FileWriter } from "../../src/_runtime/fs.ts";
+import { streamOf } from "../_helpers/streams.ts";
 
 /** A FileWriter that records every write (copied: the writer reuses its buffer). */
 interface FakeFile extends FileWriter {
@@ -231,40 +232,6 @@ test("ChunkedWriter calls onWrite only after the file's write resolved", async (
 
 // pipeFrom(): a byte stream (read with BYOB into the staging buffer, one
 // write in flight) or any other stream (through push()).
-
-/** `body` in pieces of `pieceSize`, as a byte stream or not. */
-function streamOf(
-  body: Uint8Array,
-  pieceSize: number,
-  byteStream: boolean,
-): ReadableStream<Uint8Array> {
-  let offset = 0;
-  const next = (): Uint8Array | undefined => {
-    if (offset >= body.byteLength) return undefined;
-    const piece = body.slice(offset, offset + pieceSize);
-    offset += pieceSize;
-    return piece;
-  };
-  if (!byteStream) {
-    return new ReadableStream<Uint8Array>({
-      pull(controller): void {
-        const piece = next();
-        if (piece === undefined) controller.close();
-        else controller.enqueue(piece);
-      },
-    });
-  }
-  return new ReadableStream({
-    type: "bytes",
-    pull(controller): void {
-      const piece = next();
-      if (piece === undefined) {
-        controller.close();
-        controller.byobRequest?.respond(0);
-      } else controller.enqueue(piece);
-    },
-  });
-}
 
 async function pipe(
   body: Uint8Array,
