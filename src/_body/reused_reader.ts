@@ -16,10 +16,18 @@
  */
 export const READ_SIZE = 256 * 1024;
 
+/**
+ * One read's answer: a chunk, or the end (the DOM's
+ * `ReadableStreamReadResult`, whose name Node's types do not have).
+ */
+export type ReadResult =
+  | { done: false; value: Uint8Array }
+  | { done: true; value?: Uint8Array | undefined };
+
 /** Reads a body's chunks; each is the reader's until the next read. */
 export interface ReusedReader {
   /** The next chunk, valid until the next call. */
-  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  read(): Promise<ReadResult>;
   /** Cancels the body (see `ReadableStreamDefaultReader.cancel`). */
   cancel(reason?: unknown): Promise<void>;
 }
@@ -35,7 +43,7 @@ export function reusedReader(body: ReadableStream<Uint8Array>): ReusedReader {
   }
   let buffer: ArrayBuffer | undefined;
   return {
-    async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    async read(): Promise<ReadResult> {
       const view = new Uint8Array(buffer ?? new ArrayBuffer(READ_SIZE));
       // The read takes the buffer (a transfer): a failed one keeps it.
       buffer = undefined;
