@@ -149,12 +149,13 @@ export interface TransferOptions {
    * or a 206, a strong validator, a known length) and what is left would
    * take long enough for more connections to pay, opens more, each fetching
    * a part of the file with a bounded `Range` and `If-Range`, more each
-   * time the rate rose with the last ones, up to {@linkcode MAX_CONNECTIONS} (and the manager's
-   * `maxConnectionsPerHost`); a file of 64 MiB or more gets 16 at once. A server on this machine or network (that
-   * answers within 10 ms) is left to one connection, which fills such a
-   * pipe. A number asks for that many at once, where the server allows; `1`
-   * never splits. A server that refuses more connections (429 or 503) makes
-   * a download use fewer, not fail.
+   * time the rate rose with the last ones, up to
+   * {@linkcode MAX_CONNECTIONS} (and the manager's `maxConnectionsPerHost`);
+   * a file of 64 MiB or more gets 16 at once. A server on this machine or
+   * network (that answers within 10 ms) is left to one connection, which
+   * fills such a pipe. A number asks for that many at once, where the
+   * server allows; `1` never splits. A server that refuses more connections
+   * (429 or 503) makes a download use fewer, not fail.
    *
    * @default {"auto"}
    */

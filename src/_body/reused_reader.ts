@@ -2,17 +2,19 @@
 // Node) into one buffer it reuses, with a BYOB reader. The default reader
 // has a new buffer made for every read (64 KiB on Deno), which the runtime
 // fills, page faults of new memory included, and the collector frees: on
-// Deno that cost more than copying the bytes and writing them. With 16
-// ranges of a 512 MiB file over a 40 ms path, each written at its offset,
-// a Deno process used 1.98 s of CPU with the default reader and 1.14 s
-// with this one (lab runs, 6 interleaved rounds, medians); Node's was the
-// same either way. A stream that is no byte stream (a custom fetch's,
+// Deno that cost more than copying the bytes and writing them. A script
+// fetching 16 ranges of a 512 MiB file over a 40 ms path, each gathered
+// into 256 KiB writes at its offset, used 1.95 s of CPU on Deno with the
+// default reader and 1.14 s reading this way (6 interleaved lab rounds,
+// medians); the library's segmented download on Node took the same time
+// and CPU either way. A stream that is no byte stream (a custom fetch's,
 // Bun's) is read with its default reader.
 
 /**
  * The size of the buffer a byte stream is read into: a read takes what has
- * arrived, up to this. 256 KiB (a segmented write, `MAX_WRITE`) took 0.9
- * times the CPU of 64 KiB on Deno in the lab runs above.
+ * arrived, up to this. With 256 KiB (a segmented write, `MAX_WRITE`) the
+ * library's segmented download took 0.9 times the CPU it took with 64 KiB
+ * on Deno (6 interleaved lab rounds on the same path).
  */
 export const READ_SIZE = 256 * 1024;
 
@@ -45,7 +47,8 @@ export function reusedReader(body: ReadableStream<Uint8Array>): ReusedReader {
   return {
     async read(): Promise<ReadResult> {
       const view = new Uint8Array(buffer ?? new ArrayBuffer(READ_SIZE));
-      // The read takes the buffer (a transfer): a failed one keeps it.
+      // The read takes the buffer (a transfer); a failed read never gives
+      // it back, so the next read starts a new one.
       buffer = undefined;
       const { done, value } = await byob.read(view);
       if (value !== undefined) buffer = value.buffer as ArrayBuffer;
