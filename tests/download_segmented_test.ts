@@ -25,6 +25,7 @@ import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { startChild } from "./_helpers/child.ts";
 import { partialPaths } from "../src/_disk/names.ts";
 import { readSidecar } from "../src/_disk/sidecar.ts";
+import { EARLY_BYTES } from "../src/_transfer/ramp.ts";
 
 const MiB = 1024 * 1024;
 const BODY = patternBytes(8 * MiB + 12_345, 7);
@@ -279,6 +280,86 @@ test("Download with connections stops every connection at once on cancel, leavin
   } finally {
     release.resolve();
     await close();
+  }
+});
+
+test('Download on connections "auto", resumed from parts from a distant server, opens more connections at its first answer', async () => {
+  // More than a ramp's early step asks for (EARLY_BYTES) is left after the
+  // first run, and the server is 15 ms away by a name not this machine's
+  // (mapped to 127.0.0.1 by the fetch): the first answer after the resume
+  // makes it 16 connections. The first part after the resume stalls until
+  // a second is asked for (or 10 s, and the test fails).
+  const big = patternBytes(EARLY_BYTES + 8 * MiB, 5);
+  const release = deferred();
+  const second = deferred<number>();
+  const deadline = setTimeout(() => second.resolve(0), 10_000);
+  let resumed = false;
+  let parts = 0;
+  const { route, log } = fileRoute({
+    body: big,
+    etag: ETAG,
+    faultFor: ({ range, active }) => {
+      if (!resumed) {
+        return {
+          stallAfter: range === null ? 0 : 200_000,
+          release: release.promise,
+        };
+      }
+      const late = new Promise<void>((resolve) => setTimeout(resolve, 15));
+      if (++parts === 1) {
+        return {
+          answerAfter: late,
+          stallAfter: 1,
+          release: second.promise.then(() => {}),
+        };
+      }
+      second.resolve(active);
+      return { answerAfter: late };
+    },
+  });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const { port } = new URL(server.url("/f"));
+  const url = `http://distant.test:${port}/f`;
+  const mapped: typeof fetch = (input, init) =>
+    fetch(String(input).replace("//distant.test:", "//127.0.0.1:"), init);
+  const first = new Download(url, dir.join("f"), {
+    ...FAST,
+    fetch: mapped,
+    connections: 4,
+    progress: (_d, current) => {
+      if (current >= 4 * 200_000) first.cancel({ keepPartial: true });
+    },
+  });
+  first.start();
+  await assert.rejects(first.wait(), DownloadInterrupt);
+  release.resolve();
+  const recorded = readSidecar(partialPaths(dir.join("f")).sidecar)?.ranges;
+  assert.ok(recorded !== undefined && recorded.length > 1, `${recorded}`);
+  resumed = true;
+  const before = log.ranges.length;
+  try {
+    const { download, reports } = await run(url, dir, { fetch: mapped });
+    assert.equal(download.error(), undefined);
+    // The second part was asked for while the first was still open.
+    assert.ok(
+      (await second.promise) >= 2,
+      "a single connection after the resume",
+    );
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), big);
+    assertProgress(reports, big.byteLength);
+    // No recorded byte was asked for again.
+    const asked = log.ranges.slice(before);
+    assert.equal(bounded(asked).length, asked.length, `${asked}`);
+    for (const [start, end] of bounded(asked)) {
+      assert.ok(
+        recorded.every(([s, e]) => end <= s || start >= e),
+        `asked again for recorded bytes: ${start}-${end - 1}`,
+      );
+    }
+    assert.deepEqual(await dir.list(), ["f"]);
+  } finally {
+    clearTimeout(deadline);
   }
 });
 

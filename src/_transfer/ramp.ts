@@ -45,6 +45,22 @@ export function isLoopback(hostname: string): boolean {
     /^127(\.\d{1,3}){3}$/.test(hostname) || hostname === "[::1]";
 }
 
+/**
+ * The ramp of a download from `source` (its URL), up to `max` connections,
+ * whose first answer took `firstAnswer` ms.
+ */
+export function rampFor(
+  source: string,
+  max: number,
+  firstAnswer: number,
+): Ramp {
+  return new Ramp({
+    max,
+    firstAnswer,
+    loopback: isLoopback(new URL(source).hostname),
+  });
+}
+
 /** An answer faster than this comes from this machine or its network. */
 export const LOCAL_ANSWER = 10;
 /** More connections pay when the rest would take at least this long. */

@@ -6,12 +6,12 @@
 // or the ramp (`ramp.ts`) finds that more would pay, that first connection
 // is stopped where its bytes end and the rest is fetched in parts by
 // several (`workers.ts`). A partial file already in parts (resumed) goes to
-// the workers at once. If the file changes under it, the download starts
-// over with one connection.
+// the workers at once, whose first answer starts the ramp then. If the file
+// changes under it, the download starts over with one connection.
 
 import { contentEncoding } from "../_body/content_decoding.ts";
 import { withRetries } from "./attempts.ts";
-import { isLoopback, Ramp } from "./ramp.ts";
+import { type Ramp, rampFor } from "./ramp.ts";
 import { attempt, restart, singleStream } from "./single_stream.ts";
 import type { Transfer, TransferStrategy } from "./strategy.ts";
 import { MIN_PIECE, StartOver, Workers } from "./workers.ts";
@@ -94,11 +94,7 @@ async function firstConnection(
       if (!servesRanges(transfer, response)) return;
       if ((total as number) - offset < 2 * MIN_PIECE) return;
       if (connections === "auto") {
-        ramp = new Ramp({
-          max: transfer.maxConnections,
-          firstAnswer: ms,
-          loopback: isLoopback(new URL(transfer.source).hostname),
-        });
+        ramp = rampFor(transfer.source, transfer.maxConnections, ms);
         if (ramp.begin(performance.now(), (total as number) - offset) > 1) {
           handOver(new Handoff(ramp));
         }

@@ -5,7 +5,9 @@
 // up to its end, which a connection stealing half of it may lower. Each
 // connection retries as a download does (timeouts, backoff, Retry-After);
 // one that a server refuses (429, 503, or a 200 that ignores the range)
-// while others run ends, and the download goes on with fewer. The sidecar
+// while others run ends, and the download goes on with fewer. With
+// `connections: "auto"`, the ramp decides how many; resumed from parts, the
+// download has none yet, and the first part's answer starts it. The sidecar
 // records the ranges on disk as each part ends, and every second, so that a
 // crash loses at most a second of them.
 
@@ -20,7 +22,7 @@ import { withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
 import { type Piece, Pieces } from "./pieces.ts";
 import { PartWriter } from "./part_writer.ts";
-import type { Ramp } from "./ramp.ts";
+import { type Ramp, rampFor } from "./ramp.ts";
 import type { Transfer } from "./strategy.ts";
 
 /** No part is split in two smaller than this. */
@@ -68,6 +70,8 @@ function isRefusal(error: unknown): boolean {
 export class Workers {
   #transfer: Transfer;
   #ramp: Ramp | undefined;
+  // Whether the first answer is to start a ramp (resumed, on "auto").
+  #rampAtAnswer: boolean;
   #pieces: Pieces;
   #total: number;
   #target: number;
@@ -85,7 +89,9 @@ export class Workers {
   /**
    * @param transfer The download's transfer: its partial file holds the
    * validator and total, and the bytes on disk (a prefix, or ranges).
-   * @param ramp The ramp that decides the connections (`"auto"`), if any.
+   * @param ramp The ramp that decides the connections (`"auto"`), if the
+   * first connection started one; otherwise, on `"auto"`, the first answer
+   * here does.
    */
   constructor(transfer: Transfer, ramp: Ramp | undefined) {
     this.#transfer = transfer;
@@ -100,6 +106,7 @@ export class Workers {
       ? ramp?.connections ?? 1
       : options.connections;
     this.#target = Math.min(wanted, transfer.maxConnections);
+    this.#rampAtAnswer = options.connections === "auto" && ramp === undefined;
   }
 
   /** Fetches every missing part; then the digest, of the whole file. */
@@ -224,6 +231,7 @@ export class Workers {
     const to = piece.end - 1;
     using connection = new Connection(this.#transfer, this.#stop.signal);
     const { abort } = connection;
+    const sent = performance.now();
     try {
       const { response, url: at } = await request(url, {
         from: this.#transfer.source,
@@ -238,6 +246,7 @@ export class Workers {
       });
       connection.answered();
       this.#check(response, at, from, to);
+      if (this.#rampAtAnswer) this.#startRamp(performance.now() - sent);
       if (response.body === null) {
         throw new ProtocolError(
           `Cannot download "${url}": a part came without a body`,
@@ -353,12 +362,26 @@ export class Workers {
     }
     const ramp = this.#ramp;
     if (ramp !== undefined && !ramp.settled) {
-      const wanted = ramp.observe(now, done, this.#total - done);
-      if (wanted > this.#target) {
-        this.#target = Math.min(wanted, this.#transfer.maxConnections);
-        this.#fill();
-      }
+      this.#raise(ramp.observe(now, done, this.#total - done));
     }
+  }
+
+  /** The first part's answer, after `ms`, starts the ramp (see `#rampAtAnswer`). */
+  #startRamp(ms: number): void {
+    this.#rampAtAnswer = false;
+    const { source, maxConnections } = this.#transfer;
+    const ramp = rampFor(source, maxConnections, ms);
+    this.#ramp = ramp;
+    this.#raise(
+      ramp.begin(performance.now(), this.#total - this.#pieces.bytesDone),
+    );
+  }
+
+  /** Opens connections up to `wanted`, if that is more than now. */
+  #raise(wanted: number): void {
+    if (wanted <= this.#target) return;
+    this.#target = Math.min(wanted, this.#transfer.maxConnections);
+    this.#fill();
   }
 
   #report(now: number): void {
