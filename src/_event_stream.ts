@@ -5,6 +5,7 @@ import {
   type DownloadEventMap,
   DownloadStateEvent,
 } from "./events.ts";
+import { expectListeners } from "./_listeners.ts";
 
 /** The names of a download's events. */
 const EVENT_TYPES: readonly (keyof DownloadEventMap)[] = [
@@ -35,6 +36,7 @@ export function eventStream(
 ): AsyncIterableIterator<DownloadEvent> {
   const queue: DownloadEvent[] = [];
   let ended = false;
+  let listening = false; // to `signal`
   let wake: (() => void) | undefined;
   const onEvent = (event: Event): void => {
     const downloadEvent = event as DownloadEvent;
@@ -55,7 +57,11 @@ export function eventStream(
     for (const type of EVENT_TYPES) {
       target.removeEventListener(type, onEvent);
     }
-    signal?.removeEventListener("abort", onAbort);
+    if (listening && signal !== undefined) {
+      listening = false;
+      signal.removeEventListener("abort", onAbort);
+      expectListeners(signal, -1);
+    }
     wake?.();
   };
   const onAbort = (): void => {
@@ -63,8 +69,14 @@ export function eventStream(
     stop();
   };
   for (const type of EVENT_TYPES) target.addEventListener(type, onEvent);
-  if (signal?.aborted) onAbort();
-  signal?.addEventListener("abort", onAbort, { once: true });
+  if (signal !== undefined) {
+    // One signal may end many loops: their listeners are not the caller's
+    // leak.
+    listening = true;
+    expectListeners(signal, 1);
+    signal.addEventListener("abort", onAbort, { once: true });
+    if (signal.aborted) onAbort();
+  }
   const iterator: AsyncIterableIterator<DownloadEvent> = {
     async next(): Promise<IteratorResult<DownloadEvent>> {
       while (queue.length === 0 && !ended) {

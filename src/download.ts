@@ -38,6 +38,7 @@ import type {
   WaitOptions,
 } from "./download_options.ts";
 import { rateOf } from "./_option_checks.ts";
+import { expectListeners } from "./_listeners.ts";
 
 // Let the manager put a download in its queue, and share what it shares,
 // without a public method.
@@ -164,8 +165,13 @@ export class Download extends DownloadStatus {
       );
     }
     this.#status.phase = "running";
-    if (this.#signal?.aborted) this.cancel();
-    this.#signal?.addEventListener("abort", this.#onSignal);
+    if (this.#signal !== undefined) {
+      if (this.#signal.aborted) this.cancel();
+      // One signal may be given to many downloads: their listeners are not
+      // the caller's leak.
+      expectListeners(this.#signal, 1);
+      this.#signal.addEventListener("abort", this.#onSignal);
+    }
     this.#emitState();
     void this.#run();
   }
@@ -389,7 +395,10 @@ export class Download extends DownloadStatus {
       // Release the connection if the body was not read to its end.
       this.#abort.abort(error);
     } finally {
-      this.#signal?.removeEventListener("abort", this.#onSignal);
+      if (this.#signal !== undefined) {
+        this.#signal.removeEventListener("abort", this.#onSignal);
+        expectListeners(this.#signal, -1);
+      }
       this.#finish();
     }
   }

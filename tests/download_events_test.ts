@@ -6,6 +6,7 @@
 // src/_event_stream.ts.
 
 import assert from "node:assert/strict";
+import { getMaxListeners } from "node:events";
 import { test } from "node:test";
 import {
   Download,
@@ -26,6 +27,7 @@ import {
   serveFile,
 } from "./_helpers/server.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
+import { recordWarnings } from "./_helpers/warnings.ts";
 
 const BODY = patternBytes(600_000, 5);
 const FAST: DownloadOptions = { backoffBase: 1, backoffCap: 5 };
@@ -178,6 +180,27 @@ test("Download's events() ends when its signal aborts, or the loop breaks", asyn
   assert.deepEqual(await broken.next(), { done: true, value: undefined });
   await download.wait({ raiseIfError: false });
   release.resolve();
+});
+
+test("Download's events(): one signal ends 11 loops, with no leak warning from Node, and its limit as it was", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  using warnings = recordWarnings();
+  const download = new Download(server.url(), dir.join("f"), FAST);
+  const abort = new AbortController();
+  const limit = getMaxListeners(abort.signal);
+  const loops = Array.from({ length: 11 }, async () => {
+    const seen: string[] = [];
+    for await (const event of download.events({ signal: abort.signal })) {
+      seen.push(event.type);
+    }
+    return seen;
+  });
+  abort.abort();
+  assert.deepEqual(await Promise.all(loops), Array(11).fill([]));
+  assert.equal(getMaxListeners(abort.signal), limit);
+  await warnings.settled();
+  assert.deepEqual(warnings.names, []);
 });
 
 test("Download keeps downloading when a listener throws: the error is logged, the other listeners still hear", async () => {

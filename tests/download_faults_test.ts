@@ -40,6 +40,7 @@ import {
   type TestServer,
 } from "./_helpers/server.ts";
 import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
+import { recordWarnings } from "./_helpers/warnings.ts";
 import { SELF_SIGNED_CERT, SELF_SIGNED_KEY } from "./_helpers/tls.ts";
 
 const FAST: DownloadOptions = { backoffBase: 1, backoffCap: 5 };
@@ -661,6 +662,29 @@ test("Download is canceled by its signal", { timeout: 10_000 }, async () => {
   assert.equal(download.isCanceled(), true);
   assert.equal(download.error(), undefined);
   assert.deepEqual(await dir.list(), []);
+});
+
+test("Download: one signal given to 11 downloads cancels them all, with no leak warning from Node", async () => {
+  const { server, url } = await serve({ body: BODY, etag: ETAG });
+  await using _server = server;
+  await using dir = await tempDir();
+  using warnings = recordWarnings();
+  const controller = new AbortController();
+  const downloads = Array.from(
+    { length: 11 },
+    (_, i) =>
+      new Download(url, dir.join(`f${i}`), {
+        ...FAST,
+        signal: controller.signal,
+      }),
+  );
+  for (const download of downloads) download.start();
+  controller.abort();
+  await Promise.all(downloads.map((d) => d.wait({ raiseIfError: false })));
+  assert.ok(downloads.every((download) => download.isCanceled()));
+  assert.deepEqual(await dir.list(), []);
+  await warnings.settled();
+  assert.deepEqual(warnings.names, []);
 });
 
 // With the library's own write size (no chunkSize given) and no digest, a

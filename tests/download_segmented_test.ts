@@ -22,6 +22,7 @@ import {
   startServer,
 } from "./_helpers/server.ts";
 import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
+import { recordWarnings } from "./_helpers/warnings.ts";
 import { startChild } from "./_helpers/child.ts";
 import { partialPaths } from "../src/_disk/names.ts";
 import { readSidecar } from "../src/_disk/sidecar.ts";
@@ -361,6 +362,26 @@ test('Download on connections "auto", resumed from parts from a distant server, 
   } finally {
     clearTimeout(deadline);
   }
+});
+
+test("Download with connections: 16 keeps every connection's listener off Node's leak warning", async () => {
+  // 16 parts of about 1.25 MiB, all asked for at once: a listener on the
+  // download's signals from each.
+  const body = patternBytes(20 * MiB, 9);
+  const { route, log } = fileRoute({ body, etag: ETAG });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  using warnings = recordWarnings();
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    ...FAST,
+    connections: 16,
+  });
+  download.start();
+  await download.wait();
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+  assert.equal(bounded(log.ranges).length, 16);
+  await warnings.settled();
+  assert.deepEqual(warnings.names, []);
 });
 
 test("DownloadManager's maxConnectionsPerHost bounds the connections of all its downloads to one host", async () => {

@@ -18,6 +18,7 @@ import { parseContentRange, validatorOf } from "../_http/range.ts";
 import { request } from "../_http/request.ts";
 import { parseRetryAfter } from "../_http/retry_policy.ts";
 import { HTTPError } from "../errors.ts";
+import { expectListeners } from "../_listeners.ts";
 import { withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
 import { type Piece, Pieces } from "./pieces.ts";
@@ -107,6 +108,10 @@ export class Workers {
       : options.connections;
     this.#target = Math.min(wanted, transfer.maxConnections);
     this.#rampAtAnswer = options.connections === "auto" && ramp === undefined;
+    // Each connection listens to both (or, while it waits to retry, to the
+    // download's).
+    expectListeners(transfer.signal, transfer.maxConnections);
+    expectListeners(this.#stop.signal, transfer.maxConnections);
   }
 
   /** Fetches every missing part; then the digest, of the whole file. */
