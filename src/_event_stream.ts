@@ -36,7 +36,6 @@ export function eventStream(
 ): AsyncIterableIterator<DownloadEvent> {
   const queue: DownloadEvent[] = [];
   let ended = false;
-  let listening = false; // to `signal`
   let wake: (() => void) | undefined;
   const onEvent = (event: Event): void => {
     const downloadEvent = event as DownloadEvent;
@@ -53,12 +52,13 @@ export function eventStream(
     wake?.();
   };
   const stop = (): void => {
+    if (ended) return;
     ended = true;
     for (const type of EVENT_TYPES) {
       target.removeEventListener(type, onEvent);
     }
-    if (listening && signal !== undefined) {
-      listening = false;
+    expectListeners(target, -1);
+    if (signal !== undefined) {
       signal.removeEventListener("abort", onAbort);
       expectListeners(signal, -1);
     }
@@ -68,11 +68,11 @@ export function eventStream(
     queue.length = 0;
     stop();
   };
+  // Many loops may hear one target, or end by one signal: their listeners
+  // are not the caller's leak.
+  expectListeners(target, 1);
   for (const type of EVENT_TYPES) target.addEventListener(type, onEvent);
   if (signal !== undefined) {
-    // One signal may end many loops: their listeners are not the caller's
-    // leak.
-    listening = true;
     expectListeners(signal, 1);
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
