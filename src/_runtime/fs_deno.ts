@@ -243,6 +243,7 @@ function granted(descriptor: Deno.PermissionDescriptor): boolean {
 /** The host side of the adapter on Deno: only what is granted is asked. */
 export const denoHost: Host = {
   fetchDecodes: false,
+  byobReads: true,
   hostname(): string | undefined {
     if (!granted({ name: "sys", kind: "hostname" })) return undefined;
     try {

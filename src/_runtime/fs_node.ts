@@ -321,6 +321,8 @@ export const nodeFs: Fs = {
 export const nodeHost: Host = {
   // Node's and Bun's do; Deno's (running the npm package) does not.
   fetchDecodes: !("Deno" in globalThis),
+  // Deno's `fetch`, running the npm package, is read best so.
+  byobReads: "Deno" in globalThis,
   hostname(): string | undefined {
     try {
       return hostname();

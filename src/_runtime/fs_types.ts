@@ -125,6 +125,13 @@ export interface Host {
    * Node's and Bun's do, Deno's does not.
    */
   readonly fetchDecodes: boolean;
+  /**
+   * Whether a `fetch` body (a byte stream) is better read into one buffer
+   * the reader reuses (a BYOB reader, see `_body/reused_reader.ts`) than as
+   * the chunks `fetch` makes: on Deno it costs less, on Node more (each
+   * read copies into the buffer given and transfers it).
+   */
+  readonly byobReads: boolean;
   /** This machine's name. */
   hostname(): string | undefined;
   /** When this machine booted (milliseconds since the epoch, to a second or so). */

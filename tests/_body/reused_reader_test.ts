@@ -16,9 +16,12 @@ interface Read {
   memory: number[];
 }
 
-/** Reads `stream` to its end with a `reusedReader`. */
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Read> {
-  const reader = reusedReader(stream);
+/** Reads `stream` to its end with a `reusedReader`, with `byob` as given. */
+async function readAll(
+  stream: ReadableStream<Uint8Array>,
+  byob?: boolean,
+): Promise<Read> {
+  const reader = reusedReader(stream, byob);
   const read: Read = {
     bytes: new Uint8Array(),
     chunks: [],
@@ -42,6 +45,7 @@ test("reusedReader() reads a byte stream into one buffer of READ_SIZE, in order"
   const body = patternBytes(100_000);
   const { bytes, chunks, sizes, memory } = await readAll(
     streamOf(body, 30_000, true),
+    true,
   );
   assert.deepEqual(bytes, body);
   assert.deepEqual(sizes, [
@@ -65,7 +69,14 @@ test("reusedReader() reads a byte stream into one buffer of READ_SIZE, in order"
 
 test("reusedReader() takes the chunks of a stream that is no byte stream as they come", async () => {
   const body = patternBytes(100_000);
-  const { bytes, memory } = await readAll(streamOf(body, 30_000, false));
+  const { bytes, memory } = await readAll(streamOf(body, 30_000, false), true);
+  assert.deepEqual(bytes, body);
+  assert.deepEqual(memory, [30_000, 30_000, 30_000, 10_000]);
+});
+
+test("reusedReader() without byob takes a byte stream's own chunks", async () => {
+  const body = patternBytes(100_000);
+  const { bytes, memory } = await readAll(streamOf(body, 30_000, true), false);
   assert.deepEqual(bytes, body);
   assert.deepEqual(memory, [30_000, 30_000, 30_000, 10_000]);
 });
@@ -78,6 +89,7 @@ for (const byteStream of [true, false]) {
       streamOf(patternBytes(100_000), 30_000, byteStream, (why) => {
         reason = why;
       }),
+      true,
     );
     assert.equal((await reader.read()).value?.byteLength, 30_000);
     await reader.cancel("enough");
@@ -91,12 +103,21 @@ test("reusedReader() reads a fetch body from a local server whole", async () => 
   await using server = await startServer({
     "/f": bytesRoute(body, { writeSize: 50_000 }),
   });
-  const response = await fetch(server.url("/f"));
-  const { bytes, memory } = await readAll(response.body as ReadableStream);
-  assert.deepEqual(bytes, body);
-  // Deno's and Node's fetch bodies are byte streams, read into the one
-  // buffer; Bun's is not, and comes in its own chunks.
-  if (!("Bun" in globalThis)) {
-    assert.ok(memory.every((size) => size === READ_SIZE), String(memory));
+  for (const byob of [true, undefined]) {
+    const response = await fetch(server.url("/f"));
+    const { bytes, memory } = await readAll(
+      response.body as ReadableStream,
+      byob,
+    );
+    assert.deepEqual(bytes, body);
+    // Deno's and Node's fetch bodies are byte streams, read into the one
+    // buffer when asked; Bun's is not, and comes in its own chunks. By
+    // default, only Deno's is read so (see `Host.byobReads`).
+    const intoOne = memory.every((size) => size === READ_SIZE);
+    if (byob === true && !("Bun" in globalThis)) {
+      assert.ok(intoOne, String(memory));
+    } else if (byob === undefined) {
+      assert.equal(intoOne, "Deno" in globalThis, String(memory));
+    }
   }
 });
