@@ -1,8 +1,8 @@
 // The benchmark: this library against a plain `fetch` piped to a file, curl,
 // wget, aria2c and axel, on data served by nginx from 127.0.0.1 or through a
 // modelled network. Each contender runs as its own process under GNU time
-// (wall, CPU seconds, peak RSS), interleaved within each round (A B C, then
-// B C A, ...); every output file's sha256 is checked, and nginx's access log
+// (wall, CPU seconds, peak RSS), interleaved within each round (each round
+// in its own order); every output file's sha256 is checked, and nginx's access log
 // tells how many connections and requests each run made. Prints a table per
 // workload and writes them as Markdown to bench/results/. The default (5
 // rounds of the three loopback workloads) takes about 10 minutes on a 2-core
@@ -207,6 +207,26 @@ const many = (workload: Workload): boolean => workload.files.length > 1;
 const single = (workload: Workload): boolean => !many(workload);
 const always = (): boolean => true;
 const loopback = (workload: Workload): boolean => !workload.net;
+/**
+ * The order of `count` contenders in round `round`: a shuffle seeded by the
+ * round (mulberry32), so a bench run can be repeated as it was.
+ */
+function roundOrder(count: number, round: number): number[] {
+  let seed = round * 0x9e3779b9;
+  const random = (): number => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const order = Array.from({ length: count }, (_, i) => i);
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j] as number, order[i] as number];
+  }
+  return order;
+}
+
 /** aria2c's arguments to download a run's input list into its directory. */
 function ariaInto(p: RunPaths): string[] {
   return [
@@ -630,8 +650,7 @@ async function runOnce(
   const server = sides.get(inputs.workload.net)?.server;
   try {
     // Write back the dirty pages earlier runs left (untimed): else a run pays
-    // for its predecessor's writeback in kernel time, and as the order only
-    // rotates, the same contender would always follow the same one.
+    // for its predecessor's writeback in kernel time.
     await run("sync", []);
     // What earlier runs left in the server's log is not this run's.
     await server?.served?.();
@@ -1043,12 +1062,14 @@ try {
       }`,
     );
     for (let round = 1; round <= runs; round++) {
-      // Each round starts one contender later (A B C, B C A, C A B, ...): on
-      // this kind of VM a run can be slowed by what the run before it left
-      // in memory, so no contender always follows the same one.
+      // Each round in its own order (the same in every bench run): on this
+      // kind of VM a run can be slowed by what the run before it left in
+      // memory, so no contender always follows the same one. (A rotation,
+      // A B C then B C A, keeps the neighbours: each follows the same one.)
+      const order = roundOrder(contenders.length, round);
       for (let k = 0; k < contenders.length; k++) {
         stop.signal.throwIfAborted();
-        const i = (k + round - 1) % contenders.length;
+        const i = order[k] as number;
         const contender = contenders[i] as Contender;
         const row = rows[i] as Row;
         try {
@@ -1172,7 +1193,7 @@ try {
     `| dlmanager on Node | ${lib.how} |`,
     `| Files written to | ${flags.dir} (${fsType}) |`,
     "",
-    `Each contender is its own process, timed from spawn to exit (start-up included) under GNU time for CPU (user + system) and peak RSS. ${runs} rounds after one untimed warm-up, contenders interleaved within each round, each round starting one contender later than the one before (A B C, B C A, ...), each run starting after a \`sync\` (untimed), so that none pays for the writeback of the files the one before it wrote; every downloaded file's sha256 is checked (the ceiling writes to /dev/null: the bytes nginx sent are checked instead). MB = 10^6 bytes. Ratios divide the contender's throughput by the reference's (medians of this run): above 1x is faster; "per round" ratios divide the runs of each round instead, and give the median and range of those ratios, which one slow run moves less; "best of" takes the fastest of those contenders (in each round, for per-round ratios). "÷ fetch" is against the plain \`fetch\` piped to a file on the same runtime (Deno: \`response.body.pipeTo(file.writable)\`; Node: \`pipeline(Readable.fromWeb(response.body), createWriteStream(path))\`). For many files, dlmanager and the fetch baseline are fed by one worker pool of the stated size, and the manager's \`concurrency\` is set to it too; curl and aria2c get the same concurrency. Connections and requests are what nginx's access log says of each run (medians).`,
+    `Each contender is its own process, timed from spawn to exit (start-up included) under GNU time for CPU (user + system) and peak RSS. ${runs} rounds after one untimed warm-up, contenders interleaved within each round, each round in its own order (a shuffle seeded by the round, so that no contender always follows the same one), each run starting after a \`sync\` (untimed), so that none pays for the writeback of the files the one before it wrote; every downloaded file's sha256 is checked (the ceiling writes to /dev/null: the bytes nginx sent are checked instead). MB = 10^6 bytes. Ratios divide the contender's throughput by the reference's (medians of this run): above 1x is faster; "per round" ratios divide the runs of each round instead, and give the median and range of those ratios, which one slow run moves less; "best of" takes the fastest of those contenders (in each round, for per-round ratios). "÷ fetch" is against the plain \`fetch\` piped to a file on the same runtime (Deno: \`response.body.pipeTo(file.writable)\`; Node: \`pipeline(Readable.fromWeb(response.body), createWriteStream(path))\`). For many files, dlmanager and the fetch baseline are fed by one worker pool of the stated size, and the manager's \`concurrency\` is set to it too; curl and aria2c get the same concurrency. Connections and requests are what nginx's access log says of each run (medians).`,
     ...notes.map((note) => `\nNote: ${note}.`),
     ...sections.flatMap(({ workload, table, trace }) => [
       "",
