@@ -108,10 +108,6 @@ export class Workers {
       : options.connections;
     this.#target = Math.min(wanted, transfer.maxConnections);
     this.#rampAtAnswer = options.connections === "auto" && ramp === undefined;
-    // Each connection listens to both (or, while it waits to retry, to the
-    // download's).
-    expectListeners(transfer.signal, transfer.maxConnections);
-    expectListeners(this.#stop.signal, transfer.maxConnections);
   }
 
   /** Fetches every missing part; then the digest, of the whole file. */
@@ -123,10 +119,16 @@ export class Workers {
     const timer = setInterval(() => this.#save(), CHECKPOINT_EVERY);
     this.#transfer.showParts(() => this.#pieces.active);
     this.#start = { time: performance.now(), bytes: this.#pieces.bytesDone };
+    // Each connection listens to both signals (or, while it waits to retry,
+    // to the download's): as many as it may open, while they run.
+    const { signal, maxConnections } = this.#transfer;
+    expectListeners(signal, maxConnections);
+    expectListeners(this.#stop.signal, maxConnections);
     try {
       this.#fill();
       while (this.#running.size > 0) await Promise.race(this.#running);
     } finally {
+      expectListeners(signal, -maxConnections);
       clearInterval(timer);
       clearTimeout(this.#reportLater);
       this.#transfer.showParts(undefined);
