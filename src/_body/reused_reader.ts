@@ -35,6 +35,11 @@ export type ReadResult =
 
 /** Reads a body's chunks; each is the reader's until the next read. */
 export interface ReusedReader {
+  /**
+   * Whether the chunks are read into the reader's one buffer (a copy the
+   * runtime made); else they are the stream's own, as it made them.
+   */
+  readonly reusesBuffer: boolean;
   /** The next chunk, valid until the next call. */
   read(): Promise<ReadResult>;
   /** Cancels the body (see `ReadableStreamDefaultReader.cancel`). */
@@ -51,16 +56,17 @@ export function reusedReader(
   body: ReadableStream<Uint8Array>,
   byob: boolean = host.byobReads,
 ): ReusedReader {
-  if (!byob) return body.getReader();
+  if (!byob) return chunksOf(body);
   let reader: ReadableStreamBYOBReader;
   try {
     reader = body.getReader({ mode: "byob" });
   } catch {
     // Not a byte stream: its own chunks, as they come.
-    return body.getReader();
+    return chunksOf(body);
   }
   let buffer: ArrayBuffer | undefined;
   return {
+    reusesBuffer: true,
     async read(): Promise<ReadResult> {
       const view = new Uint8Array(buffer ?? new ArrayBuffer(READ_SIZE));
       // The read takes the buffer (a transfer); a failed read never gives
@@ -70,6 +76,16 @@ export function reusedReader(
       if (value !== undefined) buffer = value.buffer as ArrayBuffer;
       return done ? { done: true } : { done, value };
     },
+    cancel: (reason) => reader.cancel(reason),
+  };
+}
+
+/** A reader of `body`'s own chunks, as it makes them. */
+function chunksOf(body: ReadableStream<Uint8Array>): ReusedReader {
+  const reader = body.getReader();
+  return {
+    reusesBuffer: false,
+    read: () => reader.read(),
     cancel: (reason) => reader.cancel(reason),
   };
 }

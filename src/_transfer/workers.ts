@@ -328,7 +328,11 @@ export class Workers {
         }
         if (result.done) break;
         connection.received(result.value.byteLength);
-        await writer.take(result.value, !throttle.limited);
+        // Gathered only from the reader's one buffer (see PartWriter).
+        await writer.take(
+          result.value,
+          reader.reusesBuffer && !throttle.limited,
+        );
         if (piece.start + piece.written >= piece.end && piece.end < asked) {
           // Its end was lowered: the rest is another connection's (and the
           // connection closes with the answer; one read to its end stays

@@ -14,6 +14,8 @@ interface Read {
   sizes: number[];
   /** The size of each chunk's memory, when it was read. */
   memory: number[];
+  /** What the reader said of its buffer. */
+  reusesBuffer: boolean;
 }
 
 /** Reads `stream` to its end with a `reusedReader`, with `byob` as given. */
@@ -27,6 +29,7 @@ async function readAll(
     chunks: [],
     sizes: [],
     memory: [],
+    reusesBuffer: reader.reusesBuffer,
   };
   const copies: number[][] = [];
   for (;;) {
@@ -43,11 +46,12 @@ async function readAll(
 
 test("reusedReader() reads a byte stream into one buffer of READ_SIZE, in order", async () => {
   const body = patternBytes(100_000);
-  const { bytes, chunks, sizes, memory } = await readAll(
+  const { bytes, chunks, sizes, memory, reusesBuffer } = await readAll(
     streamOf(body, 30_000, true),
     true,
   );
   assert.deepEqual(bytes, body);
+  assert.equal(reusesBuffer, true);
   assert.deepEqual(sizes, [
     30_000,
     30_000,
@@ -69,16 +73,24 @@ test("reusedReader() reads a byte stream into one buffer of READ_SIZE, in order"
 
 test("reusedReader() takes the chunks of a stream that is no byte stream as they come", async () => {
   const body = patternBytes(100_000);
-  const { bytes, memory } = await readAll(streamOf(body, 30_000, false), true);
+  const { bytes, memory, reusesBuffer } = await readAll(
+    streamOf(body, 30_000, false),
+    true,
+  );
   assert.deepEqual(bytes, body);
   assert.deepEqual(memory, [30_000, 30_000, 30_000, 10_000]);
+  assert.equal(reusesBuffer, false);
 });
 
 test("reusedReader() without byob takes a byte stream's own chunks", async () => {
   const body = patternBytes(100_000);
-  const { bytes, memory } = await readAll(streamOf(body, 30_000, true), false);
+  const { bytes, memory, reusesBuffer } = await readAll(
+    streamOf(body, 30_000, true),
+    false,
+  );
   assert.deepEqual(bytes, body);
   assert.deepEqual(memory, [30_000, 30_000, 30_000, 10_000]);
+  assert.equal(reusesBuffer, false);
 });
 
 for (const byteStream of [true, false]) {
@@ -105,7 +117,7 @@ test("reusedReader() reads a fetch body from a local server whole", async () => 
   });
   for (const byob of [true, undefined]) {
     const response = await fetch(server.url("/f"));
-    const { bytes, memory } = await readAll(
+    const { bytes, memory, reusesBuffer } = await readAll(
       response.body as ReadableStream,
       byob,
     );
@@ -114,6 +126,8 @@ test("reusedReader() reads a fetch body from a local server whole", async () => 
     // buffer when asked; Bun's is not, and comes in its own chunks. By
     // default, only Deno's is read so (see `Host.byobReads`).
     const intoOne = memory.every((size) => size === READ_SIZE);
+    // The reader says which it did (what PartWriter's gathering follows).
+    assert.equal(reusesBuffer, intoOne);
     if (byob === true && !("Bun" in globalThis)) {
       assert.ok(intoOne, String(memory));
     } else if (byob === undefined) {
