@@ -44,6 +44,8 @@ export class PartialFile {
   #writer: string;
   #path: string;
   #file: FileWriter | undefined;
+  // The open under way, if any (see `prepare`); it sets `#file`.
+  #opening: Promise<FileWriter> | undefined;
   // Whether the file is on disk (created or adopted, and not removed since).
   #onDisk = false;
   #sidecar = false;
@@ -63,9 +65,10 @@ export class PartialFile {
   }
 
   /**
-   * Starts the partial file of a download of `url`, or, when its lock was
-   * taken over (from a process proven dead, or from a download that left
-   * its partial file to be resumed: see {@linkcode FileLock.leave}), adopts
+   * Starts the partial file of a download of `url` (on disk once it is first
+   * opened for writing: see {@linkcode PartialFile.prepare}), or, when its
+   * lock was taken over (from a process proven dead, or from a download that
+   * left its partial file to be resumed: see {@linkcode FileLock.leave}), adopts
    * the partial file the sidecar vouches for, if its writer is proven dead
    * or released it; the bytes adopted are fed to `integrity` first.
    */
@@ -77,10 +80,10 @@ export class PartialFile {
   ): Promise<PartialFile> {
     const partial = new PartialFile(paths, url, integrity);
     try {
-      // Usually the lock was free, and creating the file is the only call:
-      // no look for a sidecar, which would cost every download (a tenth of
-      // the many-small-files bench).
-      if (!takenOver || !(await partial.#adopt())) await partial.writer();
+      // Usually the lock was free, and there is nothing to do: no look for
+      // a sidecar, which would cost every download (a tenth of the
+      // many-small-files bench).
+      if (takenOver) await partial.#adopt();
       return partial;
     } catch (error) {
       partial.end();
@@ -93,15 +96,36 @@ export class PartialFile {
     return this.#path;
   }
 
+  /**
+   * Starts opening the file for writing (creating it, the first time)
+   * without waiting for it: a transfer calls it before it sends a request,
+   * so that the two overlap where opening is asynchronous (Node; Deno's
+   * adapter creates a file synchronously). {@linkcode PartialFile.writer}
+   * waits for it; if it fails, `writer()` opens again, and throws.
+   */
+  prepare(): void {
+    if (this.#file === undefined) this.#open().catch(() => {});
+  }
+
   /** The file open for writing at its end, opened (or created) if closed. */
   async writer(): Promise<FileWriter> {
-    if (this.#file === undefined) {
-      this.#file = this.#onDisk
-        ? await fs.openAppend(this.#path)
-        : await fs.createNew(this.#path);
-      this.#onDisk = true;
-    }
-    return this.#file;
+    return this.#file ?? await this.#open();
+  }
+
+  #open(): Promise<FileWriter> {
+    this.#opening ??= (async () => {
+      try {
+        const file = this.#onDisk
+          ? await fs.openAppend(this.#path)
+          : await fs.createNew(this.#path);
+        this.#file = file;
+        this.#onDisk = true;
+        return file;
+      } finally {
+        this.#opening = undefined;
+      }
+    })();
+    return this.#opening;
   }
 
   /**
@@ -130,8 +154,9 @@ export class PartialFile {
     this.#file = undefined;
   }
 
-  /** Closes the file, if open. */
+  /** Closes the file, if open (once an open under way has ended). */
   async close(): Promise<void> {
+    await this.#opening?.catch(() => {});
     const file = this.#file;
     this.#file = undefined;
     await file?.close();

@@ -62,6 +62,8 @@ export async function attempt(
     const held = partial.offset > 0
       ? { offset: partial.offset, total: partial.total }
       : undefined;
+    // A new file is opened (created) while the request is on its way.
+    if (held === undefined) partial.prepare();
     const sent = performance.now();
     const answer = await request(url, {
       from: transfer.source,
