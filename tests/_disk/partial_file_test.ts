@@ -88,24 +88,20 @@ test("PartialFile.discard() right after prepare() waits for the open, closes it,
   assert.equal(await openOn(partial.path) ?? 0, 0);
 });
 
-test("PartialFile.commit() right after prepare() renames the file it opened, empty", async () => {
-  await using dir = await tempDir();
-  using started = await start(dir);
-  const { partial, lock } = started;
-  partial.prepare();
-  assert.equal(await partial.commit(dir.join("f"), lock), true);
-  assert.deepEqual(await files(dir), ["f"]);
-  assert.equal((await readFile(dir.join("f"))).byteLength, 0);
-});
-
-test("PartialFile.commit() of a file never opened creates it, empty", async () => {
-  await using dir = await tempDir();
-  using started = await start(dir);
-  const { partial, lock } = started;
-  assert.equal(await partial.commit(dir.join("f"), lock), true);
-  assert.deepEqual(await files(dir), ["f"]);
-  assert.equal((await readFile(dir.join("f"))).byteLength, 0);
-});
+for (const prepared of [true, false]) {
+  const how = prepared
+    ? "right after prepare() renames the file it opened"
+    : "of a file never opened creates it";
+  test(`PartialFile.commit() ${how}, empty`, async () => {
+    await using dir = await tempDir();
+    using started = await start(dir);
+    const { partial, lock } = started;
+    if (prepared) partial.prepare();
+    assert.equal(await partial.commit(dir.join("f"), lock), true);
+    assert.deepEqual(await files(dir), ["f"]);
+    assert.equal((await readFile(dir.join("f"))).byteLength, 0);
+  });
+}
 
 test("PartialFile.prepare() that fails leaves close() quiet, and writer() throws the open's error", async () => {
   await using dir = await tempDir();
