@@ -71,27 +71,23 @@ test("reusedReader() reads a byte stream into one buffer of READ_SIZE, in order"
   ]);
 });
 
-test("reusedReader() takes the chunks of a stream that is no byte stream as they come", async () => {
-  const body = patternBytes(100_000);
-  const { bytes, memory, reusesBuffer } = await readAll(
-    streamOf(body, 30_000, false),
-    true,
-  );
-  assert.deepEqual(bytes, body);
-  assert.deepEqual(memory, [30_000, 30_000, 30_000, 10_000]);
-  assert.equal(reusesBuffer, false);
-});
-
-test("reusedReader() without byob takes a byte stream's own chunks", async () => {
-  const body = patternBytes(100_000);
-  const { bytes, memory, reusesBuffer } = await readAll(
-    streamOf(body, 30_000, true),
-    false,
-  );
-  assert.deepEqual(bytes, body);
-  assert.deepEqual(memory, [30_000, 30_000, 30_000, 10_000]);
-  assert.equal(reusesBuffer, false);
-});
+for (
+  const [what, byteStream, byob] of [
+    ["takes the chunks of a stream that is no byte stream", false, true],
+    ["without byob takes a byte stream's own chunks", true, false],
+  ] as const
+) {
+  test(`reusedReader() ${what} as they come`, async () => {
+    const body = patternBytes(100_000);
+    const { bytes, memory, reusesBuffer } = await readAll(
+      streamOf(body, 30_000, byteStream),
+      byob,
+    );
+    assert.deepEqual(bytes, body);
+    assert.deepEqual(memory, [30_000, 30_000, 30_000, 10_000]);
+    assert.equal(reusesBuffer, false);
+  });
+}
 
 for (const byteStream of [true, false]) {
   const kind = byteStream ? "a byte stream" : "another stream";
