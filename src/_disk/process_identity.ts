@@ -8,9 +8,10 @@
 // system tells them (Linux's /proc; Deno reads it only with --allow-all), the
 // boot it belongs to, the pid namespace, and the process's start time, and
 // otherwise when the machine booted (from its uptime). A process is proven dead only when
-// it is on this machine in this boot and pid namespace, and its pid is free
-// or now names a process that started at another time; proven alive when its
-// pid names it still. Anything else (another machine, another container, a
+// it is on this machine in this boot and pid namespace, and its pid is free,
+// or now names a process that started at another time, or names it ended (a
+// zombie its parent has not waited for); proven alive when its pid names it
+// still running. Anything else (another machine, another container, a
 // system or a permission that tells nothing) is "unknown": then only its
 // heartbeat speaks for it.
 
@@ -52,11 +53,15 @@ export type ProcessState = "alive" | "dead" | "unknown";
 
 let self: ProcessIdentity | undefined;
 
-/** The start time in `/proc/<pid>/stat`'s text: field 22, counted after the name. */
-function startTimeOf(stat: string): string | undefined {
+/** The fields of `/proc/<pid>/stat`'s text from field 3 (the state) on. */
+function statFields(stat: string): string[] {
   // The name (field 2) is in parentheses and may hold spaces or parentheses.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return fields[19];
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** The start time in `/proc/<pid>/stat`'s text: field 22. */
+function startTimeOf(stat: string): string | undefined {
+  return statFields(stat)[19];
 }
 
 function trimmed(text: string | null | undefined): string | undefined {
@@ -113,7 +118,12 @@ export function processState(other: ProcessIdentity): ProcessState {
     // Without a recorded start time (a record of an older version), a
     // running pid may be another process that got it since.
     if (other.start === undefined) return "unknown";
-    return startTimeOf(stat) === other.start ? "alive" : "dead";
+    const fields = statFields(stat);
+    if (fields[19] !== other.start) return "dead";
+    // A zombie (Z), or one being reaped (X), has ended, its files closed:
+    // only its parent has yet to wait for it (a parent that never does, or
+    // a container's first process that reaps no one, keeps it for good).
+    return fields[0] === "Z" || fields[0] === "X" ? "dead" : "alive";
   }
   const exists = host.processExists(other.pid);
   return exists === undefined ? "unknown" : exists ? "alive" : "dead";

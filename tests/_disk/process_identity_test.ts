@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import process from "node:process";
@@ -15,12 +17,17 @@ import {
 /** Whether the runtime may read /proc here (Deno: only with --allow-all). */
 const PROC = thisProcess().start !== undefined;
 
+/** The fields of `/proc/<pid>/stat` from the state (field 3) on. */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
 /** The parent process's identity, as it would record it. */
 function parent(): ProcessIdentity {
   const me = thisProcess();
   if (!PROC) return { host: me.host, pid: process.ppid, booted: me.booted };
-  const stat = readFileSync(`/proc/${process.ppid}/stat`, "utf8");
-  const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  const start = statFields(process.ppid)[19];
   const pidns = me.pidns;
   return { ...me, pid: process.ppid, start, pidns };
 }
@@ -66,6 +73,35 @@ test(
   },
   () => {
     assert.equal(processState({ ...parent(), start: "1" }), "dead");
+  },
+);
+
+test(
+  "processState() proves a process dead when it has ended but its parent has not waited for it (a zombie)",
+  {
+    skip: !PROC && "needs /proc (on Deno, --allow-all)",
+  },
+  async () => {
+    // The shell starts `true` and becomes `sleep`, which never waits for it.
+    const parentOfZombie = spawn("sh", [
+      "-c",
+      "true & echo $!; exec sleep 60",
+    ], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      const [line] = await once(parentOfZombie.stdout, "data");
+      const pid = Number(String(line).trim());
+      let fields = statFields(pid);
+      while (fields[0] !== "Z") {
+        await new Promise((resolve) => setImmediate(resolve));
+        fields = statFields(pid);
+      }
+      assert.equal(
+        processState({ ...thisProcess(), pid, start: fields[19] }),
+        "dead",
+      );
+    } finally {
+      parentOfZombie.kill();
+    }
   },
 );
 
