@@ -67,7 +67,9 @@ export interface DownloadManagerOptions extends TransferOptions {
    * Leftovers of downloads whose process died (partial files, sidecars)
    * that have not changed for this many milliseconds, and that no live lock
    * guards, are removed when the manager starts. Younger ones stay, to be
-   * resumed. `Infinity` keeps them all.
+   * resumed; so do those whose lock names a process still running on this
+   * machine, however old (it may be stopped, and go on). `Infinity` keeps
+   * them all.
    *
    * @default {86400000} (a day)
    */

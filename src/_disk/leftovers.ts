@@ -4,11 +4,14 @@
 // excepted) that no live heartbeat guards and that have not changed for
 // `maxAge`. A fresh leftover stays: it may be
 // resumed. The heartbeat of a group is its lock's mtime, or an owner file's
-// own (see `lock.ts`).
+// own (see `lock.ts`). A group whose lock (or owner file) names a process
+// proven alive stays however old its heartbeat: that process may be stopped
+// (Ctrl-Z, a debugger) and go on, as a lock it holds is never taken over.
 
 import { join } from "node:path";
 import { fs } from "../_runtime/fs.ts";
 import { removeIfPresent } from "../_runtime/remove.ts";
+import { holderState, readOwner } from "./owner_file.ts";
 import {
   groupOf,
   isReservedName,
@@ -26,8 +29,8 @@ async function mtimeOf(path: string): Promise<number | undefined> {
 /**
  * Removes the leftovers in `directory` older than `maxAge` milliseconds,
  * except those of a download whose lock had a heartbeat within
- * `lockStaleAfter`, and owner files with such a heartbeat. Returns the names
- * removed.
+ * `lockStaleAfter` or names a process proven alive, and such owner files.
+ * Returns the names removed.
  */
 export async function removeLeftovers(
   directory: string,
@@ -45,14 +48,17 @@ export async function removeLeftovers(
   }
   const removed: string[] = [];
   for (const [group, names] of groups) {
-    const heartbeats = await Promise.all(
-      [LOCK_SUFFIX, OWNER_SUFFIX].map((suffix) =>
-        mtimeOf(join(directory, group + suffix.slice(PARTIAL_SUFFIX.length)))
-      ),
+    const guards = [LOCK_SUFFIX, OWNER_SUFFIX].map((suffix) =>
+      join(directory, group + suffix.slice(PARTIAL_SUFFIX.length))
     );
+    const heartbeats = await Promise.all(guards.map(mtimeOf));
     if (
       heartbeats.some((beat) =>
         beat !== undefined && now - beat <= lockStaleAfter
+      ) ||
+      guards.some((guard, index) =>
+        heartbeats[index] !== undefined &&
+        holderState(readOwner(guard)) === "alive"
       )
     ) {
       continue;

@@ -37,6 +37,7 @@ import { removeIfPresent, removeIfPresentSync } from "../_runtime/remove.ts";
 import {
   Heartbeat,
   heldTokens,
+  holderState,
   type Owner,
   OwnerFile,
   ownerFileName,
@@ -44,10 +45,8 @@ import {
   readOwner,
 } from "./owner_file.ts";
 import {
-  isThisProcess,
   newToken,
   type ProcessState,
-  processState,
   thisProcess,
 } from "./process_identity.ts";
 import { sleep } from "../_timers.ts";
@@ -101,12 +100,9 @@ async function judge(
   owner: Owner | undefined,
   staleAfter: number,
 ): Promise<TakenOver | "wait" | "retry"> {
-  // Left by a download that stopped, for the next to resume: free.
-  if (owner?.released) return { owner, state: "dead" };
-  if (owner !== undefined && heldTokens.has(owner.token)) return "wait";
-  const state = owner === undefined ? "unknown" : isThisProcess(owner)
-    ? "dead" // a lock of this process that it no longer holds
-    : processState(owner);
+  // Dead also when released: left by a download that stopped, for the next
+  // to resume.
+  const state = holderState(owner);
   if (state === "dead") return { owner, state };
   if (state === "alive") return "wait";
   const stat = await fs.stat(path);

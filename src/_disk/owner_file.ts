@@ -8,9 +8,12 @@ import { AlreadyExistsError, fs, NotFoundError } from "../_runtime/fs.ts";
 import { removeIfPresentSync } from "../_runtime/remove.ts";
 import { OWNER_SUFFIX } from "./names.ts";
 import {
+  isThisProcess,
   newToken,
   parseIdentity,
   type ProcessIdentity,
+  type ProcessState,
+  processState,
   thisProcess,
 } from "./process_identity.ts";
 
@@ -49,6 +52,19 @@ export function readOwner(path: string): Owner | undefined {
     }
     throw error;
   }
+}
+
+/**
+ * What can be proven of the holder of a lock (or owner file) that names
+ * `owner` (`undefined`: unreadable): alive if it is a lock this process
+ * holds, dead if it was released or is this process's and no longer held,
+ * else what can be proven of its process.
+ */
+export function holderState(owner: Owner | undefined): ProcessState {
+  if (owner === undefined) return "unknown";
+  if (owner.released) return "dead";
+  if (heldTokens.has(owner.token)) return "alive";
+  return isThisProcess(owner) ? "dead" : processState(owner);
 }
 
 /** Touches `path`, moving its mtime (the heartbeat) forward, on a timer. */

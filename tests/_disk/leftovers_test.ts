@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
 import { mkdir, utimes, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
+import process from "node:process";
 import { test } from "node:test";
 import { removeLeftovers } from "../../src/_disk/leftovers.ts";
 import { FileLock } from "../../src/_disk/lock.ts";
 import { partialFile, partialPaths } from "../../src/_disk/names.ts";
+import type { ProcessIdentity } from "../../src/_disk/process_identity.ts";
 import { recordPath } from "../../src/_disk/record.ts";
+import { identityOf } from "../_helpers/identity.ts";
 import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
 
 const NOW = 1_700_000_000_000; // ms, passed as `now`
@@ -14,6 +17,8 @@ const MAX_AGE = HOUR;
 const LOCK_STALE_AFTER = 60_000;
 const OLD = NOW - 2 * HOUR;
 const YOUNG = NOW - 1000;
+/** A pid no process has here (above Linux's pid_max). */
+const DEAD_PID = 4_194_305;
 
 /** The names (not paths) of `dest`'s partial file, sidecar and lock. */
 function names(dest: string): { temp: string; sidecar: string; lock: string } {
@@ -121,6 +126,25 @@ test("removeLeftovers() removes a stale lock together with its old group", async
     [a.temp, a.sidecar, a.lock].sort(),
   );
   assert.deepEqual(await dir.list(), []);
+});
+
+test("removeLeftovers() keeps an old group whose lock names a running process (stopped, say), however old its heartbeat, and removes one whose process is gone", async () => {
+  await using dir = await tempDir();
+  const running = names("running.zip");
+  const gone = names("gone.zip");
+  const parent = identityOf(process.ppid);
+  const cases: [ReturnType<typeof names>, ProcessIdentity][] = [
+    [running, parent],
+    [gone, { ...parent, pid: DEAD_PID }],
+  ];
+  for (const [group, owner] of cases) {
+    await put(dir, group.temp, OLD);
+    const lock = { ...owner, token: "0123456789abcdef-0" };
+    await writeFile(dir.join(group.lock), JSON.stringify(lock));
+    await utimes(dir.join(group.lock), OLD / 1000, OLD / 1000);
+  }
+  assert.deepEqual(await sweep(dir), [gone.temp, gone.lock].sort());
+  assert.deepEqual(await dir.list(), [running.temp, running.lock].sort());
 });
 
 test("removeLeftovers() keeps an owner file with a fresh heartbeat, even past maxAge, and removes an old one", async () => {

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import process from "node:process";
 import { test } from "node:test";
@@ -13,23 +12,11 @@ import {
   processState,
   thisProcess,
 } from "../../src/_disk/process_identity.ts";
-
-/** Whether the runtime may read /proc here (Deno: only with --allow-all). */
-const PROC = thisProcess().start !== undefined;
-
-/** The fields of `/proc/<pid>/stat` from the state (field 3) on. */
-function statFields(pid: number): string[] {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-}
+import { identityOf, PROC, statFields } from "../_helpers/identity.ts";
 
 /** The parent process's identity, as it would record it. */
 function parent(): ProcessIdentity {
-  const me = thisProcess();
-  if (!PROC) return { host: me.host, pid: process.ppid, booted: me.booted };
-  const start = statFields(process.ppid)[19];
-  const pidns = me.pidns;
-  return { ...me, pid: process.ppid, start, pidns };
+  return identityOf(process.ppid);
 }
 
 test("thisProcess() names this process: its host and pid, and where /proc is readable its boot, pid namespace and start", () => {
@@ -90,15 +77,10 @@ test(
     try {
       const [line] = await once(parentOfZombie.stdout, "data");
       const pid = Number(String(line).trim());
-      let fields = statFields(pid);
-      while (fields[0] !== "Z") {
+      while (statFields(pid)[0] !== "Z") {
         await new Promise((resolve) => setImmediate(resolve));
-        fields = statFields(pid);
       }
-      assert.equal(
-        processState({ ...thisProcess(), pid, start: fields[19] }),
-        "dead",
-      );
+      assert.equal(processState(identityOf(pid)), "dead");
     } finally {
       parentOfZombie.kill();
     }
