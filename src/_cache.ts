@@ -52,16 +52,18 @@ export function isCacheHit(
 /**
  * Sets a cached file's access time to now (a cache hit, which a
  * `PersistLimit` keeps), its modification time left as it is. Returns
- * whether it did: `false` if the file was removed meanwhile.
+ * whether the file is still there: `false` if it was removed meanwhile.
  */
 export function touch(dest: string, facts: FileFacts): boolean {
   try {
     fs.utimeSync(dest, new Date(), new Date(facts.mtime));
-    return true;
   } catch (error) {
     if (error instanceof NotFoundError) return false;
-    throw error;
+    // Its times may not be set (a read-only mount; another user's file in a
+    // shared cache, which only its owner may date): it is there all the
+    // same, and only a PersistLimit's order of eviction misses the hit.
   }
+  return true;
 }
 
 /**

@@ -2,7 +2,11 @@
 // hit that sets its access time, and the record a revalidating manager keeps.
 
 import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileAt, isCacheHit, remember, touch } from "../src/_cache.ts";
 import { readRecord, recordPath } from "../src/_disk/record.ts";
@@ -11,6 +15,16 @@ import { tempDir } from "./_helpers/temp_dir.ts";
 
 const URL_A = "https://example.com/a.bin";
 const OLD = new Date("2020-01-01T00:00:00Z");
+
+/** Whether a file in the temp directory can be made immutable here. */
+const CAN_CHATTR = (() => {
+  const probe = join(mkdtempSync(join(tmpdir(), "dlmanager-test-")), "probe");
+  writeFileSync(probe, "");
+  const made = spawnSync("chattr", ["+i", probe]).status === 0;
+  if (made) spawnSync("chattr", ["-i", probe]);
+  rmSync(dirname(probe), { recursive: true });
+  return made;
+})();
 
 test("fileAt() gives a file's size and mtime, undefined when nothing is there, and a TypeError for a directory", async () => {
   await using dir = await tempDir();
@@ -83,3 +97,22 @@ test("touch() says false for a file removed since it was looked at", async () =>
   await using dir = await tempDir();
   assert.equal(touch(dir.join("gone"), { size: 0, mtime: 0 }), false);
 });
+
+test(
+  "isCacheHit() takes a file whose times may not be set (read-only, another user's), leaving them as they were",
+  { skip: !CAN_CHATTR && "needs chattr +i (root, on ext4 or alike)" },
+  async () => {
+    await using dir = await tempDir();
+    const path = dir.join("a.bin");
+    await writeFile(path, "hello");
+    await utimes(path, OLD, OLD);
+    // Immutable: setting its times fails (EPERM), even for root.
+    execFileSync("chattr", ["+i", path]);
+    try {
+      assert.equal(isCacheHit(URL_A, path, undefined), true);
+      assert.equal((await stat(path)).atime.getTime(), OLD.getTime());
+    } finally {
+      execFileSync("chattr", ["-i", path]);
+    }
+  },
+);
