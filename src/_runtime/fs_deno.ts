@@ -98,9 +98,25 @@ export const denoFs: Fs = {
     }
   },
   writeNewSync(path: string, data: Uint8Array): void {
+    let file: Deno.FsFile;
     try {
-      Deno.writeFileSync(path, data, { createNew: true });
+      file = Deno.openSync(path, { write: true, createNew: true });
     } catch (error) {
+      throw mapError(error);
+    }
+    try {
+      for (let written = 0; written < data.byteLength;) {
+        written += file.writeSync(data.subarray(written));
+      }
+      file.close();
+    } catch (error) {
+      // Created but not written (a full disk): not left behind, empty.
+      try {
+        file.close();
+      } catch { /* closed already */ }
+      try {
+        Deno.removeSync(path);
+      } catch { /* removed meanwhile */ }
       throw mapError(error);
     }
   },

@@ -5,12 +5,14 @@
 
 import {
   close,
+  closeSync,
   constants,
   createWriteStream,
   existsSync,
   linkSync,
   mkdirSync,
   open,
+  openSync,
   readFileSync,
   readlinkSync,
   type Stats,
@@ -180,9 +182,23 @@ export const nodeFs: Fs = {
     }
   },
   writeNewSync(path: string, data: Uint8Array): void {
+    let fd: number;
     try {
-      writeFileSync(path, data, { flag: "wx" });
+      fd = openSync(path, "wx");
     } catch (error) {
+      throw mapError(error);
+    }
+    try {
+      writeFileSync(fd, data);
+      closeSync(fd);
+    } catch (error) {
+      // Created but not written (a full disk): not left behind, empty.
+      try {
+        closeSync(fd);
+      } catch { /* closed already, or failing as the write did */ }
+      try {
+        unlinkSync(path);
+      } catch { /* removed meanwhile */ }
       throw mapError(error);
     }
   },

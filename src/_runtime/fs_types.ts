@@ -52,7 +52,8 @@ export interface Fs {
   createNew(path: string): Promise<FileWriter>;
   /**
    * Creates `path` holding `data`; fails with {@linkcode AlreadyExistsError}
-   * if it exists. Synchronous, for the library's small bookkeeping files (a
+   * if it exists. If the file is created but cannot be written (a full
+   * disk), it is removed before the error is thrown. Synchronous, for the library's small bookkeeping files (a
    * lock, a sidecar: well under a kilobyte): one blocking call of about ten
    * microseconds costs less than a round trip to the runtime's I/O threads
    * (on Deno, about 20 microseconds of throughput, 8 calls at a time).
