@@ -225,7 +225,7 @@ async function transferUnderLock(
   const partial = await PartialFile.open(
     partialPaths(spec.dest),
     spec.url,
-    lock.takenOver !== undefined,
+    lock.takenOver,
     spec.integrity,
   );
   const budget = host.budget ?? new ConnectionBudget(Infinity);

@@ -195,6 +195,30 @@ test("Download resumes the partial file of a writer proven dead, from the sideca
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download removes the partial files a writer proven dead left with no sidecar (killed in its first chunk), and no one else's", async () => {
+  const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const paths = partialPaths(dir.join("f"));
+  const owner = { ...thisProcess(), pid: DEAD_PID };
+  await writeFile(
+    paths.lock,
+    JSON.stringify({ ...owner, token: "dead00000000dead-0" }),
+  );
+  // Two of its downloads' files, and one of another process, which may run.
+  for (const writer of ["dead00000000dead-1", "dead00000000dead-2"]) {
+    await writeFile(partialFile(paths, writer), BODY.subarray(0, 1000));
+  }
+  const another = partialFile(paths, "0123456789abcdef-1");
+  await writeFile(another, BODY.subarray(0, 1000));
+  const download = new Download(server.url("/f"), dir.join("f"));
+  download.start();
+  await download.wait();
+  assert.deepEqual(log.ranges, [null]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), [basename(another), "f"].sort());
+});
+
 test("Download never writes, resumes or removes the partial file of a writer that may be running (another machine's), even once its stale lock is taken over", async () => {
   const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
   await using server = await startServer({ "/f": route });

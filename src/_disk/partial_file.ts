@@ -5,13 +5,13 @@
 // `validator` names, of a file of `total` bytes; and the sidecar that lets
 // another process resume it (see `sidecar.ts`).
 
-import { basename } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { IntegrityCheck } from "../_body/integrity.ts";
 import { type FileWriter, fs } from "../_runtime/fs.ts";
 import { removeIfPresent } from "../_runtime/remove.ts";
-import type { FileLock } from "./lock.ts";
+import type { FileLock, TakenOver } from "./lock.ts";
 import { partialFile, type PartialPaths } from "./names.ts";
-import { newToken, thisProcess } from "./process_identity.ts";
+import { isThisProcess, newToken, thisProcess } from "./process_identity.ts";
 import {
   endWriter,
   RANGES_SIDECAR_VERSION,
@@ -75,7 +75,7 @@ export class PartialFile {
   static async open(
     paths: PartialPaths,
     url: string,
-    takenOver: boolean,
+    takenOver: TakenOver | undefined,
     integrity: IntegrityCheck | undefined,
   ): Promise<PartialFile> {
     const partial = new PartialFile(paths, url, integrity);
@@ -83,7 +83,10 @@ export class PartialFile {
       // Usually the lock was free, and there is nothing to do: no look for
       // a sidecar, which would cost every download (a tenth of the
       // many-small-files bench).
-      if (takenOver) await partial.#adopt();
+      if (takenOver !== undefined) {
+        await partial.#adopt();
+        await partial.#removeOrphans(takenOver);
+      }
       return partial;
     } catch (error) {
       partial.end();
@@ -325,6 +328,30 @@ export class PartialFile {
     this.#file = await fs.openAppend(partial);
     this.offset = size;
     return true;
+  }
+
+  /**
+   * Removes the partial files of this destination that the process the
+   * lock was taken over from wrote and no sidecar names (killed before it
+   * wrote one, in its first chunk), once it is proven dead: its writer
+   * tokens share its lock's process part (see `newToken`). Not when it
+   * released the lock: it may be running.
+   */
+  async #removeOrphans({ owner, state }: TakenOver): Promise<void> {
+    if (state !== "dead" || owner === undefined || owner.released) return;
+    if (isThisProcess(owner)) return;
+    const tokens = /^[0-9a-f]{16}-/.exec(owner.token)?.[0];
+    if (tokens === undefined) return;
+    const prefix = `${basename(this.#paths.base)}.${tokens}`;
+    const directory = dirname(this.#paths.base);
+    for (const entry of await fs.readDir(directory)) {
+      const path = join(directory, entry.name);
+      if (
+        entry.isFile && entry.name.startsWith(prefix) && path !== this.#path
+      ) {
+        await removeIfPresent(path);
+      }
+    }
   }
 
   /**

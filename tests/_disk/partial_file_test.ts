@@ -25,7 +25,7 @@ async function start(
   const lock = await FileLock.acquire(paths.lock, TIMING, {
     signal: new AbortController().signal,
   });
-  const partial = await PartialFile.open(paths, URL, false, undefined);
+  const partial = await PartialFile.open(paths, URL, undefined, undefined);
   return {
     partial,
     lock,
