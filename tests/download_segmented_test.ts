@@ -176,6 +176,31 @@ test("Download with connections goes on with fewer when a server ignores the ran
   }
 });
 
+test("Download with connections starts over on one connection when a server that offers ranges ignores them on every connection", async () => {
+  // Every part is answered 200 with the whole file, and only once all four
+  // are asked for: the refusals come together.
+  const all = deferred<void>();
+  let parts = 0;
+  const { url, log, close } = await serve({
+    faultFor: ({ range }) => {
+      if (!/^bytes=\d+-\d+$/.test(range ?? "")) return undefined;
+      if (++parts === 4) all.resolve();
+      return { ignoreRange: true, answerAfter: all.promise };
+    },
+  });
+  await using dir = await tempDir();
+  try {
+    const { download, reports } = await run(url, dir, { connections: 4 });
+    assert.equal(download.error(), undefined);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    assert.equal(bounded(log.ranges).length, 4);
+    assert.equal(reports.at(-1), BODY.byteLength);
+    assert.deepEqual(await dir.list(), ["f"]);
+  } finally {
+    await close();
+  }
+});
+
 test("Download with connections starts over on one connection when the file changes between parts, never splicing two versions", async () => {
   const changed = patternBytes(BODY.byteLength + 5000, 99);
   // The first answer and two parts are of the old file; from the fourth

@@ -167,7 +167,6 @@ export class Workers {
       if (extra && !budget.tryAcquire(host)) return;
       this.#count++;
       const worker = this.#work().finally(() => {
-        this.#count--;
         if (extra) budget.release(host);
         this.#running.delete(worker);
       });
@@ -175,45 +174,56 @@ export class Workers {
     }
   }
 
-  /** One connection: claims parts and fetches them, until none is left. */
+  /**
+   * One connection: claims parts and fetches them, until none is left. It
+   * is uncounted as it returns, not a turn later: of connections refused at
+   * once, each sees those that left before it, so the last one does not
+   * leave but starts the download over.
+   */
   async #work(): Promise<void> {
     const pieces = this.#pieces;
-    while (this.#failure === undefined) {
-      // Sized for the most connections this download may have: a
-      // connection opened later finds free bytes to claim, and the ones
-      // before it are not cut short (a cut closes a connection).
-      const left = this.#total - pieces.bytesDone;
-      const size = Math.max(
-        MIN_PIECE,
-        Math.ceil(left / this.#transfer.maxConnections),
-      );
-      const piece = pieces.claim(size, this.#leastSteal());
-      if (piece === undefined) return;
-      try {
-        await withRetries(
-          {
-            ...this.#transfer,
-            isFinal: (error) =>
-              error instanceof StartOver || error instanceof RangeIgnored ||
-              (isRefusal(error) && this.#count > 1),
-          },
-          () => this.#fetch(piece),
+    try {
+      while (this.#failure === undefined) {
+        // Sized for the most connections this download may have: a
+        // connection opened later finds free bytes to claim, and the ones
+        // before it are not cut short (a cut closes a connection).
+        const left = this.#total - pieces.bytesDone;
+        const size = Math.max(
+          MIN_PIECE,
+          Math.ceil(left / this.#transfer.maxConnections),
         );
-      } catch (error) {
-        pieces.release(piece);
-        if (isRefusal(error) && this.#count > 1) {
-          // Fewer connections from now on; the others take this part.
-          this.#target = Math.max(1, this.#count - 1);
-          this.#ramp?.cap(this.#target);
+        const piece = pieces.claim(size, this.#leastSteal());
+        if (piece === undefined) return;
+        try {
+          await withRetries(
+            {
+              ...this.#transfer,
+              isFinal: (error) =>
+                error instanceof StartOver || error instanceof RangeIgnored ||
+                (isRefusal(error) && this.#count > 1),
+            },
+            () => this.#fetch(piece),
+          );
+        } catch (error) {
+          pieces.release(piece);
+          if (isRefusal(error) && this.#count > 1) {
+            // Fewer connections from now on; the others take this part.
+            this.#target = Math.max(1, this.#count - 1);
+            this.#ramp?.cap(this.#target);
+            return;
+          }
+          this.#fail(
+            error instanceof RangeIgnored
+              ? new StartOver(error.message)
+              : error,
+          );
           return;
         }
-        this.#fail(
-          error instanceof RangeIgnored ? new StartOver(error.message) : error,
-        );
-        return;
+        pieces.release(piece);
+        this.#save();
       }
-      pieces.release(piece);
-      this.#save();
+    } finally {
+      this.#count--;
     }
   }
 
