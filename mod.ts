@@ -75,6 +75,7 @@ export {
 } from "./src/transfer_options.ts";
 export {
   DownloadInterrupt,
+  FileSystemError,
   HTTPError,
   type HTTPErrorOptions,
   IntegrityError,

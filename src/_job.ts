@@ -6,6 +6,7 @@
 
 import { IntegrityCheck, parseExpected } from "./_body/integrity.ts";
 import { assertDestName } from "./_disk/file_name.ts";
+import { asFileSystemError } from "./_disk/file_system_failure.ts";
 import { FileLock, type LockTiming, type Owner } from "./_disk/lock.ts";
 import { partialPaths } from "./_disk/names.ts";
 import { PartialFile } from "./_disk/partial_file.ts";
@@ -161,9 +162,23 @@ function lockTiming(staleAfter: number): LockTiming {
 /**
  * Runs the download `host` describes (see the module comment). Rejects with
  * what ended it; the cancel's reason for a cancel, unless cleaning up after
- * it failed.
+ * it failed; a file system's failure as a {@linkcode FileSystemError}.
  */
 export async function runJob(
+  spec: JobSpec,
+  host: JobHost,
+): Promise<JobOutcome> {
+  try {
+    return await runLocked(spec, host);
+  } catch (error) {
+    if (host.isCancellation(error)) throw error;
+    const context = `Cannot download "${spec.url}" to "${spec.dest}"`;
+    throw asFileSystemError(error, context, spec.dest);
+  }
+}
+
+/** Takes the destination's lock, and runs the download under it. */
+async function runLocked(
   spec: JobSpec,
   host: JobHost,
 ): Promise<JobOutcome> {

@@ -8,6 +8,7 @@
 import { join, resolve } from "node:path";
 import { fs } from "./_runtime/fs.ts";
 import { assertFileName, fileNameFromUrl } from "./_disk/file_name.ts";
+import { asFileSystemError } from "./_disk/file_system_failure.ts";
 import { removeLeftovers } from "./_disk/leftovers.ts";
 import { isCacheHit } from "./_cache.ts";
 import { sourcesOf } from "./_job.ts";
@@ -99,7 +100,12 @@ export class DownloadManager extends DownloadEventTarget {
     this.#budget = new ConnectionBudget(resolved.maxConnectionsPerHost);
     this.#limiter = new RateLimiter(resolved.rateLimit);
     this.#revalidate = resolved.revalidate;
-    fs.mkdirSync(destdir);
+    try {
+      fs.mkdirSync(destdir);
+    } catch (error) {
+      const context = `Cannot create DownloadManager in "${destdir}"`;
+      throw asFileSystemError(error, context, destdir);
+    }
     this.#bookkeeping = Promise.resolve();
     const { leftoverMaxAge } = resolved;
     if (leftoverMaxAge !== Infinity) {

@@ -411,3 +411,70 @@ export class LockTimeoutError extends Error {
     this.timeout = timeout;
   }
 }
+
+/** What the commonest error numbers mean, in the same words on every runtime. */
+const FILE_SYSTEM_FAILURES: Record<string, string> = {
+  EACCES: "permission denied",
+  EDQUOT: "disk quota exceeded",
+  EEXIST: "a file is in the way",
+  EFBIG: "file too large",
+  EIO: "input/output error",
+  EISDIR: "a directory is in the way",
+  EMFILE: "too many open files",
+  ENAMETOOLONG: "file name too long",
+  ENFILE: "too many open files in the system",
+  ENOENT: "no such file or directory",
+  ENOSPC: "no space left on device",
+  ENOTDIR: "a part of the path is not a directory",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+};
+
+/**
+ * The file system failed the download (or a manager's directory): a full
+ * disk, a read-only mount, a permission, a directory removed meanwhile.
+ * `code` is the error number's name (`"ENOSPC"`, `"EACCES"`), the same on
+ * every runtime, and the message names the failure the same way; `cause` is
+ * the runtime's own error. Nothing is left under the destination's name,
+ * and the partial file is removed (or kept for a resume, as a cancel keeps
+ * it). Not retried.
+ *
+ * @example Telling a full disk apart
+ * ```ts ignore
+ * import { FileSystemError } from "@x/dlmanager";
+ * await download.wait().catch((error) => {
+ *   if (error instanceof FileSystemError && error.code === "ENOSPC") {
+ *     console.log("No room left in", error.path);
+ *   }
+ * });
+ * ```
+ */
+export class FileSystemError extends Error {
+  /** The error number's name, e.g. `"ENOSPC"`. */
+  readonly code: string;
+  /** The destination (or directory) it was about. */
+  readonly path: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param context What failed, e.g. `Cannot download "<url>" to "<path>"`.
+   * @param path The destination or directory.
+   * @param code The error number's name.
+   * @param options The standard error options (`cause`: the runtime's error).
+   */
+  constructor(
+    context: string,
+    path: string,
+    code: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `${context}: ${FILE_SYSTEM_FAILURES[code] ?? "failed"} (${code})`,
+      options,
+    );
+    this.name = "FileSystemError";
+    this.code = code;
+    this.path = path;
+  }
+}

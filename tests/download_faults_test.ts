@@ -39,6 +39,7 @@ import {
   startServer,
   type TestServer,
 } from "./_helpers/server.ts";
+import { startChild } from "./_helpers/child.ts";
 import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { recordWarnings } from "./_helpers/warnings.ts";
 import { SELF_SIGNED_CERT, SELF_SIGNED_KEY } from "./_helpers/tls.ts";
@@ -477,6 +478,36 @@ test("Download fails with ProtocolError when a body is longer than announced", a
   assert.ok(download.error() instanceof ProtocolError);
   assert.ok(Math.max(...reports) <= BODY.byteLength);
   assert.deepEqual(await dir.list(), []);
+});
+
+test("Download fails with a FileSystemError on a full disk, naming it the same on every runtime, and leaves nothing behind", async () => {
+  const { route } = fileRoute({ body: BODY, etag: '"a"' });
+  await using server = await startServer({ "/f": route });
+  const limits: [number, string][] = [[0, "creating its lock"], [
+    40,
+    "mid-body",
+  ]];
+  for (const [blocks, after] of limits) {
+    await using dir = await tempDir();
+    // A file-size limit (in blocks of 512 bytes or more) fails every write
+    // past it with EFBIG, as a full disk fails with ENOSPC; the signal it
+    // would send is ignored.
+    const limited = [
+      "sh",
+      "-c",
+      `trap "" XFSZ; ulimit -f ${blocks}; exec "$@"`,
+      "sh",
+    ];
+    const child = startChild(
+      "crash_child",
+      [server.url("/f"), dir.join("f")],
+      limited,
+    );
+    const line = await child.line((line) => !/^\d+$/.test(line));
+    assert.equal(line, "failed FileSystemError EFBIG", after);
+    await child.exited;
+    assert.deepEqual(await dir.list(), [], after);
+  }
 });
 
 test("Download follows redirects and tells the final URL", async () => {

@@ -26,6 +26,19 @@ test("DownloadManager creates destdir and its parents", async () => {
   assert.ok((await stat(dir.join("a", "b"))).isDirectory());
 });
 
+test("DownloadManager throws a FileSystemError when destdir cannot be made (a file in the way)", async () => {
+  await using dir = await tempDir();
+  await writeFile(dir.join("file"), "");
+  const destdir = dir.join("file", "sub");
+  assert.throws(() => new DownloadManager(destdir), {
+    name: "FileSystemError",
+    code: "ENOTDIR",
+    path: destdir,
+    message:
+      `Cannot create DownloadManager in "${destdir}": a part of the path is not a directory (ENOTDIR)`,
+  });
+});
+
 test("DownloadManager.download() names the file after the URL's last segment, decoded", async () => {
   const body = patternBytes(100);
   await using server = await startServer({

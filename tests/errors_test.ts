@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DownloadInterrupt, HTTPError } from "../src/errors.ts";
+import {
+  DownloadInterrupt,
+  FileSystemError,
+  HTTPError,
+} from "../src/errors.ts";
 
 test("HTTPError() sets status, statusText and url when given all three", () => {
   const error = new HTTPError(404, "https://example.com/f", {
@@ -69,4 +73,28 @@ test("DownloadInterrupt has name DownloadInterrupt and is an Error", () => {
   assert.ok(error instanceof Error);
   assert.ok(!(error instanceof HTTPError));
   assert.equal(String(error), "DownloadInterrupt: Download was canceled");
+});
+
+test("FileSystemError names the failure by its code, the same on every runtime, and keeps the runtime's error", () => {
+  const cause = new Error("ENOSPC: no space left on device, write");
+  const error = new FileSystemError(
+    'Cannot download "u" to "d"',
+    "d",
+    "ENOSPC",
+    {
+      cause,
+    },
+  );
+  assert.equal(error.name, "FileSystemError");
+  assert.equal(error.code, "ENOSPC");
+  assert.equal(error.path, "d");
+  assert.equal(error.cause, cause);
+  assert.equal(
+    error.message,
+    'Cannot download "u" to "d": no space left on device (ENOSPC)',
+  );
+  assert.equal(
+    new FileSystemError("x", "d", "EXDEV").message,
+    "x: failed (EXDEV)",
+  );
 });

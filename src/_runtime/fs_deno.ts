@@ -3,6 +3,7 @@
 // compatibility, whose answer costs no error). See `fs.ts`.
 
 import { existsSync } from "node:fs";
+import { constants } from "node:os";
 import process from "node:process";
 import type { DirEntry, FileStat, FileWriter, Fs, Host } from "./fs_types.ts";
 import { AlreadyExistsError, NotFoundError } from "./fs_errors.ts";
@@ -15,6 +16,25 @@ function mapError(error: unknown): unknown {
     return new AlreadyExistsError(error.message, { cause: error });
   }
   return error;
+}
+
+/** The error numbers' names, by number (the first name of each). */
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, number] of Object.entries(constants.errno)) {
+  if (!ERRNO_NAMES.has(number)) ERRNO_NAMES.set(number, name);
+}
+
+/** A file-system error's number name (see `Fs.errorCode`). */
+function errorCode(error: unknown): string | undefined {
+  const raw = error instanceof NotFoundError ||
+      error instanceof AlreadyExistsError
+    ? error.cause
+    : error;
+  // Deno's file errors carry the system's message and number:
+  // "No space left on device (os error 28): write".
+  if (!(raw instanceof Error)) return undefined;
+  const number = /\(os error (\d+)\)/.exec(raw.message)?.[1];
+  return number === undefined ? undefined : ERRNO_NAMES.get(Number(number));
 }
 
 function toStat(info: Deno.FileInfo): FileStat {
@@ -89,6 +109,7 @@ export class DenoFileWriter implements FileWriter {
  * metadata call, as it does for the lock's.
  */
 export const denoFs: Fs = {
+  errorCode,
   createNew(path: string): Promise<FileWriter> {
     try {
       const file = Deno.openSync(path, { write: true, createNew: true });

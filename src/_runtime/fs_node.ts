@@ -50,6 +50,21 @@ function mapError(error: unknown): unknown {
   return error;
 }
 
+/** A file-system error's number name (see `Fs.errorCode`). */
+function errorCode(error: unknown): string | undefined {
+  const raw = error instanceof NotFoundError ||
+      error instanceof AlreadyExistsError
+    ? error.cause
+    : error;
+  const code = codeOf(raw);
+  // Node's (and Bun's) file-system errors name their system call; a
+  // connection's errors reach the library wrapped by `fetch`.
+  return typeof code === "string" && /^E[A-Z0-9]+$/.test(code) &&
+      typeof (raw as { syscall?: unknown }).syscall === "string"
+    ? code
+    : undefined;
+}
+
 function toStat(stats: Stats): FileStat {
   return {
     isFile: stats.isFile(),
@@ -174,6 +189,7 @@ export class NodeFileWriter implements FileWriter {
 
 /** The adapter on Node (and any runtime without `Deno`). */
 export const nodeFs: Fs = {
+  errorCode,
   async createNew(path: string): Promise<FileWriter> {
     try {
       return new NodeFileWriter(await openFd(path, "wx"));

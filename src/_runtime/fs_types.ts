@@ -48,6 +48,12 @@ export interface DirEntry {
 
 /** What the library needs of a file system. */
 export interface Fs {
+  /**
+   * The error number's name (`"ENOSPC"`, `"EACCES"`) of a file-system
+   * failure this adapter threw (its `NotFoundError` and `AlreadyExistsError`
+   * included), the same on every runtime; `undefined` for any other error.
+   */
+  errorCode(error: unknown): string | undefined;
   /** Creates `path` for writing; fails with {@linkcode AlreadyExistsError} if it exists. */
   createNew(path: string): Promise<FileWriter>;
   /**

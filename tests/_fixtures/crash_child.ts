@@ -1,5 +1,6 @@
 // A child process for the crash-resume tests: downloads URL into DEST,
-// printing each progress report, until it is killed. OPTIONS (JSON) are the
+// printing each progress report, until it is killed, or until it ends:
+// "done", or "failed <error's name> <its code>". OPTIONS (JSON) are the
 // Download's; without them, 4 KiB writes.
 //
 //   crash_child URL DEST [OPTIONS]
@@ -15,7 +16,11 @@ const download = new Download(url, dest, {
 });
 download.start();
 // No top-level await: the npm build runs this file as CommonJS too.
-download.wait().catch((error) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+download.wait().then(
+  () => process.stdout.write("done\n"),
+  (error) => {
+    process.stdout.write(`failed ${error.name} ${error.code}\n`);
+    console.error(error);
+    process.exitCode = 1;
+  },
+);

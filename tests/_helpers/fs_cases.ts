@@ -21,6 +21,16 @@ import {
 import { bytesRoute, deferred, patternBytes, startServer } from "./server.ts";
 import { tempDir } from "./temp_dir.ts";
 
+/** What `run` throws. */
+function caught(run: () => void): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  assert.fail("it did not throw");
+}
+
 /** Asserts that `error` is the adapter's `NotFoundError`, wrapping the runtime's error. */
 function isNotFound(error: unknown): true {
   assert.ok(error instanceof NotFoundError);
@@ -70,6 +80,24 @@ export function fsCases(
   impl: Fs,
   options: FsCaseOptions,
 ): void {
+  test(`${label}.errorCode() names a file-system failure by its number's name, and no other error`, async () => {
+    await using dir = await tempDir();
+    await writeFile(dir.join("f"), "");
+    const failures: [unknown, string][] = [
+      [await impl.openAppend(dir.join("missing")).catch((e) => e), "ENOENT"],
+      [await impl.createNew(dir.join("f")).catch((e) => e), "EEXIST"],
+      [caught(() => impl.mkdirSync(dir.join("f", "sub"))), "ENOTDIR"],
+    ];
+    for (const [error, code] of failures) {
+      assert.equal(impl.errorCode(error), code, String(error));
+    }
+    for (
+      const other of [new Error("x (os error)"), new TypeError("fetch"), 1]
+    ) {
+      assert.equal(impl.errorCode(other), undefined);
+    }
+  });
+
   test(`${label}.createNew() creates an empty file when the path is free`, async () => {
     await using dir = await tempDir();
     const file = await impl.createNew(dir.join("f"));
