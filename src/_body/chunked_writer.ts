@@ -10,6 +10,7 @@
 // allocated on first need, no larger than the body.
 
 import type { FileWriter } from "../_runtime/fs.ts";
+import { cancelOnAbort } from "./cancel_on_abort.ts";
 
 /** Splits or joins chunks into fixed-size writes. */
 export class ChunkedWriter {
@@ -71,12 +72,15 @@ export class ChunkedWriter {
    * BYOB read takes the buffer with it; the chunks of another stream are
    * dropped to match): only `written` bytes are in the file, and `flush()`
    * writes nothing more. The write in flight has ended before this settles,
-   * so nothing is written (or reported) after it has.
+   * so nothing is written (or reported) after it has. Aborting `signal`
+   * fails the read under way (as `readError(signal.reason)`), even where
+   * the body's stream would leave it pending (see `cancel_on_abort.ts`).
    */
   async pipeFrom(
     body: ReadableStream<Uint8Array>,
     onRead: (bytes: Uint8Array) => void | Promise<void>,
     readError: (error: unknown) => unknown,
+    signal: AbortSignal,
   ): Promise<void> {
     let reader: ReadableStreamBYOBReader;
     try {
@@ -84,11 +88,13 @@ export class ChunkedWriter {
     } catch {
       // Not a byte stream (a custom fetch's): take its chunks as they come.
       const chunks = body.getReader();
+      using _watch = cancelOnAbort(signal, chunks);
       for (;;) {
         // Typed by inference: the result's DOM type name is not in @types/node.
         let result;
         try {
           result = await chunks.read();
+          signal.throwIfAborted(); // a read the abort ended
         } catch (error) {
           // As a failed BYOB read does (below): the staged bytes go too.
           this.#buffered = 0;
@@ -110,6 +116,7 @@ export class ChunkedWriter {
     }
     let inFlight: Promise<{ error: unknown } | undefined> | undefined;
     let spare: Uint8Array | undefined;
+    using _watch = cancelOnAbort(signal, reader);
     try {
       for (;;) {
         let result;
@@ -117,6 +124,7 @@ export class ChunkedWriter {
           result = await reader.read(
             new Uint8Array(this.#room(), this.#buffered),
           );
+          signal.throwIfAborted(); // a read the abort ended
         } catch (error) {
           // The failed read took the staging buffer with it, and the bytes
           // staged there: they were never written, so they are not counted.

@@ -126,6 +126,7 @@ async function writeChunks(
           return throttle.limited ? target.pace(bytes.byteLength) : undefined;
         },
         target.readError,
+        target.abort.signal,
       );
     }
   } finally {
@@ -168,7 +169,11 @@ async function pipe(
     : undefined;
   let failure: { error: unknown } | undefined;
   try {
-    await (file as Required<FileWriter>).pipe(body, target.readError);
+    await (file as Required<FileWriter>).pipe(
+      body,
+      target.readError,
+      target.abort.signal,
+    );
   } catch (error) {
     failure = { error };
   } finally {

@@ -68,6 +68,9 @@ export class DenoFileWriter implements FileWriter {
   async pipe(
     body: ReadableStream<Uint8Array>,
     readError: (error: unknown) => unknown,
+    // Unused: Deno's fetch ends the pipe's read itself once its request is
+    // aborted (the comment below says why the pipe takes no signal).
+    _signal: AbortSignal,
   ): Promise<void> {
     // The pipe closes the file: on success, or by aborting it on failure
     // (which also drops anything Deno's file sink buffered but never wrote).
@@ -80,13 +83,14 @@ export class DenoFileWriter implements FileWriter {
       await body.pipeTo(this.#file.writable);
     } catch (error) {
       // A body's read fails with a TypeError, or Interrupted once its fetch
-      // is aborted; a write fails with the file system's error.
-      if (
-        error instanceof TypeError || error instanceof Deno.errors.Interrupted
-      ) {
-        throw readError(error);
-      }
-      throw mapError(error);
+      // is aborted, or, decoded by the library (`content_decoding.ts`),
+      // with node:zlib's error; a write fails with the file system's error
+      // (one of Deno's, naming its error number).
+      const write = !(error instanceof TypeError) &&
+        !(error instanceof Deno.errors.Interrupted) &&
+        (errorCode(error) !== undefined ||
+          Object.values(Deno.errors).some((type) => error instanceof type));
+      throw write ? mapError(error) : readError(error);
     }
   }
 

@@ -137,8 +137,16 @@ export class NodeFileWriter implements FileWriter {
   async pipe(
     body: ReadableStream<Uint8Array>,
     readError: (error: unknown) => unknown,
+    signal: AbortSignal,
   ): Promise<void> {
     const reader = body.getReader();
+    // Node's fetch may leave a read pending once its request is aborted (a
+    // body it fails to decode midway): a cancel ends it (see
+    // `_body/cancel_on_abort.ts`, which the adapter does not import).
+    const cancel = (): void => {
+      reader.cancel(signal.reason).catch(() => {});
+    };
+    signal.addEventListener("abort", cancel, { once: true });
     // The stream closes the descriptor, once its writes have landed.
     this.#closed = true;
     const sink = createWriteStream(
@@ -160,6 +168,7 @@ export class NodeFileWriter implements FileWriter {
       let result;
       try {
         result = await reader.read();
+        signal.throwIfAborted(); // a read the abort ended
       } catch (error) {
         failure ??= { error, read: true };
         break;
@@ -170,6 +179,7 @@ export class NodeFileWriter implements FileWriter {
         wake = undefined;
       }
     }
+    signal.removeEventListener("abort", cancel);
     if (failure?.read === false) {
       await reader.cancel(failure.error).catch(() => {});
     }

@@ -30,11 +30,15 @@ export interface FileWriter {
    * the file, whether it succeeds or fails. When it settles, every write has
    * landed: the file's size on disk is what was written. A failure to read
    * `body` is thrown as `readError(error)`; a failure to write, as it is.
+   * Aborting `signal` (the request's) ends the pipe at the read under way,
+   * with `readError(signal.reason)`, even where the body's stream would
+   * leave that read pending (`_body/cancel_on_abort.ts`).
    * Optional: a runtime without a pipe of its own gets fixed-size writes.
    */
   pipe?(
     body: ReadableStream<Uint8Array>,
     readError: (error: unknown) => unknown,
+    signal: AbortSignal,
   ): Promise<void>;
 }
 

@@ -13,6 +13,7 @@
 
 import { ProtocolError } from "../errors.ts";
 import { failureOf } from "../_http/failure.ts";
+import { cancelOnAbort } from "../_body/cancel_on_abort.ts";
 import { reusedReader } from "../_body/reused_reader.ts";
 import { parseContentRange, validatorOf } from "../_http/range.ts";
 import { request } from "../_http/request.ts";
@@ -318,7 +319,9 @@ export class Workers {
     connection: Connection,
   ): Promise<void> {
     const { url, partial, throttle } = this.#transfer;
+    const { signal } = connection.abort;
     const reader = reusedReader(body);
+    using _watch = cancelOnAbort(signal, reader);
     const file = await partial.writerAt(piece.start + piece.written);
     const writer = new PartWriter(file, {
       room: () => piece.end - piece.start - piece.written,
@@ -333,8 +336,9 @@ export class Workers {
         let result;
         try {
           result = await reader.read();
+          signal.throwIfAborted(); // a read the abort ended
         } catch (error) {
-          throw failureOf(url, error, connection.abort.signal);
+          throw failureOf(url, error, signal);
         }
         if (result.done) break;
         connection.received(result.value.byteLength);

@@ -233,6 +233,9 @@ test("ChunkedWriter calls onWrite only after the file's write resolved", async (
 // pipeFrom(): a byte stream (read with BYOB into the staging buffer, one
 // write in flight) or any other stream (through push()).
 
+/** A signal that never aborts. */
+const NEVER = new AbortController().signal;
+
 async function pipe(
   body: Uint8Array,
   chunkSize: number,
@@ -255,6 +258,7 @@ async function pipe(
       seen += read.byteLength;
     },
     (error) => error,
+    NEVER,
   );
   await writer.flush();
   return { file, reports, seen };
@@ -334,6 +338,7 @@ test("ChunkedWriter.pipeFrom() drops staged bytes when a read fails, whichever t
         source,
         () => {},
         (error) => new TypeError(`mapped: ${error}`),
+        NEVER,
       ),
       /mapped: Error: connection reset/,
     );
@@ -344,6 +349,38 @@ test("ChunkedWriter.pipeFrom() drops staged bytes when a read fails, whichever t
     const kind = byteStream ? "byte stream" : "other stream";
     assert.equal(writer.written, 8, kind);
     assert.deepEqual(file.writes.flat(), range(0, 8), kind);
+  }
+});
+
+test("ChunkedWriter.pipeFrom() ends a read that would stay pending when the signal aborts, whichever the reader, dropping the staged bytes", async () => {
+  for (const byteStream of [true, false]) {
+    const kind = byteStream ? "byte stream" : "other stream";
+    const file = fakeFile();
+    const writer = new ChunkedWriter(file, 4, undefined, () => {});
+    const abort = new AbortController();
+    let pulls = 0;
+    // 6 bytes, then a read that never settles (as Node's fetch leaves one
+    // for a body it fails to decode), until the stream is cancelled.
+    const source = new ReadableStream<Uint8Array>({
+      ...(byteStream ? { type: "bytes" as const } : {}),
+      pull(controller): Promise<void> | void {
+        if (pulls++ === 0) return controller.enqueue(bytes(0, 6));
+        abort.abort(new RangeError("stopped"));
+        return new Promise(() => {});
+      },
+    });
+    await assert.rejects(
+      writer.pipeFrom(
+        source,
+        () => {},
+        (error) => new TypeError(`mapped: ${error}`),
+        abort.signal,
+      ),
+      { name: "TypeError", message: "mapped: RangeError: stopped" },
+      kind,
+    );
+    await writer.flush();
+    assert.equal(writer.written, 4, kind);
   }
 });
 
@@ -360,6 +397,7 @@ test("ChunkedWriter.pipeFrom() does not count bytes that onRead refuses", async 
         accepted += read.byteLength;
       },
       (error) => error,
+      NEVER,
     ),
     RangeError,
   );

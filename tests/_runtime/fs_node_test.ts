@@ -6,4 +6,5 @@ import { fsCases } from "../_helpers/fs_cases.ts";
 
 fsCases("nodeFs", nodeFs, {
   readOnlyWriter: (path) => new NodeFileWriter(openSync(path, "r")),
+  pipeEndsPendingReads: true,
 });
