@@ -224,21 +224,52 @@ test("Download with connections starts over on one connection when the file chan
   }
 });
 
-test("Download with connections refuses a part whose Content-Range is not the one asked for, and asks again", async () => {
-  let wrong = 0;
+test("Download with connections refuses a part whose Content-Range is not the one asked for: its bytes are asked for again", async () => {
+  let ranged = 0;
+  let refused: [number, number] | undefined;
   const { url, log, close } = await serve({
-    faultFor: ({ range }) =>
-      range !== null && wrong++ === 1 ? { wrongRange: true } : undefined,
+    faultFor: ({ range }) => {
+      if (range === null || ranged++ !== 1) return undefined;
+      [refused] = bounded([range]);
+      return { wrongRange: true };
+    },
   });
   await using dir = await tempDir();
   try {
     const { download, reports } = await run(url, dir, { connections: 3 });
     assert.equal(download.error(), undefined);
     assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
-    // The refused part was asked for twice.
-    const parts = bounded(log.ranges).map(([s, e]) => `${s}-${e}`);
-    assert.ok(parts.length > new Set(parts).size, `ranges: ${log.ranges}`);
+    // Every byte of the refused part was asked for again, by later requests.
+    assert.ok(refused !== undefined);
+    const [start, end] = refused;
+    const later = bounded(log.ranges).slice(2)
+      .filter(([s, e]) => s < end && e > start)
+      .reduce(
+        (bytes, [s, e]) => bytes + Math.min(e, end) - Math.max(s, start),
+        0,
+      );
+    assert.equal(later, end - start, `ranges: ${log.ranges}`);
     assertProgress(reports, BODY.byteLength);
+  } finally {
+    await close();
+  }
+});
+
+test("Download with connections takes a part answered to the end of the file (an open-ended 206), writing only the part", async () => {
+  const { url, log, close } = await serve({
+    faultFor: ({ range }) =>
+      /^bytes=\d+-\d+$/.test(range ?? "") ? { openEnded: true } : undefined,
+  });
+  await using dir = await tempDir();
+  try {
+    const { download, reports } = await run(url, dir, { connections: 4 });
+    assert.equal(download.error(), undefined);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    // Over several connections, never started over on one.
+    assert.equal(log.ranges.filter((range) => range === null).length, 1);
+    assert.ok(bounded(log.ranges).length >= 3, `ranges: ${log.ranges}`);
+    assertProgress(reports, BODY.byteLength);
+    assert.deepEqual(await dir.list(), ["f"]);
   } finally {
     await close();
   }

@@ -53,10 +53,15 @@ export class StartOver extends Error {
   }
 }
 
-/** A 200 to a ranged request for the same file: ranges ignored. */
+/**
+ * An answer for the same file that is not the part asked for: a 200 (the
+ * range ignored), or a 206 of other bytes. A server (or a proxy) that does
+ * so once may do so again: the connection ends, or, the last one, starts
+ * the download over on one connection, which needs no ranges.
+ */
 class RangeIgnored extends Error {
-  constructor(url: string) {
-    super(`Cannot download "${url}": the server ignored the range asked for`);
+  constructor(message: string) {
+    super(message);
     this.name = "RangeIgnored";
   }
 }
@@ -263,45 +268,58 @@ export class Workers {
         signal: abort.signal,
       });
       connection.answered();
-      this.#check(response, at, from, to);
+      const end = this.#check(response, at, from, to);
       if (this.#rampAtAnswer) this.#startRamp(performance.now() - sent);
       if (response.body === null) {
         throw new ProtocolError(
           `Cannot download "${url}": a part came without a body`,
         );
       }
-      await this.#write(piece, response.body, to + 1, connection);
+      await this.#write(piece, response.body, end + 1, connection);
     } catch (error) {
       abort.abort(error);
       throw error;
     }
   }
 
-  /** Refuses any answer but the 206 of exactly `[from, to]` of this file. */
-  #check(response: Response, at: string, from: number, to: number): void {
+  /**
+   * Refuses any answer but a 206 of this file from `from` through `to` or
+   * past it (a server may answer a bounded range to the file's end): returns
+   * the last byte it sends.
+   */
+  #check(response: Response, at: string, from: number, to: number): number {
     const { url, partial } = this.#transfer;
     const validator = validatorOf(response.headers);
     const changed = validator !== undefined && validator !== partial.validator;
-    if (changed || response.status === 416) {
+    const range = response.status === 206
+      ? parseContentRange(response.headers.get("content-range"))
+      : undefined;
+    const otherLength = range?.total !== undefined &&
+      range.total !== this.#total;
+    if (changed || otherLength || response.status === 416) {
       throw new StartOver(
         `Cannot download "${url}": the file changed on the server`,
       );
     }
     if (response.status === 206) {
-      const range = parseContentRange(response.headers.get("content-range"));
       if (
-        range?.start !== from || range.end !== to || range.total !== this.#total
+        range?.start !== from || range.end === undefined || range.end < to ||
+        range.total === undefined
       ) {
-        throw new ProtocolError(
+        throw new RangeIgnored(
           `Cannot download "${url}": asked for bytes ${from}-${to}, got ${
             response.headers.get("content-range") ?? "no Content-Range"
           }`,
         );
       }
-      return;
+      return range.end;
     }
     // A whole answer for the same version: ranges ignored here.
-    if (response.ok) throw new RangeIgnored(url);
+    if (response.ok) {
+      throw new RangeIgnored(
+        `Cannot download "${url}": the server ignored the range asked for`,
+      );
+    }
     throw new HTTPError(response.status, at, {
       statusText: response.statusText,
       retryAfter: parseRetryAfter(response.headers.get("retry-after")),

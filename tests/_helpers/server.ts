@@ -171,6 +171,8 @@ export interface Fault {
    * open-ended range, a part as long as the one asked for a bounded one.
    */
   wrongRange?: boolean;
+  /** Answer a bounded Range request with a 206 to the end of the file. */
+  openEnded?: boolean;
 }
 
 /** What {@linkcode FileRouteOptions.faultFor} knows of a request. */
@@ -342,7 +344,7 @@ export function fileRoute(
     let end = body.byteLength; // one past the last byte sent
     if (match !== null && validatorOk && !fault.ignoreRange) {
       start = Number(match[1]);
-      end = match[2] === "" || match[2] === undefined
+      end = match[2] === "" || match[2] === undefined || fault.openEnded
         ? body.byteLength
         : Math.min(body.byteLength, Number(match[2]) + 1);
       if (fault.wrongRange) [start, end] = [0, end - start];
