@@ -82,7 +82,14 @@ export class Session implements RunView {
       );
       return EXIT.usage;
     }
-    const stopInterrupt = this.#host.onInterrupt((reason) => {
+    const stopInterrupt = this.#host.onInterrupt((reason, last) => {
+      // The process exits next: the live area and the hidden cursor must
+      // not be left on the terminal. The locks are left too; a dead
+      // process's locks are taken over at once by the next run.
+      if (last) {
+        this.#reporter.stop();
+        return;
+      }
       this.#interrupted ??= reason;
       // What the server lets resume is kept: the same command resumes it.
       manager.cancel(undefined, { keepPartial: true });
