@@ -7,6 +7,7 @@
  */
 
 import { fileNameProblem, printable } from "../_disk/file_name.ts";
+import { INTEGRITY_FORMAT, parseIntegrity } from "../_body/integrity.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** One file to download. */
@@ -105,4 +106,25 @@ export function checkSha256(hex: string, where: string, what: string): string {
     );
   }
   return hex.toLowerCase();
+}
+
+/**
+ * `sri` if it names a digest the library checks (a token `sha256-`,
+ * `sha384-` or `sha512-` and a base64 digest of that algorithm's length);
+ * `what` names it in the error.
+ */
+export function checkIntegrity(
+  sri: string,
+  where: string,
+  what: string,
+): string {
+  const parsed = parseIntegrity(sri);
+  if ("problem" in parsed) {
+    throw new UsageError(
+      `${where}Invalid ${what} "${printable(sri)}": ${
+        parsed.problem ?? `expected ${INTEGRITY_FORMAT}`
+      }`,
+    );
+  }
+  return sri;
 }

@@ -915,6 +915,34 @@ test("dlmanager exits 2 naming the line of a malformed -i line", async () => {
   assert.equal(badUrl.stderr, 'dlmanager: stdin:2: Invalid URL "nope"\n');
 });
 
+// Reported bug: a bad --integrity was refused only when the file was
+// missing; with the file there it was skipped, exit 0.
+test("dlmanager exits 2 for a malformed --integrity whether or not the file is there", async () => {
+  await using dir = await tempDir();
+  const url = "http://127.0.0.1:9/x";
+  for (const present of [false, true]) {
+    if (present) await writeFile(dir.join("x"), "there");
+    for (
+      const [sri, problem] of [
+        ["garbage", `expected "sha256-<base64>", "sha384-..." or "sha512-..."`],
+        [
+          "sha256-AAAA",
+          `a sha256 digest is 44 base64 characters, got 4 in "sha256-AAAA"`,
+        ],
+      ] as const
+    ) {
+      const result = await runCli(["-d", dir.path, "--integrity", sri, url]);
+      assert.equal(result.code, 2, `${sri} present: ${present}`);
+      assert.equal(
+        result.stderr,
+        `dlmanager: Invalid --integrity "${sri}": ${problem}\n`,
+      );
+      assert.equal(result.stdout, "");
+    }
+  }
+  assert.deepEqual(await dir.list(), ["x"]);
+});
+
 test("dlmanager exits 2 for a directory it cannot create or write", async () => {
   await using dir = await tempDir();
   await writeFile(dir.join("file"), "");
