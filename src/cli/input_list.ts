@@ -1,13 +1,15 @@
 /**
  * The `-i` list: one file per line (its URL, or its mirrors separated by
  * spaces; then, after tabs, a name and a sha256), checked line by line so
- * that a bad line is one {@linkcode UsageError} naming it.
+ * that a bad line is one {@linkcode UsageError} naming it: its file name
+ * too, the one given or its URL's.
  *
  * @module
  */
 
 import { fileNameProblem, printable } from "../_disk/file_name.ts";
 import { INTEGRITY_FORMAT, parseIntegrity } from "../_body/integrity.ts";
+import { jobFileName } from "./plan.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** One file to download. */
@@ -66,6 +68,9 @@ export function parseInputList(text: string, source: string): Job[] {
     if (sha256 !== undefined) {
       job.sha256 = checkSha256(sha256.trim(), where, "sha256");
     }
+    // The name the line downloads to (its own, or its URL's), checked here
+    // to name the line.
+    jobFileName(job, where);
     jobs.push(job);
   }
   return jobs;

@@ -1021,6 +1021,35 @@ test("dlmanager exits 2 for a malformed --integrity whether or not the file is t
   assert.deepEqual(await dir.list(), ["x"]);
 });
 
+test("dlmanager exits 2 naming the line of an -i line whose file name is bad, before any download", async () => {
+  await using server = await startServer({ "/a.bin": bytesRoute(B) });
+  await using dir = await tempDir();
+  const list = dir.join("list.txt");
+  for (
+    const [line, error] of [
+      [
+        `${server.url("/dir/")}`,
+        `Cannot download "${
+          server.url("/dir/")
+        }": the URL has no file name (name it with -o, or with URL<TAB>name in an -i list)`,
+      ],
+      [
+        `${server.url("/y")}\t.a.bin.4fef9cffec13.dlpart.lock`,
+        `Cannot download "${
+          server.url("/y")
+        }" as ".a.bin.4fef9cffec13.dlpart.lock": the name is reserved for partial downloads`,
+      ],
+    ]
+  ) {
+    await writeFile(list, `${server.url("/a.bin")}\n\n${line}\n`);
+    const result = await runCli(["-d", dir.join("out"), "-i", list]);
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr, `dlmanager: ${list}:3: ${error}\n`);
+    assert.equal(result.stdout, "");
+    assert.deepEqual(await dir.list(), ["list.txt"]);
+  }
+});
+
 test("dlmanager exits 2 for a directory it cannot create or write", async () => {
   await using dir = await tempDir();
   await writeFile(dir.join("file"), "");
