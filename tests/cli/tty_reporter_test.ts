@@ -7,6 +7,9 @@ import { mock, test } from "node:test";
 import type { RunView } from "../../src/cli/reporter.ts";
 import { TtyReporter } from "../../src/cli/tty_reporter.ts";
 
+// A terminal's control sequence: ESC [ parameters, a final letter.
+const CONTROL_SEQUENCE = new RegExp(String.raw`\x1b\[[0-9;?]*[A-Za-z]`, "g");
+
 const VIEW: RunView = {
   rows: () => [{
     name: "a.bin",
@@ -41,7 +44,7 @@ function frameAt(columns: number | undefined): string[] {
     reporter.report({ event: "cancel", name: "b.bin", url: "http://x/b.bin" });
     reporter.stop();
     // The lines written, without their control sequences.
-    return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replaceAll("\r", "")
+    return text.replace(CONTROL_SEQUENCE, "").replaceAll("\r", "")
       .split("\n").filter((line) => line !== "");
   } finally {
     mock.timers.reset();
