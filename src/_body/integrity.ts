@@ -30,17 +30,18 @@ export const INTEGRITY_FORMAT =
   `"sha256-<base64>", "sha384-..." or "sha512-..."`;
 
 /**
- * The digest an SRI string expects (of several tokens, the strongest; tokens
- * of other algorithms, or not base64, are skipped), or what is wrong with
- * it: no token of a known algorithm (`problem` is `undefined`: the caller
- * says what the string must look like), or a digest of the wrong length for
- * its algorithm (`problem` says so). A digest without its `=` padding is
- * taken, padded.
+ * The digest an SRI string expects (of several tokens, the strongest;
+ * tokens of other algorithms, not base64, or whose digest is not their
+ * algorithm's length, are skipped), or, when no token is left, what is wrong
+ * with it: `problem` says a digest's length was wrong, or is `undefined`
+ * (no token of a known algorithm: the caller says what the string must look
+ * like). A digest without its `=` padding is taken, padded.
  */
 export function parseIntegrity(
   integrity: string,
 ): Expected | { problem: string | undefined } {
   let best: Expected | undefined;
+  let problem: string | undefined;
   for (const token of integrity.trim().split(/\s+/)) {
     const match = /^(sha256|sha384|sha512)-([A-Za-z0-9+/]+={0,2})(\?.*)?$/.exec(
       token,
@@ -51,11 +52,10 @@ export function parseIntegrity(
     const bytes = DIGEST_BYTES[algorithm] as number;
     const unpadded = given.replace(/=+$/, "");
     if (unpadded.length !== Math.ceil(bytes * 4 / 3)) {
-      return {
-        problem: `a ${algorithm} digest is ${
-          Math.ceil(bytes / 3) * 4
-        } base64 characters, got ${given.length} in "${token}"`,
-      };
+      problem ??= `a ${algorithm} digest is ${
+        Math.ceil(bytes / 3) * 4
+      } base64 characters, got ${given.length} in "${token}"`;
+      continue;
     }
     const digest = unpadded.padEnd(Math.ceil(bytes / 3) * 4, "=");
     if (
@@ -65,7 +65,7 @@ export function parseIntegrity(
       best = { algorithm, digest, encoding: "base64" };
     }
   }
-  return best ?? { problem: undefined };
+  return best ?? { problem };
 }
 
 /**
