@@ -77,7 +77,7 @@ function env(name: string): string | undefined {
 }
 
 // Who to tell when the process is asked to stop; set while the CLI runs.
-let stop: ((reason: Interruption) => void) | undefined;
+let stop: ((reason: Interruption, last: boolean) => void) | undefined;
 let stdoutClosed = false;
 
 // `| head` closes the pipe: writes then fail (EPIPE), asynchronously on Node,
@@ -85,7 +85,7 @@ let stdoutClosed = false;
 // CLI stops as on a signal instead, and writes nothing more there.
 process.stdout.on("error", () => {
   stdoutClosed = true;
-  stop?.("SIGPIPE");
+  stop?.("SIGPIPE", false);
 });
 process.stderr.on("error", () => {});
 
@@ -101,7 +101,7 @@ runCli({
         process.stdout.write(text);
       } catch {
         stdoutClosed = true;
-        stop?.("SIGPIPE");
+        stop?.("SIGPIPE", false);
       }
     },
     get isTTY(): boolean {
@@ -128,15 +128,18 @@ runCli({
   prepareDir,
   onInterrupt(handler): () => void {
     stop = handler;
-    if (stdoutClosed) handler("SIGPIPE");
+    if (stdoutClosed) handler("SIGPIPE", false);
     let stopping = false;
     const listeners = SIGNALS.map((signal) => {
       const listener = (): void => {
         // The first stops the downloads, keeping what can resume; a
-        // second does not wait for that.
-        if (stopping) process.exit(INTERRUPTED_EXIT[signal]);
+        // second does not wait for that, but puts the terminal back first.
+        if (stopping) {
+          handler(signal, true);
+          process.exit(INTERRUPTED_EXIT[signal]);
+        }
         stopping = true;
-        handler(signal);
+        handler(signal, false);
       };
       try {
         process.on(signal, listener);

@@ -11,6 +11,7 @@ import { assertFileName, fileNameFromUrl } from "./_disk/file_name.ts";
 import { asFileSystemError } from "./_disk/file_system_failure.ts";
 import { removeLeftovers } from "./_disk/leftovers.ts";
 import { isCacheHit } from "./_cache.ts";
+import { parseExpected } from "./_body/integrity.ts";
 import { sourcesOf } from "./_job.ts";
 import { DownloadQueue } from "./_queue.ts";
 import { Download, join as joinManager } from "./download.ts";
@@ -133,8 +134,10 @@ export class DownloadManager extends DownloadEventTarget {
    * `TypeError`, before any request, for an invalid URL or one that is not
    * `http:` or `https:`, for a file name that is not a plain name of at most
    * 255 bytes without control characters (a name of the library's
-   * partial-file shape, `.<name>.<12 hex>.dlpart`, is reserved), and when a
-   * directory is in the way of the file.
+   * partial-file shape, `.<name>.<12 hex>.dlpart`, is reserved), for a
+   * malformed `integrity` or `sha256` (a digest of the wrong length
+   * included), also when the file is there, and when a directory is in the
+   * way of the file.
    *
    * @example Download unless present
    * ```ts ignore
@@ -164,6 +167,8 @@ export class DownloadManager extends DownloadEventTarget {
         `Cannot download "${href}" as "${name}": the name is reserved for partial downloads`,
       );
     }
+    // Bad arguments are refused whether or not the file is there.
+    parseExpected(href, options.integrity, options.sha256);
     const dest = join(this.destdir, name);
     const running = this.#downloads.get(dest);
     if (running !== undefined) {

@@ -54,6 +54,9 @@ export interface DownloadOptions extends TransferOptions {
    * `sha256-<base64>`, `sha384-...` or `sha512-...` (of several, the strongest
    * is checked). The bytes are hashed while they stream; on a mismatch the
    * file is removed and the download fails with an `IntegrityError`.
+   * Tokens of other algorithms, or whose digest is not their algorithm's
+   * length, are skipped; a string with no token left is a `TypeError` when
+   * the download is made.
    *
    * @default {undefined}
    */

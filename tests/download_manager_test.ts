@@ -149,6 +149,35 @@ test("DownloadManager.download() refuses a URL that is not http: or https:, even
   assert.deepEqual(await dir.list(), ["passwd"]);
 });
 
+test("DownloadManager.download() refuses a malformed integrity or sha256, even when the file is present", async () => {
+  await using dir = await tempDir();
+  await writeFile(dir.join("f"), "cached");
+  const manager = new DownloadManager(dir.path);
+  const url = "http://127.0.0.1:9/f";
+  for (
+    const [options, message] of [
+      [
+        { integrity: "garbage" },
+        `Cannot download "${url}": integrity must be "sha256-<base64>", "sha384-..." or "sha512-...", got "garbage"`,
+      ],
+      [
+        { integrity: "sha256-AAAA" },
+        `Cannot download "${url}": integrity: a sha256 digest is 44 base64 characters, got 4 in "sha256-AAAA"`,
+      ],
+      [
+        { sha256: "abc" },
+        `Cannot download "${url}": sha256 must be 64 hex digits, got "abc"`,
+      ],
+    ] as const
+  ) {
+    assert.throws(() => manager.download(url, options), {
+      name: "TypeError",
+      message,
+    });
+  }
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("DownloadManager.download() throws a TypeError, without a request, when a directory has the file's name", async () => {
   await using server = await startServer({ "/f": bytesRoute(patternBytes(3)) });
   await using dir = await tempDir();

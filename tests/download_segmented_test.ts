@@ -532,3 +532,43 @@ test(
 function size(ranges: [number, number][]): number {
   return ranges.reduce((sum, [start, end]) => sum + end - start, 0);
 }
+
+// The command line counts the bytes a run fetched from the first progress
+// report: a resumed download's must be what was on disk, before any new part.
+test("Download with connections, resumed from parts, reports the bytes on disk first", async () => {
+  const release = deferred();
+  let resumed = false;
+  const { url, close } = await serve({
+    faultFor: ({ range }) =>
+      resumed ? undefined : {
+        stallAfter: range === null ? 0 : 200_000,
+        release: release.promise,
+      },
+  });
+  await using dir = await tempDir();
+  try {
+    const first = new Download(url, dir.join("f"), {
+      ...FAST,
+      connections: 4,
+      progress: (_d, current) => {
+        if (current >= 4 * 200_000) first.cancel({ keepPartial: true });
+      },
+    });
+    first.start();
+    await assert.rejects(first.wait(), DownloadInterrupt);
+    release.resolve();
+    const recorded = readSidecar(partialPaths(dir.join("f")).sidecar)?.ranges;
+    assert.ok(recorded !== undefined && recorded.length > 1, `${recorded}`);
+    resumed = true;
+    const { download, reports } = await run(url, dir, { connections: 4 });
+    assert.equal(download.error(), undefined);
+    assert.equal(
+      reports[0],
+      recorded.reduce((sum, [start, end]) => sum + end - start, 0),
+    );
+    assertProgress(reports, BODY.byteLength);
+  } finally {
+    release.resolve();
+    await close();
+  }
+});

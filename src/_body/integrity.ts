@@ -18,9 +18,60 @@ export interface Expected {
   encoding: "hex" | "base64";
 }
 
+/** Each algorithm's digest length in bytes. */
+const DIGEST_BYTES: Record<string, number> = {
+  sha256: 32,
+  sha384: 48,
+  sha512: 64,
+};
+
+/** What an `integrity` string must look like, for messages. */
+export const INTEGRITY_FORMAT =
+  `"sha256-<base64>", "sha384-..." or "sha512-..."`;
+
+/**
+ * The digest an SRI string expects (of several tokens, the strongest;
+ * tokens of other algorithms, not base64, or whose digest is not their
+ * algorithm's length, are skipped), or, when no token is left, what is wrong
+ * with it: `problem` says a digest's length was wrong, or is `undefined`
+ * (no token of a known algorithm: the caller says what the string must look
+ * like). A digest without its `=` padding is taken, padded.
+ */
+export function parseIntegrity(
+  integrity: string,
+): Expected | { problem: string | undefined } {
+  let best: Expected | undefined;
+  let problem: string | undefined;
+  for (const token of integrity.trim().split(/\s+/)) {
+    const match = /^(sha256|sha384|sha512)-([A-Za-z0-9+/]+={0,2})(\?.*)?$/.exec(
+      token,
+    );
+    if (match === null) continue;
+    const [, algorithm = "", given = ""] = match;
+    // Base64 without its padding: 4 characters for every 3 bytes.
+    const bytes = DIGEST_BYTES[algorithm] as number;
+    const unpadded = given.replace(/=+$/, "");
+    if (unpadded.length !== Math.ceil(bytes * 4 / 3)) {
+      problem ??= `a ${algorithm} digest is ${
+        Math.ceil(bytes / 3) * 4
+      } base64 characters, got ${given.length} in "${token}"`;
+      continue;
+    }
+    const digest = unpadded.padEnd(Math.ceil(bytes / 3) * 4, "=");
+    if (
+      best === undefined ||
+      (STRENGTH[algorithm] ?? 0) > (STRENGTH[best.algorithm] ?? 0)
+    ) {
+      best = { algorithm, digest, encoding: "base64" };
+    }
+  }
+  return best ?? { problem };
+}
+
 /**
  * Parses the `integrity` and `sha256` options (at most one may be given);
- * `undefined` if neither. Throws a `TypeError` for a malformed value.
+ * `undefined` if neither. Throws a `TypeError` for a malformed value,
+ * a digest of the wrong length included.
  */
 export function parseExpected(
   url: string,
@@ -45,26 +96,13 @@ export function parseExpected(
     };
   }
   if (integrity === undefined) return undefined;
-  let best: Expected | undefined;
-  for (const token of integrity.trim().split(/\s+/)) {
-    const match = /^(sha256|sha384|sha512)-([A-Za-z0-9+/]+={0,2})(\?.*)?$/.exec(
-      token,
-    );
-    if (match === null) continue;
-    const [, algorithm = "", digest = ""] = match;
-    if (
-      best === undefined ||
-      (STRENGTH[algorithm] ?? 0) > (STRENGTH[best.algorithm] ?? 0)
-    ) {
-      best = { algorithm, digest, encoding: "base64" };
-    }
-  }
-  if (best === undefined) {
-    throw new TypeError(
-      `Cannot download "${url}": integrity must be "sha256-<base64>", "sha384-..." or "sha512-...", got "${integrity}"`,
-    );
-  }
-  return best;
+  const parsed = parseIntegrity(integrity);
+  if (!("problem" in parsed)) return parsed;
+  throw new TypeError(
+    parsed.problem === undefined
+      ? `Cannot download "${url}": integrity must be ${INTEGRITY_FORMAT}, got "${integrity}"`
+      : `Cannot download "${url}": integrity: ${parsed.problem}`,
+  );
 }
 
 /** Hashes bytes as they come, then compares with the expected digest. */

@@ -2,7 +2,7 @@
 // runtime.
 
 import { NetworkError, ProtocolError } from "../errors.ts";
-import { isDecodeFailure } from "./network_failure.ts";
+import { isDecodeFailure, isPermissionFailure } from "./network_failure.ts";
 
 /**
  * What `error`, from a request or body read of a download of `url` whose
@@ -11,6 +11,9 @@ import { isDecodeFailure } from "./network_failure.ts";
  * - a {@linkcode ProtocolError} for a body that does not decode as its
  *   `Content-Encoding` says (decoded by `fetch`, or by the library), or a
  *   `ProtocolError` already;
+ * - the runtime's own error, as it is, for a request its permissions refuse
+ *   (Deno's `NotCapable` without `--allow-net`): not a connection failure,
+ *   and never retried;
  * - else a {@linkcode NetworkError}, which names the failure.
  */
 export function failureOf(
@@ -20,6 +23,7 @@ export function failureOf(
 ): unknown {
   if (signal.aborted) return signal.reason;
   if (error instanceof ProtocolError) return error;
+  if (isPermissionFailure(error)) return error;
   if (isDecodeFailure(error)) {
     return new ProtocolError(
       `Cannot download "${url}": the body does not decode as its Content-Encoding says (${

@@ -147,3 +147,20 @@ export function isDecodeFailure(error: unknown): boolean {
     return typeof code === "string" && DECODE_CODES.test(code);
   });
 }
+
+// The names of the errors a runtime throws for an access its permissions
+// deny: Deno's `NotCapable` (`PermissionDenied` before Deno 2). Node's
+// permission model says `ERR_ACCESS_DENIED`, in `code`.
+const PERMISSION_NAMES = new Set(["NotCapable", "PermissionDenied"]);
+
+/**
+ * Whether a failed `fetch` was refused by the runtime's permissions (Deno
+ * without `--allow-net` for the host): no retry can mend that.
+ */
+export function isPermissionFailure(error: unknown): boolean {
+  return chain(error).some((e) => {
+    const { name, code } = (e ?? {}) as { name?: unknown; code?: unknown };
+    return (typeof name === "string" && PERMISSION_NAMES.has(name)) ||
+      code === "ERR_ACCESS_DENIED";
+  });
+}

@@ -85,7 +85,11 @@ export async function attempt(
       throw new NotModified(validatorOf(response.headers));
     }
     const kind = judgeAnswer(response, held);
-    if (kind === "complete") return;
+    if (kind === "complete") {
+      // The file was on disk whole: progress tells so, as for any answer.
+      transfer.report(partial.offset, partial.total);
+      return;
+    }
     if (kind === "refused") {
       throw new HTTPError(response.status, answer.url, {
         statusText: response.statusText,

@@ -87,6 +87,7 @@ export class Workers {
   #failure: { error: unknown } | undefined;
   #stop = new AbortController();
   #lastReport = 0;
+  #reported = false;
   #reportLater: ReturnType<typeof setTimeout> | undefined;
   #saved = -1;
   #checkpoint: Promise<void> = Promise.resolve();
@@ -270,6 +271,9 @@ export class Workers {
       connection.answered();
       const end = this.#check(response, at, from, to);
       if (this.#rampAtAnswer) this.#startRamp(performance.now() - sent);
+      // A resumed file's first answer: progress tells what is on disk
+      // before any part of this run is written, as a single stream does.
+      if (!this.#reported) this.#report(performance.now());
       if (response.body === null) {
         throw new ProtocolError(
           `Cannot download "${url}": a part came without a body`,
@@ -431,6 +435,7 @@ export class Workers {
     clearTimeout(this.#reportLater);
     this.#reportLater = undefined;
     this.#lastReport = now;
+    this.#reported = true;
     this.#transfer.report(this.#pieces.bytesDone, this.#total);
   }
 

@@ -10,7 +10,13 @@
 import { parseArgs } from "node:util";
 import { parseSize } from "./units.ts";
 import { MAX_CONNECTIONS } from "../transfer_options.ts";
-import { checkName, checkSha256, checkUrl, type Job } from "./input_list.ts";
+import {
+  checkIntegrity,
+  checkName,
+  checkSha256,
+  checkUrl,
+  type Job,
+} from "./input_list.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** What a `run` command line asks for. */
@@ -122,6 +128,11 @@ export function parseCliArgs(args: string[]): Command {
   }
   if (single.sha256 !== undefined && single.integrity !== undefined) {
     throw new UsageError("Give --sha256 or --integrity, not both");
+  }
+  // Here, before anything is downloaded: the library checks it only when
+  // the file is not there yet.
+  if (single.integrity !== undefined) {
+    checkIntegrity(single.integrity, "", "--integrity");
   }
   if (values.mirror !== undefined) {
     if (jobs.length !== 1 || inputFile !== undefined) {

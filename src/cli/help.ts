@@ -36,18 +36,22 @@ Options:
   DEFAULTS.connectTimeout / 1000
 } and ${DEFAULTS.idleTimeout / 1000})
       --limit-rate SIZE  the most bytes per second (500K, 5M), for all the
-                         downloads together
+                         downloads together, after a first 256 KiB
       --revalidate       ask the server about files already present: "fresh"
                          (304 Not Modified, kept) or "updated" (replaced once
-                         the new version is complete)
+                         the new version is complete); a file downloaded
+                         without --revalidate or --max-age has no record of
+                         what the server said, and is downloaded again
       --max-age AGE      revalidate only files the server vouched for longer
-                         ago than AGE (90s, 30m, 12h, 7d)
+                         ago than AGE (90s, 30m, 12h, 7d); a file without a
+                         record, once it is older than AGE
       --header 'K: V'    request header (repeatable)
       --sha256 HEX       expected sha256, for a single URL
       --integrity SRI    expected digest (sha256-<base64>...), for a single URL
       --max-size SIZE    keep DIR under SIZE (500M, 2G), removing the least
                          recently used files
-      --keep N           with --max-size: always keep N files (default: ${DEFAULTS.fileLimit})
+      --keep N           with --max-size: always keep N files (default: ${DEFAULTS.fileLimit});
+                         --keep 0 (or --max-size 0) turns the limit off
   -q, --quiet            print only errors and the summary
       --json             print one JSON object per event (for scripts)
   -V, --version          print the version

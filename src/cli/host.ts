@@ -33,8 +33,13 @@ export interface CliHost {
    * Calls `handler` when the process is asked to stop: on Ctrl-C (SIGINT),
    * SIGTERM or SIGHUP, and with `SIGPIPE` when standard output is closed
    * (`dlmanager --json | head -2`); until the returned function is called.
+   * A second signal does not wait for the first to be handled: `handler` is
+   * called with `last` set, to put back at once what cannot be left (the
+   * terminal's cursor), and the process exits when it returns.
    */
-  onInterrupt(handler: (reason: Interruption) => void): () => void;
+  onInterrupt(
+    handler: (reason: Interruption, last: boolean) => void,
+  ): () => void;
 }
 
 /** Why the CLI stops early: a signal, or `SIGPIPE` for a closed output. */

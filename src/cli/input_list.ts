@@ -1,12 +1,15 @@
 /**
  * The `-i` list: one file per line (its URL, or its mirrors separated by
  * spaces; then, after tabs, a name and a sha256), checked line by line so
- * that a bad line is one {@linkcode UsageError} naming it.
+ * that a bad line is one {@linkcode UsageError} naming it: its file name
+ * too, the one given or its URL's.
  *
  * @module
  */
 
 import { fileNameProblem, printable } from "../_disk/file_name.ts";
+import { INTEGRITY_FORMAT, parseIntegrity } from "../_body/integrity.ts";
+import { jobFileName } from "./plan.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** One file to download. */
@@ -65,6 +68,9 @@ export function parseInputList(text: string, source: string): Job[] {
     if (sha256 !== undefined) {
       job.sha256 = checkSha256(sha256.trim(), where, "sha256");
     }
+    // The name the line downloads to (its own, or its URL's), checked here
+    // to name the line.
+    jobFileName(job, where);
     jobs.push(job);
   }
   return jobs;
@@ -105,4 +111,25 @@ export function checkSha256(hex: string, where: string, what: string): string {
     );
   }
   return hex.toLowerCase();
+}
+
+/**
+ * `sri` if it names a digest the library checks (a token `sha256-`,
+ * `sha384-` or `sha512-` and a base64 digest of that algorithm's length);
+ * `what` names it in the error.
+ */
+export function checkIntegrity(
+  sri: string,
+  where: string,
+  what: string,
+): string {
+  const parsed = parseIntegrity(sri);
+  if ("problem" in parsed) {
+    throw new UsageError(
+      `${where}Invalid ${what} "${printable(sri)}": ${
+        parsed.problem ?? `expected ${INTEGRITY_FORMAT}`
+      }`,
+    );
+  }
+  return sri;
 }

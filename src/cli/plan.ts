@@ -9,6 +9,7 @@
  */
 
 import { fileNameProblem, printable, urlFileName } from "../_disk/file_name.ts";
+import { isReservedName } from "../_disk/names.ts";
 import type { Job } from "./input_list.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -19,18 +20,33 @@ export const NAME_IT = "(name it with -o, or with URL<TAB>name in an -i list)";
  * The name of the file a job downloads to.
  *
  * @param job The job.
+ * @param where What starts an error's message: an `-i` list's
+ * `<list>:<line>: `, or nothing.
  * @returns The file name.
- * @throws {UsageError} when the URL gives no plain file name.
+ * @throws {UsageError} when the URL gives no plain file name, or the name
+ * is reserved for the library's partial downloads.
  *
  * @example
  * ```ts ignore
  * jobFileName({ url: "https://example.com/a%20b.zip?x=1" }); // "a b.zip"
  * ```
  */
-export function jobFileName(job: Job): string {
-  if (job.name !== undefined) return job.name;
-  const found = urlFileName(new URL(job.url));
-  const cannot = `Cannot download "${job.url}"`;
+export function jobFileName(job: Job, where = ""): string {
+  const name = job.name ?? urlName(job.url, where);
+  if (isReservedName(name)) {
+    throw new UsageError(
+      `${where}Cannot download "${job.url}" as "${
+        printable(name)
+      }": the name is reserved for partial downloads`,
+    );
+  }
+  return name;
+}
+
+/** The file name `url` gives; `where` starts the error. */
+function urlName(url: string, where: string): string {
+  const found = urlFileName(new URL(url));
+  const cannot = `${where}Cannot download "${url}"`;
   if ("problem" in found) {
     throw new UsageError(`${cannot}: ${found.problem} ${NAME_IT}`);
   }

@@ -40,7 +40,7 @@ export interface TotalState {
   skipped: number;
   /** Failed downloads. */
   failed: number;
-  /** Bytes written by all downloads. */
+  /** Bytes fetched by this run, over all downloads (a resumed file's bytes already on disk not counted). */
   bytes: number;
   /** Overall speed in bytes per second. */
   speed: number | undefined;

@@ -36,7 +36,9 @@ export type CliEvent =
     event: "done" | "updated";
     name: string;
     url: string;
+    /** The file's size (a resumed file's bytes already on disk included). */
     bytes: number;
+    /** Milliseconds from the server's answer to the end. */
     ms: number;
   }
   | { event: "fresh"; name: string; url: string }
@@ -52,7 +54,10 @@ export interface Summary {
   skipped: number;
   /** Files that failed. */
   failed: number;
-  /** Bytes downloaded. */
+  /**
+   * Bytes fetched by this run (a resumed file's bytes already on disk are
+   * not counted): the average speed is of these.
+   */
   bytes: number;
   /** Milliseconds since the start. */
   ms: number;

@@ -30,6 +30,10 @@ interface Tracked {
   started: boolean;
   current: number;
   total: number | undefined;
+  // Bytes on disk before this run fetched any (a resumed file's), and the
+  // bytes this run fetched: `current - base`.
+  base: number;
+  fetched: number;
   // Recent (time, bytes) samples, for the speed.
   samples: [number, number][];
   startTime: number;
@@ -82,7 +86,14 @@ export class Session implements RunView {
       );
       return EXIT.usage;
     }
-    const stopInterrupt = this.#host.onInterrupt((reason) => {
+    const stopInterrupt = this.#host.onInterrupt((reason, last) => {
+      // The process exits next: the live area and the hidden cursor must
+      // not be left on the terminal. The locks are left too; a dead
+      // process's locks are taken over at once by the next run.
+      if (last) {
+        this.#reporter.stop();
+        return;
+      }
       this.#interrupted ??= reason;
       // What the server lets resume is kept: the same command resumes it.
       manager.cancel(undefined, { keepPartial: true });
@@ -246,6 +257,8 @@ export class Session implements RunView {
       started: false,
       current: 0,
       total: undefined,
+      base: 0,
+      fetched: 0,
       samples: [],
       startTime: Date.now(),
     };
@@ -292,6 +305,9 @@ export class Session implements RunView {
     if (!tracked.started) {
       tracked.started = true;
       tracked.startTime = now;
+      // The library's first progress is what was on disk when the server
+      // answered: a resumed file's bytes, not fetched by this run.
+      tracked.base = current;
       this.#report({
         event: "start",
         name: tracked.name,
@@ -299,7 +315,12 @@ export class Session implements RunView {
         total: total ?? null,
       });
     }
-    this.#bytes += current - tracked.current; // goes back on a restart from 0
+    // A restart from 0 drops what was on disk and what this run fetched:
+    // the bytes go back.
+    tracked.base = Math.min(tracked.base, current);
+    const fetched = current - tracked.base;
+    this.#bytes += fetched - tracked.fetched;
+    tracked.fetched = fetched;
     tracked.current = current;
     tracked.total = total;
     tracked.samples.push([now, current]);

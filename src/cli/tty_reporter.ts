@@ -23,6 +23,19 @@ export type Terminal = TextSink & {
   rows?: number | undefined;
 };
 
+/** The width a terminal reports when it reports none, or 0 (as some do). */
+const FALLBACK_COLUMNS = 80;
+
+/**
+ * The terminal's width in columns: {@linkcode FALLBACK_COLUMNS} when it does
+ * not report a positive one (a pseudo-terminal without a size reports 0),
+ * as `renderFrame` takes a height of 0 as unknown.
+ */
+function widthOf(terminal: Terminal): number {
+  const { columns } = terminal;
+  return columns !== undefined && columns > 0 ? columns : FALLBACK_COLUMNS;
+}
+
 /**
  * Shows the run on a terminal.
  *
@@ -59,7 +72,7 @@ export class TtyReporter implements Reporter {
       terminal,
       (width, height) =>
         renderFrame(view.rows(), view.totals(), width, this.#tick++, height),
-      { width: () => terminal.columns ?? 80, height: () => terminal.rows },
+      { width: () => widthOf(terminal), height: () => terminal.rows },
     );
   }
 

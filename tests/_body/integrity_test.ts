@@ -176,6 +176,44 @@ test("parseExpected() throws a TypeError when integrity is empty or malformed", 
   }
 });
 
+test("parseExpected() throws a TypeError when an integrity digest is too short or too long for its algorithm", () => {
+  for (const algorithm of ["sha256", "sha384", "sha512"]) {
+    const b64 = digest(algorithm, DATA, "base64");
+    for (
+      const bad of [
+        `${algorithm}-AAAA`,
+        `${algorithm}-${b64.replace(/=+$/, "").slice(0, -1)}`,
+        `${algorithm}-${b64.replace(/=+$/, "")}AAAA`,
+      ]
+    ) {
+      const given = bad.slice(algorithm.length + 1);
+      assertTypeError(
+        () => parseExpected(URL, bad, undefined),
+        `Cannot download "${URL}": integrity: a ${algorithm} digest is ${b64.length} base64 characters, got ${given.length} in "${bad}"`,
+      );
+    }
+  }
+});
+
+test("parseExpected() skips a digest of the wrong length when integrity also has a good token", () => {
+  const b64 = digest("sha256", DATA, "base64");
+  assert.deepEqual(
+    parseExpected(URL, `sha512-AAAA sha256-${b64}`, undefined),
+    { algorithm: "sha256", digest: b64, encoding: "base64" },
+  );
+});
+
+test("parseExpected() takes a base64 digest without its padding, padded", () => {
+  for (const algorithm of ["sha256", "sha512"]) {
+    const b64 = digest(algorithm, DATA, "base64");
+    assert.match(b64, /=$/);
+    assert.deepEqual(
+      parseExpected(URL, `${algorithm}-${b64.replace(/=+$/, "")}`, undefined),
+      { algorithm, digest: b64, encoding: "base64" },
+    );
+  }
+});
+
 // IntegrityCheck
 
 test("IntegrityCheck.verify() passes when the bytes match a hex sha256", () => {

@@ -342,6 +342,15 @@ export function fileRoute(
     const match = range === null ? null : /^bytes=(\d+)-(\d*)$/.exec(range);
     let start = 0;
     let end = body.byteLength; // one past the last byte sent
+    if (
+      match !== null && validatorOk && !fault.ignoreRange &&
+      Number(match[1]) >= body.byteLength
+    ) {
+      // Nothing left to send: the client has the whole file.
+      headers["content-range"] = `bytes */${body.byteLength}`;
+      response.writeHead(416, headers).end();
+      return;
+    }
     if (match !== null && validatorOk && !fault.ignoreRange) {
       start = Number(match[1]);
       end = match[2] === "" || match[2] === undefined || fault.openEnded

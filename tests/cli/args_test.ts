@@ -291,6 +291,30 @@ test("parseCliArgs() accepts an -o when it has spaces, dots or Unicode", () => {
   }
 });
 
+test("parseCliArgs() throws when given an --integrity of no known algorithm, or a digest of the wrong length", () => {
+  const cases: [string, string][] = [
+    [
+      "garbage",
+      `Invalid --integrity "garbage": expected "sha256-<base64>", "sha384-..." or "sha512-..."`,
+    ],
+    [
+      "md5-AAAA",
+      `Invalid --integrity "md5-AAAA": expected "sha256-<base64>", "sha384-..." or "sha512-..."`,
+    ],
+    [
+      "sha256-AAAA",
+      `Invalid --integrity "sha256-AAAA": a sha256 digest is 44 base64 characters, got 4 in "sha256-AAAA"`,
+    ],
+    [
+      "sha512-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+      `Invalid --integrity "sha512-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=": a sha512 digest is 88 base64 characters, got 44 in "sha512-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="`,
+    ],
+  ];
+  for (const [sri, message] of cases) {
+    throwsUsage(() => parseCliArgs(["--integrity", sri, URL_A]), message);
+  }
+});
+
 test("parseCliArgs() throws when given a --sha256 that is not 64 hex digits", () => {
   for (const hex of ["", "abc", SHA + "0", SHA.slice(1), "g".repeat(64)]) {
     throwsUsage(

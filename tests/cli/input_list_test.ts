@@ -152,3 +152,26 @@ test("parseInputList() counts lines after CRLF and comments when it reports a li
     'l:4: Invalid URL "bad"',
   );
 });
+
+// Reported bug: a line whose URL gives no plain file name, or whose name is
+// reserved, was an error without its list and line, found only once the
+// downloads had started.
+test("parseInputList() throws naming the line when its URL gives no plain file name or its name is reserved", () => {
+  const cases: [string, string][] = [
+    [
+      "https://example.com/dir/",
+      'l:2: Cannot download "https://example.com/dir/": the URL has no file name (name it with -o, or with URL<TAB>name in an -i list)',
+    ],
+    [
+      "https://example.com/a%0Ab",
+      'l:2: Cannot download "https://example.com/a%0Ab": the file name "a\\nb" is not a plain file name: name must not contain a control character (such as a newline or an escape) (name it with -o, or with URL<TAB>name in an -i list)',
+    ],
+    [
+      "https://example.com/y\t.a.bin.4fef9cffec13.dlpart.lock",
+      'l:2: Cannot download "https://example.com/y" as ".a.bin.4fef9cffec13.dlpart.lock": the name is reserved for partial downloads',
+    ],
+  ];
+  for (const [line, message] of cases) {
+    throwsUsage(() => parseInputList(`${URL_A}\n${line}\n`, "l"), message);
+  }
+});

@@ -92,3 +92,21 @@ test("dlmanager downloads without --allow-sys or --allow-env when stdin is not a
   assert.deepEqual(await dir.list("out"), ["a.bin"]);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("out", "a.bin"))), A);
 });
+
+// Reported bug: without --allow-net, Deno's permission error was taken for a
+// connection failure, and retried 3 times with backoff.
+test("dlmanager fails at once, saying which permission is missing, when run without --allow-net", async () => {
+  await using server = await startServer({ "/a.bin": bytesRoute(A) });
+  await using dir = await tempDir();
+  const result = await runCli(["-d", dir.join("out"), server.url("/a.bin")], {
+    permissions: ["--allow-read", "--allow-write"],
+  });
+  assert.equal(result.code, 1);
+  assert.doesNotMatch(result.stdout, /retrying/);
+  assert.match(
+    result.stderr,
+    /^failed {2}a\.bin: Requires net access to "127\.0\.0\.1:\d+", run again with the --allow-net flag\n$/,
+  );
+  assert.match(result.stdout, /^Finished: 0 done, 0 skipped, 1 failed, /m);
+  assert.deepEqual(await dir.list("out"), []);
+});

@@ -62,3 +62,15 @@ test("plan() names every job, plans one URL once, and marks another URL's taken 
     ],
   );
 });
+
+test("jobFileName() refuses a name reserved for partial downloads, its own or its URL's", () => {
+  const reserved = ".a.bin.4fef9cffec13.dlpart.json";
+  throwsUsage(
+    () => jobFileName({ url: "https://example.com/x", name: reserved }),
+    `Cannot download "https://example.com/x" as "${reserved}": the name is reserved for partial downloads`,
+  );
+  throwsUsage(
+    () => jobFileName({ url: `https://example.com/${reserved}` }, "l:3: "),
+    `l:3: Cannot download "https://example.com/${reserved}" as "${reserved}": the name is reserved for partial downloads`,
+  );
+});

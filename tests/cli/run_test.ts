@@ -431,6 +431,84 @@ test("dlmanager on Ctrl-C keeps what the server lets resume, says so, and the sa
   assert.deepEqual(await dir.list(), ["big.bin"]);
 });
 
+/**
+ * Runs `args` (with --json) until the first 300,000 bytes of the file are
+ * on disk, then stops it with Ctrl-C: the server stalls there.
+ */
+async function interruptAt300k(args: string[]): Promise<void> {
+  let sent = false;
+  const result = await runCli(args, {
+    onStdout: (stdout, child) => {
+      const on = stdout.split("\n").some((line) =>
+        line.includes('"event":"progress"') &&
+        JSON.parse(line).bytes >= 300_000
+      );
+      if (!sent && on) {
+        sent = true;
+        child.kill("SIGINT");
+      }
+    },
+  });
+  assert.equal(result.code, 130, JSON.stringify(result));
+}
+
+/** The --json events of a run, progress left out. */
+function eventsOf(result: CliResult): Record<string, unknown>[] {
+  return result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line))
+    .filter((event) => event.event !== "progress");
+}
+
+// Reported bug: a resumed file's bytes already on disk counted as fetched,
+// and the summary's speed was above what the server could send; a partial
+// file already complete (416) was "done (0 B)", with no start.
+test("dlmanager counts a resumed file's size in its done event, and only the bytes it fetched in its summary", async () => {
+  const body = patternBytes(2_000_000, 9);
+  for (const whole of [false, true]) {
+    const release = deferred();
+    const { route, log } = fileRoute({
+      body,
+      etag: '"c-1"',
+      faults: [{ stallAfter: 300_000, release: release.promise }],
+    });
+    await using server = await startServer({ "/big.bin": route });
+    await using dir = await tempDir();
+    const url = server.url("/big.bin");
+    const args = ["--json", "-x", "1", "-d", dir.path, url];
+    await interruptAt300k(args);
+    release.resolve();
+    if (whole) {
+      // The partial file is complete: the server has nothing left to send.
+      const partial = (await dir.list()).find((name) =>
+        /\.dlpart\.[0-9a-f]+-\d+$/.test(name)
+      );
+      await writeFile(dir.join(partial ?? "missing"), body);
+    }
+    const result = await runCli(args);
+    assert.equal(result.code, 0, JSON.stringify(result));
+    assert.deepEqual(log.statuses, [200, whole ? 416 : 206]);
+    const events = eventsOf(result);
+    const fetched = whole ? 0 : 1_700_000;
+    assert.deepEqual(
+      events.map(({ ms: _ms, ...event }) => event),
+      [
+        { event: "start", name: "big.bin", url, total: 2_000_000 },
+        { event: "done", name: "big.bin", url, bytes: 2_000_000 },
+        {
+          event: "summary",
+          done: 1,
+          skipped: 0,
+          failed: 0,
+          bytes: fetched,
+          interrupted: false,
+          unfinished: 0,
+        },
+      ],
+      `whole: ${whole}`,
+    );
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("big.bin"))), body);
+  }
+});
+
 test("dlmanager tells in its summary to run the command again after Ctrl-C, when a file can resume", async () => {
   const release = deferred();
   const { route } = fileRoute({
@@ -913,6 +991,63 @@ test("dlmanager exits 2 naming the line of a malformed -i line", async () => {
   });
   assert.equal(badUrl.code, 2);
   assert.equal(badUrl.stderr, 'dlmanager: stdin:2: Invalid URL "nope"\n');
+});
+
+// Reported bug: a bad --integrity was refused only when the file was
+// missing; with the file there it was skipped, exit 0.
+test("dlmanager exits 2 for a malformed --integrity whether or not the file is there", async () => {
+  await using dir = await tempDir();
+  const url = "http://127.0.0.1:9/x";
+  for (const present of [false, true]) {
+    if (present) await writeFile(dir.join("x"), "there");
+    for (
+      const [sri, problem] of [
+        ["garbage", `expected "sha256-<base64>", "sha384-..." or "sha512-..."`],
+        [
+          "sha256-AAAA",
+          `a sha256 digest is 44 base64 characters, got 4 in "sha256-AAAA"`,
+        ],
+      ] as const
+    ) {
+      const result = await runCli(["-d", dir.path, "--integrity", sri, url]);
+      assert.equal(result.code, 2, `${sri} present: ${present}`);
+      assert.equal(
+        result.stderr,
+        `dlmanager: Invalid --integrity "${sri}": ${problem}\n`,
+      );
+      assert.equal(result.stdout, "");
+    }
+  }
+  assert.deepEqual(await dir.list(), ["x"]);
+});
+
+test("dlmanager exits 2 naming the line of an -i line whose file name is bad, before any download", async () => {
+  await using server = await startServer({ "/a.bin": bytesRoute(B) });
+  await using dir = await tempDir();
+  const list = dir.join("list.txt");
+  for (
+    const [line, error] of [
+      [
+        `${server.url("/dir/")}`,
+        `Cannot download "${
+          server.url("/dir/")
+        }": the URL has no file name (name it with -o, or with URL<TAB>name in an -i list)`,
+      ],
+      [
+        `${server.url("/y")}\t.a.bin.4fef9cffec13.dlpart.lock`,
+        `Cannot download "${
+          server.url("/y")
+        }" as ".a.bin.4fef9cffec13.dlpart.lock": the name is reserved for partial downloads`,
+      ],
+    ]
+  ) {
+    await writeFile(list, `${server.url("/a.bin")}\n\n${line}\n`);
+    const result = await runCli(["-d", dir.join("out"), "-i", list]);
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr, `dlmanager: ${list}:3: ${error}\n`);
+    assert.equal(result.stdout, "");
+    assert.deepEqual(await dir.list(), ["list.txt"]);
+  }
 });
 
 test("dlmanager exits 2 for a directory it cannot create or write", async () => {

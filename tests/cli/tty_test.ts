@@ -212,3 +212,54 @@ test(
     }
   },
 );
+
+// Reported bug: a second signal exited at once, leaving the cursor hidden
+// and the live area on the screen.
+test(
+  "dlmanager on a second signal exits at once with the cursor shown and the live area removed",
+  SKIP,
+  async () => {
+    const gate = deferred();
+    await using server = await startServer({
+      "/a.bin": bytesRoute(patternBytes(100_000, 1), {
+        gate: gate.promise,
+        gateAt: 1_000,
+      }),
+    });
+    await using dir = await tempDir();
+    const pidFile = dir.join("cli.pid");
+    using pane = tmuxPane(
+      dir.path,
+      60,
+      12,
+      cliShellCommand(["-d", dir.join("out"), server.url("/a.bin")], {
+        pidFile,
+      }),
+    );
+    try {
+      await pane.until((lines) =>
+        lines.some((line) => /^a\.bin +\[/.test(line))
+      );
+      assert.equal(pane.cursorVisible(), false);
+      // Both signals reach it together: the second comes while the first
+      // is being handled.
+      const pid = Number(await readFile(pidFile, "utf8"));
+      process.kill(pid, "SIGSTOP");
+      process.kill(pid, "SIGINT");
+      process.kill(pid, "SIGTERM");
+      process.kill(pid, "SIGCONT");
+      const after = await pane.until((lines) =>
+        lines.some((line) => line.startsWith("[exit "))
+      );
+      const text = after.filter(nonEmpty);
+      assert.match(text.at(-1) ?? "", /^\[exit (130|143)\]$/);
+      assert.ok(
+        !text.some((line) => /^a\.bin +\[|^Total: /.test(line)),
+        after.join("\n"),
+      );
+      assert.equal(pane.cursorVisible(), true);
+    } finally {
+      gate.resolve();
+    }
+  },
+);
