@@ -191,7 +191,7 @@ export interface TransferOptions {
   /**
    * Extra request headers, e.g. `authorization` (dropped on a redirect to
    * another origin). `accept-encoding` defaults to `identity`; `range` and
-   * `if-range` are the library's.
+   * `if-range` are the library's (giving one is a `TypeError`).
    *
    * @default {{}}
    */
@@ -306,6 +306,9 @@ function connectionsOf(
   return value;
 }
 
+/** The request headers the library sets itself, which options may not. */
+const LIBRARY_HEADERS = ["range", "if-range"];
+
 /** `base` with each header of `override` set over it. */
 export function mergeHeaders(
   base: RequestHeaders | undefined,
@@ -337,6 +340,13 @@ export function resolveTransferOptions(
   }
   const headers = mergeHeaders(defaults.headers, options.headers);
   const context = `Cannot download "${url}"`;
+  for (const name of LIBRARY_HEADERS) {
+    if (headers.has(name)) {
+      throw new TypeError(
+        `${context}: the ${name} header is the library's own (it asks for the ranges it resumes and fetches in parts), not an option`,
+      );
+    }
+  }
   const pick = (name: NumberOption): number =>
     options[name] ?? defaults[name] ?? DEFAULTS[name];
   return {

@@ -372,6 +372,23 @@ test("resolveTransferOptions() merges headers with options winning per key when 
   ]);
 });
 
+test("resolveTransferOptions() refuses a Range or If-Range header, in options or defaults, with a TypeError", () => {
+  for (const name of ["Range", "if-range"]) {
+    for (
+      const [options, defaults] of [
+        [{ headers: { [name]: "bytes=0-9" } }, {}],
+        [{}, { headers: [[name, "bytes=0-9"]] }],
+      ] as [TransferOptions, TransferOptions][]
+    ) {
+      assert.throws(() => resolveTransferOptions(URL, options, defaults), {
+        name: "TypeError",
+        message:
+          `Cannot download "${URL}": the ${name.toLowerCase()} header is the library's own (it asks for the ranges it resumes and fetches in parts), not an option`,
+      });
+    }
+  }
+});
+
 test("resolveTransferOptions() accepts headers as Headers, entries or a record when given", () => {
   const resolved = resolveTransferOptions(
     URL,
