@@ -481,6 +481,17 @@ test("Download constructor rejects a bad URL, dest or chunkSize", () => {
   assert.doesNotThrow(() =>
     new Download("http://127.0.0.1/f", "n".repeat(255))
   );
+  // So would a path that names a directory.
+  for (const dest of ["d/", ".", "..", "d/.", "d/..", "d\\"]) {
+    assert.throws(() => new Download("http://127.0.0.1/f", dest), {
+      name: "TypeError",
+      message:
+        `Cannot download "http://127.0.0.1/f" to "${dest}": it names a directory, not a file`,
+    }, dest);
+  }
+  for (const dest of ["d/.f", "d/..f", "f.", "..."]) {
+    assert.doesNotThrow(() => new Download("http://127.0.0.1/f", dest), dest);
+  }
   for (const chunkSize of [0, -1, 1.5, Number.NaN, Infinity]) {
     assert.throws(
       () => new Download("http://127.0.0.1/f", "f", { chunkSize }),

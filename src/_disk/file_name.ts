@@ -109,14 +109,19 @@ export function notAFileError(
 
 /**
  * Throws a `TypeError` unless `dest`, a download's destination path, is a
- * non-empty path whose file name file systems take (at most
- * {@linkcode NAME_MAX} bytes): a longer one would fail only at the rename,
- * once the whole body had arrived.
+ * non-empty path that names a file (not ending in a separator, nor `.` or
+ * `..`), whose name file systems take (at most {@linkcode NAME_MAX} bytes):
+ * either would fail only at the rename, once the whole body had arrived.
  */
 export function assertDestName(url: string, dest: string): void {
   if (typeof dest !== "string" || dest === "") {
     throw new TypeError(
       `Cannot download "${url}": dest must be a non-empty path`,
+    );
+  }
+  if (/(^|[/\\])\.{0,2}$/.test(dest)) {
+    throw new TypeError(
+      `Cannot download "${url}" to "${dest}": it names a directory, not a file`,
     );
   }
   if (new TextEncoder().encode(basename(dest)).byteLength > NAME_MAX) {
