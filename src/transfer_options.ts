@@ -85,15 +85,15 @@ export interface TransferOptions {
   retryAfterCap?: number | undefined;
   /**
    * Milliseconds to wait for the server's answer (status and headers) in each
-   * attempt; then the attempt fails with a `TimeoutError`. `Infinity`
-   * disables it.
+   * attempt; then the attempt fails with a `TimeoutError`. `Infinity` (or
+   * 0, as in curl) disables it.
    *
    * @default {30000}
    */
   connectTimeout?: number | undefined;
   /**
    * Milliseconds the body may stall (no bytes) before the attempt fails with
-   * a `TimeoutError`. `Infinity` disables it.
+   * a `TimeoutError`. `Infinity` (or 0, as in curl) disables it.
    *
    * @default {60000}
    */
