@@ -75,6 +75,9 @@ export class DownloadManager extends DownloadEventTarget {
   #used = new Set<string>();
   #bookkeeping: Promise<void>;
   #bookkeepingError: { error: unknown } | undefined;
+  // The first download to fail since the last wait(): it reports it, also
+  // when the download ended before it was called.
+  #failed: Download | undefined;
   #limiter: RateLimiter;
   #paused = false;
   #revalidate: Revalidate;
@@ -328,8 +331,9 @@ export class DownloadManager extends DownloadEventTarget {
    *
    * @param options See {@linkcode WaitOptions}.
    * @returns A promise that, with `raiseIfError` (the default), rejects after
-   * all have ended with the first one's error (or `DownloadInterrupt` for a
-   * canceled one).
+   * all have ended with the error of the first download that failed since
+   * the last `wait()`, also one that ended before this call (else with
+   * `DownloadInterrupt`, for a running download that was canceled).
    *
    * @example
    * ```ts ignore
@@ -344,7 +348,10 @@ export class DownloadManager extends DownloadEventTarget {
       downloads.map((download) => download.wait({ raiseIfError: false })),
     );
     await this.#bookkeeping;
+    const failed = this.#failed;
+    this.#failed = undefined;
     if (!(options.raiseIfError ?? true)) return;
+    failed?.raiseIfError();
     for (const download of downloads) download.raiseIfError();
     if (this.#bookkeepingError !== undefined) {
       const { error } = this.#bookkeepingError;
@@ -372,6 +379,7 @@ export class DownloadManager extends DownloadEventTarget {
 
   #finished(download: Download): void {
     this.#downloads.delete(download.getDest());
+    if (download.state === "failed") this.#failed ??= download;
     this.#queue.ended(download);
     const limit = this.#persistLimit;
     if (limit === null || download.state !== "done") return;

@@ -264,6 +264,25 @@ test("DownloadManager.wait() waits for all, then rejects with the first error", 
   assert.deepEqual(await dir.list(), ["slow"]);
 });
 
+test("DownloadManager.wait() rejects with the error of a download that failed before it was called, once", async () => {
+  await using server = await startServer({
+    "/missing": statusRoute(404),
+    "/f": bytesRoute(patternBytes(10)),
+  });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  const failing = manager.download(server.url("/missing"));
+  await failing?.wait({ raiseIfError: false });
+  manager.download(server.url("/f"));
+  await assert.rejects(manager.wait(), {
+    name: "HTTPError",
+    message: /404/,
+  });
+  // Reported: the next wait() has nothing to say.
+  await manager.wait();
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("DownloadManager.wait({ raiseIfError: false }) resolves despite errors", async () => {
   await using server = await startServer({ "/missing": statusRoute(404) });
   await using dir = await tempDir();
