@@ -30,7 +30,8 @@ export interface Job {
  * Parses an input list: one URL per line (or several, separated by spaces:
  * mirrors of one file, tried in order), optionally followed by a tab and a
  * file name, and another tab and a sha256. Blank lines and lines starting
- * with `#` are skipped.
+ * with `#` are skipped; lines may end in LF, CRLF or CR, and empty fields
+ * after the last one given are ignored.
  *
  * @param text The list's contents.
  * @param source The list's name for messages (a path, or `stdin`).
@@ -44,12 +45,15 @@ export interface Job {
  */
 export function parseInputList(text: string, source: string): Job[] {
   const jobs: Job[] = [];
-  const lines = text.split("\n");
-  for (const [index, raw] of lines.entries()) {
-    const line = raw.replace(/\r$/, "");
+  // Lines end as on any system (an old Mac's lone CR too): a CR left inside
+  // a line would vanish from its URL, which would then be another.
+  const lines = text.split(/\r\n|\r|\n/);
+  for (const [index, line] of lines.entries()) {
     if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
     const where = `${source}:${index + 1}: `;
     const fields = line.split("\t");
+    // Empty fields at the end (a spreadsheet's export) say nothing.
+    while (fields.length > 1 && fields.at(-1)?.trim() === "") fields.pop();
     if (fields.length > 3) {
       throw new UsageError(
         `${where}expected URL, URL<TAB>name or URL<TAB>name<TAB>sha256, got ${fields.length} fields`,
