@@ -4,23 +4,58 @@
 // the `Accept-Encoding` itself, so with ours it hands over the bytes as sent.
 // Where the runtime's `fetch` did not decode, the body is decoded here, so
 // that a download saves the decoded file everywhere (what a browser saves,
-// too). A custom `fetch` is taken to behave as the runtime's own.
+// too). A custom `fetch` is taken to behave as the runtime's own. A
+// `deflate` body may be raw deflate data, as Node's and Bun's `fetch` (and
+// browsers) accept.
 
-import { Duplex } from "node:stream";
+import { Duplex, Transform, type TransformCallback } from "node:stream";
 import {
-  type BrotliDecompress,
   createBrotliDecompress,
   createGunzip,
   createInflate,
-  type Gunzip,
+  createInflateRaw,
   type Inflate,
+  type InflateRaw,
 } from "node:zlib";
 import { host } from "../_runtime/fs.ts";
 
-const DECODERS: Record<string, () => Gunzip | Inflate | BrotliDecompress> = {
+/**
+ * `deflate` as browsers and Node's `fetch` take it: a zlib stream (RFC
+ * 1950, what the name means), or raw deflate data (RFC 1951, what some
+ * servers send), told apart by the first byte: a zlib stream's low four
+ * bits name its method, 8.
+ */
+class DeflateDecoder extends Transform {
+  #inflate: Inflate | InflateRaw | undefined;
+
+  override _transform(
+    chunk: Uint8Array,
+    _encoding: BufferEncoding,
+    next: TransformCallback,
+  ): void {
+    if (chunk.byteLength === 0) return next();
+    if (this.#inflate === undefined) {
+      const zlib = ((chunk[0] as number) & 0x0f) === 0x08;
+      const inflate = zlib ? createInflate() : createInflateRaw();
+      inflate.on("data", (bytes: Uint8Array) => this.push(bytes));
+      inflate.on("error", (error) => this.destroy(error));
+      this.#inflate = inflate;
+    }
+    this.#inflate.write(chunk, next);
+  }
+
+  override _flush(done: TransformCallback): void {
+    const inflate = this.#inflate;
+    if (inflate === undefined) return done();
+    inflate.once("end", () => done());
+    inflate.end();
+  }
+}
+
+const DECODERS: Record<string, () => Transform> = {
   gzip: createGunzip,
   "x-gzip": createGunzip,
-  deflate: createInflate,
+  deflate: () => new DeflateDecoder(),
   br: createBrotliDecompress,
 };
 
