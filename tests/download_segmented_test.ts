@@ -69,6 +69,31 @@ async function run(
   return { download, reports };
 }
 
+/**
+ * Downloads `url` over 4 connections, each stalled after 200,000 bytes (by
+ * the test's server), and cancels with `keepPartial` once they all have
+ * them: returns the parts the sidecar records.
+ */
+async function stopWithParts(
+  url: string,
+  dir: TempDir,
+  options: DownloadOptions = {},
+): Promise<[number, number][]> {
+  const first = new Download(url, dir.join("f"), {
+    ...FAST,
+    ...options,
+    connections: 4,
+    progress: (_d, current) => {
+      if (current >= 4 * 200_000) first.cancel({ keepPartial: true });
+    },
+  });
+  first.start();
+  await assert.rejects(first.wait(), DownloadInterrupt);
+  const recorded = readSidecar(partialPaths(dir.join("f")).sidecar)?.ranges;
+  assert.ok(recorded !== undefined && recorded.length > 1, `${recorded}`);
+  return recorded;
+}
+
 function assertProgress(reports: number[], total: number): void {
   for (let i = 1; i < reports.length; i++) {
     assert.ok(
@@ -380,19 +405,8 @@ test('Download on connections "auto", resumed from parts from a distant server, 
   const url = `http://distant.test:${port}/f`;
   const mapped: typeof fetch = (input, init) =>
     fetch(String(input).replace("//distant.test:", "//127.0.0.1:"), init);
-  const first = new Download(url, dir.join("f"), {
-    ...FAST,
-    fetch: mapped,
-    connections: 4,
-    progress: (_d, current) => {
-      if (current >= 4 * 200_000) first.cancel({ keepPartial: true });
-    },
-  });
-  first.start();
-  await assert.rejects(first.wait(), DownloadInterrupt);
+  const recorded = await stopWithParts(url, dir, { fetch: mapped });
   release.resolve();
-  const recorded = readSidecar(partialPaths(dir.join("f")).sidecar)?.ranges;
-  assert.ok(recorded !== undefined && recorded.length > 1, `${recorded}`);
   resumed = true;
   const before = log.ranges.length;
   try {
@@ -547,18 +561,8 @@ test("Download with connections, resumed from parts, reports the bytes on disk f
   });
   await using dir = await tempDir();
   try {
-    const first = new Download(url, dir.join("f"), {
-      ...FAST,
-      connections: 4,
-      progress: (_d, current) => {
-        if (current >= 4 * 200_000) first.cancel({ keepPartial: true });
-      },
-    });
-    first.start();
-    await assert.rejects(first.wait(), DownloadInterrupt);
+    const recorded = await stopWithParts(url, dir);
     release.resolve();
-    const recorded = readSidecar(partialPaths(dir.join("f")).sidecar)?.ranges;
-    assert.ok(recorded !== undefined && recorded.length > 1, `${recorded}`);
     resumed = true;
     const { download, reports } = await run(url, dir, { connections: 4 });
     assert.equal(download.error(), undefined);
