@@ -157,7 +157,10 @@ export class ChunkedWriter {
         if (done) break;
       }
     } catch (error) {
-      await inFlight; // its own error, if any, comes second
+      const failed = await inFlight; // its own error, if any, comes second,
+      // unless the read was ended by the abort: then the write's failure
+      // (a callback of it that canceled, then threw) is the cause.
+      if (failed !== undefined && signal.aborted) throw failed.error;
       throw error;
     }
     const failed = await inFlight;

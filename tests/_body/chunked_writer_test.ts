@@ -384,6 +384,28 @@ test("ChunkedWriter.pipeFrom() ends a read that would stay pending when the sign
   }
 });
 
+test("ChunkedWriter.pipeFrom() throws a write's error over the end of a read its abort caused (a progress callback that cancels, then throws)", async () => {
+  const abort = new AbortController();
+  const boom = new Error("boom");
+  const writer = new ChunkedWriter(fakeFile(), 4, undefined, () => {
+    abort.abort(new RangeError("canceled"));
+    throw boom;
+  });
+  let pulls = 0;
+  // A chunk to write, then a read that waits until the stream is cancelled.
+  const source = new ReadableStream<Uint8Array>({
+    type: "bytes",
+    pull(controller): Promise<void> | void {
+      if (pulls++ === 0) return controller.enqueue(bytes(0, 4));
+      return new Promise(() => {});
+    },
+  });
+  await assert.rejects(
+    writer.pipeFrom(source, () => {}, (error) => error, abort.signal),
+    (error) => error === boom,
+  );
+});
+
 test("ChunkedWriter.pipeFrom() does not count bytes that onRead refuses", async () => {
   const file = fakeFile();
   const writer = new ChunkedWriter(file, 4, undefined, () => {});
