@@ -314,6 +314,34 @@ test("Download with connections backs off to what the server allows (503 beyond 
   }
 });
 
+test("Download with connections fails with the error of a progress callback that throws, stopping every connection", async () => {
+  // Every part stalls after its first bytes: the last of their burst of
+  // writes is reported by a timer, with nothing else under way.
+  const release = deferred();
+  const { url, close } = await serve({
+    faultFor: ({ range }) => ({
+      stallAfter: range === null ? 0 : 200_000,
+      release: release.promise,
+    }),
+  });
+  await using dir = await tempDir();
+  try {
+    const boom = new Error("boom");
+    let reports = 0;
+    const { download } = await run(url, dir, {
+      connections: 4,
+      progress: () => {
+        if (++reports === 3) throw boom;
+      },
+    });
+    assert.equal(download.error(), boom);
+    assert.deepEqual(await dir.list(), []);
+  } finally {
+    release.resolve();
+    await close();
+  }
+});
+
 test("Download with connections checks a digest over the whole file", async () => {
   const { url, close } = await serve();
   await using dir = await tempDir();

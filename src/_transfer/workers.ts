@@ -436,7 +436,13 @@ export class Workers {
     this.#reportLater = undefined;
     this.#lastReport = now;
     this.#reported = true;
-    this.#transfer.report(this.#pieces.bytesDone, this.#total);
+    try {
+      this.#transfer.report(this.#pieces.bytesDone, this.#total);
+    } catch (error) {
+      // A progress callback that throws fails the download, as on one
+      // connection; from the timer, it would be thrown to no one.
+      this.#fail(error);
+    }
   }
 
   /** Brings the sidecar's ranges up to date, if more is on disk since. */
