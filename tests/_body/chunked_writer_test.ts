@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ChunkedWriter } from "../../src/_body/chunked_writer.ts";
 import type { FileWriter } from "../../src/_runtime/fs.ts";
-import { streamOf } from "../_helpers/streams.ts";
+import { stalledAfter, streamOf } from "../_helpers/streams.ts";
 
 /** A FileWriter that records every write (copied: the writer reuses its buffer). */
 interface FakeFile extends FileWriter {
@@ -358,17 +358,11 @@ test("ChunkedWriter.pipeFrom() ends a read that would stay pending when the sign
     const file = fakeFile();
     const writer = new ChunkedWriter(file, 4, undefined, () => {});
     const abort = new AbortController();
-    let pulls = 0;
-    // 6 bytes, then a read that never settles (as Node's fetch leaves one
-    // for a body it fails to decode), until the stream is cancelled.
-    const source = new ReadableStream<Uint8Array>({
-      ...(byteStream ? { type: "bytes" as const } : {}),
-      pull(controller): Promise<void> | void {
-        if (pulls++ === 0) return controller.enqueue(bytes(0, 6));
-        abort.abort(new RangeError("stopped"));
-        return new Promise(() => {});
-      },
-    });
+    const source = stalledAfter(
+      bytes(0, 6),
+      byteStream,
+      () => abort.abort(new RangeError("stopped")),
+    );
     await assert.rejects(
       writer.pipeFrom(
         source,
@@ -391,15 +385,8 @@ test("ChunkedWriter.pipeFrom() throws a write's error over the end of a read its
     abort.abort(new RangeError("canceled"));
     throw boom;
   });
-  let pulls = 0;
   // A chunk to write, then a read that waits until the stream is cancelled.
-  const source = new ReadableStream<Uint8Array>({
-    type: "bytes",
-    pull(controller): Promise<void> | void {
-      if (pulls++ === 0) return controller.enqueue(bytes(0, 4));
-      return new Promise(() => {});
-    },
-  });
+  const source = stalledAfter(bytes(0, 4), true);
   await assert.rejects(
     writer.pipeFrom(source, () => {}, (error) => error, abort.signal),
     (error) => error === boom,

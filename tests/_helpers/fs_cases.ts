@@ -19,6 +19,7 @@ import {
   NotFoundError,
 } from "../../src/_runtime/fs_errors.ts";
 import { bytesRoute, deferred, patternBytes, startServer } from "./server.ts";
+import { stalledAfter } from "./streams.ts";
 import { tempDir } from "./temp_dir.ts";
 
 /** What `run` throws. */
@@ -645,16 +646,11 @@ export function fsCases(
       await using dir = await tempDir();
       const writer = await impl.createNew(dir.join("f"));
       const abort = new AbortController();
-      let pulls = 0;
-      // A chunk, then a read that never settles until the stream is
-      // cancelled (as Node's fetch leaves one for a body it cannot decode).
-      const body = new ReadableStream<Uint8Array>({
-        pull(controller): Promise<void> | void {
-          if (pulls++ === 0) return controller.enqueue(PIPED.subarray(0, 10));
-          abort.abort(new RangeError("stopped"));
-          return new Promise(() => {});
-        },
-      });
+      const body = stalledAfter(
+        PIPED.slice(0, 10),
+        false,
+        () => abort.abort(new RangeError("stopped")),
+      );
       await assert.rejects(
         (writer.pipe as NonNullable<FileWriter["pipe"]>).call(
           writer,

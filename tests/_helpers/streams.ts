@@ -39,3 +39,26 @@ export function streamOf(
     cancel: (reason): void => onCancel?.(reason),
   });
 }
+
+/**
+ * `first`, then a read that never settles until the stream is cancelled (as
+ * Node's fetch leaves one for a body it fails to decode midway), as a byte
+ * stream or as any other stream; `onStall` hears when that read is made.
+ */
+export function stalledAfter(
+  first: Uint8Array,
+  byteStream: boolean,
+  onStall: () => void = () => {},
+): ReadableStream<Uint8Array> {
+  let pulls = 0;
+  const pull = (
+    controller: { enqueue(chunk: Uint8Array): void },
+  ): Promise<void> | void => {
+    if (pulls++ === 0) return controller.enqueue(first);
+    onStall();
+    return new Promise(() => {});
+  };
+  return byteStream
+    ? new ReadableStream({ type: "bytes", pull })
+    : new ReadableStream<Uint8Array>({ pull });
+}
