@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import process from "node:process";
 import { test } from "node:test";
@@ -69,14 +70,21 @@ test(
     skip: !PROC && "needs /proc (on Deno, --allow-all)",
   },
   async () => {
-    // The shell starts `true` and becomes `sleep`, which never waits for it.
+    // The shell starts a child and becomes `sleep`, which never waits for
+    // it; the child ends only once told to, after that (had it ended
+    // before, the shell would have waited for it).
     const parentOfZombie = spawn("sh", [
       "-c",
-      "true & echo $!; exec sleep 60",
-    ], { stdio: ["ignore", "pipe", "inherit"] });
+      "exec 3<&0; (read line <&3) & echo $!; exec sleep 60",
+    ], { stdio: ["pipe", "pipe", "inherit"] });
     try {
       const [line] = await once(parentOfZombie.stdout, "data");
       const pid = Number(String(line).trim());
+      const comm = `/proc/${parentOfZombie.pid}/comm`;
+      while (readFileSync(comm, "utf8").trim() !== "sleep") {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      parentOfZombie.stdin.write("end\n");
       while (statFields(pid)[0] !== "Z") {
         await new Promise((resolve) => setImmediate(resolve));
       }
