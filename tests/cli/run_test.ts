@@ -398,22 +398,8 @@ test("dlmanager on Ctrl-C keeps what the server lets resume, says so, and the sa
   await using server = await startServer({ "/big.bin": route });
   await using dir = await tempDir();
   const args = ["--json", "-d", dir.path, server.url("/big.bin")];
-  let sent = false;
-  const first = await runCli(args, {
-    onStdout: (stdout, child) => {
-      // Its first 300,000 bytes are on disk.
-      const on = stdout.split("\n").some((line) =>
-        line.includes('"event":"progress"') &&
-        JSON.parse(line).bytes >= 300_000
-      );
-      if (!sent && on) {
-        sent = true;
-        child.kill("SIGINT");
-      }
-    },
-  });
+  const first = await interruptAt300k(args);
   release.resolve();
-  assert.equal(first.code, 130, JSON.stringify(first));
   const summaryEvent = JSON.parse(
     first.stdout.trimEnd().split("\n").at(-1) ?? "",
   );
@@ -433,9 +419,10 @@ test("dlmanager on Ctrl-C keeps what the server lets resume, says so, and the sa
 
 /**
  * Runs `args` (with --json) until the first 300,000 bytes of the file are
- * on disk, then stops it with Ctrl-C: the server stalls there.
+ * on disk, then stops it with Ctrl-C (the server stalls there): it exits
+ * with 130.
  */
-async function interruptAt300k(args: string[]): Promise<void> {
+async function interruptAt300k(args: string[]): Promise<CliResult> {
   let sent = false;
   const result = await runCli(args, {
     onStdout: (stdout, child) => {
@@ -450,6 +437,7 @@ async function interruptAt300k(args: string[]): Promise<void> {
     },
   });
   assert.equal(result.code, 130, JSON.stringify(result));
+  return result;
 }
 
 /** The --json events of a run, progress left out. */
