@@ -388,13 +388,7 @@ test("dlmanager exits 130 on Ctrl-C, canceling every download and leaving no fil
 });
 
 test("dlmanager on Ctrl-C keeps what the server lets resume, says so, and the same command resumes it with a Range", async () => {
-  const body = patternBytes(2_000_000, 9);
-  const release = deferred();
-  const { route, log } = fileRoute({
-    body,
-    etag: '"c-1"',
-    faults: [{ stallAfter: 300_000, release: release.promise }],
-  });
+  const { body, route, log, release } = stalledAt300k();
   await using server = await startServer({ "/big.bin": route });
   await using dir = await tempDir();
   const args = ["--json", "-d", dir.path, server.url("/big.bin")];
@@ -416,6 +410,24 @@ test("dlmanager on Ctrl-C keeps what the server lets resume, says so, and the sa
   assert.deepEqual(new Uint8Array(await readFile(dir.join("big.bin"))), body);
   assert.deepEqual(await dir.list(), ["big.bin"]);
 });
+
+/**
+ * A 2,000,000-byte file with a strong ETag, whose first answer stalls after
+ * 300,000 bytes until `release` resolves.
+ */
+function stalledAt300k(): ReturnType<typeof fileRoute> & {
+  body: Uint8Array;
+  release: ReturnType<typeof deferred<void>>;
+} {
+  const body = patternBytes(2_000_000, 9);
+  const release = deferred();
+  const { route, log } = fileRoute({
+    body,
+    etag: '"c-1"',
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  return { body, route, log, release };
+}
 
 /**
  * Runs `args` (with --json) until the first 300,000 bytes of the file are
@@ -450,14 +462,8 @@ function eventsOf(result: CliResult): Record<string, unknown>[] {
 // and the summary's speed was above what the server could send; a partial
 // file already complete (416) was "done (0 B)", with no start.
 test("dlmanager counts a resumed file's size in its done event, and only the bytes it fetched in its summary", async () => {
-  const body = patternBytes(2_000_000, 9);
   for (const whole of [false, true]) {
-    const release = deferred();
-    const { route, log } = fileRoute({
-      body,
-      etag: '"c-1"',
-      faults: [{ stallAfter: 300_000, release: release.promise }],
-    });
+    const { body, route, log, release } = stalledAt300k();
     await using server = await startServer({ "/big.bin": route });
     await using dir = await tempDir();
     const url = server.url("/big.bin");

@@ -22,6 +22,23 @@ import { tempDir } from "../_helpers/temp_dir.ts";
 
 const SKIP = { skip: !HAS_TMUX && "tmux is not installed", timeout: 60_000 };
 
+/**
+ * A route per name (`/<name>`), each a file of `size` bytes that stops after
+ * its first 1,000 until `gate` resolves: the downloads stay on screen.
+ */
+function gatedFiles(
+  names: string[],
+  size: number,
+  gate: Promise<void>,
+): Record<string, Route> {
+  return Object.fromEntries(
+    names.map((name, index) => [
+      `/${name}`,
+      bytesRoute(patternBytes(size, index + 1), { gate, gateAt: 1_000 }),
+    ]),
+  );
+}
+
 const nonEmpty = (line: string): boolean => line !== "";
 
 test(
@@ -96,18 +113,13 @@ test(
   SKIP,
   async () => {
     const gate = deferred();
-    const routes: Record<string, Route> = {};
     const names = Array.from(
       { length: 30 },
       (_, index) => `f${String(index).padStart(2, "0")}.bin`,
     );
-    for (const [index, name] of names.entries()) {
-      routes[`/${name}`] = bytesRoute(patternBytes(10_000, index), {
-        gate: gate.promise,
-        gateAt: 1_000,
-      });
-    }
-    await using server = await startServer(routes);
+    await using server = await startServer(
+      gatedFiles(names, 10_000, gate.promise),
+    );
     await using dir = await tempDir();
     const width = 60;
     const height = 12;
@@ -163,16 +175,9 @@ test(
   SKIP,
   async () => {
     const gate = deferred();
-    await using server = await startServer({
-      "/a.bin": bytesRoute(patternBytes(100_000, 1), {
-        gate: gate.promise,
-        gateAt: 1_000,
-      }),
-      "/b.bin": bytesRoute(patternBytes(100_000, 2), {
-        gate: gate.promise,
-        gateAt: 1_000,
-      }),
-    });
+    await using server = await startServer(
+      gatedFiles(["a.bin", "b.bin"], 100_000, gate.promise),
+    );
     await using dir = await tempDir();
     const pidFile = dir.join("cli.pid");
     using pane = tmuxPane(
@@ -220,12 +225,9 @@ test(
   SKIP,
   async () => {
     const gate = deferred();
-    await using server = await startServer({
-      "/a.bin": bytesRoute(patternBytes(100_000, 1), {
-        gate: gate.promise,
-        gateAt: 1_000,
-      }),
-    });
+    await using server = await startServer(
+      gatedFiles(["a.bin"], 100_000, gate.promise),
+    );
     await using dir = await tempDir();
     const pidFile = dir.join("cli.pid");
     using pane = tmuxPane(
