@@ -1,10 +1,13 @@
 // One contender of `bench/bench.ts`, on Deno: downloads every URL of a list
 // with a pool of workers, either through this library (`DownloadManager`) or
-// through a plain `fetch` piped to a file (the hand-written baseline). Prints
-// nothing on success; exits non-zero on the first error.
+// through a plain `fetch` piped to a file (the hand-written baselines: `fetch`
+// writes each file under its own name, `rename` under a temporary name that
+// is renamed to its own once complete, the least a downloader that never
+// leaves a half-written file under its final name does). Prints nothing on
+// success; exits non-zero on the first error.
 //
 //   deno run --allow-net=127.0.0.1 --allow-read --allow-write \
-//     bench/_drive_deno.ts lib|fetch LIST OUTDIR CONCURRENCY [CHUNK_SIZE|OPTIONS]
+//     bench/_drive_deno.ts lib|fetch|rename LIST OUTDIR CONCURRENCY [CHUNK_SIZE|OPTIONS]
 //
 // LIST has one "URL NAME" pair per line; each URL is saved as OUTDIR/NAME.
 // With CHUNK_SIZE (a number), the library's downloads are `Download`s with
@@ -19,11 +22,12 @@ import { pool, runLibrary } from "./_drive_lib.mjs";
 
 const [mode, listPath, outDir, concurrencyArg, extra] = Deno.args;
 if (
-  (mode !== "lib" && mode !== "fetch") || listPath === undefined ||
+  (mode !== "lib" && mode !== "fetch" && mode !== "rename") ||
+  listPath === undefined ||
   outDir === undefined || concurrencyArg === undefined
 ) {
   console.error(
-    "usage: _drive_deno.ts lib|fetch LIST OUTDIR CONCURRENCY [CHUNK_SIZE|OPTIONS]",
+    "usage: _drive_deno.ts lib|fetch|rename LIST OUTDIR CONCURRENCY [CHUNK_SIZE|OPTIONS]",
   );
   Deno.exit(2);
 }
@@ -48,11 +52,11 @@ if (mode === "lib") {
       if (!response.ok || response.body === null) {
         throw new Error(`GET ${url}: ${response.status}`);
       }
-      const file = await Deno.open(join(outDir, name), {
-        write: true,
-        createNew: true,
-      });
+      const path = join(outDir, name);
+      const written = mode === "rename" ? join(outDir, `.${name}.part`) : path;
+      const file = await Deno.open(written, { write: true, createNew: true });
       await response.body.pipeTo(file.writable); // closes the file
+      if (written !== path) await Deno.rename(written, path);
     },
   );
 }

@@ -1,10 +1,11 @@
 // One contender of `bench/bench.ts`, on Node: downloads every URL of a list
 // with a pool of workers, either through this library's Node build
 // (`DownloadManager`) or through a plain `fetch` piped to a file (the
-// hand-written baseline). Prints nothing on success; exits non-zero on the
-// first error.
+// hand-written baselines: `fetch` writes each file under its own name,
+// `rename` under a temporary name that is renamed to its own once complete).
+// Prints nothing on success; exits non-zero on the first error.
 //
-//   node bench/_drive_node.mjs fetch LIST OUTDIR CONCURRENCY
+//   node bench/_drive_node.mjs fetch|rename LIST OUTDIR CONCURRENCY
 //   node bench/_drive_node.mjs lib LIST OUTDIR CONCURRENCY path/to/esm/mod.js [CHUNK_SIZE|OPTIONS]
 //
 // LIST has one "URL NAME" pair per line; each URL is saved as OUTDIR/NAME.
@@ -15,7 +16,7 @@
 // so that the bench can name an option before the library has it.
 
 import { createWriteStream } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -25,11 +26,12 @@ import { pool, runLibrary } from "./_drive_lib.mjs";
 const [mode, listPath, outDir, concurrencyArg, libPath, extra] = process.argv
   .slice(2);
 if (
-  !(mode === "fetch" || (mode === "lib" && libPath !== undefined)) ||
+  !(mode === "fetch" || mode === "rename" ||
+    (mode === "lib" && libPath !== undefined)) ||
   listPath === undefined || outDir === undefined || concurrencyArg === undefined
 ) {
   console.error(
-    "usage: _drive_node.mjs lib|fetch LIST OUTDIR CONCURRENCY [LIB [CHUNK_SIZE|OPTIONS]]",
+    "usage: _drive_node.mjs lib|fetch|rename LIST OUTDIR CONCURRENCY [LIB [CHUNK_SIZE|OPTIONS]]",
   );
   process.exit(2);
 }
@@ -51,9 +53,12 @@ if (mode === "lib") {
     if (!response.ok || response.body === null) {
       throw new Error(`GET ${url}: ${response.status}`);
     }
+    const path = join(outDir, name);
+    const written = mode === "rename" ? join(outDir, `.${name}.part`) : path;
     await pipeline(
       Readable.fromWeb(response.body),
-      createWriteStream(join(outDir, name), { flags: "wx" }),
+      createWriteStream(written, { flags: "wx" }),
     );
+    if (written !== path) await rename(written, path);
   });
 }

@@ -325,6 +325,38 @@ const CONTENDERS: Contender[] = [
       String(p.workload.concurrency),
     ],
   },
+  // The least a downloader that never leaves a half-written file under its
+  // final name does on top of the baselines above: write each file under a
+  // temporary name, and rename it once complete. curl, wget and the
+  // baselines above write under the final name.
+  {
+    id: "rename-deno",
+    label: (w) => `fetch → file → rename, Deno${pool(w)}`,
+    baseline: "fetch-deno",
+    runsOn: many,
+    argv: (p) => [
+      ...denoRun,
+      join(bench, "_drive_deno.ts"),
+      "rename",
+      p.list,
+      p.out,
+      String(p.workload.concurrency),
+    ],
+  },
+  {
+    id: "rename-node",
+    label: (w) => `fetch → file → rename, Node${pool(w)}`,
+    baseline: "fetch-node",
+    runsOn: many,
+    argv: (p) => [
+      "node",
+      join(bench, "_drive_node.mjs"),
+      "rename",
+      p.list,
+      p.out,
+      String(p.workload.concurrency),
+    ],
+  },
   {
     id: "curl",
     label: (w) => many(w) ? "curl, one at a time" : "curl",
