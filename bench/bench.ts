@@ -443,6 +443,17 @@ const CONTENDERS: Contender[] = [
     ) => ["node", join(bench, "_drive_ranges.mjs"), p.urls[0]?.[0] ?? ""],
   },
   {
+    id: "ranges-file-node",
+    label: () => "fetch: 16 ranges at once, written to the file, Node",
+    runsOn: (w) => single(w) && w.net,
+    argv: (p) => [
+      "node",
+      join(bench, "_drive_ranges.mjs"),
+      p.urls[0]?.[0] ?? "",
+      join(p.out, p.urls[0]?.[1] ?? ""),
+    ],
+  },
+  {
     id: "ceiling",
     label: () => "ceiling: 16 ranged transfers at once (curl --parallel)",
     runsOn: (w) => single(w) && w.net,
