@@ -306,6 +306,9 @@ export class IntegrityError extends Error {
   }
 }
 
+/** The head of this library's messages about a download: `Cannot download "URL": `. */
+const DOWNLOAD_PREFIX = /^Cannot download "[^"]*": /;
+
 /**
  * Every attempt failed: `errors` holds each attempt's error, in order, and
  * `cause` the last one. Only raised when more than one attempt was made. A
@@ -341,15 +344,19 @@ export class RetriesExhaustedError extends Error {
     errors: unknown[],
     options: { sources?: readonly string[] | undefined } = {},
   ) {
+    const { sources } = options;
     const reasons = errors.map((error, index) => {
       const text = error instanceof Error ? error.message : String(error);
-      const source = options.sources?.[index];
+      const source = sources?.[index];
+      // Each reason names its URL once: the download's (in the message's
+      // head), or its source's (in its own).
       return `#${index + 1}${source === undefined ? "" : ` (${source})`}: ${
-        text.replace(`Cannot download "${url}": `, "")
+        text.replace(DOWNLOAD_PREFIX, "")
       }`;
     });
+    const failed = sources === undefined ? "attempts" : "sources";
     super(
-      `Cannot download "${url}": ${errors.length} attempts failed (${
+      `Cannot download "${url}": ${errors.length} ${failed} failed (${
         reasons.join("; ")
       })`,
       { cause: errors.at(-1) },

@@ -568,9 +568,9 @@ for (
       assert.ok(error instanceof RedirectError, String(error));
       assert.equal(
         error.message,
-        `Cannot download "${server.url("/f")}": ${
+        `Cannot download "${
           server.url("/f")
-        } redirected to "${location}", which is not http: or https:`,
+        }": redirected to "${location}", which is not http: or https:`,
       );
       assert.equal(server.requests.length, 1);
       assert.deepEqual(reports, []);

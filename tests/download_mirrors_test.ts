@@ -177,9 +177,43 @@ test("Download fails naming every source when none can serve the file, and leave
   assert.equal(error.errors.length, 2);
   assert.ok(error.errors[1] instanceof ProtocolError);
   assert.match(error.message, new RegExp(`#2 \\(${sources[1]}\\): `));
+  assert.match(error.message, /: 2 sources failed \(#1 /);
+  // Each source's reasons name no URL again: the head names the download's,
+  // each reason its source's.
+  assert.equal(error.message.split("Cannot download").length - 1, 1);
   assert.match(
     error.message,
     /serves another file \(500000 bytes, not 600000\)/,
+  );
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download's error names each failed source once, with its attempts' reasons", async () => {
+  await using server = await startServer({
+    "/f": fileRoute({ body: BODY, faults: [{ status: 503 }, { status: 503 }] })
+      .route,
+    "/m/f":
+      fileRoute({ body: BODY, faults: [{ status: 502 }, { status: 502 }] })
+        .route,
+  });
+  await using dir = await tempDir();
+  const sources = [server.url("/f"), server.url("/m/f")];
+  const download = new Download(sources, dir.join("f"), {
+    ...FAST,
+    retries: 1,
+  });
+  download.start();
+  const error = await download.wait().then(() => undefined, (e) => e);
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  assert.equal(
+    error.message,
+    `Cannot download "${sources[0]}": 2 sources failed (` +
+      `#1 (${
+        sources[0]
+      }): 2 attempts failed (#1: server answered 503 Service Unavailable; #2: server answered 503 Service Unavailable); ` +
+      `#2 (${
+        sources[1]
+      }): 2 attempts failed (#1: server answered 502 Bad Gateway; #2: server answered 502 Bad Gateway))`,
   );
   assert.deepEqual(await dir.list(), []);
 });

@@ -51,17 +51,19 @@ export function redirectTarget(
   from: string,
   location: string,
 ): string {
+  // The URL named once: "redirected to" alone when the download's own did.
+  const head = `Cannot download "${url}": ${
+    from === url ? "" : `${from} `
+  }redirected to`;
   let target: URL;
   try {
     target = new URL(location, from);
   } catch {
-    throw new RedirectError(
-      `Cannot download "${url}": ${from} redirected to an invalid URL "${location}"`,
-    );
+    throw new RedirectError(`${head} an invalid URL "${location}"`);
   }
   if (!isHttp(target)) {
     throw new RedirectError(
-      `Cannot download "${url}": ${from} redirected to "${target.href}", which is not http: or https:`,
+      `${head} "${target.href}", which is not http: or https:`,
     );
   }
   return target.href;

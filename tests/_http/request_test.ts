@@ -39,7 +39,16 @@ test("redirectTarget() throws a RedirectError for another scheme or an invalid L
     {
       name: "RedirectError",
       message:
-        `Cannot download "${URL_TEXT}": ${URL_TEXT} redirected to "file:///etc/passwd", which is not http: or https:`,
+        `Cannot download "${URL_TEXT}": redirected to "file:///etc/passwd", which is not http: or https:`,
+    },
+  );
+  // A later hop is named: it is not the download's URL.
+  assert.throws(
+    () => redirectTarget(URL_TEXT, "https://mirror.example/f", "ftp://x/f"),
+    {
+      name: "RedirectError",
+      message:
+        `Cannot download "${URL_TEXT}": https://mirror.example/f redirected to "ftp://x/f", which is not http: or https:`,
     },
   );
   assert.throws(
