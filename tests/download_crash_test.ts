@@ -219,6 +219,39 @@ test("Download removes the partial files a writer proven dead left with no sidec
   assert.deepEqual(await dir.list(), [basename(another), "f"].sort());
 });
 
+test("Download removes the temporaries a writer proven dead was writing when killed, and no one else's", async () => {
+  const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const paths = partialPaths(dir.join("f"));
+  const owner = { ...thisProcess(), pid: DEAD_PID };
+  await writeFile(
+    paths.lock,
+    JSON.stringify({ ...owner, token: "dead00000000dead-0" }),
+  );
+  // Killed while writing its sidecar, its record, or the marker of a lock
+  // it was leaving.
+  const record = paths.base.replace(/\.dlpart$/, ".dlpart.record");
+  for (
+    const temp of [
+      `${paths.sidecar}.dead00000000dead-1.tmp`,
+      `${record}.dead00000000dead-2.tmp`,
+      `${paths.lock}.dead00000000dead-3.tmp`,
+    ]
+  ) {
+    await writeFile(temp, "{");
+  }
+  // Another process's, which may run.
+  const another = `${paths.sidecar}.0123456789abcdef-1.tmp`;
+  await writeFile(another, "{");
+  const download = new Download(server.url("/f"), dir.join("f"));
+  download.start();
+  await download.wait();
+  assert.deepEqual(log.ranges, [null]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), [basename(another), "f"].sort());
+});
+
 test("Download never writes, resumes or removes the partial file of a writer that may be running (another machine's), even once its stale lock is taken over", async () => {
   const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
   await using server = await startServer({ "/f": route });

@@ -331,10 +331,12 @@ export class PartialFile {
   }
 
   /**
-   * Removes the partial files of this destination that the process the
-   * lock was taken over from wrote and no sidecar names (killed before it
-   * wrote one, in its first chunk), once it is proven dead: its writer
-   * tokens share its lock's process part (see `newToken`). Not when it
+   * Removes the files of this destination that the process the lock was
+   * taken over from left, once it is proven dead: its partial files that no
+   * sidecar names (killed before it wrote one, in its first chunk), and the
+   * temporaries it was writing when killed (a sidecar's, a record's, the
+   * marker of a lock it was leaving). Each name carries one of its tokens,
+   * which share its lock's process part (see `newToken`). Not when it
    * released the lock: it may be running.
    */
   async #removeOrphans({ owner, state }: TakenOver): Promise<void> {
@@ -342,12 +344,16 @@ export class PartialFile {
     if (isThisProcess(owner)) return;
     const tokens = /^[0-9a-f]{16}-/.exec(owner.token)?.[0];
     if (tokens === undefined) return;
-    const prefix = `${basename(this.#paths.base)}.${tokens}`;
+    const base = basename(this.#paths.base);
+    const prefixes = ["", ".json", ".lock", ".record"].map((kind) =>
+      `${base}${kind}.${tokens}`
+    );
     const directory = dirname(this.#paths.base);
     for (const entry of await fs.readDir(directory)) {
       const path = join(directory, entry.name);
       if (
-        entry.isFile && entry.name.startsWith(prefix) && path !== this.#path
+        entry.isFile && path !== this.#path &&
+        prefixes.some((prefix) => entry.name.startsWith(prefix))
       ) {
         await removeIfPresent(path);
       }

@@ -17,6 +17,7 @@ import { removeIfPresent } from "../_runtime/remove.ts";
 import type { PartialPaths } from "./names.ts";
 import {
   isThisProcess,
+  newToken,
   parseIdentity,
   type ProcessIdentity,
   type ProcessState,
@@ -114,15 +115,16 @@ export function writeSidecar(path: string, sidecar: Sidecar): Promise<void> {
 
 /**
  * Writes `value` as JSON to `path` atomically: a temporary file beside it
- * (`<path>.<random>.tmp`, removed if the rename fails) renamed over it, so
- * a reader sees the old content or the new, never a part.
+ * (`<path>.<token>.tmp`, removed if the rename fails) renamed over it, so
+ * a reader sees the old content or the new, never a part. The token names
+ * this process, so that one killed while writing it leaves a temporary the
+ * next holder of the lock knows for its (see `PartialFile.open`).
  */
 export async function writeAtomically(
   path: string,
   value: unknown,
 ): Promise<void> {
-  const random = crypto.getRandomValues(new Uint32Array(1))[0]?.toString(16);
-  const temp = `${path}.${random}.tmp`;
+  const temp = `${path}.${newToken()}.tmp`;
   fs.writeNewSync(temp, encoder.encode(JSON.stringify(value)));
   try {
     await fs.rename(temp, path);
