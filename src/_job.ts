@@ -19,6 +19,7 @@ import { ConnectionBudget } from "./_transfer/budget.ts";
 import type { Piece } from "./_transfer/pieces.ts";
 import type { Throttle } from "./_transfer/rate_limiter.ts";
 import { fromSources } from "./_transfer/sources.ts";
+import { restart } from "./_transfer/single_stream.ts";
 import { chooseStrategy, type Transfer } from "./_transfer/strategy.ts";
 import { isHttp } from "./_http/request.ts";
 import { LockTimeoutError } from "./errors.ts";
@@ -274,16 +275,19 @@ async function transferUnderLock(
       // thrown as it is), without its copy of the transfer and its layer of
       // promises, which cost each download.
       await transferPausably(spec, host, transfer);
+      await partial.close();
+      spec.integrity?.verify(spec.url);
     } else {
       await fromSources(
         transfer,
         spec.sources,
         (error) => host.isCancellation(error) || error instanceof NotModified,
-        (from) => transferPausably(spec, host, from),
+        async (from) => {
+          await transferPausably(spec, host, from);
+          await verifiedFrom(spec, from);
+        },
       );
     }
-    await partial.close();
-    spec.integrity?.verify(spec.url);
     host.signal.throwIfAborted();
     host.committing();
     onCommit(await partial.commit(spec.dest, lock));
@@ -327,6 +331,23 @@ async function transferUnderLock(
   } finally {
     budget.release(hostName);
     partial.end();
+  }
+}
+
+/**
+ * Checks the digest of the bytes one source completed: a source whose bytes
+ * do not match (a corrupt mirror) fails as any source does, with an
+ * `IntegrityError`, and its bytes are dropped so that the next source
+ * starts the file over.
+ */
+async function verifiedFrom(spec: JobSpec, transfer: Transfer): Promise<void> {
+  if (spec.integrity === undefined) return;
+  await transfer.partial.close();
+  try {
+    spec.integrity.verify(spec.url);
+  } catch (error) {
+    await restart(transfer);
+    throw error;
   }
 }
 

@@ -6,11 +6,13 @@
 // behaviour lives in src/_transfer/sources.ts.
 
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import {
   Download,
   DownloadManager,
+  IntegrityError,
   ProtocolError,
   RetriesExhaustedError,
 } from "../mod.ts";
@@ -182,6 +184,41 @@ test("Download fails naming every source when none can serve the file, and leave
     /serves another file \(500000 bytes, not 600000\)/,
   );
   assert.deepEqual(await dir.list(), []);
+});
+
+test("Download with a digest goes on with the next source when one serves other bytes of the same length", async () => {
+  const corrupt = patternBytes(BODY.byteLength, 3);
+  const bad = fileRoute({ body: corrupt, etag: '"bad"' });
+  const good = fileRoute({ body: BODY, etag: '"good"' });
+  await using server = await startServer({
+    "/bad/f": bad.route,
+    "/good/f": good.route,
+  });
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  const download = new Download(
+    [server.url("/bad/f"), server.url("/good/f")],
+    dir.join("f"),
+    { ...FAST, sha256 },
+  );
+  download.start();
+  await download.wait();
+  // The bad bytes were dropped: the good source sent the whole file.
+  assert.deepEqual(good.log.ranges, [null]);
+  assert.equal(download.getFinalUrl(), server.url("/good/f"));
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+  // When no source has the right bytes, each source's mismatch is named.
+  const none = new Download(
+    [server.url("/bad/f"), server.url("/bad/f?again")],
+    dir.join("g"),
+    { ...FAST, sha256 },
+  );
+  none.start();
+  const error = await none.wait().then(() => undefined, (e) => e);
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  assert.ok(error.errors.every((each) => each instanceof IntegrityError));
+  assert.deepEqual(await dir.list(), ["f"]);
 });
 
 test("Download sends no credentials to a mirror on another origin", async () => {
