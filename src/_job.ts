@@ -291,8 +291,9 @@ async function transferUnderLock(
     host.signal.throwIfAborted();
     host.committing();
     onCommit(await partial.commit(spec.dest, lock));
-    if (host.cache !== undefined && partial.validator !== undefined) {
-      await remember(spec.url, spec.dest, partial.validator);
+    const validator = partial.revalidator ?? partial.validator;
+    if (host.cache !== undefined && validator !== undefined) {
+      await remember(spec.url, spec.dest, validator);
     }
     return present !== undefined && revalidation !== undefined
       ? "updated"

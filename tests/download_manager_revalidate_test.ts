@@ -155,6 +155,18 @@ test("DownloadManager revalidates with If-Modified-Since when the server gave on
   assert.deepEqual(server.log.statuses, [200, 304]);
 });
 
+test("DownloadManager revalidates with a weak ETag, which If-None-Match compares weakly", async () => {
+  // What Express sends for every body it makes: a weak ETag, no date.
+  await using server = await serve({ etag: 'W/"v1"' });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url(), "always");
+  assert.deepEqual(await dir.list(), withRecords("f"));
+  const download = await fetchInto(dir.path, server.url(), "always");
+  assert.equal(download?.revalidation, "fresh");
+  assert.deepEqual(server.log.conditions, [null, 'if-none-match: W/"v1"']);
+  assert.deepEqual(server.log.statuses, [200, 304]);
+});
+
 test("DownloadManager with a revalidate age asks only about files the server vouched for longer ago", async () => {
   await using server = await serve({ etag: '"v1"' });
   await using dir = await tempDir();

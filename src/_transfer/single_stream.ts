@@ -13,6 +13,7 @@ import {
   judgeAnswer,
   parseLength,
   rangeHeaders,
+  revalidatorOf,
   validatorOf,
 } from "../_http/range.ts";
 import { contentEncoding } from "../_body/content_decoding.ts";
@@ -82,7 +83,7 @@ export async function attempt(
       response.status === 304 && held === undefined &&
       transfer.conditional !== undefined
     ) {
-      throw new NotModified(validatorOf(response.headers));
+      throw new NotModified(revalidatorOf(response.headers));
     }
     const kind = judgeAnswer(response, held);
     if (kind === "complete") {
@@ -164,6 +165,10 @@ async function startWhole(
     total,
     total !== undefined && total > transfer.options.chunkSize,
   );
+  // A weak ETag validates no range, but a revalidation of the whole file.
+  transfer.partial.revalidator = encoded
+    ? undefined
+    : revalidatorOf(response.headers);
 }
 
 /**
