@@ -212,6 +212,29 @@ test("DownloadManager treats a file without a record as unknown: downloaded agai
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("DownloadManager takes a check or a file dated in the future as no proof of freshness (a clock set back, another machine's clock)", async () => {
+  await using server = await serve({ etag: '"v1"' });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url(), "always");
+  // A record written by a clock a day ahead: "always" still asks.
+  const record = await readRecordFile(dir.join("f"));
+  await writeFile(
+    recordPath(dir.join("f")),
+    JSON.stringify({ ...record, checked: Date.now() + 24 * HOUR }),
+  );
+  const download = await fetchInto(dir.path, server.url(), "always");
+  assert.equal(download?.revalidation, "fresh");
+  assert.deepEqual(server.log.conditions, [null, 'if-none-match: "v1"']);
+  // A file without a record, dated a day ahead: its age is unknown, so it
+  // is not younger than an hour.
+  await rm(recordPath(dir.join("f")));
+  const ahead = new Date(Date.now() + 24 * HOUR);
+  await utimes(dir.join("f"), ahead, ahead);
+  const aged = await fetchInto(dir.path, server.url(), HOUR);
+  assert.equal(aged?.revalidation, "updated");
+  assert.deepEqual(server.log.conditions, [null, 'if-none-match: "v1"', null]);
+});
+
 test("DownloadManager disowns a record when the file was replaced since, or came from another URL", async () => {
   await using server = await serveFile({ body: OLD, etag: '"v1"' }, [
     "/f",
