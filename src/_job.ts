@@ -196,12 +196,14 @@ async function runLocked(
     },
   );
   let held: boolean | undefined;
-  let outcome: JobOutcome;
+  let outcome: JobOutcome | "gone";
   try {
     host.locked();
-    outcome = await transferUnderLock(spec, host, lock, (committed) => {
-      held = committed;
-    });
+    do {
+      outcome = await transferUnderLock(spec, host, lock, (committed) => {
+        held = committed;
+      });
+    } while (outcome === "gone");
   } catch (error) {
     try {
       lock.release();
@@ -220,22 +222,23 @@ async function runLocked(
  * Under the lock: skips (or, revalidating a file there, finds it fresh), or
  * fills the partial file and commits it, and then records it for the
  * manager. `onCommit` hears whether the lock was still held when the file
- * was renamed.
+ * was renamed. `"gone"`: the file found fresh was removed meanwhile (by
+ * another process's `PersistLimit`, which takes no locks): to be run again,
+ * which downloads it.
  */
 async function transferUnderLock(
   spec: JobSpec,
   host: JobHost,
   lock: FileLock,
   onCommit: (held: boolean) => void,
-): Promise<JobOutcome> {
+): Promise<JobOutcome | "gone"> {
   const present = fileAt(spec.url, spec.dest);
   const revalidation = host.cache?.revalidation;
   let cached: CacheRecord | undefined;
   if (present !== undefined && revalidation !== undefined) {
     cached = readRecord(spec.dest, spec.url, present);
     if (isFresh(revalidation, cached, present, wallClock())) {
-      touch(spec.dest, present);
-      return "fresh";
+      return touch(spec.dest, present) ? "fresh" : "gone";
     }
   } else if (present !== undefined && spec.skipIfExists) return "skipped";
   const partial = await PartialFile.open(
@@ -302,15 +305,13 @@ async function transferUnderLock(
     if (error instanceof NotModified && cached !== undefined) {
       await partial.discard(lock);
       const facts = await factsOf(spec.dest);
-      if (facts !== undefined) {
-        touch(spec.dest, facts);
-        await remember(
-          spec.url,
-          spec.dest,
-          error.validator ?? cached.validator,
-          facts,
-        );
-      }
+      if (facts === undefined || !touch(spec.dest, facts)) return "gone";
+      await remember(
+        spec.url,
+        spec.dest,
+        error.validator ?? cached.validator,
+        facts,
+      );
       return "fresh";
     }
     try {

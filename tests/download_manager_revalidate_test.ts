@@ -289,6 +289,38 @@ test("Two processes revalidating one file at once send one request", {
   assert.deepEqual(await dir.list(), withRecords("f"));
 });
 
+test("DownloadManager downloads a file again that was removed while it was asked about, rather than call a 304 for it fresh", async () => {
+  const asked = deferred();
+  const answer = deferred();
+  await using server = await serve({
+    etag: '"v1"',
+    faultFor: ({ index }) => {
+      if (index !== 1) return undefined;
+      asked.resolve();
+      return { answerAfter: answer.promise };
+    },
+  });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url(), "always");
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    revalidate: "always",
+  });
+  const download = manager.download(server.url()) as Download;
+  await asked.promise;
+  // Another process's PersistLimit evicts the file (and its record)
+  // meanwhile: it takes no locks.
+  await rm(dir.join("f"));
+  await rm(recordPath(dir.join("f")));
+  answer.resolve();
+  await manager.wait();
+  assert.equal(download.state, "done");
+  assert.deepEqual(server.log.statuses, [200, 304, 200]);
+  assert.deepEqual(server.log.conditions, [null, 'if-none-match: "v1"', null]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), OLD);
+  assert.deepEqual(await dir.list(), withRecords("f"));
+});
+
 test("PersistLimit removes a manager's record with the file it evicts", async () => {
   await using server = await serveFile({ body: OLD, etag: '"v1"' }, [
     "/a",
