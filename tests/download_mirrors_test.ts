@@ -17,6 +17,7 @@ import {
   RetriesExhaustedError,
 } from "../mod.ts";
 import {
+  bytesRoute,
   fileRoute,
   patternBytes,
   startServer,
@@ -157,6 +158,32 @@ test("Download refuses a source that serves another file, and takes the next tha
   assert.deepEqual(good.log.ranges, [`bytes=${resumedFrom(first)}-`]);
   assert.equal(download.getFinalUrl(), server.url("/good/f"));
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+});
+
+test("Download takes a source that does not say its length (chunked) once it proves to serve the file's, and refuses one that does not", async () => {
+  const first = failingOrigin('"origin"');
+  const chunked = { contentLength: false, writeSize: 64 * 1024 };
+  let staleAsked = 0;
+  const stale = bytesRoute(OTHER, { ...chunked, headers: { etag: '"s"' } });
+  await using server = await startServer({
+    "/f": first.route,
+    "/stale/f": (request, response) => {
+      staleAsked++;
+      return stale(request, response);
+    },
+    "/good/f": bytesRoute(BODY, { ...chunked, headers: { etag: '"g"' } }),
+  });
+  await using dir = await tempDir();
+  const download = await fetchFrom(
+    server,
+    ["/f", "/stale/f", "/good/f"],
+    dir.join("f"),
+  );
+  // The stale one sent another length: refused, not asked again.
+  assert.equal(staleAsked, 1);
+  assert.equal(download.getFinalUrl(), server.url("/good/f"));
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
 });
 
 test("Download fails naming every source when none can serve the file, and leaves nothing", async () => {
