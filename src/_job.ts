@@ -19,6 +19,7 @@ import { ConnectionBudget } from "./_transfer/budget.ts";
 import type { Piece } from "./_transfer/pieces.ts";
 import type { Throttle } from "./_transfer/rate_limiter.ts";
 import { fromSources } from "./_transfer/sources.ts";
+import { restart } from "./_transfer/single_stream.ts";
 import { chooseStrategy, type Transfer } from "./_transfer/strategy.ts";
 import { isHttp } from "./_http/request.ts";
 import { LockTimeoutError } from "./errors.ts";
@@ -195,12 +196,14 @@ async function runLocked(
     },
   );
   let held: boolean | undefined;
-  let outcome: JobOutcome;
+  let outcome: JobOutcome | "gone";
   try {
     host.locked();
-    outcome = await transferUnderLock(spec, host, lock, (committed) => {
-      held = committed;
-    });
+    do {
+      outcome = await transferUnderLock(spec, host, lock, (committed) => {
+        held = committed;
+      });
+    } while (outcome === "gone");
   } catch (error) {
     try {
       lock.release();
@@ -219,22 +222,23 @@ async function runLocked(
  * Under the lock: skips (or, revalidating a file there, finds it fresh), or
  * fills the partial file and commits it, and then records it for the
  * manager. `onCommit` hears whether the lock was still held when the file
- * was renamed.
+ * was renamed. `"gone"`: the file found fresh was removed meanwhile (by
+ * another process's `PersistLimit`, which takes no locks): to be run again,
+ * which downloads it.
  */
 async function transferUnderLock(
   spec: JobSpec,
   host: JobHost,
   lock: FileLock,
   onCommit: (held: boolean) => void,
-): Promise<JobOutcome> {
+): Promise<JobOutcome | "gone"> {
   const present = fileAt(spec.url, spec.dest);
   const revalidation = host.cache?.revalidation;
   let cached: CacheRecord | undefined;
   if (present !== undefined && revalidation !== undefined) {
     cached = readRecord(spec.dest, spec.url, present);
     if (isFresh(revalidation, cached, present, wallClock())) {
-      touch(spec.dest, present);
-      return "fresh";
+      return touch(spec.dest, present) ? "fresh" : "gone";
     }
   } else if (present !== undefined && spec.skipIfExists) return "skipped";
   const partial = await PartialFile.open(
@@ -274,21 +278,25 @@ async function transferUnderLock(
       // thrown as it is), without its copy of the transfer and its layer of
       // promises, which cost each download.
       await transferPausably(spec, host, transfer);
+      await partial.close();
+      spec.integrity?.verify(spec.url);
     } else {
       await fromSources(
         transfer,
         spec.sources,
         (error) => host.isCancellation(error) || error instanceof NotModified,
-        (from) => transferPausably(spec, host, from),
+        async (from) => {
+          await transferPausably(spec, host, from);
+          await verifiedFrom(spec, from);
+        },
       );
     }
-    await partial.close();
-    spec.integrity?.verify(spec.url);
     host.signal.throwIfAborted();
     host.committing();
     onCommit(await partial.commit(spec.dest, lock));
-    if (host.cache !== undefined && partial.validator !== undefined) {
-      await remember(spec.url, spec.dest, partial.validator);
+    const validator = partial.revalidator ?? partial.validator;
+    if (host.cache !== undefined && validator !== undefined) {
+      await remember(spec.url, spec.dest, validator);
     }
     return present !== undefined && revalidation !== undefined
       ? "updated"
@@ -297,15 +305,13 @@ async function transferUnderLock(
     if (error instanceof NotModified && cached !== undefined) {
       await partial.discard(lock);
       const facts = await factsOf(spec.dest);
-      if (facts !== undefined) {
-        touch(spec.dest, facts);
-        await remember(
-          spec.url,
-          spec.dest,
-          error.validator ?? cached.validator,
-          facts,
-        );
-      }
+      if (facts === undefined || !touch(spec.dest, facts)) return "gone";
+      await remember(
+        spec.url,
+        spec.dest,
+        error.validator ?? cached.validator,
+        facts,
+      );
       return "fresh";
     }
     try {
@@ -327,6 +333,23 @@ async function transferUnderLock(
   } finally {
     budget.release(hostName);
     partial.end();
+  }
+}
+
+/**
+ * Checks the digest of the bytes one source completed: a source whose bytes
+ * do not match (a corrupt mirror) fails as any source does, with an
+ * `IntegrityError`, and its bytes are dropped so that the next source
+ * starts the file over.
+ */
+async function verifiedFrom(spec: JobSpec, transfer: Transfer): Promise<void> {
+  if (spec.integrity === undefined) return;
+  await transfer.partial.close();
+  try {
+    spec.integrity.verify(spec.url);
+  } catch (error) {
+    await restart(transfer);
+    throw error;
   }
 }
 

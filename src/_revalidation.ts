@@ -4,7 +4,8 @@
 // within `maxAge`, or after the revalidation was asked for (another process
 // checked it meanwhile: one request for both). A file without one (from an
 // older version, or copied in) is unknown: fresh while its modification time
-// is within `maxAge`, and downloaded again, unconditionally, after.
+// is within `maxAge`, and downloaded again, unconditionally, after. A time
+// well in the future (a clock set wrong) proves nothing: not fresh.
 
 import type { CacheRecord, FileFacts } from "./_disk/record.ts";
 import type { Revalidate } from "./download_manager_options.ts";
@@ -17,6 +18,15 @@ import type { Revalidate } from "./download_manager_options.ts";
 export function wallClock(): number {
   return performance.timeOrigin + performance.now();
 }
+
+/**
+ * How far after now a time may be and still be taken as now, in ms: the
+ * clocks of processes (their {@linkcode wallClock}s drift apart) and of a
+ * network file system's server differ by a little. A check or a file
+ * dated further ahead comes from a clock set wrong (set back since, or
+ * another machine's), and proves nothing about its age.
+ */
+export const CLOCK_SLACK = 60_000;
 
 /** A revalidation asked for, as a job carries it. */
 export interface Revalidation {
@@ -57,6 +67,8 @@ export function isFresh(
   now: number,
 ): boolean {
   const { maxAge, since } = revalidation;
+  const dated = record === undefined ? facts.mtime : record.checked;
+  if (dated - now > CLOCK_SLACK) return false;
   if (record === undefined) return maxAge > 0 && now - facts.mtime < maxAge;
   return record.checked > since || now - record.checked < maxAge;
 }

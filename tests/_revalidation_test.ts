@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isFresh, maxAgeOf } from "../src/_revalidation.ts";
+import { CLOCK_SLACK, isFresh, maxAgeOf } from "../src/_revalidation.ts";
 import { type CacheRecord, RECORD_VERSION } from "../src/_disk/record.ts";
 
 const NOW = 1_800_000_000_000;
@@ -50,4 +50,17 @@ test("isFresh() judges a file without a record by its modification time, never f
     isFresh({ maxAge: HOUR, since: NOW }, undefined, FILE, NOW),
     false,
   );
+});
+
+test("isFresh() takes nothing dated well after now as fresh: a check or a file from a clock ahead", () => {
+  const always = { maxAge: 0, since: NOW - 1000 };
+  assert.equal(isFresh(always, record(NOW + HOUR), FILE, NOW), false);
+  // Processes' clocks differ a little: a check just ahead is one made now.
+  assert.equal(isFresh(always, record(NOW + CLOCK_SLACK), FILE, NOW), true);
+  const hourly = { maxAge: HOUR, since: NOW };
+  assert.equal(isFresh(hourly, record(NOW + HOUR / 2), FILE, NOW), false);
+  const ahead = { size: 10, mtime: NOW + HOUR / 2 };
+  assert.equal(isFresh(hourly, undefined, ahead, NOW), false);
+  const just = { size: 10, mtime: NOW + CLOCK_SLACK };
+  assert.equal(isFresh(hourly, undefined, just, NOW), true);
 });

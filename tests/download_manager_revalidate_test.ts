@@ -155,6 +155,18 @@ test("DownloadManager revalidates with If-Modified-Since when the server gave on
   assert.deepEqual(server.log.statuses, [200, 304]);
 });
 
+test("DownloadManager revalidates with a weak ETag, which If-None-Match compares weakly", async () => {
+  // What Express sends for every body it makes: a weak ETag, no date.
+  await using server = await serve({ etag: 'W/"v1"' });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url(), "always");
+  assert.deepEqual(await dir.list(), withRecords("f"));
+  const download = await fetchInto(dir.path, server.url(), "always");
+  assert.equal(download?.revalidation, "fresh");
+  assert.deepEqual(server.log.conditions, [null, 'if-none-match: W/"v1"']);
+  assert.deepEqual(server.log.statuses, [200, 304]);
+});
+
 test("DownloadManager with a revalidate age asks only about files the server vouched for longer ago", async () => {
   await using server = await serve({ etag: '"v1"' });
   await using dir = await tempDir();
@@ -198,6 +210,29 @@ test("DownloadManager treats a file without a record as unknown: downloaded agai
   assert.deepEqual(server.log.conditions, [null, null, null]);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), OLD);
   assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("DownloadManager takes a check or a file dated in the future as no proof of freshness (a clock set back, another machine's clock)", async () => {
+  await using server = await serve({ etag: '"v1"' });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url(), "always");
+  // A record written by a clock a day ahead: "always" still asks.
+  const record = await readRecordFile(dir.join("f"));
+  await writeFile(
+    recordPath(dir.join("f")),
+    JSON.stringify({ ...record, checked: Date.now() + 24 * HOUR }),
+  );
+  const download = await fetchInto(dir.path, server.url(), "always");
+  assert.equal(download?.revalidation, "fresh");
+  assert.deepEqual(server.log.conditions, [null, 'if-none-match: "v1"']);
+  // A file without a record, dated a day ahead: its age is unknown, so it
+  // is not younger than an hour.
+  await rm(recordPath(dir.join("f")));
+  const ahead = new Date(Date.now() + 24 * HOUR);
+  await utimes(dir.join("f"), ahead, ahead);
+  const aged = await fetchInto(dir.path, server.url(), HOUR);
+  assert.equal(aged?.revalidation, "updated");
+  assert.deepEqual(server.log.conditions, [null, 'if-none-match: "v1"', null]);
 });
 
 test("DownloadManager disowns a record when the file was replaced since, or came from another URL", async () => {
@@ -250,6 +285,38 @@ test("Two processes revalidating one file at once send one request", {
     "fresh",
   ]);
   assert.deepEqual(server.log.conditions, [null, 'if-none-match: "v1"']);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), OLD);
+  assert.deepEqual(await dir.list(), withRecords("f"));
+});
+
+test("DownloadManager downloads a file again that was removed while it was asked about, rather than call a 304 for it fresh", async () => {
+  const asked = deferred();
+  const answer = deferred();
+  await using server = await serve({
+    etag: '"v1"',
+    faultFor: ({ index }) => {
+      if (index !== 1) return undefined;
+      asked.resolve();
+      return { answerAfter: answer.promise };
+    },
+  });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url(), "always");
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    revalidate: "always",
+  });
+  const download = manager.download(server.url()) as Download;
+  await asked.promise;
+  // Another process's PersistLimit evicts the file (and its record)
+  // meanwhile: it takes no locks.
+  await rm(dir.join("f"));
+  await rm(recordPath(dir.join("f")));
+  answer.resolve();
+  await manager.wait();
+  assert.equal(download.state, "done");
+  assert.deepEqual(server.log.statuses, [200, 304, 200]);
+  assert.deepEqual(server.log.conditions, [null, 'if-none-match: "v1"', null]);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), OLD);
   assert.deepEqual(await dir.list(), withRecords("f"));
 });

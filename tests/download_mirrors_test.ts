@@ -6,15 +6,18 @@
 // behaviour lives in src/_transfer/sources.ts.
 
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import {
   Download,
   DownloadManager,
+  IntegrityError,
   ProtocolError,
   RetriesExhaustedError,
 } from "../mod.ts";
 import {
+  bytesRoute,
   fileRoute,
   patternBytes,
   startServer,
@@ -157,6 +160,32 @@ test("Download refuses a source that serves another file, and takes the next tha
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
 });
 
+test("Download takes a source that does not say its length (chunked) once it proves to serve the file's, and refuses one that does not", async () => {
+  const first = failingOrigin('"origin"');
+  const chunked = { contentLength: false, writeSize: 64 * 1024 };
+  let staleAsked = 0;
+  const stale = bytesRoute(OTHER, { ...chunked, headers: { etag: '"s"' } });
+  await using server = await startServer({
+    "/f": first.route,
+    "/stale/f": (request, response) => {
+      staleAsked++;
+      return stale(request, response);
+    },
+    "/good/f": bytesRoute(BODY, { ...chunked, headers: { etag: '"g"' } }),
+  });
+  await using dir = await tempDir();
+  const download = await fetchFrom(
+    server,
+    ["/f", "/stale/f", "/good/f"],
+    dir.join("f"),
+  );
+  // The stale one sent another length: refused, not asked again.
+  assert.equal(staleAsked, 1);
+  assert.equal(download.getFinalUrl(), server.url("/good/f"));
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download fails naming every source when none can serve the file, and leaves nothing", async () => {
   const first = fileRoute({
     body: BODY,
@@ -216,6 +245,41 @@ test("Download's error names each failed source once, with its attempts' reasons
       }): 2 attempts failed (#1: server answered 502 Bad Gateway; #2: server answered 502 Bad Gateway))`,
   );
   assert.deepEqual(await dir.list(), []);
+});
+
+test("Download with a digest goes on with the next source when one serves other bytes of the same length", async () => {
+  const corrupt = patternBytes(BODY.byteLength, 3);
+  const bad = fileRoute({ body: corrupt, etag: '"bad"' });
+  const good = fileRoute({ body: BODY, etag: '"good"' });
+  await using server = await startServer({
+    "/bad/f": bad.route,
+    "/good/f": good.route,
+  });
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  const download = new Download(
+    [server.url("/bad/f"), server.url("/good/f")],
+    dir.join("f"),
+    { ...FAST, sha256 },
+  );
+  download.start();
+  await download.wait();
+  // The bad bytes were dropped: the good source sent the whole file.
+  assert.deepEqual(good.log.ranges, [null]);
+  assert.equal(download.getFinalUrl(), server.url("/good/f"));
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+  // When no source has the right bytes, each source's mismatch is named.
+  const none = new Download(
+    [server.url("/bad/f"), server.url("/bad/f?again")],
+    dir.join("g"),
+    { ...FAST, sha256 },
+  );
+  none.start();
+  const error = await none.wait().then(() => undefined, (e) => e);
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  assert.ok(error.errors.every((each) => each instanceof IntegrityError));
+  assert.deepEqual(await dir.list(), ["f"]);
 });
 
 test("Download sends no credentials to a mirror on another origin", async () => {

@@ -34,6 +34,12 @@ export class PartialFile {
   /** The whole file's length, if known. */
   total: number | undefined;
   /**
+   * What a revalidation of the file asks with, when the answer gave more
+   * than `validator`: a weak ETag (see `revalidatorOf`). Not kept in the
+   * sidecar: a file resumed from one is revalidated with `validator`.
+   */
+  revalidator: string | undefined;
+  /**
    * The ranges `[start, end)` on disk, once the file is written in parts
    * (segmented, or resumed from such a download); `undefined` while its
    * bytes are a prefix of `offset` bytes.
@@ -226,6 +232,7 @@ export class PartialFile {
     await this.close();
     this.offset = 0;
     this.validator = undefined;
+    this.revalidator = undefined;
     this.total = undefined;
     this.ranges = undefined;
     await removeIfPresent(this.#path);

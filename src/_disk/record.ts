@@ -1,5 +1,5 @@
 // What the manager remembers of a file it downloaded, for revalidation: the
-// URL, the validator the server gave (a strong ETag, else Last-Modified), when
+// URL, the validator the server gave (an ETag, else Last-Modified), when
 // the server last vouched for the file, and the size and modification time
 // the file had then, which bind the record to that very file (a file
 // replaced or copied in since has no record). Beside the file, under a
@@ -28,7 +28,7 @@ export interface CacheRecord {
   version: typeof RECORD_VERSION;
   /** The URL the file was downloaded from (its identity, before redirects). */
   url: string;
-  /** The validator the server gave: a strong ETag, else a Last-Modified date. */
+  /** The validator the server gave: an ETag (weak too), else a Last-Modified date. */
   validator: string;
   /** When the server last vouched for the file (ms since the epoch). */
   checked: number;

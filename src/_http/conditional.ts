@@ -1,15 +1,15 @@
-// Revalidation's request: `If-None-Match` with the strong ETag the server
-// gave, else `If-Modified-Since` with its Last-Modified date (RFC 9110
-// §13.1.2, §13.1.3), and what a `304 Not Modified` answer to it means: the
-// file on disk is the server's current one.
+// Revalidation's request: `If-None-Match` with the ETag the server gave
+// (weak or strong), else `If-Modified-Since` with its Last-Modified date
+// (RFC 9110 §13.1.2, §13.1.3), and what a `304 Not Modified` answer to it
+// means: the file on disk is the server's current one.
 
 /**
  * The header that makes a request conditional on the file having changed
- * since the version `validator` names (a strong ETag, which is quoted, or
- * a Last-Modified date; see `validatorOf()`).
+ * since the version `validator` names (an ETag, which is quoted, `W/` first
+ * if weak, or a Last-Modified date; see `revalidatorOf()`).
  */
 export function conditionalHeaders(validator: string): [string, string][] {
-  return validator.startsWith('"')
+  return validator.startsWith('"') || validator.startsWith('W/"')
     ? [["if-none-match", validator]]
     : [["if-modified-since", validator]];
 }

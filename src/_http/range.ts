@@ -17,6 +17,15 @@ export function validatorOf(headers: Headers): string | undefined {
   return headers.get("last-modified") ?? undefined;
 }
 
+/**
+ * The validator for revalidating a file (`If-None-Match`, else
+ * `If-Modified-Since`): the ETag, weak or strong (`If-None-Match` compares
+ * weakly, RFC 9110 §13.1.2), else Last-Modified.
+ */
+export function revalidatorOf(headers: Headers): string | undefined {
+  return headers.get("etag") ?? headers.get("last-modified") ?? undefined;
+}
+
 /** A parsed `Content-Range`. */
 export interface ContentRange {
   /** The first byte sent, or `undefined` for a 416's `bytes *\/<total>`. */

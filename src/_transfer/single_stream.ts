@@ -13,6 +13,7 @@ import {
   judgeAnswer,
   parseLength,
   rangeHeaders,
+  revalidatorOf,
   validatorOf,
 } from "../_http/range.ts";
 import { contentEncoding } from "../_body/content_decoding.ts";
@@ -82,7 +83,7 @@ export async function attempt(
       response.status === 304 && held === undefined &&
       transfer.conditional !== undefined
     ) {
-      throw new NotModified(validatorOf(response.headers));
+      throw new NotModified(revalidatorOf(response.headers));
     }
     const kind = judgeAnswer(response, held);
     if (kind === "complete") {
@@ -124,6 +125,7 @@ export async function attempt(
       readError: (error) => failureOf(url, error, abort.signal),
       report: (current, total) => transfer.report(current, total),
     });
+    if (kind === "whole") await assertKnownLength(transfer);
   } catch (error) {
     // Close the connection: the body may be unread (a refused answer), and
     // it is locked to its reader, so only aborting the request releases it.
@@ -155,7 +157,9 @@ async function startWhole(
     ? undefined
     : parseLength(response.headers.get("content-length"));
   const { knownTotal } = transfer;
-  if (knownTotal !== undefined && total !== knownTotal) {
+  // An unknown length (a chunked or compressed body) may be the file's:
+  // judged once the body is in (`assertKnownLength`).
+  if (knownTotal !== undefined && total !== undefined && total !== knownTotal) {
     throw new SourceMismatch(transfer.url, transfer.source, total, knownTotal);
   }
   if (transfer.partial.offset > 0) await restart(transfer);
@@ -164,6 +168,25 @@ async function startWhole(
     total,
     total !== undefined && total > transfer.options.chunkSize,
   );
+  // A weak ETag validates no range, but a revalidation of the whole file.
+  transfer.partial.revalidator = encoded
+    ? undefined
+    : revalidatorOf(response.headers);
+}
+
+/**
+ * After a whole answer that did not say its length, from a source after
+ * another that did: the source served this file only if it sent as many
+ * bytes. If not, its bytes are dropped and it is refused
+ * ({@linkcode SourceMismatch}).
+ */
+async function assertKnownLength(transfer: Transfer): Promise<void> {
+  const { knownTotal, partial } = transfer;
+  if (knownTotal === undefined || partial.total !== undefined) return;
+  const received = partial.offset;
+  if (received === knownTotal) return;
+  await restart(transfer);
+  throw new SourceMismatch(transfer.url, transfer.source, received, knownTotal);
 }
 
 /**

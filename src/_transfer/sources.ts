@@ -6,7 +6,10 @@
 // file (`If-Range`: a 206); else it starts the file over, and only if its
 // length is the one the file was first given: a source serving a file of
 // another length serves another file, and is refused (`SourceMismatch`),
-// never spliced in.
+// never spliced in (a source that does not say its length is judged by the
+// bytes it sent: `single_stream.ts`). With a digest, a source whose bytes
+// do not match it fails too (`_job.ts` checks after each), and the next
+// starts over.
 
 import { ProtocolError, RetriesExhaustedError } from "../errors.ts";
 import type { Transfer } from "./strategy.ts";

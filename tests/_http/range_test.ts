@@ -5,6 +5,7 @@ import {
   parseContentRange,
   parseLength,
   rangeHeaders,
+  revalidatorOf,
   validatorOf,
 } from "../../src/_http/range.ts";
 
@@ -21,6 +22,16 @@ test("parseLength() reads digits only", () => {
   for (const header of [null, "", "-1", "1.5", " 7", "7 ", "0x10", "1e3"]) {
     assert.equal(parseLength(header), undefined, String(header));
   }
+});
+
+test("revalidatorOf() takes an ETag, weak too, then Last-Modified", () => {
+  const date = "Wed, 21 Oct 2015 07:28:00 GMT";
+  assert.equal(
+    revalidatorOf(new Headers({ etag: 'W/"v1"', "last-modified": date })),
+    'W/"v1"',
+  );
+  assert.equal(revalidatorOf(new Headers({ "last-modified": date })), date);
+  assert.equal(revalidatorOf(new Headers()), undefined);
 });
 
 test("validatorOf() prefers a strong ETag, then Last-Modified, and never a weak ETag", () => {
