@@ -27,8 +27,9 @@ export interface RemoveOldFilesOptions {
 /** Options for {@linkcode PersistLimit}. */
 export interface PersistLimitOptions {
   /**
-   * However far over the size limit, at least this many files are kept.
-   * `0` or less means the limit never removes anything.
+   * However far over the size limit, at least this many files are kept (a
+   * whole number, else a `RangeError`). `0` or less means the limit never
+   * removes anything.
    *
    * @default {5}
    */
@@ -82,6 +83,11 @@ export class PersistLimit {
     const fileLimit = options.fileLimit ?? DEFAULTS.fileLimit;
     assertLimit("sizeLimit", sizeLimit);
     assertLimit("fileLimit", fileLimit);
+    if (Number.isFinite(fileLimit) && !Number.isInteger(fileLimit)) {
+      throw new RangeError(
+        `Cannot create PersistLimit: fileLimit must be a whole number of files, got ${fileLimit}`,
+      );
+    }
     this.sizeLimit = sizeLimit;
     this.fileLimit = fileLimit;
   }

@@ -174,6 +174,18 @@ test("PersistLimit constructor rejects limits that are not numbers", () => {
   );
 });
 
+test("PersistLimit constructor rejects a fileLimit that is not a whole number, which would keep no file", () => {
+  assert.throws(() => new PersistLimit(10, { fileLimit: 0.5 }), {
+    name: "RangeError",
+    message:
+      "Cannot create PersistLimit: fileLimit must be a whole number of files, got 0.5",
+  });
+  assert.equal(
+    new PersistLimit(10, { fileLimit: Infinity }).fileLimit,
+    Infinity,
+  );
+});
+
 test("PersistLimit.removeOldFiles() never removes kept files but counts them, removing the next-oldest instead", async () => {
   await using dir = await tempDir();
   await files(dir, ["a", "b", "c", "d"]);
