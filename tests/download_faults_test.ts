@@ -1107,16 +1107,21 @@ test("Download of a gzip body corrupted midway ends with a typed error on every 
   }
 });
 
-test("Download refuses, on every runtime, a body in a coding other than gzip, deflate and br", async () => {
+test("Download refuses, on every runtime and without retrying, a body in a coding other than gzip, deflate and br", async () => {
   for (const encoding of ["zstd", "gzip, br", "compress"]) {
     const route: Route = (_request, response) => {
       response.writeHead(200, { "content-encoding": encoding }).end("bytes");
     };
     await using server = await startServer({ "/f": route });
     await using dir = await tempDir();
-    const { download } = await run(server.url("/f"), dir, { retries: 0 });
+    const { download } = await run(server.url("/f"), dir, {
+      retries: 3,
+      backoffBase: 1,
+    });
     const error = download.error();
     assert.ok(error instanceof ProtocolError, String(error));
+    // The answer would be the same: asked once.
+    assert.equal(server.requests.length, 1);
     assert.equal(
       error.message,
       `Cannot download "${

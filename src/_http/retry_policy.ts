@@ -25,6 +25,13 @@ export interface BackoffOptions {
 const FINAL_NETWORK_CODES = new Set(["ENOTFOUND", "CERT"]);
 
 /**
+ * A {@linkcode ProtocolError} that the next attempt would meet again: the
+ * server's choice, not a broken transfer (a body in a coding that cannot be
+ * decoded here). Not retried; callers see a `ProtocolError`.
+ */
+export class FinalProtocolError extends ProtocolError {}
+
+/**
  * Whether an attempt that failed with `error` is worth another: connection
  * failures (but a name that does not exist, or a rejected certificate),
  * timeouts, broken bodies, and the statuses that mean "later".
@@ -34,6 +41,7 @@ export function isRetryable(error: unknown): boolean {
   if (error instanceof NetworkError) {
     return !FINAL_NETWORK_CODES.has(error.code);
   }
+  if (error instanceof FinalProtocolError) return false;
   return error instanceof TimeoutError || error instanceof ProtocolError;
 }
 

@@ -18,7 +18,7 @@ import {
 } from "../_http/range.ts";
 import { contentEncoding } from "../_body/content_decoding.ts";
 import { request } from "../_http/request.ts";
-import { parseRetryAfter } from "../_http/retry_policy.ts";
+import { FinalProtocolError, parseRetryAfter } from "../_http/retry_policy.ts";
 import { withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
 import { SourceMismatch } from "./sources.ts";
@@ -202,7 +202,8 @@ function decoded(
   const encoding = contentEncoding(response.headers);
   const decodedStream = decodedBody(body, encoding);
   if (decodedStream === undefined) {
-    throw new ProtocolError(
+    // Every attempt would be sent the same: not retried.
+    throw new FinalProtocolError(
       `Cannot download "${url}": the server sent the body encoded as "${encoding}", which cannot be decoded here`,
     );
   }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   type BackoffOptions,
+  FinalProtocolError,
   isRetryable,
   parseRetryAfter,
   retryDelay,
@@ -48,6 +49,13 @@ test("isRetryable() returns true when the error is a NetworkError, TimeoutError 
   assert.equal(isRetryable(new TimeoutError("connect", 10, URL)), true);
   assert.equal(isRetryable(new TimeoutError("idle", 10, URL)), true);
   assert.equal(isRetryable(new ProtocolError("short body")), true);
+});
+
+test("isRetryable() returns false for a ProtocolError the next attempt would meet again", () => {
+  const error = new FinalProtocolError("encoded as zstd");
+  assert.ok(error instanceof ProtocolError);
+  assert.equal(error.name, "ProtocolError");
+  assert.equal(isRetryable(error), false);
 });
 
 test("isRetryable() returns false when the error is any other error or not an error", () => {
