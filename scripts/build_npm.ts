@@ -15,6 +15,7 @@
 //    from npm at a pinned version), or with `--quick` on this machine's Node
 //    alone; `--runtimes=` picks some of the matrix. Then, under this
 //    machine's Node, a small download as an ESM and a CommonJS consumer,
+//    the two builds sharing one file's lock in one process,
 //    `dlmanager --version` through the installed bin, and a type check of the
 //    code examples of README.md and docs/, and of a CommonJS consumer
 //    (`nodenext` and `bundler`).
@@ -202,6 +203,11 @@ try {
     writeFileSync(join(project, format, "smoke.js"), smokeScript(format));
     await run("node", ["smoke.js"], join(project, format));
   }
+  // Both formats in one process (an ES module app with a CommonJS
+  // dependency): two copies of the library, which must still see each
+  // other's locks.
+  writeFileSync(join(project, "esm", "dual.js"), dualScript());
+  await run("node", ["dual.js"], join(project, "esm"));
   // The bin as npx finds it: node_modules/.bin/dlmanager, run by its shebang.
   const version = await run(
     join(project, "node_modules", ".bin", "dlmanager"),
@@ -375,6 +381,61 @@ server.listen(0, "127.0.0.1", async () => {
     throw new Error("downloads/smoke.txt differs from what was served");
   }
   console.log("Smoke test (${format}): downloaded " + body.length + " bytes");
+});
+`;
+}
+
+function dualScript(): string {
+  return `import { createServer } from "node:http";
+import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import * as esm from "${name}";
+
+const cjs = createRequire(import.meta.url)("${name}");
+const body = "dlmanager dual smoke test\\n".repeat(100000);
+let requests = 0;
+let release;
+const released = new Promise((resolve) => (release = resolve));
+let onSecondRequest;
+const server = createServer(async (_request, response) => {
+  if (++requests === 2) onSecondRequest();
+  response.writeHead(200, { "content-length": body.length, etag: '"v1"' });
+  response.write(body.slice(0, body.length / 2));
+  await released;
+  response.end(body.slice(body.length / 2));
+});
+server.listen(0, "127.0.0.1", async () => {
+  const url = \`http://127.0.0.1:\${server.address().port}/dual.txt\`;
+  const first = new esm.DownloadManager("dual", { connections: 1 });
+  const second = new cjs.DownloadManager("dual", { connections: 1 });
+  const running = first.download(url);
+  await new Promise((resolve) =>
+    running.addEventListener("progress", (event) => {
+      if (event.current > 0) resolve();
+    })
+  );
+  // The other copy must wait for the lock this one holds, not take it
+  // over and ask for the rest of the file.
+  const other = second.download(url);
+  const seen = await new Promise((resolve) => {
+    onSecondRequest = () => resolve("asked the server");
+    other.addEventListener("statechange", () => {
+      if (other.state === "waiting") resolve("waited");
+    });
+  });
+  release();
+  await Promise.allSettled([first.wait(), second.wait()]);
+  server.close();
+  if (seen !== "waited" || requests !== 1 || !other.skipped) {
+    throw new Error(
+      \`While the ES module copy held the lock, the CommonJS copy \${seen} (\${requests} requests in all, ended \${other.state})\`,
+    );
+  }
+  await first.wait();
+  if (readFileSync("dual/dual.txt", "utf8") !== body) {
+    throw new Error("dual/dual.txt differs from what was served");
+  }
+  console.log("Smoke test (esm and script in one process): one download, the other waited");
 });
 `;
 }
