@@ -15,7 +15,7 @@
 //    from npm at a pinned version), or with `--quick` on this machine's Node
 //    alone; `--runtimes=` picks some of the matrix. Then, under this
 //    machine's Node, a small download as an ESM and a CommonJS consumer,
-//    the two builds sharing one file's lock in one process,
+//    the two builds sharing one file's lock and error classes in one process,
 //    `dlmanager --version` through the installed bin, and a type check of the
 //    code examples of README.md and docs/, and of a CommonJS consumer
 //    (`nodenext` and `bundler`).
@@ -397,7 +397,8 @@ let requests = 0;
 let release;
 const released = new Promise((resolve) => (release = resolve));
 let onSecondRequest;
-const server = createServer(async (_request, response) => {
+const server = createServer(async (request, response) => {
+  if (request.url === "/missing") return response.writeHead(404).end();
   if (++requests === 2) onSecondRequest();
   response.writeHead(200, { "content-length": body.length, etag: '"v1"' });
   response.write(body.slice(0, body.length / 2));
@@ -425,7 +426,6 @@ server.listen(0, "127.0.0.1", async () => {
   });
   release();
   await Promise.allSettled([first.wait(), second.wait()]);
-  server.close();
   if (seen !== "waited" || requests !== 1 || !other.skipped) {
     throw new Error(
       \`While the ES module copy held the lock, the CommonJS copy \${seen} (\${requests} requests in all, ended \${other.state})\`,
@@ -435,7 +435,16 @@ server.listen(0, "127.0.0.1", async () => {
   if (readFileSync("dual/dual.txt", "utf8") !== body) {
     throw new Error("dual/dual.txt differs from what was served");
   }
-  console.log("Smoke test (esm and script in one process): one download, the other waited");
+  // What one copy rejects with is an instance of the other's class.
+  second.download(\`http://127.0.0.1:\${server.address().port}/missing\`);
+  const error = await second.wait().then(() => undefined, (error) => error);
+  if (!(error instanceof esm.HTTPError) || !(error instanceof cjs.HTTPError)) {
+    throw new Error(\`The CommonJS copy's \${error} is no esm.HTTPError\`);
+  }
+  server.close();
+  console.log(
+    "Smoke test (esm and script in one process): one download, the other waited; errors are instances of both",
+  );
 });
 `;
 }
