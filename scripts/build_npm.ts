@@ -146,6 +146,11 @@ try {
   const cli = join(npm, bin);
   writeFileSync(cli, "#!/usr/bin/env node\n" + readFileSync(cli, "utf8"));
   chmodSync(cli, 0o755);
+  // Nothing imports the CLI (importing it runs it): the bin needs neither
+  // its types nor a CommonJS build of it.
+  for (const file of ["esm/cli.d.ts", "script/cli.js", "script/cli.d.ts"]) {
+    rmSync(join(npm, file));
+  }
   writeJson(join(npm, "package.json"), packageJson);
   writeJson(join(npm, "script", "package.json"), { type: "commonjs" });
   for (const file of ["README.md", "LICENSE"]) {
@@ -160,9 +165,10 @@ try {
   if (packed === undefined) throw new Error("npm pack reported no package");
   const shipped = packed.files.map((file) => file.path).sort();
   console.log(`Packed ${packed.filename}:\n  ${shipped.join("\n  ")}`);
+  // The CLI is the bin (esm/cli.js) and no export: no other build of it.
   const unexpected = shipped.filter((path) =>
     !/^(package\.json|README\.md|LICENSE|script\/package\.json|(esm|script)\/.*\.(js|d\.ts))$/
-      .test(path)
+      .test(path) || (/^(esm|script)\/cli\./.test(path) && path !== bin)
   );
   if (unexpected.length > 0) throw new Error(`Unexpected: ${unexpected}`);
 
