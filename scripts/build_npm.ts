@@ -15,6 +15,7 @@
 //    from npm at a pinned version), or with `--quick` on this machine's Node
 //    alone; `--runtimes=` picks some of the matrix. Then, under this
 //    machine's Node, a small download as an ESM and a CommonJS consumer,
+//    the two builds sharing one file's lock and error classes in one process,
 //    `dlmanager --version` through the installed bin, and a type check of the
 //    code examples of README.md and docs/, and of a CommonJS consumer
 //    (`nodenext` and `bundler`).
@@ -145,6 +146,11 @@ try {
   const cli = join(npm, bin);
   writeFileSync(cli, "#!/usr/bin/env node\n" + readFileSync(cli, "utf8"));
   chmodSync(cli, 0o755);
+  // Nothing imports the CLI (importing it runs it): the bin needs neither
+  // its types nor a CommonJS build of it.
+  for (const file of ["esm/cli.d.ts", "script/cli.js", "script/cli.d.ts"]) {
+    rmSync(join(npm, file));
+  }
   writeJson(join(npm, "package.json"), packageJson);
   writeJson(join(npm, "script", "package.json"), { type: "commonjs" });
   for (const file of ["README.md", "LICENSE"]) {
@@ -159,9 +165,10 @@ try {
   if (packed === undefined) throw new Error("npm pack reported no package");
   const shipped = packed.files.map((file) => file.path).sort();
   console.log(`Packed ${packed.filename}:\n  ${shipped.join("\n  ")}`);
+  // The CLI is the bin (esm/cli.js) and no export: no other build of it.
   const unexpected = shipped.filter((path) =>
     !/^(package\.json|README\.md|LICENSE|script\/package\.json|(esm|script)\/.*\.(js|d\.ts))$/
-      .test(path)
+      .test(path) || (/^(esm|script)\/cli\./.test(path) && path !== bin)
   );
   if (unexpected.length > 0) throw new Error(`Unexpected: ${unexpected}`);
 
@@ -202,6 +209,11 @@ try {
     writeFileSync(join(project, format, "smoke.js"), smokeScript(format));
     await run("node", ["smoke.js"], join(project, format));
   }
+  // Both formats in one process (an ES module app with a CommonJS
+  // dependency): two copies of the library, which must still see each
+  // other's locks.
+  writeFileSync(join(project, "esm", "dual.js"), dualScript());
+  await run("node", ["dual.js"], join(project, "esm"));
   // The bin as npx finds it: node_modules/.bin/dlmanager, run by its shebang.
   const version = await run(
     join(project, "node_modules", ".bin", "dlmanager"),
@@ -375,6 +387,70 @@ server.listen(0, "127.0.0.1", async () => {
     throw new Error("downloads/smoke.txt differs from what was served");
   }
   console.log("Smoke test (${format}): downloaded " + body.length + " bytes");
+});
+`;
+}
+
+function dualScript(): string {
+  return `import { createServer } from "node:http";
+import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import * as esm from "${name}";
+
+const cjs = createRequire(import.meta.url)("${name}");
+const body = "dlmanager dual smoke test\\n".repeat(100000);
+let requests = 0;
+let release;
+const released = new Promise((resolve) => (release = resolve));
+let onSecondRequest;
+const server = createServer(async (request, response) => {
+  if (request.url === "/missing") return response.writeHead(404).end();
+  if (++requests === 2) onSecondRequest();
+  response.writeHead(200, { "content-length": body.length, etag: '"v1"' });
+  response.write(body.slice(0, body.length / 2));
+  await released;
+  response.end(body.slice(body.length / 2));
+});
+server.listen(0, "127.0.0.1", async () => {
+  const url = \`http://127.0.0.1:\${server.address().port}/dual.txt\`;
+  const first = new esm.DownloadManager("dual", { connections: 1 });
+  const second = new cjs.DownloadManager("dual", { connections: 1 });
+  const running = first.download(url);
+  await new Promise((resolve) =>
+    running.addEventListener("progress", (event) => {
+      if (event.current > 0) resolve();
+    })
+  );
+  // The other copy must wait for the lock this one holds, not take it
+  // over and ask for the rest of the file.
+  const other = second.download(url);
+  const seen = await new Promise((resolve) => {
+    onSecondRequest = () => resolve("asked the server");
+    other.addEventListener("statechange", () => {
+      if (other.state === "waiting") resolve("waited");
+    });
+  });
+  release();
+  await Promise.allSettled([first.wait(), second.wait()]);
+  if (seen !== "waited" || requests !== 1 || !other.skipped) {
+    throw new Error(
+      \`While the ES module copy held the lock, the CommonJS copy \${seen} (\${requests} requests in all, ended \${other.state})\`,
+    );
+  }
+  await first.wait();
+  if (readFileSync("dual/dual.txt", "utf8") !== body) {
+    throw new Error("dual/dual.txt differs from what was served");
+  }
+  // What one copy rejects with is an instance of the other's class.
+  second.download(\`http://127.0.0.1:\${server.address().port}/missing\`);
+  const error = await second.wait().then(() => undefined, (error) => error);
+  if (!(error instanceof esm.HTTPError) || !(error instanceof cjs.HTTPError)) {
+    throw new Error(\`The CommonJS copy's \${error} is no esm.HTTPError\`);
+  }
+  server.close();
+  console.log(
+    "Smoke test (esm and script in one process): one download, the other waited; errors are instances of both",
+  );
 });
 `;
 }

@@ -12,6 +12,29 @@ import {
 export type { NetworkErrorCode } from "./_http/network_failure.ts";
 
 /**
+ * Makes `instanceof error` also true of the errors made by another copy of
+ * this module in the process: the npm package's ES module and CommonJS
+ * builds are two copies (an app importing one and a dependency requiring the
+ * other), as are two versions of the package. The class's prototype carries
+ * a mark under a key every copy shares (`Symbol.for`), inherited by
+ * subclasses' errors; a caller's own subclass of it keeps the plain check.
+ */
+function recognizedAcrossCopies(
+  error: abstract new (...args: never[]) => Error,
+  name: string,
+): void {
+  const mark = Symbol.for(`@x/dlmanager/${name}`);
+  Object.defineProperty(error.prototype, mark, { value: true });
+  Object.defineProperty(error, Symbol.hasInstance, {
+    value(this: unknown, value: unknown): boolean {
+      return Function.prototype[Symbol.hasInstance].call(this, value) ||
+        (this === error && typeof value === "object" && value !== null &&
+          mark in value);
+    },
+  });
+}
+
+/**
  * Raised by {@linkcode Download.wait} (and `raiseIfError()`) when the download
  * was canceled. The seed's `DownloadInterrupt`.
  *
@@ -41,6 +64,7 @@ export class DownloadInterrupt extends Error {
     this.name = "DownloadInterrupt";
   }
 }
+recognizedAcrossCopies(DownloadInterrupt, "DownloadInterrupt");
 
 /** Options for {@linkcode HTTPError}. */
 export interface HTTPErrorOptions {
@@ -99,6 +123,7 @@ export class HTTPError extends Error {
     this.retryAfter = options.retryAfter;
   }
 }
+recognizedAcrossCopies(HTTPError, "HTTPError");
 
 /**
  * The connection failed: the host name was not found, the connection was
@@ -145,6 +170,7 @@ export class NetworkError extends Error {
     this.code = code;
   }
 }
+recognizedAcrossCopies(NetworkError, "NetworkError");
 
 function hostOf(url: string): string {
   try {
@@ -212,6 +238,7 @@ export class TimeoutError extends Error {
     this.speed = slow?.speed;
   }
 }
+recognizedAcrossCopies(TimeoutError, "TimeoutError");
 
 /**
  * The server's answer broke what it announced: a body shorter or longer than
@@ -238,6 +265,7 @@ export class ProtocolError extends Error {
     this.name = "ProtocolError";
   }
 }
+recognizedAcrossCopies(ProtocolError, "ProtocolError");
 
 /**
  * The server redirected more than `maxRedirects` times (a loop, most likely),
@@ -263,6 +291,7 @@ export class RedirectError extends Error {
     this.name = "RedirectError";
   }
 }
+recognizedAcrossCopies(RedirectError, "RedirectError");
 
 /**
  * The downloaded bytes do not have the expected digest. The file was removed.
@@ -305,6 +334,7 @@ export class IntegrityError extends Error {
     this.actual = options.actual;
   }
 }
+recognizedAcrossCopies(IntegrityError, "IntegrityError");
 
 /** The head of this library's messages about a download: `Cannot download "URL": `. */
 const DOWNLOAD_PREFIX = /^Cannot download "[^"]*": /;
@@ -366,6 +396,7 @@ export class RetriesExhaustedError extends Error {
     this.errors = errors;
   }
 }
+recognizedAcrossCopies(RetriesExhaustedError, "RetriesExhaustedError");
 
 /**
  * Another process has been downloading the same destination for longer than
@@ -418,6 +449,7 @@ export class LockTimeoutError extends Error {
     this.timeout = timeout;
   }
 }
+recognizedAcrossCopies(LockTimeoutError, "LockTimeoutError");
 
 /** What the commonest error numbers mean, in the same words on every runtime. */
 const FILE_SYSTEM_FAILURES: Record<string, string> = {
@@ -485,3 +517,4 @@ export class FileSystemError extends Error {
     this.path = path;
   }
 }
+recognizedAcrossCopies(FileSystemError, "FileSystemError");

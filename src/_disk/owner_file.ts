@@ -28,6 +28,10 @@ export interface Owner extends ProcessIdentity {
   released?: true | undefined;
 }
 
+// The key of `heldTokens` on `globalThis`: never change it, every version
+// of the package must find the others' set.
+const HELD_TOKENS = Symbol.for("@x/dlmanager/heldTokens");
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -165,8 +169,16 @@ export class OwnerFile {
 
 /** This process's owner files, by directory. */
 const ownerFiles = new Map<string, OwnerFile>();
-/** The tokens of the locks (and owner files) this process holds. */
-export const heldTokens: Set<string> = new Set();
+/**
+ * The tokens of the locks (and owner files) this process holds: one set for
+ * every copy of this module the process loaded (the npm package's ES module
+ * and CommonJS builds, or two versions of the package), which would
+ * otherwise judge each other's locks, naming this process, dead and take
+ * them over.
+ */
+export const heldTokens: Set<string> = ((globalThis as {
+  [HELD_TOKENS]?: Set<string>;
+})[HELD_TOKENS] ??= new Set());
 
 /** The name of the owner file holding `token`. */
 export function ownerFileName(token: string): string {
