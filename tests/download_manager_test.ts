@@ -39,6 +39,16 @@ test("DownloadManager throws a FileSystemError when destdir cannot be made (a fi
   });
 });
 
+test("DownloadManager throws a FileSystemError when the system refuses destdir though its parent exists (/proc)", () => {
+  // Node's own recursive mkdir (20 to 24) looped for good on this one.
+  const destdir = "/proc/dlmanager-test/sub";
+  assert.throws(() => new DownloadManager(destdir), {
+    name: "FileSystemError",
+    code: "ENOENT",
+    path: destdir,
+  });
+});
+
 test("DownloadManager.download() names the file after the URL's last segment, decoded", async () => {
   const body = patternBytes(100);
   await using server = await startServer({
