@@ -95,7 +95,12 @@ export function sourcesOf(
   // manager (its own check, then the download's), almost always for one URL.
   const sources: string[] = [];
   for (const each of urls) {
-    const parsed = new URL(each);
+    let parsed: URL;
+    try {
+      parsed = new URL(each);
+    } catch {
+      throw new TypeError(`Cannot download "${each}": it is not a URL`);
+    }
     if (!isHttp(parsed)) {
       throw new TypeError(
         `Cannot download "${parsed.href}": only http: and https: URLs are supported`,

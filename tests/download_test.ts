@@ -453,7 +453,10 @@ test("Download.wait() before start() rejects", async () => {
 });
 
 test("Download constructor rejects a bad URL, dest or chunkSize", () => {
-  assert.throws(() => new Download("not a url", "f"), TypeError);
+  assert.throws(() => new Download("not a url", "f"), {
+    name: "TypeError",
+    message: `Cannot download "not a url": it is not a URL`,
+  });
   assert.throws(() => new Download("http://127.0.0.1/f", ""), TypeError);
   for (
     const url of [
