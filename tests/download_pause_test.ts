@@ -214,6 +214,34 @@ test("Download with connections, paused, records its parts and fetches only what
   }
 });
 
+test("Download with connections, paused once every part is on disk, ends on resume without asking again", async () => {
+  await using server = await stallingServer();
+  await using dir = await tempDir();
+  const download = new Download(server.url, dir.join("f"), {
+    ...FAST,
+    connections: 4,
+  });
+  // Paused at the last byte's report: the parts stop before the transfer
+  // ends, and record the whole file as on disk.
+  let paused: Promise<void> | undefined;
+  download.addEventListener("progress", ({ current, total }) => {
+    if (current === total) paused ??= download.pause();
+  });
+  download.start();
+  await reached(download, BODY.byteLength);
+  await paused;
+  assert.equal(download.state, "paused");
+  const ranges = readSidecar(partialPaths(dir.join("f")).sidecar)?.ranges;
+  assert.deepEqual(ranges, [[0, BODY.byteLength]]);
+  const requests = server.log.ranges.length;
+  download.resume();
+  await download.wait();
+  assert.equal(server.log.ranges.length, requests);
+  assert.equal(download.bytesWritten, BODY.byteLength);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("DownloadManager.pause() holds its running and queued downloads; resume() finishes them", async () => {
   await using a = await stallingServer(MiB);
   await using b = await stallingServer();

@@ -172,12 +172,15 @@ export class Workers {
       // The download's first connection is counted already.
       const extra = this.#count > 0;
       if (extra && !budget.tryAcquire(host)) return;
-      this.#count++;
+      const counted = ++this.#count;
       const worker = this.#work().finally(() => {
         if (extra) budget.release(host);
         this.#running.delete(worker);
       });
       this.#running.add(worker);
+      // It left at once, uncounted already: nothing was left to claim, and
+      // another would find nothing either (every part on disk, resumed).
+      if (this.#count < counted) return;
     }
   }
 
