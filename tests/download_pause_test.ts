@@ -242,6 +242,30 @@ test("Download with connections, paused once every part is on disk, ends on resu
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download with connections, paused mid-flow, reports every byte its parts recorded", async () => {
+  const body = patternBytes(32 * MiB, 5);
+  await using server = await serveFile({ body, etag: ETAG });
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), {
+    ...FAST,
+    connections: 8,
+  });
+  download.start();
+  // Each pause may find a report held back (they are at most every 50 ms)
+  // or not, as the connections' writes fall: three pauses.
+  for (const at of [2, 8, 14]) {
+    await reached(download, at * MiB);
+    await download.pause();
+    const ranges = readSidecar(partialPaths(dir.join("f")).sidecar)?.ranges;
+    assert.ok(ranges !== undefined);
+    const recorded = ranges.reduce((sum, [s, e]) => sum + e - s, 0);
+    assert.equal(download.bytesWritten, recorded);
+    download.resume();
+  }
+  await download.wait();
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+});
+
 test("DownloadManager.pause() holds its running and queued downloads; resume() finishes them", async () => {
   await using a = await stallingServer(MiB);
   await using b = await stallingServer();

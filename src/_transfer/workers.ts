@@ -12,6 +12,7 @@
 // crash loses at most a second of them.
 
 import { ProtocolError } from "../errors.ts";
+import { Paused } from "../_pause.ts";
 import { failureOf } from "../_http/failure.ts";
 import { cancelOnAbort } from "../_body/cancel_on_abort.ts";
 import { reusedReader } from "../_body/reused_reader.ts";
@@ -137,6 +138,15 @@ export class Workers {
     } finally {
       expectListeners(signal, -maxConnections);
       clearInterval(timer);
+      // The last writes' report, if it was held back: a pause must not
+      // leave progress (and `bytesWritten`) behind the bytes on disk (a
+      // cancel tells nothing more).
+      if (
+        this.#reportLater !== undefined &&
+        this.#failure?.error instanceof Paused
+      ) {
+        this.#report(performance.now());
+      }
       clearTimeout(this.#reportLater);
       this.#transfer.showParts(undefined);
     }
