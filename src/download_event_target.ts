@@ -106,6 +106,9 @@ export class DownloadEventTarget extends EventTarget {
     options?: boolean | ListenerOptions,
   ): void {
     if (listener === null) return;
+    // Not added, as the platform adds none: a wrapper kept for it would make
+    // the same listener, added later without the signal, look added.
+    if (typeof options === "object" && options.signal?.aborted) return;
     let types = listened.get(this);
     if (types === undefined) listened.set(this, types = new Set());
     types.add(type);

@@ -269,6 +269,21 @@ test("Download's removeEventListener, once and signal stop a listener as EventTa
   assert.equal(signaled, 1);
 });
 
+test("Download's listener given an aborted signal is not added, and the same listener added later hears", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), FAST);
+  let heard = 0;
+  const listener = (): void => {
+    heard++;
+  };
+  download.addEventListener("done", listener, { signal: AbortSignal.abort() });
+  download.addEventListener("done", listener);
+  download.start();
+  await download.wait();
+  assert.equal(heard, 1);
+});
+
 test("Download's seed callbacks and its events both hear everything", async () => {
   await using server = await serve();
   await using dir = await tempDir();
