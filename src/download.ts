@@ -266,7 +266,7 @@ export class Download extends DownloadStatus {
   /**
    * Resumes a paused download: it asks the server for what is not on disk
    * (with `Range` and `If-Range`), or starts over if the file changed.
-   * Does nothing if it is not paused.
+   * Does nothing if it is not paused, or once canceled.
    *
    * @example
    * ```ts ignore
@@ -275,7 +275,8 @@ export class Download extends DownloadStatus {
    * ```
    */
   resume(): void {
-    if (!this.#pause.paused) return;
+    // A cancel ends a paused download as it is: it is not running again.
+    if (!this.#pause.paused || this.#status.canceled) return;
     this.#pause.resume();
     this.#emitState();
   }

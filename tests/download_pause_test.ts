@@ -157,6 +157,23 @@ test("Download canceled while paused ends with DownloadInterrupt and leaves noth
   assert.deepEqual(await dir.list(), []);
 });
 
+test("Download canceled while paused stays out of running: a resume() meanwhile does nothing", async () => {
+  await using server = await stallingServer(MiB);
+  await using dir = await tempDir();
+  const download = new Download(server.url, dir.join("f"), FAST);
+  const states: string[] = [];
+  download.addEventListener("statechange", ({ state }) => states.push(state));
+  download.start();
+  await reached(download, MiB);
+  await download.pause();
+  download.cancel();
+  download.resume();
+  await assert.rejects(download.wait(), DownloadInterrupt);
+  assert.deepEqual(states, ["running", "paused", "canceled"]);
+  assert.equal(server.log.ranges.length, 1);
+  assert.deepEqual(await dir.list(), []);
+});
+
 test("Download.pause() and resume() do nothing once it has ended", async () => {
   await using server = await stallingServer();
   await using dir = await tempDir();
