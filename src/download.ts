@@ -93,6 +93,8 @@ export class Download extends DownloadStatus {
   #finishedCallback: ((download: Download) => void) | undefined;
   #onStateChange: StateChangeCallback | undefined;
   #signal: AbortSignal | undefined;
+  // Whether `#onSignal` listens to `#signal` (from the start or the queue).
+  #listening = false;
   #abort = new AbortController();
   #settled: Promise<void>;
   #settle: () => void = () => {};
@@ -165,13 +167,8 @@ export class Download extends DownloadStatus {
       );
     }
     this.#status.phase = "running";
-    if (this.#signal !== undefined) {
-      if (this.#signal.aborted) this.cancel();
-      // One signal may be given to many downloads: their listeners are not
-      // the caller's leak.
-      expectListeners(this.#signal, 1);
-      this.#signal.addEventListener("abort", this.#onSignal);
-    }
+    if (this.#signal?.aborted) this.cancel();
+    else this.#listen();
     this.#emitState();
     void this.#run();
   }
@@ -340,6 +337,25 @@ export class Download extends DownloadStatus {
 
   #onSignal = (): void => this.cancel();
 
+  /** Cancels the download when its signal aborts, from now until it ends. */
+  #listen(): void {
+    const signal = this.#signal;
+    if (signal === undefined || this.#listening) return;
+    this.#listening = true;
+    // One signal may be given to many downloads: their listeners are not
+    // the caller's leak.
+    expectListeners(signal, 1);
+    signal.addEventListener("abort", this.#onSignal);
+  }
+
+  #unlisten(): void {
+    const signal = this.#signal;
+    if (signal === undefined || !this.#listening) return;
+    this.#listening = false;
+    signal.removeEventListener("abort", this.#onSignal);
+    expectListeners(signal, -1);
+  }
+
   /** Aborts the download's signal, and the transfer's run under it. */
   #abortWith(reason: unknown): void {
     this.#abort.abort(reason);
@@ -349,6 +365,12 @@ export class Download extends DownloadStatus {
   #enqueue(): void {
     if (this.#status.phase !== "idle" || this.#status.canceled) return;
     this.#status.phase = "queued";
+    // A queued download's signal cancels it in the queue, as cancel() does.
+    if (this.#signal?.aborted) {
+      this.cancel();
+      return;
+    }
+    this.#listen();
     this.#emitState();
   }
 
@@ -396,10 +418,6 @@ export class Download extends DownloadStatus {
       // Release the connection if the body was not read to its end.
       this.#abort.abort(error);
     } finally {
-      if (this.#signal !== undefined) {
-        this.#signal.removeEventListener("abort", this.#onSignal);
-        expectListeners(this.#signal, -1);
-      }
       this.#finish();
     }
   }
@@ -463,6 +481,7 @@ export class Download extends DownloadStatus {
 
   #finish(): void {
     this.#status.phase = "done";
+    this.#unlisten();
     try {
       this.#finishedCallback?.(this);
     } catch (error) {
