@@ -384,8 +384,18 @@ export class Download extends DownloadStatus {
    * then the `statechange` listeners.
    */
   #emitState(): void {
+    const state = this.#tellState();
+    if (state === undefined) return;
+    this.#dispatch("statechange", () => new DownloadStateEvent(this, state));
+  }
+
+  /**
+   * Tells the state-change callback the state, if it changed (its error
+   * becomes the download's); returns it then.
+   */
+  #tellState(): DownloadState | undefined {
     const state = this.state;
-    if (state === this.#told) return;
+    if (state === this.#told) return undefined;
     this.#told = state;
     try {
       this.#onStateChange?.(this, state);
@@ -393,7 +403,7 @@ export class Download extends DownloadStatus {
       this.#fail(error);
       this.#abortWith(error);
     }
-    this.#dispatch("statechange", () => new DownloadStateEvent(this, state));
+    return state;
   }
 
   /**
@@ -487,13 +497,23 @@ export class Download extends DownloadStatus {
     } catch (error) {
       this.#fail(error);
     }
+    // The callback hears the last state before the events are made: an
+    // error it throws there fails the download (it hears that too), and the
+    // events tell how it ended, as wait() does.
+    let state = this.#tellState();
+    if (state !== undefined && state !== this.state) {
+      state = this.#tellState() ?? state;
+    }
     if (this.#status.failed) {
       const error = this.#status.error;
       this.#dispatch("error", () => new DownloadErrorEvent(this, error));
     } else if (!this.#status.canceled) {
       this.#dispatch("done", () => new DownloadEvent("done", this));
     }
-    this.#emitState();
+    if (state !== undefined) {
+      const last = state;
+      this.#dispatch("statechange", () => new DownloadStateEvent(this, last));
+    }
     this.#settle();
   }
 }

@@ -306,6 +306,25 @@ test("Download's seed callbacks and its events both hear everything", async () =
   );
 });
 
+test("Download whose onStateChange throws at the end tells that it failed, as wait() does", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const told: string[] = [];
+  const download = new Download(server.url(), dir.join("f"), {
+    ...FAST,
+    onStateChange: (_d, state) => {
+      told.push(state);
+      if (state === "done") throw new Error("the callback failed");
+    },
+  });
+  const events = record(download);
+  download.start();
+  await assert.rejects(download.wait(), /the callback failed/);
+  assert.equal(download.state, "failed");
+  assert.deepEqual(told, ["running", "done", "failed"]);
+  assert.deepEqual(names(events), ["running", "progress", "error", "failed"]);
+});
+
 test("DownloadManager relays every download's events, and its events() ends when none is left", async () => {
   await using server = await serve();
   await using dir = await tempDir();
