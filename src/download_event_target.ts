@@ -135,9 +135,11 @@ export class DownloadEventTarget extends EventTarget {
     };
     byKey.set(key, wrapper);
     if (typeof options === "object") {
-      options.signal?.addEventListener("abort", () => byKey.delete(key), {
-        once: true,
-      });
+      // Forgets this wrapper only: the listener may have been removed and
+      // added again (without the signal) since.
+      options.signal?.addEventListener("abort", () => {
+        if (byKey.get(key) === wrapper) byKey.delete(key);
+      }, { once: true });
     }
     super.addEventListener(type, wrapper, options);
   }

@@ -284,6 +284,25 @@ test("Download's listener given an aborted signal is not added, and the same lis
   assert.equal(heard, 1);
 });
 
+test("Download's listener removed and added again without its signal stays removable once that signal aborts", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), FAST);
+  let heard = 0;
+  const listener = (): void => {
+    heard++;
+  };
+  const stop = new AbortController();
+  download.addEventListener("done", listener, { signal: stop.signal });
+  download.removeEventListener("done", listener);
+  download.addEventListener("done", listener);
+  stop.abort();
+  download.removeEventListener("done", listener);
+  download.start();
+  await download.wait();
+  assert.equal(heard, 0);
+});
+
 test("Download's seed callbacks and its events both hear everything", async () => {
   await using server = await serve();
   await using dir = await tempDir();
