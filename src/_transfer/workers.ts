@@ -87,6 +87,9 @@ export class Workers {
   #count = 0;
   #failure: { error: unknown } | undefined;
   #stop = new AbortController();
+  // What a connection's wait to retry listens to: a failure of another
+  // connection (`#stop`) ends it too, not only the download's signal.
+  #retrySignal: AbortSignal | undefined;
   #lastReport = 0;
   #reported = false;
   #reportLater: ReturnType<typeof setTimeout> | undefined;
@@ -128,10 +131,12 @@ export class Workers {
     this.#transfer.showParts(() => this.#pieces.active);
     this.#start = { time: performance.now(), bytes: this.#pieces.bytesDone };
     // Each connection listens to both signals (or, while it waits to retry,
-    // to the download's): as many as it may open, while they run.
+    // to one aborted by either): as many as it may open, while they run.
     const { signal, maxConnections } = this.#transfer;
     expectListeners(signal, maxConnections);
     expectListeners(this.#stop.signal, maxConnections);
+    this.#retrySignal = AbortSignal.any([signal, this.#stop.signal]);
+    expectListeners(this.#retrySignal, maxConnections);
     try {
       this.#fill();
       while (this.#running.size > 0) await Promise.race(this.#running);
@@ -218,6 +223,7 @@ export class Workers {
           await withRetries(
             {
               ...this.#transfer,
+              signal: this.#retrySignal ?? this.#transfer.signal,
               isFinal: (error) =>
                 error instanceof StartOver || error instanceof RangeIgnored ||
                 (isRefusal(error) && this.#count > 1),
