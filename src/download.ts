@@ -146,7 +146,8 @@ export class Download extends DownloadStatus {
 
   /**
    * Starts the download in the background. A download runs at most once: a
-   * second call (or a call after a cancel) throws.
+   * second call (or a call after a cancel) throws. With its `signal` aborted
+   * already, it is canceled at once, without running.
    *
    * @example Start, then wait
    * ```ts ignore
@@ -166,9 +167,13 @@ export class Download extends DownloadStatus {
         }`,
       );
     }
+    // Its signal aborted already: canceled before it runs, as in the queue.
+    if (this.#signal?.aborted) {
+      this.cancel();
+      return;
+    }
     this.#status.phase = "running";
-    if (this.#signal?.aborted) this.cancel();
-    else this.#listen();
+    this.#listen();
     this.#emitState();
     void this.#run();
   }

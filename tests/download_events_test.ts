@@ -12,6 +12,7 @@ import {
   Download,
   DownloadErrorEvent,
   type DownloadEvent,
+  DownloadInterrupt,
   DownloadManager,
   type DownloadOptions,
   DownloadProgressEvent,
@@ -134,6 +135,22 @@ test("Download dispatches only the last statechange when canceled", async () => 
   await download.wait({ raiseIfError: false });
   release.resolve();
   assert.deepEqual(names(events), ["running", "progress", "canceled"]);
+});
+
+test("Download started with an aborted signal is canceled without running", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), {
+    ...FAST,
+    signal: AbortSignal.abort(),
+  });
+  const events = record(download);
+  download.start();
+  assert.equal(download.state, "canceled");
+  await assert.rejects(download.wait(), DownloadInterrupt);
+  assert.deepEqual(names(events), ["canceled"]);
+  assert.equal(server.log.ranges.length, 0);
+  assert.deepEqual(await dir.list(), []);
 });
 
 test("Download's events() yields every event for `for await`, and ends after the last", async () => {
