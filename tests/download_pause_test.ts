@@ -20,6 +20,7 @@ import {
   type FileRouteLog,
   type FileRouteOptions,
   patternBytes,
+  type Route,
   serveFile,
   startServer,
 } from "./_helpers/server.ts";
@@ -277,6 +278,83 @@ test("Download with connections, paused mid-flow, reports every byte its parts r
     assert.ok(ranges !== undefined);
     const recorded = ranges.reduce((sum, [s, e]) => sum + e - s, 0);
     assert.equal(download.bytesWritten, recorded);
+    download.resume();
+  }
+  await download.wait();
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+});
+
+/**
+ * A server of `body` (with Range and If-Range) that sends it in 64 KiB
+ * writes a millisecond apart, so that the runtime's pipe writes between two
+ * looks at the file; `sent(n)` resolves once `n` more writes are sent.
+ */
+async function pacedServer(
+  body: Uint8Array,
+): Promise<
+  { url: string; sent: (n: number) => Promise<void> } & AsyncDisposable
+> {
+  const CHUNK = 64 * 1024;
+  let count = 0;
+  const waits: { count: number; resolve: () => void }[] = [];
+  const route: Route = async (request, response) => {
+    const match = /^bytes=(\d+)-$/.exec(request.headers.range ?? "");
+    const start = match !== null && request.headers["if-range"] === ETAG
+      ? Number(match[1])
+      : 0;
+    const headers = {
+      "accept-ranges": "bytes",
+      etag: ETAG,
+      "content-length": body.byteLength - start,
+    };
+    response.writeHead(
+      start > 0 ? 206 : 200,
+      start > 0
+        ? {
+          ...headers,
+          "content-range": `bytes ${start}-${
+            body.byteLength - 1
+          }/${body.byteLength}`,
+        }
+        : headers,
+    );
+    for (let at = start; at < body.byteLength; at += CHUNK) {
+      if (response.destroyed) return;
+      if (!response.write(body.subarray(at, at + CHUNK))) {
+        await new Promise((resolve) => response.once("drain", resolve));
+      }
+      count++;
+      for (const wait of waits) if (count >= wait.count) wait.resolve();
+      await delay(1);
+    }
+    response.end();
+  };
+  const server = await startServer({ "/f": route });
+  return {
+    url: server.url("/f"),
+    sent: (n) =>
+      new Promise((resolve) => waits.push({ count: count + n, resolve })),
+    [Symbol.asyncDispose]: () => server.close(),
+  };
+}
+
+test("Download paused while the runtime's pipe writes reports every byte on disk", async () => {
+  const body = patternBytes(32 * MiB, 9);
+  await using server = await pacedServer(body);
+  await using dir = await tempDir();
+  // One connection, no digest, no chunkSize: the runtime's pipe, whose
+  // progress is the file's size, looked at every 100 ms.
+  const download = new Download(server.url, dir.join("f"), {
+    ...FAST,
+    connections: 1,
+  });
+  download.start();
+  for (let pause = 0; pause < 3; pause++) {
+    // A look at the file saw new bytes; more are written after it.
+    await reached(download, download.bytesWritten + 1);
+    await server.sent(8);
+    await download.pause();
+    assert.equal(download.bytesWritten, await partialSize(dir));
     download.resume();
   }
   await download.wait();
