@@ -391,6 +391,12 @@ export class Download extends DownloadStatus {
   #emitState(): void {
     const state = this.#tellState();
     if (state === undefined) return;
+    // The callback failed a queued download: it ends there, as a cancel
+    // there ends it, rather than wait for a slot to run only to fail.
+    if (this.#status.failed && this.#status.phase === "queued") {
+      this.#finish();
+      return;
+    }
     this.#dispatch("statechange", () => new DownloadStateEvent(this, state));
   }
 

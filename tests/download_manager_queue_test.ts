@@ -166,6 +166,33 @@ test("A queued download's signal cancels it in the queue, as cancel() does", asy
   assert.deepEqual(await dir.list(), ["0"]);
 });
 
+test("A queued download whose onStateChange throws ends failed in the queue, never running", async () => {
+  const gate = deferred();
+  const server = gatedRoutes(2, gate.promise);
+  await using http = await startServer(server.routes);
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { concurrency: 1 });
+  const states: string[] = [];
+  manager.addEventListener("statechange", ({ download, state }) => {
+    if (download.getDest().endsWith("1")) states.push(state);
+  });
+  const first = manager.download(http.url("/0")) as Download;
+  const queued = manager.download(http.url("/1"), {
+    onStateChange: (_download, state) => {
+      if (state === "queued") throw new Error("the callback failed");
+    },
+  }) as Download;
+  assert.equal(queued.state, "failed");
+  // Ended while the first still runs.
+  await assert.rejects(queued.wait(), /the callback failed/);
+  assert.equal(first.state, "running");
+  gate.resolve();
+  await manager.wait({ raiseIfError: false });
+  assert.deepEqual(states, ["failed"]);
+  assert.deepEqual(server.order, ["/0"]);
+  assert.deepEqual(await dir.list(), ["0"]);
+});
+
 test("DownloadManager.cancel(cancelIf) cancels queued downloads too", async () => {
   const gate = deferred();
   const server = gatedRoutes(3, gate.promise);
