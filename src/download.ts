@@ -93,6 +93,8 @@ export class Download extends DownloadStatus {
   #finishedCallback: ((download: Download) => void) | undefined;
   #onStateChange: StateChangeCallback | undefined;
   #signal: AbortSignal | undefined;
+  // Whether `#onSignal` listens to `#signal` (from the start or the queue).
+  #listening = false;
   #abort = new AbortController();
   #settled: Promise<void>;
   #settle: () => void = () => {};
@@ -144,7 +146,8 @@ export class Download extends DownloadStatus {
 
   /**
    * Starts the download in the background. A download runs at most once: a
-   * second call (or a call after a cancel) throws.
+   * second call (or a call after a cancel) throws. With its `signal` aborted
+   * already, it is canceled at once, without running.
    *
    * @example Start, then wait
    * ```ts ignore
@@ -164,14 +167,13 @@ export class Download extends DownloadStatus {
         }`,
       );
     }
-    this.#status.phase = "running";
-    if (this.#signal !== undefined) {
-      if (this.#signal.aborted) this.cancel();
-      // One signal may be given to many downloads: their listeners are not
-      // the caller's leak.
-      expectListeners(this.#signal, 1);
-      this.#signal.addEventListener("abort", this.#onSignal);
+    // Its signal aborted already: canceled before it runs, as in the queue.
+    if (this.#signal?.aborted) {
+      this.cancel();
+      return;
     }
+    this.#status.phase = "running";
+    this.#listen();
     this.#emitState();
     void this.#run();
   }
@@ -266,7 +268,7 @@ export class Download extends DownloadStatus {
   /**
    * Resumes a paused download: it asks the server for what is not on disk
    * (with `Range` and `If-Range`), or starts over if the file changed.
-   * Does nothing if it is not paused.
+   * Does nothing if it is not paused, or once canceled.
    *
    * @example
    * ```ts ignore
@@ -275,7 +277,8 @@ export class Download extends DownloadStatus {
    * ```
    */
   resume(): void {
-    if (!this.#pause.paused) return;
+    // A cancel ends a paused download as it is: it is not running again.
+    if (!this.#pause.paused || this.#status.canceled) return;
     this.#pause.resume();
     this.#emitState();
   }
@@ -339,6 +342,25 @@ export class Download extends DownloadStatus {
 
   #onSignal = (): void => this.cancel();
 
+  /** Cancels the download when its signal aborts, from now until it ends. */
+  #listen(): void {
+    const signal = this.#signal;
+    if (signal === undefined || this.#listening) return;
+    this.#listening = true;
+    // One signal may be given to many downloads: their listeners are not
+    // the caller's leak.
+    expectListeners(signal, 1);
+    signal.addEventListener("abort", this.#onSignal);
+  }
+
+  #unlisten(): void {
+    const signal = this.#signal;
+    if (signal === undefined || !this.#listening) return;
+    this.#listening = false;
+    signal.removeEventListener("abort", this.#onSignal);
+    expectListeners(signal, -1);
+  }
+
   /** Aborts the download's signal, and the transfer's run under it. */
   #abortWith(reason: unknown): void {
     this.#abort.abort(reason);
@@ -348,6 +370,12 @@ export class Download extends DownloadStatus {
   #enqueue(): void {
     if (this.#status.phase !== "idle" || this.#status.canceled) return;
     this.#status.phase = "queued";
+    // A queued download's signal cancels it in the queue, as cancel() does.
+    if (this.#signal?.aborted) {
+      this.cancel();
+      return;
+    }
+    this.#listen();
     this.#emitState();
   }
 
@@ -361,8 +389,24 @@ export class Download extends DownloadStatus {
    * then the `statechange` listeners.
    */
   #emitState(): void {
+    const state = this.#tellState();
+    if (state === undefined) return;
+    // The callback failed a queued download: it ends there, as a cancel
+    // there ends it, rather than wait for a slot to run only to fail.
+    if (this.#status.failed && this.#status.phase === "queued") {
+      this.#finish();
+      return;
+    }
+    this.#dispatch("statechange", () => new DownloadStateEvent(this, state));
+  }
+
+  /**
+   * Tells the state-change callback the state, if it changed (its error
+   * becomes the download's); returns it then.
+   */
+  #tellState(): DownloadState | undefined {
     const state = this.state;
-    if (state === this.#told) return;
+    if (state === this.#told) return undefined;
     this.#told = state;
     try {
       this.#onStateChange?.(this, state);
@@ -370,7 +414,7 @@ export class Download extends DownloadStatus {
       this.#fail(error);
       this.#abortWith(error);
     }
-    this.#dispatch("statechange", () => new DownloadStateEvent(this, state));
+    return state;
   }
 
   /**
@@ -395,10 +439,6 @@ export class Download extends DownloadStatus {
       // Release the connection if the body was not read to its end.
       this.#abort.abort(error);
     } finally {
-      if (this.#signal !== undefined) {
-        this.#signal.removeEventListener("abort", this.#onSignal);
-        expectListeners(this.#signal, -1);
-      }
       this.#finish();
     }
   }
@@ -462,10 +502,18 @@ export class Download extends DownloadStatus {
 
   #finish(): void {
     this.#status.phase = "done";
+    this.#unlisten();
     try {
       this.#finishedCallback?.(this);
     } catch (error) {
       this.#fail(error);
+    }
+    // The callback hears the last state before the events are made: an
+    // error it throws there fails the download (it hears that too), and the
+    // events tell how it ended, as wait() does.
+    let state = this.#tellState();
+    if (state !== undefined && state !== this.state) {
+      state = this.#tellState() ?? state;
     }
     if (this.#status.failed) {
       const error = this.#status.error;
@@ -473,7 +521,10 @@ export class Download extends DownloadStatus {
     } else if (!this.#status.canceled) {
       this.#dispatch("done", () => new DownloadEvent("done", this));
     }
-    this.#emitState();
+    if (state !== undefined) {
+      const last = state;
+      this.#dispatch("statechange", () => new DownloadStateEvent(this, last));
+    }
     this.#settle();
   }
 }

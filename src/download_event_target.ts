@@ -106,6 +106,9 @@ export class DownloadEventTarget extends EventTarget {
     options?: boolean | ListenerOptions,
   ): void {
     if (listener === null) return;
+    // Not added, as the platform adds none: a wrapper kept for it would make
+    // the same listener, added later without the signal, look added.
+    if (typeof options === "object" && options.signal?.aborted) return;
     let types = listened.get(this);
     if (types === undefined) listened.set(this, types = new Set());
     types.add(type);
@@ -132,9 +135,11 @@ export class DownloadEventTarget extends EventTarget {
     };
     byKey.set(key, wrapper);
     if (typeof options === "object") {
-      options.signal?.addEventListener("abort", () => byKey.delete(key), {
-        once: true,
-      });
+      // Forgets this wrapper only: the listener may have been removed and
+      // added again (without the signal) since.
+      options.signal?.addEventListener("abort", () => {
+        if (byKey.get(key) === wrapper) byKey.delete(key);
+      }, { once: true });
     }
     super.addEventListener(type, wrapper, options);
   }

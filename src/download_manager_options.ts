@@ -88,7 +88,9 @@ export interface DownloadManagerOptions extends TransferOptions {
    * over all their connections: one limit they share (not each download's
    * own; give that per download to {@linkcode DownloadManager.download}).
    * Change it while they run with {@linkcode DownloadManager.setRateLimit}.
-   * `Infinity` (or unset) is no limit.
+   * `Infinity` (or unset) is no limit. As a download's own, it runs ahead
+   * by one read and 256 KiB of credit at most (see
+   * {@linkcode TransferOptions.rateLimit}).
    *
    * @default {Infinity}
    */

@@ -75,7 +75,9 @@ export interface DownloadOptions extends TransferOptions {
   signal?: AbortSignal | undefined;
   /**
    * Called on every change of {@linkcode Download.state}; an error it throws
-   * becomes the download's error.
+   * becomes the download's error. Thrown at the last change (to `"done"`),
+   * it ends the download `"failed"`, which it is told next (a downloaded
+   * file stays in place); the events then tell `error` and `"failed"`.
    *
    * @default {undefined}
    */

@@ -163,7 +163,9 @@ export interface TransferOptions {
   /**
    * The most bytes per second this download reads, over all its
    * connections: after each read it waits until the limit has room for the
-   * bytes read, so it runs ahead of the limit by one read at most.
+   * bytes read, so it runs ahead of the limit by one read and 256 KiB of
+   * credit at most. The credit refills while nothing is read: the first
+   * 256 KiB go at once, as do the first after a pause or a stalled server.
    * `Infinity` (or unset) is no limit, and the body then goes through the
    * runtime's pipe where it can. A manager's `rateLimit` is one limit
    * shared by all its downloads (see {@linkcode DownloadManager.setRateLimit}).

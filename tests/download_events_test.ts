@@ -12,6 +12,7 @@ import {
   Download,
   DownloadErrorEvent,
   type DownloadEvent,
+  DownloadInterrupt,
   DownloadManager,
   type DownloadOptions,
   DownloadProgressEvent,
@@ -134,6 +135,22 @@ test("Download dispatches only the last statechange when canceled", async () => 
   await download.wait({ raiseIfError: false });
   release.resolve();
   assert.deepEqual(names(events), ["running", "progress", "canceled"]);
+});
+
+test("Download started with an aborted signal is canceled without running", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), {
+    ...FAST,
+    signal: AbortSignal.abort(),
+  });
+  const events = record(download);
+  download.start();
+  assert.equal(download.state, "canceled");
+  await assert.rejects(download.wait(), DownloadInterrupt);
+  assert.deepEqual(names(events), ["canceled"]);
+  assert.equal(server.log.ranges.length, 0);
+  assert.deepEqual(await dir.list(), []);
 });
 
 test("Download's events() yields every event for `for await`, and ends after the last", async () => {
@@ -269,6 +286,40 @@ test("Download's removeEventListener, once and signal stop a listener as EventTa
   assert.equal(signaled, 1);
 });
 
+test("Download's listener given an aborted signal is not added, and the same listener added later hears", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), FAST);
+  let heard = 0;
+  const listener = (): void => {
+    heard++;
+  };
+  download.addEventListener("done", listener, { signal: AbortSignal.abort() });
+  download.addEventListener("done", listener);
+  download.start();
+  await download.wait();
+  assert.equal(heard, 1);
+});
+
+test("Download's listener removed and added again without its signal stays removable once that signal aborts", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), FAST);
+  let heard = 0;
+  const listener = (): void => {
+    heard++;
+  };
+  const stop = new AbortController();
+  download.addEventListener("done", listener, { signal: stop.signal });
+  download.removeEventListener("done", listener);
+  download.addEventListener("done", listener);
+  stop.abort();
+  download.removeEventListener("done", listener);
+  download.start();
+  await download.wait();
+  assert.equal(heard, 0);
+});
+
 test("Download's seed callbacks and its events both hear everything", async () => {
   await using server = await serve();
   await using dir = await tempDir();
@@ -289,6 +340,25 @@ test("Download's seed callbacks and its events both hear everything", async () =
     callbacks.filter((c) => c.startsWith("progress")).length,
     events.filter((e) => e.type === "progress").length,
   );
+});
+
+test("Download whose onStateChange throws at the end tells that it failed, as wait() does", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const told: string[] = [];
+  const download = new Download(server.url(), dir.join("f"), {
+    ...FAST,
+    onStateChange: (_d, state) => {
+      told.push(state);
+      if (state === "done") throw new Error("the callback failed");
+    },
+  });
+  const events = record(download);
+  download.start();
+  await assert.rejects(download.wait(), /the callback failed/);
+  assert.equal(download.state, "failed");
+  assert.deepEqual(told, ["running", "done", "failed"]);
+  assert.deepEqual(names(events), ["running", "progress", "error", "failed"]);
 });
 
 test("DownloadManager relays every download's events, and its events() ends when none is left", async () => {

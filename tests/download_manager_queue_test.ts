@@ -136,6 +136,63 @@ test("Download.cancel() of a queued download: it never starts, and wait() covers
   assert.deepEqual(await dir.list(), ["0", "2"]);
 });
 
+test("A queued download's signal cancels it in the queue, as cancel() does", async () => {
+  const gate = deferred();
+  const server = gatedRoutes(3, gate.promise);
+  await using http = await startServer(server.routes);
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { concurrency: 1 });
+  const first = manager.download(http.url("/0")) as Download;
+  const stop = new AbortController();
+  const queued = manager.download(http.url("/1"), {
+    signal: stop.signal,
+  }) as Download;
+  const states: string[] = [];
+  queued.addEventListener("statechange", ({ state }) => states.push(state));
+  // Aborted before it is given: it is never queued.
+  const aborted = manager.download(http.url("/2"), {
+    signal: AbortSignal.abort(),
+  }) as Download;
+  assert.equal(aborted.state, "canceled");
+  stop.abort();
+  assert.equal(queued.state, "canceled");
+  // Ended while the first still runs.
+  await assert.rejects(queued.wait(), DownloadInterrupt);
+  assert.equal(first.state, "running");
+  gate.resolve();
+  await manager.wait({ raiseIfError: false });
+  assert.deepEqual(states, ["canceled"]);
+  assert.deepEqual(server.order, ["/0"]);
+  assert.deepEqual(await dir.list(), ["0"]);
+});
+
+test("A queued download whose onStateChange throws ends failed in the queue, never running", async () => {
+  const gate = deferred();
+  const server = gatedRoutes(2, gate.promise);
+  await using http = await startServer(server.routes);
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { concurrency: 1 });
+  const states: string[] = [];
+  manager.addEventListener("statechange", ({ download, state }) => {
+    if (download.getDest().endsWith("1")) states.push(state);
+  });
+  const first = manager.download(http.url("/0")) as Download;
+  const queued = manager.download(http.url("/1"), {
+    onStateChange: (_download, state) => {
+      if (state === "queued") throw new Error("the callback failed");
+    },
+  }) as Download;
+  assert.equal(queued.state, "failed");
+  // Ended while the first still runs.
+  await assert.rejects(queued.wait(), /the callback failed/);
+  assert.equal(first.state, "running");
+  gate.resolve();
+  await manager.wait({ raiseIfError: false });
+  assert.deepEqual(states, ["failed"]);
+  assert.deepEqual(server.order, ["/0"]);
+  assert.deepEqual(await dir.list(), ["0"]);
+});
+
 test("DownloadManager.cancel(cancelIf) cancels queued downloads too", async () => {
   const gate = deferred();
   const server = gatedRoutes(3, gate.promise);

@@ -20,6 +20,7 @@ import {
   type FileRouteLog,
   type FileRouteOptions,
   patternBytes,
+  type Route,
   serveFile,
   startServer,
 } from "./_helpers/server.ts";
@@ -157,6 +158,23 @@ test("Download canceled while paused ends with DownloadInterrupt and leaves noth
   assert.deepEqual(await dir.list(), []);
 });
 
+test("Download canceled while paused stays out of running: a resume() meanwhile does nothing", async () => {
+  await using server = await stallingServer(MiB);
+  await using dir = await tempDir();
+  const download = new Download(server.url, dir.join("f"), FAST);
+  const states: string[] = [];
+  download.addEventListener("statechange", ({ state }) => states.push(state));
+  download.start();
+  await reached(download, MiB);
+  await download.pause();
+  download.cancel();
+  download.resume();
+  await assert.rejects(download.wait(), DownloadInterrupt);
+  assert.deepEqual(states, ["running", "paused", "canceled"]);
+  assert.equal(server.log.ranges.length, 1);
+  assert.deepEqual(await dir.list(), []);
+});
+
 test("Download.pause() and resume() do nothing once it has ended", async () => {
   await using server = await stallingServer();
   await using dir = await tempDir();
@@ -212,6 +230,135 @@ test("Download with connections, paused, records its parts and fetches only what
       `asked again for recorded bytes: ${range}`,
     );
   }
+});
+
+test("Download with connections, paused once every part is on disk, ends on resume without asking again", async () => {
+  await using server = await stallingServer();
+  await using dir = await tempDir();
+  const download = new Download(server.url, dir.join("f"), {
+    ...FAST,
+    connections: 4,
+  });
+  // Paused at the last byte's report: the parts stop before the transfer
+  // ends, and record the whole file as on disk.
+  let paused: Promise<void> | undefined;
+  download.addEventListener("progress", ({ current, total }) => {
+    if (current === total) paused ??= download.pause();
+  });
+  download.start();
+  await reached(download, BODY.byteLength);
+  await paused;
+  assert.equal(download.state, "paused");
+  const ranges = readSidecar(partialPaths(dir.join("f")).sidecar)?.ranges;
+  assert.deepEqual(ranges, [[0, BODY.byteLength]]);
+  const requests = server.log.ranges.length;
+  download.resume();
+  await download.wait();
+  assert.equal(server.log.ranges.length, requests);
+  assert.equal(download.bytesWritten, BODY.byteLength);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download with connections, paused mid-flow, reports every byte its parts recorded", async () => {
+  const body = patternBytes(32 * MiB, 5);
+  await using server = await serveFile({ body, etag: ETAG });
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), {
+    ...FAST,
+    connections: 8,
+  });
+  download.start();
+  // Each pause may find a report held back (they are at most every 50 ms)
+  // or not, as the connections' writes fall: three pauses.
+  for (const at of [2, 8, 14]) {
+    await reached(download, at * MiB);
+    await download.pause();
+    const ranges = readSidecar(partialPaths(dir.join("f")).sidecar)?.ranges;
+    assert.ok(ranges !== undefined);
+    const recorded = ranges.reduce((sum, [s, e]) => sum + e - s, 0);
+    assert.equal(download.bytesWritten, recorded);
+    download.resume();
+  }
+  await download.wait();
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+});
+
+/**
+ * A server of `body` (with Range and If-Range) that sends it in 64 KiB
+ * writes a millisecond apart, so that the runtime's pipe writes between two
+ * looks at the file; `sent(n)` resolves once `n` more writes are sent.
+ */
+async function pacedServer(
+  body: Uint8Array,
+): Promise<
+  { url: string; sent: (n: number) => Promise<void> } & AsyncDisposable
+> {
+  const CHUNK = 64 * 1024;
+  let count = 0;
+  const waits: { count: number; resolve: () => void }[] = [];
+  const route: Route = async (request, response) => {
+    const match = /^bytes=(\d+)-$/.exec(request.headers.range ?? "");
+    const start = match !== null && request.headers["if-range"] === ETAG
+      ? Number(match[1])
+      : 0;
+    const headers = {
+      "accept-ranges": "bytes",
+      etag: ETAG,
+      "content-length": body.byteLength - start,
+    };
+    response.writeHead(
+      start > 0 ? 206 : 200,
+      start > 0
+        ? {
+          ...headers,
+          "content-range": `bytes ${start}-${
+            body.byteLength - 1
+          }/${body.byteLength}`,
+        }
+        : headers,
+    );
+    for (let at = start; at < body.byteLength; at += CHUNK) {
+      if (response.destroyed) return;
+      if (!response.write(body.subarray(at, at + CHUNK))) {
+        await new Promise((resolve) => response.once("drain", resolve));
+      }
+      count++;
+      for (const wait of waits) if (count >= wait.count) wait.resolve();
+      await delay(1);
+    }
+    response.end();
+  };
+  const server = await startServer({ "/f": route });
+  return {
+    url: server.url("/f"),
+    sent: (n) =>
+      new Promise((resolve) => waits.push({ count: count + n, resolve })),
+    [Symbol.asyncDispose]: () => server.close(),
+  };
+}
+
+test("Download paused while the runtime's pipe writes reports every byte on disk", async () => {
+  const body = patternBytes(32 * MiB, 9);
+  await using server = await pacedServer(body);
+  await using dir = await tempDir();
+  // One connection, no digest, no chunkSize: the runtime's pipe, whose
+  // progress is the file's size, looked at every 100 ms.
+  const download = new Download(server.url, dir.join("f"), {
+    ...FAST,
+    connections: 1,
+  });
+  download.start();
+  for (let pause = 0; pause < 3; pause++) {
+    // A look at the file saw new bytes; more are written after it.
+    await reached(download, download.bytesWritten + 1);
+    await server.sent(8);
+    await download.pause();
+    assert.equal(download.bytesWritten, await partialSize(dir));
+    download.resume();
+  }
+  await download.wait();
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
 });
 
 test("DownloadManager.pause() holds its running and queued downloads; resume() finishes them", async () => {

@@ -249,6 +249,37 @@ test("Download with connections starts over on one connection when the file chan
   }
 });
 
+test("Download with connections starts over at once when the file changes while another connection waits to retry", async () => {
+  const changed = patternBytes(BODY.byteLength, 99);
+  // The first answer hands over at once; the first part is told to come
+  // back in an hour; the second part finds the file changed.
+  const { url, log, close } = await serve({
+    change: 2,
+    changed,
+    changedEtag: '"seg-2"',
+    faultFor: ({ index }) =>
+      index === 0
+        ? { stallAfter: 0, release: new Promise<void>(() => {}) }
+        : index === 1
+        ? { status: 500, retryAfter: "3600" }
+        : undefined,
+  });
+  await using dir = await tempDir();
+  try {
+    // Before, the download waited out the hour before starting over.
+    const { download } = await run(url, dir, {
+      connections: 2,
+      retryAfterCap: 3_600_000,
+    });
+    assert.equal(download.error(), undefined);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), changed);
+    // The waiting connection asked nothing more: the start over did.
+    assert.deepEqual(log.ranges.slice(3), [null]);
+  } finally {
+    await close();
+  }
+});
+
 test("Download with connections refuses a part whose Content-Range is not the one asked for: its bytes are asked for again", async () => {
   let ranged = 0;
   let refused: [number, number] | undefined;

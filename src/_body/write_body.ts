@@ -8,6 +8,7 @@
 import { ProtocolError } from "../errors.ts";
 import type { PartialFile } from "../_disk/partial_file.ts";
 import type { FileWriter } from "../_runtime/fs.ts";
+import { Paused } from "../_pause.ts";
 import { Rerun } from "../_transfer/attempts.ts";
 import type { Throttle } from "../_transfer/rate_limiter.ts";
 import { ChunkedWriter } from "./chunked_writer.ts";
@@ -188,6 +189,14 @@ async function pipe(
     target.integrity?.reset();
     throw tooLong(url, total);
   }
-  if (failure !== undefined) throw failure.error;
+  if (failure !== undefined) {
+    // Paused: progress tells the bytes on disk, which the last look at the
+    // file may have missed (a cancel tells nothing more).
+    const { signal } = target.abort;
+    if (signal.reason instanceof Paused && size !== last) {
+      target.report(size, total);
+    }
+    throw failure.error;
+  }
   target.report(size, total);
 }

@@ -12,6 +12,7 @@
 // crash loses at most a second of them.
 
 import { ProtocolError } from "../errors.ts";
+import { Paused } from "../_pause.ts";
 import { failureOf } from "../_http/failure.ts";
 import { cancelOnAbort } from "../_body/cancel_on_abort.ts";
 import { reusedReader } from "../_body/reused_reader.ts";
@@ -86,6 +87,9 @@ export class Workers {
   #count = 0;
   #failure: { error: unknown } | undefined;
   #stop = new AbortController();
+  // What a connection's wait to retry listens to: a failure of another
+  // connection (`#stop`) ends it too, not only the download's signal.
+  #retrySignal: AbortSignal | undefined;
   #lastReport = 0;
   #reported = false;
   #reportLater: ReturnType<typeof setTimeout> | undefined;
@@ -127,16 +131,27 @@ export class Workers {
     this.#transfer.showParts(() => this.#pieces.active);
     this.#start = { time: performance.now(), bytes: this.#pieces.bytesDone };
     // Each connection listens to both signals (or, while it waits to retry,
-    // to the download's): as many as it may open, while they run.
+    // to one aborted by either): as many as it may open, while they run.
     const { signal, maxConnections } = this.#transfer;
     expectListeners(signal, maxConnections);
     expectListeners(this.#stop.signal, maxConnections);
+    this.#retrySignal = AbortSignal.any([signal, this.#stop.signal]);
+    expectListeners(this.#retrySignal, maxConnections);
     try {
       this.#fill();
       while (this.#running.size > 0) await Promise.race(this.#running);
     } finally {
       expectListeners(signal, -maxConnections);
       clearInterval(timer);
+      // The last writes' report, if it was held back: a pause must not
+      // leave progress (and `bytesWritten`) behind the bytes on disk (a
+      // cancel tells nothing more).
+      if (
+        this.#reportLater !== undefined &&
+        this.#failure?.error instanceof Paused
+      ) {
+        this.#report(performance.now());
+      }
       clearTimeout(this.#reportLater);
       this.#transfer.showParts(undefined);
     }
@@ -172,12 +187,15 @@ export class Workers {
       // The download's first connection is counted already.
       const extra = this.#count > 0;
       if (extra && !budget.tryAcquire(host)) return;
-      this.#count++;
+      const counted = ++this.#count;
       const worker = this.#work().finally(() => {
         if (extra) budget.release(host);
         this.#running.delete(worker);
       });
       this.#running.add(worker);
+      // It left at once, uncounted already: nothing was left to claim, and
+      // another would find nothing either (every part on disk, resumed).
+      if (this.#count < counted) return;
     }
   }
 
@@ -205,6 +223,7 @@ export class Workers {
           await withRetries(
             {
               ...this.#transfer,
+              signal: this.#retrySignal ?? this.#transfer.signal,
               isFinal: (error) =>
                 error instanceof StartOver || error instanceof RangeIgnored ||
                 (isRefusal(error) && this.#count > 1),
