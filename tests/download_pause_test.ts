@@ -38,6 +38,9 @@ const QUIET = 300;
 /** Resolves once `download` reports `bytes` or more on disk. */
 function reached(download: Download, bytes: number): Promise<void> {
   return new Promise((resolve) => {
+    // Past it already (a fast server may send the whole file before a
+    // pause): no report may come again.
+    if (download.bytesWritten >= bytes) return resolve();
     const listener = ({ current }: { current: number }): void => {
       if (current < bytes) return;
       download.removeEventListener("progress", listener);
