@@ -195,7 +195,7 @@ test("Download resumes the partial file of a writer proven dead, from the sideca
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
-test("Download removes the partial files a writer proven dead left with no sidecar (killed in its first chunk), and no one else's", async () => {
+test("Download removes what a writer proven dead left beside its lock (partial files no sidecar names, the temporaries it was writing), and no one else's", async () => {
   const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
   await using server = await startServer({ "/f": route });
   await using dir = await tempDir();
@@ -205,51 +205,37 @@ test("Download removes the partial files a writer proven dead left with no sidec
     paths.lock,
     JSON.stringify({ ...owner, token: "dead00000000dead-0" }),
   );
-  // Two of its downloads' files, and one of another process, which may run.
+  // Two of its downloads' partial files (killed in their first chunk,
+  // before a sidecar), and what it was writing when killed: its sidecar,
+  // its record, the marker of a lock it was leaving.
   for (const writer of ["dead00000000dead-1", "dead00000000dead-2"]) {
     await writeFile(partialFile(paths, writer), BODY.subarray(0, 1000));
   }
-  const another = partialFile(paths, "0123456789abcdef-1");
-  await writeFile(another, BODY.subarray(0, 1000));
-  const download = new Download(server.url("/f"), dir.join("f"));
-  download.start();
-  await download.wait();
-  assert.deepEqual(log.ranges, [null]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
-  assert.deepEqual(await dir.list(), [basename(another), "f"].sort());
-});
-
-test("Download removes the temporaries a writer proven dead was writing when killed, and no one else's", async () => {
-  const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
-  await using server = await startServer({ "/f": route });
-  await using dir = await tempDir();
-  const paths = partialPaths(dir.join("f"));
-  const owner = { ...thisProcess(), pid: DEAD_PID };
-  await writeFile(
-    paths.lock,
-    JSON.stringify({ ...owner, token: "dead00000000dead-0" }),
-  );
-  // Killed while writing its sidecar, its record, or the marker of a lock
-  // it was leaving.
   const record = paths.base.replace(/\.dlpart$/, ".dlpart.record");
   for (
     const temp of [
-      `${paths.sidecar}.dead00000000dead-1.tmp`,
-      `${record}.dead00000000dead-2.tmp`,
-      `${paths.lock}.dead00000000dead-3.tmp`,
+      `${paths.sidecar}.dead00000000dead-3.tmp`,
+      `${record}.dead00000000dead-4.tmp`,
+      `${paths.lock}.dead00000000dead-5.tmp`,
     ]
   ) {
     await writeFile(temp, "{");
   }
   // Another process's, which may run.
-  const another = `${paths.sidecar}.0123456789abcdef-1.tmp`;
-  await writeFile(another, "{");
+  const others = [
+    partialFile(paths, "0123456789abcdef-1"),
+    `${paths.sidecar}.0123456789abcdef-2.tmp`,
+  ];
+  for (const other of others) await writeFile(other, BODY.subarray(0, 1000));
   const download = new Download(server.url("/f"), dir.join("f"));
   download.start();
   await download.wait();
   assert.deepEqual(log.ranges, [null]);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
-  assert.deepEqual(await dir.list(), [basename(another), "f"].sort());
+  assert.deepEqual(
+    await dir.list(),
+    [...others.map((other) => basename(other)), "f"].sort(),
+  );
 });
 
 test("Download never writes, resumes or removes the partial file of a writer that may be running (another machine's), even once its stale lock is taken over", async () => {

@@ -16,7 +16,7 @@ import {
   type Route,
   startServer,
 } from "./_helpers/server.ts";
-import { tempDir } from "./_helpers/temp_dir.ts";
+import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 
 const BODY = patternBytes(1000);
 
@@ -54,15 +54,43 @@ function gatedRoutes(n: number, gate: Promise<void>): {
   };
 }
 
-test("DownloadManager runs at most concurrency downloads and starts the queued ones in order", async () => {
+/**
+ * A manager of `concurrency` slots in a temporary directory, and the `n`
+ * gated routes of {@linkcode gatedRoutes} it downloads from (`url`), held
+ * until `gate` resolves; disposing of it closes both.
+ */
+async function gatedManager(n: number, concurrency = 1): Promise<
+  {
+    gate: ReturnType<typeof deferred<void>>;
+    server: ReturnType<typeof gatedRoutes>;
+    url: (path: string) => string;
+    dir: TempDir;
+    manager: DownloadManager;
+  } & AsyncDisposable
+> {
   const gate = deferred();
-  const server = gatedRoutes(5, gate.promise);
-  await using http = await startServer(server.routes);
-  await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { concurrency: 2 });
+  const server = gatedRoutes(n, gate.promise);
+  const http = await startServer(server.routes);
+  const dir = await tempDir();
+  return {
+    gate,
+    server,
+    url: (path) => http.url(path),
+    dir,
+    manager: new DownloadManager(dir.path, { concurrency }),
+    async [Symbol.asyncDispose]() {
+      await dir[Symbol.asyncDispose]();
+      await http[Symbol.asyncDispose]();
+    },
+  };
+}
+
+test("DownloadManager runs at most concurrency downloads and starts the queued ones in order", async () => {
+  await using setup = await gatedManager(5, 2);
+  const { gate, server, dir, manager } = setup;
   const started: number[] = [];
   const downloads = [0, 1, 2, 3, 4].map((i) =>
-    manager.download(http.url(`/${i}`), {
+    manager.download(setup.url(`/${i}`), {
       onStateChange: (_d, state) => {
         if (state === "running") started.push(i);
       },
@@ -100,12 +128,9 @@ test("DownloadManager runs at most concurrency downloads and starts the queued o
 });
 
 test("DownloadManager with concurrency Infinity starts everything at once", async () => {
-  const gate = deferred();
-  const server = gatedRoutes(4, gate.promise);
-  await using http = await startServer(server.routes);
-  await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { concurrency: Infinity });
-  for (let i = 0; i < 4; i++) manager.download(http.url(`/${i}`));
+  await using setup = await gatedManager(4, Infinity);
+  const { gate, server, dir, manager } = setup;
+  for (let i = 0; i < 4; i++) manager.download(setup.url(`/${i}`));
   await server.arrived(4);
   gate.resolve();
   await manager.wait();
@@ -113,14 +138,11 @@ test("DownloadManager with concurrency Infinity starts everything at once", asyn
 });
 
 test("Download.cancel() of a queued download: it never starts, and wait() covers it", async () => {
-  const gate = deferred();
-  const server = gatedRoutes(3, gate.promise);
-  await using http = await startServer(server.routes);
-  await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { concurrency: 1 });
-  const first = manager.download(http.url("/0")) as Download;
-  const queued = manager.download(http.url("/1")) as Download;
-  const last = manager.download(http.url("/2")) as Download;
+  await using setup = await gatedManager(3);
+  const { gate, server, dir, manager } = setup;
+  const first = manager.download(setup.url("/0")) as Download;
+  const queued = manager.download(setup.url("/1")) as Download;
+  const last = manager.download(setup.url("/2")) as Download;
   queued.cancel();
   assert.equal(queued.state, "canceled");
   await assert.rejects(queued.wait(), DownloadInterrupt);
@@ -137,20 +159,17 @@ test("Download.cancel() of a queued download: it never starts, and wait() covers
 });
 
 test("A queued download's signal cancels it in the queue, as cancel() does", async () => {
-  const gate = deferred();
-  const server = gatedRoutes(3, gate.promise);
-  await using http = await startServer(server.routes);
-  await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { concurrency: 1 });
-  const first = manager.download(http.url("/0")) as Download;
+  await using setup = await gatedManager(3);
+  const { gate, server, dir, manager } = setup;
+  const first = manager.download(setup.url("/0")) as Download;
   const stop = new AbortController();
-  const queued = manager.download(http.url("/1"), {
+  const queued = manager.download(setup.url("/1"), {
     signal: stop.signal,
   }) as Download;
   const states: string[] = [];
   queued.addEventListener("statechange", ({ state }) => states.push(state));
   // Aborted before it is given: it is never queued.
-  const aborted = manager.download(http.url("/2"), {
+  const aborted = manager.download(setup.url("/2"), {
     signal: AbortSignal.abort(),
   }) as Download;
   assert.equal(aborted.state, "canceled");
@@ -167,17 +186,14 @@ test("A queued download's signal cancels it in the queue, as cancel() does", asy
 });
 
 test("A queued download whose onStateChange throws ends failed in the queue, never running", async () => {
-  const gate = deferred();
-  const server = gatedRoutes(2, gate.promise);
-  await using http = await startServer(server.routes);
-  await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { concurrency: 1 });
+  await using setup = await gatedManager(2);
+  const { gate, server, dir, manager } = setup;
   const states: string[] = [];
   manager.addEventListener("statechange", ({ download, state }) => {
     if (download.getDest().endsWith("1")) states.push(state);
   });
-  const first = manager.download(http.url("/0")) as Download;
-  const queued = manager.download(http.url("/1"), {
+  const first = manager.download(setup.url("/0")) as Download;
+  const queued = manager.download(setup.url("/1"), {
     onStateChange: (_download, state) => {
       if (state === "queued") throw new Error("the callback failed");
     },
@@ -194,13 +210,10 @@ test("A queued download whose onStateChange throws ends failed in the queue, nev
 });
 
 test("DownloadManager.cancel(cancelIf) cancels queued downloads too", async () => {
-  const gate = deferred();
-  const server = gatedRoutes(3, gate.promise);
-  await using http = await startServer(server.routes);
-  await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { concurrency: 1 });
+  await using setup = await gatedManager(3);
+  const { gate, server, dir, manager } = setup;
   const downloads = [0, 1, 2].map((i) =>
-    manager.download(http.url(`/${i}`)) as Download
+    manager.download(setup.url(`/${i}`)) as Download
   );
   await server.arrived(1);
   // wait() covers the downloads not ended when it is called.
@@ -217,28 +230,22 @@ test("DownloadManager.cancel(cancelIf) cancels queued downloads too", async () =
 });
 
 test("DownloadManager.download() returns the queued download for a name already queued", async () => {
-  const gate = deferred();
-  const server = gatedRoutes(2, gate.promise);
-  await using http = await startServer(server.routes);
-  await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { concurrency: 1 });
-  manager.download(http.url("/0"));
-  const queued = manager.download(http.url("/1"));
-  assert.equal(manager.download(http.url("/1")), queued);
+  await using setup = await gatedManager(2);
+  const { gate, server, dir, manager } = setup;
+  manager.download(setup.url("/0"));
+  const queued = manager.download(setup.url("/1"));
+  assert.equal(manager.download(setup.url("/1")), queued);
   gate.resolve();
   await manager.wait();
   assert.deepEqual(server.order, ["/0", "/1"]);
 });
 
 test("Download reports state changes: queued, running, then done", async () => {
-  const gate = deferred();
-  const server = gatedRoutes(2, gate.promise);
-  await using http = await startServer(server.routes);
-  await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { concurrency: 1 });
+  await using setup = await gatedManager(2);
+  const { gate, server, dir, manager } = setup;
   const states: Record<string, DownloadState[]> = { "0": [], "1": [] };
   for (const name of ["0", "1"]) {
-    manager.download(http.url(`/${name}`), {
+    manager.download(setup.url(`/${name}`), {
       onStateChange: (_download, state) => states[name]?.push(state),
     });
   }
@@ -251,13 +258,10 @@ test("Download reports state changes: queued, running, then done", async () => {
 });
 
 test("Download tells bytesWritten and total as it goes, and its final state", async () => {
-  const gate = deferred();
-  const server = gatedRoutes(1, gate.promise);
-  await using http = await startServer(server.routes);
-  await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  await using setup = await gatedManager(1);
+  const { gate, manager } = setup;
   const seen: [number, number | undefined][] = [];
-  const download = manager.download(http.url("/0"), {
+  const download = manager.download(setup.url("/0"), {
     progress: (d) => seen.push([d.bytesWritten, d.total]),
   }) as Download;
   assert.equal(download.bytesWritten, 0);
