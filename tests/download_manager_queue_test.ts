@@ -78,7 +78,7 @@ async function gatedManager(n: number, concurrency = 1): Promise<
     url: (path) => http.url(path),
     dir,
     manager: new DownloadManager(dir.path, { concurrency }),
-    async [Symbol.asyncDispose]() {
+    async [Symbol.asyncDispose](): Promise<void> {
       await dir[Symbol.asyncDispose]();
       await http[Symbol.asyncDispose]();
     },
@@ -129,7 +129,7 @@ test("DownloadManager runs at most concurrency downloads and starts the queued o
 
 test("DownloadManager with concurrency Infinity starts everything at once", async () => {
   await using setup = await gatedManager(4, Infinity);
-  const { gate, server, dir, manager } = setup;
+  const { gate, server, manager } = setup;
   for (let i = 0; i < 4; i++) manager.download(setup.url(`/${i}`));
   await server.arrived(4);
   gate.resolve();
@@ -211,7 +211,7 @@ test("A queued download whose onStateChange throws ends failed in the queue, nev
 
 test("DownloadManager.cancel(cancelIf) cancels queued downloads too", async () => {
   await using setup = await gatedManager(3);
-  const { gate, server, dir, manager } = setup;
+  const { gate, server, manager } = setup;
   const downloads = [0, 1, 2].map((i) =>
     manager.download(setup.url(`/${i}`)) as Download
   );
@@ -231,7 +231,7 @@ test("DownloadManager.cancel(cancelIf) cancels queued downloads too", async () =
 
 test("DownloadManager.download() returns the queued download for a name already queued", async () => {
   await using setup = await gatedManager(2);
-  const { gate, server, dir, manager } = setup;
+  const { gate, server, manager } = setup;
   manager.download(setup.url("/0"));
   const queued = manager.download(setup.url("/1"));
   assert.equal(manager.download(setup.url("/1")), queued);
@@ -242,7 +242,7 @@ test("DownloadManager.download() returns the queued download for a name already 
 
 test("Download reports state changes: queued, running, then done", async () => {
   await using setup = await gatedManager(2);
-  const { gate, server, dir, manager } = setup;
+  const { gate, manager } = setup;
   const states: Record<string, DownloadState[]> = { "0": [], "1": [] };
   for (const name of ["0", "1"]) {
     manager.download(setup.url(`/${name}`), {
