@@ -255,6 +255,25 @@ const splitting = (connections: number, extra: string[]): Contender => ({
     ...ariaInto(p),
   ],
 });
+/**
+ * The argv of a hand-written baseline (`fetch` or `rename`) of the Deno or
+ * Node driver, for a run's list, directory and pool.
+ */
+function baselineArgv(
+  runtime: "deno" | "node",
+  mode: "fetch" | "rename",
+): (p: RunPaths) => string[] {
+  const driver = runtime === "deno"
+    ? [...denoRun, join(bench, "_drive_deno.ts")]
+    : ["node", join(bench, "_drive_node.mjs")];
+  return (p) => [
+    ...driver,
+    mode,
+    p.list,
+    p.out,
+    String(p.workload.concurrency),
+  ];
+}
 const pool = (workload: Workload): string =>
   many(workload) ? `, pool of ${workload.concurrency}` : "";
 const CONTENDERS: Contender[] = [
@@ -281,16 +300,7 @@ const CONTENDERS: Contender[] = [
     // On the modelled network, for many files: the runtime's own ceiling
     // there (a single file's is the 16 ranges below).
     runsOn: (w) => loopback(w) || many(w),
-    argv: (
-      p,
-    ) => [
-      ...denoRun,
-      join(bench, "_drive_deno.ts"),
-      "fetch",
-      p.list,
-      p.out,
-      String(p.workload.concurrency),
-    ],
+    argv: baselineArgv("deno", "fetch"),
   },
   {
     id: "lib-node",
@@ -314,16 +324,7 @@ const CONTENDERS: Contender[] = [
     // On the modelled network, for many files: the runtime's own ceiling
     // there (a single file's is the 16 ranges below).
     runsOn: (w) => loopback(w) || many(w),
-    argv: (
-      p,
-    ) => [
-      "node",
-      join(bench, "_drive_node.mjs"),
-      "fetch",
-      p.list,
-      p.out,
-      String(p.workload.concurrency),
-    ],
+    argv: baselineArgv("node", "fetch"),
   },
   // The least a downloader that never leaves a half-written file under its
   // final name does on top of the baselines above: write each file under a
@@ -334,28 +335,14 @@ const CONTENDERS: Contender[] = [
     label: (w) => `fetch → file → rename, Deno${pool(w)}`,
     baseline: "fetch-deno",
     runsOn: many,
-    argv: (p) => [
-      ...denoRun,
-      join(bench, "_drive_deno.ts"),
-      "rename",
-      p.list,
-      p.out,
-      String(p.workload.concurrency),
-    ],
+    argv: baselineArgv("deno", "rename"),
   },
   {
     id: "rename-node",
     label: (w) => `fetch → file → rename, Node${pool(w)}`,
     baseline: "fetch-node",
     runsOn: many,
-    argv: (p) => [
-      "node",
-      join(bench, "_drive_node.mjs"),
-      "rename",
-      p.list,
-      p.out,
-      String(p.workload.concurrency),
-    ],
+    argv: baselineArgv("node", "rename"),
   },
   {
     id: "curl",
