@@ -25,8 +25,8 @@
 // reserved: the manager refuses to download to one, and a PersistLimit never
 // removes one.
 
-import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
+import { sha256Hex } from "./sha256.ts";
 
 /** The suffix of every partial file. */
 export const PARTIAL_SUFFIX = ".dlpart";
@@ -82,7 +82,7 @@ export interface PartialPaths {
 /** The paths of `dest`'s partial download. */
 export function partialPaths(dest: string): PartialPaths {
   const name = basename(dest);
-  const hash = createHash("sha256").update(name).digest("hex").slice(0, 12);
+  const hash = sha256Hex(name).slice(0, 12);
   const base = join(
     dirname(dest),
     `.${cutToBytes(name, NAME_PREFIX_BYTES)}.${hash}`,
