@@ -4,11 +4,15 @@
 // destination; on failure or cancel, remove what it wrote. `Download` runs a
 // job and keeps the state; this is the order the bytes go in.
 
-import { IntegrityCheck, parseExpected } from "./_body/integrity.ts";
+import {
+  type Expected,
+  IntegrityCheck,
+  parseExpected,
+} from "./_body/integrity.ts";
 import { assertDestName } from "./_disk/file_name.ts";
 import { asFileSystemError } from "./_disk/file_system_failure.ts";
 import { FileLock, type LockTiming, type Owner } from "./_disk/lock.ts";
-import { partialPaths } from "./_disk/names.ts";
+import { type PartialPaths, partialPaths } from "./_disk/names.ts";
 import { PartialFile } from "./_disk/partial_file.ts";
 import { fileAt, remember, touch } from "./_cache.ts";
 import { type CacheRecord, factsOf, readRecord } from "./_disk/record.ts";
@@ -39,12 +43,14 @@ export interface JobSpec {
   readonly sources: readonly string[];
   /** The file to create. */
   readonly dest: string;
+  /** Where its partial download's files live. */
+  readonly paths: PartialPaths;
   /** The network behaviour. */
   readonly options: ResolvedTransferOptions;
   /** The `fetch` to use. */
   readonly fetch: typeof fetch;
   /** The digest to check, if any. */
-  readonly integrity: IntegrityCheck | undefined;
+  readonly expected: Expected | undefined;
   /** End without fetching if `dest` is there once the lock is held. */
   readonly skipIfExists: boolean;
 }
@@ -73,9 +79,10 @@ export function jobSpec(
     url: href,
     sources,
     dest,
+    paths: partialPaths(dest),
     options: resolved,
     fetch: options.fetch ?? defaultFetch(resolved.useEnvProxy),
-    integrity: expected && new IntegrityCheck(expected),
+    expected,
     skipIfExists: options.skipIfExists ?? false,
   };
 }
@@ -190,7 +197,7 @@ async function runLocked(
 ): Promise<JobOutcome> {
   const { lockStaleAfter, lockTimeout } = spec.options;
   const lock = await FileLock.acquire(
-    partialPaths(spec.dest).lock,
+    spec.paths.lock,
     lockTiming(lockStaleAfter),
     {
       signal: host.signal,
@@ -246,11 +253,12 @@ async function transferUnderLock(
       return touch(spec.dest, present) ? "fresh" : "gone";
     }
   } else if (present !== undefined && spec.skipIfExists) return "skipped";
+  const integrity = spec.expected && await IntegrityCheck.create(spec.expected);
   const partial = await PartialFile.open(
-    partialPaths(spec.dest),
+    spec.paths,
     spec.url,
     lock.takenOver,
-    spec.integrity,
+    integrity,
   );
   const budget = host.budget ?? new ConnectionBudget(Infinity);
   const hostName = new URL(spec.url).host;
@@ -263,7 +271,7 @@ async function transferUnderLock(
       options: spec.options,
       fetch: spec.fetch,
       partial,
-      integrity: spec.integrity,
+      integrity,
       signal: host.signal,
       budget,
       host: hostName,
@@ -284,7 +292,7 @@ async function transferUnderLock(
       // promises, which cost each download.
       await transferPausably(spec, host, transfer);
       await partial.close();
-      spec.integrity?.verify(spec.url);
+      integrity?.verify(spec.url);
     } else {
       await fromSources(
         transfer,
@@ -348,10 +356,10 @@ async function transferUnderLock(
  * starts the file over.
  */
 async function verifiedFrom(spec: JobSpec, transfer: Transfer): Promise<void> {
-  if (spec.integrity === undefined) return;
+  if (transfer.integrity === undefined) return;
   await transfer.partial.close();
   try {
-    spec.integrity.verify(spec.url);
+    transfer.integrity.verify(spec.url);
   } catch (error) {
     await restart(transfer);
     throw error;

@@ -1,9 +1,11 @@
 // Checking the downloaded bytes against an expected digest, hashed while they
 // stream: an SRI string (`sha256-<base64>`, `sha384-...`, `sha512-...`; of
 // several, the strongest is used) or a sha256 in hex. `node:crypto` hashes
-// incrementally on Deno and Node alike.
+// incrementally on Deno and Node alike; it is loaded with the first check,
+// as loading it costs Deno's start-up about 25 ms, which a download without a
+// digest need not pay.
 
-import { createHash, type Hash } from "node:crypto";
+import type { Hash } from "node:crypto";
 import { IntegrityError } from "../errors.ts";
 
 const STRENGTH: Record<string, number> = { sha256: 1, sha384: 2, sha512: 3 };
@@ -105,15 +107,27 @@ export function parseExpected(
   );
 }
 
+type CreateHash = typeof import("node:crypto").createHash;
+
+/** `node:crypto`'s `createHash`, once loaded. */
+let loading: Promise<CreateHash> | undefined;
+
 /** Hashes bytes as they come, then compares with the expected digest. */
 export class IntegrityCheck {
   #expected: Expected;
+  #createHash: CreateHash;
   #hash: Hash;
 
-  /** Starts an empty hash for `expected`. */
-  constructor(expected: Expected) {
+  private constructor(expected: Expected, createHash: CreateHash) {
     this.#expected = expected;
+    this.#createHash = createHash;
     this.#hash = createHash(expected.algorithm);
+  }
+
+  /** Starts an empty hash for `expected`. */
+  static async create(expected: Expected): Promise<IntegrityCheck> {
+    loading ??= import("node:crypto").then((module) => module.createHash);
+    return new IntegrityCheck(expected, await loading);
   }
 
   /** Adds `bytes` to the hash. */
@@ -123,7 +137,7 @@ export class IntegrityCheck {
 
   /** Starts over from no bytes. */
   reset(): void {
-    this.#hash = createHash(this.#expected.algorithm);
+    this.#hash = this.#createHash(this.#expected.algorithm);
   }
 
   /** Throws an {@linkcode IntegrityError} unless the bytes hashed match. */
