@@ -6,58 +6,13 @@
 // that a download saves the decoded file everywhere (what a browser saves,
 // too). A custom `fetch` is taken to behave as the runtime's own. A
 // `deflate` body may be raw deflate data, as Node's and Bun's `fetch` (and
-// browsers) accept.
+// browsers) accept. The decoders (`decoders.ts`) are loaded with the first
+// body that needs one: loading `node:zlib` costs Deno's start-up about 25 ms.
 
-import { Duplex, Transform, type TransformCallback } from "node:stream";
-import {
-  createBrotliDecompress,
-  createGunzip,
-  createInflate,
-  createInflateRaw,
-  type Inflate,
-  type InflateRaw,
-} from "node:zlib";
 import { host } from "../_runtime/fs.ts";
 
-/**
- * `deflate` as browsers and Node's `fetch` take it: a zlib stream (RFC
- * 1950, what the name means), or raw deflate data (RFC 1951, what some
- * servers send), told apart by the first byte: a zlib stream's low four
- * bits name its method, 8.
- */
-class DeflateDecoder extends Transform {
-  #inflate: Inflate | InflateRaw | undefined;
-
-  override _transform(
-    chunk: Uint8Array,
-    _encoding: BufferEncoding,
-    next: TransformCallback,
-  ): void {
-    if (chunk.byteLength === 0) return next();
-    if (this.#inflate === undefined) {
-      const zlib = ((chunk[0] as number) & 0x0f) === 0x08;
-      const inflate = zlib ? createInflate() : createInflateRaw();
-      inflate.on("data", (bytes: Uint8Array) => this.push(bytes));
-      inflate.on("error", (error) => this.destroy(error));
-      this.#inflate = inflate;
-    }
-    this.#inflate.write(chunk, next);
-  }
-
-  override _flush(done: TransformCallback): void {
-    const inflate = this.#inflate;
-    if (inflate === undefined) return done();
-    inflate.once("end", () => done());
-    inflate.end();
-  }
-}
-
-const DECODERS: Record<string, () => Transform> = {
-  gzip: createGunzip,
-  "x-gzip": createGunzip,
-  deflate: () => new DeflateDecoder(),
-  br: createBrotliDecompress,
-};
+/** The codings decoded here: those `decoders.ts` has a decoder of. */
+const DECODED = new Set(["gzip", "x-gzip", "deflate", "br"]);
 
 /**
  * The content coding of `headers` if the body is compressed: `undefined`
@@ -79,17 +34,17 @@ export function contentEncoding(headers: Headers): string | undefined {
  * A body that does not decode fails its reads as `fetch`'s own decoding does
  * (see `isDecodeFailure`).
  */
-export function decodedBody(
+export async function decodedBody(
   body: ReadableStream<Uint8Array>,
   encoding: string | undefined,
-): ReadableStream<Uint8Array> | undefined {
+): Promise<ReadableStream<Uint8Array> | undefined> {
   if (encoding === undefined) return body;
-  const create = DECODERS[encoding];
   // Refused everywhere, also where `fetch` passed it through or decoded it:
   // runtimes (and their versions) differ on these.
-  if (create === undefined) return undefined;
+  if (!DECODED.has(encoding)) return undefined;
   if (host.fetchDecodes) return body;
-  const { readable, writable } = Duplex.toWeb(create());
+  const { Duplex, decoder } = await import("./decoders.ts");
+  const { readable, writable } = Duplex.toWeb(decoder(encoding));
   // Cancelling `readable` ends the decoder, and with it the pipe, which
   // cancels `body`.
   void body.pipeTo(writable as WritableStream<Uint8Array>).catch(() => {});

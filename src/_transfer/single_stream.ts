@@ -110,7 +110,7 @@ export async function attempt(
     hooks.accepted?.(response, performance.now() - sent);
     const body = response.body === null
       ? null
-      : decoded(url, response, response.body);
+      : await decoded(url, response, response.body);
     await writeBody(body, {
       url,
       partial,
@@ -194,13 +194,13 @@ async function assertKnownLength(transfer: Transfer): Promise<void> {
  * although asked not to, and the runtime's `fetch` left it so (the same
  * bytes on every runtime: see `_body/content_decoding.ts`).
  */
-function decoded(
+async function decoded(
   url: string,
   response: Response,
   body: ReadableStream<Uint8Array>,
-): ReadableStream<Uint8Array> {
+): Promise<ReadableStream<Uint8Array>> {
   const encoding = contentEncoding(response.headers);
-  const decodedStream = decodedBody(body, encoding);
+  const decodedStream = await decodedBody(body, encoding);
   if (decodedStream === undefined) {
     // Every attempt would be sent the same: not retried.
     throw new FinalProtocolError(
