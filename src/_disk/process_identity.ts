@@ -15,7 +15,6 @@
 // system or a permission that tells nothing) is "unknown": then only its
 // heartbeat speaks for it.
 
-import process from "node:process";
 import { host } from "../_runtime/fs.ts";
 
 /** A process, as recorded in a lock or a sidecar. */
@@ -72,7 +71,7 @@ function trimmed(text: string | null | undefined): string | undefined {
 /** This process's identity, read once. */
 export function thisProcess(): ProcessIdentity {
   if (self !== undefined) return self;
-  const pid = process.pid;
+  const pid = host.pid;
   const stat = host.readSystemFile("/proc/self/stat");
   self = {
     host: host.hostname(),

@@ -1,10 +1,10 @@
 // The runtime adapter's Deno side: Deno's own file APIs, with `Deno.errors`
-// mapped to the adapter's errors (and, for `existsSync`, Deno's Node
-// compatibility, whose answer costs no error). See `fs.ts`.
+// mapped to the adapter's errors. See `fs.ts`.
+//
+// No Node module is loaded that start-up can do without: Deno's `node:fs`
+// costs every start-up about 30 ms, its `node:process` about 11 ms.
 
-import { existsSync } from "node:fs";
 import { constants } from "node:os";
-import process from "node:process";
 import type { DirEntry, FileStat, FileWriter, Fs, Host } from "./fs_types.ts";
 import { AlreadyExistsError, NotFoundError } from "./fs_errors.ts";
 
@@ -112,6 +112,26 @@ export class DenoFileWriter implements FileWriter {
  * 1.50 s (8 interleaved rounds, medians). The event loop waits for one
  * metadata call, as it does for the lock's.
  */
+/**
+ * Deno's Node `existsSync`, once loaded. A look for a missing file is what
+ * most downloads make (twice), and `Deno.statSync`'s NotFound error costs
+ * five times the look (15 us or more), where this answers with a boolean.
+ * But loading `node:fs` costs about 30 ms: it is loaded in the background
+ * with the first look (while the first requests are on their way), which
+ * a start-up does not wait for.
+ */
+let nodeExistsSync: ((path: string) => boolean) | undefined;
+let nodeFsLoading = false;
+
+function loadNodeExistsSync(): void {
+  if (nodeFsLoading) return;
+  nodeFsLoading = true;
+  import("node:fs").then(
+    (nodeFs) => nodeExistsSync = nodeFs.existsSync,
+    () => {}, // Deno.statSync goes on answering
+  );
+}
+
 export const denoFs: Fs = {
   errorCode,
   createNew(path: string): Promise<FileWriter> {
@@ -238,9 +258,15 @@ export const denoFs: Fs = {
     }
   },
   existsSync(path: string): boolean {
-    // Deno's Node compatibility answers with a boolean, where `Deno.statSync`
-    // would build a NotFound error, which costs 5 times the stat.
-    return existsSync(path);
+    if (nodeExistsSync !== undefined) return nodeExistsSync(path);
+    loadNodeExistsSync();
+    try {
+      Deno.statSync(path);
+      return true;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false;
+      throw mapError(error);
+    }
   },
   utimeSync(path: string, atime: Date, mtime: Date): void {
     try {
@@ -281,10 +307,35 @@ function granted(descriptor: Deno.PermissionDescriptor): boolean {
   }
 }
 
+/** See `Host.readSystemFile`. */
+function readSystemFile(path: string): string | null | undefined {
+  // Deno lets only --allow-all read /proc: elsewhere this throws NotCapable
+  // (without a prompt), and the answer is undefined.
+  if (!granted({ name: "read", path })) return undefined;
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound ? null : undefined;
+  }
+}
+
+/**
+ * Node's `process`, for the signal 0 that asks whether a process exists
+ * (`Deno.kill` takes no 0 in every version): only where it is needed and
+ * allowed, as loading it costs every start-up about 11 ms. It is needed where
+ * /proc cannot be read (not Linux, or Deno without --allow-all), and allowed
+ * with --allow-run (a permission granted later goes unused).
+ */
+const nodeProcess = granted({ name: "run" }) &&
+    typeof readSystemFile("/proc/self/stat") !== "string"
+  ? (await import("node:process")).default
+  : undefined;
+
 /** The host side of the adapter on Deno: only what is granted is asked. */
 export const denoHost: Host = {
   fetchDecodes: false,
   byobReads: true,
+  pid: Deno.pid,
   hostname(): string | undefined {
     if (!granted({ name: "sys", kind: "hostname" })) return undefined;
     try {
@@ -301,16 +352,7 @@ export const denoHost: Host = {
       return undefined;
     }
   },
-  // Deno lets only --allow-all read /proc: elsewhere these throw NotCapable
-  // (without a prompt), and the answer is undefined.
-  readSystemFile(path: string): string | null | undefined {
-    if (!granted({ name: "read", path })) return undefined;
-    try {
-      return Deno.readTextFileSync(path);
-    } catch (error) {
-      return error instanceof Deno.errors.NotFound ? null : undefined;
-    }
-  },
+  readSystemFile,
   readSystemLink(path: string): string | undefined {
     if (!granted({ name: "read", path })) return undefined;
     try {
@@ -320,10 +362,9 @@ export const denoHost: Host = {
     }
   },
   processExists(pid: number): boolean | undefined {
-    // Signal 0 (Deno.kill takes no 0) needs --allow-run.
-    if (!granted({ name: "run" })) return undefined;
+    if (nodeProcess === undefined) return undefined;
     try {
-      process.kill(pid, 0);
+      nodeProcess.kill(pid, 0);
       return true;
     } catch (error) {
       const code = (error as { code?: unknown }).code;

@@ -399,6 +399,7 @@ export const nodeHost: Host = {
   fetchDecodes: !("Deno" in globalThis),
   // Deno's `fetch`, running the npm package, is read best so.
   byobReads: "Deno" in globalThis,
+  pid: process.pid,
   hostname(): string | undefined {
     try {
       return hostname();

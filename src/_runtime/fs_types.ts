@@ -143,6 +143,8 @@ export interface Host {
    * read copies into the buffer given and transfers it).
    */
   readonly byobReads: boolean;
+  /** This process's id. */
+  readonly pid: number;
   /** This machine's name. */
   hostname(): string | undefined;
   /** When this machine booted (milliseconds since the epoch, to a second or so). */
