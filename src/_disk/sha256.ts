@@ -33,6 +33,11 @@ const schedule = new Int32Array(64);
 /** The message and its padding; grown for a longer one. */
 let message = new Uint8Array(128);
 const encoder = new TextEncoder();
+/** Each byte's two hex digits. */
+const HEX = Array.from(
+  { length: 256 },
+  (_, byte) => byte.toString(16).padStart(2, "0"),
+);
 
 function rotate(word: number, bits: number): number {
   return (word >>> bits) | (word << (32 - bits));
@@ -106,6 +111,10 @@ export function sha256Hex(text: string): string {
     hash[7] = (hash[7] as number) + h;
   }
   let hex = "";
-  for (const word of hash) hex += (word >>> 0).toString(16).padStart(8, "0");
+  for (const word of hash) {
+    hex += (HEX[word >>> 24] as string) +
+      (HEX[(word >>> 16) & 0xff] as string) +
+      (HEX[(word >>> 8) & 0xff] as string) + (HEX[word & 0xff] as string);
+  }
   return hex;
 }
