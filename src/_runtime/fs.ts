@@ -3,10 +3,10 @@
 // On Deno it uses Deno's own file APIs (`fs_deno.ts`); elsewhere
 // `node:fs/promises` (`fs_node.ts`). The choice is made once, when this module
 // loads, and only the chosen side is loaded: Deno's Node compatibility
-// modules cost its start-up more than the library itself. Both sides throw the same two errors for the conditions the library
-// reacts to (`NotFoundError`, `AlreadyExistsError`, in `fs_errors.ts`);
-// anything else is passed through unchanged. The interface is in
-// `fs_types.ts`.
+// modules cost its start-up more than the library itself. Both sides throw
+// the same two errors for the conditions the library reacts to
+// (`NotFoundError`, `AlreadyExistsError`, in `fs_errors.ts`); anything else
+// is passed through unchanged. The interface is in `fs_types.ts`.
 //
 // The npm package compiles `fs.npm.ts` in this file's place (see
 // `scripts/build_npm.ts`): the same exports, with the Node side only.

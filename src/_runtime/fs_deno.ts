@@ -104,18 +104,9 @@ export class DenoFileWriter implements FileWriter {
 }
 
 /**
- * The adapter on Deno. Opening and renaming run on the calling thread (the
- * promise kept for the adapter's shape): an async open of a new file takes
- * about twice the CPU of a synchronous one (585 ms against 280 for 1,000,
- * 32 at a time; a rename 39 ms against 15), and 1,000 downloads of 64 KiB,
- * 32 at a time from nginx on this machine, took 1.24 s of CPU instead of
- * 1.50 s (8 interleaved rounds, medians). The event loop waits for one
- * metadata call, as it does for the lock's.
- */
-/**
  * Deno's Node `existsSync`, once loaded. A look for a missing file is what
  * most downloads make (twice), and `Deno.statSync`'s NotFound error costs
- * five times the look (15 us or more), where this answers with a boolean.
+ * five times the look (15 µs or more), where this answers with a boolean.
  * But loading `node:fs` costs about 30 ms: it is loaded in the background
  * with the first look (while the first requests are on their way), which
  * a start-up does not wait for.
@@ -132,6 +123,15 @@ function loadNodeExistsSync(): void {
   );
 }
 
+/**
+ * The adapter on Deno. Opening and renaming run on the calling thread (the
+ * promise kept for the adapter's shape): an async open of a new file takes
+ * about twice the CPU of a synchronous one (585 ms against 280 for 1,000,
+ * 32 at a time; a rename 39 ms against 15), and 1,000 downloads of 64 KiB,
+ * 32 at a time from nginx on this machine, took 1.24 s of CPU instead of
+ * 1.50 s (8 interleaved rounds, medians). The event loop waits for one
+ * metadata call, as it does for the lock's.
+ */
 export const denoFs: Fs = {
   errorCode,
   createNew(path: string): Promise<FileWriter> {
