@@ -282,3 +282,37 @@ test("removeLeftovers() never removes a downloaded file's record, however old, b
   assert.deepEqual(await sweep(dir), [a.temp, `${record}.1a2b.tmp`].sort());
   assert.deepEqual(await dir.list(), ["a.zip", record].sort());
 });
+
+test("removeLeftovers() removes an old record whose file is gone (removed by hand, or evicted by another process while this one renewed it), as a leftover of its group", async () => {
+  await using dir = await tempDir();
+  // Longer than the 64 bytes a reserved name keeps of it.
+  const long = `${"l".repeat(70)}.tar.gz`;
+  const longer = `${"l".repeat(70)}.tgz`;
+  const record = (name: string) => basename(recordPath(name));
+  const fresh = names("fresh.zip");
+  await put(dir, "kept.zip", OLD);
+  await put(dir, record("kept.zip"), OLD); // its file is there: it stays
+  await put(dir, long, OLD);
+  await put(dir, record(long), OLD); // there too, under a cut name
+  await put(dir, record(longer), OLD); // its file is gone
+  await put(dir, record("gone.zip"), OLD);
+  await put(dir, record("young.zip"), YOUNG); // gone, but not for long
+  await put(dir, record("fresh.zip"), OLD); // gone, with a download under way
+  await put(dir, fresh.lock, NOW - 1000);
+  assert.deepEqual(
+    await sweep(dir),
+    [record("gone.zip"), record(longer)].sort(),
+  );
+  assert.deepEqual(
+    await dir.list(),
+    [
+      "kept.zip",
+      record("kept.zip"),
+      long,
+      record(long),
+      record("young.zip"),
+      record("fresh.zip"),
+      fresh.lock,
+    ].sort(),
+  );
+});
