@@ -18,6 +18,7 @@ import {
 } from "../_http/range.ts";
 import { contentEncoding } from "../_body/content_decoding.ts";
 import { request } from "../_http/request.ts";
+import { wallClock } from "../_revalidation.ts";
 import { FinalProtocolError, parseRetryAfter } from "../_http/retry_policy.ts";
 import { withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
@@ -107,6 +108,8 @@ export async function attempt(
       );
     }
     if (kind === "whole") await startWhole(transfer, response);
+    // This answer vouches for the bytes' version (the same, for an append).
+    partial.vouched = wallClock();
     hooks.accepted?.(response, performance.now() - sent);
     const body = response.body === null
       ? null
