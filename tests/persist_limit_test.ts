@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
-import { mkdir, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { chmod, mkdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, relative } from "node:path";
+import process from "node:process";
 import { test } from "node:test";
 import { PersistLimit } from "../mod.ts";
 import { partialFile, partialPaths } from "../src/_disk/names.ts";
@@ -231,4 +233,55 @@ test("PersistLimit.removeOldFiles() never removes a registered file with a reser
     limit.files().map((path) => basename(path)).sort(),
     [...reserved].sort(),
   );
+});
+
+/**
+ * Makes `name`, in `dir`'s subdirectory `sub`, a file this process may not
+ * remove, as another user's file in a shared cache is: as root, an
+ * immutable file (`chattr +i`, where the file system has it), else a
+ * directory without write permission. Returns the undoing, or `undefined`
+ * where neither can be done.
+ */
+async function unremovable(
+  dir: TempDir,
+  sub: string,
+  name: string,
+): Promise<(() => Promise<void>) | undefined> {
+  const path = dir.join(sub, name);
+  if (process.getuid?.() === 0) {
+    if (spawnSync("chattr", ["+i", path]).status !== 0) return undefined;
+    return async () => {
+      spawnSync("chattr", ["-i", path]);
+    };
+  }
+  await chmod(dir.join(sub), 0o555);
+  return () => chmod(dir.join(sub), 0o755);
+}
+
+test("PersistLimit.removeOldFiles() skips a file it may not remove (another user's in a shared cache), removing the next-oldest instead", async (t) => {
+  await using dir = await tempDir();
+  await mkdir(dir.join("shared"));
+  await files(dir, ["shared/a", "b", "c", "d"]);
+  const undo = await unremovable(dir, "shared", "a");
+  if (undo === undefined) {
+    t.skip("no way to make a file this process may not remove");
+    return;
+  }
+  try {
+    const limit = new PersistLimit(30, { fileLimit: 1 });
+    for (const name of ["shared/a", "b", "c", "d"]) {
+      await limit.registerFile(dir.join(name));
+    }
+    await limit.removeOldFiles();
+    // 40 bytes: a may not be removed, and still counts; b goes (30, still
+    // at the limit), then c (20).
+    assert.deepEqual(await dir.list(), ["d", "shared"]);
+    assert.deepEqual(await dir.list("shared"), ["a"]);
+    assert.deepEqual(
+      limit.files().map((path) => relative(dir.path, path)).sort(),
+      ["d", "shared/a"],
+    );
+  } finally {
+    await undo();
+  }
 });
