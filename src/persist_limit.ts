@@ -7,7 +7,7 @@
 
 import { basename, join, resolve } from "node:path";
 import { fs } from "./_runtime/fs.ts";
-import { removeIfPresent } from "./_runtime/remove.ts";
+import { isRefused, removeIfPresent } from "./_runtime/remove.ts";
 import { globToRegExp } from "./_disk/glob.ts";
 import { isReservedName } from "./_disk/names.ts";
 import { removeRecord } from "./_disk/record.ts";
@@ -35,9 +35,6 @@ export interface PersistLimitOptions {
    */
   fileLimit?: number | undefined;
 }
-
-/** The errors of a removal the file system refuses this process. */
-const REFUSED = new Set(["EPERM", "EACCES"]);
 
 interface Entry {
   path: string;
@@ -189,7 +186,7 @@ export class PersistLimit {
         // Not this process's to remove (another user's file in a shared
         // cache, an immutable one): it stays, counted, and the next oldest
         // goes instead, rather than every later eviction stopping here.
-        if (!REFUSED.has(fs.errorCode(error) ?? "")) throw error;
+        if (!isRefused(error)) throw error;
         continue;
       }
       // What a manager remembered of it goes with it.

@@ -13,7 +13,7 @@
 
 import { join } from "node:path";
 import { fs } from "../_runtime/fs.ts";
-import { removeIfPresent } from "../_runtime/remove.ts";
+import { isRefused, removeIfPresent } from "../_runtime/remove.ts";
 import { holderState, readOwner } from "./owner_file.ts";
 import {
   groupOf,
@@ -100,7 +100,13 @@ export async function removeLeftovers(
       continue;
     }
     for (const name of names) {
-      if (await removeIfPresent(join(directory, name))) removed.push(name);
+      try {
+        if (await removeIfPresent(join(directory, name))) removed.push(name);
+      } catch (error) {
+        // Another user's, in a shared cache: theirs to clean up. The rest
+        // goes all the same, rather than the manager failing at each start.
+        if (!isRefused(error)) throw error;
+      }
     }
   }
   return removed.sort();

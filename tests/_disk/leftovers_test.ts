@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdir, utimes, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { chmod, mkdir, utimes, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
@@ -315,4 +316,36 @@ test("removeLeftovers() removes an old record whose file is gone (removed by han
       fresh.lock,
     ].sort(),
   );
+});
+
+test("removeLeftovers() skips a leftover it may not remove (another user's, in a shared cache), and removes the others", async (t) => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  const b = names("b.zip");
+  await put(dir, a.temp, OLD);
+  await put(dir, b.temp, OLD);
+  await put(dir, b.sidecar, OLD);
+  const all = [a.temp, b.temp, b.sidecar].sort();
+  if (process.getuid?.() === 0) {
+    // Root may remove anything but an immutable file.
+    if (spawnSync("chattr", ["+i", dir.join(a.temp)]).status !== 0) {
+      t.skip("no chattr +i on this file system");
+      return;
+    }
+    try {
+      assert.deepEqual(await sweep(dir), [b.temp, b.sidecar].sort());
+      assert.deepEqual(await dir.list(), [a.temp]);
+    } finally {
+      spawnSync("chattr", ["-i", dir.join(a.temp)]);
+    }
+  } else {
+    // Another user may remove none in a directory it may not write.
+    await chmod(dir.path, 0o555);
+    try {
+      assert.deepEqual(await sweep(dir), []);
+      assert.deepEqual(await dir.list(), all);
+    } finally {
+      await chmod(dir.path, 0o755);
+    }
+  }
 });
