@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { chmod, mkdir, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, relative } from "node:path";
-import process from "node:process";
 import { test } from "node:test";
 import { PersistLimit } from "../mod.ts";
 import { partialFile, partialPaths } from "../src/_disk/names.ts";
 import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
+import { unremovable } from "./_helpers/unremovable.ts";
 
 const BASE = 1_700_000_000; // seconds; every file gets BASE + its age rank
 
@@ -235,35 +234,14 @@ test("PersistLimit.removeOldFiles() never removes a registered file with a reser
   );
 });
 
-/**
- * Makes `name`, in `dir`'s subdirectory `sub`, a file this process may not
- * remove, as another user's file in a shared cache is: as root, an
- * immutable file (`chattr +i`, where the file system has it), else a
- * directory without write permission. Returns the undoing, or `undefined`
- * where neither can be done.
- */
-async function unremovable(
-  dir: TempDir,
-  sub: string,
-  name: string,
-): Promise<(() => Promise<void>) | undefined> {
-  const path = dir.join(sub, name);
-  if (process.getuid?.() === 0) {
-    if (spawnSync("chattr", ["+i", path]).status !== 0) return undefined;
-    return async () => {
-      spawnSync("chattr", ["-i", path]);
-    };
-  }
-  await chmod(dir.join(sub), 0o555);
-  return () => chmod(dir.join(sub), 0o755);
-}
-
 test("PersistLimit.removeOldFiles() skips a file it may not remove (another user's in a shared cache), removing the next-oldest instead", async (t) => {
   await using dir = await tempDir();
   await mkdir(dir.join("shared"));
   await files(dir, ["shared/a", "b", "c", "d"]);
-  const undo = await unremovable(dir, "shared", "a");
-  if (undo === undefined) {
+  // In a directory of its own: when only a whole directory can be made
+  // read-only, a is alone there too.
+  const refused = await unremovable(dir.join("shared", "a"));
+  if (refused === undefined) {
     t.skip("no way to make a file this process may not remove");
     return;
   }
@@ -282,6 +260,6 @@ test("PersistLimit.removeOldFiles() skips a file it may not remove (another user
       ["d", "shared/a"],
     );
   } finally {
-    await undo();
+    await refused.undo();
   }
 });
