@@ -13,8 +13,8 @@ import {
   judgeAnswer,
   parseLength,
   rangeHeaders,
+  rangeValidatorOf,
   revalidatorOf,
-  validatorOf,
 } from "../_http/range.ts";
 import { contentEncoding } from "../_body/content_decoding.ts";
 import { request } from "../_http/request.ts";
@@ -167,7 +167,7 @@ async function startWhole(
   }
   if (transfer.partial.offset > 0) await restart(transfer);
   await transfer.partial.record(
-    encoded ? undefined : validatorOf(response.headers),
+    encoded ? undefined : rangeValidatorOf(response.headers),
     total,
     total !== undefined && total > transfer.options.chunkSize,
   );
