@@ -46,6 +46,21 @@ function hasFile(directory: string, record: string, names: string[]): boolean {
 }
 
 /**
+ * Whether the lock (or owner file) at `guard` names a process proven alive,
+ * or one this process may not know of: another user's, which it may not
+ * read (a shared cache, under a umask of 077). That user's files are that
+ * user's to clean up.
+ */
+function mayBeAlive(guard: string): boolean {
+  try {
+    return holderState(readOwner(guard)) === "alive";
+  } catch (error) {
+    if (isRefused(error)) return true;
+    throw error;
+  }
+}
+
+/**
  * Removes the leftovers in `directory` older than `maxAge` milliseconds,
  * except those of a download whose lock had a heartbeat within
  * `lockStaleAfter` or names a process proven alive, and such owner files.
@@ -86,8 +101,7 @@ export async function removeLeftovers(
         beat !== undefined && now - beat <= lockStaleAfter
       ) ||
       guards.some((guard, index) =>
-        heartbeats[index] !== undefined &&
-        holderState(readOwner(guard)) === "alive"
+        heartbeats[index] !== undefined && mayBeAlive(guard)
       )
     ) {
       continue;

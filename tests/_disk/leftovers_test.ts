@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, utimes, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
@@ -341,5 +341,28 @@ test("removeLeftovers() skips a leftover it may not remove (another user's, in a
     }
   } finally {
     await refused.undo();
+  }
+});
+
+test("removeLeftovers() keeps a group whose lock it may not read (another user's, in a shared cache, under a umask of 077)", async (t) => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  const b = names("b.zip");
+  await put(dir, a.temp, OLD);
+  await put(dir, a.lock, OLD);
+  await put(dir, b.temp, OLD);
+  await chmod(dir.join(a.lock), 0o000);
+  try {
+    await readFile(dir.join(a.lock));
+    t.skip("this process reads any file (root)");
+    return;
+  } catch {
+    // Unreadable, as another user's lock is.
+  }
+  try {
+    assert.deepEqual(await sweep(dir), [b.temp]);
+    assert.deepEqual(await dir.list(), [a.temp, a.lock].sort());
+  } finally {
+    await chmod(dir.join(a.lock), 0o644);
   }
 });
