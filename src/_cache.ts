@@ -68,14 +68,15 @@ export function touch(dest: string, facts: FileFacts): boolean {
 
 /**
  * Writes the record of the file at `dest`, just put in place (or just
- * found current): the server vouched for it now, under `validator`. Never
- * fails the download.
+ * found current): the server vouched for it under `validator` at `checked`
+ * (a {@linkcode wallClock} time; now, by default). Never fails the download.
  */
 export async function remember(
   url: string,
   dest: string,
   validator: string,
   known?: FileFacts,
+  checked: number = wallClock(),
 ): Promise<void> {
   try {
     const facts = known ?? await factsOf(dest);
@@ -84,7 +85,7 @@ export async function remember(
       version: RECORD_VERSION,
       url,
       validator,
-      checked: wallClock(),
+      checked,
       ...facts,
     });
   } catch {

@@ -253,6 +253,9 @@ async function transferUnderLock(
       return touch(spec.dest, present) ? "fresh" : "gone";
     }
   } else if (present !== undefined && spec.skipIfExists) return "skipped";
+  // Before any answer: a record's check is never dated later than this,
+  // should no answer vouch for the bytes (a file found complete on disk).
+  const asked = wallClock();
   const integrity = spec.expected && await IntegrityCheck.create(spec.expected);
   const partial = await PartialFile.open(
     spec.paths,
@@ -309,7 +312,15 @@ async function transferUnderLock(
     onCommit(await partial.commit(spec.dest, lock));
     const validator = partial.revalidator ?? partial.validator;
     if (host.cache !== undefined && validator !== undefined) {
-      await remember(spec.url, spec.dest, validator);
+      // Checked when the server last answered for these bytes, not now: a
+      // long body ends after others may have asked, and the server changed.
+      await remember(
+        spec.url,
+        spec.dest,
+        validator,
+        undefined,
+        partial.vouched ?? asked,
+      );
     }
     return present !== undefined && revalidation !== undefined
       ? "updated"

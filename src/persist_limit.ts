@@ -7,7 +7,7 @@
 
 import { basename, join, resolve } from "node:path";
 import { fs } from "./_runtime/fs.ts";
-import { removeIfPresent } from "./_runtime/remove.ts";
+import { isRefused, removeIfPresent } from "./_runtime/remove.ts";
 import { globToRegExp } from "./_disk/glob.ts";
 import { isReservedName } from "./_disk/names.ts";
 import { removeRecord } from "./_disk/record.ts";
@@ -156,7 +156,8 @@ export class PersistLimit {
    * Removes registered files, least recently accessed first, while their
    * total size is at or over the size limit and more than `fileLimit` remain.
    * Files that disappeared meanwhile are forgotten; sizes and access times
-   * are read again first. A partial download's files (the library's reserved
+   * are read again first. A file this process may not remove (another
+   * user's, in a shared cache) stays, and still counts. A partial download's files (the library's reserved
    * `.<name>.<hash>.dlpart*` names) are never removed; a removed file's
    * record (a manager's, for revalidation) is removed with it.
    *
@@ -179,7 +180,15 @@ export class PersistLimit {
     for (const entry of entries) {
       if (count <= this.fileLimit || total < this.sizeLimit) break;
       if (keep(entry.path) || isReservedName(basename(entry.path))) continue;
-      await removeIfPresent(entry.path);
+      try {
+        await removeIfPresent(entry.path);
+      } catch (error) {
+        // Not this process's to remove (another user's file in a shared
+        // cache, an immutable one): it stays, counted, and the next oldest
+        // goes instead, rather than every later eviction stopping here.
+        if (!isRefused(error)) throw error;
+        continue;
+      }
       // What a manager remembered of it goes with it.
       await removeRecord(entry.path);
       this.#files.delete(entry.path);

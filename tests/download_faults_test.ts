@@ -208,6 +208,36 @@ test("Download resumes with Last-Modified as If-Range when there is no strong ET
   assert.deepEqual(log.sent, [49_152, 8_192, 42_656]);
 });
 
+test("Download starts over, rather than resume with If-Range, when Last-Modified is within a second of Date: the file may have changed again in that second", async () => {
+  // A file written while it is served: its two versions share one
+  // Last-Modified second, which is the answers' Date too (RFC 9110
+  // §8.8.2.2: such a date is a weak validator).
+  const lastModified = new Date().toUTCString();
+  const changed = patternBytes(BODY.byteLength, 7);
+  const drop = dropAt(49_152);
+  const { route, log } = fileRoute({
+    body: BODY,
+    lastModified,
+    change: 1,
+    changed,
+    changedLastModified: lastModified,
+    faults: [drop.fault],
+  });
+  await using server = await startServer({
+    "/f": (request, response) => {
+      response.setHeader("date", lastModified);
+      return route(request, response);
+    },
+  });
+  await using dir = await tempDir();
+  const { download } = await run(server.url("/f"), dir, {}, [drop]);
+  assert.equal(download.error(), undefined);
+  // Not the first 49,152 bytes of one version and the rest of the other.
+  assert.deepEqual(log.ranges, [null, null]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), changed);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download starts over when the server ignores Range and answers 200", async () => {
   const drop = dropAt(40_960);
   const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [

@@ -18,11 +18,14 @@ import {
 import { recordPath } from "../src/_disk/record.ts";
 import { startChild } from "./_helpers/child.ts";
 import {
+  bytesRoute,
   deferred,
+  fileRoute,
   type FileRouteOptions,
   patternBytes,
   type ServedFile,
   serveFile,
+  startServer,
 } from "./_helpers/server.ts";
 import { tempDir, withRecords } from "./_helpers/temp_dir.ts";
 
@@ -286,6 +289,52 @@ test("Two processes revalidating one file at once send one request", {
   ]);
   assert.deepEqual(server.log.conditions, [null, 'if-none-match: "v1"']);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), OLD);
+  assert.deepEqual(await dir.list(), withRecords("f"));
+});
+
+test("DownloadManager with revalidate: 'always' asks again about a file another download got from an answer older than its question, rather than take it as checked when that download ended", async () => {
+  const release = deferred();
+  const answered = deferred();
+  // The first answer ("v1") holds its body after 10,000 bytes until
+  // released; by then the server has published "v2", which every later
+  // request gets.
+  const before = bytesRoute(OLD, {
+    headers: { etag: '"v1"' },
+    gate: release.promise,
+    gateAt: 10_000,
+  });
+  const { route: after, log } = fileRoute({ body: NEW, etag: '"v2"' });
+  let requests = 0;
+  await using server = await startServer({
+    "/f": (request, response) =>
+      requests++ === 0 ? before(request, response) : after(request, response),
+  });
+  await using dir = await tempDir();
+  const first = new DownloadManager(dir.path, {
+    ...FAST,
+    revalidate: "always",
+  });
+  const second = new DownloadManager(dir.path, {
+    ...FAST,
+    revalidate: "always",
+  });
+  const a = first.download(server.url("/f"), {
+    progress: (_download, current) => {
+      if (current > 0) answered.resolve();
+    },
+  }) as Download;
+  // The server vouched for "v1" when it answered the first download; the
+  // second is asked for after that, and waits for the first's lock.
+  await answered.promise;
+  const b = second.download(server.url("/f")) as Download;
+  release.resolve();
+  await Promise.all([first.wait(), second.wait()]);
+  assert.equal(a.state, "done");
+  // The first's answer is older than the second's question: it asks.
+  assert.equal(b.revalidation, "updated");
+  assert.deepEqual(log.conditions, ['if-none-match: "v1"']);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), NEW);
+  assert.equal((await readRecordFile(dir.join("f"))).validator, '"v2"');
   assert.deepEqual(await dir.list(), withRecords("f"));
 });
 

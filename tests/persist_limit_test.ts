@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { PersistLimit } from "../mod.ts";
 import { partialFile, partialPaths } from "../src/_disk/names.ts";
 import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
+import { unremovable } from "./_helpers/unremovable.ts";
 
 const BASE = 1_700_000_000; // seconds; every file gets BASE + its age rank
 
@@ -231,4 +232,34 @@ test("PersistLimit.removeOldFiles() never removes a registered file with a reser
     limit.files().map((path) => basename(path)).sort(),
     [...reserved].sort(),
   );
+});
+
+test("PersistLimit.removeOldFiles() skips a file it may not remove (another user's in a shared cache), removing the next-oldest instead", async (t) => {
+  await using dir = await tempDir();
+  await mkdir(dir.join("shared"));
+  await files(dir, ["shared/a", "b", "c", "d"]);
+  // In a directory of its own: when only a whole directory can be made
+  // read-only, a is alone there too.
+  const refused = await unremovable(dir.join("shared", "a"));
+  if (refused === undefined) {
+    t.skip("no way to make a file this process may not remove");
+    return;
+  }
+  try {
+    const limit = new PersistLimit(30, { fileLimit: 1 });
+    for (const name of ["shared/a", "b", "c", "d"]) {
+      await limit.registerFile(dir.join(name));
+    }
+    await limit.removeOldFiles();
+    // 40 bytes: a may not be removed, and still counts; b goes (30, still
+    // at the limit), then c (20).
+    assert.deepEqual(await dir.list(), ["d", "shared"]);
+    assert.deepEqual(await dir.list("shared"), ["a"]);
+    assert.deepEqual(
+      limit.files().map((path) => relative(dir.path, path)).sort(),
+      ["d", "shared/a"],
+    );
+  } finally {
+    await refused.undo();
+  }
 });

@@ -1,16 +1,19 @@
 // Cleaning a directory of what dead processes left: partial files, sidecars,
 // half-written sidecars, taken-over locks and owner files (the library's
-// reserved `.<name>.<hash>.dlpart*` names, records of downloaded files
-// excepted) that no live heartbeat guards and that have not changed for
-// `maxAge`. A fresh leftover stays: it may be
-// resumed. The heartbeat of a group is its lock's mtime, or an owner file's
-// own (see `lock.ts`). A group whose lock (or owner file) names a process
-// proven alive stays however old its heartbeat: that process may be stopped
-// (Ctrl-Z, a debugger) and go on, as a lock it holds is never taken over.
+// reserved `.<name>.<hash>.dlpart*` names) that no live heartbeat guards and
+// that have not changed for `maxAge`. A fresh leftover stays: it may be
+// resumed. A downloaded file's record lives as long as its file: it is a
+// leftover only once the file is gone (removed by hand, or evicted by another
+// process's `PersistLimit` while this one renewed the record, which takes no
+// locks), and then goes as the rest of its group does. The heartbeat of a
+// group is its lock's mtime, or an owner file's own (see `lock.ts`). A group
+// whose lock (or owner file) names a process proven alive stays however old
+// its heartbeat: that process may be stopped (Ctrl-Z, a debugger) and go on,
+// as a lock it holds is never taken over.
 
 import { join } from "node:path";
 import { fs } from "../_runtime/fs.ts";
-import { removeIfPresent } from "../_runtime/remove.ts";
+import { isRefused, removeIfPresent } from "../_runtime/remove.ts";
 import { holderState, readOwner } from "./owner_file.ts";
 import {
   groupOf,
@@ -18,12 +21,43 @@ import {
   LOCK_SUFFIX,
   OWNER_SUFFIX,
   PARTIAL_SUFFIX,
+  partialPaths,
   RECORD_SUFFIX,
 } from "./names.ts";
 
 async function mtimeOf(path: string): Promise<number | undefined> {
   const stat = await fs.stat(path);
   return stat === undefined ? undefined : stat.mtime?.getTime() ?? 0;
+}
+
+/**
+ * Whether the record named `record` is of a file among `names` (in
+ * `directory`): one whose name starts as the record's does (the record's
+ * name keeps at most its first 64 bytes) and whose hash is the record's.
+ */
+function hasFile(directory: string, record: string, names: string[]): boolean {
+  const group = groupOf(record);
+  // `.<name, cut>.<12 hex>.dlpart`
+  const cut = group.slice(1, -".0123456789ab.dlpart".length);
+  return names.some((name) =>
+    name.startsWith(cut) &&
+    partialPaths(join(directory, name)).base === join(directory, group)
+  );
+}
+
+/**
+ * Whether the lock (or owner file) at `guard` names a process proven alive,
+ * or one this process may not know of: another user's, which it may not
+ * read (a shared cache, under a umask of 077). That user's files are that
+ * user's to clean up.
+ */
+function mayBeAlive(guard: string): boolean {
+  try {
+    return holderState(readOwner(guard)) === "alive";
+  } catch (error) {
+    if (isRefused(error)) return true;
+    throw error;
+  }
 }
 
 /**
@@ -39,12 +73,22 @@ export async function removeLeftovers(
   now: number = Date.now(),
 ): Promise<string[]> {
   const groups = new Map<string, string[]>();
+  const records: string[] = [];
+  // Every other name, of any kind: the files records may be of.
+  const others: string[] = [];
   for (const entry of await fs.readDir(directory)) {
-    if (!entry.isFile || !isReservedName(entry.name)) continue;
-    // A record lives as long as its file, which it is not part of.
-    if (entry.name.endsWith(RECORD_SUFFIX)) continue;
-    const group = groupOf(entry.name);
-    groups.set(group, [...groups.get(group) ?? [], entry.name]);
+    if (!isReservedName(entry.name)) others.push(entry.name);
+    else if (!entry.isFile) continue;
+    else if (entry.name.endsWith(RECORD_SUFFIX)) records.push(entry.name);
+    else {
+      const group = groupOf(entry.name);
+      groups.set(group, [...groups.get(group) ?? [], entry.name]);
+    }
+  }
+  for (const record of records) {
+    if (hasFile(directory, record, others)) continue;
+    const group = groupOf(record);
+    groups.set(group, [...groups.get(group) ?? [], record]);
   }
   const removed: string[] = [];
   for (const [group, names] of groups) {
@@ -57,8 +101,7 @@ export async function removeLeftovers(
         beat !== undefined && now - beat <= lockStaleAfter
       ) ||
       guards.some((guard, index) =>
-        heartbeats[index] !== undefined &&
-        holderState(readOwner(guard)) === "alive"
+        heartbeats[index] !== undefined && mayBeAlive(guard)
       )
     ) {
       continue;
@@ -71,7 +114,13 @@ export async function removeLeftovers(
       continue;
     }
     for (const name of names) {
-      if (await removeIfPresent(join(directory, name))) removed.push(name);
+      try {
+        if (await removeIfPresent(join(directory, name))) removed.push(name);
+      } catch (error) {
+        // Another user's, in a shared cache: theirs to clean up. The rest
+        // goes all the same, rather than the manager failing at each start.
+        if (!isRefused(error)) throw error;
+      }
     }
   }
   return removed.sort();

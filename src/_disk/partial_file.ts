@@ -40,6 +40,13 @@ export class PartialFile {
    */
   revalidator: string | undefined;
   /**
+   * When the server last vouched for the version the bytes are of (a
+   * whole answer, or a 206 of the same validator), on the wall clock (see
+   * `wallClock`): what a record of the file says was checked, and not the
+   * end of a long body, after which the server may have changed.
+   */
+  vouched: number | undefined;
+  /**
    * The ranges `[start, end)` on disk, once the file is written in parts
    * (segmented, or resumed from such a download); `undefined` while its
    * bytes are a prefix of `offset` bytes.
@@ -233,6 +240,7 @@ export class PartialFile {
     this.offset = 0;
     this.validator = undefined;
     this.revalidator = undefined;
+    this.vouched = undefined;
     this.total = undefined;
     this.ranges = undefined;
     await removeIfPresent(this.#path);

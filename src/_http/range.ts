@@ -8,13 +8,29 @@ export function parseLength(header: string | null): number | undefined {
 }
 
 /**
- * The validator for `If-Range`: a strong ETag, else Last-Modified. A weak
- * ETag (`W/"..."`) cannot validate a range (RFC 9110 §13.1.5).
+ * What names the version an answer is of, to tell a changed file: a strong
+ * ETag, else Last-Modified. A weak ETag (`W/"..."`) cannot validate a range
+ * (RFC 9110 §13.1.5).
  */
 export function validatorOf(headers: Headers): string | undefined {
   const etag = headers.get("etag");
   if (etag !== null && !etag.startsWith("W/")) return etag;
   return headers.get("last-modified") ?? undefined;
+}
+
+/**
+ * The validator to resume a file with (`If-Range`): {@linkcode validatorOf},
+ * except a Last-Modified less than a second before the answer's `Date`,
+ * which is weak (RFC 9110 §8.8.2.2): the file may change again within that
+ * second, under the same date, and a range of the new version would be
+ * spliced onto the old one. Without a `Date` it is taken as it is.
+ */
+export function rangeValidatorOf(headers: Headers): string | undefined {
+  const validator = validatorOf(headers);
+  const lastModified = headers.get("last-modified");
+  if (validator === undefined || validator !== lastModified) return validator;
+  const date = Date.parse(headers.get("date") ?? "");
+  return date - Date.parse(lastModified) < 1000 ? undefined : validator;
 }
 
 /**

@@ -24,3 +24,13 @@ export function removeIfPresentSync(path: string): boolean {
     throw error;
   }
 }
+
+/**
+ * Whether `error` is the file system refusing this process a removal (a
+ * permission: another user's file in a shared directory, an immutable
+ * file), which another process may be allowed.
+ */
+export function isRefused(error: unknown): boolean {
+  const code = fs.errorCode(error);
+  return code === "EPERM" || code === "EACCES";
+}

@@ -13,11 +13,12 @@ import {
   judgeAnswer,
   parseLength,
   rangeHeaders,
+  rangeValidatorOf,
   revalidatorOf,
-  validatorOf,
 } from "../_http/range.ts";
 import { contentEncoding } from "../_body/content_decoding.ts";
 import { request } from "../_http/request.ts";
+import { wallClock } from "../_revalidation.ts";
 import { FinalProtocolError, parseRetryAfter } from "../_http/retry_policy.ts";
 import { withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
@@ -107,6 +108,8 @@ export async function attempt(
       );
     }
     if (kind === "whole") await startWhole(transfer, response);
+    // This answer vouches for the bytes' version (the same, for an append).
+    partial.vouched = wallClock();
     hooks.accepted?.(response, performance.now() - sent);
     const body = response.body === null
       ? null
@@ -164,7 +167,7 @@ async function startWhole(
   }
   if (transfer.partial.offset > 0) await restart(transfer);
   await transfer.partial.record(
-    encoded ? undefined : validatorOf(response.headers),
+    encoded ? undefined : rangeValidatorOf(response.headers),
     total,
     total !== undefined && total > transfer.options.chunkSize,
   );

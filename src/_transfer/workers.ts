@@ -18,6 +18,7 @@ import { cancelOnAbort } from "../_body/cancel_on_abort.ts";
 import { reusedReader } from "../_body/reused_reader.ts";
 import { parseContentRange, validatorOf } from "../_http/range.ts";
 import { request } from "../_http/request.ts";
+import { wallClock } from "../_revalidation.ts";
 import { parseRetryAfter } from "../_http/retry_policy.ts";
 import { HTTPError } from "../errors.ts";
 import { expectListeners } from "../_listeners.ts";
@@ -335,6 +336,8 @@ export class Workers {
           }`,
         );
       }
+      // A 206 of this very version: the server vouched for it now.
+      partial.vouched = wallClock();
       return range.end;
     }
     // A whole answer for the same version: ranges ignored here.

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, utimes, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
@@ -10,6 +10,7 @@ import type { ProcessIdentity } from "../../src/_disk/process_identity.ts";
 import { recordPath } from "../../src/_disk/record.ts";
 import { identityOf } from "../_helpers/identity.ts";
 import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
+import { unremovable } from "../_helpers/unremovable.ts";
 
 const NOW = 1_700_000_000_000; // ms, passed as `now`
 const HOUR = 60 * 60 * 1000;
@@ -281,4 +282,87 @@ test("removeLeftovers() never removes a downloaded file's record, however old, b
   await put(dir, a.temp, OLD);
   assert.deepEqual(await sweep(dir), [a.temp, `${record}.1a2b.tmp`].sort());
   assert.deepEqual(await dir.list(), ["a.zip", record].sort());
+});
+
+test("removeLeftovers() removes an old record whose file is gone (removed by hand, or evicted by another process while this one renewed it), as a leftover of its group", async () => {
+  await using dir = await tempDir();
+  // Longer than the 64 bytes a reserved name keeps of it.
+  const long = `${"l".repeat(70)}.tar.gz`;
+  const longer = `${"l".repeat(70)}.tgz`;
+  const record = (name: string) => basename(recordPath(name));
+  const fresh = names("fresh.zip");
+  await put(dir, "kept.zip", OLD);
+  await put(dir, record("kept.zip"), OLD); // its file is there: it stays
+  await put(dir, long, OLD);
+  await put(dir, record(long), OLD); // there too, under a cut name
+  await put(dir, record(longer), OLD); // its file is gone
+  await put(dir, record("gone.zip"), OLD);
+  await put(dir, record("young.zip"), YOUNG); // gone, but not for long
+  await put(dir, record("fresh.zip"), OLD); // gone, with a download under way
+  await put(dir, fresh.lock, NOW - 1000);
+  assert.deepEqual(
+    await sweep(dir),
+    [record("gone.zip"), record(longer)].sort(),
+  );
+  assert.deepEqual(
+    await dir.list(),
+    [
+      "kept.zip",
+      record("kept.zip"),
+      long,
+      record(long),
+      record("young.zip"),
+      record("fresh.zip"),
+      fresh.lock,
+    ].sort(),
+  );
+});
+
+test("removeLeftovers() skips a leftover it may not remove (another user's, in a shared cache), and removes the others", async (t) => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  const b = names("b.zip");
+  await put(dir, a.temp, OLD);
+  await put(dir, b.temp, OLD);
+  await put(dir, b.sidecar, OLD);
+  const refused = await unremovable(dir.join(a.temp));
+  if (refused === undefined) {
+    t.skip("no way to make a file this process may not remove");
+    return;
+  }
+  try {
+    if (refused.only) {
+      assert.deepEqual(await sweep(dir), [b.temp, b.sidecar].sort());
+      assert.deepEqual(await dir.list(), [a.temp]);
+    } else {
+      // The whole directory is read-only: none may go, and none fails it.
+      assert.deepEqual(await sweep(dir), []);
+      assert.deepEqual(await dir.list(), [a.temp, b.temp, b.sidecar].sort());
+    }
+  } finally {
+    await refused.undo();
+  }
+});
+
+test("removeLeftovers() keeps a group whose lock it may not read (another user's, in a shared cache, under a umask of 077)", async (t) => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  const b = names("b.zip");
+  await put(dir, a.temp, OLD);
+  await put(dir, a.lock, OLD);
+  await put(dir, b.temp, OLD);
+  await chmod(dir.join(a.lock), 0o000);
+  try {
+    await readFile(dir.join(a.lock));
+    t.skip("this process reads any file (root)");
+    return;
+  } catch {
+    // Unreadable, as another user's lock is.
+  }
+  try {
+    assert.deepEqual(await sweep(dir), [b.temp]);
+    assert.deepEqual(await dir.list(), [a.temp, a.lock].sort());
+  } finally {
+    await chmod(dir.join(a.lock), 0o644);
+  }
 });

@@ -5,6 +5,7 @@ import {
   parseContentRange,
   parseLength,
   rangeHeaders,
+  rangeValidatorOf,
   revalidatorOf,
   validatorOf,
 } from "../../src/_http/range.ts";
@@ -32,6 +33,36 @@ test("revalidatorOf() takes an ETag, weak too, then Last-Modified", () => {
   );
   assert.equal(revalidatorOf(new Headers({ "last-modified": date })), date);
   assert.equal(revalidatorOf(new Headers()), undefined);
+});
+
+test("rangeValidatorOf() refuses a Last-Modified less than a second before Date, a weak validator", () => {
+  const date = "Wed, 21 Oct 2015 07:28:00 GMT";
+  const second = "Wed, 21 Oct 2015 07:28:01 GMT";
+  const headers = (fields: Record<string, string>) => new Headers(fields);
+  // A second before Date, or no Date to tell: strong enough.
+  assert.equal(
+    rangeValidatorOf(headers({ "last-modified": date, date: second })),
+    date,
+  );
+  assert.equal(rangeValidatorOf(headers({ "last-modified": date })), date);
+  // In Date's second, or after it: the file may change again under it.
+  assert.equal(
+    rangeValidatorOf(headers({ "last-modified": date, date })),
+    undefined,
+  );
+  assert.equal(
+    rangeValidatorOf(headers({ "last-modified": second, date })),
+    undefined,
+  );
+  // A strong ETag is taken whatever the dates.
+  assert.equal(
+    rangeValidatorOf(headers({ etag: '"v1"', "last-modified": date, date })),
+    '"v1"',
+  );
+  assert.equal(
+    rangeValidatorOf(headers({ etag: 'W/"v1"', "last-modified": date, date })),
+    undefined,
+  );
 });
 
 test("validatorOf() prefers a strong ETag, then Last-Modified, and never a weak ETag", () => {
