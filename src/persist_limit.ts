@@ -157,9 +157,10 @@ export class PersistLimit {
    * total size is at or over the size limit and more than `fileLimit` remain.
    * Files that disappeared meanwhile are forgotten; sizes and access times
    * are read again first. A file this process may not remove (another
-   * user's, in a shared cache) stays, and still counts. A partial download's files (the library's reserved
-   * `.<name>.<hash>.dlpart*` names) are never removed; a removed file's
-   * record (a manager's, for revalidation) is removed with it.
+   * user's, in a shared cache) stays, and still counts. A partial
+   * download's files (the library's reserved `.<name>.<hash>.dlpart*` names)
+   * are never removed; a removed file's record (a manager's, for
+   * revalidation) is removed with it.
    *
    * @param options See {@linkcode RemoveOldFilesOptions}.
    *
