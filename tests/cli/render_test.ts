@@ -213,6 +213,24 @@ test("renderFrame() counts an emoji as two columns when it cuts a name of emoji"
   assert.equal(line, "😀".repeat(8) + "~ " + "  | 2.0 KiB");
 });
 
+// Reported bug: ✅, ⭐ and other symbols a terminal draws two columns wide
+// were counted as one, so a row wrapped and the live area scrolled at each
+// redraw, filling the screen with copies of it.
+test("renderFrame() counts a symbol a terminal draws wide as two columns when it cuts a name of them", () => {
+  for (const symbol of ["✅", "⭐", "⌚", "☕", "⚡", "🀄", "🈚", "ｶ"]) {
+    const row = { ...STREAM, speed: undefined, name: symbol.repeat(40) };
+    // The halfwidth katakana ｶ is narrow: 17 of them and the "~".
+    const name = symbol === "ｶ"
+      ? "ｶ".repeat(17) + "~"
+      : symbol.repeat(8) + "~ ";
+    assert.equal(
+      renderFrame([row], TOTAL, 30, 0)[0],
+      name + "  | 2.0 KiB",
+      `U+${symbol.codePointAt(0)?.toString(16)}`,
+    );
+  }
+});
+
 // renderFrame: the total line
 
 test("renderFrame() shows only the non-zero extra counts when it builds the total line", () => {
