@@ -8,7 +8,6 @@
 
 import { type Download, DownloadManager, PersistLimit } from "../../mod.ts";
 import type { CliOptions } from "./args.ts";
-import { UsageError } from "./usage_error.ts";
 import { JsonReporter } from "./json_reporter.ts";
 import { LogReporter } from "./log_reporter.ts";
 import { NAME_IT, type Planned } from "./plan.ts";
@@ -111,13 +110,6 @@ export class Session implements RunView {
       }
       await Promise.all(waits);
       await manager.wait({ raiseIfError: false });
-    } catch (error) {
-      if (!(error instanceof UsageError)) throw error;
-      manager.cancel();
-      await manager.wait({ raiseIfError: false });
-      this.#reporter.stop();
-      this.#host.stderr.write(`dlmanager: ${error.message}\n`);
-      return EXIT.usage;
     } finally {
       stopInterrupt();
     }
@@ -236,14 +228,20 @@ export class Session implements RunView {
         integrity: job.integrity,
       });
     } catch (error) {
-      // A name the library refuses: a usage error, found before any byte
-      // was fetched.
+      // The names were checked before the run: what the library refuses
+      // now is this file's place (a directory in the way), not the
+      // arguments. This file fails; the others go on.
       const text = message(error);
-      throw new UsageError(
-        text.startsWith("Cannot download")
+      this.#failed++;
+      this.#report({
+        event: "fail",
+        name,
+        url: job.url,
+        error: text.startsWith("Cannot download")
           ? text
           : `Cannot download "${job.url}": ${text}`,
-      );
+      });
+      return undefined;
     }
     if (download === null) {
       this.#skipped++;
