@@ -19,6 +19,7 @@ import {
   type Interruption,
   message,
 } from "./host.ts";
+import { SpeedMeter } from "./speed_meter.ts";
 import { TtyReporter } from "./tty_reporter.ts";
 
 /** A download as the CLI follows it. */
@@ -33,12 +34,11 @@ interface Tracked {
   // bytes this run fetched: `current - base`.
   base: number;
   fetched: number;
-  // Recent (time, bytes) samples, for the speed.
-  samples: [number, number][];
+  // Its recent speed.
+  meter: SpeedMeter;
   startTime: number;
 }
 
-const SPEED_WINDOW = 3000;
 const LOG_INTERVAL = 5000;
 
 /**
@@ -136,7 +136,7 @@ export class Session implements RunView {
       name: t.name,
       current: t.current,
       total: t.total,
-      speed: speed(t),
+      speed: t.meter.speed(),
       started: t.started,
       waitingFor: t.download.state === "waiting"
         ? { pid: t.download.lockHolder?.pid }
@@ -257,7 +257,7 @@ export class Session implements RunView {
       total: undefined,
       base: 0,
       fetched: 0,
-      samples: [],
+      meter: new SpeedMeter(),
       startTime: Date.now(),
     };
     this.#tracked.push(tracked);
@@ -321,13 +321,7 @@ export class Session implements RunView {
     tracked.fetched = fetched;
     tracked.current = current;
     tracked.total = total;
-    tracked.samples.push([now, current]);
-    while (
-      tracked.samples.length > 2 &&
-      now - (tracked.samples[1]?.[0] ?? now) > SPEED_WINDOW
-    ) {
-      tracked.samples.shift();
-    }
+    tracked.meter.add(now, current);
     this.#report({
       event: "progress",
       name: tracked.name,
@@ -385,13 +379,4 @@ export class Session implements RunView {
  */
 function reasonOf(error: unknown): string {
   return message(error).replace(/^Cannot download "[^"]*": /, "");
-}
-
-function speed(tracked: Tracked): number | undefined {
-  const first = tracked.samples[0];
-  const last = tracked.samples[tracked.samples.length - 1];
-  if (first === undefined || last === undefined || last[0] - first[0] < 200) {
-    return undefined;
-  }
-  return 1000 * (last[1] - first[1]) / (last[0] - first[0]);
 }
