@@ -26,13 +26,16 @@ export class SpeedMeter {
   #samples: [number, number][] = [];
 
   /**
-   * Records that the download had `bytes` at `time`.
+   * Records that the download had `bytes` at `time`. Fewer bytes than the
+   * last sample's: the download started over (the server could not resume),
+   * and the speed is measured anew from here.
    *
    * @param time Milliseconds (`Date.now()`).
    * @param bytes The bytes on disk then.
    */
   add(time: number, bytes: number): void {
     const samples = this.#samples;
+    if (bytes < (samples.at(-1)?.[1] ?? 0)) samples.length = 0;
     samples.push([time, bytes]);
     while (
       samples.length > 2 && time - (samples[1]?.[0] ?? time) > SPEED_WINDOW
