@@ -132,11 +132,12 @@ export class Session implements RunView {
 
   /** The running (and waiting) downloads' rows. */
   rows(): ActiveRow[] {
+    const now = Date.now();
     return this.#active().map((t) => ({
       name: t.name,
       current: t.current,
       total: t.total,
-      speed: t.meter.speed(),
+      speed: t.meter.speed(now),
       started: t.started,
       waitingFor: t.download.state === "waiting"
         ? { pid: t.download.lockHolder?.pid }

@@ -19,7 +19,7 @@ const LEAST_SPAN = 200;
  * const meter = new SpeedMeter();
  * meter.add(0, 0);
  * meter.add(1000, 2048);
- * meter.speed(); // 2048
+ * meter.speed(1000); // 2048
  * ```
  */
 export class SpeedMeter {
@@ -45,18 +45,26 @@ export class SpeedMeter {
   }
 
   /**
-   * Bytes per second over the samples kept; `undefined` until they span
-   * 200 ms.
+   * Bytes per second over the last {@linkcode SPEED_WINDOW} ms up to `now`
+   * (over the samples kept, if younger): a download that has stalled slows
+   * down to 0, instead of showing the speed it last had. `undefined` until
+   * 200 ms after the first sample.
+   *
+   * @param now Milliseconds (`Date.now()`), not before the last sample.
    */
-  speed(): number | undefined {
-    const first = this.#samples[0];
-    const last = this.#samples[this.#samples.length - 1];
-    if (
-      first === undefined || last === undefined ||
-      last[0] - first[0] < LEAST_SPAN
-    ) {
-      return undefined;
+  speed(now: number): number | undefined {
+    const samples = this.#samples;
+    const last = samples.at(-1);
+    // The newest sample at least the window old, else the oldest kept.
+    let base = samples[0];
+    for (const sample of samples) {
+      if (sample[0] > now - SPEED_WINDOW) break;
+      base = sample;
     }
-    return 1000 * (last[1] - first[1]) / (last[0] - first[0]);
+    if (base === undefined || last === undefined) return undefined;
+    // Bytes count from the sample that saw them: an older base had its
+    // bytes still when the window began.
+    const span = now - Math.max(base[0], now - SPEED_WINDOW);
+    return span < LEAST_SPAN ? undefined : 1000 * (last[1] - base[1]) / span;
   }
 }
