@@ -315,6 +315,7 @@ export class LiveDisplay {
   #height: () => number | undefined;
   #drawn = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #suspended = false;
 
   /**
    * Starts drawing.
@@ -348,6 +349,30 @@ export class LiveDisplay {
    */
   log(line: string): void {
     this.#out.write(this.#render([line]));
+  }
+
+  /**
+   * Shows the cursor, for the shell, as the process is about to be stopped
+   * (Ctrl-Z); the live area stays on the screen. Nothing once stopped.
+   */
+  suspend(): void {
+    if (this.#timer === undefined) return;
+    this.#suspended = true;
+    this.#out.write(SHOW_CURSOR);
+  }
+
+  /**
+   * After {@linkcode LiveDisplay.suspend}, as the process goes on: hides the
+   * cursor again and draws the live area anew where the cursor is, below
+   * what the shell printed meanwhile. Nothing otherwise (a process stopped
+   * and continued by other means).
+   */
+  resume(): void {
+    if (!this.#suspended) return;
+    this.#suspended = false;
+    if (this.#timer === undefined) return;
+    this.#drawn = 0;
+    this.#out.write(HIDE_CURSOR + this.#render([]));
   }
 
   /** Stops redrawing and removes the live area, leaving the logged lines. */

@@ -97,6 +97,10 @@ export class Session implements RunView {
       // What the server lets resume is kept: the same command resumes it.
       manager.cancel(undefined, { keepPartial: true });
     });
+    // Ctrl-Z: the shell gets its cursor back while this process is stopped.
+    const stopSuspend = this.#host.onSuspend((suspended) =>
+      suspended ? this.#reporter.suspend() : this.#reporter.resume()
+    );
     try {
       const waits: Promise<void>[] = [];
       for (const planned of this.#planned) {
@@ -112,6 +116,7 @@ export class Session implements RunView {
       await manager.wait({ raiseIfError: false });
     } finally {
       stopInterrupt();
+      stopSuspend();
     }
     const interrupted = this.#interrupted;
     const summary = {

@@ -613,6 +613,35 @@ test("LiveDisplay.log() writes the plain line and draw() nothing when stopped", 
   });
 });
 
+// Reported bug: Ctrl-Z stopped the CLI with the cursor hidden, so the shell
+// it went back to showed no cursor.
+test("LiveDisplay.suspend() shows the cursor, and resume() hides it and draws the frame anew below, when the process is stopped and continued", () => {
+  withDisplay((h) => {
+    h.display.draw();
+    h.display.suspend();
+    assert.deepEqual(h.writes.slice(2), [SHOW]);
+    h.lines = ["c"];
+    h.display.resume();
+    // Not over the old frame: the shell printed below it meanwhile.
+    assert.deepEqual(h.writes.slice(3), [`${HIDE}\rc${K}\n`]);
+    h.display.draw();
+    assert.deepEqual(h.writes.slice(4), [`${up(1)}c${K}\n`]);
+  });
+});
+
+test("LiveDisplay.resume() does nothing when not suspended, and suspend() nothing when stopped", () => {
+  withDisplay((h) => {
+    h.display.draw();
+    h.display.resume();
+    assert.equal(h.writes.length, 2);
+    h.display.stop();
+    const before = h.writes.length;
+    h.display.suspend();
+    h.display.resume();
+    assert.equal(h.writes.length, before);
+  });
+});
+
 test("LiveDisplay() redraws every 100 ms by default when the timer runs", () => {
   withDisplay((h) => {
     mock.timers.tick(99);

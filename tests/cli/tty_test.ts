@@ -7,6 +7,7 @@
 // (.ci/run installs it).
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { test } from "node:test";
@@ -260,6 +261,58 @@ test(
         after.join("\n"),
       );
       assert.equal(pane.cursorVisible(), true);
+    } finally {
+      gate.resolve();
+    }
+  },
+);
+
+/** The state `ps` gives process `pid` (`T` when stopped). */
+function processState(pid: number): string {
+  return spawnSync("ps", ["-o", "stat=", "-p", String(pid)], {
+    encoding: "utf8",
+  }).stdout.trim();
+}
+
+// Reported bug: Ctrl-Z stopped the CLI with the cursor hidden, so the shell
+// it went back to showed no cursor.
+test(
+  "dlmanager stopped from the terminal (Ctrl-Z) shows the cursor while stopped, and goes on when continued",
+  SKIP,
+  async () => {
+    const gate = deferred();
+    await using server = await startServer(
+      gatedFiles(["a.bin"], 100_000, gate.promise),
+    );
+    await using dir = await tempDir();
+    const pidFile = dir.join("cli.pid");
+    using pane = tmuxPane(
+      dir.path,
+      60,
+      12,
+      cliShellCommand(["-d", dir.join("out"), server.url("/a.bin")], {
+        pidFile,
+      }),
+    );
+    try {
+      await pane.until((lines) =>
+        lines.some((line) => /^a\.bin +\[/.test(line))
+      );
+      assert.equal(pane.cursorVisible(), false);
+      const pid = Number(await readFile(pidFile, "utf8"));
+      process.kill(pid, "SIGTSTP");
+      await pane.until(() =>
+        pane.cursorVisible() && processState(pid).startsWith("T")
+      );
+      process.kill(pid, "SIGCONT");
+      await pane.until(() => !pane.cursorVisible());
+      gate.resolve();
+      const after = await pane.until((lines) =>
+        lines.some((line) => line.startsWith("[exit "))
+      );
+      assert.equal(after.filter(nonEmpty).at(-1), "[exit 0]");
+      assert.equal(pane.cursorVisible(), true);
+      assert.deepEqual(await dir.list("out"), ["a.bin"]);
     } finally {
       gate.resolve();
     }
