@@ -353,25 +353,27 @@ export class LiveDisplay {
 
   /**
    * Shows the cursor, for the shell, as the process is about to be stopped
-   * (Ctrl-Z); the live area stays on the screen. Nothing once stopped.
+   * (Ctrl-Z). The live area stays on the screen as it is, and the next one
+   * is drawn anew where the cursor is then, below what the shell printed
+   * meanwhile, never over it (a redraw may come before
+   * {@linkcode LiveDisplay.resume}). Nothing once stopped.
    */
   suspend(): void {
     if (this.#timer === undefined) return;
     this.#suspended = true;
+    this.#drawn = 0;
     this.#out.write(SHOW_CURSOR);
   }
 
   /**
    * After {@linkcode LiveDisplay.suspend}, as the process goes on: hides the
-   * cursor again and draws the live area anew where the cursor is, below
-   * what the shell printed meanwhile. Nothing otherwise (a process stopped
-   * and continued by other means).
+   * cursor again and draws the live area. Nothing otherwise (a process
+   * stopped and continued by other means).
    */
   resume(): void {
     if (!this.#suspended) return;
     this.#suspended = false;
     if (this.#timer === undefined) return;
-    this.#drawn = 0;
     this.#out.write(HIDE_CURSOR + this.#render([]));
   }
 
