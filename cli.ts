@@ -154,6 +154,26 @@ runCli({
       for (const [signal, listener] of listeners) process.off(signal, listener);
     };
   },
+  onSuspend(handler): () => void {
+    const suspend = (): void => {
+      handler(true);
+      // The stop itself, which a listener to SIGTSTP takes the place of.
+      process.kill(process.pid, "SIGSTOP");
+    };
+    const resume = (): void => handler(false);
+    try {
+      process.on("SIGTSTP", suspend);
+      process.on("SIGCONT", resume);
+    } catch {
+      // No job control on this platform (Windows).
+      process.off("SIGTSTP", suspend);
+      return () => {};
+    }
+    return () => {
+      process.off("SIGTSTP", suspend);
+      process.off("SIGCONT", resume);
+    };
+  },
 }).then((code) => {
   process.exitCode = code;
 }, (error) => {

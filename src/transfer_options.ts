@@ -309,7 +309,7 @@ function connectionsOf(
 }
 
 /** The request headers the library sets itself, which options may not. */
-const LIBRARY_HEADERS = ["range", "if-range"];
+export const LIBRARY_HEADERS: readonly string[] = ["range", "if-range"];
 
 /** `base` with each header of `override` set over it. */
 export function mergeHeaders(

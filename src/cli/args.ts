@@ -9,7 +9,8 @@
 
 import { parseArgs } from "node:util";
 import { parseSize } from "./units.ts";
-import { MAX_CONNECTIONS } from "../transfer_options.ts";
+import { LIBRARY_HEADERS, MAX_CONNECTIONS } from "../transfer_options.ts";
+import { printable } from "../_disk/file_name.ts";
 import {
   checkIntegrity,
   checkName,
@@ -312,8 +313,23 @@ function duration(option: string, text: string): number {
 function header(text: string): [string, string] {
   const colon = text.indexOf(":");
   const name = colon < 0 ? "" : text.slice(0, colon).trim();
+  const invalid = `Invalid --header "${printable(text)}"`;
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-    throw new UsageError(`Invalid --header "${text}": expected 'Name: value'`);
+    throw new UsageError(`${invalid}: expected 'Name: value'`);
   }
-  return [name, text.slice(colon + 1).trim()];
+  const value = text.slice(colon + 1).trim();
+  // What a request can carry (RFC 9110's field-value): a value with
+  // anything else fails only once sent, worded by the runtime, and every
+  // download retries it as a connection error.
+  if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) {
+    throw new UsageError(
+      `${invalid}: a header value must not contain control characters or characters beyond U+00FF`,
+    );
+  }
+  if (LIBRARY_HEADERS.includes(name.toLowerCase())) {
+    throw new UsageError(
+      `${invalid}: dlmanager sets the ${name} header itself (it asks for the ranges it resumes and fetches in parts)`,
+    );
+  }
+  return [name, value];
 }

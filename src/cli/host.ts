@@ -40,6 +40,13 @@ export interface CliHost {
   onInterrupt(
     handler: (reason: Interruption, last: boolean) => void,
   ): () => void;
+  /**
+   * Calls `handler` with `true` when the terminal stops the process (Ctrl-Z,
+   * SIGTSTP), just before it stops, and with `false` when it goes on
+   * (SIGCONT); until the returned function is called. Where the platform
+   * has no such signals, never.
+   */
+  onSuspend(handler: (suspended: boolean) => void): () => void;
 }
 
 /** Why the CLI stops early: a signal, or `SIGPIPE` for a closed output. */

@@ -64,7 +64,7 @@ export function parseInputList(text: string, source: string): Job[] {
     const [url = "", ...mirrors] = urls.trim().split(/ +/);
     const job: Job = { url: checkUrl(url, where) };
     if (mirrors.length > 0) {
-      job.mirrors = mirrors.map((mirror) => checkUrl(mirror, where));
+      job.mirrors = mirrors.map((mirror) => checkMirror(mirror, where));
     }
     if (name !== undefined && !(name === "" && sha256 !== undefined)) {
       job.name = checkName(name, where, "name");
@@ -78,6 +78,22 @@ export function parseInputList(text: string, source: string): Job[] {
     jobs.push(job);
   }
   return jobs;
+}
+
+/**
+ * A mirror's URL, as {@linkcode checkUrl}. One that is no URL at all is most
+ * likely the rest of a URL with a space in it (`…/my file.zip`): the error
+ * says what a space means in a list.
+ */
+function checkMirror(text: string, where: string): string {
+  try {
+    new URL(text);
+  } catch {
+    throw new UsageError(
+      `${where}Invalid URL "${text}": URLs separated by spaces are mirrors of one file (write a space in a URL as %20)`,
+    );
+  }
+  return checkUrl(text, where);
 }
 
 /** `text` as a normalised `http:` or `https:` URL; `where` starts the error. */

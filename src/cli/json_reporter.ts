@@ -78,6 +78,12 @@ export class JsonReporter implements Reporter {
     });
   }
 
+  /** Nothing to put back: plain lines leave the terminal as it was. */
+  suspend(): void {}
+
+  /** Nothing to redo. */
+  resume(): void {}
+
   /** Drops the progress held back. */
   stop(): void {
     for (const timer of this.#held.values()) clearTimeout(timer);

@@ -87,6 +87,12 @@ export class LogReporter implements Reporter {
     (summary.interrupted ? this.#err : this.#out).write(summaryLine(summary));
   }
 
+  /** Nothing to put back: plain lines leave the terminal as it was. */
+  suspend(): void {}
+
+  /** Nothing to redo. */
+  resume(): void {}
+
   /** Stops the progress lines. */
   stop(): void {
     clearInterval(this.#timer);

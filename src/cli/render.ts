@@ -198,23 +198,42 @@ function speedText(speed: number | undefined): string {
   return speed === undefined ? "" : `${formatBytes(speed)}/s`;
 }
 
+// deno-fmt-ignore
 /**
- * Terminal columns of a character: 2 for East Asian wide and fullwidth ones
- * and emoji, else 1.
+ * The code points a terminal draws two columns wide, as `[first, last]`
+ * ranges in order: Unicode's East Asian Wide and Fullwidth characters
+ * (EastAsianWidth.txt, Unicode 14, with the unassigned code points between
+ * two ranges taken in), among them the emoji shown as pictures (`⌚`, `✅`,
+ * `⭐`, `🀄`), and the planes reserved for ideographs. Counting a character
+ * narrow that a terminal draws wide would make a line wrap, and the live
+ * area scroll at each redraw; counting one wide that is not only leaves a
+ * column free.
  */
+const WIDE: readonly (readonly [number, number])[] = [
+  [0x1100, 0x115f], [0x231a, 0x231b], [0x2329, 0x232a], [0x23e9, 0x23ec],
+  [0x23f0, 0x23f0], [0x23f3, 0x23f3], [0x25fd, 0x25fe], [0x2614, 0x2615],
+  [0x2648, 0x2653], [0x267f, 0x267f], [0x2693, 0x2693], [0x26a1, 0x26a1],
+  [0x26aa, 0x26ab], [0x26bd, 0x26be], [0x26c4, 0x26c5], [0x26ce, 0x26ce],
+  [0x26d4, 0x26d4], [0x26ea, 0x26ea], [0x26f2, 0x26f3], [0x26f5, 0x26f5],
+  [0x26fa, 0x26fa], [0x26fd, 0x26fd], [0x2705, 0x2705], [0x270a, 0x270b],
+  [0x2728, 0x2728], [0x274c, 0x274c], [0x274e, 0x274e], [0x2753, 0x2755],
+  [0x2757, 0x2757], [0x2795, 0x2797], [0x27b0, 0x27b0], [0x27bf, 0x27bf],
+  [0x2b1b, 0x2b1c], [0x2b50, 0x2b50], [0x2b55, 0x2b55], [0x2e80, 0xa4cf],
+  [0xa960, 0xa97c], [0xac00, 0xd7a3], [0xf900, 0xfaff], [0xfe10, 0xfe19],
+  [0xfe30, 0xfe6b], [0xff00, 0xff60], [0xffe0, 0xffe6], [0x16fe0, 0x1b2fb],
+  [0x1f004, 0x1f004], [0x1f0cf, 0x1f0cf], [0x1f18e, 0x1f18e],
+  [0x1f191, 0x1f19a], [0x1f200, 0x1faff], [0x20000, 0x3fffd],
+];
+
+/** Terminal columns of a character: 2 for those in {@linkcode WIDE}, else 1. */
 function charColumns(char: string): number {
   const code = char.codePointAt(0) ?? 0;
-  return (code >= 0x1100 && code <= 0x115f) ||
-      (code >= 0x2e80 && code <= 0xa4cf) ||
-      (code >= 0xac00 && code <= 0xd7a3) ||
-      (code >= 0xf900 && code <= 0xfaff) ||
-      (code >= 0xfe30 && code <= 0xfe4f) ||
-      (code >= 0xff00 && code <= 0xff60) ||
-      (code >= 0xffe0 && code <= 0xffe6) ||
-      (code >= 0x1f300 && code <= 0x1faff) ||
-      (code >= 0x20000 && code <= 0x3fffd)
-    ? 2
-    : 1;
+  if (code < 0x1100) return 1;
+  for (const [first, last] of WIDE) {
+    if (code < first) return 1;
+    if (code <= last) return 2;
+  }
+  return 1;
 }
 
 /** Terminal columns of `text`. */
@@ -296,6 +315,7 @@ export class LiveDisplay {
   #height: () => number | undefined;
   #drawn = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #suspended = false;
 
   /**
    * Starts drawing.
@@ -329,6 +349,32 @@ export class LiveDisplay {
    */
   log(line: string): void {
     this.#out.write(this.#render([line]));
+  }
+
+  /**
+   * Shows the cursor, for the shell, as the process is about to be stopped
+   * (Ctrl-Z). The live area stays on the screen as it is, and the next one
+   * is drawn anew where the cursor is then, below what the shell printed
+   * meanwhile, never over it (a redraw may come before
+   * {@linkcode LiveDisplay.resume}). Nothing once stopped.
+   */
+  suspend(): void {
+    if (this.#timer === undefined) return;
+    this.#suspended = true;
+    this.#drawn = 0;
+    this.#out.write(SHOW_CURSOR);
+  }
+
+  /**
+   * After {@linkcode LiveDisplay.suspend}, as the process goes on: hides the
+   * cursor again and draws the live area. Nothing otherwise (a process
+   * stopped and continued by other means).
+   */
+  resume(): void {
+    if (!this.#suspended) return;
+    this.#suspended = false;
+    if (this.#timer === undefined) return;
+    this.#out.write(HIDE_CURSOR + this.#render([]));
   }
 
   /** Stops redrawing and removes the live area, leaving the logged lines. */

@@ -89,6 +89,13 @@ export interface Reporter {
   finish(summary: Summary): void;
   /** Stops redrawing (before a usage error is printed). */
   stop(): void;
+  /**
+   * The process is about to be stopped from the terminal (Ctrl-Z): what the
+   * shell needs back (the cursor) is put back.
+   */
+  suspend(): void;
+  /** The process goes on after {@linkcode Reporter.suspend}. */
+  resume(): void;
 }
 
 /** The one line a person reads for `event`, or `undefined` if none. */

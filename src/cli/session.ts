@@ -8,7 +8,6 @@
 
 import { type Download, DownloadManager, PersistLimit } from "../../mod.ts";
 import type { CliOptions } from "./args.ts";
-import { UsageError } from "./usage_error.ts";
 import { JsonReporter } from "./json_reporter.ts";
 import { LogReporter } from "./log_reporter.ts";
 import { NAME_IT, type Planned } from "./plan.ts";
@@ -20,6 +19,7 @@ import {
   type Interruption,
   message,
 } from "./host.ts";
+import { SpeedMeter } from "./speed_meter.ts";
 import { TtyReporter } from "./tty_reporter.ts";
 
 /** A download as the CLI follows it. */
@@ -34,12 +34,11 @@ interface Tracked {
   // bytes this run fetched: `current - base`.
   base: number;
   fetched: number;
-  // Recent (time, bytes) samples, for the speed.
-  samples: [number, number][];
+  // Its recent speed.
+  meter: SpeedMeter;
   startTime: number;
 }
 
-const SPEED_WINDOW = 3000;
 const LOG_INTERVAL = 5000;
 
 /**
@@ -98,6 +97,10 @@ export class Session implements RunView {
       // What the server lets resume is kept: the same command resumes it.
       manager.cancel(undefined, { keepPartial: true });
     });
+    // Ctrl-Z: the shell gets its cursor back while this process is stopped.
+    const stopSuspend = this.#host.onSuspend((suspended) =>
+      suspended ? this.#reporter.suspend() : this.#reporter.resume()
+    );
     try {
       const waits: Promise<void>[] = [];
       for (const planned of this.#planned) {
@@ -111,15 +114,9 @@ export class Session implements RunView {
       }
       await Promise.all(waits);
       await manager.wait({ raiseIfError: false });
-    } catch (error) {
-      if (!(error instanceof UsageError)) throw error;
-      manager.cancel();
-      await manager.wait({ raiseIfError: false });
-      this.#reporter.stop();
-      this.#host.stderr.write(`dlmanager: ${error.message}\n`);
-      return EXIT.usage;
     } finally {
       stopInterrupt();
+      stopSuspend();
     }
     const interrupted = this.#interrupted;
     const summary = {
@@ -140,11 +137,12 @@ export class Session implements RunView {
 
   /** The running (and waiting) downloads' rows. */
   rows(): ActiveRow[] {
+    const now = Date.now();
     return this.#active().map((t) => ({
       name: t.name,
       current: t.current,
       total: t.total,
-      speed: speed(t),
+      speed: t.meter.speed(now),
       started: t.started,
       waitingFor: t.download.state === "waiting"
         ? { pid: t.download.lockHolder?.pid }
@@ -236,14 +234,20 @@ export class Session implements RunView {
         integrity: job.integrity,
       });
     } catch (error) {
-      // A name the library refuses: a usage error, found before any byte
-      // was fetched.
+      // The names were checked before the run: what the library refuses
+      // now is this file's place (a directory in the way), not the
+      // arguments. This file fails; the others go on.
       const text = message(error);
-      throw new UsageError(
-        text.startsWith("Cannot download")
+      this.#failed++;
+      this.#report({
+        event: "fail",
+        name,
+        url: job.url,
+        error: text.startsWith("Cannot download")
           ? text
           : `Cannot download "${job.url}": ${text}`,
-      );
+      });
+      return undefined;
     }
     if (download === null) {
       this.#skipped++;
@@ -259,7 +263,7 @@ export class Session implements RunView {
       total: undefined,
       base: 0,
       fetched: 0,
-      samples: [],
+      meter: new SpeedMeter(),
       startTime: Date.now(),
     };
     this.#tracked.push(tracked);
@@ -323,13 +327,7 @@ export class Session implements RunView {
     tracked.fetched = fetched;
     tracked.current = current;
     tracked.total = total;
-    tracked.samples.push([now, current]);
-    while (
-      tracked.samples.length > 2 &&
-      now - (tracked.samples[1]?.[0] ?? now) > SPEED_WINDOW
-    ) {
-      tracked.samples.shift();
-    }
+    tracked.meter.add(now, current);
     this.#report({
       event: "progress",
       name: tracked.name,
@@ -387,13 +385,4 @@ export class Session implements RunView {
  */
 function reasonOf(error: unknown): string {
   return message(error).replace(/^Cannot download "[^"]*": /, "");
-}
-
-function speed(tracked: Tracked): number | undefined {
-  const first = tracked.samples[0];
-  const last = tracked.samples[tracked.samples.length - 1];
-  if (first === undefined || last === undefined || last[0] - first[0] < 200) {
-    return undefined;
-  }
-  return 1000 * (last[1] - first[1]) / (last[0] - first[0]);
 }

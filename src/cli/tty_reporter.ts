@@ -103,4 +103,14 @@ export class TtyReporter implements Reporter {
   stop(): void {
     this.#display.stop();
   }
+
+  /** Shows the cursor while the process is stopped (see {@linkcode LiveDisplay.suspend}). */
+  suspend(): void {
+    this.#display.suspend();
+  }
+
+  /** Hides it again and draws the live area anew. */
+  resume(): void {
+    this.#display.resume();
+  }
 }

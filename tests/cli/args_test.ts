@@ -233,6 +233,42 @@ test("parseCliArgs() throws when given a --header that is not 'Name: value'", ()
   }
 });
 
+// Reported bug: a header value a request cannot carry (a control character,
+// a character beyond U+00FF) or a Range header passed the checks, and every
+// download then failed with it: retried as a connection error (4 attempts
+// each), or worded by the runtime, and exit 1 instead of a usage error.
+test("parseCliArgs() throws when given a --header a request cannot carry or that dlmanager sets itself", () => {
+  const cases: [string, string][] = [
+    [
+      "X-A: a\x01b",
+      `Invalid --header "X-A: a\\x01b": a header value must not contain control characters or characters beyond U+00FF`,
+    ],
+    [
+      "X-A: a\x7fb",
+      `Invalid --header "X-A: a\\x7fb": a header value must not contain control characters or characters beyond U+00FF`,
+    ],
+    [
+      "X-Name: 日本",
+      `Invalid --header "X-Name: 日本": a header value must not contain control characters or characters beyond U+00FF`,
+    ],
+    [
+      "Range: bytes=0-9",
+      `Invalid --header "Range: bytes=0-9": dlmanager sets the Range header itself (it asks for the ranges it resumes and fetches in parts)`,
+    ],
+    [
+      "if-range: x",
+      `Invalid --header "if-range: x": dlmanager sets the if-range header itself (it asks for the ranges it resumes and fetches in parts)`,
+    ],
+  ];
+  for (const [text, message] of cases) {
+    throwsUsage(() => parseCliArgs(["--header", text, URL_A]), message);
+  }
+  assert.deepEqual(
+    options(["--header", "X-L: café\tau lait", URL_A]).headers,
+    [["X-L", "café\tau lait"]],
+  );
+});
+
 // Options for a single URL
 
 test("parseCliArgs() throws when given -o, --sha256 or --integrity with no URL, two URLs or -i", () => {

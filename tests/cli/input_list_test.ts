@@ -38,6 +38,15 @@ test("parseInputList() takes URLs separated by spaces as mirrors of one file", (
   );
 });
 
+// Reported bug: a URL with a space in it failed with 'Invalid URL
+// "file.zip"', not saying that a space separates mirrors.
+test("parseInputList() says what a space means when a URL with a space in it gives a bad mirror", () => {
+  throwsUsage(
+    () => parseInputList(`${URL_A}\nhttps://example.com/my file.zip\n`, "l"),
+    'l:2: Invalid URL "file.zip": URLs separated by spaces are mirrors of one file (write a space in a URL as %20)',
+  );
+});
+
 test("parseInputList() returns no jobs when the text is empty or only blanks and comments", () => {
   assert.deepEqual(parseInputList("", "l"), []);
   assert.deepEqual(parseInputList("\n\n  \n\t\n# x\n   # y\n", "l"), []);

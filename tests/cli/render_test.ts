@@ -213,6 +213,24 @@ test("renderFrame() counts an emoji as two columns when it cuts a name of emoji"
   assert.equal(line, "😀".repeat(8) + "~ " + "  | 2.0 KiB");
 });
 
+// Reported bug: ✅, ⭐ and other symbols a terminal draws two columns wide
+// were counted as one, so a row wrapped and the live area scrolled at each
+// redraw, filling the screen with copies of it.
+test("renderFrame() counts a symbol a terminal draws wide as two columns when it cuts a name of them", () => {
+  for (const symbol of ["✅", "⭐", "⌚", "☕", "⚡", "🀄", "🈚", "ｶ"]) {
+    const row = { ...STREAM, speed: undefined, name: symbol.repeat(40) };
+    // The halfwidth katakana ｶ is narrow: 17 of them and the "~".
+    const name = symbol === "ｶ"
+      ? "ｶ".repeat(17) + "~"
+      : symbol.repeat(8) + "~ ";
+    assert.equal(
+      renderFrame([row], TOTAL, 30, 0)[0],
+      name + "  | 2.0 KiB",
+      `U+${symbol.codePointAt(0)?.toString(16)}`,
+    );
+  }
+});
+
 // renderFrame: the total line
 
 test("renderFrame() shows only the non-zero extra counts when it builds the total line", () => {
@@ -592,6 +610,42 @@ test("LiveDisplay.log() writes the plain line and draw() nothing when stopped", 
     mock.timers.tick(1000);
     assert.equal(h.writes.slice(before).join(""), "Finished\n");
     assert.deepEqual(h.widths, [80]);
+  });
+});
+
+// Reported bug: Ctrl-Z stopped the CLI with the cursor hidden, so the shell
+// it went back to showed no cursor.
+test("LiveDisplay.suspend() shows the cursor, and resume() hides it, the frame drawn anew below, when the process is stopped and continued", () => {
+  withDisplay((h) => {
+    h.display.draw();
+    h.display.suspend();
+    assert.deepEqual(h.writes.slice(2), [SHOW]);
+    // A redraw due while stopped may come before resume(): not over the
+    // old frame, as the shell printed below it meanwhile.
+    h.lines = ["c"];
+    h.display.draw();
+    assert.deepEqual(h.writes.slice(3), [`\rc${K}\n`]);
+    h.display.resume();
+    assert.deepEqual(h.writes.slice(4), [`${HIDE}${up(1)}c${K}\n`]);
+  });
+  withDisplay((h) => {
+    h.display.draw();
+    h.display.suspend();
+    h.display.resume();
+    assert.deepEqual(h.writes.slice(3), [`${HIDE}\ra${K}\nb${K}\n`]);
+  });
+});
+
+test("LiveDisplay.resume() does nothing when not suspended, and suspend() nothing when stopped", () => {
+  withDisplay((h) => {
+    h.display.draw();
+    h.display.resume();
+    assert.equal(h.writes.length, 2);
+    h.display.stop();
+    const before = h.writes.length;
+    h.display.suspend();
+    h.display.resume();
+    assert.equal(h.writes.length, before);
   });
 });
 

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import process from "node:process";
 import { test } from "node:test";
@@ -191,6 +191,57 @@ test("dlmanager exits 1 when a download fails, after finishing the others", asyn
     summary(result) ?? "",
     /^Finished: 1 done, 0 skipped, 1 failed, /,
   );
+});
+
+// Reported bug: a directory where one file was to go stopped the whole run
+// as a usage error (exit 2): the downloads already started were canceled,
+// and --json printed their cancel events but no summary.
+test("dlmanager reports a file whose place a directory takes as failed, downloads the others and exits 1", async () => {
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A),
+    "/sub": bytesRoute(B),
+    "/b.bin": bytesRoute(B),
+  });
+  await using dir = await tempDir();
+  await mkdir(dir.join("sub"));
+  const result = await runCli([
+    "--json",
+    "-d",
+    dir.path,
+    server.url("/a.bin"),
+    server.url("/sub"),
+    server.url("/b.bin"),
+  ]);
+  assert.equal(result.stderr, "");
+  assert.equal(result.code, 1);
+  const events = result.stdout.trimEnd().split("\n").map((line) =>
+    JSON.parse(line)
+  );
+  assert.deepEqual(
+    events.filter((event) => event.event === "fail"),
+    [{
+      event: "fail",
+      name: "sub",
+      url: server.url("/sub"),
+      error: `Cannot download "${server.url("/sub")}" to "${
+        dir.join("sub")
+      }": a directory is in the way`,
+    }],
+  );
+  assert.deepEqual(
+    events.filter((event) => event.event === "done").map((event) => event.name)
+      .sort(),
+    ["a.bin", "b.bin"],
+  );
+  assert.deepEqual(events.at(-1), {
+    ...events.at(-1),
+    event: "summary",
+    done: 2,
+    skipped: 0,
+    failed: 1,
+  });
+  assert.deepEqual(await dir.list(), ["a.bin", "b.bin", "sub"]);
+  assert.equal(server.requests.some((seen) => seen.path === "/sub"), false);
 });
 
 test("dlmanager --json prints one JSON object per event", async () => {

@@ -7,10 +7,17 @@
 // (.ci/run installs it).
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { test } from "node:test";
-import { cliShellCommand, HAS_TMUX, tmuxPane } from "../_helpers/cli_tmux.ts";
+import { cliCommand } from "../_helpers/cli.ts";
+import {
+  cliShellCommand,
+  HAS_TMUX,
+  shellQuote,
+  tmuxPane,
+} from "../_helpers/cli_tmux.ts";
 import {
   bytesRoute,
   deferred,
@@ -259,6 +266,118 @@ test(
         !text.some((line) => /^a\.bin +\[|^Total: /.test(line)),
         after.join("\n"),
       );
+      assert.equal(pane.cursorVisible(), true);
+    } finally {
+      gate.resolve();
+    }
+  },
+);
+
+/** The state `ps` gives process `pid` (`T` when stopped). */
+function processState(pid: number): string {
+  return spawnSync("ps", ["-o", "stat=", "-p", String(pid)], {
+    encoding: "utf8",
+  }).stdout.trim();
+}
+
+// Reported bug: Ctrl-Z stopped the CLI with the cursor hidden, so the shell
+// it went back to showed no cursor.
+test(
+  "dlmanager stopped from the terminal (Ctrl-Z) shows the cursor while stopped, and goes on when continued",
+  SKIP,
+  async () => {
+    const gate = deferred();
+    await using server = await startServer(
+      gatedFiles(["a.bin"], 100_000, gate.promise),
+    );
+    await using dir = await tempDir();
+    const pidFile = dir.join("cli.pid");
+    using pane = tmuxPane(
+      dir.path,
+      60,
+      12,
+      cliShellCommand(["-d", dir.join("out"), server.url("/a.bin")], {
+        pidFile,
+      }),
+    );
+    try {
+      await pane.until((lines) =>
+        lines.some((line) => /^a\.bin +\[/.test(line))
+      );
+      assert.equal(pane.cursorVisible(), false);
+      const pid = Number(await readFile(pidFile, "utf8"));
+      process.kill(pid, "SIGTSTP");
+      await pane.until(() =>
+        pane.cursorVisible() && processState(pid).startsWith("T")
+      );
+      process.kill(pid, "SIGCONT");
+      await pane.until(() => !pane.cursorVisible());
+      gate.resolve();
+      const after = await pane.until((lines) =>
+        lines.some((line) => line.startsWith("[exit "))
+      );
+      assert.equal(after.filter(nonEmpty).at(-1), "[exit 0]");
+      assert.equal(pane.cursorVisible(), true);
+      assert.deepEqual(await dir.list("out"), ["a.bin"]);
+    } finally {
+      gate.resolve();
+    }
+  },
+);
+
+// Reported bug: after `fg`, the redraw due while the CLI was stopped came
+// before it knew it had been continued, and drew over the shell's lines
+// ("$ fg" and the job's command line).
+test(
+  "dlmanager stopped with Ctrl-Z in a shell and brought back with fg draws below the shell's lines",
+  SKIP,
+  async () => {
+    const gate = deferred();
+    await using server = await startServer(
+      gatedFiles(["a.bin"], 100_000, gate.promise),
+    );
+    await using dir = await tempDir();
+    const [runtime, leading] = cliCommand();
+    const cli = [
+      "env",
+      "NO_COLOR=1",
+      runtime,
+      ...leading,
+      "-d",
+      dir.join("out"),
+      server.url("/a.bin"),
+    ].map(shellQuote).join(" ");
+    using pane = tmuxPane(
+      dir.path,
+      200,
+      30,
+      "env PS1='$ ' bash --norc --noprofile -i",
+    );
+    const type = (...keys: string[]): void =>
+      void pane.tmux("send-keys", "-t", "0", ...keys);
+    try {
+      await pane.until((lines) => lines.some((line) => line === "$"));
+      // A subshell: the echo waits for the CLI, through its stop.
+      type(`(${cli}; echo "[exit $?]")`, "Enter");
+      await pane.until((lines) =>
+        lines.some((line) => /^a\.bin +\[/.test(line))
+      );
+      type("C-z");
+      await pane.until((lines) =>
+        lines.some((line) => line.includes("Stopped")) && pane.cursorVisible()
+      );
+      type("fg", "Enter");
+      await pane.until((lines) => {
+        const fg = lines.indexOf("$ fg");
+        return fg >= 0 && !pane.cursorVisible() &&
+          lines.slice(fg).some((line) => /^a\.bin +\[/.test(line));
+      });
+      gate.resolve();
+      const after = await pane.until((lines) =>
+        lines.some((line) => line.startsWith("[exit "))
+      );
+      assert.ok(after.includes("$ fg"), after.join("\n"));
+      assert.ok(after.includes("[exit 0]"), after.join("\n"));
       assert.equal(pane.cursorVisible(), true);
     } finally {
       gate.resolve();
