@@ -15,6 +15,7 @@ import { cliCommand } from "../_helpers/cli.ts";
 import {
   cliShellCommand,
   HAS_TMUX,
+  type Pane,
   shellQuote,
   tmuxPane,
 } from "../_helpers/cli_tmux.ts";
@@ -25,7 +26,7 @@ import {
   type Route,
   startServer,
 } from "../_helpers/server.ts";
-import { tempDir } from "../_helpers/temp_dir.ts";
+import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
 
 const SKIP = { skip: !HAS_TMUX && "tmux is not installed", timeout: 60_000 };
 
@@ -47,6 +48,67 @@ function gatedFiles(
 }
 
 const nonEmpty = (line: string): boolean => line !== "";
+
+/** dlmanager downloading gated files in a pane, as {@linkcode liveRun} starts it. */
+interface LiveRun extends AsyncDisposable {
+  /** The 60 × 12 pane it runs in. */
+  pane: Pane;
+  /** Its directory; the files go to `out`. */
+  dir: TempDir;
+  /** Its process. */
+  pid: number;
+  /** Lets the files come to their end. */
+  release(): void;
+}
+
+/**
+ * dlmanager in a 60 × 12 pane, downloading `names` (files of 100,000 bytes
+ * that stop after their first 1,000 until the run is disposed of), once
+ * every one has its row on screen, with the cursor hidden.
+ */
+async function liveRun(names: string[]): Promise<LiveRun> {
+  const gate = deferred();
+  const server = await startServer(
+    gatedFiles(names, 100_000, gate.promise),
+  );
+  const dir = await tempDir();
+  const pidFile = dir.join("cli.pid");
+  const pane = tmuxPane(
+    dir.path,
+    60,
+    12,
+    cliShellCommand(
+      ["-d", dir.join("out"), ...names.map((name) => server.url(`/${name}`))],
+      { pidFile },
+    ),
+  );
+  const dispose = async (): Promise<void> => {
+    gate.resolve();
+    pane[Symbol.dispose]();
+    await dir[Symbol.asyncDispose]();
+    await server[Symbol.asyncDispose]();
+  };
+  try {
+    await pane.until((lines) =>
+      names.every((name) =>
+        lines.some((line) =>
+          new RegExp(`^${name.replaceAll(".", "\\.")} +\\[`).test(line)
+        )
+      )
+    );
+    assert.equal(pane.cursorVisible(), false);
+    return {
+      pane,
+      dir,
+      pid: Number(await readFile(pidFile, "utf8")),
+      release: () => gate.resolve(),
+      [Symbol.asyncDispose]: dispose,
+    };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}
 
 test(
   "dlmanager redraws one line per download and a total line in place, within the width",
@@ -181,47 +243,26 @@ test(
   "dlmanager ends on SIGTERM as on Ctrl-C: cursor shown, downloads canceled, summary, exit 143",
   SKIP,
   async () => {
-    const gate = deferred();
-    await using server = await startServer(
-      gatedFiles(["a.bin", "b.bin"], 100_000, gate.promise),
+    // Both answered (their size is known): both hold a partial file.
+    await using run = await liveRun(["a.bin", "b.bin"]);
+    const { pane, dir } = run;
+    process.kill(run.pid, "SIGTERM");
+    const after = await pane.until((lines) =>
+      lines.some((line) => line.startsWith("[exit "))
     );
-    await using dir = await tempDir();
-    const pidFile = dir.join("cli.pid");
-    using pane = tmuxPane(
-      dir.path,
-      60,
-      12,
-      cliShellCommand(
-        ["-d", dir.join("out"), server.url("/a.bin"), server.url("/b.bin")],
-        { pidFile },
-      ),
+    const text = after.filter(nonEmpty);
+    assert.deepEqual(text.slice(0, 2).sort(), [
+      "canceled a.bin",
+      "canceled b.bin",
+    ]);
+    assert.match(
+      text[2] ?? "",
+      /^Interrupted by SIGTERM: 0 done, 0 skipped, 0 failed, /,
     );
-    try {
-      // Both answered (their size is known): both hold a partial file.
-      await pane.until((lines) =>
-        lines.filter((line) => /^[ab]\.bin +\[/.test(line)).length === 2
-      );
-      assert.equal(pane.cursorVisible(), false);
-      process.kill(Number(await readFile(pidFile, "utf8")), "SIGTERM");
-      const after = await pane.until((lines) =>
-        lines.some((line) => line.startsWith("[exit "))
-      );
-      const text = after.filter(nonEmpty);
-      assert.deepEqual(text.slice(0, 2).sort(), [
-        "canceled a.bin",
-        "canceled b.bin",
-      ]);
-      assert.match(
-        text[2] ?? "",
-        /^Interrupted by SIGTERM: 0 done, 0 skipped, 0 failed, /,
-      );
-      assert.equal(text[3], "[exit 143]");
-      assert.equal(text.length, 4, after.join("\n"));
-      assert.equal(pane.cursorVisible(), true);
-      assert.deepEqual(await dir.list("out"), []);
-    } finally {
-      gate.resolve();
-    }
+    assert.equal(text[3], "[exit 143]");
+    assert.equal(text.length, 4, after.join("\n"));
+    assert.equal(pane.cursorVisible(), true);
+    assert.deepEqual(await dir.list("out"), []);
   },
 );
 
@@ -231,45 +272,24 @@ test(
   "dlmanager on a second signal exits at once with the cursor shown and the live area removed",
   SKIP,
   async () => {
-    const gate = deferred();
-    await using server = await startServer(
-      gatedFiles(["a.bin"], 100_000, gate.promise),
+    await using run = await liveRun(["a.bin"]);
+    const { pane, pid } = run;
+    // Both signals reach it together: the second comes while the first
+    // is being handled.
+    process.kill(pid, "SIGSTOP");
+    process.kill(pid, "SIGINT");
+    process.kill(pid, "SIGTERM");
+    process.kill(pid, "SIGCONT");
+    const after = await pane.until((lines) =>
+      lines.some((line) => line.startsWith("[exit "))
     );
-    await using dir = await tempDir();
-    const pidFile = dir.join("cli.pid");
-    using pane = tmuxPane(
-      dir.path,
-      60,
-      12,
-      cliShellCommand(["-d", dir.join("out"), server.url("/a.bin")], {
-        pidFile,
-      }),
+    const text = after.filter(nonEmpty);
+    assert.match(text.at(-1) ?? "", /^\[exit (130|143)\]$/);
+    assert.ok(
+      !text.some((line) => /^a\.bin +\[|^Total: /.test(line)),
+      after.join("\n"),
     );
-    try {
-      await pane.until((lines) =>
-        lines.some((line) => /^a\.bin +\[/.test(line))
-      );
-      assert.equal(pane.cursorVisible(), false);
-      // Both signals reach it together: the second comes while the first
-      // is being handled.
-      const pid = Number(await readFile(pidFile, "utf8"));
-      process.kill(pid, "SIGSTOP");
-      process.kill(pid, "SIGINT");
-      process.kill(pid, "SIGTERM");
-      process.kill(pid, "SIGCONT");
-      const after = await pane.until((lines) =>
-        lines.some((line) => line.startsWith("[exit "))
-      );
-      const text = after.filter(nonEmpty);
-      assert.match(text.at(-1) ?? "", /^\[exit (130|143)\]$/);
-      assert.ok(
-        !text.some((line) => /^a\.bin +\[|^Total: /.test(line)),
-        after.join("\n"),
-      );
-      assert.equal(pane.cursorVisible(), true);
-    } finally {
-      gate.resolve();
-    }
+    assert.equal(pane.cursorVisible(), true);
   },
 );
 
@@ -286,42 +306,21 @@ test(
   "dlmanager stopped from the terminal (Ctrl-Z) shows the cursor while stopped, and goes on when continued",
   SKIP,
   async () => {
-    const gate = deferred();
-    await using server = await startServer(
-      gatedFiles(["a.bin"], 100_000, gate.promise),
+    await using run = await liveRun(["a.bin"]);
+    const { pane, dir, pid } = run;
+    process.kill(pid, "SIGTSTP");
+    await pane.until(() =>
+      pane.cursorVisible() && processState(pid).startsWith("T")
     );
-    await using dir = await tempDir();
-    const pidFile = dir.join("cli.pid");
-    using pane = tmuxPane(
-      dir.path,
-      60,
-      12,
-      cliShellCommand(["-d", dir.join("out"), server.url("/a.bin")], {
-        pidFile,
-      }),
+    process.kill(pid, "SIGCONT");
+    await pane.until(() => !pane.cursorVisible());
+    run.release();
+    const after = await pane.until((lines) =>
+      lines.some((line) => line.startsWith("[exit "))
     );
-    try {
-      await pane.until((lines) =>
-        lines.some((line) => /^a\.bin +\[/.test(line))
-      );
-      assert.equal(pane.cursorVisible(), false);
-      const pid = Number(await readFile(pidFile, "utf8"));
-      process.kill(pid, "SIGTSTP");
-      await pane.until(() =>
-        pane.cursorVisible() && processState(pid).startsWith("T")
-      );
-      process.kill(pid, "SIGCONT");
-      await pane.until(() => !pane.cursorVisible());
-      gate.resolve();
-      const after = await pane.until((lines) =>
-        lines.some((line) => line.startsWith("[exit "))
-      );
-      assert.equal(after.filter(nonEmpty).at(-1), "[exit 0]");
-      assert.equal(pane.cursorVisible(), true);
-      assert.deepEqual(await dir.list("out"), ["a.bin"]);
-    } finally {
-      gate.resolve();
-    }
+    assert.equal(after.filter(nonEmpty).at(-1), "[exit 0]");
+    assert.equal(pane.cursorVisible(), true);
+    assert.deepEqual(await dir.list("out"), ["a.bin"]);
   },
 );
 
