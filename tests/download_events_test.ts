@@ -286,37 +286,44 @@ test("Download's removeEventListener, once and signal stop a listener as EventTa
   assert.equal(signaled, 1);
 });
 
-test("Download's listener given an aborted signal is not added, and the same listener added later hears", async () => {
+/**
+ * How many times one listener heard "done" from a download of the file,
+ * once `arrange` added (and removed) it as the test would.
+ */
+async function doneHeard(
+  arrange: (download: Download, listener: () => void) => void,
+): Promise<number> {
   await using server = await serve();
   await using dir = await tempDir();
   const download = new Download(server.url(), dir.join("f"), FAST);
   let heard = 0;
-  const listener = (): void => {
+  arrange(download, () => {
     heard++;
-  };
-  download.addEventListener("done", listener, { signal: AbortSignal.abort() });
-  download.addEventListener("done", listener);
+  });
   download.start();
   await download.wait();
+  return heard;
+}
+
+test("Download's listener given an aborted signal is not added, and the same listener added later hears", async () => {
+  const heard = await doneHeard((download, listener) => {
+    download.addEventListener("done", listener, {
+      signal: AbortSignal.abort(),
+    });
+    download.addEventListener("done", listener);
+  });
   assert.equal(heard, 1);
 });
 
 test("Download's listener removed and added again without its signal stays removable once that signal aborts", async () => {
-  await using server = await serve();
-  await using dir = await tempDir();
-  const download = new Download(server.url(), dir.join("f"), FAST);
-  let heard = 0;
-  const listener = (): void => {
-    heard++;
-  };
-  const stop = new AbortController();
-  download.addEventListener("done", listener, { signal: stop.signal });
-  download.removeEventListener("done", listener);
-  download.addEventListener("done", listener);
-  stop.abort();
-  download.removeEventListener("done", listener);
-  download.start();
-  await download.wait();
+  const heard = await doneHeard((download, listener) => {
+    const stop = new AbortController();
+    download.addEventListener("done", listener, { signal: stop.signal });
+    download.removeEventListener("done", listener);
+    download.addEventListener("done", listener);
+    stop.abort();
+    download.removeEventListener("done", listener);
+  });
   assert.equal(heard, 0);
 });
 
