@@ -3,6 +3,7 @@
 // `PersistLimit` keeps it), and the record that a revalidating manager keeps
 // of what the server last vouched for (see `_disk/record.ts`).
 
+import { type Expected, IntegrityCheck } from "./_body/integrity.ts";
 import { notAFileError } from "./_disk/file_name.ts";
 import {
   factsOf,
@@ -28,6 +29,24 @@ export function fileAt(url: string, dest: string): FileFacts | undefined {
   if (stat === undefined) return undefined; // removed since the look
   if (!stat.isFile) throw notAFileError(url, dest, stat.isDirectory);
   return { size: stat.size, mtime: stat.mtime?.getTime() ?? 0 };
+}
+
+/**
+ * Whether the file at `dest` holds the bytes `expected` names (a digest
+ * check of the whole file). A file removed meanwhile does not.
+ */
+export async function holdsDigest(
+  dest: string,
+  expected: Expected,
+): Promise<boolean> {
+  const check = await IntegrityCheck.create(expected);
+  try {
+    await check.hashFile(dest);
+  } catch (error) {
+    if (error instanceof NotFoundError) return false;
+    throw error;
+  }
+  return check.matches();
 }
 
 /**

@@ -14,7 +14,7 @@ import { asFileSystemError } from "./_disk/file_system_failure.ts";
 import { FileLock, type LockTiming, type Owner } from "./_disk/lock.ts";
 import { type PartialPaths, partialPaths } from "./_disk/names.ts";
 import { PartialFile } from "./_disk/partial_file.ts";
-import { fileAt, remember, touch } from "./_cache.ts";
+import { fileAt, holdsDigest, remember, touch } from "./_cache.ts";
 import { type CacheRecord, factsOf, readRecord } from "./_disk/record.ts";
 import { conditionalHeaders, NotModified } from "./_http/conditional.ts";
 import { isFresh, type Revalidation, wallClock } from "./_revalidation.ts";
@@ -51,7 +51,10 @@ export interface JobSpec {
   readonly fetch: typeof fetch;
   /** The digest to check, if any. */
   readonly expected: Expected | undefined;
-  /** End without fetching if `dest` is there once the lock is held. */
+  /**
+   * End without fetching if `dest` is there once the lock is held (and
+   * holds the `expected` digest, if there is one).
+   */
   readonly skipIfExists: boolean;
 }
 
@@ -247,7 +250,16 @@ async function transferUnderLock(
   const present = fileAt(spec.url, spec.dest);
   const revalidation = host.cache?.revalidation;
   let cached: CacheRecord | undefined;
-  if (present !== undefined && revalidation !== undefined) {
+  if (
+    present !== undefined && spec.skipIfExists && spec.expected !== undefined
+  ) {
+    // The digest names the bytes wanted: a file there that holds them is
+    // kept, asked of no server; one that does not (corrupt, or another
+    // version) is downloaded again, over it, unconditionally.
+    if (await holdsDigest(spec.dest, spec.expected)) {
+      return touch(spec.dest, present) ? "skipped" : "gone";
+    }
+  } else if (present !== undefined && revalidation !== undefined) {
     cached = readRecord(spec.dest, spec.url, present);
     if (isFresh(revalidation, cached, present, wallClock())) {
       return touch(spec.dest, present) ? "fresh" : "gone";

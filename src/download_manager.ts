@@ -133,7 +133,10 @@ export class DownloadManager extends DownloadEventTarget {
    * @returns The started download (or queued, when `concurrency` downloads
    * are running); the one already running or queued for that name; or
    * `null` if the file is already there (its access time is
-   * then set to now, so that a {@linkcode PersistLimit} keeps it). Throws a
+   * then set to now, so that a {@linkcode PersistLimit} keeps it). With
+   * `sha256` or `integrity`, a file there is checked first: the download
+   * returned ends without a request, {@linkcode Download.skipped}, if the
+   * file holds those bytes, and else downloads it again, over it. Throws a
    * `TypeError`, before any request, for an invalid URL or one that is not
    * `http:` or `https:`, for a file name that is not a plain name of at most
    * 255 bytes without control characters (a name of the library's
@@ -171,7 +174,7 @@ export class DownloadManager extends DownloadEventTarget {
       );
     }
     // Bad arguments are refused whether or not the file is there.
-    parseExpected(href, options.integrity, options.sha256);
+    const expected = parseExpected(href, options.integrity, options.sha256);
     const dest = join(this.destdir, name);
     const running = this.#downloads.get(dest);
     if (running !== undefined) {
@@ -185,7 +188,9 @@ export class DownloadManager extends DownloadEventTarget {
     const revalidation = maxAge === undefined
       ? undefined
       : { maxAge, since: wallClock() };
-    if (isCacheHit(href, dest, revalidation)) {
+    // With a digest, a file there is only kept once checked against it: by
+    // a download, under the file's lock (hashing is no work to block on).
+    if (expected === undefined && isCacheHit(href, dest, revalidation)) {
       this.#used.add(resolve(dest));
       return null;
     }

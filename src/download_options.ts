@@ -56,7 +56,8 @@ export interface DownloadOptions extends TransferOptions {
    * file is removed and the download fails with an `IntegrityError`.
    * Tokens of other algorithms, or whose digest is not their algorithm's
    * length, are skipped; a string with no token left is a `TypeError` when
-   * the download is made.
+   * the download is made. A manager's download keeps a file already there
+   * only if it holds these bytes (see `skipIfExists`).
    *
    * @default {undefined}
    */
@@ -85,7 +86,9 @@ export interface DownloadOptions extends TransferOptions {
   /**
    * If `dest` exists once this download holds its lock (another process has
    * just downloaded it), end as done without fetching; see
-   * {@linkcode Download.skipped}. The manager sets it.
+   * {@linkcode Download.skipped}. With `sha256` or `integrity`, only if the
+   * file there holds those bytes: else it is downloaded again, over it. The
+   * manager sets it.
    *
    * @default {false}
    */

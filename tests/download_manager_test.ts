@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import {
+  mkdir,
+  readdir,
+  readFile,
+  stat,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { basename } from "node:path";
 import { test } from "node:test";
 import {
@@ -19,6 +27,14 @@ import {
 import { partialFile, partialPaths } from "../src/_disk/names.ts";
 import { PROC } from "./_helpers/identity.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+function sri(bytes: Uint8Array): string {
+  return `sha256-${createHash("sha256").update(bytes).digest("base64")}`;
+}
 
 test("DownloadManager creates destdir and its parents", async () => {
   await using dir = await tempDir();
@@ -249,6 +265,60 @@ test("DownloadManager.download() returns null for a file already there and marks
   assert.equal(info.mtimeMs, 1_000_000_000);
   assert.equal(await readFile(dir.join("f"), "utf8"), "old");
   assert.equal(server.requests.length, 0);
+});
+
+test("DownloadManager.download() with a digest keeps a file there that holds it: a download that ends skipped, without a request", async () => {
+  const bytes = patternBytes(3000);
+  await using server = await startServer({ "/f": bytesRoute(bytes) });
+  await using dir = await tempDir();
+  await writeFile(dir.join("f"), bytes);
+  await utimes(dir.join("f"), 1_000_000, 1_000_000);
+  const manager = new DownloadManager(dir.path, { revalidate: "always" });
+  const before = Date.now();
+  for (
+    const digest of [{ sha256: sha256Hex(bytes) }, { integrity: sri(bytes) }]
+  ) {
+    const download = manager.download(server.url("/f"), digest);
+    assert.notEqual(download, null);
+    await download?.wait();
+    assert.equal(download?.skipped, true);
+  }
+  const info = await stat(dir.join("f"));
+  assert.ok(info.atimeMs >= before - 1000, `atime ${info.atimeMs} not updated`);
+  assert.equal(info.mtimeMs, 1_000_000_000);
+  assert.equal(server.requests.length, 0);
+});
+
+test("DownloadManager.download() with a digest downloads again, over it, a file there that does not hold it", async () => {
+  const bytes = patternBytes(3000);
+  await using server = await startServer({ "/f": bytesRoute(bytes) });
+  await using dir = await tempDir();
+  await writeFile(dir.join("f"), "corrupt");
+  const manager = new DownloadManager(dir.path);
+  const download = manager.download(server.url("/f"), {
+    sha256: sha256Hex(bytes),
+  });
+  assert.notEqual(download, null);
+  await download?.wait();
+  assert.equal(download?.skipped, false);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), bytes);
+  assert.equal(server.requests.length, 1);
+  assert.deepEqual(await readdir(dir.path), ["f"]);
+});
+
+test("DownloadManager.download() with a digest that the server's file does not hold either fails, and leaves the file there as it was", async () => {
+  await using server = await startServer({
+    "/f": bytesRoute(patternBytes(3000)),
+  });
+  await using dir = await tempDir();
+  await writeFile(dir.join("f"), "old");
+  const manager = new DownloadManager(dir.path);
+  const download = manager.download(server.url("/f"), {
+    sha256: sha256Hex(new TextEncoder().encode("wanted")),
+  });
+  await assert.rejects(download!.wait(), { name: "IntegrityError" });
+  assert.equal(await readFile(dir.join("f"), "utf8"), "old");
+  assert.deepEqual(await readdir(dir.path), ["f"]);
 });
 
 test("DownloadManager forgets a finished download: the next download() of it returns null", async () => {

@@ -7,6 +7,10 @@
 
 import type { Hash } from "node:crypto";
 import { IntegrityError } from "../errors.ts";
+import { fs } from "../_runtime/fs.ts";
+
+/** Bytes per read when a file on disk is hashed. */
+const HASH_READ_SIZE = 1024 * 1024;
 
 const STRENGTH: Record<string, number> = { sha256: 1, sha384: 2, sha512: 3 };
 
@@ -138,6 +142,18 @@ export class IntegrityCheck {
   /** Starts over from no bytes. */
   reset(): void {
     this.#hash = this.#createHash(this.#expected.algorithm);
+  }
+
+  /** Feeds the bytes of the file at `path` to the hash, in file order. */
+  async hashFile(path: string): Promise<void> {
+    for await (const bytes of fs.readChunks(path, HASH_READ_SIZE)) {
+      this.update(bytes);
+    }
+  }
+
+  /** Whether the bytes hashed match (the hash is then used up). */
+  matches(): boolean {
+    return this.#hash.digest(this.#expected.encoding) === this.#expected.digest;
   }
 
   /** Throws an {@linkcode IntegrityError} unless the bytes hashed match. */

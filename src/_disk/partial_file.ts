@@ -23,8 +23,6 @@ import {
   writeSidecar,
 } from "./sidecar.ts";
 
-const HASH_READ_SIZE = 1024 * 1024;
-
 /** A download's partial file. Call {@linkcode PartialFile.end} when done. */
 export class PartialFile {
   /** Bytes it holds: a resume asks for the rest from here. */
@@ -156,9 +154,7 @@ export class PartialFile {
 
   /** Feeds the bytes on disk, in file order, to `integrity`. */
   async hash(integrity: IntegrityCheck): Promise<void> {
-    for await (const bytes of fs.readChunks(this.#path, HASH_READ_SIZE)) {
-      integrity.update(bytes);
-    }
+    await integrity.hashFile(this.#path);
   }
 
   /**
