@@ -156,6 +156,12 @@ test("DownloadManager.download() shows a refused name's control characters as es
     message:
       'Cannot download "http://127.0.0.1/a%0Ab%1B%5B2J" as "a\\nb\\x1b[2J": name must not contain a control character (such as a newline or an escape)',
   });
+  // C1 too: U+009B is a CSI, which terminals that take C1 controls obey.
+  assert.throws(() => manager.download("http://127.0.0.1/a%C2%9B2Jb%C2%85"), {
+    name: "TypeError",
+    message:
+      'Cannot download "http://127.0.0.1/a%C2%9B2Jb%C2%85" as "a\\x9b2Jb\\x85": name must not contain a control character (such as a newline or an escape)',
+  });
   assert.deepEqual(await dir.list(), []);
 });
 

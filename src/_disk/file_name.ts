@@ -44,8 +44,9 @@ export const NAME_MAX = 255;
 /**
  * Why `name` is not a plain file name, or `undefined` if it is one: not
  * empty, not `.` or `..`, without `/` or `\`, without control characters
- * (C0 and DEL: NUL, a newline or an escape would be written to terminals and
- * logs as they are), and at most {@linkcode NAME_MAX} UTF-8 bytes.
+ * (C0, DEL and C1: NUL, a newline, an escape or a CSI would be written to
+ * terminals and logs as they are), and at most {@linkcode NAME_MAX} UTF-8
+ * bytes.
  */
 export function fileNameProblem(name: string): string | undefined {
   if (name === "") return "name must not be empty";
@@ -55,7 +56,7 @@ export function fileNameProblem(name: string): string | undefined {
   }
   if (name.includes("\0")) return "name must not contain a NUL character";
   // deno-lint-ignore no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(name)) {
+  if (/[\x00-\x1f\x7f-\x9f]/.test(name)) {
     return "name must not contain a control character (such as a newline or an escape)";
   }
   if (new TextEncoder().encode(name).byteLength > NAME_MAX) {
@@ -70,7 +71,7 @@ export function fileNameProblem(name: string): string | undefined {
  */
 export function printable(text: string): string {
   // deno-lint-ignore no-control-regex
-  return text.replace(/[\x00-\x1f\x7f]/g, (char) => {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (char) => {
     const named: Record<string, string> = {
       "\n": "\\n",
       "\r": "\\r",
