@@ -25,7 +25,13 @@ import { Buffer } from "node:buffer";
 import { mkdir, open, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
-import { INTERRUPTED_EXIT, type Interruption, runCli } from "./src/cli/run.ts";
+import {
+  EXIT,
+  INTERRUPTED_EXIT,
+  type Interruption,
+  message,
+  runCli,
+} from "./src/cli/run.ts";
 
 async function readStdin(): Promise<string> {
   const chunks: Uint8Array[] = [];
@@ -79,15 +85,31 @@ function env(name: string): string | undefined {
 // Who to tell when the process is asked to stop; set while the CLI runs.
 let stop: ((reason: Interruption, last: boolean) => void) | undefined;
 let stdoutClosed = false;
+// Why the output failed, when not closed by its reader (a full disk, an I/O
+// error): said on stderr at exit, which is then a failure.
+let outputError: unknown;
 
 // `| head` closes the pipe: writes then fail (EPIPE), asynchronously on Node,
 // and the unhandled error would crash the process with a stack trace. The
-// CLI stops as on a signal instead, and writes nothing more there.
-process.stdout.on("error", () => {
+// CLI stops as on a signal instead, and writes nothing more there. Any other
+// write error (`> /dev/full`: ENOSPC, thrown at once on Deno) stops it the
+// same way, but is not silent: the output the user asked for is lost.
+function outputFailed(error: unknown): void {
   stdoutClosed = true;
+  if ((error as { code?: unknown } | null)?.code !== "EPIPE") {
+    outputError ??= error;
+  }
   stop?.("SIGPIPE", false);
-});
+}
+process.stdout.on("error", outputFailed);
 process.stderr.on("error", () => {});
+process.on("exit", () => {
+  if (outputError === undefined) return;
+  process.stderr.write(
+    `dlmanager: cannot write the output: ${message(outputError)}\n`,
+  );
+  process.exitCode = EXIT.failed;
+});
 
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
@@ -99,9 +121,8 @@ runCli({
       if (stdoutClosed) return;
       try {
         process.stdout.write(text);
-      } catch {
-        stdoutClosed = true;
-        stop?.("SIGPIPE", false);
+      } catch (error) {
+        outputFailed(error);
       }
     },
     get isTTY(): boolean {

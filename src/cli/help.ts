@@ -61,7 +61,8 @@ Ctrl-C (or SIGTERM, SIGHUP) stops every download, keeping what the server
 lets resume: run the same command again to resume it. A second Ctrl-C exits
 at once.
 
-Exit status: 0 all downloaded or present, 1 some failed, 2 usage error;
+Exit status: 0 all downloaded or present, 1 some failed (or the output could
+not be written, as to a full disk), 2 usage error;
 stopped early: 130 on Ctrl-C (SIGINT), 143 on SIGTERM, 129 on SIGHUP, 141
 when the output is closed (as by "| head"). That is 128 + the signal's
 number.

@@ -23,6 +23,7 @@ export {
   EXIT,
   INTERRUPTED_EXIT,
   type Interruption,
+  message,
 } from "./host.ts";
 
 /**

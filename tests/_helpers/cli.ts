@@ -2,8 +2,8 @@
 // run from the repository), or the npm package's installed bin under Node (the
 // npm build runs the compiled tests from a directory beside its node_modules).
 
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { closeSync, existsSync, openSync } from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
 
@@ -55,6 +55,11 @@ export interface RunCliOptions {
   onStdout?: (stdout: string, child: CliChild) => void;
   /** Under Deno, the permissions to run the CLI with. */
   permissions?: string[];
+  /**
+   * A file the CLI's stdout is opened on (`> /dev/full`), instead of a pipe
+   * to the test: `stdout` is then empty.
+   */
+  stdoutFile?: string;
 }
 
 /** Runs the CLI with `args` to its end. */
@@ -63,26 +68,32 @@ export function runCli(
   options: RunCliOptions = {},
 ): Promise<CliResult> {
   const [command, leading] = cliCommand(options.permissions);
+  const file = options.stdoutFile === undefined
+    ? undefined
+    : openSync(options.stdoutFile, "w");
   const child = spawn(command, [...leading, ...args], {
     env: { ...process.env, NO_COLOR: "", ...options.env },
-    stdio: ["pipe", "pipe", "pipe"],
+    stdio: ["pipe", file ?? "pipe", "pipe"],
   });
+  if (file !== undefined) closeSync(file); // the child has its own
+  // Pipes, but stdout when on a file (then null).
+  const { stdin, stderr: errors } = child as ChildProcessWithoutNullStreams;
   let stdout = "";
   let stderr = "";
-  child.stdout.setEncoding("utf8");
-  child.stderr.setEncoding("utf8");
+  errors.setEncoding("utf8");
   const control: CliChild = {
     // Not child.kill(): Deno's child_process then reports the signal sent
     // instead of the child's exit code.
     kill: (signal = "SIGINT") => process.kill(child.pid ?? 0, signal),
-    closeStdout: () => child.stdout.destroy(),
+    closeStdout: () => child.stdout?.destroy(),
   };
-  child.stdout.on("data", (text: string) => {
+  child.stdout?.setEncoding("utf8");
+  child.stdout?.on("data", (text: string) => {
     stdout += text;
     options.onStdout?.(stdout, control);
   });
-  child.stderr.on("data", (text: string) => stderr += text);
-  child.stdin.end(options.stdin ?? "");
+  errors.on("data", (text: string) => stderr += text);
+  stdin.end(options.stdin ?? "");
   return new Promise((resolve, reject) => {
     child.on("error", reject);
     child.on(

@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import process from "node:process";
@@ -723,6 +724,33 @@ test("dlmanager exits 141 without a word when its output is closed, canceling th
   assert.deepEqual(await dir.list(), ["a.bin"]);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), A);
 });
+
+// Reported bug: with its output on a full disk (`> /dev/full`), dlmanager
+// exited 141, as for a closed pipe, without a word; `--help` exited 0.
+test(
+  "dlmanager says so on stderr and exits 1 when its output cannot be written (a full disk), stopping as for a closed pipe",
+  { skip: !existsSync("/dev/full") && "needs /dev/full" },
+  async () => {
+    await using server = await startServer({ "/a.bin": bytesRoute(A) });
+    await using dir = await tempDir();
+    for (
+      const args of [["--help"], ["--version"], [
+        "-d",
+        dir.path,
+        server.url("/a.bin"),
+      ]]
+    ) {
+      const result = await runCli(args, { stdoutFile: "/dev/full" });
+      assert.equal(result.code, 1, JSON.stringify(result));
+      assert.match(
+        result.stderr,
+        /^dlmanager: cannot write the output: .*(no space left on device|ENOSPC)/im,
+      );
+    }
+    // Nothing of the download is left but what it completed.
+    for (const name of await dir.list()) assert.equal(name, "a.bin");
+  },
+);
 
 test("dlmanager reports a second URL with the same file name as failed, and the same URL twice as one download", async () => {
   await using server = await startServer({
