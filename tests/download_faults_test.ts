@@ -958,6 +958,27 @@ test("Download does not retry a host name that does not exist (ENOTFOUND), and n
   assert.deepEqual(await dir.list(), []);
 });
 
+test("Download names the host a redirect led to when that host name does not exist", async () => {
+  const hop: Route = (_request, response) => {
+    response.writeHead(302, { location: "http://nonexistent.invalid/f" })
+      .end();
+  };
+  await using server = await startServer({ "/old": hop });
+  await using dir = await tempDir();
+  const url = server.url("/old");
+  const { download } = await run(url, dir, { retries: 3 });
+  const error = download.error();
+  assert.ok(error instanceof NetworkError, String(error));
+  assert.equal(error.code, "ENOTFOUND");
+  // Not the host of the URL asked for, which answered.
+  assert.equal(
+    error.message,
+    `Cannot download "${url}": host name not found (nonexistent.invalid)`,
+  );
+  assert.equal(server.requests.length, 1);
+  assert.deepEqual(await dir.list(), []);
+});
+
 test("Download does not retry a rejected certificate (CERT), and says why", async () => {
   const server = createHttpsServer(
     { cert: SELF_SIGNED_CERT, key: SELF_SIGNED_KEY },

@@ -13,6 +13,7 @@ import {
   Download,
   DownloadManager,
   IntegrityError,
+  NetworkError,
   ProtocolError,
   RetriesExhaustedError,
 } from "../mod.ts";
@@ -21,6 +22,7 @@ import {
   fileRoute,
   patternBytes,
   startServer,
+  statusRoute,
   type TestServer,
 } from "./_helpers/server.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
@@ -243,6 +245,31 @@ test("Download's error names each failed source once, with its attempts' reasons
       `#2 (${
         sources[1]
       }): 2 attempts failed (#1: server answered 502 Bad Gateway; #2: server answered 502 Bad Gateway))`,
+  );
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download's error names the host of a mirror whose host name does not exist", async () => {
+  await using server = await startServer({ "/f": statusRoute(404) });
+  await using dir = await tempDir();
+  // .invalid never resolves (RFC 6761).
+  const sources = [server.url("/f"), "http://nonexistent.invalid/f"];
+  const download = new Download(sources, dir.join("f"), FAST);
+  download.start();
+  const error = await download.wait().then(() => undefined, (e) => e);
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  const [, missing] = error.errors;
+  assert.ok(missing instanceof NetworkError, String(missing));
+  assert.equal(missing.code, "ENOTFOUND");
+  assert.equal(
+    missing.message,
+    `Cannot download "${
+      sources[0]
+    }": host name not found (nonexistent.invalid)`,
+  );
+  assert.match(
+    error.message,
+    /#2 \(http:\/\/nonexistent\.invalid\/f\): host name not found \(nonexistent\.invalid\)\)$/,
   );
   assert.deepEqual(await dir.list(), []);
 });

@@ -110,7 +110,7 @@ export async function request(
         redirect: "manual",
       });
     } catch (error) {
-      throw failureOf(url, error, options.signal);
+      throw failureOf(url, error, options.signal, at);
     }
     if (!REDIRECT_STATUSES.has(response.status)) return { response, url: at };
     await response.body?.cancel().catch(() => {});
