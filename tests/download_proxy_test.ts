@@ -310,6 +310,37 @@ test(
 );
 
 test(
+  "Download goes through a proxy named without a scheme (host:port), as curl, Deno and Bun take it",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    await using dir = await tempDir();
+    await using server = await origin();
+    await using tls = await httpsOrigin(dir.join("ca.pem"));
+    await using proxy = await startProxy();
+    const { host } = new URL(proxy.url());
+    const url = server.url("/f");
+    const plain = await downloadIn({ HTTP_PROXY: host }, url, dir.join("f"));
+    assert.deepEqual(plain, { said: "done", code: 0 });
+    await assertDownloaded(dir.join("f"));
+    assertProxied(proxy.requests, url);
+    const secure = await downloadIn(
+      { https_proxy: host, ...tls.trust },
+      `https://${tls.host}/f`,
+      dir.join("g"),
+    );
+    assert.deepEqual(secure, { said: "done", code: 0 });
+    await assertDownloaded(dir.join("g"));
+    assert.deepEqual(
+      proxy.requests.slice(-1).map(({ method, target }) => [method, target]),
+      [["CONNECT", tls.host]],
+    );
+    assert.equal(tls.seen.length, 1);
+  },
+);
+
+test(
   "Download with useEnvProxy false leaves the runtime's fetch as it is: direct on Node, through the proxy on Deno and Bun",
   {
     timeout: 60_000,
