@@ -51,9 +51,15 @@ const PROXY_VARIABLES = new Set([
   "NODE_USE_ENV_PROXY",
 ]);
 
-/** This process's environment without proxy variables, plus `variables`. */
+/**
+ * This process's environment without proxy variables, plus `variables`.
+ * Under Deno, the child's own check for a newer Deno (in the background,
+ * once the process has run a while) is off: it would ask the test's proxy
+ * for a tunnel to dl.deno.land, which an assertion on the proxy's requests
+ * would then see, or not, depending on how long the child ran.
+ */
 function envWith(variables: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { DENO_NO_UPDATE_CHECK: "1" };
   for (const [name, value] of Object.entries(process.env)) {
     if (value !== undefined && !PROXY_VARIABLES.has(name)) env[name] = value;
   }
