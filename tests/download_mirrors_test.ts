@@ -25,6 +25,7 @@ import {
   statusRoute,
   type TestServer,
 } from "./_helpers/server.ts";
+import { startChild } from "./_helpers/child.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
 
 const BODY = patternBytes(600_000, 1);
@@ -307,6 +308,33 @@ test("Download with a digest goes on with the next source when one serves other 
   assert.ok(error instanceof RetriesExhaustedError, String(error));
   assert.ok(error.errors.every((each) => each instanceof IntegrityError));
   assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download fails on a full disk as it does without mirrors, asking no other source", async () => {
+  const first = fileRoute({ body: BODY, etag: '"same"' });
+  const mirror = fileRoute({ body: BODY, etag: '"same"' });
+  await using server = await startServer({
+    "/f": first.route,
+    "/mirror/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  // A file-size limit of 40 blocks (20 KiB or more) fails every write past
+  // it with EFBIG, as a full disk fails with ENOSPC; the signal it would
+  // send is ignored. No other source of the file would mend that.
+  const child = startChild(
+    "crash_child",
+    [
+      JSON.stringify([server.url("/f"), server.url("/mirror/f")]),
+      dir.join("f"),
+    ],
+    ["sh", "-c", 'trap "" XFSZ; ulimit -f 40; exec "$@"', "sh"],
+  );
+  const line = await child.line((line) => !/^\d+$/.test(line));
+  assert.equal(line, "failed FileSystemError EFBIG");
+  await child.exited;
+  assert.equal(first.log.statuses.length, 1);
+  assert.deepEqual(mirror.log.statuses, []);
+  assert.deepEqual(await dir.list(), []);
 });
 
 test("Download sends no credentials to a mirror on another origin", async () => {
