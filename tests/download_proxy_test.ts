@@ -164,6 +164,34 @@ test("Download goes through http_proxy when only the lower-case form is set", {
   assert.equal(server.requests.length, 1);
 });
 
+test(
+  "Download goes through http_proxy when both forms are set, but through HTTP_PROXY on Deno",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    await using server = await origin();
+    await using lower = await startProxy();
+    await using upper = await startProxy();
+    await using dir = await tempDir();
+    const url = server.url("/f");
+    const result = await downloadIn(
+      { http_proxy: lower.url(), HTTP_PROXY: upper.url() },
+      url,
+      dir.join("f"),
+    );
+    assert.deepEqual(result, { said: "done", code: 0 });
+    await assertDownloaded(dir.join("f"));
+    // Deno 2.9.6 reads the upper-case form first, as docs/behaviour.md
+    // says; when this fails, Deno reads them as the others do.
+    const [used, unused] = "Deno" in globalThis
+      ? [upper, lower]
+      : [lower, upper];
+    assertProxied(used.requests, url);
+    assert.deepEqual(unused.requests, []);
+  },
+);
+
 for (const noProxy of ["NO_PROXY", "no_proxy"]) {
   test(
     `Download connects directly, sending the proxy's credentials nowhere, when ${noProxy} lists the host`,
