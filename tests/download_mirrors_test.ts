@@ -310,6 +310,35 @@ test("Download with a digest goes on with the next source when one serves other 
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download in parts resumed on a mirror tells that mirror as its final URL", async () => {
+  const big = patternBytes(3 * 1024 * 1024, 4);
+  // The first source answers the whole file, then refuses every part.
+  const first = fileRoute({
+    body: big,
+    etag: '"same"',
+    faultFor: ({ range }) => range === null ? undefined : { status: 500 },
+  });
+  const mirror = fileRoute({ body: big, etag: '"same"' });
+  await using server = await startServer({
+    "/f": first.route,
+    "/mirror/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  const download = new Download(
+    [server.url("/f"), server.url("/mirror/f")],
+    dir.join("f"),
+    { ...FAST, connections: 4 },
+  );
+  download.start();
+  await download.wait();
+  // Every part came from the mirror, resumed with the first's validator.
+  assert.ok(mirror.log.ranges.length > 0);
+  assert.ok(mirror.log.statuses.every((status) => status === 206));
+  assert.ok(mirror.log.ifRanges.every((ifRange) => ifRange === '"same"'));
+  assert.equal(download.getFinalUrl(), server.url("/mirror/f"));
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), big);
+});
+
 test("Download fails on a full disk as it does without mirrors, asking no other source", async () => {
   const first = fileRoute({ body: BODY, etag: '"same"' });
   const mirror = fileRoute({ body: BODY, etag: '"same"' });
