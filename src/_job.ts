@@ -10,7 +10,10 @@ import {
   parseExpected,
 } from "./_body/integrity.ts";
 import { assertDestName } from "./_disk/file_name.ts";
-import { asFileSystemError } from "./_disk/file_system_failure.ts";
+import {
+  asFileSystemError,
+  isFileSystemFailure,
+} from "./_disk/file_system_failure.ts";
 import { FileLock, type LockTiming, type Owner } from "./_disk/lock.ts";
 import { type PartialPaths, partialPaths } from "./_disk/names.ts";
 import { PartialFile } from "./_disk/partial_file.ts";
@@ -312,7 +315,10 @@ async function transferUnderLock(
       await fromSources(
         transfer,
         spec.sources,
-        (error) => host.isCancellation(error) || error instanceof NotModified,
+        // A failure of the file system is the download's, not the source's.
+        (error) =>
+          host.isCancellation(error) || error instanceof NotModified ||
+          isFileSystemFailure(error),
         async (from) => {
           await transferPausably(spec, host, from);
           await verifiedFrom(spec, from);

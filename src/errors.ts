@@ -159,11 +159,13 @@ export class NetworkError extends Error {
    *
    * @param url The URL being downloaded.
    * @param cause The error `fetch` or the body stream gave.
+   * @param at The URL asked, when not `url` (a mirror of it, or where a
+   * redirect led): the host named when its name was not found.
    */
-  constructor(url: string, cause: unknown) {
+  constructor(url: string, cause: unknown, at: string = url) {
     const { code, reason } = classifyNetworkFailure(cause);
     const named = code === "ENOTFOUND" || code === "EAI_AGAIN"
-      ? `${reason} (${hostOf(url)})`
+      ? `${reason} (${hostOf(at)})`
       : reason;
     super(`Cannot download "${url}": ${named}`, { cause });
     this.name = "NetworkError";

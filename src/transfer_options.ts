@@ -126,7 +126,7 @@ export interface TransferOptions {
   /**
    * Whether requests go through the proxy that the environment names:
    * `HTTP_PROXY` for `http:` URLs, `HTTPS_PROXY` for `https:` ones (each
-   * lower-case form first), except for the hosts listed in `NO_PROXY`
+   * lower-case form first, but on Deno), except for the hosts listed in `NO_PROXY`
    * (`example.com` also covers its subdomains). Deno's and Bun's `fetch` read
    * these variables themselves; Node's ignores them, so on Node the npm
    * package sends the requests through undici's `EnvHttpProxyAgent`.

@@ -639,6 +639,36 @@ test("Download drops Authorization on a redirect to another origin", async () =>
   assert.equal(other.requests[0]?.headers["x-trace"], "1");
 });
 
+test("Download sends a URL's credentials as Basic authorization on every runtime, to that origin only", async () => {
+  const { route } = fileRoute({ body: BODY });
+  await using other = await startServer({ "/f": route });
+  // The password percent-encoded in the URL ("p@ss:w/rd"), as curl takes it.
+  const basic = `Basic ${btoa("us er:p@ss:w/rd")}`;
+  const guarded: Route = (request, response) => {
+    if (request.headers.authorization !== basic) {
+      response.writeHead(401).end();
+    } else if (request.url === "/away") {
+      response.writeHead(302, { location: other.url("/f") }).end();
+    } else {
+      route(request, response);
+    }
+  };
+  await using server = await startServer({ "/f": guarded, "/away": guarded });
+  await using dir = await tempDir();
+  const withCredentials = (path: string): string =>
+    server.url(path).replace("http://", "http://us%20er:p%40ss%3Aw%2Frd@");
+  const { download } = await run(withCredentials("/f"), dir);
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.equal(server.requests[0]?.headers.authorization, basic);
+  // A redirect to another origin takes them no further.
+  await using away = await tempDir();
+  const redirected = await run(withCredentials("/away"), away);
+  assert.equal(redirected.download.error(), undefined);
+  assert.equal(server.requests[1]?.headers.authorization, basic);
+  assert.equal(other.requests[0]?.headers.authorization, undefined);
+});
+
 test("Download saves the decoded bytes on every runtime, never reporting progress over a total, when the server sends gzip anyway", async () => {
   const plain = new TextEncoder().encode("dlmanager ".repeat(5000));
   const gzipped = gzipSync(plain);
@@ -955,6 +985,27 @@ test("Download does not retry a host name that does not exist (ENOTFOUND), and n
     error.message,
     `Cannot download "${url}": host name not found (nonexistent.invalid)`,
   );
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download names the host a redirect led to when that host name does not exist", async () => {
+  const hop: Route = (_request, response) => {
+    response.writeHead(302, { location: "http://nonexistent.invalid/f" })
+      .end();
+  };
+  await using server = await startServer({ "/old": hop });
+  await using dir = await tempDir();
+  const url = server.url("/old");
+  const { download } = await run(url, dir, { retries: 3 });
+  const error = download.error();
+  assert.ok(error instanceof NetworkError, String(error));
+  assert.equal(error.code, "ENOTFOUND");
+  // Not the host of the URL asked for, which answered.
+  assert.equal(
+    error.message,
+    `Cannot download "${url}": host name not found (nonexistent.invalid)`,
+  );
+  assert.equal(server.requests.length, 1);
   assert.deepEqual(await dir.list(), []);
 });
 

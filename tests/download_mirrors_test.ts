@@ -13,6 +13,7 @@ import {
   Download,
   DownloadManager,
   IntegrityError,
+  NetworkError,
   ProtocolError,
   RetriesExhaustedError,
 } from "../mod.ts";
@@ -21,8 +22,10 @@ import {
   fileRoute,
   patternBytes,
   startServer,
+  statusRoute,
   type TestServer,
 } from "./_helpers/server.ts";
+import { startChild } from "./_helpers/child.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
 
 const BODY = patternBytes(600_000, 1);
@@ -247,6 +250,31 @@ test("Download's error names each failed source once, with its attempts' reasons
   assert.deepEqual(await dir.list(), []);
 });
 
+test("Download's error names the host of a mirror whose host name does not exist", async () => {
+  await using server = await startServer({ "/f": statusRoute(404) });
+  await using dir = await tempDir();
+  // .invalid never resolves (RFC 6761).
+  const sources = [server.url("/f"), "http://nonexistent.invalid/f"];
+  const download = new Download(sources, dir.join("f"), FAST);
+  download.start();
+  const error = await download.wait().then(() => undefined, (e) => e);
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  const [, missing] = error.errors;
+  assert.ok(missing instanceof NetworkError, String(missing));
+  assert.equal(missing.code, "ENOTFOUND");
+  assert.equal(
+    missing.message,
+    `Cannot download "${
+      sources[0]
+    }": host name not found (nonexistent.invalid)`,
+  );
+  assert.match(
+    error.message,
+    /#2 \(http:\/\/nonexistent\.invalid\/f\): host name not found \(nonexistent\.invalid\)\)$/,
+  );
+  assert.deepEqual(await dir.list(), []);
+});
+
 test("Download with a digest goes on with the next source when one serves other bytes of the same length", async () => {
   const corrupt = patternBytes(BODY.byteLength, 3);
   const bad = fileRoute({ body: corrupt, etag: '"bad"' });
@@ -280,6 +308,62 @@ test("Download with a digest goes on with the next source when one serves other 
   assert.ok(error instanceof RetriesExhaustedError, String(error));
   assert.ok(error.errors.every((each) => each instanceof IntegrityError));
   assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download in parts resumed on a mirror tells that mirror as its final URL", async () => {
+  const big = patternBytes(3 * 1024 * 1024, 4);
+  // The first source answers the whole file, then refuses every part.
+  const first = fileRoute({
+    body: big,
+    etag: '"same"',
+    faultFor: ({ range }) => range === null ? undefined : { status: 500 },
+  });
+  const mirror = fileRoute({ body: big, etag: '"same"' });
+  await using server = await startServer({
+    "/f": first.route,
+    "/mirror/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  const download = new Download(
+    [server.url("/f"), server.url("/mirror/f")],
+    dir.join("f"),
+    { ...FAST, connections: 4 },
+  );
+  download.start();
+  await download.wait();
+  // Every part came from the mirror, resumed with the first's validator.
+  assert.ok(mirror.log.ranges.length > 0);
+  assert.ok(mirror.log.statuses.every((status) => status === 206));
+  assert.ok(mirror.log.ifRanges.every((ifRange) => ifRange === '"same"'));
+  assert.equal(download.getFinalUrl(), server.url("/mirror/f"));
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), big);
+});
+
+test("Download fails on a full disk as it does without mirrors, asking no other source", async () => {
+  const first = fileRoute({ body: BODY, etag: '"same"' });
+  const mirror = fileRoute({ body: BODY, etag: '"same"' });
+  await using server = await startServer({
+    "/f": first.route,
+    "/mirror/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  // A file-size limit of 40 blocks (20 KiB or more) fails every write past
+  // it with EFBIG, as a full disk fails with ENOSPC; the signal it would
+  // send is ignored. No other source of the file would mend that.
+  const child = startChild(
+    "crash_child",
+    [
+      JSON.stringify([server.url("/f"), server.url("/mirror/f")]),
+      dir.join("f"),
+    ],
+    ["sh", "-c", 'trap "" XFSZ; ulimit -f 40; exec "$@"', "sh"],
+  );
+  const line = await child.line((line) => !/^\d+$/.test(line));
+  assert.equal(line, "failed FileSystemError EFBIG");
+  await child.exited;
+  assert.equal(first.log.statuses.length, 1);
+  assert.deepEqual(mirror.log.statuses, []);
+  assert.deepEqual(await dir.list(), []);
 });
 
 test("Download sends no credentials to a mirror on another origin", async () => {

@@ -19,3 +19,12 @@ export function asFileSystemError(
     ? error
     : new FileSystemError(context, path, code, { cause: error });
 }
+
+/**
+ * Whether `error` is the file system's failure (a full disk, a read-only
+ * mount, a permission): the download's own, which no other source of the
+ * file would mend.
+ */
+export function isFileSystemFailure(error: unknown): boolean {
+  return fs.errorCode(error) !== undefined;
+}

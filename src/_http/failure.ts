@@ -14,12 +14,15 @@ import { isDecodeFailure, isPermissionFailure } from "./network_failure.ts";
  * - the runtime's own error, as it is, for a request its permissions refuse
  *   (Deno's `NotCapable` without `--allow-net`): not a connection failure,
  *   and never retried;
- * - else a {@linkcode NetworkError}, which names the failure.
+ * - else a {@linkcode NetworkError}, which names the failure (and, for a
+ *   host name not found, the host of `at`: the URL asked, a mirror of `url`
+ *   or where a redirect led).
  */
 export function failureOf(
   url: string,
   error: unknown,
   signal: AbortSignal,
+  at: string = url,
 ): unknown {
   if (signal.aborted) return signal.reason;
   if (error instanceof ProtocolError) return error;
@@ -31,5 +34,5 @@ export function failureOf(
       })`,
     );
   }
-  return new NetworkError(url, error);
+  return new NetworkError(url, error, at);
 }

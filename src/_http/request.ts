@@ -1,7 +1,8 @@
 // One HTTP request of a download: `fetch` with manual redirects, so that only
 // `http:` and `https:` URLs are ever fetched (a runtime's `fetch` follows a
-// redirect to `data:`, and Deno's reads `file:`), and credentials never
-// follow a redirect to another origin.
+// redirect to `data:`, and Deno's reads `file:`), credentials never follow
+// a redirect to another origin, and a URL's own credentials are sent as
+// `Authorization` on every runtime.
 
 import { RedirectError } from "../errors.ts";
 import { failureOf } from "./failure.ts";
@@ -72,22 +73,68 @@ export function redirectTarget(
 /**
  * The headers of a request to `to` for a download of `url`: `base` as it is
  * when nothing changes (`fetch` copies it), else a copy with `extra` set and,
- * on another origin than `url`'s, without `authorization` and `cookie`.
+ * on another origin than `url`'s, without `authorization` and `cookie`; then
+ * `authorization` (from `to`'s own credentials) if none is left.
  */
 export function headersFor(
   url: string,
   to: string,
   base: Headers,
   extra: [string, string][] | undefined,
+  authorization?: string | undefined,
 ): Headers {
-  if (extra === undefined && to === url) return base;
+  if (extra === undefined && to === url && authorization === undefined) {
+    return base;
+  }
   const headers = new Headers(base);
   for (const [name, value] of extra ?? []) headers.set(name, value);
   if (to !== url && new URL(to).origin !== new URL(url).origin) {
     headers.delete("authorization");
     headers.delete("cookie");
   }
+  if (authorization !== undefined && !headers.has("authorization")) {
+    headers.set("authorization", authorization);
+  }
   return headers;
+}
+
+/** What a URL with credentials (`http://user:pass@host/`) is fetched as. */
+export interface WithoutCredentials {
+  /** The URL without them (the same string when it has none). */
+  url: string;
+  /** Their `Basic` authorization, if it had any. */
+  authorization: string | undefined;
+}
+
+/**
+ * `url` without its credentials, and the `Basic` authorization they make,
+ * sent as curl, Deno and Bun send them: Node's `fetch` refuses a URL with
+ * credentials.
+ */
+export function withoutCredentials(url: string): WithoutCredentials {
+  // Most URLs hold no "@": not parsed again.
+  if (!url.includes("@")) return { url, authorization: undefined };
+  const parsed = new URL(url);
+  if (parsed.username === "" && parsed.password === "") {
+    return { url, authorization: undefined };
+  }
+  const pair = `${decoded(parsed.username)}:${decoded(parsed.password)}`;
+  parsed.username = "";
+  parsed.password = "";
+  const bytes = new TextEncoder().encode(pair);
+  return {
+    url: parsed.href,
+    authorization: `Basic ${btoa(String.fromCharCode(...bytes))}`,
+  };
+}
+
+/** A URL's percent-encoded part, decoded (as it is, if it does not decode). */
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }
 
 /**
@@ -103,14 +150,21 @@ export async function request(
   let at = options.from ?? url;
   for (let redirects = 0;; redirects++) {
     let response: Response;
+    const target = withoutCredentials(at);
     try {
-      response = await options.fetch(at, {
-        headers: headersFor(url, at, options.headers, options.extra),
+      response = await options.fetch(target.url, {
+        headers: headersFor(
+          url,
+          at,
+          options.headers,
+          options.extra,
+          target.authorization,
+        ),
         signal: options.signal,
         redirect: "manual",
       });
     } catch (error) {
-      throw failureOf(url, error, options.signal);
+      throw failureOf(url, error, options.signal, at);
     }
     if (!REDIRECT_STATUSES.has(response.status)) return { response, url: at };
     await response.body?.cancel().catch(() => {});

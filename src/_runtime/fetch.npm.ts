@@ -35,11 +35,22 @@ export function defaultFetch(useEnvProxy: boolean): typeof fetch {
   // reads them). An https URL does not fall back to HTTP_PROXY, as it does
   // in undici's agent: it does not on Deno and Bun (nor in curl).
   const proxies: Record<string, string | undefined> = {
-    "http:": env.http_proxy ?? env.HTTP_PROXY,
-    "https:": env.https_proxy ?? env.HTTPS_PROXY,
+    "http:": withScheme(env.http_proxy ?? env.HTTP_PROXY),
+    "https:": withScheme(env.https_proxy ?? env.HTTPS_PROXY),
   };
   if (!proxies["http:"] && !proxies["https:"]) return globalThis.fetch;
   return proxied = proxiedFetch(proxies);
+}
+
+/**
+ * A proxy variable's value as a URL: `proxy.corp:3128`, without a scheme,
+ * is `http://proxy.corp:3128`, as Deno, Bun and curl read it (undici would
+ * refuse it, and every request with it).
+ */
+function withScheme(proxy: string | undefined): string | undefined {
+  return !proxy || /^[a-z][a-z\d+.-]*:\/\//i.test(proxy)
+    ? proxy
+    : `http://${proxy}`;
 }
 
 function proxiedFetch(
@@ -59,8 +70,12 @@ function proxiedFetch(
     }
     undici ??= import("undici").then((module) => ({
       fetch: module.fetch,
-      // It reads NO_PROXY itself, as Deno does.
-      dispatcher: new module.EnvHttpProxyAgent(),
+      // It reads NO_PROXY itself, as Deno does; the proxies are ours (with
+      // their scheme; "" for none).
+      dispatcher: new module.EnvHttpProxyAgent({
+        httpProxy: proxies["http:"] ?? "",
+        httpsProxy: proxies["https:"] ?? "",
+      }),
     }));
     const { fetch, dispatcher } = await undici;
     // Downloads pass the URL as a string, and init as a plain object of

@@ -290,6 +290,8 @@ export class Workers {
       });
       connection.answered();
       const end = this.#check(response, at, from, to);
+      // Where the part comes from: a mirror, if the first source failed.
+      this.#transfer.arrived(at);
       if (this.#rampAtAnswer) this.#startRamp(performance.now() - sent);
       // A resumed file's first answer: progress tells what is on disk
       // before any part of this run is written, as a single stream does.

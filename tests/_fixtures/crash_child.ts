@@ -1,7 +1,8 @@
 // A child process for the crash-resume tests: downloads URL into DEST,
 // printing each progress report, until it is killed, or until it ends:
 // "done", or "failed <error's name> <its code>". OPTIONS (JSON) are the
-// Download's; without them, 4 KiB writes.
+// Download's; without them, 4 KiB writes. URL may be a JSON array of URLs:
+// the file's sources.
 //
 //   crash_child URL DEST [OPTIONS]
 
@@ -10,10 +11,14 @@ import { Download, type DownloadOptions } from "../../mod.ts";
 
 const [url = "", dest = "", options = '{"chunkSize":4096}'] = process.argv
   .slice(2);
-const download = new Download(url, dest, {
-  ...JSON.parse(options) as DownloadOptions,
-  progress: (_download, current) => process.stdout.write(`${current}\n`),
-});
+const download = new Download(
+  url.startsWith("[") ? JSON.parse(url) as string[] : url,
+  dest,
+  {
+    ...JSON.parse(options) as DownloadOptions,
+    progress: (_download, current) => process.stdout.write(`${current}\n`),
+  },
+);
 download.start();
 // No top-level await: the npm build runs this file as CommonJS too.
 download.wait().then(

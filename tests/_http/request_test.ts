@@ -5,6 +5,7 @@ import {
   isHttp,
   redirectTarget,
   request,
+  withoutCredentials,
 } from "../../src/_http/request.ts";
 import { NetworkError, RedirectError } from "../../src/errors.ts";
 import { type Route, startServer } from "../_helpers/server.ts";
@@ -69,6 +70,41 @@ test("headersFor() adds a request's own headers to a copy", () => {
   assert.equal(headers.get("range"), "bytes=5-");
   assert.equal(headers.get("authorization"), "Bearer t");
   assert.equal(base.get("range"), null);
+});
+
+test("withoutCredentials() takes a URL's credentials out, as Basic authorization, which a header given wins over", () => {
+  assert.deepEqual(withoutCredentials(URL_TEXT), {
+    url: URL_TEXT,
+    authorization: undefined,
+  });
+  const at = "https://example.com/f@2x.png";
+  assert.deepEqual(withoutCredentials(at), {
+    url: at,
+    authorization: undefined,
+  });
+  const { url, authorization } = withoutCredentials(
+    "https://us%20er:p%40ss%3A%C3%A9@example.com/dir/f",
+  );
+  assert.equal(url, URL_TEXT);
+  const utf8 = String.fromCharCode(
+    ...new TextEncoder().encode("us er:p@ss:\u00e9"),
+  );
+  assert.equal(authorization, `Basic ${btoa(utf8)}`);
+  assert.equal(
+    withoutCredentials("https://token@example.com/").authorization,
+    `Basic ${btoa("token:")}`,
+  );
+  const given = new Headers({ authorization: "Bearer t" });
+  assert.equal(
+    headersFor(URL_TEXT, URL_TEXT, given, undefined, authorization)
+      .get("authorization"),
+    "Bearer t",
+  );
+  assert.equal(
+    headersFor(URL_TEXT, URL_TEXT, new Headers(), undefined, authorization)
+      .get("authorization"),
+    authorization,
+  );
 });
 
 test("headersFor() drops credentials on another origin only", () => {
