@@ -345,6 +345,32 @@ test("Download with connections backs off to what the server allows (503 beyond 
   }
 });
 
+test("Download with connections goes on with one when the server refuses every part at once (503), never failing while retries are left", async () => {
+  // The four parts' requests are each answered 503 once all four have
+  // come, so the refusals reach the download together: one connection
+  // must stay, and retry.
+  const all = deferred();
+  let parts = 0;
+  const { url, log, close } = await serve({
+    faultFor: ({ range }) => {
+      if (!/^bytes=\d+-\d+$/.test(range ?? "")) return undefined;
+      if (++parts > 4) return undefined;
+      if (parts === 4) all.resolve();
+      return { status: 503, retryAfter: "0", answerAfter: all.promise };
+    },
+  });
+  await using dir = await tempDir();
+  try {
+    const { download, reports } = await run(url, dir, { connections: 4 });
+    assert.equal(download.error(), undefined);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    assert.equal(log.statuses.filter((status) => status === 503).length, 4);
+    assertProgress(reports, BODY.byteLength);
+  } finally {
+    await close();
+  }
+});
+
 test("Download with connections fails with the error of a progress callback that throws, stopping every connection", async () => {
   // Every part stalls after its first bytes: the last of their burst of
   // writes is reported by a timer, with nothing else under way.

@@ -202,12 +202,26 @@ export class Workers {
 
   /**
    * One connection: claims parts and fetches them, until none is left. It
-   * is uncounted as it returns, not a turn later: of connections refused at
-   * once, each sees those that left before it, so the last one does not
-   * leave but starts the download over.
+   * is uncounted as it decides to leave, not a turn later: of connections
+   * refused at once, each sees those that left before it, so the last one
+   * does not leave but retries, or starts the download over.
    */
   async #work(): Promise<void> {
     const pieces = this.#pieces;
+    let counted = true;
+    // Whether a refusal makes this connection leave, others running: if so
+    // it is uncounted now, when the retry loop asks, and not once its error
+    // has reached the catch below, by which time another connection refused
+    // in the same turn has asked too, seen this one counted, and left.
+    const leaves = (error: unknown): boolean => {
+      if (!isRefusal(error) || this.#count <= 1) return false;
+      this.#count--;
+      counted = false;
+      // Fewer connections from now on; the others take this part.
+      this.#target = Math.max(1, this.#count);
+      this.#ramp?.cap(this.#target);
+      return true;
+    };
     try {
       while (this.#failure === undefined) {
         // Sized for the most connections this download may have: a
@@ -226,19 +240,14 @@ export class Workers {
               ...this.#transfer,
               signal: this.#retrySignal ?? this.#transfer.signal,
               isFinal: (error) =>
-                error instanceof StartOver || error instanceof RangeIgnored ||
-                (isRefusal(error) && this.#count > 1),
+                leaves(error) || error instanceof StartOver ||
+                error instanceof RangeIgnored,
             },
             () => this.#fetch(piece),
           );
         } catch (error) {
           pieces.release(piece);
-          if (isRefusal(error) && this.#count > 1) {
-            // Fewer connections from now on; the others take this part.
-            this.#target = Math.max(1, this.#count - 1);
-            this.#ramp?.cap(this.#target);
-            return;
-          }
+          if (!counted) return;
           this.#fail(
             error instanceof RangeIgnored
               ? new StartOver(error.message)
@@ -250,7 +259,7 @@ export class Workers {
         this.#save();
       }
     } finally {
-      this.#count--;
+      if (counted) this.#count--;
     }
   }
 
