@@ -632,6 +632,57 @@ function size(ranges: [number, number][]): number {
   return ranges.reduce((sum, [start, end]) => sum + end - start, 0);
 }
 
+test("Download with connections, resumed from parts by its next source, tells that source as the one the bytes came from", async () => {
+  // Both sources serve the file, of one ETag. The first run stops with
+  // parts from the first; in the second, the first is gone (404), and the
+  // second source fetches what is missing.
+  const release = deferred();
+  let resumed = false;
+  const first = fileRoute({
+    body: BODY,
+    etag: ETAG,
+    faultFor: ({ range }) =>
+      resumed ? { status: 404 } : {
+        stallAfter: range === null ? 0 : 200_000,
+        release: release.promise,
+      },
+  });
+  const second = fileRoute({ body: BODY, etag: ETAG });
+  await using server = await startServer({
+    "/first/f": first.route,
+    "/second/f": second.route,
+  });
+  await using dir = await tempDir();
+  const urls = [server.url("/first/f"), server.url("/second/f")];
+  try {
+    const stopped = new Download(urls, dir.join("f"), {
+      ...FAST,
+      connections: 4,
+      progress: (_d, current) => {
+        if (current >= 4 * 200_000) stopped.cancel({ keepPartial: true });
+      },
+    });
+    stopped.start();
+    await assert.rejects(stopped.wait(), DownloadInterrupt);
+    assert.equal(stopped.partialKept, true);
+    release.resolve();
+    resumed = true;
+    const download = new Download(urls, dir.join("f"), {
+      ...FAST,
+      connections: 4,
+    });
+    download.start();
+    await download.wait();
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    // Only parts were asked of the second source: it resumed them.
+    assert.ok(second.log.ranges.length > 0);
+    assert.equal(bounded(second.log.ranges).length, second.log.ranges.length);
+    assert.equal(download.getFinalUrl(), server.url("/second/f"));
+  } finally {
+    release.resolve();
+  }
+});
+
 // The command line counts the bytes a run fetched from the first progress
 // report: a resumed download's must be what was on disk, before any new part.
 test("Download with connections, resumed from parts, reports the bytes on disk first", async () => {

@@ -299,6 +299,10 @@ export class Workers {
       });
       connection.answered();
       const end = this.#check(response, at, from, to);
+      // The source (after redirects) these bytes come from: a download
+      // resumed from parts, or gone on to its next source, makes no other
+      // request that would tell it.
+      this.#transfer.arrived(at);
       if (this.#rampAtAnswer) this.#startRamp(performance.now() - sent);
       // A resumed file's first answer: progress tells what is on disk
       // before any part of this run is written, as a single stream does.
