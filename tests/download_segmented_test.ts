@@ -559,6 +559,62 @@ test("DownloadManager's maxConnectionsPerHost bounds the connections of all its 
   assert.ok(log.mostActive + log2.mostActive <= 4);
 });
 
+test("DownloadManager's maxConnectionsPerHost counts a download's connections against the host of the source they go to, not its first URL's", async () => {
+  // The budget is 2 per host. "held" takes both on the server's host, its
+  // parts held open; then "x", whose first URL is on a host that is down,
+  // goes on to its mirror on the server's host: its first connection is
+  // always counted, but no other may open there.
+  const release = deferred();
+  let released = false;
+  const held = fileRoute({
+    body: BODY,
+    etag: ETAG,
+    faultFor: ({ range }) =>
+      range === null || released
+        ? undefined
+        : { stallAfter: 100_000, release: release.promise },
+  });
+  const mirror = fileRoute({ body: BODY, etag: ETAG });
+  await using server = await startServer({
+    "/held": held.route,
+    "/x": mirror.route,
+  });
+  const down = await startServer({});
+  const downUrl = down.url("/x");
+  await down.close();
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    connections: 4,
+    maxConnectionsPerHost: 2,
+  });
+  try {
+    const stalled = deferred();
+    const first = manager.download(server.url("/held"), {
+      progress: (_d, current) => {
+        if (current >= 2 * 100_000) stalled.resolve();
+      },
+    });
+    await stalled.promise;
+    assert.equal(first?.connections.length, 2);
+    let most = 0;
+    const x = manager.download([downUrl, server.url("/x")], {
+      progress: (download) => {
+        most = Math.max(most, download.connections.length);
+      },
+    });
+    await x?.wait();
+    assert.equal(x?.getFinalUrl(), server.url("/x"));
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("x"))), BODY);
+    assert.equal(most, 1);
+  } finally {
+    released = true;
+    release.resolve();
+    await manager.wait();
+  }
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("held"))), BODY);
+});
+
 test(
   "Download with connections, killed with 4 parts in flight, is resumed by another process that fetches only what is missing",
   {
