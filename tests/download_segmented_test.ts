@@ -559,6 +559,75 @@ test("DownloadManager's maxConnectionsPerHost bounds the connections of all its 
   assert.ok(log.mostActive + log2.mostActive <= 4);
 });
 
+test("DownloadManager's download held to fewer connections by maxConnectionsPerHost opens more once another download frees them", async () => {
+  // The budget is 2 per host. "a" takes both, its two parts held open;
+  // "b" then has its first connection only, its part held open too. Once
+  // "a" ends, "b" asks for another part while its first is still open (or
+  // the test fails after 10 s).
+  const releaseA = deferred();
+  const releaseB = deferred();
+  const more = deferred<boolean>();
+  const deadline = setTimeout(() => more.resolve(false), 10_000);
+  let partsOfA = 0;
+  let partsOfB = 0;
+  const a = fileRoute({
+    body: BODY,
+    etag: ETAG,
+    // Its first two parts are held; the rest of the file comes at once.
+    faultFor: ({ range }) =>
+      range !== null && ++partsOfA <= 2
+        ? { stallAfter: 100_000, release: releaseA.promise }
+        : undefined,
+  });
+  const b = fileRoute({
+    body: BODY,
+    etag: ETAG,
+    faultFor: ({ range, active }) => {
+      if (range === null) return undefined;
+      if (++partsOfB === 1) {
+        return { stallAfter: 100_000, release: releaseB.promise };
+      }
+      if (active >= 2) more.resolve(true);
+      return undefined;
+    },
+  });
+  await using server = await startServer({ "/a": a.route, "/b": b.route });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    connections: 2,
+    maxConnectionsPerHost: 2,
+  });
+  try {
+    const aHeld = deferred();
+    const first = manager.download(server.url("/a"), {
+      progress: (_d, current) => {
+        if (current >= 2 * 100_000) aHeld.resolve();
+      },
+    });
+    await aHeld.promise;
+    assert.equal(first?.connections.length, 2);
+    const bHeld = deferred();
+    const second = manager.download(server.url("/b"), {
+      progress: (_d, current) => {
+        if (current >= 100_000) bHeld.resolve();
+      },
+    });
+    await bHeld.promise;
+    assert.equal(second?.connections.length, 1);
+    releaseA.resolve();
+    await first?.wait();
+    assert.equal(await more.promise, true);
+  } finally {
+    clearTimeout(deadline);
+    releaseA.resolve();
+    releaseB.resolve();
+    await manager.wait();
+  }
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("a"))), BODY);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("b"))), BODY);
+});
+
 test("DownloadManager's maxConnectionsPerHost counts a download's connections against the host of the source they go to, not its first URL's", async () => {
   // The budget is 2 per host. "held" takes both on the server's host, its
   // parts held open; then "x", whose first URL is on a host that is down,

@@ -37,7 +37,10 @@ export const MIN_PIECE = 1024 * 1024;
  * slow start, and the connection cut short is closed.
  */
 const STEAL_AFTER = 200;
-/** How often the sidecar's ranges are brought up to date while parts are written. */
+/**
+ * How often the sidecar's ranges are brought up to date while parts are
+ * written, and connections the host's budget refused are asked for again.
+ */
 const CHECKPOINT_EVERY = 1000;
 /** How often, at most, progress is reported while parts are written. */
 const REPORT_EVERY = 50;
@@ -127,8 +130,13 @@ export class Workers {
     const { partial, integrity } = this.#transfer;
     // From now on the file is in parts: record them before any is written.
     await partial.recordRanges(this.#pieces.doneRanges());
-    // Now and then, also while every connection waits for its server.
-    const timer = setInterval(() => this.#save(), CHECKPOINT_EVERY);
+    // Now and then, also while every connection waits for its server: the
+    // ranges on disk, and the connections the host's budget had no room
+    // for (another download's, ended since, are free now).
+    const timer = setInterval(() => {
+      this.#save();
+      this.#fill();
+    }, CHECKPOINT_EVERY);
     this.#transfer.showParts(() => this.#pieces.active);
     this.#start = { time: performance.now(), bytes: this.#pieces.bytesDone };
     // Each connection listens to both signals (or, while it waits to retry,
