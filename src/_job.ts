@@ -281,7 +281,9 @@ async function transferUnderLock(
   const budget = host.budget ?? new ConnectionBudget(Infinity);
   const hostName = new URL(spec.url).host;
   const { connections } = spec.options;
-  budget.acquireFirst(hostName);
+  // The host the first connection is counted against: the source's.
+  let counted = hostName;
+  budget.acquireFirst(counted);
   try {
     const transfer: Transfer = {
       url: spec.url,
@@ -320,7 +322,12 @@ async function transferUnderLock(
           host.isCancellation(error) || error instanceof NotModified ||
           isFileSystemFailure(error),
         async (from) => {
-          await transferPausably(spec, host, from);
+          // A source's connections are counted against its own host, which
+          // other downloads of the manager may be using.
+          const sourceHost = new URL(from.source).host;
+          budget.release(counted);
+          budget.acquireFirst(counted = sourceHost);
+          await transferPausably(spec, host, { ...from, host: sourceHost });
           await verifiedFrom(spec, from);
         },
       );
@@ -373,7 +380,7 @@ async function transferUnderLock(
     }
     throw error;
   } finally {
-    budget.release(hostName);
+    budget.release(counted);
     partial.end();
   }
 }

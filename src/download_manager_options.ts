@@ -78,7 +78,9 @@ export interface DownloadManagerOptions extends TransferOptions {
    * The most connections open to one host at once, shared by every
    * download of the manager (each download's first connection included): a
    * segmented download opens another only while its host's count is below
-   * this. A positive integer, or `Infinity`.
+   * this, and one held to fewer connections than it would have opens more
+   * (within a second) once others to its host have closed. A positive
+   * integer, or `Infinity`.
    *
    * @default {16}
    */

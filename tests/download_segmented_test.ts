@@ -345,6 +345,32 @@ test("Download with connections backs off to what the server allows (503 beyond 
   }
 });
 
+test("Download with connections goes on with one when the server refuses every part at once (503), never failing while retries are left", async () => {
+  // The four parts' requests are each answered 503 once all four have
+  // come, so the refusals reach the download together: one connection
+  // must stay, and retry.
+  const all = deferred();
+  let parts = 0;
+  const { url, log, close } = await serve({
+    faultFor: ({ range }) => {
+      if (!/^bytes=\d+-\d+$/.test(range ?? "")) return undefined;
+      if (++parts > 4) return undefined;
+      if (parts === 4) all.resolve();
+      return { status: 503, retryAfter: "0", answerAfter: all.promise };
+    },
+  });
+  await using dir = await tempDir();
+  try {
+    const { download, reports } = await run(url, dir, { connections: 4 });
+    assert.equal(download.error(), undefined);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    assert.equal(log.statuses.filter((status) => status === 503).length, 4);
+    assertProgress(reports, BODY.byteLength);
+  } finally {
+    await close();
+  }
+});
+
 test("Download with connections fails with the error of a progress callback that throws, stopping every connection", async () => {
   // Every part stalls after its first bytes: the last of their burst of
   // writes is reported by a timer, with nothing else under way.
@@ -533,6 +559,131 @@ test("DownloadManager's maxConnectionsPerHost bounds the connections of all its 
   assert.ok(log.mostActive + log2.mostActive <= 4);
 });
 
+test("DownloadManager's download held to fewer connections by maxConnectionsPerHost opens more once another download frees them", async () => {
+  // The budget is 2 per host. "a" takes both, its two parts held open;
+  // "b" then has its first connection only, its part held open too. Once
+  // "a" ends, "b" asks for another part while its first is still open (or
+  // the test fails after 10 s).
+  const releaseA = deferred();
+  const releaseB = deferred();
+  const more = deferred<boolean>();
+  const deadline = setTimeout(() => more.resolve(false), 10_000);
+  let partsOfA = 0;
+  let partsOfB = 0;
+  const a = fileRoute({
+    body: BODY,
+    etag: ETAG,
+    // Its first two parts are held; the rest of the file comes at once.
+    faultFor: ({ range }) =>
+      range !== null && ++partsOfA <= 2
+        ? { stallAfter: 100_000, release: releaseA.promise }
+        : undefined,
+  });
+  const b = fileRoute({
+    body: BODY,
+    etag: ETAG,
+    faultFor: ({ range, active }) => {
+      if (range === null) return undefined;
+      if (++partsOfB === 1) {
+        return { stallAfter: 100_000, release: releaseB.promise };
+      }
+      if (active >= 2) more.resolve(true);
+      return undefined;
+    },
+  });
+  await using server = await startServer({ "/a": a.route, "/b": b.route });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    connections: 2,
+    maxConnectionsPerHost: 2,
+  });
+  try {
+    const aHeld = deferred();
+    const first = manager.download(server.url("/a"), {
+      progress: (_d, current) => {
+        if (current >= 2 * 100_000) aHeld.resolve();
+      },
+    });
+    await aHeld.promise;
+    assert.equal(first?.connections.length, 2);
+    const bHeld = deferred();
+    const second = manager.download(server.url("/b"), {
+      progress: (_d, current) => {
+        if (current >= 100_000) bHeld.resolve();
+      },
+    });
+    await bHeld.promise;
+    assert.equal(second?.connections.length, 1);
+    releaseA.resolve();
+    await first?.wait();
+    assert.equal(await more.promise, true);
+  } finally {
+    clearTimeout(deadline);
+    releaseA.resolve();
+    releaseB.resolve();
+    await manager.wait();
+  }
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("a"))), BODY);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("b"))), BODY);
+});
+
+test("DownloadManager's maxConnectionsPerHost counts a download's connections against the host of the source they go to, not its first URL's", async () => {
+  // The budget is 2 per host. "held" takes both on the server's host, its
+  // parts held open; then "x", whose first URL is on a host that is down,
+  // goes on to its mirror on the server's host: its first connection is
+  // always counted, but no other may open there.
+  const release = deferred();
+  let released = false;
+  const held = fileRoute({
+    body: BODY,
+    etag: ETAG,
+    faultFor: ({ range }) =>
+      range === null || released
+        ? undefined
+        : { stallAfter: 100_000, release: release.promise },
+  });
+  const mirror = fileRoute({ body: BODY, etag: ETAG });
+  await using server = await startServer({
+    "/held": held.route,
+    "/x": mirror.route,
+  });
+  const down = await startServer({});
+  const downUrl = down.url("/x");
+  await down.close();
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    connections: 4,
+    maxConnectionsPerHost: 2,
+  });
+  try {
+    const stalled = deferred();
+    const first = manager.download(server.url("/held"), {
+      progress: (_d, current) => {
+        if (current >= 2 * 100_000) stalled.resolve();
+      },
+    });
+    await stalled.promise;
+    assert.equal(first?.connections.length, 2);
+    let most = 0;
+    const x = manager.download([downUrl, server.url("/x")], {
+      progress: (download) => {
+        most = Math.max(most, download.connections.length);
+      },
+    });
+    await x?.wait();
+    assert.equal(x?.getFinalUrl(), server.url("/x"));
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("x"))), BODY);
+    assert.equal(most, 1);
+  } finally {
+    released = true;
+    release.resolve();
+    await manager.wait();
+  }
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("held"))), BODY);
+});
+
 test(
   "Download with connections, killed with 4 parts in flight, is resumed by another process that fetches only what is missing",
   {
@@ -605,6 +756,57 @@ test(
 function size(ranges: [number, number][]): number {
   return ranges.reduce((sum, [start, end]) => sum + end - start, 0);
 }
+
+test("Download with connections, resumed from parts by its next source, tells that source as the one the bytes came from", async () => {
+  // Both sources serve the file, of one ETag. The first run stops with
+  // parts from the first; in the second, the first is gone (404), and the
+  // second source fetches what is missing.
+  const release = deferred();
+  let resumed = false;
+  const first = fileRoute({
+    body: BODY,
+    etag: ETAG,
+    faultFor: ({ range }) =>
+      resumed ? { status: 404 } : {
+        stallAfter: range === null ? 0 : 200_000,
+        release: release.promise,
+      },
+  });
+  const second = fileRoute({ body: BODY, etag: ETAG });
+  await using server = await startServer({
+    "/first/f": first.route,
+    "/second/f": second.route,
+  });
+  await using dir = await tempDir();
+  const urls = [server.url("/first/f"), server.url("/second/f")];
+  try {
+    const stopped = new Download(urls, dir.join("f"), {
+      ...FAST,
+      connections: 4,
+      progress: (_d, current) => {
+        if (current >= 4 * 200_000) stopped.cancel({ keepPartial: true });
+      },
+    });
+    stopped.start();
+    await assert.rejects(stopped.wait(), DownloadInterrupt);
+    assert.equal(stopped.partialKept, true);
+    release.resolve();
+    resumed = true;
+    const download = new Download(urls, dir.join("f"), {
+      ...FAST,
+      connections: 4,
+    });
+    download.start();
+    await download.wait();
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    // Only parts were asked of the second source: it resumed them.
+    assert.ok(second.log.ranges.length > 0);
+    assert.equal(bounded(second.log.ranges).length, second.log.ranges.length);
+    assert.equal(download.getFinalUrl(), server.url("/second/f"));
+  } finally {
+    release.resolve();
+  }
+});
 
 // The command line counts the bytes a run fetched from the first progress
 // report: a resumed download's must be what was on disk, before any new part.

@@ -37,7 +37,10 @@ export const MIN_PIECE = 1024 * 1024;
  * slow start, and the connection cut short is closed.
  */
 const STEAL_AFTER = 200;
-/** How often the sidecar's ranges are brought up to date while parts are written. */
+/**
+ * How often the sidecar's ranges are brought up to date while parts are
+ * written, and connections the host's budget refused are asked for again.
+ */
 const CHECKPOINT_EVERY = 1000;
 /** How often, at most, progress is reported while parts are written. */
 const REPORT_EVERY = 50;
@@ -127,8 +130,13 @@ export class Workers {
     const { partial, integrity } = this.#transfer;
     // From now on the file is in parts: record them before any is written.
     await partial.recordRanges(this.#pieces.doneRanges());
-    // Now and then, also while every connection waits for its server.
-    const timer = setInterval(() => this.#save(), CHECKPOINT_EVERY);
+    // Now and then, also while every connection waits for its server: the
+    // ranges on disk, and the connections the host's budget had no room
+    // for (another download's, ended since, are free now).
+    const timer = setInterval(() => {
+      this.#save();
+      this.#fill();
+    }, CHECKPOINT_EVERY);
     this.#transfer.showParts(() => this.#pieces.active);
     this.#start = { time: performance.now(), bytes: this.#pieces.bytesDone };
     // Each connection listens to both signals (or, while it waits to retry,
@@ -202,12 +210,26 @@ export class Workers {
 
   /**
    * One connection: claims parts and fetches them, until none is left. It
-   * is uncounted as it returns, not a turn later: of connections refused at
-   * once, each sees those that left before it, so the last one does not
-   * leave but starts the download over.
+   * is uncounted as it decides to leave, not a turn later: of connections
+   * refused at once, each sees those that left before it, so the last one
+   * does not leave but retries, or starts the download over.
    */
   async #work(): Promise<void> {
     const pieces = this.#pieces;
+    let counted = true;
+    // Whether a refusal makes this connection leave, others running: if so
+    // it is uncounted now, when the retry loop asks, and not once its error
+    // has reached the catch below, by which time another connection refused
+    // in the same turn has asked too, seen this one counted, and left.
+    const leaves = (error: unknown): boolean => {
+      if (!isRefusal(error) || this.#count <= 1) return false;
+      this.#count--;
+      counted = false;
+      // Fewer connections from now on; the others take this part.
+      this.#target = Math.max(1, this.#count);
+      this.#ramp?.cap(this.#target);
+      return true;
+    };
     try {
       while (this.#failure === undefined) {
         // Sized for the most connections this download may have: a
@@ -226,19 +248,14 @@ export class Workers {
               ...this.#transfer,
               signal: this.#retrySignal ?? this.#transfer.signal,
               isFinal: (error) =>
-                error instanceof StartOver || error instanceof RangeIgnored ||
-                (isRefusal(error) && this.#count > 1),
+                leaves(error) || error instanceof StartOver ||
+                error instanceof RangeIgnored,
             },
             () => this.#fetch(piece),
           );
         } catch (error) {
           pieces.release(piece);
-          if (isRefusal(error) && this.#count > 1) {
-            // Fewer connections from now on; the others take this part.
-            this.#target = Math.max(1, this.#count - 1);
-            this.#ramp?.cap(this.#target);
-            return;
-          }
+          if (!counted) return;
           this.#fail(
             error instanceof RangeIgnored
               ? new StartOver(error.message)
@@ -250,7 +267,7 @@ export class Workers {
         this.#save();
       }
     } finally {
-      this.#count--;
+      if (counted) this.#count--;
     }
   }
 
@@ -290,7 +307,9 @@ export class Workers {
       });
       connection.answered();
       const end = this.#check(response, at, from, to);
-      // Where the part comes from: a mirror, if the first source failed.
+      // The source (after redirects) these bytes come from: a download
+      // resumed from parts, or gone on to its next source, makes no other
+      // request that would tell it.
       this.#transfer.arrived(at);
       if (this.#rampAtAnswer) this.#startRamp(performance.now() - sent);
       // A resumed file's first answer: progress tells what is on disk
