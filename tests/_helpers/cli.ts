@@ -3,7 +3,7 @@
 // npm build runs the compiled tests from a directory beside its node_modules).
 
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { closeSync, existsSync, openSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
 
@@ -68,14 +68,24 @@ export function runCli(
   options: RunCliOptions = {},
 ): Promise<CliResult> {
   const [command, leading] = cliCommand(options.permissions);
-  const file = options.stdoutFile === undefined
-    ? undefined
-    : openSync(options.stdoutFile, "w");
-  const child = spawn(command, [...leading, ...args], {
-    env: { ...process.env, NO_COLOR: "", ...options.env },
-    stdio: ["pipe", file ?? "pipe", "pipe"],
-  });
-  if (file !== undefined) closeSync(file); // the child has its own
+  const argv = [command, ...leading, ...args];
+  // On a file, stdout is opened by a shell: Deno grants a test the devices
+  // (/dev/full) only under --allow-all.
+  const child = options.stdoutFile === undefined
+    ? spawn(command, argv.slice(1), {
+      env: { ...process.env, NO_COLOR: "", ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    })
+    : spawn("sh", [
+      "-c",
+      'file="$1"; shift; exec "$@" > "$file"',
+      "sh",
+      options.stdoutFile,
+      ...argv,
+    ], {
+      env: { ...process.env, NO_COLOR: "", ...options.env },
+      stdio: ["pipe", "ignore", "pipe"],
+    });
   // Pipes, but stdout when on a file (then null).
   const { stdin, stderr: errors } = child as ChildProcessWithoutNullStreams;
   let stdout = "";
