@@ -322,7 +322,10 @@ test("DownloadManager.download() with a digest that the server's file does not h
   const download = manager.download(server.url("/f"), {
     sha256: sha256Hex(new TextEncoder().encode("wanted")),
   });
-  await assert.rejects(download!.wait(), { name: "IntegrityError" });
+  assert.notEqual(download, null);
+  await assert.rejects(async () => await download?.wait(), {
+    name: "IntegrityError",
+  });
   assert.equal(await readFile(dir.join("f"), "utf8"), "old");
   assert.deepEqual(await readdir(dir.path), ["f"]);
 });
