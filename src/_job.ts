@@ -28,7 +28,7 @@ import type { Throttle } from "./_transfer/rate_limiter.ts";
 import { fromSources } from "./_transfer/sources.ts";
 import { restart } from "./_transfer/single_stream.ts";
 import { chooseStrategy, type Transfer } from "./_transfer/strategy.ts";
-import { isHttp } from "./_http/request.ts";
+import { isHttp, withoutCredentials } from "./_http/request.ts";
 import { LockTimeoutError } from "./errors.ts";
 import type { PauseControl } from "./_pause.ts";
 import type { DownloadOptions } from "./download_options.ts";
@@ -44,6 +44,8 @@ export interface JobSpec {
   readonly url: string;
   /** Where the file may be fetched from, in order: `url`, then its mirrors. */
   readonly sources: readonly string[];
+  /** The `Basic` authorization of each source whose URL had credentials. */
+  readonly authorizations: ReadonlyMap<string, string>;
   /** The file to create. */
   readonly dest: string;
   /** Where its partial download's files live. */
@@ -73,7 +75,7 @@ export function jobSpec(
   dest: string,
   options: DownloadOptions,
 ): JobSpec {
-  const sources = sourcesOf(url);
+  const { urls: sources, authorizations } = parseSources(url);
   const href = sources[0] as string;
   assertDestName(href, dest);
   const resolved = resolveTransferOptions(href, options);
@@ -84,6 +86,7 @@ export function jobSpec(
   return {
     url: href,
     sources,
+    authorizations,
     dest,
     paths: partialPaths(dest),
     options: resolved,
@@ -93,35 +96,59 @@ export function jobSpec(
   };
 }
 
+/** A download's URLs, and the credentials they came with. */
+export interface Sources {
+  /**
+   * The URLs, normalised, without credentials: what a download is known by
+   * (in messages, events, its sidecar), so that no password is shown or
+   * written.
+   */
+  urls: string[];
+  /** The `Basic` authorization of each URL that had credentials. */
+  authorizations: Map<string, string>;
+}
+
 /**
- * The URLs of a download, normalised, each `http:` or `https:` (a
- * `TypeError` otherwise, or for no URL at all); duplicates dropped.
+ * The URLs of a download (see {@linkcode Sources}), each `http:` or
+ * `https:` (a `TypeError` otherwise, or for no URL at all); duplicates
+ * dropped, the first one's credentials kept.
  */
-export function sourcesOf(
+export function parseSources(
   url: string | URL | readonly (string | URL)[],
-): string[] {
-  const urls = typeof url === "string" || url instanceof URL ? [url] : url;
-  if (urls.length === 0) {
+): Sources {
+  const given = typeof url === "string" || url instanceof URL ? [url] : url;
+  if (given.length === 0) {
     throw new TypeError("Cannot download: no URL given");
   }
   // A loop and a scan, not a `Set`: this runs twice for each download of a
   // manager (its own check, then the download's), almost always for one URL.
-  const sources: string[] = [];
-  for (const each of urls) {
+  const urls: string[] = [];
+  const authorizations = new Map<string, string>();
+  for (const each of given) {
     let parsed: URL;
     try {
       parsed = new URL(each);
     } catch {
       throw new TypeError(`Cannot download "${each}": it is not a URL`);
     }
+    const { url: href, authorization } = withoutCredentials(parsed.href);
     if (!isHttp(parsed)) {
       throw new TypeError(
-        `Cannot download "${parsed.href}": only http: and https: URLs are supported`,
+        `Cannot download "${href}": only http: and https: URLs are supported`,
       );
     }
-    if (!sources.includes(parsed.href)) sources.push(parsed.href);
+    if (urls.includes(href)) continue;
+    urls.push(href);
+    if (authorization !== undefined) authorizations.set(href, authorization);
   }
-  return sources;
+  return { urls, authorizations };
+}
+
+/** The URLs of a download, without credentials (see {@linkcode parseSources}). */
+export function sourcesOf(
+  url: string | URL | readonly (string | URL)[],
+): string[] {
+  return parseSources(url).urls;
 }
 
 /** What a job tells its download, and asks it. */
@@ -288,6 +315,7 @@ async function transferUnderLock(
     const transfer: Transfer = {
       url: spec.url,
       source: spec.url,
+      authorizations: spec.authorizations,
       options: spec.options,
       fetch: spec.fetch,
       partial,

@@ -114,6 +114,9 @@ export class Download extends DownloadStatus {
    * Creates a download; nothing happens until {@linkcode Download.start}.
    *
    * @param url The URL to fetch: `http:` or `https:`, else a `TypeError`.
+   * Its credentials (`user:pass@`), if any, are sent as Basic authorization,
+   * and taken out of the URL the download shows ({@linkcode Download.getUrl},
+   * messages).
    * Or several: the same file's sources (mirrors), tried in order, each
    * after the one before failed (after its retries); the first is the
    * download's identity ({@linkcode Download.getUrl}, messages, what a

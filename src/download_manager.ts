@@ -194,7 +194,8 @@ export class DownloadManager extends DownloadEventTarget {
       this.#used.add(resolve(dest));
       return null;
     }
-    const download = new Download(sources, dest, {
+    // The URLs as given: their credentials, which `sources` has not.
+    const download = new Download(url, dest, {
       ...this.#transfer,
       skipIfExists: true,
       onStateChange: options.onStateChange,

@@ -653,7 +653,17 @@ test("Download sends a URL's credentials as Basic authorization on every runtime
       route(request, response);
     }
   };
-  await using server = await startServer({ "/f": guarded, "/away": guarded });
+  await using server = await startServer({
+    "/f": guarded,
+    "/away": guarded,
+    "/here": (request, response) => {
+      if (request.headers.authorization !== basic) {
+        response.writeHead(401).end();
+      } else {
+        response.writeHead(302, { location: "/f" }).end();
+      }
+    },
+  });
   await using dir = await tempDir();
   const withCredentials = (path: string): string =>
     server.url(path).replace("http://", "http://us%20er:p%40ss%3Aw%2Frd@");
@@ -667,6 +677,35 @@ test("Download sends a URL's credentials as Basic authorization on every runtime
   assert.equal(redirected.download.error(), undefined);
   assert.equal(server.requests[1]?.headers.authorization, basic);
   assert.equal(other.requests[0]?.headers.authorization, undefined);
+  // A redirect on the same origin takes them along.
+  await using here = await tempDir();
+  const local = await run(withCredentials("/here"), here);
+  assert.equal(local.download.error(), undefined);
+  assert.deepEqual(new Uint8Array(await readFile(here.join("f"))), BODY);
+  assert.equal(local.download.getFinalUrl(), server.url("/f"));
+});
+
+test("Download names a URL without its password in its error", async () => {
+  await using server = await startServer({
+    "/f": (_request, response) => {
+      response.writeHead(404).end();
+    },
+  });
+  await using dir = await tempDir();
+  const url = server.url("/f");
+  const { download } = await run(
+    url.replace("http://", "http://user:secret@"),
+    dir,
+  );
+  const error = download.error();
+  assert.ok(error instanceof HTTPError, String(error));
+  assert.equal(error.url, url);
+  assert.equal(error.message.includes("secret"), false, error.message);
+  assert.equal(download.getUrl(), url);
+  assert.equal(
+    server.requests[0]?.headers.authorization,
+    `Basic ${btoa("user:secret")}`,
+  );
 });
 
 test("Download saves the decoded bytes on every runtime, never reporting progress over a total, when the server sends gzip anyway", async () => {

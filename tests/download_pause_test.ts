@@ -435,6 +435,30 @@ test("Download.cancel({ keepPartial: true }) leaves what can resume, and the nex
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download with a URL's credentials shows and records it without them, and resumes with them", async () => {
+  await using server = await stallingServer(MiB);
+  await using dir = await tempDir();
+  const url = server.url.replace("http://", "http://user:secret@");
+  const download = new Download(url, dir.join("f"), FAST);
+  download.start();
+  await reached(download, MiB);
+  download.cancel({ keepPartial: true });
+  await assert.rejects(download.wait(), DownloadInterrupt);
+  assert.equal(download.getUrl(), server.url);
+  assert.equal(download.getFinalUrl(), server.url);
+  // Nothing left on disk holds the password: the sidecar names the URL
+  // without it.
+  for (const name of await dir.list()) {
+    const text = await readFile(dir.join(name), "latin1");
+    assert.ok(!text.includes("secret"), `${name} holds the password`);
+  }
+  const again = new Download(url, dir.join("f"), FAST);
+  again.start();
+  await again.wait();
+  assert.deepEqual(server.log.ranges, [null, `bytes=${MiB}-`]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+});
+
 test("Download.cancel({ keepPartial: true }) removes a partial file that could not resume (no validator)", async () => {
   await using server = await stallingServer(MiB, { etag: undefined });
   await using dir = await tempDir();

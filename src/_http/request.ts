@@ -22,6 +22,12 @@ export interface RequestOptions {
   headers: Headers;
   /** Headers for this request only (e.g. `Range`), set over `headers`. */
   extra?: [string, string][] | undefined;
+  /**
+   * The `Basic` authorization of `from`'s credentials, taken out of its URL
+   * (see {@linkcode withoutCredentials}): sent to it, and where it
+   * redirects on the same origin.
+   */
+  authorization?: string | undefined;
   /** How many redirects to follow. */
   maxRedirects: number;
   /** Aborts the request (and its body). */
@@ -147,18 +153,22 @@ export async function request(
   url: string,
   options: RequestOptions,
 ): Promise<Answer> {
-  let at = options.from ?? url;
+  let next = options.from ?? url;
+  let authorization = options.authorization;
   for (let redirects = 0;; redirects++) {
     let response: Response;
-    const target = withoutCredentials(at);
+    // A Location may carry credentials too: they go where it points.
+    const target = withoutCredentials(next);
+    const at = target.url;
+    authorization = target.authorization ?? authorization;
     try {
-      response = await options.fetch(target.url, {
+      response = await options.fetch(at, {
         headers: headersFor(
           url,
           at,
           options.headers,
           options.extra,
-          target.authorization,
+          authorization,
         ),
         signal: options.signal,
         redirect: "manual",
@@ -179,6 +189,8 @@ export async function request(
         `Cannot download "${url}": more than ${options.maxRedirects} redirects`,
       );
     }
-    at = redirectTarget(url, at, location);
+    next = redirectTarget(url, at, location);
+    // Credentials go on to their own origin only.
+    if (new URL(next).origin !== new URL(at).origin) authorization = undefined;
   }
 }

@@ -67,6 +67,7 @@ export async function attempt(
     const sent = performance.now();
     const asking = request(url, {
       from: transfer.source,
+      authorization: transfer.authorizations?.get(transfer.source),
       fetch: transfer.fetch,
       headers: options.headers,
       extra: held === undefined

@@ -20,6 +20,11 @@ export interface Transfer {
   /** Where requests go: `url`, or one of its mirrors. */
   source: string;
   /**
+   * The `Basic` authorization of each source whose URL had credentials
+   * (taken out of it: see `parseSources`).
+   */
+  authorizations?: ReadonlyMap<string, string> | undefined;
+  /**
    * The file's length as another source of it gave it: a source whose
    * whole answer has another length serves another file, and is refused
    * (`SourceMismatch`).

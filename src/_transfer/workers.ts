@@ -296,6 +296,9 @@ export class Workers {
     try {
       const { response, url: at } = await request(url, {
         from: this.#transfer.source,
+        authorization: this.#transfer.authorizations?.get(
+          this.#transfer.source,
+        ),
         fetch: this.#transfer.fetch,
         headers: options.headers,
         extra: [
