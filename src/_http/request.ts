@@ -80,7 +80,8 @@ export function redirectTarget(
  * The headers of a request to `to` for a download of `url`: `base` as it is
  * when nothing changes (`fetch` copies it), else a copy with `extra` set and,
  * on another origin than `url`'s, without `authorization` and `cookie`; then
- * `authorization` (from `to`'s own credentials) if none is left.
+ * `authorization` (the Basic credentials of the source asked, or of a
+ * `Location`: see {@linkcode request}) if none is left.
  */
 export function headersFor(
   url: string,
