@@ -207,7 +207,10 @@ export class TimeoutError extends Error {
   readonly timeout: number;
   /** For `"slow"`: the least bytes per second asked for. */
   readonly minSpeed: number | undefined;
-  /** For `"slow"`: the bytes per second measured over the window. */
+  /**
+   * For `"slow"`: the bytes per second measured over the window (the
+   * download's, on several connections).
+   */
   readonly speed: number | undefined;
 
   /**

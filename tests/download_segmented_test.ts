@@ -6,13 +6,14 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { test } from "node:test";
 import {
   Download,
   DownloadInterrupt,
   DownloadManager,
   type DownloadOptions,
+  TimeoutError,
 } from "../mod.ts";
 import {
   deferred,
@@ -366,6 +367,94 @@ test("Download with connections goes on with one when the server refuses every p
     assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
     assert.equal(log.statuses.filter((status) => status === 503).length, 4);
     assertProgress(reports, BODY.byteLength);
+  } finally {
+    await close();
+  }
+});
+
+test("Download with connections meets minSpeed by all its connections together, each slower than it", async () => {
+  // Each answer comes at 2 MiB/s (a server's cap per connection), four at
+  // once at 8 MiB/s: a minimum of 3 MiB/s is the download's, met.
+  const { url, log, close } = await serve({
+    faultFor: () => ({ pace: 2 * MiB }),
+  });
+  await using dir = await tempDir();
+  try {
+    const { download, reports } = await run(url, dir, {
+      connections: 4,
+      minSpeed: 3 * MiB,
+      minSpeedWindow: 300,
+      retries: 0,
+    });
+    assert.equal(download.error(), undefined);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    assert.ok(log.mostActive >= 2, `${log.mostActive} at once`);
+    assertProgress(reports, BODY.byteLength);
+  } finally {
+    await close();
+  }
+});
+
+test("Download with connections gives up, on minSpeed, a crawling connection once it holds the download back, and fetches its rest again", async () => {
+  // The first bounded part's first answer crawls at 64 KiB/s; every other
+  // answer comes at once.
+  let crawler: string | undefined;
+  const { url, log, close } = await serve({
+    faultFor: ({ range }) => {
+      if (!/^bytes=\d+-\d+$/.test(range ?? "")) return undefined;
+      if (crawler !== undefined) return undefined;
+      crawler = range ?? "";
+      return { pace: 64 * 1024 };
+    },
+  });
+  await using dir = await tempDir();
+  try {
+    const reports: number[] = [];
+    const retries: unknown[] = [];
+    const download = new Download(url, dir.join("f"), {
+      ...FAST,
+      connections: 4,
+      minSpeed: MiB,
+      minSpeedWindow: 300,
+      retries: 1,
+      progress: (_d, current) => reports.push(current),
+    });
+    download.addEventListener("retry", ({ error }) => retries.push(error));
+    download.start();
+    await download.wait();
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    assert.equal(retries.length, 1);
+    const slow = retries[0];
+    assert.ok(slow instanceof TimeoutError && slow.phase === "slow", `${slow}`);
+    // The crawler's answer was given up before its end.
+    const crawled = log.ranges.indexOf(crawler ?? "");
+    assert.ok(
+      (log.sent[crawled] as number) < 2 * MiB,
+      `${log.sent[crawled]} bytes`,
+    );
+    assertProgress(reports, BODY.byteLength);
+  } finally {
+    await close();
+  }
+});
+
+test("Download with connections gives up on minSpeed when all its connections together come slower", async () => {
+  const { url, close } = await serve({ faultFor: () => ({ pace: 2 * MiB }) });
+  await using dir = await tempDir();
+  try {
+    const { download } = await run(url, dir, {
+      connections: 4,
+      minSpeed: 64 * MiB,
+      minSpeedWindow: 300,
+      retries: 0,
+    });
+    const error = download.error();
+    assert.ok(error instanceof TimeoutError, `${error}`);
+    assert.equal(error.phase, "slow");
+    assert.equal(error.minSpeed, 64 * MiB);
+    // The download's speed, not one connection's.
+    assert.ok((error.speed ?? Infinity) < 64 * MiB);
+    assert.deepEqual(await readdir(dir.path), []);
   } finally {
     await close();
   }

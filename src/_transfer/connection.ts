@@ -6,7 +6,7 @@
 
 import { TimeoutError } from "../errors.ts";
 import { Watchdog } from "../_timers.ts";
-import { SpeedCheck } from "./speed_check.ts";
+import { SpeedCheck, type SpeedGroup } from "./speed_check.ts";
 import type { Transfer } from "./strategy.ts";
 
 /** A request's abort controller and watchdog; dispose of it when done. */
@@ -17,6 +17,7 @@ export class Connection implements Disposable {
   readonly watchdog: Watchdog;
   #transfer: Transfer;
   #speed: SpeedCheck | undefined;
+  #group: SpeedGroup | undefined;
   #signals: AbortSignal[];
   #forward = (event: Event): void =>
     this.abort.abort((event.target as AbortSignal).reason);
@@ -26,9 +27,12 @@ export class Connection implements Disposable {
    *
    * @param transfer The download's transfer (its signal, options and URL).
    * @param stop Aborts the request too, with its reason (a strategy's).
+   * @param group The download's connections, judged together by
+   * `minSpeed`, if it has several.
    */
-  constructor(transfer: Transfer, stop?: AbortSignal) {
+  constructor(transfer: Transfer, stop?: AbortSignal, group?: SpeedGroup) {
     this.#transfer = transfer;
+    this.#group = group;
     this.#signals = [transfer.signal, ...(stop === undefined ? [] : [stop])];
     for (const signal of this.#signals) {
       if (signal.aborted) this.abort.abort(signal.reason);
@@ -60,6 +64,7 @@ export class Connection implements Disposable {
           this.abort.abort(
             new TimeoutError("slow", minSpeedWindow, url, { minSpeed, speed }),
           ),
+        this.#group,
       );
     }
   }

@@ -3,6 +3,14 @@
 // than the minimum, the connection is given up, to be retried as after an
 // idle timeout. Time spent held back by a bandwidth limit is not counted: a
 // download slowed down on purpose is not a slow server.
+//
+// `minSpeed` is the download's. On several connections (`SpeedGroup`) it is
+// judged on their sum: a connection is given up only when the download as a
+// whole came slower than the minimum over the window, and this connection
+// brought less than its share of it (the minimum over the connections). Four
+// connections at 100 KB/s each meet a 200 KB/s minimum, as one at 400 KB/s
+// would; a crawling connection among fast ones is left alone while the
+// download keeps its pace, and given up once it holds the download back.
 
 /** How many samples a window is measured with. */
 const SAMPLES = 5;
@@ -13,34 +21,24 @@ interface Sample {
   held: number;
 }
 
-/** The speed watch of one connection's body. */
-export class SpeedCheck {
-  #minSpeed: number;
+/**
+ * The bytes received over time, and the time held back by a bandwidth limit
+ * (not counted): of one connection, or of a download's connections together.
+ */
+export class SpeedMeter {
   #window: number;
-  #onSlow: (speed: number) => void;
   #bytes = 0;
   #held = 0;
-  #holdingSince: number | undefined;
+  // How many of the connections counted here are held back now; time is
+  // held while any is (a download's limit holds them all back in turn).
+  #holding = 0;
+  #holdingSince = 0;
   #samples: Sample[] = [];
-  #timer: ReturnType<typeof setInterval>;
 
-  /**
-   * Starts watching (call once the body starts coming).
-   *
-   * @param minSpeed The least bytes per second.
-   * @param window The milliseconds over which the speed is measured.
-   * @param onSlow Called once, with the speed measured, when it is less.
-   */
-  constructor(
-    minSpeed: number,
-    window: number,
-    onSlow: (speed: number) => void,
-  ) {
-    this.#minSpeed = minSpeed;
+  /** @param window The milliseconds over which the speed is measured. */
+  constructor(window: number) {
     this.#window = window;
-    this.#onSlow = onSlow;
     this.#samples.push(this.#sample());
-    this.#timer = setInterval(() => this.#check(), window / SAMPLES);
   }
 
   /** Counts `bytes` received. */
@@ -49,36 +47,29 @@ export class SpeedCheck {
   }
 
   /**
-   * Marks the start of a wait imposed by a bandwidth limit: until
-   * {@linkcode SpeedCheck.released}, time is not counted, even by a check
-   * made during the wait (a read held back for longer than the window must
-   * not make the window look slow).
+   * Marks the start of a wait imposed by a bandwidth limit: until as many
+   * {@linkcode SpeedMeter.released}, time is not counted, even by a
+   * measure taken during the wait (a read held back for longer than the
+   * window must not make the window look slow).
    */
   held(): void {
-    this.#holdingSince ??= performance.now();
+    if (this.#holding++ === 0) this.#holdingSince = performance.now();
   }
 
-  /** Marks the end of a wait that {@linkcode SpeedCheck.held} marked. */
+  /** Marks the end of a wait that {@linkcode SpeedMeter.held} marked. */
   released(): void {
-    if (this.#holdingSince === undefined) return;
-    this.#held += performance.now() - this.#holdingSince;
-    this.#holdingSince = undefined;
+    if (this.#holding === 0) return;
+    if (--this.#holding === 0) {
+      this.#held += performance.now() - this.#holdingSince;
+    }
   }
 
-  /** Stops the watch. */
-  stop(): void {
-    clearInterval(this.#timer);
-  }
-
-  #sample(): Sample {
-    const time = performance.now();
-    const holding = this.#holdingSince === undefined
-      ? 0
-      : time - this.#holdingSince;
-    return { time, bytes: this.#bytes, held: this.#held + holding };
-  }
-
-  #check(): void {
+  /**
+   * Takes a sample: returns the bytes per second of the last window, or
+   * `undefined` if no window is over yet, or if it was held back for much of
+   * it (nothing to judge the server by).
+   */
+  measure(): number | undefined {
     const now = this.#sample();
     this.#samples.push(now);
     // The oldest sample of the last window.
@@ -90,14 +81,97 @@ export class SpeedCheck {
     }
     const then = this.#samples[0] as Sample;
     const elapsed = now.time - then.time;
-    if (elapsed < this.#window) return;
-    // Held back for much of it: nothing to judge the server by.
+    if (elapsed < this.#window) return undefined;
     const counted = elapsed - (now.held - then.held);
-    if (counted < this.#window / 2) return;
-    const speed = (now.bytes - then.bytes) * 1000 / counted;
-    if (speed < this.#minSpeed) {
-      this.stop();
-      this.#onSlow(speed);
+    if (counted < this.#window / 2) return undefined;
+    return (now.bytes - then.bytes) * 1000 / counted;
+  }
+
+  #sample(): Sample {
+    const time = performance.now();
+    const holding = this.#holding === 0 ? 0 : time - this.#holdingSince;
+    return { time, bytes: this.#bytes, held: this.#held + holding };
+  }
+}
+
+/** The connections of one download, judged together (see the module comment). */
+export interface SpeedGroup {
+  /** Their bytes, together. */
+  readonly meter: SpeedMeter;
+  /** How many connections share the minimum now. */
+  readonly connections: () => number;
+}
+
+/** The speed watch of one connection's body. */
+export class SpeedCheck {
+  #minSpeed: number;
+  #onSlow: (speed: number) => void;
+  #meter: SpeedMeter;
+  #group: SpeedGroup | undefined;
+  #timer: ReturnType<typeof setInterval>;
+
+  /**
+   * Starts watching (call once the body starts coming).
+   *
+   * @param minSpeed The least bytes per second.
+   * @param window The milliseconds over which the speed is measured.
+   * @param onSlow Called once, with the speed measured (the download's, in
+   * a group), when it is less.
+   * @param group The download's connections, if it has several.
+   */
+  constructor(
+    minSpeed: number,
+    window: number,
+    onSlow: (speed: number) => void,
+    group?: SpeedGroup,
+  ) {
+    this.#minSpeed = minSpeed;
+    this.#onSlow = onSlow;
+    this.#meter = new SpeedMeter(window);
+    this.#group = group;
+    this.#timer = setInterval(() => this.#check(), window / SAMPLES);
+  }
+
+  /** Counts `bytes` received. */
+  received(bytes: number): void {
+    this.#meter.received(bytes);
+    this.#group?.meter.received(bytes);
+  }
+
+  /** See {@linkcode SpeedMeter.held}. */
+  held(): void {
+    this.#meter.held();
+    this.#group?.meter.held();
+  }
+
+  /** See {@linkcode SpeedMeter.released}. */
+  released(): void {
+    this.#meter.released();
+    this.#group?.meter.released();
+  }
+
+  /** Stops the watch. */
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  #check(): void {
+    const speed = this.#meter.measure();
+    if (speed === undefined) return;
+    const group = this.#group;
+    if (group === undefined) {
+      if (speed < this.#minSpeed) this.#slow(speed);
+      return;
     }
+    const total = group.meter.measure();
+    if (total === undefined || total >= this.#minSpeed) return;
+    if (speed < this.#minSpeed / Math.max(1, group.connections())) {
+      this.#slow(total);
+    }
+  }
+
+  #slow(speed: number): void {
+    this.stop();
+    this.#onSlow(speed);
   }
 }

@@ -26,6 +26,7 @@ import { withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
 import { type Piece, Pieces } from "./pieces.ts";
 import { PartWriter } from "./part_writer.ts";
+import { type SpeedGroup, SpeedMeter } from "./speed_check.ts";
 import { type Ramp, rampFor } from "./ramp.ts";
 import type { Transfer } from "./strategy.ts";
 
@@ -101,6 +102,8 @@ export class Workers {
   #checkpoint: Promise<void> = Promise.resolve();
   // When the workers started, and the bytes on disk then: the rate.
   #start = { time: 0, bytes: 0 };
+  // The connections together, judged by `minSpeed` (if set).
+  #speedGroup: SpeedGroup | undefined;
 
   /**
    * @param transfer The download's transfer: its partial file holds the
@@ -123,6 +126,13 @@ export class Workers {
       : options.connections;
     this.#target = Math.min(wanted, transfer.maxConnections);
     this.#rampAtAnswer = options.connections === "auto" && ramp === undefined;
+    const { minSpeed, minSpeedWindow } = options;
+    if (minSpeed > 0 && Number.isFinite(minSpeedWindow)) {
+      this.#speedGroup = {
+        meter: new SpeedMeter(minSpeedWindow),
+        connections: () => this.#count,
+      };
+    }
   }
 
   /** Fetches every missing part; then the digest, of the whole file. */
@@ -290,7 +300,11 @@ export class Workers {
     const from = piece.start + piece.written;
     if (from >= piece.end) return;
     const to = piece.end - 1;
-    using connection = new Connection(this.#transfer, this.#stop.signal);
+    using connection = new Connection(
+      this.#transfer,
+      this.#stop.signal,
+      this.#speedGroup,
+    );
     const { abort } = connection;
     const sent = performance.now();
     try {

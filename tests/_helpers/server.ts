@@ -173,6 +173,11 @@ export interface Fault {
   wrongRange?: boolean;
   /** Answer a bounded Range request with a 206 to the end of the file. */
   openEnded?: boolean;
+  /**
+   * Send the body at this many bytes per second, 16 KiB at a time (a
+   * server's cap per connection).
+   */
+  pace?: number;
 }
 
 /** What {@linkcode FileRouteOptions.faultFor} knows of a request. */
@@ -367,8 +372,16 @@ export function fileRoute(
     let part = body.subarray(start, end);
     const cut = fault.dropAfter ?? fault.stallAfter;
     if (cut !== undefined) part = part.subarray(0, cut);
-    await new Promise<void>((resolve) => response.write(part, () => resolve()));
-    log.sent[index] = part.byteLength;
+    if (fault.pace !== undefined) {
+      await writePaced(response, part, fault.pace, (sent) => {
+        log.sent[index] = sent;
+      });
+    } else {
+      await new Promise<void>((resolve) =>
+        response.write(part, () => resolve())
+      );
+      log.sent[index] = part.byteLength;
+    }
     if (fault.dropAfter !== undefined) {
       await fault.release;
       response.destroy();
@@ -382,6 +395,30 @@ export function fileRoute(
     response.end();
   };
   return { route, log };
+}
+
+/**
+ * Writes `bytes` at `pace` bytes per second, 16 KiB at a time, each write
+ * at the time the pace gives it (late writes do not slow the next ones),
+ * until the client goes.
+ */
+async function writePaced(
+  response: ServerResponse,
+  bytes: Uint8Array,
+  pace: number,
+  onSent: (sent: number) => void,
+): Promise<void> {
+  const start = performance.now();
+  for (let sent = 0; sent < bytes.byteLength && !response.destroyed;) {
+    const due = start + sent * 1000 / pace - performance.now();
+    if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+    const chunk = bytes.subarray(sent, sent + 16_384);
+    await new Promise<void>((resolve) =>
+      response.write(chunk, () => resolve())
+    );
+    sent += chunk.byteLength;
+    onSent(sent);
+  }
 }
 
 /** A file served at a few paths by one {@linkcode fileRoute}. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { SpeedCheck } from "../../src/_transfer/speed_check.ts";
+import { SpeedCheck, SpeedMeter } from "../../src/_transfer/speed_check.ts";
 
 test("SpeedCheck calls onSlow once, with the speed measured, when a window passes under the minimum", async () => {
   let calls = 0;
@@ -36,4 +36,39 @@ test("SpeedCheck does not judge time held back, even by a check made while the h
   check.released();
   check.stop();
   assert.equal(calls, 0);
+});
+
+test("SpeedMeter counts time as held back while any of its holders is held", async () => {
+  const meter = new SpeedMeter(50);
+  meter.held();
+  meter.held();
+  meter.released(); // one holder left
+  await new Promise((resolve) => setTimeout(resolve, 120));
+  assert.equal(meter.measure(), undefined);
+  meter.released();
+  meter.released(); // one too many: ignored
+  await new Promise((resolve) => setTimeout(resolve, 120));
+  meter.received(1000);
+  const speed = meter.measure();
+  assert.ok(speed !== undefined && speed > 0, `${speed}`);
+});
+
+test("SpeedCheck in a group calls onSlow only once the group is under the minimum, with the group's speed", async () => {
+  // A window long enough that no stall of a loaded machine spans it.
+  const group = { meter: new SpeedMeter(500), connections: () => 2 };
+  // Another connection of the group, fast, until `feeding` stops.
+  const feeding = setInterval(() => group.meter.received(1_000_000), 5);
+  let stoppedAt = Infinity;
+  const speed = await new Promise<number>((resolve) => {
+    // This connection brings nothing: under its share from the start.
+    new SpeedCheck(1000, 500, (measured) => resolve(measured), group);
+    setTimeout(() => {
+      clearInterval(feeding);
+      stoppedAt = performance.now();
+    }, 1000);
+  });
+  clearInterval(feeding);
+  // Not while the group kept its pace; then at the group's speed.
+  assert.ok(performance.now() >= stoppedAt, "judged while the group was fast");
+  assert.ok(speed < 1000, `${speed}`);
 });
