@@ -323,9 +323,10 @@ async function transferUnderLock(
       signal: host.signal,
       budget,
       host: hostName,
-      maxConnections: connections === "auto"
-        ? Math.min(MAX_CONNECTIONS, budget.max)
-        : connections,
+      maxConnections: Math.min(
+        connections === "auto" ? MAX_CONNECTIONS : connections,
+        budget.max,
+      ),
       throttle: host.throttle,
       isCancellation: (error) => host.isCancellation(error),
       report: (current, total) => host.report(current, total),

@@ -648,6 +648,24 @@ test("DownloadManager's maxConnectionsPerHost bounds the connections of all its 
   assert.ok(log.mostActive + log2.mostActive <= 4);
 });
 
+test("DownloadManager's maxConnectionsPerHost: 1 keeps a download with connections on its one request, never split", async () => {
+  const { url, log, close } = await serve();
+  await using dir = await tempDir();
+  try {
+    const manager = new DownloadManager(dir.path, {
+      ...FAST,
+      connections: 4,
+      maxConnectionsPerHost: 1,
+    });
+    manager.download(url);
+    await manager.wait();
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    assert.deepEqual(log.ranges, [null]);
+  } finally {
+    await close();
+  }
+});
+
 test("DownloadManager's download held to fewer connections by maxConnectionsPerHost opens more once another download frees them", async () => {
   // The budget is 2 per host. "a" takes both, its two parts held open;
   // "b" then has its first connection only, its part held open too. Once

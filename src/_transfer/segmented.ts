@@ -91,6 +91,8 @@ async function firstConnection(
     },
     accepted(response: Response, ms: number): void {
       const { offset, total } = transfer.partial;
+      // One connection is all it may have (the host's budget): no split.
+      if (transfer.maxConnections < 2) return;
       if (!servesRanges(transfer, response)) return;
       if ((total as number) - offset < 2 * MIN_PIECE) return;
       if (connections === "auto") {
