@@ -85,16 +85,19 @@ export class Pieces {
   }
 
   /**
-   * Claims a piece: the first free range, at most `maxSize` long; else the far
-   * half of the largest active piece's remaining bytes, if that half is at
-   * least `minSize` (the owner stops at its new end). `undefined` if there is
-   * nothing worth a connection.
+   * Claims a piece: the first free range, at most `maxSize` long (longer
+   * by what it would leave of the range if that is less than `minSize`);
+   * else the far half of the largest active piece's remaining bytes, if that
+   * half is at least `minSize` (the owner stops at its new end). `undefined`
+   * if there is nothing worth a connection.
    */
   claim(maxSize: number, minSize: number): Piece | undefined {
     const free = this.#free[0];
     if (free !== undefined) {
       const [start, end] = free;
-      const cut = Math.min(end, start + Math.max(1, maxSize));
+      let cut = Math.min(end, start + Math.max(1, maxSize));
+      // A rest too small to be worth a connection goes with this piece.
+      if (end - cut < minSize) cut = end;
       if (cut === end) this.#free.shift();
       else free[0] = cut;
       return this.#activate({ start, end: cut, written: 0 });

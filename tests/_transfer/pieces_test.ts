@@ -22,6 +22,16 @@ test("Pieces claims free ranges in order, at most maxSize long", () => {
   ]);
 });
 
+test("Pieces claims with a piece the rest of its range that would be smaller than minSize", () => {
+  const pieces = new Pieces(2 * 1024 + 1);
+  const first = pieces.claim(1024, 1024);
+  const second = pieces.claim(1024, 1024);
+  assert.deepEqual([first?.start, first?.end], [0, 1024]);
+  // Not 1024 bytes and a part of 1 byte, with a request of its own.
+  assert.deepEqual([second?.start, second?.end], [1024, 2 * 1024 + 1]);
+  assert.equal(pieces.claim(1024, 1024), undefined);
+});
+
 test("Pieces leaves out the ranges done, and counts them as done", () => {
   const pieces = new Pieces(100, [[0, 30], [60, 70]]);
   assert.equal(pieces.bytesDone, 40);
