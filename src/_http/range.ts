@@ -54,15 +54,16 @@ export interface ContentRange {
 
 /**
  * Parses `Content-Range: bytes <start>-<end>/<total>` (or `/*`), or the
- * `bytes *\/<total>` of a 416 answer; `undefined` for anything else,
- * including a range whose end is before its start or past its total.
+ * `bytes *\/<total>` of a 416 answer, the unit in any case (RFC 9110
+ * §14.1: `Bytes` is `bytes`); `undefined` for anything else, including a
+ * range whose end is before its start or past its total.
  */
 export function parseContentRange(
   header: string | null,
 ): ContentRange | undefined {
   const match = header === null
     ? null
-    : /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/.exec(header.trim());
+    : /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/i.exec(header.trim());
   if (match === null) return undefined;
   const [, start, end, total] = match;
   const range: ContentRange = {

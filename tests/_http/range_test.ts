@@ -103,6 +103,21 @@ test("parseContentRange() reads a range with its total, an unknown total, and a 
   });
 });
 
+test("parseContentRange() reads the unit in any case, as RFC 9110 §14.1 has it", () => {
+  for (const unit of ["Bytes", "BYTES", "bYtEs"]) {
+    assert.deepEqual(parseContentRange(`${unit} 100-199/200`), {
+      start: 100,
+      end: 199,
+      total: 200,
+    }, unit);
+    assert.deepEqual(parseContentRange(`${unit} */200`), {
+      start: undefined,
+      end: undefined,
+      total: 200,
+    }, unit);
+  }
+});
+
 test("parseContentRange() refuses what is not one satisfiable byte range", () => {
   for (
     const header of [
