@@ -296,6 +296,33 @@ test("Download refuses a Content-Range other than the one asked for and starts o
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download takes a 206 of the whole file, answered to a request for the whole file, as the file", async () => {
+  // Some servers answer every GET so, Range or not.
+  const statuses: number[] = [];
+  await using server = await startServer({
+    "/f": (_request, response) => {
+      statuses.push(206);
+      response.writeHead(206, {
+        etag: ETAG,
+        "content-range": `bytes 0-${BODY.byteLength - 1}/${BODY.byteLength}`,
+        "content-length": BODY.byteLength,
+      }).end(BODY);
+    },
+  });
+  await using dir = await tempDir();
+  const { download, reports, totals } = await run(
+    server.url("/f"),
+    dir,
+    { connections: 1 },
+  );
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(statuses, [206]);
+  assertMonotonic(reports, BODY.byteLength);
+  assert.deepEqual(new Set(totals), new Set([BODY.byteLength]));
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download closes the connection of a refused answer before it retries", {
   timeout: 10_000,
 }, async () => {

@@ -102,7 +102,8 @@ export interface Held {
  *   file is exactly what is on disk (it was complete already);
  * - `"append"`: a 206 continuing exactly at `offset`, for the same total;
  * - `"whole"`: a 200, the whole file from byte 0 (a changed file, or a
- *   server without ranges);
+ *   server without ranges), or a 206 of every byte of it to a request for
+ *   the whole file (some servers answer every GET so);
  * - `"wrong-range"`: a 206 other than the one asked for (or one not asked
  *   for): never to be written at `offset`.
  */
@@ -132,8 +133,13 @@ export function judgeAnswer(
   }
   if (status < 200 || status > 299) return "refused";
   if (status !== 206) return "whole";
-  return held !== undefined && range?.start === held.offset &&
-      range.total === held.total
+  if (held === undefined) {
+    return range?.start === 0 && range.total !== undefined &&
+        range.end === range.total - 1
+      ? "whole"
+      : "wrong-range";
+  }
+  return range?.start === held.offset && range.total === held.total
     ? "append"
     : "wrong-range";
 }

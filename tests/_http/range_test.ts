@@ -191,6 +191,17 @@ test("judgeAnswer() refuses to write a 206 other than the one asked for", () => 
     judgeAnswer(answer(206, { "content-range": "bytes 0-99/200" }), undefined),
     "wrong-range",
   );
+  assert.equal(
+    judgeAnswer(answer(206, { "content-range": "bytes 0-199/*" }), undefined),
+    "wrong-range",
+  );
+});
+
+test("judgeAnswer() calls a 206 of every byte, to a request for the whole file, a whole file", () => {
+  assert.equal(
+    judgeAnswer(answer(206, { "content-range": "bytes 0-199/200" }), undefined),
+    "whole",
+  );
 });
 
 test("judgeAnswer() takes a 416 naming exactly the bytes on disk as a complete file, and any other 416 as a refusal", () => {
