@@ -323,6 +323,50 @@ test("Download takes a 206 of the whole file, answered to a request for the whol
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download starts over when a resume is answered 416 for a file that is shorter now", async () => {
+  // A server that judges the Range before the If-Range: the file changed,
+  // and the bytes on disk reach past its end.
+  const shorter = patternBytes(30_000, 3);
+  const written = deferred();
+  const ranges: (string | null)[] = [];
+  await using server = await startServer({
+    "/f": async (request, response) => {
+      const range = request.headers.range ?? null;
+      ranges.push(range);
+      if (ranges.length === 1) {
+        response.writeHead(200, {
+          etag: ETAG,
+          "content-length": BODY.byteLength,
+        });
+        response.write(BODY.subarray(0, 40_960));
+        await written.promise;
+        response.destroy();
+      } else if (range !== null) {
+        response.writeHead(416, {
+          etag: '"v2"',
+          "content-range": `bytes */${shorter.byteLength}`,
+        }).end();
+      } else {
+        response.writeHead(200, {
+          etag: '"v2"',
+          "content-length": shorter.byteLength,
+        }).end(shorter);
+      }
+    },
+  });
+  await using dir = await tempDir();
+  const { download } = await run(server.url("/f"), dir, {}, [{
+    fault: {},
+    reached: (current) => {
+      if (current >= 40_960) written.resolve();
+    },
+  }]);
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), shorter);
+  assert.deepEqual(ranges, [null, "bytes=40960-", null]);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download closes the connection of a refused answer before it retries", {
   timeout: 10_000,
 }, async () => {

@@ -105,7 +105,9 @@ export interface Held {
  *   server without ranges), or a 206 of every byte of it to a request for
  *   the whole file (some servers answer every GET so);
  * - `"wrong-range"`: a 206 other than the one asked for (or one not asked
- *   for): never to be written at `offset`.
+ *   for): never to be written at `offset`; or a 416 to a ranged request
+ *   that does not say the file is on disk whole (it changed, and is
+ *   shorter now, on a server that judged the range before `If-Range`).
  */
 export type AnswerKind =
   | "refused"
@@ -127,9 +129,9 @@ export function judgeAnswer(
     ? parseContentRange(response.headers.get("content-range"))
     : undefined;
   if (held !== undefined && status === 416) {
-    if (range?.total === held.offset && range.total === held.total) {
-      return "complete";
-    }
+    return range?.total === held.offset && range.total === held.total
+      ? "complete"
+      : "wrong-range";
   }
   if (status < 200 || status > 299) return "refused";
   if (status !== 206) return "whole";

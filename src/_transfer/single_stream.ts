@@ -108,7 +108,11 @@ export async function attempt(
       throw new ProtocolError(
         `Cannot download "${url}": asked for ${
           held === undefined ? "the whole file" : `bytes from ${held.offset}`
-        }, got a partial answer (${got})`,
+        }, got ${
+          response.status === 416
+            ? `${response.status} ${response.statusText}`.trim()
+            : "a partial answer"
+        } (${got})`,
       );
     }
     if (kind === "whole") await startWhole(transfer, response);
