@@ -367,6 +367,50 @@ test("Download starts over when a resume is answered 416 for a file that is shor
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download resumes a body sent without a length, learning the total from the 206", async () => {
+  const written = deferred();
+  const ranges: (string | null)[] = [];
+  await using server = await startServer({
+    "/f": async (request, response) => {
+      const range = request.headers.range ?? null;
+      ranges.push(range);
+      const match = /^bytes=(\d+)-$/.exec(range ?? "");
+      if (match === null) {
+        // No Content-Length: chunked.
+        response.writeHead(200, { etag: ETAG });
+        response.write(BODY.subarray(0, 40_960));
+        await written.promise;
+        response.destroy();
+        return;
+      }
+      const start = Number(match[1]);
+      response.writeHead(206, {
+        etag: ETAG,
+        "content-range": `bytes ${start}-${
+          BODY.byteLength - 1
+        }/${BODY.byteLength}`,
+        "content-length": BODY.byteLength - start,
+      }).end(BODY.subarray(start));
+    },
+  });
+  await using dir = await tempDir();
+  const { download, reports, totals } = await run(server.url("/f"), dir, {
+    retries: 1,
+  }, [{
+    fault: {},
+    reached: (current) => {
+      if (current >= 40_960) written.resolve();
+    },
+  }]);
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(ranges, [null, "bytes=40960-"]);
+  assertMonotonic(reports, BODY.byteLength);
+  assert.equal(totals[0], undefined);
+  assert.equal(totals.at(-1), BODY.byteLength);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download closes the connection of a refused answer before it retries", {
   timeout: 10_000,
 }, async () => {

@@ -100,7 +100,8 @@ export interface Held {
  * - `"refused"`: a status outside 200-299 (nothing to write);
  * - `"complete"`: a 416 to a ranged request whose `Content-Range` says the
  *   file is exactly what is on disk (it was complete already);
- * - `"append"`: a 206 continuing exactly at `offset`, for the same total;
+ * - `"append"`: a 206 continuing exactly at `offset`, for the same total
+ *   (or any, when the total was not known: a body sent without a length);
  * - `"whole"`: a 200, the whole file from byte 0 (a changed file, or a
  *   server without ranges), or a 206 of every byte of it to a request for
  *   the whole file (some servers answer every GET so);
@@ -129,7 +130,8 @@ export function judgeAnswer(
     ? parseContentRange(response.headers.get("content-range"))
     : undefined;
   if (held !== undefined && status === 416) {
-    return range?.total === held.offset && range.total === held.total
+    return range?.total === held.offset &&
+        (held.total === undefined || range.total === held.total)
       ? "complete"
       : "wrong-range";
   }
@@ -141,7 +143,8 @@ export function judgeAnswer(
       ? "whole"
       : "wrong-range";
   }
-  return range?.start === held.offset && range.total === held.total
+  return range?.start === held.offset &&
+      (held.total === undefined || range.total === held.total)
     ? "append"
     : "wrong-range";
 }

@@ -11,6 +11,7 @@ import { NotModified } from "../_http/conditional.ts";
 import { failureOf } from "../_http/failure.ts";
 import {
   judgeAnswer,
+  parseContentRange,
   parseLength,
   rangeHeaders,
   rangeValidatorOf,
@@ -116,6 +117,9 @@ export async function attempt(
       );
     }
     if (kind === "whole") await startWhole(transfer, response);
+    if (kind === "append" && partial.total === undefined) {
+      await learnTotal(transfer, response);
+    }
     // This answer vouches for the bytes' version (the same, for an append).
     partial.vouched = wallClock();
     hooks.accepted?.(response, performance.now() - sent);
@@ -183,6 +187,25 @@ async function startWhole(
   transfer.partial.revalidator = encoded
     ? undefined
     : revalidatorOf(response.headers);
+}
+
+/**
+ * The total a 206 tells of a file whose first answer did not say its
+ * length (a chunked body): from now on the body's length is checked, and
+ * the partial file resumable by another process, as if it had.
+ */
+async function learnTotal(
+  transfer: Transfer,
+  response: Response,
+): Promise<void> {
+  const { partial } = transfer;
+  const total = parseContentRange(response.headers.get("content-range"))?.total;
+  if (total === undefined) return;
+  await partial.record(
+    partial.validator,
+    total,
+    total > transfer.options.chunkSize,
+  );
 }
 
 /**

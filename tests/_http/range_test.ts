@@ -169,6 +169,29 @@ test("judgeAnswer() appends a 206 that starts at the offset with the known total
   );
 });
 
+test("judgeAnswer() appends a 206 that starts at the offset of a file whose total was unknown", () => {
+  const held = { offset: 100, total: undefined };
+  for (const range of ["bytes 100-199/200", "bytes 100-199/*"]) {
+    assert.equal(
+      judgeAnswer(answer(206, { "content-range": range }), held),
+      "append",
+      range,
+    );
+  }
+  assert.equal(
+    judgeAnswer(answer(206, { "content-range": "bytes 0-199/200" }), held),
+    "wrong-range",
+  );
+  assert.equal(
+    judgeAnswer(answer(416, { "content-range": "bytes */100" }), held),
+    "complete",
+  );
+  assert.equal(
+    judgeAnswer(answer(416, { "content-range": "bytes */99" }), held),
+    "wrong-range",
+  );
+});
+
 test("judgeAnswer() refuses to write a 206 other than the one asked for", () => {
   const held = { offset: 100, total: 200 };
   for (
