@@ -296,6 +296,121 @@ test("Download refuses a Content-Range other than the one asked for and starts o
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download takes a 206 of the whole file, answered to a request for the whole file, as the file", async () => {
+  // Some servers answer every GET so, Range or not.
+  const statuses: number[] = [];
+  await using server = await startServer({
+    "/f": (_request, response) => {
+      statuses.push(206);
+      response.writeHead(206, {
+        etag: ETAG,
+        "content-range": `bytes 0-${BODY.byteLength - 1}/${BODY.byteLength}`,
+        "content-length": BODY.byteLength,
+      }).end(BODY);
+    },
+  });
+  await using dir = await tempDir();
+  const { download, reports, totals } = await run(
+    server.url("/f"),
+    dir,
+    { connections: 1 },
+  );
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(statuses, [206]);
+  assertMonotonic(reports, BODY.byteLength);
+  assert.deepEqual(new Set(totals), new Set([BODY.byteLength]));
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download starts over when a resume is answered 416 for a file that is shorter now", async () => {
+  // A server that judges the Range before the If-Range: the file changed,
+  // and the bytes on disk reach past its end.
+  const shorter = patternBytes(30_000, 3);
+  const written = deferred();
+  const ranges: (string | null)[] = [];
+  await using server = await startServer({
+    "/f": async (request, response) => {
+      const range = request.headers.range ?? null;
+      ranges.push(range);
+      if (ranges.length === 1) {
+        response.writeHead(200, {
+          etag: ETAG,
+          "content-length": BODY.byteLength,
+        });
+        response.write(BODY.subarray(0, 40_960));
+        await written.promise;
+        response.destroy();
+      } else if (range !== null) {
+        response.writeHead(416, {
+          etag: '"v2"',
+          "content-range": `bytes */${shorter.byteLength}`,
+        }).end();
+      } else {
+        response.writeHead(200, {
+          etag: '"v2"',
+          "content-length": shorter.byteLength,
+        }).end(shorter);
+      }
+    },
+  });
+  await using dir = await tempDir();
+  const { download } = await run(server.url("/f"), dir, {}, [{
+    fault: {},
+    reached: (current) => {
+      if (current >= 40_960) written.resolve();
+    },
+  }]);
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), shorter);
+  assert.deepEqual(ranges, [null, "bytes=40960-", null]);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download resumes a body sent without a length, learning the total from the 206", async () => {
+  const written = deferred();
+  const ranges: (string | null)[] = [];
+  await using server = await startServer({
+    "/f": async (request, response) => {
+      const range = request.headers.range ?? null;
+      ranges.push(range);
+      const match = /^bytes=(\d+)-$/.exec(range ?? "");
+      if (match === null) {
+        // No Content-Length: chunked.
+        response.writeHead(200, { etag: ETAG });
+        response.write(BODY.subarray(0, 40_960));
+        await written.promise;
+        response.destroy();
+        return;
+      }
+      const start = Number(match[1]);
+      response.writeHead(206, {
+        etag: ETAG,
+        "content-range": `bytes ${start}-${
+          BODY.byteLength - 1
+        }/${BODY.byteLength}`,
+        "content-length": BODY.byteLength - start,
+      }).end(BODY.subarray(start));
+    },
+  });
+  await using dir = await tempDir();
+  const { download, reports, totals } = await run(server.url("/f"), dir, {
+    retries: 1,
+  }, [{
+    fault: {},
+    reached: (current) => {
+      if (current >= 40_960) written.resolve();
+    },
+  }]);
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(ranges, [null, "bytes=40960-"]);
+  assertMonotonic(reports, BODY.byteLength);
+  assert.equal(totals[0], undefined);
+  assert.equal(totals.at(-1), BODY.byteLength);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download closes the connection of a refused answer before it retries", {
   timeout: 10_000,
 }, async () => {

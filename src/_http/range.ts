@@ -54,15 +54,16 @@ export interface ContentRange {
 
 /**
  * Parses `Content-Range: bytes <start>-<end>/<total>` (or `/*`), or the
- * `bytes *\/<total>` of a 416 answer; `undefined` for anything else,
- * including a range whose end is before its start or past its total.
+ * `bytes *\/<total>` of a 416 answer, the unit in any case (RFC 9110
+ * §14.1: `Bytes` is `bytes`); `undefined` for anything else, including a
+ * range whose end is before its start or past its total.
  */
 export function parseContentRange(
   header: string | null,
 ): ContentRange | undefined {
   const match = header === null
     ? null
-    : /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/.exec(header.trim());
+    : /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/i.exec(header.trim());
   if (match === null) return undefined;
   const [, start, end, total] = match;
   const range: ContentRange = {
@@ -99,11 +100,15 @@ export interface Held {
  * - `"refused"`: a status outside 200-299 (nothing to write);
  * - `"complete"`: a 416 to a ranged request whose `Content-Range` says the
  *   file is exactly what is on disk (it was complete already);
- * - `"append"`: a 206 continuing exactly at `offset`, for the same total;
+ * - `"append"`: a 206 continuing exactly at `offset`, for the same total
+ *   (or any, when the total was not known: a body sent without a length);
  * - `"whole"`: a 200, the whole file from byte 0 (a changed file, or a
- *   server without ranges);
+ *   server without ranges), or a 206 of every byte of it to a request for
+ *   the whole file (some servers answer every GET so);
  * - `"wrong-range"`: a 206 other than the one asked for (or one not asked
- *   for): never to be written at `offset`.
+ *   for): never to be written at `offset`; or a 416 to a ranged request
+ *   that does not say the file is on disk whole (it changed, and is
+ *   shorter now, on a server that judged the range before `If-Range`).
  */
 export type AnswerKind =
   | "refused"
@@ -125,14 +130,21 @@ export function judgeAnswer(
     ? parseContentRange(response.headers.get("content-range"))
     : undefined;
   if (held !== undefined && status === 416) {
-    if (range?.total === held.offset && range.total === held.total) {
-      return "complete";
-    }
+    return range?.total === held.offset &&
+        (held.total === undefined || range.total === held.total)
+      ? "complete"
+      : "wrong-range";
   }
   if (status < 200 || status > 299) return "refused";
   if (status !== 206) return "whole";
-  return held !== undefined && range?.start === held.offset &&
-      range.total === held.total
+  if (held === undefined) {
+    return range?.start === 0 && range.total !== undefined &&
+        range.end === range.total - 1
+      ? "whole"
+      : "wrong-range";
+  }
+  return range?.start === held.offset &&
+      (held.total === undefined || range.total === held.total)
     ? "append"
     : "wrong-range";
 }

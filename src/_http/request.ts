@@ -51,7 +51,10 @@ export interface Answer {
 
 /**
  * Where a redirect from `from` to `location` leads, for a download of `url`:
- * an absolute http(s) URL, else a `RedirectError`.
+ * an absolute http(s) URL, else a `RedirectError`. A `Location` sent as raw
+ * UTF-8 bytes (`/café`, as some servers send a path they were given) is read
+ * as UTF-8, as browsers, curl and `fetch`'s own redirects read it: `Headers`
+ * hands each byte over as a character of its own.
  */
 export function redirectTarget(
   url: string,
@@ -64,7 +67,7 @@ export function redirectTarget(
   }redirected to`;
   let target: URL;
   try {
-    target = new URL(location, from);
+    target = new URL(utf8(location), from);
   } catch {
     throw new RedirectError(`${head} an invalid URL "${location}"`);
   }
@@ -74,6 +77,24 @@ export function redirectTarget(
     );
   }
   return target.href;
+}
+
+/**
+ * A header value read as the UTF-8 its bytes are (each character one
+ * byte), if they are UTF-8 and not all ASCII; else as it is.
+ */
+function utf8(value: string): string {
+  // Most Locations are ASCII: nothing to decode.
+  // deno-lint-ignore no-control-regex
+  if (/^[\x00-\x7f]*$/.test(value) || /[^\x00-\xff]/.test(value)) {
+    return value;
+  }
+  const bytes = Uint8Array.from(value, (char) => char.charCodeAt(0));
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return value;
+  }
 }
 
 /**

@@ -11,6 +11,7 @@ import { NotModified } from "../_http/conditional.ts";
 import { failureOf } from "../_http/failure.ts";
 import {
   judgeAnswer,
+  parseContentRange,
   parseLength,
   rangeHeaders,
   rangeValidatorOf,
@@ -108,10 +109,17 @@ export async function attempt(
       throw new ProtocolError(
         `Cannot download "${url}": asked for ${
           held === undefined ? "the whole file" : `bytes from ${held.offset}`
-        }, got a partial answer (${got})`,
+        }, got ${
+          response.status === 416
+            ? `${response.status} ${response.statusText}`.trim()
+            : "a partial answer"
+        } (${got})`,
       );
     }
     if (kind === "whole") await startWhole(transfer, response);
+    if (kind === "append" && partial.total === undefined) {
+      await learnTotal(transfer, response);
+    }
     // This answer vouches for the bytes' version (the same, for an append).
     partial.vouched = wallClock();
     hooks.accepted?.(response, performance.now() - sent);
@@ -179,6 +187,25 @@ async function startWhole(
   transfer.partial.revalidator = encoded
     ? undefined
     : revalidatorOf(response.headers);
+}
+
+/**
+ * The total a 206 tells of a file whose first answer did not say its
+ * length (a chunked body): from now on the body's length is checked, and
+ * the partial file resumable by another process, as if it had.
+ */
+async function learnTotal(
+  transfer: Transfer,
+  response: Response,
+): Promise<void> {
+  const { partial } = transfer;
+  const total = parseContentRange(response.headers.get("content-range"))?.total;
+  if (total === undefined) return;
+  await partial.record(
+    partial.validator,
+    total,
+    total > transfer.options.chunkSize,
+  );
 }
 
 /**

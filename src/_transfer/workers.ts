@@ -15,6 +15,7 @@ import { ProtocolError } from "../errors.ts";
 import { Paused } from "../_pause.ts";
 import { failureOf } from "../_http/failure.ts";
 import { cancelOnAbort } from "../_body/cancel_on_abort.ts";
+import { contentEncoding, decodedBody } from "../_body/content_decoding.ts";
 import { reusedReader } from "../_body/reused_reader.ts";
 import { parseContentRange, validatorOf } from "../_http/range.ts";
 import { request } from "../_http/request.ts";
@@ -337,7 +338,12 @@ export class Workers {
           `Cannot download "${url}": a part came without a body`,
         );
       }
-      await this.#write(piece, response.body, end + 1, connection);
+      await this.#write(
+        piece,
+        await this.#decoded(response, response.body),
+        end + 1,
+        connection,
+      );
     } catch (error) {
       abort.abort(error);
       throw error;
@@ -388,6 +394,28 @@ export class Workers {
       statusText: response.statusText,
       retryAfter: parseRetryAfter(response.headers.get("retry-after")),
     });
+  }
+
+  /**
+   * A part's body as the file's bytes: decoded where a server compressed it
+   * although asked not to, and the runtime's `fetch` left it so, as a single
+   * stream's is (Node's `fetch` decodes it, Deno's does not: written as it
+   * came, the compressed bytes would be spliced into the file). A coding
+   * not decoded here is no part of this file: the connection ends, or,
+   * the last one, the download starts over on one.
+   */
+  async #decoded(
+    response: Response,
+    body: ReadableStream<Uint8Array>,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const encoding = contentEncoding(response.headers);
+    const decoded = await decodedBody(body, encoding);
+    if (decoded === undefined) {
+      throw new RangeIgnored(
+        `Cannot download "${this.#transfer.url}": a part came encoded as "${encoding}", which cannot be decoded here`,
+      );
+    }
+    return decoded;
   }
 
   /**

@@ -103,6 +103,21 @@ test("parseContentRange() reads a range with its total, an unknown total, and a 
   });
 });
 
+test("parseContentRange() reads the unit in any case, as RFC 9110 §14.1 has it", () => {
+  for (const unit of ["Bytes", "BYTES", "bYtEs"]) {
+    assert.deepEqual(parseContentRange(`${unit} 100-199/200`), {
+      start: 100,
+      end: 199,
+      total: 200,
+    }, unit);
+    assert.deepEqual(parseContentRange(`${unit} */200`), {
+      start: undefined,
+      end: undefined,
+      total: 200,
+    }, unit);
+  }
+});
+
 test("parseContentRange() refuses what is not one satisfiable byte range", () => {
   for (
     const header of [
@@ -132,6 +147,7 @@ test("rangeHeaders() asks for the rest of the version the validator names", () =
 test("judgeAnswer() calls a status outside 200-299 refused", () => {
   for (const status of [301, 304, 400, 404, 416, 500, 503]) {
     assert.equal(judgeAnswer(answer(status), undefined), "refused");
+    if (status === 416) continue; // to a ranged request: see below
     assert.equal(
       judgeAnswer(answer(status), { offset: 10, total: 20 }),
       "refused",
@@ -150,6 +166,29 @@ test("judgeAnswer() appends a 206 that starts at the offset with the known total
   assert.equal(
     judgeAnswer(answer(206, { "content-range": "bytes 100-199/200" }), held),
     "append",
+  );
+});
+
+test("judgeAnswer() appends a 206 that starts at the offset of a file whose total was unknown", () => {
+  const held = { offset: 100, total: undefined };
+  for (const range of ["bytes 100-199/200", "bytes 100-199/*"]) {
+    assert.equal(
+      judgeAnswer(answer(206, { "content-range": range }), held),
+      "append",
+      range,
+    );
+  }
+  assert.equal(
+    judgeAnswer(answer(206, { "content-range": "bytes 0-199/200" }), held),
+    "wrong-range",
+  );
+  assert.equal(
+    judgeAnswer(answer(416, { "content-range": "bytes */100" }), held),
+    "complete",
+  );
+  assert.equal(
+    judgeAnswer(answer(416, { "content-range": "bytes */99" }), held),
+    "wrong-range",
   );
 });
 
@@ -176,19 +215,35 @@ test("judgeAnswer() refuses to write a 206 other than the one asked for", () => 
     judgeAnswer(answer(206, { "content-range": "bytes 0-99/200" }), undefined),
     "wrong-range",
   );
+  assert.equal(
+    judgeAnswer(answer(206, { "content-range": "bytes 0-199/*" }), undefined),
+    "wrong-range",
+  );
 });
 
-test("judgeAnswer() takes a 416 naming exactly the bytes on disk as a complete file, and any other 416 as a refusal", () => {
+test("judgeAnswer() calls a 206 of every byte, to a request for the whole file, a whole file", () => {
+  assert.equal(
+    judgeAnswer(answer(206, { "content-range": "bytes 0-199/200" }), undefined),
+    "whole",
+  );
+});
+
+test("judgeAnswer() takes a 416 naming exactly the bytes on disk as a complete file, any other to a ranged request as the wrong range, and one to a request for the whole file as a refusal", () => {
   const held = { offset: 200, total: 200 };
   assert.equal(
     judgeAnswer(answer(416, { "content-range": "bytes */200" }), held),
     "complete",
   );
+  // The file changed (shorter now): never written at the offset.
+  assert.equal(
+    judgeAnswer(answer(416, { "content-range": "bytes */150" }), held),
+    "wrong-range",
+  );
   assert.equal(
     judgeAnswer(answer(416, { "content-range": "bytes */300" }), held),
-    "refused",
+    "wrong-range",
   );
-  assert.equal(judgeAnswer(answer(416), held), "refused");
+  assert.equal(judgeAnswer(answer(416), held), "wrong-range");
   assert.equal(
     judgeAnswer(answer(416, { "content-range": "bytes */200" }), undefined),
     "refused",

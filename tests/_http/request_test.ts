@@ -162,6 +162,41 @@ test("request() follows redirects up to maxRedirects and says where the answer c
   );
 });
 
+test("redirectTarget() reads a Location's raw bytes as UTF-8, as browsers and curl do", () => {
+  // What `Headers` hands over for the bytes of "/café/ü b": each byte as a
+  // character of its own.
+  const raw = String.fromCharCode(...new TextEncoder().encode("/café/ü b"));
+  assert.equal(
+    redirectTarget(URL_TEXT, URL_TEXT, raw),
+    "https://example.com/caf%C3%A9/%C3%BC%20b",
+  );
+  // Bytes that are no UTF-8 are taken one by one, as before.
+  assert.equal(
+    redirectTarget(URL_TEXT, URL_TEXT, "/caf\xe9"),
+    "https://example.com/caf%C3%A9",
+  );
+});
+
+test("request() follows a Location sent as raw UTF-8 bytes to the file it names", async () => {
+  const raw = String.fromCharCode(...new TextEncoder().encode("/café"));
+  await using server = await startServer({
+    "/a": (_request, response) => {
+      // node:http writes a header's characters as latin1 bytes.
+      response.writeHead(302, { location: raw }).end();
+    },
+    "/caf%C3%A9": (_request, response) => void response.end("here"),
+  });
+  const answer = await request(server.url("/a"), {
+    fetch,
+    headers: new Headers(),
+    maxRedirects: 1,
+    signal: new AbortController().signal,
+  });
+  assert.equal(answer.url, server.url("/caf%C3%A9"));
+  assert.equal(answer.response.status, 200);
+  assert.equal(await answer.response.text(), "here");
+});
+
 test("request() rejects a failed fetch with a NetworkError naming the download's URL", async () => {
   // A port nothing listens on: the server is closed before the request.
   const server = await startServer({});
