@@ -6,7 +6,11 @@
 
 import { constants } from "node:os";
 import type { DirEntry, FileStat, FileWriter, Fs, Host } from "./fs_types.ts";
-import { AlreadyExistsError, NotFoundError } from "./fs_errors.ts";
+import {
+  AlreadyExistsError,
+  NotAFileError,
+  NotFoundError,
+} from "./fs_errors.ts";
 
 function mapError(error: unknown): unknown {
   if (error instanceof Deno.errors.NotFound) {
@@ -193,6 +197,11 @@ export const denoFs: Fs = {
   },
   readFileSync(path: string): Uint8Array {
     try {
+      // Looked at first: Deno opens without O_NONBLOCK, and opening a FIFO
+      // to read would wait for a writer.
+      const info = Deno.statSync(path);
+      // A directory fails to read (EISDIR), as anywhere else.
+      if (!info.isFile && !info.isDirectory) throw new NotAFileError(path);
       return Deno.readFileSync(path);
     } catch (error) {
       throw mapError(error);

@@ -88,8 +88,11 @@ export interface Fs {
    */
   openAt(path: string, offset: number): Promise<FileWriter>;
   /**
-   * Reads the whole file `path`. Synchronous, for small files (see
-   * {@linkcode Fs.writeNewSync}).
+   * Reads the whole file `path` (following symbolic links). Synchronous, for
+   * small files (see {@linkcode Fs.writeNewSync}). Anything there that is
+   * neither a file nor a directory (a FIFO, a socket, a device) fails at
+   * once with {@linkcode NotAFileError}, without waiting: a FIFO would
+   * block the whole process until a writer came, `/dev/zero` never end.
    */
   readFileSync(path: string): Uint8Array;
   /** Reads the file `path` in chunks of at most `chunkSize` bytes. */
