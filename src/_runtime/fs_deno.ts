@@ -30,10 +30,10 @@ for (const [name, number] of Object.entries(constants.errno)) {
 
 /** A file-system error's number name (see `Fs.errorCode`). */
 function errorCode(error: unknown): string | undefined {
-  const raw = error instanceof NotFoundError ||
-      error instanceof AlreadyExistsError
-    ? error.cause
-    : error;
+  // Also one the library made, with no runtime error for a cause.
+  if (error instanceof NotFoundError) return "ENOENT";
+  if (error instanceof AlreadyExistsError) return "EEXIST";
+  const raw = error;
   // Deno's file errors carry the system's message and number:
   // "No space left on device (os error 28): write".
   if (!(raw instanceof Error)) return undefined;

@@ -91,10 +91,10 @@ function mapError(error: unknown): unknown {
 
 /** A file-system error's number name (see `Fs.errorCode`). */
 function errorCode(error: unknown): string | undefined {
-  const raw = error instanceof NotFoundError ||
-      error instanceof AlreadyExistsError
-    ? error.cause
-    : error;
+  // Also one the library made, with no runtime error for a cause.
+  if (error instanceof NotFoundError) return "ENOENT";
+  if (error instanceof AlreadyExistsError) return "EEXIST";
+  const raw = error;
   const code = codeOf(raw);
   // Node's (and Bun's) file-system errors name their system call; a
   // connection's errors reach the library wrapped by `fetch`.

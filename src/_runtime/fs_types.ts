@@ -54,8 +54,9 @@ export interface DirEntry {
 export interface Fs {
   /**
    * The error number's name (`"ENOSPC"`, `"EACCES"`) of a file-system
-   * failure this adapter threw (its `NotFoundError` and `AlreadyExistsError`
-   * included), the same on every runtime; `undefined` for any other error.
+   * failure this adapter threw, the same on every runtime: `"ENOENT"` for
+   * any `NotFoundError` and `"EEXIST"` for any `AlreadyExistsError` (also
+   * one the library made); `undefined` for any other error.
    */
   errorCode(error: unknown): string | undefined;
   /** Creates `path` for writing; fails with {@linkcode AlreadyExistsError} if it exists. */
