@@ -273,8 +273,11 @@ export const denoFs: Fs = {
       Deno.statSync(path);
       return true;
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return false;
-      throw mapError(error);
+      // As Node's `existsSync` answers, once loaded: false for whatever
+      // stops the look (missing, a link loop, no permission to look), but
+      // Deno's refusal of a permission not granted, which it throws too.
+      if (error instanceof Deno.errors.NotCapable) throw error;
+      return false;
     }
   },
   utimeSync(path: string, atime: Date, mtime: Date): void {

@@ -114,7 +114,8 @@ export interface Fs {
   statSync(path: string): FileStat | undefined;
   /**
    * Whether something is at `path`, following symbolic links; false also
-   * where that cannot be told (no permission to look). Synchronous and cheap
+   * where that cannot be told (a link loop, no permission to look; on Deno,
+   * a read permission not granted is its NotCapable error). Synchronous and cheap
    * when the answer is no, the usual one where the library asks.
    */
   existsSync(path: string): boolean;

@@ -279,6 +279,12 @@ export function fsCases(
     }
   });
 
+  test(`${label}.existsSync() is false for a symbolic link loop`, async () => {
+    await using dir = await tempDir();
+    await symlink("loop", dir.join("loop"));
+    assert.equal(impl.existsSync(dir.join("loop")), false);
+  });
+
   test(
     `${label}.stat() and statSync() throw the runtime's error when a parent is a file`,
     async () => {
