@@ -117,10 +117,15 @@ export class DownloadManager extends DownloadEventTarget {
         DEFAULTS.lockStaleAfter;
       this.#track(async () => {
         await removeLeftovers(destdir, leftoverMaxAge, staleAfter);
-      });
+      }, `Cannot remove what dead processes left in "${destdir}"`);
     }
     const limit = this.#persistLimit;
-    if (limit !== null) this.#track(() => limit.registerDirContent(destdir));
+    if (limit !== null) {
+      this.#track(
+        () => limit.registerDirContent(destdir),
+        `Cannot register the files of "${destdir}" with its PersistLimit`,
+      );
+    }
   }
 
   /**
@@ -339,7 +344,10 @@ export class DownloadManager extends DownloadEventTarget {
    * @returns A promise that, with `raiseIfError` (the default), rejects after
    * all have ended with the error of the first download that failed since
    * the last `wait()`, also one that ended before this call (else with
-   * `DownloadInterrupt`, for a running download that was canceled).
+   * `DownloadInterrupt`, for a running download that was canceled; else
+   * with a {@linkcode FileSystemError} of the manager's own work in its
+   * directory: its cleanup of leftovers, its `PersistLimit`'s eviction,
+   * which skip a file this process may not remove, or a read-only mount).
    *
    * @example
    * ```ts ignore
@@ -392,7 +400,7 @@ export class DownloadManager extends DownloadEventTarget {
     this.#track(async () => {
       await limit.registerFile(download.getDest());
       await limit.removeOldFiles({ keep: (path) => this.#used.has(path) });
-    });
+    }, `Cannot keep "${this.destdir}" under its PersistLimit`);
   }
 
   /**
@@ -410,10 +418,16 @@ export class DownloadManager extends DownloadEventTarget {
     }
   }
 
-  /** Runs `work` after the bookkeeping queued before it, keeping its first error. */
-  #track(work: () => Promise<void>): void {
+  /**
+   * Runs `work` after the bookkeeping queued before it, keeping its first
+   * error: a file system's as a {@linkcode FileSystemError} about the
+   * directory, `context` its message.
+   */
+  #track(work: () => Promise<void>, context: string): void {
     this.#bookkeeping = this.#bookkeeping.then(work).catch((error) => {
-      this.#bookkeepingError ??= { error };
+      this.#bookkeepingError ??= {
+        error: asFileSystemError(error, context, this.destdir),
+      };
     });
   }
 }

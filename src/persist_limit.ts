@@ -157,7 +157,8 @@ export class PersistLimit {
    * total size is at or over the size limit and more than `fileLimit` remain.
    * Files that disappeared meanwhile are forgotten; sizes and access times
    * are read again first. A file this process may not remove (another
-   * user's, in a shared cache) stays, and still counts. A partial
+   * user's, in a shared cache; one on a read-only mount) stays, and still
+   * counts. A partial
    * download's files (the library's reserved `.<name>.<hash>.dlpart*` names)
    * are never removed; a removed file's record (a manager's, for
    * revalidation) is removed with it.
@@ -185,8 +186,9 @@ export class PersistLimit {
         await removeIfPresent(entry.path);
       } catch (error) {
         // Not this process's to remove (another user's file in a shared
-        // cache, an immutable one): it stays, counted, and the next oldest
-        // goes instead, rather than every later eviction stopping here.
+        // cache, an immutable one, a read-only mount): it stays, counted,
+        // and the next oldest goes instead, rather than every later
+        // eviction stopping here.
         if (!isRefused(error)) throw error;
         continue;
       }

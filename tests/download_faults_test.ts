@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { createServer as createHttpsServer } from "node:https";
 import {
   type AddressInfo,
@@ -24,6 +24,7 @@ import {
   Download,
   DownloadManager,
   type DownloadOptions,
+  FileSystemError,
   HTTPError,
   IntegrityError,
   NetworkError,
@@ -658,6 +659,48 @@ test("Download fails with a FileSystemError on a full disk, naming it the same o
     await child.exited;
     assert.deepEqual(await dir.list(), [], after);
   }
+});
+
+test("Download fails with FileSystemError ENOENT, at once, when its directory is removed while the runtime's pipe writes the body", async () => {
+  // Half the body, then nothing until the test ends: only a look at the
+  // partial file can tell that it is gone.
+  const body = patternBytes(600_000);
+  const gate = deferred();
+  await using server = await startServer({
+    "/f": bytesRoute(body, {
+      gate: gate.promise,
+      gateAt: 300_000,
+      headers: { etag: ETAG },
+    }),
+  });
+  await using dir = await tempDir();
+  await mkdir(dir.join("d"));
+  // The pipe (no chunkSize, no digest) writes the body; no retry would mend
+  // a missing directory, and the idle timeout is far off.
+  const download = new Download(server.url("/f"), dir.join("d", "f"), {
+    ...FAST,
+    idleTimeout: 10_000,
+  });
+  const retries: unknown[] = [];
+  download.addEventListener("retry", (event) => retries.push(event.error));
+  const seen = deferred();
+  download.addEventListener("progress", (event) => {
+    if (event.current > 0) seen.resolve();
+  });
+  try {
+    download.start();
+    await seen.promise; // the partial file seen on disk, growing
+    await rm(dir.join("d"), { recursive: true });
+    await download.wait({ raiseIfError: false });
+  } finally {
+    gate.resolve();
+  }
+  const error = download.error();
+  assert.ok(error instanceof FileSystemError, String(error));
+  assert.equal(error.code, "ENOENT");
+  assert.equal(error.path, dir.join("d", "f"));
+  assert.deepEqual(retries, []);
+  assert.deepEqual(await dir.list(), []);
 });
 
 test("Download follows redirects and tells the final URL", async () => {

@@ -7,7 +7,7 @@
 // src/_disk/record.ts and src/_job.ts.
 
 import assert from "node:assert/strict";
-import { readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { test } from "node:test";
 import {
   type Download,
@@ -259,6 +259,25 @@ test("DownloadManager disowns a record when the file was replaced since, or came
   assert.equal(replaced?.revalidation, "updated");
   assert.deepEqual(server.log.conditions, [null, null, null]);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), OLD);
+});
+
+test("DownloadManager treats a record it cannot read (a directory in its place) as none: download() does not throw, and the file is downloaded again", async () => {
+  await using server = await serve({ etag: '"v1"' });
+  await using dir = await tempDir();
+  await writeFile(dir.join("f"), "old");
+  await mkdir(recordPath(dir.join("f")));
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    revalidate: "always",
+  });
+  // Unknown, as a file without a record is: under "always", fetched again.
+  const download = manager.download(server.url());
+  assert.notEqual(download, null);
+  await manager.wait();
+  assert.equal(download?.revalidation, "updated");
+  assert.ok(sameBytes(new Uint8Array(await readFile(dir.join("f"))), OLD));
+  // No record could be written there: the next revalidation fetches it again.
+  assert.ok((await stat(recordPath(dir.join("f")))).isDirectory());
 });
 
 test("Two processes revalidating one file at once send one request", {

@@ -14,6 +14,7 @@ import {
   Download,
   DownloadInterrupt,
   DownloadManager,
+  FileSystemError,
   HTTPError,
   PersistLimit,
 } from "../mod.ts";
@@ -26,6 +27,7 @@ import {
 } from "./_helpers/server.ts";
 import { partialFile, partialPaths } from "../src/_disk/names.ts";
 import { PROC } from "./_helpers/identity.ts";
+import { mount, remountReadOnly } from "./_helpers/mount.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
 
 function sha256Hex(bytes: Uint8Array): string {
@@ -557,4 +559,60 @@ test("DownloadManager removes dead processes' leftovers older than leftoverMaxAg
     await dir.list(),
     [basename(youngPartial), basename(young.sidecar)].sort(),
   );
+});
+
+test("DownloadManager on a read-only mount finds its files, and wait() resolves though the leftovers there cannot be removed", async (t) => {
+  await using dir = await tempDir();
+  await mkdir(dir.join("m"));
+  await using cache = mount(
+    ["-t", "tmpfs", "-o", "size=1m", "tmpfs"],
+    dir.join("m"),
+  );
+  if (cache === undefined) {
+    t.skip("needs root, to mount a tmpfs");
+    return;
+  }
+  // A cache shipped read-only, with what a killed process left in it.
+  await writeFile(dir.join("m", "a"), "a");
+  const left = partialFile(
+    partialPaths(dir.join("m", "a")),
+    "0123456789abcdef-1",
+  );
+  await writeFile(left, "x");
+  const dayAgo = Date.now() / 1000 - 86_400;
+  await utimes(left, dayAgo, dayAgo);
+  assert.ok(remountReadOnly(cache.path), "remount,ro failed");
+  const manager = new DownloadManager(cache.path, {
+    leftoverMaxAge: 60_000,
+    persistLimit: new PersistLimit(1, { fileLimit: 1 }),
+  });
+  assert.equal(manager.download("http://127.0.0.1:1/a"), null);
+  await manager.wait();
+  assert.deepEqual(await dir.list("m"), [basename(left), "a"].sort());
+});
+
+test("DownloadManager.wait() rejects with a FileSystemError about the directory when its cleanup of leftovers fails", async (t) => {
+  await using dir = await tempDir();
+  const left = partialFile(partialPaths(dir.join("a")), "0123456789abcdef-1");
+  await writeFile(left, "x");
+  await writeFile(dir.join("other"), "y");
+  // A leftover that is a mount point: removing it fails with EBUSY.
+  await using busy = mount(["--bind", dir.join("other")], left);
+  if (busy === undefined) {
+    t.skip("needs root, to bind-mount a file");
+    return;
+  }
+  const dayAgo = Date.now() / 1000 - 86_400;
+  await utimes(left, dayAgo, dayAgo);
+  const manager = new DownloadManager(dir.path, { leftoverMaxAge: 60_000 });
+  await assert.rejects(manager.wait(), (error) => {
+    assert.ok(error instanceof FileSystemError, String(error));
+    assert.equal(error.code, "EBUSY");
+    assert.equal(error.path, dir.path);
+    assert.match(
+      error.message,
+      /^Cannot remove what dead processes left in ".+": failed \(EBUSY\)$/,
+    );
+    return true;
+  });
 });

@@ -3,6 +3,7 @@
 // while it runs.
 
 import { fs } from "../_runtime/fs.ts";
+import { gone } from "../_disk/partial_file.ts";
 
 /**
  * How often a pipe's file is measured, in milliseconds: often enough
@@ -29,6 +30,8 @@ export class SizePoller {
   #size: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
+  // Whether a look found the file (a missing one is waited for until then).
+  #seen = false;
 
   /**
    * Starts watching.
@@ -37,7 +40,9 @@ export class SizePoller {
    * @param size Its size now.
    * @param interval Milliseconds between looks.
    * @param onGrow Called with the new size; may throw, which is `onError`'s.
-   * @param onError Called once if a look or `onGrow` fails; watching stops.
+   * @param onError Called once if a look or `onGrow` fails, or finds the
+   * file, seen at an earlier look, gone from its name (a `NotFoundError`);
+   * watching stops.
    */
   constructor(
     path: string,
@@ -66,11 +71,18 @@ export class SizePoller {
 
   async #look(): Promise<void> {
     try {
-      const size = (await fs.stat(this.#path))?.size ?? 0;
+      const stat = await fs.stat(this.#path);
       if (this.#stopped) return;
-      if (size > this.#size) {
-        this.#size = size;
-        this.#onGrow(size);
+      if (stat !== undefined) {
+        this.#seen = true;
+        if (stat.size > this.#size) {
+          this.#size = stat.size;
+          this.#onGrow(stat.size);
+        }
+      } else if (this.#seen) {
+        // Gone from its name: written on through its descriptor, it would
+        // be lost all the same.
+        throw gone(this.#path);
       }
     } catch (error) {
       if (this.#stopped) return;

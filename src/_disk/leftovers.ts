@@ -117,8 +117,9 @@ export async function removeLeftovers(
       try {
         if (await removeIfPresent(join(directory, name))) removed.push(name);
       } catch (error) {
-        // Another user's, in a shared cache: theirs to clean up. The rest
-        // goes all the same, rather than the manager failing at each start.
+        // Another user's, in a shared cache: theirs to clean up (or on a
+        // read-only mount, where no one may). The rest goes all the same,
+        // rather than the manager failing at each start.
         if (!isRefused(error)) throw error;
       }
     }

@@ -4,7 +4,12 @@
 // forward while any lock linked to it is held. See `lock.ts`.
 
 import { join } from "node:path";
-import { AlreadyExistsError, fs, NotFoundError } from "../_runtime/fs.ts";
+import {
+  AlreadyExistsError,
+  fs,
+  NotAFileError,
+  NotFoundError,
+} from "../_runtime/fs.ts";
 import { removeIfPresentSync } from "../_runtime/remove.ts";
 import { OWNER_SUFFIX } from "./names.ts";
 import {
@@ -37,7 +42,8 @@ const decoder = new TextDecoder();
 
 /**
  * The owner a lock (or owner file) at `path` names; `undefined` if it is
- * missing or unreadable (caught half-written).
+ * missing or unreadable (caught half-written, or not a file: a FIFO there
+ * is not read, which would wait for good).
  */
 export function readOwner(path: string): Owner | undefined {
   try {
@@ -50,8 +56,11 @@ export function readOwner(path: string): Owner | undefined {
     if (value.released === true) owner.released = true;
     return owner;
   } catch (error) {
-    // Missing, or caught half-written: treat as unknown.
-    if (error instanceof NotFoundError || error instanceof SyntaxError) {
+    // Missing, caught half-written, or not a file: treat as unknown.
+    if (
+      error instanceof NotFoundError || error instanceof SyntaxError ||
+      error instanceof NotAFileError
+    ) {
       return undefined;
     }
     throw error;

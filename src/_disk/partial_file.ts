@@ -7,7 +7,7 @@
 
 import { basename, dirname, join } from "node:path";
 import type { IntegrityCheck } from "../_body/integrity.ts";
-import { type FileWriter, fs } from "../_runtime/fs.ts";
+import { type FileWriter, fs, NotFoundError } from "../_runtime/fs.ts";
 import { removeIfPresent } from "../_runtime/remove.ts";
 import type { FileLock, TakenOver } from "./lock.ts";
 import { partialFile, type PartialPaths } from "./names.ts";
@@ -174,9 +174,16 @@ export class PartialFile {
     await file?.close();
   }
 
-  /** Reads the size on disk into `offset`, and returns it. */
+  /**
+   * Reads the size on disk into `offset`, and returns it. A file gone from
+   * its name (its directory removed or moved, or the file removed) is a
+   * {@linkcode NotFoundError}: what was written went with it, and nothing
+   * could be renamed onto the destination.
+   */
   async measure(): Promise<number> {
-    this.offset = (await fs.stat(this.#path))?.size ?? 0;
+    const stat = await fs.stat(this.#path);
+    if (stat === undefined) throw gone(this.#path);
+    this.offset = stat.size;
     return this.offset;
   }
 
@@ -383,4 +390,11 @@ export class PartialFile {
       await removeIfPresent(this.#paths.sidecar);
     }
   }
+}
+
+/** The error for a partial file gone from its name while it was written. */
+export function gone(path: string): NotFoundError {
+  return new NotFoundError(
+    `The partial file "${path}" is gone: its directory was removed or moved, or the file removed`,
+  );
 }

@@ -13,7 +13,7 @@
 // beside a new file, which its size and time then disown. Read without the
 // lock: a reader sees one whole record or none.
 
-import { NotFoundError } from "../_runtime/fs_errors.ts";
+import { NotAFileError } from "../_runtime/fs_errors.ts";
 import { fs } from "../_runtime/fs.ts";
 import { removeIfPresent } from "../_runtime/remove.ts";
 import { partialPaths, RECORD_SUFFIX } from "./names.ts";
@@ -60,7 +60,9 @@ function isRecord(value: unknown): value is CacheRecord {
 
 /**
  * The record of the file `file` describes at `dest`, downloaded from `url`;
- * `undefined` if there is none, it is unreadable or of another version, or
+ * `undefined` if there is none, it cannot be read (a directory or a FIFO in
+ * its place, another user's that this one may not read: a record is never
+ * the download's error), it is caught half-written or of another version, or
  * it is of another URL or another file (size or modification time differ:
  * times are compared to the millisecond, with one of slack for file systems
  * that round what they are given).
@@ -76,7 +78,10 @@ export function readRecord(
       new TextDecoder().decode(fs.readFileSync(recordPath(dest))),
     );
   } catch (error) {
-    if (error instanceof NotFoundError || error instanceof SyntaxError) {
+    if (
+      error instanceof SyntaxError || error instanceof NotAFileError ||
+      fs.errorCode(error) !== undefined // NotFoundError, EISDIR, EACCES
+    ) {
       return undefined;
     }
     throw error;

@@ -12,7 +12,7 @@
 // old record or the new, never half of one.
 
 import { basename, dirname, join } from "node:path";
-import { fs, NotFoundError } from "../_runtime/fs.ts";
+import { fs, NotAFileError, NotFoundError } from "../_runtime/fs.ts";
 import { removeIfPresent } from "../_runtime/remove.ts";
 import type { PartialPaths } from "./names.ts";
 import {
@@ -91,8 +91,9 @@ function isSidecar(value: unknown): value is Sidecar {
 }
 
 /**
- * Reads a sidecar; `undefined` if missing, unreadable, or of a version this
- * one does not know (whose bytes it cannot vouch for).
+ * Reads a sidecar; `undefined` if missing, unreadable (not a file
+ * included: a FIFO is not read), or of a version this one does not know
+ * (whose bytes it cannot vouch for).
  */
 export function readSidecar(path: string): Sidecar | undefined {
   try {
@@ -101,7 +102,10 @@ export function readSidecar(path: string): Sidecar | undefined {
     );
     return isSidecar(value) ? value : undefined;
   } catch (error) {
-    if (error instanceof NotFoundError || error instanceof SyntaxError) {
+    if (
+      error instanceof NotFoundError || error instanceof SyntaxError ||
+      error instanceof NotAFileError
+    ) {
       return undefined;
     }
     throw error;

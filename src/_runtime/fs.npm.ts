@@ -11,7 +11,11 @@
 import { nodeFs, nodeHost } from "./fs_node.ts";
 import type { Fs, Host } from "./fs_types.ts";
 
-export { AlreadyExistsError, NotFoundError } from "./fs_errors.ts";
+export {
+  AlreadyExistsError,
+  NotAFileError,
+  NotFoundError,
+} from "./fs_errors.ts";
 export type { DirEntry, FileStat, FileWriter, Fs, Host } from "./fs_types.ts";
 
 /** The file system: Node's, the only one in the npm package. */

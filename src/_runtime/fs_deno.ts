@@ -6,7 +6,11 @@
 
 import { constants } from "node:os";
 import type { DirEntry, FileStat, FileWriter, Fs, Host } from "./fs_types.ts";
-import { AlreadyExistsError, NotFoundError } from "./fs_errors.ts";
+import {
+  AlreadyExistsError,
+  NotAFileError,
+  NotFoundError,
+} from "./fs_errors.ts";
 
 function mapError(error: unknown): unknown {
   if (error instanceof Deno.errors.NotFound) {
@@ -26,10 +30,10 @@ for (const [name, number] of Object.entries(constants.errno)) {
 
 /** A file-system error's number name (see `Fs.errorCode`). */
 function errorCode(error: unknown): string | undefined {
-  const raw = error instanceof NotFoundError ||
-      error instanceof AlreadyExistsError
-    ? error.cause
-    : error;
+  // Also one the library made, with no runtime error for a cause.
+  if (error instanceof NotFoundError) return "ENOENT";
+  if (error instanceof AlreadyExistsError) return "EEXIST";
+  const raw = error;
   // Deno's file errors carry the system's message and number:
   // "No space left on device (os error 28): write".
   if (!(raw instanceof Error)) return undefined;
@@ -193,6 +197,11 @@ export const denoFs: Fs = {
   },
   readFileSync(path: string): Uint8Array {
     try {
+      // Looked at first: Deno opens without O_NONBLOCK, and opening a FIFO
+      // to read would wait for a writer.
+      const info = Deno.statSync(path);
+      // A directory fails to read (EISDIR), as anywhere else.
+      if (!info.isFile && !info.isDirectory) throw new NotAFileError(path);
       return Deno.readFileSync(path);
     } catch (error) {
       throw mapError(error);
@@ -264,8 +273,11 @@ export const denoFs: Fs = {
       Deno.statSync(path);
       return true;
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return false;
-      throw mapError(error);
+      // As Node's `existsSync` answers, once loaded: false for whatever
+      // stops the look (missing, a link loop, no permission to look), but
+      // Deno's refusal of a permission not granted, which it throws too.
+      if (error instanceof Deno.errors.NotCapable) throw error;
+      return false;
     }
   },
   utimeSync(path: string, atime: Date, mtime: Date): void {

@@ -9,6 +9,7 @@ import {
   constants,
   createWriteStream,
   existsSync,
+  fstatSync,
   linkSync,
   mkdirSync,
   open,
@@ -34,7 +35,11 @@ import { hostname, uptime } from "node:os";
 import { dirname } from "node:path";
 import process from "node:process";
 import type { DirEntry, FileStat, FileWriter, Fs, Host } from "./fs_types.ts";
-import { AlreadyExistsError, NotFoundError } from "./fs_errors.ts";
+import {
+  AlreadyExistsError,
+  NotAFileError,
+  NotFoundError,
+} from "./fs_errors.ts";
 
 function codeOf(error: unknown): unknown {
   return (error as { code?: unknown } | null)?.code;
@@ -86,10 +91,10 @@ function mapError(error: unknown): unknown {
 
 /** A file-system error's number name (see `Fs.errorCode`). */
 function errorCode(error: unknown): string | undefined {
-  const raw = error instanceof NotFoundError ||
-      error instanceof AlreadyExistsError
-    ? error.cause
-    : error;
+  // Also one the library made, with no runtime error for a cause.
+  if (error instanceof NotFoundError) return "ENOENT";
+  if (error instanceof AlreadyExistsError) return "EEXIST";
+  const raw = error;
   const code = codeOf(raw);
   // Node's (and Bun's) file-system errors name their system call; a
   // connection's errors reach the library wrapped by `fetch`.
@@ -287,8 +292,20 @@ export const nodeFs: Fs = {
     }
   },
   readFileSync(path: string): Uint8Array {
+    let fd: number;
     try {
-      const buffer = readFileSync(path);
+      // Non-blocking: opening a FIFO to read would wait for a writer.
+      fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    } catch (error) {
+      throw mapError(error);
+    }
+    try {
+      const stats = fstatSync(fd);
+      // A directory fails to read (EISDIR), as anywhere else.
+      if (!stats.isFile() && !stats.isDirectory()) {
+        throw new NotAFileError(path);
+      }
+      const buffer = readFileSync(fd);
       return new Uint8Array(
         buffer.buffer,
         buffer.byteOffset,
@@ -296,6 +313,8 @@ export const nodeFs: Fs = {
       );
     } catch (error) {
       throw mapError(error);
+    } finally {
+      closeSync(fd);
     }
   },
   async *readChunks(

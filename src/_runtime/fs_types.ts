@@ -54,8 +54,9 @@ export interface DirEntry {
 export interface Fs {
   /**
    * The error number's name (`"ENOSPC"`, `"EACCES"`) of a file-system
-   * failure this adapter threw (its `NotFoundError` and `AlreadyExistsError`
-   * included), the same on every runtime; `undefined` for any other error.
+   * failure this adapter threw, the same on every runtime: `"ENOENT"` for
+   * any `NotFoundError` and `"EEXIST"` for any `AlreadyExistsError` (also
+   * one the library made); `undefined` for any other error.
    */
   errorCode(error: unknown): string | undefined;
   /** Creates `path` for writing; fails with {@linkcode AlreadyExistsError} if it exists. */
@@ -88,8 +89,11 @@ export interface Fs {
    */
   openAt(path: string, offset: number): Promise<FileWriter>;
   /**
-   * Reads the whole file `path`. Synchronous, for small files (see
-   * {@linkcode Fs.writeNewSync}).
+   * Reads the whole file `path` (following symbolic links). Synchronous, for
+   * small files (see {@linkcode Fs.writeNewSync}). Anything there that is
+   * neither a file nor a directory (a FIFO, a socket, a device) fails at
+   * once with {@linkcode NotAFileError}, without waiting: a FIFO would
+   * block the whole process until a writer came, `/dev/zero` never end.
    */
   readFileSync(path: string): Uint8Array;
   /** Reads the file `path` in chunks of at most `chunkSize` bytes. */
@@ -110,7 +114,8 @@ export interface Fs {
   statSync(path: string): FileStat | undefined;
   /**
    * Whether something is at `path`, following symbolic links; false also
-   * where that cannot be told (no permission to look). Synchronous and cheap
+   * where that cannot be told (a link loop, no permission to look; on Deno,
+   * a read permission not granted is its NotCapable error). Synchronous and cheap
    * when the answer is no, the usual one where the library asks.
    */
   existsSync(path: string): boolean;

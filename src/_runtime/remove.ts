@@ -26,11 +26,13 @@ export function removeIfPresentSync(path: string): boolean {
 }
 
 /**
- * Whether `error` is the file system refusing this process a removal (a
- * permission: another user's file in a shared directory, an immutable
- * file), which another process may be allowed.
+ * Whether `error` is the file system refusing this process a removal: a
+ * permission (another user's file in a shared directory, an immutable
+ * file), which another process may be allowed, or a read-only mount (a
+ * cache shipped read-only, with what a killed process left in it), which
+ * no process here may change.
  */
 export function isRefused(error: unknown): boolean {
   const code = fs.errorCode(error);
-  return code === "EPERM" || code === "EACCES";
+  return code === "EPERM" || code === "EACCES" || code === "EROFS";
 }

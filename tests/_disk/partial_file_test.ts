@@ -5,12 +5,22 @@
 // could otherwise run before the file it removes exists.
 
 import assert from "node:assert/strict";
-import { readdir, readFile, readlink, writeFile } from "node:fs/promises";
+import {
+  readdir,
+  readFile,
+  readlink,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
 import { test } from "node:test";
 import { FileLock, type LockTiming } from "../../src/_disk/lock.ts";
 import { partialPaths } from "../../src/_disk/names.ts";
 import { PartialFile } from "../../src/_disk/partial_file.ts";
-import { AlreadyExistsError } from "../../src/_runtime/fs_errors.ts";
+import {
+  AlreadyExistsError,
+  NotFoundError,
+} from "../../src/_runtime/fs_errors.ts";
+import { fs } from "../../src/_runtime/fs.ts";
 import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
 
 const URL = "http://127.0.0.1:1/f";
@@ -114,4 +124,23 @@ test("PartialFile.prepare() that fails leaves close() quiet, and writer() throws
   await partial.close();
   await assert.rejects(partial.writer(), AlreadyExistsError);
   assert.equal(await readFile(partial.path, "utf8"), "not ours");
+});
+
+test("PartialFile.measure() rejects with NotFoundError, named ENOENT, when the file is gone from its name, not 0 bytes", async () => {
+  await using dir = await tempDir();
+  using started = await start(dir);
+  const { partial } = started;
+  const writer = await partial.writer();
+  await writer.write(new Uint8Array([1, 2, 3]));
+  await partial.close();
+  assert.equal(await partial.measure(), 3);
+  // Its directory removed or moved, or the file removed, by someone else.
+  await unlink(partial.path);
+  await assert.rejects(partial.measure(), (error) => {
+    assert.ok(error instanceof NotFoundError);
+    assert.equal(fs.errorCode(error), "ENOENT");
+    assert.match(error.message, /is gone/);
+    return true;
+  });
+  assert.equal(partial.offset, 3);
 });

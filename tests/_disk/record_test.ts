@@ -11,6 +11,7 @@ import {
   writeRecord,
 } from "../../src/_disk/record.ts";
 import { isReservedName } from "../../src/_disk/names.ts";
+import { fifoAt, HAS_FIFOS } from "../_helpers/fifo.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
 const URL_F = "https://example.com/f";
@@ -61,3 +62,14 @@ test("readRecord() disowns a record of another URL, size or modification time, a
   await removeRecord(dest); // gone already: nothing to do
   assert.deepEqual(await readdir(dir.path), []);
 });
+
+test(
+  "readRecord() returns undefined, without reading it, when a FIFO is at the record's path",
+  { skip: !HAS_FIFOS && "no FIFOs" },
+  async () => {
+    await using dir = await tempDir();
+    const dest = dir.join("f");
+    await using _fifo = fifoAt(recordPath(dest), JSON.stringify(RECORD));
+    assert.equal(readRecord(dest, URL_F, FACTS), undefined);
+  },
+);

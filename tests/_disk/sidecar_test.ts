@@ -14,6 +14,7 @@ import {
   writeSidecar,
 } from "../../src/_disk/sidecar.ts";
 import { thisProcess } from "../../src/_disk/process_identity.ts";
+import { fifoAt, HAS_FIFOS } from "../_helpers/fifo.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
 const SIDECAR: Sidecar = {
@@ -126,6 +127,17 @@ test("readSidecar() returns undefined when the file is not valid JSON", async ()
     assert.equal(readSidecar(path), undefined, JSON.stringify(text));
   }
 });
+
+test(
+  "readSidecar() returns undefined, without reading it, when a FIFO is at the sidecar's path",
+  { skip: !HAS_FIFOS && "no FIFOs" },
+  async () => {
+    await using dir = await tempDir();
+    const { sidecar } = partialPaths(dir.join("file.tar.gz"));
+    await using _fifo = fifoAt(sidecar, JSON.stringify(SIDECAR));
+    assert.equal(readSidecar(sidecar), undefined);
+  },
+);
 
 test("readSidecar() returns undefined when the JSON has the wrong shape", async () => {
   await using dir = await tempDir();

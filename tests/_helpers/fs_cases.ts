@@ -16,8 +16,10 @@ import { test } from "node:test";
 import type { FileWriter, Fs } from "../../src/_runtime/fs.ts";
 import {
   AlreadyExistsError,
+  NotAFileError,
   NotFoundError,
 } from "../../src/_runtime/fs_errors.ts";
+import { fifoAt, HAS_FIFOS } from "./fifo.ts";
 import { bytesRoute, deferred, patternBytes, startServer } from "./server.ts";
 import { stalledAfter } from "./streams.ts";
 import { tempDir } from "./temp_dir.ts";
@@ -275,6 +277,12 @@ export function fsCases(
     for (const name of ["missing", "dangling", join("missing", "child")]) {
       assert.equal(impl.existsSync(dir.join(name)), false, name);
     }
+  });
+
+  test(`${label}.existsSync() is false for a symbolic link loop`, async () => {
+    await using dir = await tempDir();
+    await symlink("loop", dir.join("loop"));
+    assert.equal(impl.existsSync(dir.join("loop")), false);
   });
 
   test(
@@ -571,6 +579,27 @@ export function fsCases(
     );
     assert.throws(() => impl.readFileSync(dir.join("missing")), isNotFound);
   });
+
+  test(
+    `${label}.readFileSync() throws NotAFileError at once, without waiting for a writer, when the path is a FIFO or a link to one`,
+    { skip: !HAS_FIFOS && "no FIFOs" },
+    async () => {
+      await using dir = await tempDir();
+      await using fifo = fifoAt(dir.join("fifo"), "x");
+      await symlink(fifo.path, dir.join("link"));
+      for (const name of ["fifo", "link"]) {
+        assert.throws(
+          () => impl.readFileSync(dir.join(name)),
+          (error) =>
+            error instanceof NotAFileError &&
+            error.name === "NotAFileError" &&
+            error.message.includes(dir.join(name)),
+          name,
+        );
+      }
+      assert.ok((await nodeStat(fifo.path)).isFIFO());
+    },
+  );
 
   test(`${label}.readChunks() yields the file in chunks of at most chunkSize`, async () => {
     await using dir = await tempDir();
