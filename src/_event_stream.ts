@@ -77,16 +77,24 @@ export function eventStream(
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
   }
+  const take = async (): Promise<IteratorResult<DownloadEvent>> => {
+    while (queue.length === 0 && !ended) {
+      await new Promise<void>((resolve) => wake = resolve);
+      wake = undefined;
+    }
+    const event = queue.shift();
+    return event === undefined
+      ? { done: true, value: undefined }
+      : { done: false, value: event };
+  };
+  // Calls to `next()` made before the last settled (as an async generator
+  // takes them) wait their turn: each gets the next event, in call order,
+  // and only one at a time waits for an event.
+  let turn: Promise<IteratorResult<DownloadEvent>> | undefined;
   const iterator: AsyncIterableIterator<DownloadEvent> = {
-    async next(): Promise<IteratorResult<DownloadEvent>> {
-      while (queue.length === 0 && !ended) {
-        await new Promise<void>((resolve) => wake = resolve);
-        wake = undefined;
-      }
-      const event = queue.shift();
-      return event === undefined
-        ? { done: true, value: undefined }
-        : { done: false, value: event };
+    next(): Promise<IteratorResult<DownloadEvent>> {
+      turn = turn === undefined ? take() : turn.then(take);
+      return turn;
     },
     return(): Promise<IteratorResult<DownloadEvent>> {
       queue.length = 0;

@@ -50,6 +50,19 @@ function record(target: EventTarget): DownloadEvent[] {
   return events;
 }
 
+/**
+ * The event a `next()` settled with, or "pending" if it has not settled: a
+ * promise settled already wins the race with one resolved after it.
+ */
+function settled(
+  next: Promise<IteratorResult<DownloadEvent>>,
+): Promise<DownloadEvent | undefined | "pending"> {
+  return Promise.race([
+    next.then((result) => result.value),
+    Promise.resolve().then(() => "pending" as const),
+  ]);
+}
+
 /** The events as short strings: type, and the state of a statechange. */
 function names(events: DownloadEvent[]): string[] {
   return events.map((event) =>
@@ -221,6 +234,34 @@ test("Download's events(): 11 loops, ended by one signal, with no leak warning f
   );
   await warnings.settled();
   assert.deepEqual(warnings.names, []);
+});
+
+test("Download's events() settles next() calls made before any event, each with the next event in turn", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), FAST);
+  const iterator = download.events();
+  // Called at once, as an async generator's may be: each waits its turn.
+  const first = iterator.next();
+  const second = iterator.next();
+  download.start();
+  await download.wait();
+  // Every event has been dispatched: both have settled (else "pending").
+  const [one, two] = [await settled(first), await settled(second)];
+  assert.equal(
+    (one as DownloadStateEvent | undefined)?.state,
+    "running",
+    `the first next(): ${String(one)}`,
+  );
+  assert.ok(two instanceof DownloadProgressEvent, String(two));
+  const rest: DownloadEvent[] = [];
+  for await (const event of iterator) rest.push(event);
+  assert.equal((rest.at(-1) as DownloadStateEvent).state, "done");
+  // Ended: more calls at once all end.
+  assert.deepEqual(await Promise.all([iterator.next(), iterator.next()]), [
+    { done: true, value: undefined },
+    { done: true, value: undefined },
+  ]);
 });
 
 test("Download keeps downloading when a listener throws: the error is logged, the other listeners still hear", async () => {
