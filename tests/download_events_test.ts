@@ -24,8 +24,10 @@ import {
   deferred,
   type FileRouteOptions,
   patternBytes,
+  type Route,
   type ServedFile,
   serveFile,
+  startServer,
 } from "./_helpers/server.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
 import { recordWarnings } from "./_helpers/warnings.ts";
@@ -432,4 +434,79 @@ test("DownloadManager relays every download's events, and its events() ends when
   // Dispatched by the manager (copies: a download's listeners may stop
   // their own event's propagation).
   assert.ok(heard.every((event) => event.target === manager));
+});
+
+/**
+ * A route that sends BODY in writes of 100,000 bytes, each only once
+ * `step()` allows one more: the test decides how downloads interleave.
+ */
+function steppedRoute(): { route: Route; step: () => void } {
+  let allowed = 0;
+  let wake = (): void => {};
+  const route: Route = async (_request, response) => {
+    response.writeHead(200, { "content-length": BODY.byteLength });
+    response.flushHeaders();
+    for (let sent = 0; sent < BODY.byteLength; sent += 100_000) {
+      while (sent / 100_000 >= allowed) {
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+      const part = BODY.subarray(sent, sent + 100_000);
+      await new Promise<void>((resolve) =>
+        response.write(part, () => resolve())
+      );
+    }
+    response.end();
+  };
+  return {
+    route,
+    step: () => {
+      allowed++;
+      wake();
+    },
+  };
+}
+
+/** Resolves once `download` reports `bytes` or more. */
+function reached(download: Download, bytes: number): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = ({ current }: DownloadProgressEvent): void => {
+      if (current < bytes) return;
+      download.removeEventListener("progress", listener);
+      resolve();
+    };
+    download.addEventListener("progress", listener);
+  });
+}
+
+test("DownloadManager's events(): a loop that reads nothing while downloads write in turns sees each one's latest progress only", async () => {
+  const [a, b] = [steppedRoute(), steppedRoute()];
+  await using server = await startServer({ "/a": a.route, "/b": b.route });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    chunkSize: 100_000,
+    connections: 1,
+  });
+  const iterator = manager.events();
+  const downloads = [
+    manager.download(server.url("/a")) as Download,
+    manager.download(server.url("/b")) as Download,
+  ];
+  // a, b, a, b...: each write reported before the other download's next.
+  for (let bytes = 100_000; bytes <= BODY.byteLength; bytes += 100_000) {
+    for (const [i, route] of [a, b].entries()) {
+      const written = reached(downloads[i] as Download, bytes);
+      route.step();
+      await written;
+    }
+  }
+  await manager.wait();
+  const seen: DownloadEvent[] = [];
+  for await (const event of iterator) seen.push(event);
+  for (const download of downloads) {
+    const own = seen.filter((event) => event.download === download);
+    assert.deepEqual(names(own), ["running", "progress", "done", "done"]);
+    const progress = own.filter((e) => e instanceof DownloadProgressEvent);
+    assert.deepEqual(progress.map((e) => e.current), [BODY.byteLength]);
+  }
 });
