@@ -330,6 +330,48 @@ test("Download's removeEventListener, once and signal stop a listener as EventTa
 });
 
 /**
+ * The warnings Node gives for `count` listeners of "progress" added to
+ * `target` with one signal, `removed` of them removed again; and whether
+ * the signal's listener limit is as it was once it has aborted.
+ */
+async function signalWarnings(
+  target: EventTarget,
+  count: number,
+  removed = 0,
+): Promise<{ names: string[]; limitKept: boolean }> {
+  using warnings = recordWarnings();
+  const stop = new AbortController();
+  const limit = getMaxListeners(stop.signal);
+  for (let i = 0; i < count; i++) {
+    const listener = (): void => {};
+    target.addEventListener("progress", listener, { signal: stop.signal });
+    if (i < removed) target.removeEventListener("progress", listener);
+  }
+  await warnings.settled();
+  stop.abort();
+  return {
+    names: warnings.names,
+    limitKept: getMaxListeners(stop.signal) === limit,
+  };
+}
+
+test("Download's listeners given one signal weigh on it as EventTarget's do: no leak warning of the library's own", async () => {
+  await using dir = await tempDir();
+  for (const [count, removed] of [[6, 0], [11, 0], [6, 6]] as const) {
+    // Node warns at 11 listeners of one signal, or of one type on a target
+    // (its own listener on the signal stays after a remove); Deno and Bun
+    // do not warn.
+    const own = await signalWarnings(
+      new Download("http://127.0.0.1:1/f", dir.join("f")),
+      count,
+      removed,
+    );
+    const platform = await signalWarnings(new EventTarget(), count, removed);
+    assert.deepEqual(own, platform, `${count}, ${removed} removed`);
+  }
+});
+
+/**
  * How many times one listener heard "done" from a download of the file,
  * once `arrange` added (and removed) it as the test would.
  */
