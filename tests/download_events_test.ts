@@ -412,6 +412,48 @@ test("Download's listener removed and added again without its signal stays remov
   assert.equal(heard, 0);
 });
 
+test("Download's listeners hear its states in order when one of them pauses or cancels it", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), FAST);
+  // The first listener pauses it as it starts: the second hears "running"
+  // before "paused", as the state went, not after.
+  download.addEventListener("statechange", () => void download.pause(), {
+    once: true,
+  });
+  const states: string[] = [];
+  download.addEventListener("statechange", ({ state }) => states.push(state));
+  download.start();
+  assert.deepEqual(states, ["running", "paused"]);
+  download.resume();
+  await download.wait();
+  assert.deepEqual(states, ["running", "paused", "running", "done"]);
+  // A manager's listener that cancels a queued download: the others hear
+  // "queued", then "canceled", its last.
+  const manager = new DownloadManager(dir.join("m"), {
+    ...FAST,
+    concurrency: 1,
+  });
+  manager.addEventListener("statechange", ({ state, download }) => {
+    if (state === "queued") download.cancel();
+  });
+  const heard: string[] = [];
+  manager.addEventListener("statechange", ({ state, download }) => {
+    heard.push(
+      `${download.getDest() === dir.join("m", "g") ? "g" : "f"}: ${state}`,
+    );
+  });
+  manager.download(server.url("/f"));
+  manager.download(server.url("/g"));
+  await manager.wait({ raiseIfError: false });
+  assert.deepEqual(heard, [
+    "f: running",
+    "g: queued",
+    "g: canceled",
+    "f: done",
+  ]);
+});
+
 test("Download's seed callbacks and its events both hear everything", async () => {
   await using server = await serve();
   await using dir = await tempDir();
