@@ -26,8 +26,9 @@ export function endsDownload(event: DownloadEvent): boolean {
 /**
  * The events of `target`, in order, as an async iterator, until `last`
  * says an event was the last (or `signal` aborts, or the loop stops).
- * Events wait in a queue for the loop; a `progress` event replaces the one
- * of the same download still waiting, so a slow loop costs no memory.
+ * Events wait in a queue for the loop; a `progress` event drops the one of
+ * the same download still waiting, so a slow loop holds at most one per
+ * download.
  */
 export function eventStream(
   target: EventTarget,
@@ -39,15 +40,17 @@ export function eventStream(
   let wake: (() => void) | undefined;
   const onEvent = (event: Event): void => {
     const downloadEvent = event as DownloadEvent;
-    const waiting = queue.at(-1);
-    if (
-      event.type === "progress" && waiting?.type === "progress" &&
-      waiting.download === downloadEvent.download
-    ) {
-      queue[queue.length - 1] = downloadEvent;
-    } else {
-      queue.push(downloadEvent);
-    }
+    // The same download's progress still waiting is dropped: also behind
+    // other events (a manager's downloads take turns), so the loop sees the
+    // events in order, and each download's latest progress.
+    const stale = event.type === "progress"
+      ? queue.findLastIndex((waiting) =>
+        waiting.type === "progress" &&
+        waiting.download === downloadEvent.download
+      )
+      : -1;
+    if (stale !== -1) queue.splice(stale, 1);
+    queue.push(downloadEvent);
     if (last(downloadEvent)) stop();
     wake?.();
   };
@@ -77,16 +80,24 @@ export function eventStream(
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
   }
+  const take = async (): Promise<IteratorResult<DownloadEvent>> => {
+    while (queue.length === 0 && !ended) {
+      await new Promise<void>((resolve) => wake = resolve);
+      wake = undefined;
+    }
+    const event = queue.shift();
+    return event === undefined
+      ? { done: true, value: undefined }
+      : { done: false, value: event };
+  };
+  // Calls to `next()` made before the last settled (as an async generator
+  // takes them) wait their turn: each gets the next event, in call order,
+  // and only one at a time waits for an event.
+  let turn: Promise<IteratorResult<DownloadEvent>> | undefined;
   const iterator: AsyncIterableIterator<DownloadEvent> = {
-    async next(): Promise<IteratorResult<DownloadEvent>> {
-      while (queue.length === 0 && !ended) {
-        await new Promise<void>((resolve) => wake = resolve);
-        wake = undefined;
-      }
-      const event = queue.shift();
-      return event === undefined
-        ? { done: true, value: undefined }
-        : { done: false, value: event };
+    next(): Promise<IteratorResult<DownloadEvent>> {
+      turn = turn === undefined ? take() : turn.then(take);
+      return turn;
     },
     return(): Promise<IteratorResult<DownloadEvent>> {
       queue.length = 0;

@@ -104,6 +104,10 @@ export class Download extends DownloadStatus {
   #told: DownloadState = "idle";
   #limiter: RateLimiter;
   #membership: Membership | undefined;
+  // Whether an event is being dispatched, and the events a listener caused
+  // meanwhile (a pause, a cancel), to dispatch after it, in order.
+  #dispatching = false;
+  #outbox: [keyof DownloadEventMap, () => DownloadEvent][] | undefined;
 
   static {
     enqueueDownload = (download) => download.#enqueue();
@@ -423,9 +427,28 @@ export class Download extends DownloadStatus {
   /**
    * Dispatches the event `make` makes here, then another to the manager;
    * made only for a target that has had a listener of `type` (a download
-   * of a queue no one follows makes none).
+   * of a queue no one follows makes none). One a listener causes (it
+   * pauses or cancels the download) waits until every listener has heard
+   * the one before: all hear the events in the order the state went.
    */
   #dispatch(type: keyof DownloadEventMap, make: () => DownloadEvent): void {
+    if (this.#dispatching) {
+      (this.#outbox ??= []).push([type, make]);
+      return;
+    }
+    this.#dispatching = true;
+    try {
+      this.#send(type, make);
+      let next;
+      while ((next = this.#outbox?.shift()) !== undefined) {
+        this.#send(...next);
+      }
+    } finally {
+      this.#dispatching = false;
+    }
+  }
+
+  #send(type: keyof DownloadEventMap, make: () => DownloadEvent): void {
     if (listens(this, type)) this.dispatchEvent(make());
     this.#membership?.relay(type, make);
   }

@@ -7,6 +7,7 @@
  */
 
 import type { DownloadEventMap } from "./events.ts";
+import { expectListeners } from "./_listeners.ts";
 
 /**
  * The options of `addEventListener`, as `EventTarget` takes them.
@@ -73,7 +74,7 @@ export class DownloadEventTarget extends EventTarget {
   // Each listener's wrapper, by type and capture (as the platform keys them).
   // Made with the first listener: most downloads never have one.
   #wrappers:
-    | WeakMap<TypedListener<Event>, Map<string, (event: Event) => void>>
+    | WeakMap<TypedListener<Event>, Map<string, Wrapper>>
     | undefined;
 
   /**
@@ -121,8 +122,10 @@ export class DownloadEventTarget extends EventTarget {
     }
     const known = byKey.get(key);
     if (known !== undefined) return; // added already: the platform ignores it
-    const wrapper = (event: Event): void => {
-      if (typeof options === "object" && options.once) byKey.delete(key);
+    // Until forgotten: forgetting twice must not lower its limit twice.
+    let signal = typeof options === "object" ? options.signal : undefined;
+    const wrapper: Wrapper = (event: Event): void => {
+      if (typeof options === "object" && options.once) wrapper.forget();
       try {
         if (typeof listener === "function") {
           (listener as (event: Event) => void).call(this, event);
@@ -133,13 +136,22 @@ export class DownloadEventTarget extends EventTarget {
         console.error(`dlmanager: a "${type}" listener threw:`, error);
       }
     };
+    // Forgets this wrapper only: the listener may have been removed and
+    // added again (without the signal) since.
+    wrapper.forget = () => {
+      if (byKey.get(key) === wrapper) byKey.delete(key);
+      if (signal === undefined) return;
+      signal.removeEventListener("abort", wrapper.forget);
+      expectListeners(signal, -1);
+      signal = undefined;
+    };
     byKey.set(key, wrapper);
-    if (typeof options === "object") {
-      // Forgets this wrapper only: the listener may have been removed and
-      // added again (without the signal) since.
-      options.signal?.addEventListener("abort", () => {
-        if (byKey.get(key) === wrapper) byKey.delete(key);
-      }, { once: true });
+    if (signal !== undefined) {
+      // The platform adds a listener of its own to the signal: this one is
+      // the library's, which must not make Node warn of a leak at half the
+      // listeners a plain EventTarget takes, nor stay after the remove.
+      expectListeners(signal, 1);
+      signal.addEventListener("abort", wrapper.forget, { once: true });
     }
     super.addEventListener(type, wrapper, options);
   }
@@ -187,9 +199,16 @@ export class DownloadEventTarget extends EventTarget {
       );
       return;
     }
-    byKey?.delete(key);
+    wrapper.forget();
     super.removeEventListener(type, wrapper, options);
   }
+}
+
+/** What the platform calls for a listener, and how to forget it. */
+interface Wrapper {
+  (event: Event): void;
+  /** Drops it from the listeners known, and its listener of the signal. */
+  forget: () => void;
 }
 
 function keyOf(

@@ -125,7 +125,10 @@ export class DownloadStatus extends DownloadEventTarget {
   /**
    * Where the download is: `"idle"`, `"queued"`, `"running"`, `"waiting"`
    * (for another process's lock), `"paused"`, `"done"`, `"failed"` or
-   * `"canceled"`. An error takes precedence over a cancel.
+   * `"canceled"`. An error takes precedence over a cancel. A download
+   * canceled while it runs tells the state it was in until it has ended
+   * (its connections closed, its files removed): a `statechange` to
+   * `"canceled"` follows.
    *
    * @example
    * ```ts ignore
@@ -138,7 +141,9 @@ export class DownloadStatus extends DownloadEventTarget {
     if (phase === "done") {
       return this.#record.failed ? "failed" : canceled ? "canceled" : "done";
     }
-    if (canceled) return phase === "idle" ? "canceled" : "running";
+    // Canceled, it is what it was until it ends (no event told otherwise):
+    // a paused one is not running again, nor one waiting for a lock.
+    if (canceled && phase === "idle") return "canceled";
     if (this.#record.pause.paused && phase !== "committing") return "paused";
     if (phase === "committing") return "running";
     return phase;

@@ -24,8 +24,10 @@ import {
   deferred,
   type FileRouteOptions,
   patternBytes,
+  type Route,
   type ServedFile,
   serveFile,
+  startServer,
 } from "./_helpers/server.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
 import { recordWarnings } from "./_helpers/warnings.ts";
@@ -48,6 +50,19 @@ function record(target: EventTarget): DownloadEvent[] {
     );
   }
   return events;
+}
+
+/**
+ * The event a `next()` settled with, or "pending" if it has not settled: a
+ * promise settled already wins the race with one resolved after it.
+ */
+function settled(
+  next: Promise<IteratorResult<DownloadEvent>>,
+): Promise<DownloadEvent | undefined | "pending"> {
+  return Promise.race([
+    next.then((result) => result.value),
+    Promise.resolve().then(() => "pending" as const),
+  ]);
 }
 
 /** The events as short strings: type, and the state of a statechange. */
@@ -223,6 +238,34 @@ test("Download's events(): 11 loops, ended by one signal, with no leak warning f
   assert.deepEqual(warnings.names, []);
 });
 
+test("Download's events() settles next() calls made before any event, each with the next event in turn", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), FAST);
+  const iterator = download.events();
+  // Called at once, as an async generator's may be: each waits its turn.
+  const first = iterator.next();
+  const second = iterator.next();
+  download.start();
+  await download.wait();
+  // Every event has been dispatched: both have settled (else "pending").
+  const [one, two] = [await settled(first), await settled(second)];
+  assert.equal(
+    (one as DownloadStateEvent | undefined)?.state,
+    "running",
+    `the first next(): ${String(one)}`,
+  );
+  assert.ok(two instanceof DownloadProgressEvent, String(two));
+  const rest: DownloadEvent[] = [];
+  for await (const event of iterator) rest.push(event);
+  assert.equal((rest.at(-1) as DownloadStateEvent).state, "done");
+  // Ended: more calls at once all end.
+  assert.deepEqual(await Promise.all([iterator.next(), iterator.next()]), [
+    { done: true, value: undefined },
+    { done: true, value: undefined },
+  ]);
+});
+
 test("Download keeps downloading when a listener throws: the error is logged, the other listeners still hear", async () => {
   await using server = await serve();
   await using dir = await tempDir();
@@ -287,6 +330,48 @@ test("Download's removeEventListener, once and signal stop a listener as EventTa
 });
 
 /**
+ * The warnings Node gives for `count` listeners of "progress" added to
+ * `target` with one signal, `removed` of them removed again; and whether
+ * the signal's listener limit is as it was once it has aborted.
+ */
+async function signalWarnings(
+  target: EventTarget,
+  count: number,
+  removed = 0,
+): Promise<{ names: string[]; limitKept: boolean }> {
+  using warnings = recordWarnings();
+  const stop = new AbortController();
+  const limit = getMaxListeners(stop.signal);
+  for (let i = 0; i < count; i++) {
+    const listener = (): void => {};
+    target.addEventListener("progress", listener, { signal: stop.signal });
+    if (i < removed) target.removeEventListener("progress", listener);
+  }
+  await warnings.settled();
+  stop.abort();
+  return {
+    names: warnings.names,
+    limitKept: getMaxListeners(stop.signal) === limit,
+  };
+}
+
+test("Download's listeners given one signal weigh on it as EventTarget's do: no leak warning of the library's own", async () => {
+  await using dir = await tempDir();
+  for (const [count, removed] of [[6, 0], [11, 0], [6, 6]] as const) {
+    // Node warns at 11 listeners of one signal, or of one type on a target
+    // (its own listener on the signal stays after a remove); Deno and Bun
+    // do not warn.
+    const own = await signalWarnings(
+      new Download("http://127.0.0.1:1/f", dir.join("f")),
+      count,
+      removed,
+    );
+    const platform = await signalWarnings(new EventTarget(), count, removed);
+    assert.deepEqual(own, platform, `${count}, ${removed} removed`);
+  }
+});
+
+/**
  * How many times one listener heard "done" from a download of the file,
  * once `arrange` added (and removed) it as the test would.
  */
@@ -325,6 +410,48 @@ test("Download's listener removed and added again without its signal stays remov
     download.removeEventListener("done", listener);
   });
   assert.equal(heard, 0);
+});
+
+test("Download's listeners hear its states in order when one of them pauses or cancels it", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  const download = new Download(server.url(), dir.join("f"), FAST);
+  // The first listener pauses it as it starts: the second hears "running"
+  // before "paused", as the state went, not after.
+  download.addEventListener("statechange", () => void download.pause(), {
+    once: true,
+  });
+  const states: string[] = [];
+  download.addEventListener("statechange", ({ state }) => states.push(state));
+  download.start();
+  assert.deepEqual(states, ["running", "paused"]);
+  download.resume();
+  await download.wait();
+  assert.deepEqual(states, ["running", "paused", "running", "done"]);
+  // A manager's listener that cancels a queued download: the others hear
+  // "queued", then "canceled", its last.
+  const manager = new DownloadManager(dir.join("m"), {
+    ...FAST,
+    concurrency: 1,
+  });
+  manager.addEventListener("statechange", ({ state, download }) => {
+    if (state === "queued") download.cancel();
+  });
+  const heard: string[] = [];
+  manager.addEventListener("statechange", ({ state, download }) => {
+    heard.push(
+      `${download.getDest() === dir.join("m", "g") ? "g" : "f"}: ${state}`,
+    );
+  });
+  manager.download(server.url("/f"));
+  manager.download(server.url("/g"));
+  await manager.wait({ raiseIfError: false });
+  assert.deepEqual(heard, [
+    "f: running",
+    "g: queued",
+    "g: canceled",
+    "f: done",
+  ]);
 });
 
 test("Download's seed callbacks and its events both hear everything", async () => {
@@ -391,4 +518,79 @@ test("DownloadManager relays every download's events, and its events() ends when
   // Dispatched by the manager (copies: a download's listeners may stop
   // their own event's propagation).
   assert.ok(heard.every((event) => event.target === manager));
+});
+
+/**
+ * A route that sends BODY in writes of 100,000 bytes, each only once
+ * `step()` allows one more: the test decides how downloads interleave.
+ */
+function steppedRoute(): { route: Route; step: () => void } {
+  let allowed = 0;
+  let wake = (): void => {};
+  const route: Route = async (_request, response) => {
+    response.writeHead(200, { "content-length": BODY.byteLength });
+    response.flushHeaders();
+    for (let sent = 0; sent < BODY.byteLength; sent += 100_000) {
+      while (sent / 100_000 >= allowed) {
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+      const part = BODY.subarray(sent, sent + 100_000);
+      await new Promise<void>((resolve) =>
+        response.write(part, () => resolve())
+      );
+    }
+    response.end();
+  };
+  return {
+    route,
+    step: () => {
+      allowed++;
+      wake();
+    },
+  };
+}
+
+/** Resolves once `download` reports `bytes` or more. */
+function reached(download: Download, bytes: number): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = ({ current }: DownloadProgressEvent): void => {
+      if (current < bytes) return;
+      download.removeEventListener("progress", listener);
+      resolve();
+    };
+    download.addEventListener("progress", listener);
+  });
+}
+
+test("DownloadManager's events(): a loop that reads nothing while downloads write in turns sees each one's latest progress only", async () => {
+  const [a, b] = [steppedRoute(), steppedRoute()];
+  await using server = await startServer({ "/a": a.route, "/b": b.route });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    chunkSize: 100_000,
+    connections: 1,
+  });
+  const iterator = manager.events();
+  const downloads = [
+    manager.download(server.url("/a")) as Download,
+    manager.download(server.url("/b")) as Download,
+  ];
+  // a, b, a, b...: each write reported before the other download's next.
+  for (let bytes = 100_000; bytes <= BODY.byteLength; bytes += 100_000) {
+    for (const [i, route] of [a, b].entries()) {
+      const written = reached(downloads[i] as Download, bytes);
+      route.step();
+      await written;
+    }
+  }
+  await manager.wait();
+  const seen: DownloadEvent[] = [];
+  for await (const event of iterator) seen.push(event);
+  for (const download of downloads) {
+    const own = seen.filter((event) => event.download === download);
+    assert.deepEqual(names(own), ["running", "progress", "done", "done"]);
+    const progress = own.filter((e) => e instanceof DownloadProgressEvent);
+    assert.deepEqual(progress.map((e) => e.current), [BODY.byteLength]);
+  }
 });

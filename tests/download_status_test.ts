@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Download, DownloadInterrupt, DownloadStatus } from "../mod.ts";
+import { FileLock } from "../src/_disk/lock.ts";
+import { partialPaths } from "../src/_disk/names.ts";
 import {
   bytesRoute,
+  deferred,
   patternBytes,
   type Route,
   startServer,
@@ -72,4 +75,55 @@ test("A canceled download's status: canceled, and raiseIfError() says which", as
   );
   await download.wait({ raiseIfError: false });
   assert.equal(download.state, "canceled");
+});
+
+test("A download canceled while paused, or waiting for a lock, tells that state until it ends canceled, as its events do", async () => {
+  const body = patternBytes(300_000);
+  const gate = deferred();
+  await using server = await startServer({
+    "/f": bytesRoute(body, { gate: gate.promise, gateAt: 100_000 }),
+  });
+  await using dir = await tempDir();
+  // Paused: no connection is open, and the cancel opens none.
+  const paused = new Download(server.url("/f"), dir.join("f"), {
+    chunkSize: 50_000,
+  });
+  const states: string[] = [];
+  paused.addEventListener("statechange", ({ state }) => states.push(state));
+  const written = new Promise<void>((resolve) =>
+    paused.addEventListener("progress", ({ current }) => {
+      if (current === 100_000) resolve();
+    })
+  );
+  paused.start();
+  await written;
+  await paused.pause();
+  paused.cancel();
+  assert.equal(paused.state, "paused");
+  await paused.wait({ raiseIfError: false });
+  gate.resolve();
+  assert.deepEqual(states, ["running", "paused", "canceled"]);
+  assert.equal(paused.state, "canceled");
+  // Waiting for the lock another download of the file holds.
+  const held = await FileLock.acquire(
+    partialPaths(dir.join("g")).lock,
+    { staleAfter: 60_000, heartbeat: 1000, poll: 5 },
+    { signal: new AbortController().signal },
+  );
+  try {
+    const waiting = new Download(server.url("/f"), dir.join("g"));
+    const told = new Promise<void>((resolve) =>
+      waiting.addEventListener("statechange", ({ state }) => {
+        if (state === "waiting") resolve();
+      })
+    );
+    waiting.start();
+    await told;
+    waiting.cancel();
+    assert.equal(waiting.state, "waiting");
+    await waiting.wait({ raiseIfError: false });
+    assert.equal(waiting.state, "canceled");
+  } finally {
+    held.release();
+  }
 });
