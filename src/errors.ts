@@ -346,7 +346,9 @@ const DOWNLOAD_PREFIX = /^Cannot download "[^"]*": /;
 
 /**
  * Every attempt failed: `errors` holds each attempt's error, in order, and
- * `cause` the last one. Only raised when more than one attempt was made. A
+ * `cause` the last one; those counted, that is, since the last attempt that
+ * moved the download on (see the `retries` option). Only
+ * raised when more than one attempt was counted. A
  * download with mirrors raises it when every source failed, with one error
  * per source (each its own source's last).
  *
@@ -361,9 +363,9 @@ const DOWNLOAD_PREFIX = /^Cannot download "[^"]*": /;
  * ```
  */
 export class RetriesExhaustedError extends Error {
-  /** How many attempts were made. */
+  /** How many attempts were counted. */
   readonly attempts: number;
-  /** Each attempt's error, in order. */
+  /** Each counted attempt's error, in order. */
   readonly errors: unknown[];
 
   /**

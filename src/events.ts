@@ -105,7 +105,10 @@ export class DownloadStateEvent extends DownloadEvent {
  * ```
  */
 export class DownloadRetryEvent extends DownloadEvent {
-  /** The attempt that failed, from 1. */
+  /**
+   * The attempt that failed, from 1, as the retries count it: 1 again after
+   * an attempt that moved the download on (see the `retries` option).
+   */
   readonly attempt: number;
   /** Milliseconds until the next attempt. */
   readonly delay: number;

@@ -58,7 +58,11 @@ export interface TransferOptions {
    * How many times a failed attempt is retried: after a connection failure, a
    * timeout, a broken body, or status 408, 429, 500, 502, 503 or 504. A retry
    * after bytes were written resumes with a `Range` request where the server
-   * allows. `0` disables retries.
+   * allows. Only failures that got nowhere are counted: an attempt that moved
+   * the download on by 1 MiB or more past the furthest any attempt before it
+   * had got starts the count (and the backoff) again, so a big file on a link
+   * that keeps dropping it is not given up while it moves on (on several
+   * connections, each part's count). `0` disables retries.
    *
    * @default {3}
    */

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { createServer as createHttpsServer } from "node:https";
 import {
   type AddressInfo,
@@ -1410,4 +1410,114 @@ test("Download refuses, on every runtime and without retrying, a body in a codin
     );
     assert.deepEqual(await dir.list(), []);
   }
+});
+
+const MiB = 1024 * 1024;
+const SIX_MIB = patternBytes(6 * MiB, 3);
+
+/**
+ * Serves `SIX_MIB`, every answer dropped `drop` bytes in (held until the
+ * download's progress shows it has them, so that no runtime loses them to
+ * the broken connection); the last answer, with less left, ends well.
+ */
+async function serveDropping(
+  drop: number,
+  etag: string | undefined,
+): Promise<{
+  server: TestServer;
+  log: FileRouteLog;
+  url: string;
+  progress: (current: number) => void;
+}> {
+  let release = deferred();
+  let until = Infinity;
+  const { route, log } = fileRoute({
+    body: SIX_MIB,
+    etag,
+    faultFor: ({ range }) => {
+      const from = Number(/^bytes=(\d+)-/.exec(range ?? "")?.[1] ?? 0);
+      if (from + drop >= SIX_MIB.byteLength) return undefined;
+      release = deferred();
+      until = from + drop;
+      return { dropAfter: drop, release: release.promise };
+    },
+  });
+  const server = await startServer({ "/f": route });
+  return {
+    server,
+    log,
+    url: server.url("/f"),
+    progress: (current) => {
+      if (current >= until) release.resolve();
+    },
+  };
+}
+
+test("Download does not use up its retries while each attempt moves the file on by a MiB or more", async () => {
+  const { server, log, url, progress } = await serveDropping(
+    1.5 * MiB,
+    ETAG,
+  );
+  await using _server = server;
+  await using dir = await tempDir();
+  const attempts: number[] = [];
+  const download = new Download(url, dir.join("f"), {
+    ...FAST,
+    retries: 1,
+    progress: (_d, current) => progress(current),
+  });
+  download.addEventListener("retry", ({ attempt }) => attempts.push(attempt));
+  download.start();
+  await download.wait();
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), SIX_MIB);
+  // Four answers dropped, each resumed where it ended: every retry the
+  // first of its count.
+  assert.deepEqual(attempts, [1, 1, 1]);
+  assert.deepEqual(log.ranges, [
+    null,
+    `bytes=${1.5 * MiB}-`,
+    `bytes=${3 * MiB}-`,
+    `bytes=${4.5 * MiB}-`,
+  ]);
+});
+
+test("Download uses up its retries when attempts move the file on by less than a MiB each", async () => {
+  const { server, log, url, progress } = await serveDropping(
+    256 * 1024,
+    ETAG,
+  );
+  await using _server = server;
+  await using dir = await tempDir();
+  const download = new Download(url, dir.join("f"), {
+    ...FAST,
+    retries: 2,
+    progress: (_d, current) => progress(current),
+  });
+  download.start();
+  await download.wait({ raiseIfError: false });
+  const error = download.error();
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  assert.equal(error.errors.length, 3);
+  assert.equal(log.ranges.length, 3);
+  assert.deepEqual(await readdir(dir.path), []);
+});
+
+test("Download without a validator uses up its retries though each attempt gets as far: it starts over each time", async () => {
+  const { server, log, url, progress } = await serveDropping(
+    1.5 * MiB,
+    undefined,
+  );
+  await using _server = server;
+  await using dir = await tempDir();
+  const download = new Download(url, dir.join("f"), {
+    ...FAST,
+    retries: 2,
+    progress: (_d, current) => progress(current),
+  });
+  download.start();
+  await download.wait({ raiseIfError: false });
+  const error = download.error();
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  assert.equal(error.errors.length, 3);
+  assert.deepEqual(log.ranges, [null, null, null]);
 });

@@ -507,6 +507,52 @@ test("Download with connections gives up on minSpeed when all its connections to
   }
 });
 
+test("Download with connections does not use up a part's retries while each of its attempts moves it on by a MiB or more", async () => {
+  // Every part's answer is dropped 1.5 MiB in, once the download's parts
+  // show that it has those bytes; an answer with less left ends well.
+  const DROP = 1.5 * MiB;
+  const holds: { from: number; release: () => void }[] = [];
+  const { url, log, close } = await serve({
+    faultFor: ({ range }) => {
+      const match = /^bytes=(\d+)-(\d+)$/.exec(range ?? "");
+      if (match === null) return undefined;
+      const from = Number(match[1]);
+      if (Number(match[2]) + 1 - from <= DROP) return undefined;
+      const release = deferred();
+      holds.push({ from, release: release.resolve });
+      return { dropAfter: DROP, release: release.promise };
+    },
+  });
+  await using dir = await tempDir();
+  try {
+    const attempts: number[] = [];
+    const download = new Download(url, dir.join("f"), {
+      ...FAST,
+      connections: 2,
+      retries: 1,
+      progress: (d) => {
+        for (const { start, end, written } of d.connections) {
+          for (const hold of holds) {
+            if (
+              hold.from >= start && hold.from < end &&
+              start + written >= hold.from + DROP
+            ) hold.release();
+          }
+        }
+      },
+    });
+    download.addEventListener("retry", ({ attempt }) => attempts.push(attempt));
+    download.start();
+    await download.wait();
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    assert.ok(attempts.length >= 2, `${attempts}`);
+    assert.ok(attempts.every((attempt) => attempt === 1), `${attempts}`);
+    assert.ok(bounded(log.ranges).length > 2, `${log.ranges}`);
+  } finally {
+    await close();
+  }
+});
+
 test("Download with connections fails with the error of a progress callback that throws, stopping every connection", async () => {
   // Every part stalls after its first bytes: the last of their burst of
   // writes is reported by a timer, with nothing else under way.

@@ -4,6 +4,15 @@
 // (`NotModified`) and a source serving another file (`SourceMismatch`: the
 // next source is tried) end it at once; a `Rerun` is made again at once,
 // uncounted.
+//
+// Retries count failures that got nowhere: an attempt that failed after it
+// moved the download at least `PROGRESS_RENEWS_RETRIES` bytes past the
+// furthest any attempt before it had got starts the count (and the backoff)
+// again. A 4 GiB file on a link that drops every few minutes is not given up
+// after its fourth drop while each resume moves it on; a server that drops
+// it at once, or sends the same first bytes again and again (no resume),
+// still uses up the retries. Measured from the furthest point, the count
+// starts again at most once per that many bytes of the file: the loop ends.
 
 import { RetriesExhaustedError } from "../errors.ts";
 import { NotModified } from "../_http/conditional.ts";
@@ -23,6 +32,13 @@ export class Rerun extends Error {
     this.name = "Rerun";
   }
 }
+
+/**
+ * How many bytes past the furthest point of every attempt before it a
+ * failed attempt must have moved the download for the retries to be
+ * counted again from the first.
+ */
+export const PROGRESS_RENEWS_RETRIES = 1024 * 1024;
 
 /** What {@linkcode withRetries} needs to know. */
 export interface RetryContext {
@@ -48,13 +64,20 @@ export interface RetryContext {
 /**
  * Runs `attempt` until it succeeds. A failure not worth another attempt, or
  * the last one, rejects: as it is after one attempt, else as a
- * {@linkcode RetriesExhaustedError} listing every attempt's error.
+ * {@linkcode RetriesExhaustedError} listing the error of every attempt since
+ * the count started again (see the module comment).
+ *
+ * @param progress How far the download has got, in bytes from where its
+ * attempts start (the bytes on disk, or a part's written), read after each
+ * failure: without it, every failure counts.
  */
 export async function withRetries(
   context: RetryContext,
   attempt: (n: number) => Promise<void>,
+  progress?: () => number,
 ): Promise<void> {
   const errors: unknown[] = [];
+  let furthest = progress?.() ?? 0;
   for (let n = 1;;) {
     try {
       return await attempt(n);
@@ -66,6 +89,15 @@ export async function withRetries(
         throw error;
       }
       if (error instanceof Rerun) continue;
+      if (progress !== undefined) {
+        const reached = progress();
+        if (reached - furthest >= PROGRESS_RENEWS_RETRIES) {
+          // It got somewhere: the retries are counted again.
+          n = 1;
+          errors.length = 0;
+        }
+        furthest = Math.max(furthest, reached);
+      }
       errors.push(error);
       if (!isRetryable(error) || n > context.options.retries) {
         throw errors.length > 1

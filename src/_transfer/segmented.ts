@@ -109,6 +109,7 @@ async function firstConnection(
     await withRetries(
       { ...watched, isFinal: (error) => error instanceof Handoff },
       () => attempt(watched, hooks),
+      () => transfer.partial.offset,
     );
     return undefined;
   } catch (error) {

@@ -28,7 +28,12 @@ import type { Transfer, TransferStrategy } from "./strategy.ts";
 
 /** The single-stream strategy: see the module comment. */
 export const singleStream: TransferStrategy = {
-  run: (transfer) => withRetries(transfer, () => attempt(transfer)),
+  run: (transfer) =>
+    withRetries(
+      transfer,
+      () => attempt(transfer),
+      () => transfer.partial.offset,
+    ),
 };
 
 /** What a strategy built on single-stream attempts hears of one. */

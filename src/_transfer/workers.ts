@@ -263,6 +263,7 @@ export class Workers {
                 error instanceof RangeIgnored,
             },
             () => this.#fetch(piece),
+            () => piece.written,
           );
         } catch (error) {
           pieces.release(piece);
