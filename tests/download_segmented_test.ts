@@ -463,16 +463,21 @@ test("Download with connections gives up, on minSpeed, a crawling connection onc
       connections: 4,
       minSpeed: MiB,
       minSpeedWindow: 300,
-      retries: 1,
+      // More than one: a loaded machine may starve a fast one too.
+      retries: 3,
       progress: (_d, current) => reports.push(current),
     });
     download.addEventListener("retry", ({ error }) => retries.push(error));
     download.start();
     await download.wait();
     assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
-    assert.equal(retries.length, 1);
-    const slow = retries[0];
-    assert.ok(slow instanceof TimeoutError && slow.phase === "slow", `${slow}`);
+    assert.ok(retries.length >= 1);
+    for (const slow of retries) {
+      assert.ok(
+        slow instanceof TimeoutError && slow.phase === "slow",
+        `${slow}`,
+      );
+    }
     // The crawler's answer was given up before its end.
     const crawled = log.ranges.indexOf(crawler ?? "");
     assert.ok(
