@@ -461,6 +461,7 @@ recognizedAcrossCopies(LockTimeoutError, "LockTimeoutError");
 /** What the commonest error numbers mean, in the same words on every runtime. */
 const FILE_SYSTEM_FAILURES: Record<string, string> = {
   EACCES: "permission denied",
+  EBUSY: "the file is busy (in use, or a mount point)",
   EDQUOT: "disk quota exceeded",
   EEXIST: "a file is in the way",
   EFBIG: "file too large",

@@ -611,7 +611,7 @@ test("DownloadManager.wait() rejects with a FileSystemError about the directory 
     assert.equal(error.path, dir.path);
     assert.match(
       error.message,
-      /^Cannot remove what dead processes left in ".+": failed \(EBUSY\)$/,
+      /^Cannot remove what dead processes left in ".+": the file is busy \(in use, or a mount point\) \(EBUSY\)$/,
     );
     return true;
   });
