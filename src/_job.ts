@@ -446,6 +446,7 @@ async function transferPausably(
     // Not paused (the usual): no promise to wait for.
     if (pause.paused) await pause.whenResumed(host.signal);
     const signal = pause.begin(host.signal);
+    let whole = false;
     try {
       // Chosen anew: a paused download may be in parts now.
       await chooseStrategy(spec.options, transfer.partial).run({
@@ -454,12 +455,20 @@ async function transferPausably(
         isCancellation: (error) =>
           host.isCancellation(error) || pause.stopped(error, signal),
       });
-      return;
+      whole = true;
     } catch (error) {
       if (!pause.stopped(error, signal)) throw error;
       await transfer.partial.close();
     } finally {
       pause.end();
     }
+    if (!whole) continue;
+    // Paused as its last bytes landed: the file is whole, and waits for the
+    // resume to be moved into place, as it would in parts.
+    if (pause.paused) {
+      await transfer.partial.close();
+      await pause.whenResumed(host.signal);
+    }
+    return;
   }
 }

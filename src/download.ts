@@ -246,9 +246,11 @@ export class Download extends DownloadStatus {
    * file, its sidecar and the destination's lock are kept. State
    * `"paused"` until {@linkcode Download.resume}. A download paused before
    * it starts, or while queued, sends no request until resumed; a paused
-   * download keeps its place in its manager's `concurrency`. Does nothing
-   * once the download has ended or while its complete file is being moved
-   * into place.
+   * download keeps its place in its manager's `concurrency`. Paused as its
+   * last bytes land, it keeps the whole file until resumed, then moves it
+   * into place without asking the server again. Does nothing once the
+   * download has ended or while its complete file is being moved into
+   * place.
    *
    * @returns A promise that resolves once no byte more will be written (the
    * file closed, the parts on disk recorded).

@@ -263,6 +263,33 @@ test("Download with connections, paused once every part is on disk, ends on resu
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download paused as its last byte lands stays paused, its whole file moved into place only on resume, without asking again", async () => {
+  await using server = await stallingServer();
+  await using dir = await tempDir();
+  const download = new Download(server.url, dir.join("f"), {
+    ...FAST,
+    connections: 1,
+  });
+  const states: string[] = [];
+  download.addEventListener("statechange", ({ state }) => states.push(state));
+  let paused: Promise<void> | undefined;
+  download.addEventListener("progress", ({ current, total }) => {
+    if (current === total) paused ??= download.pause();
+  });
+  download.start();
+  await reached(download, BODY.byteLength);
+  await paused;
+  assert.equal(download.state, "paused");
+  assert.ok(!(await dir.list()).includes("f"), "moved into place while paused");
+  const requests = server.log.ranges.length;
+  download.resume();
+  await download.wait();
+  assert.equal(server.log.ranges.length, requests);
+  assert.deepEqual(states, ["running", "paused", "running", "done"]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download with connections, paused mid-flow, reports every byte its parts recorded", async () => {
   const body = patternBytes(32 * MiB, 5);
   await using server = await serveFile({ body, etag: ETAG });
