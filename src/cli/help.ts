@@ -31,7 +31,9 @@ Options:
   -x, --connections N    connections per file, 1 to ${MAX_CONNECTIONS}, or auto: more
                          while they pay, where the server serves ranges
                          (default: ${DEFAULTS.connections})
-      --retries N        retries per download, 0 to 1000 (default: ${DEFAULTS.retries})
+      --retries N        retries per download, 0 to 1000 (default: ${DEFAULTS.retries});
+                         a failed attempt that moved the file on by a MiB
+                         or more is not counted
       --timeout SECONDS  connect and idle timeout (default: ${
   DEFAULTS.connectTimeout / 1000
 } and ${DEFAULTS.idleTimeout / 1000})
