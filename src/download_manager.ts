@@ -393,7 +393,6 @@ export class DownloadManager extends DownloadEventTarget {
 
   #finished(download: Download): void {
     this.#downloads.delete(download.getDest());
-    if (download.state === "failed") this.#failed ??= download;
     this.#queue.ended(download);
     const limit = this.#persistLimit;
     if (limit === null || download.state !== "done") return;
@@ -405,13 +404,16 @@ export class DownloadManager extends DownloadEventTarget {
 
   /**
    * Dispatches a download's event here (made only if this manager has had
-   * a listener of `type`); a queued one resumed may start.
+   * a listener of `type`); a queued one resumed may start. A download's
+   * `error` event is when it has failed: also after its finishedCallback,
+   * when its onStateChange throws at the end.
    */
   #relay(
     download: Download,
     type: keyof DownloadEventMap,
     make: () => DownloadEvent,
   ): void {
+    if (type === "error") this.#failed ??= download;
     if (listens(this, type)) this.dispatchEvent(make());
     if (type === "statechange" && download.state === "queued") {
       this.#queue.startNext();

@@ -382,6 +382,26 @@ test("DownloadManager.wait() rejects with the error of a download that failed be
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("DownloadManager.wait() rejects with the error an onStateChange threw at the end of a download that ended before it was called", async () => {
+  await using server = await startServer({
+    "/f": bytesRoute(patternBytes(10)),
+  });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  const download = manager.download(server.url("/f"), {
+    onStateChange: (_download, state) => {
+      if (state === "done") throw new Error("the callback failed");
+    },
+  });
+  await download?.wait({ raiseIfError: false });
+  assert.equal(download?.state, "failed");
+  await assert.rejects(manager.wait(), { message: "the callback failed" });
+  // Reported: the next wait() has nothing to say.
+  await manager.wait();
+  // The file stays in place, as the callback's documentation says.
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("DownloadManager.wait({ raiseIfError: false }) resolves despite errors", async () => {
   await using server = await startServer({ "/missing": statusRoute(404) });
   await using dir = await tempDir();
