@@ -57,6 +57,9 @@ export function join(download: Download, membership: Membership): void {
 
 const NOT_STARTED = "the download was not started: call start() first";
 
+/** An event to dispatch: its type, and how to make it. */
+type Outgoing = [keyof DownloadEventMap, () => DownloadEvent];
+
 /**
  * Downloads one file in the background. What it tells of itself (its
  * state, bytes, error, URL and destination) it has from
@@ -107,7 +110,7 @@ export class Download extends DownloadStatus {
   // Whether an event is being dispatched, and the events a listener caused
   // meanwhile (a pause, a cancel), to dispatch after it, in order.
   #dispatching = false;
-  #outbox: [keyof DownloadEventMap, () => DownloadEvent][] | undefined;
+  #outbox: Outgoing[] | undefined;
 
   static {
     enqueueDownload = (download) => download.#enqueue();
@@ -393,18 +396,41 @@ export class Download extends DownloadStatus {
 
   /**
    * Tells the state-change callback (its error becomes the download's),
-   * then the `statechange` listeners.
+   * then the `statechange` listeners. What the callback causes (it pauses
+   * or cancels the download) is told the listeners after this state, as
+   * what a listener causes is.
    */
   #emitState(): void {
-    const state = this.#tellState();
-    if (state === undefined) return;
-    // The callback failed a queued download: it ends there, as a cancel
-    // there ends it, rather than wait for a slot to run only to fail.
-    if (this.#status.failed && this.#status.phase === "queued") {
-      this.#finish();
+    if (this.#onStateChange === undefined) {
+      // No callback (the usual): nothing can come between.
+      const state = this.#tellState();
+      if (state === undefined) return;
+      this.#dispatch("statechange", () => new DownloadStateEvent(this, state));
       return;
     }
-    this.#dispatch("statechange", () => new DownloadStateEvent(this, state));
+    const state = this.state;
+    if (state === this.#told) return;
+    const outer = !this.#dispatching;
+    this.#dispatching = true;
+    try {
+      // Its place, before the events of what the callback does.
+      const event: Outgoing = [
+        "statechange",
+        () => new DownloadStateEvent(this, state),
+      ];
+      const outbox = this.#outbox ??= [];
+      outbox.push(event);
+      this.#tellState();
+      // The callback failed a queued download: it ends there, as a cancel
+      // there ends it, rather than wait for a slot to run only to fail.
+      if (this.#status.failed && this.#status.phase === "queued") {
+        outbox.splice(outbox.indexOf(event), 1);
+        this.#finish();
+      }
+      if (outer) this.#flush();
+    } finally {
+      if (outer) this.#dispatching = false;
+    }
   }
 
   /**
@@ -439,13 +465,16 @@ export class Download extends DownloadStatus {
     this.#dispatching = true;
     try {
       this.#send(type, make);
-      let next;
-      while ((next = this.#outbox?.shift()) !== undefined) {
-        this.#send(...next);
-      }
+      this.#flush();
     } finally {
       this.#dispatching = false;
     }
+  }
+
+  /** Sends the events waiting in the outbox, in order. */
+  #flush(): void {
+    let next;
+    while ((next = this.#outbox?.shift()) !== undefined) this.#send(...next);
   }
 
   #send(type: keyof DownloadEventMap, make: () => DownloadEvent): void {
