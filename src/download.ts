@@ -111,6 +111,9 @@ export class Download extends DownloadStatus {
   // meanwhile (a pause, a cancel), to dispatch after it, in order.
   #dispatching = false;
   #outbox: Outgoing[] | undefined;
+  // What onStateChange threw before the end: it stops the download, and is
+  // its error once it has ended (until then, error() tells none).
+  #callbackError: { error: unknown } | undefined;
 
   static {
     enqueueDownload = (download) => download.#enqueue();
@@ -423,7 +426,9 @@ export class Download extends DownloadStatus {
       this.#tellState();
       // The callback failed a queued download: it ends there, as a cancel
       // there ends it, rather than wait for a slot to run only to fail.
-      if (this.#status.failed && this.#status.phase === "queued") {
+      if (
+        this.#callbackError !== undefined && this.#status.phase === "queued"
+      ) {
         outbox.splice(outbox.indexOf(event), 1);
         this.#finish();
       }
@@ -444,7 +449,8 @@ export class Download extends DownloadStatus {
     try {
       this.#onStateChange?.(this, state);
     } catch (error) {
-      this.#fail(error);
+      if (this.#status.phase === "done") this.#fail(error);
+      else this.#callbackError ??= { error };
       this.#abortWith(error);
     }
     return state;
@@ -490,6 +496,8 @@ export class Download extends DownloadStatus {
         this.#status.revalidation = outcome;
       }
     } catch (error) {
+      // The callback's error first: what the job ends with is its effect.
+      this.#failFromCallback();
       if (!this.#isCancellation(error)) this.#fail(error);
       // Release the connection if the body was not read to its end.
       this.#abort.abort(error);
@@ -555,8 +563,16 @@ export class Download extends DownloadStatus {
     this.#status.error = error;
   }
 
+  /** Makes what onStateChange threw before the end the download's error. */
+  #failFromCallback(): void {
+    if (this.#callbackError !== undefined) {
+      this.#fail(this.#callbackError.error);
+    }
+  }
+
   #finish(): void {
     this.#status.phase = "done";
+    this.#failFromCallback();
     this.#unlisten();
     try {
       this.#finishedCallback?.(this);
