@@ -57,6 +57,9 @@ export function join(download: Download, membership: Membership): void {
 
 const NOT_STARTED = "the download was not started: call start() first";
 
+/** An event to dispatch: its type, and how to make it. */
+type Outgoing = [keyof DownloadEventMap, () => DownloadEvent];
+
 /**
  * Downloads one file in the background. What it tells of itself (its
  * state, bytes, error, URL and destination) it has from
@@ -107,7 +110,10 @@ export class Download extends DownloadStatus {
   // Whether an event is being dispatched, and the events a listener caused
   // meanwhile (a pause, a cancel), to dispatch after it, in order.
   #dispatching = false;
-  #outbox: [keyof DownloadEventMap, () => DownloadEvent][] | undefined;
+  #outbox: Outgoing[] | undefined;
+  // What onStateChange threw before the end: it stops the download, and is
+  // its error once it has ended (until then, error() tells none).
+  #callbackError: { error: unknown } | undefined;
 
   static {
     enqueueDownload = (download) => download.#enqueue();
@@ -395,18 +401,43 @@ export class Download extends DownloadStatus {
 
   /**
    * Tells the state-change callback (its error becomes the download's),
-   * then the `statechange` listeners.
+   * then the `statechange` listeners. What the callback causes (it pauses
+   * or cancels the download) is told the listeners after this state, as
+   * what a listener causes is.
    */
   #emitState(): void {
-    const state = this.#tellState();
-    if (state === undefined) return;
-    // The callback failed a queued download: it ends there, as a cancel
-    // there ends it, rather than wait for a slot to run only to fail.
-    if (this.#status.failed && this.#status.phase === "queued") {
-      this.#finish();
+    if (this.#onStateChange === undefined) {
+      // No callback (the usual): nothing can come between.
+      const state = this.#tellState();
+      if (state === undefined) return;
+      this.#dispatch("statechange", () => new DownloadStateEvent(this, state));
       return;
     }
-    this.#dispatch("statechange", () => new DownloadStateEvent(this, state));
+    const state = this.state;
+    if (state === this.#told) return;
+    const outer = !this.#dispatching;
+    this.#dispatching = true;
+    try {
+      // Its place, before the events of what the callback does.
+      const event: Outgoing = [
+        "statechange",
+        () => new DownloadStateEvent(this, state),
+      ];
+      const outbox = this.#outbox ??= [];
+      outbox.push(event);
+      this.#tellState();
+      // The callback failed a queued download: it ends there, as a cancel
+      // there ends it, rather than wait for a slot to run only to fail.
+      if (
+        this.#callbackError !== undefined && this.#status.phase === "queued"
+      ) {
+        outbox.splice(outbox.indexOf(event), 1);
+        this.#finish();
+      }
+      if (outer) this.#flush();
+    } finally {
+      if (outer) this.#dispatching = false;
+    }
   }
 
   /**
@@ -420,7 +451,8 @@ export class Download extends DownloadStatus {
     try {
       this.#onStateChange?.(this, state);
     } catch (error) {
-      this.#fail(error);
+      if (this.#status.phase === "done") this.#fail(error);
+      else this.#callbackError ??= { error };
       this.#abortWith(error);
     }
     return state;
@@ -441,13 +473,16 @@ export class Download extends DownloadStatus {
     this.#dispatching = true;
     try {
       this.#send(type, make);
-      let next;
-      while ((next = this.#outbox?.shift()) !== undefined) {
-        this.#send(...next);
-      }
+      this.#flush();
     } finally {
       this.#dispatching = false;
     }
+  }
+
+  /** Sends the events waiting in the outbox, in order. */
+  #flush(): void {
+    let next;
+    while ((next = this.#outbox?.shift()) !== undefined) this.#send(...next);
   }
 
   #send(type: keyof DownloadEventMap, make: () => DownloadEvent): void {
@@ -463,6 +498,8 @@ export class Download extends DownloadStatus {
         this.#status.revalidation = outcome;
       }
     } catch (error) {
+      // The callback's error first: what the job ends with is its effect.
+      this.#failFromCallback();
       if (!this.#isCancellation(error)) this.#fail(error);
       // Release the connection if the body was not read to its end.
       this.#abort.abort(error);
@@ -528,8 +565,16 @@ export class Download extends DownloadStatus {
     this.#status.error = error;
   }
 
+  /** Makes what onStateChange threw before the end the download's error. */
+  #failFromCallback(): void {
+    if (this.#callbackError !== undefined) {
+      this.#fail(this.#callbackError.error);
+    }
+  }
+
   #finish(): void {
     this.#status.phase = "done";
+    this.#failFromCallback();
     this.#unlisten();
     try {
       this.#finishedCallback?.(this);

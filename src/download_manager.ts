@@ -69,8 +69,12 @@ export class DownloadManager extends DownloadEventTarget {
   #persistLimit: PersistLimit | null;
   #queue: DownloadQueue;
   #budget: ConnectionBudget;
-  // Every download not yet ended, by destination (running and queued).
+  // The download of each destination that is neither canceled nor ended
+  // (running, queued or paused): what download() returns for its name.
   #downloads = new Map<string, Download>();
+  // Every download not yet ended, canceled ones still cleaning up too: what
+  // wait() waits for.
+  #live = new Set<Download>();
   // Absolute paths downloaded or found present by this manager: in use.
   #used = new Set<string>();
   #bookkeeping: Promise<void>;
@@ -136,7 +140,9 @@ export class DownloadManager extends DownloadEventTarget {
    * is its identity (see {@linkcode Download}).
    * @param options See {@linkcode ManagerDownloadOptions}.
    * @returns The started download (or queued, when `concurrency` downloads
-   * are running); the one already running or queued for that name; or
+   * are running); the one already running, queued or paused for that name
+   * (not one canceled: a canceled download's name is downloaded anew, once
+   * the canceled one has let go of the file's lock); or
    * `null` if the file is already there (its access time is
    * then set to now, so that a {@linkcode PersistLimit} keeps it). With
    * `sha256` or `integrity`, a file there is checked first: the download
@@ -182,7 +188,9 @@ export class DownloadManager extends DownloadEventTarget {
     const expected = parseExpected(href, options.integrity, options.sha256);
     const dest = join(this.destdir, name);
     const running = this.#downloads.get(dest);
-    if (running !== undefined) {
+    // A canceled one still ending is not returned: asked for again, the
+    // file is downloaded anew (after it, which holds the lock until then).
+    if (running !== undefined && !running.isCanceled()) {
       if (options.progress) running.setProgress(options.progress);
       return running;
     }
@@ -223,6 +231,7 @@ export class DownloadManager extends DownloadEventTarget {
       cache: revalidation && { revalidation },
     });
     this.#downloads.set(dest, download);
+    this.#live.add(download);
     this.#used.add(resolve(dest));
     if (this.#paused) void download.pause();
     this.#queue.add(download, this.#paused);
@@ -231,7 +240,9 @@ export class DownloadManager extends DownloadEventTarget {
 
   /**
    * Cancels the running downloads for which `cancelIf` returns true (all of
-   * them without it).
+   * them without it), queued and paused ones too. A later
+   * {@linkcode DownloadManager.download} of a canceled one's name starts a
+   * new download.
    *
    * @param cancelIf Chooses the downloads to cancel.
    * @param options See {@linkcode CancelOptions}: `keepPartial` keeps what
@@ -246,7 +257,7 @@ export class DownloadManager extends DownloadEventTarget {
     cancelIf?: (download: Download) => boolean,
     options: CancelOptions = {},
   ): void {
-    for (const download of [...this.#downloads.values()]) {
+    for (const download of [...this.#live]) {
       if (cancelIf === undefined || cancelIf(download)) {
         download.cancel(options);
       }
@@ -270,7 +281,7 @@ export class DownloadManager extends DownloadEventTarget {
   async pause(): Promise<void> {
     this.#paused = true;
     await Promise.all(
-      [...this.#downloads.values()].map((download) => download.pause()),
+      [...this.#live].map((download) => download.pause()),
     );
   }
 
@@ -285,7 +296,7 @@ export class DownloadManager extends DownloadEventTarget {
    */
   resume(): void {
     this.#paused = false;
-    for (const download of [...this.#downloads.values()]) download.resume();
+    for (const download of [...this.#live]) download.resume();
   }
 
   /**
@@ -331,7 +342,7 @@ export class DownloadManager extends DownloadEventTarget {
   events(options: EventsOptions = {}): AsyncIterableIterator<DownloadEvent> {
     return eventStream(
       this,
-      (event) => this.#downloads.size === 0 && endsDownload(event),
+      (event) => this.#live.size === 0 && endsDownload(event),
       options.signal,
     );
   }
@@ -357,7 +368,7 @@ export class DownloadManager extends DownloadEventTarget {
    * ```
    */
   async wait(options: WaitOptions = {}): Promise<void> {
-    const downloads = [...this.#downloads.values()];
+    const downloads = [...this.#live];
     await Promise.all(
       downloads.map((download) => download.wait({ raiseIfError: false })),
     );
@@ -392,8 +403,9 @@ export class DownloadManager extends DownloadEventTarget {
   }
 
   #finished(download: Download): void {
-    this.#downloads.delete(download.getDest());
-    if (download.state === "failed") this.#failed ??= download;
+    this.#live.delete(download);
+    const dest = download.getDest();
+    if (this.#downloads.get(dest) === download) this.#downloads.delete(dest);
     this.#queue.ended(download);
     const limit = this.#persistLimit;
     if (limit === null || download.state !== "done") return;
@@ -405,13 +417,16 @@ export class DownloadManager extends DownloadEventTarget {
 
   /**
    * Dispatches a download's event here (made only if this manager has had
-   * a listener of `type`); a queued one resumed may start.
+   * a listener of `type`); a queued one resumed may start. A download's
+   * `error` event is when it has failed: also after its finishedCallback,
+   * when its onStateChange throws at the end.
    */
   #relay(
     download: Download,
     type: keyof DownloadEventMap,
     make: () => DownloadEvent,
   ): void {
+    if (type === "error") this.#failed ??= download;
     if (listens(this, type)) this.dispatchEvent(make());
     if (type === "statechange" && download.state === "queued") {
       this.#queue.startNext();

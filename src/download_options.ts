@@ -79,6 +79,8 @@ export interface DownloadOptions extends TransferOptions {
    * becomes the download's error. Thrown at the last change (to `"done"`),
    * it ends the download `"failed"`, which it is told next (a downloaded
    * file stays in place); the events then tell `error` and `"failed"`.
+   * What it does to the download (a pause, a cancel) reaches the
+   * `statechange` listeners after the state it was told.
    *
    * @default {undefined}
    */

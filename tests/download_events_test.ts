@@ -454,6 +454,55 @@ test("Download's listeners hear its states in order when one of them pauses or c
   ]);
 });
 
+test("Download's listeners hear its states in order when its onStateChange pauses or cancels it", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  // The callback pauses it as it starts: listeners hear "running" before
+  // "paused", as the state went, and the callback was told.
+  const told: string[] = [];
+  const download = new Download(server.url(), dir.join("f"), {
+    ...FAST,
+    onStateChange: (download, state) => {
+      told.push(state);
+      if (told.length === 1) void download.pause();
+    },
+  });
+  const states: string[] = [];
+  download.addEventListener("statechange", ({ state }) => states.push(state));
+  download.start();
+  assert.equal(download.state, "paused");
+  assert.deepEqual(told, ["running", "paused"]);
+  assert.deepEqual(states, ["running", "paused"]);
+  download.resume();
+  await download.wait();
+  assert.deepEqual(states, ["running", "paused", "running", "done"]);
+  // A queued download whose callback cancels it: the manager's listeners
+  // hear "queued", then "canceled", its last.
+  const manager = new DownloadManager(dir.join("m"), {
+    ...FAST,
+    concurrency: 1,
+  });
+  const heard: string[] = [];
+  manager.addEventListener("statechange", ({ state, download }) => {
+    heard.push(
+      `${download.getDest() === dir.join("m", "g") ? "g" : "f"}: ${state}`,
+    );
+  });
+  manager.download(server.url("/f"));
+  manager.download(server.url("/g"), {
+    onStateChange: (download, state) => {
+      if (state === "queued") download.cancel();
+    },
+  });
+  await manager.wait({ raiseIfError: false });
+  assert.deepEqual(heard, [
+    "f: running",
+    "g: queued",
+    "g: canceled",
+    "f: done",
+  ]);
+});
+
 test("Download's seed callbacks and its events both hear everything", async () => {
   await using server = await serve();
   await using dir = await tempDir();

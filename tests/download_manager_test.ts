@@ -22,6 +22,7 @@ import {
   bytesRoute,
   deferred,
   patternBytes,
+  serveFile,
   startServer,
   statusRoute,
 } from "./_helpers/server.ts";
@@ -260,6 +261,65 @@ test("DownloadManager.download() returns the running download for the same name 
   assert.deepEqual(secondReports, [0, 8]);
 });
 
+test("DownloadManager.download() after cancel() starts a new download of the name, not the canceled one", async () => {
+  const gate = deferred();
+  const started = deferred();
+  const body = patternBytes(10);
+  await using server = await startServer({
+    "/f": bytesRoute(body, { gate: gate.promise, gateAt: 5 }),
+  });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  const first = manager.download(server.url("/f"), {
+    progress: () => started.resolve(),
+  });
+  await started.promise;
+  manager.cancel();
+  const second = manager.download(server.url("/f"));
+  assert.ok(second instanceof Download);
+  assert.notEqual(second, first);
+  assert.equal(second.isCanceled(), false);
+  // Asked again while the second is there: the second.
+  assert.equal(manager.download(server.url("/f")), second);
+  gate.resolve();
+  // wait() covers the canceled one too, which was running when it was called.
+  await assert.rejects(manager.wait(), DownloadInterrupt);
+  assert.equal(first?.state, "canceled");
+  assert.equal(second.state, "done");
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+  assert.deepEqual(await dir.list(), ["f"]);
+  assert.equal(manager.download(server.url("/f")), null);
+});
+
+test("DownloadManager.download() after cancel(undefined, { keepPartial: true }) resumes the kept partial file in a new download", async () => {
+  const release = deferred();
+  const body = patternBytes(64 * 1024);
+  await using file = await serveFile({
+    body,
+    etag: '"v1"',
+    faults: [{ stallAfter: 16 * 1024, release: release.promise }],
+  });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { chunkSize: 4096 });
+  const stalled = deferred();
+  const first = manager.download(file.url(), {
+    progress: (_d, current) => {
+      if (current === 16 * 1024) stalled.resolve();
+    },
+  });
+  await stalled.promise;
+  manager.cancel(undefined, { keepPartial: true });
+  const second = manager.download(file.url());
+  assert.notEqual(second, first);
+  release.resolve();
+  await assert.rejects(manager.wait(), DownloadInterrupt);
+  assert.equal(first?.partialKept, true);
+  assert.equal(second?.state, "done");
+  assert.deepEqual(file.log.ranges, [null, `bytes=${16 * 1024}-`]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("DownloadManager.download() returns null for a file already there and marks it used", async () => {
   await using server = await startServer({ "/f": bytesRoute(patternBytes(3)) });
   await using dir = await tempDir();
@@ -379,6 +439,26 @@ test("DownloadManager.wait() rejects with the error of a download that failed be
   });
   // Reported: the next wait() has nothing to say.
   await manager.wait();
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("DownloadManager.wait() rejects with the error an onStateChange threw at the end of a download that ended before it was called", async () => {
+  await using server = await startServer({
+    "/f": bytesRoute(patternBytes(10)),
+  });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  const download = manager.download(server.url("/f"), {
+    onStateChange: (_download, state) => {
+      if (state === "done") throw new Error("the callback failed");
+    },
+  });
+  await download?.wait({ raiseIfError: false });
+  assert.equal(download?.state, "failed");
+  await assert.rejects(manager.wait(), { message: "the callback failed" });
+  // Reported: the next wait() has nothing to say.
+  await manager.wait();
+  // The file stays in place, as the callback's documentation says.
   assert.deepEqual(await dir.list(), ["f"]);
 });
 

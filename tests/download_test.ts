@@ -308,6 +308,28 @@ test("Download keeps an error over a cancel that came with it", async () => {
   assert.deepEqual(await dir.list(), []);
 });
 
+test("Download has no error until it has ended when its onStateChange throws as it starts", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(4)) });
+  await using dir = await tempDir();
+  const boom = new Error("boom");
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    onStateChange: (_d, state) => {
+      if (state === "running") throw boom;
+    },
+  });
+  download.start();
+  // Still running (it stops at once, but has not ended): no error yet, as
+  // error() and the seed's raise_if_error() say.
+  assert.equal(download.state, "running");
+  assert.equal(download.isRunning(), true);
+  assert.equal(download.error(), undefined);
+  download.raiseIfError();
+  await assert.rejects(download.wait(), (error) => error === boom);
+  assert.equal(download.state, "failed");
+  assert.equal(download.error(), boom);
+  assert.deepEqual(await dir.list(), []);
+});
+
 test("Download makes an error thrown by finishedCallback its error", async () => {
   await using server = await startServer({ "/f": bytesRoute(patternBytes(4)) });
   await using dir = await tempDir();
