@@ -11,6 +11,7 @@ import { assertFileName, fileNameFromUrl } from "./_disk/file_name.ts";
 import { asFileSystemError } from "./_disk/file_system_failure.ts";
 import { removeLeftovers } from "./_disk/leftovers.ts";
 import { isCacheHit } from "./_cache.ts";
+import { inUse, shareInUse } from "./_in_use.ts";
 import { parseExpected } from "./_body/integrity.ts";
 import { sourcesOf } from "./_job.ts";
 import { DownloadQueue } from "./_queue.ts";
@@ -125,6 +126,7 @@ export class DownloadManager extends DownloadEventTarget {
     }
     const limit = this.#persistLimit;
     if (limit !== null) {
+      shareInUse(limit, this.#used);
       this.#track(
         () => limit.registerDirContent(destdir),
         `Cannot register the files of "${destdir}" with its PersistLimit`,
@@ -411,7 +413,8 @@ export class DownloadManager extends DownloadEventTarget {
     if (limit === null || download.state !== "done") return;
     this.#track(async () => {
       await limit.registerFile(download.getDest());
-      await limit.removeOldFiles({ keep: (path) => this.#used.has(path) });
+      // What this manager uses, and any other sharing the limit.
+      await limit.removeOldFiles({ keep: (path) => inUse(limit, path) });
     }, `Cannot keep "${this.destdir}" under its PersistLimit`);
   }
 

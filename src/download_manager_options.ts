@@ -51,7 +51,8 @@ export interface DownloadManagerOptions extends TransferOptions {
   /**
    * Keeps the directory under a size limit: its files are registered when the
    * manager is created, each downloaded file when it completes, and old files
-   * are removed after each download.
+   * are removed after each download: never one that this manager, or any
+   * other sharing the same `PersistLimit`, downloaded or found present.
    *
    * @default {null} (no limit)
    */

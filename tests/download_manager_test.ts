@@ -621,6 +621,28 @@ test("DownloadManager's PersistLimit evicts only files the manager has not used,
   assert.deepEqual(await dir.list(), ["hit", "n0", "n1", "n2"]);
 });
 
+test("DownloadManagers sharing a PersistLimit never evict a file another of them uses", async () => {
+  await using server = await startServer({
+    "/a": bytesRoute(patternBytes(10)),
+    "/b": bytesRoute(patternBytes(10)),
+  });
+  await using dir = await tempDir();
+  await mkdir(dir.join("one"));
+  await mkdir(dir.join("two"));
+  // One limit for two directories, each with its own manager.
+  const persistLimit = new PersistLimit(15, { fileLimit: 1 });
+  const one = new DownloadManager(dir.join("one"), { persistLimit });
+  const two = new DownloadManager(dir.join("two"), { persistLimit });
+  one.download(server.url("/a"));
+  await one.wait();
+  // "a" is one's: its program uses it. Two's download puts the limit over,
+  // and "a", the oldest, is no one's to remove.
+  two.download(server.url("/b"));
+  await two.wait();
+  assert.deepEqual(await dir.list("one"), ["a"]);
+  assert.deepEqual(await dir.list("two"), ["b"]);
+});
+
 test("DownloadManager removes dead processes' leftovers older than leftoverMaxAge when it starts", async () => {
   await using dir = await tempDir();
   const old = partialPaths(dir.join("old.bin"));
