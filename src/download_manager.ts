@@ -144,7 +144,8 @@ export class DownloadManager extends DownloadEventTarget {
    * @returns The started download (or queued, when `concurrency` downloads
    * are running); the one already running, queued or paused for that name
    * (not one canceled: a canceled download's name is downloaded anew, once
-   * the canceled one has let go of the file's lock); or
+   * the canceled one has let go of the file's lock), whose options stay its
+   * own (only a new `progress` callback replaces its one); or
    * `null` if the file is already there (its access time is
    * then set to now, so that a {@linkcode PersistLimit} keeps it). With
    * `sha256` or `integrity`, a file there is checked first: the download
