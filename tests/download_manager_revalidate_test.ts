@@ -395,16 +395,17 @@ test("PersistLimit removes a manager's record with the file it evicts", async ()
     "/b",
   ]);
   await using dir = await tempDir();
-  const persistLimit = new PersistLimit(OLD.byteLength + 1, { fileLimit: 1 });
   const manager = new DownloadManager(dir.path, {
     ...FAST,
-    persistLimit,
     revalidate: "always",
   });
   manager.download(server.url("/a"));
   await manager.wait();
   assert.deepEqual(await dir.list(), withRecords("a"));
-  // Another manager: this one keeps what it used.
+  // Another manager, with a limit this one does not share (a manager
+  // keeps what it used, and so does any sharing its limit): "a" is no
+  // one's in use.
+  const persistLimit = new PersistLimit(OLD.byteLength + 1, { fileLimit: 1 });
   const next = new DownloadManager(dir.path, {
     ...FAST,
     persistLimit,
