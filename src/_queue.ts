@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Download, enqueue } from "./download.ts";
+import { dequeue, type Download, enqueue } from "./download.ts";
 
 /** The downloads a manager runs, and those waiting for a slot. */
 export class DownloadQueue {
@@ -25,7 +25,7 @@ export class DownloadQueue {
   add(download: Download, paused: boolean): void {
     if (this.#running.size < this.#concurrency && !paused) {
       this.#running.add(download);
-      download.start();
+      dequeue(download);
     } else {
       enqueue(download);
       this.#waiting.push(download);
@@ -55,7 +55,7 @@ export class DownloadQueue {
       this.#waiting.splice(i, 1);
       if (next.state !== "queued") continue; // canceled while it waited
       this.#running.add(next);
-      next.start();
+      dequeue(next);
     }
   }
 }

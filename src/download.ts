@@ -43,11 +43,17 @@ import { expectListeners } from "./_listeners.ts";
 // Let the manager put a download in its queue, and share what it shares,
 // without a public method.
 let enqueueDownload: (download: Download) => void;
+let dequeueDownload: (download: Download) => void;
 let joinDownload: (download: Download, membership: Membership) => void;
 
 /** Marks `download` as waiting in a manager's queue (state `"queued"`). */
 export function enqueue(download: Download): void {
   enqueueDownload(download);
+}
+
+/** Starts `download`, idle or waiting in its manager's queue. */
+export function dequeue(download: Download): void {
+  dequeueDownload(download);
 }
 
 /** Makes `download` one of a manager's (before it starts). */
@@ -117,6 +123,7 @@ export class Download extends DownloadStatus {
 
   static {
     enqueueDownload = (download) => download.#enqueue();
+    dequeueDownload = (download) => download.#begin();
     joinDownload = (download, membership) => download.#membership = membership;
   }
 
@@ -159,8 +166,10 @@ export class Download extends DownloadStatus {
 
   /**
    * Starts the download in the background. A download runs at most once: a
-   * second call (or a call after a cancel) throws. With its `signal` aborted
-   * already, it is canceled at once, without running.
+   * second call (or a call after a cancel) throws, and so does a call on a
+   * download its manager queued (it runs it when a slot is free: see
+   * `concurrency`). With its `signal` aborted already, it is canceled at
+   * once, without running.
    *
    * @example Start, then wait
    * ```ts ignore
@@ -170,16 +179,22 @@ export class Download extends DownloadStatus {
    * ```
    */
   start(): void {
-    if (
-      (this.#status.phase !== "idle" && this.#status.phase !== "queued") ||
-      this.#status.canceled
-    ) {
+    if (this.#status.phase !== "idle" || this.#status.canceled) {
       throw new Error(
         `Cannot start download of "${this.#spec.url}": it was already ${
-          this.#status.canceled ? "canceled" : "started"
+          this.#status.canceled
+            ? "canceled"
+            : this.#status.phase === "queued"
+            ? "started by its manager, which runs it when a slot is free"
+            : "started"
         }`,
       );
     }
+    this.#begin();
+  }
+
+  /** Runs the download, idle or waiting in its manager's queue. */
+  #begin(): void {
     // Its signal aborted already: canceled before it runs, as in the queue.
     if (this.#signal?.aborted) {
       this.cancel();

@@ -127,6 +127,27 @@ test("DownloadManager runs at most concurrency downloads and starts the queued o
   assert.deepEqual(await dir.list(), ["0", "1", "2", "3", "4"]);
 });
 
+test("Download.start() of a queued download throws: the manager runs it when a slot is free, never more than concurrency at once", async () => {
+  await using setup = await gatedManager(3, 1);
+  const { gate, server, manager } = setup;
+  const downloads = [0, 1, 2].map((i) =>
+    manager.download(setup.url(`/${i}`)) as Download
+  );
+  const queued = downloads[2] as Download;
+  assert.equal(queued.state, "queued");
+  assert.throws(() => queued.start(), {
+    message: `Cannot start download of "${
+      setup.url("/2")
+    }": it was already started by its manager, which runs it when a slot is free`,
+  });
+  assert.equal(queued.state, "queued");
+  await server.arrived(1);
+  gate.resolve();
+  await manager.wait();
+  assert.equal(server.maxInFlight(), 1);
+  assert.deepEqual(downloads.map((d) => d.state), ["done", "done", "done"]);
+});
+
 test("DownloadManager with concurrency Infinity starts everything at once", async () => {
   await using setup = await gatedManager(4, Infinity);
   const { gate, server, manager } = setup;
