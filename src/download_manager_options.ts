@@ -49,9 +49,10 @@ export interface DownloadManagerOptions extends TransferOptions {
    */
   fetch?: typeof fetch | undefined;
   /**
-   * Keeps the directory under a size limit: its files are registered when the
-   * manager is created, each downloaded file when it completes, and old files
-   * are removed after each download.
+   * Keeps the directory under a size limit (but its last `fileLimit` files,
+   * however large: see {@linkcode PersistLimit}): its files are registered
+   * when the manager is created, each downloaded file when it completes, and
+   * old files are removed after each download.
    *
    * @default {null} (no limit)
    */
