@@ -4,8 +4,7 @@
 // partial file and the sidecar naming it), so that a resumed download is
 // sent only the bytes past the offset under test.
 
-import { writeFile } from "node:fs/promises";
-import { truncate } from "node:fs/promises";
+import { truncate, writeFile } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import { basename } from "node:path";
 import { partialFile, partialPaths } from "../../src/_disk/names.ts";
@@ -100,13 +99,17 @@ export function virtualFileRoute(
   return { route, log };
 }
 
+/** Writes `bytes`, resolving once the client can take more, or is gone. */
 function write(response: ServerResponse, bytes: Uint8Array): Promise<void> {
+  if (response.write(bytes)) return Promise.resolve();
   return new Promise((resolve) => {
-    if (response.write(bytes)) resolve();
-    else {
-      response.once("drain", resolve);
-      response.once("close", resolve);
-    }
+    const done = (): void => {
+      response.off("drain", done);
+      response.off("close", done);
+      resolve();
+    };
+    response.once("drain", done);
+    response.once("close", done);
   });
 }
 
