@@ -33,15 +33,18 @@ export function fileAt(url: string, dest: string): FileFacts | undefined {
 
 /**
  * Whether the file at `dest` holds the bytes `expected` names (a digest
- * check of the whole file). A file removed meanwhile does not.
+ * check of the whole file). A file removed meanwhile does not. Aborting
+ * `signal` stops the check (a big file takes seconds to read), rejecting
+ * with its reason.
  */
 export async function holdsDigest(
   dest: string,
   expected: Expected,
+  signal?: AbortSignal,
 ): Promise<boolean> {
   const check = await IntegrityCheck.create(expected);
   try {
-    await check.hashFile(dest);
+    await check.hashFile(dest, signal);
   } catch (error) {
     if (error instanceof NotFoundError) return false;
     throw error;

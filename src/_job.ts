@@ -286,7 +286,7 @@ async function transferUnderLock(
     // The digest names the bytes wanted: a file there that holds them is
     // kept, asked of no server; one that does not (corrupt, or another
     // version) is downloaded again, over it, unconditionally.
-    if (await holdsDigest(spec.dest, spec.expected)) {
+    if (await holdsDigest(spec.dest, spec.expected, host.signal)) {
       return touch(spec.dest, present) ? "skipped" : "gone";
     }
   } else if (present !== undefined && revalidation !== undefined) {
@@ -312,6 +312,8 @@ async function transferUnderLock(
   let counted = hostName;
   budget.acquireFirst(counted);
   try {
+    // A prefix adopted from a dead writer goes into the digest first.
+    await partial.hashAdopted(host.signal);
     const transfer: Transfer = {
       url: spec.url,
       source: spec.url,

@@ -49,10 +49,12 @@ export interface DownloadManagerOptions extends TransferOptions {
    */
   fetch?: typeof fetch | undefined;
   /**
-   * Keeps the directory under a size limit: its files are registered when the
-   * manager is created, each downloaded file when it completes, and old files
-   * are removed after each download: never one that this manager, or any
-   * other sharing the same `PersistLimit`, downloaded or found present.
+   * Keeps the directory under a size limit (but its last `fileLimit` files,
+   * however large: see {@linkcode PersistLimit}): its files are registered
+   * when the manager is created, each downloaded file when it completes, and
+   * old files are removed after each download: never one that this manager,
+   * or any other sharing the same `PersistLimit`, downloaded or found
+   * present.
    *
    * @default {null} (no limit)
    */

@@ -52,11 +52,14 @@ function assertLimit(name: string, value: number): void {
 
 /**
  * Keeps a list of files and removes the oldest ones when their total size
- * reaches a limit. "Oldest" means least recently accessed (the access time,
- * read again at each {@linkcode PersistLimit.removeOldFiles}). Only files
- * that were registered are ever removed.
+ * reaches a limit, but never the last `fileLimit` ones (5 by default),
+ * however large: five files of 4 GiB stay under a limit of 2 GiB, and a
+ * limit meant to hold files that large takes a `fileLimit` of 1. "Oldest"
+ * means least recently accessed (the access time, read again at each
+ * {@linkcode PersistLimit.removeOldFiles}). Only files that were registered
+ * are ever removed.
  *
- * @example Keep a cache directory under 1 GiB
+ * @example Keep a cache directory under 1 GiB, but its 5 newest files
  * ```ts ignore
  * import { PersistLimit } from "@x/dlmanager";
  *

@@ -3,12 +3,19 @@
 
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
-import { fileAt, isCacheHit, remember, touch } from "../src/_cache.ts";
+import {
+  fileAt,
+  holdsDigest,
+  isCacheHit,
+  remember,
+  touch,
+} from "../src/_cache.ts";
 import { readRecord, recordPath } from "../src/_disk/record.ts";
 import { wallClock } from "../src/_revalidation.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
@@ -116,3 +123,21 @@ test(
     }
   },
 );
+
+test("holdsDigest() tells whether a file holds a digest's bytes, and stops with the signal's reason once it is aborted", async () => {
+  await using dir = await tempDir();
+  const path = dir.join("a.bin");
+  await writeFile(path, "hello");
+  const expected = {
+    algorithm: "sha256",
+    digest: createHash("sha256").update("hello").digest("hex"),
+    encoding: "hex",
+  } as const;
+  assert.equal(await holdsDigest(path, expected), true);
+  assert.equal(await holdsDigest(dir.join("none"), expected), false);
+  const reason = new Error("canceled");
+  await assert.rejects(
+    holdsDigest(path, expected, AbortSignal.abort(reason)),
+    (error) => error === reason,
+  );
+});

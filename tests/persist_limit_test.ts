@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, rm, stat, truncate, utimes, writeFile } from "node:fs/promises";
 import { basename, relative } from "node:path";
 import { test } from "node:test";
 import { PersistLimit } from "../mod.ts";
@@ -262,4 +262,26 @@ test("PersistLimit.removeOldFiles() skips a file it may not remove (another user
   } finally {
     await refused.undo();
   }
+});
+
+test("PersistLimit keeps its last fileLimit files over a limit they pass, however large: five of 3 GiB stay under 10 GiB", async () => {
+  // Sparse files: their sizes, past 2^32 together, cost no disk.
+  await using dir = await tempDir();
+  const GiB = 1024 ** 3;
+  const names = ["a", "b", "c", "d", "e", "f"];
+  for (const [index, name] of names.entries()) {
+    await writeFile(dir.join(name), new Uint8Array(0));
+    await truncate(dir.join(name), 3 * GiB);
+    await utimes(dir.join(name), BASE + index, BASE + index);
+  }
+  const limit = new PersistLimit(10 * GiB);
+  await limit.registerDirContent(dir.path);
+  await limit.removeOldFiles();
+  // 18 GiB: a goes, then 5 files are left, 15 GiB of them.
+  assert.deepEqual(await dir.list(), ["b", "c", "d", "e", "f"]);
+  const one = new PersistLimit(10 * GiB, { fileLimit: 1 });
+  await one.registerDirContent(dir.path);
+  await one.removeOldFiles();
+  // 15 GiB: b and c go, 9 GiB are left.
+  assert.deepEqual(await dir.list(), ["d", "e", "f"]);
 });

@@ -144,10 +144,17 @@ export class IntegrityCheck {
     this.#hash = this.#createHash(this.#expected.algorithm);
   }
 
-  /** Feeds the bytes of the file at `path` to the hash, in file order. */
-  async hashFile(path: string): Promise<void> {
+  /**
+   * Feeds the bytes of the file at `path` to the hash, in file order.
+   * Aborting `signal` stops it before the next read, rejecting with the
+   * signal's reason: a file of many gigabytes takes seconds to hash, and a
+   * cancel must not wait for them.
+   */
+  async hashFile(path: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     for await (const bytes of fs.readChunks(path, HASH_READ_SIZE)) {
       this.update(bytes);
+      signal?.throwIfAborted();
     }
   }
 

@@ -61,6 +61,8 @@ export class PartialFile {
   #onDisk = false;
   #sidecar = false;
   #integrity: IntegrityCheck | undefined;
+  // Whether the prefix adopted is still to be fed to `#integrity`.
+  #unhashed = false;
 
   private constructor(
     paths: PartialPaths,
@@ -81,7 +83,8 @@ export class PartialFile {
    * lock was taken over (from a process proven dead, or from a download that
    * left its partial file to be resumed: see {@linkcode FileLock.leave}), adopts
    * the partial file the sidecar vouches for, if its writer is proven dead
-   * or released it; the bytes adopted are fed to `integrity` first.
+   * or released it. The bytes adopted are fed to `integrity` by
+   * {@linkcode PartialFile.hashAdopted}, before any byte is written.
    */
   static async open(
     paths: PartialPaths,
@@ -152,9 +155,26 @@ export class PartialFile {
     return await fs.openAt(this.#path, offset);
   }
 
-  /** Feeds the bytes on disk, in file order, to `integrity`. */
-  async hash(integrity: IntegrityCheck): Promise<void> {
-    await integrity.hashFile(this.#path);
+  /**
+   * Feeds the bytes on disk, in file order, to `integrity`. Aborting
+   * `signal` stops it before the next read, rejecting with its reason: a
+   * file of many gigabytes takes seconds to read.
+   */
+  async hash(integrity: IntegrityCheck, signal?: AbortSignal): Promise<void> {
+    await integrity.hashFile(this.#path, signal);
+  }
+
+  /**
+   * Feeds the bytes adopted from a dead writer's partial file (a prefix:
+   * see {@linkcode PartialFile.open}) to the download's digest, once; a
+   * no-op otherwise. Aborting `signal` stops it, as for
+   * {@linkcode PartialFile.hash}.
+   */
+  async hashAdopted(signal: AbortSignal): Promise<void> {
+    const integrity = this.#integrity;
+    if (!this.#unhashed || integrity === undefined) return;
+    await this.hash(integrity, signal);
+    this.#unhashed = false;
   }
 
   /**
@@ -246,6 +266,7 @@ export class PartialFile {
     this.vouched = undefined;
     this.total = undefined;
     this.ranges = undefined;
+    this.#unhashed = false;
     await removeIfPresent(this.#path);
     this.#onDisk = false;
     await this.#removeSidecar(true);
@@ -305,7 +326,6 @@ export class PartialFile {
    * running is left alone: it renames only its own file.
    */
   async #adopt(): Promise<boolean> {
-    const integrity = this.#integrity;
     const sidecar = readSidecar(this.#paths.sidecar);
     if (sidecar === undefined || writerState(sidecar) !== "dead") return false;
     const partial = sidecarPartial(this.#paths, sidecar);
@@ -342,7 +362,8 @@ export class PartialFile {
       this.ranges = sidecar.ranges;
       return true;
     }
-    if (integrity !== undefined) await this.hash(integrity);
+    // Hashed by `hashAdopted`, where a cancel can stop it.
+    this.#unhashed = true;
     this.#file = await fs.openAppend(partial);
     this.offset = size;
     return true;

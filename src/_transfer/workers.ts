@@ -196,7 +196,8 @@ export class Workers {
     this.#transfer.report(this.#total, this.#total);
     if (integrity !== undefined) {
       integrity.reset();
-      await partial.hash(integrity);
+      // Gigabytes, for a big file: a cancel or a pause stops it.
+      await partial.hash(integrity, this.#transfer.signal);
     }
   }
 

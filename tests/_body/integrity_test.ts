@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { writeFile } from "node:fs/promises";
 import { test } from "node:test";
 import { IntegrityCheck, parseExpected } from "../../src/_body/integrity.ts";
 import { IntegrityError } from "../../src/errors.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
 
 const URL = "https://example.com/f";
 const DATA = new TextEncoder().encode("hello, integrity\n");
@@ -358,4 +360,25 @@ test("IntegrityCheck.reset() lets the check run again when verify() already fail
   check.reset();
   check.update(DATA);
   assert.equal(check.verify(URL), undefined);
+});
+
+test("IntegrityCheck.hashFile() hashes the file, and stops with the signal's reason once it is aborted", async () => {
+  await using dir = await tempDir();
+  // Three reads of 1 MiB and a short one.
+  const bytes = new Uint8Array(3 * 1024 * 1024 + 5).fill(7);
+  await writeFile(dir.join("f"), bytes);
+  const expected = {
+    algorithm: "sha256",
+    digest: digest("sha256", bytes, "hex"),
+    encoding: "hex",
+  } as const;
+  const check = await IntegrityCheck.create(expected);
+  await check.hashFile(dir.join("f"), new AbortController().signal);
+  assert.equal(check.verify(URL), undefined);
+  const reason = new Error("canceled");
+  const stopped = await IntegrityCheck.create(expected);
+  await assert.rejects(
+    stopped.hashFile(dir.join("f"), AbortSignal.abort(reason)),
+    (error) => error === reason,
+  );
 });
