@@ -94,7 +94,7 @@ export interface DownloadManagerOptions extends TransferOptions {
    * own; give that per download to {@linkcode DownloadManager.download}).
    * Change it while they run with {@linkcode DownloadManager.setRateLimit}.
    * `Infinity` (or unset) is no limit. As a download's own, it runs ahead
-   * by one read and 256 KiB of credit at most (see
+   * by one read and a credit of 256 KiB (or 5 ms at the limit) at most (see
    * {@linkcode TransferOptions.rateLimit}).
    *
    * @default {Infinity}

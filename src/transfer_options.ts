@@ -167,9 +167,11 @@ export interface TransferOptions {
   /**
    * The most bytes per second this download reads, over all its
    * connections: after each read it waits until the limit has room for the
-   * bytes read, so it runs ahead of the limit by one read and 256 KiB of
-   * credit at most. The credit refills while nothing is read: the first
-   * 256 KiB go at once, as do the first after a pause or a stalled server.
+   * bytes read, so it runs ahead of the limit by one read and a credit at
+   * most: 256 KiB, or 5 ms at the limit when that is more (1 MiB at
+   * 200 MiB/s: a timer's lateness must not hold a high limit back). The
+   * credit refills while nothing is read: the first 256 KiB (or 5 ms) go at
+   * once, as do the first after a pause or a stalled server.
    * `Infinity` (or unset) is no limit, and the body then goes through the
    * runtime's pipe where it can. A manager's `rateLimit` is one limit
    * shared by all its downloads (see {@linkcode DownloadManager.setRateLimit}).

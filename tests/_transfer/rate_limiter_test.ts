@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   CREDIT,
+  creditOf,
   RateLimiter,
   Throttle,
 } from "../../src/_transfer/rate_limiter.ts";
@@ -34,6 +35,29 @@ test("RateLimiter lets a credit of one chunk go at once, then makes each read wa
   const elapsed = performance.now() - start;
   assert.ok(
     elapsed >= (100 * 1024 * 1000) / rate - EARLY,
+    `took ${elapsed} ms`,
+  );
+});
+
+test("creditOf() is one chunk, or 5 ms of a limit at which a chunk lasts less", () => {
+  const MiB = 1024 * 1024;
+  assert.equal(creditOf(MiB), CREDIT);
+  assert.equal(creditOf(50 * MiB), CREDIT); // 5 ms: 256 KiB
+  assert.equal(creditOf(200 * MiB), MiB);
+  assert.equal(creditOf(1000 * MiB), 5 * MiB);
+});
+
+test("RateLimiter at a high limit still makes reads past its credit wait for what they cost", async () => {
+  const rate = 400 * 1024 * 1024; // a credit of 2 MiB
+  const limiter = new RateLimiter(rate);
+  const signal = new AbortController().signal;
+  const start = performance.now();
+  await limiter.take(creditOf(rate), signal);
+  // 40 MiB more, 64 KiB at a time: 100 ms at the limit.
+  for (let i = 0; i < 640; i++) await limiter.take(64 * 1024, signal);
+  const elapsed = performance.now() - start;
+  assert.ok(
+    elapsed >= (40 * 1024 * 1024 * 1000) / rate - EARLY,
     `took ${elapsed} ms`,
   );
 });
