@@ -1481,11 +1481,16 @@ test("Download does not use up its retries while each attempt moves the file on 
   ]);
 });
 
-test("Download uses up its retries when attempts move the file on by less than a MiB each", async () => {
-  const { server, log, url, progress } = await serveDropping(
-    256 * 1024,
-    ETAG,
-  );
+/**
+ * Downloads from {@linkcode serveDropping} with `retries: 2`: returns the
+ * error it ended with (a RetriesExhaustedError of three attempts is
+ * asserted) and what the server saw.
+ */
+async function exhaustRetries(
+  drop: number,
+  etag: string | undefined,
+): Promise<{ log: FileRouteLog; left: string[] }> {
+  const { server, log, url, progress } = await serveDropping(drop, etag);
   await using _server = server;
   await using dir = await tempDir();
   const download = new Download(url, dir.join("f"), {
@@ -1498,26 +1503,16 @@ test("Download uses up its retries when attempts move the file on by less than a
   const error = download.error();
   assert.ok(error instanceof RetriesExhaustedError, String(error));
   assert.equal(error.errors.length, 3);
+  return { log, left: await readdir(dir.path) };
+}
+
+test("Download uses up its retries when attempts move the file on by less than a MiB each", async () => {
+  const { log, left } = await exhaustRetries(256 * 1024, ETAG);
   assert.equal(log.ranges.length, 3);
-  assert.deepEqual(await readdir(dir.path), []);
+  assert.deepEqual(left, []);
 });
 
 test("Download without a validator uses up its retries though each attempt gets as far: it starts over each time", async () => {
-  const { server, log, url, progress } = await serveDropping(
-    1.5 * MiB,
-    undefined,
-  );
-  await using _server = server;
-  await using dir = await tempDir();
-  const download = new Download(url, dir.join("f"), {
-    ...FAST,
-    retries: 2,
-    progress: (_d, current) => progress(current),
-  });
-  download.start();
-  await download.wait({ raiseIfError: false });
-  const error = download.error();
-  assert.ok(error instanceof RetriesExhaustedError, String(error));
-  assert.equal(error.errors.length, 3);
+  const { log } = await exhaustRetries(1.5 * MiB, undefined);
   assert.deepEqual(log.ranges, [null, null, null]);
 });
