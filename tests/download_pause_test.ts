@@ -50,6 +50,21 @@ function reached(download: Download, bytes: number): Promise<void> {
   });
 }
 
+/**
+ * Starts `download` (of BODY), pauses it at the report of its last byte,
+ * and resolves once it is paused.
+ */
+async function startPausedAtLastByte(download: Download): Promise<void> {
+  let paused: Promise<void> | undefined;
+  download.addEventListener("progress", ({ current, total }) => {
+    if (current === total) paused ??= download.pause();
+  });
+  download.start();
+  await reached(download, BODY.byteLength);
+  await paused;
+  assert.equal(download.state, "paused");
+}
+
 /** The size of the one partial file in `dir`. */
 async function partialSize(dir: TempDir): Promise<number> {
   const names = (await dir.list()).filter((name) =>
@@ -244,14 +259,7 @@ test("Download with connections, paused once every part is on disk, ends on resu
   });
   // Paused at the last byte's report: the parts stop before the transfer
   // ends, and record the whole file as on disk.
-  let paused: Promise<void> | undefined;
-  download.addEventListener("progress", ({ current, total }) => {
-    if (current === total) paused ??= download.pause();
-  });
-  download.start();
-  await reached(download, BODY.byteLength);
-  await paused;
-  assert.equal(download.state, "paused");
+  await startPausedAtLastByte(download);
   const ranges = readSidecar(partialPaths(dir.join("f")).sidecar)?.ranges;
   assert.deepEqual(ranges, [[0, BODY.byteLength]]);
   const requests = server.log.ranges.length;
@@ -272,14 +280,7 @@ test("Download paused as its last byte lands stays paused, its whole file moved 
   });
   const states: string[] = [];
   download.addEventListener("statechange", ({ state }) => states.push(state));
-  let paused: Promise<void> | undefined;
-  download.addEventListener("progress", ({ current, total }) => {
-    if (current === total) paused ??= download.pause();
-  });
-  download.start();
-  await reached(download, BODY.byteLength);
-  await paused;
-  assert.equal(download.state, "paused");
+  await startPausedAtLastByte(download);
   assert.ok(!(await dir.list()).includes("f"), "moved into place while paused");
   const requests = server.log.ranges.length;
   download.resume();
