@@ -17,6 +17,7 @@ import {
   type DownloadOptions,
   DownloadProgressEvent,
   DownloadRetryEvent,
+  type DownloadState,
   DownloadStateEvent,
   HTTPError,
 } from "../mod.ts";
@@ -29,7 +30,7 @@ import {
   serveFile,
   startServer,
 } from "./_helpers/server.ts";
-import { tempDir } from "./_helpers/temp_dir.ts";
+import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { recordWarnings } from "./_helpers/warnings.ts";
 
 const BODY = patternBytes(600_000, 5);
@@ -412,6 +413,44 @@ test("Download's listener removed and added again without its signal stays remov
   assert.equal(heard, 0);
 });
 
+/**
+ * Downloads /f and /g one at a time in `dir`/m, the queued /g canceled by
+ * a manager's first `listener` or by its own `onStateChange`: asserts the
+ * manager's other listener hears /g's "canceled" after its "queued", last.
+ */
+async function assertQueuedCancelHeardInOrder(
+  server: { url: (path?: string) => string },
+  dir: TempDir,
+  cancel: {
+    listener?: (event: DownloadStateEvent) => void;
+    onStateChange?: (download: Download, state: DownloadState) => void;
+  },
+): Promise<void> {
+  const manager = new DownloadManager(dir.join("m"), {
+    ...FAST,
+    concurrency: 1,
+  });
+  if (cancel.listener) manager.addEventListener("statechange", cancel.listener);
+  const heard: string[] = [];
+  manager.addEventListener("statechange", ({ state, download }) => {
+    heard.push(
+      `${download.getDest() === dir.join("m", "g") ? "g" : "f"}: ${state}`,
+    );
+  });
+  manager.download(server.url("/f"));
+  manager.download(
+    server.url("/g"),
+    cancel.onStateChange ? { onStateChange: cancel.onStateChange } : {},
+  );
+  await manager.wait({ raiseIfError: false });
+  assert.deepEqual(heard, [
+    "f: running",
+    "g: queued",
+    "g: canceled",
+    "f: done",
+  ]);
+}
+
 test("Download's listeners hear its states in order when one of them pauses or cancels it", async () => {
   await using server = await serve();
   await using dir = await tempDir();
@@ -430,28 +469,11 @@ test("Download's listeners hear its states in order when one of them pauses or c
   assert.deepEqual(states, ["running", "paused", "running", "done"]);
   // A manager's listener that cancels a queued download: the others hear
   // "queued", then "canceled", its last.
-  const manager = new DownloadManager(dir.join("m"), {
-    ...FAST,
-    concurrency: 1,
+  await assertQueuedCancelHeardInOrder(server, dir, {
+    listener: ({ state, download }) => {
+      if (state === "queued") download.cancel();
+    },
   });
-  manager.addEventListener("statechange", ({ state, download }) => {
-    if (state === "queued") download.cancel();
-  });
-  const heard: string[] = [];
-  manager.addEventListener("statechange", ({ state, download }) => {
-    heard.push(
-      `${download.getDest() === dir.join("m", "g") ? "g" : "f"}: ${state}`,
-    );
-  });
-  manager.download(server.url("/f"));
-  manager.download(server.url("/g"));
-  await manager.wait({ raiseIfError: false });
-  assert.deepEqual(heard, [
-    "f: running",
-    "g: queued",
-    "g: canceled",
-    "f: done",
-  ]);
 });
 
 test("Download's listeners hear its states in order when its onStateChange pauses or cancels it", async () => {
@@ -478,29 +500,11 @@ test("Download's listeners hear its states in order when its onStateChange pause
   assert.deepEqual(states, ["running", "paused", "running", "done"]);
   // A queued download whose callback cancels it: the manager's listeners
   // hear "queued", then "canceled", its last.
-  const manager = new DownloadManager(dir.join("m"), {
-    ...FAST,
-    concurrency: 1,
-  });
-  const heard: string[] = [];
-  manager.addEventListener("statechange", ({ state, download }) => {
-    heard.push(
-      `${download.getDest() === dir.join("m", "g") ? "g" : "f"}: ${state}`,
-    );
-  });
-  manager.download(server.url("/f"));
-  manager.download(server.url("/g"), {
+  await assertQueuedCancelHeardInOrder(server, dir, {
     onStateChange: (download, state) => {
       if (state === "queued") download.cancel();
     },
   });
-  await manager.wait({ raiseIfError: false });
-  assert.deepEqual(heard, [
-    "f: running",
-    "g: queued",
-    "g: canceled",
-    "f: done",
-  ]);
 });
 
 test("Download's seed callbacks and its events both hear everything", async () => {
