@@ -526,6 +526,11 @@ export class Download extends DownloadStatus {
   /** What the job tells this download, and asks it. */
   #jobHost(): JobHost {
     const shared = this.#membership;
+    // The last progress told: on several connections the first connection
+    // and the parts' first answer both tell what is on disk, and the last
+    // part and the joined file both tell the total. A listener hears each
+    // value once.
+    let told: { current: number; total: number | undefined } | undefined;
     return {
       signal: this.#abort.signal,
       budget: shared?.budget,
@@ -548,6 +553,8 @@ export class Download extends DownloadStatus {
       },
       committing: () => this.#status.phase = "committing",
       report: (current, total) => {
+        if (told?.current === current && told.total === total) return;
+        told = { current, total };
         this.#status.written = current;
         this.#status.total = total;
         this.#progress?.(this, current, total);

@@ -14,7 +14,8 @@ import type { TransferOptions } from "./transfer_options.ts";
  * Called with `current === 0` once the server has answered, then after every
  * write; where the runtime's pipe writes (see
  * {@linkcode TransferOptions.chunkSize}), every 100 ms while the file grows,
- * and at its end. An error thrown here becomes the download's error.
+ * and at its end. A report equal to the one before it is not repeated.
+ * An error thrown here becomes the download's error.
  */
 export type ProgressCallback = (
   download: Download,

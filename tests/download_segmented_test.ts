@@ -96,11 +96,12 @@ async function stopWithParts(
   return recorded;
 }
 
+/** Progress only rises (each value told once) and ends at `total`. */
 function assertProgress(reports: number[], total: number): void {
   for (let i = 1; i < reports.length; i++) {
     assert.ok(
-      (reports[i] as number) >= (reports[i - 1] as number),
-      `progress went back at ${i}`,
+      (reports[i] as number) > (reports[i - 1] as number),
+      `progress went back or repeated at ${i}: ${reports.slice(0, i + 1)}`,
     );
   }
   assert.ok(Math.max(...reports) <= total, "progress passed the total");
