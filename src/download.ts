@@ -494,6 +494,33 @@ export class Download extends DownloadStatus {
     }
   }
 
+  /**
+   * Calls `callback` (a seed callback, whose error is thrown on), then
+   * dispatches as {@linkcode #dispatch} does: what the callback causes (it
+   * pauses or cancels the download) is told the listeners after this event.
+   */
+  #dispatchAfter(
+    type: keyof DownloadEventMap,
+    make: () => DownloadEvent,
+    callback: (() => void) | undefined,
+  ): void {
+    if (callback === undefined) return this.#dispatch(type, make);
+    const outer = !this.#dispatching;
+    this.#dispatching = true;
+    (this.#outbox ??= []).push([type, make]);
+    try {
+      callback();
+    } finally {
+      if (outer) {
+        try {
+          this.#flush();
+        } finally {
+          this.#dispatching = false;
+        }
+      }
+    }
+  }
+
   /** Sends the events waiting in the outbox, in order. */
   #flush(): void {
     let next;
@@ -557,10 +584,11 @@ export class Download extends DownloadStatus {
         told = { current, total };
         this.#status.written = current;
         this.#status.total = total;
-        this.#progress?.(this, current, total);
-        this.#dispatch(
+        const progress = this.#progress;
+        this.#dispatchAfter(
           "progress",
           () => new DownloadProgressEvent(this, current, total),
+          progress ? () => progress(this, current, total) : undefined,
         );
       },
       arrived: (url) => this.#status.finalUrl = url,

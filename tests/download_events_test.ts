@@ -507,6 +507,38 @@ test("Download's listeners hear its states in order when its onStateChange pause
   });
 });
 
+test("Download's listeners hear a progress before the pause its progress callback makes", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  // The callback pauses at the first report (0, once the server answered):
+  // listeners hear that progress, then "paused", as it went.
+  let reports = 0;
+  const download = new Download(server.url(), dir.join("f"), {
+    ...FAST,
+    progress: (download) => {
+      if (++reports === 1) void download.pause();
+    },
+  });
+  const heard: string[] = [];
+  download.addEventListener("statechange", ({ state }) => heard.push(state));
+  download.addEventListener(
+    "progress",
+    ({ current }) => heard.push(`${current}`),
+  );
+  const paused = new Promise<void>((resolve) =>
+    download.addEventListener("statechange", ({ state }) => {
+      if (state === "paused") resolve();
+    })
+  );
+  download.start();
+  await paused;
+  assert.deepEqual(heard, ["running", "0", "paused"]);
+  download.resume();
+  await download.wait();
+  assert.equal(heard.at(-1), "done");
+  assert.equal(heard.at(-2), `${BODY.byteLength}`);
+});
+
 test("Download's seed callbacks and its events both hear everything", async () => {
   await using server = await serve();
   await using dir = await tempDir();
