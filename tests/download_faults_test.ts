@@ -192,6 +192,33 @@ test("Download resumes from a write it made, or starts over, when the server clo
   }
 });
 
+test("Download's progress tells the bytes on disk when a drop ends an attempt the runtime's pipe wrote", async () => {
+  // No chunkSize, no digest, 2 MiB: the runtime's pipe writes, and progress
+  // is the file's size read every 100 ms, which a drop within that time on
+  // loopback falls between. The resume is refused, so no answer reports
+  // what is on disk for it: the drop's end must.
+  const body = patternBytes(2 * 1024 * 1024, 3);
+  const { server, log, url } = await serve({ body, etag: ETAG }, [
+    { dropAfter: 512 * 1024 },
+    { status: 503 },
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const { download, reports } = await run(url, dir, {
+    chunkSize: undefined,
+    retries: 1,
+  });
+  assert.ok(
+    download.error() instanceof RetriesExhaustedError,
+    `${download.error()}`,
+  );
+  // What the first attempt left on disk: where the retry asked from (a
+  // runtime may lose what it had not read when the connection closed).
+  const resumed = /^bytes=(\d+)-$/.exec(log.ranges[1] ?? "");
+  const onDisk = resumed === null ? 0 : Number(resumed[1]);
+  assert.equal(reports.at(-1), onDisk, `${reports}`);
+});
+
 test("Download resumes with Last-Modified as If-Range when there is no strong ETag", async () => {
   const lastModified = "Tue, 03 Nov 2026 10:00:00 GMT";
   const drops = [dropAt(49_152), dropAt(57_344, 49_152)];

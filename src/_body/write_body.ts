@@ -190,10 +190,14 @@ async function pipe(
     throw tooLong(url, total);
   }
   if (failure !== undefined) {
-    // Paused: progress tells the bytes on disk, which the last look at the
-    // file may have missed (a cancel tells nothing more).
+    // Paused, or a read that failed (a drop, retried or gone on to the next
+    // source): progress tells the bytes on disk, which the last look at the
+    // file may have missed, as the chunked writes' reports do. An abort
+    // (a cancel, a timeout) tells nothing more.
     const { signal } = target.abort;
-    if (signal.reason instanceof Paused && size !== last) {
+    if (
+      size !== last && (!signal.aborted || signal.reason instanceof Paused)
+    ) {
       target.report(size, total);
     }
     throw failure.error;
