@@ -19,6 +19,7 @@ import {
 } from "../mod.ts";
 import {
   bytesRoute,
+  deferred,
   fileRoute,
   patternBytes,
   startServer,
@@ -184,6 +185,45 @@ test("Download takes a source that does not say its length (chunked) once it pro
   );
   // The stale one sent another length: refused, not asked again.
   assert.equal(staleAsked, 1);
+  assert.equal(download.getFinalUrl(), server.url("/good/f"));
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download stops a source that does not say its length as soon as it sends more than the file's, and tells no progress past it", async () => {
+  const first = failingOrigin('"origin"');
+  // A stale mirror of a far bigger file, sent chunked: once past the
+  // file's length it cannot be this file, and the rest is not waited for
+  // (nor written: gigabytes of it would fill the disk).
+  const huge = patternBytes(32 * 1024 * 1024, 5);
+  const staleClosed = deferred<boolean>();
+  const stale = bytesRoute(huge, {
+    contentLength: false,
+    writeSize: 64 * 1024,
+    headers: { etag: '"s"' },
+  });
+  await using server = await startServer({
+    "/f": first.route,
+    "/stale/f": (request, response) => {
+      response.on("close", () => staleClosed.resolve(response.writableEnded));
+      return stale(request, response);
+    },
+    "/good/f": fileRoute({ body: BODY, etag: '"origin"' }).route,
+  });
+  await using dir = await tempDir();
+  const download = new Download(
+    ["/f", "/stale/f", "/good/f"].map((path) => server.url(path)),
+    dir.join("f"),
+    FAST,
+  );
+  let most = 0;
+  download.addEventListener("progress", (event) => {
+    most = Math.max(most, event.current);
+  });
+  download.start();
+  await download.wait();
+  assert.equal(await staleClosed.promise, false);
+  assert.ok(most <= BODY.byteLength, `${most}`);
   assert.equal(download.getFinalUrl(), server.url("/good/f"));
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
   assert.deepEqual(await dir.list(), ["f"]);

@@ -7,9 +7,9 @@
 // length is the one the file was first given: a source serving a file of
 // another length serves another file, and is refused (`SourceMismatch`),
 // never spliced in (a source that does not say its length is judged by the
-// bytes it sent: `single_stream.ts`). With a digest, a source whose bytes
-// do not match it fails too (`_job.ts` checks after each), and the next
-// starts over.
+// bytes it sends, and stopped once they pass it: `single_stream.ts`). With
+// a digest, a source whose bytes do not match it fails too (`_job.ts`
+// checks after each), and the next starts over.
 
 import { ProtocolError, RetriesExhaustedError } from "../errors.ts";
 import type { Transfer } from "./strategy.ts";
@@ -19,7 +19,8 @@ export class SourceMismatch extends ProtocolError {
   /**
    * @param url The download's URL.
    * @param source The source that answered.
-   * @param total The length it gave, if any.
+   * @param total The length it gave, or `undefined` for a body that went
+   * on past `expected` bytes without saying its length.
    * @param expected The file's length, as the first source gave it.
    */
   constructor(
@@ -30,7 +31,7 @@ export class SourceMismatch extends ProtocolError {
   ) {
     super(
       `Cannot download "${url}": ${source} serves another file (${
-        total === undefined ? "an unknown length" : `${total} bytes`
+        total === undefined ? `more than ${expected} bytes` : `${total} bytes`
       }, not ${expected})`,
     );
   }
