@@ -350,6 +350,53 @@ test("Download with a digest goes on with the next source when one serves other 
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download with a digest takes a source of another length than a failed one's once no other serves the file: the digest names the file", async () => {
+  // The first source is the stale one (another version, another length),
+  // and drops; the digest names the mirror's file.
+  const stale = fileRoute({
+    body: OTHER,
+    etag: '"stale"',
+    faults: [{ dropAfter: OTHER.byteLength / 2 }, { status: 503 }],
+  });
+  const good = fileRoute({ body: BODY, etag: '"good"' });
+  await using server = await startServer({
+    "/stale/f": stale.route,
+    "/good/f": good.route,
+  });
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  const download = new Download(
+    [server.url("/stale/f"), server.url("/good/f")],
+    dir.join("f"),
+    { ...FAST, sha256 },
+  );
+  download.start();
+  await download.wait();
+  assert.equal(download.getFinalUrl(), server.url("/good/f"));
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+  // A source of another length is still asked after the others: the next
+  // resumes what the first source wrote.
+  const first = failingOrigin('"good"');
+  const other = fileRoute({ body: OTHER, etag: '"other"' });
+  const mirror = fileRoute({ body: BODY, etag: '"good"' });
+  await using second = await startServer({
+    "/f": first.route,
+    "/other/f": other.route,
+    "/mirror/f": mirror.route,
+  });
+  const resumed = new Download(
+    ["/f", "/other/f", "/mirror/f"].map((path) => second.url(path)),
+    dir.join("g"),
+    { ...FAST, sha256 },
+  );
+  resumed.start();
+  await resumed.wait();
+  assert.equal(other.log.ranges.length, 1);
+  assert.deepEqual(mirror.log.ranges, [`bytes=${resumedFrom(first)}-`]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("g"))), BODY);
+});
+
 test("Download in parts resumed on a mirror tells that mirror as its final URL", async () => {
   const big = patternBytes(3 * 1024 * 1024, 4);
   // The first source answers the whole file, then refuses every part.
