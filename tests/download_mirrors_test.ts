@@ -426,6 +426,46 @@ test("Download in parts resumed on a mirror tells that mirror as its final URL",
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), big);
 });
 
+test("Download in parts gone on to a mirror resumes from every byte on disk: progress never goes back", async () => {
+  const big = patternBytes(8 * 1024 * 1024, 4);
+  // The first source serves parts slowly, and refuses the last once some
+  // bytes of the others are on disk (less than a part: no part has ended).
+  const someOnDisk = deferred();
+  const first = fileRoute({
+    body: big,
+    etag: '"same"',
+    faultFor: ({ range }) =>
+      range === null
+        ? undefined
+        : range.startsWith(`bytes=${6 * 1024 * 1024}-`)
+        ? { status: 404, answerAfter: someOnDisk.promise }
+        : { pace: 4_000_000 },
+  });
+  const mirror = fileRoute({ body: big, etag: '"same"' });
+  await using server = await startServer({
+    "/f": first.route,
+    "/mirror/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  const download = new Download(
+    [server.url("/f"), server.url("/mirror/f")],
+    dir.join("f"),
+    { ...FAST, connections: 4 },
+  );
+  const progress: number[] = [];
+  download.addEventListener("progress", (event) => {
+    progress.push(event.current);
+    if (event.current >= 1024 * 1024) someOnDisk.resolve();
+  });
+  download.start();
+  await download.wait();
+  assert.deepEqual(progress, progress.toSorted((a, b) => a - b));
+  // The mirror sent only what was not on disk.
+  const sent = mirror.log.sent.reduce((sum, bytes) => sum + bytes, 0);
+  assert.ok(sent <= big.byteLength - 1024 * 1024, `${sent}`);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), big);
+});
+
 test("Download fails on a full disk as it does without mirrors, asking no other source", async () => {
   const first = fileRoute({ body: BODY, etag: '"same"' });
   const mirror = fileRoute({ body: BODY, etag: '"same"' });

@@ -182,6 +182,12 @@ export class Workers {
       // Paused: the next run goes on from the parts on disk.
       if (this.#transfer.isCancellation(error)) {
         await partial.recordRanges(this.#pieces.doneRanges());
+      } else {
+        // Failed: the next source (a mirror) goes on from every byte on
+        // disk, not from the last checkpoint's (up to a second behind, or
+        // a part): none is fetched again, and progress does not go back.
+        // Its run records them in the sidecar.
+        partial.ranges = this.#pieces.doneRanges();
       }
       throw error;
     }
