@@ -466,6 +466,48 @@ test("Download in parts gone on to a mirror resumes from every byte on disk: pro
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), big);
 });
 
+test("Download in parts keeps what is on disk past a mirror of another file, for the next source to resume", async () => {
+  const big = patternBytes(8 * 1024 * 1024, 4);
+  const someOnDisk = deferred();
+  const first = fileRoute({
+    body: big,
+    etag: '"same"',
+    faultFor: ({ range }) =>
+      range === null
+        ? undefined
+        : range.startsWith(`bytes=${6 * 1024 * 1024}-`)
+        ? { status: 404, answerAfter: someOnDisk.promise }
+        : { pace: 4_000_000 },
+  });
+  const stale = fileRoute({ body: patternBytes(5 * 1024 * 1024, 9) });
+  const good = fileRoute({ body: big, etag: '"same"' });
+  await using server = await startServer({
+    "/f": first.route,
+    "/stale/f": stale.route,
+    "/good/f": good.route,
+  });
+  await using dir = await tempDir();
+  const download = new Download(
+    ["/f", "/stale/f", "/good/f"].map((path) => server.url(path)),
+    dir.join("f"),
+    { ...FAST, connections: 4 },
+  );
+  const progress: number[] = [];
+  download.addEventListener("progress", (event) => {
+    progress.push(event.current);
+    if (event.current >= 1024 * 1024) someOnDisk.resolve();
+  });
+  download.start();
+  await download.wait();
+  // The stale mirror was refused at its first answer, not started over
+  // from; the good one resumed the parts.
+  assert.ok(stale.log.ranges.every((range) => range !== null));
+  assert.ok(good.log.ranges.every((range) => range !== null));
+  assert.deepEqual(progress, progress.toSorted((a, b) => a - b));
+  assert.equal(download.getFinalUrl(), server.url("/good/f"));
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), big);
+});
+
 test("Download fails on a full disk as it does without mirrors, asking no other source", async () => {
   const first = fileRoute({ body: BODY, etag: '"same"' });
   const mirror = fileRoute({ body: BODY, etag: '"same"' });
