@@ -19,6 +19,7 @@ import {
 } from "../mod.ts";
 import {
   bytesRoute,
+  deferred,
   fileRoute,
   patternBytes,
   startServer,
@@ -189,6 +190,45 @@ test("Download takes a source that does not say its length (chunked) once it pro
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download stops a source that does not say its length as soon as it sends more than the file's, and tells no progress past it", async () => {
+  const first = failingOrigin('"origin"');
+  // A stale mirror of a far bigger file, sent chunked: once past the
+  // file's length it cannot be this file, and the rest is not waited for
+  // (nor written: gigabytes of it would fill the disk).
+  const huge = patternBytes(32 * 1024 * 1024, 5);
+  const staleClosed = deferred<boolean>();
+  const stale = bytesRoute(huge, {
+    contentLength: false,
+    writeSize: 64 * 1024,
+    headers: { etag: '"s"' },
+  });
+  await using server = await startServer({
+    "/f": first.route,
+    "/stale/f": (request, response) => {
+      response.on("close", () => staleClosed.resolve(response.writableEnded));
+      return stale(request, response);
+    },
+    "/good/f": fileRoute({ body: BODY, etag: '"origin"' }).route,
+  });
+  await using dir = await tempDir();
+  const download = new Download(
+    ["/f", "/stale/f", "/good/f"].map((path) => server.url(path)),
+    dir.join("f"),
+    FAST,
+  );
+  let most = 0;
+  download.addEventListener("progress", (event) => {
+    most = Math.max(most, event.current);
+  });
+  download.start();
+  await download.wait();
+  assert.equal(await staleClosed.promise, false);
+  assert.ok(most <= BODY.byteLength, `${most}`);
+  assert.equal(download.getFinalUrl(), server.url("/good/f"));
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download fails naming every source when none can serve the file, and leaves nothing", async () => {
   const first = fileRoute({
     body: BODY,
@@ -310,6 +350,53 @@ test("Download with a digest goes on with the next source when one serves other 
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download with a digest takes a source of another length than a failed one's once no other serves the file: the digest names the file", async () => {
+  // The first source is the stale one (another version, another length),
+  // and drops; the digest names the mirror's file.
+  const stale = fileRoute({
+    body: OTHER,
+    etag: '"stale"',
+    faults: [{ dropAfter: OTHER.byteLength / 2 }, { status: 503 }],
+  });
+  const good = fileRoute({ body: BODY, etag: '"good"' });
+  await using server = await startServer({
+    "/stale/f": stale.route,
+    "/good/f": good.route,
+  });
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  const download = new Download(
+    [server.url("/stale/f"), server.url("/good/f")],
+    dir.join("f"),
+    { ...FAST, sha256 },
+  );
+  download.start();
+  await download.wait();
+  assert.equal(download.getFinalUrl(), server.url("/good/f"));
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+  // A source of another length is still asked after the others: the next
+  // resumes what the first source wrote.
+  const first = failingOrigin('"good"');
+  const other = fileRoute({ body: OTHER, etag: '"other"' });
+  const mirror = fileRoute({ body: BODY, etag: '"good"' });
+  await using second = await startServer({
+    "/f": first.route,
+    "/other/f": other.route,
+    "/mirror/f": mirror.route,
+  });
+  const resumed = new Download(
+    ["/f", "/other/f", "/mirror/f"].map((path) => second.url(path)),
+    dir.join("g"),
+    { ...FAST, sha256 },
+  );
+  resumed.start();
+  await resumed.wait();
+  assert.equal(other.log.ranges.length, 1);
+  assert.deepEqual(mirror.log.ranges, [`bytes=${resumedFrom(first)}-`]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("g"))), BODY);
+});
+
 test("Download in parts resumed on a mirror tells that mirror as its final URL", async () => {
   const big = patternBytes(3 * 1024 * 1024, 4);
   // The first source answers the whole file, then refuses every part.
@@ -336,6 +423,88 @@ test("Download in parts resumed on a mirror tells that mirror as its final URL",
   assert.ok(mirror.log.statuses.every((status) => status === 206));
   assert.ok(mirror.log.ifRanges.every((ifRange) => ifRange === '"same"'));
   assert.equal(download.getFinalUrl(), server.url("/mirror/f"));
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), big);
+});
+
+test("Download in parts gone on to a mirror resumes from every byte on disk: progress never goes back", async () => {
+  const big = patternBytes(8 * 1024 * 1024, 4);
+  // The first source serves parts slowly, and refuses the last once some
+  // bytes of the others are on disk (less than a part: no part has ended).
+  const someOnDisk = deferred();
+  const first = fileRoute({
+    body: big,
+    etag: '"same"',
+    faultFor: ({ range }) =>
+      range === null
+        ? undefined
+        : range.startsWith(`bytes=${6 * 1024 * 1024}-`)
+        ? { status: 404, answerAfter: someOnDisk.promise }
+        : { pace: 4_000_000 },
+  });
+  const mirror = fileRoute({ body: big, etag: '"same"' });
+  await using server = await startServer({
+    "/f": first.route,
+    "/mirror/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  const download = new Download(
+    [server.url("/f"), server.url("/mirror/f")],
+    dir.join("f"),
+    { ...FAST, connections: 4 },
+  );
+  const progress: number[] = [];
+  download.addEventListener("progress", (event) => {
+    progress.push(event.current);
+    if (event.current >= 1024 * 1024) someOnDisk.resolve();
+  });
+  download.start();
+  await download.wait();
+  assert.deepEqual(progress, progress.toSorted((a, b) => a - b));
+  // The mirror sent only what was not on disk.
+  const sent = mirror.log.sent.reduce((sum, bytes) => sum + bytes, 0);
+  assert.ok(sent <= big.byteLength - 1024 * 1024, `${sent}`);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), big);
+});
+
+test("Download in parts keeps what is on disk past a mirror of another file, for the next source to resume", async () => {
+  const big = patternBytes(8 * 1024 * 1024, 4);
+  const someOnDisk = deferred();
+  const first = fileRoute({
+    body: big,
+    etag: '"same"',
+    faultFor: ({ range }) =>
+      range === null
+        ? undefined
+        : range.startsWith(`bytes=${6 * 1024 * 1024}-`)
+        ? { status: 404, answerAfter: someOnDisk.promise }
+        : { pace: 4_000_000 },
+  });
+  const stale = fileRoute({ body: patternBytes(5 * 1024 * 1024, 9) });
+  const good = fileRoute({ body: big, etag: '"same"' });
+  await using server = await startServer({
+    "/f": first.route,
+    "/stale/f": stale.route,
+    "/good/f": good.route,
+  });
+  await using dir = await tempDir();
+  const download = new Download(
+    ["/f", "/stale/f", "/good/f"].map((path) => server.url(path)),
+    dir.join("f"),
+    { ...FAST, connections: 4 },
+  );
+  const progress: number[] = [];
+  download.addEventListener("progress", (event) => {
+    progress.push(event.current);
+    if (event.current >= 1024 * 1024) someOnDisk.resolve();
+  });
+  download.start();
+  await download.wait();
+  // The stale mirror was refused at its first answer, not started over
+  // from; the good one resumed the parts.
+  assert.ok(stale.log.ranges.every((range) => range !== null));
+  assert.ok(good.log.ranges.every((range) => range !== null));
+  assert.deepEqual(progress, progress.toSorted((a, b) => a - b));
+  assert.equal(download.getFinalUrl(), server.url("/good/f"));
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), big);
 });
 

@@ -41,6 +41,14 @@ export interface BodyTarget {
   readError: (error: unknown) => unknown;
   /** Reports the bytes on disk and the total. */
   report: (current: number, total: number | undefined) => void;
+  /**
+   * For a body of unknown length (no `total`): the most bytes the file may
+   * hold, and the error that stops the body as soon as it holds more (a
+   * source whose file is longer than the one another source gave the
+   * length of: see `sources.ts`), before the bytes past it are written or
+   * reported.
+   */
+  bound?: { bytes: number; error: () => Error } | undefined;
 }
 
 /**
@@ -79,13 +87,15 @@ function tooLong(url: string, total: number): ProtocolError {
  * Whether the body goes through the runtime's pipe (see `FileWriter.pipe`):
  * where there is one, unless the caller asked for exact writes, the bytes
  * need a digest (the pipe shows them to no one), a bandwidth limit holds
- * (the pipe reads as fast as it can), or the body is one write or less
- * (nothing to save).
+ * (the pipe reads as fast as it can), a `bound` is to be kept (the pipe,
+ * seen every 100 ms, would write hundreds of megabytes past it), or the
+ * body is one write or less (nothing to save).
  */
 function pipesNatively(file: FileWriter, target: BodyTarget): boolean {
   const { offset, total } = target.partial;
   return file.pipe !== undefined && !target.exactWrites &&
     target.integrity === undefined && !target.throttle.limited &&
+    target.bound === undefined &&
     (total === undefined || total - offset > target.chunkSize);
 }
 
@@ -96,7 +106,7 @@ async function writeChunks(
   target: BodyTarget,
 ): Promise<void> {
   const { partial, integrity } = target;
-  const { throttle } = target;
+  const { throttle, bound } = target;
   const { offset, total } = partial;
   // The digest covers what reaches the file, in file order.
   const sink: FileWriter = integrity === undefined ? file : {
@@ -122,6 +132,9 @@ async function writeChunks(
           received += bytes.byteLength;
           if (total !== undefined && received > total) {
             throw tooLong(target.url, total);
+          }
+          if (bound !== undefined && received > bound.bytes) {
+            throw bound.error();
           }
           // Paced only while a limit holds: else no promise per read.
           return throttle.limited ? target.pace(bytes.byteLength) : undefined;

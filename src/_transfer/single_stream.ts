@@ -5,7 +5,7 @@
 // over, and nothing is ever written at an offset it does not belong to.
 
 import { decodedBody } from "../_body/content_decoding.ts";
-import { writeBody } from "../_body/write_body.ts";
+import { type BodyTarget, writeBody } from "../_body/write_body.ts";
 import { HTTPError, ProtocolError } from "../errors.ts";
 import { NotModified } from "../_http/conditional.ts";
 import { failureOf } from "../_http/failure.ts";
@@ -62,6 +62,9 @@ export async function attempt(
   using connection = new Connection(transfer);
   const { abort } = connection;
   hooks.begun?.(abort);
+  // Whether this source's bytes are being written (a source refused after
+  // that has its bytes dropped).
+  let writing = false;
   try {
     // Bytes of an unknown version cannot be resumed.
     if (partial.offset > 0 && partial.validator === undefined) {
@@ -131,6 +134,7 @@ export async function attempt(
     const body = response.body === null
       ? null
       : await decoded(url, response, response.body);
+    writing = kind === "whole";
     await writeBody(body, {
       url,
       partial,
@@ -144,12 +148,15 @@ export async function attempt(
       abort,
       readError: (error) => failureOf(url, error, abort.signal),
       report: (current, total) => transfer.report(current, total),
+      bound: kind === "whole" ? knownLengthBound(transfer) : undefined,
     });
-    if (kind === "whole") await assertKnownLength(transfer);
+    if (kind === "whole") assertKnownLength(transfer);
   } catch (error) {
     // Close the connection: the body may be unread (a refused answer), and
     // it is locked to its reader, so only aborting the request releases it.
     abort.abort(error);
+    // Bytes of a file that is not this one: the next source starts over.
+    if (writing && error instanceof SourceMismatch) await restart(transfer);
     throw error;
   }
 }
@@ -214,17 +221,32 @@ async function learnTotal(
 }
 
 /**
+ * For a whole answer that does not say its length, from a source after
+ * another that did: the source serves another file as soon as it sends
+ * more bytes than that ({@linkcode SourceMismatch}), and the rest of its
+ * body is not waited for (gigabytes, from a mirror of another file).
+ */
+function knownLengthBound(transfer: Transfer): BodyTarget["bound"] {
+  const { knownTotal, partial } = transfer;
+  if (knownTotal === undefined || partial.total !== undefined) return;
+  return {
+    bytes: knownTotal,
+    error: () =>
+      new SourceMismatch(transfer.url, transfer.source, undefined, knownTotal),
+  };
+}
+
+/**
  * After a whole answer that did not say its length, from a source after
  * another that did: the source served this file only if it sent as many
- * bytes. If not, its bytes are dropped and it is refused
- * ({@linkcode SourceMismatch}).
+ * bytes. If not, it is refused ({@linkcode SourceMismatch}; `attempt` drops
+ * its bytes).
  */
-async function assertKnownLength(transfer: Transfer): Promise<void> {
+function assertKnownLength(transfer: Transfer): void {
   const { knownTotal, partial } = transfer;
   if (knownTotal === undefined || partial.total !== undefined) return;
   const received = partial.offset;
   if (received === knownTotal) return;
-  await restart(transfer);
   throw new SourceMismatch(transfer.url, transfer.source, received, knownTotal);
 }
 

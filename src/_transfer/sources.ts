@@ -7,9 +7,11 @@
 // length is the one the file was first given: a source serving a file of
 // another length serves another file, and is refused (`SourceMismatch`),
 // never spliced in (a source that does not say its length is judged by the
-// bytes it sent: `single_stream.ts`). With a digest, a source whose bytes
-// do not match it fails too (`_job.ts` checks after each), and the next
-// starts over.
+// bytes it sends, and stopped once they pass it: `single_stream.ts`). With
+// a digest, a source whose bytes do not match it fails too (`_job.ts`
+// checks after each), and the next starts over; and since the digest, not
+// the first length given, names the file, a source refused for its length
+// is asked again, judged by its bytes, once every other has failed.
 
 import { ProtocolError, RetriesExhaustedError } from "../errors.ts";
 import type { Transfer } from "./strategy.ts";
@@ -19,7 +21,8 @@ export class SourceMismatch extends ProtocolError {
   /**
    * @param url The download's URL.
    * @param source The source that answered.
-   * @param total The length it gave, if any.
+   * @param total The length it gave, or `undefined` for a body that went
+   * on past `expected` bytes without saying its length.
    * @param expected The file's length, as the first source gave it.
    */
   constructor(
@@ -30,7 +33,7 @@ export class SourceMismatch extends ProtocolError {
   ) {
     super(
       `Cannot download "${url}": ${source} serves another file (${
-        total === undefined ? "an unknown length" : `${total} bytes`
+        total === undefined ? `more than ${expected} bytes` : `${total} bytes`
       }, not ${expected})`,
     );
   }
@@ -40,7 +43,10 @@ export class SourceMismatch extends ProtocolError {
  * Runs `run` with each of `sources` in turn until one completes the file.
  * An error that `isFinal` says ends it (a cancel, a pause, a 304) ends it;
  * when every source failed, a single source's error is thrown as it is, and
- * several's as a {@linkcode RetriesExhaustedError} naming each source.
+ * several's as a {@linkcode RetriesExhaustedError} naming each source. With
+ * a digest, a source refused for its length is asked again once every
+ * other failed, with no length to match: the digest names the file, and the
+ * source that gave the length may be the one serving another.
  */
 export async function fromSources(
   transfer: Transfer,
@@ -48,19 +54,32 @@ export async function fromSources(
   isFinal: (error: unknown) => boolean,
   run: (transfer: Transfer) => Promise<void>,
 ): Promise<void> {
-  const errors: unknown[] = [];
+  // Each source's last error, in the sources' order.
+  const errors = new Map<string, unknown>();
+  const refused: string[] = [];
   let knownTotal: number | undefined;
-  for (const [index, source] of sources.entries()) {
+  for (const source of sources) {
     try {
       return await run({ ...transfer, source, knownTotal });
     } catch (error) {
       if (isFinal(error) || sources.length === 1) throw error;
-      errors.push(error);
-      if (index === sources.length - 1) {
-        throw new RetriesExhaustedError(transfer.url, errors, { sources });
+      errors.set(source, error);
+      if (error instanceof SourceMismatch && transfer.integrity !== undefined) {
+        refused.push(source);
       }
       // What the failed source said the file is, for the next to match.
       knownTotal ??= transfer.partial.total;
     }
   }
+  for (const source of refused) {
+    try {
+      return await run({ ...transfer, source });
+    } catch (error) {
+      if (isFinal(error)) throw error;
+      errors.set(source, error);
+    }
+  }
+  throw new RetriesExhaustedError(transfer.url, [...errors.values()], {
+    sources,
+  });
 }

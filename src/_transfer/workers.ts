@@ -17,7 +17,12 @@ import { failureOf } from "../_http/failure.ts";
 import { cancelOnAbort } from "../_body/cancel_on_abort.ts";
 import { contentEncoding, decodedBody } from "../_body/content_decoding.ts";
 import { reusedReader } from "../_body/reused_reader.ts";
-import { parseContentRange, validatorOf } from "../_http/range.ts";
+import {
+  type ContentRange,
+  parseContentRange,
+  parseLength,
+  validatorOf,
+} from "../_http/range.ts";
 import { request } from "../_http/request.ts";
 import { wallClock } from "../_revalidation.ts";
 import { parseRetryAfter } from "../_http/retry_policy.ts";
@@ -27,6 +32,7 @@ import { withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
 import { type Piece, Pieces } from "./pieces.ts";
 import { PartWriter } from "./part_writer.ts";
+import { SourceMismatch } from "./sources.ts";
 import { type SpeedGroup, SpeedMeter } from "./speed_check.ts";
 import { type Ramp, rampFor } from "./ramp.ts";
 import type { Transfer } from "./strategy.ts";
@@ -182,6 +188,12 @@ export class Workers {
       // Paused: the next run goes on from the parts on disk.
       if (this.#transfer.isCancellation(error)) {
         await partial.recordRanges(this.#pieces.doneRanges());
+      } else {
+        // Failed: the next source (a mirror) goes on from every byte on
+        // disk, not from the last checkpoint's (up to a second behind, or
+        // a part): none is fetched again, and progress does not go back.
+        // Its run records them in the sidecar.
+        partial.ranges = this.#pieces.doneRanges();
       }
       throw error;
     }
@@ -364,6 +376,7 @@ export class Workers {
     const range = response.status === 206
       ? parseContentRange(response.headers.get("content-range"))
       : undefined;
+    this.#assertSameLength(response, range);
     const otherLength = range?.total !== undefined &&
       range.total !== this.#total;
     if (changed || otherLength || response.status === 416) {
@@ -396,6 +409,28 @@ export class Workers {
       statusText: response.statusText,
       retryAfter: parseRetryAfter(response.headers.get("retry-after")),
     });
+  }
+
+  /**
+   * Refuses a source whose answer gives the file another length than the
+   * one a source before it gave (a stale mirror: {@linkcode SourceMismatch}),
+   * before anything is dropped: the parts on disk stay for the next source.
+   * `range` is the answer's `Content-Range`, for a 206.
+   */
+  #assertSameLength(response: Response, range: ContentRange | undefined): void {
+    const { knownTotal, url, source } = this.#transfer;
+    if (knownTotal === undefined) return;
+    const { status, headers } = response;
+    const length = status === 206
+      ? range?.total
+      : status === 416
+      ? parseContentRange(headers.get("content-range"))?.total
+      : response.ok && contentEncoding(headers) === undefined
+      ? parseLength(headers.get("content-length"))
+      : undefined;
+    if (length !== undefined && length !== knownTotal) {
+      throw new SourceMismatch(url, source, length, knownTotal);
+    }
   }
 
   /**
