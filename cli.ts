@@ -143,6 +143,9 @@ runCli({
         // Nowhere left to report to.
       }
     },
+    get isTTY(): boolean {
+      return process.stderr.isTTY === true;
+    },
   },
   env,
   readInput: (path) => path === "-" ? readStdin() : readFile(path, "utf8"),
