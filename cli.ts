@@ -104,12 +104,35 @@ function outputFailed(error: unknown): void {
 process.stdout.on("error", outputFailed);
 process.stderr.on("error", () => {});
 process.on("exit", () => {
-  if (outputError === undefined) return;
+  if (tellOutputError()) process.exitCode = EXIT.failed;
+});
+
+/** Says on stderr why the output failed, once; whether it did. */
+function tellOutputError(): boolean {
+  if (outputError === undefined) return false;
   process.stderr.write(
     `dlmanager: cannot write the output: ${message(outputError)}\n`,
   );
-  process.exitCode = EXIT.failed;
-});
+  outputError = undefined;
+  return true;
+}
+
+/**
+ * Ends the process by SIGINT, as Ctrl-C would have, had nothing caught it,
+ * once nothing listens to it here: a shell running the CLI (a script, a
+ * loop) then stops too. A shell goes on after a command that exits, 130 or
+ * not, taking it that the command handled Ctrl-C itself. The shell reports
+ * 130 all the same. Where signals are not POSIX's (Windows), the process
+ * exits 130.
+ */
+function endBySigint(): void {
+  if (process.platform === "win32") process.exit(INTERRUPTED_EXIT.SIGINT);
+  tellOutputError();
+  process.kill(process.pid, "SIGINT");
+  // Deno delivers it a moment later: an exit meanwhile would win. Should it
+  // never come, the process exits 130 after a second.
+  setTimeout(() => process.exit(INTERRUPTED_EXIT.SIGINT), 1000);
+}
 
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
@@ -143,6 +166,9 @@ runCli({
         // Nowhere left to report to.
       }
     },
+    get isTTY(): boolean {
+      return process.stderr.isTTY === true;
+    },
   },
   env,
   readInput: (path) => path === "-" ? readStdin() : readFile(path, "utf8"),
@@ -151,12 +177,18 @@ runCli({
     stop = handler;
     if (stdoutClosed) handler("SIGPIPE", false);
     let stopping = false;
+    const remove = (): void => {
+      stop = undefined;
+      for (const [signal, listener] of listeners) process.off(signal, listener);
+    };
     const listeners = SIGNALS.map((signal) => {
       const listener = (): void => {
         // The first stops the downloads, keeping what can resume; a
         // second does not wait for that, but puts the terminal back first.
         if (stopping) {
           handler(signal, true);
+          remove();
+          if (signal === "SIGINT") return endBySigint();
           process.exit(INTERRUPTED_EXIT[signal]);
         }
         stopping = true;
@@ -170,10 +202,7 @@ runCli({
       }
       return [signal, listener] as const;
     });
-    return () => {
-      stop = undefined;
-      for (const [signal, listener] of listeners) process.off(signal, listener);
-    };
+    return remove;
   },
   onSuspend(handler): () => void {
     const suspend = (): void => {
@@ -197,6 +226,17 @@ runCli({
   },
 }).then((code) => {
   process.exitCode = code;
+  // Stopped by Ctrl-C: once what was written is out (a pipe's writes are
+  // asynchronous on macOS), the process ends by the signal, its listeners
+  // gone with the run.
+  if (code !== INTERRUPTED_EXIT.SIGINT) return;
+  const flushStderr = (): void => void process.stderr.write("", endBySigint);
+  try {
+    if (stdoutClosed) flushStderr();
+    else process.stdout.write("", flushStderr);
+  } catch {
+    endBySigint();
+  }
 }, (error) => {
   console.error(error);
   process.exitCode = 1;

@@ -165,9 +165,7 @@ export function parseCliArgs(args: string[]): Command {
       dir: values.dir ?? ".",
       concurrency: integer("-j", values.jobs, 1, MAX_JOBS),
       retries: integer("--retries", values.retries, 0, MAX_RETRIES),
-      connections: values.connections === "auto"
-        ? "auto"
-        : integer("-x", values.connections, 1, MAX_CONNECTIONS),
+      connections: connections(values.connections),
       timeout,
       limitRate,
       revalidate: maxAge ?? (values.revalidate ? "always" : undefined),
@@ -250,15 +248,23 @@ function integer(
   text: string | undefined,
   min: number,
   max: number,
+  orElse = "",
 ): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
   if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
     throw new UsageError(
-      `Invalid ${name} "${text}": expected a whole number from ${min} to ${max}`,
+      `Invalid ${name} "${text}": expected a whole number from ${min} to ${max}${orElse}`,
     );
   }
   return value;
+}
+
+/** `-x`: a number of connections, or `auto` (which its message names too). */
+function connections(text: string | undefined): number | "auto" | undefined {
+  return text === "auto"
+    ? "auto"
+    : integer("-x", text, 1, MAX_CONNECTIONS, ", or auto");
 }
 
 function size(

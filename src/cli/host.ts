@@ -21,8 +21,8 @@ export interface CliHost {
     columns?: number | undefined;
     rows?: number | undefined;
   };
-  /** Standard error. */
-  stderr: TextSink;
+  /** Standard error; `isTTY` as on a Node stream. */
+  stderr: TextSink & { isTTY?: boolean | undefined };
   /** An environment variable. */
   env(name: string): string | undefined;
   /** Reads a text file (`-i FILE`); `-` reads standard input. */

@@ -23,8 +23,14 @@ import { formatBytes } from "./units.ts";
 export interface LogReporterOptions {
   /** Only failures and the summary. @default {false} */
   quiet?: boolean | undefined;
-  /** Color the first word of each line (a terminal with `--quiet`). @default {false} */
+  /** Color the first word of each line on `out` (a terminal). @default {false} */
   color?: boolean | undefined;
+  /**
+   * Color the first word of each line on `err` (the failures), which may be
+   * a terminal when `out` is not, or a file when `out` is a terminal.
+   * @default {false}
+   */
+  errorColor?: boolean | undefined;
   /** Milliseconds between progress lines; 0 for none. @default {5000} */
   interval?: number | undefined;
 }
@@ -43,6 +49,7 @@ export class LogReporter implements Reporter {
   #view: RunView;
   #quiet: boolean;
   #color: boolean;
+  #errorColor: boolean;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   /**
@@ -64,6 +71,7 @@ export class LogReporter implements Reporter {
     this.#view = view;
     this.#quiet = options.quiet ?? false;
     this.#color = options.color ?? false;
+    this.#errorColor = options.errorColor ?? false;
     const interval = options.interval ?? 5000;
     if (!this.#quiet && interval > 0) {
       this.#timer = setInterval(() => this.#progress(), interval);
@@ -76,8 +84,9 @@ export class LogReporter implements Reporter {
     if (line === undefined) return;
     const error = event.event === "fail";
     if (this.#quiet && !error) return;
+    const color = error ? this.#errorColor : this.#color;
     (error ? this.#err : this.#out).write(
-      (this.#color ? colorize(line) : line) + "\n",
+      (color ? colorize(line) : line) + "\n",
     );
   }
 

@@ -173,12 +173,16 @@ export class Session implements RunView {
     const { stdout, stderr } = this.#host;
     if (json) return new JsonReporter(stdout);
     const tty = stdout.isTTY === true;
-    const color = tty && (this.#host.env("NO_COLOR") ?? "") === "";
+    // Each stream is colored only where it is a terminal: `2> errors.log`
+    // gets plain lines, whatever stdout is.
+    const colors = (this.#host.env("NO_COLOR") ?? "") === "";
+    const color = tty && colors;
     if (tty && !quiet) return new TtyReporter(stdout, stderr, this, color);
     const seconds = Number(this.#host.env("DLMANAGER_LOG_INTERVAL") ?? "");
     return new LogReporter(stdout, stderr, this, {
       quiet,
       color,
+      errorColor: stderr.isTTY === true && colors,
       interval: seconds > 0 ? seconds * 1000 : LOG_INTERVAL,
     });
   }

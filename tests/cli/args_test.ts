@@ -698,10 +698,11 @@ test("parseCliArgs() takes -x and --connections as a number from 1 to 16, or aut
   assert.equal(connections(["--connections", "16"]), 16);
   assert.equal(connections(["--connections=auto"]), "auto");
   assert.equal(connections(["-x1"]), 1);
-  for (const text of ["0", "17", "auto8", "2.5", "-1"]) {
+  // The message names every value -x takes: auto too (as --help does).
+  for (const text of ["0", "17", "auto8", "AUTO", "2.5", "-1"]) {
     throwsUsage(
       () => parseCliArgs(["-x", text, URL_A]),
-      `Invalid -x "${text}": expected a whole number from 1 to 16`,
+      `Invalid -x "${text}": expected a whole number from 1 to 16, or auto`,
     );
   }
 });

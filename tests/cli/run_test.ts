@@ -9,7 +9,9 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import process from "node:process";
 import { test } from "node:test";
-import { type CliResult, runCli } from "../_helpers/cli.ts";
+import { spawn } from "node:child_process";
+import { cliCommand, type CliResult, runCli } from "../_helpers/cli.ts";
+import { shellQuote } from "../_helpers/cli_tmux.ts";
 import {
   bytesRoute,
   deferred,
@@ -399,7 +401,7 @@ test("dlmanager logs progress lines every few seconds when not on a terminal", a
   );
 });
 
-test("dlmanager exits 130 on Ctrl-C, canceling every download and leaving no file", async () => {
+test("dlmanager ends by SIGINT on Ctrl-C (130 to a shell), canceling every download and leaving no file", async () => {
   const gate = deferred();
   await using server = await startServer({
     "/a.bin": bytesRoute(A, { gate: gate.promise, gateAt: 10_000 }),
@@ -425,7 +427,7 @@ test("dlmanager exits 130 on Ctrl-C, canceling every download and leaving no fil
     },
   });
   gate.resolve();
-  assert.equal(result.code, 130, JSON.stringify(result));
+  assert.equal(result.signal, "SIGINT", JSON.stringify(result));
   assert.deepEqual(await dir.list(), []);
   const events = result.stdout.trimEnd().split("\n").map((line) =>
     JSON.parse(line)
@@ -436,6 +438,54 @@ test("dlmanager exits 130 on Ctrl-C, canceling every download and leaving no fil
     ["a.bin", "b.bin"],
   );
   assert.equal(events.at(-1).interrupted, true);
+});
+
+// Reported bug: Ctrl-C stopped dlmanager but not the script running it: in
+// `for u in ...; do dlmanager "$u"; done` each Ctrl-C only went on to the
+// next URL. A shell goes on after a command that exits, whatever its status
+// (it takes it that the command handled Ctrl-C), and stops only after one
+// that the signal ended.
+test("dlmanager ends by SIGINT on Ctrl-C, after its summary, so that a shell script running it stops too", async () => {
+  const gate = deferred();
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A, { gate: gate.promise, gateAt: 10_000 }),
+  });
+  await using dir = await tempDir();
+  const [command, leading] = cliCommand();
+  const cli = [command, ...leading, "-d", dir.path, server.url("/a.bin")]
+    .map(shellQuote).join(" ");
+  // Its own process group, as a terminal's foreground job: Ctrl-C signals
+  // the shell and the CLI together.
+  const shell = spawn("bash", ["-c", `${cli}; echo "[after: $?]"`], {
+    detached: true,
+    env: { ...process.env, NO_COLOR: "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  let sent = false;
+  shell.stdout.setEncoding("utf8");
+  shell.stderr.setEncoding("utf8");
+  shell.stdout.on("data", (text: string) => {
+    stdout += text;
+    if (!sent && stdout.includes("start   a.bin")) {
+      sent = true;
+      process.kill(-(shell.pid ?? 0), "SIGINT");
+    }
+  });
+  shell.stderr.on("data", (text: string) => stderr += text);
+  const [code, signal] = await new Promise<[number | null, string | null]>(
+    (resolve, reject) => {
+      shell.on("error", reject);
+      shell.on("close", (code, signal) => resolve([code, signal]));
+    },
+  );
+  gate.resolve();
+  const result = JSON.stringify({ code, signal, stdout, stderr });
+  assert.ok(!stdout.includes("[after"), result);
+  assert.equal(signal, "SIGINT", result);
+  assert.ok(stdout.includes("canceled a.bin\n"), result);
+  assert.match(stderr, /^Interrupted: 0 done, 0 skipped, 0 failed, /, result);
 });
 
 test("dlmanager on Ctrl-C keeps what the server lets resume, says so, and the same command resumes it with a Range", async () => {
@@ -482,8 +532,8 @@ function stalledAt300k(): ReturnType<typeof fileRoute> & {
 
 /**
  * Runs `args` (with --json) until the first 300,000 bytes of the file are
- * on disk, then stops it with Ctrl-C (the server stalls there): it exits
- * with 130.
+ * on disk, then stops it with Ctrl-C (the server stalls there): it ends by
+ * SIGINT.
  */
 async function interruptAt300k(args: string[]): Promise<CliResult> {
   let sent = false;
@@ -499,7 +549,7 @@ async function interruptAt300k(args: string[]): Promise<CliResult> {
       }
     },
   });
-  assert.equal(result.code, 130, JSON.stringify(result));
+  assert.equal(result.signal, "SIGINT", JSON.stringify(result));
   return result;
 }
 
@@ -575,7 +625,7 @@ test("dlmanager tells in its summary to run the command again after Ctrl-C, when
     },
   });
   release.resolve();
-  assert.equal(result.code, 130, JSON.stringify(result));
+  assert.equal(result.signal, "SIGINT", JSON.stringify(result));
   assert.match(
     result.stderr,
     /^Interrupted: 0 done, 0 skipped, 0 failed, [^\n]+\ninterrupted: run the same command again to resume\n$/,

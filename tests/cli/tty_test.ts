@@ -25,6 +25,7 @@ import {
   patternBytes,
   type Route,
   startServer,
+  statusRoute,
 } from "../_helpers/server.ts";
 import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
 
@@ -381,5 +382,48 @@ test(
     } finally {
       gate.resolve();
     }
+  },
+);
+
+// Reported bug: with -q on a terminal and stderr redirected
+// (`dlmanager -q ... 2> errors.log`), the failure lines in the file began
+// with color codes: the color was chosen by stdout's terminal for a line
+// written to stderr.
+test(
+  "dlmanager -q on a terminal writes failures uncolored to a stderr that is a file",
+  SKIP,
+  async () => {
+    await using server = await startServer({
+      "/missing.bin": statusRoute(404),
+    });
+    await using dir = await tempDir();
+    const errors = dir.join("errors.log");
+    const [runtime, leading] = cliCommand();
+    // Colors allowed: NO_COLOR unset, stdout the pane's terminal.
+    const cli = [
+      "env",
+      "-u",
+      "NO_COLOR",
+      runtime,
+      ...leading,
+      "-q",
+      "-d",
+      dir.join("out"),
+      server.url("/missing.bin"),
+    ].map(shellQuote).join(" ");
+    using pane = tmuxPane(
+      dir.path,
+      100,
+      10,
+      `${cli} 2> ${shellQuote(errors)}; echo "[exit $?]"; sleep 600`,
+    );
+    const after = await pane.until((lines) =>
+      lines.some((line) => line.startsWith("[exit "))
+    );
+    assert.ok(after.includes("[exit 1]"), after.join("\n"));
+    assert.match(
+      await readFile(errors, "utf8"),
+      /^failed {2}missing\.bin: Cannot download "[^"]+": server answered 404 Not Found\n$/,
+    );
   },
 );
