@@ -153,6 +153,16 @@ export function parseCliArgs(args: string[]): Command {
   if (keep !== undefined && maxSize === undefined) {
     throw new UsageError("--keep needs --max-size");
   }
+  // A limit removes any file of the directory, not only downloaded ones:
+  // the current one (the default) may be a home directory.
+  if (
+    maxSize !== undefined && maxSize > 0 && keep !== 0 &&
+    values.dir === undefined
+  ) {
+    throw new UsageError(
+      "--max-size removes any file of the directory, downloaded or not: name it with -d DIR (-d . for this one)",
+    );
+  }
   const timeout = values.timeout === undefined
     ? undefined
     : seconds(values.timeout);

@@ -51,7 +51,7 @@ Options:
       --sha256 HEX       expected sha256, for a single URL
       --integrity SRI    expected digest (sha256-<base64>...), for a single URL
       --max-size SIZE    keep DIR under SIZE (500M, 2G), removing the least
-                         recently used files
+                         recently used files, any file in it (needs -d DIR)
       --keep N           with --max-size: always keep N files (default: ${DEFAULTS.fileLimit});
                          --keep 0 (or --max-size 0) turns the limit off
   -q, --quiet            print only errors and the summary

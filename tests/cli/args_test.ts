@@ -487,10 +487,27 @@ test("parseCliArgs() throws when given a --max-age that is not a duration", () =
 // --max-size and --keep
 
 test("parseCliArgs() parses --max-size as a size when given one", () => {
-  assert.equal(options(["--max-size", "2G", URL_A]).maxSize, 2 * 1024 ** 3);
-  assert.equal(options(["--max-size", "10k", URL_A]).maxSize, 10_240);
-  assert.equal(options(["--max-size", "1000", URL_A]).maxSize, 1000);
-  assert.equal(options(["--max-size", "1.5M", URL_A]).maxSize, 1_572_864);
+  const maxSize = (size: string): number | undefined =>
+    options(["-d", "c", "--max-size", size, URL_A]).maxSize;
+  assert.equal(maxSize("2G"), 2 * 1024 ** 3);
+  assert.equal(maxSize("10k"), 10_240);
+  assert.equal(maxSize("1000"), 1000);
+  assert.equal(maxSize("1.5M"), 1_572_864);
+});
+
+test("parseCliArgs() throws when given --max-size without -d, which would limit the current directory", () => {
+  for (
+    const args of [["--max-size", "2G"], ["--max-size", "2G", "--keep", "3"]]
+  ) {
+    throwsUsage(
+      () => parseCliArgs([...args, URL_A]),
+      "--max-size removes any file of the directory, downloaded or not: name it with -d DIR (-d . for this one)",
+    );
+  }
+  assert.equal(options(["-d", ".", "--max-size", "2G", URL_A]).dir, ".");
+  // A limit that removes nothing needs no directory named.
+  assert.equal(options(["--max-size", "0", URL_A]).maxSize, 0);
+  assert.equal(options(["--max-size", "2G", "--keep", "0", URL_A]).keep, 0);
 });
 
 test("parseCliArgs() throws when given a --max-size that is not a size", () => {
@@ -507,10 +524,10 @@ test("parseCliArgs() sets keep when given --keep with --max-size", () => {
   assert.equal(parsed.maxSize, 1024 ** 3);
   assert.equal(parsed.keep, 0);
   assert.equal(
-    options(["--max-size", "1G", "--keep", "12", URL_A]).keep,
+    options(["-d", "c", "--max-size", "1G", "--keep", "12", URL_A]).keep,
     12,
   );
-  assert.equal(options(["--max-size", "1G", URL_A]).keep, undefined);
+  assert.equal(options(["-d", "c", "--max-size", "1G", URL_A]).keep, undefined);
 });
 
 test("parseCliArgs() throws when given --keep without --max-size", () => {
