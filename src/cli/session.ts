@@ -172,10 +172,13 @@ export class Session implements RunView {
     const { json, quiet } = this.#options;
     const { stdout, stderr } = this.#host;
     if (json) return new JsonReporter(stdout);
-    const tty = stdout.isTTY === true;
+    // A dumb terminal (TERM=dumb: an editor's shell, some CI logs) moves
+    // no cursor and shows no color: it gets the plain lines.
+    const dumb = this.#host.env("TERM") === "dumb";
+    const tty = stdout.isTTY === true && !dumb;
     // Each stream is colored only where it is a terminal: `2> errors.log`
     // gets plain lines, whatever stdout is.
-    const colors = (this.#host.env("NO_COLOR") ?? "") === "";
+    const colors = !dumb && (this.#host.env("NO_COLOR") ?? "") === "";
     const color = tty && colors;
     if (tty && !quiet) return new TtyReporter(stdout, stderr, this, color);
     const seconds = Number(this.#host.env("DLMANAGER_LOG_INTERVAL") ?? "");

@@ -390,6 +390,57 @@ test(
 // with color codes: the color was chosen by stdout's terminal for a line
 // written to stderr.
 test(
+  "dlmanager on a dumb terminal (TERM=dumb) prints the plain lines, with no live display",
+  SKIP,
+  async () => {
+    const gate = deferred();
+    await using server = await startServer(
+      gatedFiles(["a.bin"], 100_000, gate.promise),
+    );
+    await using dir = await tempDir();
+    const [runtime, leading] = cliCommand();
+    const cli = [
+      "env",
+      "TERM=dumb",
+      "DLMANAGER_LOG_INTERVAL=0.05",
+      runtime,
+      ...leading,
+      "-d",
+      dir.join("out"),
+      server.url("/a.bin"),
+    ].map(shellQuote).join(" ");
+    using pane = tmuxPane(
+      dir.path,
+      100,
+      10,
+      `${cli}; echo "[exit $?]"; sleep 600`,
+    );
+    try {
+      // The plain progress line, while the file stops at 1,000 bytes.
+      const running = await pane.until((lines) =>
+        lines.some((line) => /^ {8}a\.bin /.test(line))
+      );
+      assert.ok(
+        running.some((line) => line.startsWith("start ")),
+        `${running}`,
+      );
+      assert.ok(
+        !running.some((line) => /^a\.bin +\[/.test(line)),
+        `${running}`,
+      );
+      assert.equal(pane.cursorVisible(), true);
+    } finally {
+      gate.resolve();
+    }
+    const after = await pane.until((lines) =>
+      lines.some((line) => line.startsWith("[exit "))
+    );
+    assert.ok(after.includes("[exit 0]"), after.join("\n"));
+    assert.ok(after.some((line) => /^done +a\.bin /.test(line)), `${after}`);
+  },
+);
+
+test(
   "dlmanager -q on a terminal writes failures uncolored to a stderr that is a file",
   SKIP,
   async () => {
