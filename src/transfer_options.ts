@@ -202,7 +202,10 @@ export interface TransferOptions {
   /**
    * Extra request headers, e.g. `authorization` (dropped on a redirect to
    * another origin). `accept-encoding` defaults to `identity`; `range` and
-   * `if-range` are the library's (giving one is a `TypeError`).
+   * `if-range` are the library's, and `keep-alive`, `transfer-encoding`,
+   * `upgrade`, `expect` and a `connection` other than `close` or
+   * `keep-alive` the connection's (Node's `fetch` refuses them): giving one
+   * is a `TypeError`.
    *
    * @default {{}}
    */
@@ -320,6 +323,40 @@ function connectionsOf(
 /** The request headers the library sets itself, which options may not. */
 export const LIBRARY_HEADERS: readonly string[] = ["range", "if-range"];
 
+/**
+ * The connection's own headers, which options may not set: Node's `fetch`
+ * refuses a request with one (where Deno's and Bun's send it), so a
+ * download would fail on one runtime only, after its retries. `Connection`
+ * may say `close` or `keep-alive`, which every runtime sends.
+ */
+export const CONNECTION_HEADERS: readonly string[] = [
+  "keep-alive",
+  "transfer-encoding",
+  "upgrade",
+  "expect",
+];
+
+/**
+ * Why a request header `name` with `value` may not be set by options, if
+ * it may not: the library's own, or the connection's.
+ */
+export function refusedHeader(
+  name: string,
+  value: string,
+): string | undefined {
+  const key = name.toLowerCase();
+  if (LIBRARY_HEADERS.includes(key)) {
+    return `the ${key} header is the library's own (it asks for the ranges it resumes and fetches in parts)`;
+  }
+  if (
+    CONNECTION_HEADERS.includes(key) ||
+    (key === "connection" && !/^\s*(close|keep-alive)\s*$/i.test(value))
+  ) {
+    return `the ${key} header is the connection's own (Node's fetch refuses it; connection may only say close or keep-alive)`;
+  }
+  return undefined;
+}
+
 /** `base` with each header of `override` set over it. */
 export function mergeHeaders(
   base: RequestHeaders | undefined,
@@ -351,13 +388,12 @@ export function resolveTransferOptions(
   }
   const headers = mergeHeaders(defaults.headers, options.headers);
   const context = `Cannot download "${url}"`;
-  for (const name of LIBRARY_HEADERS) {
-    if (headers.has(name)) {
-      throw new TypeError(
-        `${context}: the ${name} header is the library's own (it asks for the ranges it resumes and fetches in parts), not an option`,
-      );
+  headers.forEach((value, name) => {
+    const refused = refusedHeader(name, value);
+    if (refused !== undefined) {
+      throw new TypeError(`${context}: ${refused}, not an option`);
     }
-  }
+  });
   const pick = (name: NumberOption): number =>
     options[name] ?? defaults[name] ?? DEFAULTS[name];
   return {

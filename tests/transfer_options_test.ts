@@ -389,6 +389,35 @@ test("resolveTransferOptions() refuses a Range or If-Range header, in options or
   }
 });
 
+test("resolveTransferOptions() refuses the connection's own headers, which Node's fetch refuses, with a TypeError", () => {
+  for (
+    const [name, value] of [
+      ["Keep-Alive", "timeout=5"],
+      ["transfer-encoding", "chunked"],
+      ["Upgrade", "h2c"],
+      ["Expect", "100-continue"],
+      ["Connection", "upgrade"],
+    ] as [string, string][]
+  ) {
+    assert.throws(
+      () => resolveTransferOptions(URL, { headers: { [name]: value } }),
+      {
+        name: "TypeError",
+        message:
+          `Cannot download "${URL}": the ${name.toLowerCase()} header is the connection's own (Node's fetch refuses it; connection may only say close or keep-alive), not an option`,
+      },
+    );
+  }
+  // What every runtime sends.
+  const resolved = resolveTransferOptions(URL, {
+    headers: { Connection: "close", TE: "trailers" },
+  });
+  assert.deepEqual([...resolved.headers], [["connection", "close"], [
+    "te",
+    "trailers",
+  ]]);
+});
+
 test("resolveTransferOptions() accepts headers as Headers, entries or a record when given", () => {
   const resolved = resolveTransferOptions(
     URL,

@@ -9,7 +9,11 @@
 
 import { parseArgs } from "node:util";
 import { parseSize } from "./units.ts";
-import { LIBRARY_HEADERS, MAX_CONNECTIONS } from "../transfer_options.ts";
+import {
+  LIBRARY_HEADERS,
+  MAX_CONNECTIONS,
+  refusedHeader,
+} from "../transfer_options.ts";
 import { printable } from "../_disk/file_name.ts";
 import {
   checkIntegrity,
@@ -347,5 +351,7 @@ function header(text: string): [string, string] {
       `${invalid}: dlmanager sets the ${name} header itself (it asks for the ranges it resumes and fetches in parts)`,
     );
   }
+  const refused = refusedHeader(name, value);
+  if (refused !== undefined) throw new UsageError(`${invalid}: ${refused}`);
   return [name, value];
 }
