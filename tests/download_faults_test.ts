@@ -1289,6 +1289,68 @@ test("Download names a connection reset before the answer (ECONNRESET) and retri
   }
 });
 
+test("Download names an https URL whose server does not speak TLS (TLS) and retries it", async () => {
+  // `https://` to a plain HTTP port: the answer is no TLS record.
+  let connections = 0;
+  const server = createNetServer((socket) => {
+    connections++;
+    socket.on("error", () => {});
+    socket.once("data", () => {
+      socket.end("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    await using dir = await tempDir();
+    const { port } = server.address() as AddressInfo;
+    const url = `https://127.0.0.1:${port}/f`;
+    const { download } = await run(url, dir, { retries: 1 });
+    const error = download.error();
+    assert.ok(error instanceof RetriesExhaustedError, String(error));
+    for (const attempt of error.errors) {
+      assert.ok(attempt instanceof NetworkError, String(attempt));
+      assert.equal(attempt.code, "TLS", attempt.message);
+      assert.ok(
+        attempt.message.startsWith(
+          `Cannot download "${url}": secure connection (TLS) failed: `,
+        ),
+        attempt.message,
+      );
+    }
+    assert.equal(connections, 2);
+    assert.deepEqual(await dir.list(), []);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test("Download names an https connection the server closes before the TLS handshake ends (ECONNRESET)", async () => {
+  let connections = 0;
+  const server = createNetServer((socket) => {
+    connections++;
+    socket.on("error", () => {});
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    await using dir = await tempDir();
+    const { port } = server.address() as AddressInfo;
+    const url = `https://127.0.0.1:${port}/f`;
+    const { download } = await run(url, dir, { retries: 0 });
+    const error = download.error();
+    assert.ok(error instanceof NetworkError, String(error));
+    assert.equal(error.code, "ECONNRESET", error.message);
+    assert.equal(
+      error.message,
+      `Cannot download "${url}": connection reset or closed by the server`,
+    );
+    assert.equal(connections, 1);
+    assert.deepEqual(await dir.list(), []);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
 test("Download fails a body the server cut short as a NetworkError (ECONNRESET), not a ProtocolError", async () => {
   const { server, url } = await serve({ body: BODY, etag: ETAG }, [
     { dropAfter: 10_000 },
