@@ -16,6 +16,7 @@ import {
 import { test } from "node:test";
 import {
   brotliCompressSync,
+  createGzip,
   deflateRawSync,
   deflateSync,
   gzipSync,
@@ -883,6 +884,46 @@ test("Download saves the decoded bytes on every runtime, never reporting progres
   // and the library decodes them: one file on every runtime.
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), plain);
   assert.ok(totals.every((total) => total === undefined));
+});
+
+test("Download writes a body the server compresses anyway as it comes, on every runtime (no idle timeout while it flows)", async () => {
+  // Random bytes: they do not compress, so the first part's bytes decode to
+  // as many. The server sends the rest only once the download has reported
+  // some: on Deno, whose fetch leaves the decoding to the library, the
+  // decoded bytes sat in Deno's file sink (it holds 64 KiB) unwritten and
+  // unreported, and the idle timeout ended a download whose bytes came.
+  const plain = new Uint8Array(40_000);
+  let x = 2463534242;
+  for (let i = 0; i < plain.byteLength; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    plain[i] = x & 255;
+  }
+  const reported = deferred();
+  const route: Route = (_request, response) => {
+    response.writeHead(200, { "content-encoding": "gzip" });
+    const gzip = createGzip();
+    gzip.pipe(response);
+    gzip.write(plain.subarray(0, 20_000));
+    gzip.flush();
+    reported.promise.then(() => gzip.end(plain.subarray(20_000)));
+  };
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  // No chunkSize: the body goes through the runtime's pipe.
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    ...FAST,
+    retries: 0,
+    idleTimeout: 10_000,
+    progress: (_download, current) => {
+      if (current > 0) reported.resolve();
+    },
+  });
+  download.start();
+  await download.wait({ raiseIfError: false });
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), plain);
 });
 
 function sha256Hex(bytes: Uint8Array): string {
