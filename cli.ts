@@ -22,9 +22,10 @@
  */
 
 import { Buffer } from "node:buffer";
-import { mkdir, open, readFile, unlink } from "node:fs/promises";
+import { open, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
+import { makeDirectories } from "./src/_runtime/make_directories.ts";
 import {
   EXIT,
   INTERRUPTED_EXIT,
@@ -43,9 +44,12 @@ async function readStdin(): Promise<string> {
  * Creates `dir` if missing, and checks that a file can be created in it by
  * creating one. Not `access()`: under Deno that asks for `--allow-sys` (uid
  * and gid), and either prompts or throws where a promise cannot catch it.
+ * Not `mkdir(dir, { recursive: true })`: on Node 20 to 24 it never returns
+ * where the system refuses the directory though its parent exists
+ * (`/proc/x`), and the command spun for good.
  */
 async function prepareDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  makeDirectories(dir);
   const probe = join(
     dir,
     `.dlmanager-probe-${process.pid}-${Math.random().toString(36).slice(2)}`,

@@ -16,6 +16,7 @@ import {
 import { test } from "node:test";
 import {
   brotliCompressSync,
+  createGzip,
   deflateRawSync,
   deflateSync,
   gzipSync,
@@ -915,6 +916,46 @@ test("Download saves the decoded bytes on every runtime, never reporting progres
   assert.ok(totals.every((total) => total === undefined));
 });
 
+test("Download writes a body the server compresses anyway as it comes, on every runtime (no idle timeout while it flows)", async () => {
+  // Random bytes: they do not compress, so the first part's bytes decode to
+  // as many. The server sends the rest only once the download has reported
+  // some: on Deno, whose fetch leaves the decoding to the library, the
+  // decoded bytes sat in Deno's file sink (it holds 64 KiB) unwritten and
+  // unreported, and the idle timeout ended a download whose bytes came.
+  const plain = new Uint8Array(40_000);
+  let x = 2463534242;
+  for (let i = 0; i < plain.byteLength; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    plain[i] = x & 255;
+  }
+  const reported = deferred();
+  const route: Route = (_request, response) => {
+    response.writeHead(200, { "content-encoding": "gzip" });
+    const gzip = createGzip();
+    gzip.pipe(response);
+    gzip.write(plain.subarray(0, 20_000));
+    gzip.flush();
+    reported.promise.then(() => gzip.end(plain.subarray(20_000)));
+  };
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  // No chunkSize: the body goes through the runtime's pipe.
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    ...FAST,
+    retries: 0,
+    idleTimeout: 10_000,
+    progress: (_download, current) => {
+      if (current > 0) reported.resolve();
+    },
+  });
+  download.start();
+  await download.wait({ raiseIfError: false });
+  assert.equal(download.error(), undefined);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), plain);
+});
+
 function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
@@ -1313,6 +1354,68 @@ test("Download names a connection reset before the answer (ECONNRESET) and retri
       );
     }
     assert.equal(connections, 2);
+    assert.deepEqual(await dir.list(), []);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test("Download names an https URL whose server does not speak TLS (TLS) and retries it", async () => {
+  // `https://` to a plain HTTP port: the answer is no TLS record.
+  let connections = 0;
+  const server = createNetServer((socket) => {
+    connections++;
+    socket.on("error", () => {});
+    socket.once("data", () => {
+      socket.end("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    await using dir = await tempDir();
+    const { port } = server.address() as AddressInfo;
+    const url = `https://127.0.0.1:${port}/f`;
+    const { download } = await run(url, dir, { retries: 1 });
+    const error = download.error();
+    assert.ok(error instanceof RetriesExhaustedError, String(error));
+    for (const attempt of error.errors) {
+      assert.ok(attempt instanceof NetworkError, String(attempt));
+      assert.equal(attempt.code, "TLS", attempt.message);
+      assert.ok(
+        attempt.message.startsWith(
+          `Cannot download "${url}": secure connection (TLS) failed: `,
+        ),
+        attempt.message,
+      );
+    }
+    assert.equal(connections, 2);
+    assert.deepEqual(await dir.list(), []);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test("Download names an https connection the server closes before the TLS handshake ends (ECONNRESET)", async () => {
+  let connections = 0;
+  const server = createNetServer((socket) => {
+    connections++;
+    socket.on("error", () => {});
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    await using dir = await tempDir();
+    const { port } = server.address() as AddressInfo;
+    const url = `https://127.0.0.1:${port}/f`;
+    const { download } = await run(url, dir, { retries: 0 });
+    const error = download.error();
+    assert.ok(error instanceof NetworkError, String(error));
+    assert.equal(error.code, "ECONNRESET", error.message);
+    assert.equal(
+      error.message,
+      `Cannot download "${url}": connection reset or closed by the server`,
+    );
+    assert.equal(connections, 1);
     assert.deepEqual(await dir.list(), []);
   } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));

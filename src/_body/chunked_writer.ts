@@ -74,7 +74,9 @@ export class ChunkedWriter {
    * writes nothing more. The write in flight has ended before this settles,
    * so nothing is written (or reported) after it has. Aborting `signal`
    * fails the read under way (as `readError(signal.reason)`), even where
-   * the body's stream would leave it pending (see `cancel_on_abort.ts`).
+   * the body's stream would leave it pending (see `cancel_on_abort.ts`),
+   * and drops the rest of a chunk that held several writes (Bun's): after
+   * an abort, only the write under way lands, whichever the reader.
    */
   async pipeFrom(
     body: ReadableStream<Uint8Array>,
@@ -106,6 +108,14 @@ export class ChunkedWriter {
         // no more than one write's bytes.
         let value = result.value;
         while (value.byteLength > 0) {
+          // Aborted by a write of this chunk (a progress listener that
+          // pauses or cancels): its rest is dropped as a failed read's
+          // bytes are, so nothing is written after the abort but the write
+          // under way, as with a byte stream, whose reads are one write.
+          if (signal.aborted) {
+            this.#buffered = 0;
+            throw readError(signal.reason);
+          }
           const slice = value.subarray(0, this.#chunkSize - this.#buffered);
           value = value.subarray(slice.byteLength);
           const paced = onRead(slice);

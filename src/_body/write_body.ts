@@ -21,6 +21,11 @@ export interface BodyTarget {
   url: string;
   /** The partial file; its `offset` and `total` say where and how much. */
   partial: PartialFile;
+  /**
+   * Whether the body is `fetch`'s own stream, not one the library made of
+   * it (decoded): see `FileWriter.pipe`.
+   */
+  fetched: boolean;
   /** Bytes per write. */
   chunkSize: number;
   /** Whether writes must be exactly `chunkSize` (the caller asked). */
@@ -187,6 +192,7 @@ async function pipe(
       body,
       target.readError,
       target.abort.signal,
+      target.fetched,
     );
   } catch (error) {
     failure = { error };

@@ -58,7 +58,17 @@ const MESSAGES: [RegExp, NetworkErrorCode][] = [
   ],
   [/connection refused/i, "ECONNREFUSED"],
   [/certificate|UnknownIssuer|CaUsedAsEndEntity|NotValidForName/i, "CERT"],
-  [/tls|handshake|ssl/i, "TLS"],
+  // The server closed the connection mid-handshake: what Node and Bun call
+  // ECONNRESET ("socket disconnected before secure TLS connection was
+  // established").
+  [/tls handshake eof/i, "ECONNRESET"],
+  // rustls's words for a peer that does not speak TLS as it should (an
+  // `https:` URL to a plain HTTP port: "received corrupt message of type
+  // InvalidContentType"), where Node and Bun say TLS or SSL.
+  [
+    /tls|handshake|ssl|received corrupt message|peer is incompatible|peer misbehaved|received fatal alert|received unexpected (handshake )?message/i,
+    "TLS",
+  ],
   [
     /connection reset|connection closed|broken pipe|error reading a body|unexpected eof|incomplete message|other side closed|terminated/i,
     "ECONNRESET",

@@ -75,16 +75,29 @@ export class DenoFileWriter implements FileWriter {
     // Unused: Deno's fetch ends the pipe's read itself once its request is
     // aborted (the comment below says why the pipe takes no signal).
     _signal: AbortSignal,
+    fetched: boolean,
   ): Promise<void> {
     // The pipe closes the file: on success, or by aborting it on failure
     // (which also drops anything Deno's file sink buffered but never wrote).
     this.#closed = true;
+    // `fetch`'s own body is copied in Rust. Deno's file sink holds any other
+    // stream's chunks (a body the library decoded) until 64 KiB have come,
+    // with no flush in time: they are written here as they come instead,
+    // so that the file's size tells progress and the idle watch what came.
+    // A sink's abort waits for its write in flight: every write has landed
+    // when the pipe settles.
+    const file = this.#file;
+    const sink = fetched ? file.writable : new WritableStream<Uint8Array>({
+      write: (chunk) => this.write(chunk),
+      close: () => file.close(),
+      abort: () => file.close(),
+    });
     try {
       // No `signal` here: pipeTo's signal cancels Deno's pipe while a write
       // may be in flight, and that write can land after the rejection.
       // Aborting the fetch instead ends the pipe at its next read, between
       // writes.
-      await body.pipeTo(this.#file.writable);
+      await body.pipeTo(sink);
     } catch (error) {
       // A body's read fails with a TypeError, or Interrupted once its fetch
       // is aborted, or, decoded by the library (`content_decoding.ts`),

@@ -11,7 +11,6 @@ import {
   existsSync,
   fstatSync,
   linkSync,
-  mkdirSync,
   open,
   openSync,
   readFileSync,
@@ -32,9 +31,9 @@ import {
   unlink,
 } from "node:fs/promises";
 import { hostname, uptime } from "node:os";
-import { dirname } from "node:path";
 import process from "node:process";
 import type { DirEntry, FileStat, FileWriter, Fs, Host } from "./fs_types.ts";
+import { makeDirectories } from "./make_directories.ts";
 import {
   AlreadyExistsError,
   NotAFileError,
@@ -43,39 +42,6 @@ import {
 
 function codeOf(error: unknown): unknown {
   return (error as { code?: unknown } | null)?.code;
-}
-
-/**
- * `path` made a directory, with its missing parents (`mkdir -p`). Not
- * Node's own `recursive: true`, which on Node 20 to 24 loops for good where
- * the system refuses the directory with ENOENT though its parent exists
- * (`/proc/x`).
- */
-function makeDirectories(path: string): void {
-  const parent = dirname(path);
-  try {
-    mkdirSync(path);
-    return;
-  } catch (error) {
-    if (isExistingDirectory(error, path)) return;
-    if (codeOf(error) !== "ENOENT" || parent === path) throw error;
-  }
-  makeDirectories(parent);
-  try {
-    mkdirSync(path); // once more: a second ENOENT is the answer
-  } catch (error) {
-    if (!isExistingDirectory(error, path)) throw error;
-  }
-}
-
-/** Whether `error`, from making `path`, says a directory is there already. */
-function isExistingDirectory(error: unknown, path: string): boolean {
-  if (codeOf(error) !== "EEXIST") return false;
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 function mapError(error: unknown): unknown {

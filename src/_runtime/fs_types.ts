@@ -32,13 +32,19 @@ export interface FileWriter {
    * `body` is thrown as `readError(error)`; a failure to write, as it is.
    * Aborting `signal` (the request's) ends the pipe at the read under way,
    * with `readError(signal.reason)`, even where the body's stream would
-   * leave that read pending (`_body/cancel_on_abort.ts`).
+   * leave that read pending (`_body/cancel_on_abort.ts`). `fetched` says
+   * whether `body` is `fetch`'s own stream; any other (a body the library
+   * decoded) must be written chunk by chunk as it comes, as Node's pipe
+   * writes every body: Deno's file sink holds up to 64 KiB of a JavaScript
+   * stream's chunks unwritten, which neither progress nor the idle watch,
+   * reading the file's size, would see.
    * Optional: a runtime without a pipe of its own gets fixed-size writes.
    */
   pipe?(
     body: ReadableStream<Uint8Array>,
     readError: (error: unknown) => unknown,
     signal: AbortSignal,
+    fetched: boolean,
   ): Promise<void>;
 }
 

@@ -138,6 +138,7 @@ export async function attempt(
     await writeBody(body, {
       url,
       partial,
+      fetched: body === response.body,
       chunkSize: options.chunkSize,
       exactWrites: options.chunkSizeGiven,
       integrity: transfer.integrity,

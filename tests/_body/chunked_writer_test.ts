@@ -378,6 +378,33 @@ test("ChunkedWriter.pipeFrom() ends a read that would stay pending when the sign
   }
 });
 
+test("ChunkedWriter.pipeFrom() writes nothing more once a write's callback aborts, whichever the reader, though a read brought many writes' bytes", async () => {
+  for (const byteStream of [true, false]) {
+    const kind = byteStream ? "byte stream" : "other stream";
+    const file = fakeFile();
+    const abort = new AbortController();
+    // One chunk of 10 writes (Bun's fetch hands over what the socket holds);
+    // the first write's report stops the download.
+    const writer = new ChunkedWriter(file, 4, undefined, () => {
+      abort.abort(new RangeError("paused"));
+    });
+    await assert.rejects(
+      writer.pipeFrom(
+        streamOf(bytes(0, 40), 40, byteStream),
+        () => {},
+        (error) => new TypeError(`mapped: ${error}`),
+        abort.signal,
+      ),
+      { name: "TypeError", message: "mapped: RangeError: paused" },
+      kind,
+    );
+    await writer.flush();
+    // A byte stream's reads are one write each: the one in flight lands.
+    assert.ok(writer.written <= 8, `${kind}: ${writer.written}`);
+    assert.deepEqual(file.writes.flat(), range(0, writer.written), kind);
+  }
+});
+
 test("ChunkedWriter.pipeFrom() throws a write's error over the end of a read its abort caused (a progress callback that cancels, then throws)", async () => {
   const abort = new AbortController();
   const boom = new Error("boom");

@@ -86,7 +86,7 @@ async function bodyAndPipe(url: string, writer: FileWriter): Promise<{
   const never = new AbortController().signal;
   return {
     body,
-    pipe: (body, readError) => pipe.call(writer, body, readError, never),
+    pipe: (body, readError) => pipe.call(writer, body, readError, never, true),
   };
 }
 
@@ -686,6 +686,7 @@ export function fsCases(
           body,
           (error) => new ReadFailure("", { cause: error }),
           abort.signal,
+          false,
         ),
         (error) =>
           error instanceof ReadFailure && error.cause instanceof RangeError,

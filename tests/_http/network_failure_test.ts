@@ -121,6 +121,20 @@ test("classifyNetworkFailure() names a rejected certificate CERT, with the runti
   assert.match(fromDeno.reason, /^certificate rejected: .*UnknownIssuer/);
 });
 
+test("classifyNetworkFailure() names Deno's TLS failures as Node and Bun name them", () => {
+  // rustls's words for a peer that speaks no TLS (an https: URL to a plain
+  // HTTP port), and for one that closes the connection mid-handshake.
+  const cases: [unknown, string][] = [
+    [deno("received corrupt message of type InvalidContentType"), "TLS"],
+    [deno("peer is incompatible: Tls12NotOffered"), "TLS"],
+    [deno("received fatal alert: HandshakeFailure"), "TLS"],
+    [deno("tls handshake eof"), "ECONNRESET"],
+  ];
+  for (const [error, code] of cases) {
+    assert.equal(classifyNetworkFailure(error).code, code, String(error));
+  }
+});
+
 test("classifyNetworkFailure() does not read the URL in Deno's messages as the cause", () => {
   // The URL holds "try-again" and "tls"; the cause is a refused connection.
   assert.equal(

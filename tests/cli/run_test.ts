@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import process from "node:process";
@@ -1184,6 +1185,29 @@ test("dlmanager exits 2 for a directory it cannot create or write", async () => 
     /^dlmanager: Cannot write to directory "[^"]+": .+\n$/,
   );
 });
+
+test(
+  "dlmanager exits 2 when the system refuses the directory though its parent exists (/proc)",
+  { skip: !existsSync("/proc/self") && "needs Linux's /proc" },
+  async () => {
+    // Node's own recursive mkdir (20 to 24) loops for good on this one: the
+    // command spun at full CPU and never exited. Under Deno, with every
+    // permission, so that the system itself answers.
+    const result = await runCli([
+      "-d",
+      "/proc/dlmanager-test/sub",
+      "http://x/a",
+    ], {
+      permissions: ["--allow-all"],
+    });
+    assert.equal(result.code, 2);
+    assert.match(
+      result.stderr,
+      /^dlmanager: Cannot write to directory "\/proc\/dlmanager-test\/sub": .*ENOENT.*\n$/,
+    );
+    assert.equal(result.stdout, "");
+  },
+);
 
 test("dlmanager --version and --help print to stdout and exit 0", async () => {
   const version = await runCli(["--version"]);
