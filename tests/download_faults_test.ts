@@ -1331,95 +1331,89 @@ test("Download does not retry a rejected certificate (CERT), and says why", asyn
   }
 });
 
-test("Download names a connection reset before the answer (ECONNRESET) and retries it", async () => {
+/**
+ * A TCP server on 127.0.0.1 that hands each connection to `onSocket` (no
+ * HTTP: the faults come before any answer), counting them.
+ */
+async function rawServer(onSocket: (socket: Socket) => void): Promise<
+  AsyncDisposable & { port: number; readonly connections: number }
+> {
   let connections = 0;
   const server = createNetServer((socket) => {
     connections++;
-    socket.resetAndDestroy();
+    socket.on("error", () => {});
+    onSocket(socket);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  try {
-    await using dir = await tempDir();
-    const { port } = server.address() as AddressInfo;
-    const url = `http://127.0.0.1:${port}/f`;
-    const { download } = await run(url, dir, { retries: 1 });
-    const error = download.error();
-    assert.ok(error instanceof RetriesExhaustedError, String(error));
-    for (const attempt of error.errors) {
-      assert.ok(attempt instanceof NetworkError);
-      assert.equal(attempt.code, "ECONNRESET");
-      assert.equal(
-        attempt.message,
-        `Cannot download "${url}": connection reset or closed by the server`,
-      );
-    }
-    assert.equal(connections, 2);
-    assert.deepEqual(await dir.list(), []);
-  } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+  return {
+    port: (server.address() as AddressInfo).port,
+    get connections() {
+      return connections;
+    },
+    [Symbol.asyncDispose]: () =>
+      new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+test("Download names a connection reset before the answer (ECONNRESET) and retries it", async () => {
+  await using server = await rawServer((socket) => socket.resetAndDestroy());
+  await using dir = await tempDir();
+  const url = `http://127.0.0.1:${server.port}/f`;
+  const { download } = await run(url, dir, { retries: 1 });
+  const error = download.error();
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  for (const attempt of error.errors) {
+    assert.ok(attempt instanceof NetworkError);
+    assert.equal(attempt.code, "ECONNRESET");
+    assert.equal(
+      attempt.message,
+      `Cannot download "${url}": connection reset or closed by the server`,
+    );
   }
+  assert.equal(server.connections, 2);
+  assert.deepEqual(await dir.list(), []);
 });
 
 test("Download names an https URL whose server does not speak TLS (TLS) and retries it", async () => {
   // `https://` to a plain HTTP port: the answer is no TLS record.
-  let connections = 0;
-  const server = createNetServer((socket) => {
-    connections++;
-    socket.on("error", () => {});
+  await using server = await rawServer((socket) =>
     socket.once("data", () => {
       socket.end("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  try {
-    await using dir = await tempDir();
-    const { port } = server.address() as AddressInfo;
-    const url = `https://127.0.0.1:${port}/f`;
-    const { download } = await run(url, dir, { retries: 1 });
-    const error = download.error();
-    assert.ok(error instanceof RetriesExhaustedError, String(error));
-    for (const attempt of error.errors) {
-      assert.ok(attempt instanceof NetworkError, String(attempt));
-      assert.equal(attempt.code, "TLS", attempt.message);
-      assert.ok(
-        attempt.message.startsWith(
-          `Cannot download "${url}": secure connection (TLS) failed: `,
-        ),
-        attempt.message,
-      );
-    }
-    assert.equal(connections, 2);
-    assert.deepEqual(await dir.list(), []);
-  } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    })
+  );
+  await using dir = await tempDir();
+  const url = `https://127.0.0.1:${server.port}/f`;
+  const { download } = await run(url, dir, { retries: 1 });
+  const error = download.error();
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  for (const attempt of error.errors) {
+    assert.ok(attempt instanceof NetworkError, String(attempt));
+    assert.equal(attempt.code, "TLS", attempt.message);
+    assert.ok(
+      attempt.message.startsWith(
+        `Cannot download "${url}": secure connection (TLS) failed: `,
+      ),
+      attempt.message,
+    );
   }
+  assert.equal(server.connections, 2);
+  assert.deepEqual(await dir.list(), []);
 });
 
 test("Download names an https connection the server closes before the TLS handshake ends (ECONNRESET)", async () => {
-  let connections = 0;
-  const server = createNetServer((socket) => {
-    connections++;
-    socket.on("error", () => {});
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  try {
-    await using dir = await tempDir();
-    const { port } = server.address() as AddressInfo;
-    const url = `https://127.0.0.1:${port}/f`;
-    const { download } = await run(url, dir, { retries: 0 });
-    const error = download.error();
-    assert.ok(error instanceof NetworkError, String(error));
-    assert.equal(error.code, "ECONNRESET", error.message);
-    assert.equal(
-      error.message,
-      `Cannot download "${url}": connection reset or closed by the server`,
-    );
-    assert.equal(connections, 1);
-    assert.deepEqual(await dir.list(), []);
-  } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
+  await using server = await rawServer((socket) => socket.destroy());
+  await using dir = await tempDir();
+  const url = `https://127.0.0.1:${server.port}/f`;
+  const { download } = await run(url, dir, { retries: 0 });
+  const error = download.error();
+  assert.ok(error instanceof NetworkError, String(error));
+  assert.equal(error.code, "ECONNRESET", error.message);
+  assert.equal(
+    error.message,
+    `Cannot download "${url}": connection reset or closed by the server`,
+  );
+  assert.equal(server.connections, 1);
+  assert.deepEqual(await dir.list(), []);
 });
 
 test("Download fails a body the server cut short as a NetworkError (ECONNRESET), not a ProtocolError", async () => {
