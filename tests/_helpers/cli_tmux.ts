@@ -25,6 +25,20 @@ export interface CliShellOptions {
 }
 
 /**
+ * The CLI with `args`, quoted for a shell, run by `env` with `env`'s
+ * arguments (`NAME=value` to set, `-u NAME` to unset).
+ */
+export function cliLine(
+  args: string[],
+  env: string[] = ["NO_COLOR=1"],
+  permissions?: string[],
+): string {
+  const [runtime, leading] = cliCommand(permissions);
+  return ["env", ...env, runtime, ...leading, ...args].map(shellQuote)
+    .join(" ");
+}
+
+/**
  * A shell command running the CLI with `args` (with NO_COLOR), then printing
  * `[exit <status>]` and waiting, so that the pane stays to be read.
  */
@@ -32,9 +46,7 @@ export function cliShellCommand(
   args: string[],
   options: CliShellOptions = {},
 ): string {
-  const [runtime, leading] = cliCommand(options.permissions);
-  const cli = ["env", "NO_COLOR=1", runtime, ...leading, ...args]
-    .map(shellQuote).join(" ");
+  const cli = cliLine(args, undefined, options.permissions);
   const { pidFile } = options;
   // `exec`: the pid written is the CLI's.
   const run = pidFile === undefined

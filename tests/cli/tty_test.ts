@@ -11,8 +11,8 @@ import { spawnSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { test } from "node:test";
-import { cliCommand } from "../_helpers/cli.ts";
 import {
+  cliLine,
   cliShellCommand,
   HAS_TMUX,
   type Pane,
@@ -337,16 +337,7 @@ test(
       gatedFiles(["a.bin"], 100_000, gate.promise),
     );
     await using dir = await tempDir();
-    const [runtime, leading] = cliCommand();
-    const cli = [
-      "env",
-      "NO_COLOR=1",
-      runtime,
-      ...leading,
-      "-d",
-      dir.join("out"),
-      server.url("/a.bin"),
-    ].map(shellQuote).join(" ");
+    const cli = cliLine(["-d", dir.join("out"), server.url("/a.bin")]);
     using pane = tmuxPane(
       dir.path,
       200,
@@ -398,17 +389,10 @@ test(
       gatedFiles(["a.bin"], 100_000, gate.promise),
     );
     await using dir = await tempDir();
-    const [runtime, leading] = cliCommand();
-    const cli = [
-      "env",
-      "TERM=dumb",
-      "DLMANAGER_LOG_INTERVAL=0.05",
-      runtime,
-      ...leading,
-      "-d",
-      dir.join("out"),
-      server.url("/a.bin"),
-    ].map(shellQuote).join(" ");
+    const cli = cliLine(
+      ["-d", dir.join("out"), server.url("/a.bin")],
+      ["TERM=dumb", "DLMANAGER_LOG_INTERVAL=0.05"],
+    );
     using pane = tmuxPane(
       dir.path,
       100,
@@ -449,19 +433,11 @@ test(
     });
     await using dir = await tempDir();
     const errors = dir.join("errors.log");
-    const [runtime, leading] = cliCommand();
     // Colors allowed: NO_COLOR unset, stdout the pane's terminal.
-    const cli = [
-      "env",
-      "-u",
-      "NO_COLOR",
-      runtime,
-      ...leading,
-      "-q",
-      "-d",
-      dir.join("out"),
-      server.url("/missing.bin"),
-    ].map(shellQuote).join(" ");
+    const cli = cliLine(
+      ["-q", "-d", dir.join("out"), server.url("/missing.bin")],
+      ["-u", "NO_COLOR"],
+    );
     using pane = tmuxPane(
       dir.path,
       100,
