@@ -12,6 +12,7 @@ import { test } from "node:test";
 import {
   Download,
   DownloadManager,
+  type DownloadOptions,
   IntegrityError,
   NetworkError,
   ProtocolError,
@@ -63,16 +64,20 @@ function failingOrigin(etag: string): ReturnType<typeof fileRoute> {
   });
 }
 
-/** Downloads from `server`'s `paths`, in order, into `dest`; the download. */
+/**
+ * Downloads from `server`'s `paths`, in order, into `dest`, with `options`
+ * over FAST; the download.
+ */
 async function fetchFrom(
   server: TestServer,
   paths: string[],
   dest: string,
+  options: DownloadOptions = {},
 ): Promise<Download> {
   const download = new Download(
     paths.map((path) => server.url(path)),
     dest,
-    FAST,
+    { ...FAST, ...options },
   );
   download.start();
   await download.wait();
@@ -325,13 +330,12 @@ test("Download with a digest goes on with the next source when one serves other 
   });
   await using dir = await tempDir();
   const sha256 = createHash("sha256").update(BODY).digest("hex");
-  const download = new Download(
-    [server.url("/bad/f"), server.url("/good/f")],
+  const download = await fetchFrom(
+    server,
+    ["/bad/f", "/good/f"],
     dir.join("f"),
-    { ...FAST, sha256 },
+    { sha256 },
   );
-  download.start();
-  await download.wait();
   // The bad bytes were dropped: the good source sent the whole file.
   assert.deepEqual(good.log.ranges, [null]);
   assert.equal(download.getFinalUrl(), server.url("/good/f"));
@@ -365,13 +369,12 @@ test("Download with a digest takes a source of another length than a failed one'
   });
   await using dir = await tempDir();
   const sha256 = createHash("sha256").update(BODY).digest("hex");
-  const download = new Download(
-    [server.url("/stale/f"), server.url("/good/f")],
+  const download = await fetchFrom(
+    server,
+    ["/stale/f", "/good/f"],
     dir.join("f"),
-    { ...FAST, sha256 },
+    { sha256 },
   );
-  download.start();
-  await download.wait();
   assert.equal(download.getFinalUrl(), server.url("/good/f"));
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
@@ -385,13 +388,12 @@ test("Download with a digest takes a source of another length than a failed one'
     "/other/f": other.route,
     "/mirror/f": mirror.route,
   });
-  const resumed = new Download(
-    ["/f", "/other/f", "/mirror/f"].map((path) => second.url(path)),
+  await fetchFrom(
+    second,
+    ["/f", "/other/f", "/mirror/f"],
     dir.join("g"),
-    { ...FAST, sha256 },
+    { sha256 },
   );
-  resumed.start();
-  await resumed.wait();
   assert.equal(other.log.ranges.length, 1);
   assert.deepEqual(mirror.log.ranges, [`bytes=${resumedFrom(first)}-`]);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("g"))), BODY);
@@ -411,13 +413,12 @@ test("Download in parts resumed on a mirror tells that mirror as its final URL",
     "/mirror/f": mirror.route,
   });
   await using dir = await tempDir();
-  const download = new Download(
-    [server.url("/f"), server.url("/mirror/f")],
+  const download = await fetchFrom(
+    server,
+    ["/f", "/mirror/f"],
     dir.join("f"),
-    { ...FAST, connections: 4 },
+    { connections: 4 },
   );
-  download.start();
-  await download.wait();
   // Every part came from the mirror, resumed with the first's validator.
   assert.ok(mirror.log.ranges.length > 0);
   assert.ok(mirror.log.statuses.every((status) => status === 206));
