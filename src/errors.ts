@@ -132,6 +132,10 @@ recognizedAcrossCopies(HTTPError, "HTTPError");
  * same way on every runtime; `cause` is the error `fetch` gave. Retried (and
  * resumed where the server allows), except a host name that does not exist
  * (`ENOTFOUND`) and a rejected certificate (`CERT`), which no retry mends.
+ * When a request could not be made through a proxy that the environment
+ * names (`HTTP_PROXY`, `HTTPS_PROXY`: see `TransferOptions.useEnvProxy`),
+ * the message and `proxy` name it: the connection refused, or the host name
+ * not found, is then the proxy's.
  *
  * @example Telling a typo in the host from a server that is down
  * ```ts ignore
@@ -153,6 +157,14 @@ export class NetworkError extends Error {
    * `"UNKNOWN"`.
    */
   readonly code: NetworkErrorCode;
+  /**
+   * The proxy a request that could not be made was sent through
+   * (`http://proxy.corp:3128`, without its credentials), when the
+   * environment named one for it; `undefined` when it was sent straight to
+   * the server or through a `fetch` of the caller's, and for a failure while
+   * a body was read.
+   */
+  readonly proxy: string | undefined;
 
   /**
    * Creates the error, naming the failure from `cause`.
@@ -161,15 +173,26 @@ export class NetworkError extends Error {
    * @param cause The error `fetch` or the body stream gave.
    * @param at The URL asked, when not `url` (a mirror of it, or where a
    * redirect led): the host named when its name was not found.
+   * @param proxy The proxy the request was sent through, if any: named in
+   * the message, and as the host not found when a name was not.
    */
-  constructor(url: string, cause: unknown, at: string = url) {
+  constructor(
+    url: string,
+    cause: unknown,
+    at: string = url,
+    proxy?: string | undefined,
+  ) {
     const { code, reason } = classifyNetworkFailure(cause);
-    const named = code === "ENOTFOUND" || code === "EAI_AGAIN"
-      ? `${reason} (${hostOf(at)})`
-      : reason;
+    const lookup = code === "ENOTFOUND" || code === "EAI_AGAIN";
+    const named = proxy === undefined
+      ? lookup ? `${reason} (${hostOf(at)})` : reason
+      : lookup
+      ? `${reason} (the proxy ${hostOf(proxy)})`
+      : `${reason} (through the proxy ${proxy})`;
     super(`Cannot download "${url}": ${named}`, { cause });
     this.name = "NetworkError";
     this.code = code;
+    this.proxy = proxy;
   }
 }
 recognizedAcrossCopies(NetworkError, "NetworkError");

@@ -36,6 +36,7 @@ import {
 } from "../mod.ts";
 import {
   bytesRoute,
+  closedPort,
   deferred,
   type Fault,
   fileRoute,
@@ -1213,15 +1214,6 @@ test("DownloadManager passes its retry defaults to every download", async () => 
 
 // Connection failures: named in plain words and by a code that is the same
 // on every runtime; retried unless no retry can mend them.
-
-/** A port on 127.0.0.1 with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 test("Download names a refused connection (ECONNREFUSED) and retries it", async () => {
   await using dir = await tempDir();

@@ -25,6 +25,7 @@ import {
 } from "./_helpers/proxy.ts";
 import {
   bytesRoute,
+  closedPort,
   patternBytes,
   type SeenRequest,
   startServer,
@@ -68,7 +69,8 @@ function envWith(variables: Record<string, string>): Record<string, string> {
 
 /**
  * Downloads `url` into `dest` in a child with the proxy `variables`; returns
- * what it printed (`done`, or `failed <name>`) and its exit code.
+ * what it printed (`done`, or `failed <name>` and the message) and its exit
+ * code.
  */
 async function downloadIn(
   variables: Record<string, string>,
@@ -233,7 +235,15 @@ test(
       `https://${host}/f`,
       dir.join("f"),
     );
-    assert.deepEqual(result, { said: "failed NetworkError", code: 1 });
+    assert.equal(result.code, 1);
+    const [said, message] = result.said.split("\n");
+    assert.equal(said, "failed NetworkError");
+    // The proxy named without its credentials.
+    assert.match(
+      message ?? "",
+      /\(through the proxy http:\/\/127\.0\.0\.1:\d+\)$/,
+    );
+    assert.ok(!message?.includes("s3cret"), message);
     assert.deepEqual(
       proxy.requests.map(({ method, target, headers }) => ({
         method,
@@ -244,6 +254,77 @@ test(
     );
     assert.deepEqual(server.requests, []);
     assert.deepEqual(await dir.list(), []);
+  },
+);
+
+test(
+  "Download that cannot reach the proxy the environment names says so, naming the proxy",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    await using server = await origin();
+    await using dir = await tempDir();
+    const port = await closedPort();
+    const url = server.url("/f");
+    const result = await downloadIn(
+      { HTTP_PROXY: `http://${USERINFO}@127.0.0.1:${port}` },
+      url,
+      dir.join("f"),
+    );
+    assert.deepEqual(result, {
+      said: `failed NetworkError\nCannot download "${url}": ` +
+        `connection refused (through the proxy http://127.0.0.1:${port})`,
+      code: 1,
+    });
+    assert.deepEqual(server.requests, []);
+    assert.deepEqual(await dir.list(), []);
+  },
+);
+
+test(
+  "Download whose proxy's host name is not found names the proxy's host, not the server's",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    await using dir = await tempDir();
+    // .invalid never resolves (RFC 6761). The server, an address, needs no
+    // look-up (and is not there: the request never gets that far).
+    const url = `http://127.0.0.1:${await closedPort()}/f`;
+    const result = await downloadIn(
+      { HTTP_PROXY: "http://proxy.invalid:3128" },
+      url,
+      dir.join("f"),
+    );
+    assert.deepEqual(result, {
+      said: `failed NetworkError\nCannot download "${url}": ` +
+        "host name not found (the proxy proxy.invalid)",
+      code: 1,
+    });
+    assert.deepEqual(await dir.list(), []);
+  },
+);
+
+test(
+  "Download that goes straight to a server NO_PROXY lists does not name the proxy when the server cannot be reached",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    await using dir = await tempDir();
+    await using proxy = await startProxy();
+    const url = `http://127.0.0.1:${await closedPort()}/f`;
+    const result = await downloadIn(
+      { HTTP_PROXY: proxy.url(), NO_PROXY: "127.0.0.1" },
+      url,
+      dir.join("f"),
+    );
+    assert.deepEqual(result, {
+      said: `failed NetworkError\nCannot download "${url}": connection refused`,
+      code: 1,
+    });
+    assert.deepEqual(proxy.requests, []);
   },
 );
 

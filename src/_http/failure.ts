@@ -16,13 +16,15 @@ import { isDecodeFailure, isPermissionFailure } from "./network_failure.ts";
  *   and never retried;
  * - else a {@linkcode NetworkError}, which names the failure (and, for a
  *   host name not found, the host of `at`: the URL asked, a mirror of `url`
- *   or where a redirect led).
+ *   or where a redirect led), and `proxy`, the proxy the request went
+ *   through, if any (for a host name not found, the proxy's host).
  */
 export function failureOf(
   url: string,
   error: unknown,
   signal: AbortSignal,
   at: string = url,
+  proxy?: string | undefined,
 ): unknown {
   if (signal.aborted) return signal.reason;
   if (error instanceof ProtocolError) return error;
@@ -34,5 +36,5 @@ export function failureOf(
       })`,
     );
   }
-  return new NetworkError(url, error, at);
+  return new NetworkError(url, error, at, proxy);
 }

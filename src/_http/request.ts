@@ -6,6 +6,7 @@
 
 import { RedirectError } from "../errors.ts";
 import { failureOf } from "./failure.ts";
+import { envProxyOf } from "../_runtime/fetch.ts";
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
@@ -196,7 +197,13 @@ export async function request(
         redirect: "manual",
       });
     } catch (error) {
-      throw failureOf(url, error, options.signal, at);
+      throw failureOf(
+        url,
+        error,
+        options.signal,
+        at,
+        envProxyOf(options.fetch, at),
+      );
     }
     if (!REDIRECT_STATUSES.has(response.status)) return { response, url: at };
     await response.body?.cancel().catch(() => {});

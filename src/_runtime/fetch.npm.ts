@@ -15,6 +15,7 @@
 
 import process from "node:process";
 import type { EnvHttpProxyAgent, fetch as undiciFetch } from "undici";
+import { runtimeFetchProxy, undiciProxy } from "./fetch_proxy.ts";
 
 // One for the process, like the runtime's own: the proxy variables are read
 // when the first download that needs them is created.
@@ -40,6 +41,22 @@ export function defaultFetch(useEnvProxy: boolean): typeof fetch {
   };
   if (!proxies["http:"] && !proxies["https:"]) return globalThis.fetch;
   return proxied = proxiedFetch(proxies);
+}
+
+/**
+ * The proxy the environment names for `url`, when `used` (the `fetch` a
+ * download uses) sends it there: the runtime's own `fetch` (see
+ * `fetch_proxy.ts`), or the default one made here on Node, through undici's
+ * `EnvHttpProxyAgent`; `undefined` for any other.
+ */
+export function envProxyOf(
+  used: typeof fetch,
+  url: string,
+): string | undefined {
+  if (used === globalThis.fetch) return runtimeFetchProxy(url);
+  return used === proxied && proxied !== undefined
+    ? undiciProxy(url)
+    : undefined;
 }
 
 /**

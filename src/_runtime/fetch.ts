@@ -9,6 +9,8 @@
 // server unless Node itself is told to use the proxy (`NODE_USE_ENV_PROXY=1`,
 // from Node 22.21 and 24).
 
+import { runtimeFetchProxy } from "./fetch_proxy.ts";
+
 /**
  * The default `fetch`. `useEnvProxy` (see
  * `TransferOptions.useEnvProxy`) changes nothing here: Deno's `fetch` always
@@ -16,4 +18,16 @@
  */
 export function defaultFetch(_useEnvProxy: boolean): typeof fetch {
   return globalThis.fetch;
+}
+
+/**
+ * The proxy the environment names for `url`, when `used` (the `fetch` a
+ * download uses) sends it there: the runtime's own `fetch` (see
+ * `fetch_proxy.ts`); `undefined` for any other.
+ */
+export function envProxyOf(
+  used: typeof fetch,
+  url: string,
+): string | undefined {
+  return used === globalThis.fetch ? runtimeFetchProxy(url) : undefined;
 }

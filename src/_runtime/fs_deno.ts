@@ -386,6 +386,14 @@ export const denoHost: Host = {
       return undefined;
     }
   },
+  env(name: string): string | undefined {
+    if (!granted({ name: "env", variable: name })) return undefined;
+    try {
+      return Deno.env.get(name);
+    } catch {
+      return undefined;
+    }
+  },
   processExists(pid: number): boolean | undefined {
     if (nodeProcess === undefined) return undefined;
     try {

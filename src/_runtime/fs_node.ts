@@ -425,4 +425,9 @@ export const nodeHost: Host = {
       return codeOf(error) === "ESRCH" ? false : undefined;
     }
   },
+  env(name: string): string | undefined {
+    // Deno, running the npm package, would ask for the permission.
+    if ("Deno" in globalThis) return undefined;
+    return process.env[name];
+  },
 };

@@ -172,4 +172,9 @@ export interface Host {
    * process", `undefined` where that cannot be told (no permission).
    */
   processExists(pid: number): boolean | undefined;
+  /**
+   * An environment variable: `undefined` when it is unset or cannot be read
+   * here (Deno without the permission for it: never a prompt).
+   */
+  env(name: string): string | undefined;
 }

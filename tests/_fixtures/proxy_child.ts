@@ -1,7 +1,7 @@
 // A child process for the proxy tests, which need an environment of their own
 // (the proxy variables are read per process): downloads argv[2] into argv[3]
 // with no retries, `useEnvProxy` set to argv[4] when given, then prints
-// `done`, or `failed <error name>` and exits 1.
+// `done`, or `failed <error name>` and the error's message, and exits 1.
 
 import process from "node:process";
 import { Download } from "../../mod.ts";
@@ -21,6 +21,7 @@ download.wait({ raiseIfError: true }).then(
   () => console.log("done"),
   (error) => {
     console.log(`failed ${error?.name}`);
+    console.log(error?.message);
     process.exitCode = 1;
   },
 );

@@ -7,7 +7,7 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
 
 /** A request the server received. */
 export interface SeenRequest {
@@ -30,6 +30,15 @@ export interface TestServer extends AsyncDisposable {
   requests: SeenRequest[];
   /** Stops the server, dropping open connections. */
   close(): Promise<void>;
+}
+
+/** A port on 127.0.0.1 with nothing listening on it. */
+export async function closedPort(): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }
 
 /** Starts a server answering `routes` (by path, query excluded); 404 otherwise. */

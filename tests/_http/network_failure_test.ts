@@ -179,3 +179,20 @@ test("NetworkError names the host of a failed lookup", () => {
   );
   assert.equal(error.code, "EAI_AGAIN");
 });
+
+test("NetworkError names the proxy a request went through, and the proxy's host for a failed lookup", () => {
+  const url = "http://h.example/f";
+  const proxy = "http://proxy.example:3128";
+  const refused = new NetworkError(url, node("ECONNREFUSED"), url, proxy);
+  assert.equal(
+    refused.message,
+    'Cannot download "http://h.example/f": connection refused (through the proxy http://proxy.example:3128)',
+  );
+  assert.equal(refused.proxy, proxy);
+  const lookup = new NetworkError(url, node("ENOTFOUND"), url, proxy);
+  assert.equal(
+    lookup.message,
+    'Cannot download "http://h.example/f": host name not found (the proxy proxy.example)',
+  );
+  assert.equal(new NetworkError(url, node("ECONNREFUSED")).proxy, undefined);
+});
