@@ -301,9 +301,10 @@ function size(
   return value;
 }
 
+/** `--timeout`: positive seconds, in decimal (`30`, `2.5`, `.5`). */
 function seconds(text: string): number {
   const value = Number(text);
-  if (text.trim() === "" || !Number.isFinite(value) || value <= 0) {
+  if (!/^\s*(\d+(\.\d+)?|\.\d+)\s*$/.test(text) || !(value > 0)) {
     throw new UsageError(
       `Invalid --timeout "${text}": expected a positive number of seconds`,
     );

@@ -432,10 +432,15 @@ test("parseCliArgs() converts --timeout to milliseconds when given positive seco
   assert.equal(options(["--timeout", "30", URL_A]).timeout, 30_000);
   assert.equal(options(["--timeout", "0.25", URL_A]).timeout, 250);
   assert.equal(options(["--timeout", "2.5", URL_A]).timeout, 2500);
+  assert.equal(options(["--timeout", ".5", URL_A]).timeout, 500);
 });
 
 test("parseCliArgs() throws when given a --timeout that is not a positive number", () => {
-  for (const text of ["0", "-5", "x", "", " ", "Infinity", "NaN"]) {
+  // Written as seconds are, in decimal: not as JavaScript reads numbers.
+  const notSeconds = ["0x10", "1e3", "0b1", "1_000", "+5", "5."];
+  for (
+    const text of ["0", "-5", "x", "", " ", "Infinity", "NaN", ...notSeconds]
+  ) {
     throwsUsage(
       () => parseCliArgs([`--timeout=${text}`, URL_A]),
       `Invalid --timeout "${text}": expected a positive number of seconds`,
