@@ -477,7 +477,7 @@ export class Workers {
         this.#progress();
         await connection.pace(bytes);
       },
-    });
+    }, signal);
     try {
       for (;;) {
         let result;

@@ -23,7 +23,11 @@ interface Setup {
 }
 
 /** A file that records its writes (copies), and a sink with `room` bytes. */
-function setup(room: number, failWrite = false): Setup {
+function setup(
+  room: number,
+  failWrite = false,
+  signal = new AbortController().signal,
+): Setup {
   const writes: Uint8Array[] = [];
   const file = {
     write: (data: Uint8Array) => {
@@ -49,7 +53,13 @@ function setup(room: number, failWrite = false): Setup {
     },
   };
   const nextWrite = () => new Promise<void>((resolve) => onWrote = resolve);
-  return { writes, told, sink, writer: new PartWriter(file, sink), nextWrite };
+  return {
+    writes,
+    told,
+    sink,
+    writer: new PartWriter(file, sink, signal),
+    nextWrite,
+  };
 }
 
 const read = (size: number, fill: number) => new Uint8Array(size).fill(fill);
@@ -110,4 +120,23 @@ test("PartWriter throws a failed write from the next call, and drops what it hol
   await other.writer.take(read(1000, 1), true);
   await other.writer.drop();
   await other.writer.flush(); // nothing held: nothing written, no error
+});
+
+test("PartWriter writes nothing more once its signal aborts, though a read held several writes' bytes (Bun)", async () => {
+  for (const gather of [false, true]) {
+    const abort = new AbortController();
+    const { writes, told, writer, nextWrite } = setup(
+      10 * MAX_WRITE,
+      false,
+      abort.signal,
+    );
+    // A listener told of the first write pauses the download.
+    const paused = new RangeError("paused");
+    nextWrite().then(() => abort.abort(paused));
+    await assert.rejects(writer.take(read(4 * MAX_WRITE, 1), gather), paused);
+    // The write under way landed; the rest of the read was not written.
+    assert.deepEqual(told, [MAX_WRITE], `gather: ${gather}`);
+    assert.equal(writes.length, 1);
+    await writer.drop();
+  }
 });
