@@ -6,7 +6,7 @@
  */
 
 import { basename, join, resolve } from "node:path";
-import { fs } from "./_runtime/fs.ts";
+import { type DirEntry, fs, NotFoundError } from "./_runtime/fs.ts";
 import { isRefused, removeIfPresent } from "./_runtime/remove.ts";
 import { globToRegExp } from "./_disk/glob.ts";
 import { isReservedName } from "./_disk/names.ts";
@@ -142,7 +142,8 @@ export class PersistLimit {
   /**
    * Registers every file directly in `directory` whose name matches the shell
    * glob `pattern` (`*`, `?`, `[...]`; not recursive; dotfiles only match a
-   * pattern that starts with a dot).
+   * pattern that starts with a dot). A directory not made yet holds no
+   * files: nothing is registered (anything else in its place rejects).
    *
    * @param directory The directory to list.
    * @param pattern The glob to match names against.
@@ -154,7 +155,14 @@ export class PersistLimit {
    */
   async registerDirContent(directory: string, pattern = "*"): Promise<void> {
     const matcher = globToRegExp(pattern);
-    const entries = await fs.readDir(directory);
+    let entries: DirEntry[];
+    try {
+      entries = await fs.readDir(directory);
+    } catch (error) {
+      // A program's first run, before its manager made the directory.
+      if (error instanceof NotFoundError) return;
+      throw error;
+    }
     for (const entry of entries) {
       if (entry.isFile && matcher.test(entry.name)) {
         await this.registerFile(join(directory, entry.name));

@@ -126,10 +126,23 @@ test("PersistLimit.registerDirContent() registers matching files only, no dotfil
   assert.deepEqual(await dir.list(), [".d.zip", "b.zip", "c.txt", "e.zip"]);
 });
 
-test("PersistLimit.registerDirContent() rejects for a missing directory", async () => {
+test("PersistLimit.registerDirContent() registers nothing for a directory not made yet, as a missing file", async () => {
+  // A program's first run: the cache directory is made by its manager,
+  // after the limit counted what was there (as the seed's glob, nothing).
   await using dir = await tempDir();
+  const limit = new PersistLimit(1, { fileLimit: 1 });
+  await limit.registerDirContent(dir.join("cache"));
+  await limit.registerFile(dir.join("cache", "a"));
+  assert.deepEqual(limit.files(), []);
+  await limit.removeOldFiles();
+});
+
+test("PersistLimit.registerDirContent() rejects for a file where the directory should be", async () => {
+  await using dir = await tempDir();
+  await writeFile(dir.join("cache"), "x");
   const limit = new PersistLimit(1);
-  await assert.rejects(limit.registerDirContent(dir.join("missing")));
+  await assert.rejects(limit.registerDirContent(dir.join("cache")));
+  assert.deepEqual(await dir.list(), ["cache"]);
 });
 
 test("PersistLimit.removeOldFiles() forgets files removed by someone else", async () => {
