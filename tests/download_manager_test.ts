@@ -594,6 +594,47 @@ test("DownloadManager with a PersistLimit does not register a failed download", 
   assert.deepEqual(await dir.list(), []);
 });
 
+test("DownloadManager: a file just downloaded from a partial file kept since yesterday counts as just accessed, and outlives older files in a PersistLimit", async () => {
+  const release = deferred();
+  const body = patternBytes(64 * 1024);
+  await using file = await serveFile({
+    body,
+    etag: '"v1"',
+    faults: [{ stallAfter: 16 * 1024, release: release.promise }],
+  });
+  await using dir = await tempDir();
+  const first = new DownloadManager(dir.path, { chunkSize: 4096 });
+  const stalled = deferred();
+  first.download(file.url(), {
+    progress: (_d, current) => {
+      if (current === 16 * 1024) stalled.resolve();
+    },
+  });
+  await stalled.promise;
+  first.cancel(undefined, { keepPartial: true });
+  release.resolve();
+  await assert.rejects(first.wait(), DownloadInterrupt);
+  // The kept partial file was made two hours ago (by yesterday's run); a
+  // file of the cache was last read an hour ago.
+  const now = Date.now() / 1000;
+  const [kept] = (await dir.list()).filter((name) =>
+    !name.endsWith(".json") && !name.endsWith(".lock")
+  );
+  assert.ok(kept !== undefined);
+  await utimes(dir.join(kept), now - 7200, now - 7200);
+  await writeFile(dir.join("old"), new Uint8Array(10));
+  await utimes(dir.join("old"), now - 3600, now - 3600);
+  const second = new DownloadManager(dir.path, { chunkSize: 4096 });
+  second.download(file.url());
+  await second.wait();
+  assert.deepEqual(file.log.ranges, [null, `bytes=${16 * 1024}-`]);
+  // The next run's limit, with room for one of the two files.
+  const limit = new PersistLimit(body.byteLength + 1, { fileLimit: 1 });
+  await limit.registerDirContent(dir.path);
+  await limit.removeOldFiles();
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("DownloadManager's PersistLimit evicts only files the manager has not used, under concurrent downloads", async () => {
   const routes: Record<string, ReturnType<typeof bytesRoute>> = {};
   for (const name of ["n0", "n1", "n2"]) {
