@@ -6,7 +6,7 @@
  */
 
 import { basename, join, resolve } from "node:path";
-import { fs } from "./_runtime/fs.ts";
+import { type DirEntry, fs, NotFoundError } from "./_runtime/fs.ts";
 import { isRefused, removeIfPresent } from "./_runtime/remove.ts";
 import { globToRegExp } from "./_disk/glob.ts";
 import { isReservedName } from "./_disk/names.ts";
@@ -57,7 +57,10 @@ function assertLimit(name: string, value: number): void {
  * limit meant to hold files that large takes a `fileLimit` of 1. "Oldest"
  * means least recently accessed (the access time, read again at each
  * {@linkcode PersistLimit.removeOldFiles}). Only files that were registered
- * are ever removed.
+ * are ever removed, and the library's own files (a download's partial file,
+ * sidecar and lock, a manager's records and owner files: the reserved
+ * `.<name>.<hash>.dlpart*` names) are never registered: they are not cache
+ * entries, neither counted nor removed.
  *
  * @example Keep a cache directory under 1 GiB, but its 5 newest files
  * ```ts ignore
@@ -111,7 +114,8 @@ export class PersistLimit {
   }
 
   /**
-   * Registers one file. A missing path or a directory is skipped; a path
+   * Registers one file. A missing path, a directory and the library's own
+   * files (reserved `.<name>.<hash>.dlpart*` names) are skipped; a path
    * registered before is counted once.
    *
    * @param path The file's path.
@@ -123,6 +127,9 @@ export class PersistLimit {
    */
   async registerFile(path: string): Promise<void> {
     const absolute = resolve(path);
+    // A partial file would count a download twice (and grow while counted),
+    // and each of these files as one of the fileLimit kept.
+    if (isReservedName(basename(absolute))) return;
     const stat = await fs.stat(absolute);
     if (stat === undefined || !stat.isFile) return;
     this.#files.set(absolute, {
@@ -135,7 +142,8 @@ export class PersistLimit {
   /**
    * Registers every file directly in `directory` whose name matches the shell
    * glob `pattern` (`*`, `?`, `[...]`; not recursive; dotfiles only match a
-   * pattern that starts with a dot).
+   * pattern that starts with a dot). A directory not made yet holds no
+   * files: nothing is registered (anything else in its place rejects).
    *
    * @param directory The directory to list.
    * @param pattern The glob to match names against.
@@ -147,7 +155,14 @@ export class PersistLimit {
    */
   async registerDirContent(directory: string, pattern = "*"): Promise<void> {
     const matcher = globToRegExp(pattern);
-    const entries = await fs.readDir(directory);
+    let entries: DirEntry[];
+    try {
+      entries = await fs.readDir(directory);
+    } catch (error) {
+      // A program's first run, before its manager made the directory.
+      if (error instanceof NotFoundError) return;
+      throw error;
+    }
     for (const entry of entries) {
       if (entry.isFile && matcher.test(entry.name)) {
         await this.registerFile(join(directory, entry.name));
@@ -161,10 +176,8 @@ export class PersistLimit {
    * Files that disappeared meanwhile are forgotten; sizes and access times
    * are read again first. A file this process may not remove (another
    * user's, in a shared cache; one on a read-only mount) stays, and still
-   * counts. A partial
-   * download's files (the library's reserved `.<name>.<hash>.dlpart*` names)
-   * are never removed; a removed file's record (a manager's, for
-   * revalidation) is removed with it.
+   * counts. A removed file's record (a manager's, for revalidation) is
+   * removed with it.
    *
    * @param options See {@linkcode RemoveOldFilesOptions}.
    *
@@ -184,7 +197,7 @@ export class PersistLimit {
     let count = entries.length;
     for (const entry of entries) {
       if (count <= this.fileLimit || total < this.sizeLimit) break;
-      if (keep(entry.path) || isReservedName(basename(entry.path))) continue;
+      if (keep(entry.path)) continue;
       try {
         await removeIfPresent(entry.path);
       } catch (error) {

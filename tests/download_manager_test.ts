@@ -22,6 +22,7 @@ import {
   bytesRoute,
   deferred,
   patternBytes,
+  type ServedFile,
   serveFile,
   startServer,
   statusRoute,
@@ -291,27 +292,55 @@ test("DownloadManager.download() after cancel() starts a new download of the nam
   assert.equal(manager.download(server.url("/f")), null);
 });
 
-test("DownloadManager.download() after cancel(undefined, { keepPartial: true }) resumes the kept partial file in a new download", async () => {
+/** What {@linkcode stalledDownload} made. */
+interface Stalled extends AsyncDisposable {
+  body: Uint8Array;
+  file: ServedFile;
+  manager: DownloadManager;
+  download: Download | null;
+  /** Lets the server send the rest. */
+  release: () => void;
+}
+
+/**
+ * A server of a 64 KiB file (with an ETag: resumable) whose first answer
+ * stalls after 16 KiB, and a manager in `destdir` whose download of it has
+ * those 16 KiB. Disposing of it stops the server.
+ */
+async function stalledDownload(destdir: string): Promise<Stalled> {
   const release = deferred();
   const body = patternBytes(64 * 1024);
-  await using file = await serveFile({
+  const file = await serveFile({
     body,
     etag: '"v1"',
     faults: [{ stallAfter: 16 * 1024, release: release.promise }],
   });
-  await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { chunkSize: 4096 });
+  const manager = new DownloadManager(destdir, { chunkSize: 4096 });
   const stalled = deferred();
-  const first = manager.download(file.url(), {
+  const download = manager.download(file.url(), {
     progress: (_d, current) => {
       if (current === 16 * 1024) stalled.resolve();
     },
   });
   await stalled.promise;
+  return {
+    body,
+    file,
+    manager,
+    download,
+    release: () => release.resolve(),
+    [Symbol.asyncDispose]: () => file[Symbol.asyncDispose](),
+  };
+}
+
+test("DownloadManager.download() after cancel(undefined, { keepPartial: true }) resumes the kept partial file in a new download", async () => {
+  await using dir = await tempDir();
+  await using stalled = await stalledDownload(dir.path);
+  const { body, file, manager, download: first } = stalled;
   manager.cancel(undefined, { keepPartial: true });
   const second = manager.download(file.url());
   assert.notEqual(second, first);
-  release.resolve();
+  stalled.release();
   await assert.rejects(manager.wait(), DownloadInterrupt);
   assert.equal(first?.partialKept, true);
   assert.equal(second?.state, "done");
@@ -592,6 +621,34 @@ test("DownloadManager with a PersistLimit does not register a failed download", 
   await manager.wait({ raiseIfError: false });
   assert.deepEqual(persistLimit.files(), []);
   assert.deepEqual(await dir.list(), []);
+});
+
+test("DownloadManager: a file just downloaded from a partial file kept since yesterday counts as just accessed, and outlives older files in a PersistLimit", async () => {
+  await using dir = await tempDir();
+  await using stalled = await stalledDownload(dir.path);
+  const { body, file, manager: first } = stalled;
+  first.cancel(undefined, { keepPartial: true });
+  stalled.release();
+  await assert.rejects(first.wait(), DownloadInterrupt);
+  // The kept partial file was made two hours ago (by yesterday's run); a
+  // file of the cache was last read an hour ago.
+  const now = Date.now() / 1000;
+  const [kept] = (await dir.list()).filter((name) =>
+    !name.endsWith(".json") && !name.endsWith(".lock")
+  );
+  assert.ok(kept !== undefined);
+  await utimes(dir.join(kept), now - 7200, now - 7200);
+  await writeFile(dir.join("old"), new Uint8Array(10));
+  await utimes(dir.join("old"), now - 3600, now - 3600);
+  const second = new DownloadManager(dir.path, { chunkSize: 4096 });
+  second.download(file.url());
+  await second.wait();
+  assert.deepEqual(file.log.ranges, [null, `bytes=${16 * 1024}-`]);
+  // The next run's limit, with room for one of the two files.
+  const limit = new PersistLimit(body.byteLength + 1, { fileLimit: 1 });
+  await limit.registerDirContent(dir.path);
+  await limit.removeOldFiles();
+  assert.deepEqual(await dir.list(), ["f"]);
 });
 
 test("DownloadManager's PersistLimit evicts only files the manager has not used, under concurrent downloads", async () => {

@@ -4,6 +4,7 @@ import { basename, relative } from "node:path";
 import { test } from "node:test";
 import { PersistLimit } from "../mod.ts";
 import { partialFile, partialPaths } from "../src/_disk/names.ts";
+import { recordPath } from "../src/_disk/record.ts";
 import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { unremovable } from "./_helpers/unremovable.ts";
 
@@ -125,10 +126,23 @@ test("PersistLimit.registerDirContent() registers matching files only, no dotfil
   assert.deepEqual(await dir.list(), [".d.zip", "b.zip", "c.txt", "e.zip"]);
 });
 
-test("PersistLimit.registerDirContent() rejects for a missing directory", async () => {
+test("PersistLimit.registerDirContent() registers nothing for a directory not made yet, as a missing file", async () => {
+  // A program's first run: the cache directory is made by its manager,
+  // after the limit counted what was there (as the seed's glob, nothing).
   await using dir = await tempDir();
+  const limit = new PersistLimit(1, { fileLimit: 1 });
+  await limit.registerDirContent(dir.join("cache"));
+  await limit.registerFile(dir.join("cache", "a"));
+  assert.deepEqual(limit.files(), []);
+  await limit.removeOldFiles();
+});
+
+test("PersistLimit.registerDirContent() rejects for a file where the directory should be", async () => {
+  await using dir = await tempDir();
+  await writeFile(dir.join("cache"), "x");
   const limit = new PersistLimit(1);
-  await assert.rejects(limit.registerDirContent(dir.join("missing")));
+  await assert.rejects(limit.registerDirContent(dir.join("cache")));
+  assert.deepEqual(await dir.list(), ["cache"]);
 });
 
 test("PersistLimit.removeOldFiles() forgets files removed by someone else", async () => {
@@ -212,26 +226,32 @@ test("PersistLimit.removeOldFiles() keeps kept files even when that leaves the t
   assert.equal(limit.files().length, 3);
 });
 
-test("PersistLimit.removeOldFiles() never removes a registered file with a reserved name", async () => {
+test("PersistLimit never registers the library's own files (partial, sidecar, lock, record, owner), which neither count nor go", async () => {
   await using dir = await tempDir();
   const paths = partialPaths(dir.join("x.zip"));
   const reserved = [
     basename(partialFile(paths, "0123456789abcdef-1")),
     basename(paths.sidecar),
+    basename(paths.lock),
+    basename(recordPath(dir.join("x.zip"))),
+    ".dlmanager-1.0123456789ab.dlpart.owner",
   ];
-  // The reserved files are the least recently accessed.
-  await files(dir, [...reserved, "b", "c"]);
+  // The reserved files are the least recently accessed, and large: a
+  // download's partial file grows to the size of the file it becomes.
+  await files(dir, reserved, 100);
+  await files(dir, ["b", "c"]);
   const limit = new PersistLimit(20, { fileLimit: 1 });
   for (const name of [...reserved, "b", "c"]) {
     await limit.registerFile(dir.join(name));
   }
+  // A pattern that matches dotfiles registers them no more.
+  await limit.registerDirContent(dir.path, ".*");
+  assert.deepEqual(limit.files().map((path) => basename(path)), ["b", "c"]);
   await limit.removeOldFiles();
-  // 40 bytes: the reserved files are skipped; b goes (30), then c (20).
-  assert.deepEqual(await dir.list(), [...reserved].sort());
-  assert.deepEqual(
-    limit.files().map((path) => basename(path)).sort(),
-    [...reserved].sort(),
-  );
+  // 20 bytes of cache: b goes (10). Were the 500 reserved bytes counted,
+  // c would go too, and with them counted as files, fileLimit would keep
+  // no cache entry at all.
+  assert.deepEqual(await dir.list(), [...reserved, "c"].sort());
 });
 
 test("PersistLimit.removeOldFiles() skips a file it may not remove (another user's in a shared cache), removing the next-oldest instead", async (t) => {

@@ -23,7 +23,7 @@
 //
 // Names of that shape (and the temporary names derived from them) are
 // reserved: the manager refuses to download to one, and a PersistLimit never
-// removes one.
+// registers one (it neither counts nor removes it).
 
 import { basename, dirname, join } from "node:path";
 import { sha256Hex } from "./sha256.ts";

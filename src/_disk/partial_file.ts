@@ -277,11 +277,15 @@ export class PartialFile {
    * while this one was stopped may hold it now: it writes a partial file of
    * its own, so the one renamed here is still this download's, and then
    * only the sidecar is left to that process. Returns whether the lock was
-   * still held (for its release).
+   * still held (for its release). The file counts as accessed now (its
+   * modification time is left): a `PersistLimit` evicts the least recently
+   * accessed first, and a partial file's access time is when it was made,
+   * which may be a run of yesterday's that this one resumed.
    */
   async commit(dest: string, lock: FileLock): Promise<boolean> {
     if (!this.#onDisk) await this.writer();
     await this.close();
+    accessedNow(this.#path);
     const held = lock.isHeld();
     await fs.rename(this.#path, dest);
     await this.#removeSidecar(held);
@@ -418,4 +422,19 @@ export function gone(path: string): NotFoundError {
   return new NotFoundError(
     `The partial file "${path}" is gone: its directory was removed or moved, or the file removed`,
   );
+}
+
+/**
+ * Sets the access time of the file at `path` to now, its modification time
+ * left as it is (to the millisecond, as a record compares it). Times that
+ * may not be set (a file system without them) only cost the file its place
+ * in an eviction order.
+ */
+function accessedNow(path: string): void {
+  try {
+    const mtime = fs.statSync(path)?.mtime;
+    if (mtime) fs.utimeSync(path, new Date(), mtime);
+  } catch {
+    // As said: the rename that follows tells what matters.
+  }
 }
