@@ -59,6 +59,8 @@ export class PartialFile {
   #opening: Promise<FileWriter> | undefined;
   // Whether the file is on disk (created or adopted, and not removed since).
   #onDisk = false;
+  // Whether the file on disk is one adopted from an earlier writer.
+  #adopted = false;
   #sidecar = false;
   #integrity: IntegrityCheck | undefined;
   // Whether the prefix adopted is still to be fed to `#integrity`.
@@ -269,6 +271,7 @@ export class PartialFile {
     this.#unhashed = false;
     await removeIfPresent(this.#path);
     this.#onDisk = false;
+    this.#adopted = false;
     await this.#removeSidecar(true);
   }
 
@@ -277,15 +280,16 @@ export class PartialFile {
    * while this one was stopped may hold it now: it writes a partial file of
    * its own, so the one renamed here is still this download's, and then
    * only the sidecar is left to that process. Returns whether the lock was
-   * still held (for its release). The file counts as accessed now (its
-   * modification time is left): a `PersistLimit` evicts the least recently
-   * accessed first, and a partial file's access time is when it was made,
-   * which may be a run of yesterday's that this one resumed.
+   * still held (for its release). An adopted file counts as accessed now
+   * (its modification time is left): a `PersistLimit` evicts the least
+   * recently accessed first, and a partial file's access time is when it
+   * was made, which may be a run of yesterday's that this one resumed. A
+   * file this download made was made moments ago: no calls for it.
    */
   async commit(dest: string, lock: FileLock): Promise<boolean> {
     if (!this.#onDisk) await this.writer();
     await this.close();
-    accessedNow(this.#path);
+    if (this.#adopted) accessedNow(this.#path);
     const held = lock.isHeld();
     await fs.rename(this.#path, dest);
     await this.#removeSidecar(held);
@@ -358,6 +362,7 @@ export class PartialFile {
     this.#sidecar = true;
     this.#path = partial;
     this.#onDisk = true;
+    this.#adopted = true;
     this.validator = sidecar.validator;
     this.total = sidecar.total;
     if (sidecar.ranges !== undefined) {
