@@ -14,7 +14,11 @@ import {
   type PartialPaths,
   partialPaths,
 } from "../src/_disk/names.ts";
-import { SIDECAR_VERSION, writeSidecar } from "../src/_disk/sidecar.ts";
+import {
+  RANGES_SIDECAR_VERSION,
+  SIDECAR_VERSION,
+  writeSidecar,
+} from "../src/_disk/sidecar.ts";
 import {
   type ProcessIdentity,
   thisProcess,
@@ -46,18 +50,23 @@ interface Writer {
   token: string;
   /** Whether it released the file for another to resume (`keepPartial`). */
   released?: true;
+  /**
+   * The ranges on disk, for a download in parts (a version 3 sidecar);
+   * without them, the `size` bytes are a prefix (version 2).
+   */
+  ranges?: [number, number][];
 }
 
 /**
  * What `writer` leaves of a download of `url` stopped mid-body: its lock,
- * its partial file of `size` bytes, and the sidecar naming them. Returns
- * the partial file's path.
+ * its partial file of `size` bytes (of `BODY`, version `"a"`), and the
+ * sidecar naming them. Returns the partial file's path.
  */
 async function leftovers(
   paths: PartialPaths,
   url: string,
   size: number,
-  { owner, token, released }: Writer,
+  { owner, token, released, ranges }: Writer,
 ): Promise<string> {
   await writeFile(
     paths.lock,
@@ -65,8 +74,7 @@ async function leftovers(
   );
   const partial = partialFile(paths, token);
   await writeFile(partial, BODY.subarray(0, size));
-  await writeSidecar(paths.sidecar, {
-    version: SIDECAR_VERSION,
+  const fields = {
     url,
     validator: '"a"',
     total: BODY.byteLength,
@@ -74,7 +82,13 @@ async function leftovers(
     writer: token,
     owner,
     released,
-  });
+  };
+  await writeSidecar(
+    paths.sidecar,
+    ranges === undefined
+      ? { version: SIDECAR_VERSION, ...fields }
+      : { version: RANGES_SIDECAR_VERSION, ...fields, ranges },
+  );
   return partial;
 }
 
@@ -86,9 +100,14 @@ function deadLeftovers(
   paths: PartialPaths,
   url: string,
   size: number,
+  ranges?: [number, number][],
 ): Promise<string> {
   const owner = { ...thisProcess(), pid: DEAD_PID };
-  return leftovers(paths, url, size, { owner, token: "dead00000000dead-0" });
+  return leftovers(paths, url, size, {
+    owner,
+    token: "dead00000000dead-0",
+    ...ranges && { ranges },
+  });
 }
 
 test(
@@ -335,4 +354,78 @@ test("Download does not resume a partial file of an older version (sidecar versi
     await dir.list(),
     [basename(paths.base), basename(paths.sidecar), "f"].sort(),
   );
+});
+
+// A download in parts killed after its last part landed, before the rename:
+// every byte is on disk, of the version the sidecar names. The server is
+// asked whether that is still the file, as for a whole prefix on one
+// connection (the rest, `If-Range`): a 416 says it is.
+for (const connections of [1, 4] as const) {
+  test(`Download with connections: ${connections} of a partial file whose sidecar records every part asks the server, and commits it unchanged without fetching it again`, async () => {
+    const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
+    await using server = await startServer({ "/f": route });
+    await using dir = await tempDir();
+    const paths = partialPaths(dir.join("f"));
+    const total = BODY.byteLength;
+    await deadLeftovers(paths, server.url("/f"), total, [[0, total]]);
+    const download = new Download(server.url("/f"), dir.join("f"), {
+      connections,
+    });
+    download.start();
+    await download.wait();
+    assert.deepEqual(log.ranges, [`bytes=${total}-`]);
+    assert.deepEqual(log.ifRanges, ['"a"']);
+    assert.deepEqual(log.statuses, [416]);
+    assert.deepEqual(log.sent, [0]);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    assert.deepEqual(await dir.list(), ["f"]);
+  });
+
+  test(`Download with connections: ${connections} of a partial file whose sidecar records every part downloads the file again when it changed on the server`, async () => {
+    // The same length, another version: only the validator tells.
+    const changed = patternBytes(BODY.byteLength, 9);
+    const { route, log } = fileRoute({ body: changed, etag: '"b"' });
+    await using server = await startServer({ "/f": route });
+    await using dir = await tempDir();
+    const paths = partialPaths(dir.join("f"));
+    const total = BODY.byteLength;
+    await deadLeftovers(paths, server.url("/f"), total, [[0, total]]);
+    const download = new Download(server.url("/f"), dir.join("f"), {
+      connections,
+    });
+    download.start();
+    await download.wait();
+    assert.deepEqual(log.ranges[0], `bytes=${total}-`);
+    assert.deepEqual(log.ifRanges[0], '"a"');
+    assert.equal(log.statuses[0], 200);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), changed);
+    assert.deepEqual(await dir.list(), ["f"]);
+  });
+}
+
+test("Download of a partial file whose sidecar records every part retries the server's refusal of that question, as any attempt", async () => {
+  const { route, log } = fileRoute({
+    body: BODY,
+    etag: '"a"',
+    faults: [{ status: 503, retryAfter: "0" }],
+  });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const paths = partialPaths(dir.join("f"));
+  const total = BODY.byteLength;
+  await deadLeftovers(paths, server.url("/f"), total, [[0, total]]);
+  const retries: number[] = [];
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    connections: 4,
+    backoffBase: 1,
+    backoffCap: 5,
+  });
+  download.addEventListener("retry", (event) => retries.push(event.attempt));
+  download.start();
+  await download.wait();
+  assert.deepEqual(retries, [1]);
+  assert.deepEqual(log.ranges, [`bytes=${total}-`, `bytes=${total}-`]);
+  assert.deepEqual(log.statuses, [503, 416]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
 });
