@@ -429,3 +429,55 @@ test("Download of a partial file whose sidecar records every part retries the se
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
+
+// A server (or a proxy) without If-Range serves the range asked for of the
+// version it has now: the answer's validator tells it is another version,
+// as a part's does on several connections, and the file starts over.
+test("Download resumes a prefix never spliced onto another version's rest by a server that ignores If-Range", async () => {
+  const changed = patternBytes(BODY.byteLength, 9);
+  const { route, log } = fileRoute({
+    body: changed,
+    etag: '"b"',
+    faults: [{ ignoreIfRange: true }],
+  });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  await deadLeftovers(partialPaths(dir.join("f")), server.url("/f"), 10_000);
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    retries: 0,
+  });
+  download.start();
+  await download.wait();
+  assert.deepEqual(log.ranges, ["bytes=10000-", null]);
+  assert.deepEqual(log.statuses, [206, 200]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), changed);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download of a partial file whose sidecar records every part never commits it on a 416 of another version (a server that ignores If-Range)", async () => {
+  const changed = patternBytes(BODY.byteLength, 9);
+  const { route, log } = fileRoute({
+    body: changed,
+    etag: '"b"',
+    faults: [{ ignoreIfRange: true }],
+  });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const total = BODY.byteLength;
+  await deadLeftovers(
+    partialPaths(dir.join("f")),
+    server.url("/f"),
+    total,
+    [[0, total]],
+  );
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    connections: 4,
+    retries: 0,
+  });
+  download.start();
+  await download.wait();
+  assert.deepEqual(log.ranges, [`bytes=${total}-`, null]);
+  assert.deepEqual(log.statuses, [416, 200]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), changed);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
