@@ -312,7 +312,12 @@ async function transferUnderLock(
   let counted = hostName;
   budget.acquireFirst(counted);
   try {
-    // A prefix adopted from a dead writer goes into the digest first.
+    // A prefix adopted from a dead writer goes into the digest first:
+    // seconds for gigabytes, so progress tells those bytes on disk before
+    // (as the answer to the rest would), and a cancel stops the hash.
+    if (partial.offset > 0 && integrity !== undefined) {
+      host.report(partial.offset, partial.total);
+    }
     await partial.hashAdopted(host.signal);
     const transfer: Transfer = {
       url: spec.url,

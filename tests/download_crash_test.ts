@@ -4,17 +4,22 @@
 // src/_disk/sidecar.ts.
 
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { test } from "node:test";
-import { Download } from "../mod.ts";
+import { Download, type DownloadOptions } from "../mod.ts";
 import {
   partialFile,
   type PartialPaths,
   partialPaths,
 } from "../src/_disk/names.ts";
-import { SIDECAR_VERSION, writeSidecar } from "../src/_disk/sidecar.ts";
+import {
+  RANGES_SIDECAR_VERSION,
+  SIDECAR_VERSION,
+  writeSidecar,
+} from "../src/_disk/sidecar.ts";
 import {
   type ProcessIdentity,
   thisProcess,
@@ -22,6 +27,8 @@ import {
 import {
   deferred,
   fileRoute,
+  type FileRouteLog,
+  type FileRouteOptions,
   patternBytes,
   startServer,
 } from "./_helpers/server.ts";
@@ -46,18 +53,23 @@ interface Writer {
   token: string;
   /** Whether it released the file for another to resume (`keepPartial`). */
   released?: true;
+  /**
+   * The ranges on disk, for a download in parts (a version 3 sidecar);
+   * without them, the `size` bytes are a prefix (version 2).
+   */
+  ranges?: [number, number][];
 }
 
 /**
  * What `writer` leaves of a download of `url` stopped mid-body: its lock,
- * its partial file of `size` bytes, and the sidecar naming them. Returns
- * the partial file's path.
+ * its partial file of `size` bytes (of `BODY`, version `"a"`), and the
+ * sidecar naming them. Returns the partial file's path.
  */
 async function leftovers(
   paths: PartialPaths,
   url: string,
   size: number,
-  { owner, token, released }: Writer,
+  { owner, token, released, ranges }: Writer,
 ): Promise<string> {
   await writeFile(
     paths.lock,
@@ -65,8 +77,7 @@ async function leftovers(
   );
   const partial = partialFile(paths, token);
   await writeFile(partial, BODY.subarray(0, size));
-  await writeSidecar(paths.sidecar, {
-    version: SIDECAR_VERSION,
+  const fields = {
     url,
     validator: '"a"',
     total: BODY.byteLength,
@@ -74,7 +85,13 @@ async function leftovers(
     writer: token,
     owner,
     released,
-  });
+  };
+  await writeSidecar(
+    paths.sidecar,
+    ranges === undefined
+      ? { version: SIDECAR_VERSION, ...fields }
+      : { version: RANGES_SIDECAR_VERSION, ...fields, ranges },
+  );
   return partial;
 }
 
@@ -86,9 +103,14 @@ function deadLeftovers(
   paths: PartialPaths,
   url: string,
   size: number,
+  ranges?: [number, number][],
 ): Promise<string> {
   const owner = { ...thisProcess(), pid: DEAD_PID };
-  return leftovers(paths, url, size, { owner, token: "dead00000000dead-0" });
+  return leftovers(paths, url, size, {
+    owner,
+    token: "dead00000000dead-0",
+    ...ranges && { ranges },
+  });
 }
 
 test(
@@ -335,4 +357,125 @@ test("Download does not resume a partial file of an older version (sidecar versi
     await dir.list(),
     [basename(paths.base), basename(paths.sidecar), "f"].sort(),
   );
+});
+
+/** A version of the file other than `BODY` (`"a"`), of the same length. */
+const CHANGED = patternBytes(BODY.byteLength, 9);
+
+/**
+ * Downloads `dest` from a server serving `served`, where a dead writer
+ * left `size` bytes of `BODY` (in `ranges`, if given), with `options`
+ * (`listen` hears of the download before it starts): returns what the
+ * server sent and the file. Nothing but the file is left.
+ */
+async function resumeDead(
+  served: FileRouteOptions,
+  size: number,
+  ranges: [number, number][] | undefined,
+  options: DownloadOptions = {},
+  listen?: (download: Download) => void,
+): Promise<{ log: FileRouteLog; file: Uint8Array }> {
+  const { route, log } = fileRoute(served);
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const paths = partialPaths(dir.join("f"));
+  await deadLeftovers(paths, server.url("/f"), size, ranges);
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    backoffBase: 1,
+    backoffCap: 5,
+    ...options,
+  });
+  listen?.(download);
+  download.start();
+  await download.wait();
+  assert.deepEqual(await dir.list(), ["f"]);
+  return { log, file: new Uint8Array(await readFile(dir.join("f"))) };
+}
+
+// A download in parts killed after its last part landed, before the rename:
+// every byte is on disk, of the version the sidecar names. The server is
+// asked whether that is still the file, as for a whole prefix on one
+// connection (the rest, `If-Range`): a 416 says it is.
+const TOTAL = BODY.byteLength;
+const WHOLE: [number, number][] = [[0, TOTAL]];
+for (const connections of [1, 4] as const) {
+  test(`Download with connections: ${connections} of a partial file whose sidecar records every part asks the server, and commits it unchanged without fetching it again`, async () => {
+    const { log, file } = await resumeDead(
+      { body: BODY, etag: '"a"' },
+      TOTAL,
+      WHOLE,
+      { connections },
+    );
+    assert.deepEqual(log.ranges, [`bytes=${TOTAL}-`]);
+    assert.deepEqual(log.ifRanges, ['"a"']);
+    assert.deepEqual(log.statuses, [416]);
+    assert.deepEqual(log.sent, [0]);
+    assert.deepEqual(file, BODY);
+  });
+
+  test(`Download with connections: ${connections} of a partial file whose sidecar records every part downloads the file again when it changed on the server`, async () => {
+    // The same length, another version: only the validator tells.
+    const { log, file } = await resumeDead(
+      { body: CHANGED, etag: '"b"' },
+      TOTAL,
+      WHOLE,
+      { connections },
+    );
+    assert.equal(log.ranges[0], `bytes=${TOTAL}-`);
+    assert.equal(log.ifRanges[0], '"a"');
+    assert.equal(log.statuses[0], 200);
+    assert.deepEqual(file, CHANGED);
+  });
+}
+
+test("Download of a partial file whose sidecar records every part retries the server's refusal of that question, as any attempt", async () => {
+  const retries: number[] = [];
+  const { log, file } = await resumeDead(
+    { body: BODY, etag: '"a"', faults: [{ status: 503, retryAfter: "0" }] },
+    TOTAL,
+    WHOLE,
+    { connections: 4 },
+    (download) =>
+      download.addEventListener("retry", (event) => {
+        retries.push(event.attempt);
+      }),
+  );
+  assert.deepEqual(retries, [1]);
+  assert.deepEqual(log.ranges, [`bytes=${TOTAL}-`, `bytes=${TOTAL}-`]);
+  assert.deepEqual(log.statuses, [503, 416]);
+  assert.deepEqual(file, BODY);
+});
+
+// A server (or a proxy) without If-Range serves the range asked for of the
+// version it has now: the answer's validator tells it is another version,
+// as a part's does on several connections, and the file starts over.
+const IGNORES_IF_RANGE: FileRouteOptions = {
+  body: CHANGED,
+  etag: '"b"',
+  faults: [{ ignoreIfRange: true }],
+};
+
+test("Download resumes a prefix never spliced onto another version's rest by a server that ignores If-Range, its digest taken of the new version only", async () => {
+  const { log, file } = await resumeDead(
+    IGNORES_IF_RANGE,
+    10_000,
+    undefined,
+    {
+      retries: 0,
+      sha256: createHash("sha256").update(CHANGED).digest("hex"),
+    },
+  );
+  assert.deepEqual(log.ranges, ["bytes=10000-", null]);
+  assert.deepEqual(log.statuses, [206, 200]);
+  assert.deepEqual(file, CHANGED);
+});
+
+test("Download of a partial file whose sidecar records every part never commits it on a 416 of another version (a server that ignores If-Range)", async () => {
+  const { log, file } = await resumeDead(IGNORES_IF_RANGE, TOTAL, WHOLE, {
+    connections: 4,
+    retries: 0,
+  });
+  assert.deepEqual(log.ranges, [`bytes=${TOTAL}-`, null]);
+  assert.deepEqual(log.statuses, [416, 200]);
+  assert.deepEqual(file, CHANGED);
 });

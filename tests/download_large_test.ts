@@ -21,9 +21,11 @@ const ETAG = '"big-1"';
 const TOTAL = 4 * GiB + 1024 * 1024 + 12_345;
 
 test("Download with a digest, resumed past 4 GiB with every part on disk, stops hashing them at a cancel", async () => {
-  // The parts on disk are hashed at the end, gigabytes of them: a cancel
-  // then ends the download at once, as canceled, and not after reading
-  // them all, failed for the digest they do not match.
+  // Every part on disk is a whole prefix, hashed before the server is asked
+  // whether it is still the file: gigabytes of them, with progress telling
+  // them on disk first. A cancel then ends the download at once, as
+  // canceled, and not after reading them all, failed for the digest they
+  // do not match.
   const { route, log } = virtualFileRoute(TOTAL, ETAG);
   await using server = await startServer({ "/f": route });
   await using dir = await tempDir();
@@ -39,7 +41,7 @@ test("Download with a digest, resumed past 4 GiB with every part on disk, stops 
     sha256: "0".repeat(64),
     progress: (self, current) => {
       reports.push(current);
-      // Every part is on disk: the hash is all that is left.
+      // Every part is on disk: the hash has begun.
       if (current === TOTAL) self.cancel();
     },
   });

@@ -365,13 +365,17 @@ export class PartialFile {
     this.#adopted = true;
     this.validator = sidecar.validator;
     this.total = sidecar.total;
-    if (sidecar.ranges !== undefined) {
+    if (sidecar.ranges !== undefined && !isWhole(sidecar.ranges, size)) {
       // Written in parts: the strategy fetches what the ranges leave out,
       // and the digest is taken of the whole file at the end.
       this.ranges = sidecar.ranges;
       return true;
     }
-    // Hashed by `hashAdopted`, where a cancel can stop it.
+    // A prefix: the rest is asked for with `If-Range`, and the server tells
+    // whether it is still the file. So is a file whose every part is on
+    // disk (killed before its rename): a 416 says it is complete, and a 200
+    // that it changed meanwhile. Hashed by `hashAdopted`, where a cancel
+    // can stop it.
     this.#unhashed = true;
     this.#file = await fs.openAppend(partial);
     this.offset = size;
@@ -420,6 +424,12 @@ export class PartialFile {
       await removeIfPresent(this.#paths.sidecar);
     }
   }
+}
+
+/** Whether `ranges` are one range of all `size` bytes, from byte 0. */
+function isWhole(ranges: [number, number][], size: number): boolean {
+  const [first] = ranges;
+  return ranges.length === 1 && first?.[0] === 0 && first[1] === size;
 }
 
 /** The error for a partial file gone from its name while it was written. */

@@ -19,6 +19,24 @@ export function validatorOf(headers: Headers): string | undefined {
 }
 
 /**
+ * Whether an answer to a ranged request names another version than
+ * `validator`, the one the bytes on disk are of: a server (or a proxy) that
+ * ignores `If-Range` sends the range of the version it has now, which is
+ * never to be joined to them. An answer that names none is taken as the
+ * version asked for.
+ *
+ * @example
+ * ```ts
+ * const headers = new Headers({ etag: '"v2"' });
+ * isOtherVersion(headers, '"v1"'); // true
+ * ```
+ */
+export function isOtherVersion(headers: Headers, validator: string): boolean {
+  const named = validatorOf(headers);
+  return named !== undefined && named !== validator;
+}
+
+/**
  * The validator to resume a file with (`If-Range`): {@linkcode validatorOf},
  * except a Last-Modified less than a second before the answer's `Date`,
  * which is weak (RFC 9110 §8.8.2.2): the file may change again within that
@@ -93,6 +111,8 @@ export interface Held {
   offset: number;
   /** The whole file's length, if known. */
   total: number | undefined;
+  /** The version the bytes are of, sent as `If-Range`. */
+  validator?: string | undefined;
 }
 
 /**
@@ -108,14 +128,18 @@ export interface Held {
  * - `"wrong-range"`: a 206 other than the one asked for (or one not asked
  *   for): never to be written at `offset`; or a 416 to a ranged request
  *   that does not say the file is on disk whole (it changed, and is
- *   shorter now, on a server that judged the range before `If-Range`).
+ *   shorter now, on a server that judged the range before `If-Range`);
+ * - `"changed"`: a 206 or a 416 to a ranged request that names another
+ *   version than `held.validator` (see {@linkcode isOtherVersion}): the
+ *   bytes on disk are of a version the server no longer has.
  */
 export type AnswerKind =
   | "refused"
   | "complete"
   | "append"
   | "whole"
-  | "wrong-range";
+  | "wrong-range"
+  | "changed";
 
 /**
  * Judges `response` to a request for the rest of the file when `held` is
@@ -129,6 +153,12 @@ export function judgeAnswer(
   const range = status === 206 || status === 416
     ? parseContentRange(response.headers.get("content-range"))
     : undefined;
+  if (
+    held?.validator !== undefined && (status === 206 || status === 416) &&
+    isOtherVersion(response.headers, held.validator)
+  ) {
+    return "changed";
+  }
   if (held !== undefined && status === 416) {
     return range?.total === held.offset &&
         (held.total === undefined || range.total === held.total)

@@ -24,11 +24,14 @@ import { sleep } from "../_timers.ts";
 /**
  * An attempt stopped to be made again at once: not a failure, not counted
  * (a bandwidth limit appeared while the runtime's pipe, which no limit can
- * pace, was writing; the next attempt resumes from the bytes on disk).
+ * pace, was writing: the next attempt resumes from the bytes on disk; or
+ * the server answered a resume with a range of another version: the next
+ * asks for the whole file, which cannot be answered so).
  */
 export class Rerun extends Error {
-  constructor() {
-    super("the attempt is made again, paced");
+  /** @param message Why. */
+  constructor(message = "the attempt is made again, paced") {
+    super(message);
     this.name = "Rerun";
   }
 }

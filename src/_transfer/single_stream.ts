@@ -21,7 +21,7 @@ import { contentEncoding } from "../_body/content_decoding.ts";
 import { request } from "../_http/request.ts";
 import { wallClock } from "../_revalidation.ts";
 import { FinalProtocolError, parseRetryAfter } from "../_http/retry_policy.ts";
-import { withRetries } from "./attempts.ts";
+import { Rerun, withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
 import { SourceMismatch } from "./sources.ts";
 import type { Transfer, TransferStrategy } from "./strategy.ts";
@@ -71,7 +71,11 @@ export async function attempt(
       await restart(transfer);
     }
     const held = partial.offset > 0
-      ? { offset: partial.offset, total: partial.total }
+      ? {
+        offset: partial.offset,
+        total: partial.total,
+        validator: partial.validator,
+      }
       : undefined;
     const sent = performance.now();
     const asking = request(url, {
@@ -81,7 +85,7 @@ export async function attempt(
       headers: options.headers,
       extra: held === undefined
         ? transfer.conditional
-        : rangeHeaders(held.offset, partial.validator as string),
+        : rangeHeaders(held.offset, held.validator as string),
       maxRedirects: options.maxRedirects,
       signal: abort.signal,
     });
@@ -104,6 +108,15 @@ export async function attempt(
       // The file was on disk whole: progress tells so, as for any answer.
       transfer.report(partial.offset, partial.total);
       return;
+    }
+    if (kind === "changed") {
+      // A server that ignores If-Range: the bytes on disk are of a version
+      // it no longer has. Dropped, and the whole file asked for at once,
+      // as if it had answered 200.
+      await restart(transfer);
+      throw new Rerun(
+        `Cannot download "${url}": the file changed on the server`,
+      );
     }
     if (kind === "refused") {
       throw new HTTPError(response.status, answer.url, {

@@ -19,9 +19,9 @@ import { contentEncoding, decodedBody } from "../_body/content_decoding.ts";
 import { reusedReader } from "../_body/reused_reader.ts";
 import {
   type ContentRange,
+  isOtherVersion,
   parseContentRange,
   parseLength,
-  validatorOf,
 } from "../_http/range.ts";
 import { request } from "../_http/request.ts";
 import { wallClock } from "../_revalidation.ts";
@@ -371,8 +371,10 @@ export class Workers {
    */
   #check(response: Response, at: string, from: number, to: number): number {
     const { url, partial } = this.#transfer;
-    const validator = validatorOf(response.headers);
-    const changed = validator !== undefined && validator !== partial.validator;
+    const changed = isOtherVersion(
+      response.headers,
+      partial.validator as string,
+    );
     const range = response.status === 206
       ? parseContentRange(response.headers.get("content-range"))
       : undefined;

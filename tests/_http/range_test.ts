@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  isOtherVersion,
   judgeAnswer,
   parseContentRange,
   parseLength,
@@ -248,4 +249,53 @@ test("judgeAnswer() takes a 416 naming exactly the bytes on disk as a complete f
     judgeAnswer(answer(416, { "content-range": "bytes */200" }), undefined),
     "refused",
   );
+});
+
+test("isOtherVersion() tells an answer naming another version, and takes one naming none as the version asked for", () => {
+  const date = "Tue, 01 Dec 2026 10:00:00 GMT";
+  assert.equal(isOtherVersion(new Headers({ etag: '"v2"' }), '"v1"'), true);
+  assert.equal(isOtherVersion(new Headers({ etag: '"v1"' }), '"v1"'), false);
+  assert.equal(
+    isOtherVersion(new Headers({ "last-modified": date }), date),
+    false,
+  );
+  assert.equal(
+    isOtherVersion(new Headers({ "last-modified": date }), '"v1"'),
+    true,
+  );
+  assert.equal(isOtherVersion(new Headers(), '"v1"'), false);
+});
+
+test("judgeAnswer() calls a 206 or a 416 of another version than the bytes on disk changed, whatever its range says", () => {
+  const held = { offset: 100, total: 200, validator: '"v1"' };
+  const other = { etag: '"v2"' };
+  assert.equal(
+    judgeAnswer(
+      answer(206, { ...other, "content-range": "bytes 100-199/200" }),
+      held,
+    ),
+    "changed",
+  );
+  const whole = { offset: 200, total: 200, validator: '"v1"' };
+  assert.equal(
+    judgeAnswer(
+      answer(416, { ...other, "content-range": "bytes */200" }),
+      whole,
+    ),
+    "changed",
+  );
+  // The same version, or none named: judged by the range as ever.
+  assert.equal(
+    judgeAnswer(
+      answer(206, { etag: '"v1"', "content-range": "bytes 100-199/200" }),
+      held,
+    ),
+    "append",
+  );
+  assert.equal(
+    judgeAnswer(answer(416, { "content-range": "bytes */200" }), whole),
+    "complete",
+  );
+  // A 200 of another version is a whole file, as ever.
+  assert.equal(judgeAnswer(answer(200, other), held), "whole");
 });
