@@ -176,8 +176,10 @@ export class PersistLimit {
    * Files that disappeared meanwhile are forgotten; sizes and access times
    * are read again first. A file this process may not remove (another
    * user's, in a shared cache; one on a read-only mount) stays, and still
-   * counts. A removed file's record (a manager's, for revalidation) is
-   * removed with it.
+   * counts. A file that cannot be removed for another reason (a mount point,
+   * an I/O error) stays too, counted, and the next oldest goes instead: the
+   * first such error rejects once the others were tried. A removed file's
+   * record (a manager's, for revalidation) is removed with it.
    *
    * @param options See {@linkcode RemoveOldFilesOptions}.
    *
@@ -195,17 +197,18 @@ export class PersistLimit {
     );
     let total = entries.reduce((sum, entry) => sum + entry.size, 0);
     let count = entries.length;
+    let failure: { error: unknown } | undefined;
     for (const entry of entries) {
       if (count <= this.fileLimit || total < this.sizeLimit) break;
       if (keep(entry.path)) continue;
       try {
         await removeIfPresent(entry.path);
       } catch (error) {
-        // Not this process's to remove (another user's file in a shared
-        // cache, an immutable one, a read-only mount): it stays, counted,
-        // and the next oldest goes instead, rather than every later
-        // eviction stopping here.
-        if (!isRefused(error)) throw error;
+        // It stays, counted, and the next oldest goes instead, rather than
+        // every later eviction stopping here. Not this process's to remove
+        // (another user's file in a shared cache, an immutable one, a
+        // read-only mount) is no failure; anything else is told at the end.
+        if (!isRefused(error)) failure ??= { error };
         continue;
       }
       // What a manager remembered of it goes with it.
@@ -214,6 +217,7 @@ export class PersistLimit {
       total -= entry.size;
       count--;
     }
+    if (failure !== undefined) throw failure.error;
   }
 
   async #refresh(): Promise<void> {

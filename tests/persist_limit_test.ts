@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { PersistLimit } from "../mod.ts";
 import { partialFile, partialPaths } from "../src/_disk/names.ts";
 import { recordPath } from "../src/_disk/record.ts";
+import { mount } from "./_helpers/mount.ts";
 import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { unremovable } from "./_helpers/unremovable.ts";
 
@@ -304,4 +305,28 @@ test("PersistLimit keeps its last fileLimit files over a limit they pass, howeve
   await one.removeOldFiles();
   // 15 GiB: b and c go, 9 GiB are left.
   assert.deepEqual(await dir.list(), ["d", "e", "f"]);
+});
+
+test("PersistLimit.removeOldFiles() goes on past a file it fails to remove, then rejects with that failure", async (t) => {
+  await using dir = await tempDir();
+  await files(dir, ["busy", "b", "c"]);
+  await writeFile(dir.join("source"), "x");
+  // The oldest is a mount point: removing it fails with EBUSY.
+  await using busy = mount(["--bind", dir.join("source")], dir.join("busy"));
+  if (busy === undefined) {
+    t.skip("needs root, to bind-mount a file");
+    return;
+  }
+  await utimes(dir.join("busy"), BASE, BASE);
+  const limit = new PersistLimit(15, { fileLimit: 1 });
+  for (const name of ["busy", "b", "c"]) {
+    await limit.registerFile(dir.join(name));
+  }
+  await assert.rejects(
+    limit.removeOldFiles(),
+    (error: NodeJS.ErrnoException) => error.code === "EBUSY",
+  );
+  // The next oldest went instead: what is left (the mount's 1 byte and c's
+  // 10) is under the limit.
+  assert.deepEqual(await dir.list(), ["busy", "c", "source"]);
 });
