@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { fs } from "./_runtime/fs.ts";
 import { assertFileName, fileNameFromUrl } from "./_disk/file_name.ts";
 import { asFileSystemError } from "./_disk/file_system_failure.ts";
+import { FileSystemError } from "./errors.ts";
 import { removeLeftovers } from "./_disk/leftovers.ts";
 import { isCacheHit } from "./_cache.ts";
 import { inUse, shareInUse } from "./_in_use.ts";
@@ -360,8 +361,9 @@ export class DownloadManager extends DownloadEventTarget {
    * the last `wait()`, also one that ended before this call (else with
    * `DownloadInterrupt`, for a running download that was canceled; else
    * with a {@linkcode FileSystemError} of the manager's own work in its
-   * directory: its cleanup of leftovers, its `PersistLimit`'s eviction,
-   * which skip a file this process may not remove, or a read-only mount).
+   * directory: its cleanup of leftovers, its `PersistLimit`'s eviction
+   * (naming the file it failed to remove), which skip a file this process
+   * may not remove, or a read-only mount).
    *
    * @example
    * ```ts ignore
@@ -440,12 +442,16 @@ export class DownloadManager extends DownloadEventTarget {
   /**
    * Runs `work` after the bookkeeping queued before it, keeping its first
    * error: a file system's as a {@linkcode FileSystemError} about the
-   * directory, `context` its message.
+   * directory, `context` its message (unless it is one already, naming a
+   * file of it).
    */
   #track(work: () => Promise<void>, context: string): void {
     this.#bookkeeping = this.#bookkeeping.then(work).catch((error) => {
       this.#bookkeepingError ??= {
-        error: asFileSystemError(error, context, this.destdir),
+        // One that names its file (an eviction's) is kept as it is.
+        error: error instanceof FileSystemError
+          ? error
+          : asFileSystemError(error, context, this.destdir),
       };
     });
   }

@@ -7,6 +7,7 @@
 
 import { basename, join, resolve } from "node:path";
 import { type DirEntry, fs, NotFoundError } from "./_runtime/fs.ts";
+import { asFileSystemError } from "./_disk/file_system_failure.ts";
 import { isRefused, removeIfPresent } from "./_runtime/remove.ts";
 import { globToRegExp } from "./_disk/glob.ts";
 import { isReservedName } from "./_disk/names.ts";
@@ -178,7 +179,8 @@ export class PersistLimit {
    * user's, in a shared cache; one on a read-only mount) stays, and still
    * counts. A file that cannot be removed for another reason (a mount point,
    * an I/O error) stays too, counted, and the next oldest goes instead: the
-   * first such error rejects once the others were tried. A removed file's
+   * first such failure rejects once the others were tried, as a
+   * `FileSystemError` naming that file. A removed file's
    * record (a manager's, for revalidation) is removed with it.
    *
    * @param options See {@linkcode RemoveOldFilesOptions}.
@@ -208,7 +210,15 @@ export class PersistLimit {
         // every later eviction stopping here. Not this process's to remove
         // (another user's file in a shared cache, an immutable one, a
         // read-only mount) is no failure; anything else is told at the end.
-        if (!isRefused(error)) failure ??= { error };
+        if (!isRefused(error)) {
+          failure ??= {
+            error: asFileSystemError(
+              error,
+              `Cannot remove "${entry.path}" to keep its directory under the limit`,
+              entry.path,
+            ),
+          };
+        }
         continue;
       }
       // What a manager remembered of it goes with it.

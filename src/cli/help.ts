@@ -64,7 +64,8 @@ lets resume: run the same command again to resume it. A second Ctrl-C exits
 at once.
 
 Exit status: 0 all downloaded or present, 1 some failed (or the output could
-not be written, as to a full disk), 2 usage error;
+not be written, as to a full disk, or -d DIR not kept under --max-size),
+2 usage error;
 stopped early: 130 on Ctrl-C (SIGINT), 143 on SIGTERM, 129 on SIGHUP, 141
 when the output is closed (as by "| head"). That is 128 + the signal's
 number.

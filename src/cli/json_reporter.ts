@@ -39,6 +39,8 @@ export class JsonReporter implements Reporter {
    * are told too).
    */
   report(event: CliEvent): void {
+    // The run's own event (its directory's) is no file's.
+    if (event.event === "directory") return this.#write(event);
     const { name } = event;
     clearTimeout(this.#held.get(name));
     this.#held.delete(name);

@@ -78,11 +78,11 @@ export class LogReporter implements Reporter {
     }
   }
 
-  /** Prints the event's line; with `quiet`, only a failure's. */
+  /** Prints the event's line; with `quiet`, only a failure's (on `err`). */
   report(event: CliEvent): void {
     const line = lineOf(event);
     if (line === undefined) return;
-    const error = event.event === "fail";
+    const error = event.event === "fail" || event.event === "directory";
     if (this.#quiet && !error) return;
     const color = error ? this.#errorColor : this.#color;
     (error ? this.#err : this.#out).write(

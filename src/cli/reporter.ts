@@ -44,7 +44,13 @@ export type CliEvent =
   | { event: "fresh"; name: string; url: string }
   | { event: "skip"; name: string; url: string; shared?: boolean }
   | { event: "fail"; name: string; url: string; error: string }
-  | { event: "cancel"; name: string; url: string };
+  | { event: "cancel"; name: string; url: string }
+  /**
+   * The manager's own work in the directory failed: keeping it under
+   * `--max-size` (a file it could not remove), or removing what dead
+   * processes left there. The run's, not one file's.
+   */
+  | { event: "directory"; dir: string; error: string };
 
 /** The run's totals, for the summary. */
 export interface Summary {
@@ -128,6 +134,8 @@ export function lineOf(event: CliEvent): string | undefined {
       return `failed  ${event.name}: ${event.error}`;
     case "cancel":
       return `canceled ${event.name}`;
+    case "directory":
+      return `failed  ${event.error}`;
     case "progress":
       return undefined;
   }

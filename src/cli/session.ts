@@ -114,6 +114,7 @@ export class Session implements RunView {
       }
       await Promise.all(waits);
       await manager.wait({ raiseIfError: false });
+      await this.#directoryFailure(manager);
     } finally {
       stopInterrupt();
       stopSuspend();
@@ -341,6 +342,26 @@ export class Session implements RunView {
       bytes: current,
       total: total ?? null,
     });
+  }
+
+  /**
+   * Reports a failure of the manager's own work in the directory (keeping
+   * it under `--max-size`, removing what dead processes left), which
+   * counts as one failure. Each download's failure was told as it ended,
+   * and the wait before this one let go of them: what `wait()` raises now
+   * is the directory's.
+   */
+  async #directoryFailure(manager: DownloadManager): Promise<void> {
+    try {
+      await manager.wait();
+    } catch (error) {
+      this.#failed++;
+      this.#report({
+        event: "directory",
+        dir: this.#options.dir,
+        error: message(error),
+      });
+    }
   }
 
   #end(tracked: Tracked): void {

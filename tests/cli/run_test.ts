@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import process from "node:process";
 import { test } from "node:test";
@@ -20,6 +20,7 @@ import {
   startServer,
   statusRoute,
 } from "../_helpers/server.ts";
+import { mount } from "../_helpers/mount.ts";
 import { tempDir, withRecords } from "../_helpers/temp_dir.ts";
 import { VERSION } from "../../src/cli/version.ts";
 import { DownloadManager } from "../../mod.ts";
@@ -371,6 +372,49 @@ test("dlmanager --max-size and --keep keep the directory under the limit", async
   ]);
   assert.equal(result.code, 0);
   assert.deepEqual(await dir.list(), ["a.bin"]);
+});
+
+test("dlmanager says which file it could not remove to keep --max-size, goes on with the next, and exits 1", async (t) => {
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A),
+    "/b.bin": bytesRoute(B),
+  });
+  await using dir = await tempDir();
+  await writeFile(dir.join("old.bin"), new Uint8Array(100_000));
+  await writeFile(dir.join("older.bin"), "x");
+  await using outside = await tempDir();
+  await writeFile(outside.join("source"), "x");
+  // The oldest is a mount point: removing it fails with EBUSY.
+  await using busy = mount(
+    ["--bind", outside.join("source")],
+    dir.join("older.bin"),
+  );
+  if (busy === undefined) {
+    t.skip("needs root, to bind-mount a file");
+    return;
+  }
+  const dayAgo = Date.now() / 1000 - 86_400;
+  await utimes(dir.join("older.bin"), dayAgo - 60, dayAgo - 60);
+  await utimes(dir.join("old.bin"), dayAgo, dayAgo);
+  const args = ["-d", dir.path, "--max-size", "200K", "--keep", "1"];
+  const failed = `failed  Cannot remove "${
+    dir.join("older.bin")
+  }" to keep its directory under the limit: the file is busy (in use, or a mount point) (EBUSY)`;
+  const result = await runCli(["-q", ...args, server.url("/a.bin")]);
+  assert.equal(result.code, 1);
+  assert.equal(result.stderr, `${failed}\n`);
+  // The next oldest went instead.
+  assert.deepEqual(await dir.list(), ["a.bin", "older.bin"]);
+  await writeFile(dir.join("old.bin"), new Uint8Array(100_000));
+  const json = await runCli(["--json", ...args, server.url("/b.bin")]);
+  assert.equal(json.code, 1);
+  const events = eventsOf(json);
+  assert.deepEqual(events.find(({ event }) => event === "directory"), {
+    event: "directory",
+    dir: dir.path,
+    error: failed.slice("failed  ".length),
+  });
+  assert.equal(events.at(-1)?.failed, 1);
 });
 
 test("dlmanager logs progress lines every few seconds when not on a terminal", async () => {
