@@ -1,8 +1,10 @@
 // Pausing and resuming downloads, against a local server that logs every
 // request: while paused nothing is written and nothing is asked; a resume
 // asks for the rest from the bytes on disk; a pause before the start, while
-// queued, or of a manager holds every download; a cancel while paused ends
-// it. The behaviour lives in src/_pause.ts and src/_job.ts.
+// queued, or of a manager holds every download; a manager's paused download
+// gives its slot up, and waits for a slot once
+// resumed; a cancel while paused ends it. The behaviour lives in
+// src/_pause.ts, src/_job.ts and src/_queue.ts.
 
 import assert from "node:assert/strict";
 import { readFile, stat } from "node:fs/promises";
@@ -12,7 +14,10 @@ import {
   Download,
   DownloadInterrupt,
   DownloadManager,
+  type DownloadManagerOptions,
   type DownloadOptions,
+  type DownloadState,
+  type ManagerDownloadOptions,
 } from "../mod.ts";
 import {
   bytesRoute,
@@ -100,6 +105,80 @@ async function stallingServer(
       await served[Symbol.asyncDispose]();
     },
   };
+}
+
+/**
+ * A server of BODY that holds its first answer until `release()`; `asked`
+ * resolves once that request has come.
+ */
+async function heldServer(): Promise<
+  {
+    url: string;
+    log: FileRouteLog;
+    asked: Promise<void>;
+    release: () => void;
+  } & AsyncDisposable
+> {
+  const asked = deferred();
+  const answer = deferred();
+  const served = await serveFile({
+    body: BODY,
+    etag: ETAG,
+    faultFor: ({ index }) => {
+      if (index > 0) return undefined;
+      asked.resolve();
+      return { answerAfter: answer.promise };
+    },
+  });
+  return {
+    url: served.url(),
+    log: served.log,
+    asked: asked.promise,
+    release: () => answer.resolve(),
+    async [Symbol.asyncDispose](): Promise<void> {
+      answer.resolve();
+      await served[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/**
+ * A manager of one slot in `dir` (with `manager`'s options): its download
+ * "a" (from `a`) paused once it has MiB on disk, and "b" (from `b`, with
+ * `second`'s options) running in the slot "a" gave up, its request at the
+ * server. `states`: those "a" went through.
+ */
+async function slotGivenUp(dir: TempDir, setup: {
+  a: string;
+  b: { url: string; asked: Promise<void> };
+  manager?: DownloadManagerOptions;
+  second?: ManagerDownloadOptions;
+}): Promise<{
+  manager: DownloadManager;
+  first: Download;
+  second: Download;
+  states: DownloadState[];
+}> {
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    ...setup.manager,
+    concurrency: 1,
+  });
+  const states: DownloadState[] = [];
+  const first = manager.download(setup.a, {
+    fname: "a",
+    onStateChange: (_download, state) => states.push(state),
+  }) as Download;
+  const second = manager.download(setup.b.url, {
+    ...setup.second,
+    fname: "b",
+  }) as Download;
+  assert.equal(second.state, "queued");
+  await reached(first, MiB);
+  await first.pause();
+  assert.equal(second.state, "running");
+  await setup.b.asked;
+  return { manager, first, second, states };
 }
 
 test("Download.pause() stops writing and asking at once; resume() asks for the rest from the bytes on disk", async () => {
@@ -531,4 +610,127 @@ test("Download.cancel({ keepPartial: true }) removes a partial file that could n
   await assert.rejects(download.wait(), DownloadInterrupt);
   assert.equal(download.partialKept, false);
   assert.deepEqual(await dir.list(), []);
+});
+
+test("Download.pause() of a manager's running download gives its slot to the next; resume() waits for a slot, before those never started, then asks for the rest", async () => {
+  await using a = await stallingServer(MiB);
+  await using b = await heldServer();
+  await using c = await stallingServer();
+  await using dir = await tempDir();
+  const { manager, first, second, states } = await slotGivenUp(dir, {
+    a: a.url,
+    b,
+  });
+  const third = manager.download(c.url, { fname: "c" }) as Download;
+  assert.equal(third.state, "queued");
+  first.resume();
+  assert.equal(first.state, "queued");
+  // Paused again while it waits, it leaves the line; resumed, it is back.
+  await first.pause();
+  assert.equal(first.state, "paused");
+  first.resume();
+  assert.equal(first.state, "queued");
+  await delay(QUIET);
+  assert.equal(a.log.ranges.length, 1);
+  b.release();
+  await second.wait();
+  // The freed slot went to the resumed download, not to the one queued.
+  assert.equal(first.state, "running");
+  assert.equal(third.state, "queued");
+  await manager.wait();
+  assert.deepEqual(states, [
+    "running",
+    "paused",
+    "queued",
+    "paused",
+    "queued",
+    "running",
+    "done",
+  ]);
+  assert.deepEqual(a.log.ranges, [null, `bytes=${MiB}-`]);
+  assert.equal(a.log.ifRanges.at(-1), ETAG);
+  assert.deepEqual(b.log.ranges, [null]);
+  for (const name of ["a", "b", "c"]) {
+    assert.deepEqual(new Uint8Array(await readFile(dir.join(name))), BODY);
+  }
+  assert.deepEqual(await dir.list(), ["a", "b", "c"]);
+});
+
+test("Download.resume() of a manager's paused download goes on at once when a slot is free", async () => {
+  await using a = await stallingServer(MiB);
+  await using b = await heldServer();
+  await using dir = await tempDir();
+  const { manager, first, second, states } = await slotGivenUp(dir, {
+    a: a.url,
+    b,
+  });
+  second.cancel();
+  await assert.rejects(second.wait(), DownloadInterrupt);
+  first.resume();
+  assert.equal(first.state, "running");
+  await manager.wait();
+  assert.deepEqual(states, ["running", "paused", "running", "done"]);
+  assert.deepEqual(a.log.ranges, [null, `bytes=${MiB}-`]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("a"))), BODY);
+  assert.deepEqual(await dir.list(), ["a"]);
+});
+
+test("Download.cancel() of a manager's download paused, or waiting for a slot after resume(), leaves nothing and frees what it held", async () => {
+  for (const resumed of [false, true]) {
+    await using a = await stallingServer(MiB);
+    await using b = await heldServer();
+    await using c = await stallingServer();
+    await using dir = await tempDir();
+    const { manager, first, second, states } = await slotGivenUp(dir, {
+      a: a.url,
+      b,
+    });
+    if (resumed) first.resume();
+    first.cancel();
+    await assert.rejects(first.wait(), DownloadInterrupt);
+    assert.deepEqual(
+      states,
+      resumed
+        ? ["running", "paused", "queued", "canceled"]
+        : ["running", "paused", "canceled"],
+    );
+    // Its partial file, sidecar and lock are gone; "b"'s are there.
+    assert.deepEqual(
+      (await dir.list()).filter((name) => name.startsWith(".a.")),
+      [],
+    );
+    const third = manager.download(c.url, { fname: "c" }) as Download;
+    b.release();
+    await second.wait();
+    // The slot went on to the next: none is held for the canceled one.
+    assert.equal(third.state, "running");
+    await manager.wait();
+    assert.equal(a.log.ranges.length, 1);
+    assert.deepEqual(await dir.list(), ["b", "c"]);
+  }
+});
+
+test("DownloadManager.resume() gives the slots to the downloads that had started first, then to those never started", async () => {
+  await using a = await stallingServer();
+  await using b = await stallingServer();
+  await using c = await stallingServer(MiB);
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
+  const first = manager.download(a.url, { fname: "a" }) as Download;
+  const second = manager.download(b.url, { fname: "b" }) as Download;
+  const third = manager.download(c.url, { fname: "c" }) as Download;
+  // Paused in the queue: the slot "a" frees goes to "c".
+  await second.pause();
+  await first.wait();
+  await reached(third, MiB);
+  await manager.pause();
+  manager.resume();
+  assert.equal(third.state, "running");
+  assert.equal(second.state, "queued");
+  await manager.wait();
+  assert.deepEqual(c.log.ranges, [null, `bytes=${MiB}-`]);
+  assert.deepEqual(await dir.list(), ["a", "b", "c"]);
+  for (const name of ["a", "b", "c"]) {
+    assert.deepEqual(new Uint8Array(await readFile(dir.join(name))), BODY);
+  }
 });
