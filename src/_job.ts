@@ -481,10 +481,17 @@ async function transferPausably(
 }
 
 /**
- * Waits, paused and stopped, for the resume: meanwhile its manager's slot
- * goes to another download, and the resume comes with a slot.
+ * Waits, paused and stopped, for the resume: meanwhile the download's first
+ * connection is not counted against its host's budget, and its manager's
+ * slot goes to another download; it is counted again before the transfer
+ * goes on (or the job ends, canceled), and the resume comes with a slot.
  */
-async function parked(host: JobHost, _transfer: Transfer): Promise<void> {
+async function parked(host: JobHost, transfer: Transfer): Promise<void> {
+  transfer.budget.release(transfer.host);
   host.parked();
-  await host.pause.whenResumed(host.signal);
+  try {
+    await host.pause.whenResumed(host.signal);
+  } finally {
+    transfer.budget.acquireFirst(transfer.host);
+  }
 }

@@ -278,7 +278,8 @@ export class Download extends DownloadStatus {
    * `"paused"` until {@linkcode Download.resume}. A download paused before
    * it starts, or while queued, sends no request until resumed, and keeps
    * its place in its manager's queue. A manager's running download gives
-   * its slot (of `concurrency`) up once its transfer has stopped: the next
+   * its slot (of `concurrency`) up once its transfer has stopped, and its
+   * connection stops counting against `maxConnectionsPerHost`: the next
    * queued download starts. (One paused while it waits for another
    * process's lock keeps its slot until it has the lock.) Paused as its
    * last bytes land, it keeps the whole file until resumed, then moves it

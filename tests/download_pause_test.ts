@@ -2,7 +2,7 @@
 // request: while paused nothing is written and nothing is asked; a resume
 // asks for the rest from the bytes on disk; a pause before the start, while
 // queued, or of a manager holds every download; a manager's paused download
-// gives its slot up, and waits for a slot once
+// gives its slot and its host's connection up, and waits for a slot once
 // resumed; a cancel while paused ends it. The behaviour lives in
 // src/_pause.ts, src/_job.ts and src/_queue.ts.
 
@@ -733,4 +733,56 @@ test("DownloadManager.resume() gives the slots to the downloads that had started
   for (const name of ["a", "b", "c"]) {
     assert.deepEqual(new Uint8Array(await readFile(dir.join(name))), BODY);
   }
+});
+
+test("DownloadManager's paused download stops counting against maxConnectionsPerHost: another to its host opens the connections it freed", async () => {
+  // The budget is 2 per host, the slots 1. "a", paused, had one connection
+  // to the server; "b", from the same server, takes the slot and both
+  // connections (each of its parts held open), or the test fails after
+  // 10 s.
+  const two = deferred<boolean>();
+  const deadline = setTimeout(() => two.resolve(false), 10_000);
+  const release = deferred();
+  let released = false;
+  const a = fileRoute({
+    body: BODY,
+    etag: ETAG,
+    faults: [{ stallAfter: MiB, release: release.promise }],
+  });
+  const asked = deferred();
+  const b = fileRoute({
+    body: BODY,
+    etag: ETAG,
+    faultFor: ({ range, active }) => {
+      asked.resolve();
+      if (range === null || released) return undefined;
+      if (active >= 2) two.resolve(true);
+      return { stallAfter: 100_000, release: release.promise };
+    },
+  });
+  await using server = await startServer({ "/a": a.route, "/b": b.route });
+  await using dir = await tempDir();
+  try {
+    const { manager, first, second } = await slotGivenUp(dir, {
+      a: server.url("/a"),
+      b: { url: server.url("/b"), asked: asked.promise },
+      manager: { connections: 1, maxConnectionsPerHost: 2 },
+      second: { connections: 2 },
+    });
+    assert.equal(await two.promise, true);
+    assert.equal(b.log.mostActive, 2);
+    released = true;
+    release.resolve();
+    await second.wait();
+    first.resume();
+    await manager.wait();
+  } finally {
+    clearTimeout(deadline);
+    released = true;
+    release.resolve();
+  }
+  assert.deepEqual(a.log.ranges, [null, `bytes=${MiB}-`]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("a"))), BODY);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("b"))), BODY);
+  assert.deepEqual(await dir.list(), ["a", "b"]);
 });
