@@ -80,6 +80,14 @@ async function partialSize(dir: TempDir): Promise<number> {
   return (await stat(dir.join(names[0] as string))).size;
 }
 
+/** Asserts that `dir` holds `names` and nothing else, each with BODY. */
+async function assertHolds(dir: TempDir, names: string[]): Promise<void> {
+  assert.deepEqual(await dir.list(), names);
+  for (const name of names) {
+    assert.deepEqual(new Uint8Array(await readFile(dir.join(name))), BODY);
+  }
+}
+
 /**
  * A server of BODY whose first answer stalls after `cut` bytes (until the
  * test ends); without `cut`, one that answers every request whole.
@@ -105,6 +113,22 @@ async function stallingServer(
       await served[Symbol.asyncDispose]();
     },
   };
+}
+
+/**
+ * A manager of one slot in `dir`, given "a", "b" and "c" (from `urls`) in
+ * that order, and "b" paused in the queue.
+ */
+async function secondPausedInQueue(dir: TempDir, urls: string[]): Promise<{
+  manager: DownloadManager;
+  downloads: [Download, Download, Download];
+}> {
+  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
+  const [first, second, third] = ["a", "b", "c"].map((fname, i) =>
+    manager.download(urls[i] as string, { fname }) as Download
+  ) as [Download, Download, Download];
+  await second.pause();
+  return { manager, downloads: [first, second, third] };
 }
 
 /**
@@ -179,6 +203,35 @@ async function slotGivenUp(dir: TempDir, setup: {
   assert.equal(second.state, "running");
   await setup.b.asked;
   return { manager, first, second, states };
+}
+
+/**
+ * {@linkcode slotGivenUp} in a temp directory, "a" from a server that
+ * stalls after MiB, "b" from a {@linkcode heldServer}: disposing of it
+ * removes the directory and closes both.
+ */
+async function slotGivenUpHere(): Promise<
+  Awaited<ReturnType<typeof slotGivenUp>> & {
+    a: Awaited<ReturnType<typeof stallingServer>>;
+    b: Awaited<ReturnType<typeof heldServer>>;
+    dir: TempDir;
+  } & AsyncDisposable
+> {
+  const a = await stallingServer(MiB);
+  const b = await heldServer();
+  const dir = await tempDir();
+  const dispose = async (): Promise<void> => {
+    await dir[Symbol.asyncDispose]();
+    await b[Symbol.asyncDispose]();
+    await a[Symbol.asyncDispose]();
+  };
+  try {
+    const given = await slotGivenUp(dir, { a: a.url, b });
+    return { ...given, a, b, dir, [Symbol.asyncDispose]: dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
 }
 
 test("Download.pause() stops writing and asking at once; resume() asks for the rest from the bytes on disk", async () => {
@@ -526,10 +579,7 @@ test("DownloadManager.pause() holds its running and queued downloads; resume() f
   manager.resume();
   await manager.wait();
   assert.deepEqual(a.log.ranges, [null, `bytes=${MiB}-`]);
-  assert.deepEqual(await dir.list(), ["a", "b", "c"]);
-  for (const name of ["a", "b", "c"]) {
-    assert.deepEqual(new Uint8Array(await readFile(dir.join(name))), BODY);
-  }
+  await assertHolds(dir, ["a", "b", "c"]);
 });
 
 test("DownloadManager leaves a paused queued download in the queue and starts the next", async () => {
@@ -537,11 +587,8 @@ test("DownloadManager leaves a paused queued download in the queue and starts th
   await using b = await stallingServer();
   await using c = await stallingServer();
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
-  const first = manager.download(a.url, { fname: "a" }) as Download;
-  const second = manager.download(b.url, { fname: "b" }) as Download;
-  const third = manager.download(c.url, { fname: "c" }) as Download;
-  await second.pause();
+  const { manager, downloads: [first, second, third] } =
+    await secondPausedInQueue(dir, [a.url, b.url, c.url]);
   await first.wait();
   await third.wait();
   // The slot went to the next: the paused one has asked nothing.
@@ -613,14 +660,9 @@ test("Download.cancel({ keepPartial: true }) removes a partial file that could n
 });
 
 test("Download.pause() of a manager's running download gives its slot to the next; resume() waits for a slot, before those never started, then asks for the rest", async () => {
-  await using a = await stallingServer(MiB);
-  await using b = await heldServer();
   await using c = await stallingServer();
-  await using dir = await tempDir();
-  const { manager, first, second, states } = await slotGivenUp(dir, {
-    a: a.url,
-    b,
-  });
+  await using setup = await slotGivenUpHere();
+  const { a, b, dir, manager, first, second, states } = setup;
   const third = manager.download(c.url, { fname: "c" }) as Download;
   assert.equal(third.state, "queued");
   first.resume();
@@ -650,20 +692,12 @@ test("Download.pause() of a manager's running download gives its slot to the nex
   assert.deepEqual(a.log.ranges, [null, `bytes=${MiB}-`]);
   assert.equal(a.log.ifRanges.at(-1), ETAG);
   assert.deepEqual(b.log.ranges, [null]);
-  for (const name of ["a", "b", "c"]) {
-    assert.deepEqual(new Uint8Array(await readFile(dir.join(name))), BODY);
-  }
-  assert.deepEqual(await dir.list(), ["a", "b", "c"]);
+  await assertHolds(dir, ["a", "b", "c"]);
 });
 
 test("Download.resume() of a manager's paused download goes on at once when a slot is free", async () => {
-  await using a = await stallingServer(MiB);
-  await using b = await heldServer();
-  await using dir = await tempDir();
-  const { manager, first, second, states } = await slotGivenUp(dir, {
-    a: a.url,
-    b,
-  });
+  await using setup = await slotGivenUpHere();
+  const { a, dir, manager, first, second, states } = setup;
   second.cancel();
   await assert.rejects(second.wait(), DownloadInterrupt);
   first.resume();
@@ -671,20 +705,14 @@ test("Download.resume() of a manager's paused download goes on at once when a sl
   await manager.wait();
   assert.deepEqual(states, ["running", "paused", "running", "done"]);
   assert.deepEqual(a.log.ranges, [null, `bytes=${MiB}-`]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("a"))), BODY);
-  assert.deepEqual(await dir.list(), ["a"]);
+  await assertHolds(dir, ["a"]);
 });
 
 test("Download.cancel() of a manager's download paused, or waiting for a slot after resume(), leaves nothing and frees what it held", async () => {
   for (const resumed of [false, true]) {
-    await using a = await stallingServer(MiB);
-    await using b = await heldServer();
     await using c = await stallingServer();
-    await using dir = await tempDir();
-    const { manager, first, second, states } = await slotGivenUp(dir, {
-      a: a.url,
-      b,
-    });
+    await using setup = await slotGivenUpHere();
+    const { a, b, dir, manager, first, second, states } = setup;
     if (resumed) first.resume();
     first.cancel();
     await assert.rejects(first.wait(), DownloadInterrupt);
@@ -706,7 +734,7 @@ test("Download.cancel() of a manager's download paused, or waiting for a slot af
     assert.equal(third.state, "running");
     await manager.wait();
     assert.equal(a.log.ranges.length, 1);
-    assert.deepEqual(await dir.list(), ["b", "c"]);
+    await assertHolds(dir, ["b", "c"]);
   }
 });
 
@@ -715,12 +743,9 @@ test("DownloadManager.resume() gives the slots to the downloads that had started
   await using b = await stallingServer();
   await using c = await stallingServer(MiB);
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
-  const first = manager.download(a.url, { fname: "a" }) as Download;
-  const second = manager.download(b.url, { fname: "b" }) as Download;
-  const third = manager.download(c.url, { fname: "c" }) as Download;
-  // Paused in the queue: the slot "a" frees goes to "c".
-  await second.pause();
+  const { manager, downloads: [first, second, third] } =
+    await secondPausedInQueue(dir, [a.url, b.url, c.url]);
+  // The slot "a" frees goes to "c".
   await first.wait();
   await reached(third, MiB);
   await manager.pause();
@@ -729,10 +754,7 @@ test("DownloadManager.resume() gives the slots to the downloads that had started
   assert.equal(second.state, "queued");
   await manager.wait();
   assert.deepEqual(c.log.ranges, [null, `bytes=${MiB}-`]);
-  assert.deepEqual(await dir.list(), ["a", "b", "c"]);
-  for (const name of ["a", "b", "c"]) {
-    assert.deepEqual(new Uint8Array(await readFile(dir.join(name))), BODY);
-  }
+  await assertHolds(dir, ["a", "b", "c"]);
 });
 
 test("DownloadManager's paused download stops counting against maxConnectionsPerHost: another to its host opens the connections it freed", async () => {
@@ -782,7 +804,5 @@ test("DownloadManager's paused download stops counting against maxConnectionsPer
     release.resolve();
   }
   assert.deepEqual(a.log.ranges, [null, `bytes=${MiB}-`]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("a"))), BODY);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("b"))), BODY);
-  assert.deepEqual(await dir.list(), ["a", "b"]);
+  await assertHolds(dir, ["a", "b"]);
 });
