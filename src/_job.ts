@@ -171,6 +171,11 @@ export interface JobHost {
   waiting(owner: Owner | undefined): void;
   /** The lock is this download's. */
   locked(): void;
+  /**
+   * The transfer has stopped for a pause: the download's slot in its
+   * manager may go to another until it is resumed (and given one again).
+   */
+  parked(): void;
   /** The complete, verified file is being moved into place. */
   committing(): void;
   /** Reports the bytes on disk and the total. */
@@ -440,8 +445,8 @@ async function verifiedFrom(spec: JobSpec, transfer: Transfer): Promise<void> {
 
 /**
  * Runs the transfer until the partial file is complete; while the download
- * is paused, with the file closed and kept, waits for the resume, then runs
- * it again from what is on disk.
+ * is paused, with the file closed and kept, waits for the resume (see
+ * {@linkcode parked}), then runs it again from what is on disk.
  */
 async function transferPausably(
   spec: JobSpec,
@@ -451,7 +456,7 @@ async function transferPausably(
   const { pause } = host;
   for (;;) {
     // Not paused (the usual): no promise to wait for.
-    if (pause.paused) await pause.whenResumed(host.signal);
+    if (pause.paused) await parked(host, transfer);
     const signal = pause.begin(host.signal);
     let whole = false;
     try {
@@ -474,8 +479,24 @@ async function transferPausably(
     // resume to be moved into place, as it would in parts.
     if (pause.paused) {
       await transfer.partial.close();
-      await pause.whenResumed(host.signal);
+      await parked(host, transfer);
     }
     return;
+  }
+}
+
+/**
+ * Waits, paused and stopped, for the resume: meanwhile the download's first
+ * connection is not counted against its host's budget, and its manager's
+ * slot goes to another download; it is counted again before the transfer
+ * goes on (or the job ends, canceled), and the resume comes with a slot.
+ */
+async function parked(host: JobHost, transfer: Transfer): Promise<void> {
+  transfer.budget.release(transfer.host);
+  host.parked();
+  try {
+    await host.pause.whenResumed(host.signal);
+  } finally {
+    transfer.budget.acquireFirst(transfer.host);
   }
 }

@@ -2,7 +2,9 @@
 // pause aborts (with `Paused` as the reason); the job then closes the file,
 // keeps it, its sidecar and the lock, and waits for the resume to run the
 // transfer again from what is on disk. A pause settles once the transfer has
-// stopped: no byte is written after that.
+// stopped: no byte is written after that. A manager's download gives its
+// slot up while it waits (see `_queue.ts`): resumed, it is held until one is
+// free again.
 
 /** The reason a paused transfer stopped: never a download's error. */
 export class Paused extends Error {
@@ -15,6 +17,9 @@ export class Paused extends Error {
 /** One download's pause and resume (see the module comment). */
 export class PauseControl {
   #paused = false;
+  // Resumed, but held until its manager has a slot for it: still paused
+  // for the transfer, `"queued"` for those who watch.
+  #held = false;
   // The transfer running now, if any (a cancel stops it too: see
   // `PauseControl.cancel`), and who waits for it to stop.
   #run: AbortController | undefined;
@@ -22,17 +27,23 @@ export class PauseControl {
   #stopped: (() => void)[] | undefined;
   #resumed: (() => void)[] | undefined;
 
-  /** Whether the download is paused. */
+  /** Whether the download is paused (or {@linkcode PauseControl.held}). */
   get paused(): boolean {
     return this.#paused;
   }
 
+  /** Whether the paused download was resumed, and waits for a slot. */
+  get held(): boolean {
+    return this.#held;
+  }
+
   /**
    * Pauses: stops the transfer running now. Resolves once it has stopped
-   * (at once if none runs).
+   * (at once if none runs). A held download is paused again.
    */
   pause(): Promise<void> {
     this.#paused = true;
+    this.#held = false;
     if (this.#run === undefined) return Promise.resolve();
     const waiting = this.#stopped ??= [];
     const stopped = new Promise<void>((resolve) => waiting.push(resolve));
@@ -40,9 +51,18 @@ export class PauseControl {
     return stopped;
   }
 
+  /**
+   * The paused download was resumed, but waits for a slot: it stays paused
+   * for the job until {@linkcode PauseControl.resume}.
+   */
+  hold(): void {
+    if (this.#paused) this.#held = true;
+  }
+
   /** Resumes: a job waiting in {@linkcode PauseControl.whenResumed} goes on. */
   resume(): void {
     this.#paused = false;
+    this.#held = false;
     const resumed = this.#resumed;
     this.#resumed = undefined;
     for (const resolve of resumed ?? []) resolve();

@@ -44,6 +44,7 @@ import { expectListeners } from "./_listeners.ts";
 // without a public method.
 let enqueueDownload: (download: Download) => void;
 let dequeueDownload: (download: Download) => void;
+let proceedDownload: (download: Download) => void;
 let joinDownload: (download: Download, membership: Membership) => void;
 
 /** Marks `download` as waiting in a manager's queue (state `"queued"`). */
@@ -54,6 +55,14 @@ export function enqueue(download: Download): void {
 /** Starts `download`, idle or waiting in its manager's queue. */
 export function dequeue(download: Download): void {
   dequeueDownload(download);
+}
+
+/**
+ * Lets `download`, held after a resume until its manager had a slot for it,
+ * go on.
+ */
+export function proceed(download: Download): void {
+  proceedDownload(download);
 }
 
 /** Makes `download` one of a manager's (before it starts). */
@@ -124,6 +133,7 @@ export class Download extends DownloadStatus {
   static {
     enqueueDownload = (download) => download.#enqueue();
     dequeueDownload = (download) => download.#begin();
+    proceedDownload = (download) => download.#proceed();
     joinDownload = (download, membership) => download.#membership = membership;
   }
 
@@ -266,8 +276,12 @@ export class Download extends DownloadStatus {
    * Pauses the download: its connections are closed at once; the partial
    * file, its sidecar and the destination's lock are kept. State
    * `"paused"` until {@linkcode Download.resume}. A download paused before
-   * it starts, or while queued, sends no request until resumed; a paused
-   * download keeps its place in its manager's `concurrency`. Paused as its
+   * it starts, or while queued, sends no request until resumed, and keeps
+   * its place in its manager's queue. A manager's running download gives
+   * its slot (of `concurrency`) up once its transfer has stopped, and its
+   * connection stops counting against `maxConnectionsPerHost`: the next
+   * queued download starts. (One paused while it waits for another
+   * process's lock keeps its slot until it has the lock.) Paused as its
    * last bytes land, it keeps the whole file until resumed, then moves it
    * into place without asking the server again. Does nothing once the
    * download has ended or while its complete file is being moved into
@@ -290,6 +304,7 @@ export class Download extends DownloadStatus {
     ) {
       return Promise.resolve();
     }
+    this.#withdraw();
     const stopped = this.#pause.pause();
     this.#emitState();
     return stopped;
@@ -297,20 +312,51 @@ export class Download extends DownloadStatus {
 
   /**
    * Resumes a paused download: it asks the server for what is not on disk
-   * (with `Range` and `If-Range`), or starts over if the file changed.
-   * Does nothing if it is not paused, or once canceled.
+   * (with `Range` and `If-Range`), or starts over if the file changed. A
+   * manager's download that gave its slot up goes on at once if a slot is
+   * free; else it is `"queued"` until one frees, and then goes first,
+   * before the downloads that never started (those resumed after a pause
+   * go in the order resumed). One paused while queued is queued again, in
+   * its place. Does nothing if it is not paused (or waits for a slot
+   * already), or once canceled or ended.
    *
-   * @example
+   * @example Resume, and see whether it had to wait for a slot
    * ```ts ignore
    * download.resume();
-   * console.log(download.state); // "running" (or "queued")
+   * console.log(download.state); // "running", or "queued" for a slot
    * ```
    */
   resume(): void {
     // A cancel ends a paused download as it is: it is not running again.
-    if (!this.#pause.paused || this.#status.canceled) return;
+    if (
+      !this.#pause.paused || this.#pause.held || this.#status.canceled ||
+      this.#status.phase === "done"
+    ) {
+      return;
+    }
+    const slots = this.#membership?.slots;
+    if (slots === undefined || this.#status.phase === "queued") {
+      // Not a manager's, or never started: its place in the queue it has.
+      this.#pause.resume();
+      this.#emitState();
+      slots?.startNext();
+      return;
+    }
+    // Started: held until it has a slot, which it may have at once.
+    this.#pause.hold();
+    slots.request(this);
+    this.#emitState();
+  }
+
+  /** Goes on, held after a resume until its manager had a slot for it. */
+  #proceed(): void {
     this.#pause.resume();
     this.#emitState();
+  }
+
+  /** Held after a resume, it was paused or canceled: it wants no slot. */
+  #withdraw(): void {
+    if (this.#pause.held) this.#membership?.slots.withdraw(this);
   }
 
   /**
@@ -393,6 +439,8 @@ export class Download extends DownloadStatus {
 
   /** Aborts the download's signal, and the transfer's run under it. */
   #abortWith(reason: unknown): void {
+    // Its job ends now, held or not: no slot is to be given to it.
+    this.#withdraw();
     this.#abort.abort(reason);
     this.#pause.cancel(this.#abort.signal.reason);
   }
@@ -578,6 +626,7 @@ export class Download extends DownloadStatus {
       locked: () => {
         if (this.#status.phase === "waiting") this.#setPhase("running");
       },
+      parked: () => shared?.slots.release(this),
       committing: () => this.#status.phase = "committing",
       report: (current, total) => {
         if (told?.current === current && told.total === total) return;

@@ -233,6 +233,7 @@ export class DownloadManager extends DownloadEventTarget {
       // Records cost each download a few file operations: only a manager
       // that revalidates keeps them.
       cache: revalidation && { revalidation },
+      slots: this.#queue,
     });
     this.#downloads.set(dest, download);
     this.#live.add(download);
@@ -271,7 +272,9 @@ export class DownloadManager extends DownloadEventTarget {
   /**
    * Pauses every download of the manager, running and queued (see
    * {@linkcode Download.pause}), and those it is given until
-   * {@linkcode DownloadManager.resume}: no request is sent meanwhile.
+   * {@linkcode DownloadManager.resume}: no request is sent meanwhile. Each
+   * running download gives its slot up as it stops; none of the queued ones
+   * takes it, paused too.
    *
    * @returns A promise that resolves once no byte more will be written.
    *
@@ -291,16 +294,22 @@ export class DownloadManager extends DownloadEventTarget {
 
   /**
    * Resumes every download of the manager (see
-   * {@linkcode Download.resume}); queued ones start as slots free.
+   * {@linkcode Download.resume}), as slots free: first those that had
+   * started (they hold a partial file and its lock), in the order they were
+   * given to the manager; then those that never started, first in first
+   * out. Those without a slot show `"queued"` until one frees.
    *
-   * @example
+   * @example Pause everything, then go on
    * ```ts ignore
+   * await manager.pause();
    * manager.resume();
    * ```
    */
   resume(): void {
     this.#paused = false;
-    for (const download of [...this.#live]) download.resume();
+    const live = [...this.#live];
+    for (const download of live) if (download.isRunning()) download.resume();
+    for (const download of live) download.resume();
   }
 
   /**
@@ -411,7 +420,7 @@ export class DownloadManager extends DownloadEventTarget {
     this.#live.delete(download);
     const dest = download.getDest();
     if (this.#downloads.get(dest) === download) this.#downloads.delete(dest);
-    this.#queue.ended(download);
+    this.#queue.release(download);
     const limit = this.#persistLimit;
     if (limit === null || download.state !== "done") return;
     this.#track(async () => {
@@ -423,9 +432,9 @@ export class DownloadManager extends DownloadEventTarget {
 
   /**
    * Dispatches a download's event here (made only if this manager has had
-   * a listener of `type`); a queued one resumed may start. A download's
-   * `error` event is when it has failed: also after its finishedCallback,
-   * when its onStateChange throws at the end.
+   * a listener of `type`). A download's `error` event is when it has
+   * failed: also after its finishedCallback, when its onStateChange throws
+   * at the end.
    */
   #relay(
     download: Download,
@@ -434,9 +443,6 @@ export class DownloadManager extends DownloadEventTarget {
   ): void {
     if (type === "error") this.#failed ??= download;
     if (listens(this, type)) this.dispatchEvent(make());
-    if (type === "statechange" && download.state === "queued") {
-      this.#queue.startNext();
-    }
   }
 
   /**

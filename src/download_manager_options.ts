@@ -61,7 +61,9 @@ export interface DownloadManagerOptions extends TransferOptions {
   persistLimit?: PersistLimit | null | undefined;
   /**
    * How many downloads run at once; the others wait in a first-in,
-   * first-out queue (state `"queued"`). A positive integer, or `Infinity`.
+   * first-out queue (state `"queued"`). A running download that is paused
+   * gives its slot up (see `Download.pause()`). A positive integer, or
+   * `Infinity`.
    *
    * @default {6}
    */

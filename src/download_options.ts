@@ -135,10 +135,11 @@ export interface EventsOptions {
 
 /**
  * Where a download is in its life: `"idle"` (created), `"queued"` (waiting
- * for a manager's free slot), `"running"`, `"waiting"` (for another process
- * that downloads the same destination: see {@linkcode Download.lockHolder}),
- * `"paused"` (see {@linkcode Download.pause}), then one of `"done"`,
- * `"failed"` or `"canceled"`.
+ * for a manager's free slot: before it starts, or resumed after a pause),
+ * `"running"`, `"waiting"` (for another process that downloads the same
+ * destination: see {@linkcode Download.lockHolder}), `"paused"` (see
+ * {@linkcode Download.pause}), then one of `"done"`, `"failed"` or
+ * `"canceled"`.
  */
 export type DownloadState =
   | "idle"

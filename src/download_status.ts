@@ -39,8 +39,11 @@ export interface StatusRecord {
   finalUrl: string;
   /** Where the download is. */
   phase: Phase;
-  /** Whether it is paused now. */
-  pause: { readonly paused: boolean };
+  /**
+   * Whether it is paused now; `held`: resumed, it waits for a slot of its
+   * manager (it shows as `"queued"`).
+   */
+  pause: { readonly paused: boolean; readonly held: boolean };
   /** Whether a cancel took. */
   canceled: boolean;
   /** Whether it ended with an error (`error`). */
@@ -65,7 +68,7 @@ export interface StatusRecord {
 
 // A record's pause until its download gives its own: shared, not one per
 // download.
-const NOT_PAUSED = { paused: false } as const;
+const NOT_PAUSED = { paused: false, held: false } as const;
 
 let statusRecord: (status: DownloadStatus) => StatusRecord;
 
@@ -125,10 +128,11 @@ export class DownloadStatus extends DownloadEventTarget {
   /**
    * Where the download is: `"idle"`, `"queued"`, `"running"`, `"waiting"`
    * (for another process's lock), `"paused"`, `"done"`, `"failed"` or
-   * `"canceled"`. An error takes precedence over a cancel. A download
-   * canceled while it runs tells the state it was in until it has ended
-   * (its connections closed, its files removed): a `statechange` to
-   * `"canceled"` follows.
+   * `"canceled"`. A manager's download resumed after a pause is
+   * `"queued"` again while it waits for a free slot. An error takes
+   * precedence over a cancel. A download canceled while it runs tells the
+   * state it was in until it has ended (its connections closed, its files
+   * removed): a `statechange` to `"canceled"` follows.
    *
    * @example
    * ```ts ignore
@@ -144,7 +148,10 @@ export class DownloadStatus extends DownloadEventTarget {
     // Canceled, it is what it was until it ends (no event told otherwise):
     // a paused one is not running again, nor one waiting for a lock.
     if (canceled && phase === "idle") return "canceled";
-    if (this.#record.pause.paused && phase !== "committing") return "paused";
+    const { pause } = this.#record;
+    if (pause.paused && phase !== "committing") {
+      return pause.held ? "queued" : "paused";
+    }
     if (phase === "committing") return "running";
     return phase;
   }

@@ -1,8 +1,10 @@
 // Pausing and resuming downloads, against a local server that logs every
 // request: while paused nothing is written and nothing is asked; a resume
 // asks for the rest from the bytes on disk; a pause before the start, while
-// queued, or of a manager holds every download; a cancel while paused ends
-// it. The behaviour lives in src/_pause.ts and src/_job.ts.
+// queued, or of a manager holds every download; a manager's paused download
+// gives its slot and its host's connection up, and waits for a slot once
+// resumed; a cancel while paused ends it. The behaviour lives in
+// src/_pause.ts, src/_job.ts and src/_queue.ts.
 
 import assert from "node:assert/strict";
 import { readFile, stat } from "node:fs/promises";
@@ -12,7 +14,10 @@ import {
   Download,
   DownloadInterrupt,
   DownloadManager,
+  type DownloadManagerOptions,
   type DownloadOptions,
+  type DownloadState,
+  type ManagerDownloadOptions,
 } from "../mod.ts";
 import {
   bytesRoute,
@@ -75,6 +80,14 @@ async function partialSize(dir: TempDir): Promise<number> {
   return (await stat(dir.join(names[0] as string))).size;
 }
 
+/** Asserts that `dir` holds `names` and nothing else, each with BODY. */
+async function assertHolds(dir: TempDir, names: string[]): Promise<void> {
+  assert.deepEqual(await dir.list(), names);
+  for (const name of names) {
+    assert.deepEqual(new Uint8Array(await readFile(dir.join(name))), BODY);
+  }
+}
+
 /**
  * A server of BODY whose first answer stalls after `cut` bytes (until the
  * test ends); without `cut`, one that answers every request whole.
@@ -100,6 +113,125 @@ async function stallingServer(
       await served[Symbol.asyncDispose]();
     },
   };
+}
+
+/**
+ * A manager of one slot in `dir`, given "a", "b" and "c" (from `urls`) in
+ * that order, and "b" paused in the queue.
+ */
+async function secondPausedInQueue(dir: TempDir, urls: string[]): Promise<{
+  manager: DownloadManager;
+  downloads: [Download, Download, Download];
+}> {
+  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
+  const [first, second, third] = ["a", "b", "c"].map((fname, i) =>
+    manager.download(urls[i] as string, { fname }) as Download
+  ) as [Download, Download, Download];
+  await second.pause();
+  return { manager, downloads: [first, second, third] };
+}
+
+/**
+ * A server of BODY that holds its first answer until `release()`; `asked`
+ * resolves once that request has come.
+ */
+async function heldServer(): Promise<
+  {
+    url: string;
+    log: FileRouteLog;
+    asked: Promise<void>;
+    release: () => void;
+  } & AsyncDisposable
+> {
+  const asked = deferred();
+  const answer = deferred();
+  const served = await serveFile({
+    body: BODY,
+    etag: ETAG,
+    faultFor: ({ index }) => {
+      if (index > 0) return undefined;
+      asked.resolve();
+      return { answerAfter: answer.promise };
+    },
+  });
+  return {
+    url: served.url(),
+    log: served.log,
+    asked: asked.promise,
+    release: () => answer.resolve(),
+    async [Symbol.asyncDispose](): Promise<void> {
+      answer.resolve();
+      await served[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/**
+ * A manager of one slot in `dir` (with `manager`'s options): its download
+ * "a" (from `a`) paused once it has MiB on disk, and "b" (from `b`, with
+ * `second`'s options) running in the slot "a" gave up, its request at the
+ * server. `states`: those "a" went through.
+ */
+async function slotGivenUp(dir: TempDir, setup: {
+  a: string;
+  b: { url: string; asked: Promise<void> };
+  manager?: DownloadManagerOptions;
+  second?: ManagerDownloadOptions;
+}): Promise<{
+  manager: DownloadManager;
+  first: Download;
+  second: Download;
+  states: DownloadState[];
+}> {
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    ...setup.manager,
+    concurrency: 1,
+  });
+  const states: DownloadState[] = [];
+  const first = manager.download(setup.a, {
+    fname: "a",
+    onStateChange: (_download, state) => states.push(state),
+  }) as Download;
+  const second = manager.download(setup.b.url, {
+    ...setup.second,
+    fname: "b",
+  }) as Download;
+  assert.equal(second.state, "queued");
+  await reached(first, MiB);
+  await first.pause();
+  assert.equal(second.state, "running");
+  await setup.b.asked;
+  return { manager, first, second, states };
+}
+
+/**
+ * {@linkcode slotGivenUp} in a temp directory, "a" from a server that
+ * stalls after MiB, "b" from a {@linkcode heldServer}: disposing of it
+ * removes the directory and closes both.
+ */
+async function slotGivenUpHere(): Promise<
+  Awaited<ReturnType<typeof slotGivenUp>> & {
+    a: Awaited<ReturnType<typeof stallingServer>>;
+    b: Awaited<ReturnType<typeof heldServer>>;
+    dir: TempDir;
+  } & AsyncDisposable
+> {
+  const a = await stallingServer(MiB);
+  const b = await heldServer();
+  const dir = await tempDir();
+  const dispose = async (): Promise<void> => {
+    await dir[Symbol.asyncDispose]();
+    await b[Symbol.asyncDispose]();
+    await a[Symbol.asyncDispose]();
+  };
+  try {
+    const given = await slotGivenUp(dir, { a: a.url, b });
+    return { ...given, a, b, dir, [Symbol.asyncDispose]: dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
 }
 
 test("Download.pause() stops writing and asking at once; resume() asks for the rest from the bytes on disk", async () => {
@@ -447,10 +579,7 @@ test("DownloadManager.pause() holds its running and queued downloads; resume() f
   manager.resume();
   await manager.wait();
   assert.deepEqual(a.log.ranges, [null, `bytes=${MiB}-`]);
-  assert.deepEqual(await dir.list(), ["a", "b", "c"]);
-  for (const name of ["a", "b", "c"]) {
-    assert.deepEqual(new Uint8Array(await readFile(dir.join(name))), BODY);
-  }
+  await assertHolds(dir, ["a", "b", "c"]);
 });
 
 test("DownloadManager leaves a paused queued download in the queue and starts the next", async () => {
@@ -458,11 +587,8 @@ test("DownloadManager leaves a paused queued download in the queue and starts th
   await using b = await stallingServer();
   await using c = await stallingServer();
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
-  const first = manager.download(a.url, { fname: "a" }) as Download;
-  const second = manager.download(b.url, { fname: "b" }) as Download;
-  const third = manager.download(c.url, { fname: "c" }) as Download;
-  await second.pause();
+  const { manager, downloads: [first, second, third] } =
+    await secondPausedInQueue(dir, [a.url, b.url, c.url]);
   await first.wait();
   await third.wait();
   // The slot went to the next: the paused one has asked nothing.
@@ -531,4 +657,152 @@ test("Download.cancel({ keepPartial: true }) removes a partial file that could n
   await assert.rejects(download.wait(), DownloadInterrupt);
   assert.equal(download.partialKept, false);
   assert.deepEqual(await dir.list(), []);
+});
+
+test("Download.pause() of a manager's running download gives its slot to the next; resume() waits for a slot, before those never started, then asks for the rest", async () => {
+  await using c = await stallingServer();
+  await using setup = await slotGivenUpHere();
+  const { a, b, dir, manager, first, second, states } = setup;
+  const third = manager.download(c.url, { fname: "c" }) as Download;
+  assert.equal(third.state, "queued");
+  first.resume();
+  assert.equal(first.state, "queued");
+  // Paused again while it waits, it leaves the line; resumed, it is back.
+  await first.pause();
+  assert.equal(first.state, "paused");
+  first.resume();
+  assert.equal(first.state, "queued");
+  await delay(QUIET);
+  assert.equal(a.log.ranges.length, 1);
+  b.release();
+  await second.wait();
+  // The freed slot went to the resumed download, not to the one queued.
+  assert.equal(first.state, "running");
+  assert.equal(third.state, "queued");
+  await manager.wait();
+  assert.deepEqual(states, [
+    "running",
+    "paused",
+    "queued",
+    "paused",
+    "queued",
+    "running",
+    "done",
+  ]);
+  assert.deepEqual(a.log.ranges, [null, `bytes=${MiB}-`]);
+  assert.equal(a.log.ifRanges.at(-1), ETAG);
+  assert.deepEqual(b.log.ranges, [null]);
+  await assertHolds(dir, ["a", "b", "c"]);
+});
+
+test("Download.resume() of a manager's paused download goes on at once when a slot is free", async () => {
+  await using setup = await slotGivenUpHere();
+  const { a, dir, manager, first, second, states } = setup;
+  second.cancel();
+  await assert.rejects(second.wait(), DownloadInterrupt);
+  first.resume();
+  assert.equal(first.state, "running");
+  await manager.wait();
+  assert.deepEqual(states, ["running", "paused", "running", "done"]);
+  assert.deepEqual(a.log.ranges, [null, `bytes=${MiB}-`]);
+  await assertHolds(dir, ["a"]);
+});
+
+test("Download.cancel() of a manager's download paused, or waiting for a slot after resume(), leaves nothing and frees what it held", async () => {
+  for (const resumed of [false, true]) {
+    await using c = await stallingServer();
+    await using setup = await slotGivenUpHere();
+    const { a, b, dir, manager, first, second, states } = setup;
+    if (resumed) first.resume();
+    first.cancel();
+    await assert.rejects(first.wait(), DownloadInterrupt);
+    assert.deepEqual(
+      states,
+      resumed
+        ? ["running", "paused", "queued", "canceled"]
+        : ["running", "paused", "canceled"],
+    );
+    // Its partial file, sidecar and lock are gone; "b"'s are there.
+    assert.deepEqual(
+      (await dir.list()).filter((name) => name.startsWith(".a.")),
+      [],
+    );
+    const third = manager.download(c.url, { fname: "c" }) as Download;
+    b.release();
+    await second.wait();
+    // The slot went on to the next: none is held for the canceled one.
+    assert.equal(third.state, "running");
+    await manager.wait();
+    assert.equal(a.log.ranges.length, 1);
+    await assertHolds(dir, ["b", "c"]);
+  }
+});
+
+test("DownloadManager.resume() gives the slots to the downloads that had started first, then to those never started", async () => {
+  await using a = await stallingServer();
+  await using b = await stallingServer();
+  await using c = await stallingServer(MiB);
+  await using dir = await tempDir();
+  const { manager, downloads: [first, second, third] } =
+    await secondPausedInQueue(dir, [a.url, b.url, c.url]);
+  // The slot "a" frees goes to "c".
+  await first.wait();
+  await reached(third, MiB);
+  await manager.pause();
+  manager.resume();
+  assert.equal(third.state, "running");
+  assert.equal(second.state, "queued");
+  await manager.wait();
+  assert.deepEqual(c.log.ranges, [null, `bytes=${MiB}-`]);
+  await assertHolds(dir, ["a", "b", "c"]);
+});
+
+test("DownloadManager's paused download stops counting against maxConnectionsPerHost: another to its host opens the connections it freed", async () => {
+  // The budget is 2 per host, the slots 1. "a", paused, had one connection
+  // to the server; "b", from the same server, takes the slot and both
+  // connections (each of its parts held open), or the test fails after
+  // 10 s.
+  const two = deferred<boolean>();
+  const deadline = setTimeout(() => two.resolve(false), 10_000);
+  const release = deferred();
+  let released = false;
+  const a = fileRoute({
+    body: BODY,
+    etag: ETAG,
+    faults: [{ stallAfter: MiB, release: release.promise }],
+  });
+  const asked = deferred();
+  const b = fileRoute({
+    body: BODY,
+    etag: ETAG,
+    faultFor: ({ range, active }) => {
+      asked.resolve();
+      if (range === null || released) return undefined;
+      if (active >= 2) two.resolve(true);
+      return { stallAfter: 100_000, release: release.promise };
+    },
+  });
+  await using server = await startServer({ "/a": a.route, "/b": b.route });
+  await using dir = await tempDir();
+  try {
+    const { manager, first, second } = await slotGivenUp(dir, {
+      a: server.url("/a"),
+      b: { url: server.url("/b"), asked: asked.promise },
+      manager: { connections: 1, maxConnectionsPerHost: 2 },
+      second: { connections: 2 },
+    });
+    assert.equal(await two.promise, true);
+    assert.equal(b.log.mostActive, 2);
+    released = true;
+    release.resolve();
+    await second.wait();
+    first.resume();
+    await manager.wait();
+  } finally {
+    clearTimeout(deadline);
+    released = true;
+    release.resolve();
+  }
+  assert.deepEqual(a.log.ranges, [null, `bytes=${MiB}-`]);
+  await assertHolds(dir, ["a", "b"]);
 });
