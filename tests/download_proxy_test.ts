@@ -257,6 +257,24 @@ test(
   },
 );
 
+/**
+ * Downloads `url` in a child with the proxy `variables`; asserts that it
+ * failed with a NetworkError whose message ends in `reason`, leaving nothing.
+ */
+async function assertFailure(
+  variables: Record<string, string>,
+  url: string,
+  reason: string,
+): Promise<void> {
+  await using dir = await tempDir();
+  const result = await downloadIn(variables, url, dir.join("f"));
+  assert.deepEqual(result, {
+    said: `failed NetworkError\nCannot download "${url}": ${reason}`,
+    code: 1,
+  });
+  assert.deepEqual(await dir.list(), []);
+}
+
 test(
   "Download that cannot reach the proxy the environment names says so, naming the proxy",
   {
@@ -264,21 +282,13 @@ test(
   },
   async () => {
     await using server = await origin();
-    await using dir = await tempDir();
     const port = await closedPort();
-    const url = server.url("/f");
-    const result = await downloadIn(
+    await assertFailure(
       { HTTP_PROXY: `http://${USERINFO}@127.0.0.1:${port}` },
-      url,
-      dir.join("f"),
+      server.url("/f"),
+      `connection refused (through the proxy http://127.0.0.1:${port})`,
     );
-    assert.deepEqual(result, {
-      said: `failed NetworkError\nCannot download "${url}": ` +
-        `connection refused (through the proxy http://127.0.0.1:${port})`,
-      code: 1,
-    });
     assert.deepEqual(server.requests, []);
-    assert.deepEqual(await dir.list(), []);
   },
 );
 
@@ -288,21 +298,13 @@ test(
     timeout: 60_000,
   },
   async () => {
-    await using dir = await tempDir();
     // .invalid never resolves (RFC 6761). The server, an address, needs no
     // look-up (and is not there: the request never gets that far).
-    const url = `http://127.0.0.1:${await closedPort()}/f`;
-    const result = await downloadIn(
+    await assertFailure(
       { HTTP_PROXY: "http://proxy.invalid:3128" },
-      url,
-      dir.join("f"),
+      `http://127.0.0.1:${await closedPort()}/f`,
+      "host name not found (the proxy proxy.invalid)",
     );
-    assert.deepEqual(result, {
-      said: `failed NetworkError\nCannot download "${url}": ` +
-        "host name not found (the proxy proxy.invalid)",
-      code: 1,
-    });
-    assert.deepEqual(await dir.list(), []);
   },
 );
 
@@ -312,18 +314,12 @@ test(
     timeout: 60_000,
   },
   async () => {
-    await using dir = await tempDir();
     await using proxy = await startProxy();
-    const url = `http://127.0.0.1:${await closedPort()}/f`;
-    const result = await downloadIn(
+    await assertFailure(
       { HTTP_PROXY: proxy.url(), NO_PROXY: "127.0.0.1" },
-      url,
-      dir.join("f"),
+      `http://127.0.0.1:${await closedPort()}/f`,
+      "connection refused",
     );
-    assert.deepEqual(result, {
-      said: `failed NetworkError\nCannot download "${url}": connection refused`,
-      code: 1,
-    });
     assert.deepEqual(proxy.requests, []);
   },
 );
