@@ -456,7 +456,10 @@ async function transferPausably(
   const { pause } = host;
   for (;;) {
     // Not paused (the usual): no promise to wait for.
-    if (pause.paused) await parked(host, transfer);
+    if (pause.paused) {
+      await parked(host, transfer);
+      await intactAfterPause(transfer);
+    }
     const signal = pause.begin(host.signal);
     let whole = false;
     try {
@@ -480,9 +483,22 @@ async function transferPausably(
     if (pause.paused) {
       await transfer.partial.close();
       await parked(host, transfer);
+      if (!await intactAfterPause(transfer)) continue;
     }
     return;
   }
+}
+
+/**
+ * Whether the partial file still holds what the download recorded of it,
+ * after a pause: another program may have cut it short (or added to it)
+ * while it was closed, and going on would join bytes at the wrong place.
+ * If not, the download starts over, its bytes dropped.
+ */
+async function intactAfterPause(transfer: Transfer): Promise<boolean> {
+  if (await transfer.partial.intact()) return true;
+  await restart(transfer);
+  return false;
 }
 
 /**

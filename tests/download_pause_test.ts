@@ -7,7 +7,7 @@
 // src/_pause.ts, src/_job.ts and src/_queue.ts.
 
 import assert from "node:assert/strict";
-import { readFile, stat } from "node:fs/promises";
+import { readFile, stat, truncate } from "node:fs/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import { test } from "node:test";
 import {
@@ -71,13 +71,18 @@ async function startPausedAtLastByte(download: Download): Promise<void> {
   assert.equal(download.state, "paused");
 }
 
-/** The size of the one partial file in `dir`. */
-async function partialSize(dir: TempDir): Promise<number> {
+/** The path of the one partial file of "f" in `dir`. */
+async function partialOf(dir: TempDir): Promise<string> {
   const names = (await dir.list()).filter((name) =>
     name.startsWith(".f.") && !/\.(json|lock)$/.test(name)
   );
   assert.equal(names.length, 1, `partial files: ${names}`);
-  return (await stat(dir.join(names[0] as string))).size;
+  return dir.join(names[0] as string);
+}
+
+/** The size of the one partial file in `dir`. */
+async function partialSize(dir: TempDir): Promise<number> {
+  return (await stat(await partialOf(dir))).size;
 }
 
 /** Asserts that `dir` holds `names` and nothing else, each with BODY. */
@@ -453,6 +458,52 @@ test("Download paused as its last byte lands stays paused, its whole file moved 
   await download.wait();
   assert.equal(server.log.ranges.length, requests);
   assert.deepEqual(states, ["running", "paused", "running", "done"]);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+// Reported by a hunt: another program cut the partial file short while the
+// download was paused, and the resume asked for the rest from where the
+// bytes had ended, appending them at the wrong place.
+for (const connections of [1, 4]) {
+  test(`Download paused whose partial file is cut short meanwhile starts over on resume (connections: ${connections})`, async () => {
+    await using server = await stallingServer(MiB);
+    await using dir = await tempDir();
+    const download = new Download(server.url, dir.join("f"), {
+      ...FAST,
+      connections,
+    });
+    download.start();
+    await reached(download, MiB);
+    await download.pause();
+    await truncate(await partialOf(dir), 1000);
+    const before = server.log.ranges.length;
+    download.resume();
+    await download.wait();
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    // From the first byte again: no range of the file's middle.
+    const asked = server.log.ranges.slice(before);
+    assert.ok(
+      asked.some((range) => range === null || range.startsWith("bytes=0-")),
+      `${asked}`,
+    );
+    assert.deepEqual(await dir.list(), ["f"]);
+  });
+}
+
+test("Download paused at its last byte whose partial file is cut short meanwhile starts over on resume", async () => {
+  await using server = await stallingServer();
+  await using dir = await tempDir();
+  const download = new Download(server.url, dir.join("f"), {
+    ...FAST,
+    connections: 1,
+  });
+  await startPausedAtLastByte(download);
+  await truncate(await partialOf(dir), 1000);
+  const requests = server.log.ranges.length;
+  download.resume();
+  await download.wait();
+  assert.equal(server.log.ranges.length, requests + 1);
   assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });

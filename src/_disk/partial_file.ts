@@ -148,6 +148,23 @@ export class PartialFile {
   }
 
   /**
+   * Whether the closed file still holds the bytes recorded of it (checked
+   * after a pause, when another program may have cut it short or added to
+   * it): a prefix is `offset` bytes long; a file in parts reaches at least
+   * its last part's end, and not past `total`. A file not made yet holds
+   * nothing to lose.
+   */
+  async intact(): Promise<boolean> {
+    if (!this.#onDisk) return true;
+    const stat = await fs.stat(this.#path);
+    if (stat === undefined || !stat.isFile) return false;
+    if (this.ranges === undefined) return stat.size === this.offset;
+    const end = this.ranges.reduce((last, [, to]) => Math.max(last, to), 0);
+    return stat.size >= end &&
+      (this.total === undefined || stat.size <= this.total);
+  }
+
+  /**
    * A writer of its own from byte `offset` on, for one part of the file: the
    * file is created first if it is not on disk. Close it when done.
    */
