@@ -164,8 +164,11 @@ export interface ManagerDownloadOptions {
    */
   signal?: AbortSignal | undefined;
   /**
-   * Called on every change of the download's state (`"queued"`,
-   * `"running"`, then `"done"`, `"failed"` or `"canceled"`).
+   * Called on every change of the download's state (see
+   * {@linkcode DownloadState}): `"queued"`, `"running"`, `"waiting"` (for
+   * another process's lock) and `"paused"` on the way, then `"done"`,
+   * `"failed"` or `"canceled"`. As `DownloadOptions.onStateChange`, an
+   * error it throws becomes the download's error.
    *
    * @default {undefined}
    */
