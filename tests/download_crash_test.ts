@@ -34,6 +34,7 @@ import {
 } from "./_helpers/server.ts";
 import { startChild } from "./_helpers/child.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
+import { assertFileHolds } from "./_helpers/file_bytes.ts";
 
 const BODY = patternBytes(200_000);
 /** A pid no process has here (above Linux's pid_max). */
@@ -156,7 +157,7 @@ test(
     const download = new Download(server.url("/f"), dir.join("f"));
     download.start();
     await download.wait();
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    await assertFileHolds(dir.join("f"), BODY);
     assert.deepEqual(log.ranges, [null, "bytes=49152-"]);
     assert.deepEqual(log.sent, [50_000, 200_000 - 49_152]);
     assert.deepEqual(await dir.list(), ["f"]);
@@ -175,7 +176,7 @@ test("Download discards a partial file whose sidecar names another URL", async (
   download.start();
   await download.wait();
   assert.deepEqual(log.ranges, [null]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -213,7 +214,7 @@ test("Download resumes the partial file of a writer proven dead, from the sideca
   download.start();
   await download.wait();
   assert.deepEqual(log.ranges, ["bytes=10000-"]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -253,7 +254,7 @@ test("Download removes what a writer proven dead left beside its lock (partial f
   download.start();
   await download.wait();
   assert.deepEqual(log.ranges, [null]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(
     await dir.list(),
     [...others.map((other) => basename(other)), "f"].sort(),
@@ -280,13 +281,10 @@ test("Download never writes, resumes or removes the partial file of a writer tha
   await download.wait();
   // Not resumed: fetched whole, into a partial file of its own.
   assert.deepEqual(log.ranges, [null]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   // The other writer's file and sidecar are as it left them, for it to
   // finish (or for the manager's leftover cleanup, once old).
-  assert.deepEqual(
-    new Uint8Array(await readFile(partial)),
-    BODY.subarray(0, 10_000),
-  );
+  await assertFileHolds(partial, BODY.subarray(0, 10_000));
   assert.equal((await readJson(paths.sidecar)).writer, writer);
   assert.deepEqual(
     await dir.list(),
@@ -309,7 +307,7 @@ test("Download resumes a partial file whose lock was left released (as keepParti
   download.start();
   await download.wait();
   assert.deepEqual(log.ranges, ["bytes=10000-"]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -326,7 +324,7 @@ test("Download leaves alone a partial file whose lock is gone and whose writer m
   // A free lock means no leftovers to adopt: the file is fetched whole, and
   // the old partial file waits for the manager's leftover cleanup.
   assert.deepEqual(log.ranges, [null]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.ok((await dir.list()).includes(basename(partial)));
 });
 
@@ -351,7 +349,7 @@ test("Download does not resume a partial file of an older version (sidecar versi
   download.start();
   await download.wait();
   assert.deepEqual(log.ranges, [null]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   // Left for the manager's leftover cleanup.
   assert.deepEqual(
     await dir.list(),

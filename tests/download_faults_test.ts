@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { createServer as createHttpsServer } from "node:https";
 import {
   type AddressInfo,
@@ -51,6 +51,7 @@ import { startChild } from "./_helpers/child.ts";
 import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { recordWarnings } from "./_helpers/warnings.ts";
 import { SELF_SIGNED_CERT, SELF_SIGNED_KEY } from "./_helpers/tls.ts";
+import { assertFileHolds } from "./_helpers/file_bytes.ts";
 
 const FAST: DownloadOptions = { backoffBase: 1, backoffCap: 5 };
 const BODY = patternBytes(100_000);
@@ -154,7 +155,7 @@ test("Download resumes after a dropped connection, fetching only the missing byt
   await using dir = await tempDir();
   const { download, reports, totals } = await run(url, dir, {}, [drop]);
   assert.equal(download.error(), undefined);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(log.ranges, [null, "bytes=28672-"]);
   assert.deepEqual(log.ifRanges, [null, ETAG]);
   assert.deepEqual(log.sent, [28_672, 71_328]);
@@ -181,7 +182,7 @@ test("Download resumes from a write it made, or starts over, when the server clo
   await using dir = await tempDir();
   const { download, reports } = await run(url, dir);
   assert.equal(download.error(), undefined);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assertMonotonic(reports.slice(reports.lastIndexOf(0)), BODY.byteLength);
   assert.equal(log.ranges.length, 2);
   assert.equal(log.ranges[0], null);
@@ -232,7 +233,7 @@ test("Download resumes with Last-Modified as If-Range when there is no strong ET
   await using dir = await tempDir();
   const { download } = await run(url, dir, {}, drops);
   assert.equal(download.error(), undefined);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(log.ranges, [null, "bytes=49152-", "bytes=57344-"]);
   assert.deepEqual(log.ifRanges, [null, lastModified, lastModified]);
   assert.deepEqual(log.sent, [49_152, 8_192, 42_656]);
@@ -264,7 +265,7 @@ test("Download starts over, rather than resume with If-Range, when Last-Modified
   assert.equal(download.error(), undefined);
   // Not the first 49,152 bytes of one version and the rest of the other.
   assert.deepEqual(log.ranges, [null, null]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), changed);
+  await assertFileHolds(dir.join("f"), changed);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -278,7 +279,7 @@ test("Download starts over when the server ignores Range and answers 200", async
   await using dir = await tempDir();
   const { download, reports } = await run(url, dir, {}, [drop]);
   assert.equal(download.error(), undefined);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(log.ranges, [null, "bytes=40960-"]);
   assert.deepEqual(log.sent, [40_960, 100_000]);
   // Progress goes back to 0 exactly once, at the restart.
@@ -304,7 +305,7 @@ test("Download starts over when the file changed between attempts (new ETag)", a
   await using dir = await tempDir();
   const { download } = await run(url, dir, {}, [drop]);
   assert.equal(download.error(), undefined);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), changed);
+  await assertFileHolds(dir.join("f"), changed);
   assert.deepEqual(log.ranges, [null, "bytes=28672-"]);
   assert.deepEqual(log.ifRanges, [null, ETAG]);
   assert.deepEqual(log.sent, [28_672, 80_000]);
@@ -320,7 +321,7 @@ test("Download refuses a Content-Range other than the one asked for and starts o
   await using dir = await tempDir();
   const { download } = await run(url, dir, {}, [drop]);
   assert.equal(download.error(), undefined);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   // The third attempt asks for the whole file again.
   assert.deepEqual(log.ranges, [null, "bytes=28672-", null]);
   assert.deepEqual(await dir.list(), ["f"]);
@@ -346,7 +347,7 @@ test("Download takes a 206 of the whole file, answered to a request for the whol
     { connections: 1 },
   );
   assert.equal(download.error(), undefined);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(statuses, [206]);
   assertMonotonic(reports, BODY.byteLength);
   assert.deepEqual(new Set(totals), new Set([BODY.byteLength]));
@@ -392,7 +393,7 @@ test("Download starts over when a resume is answered 416 for a file that is shor
     },
   }]);
   assert.equal(download.error(), undefined);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), shorter);
+  await assertFileHolds(dir.join("f"), shorter);
   assert.deepEqual(ranges, [null, "bytes=40960-", null]);
   assert.deepEqual(await dir.list(), ["f"]);
 });
@@ -433,7 +434,7 @@ test("Download resumes a body sent without a length, learning the total from the
     },
   }]);
   assert.equal(download.error(), undefined);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(ranges, [null, "bytes=40960-"]);
   assertMonotonic(reports, BODY.byteLength);
   assert.equal(totals[0], undefined);
@@ -474,7 +475,7 @@ test("Download honours Retry-After on 503, then succeeds", async () => {
   });
   assert.equal(download.error(), undefined);
   assert.equal(log.ranges.length, 3);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
 });
 
 test("Download gives up after retries, saying how many attempts and why each failed", async () => {
@@ -525,7 +526,7 @@ test(
     const { download, reports } = await run(url, dir, { idleTimeout: 100 });
     release.resolve();
     assert.equal(download.error(), undefined);
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    await assertFileHolds(dir.join("f"), BODY);
     // It resumes from what was written: at the stall, 4 writes of 4 KiB (the
     // 3,616 bytes received after them were staged, not written, and the
     // timed-out read dropped them, with a BYOB reader (Deno, Node) or
@@ -573,7 +574,7 @@ test("Download gives up a body slower than minSpeed over minSpeedWindow, then re
     /bytes\/s over 200 ms, under the minimum of 50000 bytes\/s$/,
   );
   assert.equal(log.ranges.length, 2);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
 });
 
 test(
@@ -746,7 +747,7 @@ test("Download follows redirects and tells the final URL", async () => {
   assert.equal(download.error(), undefined);
   assert.equal(download.getUrl(), server.url("/old"));
   assert.equal(download.getFinalUrl(), server.url("/f"));
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
 });
 
 test("Download stops a redirect loop with RedirectError, without retrying", async () => {
@@ -859,7 +860,7 @@ test("Download sends a URL's credentials as Basic authorization on every runtime
     server.url(path).replace("http://", "http://us%20er:p%40ss%3Aw%2Frd@");
   const { download } = await run(withCredentials("/f"), dir);
   assert.equal(download.error(), undefined);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.equal(server.requests[0]?.headers.authorization, basic);
   // A redirect to another origin takes them no further.
   await using away = await tempDir();
@@ -871,7 +872,7 @@ test("Download sends a URL's credentials as Basic authorization on every runtime
   await using here = await tempDir();
   const local = await run(withCredentials("/here"), here);
   assert.equal(local.download.error(), undefined);
-  assert.deepEqual(new Uint8Array(await readFile(here.join("f"))), BODY);
+  await assertFileHolds(here.join("f"), BODY);
   assert.equal(local.download.getFinalUrl(), server.url("/f"));
 });
 
@@ -913,7 +914,7 @@ test("Download saves the decoded bytes on every runtime, never reporting progres
   assert.equal(download.error(), undefined);
   // Node's and Bun's fetch decode it; Deno's hands over the bytes as sent,
   // and the library decodes them: one file on every runtime.
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), plain);
+  await assertFileHolds(dir.join("f"), plain);
   assert.ok(totals.every((total) => total === undefined));
 });
 
@@ -954,7 +955,7 @@ test("Download writes a body the server compresses anyway as it comes, on every 
   download.start();
   await download.wait({ raiseIfError: false });
   assert.equal(download.error(), undefined);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), plain);
+  await assertFileHolds(dir.join("f"), plain);
 });
 
 function sha256Hex(bytes: Uint8Array): string {
@@ -971,7 +972,7 @@ test("Download checks sha256 while streaming, across a resume", async () => {
   const { download } = await run(url, dir, { sha256: sha256Hex(BODY) }, [drop]);
   assert.equal(download.error(), undefined);
   assert.deepEqual(log.ranges, [null, "bytes=32768-"]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
 });
 
 test("Download checks an SRI integrity string", async () => {
@@ -1074,7 +1075,7 @@ test(
     await using dir = await tempDir();
     const { download, reports } = await run(url, dir, PIPED, [drop]);
     assert.equal(download.error(), undefined);
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), LARGE);
+    await assertFileHolds(dir.join("f"), LARGE);
     assert.deepEqual(log.ranges, [null, `bytes=${CUT}-`]);
     assert.deepEqual(log.sent, [CUT, LARGE.byteLength - CUT]);
     assertMonotonic(reports, LARGE.byteLength);
@@ -1107,7 +1108,7 @@ test("Download reports a large body's progress while it streams", {
     },
   );
   assert.equal(download.error(), undefined);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), LARGE);
+  await assertFileHolds(dir.join("f"), LARGE);
   assert.ok(reports.includes(CUT), `no report at ${CUT}: ${reports}`);
   assertMonotonic(reports, LARGE.byteLength);
   assert.ok(totals.every((total) => total === LARGE.byteLength));
@@ -1128,7 +1129,7 @@ test(
     const { download } = await run(url, dir, { ...PIPED, idleTimeout: 1000 });
     release.resolve();
     assert.equal(download.error(), undefined);
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), LARGE);
+    await assertFileHolds(dir.join("f"), LARGE);
     assert.deepEqual(log.ranges, [null, `bytes=${CUT}-`]);
   },
 );
@@ -1172,7 +1173,7 @@ test("Download fails with ProtocolError when a large body is longer than announc
   // pipe wrote the extra bytes too, so it starts over.
   const retried = await run(url, dir, { ...PIPED, fetch: paddingFetch(1) });
   assert.equal(retried.download.error(), undefined);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), LARGE);
+  await assertFileHolds(dir.join("f"), LARGE);
   assert.deepEqual(log.ranges.slice(1), [null, null]);
 });
 
@@ -1450,7 +1451,7 @@ for (
       chunkSize: undefined,
     });
     assert.equal(download.error(), undefined);
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), plain);
+    await assertFileHolds(dir.join("f"), plain);
     assert.equal(reports.at(-1), plain.byteLength);
     assert.deepEqual(await dir.list(), ["f"]);
   });
@@ -1588,7 +1589,7 @@ test("Download does not use up its retries while each attempt moves the file on 
   download.addEventListener("retry", ({ attempt }) => attempts.push(attempt));
   download.start();
   await download.wait();
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), SIX_MIB);
+  await assertFileHolds(dir.join("f"), SIX_MIB);
   // Four answers dropped, each resumed where it ended: every retry the
   // first of its count.
   assert.deepEqual(attempts, [1, 1, 1]);

@@ -28,6 +28,7 @@ import {
   startServer,
 } from "./_helpers/server.ts";
 import { tempDir, withRecords } from "./_helpers/temp_dir.ts";
+import { assertFileHolds } from "./_helpers/file_bytes.ts";
 
 const OLD = patternBytes(300_000, 1);
 const NEW = patternBytes(310_000, 2);
@@ -92,7 +93,7 @@ test("DownloadManager with revalidate: 'always' keeps a file the server answers 
   // rounds the modification time it is given back).
   assert.ok(Math.abs(after.mtimeMs - before.mtimeMs) <= 1);
   assert.ok(after.atimeMs > Date.now() - HOUR / 2, "the access time is now");
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), OLD);
+  await assertFileHolds(dir.join("f"), OLD);
   assert.deepEqual(await dir.list(), withRecords("f"));
 });
 
@@ -139,7 +140,7 @@ test("DownloadManager with revalidate replaces a changed file only once complete
   assert.deepEqual([whole, first], [null, null]);
   const from = Number(/^bytes=(\d+)-$/.exec(rest ?? "")?.[1]);
   assert.ok(from > 0 && from <= NEW.byteLength / 2, `${rest}`);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), NEW);
+  await assertFileHolds(dir.join("f"), NEW);
   assert.equal((await readRecordFile(dir.join("f"))).validator, '"v2"');
   assert.deepEqual(await dir.list(), withRecords("f"));
 });
@@ -211,7 +212,7 @@ test("DownloadManager treats a file without a record as unknown: downloaded agai
   const aged = await fetchInto(dir.path, server.url(), HOUR);
   assert.equal(aged?.revalidation, "updated");
   assert.deepEqual(server.log.conditions, [null, null, null]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), OLD);
+  await assertFileHolds(dir.join("f"), OLD);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -258,7 +259,7 @@ test("DownloadManager disowns a record when the file was replaced since, or came
   );
   assert.equal(replaced?.revalidation, "updated");
   assert.deepEqual(server.log.conditions, [null, null, null]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), OLD);
+  await assertFileHolds(dir.join("f"), OLD);
 });
 
 test("DownloadManager treats a record it cannot read (a directory in its place) as none: download() does not throw, and the file is downloaded again", async () => {
@@ -307,7 +308,7 @@ test("Two processes revalidating one file at once send one request", {
     "fresh",
   ]);
   assert.deepEqual(server.log.conditions, [null, 'if-none-match: "v1"']);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), OLD);
+  await assertFileHolds(dir.join("f"), OLD);
   assert.deepEqual(await dir.list(), withRecords("f"));
 });
 
@@ -352,7 +353,7 @@ test("DownloadManager with revalidate: 'always' asks again about a file another 
   // The first's answer is older than the second's question: it asks.
   assert.equal(b.revalidation, "updated");
   assert.deepEqual(log.conditions, ['if-none-match: "v1"']);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), NEW);
+  await assertFileHolds(dir.join("f"), NEW);
   assert.equal((await readRecordFile(dir.join("f"))).validator, '"v2"');
   assert.deepEqual(await dir.list(), withRecords("f"));
 });
@@ -385,7 +386,7 @@ test("DownloadManager downloads a file again that was removed while it was asked
   assert.equal(download.state, "done");
   assert.deepEqual(server.log.statuses, [200, 304, 200]);
   assert.deepEqual(server.log.conditions, [null, 'if-none-match: "v1"', null]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), OLD);
+  await assertFileHolds(dir.join("f"), OLD);
   assert.deepEqual(await dir.list(), withRecords("f"));
 });
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { spawnSync } from "node:child_process";
-import { readFile, utimes } from "node:fs/promises";
+import { utimes } from "node:fs/promises";
 import process from "node:process";
 import { test } from "node:test";
 import { Download, DownloadManager, LockTimeoutError } from "../mod.ts";
@@ -22,6 +22,7 @@ import {
 } from "./_helpers/server.ts";
 import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { partialPaths } from "../src/_disk/names.ts";
+import { assertFileHolds } from "./_helpers/file_bytes.ts";
 
 const BODY = patternBytes(200_000);
 
@@ -40,7 +41,7 @@ test("Two managers downloading one name into one directory make one request", as
   // One download fetched; the other waited for its lock and found the file.
   assert.equal(server.requests.length, 1);
   assert.deepEqual([a.skipped, b.skipped].sort(), [false, true]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -66,7 +67,7 @@ test("Two processes downloading one name into one directory make one request", {
   const outcomes = children.map((child) => child.lines.at(-1)).sort();
   assert.deepEqual(outcomes, ["done", "skipped"]);
   assert.equal(server.requests.length, 1);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -94,7 +95,7 @@ test("A process takes over and finishes the download of a killed one", {
   assert.equal(survivor.lines.at(-1), "done");
   release.resolve();
   assert.deepEqual(log.ranges, [null, "bytes=49152-"]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -174,7 +175,7 @@ for (
         assert.equal(second.lines.at(-1), "skipped");
         // One request, one writer, the resource byte for byte, nothing left.
         assert.equal(server.requests.length, 1);
-        assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+        await assertFileHolds(dir.join("f"), BODY);
         assert.deepEqual(await dir.list(), ["f"]);
       } finally {
         gate.resolve();
@@ -247,7 +248,7 @@ test(
       assert.equal(await second.exited, 0);
       assert.equal(second.lines.at(-1), "done");
       assert.deepEqual(log.ranges, [null, null]);
-      assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+      await assertFileHolds(dir.join("f"), BODY);
       // The first goes on: its stalled answer drops, it resumes its own
       // file, and renames it, whole, onto the other's whole file.
       gate.resolve();
@@ -256,7 +257,7 @@ test(
       assert.equal(await first.exited, 0);
       assert.equal(first.lines.at(-1), "done");
       assert.deepEqual(log.ranges, [null, null, "bytes=98304-"]);
-      assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+      await assertFileHolds(dir.join("f"), BODY);
       assert.deepEqual(await dir.list(), ["f"]);
     } finally {
       gate.resolve();

@@ -31,6 +31,7 @@ import { partialFile, partialPaths } from "../src/_disk/names.ts";
 import { PROC } from "./_helpers/identity.ts";
 import { mount, remountReadOnly } from "./_helpers/mount.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
+import { assertFileHolds } from "./_helpers/file_bytes.ts";
 
 function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -88,7 +89,7 @@ test("DownloadManager.download() names the file after the URL's last segment, de
   assert.ok(download instanceof Download);
   assert.equal(download.getDest(), dir.join("a b.bin"));
   await manager.wait();
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("a b.bin"))), body);
+  await assertFileHolds(dir.join("a b.bin"), body);
   assert.deepEqual(await dir.list(), ["a b.bin"]);
 });
 
@@ -287,7 +288,7 @@ test("DownloadManager.download() after cancel() starts a new download of the nam
   await assert.rejects(manager.wait(), DownloadInterrupt);
   assert.equal(first?.state, "canceled");
   assert.equal(second.state, "done");
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+  await assertFileHolds(dir.join("f"), body);
   assert.deepEqual(await dir.list(), ["f"]);
   assert.equal(manager.download(server.url("/f")), null);
 });
@@ -345,7 +346,7 @@ test("DownloadManager.download() after cancel(undefined, { keepPartial: true }) 
   assert.equal(first?.partialKept, true);
   assert.equal(second?.state, "done");
   assert.deepEqual(file.log.ranges, [null, `bytes=${16 * 1024}-`]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+  await assertFileHolds(dir.join("f"), body);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -398,7 +399,7 @@ test("DownloadManager.download() with a digest downloads again, over it, a file 
   assert.notEqual(download, null);
   await download?.wait();
   assert.equal(download?.skipped, false);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), bytes);
+  await assertFileHolds(dir.join("f"), bytes);
   assert.equal(server.requests.length, 1);
   assert.deepEqual(await readdir(dir.path), ["f"]);
 });

@@ -7,7 +7,6 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import {
   Download,
@@ -29,6 +28,7 @@ import {
 } from "./_helpers/server.ts";
 import { startChild } from "./_helpers/child.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
+import { assertFileHolds } from "./_helpers/file_bytes.ts";
 
 const BODY = patternBytes(600_000, 1);
 const OTHER = patternBytes(500_000, 2);
@@ -98,7 +98,7 @@ test("Download goes on with the next source when one is down, keeping the first 
   await download.wait();
   assert.equal(download.getUrl(), down);
   assert.equal(download.getFinalUrl(), server.url("/mirror/f"));
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -118,7 +118,7 @@ test("Download resumes on the next source only when its validator proves the sam
   assert.deepEqual(same.log.ranges, [`bytes=${offset}-`]);
   assert.deepEqual(same.log.ifRanges, ['"same"']);
   assert.deepEqual(same.log.sent, [BODY.byteLength - offset]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
 });
 
 test("Download starts over on a source of the same length whose validator differs, never splicing", async () => {
@@ -144,7 +144,7 @@ test("Download starts over on a source of the same length whose validator differ
   assert.deepEqual(mirror.log.ranges, [`bytes=${resumedFrom(first)}-`]);
   assert.deepEqual(mirror.log.sent, [BODY.byteLength]);
   assert.ok(progress.includes(0) && progress.lastIndexOf(0) > 0);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
 });
 
 test("Download refuses a source that serves another file, and takes the next that serves this one", async () => {
@@ -166,7 +166,7 @@ test("Download refuses a source that serves another file, and takes the next tha
   assert.equal(stale.log.ranges.length, 1);
   assert.deepEqual(good.log.ranges, [`bytes=${resumedFrom(first)}-`]);
   assert.equal(download.getFinalUrl(), server.url("/good/f"));
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
 });
 
 test("Download takes a source that does not say its length (chunked) once it proves to serve the file's, and refuses one that does not", async () => {
@@ -191,7 +191,7 @@ test("Download takes a source that does not say its length (chunked) once it pro
   // The stale one sent another length: refused, not asked again.
   assert.equal(staleAsked, 1);
   assert.equal(download.getFinalUrl(), server.url("/good/f"));
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -230,7 +230,7 @@ test("Download stops a source that does not say its length as soon as it sends m
   assert.equal(await staleClosed.promise, false);
   assert.ok(most <= BODY.byteLength, `${most}`);
   assert.equal(download.getFinalUrl(), server.url("/good/f"));
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -339,7 +339,7 @@ test("Download with a digest goes on with the next source when one serves other 
   // The bad bytes were dropped: the good source sent the whole file.
   assert.deepEqual(good.log.ranges, [null]);
   assert.equal(download.getFinalUrl(), server.url("/good/f"));
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
   // When no source has the right bytes, each source's mismatch is named.
   const none = new Download(
@@ -376,7 +376,7 @@ test("Download with a digest takes a source of another length than a failed one'
     { sha256 },
   );
   assert.equal(download.getFinalUrl(), server.url("/good/f"));
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
   // A source of another length is still asked after the others: the next
   // resumes what the first source wrote.
@@ -396,7 +396,7 @@ test("Download with a digest takes a source of another length than a failed one'
   );
   assert.equal(other.log.ranges.length, 1);
   assert.deepEqual(mirror.log.ranges, [`bytes=${resumedFrom(first)}-`]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("g"))), BODY);
+  await assertFileHolds(dir.join("g"), BODY);
 });
 
 test("Download in parts resumed on a mirror tells that mirror as its final URL", async () => {
@@ -424,7 +424,7 @@ test("Download in parts resumed on a mirror tells that mirror as its final URL",
   assert.ok(mirror.log.statuses.every((status) => status === 206));
   assert.ok(mirror.log.ifRanges.every((ifRange) => ifRange === '"same"'));
   assert.equal(download.getFinalUrl(), server.url("/mirror/f"));
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), big);
+  await assertFileHolds(dir.join("f"), big);
 });
 
 test("Download in parts gone on to a mirror resumes from every byte on disk: progress never goes back", async () => {
@@ -464,7 +464,7 @@ test("Download in parts gone on to a mirror resumes from every byte on disk: pro
   // The mirror sent only what was not on disk.
   const sent = mirror.log.sent.reduce((sum, bytes) => sum + bytes, 0);
   assert.ok(sent <= big.byteLength - 1024 * 1024, `${sent}`);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), big);
+  await assertFileHolds(dir.join("f"), big);
 });
 
 test("Download in parts keeps what is on disk past a mirror of another file, for the next source to resume", async () => {
@@ -506,7 +506,7 @@ test("Download in parts keeps what is on disk past a mirror of another file, for
   assert.ok(good.log.ranges.every((range) => range !== null));
   assert.deepEqual(progress, progress.toSorted((a, b) => a - b));
   assert.equal(download.getFinalUrl(), server.url("/good/f"));
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), big);
+  await assertFileHolds(dir.join("f"), big);
 });
 
 test("Download fails on a full disk as it does without mirrors, asking no other source", async () => {
@@ -556,7 +556,7 @@ test("Download sends no credentials to a mirror on another origin", async () => 
   const mirrored = mirror.requests[0];
   assert.equal(mirrored?.headers.authorization, undefined);
   assert.equal(mirrored?.headers["x-keep"], "1");
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
 });
 
 test("DownloadManager.download() takes mirrors, named after the first URL", async () => {
@@ -568,7 +568,7 @@ test("DownloadManager.download() takes mirrors, named after the first URL", asyn
   const download = manager.download([first, server.url("/pub/f.bin")]);
   await manager.wait();
   assert.equal(download?.getUrl(), first);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), BODY);
+  await assertFileHolds(dir.join("a.bin"), BODY);
   assert.throws(() => manager.download([]), TypeError);
   assert.throws(
     () => manager.download([server.url("/pub/f.bin"), "ftp://x/f.bin"]),

@@ -33,6 +33,7 @@ import {
 import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { readSidecar } from "../src/_disk/sidecar.ts";
 import { partialPaths } from "../src/_disk/names.ts";
+import { assertFileHolds } from "./_helpers/file_bytes.ts";
 
 const MiB = 1024 * 1024;
 const BODY = patternBytes(4 * MiB + 123, 3);
@@ -89,7 +90,7 @@ async function partialSize(dir: TempDir): Promise<number> {
 async function assertHolds(dir: TempDir, names: string[]): Promise<void> {
   assert.deepEqual(await dir.list(), names);
   for (const name of names) {
-    assert.deepEqual(new Uint8Array(await readFile(dir.join(name))), BODY);
+    await assertFileHolds(dir.join(name), BODY);
   }
 }
 
@@ -262,7 +263,7 @@ test("Download.pause() stops writing and asking at once; resume() asks for the r
   await download.wait();
   assert.deepEqual(server.log.ranges, [null, `bytes=${size}-`]);
   assert.deepEqual(server.log.ifRanges.at(-1), ETAG);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -296,7 +297,7 @@ test("Download.pause() from a progress listener stops writing at the next write,
   assert.ok(after.every((current) => current <= size), `${after}`);
   download.resume();
   await download.wait();
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
 });
 
 test("Download.pause() while the bytes are digested resumes the digest where it stopped", async () => {
@@ -314,7 +315,7 @@ test("Download.pause() while the bytes are digested resumes the digest where it 
   download.resume();
   await download.wait();
   assert.equal(server.log.ranges.at(-1), `bytes=${MiB}-`);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
 });
 
 test("Download paused before it starts sends no request until resumed", async () => {
@@ -330,7 +331,7 @@ test("Download paused before it starts sends no request until resumed", async ()
   assert.equal(server.log.ranges.length, 0);
   download.resume();
   await download.wait();
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(states, ["paused", "running", "done"]);
 });
 
@@ -409,7 +410,7 @@ test("Download with connections, paused, records its parts and fetches only what
   const before = log.ranges.length;
   download.resume();
   await download.wait();
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   // Only what was missing was asked for again.
   for (const range of log.ranges.slice(before)) {
     const [start, end] = (range ?? "").replace("bytes=", "").split("-")
@@ -438,7 +439,7 @@ test("Download with connections, paused once every part is on disk, ends on resu
   await download.wait();
   assert.equal(server.log.ranges.length, requests);
   assert.equal(download.bytesWritten, BODY.byteLength);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -458,7 +459,7 @@ test("Download paused as its last byte lands stays paused, its whole file moved 
   await download.wait();
   assert.equal(server.log.ranges.length, requests);
   assert.deepEqual(states, ["running", "paused", "running", "done"]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -480,7 +481,7 @@ for (const connections of [1, 4]) {
     const before = server.log.ranges.length;
     download.resume();
     await download.wait();
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    await assertFileHolds(dir.join("f"), BODY);
     // From the first byte again: no range of the file's middle.
     const asked = server.log.ranges.slice(before);
     assert.ok(
@@ -504,7 +505,7 @@ test("Download paused at its last byte whose partial file is cut short meanwhile
   download.resume();
   await download.wait();
   assert.equal(server.log.ranges.length, requests + 1);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -529,7 +530,7 @@ test("Download with connections, paused mid-flow, reports every byte its parts r
     download.resume();
   }
   await download.wait();
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+  await assertFileHolds(dir.join("f"), body);
 });
 
 /**
@@ -606,7 +607,7 @@ test("Download paused while the runtime's pipe writes reports every byte on disk
     download.resume();
   }
   await download.wait();
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+  await assertFileHolds(dir.join("f"), body);
 });
 
 test("DownloadManager.pause() holds its running and queued downloads; resume() finishes them", async () => {
@@ -670,7 +671,7 @@ test("Download.cancel({ keepPartial: true }) leaves what can resume, and the nex
   again.start();
   await again.wait();
   assert.deepEqual(server.log.ranges, [null, `bytes=${MiB}-`]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
@@ -695,7 +696,7 @@ test("Download with a URL's credentials shows and records it without them, and r
   again.start();
   await again.wait();
   assert.deepEqual(server.log.ranges, [null, `bytes=${MiB}-`]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+  await assertFileHolds(dir.join("f"), BODY);
 });
 
 test("Download.cancel({ keepPartial: true }) removes a partial file that could not resume (no validator)", async () => {

@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import type { IncomingHttpHeaders } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -33,6 +33,7 @@ import {
 } from "./_helpers/server.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
 import { SERVER_CERT, SERVER_KEY, TEST_CA_CERT } from "./_helpers/tls_ca.ts";
+import { assertFileHolds } from "./_helpers/file_bytes.ts";
 
 const BODY = patternBytes(100_000, 7);
 const USERINFO = "proxyuser:s3cret-proxy-pass";
@@ -119,7 +120,7 @@ function assertNoProxyCredentials(
 }
 
 async function assertDownloaded(path: string): Promise<void> {
-  assert.deepEqual(new Uint8Array(await readFile(path)), BODY);
+  await assertFileHolds(path, BODY);
 }
 
 test(

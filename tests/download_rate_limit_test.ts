@@ -9,7 +9,6 @@
 // src/_transfer/rate_limiter.ts and src/_transfer/connection.ts.
 
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import {
   Download,
@@ -26,6 +25,7 @@ import {
   serveFile,
 } from "./_helpers/server.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
+import { assertFileHolds } from "./_helpers/file_bytes.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -96,7 +96,7 @@ test("Download with rateLimit never runs ahead of its limit, and its bytes are w
     elapsed >= (body.byteLength - CREDIT - READ) * 1000 / rate,
     `${elapsed} ms`,
   );
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+  await assertFileHolds(dir.join("f"), body);
 });
 
 test("Download with rateLimit and 4 connections holds all of them under the one limit", async () => {
@@ -120,7 +120,7 @@ test("Download with rateLimit and 4 connections holds all of them under the one 
     /^bytes=\d+-\d+$/.test(r ?? "")
   );
   assert.equal(parts.length, 4);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+  await assertFileHolds(dir.join("f"), body);
 });
 
 test("DownloadManager's rateLimit is one limit shared by its downloads, not each one's", async () => {
@@ -139,7 +139,7 @@ test("DownloadManager's rateLimit is one limit shared by its downloads, not each
   // Four files of 1 MiB at 2 MiB/s together: about 2 s, not 0.5 s.
   assert.ok(elapsed >= (4 * MiB - CREDIT - 4 * READ) * 1000 / rate);
   for (const name of ["a", "b", "c", "d"]) {
-    assert.deepEqual(new Uint8Array(await readFile(dir.join(name))), body);
+    await assertFileHolds(dir.join(name), body);
   }
 });
 
@@ -168,7 +168,7 @@ test("DownloadManager.setRateLimit() on a download the runtime's pipe writes ask
   // The 2 MiB after the limit took at least what the limit asks.
   const elapsed = performance.now() - pace.start;
   assert.ok(elapsed >= (2 * MiB - CREDIT - READ) * 1000 / rate);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("a"))), body);
+  await assertFileHolds(dir.join("a"), body);
 });
 
 test("DownloadManager.setRateLimit(undefined) lets the reads waiting for a tiny limit go at once", async () => {
@@ -186,7 +186,7 @@ test("DownloadManager.setRateLimit(undefined) lets the reads waiting for a tiny 
   // Not a measure of speed: still held, the rest would take half an hour
   // (on Bun, a read held back before its first write once took 32 s).
   assert.ok(performance.now() - start < 20_000);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("a"))), body);
+  await assertFileHolds(dir.join("a"), body);
 });
 
 test("Download.setRateLimit() changes its own limit while it runs", async () => {
@@ -202,7 +202,7 @@ test("Download.setRateLimit() changes its own limit while it runs", async () => 
   });
   download.start();
   await download.wait();
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+  await assertFileHolds(dir.join("f"), body);
   assert.throws(() => download.setRateLimit(0), RangeError);
 });
 

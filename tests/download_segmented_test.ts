@@ -29,6 +29,7 @@ import { startChild } from "./_helpers/child.ts";
 import { partialPaths } from "../src/_disk/names.ts";
 import { readSidecar } from "../src/_disk/sidecar.ts";
 import { EARLY_BYTES } from "../src/_transfer/ramp.ts";
+import { assertFileHolds } from "./_helpers/file_bytes.ts";
 
 const MiB = 1024 * 1024;
 const BODY = patternBytes(8 * MiB + 12_345, 7);
@@ -129,7 +130,7 @@ test("Download with connections: 4 fetches the parts over 4 connections, each by
   try {
     const { download, reports } = await run(url, dir, { connections: 4 });
     assert.equal(download.error(), undefined);
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    await assertFileHolds(dir.join("f"), BODY);
     // The first request, then one bounded range per part, each asked with
     // If-Range, which together cover the file.
     assert.equal(log.ranges[0], null);
@@ -173,7 +174,7 @@ test("Download with connections resumes a part whose connection dropped, from it
   try {
     const { download, reports } = await run(url, dir, { connections: 3 });
     assert.equal(download.error(), undefined);
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    await assertFileHolds(dir.join("f"), BODY);
     const starts = bounded(log.ranges).map(([start]) => start);
     // Asked again from where its writes ended, not from 0.
     assert.ok(
@@ -196,7 +197,7 @@ test("Download with connections goes on with fewer when a server ignores the ran
   try {
     const { download, reports } = await run(url, dir, { connections: 4 });
     assert.equal(download.error(), undefined);
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    await assertFileHolds(dir.join("f"), BODY);
     assertProgress(reports, BODY.byteLength);
     assert.ok(bounded(log.ranges).length >= 4);
   } finally {
@@ -220,7 +221,7 @@ test("Download with connections starts over on one connection when a server that
   try {
     const { download, reports } = await run(url, dir, { connections: 4 });
     assert.equal(download.error(), undefined);
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    await assertFileHolds(dir.join("f"), BODY);
     assert.equal(bounded(log.ranges).length, 4);
     assert.equal(reports.at(-1), BODY.byteLength);
     assert.deepEqual(await dir.list(), ["f"]);
@@ -242,7 +243,7 @@ test("Download with connections starts over on one connection when the file chan
   try {
     const { download, reports } = await run(url, dir, { connections: 4 });
     assert.equal(download.error(), undefined);
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), changed);
+    await assertFileHolds(dir.join("f"), changed);
     // Progress went back once, to start over, and ended at the new total.
     assert.equal(reports.at(-1), changed.byteLength);
     assert.ok(Math.max(...reports) <= changed.byteLength);
@@ -275,7 +276,7 @@ test("Download with connections starts over at once when the file changes while 
       retryAfterCap: 3_600_000,
     });
     assert.equal(download.error(), undefined);
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), changed);
+    await assertFileHolds(dir.join("f"), changed);
     // The waiting connection asked nothing more: the start over did.
     assert.deepEqual(log.ranges.slice(3), [null]);
   } finally {
@@ -297,7 +298,7 @@ test("Download with connections refuses a part whose Content-Range is not the on
   try {
     const { download, reports } = await run(url, dir, { connections: 3 });
     assert.equal(download.error(), undefined);
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    await assertFileHolds(dir.join("f"), BODY);
     // Every byte of the refused part was asked for again, by later requests.
     assert.ok(refused !== undefined);
     const [start, end] = refused;
@@ -323,7 +324,7 @@ test("Download with connections takes a part answered to the end of the file (an
   try {
     const { download, reports } = await run(url, dir, { connections: 4 });
     assert.equal(download.error(), undefined);
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    await assertFileHolds(dir.join("f"), BODY);
     // Over several connections, never started over on one.
     assert.equal(log.ranges.filter((range) => range === null).length, 1);
     assert.ok(bounded(log.ranges).length >= 3, `ranges: ${log.ranges}`);
@@ -382,7 +383,7 @@ test("Download with connections backs off to what the server allows (503 beyond 
   try {
     const { download, reports } = await run(url, dir, { connections: 4 });
     assert.equal(download.error(), undefined);
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    await assertFileHolds(dir.join("f"), BODY);
     assert.ok(log.mostActive <= 2);
     assertProgress(reports, BODY.byteLength);
   } finally {
@@ -408,7 +409,7 @@ test("Download with connections goes on with one when the server refuses every p
   try {
     const { download, reports } = await run(url, dir, { connections: 4 });
     assert.equal(download.error(), undefined);
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    await assertFileHolds(dir.join("f"), BODY);
     assert.equal(log.statuses.filter((status) => status === 503).length, 4);
     assertProgress(reports, BODY.byteLength);
   } finally {
@@ -435,7 +436,7 @@ test("Download with connections meets minSpeed by all its connections together, 
       retries: 1,
     });
     assert.equal(download.error(), undefined);
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    await assertFileHolds(dir.join("f"), BODY);
     assert.ok(log.mostActive >= 2, `${log.mostActive} at once`);
     assertProgress(reports, BODY.byteLength);
   } finally {
@@ -471,7 +472,7 @@ test("Download with connections gives up, on minSpeed, a crawling connection onc
     download.addEventListener("retry", ({ error }) => retries.push(error));
     download.start();
     await download.wait();
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    await assertFileHolds(dir.join("f"), BODY);
     assert.ok(retries.length >= 1);
     for (const slow of retries) {
       assert.ok(
@@ -550,7 +551,7 @@ test("Download with connections does not use up a part's retries while each of i
     download.addEventListener("retry", ({ attempt }) => attempts.push(attempt));
     download.start();
     await download.wait();
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    await assertFileHolds(dir.join("f"), BODY);
     assert.ok(attempts.length >= 2, `${attempts}`);
     assert.ok(attempts.every((attempt) => attempt === 1), `${attempts}`);
     assert.ok(bounded(log.ranges).length > 2, `${log.ranges}`);
@@ -690,7 +691,7 @@ test('Download on connections "auto", resumed from parts from a distant server, 
       (await second.promise) >= 2,
       "a single connection after the resume",
     );
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), big);
+    await assertFileHolds(dir.join("f"), big);
     assertProgress(reports, big.byteLength);
     // No recorded byte was asked for again.
     const asked = log.ranges.slice(before);
@@ -721,7 +722,7 @@ test("Download with connections: 16 keeps every connection's listener off Node's
   });
   download.start();
   await download.wait();
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+  await assertFileHolds(dir.join("f"), body);
   assert.equal(bounded(log.ranges).length, 16);
   await warnings.settled();
   assert.deepEqual(warnings.names, []);
@@ -740,8 +741,8 @@ test("DownloadManager's maxConnectionsPerHost bounds the connections of all its 
   manager.download(server.url("/a"));
   manager.download(server.url("/b"));
   await manager.wait();
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("a"))), BODY);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("b"))), BODY);
+  await assertFileHolds(dir.join("a"), BODY);
+  await assertFileHolds(dir.join("b"), BODY);
   // Each download has its first connection; one more is all the budget
   // leaves, shared.
   assert.ok(log.mostActive + log2.mostActive <= 4);
@@ -758,7 +759,7 @@ test("DownloadManager's maxConnectionsPerHost: 1 keeps a download with connectio
     });
     manager.download(url);
     await manager.wait();
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    await assertFileHolds(dir.join("f"), BODY);
     assert.deepEqual(log.ranges, [null]);
   } finally {
     await close();
@@ -830,8 +831,8 @@ test("DownloadManager's download held to fewer connections by maxConnectionsPerH
     releaseB.resolve();
     await manager.wait();
   }
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("a"))), BODY);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("b"))), BODY);
+  await assertFileHolds(dir.join("a"), BODY);
+  await assertFileHolds(dir.join("b"), BODY);
 });
 
 test("DownloadManager's maxConnectionsPerHost counts a download's connections against the host of the source they go to, not its first URL's", async () => {
@@ -880,14 +881,14 @@ test("DownloadManager's maxConnectionsPerHost counts a download's connections ag
     });
     await x?.wait();
     assert.equal(x?.getFinalUrl(), server.url("/x"));
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("x"))), BODY);
+    await assertFileHolds(dir.join("x"), BODY);
     assert.equal(most, 1);
   } finally {
     released = true;
     release.resolve();
     await manager.wait();
   }
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("held"))), BODY);
+  await assertFileHolds(dir.join("held"), BODY);
 });
 
 test(
@@ -931,7 +932,7 @@ test(
       const before = log.sent.length;
       const { download } = await run(server.url("/f"), dir, { connections: 4 });
       assert.equal(download.error(), undefined);
-      assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+      await assertFileHolds(dir.join("f"), BODY);
       // Only the missing bytes were sent again: nothing of what was recorded.
       const sent = log.sent.slice(before).reduce(
         (sum, bytes) => sum + bytes,
@@ -1004,7 +1005,7 @@ test("Download with connections, resumed from parts by its next source, tells th
     });
     download.start();
     await download.wait();
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    await assertFileHolds(dir.join("f"), BODY);
     // Only parts were asked of the second source: it resumed them.
     assert.ok(second.log.ranges.length > 0);
     assert.equal(bounded(second.log.ranges).length, second.log.ranges.length);

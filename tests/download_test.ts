@@ -12,6 +12,7 @@ import {
   statusRoute,
 } from "./_helpers/server.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
+import { assertFileHolds } from "./_helpers/file_bytes.ts";
 
 type Report = [number, number | undefined];
 
@@ -37,7 +38,7 @@ test("Download writes the body byte for byte and leaves only the file", async ()
   assert.equal(download.isRunning(), true);
   await download.wait();
   assert.equal(download.isRunning(), false);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f.bin"))), body);
+  await assertFileHolds(dir.join("f.bin"), body);
   assert.deepEqual(await dir.list(), ["f.bin"]);
   assert.equal(download.error(), undefined);
 });
@@ -56,7 +57,7 @@ test("Download reports progress once per chunkSize write, as the seed does", asy
   download.start();
   await download.wait();
   assert.deepEqual(reports, [[0, 16], [4, 16], [8, 16], [12, 16], [16, 16]]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+  await assertFileHolds(dir.join("f"), body);
 });
 
 test("Download splits and joins network chunks into exact chunkSize writes", async () => {
@@ -76,7 +77,7 @@ test("Download splits and joins network chunks into exact chunkSize writes", asy
   for (let n = 64; n < 1000; n += 64) expected.push([n, 1000]);
   expected.push([1000, 1000]);
   assert.deepEqual(reports, expected);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+  await assertFileHolds(dir.join("f"), body);
 });
 
 test("Download reports total undefined when the server sends no Content-Length", async () => {
@@ -96,7 +97,7 @@ test("Download reports total undefined when the server sends no Content-Length",
     10,
     undefined,
   ]]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+  await assertFileHolds(dir.join("f"), body);
 });
 
 test("Download of an empty body creates an empty file and reports 0 once", async () => {
@@ -173,7 +174,7 @@ test("Download replaces an existing destination only once complete", async () =>
   download.start();
   await download.wait();
   assert.deepEqual(seen, ["old"]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), body);
+  await assertFileHolds(dir.join("f"), body);
 });
 
 test(

@@ -11,6 +11,7 @@ import { runCli } from "../_helpers/cli.ts";
 import { cliShellCommand, HAS_TMUX, tmuxPane } from "../_helpers/cli_tmux.ts";
 import { bytesRoute, patternBytes, startServer } from "../_helpers/server.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
+import { assertFileHolds } from "../_helpers/file_bytes.ts";
 
 const SKIP = { skip: !HAS_TMUX && "tmux is not installed", timeout: 60_000 };
 const A = patternBytes(50_000, 1);
@@ -90,7 +91,7 @@ test("dlmanager downloads without --allow-sys or --allow-env when stdin is not a
   assert.equal(result.stderr, "");
   assert.equal(result.code, 0);
   assert.deepEqual(await dir.list("out"), ["a.bin"]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("out", "a.bin"))), A);
+  await assertFileHolds(dir.join("out", "a.bin"), A);
 });
 
 // Reported bug: without --allow-net, Deno's permission error was taken for a

@@ -24,6 +24,7 @@ import { mount } from "../_helpers/mount.ts";
 import { tempDir, withRecords } from "../_helpers/temp_dir.ts";
 import { VERSION } from "../../src/cli/version.ts";
 import { DownloadManager } from "../../mod.ts";
+import { assertFileHolds } from "../_helpers/file_bytes.ts";
 
 const A = patternBytes(150_000, 1);
 const B = patternBytes(7_000, 2);
@@ -48,8 +49,8 @@ test("dlmanager downloads every URL into -d and exits 0 with a summary", async (
   assert.equal(result.stderr, "");
   assert.equal(result.code, 0);
   assert.deepEqual(await dir.list(), ["a.bin", "b c.bin"]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), A);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("b c.bin"))), B);
+  await assertFileHolds(dir.join("a.bin"), A);
+  await assertFileHolds(dir.join("b c.bin"), B);
   const lines = result.stdout.trimEnd().split("\n");
   assert.ok(lines.includes("start   a.bin (146 KiB)"), result.stdout);
   assert.ok(
@@ -102,8 +103,8 @@ test("dlmanager --revalidate logs a file the server has not changed as fresh, a 
   assert.ok(lines.includes("fresh   b.bin (not modified on the server)"));
   assert.ok(lines.some((line) => /^updated a\.bin \(146 KiB in /.test(line)));
   assert.match(summary(result) ?? "", /^Finished: 1 done, 1 skipped, 0 failed/);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), changedA);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("b.bin"))), B);
+  await assertFileHolds(dir.join("a.bin"), changedA);
+  await assertFileHolds(dir.join("b.bin"), B);
   assert.deepEqual(await dir.list(), withRecords("a.bin", "b.bin"));
   // A third time, within --max-age: no request at all.
   const requests = server.requests.length;
@@ -159,7 +160,7 @@ test("dlmanager takes mirrors with --mirror and in -i lines, and fetches from th
     server.url("/down/a.bin"),
   ]);
   assert.equal(single.code, 0, single.stderr);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), A);
+  await assertFileHolds(dir.join("a.bin"), A);
   const list = dir.join("list.txt");
   await writeFile(
     list,
@@ -167,7 +168,7 @@ test("dlmanager takes mirrors with --mirror and in -i lines, and fetches from th
   );
   const listed = await runCli(["-d", dir.path, "-i", list]);
   assert.equal(listed.code, 0, listed.stderr);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("b.bin"))), B);
+  await assertFileHolds(dir.join("b.bin"), B);
 });
 
 test("dlmanager exits 1 when a download fails, after finishing the others", async () => {
@@ -552,7 +553,7 @@ test("dlmanager on Ctrl-C keeps what the server lets resume, says so, and the sa
   const second = await runCli(args);
   assert.equal(second.code, 0, JSON.stringify(second));
   assert.deepEqual(log.ranges, [null, "bytes=300000-"]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("big.bin"))), body);
+  await assertFileHolds(dir.join("big.bin"), body);
   assert.deepEqual(await dir.list(), ["big.bin"]);
 });
 
@@ -644,7 +645,7 @@ test("dlmanager counts a resumed file's size in its done event, and only the byt
       ],
       `whole: ${whole}`,
     );
-    assert.deepEqual(new Uint8Array(await readFile(dir.join("big.bin"))), body);
+    await assertFileHolds(dir.join("big.bin"), body);
   }
 });
 
@@ -733,7 +734,7 @@ test("dlmanager --limit-rate holds the run under the limit", async () => {
     elapsed >= (1_500_000 - 2 * 262_144) / 1_048_576 * 1000,
     `${elapsed} ms`,
   );
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), body);
+  await assertFileHolds(dir.join("a.bin"), body);
 });
 
 for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
@@ -815,7 +816,7 @@ test("dlmanager exits 141 without a word when its output is closed, canceling th
   assert.equal(result.stderr, "");
   assert.equal(result.code, 141, JSON.stringify(result));
   assert.deepEqual(await dir.list(), ["a.bin"]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), A);
+  await assertFileHolds(dir.join("a.bin"), A);
 });
 
 // Reported bug: with its output on a full disk (`> /dev/full`), dlmanager
@@ -874,7 +875,7 @@ test("dlmanager reports a second URL with the same file name as failed, and the 
     /^Finished: 1 done, 0 skipped, 1 failed, 146 KiB in /,
   );
   assert.deepEqual(await dir.list(), ["a.bin"]);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("a.bin"))), A);
+  await assertFileHolds(dir.join("a.bin"), A);
   assert.deepEqual(server.requests.map((request) => request.path), [
     "/x/a.bin",
   ]);
@@ -1017,7 +1018,7 @@ test("dlmanager -x 4 fetches a file over several connections, every byte in its 
     server.url("/big.bin"),
   ]);
   assert.equal(result.code, 0, result.stderr);
-  assert.deepEqual(new Uint8Array(await readFile(dir.join("big.bin"))), big);
+  await assertFileHolds(dir.join("big.bin"), big);
   const ranged = log.ranges.filter((range) =>
     /^bytes=\d+-\d+$/.test(range ?? "")
   );
