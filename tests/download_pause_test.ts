@@ -263,8 +263,7 @@ test("Download.pause() stops writing and asking at once; resume() asks for the r
   await download.wait();
   assert.deepEqual(server.log.ranges, [null, `bytes=${size}-`]);
   assert.deepEqual(server.log.ifRanges.at(-1), ETAG);
-  await assertFileHolds(dir.join("f"), BODY);
-  assert.deepEqual(await dir.list(), ["f"]);
+  await assertHolds(dir, ["f"]);
 });
 
 test("Download.pause() from a progress listener stops writing at the next write, though the body comes in chunks larger than chunkSize (Bun)", async () => {
@@ -439,8 +438,7 @@ test("Download with connections, paused once every part is on disk, ends on resu
   await download.wait();
   assert.equal(server.log.ranges.length, requests);
   assert.equal(download.bytesWritten, BODY.byteLength);
-  await assertFileHolds(dir.join("f"), BODY);
-  assert.deepEqual(await dir.list(), ["f"]);
+  await assertHolds(dir, ["f"]);
 });
 
 test("Download paused as its last byte lands stays paused, its whole file moved into place only on resume, without asking again", async () => {
@@ -459,8 +457,7 @@ test("Download paused as its last byte lands stays paused, its whole file moved 
   await download.wait();
   assert.equal(server.log.ranges.length, requests);
   assert.deepEqual(states, ["running", "paused", "running", "done"]);
-  await assertFileHolds(dir.join("f"), BODY);
-  assert.deepEqual(await dir.list(), ["f"]);
+  await assertHolds(dir, ["f"]);
 });
 
 // Reported by a hunt: another program cut the partial file short while the
@@ -505,8 +502,7 @@ test("Download paused at its last byte whose partial file is cut short meanwhile
   download.resume();
   await download.wait();
   assert.equal(server.log.ranges.length, requests + 1);
-  await assertFileHolds(dir.join("f"), BODY);
-  assert.deepEqual(await dir.list(), ["f"]);
+  await assertHolds(dir, ["f"]);
 });
 
 test("Download with connections, paused mid-flow, reports every byte its parts recorded", async () => {
@@ -671,8 +667,7 @@ test("Download.cancel({ keepPartial: true }) leaves what can resume, and the nex
   again.start();
   await again.wait();
   assert.deepEqual(server.log.ranges, [null, `bytes=${MiB}-`]);
-  await assertFileHolds(dir.join("f"), BODY);
-  assert.deepEqual(await dir.list(), ["f"]);
+  await assertHolds(dir, ["f"]);
 });
 
 test("Download with a URL's credentials shows and records it without them, and resumes with them", async () => {
