@@ -327,6 +327,39 @@ test("Download refuses a Content-Range other than the one asked for and starts o
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download starts over without spending a retry when a resume is answered with another range", async () => {
+  // The bytes on disk cannot be resumed from this server; a request for the
+  // whole file can still be answered, so even `retries: 0` gets the file.
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
+    {},
+    { wrongRange: true },
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const first = new Download(url, dir.join("f"), {
+    ...FAST,
+    chunkSize: 4096,
+    progress: (download, current) => {
+      if (current >= 28_672) download.cancel({ keepPartial: true });
+    },
+  });
+  first.start();
+  await first.wait({ raiseIfError: false });
+  assert.ok(first.isCanceled());
+  const download = new Download(url, dir.join("f"), { ...FAST, retries: 0 });
+  const retried: unknown[] = [];
+  download.addEventListener("retry", ({ reason }) => retried.push(reason));
+  download.start();
+  await download.wait({ raiseIfError: false });
+  assert.equal(download.error(), undefined);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.equal(log.ranges.length, 3);
+  assert.match(log.ranges[1] ?? "", /^bytes=[1-9]\d*-$/);
+  assert.equal(log.ranges[2], null);
+  assert.deepEqual(retried, []);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download takes a 206 of the whole file, answered to a request for the whole file, as the file", async () => {
   // Some servers answer every GET so, Range or not.
   const statuses: number[] = [];

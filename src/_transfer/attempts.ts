@@ -25,8 +25,9 @@ import { sleep } from "../_timers.ts";
  * An attempt stopped to be made again at once: not a failure, not counted
  * (a bandwidth limit appeared while the runtime's pipe, which no limit can
  * pace, was writing: the next attempt resumes from the bytes on disk; or
- * the server answered a resume with a range of another version: the next
- * asks for the whole file, which cannot be answered so).
+ * the server answered a resume with a range of another version, or with
+ * another range: the next asks for the whole file, which cannot be
+ * answered so).
  */
 export class Rerun extends Error {
   /** @param message Why. */

@@ -127,7 +127,11 @@ export async function attempt(
     if (kind === "wrong-range") {
       const got = response.headers.get("content-range") ?? "no Content-Range";
       await restart(transfer);
-      throw new ProtocolError(
+      const Failure = held === undefined ? ProtocolError : Rerun;
+      // A resume the server cannot answer is not a failure of the download:
+      // the whole file is asked for at once, and that answer is judged
+      // (a wrong one of it fails the attempt).
+      throw new Failure(
         `Cannot download "${url}": asked for ${
           held === undefined ? "the whole file" : `bytes from ${held.offset}`
         }, got ${
