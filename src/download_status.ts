@@ -304,9 +304,12 @@ export class DownloadStatus extends DownloadEventTarget {
   }
 
   /**
-   * Whether the download has started and not yet ended.
+   * Whether the download has started and not yet ended. A paused download
+   * has not ended: this stays `true` until it is done, failed or canceled
+   * (as in Python's dlmanager, where a loop on `is_running()` waits for the
+   * end); {@linkcode DownloadStatus.state} is `"paused"` then.
    *
-   * @returns `true` while running.
+   * @returns `true` while running, paused included.
    *
    * @example
    * ```ts ignore
