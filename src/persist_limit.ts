@@ -147,7 +147,8 @@ export class PersistLimit {
    * files: nothing is registered (anything else in its place rejects).
    *
    * @param directory The directory to list.
-   * @param pattern The glob to match names against.
+   * @param pattern The glob to match names against: a name, never a path
+   * (one with `/` could match nothing, and rejects with a `TypeError`).
    *
    * @example
    * ```ts ignore
@@ -155,6 +156,11 @@ export class PersistLimit {
    * ```
    */
   async registerDirContent(directory: string, pattern = "*"): Promise<void> {
+    if (pattern.includes("/")) {
+      throw new TypeError(
+        `Cannot register the files of "${directory}": the pattern "${pattern}" has a "/", but it matches names in the directory, not paths (give the subdirectory as the directory)`,
+      );
+    }
     const matcher = globToRegExp(pattern);
     let entries: DirEntry[];
     try {

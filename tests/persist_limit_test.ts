@@ -127,6 +127,22 @@ test("PersistLimit.registerDirContent() registers matching files only, no dotfil
   assert.deepEqual(await dir.list(), [".d.zip", "b.zip", "c.txt", "e.zip"]);
 });
 
+test("PersistLimit.registerDirContent() rejects a pattern with a path, which could match no name", async () => {
+  await using dir = await tempDir();
+  await mkdir(dir.join("sub"));
+  await files(dir, ["sub/a.zip"]);
+  const limit = new PersistLimit(1, { fileLimit: 1 });
+  await assert.rejects(
+    limit.registerDirContent(dir.path, "sub/*.zip"),
+    (error) =>
+      error instanceof TypeError &&
+      error.message.includes('the pattern "sub/*.zip" has a "/"'),
+  );
+  assert.deepEqual(limit.files(), []);
+  await limit.registerDirContent(dir.join("sub"), "*.zip");
+  assert.deepEqual(limit.files(), [dir.join("sub", "a.zip")]);
+});
+
 test("PersistLimit.registerDirContent() registers nothing for a directory not made yet, as a missing file", async () => {
   // A program's first run: the cache directory is made by its manager,
   // after the limit counted what was there (as the seed's glob, nothing).
