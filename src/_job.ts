@@ -484,6 +484,11 @@ async function transferPausably(
       await transfer.partial.close();
       await parked(host, transfer);
       if (!await intactAfterPause(transfer)) continue;
+    } else if (transfer.partial.recorded && !await intactAfterPause(transfer)) {
+      // Cut short by another program while it was written: appended to, it
+      // would be committed with bytes at the wrong place. A file of one
+      // write (not recorded) has no time for it, and pays no look.
+      continue;
     }
     return;
   }
@@ -491,9 +496,10 @@ async function transferPausably(
 
 /**
  * Whether the partial file still holds what the download recorded of it,
- * after a pause: another program may have cut it short (or added to it)
- * while it was closed, and going on would join bytes at the wrong place.
- * If not, the download starts over, its bytes dropped.
+ * after a pause, or once complete: another program may have cut it short
+ * (or added to it) meanwhile, and going on, or committing it, would join
+ * bytes at the wrong place. If not, the download starts over, its bytes
+ * dropped.
  */
 async function intactAfterPause(transfer: Transfer): Promise<boolean> {
   if (await transfer.partial.intact()) return true;

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdir, readdir, rm } from "node:fs/promises";
+import { mkdir, readdir, rm, truncate } from "node:fs/promises";
 import { createServer as createHttpsServer } from "node:https";
 import {
   type AddressInfo,
@@ -1115,6 +1115,56 @@ test(
     assert.deepEqual(await dir.list(), ["f"]);
   },
 );
+
+/** Cuts the one partial file in `dir` down to 1,000 bytes. */
+async function truncatePartial(dir: TempDir): Promise<void> {
+  const names = (await dir.list()).filter((name) =>
+    name.startsWith(".f.") && !/\.(json|lock)$/.test(name)
+  );
+  assert.equal(names.length, 1, `partial files: ${names}`);
+  await truncate(dir.join(names[0] as string), 1000);
+}
+
+// Another program cut the partial file short while the body came: the rest,
+// appended at the file's new end, must not be committed at the wrong place.
+for (
+  const [how, options] of [
+    ["through the runtime's pipe", PIPED],
+    ["in writes of its own", { chunkSize: 65_536 }],
+  ] as const
+) {
+  test(
+    `Download whose partial file is cut short while it runs starts over (${how})`,
+    {
+      timeout: 10_000,
+    },
+    async () => {
+      const cut = deferred();
+      let cutting = false;
+      await using server = await startServer({
+        "/f": bytesRoute(LARGE, {
+          headers: { etag: ETAG },
+          gate: cut.promise,
+          gateAt: CUT,
+        }),
+      });
+      await using dir = await tempDir();
+      const { download } = await run(server.url("/f"), dir, {
+        ...options,
+        connections: 1,
+        progress: (_download, current) => {
+          if (current < CUT || cutting) return;
+          cutting = true;
+          truncatePartial(dir).then(() => cut.resolve());
+        },
+      });
+      assert.equal(download.error(), undefined);
+      await assertFileHolds(dir.join("f"), LARGE);
+      assert.equal(server.requests.length, 2);
+      assert.deepEqual(await dir.list(), ["f"]);
+    },
+  );
+}
 
 test("Download reports a large body's progress while it streams", {
   timeout: 10_000,

@@ -116,6 +116,14 @@ export class PartialFile {
   }
 
   /**
+   * Whether a sidecar records the file: it is longer than one write, written
+   * over time, and another program may have cut it short meanwhile.
+   */
+  get recorded(): boolean {
+    return this.#sidecar;
+  }
+
+  /**
    * Starts opening the file for writing (creating it, the first time)
    * without waiting for it: a transfer calls it before it sends a request,
    * so that the two overlap where opening is asynchronous (Node; Deno's
@@ -148,9 +156,9 @@ export class PartialFile {
   }
 
   /**
-   * Whether the closed file still holds the bytes recorded of it (checked
-   * after a pause, when another program may have cut it short or added to
-   * it): a prefix is `offset` bytes long; a file in parts reaches at least
+   * Whether the file still holds the bytes recorded of it (checked after a
+   * pause, when another program may have cut it short or added to it, and
+   * before a recorded file is committed): a prefix is `offset` bytes long; a file in parts reaches at least
    * its last part's end, and not past `total`. A file not made yet holds
    * nothing to lose.
    */

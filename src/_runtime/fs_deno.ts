@@ -153,7 +153,7 @@ export const denoFs: Fs = {
   errorCode,
   createNew(path: string): Promise<FileWriter> {
     try {
-      const file = Deno.openSync(path, { write: true, createNew: true });
+      const file = Deno.openSync(path, { createNew: true, append: true });
       return Promise.resolve(new DenoFileWriter(file));
     } catch (error) {
       return Promise.reject(mapError(error));

@@ -207,7 +207,7 @@ export const nodeFs: Fs = {
   errorCode,
   async createNew(path: string): Promise<FileWriter> {
     try {
-      return new NodeFileWriter(await openFd(path, "wx"));
+      return new NodeFileWriter(await openFd(path, "ax"));
     } catch (error) {
       throw mapError(error);
     }

@@ -65,7 +65,11 @@ export interface Fs {
    * one the library made); `undefined` for any other error.
    */
   errorCode(error: unknown): string | undefined;
-  /** Creates `path` for writing; fails with {@linkcode AlreadyExistsError} if it exists. */
+  /**
+   * Creates `path` for writing at its end (appending: if another program
+   * cuts it short meanwhile, its length tells); fails with
+   * {@linkcode AlreadyExistsError} if it exists.
+   */
   createNew(path: string): Promise<FileWriter>;
   /**
    * Creates `path` holding `data`; fails with {@linkcode AlreadyExistsError}
