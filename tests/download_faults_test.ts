@@ -987,6 +987,20 @@ test("Download checks an SRI integrity string", async () => {
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download takes the file when it matches any of an SRI string's digests of the strongest algorithm", async () => {
+  const { server, url } = await serve({ body: BODY });
+  await using _server = server;
+  await using dir = await tempDir();
+  const mine = createHash("sha512").update(BODY).digest("base64");
+  const other = createHash("sha512").update("another build").digest("base64");
+  const { download } = await run(url, dir, {
+    integrity: `sha512-${other} sha512-${mine}`,
+  });
+  assert.equal(download.error(), undefined);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download removes the file and fails with IntegrityError on a digest mismatch", async () => {
   const { server, log, url } = await serve({ body: BODY });
   await using _server = server;
