@@ -1471,6 +1471,26 @@ for (
   });
 }
 
+test("Download saves an empty file on every runtime when the server marks an empty body gzip, deflate or br", async () => {
+  // Some servers mark every answer of a type compressed, an empty file too.
+  // Node's and Bun's fetch take no bytes as no bytes; zlib's gunzip fails on
+  // them, which failed the download on Deno alone.
+  for (const encoding of ["gzip", "x-gzip", "deflate", "br"]) {
+    const route: Route = (_request, response) => {
+      response.writeHead(200, {
+        "content-encoding": encoding,
+        "content-length": 0,
+      }).end();
+    };
+    await using server = await startServer({ "/f": route });
+    await using dir = await tempDir();
+    const { download } = await run(server.url("/f"), dir, { retries: 0 });
+    assert.equal(download.error(), undefined, encoding);
+    await assertFileHolds(dir.join("f"), new Uint8Array(0));
+    assert.deepEqual(await dir.list(), ["f"], encoding);
+  }
+});
+
 test("Download fails with ProtocolError on every runtime when a gzip body does not decode", async () => {
   const route: Route = (_request, response) => {
     response.writeHead(200, { "content-encoding": "gzip" })
