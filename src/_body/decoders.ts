@@ -36,11 +36,22 @@ class LazyDecoder extends Transform {
     if (chunk.byteLength === 0) return next();
     if (this.#decoder === undefined) {
       const decoder = this.#choose(chunk[0] as number);
-      decoder.on("data", (bytes: Uint8Array) => this.push(bytes));
+      // Paused while the bytes it made are not read: zlib then stops
+      // decoding, and the write below waits, so a small body that decodes
+      // to gigabytes (a bomb) is never held in memory, as with zlib's own
+      // stream.
+      decoder.on("data", (bytes: Uint8Array) => {
+        if (!this.push(bytes)) decoder.pause();
+      });
       decoder.on("error", (error) => this.destroy(error));
       this.#decoder = decoder;
     }
     this.#decoder.write(chunk, next);
+  }
+
+  override _read(size: number): void {
+    this.#decoder?.resume();
+    super._read(size);
   }
 
   override _flush(done: TransformCallback): void {
