@@ -47,7 +47,8 @@ export const INTEGRITY_FORMAT =
  * algorithm's length, are skipped), or, when no token is left, what is wrong
  * with it: `problem` says a digest's length was wrong, or is `undefined`
  * (no token of a known algorithm: the caller says what the string must look
- * like). A digest without its `=` padding is taken, padded.
+ * like). A digest without its `=` padding is taken, padded, and one in
+ * base64url, in standard base64.
  */
 export function parseIntegrity(
   integrity: string,
@@ -55,9 +56,10 @@ export function parseIntegrity(
   let best: { algorithm: string; digests: string[] } | undefined;
   let problem: string | undefined;
   for (const token of integrity.trim().split(/\s+/)) {
-    const match = /^(sha256|sha384|sha512)-([A-Za-z0-9+/]+={0,2})(\?.*)?$/.exec(
-      token,
-    );
+    const match = /^(sha256|sha384|sha512)-([A-Za-z0-9+/_-]+={0,2})(\?.*)?$/
+      .exec(
+        token,
+      );
     if (match === null) continue;
     const [, algorithm = "", given = ""] = match;
     // Base64 without its padding: 4 characters for every 3 bytes.
@@ -69,7 +71,10 @@ export function parseIntegrity(
       } base64 characters, got ${given.length} in "${token}"`;
       continue;
     }
-    const digest = unpadded.padEnd(Math.ceil(bytes / 3) * 4, "=");
+    // The URL-safe alphabet (`-`, `_`) too, which CSP's grammar of these
+    // digests allows: compared in the standard one, as hashed.
+    const digest = unpadded.replaceAll("-", "+").replaceAll("_", "/")
+      .padEnd(Math.ceil(bytes / 3) * 4, "=");
     if (best?.algorithm === algorithm) {
       if (!best.digests.includes(digest)) best.digests.push(digest);
     } else if (

@@ -216,6 +216,22 @@ test("parseExpected() takes a base64 digest without its padding, padded", () => 
   }
 });
 
+test("parseExpected() takes a digest in base64url, as the standard base64 it is hashed in", () => {
+  // sha512 and sha384 digests of DATA hold "+" or "/": written "-" or "_".
+  let seen = 0;
+  for (const algorithm of ["sha256", "sha384", "sha512"]) {
+    const b64 = digest(algorithm, DATA, "base64");
+    if (!/[+/]/.test(b64)) continue;
+    seen++;
+    const url = b64.replaceAll("+", "-").replaceAll("/", "_");
+    assert.deepEqual(
+      parseExpected(URL, `${algorithm}-${url.replace(/=+$/, "")}`, undefined),
+      { algorithm, digests: [b64], encoding: "base64" },
+    );
+  }
+  assert.ok(seen > 0);
+});
+
 // IntegrityCheck
 
 test("IntegrityCheck.verify() passes when the bytes match a hex sha256", async () => {
