@@ -154,7 +154,8 @@ export class DownloadManager extends DownloadEventTarget {
    * file holds those bytes, and else downloads it again, over it. Throws a
    * `TypeError`, before any request, for an invalid URL or one that is not
    * `http:` or `https:`, for a file name that is not a plain name of at most
-   * 255 bytes without control characters (a name of the library's
+   * 255 bytes without control characters (bidirectional ones, U+202A to
+   * U+202E and U+2066 to U+2069, included; a name of the library's
    * partial-file shape, `.<name>.<12 hex>.dlpart`, is reserved), for a
    * malformed `integrity` or `sha256` (a digest of the wrong length
    * included), also when the file is there, and when a directory is in the

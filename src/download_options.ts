@@ -53,7 +53,8 @@ export interface DownloadOptions extends TransferOptions {
   /**
    * The expected digest as a Subresource Integrity string:
    * `sha256-<base64>`, `sha384-...` or `sha512-...` (of several, the strongest
-   * is checked). The bytes are hashed while they stream; on a mismatch the
+   * algorithm is checked, and the bytes may match any of its digests, as
+   * the SRI spec says). The bytes are hashed while they stream; on a mismatch the
    * file is removed and the download fails with an `IntegrityError`.
    * Tokens of other algorithms, or whose digest is not their algorithm's
    * length, are skipped; a string with no token left is a `TypeError` when

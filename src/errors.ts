@@ -338,7 +338,11 @@ recognizedAcrossCopies(RedirectError, "RedirectError");
 export class IntegrityError extends Error {
   /** The hash algorithm, e.g. `"sha256"`. */
   readonly algorithm: string;
-  /** The expected digest, as it was given (hex or base64). */
+  /**
+   * The expected digest, as it was given (hex or base64); several of one
+   * algorithm (from an SRI string, any of which would have matched) are
+   * space-separated.
+   */
   readonly expected: string;
   /** The actual digest, in the same encoding. */
   readonly actual: string;
@@ -354,7 +358,9 @@ export class IntegrityError extends Error {
     options: { algorithm: string; expected: string; actual: string },
   ) {
     super(
-      `Cannot download "${url}": ${options.algorithm} mismatch: expected ${options.expected}, got ${options.actual}`,
+      `Cannot download "${url}": ${options.algorithm} mismatch: expected ${
+        options.expected.split(" ").join(" or ")
+      }, got ${options.actual}`,
     );
     this.name = "IntegrityError";
     this.algorithm = options.algorithm;

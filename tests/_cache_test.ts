@@ -130,7 +130,7 @@ test("holdsDigest() tells whether a file holds a digest's bytes, and stops with 
   await writeFile(path, "hello");
   const expected = {
     algorithm: "sha256",
-    digest: createHash("sha256").update("hello").digest("hex"),
+    digests: [createHash("sha256").update("hello").digest("hex")],
     encoding: "hex",
   } as const;
   assert.equal(await holdsDigest(path, expected), true);

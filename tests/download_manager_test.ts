@@ -170,6 +170,33 @@ test("DownloadManager.download() shows a refused name's control characters as es
   assert.deepEqual(await dir.list(), []);
 });
 
+test("DownloadManager.download() refuses, before any request, a name with a bidirectional control that would show it reordered", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(3)) });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  // "photo<U+202E>gpj.exe" shows as "photoexe.jpg" in terminals and file
+  // managers: an executable passed off as a picture.
+  assert.throws(
+    () => manager.download(server.url("/photo%E2%80%AEgpj.exe")),
+    {
+      name: "TypeError",
+      message: `Cannot download "${
+        server.url("/photo%E2%80%AEgpj.exe")
+      }" as "photo\\u202egpj.exe": name must not contain a bidirectional control character (it would show the name reordered)`,
+    },
+  );
+  // An isolate too, and a name given as fname.
+  assert.throws(
+    () => manager.download(server.url("/f"), { fname: "a\u2067b.txt" }),
+    /bidirectional control character/,
+  );
+  // Right-to-left text needs no control: it is a name like any other.
+  const hebrew = manager.download(server.url("/f"), { fname: "קובץ.txt" });
+  await hebrew?.wait();
+  assert.equal(server.requests.length, 1);
+  assert.deepEqual(await dir.list(), ["קובץ.txt"]);
+});
+
 test("DownloadManager.download() accepts a name of 255 bytes", async () => {
   await using server = await startServer({ "/f": bytesRoute(patternBytes(3)) });
   await using dir = await tempDir();

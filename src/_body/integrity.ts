@@ -1,6 +1,7 @@
 // Checking the downloaded bytes against an expected digest, hashed while they
 // stream: an SRI string (`sha256-<base64>`, `sha384-...`, `sha512-...`; of
-// several, the strongest is used) or a sha256 in hex. `node:crypto` hashes
+// several, the strongest algorithm's, any of whose digests matches, as the
+// SRI spec says) or a sha256 in hex. `node:crypto` hashes
 // incrementally on Deno and Node alike; it is loaded with the first check,
 // as loading it costs Deno's start-up about 25 ms, which a download without a
 // digest need not pay.
@@ -18,8 +19,12 @@ const STRENGTH: Record<string, number> = { sha256: 1, sha384: 2, sha512: 3 };
 export interface Expected {
   /** `"sha256"`, `"sha384"` or `"sha512"`. */
   algorithm: string;
-  /** The digest as given. */
-  digest: string;
+  /**
+   * The digests as given: the bytes match if they match any (an SRI string
+   * may list several of one algorithm, as for a file served in two
+   * versions); one for `sha256`.
+   */
+  digests: readonly string[];
   /** How `digest` is encoded. */
   encoding: "hex" | "base64";
 }
@@ -36,22 +41,25 @@ export const INTEGRITY_FORMAT =
   `"sha256-<base64>", "sha384-..." or "sha512-..."`;
 
 /**
- * The digest an SRI string expects (of several tokens, the strongest;
- * tokens of other algorithms, not base64, or whose digest is not their
+ * The digests an SRI string expects (of several tokens, those of the
+ * strongest algorithm, any of which the bytes may match; tokens of other
+ * algorithms, not base64, or whose digest is not their
  * algorithm's length, are skipped), or, when no token is left, what is wrong
  * with it: `problem` says a digest's length was wrong, or is `undefined`
  * (no token of a known algorithm: the caller says what the string must look
- * like). A digest without its `=` padding is taken, padded.
+ * like). A digest without its `=` padding is taken, padded, and one in
+ * base64url, in standard base64.
  */
 export function parseIntegrity(
   integrity: string,
 ): Expected | { problem: string | undefined } {
-  let best: Expected | undefined;
+  let best: { algorithm: string; digests: string[] } | undefined;
   let problem: string | undefined;
   for (const token of integrity.trim().split(/\s+/)) {
-    const match = /^(sha256|sha384|sha512)-([A-Za-z0-9+/]+={0,2})(\?.*)?$/.exec(
-      token,
-    );
+    const match = /^(sha256|sha384|sha512)-([A-Za-z0-9+/_-]+={0,2})(\?.*)?$/
+      .exec(
+        token,
+      );
     if (match === null) continue;
     const [, algorithm = "", given = ""] = match;
     // Base64 without its padding: 4 characters for every 3 bytes.
@@ -63,15 +71,20 @@ export function parseIntegrity(
       } base64 characters, got ${given.length} in "${token}"`;
       continue;
     }
-    const digest = unpadded.padEnd(Math.ceil(bytes / 3) * 4, "=");
-    if (
+    // The URL-safe alphabet (`-`, `_`) too, which CSP's grammar of these
+    // digests allows: compared in the standard one, as hashed.
+    const digest = unpadded.replaceAll("-", "+").replaceAll("_", "/")
+      .padEnd(Math.ceil(bytes / 3) * 4, "=");
+    if (best?.algorithm === algorithm) {
+      if (!best.digests.includes(digest)) best.digests.push(digest);
+    } else if (
       best === undefined ||
       (STRENGTH[algorithm] ?? 0) > (STRENGTH[best.algorithm] ?? 0)
     ) {
-      best = { algorithm, digest, encoding: "base64" };
+      best = { algorithm, digests: [digest] };
     }
   }
-  return best ?? { problem };
+  return best === undefined ? { problem } : { ...best, encoding: "base64" };
 }
 
 /**
@@ -97,7 +110,7 @@ export function parseExpected(
     }
     return {
       algorithm: "sha256",
-      digest: sha256.toLowerCase(),
+      digests: [sha256.toLowerCase()],
       encoding: "hex",
     };
   }
@@ -160,16 +173,22 @@ export class IntegrityCheck {
 
   /** Whether the bytes hashed match (the hash is then used up). */
   matches(): boolean {
-    return this.#hash.digest(this.#expected.encoding) === this.#expected.digest;
+    return this.#expected.digests.includes(
+      this.#hash.digest(this.#expected.encoding),
+    );
   }
 
-  /** Throws an {@linkcode IntegrityError} unless the bytes hashed match. */
+  /**
+   * Throws an {@linkcode IntegrityError} unless the bytes hashed match (its
+   * `expected` lists every digest expected, space-separated, as an SRI
+   * string does).
+   */
   verify(url: string): void {
     const actual = this.#hash.digest(this.#expected.encoding);
-    if (actual !== this.#expected.digest) {
+    if (!this.#expected.digests.includes(actual)) {
       throw new IntegrityError(url, {
         algorithm: this.#expected.algorithm,
-        expected: this.#expected.digest,
+        expected: this.#expected.digests.join(" "),
         actual,
       });
     }

@@ -42,11 +42,20 @@ export function fileNameFromUrl(url: URL): string {
 export const NAME_MAX = 255;
 
 /**
+ * The Unicode bidirectional embedding, override and isolate controls
+ * (U+202A to U+202E, U+2066 to U+2069): in a name they make terminals, file
+ * managers and logs show its characters reordered, so that
+ * `photo<U+202E>gpj.exe` reads as `photoexe.jpg` (the "right-to-left
+ * override" spoof). Text in any script, right-to-left ones too, needs none.
+ */
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/;
+
+/**
  * Why `name` is not a plain file name, or `undefined` if it is one: not
  * empty, not `.` or `..`, without `/` or `\`, without control characters
  * (C0, DEL and C1: NUL, a newline, an escape or a CSI would be written to
- * terminals and logs as they are), and at most {@linkcode NAME_MAX} UTF-8
- * bytes.
+ * terminals and logs as they are), without bidirectional controls (see
+ * `BIDI_CONTROLS`), and at most {@linkcode NAME_MAX} UTF-8 bytes.
  */
 export function fileNameProblem(name: string): string | undefined {
   if (name === "") return "name must not be empty";
@@ -59,6 +68,9 @@ export function fileNameProblem(name: string): string | undefined {
   if (/[\x00-\x1f\x7f-\x9f]/.test(name)) {
     return "name must not contain a control character (such as a newline or an escape)";
   }
+  if (BIDI_CONTROLS.test(name)) {
+    return "name must not contain a bidirectional control character (it would show the name reordered)";
+  }
   if (new TextEncoder().encode(name).byteLength > NAME_MAX) {
     return `name must not be longer than ${NAME_MAX} bytes`;
   }
@@ -66,20 +78,27 @@ export function fileNameProblem(name: string): string | undefined {
 }
 
 /**
- * `text` with its control characters written as escapes (`\n`, `\x1b`), so
- * that printing it cannot move a terminal's cursor or fake a log line.
+ * `text` with its control characters written as escapes (`\n`, `\x1b`,
+ * `\u202e`), so that printing it cannot move a terminal's cursor, fake a log
+ * line, or show it reordered.
  */
 export function printable(text: string): string {
   // deno-lint-ignore no-control-regex
-  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (char) => {
-    const named: Record<string, string> = {
-      "\n": "\\n",
-      "\r": "\\r",
-      "\t": "\\t",
-    };
-    return named[char] ??
-      `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`;
-  });
+  return text.replace(
+    /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g,
+    (char) => {
+      const named: Record<string, string> = {
+        "\n": "\\n",
+        "\r": "\\r",
+        "\t": "\\t",
+      };
+      const code = char.charCodeAt(0);
+      return named[char] ??
+        (code > 0xff
+          ? `\\u${code.toString(16)}`
+          : `\\x${code.toString(16).padStart(2, "0")}`);
+    },
+  );
 }
 
 /** Throws a `TypeError` unless `name` is a plain file name (see {@linkcode fileNameProblem}). */

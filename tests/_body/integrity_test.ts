@@ -50,7 +50,7 @@ test("parseExpected() returns a hex sha256 when sha256 is given in lower case", 
   const hex = digest("sha256", DATA, "hex");
   assert.deepEqual(parseExpected(URL, undefined, hex), {
     algorithm: "sha256",
-    digest: hex,
+    digests: [hex],
     encoding: "hex",
   });
 });
@@ -59,11 +59,11 @@ test("parseExpected() lower-cases sha256 when it is given in upper or mixed case
   const hex = digest("sha256", DATA, "hex");
   assert.deepEqual(parseExpected(URL, undefined, hex.toUpperCase()), {
     algorithm: "sha256",
-    digest: hex,
+    digests: [hex],
     encoding: "hex",
   });
   const mixed = [...hex].map((c, i) => i % 2 ? c.toUpperCase() : c).join("");
-  assert.equal(parseExpected(URL, undefined, mixed)?.digest, hex);
+  assert.deepEqual(parseExpected(URL, undefined, mixed)?.digests, [hex]);
 });
 
 test("parseExpected() throws a TypeError when sha256 is not 64 hex digits", () => {
@@ -92,7 +92,7 @@ test("parseExpected() returns a base64 digest when integrity is one SRI token", 
     const b64 = digest(algorithm, DATA, "base64");
     assert.deepEqual(parseExpected(URL, `${algorithm}-${b64}`, undefined), {
       algorithm,
-      digest: b64,
+      digests: [b64],
       encoding: "base64",
     });
   }
@@ -106,7 +106,7 @@ test("parseExpected() ignores surrounding whitespace and options when integrity 
       `  sha384-${b64}?ct=application/octet-stream \n`,
       undefined,
     ),
-    { algorithm: "sha384", digest: b64, encoding: "base64" },
+    { algorithm: "sha384", digests: [b64], encoding: "base64" },
   );
 });
 
@@ -116,7 +116,7 @@ test("parseExpected() picks the strongest algorithm when integrity has several t
   const s512 = `sha512-${digest("sha512", DATA, "base64")}`;
   const strongest = {
     algorithm: "sha512",
-    digest: digest("sha512", DATA, "base64"),
+    digests: [digest("sha512", DATA, "base64")],
     encoding: "base64",
   };
   assert.deepEqual(
@@ -133,7 +133,7 @@ test("parseExpected() picks the strongest algorithm when integrity has several t
   );
   assert.deepEqual(parseExpected(URL, `${s256} ${s384}`, undefined), {
     algorithm: "sha384",
-    digest: digest("sha384", DATA, "base64"),
+    digests: [digest("sha384", DATA, "base64")],
     encoding: "base64",
   });
 });
@@ -146,7 +146,7 @@ test("parseExpected() skips unknown and malformed tokens when integrity also has
       `md5-AAAA sha1-BBBB sha256-${b64} sha512-!!!`,
       undefined,
     ),
-    { algorithm: "sha256", digest: b64, encoding: "base64" },
+    { algorithm: "sha256", digests: [b64], encoding: "base64" },
   );
 });
 
@@ -201,7 +201,7 @@ test("parseExpected() skips a digest of the wrong length when integrity also has
   const b64 = digest("sha256", DATA, "base64");
   assert.deepEqual(
     parseExpected(URL, `sha512-AAAA sha256-${b64}`, undefined),
-    { algorithm: "sha256", digest: b64, encoding: "base64" },
+    { algorithm: "sha256", digests: [b64], encoding: "base64" },
   );
 });
 
@@ -211,9 +211,25 @@ test("parseExpected() takes a base64 digest without its padding, padded", () => 
     assert.match(b64, /=$/);
     assert.deepEqual(
       parseExpected(URL, `${algorithm}-${b64.replace(/=+$/, "")}`, undefined),
-      { algorithm, digest: b64, encoding: "base64" },
+      { algorithm, digests: [b64], encoding: "base64" },
     );
   }
+});
+
+test("parseExpected() takes a digest in base64url, as the standard base64 it is hashed in", () => {
+  // sha512 and sha384 digests of DATA hold "+" or "/": written "-" or "_".
+  let seen = 0;
+  for (const algorithm of ["sha256", "sha384", "sha512"]) {
+    const b64 = digest(algorithm, DATA, "base64");
+    if (!/[+/]/.test(b64)) continue;
+    seen++;
+    const url = b64.replaceAll("+", "-").replaceAll("/", "_");
+    assert.deepEqual(
+      parseExpected(URL, `${algorithm}-${url.replace(/=+$/, "")}`, undefined),
+      { algorithm, digests: [b64], encoding: "base64" },
+    );
+  }
+  assert.ok(seen > 0);
 });
 
 // IntegrityCheck
@@ -221,7 +237,7 @@ test("parseExpected() takes a base64 digest without its padding, padded", () => 
 test("IntegrityCheck.verify() passes when the bytes match a hex sha256", async () => {
   const check = await IntegrityCheck.create({
     algorithm: "sha256",
-    digest: digest("sha256", DATA, "hex"),
+    digests: [digest("sha256", DATA, "hex")],
     encoding: "hex",
   });
   check.update(DATA);
@@ -245,7 +261,7 @@ test("IntegrityCheck.verify() passes when the bytes match a base64 digest of eac
 test("IntegrityCheck.update() gives the same digest when the bytes come in pieces", async () => {
   const check = await IntegrityCheck.create({
     algorithm: "sha512",
-    digest: digest("sha512", DATA, "base64"),
+    digests: [digest("sha512", DATA, "base64")],
     encoding: "base64",
   });
   check.update(DATA.subarray(0, 1));
@@ -259,7 +275,7 @@ test("IntegrityCheck.verify() passes when no bytes were hashed and the digest is
   const empty = new Uint8Array(0);
   const check = await IntegrityCheck.create({
     algorithm: "sha256",
-    digest: digest("sha256", empty, "hex"),
+    digests: [digest("sha256", empty, "hex")],
     encoding: "hex",
   });
   assert.equal(check.verify(URL), undefined);
@@ -270,7 +286,7 @@ test("IntegrityCheck.verify() throws an IntegrityError with hex digests when a h
   const actual = digest("sha256", OTHER, "hex");
   const check = await IntegrityCheck.create({
     algorithm: "sha256",
-    digest: expected,
+    digests: [expected],
     encoding: "hex",
   });
   check.update(OTHER);
@@ -294,7 +310,7 @@ test("IntegrityCheck.verify() throws an IntegrityError with base64 digests when 
     const actual = digest(algorithm, OTHER, "base64");
     const check = await IntegrityCheck.create({
       algorithm,
-      digest: expected,
+      digests: [expected],
       encoding: "base64",
     });
     check.update(OTHER);
@@ -308,10 +324,55 @@ test("IntegrityCheck.verify() throws an IntegrityError with base64 digests when 
   }
 });
 
+test("parseExpected() keeps every digest of the strongest algorithm when integrity lists several of it", () => {
+  const s384 = `sha384-${digest("sha384", DATA, "base64")}`;
+  const mine = digest("sha512", DATA, "base64");
+  const other = digest("sha512", OTHER, "base64");
+  assert.deepEqual(
+    parseExpected(
+      URL,
+      `sha512-${other} ${s384} sha512-${mine} sha512-${other}`,
+      undefined,
+    ),
+    { algorithm: "sha512", digests: [other, mine], encoding: "base64" },
+  );
+});
+
+test("IntegrityCheck.verify() passes when the bytes match any of several SRI digests of one algorithm, and names them all when none does", async () => {
+  const mine = digest("sha512", DATA, "base64");
+  const other = digest("sha512", OTHER, "base64");
+  const expected = parseExpected(
+    URL,
+    `sha512-${other} sha512-${mine}`,
+    undefined,
+  );
+  assert.ok(expected !== undefined);
+  const check = await IntegrityCheck.create(expected);
+  check.update(DATA);
+  check.verify(URL);
+  const again = await IntegrityCheck.create(expected);
+  again.update(DATA);
+  assert.equal(again.matches(), true);
+  const neither = await IntegrityCheck.create(expected);
+  const third = new TextEncoder().encode("a third file\n");
+  neither.update(third);
+  assert.throws(() => neither.verify(URL), (error) => {
+    assert.ok(error instanceof IntegrityError);
+    assert.equal(error.expected, `${other} ${mine}`);
+    assert.equal(
+      error.message,
+      `Cannot download "${URL}": sha512 mismatch: expected ${other} or ${mine}, got ${
+        digest("sha512", third, "base64")
+      }`,
+    );
+    return true;
+  });
+});
+
 test("IntegrityCheck.verify() throws when the bytes are a prefix of the expected ones", async () => {
   const check = await IntegrityCheck.create({
     algorithm: "sha256",
-    digest: digest("sha256", DATA, "hex"),
+    digests: [digest("sha256", DATA, "hex")],
     encoding: "hex",
   });
   check.update(DATA.subarray(0, DATA.length - 1));
@@ -340,7 +401,7 @@ test("IntegrityCheck.verify() compares a lower-cased sha256 when it was given in
 test("IntegrityCheck.reset() starts over when bytes were hashed before", async () => {
   const check = await IntegrityCheck.create({
     algorithm: "sha384",
-    digest: digest("sha384", DATA, "base64"),
+    digests: [digest("sha384", DATA, "base64")],
     encoding: "base64",
   });
   check.update(OTHER);
@@ -352,7 +413,7 @@ test("IntegrityCheck.reset() starts over when bytes were hashed before", async (
 test("IntegrityCheck.reset() lets the check run again when verify() already failed", async () => {
   const check = await IntegrityCheck.create({
     algorithm: "sha256",
-    digest: digest("sha256", DATA, "hex"),
+    digests: [digest("sha256", DATA, "hex")],
     encoding: "hex",
   });
   check.update(OTHER);
@@ -369,7 +430,7 @@ test("IntegrityCheck.hashFile() hashes the file, and stops with the signal's rea
   await writeFile(dir.join("f"), bytes);
   const expected = {
     algorithm: "sha256",
-    digest: digest("sha256", bytes, "hex"),
+    digests: [digest("sha256", bytes, "hex")],
     encoding: "hex",
   } as const;
   const check = await IntegrityCheck.create(expected);
