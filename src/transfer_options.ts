@@ -379,15 +379,34 @@ export function resolveTransferOptions(
   options: TransferOptions,
   defaults: TransferOptions = {},
 ): ResolvedTransferOptions {
+  return resolveIn(`Cannot download "${url}"`, options, defaults);
+}
+
+/**
+ * Checks `options` as {@linkcode resolveTransferOptions} does, its errors'
+ * messages starting with `context`: a manager's defaults for its
+ * downloads, checked when it is made rather than at each download.
+ */
+export function checkTransferOptions(
+  context: string,
+  options: TransferOptions,
+): void {
+  resolveIn(context, options, {});
+}
+
+function resolveIn(
+  context: string,
+  options: TransferOptions,
+  defaults: TransferOptions,
+): ResolvedTransferOptions {
   const given = options.chunkSize ?? defaults.chunkSize;
   const chunkSize = given ?? DEFAULTS.chunkSize;
   if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
     throw new RangeError(
-      `Cannot download "${url}": chunkSize must be a positive integer, got ${chunkSize}`,
+      `${context}: chunkSize must be a positive integer, got ${chunkSize}`,
     );
   }
   const headers = mergeHeaders(defaults.headers, options.headers);
-  const context = `Cannot download "${url}"`;
   headers.forEach((value, name) => {
     const refused = refusedHeader(name, value);
     if (refused !== undefined) {
