@@ -90,14 +90,19 @@ export interface TransferOptions {
   /**
    * Milliseconds to wait for the server's answer (status and headers) in each
    * attempt; then the attempt fails with a `TimeoutError`. `Infinity` (or
-   * 0, as in curl) disables it.
+   * 0, as in curl) disables it. On Node, whose `fetch` gives up after 300 s
+   * without an answer by itself (Bun's after 360 s), a longer limit ends
+   * there (a `NetworkError` `ETIMEDOUT`, retried).
    *
    * @default {30000}
    */
   connectTimeout?: number | undefined;
   /**
    * Milliseconds the body may stall (no bytes) before the attempt fails with
-   * a `TimeoutError`. `Infinity` (or 0, as in curl) disables it.
+   * a `TimeoutError`. `Infinity` (or 0, as in curl) disables it. On Node,
+   * whose `fetch` gives up a body after 300 s without bytes by itself (Bun's
+   * after 360 s), a longer limit ends there (a `NetworkError` `ETIMEDOUT`,
+   * retried).
    *
    * @default {60000}
    */
