@@ -14,6 +14,7 @@ import type {
 } from "./download_options.ts";
 import type { PersistLimit } from "./persist_limit.ts";
 import {
+  checkTransferOptions,
   DEFAULTS,
   type RequestHeaders,
   type TransferOptions,
@@ -221,7 +222,8 @@ const CONTEXT = "Cannot create DownloadManager";
 /**
  * Checks `options` and fills in the defaults ({@linkcode DEFAULTS}): a
  * `RangeError` (starting with "Cannot create DownloadManager") for a number
- * out of range.
+ * out of range, its downloads' defaults' too (a `TypeError` for a bad
+ * header).
  */
 export function resolveManagerOptions(
   options: DownloadManagerOptions,
@@ -249,6 +251,8 @@ export function resolveManagerOptions(
   }
   countOrInfinity(CONTEXT, "maxConnectionsPerHost", maxConnectionsPerHost);
   maxAgeOf(revalidate, CONTEXT);
+  // Every download's defaults: a bad one is the manager's, not each one's.
+  checkTransferOptions(CONTEXT, transfer);
   return {
     fetch,
     persistLimit: persistLimit ?? null,

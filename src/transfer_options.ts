@@ -90,14 +90,19 @@ export interface TransferOptions {
   /**
    * Milliseconds to wait for the server's answer (status and headers) in each
    * attempt; then the attempt fails with a `TimeoutError`. `Infinity` (or
-   * 0, as in curl) disables it.
+   * 0, as in curl) disables it. On Node, whose `fetch` gives up after 300 s
+   * without an answer by itself (Bun's after 360 s), a longer limit ends
+   * there (a `NetworkError` `ETIMEDOUT`, retried).
    *
    * @default {30000}
    */
   connectTimeout?: number | undefined;
   /**
    * Milliseconds the body may stall (no bytes) before the attempt fails with
-   * a `TimeoutError`. `Infinity` (or 0, as in curl) disables it.
+   * a `TimeoutError`. `Infinity` (or 0, as in curl) disables it. On Node,
+   * whose `fetch` gives up a body after 300 s without bytes by itself (Bun's
+   * after 360 s), a longer limit ends there (a `NetworkError` `ETIMEDOUT`,
+   * retried).
    *
    * @default {60000}
    */
@@ -379,15 +384,34 @@ export function resolveTransferOptions(
   options: TransferOptions,
   defaults: TransferOptions = {},
 ): ResolvedTransferOptions {
+  return resolveIn(`Cannot download "${url}"`, options, defaults);
+}
+
+/**
+ * Checks `options` as {@linkcode resolveTransferOptions} does, its errors'
+ * messages starting with `context`: a manager's defaults for its
+ * downloads, checked when it is made rather than at each download.
+ */
+export function checkTransferOptions(
+  context: string,
+  options: TransferOptions,
+): void {
+  resolveIn(context, options, {});
+}
+
+function resolveIn(
+  context: string,
+  options: TransferOptions,
+  defaults: TransferOptions,
+): ResolvedTransferOptions {
   const given = options.chunkSize ?? defaults.chunkSize;
   const chunkSize = given ?? DEFAULTS.chunkSize;
   if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
     throw new RangeError(
-      `Cannot download "${url}": chunkSize must be a positive integer, got ${chunkSize}`,
+      `${context}: chunkSize must be a positive integer, got ${chunkSize}`,
     );
   }
   const headers = mergeHeaders(defaults.headers, options.headers);
-  const context = `Cannot download "${url}"`;
   headers.forEach((value, name) => {
     const refused = refusedHeader(name, value);
     if (refused !== undefined) {

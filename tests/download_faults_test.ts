@@ -511,6 +511,26 @@ test("Download honours Retry-After on 503, then succeeds", async () => {
   await assertFileHolds(dir.join("f"), BODY);
 });
 
+test("Download backs off, rather than retry at once, when Retry-After is text that is no HTTP date", async () => {
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
+    { status: 503, retryAfter: "in 5" },
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const retries: unknown[] = [];
+  const download = new Download(url, dir.join("f"), FAST);
+  download.addEventListener("retry", ({ error }) => retries.push(error));
+  download.start();
+  await download.wait();
+  assert.equal(log.ranges.length, 2);
+  assert.equal(retries.length, 1);
+  const refused = retries[0];
+  assert.ok(refused instanceof HTTPError);
+  assert.equal(refused.status, 503);
+  // V8's Date.parse() read it as a day of 2001: a Retry-After of 0.
+  assert.equal(refused.retryAfter, undefined);
+});
+
 test("Download gives up after retries, saying how many attempts and why each failed", async () => {
   const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
     { status: 503 },

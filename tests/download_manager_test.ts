@@ -14,6 +14,7 @@ import {
   Download,
   DownloadInterrupt,
   DownloadManager,
+  type DownloadManagerOptions,
   FileSystemError,
   HTTPError,
   PersistLimit,
@@ -59,6 +60,31 @@ test("DownloadManager throws a FileSystemError when destdir cannot be made (a fi
     message:
       `Cannot create DownloadManager in "${destdir}": a part of the path is not a directory (ENOTDIR)`,
   });
+});
+
+test("DownloadManager throws, creating nothing, when a default of its downloads is out of range or a bad header", async () => {
+  await using dir = await tempDir();
+  const destdir = dir.join("cache");
+  const cases: [DownloadManagerOptions, typeof RangeError, string][] = [
+    [{ retries: -1 }, RangeError, "retries must be a whole number"],
+    [{ connectTimeout: -1 }, RangeError, "connectTimeout must be 0 or more"],
+    [{ maxRedirects: 1.5 }, RangeError, "maxRedirects must be a whole number"],
+    [{ lockStaleAfter: Number.NaN }, RangeError, "lockStaleAfter must be 0"],
+    [{ chunkSize: 0 }, RangeError, "chunkSize must be a positive integer"],
+    [{ headers: { range: "bytes=0-" } }, TypeError, "the range header"],
+  ];
+  for (const [options, type, message] of cases) {
+    assert.throws(
+      () => new DownloadManager(destdir, options),
+      (error: unknown) =>
+        error instanceof type &&
+        error.message.startsWith(
+          `Cannot create DownloadManager: ${message}`,
+        ),
+      JSON.stringify(options),
+    );
+  }
+  assert.deepEqual(await dir.list(), []);
 });
 
 test(

@@ -43,6 +43,11 @@ const CODES: Record<string, NetworkErrorCode> = {
   UND_ERR_CLOSED: "ECONNRESET",
   ETIMEDOUT: "ETIMEDOUT",
   UND_ERR_CONNECT_TIMEOUT: "ETIMEDOUT",
+  // Node's fetch gives up by itself after 300 s without the headers, or
+  // without body bytes, whatever the download's own limits: its body's
+  // error then says "terminated", as for a connection the server closed.
+  UND_ERR_HEADERS_TIMEOUT: "ETIMEDOUT",
+  UND_ERR_BODY_TIMEOUT: "ETIMEDOUT",
   EHOSTUNREACH: "EHOSTUNREACH",
   EHOSTDOWN: "EHOSTUNREACH",
   ENETUNREACH: "ENETUNREACH",

@@ -7,6 +7,7 @@ import {
   ProtocolError,
   TimeoutError,
 } from "../errors.ts";
+import { parseHttpDate } from "./http_date.ts";
 
 /** Statuses that say "try again later". */
 const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
@@ -76,9 +77,8 @@ export function parseRetryAfter(
   if (value === null) return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  // An HTTP date names its day and month; Date.parse would also read "-1"
-  // or "1.5" as dates in 2001.
-  if (!/[A-Za-z]/.test(trimmed)) return undefined;
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+  // Not Date.parse, which reads "-1", "1.5" or "in 5" as dates in 2001 (on
+  // V8; not on JavaScriptCore), an immediate retry.
+  const date = parseHttpDate(trimmed, now);
+  return date === undefined ? undefined : Math.max(0, date - now);
 }

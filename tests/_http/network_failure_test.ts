@@ -92,6 +92,22 @@ test("classifyNetworkFailure() names refused, reset, timed out and unreachable c
   }
 });
 
+test("classifyNetworkFailure() names Node's and Bun's fetch giving up by their own limits ETIMEDOUT, not a closed connection", () => {
+  // As Node 20's fetch fails, with no headers, or no body bytes, for 300 s.
+  const headers = node("UND_ERR_HEADERS_TIMEOUT", "Headers Timeout Error");
+  const body = new TypeError("terminated", {
+    cause: coded("Body Timeout Error", "UND_ERR_BODY_TIMEOUT"),
+  });
+  // As Bun 1.4's does, after 360 s.
+  const bun = new DOMException("The operation timed out.", "TimeoutError");
+  for (const error of [headers, body, bun]) {
+    assert.deepEqual(classifyNetworkFailure(error), {
+      code: "ETIMEDOUT",
+      reason: "connection timed out",
+    });
+  }
+});
+
 test("classifyNetworkFailure() names a rejected certificate CERT, with the runtime's words", () => {
   const cases: [unknown, string][] = [
     [

@@ -216,6 +216,21 @@ test("parseRetryAfter() returns undefined when the value is a negative number", 
   assert.equal(parseRetryAfter("-120", NOW), undefined);
 });
 
+test("parseRetryAfter() returns undefined when the value is text that Date.parse() would read as a date", () => {
+  // V8 reads each as a day of 2001: long past, an immediate retry.
+  for (const value of ["in 5", "May 5", "x 1", "Sat 1"]) {
+    assert.equal(parseRetryAfter(value, NOW), undefined, JSON.stringify(value));
+  }
+});
+
+test("parseRetryAfter() reads an HTTP date in the obsolete forms, as GMT", () => {
+  assert.equal(parseRetryAfter("Wed Oct 21 07:28:30 2015", NOW), 30_000);
+  assert.equal(
+    parseRetryAfter("Wednesday, 21-Oct-15 07:28:30 GMT", NOW),
+    30_000,
+  );
+});
+
 test("parseRetryAfter() returns undefined when the value is a fractional number", () => {
   // delay-seconds is 1*DIGIT; Date.parse() reads "1.5" as 5 January 2001.
   assert.equal(parseRetryAfter("1.5", NOW), undefined);
