@@ -2,6 +2,8 @@
 // `If-Range`), and what an answer means for it (RFC 9110 §14, §15.3.7,
 // §15.5.17). No state: the transfer strategies hold the offsets.
 
+import { parseHttpDate } from "./http_date.ts";
+
 /** A byte count from a header: digits only, else `undefined`. */
 export function parseLength(header: string | null): number | undefined {
   return header !== null && /^\d+$/.test(header) ? Number(header) : undefined;
@@ -41,14 +43,17 @@ export function isOtherVersion(headers: Headers, validator: string): boolean {
  * except a Last-Modified less than a second before the answer's `Date`,
  * which is weak (RFC 9110 §8.8.2.2): the file may change again within that
  * second, under the same date, and a range of the new version would be
- * spliced onto the old one. Without a `Date` it is taken as it is.
+ * spliced onto the old one. Without a `Date` (or with one that is not an
+ * HTTP date, read as GMT in every form) it is taken as it is.
  */
 export function rangeValidatorOf(headers: Headers): string | undefined {
   const validator = validatorOf(headers);
   const lastModified = headers.get("last-modified");
   if (validator === undefined || validator !== lastModified) return validator;
-  const date = Date.parse(headers.get("date") ?? "");
-  return date - Date.parse(lastModified) < 1000 ? undefined : validator;
+  const date = parseHttpDate(headers.get("date") ?? "");
+  const modified = parseHttpDate(lastModified);
+  if (date === undefined || modified === undefined) return validator;
+  return date - modified < 1000 ? undefined : validator;
 }
 
 /**

@@ -66,6 +66,36 @@ test("rangeValidatorOf() refuses a Last-Modified less than a second before Date,
   );
 });
 
+test("rangeValidatorOf() reads the dates of every HTTP form as GMT, and takes a Date it cannot read as none", () => {
+  const headers = (fields: Record<string, string>) => new Headers(fields);
+  // The same second in the asctime and RFC 850 forms: weak, in any time zone.
+  const asctime = "Wed Oct 21 07:28:00 2015";
+  const rfc850 = "Wednesday, 21-Oct-15 07:28:00 GMT";
+  const date = "Wed, 21 Oct 2015 07:28:00 GMT";
+  assert.equal(
+    rangeValidatorOf(headers({ "last-modified": asctime, date })),
+    undefined,
+  );
+  assert.equal(
+    rangeValidatorOf(headers({ "last-modified": rfc850, date })),
+    undefined,
+  );
+  assert.equal(
+    rangeValidatorOf(
+      headers({
+        "last-modified": asctime,
+        date: "Wed, 21 Oct 2015 07:28:01 GMT",
+      }),
+    ),
+    asctime,
+  );
+  // "in 5" is no date (Date.parse reads it as a day of 2001).
+  assert.equal(
+    rangeValidatorOf(headers({ "last-modified": date, date: "in 5" })),
+    date,
+  );
+});
+
 test("validatorOf() prefers a strong ETag, then Last-Modified, and never a weak ETag", () => {
   const date = "Wed, 21 Oct 2015 07:28:00 GMT";
   assert.equal(validatorOf(new Headers({ etag: '"v1"' })), '"v1"');
