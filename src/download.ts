@@ -10,7 +10,7 @@ import { endsDownload, eventStream } from "./_event_stream.ts";
 import { listens } from "./download_event_target.ts";
 import {
   DownloadStatus,
-  interruptMessage,
+  interruptOf,
   type Phase,
   recordOf,
   type StatusRecord,
@@ -19,7 +19,6 @@ import { type JobHost, type JobSpec, jobSpec, runJob } from "./_job.ts";
 import { PauseControl } from "./_pause.ts";
 import type { Membership } from "./_membership.ts";
 import { RateLimiter, Throttle } from "./_transfer/rate_limiter.ts";
-import { DownloadInterrupt } from "./errors.ts";
 import {
   DownloadErrorEvent,
   DownloadEvent,
@@ -207,7 +206,7 @@ export class Download extends DownloadStatus {
   #begin(): void {
     // Its signal aborted already: canceled before it runs, as in the queue.
     if (this.#signal?.aborted) {
-      this.cancel();
+      this.#cancel({}, true);
       return;
     }
     this.#status.phase = "running";
@@ -259,17 +258,26 @@ export class Download extends DownloadStatus {
    * ```
    */
   cancel(options: CancelOptions = {}): void {
+    this.#cancel(options, false);
+  }
+
+  /**
+   * Cancels; `bySignal`: the download's `signal` aborted, whose reason is
+   * the cause of the {@linkcode DownloadInterrupt}.
+   */
+  #cancel(options: CancelOptions, bySignal: boolean): void {
     if (this.#status.phase === "committing" || this.#status.phase === "done") {
       return;
     }
     if (this.#status.canceled) return;
     this.#status.canceled = true;
+    if (bySignal) this.#status.cancelReason = this.#signal?.reason;
     this.#keepPartial = options.keepPartial ?? false;
     if (this.#status.phase === "idle" || this.#status.phase === "queued") {
       this.#finish();
       return;
     }
-    this.#abortWith(new DownloadInterrupt(interruptMessage(this.#spec.url)));
+    this.#abortWith(interruptOf(this.#status));
   }
 
   /**
@@ -416,7 +424,7 @@ export class Download extends DownloadStatus {
     this.#progress = progress;
   }
 
-  #onSignal = (): void => this.cancel();
+  #onSignal = (): void => this.#cancel({}, true);
 
   /** Cancels the download when its signal aborts, from now until it ends. */
   #listen(): void {
@@ -450,7 +458,7 @@ export class Download extends DownloadStatus {
     this.#status.phase = "queued";
     // A queued download's signal cancels it in the queue, as cancel() does.
     if (this.#signal?.aborted) {
-      this.cancel();
+      this.#cancel({}, true);
       return;
     }
     this.#listen();

@@ -46,6 +46,11 @@ export interface StatusRecord {
   pause: { readonly paused: boolean; readonly held: boolean };
   /** Whether a cancel took. */
   canceled: boolean;
+  /**
+   * Why, when the download's `signal` canceled it: the signal's reason,
+   * the cause of its {@linkcode DownloadInterrupt}.
+   */
+  cancelReason?: unknown;
   /** Whether it ended with an error (`error`). */
   failed: boolean;
   /** The error it ended with. */
@@ -75,6 +80,17 @@ let statusRecord: (status: DownloadStatus) => StatusRecord;
 /** The record behind `status`'s accessors, for the download to write. */
 export function recordOf(status: DownloadStatus): StatusRecord {
   return statusRecord(status);
+}
+
+/**
+ * The {@linkcode DownloadInterrupt} of a canceled download: its `cause` is
+ * the reason of the signal that canceled it, if one did.
+ */
+export function interruptOf(record: StatusRecord): DownloadInterrupt {
+  return new DownloadInterrupt(
+    interruptMessage(record.url),
+    "cancelReason" in record ? { cause: record.cancelReason } : undefined,
+  );
 }
 
 /** The message of the {@linkcode DownloadInterrupt} of a canceled download. */
@@ -336,9 +352,7 @@ export class DownloadStatus extends DownloadEventTarget {
   raiseIfError(): void {
     const record = this.#record;
     if (record.failed) throw record.error;
-    if (record.canceled) {
-      throw new DownloadInterrupt(interruptMessage(record.url));
-    }
+    if (record.canceled) throw interruptOf(record);
   }
 
   /**

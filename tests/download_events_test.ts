@@ -158,12 +158,16 @@ test("Download started with an aborted signal is canceled without running", asyn
   await using dir = await tempDir();
   const download = new Download(server.url(), dir.join("f"), {
     ...FAST,
-    signal: AbortSignal.abort(),
+    signal: AbortSignal.abort("not wanted"),
   });
   const events = record(download);
   download.start();
   assert.equal(download.state, "canceled");
-  await assert.rejects(download.wait(), DownloadInterrupt);
+  await assert.rejects(
+    download.wait(),
+    (error) =>
+      error instanceof DownloadInterrupt && error.cause === "not wanted",
+  );
   assert.deepEqual(names(events), ["canceled"]);
   assert.equal(server.log.ranges.length, 0);
   assert.deepEqual(await dir.list(), []);

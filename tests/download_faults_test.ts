@@ -23,6 +23,7 @@ import {
 } from "node:zlib";
 import {
   Download,
+  DownloadInterrupt,
   DownloadManager,
   type DownloadOptions,
   FileSystemError,
@@ -1088,12 +1089,19 @@ test("Download is canceled by its signal", { timeout: 10_000 }, async () => {
   const { download } = await run(url, dir, {
     signal: controller.signal,
     progress: (_d, current) => {
-      if (current >= 16_384) controller.abort();
+      if (current >= 16_384) controller.abort(new Error("the user left"));
     },
   });
   release.resolve();
   assert.equal(download.isCanceled(), true);
   assert.equal(download.error(), undefined);
+  // The interrupt says why: the signal's reason (a timeout's, say).
+  await assert.rejects(
+    download.wait(),
+    (error) =>
+      error instanceof DownloadInterrupt &&
+      (error.cause as Error).message === "the user left",
+  );
   assert.deepEqual(await dir.list(), []);
 });
 

@@ -83,8 +83,8 @@ export function fileNameProblem(name: string): string | undefined {
  * line, or show it reordered.
  */
 export function printable(text: string): string {
-  // deno-lint-ignore no-control-regex
   return text.replace(
+    // deno-lint-ignore no-control-regex
     /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g,
     (char) => {
       const named: Record<string, string> = {
