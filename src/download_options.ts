@@ -71,7 +71,9 @@ export interface DownloadOptions extends TransferOptions {
    */
   sha256?: string | undefined;
   /**
-   * Aborting this signal cancels the download, as {@linkcode Download.cancel}.
+   * Aborting this signal cancels the download, as {@linkcode Download.cancel};
+   * the `DownloadInterrupt` it then rejects with has the signal's reason as
+   * its `cause` (a `TimeoutError` `DOMException` for `AbortSignal.timeout()`).
    *
    * @default {undefined}
    */
