@@ -30,11 +30,8 @@ export function urlFileName(url: URL): { name: string } | { problem: string } {
 export function fileNameFromUrl(url: URL): string {
   const found = urlFileName(url);
   if ("name" in found) return found.name;
-  const advice = found.problem === "the URL has no file name"
-    ? ', pass one as "fname"'
-    : "";
   throw new TypeError(
-    `Cannot download "${url.href}": ${found.problem}${advice}`,
+    `Cannot download "${url.href}": ${found.problem}, pass one as "fname"`,
   );
 }
 

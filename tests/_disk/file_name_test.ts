@@ -62,12 +62,12 @@ test("fileNameFromUrl() throws a TypeError when the segment is not valid percent
   assert.throws(() => fileNameFromUrl(new URL("https://example.com/a%ZZb")), {
     name: "TypeError",
     message:
-      'Cannot download "https://example.com/a%ZZb": the file name "a%ZZb" is not valid percent-encoding',
+      'Cannot download "https://example.com/a%ZZb": the file name "a%ZZb" is not valid percent-encoding, pass one as "fname"',
   });
   assert.throws(() => fileNameFromUrl(new URL("https://example.com/%C3")), {
     name: "TypeError",
     message:
-      'Cannot download "https://example.com/%C3": the file name "%C3" is not valid percent-encoding',
+      'Cannot download "https://example.com/%C3": the file name "%C3" is not valid percent-encoding, pass one as "fname"',
   });
 });
 
