@@ -13,6 +13,7 @@ import {
   type Download,
   DownloadManager,
   PersistLimit,
+  RetriesExhaustedError,
   type Revalidate,
 } from "../mod.ts";
 import { recordPath } from "../src/_disk/record.ts";
@@ -415,6 +416,106 @@ test("PersistLimit removes a manager's record with the file it evicts", async ()
   next.download(server.url("/b"));
   await next.wait();
   assert.deepEqual(await dir.list(), withRecords("b"));
+});
+
+/**
+ * Downloads the file of `sources` into `dir` with a manager that revalidates
+ * always; the download and the error its manager's `wait()` rejected with.
+ */
+async function fetchSources(
+  dir: string,
+  sources: string[],
+): Promise<{ download: Download | null; error: unknown }> {
+  const manager = new DownloadManager(dir, {
+    ...FAST,
+    retries: 0,
+    revalidate: "always",
+  });
+  const download = manager.download(sources);
+  try {
+    await manager.wait();
+    return { download, error: undefined };
+  } catch (error) {
+    return { download, error };
+  }
+}
+
+test("DownloadManager revalidating a file of several sources keeps it when the source that vouched for it fails and a later one serves a version of its own (a stale mirror), rather than call its bytes an update", async () => {
+  // The origin has the new version, then fails for a while; the mirror is
+  // stale: the old version, under an ETag of its own.
+  const origin = fileRoute({
+    body: NEW,
+    etag: '"o2"',
+    faults: [{}, { status: 404 }],
+  });
+  const mirror = fileRoute({ body: OLD, etag: '"m1"' });
+  await using server = await startServer({
+    "/o/f": origin.route,
+    "/m/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  const sources = [server.url("/o/f"), server.url("/m/f")];
+  await fetchSources(dir.path, sources);
+  const recorded = await readRecordFile(dir.join("f"));
+  const { download, error } = await fetchSources(dir.path, sources);
+  // The mirror's 200 to the origin's ETag says "another version", not a
+  // newer one: it is passed over, and nothing could vouch for the file.
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  assert.match(String(error), /cannot be told newer than the file in place/);
+  assert.equal(download?.state, "failed");
+  assert.equal(download?.revalidation, undefined);
+  assert.deepEqual(mirror.log.conditions, ['if-none-match: "o2"']);
+  await assertFileHolds(dir.join("f"), NEW);
+  // Not renewed: the next revalidation asks again, and the origin is back.
+  assert.deepEqual(await readRecordFile(dir.join("f")), recorded);
+  assert.deepEqual(await dir.list(), withRecords("f"));
+  const again = await fetchSources(dir.path, sources);
+  assert.equal(again.error, undefined);
+  assert.equal(again.download?.revalidation, "fresh");
+  assert.deepEqual(origin.log.statuses, [200, 404, 304]);
+  await assertFileHolds(dir.join("f"), NEW);
+});
+
+test("DownloadManager revalidating a file a mirror gave takes the new version from a source listed before it, and a 304 from any source", async () => {
+  // The origin fails the first download: the mirror's bytes and ETag are
+  // recorded, with the mirror named. Both share ETags (a CDN's copy).
+  const origin = fileRoute({
+    body: OLD,
+    etag: '"v1"',
+    faults: [{ status: 404 }, { status: 404 }],
+    change: 2,
+    changed: NEW,
+    changedEtag: '"v2"',
+  });
+  const mirror = fileRoute({ body: OLD, etag: '"v1"' });
+  await using server = await startServer({
+    "/o/f": origin.route,
+    "/m/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  const sources = [server.url("/o/f"), server.url("/m/f")];
+  await fetchSources(dir.path, sources);
+  const record = await readRecordFile(dir.join("f"));
+  assert.equal(record.url, sources[0]);
+  assert.equal(record.source, sources[1]);
+  // The origin still fails; the mirror holds the file's version: fresh.
+  const fresh = await fetchSources(dir.path, sources);
+  assert.equal(fresh.download?.revalidation, "fresh");
+  assert.deepEqual(mirror.log.statuses, [200, 304]);
+  // The origin is back with a new version: listed first, it is the one a
+  // download would take, and its 200 replaces the file.
+  const updated = await fetchSources(dir.path, sources);
+  assert.equal(updated.error, undefined);
+  assert.equal(updated.download?.revalidation, "updated");
+  assert.deepEqual(origin.log.conditions, [
+    null,
+    'if-none-match: "v1"',
+    'if-none-match: "v1"',
+  ]);
+  await assertFileHolds(dir.join("f"), NEW);
+  const renewed = await readRecordFile(dir.join("f"));
+  assert.equal(renewed.validator, '"v2"');
+  assert.equal(renewed.source, undefined);
 });
 
 test("DownloadManager throws a RangeError for a revalidate that is not never, always or milliseconds", () => {

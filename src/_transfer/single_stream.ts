@@ -23,7 +23,7 @@ import { wallClock } from "../_revalidation.ts";
 import { FinalProtocolError, parseRetryAfter } from "../_http/retry_policy.ts";
 import { Rerun, withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
-import { SourceMismatch } from "./sources.ts";
+import { SourceMismatch, UnprovenVersion } from "./sources.ts";
 import type { Transfer, TransferStrategy } from "./strategy.ts";
 
 /** The single-stream strategy: see the module comment. */
@@ -197,6 +197,9 @@ async function startWhole(
   const total = encoded
     ? undefined
     : parseLength(response.headers.get("content-length"));
+  if (transfer.unproven) {
+    throw new UnprovenVersion(transfer.url, transfer.source);
+  }
   const { knownTotal } = transfer;
   // An unknown length (a chunked or compressed body) may be the file's:
   // judged once the body is in (`assertKnownLength`).
