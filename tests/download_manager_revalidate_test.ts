@@ -172,6 +172,46 @@ test("DownloadManager revalidates with a weak ETag, which If-None-Match compares
   assert.deepEqual(server.log.statuses, [200, 304]);
 });
 
+test("DownloadManager takes a 200 whose validator names the file's version (a server that ignores the condition) as a 304: the file is kept, not downloaded again", async () => {
+  const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
+  for (
+    const [validators, condition] of [
+      [{ etag: '"v1"' }, 'if-none-match: "v1"'],
+      // Compared weakly, as If-None-Match is.
+      [{ etag: 'W/"v1"' }, 'if-none-match: W/"v1"'],
+      [{ lastModified }, `if-modified-since: ${lastModified}`],
+    ] as const
+  ) {
+    await using server = await serve({
+      ...validators,
+      faults: [{}, { ignoreConditions: true }],
+    });
+    await using dir = await tempDir();
+    await fetchInto(dir.path, server.url(), "always");
+    const before = await stat(dir.join("f"));
+    const download = await fetchInto(dir.path, server.url(), "always");
+    assert.equal(download?.revalidation, "fresh", condition);
+    assert.deepEqual(server.log.conditions, [null, condition]);
+    assert.deepEqual(server.log.statuses, [200, 200]);
+    const after = await stat(dir.join("f"));
+    assert.ok(Math.abs(after.mtimeMs - before.mtimeMs) <= 1, "not rewritten");
+    await assertFileHolds(dir.join("f"), OLD);
+    assert.deepEqual(await dir.list(), withRecords("f"));
+  }
+  // One whose validator names another version is one.
+  await using server = await serve({
+    etag: '"v1"',
+    change: 1,
+    changed: NEW,
+    changedEtag: 'W/"v2"',
+  });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url(), "always");
+  const download = await fetchInto(dir.path, server.url(), "always");
+  assert.equal(download?.revalidation, "updated");
+  await assertFileHolds(dir.join("f"), NEW);
+});
+
 test("DownloadManager with a revalidate age asks only about files the server vouched for longer ago", async () => {
   await using server = await serve({ etag: '"v1"' });
   await using dir = await tempDir();

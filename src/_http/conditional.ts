@@ -1,7 +1,8 @@
 // Revalidation's request: `If-None-Match` with the ETag the server gave
 // (weak or strong), else `If-Modified-Since` with its Last-Modified date
 // (RFC 9110 §13.1.2, §13.1.3), and what a `304 Not Modified` answer to it
-// means: the file on disk is the server's current one.
+// means: the file on disk is the server's current one. So does a `200`
+// whose validator names that version (a server that ignores the condition).
 
 /**
  * The header that makes a request conditional on the file having changed
@@ -12,6 +13,33 @@ export function conditionalHeaders(validator: string): [string, string][] {
   return validator.startsWith('"') || validator.startsWith('W/"')
     ? [["if-none-match", validator]]
     : [["if-modified-since", validator]];
+}
+
+/**
+ * Whether a `200` to the conditional request `conditional` (see
+ * {@linkcode conditionalHeaders}) is of the version asked about all the
+ * same: a server (or a proxy) that ignores the condition sends the whole
+ * file, but its ETag (compared weakly, as `If-None-Match` is) or its
+ * Last-Modified date (not after the one asked about) says it has not
+ * changed, as a `304` would have.
+ */
+export function isUnchanged(
+  headers: Headers,
+  conditional: [string, string][],
+): boolean {
+  const [name, value] = conditional[0] ?? [];
+  if (value === undefined) return false;
+  if (name === "if-none-match") {
+    const etag = headers.get("etag");
+    return etag !== null && opaqueTag(etag) === opaqueTag(value);
+  }
+  const lastModified = Date.parse(headers.get("last-modified") ?? "");
+  return lastModified <= Date.parse(value);
+}
+
+/** An ETag without its weakness (`W/`): what a weak comparison compares. */
+function opaqueTag(etag: string): string {
+  return etag.startsWith("W/") ? etag.slice(2) : etag;
 }
 
 /**

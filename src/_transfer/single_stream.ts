@@ -7,7 +7,7 @@
 import { decodedBody } from "../_body/content_decoding.ts";
 import { type BodyTarget, writeBody } from "../_body/write_body.ts";
 import { HTTPError, ProtocolError } from "../errors.ts";
-import { NotModified } from "../_http/conditional.ts";
+import { isUnchanged, NotModified } from "../_http/conditional.ts";
 import { failureOf } from "../_http/failure.ts";
 import {
   judgeAnswer,
@@ -98,8 +98,10 @@ export async function attempt(
     const { response } = answer;
     connection.answered();
     if (
-      response.status === 304 && held === undefined &&
-      transfer.conditional !== undefined
+      held === undefined && transfer.conditional !== undefined &&
+      (response.status === 304 ||
+        response.status === 200 &&
+          isUnchanged(response.headers, transfer.conditional))
     ) {
       throw new NotModified(revalidatorOf(response.headers));
     }
