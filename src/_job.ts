@@ -412,10 +412,15 @@ async function transferUnderLock(
       await partial.discard(lock);
       const facts = await factsOf(spec.dest);
       if (facts === undefined || !touch(spec.dest, facts)) return "gone";
-      await remember(spec.url, spec.dest, error.validator ?? cached.validator, {
-        facts,
-        source: answering,
-      });
+      // Another source's answer vouches for the file, but its validator is
+      // its own: the record keeps the one of the source that gave it.
+      const own = answering === (cached.source ?? spec.url);
+      await remember(
+        spec.url,
+        spec.dest,
+        own ? error.renewed(cached.validator) : cached.validator,
+        { facts, source: cached.source },
+      );
       return "fresh";
     }
     try {

@@ -212,6 +212,40 @@ test("DownloadManager takes a 200 whose validator names the file's version (a se
   await assertFileHolds(dir.join("f"), NEW);
 });
 
+test("DownloadManager renews a record with the validators a 304 sends, keeping its ETag when the 304 sends only a date", async () => {
+  const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
+  // A 304 whose headers are not those of the 200: first a weakened ETag
+  // (a compressing proxy's), then none at all, only the date.
+  const notModified = [{ etag: 'W/"v1"' }, { "last-modified": lastModified }];
+  await using server = await startServer({
+    "/f": (request, response) => {
+      const condition = request.headers["if-none-match"];
+      if (condition === undefined) {
+        response.writeHead(200, {
+          etag: '"v1"',
+          "last-modified": lastModified,
+          "content-length": OLD.byteLength,
+        }).end(OLD);
+      } else {
+        response.writeHead(304, notModified.shift()).end();
+      }
+    },
+  });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url("/f"), "always");
+  const validators = [];
+  for (let i = 0; i < 2; i++) {
+    const download = await fetchInto(dir.path, server.url("/f"), "always");
+    assert.equal(download?.revalidation, "fresh");
+    validators.push((await readRecordFile(dir.join("f"))).validator);
+  }
+  assert.deepEqual(validators, ['W/"v1"', 'W/"v1"']);
+  assert.deepEqual(
+    server.requests.map((request) => request.headers["if-none-match"]),
+    [undefined, '"v1"', 'W/"v1"'],
+  );
+});
+
 test("DownloadManager with a revalidate age asks only about files the server vouched for longer ago", async () => {
   await using server = await serve({ etag: '"v1"' });
   await using dir = await tempDir();
@@ -556,6 +590,43 @@ test("DownloadManager revalidating a file a mirror gave takes the new version fr
   const renewed = await readRecordFile(dir.join("f"));
   assert.equal(renewed.validator, '"v2"');
   assert.equal(renewed.source, undefined);
+});
+
+test("DownloadManager keeps the record of the source that gave the file's validator when a mirror answers 304 with its own", async () => {
+  const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
+  // The origin gives only a date; the mirror has the same file, dated the
+  // same, and an ETag of its own.
+  const origin = fileRoute({
+    body: OLD,
+    lastModified,
+    faults: [{}, { status: 404 }],
+  });
+  const mirror = fileRoute({ body: OLD, etag: '"m1"', lastModified });
+  await using server = await startServer({
+    "/o/f": origin.route,
+    "/m/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  const sources = [server.url("/o/f"), server.url("/m/f")];
+  await fetchSources(dir.path, sources);
+  const recorded = await readRecordFile(dir.join("f"));
+  // The origin fails; the mirror's 304 vouches for the file, now.
+  const fresh = await fetchSources(dir.path, sources);
+  assert.equal(fresh.download?.revalidation, "fresh");
+  assert.deepEqual(mirror.log.statuses, [304]);
+  const renewed = await readRecordFile(dir.join("f"));
+  assert.ok(Number(renewed.checked) > Number(recorded.checked));
+  assert.deepEqual({ ...renewed, checked: recorded.checked }, recorded);
+  // So the origin is asked with its own date, not the mirror's ETag (which
+  // it would answer with the whole file again).
+  const again = await fetchSources(dir.path, sources);
+  assert.equal(again.download?.revalidation, "fresh");
+  assert.deepEqual(origin.log.conditions, [
+    null,
+    `if-modified-since: ${lastModified}`,
+    `if-modified-since: ${lastModified}`,
+  ]);
+  assert.deepEqual(origin.log.statuses, [200, 404, 304]);
 });
 
 test("DownloadManager throws a RangeError for a revalidate that is not never, always or milliseconds", () => {

@@ -10,7 +10,7 @@
  * if weak, or a Last-Modified date; see `revalidatorOf()`).
  */
 export function conditionalHeaders(validator: string): [string, string][] {
-  return validator.startsWith('"') || validator.startsWith('W/"')
+  return isEtag(validator)
     ? [["if-none-match", validator]]
     : [["if-modified-since", validator]];
 }
@@ -42,14 +42,38 @@ function opaqueTag(etag: string): string {
   return etag.startsWith("W/") ? etag.slice(2) : etag;
 }
 
+/** Whether `validator` is an ETag (quoted, `W/` first if weak), not a date. */
+function isEtag(validator: string): boolean {
+  return validator.startsWith('"') || validator.startsWith('W/"');
+}
+
 /**
- * A conditional request was answered `304 Not Modified`: the file on disk
- * is current. Not a failure: it ends the transfer, never retried.
+ * A conditional request was answered `304 Not Modified` (or a `200` that
+ * {@linkcode isUnchanged} says was one): the file on disk is current. Not a
+ * failure: it ends the transfer, never retried.
  */
 export class NotModified extends Error {
-  /** @param validator The 304's validator, if it gave one. */
-  constructor(readonly validator: string | undefined) {
+  readonly #etag: string | null;
+  readonly #lastModified: string | null;
+
+  /** @param headers The answer's headers. */
+  constructor(headers: Headers) {
     super("the file has not changed");
     this.name = "NotModified";
+    this.#etag = headers.get("etag");
+    this.#lastModified = headers.get("last-modified");
+  }
+
+  /**
+   * The validator to keep for the file after this answer, `held` being the
+   * one asked with. As a cache updates a stored response with a 304's
+   * headers (RFC 9111 §4.3.4), the answer's ETag if it sent one; else an
+   * ETag held stays (an answer without one does not unsay it); else the
+   * answer's Last-Modified, or `held`.
+   */
+  renewed(held: string): string {
+    if (this.#etag !== null) return this.#etag;
+    if (isEtag(held)) return held;
+    return this.#lastModified ?? held;
   }
 }

@@ -103,7 +103,7 @@ export async function attempt(
         response.status === 200 &&
           isUnchanged(response.headers, transfer.conditional))
     ) {
-      throw new NotModified(revalidatorOf(response.headers));
+      throw new NotModified(response.headers);
     }
     const kind = judgeAnswer(response, held);
     if (kind === "complete") {
