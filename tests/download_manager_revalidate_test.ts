@@ -160,6 +160,23 @@ test("DownloadManager revalidates with If-Modified-Since when the server gave on
   assert.deepEqual(server.log.statuses, [200, 304]);
 });
 
+test("DownloadManager keeps no record of a file whose only validator is a Last-Modified in the second of its answer, which a change later in that second would keep", async () => {
+  const now = "Tue, 01 Sep 2026 10:00:00 GMT";
+  await using server = await startServer({
+    "/f": bytesRoute(OLD, { headers: { date: now, "last-modified": now } }),
+  });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url("/f"), "always");
+  assert.deepEqual(await dir.list(), ["f"]);
+  // Unknown: asked for again without a condition, which no 304 could meet.
+  const again = await fetchInto(dir.path, server.url("/f"), "always");
+  assert.equal(again?.revalidation, "updated");
+  assert.deepEqual(
+    server.requests.map((request) => request.headers["if-modified-since"]),
+    [undefined, undefined],
+  );
+});
+
 test("DownloadManager revalidates with a weak ETag, which If-None-Match compares weakly", async () => {
   // What Express sends for every body it makes: a weak ETag, no date.
   await using server = await serve({ etag: 'W/"v1"' });
