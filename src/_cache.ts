@@ -88,24 +88,35 @@ export function touch(dest: string, facts: FileFacts): boolean {
   return true;
 }
 
+/** What {@linkcode remember} is told beyond the validator. */
+export interface Vouched {
+  /** The file's size and modification time, if known (else read). */
+  facts?: FileFacts | undefined;
+  /** When the server vouched ({@linkcode wallClock}); now, by default. */
+  checked?: number | undefined;
+  /** The source that answered, if a mirror (not `url`). */
+  source?: string | undefined;
+}
+
 /**
  * Writes the record of the file at `dest`, just put in place (or just
- * found current): the server vouched for it under `validator` at `checked`
- * (a {@linkcode wallClock} time; now, by default). Never fails the download.
+ * found current): the server vouched for it under `validator`, as
+ * `vouched` tells. Never fails the download.
  */
 export async function remember(
   url: string,
   dest: string,
   validator: string,
-  known?: FileFacts,
-  checked: number = wallClock(),
+  vouched: Vouched = {},
 ): Promise<void> {
+  const { source, checked = wallClock() } = vouched;
   try {
-    const facts = known ?? await factsOf(dest);
+    const facts = vouched.facts ?? await factsOf(dest);
     if (facts === undefined) return; // removed already
     await writeRecord(dest, {
       version: RECORD_VERSION,
       url,
+      ...(source === undefined || source === url ? {} : { source }),
       validator,
       checked,
       ...facts,

@@ -201,6 +201,17 @@ export interface JobHost {
  */
 export type JobOutcome = "done" | "skipped" | "fresh" | "updated";
 
+/**
+ * The index in `spec.sources` of the source that vouched for the file
+ * `record` describes: a revalidation takes a new version from it or a
+ * source before it, never from one after it (see `_transfer/sources.ts`).
+ * A record of the first source, of an older version (which named none), or
+ * of a source no longer listed: the first.
+ */
+function vouchedBy(spec: JobSpec, record: CacheRecord): number {
+  return Math.max(0, spec.sources.indexOf(record.source ?? spec.url));
+}
+
 /** Lock timing derived from `lockStaleAfter`. */
 function lockTiming(staleAfter: number): LockTiming {
   return {
@@ -310,6 +321,8 @@ async function transferUnderLock(
     lock.takenOver,
     integrity,
   );
+  // The source answering (the last asked, of several).
+  let answering = spec.url;
   const budget = host.budget ?? new ConnectionBudget(Infinity);
   const hostName = new URL(spec.url).host;
   const { connections } = spec.options;
@@ -363,12 +376,18 @@ async function transferUnderLock(
           host.isCancellation(error) || error instanceof NotModified ||
           isFileSystemFailure(error),
         async (from) => {
+          answering = from.source;
           // A source's connections are counted against its own host, which
           // other downloads of the manager may be using.
           const sourceHost = new URL(from.source).host;
           budget.release(counted);
           budget.acquireFirst(counted = sourceHost);
-          await transferPausably(spec, host, { ...from, host: sourceHost });
+          await transferPausably(spec, host, {
+            ...from,
+            host: sourceHost,
+            unproven: cached !== undefined &&
+              spec.sources.indexOf(from.source) > vouchedBy(spec, cached),
+          });
           await verifiedFrom(spec, from);
         },
       );
@@ -380,13 +399,10 @@ async function transferUnderLock(
     if (host.cache !== undefined && validator !== undefined) {
       // Checked when the server last answered for these bytes, not now: a
       // long body ends after others may have asked, and the server changed.
-      await remember(
-        spec.url,
-        spec.dest,
-        validator,
-        undefined,
-        partial.vouched ?? asked,
-      );
+      await remember(spec.url, spec.dest, validator, {
+        checked: partial.vouched ?? asked,
+        source: answering,
+      });
     }
     return present !== undefined && revalidation !== undefined
       ? "updated"
@@ -396,11 +412,14 @@ async function transferUnderLock(
       await partial.discard(lock);
       const facts = await factsOf(spec.dest);
       if (facts === undefined || !touch(spec.dest, facts)) return "gone";
+      // Another source's answer vouches for the file, but its validator is
+      // its own: the record keeps the one of the source that gave it.
+      const own = answering === (cached.source ?? spec.url);
       await remember(
         spec.url,
         spec.dest,
-        error.validator ?? cached.validator,
-        facts,
+        own ? error.renewed(cached.validator) : cached.validator,
+        { facts, source: cached.source },
       );
       return "fresh";
     }

@@ -13,6 +13,7 @@ import {
   type Download,
   DownloadManager,
   PersistLimit,
+  RetriesExhaustedError,
   type Revalidate,
 } from "../mod.ts";
 import { recordPath } from "../src/_disk/record.ts";
@@ -159,6 +160,23 @@ test("DownloadManager revalidates with If-Modified-Since when the server gave on
   assert.deepEqual(server.log.statuses, [200, 304]);
 });
 
+test("DownloadManager keeps no record of a file whose only validator is a Last-Modified in the second of its answer, which a change later in that second would keep", async () => {
+  const now = "Tue, 01 Sep 2026 10:00:00 GMT";
+  await using server = await startServer({
+    "/f": bytesRoute(OLD, { headers: { date: now, "last-modified": now } }),
+  });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url("/f"), "always");
+  assert.deepEqual(await dir.list(), ["f"]);
+  // Unknown: asked for again without a condition, which no 304 could meet.
+  const again = await fetchInto(dir.path, server.url("/f"), "always");
+  assert.equal(again?.revalidation, "updated");
+  assert.deepEqual(
+    server.requests.map((request) => request.headers["if-modified-since"]),
+    [undefined, undefined],
+  );
+});
+
 test("DownloadManager revalidates with a weak ETag, which If-None-Match compares weakly", async () => {
   // What Express sends for every body it makes: a weak ETag, no date.
   await using server = await serve({ etag: 'W/"v1"' });
@@ -169,6 +187,80 @@ test("DownloadManager revalidates with a weak ETag, which If-None-Match compares
   assert.equal(download?.revalidation, "fresh");
   assert.deepEqual(server.log.conditions, [null, 'if-none-match: W/"v1"']);
   assert.deepEqual(server.log.statuses, [200, 304]);
+});
+
+test("DownloadManager takes a 200 whose validator names the file's version (a server that ignores the condition) as a 304: the file is kept, not downloaded again", async () => {
+  const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
+  for (
+    const [validators, condition] of [
+      [{ etag: '"v1"' }, 'if-none-match: "v1"'],
+      // Compared weakly, as If-None-Match is.
+      [{ etag: 'W/"v1"' }, 'if-none-match: W/"v1"'],
+      [{ lastModified }, `if-modified-since: ${lastModified}`],
+    ] as const
+  ) {
+    await using server = await serve({
+      ...validators,
+      faults: [{}, { ignoreConditions: true }],
+    });
+    await using dir = await tempDir();
+    await fetchInto(dir.path, server.url(), "always");
+    const before = await stat(dir.join("f"));
+    const download = await fetchInto(dir.path, server.url(), "always");
+    assert.equal(download?.revalidation, "fresh", condition);
+    assert.deepEqual(server.log.conditions, [null, condition]);
+    assert.deepEqual(server.log.statuses, [200, 200]);
+    const after = await stat(dir.join("f"));
+    assert.ok(Math.abs(after.mtimeMs - before.mtimeMs) <= 1, "not rewritten");
+    await assertFileHolds(dir.join("f"), OLD);
+    assert.deepEqual(await dir.list(), withRecords("f"));
+  }
+  // One whose validator names another version is one.
+  await using server = await serve({
+    etag: '"v1"',
+    change: 1,
+    changed: NEW,
+    changedEtag: 'W/"v2"',
+  });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url(), "always");
+  const download = await fetchInto(dir.path, server.url(), "always");
+  assert.equal(download?.revalidation, "updated");
+  await assertFileHolds(dir.join("f"), NEW);
+});
+
+test("DownloadManager renews a record with the validators a 304 sends, keeping its ETag when the 304 sends only a date", async () => {
+  const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
+  // A 304 whose headers are not those of the 200: first a weakened ETag
+  // (a compressing proxy's), then none at all, only the date.
+  const notModified = [{ etag: 'W/"v1"' }, { "last-modified": lastModified }];
+  await using server = await startServer({
+    "/f": (request, response) => {
+      const condition = request.headers["if-none-match"];
+      if (condition === undefined) {
+        response.writeHead(200, {
+          etag: '"v1"',
+          "last-modified": lastModified,
+          "content-length": OLD.byteLength,
+        }).end(OLD);
+      } else {
+        response.writeHead(304, notModified.shift()).end();
+      }
+    },
+  });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url("/f"), "always");
+  const validators = [];
+  for (let i = 0; i < 2; i++) {
+    const download = await fetchInto(dir.path, server.url("/f"), "always");
+    assert.equal(download?.revalidation, "fresh");
+    validators.push((await readRecordFile(dir.join("f"))).validator);
+  }
+  assert.deepEqual(validators, ['W/"v1"', 'W/"v1"']);
+  assert.deepEqual(
+    server.requests.map((request) => request.headers["if-none-match"]),
+    [undefined, '"v1"', 'W/"v1"'],
+  );
 });
 
 test("DownloadManager with a revalidate age asks only about files the server vouched for longer ago", async () => {
@@ -415,6 +507,143 @@ test("PersistLimit removes a manager's record with the file it evicts", async ()
   next.download(server.url("/b"));
   await next.wait();
   assert.deepEqual(await dir.list(), withRecords("b"));
+});
+
+/**
+ * Downloads the file of `sources` into `dir` with a manager that revalidates
+ * always; the download and the error its manager's `wait()` rejected with.
+ */
+async function fetchSources(
+  dir: string,
+  sources: string[],
+): Promise<{ download: Download | null; error: unknown }> {
+  const manager = new DownloadManager(dir, {
+    ...FAST,
+    retries: 0,
+    revalidate: "always",
+  });
+  const download = manager.download(sources);
+  try {
+    await manager.wait();
+    return { download, error: undefined };
+  } catch (error) {
+    return { download, error };
+  }
+}
+
+test("DownloadManager revalidating a file of several sources keeps it when the source that vouched for it fails and a later one serves a version of its own (a stale mirror), rather than call its bytes an update", async () => {
+  // The origin has the new version, then fails for a while; the mirror is
+  // stale: the old version, under an ETag of its own.
+  const origin = fileRoute({
+    body: NEW,
+    etag: '"o2"',
+    faults: [{}, { status: 404 }],
+  });
+  const mirror = fileRoute({ body: OLD, etag: '"m1"' });
+  await using server = await startServer({
+    "/o/f": origin.route,
+    "/m/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  const sources = [server.url("/o/f"), server.url("/m/f")];
+  await fetchSources(dir.path, sources);
+  const recorded = await readRecordFile(dir.join("f"));
+  const { download, error } = await fetchSources(dir.path, sources);
+  // The mirror's 200 to the origin's ETag says "another version", not a
+  // newer one: it is passed over, and nothing could vouch for the file.
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  assert.match(String(error), /cannot be told newer than the file in place/);
+  assert.equal(download?.state, "failed");
+  assert.equal(download?.revalidation, undefined);
+  assert.deepEqual(mirror.log.conditions, ['if-none-match: "o2"']);
+  await assertFileHolds(dir.join("f"), NEW);
+  // Not renewed: the next revalidation asks again, and the origin is back.
+  assert.deepEqual(await readRecordFile(dir.join("f")), recorded);
+  assert.deepEqual(await dir.list(), withRecords("f"));
+  const again = await fetchSources(dir.path, sources);
+  assert.equal(again.error, undefined);
+  assert.equal(again.download?.revalidation, "fresh");
+  assert.deepEqual(origin.log.statuses, [200, 404, 304]);
+  await assertFileHolds(dir.join("f"), NEW);
+});
+
+test("DownloadManager revalidating a file a mirror gave takes the new version from a source listed before it, and a 304 from any source", async () => {
+  // The origin fails the first download: the mirror's bytes and ETag are
+  // recorded, with the mirror named. Both share ETags (a CDN's copy).
+  const origin = fileRoute({
+    body: OLD,
+    etag: '"v1"',
+    faults: [{ status: 404 }, { status: 404 }],
+    change: 2,
+    changed: NEW,
+    changedEtag: '"v2"',
+  });
+  const mirror = fileRoute({ body: OLD, etag: '"v1"' });
+  await using server = await startServer({
+    "/o/f": origin.route,
+    "/m/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  const sources = [server.url("/o/f"), server.url("/m/f")];
+  await fetchSources(dir.path, sources);
+  const record = await readRecordFile(dir.join("f"));
+  assert.equal(record.url, sources[0]);
+  assert.equal(record.source, sources[1]);
+  // The origin still fails; the mirror holds the file's version: fresh.
+  const fresh = await fetchSources(dir.path, sources);
+  assert.equal(fresh.download?.revalidation, "fresh");
+  assert.deepEqual(mirror.log.statuses, [200, 304]);
+  // The origin is back with a new version: listed first, it is the one a
+  // download would take, and its 200 replaces the file.
+  const updated = await fetchSources(dir.path, sources);
+  assert.equal(updated.error, undefined);
+  assert.equal(updated.download?.revalidation, "updated");
+  assert.deepEqual(origin.log.conditions, [
+    null,
+    'if-none-match: "v1"',
+    'if-none-match: "v1"',
+  ]);
+  await assertFileHolds(dir.join("f"), NEW);
+  const renewed = await readRecordFile(dir.join("f"));
+  assert.equal(renewed.validator, '"v2"');
+  assert.equal(renewed.source, undefined);
+});
+
+test("DownloadManager keeps the record of the source that gave the file's validator when a mirror answers 304 with its own", async () => {
+  const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
+  // The origin gives only a date; the mirror has the same file, dated the
+  // same, and an ETag of its own.
+  const origin = fileRoute({
+    body: OLD,
+    lastModified,
+    faults: [{}, { status: 404 }],
+  });
+  const mirror = fileRoute({ body: OLD, etag: '"m1"', lastModified });
+  await using server = await startServer({
+    "/o/f": origin.route,
+    "/m/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  const sources = [server.url("/o/f"), server.url("/m/f")];
+  await fetchSources(dir.path, sources);
+  const recorded = await readRecordFile(dir.join("f"));
+  // The origin fails; the mirror's 304 vouches for the file, now.
+  const fresh = await fetchSources(dir.path, sources);
+  assert.equal(fresh.download?.revalidation, "fresh");
+  assert.deepEqual(mirror.log.statuses, [304]);
+  const renewed = await readRecordFile(dir.join("f"));
+  assert.ok(Number(renewed.checked) > Number(recorded.checked));
+  assert.deepEqual({ ...renewed, checked: recorded.checked }, recorded);
+  // So the origin is asked with its own date, not the mirror's ETag (which
+  // it would answer with the whole file again).
+  const again = await fetchSources(dir.path, sources);
+  assert.equal(again.download?.revalidation, "fresh");
+  assert.deepEqual(origin.log.conditions, [
+    null,
+    `if-modified-since: ${lastModified}`,
+    `if-modified-since: ${lastModified}`,
+  ]);
+  assert.deepEqual(origin.log.statuses, [200, 404, 304]);
 });
 
 test("DownloadManager throws a RangeError for a revalidate that is not never, always or milliseconds", () => {

@@ -28,6 +28,13 @@ export interface CacheRecord {
   version: typeof RECORD_VERSION;
   /** The URL the file was downloaded from (its identity, before redirects). */
   url: string;
+  /**
+   * The source whose answer the validator is, when a mirror's (another of
+   * the download's URLs, before redirects); absent for `url` itself. A
+   * validator is its own server's: only that source's answer to it proves
+   * a newer version. Optional, so a record stays readable across versions.
+   */
+  source?: string;
   /** The validator the server gave: an ETag (weak too), else a Last-Modified date. */
   validator: string;
   /** When the server last vouched for the file (ms since the epoch). */
@@ -53,6 +60,7 @@ function isRecord(value: unknown): value is CacheRecord {
   const record = value as Record<string, unknown> | null;
   return typeof record === "object" && record !== null &&
     record.version === RECORD_VERSION && typeof record.url === "string" &&
+    (record.source === undefined || typeof record.source === "string") &&
     typeof record.validator === "string" &&
     Number.isFinite(record.checked) && Number.isSafeInteger(record.size) &&
     Number.isFinite(record.mtime);

@@ -1,7 +1,10 @@
 // Revalidation's request: `If-None-Match` with the ETag the server gave
 // (weak or strong), else `If-Modified-Since` with its Last-Modified date
 // (RFC 9110 §13.1.2, §13.1.3), and what a `304 Not Modified` answer to it
-// means: the file on disk is the server's current one.
+// means: the file on disk is the server's current one. So does a `200`
+// whose validator names that version (a server that ignores the condition).
+
+import { parseHttpDate } from "./http_date.ts";
 
 /**
  * The header that makes a request conditional on the file having changed
@@ -9,19 +12,72 @@
  * if weak, or a Last-Modified date; see `revalidatorOf()`).
  */
 export function conditionalHeaders(validator: string): [string, string][] {
-  return validator.startsWith('"') || validator.startsWith('W/"')
+  return isEtag(validator)
     ? [["if-none-match", validator]]
     : [["if-modified-since", validator]];
 }
 
 /**
- * A conditional request was answered `304 Not Modified`: the file on disk
- * is current. Not a failure: it ends the transfer, never retried.
+ * Whether a `200` to the conditional request `conditional` (see
+ * {@linkcode conditionalHeaders}) is of the version asked about all the
+ * same: a server (or a proxy) that ignores the condition sends the whole
+ * file, but its ETag (compared weakly, as `If-None-Match` is) or its
+ * Last-Modified date (not after the one asked about) says it has not
+ * changed, as a `304` would have.
+ */
+export function isUnchanged(
+  headers: Headers,
+  conditional: [string, string][],
+): boolean {
+  const [name, value] = conditional[0] ?? [];
+  if (value === undefined) return false;
+  if (name === "if-none-match") {
+    const etag = headers.get("etag");
+    return etag !== null && opaqueTag(etag) === opaqueTag(value);
+  }
+  const lastModified = parseHttpDate(headers.get("last-modified") ?? "");
+  const asked = parseHttpDate(value);
+  return lastModified !== undefined && asked !== undefined &&
+    lastModified <= asked;
+}
+
+/** An ETag without its weakness (`W/`): what a weak comparison compares. */
+function opaqueTag(etag: string): string {
+  return etag.startsWith("W/") ? etag.slice(2) : etag;
+}
+
+/** Whether `validator` is an ETag (quoted, `W/` first if weak), not a date. */
+function isEtag(validator: string): boolean {
+  return validator.startsWith('"') || validator.startsWith('W/"');
+}
+
+/**
+ * A conditional request was answered `304 Not Modified` (or a `200` that
+ * {@linkcode isUnchanged} says was one): the file on disk is current. Not a
+ * failure: it ends the transfer, never retried.
  */
 export class NotModified extends Error {
-  /** @param validator The 304's validator, if it gave one. */
-  constructor(readonly validator: string | undefined) {
+  readonly #etag: string | null;
+  readonly #lastModified: string | null;
+
+  /** @param headers The answer's headers. */
+  constructor(headers: Headers) {
     super("the file has not changed");
     this.name = "NotModified";
+    this.#etag = headers.get("etag");
+    this.#lastModified = headers.get("last-modified");
+  }
+
+  /**
+   * The validator to keep for the file after this answer, `held` being the
+   * one asked with. As a cache updates a stored response with a 304's
+   * headers (RFC 9111 §4.3.4), the answer's ETag if it sent one; else an
+   * ETag held stays (an answer without one does not unsay it); else the
+   * answer's Last-Modified, or `held`.
+   */
+  renewed(held: string): string {
+    if (this.#etag !== null) return this.#etag;
+    if (isEtag(held)) return held;
+    return this.#lastModified ?? held;
   }
 }

@@ -40,29 +40,43 @@ export function isOtherVersion(headers: Headers, validator: string): boolean {
 
 /**
  * The validator to resume a file with (`If-Range`): {@linkcode validatorOf},
- * except a Last-Modified less than a second before the answer's `Date`,
- * which is weak (RFC 9110 §8.8.2.2): the file may change again within that
- * second, under the same date, and a range of the new version would be
- * spliced onto the old one. Without a `Date` (or with one that is not an
- * HTTP date, read as GMT in every form) it is taken as it is.
+ * except a Last-Modified that {@linkcode isWeakDate} says is weak.
  */
 export function rangeValidatorOf(headers: Headers): string | undefined {
   const validator = validatorOf(headers);
   const lastModified = headers.get("last-modified");
   if (validator === undefined || validator !== lastModified) return validator;
+  return isWeakDate(headers, lastModified) ? undefined : validator;
+}
+
+/**
+ * Whether `lastModified` is less than a second before the answer's `Date`,
+ * and so weak (RFC 9110 §8.8.2.2): the file may change again within that
+ * second, under the same date, and a range of the new version would be
+ * spliced onto the old one, or a revalidation told it has not changed.
+ * Without a `Date` (or with one that is not an HTTP date, read as GMT in
+ * every form) it is taken as strong.
+ */
+function isWeakDate(headers: Headers, lastModified: string): boolean {
   const date = parseHttpDate(headers.get("date") ?? "");
   const modified = parseHttpDate(lastModified);
-  if (date === undefined || modified === undefined) return validator;
-  return date - modified < 1000 ? undefined : validator;
+  return date !== undefined && modified !== undefined && date - modified < 1000;
 }
 
 /**
  * The validator for revalidating a file (`If-None-Match`, else
  * `If-Modified-Since`): the ETag, weak or strong (`If-None-Match` compares
- * weakly, RFC 9110 §13.1.2), else Last-Modified.
+ * weakly, RFC 9110 §13.1.2), else a Last-Modified that is not weak (see
+ * {@linkcode isWeakDate}: a change later in its second would be answered
+ * `304`, and missed until the next).
  */
 export function revalidatorOf(headers: Headers): string | undefined {
-  return headers.get("etag") ?? headers.get("last-modified") ?? undefined;
+  const etag = headers.get("etag");
+  if (etag !== null) return etag;
+  const lastModified = headers.get("last-modified");
+  return lastModified === null || isWeakDate(headers, lastModified)
+    ? undefined
+    : lastModified;
 }
 
 /** A parsed `Content-Range`. */

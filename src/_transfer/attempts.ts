@@ -1,9 +1,9 @@
 // The retry loop: an attempt, and after a failure worth another (see
 // `isRetryable`), a backoff and the next, until one succeeds or `retries`
 // retries have failed. Only a cancel (or a pause), a 304 to a revalidation
-// (`NotModified`) and a source serving another file (`SourceMismatch`: the
-// next source is tried) end it at once; a `Rerun` is made again at once,
-// uncounted.
+// (`NotModified`) and a source serving another file (`SourceMismatch`) or a
+// version not proven newer (`UnprovenVersion`; for both, the next source is
+// tried) end it at once; a `Rerun` is made again at once, uncounted.
 //
 // Retries count failures that got nowhere: an attempt that failed after it
 // moved the download at least `PROGRESS_RENEWS_RETRIES` bytes past the
@@ -16,7 +16,7 @@
 
 import { RetriesExhaustedError } from "../errors.ts";
 import { NotModified } from "../_http/conditional.ts";
-import { SourceMismatch } from "./sources.ts";
+import { SourceMismatch, UnprovenVersion } from "./sources.ts";
 import { isRetryable, retryDelay } from "../_http/retry_policy.ts";
 import type { ResolvedTransferOptions } from "../transfer_options.ts";
 import { sleep } from "../_timers.ts";
@@ -88,7 +88,8 @@ export async function withRetries(
     } catch (error) {
       if (
         context.isCancellation(error) || error instanceof NotModified ||
-        error instanceof SourceMismatch || context.isFinal?.(error)
+        error instanceof SourceMismatch || error instanceof UnprovenVersion ||
+        context.isFinal?.(error)
       ) {
         throw error;
       }

@@ -7,7 +7,7 @@
 import { decodedBody } from "../_body/content_decoding.ts";
 import { type BodyTarget, writeBody } from "../_body/write_body.ts";
 import { HTTPError, ProtocolError } from "../errors.ts";
-import { NotModified } from "../_http/conditional.ts";
+import { isUnchanged, NotModified } from "../_http/conditional.ts";
 import { failureOf } from "../_http/failure.ts";
 import {
   judgeAnswer,
@@ -23,7 +23,7 @@ import { wallClock } from "../_revalidation.ts";
 import { FinalProtocolError, parseRetryAfter } from "../_http/retry_policy.ts";
 import { Rerun, withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
-import { SourceMismatch } from "./sources.ts";
+import { SourceMismatch, UnprovenVersion } from "./sources.ts";
 import type { Transfer, TransferStrategy } from "./strategy.ts";
 
 /** The single-stream strategy: see the module comment. */
@@ -98,10 +98,12 @@ export async function attempt(
     const { response } = answer;
     connection.answered();
     if (
-      response.status === 304 && held === undefined &&
-      transfer.conditional !== undefined
+      held === undefined && transfer.conditional !== undefined &&
+      (response.status === 304 ||
+        response.status === 200 &&
+          isUnchanged(response.headers, transfer.conditional))
     ) {
-      throw new NotModified(revalidatorOf(response.headers));
+      throw new NotModified(response.headers);
     }
     const kind = judgeAnswer(response, held);
     if (kind === "complete") {
@@ -201,6 +203,9 @@ async function startWhole(
   const total = encoded
     ? undefined
     : parseLength(response.headers.get("content-length"));
+  if (transfer.unproven) {
+    throw new UnprovenVersion(transfer.url, transfer.source);
+  }
   const { knownTotal } = transfer;
   // An unknown length (a chunked or compressed body) may be the file's:
   // judged once the body is in (`assertKnownLength`).

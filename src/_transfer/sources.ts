@@ -12,6 +12,14 @@
 // checks after each), and the next starts over; and since the digest, not
 // the first length given, names the file, a source refused for its length
 // is asked again, judged by its bytes, once every other has failed.
+//
+// Revalidating a file in place, a validator is the server's own that gave
+// it: a 200 to `If-None-Match` says only "another version", and a mirror's
+// may be older than the file (a stale mirror). So a whole answer is taken as
+// the new version only from the source that vouched for the file or one
+// listed before it (which a download would ask first); from a source after
+// it, it is refused (`UnprovenVersion`) and the file kept, never replaced by
+// bytes of unknown age. Its 304 still counts: it holds the file's version.
 
 import { ProtocolError, RetriesExhaustedError } from "../errors.ts";
 import type { Transfer } from "./strategy.ts";
@@ -35,6 +43,23 @@ export class SourceMismatch extends ProtocolError {
       `Cannot download "${url}": ${source} serves another file (${
         total === undefined ? `more than ${expected} bytes` : `${total} bytes`
       }, not ${expected})`,
+    );
+  }
+}
+
+/**
+ * Revalidating, a source after the one that vouched for the file in place
+ * answered with a whole version of its own: it cannot be told newer than
+ * the file (see the module comment), so it is not taken.
+ */
+export class UnprovenVersion extends ProtocolError {
+  /**
+   * @param url The download's URL.
+   * @param source The source that answered.
+   */
+  constructor(url: string, source: string) {
+    super(
+      `Cannot download "${url}": ${source} serves a version that cannot be told newer than the file in place (its validator is another server's), so the file is kept`,
     );
   }
 }

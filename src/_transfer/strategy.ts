@@ -54,6 +54,13 @@ export interface Transfer {
    * the transfer with `NotModified`. Not sent with a `Range`.
    */
   conditional?: [string, string][] | undefined;
+  /**
+   * Revalidation through a source listed after the one that vouched for
+   * the file in place: a whole answer from it is refused
+   * (`UnprovenVersion`); a 304, or a 206 of the version being fetched, is
+   * taken.
+   */
+  unproven?: boolean | undefined;
   /** Whether `error` is only the effect of a cancel. */
   isCancellation(error: unknown): boolean;
   /** Reports the bytes on disk and the total. */

@@ -41,6 +41,16 @@ test("writeRecord() writes atomically, leaving only the record, which readRecord
   });
 });
 
+test("readRecord() reads the source a mirror's record names, and a record without one", async () => {
+  await using dir = await tempDir();
+  const source = "https://mirror.example.net/f";
+  await writeRecord(dir.join("f"), { ...RECORD, source });
+  assert.equal(readRecord(dir.join("f"), URL_F, FACTS)?.source, source);
+  // An older version's record, without the field: the URL's own.
+  await writeRecord(dir.join("f"), RECORD);
+  assert.equal(readRecord(dir.join("f"), URL_F, FACTS)?.source, undefined);
+});
+
 test("readRecord() disowns a record of another URL, size or modification time, and one it cannot read", async () => {
   await using dir = await tempDir();
   const dest = dir.join("f");
@@ -54,6 +64,9 @@ test("readRecord() disowns a record of another URL, size or modification time, a
   );
   // A millisecond of slack, for file systems that round a time set.
   assert.ok(readRecord(dest, URL_F, { ...FACTS, mtime: FACTS.mtime + 1 }));
+  // A source that is not a URL's string: not a record this version wrote.
+  await writeRecord(dest, { ...RECORD, source: 7 as unknown as string });
+  assert.equal(readRecord(dest, URL_F, FACTS), undefined);
   for (const text of ["{", '{"version":2}', "null"]) {
     await writeFile(recordPath(dest), text);
     assert.equal(readRecord(dest, URL_F, FACTS), undefined);

@@ -175,6 +175,8 @@ export interface Fault {
   release?: Promise<void>;
   /** Answer 200 with the whole body even to a Range request. */
   ignoreRange?: boolean;
+  /** Ignore If-None-Match and If-Modified-Since (answer 200, never 304). */
+  ignoreConditions?: boolean;
   /**
    * Serve the Range whatever its If-Range says (a server without If-Range:
    * a 206, or a 416, of the version it has now).
@@ -352,7 +354,7 @@ export function fileRoute(
       ? etag !== undefined && ifNoneMatch === etag
       : ifModifiedSince !== null && lastModified !== undefined &&
         Date.parse(ifModifiedSince) >= Date.parse(lastModified);
-    if (notModified) {
+    if (notModified && !fault.ignoreConditions) {
       response.writeHead(304, headers).end();
       return;
     }

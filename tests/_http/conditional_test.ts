@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { conditionalHeaders } from "../../src/_http/conditional.ts";
+import {
+  conditionalHeaders,
+  isUnchanged,
+} from "../../src/_http/conditional.ts";
 
 test("conditionalHeaders() asks If-None-Match for an ETag, If-Modified-Since for a date", () => {
   assert.deepEqual(conditionalHeaders('"abc"'), [["if-none-match", '"abc"']]);
@@ -11,4 +14,35 @@ test("conditionalHeaders() asks If-None-Match for an ETag, If-Modified-Since for
     conditionalHeaders("Tue, 01 Sep 2026 10:00:00 GMT"),
     [["if-modified-since", "Tue, 01 Sep 2026 10:00:00 GMT"]],
   );
+});
+
+test("isUnchanged() tells a 200 of the version asked about: its ETag weakly equal, or its date not after the one asked about", () => {
+  const date = "Tue, 01 Sep 2026 10:00:00 GMT";
+  const etag = (value: string) => new Headers({ etag: value });
+  const byEtag = conditionalHeaders('"abc"');
+  assert.equal(isUnchanged(etag('"abc"'), byEtag), true);
+  assert.equal(isUnchanged(etag('W/"abc"'), byEtag), true);
+  assert.equal(
+    isUnchanged(etag('W/"abc"'), conditionalHeaders('W/"abc"')),
+    true,
+  );
+  assert.equal(isUnchanged(etag('"abd"'), byEtag), false);
+  // No ETag: nothing says which version it is.
+  assert.equal(
+    isUnchanged(new Headers({ "last-modified": date }), byEtag),
+    false,
+  );
+  const byDate = conditionalHeaders(date);
+  const dated = (value: string) => new Headers({ "last-modified": value });
+  assert.equal(isUnchanged(dated(date), byDate), true);
+  assert.equal(
+    isUnchanged(dated("Tue, 01 Sep 2026 09:00:00 GMT"), byDate),
+    true,
+  );
+  assert.equal(
+    isUnchanged(dated("Tue, 01 Sep 2026 10:00:01 GMT"), byDate),
+    false,
+  );
+  assert.equal(isUnchanged(new Headers(), byDate), false);
+  assert.equal(isUnchanged(dated("not a date"), byDate), false);
 });

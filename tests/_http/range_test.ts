@@ -36,6 +36,24 @@ test("revalidatorOf() takes an ETag, weak too, then Last-Modified", () => {
   assert.equal(revalidatorOf(new Headers()), undefined);
 });
 
+test("revalidatorOf() refuses a Last-Modified less than a second before Date: a change later in its second would be answered 304", () => {
+  const date = "Wed, 21 Oct 2015 07:28:00 GMT";
+  const second = "Wed, 21 Oct 2015 07:28:01 GMT";
+  assert.equal(
+    revalidatorOf(new Headers({ "last-modified": date, date: second })),
+    date,
+  );
+  assert.equal(
+    revalidatorOf(new Headers({ "last-modified": date, date })),
+    undefined,
+  );
+  // An ETag is taken whatever the dates.
+  assert.equal(
+    revalidatorOf(new Headers({ etag: 'W/"v1"', "last-modified": date, date })),
+    'W/"v1"',
+  );
+});
+
 test("rangeValidatorOf() refuses a Last-Modified less than a second before Date, a weak validator", () => {
   const date = "Wed, 21 Oct 2015 07:28:00 GMT";
   const second = "Wed, 21 Oct 2015 07:28:01 GMT";
