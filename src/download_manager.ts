@@ -319,7 +319,8 @@ export class DownloadManager extends DownloadEventTarget {
    * connections waiting now go on at the new rate. `undefined` or
    * `Infinity` lifts it. A download the runtime's pipe was writing (there
    * was no limit) asks again from where its bytes end, paced; one whose
-   * server gave no validator goes on unpaced to its end.
+   * server gave no validator or serves no ranges goes on unpaced to its
+   * end (asked again, it would start over).
    *
    * @param bytesPerSecond The limit, in bytes per second.
    *

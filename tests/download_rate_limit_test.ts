@@ -1,7 +1,8 @@
 // Bandwidth limits, against a local server: a download never runs ahead of
 // its limit (by more than the credit of one chunk and the reads in flight),
 // alone, over several connections, or sharing a manager's limit; a limit set
-// on a download the runtime's pipe writes takes over from the bytes on disk;
+// on a download the runtime's pipe writes takes over from the bytes on disk
+// (not from a server without ranges, which would send them again);
 // a limit lifted mid-run lets waiting reads go; time held back is not
 // counted by `minSpeed`. Only bounds that hold however loaded the machine
 // are asserted (a limit can only slow a download down); how close to the
@@ -168,6 +169,29 @@ test("DownloadManager.setRateLimit() on a download the runtime's pipe writes ask
   // The 2 MiB after the limit took at least what the limit asks.
   const elapsed = performance.now() - pace.start;
   assert.ok(elapsed >= (2 * MiB - CREDIT - READ) * 1000 / rate);
+  await assertFileHolds(dir.join("a"), body);
+});
+
+test("DownloadManager.setRateLimit() on a download the runtime's pipe writes from a server without ranges keeps its bytes", async () => {
+  const body = patternBytes(3 * MiB, 8);
+  // An ETag and a length, but no ranges: asked again from 1 MiB, it would
+  // send the whole file, and the MiB on disk would be thrown away. Sent
+  // slowly: the pipe is still writing when the limit comes.
+  await using server = await serve(body, {
+    ranges: false,
+    faults: [{ pace: 2 * MiB }],
+  });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, FAST);
+  const download = manager.download(server.url()) as Download;
+  await new Promise<void>((resolve) =>
+    download.addEventListener("progress", ({ current }) => {
+      if (current >= MiB) resolve();
+    })
+  );
+  manager.setRateLimit(2 * MiB);
+  await manager.wait();
+  assert.deepEqual(server.log.ranges, [null]);
   await assertFileHolds(dir.join("a"), body);
 });
 

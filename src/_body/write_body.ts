@@ -38,6 +38,12 @@ export interface BodyTarget {
   received: (bytes: number) => void;
   /** The bandwidth limits: while one holds, the pipe is not used. */
   throttle: Throttle;
+  /**
+   * Whether the server serves ranges: a limit set while the pipe writes
+   * then stops it, for a paced request of the rest (else the rest would
+   * come from byte 0, and the pipe goes on to the end).
+   */
+  ranged: boolean;
   /** Pays for bytes read under the bandwidth limits (`Connection.pace`). */
   pace: (bytes: number) => Promise<void>;
   /** Aborts the attempt: how a failure seen outside the read stops it. */
@@ -182,10 +188,12 @@ async function pipe(
     (error) => target.abort.abort(error),
   );
   // A limit set meanwhile: the next attempt, paced, resumes from the bytes
-  // on disk (a file that cannot be resumed keeps its pace to its end).
-  const unwatch = partial.validator !== undefined && total !== undefined
-    ? target.throttle.onLimited(() => target.abort.abort(new Rerun()))
-    : undefined;
+  // on disk (a file that cannot be resumed, for want of a validator, a
+  // length or ranges, keeps its pace to its end).
+  const unwatch =
+    target.ranged && partial.validator !== undefined && total !== undefined
+      ? target.throttle.onLimited(() => target.abort.abort(new Rerun()))
+      : undefined;
   let failure: { error: unknown } | undefined;
   try {
     await (file as Required<FileWriter>).pipe(

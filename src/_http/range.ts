@@ -79,6 +79,15 @@ export function revalidatorOf(headers: Headers): string | undefined {
     : lastModified;
 }
 
+/**
+ * Whether `response` shows that its server serves ranges: a 206, or
+ * `Accept-Ranges: bytes`.
+ */
+export function servesRanges(response: Response): boolean {
+  return response.status === 206 ||
+    /\bbytes\b/i.test(response.headers.get("accept-ranges") ?? "");
+}
+
 /** A parsed `Content-Range`. */
 export interface ContentRange {
   /** The first byte sent, or `undefined` for a 416's `bytes *\/<total>`. */

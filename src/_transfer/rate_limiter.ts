@@ -32,8 +32,12 @@ export function creditOf(rate: number): number {
 /** A shared bandwidth limit (see the module comment). */
 export class RateLimiter {
   #rate: number;
-  // When the bytes taken so far are paid for (performance.now() time).
+  // When the bytes taken so far are paid for (performance.now() time), and
+  // how many were taken in all: a read waits for its own place in the
+  // schedule (its end less what was taken after it), not for the end,
+  // which the others push on while it sleeps.
   #paidUntil = -Infinity;
+  #taken = 0;
   // Wakes the connections waiting now (the limit changed), and who hears a
   // limit appear. Made when first needed: every download has a limiter of
   // its own, and most never have a limit.
@@ -95,9 +99,12 @@ export class RateLimiter {
     const start = performance.now();
     this.#paidUntil = Math.max(this.#paidUntil, start) +
       bytes * 1000 / this.#rate;
+    const mine = this.#taken += bytes;
     for (;;) {
-      // Up to the credit may be read ahead of the schedule.
-      const wait = this.#paidUntil - creditOf(this.#rate) * 1000 / this.#rate -
+      // Its place: where the schedule was once these bytes were taken, at
+      // the rate now. Up to the credit may be read ahead of it.
+      const wait = this.#paidUntil -
+        (this.#taken - mine + creditOf(this.#rate)) * 1000 / this.#rate -
         performance.now();
       if (wait <= 0 || !this.limited) break;
       await this.#nap(wait, signal);

@@ -10,6 +10,7 @@
 // changes under it, the download starts over with one connection.
 
 import { contentEncoding } from "../_body/content_decoding.ts";
+import { servesRanges } from "../_http/range.ts";
 import { withRetries } from "./attempts.ts";
 import { type Ramp, rampFor } from "./ramp.ts";
 import { attempt, restart, singleStream } from "./single_stream.ts";
@@ -47,10 +48,9 @@ export const segmented: TransferStrategy = {
 };
 
 /** Whether `response` shows the server serves ranges of this file. */
-function servesRanges(transfer: Transfer, response: Response): boolean {
+function servesRangesOf(transfer: Transfer, response: Response): boolean {
   const { partial } = transfer;
-  return (response.status === 206 ||
-    /\bbytes\b/i.test(response.headers.get("accept-ranges") ?? "")) &&
+  return servesRanges(response) &&
     partial.validator !== undefined && partial.total !== undefined &&
     contentEncoding(response.headers) === undefined;
 }
@@ -93,7 +93,7 @@ async function firstConnection(
       const { offset, total } = transfer.partial;
       // One connection is all it may have (the host's budget): no split.
       if (transfer.maxConnections < 2) return;
-      if (!servesRanges(transfer, response)) return;
+      if (!servesRangesOf(transfer, response)) return;
       if ((total as number) - offset < 2 * MIN_PIECE) return;
       if (connections === "auto") {
         ramp = rampFor(transfer.source, transfer.maxConnections, ms);

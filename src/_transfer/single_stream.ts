@@ -16,6 +16,7 @@ import {
   rangeHeaders,
   rangeValidatorOf,
   revalidatorOf,
+  servesRanges,
 } from "../_http/range.ts";
 import { contentEncoding } from "../_body/content_decoding.ts";
 import { request } from "../_http/request.ts";
@@ -164,6 +165,7 @@ export async function attempt(
       idleTimeout: options.idleTimeout,
       received: (bytes) => connection.received(bytes),
       throttle: transfer.throttle,
+      ranged: servesRanges(response),
       pace: (bytes) => connection.pace(bytes),
       abort,
       readError: (error) => failureOf(url, error, abort.signal),

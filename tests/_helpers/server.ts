@@ -231,6 +231,11 @@ export interface FileRouteOptions {
   faultFor?: (request: RequestInfo) => Fault | undefined;
   /** Answer 503 to a request while this many answers are being sent. */
   maxActive?: number;
+  /**
+   * `false`: a server that serves no ranges (no `Accept-Ranges`, a 200 with
+   * the whole body to every Range request).
+   */
+  ranges?: boolean;
 }
 
 /** What a {@linkcode fileRoute} sent, per request. */
@@ -344,9 +349,10 @@ export function fileRoute(
       response.writeHead(fault.status, headers).end("try later");
       return;
     }
-    const headers: Record<string, string | number> = {
-      "accept-ranges": "bytes",
-    };
+    const ranges = options.ranges !== false;
+    const headers: Record<string, string | number> = ranges
+      ? { "accept-ranges": "bytes" }
+      : {};
     if (etag !== undefined) headers.etag = etag;
     if (lastModified !== undefined) headers["last-modified"] = lastModified;
     // RFC 9110 §13.2.2: If-None-Match first; If-Modified-Since without it.
@@ -364,7 +370,7 @@ export function fileRoute(
     let start = 0;
     let end = body.byteLength; // one past the last byte sent
     if (
-      match !== null && validatorOk && !fault.ignoreRange &&
+      match !== null && validatorOk && !fault.ignoreRange && ranges &&
       Number(match[1]) >= body.byteLength
     ) {
       // Nothing left to send: the client has the whole file.
@@ -372,7 +378,7 @@ export function fileRoute(
       response.writeHead(416, headers).end();
       return;
     }
-    if (match !== null && validatorOk && !fault.ignoreRange) {
+    if (match !== null && validatorOk && !fault.ignoreRange && ranges) {
       start = Number(match[1]);
       end = match[2] === "" || match[2] === undefined || fault.openEnded
         ? body.byteLength

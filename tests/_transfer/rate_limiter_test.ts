@@ -155,3 +155,23 @@ test("Throttle is limited while any of its limits is, and pays each", async () =
   await throttle.take(50 * 1024, signal);
   assert.ok(performance.now() - start >= (50 * 1000) / 1024 - EARLY);
 });
+
+test("RateLimiter lets a waiting read go at its own place, not after the reads taken after it", async () => {
+  const rate = 1024 * 1024;
+  const limiter = new RateLimiter(rate);
+  const signal = new AbortController().signal;
+  await limiter.take(CREDIT, signal);
+  // A read of ~4 ms, then, while it waits, another connection's of 100 s:
+  // the first goes at its own place in the schedule, not at its end.
+  const order: string[] = [];
+  const small = limiter.take(4 * 1024, signal).then(() => order.push("small"));
+  const stop = new AbortController();
+  const big = limiter.take(100 * rate, stop.signal).then(
+    () => order.push("big"),
+    () => order.push("big stopped"),
+  );
+  await small;
+  stop.abort();
+  await big;
+  assert.deepEqual(order, ["small", "big stopped"]);
+});
