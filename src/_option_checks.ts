@@ -1,7 +1,23 @@
 // Checks of option values, shared by every options object: each returns
 // the value if it is in range, else throws a `RangeError` (a `TypeError` for
-// a wrong type) whose message starts with `context` (`Cannot download
-// "<url>"`, `Cannot create DownloadManager`) and names the option.
+// a wrong type: a number given as a string, "5M") whose message starts with
+// `context` (`Cannot download "<url>"`, `Cannot create DownloadManager`) and
+// names the option.
+
+/**
+ * The error for `value`, not what `rule` says: a `TypeError` when it is not
+ * a number at all, else a `RangeError`.
+ */
+export function outOfRange(
+  context: string,
+  rule: string,
+  value: unknown,
+): TypeError | RangeError {
+  const message = `${context}: ${rule}, got ${String(value)}`;
+  return typeof value === "number"
+    ? new RangeError(message)
+    : new TypeError(message);
+}
 
 /**
  * A bandwidth limit, checked: a positive number of bytes per second, or
@@ -11,8 +27,10 @@
 export function rateOf(value: number | undefined, context: string): number {
   const rate = value ?? Infinity;
   if (typeof rate !== "number" || !(rate > 0)) {
-    throw new RangeError(
-      `${context}: rateLimit must be a positive number of bytes per second or Infinity, got ${value}`,
+    throw outOfRange(
+      context,
+      "rateLimit must be a positive number of bytes per second or Infinity",
+      value,
     );
   }
   return rate;
@@ -21,8 +39,10 @@ export function rateOf(value: number | undefined, context: string): number {
 /** A minimum speed: 0 or more bytes per second, finite. */
 export function speedOf(context: string, value: number): number {
   if (typeof value !== "number" || !(value >= 0) || value === Infinity) {
-    throw new RangeError(
-      `${context}: minSpeed must be 0 or more bytes per second, got ${value}`,
+    throw outOfRange(
+      context,
+      "minSpeed must be 0 or more bytes per second",
+      value,
     );
   }
   return value;
@@ -31,8 +51,10 @@ export function speedOf(context: string, value: number): number {
 /** A whole number of 0 or more. */
 export function count(context: string, name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(
-      `${context}: ${name} must be a whole number of 0 or more, got ${value}`,
+    throw outOfRange(
+      context,
+      `${name} must be a whole number of 0 or more`,
+      value,
     );
   }
   return value;
@@ -41,9 +63,7 @@ export function count(context: string, name: string, value: number): number {
 /** 0 or more milliseconds (`Infinity` too). */
 export function duration(context: string, name: string, value: number): number {
   if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
-    throw new RangeError(
-      `${context}: ${name} must be 0 or more milliseconds, got ${value}`,
-    );
+    throw outOfRange(context, `${name} must be 0 or more milliseconds`, value);
   }
   return value;
 }
@@ -51,8 +71,10 @@ export function duration(context: string, name: string, value: number): number {
 /** More than 0 milliseconds. */
 export function positive(context: string, name: string, value: number): number {
   if (typeof value !== "number" || !(value > 0)) {
-    throw new RangeError(
-      `${context}: ${name} must be more than 0 milliseconds, got ${value}`,
+    throw outOfRange(
+      context,
+      `${name} must be more than 0 milliseconds`,
+      value,
     );
   }
   return value;
@@ -75,8 +97,10 @@ export function countOrInfinity(
   value: number,
 ): number {
   if (!(Number.isSafeInteger(value) || value === Infinity) || value < 1) {
-    throw new RangeError(
-      `${context}: ${name} must be a positive integer or Infinity, got ${value}`,
+    throw outOfRange(
+      context,
+      `${name} must be a positive integer or Infinity`,
+      value,
     );
   }
   return value;

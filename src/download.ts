@@ -150,7 +150,8 @@ export class Download extends DownloadStatus {
    * or `cookie` header.
    * @param dest The path of the file to create. Its directory must exist.
    * @param options See {@linkcode DownloadOptions}. Out-of-range numbers
-   * throw a `RangeError`; a malformed digest or header a `TypeError`.
+   * throw a `RangeError`; a number option given no number (`"5M"`), a
+   * malformed digest or header a `TypeError`.
    */
   constructor(
     url: string | URL | readonly (string | URL)[],

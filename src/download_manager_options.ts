@@ -19,7 +19,7 @@ import {
   type RequestHeaders,
   type TransferOptions,
 } from "./transfer_options.ts";
-import { countOrInfinity, rateOf } from "./_option_checks.ts";
+import { countOrInfinity, duration, rateOf } from "./_option_checks.ts";
 import { maxAgeOf } from "./_revalidation.ts";
 
 /**
@@ -244,11 +244,7 @@ export function resolveManagerOptions(
     DEFAULTS.maxConnectionsPerHost;
   const revalidate = givenRevalidate ?? DEFAULTS.revalidate;
   countOrInfinity(CONTEXT, "concurrency", concurrency);
-  if (typeof leftoverMaxAge !== "number" || !(leftoverMaxAge >= 0)) {
-    throw new RangeError(
-      `${CONTEXT}: leftoverMaxAge must be 0 or more milliseconds, got ${leftoverMaxAge}`,
-    );
-  }
+  duration(CONTEXT, "leftoverMaxAge", leftoverMaxAge);
   countOrInfinity(CONTEXT, "maxConnectionsPerHost", maxConnectionsPerHost);
   maxAgeOf(revalidate, CONTEXT);
   // Every download's defaults: a bad one is the manager's, not each one's.

@@ -6,7 +6,14 @@
  * @module
  */
 
-import { count, duration, flag, positive, speedOf } from "./_option_checks.ts";
+import {
+  count,
+  duration,
+  flag,
+  outOfRange,
+  positive,
+  speedOf,
+} from "./_option_checks.ts";
 
 /**
  * Request headers: a `Headers`, a record of names to values, or name-value
@@ -318,6 +325,7 @@ function connectionsOf(
     value !== "auto" &&
     !(Number.isSafeInteger(value) && value >= 1 && value <= MAX_CONNECTIONS)
   ) {
+    // A string other than "auto" too: the option takes one.
     throw new RangeError(
       `${context}: connections must be "auto" or a whole number from 1 to ${MAX_CONNECTIONS}, got ${value}`,
     );
@@ -377,7 +385,7 @@ export function mergeHeaders(
 /**
  * Fills in the defaults, taking each field from `options`, else `defaults`.
  * Throws a `RangeError` for an out-of-range value, a `TypeError` for bad
- * headers.
+ * headers or a number option given no number.
  */
 export function resolveTransferOptions(
   url: string,
@@ -407,8 +415,10 @@ function resolveIn(
   const given = options.chunkSize ?? defaults.chunkSize;
   const chunkSize = given ?? DEFAULTS.chunkSize;
   if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
-    throw new RangeError(
-      `${context}: chunkSize must be a positive integer, got ${chunkSize}`,
+    throw outOfRange(
+      context,
+      "chunkSize must be a positive integer",
+      chunkSize,
     );
   }
   const headers = mergeHeaders(defaults.headers, options.headers);

@@ -17,13 +17,49 @@ test("rateOf() takes a positive number or Infinity, undefined as Infinity, and t
   assert.equal(rateOf(undefined, "X"), Infinity);
   assert.equal(rateOf(Infinity, "X"), Infinity);
   assert.equal(rateOf(0.5, "X"), 0.5);
-  for (const rate of [0, -1, NaN, "5M"]) {
+  for (const rate of [0, -1, NaN]) {
     assert.throws(
-      () => rateOf(rate as number, "Cannot download x"),
+      () => rateOf(rate, "Cannot download x"),
       new RangeError(
         `Cannot download x: rateLimit must be a positive number of bytes per second or Infinity, got ${rate}`,
       ),
     );
+  }
+});
+
+test("every number check throws a TypeError, with the same message, for a value that is no number", () => {
+  const rule = (text: string) => `X: ${text}, got 5M`;
+  const given = "5M" as unknown as number;
+  const checks: [() => unknown, string][] = [
+    [
+      () => rateOf(given, "X"),
+      rule(
+        "rateLimit must be a positive number of bytes per second or Infinity",
+      ),
+    ],
+    [
+      () => speedOf("X", given),
+      rule("minSpeed must be 0 or more bytes per second"),
+    ],
+    [
+      () => count("X", "retries", given),
+      rule("retries must be a whole number of 0 or more"),
+    ],
+    [
+      () => duration("X", "idleTimeout", given),
+      rule("idleTimeout must be 0 or more milliseconds"),
+    ],
+    [
+      () => positive("X", "minSpeedWindow", given),
+      rule("minSpeedWindow must be more than 0 milliseconds"),
+    ],
+    [
+      () => countOrInfinity("X", "concurrency", given),
+      rule("concurrency must be a positive integer or Infinity"),
+    ],
+  ];
+  for (const [check, message] of checks) {
+    assert.throws(check, { name: "TypeError", message });
   }
 });
 

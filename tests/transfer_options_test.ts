@@ -217,10 +217,10 @@ test("resolveTransferOptions() throws a RangeError when connections is not auto 
   }
 });
 
-test("resolveTransferOptions() throws a RangeError when minSpeed is negative, infinite or not a number", () => {
+test("resolveTransferOptions() throws a RangeError when minSpeed is negative, infinite or not a number, a TypeError when no number", () => {
   for (const minSpeed of [-1, Infinity, NaN, "1"]) {
     assertThrows(
-      RangeError,
+      typeof minSpeed === "number" ? RangeError : TypeError,
       { minSpeed: minSpeed as number },
       undefined,
       `Cannot download "${URL}": minSpeed must be 0 or more bytes per second, got ${minSpeed}`,
