@@ -96,8 +96,9 @@ export interface DownloadManagerOptions extends TransferOptions {
    * over all their connections: one limit they share (not each download's
    * own; give that per download to {@linkcode DownloadManager.download}).
    * Change it while they run with {@linkcode DownloadManager.setRateLimit}.
-   * `Infinity` (or unset) is no limit. As a download's own, it runs ahead
-   * by one read and a credit of 256 KiB (or 5 ms at the limit) at most (see
+   * `Infinity` (or unset) is no limit. As a download's own, it is read a
+   * tenth of a second's bytes at a time, and runs ahead by one read per
+   * connection and a credit of one read (or 5 ms at the limit) at most (see
    * {@linkcode TransferOptions.rateLimit}).
    *
    * @default {Infinity}

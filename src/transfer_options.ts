@@ -178,12 +178,15 @@ export interface TransferOptions {
   connections?: number | "auto" | undefined;
   /**
    * The most bytes per second this download reads, over all its
-   * connections: after each read it waits until the limit has room for the
-   * bytes read, so it runs ahead of the limit by one read and a credit at
-   * most: 256 KiB, or 5 ms at the limit when that is more (1 MiB at
-   * 200 MiB/s: a timer's lateness must not hold a high limit back). The
-   * credit refills while nothing is read: the first 256 KiB (or 5 ms) go at
-   * once, as do the first after a pause or a stalled server.
+   * connections: a read takes what the limit allows in a tenth of a second
+   * (1 KiB at least, 256 KiB at most), written and reported once the limit
+   * has room for it (unless `chunkSize` is given: writes of that size), so
+   * progress comes about ten times a second however low the limit. It runs
+   * ahead of the limit by one read per connection and a credit at most: one
+   * such read, or 5 ms at the limit when that is more (1 MiB at 200 MiB/s:
+   * a timer's lateness must not hold a high limit back). The credit refills
+   * while nothing is read: it goes at once after a pause or a stalled
+   * server.
    * `Infinity` (or unset) is no limit, and the body then goes through the
    * runtime's pipe where it can. A manager's `rateLimit` is one limit
    * shared by all its downloads (see {@linkcode DownloadManager.setRateLimit}).

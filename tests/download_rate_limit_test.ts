@@ -1,5 +1,7 @@
 // Bandwidth limits, against a local server: a download never runs ahead of
-// its limit (by more than the credit of one chunk and the reads in flight),
+// its limit (by more than the credit and one read per connection, each a
+// tenth of a second at the limit), and its bytes reach the file, and are
+// reported, a read at a time,
 // alone, over several connections, or sharing a manager's limit; a limit set
 // on a download the runtime's pipe writes takes over from the bytes on disk
 // (not from a server without ranges, which would send them again);
@@ -17,7 +19,7 @@ import {
   type DownloadOptions,
   type DownloadProgressEvent,
 } from "../mod.ts";
-import { CREDIT } from "../src/_transfer/rate_limiter.ts";
+import { creditOf, pacedReadOf } from "../src/_transfer/rate_limiter.ts";
 import {
   deferred,
   type FileRouteOptions,
@@ -31,8 +33,14 @@ import { assertFileHolds } from "./_helpers/file_bytes.ts";
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const FAST: DownloadOptions = { backoffBase: 1, backoffCap: 5 };
-/** The most one connection reads before it pays: a staging buffer. */
-const READ = 256 * KiB;
+
+/**
+ * The most bytes on disk not yet paid for under `rate`: the credit, and a
+ * read of each of `connections`.
+ */
+function unpaid(rate: number, connections: number): number {
+  return creditOf(rate) + connections * pacedReadOf(rate);
+}
 
 function serve(
   body: Uint8Array,
@@ -63,8 +71,8 @@ function watchPace(
       current.set(download, event.current);
       const bytes = [...current.values()].reduce((sum, n) => sum + n, 0) -
         already;
-      const allowed = rate * (performance.now() - start) / 1000 + CREDIT +
-        connections * READ;
+      const allowed = rate * (performance.now() - start) / 1000 +
+        unpaid(rate, connections);
       looks++;
       if (bytes > allowed) ahead.push(`${bytes} on disk, ${allowed} allowed`);
     });
@@ -94,10 +102,64 @@ test("Download with rateLimit never runs ahead of its limit, and its bytes are w
   pace.check();
   // What the limit made it wait, at least: all but the credit and a read.
   assert.ok(
-    elapsed >= (body.byteLength - CREDIT - READ) * 1000 / rate,
+    elapsed >= (body.byteLength - unpaid(rate, 1)) * 1000 / rate,
     `${elapsed} ms`,
   );
   await assertFileHolds(dir.join("f"), body);
+});
+
+test("Download with a low rateLimit writes and reports its bytes a tenth of a second's worth at a time", async () => {
+  // Less than a chunk of 256 KiB more than the credit: gathered into
+  // chunks, it came in two reports, the first after a second.
+  const body = patternBytes(300 * KiB, 9);
+  await using server = await serve(body);
+  await using dir = await tempDir();
+  const rate = 200 * KiB;
+  const download = new Download(server.url(), dir.join("f"), {
+    ...FAST,
+    rateLimit: rate,
+  });
+  const steps: number[] = [];
+  let last = 0;
+  download.addEventListener("progress", ({ current }) => {
+    if (current > last) steps.push(current - last);
+    last = current;
+  });
+  download.start();
+  await download.wait();
+  // Each report a read of 20 KiB at most: 15 of them at least.
+  const read = pacedReadOf(rate);
+  assert.equal(read, 20 * KiB);
+  assert.deepEqual(steps.filter((step) => step > read), []);
+  assert.ok(steps.length >= body.byteLength / read, `${steps.length}`);
+  await assertFileHolds(dir.join("f"), body);
+});
+
+test("Download with a low rateLimit and 8 connections starts with no more than the credit and a read of each", async () => {
+  const body = patternBytes(4 * MiB, 10);
+  await using server = await serve(body);
+  await using dir = await tempDir();
+  const rate = 64 * KiB;
+  const download = new Download(server.url(), dir.join("f"), {
+    ...FAST,
+    rateLimit: rate,
+    connections: 8,
+  });
+  // The bound over the first second: 64 KiB, and 6.4 KiB for the credit
+  // and each connection's read (each of one chunk, it was 2.3 MiB).
+  const pace = watchPace([download], rate, 8);
+  download.addEventListener("progress", ({ current }) => {
+    if (current >= 128 * KiB) download.cancel();
+  });
+  download.start();
+  await assert.rejects(download.wait());
+  assert.equal(download.state, "canceled");
+  pace.check();
+  // It did go over several connections.
+  const parts = server.log.ranges.filter((r) =>
+    /^bytes=\d+-\d+$/.test(r ?? "")
+  );
+  assert.ok(parts.length > 1, `${parts.length} parts`);
 });
 
 test("Download with rateLimit and 4 connections holds all of them under the one limit", async () => {
@@ -115,7 +177,7 @@ test("Download with rateLimit and 4 connections holds all of them under the one 
   await download.wait();
   const elapsed = performance.now() - pace.start;
   pace.check();
-  assert.ok(elapsed >= (body.byteLength - CREDIT - 4 * READ) * 1000 / rate);
+  assert.ok(elapsed >= (body.byteLength - unpaid(rate, 4)) * 1000 / rate);
   // The parts came over four connections.
   const parts = server.log.ranges.filter((r) =>
     /^bytes=\d+-\d+$/.test(r ?? "")
@@ -138,7 +200,7 @@ test("DownloadManager's rateLimit is one limit shared by its downloads, not each
   const elapsed = performance.now() - pace.start;
   pace.check();
   // Four files of 1 MiB at 2 MiB/s together: about 2 s, not 0.5 s.
-  assert.ok(elapsed >= (4 * MiB - CREDIT - 4 * READ) * 1000 / rate);
+  assert.ok(elapsed >= (4 * MiB - unpaid(rate, 4)) * 1000 / rate);
   for (const name of ["a", "b", "c", "d"]) {
     await assertFileHolds(dir.join(name), body);
   }
@@ -168,7 +230,7 @@ test("DownloadManager.setRateLimit() on a download the runtime's pipe writes ask
   assert.deepEqual(server.log.ranges, [null, `bytes=${MiB}-`]);
   // The 2 MiB after the limit took at least what the limit asks.
   const elapsed = performance.now() - pace.start;
-  assert.ok(elapsed >= (2 * MiB - CREDIT - READ) * 1000 / rate);
+  assert.ok(elapsed >= (2 * MiB - unpaid(rate, 1)) * 1000 / rate);
   await assertFileHolds(dir.join("a"), body);
 });
 

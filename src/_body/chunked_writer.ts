@@ -8,9 +8,29 @@
 // way, a failed read drops the staged bytes, so what ends up in the file, and
 // where a retry resumes, does not depend on the reader. The staging buffer is
 // allocated on first need, no larger than the body.
+//
+// Under a bandwidth limit (`Pacing`), a read takes no more than the limit
+// allows in a fraction of a second, and once it is paid for its bytes are
+// written, not gathered into a full chunk (unless the caller asked for
+// exact writes): at 50 KiB/s a chunk of 256 KiB would reach the file, and
+// be reported, every 5 s.
 
 import type { FileWriter } from "../_runtime/fs.ts";
 import { cancelOnAbort } from "./cancel_on_abort.ts";
+
+/** How a bandwidth limit shapes the reads and writes of `pipeFrom`. */
+export interface Pacing {
+  /**
+   * The most bytes the next read may take, `most` at most (the limits'
+   * share of a fraction of a second: `Throttle.readSize`).
+   */
+  readSize(most: number): number;
+  /**
+   * Whether a read paid for (its `onRead` returned a promise) is written at
+   * once; else its bytes are gathered into a full chunk (exact writes).
+   */
+  writePaced: boolean;
+}
 
 /** Splits or joins chunks into fixed-size writes. */
 export class ChunkedWriter {
@@ -18,6 +38,7 @@ export class ChunkedWriter {
   #chunkSize: number;
   #expected: number | undefined;
   #onWrite: (written: number) => void;
+  #pacing: Pacing | undefined;
   #buffer: Uint8Array | undefined;
   #buffered = 0;
   #written = 0;
@@ -27,17 +48,21 @@ export class ChunkedWriter {
    * @param chunkSize Bytes per write.
    * @param expected The body's expected length, if known: bounds the staging buffer.
    * @param onWrite Called with the total bytes written after each write.
+   * @param pacing How a bandwidth limit shapes `pipeFrom`'s reads and
+   * writes (none: reads of up to a chunk, written in full chunks).
    */
   constructor(
     file: FileWriter,
     chunkSize: number,
     expected: number | undefined,
     onWrite: (written: number) => void,
+    pacing?: Pacing,
   ) {
     this.#file = file;
     this.#chunkSize = chunkSize;
     this.#expected = expected;
     this.#onWrite = onWrite;
+    this.#pacing = pacing;
   }
 
   /** Bytes written to the file so far. */
@@ -66,11 +91,12 @@ export class ChunkedWriter {
    * Reads `body` to its end, writing every full `chunkSize`; then
    * {@linkcode ChunkedWriter.flush} writes the rest. `onRead` sees each
    * read's bytes before they count (it may throw to refuse them, and the
-   * next read waits for the promise it may return: a bandwidth limit);
-   * `readError` maps a failed read to the error to throw. After a failed
-   * read, bytes staged but not written are dropped, whichever the reader (a
-   * BYOB read takes the buffer with it; the chunks of another stream are
-   * dropped to match): only `written` bytes are in the file, and `flush()`
+   * next read waits for the promise it may return: a bandwidth limit, whose
+   * reads are as large as `Pacing.readSize` says, and written once paid
+   * for with `Pacing.writePaced`); `readError` maps a failed read to the
+   * error to throw. After a failed read, bytes staged but not written are
+   * dropped, whichever the reader (a BYOB read takes the buffer with it;
+   * the chunks of another stream are dropped to match): only `written` bytes are in the file, and `flush()`
    * writes nothing more. The write in flight has ended before this settles,
    * so nothing is written (or reported) after it has. Aborting `signal`
    * fails the read under way (as `readError(signal.reason)`), even where
@@ -116,11 +142,18 @@ export class ChunkedWriter {
             this.#buffered = 0;
             throw readError(signal.reason);
           }
-          const slice = value.subarray(0, this.#chunkSize - this.#buffered);
+          const slice = value.subarray(
+            0,
+            this.#readSize(this.#chunkSize - this.#buffered),
+          );
           value = value.subarray(slice.byteLength);
           const paced = onRead(slice);
           if (paced !== undefined) await paced;
+          // One write at most: a full chunk, or what a paid read staged.
           await this.push(slice);
+          if (paced !== undefined && this.#pacing?.writePaced) {
+            await this.flush();
+          }
         }
       }
     }
@@ -131,8 +164,13 @@ export class ChunkedWriter {
       for (;;) {
         let result;
         try {
+          const room = this.#room();
           result = await reader.read(
-            new Uint8Array(this.#room(), this.#buffered),
+            new Uint8Array(
+              room,
+              this.#buffered,
+              this.#readSize(room.byteLength - this.#buffered),
+            ),
           );
           signal.throwIfAborted(); // a read the abort ended
         } catch (error) {
@@ -143,24 +181,33 @@ export class ChunkedWriter {
           throw readError(error);
         }
         const { done, value } = result;
+        let paid = false;
         if (value !== undefined) {
           // The read took over the buffer's memory (a transfer): keep its new owner.
           this.#buffer = new Uint8Array(value.buffer);
           if (value.byteLength > 0) {
             const paced = onRead(value);
-            if (paced !== undefined) await paced;
+            if (paced !== undefined) {
+              await paced;
+              paid = this.#pacing?.writePaced === true;
+            }
           }
           this.#buffered += value.byteLength;
         }
-        if (this.#buffered === this.#chunkSize) {
+        if (this.#buffered === this.#chunkSize || paid) {
           const full = this.#buffer as Uint8Array;
           const failed = await inFlight;
           if (failed !== undefined) throw failed.error;
-          inFlight = this.#write(full).then(
+          // A full chunk is the whole buffer; a paid read's may be less.
+          inFlight = this.#write(
+            this.#buffered === full.byteLength
+              ? full
+              : full.subarray(0, this.#buffered),
+          ).then(
             () => undefined,
             (error) => ({ error }),
           );
-          this.#buffer = spare ?? new Uint8Array(this.#chunkSize);
+          this.#buffer = spare ?? new Uint8Array(full.byteLength);
           this.#buffered = 0;
           spare = full;
         }
@@ -175,6 +222,11 @@ export class ChunkedWriter {
     }
     const failed = await inFlight;
     if (failed !== undefined) throw failed.error;
+  }
+
+  /** The most bytes the next read may take: `most`, or less if paced. */
+  #readSize(most: number): number {
+    return this.#pacing === undefined ? most : this.#pacing.readSize(most);
   }
 
   /** Writes what is staged (the short last write). */

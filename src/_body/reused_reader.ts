@@ -40,8 +40,12 @@ export interface ReusedReader {
    * runtime made); else they are the stream's own, as it made them.
    */
   readonly reusesBuffer: boolean;
-  /** The next chunk, valid until the next call. */
-  read(): Promise<ReadResult>;
+  /**
+   * The next chunk, valid until the next call: of `most` bytes at most
+   * where the reader reads into its buffer (`READ_SIZE` at most); the
+   * stream's own chunks come as they were made.
+   */
+  read(most?: number): Promise<ReadResult>;
   /** Cancels the body (see `ReadableStreamDefaultReader.cancel`). */
   cancel(reason?: unknown): Promise<void>;
 }
@@ -67,8 +71,11 @@ export function reusedReader(
   let buffer: ArrayBuffer | undefined;
   return {
     reusesBuffer: true,
-    async read(): Promise<ReadResult> {
-      const view = new Uint8Array(buffer ?? new ArrayBuffer(READ_SIZE));
+    async read(most?: number): Promise<ReadResult> {
+      const memory = buffer ?? new ArrayBuffer(READ_SIZE);
+      const view = most === undefined || most >= READ_SIZE
+        ? new Uint8Array(memory)
+        : new Uint8Array(memory, 0, most);
       // The read takes the buffer (a transfer); a failed read never gives
       // it back, so the next read starts a new one.
       buffer = undefined;

@@ -132,6 +132,12 @@ async function writeChunks(
     target.chunkSize,
     total === undefined ? undefined : total - offset,
     (written) => target.report(offset + written, total),
+    // Under a limit, reads of a fraction of a second's bytes, each written
+    // once paid for (unless the caller asked for exact writes).
+    {
+      readSize: (most) => throttle.readSize(most),
+      writePaced: !target.exactWrites,
+    },
   );
   let received = offset;
   try {

@@ -12,6 +12,11 @@
 // 1.96 s against 2.22 s; with 20 MiB/s per connection, 2.33 s against
 // 2.37 s).
 //
+// Under a bandwidth limit, reads are not gathered, and a read (a chunk
+// Node's `fetch` made, or Bun's) is written, and paid for, in writes of the
+// sink's `writeSize`: a fraction of a second's bytes at the limit, so the
+// bytes reach the file, and progress is told, steadily.
+//
 // Once the part's signal aborts (a pause or a cancel, maybe from a progress
 // listener told of a write), nothing more is written: only the write under
 // way lands, though a read held several writes' bytes (Bun's reads hand over
@@ -36,6 +41,11 @@ export interface PartSink {
   room(): number;
   /** Told of each write once it has landed; may hold the next (a limit). */
   wrote(bytes: number): Promise<void>;
+  /**
+   * The most bytes one write may take now (`MAX_WRITE`, or less under a
+   * limit); `MAX_WRITE` without it.
+   */
+  writeSize?(): number;
 }
 
 /** Writes one part's reads; see the module comment. */
@@ -129,15 +139,16 @@ export class PartWriter {
 
   /**
    * Writes `value` up to the part's room, measured again for each slice of
-   * at most `MAX_WRITE`: a wait for the rate limit may have let another
-   * connection take the part's rest. Throws the signal's reason, writing
+   * at most `MAX_WRITE` (or the sink's `writeSize`): a wait for the rate
+   * limit may have let another connection take the part's rest. Throws the signal's reason, writing
    * nothing more, once it has aborted.
    */
   async #put(value: Uint8Array): Promise<void> {
     let room: number;
     while (value.byteLength > 0 && (room = this.#sink.room()) > 0) {
       this.#signal.throwIfAborted();
-      const bytes = value.subarray(0, Math.min(room, MAX_WRITE));
+      const most = this.#sink.writeSize?.() ?? MAX_WRITE;
+      const bytes = value.subarray(0, Math.min(room, most));
       value = value.subarray(bytes.byteLength);
       await this.#file.write(bytes);
       await this.#sink.wrote(bytes.byteLength);

@@ -4,12 +4,17 @@
 // schedule is shared, so four connections under one limit get a quarter of
 // it each, and what one leaves unused the others take. Bytes are never held
 // back: a read is paid for after it (the bytes are in memory already), so
-// the file runs ahead of the limit by at most the last read, and by a
-// credit (`creditOf`) that absorbs timer lateness: a connection woken late
-// reads what it missed, up to that. The credit is one chunk (`CREDIT`), or
-// `CREDIT_TIME` of the limit when that is more: at 200 MiB/s a chunk lasts
-// 1.25 ms, less than a timer's lateness and the writes between two reads,
-// and a limit held to a chunk gave 150 MiB/s.
+// the file runs ahead of the limit by at most the last read of each
+// connection, and by a credit (`creditOf`) that absorbs timer lateness: a
+// connection woken late reads what it missed, up to that. Under a limit a
+// read takes what the limit allows in a tenth of a second (`pacedReadOf`,
+// 1 KiB at least, a chunk at most), so the bytes reach the file, and
+// progress is told, steadily (at 50 KiB/s a chunk of 256 KiB took 5 s),
+// and eight connections at 20 KiB/s start with 36 KiB at once, not 588 KB.
+// The credit is one such read, or `CREDIT_TIME` of the limit when that is
+// more: at 200 MiB/s a chunk lasts 1.25 ms, less than a timer's lateness
+// and the writes between two reads, and a limit held to a chunk gave
+// 150 MiB/s.
 //
 // The limit can change at any time: waiting connections re-plan at once,
 // and what they owe is converted to the new rate. Listeners hear when a
@@ -18,15 +23,44 @@
 
 import { MAX_TIMER_DELAY } from "../_timers.ts";
 
-/** The least bytes the schedule may lag behind the clock: one default chunk. */
+/**
+ * The time one paced read is worth at its limit, in milliseconds: under a
+ * limit a read takes no more than this share of a second's bytes (see
+ * `pacedReadOf`), so bytes reach the file, and progress is told, about ten
+ * times a second, however low the limit.
+ */
+export const PACED_READ_TIME = 100;
+
+/**
+ * The least bytes a paced read may take: below 10 KiB/s reads are this
+ * size and come less often (once a second at 1 KiB/s), not smaller.
+ */
+export const MIN_PACED_READ = 1024;
+
+/**
+ * The most bytes one read may take under `rate` (bytes per second): what
+ * the limit allows in `PACED_READ_TIME`, or `MIN_PACED_READ`.
+ */
+export function pacedReadOf(rate: number): number {
+  return Math.max(MIN_PACED_READ, Math.floor(rate * PACED_READ_TIME / 1000));
+}
+
+/** The most bytes the schedule may lag behind the clock, but for `CREDIT_TIME`: one default chunk. */
 export const CREDIT = 256 * 1024;
 
 /** The least time the schedule may lag behind the clock, in milliseconds. */
 export const CREDIT_TIME = 5;
 
-/** The bytes the schedule may lag behind the clock under `rate`. */
+/**
+ * The bytes the schedule may lag behind the clock under `rate`: one paced
+ * read (`pacedReadOf`), up to a chunk (`CREDIT`), or `CREDIT_TIME` of the
+ * limit when that is more.
+ */
 export function creditOf(rate: number): number {
-  return Math.max(CREDIT, rate * CREDIT_TIME / 1000);
+  return Math.max(
+    Math.min(CREDIT, pacedReadOf(rate)),
+    rate * CREDIT_TIME / 1000,
+  );
 }
 
 /** A shared bandwidth limit (see the module comment). */
@@ -156,6 +190,18 @@ export class Throttle {
       if (limiter.limited) return true;
     }
     return false;
+  }
+
+  /**
+   * The most bytes the next read may take: `most`, or less while a limit
+   * holds (`pacedReadOf` the lowest). A plain loop: asked at every read.
+   */
+  readSize(most: number): number {
+    let size = most;
+    for (const limiter of this.limiters) {
+      if (limiter.limited) size = Math.min(size, pacedReadOf(limiter.rate));
+    }
+    return size;
   }
 
   /** Pays for `bytes` under every limit; returns the milliseconds waited. */

@@ -16,7 +16,7 @@ import { Paused } from "../_pause.ts";
 import { failureOf } from "../_http/failure.ts";
 import { cancelOnAbort } from "../_body/cancel_on_abort.ts";
 import { contentEncoding, decodedBody } from "../_body/content_decoding.ts";
-import { reusedReader } from "../_body/reused_reader.ts";
+import { READ_SIZE, reusedReader } from "../_body/reused_reader.ts";
 import {
   type ContentRange,
   isOtherVersion,
@@ -31,7 +31,7 @@ import { expectListeners } from "../_listeners.ts";
 import { withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
 import { type Piece, Pieces } from "./pieces.ts";
-import { PartWriter } from "./part_writer.ts";
+import { MAX_WRITE, PartWriter } from "./part_writer.ts";
 import { SourceMismatch } from "./sources.ts";
 import { type SpeedGroup, SpeedMeter } from "./speed_check.ts";
 import { type Ramp, rampFor } from "./ramp.ts";
@@ -474,6 +474,7 @@ export class Workers {
     const file = await partial.writerAt(piece.start + piece.written);
     const writer = new PartWriter(file, {
       room: () => piece.end - piece.start - piece.written,
+      writeSize: () => throttle.readSize(MAX_WRITE),
       wrote: async (bytes) => {
         this.#pieces.wrote(piece, bytes);
         this.#progress();
@@ -484,7 +485,8 @@ export class Workers {
       for (;;) {
         let result;
         try {
-          result = await reader.read();
+          // Under a limit, a fraction of a second's bytes (see PartWriter).
+          result = await reader.read(throttle.readSize(READ_SIZE));
           signal.throwIfAborted(); // a read the abort ended
         } catch (error) {
           throw failureOf(url, error, signal);

@@ -37,8 +37,8 @@ Options:
       --timeout SECONDS  connect and idle timeout (default: ${
   DEFAULTS.connectTimeout / 1000
 } and ${DEFAULTS.idleTimeout / 1000})
-      --limit-rate SIZE  the most bytes per second (500K, 5M), for all the
-                         downloads together, after a first 256 KiB
+      --limit-rate SIZE  the most bytes per second (500K, 5M, at least 1),
+                         for all the downloads together
       --revalidate       ask the server about files already present: "fresh"
                          (304 Not Modified, kept) or "updated" (replaced once
                          the new version is complete); a file downloaded

@@ -305,6 +305,71 @@ for (const byteStream of [true, false]) {
   }
 }
 
+for (const byteStream of [true, false]) {
+  const kind = byteStream ? "a byte stream" : "another stream";
+  test(`ChunkedWriter.pipeFrom() under a limit reads no more than its read size from ${kind}, and writes each read once paid for`, async () => {
+    const body = bytes(0, 1000);
+    for (const writePaced of [true, false]) {
+      const file = fakeFile();
+      const reports: number[] = [];
+      const reads: number[] = [];
+      let paid = 0;
+      const writer = new ChunkedWriter(
+        file,
+        256,
+        1000,
+        (written) => reports.push(written),
+        { readSize: (most) => Math.min(most, 30), writePaced },
+      );
+      await writer.pipeFrom(
+        streamOf(body, 100, byteStream),
+        (read) => {
+          reads.push(read.byteLength);
+          // What is written is paid for first.
+          assert.ok(file.writes.flat().length <= paid);
+          return Promise.resolve().then(() => {
+            paid += read.byteLength;
+          });
+        },
+        (error) => error,
+        NEVER,
+      );
+      await writer.flush();
+      const label = writePaced ? "writes paced" : "exact writes";
+      assert.ok(reads.every((n) => n <= 30), `${label}: ${reads}`);
+      assert.equal(paid, 1000, label);
+      // Each paid read is written at once; exact writes stay whole chunks.
+      assert.deepEqual(
+        file.writes.map((write) => write.length),
+        writePaced ? reads : [256, 256, 256, 232],
+        label,
+      );
+      assert.equal(reports.at(-1), 1000, label);
+      assert.deepEqual(
+        file.writes.flat(),
+        range(0, 1000).map((n) => n & 0xff),
+        label,
+      );
+    }
+  });
+}
+
+test("ChunkedWriter.pipeFrom() with a pacing that holds no limit reads and writes whole chunks", async () => {
+  const file = fakeFile();
+  const writer = new ChunkedWriter(file, 64, undefined, () => {}, {
+    readSize: (most) => most,
+    writePaced: true,
+  });
+  await writer.pipeFrom(
+    streamOf(bytes(0, 200), 200, true),
+    () => undefined, // not paced: no limit holds
+    (error) => error,
+    NEVER,
+  );
+  await writer.flush();
+  assert.deepEqual(file.writes.map((write) => write.length), [64, 64, 64, 8]);
+});
+
 test("ChunkedWriter.pipeFrom() of an empty byte stream writes nothing", async () => {
   const { file, reports, seen } = await pipe(new Uint8Array(), 64, 1, true, 0);
   assert.deepEqual(file.writes, []);

@@ -106,6 +106,22 @@ for (const byteStream of [true, false]) {
   });
 }
 
+test("reusedReader() reads no more than asked into its one buffer", async () => {
+  const body = patternBytes(10_000, 3);
+  const reader = reusedReader(streamOf(body, 10_000, true), true);
+  const sizes: number[] = [];
+  const copies: number[][] = [];
+  for (;;) {
+    const { done, value } = await reader.read(3000);
+    if (done) break;
+    sizes.push(value.byteLength);
+    assert.equal(value.buffer.byteLength, READ_SIZE); // the one buffer
+    copies.push(Array.from(value));
+  }
+  assert.deepEqual(sizes, [3000, 3000, 3000, 1000]);
+  assert.deepEqual(copies.flat(), Array.from(body));
+});
+
 test("reusedReader() reads a fetch body from a local server whole", async () => {
   const body = patternBytes(3 * READ_SIZE + 123);
   await using server = await startServer({

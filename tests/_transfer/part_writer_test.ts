@@ -98,6 +98,15 @@ test("PartWriter writes each read at once when told not to gather (a limit paces
   assert.deepEqual(told.slice(2), [MAX_WRITE, 10]);
 });
 
+test("PartWriter writes a read in slices of the sink's writeSize when it has one (a low limit)", async () => {
+  const { told, sink, writer } = setup(10 * MAX_WRITE);
+  Object.assign(sink, { writeSize: () => 5 * KIB });
+  // A chunk Node's fetch made, of 12 KiB: written, and paid for, 5 KiB at
+  // a time.
+  await writer.take(read(12 * KIB, 1), false);
+  assert.deepEqual(told, [5 * KIB, 5 * KIB, 2 * KIB]);
+});
+
 test("PartWriter writes the part's rest at once, and nothing beyond its room, also after the room was lowered", async () => {
   const { told, sink, writer } = setup(3000);
   await writer.take(read(1000, 1), true);

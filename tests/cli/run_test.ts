@@ -731,7 +731,8 @@ test("dlmanager --limit-rate holds the run under the limit", async () => {
   ]);
   const elapsed = performance.now() - start;
   assert.equal(result.code, 0, JSON.stringify(result));
-  // At 1 MiB/s, all but the first 256 KiB (and a read) wait: 0.9 s or more.
+  // At 1 MiB/s, all but the credit and a read (a tenth of a second each,
+  // 256 KiB each here to spare) wait: 0.9 s or more.
   assert.ok(
     elapsed >= (1_500_000 - 2 * 262_144) / 1_048_576 * 1000,
     `${elapsed} ms`,
