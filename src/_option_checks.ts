@@ -4,6 +4,8 @@
 // `context` (`Cannot download "<url>"`, `Cannot create DownloadManager`) and
 // names the option.
 
+import { MIN_RATE } from "./_transfer/rate_limiter.ts";
+
 /**
  * The error for `value`, not what `rule` says: a `TypeError` when it is not
  * a number at all, else a `RangeError`.
@@ -20,16 +22,16 @@ export function outOfRange(
 }
 
 /**
- * A bandwidth limit, checked: a positive number of bytes per second, or
+ * A bandwidth limit, checked: at least `MIN_RATE` bytes per second, or
  * `Infinity` (also for `undefined`: no limit); else a `RangeError` whose
  * message starts with `context` (e.g. `Cannot download "<url>"`).
  */
 export function rateOf(value: number | undefined, context: string): number {
   const rate = value ?? Infinity;
-  if (typeof rate !== "number" || !(rate > 0)) {
+  if (typeof rate !== "number" || !(rate >= MIN_RATE)) {
     throw outOfRange(
       context,
-      "rateLimit must be a positive number of bytes per second or Infinity",
+      "rateLimit must be at least 1 byte per second, or Infinity",
       value,
     );
   }

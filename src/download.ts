@@ -373,7 +373,8 @@ export class Download extends DownloadStatus {
    * {@linkcode TransferOptions.rateLimit}); `undefined` or `Infinity`
    * lifts it. A manager's shared limit still applies.
    *
-   * @param bytesPerSecond The limit, in bytes per second.
+   * @param bytesPerSecond The limit, in bytes per second: 1 or more (else
+   * a `RangeError`).
    *
    * @example Slow a download down
    * ```ts ignore

@@ -322,7 +322,8 @@ export class DownloadManager extends DownloadEventTarget {
    * server gave no validator or serves no ranges goes on unpaced to its
    * end (asked again, it would start over).
    *
-   * @param bytesPerSecond The limit, in bytes per second.
+   * @param bytesPerSecond The limit, in bytes per second: 1 or more (else
+   * a `RangeError`).
    *
    * @example Slow down while the user works, speed up after
    * ```ts ignore

@@ -186,10 +186,11 @@ export interface TransferOptions {
    * such read, or 5 ms at the limit when that is more (1 MiB at 200 MiB/s:
    * a timer's lateness must not hold a high limit back). The credit refills
    * while nothing is read: it goes at once after a pause or a stalled
-   * server.
-   * `Infinity` (or unset) is no limit, and the body then goes through the
-   * runtime's pipe where it can. A manager's `rateLimit` is one limit
-   * shared by all its downloads (see {@linkcode DownloadManager.setRateLimit}).
+   * server. At least 1 byte per second (less is a `RangeError`: the
+   * schedule's arithmetic overflows far below it); `Infinity` (or unset) is
+   * no limit, and the body then goes through the runtime's pipe where it
+   * can. A manager's `rateLimit` is one limit shared by all its downloads
+   * (see {@linkcode DownloadManager.setRateLimit}).
    *
    * @default {Infinity}
    */

@@ -13,15 +13,19 @@ import {
   speedOf,
 } from "../src/_option_checks.ts";
 
-test("rateOf() takes a positive number or Infinity, undefined as Infinity, and throws a RangeError otherwise", () => {
+test("rateOf() takes 1 byte per second or more, or Infinity, undefined as Infinity, and throws a RangeError otherwise", () => {
   assert.equal(rateOf(undefined, "X"), Infinity);
   assert.equal(rateOf(Infinity, "X"), Infinity);
-  assert.equal(rateOf(0.5, "X"), 0.5);
-  for (const rate of [0, -1, NaN]) {
+  assert.equal(rateOf(1, "X"), 1);
+  assert.equal(rateOf(1.5, "X"), 1.5);
+  assert.equal(rateOf(Number.MAX_VALUE, "X"), Number.MAX_VALUE);
+  // Less than a byte a second: the schedule's arithmetic overflowed far
+  // below it (no limit at 1e-300, timers spinning at 5e-324).
+  for (const rate of [0, -1, NaN, -Infinity, 0.5, 1e-300, 5e-324]) {
     assert.throws(
       () => rateOf(rate, "Cannot download x"),
       new RangeError(
-        `Cannot download x: rateLimit must be a positive number of bytes per second or Infinity, got ${rate}`,
+        `Cannot download x: rateLimit must be at least 1 byte per second, or Infinity, got ${rate}`,
       ),
     );
   }
@@ -33,9 +37,7 @@ test("every number check throws a TypeError, with the same message, for a value 
   const checks: [() => unknown, string][] = [
     [
       () => rateOf(given, "X"),
-      rule(
-        "rateLimit must be a positive number of bytes per second or Infinity",
-      ),
+      rule("rateLimit must be at least 1 byte per second, or Infinity"),
     ],
     [
       () => speedOf("X", given),

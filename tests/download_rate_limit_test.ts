@@ -311,8 +311,10 @@ test("Download held back by rateLimit is not given up as slow by minSpeed", asyn
   assert.deepEqual(server.log.ranges, [null]);
 });
 
-test("Download and DownloadManager throw a RangeError for a rateLimit that is not a positive number", () => {
-  for (const rateLimit of [0, -1, NaN]) {
+test("Download and DownloadManager throw a RangeError for a rateLimit below 1 byte per second, also when set", () => {
+  const manager = new DownloadManager("unused-dir-never-created");
+  const download = new Download("http://127.0.0.1:9/f", "f");
+  for (const rateLimit of [0, -1, NaN, 0.5, 1e-300, 5e-324]) {
     assert.throws(
       () => new Download("http://127.0.0.1:9/f", "f", { rateLimit }),
       RangeError,
@@ -321,5 +323,10 @@ test("Download and DownloadManager throw a RangeError for a rateLimit that is no
       () => new DownloadManager("unused-dir-never-created", { rateLimit }),
       RangeError,
     );
+    assert.throws(() => manager.setRateLimit(rateLimit), RangeError);
+    assert.throws(() => download.setRateLimit(rateLimit), RangeError);
   }
+  // The least limit is taken.
+  manager.setRateLimit(1);
+  download.setRateLimit(1);
 });

@@ -24,6 +24,15 @@
 import { MAX_TIMER_DELAY } from "../_timers.ts";
 
 /**
+ * The least limit, in bytes per second: a limit is refused below it
+ * (`rateOf`). Fractions of a byte a second mean nothing to a download, and
+ * far below it the schedule's arithmetic overflows: at 1e-300 a read cost
+ * `Infinity` ms and was not held back at all, at 5e-324 waits became
+ * `NaN` and the timers spun at 0 ms.
+ */
+export const MIN_RATE = 1;
+
+/**
  * The time one paced read is worth at its limit, in milliseconds: under a
  * limit a read takes no more than this share of a second's bytes (see
  * `pacedReadOf`), so bytes reach the file, and progress is told, about ten
