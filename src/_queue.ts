@@ -43,9 +43,22 @@ export class DownloadQueue implements Slots {
    * stopped, for the next.
    */
   release(download: Download): void {
+    if (this.#running.delete(download)) {
+      this.startNext();
+      return;
+    }
     // A queued download canceled before it started held no slot, nor does
-    // a paused one that gave its slot up already.
-    if (this.#running.delete(download)) this.startNext();
+    // a paused one that gave its slot up already. One canceled in the queue
+    // leaves it now, not when a slot frees: while the slots stay busy (a
+    // big file), a program that queues and cancels would keep every one.
+    if (download.state !== "canceled") return;
+    const at = this.#waiting.indexOf(download);
+    if (at !== -1) this.#waiting.splice(at, 1);
+  }
+
+  /** How many downloads wait for a slot, having never started. */
+  get waiting(): number {
+    return this.#waiting.length;
   }
 
   /**

@@ -7,7 +7,7 @@
 
 import type { Owner } from "./_disk/lock.ts";
 import { endsDownload, eventStream } from "./_event_stream.ts";
-import { listens } from "./download_event_target.ts";
+import { endListening, listens } from "./download_event_target.ts";
 import {
   DownloadStatus,
   interruptOf,
@@ -707,6 +707,8 @@ export class Download extends DownloadStatus {
       const last = state;
       this.#dispatch("statechange", () => new DownloadStateEvent(this, last));
     }
+    // No event follows: its listeners' signals need not hold it.
+    endListening(this);
     this.#settle();
   }
 }

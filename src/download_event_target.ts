@@ -7,7 +7,6 @@
  */
 
 import type { DownloadEventMap } from "./events.ts";
-import { expectListeners } from "./_listeners.ts";
 
 /**
  * The options of `addEventListener`, as `EventTarget` takes them.
@@ -55,6 +54,18 @@ export function listens(target: EventTarget, type: string): boolean {
   return listened.get(target)?.has(type) ?? false;
 }
 
+let endListeningOf: (target: DownloadEventTarget) => void;
+
+/**
+ * Tells `target` (a download) that it has dispatched its last event: its
+ * listeners let go of their `signal`s, which would otherwise hold it (and
+ * them) until they abort, and those added later watch none. A listener that
+ * can never be called again need not be removed.
+ */
+export function endListening(target: DownloadEventTarget): void {
+  endListeningOf(target);
+}
+
 /**
  * An `EventTarget` of download events (see {@linkcode DownloadEventMap}),
  * typed by event name, that contains what its listeners throw: the error is
@@ -76,6 +87,17 @@ export class DownloadEventTarget extends EventTarget {
   #wrappers:
     | WeakMap<TypedListener<Event>, Map<string, Wrapper>>
     | undefined;
+  // The wrappers listening to their `signal`, and whether the target has
+  // ended (see `endListening`): a listener added since watches none.
+  #signalled: Set<Wrapper> | undefined;
+  #ended = false;
+
+  static {
+    endListeningOf = (target) => {
+      target.#ended = true;
+      for (const wrapper of [...target.#signalled ?? []]) wrapper.letGo();
+    };
+  }
 
   /**
    * Adds a listener of one of the events of {@linkcode DownloadEventMap}.
@@ -122,8 +144,12 @@ export class DownloadEventTarget extends EventTarget {
     }
     const known = byKey.get(key);
     if (known !== undefined) return; // added already: the platform ignores it
-    // Until forgotten: forgetting twice must not lower its limit twice.
-    let signal = typeof options === "object" ? options.signal : undefined;
+    // The signal is the library's to watch, not the platform's: Deno's
+    // listener on it holds the target until it aborts, and a download that
+    // has ended lets go of it (see `endListening`). Until let go of.
+    let signal = typeof options === "object" && !this.#ended
+      ? options.signal
+      : undefined;
     const wrapper: Wrapper = (event: Event): void => {
       if (typeof options === "object" && options.once) wrapper.forget();
       try {
@@ -136,24 +162,33 @@ export class DownloadEventTarget extends EventTarget {
         console.error(`dlmanager: a "${type}" listener threw:`, error);
       }
     };
+    const onAbort = (): void =>
+      this.removeEventListener(type, listener as TypedListener<Event>, {
+        capture: key.startsWith("c"),
+      });
+    wrapper.letGo = () => {
+      if (signal === undefined) return;
+      signal.removeEventListener("abort", onAbort);
+      this.#signalled?.delete(wrapper);
+      signal = undefined;
+    };
     // Forgets this wrapper only: the listener may have been removed and
     // added again (without the signal) since.
     wrapper.forget = () => {
       if (byKey.get(key) === wrapper) byKey.delete(key);
-      if (signal === undefined) return;
-      signal.removeEventListener("abort", wrapper.forget);
-      expectListeners(signal, -1);
-      signal = undefined;
+      wrapper.letGo();
     };
     byKey.set(key, wrapper);
     if (signal !== undefined) {
-      // The platform adds a listener of its own to the signal: this one is
-      // the library's, which must not make Node warn of a leak at half the
-      // listeners a plain EventTarget takes, nor stay after the remove.
-      expectListeners(signal, 1);
-      signal.addEventListener("abort", wrapper.forget, { once: true });
+      (this.#signalled ??= new Set()).add(wrapper);
+      signal.addEventListener("abort", onAbort, { once: true });
     }
-    super.addEventListener(type, wrapper, options);
+    if (typeof options !== "object") {
+      super.addEventListener(type, wrapper, options);
+      return;
+    }
+    const { signal: _watched, ...platformOptions } = options;
+    super.addEventListener(type, wrapper, platformOptions);
   }
 
   /**
@@ -189,16 +224,7 @@ export class DownloadEventTarget extends EventTarget {
     const key = keyOf(type, options);
     const byKey = this.#wrappers?.get(listener as TypedListener<Event>);
     const wrapper = byKey?.get(key);
-    if (wrapper === undefined) {
-      // A wrapper itself: how the platform removes a listener whose
-      // `signal` aborted, through this method.
-      super.removeEventListener(
-        type,
-        listener as TypedListener<Event>,
-        options,
-      );
-      return;
-    }
+    if (wrapper === undefined) return;
     wrapper.forget();
     super.removeEventListener(type, wrapper, options);
   }
@@ -209,6 +235,8 @@ interface Wrapper {
   (event: Event): void;
   /** Drops it from the listeners known, and its listener of the signal. */
   forget: () => void;
+  /** Drops its listener of the signal only (its target has ended). */
+  letGo: () => void;
 }
 
 function keyOf(

@@ -6,7 +6,7 @@
 // src/_event_stream.ts.
 
 import assert from "node:assert/strict";
-import { getMaxListeners } from "node:events";
+import { getEventListeners, getMaxListeners } from "node:events";
 import { test } from "node:test";
 import {
   Download,
@@ -377,6 +377,39 @@ test("Download's listeners given one signal weigh on it as EventTarget's do: no 
     const platform = await signalWarnings(new EventTarget(), count, removed);
     assert.deepEqual(own, platform, `${count}, ${removed} removed`);
   }
+});
+
+test("Download's listeners given a signal let go of it once the download has ended", async () => {
+  // A daemon's one shutdown signal, given to the listeners of every
+  // download: an ended download must not stay on it (and in memory) until
+  // the signal aborts, however many downloads ran.
+  await using server = await serve();
+  await using dir = await tempDir();
+  const shutdown = new AbortController();
+  const manager = new DownloadManager(dir.join("m"), FAST);
+  manager.addEventListener("done", () => {}, { signal: shutdown.signal });
+  let heard = 0;
+  for (const path of ["/f", "/g"]) {
+    const download = manager.download(server.url(path)) as Download;
+    for (const type of TYPES) {
+      download.addEventListener(type, () => heard++, {
+        signal: shutdown.signal,
+      });
+    }
+    await download.wait();
+    download.addEventListener("done", () => heard++, {
+      signal: shutdown.signal,
+    });
+  }
+  const direct = new Download(server.url("/f"), dir.join("f"), FAST);
+  direct.addEventListener("done", () => heard++, { signal: shutdown.signal });
+  direct.start();
+  await direct.wait();
+  assert.ok(heard > 0);
+  // The manager's own listener stays until the signal aborts.
+  assert.equal(getEventListeners(shutdown.signal, "abort").length, 1);
+  shutdown.abort();
+  assert.equal(getEventListeners(shutdown.signal, "abort").length, 0);
 });
 
 /**
