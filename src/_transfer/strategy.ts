@@ -30,7 +30,10 @@ export interface Transfer {
    * (`SourceMismatch`).
    */
   knownTotal?: number | undefined;
-  /** The network behaviour. */
+  /**
+   * The network behaviour (of several sources, `retries` is this source's
+   * share for its turn: see `sources.ts`).
+   */
   options: ResolvedTransferOptions;
   /** The `fetch` to use. */
   fetch: typeof fetch;
@@ -61,6 +64,12 @@ export interface Transfer {
    * taken.
    */
   unproven?: boolean | undefined;
+  /**
+   * Whether other sources of the file wait for their turn: a source that
+   * refuses the connection or asks for a long wait is left at once (see
+   * `leavesSource`).
+   */
+  failover?: boolean | undefined;
   /** Whether `error` is only the effect of a cancel. */
   isCancellation(error: unknown): boolean;
   /** Reports the bytes on disk and the total. */
