@@ -748,3 +748,45 @@ test("Download resumes on the next source the bytes a source left before it went
   assert.deepEqual(same.log.sent, [BODY.byteLength - offset]);
   await assertFileHolds(dir.join("f"), BODY);
 });
+
+test("Download paused while it waits to ask a source again stops waiting: its manager's slot goes to another, and the resume asks at once", async () => {
+  const busy = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ status: 503, retryAfter: "3600" }],
+  });
+  const down = fileRoute({ body: BODY, faultFor: () => ({ status: 502 }) });
+  await using server = await startServer({
+    "/f": busy.route,
+    "/down/f": down.route,
+    "/g": fileRoute({ body: OTHER }).route,
+  });
+  await using dir = await tempDir();
+  // An hour's Retry-After is honoured: only a pause ends the wait.
+  const manager = new DownloadManager(dir.path, {
+    ...quick(3),
+    retryAfterCap: 3_600_000,
+    concurrency: 1,
+  });
+  const first = manager.download([server.url("/f"), server.url("/down/f")]);
+  assert.ok(first !== null);
+  const paused = deferred();
+  first.addEventListener("retry", ({ error }) => {
+    if (error instanceof HTTPError && error.status === 503) {
+      void first.pause().then(paused.resolve);
+    }
+  });
+  await paused.promise;
+  const second = manager.download(server.url("/g"));
+  await second?.wait();
+  first.resume();
+  await first.wait();
+  assert.deepEqual(
+    server.requests.map(({ path }) => path),
+    // The other source is asked meanwhile, its retries all used (ready
+    // before the first), then the first, and only after the pause.
+    ["/f", "/down/f", "/down/f", "/down/f", "/down/f", "/g", "/f"],
+  );
+  await assertFileHolds(dir.join("f"), BODY);
+  await assertFileHolds(dir.join("g"), OTHER);
+});

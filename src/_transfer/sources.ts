@@ -30,7 +30,6 @@
 
 import { ProtocolError, RetriesExhaustedError } from "../errors.ts";
 import { isRetryable, retryDelay } from "../_http/retry_policy.ts";
-import { sleep } from "../_timers.ts";
 import type { Transfer } from "./strategy.ts";
 
 /** A source serves a file of another length than the download's. */
@@ -147,12 +146,11 @@ export async function fromSources(
     if (turn === undefined) break;
     const { source } = turn;
     const last = turn.errors.at(-1);
+    // Back to a source left for the others: its backoff, or what is left of
+    // its Retry-After, as a retry of its own would wait.
+    const wait = Math.ceil(Math.max(0, (turn.readyAt as number) - now));
     if (last !== undefined) {
-      // Back to a source left for the others: its backoff, or what is left
-      // of its Retry-After, as a retry of its own would wait.
-      const delay = Math.ceil(Math.max(0, (turn.readyAt as number) - now));
-      transfer.retrying(turn.attempts, delay, attemptsOf(last).at(-1));
-      if (delay > 0) await sleep(delay, transfer.signal);
+      transfer.retrying(turn.attempts, wait, attemptsOf(last).at(-1));
     }
     const others = turns.some((each) =>
       each !== turn && each.readyAt !== undefined
@@ -161,6 +159,7 @@ export async function fromSources(
     try {
       return await run({
         ...transfer,
+        wait,
         source,
         knownTotal,
         // With others to go on to, one retry per turn (aria2 tries the next

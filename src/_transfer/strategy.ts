@@ -65,6 +65,12 @@ export interface Transfer {
    */
   unproven?: boolean | undefined;
   /**
+   * Milliseconds to wait before the first request: a source asked again
+   * after the others, its backoff (`sources.ts`). Not the strategy's: the
+   * job waits, so that a pause stops the wait as it stops a retry's.
+   */
+  wait?: number | undefined;
+  /**
    * Whether other sources of the file wait for their turn: a source that
    * refuses the connection or asks for a long wait is left at once (see
    * `leavesSource`).
