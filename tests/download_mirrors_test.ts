@@ -710,44 +710,53 @@ test("Download with mirrors asks each source at most retries + 1 times in all, a
   assert.deepEqual(await dir.list(), []);
 });
 
-test("Download resumes on the next source the bytes a source left before it went down, when that source serves the same version", async () => {
-  const dropping = fileRoute({
-    body: BODY,
-    etag: '"same"',
-    faults: [{ dropAfter: BODY.byteLength / 2 }],
-  });
-  // Down after its first answer broke: every next connection is refused.
-  const origin: TestServer = await startServer({
-    "/f": async (request, response) => {
-      await dropping.route(request, response);
-      await origin.close();
+for (const digest of [false, true]) {
+  test(
+    `Download resumes on the next source the bytes a source left before it went down, when that source serves the same version${
+      digest ? ", and checks them with the digest" : ""
+    }`,
+    async () => {
+      const dropping = fileRoute({
+        body: BODY,
+        etag: '"same"',
+        faults: [{ dropAfter: BODY.byteLength / 2 }],
+      });
+      // Down after its first answer broke: every next connection is refused.
+      const origin: TestServer = await startServer({
+        "/f": async (request, response) => {
+          await dropping.route(request, response);
+          await origin.close();
+        },
+      });
+      await using _origin = origin;
+      const same = fileRoute({ body: BODY, etag: '"same"' });
+      await using server = await startServer({ "/same/f": same.route });
+      await using dir = await tempDir();
+      const sha256 = createHash("sha256").update(BODY).digest("hex");
+      const download = new Download(
+        [origin.url("/f"), server.url("/same/f")],
+        dir.join("f"),
+        { ...quick(3), ...(digest ? { sha256 } : {}) },
+      );
+      const retried: unknown[] = [];
+      download.addEventListener("retry", ({ error }) => retried.push(error));
+      download.start();
+      await download.wait();
+      // The drop was retried; the refused connection was not: the mirror at
+      // once, asked for the rest with the first source's validator.
+      assert.equal(retried.length, 1);
+      assert.equal(origin.requests.length, 1);
+      const match = /^bytes=(\d+)-$/.exec(same.log.ranges[0] ?? "");
+      assert.ok(match !== null, `${same.log.ranges}`);
+      const offset = Number(match[1]);
+      assert.ok(offset > 0 && offset <= BODY.byteLength / 2, `${offset}`);
+      assert.deepEqual(same.log.ifRanges, ['"same"']);
+      assert.deepEqual(same.log.sent, [BODY.byteLength - offset]);
+      await assertFileHolds(dir.join("f"), BODY);
+      assert.deepEqual(await dir.list(), ["f"]);
     },
-  });
-  await using _origin = origin;
-  const same = fileRoute({ body: BODY, etag: '"same"' });
-  await using server = await startServer({ "/same/f": same.route });
-  await using dir = await tempDir();
-  const download = new Download(
-    [origin.url("/f"), server.url("/same/f")],
-    dir.join("f"),
-    quick(3),
   );
-  const retried: unknown[] = [];
-  download.addEventListener("retry", ({ error }) => retried.push(error));
-  download.start();
-  await download.wait();
-  // The drop was retried; the refused connection was not: the mirror at
-  // once, asked for the rest with the first source's validator.
-  assert.equal(retried.length, 1);
-  assert.equal(origin.requests.length, 1);
-  const match = /^bytes=(\d+)-$/.exec(same.log.ranges[0] ?? "");
-  assert.ok(match !== null, `${same.log.ranges}`);
-  const offset = Number(match[1]);
-  assert.ok(offset > 0 && offset <= BODY.byteLength / 2, `${offset}`);
-  assert.deepEqual(same.log.ifRanges, ['"same"']);
-  assert.deepEqual(same.log.sent, [BODY.byteLength - offset]);
-  await assertFileHolds(dir.join("f"), BODY);
-});
+}
 
 test("Download paused while it waits to ask a source again stops waiting: its manager's slot goes to another, and the resume asks at once", async () => {
   const busy = fileRoute({
@@ -789,4 +798,36 @@ test("Download paused while it waits to ask a source again stops waiting: its ma
   );
   await assertFileHolds(dir.join("f"), BODY);
   await assertFileHolds(dir.join("g"), OTHER);
+});
+
+test("Download in parts goes on to the next source at once when its last connection is told to come back much later", async () => {
+  const big = patternBytes(3 * 1024 * 1024, 4);
+  // The first source answers the whole file, then is busy for every part.
+  const busy = fileRoute({
+    body: big,
+    etag: '"same"',
+    faultFor: ({ range }) =>
+      range === null ? undefined : { status: 503, retryAfter: "3600" },
+  });
+  const mirror = fileRoute({ body: big, etag: '"same"' });
+  await using server = await startServer({
+    "/f": busy.route,
+    "/mirror/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  const download = new Download(
+    [server.url("/f"), server.url("/mirror/f")],
+    dir.join("f"),
+    { ...quick(3), connections: 4 },
+  );
+  const retried: unknown[] = [];
+  download.addEventListener("retry", ({ error }) => retried.push(error));
+  download.start();
+  await download.wait();
+  // No connection waited for the busy source: each left it at its 503.
+  assert.deepEqual(retried, []);
+  assert.ok(busy.log.statuses.slice(1).every((status) => status === 503));
+  assert.ok(mirror.log.statuses.every((status) => status === 206));
+  assert.equal(download.getFinalUrl(), server.url("/mirror/f"));
+  await assertFileHolds(dir.join("f"), big);
 });
