@@ -6,8 +6,10 @@
 // tried) end it at once; a `Rerun` is made again at once, uncounted.
 //
 // With other sources to go on to (`failover`), a source that refuses the
-// connection or asks for a long wait (`leavesSource`) is left at once: its
-// error ends the loop as a last retry's would.
+// connection or asks for a long wait (`leavesSource`) is left at once, and
+// one that fails twice in a row after its first: the error ends the loop as
+// a last retry's would. A source asked again goes on counting from its
+// earlier turns' attempts (`attempted`).
 //
 // Retries count failures that got nowhere: an attempt that failed after it
 // moved the download at least `PROGRESS_RENEWS_RETRIES` bytes past the
@@ -68,10 +70,12 @@ export interface RetryContext {
    */
   isFinal?: ((error: unknown) => boolean) | undefined;
   /**
-   * Whether other sources of the file wait: a failure that
-   * `leavesSource` ends the loop, unretried, for the next to be tried.
+   * Whether other sources of the file wait: a second failure in a row, or
+   * one that `leavesSource`, ends the loop, for the next to be tried.
    */
   failover?: boolean | undefined;
+  /** Attempts counted before this loop (the source's earlier turns). */
+  attempted?: number | undefined;
   /** Hears of each retry: the attempt that failed, the backoff, its error. */
   retrying?:
     | ((attempt: number, delay: number, error: unknown) => void)
@@ -95,7 +99,7 @@ export async function withRetries(
 ): Promise<void> {
   const errors: unknown[] = [];
   let furthest = progress?.() ?? 0;
-  for (let n = 1;;) {
+  for (let n = (context.attempted ?? 0) + 1;;) {
     try {
       return await attempt(n);
     } catch (error) {
@@ -119,7 +123,7 @@ export async function withRetries(
       errors.push(error);
       if (
         !isRetryable(error) || n > context.options.retries ||
-        context.failover === true && leavesSource(error)
+        context.failover === true && (errors.length > 1 || leavesSource(error))
       ) {
         throw errors.length > 1
           ? new RetriesExhaustedError(context.url, errors)

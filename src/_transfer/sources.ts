@@ -5,16 +5,19 @@
 // broken body), or at once when it refuses the connection or asks for a
 // `Retry-After` of more than a moment (`leavesSource`), the next source
 // takes its turn, as aria2 goes on to its next URI. Once every source has
-// had one, the earlier ones are asked again, each once its backoff or its
+// had one, the others are asked again, each once its backoff or its
 // `Retry-After` has passed (of those ready, the one asked least, else the
-// one ready soonest), until each has failed `retries + 1` times, or failed in a
-// way no retry mends (a 404, a file of another length, bad bytes). The
-// next source goes on with what is on disk, and resumes it only where its validator proves it is the same
-// file (`If-Range`: a 206); else it starts the file over, and only if its
-// length is the one the file was first given: a source serving a file of
-// another length serves another file, and is refused (`SourceMismatch`),
-// never spliced in (a source that does not say its length is judged by the
-// bytes it sends, and stopped once they pass it: `single_stream.ts`). With
+// one ready soonest; the job waits, so that a pause stops the wait), until
+// each has failed `retries + 1` times, or in a way no retry mends (a 404, a
+// file of another length, bad bytes).
+//
+// The next source goes on with what is on disk, and resumes it only where
+// its validator proves it is the same file (`If-Range`: a 206); else it
+// starts the file over, and only if its length is the one the file was
+// first given: a source serving a file of another length serves another
+// file, and is refused (`SourceMismatch`), never spliced in (a source that
+// does not say its length is judged by the bytes it sends, and stopped once
+// they pass it: `single_stream.ts`). With
 // a digest, a source whose bytes do not match it fails too (`_job.ts`
 // checks after each), and the next starts over; and since the digest, not
 // the first length given, names the file, a source refused for its length
@@ -155,21 +158,17 @@ export async function fromSources(
     const others = turns.some((each) =>
       each !== turn && each.readyAt !== undefined
     );
-    const left = retries - turn.attempts;
     try {
+      // With others to go on to, a second failure in a row, or a refusal
+      // or a long Retry-After (`leavesSource`), goes on to the next (aria2
+      // tries its next URI at once); the last one left uses its retries.
       return await run({
         ...transfer,
         wait,
         source,
         knownTotal,
-        // With others to go on to, one retry per turn (aria2 tries the next
-        // URI at once): a second failure in a row, or a refusal or a long
-        // Retry-After (`leavesSource`), goes on to the next.
-        options: {
-          ...transfer.options,
-          retries: others ? Math.min(1, left) : left,
-        },
         failover: others,
+        attempted: turn.attempts,
       });
     } catch (error) {
       if (isFinal(error) || sources.length === 1) throw error;

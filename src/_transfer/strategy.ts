@@ -30,10 +30,7 @@ export interface Transfer {
    * (`SourceMismatch`).
    */
   knownTotal?: number | undefined;
-  /**
-   * The network behaviour (of several sources, `retries` is this source's
-   * share for its turn: see `sources.ts`).
-   */
+  /** The network behaviour. */
   options: ResolvedTransferOptions;
   /** The `fetch` to use. */
   fetch: typeof fetch;
@@ -72,10 +69,15 @@ export interface Transfer {
   wait?: number | undefined;
   /**
    * Whether other sources of the file wait for their turn: a source that
-   * refuses the connection or asks for a long wait is left at once (see
-   * `leavesSource`).
+   * fails twice in a row is left, and one that refuses the connection or
+   * asks for a long wait at once (see `leavesSource`).
    */
   failover?: boolean | undefined;
+  /**
+   * The attempts this source's earlier turns used: its retries are counted
+   * on from them (see `sources.ts`).
+   */
+  attempted?: number | undefined;
   /** Whether `error` is only the effect of a cancel. */
   isCancellation(error: unknown): boolean;
   /** Reports the bytes on disk and the total. */
