@@ -831,3 +831,40 @@ test("Download in parts goes on to the next source at once when its last connect
   assert.equal(download.getFinalUrl(), server.url("/mirror/f"));
   await assertFileHolds(dir.join("f"), big);
 });
+
+test("Download asking a source again after a later one failed takes that source's file, not the later one's length", async () => {
+  // The first source is busy for a while; the second, a stale mirror (a
+  // file of another length), drops it halfway and then fails. Asked again,
+  // the first serves its own file: listed first, it is not refused for the
+  // stale mirror's length, and the file starts over from it.
+  const origin = fileRoute({
+    body: BODY,
+    etag: '"origin"',
+    faults: [{ status: 503, retryAfter: "3600" }],
+  });
+  const stale = fileRoute({
+    body: OTHER,
+    etag: '"stale"',
+    faults: [{ dropAfter: OTHER.byteLength / 2 }],
+    faultFor: () => ({ status: 502 }),
+  });
+  await using server = await startServer({
+    "/f": origin.route,
+    "/stale/f": stale.route,
+  });
+  await using dir = await tempDir();
+  const download = await fetchFrom(
+    server,
+    ["/f", "/stale/f"],
+    dir.join("f"),
+    quick(3),
+  );
+  assert.deepEqual(
+    server.requests.map(({ path }) => path),
+    ["/f", "/stale/f", "/stale/f", "/f"],
+  );
+  assert.deepEqual(origin.log.statuses, [503, 200]);
+  assert.equal(download.getFinalUrl(), server.url("/f"));
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});

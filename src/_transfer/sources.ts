@@ -14,7 +14,9 @@
 // The next source goes on with what is on disk, and resumes it only where
 // its validator proves it is the same file (`If-Range`: a 206); else it
 // starts the file over, and only if its length is the one the file was
-// first given: a source serving a file of another length serves another
+// first given (by a source listed before it: a source asked again after a
+// later one is not held to that one's length, and starts the file over
+// with its own): a source serving a file of another length serves another
 // file, and is refused (`SourceMismatch`), never spliced in (a source that
 // does not say its length is judged by the bytes it sends, and stopped once
 // they pass it: `single_stream.ts`). With
@@ -78,6 +80,8 @@ export class UnprovenVersion extends ProtocolError {
 /** One source's turns: what it failed with, and when it may be asked again. */
 interface Turns {
   readonly source: string;
+  /** Its place in the list. */
+  readonly index: number;
   /** The error each of its turns ended with, in order. */
   readonly errors: unknown[];
   /** Its counted attempts, every turn's. */
@@ -135,14 +139,18 @@ export async function fromSources(
   run: (transfer: Transfer) => Promise<void>,
 ): Promise<void> {
   const { retries } = transfer.options;
-  const turns: Turns[] = sources.map((source) => ({
+  const turns: Turns[] = sources.map((source, index) => ({
     source,
+    index,
     errors: [],
     attempts: 0,
     readyAt: 0,
   }));
   const refused: Turns[] = [];
-  let knownTotal: number | undefined;
+  // The file's length as a failed source gave it, and that source's place:
+  // a source after it must serve that length; one before it, listed first,
+  // is not held to it, and its own length is the file's.
+  let known: { total: number; from: number } | undefined;
   for (;;) {
     const now = performance.now();
     const turn = nextTurn(turns, now);
@@ -166,7 +174,9 @@ export async function fromSources(
         ...transfer,
         wait,
         source,
-        knownTotal,
+        knownTotal: known !== undefined && turn.index > known.from
+          ? known.total
+          : undefined,
         failover: others,
         attempted: turn.attempts,
       });
@@ -186,7 +196,14 @@ export async function fromSources(
         refused.push(turn);
       }
       // What the failed source said the file is, for the next to match.
-      knownTotal ??= transfer.partial.total;
+      const { total } = transfer.partial;
+      if (
+        total !== undefined &&
+        (known === undefined ||
+          turn.index < known.from && total !== known.total)
+      ) {
+        known = { total, from: turn.index };
+      }
     }
   }
   for (const turn of refused) {
