@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { test } from "node:test";
 import {
   Download,
+  DownloadInterrupt,
   DownloadManager,
   type DownloadOptions,
   HTTPError,
@@ -867,4 +868,40 @@ test("Download asking a source again after a later one failed takes that source'
   assert.equal(download.getFinalUrl(), server.url("/f"));
   await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download canceled while it waits to ask a source again ends at once, leaving nothing", async () => {
+  const busy = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ status: 503, retryAfter: "3600" }],
+  });
+  const down = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ dropAfter: BODY.byteLength / 2 }],
+    faultFor: () => ({ status: 502 }),
+  });
+  await using server = await startServer({
+    "/f": busy.route,
+    "/down/f": down.route,
+  });
+  await using dir = await tempDir();
+  // An hour's Retry-After is honoured: only the cancel ends the wait.
+  const download = new Download(
+    [server.url("/f"), server.url("/down/f")],
+    dir.join("f"),
+    { ...quick(1), retryAfterCap: 3_600_000 },
+  );
+  download.addEventListener("retry", ({ error }) => {
+    if (error instanceof HTTPError && error.status === 503) download.cancel();
+  });
+  download.start();
+  await assert.rejects(download.wait(), DownloadInterrupt);
+  assert.equal(download.state, "canceled");
+  assert.deepEqual(
+    server.requests.map(({ path }) => path),
+    ["/f", "/down/f", "/down/f"],
+  );
+  assert.deepEqual(await dir.list(), []);
 });
