@@ -29,6 +29,7 @@ import { fromSources } from "./_transfer/sources.ts";
 import { restart } from "./_transfer/single_stream.ts";
 import { chooseStrategy, type Transfer } from "./_transfer/strategy.ts";
 import { isHttp, withoutCredentials } from "./_http/request.ts";
+import { sleep } from "./_timers.ts";
 import { LockTimeoutError } from "./errors.ts";
 import type { PauseControl } from "./_pause.ts";
 import type { DownloadOptions } from "./download_options.ts";
@@ -473,15 +474,25 @@ async function transferPausably(
   transfer: Transfer,
 ): Promise<void> {
   const { pause } = host;
+  let wait = transfer.wait ?? 0;
   for (;;) {
     // Not paused (the usual): no promise to wait for.
     if (pause.paused) {
       await parked(host, transfer);
       await intactAfterPause(transfer);
+      // Resumed: a source's backoff is not waited out after a pause.
+      wait = 0;
     }
     const signal = pause.begin(host.signal);
     let whole = false;
     try {
+      // A source asked again after the others: its backoff first (a pause
+      // stops it, and the resume asks at once).
+      if (wait > 0) {
+        const ms = wait;
+        wait = 0;
+        await sleep(ms, signal);
+      }
       // Chosen anew: a paused download may be in parts now.
       await chooseStrategy(spec.options, transfer.partial).run({
         ...transfer,

@@ -95,7 +95,8 @@ export class DownloadStateEvent extends DownloadEvent {
 /**
  * `retry`: an attempt failed, and the next starts after a backoff (see
  * {@linkcode TransferOptions.retries}). With several connections, each
- * connection's retries are told.
+ * connection's retries are told; with several sources, a source asked again
+ * after the others too (its `attempt` counts all of its attempts).
  *
  * @example Say why a download retries
  * ```ts ignore

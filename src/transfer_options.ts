@@ -69,7 +69,10 @@ export interface TransferOptions {
    * the download on by 1 MiB or more past the furthest any attempt before it
    * had got starts the count (and the backoff) again, so a big file on a link
    * that keeps dropping it is not given up while it moves on (on several
-   * connections, each part's count). `0` disables retries.
+   * connections, each part's count). `0` disables retries. Of a download
+   * with several sources, each source's: one that fails twice in a row, or
+   * is busy or refuses the connection, is left for the next at once, and
+   * asked again after the others (see docs/behaviour.md).
    *
    * @default {3}
    */

@@ -609,6 +609,47 @@ test("DownloadManager revalidating a file a mirror gave takes the new version fr
   assert.equal(renewed.source, undefined);
 });
 
+test("DownloadManager revalidating a file comes back for the new version to the source that vouched for it, once busy, past a later source's version of its own", async () => {
+  // The origin is busy for an hour at first (a Retry-After): the download
+  // goes on to the mirror at once, whose 200 (a stale copy, its own ETag)
+  // cannot be told newer; it comes back to the origin, which has the new
+  // version by then.
+  const origin = fileRoute({
+    body: OLD,
+    etag: '"o1"',
+    faults: [{}, { status: 503, retryAfter: "3600" }],
+    change: 2,
+    changed: NEW,
+    changedEtag: '"o2"',
+  });
+  const mirror = fileRoute({ body: OLD, etag: '"m1"' });
+  await using server = await startServer({
+    "/o/f": origin.route,
+    "/m/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  const sources = [server.url("/o/f"), server.url("/m/f")];
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    retries: 1,
+    retryAfterCap: 2,
+    revalidate: "always",
+  });
+  manager.download(sources);
+  await manager.wait();
+  const download = manager.download(sources);
+  await manager.wait();
+  assert.equal(download?.revalidation, "updated");
+  assert.deepEqual(
+    server.requests.map(({ path }) => path),
+    ["/o/f", "/o/f", "/m/f", "/o/f"],
+  );
+  assert.deepEqual(mirror.log.conditions, ['if-none-match: "o1"']);
+  assert.deepEqual(origin.log.statuses, [200, 503, 200]);
+  await assertFileHolds(dir.join("f"), NEW);
+  assert.equal((await readRecordFile(dir.join("f"))).validator, '"o2"');
+});
+
 test("DownloadManager keeps the record of the source that gave the file's validator when a mirror answers 304 with its own", async () => {
   const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
   // The origin gives only a date; the mirror has the same file, dated the

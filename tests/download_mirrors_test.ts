@@ -1,5 +1,7 @@
 // A file with several sources: each URL after the first is a mirror, tried
-// in order when the one before fails (after its retries). The first URL is
+// in order when the one before fails (a second failure in a row, or a
+// refusal or long Retry-After at once), the earlier ones asked again once
+// each has had its turn. The first URL is
 // the download's identity. The next source resumes what is on disk only when
 // its validator proves it is the same file, starts over when only its length
 // agrees, and is refused when it serves a file of another length. The
@@ -10,8 +12,10 @@ import { createHash } from "node:crypto";
 import { test } from "node:test";
 import {
   Download,
+  DownloadInterrupt,
   DownloadManager,
   type DownloadOptions,
+  HTTPError,
   IntegrityError,
   NetworkError,
   ProtocolError,
@@ -574,4 +578,330 @@ test("DownloadManager.download() takes mirrors, named after the first URL", asyn
     () => manager.download([server.url("/pub/f.bin"), "ftp://x/f.bin"]),
     TypeError,
   );
+});
+
+/** Options whose waits are all tiny, with `retries`. */
+function quick(retries: number): DownloadOptions {
+  return {
+    retries,
+    backoffBase: 1,
+    backoffCap: 2,
+    retryAfterCap: 2,
+    connections: 1,
+  };
+}
+
+test("Download goes on to the next source at once when one asks for a long Retry-After, rather than wait it out", async () => {
+  const busy = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ status: 503, retryAfter: "3600" }],
+  });
+  const mirror = fileRoute({ body: BODY, etag: '"v"' });
+  await using server = await startServer({
+    "/f": busy.route,
+    "/mirror/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  const retried: unknown[] = [];
+  const download = new Download(
+    [server.url("/f"), server.url("/mirror/f")],
+    dir.join("f"),
+    quick(3),
+  );
+  download.addEventListener("retry", ({ error }) => retried.push(error));
+  download.start();
+  await download.wait();
+  assert.deepEqual(busy.log.statuses, [503]);
+  assert.deepEqual(mirror.log.statuses, [200]);
+  assert.deepEqual(retried, []);
+  assert.equal(download.getFinalUrl(), server.url("/mirror/f"));
+  await assertFileHolds(dir.join("f"), BODY);
+});
+
+test("Download goes on to the next source after a second failure in a row, not after every retry", async () => {
+  const failing = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ status: 500 }, { status: 500 }],
+  });
+  const mirror = fileRoute({ body: BODY, etag: '"v"' });
+  await using server = await startServer({
+    "/f": failing.route,
+    "/mirror/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  await fetchFrom(server, ["/f", "/mirror/f"], dir.join("f"), quick(3));
+  assert.deepEqual(failing.log.statuses, [500, 500]);
+  assert.deepEqual(mirror.log.statuses, [200]);
+  await assertFileHolds(dir.join("f"), BODY);
+});
+
+test("Download comes back to a source it left once every other failed, after its Retry-After, and tells the retry", async () => {
+  const busy = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ status: 503, retryAfter: "3600" }],
+  });
+  const down = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faultFor: () => ({ status: 502 }),
+  });
+  await using server = await startServer({
+    "/f": busy.route,
+    "/down/f": down.route,
+  });
+  await using dir = await tempDir();
+  const download = new Download(
+    [server.url("/f"), server.url("/down/f")],
+    dir.join("f"),
+    quick(3),
+  );
+  const retries: [number, unknown][] = [];
+  download.addEventListener("retry", ({ attempt, error }) => {
+    retries.push([attempt, error instanceof HTTPError && error.status]);
+  });
+  download.start();
+  await download.wait();
+  // The busy source once, the other twice (its turn), then the busy one
+  // again: its Retry-After (capped by retryAfterCap) had passed.
+  assert.deepEqual(
+    server.requests.map(({ path }) => path),
+    ["/f", "/down/f", "/down/f", "/f"],
+  );
+  assert.deepEqual(busy.log.statuses, [503, 200]);
+  // The second source's retry in its turn, then the first's, coming back.
+  assert.deepEqual(retries, [[1, 502], [1, 503]]);
+  assert.equal(download.getFinalUrl(), server.url("/f"));
+  await assertFileHolds(dir.join("f"), BODY);
+});
+
+test("Download with mirrors asks each source at most retries + 1 times in all, and names each source's every attempt when all fail", async () => {
+  const first = fileRoute({ body: BODY, faultFor: () => ({ status: 503 }) });
+  const second = fileRoute({ body: BODY, faultFor: () => ({ status: 502 }) });
+  await using server = await startServer({
+    "/f": first.route,
+    "/m/f": second.route,
+  });
+  await using dir = await tempDir();
+  const sources = [server.url("/f"), server.url("/m/f")];
+  const download = new Download(sources, dir.join("f"), quick(2));
+  download.start();
+  const error = await download.wait().then(() => undefined, (e) => e);
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  // Two turns each: two attempts, then the last one left.
+  assert.deepEqual(
+    server.requests.map(({ path }) => path),
+    ["/f", "/f", "/m/f", "/m/f", "/f", "/m/f"],
+  );
+  const [a, b] = error.errors;
+  assert.ok(a instanceof RetriesExhaustedError && a.attempts === 3, `${a}`);
+  assert.ok(b instanceof RetriesExhaustedError && b.attempts === 3, `${b}`);
+  assert.ok(a.errors.every((each) => (each as HTTPError).status === 503));
+  assert.ok(b.errors.every((each) => (each as HTTPError).status === 502));
+  assert.match(
+    error.message,
+    /^Cannot download "[^"]+": 2 sources failed \(#1 /,
+  );
+  assert.match(
+    error.message,
+    /#2 \([^)]+\): 3 attempts failed \(#1: server answered 502/,
+  );
+  assert.deepEqual(await dir.list(), []);
+});
+
+for (const digest of [false, true]) {
+  test(
+    `Download resumes on the next source the bytes a source left before it went down, when that source serves the same version${
+      digest ? ", and checks them with the digest" : ""
+    }`,
+    async () => {
+      const dropping = fileRoute({
+        body: BODY,
+        etag: '"same"',
+        faults: [{ dropAfter: BODY.byteLength / 2 }],
+      });
+      // Down after its first answer broke: every next connection is refused.
+      const origin: TestServer = await startServer({
+        "/f": async (request, response) => {
+          await dropping.route(request, response);
+          await origin.close();
+        },
+      });
+      await using _origin = origin;
+      const same = fileRoute({ body: BODY, etag: '"same"' });
+      await using server = await startServer({ "/same/f": same.route });
+      await using dir = await tempDir();
+      const sha256 = createHash("sha256").update(BODY).digest("hex");
+      const download = new Download(
+        [origin.url("/f"), server.url("/same/f")],
+        dir.join("f"),
+        { ...quick(3), ...(digest ? { sha256 } : {}) },
+      );
+      const retried: unknown[] = [];
+      download.addEventListener("retry", ({ error }) => retried.push(error));
+      download.start();
+      await download.wait();
+      // The drop was retried; the refused connection was not: the mirror at
+      // once, asked for the rest with the first source's validator.
+      assert.equal(retried.length, 1);
+      assert.equal(origin.requests.length, 1);
+      const match = /^bytes=(\d+)-$/.exec(same.log.ranges[0] ?? "");
+      assert.ok(match !== null, `${same.log.ranges}`);
+      const offset = Number(match[1]);
+      assert.ok(offset > 0 && offset <= BODY.byteLength / 2, `${offset}`);
+      assert.deepEqual(same.log.ifRanges, ['"same"']);
+      assert.deepEqual(same.log.sent, [BODY.byteLength - offset]);
+      await assertFileHolds(dir.join("f"), BODY);
+      assert.deepEqual(await dir.list(), ["f"]);
+    },
+  );
+}
+
+test("Download paused while it waits to ask a source again stops waiting: its manager's slot goes to another, and the resume asks at once", async () => {
+  const busy = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ status: 503, retryAfter: "3600" }],
+  });
+  const down = fileRoute({ body: BODY, faultFor: () => ({ status: 502 }) });
+  await using server = await startServer({
+    "/f": busy.route,
+    "/down/f": down.route,
+    "/g": fileRoute({ body: OTHER }).route,
+  });
+  await using dir = await tempDir();
+  // An hour's Retry-After is honoured: only a pause ends the wait.
+  const manager = new DownloadManager(dir.path, {
+    ...quick(3),
+    retryAfterCap: 3_600_000,
+    concurrency: 1,
+  });
+  const first = manager.download([server.url("/f"), server.url("/down/f")]);
+  assert.ok(first !== null);
+  const paused = deferred();
+  first.addEventListener("retry", ({ error }) => {
+    if (error instanceof HTTPError && error.status === 503) {
+      void first.pause().then(paused.resolve);
+    }
+  });
+  await paused.promise;
+  const second = manager.download(server.url("/g"));
+  await second?.wait();
+  first.resume();
+  await first.wait();
+  assert.deepEqual(
+    server.requests.map(({ path }) => path),
+    // The other source is asked meanwhile, its retries all used (ready
+    // before the first), then the first, and only after the pause.
+    ["/f", "/down/f", "/down/f", "/down/f", "/down/f", "/g", "/f"],
+  );
+  await assertFileHolds(dir.join("f"), BODY);
+  await assertFileHolds(dir.join("g"), OTHER);
+});
+
+test("Download in parts goes on to the next source at once when its last connection is told to come back much later", async () => {
+  const big = patternBytes(3 * 1024 * 1024, 4);
+  // The first source answers the whole file, then is busy for every part.
+  const busy = fileRoute({
+    body: big,
+    etag: '"same"',
+    faultFor: ({ range }) =>
+      range === null ? undefined : { status: 503, retryAfter: "3600" },
+  });
+  const mirror = fileRoute({ body: big, etag: '"same"' });
+  await using server = await startServer({
+    "/f": busy.route,
+    "/mirror/f": mirror.route,
+  });
+  await using dir = await tempDir();
+  const download = new Download(
+    [server.url("/f"), server.url("/mirror/f")],
+    dir.join("f"),
+    { ...quick(3), connections: 4 },
+  );
+  const retried: unknown[] = [];
+  download.addEventListener("retry", ({ error }) => retried.push(error));
+  download.start();
+  await download.wait();
+  // No connection waited for the busy source: each left it at its 503.
+  assert.deepEqual(retried, []);
+  assert.ok(busy.log.statuses.slice(1).every((status) => status === 503));
+  assert.ok(mirror.log.statuses.every((status) => status === 206));
+  assert.equal(download.getFinalUrl(), server.url("/mirror/f"));
+  await assertFileHolds(dir.join("f"), big);
+});
+
+test("Download asking a source again after a later one failed takes that source's file, not the later one's length", async () => {
+  // The first source is busy for a while; the second, a stale mirror (a
+  // file of another length), drops it halfway and then fails. Asked again,
+  // the first serves its own file: listed first, it is not refused for the
+  // stale mirror's length, and the file starts over from it.
+  const origin = fileRoute({
+    body: BODY,
+    etag: '"origin"',
+    faults: [{ status: 503, retryAfter: "3600" }],
+  });
+  const stale = fileRoute({
+    body: OTHER,
+    etag: '"stale"',
+    faults: [{ dropAfter: OTHER.byteLength / 2 }],
+    faultFor: () => ({ status: 502 }),
+  });
+  await using server = await startServer({
+    "/f": origin.route,
+    "/stale/f": stale.route,
+  });
+  await using dir = await tempDir();
+  const download = await fetchFrom(
+    server,
+    ["/f", "/stale/f"],
+    dir.join("f"),
+    quick(3),
+  );
+  assert.deepEqual(
+    server.requests.map(({ path }) => path),
+    ["/f", "/stale/f", "/stale/f", "/f"],
+  );
+  assert.deepEqual(origin.log.statuses, [503, 200]);
+  assert.equal(download.getFinalUrl(), server.url("/f"));
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download canceled while it waits to ask a source again ends at once, leaving nothing", async () => {
+  const busy = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ status: 503, retryAfter: "3600" }],
+  });
+  const down = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ dropAfter: BODY.byteLength / 2 }],
+    faultFor: () => ({ status: 502 }),
+  });
+  await using server = await startServer({
+    "/f": busy.route,
+    "/down/f": down.route,
+  });
+  await using dir = await tempDir();
+  // An hour's Retry-After is honoured: only the cancel ends the wait.
+  const download = new Download(
+    [server.url("/f"), server.url("/down/f")],
+    dir.join("f"),
+    { ...quick(1), retryAfterCap: 3_600_000 },
+  );
+  download.addEventListener("retry", ({ error }) => {
+    if (error instanceof HTTPError && error.status === 503) download.cancel();
+  });
+  download.start();
+  await assert.rejects(download.wait(), DownloadInterrupt);
+  assert.equal(download.state, "canceled");
+  assert.deepEqual(
+    server.requests.map(({ path }) => path),
+    ["/f", "/down/f", "/down/f"],
+  );
+  assert.deepEqual(await dir.list(), []);
 });

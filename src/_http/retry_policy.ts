@@ -47,6 +47,34 @@ export function isRetryable(error: unknown): boolean {
 }
 
 /**
+ * A `Retry-After` longer than this (in milliseconds) from a source of a file
+ * that has others sends the download to the next at once: the source is
+ * busy, and another may not be (see `_transfer/sources.ts`).
+ */
+export const BUSY_RETRY_AFTER = 2_000;
+
+/** Connection failures that say a host is not serving now. */
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+]);
+
+/**
+ * Whether a source that failed with `error`, a failure worth another
+ * attempt, is better left at once when the file has another source to try
+ * (aria2 goes on to the next URI as readily): it refused the connection, or
+ * cannot be reached, or asked to be left alone for longer than
+ * {@linkcode BUSY_RETRY_AFTER} (the `Retry-After` it sent, not the capped
+ * wait). It is asked again once the others have been.
+ */
+export function leavesSource(error: unknown): boolean {
+  if (error instanceof NetworkError) return UNREACHABLE_CODES.has(error.code);
+  return error instanceof HTTPError && error.retryAfter !== undefined &&
+    error.retryAfter > BUSY_RETRY_AFTER;
+}
+
+/**
  * How long to wait before attempt `attempt + 1` after `error`: the server's
  * Retry-After (capped), else a random time in [0, min(cap, base * 2^(attempt-1))].
  */

@@ -5,6 +5,12 @@
 // version not proven newer (`UnprovenVersion`; for both, the next source is
 // tried) end it at once; a `Rerun` is made again at once, uncounted.
 //
+// With other sources to go on to (`failover`), a source that refuses the
+// connection or asks for a long wait (`leavesSource`) is left at once, and
+// one that fails twice in a row after its first: the error ends the loop as
+// a last retry's would. A source asked again goes on counting from its
+// earlier turns' attempts (`attempted`).
+//
 // Retries count failures that got nowhere: an attempt that failed after it
 // moved the download at least `PROGRESS_RENEWS_RETRIES` bytes past the
 // furthest any attempt before it had got starts the count (and the backoff)
@@ -17,7 +23,11 @@
 import { RetriesExhaustedError } from "../errors.ts";
 import { NotModified } from "../_http/conditional.ts";
 import { SourceMismatch, UnprovenVersion } from "./sources.ts";
-import { isRetryable, retryDelay } from "../_http/retry_policy.ts";
+import {
+  isRetryable,
+  leavesSource,
+  retryDelay,
+} from "../_http/retry_policy.ts";
 import type { ResolvedTransferOptions } from "../transfer_options.ts";
 import { sleep } from "../_timers.ts";
 
@@ -59,6 +69,13 @@ export interface RetryContext {
    * own signal, or a refusal it handles itself).
    */
   isFinal?: ((error: unknown) => boolean) | undefined;
+  /**
+   * Whether other sources of the file wait: a second failure in a row, or
+   * one that `leavesSource`, ends the loop, for the next to be tried.
+   */
+  failover?: boolean | undefined;
+  /** Attempts counted before this loop (the source's earlier turns). */
+  attempted?: number | undefined;
   /** Hears of each retry: the attempt that failed, the backoff, its error. */
   retrying?:
     | ((attempt: number, delay: number, error: unknown) => void)
@@ -82,7 +99,7 @@ export async function withRetries(
 ): Promise<void> {
   const errors: unknown[] = [];
   let furthest = progress?.() ?? 0;
-  for (let n = 1;;) {
+  for (let n = (context.attempted ?? 0) + 1;;) {
     try {
       return await attempt(n);
     } catch (error) {
@@ -104,7 +121,10 @@ export async function withRetries(
         furthest = Math.max(furthest, reached);
       }
       errors.push(error);
-      if (!isRetryable(error) || n > context.options.retries) {
+      if (
+        !isRetryable(error) || n > context.options.retries ||
+        context.failover === true && (errors.length > 1 || leavesSource(error))
+      ) {
         throw errors.length > 1
           ? new RetriesExhaustedError(context.url, errors)
           : error;

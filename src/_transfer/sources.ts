@@ -1,13 +1,25 @@
 // A file with several sources (mirrors): the download's first URL is its
 // identity (names, messages, the sidecar, the record); requests go to one
-// source at a time, in order. When a source fails (after its own retries:
-// refused, a 5xx, a timeout, a broken body), the next goes on with what is
-// on disk, and resumes it only where its validator proves it is the same
-// file (`If-Range`: a 206); else it starts the file over, and only if its
-// length is the one the file was first given: a source serving a file of
-// another length serves another file, and is refused (`SourceMismatch`),
-// never spliced in (a source that does not say its length is judged by the
-// bytes it sends, and stopped once they pass it: `single_stream.ts`). With
+// source at a time, in order. A source that fails is not waited for while
+// another may serve: after a second failure in a row (a 5xx, a timeout, a
+// broken body), or at once when it refuses the connection or asks for a
+// `Retry-After` of more than a moment (`leavesSource`), the next source
+// takes its turn, as aria2 goes on to its next URI. Once every source has
+// had one, the others are asked again, each once its backoff or its
+// `Retry-After` has passed (of those ready, the one asked least, else the
+// one ready soonest; the job waits, so that a pause stops the wait), until
+// each has failed `retries + 1` times, or in a way no retry mends (a 404, a
+// file of another length, bad bytes).
+//
+// The next source goes on with what is on disk, and resumes it only where
+// its validator proves it is the same file (`If-Range`: a 206); else it
+// starts the file over, and only if its length is the one the file was
+// first given (by a source listed before it: a source asked again after a
+// later one is not held to that one's length, and starts the file over
+// with its own): a source serving a file of another length serves another
+// file, and is refused (`SourceMismatch`), never spliced in (a source that
+// does not say its length is judged by the bytes it sends, and stopped once
+// they pass it: `single_stream.ts`). With
 // a digest, a source whose bytes do not match it fails too (`_job.ts`
 // checks after each), and the next starts over; and since the digest, not
 // the first length given, names the file, a source refused for its length
@@ -22,6 +34,7 @@
 // bytes of unknown age. Its 304 still counts: it holds the file's version.
 
 import { ProtocolError, RetriesExhaustedError } from "../errors.ts";
+import { isRetryable, retryDelay } from "../_http/retry_policy.ts";
 import type { Transfer } from "./strategy.ts";
 
 /** A source serves a file of another length than the download's. */
@@ -64,14 +77,60 @@ export class UnprovenVersion extends ProtocolError {
   }
 }
 
+/** One source's turns: what it failed with, and when it may be asked again. */
+interface Turns {
+  readonly source: string;
+  /** Its place in the list. */
+  readonly index: number;
+  /** The error each of its turns ended with, in order. */
+  readonly errors: unknown[];
+  /** Its counted attempts, every turn's. */
+  attempts: number;
+  /**
+   * When (on `performance.now()`'s clock) it may be asked again: its
+   * backoff, or its `Retry-After`, from when it was left; `undefined` once
+   * it is done with (its retries used up, or a failure no retry mends).
+   */
+  readyAt: number | undefined;
+}
+
+/** The counted attempts a turn's error stands for. */
+function attemptsOf(error: unknown): readonly unknown[] {
+  return error instanceof RetriesExhaustedError ? error.errors : [error];
+}
+
 /**
- * Runs `run` with each of `sources` in turn until one completes the file.
- * An error that `isFinal` says ends it (a cancel, a pause, a 304) ends it;
- * when every source failed, a single source's error is thrown as it is, and
- * several's as a {@linkcode RetriesExhaustedError} naming each source. With
- * a digest, a source refused for its length is asked again once every
- * other failed, with no length to match: the digest names the file, and the
- * source that gave the length may be the one serving another.
+ * The source to ask next: of those that may be asked now, the one that had
+ * the fewest turns (the first listed, of several), so that each has one
+ * before any has another; else the one that may be asked soonest;
+ * `undefined` when every one is done with.
+ */
+function nextTurn(turns: readonly Turns[], now: number): Turns | undefined {
+  let ready: Turns | undefined;
+  let soonest: Turns | undefined;
+  for (const each of turns) {
+    const at = each.readyAt;
+    if (at === undefined) continue;
+    if (at <= now) {
+      if (ready === undefined || each.errors.length < ready.errors.length) {
+        ready = each;
+      }
+    } else if (soonest === undefined || at < (soonest.readyAt as number)) {
+      soonest = each;
+    }
+  }
+  return ready ?? soonest;
+}
+
+/**
+ * Runs `run` with `sources` in turn until one completes the file (see the
+ * module comment). An error that `isFinal` says ends it (a cancel, a pause,
+ * a 304) ends it; when every source failed, a single source's error is
+ * thrown as it is, and several's as a {@linkcode RetriesExhaustedError}
+ * naming each source. With a digest, a source refused for its length is
+ * asked again once every other failed, with no length to match: the digest
+ * names the file, and the source that gave the length may be the one
+ * serving another.
  */
 export async function fromSources(
   transfer: Transfer,
@@ -79,32 +138,88 @@ export async function fromSources(
   isFinal: (error: unknown) => boolean,
   run: (transfer: Transfer) => Promise<void>,
 ): Promise<void> {
-  // Each source's last error, in the sources' order.
-  const errors = new Map<string, unknown>();
-  const refused: string[] = [];
-  let knownTotal: number | undefined;
-  for (const source of sources) {
+  const { retries } = transfer.options;
+  const turns: Turns[] = sources.map((source, index) => ({
+    source,
+    index,
+    errors: [],
+    attempts: 0,
+    readyAt: 0,
+  }));
+  const refused: Turns[] = [];
+  // The file's length as a failed source gave it, and that source's place:
+  // a source after it must serve that length; one before it, listed first,
+  // is not held to it, and its own length is the file's.
+  let known: { total: number; from: number } | undefined;
+  for (;;) {
+    const now = performance.now();
+    const turn = nextTurn(turns, now);
+    if (turn === undefined) break;
+    const { source } = turn;
+    const last = turn.errors.at(-1);
+    // Back to a source left for the others: its backoff, or what is left of
+    // its Retry-After, as a retry of its own would wait.
+    const wait = Math.ceil(Math.max(0, (turn.readyAt as number) - now));
+    if (last !== undefined) {
+      transfer.retrying(turn.attempts, wait, attemptsOf(last).at(-1));
+    }
+    const others = turns.some((each) =>
+      each !== turn && each.readyAt !== undefined
+    );
     try {
-      return await run({ ...transfer, source, knownTotal });
+      // With others to go on to, a second failure in a row, or a refusal
+      // or a long Retry-After (`leavesSource`), goes on to the next (aria2
+      // tries its next URI at once); the last one left uses its retries.
+      return await run({
+        ...transfer,
+        wait,
+        source,
+        knownTotal: known !== undefined && turn.index > known.from
+          ? known.total
+          : undefined,
+        failover: others,
+        attempted: turn.attempts,
+      });
     } catch (error) {
       if (isFinal(error) || sources.length === 1) throw error;
-      errors.set(source, error);
+      const counted = attemptsOf(error);
+      const failure = counted.at(-1);
+      turn.errors.push(error);
+      turn.attempts += counted.length;
+      turn.readyAt = !isRetryable(failure) ||
+          failure instanceof SourceMismatch ||
+          failure instanceof UnprovenVersion || turn.attempts > retries
+        ? undefined
+        : performance.now() +
+          retryDelay(failure, turn.attempts, transfer.options);
       if (error instanceof SourceMismatch && transfer.integrity !== undefined) {
-        refused.push(source);
+        refused.push(turn);
       }
       // What the failed source said the file is, for the next to match.
-      knownTotal ??= transfer.partial.total;
+      const { total } = transfer.partial;
+      if (
+        total !== undefined &&
+        (known === undefined ||
+          turn.index < known.from && total !== known.total)
+      ) {
+        known = { total, from: turn.index };
+      }
     }
   }
-  for (const source of refused) {
+  for (const turn of refused) {
     try {
-      return await run({ ...transfer, source });
+      return await run({ ...transfer, source: turn.source });
     } catch (error) {
       if (isFinal(error)) throw error;
-      errors.set(source, error);
+      turn.errors.push(error);
     }
   }
-  throw new RetriesExhaustedError(transfer.url, [...errors.values()], {
-    sources,
-  });
+  // Each source's reason: its one turn's error as it is, or every counted
+  // attempt of its turns.
+  const reasons = turns.map(({ errors }) =>
+    errors.length === 1
+      ? errors[0]
+      : new RetriesExhaustedError(transfer.url, errors.flatMap(attemptsOf))
+  );
+  throw new RetriesExhaustedError(transfer.url, reasons, { sources });
 }

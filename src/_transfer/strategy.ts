@@ -61,6 +61,23 @@ export interface Transfer {
    * taken.
    */
   unproven?: boolean | undefined;
+  /**
+   * Milliseconds to wait before the first request: a source asked again
+   * after the others, its backoff (`sources.ts`). Not the strategy's: the
+   * job waits, so that a pause stops the wait as it stops a retry's.
+   */
+  wait?: number | undefined;
+  /**
+   * Whether other sources of the file wait for their turn: a source that
+   * fails twice in a row is left, and one that refuses the connection or
+   * asks for a long wait at once (see `leavesSource`).
+   */
+  failover?: boolean | undefined;
+  /**
+   * The attempts this source's earlier turns used: its retries are counted
+   * on from them (see `sources.ts`).
+   */
+  attempted?: number | undefined;
   /** Whether `error` is only the effect of a cancel. */
   isCancellation(error: unknown): boolean;
   /** Reports the bytes on disk and the total. */

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   type BackoffOptions,
+  BUSY_RETRY_AFTER,
   FinalProtocolError,
   isRetryable,
+  leavesSource,
   parseRetryAfter,
   retryDelay,
 } from "../../src/_http/retry_policy.ts";
@@ -235,4 +237,31 @@ test("parseRetryAfter() returns undefined when the value is a fractional number"
   // delay-seconds is 1*DIGIT; Date.parse() reads "1.5" as 5 January 2001.
   assert.equal(parseRetryAfter("1.5", NOW), undefined);
   assert.equal(parseRetryAfter("+5", NOW), undefined);
+});
+
+// leavesSource
+
+test("leavesSource() returns true when the connection was refused or the host cannot be reached", () => {
+  for (
+    const message of ["Connection refused (os error 111)", "No route to host"]
+  ) {
+    const cause = new Error(message);
+    assert.equal(leavesSource(new NetworkError(URL, cause)), true, message);
+  }
+  assert.equal(
+    leavesSource(new NetworkError(URL, new Error("socket hang up"))),
+    false,
+  );
+});
+
+test("leavesSource() returns true when a Retry-After asks for longer than BUSY_RETRY_AFTER, whatever the cap", () => {
+  const busy = (retryAfter: number | undefined) =>
+    leavesSource(new HTTPError(503, URL, { retryAfter }));
+  assert.equal(busy(BUSY_RETRY_AFTER + 1000), true);
+  assert.equal(busy(3_600_000), true);
+  assert.equal(busy(BUSY_RETRY_AFTER), false);
+  assert.equal(busy(0), false);
+  assert.equal(busy(undefined), false);
+  assert.equal(leavesSource(new HTTPError(500, URL)), false);
+  assert.equal(leavesSource(new ProtocolError("x")), false);
 });
