@@ -33,7 +33,7 @@ Options:
                          (default: ${DEFAULTS.connections})
       --retries N        retries per download, 0 to 1000 (default: ${DEFAULTS.retries});
                          a failed attempt that moved the file on by a MiB
-                         or more is not counted
+                         or more is not counted; with mirrors, per mirror
       --timeout SECONDS  connect and idle timeout (default: ${
   DEFAULTS.connectTimeout / 1000
 } and ${DEFAULTS.idleTimeout / 1000})
