@@ -53,6 +53,7 @@ import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { recordWarnings } from "./_helpers/warnings.ts";
 import { SELF_SIGNED_CERT, SELF_SIGNED_KEY } from "./_helpers/tls.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
+import { partialOf } from "./_helpers/partial_file.ts";
 
 const FAST: DownloadOptions = { backoffBase: 1, backoffCap: 5 };
 const BODY = patternBytes(100_000);
@@ -1158,15 +1159,6 @@ test(
   },
 );
 
-/** Cuts the one partial file in `dir` down to 1,000 bytes. */
-async function truncatePartial(dir: TempDir): Promise<void> {
-  const names = (await dir.list()).filter((name) =>
-    name.startsWith(".f.") && !/\.(json|lock)$/.test(name)
-  );
-  assert.equal(names.length, 1, `partial files: ${names}`);
-  await truncate(dir.join(names[0] as string), 1000);
-}
-
 // Another program cut the partial file short while the body came: the rest,
 // appended at the file's new end, must not be committed at the wrong place.
 for (
@@ -1197,7 +1189,9 @@ for (
         progress: (_download, current) => {
           if (current < CUT || cutting) return;
           cutting = true;
-          truncatePartial(dir).then(() => cut.resolve());
+          partialOf(dir).then((path) => truncate(path, 1000)).then(() =>
+            cut.resolve()
+          );
         },
       });
       assert.equal(download.error(), undefined);

@@ -34,6 +34,7 @@ import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { readSidecar } from "../src/_disk/sidecar.ts";
 import { partialPaths } from "../src/_disk/names.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
+import { partialOf } from "./_helpers/partial_file.ts";
 
 const MiB = 1024 * 1024;
 const BODY = patternBytes(4 * MiB + 123, 3);
@@ -70,15 +71,6 @@ async function startPausedAtLastByte(download: Download): Promise<void> {
   await reached(download, BODY.byteLength);
   await paused;
   assert.equal(download.state, "paused");
-}
-
-/** The path of the one partial file of "f" in `dir`. */
-async function partialOf(dir: TempDir): Promise<string> {
-  const names = (await dir.list()).filter((name) =>
-    name.startsWith(".f.") && !/\.(json|lock)$/.test(name)
-  );
-  assert.equal(names.length, 1, `partial files: ${names}`);
-  return dir.join(names[0] as string);
 }
 
 /** The size of the one partial file in `dir`. */
