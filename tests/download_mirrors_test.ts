@@ -580,13 +580,18 @@ test("DownloadManager.download() takes mirrors, named after the first URL", asyn
   );
 });
 
-/** Options whose waits are all tiny, with `retries`. */
+/**
+ * Options with no waits, with `retries`: every source left is ready again at
+ * once, so which goes next depends on the turns alone, never on how long a
+ * turn took (with waits of a few milliseconds, a fast runtime can finish a
+ * turn before another source's wait has passed, and ask a ready one again).
+ */
 function quick(retries: number): DownloadOptions {
   return {
     retries,
-    backoffBase: 1,
-    backoffCap: 2,
-    retryAfterCap: 2,
+    backoffBase: 0,
+    backoffCap: 0,
+    retryAfterCap: 0,
     connections: 1,
   };
 }
@@ -665,7 +670,7 @@ test("Download comes back to a source it left once every other failed, after its
   download.start();
   await download.wait();
   // The busy source once, the other twice (its turn), then the busy one
-  // again: its Retry-After (capped by retryAfterCap) had passed.
+  // again: its Retry-After (capped by retryAfterCap, to none) had passed.
   assert.deepEqual(
     server.requests.map(({ path }) => path),
     ["/f", "/down/f", "/down/f", "/f"],

@@ -561,8 +561,10 @@ test("Download with connections does not use up a part's retries while each of i
 });
 
 test("Download with connections fails with the error of a progress callback that throws, stopping every connection", async () => {
-  // Every part stalls after its first bytes: the last of their burst of
-  // writes is reported by a timer, with nothing else under way.
+  // Every part stalls after its first bytes, and only a stop ends it: the
+  // callback throws once they are all on disk (told at once, or by the
+  // timer that reports a burst's last write). No timeout would end it: if
+  // the throw stopped nothing, the test's deadline does, and says so.
   const release = deferred();
   const { url, close } = await serve({
     faultFor: ({ range }) => ({
@@ -571,18 +573,29 @@ test("Download with connections fails with the error of a progress callback that
     }),
   });
   await using dir = await tempDir();
+  let deadline: ReturnType<typeof setTimeout> | undefined;
   try {
     const boom = new Error("boom");
-    let reports = 0;
-    const { download } = await run(url, dir, {
+    const download = new Download(url, dir.join("f"), {
+      ...FAST,
       connections: 4,
-      progress: () => {
-        if (++reports === 3) throw boom;
+      idleTimeout: 600_000,
+      progress: (_d, current) => {
+        if (current >= 4 * 200_000) throw boom;
       },
     });
+    let stuck = false;
+    deadline = setTimeout(() => {
+      stuck = true;
+      download.cancel();
+    }, 30_000);
+    download.start();
+    await download.wait({ raiseIfError: false });
+    assert.equal(stuck, false, "the connections went on after the throw");
     assert.equal(download.error(), boom);
     assert.deepEqual(await dir.list(), []);
   } finally {
+    clearTimeout(deadline);
     release.resolve();
     await close();
   }
