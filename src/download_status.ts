@@ -198,13 +198,14 @@ export class DownloadStatus extends DownloadEventTarget {
   }
 
   /**
-   * Whether the download ended without fetching because `dest` appeared
-   * while it waited for another process's lock (with `skipIfExists`).
+   * Whether the download ended without fetching (with `skipIfExists`):
+   * `dest` appeared while it waited for another process's lock, or, with
+   * `sha256` or `integrity`, the file there already holds those bytes.
    *
    * @example
    * ```ts ignore
    * await download.wait();
-   * if (download.skipped) console.log("another process downloaded it");
+   * if (download.skipped) console.log("it was there already");
    * ```
    */
   get skipped(): boolean {

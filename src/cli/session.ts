@@ -28,6 +28,9 @@ interface Tracked {
   url: string;
   download: Download;
   started: boolean;
+  // Whether it waited for another process's lock: a skip then means that
+  // process downloaded it (else the file was there, vouched for by a digest).
+  waited: boolean;
   current: number;
   total: number | undefined;
   // Bytes on disk before this run fetched any (a resumed file's), and the
@@ -267,6 +270,7 @@ export class Session implements RunView {
       url: job.url,
       download,
       started: false,
+      waited: false,
       current: 0,
       total: undefined,
       base: 0,
@@ -298,6 +302,7 @@ export class Session implements RunView {
   }
 
   #waiting(tracked: Tracked): void {
+    tracked.waited = true;
     const holder = tracked.download.lockHolder;
     this.#report({
       event: "wait",
@@ -375,9 +380,10 @@ export class Session implements RunView {
       this.#failed++;
       this.#report({ event: "fail", name, url, error: message(error) });
     } else if (download.skipped) {
-      // Another process downloaded it while this one waited for its lock.
+      // Another process downloaded it while this one waited for its lock,
+      // or, with a digest, the file there holds those bytes.
       this.#skipped++;
-      this.#report({ event: "skip", name, url, shared: true });
+      this.#report({ event: "skip", name, url, shared: tracked.waited });
     } else if (download.revalidation === "fresh") {
       this.#skipped++;
       this.#report({ event: "fresh", name, url });

@@ -78,6 +78,32 @@ test("dlmanager reports files already present as skipped and exits 0", async () 
   assert.equal(server.requests.length, 0);
 });
 
+test("dlmanager reports a file already present that its sha256 vouches for as already present", async () => {
+  await using server = await startServer({ "/b.bin": bytesRoute(B) });
+  await using dir = await tempDir();
+  await writeFile(dir.join("b.bin"), B);
+  // The digest is checked under the file's lock: a download that ends
+  // skipped, though no other process had any part in it.
+  const result = await runCli([
+    "-d",
+    dir.path,
+    "--sha256",
+    SHA256_B,
+    server.url("/b.bin"),
+  ]);
+  assert.equal(result.stderr, "");
+  assert.equal(result.code, 0);
+  assert.equal(
+    result.stdout.split("\n")[0],
+    "skipped b.bin (already present)",
+  );
+  assert.match(
+    summary(result) ?? "",
+    /^Finished: 0 done, 1 skipped, 0 failed, 0 B in /,
+  );
+  assert.equal(server.requests.length, 0);
+});
+
 test("dlmanager --revalidate logs a file the server has not changed as fresh, a changed one as updated, and says so in JSON", async () => {
   const changedA = patternBytes(150_000, 3);
   await using server = await startServer({
