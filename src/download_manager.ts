@@ -348,10 +348,15 @@ export class DownloadManager extends DownloadEventTarget {
    *
    * @example Follow all downloads
    * ```ts ignore
-   * manager.download("https://example.com/a.zip");
-   * manager.download("https://example.com/b.zip");
-   * for await (const event of manager.events()) {
-   *   if (event.type === "done") console.log(event.download.getDest());
+   * const downloads = [
+   *   manager.download("https://example.com/a.zip"),
+   *   manager.download("https://example.com/b.zip"),
+   * ];
+   * // Files already there give null: with none to end, it would wait on.
+   * if (downloads.some((download) => download !== null)) {
+   *   for await (const event of manager.events()) {
+   *     if (event.type === "done") console.log(event.download.getDest());
+   *   }
    * }
    * ```
    */

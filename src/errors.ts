@@ -79,19 +79,17 @@ export interface HTTPErrorOptions {
  * 408, 429, 500, 502, 503 and 504 are retried; other statuses fail at once.
  *
  * @example Reacting to a missing file
- * ```ts
+ * ```ts ignore
  * import { Download, HTTPError } from "@x/dlmanager";
  *
- * const download = new Download("http://127.0.0.1:9/missing", "missing", {
- *   retries: 0,
- * });
+ * const download = new Download("https://example.com/missing.zip", "missing.zip");
  * download.start();
  * try {
  *   await download.wait();
  * } catch (error) {
  *   if (error instanceof HTTPError && error.status === 404) {
  *     console.log(`not there: ${error.url}`);
- *   }
+ *   } else throw error;
  * }
  * ```
  */
