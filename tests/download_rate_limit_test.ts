@@ -311,8 +311,10 @@ test("Download held back by rateLimit is not given up as slow by minSpeed", asyn
   assert.deepEqual(server.log.ranges, [null]);
 });
 
-test("Download and DownloadManager throw a RangeError for a rateLimit below 1 byte per second, also when set", () => {
-  const manager = new DownloadManager("unused-dir-never-created");
+test("Download and DownloadManager throw a RangeError for a rateLimit below 1 byte per second, also when set", async () => {
+  // A manager makes its directory: a temporary one, not one in the cwd.
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
   const download = new Download("http://127.0.0.1:9/f", "f");
   for (const rateLimit of [0, -1, NaN, 0.5, 1e-300, 5e-324]) {
     assert.throws(
