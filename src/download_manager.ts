@@ -217,7 +217,11 @@ export class DownloadManager extends DownloadEventTarget {
       ...this.#transfer,
       skipIfExists: true,
       onStateChange: options.onStateChange,
-      headers: mergeHeaders(this.#transfer.headers, options.headers),
+      headers: mergeHeaders(
+        this.#transfer.headers,
+        options.headers,
+        `Cannot download "${href}"`,
+      ),
       fetch: this.#fetch,
       progress: options.progress,
       integrity: options.integrity,

@@ -377,16 +377,51 @@ export function refusedHeader(
   return undefined;
 }
 
-/** `base` with each header of `override` set over it. */
+/**
+ * `base` with each header of `override` set over it. A header `Headers`
+ * refuses is a `TypeError` whose message starts with `context` and names
+ * it, the same on every runtime (theirs differ, and name no download).
+ */
 export function mergeHeaders(
   base: RequestHeaders | undefined,
   override: RequestHeaders | undefined,
+  context: string,
 ): Headers {
-  const headers = new Headers(base);
+  const headers = headersOf(base, context);
   if (override !== undefined) {
-    new Headers(override).forEach((value, key) => headers.set(key, value));
+    headersOf(override, context).forEach((value, key) =>
+      headers.set(key, value)
+    );
   }
   return headers;
+}
+
+// RFC 9110's token: what a header name may hold.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function headersOf(init: RequestHeaders | undefined, context: string): Headers {
+  try {
+    return new Headers(init);
+  } catch (error) {
+    const pairs = init instanceof Headers
+      ? []
+      : Array.isArray(init)
+      ? init
+      : Object.entries(init ?? {});
+    for (const [name, value] of pairs) {
+      try {
+        new Headers([[name, value]]);
+      } catch {
+        // Not the value itself: it may be a credential.
+        throw new TypeError(
+          TOKEN.test(name)
+            ? `${context}: the ${name} header's value must not contain a line break, a NUL or a character beyond U+00FF`
+            : `${context}: invalid header name ${JSON.stringify(name)}`,
+        );
+      }
+    }
+    throw error;
+  }
 }
 
 /**
@@ -428,7 +463,7 @@ function resolveIn(
       chunkSize,
     );
   }
-  const headers = mergeHeaders(defaults.headers, options.headers);
+  const headers = mergeHeaders(defaults.headers, options.headers, context);
   headers.forEach((value, name) => {
     const refused = refusedHeader(name, value);
     if (refused !== undefined) {

@@ -72,6 +72,7 @@ test("DownloadManager throws, creating nothing, when a default of its downloads 
     [{ lockStaleAfter: Number.NaN }, RangeError, "lockStaleAfter must be 0"],
     [{ chunkSize: 0 }, RangeError, "chunkSize must be a positive integer"],
     [{ headers: { range: "bytes=0-" } }, TypeError, "the range header"],
+    [{ headers: { "x y": "v" } }, TypeError, 'invalid header name "x y"'],
   ];
   for (const [options, type, message] of cases) {
     assert.throws(
@@ -176,6 +177,23 @@ test("DownloadManager.download() rejects a URL without a file name, or a percent
     /path separator/,
   );
   assert.throws(() => manager.download("not a url"), TypeError);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("DownloadManager.download() names a header it refuses, in the same words on every runtime", async () => {
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path);
+  assert.throws(
+    () =>
+      manager.download("http://127.0.0.1/f", {
+        headers: [["authorization", "Bearer a\nb"]],
+      }),
+    {
+      name: "TypeError",
+      message:
+        'Cannot download "http://127.0.0.1/f": the authorization header\'s value must not contain a line break, a NUL or a character beyond U+00FF',
+    },
+  );
   assert.deepEqual(await dir.list(), []);
 });
 

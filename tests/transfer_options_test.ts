@@ -455,3 +455,21 @@ test("resolveTransferOptions() throws a TypeError when a header value is invalid
   assertThrows(TypeError, { headers: { "x-a": "line\nbreak" } }, undefined);
   assertThrows(TypeError, { headers: { "x-a": "nul\u0000" } }, undefined);
 });
+
+test("resolveTransferOptions() names the header it refuses, in the same words on every runtime", () => {
+  assertThrows(
+    TypeError,
+    { headers: { "bad name": "v" } },
+    undefined,
+    `Cannot download "${URL}": invalid header name "bad name"`,
+  );
+  // The value is not shown: it may be a credential.
+  for (const value of ["line\nbreak", "nul\u0000", "euro \u20ac"]) {
+    assertThrows(
+      TypeError,
+      {},
+      { headers: [["x-a", "ok"], ["authorization", value]] },
+      `Cannot download "${URL}": the authorization header's value must not contain a line break, a NUL or a character beyond U+00FF`,
+    );
+  }
+});
