@@ -592,10 +592,18 @@ test(
     const retried = asked === null ? 0 : Number(asked[1]);
     assert.ok(retried <= 16_384, `${reports}`);
     assert.equal(retried % 4096, 0);
-    assert.deepEqual(log.ranges, [
+    assert.deepEqual(log.ranges.slice(0, 2), [
       null,
       retried > 0 ? `bytes=${retried}-` : null,
     ]);
+    // A machine that slow may time out the retry's body too: each later
+    // request resumes from at least where the one before it did.
+    let from = retried;
+    for (const range of log.ranges.slice(2)) {
+      const at = Number(/^bytes=(\d+)-$/.exec(range ?? "")?.[1]);
+      assert.ok(at >= from, `${log.ranges}`);
+      from = at;
+    }
     const stalled = reports.indexOf(retried + 4096) - 1;
     assert.equal(reports[stalled], retried, `${reports}`);
   },
