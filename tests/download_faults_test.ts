@@ -868,7 +868,7 @@ test("Download fails with RedirectError when the Location is not a URL", async (
   assert.deepEqual(await dir.list(), []);
 });
 
-test("Download drops Authorization on a redirect to another origin", async () => {
+test("Download drops Authorization, Proxy-Authorization and Cookie on a redirect to another origin", async () => {
   const { route } = fileRoute({ body: BODY });
   await using other = await startServer({ "/f": route });
   const hop: Route = (_request, response) => {
@@ -877,12 +877,21 @@ test("Download drops Authorization on a redirect to another origin", async () =>
   await using server = await startServer({ "/f": hop });
   await using dir = await tempDir();
   const { download } = await run(server.url("/f"), dir, {
-    headers: { authorization: "Bearer secret", "x-trace": "1" },
+    headers: {
+      authorization: "Bearer secret",
+      "proxy-authorization": "Basic cHJveHk6cGFzcw==",
+      cookie: "session=1",
+      "x-trace": "1",
+    },
   });
   assert.equal(download.error(), undefined);
   assert.equal(server.requests[0]?.headers.authorization, "Bearer secret");
-  assert.equal(other.requests[0]?.headers.authorization, undefined);
-  assert.equal(other.requests[0]?.headers["x-trace"], "1");
+  assert.equal(server.requests[0]?.headers.cookie, "session=1");
+  const headers = other.requests[0]?.headers ?? {};
+  assert.equal(headers.authorization, undefined);
+  assert.equal(headers["proxy-authorization"], undefined);
+  assert.equal(headers.cookie, undefined);
+  assert.equal(headers["x-trace"], "1");
 });
 
 test("Download sends a URL's credentials as Basic authorization on every runtime, to that origin only", async () => {

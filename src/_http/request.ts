@@ -101,7 +101,8 @@ function utf8(value: string): string {
 /**
  * The headers of a request to `to` for a download of `url`: `base` as it is
  * when nothing changes (`fetch` copies it), else a copy with `extra` set and,
- * on another origin than `url`'s, without `authorization` and `cookie`; then
+ * on another origin than `url`'s, without `authorization`,
+ * `proxy-authorization` and `cookie`; then
  * `authorization` (the Basic credentials of the source asked, or of a
  * `Location`: see {@linkcode request}) if none is left.
  */
@@ -118,7 +119,11 @@ export function headersFor(
   const headers = new Headers(base);
   for (const [name, value] of extra ?? []) headers.set(name, value);
   if (to !== url && new URL(to).origin !== new URL(url).origin) {
+    // As undici drops them: a `Proxy-Authorization` of the headers is the
+    // caller's, which a server would see (a proxy named by the environment
+    // gets its own, from its URL, from the runtime's `fetch`).
     headers.delete("authorization");
+    headers.delete("proxy-authorization");
     headers.delete("cookie");
   }
   if (authorization !== undefined && !headers.has("authorization")) {
