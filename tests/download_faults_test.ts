@@ -868,6 +868,29 @@ test("Download fails with RedirectError when the Location is not a URL", async (
   assert.deepEqual(await dir.list(), []);
 });
 
+test("Download tells a final URL without a fragment, as fetch's response.url does, since no server sees one", async () => {
+  const { route } = fileRoute({ body: BODY });
+  const hop: Route = (_request, response) => {
+    response.writeHead(302, { location: "/f#there" }).end();
+  };
+  await using server = await startServer({ "/f": route, "/old": hop });
+  await using dir = await tempDir();
+  const direct = await run(server.url("/f#here"), dir);
+  assert.equal(direct.download.error(), undefined);
+  assert.equal(direct.download.getUrl(), server.url("/f#here"));
+  assert.equal(direct.download.getFinalUrl(), server.url("/f"));
+  await using away = await tempDir();
+  const redirected = await run(server.url("/old#here"), away);
+  assert.equal(redirected.download.error(), undefined);
+  assert.equal(redirected.download.getFinalUrl(), server.url("/f"));
+  await assertFileHolds(away.join("f"), BODY);
+  assert.deepEqual(server.requests.map(({ path }) => path), [
+    "/f",
+    "/old",
+    "/f",
+  ]);
+});
+
 test("Download drops Authorization, Proxy-Authorization and Cookie on a redirect to another origin", async () => {
   const { route } = fileRoute({ body: BODY });
   await using other = await startServer({ "/f": route });

@@ -46,7 +46,10 @@ export interface RequestOptions {
 export interface Answer {
   /** The response, not a redirect. */
   response: Response;
-  /** The URL it came from, after redirects. */
+  /**
+   * The URL it came from, after redirects, without a fragment (which no
+   * server sees), as `fetch`'s `response.url`.
+   */
   url: string;
 }
 
@@ -162,6 +165,12 @@ export function withoutCredentials(url: string): WithoutCredentials {
   };
 }
 
+/** `url` (serialized) without its fragment. */
+function withoutFragment(url: string): string {
+  const hash = url.indexOf("#");
+  return hash === -1 ? url : url.slice(0, hash);
+}
+
 /** A URL's percent-encoded part, decoded (as it is, if it does not decode). */
 function decoded(part: string): string {
   try {
@@ -210,7 +219,9 @@ export async function request(
         envProxyOf(options.fetch, at),
       );
     }
-    if (!REDIRECT_STATUSES.has(response.status)) return { response, url: at };
+    if (!REDIRECT_STATUSES.has(response.status)) {
+      return { response, url: withoutFragment(at) };
+    }
     await response.body?.cancel().catch(() => {});
     const location = response.headers.get("location");
     if (location === null) {
