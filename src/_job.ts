@@ -396,7 +396,7 @@ async function transferUnderLock(
     }
     host.signal.throwIfAborted();
     host.committing();
-    onCommit(await partial.commit(spec.dest, lock));
+    onCommit(await partial.commit(spec.dest, lock, present?.mode));
     const validator = partial.revalidator ?? partial.validator;
     if (host.cache !== undefined && validator !== undefined) {
       // Checked when the server last answered for these bytes, not now: a
