@@ -16,19 +16,32 @@ import { isFresh, type Revalidation, wallClock } from "./_revalidation.ts";
 import { NotFoundError } from "./_runtime/fs_errors.ts";
 import { fs } from "./_runtime/fs.ts";
 
+/** A file found at a download's destination. */
+export interface FoundFile extends FileFacts {
+  /**
+   * Its permission bits, or `null` where the platform has none: a download
+   * that replaces the file gives them to the new one.
+   */
+  mode: number | null;
+}
+
 /**
- * The size and modification time of the file at `dest`, or `undefined` if
- * nothing is there; a `TypeError` if a directory (or anything but a file)
- * is: nothing could be renamed onto it. Synchronous: one metadata call,
- * whose answer is usually "missing", costs less on the event loop than a
- * round trip to the runtime's I/O threads.
+ * The size, modification time and mode of the file at `dest`, or
+ * `undefined` if nothing is there; a `TypeError` if a directory (or
+ * anything but a file) is: nothing could be renamed onto it. Synchronous:
+ * one metadata call, whose answer is usually "missing", costs less on the
+ * event loop than a round trip to the runtime's I/O threads.
  */
-export function fileAt(url: string, dest: string): FileFacts | undefined {
+export function fileAt(url: string, dest: string): FoundFile | undefined {
   if (!fs.existsSync(dest)) return undefined;
   const stat = fs.statSync(dest);
   if (stat === undefined) return undefined; // removed since the look
   if (!stat.isFile) throw notAFileError(url, dest, stat.isDirectory);
-  return { size: stat.size, mtime: stat.mtime?.getTime() ?? 0 };
+  return {
+    size: stat.size,
+    mtime: stat.mtime?.getTime() ?? 0,
+    mode: stat.mode,
+  };
 }
 
 /**

@@ -29,6 +29,7 @@ import { fromSources } from "./_transfer/sources.ts";
 import { restart } from "./_transfer/single_stream.ts";
 import { chooseStrategy, type Transfer } from "./_transfer/strategy.ts";
 import { isHttp, withoutCredentials } from "./_http/request.ts";
+import { sentRetryAfter } from "./_http/retry_policy.ts";
 import { sleep } from "./_timers.ts";
 import { LockTimeoutError } from "./errors.ts";
 import type { PauseControl } from "./_pause.ts";
@@ -395,7 +396,7 @@ async function transferUnderLock(
     }
     host.signal.throwIfAborted();
     host.committing();
-    onCommit(await partial.commit(spec.dest, lock));
+    onCommit(await partial.commit(spec.dest, lock, present?.mode));
     const validator = partial.revalidator ?? partial.validator;
     if (host.cache !== undefined && validator !== undefined) {
       // Checked when the server last answered for these bytes, not now: a
@@ -475,19 +476,28 @@ async function transferPausably(
 ): Promise<void> {
   const { pause } = host;
   let wait = transfer.wait ?? 0;
+  // When (on `performance.now()`'s clock) the last `Retry-After` a server
+  // sent ends: a resume waits out the rest of it (a user's resume does not
+  // ask a busy server sooner than it said), though not a backoff of ours.
+  let asked = transfer.waitAsked === true ? performance.now() + wait : 0;
+  const retrying = (attempt: number, delay: number, error: unknown): void => {
+    if (sentRetryAfter(error)) asked = performance.now() + delay;
+    transfer.retrying(attempt, delay, error);
+  };
   for (;;) {
     // Not paused (the usual): no promise to wait for.
     if (pause.paused) {
       await parked(host, transfer);
       await intactAfterPause(transfer);
-      // Resumed: a source's backoff is not waited out after a pause.
-      wait = 0;
+      // Resumed: a backoff is not waited out, a Retry-After's rest is.
+      wait = Math.ceil(Math.max(0, asked - performance.now()));
     }
     const signal = pause.begin(host.signal);
     let whole = false;
     try {
       // A source asked again after the others: its backoff first (a pause
-      // stops it, and the resume asks at once).
+      // stops it, and the resume asks at once, or once its Retry-After is
+      // up).
       if (wait > 0) {
         const ms = wait;
         wait = 0;
@@ -499,6 +509,7 @@ async function transferPausably(
         signal,
         isCancellation: (error) =>
           host.isCancellation(error) || pause.stopped(error, signal),
+        retrying,
       });
       whole = true;
     } catch (error) {

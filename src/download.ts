@@ -321,13 +321,14 @@ export class Download extends DownloadStatus {
 
   /**
    * Resumes a paused download: it asks the server for what is not on disk
-   * (with `Range` and `If-Range`), or starts over if the file changed. A
-   * manager's download that gave its slot up goes on at once if a slot is
-   * free; else it is `"queued"` until one frees, and then goes first,
-   * before the downloads that never started (those resumed after a pause
-   * go in the order resumed). One paused while queued is queued again, in
-   * its place. Does nothing if it is not paused (or waits for a slot
-   * already), or once canceled or ended.
+   * (with `Range` and `If-Range`), or starts over if the file changed; not
+   * before the end of a `Retry-After` a server sent, if it was paused while
+   * it waited one out. A manager's download that gave its slot up goes on
+   * at once if a slot is free; else it is `"queued"` until one frees, and
+   * then goes first, before the downloads that never started (those
+   * resumed after a pause go in the order resumed). One paused while
+   * queued is queued again, in its place. Does nothing if it is not paused
+   * (or waits for a slot already), or once canceled or ended.
    *
    * @example Resume, and see whether it had to wait for a slot
    * ```ts ignore

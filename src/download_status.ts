@@ -390,7 +390,8 @@ export class DownloadStatus extends DownloadEventTarget {
 
   /**
    * The URL the file came from: after redirects, and from whichever source
-   * (mirror) served it; the URL itself until a server has answered.
+   * (mirror) served it, without a fragment (`#...`, which no server sees),
+   * as `fetch`'s `response.url`; the URL itself until a server has answered.
    *
    * @returns The final URL.
    *

@@ -5,9 +5,18 @@ import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { mkdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  mkdir,
+  readFile,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import process from "node:process";
 import { test } from "node:test";
 import {
   fileAt,
@@ -33,14 +42,16 @@ const CAN_CHATTR = (() => {
   return made;
 })();
 
-test("fileAt() gives a file's size and mtime, undefined when nothing is there, and a TypeError for a directory", async () => {
+test("fileAt() gives a file's size, mtime and mode, undefined when nothing is there, and a TypeError for a directory", async () => {
   await using dir = await tempDir();
   assert.equal(fileAt(URL_A, dir.join("missing")), undefined);
   await writeFile(dir.join("a.bin"), "hello");
   await utimes(dir.join("a.bin"), OLD, OLD);
+  await chmod(dir.join("a.bin"), 0o751);
   assert.deepEqual(fileAt(URL_A, dir.join("a.bin")), {
     size: 5,
     mtime: OLD.getTime(),
+    mode: process.platform === "win32" ? null : 0o751,
   });
   await mkdir(dir.join("d"));
   assert.throws(() => fileAt(URL_A, dir.join("d")), {

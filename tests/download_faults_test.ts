@@ -876,7 +876,30 @@ test("Download fails with RedirectError when the Location is not a URL", async (
   assert.deepEqual(await dir.list(), []);
 });
 
-test("Download drops Authorization on a redirect to another origin", async () => {
+test("Download tells a final URL without a fragment, as fetch's response.url does, since no server sees one", async () => {
+  const { route } = fileRoute({ body: BODY });
+  const hop: Route = (_request, response) => {
+    response.writeHead(302, { location: "/f#there" }).end();
+  };
+  await using server = await startServer({ "/f": route, "/old": hop });
+  await using dir = await tempDir();
+  const direct = await run(server.url("/f#here"), dir);
+  assert.equal(direct.download.error(), undefined);
+  assert.equal(direct.download.getUrl(), server.url("/f#here"));
+  assert.equal(direct.download.getFinalUrl(), server.url("/f"));
+  await using away = await tempDir();
+  const redirected = await run(server.url("/old#here"), away);
+  assert.equal(redirected.download.error(), undefined);
+  assert.equal(redirected.download.getFinalUrl(), server.url("/f"));
+  await assertFileHolds(away.join("f"), BODY);
+  assert.deepEqual(server.requests.map(({ path }) => path), [
+    "/f",
+    "/old",
+    "/f",
+  ]);
+});
+
+test("Download drops Authorization, Proxy-Authorization and Cookie on a redirect to another origin", async () => {
   const { route } = fileRoute({ body: BODY });
   await using other = await startServer({ "/f": route });
   const hop: Route = (_request, response) => {
@@ -885,12 +908,21 @@ test("Download drops Authorization on a redirect to another origin", async () =>
   await using server = await startServer({ "/f": hop });
   await using dir = await tempDir();
   const { download } = await run(server.url("/f"), dir, {
-    headers: { authorization: "Bearer secret", "x-trace": "1" },
+    headers: {
+      authorization: "Bearer secret",
+      "proxy-authorization": "Basic cHJveHk6cGFzcw==",
+      cookie: "session=1",
+      "x-trace": "1",
+    },
   });
   assert.equal(download.error(), undefined);
   assert.equal(server.requests[0]?.headers.authorization, "Bearer secret");
-  assert.equal(other.requests[0]?.headers.authorization, undefined);
-  assert.equal(other.requests[0]?.headers["x-trace"], "1");
+  assert.equal(server.requests[0]?.headers.cookie, "session=1");
+  const headers = other.requests[0]?.headers ?? {};
+  assert.equal(headers.authorization, undefined);
+  assert.equal(headers["proxy-authorization"], undefined);
+  assert.equal(headers.cookie, undefined);
+  assert.equal(headers["x-trace"], "1");
 });
 
 test("Download sends a URL's credentials as Basic authorization on every runtime, to that origin only", async () => {

@@ -326,6 +326,37 @@ test("Download paused before it starts sends no request until resumed", async ()
   assert.deepEqual(states, ["paused", "running", "done"]);
 });
 
+test("Download paused while it waits out a server's Retry-After waits out what is left of it on resume", async () => {
+  // When the 503 was sent, and when each request came (performance.now()).
+  let refused = 0;
+  const asked: number[] = [];
+  const body = bytesRoute(BODY);
+  await using server = await startServer({
+    "/f": (request, response) => {
+      asked.push(performance.now());
+      if (asked.length > 1) return body(request, response);
+      response.writeHead(503, { "retry-after": "1" }).end();
+      refused = performance.now();
+    },
+  });
+  await using dir = await tempDir();
+  const download = new Download(server.url("/f"), dir.join("f"), FAST);
+  const retried = new Promise((resolve) =>
+    download.addEventListener("retry", resolve, { once: true })
+  );
+  download.start();
+  await retried;
+  await download.pause();
+  assert.equal(download.state, "paused");
+  download.resume();
+  await download.wait();
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.equal(asked.length, 2);
+  // Never before the server's second was up, however late the pause came.
+  const waited = (asked[1] as number) - refused;
+  assert.ok(waited >= 950, `asked again ${waited} ms after the 503`);
+});
+
 test("Download canceled while paused ends with DownloadInterrupt and leaves nothing", async () => {
   await using server = await stallingServer(MiB);
   await using dir = await tempDir();

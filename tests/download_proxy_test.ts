@@ -149,6 +149,46 @@ test(
   },
 );
 
+test(
+  "Download sends HTTP_PROXY's credentials to the proxy on every hop of a redirect to another origin, and never to a server",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    await using server = await origin();
+    const url = server.url("/f");
+    await using first = await startServer({
+      "/away": (_request, response) => {
+        response.writeHead(302, { location: url }).end();
+      },
+    });
+    await using proxy = await startProxy();
+    await using dir = await tempDir();
+    const result = await downloadIn(
+      { HTTP_PROXY: proxy.url(USERINFO) },
+      first.url("/away"),
+      dir.join("f"),
+    );
+    assert.deepEqual(result, { said: "done", code: 0 });
+    await assertDownloaded(dir.join("f"));
+    const hosts = new Set(
+      proxy.requests.map(({ target }) =>
+        target.replace(/^http:\/\/|\/.*$/g, "")
+      ),
+    );
+    assert.deepEqual(
+      hosts,
+      new Set([new URL(first.url("/")).host, new URL(url).host]),
+    );
+    for (const request of proxy.requests) {
+      assert.equal(request.headers["proxy-authorization"], BASIC);
+    }
+    assert.equal(first.requests.length, 1);
+    assert.equal(server.requests.length, 1);
+    assertNoProxyCredentials([...first.requests, ...server.requests]);
+  },
+);
+
 test("Download goes through http_proxy when only the lower-case form is set", {
   timeout: 60_000,
 }, async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import process from "node:process";
 import { test } from "node:test";
 import { Download, DownloadInterrupt, HTTPError } from "../mod.ts";
 import {
@@ -176,6 +177,34 @@ test("Download replaces an existing destination only once complete", async () =>
   assert.deepEqual(seen, ["old"]);
   await assertFileHolds(dir.join("f"), body);
 });
+
+test(
+  "Download that replaces an existing file keeps its permissions, as curl -o, wget and rsync do",
+  {
+    skip: process.platform === "win32",
+  },
+  async () => {
+    const body = patternBytes(100);
+    await using server = await startServer({ "/f": bytesRoute(body) });
+    await using dir = await tempDir();
+    await writeFile(dir.join("tool"), "old");
+    await chmod(dir.join("tool"), 0o750);
+    const download = new Download(server.url("/f"), dir.join("tool"));
+    download.start();
+    await download.wait({ raiseIfError: true });
+    await assertFileHolds(dir.join("tool"), body);
+    assert.equal((await stat(dir.join("tool"))).mode & 0o777, 0o750);
+    // A new file is made as any other, without a look at another's mode.
+    const fresh = new Download(server.url("/f"), dir.join("new"));
+    fresh.start();
+    await fresh.wait({ raiseIfError: true });
+    await writeFile(dir.join("plain"), "");
+    assert.equal(
+      (await stat(dir.join("new"))).mode & 0o777,
+      (await stat(dir.join("plain"))).mode & 0o777,
+    );
+  },
+);
 
 test(
   "Download.cancel() mid-body ends the download promptly and removes the temp file",

@@ -310,11 +310,24 @@ export class PartialFile {
    * recently accessed first, and a partial file's access time is when it
    * was made, which may be a run of yesterday's that this one resumed. A
    * file this download made was made moments ago: no calls for it.
+   *
+   * @param mode The permission bits of the file it replaces, given to it
+   * (as curl, wget and rsync keep them: an executable stays one); none when
+   * no file was there, which costs no call.
    */
-  async commit(dest: string, lock: FileLock): Promise<boolean> {
+  async commit(
+    dest: string,
+    lock: FileLock,
+    mode?: number | null,
+  ): Promise<boolean> {
     if (!this.#onDisk) await this.writer();
     await this.close();
     if (this.#adopted) accessedNow(this.#path);
+    if (typeof mode === "number") {
+      // A file system that has no modes to set (a FAT drive) takes the
+      // file all the same.
+      await fs.chmod(this.#path, mode).catch(() => {});
+    }
     const held = lock.isHeld();
     await fs.rename(this.#path, dest);
     await this.#removeSidecar(held);

@@ -46,7 +46,10 @@ export interface RequestOptions {
 export interface Answer {
   /** The response, not a redirect. */
   response: Response;
-  /** The URL it came from, after redirects. */
+  /**
+   * The URL it came from, after redirects, without a fragment (which no
+   * server sees), as `fetch`'s `response.url`.
+   */
   url: string;
 }
 
@@ -101,7 +104,8 @@ function utf8(value: string): string {
 /**
  * The headers of a request to `to` for a download of `url`: `base` as it is
  * when nothing changes (`fetch` copies it), else a copy with `extra` set and,
- * on another origin than `url`'s, without `authorization` and `cookie`; then
+ * on another origin than `url`'s, without `authorization`,
+ * `proxy-authorization` and `cookie`; then
  * `authorization` (the Basic credentials of the source asked, or of a
  * `Location`: see {@linkcode request}) if none is left.
  */
@@ -118,7 +122,11 @@ export function headersFor(
   const headers = new Headers(base);
   for (const [name, value] of extra ?? []) headers.set(name, value);
   if (to !== url && new URL(to).origin !== new URL(url).origin) {
+    // As undici drops them: a `Proxy-Authorization` of the headers is the
+    // caller's, which a server would see (a proxy named by the environment
+    // gets its own, from its URL, from the runtime's `fetch`).
     headers.delete("authorization");
+    headers.delete("proxy-authorization");
     headers.delete("cookie");
   }
   if (authorization !== undefined && !headers.has("authorization")) {
@@ -155,6 +163,12 @@ export function withoutCredentials(url: string): WithoutCredentials {
     url: parsed.href,
     authorization: `Basic ${btoa(String.fromCharCode(...bytes))}`,
   };
+}
+
+/** `url` (serialized) without its fragment. */
+function withoutFragment(url: string): string {
+  const hash = url.indexOf("#");
+  return hash === -1 ? url : url.slice(0, hash);
 }
 
 /** A URL's percent-encoded part, decoded (as it is, if it does not decode). */
@@ -205,7 +219,9 @@ export async function request(
         envProxyOf(options.fetch, at),
       );
     }
-    if (!REDIRECT_STATUSES.has(response.status)) return { response, url: at };
+    if (!REDIRECT_STATUSES.has(response.status)) {
+      return { response, url: withoutFragment(at) };
+    }
     await response.body?.cancel().catch(() => {});
     const location = response.headers.get("location");
     if (location === null) {

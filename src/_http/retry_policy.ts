@@ -75,6 +75,16 @@ export function leavesSource(error: unknown): boolean {
 }
 
 /**
+ * Whether `error` holds the server's `Retry-After`, which
+ * {@linkcode retryDelay} waits (capped) instead of a backoff of ours.
+ */
+export function sentRetryAfter(
+  error: unknown,
+): error is HTTPError & { retryAfter: number } {
+  return error instanceof HTTPError && error.retryAfter !== undefined;
+}
+
+/**
  * How long to wait before attempt `attempt + 1` after `error`: the server's
  * Retry-After (capped), else a random time in [0, min(cap, base * 2^(attempt-1))].
  */
@@ -84,7 +94,7 @@ export function retryDelay(
   options: BackoffOptions,
   random: () => number = Math.random,
 ): number {
-  if (error instanceof HTTPError && error.retryAfter !== undefined) {
+  if (sentRetryAfter(error)) {
     return Math.min(error.retryAfter, options.retryAfterCap);
   }
   const ceiling = Math.min(

@@ -48,6 +48,7 @@ function toStat(info: Deno.FileInfo): FileStat {
     size: info.size,
     atime: info.atime,
     mtime: info.mtime,
+    mode: info.mode === null ? null : info.mode & 0o777,
   };
 }
 
@@ -239,6 +240,13 @@ export const denoFs: Fs = {
       }
     } finally {
       file.close();
+    }
+  },
+  async chmod(path: string, mode: number): Promise<void> {
+    try {
+      await Deno.chmod(path, mode);
+    } catch (error) {
+      throw mapError(error);
     }
   },
   rename(from: string, to: string): Promise<void> {

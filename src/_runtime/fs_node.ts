@@ -23,6 +23,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import {
+  chmod,
   type FileHandle,
   open as openHandle,
   readdir,
@@ -77,6 +78,8 @@ function toStat(stats: Stats): FileStat {
     size: stats.size,
     atime: stats.atime,
     mtime: stats.mtime,
+    // Node makes up bits on Windows from the read-only flag.
+    mode: process.platform === "win32" ? null : stats.mode & 0o777,
   };
 }
 
@@ -302,6 +305,13 @@ export const nodeFs: Fs = {
       }
     } finally {
       await handle.close();
+    }
+  },
+  async chmod(path: string, mode: number): Promise<void> {
+    try {
+      await chmod(path, mode);
+    } catch (error) {
+      throw mapError(error);
     }
   },
   async rename(from: string, to: string): Promise<void> {

@@ -14,6 +14,11 @@ export interface FileStat {
   atime: Date | null;
   /** Last modification time, or `null` where the platform has none. */
   mtime: Date | null;
+  /**
+   * The permission bits (`0o755`: no type, setuid, setgid or sticky bit),
+   * or `null` where the platform has none (Windows).
+   */
+  mode: number | null;
 }
 
 /** A file opened for writing. */
@@ -108,6 +113,11 @@ export interface Fs {
   readFileSync(path: string): Uint8Array;
   /** Reads the file `path` in chunks of at most `chunkSize` bytes. */
   readChunks(path: string, chunkSize: number): AsyncIterable<Uint8Array>;
+  /**
+   * Sets the permission bits of `path` to `mode` (see
+   * {@linkcode FileStat.mode}).
+   */
+  chmod(path: string, mode: number): Promise<void>;
   /** Renames `from` onto `to`, replacing `to` if it is a file. */
   rename(from: string, to: string): Promise<void>;
   /** Removes the file `path`. */

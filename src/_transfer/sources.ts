@@ -34,7 +34,11 @@
 // bytes of unknown age. Its 304 still counts: it holds the file's version.
 
 import { ProtocolError, RetriesExhaustedError } from "../errors.ts";
-import { isRetryable, retryDelay } from "../_http/retry_policy.ts";
+import {
+  isRetryable,
+  retryDelay,
+  sentRetryAfter,
+} from "../_http/retry_policy.ts";
 import type { Transfer } from "./strategy.ts";
 
 /** A source serves a file of another length than the download's. */
@@ -157,12 +161,11 @@ export async function fromSources(
     if (turn === undefined) break;
     const { source } = turn;
     const last = turn.errors.at(-1);
+    const failed = last === undefined ? undefined : attemptsOf(last).at(-1);
     // Back to a source left for the others: its backoff, or what is left of
     // its Retry-After, as a retry of its own would wait.
     const wait = Math.ceil(Math.max(0, (turn.readyAt as number) - now));
-    if (last !== undefined) {
-      transfer.retrying(turn.attempts, wait, attemptsOf(last).at(-1));
-    }
+    if (last !== undefined) transfer.retrying(turn.attempts, wait, failed);
     const others = turns.some((each) =>
       each !== turn && each.readyAt !== undefined
     );
@@ -173,6 +176,7 @@ export async function fromSources(
       return await run({
         ...transfer,
         wait,
+        waitAsked: sentRetryAfter(failed),
         source,
         knownTotal: known !== undefined && turn.index > known.from
           ? known.total

@@ -68,6 +68,11 @@ export interface Transfer {
    */
   wait?: number | undefined;
   /**
+   * Whether `wait` is the source's `Retry-After` (not a backoff of ours): a
+   * pause does not cut it short (see `_job.ts`).
+   */
+  waitAsked?: boolean | undefined;
+  /**
    * Whether other sources of the file wait for their turn: a source that
    * fails twice in a row is left, and one that refuses the connection or
    * asks for a long wait at once (see `leavesSource`).

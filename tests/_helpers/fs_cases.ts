@@ -12,6 +12,7 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { join } from "node:path";
+import process from "node:process";
 import { test } from "node:test";
 import type { FileWriter, Fs } from "../../src/_runtime/fs.ts";
 import {
@@ -219,6 +220,23 @@ export function fsCases(
         assert.equal(info.mtime?.getTime(), expected.mtime.getTime());
         assert.equal(info.atime?.getTime(), expected.atime.getTime());
       }
+    },
+  );
+
+  test(
+    `${label}.chmod() sets the permission bits that stat() and statSync() tell`,
+    { skip: process.platform === "win32" },
+    async () => {
+      await using dir = await tempDir();
+      await writeFile(dir.join("f"), "hello");
+      await impl.chmod(dir.join("f"), 0o751);
+      assert.equal((await nodeStat(dir.join("f"))).mode & 0o7777, 0o751);
+      assert.equal((await impl.stat(dir.join("f")))?.mode, 0o751);
+      assert.equal(impl.statSync(dir.join("f"))?.mode, 0o751);
+      await assert.rejects(
+        impl.chmod(dir.join("missing"), 0o644),
+        NotFoundError,
+      );
     },
   );
 

@@ -110,6 +110,7 @@ test("withoutCredentials() takes a URL's credentials out, as Basic authorization
 test("headersFor() drops credentials on another origin only", () => {
   const base = new Headers({
     authorization: "Bearer t",
+    "proxy-authorization": "Basic cDpw",
     cookie: "c=1",
     "x-trace": "1",
   });
@@ -121,6 +122,7 @@ test("headersFor() drops credentials on another origin only", () => {
   );
   assert.equal(same.get("authorization"), "Bearer t");
   assert.equal(same.get("cookie"), "c=1");
+  assert.equal(same.get("proxy-authorization"), "Basic cDpw");
   for (
     const to of [
       "https://cdn.example.com/f",
@@ -131,6 +133,7 @@ test("headersFor() drops credentials on another origin only", () => {
     const other = headersFor(URL_TEXT, to, base, undefined);
     assert.equal(other.get("authorization"), null, to);
     assert.equal(other.get("cookie"), null, to);
+    assert.equal(other.get("proxy-authorization"), null, to);
     assert.equal(other.get("x-trace"), "1", to);
   }
 });
