@@ -9,6 +9,7 @@ import {
   IntegrityCheck,
   parseExpected,
 } from "./_body/integrity.ts";
+import { shareBuffers, stopSharingBuffers } from "./_body/staging_buffers.ts";
 import { assertDestName } from "./_disk/file_name.ts";
 import {
   asFileSystemError,
@@ -232,12 +233,15 @@ export async function runJob(
   spec: JobSpec,
   host: JobHost,
 ): Promise<JobOutcome> {
+  shareBuffers();
   try {
     return await runLocked(spec, host);
   } catch (error) {
     if (host.isCancellation(error)) throw error;
     const context = `Cannot download "${spec.url}" to "${spec.dest}"`;
     throw asFileSystemError(error, context, spec.dest);
+  } finally {
+    stopSharingBuffers();
   }
 }
 

@@ -17,6 +17,7 @@
 
 import type { FileWriter } from "../_runtime/fs.ts";
 import { cancelOnAbort } from "./cancel_on_abort.ts";
+import { keepBuffer, reusedBuffer, stagingBuffer } from "./staging_buffers.ts";
 
 /** How a bandwidth limit shapes the reads and writes of `pipeFrom`. */
 export interface Pacing {
@@ -40,6 +41,8 @@ export class ChunkedWriter {
   #onWrite: (written: number) => void;
   #pacing: Pacing | undefined;
   #buffer: Uint8Array | undefined;
+  // The buffer of the last write, which the next full one goes into.
+  #spare: Uint8Array | undefined;
   #buffered = 0;
   #written = 0;
 
@@ -158,7 +161,6 @@ export class ChunkedWriter {
       }
     }
     let inFlight: Promise<{ error: unknown } | undefined> | undefined;
-    let spare: Uint8Array | undefined;
     using _watch = cancelOnAbort(signal, reader);
     try {
       for (;;) {
@@ -207,9 +209,9 @@ export class ChunkedWriter {
             () => undefined,
             (error) => ({ error }),
           );
-          this.#buffer = spare ?? new Uint8Array(full.byteLength);
+          this.#buffer = this.#spare ?? reusedBuffer(full.byteLength);
           this.#buffered = 0;
-          spare = full;
+          this.#spare = full;
         }
         if (done) break;
       }
@@ -229,9 +231,33 @@ export class ChunkedWriter {
     return this.#pacing === undefined ? most : this.#pacing.readSize(most);
   }
 
-  /** Writes what is staged (the short last write). */
-  async flush(): Promise<void> {
-    if (this.#buffered > 0) await this.#writeBuffer();
+  /**
+   * Writes what is staged (the short last write). With `last` (the body has
+   * ended: nothing is read or written after it), on the calling thread where
+   * the file can (`FileWriter.writeSync`): Deno hands an asynchronous write
+   * to its I/O threads, with a copy of the descriptor, which costs a small
+   * file's only write more CPU than the write itself; and then the staging
+   * buffers are given to the next body (see `staging_buffers.ts`).
+   */
+  async flush(last = false): Promise<void> {
+    if (this.#buffered > 0) {
+      if (!last || this.#file.writeSync === undefined) {
+        await this.#writeBuffer();
+      } else {
+        const staged = (this.#buffer as Uint8Array).subarray(
+          0,
+          this.#buffered,
+        );
+        this.#buffered = 0;
+        this.#file.writeSync(staged);
+        this.#wrote(staged.byteLength);
+      }
+    }
+    if (!last) return;
+    for (const buffer of [this.#buffer, this.#spare]) {
+      if (buffer !== undefined) keepBuffer(buffer.buffer as ArrayBuffer);
+    }
+    this.#buffer = this.#spare = undefined;
   }
 
   /**
@@ -244,9 +270,7 @@ export class ChunkedWriter {
       const left = this.#expected === undefined
         ? this.#chunkSize
         : this.#expected - this.#written + 1;
-      this.#buffer = new Uint8Array(
-        Math.min(this.#chunkSize, Math.max(left, 1)),
-      );
+      this.#buffer = stagingBuffer(left, this.#chunkSize);
     } else if (this.#buffered === this.#buffer.byteLength) {
       const grown = new Uint8Array(this.#chunkSize);
       grown.set(this.#buffer);
@@ -281,7 +305,11 @@ export class ChunkedWriter {
 
   async #write(bytes: Uint8Array): Promise<void> {
     await this.#file.write(bytes);
-    this.#written += bytes.byteLength;
+    this.#wrote(bytes.byteLength);
+  }
+
+  #wrote(bytes: number): void {
+    this.#written += bytes;
     this.#onWrite(this.#written);
   }
 }

@@ -163,7 +163,7 @@ async function writeChunks(
   } finally {
     // Every byte received that can still be written is: the file (and the
     // digest) then hold exactly the bytes before `offset`.
-    await writer.flush();
+    await writer.flush(true);
     partial.offset = offset + writer.written;
   }
 }

@@ -70,6 +70,15 @@ export class DenoFileWriter implements FileWriter {
     }
   }
 
+  writeSync(data: Uint8Array): void {
+    let written = 0;
+    while (written < data.byteLength) {
+      written += this.#file.writeSync(
+        written === 0 ? data : data.subarray(written),
+      );
+    }
+  }
+
   async pipe(
     body: ReadableStream<Uint8Array>,
     readError: (error: unknown) => unknown,

@@ -25,6 +25,14 @@ export interface FileStat {
 export interface FileWriter {
   /** Writes all of `data` (looping over partial writes). `data` may be reused once this resolves. */
   write(data: Uint8Array): Promise<void>;
+  /**
+   * Writes all of `data` on the calling thread, which waits for it: for a
+   * body's last write, which nothing is left to overlap with (see
+   * `ChunkedWriter.flush`), where handing a write to the runtime's I/O
+   * threads costs more than the write (Deno). Optional: `write` is used
+   * where it is missing.
+   */
+  writeSync?(data: Uint8Array): void;
   /** Closes the file. Safe to call more than once. */
   close(): Promise<void>;
   /**
