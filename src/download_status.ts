@@ -199,7 +199,8 @@ export class DownloadStatus extends DownloadEventTarget {
 
   /**
    * Whether the download ended without fetching because `dest` appeared
-   * while it waited for another process's lock (with `skipIfExists`).
+   * while it waited for another process's lock (with `skipIfExists`), or,
+   * with a digest, was there and holds those bytes (a manager's download).
    *
    * @example
    * ```ts ignore

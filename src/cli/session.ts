@@ -28,6 +28,9 @@ interface Tracked {
   url: string;
   download: Download;
   started: boolean;
+  // Whether it waited for another process's lock: a file found there then
+  // was downloaded by that process, not there before.
+  waited: boolean;
   current: number;
   total: number | undefined;
   // Bytes on disk before this run fetched any (a resumed file's), and the
@@ -267,6 +270,7 @@ export class Session implements RunView {
       url: job.url,
       download,
       started: false,
+      waited: false,
       current: 0,
       total: undefined,
       base: 0,
@@ -299,6 +303,7 @@ export class Session implements RunView {
 
   #waiting(tracked: Tracked): void {
     const holder = tracked.download.lockHolder;
+    tracked.waited = true;
     this.#report({
       event: "wait",
       name: tracked.name,
@@ -375,9 +380,10 @@ export class Session implements RunView {
       this.#failed++;
       this.#report({ event: "fail", name, url, error: message(error) });
     } else if (download.skipped) {
-      // Another process downloaded it while this one waited for its lock.
+      // Another process downloaded it while this one waited for its lock;
+      // or, with a digest, it was there and holds those bytes.
       this.#skipped++;
-      this.#report({ event: "skip", name, url, shared: true });
+      this.#report({ event: "skip", name, url, shared: tracked.waited });
     } else if (download.revalidation === "fresh") {
       this.#skipped++;
       this.#report({ event: "fresh", name, url });

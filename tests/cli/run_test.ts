@@ -78,6 +78,25 @@ test("dlmanager reports files already present as skipped and exits 0", async () 
   assert.equal(server.requests.length, 0);
 });
 
+test("dlmanager reports a file already present that holds its --sha256 as already present, not as another process's", async () => {
+  await using server = await startServer({ "/b.bin": bytesRoute(B) });
+  await using dir = await tempDir();
+  await writeFile(dir.join("b.bin"), B);
+  const result = await runCli([
+    "-d",
+    dir.path,
+    "--sha256",
+    SHA256_B,
+    server.url("/b.bin"),
+  ]);
+  assert.equal(result.code, 0, JSON.stringify(result));
+  assert.ok(
+    result.stdout.startsWith("skipped b.bin (already present)\n"),
+    result.stdout,
+  );
+  assert.equal(server.requests.length, 0);
+});
+
 test("dlmanager --revalidate logs a file the server has not changed as fresh, a changed one as updated, and says so in JSON", async () => {
   const changedA = patternBytes(150_000, 3);
   await using server = await startServer({
