@@ -326,6 +326,7 @@ async function transferUnderLock(
     spec.url,
     lock.takenOver,
     integrity,
+    spec.sources,
   );
   // The source answering (the last asked, of several).
   let answering = spec.url;

@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { stat } from "node:fs/promises";
 import { test } from "node:test";
 import {
   Download,
@@ -33,6 +34,7 @@ import {
 import { startChild } from "./_helpers/child.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
+import { partialOf } from "./_helpers/partial_file.ts";
 
 const BODY = patternBytes(600_000, 1);
 const OTHER = patternBytes(500_000, 2);
@@ -921,4 +923,37 @@ test("Download canceled while it waits to ask a source again ends at once, leavi
     ["/f", "/down/f", "/down/f"],
   );
   assert.deepEqual(await dir.list(), []);
+});
+
+test("Download resumes what a canceled download of the same file kept, though its mirrors are listed in another order", async () => {
+  // "a" stalls after 300,000 bytes; the user lists "b" first the next time
+  // (the first source was slow): the bytes kept are the same file's.
+  const release = deferred();
+  const a = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  const b = fileRoute({ body: BODY, etag: '"v"' });
+  await using server = await startServer({ "/a/f": a.route, "/b/f": b.route });
+  await using dir = await tempDir();
+  try {
+    const sources = [server.url("/a/f"), server.url("/b/f")];
+    const first = new Download(sources, dir.join("f"), FAST);
+    first.addEventListener("progress", ({ current }) => {
+      if (current >= 300_000) first.cancel({ keepPartial: true });
+    });
+    first.start();
+    await assert.rejects(first.wait(), DownloadInterrupt);
+    assert.equal(first.partialKept, true);
+    const kept = (await stat(await partialOf(dir))).size;
+    assert.ok(kept >= 300_000, `${kept}`);
+    const again = await fetchFrom(server, ["/b/f", "/a/f"], dir.join("f"));
+    assert.deepEqual(b.log.ranges, [`bytes=${kept}-`]);
+    assert.equal(again.getUrl(), server.url("/b/f"));
+  } finally {
+    release.resolve();
+  }
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
 });

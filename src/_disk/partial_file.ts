@@ -52,6 +52,9 @@ export class PartialFile {
   ranges: [number, number][] | undefined;
   #paths: PartialPaths;
   #url: string;
+  // The download's other sources (mirrors): a partial file a download of
+  // the same file under one of them as its first URL left is adopted too.
+  #mirrors: readonly string[];
   #writer: string;
   #path: string;
   #file: FileWriter | undefined;
@@ -70,9 +73,11 @@ export class PartialFile {
     paths: PartialPaths,
     url: string,
     integrity: IntegrityCheck | undefined,
+    mirrors: readonly string[],
   ) {
     this.#paths = paths;
     this.#url = url;
+    this.#mirrors = mirrors;
     this.#integrity = integrity;
     this.#writer = newToken();
     this.#path = partialFile(paths, this.#writer);
@@ -86,15 +91,20 @@ export class PartialFile {
    * left its partial file to be resumed: see {@linkcode FileLock.leave}), adopts
    * the partial file the sidecar vouches for, if its writer is proven dead
    * or released it. The bytes adopted are fed to `integrity` by
-   * {@linkcode PartialFile.hashAdopted}, before any byte is written.
+   * {@linkcode PartialFile.hashAdopted}, before any byte is written. A
+   * partial file of a download whose first URL is one of `mirrors` (the
+   * same file's sources, listed in another order) is adopted too: a resume
+   * asks for the rest with `If-Range`, which proves the same version, as a
+   * source taking over from another does.
    */
   static async open(
     paths: PartialPaths,
     url: string,
     takenOver: TakenOver | undefined,
     integrity: IntegrityCheck | undefined,
+    mirrors: readonly string[] = [],
   ): Promise<PartialFile> {
-    const partial = new PartialFile(paths, url, integrity);
+    const partial = new PartialFile(paths, url, integrity, mirrors);
     try {
       // Usually the lock was free, and there is nothing to do: no look for
       // a sidecar, which would cost every download (a tenth of the
@@ -367,7 +377,8 @@ export class PartialFile {
 
   /**
    * Adopts the partial file the sidecar names, if its writer is proven dead
-   * and it is of this URL; removes it if its writer is dead but it is not.
+   * and it is of this URL (or one of its mirrors); removes it if its writer
+   * is dead but it is not.
    * Returns whether it adopted one. A partial file whose writer may be
    * running is left alone: it renames only its own file.
    */
@@ -380,7 +391,8 @@ export class PartialFile {
     const lastEnd = sidecar.ranges?.at(-1)?.[1] ?? 0;
     if (
       partial === undefined || size === undefined ||
-      sidecar.url !== this.#url || size > sidecar.total || size < lastEnd
+      (sidecar.url !== this.#url && !this.#mirrors.includes(sidecar.url)) ||
+      size > sidecar.total || size < lastEnd
     ) {
       // The dead writer's leftovers, of no use here.
       if (partial !== undefined && size !== undefined) {
@@ -393,6 +405,7 @@ export class PartialFile {
     // takes over from this one judges this one.
     await writeSidecar(this.#paths.sidecar, {
       ...sidecar,
+      url: this.#url,
       writer: this.#writer,
       owner: thisProcess(),
       released: undefined,
