@@ -29,6 +29,7 @@ import type {
 } from "./download_options.ts";
 import type { PersistLimit } from "./persist_limit.ts";
 import {
+  checkTransferOptions,
   DEFAULTS,
   mergeHeaders,
   type TransferOptions,
@@ -159,7 +160,9 @@ export class DownloadManager extends DownloadEventTarget {
    * partial-file shape, `.<name>.<12 hex>.dlpart`, is reserved), for a
    * malformed `integrity` or `sha256` (a digest of the wrong length
    * included), also when the file is there, and when a directory is in the
-   * way of the file.
+   * way of the file; and, also when the file is there or downloading
+   * already, a `RangeError` or `TypeError` for a `connections`,
+   * `rateLimit` or `headers` a download refuses.
    *
    * @example Download unless present
    * ```ts ignore
@@ -196,6 +199,7 @@ export class DownloadManager extends DownloadEventTarget {
     // A canceled one still ending is not returned: asked for again, the
     // file is downloaded anew (after it, which holds the lock until then).
     if (running !== undefined && !running.isCanceled()) {
+      checkUnused(href, options);
       if (options.progress) running.setProgress(options.progress);
       return running;
     }
@@ -209,6 +213,7 @@ export class DownloadManager extends DownloadEventTarget {
     // With a digest, a file there is only kept once checked against it: by
     // a download, under the file's lock (hashing is no work to block on).
     if (expected === undefined && isCacheHit(href, dest, revalidation)) {
+      checkUnused(href, options);
       this.#used.add(resolve(dest));
       return null;
     }
@@ -473,4 +478,19 @@ export class DownloadManager extends DownloadEventTarget {
       };
     });
   }
+}
+
+/**
+ * Checks the options of a {@linkcode DownloadManager.download} call that
+ * makes no download (the file is there, or downloading already), as the
+ * download would have: bad options are refused whether or not the file is
+ * there, not only on the machine where it is not.
+ */
+function checkUnused(href: string, options: ManagerDownloadOptions): void {
+  const context = `Cannot download "${href}"`;
+  checkTransferOptions(context, {
+    headers: options.headers,
+    connections: options.connections,
+  });
+  rateOf(options.rateLimit, context);
 }

@@ -17,6 +17,7 @@ import {
   type DownloadManagerOptions,
   FileSystemError,
   HTTPError,
+  type ManagerDownloadOptions,
   PersistLimit,
 } from "../mod.ts";
 import {
@@ -846,4 +847,46 @@ test("DownloadManager.wait() rejects with a FileSystemError about the directory 
     );
     return true;
   });
+});
+
+test("DownloadManager.download() refuses bad connections, rateLimit or headers when the file is there, or downloading already, as when it is not", async () => {
+  const release = deferred();
+  await using server = await startServer({
+    "/busy": bytesRoute(patternBytes(100_000), {
+      gate: release.promise,
+      gateAt: 1,
+    }),
+  });
+  await using dir = await tempDir();
+  await writeFile(dir.join("f"), "cached");
+  const manager = new DownloadManager(dir.path);
+  const busy = manager.download(server.url("/busy"));
+  assert.ok(busy !== null);
+  try {
+    for (const url of ["http://127.0.0.1:9/f", server.url("/busy")]) {
+      const cases = [
+        [{ connections: 99 }, RangeError, /connections/],
+        [{ rateLimit: 0 }, RangeError, /rateLimit|rate limit/],
+        [{ rateLimit: "5M" }, TypeError, /./],
+        [{ headers: { "x y": "1" } }, TypeError, /invalid header name "x y"/],
+        [{ headers: { range: "bytes=0-" } }, TypeError, /range/i],
+      ] as const;
+      for (const [options, type, message] of cases) {
+        assert.throws(
+          () => manager.download(url, options as ManagerDownloadOptions),
+          (error) =>
+            error instanceof type &&
+            error.message.startsWith(`Cannot download "${url}"`) &&
+            message.test(error.message),
+          `${url} ${JSON.stringify(options)}`,
+        );
+      }
+    }
+    // The running download is as it was: the bad calls changed nothing.
+    assert.equal(busy.state, "running");
+  } finally {
+    release.resolve();
+  }
+  await manager.wait();
+  await assertFileHolds(dir.join("f"), new TextEncoder().encode("cached"));
 });
