@@ -1431,7 +1431,7 @@ test("Download names the host a redirect led to when that host name does not exi
   assert.deepEqual(await dir.list(), []);
 });
 
-test("Download does not retry a rejected certificate (CERT), and says why", async () => {
+test("Download does not retry a rejected certificate (CERT), and says why and how to trust its authority", async () => {
   const server = createHttpsServer(
     { cert: SELF_SIGNED_CERT, key: SELF_SIGNED_KEY },
     (_request, response) => response.end("never served"),
@@ -1473,6 +1473,15 @@ test("Download does not retry a rejected certificate (CERT), and says why", asyn
       ),
       error.message,
     );
+    // What to do, in the runtime's own terms; the URL is said once.
+    const variable = "Deno" in globalThis ? "DENO_CERT" : "NODE_EXTRA_CA_CERTS";
+    assert.ok(
+      error.message.endsWith(
+        ` (to trust the authority that signed it, name its PEM file in ${variable})`,
+      ),
+      error.message,
+    );
+    assert.equal(error.message.split(url).length, 2, error.message);
     assert.equal(connections, 1);
     assert.deepEqual(await dir.list(), []);
   } finally {
