@@ -143,9 +143,14 @@ function withoutUrls(text: string): string {
  * by the runtime's words, else `UNKNOWN`. The reason adds the innermost
  * message when the code alone says little (a certificate's problem, or an
  * unknown failure), and, for a certificate no trusted authority signed, the
- * variable that makes the runtime trust one.
+ * variable that makes the runtime trust one; then it names `server` (a
+ * `host:port`, for a request to another server than the URL's, after a
+ * redirect or to a mirror), whose certificate or TLS it was.
  */
-export function classifyNetworkFailure(error: unknown): NetworkFailure {
+export function classifyNetworkFailure(
+  error: unknown,
+  server?: string | undefined,
+): NetworkFailure {
   const errors = chain(error);
   const innermost = ownWords(messageOf(errors.at(-1)));
   let code: NetworkErrorCode | undefined;
@@ -176,7 +181,8 @@ export function classifyNetworkFailure(error: unknown): NetworkFailure {
   const hint = unknownIssuer
     ? ` (to trust the authority that signed it, name its PEM file in ${trustedCaVariable()})`
     : "";
-  return { code, reason: `${REASONS[code]}: ${innermost}${hint}` };
+  const where = server === undefined ? "" : ` (${server})`;
+  return { code, reason: `${REASONS[code]}${where}: ${innermost}${hint}` };
 }
 
 // The codes a body that does not decode fails with: node:zlib's (in Node's

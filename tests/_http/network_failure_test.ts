@@ -162,6 +162,32 @@ test("classifyNetworkFailure() names a rejected certificate CERT, with the runti
   }
 });
 
+test("classifyNetworkFailure() names the server of a certificate or TLS failure, when given", () => {
+  assert.deepEqual(
+    classifyNetworkFailure(
+      node("CERT_HAS_EXPIRED", "certificate has expired"),
+      "cdn.example:8443",
+    ),
+    {
+      code: "CERT",
+      reason:
+        "certificate rejected (cdn.example:8443): certificate has expired",
+    },
+  );
+  assert.equal(
+    classifyNetworkFailure(
+      deno("received corrupt message of type InvalidContentType"),
+      "cdn.example",
+    ).reason,
+    "secure connection (TLS) failed (cdn.example): received corrupt message of type InvalidContentType",
+  );
+  // A failure whose reason names no detail names no server either.
+  assert.deepEqual(
+    classifyNetworkFailure(node("ECONNREFUSED"), "cdn.example"),
+    { code: "ECONNREFUSED", reason: "connection refused" },
+  );
+});
+
 test("classifyNetworkFailure() names Deno's TLS failures as Node and Bun name them", () => {
   // rustls's words for a peer that speaks no TLS (an https: URL to a plain
   // HTTP port), and for one that closes the connection mid-handshake.
