@@ -180,7 +180,10 @@ export class NetworkError extends Error {
     at: string = url,
     proxy?: string | undefined,
   ) {
-    const { code, reason } = classifyNetworkFailure(cause);
+    const { code, reason } = classifyNetworkFailure(
+      cause,
+      serverOf(at, url),
+    );
     const lookup = code === "ENOTFOUND" || code === "EAI_AGAIN";
     const named = proxy === undefined
       ? lookup ? `${reason} (${hostOf(at)})` : reason
@@ -194,6 +197,17 @@ export class NetworkError extends Error {
   }
 }
 recognizedAcrossCopies(NetworkError, "NetworkError");
+
+/** `at`'s `host:port`, when it is another origin than `url`'s. */
+function serverOf(at: string, url: string): string | undefined {
+  if (at === url) return undefined;
+  try {
+    const asked = new URL(at);
+    return asked.origin === new URL(url).origin ? undefined : asked.host;
+  } catch {
+    return undefined;
+  }
+}
 
 function hostOf(url: string): string {
   try {

@@ -1431,7 +1431,7 @@ test("Download names the host a redirect led to when that host name does not exi
   assert.deepEqual(await dir.list(), []);
 });
 
-test("Download does not retry a rejected certificate (CERT), and says why", async () => {
+test("Download does not retry a rejected certificate (CERT), and says why and how to trust its authority", async () => {
   const server = createHttpsServer(
     { cert: SELF_SIGNED_CERT, key: SELF_SIGNED_KEY },
     (_request, response) => response.end("never served"),
@@ -1473,6 +1473,15 @@ test("Download does not retry a rejected certificate (CERT), and says why", asyn
       ),
       error.message,
     );
+    // What to do, in the runtime's own terms; the URL is said once.
+    const variable = "Deno" in globalThis ? "DENO_CERT" : "NODE_EXTRA_CA_CERTS";
+    assert.ok(
+      error.message.endsWith(
+        ` (to trust the authority that signed it, name its PEM file in ${variable})`,
+      ),
+      error.message,
+    );
+    assert.equal(error.message.split(url).length, 2, error.message);
     assert.equal(connections, 1);
     assert.deepEqual(await dir.list(), []);
   } finally {
@@ -1480,6 +1489,40 @@ test("Download does not retry a rejected certificate (CERT), and says why", asyn
     await new Promise<void>((resolve) => front.close(() => resolve()));
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test("Download names the server whose certificate it rejected after a redirect to another", async () => {
+  const tls = createHttpsServer(
+    { cert: SELF_SIGNED_CERT, key: SELF_SIGNED_KEY },
+    (_request, response) => response.end("never served"),
+  );
+  await new Promise<void>((resolve) => tls.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = tls.address() as AddressInfo;
+    const hop: Route = (_request, response) => {
+      response.writeHead(302, { location: `https://127.0.0.1:${port}/f` })
+        .end();
+    };
+    await using server = await startServer({ "/old": hop });
+    await using dir = await tempDir();
+    const url = server.url("/old");
+    const { download } = await run(url, dir, { retries: 3 });
+    const error = download.error();
+    assert.ok(error instanceof NetworkError, String(error));
+    assert.equal(error.code, "CERT");
+    // Not the server of the URL asked for, whose answer was a redirect.
+    assert.ok(
+      error.message.startsWith(
+        `Cannot download "${url}": certificate rejected (127.0.0.1:${port}): `,
+      ),
+      error.message,
+    );
+    assert.equal(server.requests.length, 1);
+    assert.deepEqual(await dir.list(), []);
+  } finally {
+    tls.closeAllConnections();
+    await new Promise<void>((resolve) => tls.close(() => resolve()));
   }
 });
 

@@ -5,6 +5,8 @@
 // down in `cause`. This reads the whole chain and names the failure with one
 // stable code and a few plain words.
 
+import { trustedCaVariable } from "../_runtime/trusted_ca.ts";
+
 /** A connection failure's stable code; see {@linkcode NetworkErrorCode}. */
 export type NetworkErrorCode =
   | "ENOTFOUND"
@@ -96,6 +98,14 @@ const REASONS: Record<NetworkErrorCode, string> = {
   UNKNOWN: "connection failed",
 };
 
+// A certificate rejected because no trusted authority signed it (self-signed,
+// or a private authority's): Node's and Bun's codes, rustls's words on Deno.
+// Trusting the authority mends it, where an expired certificate or one for
+// another host name is the server's to mend.
+const UNKNOWN_ISSUER_CODES =
+  /SELF_SIGNED|UNABLE_TO_VERIFY_LEAF|UNABLE_TO_GET_ISSUER/;
+const UNKNOWN_ISSUER_MESSAGES = /UnknownIssuer|CaUsedAsEndEntity/;
+
 /** The errors of `error`'s `cause` chain, outermost first (at most 8). */
 function chain(error: unknown): unknown[] {
   const errors: unknown[] = [];
@@ -110,6 +120,18 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * A message without the words Deno puts before the failure's own
+ * ("error sending request for url (<url>): client error (Connect): "): the
+ * URL is already in the error's message.
+ */
+function ownWords(message: string): string {
+  return message.replace(
+    /^error sending request for url \(\S*\): (?:client error \(\w+\): )?/,
+    "",
+  );
+}
+
 /** `text` without the URLs Deno puts in its messages (they may hold any word). */
 function withoutUrls(text: string): string {
   return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s)]*/gi, "<url>");
@@ -120,17 +142,25 @@ function withoutUrls(text: string): string {
  * (a certificate code `CERT_*`, `*_CERT*` or `ERR_TLS_CERT_*` is `CERT`), else
  * by the runtime's words, else `UNKNOWN`. The reason adds the innermost
  * message when the code alone says little (a certificate's problem, or an
- * unknown failure).
+ * unknown failure), and, for a certificate no trusted authority signed, the
+ * variable that makes the runtime trust one; then it names `server` (a
+ * `host:port`, for a request to another server than the URL's, after a
+ * redirect or to a mirror), whose certificate or TLS it was.
  */
-export function classifyNetworkFailure(error: unknown): NetworkFailure {
+export function classifyNetworkFailure(
+  error: unknown,
+  server?: string | undefined,
+): NetworkFailure {
   const errors = chain(error);
-  const innermost = messageOf(errors.at(-1));
+  const innermost = ownWords(messageOf(errors.at(-1)));
   let code: NetworkErrorCode | undefined;
+  let unknownIssuer = false;
   for (const e of errors) {
     const raw = (e as { code?: unknown } | null)?.code;
     if (typeof raw !== "string") continue;
     if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(raw)) {
       code = "CERT";
+      unknownIssuer = UNKNOWN_ISSUER_CODES.test(raw);
       break;
     }
     code = CODES[raw];
@@ -144,10 +174,15 @@ export function classifyNetworkFailure(error: unknown): NetworkFailure {
     }
   }
   code ??= "UNKNOWN";
-  const detail = code === "CERT" || code === "TLS" || code === "UNKNOWN"
-    ? `: ${innermost}`
+  if (code !== "CERT" && code !== "TLS" && code !== "UNKNOWN") {
+    return { code, reason: REASONS[code] };
+  }
+  unknownIssuer ||= code === "CERT" && UNKNOWN_ISSUER_MESSAGES.test(innermost);
+  const hint = unknownIssuer
+    ? ` (to trust the authority that signed it, name its PEM file in ${trustedCaVariable()})`
     : "";
-  return { code, reason: REASONS[code] + detail };
+  const where = server === undefined ? "" : ` (${server})`;
+  return { code, reason: `${REASONS[code]}${where}: ${innermost}${hint}` };
 }
 
 // The codes a body that does not decode fails with: node:zlib's (in Node's

@@ -108,11 +108,16 @@ test("classifyNetworkFailure() names Node's and Bun's fetch giving up by their o
   }
 });
 
+// The variable the runtime running the tests reads its extra authorities from.
+const CA_VARIABLE = "Deno" in globalThis ? "DENO_CERT" : "NODE_EXTRA_CA_CERTS";
+const TRUST_HINT =
+  ` (to trust the authority that signed it, name its PEM file in ${CA_VARIABLE})`;
+
 test("classifyNetworkFailure() names a rejected certificate CERT, with the runtime's words", () => {
   const cases: [unknown, string][] = [
     [
       node("DEPTH_ZERO_SELF_SIGNED_CERT", "self-signed certificate"),
-      "certificate rejected: self-signed certificate",
+      `certificate rejected: self-signed certificate${TRUST_HINT}`,
     ],
     [
       node("ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match"),
@@ -120,7 +125,7 @@ test("classifyNetworkFailure() names a rejected certificate CERT, with the runti
     ],
     [
       node("UNABLE_TO_VERIFY_LEAF_SIGNATURE", "unable to verify"),
-      "certificate rejected: unable to verify",
+      `certificate rejected: unable to verify${TRUST_HINT}`,
     ],
     [
       node("CERT_HAS_EXPIRED", "certificate has expired"),
@@ -130,11 +135,57 @@ test("classifyNetworkFailure() names a rejected certificate CERT, with the runti
   for (const [error, reason] of cases) {
     assert.deepEqual(classifyNetworkFailure(error), { code: "CERT", reason });
   }
-  const fromDeno = classifyNetworkFailure(
-    deno("invalid peer certificate: UnknownIssuer"),
+  // Deno's words without the request's URL (already in the error's message)
+  // before them.
+  const denoCases: [unknown, string][] = [
+    [
+      deno("invalid peer certificate: UnknownIssuer"),
+      `certificate rejected: invalid peer certificate: UnknownIssuer${TRUST_HINT}`,
+    ],
+    [
+      deno(
+        "invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))",
+      ),
+      `certificate rejected: invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))${TRUST_HINT}`,
+    ],
+    [
+      deno("invalid peer certificate: Expired"),
+      "certificate rejected: invalid peer certificate: Expired",
+    ],
+    [
+      deno("invalid peer certificate: NotValidForName"),
+      "certificate rejected: invalid peer certificate: NotValidForName",
+    ],
+  ];
+  for (const [error, reason] of denoCases) {
+    assert.deepEqual(classifyNetworkFailure(error), { code: "CERT", reason });
+  }
+});
+
+test("classifyNetworkFailure() names the server of a certificate or TLS failure, when given", () => {
+  assert.deepEqual(
+    classifyNetworkFailure(
+      node("CERT_HAS_EXPIRED", "certificate has expired"),
+      "cdn.example:8443",
+    ),
+    {
+      code: "CERT",
+      reason:
+        "certificate rejected (cdn.example:8443): certificate has expired",
+    },
   );
-  assert.equal(fromDeno.code, "CERT");
-  assert.match(fromDeno.reason, /^certificate rejected: .*UnknownIssuer/);
+  assert.equal(
+    classifyNetworkFailure(
+      deno("received corrupt message of type InvalidContentType"),
+      "cdn.example",
+    ).reason,
+    "secure connection (TLS) failed (cdn.example): received corrupt message of type InvalidContentType",
+  );
+  // A failure whose reason names no detail names no server either.
+  assert.deepEqual(
+    classifyNetworkFailure(node("ECONNREFUSED"), "cdn.example"),
+    { code: "ECONNREFUSED", reason: "connection refused" },
+  );
 });
 
 test("classifyNetworkFailure() names Deno's TLS failures as Node and Bun name them", () => {
