@@ -9,7 +9,6 @@ import { mkdir, readdir, rm, truncate } from "node:fs/promises";
 import { createServer as createHttpsServer } from "node:https";
 import {
   type AddressInfo,
-  connect,
   createServer as createNetServer,
   type Socket,
 } from "node:net";
@@ -54,6 +53,7 @@ import { recordWarnings } from "./_helpers/warnings.ts";
 import { SELF_SIGNED_CERT, SELF_SIGNED_KEY } from "./_helpers/tls.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
 import { partialOf } from "./_helpers/partial_file.ts";
+import { countedHttpsServer } from "./_helpers/https_server.ts";
 
 const FAST: DownloadOptions = { backoffBase: 1, backoffCap: 5 };
 const BODY = patternBytes(100_000);
@@ -1432,64 +1432,33 @@ test("Download names the host a redirect led to when that host name does not exi
 });
 
 test("Download does not retry a rejected certificate (CERT), and says why and how to trust its authority", async () => {
-  const server = createHttpsServer(
+  await using server = await countedHttpsServer(
     { cert: SELF_SIGNED_CERT, key: SELF_SIGNED_KEY },
     (_request, response) => response.end("never served"),
   );
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  // Connections are counted in front of the TLS server, at the TCP level:
-  // Bun's https.Server emits no "connection" (nor "tlsClientError") for a
-  // handshake the client rejects, where Node's and Deno's do.
-  let connections = 0;
-  const sockets = new Set<Socket>();
-  const front = createNetServer((socket) => {
-    connections++;
-    const upstream = connect(
-      (server.address() as AddressInfo).port,
-      "127.0.0.1",
-    );
-    for (const end of [socket, upstream]) {
-      sockets.add(end);
-      end.on("error", () => {});
-      end.on("close", () => {
-        socket.destroy();
-        upstream.destroy();
-      });
-    }
-    socket.pipe(upstream).pipe(socket);
-  });
-  await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
-  try {
-    await using dir = await tempDir();
-    const { port } = front.address() as AddressInfo;
-    const url = `https://127.0.0.1:${port}/f`;
-    const { download } = await run(url, dir, { retries: 3 });
-    const error = download.error();
-    assert.ok(error instanceof NetworkError, String(error));
-    assert.equal(error.code, "CERT");
-    assert.ok(
-      error.message.startsWith(
-        `Cannot download "${url}": certificate rejected: `,
-      ),
-      error.message,
-    );
-    // What to do, in the runtime's own terms; the URL is said once.
-    const variable = "Deno" in globalThis ? "DENO_CERT" : "NODE_EXTRA_CA_CERTS";
-    assert.ok(
-      error.message.endsWith(
-        ` (to trust the authority that signed it, name its PEM file in ${variable})`,
-      ),
-      error.message,
-    );
-    assert.equal(error.message.split(url).length, 2, error.message);
-    assert.equal(connections, 1);
-    assert.deepEqual(await dir.list(), []);
-  } finally {
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((resolve) => front.close(() => resolve()));
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
+  await using dir = await tempDir();
+  const url = server.url("/f");
+  const { download } = await run(url, dir, { retries: 3 });
+  const error = download.error();
+  assert.ok(error instanceof NetworkError, String(error));
+  assert.equal(error.code, "CERT");
+  assert.ok(
+    error.message.startsWith(
+      `Cannot download "${url}": certificate rejected: `,
+    ),
+    error.message,
+  );
+  // What to do, in the runtime's own terms; the URL is said once.
+  const variable = "Deno" in globalThis ? "DENO_CERT" : "NODE_EXTRA_CA_CERTS";
+  assert.ok(
+    error.message.endsWith(
+      ` (to trust the authority that signed it, name its PEM file in ${variable})`,
+    ),
+    error.message,
+  );
+  assert.equal(error.message.split(url).length, 2, error.message);
+  assert.equal(server.connections, 1);
+  assert.deepEqual(await dir.list(), []);
 });
 
 test("Download names the server whose certificate it rejected after a redirect to another", async () => {

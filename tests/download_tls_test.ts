@@ -7,21 +7,12 @@
 
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
-import {
-  createServer as createHttpsServer,
-  type ServerOptions,
-} from "node:https";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import {
-  type AddressInfo,
-  connect,
-  createServer as createNetServer,
-  type Socket,
-} from "node:net";
+import type { ServerResponse } from "node:http";
 import process from "node:process";
 import { test } from "node:test";
 import { startChild } from "./_helpers/child.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
+import { countedHttpsServer } from "./_helpers/https_server.ts";
 import { patternBytes } from "./_helpers/server.ts";
 import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { SERVER_CERT, SERVER_KEY, TEST_CA_CERT } from "./_helpers/tls_ca.ts";
@@ -34,52 +25,6 @@ import {
 } from "./_helpers/tls_faults.ts";
 
 const BODY = patternBytes(100_000, 3);
-
-/** An HTTPS server on 127.0.0.1, its TCP connections counted. */
-interface HttpsServer extends AsyncDisposable {
-  url: string;
-  /** TCP connections, counted in front of the TLS server (Bun's emits no
-   * "connection" for a handshake the client rejects). */
-  readonly connections: number;
-}
-
-async function httpsServer(
-  tls: ServerOptions,
-  handler: (request: IncomingMessage, response: ServerResponse) => void,
-): Promise<HttpsServer> {
-  const server = createHttpsServer(tls, handler);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  let connections = 0;
-  const sockets = new Set<Socket>();
-  const front = createNetServer((socket) => {
-    connections++;
-    const upstream = connect(
-      (server.address() as AddressInfo).port,
-      "127.0.0.1",
-    );
-    const ways: [Socket, Socket][] = [[socket, upstream], [upstream, socket]];
-    for (const [from, to] of ways) {
-      sockets.add(from);
-      // An end (a FIN, after a TLS close_notify or not) goes on as one, once
-      // the bytes before it are through; a failure ends the other side.
-      from.on("error", () => to.destroy());
-      from.pipe(to);
-    }
-  });
-  await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `https://127.0.0.1:${(front.address() as AddressInfo).port}/f`,
-    get connections() {
-      return connections;
-    },
-    [Symbol.asyncDispose]: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => front.close(() => resolve()));
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 /**
  * Downloads `url` into `dir`'s `f` in a child that trusts `ca`; returns
@@ -119,19 +64,19 @@ for (
     },
     async () => {
       await using dir = await tempDir();
-      await using server = await httpsServer(
+      await using server = await countedHttpsServer(
         { cert, key },
         (_request, response) => response.end("never served"),
       );
       const [said, message = ""] = await downloadTrusting(
         FAULTS_CA_CERT,
-        server.url,
+        server.url("/f"),
         dir,
       );
       assert.equal(said, "failed NetworkError CERT", message);
       assert.ok(
         message?.startsWith(
-          `Cannot download "${server.url}": certificate rejected: `,
+          `Cannot download "${server.url("/f")}": certificate rejected: `,
         ),
         message,
       );
@@ -158,7 +103,7 @@ test(
   },
   async () => {
     await using dir = await tempDir();
-    await using server = await httpsServer(
+    await using server = await countedHttpsServer(
       { cert: SERVER_CERT, key: SERVER_KEY },
       (_request, response) => {
         closeDelimited(response);
@@ -166,7 +111,7 @@ test(
         response.end(BODY);
       },
     );
-    const lines = await downloadTrusting(TEST_CA_CERT, server.url, dir);
+    const lines = await downloadTrusting(TEST_CA_CERT, server.url("/f"), dir);
     assert.deepEqual(lines, ["done"]);
     assert.equal(server.connections, 1);
     await assertFileHolds(dir.join("f"), BODY);
@@ -180,7 +125,7 @@ test(
   },
   async () => {
     await using dir = await tempDir();
-    await using server = await httpsServer(
+    await using server = await countedHttpsServer(
       { cert: SERVER_CERT, key: SERVER_KEY },
       (request, response) => {
         closeDelimited(response);
@@ -190,7 +135,7 @@ test(
         });
       },
     );
-    const lines = await downloadTrusting(TEST_CA_CERT, server.url, dir);
+    const lines = await downloadTrusting(TEST_CA_CERT, server.url("/f"), dir);
     const node20 = !("Deno" in globalThis) && !("Bun" in globalThis) &&
       Number(process.versions.node.split(".")[0]) < 22;
     if (!node20) {
