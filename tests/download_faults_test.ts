@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdir, readdir, rm, truncate } from "node:fs/promises";
-import { createServer as createHttpsServer } from "node:https";
 import {
   type AddressInfo,
   createServer as createNetServer,
@@ -1462,37 +1461,29 @@ test("Download does not retry a rejected certificate (CERT), and says why and ho
 });
 
 test("Download names the server whose certificate it rejected after a redirect to another", async () => {
-  const tls = createHttpsServer(
+  await using tls = await countedHttpsServer(
     { cert: SELF_SIGNED_CERT, key: SELF_SIGNED_KEY },
     (_request, response) => response.end("never served"),
   );
-  await new Promise<void>((resolve) => tls.listen(0, "127.0.0.1", resolve));
-  try {
-    const { port } = tls.address() as AddressInfo;
-    const hop: Route = (_request, response) => {
-      response.writeHead(302, { location: `https://127.0.0.1:${port}/f` })
-        .end();
-    };
-    await using server = await startServer({ "/old": hop });
-    await using dir = await tempDir();
-    const url = server.url("/old");
-    const { download } = await run(url, dir, { retries: 3 });
-    const error = download.error();
-    assert.ok(error instanceof NetworkError, String(error));
-    assert.equal(error.code, "CERT");
-    // Not the server of the URL asked for, whose answer was a redirect.
-    assert.ok(
-      error.message.startsWith(
-        `Cannot download "${url}": certificate rejected (127.0.0.1:${port}): `,
-      ),
-      error.message,
-    );
-    assert.equal(server.requests.length, 1);
-    assert.deepEqual(await dir.list(), []);
-  } finally {
-    tls.closeAllConnections();
-    await new Promise<void>((resolve) => tls.close(() => resolve()));
-  }
+  const hop: Route = (_request, response) => {
+    response.writeHead(302, { location: tls.url("/f") }).end();
+  };
+  await using server = await startServer({ "/old": hop });
+  await using dir = await tempDir();
+  const url = server.url("/old");
+  const { download } = await run(url, dir, { retries: 3 });
+  const error = download.error();
+  assert.ok(error instanceof NetworkError, String(error));
+  assert.equal(error.code, "CERT");
+  // Not the server of the URL asked for, whose answer was a redirect.
+  assert.ok(
+    error.message.startsWith(
+      `Cannot download "${url}": certificate rejected (127.0.0.1:${tls.port}): `,
+    ),
+    error.message,
+  );
+  assert.equal(server.requests.length, 1);
+  assert.deepEqual(await dir.list(), []);
 });
 
 /**
