@@ -174,3 +174,15 @@ export function counts(
   if (passed === undefined || failed === undefined) return undefined;
   return { passed: Number(passed), failed: Number(failed) };
 }
+
+/**
+ * The names of the tests a run reported failed, each once, in the order first
+ * printed: Node's spec reporter marks them `✖`, Bun `(fail)`.
+ */
+export function failures(kind: Runtime["kind"], output: string): string[] {
+  const pattern = kind === "node" ? /^\s*✖ (.+)$/gm : /^\(fail\) (.+)$/gm;
+  const names = [...output.matchAll(pattern)]
+    .map((match) => match[1].trim())
+    .filter((name) => name !== "failing tests:");
+  return [...new Set(names)];
+}

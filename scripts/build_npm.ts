@@ -36,6 +36,7 @@ import devPackage from "../package.json" with { type: "json" };
 import { compile, type JsonCompilerOptions, typeCheck } from "./_tsc.ts";
 import {
   counts,
+  failures,
   install,
   label,
   type Runtime,
@@ -291,6 +292,7 @@ async function testMatrix(project: string): Promise<void> {
     run: string;
     passed?: number;
     failed?: number;
+    failures: string[];
     ok: boolean;
   }[] = [];
   const started = performance.now();
@@ -306,7 +308,12 @@ async function testMatrix(project: string): Promise<void> {
       const { ok, output } = await tee(command, args, dir);
       // A run that printed no counts ran no test, whatever its exit code.
       const tally = counts(runtime.kind, output);
-      results.push({ run: name, ...tally, ok: ok && tally !== undefined });
+      results.push({
+        run: name,
+        ...tally,
+        failures: failures(runtime.kind, output),
+        ok: ok && tally !== undefined,
+      });
     }
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
@@ -319,6 +326,8 @@ async function testMatrix(project: string): Promise<void> {
     console.log(
       `  ${result.run.padEnd(width)}  ${tally}${result.ok ? "" : "  FAILED"}`,
     );
+    // Named here too, as CI may keep only the end of a long log.
+    for (const failure of result.failures) console.log(`    ✖ ${failure}`);
   }
   const sum = (key: "passed" | "failed"): number =>
     results.reduce((total, result) => total + (result[key] ?? 0), 0);
