@@ -160,6 +160,9 @@ test("Download with connections: 4 fetches the parts over 4 connections, each by
 
 test("Download with connections resumes a part whose connection dropped, from its last write", async () => {
   const drops = new Set<number>();
+  // The drop waits until the part has bytes on disk: a runtime's fetch may
+  // discard what it had not handed over when the connection breaks.
+  const written = deferred();
   const { url, log, close } = await serve({
     // The first part's first answer drops after 300,000 bytes.
     faultFor: ({ range }) => {
@@ -167,12 +170,20 @@ test("Download with connections resumes a part whose connection dropped, from it
         return undefined;
       }
       drops.add(0);
-      return { dropAfter: 300_000 };
+      return { dropAfter: 300_000, release: written.promise };
     },
   });
   await using dir = await tempDir();
   try {
-    const { download, reports } = await run(url, dir, { connections: 3 });
+    const reports: number[] = [];
+    const { download } = await run(url, dir, {
+      connections: 3,
+      progress: (download, current) => {
+        reports.push(current);
+        const first = download.connections.find(({ start }) => start === 0);
+        if (first !== undefined && first.written > 0) written.resolve();
+      },
+    });
     assert.equal(download.error(), undefined);
     await assertFileHolds(dir.join("f"), BODY);
     const starts = bounded(log.ranges).map(([start]) => start);
