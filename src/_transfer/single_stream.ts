@@ -20,6 +20,7 @@ import {
 } from "../_http/range.ts";
 import { contentEncoding } from "../_body/content_decoding.ts";
 import { request } from "../_http/request.ts";
+import { poolTurn } from "../_runtime/pool_turn.ts";
 import { wallClock } from "../_revalidation.ts";
 import { FinalProtocolError, parseRetryAfter } from "../_http/retry_policy.ts";
 import { Rerun, withRetries } from "./attempts.ts";
@@ -173,6 +174,10 @@ export async function attempt(
       bound: kind === "whole" ? knownLengthBound(transfer) : undefined,
     });
     if (kind === "whole") assertKnownLength(transfer);
+    // The body has ended: Node's fetch takes its connection back a turn
+    // later, and the next request (of this download or the next one) would
+    // otherwise open another (see `pool_turn.ts`).
+    await poolTurn();
   } catch (error) {
     // Close the connection: the body may be unread (a refused answer), and
     // it is locked to its reader, so only aborting the request releases it.
