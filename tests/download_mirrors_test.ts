@@ -82,7 +82,7 @@ function failingOrigin(etag: string): FailingOrigin {
           }
           : { status: 503 },
     }),
-    dropOnceWritten(download) {
+    dropOnceWritten(download): void {
       const written = deferred();
       held = written.promise;
       download.addEventListener("progress", ({ current }) => {
