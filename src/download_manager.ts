@@ -27,7 +27,7 @@ import type {
   EventsOptions,
   WaitOptions,
 } from "./download_options.ts";
-import type { PersistLimit } from "./persist_limit.ts";
+import { mayEvict, type PersistLimit } from "./persist_limit.ts";
 import {
   checkTransferOptions,
   DEFAULTS,
@@ -81,6 +81,11 @@ export class DownloadManager extends DownloadEventTarget {
   // Absolute paths downloaded or found present by this manager: in use.
   #used = new Set<string>();
   #bookkeeping: Promise<void>;
+  // Files downloaded, not yet registered with the PersistLimit, and whether
+  // the work that registers them (then evicts) is queued: one for all the
+  // downloads that end while the work before it runs.
+  #unregistered: string[] = [];
+  #registering = false;
   #bookkeepingError: { error: unknown } | undefined;
   // The first download to fail since the last wait(): it reports it, also
   // when the download ended before it was called.
@@ -440,10 +445,28 @@ export class DownloadManager extends DownloadEventTarget {
     this.#queue.release(download);
     const limit = this.#persistLimit;
     if (limit === null || download.state !== "done") return;
+    this.#unregistered.push(download.getDest());
+    if (this.#registering) return;
+    this.#registering = true;
     this.#track(async () => {
-      await limit.registerFile(download.getDest());
-      // What this manager uses, and any other sharing the limit.
-      await limit.removeOldFiles({ keep: (path) => inUse(limit, path) });
+      this.#registering = false;
+      const paths = this.#unregistered;
+      this.#unregistered = [];
+      let failure: { error: unknown } | undefined;
+      for (const path of paths) {
+        try {
+          await limit.registerFile(path);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+      // Every size and access time is read again only when some file may
+      // go: once per download, it would be all the files' reads each time.
+      if (mayEvict(limit)) {
+        // What this manager uses, and any other sharing the limit.
+        await limit.removeOldFiles({ keep: (path) => inUse(limit, path) });
+      }
+      if (failure !== undefined) throw failure.error;
     }, `Cannot keep "${this.destdir}" under its PersistLimit`);
   }
 

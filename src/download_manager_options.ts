@@ -53,9 +53,11 @@ export interface DownloadManagerOptions extends TransferOptions {
    * Keeps the directory under a size limit (but its last `fileLimit` files,
    * however large: see {@linkcode PersistLimit}): its files are registered
    * when the manager is created, each downloaded file when it completes, and
-   * old files are removed after each download: never one that this manager,
-   * or any other sharing the same `PersistLimit`, downloaded or found
-   * present.
+   * old files are removed after a download that takes the files registered
+   * to the limit or over, as sized when last read (their sizes and access
+   * times are then read again: not after each of many downloads into a
+   * cache under its limit): never one that this manager, or any other
+   * sharing the same `PersistLimit`, downloaded or found present.
    *
    * @default {null} (no limit)
    */

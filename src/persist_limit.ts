@@ -43,6 +43,23 @@ interface Entry {
   atime: number;
 }
 
+// Whether removeOldFiles() could remove anything, from the sizes as last
+// read (see `mayEvict`).
+let mayEvictOf: (limit: PersistLimit) => boolean;
+
+/**
+ * Whether {@linkcode PersistLimit.removeOldFiles} could remove a file of
+ * `limit`, from the sizes its files had when last read (registered, or at
+ * the last `removeOldFiles()`): more than `fileLimit` files that total the
+ * size limit or more. No file is read: a manager asks after each download,
+ * and reads every file's size and access time again only when this is so,
+ * not for each of tens of thousands of downloads into a cache under its
+ * limit.
+ */
+export function mayEvict(limit: PersistLimit): boolean {
+  return mayEvictOf(limit);
+}
+
 function assertLimit(name: string, value: number): void {
   if (typeof value !== "number" || Number.isNaN(value)) {
     throw new TypeError(
@@ -78,6 +95,14 @@ export class PersistLimit {
   /** How many files are always kept; `0` or less means no removal at all. */
   readonly fileLimit: number;
   #files = new Map<string, Entry>();
+  // The sum of the sizes in `#files`.
+  #total = 0;
+
+  static {
+    mayEvictOf = (limit) =>
+      limit.sizeLimit > 0 && limit.fileLimit > 0 &&
+      limit.#files.size > limit.fileLimit && limit.#total >= limit.sizeLimit;
+  }
 
   /**
    * Creates the limit.
@@ -133,11 +158,20 @@ export class PersistLimit {
     if (isReservedName(basename(absolute))) return;
     const stat = await fs.stat(absolute);
     if (stat === undefined || !stat.isFile) return;
+    // Registered before: its place in the order stays.
+    this.#total += stat.size - (this.#files.get(absolute)?.size ?? 0);
     this.#files.set(absolute, {
       path: absolute,
       size: stat.size,
       atime: stat.atime?.getTime() ?? 0,
     });
+  }
+
+  #forget(path: string): void {
+    const entry = this.#files.get(path);
+    if (entry === undefined) return;
+    this.#files.delete(path);
+    this.#total -= entry.size;
   }
 
   /**
@@ -229,7 +263,7 @@ export class PersistLimit {
       }
       // What a manager remembered of it goes with it.
       await removeRecord(entry.path);
-      this.#files.delete(entry.path);
+      this.#forget(entry.path);
       total -= entry.size;
       count--;
     }
@@ -238,7 +272,7 @@ export class PersistLimit {
 
   async #refresh(): Promise<void> {
     for (const path of [...this.#files.keys()]) {
-      this.#files.delete(path);
+      this.#forget(path);
       await this.registerFile(path);
     }
   }

@@ -19,6 +19,7 @@ import {
   HTTPError,
   type ManagerDownloadOptions,
   PersistLimit,
+  type RemoveOldFilesOptions,
 } from "../mod.ts";
 import {
   bytesRoute,
@@ -683,6 +684,79 @@ test("DownloadManager with a PersistLimit counts the files already there and evi
   // 40 bytes: the least recently used old1 goes, 30 remain.
   assert.deepEqual(await dir.list(), ["new", "old2", "old3"]);
   assert.equal(persistLimit.files().length, 3);
+});
+
+/** A limit that counts its evictions, the first held until `gate` resolves. */
+class GatedLimit extends PersistLimit {
+  calls = 0;
+  entered = deferred();
+  gate = deferred();
+  override async removeOldFiles(
+    options?: RemoveOldFilesOptions,
+  ): Promise<void> {
+    this.calls++;
+    this.entered.resolve();
+    await this.gate.promise;
+    await super.removeOldFiles(options);
+  }
+}
+
+test("DownloadManager with a PersistLimit under its limit registers each download without reading every file again", async () => {
+  await using server = await startServer({
+    "/a": bytesRoute(patternBytes(10)),
+    "/b": bytesRoute(patternBytes(10)),
+    "/c": bytesRoute(patternBytes(10)),
+  });
+  await using dir = await tempDir();
+  await writeFile(dir.join("old"), new Uint8Array(10));
+  const persistLimit = new GatedLimit(1000, { fileLimit: 1 });
+  persistLimit.gate.resolve();
+  const manager = new DownloadManager(dir.path, { persistLimit });
+  for (const name of ["a", "b", "c"]) manager.download(server.url(`/${name}`));
+  await manager.wait();
+  // 40 bytes of 1000: no eviction could remove a file, and none read them.
+  assert.equal(persistLimit.calls, 0);
+  assert.deepEqual(
+    persistLimit.files().map((path) => basename(path)).sort(),
+    ["a", "b", "c", "old"],
+  );
+  // Over the limit, the next download's eviction runs.
+  await writeFile(dir.join("big"), new Uint8Array(1000));
+  await persistLimit.registerFile(dir.join("big"));
+  manager.download(server.url("/a"), { fname: "d" });
+  await manager.wait();
+  assert.equal(persistLimit.calls, 1);
+  assert.deepEqual(await dir.list(), ["a", "b", "c", "d"]);
+});
+
+test("DownloadManager with a PersistLimit evicts once for the downloads that end while an eviction runs", async () => {
+  const routes: Record<string, ReturnType<typeof bytesRoute>> = {};
+  for (const name of ["a", "b", "c", "d"]) {
+    routes[`/${name}`] = bytesRoute(patternBytes(10));
+  }
+  await using server = await startServer(routes);
+  await using dir = await tempDir();
+  await writeFile(dir.join("old"), new Uint8Array(10));
+  // Over the limit from the first download: each one's eviction is due.
+  const persistLimit = new GatedLimit(1, { fileLimit: 1 });
+  const manager = new DownloadManager(dir.path, {
+    persistLimit,
+    concurrency: 4,
+  });
+  manager.download(server.url("/a"));
+  await persistLimit.entered.promise;
+  const rest = ["b", "c", "d"].map((name) =>
+    manager.download(server.url(`/${name}`))
+  );
+  for (const download of rest) await download?.wait();
+  persistLimit.gate.resolve();
+  await manager.wait();
+  // The held one (which removed "old"), and one for the three that ended
+  // meanwhile.
+  assert.equal(persistLimit.calls, 2);
+  // All in use by the manager: counted, none removed.
+  assert.equal(persistLimit.files().length, 4);
+  assert.deepEqual(await dir.list(), ["a", "b", "c", "d"]);
 });
 
 test("DownloadManager with a PersistLimit does not register a failed download", async () => {

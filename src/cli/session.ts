@@ -57,8 +57,10 @@ export class Session implements RunView {
   #options: CliOptions;
   #planned: Planned[];
   #start = Date.now();
-  #tracked: Tracked[] = [];
-  #ended = new Set<Tracked>();
+  // The downloads not ended yet, in the order given: one that ends leaves
+  // (a list of tens of thousands keeps none that ended, nor scans them for
+  // each frame).
+  #tracked = new Set<Tracked>();
   #done = 0;
   #skipped = 0;
   #failed = 0;
@@ -160,8 +162,7 @@ export class Session implements RunView {
     const elapsed = Date.now() - this.#start;
     return {
       active: this.#active().length,
-      queued: this.#tracked.filter((t) => t.download.state === "queued")
-        .length,
+      queued: this.#count((t) => t.download.state === "queued"),
       done: this.#done,
       skipped: this.#skipped,
       failed: this.#failed,
@@ -278,7 +279,7 @@ export class Session implements RunView {
       meter: new SpeedMeter(),
       startTime: Date.now(),
     };
-    this.#tracked.push(tracked);
+    this.#tracked.add(tracked);
     download.addEventListener(
       "progress",
       ({ current, total }) => this.#progress(tracked, current, total),
@@ -370,7 +371,7 @@ export class Session implements RunView {
   }
 
   #end(tracked: Tracked): void {
-    this.#ended.add(tracked);
+    this.#tracked.delete(tracked);
     const { download, name, url } = tracked;
     const error = download.error();
     if (download.isCanceled() && error === undefined) {
@@ -402,10 +403,15 @@ export class Session implements RunView {
 
   #active(): Tracked[] {
     // Taken from the queue, whether or not the server has answered.
-    return this.#tracked.filter((t) =>
-      (t.download.state === "running" || t.download.state === "waiting") &&
-      !this.#ended.has(t)
+    return [...this.#tracked].filter((t) =>
+      t.download.state === "running" || t.download.state === "waiting"
     );
+  }
+
+  #count(test: (tracked: Tracked) => boolean): number {
+    let count = 0;
+    for (const tracked of this.#tracked) if (test(tracked)) count++;
+    return count;
   }
 
   #report(event: CliEvent): void {
