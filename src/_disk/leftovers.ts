@@ -19,6 +19,7 @@ import {
   groupOf,
   isReservedName,
   LOCK_SUFFIX,
+  namePrefix,
   OWNER_SUFFIX,
   PARTIAL_SUFFIX,
   partialPaths,
@@ -31,16 +32,36 @@ async function mtimeOf(path: string): Promise<number | undefined> {
 }
 
 /**
- * Whether the record named `record` is of a file among `names` (in
- * `directory`): one whose name starts as the record's does (the record's
- * name keeps at most its first 64 bytes) and whose hash is the record's.
+ * `names` by what a record's name keeps of each ({@linkcode namePrefix}): a
+ * record is looked up among the few names it may be of, not compared with
+ * every name (a revalidating cache of 50,000 files has as many records).
  */
-function hasFile(directory: string, record: string, names: string[]): boolean {
+function byPrefix(names: string[]): Map<string, string[]> {
+  const index = new Map<string, string[]>();
+  for (const name of names) {
+    const prefix = namePrefix(name);
+    const same = index.get(prefix);
+    if (same === undefined) index.set(prefix, [name]);
+    else same.push(name);
+  }
+  return index;
+}
+
+/**
+ * Whether the record named `record` is of a file among `names` (in
+ * `directory`, by {@linkcode byPrefix}): one whose name starts as the
+ * record's does (the record's name keeps at most its first 64 bytes) and
+ * whose hash is the record's.
+ */
+function hasFile(
+  directory: string,
+  record: string,
+  names: Map<string, string[]>,
+): boolean {
   const group = groupOf(record);
   // `.<name, cut>.<12 hex>.dlpart`
   const cut = group.slice(1, -".0123456789ab.dlpart".length);
-  return names.some((name) =>
-    name.startsWith(cut) &&
+  return (names.get(cut) ?? []).some((name) =>
     partialPaths(join(directory, name)).base === join(directory, group)
   );
 }
@@ -85,8 +106,9 @@ export async function removeLeftovers(
       groups.set(group, [...groups.get(group) ?? [], entry.name]);
     }
   }
+  const named = records.length === 0 ? new Map() : byPrefix(others);
   for (const record of records) {
-    if (hasFile(directory, record, others)) continue;
+    if (hasFile(directory, record, named)) continue;
     const group = groupOf(record);
     groups.set(group, [...groups.get(group) ?? [], record]);
   }

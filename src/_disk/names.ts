@@ -69,6 +69,14 @@ function cutToBytes(name: string, bytes: number): string {
   return cut;
 }
 
+/**
+ * What the names of a destination's partial download keep of its name: its
+ * first 64 UTF-8 bytes, on a character boundary.
+ */
+export function namePrefix(name: string): string {
+  return cutToBytes(name, NAME_PREFIX_BYTES);
+}
+
 /** Where the files of `dest`'s partial download live. */
 export interface PartialPaths {
   /** What every partial file's name starts with: `.<name>.<hash>.dlpart`. */
@@ -85,7 +93,7 @@ export function partialPaths(dest: string): PartialPaths {
   const hash = sha256Hex(name).slice(0, 12);
   const base = join(
     dirname(dest),
-    `.${cutToBytes(name, NAME_PREFIX_BYTES)}.${hash}`,
+    `.${namePrefix(name)}.${hash}`,
   );
   return {
     base: base + PARTIAL_SUFFIX,
