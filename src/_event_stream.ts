@@ -35,7 +35,14 @@ export function eventStream(
   last: (event: DownloadEvent) => boolean,
   signal?: AbortSignal,
 ): AsyncIterableIterator<DownloadEvent> {
-  const queue: DownloadEvent[] = [];
+  // Waiting events from `head` on; those in `dropped` are skipped. Each
+  // download's progress still waiting, to drop when a newer one comes: no
+  // event scans the queue (a manager's slow loop may have thousands
+  // waiting).
+  let queue: DownloadEvent[] = [];
+  let head = 0;
+  const dropped = new Set<DownloadEvent>();
+  const progressOf = new Map<unknown, DownloadEvent>();
   let ended = false;
   let wake: (() => void) | undefined;
   const onEvent = (event: Event): void => {
@@ -43,16 +50,39 @@ export function eventStream(
     // The same download's progress still waiting is dropped: also behind
     // other events (a manager's downloads take turns), so the loop sees the
     // events in order, and each download's latest progress.
-    const stale = event.type === "progress"
-      ? queue.findLastIndex((waiting) =>
-        waiting.type === "progress" &&
-        waiting.download === downloadEvent.download
-      )
-      : -1;
-    if (stale !== -1) queue.splice(stale, 1);
+    if (event.type === "progress") {
+      const stale = progressOf.get(downloadEvent.download);
+      if (stale !== undefined) dropped.add(stale);
+      progressOf.set(downloadEvent.download, downloadEvent);
+    }
     queue.push(downloadEvent);
     if (last(downloadEvent)) stop();
     wake?.();
+  };
+  const clear = (): void => {
+    queue = [];
+    head = 0;
+    dropped.clear();
+    progressOf.clear();
+  };
+  /** The next waiting event not dropped, taken from the queue. */
+  const shift = (): DownloadEvent | undefined => {
+    while (head < queue.length) {
+      const event = queue[head++] as DownloadEvent;
+      // What was taken goes once it is most of the queue: a loop that
+      // never catches up holds only what waits.
+      if (head > 1024 && head * 2 > queue.length) {
+        queue = queue.slice(head);
+        head = 0;
+      }
+      if (dropped.delete(event)) continue;
+      if (progressOf.get(event.download) === event) {
+        progressOf.delete(event.download);
+      }
+      return event;
+    }
+    clear();
+    return undefined;
   };
   const stop = (): void => {
     if (ended) return;
@@ -68,7 +98,7 @@ export function eventStream(
     wake?.();
   };
   const onAbort = (): void => {
-    queue.length = 0;
+    clear();
     stop();
   };
   // Many loops may hear one target, or end by one signal: their listeners
@@ -81,11 +111,12 @@ export function eventStream(
     if (signal.aborted) onAbort();
   }
   const take = async (): Promise<IteratorResult<DownloadEvent>> => {
-    while (queue.length === 0 && !ended) {
+    let event = shift();
+    while (event === undefined && !ended) {
       await new Promise<void>((resolve) => wake = resolve);
       wake = undefined;
+      event = shift();
     }
-    const event = queue.shift();
     return event === undefined
       ? { done: true, value: undefined }
       : { done: false, value: event };
@@ -100,7 +131,7 @@ export function eventStream(
       return turn;
     },
     return(): Promise<IteratorResult<DownloadEvent>> {
-      queue.length = 0;
+      clear();
       stop();
       return Promise.resolve({ done: true, value: undefined });
     },

@@ -719,3 +719,56 @@ test("DownloadManager's events(): a loop that reads nothing while downloads writ
     assert.deepEqual(progress.map((e) => e.current), [BODY.byteLength]);
   }
 });
+
+test("DownloadManager's events(): a loop that reads nothing while 600 downloads run sees every one's events, in order, and each one's latest progress only", async () => {
+  const small = patternBytes(1000, 6);
+  await using server = await startServer({
+    "/": (request, response) => {
+      response.writeHead(200, { "content-length": small.byteLength });
+      response.end(small);
+    },
+  });
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 8 });
+  const iterator = manager.events();
+  // More events wait than the loop's queue keeps before it lets go of
+  // what was taken: the order holds across that.
+  const downloads = Array.from(
+    { length: 600 },
+    (_, i) =>
+      manager.download(`${server.url("/")}?${i}`, {
+        fname: `f${i}`,
+      }) as Download,
+  );
+  await manager.wait();
+  const seen: DownloadEvent[] = [];
+  for await (const event of iterator) seen.push(event);
+  // (Not Map.groupBy: Node 20 has none.)
+  const byDownload = new Map<unknown, DownloadEvent[]>();
+  for (const event of seen) {
+    byDownload.set(event.download, [
+      ...byDownload.get(event.download) ?? [],
+      event,
+    ]);
+  }
+  assert.equal(byDownload.size, downloads.length);
+  for (const [i, download] of downloads.entries()) {
+    const own = byDownload.get(download) ?? [];
+    // The first 8 take a slot at once; the others wait for one.
+    assert.deepEqual(names(own), [
+      ...(i < 8 ? [] : ["queued"]),
+      "running",
+      "progress",
+      "done",
+      "done",
+    ]);
+    const progress = own.filter((e) => e instanceof DownloadProgressEvent);
+    assert.deepEqual(progress.map((e) => e.current), [small.byteLength]);
+  }
+  // Each download's events began after the one before it began (a queue,
+  // first in, first out).
+  const firsts = downloads.map((download) =>
+    seen.findIndex((event) => event.download === download)
+  );
+  assert.deepEqual(firsts, firsts.toSorted((a, b) => a - b));
+});
