@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { stat } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { test } from "node:test";
 import {
   Download,
@@ -35,6 +35,7 @@ import { startChild } from "./_helpers/child.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
 import { partialOf } from "./_helpers/partial_file.ts";
+import { partialPaths } from "../src/_disk/names.ts";
 
 const BODY = patternBytes(600_000, 1);
 const OTHER = patternBytes(500_000, 2);
@@ -957,3 +958,200 @@ test("Download resumes what a canceled download of the same file kept, though it
   await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
+
+/**
+ * A download of `sources` canceled with `keepPartial` once it has 300,000
+ * bytes on disk (its first source stalls there until `release`); the size
+ * of the partial file it kept.
+ */
+async function keptFrom(
+  sources: string[],
+  dest: string,
+  dir: Awaited<ReturnType<typeof tempDir>>,
+  options: DownloadOptions = {},
+): Promise<number> {
+  const first = new Download(sources, dest, { ...FAST, ...options });
+  first.addEventListener("progress", ({ current }) => {
+    if (current >= 300_000) first.cancel({ keepPartial: true });
+  });
+  first.start();
+  await assert.rejects(first.wait(), DownloadInterrupt);
+  assert.equal(first.partialKept, true);
+  const kept = (await stat(await partialOf(dir))).size;
+  assert.ok(kept >= 300_000 && kept < BODY.byteLength, `${kept}`);
+  return kept;
+}
+
+/** Downloads `sources` into `dest` with FAST and `options`; the download. */
+async function fetchAll(
+  sources: string[],
+  dest: string,
+  options: DownloadOptions = {},
+): Promise<Download> {
+  const download = new Download(sources, dest, { ...FAST, ...options });
+  download.start();
+  await download.wait();
+  return download;
+}
+
+test("Download resumes what a canceled download of the same file kept when only a mirror of it is listed, the first dropped", async () => {
+  // Two servers: "a" stalls after 300,000 bytes, and the user drops it.
+  const release = deferred();
+  const a = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  const b = fileRoute({ body: BODY, etag: '"v"' });
+  await using serverA = await startServer({ "/f": a.route });
+  await using serverB = await startServer({ "/f": b.route });
+  await using dir = await tempDir();
+  try {
+    const kept = await keptFrom(
+      [serverA.url("/f"), serverB.url("/f")],
+      dir.join("f"),
+      dir,
+    );
+    const again = await fetchAll([serverB.url("/f")], dir.join("f"));
+    // Only the missing bytes, from the mirror, proven the same version.
+    assert.deepEqual(b.log.ranges, [`bytes=${kept}-`]);
+    assert.deepEqual(b.log.ifRanges, ['"v"']);
+    assert.deepEqual(b.log.statuses, [206]);
+    assert.deepEqual(b.log.sent, [BODY.byteLength - kept]);
+    assert.equal(a.log.ranges.length, 1);
+    assert.equal(again.getUrl(), serverB.url("/f"));
+  } finally {
+    release.resolve();
+  }
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download resumes what a canceled download of the same file kept when a new first source is listed before one of its mirrors", async () => {
+  const release = deferred();
+  const a = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  const b = fileRoute({ body: BODY, etag: '"v"' });
+  const c = fileRoute({ body: BODY, etag: '"v"' });
+  await using serverA = await startServer({ "/f": a.route });
+  await using serverB = await startServer({ "/f": b.route });
+  await using serverC = await startServer({ "/f": c.route });
+  await using dir = await tempDir();
+  try {
+    const kept = await keptFrom(
+      [serverA.url("/f"), serverB.url("/f")],
+      dir.join("f"),
+      dir,
+    );
+    // "c" is new, and asked first: it resumes with the validator kept.
+    await fetchAll([serverC.url("/f"), serverB.url("/f")], dir.join("f"));
+    assert.deepEqual(c.log.ranges, [`bytes=${kept}-`]);
+    assert.deepEqual(c.log.ifRanges, ['"v"']);
+    assert.deepEqual(c.log.sent, [BODY.byteLength - kept]);
+    assert.deepEqual(b.log.ranges, []);
+  } finally {
+    release.resolve();
+  }
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download starts over, removing what a canceled download kept, when none of its sources is one that download listed", async () => {
+  const release = deferred();
+  const a = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  const b = fileRoute({ body: BODY, etag: '"v"' });
+  const c = fileRoute({ body: BODY, etag: '"v"' });
+  await using serverA = await startServer({ "/f": a.route });
+  await using serverB = await startServer({ "/f": b.route });
+  await using serverC = await startServer({ "/f": c.route });
+  await using dir = await tempDir();
+  try {
+    await keptFrom([serverA.url("/f"), serverB.url("/f")], dir.join("f"), dir);
+    await fetchAll([serverC.url("/f")], dir.join("f"));
+    assert.deepEqual(c.log.ranges, [null]);
+    assert.deepEqual(c.log.sent, [BODY.byteLength]);
+  } finally {
+    release.resolve();
+  }
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download resumes a kept partial file whose sidecar names its first URL only (as one written before sidecars listed every source), from a mirror list that holds it", async () => {
+  const release = deferred();
+  const a = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  const b = fileRoute({ body: BODY, etag: '"v"' });
+  await using serverA = await startServer({ "/f": a.route });
+  await using serverB = await startServer({ "/f": b.route });
+  await using dir = await tempDir();
+  try {
+    const kept = await keptFrom(
+      [serverA.url("/f"), serverB.url("/f")],
+      dir.join("f"),
+      dir,
+    );
+    const { sidecar } = partialPaths(dir.join("f"));
+    const written = JSON.parse(await readFile(sidecar, "utf8"));
+    assert.deepEqual(written.sources, [serverA.url("/f"), serverB.url("/f")]);
+    delete written.sources;
+    await writeFile(sidecar, JSON.stringify(written));
+    // "a" is still listed, after "b": the sidecar's URL is one of them.
+    await fetchAll([serverB.url("/f"), serverA.url("/f")], dir.join("f"));
+    assert.deepEqual(b.log.ranges, [`bytes=${kept}-`]);
+    assert.deepEqual(b.log.sent, [BODY.byteLength - kept]);
+  } finally {
+    release.resolve();
+  }
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test(
+  "Download resumes the partial file of a killed process's download when only a mirror of it is listed",
+  { timeout: 60_000 },
+  async () => {
+    const release = deferred();
+    const a = fileRoute({
+      body: BODY,
+      etag: '"v"',
+      faults: [{ stallAfter: 50_000, release: release.promise }],
+    });
+    const b = fileRoute({ body: BODY, etag: '"v"' });
+    await using serverA = await startServer({ "/f": a.route });
+    await using serverB = await startServer({ "/f": b.route });
+    await using dir = await tempDir();
+    try {
+      const child = startChild("crash_child", [
+        JSON.stringify([serverA.url("/f"), serverB.url("/f")]),
+        dir.join("f"),
+      ]);
+      // Killed once it has written 48 KiB (all it can of 50,000 bytes in
+      // writes of 4 KiB).
+      await Promise.race([
+        child.line((line) => line === "49152"),
+        child.exited,
+      ]);
+      child.process.kill("SIGKILL");
+      assert.equal(await child.exited, "SIGKILL");
+      await fetchAll([serverB.url("/f")], dir.join("f"));
+      assert.deepEqual(b.log.ranges, ["bytes=49152-"]);
+      assert.deepEqual(b.log.sent, [BODY.byteLength - 49_152]);
+      assert.equal(a.log.ranges.length, 1);
+    } finally {
+      release.resolve();
+    }
+    await assertFileHolds(dir.join("f"), BODY);
+    assert.deepEqual(await dir.list(), ["f"]);
+  },
+);

@@ -14,6 +14,7 @@ import { partialFile, type PartialPaths } from "./names.ts";
 import { isThisProcess, newToken, thisProcess } from "./process_identity.ts";
 import {
   endWriter,
+  knownSources,
   RANGES_SIDECAR_VERSION,
   readSidecar,
   SIDECAR_VERSION,
@@ -52,9 +53,9 @@ export class PartialFile {
   ranges: [number, number][] | undefined;
   #paths: PartialPaths;
   #url: string;
-  // The download's other sources (mirrors): a partial file a download of
-  // the same file under one of them as its first URL left is adopted too.
-  #mirrors: readonly string[];
+  // The download's sources (`#url` first, then its mirrors): a partial file
+  // that a download listing any of them left is adopted too.
+  #sources: readonly string[];
   #writer: string;
   #path: string;
   #file: FileWriter | undefined;
@@ -73,11 +74,11 @@ export class PartialFile {
     paths: PartialPaths,
     url: string,
     integrity: IntegrityCheck | undefined,
-    mirrors: readonly string[],
+    sources: readonly string[],
   ) {
     this.#paths = paths;
     this.#url = url;
-    this.#mirrors = mirrors;
+    this.#sources = sources.length === 0 ? [url] : sources;
     this.#integrity = integrity;
     this.#writer = newToken();
     this.#path = partialFile(paths, this.#writer);
@@ -92,19 +93,20 @@ export class PartialFile {
    * the partial file the sidecar vouches for, if its writer is proven dead
    * or released it. The bytes adopted are fed to `integrity` by
    * {@linkcode PartialFile.hashAdopted}, before any byte is written. A
-   * partial file of a download whose first URL is one of `mirrors` (the
-   * same file's sources, listed in another order) is adopted too: a resume
-   * asks for the rest with `If-Range`, which proves the same version, as a
-   * source taking over from another does.
+   * partial file of a download that listed any of `sources` (the download's
+   * URLs, `url` first: the same file's, whether listed in another order,
+   * or some dropped, or others added) is adopted too: a resume asks for the
+   * rest with `If-Range`, which proves the same version, as a source taking
+   * over from another does.
    */
   static async open(
     paths: PartialPaths,
     url: string,
     takenOver: TakenOver | undefined,
     integrity: IntegrityCheck | undefined,
-    mirrors: readonly string[] = [],
+    sources: readonly string[] = [],
   ): Promise<PartialFile> {
-    const partial = new PartialFile(paths, url, integrity, mirrors);
+    const partial = new PartialFile(paths, url, integrity, sources);
     try {
       // Usually the lock was free, and there is nothing to do: no look for
       // a sidecar, which would cost every download (a tenth of the
@@ -279,6 +281,7 @@ export class PartialFile {
   ): Promise<void> {
     const fields = {
       url: this.#url,
+      sources: this.#listed(),
       validator,
       total,
       partial: basename(this.#path),
@@ -292,6 +295,14 @@ export class PartialFile {
         : { version: RANGES_SIDECAR_VERSION, ...fields, ranges },
     );
     this.#sidecar = true;
+  }
+
+  /**
+   * The sources a sidecar records, when there are several (one is `url`,
+   * which it records anyway: a single URL's sidecar is as it always was).
+   */
+  #listed(): string[] | undefined {
+    return this.#sources.length > 1 ? [...this.#sources] : undefined;
   }
 
   /** Drops the bytes and what they belonged to: the next answer starts at 0. */
@@ -377,7 +388,8 @@ export class PartialFile {
 
   /**
    * Adopts the partial file the sidecar names, if its writer is proven dead
-   * and it is of this URL (or one of its mirrors); removes it if its writer
+   * and it is of one of this download's sources (a sidecar knows its
+   * download's every source: see `knownSources`); removes it if its writer
    * is dead but it is not.
    * Returns whether it adopted one. A partial file whose writer may be
    * running is left alone: it renames only its own file.
@@ -391,7 +403,7 @@ export class PartialFile {
     const lastEnd = sidecar.ranges?.at(-1)?.[1] ?? 0;
     if (
       partial === undefined || size === undefined ||
-      (sidecar.url !== this.#url && !this.#mirrors.includes(sidecar.url)) ||
+      !knownSources(sidecar).some((source) => this.#sources.includes(source)) ||
       size > sidecar.total || size < lastEnd
     ) {
       // The dead writer's leftovers, of no use here.
@@ -406,6 +418,7 @@ export class PartialFile {
     await writeSidecar(this.#paths.sidecar, {
       ...sidecar,
       url: this.#url,
+      sources: this.#listed(),
       writer: this.#writer,
       owner: thisProcess(),
       released: undefined,

@@ -40,8 +40,16 @@ export const RANGES_SIDECAR_VERSION = 3;
 export interface Sidecar {
   /** {@linkcode SIDECAR_VERSION}, or {@linkcode RANGES_SIDECAR_VERSION} with `ranges`. */
   version: typeof SIDECAR_VERSION | typeof RANGES_SIDECAR_VERSION;
-  /** The URL asked for. */
+  /** The URL asked for: the download's first. */
   url: string;
+  /**
+   * Every source of the download (`url` first), when it had more than one:
+   * the same file's, so a later download listing any of them adopts the
+   * partial file (`If-Range` then proves the version). Optional, so that a
+   * sidecar stays readable across versions: one without it knows `url`
+   * only, and a version that does not know the field ignores it.
+   */
+  sources?: string[] | undefined;
   /** The validator for `If-Range`: a strong ETag or a Last-Modified date. */
   validator: string;
   /** The whole file's length. */
@@ -77,6 +85,21 @@ function areRanges(ranges: unknown, total: number): boolean {
   return true;
 }
 
+/** Whether `sources` is absent or a list of URLs. */
+function areSources(sources: unknown): boolean {
+  return sources === undefined ||
+    (Array.isArray(sources) &&
+      sources.every((source) => typeof source === "string"));
+}
+
+/**
+ * The sources a sidecar knows its partial file's bytes for: its `url`, and
+ * its download's other `sources`.
+ */
+export function knownSources(sidecar: Sidecar): readonly string[] {
+  return [sidecar.url, ...sidecar.sources ?? []];
+}
+
 function isSidecar(value: unknown): value is Sidecar {
   const record = value as Record<string, unknown> | null;
   if (typeof record !== "object" || record === null) return false;
@@ -84,7 +107,8 @@ function isSidecar(value: unknown): value is Sidecar {
   return (version === SIDECAR_VERSION ||
     (version === RANGES_SIDECAR_VERSION &&
       areRanges(record.ranges, Number(record.total)))) &&
-    typeof record.url === "string" && typeof record.validator === "string" &&
+    typeof record.url === "string" && areSources(record.sources) &&
+    typeof record.validator === "string" &&
     Number.isSafeInteger(record.total) && typeof record.partial === "string" &&
     typeof record.writer === "string" &&
     parseIdentity(record.owner) !== undefined;

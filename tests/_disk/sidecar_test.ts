@@ -6,6 +6,7 @@ import { NotFoundError } from "../../src/_runtime/fs_errors.ts";
 import { partialPaths } from "../../src/_disk/names.ts";
 import {
   endWriter,
+  knownSources,
   readSidecar,
   type Sidecar,
   SIDECAR_VERSION,
@@ -33,6 +34,19 @@ test("readSidecar() returns what writeSidecar() wrote when the sidecar exists", 
   await writeSidecar(sidecar, SIDECAR);
   assert.deepEqual(readSidecar(sidecar), SIDECAR);
   assert.equal(await readFile(sidecar, "utf8"), JSON.stringify(SIDECAR));
+});
+
+test("readSidecar() round-trips the sources of a download with mirrors, and knownSources() names them with its URL", async () => {
+  await using dir = await tempDir();
+  const path = dir.join("s.json");
+  const value: Sidecar = {
+    ...SIDECAR,
+    sources: [SIDECAR.url, "https://mirror.example.net/file.tar.gz"],
+  };
+  await writeSidecar(path, value);
+  assert.deepEqual(readSidecar(path), value);
+  assert.deepEqual(knownSources(value), [SIDECAR.url, ...value.sources ?? []]);
+  assert.deepEqual(knownSources(SIDECAR), [SIDECAR.url]);
 });
 
 test("readSidecar() round-trips a Last-Modified validator and a zero total", async () => {
@@ -171,6 +185,10 @@ test("readSidecar() returns undefined when the JSON has the wrong shape", async 
     { ...SIDECAR, owner: undefined },
     { ...SIDECAR, owner: { host: "h" } },
     { ...SIDECAR, owner: { pid: "42" } },
+    // Sources, when listed, are URLs.
+    { ...SIDECAR, sources: "https://example.com/file.tar.gz" },
+    { ...SIDECAR, sources: [SIDECAR.url, 1] },
+    { ...SIDECAR, sources: null },
   ];
   for (const shape of shapes) {
     await writeFile(path, JSON.stringify(shape));
