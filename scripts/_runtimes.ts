@@ -182,7 +182,7 @@ export function counts(
 export function failures(kind: Runtime["kind"], output: string): string[] {
   const pattern = kind === "node" ? /^\s*✖ (.+)$/gm : /^\(fail\) (.+)$/gm;
   const names = [...output.matchAll(pattern)]
-    .map((match) => match[1].trim())
+    .map((match) => (match[1] ?? "").trim())
     .filter((name) => name !== "failing tests:");
   return [...new Set(names)];
 }
