@@ -752,14 +752,15 @@ for (const digest of [false, true]) {
       download.start();
       await download.wait();
       // The drop was retried; the refused connection was not: the mirror at
-      // once, asked for the rest with the first source's validator.
+      // once, asked for the rest with the first source's validator (with a
+      // digest, without one: its answer names the same, proving it so).
       assert.equal(retried.length, 1);
       assert.equal(origin.requests.length, 1);
       const match = /^bytes=(\d+)-$/.exec(same.log.ranges[0] ?? "");
       assert.ok(match !== null, `${same.log.ranges}`);
       const offset = Number(match[1]);
       assert.ok(offset > 0 && offset <= BODY.byteLength / 2, `${offset}`);
-      assert.deepEqual(same.log.ifRanges, ['"same"']);
+      assert.deepEqual(same.log.ifRanges, [digest ? null : '"same"']);
       assert.deepEqual(same.log.sent, [BODY.byteLength - offset]);
       await assertFileHolds(dir.join("f"), BODY);
       assert.deepEqual(await dir.list(), ["f"]);
@@ -960,9 +961,10 @@ test("Download resumes what a canceled download of the same file kept, though it
 });
 
 /**
- * A download of `sources` canceled with `keepPartial` once it has 300,000
- * bytes on disk (its first source stalls there until `release`); the size
- * of the partial file it kept.
+ * A download of `sources` canceled with `keepPartial` once it has a write
+ * (256 KiB) on disk (its first source stalls at 300,000 bytes until
+ * `release`: a digest's writes reach the file in whole writes only); the
+ * size of the partial file it kept.
  */
 async function keptFrom(
   sources: string[],
@@ -972,13 +974,13 @@ async function keptFrom(
 ): Promise<number> {
   const first = new Download(sources, dest, { ...FAST, ...options });
   first.addEventListener("progress", ({ current }) => {
-    if (current >= 300_000) first.cancel({ keepPartial: true });
+    if (current >= 256 * 1024) first.cancel({ keepPartial: true });
   });
   first.start();
   await assert.rejects(first.wait(), DownloadInterrupt);
   assert.equal(first.partialKept, true);
   const kept = (await stat(await partialOf(dir))).size;
-  assert.ok(kept >= 300_000 && kept < BODY.byteLength, `${kept}`);
+  assert.ok(kept >= 256 * 1024 && kept <= 300_000, `${kept}`);
   return kept;
 }
 
@@ -1155,3 +1157,211 @@ test(
     assert.deepEqual(await dir.list(), ["f"]);
   },
 );
+
+test("Download with a digest resumes on a mirror whose validator differs, asking only for the rest, and the digest proves the file joined", async () => {
+  // Two servers of one file, each with its own ETag (as servers that make
+  // them of an inode or a modification time do).
+  const first = failingOrigin('"origin"');
+  const mirror = fileRoute({ body: BODY, etag: '"mirror"' });
+  await using origin = await startServer({ "/f": first.route });
+  await using server = await startServer({ "/f": mirror.route });
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  const download = await fetchAll(
+    [origin.url("/f"), server.url("/f")],
+    dir.join("f"),
+    { sha256 },
+  );
+  // Asked without If-Range (the mirror's validator was not known): its 206
+  // sent only the rest.
+  const offset = resumedFrom(first);
+  assert.deepEqual(mirror.log.ranges, [`bytes=${offset}-`]);
+  assert.deepEqual(mirror.log.ifRanges, [null]);
+  assert.deepEqual(mirror.log.statuses, [206]);
+  assert.deepEqual(mirror.log.sent, [BODY.byteLength - offset]);
+  assert.equal(download.getFinalUrl(), server.url("/f"));
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download with a digest whose file joined from two sources does not match asks the last source for the whole file, and takes it when it matches", async () => {
+  // The first source is stale (bytes of another version, of the same
+  // length) and drops; the mirror's rest is joined to its bytes, which the
+  // digest refuses: the mirror is not blamed, but asked for all of its own.
+  const stale = patternBytes(BODY.byteLength, 3);
+  const first = fileRoute({
+    body: stale,
+    etag: '"stale"',
+    faults: [{ dropAfter: BODY.byteLength / 2 }, { status: 503 }],
+  });
+  const mirror = fileRoute({ body: BODY, etag: '"mirror"' });
+  await using origin = await startServer({ "/f": first.route });
+  await using server = await startServer({ "/f": mirror.route });
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  await fetchAll([origin.url("/f"), server.url("/f")], dir.join("f"), {
+    sha256,
+  });
+  const offset = resumedFrom(first);
+  assert.deepEqual(mirror.log.ranges, [`bytes=${offset}-`, null]);
+  assert.deepEqual(mirror.log.sent, [
+    BODY.byteLength - offset,
+    BODY.byteLength,
+  ]);
+  assert.equal(first.log.ranges.length, 2);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download with a digest resumes what a canceled download kept on a mirror whose validator differs, listed alone", async () => {
+  const release = deferred();
+  const a = fileRoute({
+    body: BODY,
+    etag: '"a"',
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  const b = fileRoute({ body: BODY, etag: '"b"' });
+  await using serverA = await startServer({ "/f": a.route });
+  await using serverB = await startServer({ "/f": b.route });
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  try {
+    const kept = await keptFrom(
+      [serverA.url("/f"), serverB.url("/f")],
+      dir.join("f"),
+      dir,
+      { sha256 },
+    );
+    // The sidecar knows "a"'s validator, and that "b" is the same file's.
+    const sidecar = JSON.parse(
+      await readFile(partialPaths(dir.join("f")).sidecar, "utf8"),
+    );
+    assert.equal(sidecar.version, 2);
+    assert.deepEqual(sidecar.validators, { [serverA.url("/f")]: '"a"' });
+    await fetchAll([serverB.url("/f")], dir.join("f"), { sha256 });
+    assert.deepEqual(b.log.ranges, [`bytes=${kept}-`]);
+    assert.deepEqual(b.log.ifRanges, [null]);
+    assert.deepEqual(b.log.sent, [BODY.byteLength - kept]);
+  } finally {
+    release.resolve();
+  }
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+/**
+ * A download of two servers' file (each with its own ETag) with `sha256`,
+ * whose first drops halfway: canceled with `keepPartial` once the second's
+ * rest, joined to the first's bytes, is being written (it stalls there
+ * until `release`). The sidecar it kept, and the partial file's size.
+ */
+async function splicedKept(
+  a: TestServer,
+  b: TestServer,
+  bRoute: ReturnType<typeof fileRoute>,
+  dir: Awaited<ReturnType<typeof tempDir>>,
+  sha256: string,
+): Promise<{ sidecar: Record<string, unknown>; kept: number }> {
+  const download = new Download([a.url("/f"), b.url("/f")], dir.join("f"), {
+    ...FAST,
+    sha256,
+  });
+  download.addEventListener("progress", ({ current }) => {
+    const match = /^bytes=(\d+)-$/.exec(bRoute.log.ranges[0] ?? "");
+    if (match !== null && current > Number(match[1])) {
+      download.cancel({ keepPartial: true });
+    }
+  });
+  download.start();
+  await assert.rejects(download.wait(), DownloadInterrupt);
+  assert.equal(download.partialKept, true);
+  const sidecar = JSON.parse(
+    await readFile(partialPaths(dir.join("f")).sidecar, "utf8"),
+  );
+  return { sidecar, kept: (await stat(await partialOf(dir))).size };
+}
+
+for (const digest of [true, false]) {
+  test(
+    `Download ${
+      digest ? "with" : "without"
+    } the digest of a partial file joined from sources whose validators differ ${
+      digest ? "resumes it from a source with its own validator" : "starts over"
+    }: its sidecar (version 4) names the digest`,
+    async () => {
+      const release = deferred();
+      const a = fileRoute({
+        body: BODY,
+        etag: '"a"',
+        faults: [{ dropAfter: BODY.byteLength / 2 }, { status: 503 }],
+      });
+      const b = fileRoute({
+        body: BODY,
+        etag: '"b"',
+        // Past one write (256 KiB) of its rest: some of it reaches the file.
+        faults: [{ stallAfter: 300_000, release: release.promise }],
+      });
+      await using serverA = await startServer({ "/f": a.route });
+      await using serverB = await startServer({ "/f": b.route });
+      await using dir = await tempDir();
+      const sha256 = createHash("sha256").update(BODY).digest("hex");
+      try {
+        const { sidecar, kept } = await splicedKept(
+          serverA,
+          serverB,
+          b,
+          dir,
+          sha256,
+        );
+        assert.equal(sidecar.version, 4);
+        assert.equal(
+          sidecar.digest,
+          `sha256-${createHash("sha256").update(BODY).digest("base64")}`,
+        );
+        assert.equal(sidecar.validator, '"b"');
+        assert.deepEqual(sidecar.validators, {
+          [serverA.url("/f")]: '"a"',
+          [serverB.url("/f")]: '"b"',
+        });
+        await fetchAll(
+          [serverB.url("/f")],
+          dir.join("f"),
+          digest ? { sha256 } : {},
+        );
+        if (digest) {
+          // Only the rest, proven "b"'s version by its own validator.
+          assert.deepEqual(b.log.ranges.slice(1), [`bytes=${kept}-`]);
+          assert.deepEqual(b.log.ifRanges.slice(1), ['"b"']);
+          assert.deepEqual(b.log.sent.slice(1), [BODY.byteLength - kept]);
+        } else {
+          // Bytes no validator proves one file: never resumed without the
+          // digest, but removed, and the file fetched whole.
+          assert.deepEqual(b.log.ranges.slice(1), [null]);
+          assert.deepEqual(b.log.sent.slice(1), [BODY.byteLength]);
+        }
+      } finally {
+        release.resolve();
+      }
+      await assertFileHolds(dir.join("f"), BODY);
+      assert.deepEqual(await dir.list(), ["f"]);
+    },
+  );
+}
+
+test("Download with a digest starts over on a mirror whose rest names no version, rather than join bytes it could not resume again", async () => {
+  const first = failingOrigin('"origin"');
+  // No ETag, no Last-Modified: its 206 names no version.
+  const mirror = fileRoute({ body: BODY });
+  await using origin = await startServer({ "/f": first.route });
+  await using server = await startServer({ "/f": mirror.route });
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  await fetchAll([origin.url("/f"), server.url("/f")], dir.join("f"), {
+    sha256,
+  });
+  assert.deepEqual(mirror.log.ranges, [`bytes=${resumedFrom(first)}-`, null]);
+  assert.deepEqual(mirror.log.statuses, [206, 200]);
+  assert.equal(mirror.log.sent[1], BODY.byteLength);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});

@@ -19,6 +19,7 @@ import {
   readSidecar,
   SIDECAR_VERSION,
   sidecarPartial,
+  SPLICED_SIDECAR_VERSION,
   startWriter,
   writerState,
   writeSidecar,
@@ -66,6 +67,12 @@ export class PartialFile {
   // Whether the file on disk is one adopted from an earlier writer.
   #adopted = false;
   #sidecar = false;
+  // Each source's own validator, of those whose answers the bytes are (a
+  // validator is its own server's).
+  #validators = new Map<string, string>();
+  // Whether the bytes are of answers that name different validators: only
+  // the digest proves them one file.
+  #spliced = false;
   #integrity: IntegrityCheck | undefined;
   // Whether the prefix adopted is still to be fed to `#integrity`.
   #unhashed = false;
@@ -133,6 +140,50 @@ export class PartialFile {
    */
   get recorded(): boolean {
     return this.#sidecar;
+  }
+
+  /**
+   * Whether the bytes were joined from sources whose validators differ
+   * (see {@linkcode PartialFile.resumeValidator}): only the digest, once
+   * the file is whole, proves them one file.
+   */
+  get spliced(): boolean {
+    return this.#spliced;
+  }
+
+  /**
+   * The validator to resume from `source` with (`If-Range`): its own, if it
+   * answered for these bytes; else the file's, whose `If-Range` proves a
+   * source serves the same version (a 200 otherwise, which starts the file
+   * over). With a digest, a source whose own validator is not known (another
+   * server, whose ETags are its own) is asked for the rest without one,
+   * once a source's is known: its bytes are joined to these whatever
+   * validator they are of, and the digest judges the whole.
+   */
+  resumeValidator(source: string): string | undefined {
+    const own = this.#validators.get(source);
+    if (own !== undefined) return own;
+    if (this.#integrity !== undefined && this.#validators.size > 0) return;
+    return this.validator;
+  }
+
+  /**
+   * Records that `source` sent the rest of the file, of the version
+   * `validator` names (the one asked with, or, asked without, the one its
+   * answer names): from now on it is the file's, and the bytes are spliced
+   * if it is not the one they were of. The sidecar is written again when
+   * that changed what it says.
+   */
+  async resumedFrom(source: string, validator: string): Promise<void> {
+    const spliced = this.#spliced || validator !== this.validator;
+    const changed = spliced !== this.#spliced ||
+      validator !== this.validator ||
+      this.#validators.get(source) !== validator;
+    this.#validators.set(source, validator);
+    this.#spliced = spliced;
+    this.validator = validator;
+    if (!changed || !this.#sidecar || this.total === undefined) return;
+    await this.#writeSidecar(validator, this.total, this.ranges);
   }
 
   /**
@@ -250,12 +301,22 @@ export class PartialFile {
    * Records what the bytes belong to, from an answer of the whole file. A
    * sidecar is written when there is something to resume another time: a
    * validator, a known total, and `resumable` (more than one write).
+   *
+   * @param source The source of a whole answer, from byte 0: the bytes are
+   * its alone (other sources' validators are forgotten). None for a length
+   * learned later of the same answer's bytes.
    */
   async record(
     validator: string | undefined,
     total: number | undefined,
     resumable: boolean,
+    source?: string,
   ): Promise<void> {
+    if (source !== undefined) {
+      this.#validators.clear();
+      this.#spliced = false;
+      if (validator !== undefined) this.#validators.set(source, validator);
+    }
     this.validator = validator;
     this.total = total;
     if (validator === undefined || total === undefined || !resumable) return;
@@ -273,7 +334,10 @@ export class PartialFile {
     await this.#writeSidecar(validator, total, ranges);
   }
 
-  /** A sidecar of version 2, or of version 3 when there are `ranges`. */
+  /**
+   * A sidecar of version 2, or of version 3 when there are `ranges`, or of
+   * version 4 when the bytes are spliced (with the digest they are for).
+   */
   async #writeSidecar(
     validator: string,
     total: number,
@@ -283,18 +347,34 @@ export class PartialFile {
       url: this.#url,
       sources: this.#listed(),
       validator,
+      validators: this.#validatorsRecorded(),
       total,
       partial: basename(this.#path),
       writer: this.#writer,
       owner: thisProcess(),
     };
+    const digest = this.#spliced ? this.#integrity?.sri : undefined;
     await writeSidecar(
       this.#paths.sidecar,
-      ranges === undefined
+      digest !== undefined
+        ? { version: SPLICED_SIDECAR_VERSION, ...fields, digest, ranges }
+        : ranges === undefined
         ? { version: SIDECAR_VERSION, ...fields }
         : { version: RANGES_SIDECAR_VERSION, ...fields, ranges },
     );
     this.#sidecar = true;
+  }
+
+  /**
+   * The validators by source a sidecar records: for a download of several
+   * sources, or of spliced bytes (a single source's sidecar is as it
+   * always was).
+   */
+  #validatorsRecorded(): Record<string, string> | undefined {
+    if (this.#sources.length === 1 && !this.#spliced) return undefined;
+    return this.#validators.size === 0
+      ? undefined
+      : Object.fromEntries(this.#validators);
   }
 
   /**
@@ -315,6 +395,8 @@ export class PartialFile {
     this.total = undefined;
     this.ranges = undefined;
     this.#unhashed = false;
+    this.#validators.clear();
+    this.#spliced = false;
     await removeIfPresent(this.#path);
     this.#onDisk = false;
     this.#adopted = false;
@@ -401,10 +483,13 @@ export class PartialFile {
     const stat = partial === undefined ? undefined : await fs.stat(partial);
     const size = stat?.isFile ? stat.size : undefined;
     const lastEnd = sidecar.ranges?.at(-1)?.[1] ?? 0;
+    // Spliced bytes are proven one file by a digest only: the same one.
+    const spliced = sidecar.version === SPLICED_SIDECAR_VERSION;
     if (
       partial === undefined || size === undefined ||
       !knownSources(sidecar).some((source) => this.#sources.includes(source)) ||
-      size > sidecar.total || size < lastEnd
+      size > sidecar.total || size < lastEnd ||
+      (spliced && this.#integrity?.names(sidecar.digest ?? "") !== true)
     ) {
       // The dead writer's leftovers, of no use here.
       if (partial !== undefined && size !== undefined) {
@@ -419,6 +504,8 @@ export class PartialFile {
       ...sidecar,
       url: this.#url,
       sources: this.#listed(),
+      // The same file's digest, as this download gives it.
+      digest: spliced ? this.#integrity?.sri : undefined,
       writer: this.#writer,
       owner: thisProcess(),
       released: undefined,
@@ -427,6 +514,12 @@ export class PartialFile {
     this.#path = partial;
     this.#onDisk = true;
     this.#adopted = true;
+    this.#spliced = spliced;
+    for (
+      const [source, validator] of Object.entries(sidecar.validators ?? {})
+    ) {
+      this.#validators.set(source, validator);
+    }
     this.validator = sidecar.validator;
     this.total = sidecar.total;
     if (sidecar.ranges !== undefined && !isWhole(sidecar.ranges, size)) {
