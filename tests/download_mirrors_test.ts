@@ -1365,3 +1365,37 @@ test("Download with a digest starts over on a mirror whose rest names no version
   await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
 });
+
+test("Download without a digest resumes a kept partial file with the file's validator, not one a sidecar gives a source", async () => {
+  const release = deferred();
+  const a = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  const b = fileRoute({ body: BODY, etag: '"v"' });
+  await using serverA = await startServer({ "/f": a.route });
+  await using serverB = await startServer({ "/f": b.route });
+  await using dir = await tempDir();
+  try {
+    const kept = await keptFrom(
+      [serverA.url("/f"), serverB.url("/f")],
+      dir.join("f"),
+      dir,
+    );
+    // A sidecar (hand-made, or another version's) that says "b" is of
+    // another version than the bytes: only a digest could vouch for a join.
+    const { sidecar } = partialPaths(dir.join("f"));
+    const written = JSON.parse(await readFile(sidecar, "utf8"));
+    written.validators = { [serverB.url("/f")]: '"other"' };
+    await writeFile(sidecar, JSON.stringify(written));
+    await fetchAll([serverB.url("/f")], dir.join("f"));
+    assert.deepEqual(b.log.ranges, [`bytes=${kept}-`]);
+    assert.deepEqual(b.log.ifRanges, ['"v"']);
+    assert.deepEqual(b.log.sent, [BODY.byteLength - kept]);
+  } finally {
+    release.resolve();
+  }
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});

@@ -152,19 +152,20 @@ export class PartialFile {
   }
 
   /**
-   * The validator to resume from `source` with (`If-Range`): its own, if it
-   * answered for these bytes; else the file's, whose `If-Range` proves a
-   * source serves the same version (a 200 otherwise, which starts the file
-   * over). With a digest, a source whose own validator is not known (another
-   * server, whose ETags are its own) is asked for the rest without one,
-   * once a source's is known: its bytes are joined to these whatever
-   * validator they are of, and the digest judges the whole.
+   * The validator to resume from `source` with (`If-Range`). Without a
+   * digest, the file's, whose `If-Range` proves a source serves the same
+   * version (a 200 otherwise, which starts the file over). With one, the
+   * source's own, if it answered for these bytes; else, once some source's
+   * is known, none: a source whose own is not known (another server, whose
+   * ETags are its own) is asked for the rest whatever its version, its
+   * bytes are joined to these, and the digest judges the whole. (A file
+   * adopted from a sidecar that names no source's: the file's, as ever.)
    */
   resumeValidator(source: string): string | undefined {
+    if (this.#integrity === undefined) return this.validator;
     const own = this.#validators.get(source);
     if (own !== undefined) return own;
-    if (this.#integrity !== undefined && this.#validators.size > 0) return;
-    return this.validator;
+    return this.#validators.size > 0 ? undefined : this.validator;
   }
 
   /**
