@@ -371,9 +371,7 @@ async function transferUnderLock(
       // One source (the usual): run as `fromSources` would (any error is
       // thrown as it is), without its copy of the transfer and its layer of
       // promises, which cost each download.
-      await transferPausably(spec, host, transfer);
-      await partial.close();
-      integrity?.verify(spec.url);
+      await transferVerified(spec, host, transfer);
     } else {
       await fromSources(
         transfer,
@@ -389,13 +387,12 @@ async function transferUnderLock(
           const sourceHost = new URL(from.source).host;
           budget.release(counted);
           budget.acquireFirst(counted = sourceHost);
-          await transferPausably(spec, host, {
+          await transferVerified(spec, host, {
             ...from,
             host: sourceHost,
             unproven: cached !== undefined &&
               spec.sources.indexOf(from.source) > vouchedBy(spec, cached),
           });
-          await verifiedFrom(spec, from);
         },
       );
     }
@@ -453,19 +450,34 @@ async function transferUnderLock(
 }
 
 /**
- * Checks the digest of the bytes one source completed: a source whose bytes
- * do not match (a corrupt mirror) fails as any source does, with an
- * `IntegrityError`, and its bytes are dropped so that the next source
- * starts the file over.
+ * Runs the transfer until the file is complete, and checks its digest: a
+ * source whose bytes do not match (a corrupt mirror) fails as any source
+ * does, with an `IntegrityError`, and its bytes are dropped so that the
+ * next source starts the file over. Bytes spliced from sources whose
+ * validators differ (see `PartialFile.resumeValidator`) that do not match
+ * blame no one source: the one that completed them is asked for the whole
+ * file, once, from byte 0, and judged by its own bytes.
  */
-async function verifiedFrom(spec: JobSpec, transfer: Transfer): Promise<void> {
-  if (transfer.integrity === undefined) return;
-  await transfer.partial.close();
-  try {
-    transfer.integrity.verify(spec.url);
-  } catch (error) {
-    await restart(transfer);
-    throw error;
+async function transferVerified(
+  spec: JobSpec,
+  host: JobHost,
+  transfer: Transfer,
+): Promise<void> {
+  let run = transfer;
+  for (;;) {
+    await transferPausably(spec, host, run);
+    if (run.integrity === undefined) return;
+    await run.partial.close();
+    const spliced = run.partial.spliced;
+    try {
+      run.integrity.verify(spec.url);
+      return;
+    } catch (error) {
+      await restart(run);
+      if (!spliced) throw error;
+      // Asked again at once: its turn's wait was waited.
+      run = { ...run, wait: 0, waitAsked: false };
+    }
   }
 }
 

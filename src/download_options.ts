@@ -118,9 +118,9 @@ export interface CancelOptions {
    * Keep what a later download of the same file can resume: the partial
    * file and its sidecar stay beside the destination (when the server gave
    * a validator and a length; else they are removed), and the next
-   * download of that URL to that destination (or of sources that list it,
-   * in any order), in this process or another, asks only for what is
-   * missing. What a command line does on Ctrl-C.
+   * download of that URL to that destination (or of sources any of which
+   * this download listed, in any order), in this process or another, asks
+   * only for what is missing. What a command line does on Ctrl-C.
    *
    * @default {false}
    */

@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { stat } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { test } from "node:test";
 import {
   Download,
@@ -35,6 +35,7 @@ import { startChild } from "./_helpers/child.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
 import { partialOf } from "./_helpers/partial_file.ts";
+import { partialPaths } from "../src/_disk/names.ts";
 
 const BODY = patternBytes(600_000, 1);
 const OTHER = patternBytes(500_000, 2);
@@ -792,14 +793,15 @@ for (const digest of [false, true]) {
       download.start();
       await download.wait();
       // The drop was retried; the refused connection was not: the mirror at
-      // once, asked for the rest with the first source's validator.
+      // once, asked for the rest with the first source's validator (with a
+      // digest, without one: its answer names the same, proving it so).
       assert.equal(retried.length, 1);
       assert.equal(origin.requests.length, 1);
       const match = /^bytes=(\d+)-$/.exec(same.log.ranges[0] ?? "");
       assert.ok(match !== null, `${same.log.ranges}`);
       const offset = Number(match[1]);
       assert.ok(offset > 0 && offset <= BODY.byteLength / 2, `${offset}`);
-      assert.deepEqual(same.log.ifRanges, ['"same"']);
+      assert.deepEqual(same.log.ifRanges, [digest ? null : '"same"']);
       assert.deepEqual(same.log.sent, [BODY.byteLength - offset]);
       await assertFileHolds(dir.join("f"), BODY);
       assert.deepEqual(await dir.list(), ["f"]);
@@ -992,6 +994,446 @@ test("Download resumes what a canceled download of the same file kept, though it
     const again = await fetchFrom(server, ["/b/f", "/a/f"], dir.join("f"));
     assert.deepEqual(b.log.ranges, [`bytes=${kept}-`]);
     assert.equal(again.getUrl(), server.url("/b/f"));
+  } finally {
+    release.resolve();
+  }
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+/**
+ * A download of `sources` canceled with `keepPartial` once it has a write
+ * (256 KiB) on disk (its first source stalls at 300,000 bytes until
+ * `release`: a digest's writes reach the file in whole writes only); the
+ * size of the partial file it kept.
+ */
+async function keptFrom(
+  sources: string[],
+  dest: string,
+  dir: Awaited<ReturnType<typeof tempDir>>,
+  options: DownloadOptions = {},
+): Promise<number> {
+  const first = new Download(sources, dest, { ...FAST, ...options });
+  first.addEventListener("progress", ({ current }) => {
+    if (current >= 256 * 1024) first.cancel({ keepPartial: true });
+  });
+  first.start();
+  await assert.rejects(first.wait(), DownloadInterrupt);
+  assert.equal(first.partialKept, true);
+  const kept = (await stat(await partialOf(dir))).size;
+  assert.ok(kept >= 256 * 1024 && kept <= 300_000, `${kept}`);
+  return kept;
+}
+
+/** Downloads `sources` into `dest` with FAST and `options`; the download. */
+async function fetchAll(
+  sources: string[],
+  dest: string,
+  options: DownloadOptions = {},
+): Promise<Download> {
+  const download = new Download(sources, dest, { ...FAST, ...options });
+  download.start();
+  await download.wait();
+  return download;
+}
+
+test("Download resumes what a canceled download of the same file kept when only a mirror of it is listed, the first dropped", async () => {
+  // Two servers: "a" stalls after 300,000 bytes, and the user drops it.
+  const release = deferred();
+  const a = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  const b = fileRoute({ body: BODY, etag: '"v"' });
+  await using serverA = await startServer({ "/f": a.route });
+  await using serverB = await startServer({ "/f": b.route });
+  await using dir = await tempDir();
+  try {
+    const kept = await keptFrom(
+      [serverA.url("/f"), serverB.url("/f")],
+      dir.join("f"),
+      dir,
+    );
+    const again = await fetchAll([serverB.url("/f")], dir.join("f"));
+    // Only the missing bytes, from the mirror, proven the same version.
+    assert.deepEqual(b.log.ranges, [`bytes=${kept}-`]);
+    assert.deepEqual(b.log.ifRanges, ['"v"']);
+    assert.deepEqual(b.log.statuses, [206]);
+    assert.deepEqual(b.log.sent, [BODY.byteLength - kept]);
+    assert.equal(a.log.ranges.length, 1);
+    assert.equal(again.getUrl(), serverB.url("/f"));
+  } finally {
+    release.resolve();
+  }
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download resumes what a canceled download of the same file kept when a new first source is listed before one of its mirrors", async () => {
+  const release = deferred();
+  const a = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  const b = fileRoute({ body: BODY, etag: '"v"' });
+  const c = fileRoute({ body: BODY, etag: '"v"' });
+  await using serverA = await startServer({ "/f": a.route });
+  await using serverB = await startServer({ "/f": b.route });
+  await using serverC = await startServer({ "/f": c.route });
+  await using dir = await tempDir();
+  try {
+    const kept = await keptFrom(
+      [serverA.url("/f"), serverB.url("/f")],
+      dir.join("f"),
+      dir,
+    );
+    // "c" is new, and asked first: it resumes with the validator kept.
+    await fetchAll([serverC.url("/f"), serverB.url("/f")], dir.join("f"));
+    assert.deepEqual(c.log.ranges, [`bytes=${kept}-`]);
+    assert.deepEqual(c.log.ifRanges, ['"v"']);
+    assert.deepEqual(c.log.sent, [BODY.byteLength - kept]);
+    assert.deepEqual(b.log.ranges, []);
+  } finally {
+    release.resolve();
+  }
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download starts over, removing what a canceled download kept, when none of its sources is one that download listed", async () => {
+  const release = deferred();
+  const a = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  const b = fileRoute({ body: BODY, etag: '"v"' });
+  const c = fileRoute({ body: BODY, etag: '"v"' });
+  await using serverA = await startServer({ "/f": a.route });
+  await using serverB = await startServer({ "/f": b.route });
+  await using serverC = await startServer({ "/f": c.route });
+  await using dir = await tempDir();
+  try {
+    await keptFrom([serverA.url("/f"), serverB.url("/f")], dir.join("f"), dir);
+    await fetchAll([serverC.url("/f")], dir.join("f"));
+    assert.deepEqual(c.log.ranges, [null]);
+    assert.deepEqual(c.log.sent, [BODY.byteLength]);
+  } finally {
+    release.resolve();
+  }
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download resumes a kept partial file whose sidecar names its first URL only (as one written before sidecars listed every source), from a mirror list that holds it", async () => {
+  const release = deferred();
+  const a = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  const b = fileRoute({ body: BODY, etag: '"v"' });
+  await using serverA = await startServer({ "/f": a.route });
+  await using serverB = await startServer({ "/f": b.route });
+  await using dir = await tempDir();
+  try {
+    const kept = await keptFrom(
+      [serverA.url("/f"), serverB.url("/f")],
+      dir.join("f"),
+      dir,
+    );
+    const { sidecar } = partialPaths(dir.join("f"));
+    const written = JSON.parse(await readFile(sidecar, "utf8"));
+    assert.deepEqual(written.sources, [serverA.url("/f"), serverB.url("/f")]);
+    delete written.sources;
+    await writeFile(sidecar, JSON.stringify(written));
+    // "a" is still listed, after "b": the sidecar's URL is one of them.
+    await fetchAll([serverB.url("/f"), serverA.url("/f")], dir.join("f"));
+    assert.deepEqual(b.log.ranges, [`bytes=${kept}-`]);
+    assert.deepEqual(b.log.sent, [BODY.byteLength - kept]);
+  } finally {
+    release.resolve();
+  }
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test(
+  "Download resumes the partial file of a killed process's download when only a mirror of it is listed",
+  { timeout: 60_000 },
+  async () => {
+    const release = deferred();
+    const a = fileRoute({
+      body: BODY,
+      etag: '"v"',
+      faults: [{ stallAfter: 50_000, release: release.promise }],
+    });
+    const b = fileRoute({ body: BODY, etag: '"v"' });
+    await using serverA = await startServer({ "/f": a.route });
+    await using serverB = await startServer({ "/f": b.route });
+    await using dir = await tempDir();
+    try {
+      const child = startChild("crash_child", [
+        JSON.stringify([serverA.url("/f"), serverB.url("/f")]),
+        dir.join("f"),
+      ]);
+      // Killed once it has written 48 KiB (all it can of 50,000 bytes in
+      // writes of 4 KiB).
+      await Promise.race([
+        child.line((line) => line === "49152"),
+        child.exited,
+      ]);
+      child.process.kill("SIGKILL");
+      assert.equal(await child.exited, "SIGKILL");
+      await fetchAll([serverB.url("/f")], dir.join("f"));
+      assert.deepEqual(b.log.ranges, ["bytes=49152-"]);
+      assert.deepEqual(b.log.sent, [BODY.byteLength - 49_152]);
+      assert.equal(a.log.ranges.length, 1);
+    } finally {
+      release.resolve();
+    }
+    await assertFileHolds(dir.join("f"), BODY);
+    assert.deepEqual(await dir.list(), ["f"]);
+  },
+);
+
+test("Download with a digest resumes on a mirror whose validator differs, asking only for the rest, and the digest proves the file joined", async () => {
+  // Two servers of one file, each with its own ETag (as servers that make
+  // them of an inode or a modification time do).
+  const first = failingOrigin('"origin"');
+  const mirror = fileRoute({ body: BODY, etag: '"mirror"' });
+  await using origin = await startServer({ "/f": first.route });
+  await using server = await startServer({ "/f": mirror.route });
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  const download = await fetchAll(
+    [origin.url("/f"), server.url("/f")],
+    dir.join("f"),
+    { sha256 },
+  );
+  // Asked without If-Range (the mirror's validator was not known): its 206
+  // sent only the rest.
+  const offset = resumedFrom(first);
+  assert.deepEqual(mirror.log.ranges, [`bytes=${offset}-`]);
+  assert.deepEqual(mirror.log.ifRanges, [null]);
+  assert.deepEqual(mirror.log.statuses, [206]);
+  assert.deepEqual(mirror.log.sent, [BODY.byteLength - offset]);
+  assert.equal(download.getFinalUrl(), server.url("/f"));
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download with a digest whose file joined from two sources does not match asks the last source for the whole file, and takes it when it matches", async () => {
+  // The first source is stale (bytes of another version, of the same
+  // length) and drops; the mirror's rest is joined to its bytes, which the
+  // digest refuses: the mirror is not blamed, but asked for all of its own.
+  const stale = patternBytes(BODY.byteLength, 3);
+  const first = fileRoute({
+    body: stale,
+    etag: '"stale"',
+    faults: [{ dropAfter: BODY.byteLength / 2 }, { status: 503 }],
+  });
+  const mirror = fileRoute({ body: BODY, etag: '"mirror"' });
+  await using origin = await startServer({ "/f": first.route });
+  await using server = await startServer({ "/f": mirror.route });
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  await fetchAll([origin.url("/f"), server.url("/f")], dir.join("f"), {
+    sha256,
+  });
+  const offset = resumedFrom(first);
+  assert.deepEqual(mirror.log.ranges, [`bytes=${offset}-`, null]);
+  assert.deepEqual(mirror.log.sent, [
+    BODY.byteLength - offset,
+    BODY.byteLength,
+  ]);
+  assert.equal(first.log.ranges.length, 2);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download with a digest resumes what a canceled download kept on a mirror whose validator differs, listed alone", async () => {
+  const release = deferred();
+  const a = fileRoute({
+    body: BODY,
+    etag: '"a"',
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  const b = fileRoute({ body: BODY, etag: '"b"' });
+  await using serverA = await startServer({ "/f": a.route });
+  await using serverB = await startServer({ "/f": b.route });
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  try {
+    const kept = await keptFrom(
+      [serverA.url("/f"), serverB.url("/f")],
+      dir.join("f"),
+      dir,
+      { sha256 },
+    );
+    // The sidecar knows "a"'s validator, and that "b" is the same file's.
+    const sidecar = JSON.parse(
+      await readFile(partialPaths(dir.join("f")).sidecar, "utf8"),
+    );
+    assert.equal(sidecar.version, 2);
+    assert.deepEqual(sidecar.validators, { [serverA.url("/f")]: '"a"' });
+    await fetchAll([serverB.url("/f")], dir.join("f"), { sha256 });
+    assert.deepEqual(b.log.ranges, [`bytes=${kept}-`]);
+    assert.deepEqual(b.log.ifRanges, [null]);
+    assert.deepEqual(b.log.sent, [BODY.byteLength - kept]);
+  } finally {
+    release.resolve();
+  }
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+/**
+ * A download of two servers' file (each with its own ETag) with `sha256`,
+ * whose first drops halfway: canceled with `keepPartial` once the second's
+ * rest, joined to the first's bytes, is being written (it stalls there
+ * until `release`). The sidecar it kept, and the partial file's size.
+ */
+async function splicedKept(
+  a: TestServer,
+  b: TestServer,
+  bRoute: ReturnType<typeof fileRoute>,
+  dir: Awaited<ReturnType<typeof tempDir>>,
+  sha256: string,
+): Promise<{ sidecar: Record<string, unknown>; kept: number }> {
+  const download = new Download([a.url("/f"), b.url("/f")], dir.join("f"), {
+    ...FAST,
+    sha256,
+  });
+  download.addEventListener("progress", ({ current }) => {
+    const match = /^bytes=(\d+)-$/.exec(bRoute.log.ranges[0] ?? "");
+    if (match !== null && current > Number(match[1])) {
+      download.cancel({ keepPartial: true });
+    }
+  });
+  download.start();
+  await assert.rejects(download.wait(), DownloadInterrupt);
+  assert.equal(download.partialKept, true);
+  const sidecar = JSON.parse(
+    await readFile(partialPaths(dir.join("f")).sidecar, "utf8"),
+  );
+  return { sidecar, kept: (await stat(await partialOf(dir))).size };
+}
+
+for (const digest of [true, false]) {
+  test(
+    `Download ${
+      digest ? "with" : "without"
+    } the digest of a partial file joined from sources whose validators differ ${
+      digest ? "resumes it from a source with its own validator" : "starts over"
+    }: its sidecar (version 4) names the digest`,
+    async () => {
+      const release = deferred();
+      const a = fileRoute({
+        body: BODY,
+        etag: '"a"',
+        faults: [{ dropAfter: BODY.byteLength / 2 }, { status: 503 }],
+      });
+      const b = fileRoute({
+        body: BODY,
+        etag: '"b"',
+        // Past one write (256 KiB) of its rest: some of it reaches the file.
+        faults: [{ stallAfter: 300_000, release: release.promise }],
+      });
+      await using serverA = await startServer({ "/f": a.route });
+      await using serverB = await startServer({ "/f": b.route });
+      await using dir = await tempDir();
+      const sha256 = createHash("sha256").update(BODY).digest("hex");
+      try {
+        const { sidecar, kept } = await splicedKept(
+          serverA,
+          serverB,
+          b,
+          dir,
+          sha256,
+        );
+        assert.equal(sidecar.version, 4);
+        assert.equal(
+          sidecar.digest,
+          `sha256-${createHash("sha256").update(BODY).digest("base64")}`,
+        );
+        assert.equal(sidecar.validator, '"b"');
+        assert.deepEqual(sidecar.validators, {
+          [serverA.url("/f")]: '"a"',
+          [serverB.url("/f")]: '"b"',
+        });
+        await fetchAll(
+          [serverB.url("/f")],
+          dir.join("f"),
+          digest ? { sha256 } : {},
+        );
+        if (digest) {
+          // Only the rest, proven "b"'s version by its own validator.
+          assert.deepEqual(b.log.ranges.slice(1), [`bytes=${kept}-`]);
+          assert.deepEqual(b.log.ifRanges.slice(1), ['"b"']);
+          assert.deepEqual(b.log.sent.slice(1), [BODY.byteLength - kept]);
+        } else {
+          // Bytes no validator proves one file: never resumed without the
+          // digest, but removed, and the file fetched whole.
+          assert.deepEqual(b.log.ranges.slice(1), [null]);
+          assert.deepEqual(b.log.sent.slice(1), [BODY.byteLength]);
+        }
+      } finally {
+        release.resolve();
+      }
+      await assertFileHolds(dir.join("f"), BODY);
+      assert.deepEqual(await dir.list(), ["f"]);
+    },
+  );
+}
+
+test("Download with a digest starts over on a mirror whose rest names no version, rather than join bytes it could not resume again", async () => {
+  const first = failingOrigin('"origin"');
+  // No ETag, no Last-Modified: its 206 names no version.
+  const mirror = fileRoute({ body: BODY });
+  await using origin = await startServer({ "/f": first.route });
+  await using server = await startServer({ "/f": mirror.route });
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  await fetchAll([origin.url("/f"), server.url("/f")], dir.join("f"), {
+    sha256,
+  });
+  assert.deepEqual(mirror.log.ranges, [`bytes=${resumedFrom(first)}-`, null]);
+  assert.deepEqual(mirror.log.statuses, [206, 200]);
+  assert.equal(mirror.log.sent[1], BODY.byteLength);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download without a digest resumes a kept partial file with the file's validator, not one a sidecar gives a source", async () => {
+  const release = deferred();
+  const a = fileRoute({
+    body: BODY,
+    etag: '"v"',
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  const b = fileRoute({ body: BODY, etag: '"v"' });
+  await using serverA = await startServer({ "/f": a.route });
+  await using serverB = await startServer({ "/f": b.route });
+  await using dir = await tempDir();
+  try {
+    const kept = await keptFrom(
+      [serverA.url("/f"), serverB.url("/f")],
+      dir.join("f"),
+      dir,
+    );
+    // A sidecar (hand-made, or another version's) that says "b" is of
+    // another version than the bytes: only a digest could vouch for a join.
+    const { sidecar } = partialPaths(dir.join("f"));
+    const written = JSON.parse(await readFile(sidecar, "utf8"));
+    written.validators = { [serverB.url("/f")]: '"other"' };
+    await writeFile(sidecar, JSON.stringify(written));
+    await fetchAll([serverB.url("/f")], dir.join("f"));
+    assert.deepEqual(b.log.ranges, [`bytes=${kept}-`]);
+    assert.deepEqual(b.log.ifRanges, ['"v"']);
+    assert.deepEqual(b.log.sent, [BODY.byteLength - kept]);
   } finally {
     release.resolve();
   }

@@ -179,6 +179,32 @@ export class IntegrityCheck {
   }
 
   /**
+   * The digests expected, as an SRI string (`<algorithm>-<base64>`, several
+   * space-separated; a sha256 given in hex, in base64): what a sidecar
+   * records of the file its bytes are for.
+   */
+  get sri(): string {
+    const { algorithm, digests, encoding } = this.#expected;
+    return digests.map((digest) =>
+      `${algorithm}-${encoding === "hex" ? hexToBase64(digest) : digest}`
+    ).join(" ");
+  }
+
+  /**
+   * Whether the SRI string `sri` (see {@linkcode IntegrityCheck.sri})
+   * expects a digest this check expects: the same file.
+   */
+  names(sri: string): boolean {
+    const other = parseIntegrity(sri);
+    if ("problem" in other || other.algorithm !== this.#expected.algorithm) {
+      return false;
+    }
+    const prefix = `${other.algorithm}-`;
+    const own = this.sri.split(" ").map((token) => token.slice(prefix.length));
+    return other.digests.some((digest) => own.includes(digest));
+  }
+
+  /**
    * Throws an {@linkcode IntegrityError} unless the bytes hashed match (its
    * `expected` lists every digest expected, space-separated, as an SRI
    * string does).
@@ -193,4 +219,13 @@ export class IntegrityCheck {
       });
     }
   }
+}
+
+/** A digest in hex as base64. */
+function hexToBase64(hex: string): string {
+  let binary = "";
+  for (let i = 0; i < hex.length; i += 2) {
+    binary += String.fromCharCode(parseInt(hex.slice(i, i + 2), 16));
+  }
+  return btoa(binary);
 }

@@ -14,10 +14,12 @@ import { partialFile, type PartialPaths } from "./names.ts";
 import { isThisProcess, newToken, thisProcess } from "./process_identity.ts";
 import {
   endWriter,
+  knownSources,
   RANGES_SIDECAR_VERSION,
   readSidecar,
   SIDECAR_VERSION,
   sidecarPartial,
+  SPLICED_SIDECAR_VERSION,
   startWriter,
   writerState,
   writeSidecar,
@@ -52,9 +54,9 @@ export class PartialFile {
   ranges: [number, number][] | undefined;
   #paths: PartialPaths;
   #url: string;
-  // The download's other sources (mirrors): a partial file a download of
-  // the same file under one of them as its first URL left is adopted too.
-  #mirrors: readonly string[];
+  // The download's sources (`#url` first, then its mirrors): a partial file
+  // that a download listing any of them left is adopted too.
+  #sources: readonly string[];
   #writer: string;
   #path: string;
   #file: FileWriter | undefined;
@@ -65,6 +67,12 @@ export class PartialFile {
   // Whether the file on disk is one adopted from an earlier writer.
   #adopted = false;
   #sidecar = false;
+  // Each source's own validator, of those whose answers the bytes are (a
+  // validator is its own server's).
+  #validators = new Map<string, string>();
+  // Whether the bytes are of answers that name different validators: only
+  // the digest proves them one file.
+  #spliced = false;
   #integrity: IntegrityCheck | undefined;
   // Whether the prefix adopted is still to be fed to `#integrity`.
   #unhashed = false;
@@ -73,11 +81,11 @@ export class PartialFile {
     paths: PartialPaths,
     url: string,
     integrity: IntegrityCheck | undefined,
-    mirrors: readonly string[],
+    sources: readonly string[],
   ) {
     this.#paths = paths;
     this.#url = url;
-    this.#mirrors = mirrors;
+    this.#sources = sources.length === 0 ? [url] : sources;
     this.#integrity = integrity;
     this.#writer = newToken();
     this.#path = partialFile(paths, this.#writer);
@@ -92,19 +100,20 @@ export class PartialFile {
    * the partial file the sidecar vouches for, if its writer is proven dead
    * or released it. The bytes adopted are fed to `integrity` by
    * {@linkcode PartialFile.hashAdopted}, before any byte is written. A
-   * partial file of a download whose first URL is one of `mirrors` (the
-   * same file's sources, listed in another order) is adopted too: a resume
-   * asks for the rest with `If-Range`, which proves the same version, as a
-   * source taking over from another does.
+   * partial file of a download that listed any of `sources` (the download's
+   * URLs, `url` first: the same file's, whether listed in another order,
+   * or some dropped, or others added) is adopted too: a resume asks for the
+   * rest with `If-Range`, which proves the same version, as a source taking
+   * over from another does.
    */
   static async open(
     paths: PartialPaths,
     url: string,
     takenOver: TakenOver | undefined,
     integrity: IntegrityCheck | undefined,
-    mirrors: readonly string[] = [],
+    sources: readonly string[] = [],
   ): Promise<PartialFile> {
-    const partial = new PartialFile(paths, url, integrity, mirrors);
+    const partial = new PartialFile(paths, url, integrity, sources);
     try {
       // Usually the lock was free, and there is nothing to do: no look for
       // a sidecar, which would cost every download (a tenth of the
@@ -131,6 +140,51 @@ export class PartialFile {
    */
   get recorded(): boolean {
     return this.#sidecar;
+  }
+
+  /**
+   * Whether the bytes were joined from sources whose validators differ
+   * (see {@linkcode PartialFile.resumeValidator}): only the digest, once
+   * the file is whole, proves them one file.
+   */
+  get spliced(): boolean {
+    return this.#spliced;
+  }
+
+  /**
+   * The validator to resume from `source` with (`If-Range`). Without a
+   * digest, the file's, whose `If-Range` proves a source serves the same
+   * version (a 200 otherwise, which starts the file over). With one, the
+   * source's own, if it answered for these bytes; else, once some source's
+   * is known, none: a source whose own is not known (another server, whose
+   * ETags are its own) is asked for the rest whatever its version, its
+   * bytes are joined to these, and the digest judges the whole. (A file
+   * adopted from a sidecar that names no source's: the file's, as ever.)
+   */
+  resumeValidator(source: string): string | undefined {
+    if (this.#integrity === undefined) return this.validator;
+    const own = this.#validators.get(source);
+    if (own !== undefined) return own;
+    return this.#validators.size > 0 ? undefined : this.validator;
+  }
+
+  /**
+   * Records that `source` sent the rest of the file, of the version
+   * `validator` names (the one asked with, or, asked without, the one its
+   * answer names): from now on it is the file's, and the bytes are spliced
+   * if it is not the one they were of. The sidecar is written again when
+   * that changed what it says.
+   */
+  async resumedFrom(source: string, validator: string): Promise<void> {
+    const spliced = this.#spliced || validator !== this.validator;
+    const changed = spliced !== this.#spliced ||
+      validator !== this.validator ||
+      this.#validators.get(source) !== validator;
+    this.#validators.set(source, validator);
+    this.#spliced = spliced;
+    this.validator = validator;
+    if (!changed || !this.#sidecar || this.total === undefined) return;
+    await this.#writeSidecar(validator, this.total, this.ranges);
   }
 
   /**
@@ -248,12 +302,22 @@ export class PartialFile {
    * Records what the bytes belong to, from an answer of the whole file. A
    * sidecar is written when there is something to resume another time: a
    * validator, a known total, and `resumable` (more than one write).
+   *
+   * @param source The source of a whole answer, from byte 0: the bytes are
+   * its alone (other sources' validators are forgotten). None for a length
+   * learned later of the same answer's bytes.
    */
   async record(
     validator: string | undefined,
     total: number | undefined,
     resumable: boolean,
+    source?: string,
   ): Promise<void> {
+    if (source !== undefined) {
+      this.#validators.clear();
+      this.#spliced = false;
+      if (validator !== undefined) this.#validators.set(source, validator);
+    }
     this.validator = validator;
     this.total = total;
     if (validator === undefined || total === undefined || !resumable) return;
@@ -271,7 +335,10 @@ export class PartialFile {
     await this.#writeSidecar(validator, total, ranges);
   }
 
-  /** A sidecar of version 2, or of version 3 when there are `ranges`. */
+  /**
+   * A sidecar of version 2, or of version 3 when there are `ranges`, or of
+   * version 4 when the bytes are spliced (with the digest they are for).
+   */
   async #writeSidecar(
     validator: string,
     total: number,
@@ -279,19 +346,44 @@ export class PartialFile {
   ): Promise<void> {
     const fields = {
       url: this.#url,
+      sources: this.#listed(),
       validator,
+      validators: this.#validatorsRecorded(),
       total,
       partial: basename(this.#path),
       writer: this.#writer,
       owner: thisProcess(),
     };
+    const digest = this.#spliced ? this.#integrity?.sri : undefined;
     await writeSidecar(
       this.#paths.sidecar,
-      ranges === undefined
+      digest !== undefined
+        ? { version: SPLICED_SIDECAR_VERSION, ...fields, digest, ranges }
+        : ranges === undefined
         ? { version: SIDECAR_VERSION, ...fields }
         : { version: RANGES_SIDECAR_VERSION, ...fields, ranges },
     );
     this.#sidecar = true;
+  }
+
+  /**
+   * The validators by source a sidecar records: for a download of several
+   * sources, or of spliced bytes (a single source's sidecar is as it
+   * always was).
+   */
+  #validatorsRecorded(): Record<string, string> | undefined {
+    if (this.#sources.length === 1 && !this.#spliced) return undefined;
+    return this.#validators.size === 0
+      ? undefined
+      : Object.fromEntries(this.#validators);
+  }
+
+  /**
+   * The sources a sidecar records, when there are several (one is `url`,
+   * which it records anyway: a single URL's sidecar is as it always was).
+   */
+  #listed(): string[] | undefined {
+    return this.#sources.length > 1 ? [...this.#sources] : undefined;
   }
 
   /** Drops the bytes and what they belonged to: the next answer starts at 0. */
@@ -304,6 +396,8 @@ export class PartialFile {
     this.total = undefined;
     this.ranges = undefined;
     this.#unhashed = false;
+    this.#validators.clear();
+    this.#spliced = false;
     await removeIfPresent(this.#path);
     this.#onDisk = false;
     this.#adopted = false;
@@ -377,7 +471,8 @@ export class PartialFile {
 
   /**
    * Adopts the partial file the sidecar names, if its writer is proven dead
-   * and it is of this URL (or one of its mirrors); removes it if its writer
+   * and it is of one of this download's sources (a sidecar knows its
+   * download's every source: see `knownSources`); removes it if its writer
    * is dead but it is not.
    * Returns whether it adopted one. A partial file whose writer may be
    * running is left alone: it renames only its own file.
@@ -389,10 +484,13 @@ export class PartialFile {
     const stat = partial === undefined ? undefined : await fs.stat(partial);
     const size = stat?.isFile ? stat.size : undefined;
     const lastEnd = sidecar.ranges?.at(-1)?.[1] ?? 0;
+    // Spliced bytes are proven one file by a digest only: the same one.
+    const spliced = sidecar.version === SPLICED_SIDECAR_VERSION;
     if (
       partial === undefined || size === undefined ||
-      (sidecar.url !== this.#url && !this.#mirrors.includes(sidecar.url)) ||
-      size > sidecar.total || size < lastEnd
+      !knownSources(sidecar).some((source) => this.#sources.includes(source)) ||
+      size > sidecar.total || size < lastEnd ||
+      (spliced && this.#integrity?.names(sidecar.digest ?? "") !== true)
     ) {
       // The dead writer's leftovers, of no use here.
       if (partial !== undefined && size !== undefined) {
@@ -406,6 +504,9 @@ export class PartialFile {
     await writeSidecar(this.#paths.sidecar, {
       ...sidecar,
       url: this.#url,
+      sources: this.#listed(),
+      // The same file's digest, as this download gives it.
+      digest: spliced ? this.#integrity?.sri : undefined,
       writer: this.#writer,
       owner: thisProcess(),
       released: undefined,
@@ -414,6 +515,12 @@ export class PartialFile {
     this.#path = partial;
     this.#onDisk = true;
     this.#adopted = true;
+    this.#spliced = spliced;
+    for (
+      const [source, validator] of Object.entries(sidecar.validators ?? {})
+    ) {
+      this.#validators.set(source, validator);
+    }
     this.validator = sidecar.validator;
     this.total = sidecar.total;
     if (sidecar.ranges !== undefined && !isWhole(sidecar.ranges, size)) {

@@ -30,20 +30,58 @@ const encoder = new TextEncoder();
 export const SIDECAR_VERSION = 2;
 /** The sidecar version of a partial file with ranges (segmented). */
 export const RANGES_SIDECAR_VERSION = 3;
+/**
+ * The sidecar version of a partial file spliced from sources whose
+ * validators differ: only its `digest` vouches for the whole, so a version
+ * of the library that would resume it without one refuses it.
+ */
+export const SPLICED_SIDECAR_VERSION = 4;
 
 /**
  * What a sidecar records. Version 2: the partial file's bytes are a prefix of
  * the file at `url` (as many as the partial file holds). Version 3: the bytes
  * of `ranges` are, at their offsets (a segmented download writes several
  * parts at once); the rest of the partial file is not to be trusted.
+ * Version 4: bytes of several sources whose validators differ, joined (with
+ * `ranges`, as in version 3, or a prefix), for a download with `digest`
+ * only: no validator proves them one version; the digest, checked once the
+ * file is whole, does.
  */
 export interface Sidecar {
-  /** {@linkcode SIDECAR_VERSION}, or {@linkcode RANGES_SIDECAR_VERSION} with `ranges`. */
-  version: typeof SIDECAR_VERSION | typeof RANGES_SIDECAR_VERSION;
-  /** The URL asked for. */
+  /**
+   * {@linkcode SIDECAR_VERSION}, {@linkcode RANGES_SIDECAR_VERSION} with
+   * `ranges`, or {@linkcode SPLICED_SIDECAR_VERSION} with `digest`.
+   */
+  version:
+    | typeof SIDECAR_VERSION
+    | typeof RANGES_SIDECAR_VERSION
+    | typeof SPLICED_SIDECAR_VERSION;
+  /** The URL asked for: the download's first. */
   url: string;
-  /** The validator for `If-Range`: a strong ETag or a Last-Modified date. */
+  /**
+   * Every source of the download (`url` first), when it had more than one:
+   * the same file's, so a later download listing any of them adopts the
+   * partial file (`If-Range` then proves the version). Optional, so that a
+   * sidecar stays readable across versions: one without it knows `url`
+   * only, and a version that does not know the field ignores it.
+   */
+  sources?: string[] | undefined;
+  /**
+   * The validator for `If-Range`: a strong ETag or a Last-Modified date, of
+   * the source that answered last.
+   */
   validator: string;
+  /**
+   * Each source's own validator, of those that answered (a validator is
+   * its own server's): a resume from one asks with its own. Optional, as
+   * `sources` is.
+   */
+  validators?: Record<string, string> | undefined;
+  /**
+   * Version 4: the digest the bytes are for, as an SRI string: only a
+   * download expecting it adopts them.
+   */
+  digest?: string | undefined;
   /** The whole file's length. */
   total: number;
   /** The partial file's name, in the sidecar's directory. */
@@ -52,7 +90,10 @@ export interface Sidecar {
   writer: string;
   /** The process that writes it. */
   owner: ProcessIdentity;
-  /** Version 3: the ranges `[start, end)` on disk, sorted and disjoint. */
+  /**
+   * Version 3 (and 4, if in parts): the ranges `[start, end)` on disk,
+   * sorted and disjoint.
+   */
   ranges?: [number, number][] | undefined;
   /**
    * Set when the writer stopped and left the file to be resumed (a cancel
@@ -77,14 +118,52 @@ function areRanges(ranges: unknown, total: number): boolean {
   return true;
 }
 
+/** Whether `sources` is absent or a list of URLs. */
+function areSources(sources: unknown): boolean {
+  return sources === undefined ||
+    (Array.isArray(sources) &&
+      sources.every((source) => typeof source === "string"));
+}
+
+/**
+ * The sources a sidecar knows its partial file's bytes for: its `url`, and
+ * its download's other `sources`.
+ */
+export function knownSources(sidecar: Sidecar): readonly string[] {
+  return [sidecar.url, ...sidecar.sources ?? []];
+}
+
+/** Whether `validators` is absent or a validator by source. */
+function areValidators(validators: unknown): boolean {
+  return validators === undefined ||
+    (typeof validators === "object" && validators !== null &&
+      !Array.isArray(validators) &&
+      Object.values(validators).every((each) => typeof each === "string"));
+}
+
+/** Whether `record` is of a version this one knows, with its own fields. */
+function isKnownVersion(record: Record<string, unknown>): boolean {
+  switch (record.version) {
+    case SIDECAR_VERSION:
+      return true;
+    case RANGES_SIDECAR_VERSION:
+      return areRanges(record.ranges, Number(record.total));
+    case SPLICED_SIDECAR_VERSION:
+      return typeof record.digest === "string" &&
+        (record.ranges === undefined ||
+          areRanges(record.ranges, Number(record.total)));
+    default:
+      return false;
+  }
+}
+
 function isSidecar(value: unknown): value is Sidecar {
   const record = value as Record<string, unknown> | null;
   if (typeof record !== "object" || record === null) return false;
-  const { version } = record;
-  return (version === SIDECAR_VERSION ||
-    (version === RANGES_SIDECAR_VERSION &&
-      areRanges(record.ranges, Number(record.total)))) &&
-    typeof record.url === "string" && typeof record.validator === "string" &&
+  return isKnownVersion(record) &&
+    typeof record.url === "string" && areSources(record.sources) &&
+    areValidators(record.validators) &&
+    typeof record.validator === "string" &&
     Number.isSafeInteger(record.total) && typeof record.partial === "string" &&
     typeof record.writer === "string" &&
     parseIdentity(record.owner) !== undefined;

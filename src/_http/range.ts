@@ -125,12 +125,18 @@ export function parseContentRange(
   return range;
 }
 
-/** The `Range` and `If-Range` of a request for bytes `from` on, of the version `validator` names. */
+/**
+ * The `Range` and `If-Range` of a request for bytes `from` on, of the
+ * version `validator` names; without `validator`, of whatever version the
+ * server has (only a digest can then vouch for the bytes joined).
+ */
 export function rangeHeaders(
   from: number,
-  validator: string,
+  validator: string | undefined,
 ): [string, string][] {
-  return [["range", `bytes=${from}-`], ["if-range", validator]];
+  return validator === undefined
+    ? [["range", `bytes=${from}-`]]
+    : [["range", `bytes=${from}-`], ["if-range", validator]];
 }
 
 /** What is on disk when asking: `offset` bytes of a file of `total`. */
@@ -139,7 +145,10 @@ export interface Held {
   offset: number;
   /** The whole file's length, if known. */
   total: number | undefined;
-  /** The version the bytes are of, sent as `If-Range`. */
+  /**
+   * The version the bytes are of, sent as `If-Range`; none when asked of
+   * whatever version the server has (see `rangeHeaders`).
+   */
   validator?: string | undefined;
 }
 

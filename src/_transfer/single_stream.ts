@@ -10,6 +10,7 @@ import { HTTPError, ProtocolError } from "../errors.ts";
 import { isUnchanged, NotModified } from "../_http/conditional.ts";
 import { failureOf } from "../_http/failure.ts";
 import {
+  type Held,
   judgeAnswer,
   parseContentRange,
   parseLength,
@@ -76,7 +77,7 @@ export async function attempt(
       ? {
         offset: partial.offset,
         total: partial.total,
-        validator: partial.validator,
+        validator: partial.resumeValidator(transfer.source),
       }
       : undefined;
     const sent = performance.now();
@@ -87,7 +88,7 @@ export async function attempt(
       headers: options.headers,
       extra: held === undefined
         ? transfer.conditional
-        : rangeHeaders(held.offset, held.validator as string),
+        : rangeHeaders(held.offset, held.validator),
       maxRedirects: options.maxRedirects,
       signal: abort.signal,
     });
@@ -106,6 +107,12 @@ export async function attempt(
           isUnchanged(response.headers, transfer.conditional))
     ) {
       throw new NotModified(response.headers);
+    }
+    // Asked without a validator (see `PartialFile.resumeValidator`): a rest
+    // of another length is of another file, whose bytes those on disk are
+    // kept from, as a whole answer of it would be refused.
+    if (held !== undefined && held.validator === undefined) {
+      assertSameTotal(transfer, response, held);
     }
     const kind = judgeAnswer(response, held);
     if (kind === "complete") {
@@ -146,6 +153,7 @@ export async function attempt(
       );
     }
     if (kind === "whole") await startWhole(transfer, response);
+    if (kind === "append") await resumed(transfer, response, held);
     if (kind === "append" && partial.total === undefined) {
       await learnTotal(transfer, response);
     }
@@ -224,11 +232,55 @@ async function startWhole(
     encoded ? undefined : rangeValidatorOf(response.headers),
     total,
     total !== undefined && total > transfer.options.chunkSize,
+    transfer.source,
   );
   // A weak ETag validates no range, but a revalidation of the whole file.
   transfer.partial.revalidator = encoded
     ? undefined
     : revalidatorOf(response.headers);
+}
+
+/**
+ * Records the version a 206 continuing the file is of: the validator asked
+ * with, or, asked without one (a source whose own is not known, with a
+ * digest: see `PartialFile.resumeValidator`), the one it names. One that
+ * names none cannot be resumed from again: the file starts over, as for an
+ * answer of another version.
+ */
+async function resumed(
+  transfer: Transfer,
+  response: Response,
+  held: Held | undefined,
+): Promise<void> {
+  const { partial } = transfer;
+  const validator = held?.validator ?? rangeValidatorOf(response.headers);
+  if (validator === undefined) {
+    await restart(transfer);
+    throw new Rerun(
+      `Cannot download "${transfer.url}": ${transfer.source} names no version of the rest it sent`,
+    );
+  }
+  if (validator !== partial.validator) {
+    partial.revalidator = revalidatorOf(response.headers);
+  }
+  await partial.resumedFrom(transfer.source, validator);
+}
+
+/**
+ * Refuses a 206 (or a 416) that says the file is of another length than
+ * `held`'s ({@linkcode SourceMismatch}).
+ */
+function assertSameTotal(
+  transfer: Transfer,
+  response: Response,
+  held: Held,
+): void {
+  const { status } = response;
+  if ((status !== 206 && status !== 416) || held.total === undefined) return;
+  const { total } = parseContentRange(response.headers.get("content-range")) ??
+    {};
+  if (total === undefined || total === held.total) return;
+  throw new SourceMismatch(transfer.url, transfer.source, total, held.total);
 }
 
 /**

@@ -12,7 +12,12 @@
 // file of another length, bad bytes).
 //
 // The next source goes on with what is on disk, and resumes it only where
-// its validator proves it is the same file (`If-Range`: a 206); else it
+// its validator proves it is the same file (`If-Range`: a 206), or, with a
+// digest, where it serves the rest of a file of the same length whatever
+// its validator (another server's ETag is its own: see
+// `PartialFile.resumeValidator`): the digest then judges the bytes joined,
+// and if they do not match, that source is asked for its whole file before
+// it is blamed (`_job.ts`). Else it
 // starts the file over, and only if its length is the one the file was
 // first given (by a source listed before it: a source asked again after a
 // later one is not held to that one's length, and starts the file over

@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { test } from "node:test";
-import { IntegrityCheck, parseExpected } from "../../src/_body/integrity.ts";
+import {
+  type Expected,
+  IntegrityCheck,
+  parseExpected,
+} from "../../src/_body/integrity.ts";
 import { IntegrityError } from "../../src/errors.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
@@ -442,4 +446,37 @@ test("IntegrityCheck.hashFile() hashes the file, and stops with the signal's rea
     stopped.hashFile(dir.join("f"), AbortSignal.abort(reason)),
     (error) => error === reason,
   );
+});
+
+test("IntegrityCheck.sri gives the digests expected as an SRI string, a hex sha256 in base64", async () => {
+  const bytes = new TextEncoder().encode("hello");
+  const hex = createHash("sha256").update(bytes).digest("hex");
+  const base64 = createHash("sha256").update(bytes).digest("base64");
+  const fromHex = await IntegrityCheck.create(
+    parseExpected("u", undefined, hex) as Expected,
+  );
+  assert.equal(fromHex.sri, `sha256-${base64}`);
+  const other = createHash("sha512").update(bytes).digest("base64");
+  const sri = `sha512-${other} sha512-${"A".repeat(86)}==`;
+  const several = await IntegrityCheck.create(
+    parseExpected("u", sri, undefined) as Expected,
+  );
+  assert.equal(several.sri, sri);
+});
+
+test("IntegrityCheck.names() tells whether an SRI string expects one of its digests", async () => {
+  const bytes = new TextEncoder().encode("hello");
+  const hex = createHash("sha256").update(bytes).digest("hex");
+  const base64 = createHash("sha256").update(bytes).digest("base64");
+  const check = await IntegrityCheck.create(
+    parseExpected("u", undefined, hex) as Expected,
+  );
+  assert.equal(check.names(`sha256-${base64}`), true);
+  assert.equal(check.names(`sha256-${"A".repeat(43)}= sha256-${base64}`), true);
+  assert.equal(check.names(`sha256-${"A".repeat(43)}=`), false);
+  // Another algorithm names another digest, even of the same bytes.
+  const sha512 = createHash("sha512").update(bytes).digest("base64");
+  assert.equal(check.names(`sha512-${sha512}`), false);
+  assert.equal(check.names("not a digest"), false);
+  assert.equal(check.names(""), false);
 });

@@ -6,9 +6,11 @@ import { NotFoundError } from "../../src/_runtime/fs_errors.ts";
 import { partialPaths } from "../../src/_disk/names.ts";
 import {
   endWriter,
+  knownSources,
   readSidecar,
   type Sidecar,
   SIDECAR_VERSION,
+  SPLICED_SIDECAR_VERSION,
   startWriter,
   writerState,
   writeSidecar,
@@ -33,6 +35,37 @@ test("readSidecar() returns what writeSidecar() wrote when the sidecar exists", 
   await writeSidecar(sidecar, SIDECAR);
   assert.deepEqual(readSidecar(sidecar), SIDECAR);
   assert.equal(await readFile(sidecar, "utf8"), JSON.stringify(SIDECAR));
+});
+
+test("readSidecar() round-trips the sources of a download with mirrors, and knownSources() names them with its URL", async () => {
+  await using dir = await tempDir();
+  const path = dir.join("s.json");
+  const value: Sidecar = {
+    ...SIDECAR,
+    sources: [SIDECAR.url, "https://mirror.example.net/file.tar.gz"],
+  };
+  await writeSidecar(path, value);
+  assert.deepEqual(readSidecar(path), value);
+  assert.deepEqual(knownSources(value), [SIDECAR.url, ...value.sources ?? []]);
+  assert.deepEqual(knownSources(SIDECAR), [SIDECAR.url]);
+});
+
+test("readSidecar() round-trips a version 4 sidecar, of bytes spliced from sources whose validators differ, in parts or not", async () => {
+  await using dir = await tempDir();
+  const path = dir.join("s.json");
+  const mirror = "https://mirror.example.net/file.tar.gz";
+  const spliced: Sidecar = {
+    ...SIDECAR,
+    version: SPLICED_SIDECAR_VERSION,
+    sources: [SIDECAR.url, mirror],
+    validator: '"m"',
+    validators: { [SIDECAR.url]: '"abc123"', [mirror]: '"m"' },
+    digest: `sha256-${"A".repeat(43)}=`,
+  };
+  for (const value of [spliced, { ...spliced, ranges: [[0, 10]] }]) {
+    await writeSidecar(path, value as Sidecar);
+    assert.deepEqual(readSidecar(path), value);
+  }
 });
 
 test("readSidecar() round-trips a Last-Modified validator and a zero total", async () => {
@@ -171,6 +204,19 @@ test("readSidecar() returns undefined when the JSON has the wrong shape", async 
     { ...SIDECAR, owner: undefined },
     { ...SIDECAR, owner: { host: "h" } },
     { ...SIDECAR, owner: { pid: "42" } },
+    // Sources, when listed, are URLs.
+    { ...SIDECAR, sources: "https://example.com/file.tar.gz" },
+    { ...SIDECAR, sources: [SIDECAR.url, 1] },
+    { ...SIDECAR, sources: null },
+    // Validators, when listed, are by source.
+    { ...SIDECAR, validators: ['"abc123"'] },
+    { ...SIDECAR, validators: { [SIDECAR.url]: 1 } },
+    { ...SIDECAR, validators: null },
+    // Version 4 names the digest its spliced bytes are for.
+    { ...SIDECAR, version: 4 },
+    { ...SIDECAR, version: 4, digest: 1 },
+    { ...SIDECAR, version: 4, digest: "sha256-x", ranges: [[0, 2 ** 40]] },
+    { ...SIDECAR, version: 5, digest: "sha256-x" },
   ];
   for (const shape of shapes) {
     await writeFile(path, JSON.stringify(shape));
