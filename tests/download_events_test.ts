@@ -723,7 +723,7 @@ test("DownloadManager's events(): a loop that reads nothing while downloads writ
 test("DownloadManager's events(): a loop that reads nothing while 600 downloads run sees every one's events, in order, and each one's latest progress only", async () => {
   const small = patternBytes(1000, 6);
   await using server = await startServer({
-    "/": (request, response) => {
+    "/": (_request, response) => {
       response.writeHead(200, { "content-length": small.byteLength });
       response.end(small);
     },
