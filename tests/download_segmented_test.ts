@@ -27,6 +27,7 @@ import {
 import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { recordWarnings } from "./_helpers/warnings.ts";
 import { startChild } from "./_helpers/child.ts";
+import { mount } from "./_helpers/mount.ts";
 import { partialPaths } from "../src/_disk/names.ts";
 import { readSidecar } from "../src/_disk/sidecar.ts";
 import { EARLY_BYTES } from "../src/_transfer/ramp.ts";
@@ -660,6 +661,45 @@ test("Download with connections stops every connection at once on cancel, leavin
     assert.deepEqual(await dir.list(), []);
   } finally {
     release.resolve();
+    await close();
+  }
+});
+
+test("Download with connections fails with one FileSystemError ENOSPC on a full disk, asking no mirror, retrying nothing, and leaves nothing", async (t) => {
+  const { url, log, close } = await serve();
+  const mirror = fileRoute({ body: BODY, etag: ETAG });
+  await using other = await startServer({ "/f": mirror.route });
+  await using dir = await tempDir();
+  await mkdir(dir.join("m"));
+  // Half the file's room: the parts fill it as they land.
+  await using disk = mount(
+    ["-t", "tmpfs", "-o", "size=4m", "tmpfs"],
+    dir.join("m"),
+  );
+  if (disk === undefined) {
+    t.skip("needs root, to mount a tmpfs");
+    await close();
+    return;
+  }
+  try {
+    const download = new Download(url, dir.join("m", "f"), {
+      ...FAST,
+      connections: 4,
+    });
+    const retries: unknown[] = [];
+    download.addEventListener("retry", (event) => retries.push(event.error));
+    download.start();
+    await download.wait({ raiseIfError: false });
+    const error = download.error();
+    assert.ok(error instanceof FileSystemError, String(error));
+    assert.equal(error.code, "ENOSPC");
+    assert.equal(error.path, dir.join("m", "f"));
+    assert.deepEqual(retries, []);
+    // The first connection, then one request per part: none asked again.
+    assert.equal(log.ranges.length, 5);
+    assert.deepEqual(mirror.log.ranges, []);
+    assert.deepEqual(await dir.list("m"), []);
+  } finally {
     await close();
   }
 });
