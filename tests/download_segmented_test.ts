@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { test } from "node:test";
 import { gzipSync } from "node:zlib";
 import {
@@ -14,6 +14,7 @@ import {
   DownloadInterrupt,
   DownloadManager,
   type DownloadOptions,
+  FileSystemError,
   TimeoutError,
 } from "../mod.ts";
 import {
@@ -26,6 +27,7 @@ import {
 import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { recordWarnings } from "./_helpers/warnings.ts";
 import { startChild } from "./_helpers/child.ts";
+import { mount } from "./_helpers/mount.ts";
 import { partialPaths } from "../src/_disk/names.ts";
 import { readSidecar } from "../src/_disk/sidecar.ts";
 import { EARLY_BYTES } from "../src/_transfer/ramp.ts";
@@ -662,6 +664,116 @@ test("Download with connections stops every connection at once on cancel, leavin
     await close();
   }
 });
+
+test("Download with connections fails with one FileSystemError ENOSPC on a full disk, asking no mirror, retrying nothing, and leaves nothing", async (t) => {
+  const { url, log, close } = await serve();
+  const mirror = fileRoute({ body: BODY, etag: ETAG });
+  await using other = await startServer({ "/f": mirror.route });
+  await using dir = await tempDir();
+  await mkdir(dir.join("m"));
+  // Half the file's room: the parts fill it as they land.
+  await using disk = mount(
+    ["-t", "tmpfs", "-o", "size=4m", "tmpfs"],
+    dir.join("m"),
+  );
+  if (disk === undefined) {
+    t.skip("needs root, to mount a tmpfs");
+    await close();
+    return;
+  }
+  try {
+    const download = new Download(url, dir.join("m", "f"), {
+      ...FAST,
+      connections: 4,
+    });
+    const retries: unknown[] = [];
+    download.addEventListener("retry", (event) => retries.push(event.error));
+    download.start();
+    await download.wait({ raiseIfError: false });
+    const error = download.error();
+    assert.ok(error instanceof FileSystemError, String(error));
+    assert.equal(error.code, "ENOSPC");
+    assert.equal(error.path, dir.join("m", "f"));
+    assert.deepEqual(retries, []);
+    // The first connection, then one request per part: none asked again.
+    assert.equal(log.ranges.length, 5);
+    assert.deepEqual(mirror.log.ranges, []);
+    assert.deepEqual(await dir.list("m"), []);
+  } finally {
+    await close();
+  }
+});
+
+// Another program takes the partial file away while every part stalls:
+// each connection's writer, open on the file, would write on into it
+// without an error until the whole file was fetched in vain. (A removed
+// directory failed the sidecar's next checkpoint already; the others did
+// not fail until the idle timeout, and then retried.)
+for (
+  const [what, takeAway] of [
+    ["its partial file is removed", async (dir: TempDir) => {
+      for (const name of await dir.list("d")) {
+        if (/\.dlpart\.[0-9a-f]{16}-/.test(name)) await rm(dir.join("d", name));
+      }
+    }],
+    ["its directory is removed", async (dir: TempDir) => {
+      await rm(dir.join("d"), { recursive: true });
+    }],
+    ["its directory is replaced", async (dir: TempDir) => {
+      await rm(dir.join("d"), { recursive: true });
+      await mkdir(dir.join("d"));
+    }],
+  ] as const
+) {
+  test(`Download with connections fails with FileSystemError ENOENT, at once, stopping every connection, when ${what}`, async () => {
+    const release = deferred();
+    const { url, log, close } = await serve({
+      faultFor: ({ range }) =>
+        range === null
+          ? undefined
+          : { stallAfter: 100_000, release: release.promise },
+    });
+    await using dir = await tempDir();
+    await mkdir(dir.join("d"));
+    try {
+      // No retry would mend it, and the idle timeout is far off.
+      const download = new Download(url, dir.join("d", "f"), {
+        ...FAST,
+        connections: 4,
+        idleTimeout: 10_000,
+      });
+      const retries: unknown[] = [];
+      download.addEventListener("retry", (event) => retries.push(event.error));
+      const stalled = deferred();
+      download.addEventListener("progress", (event) => {
+        // Every part has sent what it sends before its stall.
+        if (event.current >= 4 * 100_000) stalled.resolve();
+      });
+      download.start();
+      await stalled.promise;
+      await takeAway(dir);
+      await download.wait({ raiseIfError: false });
+      const error = download.error();
+      assert.ok(error instanceof FileSystemError, String(error));
+      assert.equal(error.code, "ENOENT");
+      assert.equal(error.path, dir.join("d", "f"));
+      assert.deepEqual(retries, []);
+      // Every part's connection was closed by the client.
+      await Promise.all(
+        log.ranges.flatMap((range, i) =>
+          range === null ? [] : [log.abandoned[i]]
+        ),
+      );
+      // Nothing under the final name, nothing left behind.
+      const gone = what === "its directory is removed";
+      assert.deepEqual(await dir.list(), gone ? [] : ["d"]);
+      if (!gone) assert.deepEqual(await dir.list("d"), []);
+    } finally {
+      release.resolve();
+      await close();
+    }
+  });
+}
 
 test('Download on connections "auto", resumed from parts from a distant server, opens more connections at its first answer', async () => {
   // More than a ramp's early step asks for (EARLY_BYTES) is left after the

@@ -237,6 +237,18 @@ export class PartialFile {
   }
 
   /**
+   * Throws a {@linkcode NotFoundError} if the file is no longer under its
+   * name (another program removed it, or its directory): writers open on it
+   * write on into a file that nothing can rename onto the destination. A
+   * file not made yet is not looked for.
+   */
+  async assertPresent(): Promise<void> {
+    if (!this.#onDisk) return;
+    const stat = await fs.stat(this.#path);
+    if (stat === undefined || !stat.isFile) throw gone(this.#path);
+  }
+
+  /**
    * A writer of its own from byte `offset` on, for one part of the file: the
    * file is created first if it is not on disk. Close it when done.
    */

@@ -9,7 +9,8 @@
 // `connections: "auto"`, the ramp decides how many; resumed from parts, the
 // download has none yet, and the first part's answer starts it. The sidecar
 // records the ranges on disk as each part ends, and every second, so that a
-// crash loses at most a second of them.
+// crash loses at most a second of them; every second, too, the partial file
+// is looked for under its name (another program may have removed it).
 
 import { ProtocolError } from "../errors.ts";
 import { Paused } from "../_pause.ts";
@@ -152,6 +153,7 @@ export class Workers {
     // for (another download's, ended since, are free now).
     const timer = setInterval(() => {
       this.#save();
+      this.#look();
       this.#fill();
     }, CHECKPOINT_EVERY);
     this.#transfer.showParts(() => this.#pieces.active);
@@ -582,6 +584,20 @@ export class Workers {
     const ranges = this.#pieces.doneRanges();
     this.#checkpoint = this.#checkpoint.then(() =>
       this.#transfer.partial.recordRanges(ranges)
+    ).catch((error) => this.#fail(error));
+  }
+
+  /**
+   * Looks for the partial file under its name: removed by another program
+   * (or its directory removed, or replaced), it is gone for good, though
+   * each connection's writer, open on it, writes on without an error until
+   * the whole file is fetched in vain. The download fails at once, as a
+   * single stream's pipe does (`SizePoller`).
+   */
+  #look(): void {
+    if (this.#failure !== undefined) return;
+    this.#checkpoint = this.#checkpoint.then(() =>
+      this.#transfer.partial.assertPresent()
     ).catch((error) => this.#fail(error));
   }
 
