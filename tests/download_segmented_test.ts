@@ -682,7 +682,7 @@ test("Download with connections fails with one FileSystemError ENOSPC on a full 
     return;
   }
   try {
-    const download = new Download(url, dir.join("m", "f"), {
+    const download = new Download([url, other.url("/f")], dir.join("m", "f"), {
       ...FAST,
       connections: 4,
     });
@@ -695,8 +695,10 @@ test("Download with connections fails with one FileSystemError ENOSPC on a full 
     assert.equal(error.code, "ENOSPC");
     assert.equal(error.path, dir.join("m", "f"));
     assert.deepEqual(retries, []);
-    // The first connection, then one request per part: none asked again.
-    assert.equal(log.ranges.length, 5);
+    // The first connection, then at most one request per part (a part not
+    // asked yet when the disk filled is not asked at all): none again.
+    assert.ok(log.ranges.length <= 5, `${log.ranges}`);
+    assert.equal(new Set(log.ranges).size, log.ranges.length);
     assert.deepEqual(mirror.log.ranges, []);
     assert.deepEqual(await dir.list("m"), []);
   } finally {
