@@ -1025,6 +1025,47 @@ async function keptFrom(
   return kept;
 }
 
+/**
+ * Two servers of BODY at "/f": "a" (ETag `etagA`) stalls after 300,000 bytes
+ * until `release` resolves, so that a download of it can be canceled with
+ * its bytes kept ({@linkcode keptFrom}); "b" (ETag `etagB`) serves it all.
+ * On dispose, the stall ends and both close.
+ */
+async function stalledAndMirror(
+  etagA: string,
+  etagB: string,
+): Promise<
+  AsyncDisposable & {
+    release: ReturnType<typeof deferred<void>>;
+    a: ReturnType<typeof fileRoute>;
+    b: ReturnType<typeof fileRoute>;
+    serverA: TestServer;
+    serverB: TestServer;
+  }
+> {
+  const release = deferred();
+  const a = fileRoute({
+    body: BODY,
+    etag: etagA,
+    faults: [{ stallAfter: 300_000, release: release.promise }],
+  });
+  const b = fileRoute({ body: BODY, etag: etagB });
+  const serverA = await startServer({ "/f": a.route });
+  const serverB = await startServer({ "/f": b.route });
+  return {
+    release,
+    a,
+    b,
+    serverA,
+    serverB,
+    async [Symbol.asyncDispose](): Promise<void> {
+      release.resolve();
+      await serverB.close();
+      await serverA.close();
+    },
+  };
+}
+
 /** Downloads `sources` into `dest` with FAST and `options`; the download. */
 async function fetchAll(
   sources: string[],
@@ -1039,15 +1080,8 @@ async function fetchAll(
 
 test("Download resumes what a canceled download of the same file kept when only a mirror of it is listed, the first dropped", async () => {
   // Two servers: "a" stalls after 300,000 bytes, and the user drops it.
-  const release = deferred();
-  const a = fileRoute({
-    body: BODY,
-    etag: '"v"',
-    faults: [{ stallAfter: 300_000, release: release.promise }],
-  });
-  const b = fileRoute({ body: BODY, etag: '"v"' });
-  await using serverA = await startServer({ "/f": a.route });
-  await using serverB = await startServer({ "/f": b.route });
+  await using pair = await stalledAndMirror('"v"', '"v"');
+  const { release, a, b, serverA, serverB } = pair;
   await using dir = await tempDir();
   try {
     const kept = await keptFrom(
@@ -1071,16 +1105,9 @@ test("Download resumes what a canceled download of the same file kept when only 
 });
 
 test("Download resumes what a canceled download of the same file kept when a new first source is listed before one of its mirrors", async () => {
-  const release = deferred();
-  const a = fileRoute({
-    body: BODY,
-    etag: '"v"',
-    faults: [{ stallAfter: 300_000, release: release.promise }],
-  });
-  const b = fileRoute({ body: BODY, etag: '"v"' });
+  await using pair = await stalledAndMirror('"v"', '"v"');
+  const { release, b, serverA, serverB } = pair;
   const c = fileRoute({ body: BODY, etag: '"v"' });
-  await using serverA = await startServer({ "/f": a.route });
-  await using serverB = await startServer({ "/f": b.route });
   await using serverC = await startServer({ "/f": c.route });
   await using dir = await tempDir();
   try {
@@ -1103,16 +1130,9 @@ test("Download resumes what a canceled download of the same file kept when a new
 });
 
 test("Download starts over, removing what a canceled download kept, when none of its sources is one that download listed", async () => {
-  const release = deferred();
-  const a = fileRoute({
-    body: BODY,
-    etag: '"v"',
-    faults: [{ stallAfter: 300_000, release: release.promise }],
-  });
-  const b = fileRoute({ body: BODY, etag: '"v"' });
+  await using pair = await stalledAndMirror('"v"', '"v"');
+  const { release, serverA, serverB } = pair;
   const c = fileRoute({ body: BODY, etag: '"v"' });
-  await using serverA = await startServer({ "/f": a.route });
-  await using serverB = await startServer({ "/f": b.route });
   await using serverC = await startServer({ "/f": c.route });
   await using dir = await tempDir();
   try {
@@ -1128,15 +1148,8 @@ test("Download starts over, removing what a canceled download kept, when none of
 });
 
 test("Download resumes a kept partial file whose sidecar names its first URL only (as one written before sidecars listed every source), from a mirror list that holds it", async () => {
-  const release = deferred();
-  const a = fileRoute({
-    body: BODY,
-    etag: '"v"',
-    faults: [{ stallAfter: 300_000, release: release.promise }],
-  });
-  const b = fileRoute({ body: BODY, etag: '"v"' });
-  await using serverA = await startServer({ "/f": a.route });
-  await using serverB = await startServer({ "/f": b.route });
+  await using pair = await stalledAndMirror('"v"', '"v"');
+  const { release, b, serverA, serverB } = pair;
   await using dir = await tempDir();
   try {
     const kept = await keptFrom(
@@ -1255,15 +1268,8 @@ test("Download with a digest whose file joined from two sources does not match a
 });
 
 test("Download with a digest resumes what a canceled download kept on a mirror whose validator differs, listed alone", async () => {
-  const release = deferred();
-  const a = fileRoute({
-    body: BODY,
-    etag: '"a"',
-    faults: [{ stallAfter: 300_000, release: release.promise }],
-  });
-  const b = fileRoute({ body: BODY, etag: '"b"' });
-  await using serverA = await startServer({ "/f": a.route });
-  await using serverB = await startServer({ "/f": b.route });
+  await using pair = await stalledAndMirror('"a"', '"b"');
+  const { release, b, serverA, serverB } = pair;
   await using dir = await tempDir();
   const sha256 = createHash("sha256").update(BODY).digest("hex");
   try {
@@ -1408,15 +1414,8 @@ test("Download with a digest starts over on a mirror whose rest names no version
 });
 
 test("Download without a digest resumes a kept partial file with the file's validator, not one a sidecar gives a source", async () => {
-  const release = deferred();
-  const a = fileRoute({
-    body: BODY,
-    etag: '"v"',
-    faults: [{ stallAfter: 300_000, release: release.promise }],
-  });
-  const b = fileRoute({ body: BODY, etag: '"v"' });
-  await using serverA = await startServer({ "/f": a.route });
-  await using serverB = await startServer({ "/f": b.route });
+  await using pair = await stalledAndMirror('"v"', '"v"');
+  const { release, b, serverA, serverB } = pair;
   await using dir = await tempDir();
   try {
     const kept = await keptFrom(
