@@ -68,12 +68,12 @@ function resumedFrom(first: ReturnType<typeof fileRoute>): number {
  * it on disk: a runtime's fetch may discard what it had not handed over when
  * the connection breaks (Bun did, once in CI), leaving nothing to resume.
  */
-function failingOrigin(etag: string): FailingOrigin {
+function failingOrigin(etag: string, body: Uint8Array = BODY): FailingOrigin {
   let asked = 0;
   let held: Promise<void> | undefined;
   return {
     ...fileRoute({
-      body: BODY,
+      body,
       etag,
       faultFor: () =>
         ++asked === 1
@@ -1071,8 +1071,10 @@ async function fetchAll(
   sources: string[],
   dest: string,
   options: DownloadOptions = {},
+  first?: FailingOrigin,
 ): Promise<Download> {
   const download = new Download(sources, dest, { ...FAST, ...options });
+  first?.dropOnceWritten(download);
   download.start();
   await download.wait();
   return download;
@@ -1225,6 +1227,7 @@ test("Download with a digest resumes on a mirror whose validator differs, asking
     [origin.url("/f"), server.url("/f")],
     dir.join("f"),
     { sha256 },
+    first,
   );
   // Asked without If-Range (the mirror's validator was not known): its 206
   // sent only the rest.
@@ -1243,19 +1246,18 @@ test("Download with a digest whose file joined from two sources does not match a
   // length) and drops; the mirror's rest is joined to its bytes, which the
   // digest refuses: the mirror is not blamed, but asked for all of its own.
   const stale = patternBytes(BODY.byteLength, 3);
-  const first = fileRoute({
-    body: stale,
-    etag: '"stale"',
-    faults: [{ dropAfter: BODY.byteLength / 2 }, { status: 503 }],
-  });
+  const first = failingOrigin('"stale"', stale);
   const mirror = fileRoute({ body: BODY, etag: '"mirror"' });
   await using origin = await startServer({ "/f": first.route });
   await using server = await startServer({ "/f": mirror.route });
   await using dir = await tempDir();
   const sha256 = createHash("sha256").update(BODY).digest("hex");
-  await fetchAll([origin.url("/f"), server.url("/f")], dir.join("f"), {
-    sha256,
-  });
+  await fetchAll(
+    [origin.url("/f"), server.url("/f")],
+    dir.join("f"),
+    { sha256 },
+    first,
+  );
   const offset = resumedFrom(first);
   assert.deepEqual(mirror.log.ranges, [`bytes=${offset}-`, null]);
   assert.deepEqual(mirror.log.sent, [
@@ -1304,6 +1306,7 @@ test("Download with a digest resumes what a canceled download kept on a mirror w
  */
 async function splicedKept(
   a: TestServer,
+  aRoute: FailingOrigin,
   b: TestServer,
   bRoute: ReturnType<typeof fileRoute>,
   dir: Awaited<ReturnType<typeof tempDir>>,
@@ -1313,6 +1316,7 @@ async function splicedKept(
     ...FAST,
     sha256,
   });
+  aRoute.dropOnceWritten(download);
   download.addEventListener("progress", ({ current }) => {
     const match = /^bytes=(\d+)-$/.exec(bRoute.log.ranges[0] ?? "");
     if (match !== null && current > Number(match[1])) {
@@ -1337,11 +1341,7 @@ for (const digest of [true, false]) {
     }: its sidecar (version 4) names the digest`,
     async () => {
       const release = deferred();
-      const a = fileRoute({
-        body: BODY,
-        etag: '"a"',
-        faults: [{ dropAfter: BODY.byteLength / 2 }, { status: 503 }],
-      });
+      const a = failingOrigin('"a"');
       const b = fileRoute({
         body: BODY,
         etag: '"b"',
@@ -1355,6 +1355,7 @@ for (const digest of [true, false]) {
       try {
         const { sidecar, kept } = await splicedKept(
           serverA,
+          a,
           serverB,
           b,
           dir,
