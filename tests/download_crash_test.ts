@@ -426,6 +426,44 @@ for (const connections of [1, 4] as const) {
   });
 }
 
+// A server may send a page with its 416 (nginx does): unread, that answer
+// would keep its connection (on Node, until the body is collected).
+test(
+  "Download of a partial file whose sidecar records every part closes the 416 that says so, whatever its body",
+  { timeout: 20_000 },
+  async () => {
+    let sockets = 0;
+    const closed = deferred();
+    await using server = await startServer({
+      "/f": (request, response) => {
+        sockets++;
+        request.socket.once("close", () => closed.resolve());
+        response.writeHead(416, {
+          "content-range": `bytes */${TOTAL}`,
+          "content-length": 16 << 20,
+          etag: '"a"',
+        });
+        response.end(new Uint8Array(16 << 20));
+      },
+    });
+    await using dir = await tempDir();
+    await deadLeftovers(
+      partialPaths(dir.join("f")),
+      server.url("/f"),
+      TOTAL,
+      WHOLE,
+    );
+    const download = new Download(server.url("/f"), dir.join("f"));
+    download.start();
+    await download.wait();
+    assert.deepEqual(await dir.list(), ["f"]);
+    assert.deepEqual(new Uint8Array(await readFile(dir.join("f"))), BODY);
+    // Without the answer closed, its connection stays open, and this waits.
+    await closed.promise;
+    assert.equal(sockets, 1);
+  },
+);
+
 test("Download of a partial file whose sidecar records every part retries the server's refusal of that question, as any attempt", async () => {
   const retries: number[] = [];
   const { log, file } = await resumeDead(

@@ -117,6 +117,9 @@ export async function attempt(
     const kind = judgeAnswer(response, held);
     if (kind === "complete") {
       // The file was on disk whole: progress tells so, as for any answer.
+      // The answer's body (a server may send a page) is closed, not left
+      // holding its connection.
+      await response.body?.cancel().catch(() => {});
       transfer.report(partial.offset, partial.total);
       return;
     }
