@@ -116,6 +116,12 @@ test("DownloadManager with revalidate replaces a changed file only once complete
     revalidate: "always",
   });
   const download = manager.download(server.url()) as Download;
+  // The drop waits for bytes on disk too (Bun's fetch may drop bytes it has
+  // not handed over when the connection breaks, and the rest then starts at 0).
+  let written = false;
+  download.addEventListener("progress", ({ current }) => {
+    written ||= current > 0;
+  });
   let looks = 0;
   let ended = false;
   const reader = (async () => {
@@ -123,7 +129,7 @@ test("DownloadManager with revalidate replaces a changed file only once complete
       const bytes = new Uint8Array(await readFile(dir.join("f")));
       const whole = sameBytes(bytes, OLD) || sameBytes(bytes, NEW);
       assert.ok(whole, `a reader saw ${bytes.byteLength} bytes of neither`);
-      if (++looks === 20) release.resolve();
+      if (++looks >= 20 && written) release.resolve();
     }
   })();
   await manager.wait();
