@@ -1242,10 +1242,11 @@ test("Download with a digest resumes on a mirror whose validator differs, asking
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
-test("Download with a digest whose file joined from two sources does not match asks the last source for the whole file, and takes it when it matches", async () => {
+test("Download with a digest whose file joined from two sources does not match asks the last source for the bytes the first sent, and takes its file when it matches", async () => {
   // The first source is stale (bytes of another version, of the same
   // length) and drops; the mirror's rest is joined to its bytes, which the
-  // digest refuses: the mirror is not blamed, but asked for all of its own.
+  // digest refuses: the mirror is not blamed, but asked for the bytes it
+  // did not send, of its own version, and judged by its own file.
   const stale = patternBytes(BODY.byteLength, 3);
   const first = failingOrigin('"stale"', stale);
   const mirror = fileRoute({ body: BODY, etag: '"mirror"' });
@@ -1260,11 +1261,12 @@ test("Download with a digest whose file joined from two sources does not match a
     first,
   );
   const offset = resumedFrom(first);
-  assert.deepEqual(mirror.log.ranges, [`bytes=${offset}-`, null]);
-  assert.deepEqual(mirror.log.sent, [
-    BODY.byteLength - offset,
-    BODY.byteLength,
+  assert.deepEqual(mirror.log.ranges, [
+    `bytes=${offset}-`,
+    `bytes=0-${offset - 1}`,
   ]);
+  assert.deepEqual(mirror.log.ifRanges, [null, '"mirror"']);
+  assert.deepEqual(mirror.log.sent, [BODY.byteLength - offset, offset]);
   assert.equal(first.log.ranges.length, 2);
   await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
@@ -1582,6 +1584,53 @@ test("Download in parts without a digest starts over on a mirror whose validator
   assert.equal(b.log.sent.at(-1), SEG.byteLength);
   await assertFileHolds(dir.join("f"), SEG);
   assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download in parts with a digest whose parts joined from two sources do not match asks the last source again for the other's ranges only, and takes its file when it matches", async () => {
+  // "a" is stale: another version of the file, of the same length.
+  const a = goneWithParts(patternBytes(SEG.byteLength, 6), '"a"');
+  const b = fileRoute({ body: SEG, etag: '"b"' });
+  await using dir = await tempDir();
+  const { download } = await partsFrom(a, b, dir);
+  assert.equal(download.error(), undefined);
+  // The rest of each part, then, once the digest refused the file joined,
+  // the heads "a" had sent, proven "b"'s version by its own validator.
+  assert.deepEqual(b.log.ranges.slice(0, 4).toSorted(), partRanges(HEAD));
+  assert.deepEqual(b.log.ranges.slice(4).toSorted(), partRanges(0, HEAD));
+  assert.deepEqual(b.log.ifRanges, [
+    ...[null, null, null, null],
+    ...['"b"', '"b"', '"b"', '"b"'],
+  ]);
+  assert.deepEqual(b.log.statuses, Array(8).fill(206));
+  assert.equal(sentIn(b.log), SEG.byteLength);
+  await assertFileHolds(dir.join("f"), SEG);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download in parts with a digest fails with the integrity error when the mirror its parts went on to is stale, having asked it for one file's bytes in all, and leaves nothing", async () => {
+  const a = goneWithParts(SEG, '"a"');
+  // The mirror is stale: another version, of the same length.
+  const stale = patternBytes(SEG.byteLength, 6);
+  const b = fileRoute({ body: stale, etag: '"b"' });
+  await using dir = await tempDir();
+  const { download } = await partsFrom(a, b, dir);
+  const error = download.error();
+  assert.ok(error instanceof RetriesExhaustedError, `${error}`);
+  assert.ok(
+    error.errors.some((each) => each instanceof IntegrityError),
+    `${error.errors}`,
+  );
+  // Its rest, then what "a" had sent: one file, which the digest refused
+  // as "b"'s own. Never a spliced file delivered.
+  assert.deepEqual(
+    b.log.ranges.toSorted(),
+    [
+      ...partRanges(HEAD),
+      ...partRanges(0, HEAD),
+    ].toSorted(),
+  );
+  assert.equal(sentIn(b.log), SEG.byteLength);
+  assert.deepEqual(await dir.list(), []);
 });
 
 test(
