@@ -1694,3 +1694,23 @@ test(
     assert.deepEqual(await dir.list(), ["f"]);
   },
 );
+
+test("Download in parts with a digest starts over on a mirror whose parts name no version, rather than join parts it could not resume again", async () => {
+  const a = goneWithParts(SEG, '"a"');
+  // No ETag, no Last-Modified: its 206s name no version.
+  const b = fileRoute({ body: SEG });
+  await using dir = await tempDir();
+  const { download } = await partsFrom(a, b, dir);
+  assert.equal(download.error(), undefined);
+  // Asked for the rest of each part, whatever its version; the first 206
+  // named none: the file started over, on one connection, whole.
+  assert.deepEqual(
+    b.log.ranges.slice(0, 4).toSorted(),
+    partRanges(HEAD).toSorted(),
+  );
+  assert.deepEqual(b.log.ifRanges.slice(0, 4), [null, null, null, null]);
+  assert.deepEqual(b.log.ranges.slice(4), [null]);
+  assert.equal(b.log.sent.at(-1), SEG.byteLength);
+  await assertFileHolds(dir.join("f"), SEG);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
