@@ -455,8 +455,10 @@ async function transferUnderLock(
  * does, with an `IntegrityError`, and its bytes are dropped so that the
  * next source starts the file over. Bytes spliced from sources whose
  * validators differ (see `PartialFile.resumeValidator`) that do not match
- * blame no one source: the one that completed them is asked for the whole
- * file, once, from byte 0, and judged by its own bytes.
+ * blame no one source: the one that completed them keeps the bytes it sent
+ * and is asked, once, for the others' again (or, if it sent none that can
+ * be told apart, for the whole file, from byte 0), and is judged by its
+ * own bytes.
  */
 async function transferVerified(
   spec: JobSpec,
@@ -473,7 +475,8 @@ async function transferVerified(
       run.integrity.verify(spec.url);
       return;
     } catch (error) {
-      await restart(run);
+      // The fewest bytes asked again that leave no other source's in it.
+      if (!spliced || !await run.partial.keepOwn()) await restart(run);
       if (!spliced) throw error;
       // Asked again at once: its turn's wait was waited.
       run = { ...run, wait: 0, waitAsked: false };

@@ -36,6 +36,7 @@ import { tempDir } from "./_helpers/temp_dir.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
 import { partialOf } from "./_helpers/partial_file.ts";
 import { partialPaths } from "../src/_disk/names.ts";
+import { readSidecar } from "../src/_disk/sidecar.ts";
 
 const BODY = patternBytes(600_000, 1);
 const OTHER = patternBytes(500_000, 2);
@@ -1241,10 +1242,11 @@ test("Download with a digest resumes on a mirror whose validator differs, asking
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
-test("Download with a digest whose file joined from two sources does not match asks the last source for the whole file, and takes it when it matches", async () => {
+test("Download with a digest whose file joined from two sources does not match asks the last source for the bytes the first sent, and takes its file when it matches", async () => {
   // The first source is stale (bytes of another version, of the same
   // length) and drops; the mirror's rest is joined to its bytes, which the
-  // digest refuses: the mirror is not blamed, but asked for all of its own.
+  // digest refuses: the mirror is not blamed, but asked for the bytes it
+  // did not send, of its own version, and judged by its own file.
   const stale = patternBytes(BODY.byteLength, 3);
   const first = failingOrigin('"stale"', stale);
   const mirror = fileRoute({ body: BODY, etag: '"mirror"' });
@@ -1259,11 +1261,12 @@ test("Download with a digest whose file joined from two sources does not match a
     first,
   );
   const offset = resumedFrom(first);
-  assert.deepEqual(mirror.log.ranges, [`bytes=${offset}-`, null]);
-  assert.deepEqual(mirror.log.sent, [
-    BODY.byteLength - offset,
-    BODY.byteLength,
+  assert.deepEqual(mirror.log.ranges, [
+    `bytes=${offset}-`,
+    `bytes=0-${offset - 1}`,
   ]);
+  assert.deepEqual(mirror.log.ifRanges, [null, '"mirror"']);
+  assert.deepEqual(mirror.log.sent, [BODY.byteLength - offset, offset]);
   assert.equal(first.log.ranges.length, 2);
   await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
@@ -1438,5 +1441,276 @@ test("Download without a digest resumes a kept partial file with the file's vali
     release.resolve();
   }
   await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+// A download in parts (several connections, bytes at their offsets) whose
+// source goes away, with a digest: the parts on disk are kept, and a mirror
+// whose validator differs is asked only for the missing ranges.
+const SEG = patternBytes(8 * 1024 * 1024, 5);
+/** Each of the 4 parts of SEG a download over 4 connections asks for. */
+const PART = SEG.byteLength / 4;
+/** The bytes of each part a {@linkcode goneWithParts} source sends. */
+const HEAD = 200_000;
+
+/** The 4 parts' ranges `bytes=a-b`, each from `skip` bytes in, through `to`. */
+function partRanges(skip: number, to = PART): string[] {
+  return [0, 1, 2, 3].map((i) =>
+    `bytes=${i * PART + skip}-${i * PART + to - 1}`
+  );
+}
+
+/**
+ * A source of `body` (ETag `etag`) for a download over 4 connections: its
+ * answer to the whole file sends nothing (the parts take over), each part
+ * sends its first HEAD bytes and drops once the download has them all on
+ * disk (`watch`); from then on the source is gone (404).
+ */
+function goneWithParts(body: Uint8Array, etag: string): GoneWithParts {
+  const onDisk = deferred();
+  let gone = false;
+  return {
+    ...fileRoute({
+      body,
+      etag,
+      faultFor: ({ range }) =>
+        range === null
+          ? { stallAfter: 0, release: onDisk.promise }
+          : gone
+          ? { status: 404 }
+          : { dropAfter: HEAD, release: onDisk.promise },
+    }),
+    watch(download): void {
+      download.addEventListener("progress", ({ current }) => {
+        if (current < 4 * HEAD) return;
+        gone = true;
+        onDisk.resolve();
+      });
+    },
+    release: () => onDisk.resolve(),
+  };
+}
+
+/** A {@linkcode goneWithParts} source. */
+interface GoneWithParts extends ReturnType<typeof fileRoute> {
+  /** Drops the parts once `download` has HEAD bytes of each on disk. */
+  watch(download: Download): void;
+  /** Ends the stall of the answer to the whole file. */
+  release(): void;
+}
+
+/**
+ * Downloads SEG from `a`'s "/f", then `b`'s, over 4 connections, with
+ * SEG's digest unless `digest` is false: the download, which has ended (or
+ * failed).
+ */
+async function partsFrom(
+  a: GoneWithParts,
+  b: ReturnType<typeof fileRoute>,
+  dir: Awaited<ReturnType<typeof tempDir>>,
+  digest = true,
+): Promise<{ download: Download; progress: number[]; urlB: string }> {
+  await using serverA = await startServer({ "/f": a.route });
+  await using serverB = await startServer({ "/f": b.route });
+  const download = new Download(
+    [serverA.url("/f"), serverB.url("/f")],
+    dir.join("f"),
+    {
+      ...FAST,
+      connections: 4,
+      ...digest && {
+        sha256: createHash("sha256").update(SEG).digest("hex"),
+      },
+    },
+  );
+  a.watch(download);
+  const progress: number[] = [];
+  download.addEventListener("progress", ({ current }) => {
+    progress.push(current);
+  });
+  try {
+    download.start();
+    await download.wait({ raiseIfError: false });
+  } finally {
+    a.release();
+  }
+  return { download, progress, urlB: serverB.url("/f") };
+}
+
+/** The bytes a route sent, in all. */
+function sentIn(log: { sent: number[] }): number {
+  return log.sent.reduce((sum, bytes) => sum + bytes, 0);
+}
+
+test("Download in parts with a digest goes on to a mirror whose validator differs keeping every part on disk, asking it only for the missing ranges", async () => {
+  const a = goneWithParts(SEG, '"a"');
+  const b = fileRoute({ body: SEG, etag: '"b"' });
+  await using dir = await tempDir();
+  const { download, progress, urlB } = await partsFrom(a, b, dir);
+  assert.equal(download.error(), undefined);
+  // "a" sent the head of each part, then was gone.
+  assert.deepEqual(
+    a.log.ranges.slice(0, 5).toSorted(),
+    [
+      null,
+      ...partRanges(0),
+    ].toSorted(),
+  );
+  assert.equal(sentIn(a.log), 4 * HEAD);
+  // "b" was asked for the rest of each part, whatever its version (no
+  // If-Range: its validator was not known), and sent only that.
+  assert.deepEqual(b.log.ranges.toSorted(), partRanges(HEAD).toSorted());
+  assert.deepEqual(b.log.ifRanges, [null, null, null, null]);
+  assert.deepEqual(b.log.statuses, [206, 206, 206, 206]);
+  assert.equal(sentIn(b.log), SEG.byteLength - 4 * HEAD);
+  assert.deepEqual(progress, progress.toSorted((x, y) => x - y));
+  assert.equal(download.getFinalUrl(), urlB);
+  await assertFileHolds(dir.join("f"), SEG);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download in parts without a digest starts over on a mirror whose validator differs, never splicing its parts to the first source's", async () => {
+  const a = goneWithParts(SEG, '"a"');
+  const b = fileRoute({ body: SEG, etag: '"b"' });
+  await using dir = await tempDir();
+  const { download } = await partsFrom(a, b, dir, false);
+  assert.equal(download.error(), undefined);
+  // Its first part asked with "a"'s validator; its 200 (another version)
+  // started the file over, on one connection, whole.
+  assert.ok(partRanges(HEAD).includes(b.log.ranges[0] as string));
+  assert.equal(b.log.ifRanges[0], '"a"');
+  assert.equal(b.log.statuses[0], 200);
+  assert.deepEqual(b.log.ranges.slice(-1), [null]);
+  assert.equal(b.log.sent.at(-1), SEG.byteLength);
+  await assertFileHolds(dir.join("f"), SEG);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download in parts with a digest whose parts joined from two sources do not match asks the last source again for the other's ranges only, and takes its file when it matches", async () => {
+  // "a" is stale: another version of the file, of the same length.
+  const a = goneWithParts(patternBytes(SEG.byteLength, 6), '"a"');
+  const b = fileRoute({ body: SEG, etag: '"b"' });
+  await using dir = await tempDir();
+  const { download } = await partsFrom(a, b, dir);
+  assert.equal(download.error(), undefined);
+  // The rest of each part, then, once the digest refused the file joined,
+  // the heads "a" had sent, proven "b"'s version by its own validator.
+  assert.deepEqual(b.log.ranges.slice(0, 4).toSorted(), partRanges(HEAD));
+  assert.deepEqual(b.log.ranges.slice(4).toSorted(), partRanges(0, HEAD));
+  assert.deepEqual(b.log.ifRanges, [
+    ...[null, null, null, null],
+    ...['"b"', '"b"', '"b"', '"b"'],
+  ]);
+  assert.deepEqual(b.log.statuses, Array(8).fill(206));
+  assert.equal(sentIn(b.log), SEG.byteLength);
+  await assertFileHolds(dir.join("f"), SEG);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download in parts with a digest fails with the integrity error when the mirror its parts went on to is stale, having asked it for one file's bytes in all, and leaves nothing", async () => {
+  const a = goneWithParts(SEG, '"a"');
+  // The mirror is stale: another version, of the same length.
+  const stale = patternBytes(SEG.byteLength, 6);
+  const b = fileRoute({ body: stale, etag: '"b"' });
+  await using dir = await tempDir();
+  const { download } = await partsFrom(a, b, dir);
+  const error = download.error();
+  assert.ok(error instanceof RetriesExhaustedError, `${error}`);
+  assert.ok(
+    error.errors.some((each) => each instanceof IntegrityError),
+    `${error.errors}`,
+  );
+  // Its rest, then what "a" had sent: one file, which the digest refused
+  // as "b"'s own. Never a spliced file delivered.
+  assert.deepEqual(
+    b.log.ranges.toSorted(),
+    [
+      ...partRanges(HEAD),
+      ...partRanges(0, HEAD),
+    ].toSorted(),
+  );
+  assert.equal(sentIn(b.log), SEG.byteLength);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test(
+  "Download in parts with a digest, killed with parts in flight on one source, is resumed by another process given only a mirror whose validator differs, which sends only the missing ranges",
+  { timeout: 60_000 },
+  async () => {
+    const release = deferred();
+    // Every answer of "a" stalls: the whole file's at once (the parts take
+    // over), each part's after HEAD bytes.
+    const a = fileRoute({
+      body: SEG,
+      etag: '"a"',
+      faultFor: ({ range }) => ({
+        stallAfter: range === null ? 0 : HEAD,
+        release: release.promise,
+      }),
+    });
+    const b = fileRoute({ body: SEG, etag: '"b"' });
+    await using serverA = await startServer({ "/f": a.route });
+    await using serverB = await startServer({ "/f": b.route });
+    await using dir = await tempDir();
+    const sha256 = createHash("sha256").update(SEG).digest("hex");
+    const child = startChild("crash_child", [
+      JSON.stringify([serverA.url("/f"), serverB.url("/f")]),
+      dir.join("f"),
+      JSON.stringify({ connections: 4, sha256 }),
+    ]);
+    try {
+      await child.line((line) => Number(line) >= 4 * HEAD);
+      // The sidecar records the parts on disk (at least every second).
+      const { sidecar } = partialPaths(dir.join("f"));
+      for (;;) {
+        const ranges = readSidecar(sidecar)?.ranges ?? [];
+        if (ranges.reduce((sum, [s, e]) => sum + e - s, 0) >= 4 * HEAD) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      child.process.kill("SIGKILL");
+      assert.equal(await child.exited, "SIGKILL");
+      await fetchAll([serverB.url("/f")], dir.join("f"), {
+        connections: 4,
+        sha256,
+      });
+      // Only the rest of each part, asked whatever "b"'s version is (its
+      // validator was not known): the digest proved the file joined.
+      assert.deepEqual(b.log.ranges.toSorted(), partRanges(HEAD).toSorted());
+      assert.deepEqual(b.log.ifRanges, [null, null, null, null]);
+      assert.deepEqual(b.log.statuses, [206, 206, 206, 206]);
+      assert.equal(sentIn(b.log), SEG.byteLength - 4 * HEAD);
+      assert.deepEqual(
+        a.log.ranges.toSorted(),
+        [
+          null,
+          ...partRanges(0),
+        ].toSorted(),
+      );
+    } finally {
+      release.resolve();
+      child.process.kill("SIGKILL");
+    }
+    await assertFileHolds(dir.join("f"), SEG);
+    assert.deepEqual(await dir.list(), ["f"]);
+  },
+);
+
+test("Download in parts with a digest starts over on a mirror whose parts name no version, rather than join parts it could not resume again", async () => {
+  const a = goneWithParts(SEG, '"a"');
+  // No ETag, no Last-Modified: its 206s name no version.
+  const b = fileRoute({ body: SEG });
+  await using dir = await tempDir();
+  const { download } = await partsFrom(a, b, dir);
+  assert.equal(download.error(), undefined);
+  // Asked for the rest of each part, whatever its version; the first 206
+  // named none: the file started over, on one connection, whole.
+  assert.deepEqual(
+    b.log.ranges.slice(0, 4).toSorted(),
+    partRanges(HEAD).toSorted(),
+  );
+  assert.deepEqual(b.log.ifRanges.slice(0, 4), [null, null, null, null]);
+  assert.deepEqual(b.log.ranges.slice(4), [null]);
+  assert.equal(b.log.sent.at(-1), SEG.byteLength);
+  await assertFileHolds(dir.join("f"), SEG);
   assert.deepEqual(await dir.list(), ["f"]);
 });

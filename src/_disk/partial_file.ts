@@ -73,6 +73,11 @@ export class PartialFile {
   // Whether the bytes are of answers that name different validators: only
   // the digest proves them one file.
   #spliced = false;
+  // While the bytes are spliced, the ranges on disk of versions other than
+  // `validator`'s: those on disk when the last source whose validator
+  // differs took over (all adopted ones, of a spliced file adopted: which
+  // were whose is not recorded).
+  #others: [number, number][] | undefined;
   #integrity: IntegrityCheck | undefined;
   // Whether the prefix adopted is still to be fed to `#integrity`.
   #unhashed = false;
@@ -176,6 +181,7 @@ export class PartialFile {
    * that changed what it says.
    */
   async resumedFrom(source: string, validator: string): Promise<void> {
+    if (validator !== this.validator) this.#others = this.#held();
     const spliced = this.#spliced || validator !== this.validator;
     const changed = spliced !== this.#spliced ||
       validator !== this.validator ||
@@ -185,6 +191,43 @@ export class PartialFile {
     this.validator = validator;
     if (!changed || !this.#sidecar || this.total === undefined) return;
     await this.#writeSidecar(validator, this.total, this.ranges);
+  }
+
+  /**
+   * Drops from the record the bytes of versions other than `validator`'s,
+   * once the digest refused the bytes spliced: those the last source sent
+   * (of its own version, as each of its answers named) are kept, and the
+   * rest is asked of it again, of that version (a file in parts), so that
+   * the digest judges one source's file, at the cost of only the bytes it
+   * did not send. Returns whether any are kept; if not, nothing changed,
+   * and the file is to start over.
+   */
+  async keepOwn(): Promise<boolean> {
+    const { validator, total } = this;
+    const others = this.#others;
+    if (
+      !this.#spliced || others === undefined || validator === undefined ||
+      total === undefined
+    ) {
+      return false;
+    }
+    const own = withoutRanges(this.#held(), others);
+    if (own.length === 0) return false;
+    await this.close();
+    this.ranges = own;
+    this.#others = undefined;
+    this.#spliced = false;
+    this.#unhashed = false;
+    for (const [source, each] of this.#validators) {
+      if (each !== validator) this.#validators.delete(source);
+    }
+    await this.#writeSidecar(validator, total, own);
+    return true;
+  }
+
+  /** The ranges on disk: `ranges`, or the prefix of `offset` bytes. */
+  #held(): [number, number][] {
+    return this.ranges ?? (this.offset > 0 ? [[0, this.offset]] : []);
   }
 
   /**
@@ -328,6 +371,7 @@ export class PartialFile {
     if (source !== undefined) {
       this.#validators.clear();
       this.#spliced = false;
+      this.#others = undefined;
       if (validator !== undefined) this.#validators.set(source, validator);
     }
     this.validator = validator;
@@ -410,6 +454,7 @@ export class PartialFile {
     this.#unhashed = false;
     this.#validators.clear();
     this.#spliced = false;
+    this.#others = undefined;
     await removeIfPresent(this.#path);
     this.#onDisk = false;
     this.#adopted = false;
@@ -535,6 +580,9 @@ export class PartialFile {
     }
     this.validator = sidecar.validator;
     this.total = sidecar.total;
+    // Which of the bytes spliced are whose is not recorded: all of them
+    // are others' (see `keepOwn`).
+    if (spliced) this.#others = sidecar.ranges ?? [[0, size]];
     if (sidecar.ranges !== undefined && !isWhole(sidecar.ranges, size)) {
       // Written in parts: the strategy fetches what the ranges leave out,
       // and the digest is taken of the whole file at the end.
@@ -600,6 +648,26 @@ export class PartialFile {
 function isWhole(ranges: [number, number][], size: number): boolean {
   const [first] = ranges;
   return ranges.length === 1 && first?.[0] === 0 && first[1] === size;
+}
+
+/**
+ * The parts of sorted, disjoint `ranges` outside sorted, disjoint `taken`.
+ */
+function withoutRanges(
+  ranges: [number, number][],
+  taken: [number, number][],
+): [number, number][] {
+  const left: [number, number][] = [];
+  for (const [start, end] of ranges) {
+    let at = start;
+    for (const [from, to] of taken) {
+      if (to <= at || from >= end) continue;
+      if (from > at) left.push([at, from]);
+      at = Math.max(at, to);
+    }
+    if (at < end) left.push([at, end]);
+  }
+  return left;
 }
 
 /** The error for a partial file gone from its name while it was written. */

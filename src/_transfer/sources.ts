@@ -16,8 +16,10 @@
 // digest, where it serves the rest of a file of the same length whatever
 // its validator (another server's ETag is its own: see
 // `PartialFile.resumeValidator`): the digest then judges the bytes joined,
-// and if they do not match, that source is asked for its whole file before
-// it is blamed (`_job.ts`). Else it
+// and if they do not match, that source is asked again for the bytes the
+// others sent (or for its whole file) before it is blamed (`_job.ts`). So
+// does a file in parts (`workers.ts`), whose missing ranges alone are
+// asked for. Else it
 // starts the file over, and only if its length is the one the file was
 // first given (by a source listed before it: a source asked again after a
 // later one is not held to that one's length, and starts the file over

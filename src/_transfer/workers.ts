@@ -1,8 +1,13 @@
 // The connections of a segmented download, each fetching parts of the file
 // (`pieces.ts`) with a bounded `Range` and `If-Range`, and writing them at
-// their offsets in the one partial file. Every 206 is checked (its range,
-// total and validator) before a byte is written, and a part is written only
-// up to its end, which a connection stealing half of it may lower. Each
+// their offsets in the one partial file. With a digest, a source whose own
+// validator is not known yet (a mirror on another server, gone on to with
+// parts on disk) is asked without `If-Range`, held to the file's length, and
+// each answer must name the version its first named: the parts are kept,
+// and the digest judges the file joined (see `PartialFile.resumeValidator`).
+// Every 206 is checked (its range, total and validator) before a byte is
+// written, and a part is written only up to its end, which a connection
+// stealing half of it may lower. Each
 // connection retries as a download does (timeouts, backoff, Retry-After);
 // one that a server refuses (429, 503, or a 200 that ignores the range)
 // while others run ends, and the download goes on with fewer. With
@@ -23,6 +28,7 @@ import {
   isOtherVersion,
   parseContentRange,
   parseLength,
+  rangeValidatorOf,
 } from "../_http/range.ts";
 import { request } from "../_http/request.ts";
 import { wallClock } from "../_revalidation.ts";
@@ -313,10 +319,14 @@ export class Workers {
    * meanwhile).
    */
   async #fetch(piece: Piece): Promise<void> {
-    const { url, options, partial } = this.#transfer;
+    const { url, options, partial, source } = this.#transfer;
     const from = piece.start + piece.written;
     if (from >= piece.end) return;
     const to = piece.end - 1;
+    // With a digest, none for a source whose own is not known (another
+    // server's): see `PartialFile.resumeValidator`.
+    const validator = partial.resumeValidator(source);
+    const range: [string, string] = ["range", `bytes=${from}-${to}`];
     using connection = new Connection(
       this.#transfer,
       this.#stop.signal,
@@ -332,15 +342,22 @@ export class Workers {
         ),
         fetch: this.#transfer.fetch,
         headers: options.headers,
-        extra: [
-          ["range", `bytes=${from}-${to}`],
-          ["if-range", partial.validator as string],
-        ],
+        extra: validator === undefined
+          ? [range]
+          : [range, ["if-range", validator]],
         maxRedirects: options.maxRedirects,
         signal: abort.signal,
       });
       connection.answered();
-      const end = this.#check(response, at, from, to);
+      const end = this.#check(response, at, from, to, validator);
+      if (this.#transfer.integrity !== undefined) {
+        // Of the version asked with, or named (see `#versionOf`): the
+        // bytes are spliced from here on if it is not the file's.
+        await partial.resumedFrom(
+          source,
+          validator ?? this.#versionOf(response),
+        );
+      }
       // The source (after redirects) these bytes come from: a download
       // resumed from parts, or gone on to its next source, makes no other
       // request that would tell it.
@@ -371,16 +388,20 @@ export class Workers {
    * past it (a server may answer a bounded range to the file's end): returns
    * the last byte it sends.
    */
-  #check(response: Response, at: string, from: number, to: number): number {
+  #check(
+    response: Response,
+    at: string,
+    from: number,
+    to: number,
+    validator: string | undefined,
+  ): number {
     const { url, partial } = this.#transfer;
-    const changed = isOtherVersion(
-      response.headers,
-      partial.validator as string,
-    );
     const range = response.status === 206
       ? parseContentRange(response.headers.get("content-range"))
       : undefined;
-    this.#assertSameLength(response, range);
+    this.#assertSameLength(response, range, validator === undefined);
+    const changed = validator !== undefined &&
+      isOtherVersion(response.headers, validator);
     const otherLength = range?.total !== undefined &&
       range.total !== this.#total;
     if (changed || otherLength || response.status === 416) {
@@ -421,8 +442,15 @@ export class Workers {
    * before anything is dropped: the parts on disk stay for the next source.
    * `range` is the answer's `Content-Range`, for a 206.
    */
-  #assertSameLength(response: Response, range: ContentRange | undefined): void {
-    const { knownTotal, url, source } = this.#transfer;
+  #assertSameLength(
+    response: Response,
+    range: ContentRange | undefined,
+    unasked: boolean,
+  ): void {
+    const { url, source } = this.#transfer;
+    // Asked whatever its version (a digest's join), a source is held to the
+    // file's length: the parts on disk are of it.
+    const knownTotal = unasked ? this.#total : this.#transfer.knownTotal;
     if (knownTotal === undefined) return;
     const { status, headers } = response;
     const length = status === 206
@@ -435,6 +463,27 @@ export class Workers {
     if (length !== undefined && length !== knownTotal) {
       throw new SourceMismatch(url, source, length, knownTotal);
     }
+  }
+
+  /**
+   * The version a 206 asked for without `If-Range` is of (a digest's join:
+   * see `PartialFile.resumeValidator`): the one it names, which must be the
+   * one this source's earlier answers named, if any did. One that names
+   * none, or another (the file changed on it), cannot be resumed from: the
+   * download starts over ({@linkcode StartOver}).
+   */
+  #versionOf(response: Response): string {
+    const { partial, source, url } = this.#transfer;
+    const named = rangeValidatorOf(response.headers);
+    const own = partial.resumeValidator(source);
+    if (named === undefined || (own !== undefined && own !== named)) {
+      throw new StartOver(
+        `Cannot download "${url}": ${source} names ${
+          named === undefined ? "no version" : "another version"
+        } of the part it sent`,
+      );
+    }
+    return named;
   }
 
   /**
