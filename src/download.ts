@@ -291,10 +291,15 @@ export class Download extends DownloadStatus {
    * connection stops counting against `maxConnectionsPerHost`: the next
    * queued download starts. (One paused while it waits for another
    * process's lock keeps its slot until it has the lock.) Paused as its
-   * last bytes land, it keeps the whole file until resumed, then moves it
-   * into place without asking the server again. Does nothing once the
-   * download has ended or while its complete file is being moved into
-   * place.
+   * last bytes land, or while its whole file is checked (its length, its
+   * digest), it keeps the file until resumed, then moves it into place
+   * without asking the server again; paused as it finds the file there
+   * (`skipIfExists`, a manager's cache), it ends only once resumed, when
+   * it looks again. A paused download never ends on its own (a cancel, or
+   * an error, ends it). Refused, as it does nothing, once the download has
+   * ended or once it is ending (its complete file being moved into place,
+   * or the file there kept): {@linkcode DownloadStatus.state} then stays
+   * as it was, not `"paused"`.
    *
    * @returns A promise that resolves once no byte more will be written (the
    * file closed, the parts on disk recorded).
