@@ -621,12 +621,13 @@ async function committable(
   transfer: Transfer,
   counted: string,
 ): Promise<boolean> {
-  host.signal.throwIfAborted();
   while (host.pause.paused) {
     await transfer.partial.close();
     await parked(host, { budget: transfer.budget, host: counted });
     if (!await intactAfterPause(transfer)) return false;
   }
+  // Canceled meanwhile (before the commit, which refuses a cancel).
+  host.signal.throwIfAborted();
   host.committing();
   return true;
 }
