@@ -179,7 +179,11 @@ export interface JobHost {
    * manager may go to another until it is resumed (and given one again).
    */
   parked(): void;
-  /** The complete, verified file is being moved into place. */
+  /**
+   * The job ends now, and is not paused: the complete, verified file is
+   * being moved into place (or the file there kept, skipped or fresh). A
+   * pause or a cancel from now on is refused.
+   */
   committing(): void;
   /** Reports the bytes on disk and the total. */
   report(current: number, total: number | undefined): void;
@@ -263,14 +267,14 @@ async function runLocked(
     },
   );
   let held: boolean | undefined;
-  let outcome: JobOutcome | "gone";
+  let outcome: JobOutcome | "again";
   try {
     host.locked();
     do {
       outcome = await transferUnderLock(spec, host, lock, (committed) => {
         held = committed;
       });
-    } while (outcome === "gone");
+    } while (outcome === "again");
   } catch (error) {
     try {
       lock.release();
@@ -289,16 +293,17 @@ async function runLocked(
  * Under the lock: skips (or, revalidating a file there, finds it fresh), or
  * fills the partial file and commits it, and then records it for the
  * manager. `onCommit` hears whether the lock was still held when the file
- * was renamed. `"gone"`: the file found fresh was removed meanwhile (by
- * another process's `PersistLimit`, which takes no locks): to be run again,
- * which downloads it.
+ * was renamed. `"again"`: to be run again, which decides anew: the file
+ * found fresh was removed meanwhile (by another process's `PersistLimit`,
+ * which takes no locks), or the download was paused as it was about to end
+ * without a transfer (skipped, found fresh) and has been resumed since.
  */
 async function transferUnderLock(
   spec: JobSpec,
   host: JobHost,
   lock: FileLock,
   onCommit: (held: boolean) => void,
-): Promise<JobOutcome | "gone"> {
+): Promise<JobOutcome | "again"> {
   const present = fileAt(spec.url, spec.dest);
   const revalidation = host.cache?.revalidation;
   let cached: CacheRecord | undefined;
@@ -308,15 +313,22 @@ async function transferUnderLock(
     // The digest names the bytes wanted: a file there that holds them is
     // kept, asked of no server; one that does not (corrupt, or another
     // version) is downloaded again, over it, unconditionally.
-    if (await holdsDigest(spec.dest, spec.expected, host.signal)) {
-      return touch(spec.dest, present) ? "skipped" : "gone";
-    }
+    // A pause stops the check (seconds for gigabytes), and the resume
+    // checks again: the file may have changed meanwhile.
+    const holds = await pausably(
+      host,
+      (signal) => holdsDigest(spec.dest, spec.expected as Expected, signal),
+    );
+    if (holds === PAUSED) return await endWith(host, true, "again");
+    if (holds) return await endWith(host, touch(spec.dest, present), "skipped");
   } else if (present !== undefined && revalidation !== undefined) {
     cached = readRecord(spec.dest, spec.url, present);
     if (isFresh(revalidation, cached, present, wallClock())) {
-      return touch(spec.dest, present) ? "fresh" : "gone";
+      return await endWith(host, touch(spec.dest, present), "fresh");
     }
-  } else if (present !== undefined && spec.skipIfExists) return "skipped";
+  } else if (present !== undefined && spec.skipIfExists) {
+    return await endWith(host, true, "skipped");
+  }
   // Before any answer: a record's check is never dated later than this,
   // should no answer vouch for the bytes (a file found complete on disk).
   const asked = wallClock();
@@ -367,12 +379,16 @@ async function transferUnderLock(
       retrying: (attempt, delay, error) => host.retrying(attempt, delay, error),
       conditional: cached && conditionalHeaders(cached.validator),
     };
-    if (spec.sources.length === 1) {
-      // One source (the usual): run as `fromSources` would (any error is
-      // thrown as it is), without its copy of the transfer and its layer of
-      // promises, which cost each download.
-      await transferVerified(spec, host, transfer);
-    } else {
+    // Until the file is whole and checked, and not paused: see
+    // `committable`.
+    do {
+      if (spec.sources.length === 1) {
+        // One source (the usual): run as `fromSources` would (any error is
+        // thrown as it is), without its copy of the transfer and its layer
+        // of promises, which cost each download.
+        await transferVerified(spec, host, transfer);
+        continue;
+      }
       await fromSources(
         transfer,
         spec.sources,
@@ -395,9 +411,7 @@ async function transferUnderLock(
           });
         },
       );
-    }
-    host.signal.throwIfAborted();
-    host.committing();
+    } while (!await committable(host, transfer, counted));
     onCommit(await partial.commit(spec.dest, lock, present?.mode));
     const validator = partial.revalidator ?? partial.validator;
     if (host.cache !== undefined && validator !== undefined) {
@@ -415,7 +429,12 @@ async function transferUnderLock(
     if (error instanceof NotModified && cached !== undefined) {
       await partial.discard(lock);
       const facts = await factsOf(spec.dest);
-      if (facts === undefined || !touch(spec.dest, facts)) return "gone";
+      const kept = facts !== undefined && touch(spec.dest, facts);
+      const ending = await endWith(host, kept, "fresh", {
+        budget,
+        host: counted,
+      });
+      if (ending === "again") return ending;
       // Another source's answer vouches for the file, but its validator is
       // its own: the record keeps the one of the source that gave it.
       const own = answering === (cached.source ?? spec.url);
@@ -540,7 +559,8 @@ async function transferPausably(
     }
     if (!whole) continue;
     // Paused as its last bytes landed: the file is whole, and waits for the
-    // resume to be moved into place, as it would in parts.
+    // resume to be checked and moved into place, as it would in parts (a
+    // pause while it is checked waits in `committable`).
     if (pause.paused) {
       await transfer.partial.close();
       await parked(host, transfer);
@@ -570,16 +590,95 @@ async function intactAfterPause(transfer: Transfer): Promise<boolean> {
 
 /**
  * Waits, paused and stopped, for the resume: meanwhile the download's first
- * connection is not counted against its host's budget, and its manager's
- * slot goes to another download; it is counted again before the transfer
- * goes on (or the job ends, canceled), and the resume comes with a slot.
+ * connection (if `counted`) is not counted against its host's budget, and
+ * its manager's slot goes to another download; it is counted again before
+ * the transfer goes on (or the job ends, canceled), and the resume comes
+ * with a slot.
  */
-async function parked(host: JobHost, transfer: Transfer): Promise<void> {
-  transfer.budget.release(transfer.host);
+async function parked(host: JobHost, counted?: Counted): Promise<void> {
+  counted?.budget.release(counted.host);
   host.parked();
   try {
     await host.pause.whenResumed(host.signal);
   } finally {
-    transfer.budget.acquireFirst(transfer.host);
+    counted?.budget.acquireFirst(counted.host);
+  }
+}
+
+/** A download's first connection, counted against its host's budget. */
+type Counted = Pick<Transfer, "budget" | "host">;
+
+/**
+ * Whether the whole, checked file may be moved into place: not paused (the
+ * usual), and then the download is told it is committing, at once (a pause
+ * or cancel from then on is refused: see {@linkcode JobHost.committing}).
+ * Paused after its last byte, while its length or digest was checked (a
+ * pause there stops no transfer), it waits, the file closed, for the
+ * resume (see {@linkcode parked}: `counted` names the host its first
+ * connection is counted against), and then commits without asking again;
+ * or, if another program changed the file meanwhile, drops its bytes:
+ * `false`, to be fetched again.
+ */
+async function committable(
+  host: JobHost,
+  transfer: Transfer,
+  counted: string,
+): Promise<boolean> {
+  while (host.pause.paused) {
+    await transfer.partial.close();
+    await parked(host, { budget: transfer.budget, host: counted });
+    if (!await intactAfterPause(transfer)) return false;
+  }
+  // Canceled meanwhile (before the commit, which refuses a cancel).
+  host.signal.throwIfAborted();
+  host.committing();
+  return true;
+}
+
+/**
+ * Ends the job without a transfer (a file skipped, or found fresh), with
+ * `outcome`: the download is told it is committing at once (as in
+ * {@linkcode committable}). Unless the file is gone (not `kept`): `"again"`,
+ * to decide anew. Or unless the download is paused: it waits for the
+ * resume (`counted` is not counted meanwhile: see {@linkcode parked}), and
+ * then `"again"`, to decide anew, the file being what it is then (changed,
+ * removed, or stale by then).
+ */
+async function endWith(
+  host: JobHost,
+  kept: boolean,
+  outcome: JobOutcome | "again",
+  counted?: Counted,
+): Promise<JobOutcome | "again"> {
+  if (!kept) return "again";
+  if (!host.pause.paused) {
+    if (outcome !== "again") host.committing();
+    return outcome;
+  }
+  await parked(host, counted);
+  return "again";
+}
+
+/** What {@linkcode pausably} gives for a run a pause stopped. */
+const PAUSED = Symbol("paused");
+
+/**
+ * Runs `run` under a signal that a pause aborts (as a transfer runs: see
+ * `_pause.ts`), and a cancel: what it gives, or {@linkcode PAUSED} if a
+ * pause stopped it (or came before it).
+ */
+async function pausably<T>(
+  host: JobHost,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T | typeof PAUSED> {
+  const { pause } = host;
+  const signal = pause.begin(host.signal);
+  try {
+    return await run(signal);
+  } catch (error) {
+    if (pause.stopped(error, signal)) return PAUSED;
+    throw error;
+  } finally {
+    pause.end();
   }
 }

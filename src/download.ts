@@ -71,8 +71,11 @@ export function join(download: Download, membership: Membership): void {
 
 const NOT_STARTED = "the download was not started: call start() first";
 
-/** An event to dispatch: its type, and how to make it. */
-type Outgoing = [keyof DownloadEventMap, () => DownloadEvent];
+/**
+ * What waits its turn to be told, in order: an event to dispatch, or a
+ * state to tell the state-change callback and then the listeners.
+ */
+type Outgoing = () => void;
 
 /**
  * Downloads one file in the background. What it tells of itself (its
@@ -291,10 +294,15 @@ export class Download extends DownloadStatus {
    * connection stops counting against `maxConnectionsPerHost`: the next
    * queued download starts. (One paused while it waits for another
    * process's lock keeps its slot until it has the lock.) Paused as its
-   * last bytes land, it keeps the whole file until resumed, then moves it
-   * into place without asking the server again. Does nothing once the
-   * download has ended or while its complete file is being moved into
-   * place.
+   * last bytes land, or while its whole file is checked (its length, its
+   * digest), it keeps the file until resumed, then moves it into place
+   * without asking the server again; paused as it finds the file there
+   * (`skipIfExists`, a manager's cache), it ends only once resumed, when
+   * it looks again. A paused download never ends on its own (a cancel, or
+   * an error, ends it). Refused, as it does nothing, once the download has
+   * ended or once it is ending (its complete file being moved into place,
+   * or the file there kept): {@linkcode DownloadStatus.state} then stays
+   * as it was, not `"paused"`.
    *
    * @returns A promise that resolves once no byte more will be written (the
    * file closed, the parts on disk recorded).
@@ -477,7 +485,9 @@ export class Download extends DownloadStatus {
    * Tells the state-change callback (its error becomes the download's),
    * then the `statechange` listeners. What the callback causes (it pauses
    * or cancels the download) is told the listeners after this state, as
-   * what a listener causes is.
+   * what a listener causes is. Caused by a callback or a listener (a
+   * progress callback that pauses), it waits its turn: the callback too
+   * hears it once everyone has heard the event being told.
    */
   #emitState(): void {
     if (this.#onStateChange === undefined) {
@@ -489,29 +499,27 @@ export class Download extends DownloadStatus {
     }
     const state = this.state;
     if (state === this.#told) return;
+    this.#told = state;
     const outer = !this.#dispatching;
     this.#dispatching = true;
     try {
-      // Its place, before the events of what the callback does.
-      const event: Outgoing = [
-        "statechange",
-        () => new DownloadStateEvent(this, state),
-      ];
-      const outbox = this.#outbox ??= [];
-      outbox.push(event);
-      this.#tellState();
-      // The callback failed a queued download: it ends there, as a cancel
-      // there ends it, rather than wait for a slot to run only to fail.
-      if (
-        this.#callbackError !== undefined && this.#status.phase === "queued"
-      ) {
-        outbox.splice(outbox.indexOf(event), 1);
-        this.#finish();
-      }
+      (this.#outbox ??= []).push(() => this.#tellThenDispatch(state));
       if (outer) this.#flush();
     } finally {
       if (outer) this.#dispatching = false;
     }
+  }
+
+  /** Tells the state-change callback `state`, then the listeners. */
+  #tellThenDispatch(state: DownloadState): void {
+    this.#callStateChange(state);
+    // The callback failed a queued download: it ends there, as a cancel
+    // there ends it, rather than wait for a slot to run only to fail.
+    if (this.#callbackError !== undefined && this.#status.phase === "queued") {
+      this.#finish();
+      return;
+    }
+    this.#send("statechange", () => new DownloadStateEvent(this, state));
   }
 
   /**
@@ -522,6 +530,12 @@ export class Download extends DownloadStatus {
     const state = this.state;
     if (state === this.#told) return undefined;
     this.#told = state;
+    this.#callStateChange(state);
+    return state;
+  }
+
+  /** Calls the state-change callback; its error becomes the download's. */
+  #callStateChange(state: DownloadState): void {
     try {
       this.#onStateChange?.(this, state);
     } catch (error) {
@@ -529,7 +543,6 @@ export class Download extends DownloadStatus {
       else this.#callbackError ??= { error };
       this.#abortWith(error);
     }
-    return state;
   }
 
   /**
@@ -541,7 +554,7 @@ export class Download extends DownloadStatus {
    */
   #dispatch(type: keyof DownloadEventMap, make: () => DownloadEvent): void {
     if (this.#dispatching) {
-      (this.#outbox ??= []).push([type, make]);
+      (this.#outbox ??= []).push(() => this.#send(type, make));
       return;
     }
     this.#dispatching = true;
@@ -566,7 +579,7 @@ export class Download extends DownloadStatus {
     if (callback === undefined) return this.#dispatch(type, make);
     const outer = !this.#dispatching;
     this.#dispatching = true;
-    (this.#outbox ??= []).push([type, make]);
+    (this.#outbox ??= []).push(() => this.#send(type, make));
     try {
       callback();
     } finally {
@@ -583,7 +596,7 @@ export class Download extends DownloadStatus {
   /** Sends the events waiting in the outbox, in order. */
   #flush(): void {
     let next;
-    while ((next = this.#outbox?.shift()) !== undefined) this.#send(...next);
+    while ((next = this.#outbox?.shift()) !== undefined) next();
   }
 
   #send(type: keyof DownloadEventMap, make: () => DownloadEvent): void {
@@ -686,6 +699,17 @@ export class Download extends DownloadStatus {
     this.#status.phase = "done";
     this.#failFromCallback();
     this.#unlisten();
+    // Ended by a callback or a listener (a cancel in the queue): told in
+    // its turn, after what was being told.
+    if (this.#dispatching) {
+      (this.#outbox ??= []).push(() => this.#tellEnd());
+      return;
+    }
+    this.#tellEnd();
+  }
+
+  /** Tells how the download ended, and settles it. */
+  #tellEnd(): void {
     try {
       this.#finishedCallback?.(this);
     } catch (error) {

@@ -579,6 +579,57 @@ test("Download's listeners hear a progress before the pause its progress callbac
   assert.equal(heard.at(-2), `${BODY.byteLength}`);
 });
 
+// Reported by a hunt: with an onStateChange, a progress callback that
+// paused told the callback "paused" before the listeners had heard that
+// write's progress.
+test("Download's onStateChange and listeners hear a progress before the pause its progress callback makes", async () => {
+  await using server = await serve();
+  await using dir = await tempDir();
+  let reports = 0;
+  const heard: string[] = [];
+  const download = new Download(server.url(), dir.join("f"), {
+    ...FAST,
+    progress: (download, current) => {
+      heard.push(`callback ${current}`);
+      if (++reports === 1) void download.pause();
+    },
+    onStateChange: (_download, state) => heard.push(`onStateChange ${state}`),
+  });
+  download.addEventListener("statechange", ({ state }) => {
+    heard.push(`statechange ${state}`);
+  });
+  download.addEventListener("progress", ({ current }) => {
+    heard.push(`progress ${current}`);
+  });
+  const paused = new Promise<void>((resolve) =>
+    download.addEventListener("statechange", ({ state }) => {
+      if (state === "paused") resolve();
+    })
+  );
+  download.start();
+  await paused;
+  assert.deepEqual(heard, [
+    "onStateChange running",
+    "statechange running",
+    "callback 0",
+    "progress 0",
+    "onStateChange paused",
+    "statechange paused",
+  ]);
+  download.resume();
+  await download.wait();
+  assert.deepEqual(heard.slice(6, 8), [
+    "onStateChange running",
+    "statechange running",
+  ]);
+  assert.deepEqual(heard.slice(-4), [
+    `callback ${BODY.byteLength}`,
+    `progress ${BODY.byteLength}`,
+    "onStateChange done",
+    "statechange done",
+  ]);
+});
+
 test("Download's seed callbacks and its events both hear everything", async () => {
   await using server = await serve();
   await using dir = await tempDir();

@@ -7,6 +7,7 @@
 // src/_pause.ts, src/_job.ts and src/_queue.ts.
 
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { readFile, stat, truncate } from "node:fs/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import { test } from "node:test";
@@ -875,4 +876,124 @@ test("DownloadManager's paused download stops counting against maxConnectionsPer
   }
   assert.deepEqual(a.log.ranges, [null, `bytes=${MiB}-`]);
   await assertHolds(dir, ["a", "b"]);
+});
+
+/** Resolves once `download` is told `state`. */
+function told(download: Download, state: DownloadState): Promise<void> {
+  return new Promise((resolve) => {
+    if (download.state === state) return resolve();
+    download.addEventListener("statechange", (event) => {
+      if (event.state === state) resolve();
+    });
+  });
+}
+
+// Reported by a hunt: a download paused while it waited for another's
+// lock said "paused", then, given the lock, found the file there (the
+// other had finished it) and ended "done" on its own, never resumed.
+for (const digest of [false, true]) {
+  test(
+    `Download paused while it waits for a lock stays paused once it finds the file there, and ends, skipped, only on resume${
+      digest ? " (its digest checked)" : ""
+    }`,
+    async () => {
+      const release = deferred();
+      await using server = await serveFile({
+        body: BODY,
+        etag: ETAG,
+        faults: [{ stallAfter: MiB, release: release.promise }],
+      });
+      await using other = await stallingServer();
+      await using dir = await tempDir();
+      // Another download of "a" (not the manager's) holds its lock.
+      const holder = new Download(server.url(), dir.join("a"), FAST);
+      holder.start();
+      await reached(holder, MiB);
+      const manager = new DownloadManager(dir.path, {
+        ...FAST,
+        concurrency: 1,
+      });
+      const states: DownloadState[] = [];
+      const waiter = manager.download(server.url(), {
+        fname: "a",
+        onStateChange: (_download, state) => states.push(state),
+        ...(digest
+          ? { sha256: createHash("sha256").update(BODY).digest("hex") }
+          : {}),
+      }) as Download;
+      const next = manager.download(other.url, { fname: "b" }) as Download;
+      await told(waiter, "waiting");
+      await waiter.pause();
+      assert.equal(waiter.state, "paused");
+      release.resolve();
+      await holder.wait();
+      // Given the lock, the waiter finds "a" there: paused, it gives its
+      // slot up (the next starts) and waits for the resume.
+      await told(next, "running");
+      assert.equal(waiter.state, "paused");
+      assert.deepEqual(states, ["running", "waiting", "paused"]);
+      waiter.resume();
+      await manager.wait();
+      assert.equal(waiter.skipped, true);
+      assert.equal(states.at(-1), "done");
+      assert.equal(states.at(-2), "running");
+      await assertHolds(dir, ["a", "b"]);
+    },
+  );
+}
+
+// Reported by a hunt: a pause that came while the whole file was checked
+// (its length, its digest) before its rename said "paused", but the
+// download was moved into place and ended "done" all the same, never
+// resumed. Here a listener pauses it as it is resumed (given a slot again)
+// after a pause at its last byte: as that resume checks the file.
+test("Download paused while its whole file is checked stays paused, and is moved into place only on resume, without asking again", async () => {
+  await using a = await stallingServer();
+  await using b = await heldServer();
+  await using c = await stallingServer();
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
+  const states: DownloadState[] = [];
+  const first = manager.download(a.url, {
+    fname: "a",
+    connections: 1,
+    onStateChange: (_download, state) => states.push(state),
+  }) as Download;
+  const second = manager.download(b.url, { fname: "b" }) as Download;
+  // Paused at its last byte: it waits, whole, for the resume, and gives
+  // its slot up to the second.
+  await new Promise<void>((resolve) =>
+    first.addEventListener("progress", ({ current, total }) => {
+      if (current === total) resolve(first.pause());
+    })
+  );
+  await told(second, "running");
+  const requests = a.log.ranges.length;
+  first.resume();
+  assert.equal(first.state, "queued");
+  const third = manager.download(c.url, { fname: "c" }) as Download;
+  // Given the second's slot, it is paused at once, while it checks the
+  // file it holds: it gives the slot up again (the third starts), and
+  // waits.
+  first.addEventListener("statechange", ({ state }) => {
+    if (state === "running") void first.pause();
+  }, { once: true });
+  b.release();
+  await told(third, "running");
+  assert.equal(first.state, "paused");
+  assert.ok(!(await dir.list()).includes("a"), "moved into place while paused");
+  first.resume();
+  await manager.wait();
+  assert.equal(a.log.ranges.length, requests);
+  assert.deepEqual(states, [
+    "running",
+    "paused",
+    "queued",
+    "running",
+    "paused",
+    "queued",
+    "running",
+    "done",
+  ]);
+  await assertHolds(dir, ["a", "b", "c"]);
 });
