@@ -525,7 +525,10 @@ const FILE_SYSTEM_FAILURES: Record<string, string> = {
  * every runtime, and the message names the failure the same way; `cause` is
  * the runtime's own error. Nothing is left under the destination's name,
  * and the partial file is removed (or kept for a resume, as a cancel keeps
- * it). Not retried.
+ * it). Not retried. `"EMFILE"` (`"ENFILE"`): the process (the system) had
+ * no file descriptor left, for the file or for the download's connection:
+ * too many downloads at once for its `ulimit -n` (lower the manager's
+ * `concurrency`), or descriptors held elsewhere in the program.
  *
  * @example Telling a full disk apart
  * ```ts ignore

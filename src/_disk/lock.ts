@@ -26,8 +26,8 @@
 // lock linked to it. Where a hard link fails (a file system without them),
 // the lock is a file of its own, with its own heartbeat.
 //
-// The calls every download makes on its lock (link it, read it back, remove
-// it) are synchronous, like the heartbeat: a blocking call on a small file
+// The calls every download makes on its lock (link it, tell it is still its
+// own, remove it) are synchronous, like the heartbeat: a blocking call on a small file
 // costs less than a round trip to the runtime's I/O threads (see
 // `Fs.writeNewSync`). Only the rare takeover and the wait are asynchronous.
 
@@ -257,7 +257,28 @@ export class FileLock {
    * that judged it stale while this one was stopped).
    */
   isHeld(): boolean {
-    return !this.#released && readOwner(this.#path)?.token === this.#token;
+    return !this.#released && this.#owns();
+  }
+
+  /**
+   * Whether the lock file is this lock. One linked to this process's owner
+   * file is told by the two names being one file: two looks at names, no
+   * file opened, so that a process out of file descriptors (EMFILE, a
+   * manager of many downloads at once) still tells, and still removes its
+   * lock and sidecar when a download fails. Else (a lock of its own, a file
+   * system without inode numbers, an owner file removed as a leftover by a
+   * process that judged it stale) by reading the token back.
+   */
+  #owns(): boolean {
+    if (this.#beat instanceof OwnerFile) {
+      const lock = fs.statSync(this.#path);
+      if (lock === undefined) return false;
+      const owner = fs.statSync(this.#beat.path)?.ino ?? null;
+      // Another file under the lock's name, while the owner file is there:
+      // this lock was taken over (moved away), and another put in its place.
+      if (lock.ino !== null && owner !== null) return lock.ino === owner;
+    }
+    return readOwner(this.#path)?.token === this.#token;
   }
 
   /**
@@ -303,7 +324,7 @@ export class FileLock {
     if (this.#released) return;
     this.#released = true;
     try {
-      if (held ?? readOwner(this.#path)?.token === this.#token) {
+      if (held ?? this.#owns()) {
         removeIfPresentSync(this.#path);
       }
     } finally {

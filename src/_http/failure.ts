@@ -2,7 +2,11 @@
 // runtime.
 
 import { NetworkError, ProtocolError } from "../errors.ts";
-import { isDecodeFailure, isPermissionFailure } from "./network_failure.ts";
+import {
+  isDecodeFailure,
+  isPermissionFailure,
+  outOfDescriptors,
+} from "./network_failure.ts";
 
 /**
  * What `error`, from a request or body read of a download of `url` whose
@@ -14,6 +18,11 @@ import { isDecodeFailure, isPermissionFailure } from "./network_failure.ts";
  * - the runtime's own error, as it is, for a request its permissions refuse
  *   (Deno's `NotCapable` without `--allow-net`): not a connection failure,
  *   and never retried;
+ * - the system's error, as it is, for a connection the process had no file
+ *   descriptor for (EMFILE, ENFILE): the download fails with it as a
+ *   `FileSystemError`, as when it has none for its file, at once (curl and
+ *   aria2 fail that file too: a retry would meet the same limit while the
+ *   other downloads hold it);
  * - else a {@linkcode NetworkError}, which names the failure (and, for a
  *   host name not found, the host of `at`: the URL asked, a mirror of `url`
  *   or where a redirect led), and `proxy`, the proxy the request went
@@ -29,6 +38,8 @@ export function failureOf(
   if (signal.aborted) return signal.reason;
   if (error instanceof ProtocolError) return error;
   if (isPermissionFailure(error)) return error;
+  const exhausted = outOfDescriptors(error);
+  if (exhausted !== undefined) return exhausted;
   if (isDecodeFailure(error)) {
     return new ProtocolError(
       `Cannot download "${url}": the body does not decode as its Content-Encoding says (${

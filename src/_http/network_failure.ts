@@ -5,6 +5,7 @@
 // down in `cause`. This reads the whole chain and names the failure with one
 // stable code and a few plain words.
 
+import { fs } from "../_runtime/fs.ts";
 import { trustedCaVariable } from "../_runtime/trusted_ca.ts";
 
 /** A connection failure's stable code; see {@linkcode NetworkErrorCode}. */
@@ -212,5 +213,17 @@ export function isPermissionFailure(error: unknown): boolean {
     const { name, code } = (e ?? {}) as { name?: unknown; code?: unknown };
     return (typeof name === "string" && PERMISSION_NAMES.has(name)) ||
       code === "ERR_ACCESS_DENIED";
+  });
+}
+
+/**
+ * The system's error in a failed `fetch` that found the process (or the
+ * system) out of file descriptors for its connection (EMFILE, ENFILE), as
+ * the file-system adapter names it (see `Fs.errorCode`); else `undefined`.
+ */
+export function outOfDescriptors(error: unknown): unknown {
+  return chain(error).find((e) => {
+    const code = fs.errorCode(e);
+    return code === "EMFILE" || code === "ENFILE";
   });
 }

@@ -49,6 +49,8 @@ function toStat(info: Deno.FileInfo): FileStat {
     atime: info.atime,
     mtime: info.mtime,
     mode: info.mode === null ? null : info.mode & 0o777,
+    // Windows' file index may not fit a number: a number only when exact.
+    ino: Number.isSafeInteger(info.ino) && info.ino !== 0 ? info.ino : null,
   };
 }
 

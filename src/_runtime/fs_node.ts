@@ -80,6 +80,8 @@ function toStat(stats: Stats): FileStat {
     mtime: stats.mtime,
     // Node makes up bits on Windows from the read-only flag.
     mode: process.platform === "win32" ? null : stats.mode & 0o777,
+    // Windows' file index may not fit a number: a number only when exact.
+    ino: Number.isSafeInteger(stats.ino) && stats.ino !== 0 ? stats.ino : null,
   };
 }
 

@@ -19,6 +19,12 @@ export interface FileStat {
    * or `null` where the platform has none (Windows).
    */
   mode: number | null;
+  /**
+   * The file's inode number (shared by its hard links), or `null` where
+   * the platform gives none: two names with the same one, in one
+   * directory, are one file.
+   */
+  ino: number | null;
 }
 
 /** A file opened for writing. */

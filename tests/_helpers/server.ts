@@ -167,6 +167,11 @@ export interface Fault {
   dropAfter?: number;
   /** Stop sending after this many body bytes until `release` resolves. */
   stallAfter?: number;
+  /**
+   * Stop sending after this many body bytes until `release` resolves, then
+   * send the rest (a stall drops the connection instead).
+   */
+  holdAfter?: number;
   /** Send no answer at all until `release` resolves. */
   stallHeaders?: boolean;
   /** Answer as usual, but only once this resolves. */
@@ -392,7 +397,8 @@ export function fileRoute(
       response.writeHead(200, headers);
     }
     let part = body.subarray(start, end);
-    const cut = fault.dropAfter ?? fault.stallAfter;
+    const cut = fault.dropAfter ?? fault.stallAfter ?? fault.holdAfter;
+    const rest = part.subarray(cut ?? part.byteLength);
     if (cut !== undefined) part = part.subarray(0, cut);
     if (fault.pace !== undefined) {
       await writePaced(response, part, fault.pace, (sent) => {
@@ -413,6 +419,11 @@ export function fileRoute(
       await fault.release;
       response.destroy();
       return;
+    }
+    if (fault.holdAfter !== undefined) {
+      await fault.release;
+      await writeParts(response, rest);
+      log.sent[index] = part.byteLength + rest.byteLength;
     }
     response.end();
   };

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { failureOf } from "../../src/_http/failure.ts";
 import { isRetryable } from "../../src/_http/retry_policy.ts";
-import { NetworkError } from "../../src/errors.ts";
+import { asFileSystemError } from "../../src/_disk/file_system_failure.ts";
+import { FileSystemError, NetworkError } from "../../src/errors.ts";
 
 const URL = "http://127.0.0.1:9/f";
 
@@ -44,4 +45,29 @@ test("failureOf() names any other failed request a NetworkError, retried", () =>
   );
   assert.ok(failure instanceof NetworkError);
   assert.equal(isRetryable(failure), true);
+});
+
+test("failureOf() returns the system's EMFILE as it is, not retried, told as a FileSystemError, when no descriptor was left for the connection", () => {
+  // The shape the running runtime's fetch gives (the real one, from a child
+  // run out of descriptors, is in tests/download_manager_emfile_test.ts).
+  const system = "Deno" in globalThis
+    ? new Error(
+      "tcp connect error: Too many open files (os error 24)",
+    )
+    : Object.assign(new Error("connect EMFILE 127.0.0.1:9 - Local"), {
+      code: "EMFILE",
+      syscall: "connect",
+      errno: -24,
+    });
+  const error = new TypeError("fetch failed", { cause: system });
+  const failure = failureOf(URL, error, new AbortController().signal);
+  assert.ok(failure === error || failure === system);
+  assert.equal(isRetryable(failure), false);
+  const told = asFileSystemError(failure, "Cannot download", "/d/f");
+  assert.ok(told instanceof FileSystemError);
+  assert.equal(told.code, "EMFILE");
+  assert.equal(
+    told.message,
+    "Cannot download: too many open files (EMFILE)",
+  );
 });

@@ -1,0 +1,144 @@
+// A manager whose process runs out of file descriptors (EMFILE) mid-way: at
+// unlimited concurrency, or beside a program that holds many, the next
+// connection or file opened fails. Each download that fails says EMFILE, as
+// a `FileSystemError`, and leaves nothing behind (no lock, no sidecar, no
+// partial file, nothing under its name), though its cleanup runs with no
+// descriptor to spare; one that ends well is complete.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { startChild } from "./_helpers/child.ts";
+import {
+  deferred,
+  fileRoute,
+  patternBytes,
+  type Route,
+  startServer,
+} from "./_helpers/server.ts";
+import { assertFileHolds } from "./_helpers/file_bytes.ts";
+import { tempDir } from "./_helpers/temp_dir.ts";
+
+const POSIX = process.platform !== "win32";
+
+/** What the child said of each download, by index. */
+type Outcomes = Map<number, { ok: true } | { ok: false; line: string }>;
+
+/**
+ * Runs `emfile_child` on `count` files of `size` bytes (with `args` after
+ * the count) under `ulimit -n <limit>`: every answer is held once 64 KiB
+ * are sent, until each download has bytes on disk (holding its connection
+ * and file) or has failed; then the rest is sent. Returns what the child
+ * said of each download, and the files' bodies.
+ */
+async function runOutOfDescriptors(
+  dir: string,
+  limit: number,
+  count: number,
+  size: number,
+  args: string[] = [],
+): Promise<{ outcomes: Outcomes; bodies: Uint8Array[] }> {
+  const settled = deferred();
+  const bodies: Uint8Array[] = [];
+  const routes: Record<string, Route> = {};
+  for (let i = 0; i < count; i++) {
+    const body = patternBytes(size, i);
+    bodies.push(body);
+    routes[`/f${i}`] = fileRoute({
+      body,
+      etag: `"f${i}"`,
+      faultFor: () => ({ holdAfter: 65_536, release: settled.promise }),
+    }).route;
+  }
+  await using server = await startServer(routes);
+  const child = startChild(
+    "emfile_child",
+    [server.url("").replace(/\/$/, ""), dir, String(count), ...args],
+    ["sh", "-c", `ulimit -n ${limit}; exec "$@"`, "sh"],
+  );
+  await child.line((line) => line === "settled");
+  settled.resolve();
+  assert.equal(await child.exited, 0);
+  assert.deepEqual(
+    child.lines.filter((line) => !/^(ok|failed) /.test(line)),
+    ["started", "settled", "end"],
+  );
+  const outcomes: Outcomes = new Map();
+  for (const line of child.lines) {
+    const [word, index] = line.split(" ");
+    if (word === "ok") outcomes.set(Number(index), { ok: true });
+    if (word === "failed") outcomes.set(Number(index), { ok: false, line });
+  }
+  assert.equal(outcomes.size, count);
+  return { outcomes, bodies };
+}
+
+/**
+ * Checks that every failed download said EMFILE and left nothing, and
+ * that the others' files are complete.
+ */
+async function assertNothingLeft(
+  dir: Awaited<ReturnType<typeof tempDir>>,
+  outcomes: Outcomes,
+  bodies: Uint8Array[],
+): Promise<void> {
+  const failed = [...outcomes].filter(([, outcome]) => !outcome.ok);
+  assert.ok(failed.length > 0, "some downloads failed");
+  for (const [index, outcome] of failed) {
+    assert.match(
+      outcome.ok ? "" : outcome.line,
+      new RegExp(
+        `^failed ${index} EMFILE FileSystemError: .*too many open files \\(EMFILE\\)$`,
+      ),
+    );
+  }
+  const names = await dir.list();
+  const done = [...outcomes].filter(([, outcome]) => outcome.ok).map((
+    [index],
+  ) => `f${index}`);
+  // No lock, no sidecar, no partial file: only complete files.
+  for (const name of names) assert.ok(done.includes(name), name);
+  assert.deepEqual(names, done.sort());
+  for (const name of names) {
+    await assertFileHolds(
+      dir.join(name),
+      bodies[Number(name.slice(1))] ?? new Uint8Array(),
+    );
+  }
+}
+
+test(
+  "DownloadManager out of file descriptors fails downloads with EMFILE and leaves nothing of them",
+  {
+    skip: !POSIX && "needs sh and ulimit",
+  },
+  async () => {
+    await using dir = await tempDir();
+    // 40 downloads, each holding a connection and a file, need more than 60
+    // descriptors.
+    const { outcomes, bodies } = await runOutOfDescriptors(
+      dir.path,
+      60,
+      40,
+      200_000,
+    );
+    await assertNothingLeft(dir, outcomes, bodies);
+  },
+);
+
+test(
+  "DownloadManager out of file descriptors leaves nothing of a download in parts",
+  {
+    skip: !POSIX && "needs sh and ulimit",
+  },
+  async () => {
+    await using dir = await tempDir();
+    const { outcomes, bodies } = await runOutOfDescriptors(
+      dir.path,
+      60,
+      16,
+      4 * 1024 * 1024,
+      ["4"],
+    );
+    await assertNothingLeft(dir, outcomes, bodies);
+  },
+);
