@@ -14,6 +14,7 @@
 import { join } from "node:path";
 import { fs } from "../_runtime/fs.ts";
 import { isRefused, removeIfPresent } from "../_runtime/remove.ts";
+import { holdsLock } from "./lock.ts";
 import { holderState, readOwner } from "./owner_file.ts";
 import {
   groupOf,
@@ -117,6 +118,9 @@ export async function removeLeftovers(
     const guards = [LOCK_SUFFIX, OWNER_SUFFIX].map((suffix) =>
       join(directory, group + suffix.slice(PARTIAL_SUFFIX.length))
     );
+    // Downloading here now (a manager sweeps as its first downloads
+    // start): its lock is fresh, or its owner alive, without a look.
+    if (holdsLock(guards[0] as string)) continue;
     const heartbeats = await Promise.all(guards.map(mtimeOf));
     if (
       heartbeats.some((beat) =>

@@ -114,6 +114,24 @@ async function judge(
 /** Directories where a hard link failed: each lock there is its own file. */
 const linkless = new Set<string>();
 
+/** The paths of the locks this process holds, until each is released. */
+const heldPaths = new Set<string>();
+
+/**
+ * Whether a {@linkcode FileLock} of this process (of this copy of the
+ * module) holds the lock at `path`, as it was given to
+ * {@linkcode FileLock.acquire}, and has not released it: a look in memory,
+ * where a look at the file would find it fresh, or its owner alive.
+ *
+ * @example
+ * ```ts ignore
+ * if (holdsLock(join(directory, ".a.zip.0123456789ab.dlpart.lock"))) skip();
+ * ```
+ */
+export function holdsLock(path: string): boolean {
+  return heldPaths.has(path);
+}
+
 /** A held lock; release it when done. */
 export class FileLock {
   #path: string;
@@ -131,6 +149,7 @@ export class FileLock {
     this.#token = token;
     this.#beat = beat;
     this.takenOver = takenOver;
+    heldPaths.add(path);
   }
 
   /** The owner this lock was taken over from, if it was not free. */
@@ -323,6 +342,7 @@ export class FileLock {
   release(held?: boolean): void {
     if (this.#released) return;
     this.#released = true;
+    heldPaths.delete(this.#path);
     try {
       if (held ?? this.#owns()) {
         removeIfPresentSync(this.#path);

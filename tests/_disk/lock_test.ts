@@ -11,7 +11,12 @@ import {
 import { hostname } from "node:os";
 import process from "node:process";
 import { test } from "node:test";
-import { FileLock, type LockTiming, type Owner } from "../../src/_disk/lock.ts";
+import {
+  FileLock,
+  holdsLock,
+  type LockTiming,
+  type Owner,
+} from "../../src/_disk/lock.ts";
 import { thisProcess } from "../../src/_disk/process_identity.ts";
 import { startChild } from "../_helpers/child.ts";
 import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
@@ -434,6 +439,47 @@ test("FileLock.release() does not remove a lock whose token is no longer ours", 
   lock.release();
   assert.equal(await readFile(dir.join(LOCK), "utf8"), other);
   assert.deepEqual(await dir.list(), [LOCK]);
+});
+
+test("FileLock.isHeld() is false once a process that judged it stale removed its owner file and put its own lock there", async () => {
+  await using dir = await tempDir();
+  const lock = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
+  const owner = (await dir.list()).find((name) => OWNER.test(name));
+  assert.ok(owner !== undefined);
+  assert.equal(lock.isHeld(), true);
+  const other = JSON.stringify({
+    host: hostname(),
+    pid: process.pid,
+    token: "someone-else",
+  });
+  // Every name of the owner file gone, then a new file in the lock's place:
+  // a file system may give it the inode the owner file had.
+  await rm(dir.join(LOCK));
+  await rm(dir.join(owner));
+  await writeFile(dir.join(LOCK), other);
+  assert.equal(lock.isHeld(), false);
+  lock.release();
+  assert.equal(await readFile(dir.join(LOCK), "utf8"), other);
+  assert.deepEqual(await dir.list(), [LOCK]);
+});
+
+test("holdsLock() tells a lock this process holds, by its path, until it is released", async () => {
+  await using dir = await tempDir();
+  assert.equal(holdsLock(dir.join(LOCK)), false);
+  const lock = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
+  assert.equal(holdsLock(dir.join(LOCK)), true);
+  assert.equal(holdsLock(dir.join("other.lock")), false);
+  lock.release();
+  assert.equal(holdsLock(dir.join(LOCK)), false);
+  const left = await FileLock.acquire(dir.join(LOCK), WAIT, {
+    signal: never(),
+  });
+  await left.leave();
+  assert.equal(holdsLock(dir.join(LOCK)), false);
 });
 
 test("FileLock.release() does nothing when the lock file is gone", async () => {
