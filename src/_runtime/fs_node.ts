@@ -56,6 +56,9 @@ function mapError(error: unknown): unknown {
   return error;
 }
 
+/** The codes of a process (or system) out of file descriptors. */
+const OUT_OF_DESCRIPTORS = new Set(["EMFILE", "ENFILE"]);
+
 /** A file-system error's number name (see `Fs.errorCode`). */
 function errorCode(error: unknown): string | undefined {
   // Also one the library made, with no runtime error for a cause.
@@ -63,10 +66,12 @@ function errorCode(error: unknown): string | undefined {
   if (error instanceof AlreadyExistsError) return "EEXIST";
   const raw = error;
   const code = codeOf(raw);
+  if (typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code)) return undefined;
   // Node's (and Bun's) file-system errors name their system call; a
-  // connection's errors reach the library wrapped by `fetch`.
-  return typeof code === "string" && /^E[A-Z0-9]+$/.test(code) &&
-      typeof (raw as { syscall?: unknown }).syscall === "string"
+  // connection's errors reach the library wrapped by `fetch`. Bun's `fetch`
+  // names a connection it had no descriptor for by its code alone.
+  return typeof (raw as { syscall?: unknown }).syscall === "string" ||
+      OUT_OF_DESCRIPTORS.has(code)
     ? code
     : undefined;
 }
