@@ -254,18 +254,7 @@ async function runLocked(
   spec: JobSpec,
   host: JobHost,
 ): Promise<JobOutcome> {
-  const { lockStaleAfter, lockTimeout } = spec.options;
-  const lock = await FileLock.acquire(
-    spec.paths.lock,
-    lockTiming(lockStaleAfter),
-    {
-      signal: host.signal,
-      onWait: (owner) => host.waiting(owner),
-      waitTimeout: lockTimeout,
-      timeoutError: (owner) =>
-        new LockTimeoutError(spec.url, spec.dest, lockTimeout, owner),
-    },
-  );
+  const lock = await acquireLock(spec, host);
   let held: boolean | undefined;
   let outcome: JobOutcome | "again";
   try {
@@ -287,6 +276,44 @@ async function runLocked(
   }
   lock.release(held);
   return outcome;
+}
+
+/**
+ * Takes the destination's lock, waiting while another process holds it, for
+ * `lockTimeout` at most (a {@linkcode LockTimeoutError}). A pause stops the
+ * wait: paused, the download waits for the resume holding nothing (see
+ * {@linkcode parked}: its manager's slot goes to another), and then waits
+ * for the lock afresh, for a whole `lockTimeout` again. So no time paused
+ * counts, and a paused download never fails for the time it waited; and
+ * the wait is the resumed one's, as a start's is: the holder may be
+ * another by then, and is told again (`"waiting"`). A lock free at once
+ * (the usual) is taken with no signal of the pause's made.
+ */
+async function acquireLock(spec: JobSpec, host: JobHost): Promise<FileLock> {
+  const { lockStaleAfter, lockTimeout } = spec.options;
+  const { pause } = host;
+  for (;;) {
+    let run: AbortSignal | undefined;
+    try {
+      return await FileLock.acquire(
+        spec.paths.lock,
+        lockTiming(lockStaleAfter),
+        {
+          signal: host.signal,
+          waitSignal: () => run = pause.begin(host.signal),
+          onWait: (owner) => host.waiting(owner),
+          waitTimeout: lockTimeout,
+          timeoutError: (owner) =>
+            new LockTimeoutError(spec.url, spec.dest, lockTimeout, owner),
+        },
+      );
+    } catch (error) {
+      if (run === undefined || !pause.stopped(error, run)) throw error;
+    } finally {
+      if (run !== undefined) pause.end();
+    }
+    await parked(host);
+  }
 }
 
 /**

@@ -292,8 +292,9 @@ export class Download extends DownloadStatus {
    * its place in its manager's queue. A manager's running download gives
    * its slot (of `concurrency`) up once its transfer has stopped, and its
    * connection stops counting against `maxConnectionsPerHost`: the next
-   * queued download starts. (One paused while it waits for another
-   * process's lock keeps its slot until it has the lock.) Paused as its
+   * queued download starts. Paused while it waits for another process's
+   * lock, it stops waiting (its slot goes too), and waits again once
+   * resumed, for a whole `lockTimeout`: no time paused counts. Paused as its
    * last bytes land, or while its whole file is checked (its length, its
    * digest), it keeps the file until resumed, then moves it into place
    * without asking the server again; paused as it finds the file there

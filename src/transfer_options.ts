@@ -137,7 +137,9 @@ export interface TransferOptions {
    * Milliseconds to wait for another process that holds this destination's
    * lock (it is downloading the same file) before failing with a
    * `LockTimeoutError`. While it waits, the download's state is `"waiting"`
-   * and `lockHolder` names that process. `Infinity` waits as long as it runs.
+   * and `lockHolder` names that process. A pause stops the wait, and a
+   * resume waits a whole `lockTimeout` again: no time paused counts.
+   * `Infinity` waits as long as it runs.
    *
    * @default {Infinity}
    */

@@ -18,8 +18,10 @@ import {
   type DownloadManagerOptions,
   type DownloadOptions,
   type DownloadState,
+  LockTimeoutError,
   type ManagerDownloadOptions,
 } from "../mod.ts";
+import { FileLock } from "../src/_disk/lock.ts";
 import {
   bytesRoute,
   deferred,
@@ -890,7 +892,9 @@ function told(download: Download, state: DownloadState): Promise<void> {
 
 // Reported by a hunt: a download paused while it waited for another's
 // lock said "paused", then, given the lock, found the file there (the
-// other had finished it) and ended "done" on its own, never resumed.
+// other had finished it) and ended "done" on its own, never resumed. (A
+// pause now stops the wait: it takes the lock, and finds the file, only
+// once resumed.)
 for (const digest of [false, true]) {
   test(
     `Download paused while it waits for a lock stays paused once it finds the file there, and ends, skipped, only on resume${
@@ -925,11 +929,11 @@ for (const digest of [false, true]) {
       await told(waiter, "waiting");
       await waiter.pause();
       assert.equal(waiter.state, "paused");
+      // The holder ends, with "a" there; the next runs, and ends (paused,
+      // the waiter gives its slot up).
       release.resolve();
       await holder.wait();
-      // Given the lock, the waiter finds "a" there: paused, it gives its
-      // slot up (the next starts) and waits for the resume.
-      await told(next, "running");
+      await next.wait();
       assert.equal(waiter.state, "paused");
       assert.deepEqual(states, ["running", "waiting", "paused"]);
       waiter.resume();
@@ -996,4 +1000,127 @@ test("Download paused while its whole file is checked stays paused, and is moved
     "done",
   ]);
   await assertHolds(dir, ["a", "b", "c"]);
+});
+
+/**
+ * Another download's lock (here, of this very process) on `dir/name`, as
+ * the shared directory's tests take it: held until released.
+ */
+function holdLock(dir: TempDir, name: string): Promise<FileLock> {
+  return FileLock.acquire(
+    partialPaths(dir.join(name)).lock,
+    { staleAfter: 60_000, heartbeat: 1000, poll: 5 },
+    { signal: new AbortController().signal },
+  );
+}
+
+/**
+ * Proves that `lockTimeout` ms have passed since now: a download of
+ * `dir/name`, waiting for the same lock with that timeout from a later
+ * start, fails with it (a `LockTimeoutError`).
+ */
+async function lockTimeoutPassed(
+  url: string,
+  dir: TempDir,
+  name: string,
+  lockTimeout: number,
+): Promise<void> {
+  const witness = new Download(url, dir.join(name), { lockTimeout });
+  witness.start();
+  await witness.wait({ raiseIfError: false });
+  const error = witness.error();
+  assert.ok(error instanceof LockTimeoutError, String(error));
+}
+
+// Reported by a hunt: a download paused while it waited for another
+// process's lock went on waiting, with its `lockTimeout` running: the user
+// who paused it came back to a `LockTimeoutError`. A pause stops the wait;
+// a resume waits afresh, and a cancel ends it as it is.
+for (const then of ["resume", "cancel"] as const) {
+  test(
+    `Download paused while it waits for a lock does not fail when its lockTimeout passes, and ${
+      then === "resume" ? "takes the lock once resumed" : "is canceled"
+    }`,
+    async () => {
+      await using server = await startServer({ "/f": bytesRoute(BODY) });
+      await using dir = await tempDir();
+      const held = await holdLock(dir, "f");
+      const lockTimeout = 200;
+      const states: DownloadState[] = [];
+      const waiter = new Download(server.url("/f"), dir.join("f"), {
+        lockTimeout,
+        onStateChange: (_download, state) => states.push(state),
+      });
+      try {
+        waiter.start();
+        await told(waiter, "waiting");
+        await waiter.pause();
+        // A download that began its wait after the pause gives up: the
+        // waiter's would have run out before.
+        await lockTimeoutPassed(server.url("/f"), dir, "f", lockTimeout);
+        assert.equal(waiter.state, "paused");
+        if (then === "cancel") {
+          waiter.cancel();
+          await waiter.wait({ raiseIfError: false });
+          assert.equal(waiter.state, "canceled");
+          assert.equal(waiter.error(), undefined);
+          assert.equal(server.requests.length, 0);
+          return;
+        }
+        held.release();
+        waiter.resume();
+        await waiter.wait();
+      } finally {
+        held.release();
+      }
+      assert.deepEqual(states, [
+        "running",
+        "waiting",
+        "paused",
+        "waiting",
+        "running",
+        "done",
+      ]);
+      assert.equal(server.requests.length, 1);
+      await assertHolds(dir, ["f"]);
+    },
+  );
+}
+
+// Reported by a hunt: a manager's download paused while it waited for
+// another process's lock kept its slot (of `concurrency`) while paused, and
+// its `lockTimeout` ran: the next queued download started only once the
+// paused one had failed with a `LockTimeoutError`.
+test("Manager's download paused while it waits for a lock gives its slot up, does not fail when its lockTimeout passes, and takes the lock once resumed", async () => {
+  await using server = await startServer({ "/f": bytesRoute(BODY) });
+  await using dir = await tempDir();
+  const held = await holdLock(dir, "a");
+  const lockTimeout = 200;
+  try {
+    const manager = new DownloadManager(dir.path, {
+      ...FAST,
+      concurrency: 1,
+      lockTimeout,
+    });
+    const waiter = manager.download(server.url("/f"), {
+      fname: "a",
+    }) as Download;
+    const next = manager.download(server.url("/f"), {
+      fname: "b",
+    }) as Download;
+    await told(waiter, "waiting");
+    await waiter.pause();
+    // Its slot went to the next, which ends while it is paused.
+    await next.wait();
+    assert.equal(waiter.state, "paused");
+    await lockTimeoutPassed(server.url("/f"), dir, "a", lockTimeout);
+    assert.equal(waiter.state, "paused");
+    held.release();
+    waiter.resume();
+    await manager.wait();
+    assert.equal(waiter.state, "done");
+  } finally {
+    held.release();
+  }
+  await assertHolds(dir, ["a", "b"]);
 });

@@ -68,6 +68,14 @@ export interface AcquireOptions {
   /** Aborting it rejects the wait with its reason. */
   signal: AbortSignal;
   /**
+   * The signal that stops the wait from then on, in place of `signal`:
+   * asked for once, when the lock is first found held (a download's pause,
+   * which a cancel aborts too; made only for a download that has to wait).
+   * Its abort rejects with its reason, as `signal`'s does; a lock just
+   * taken over is taken all the same.
+   */
+  waitSignal?: (() => AbortSignal) | undefined;
+  /**
    * Called when the lock is found held by another owner that is not taken
    * over (alive, or its heartbeat fresh), and again when that owner changes:
    * the download is then waiting for it.
@@ -159,19 +167,25 @@ export class FileLock {
    * Takes the lock at `path`, waiting while another process holds it (see
    * the module comment for when it is taken over instead). Rejects with the
    * signal's reason if it aborts meanwhile, and with `timeoutError(owner)`
-   * after waiting `waitTimeout` ms.
+   * after waiting `waitTimeout` ms (counted from the first look that found
+   * it held, by this call: a wait stopped and asked for again counts
+   * afresh).
    */
   static async acquire(
     path: string,
     timing: LockTiming,
     options: AcquireOptions,
   ): Promise<FileLock> {
-    const { signal, onWait, waitTimeout = Infinity } = options;
+    const { onWait, waitTimeout = Infinity } = options;
+    let signal = options.signal;
     let waitingFor: string | undefined;
     let deadline = Infinity;
     let takenOver: TakenOver | undefined;
     for (;;) {
-      signal.throwIfAborted();
+      // Not once a lock was taken over: it is free now, and taken. Left, the
+      // next look would find it free and take it as if no one had had it,
+      // and its partial file (whose writer may live) be adopted.
+      if (takenOver === undefined) signal.throwIfAborted();
       const lock = FileLock.#take(path, timing.heartbeat, takenOver);
       if (lock !== undefined) return lock;
       takenOver = undefined; // taken by another process, which will release it
@@ -183,7 +197,10 @@ export class FileLock {
         continue;
       }
       const now = performance.now();
-      if (waitingFor === undefined) deadline = now + waitTimeout;
+      if (waitingFor === undefined) {
+        deadline = now + waitTimeout;
+        signal = options.waitSignal?.() ?? signal;
+      }
       const who = holder?.token ?? "";
       if (waitingFor !== who) {
         waitingFor = who;

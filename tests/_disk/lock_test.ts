@@ -527,6 +527,30 @@ test("FileLock.acquire() rejects with the reason when aborted while waiting for 
   }
 });
 
+test("FileLock.acquire() asks for waitSignal only once the lock is found held, and its abort stops the wait with its reason", async () => {
+  await using dir = await tempDir();
+  let asked = 0;
+  const free = await FileLock.acquire(dir.join(LOCK), NO_POLL, {
+    signal: never(),
+    waitSignal: () => (asked++, never()),
+  });
+  assert.equal(asked, 0);
+  try {
+    const paused = new AbortController();
+    const reason = new Error("paused");
+    // poll is a minute: only the wait signal's abort can end the wait.
+    const waiting = FileLock.acquire(dir.join(LOCK), NO_POLL, {
+      signal: never(),
+      waitSignal: () => (asked++, paused.signal),
+      onWait: () => paused.abort(reason),
+    });
+    await assert.rejects(waiting, (error) => error === reason);
+    assert.equal(asked, 1);
+  } finally {
+    free.release();
+  }
+});
+
 // Not tested: a lock made a file of its own because a hard link failed (a
 // file system without hard links; the tests' temp directories have them).
 // That path then is the one tested above for a taken owner-file name.
