@@ -302,7 +302,11 @@ export function fsCases(
           assert.equal(info.isFile, false, name);
           assert.equal(info.isDirectory, false, name);
           // The link's own size: its target's path, in bytes.
-          assert.equal(info.size, new TextEncoder().encode(target).byteLength, name);
+          assert.equal(
+            info.size,
+            new TextEncoder().encode(target).byteLength,
+            name,
+          );
         }
       }
       for (
