@@ -19,28 +19,39 @@ import { fs } from "./_runtime/fs.ts";
 /** A file found at a download's destination. */
 export interface FoundFile extends FileFacts {
   /**
-   * Its permission bits, or `null` where the platform has none: a download
-   * that replaces the file gives them to the new one.
+   * Its permission bits, or `null` where the platform has none (or it is a
+   * link): a download that replaces the file gives them to the new one.
    */
   mode: number | null;
+  /**
+   * Whether `dest` is a symbolic link to the file (its facts are the
+   * target's): the file is used, but never dated (see
+   * {@linkcode touch}); a download replaces the link, not the target.
+   */
+  link: boolean;
 }
 
 /**
  * The size, modification time and mode of the file at `dest`, or
  * `undefined` if nothing is there; a `TypeError` if a directory (or
- * anything but a file) is: nothing could be renamed onto it. Synchronous:
- * one metadata call, whose answer is usually "missing", costs less on the
- * event loop than a round trip to the runtime's I/O threads.
+ * anything but a file) is: nothing could be renamed onto it. A symbolic
+ * link is followed (a link that leads nowhere is nothing there), and told
+ * (see {@linkcode FoundFile.link}). Synchronous: one metadata call, whose
+ * answer is usually "missing", costs less on the event loop than a round
+ * trip to the runtime's I/O threads; a link costs one more.
  */
 export function fileAt(url: string, dest: string): FoundFile | undefined {
   if (!fs.existsSync(dest)) return undefined;
-  const stat = fs.statSync(dest);
+  const own = fs.lstatSync(dest);
+  const stat = own?.isSymlink ? fs.statSync(dest) : own;
   if (stat === undefined) return undefined; // removed since the look
   if (!stat.isFile) throw notAFileError(url, dest, stat.isDirectory);
+  const link = own?.isSymlink === true;
   return {
     size: stat.size,
     mtime: stat.mtime?.getTime() ?? 0,
-    mode: stat.mode,
+    mode: link ? null : stat.mode,
+    link,
   };
 }
 
@@ -88,8 +99,15 @@ export function isCacheHit(
  * Sets a cached file's access time to now (a cache hit, which a
  * `PersistLimit` keeps), its modification time left as it is. Returns
  * whether the file is still there: `false` if it was removed meanwhile.
+ * A file found through a symbolic link (`facts.link`) is not dated: its
+ * target is not the cache's (a `PersistLimit` never registers a link),
+ * and setting its times would change a file elsewhere.
  */
-export function touch(dest: string, facts: FileFacts): boolean {
+export function touch(
+  dest: string,
+  facts: FileFacts & { link?: boolean },
+): boolean {
+  if (facts.link === true) return true;
   try {
     fs.utimeSync(dest, new Date(), new Date(facts.mtime));
   } catch (error) {

@@ -140,9 +140,12 @@ export class PersistLimit {
   }
 
   /**
-   * Registers one file. A missing path, a directory and the library's own
+   * Registers one file. A missing path, a directory, a symbolic link (to
+   * anything: its target is not the cache's to count or remove, and
+   * removing the link would free none of its size) and the library's own
    * files (reserved `.<name>.<hash>.dlpart*` names) are skipped; a path
-   * registered before is counted once.
+   * registered before is counted once. A link among the path's directories
+   * is followed (a cache directory that is a link is a common setup).
    *
    * @param path The file's path.
    *
@@ -156,7 +159,9 @@ export class PersistLimit {
     // A partial file would count a download twice (and grow while counted),
     // and each of these files as one of the fileLimit kept.
     if (isReservedName(basename(absolute))) return;
-    const stat = await fs.stat(absolute);
+    // Not followed: a symbolic link's target may be anywhere (outside the
+    // directory), and removing the link would free none of its size.
+    const stat = await fs.lstat(absolute);
     if (stat === undefined || !stat.isFile) return;
     // Registered before: its place in the order stays.
     this.#total += stat.size - (this.#files.get(absolute)?.size ?? 0);
@@ -177,7 +182,8 @@ export class PersistLimit {
   /**
    * Registers every file directly in `directory` whose name matches the shell
    * glob `pattern` (`*`, `?`, `[...]`; not recursive; dotfiles only match a
-   * pattern that starts with a dot). A directory not made yet holds no
+   * pattern that starts with a dot; symbolic links are skipped, as by
+   * {@linkcode PersistLimit.registerFile}). A directory not made yet holds no
    * files: nothing is registered (anything else in its place rejects).
    *
    * @param directory The directory to list.
@@ -214,8 +220,8 @@ export class PersistLimit {
   /**
    * Removes registered files, least recently accessed first, while their
    * total size is at or over the size limit and more than `fileLimit` remain.
-   * Files that disappeared meanwhile are forgotten; sizes and access times
-   * are read again first. A file this process may not remove (another
+   * Files that disappeared meanwhile (or were replaced by a symbolic link)
+   * are forgotten; sizes and access times are read again first. A file this process may not remove (another
    * user's, in a shared cache; one on a read-only mount) stays, and still
    * counts. A file that cannot be removed for another reason (a mount point,
    * an I/O error) stays too, counted, and the next oldest goes instead: the

@@ -11,6 +11,7 @@ import {
   readFile,
   rm,
   stat,
+  symlink,
   utimes,
   writeFile,
 } from "node:fs/promises";
@@ -52,6 +53,7 @@ test("fileAt() gives a file's size, mtime and mode, undefined when nothing is th
     size: 5,
     mtime: OLD.getTime(),
     mode: process.platform === "win32" ? null : 0o751,
+    link: false,
   });
   await mkdir(dir.join("d"));
   assert.throws(() => fileAt(URL_A, dir.join("d")), {
@@ -72,6 +74,29 @@ test("isCacheHit() takes a file there without revalidation and sets its access t
   const after = await stat(path);
   assert.ok(after.atimeMs > OLD.getTime() + 1000);
   assert.ok(Math.abs(after.mtimeMs - OLD.getTime()) <= 1);
+});
+
+test("fileAt() and isCacheHit() follow a symbolic link to a file elsewhere, tell it, and never set the target's times", async () => {
+  await using dir = await tempDir();
+  await using elsewhere = await tempDir();
+  const target = elsewhere.join("target");
+  await writeFile(target, "hello");
+  await chmod(target, 0o751);
+  await utimes(target, OLD, OLD);
+  await symlink(target, dir.join("a.bin"));
+  await symlink(elsewhere.join("missing"), dir.join("dangling"));
+  assert.deepEqual(fileAt(URL_A, dir.join("a.bin")), {
+    size: 5,
+    mtime: OLD.getTime(),
+    // Not the target's: a download replaces the link with a file of its own.
+    mode: null,
+    link: true,
+  });
+  assert.equal(fileAt(URL_A, dir.join("dangling")), undefined);
+  assert.equal(isCacheHit(URL_A, dir.join("a.bin"), undefined), true);
+  const after = await stat(target);
+  assert.equal(after.atimeMs, OLD.getTime());
+  assert.equal(after.mtimeMs, OLD.getTime());
 });
 
 test("isCacheHit() under a revalidation takes a file only while its record is fresh", async () => {

@@ -6,7 +6,16 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
-import { readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import {
+  lstat,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  unlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { basename } from "node:path";
 import { test } from "node:test";
 import { Download, type DownloadOptions } from "../mod.ts";
@@ -178,6 +187,32 @@ test("Download discards a partial file whose sidecar names another URL", async (
   assert.deepEqual(log.ranges, [null]);
   await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download never appends through a symbolic link in the place of a dead writer's partial file: it removes the link, leaves its target, and starts over", async () => {
+  const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  await using elsewhere = await tempDir();
+  const paths = partialPaths(dir.join("f"));
+  const partial = await deadLeftovers(paths, server.url("/f"), 10_000);
+  // The partial file the sidecar names is a link to a file elsewhere, of
+  // the same bytes (planted, or left by another program).
+  const target = elsewhere.join("target");
+  await writeFile(target, BODY.subarray(0, 10_000));
+  await unlink(partial);
+  await symlink(target, partial);
+  const download = new Download(server.url("/f"), dir.join("f"));
+  download.start();
+  await download.wait();
+  assert.deepEqual(log.ranges, [null]);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.equal((await lstat(dir.join("f"))).isFile(), true);
+  assert.deepEqual(await dir.list(), ["f"]);
+  assert.deepEqual(
+    new Uint8Array(await readFile(target)),
+    BODY.subarray(0, 10_000),
+  );
 });
 
 test("Download keeps a sidecar only for a body longer than one chunk", async () => {

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
+  lstat,
   mkdir,
   readdir,
   readFile,
   stat,
+  symlink,
   utimes,
   writeFile,
 } from "node:fs/promises";
@@ -684,6 +686,44 @@ test("DownloadManager with a PersistLimit counts the files already there and evi
   // 40 bytes: the least recently used old1 goes, 30 remain.
   assert.deepEqual(await dir.list(), ["new", "old2", "old3"]);
   assert.equal(persistLimit.files().length, 3);
+});
+
+test("DownloadManager in a directory that is a symbolic link downloads, hits and evicts as in any, never counting nor removing a link in it", async () => {
+  await using server = await startServer({
+    "/new": bytesRoute(patternBytes(10)),
+  });
+  await using dir = await tempDir();
+  await using elsewhere = await tempDir();
+  for (const [index, name] of ["old1", "old2", "old3"].entries()) {
+    await writeFile(dir.join(name), new Uint8Array(10));
+    await utimes(dir.join(name), 1_000_000 + index, 1_000_000 + index);
+  }
+  // A link among them to a big file elsewhere, the least recently accessed.
+  await writeFile(elsewhere.join("big"), new Uint8Array(100_000));
+  await utimes(elsewhere.join("big"), 1_000, 1_000);
+  await symlink(elsewhere.join("big"), dir.join("outside"));
+  // The manager's directory is a link to `dir` (~/.cache -> /data/cache).
+  await symlink(dir.path, elsewhere.join("cache"));
+  const persistLimit = new PersistLimit(35, { fileLimit: 1 });
+  const manager = new DownloadManager(elsewhere.join("cache"), {
+    persistLimit,
+    leftoverMaxAge: 0,
+  });
+  manager.download(server.url("/new"));
+  await manager.wait();
+  // 40 bytes of files (the link's target counts for nothing): old1 goes.
+  assert.deepEqual(await dir.list(), ["new", "old2", "old3", "outside"]);
+  assert.equal(manager.download(server.url("/new")), null);
+  // A hit through the link: its target is used, not dated.
+  assert.equal(
+    manager.download(server.url("/new"), { fname: "outside" }),
+    null,
+  );
+  assert.equal((await lstat(dir.join("outside"))).isSymbolicLink(), true);
+  const big = await stat(elsewhere.join("big"));
+  assert.equal(big.size, 100_000);
+  assert.equal(big.atimeMs, 1_000_000);
+  assert.deepEqual(await elsewhere.list(), ["big", "cache"]);
 });
 
 /** A limit that counts its evictions, the first held until `gate` resolves. */

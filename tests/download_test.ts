@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readFile,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import process from "node:process";
 import { test } from "node:test";
 import { Download, DownloadInterrupt, HTTPError } from "../mod.ts";
@@ -553,4 +561,69 @@ test("Download constructor rejects a bad URL, dest or chunkSize", () => {
       RangeError,
     );
   }
+});
+
+test("Download to a destination that is a symbolic link replaces the link with the file, never writing through it", async () => {
+  const body = patternBytes(5000);
+  await using server = await startServer({ "/f": bytesRoute(body) });
+  await using dir = await tempDir();
+  await using elsewhere = await tempDir();
+  await writeFile(elsewhere.join("target"), "precious");
+  await chmod(elsewhere.join("target"), 0o700);
+  await symlink(elsewhere.join("target"), dir.join("to-file"));
+  await symlink(elsewhere.join("missing"), dir.join("dangling"));
+  for (const name of ["to-file", "dangling"]) {
+    const download = new Download(server.url("/f"), dir.join(name));
+    download.start();
+    await download.wait();
+    const info = await lstat(dir.join(name));
+    assert.equal(info.isFile(), true, name);
+    // A file of its own: not given the target's mode.
+    assert.notEqual(info.mode & 0o777, 0o700, name);
+    await assertFileHolds(dir.join(name), body);
+  }
+  assert.deepEqual(await dir.list(), ["dangling", "to-file"]);
+  assert.deepEqual(await elsewhere.list(), ["target"]);
+  assert.equal(await readFile(elsewhere.join("target"), "utf8"), "precious");
+});
+
+test("Download with skipIfExists takes a symbolic link to a file as the file there, and a link to nowhere as nothing", async () => {
+  const body = patternBytes(5000);
+  await using server = await startServer({ "/f": bytesRoute(body) });
+  await using dir = await tempDir();
+  await using elsewhere = await tempDir();
+  await writeFile(elsewhere.join("target"), "precious");
+  await symlink(elsewhere.join("target"), dir.join("to-file"));
+  await symlink(elsewhere.join("missing"), dir.join("dangling"));
+  const skipped = new Download(server.url("/f"), dir.join("to-file"), {
+    skipIfExists: true,
+  });
+  skipped.start();
+  await skipped.wait();
+  assert.equal(skipped.skipped, true);
+  assert.equal((await lstat(dir.join("to-file"))).isSymbolicLink(), true);
+  const fetched = new Download(server.url("/f"), dir.join("dangling"), {
+    skipIfExists: true,
+  });
+  fetched.start();
+  await fetched.wait();
+  assert.equal(fetched.skipped, false);
+  await assertFileHolds(dir.join("dangling"), body);
+  assert.equal(server.requests.length, 1);
+  assert.equal(await readFile(elsewhere.join("target"), "utf8"), "precious");
+  assert.deepEqual(await elsewhere.list(), ["target"]);
+});
+
+test("Download into a subdirectory that is a symbolic link follows it, as curl does, and leaves only the file there", async () => {
+  const body = patternBytes(5000);
+  await using server = await startServer({ "/f": bytesRoute(body) });
+  await using dir = await tempDir();
+  await using elsewhere = await tempDir();
+  await symlink(elsewhere.path, dir.join("sub"));
+  const download = new Download(server.url("/f"), dir.join("sub", "f"));
+  download.start();
+  await download.wait();
+  await assertFileHolds(elsewhere.join("f"), body);
+  assert.deepEqual(await elsewhere.list(), ["f"]);
+  assert.deepEqual(await dir.list(), ["sub"]);
 });

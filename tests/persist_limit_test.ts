@@ -1,5 +1,15 @@
 import assert from "node:assert/strict";
-import { mkdir, rm, stat, truncate, utimes, writeFile } from "node:fs/promises";
+import {
+  lstat,
+  mkdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  truncate,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { basename, relative } from "node:path";
 import { test } from "node:test";
 import { PersistLimit } from "../mod.ts";
@@ -107,6 +117,43 @@ test("PersistLimit.registerFile() skips missing paths and directories", async ()
   await limit.registerFile(dir.join("missing"));
   await limit.registerFile(dir.join("sub"));
   assert.deepEqual(limit.files(), []);
+});
+
+test("PersistLimit never registers a symbolic link (to a file elsewhere, a directory, nowhere): its target is neither counted nor removed", async () => {
+  await using dir = await tempDir();
+  await using elsewhere = await tempDir();
+  await writeFile(elsewhere.join("big"), new Uint8Array(100_000));
+  await files(dir, ["a"]);
+  await symlink(elsewhere.join("big"), dir.join("to-file"));
+  await symlink(elsewhere.path, dir.join("to-dir"));
+  await symlink(elsewhere.join("missing"), dir.join("dangling"));
+  const limit = new PersistLimit(50, { fileLimit: 1 });
+  await limit.registerDirContent(dir.path);
+  for (const name of ["to-file", "to-dir", "dangling"]) {
+    await limit.registerFile(dir.join(name));
+  }
+  assert.deepEqual(limit.files(), [dir.join("a")]);
+  // a's 10 bytes are under the limit: the link's target counts for nothing.
+  await limit.removeOldFiles();
+  assert.deepEqual(await dir.list(), ["a", "dangling", "to-dir", "to-file"]);
+  assert.deepEqual(await elsewhere.list(), ["big"]);
+});
+
+test("PersistLimit.removeOldFiles() forgets a registered file replaced by a symbolic link, counting none of its target", async () => {
+  await using dir = await tempDir();
+  await using elsewhere = await tempDir();
+  await writeFile(elsewhere.join("big"), new Uint8Array(100_000));
+  await files(dir, ["a", "b"]);
+  const limit = new PersistLimit(50, { fileLimit: 1 });
+  await limit.registerDirContent(dir.path);
+  await rm(dir.join("b"));
+  await symlink(elsewhere.join("big"), dir.join("b"));
+  await limit.removeOldFiles();
+  // Only a counts (10 bytes): it stays; the link stays, and its target.
+  assert.deepEqual(await dir.list(), ["a", "b"]);
+  assert.equal((await lstat(dir.join("b"))).isSymbolicLink(), true);
+  assert.equal((await readFile(elsewhere.join("big"))).byteLength, 100_000);
+  assert.deepEqual(limit.files(), [dir.join("a")]);
 });
 
 test("PersistLimit.registerDirContent() registers matching files only, no dotfiles or subdirectories", async () => {

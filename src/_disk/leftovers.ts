@@ -9,7 +9,9 @@
 // group is its lock's mtime, or an owner file's own (see `lock.ts`). A group
 // whose lock (or owner file) names a process proven alive stays however old
 // its heartbeat: that process may be stopped (Ctrl-Z, a debugger) and go on,
-// as a lock it holds is never taken over.
+// as a lock it holds is never taken over. A symbolic link under a reserved
+// name is never the library's: it is neither removed nor followed (its
+// target is left alone, and a link in a lock's place beats as the link).
 
 import { join } from "node:path";
 import { fs } from "../_runtime/fs.ts";
@@ -27,8 +29,12 @@ import {
   RECORD_SUFFIX,
 } from "./names.ts";
 
+/**
+ * The mtime of `path` itself: a symbolic link (which the library never
+ * makes) is not followed, as a lock's judge does not (see `lock.ts`).
+ */
 async function mtimeOf(path: string): Promise<number | undefined> {
-  const stat = await fs.stat(path);
+  const stat = await fs.lstat(path);
   return stat === undefined ? undefined : stat.mtime?.getTime() ?? 0;
 }
 

@@ -113,7 +113,11 @@ async function judge(
   const state = holderState(owner);
   if (state === "dead") return { owner, state };
   if (state === "alive") return "wait";
-  const stat = await fs.stat(path);
+  // The lock's own time, not followed: a symbolic link in its place (which
+  // the library never makes) is judged by when it was put there, and one
+  // that leads nowhere is still there (it would be "retry" for good, a
+  // loop that never waits, as the name stays taken).
+  const stat = await fs.lstat(path);
   if (stat === undefined) return "retry";
   const mtime = stat.mtime?.getTime() ?? 0;
   return Date.now() - mtime > staleAfter ? { owner, state } : "wait";

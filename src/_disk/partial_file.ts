@@ -271,7 +271,8 @@ export class PartialFile {
    */
   async intact(): Promise<boolean> {
     if (!this.#onDisk) return true;
-    const stat = await fs.stat(this.#path);
+    // Not followed: a link put in its place is not the file written.
+    const stat = await fs.lstat(this.#path);
     if (stat === undefined || !stat.isFile) return false;
     if (this.ranges === undefined) return stat.size === this.offset;
     const end = this.ranges.reduce((last, [, to]) => Math.max(last, to), 0);
@@ -287,7 +288,7 @@ export class PartialFile {
    */
   async assertPresent(): Promise<void> {
     if (!this.#onDisk) return;
-    const stat = await fs.stat(this.#path);
+    const stat = await fs.lstat(this.#path);
     if (stat === undefined || !stat.isFile) throw gone(this.#path);
   }
 
@@ -538,7 +539,10 @@ export class PartialFile {
     const sidecar = readSidecar(this.#paths.sidecar);
     if (sidecar === undefined || writerState(sidecar) !== "dead") return false;
     const partial = sidecarPartial(this.#paths, sidecar);
-    const stat = partial === undefined ? undefined : await fs.stat(partial);
+    // Not followed: a symbolic link in its place (planted, or left by
+    // another program) is not the file the writer made, and appending
+    // through it would write wherever it points.
+    const stat = partial === undefined ? undefined : await fs.lstat(partial);
     const size = stat?.isFile ? stat.size : undefined;
     const lastEnd = sidecar.ranges?.at(-1)?.[1] ?? 0;
     // Spliced bytes are proven one file by a digest only: the same one.
@@ -549,8 +553,9 @@ export class PartialFile {
       size > sidecar.total || size < lastEnd ||
       (spliced && this.#integrity?.names(sidecar.digest ?? "") !== true)
     ) {
-      // The dead writer's leftovers, of no use here.
-      if (partial !== undefined && size !== undefined) {
+      // The dead writer's leftovers, of no use here (a link goes, its
+      // target stays).
+      if (partial !== undefined && (stat?.isFile || stat?.isSymlink)) {
         await removeIfPresent(partial);
       }
       await removeIfPresent(this.#paths.sidecar);

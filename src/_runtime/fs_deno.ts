@@ -45,6 +45,7 @@ function toStat(info: Deno.FileInfo): FileStat {
   return {
     isFile: info.isFile,
     isDirectory: info.isDirectory,
+    isSymlink: info.isSymlink,
     size: info.size,
     atime: info.atime,
     mtime: info.mtime,
@@ -293,6 +294,22 @@ export const denoFs: Fs = {
   statSync(path: string): FileStat | undefined {
     try {
       return toStat(Deno.statSync(path));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw mapError(error);
+    }
+  },
+  async lstat(path: string): Promise<FileStat | undefined> {
+    try {
+      return toStat(await Deno.lstat(path));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw mapError(error);
+    }
+  },
+  lstatSync(path: string): FileStat | undefined {
+    try {
+      return toStat(Deno.lstatSync(path));
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return undefined;
       throw mapError(error);

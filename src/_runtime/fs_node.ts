@@ -10,6 +10,7 @@ import {
   existsSync,
   fstatSync,
   linkSync,
+  lstatSync,
   open,
   openSync,
   readFileSync,
@@ -25,6 +26,7 @@ import {
 import {
   chmod,
   type FileHandle,
+  lstat,
   open as openHandle,
   readdir,
   rename,
@@ -80,6 +82,7 @@ function toStat(stats: Stats): FileStat {
   return {
     isFile: stats.isFile(),
     isDirectory: stats.isDirectory(),
+    isSymlink: stats.isSymbolicLink(),
     size: stats.size,
     atime: stats.atime,
     mtime: stats.mtime,
@@ -394,6 +397,22 @@ export const nodeFs: Fs = {
       if ((error as { code?: unknown } | null)?.code === "ENOENT") {
         return undefined;
       }
+      throw mapError(error);
+    }
+  },
+  async lstat(path: string): Promise<FileStat | undefined> {
+    try {
+      return toStat(await lstat(path));
+    } catch (error) {
+      if (codeOf(error) === "ENOENT") return undefined;
+      throw mapError(error);
+    }
+  },
+  lstatSync(path: string): FileStat | undefined {
+    try {
+      return toStat(lstatSync(path));
+    } catch (error) {
+      if (codeOf(error) === "ENOENT") return undefined;
       throw mapError(error);
     }
   },

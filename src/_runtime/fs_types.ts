@@ -8,6 +8,12 @@ export interface FileStat {
   isFile: boolean;
   /** Whether the path is a directory. */
   isDirectory: boolean;
+  /**
+   * Whether the path is a symbolic link: only ever true of an answer of
+   * {@linkcode Fs.lstat} (which then is neither a file nor a directory,
+   * and gives the link's own size and times); `stat` follows links.
+   */
+  isSymlink: boolean;
   /** Size in bytes. */
   size: number;
   /** Last access time, or `null` where the platform has none. */
@@ -146,6 +152,15 @@ export interface Fs {
   stat(path: string): Promise<FileStat | undefined>;
   /** Synchronous {@linkcode Fs.stat}, for the manager's synchronous `download()`. */
   statSync(path: string): FileStat | undefined;
+  /**
+   * Returns metadata of `path` itself, not following a symbolic link (a
+   * link is then {@linkcode FileStat.isSymlink}), or `undefined` if nothing
+   * is there: for the names the library made, which it must never write,
+   * date or count through a link that something else put in their place.
+   */
+  lstat(path: string): Promise<FileStat | undefined>;
+  /** Synchronous {@linkcode Fs.lstat}, for the manager's synchronous `download()`. */
+  lstatSync(path: string): FileStat | undefined;
   /**
    * Whether something is at `path`, following symbolic links; false also
    * where that cannot be told (a link loop, no permission to look; on Deno,

@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { chmod, mkdir, readFile, utimes, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  lstat,
+  lutimes,
+  mkdir,
+  readFile,
+  symlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { basename } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
@@ -365,4 +374,22 @@ test("removeLeftovers() keeps a group whose lock it may not read (another user's
   } finally {
     await chmod(dir.join(a.lock), 0o644);
   }
+});
+
+test("removeLeftovers() never follows a symbolic link under a reserved name: it leaves the link and its target, and a link in a lock's place beats as the link", async () => {
+  await using dir = await tempDir();
+  await using elsewhere = await tempDir();
+  const a = names("a.zip");
+  await put(dir, a.temp, OLD);
+  // Links, old themselves, to files elsewhere whose times are fresh.
+  for (const [name, target] of [[a.sidecar, "data"], [a.lock, "beat"]]) {
+    await writeFile(elsewhere.join(target as string), "precious");
+    await symlink(elsewhere.join(target as string), dir.join(name as string));
+    await lutimes(dir.join(name as string), OLD / 1000, OLD / 1000);
+  }
+  assert.deepEqual(await sweep(dir), [a.temp]);
+  assert.deepEqual(await dir.list(), [a.sidecar, a.lock].sort());
+  assert.equal((await lstat(dir.join(a.sidecar))).isSymbolicLink(), true);
+  assert.deepEqual(await elsewhere.list(), ["beat", "data"]);
+  assert.equal(await readFile(elsewhere.join("data"), "utf8"), "precious");
 });

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import {
   link,
+  lstat,
+  lutimes,
   mkdir,
   readFile,
   rm,
   stat,
+  symlink,
   utimes,
   writeFile,
 } from "node:fs/promises";
@@ -18,6 +21,7 @@ import {
   type Owner,
 } from "../../src/_disk/lock.ts";
 import { thisProcess } from "../../src/_disk/process_identity.ts";
+import { fs } from "../../src/_runtime/fs.ts";
 import { startChild } from "../_helpers/child.ts";
 import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
 
@@ -666,3 +670,61 @@ test(
     lock.release();
   },
 );
+
+for (const target of ["a file", "nowhere"]) {
+  test(
+    `FileLock.acquire() judges a symbolic link to ${target} in the lock's place by the link's own time, takes it over once stale, and leaves its target`,
+    {
+      timeout: 30_000, // without lstat, a link to nowhere made it spin for good
+    },
+    async () => {
+      await using dir = await tempDir();
+      await using elsewhere = await tempDir();
+      await writeFile(elsewhere.join("file"), "precious");
+      await mkdir(elsewhere.join("directory"));
+      const pointed = elsewhere.join(target === "a file" ? "file" : "missing");
+      await symlink(pointed, dir.join(LOCK));
+      // Fresh: waited for, as any lock whose holder cannot be told.
+      const timedOut = new Error("timed out");
+      await assert.rejects(
+        FileLock.acquire(dir.join(LOCK), WAIT, {
+          signal: never(),
+          waitTimeout: 0,
+          timeoutError: () => timedOut,
+        }),
+        (error) => error === timedOut,
+      );
+      assert.equal((await lstat(dir.join(LOCK))).isSymbolicLink(), true);
+      // Older than staleAfter (the target's time does not count): taken over.
+      const old = new Date(Date.now() - 60 * 60 * 1000);
+      await lutimes(dir.join(LOCK), old, old);
+      const lock = await FileLock.acquire(dir.join(LOCK), NO_POLL, {
+        signal: never(),
+      });
+      try {
+        assert.equal(lock.takenOver?.state, "unknown");
+        assert.equal((await lstat(dir.join(LOCK))).isFile(), true);
+        assert.deepEqual(await names(dir), ["<owner>", LOCK]);
+      } finally {
+        lock.release();
+      }
+      assert.deepEqual(await elsewhere.list(), ["directory", "file"]);
+      assert.equal(await readFile(elsewhere.join("file"), "utf8"), "precious");
+    },
+  );
+}
+
+test("FileLock.acquire() rejects with the file system's EISDIR when a symbolic link to a directory is in the lock's place, and changes nothing", async () => {
+  await using dir = await tempDir();
+  await using elsewhere = await tempDir();
+  await mkdir(elsewhere.join("directory"));
+  await symlink(elsewhere.join("directory"), dir.join(LOCK));
+  await assert.rejects(
+    FileLock.acquire(dir.join(LOCK), WAIT, { signal: never() }),
+    (error) => fs.errorCode(error) === "EISDIR",
+  );
+  assert.equal((await lstat(dir.join(LOCK))).isSymbolicLink(), true);
+  assert.deepEqual(await dir.list(), [LOCK]);
+  assert.deepEqual(await elsewhere.list(), ["directory"]);
+  assert.deepEqual(await elsewhere.list("directory"), []);
+});

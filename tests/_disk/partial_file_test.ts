@@ -9,6 +9,7 @@ import {
   readdir,
   readFile,
   readlink,
+  symlink,
   unlink,
   writeFile,
 } from "node:fs/promises";
@@ -143,4 +144,24 @@ test("PartialFile.measure() rejects with NotFoundError, named ENOENT, when the f
     return true;
   });
   assert.equal(partial.offset, 3);
+});
+
+test("PartialFile.intact() and assertPresent() do not follow a symbolic link put in the file's place", async () => {
+  await using dir = await tempDir();
+  await using elsewhere = await tempDir();
+  using started = await start(dir);
+  const { partial } = started;
+  const writer = await partial.writer();
+  await writer.write(new Uint8Array([1, 2, 3]));
+  await partial.close();
+  assert.equal(await partial.measure(), 3);
+  assert.equal(await partial.intact(), true);
+  // Another program swaps the file for a link to one of the same length:
+  // resuming would append through it.
+  await writeFile(elsewhere.join("other"), "abc");
+  await unlink(partial.path);
+  await symlink(elsewhere.join("other"), partial.path);
+  assert.equal(await partial.intact(), false);
+  await assert.rejects(partial.assertPresent(), NotFoundError);
+  assert.equal(await readFile(elsewhere.join("other"), "utf8"), "abc");
 });

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   mkdir,
   readFile,
+  readlink,
   stat as nodeStat,
   symlink,
   writeFile,
@@ -279,6 +280,52 @@ export function fsCases(
       assert.equal(impl.statSync(dir.join(name)), undefined);
     }
   });
+
+  test(
+    `${label}.lstat() and lstatSync() tell a symbolic link (to a file, a directory, nowhere) from what it points to, and do not follow it`,
+    async () => {
+      await using dir = await tempDir();
+      await writeFile(dir.join("f"), "abcdefgh");
+      await symlink(dir.join("f"), dir.join("to-file"));
+      await symlink(dir.path, dir.join("to-dir"));
+      await symlink(dir.join("nowhere"), dir.join("dangling"));
+      for (const name of ["to-file", "to-dir", "dangling"]) {
+        const target = await readlink(dir.join(name));
+        for (
+          const info of [
+            await impl.lstat(dir.join(name)),
+            impl.lstatSync(dir.join(name)),
+          ]
+        ) {
+          assert.ok(info !== undefined, name);
+          assert.equal(info.isSymlink, true, name);
+          assert.equal(info.isFile, false, name);
+          assert.equal(info.isDirectory, false, name);
+          // The link's own size: its target's path, in bytes.
+          assert.equal(
+            info.size,
+            new TextEncoder().encode(target).byteLength,
+            name,
+          );
+        }
+      }
+      for (
+        const info of [
+          await impl.lstat(dir.join("f")),
+          impl.lstatSync(dir.join("f")),
+          await impl.stat(dir.join("to-file")),
+          impl.statSync(dir.join("to-file")),
+        ]
+      ) {
+        assert.ok(info !== undefined);
+        assert.equal(info.isSymlink, false);
+        assert.equal(info.isFile, true);
+        assert.equal(info.size, 8);
+      }
+      assert.equal(await impl.lstat(dir.join("missing")), undefined);
+      assert.equal(impl.lstatSync(dir.join("missing")), undefined);
+    },
+  );
 
   test(`${label}.existsSync() is true for a file, a directory and a link to a file`, async () => {
     await using dir = await tempDir();

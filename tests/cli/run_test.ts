@@ -5,7 +5,14 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdir, readFile, utimes, writeFile } from "node:fs/promises";
+import {
+  lstat,
+  mkdir,
+  readFile,
+  symlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { hostname } from "node:os";
 import process from "node:process";
 import { test } from "node:test";
@@ -399,6 +406,37 @@ test("dlmanager --max-size and --keep keep the directory under the limit", async
   ]);
   assert.equal(result.code, 0);
   assert.deepEqual(await dir.list(), ["a.bin"]);
+});
+
+test("dlmanager -d with a symbolic link to the directory keeps it under --max-size, never counting nor removing a link in it", async () => {
+  await using server = await startServer({ "/a.bin": bytesRoute(A) });
+  await using dir = await tempDir();
+  await using elsewhere = await tempDir();
+  await writeFile(dir.join("old.bin"), new Uint8Array(100_000));
+  // A link in the directory to a big file elsewhere, older than anything.
+  await writeFile(elsewhere.join("big.bin"), new Uint8Array(1_000_000));
+  await utimes(elsewhere.join("big.bin"), 1_000_000, 1_000_000);
+  await symlink(elsewhere.join("big.bin"), dir.join("outside.bin"));
+  await symlink(dir.path, elsewhere.join("cache"));
+  const result = await runCli([
+    "-q",
+    "-d",
+    elsewhere.join("cache"),
+    "--max-size",
+    "200K",
+    "--keep",
+    "1",
+    server.url("/a.bin"),
+  ]);
+  assert.equal(result.stderr, "");
+  assert.equal(result.code, 0);
+  assert.deepEqual(await dir.list(), ["a.bin", "outside.bin"]);
+  await assertFileHolds(dir.join("a.bin"), A);
+  assert.equal((await lstat(dir.join("outside.bin"))).isSymbolicLink(), true);
+  assert.equal(
+    (await readFile(elsewhere.join("big.bin"))).byteLength,
+    1_000_000,
+  );
 });
 
 test("dlmanager says which file it could not remove to keep --max-size, goes on with the next, and exits 1", async (t) => {
