@@ -19,7 +19,7 @@ import { FileLock, type LockTiming, type Owner } from "./_disk/lock.ts";
 import { type PartialPaths, partialPaths } from "./_disk/names.ts";
 import { PartialFile } from "./_disk/partial_file.ts";
 import { fileAt, holdsDigest, remember, touch } from "./_cache.ts";
-import { type CacheRecord, factsOf, readRecord } from "./_disk/record.ts";
+import { type CacheRecord, readRecord } from "./_disk/record.ts";
 import { conditionalHeaders, NotModified } from "./_http/conditional.ts";
 import { isFresh, type Revalidation, wallClock } from "./_revalidation.ts";
 import { defaultFetch } from "./_runtime/fetch.ts";
@@ -455,8 +455,13 @@ async function transferUnderLock(
   } catch (error) {
     if (error instanceof NotModified && cached !== undefined) {
       await partial.discard(lock);
-      const facts = await factsOf(spec.dest);
-      const kept = facts !== undefined && touch(spec.dest, facts);
+      // Looked at again (it may have changed while the server was asked),
+      // as at the start: a file reached through a symbolic link is kept
+      // but not dated, its target being outside the directory (see
+      // `touch`). Gone meanwhile: decided anew.
+      const found = fileAt(spec.url, spec.dest);
+      const facts = found && { size: found.size, mtime: found.mtime };
+      const kept = found !== undefined && touch(spec.dest, found);
       const ending = await endWith(host, kept, "fresh", {
         budget,
         host: counted,

@@ -7,7 +7,17 @@
 // src/_disk/record.ts and src/_job.ts.
 
 import assert from "node:assert/strict";
-import { mkdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import {
+  lstat,
+  mkdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { test } from "node:test";
 import {
   type Download,
@@ -96,6 +106,30 @@ test("DownloadManager with revalidate: 'always' keeps a file the server answers 
   assert.ok(after.atimeMs > Date.now() - HOUR / 2, "the access time is now");
   await assertFileHolds(dir.join("f"), OLD);
   assert.deepEqual(await dir.list(), withRecords("f"));
+});
+
+test("DownloadManager with revalidate: 'always' keeps a file reached through a symbolic link that the server answers 304 for, and never dates the link's target", async () => {
+  await using server = await serve({ etag: '"v1"' });
+  await using dir = await tempDir();
+  await using elsewhere = await tempDir();
+  await fetchInto(dir.path, server.url(), "always");
+  // The file moved to another directory (a rename keeps its times, so the
+  // record still binds it) and linked back under its name.
+  const target = elsewhere.join("f");
+  await rename(dir.join("f"), target);
+  await symlink(target, dir.join("f"));
+  const before = await stat(target);
+  const old = new Date(Date.now() - HOUR);
+  await utimes(target, old, before.mtime);
+  const download = await fetchInto(dir.path, server.url(), "always");
+  assert.equal(download?.revalidation, "fresh");
+  assert.deepEqual(server.log.statuses, [200, 304]);
+  const after = await stat(target);
+  assert.equal(after.atimeMs, old.getTime());
+  assert.ok(Math.abs(after.mtimeMs - before.mtimeMs) <= 1);
+  assert.ok((await lstat(dir.join("f"))).isSymbolicLink());
+  await assertFileHolds(target, OLD);
+  assert.deepEqual(await elsewhere.list(), ["f"]);
 });
 
 test("DownloadManager with revalidate replaces a changed file only once complete: a reader never sees a part", async () => {
