@@ -221,7 +221,11 @@ export class PersistLimit {
    * Removes registered files, least recently accessed first, while their
    * total size is at or over the size limit and more than `fileLimit` remain.
    * Files that disappeared meanwhile (or were replaced by a symbolic link)
-   * are forgotten; sizes and access times are read again first. A file this process may not remove (another
+   * are forgotten; sizes and access times are read again first. A file
+   * that cannot be looked at (a directory on its way this process may not
+   * search, or a loop of links there) is neither forgotten nor removed
+   * unseen: it stays, counted at its last size, and is told as a failure
+   * is, below. A file this process may not remove (another
    * user's, in a shared cache; one on a read-only mount) stays, and still
    * counts. A file that cannot be removed for another reason (a mount point,
    * an I/O error) stays too, counted, and the next oldest goes instead: the
@@ -238,17 +242,21 @@ export class PersistLimit {
    */
   async removeOldFiles(options: RemoveOldFilesOptions = {}): Promise<void> {
     const keep = options.keep ?? (() => false);
-    await this.#refresh();
-    if (this.sizeLimit <= 0 || this.fileLimit <= 0) return;
+    const unseen = await this.#refresh();
+    let failure = unseen.failure;
+    if (this.sizeLimit <= 0 || this.fileLimit <= 0) {
+      if (failure !== undefined) throw failure.error;
+      return;
+    }
     const entries = [...this.#files.values()].sort((a, b) =>
       a.atime - b.atime || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
     );
     let total = entries.reduce((sum, entry) => sum + entry.size, 0);
     let count = entries.length;
-    let failure: { error: unknown } | undefined;
     for (const entry of entries) {
       if (count <= this.fileLimit || total < this.sizeLimit) break;
-      if (keep(entry.path)) continue;
+      // Not looked at: whatever is under its name now is not removed.
+      if (keep(entry.path) || unseen.paths.has(entry.path)) continue;
       try {
         await removeIfPresent(entry.path);
       } catch (error) {
@@ -276,10 +284,35 @@ export class PersistLimit {
     if (failure !== undefined) throw failure.error;
   }
 
-  async #refresh(): Promise<void> {
-    for (const path of [...this.#files.keys()]) {
+  /**
+   * Reads every file's size and access time again. One that cannot be
+   * looked at keeps its entry (its place, last size and access time), and
+   * is among the `paths` returned; the first such failure is `failure`, as
+   * a `FileSystemError` naming that file.
+   */
+  async #refresh(): Promise<{
+    paths: Set<string>;
+    failure: { error: unknown } | undefined;
+  }> {
+    const paths = new Set<string>();
+    let failure: { error: unknown } | undefined;
+    for (const [path, entry] of [...this.#files]) {
       this.#forget(path);
-      await this.registerFile(path);
+      try {
+        await this.registerFile(path);
+      } catch (error) {
+        this.#files.set(path, entry);
+        this.#total += entry.size;
+        paths.add(path);
+        failure ??= {
+          error: asFileSystemError(
+            error,
+            `Cannot look at "${path}" to keep its directory under the limit`,
+            path,
+          ),
+        };
+      }
     }
+    return { paths, failure };
   }
 }

@@ -393,3 +393,27 @@ test("PersistLimit.removeOldFiles() goes on past a file it fails to remove, then
   // 10) is under the limit.
   assert.deepEqual(await dir.list(), ["busy", "c", "source"]);
 });
+
+test("PersistLimit.removeOldFiles() keeps, unremoved and counted, a file it cannot look at, goes on with the others, then rejects naming it", async () => {
+  await using dir = await tempDir();
+  await mkdir(dir.join("sub"));
+  await files(dir, ["sub/a", "b", "c", "d"]);
+  const limit = new PersistLimit(25, { fileLimit: 2 });
+  for (const name of ["sub/a", "b", "c", "d"]) {
+    await limit.registerFile(dir.join(name));
+  }
+  // Its directory swapped for a loop of links: a look at it fails (ELOOP).
+  await rm(dir.join("sub"), { recursive: true });
+  await symlink("sub", dir.join("sub"));
+  await assert.rejects(limit.removeOldFiles(), {
+    name: "FileSystemError",
+    code: "ELOOP",
+    path: dir.join("sub/a"),
+  });
+  // sub/a counts its 10 bytes: b went, then c, which left 20 (a and d).
+  assert.deepEqual(await dir.list(), ["d", "sub"]);
+  assert.deepEqual(
+    limit.files().map((path) => relative(dir.path, path)),
+    ["sub/a", "d"],
+  );
+});
