@@ -6,6 +6,7 @@
 // descriptor to spare; one that ends well is complete.
 
 import assert from "node:assert/strict";
+import { utimes, writeFile } from "node:fs/promises";
 import { test } from "node:test";
 import { startChild } from "./_helpers/child.ts";
 import {
@@ -143,5 +144,133 @@ test(
       ["4"],
     );
     await assertNothingLeft(dir, outcomes, bodies);
+  },
+);
+
+/**
+ * Runs `no_descriptor_child` on `url` into `dir` under `ulimit -n 64`
+ * (with `hold`, a download held by the server until the child has tried,
+ * that keeps its lock and this process's owner file in `dir`). Returns its
+ * lines but "waiting" and "end".
+ */
+async function lockWithoutDescriptors(
+  dir: string,
+  url: string,
+  hold?: { url: string; release: () => void },
+): Promise<string[]> {
+  const child = startChild(
+    "no_descriptor_child",
+    [url, dir, ...(hold === undefined ? [] : [hold.url])],
+    ["sh", "-c", `ulimit -n 64; exec "$@"`, "sh"],
+  );
+  await child.line((line) => line === "waiting");
+  hold?.release();
+  assert.equal(await child.exited, 0);
+  assert.equal(child.lines.at(-1), "end");
+  return child.lines.filter((line) => line !== "waiting" && line !== "end");
+}
+
+test(
+  "DownloadManager out of file descriptors as it takes a lock fails with EMFILE, leaves no lock or owner file, and downloads the file next time",
+  {
+    skip: !POSIX && "needs sh and ulimit",
+  },
+  async () => {
+    const body = patternBytes(100_000, 1);
+    await using server = await startServer({
+      "/f": fileRoute({ body, etag: '"f"' }).route,
+    });
+    await using dir = await tempDir();
+    const lines = await lockWithoutDescriptors(dir.path, server.url("/f"));
+    assert.equal(lines.length, 4);
+    assert.match(
+      lines[0] ?? "",
+      /^failed EMFILE FileSystemError: .*too many open files \(EMFILE\)$/,
+    );
+    // Nothing left of it: no lock, no owner file, no sidecar.
+    assert.deepEqual(lines.slice(1), ["names ", "ok", "names f"]);
+    await assertFileHolds(dir.join("f"), body);
+  },
+);
+
+test(
+  "DownloadManager out of file descriptors beside a download holding its lock fails the new one with EMFILE, leaving the other's files only",
+  {
+    skip: !POSIX && "needs sh and ulimit",
+  },
+  async () => {
+    const body = patternBytes(100_000, 1);
+    const held = patternBytes(200_000, 2);
+    const release = deferred();
+    await using server = await startServer({
+      "/f": fileRoute({ body, etag: '"f"' }).route,
+      "/held": fileRoute({
+        body: held,
+        etag: '"h"',
+        faultFor: () => ({ holdAfter: 65_536, release: release.promise }),
+      }).route,
+    });
+    await using dir = await tempDir();
+    // The lock is a link to the owner file there already: no descriptor
+    // is needed to take it, and the download fails on its connection or
+    // its partial file instead.
+    const lines = await lockWithoutDescriptors(dir.path, server.url("/f"), {
+      url: server.url("/held"),
+      release: () => release.resolve(),
+    });
+    assert.equal(lines.length, 5);
+    assert.match(
+      lines[0] ?? "",
+      /^failed EMFILE FileSystemError: .*too many open files \(EMFILE\)$/,
+    );
+    // Only the held download's files (its owner file, lock, partial file
+    // and sidecar): none under f's name.
+    const names = (lines[1] ?? "").split(" ").slice(1);
+    assert.deepEqual(
+      names.filter((name) => name === "f" || name.startsWith(".f.")),
+      [],
+    );
+    assert.ok(names.some((name) => name.endsWith(".dlpart.lock")));
+    assert.deepEqual(lines.slice(2, 3), ["ok"]);
+    assert.ok((lines[3] ?? "").split(" ").includes("f"));
+    assert.equal(lines[4], "ok");
+    assert.deepEqual(await dir.list(), ["f", "held"]);
+    await assertFileHolds(dir.join("f"), body);
+    await assertFileHolds(dir.join("held"), held);
+  },
+);
+
+test(
+  "DownloadManager out of file descriptors as it evicts for its PersistLimit removes the oldest files, only those, and fails nothing",
+  {
+    skip: !POSIX && "needs sh and ulimit",
+  },
+  async () => {
+    const body = patternBytes(100_000, 2);
+    await using server = await startServer({
+      "/b": fileRoute({ body, etag: '"b"' }).route,
+    });
+    await using dir = await tempDir();
+    // Three files of 100,000 bytes under a limit of 250,000: the oldest
+    // goes, then no more.
+    for (const [age, name] of ["old", "older"].entries()) {
+      await writeFile(dir.join(name), patternBytes(100_000, age));
+      const when = new Date(Date.now() - 3_600_000 - age * 1000);
+      await utimes(dir.join(name), when, when);
+    }
+    const child = startChild(
+      "evict_child",
+      [server.url("/b"), dir.path, "250000"],
+      ["sh", "-c", `ulimit -n 64; exec "$@"`, "sh"],
+    );
+    assert.equal(await child.exited, 0);
+    assert.deepEqual(child.lines, [
+      "exhausted true",
+      "b ok",
+      "wait ok",
+      "names b old",
+      "end",
+    ]);
+    await assertFileHolds(dir.join("b"), body);
   },
 );

@@ -1,0 +1,78 @@
+// A child process for the tests of a download that takes its lock with no
+// file descriptor to spare (EMFILE): one DownloadManager in DIR. With HOLD,
+// it first starts downloading HOLD (as "held"), and waits for its first
+// bytes on disk: its lock, and this process's owner file in DIR, are there
+// then. It downloads URL (as "f") while the process holds every descriptor
+// its `ulimit -n` allows (opened on /dev/null, until the system refuses
+// one), closes them, and prints "failed <code> <name>: <message>" or "ok",
+// and "names <the names in DIR>"; then downloads URL again with the same
+// manager, and prints the same. Then "waiting", the end of "held" ("ok" or
+// "failed ...") once the server lets it end, and "end".
+//
+//   no_descriptor_child URL DIR [HOLD]
+
+import process from "node:process";
+import { closeSync, openSync, readdirSync } from "node:fs";
+import { type Download, DownloadManager } from "../../mod.ts";
+
+const [url = "", dir = "", hold] = process.argv.slice(2);
+const manager = new DownloadManager(dir, {
+  concurrency: Infinity,
+  chunkSize: 4096,
+});
+// Deno (2.9) sets its signal handling up on first need, with a socket pair,
+// and panics if it gets none: set up before the process runs out.
+process.on("SIGUSR2", () => {});
+
+/** Opens /dev/null until the process is refused one; the descriptors. */
+function exhaust(): number[] {
+  const held: number[] = [];
+  for (;;) {
+    try {
+      held.push(openSync("/dev/null", "r"));
+    } catch (error) {
+      if ((error as { code?: unknown }).code === "EMFILE") return held;
+      throw error;
+    }
+  }
+}
+
+async function outcome(download: Download | null): Promise<string> {
+  if (download === null) return "there already";
+  try {
+    await download.wait();
+    return "ok";
+  } catch (error) {
+    const code = (error as { code?: unknown }).code ?? "-";
+    return `failed ${code} ${String(error).replaceAll("\n", " ")}`;
+  }
+}
+
+function names(): string {
+  return `names ${readdirSync(dir).sort().join(" ")}`;
+}
+
+// No top-level await: the npm build runs this file as CommonJS too.
+(async () => {
+  let held: Promise<string> | undefined;
+  if (hold !== undefined) {
+    let started: () => void = () => {};
+    const bytes = new Promise<void>((resolve) => started = resolve);
+    held = outcome(manager.download(hold, {
+      fname: "held",
+      progress: (_download, current) => {
+        if (current > 0) started();
+      },
+    }));
+    await Promise.race([bytes, held]);
+  }
+  const descriptors = exhaust();
+  const first = await outcome(manager.download(url, { fname: "f" }));
+  for (const fd of descriptors) closeSync(fd);
+  process.stdout.write(`${first}\n${names()}\n`);
+  const second = await outcome(manager.download(url, { fname: "f" }));
+  process.stdout.write(`${second}\n${names()}\nwaiting\n`);
+  if (held !== undefined) process.stdout.write(`${await held}\n`);
+  await manager.wait().catch(() => {});
+  process.stdout.write("end\n");
+})();
