@@ -12,9 +12,12 @@ import {
 import process from "node:process";
 import { test } from "node:test";
 import { Download, DownloadInterrupt, HTTPError } from "../mod.ts";
+import { basename, join } from "node:path";
+import { partialPaths } from "../src/_disk/names.ts";
 import {
   bytesRoute,
   deferred,
+  fileRoute,
   patternBytes,
   type Route,
   startServer,
@@ -439,6 +442,33 @@ test("Download fails with a TypeError before any request when a directory is at 
   assert.deepEqual(await dir.list(), ["f"]);
   assert.deepEqual(await dir.list("f"), ["inside"]);
 });
+
+for (const which of ["lock", "sidecar"] as const) {
+  test(`Download fails with a FileSystemError naming its ${which} when a directory is in its place, and leaves the directory as it is`, async () => {
+    const body = patternBytes(300_000, 1);
+    await using server = await startServer({
+      "/f": fileRoute({ body, etag: '"v1"' }).route,
+    });
+    await using dir = await tempDir();
+    const dest = dir.join("f");
+    const paths = partialPaths(dest);
+    const path = paths[which];
+    await mkdir(join(path, "inside"), { recursive: true });
+    // Small writes: a sidecar is written for a file of more than one.
+    const download = new Download(server.url("/f"), dest, { chunkSize: 4096 });
+    download.start();
+    await assert.rejects(download.wait(), {
+      name: "FileSystemError",
+      code: "EISDIR",
+      path: dest,
+      message: `Cannot download "${server.url("/f")}" to "${dest}" (its ${
+        which === "lock" ? "lock file" : "sidecar"
+      } "${path}"): a directory is in the way (EISDIR)`,
+    });
+    assert.deepEqual(await dir.list(), [basename(path)]);
+    assert.deepEqual(await dir.list(basename(path)), ["inside"]);
+  });
+}
 
 test("Download.setProgress() during a download redirects the next reports", async () => {
   await using server = await startServer({

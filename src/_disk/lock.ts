@@ -50,6 +50,7 @@ import {
   thisProcess,
 } from "./process_identity.ts";
 import { sleep } from "../_timers.ts";
+import { atOwnFile } from "./file_system_failure.ts";
 
 export type { Owner } from "./owner_file.ts";
 
@@ -193,7 +194,13 @@ export class FileLock {
       const lock = FileLock.#take(path, timing.heartbeat, takenOver);
       if (lock !== undefined) return lock;
       takenOver = undefined; // taken by another process, which will release it
-      const holder = readOwner(path);
+      let holder: Owner | undefined;
+      try {
+        holder = readOwner(path);
+      } catch (error) {
+        // A directory there, not a lock: it is not the library's to remove.
+        throw atOwnFile(error, "lock file", path);
+      }
       const verdict = await judge(path, holder, timing.staleAfter);
       if (verdict === "retry") continue;
       if (verdict !== "wait") {

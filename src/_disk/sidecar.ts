@@ -14,6 +14,7 @@
 import { basename, dirname, join } from "node:path";
 import { fs, NotAFileError, NotFoundError } from "../_runtime/fs.ts";
 import { removeIfPresent } from "../_runtime/remove.ts";
+import { atOwnFile } from "./file_system_failure.ts";
 import type { PartialPaths } from "./names.ts";
 import {
   isThisProcess,
@@ -172,7 +173,8 @@ function isSidecar(value: unknown): value is Sidecar {
 /**
  * Reads a sidecar; `undefined` if missing, unreadable (not a file
  * included: a FIFO is not read), or of a version this one does not know
- * (whose bytes it cannot vouch for).
+ * (whose bytes it cannot vouch for). A directory in its place is an
+ * `InTheWayError`.
  */
 export function readSidecar(path: string): Sidecar | undefined {
   try {
@@ -187,13 +189,24 @@ export function readSidecar(path: string): Sidecar | undefined {
     ) {
       return undefined;
     }
-    throw error;
+    throw atOwnFile(error, "sidecar", path);
   }
 }
 
-/** Writes a sidecar atomically (a temp file renamed over it). */
-export function writeSidecar(path: string, sidecar: Sidecar): Promise<void> {
-  return writeAtomically(path, sidecar);
+/**
+ * Writes a sidecar atomically (a temp file renamed over it). A directory
+ * in its place is an `InTheWayError` (see `file_system_failure.ts`): it is
+ * left as it is.
+ */
+export async function writeSidecar(
+  path: string,
+  sidecar: Sidecar,
+): Promise<void> {
+  try {
+    await writeAtomically(path, sidecar);
+  } catch (error) {
+    throw atOwnFile(error, "sidecar", path);
+  }
 }
 
 /**

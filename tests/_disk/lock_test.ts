@@ -20,6 +20,7 @@ import {
   type LockTiming,
   type Owner,
 } from "../../src/_disk/lock.ts";
+import { InTheWayError } from "../../src/_disk/file_system_failure.ts";
 import { thisProcess } from "../../src/_disk/process_identity.ts";
 import { fs } from "../../src/_runtime/fs.ts";
 import { startChild } from "../_helpers/child.ts";
@@ -714,14 +715,16 @@ for (const target of ["a file", "nowhere"]) {
   );
 }
 
-test("FileLock.acquire() rejects with the file system's EISDIR when a symbolic link to a directory is in the lock's place, and changes nothing", async () => {
+test("FileLock.acquire() rejects with an InTheWayError (the file system's EISDIR) naming the lock when a symbolic link to a directory is in its place, and changes nothing", async () => {
   await using dir = await tempDir();
   await using elsewhere = await tempDir();
   await mkdir(elsewhere.join("directory"));
   await symlink(elsewhere.join("directory"), dir.join(LOCK));
   await assert.rejects(
     FileLock.acquire(dir.join(LOCK), WAIT, { signal: never() }),
-    (error) => fs.errorCode(error) === "EISDIR",
+    (error) =>
+      error instanceof InTheWayError && error.file === "lock file" &&
+      error.path === dir.join(LOCK) && fs.errorCode(error.cause) === "EISDIR",
   );
   assert.equal((await lstat(dir.join(LOCK))).isSymbolicLink(), true);
   assert.deepEqual(await dir.list(), [LOCK]);
