@@ -237,6 +237,19 @@ export function malformedAnswer(error: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether a failed `fetch` (before any body) is undici's refusal of a
+ * `Content-Length` it cannot take (two that differ, or one with
+ * `Transfer-Encoding`: Node 22 on say so). In a body, the same error is
+ * a body the connection cut short, and is not this.
+ */
+export function isLengthRefused(error: unknown): boolean {
+  return chain(error).some((e) =>
+    (e as { code?: unknown } | null)?.code ===
+      "UND_ERR_RES_CONTENT_LENGTH_MISMATCH"
+  );
+}
+
 // The names of the errors a runtime throws for an access its permissions
 // deny: Deno's `NotCapable` (`PermissionDenied` before Deno 2). Node's
 // permission model says `ERR_ACCESS_DENIED`, in `code`.

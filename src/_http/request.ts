@@ -7,6 +7,7 @@
 import { RedirectError } from "../errors.ts";
 import { failureOf, invalidAnswer } from "./failure.ts";
 import { framingFault } from "./framing.ts";
+import { isLengthRefused } from "./network_failure.ts";
 import { envProxyOf } from "../_runtime/fetch.ts";
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -213,6 +214,9 @@ export async function request(
         redirect: "manual",
       });
     } catch (error) {
+      if (isLengthRefused(error) && !options.signal.aborted) {
+        throw invalidAnswer(url, "its Content-Length does not frame its body");
+      }
       throw failureOf(
         url,
         error,

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   classifyNetworkFailure,
+  isLengthRefused,
   malformedAnswer,
 } from "../../src/_http/network_failure.ts";
 import { NetworkError } from "../../src/errors.ts";
@@ -298,6 +299,18 @@ test("malformedAnswer() tells an answer the runtime's parser refused, in its wor
   ) {
     assert.equal(malformedAnswer(cut), undefined, String(cut.cause ?? cut));
   }
+});
+
+test("isLengthRefused() tells undici's refusal of a Content-Length (Node 22 on) from other failures", () => {
+  const refused = new TypeError("fetch failed", {
+    cause: coded(
+      "Response body length does not match content-length header",
+      "UND_ERR_RES_CONTENT_LENGTH_MISMATCH",
+    ),
+  });
+  assert.equal(isLengthRefused(refused), true);
+  assert.equal(isLengthRefused(node("ECONNRESET")), false);
+  assert.equal(isLengthRefused(new TypeError("fetch failed")), false);
 });
 
 test("isRetryable() retries a NetworkError but ENOTFOUND and CERT", () => {
