@@ -284,7 +284,9 @@ recognizedAcrossCopies(TimeoutError, "TimeoutError");
  * The server's answer broke what it announced: a body shorter or longer than
  * its `Content-Length`, a `Content-Range` other than the one asked for, or a
  * partial answer to a whole request. Retried; the file is kept only if
- * complete.
+ * complete. An answer that is not valid HTTP (`Content-Length`s that differ,
+ * or one with `Transfer-Encoding`) or in a coding that cannot be decoded is
+ * one too, not retried: the server would send it so again.
  *
  * @example
  * ```ts ignore

@@ -1510,6 +1510,77 @@ async function rawServer(onSocket: (socket: Socket) => void): Promise<
   };
 }
 
+/** A raw server answering every request with `head` (its headers) and `body`. */
+function rawAnswer(
+  head: string,
+  body: string,
+): ReturnType<typeof rawServer> {
+  return rawServer((socket) =>
+    socket.once("data", () => {
+      socket.end(`HTTP/1.1 200 OK\r\nconnection: close\r\n${head}\r\n${body}`);
+    })
+  );
+}
+
+// Node's fetch refuses these answers itself; Deno's and Bun's hand over the
+// second (and Deno the first), whose body was framed one way of two.
+for (
+  const [what, head, body] of [
+    [
+      "two Content-Lengths that differ",
+      "content-length: 10\r\ncontent-length: 20\r\n",
+      "0123456789",
+    ],
+    [
+      "a Content-Length with Transfer-Encoding: chunked",
+      "content-length: 50\r\ntransfer-encoding: chunked\r\n",
+      "a\r\n0123456789\r\n0\r\n\r\n",
+    ],
+  ] as const
+) {
+  test(`Download refuses an answer of ${what} as not valid HTTP, at once, on every runtime`, async () => {
+    await using server = await rawAnswer(head, body);
+    await using dir = await tempDir();
+    const url = `http://127.0.0.1:${server.port}/f`;
+    const { download, reports } = await run(url, dir, { retries: 3 });
+    const error = download.error();
+    // Not retried: the server would answer so again.
+    assert.ok(error instanceof ProtocolError, String(error));
+    assert.ok(
+      error.message.startsWith(
+        `Cannot download "${url}": the server's answer is not valid HTTP: `,
+      ),
+      error.message,
+    );
+    assert.equal(server.connections, 1);
+    assert.deepEqual(reports, []);
+    assert.deepEqual(await dir.list(), []);
+  });
+}
+
+test("Download takes a Content-Length sent twice with one value as the file's length where fetch takes it (Deno, Bun), and refuses it as not valid HTTP where fetch does (Node)", async () => {
+  await using server = await rawAnswer(
+    "content-length: 10\r\ncontent-length: 10\r\n",
+    "0123456789",
+  );
+  await using dir = await tempDir();
+  const url = `http://127.0.0.1:${server.port}/f`;
+  const { download, reports, totals } = await run(url, dir, { retries: 3 });
+  if ("Deno" in globalThis || "Bun" in globalThis) {
+    assert.equal(download.error(), undefined);
+    assert.deepEqual(reports, [0, 10]);
+    assert.deepEqual(totals, [10, 10]);
+    await assertFileHolds(
+      dir.join("f"),
+      new TextEncoder().encode("0123456789"),
+    );
+  } else {
+    assert.ok(download.error() instanceof ProtocolError);
+    assert.equal(server.connections, 1);
+    assert.deepEqual(await dir.list(), []);
+  }
+});
+
 test("Download names a connection reset before the answer (ECONNRESET) and retries it", async () => {
   await using server = await rawServer((socket) => socket.resetAndDestroy());
   await using dir = await tempDir();

@@ -5,8 +5,10 @@ import { NetworkError, ProtocolError } from "../errors.ts";
 import {
   isDecodeFailure,
   isPermissionFailure,
+  malformedAnswer,
   outOfDescriptors,
 } from "./network_failure.ts";
+import { FinalProtocolError } from "./retry_policy.ts";
 
 /**
  * What `error`, from a request or body read of a download of `url` whose
@@ -15,6 +17,9 @@ import {
  * - a {@linkcode ProtocolError} for a body that does not decode as its
  *   `Content-Encoding` says (decoded by `fetch`, or by the library), or a
  *   `ProtocolError` already;
+ * - a `ProtocolError` that is not retried for an answer the runtime's HTTP
+ *   parser refused as not HTTP (conflicting `Content-Length`s, say): the
+ *   server would send it so again, and it is no failure of the connection;
  * - the runtime's own error, as it is, for a request its permissions refuse
  *   (Deno's `NotCapable` without `--allow-net`): not a connection failure,
  *   and never retried;
@@ -47,5 +52,17 @@ export function failureOf(
       })`,
     );
   }
+  const malformed = malformedAnswer(error);
+  if (malformed !== undefined) return invalidAnswer(url, malformed);
   return new NetworkError(url, error, at, proxy);
+}
+
+/**
+ * The error of an answer that is not valid HTTP, `why` telling how: its
+ * bytes' framing cannot be trusted, and the server would answer so again.
+ */
+export function invalidAnswer(url: string, why: string): FinalProtocolError {
+  return new FinalProtocolError(
+    `Cannot download "${url}": the server's answer is not valid HTTP: ${why}`,
+  );
 }

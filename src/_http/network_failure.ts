@@ -123,12 +123,14 @@ function messageOf(error: unknown): string {
 
 /**
  * A message without the words Deno puts before the failure's own
- * ("error sending request for url (<url>): client error (Connect): "): the
- * URL is already in the error's message.
+ * ("error sending request for url (<url>): client error (Connect): ", or,
+ * once connected, "error sending request from <address> for <url>
+ * (<address>): client error (SendRequest): "): the URL is already in the
+ * error's message.
  */
 function ownWords(message: string): string {
   return message.replace(
-    /^error sending request for url \(\S*\): (?:client error \(\w+\): )?/,
+    /^error sending request (?:from \S+ )?for (?:url \(\S*\)|\S+ \(\S+\)): (?:client error \(\w+\): )?/,
     "",
   );
 }
@@ -197,6 +199,55 @@ export function isDecodeFailure(error: unknown): boolean {
     const code = (e as { code?: unknown } | null)?.code;
     return typeof code === "string" && DECODE_CODES.test(code);
   });
+}
+
+// An answer the runtime's HTTP parser refused as not HTTP/1.1 (conflicting
+// or malformed `Content-Length`, `Content-Length` with `Transfer-Encoding`, a
+// bad status line or chunk): undici's `HTTPParserError` (Node), hyper's words
+// (Deno), Bun's codes. Undici's "Invalid EOF state" is a body the
+// connection cut, not a malformed one: a cut, resumed as any.
+const MALFORMED_NAMES = /^HTTPParserError$/;
+const MALFORMED_CODES =
+  /^(?:InvalidContentLength|InvalidHTTPResponse|Malformed_HTTP_Response|InvalidTransferEncoding)$/;
+const MALFORMED_MESSAGES =
+  /\binvalid (?:content-length|transfer-encoding|HTTP [\w-]+) parsed\b|\bunexpected transfer-encoding parsed\b|\bmessage head is too large\b/i;
+const CUT = /\bInvalid EOF state\b|^HPE_INVALID_EOF_STATE$/i;
+
+/**
+ * The runtime's words when a failed `fetch` or body read is an answer that
+ * is not valid HTTP (its framing cannot be trusted, so neither can a byte
+ * of it), else `undefined`.
+ */
+export function malformedAnswer(error: unknown): string | undefined {
+  for (const e of chain(error)) {
+    const { name, code } = (e ?? {}) as { name?: unknown; code?: unknown };
+    const message = ownWords(messageOf(e));
+    if (CUT.test(message) || (typeof code === "string" && CUT.test(code))) {
+      return undefined;
+    }
+    if (
+      (typeof name === "string" && MALFORMED_NAMES.test(name)) ||
+      (typeof code === "string" && MALFORMED_CODES.test(code)) ||
+      MALFORMED_MESSAGES.test(message)
+    ) {
+      // Bun's message repeats the URL, which the error's own names.
+      return message.replace(/ fetching ".*$/s, "");
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Whether a failed `fetch` (before any body) is undici's refusal of a
+ * `Content-Length` it cannot take (two that differ, or one with
+ * `Transfer-Encoding`: Node 22 on say so). In a body, the same error is
+ * a body the connection cut short, and is not this.
+ */
+export function isLengthRefused(error: unknown): boolean {
+  return chain(error).some((e) =>
+    (e as { code?: unknown } | null)?.code ===
+      "UND_ERR_RES_CONTENT_LENGTH_MISMATCH"
+  );
 }
 
 // The names of the errors a runtime throws for an access its permissions

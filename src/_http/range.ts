@@ -4,9 +4,21 @@
 
 import { parseHttpDate } from "./http_date.ts";
 
-/** A byte count from a header: digits only, else `undefined`. */
+/**
+ * A byte count from a header: digits only, else `undefined`. A list of one
+ * count repeated (`10, 10`: the field sent twice, which Deno's and Bun's
+ * `fetch` join so) is that count, as RFC 9110 §8.6 allows; counts that
+ * differ are none (a `fetch` refuses such an answer before).
+ */
 export function parseLength(header: string | null): number | undefined {
-  return header !== null && /^\d+$/.test(header) ? Number(header) : undefined;
+  if (header === null) return undefined;
+  if (/^\d+$/.test(header)) return Number(header);
+  const counts = /^\d+(?:[ \t]*,[ \t]*\d+)+$/.test(header)
+    ? header.split(",").map((count) => Number(count.trim()))
+    : [];
+  return counts.length > 0 && counts.every((count) => count === counts[0])
+    ? counts[0]
+    : undefined;
 }
 
 /**

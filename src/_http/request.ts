@@ -5,7 +5,9 @@
 // `Authorization` on every runtime.
 
 import { RedirectError } from "../errors.ts";
-import { failureOf } from "./failure.ts";
+import { failureOf, invalidAnswer } from "./failure.ts";
+import { framingFault } from "./framing.ts";
+import { isLengthRefused } from "./network_failure.ts";
 import { envProxyOf } from "../_runtime/fetch.ts";
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -184,7 +186,8 @@ function decoded(part: string): string {
  * Requests `url`, following redirects up to `maxRedirects`. A failed
  * `fetch` rejects with what it means (see `failureOf`); a redirect loop, a
  * redirect without a usable `Location` or to another scheme, with a
- * `RedirectError`.
+ * `RedirectError`; an answer whose framing cannot be trusted (see
+ * `framingFault`), with a `ProtocolError` that is not retried.
  */
 export async function request(
   url: string,
@@ -211,6 +214,9 @@ export async function request(
         redirect: "manual",
       });
     } catch (error) {
+      if (isLengthRefused(error) && !options.signal.aborted) {
+        throw invalidAnswer(url, "its Content-Length does not frame its body");
+      }
       throw failureOf(
         url,
         error,
@@ -220,6 +226,11 @@ export async function request(
       );
     }
     if (!REDIRECT_STATUSES.has(response.status)) {
+      const fault = framingFault(response.headers);
+      if (fault !== undefined) {
+        await response.body?.cancel().catch(() => {});
+        throw invalidAnswer(url, fault);
+      }
       return { response, url: withoutFragment(at) };
     }
     await response.body?.cancel().catch(() => {});

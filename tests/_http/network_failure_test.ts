@@ -5,7 +5,11 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { classifyNetworkFailure } from "../../src/_http/network_failure.ts";
+import {
+  classifyNetworkFailure,
+  isLengthRefused,
+  malformedAnswer,
+} from "../../src/_http/network_failure.ts";
 import { NetworkError } from "../../src/errors.ts";
 import { isRetryable } from "../../src/_http/retry_policy.ts";
 
@@ -223,6 +227,90 @@ test("classifyNetworkFailure() names anything else UNKNOWN, with the innermost m
     code: "UNKNOWN",
     reason: "connection failed: a string",
   });
+});
+
+test("classifyNetworkFailure() leaves out the words Deno 2.9 puts before a failure on a connection it had made", () => {
+  // Seen from Deno 2.9.6, once connected: the local and the server's
+  // address, the URL, and hyper's stage.
+  const error = new TypeError("fetch failed", {
+    cause: new Error(
+      "error sending request from 127.0.0.1:49764 for http://127.0.0.1:36963/f (127.0.0.1:36963): client error (SendRequest): something new",
+    ),
+  });
+  assert.deepEqual(classifyNetworkFailure(error), {
+    code: "UNKNOWN",
+    reason: "connection failed: something new",
+  });
+});
+
+test("malformedAnswer() tells an answer the runtime's parser refused, in its words, and not a body the connection cut", () => {
+  /** undici's parser error: Node 20's with a code, Node 24's without. */
+  function parser(message: string, code?: string): Error {
+    const error = new Error(
+      `Response does not match the HTTP/1.1 protocol (${message})`,
+    );
+    error.name = "HTTPParserError";
+    return Object.assign(error, code === undefined ? {} : { code });
+  }
+  const refused: [unknown, string][] = [
+    [
+      new TypeError("fetch failed", {
+        cause: parser(
+          "Duplicate Content-Length",
+          "HPE_UNEXPECTED_CONTENT_LENGTH",
+        ),
+      }),
+      "Response does not match the HTTP/1.1 protocol (Duplicate Content-Length)",
+    ],
+    [
+      new TypeError("terminated", {
+        cause: parser("Invalid character in chunk size"),
+      }),
+      "Response does not match the HTTP/1.1 protocol (Invalid character in chunk size)",
+    ],
+    [
+      new TypeError("fetch failed", {
+        cause: new Error(
+          "error sending request from 127.0.0.1:49764 for http://127.0.0.1:36963/f (127.0.0.1:36963): client error (SendRequest): invalid content-length parsed",
+        ),
+      }),
+      "invalid content-length parsed",
+    ],
+    [
+      coded(
+        'InvalidContentLength fetching "http://127.0.0.1:9/f". For more information, pass `verbose: true` in the second argument to fetch()',
+        "InvalidContentLength",
+      ),
+      "InvalidContentLength",
+    ],
+  ];
+  for (const [error, words] of refused) {
+    assert.equal(malformedAnswer(error), words);
+  }
+  for (
+    const cut of [
+      new TypeError("terminated", {
+        cause: parser("Invalid EOF state", "HPE_INVALID_EOF_STATE"),
+      }),
+      new TypeError("terminated", { cause: parser("Invalid EOF state") }),
+      new TypeError("error reading a body from connection"),
+      node("ECONNRESET"),
+    ]
+  ) {
+    assert.equal(malformedAnswer(cut), undefined, String(cut.cause ?? cut));
+  }
+});
+
+test("isLengthRefused() tells undici's refusal of a Content-Length (Node 22 on) from other failures", () => {
+  const refused = new TypeError("fetch failed", {
+    cause: coded(
+      "Response body length does not match content-length header",
+      "UND_ERR_RES_CONTENT_LENGTH_MISMATCH",
+    ),
+  });
+  assert.equal(isLengthRefused(refused), true);
+  assert.equal(isLengthRefused(node("ECONNRESET")), false);
+  assert.equal(isLengthRefused(new TypeError("fetch failed")), false);
 });
 
 test("isRetryable() retries a NetworkError but ENOTFOUND and CERT", () => {

@@ -26,6 +26,14 @@ test("parseLength() reads digits only", () => {
   }
 });
 
+test("parseLength() reads a count sent twice (Deno and Bun join the fields) as that count, and counts that differ as none", () => {
+  assert.equal(parseLength("10, 10"), 10);
+  assert.equal(parseLength("10,10, 10"), 10);
+  for (const header of ["10, 20", "10, ", ", 10", "10,,10", "10, x"]) {
+    assert.equal(parseLength(header), undefined, header);
+  }
+});
+
 test("revalidatorOf() takes an ETag, weak too, then Last-Modified", () => {
   const date = "Wed, 21 Oct 2015 07:28:00 GMT";
   assert.equal(
