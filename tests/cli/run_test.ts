@@ -281,6 +281,43 @@ test("dlmanager reports a file whose place a directory takes as failed, download
   assert.equal(server.requests.some((seen) => seen.path === "/sub"), false);
 });
 
+test("dlmanager --json -q prints only the failures and the summary", async () => {
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A),
+    "/b.bin": bytesRoute(B),
+    "/missing.bin": statusRoute(404, "Not Found"),
+  });
+  await using dir = await tempDir();
+  await writeFile(dir.join("b.bin"), "present");
+  const result = await runCli([
+    "--json",
+    "-q",
+    "-d",
+    dir.path,
+    server.url("/a.bin"),
+    server.url("/b.bin"),
+    server.url("/missing.bin"),
+  ]);
+  assert.equal(result.code, 1);
+  assert.equal(result.stderr, "");
+  const events = result.stdout.trimEnd().split("\n").map((line) =>
+    JSON.parse(line)
+  );
+  assert.deepEqual(events.map((event) => event.event), ["fail", "summary"]);
+  assert.equal(events[0].url, server.url("/missing.bin"));
+  assert.deepEqual({ ...events[1], ms: 0 }, {
+    event: "summary",
+    done: 1,
+    skipped: 1,
+    failed: 1,
+    bytes: A.byteLength,
+    ms: 0,
+    interrupted: false,
+    unfinished: 0,
+  });
+  await assertFileHolds(dir.join("a.bin"), A);
+});
+
 test("dlmanager --json prints one JSON object per event", async () => {
   await using server = await startServer({
     "/a.bin": bytesRoute(A),
