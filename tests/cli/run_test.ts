@@ -1222,7 +1222,7 @@ const BAD_INPUTS: [string, string[], RegExp][] = [
   [
     "a missing -i file",
     ["-i", "/nonexistent/list.txt"],
-    /^Cannot read input file "\/nonexistent\/list\.txt": /,
+    /^Cannot read input file "\/nonexistent\/list\.txt": no such file or directory \(ENOENT\)$/,
   ],
 ];
 
@@ -1323,14 +1323,24 @@ test("dlmanager exits 2 naming the line of an -i line whose file name is bad, be
   }
 });
 
-test("dlmanager exits 2 for a directory it cannot create or write", async () => {
+test("dlmanager exits 2 for a directory it cannot create or write, saying why in the library's words", async () => {
   await using dir = await tempDir();
   await writeFile(dir.join("file"), "");
-  const result = await runCli(["-d", dir.join("file", "sub"), "http://x/a"]);
-  assert.equal(result.code, 2);
-  assert.match(
-    result.stderr,
-    /^dlmanager: Cannot write to directory "[^"]+": .+\n$/,
+  const under = await runCli(["-d", dir.join("file", "sub"), "http://x/a"]);
+  assert.equal(under.code, 2);
+  assert.equal(
+    under.stderr,
+    `dlmanager: Cannot write to directory "${
+      dir.join("file", "sub")
+    }": a part of the path is not a directory (ENOTDIR)\n`,
+  );
+  const file = await runCli(["-d", dir.join("file"), "http://x/a"]);
+  assert.equal(file.code, 2);
+  assert.equal(
+    file.stderr,
+    `dlmanager: Cannot write to directory "${
+      dir.join("file")
+    }": a file is in the way (EEXIST)\n`,
   );
 });
 
@@ -1354,7 +1364,7 @@ test(
     assert.equal(result.code, 2);
     assert.match(
       result.stderr,
-      /^dlmanager: Cannot write to directory "\/proc\/dlmanager-test\/sub": .*ENOENT.*\n$/,
+      /^dlmanager: Cannot write to directory "\/proc\/dlmanager-test\/sub": no such file or directory \(ENOENT\)\n$/,
     );
     assert.equal(result.stdout, "");
   },
