@@ -342,7 +342,9 @@ recognizedAcrossCopies(RedirectError, "RedirectError");
  * @example
  * ```ts ignore
  * import { Download, IntegrityError } from "@x/dlmanager";
- * const download = new Download(url, "a.zip", { sha256: "9f86d0...0f00a08" });
+ * const download = new Download(url, "a.zip", {
+ *   sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+ * });
  * download.start();
  * await download.wait().catch((error) => {
  *   if (error instanceof IntegrityError) console.log(error.expected, error.actual);

@@ -11,6 +11,12 @@ import type { CliEvent, Reporter, Summary } from "./reporter.ts";
 /** How often a file's progress is printed, at most, in milliseconds. */
 export const JSON_PROGRESS_INTERVAL = 1000;
 
+/** Options for {@linkcode JsonReporter}. */
+export interface JsonReporterOptions {
+  /** `--quiet`: only failures (`fail`, `directory`) and the summary. @default {false} */
+  quiet?: boolean | undefined;
+}
+
 /**
  * Prints events as JSON lines.
  *
@@ -22,23 +28,29 @@ export const JSON_PROGRESS_INTERVAL = 1000;
  */
 export class JsonReporter implements Reporter {
   #out: TextSink;
+  #quiet: boolean;
   #lastProgress = new Map<string, number>();
   // A file's latest progress held back by the interval, printed when it ends.
   #held = new Map<string, ReturnType<typeof setTimeout>>();
 
   /**
    * @param out Where the lines go (standard output).
+   * @param options See {@linkcode JsonReporterOptions}.
    */
-  constructor(out: TextSink) {
+  constructor(out: TextSink, options: JsonReporterOptions = {}) {
     this.#out = out;
+    this.#quiet = options.quiet ?? false;
   }
 
   /**
    * Prints `event`; a file's progress at most once a second, the latest one
    * held back printed when the second is up (a stalled file's last bytes
-   * are told too).
+   * are told too). With `quiet`, only a failure.
    */
   report(event: CliEvent): void {
+    if (this.#quiet && event.event !== "fail" && event.event !== "directory") {
+      return;
+    }
     // The run's own event (its directory's) is no file's.
     if (event.event === "directory") return this.#write(event);
     const { name } = event;

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { FileSystemError } from "../errors.ts";
 import { type CliOptions, parseCliArgs } from "./args.ts";
 import { HELP } from "./help.ts";
 import { type Job, parseInputList } from "./input_list.ts";
@@ -61,7 +62,11 @@ export async function runCli(host: CliHost): Promise<number> {
         text = await host.readInput(options.inputFile);
       } catch (error) {
         throw new UsageError(
-          `Cannot read input file "${options.inputFile}": ${message(error)}`,
+          failure(
+            `Cannot read input file "${options.inputFile}"`,
+            options.inputFile,
+            error,
+          ),
         );
       }
       jobs.push(...parseInputList(text, source));
@@ -72,7 +77,11 @@ export async function runCli(host: CliHost): Promise<number> {
       await host.prepareDir(options.dir);
     } catch (error) {
       throw new UsageError(
-        `Cannot write to directory "${options.dir}": ${message(error)}`,
+        failure(
+          `Cannot write to directory "${options.dir}"`,
+          options.dir,
+          error,
+        ),
       );
     }
   } catch (error) {
@@ -81,4 +90,17 @@ export async function runCli(host: CliHost): Promise<number> {
     return EXIT.usage;
   }
   return await new Session(host, options, planned).run();
+}
+
+/**
+ * What failed, and why: a file system's error in the words the library's
+ * {@linkcode FileSystemError} uses on every runtime ("a file is in the way
+ * (EEXIST)"), not the runtime's own ("EEXIST: file already exists, mkdir
+ * 'f'"); another error (a permission Deno refused) by its message.
+ */
+function failure(context: string, path: string, error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^E[A-Z0-9]+$/.test(code)
+    ? new FileSystemError(context, path, code).message
+    : `${context}: ${message(error)}`;
 }

@@ -176,7 +176,7 @@ export class Session implements RunView {
   #chooseReporter(): Reporter {
     const { json, quiet } = this.#options;
     const { stdout, stderr } = this.#host;
-    if (json) return new JsonReporter(stdout);
+    if (json) return new JsonReporter(stdout, { quiet });
     // A dumb terminal (TERM=dumb: an editor's shell, some CI logs) moves
     // no cursor and shows no color: it gets the plain lines.
     const dumb = this.#host.env("TERM") === "dumb";

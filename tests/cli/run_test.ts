@@ -281,6 +281,43 @@ test("dlmanager reports a file whose place a directory takes as failed, download
   assert.equal(server.requests.some((seen) => seen.path === "/sub"), false);
 });
 
+test("dlmanager --json -q prints only the failures and the summary", async () => {
+  await using server = await startServer({
+    "/a.bin": bytesRoute(A),
+    "/b.bin": bytesRoute(B),
+    "/missing.bin": statusRoute(404, "Not Found"),
+  });
+  await using dir = await tempDir();
+  await writeFile(dir.join("b.bin"), "present");
+  const result = await runCli([
+    "--json",
+    "-q",
+    "-d",
+    dir.path,
+    server.url("/a.bin"),
+    server.url("/b.bin"),
+    server.url("/missing.bin"),
+  ]);
+  assert.equal(result.code, 1);
+  assert.equal(result.stderr, "");
+  const events = result.stdout.trimEnd().split("\n").map((line) =>
+    JSON.parse(line)
+  );
+  assert.deepEqual(events.map((event) => event.event), ["fail", "summary"]);
+  assert.equal(events[0].url, server.url("/missing.bin"));
+  assert.deepEqual({ ...events[1], ms: 0 }, {
+    event: "summary",
+    done: 1,
+    skipped: 1,
+    failed: 1,
+    bytes: A.byteLength,
+    ms: 0,
+    interrupted: false,
+    unfinished: 0,
+  });
+  await assertFileHolds(dir.join("a.bin"), A);
+});
+
 test("dlmanager --json prints one JSON object per event", async () => {
   await using server = await startServer({
     "/a.bin": bytesRoute(A),
@@ -1185,7 +1222,7 @@ const BAD_INPUTS: [string, string[], RegExp][] = [
   [
     "a missing -i file",
     ["-i", "/nonexistent/list.txt"],
-    /^Cannot read input file "\/nonexistent\/list\.txt": /,
+    /^Cannot read input file "\/nonexistent\/list\.txt": no such file or directory \(ENOENT\)$/,
   ],
 ];
 
@@ -1286,14 +1323,24 @@ test("dlmanager exits 2 naming the line of an -i line whose file name is bad, be
   }
 });
 
-test("dlmanager exits 2 for a directory it cannot create or write", async () => {
+test("dlmanager exits 2 for a directory it cannot create or write, saying why in the library's words", async () => {
   await using dir = await tempDir();
   await writeFile(dir.join("file"), "");
-  const result = await runCli(["-d", dir.join("file", "sub"), "http://x/a"]);
-  assert.equal(result.code, 2);
-  assert.match(
-    result.stderr,
-    /^dlmanager: Cannot write to directory "[^"]+": .+\n$/,
+  const under = await runCli(["-d", dir.join("file", "sub"), "http://x/a"]);
+  assert.equal(under.code, 2);
+  assert.equal(
+    under.stderr,
+    `dlmanager: Cannot write to directory "${
+      dir.join("file", "sub")
+    }": a part of the path is not a directory (ENOTDIR)\n`,
+  );
+  const file = await runCli(["-d", dir.join("file"), "http://x/a"]);
+  assert.equal(file.code, 2);
+  assert.equal(
+    file.stderr,
+    `dlmanager: Cannot write to directory "${
+      dir.join("file")
+    }": a file is in the way (EEXIST)\n`,
   );
 });
 
@@ -1317,7 +1364,7 @@ test(
     assert.equal(result.code, 2);
     assert.match(
       result.stderr,
-      /^dlmanager: Cannot write to directory "\/proc\/dlmanager-test\/sub": .*ENOENT.*\n$/,
+      /^dlmanager: Cannot write to directory "\/proc\/dlmanager-test\/sub": no such file or directory \(ENOENT\)\n$/,
     );
     assert.equal(result.stdout, "");
   },
