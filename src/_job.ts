@@ -286,13 +286,17 @@ async function runLocked(
  * for the lock afresh, for a whole `lockTimeout` again. So no time paused
  * counts, and a paused download never fails for the time it waited; and
  * the wait is the resumed one's, as a start's is: the holder may be
- * another by then, and is told again (`"waiting"`). A lock free at once
- * (the usual) is taken with no signal of the pause's made.
+ * another by then, and is told again (`"waiting"`). So does a download
+ * paused before it takes the lock (before `start()`, or by what heard it
+ * start): it takes none until resumed, and holds up no other download of
+ * its file meanwhile. A lock free at once (the usual) is taken with no
+ * signal of the pause's made.
  */
 async function acquireLock(spec: JobSpec, host: JobHost): Promise<FileLock> {
   const { lockStaleAfter, lockTimeout } = spec.options;
   const { pause } = host;
   for (;;) {
+    if (pause.paused) await parked(host);
     let run: AbortSignal | undefined;
     try {
       return await FileLock.acquire(
@@ -312,7 +316,6 @@ async function acquireLock(spec: JobSpec, host: JobHost): Promise<FileLock> {
     } finally {
       if (run !== undefined) pause.end();
     }
-    await parked(host);
   }
 }
 

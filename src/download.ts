@@ -288,8 +288,9 @@ export class Download extends DownloadStatus {
    * Pauses the download: its connections are closed at once; the partial
    * file, its sidecar and the destination's lock are kept. State
    * `"paused"` until {@linkcode Download.resume}. A download paused before
-   * it starts, or while queued, sends no request until resumed, and keeps
-   * its place in its manager's queue. A manager's running download gives
+   * it starts, or while queued, sends no request and takes no lock (another
+   * download of its file is not held up by it) until resumed, and keeps its
+   * place in its manager's queue. A manager's running download gives
    * its slot (of `concurrency`) up once its transfer has stopped, and its
    * connection stops counting against `maxConnectionsPerHost`: the next
    * queued download starts. Paused while it waits for another process's

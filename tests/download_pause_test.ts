@@ -329,6 +329,39 @@ test("Download paused before it starts sends no request until resumed", async ()
   assert.deepEqual(states, ["paused", "running", "done"]);
 });
 
+// Reported by a hunt: a download paused before start() took its file's lock
+// at start() all the same, and held it, doing nothing: another download of
+// the file (in this process or another) waited for it, and failed once its
+// lockTimeout had passed.
+test("Download paused before it starts takes no lock until resumed: another download of its file is not held up", async () => {
+  await using server = await stallingServer();
+  await using dir = await tempDir();
+  const states: DownloadState[] = [];
+  const download = new Download(server.url, dir.join("f"), FAST);
+  download.addEventListener("statechange", ({ state }) => states.push(state));
+  await download.pause();
+  download.start();
+  assert.equal(download.state, "paused");
+  // No lock (nor its owner file), no partial file, no request.
+  assert.deepEqual(await dir.list(), []);
+  const otherStates: DownloadState[] = [];
+  const other = new Download(server.url, dir.join("f"), {
+    ...FAST,
+    lockTimeout: 60_000,
+  });
+  other.addEventListener("statechange", ({ state }) => otherStates.push(state));
+  other.start();
+  await other.wait();
+  assert.deepEqual(otherStates, ["running", "done"]);
+  assert.equal(server.log.ranges.length, 1);
+  assert.equal(download.state, "paused");
+  download.resume();
+  await download.wait();
+  assert.deepEqual(states, ["paused", "running", "done"]);
+  assert.equal(server.log.ranges.length, 2);
+  await assertHolds(dir, ["f"]);
+});
+
 test("Download paused while it waits out a server's Retry-After waits out what is left of it on resume", async () => {
   // When the 503 was sent, and when each request came (performance.now()).
   let refused = 0;
