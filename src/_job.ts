@@ -379,13 +379,12 @@ async function transferUnderLock(
   let counted = hostName;
   budget.acquireFirst(counted);
   try {
-    // A prefix adopted from a dead writer goes into the digest first:
-    // seconds for gigabytes, so progress tells those bytes on disk before
-    // (as the answer to the rest would), and a cancel stops the hash.
+    // A prefix adopted from a dead writer goes into the digest first (see
+    // `transferPausably`): seconds for gigabytes, so progress tells those
+    // bytes on disk before, as the answer to the rest would.
     if (partial.offset > 0 && integrity !== undefined) {
       host.report(partial.offset, partial.total);
     }
-    await partial.hashAdopted(host.signal);
     const transfer: Transfer = {
       url: spec.url,
       source: spec.url,
@@ -564,6 +563,10 @@ async function transferPausably(
     const signal = pause.begin(host.signal);
     let whole = false;
     try {
+      // A prefix adopted from a dead writer, digested before any byte is
+      // written (once): a pause stops it, as a cancel does, and the resume
+      // digests the bytes as they are then.
+      await transfer.partial.hashAdopted(signal);
       // A source asked again after the others: its backoff first (a pause
       // stops it, and the resume asks at once, or once its Retry-After is
       // up).

@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { readFile, stat, truncate } from "node:fs/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import { test } from "node:test";
@@ -79,6 +80,16 @@ async function startPausedAtLastByte(download: Download): Promise<void> {
 /** The size of the one partial file in `dir`. */
 async function partialSize(dir: TempDir): Promise<number> {
   return (await stat(await partialOf(dir))).size;
+}
+
+/** Writes `bytes` over the start of the file at `path`, its size kept. */
+function overwrite(path: string, bytes: Uint8Array): void {
+  const file = openSync(path, "r+");
+  try {
+    writeSync(file, bytes, 0, bytes.byteLength, 0);
+  } finally {
+    closeSync(file);
+  }
 }
 
 /** Asserts that `dir` holds `names` and nothing else, each with BODY. */
@@ -727,6 +738,51 @@ test("Download.cancel({ keepPartial: true }) leaves what can resume, and the nex
   await again.wait();
   assert.deepEqual(server.log.ranges, [null, `bytes=${MiB}-`]);
   await assertHolds(dir, ["f"]);
+});
+
+// Reported by a hunt: the digest of a partial file adopted from a download
+// that left it (or from a dead process) was taken under the cancel's signal
+// alone: a pause did not stop it (seconds of reading, for gigabytes), and it
+// was taken of the bytes as they were then, not as the resume found them.
+test("Download paused before the partial file it adopted is digested digests it only once resumed, as it is then", async () => {
+  await using server = await stallingServer(MiB);
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  const kept = new Download(server.url, dir.join("f"), FAST);
+  kept.start();
+  await reached(kept, MiB);
+  kept.cancel({ keepPartial: true });
+  await assert.rejects(kept.wait(), DownloadInterrupt);
+  const path = await partialOf(dir);
+  await using other = await stallingServer();
+  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
+  const states: DownloadState[] = [];
+  let paused = false;
+  const adopting = manager.download(server.url, {
+    fname: "f",
+    sha256,
+    onStateChange: (_download, state) => states.push(state),
+    // Told the bytes adopted, before they are digested: paused there, and
+    // the bytes changed (another program), before the digest could read
+    // them.
+    progress: (download, current) => {
+      if (current !== MiB || paused) return;
+      paused = true;
+      void download.pause();
+      overwrite(path, new Uint8Array(16));
+    },
+  }) as Download;
+  const next = manager.download(other.url, { fname: "g" }) as Download;
+  // Its slot went to the next: it has stopped, and digests nothing now.
+  await next.wait();
+  assert.equal(adopting.state, "paused");
+  // Put back while paused: the digest, taken on resume, is of these bytes.
+  overwrite(path, BODY.subarray(0, 16));
+  adopting.resume();
+  await manager.wait();
+  assert.deepEqual(states, ["running", "paused", "running", "done"]);
+  assert.deepEqual(server.log.ranges, [null, `bytes=${MiB}-`]);
+  await assertFileHolds(dir.join("f"), BODY);
 });
 
 test("Download with a URL's credentials shows and records it without them, and resumes with them", async () => {
