@@ -518,6 +518,9 @@ async function transferVerified(
     await transferPausably(spec, host, run);
     if (run.integrity === undefined) return;
     await run.partial.close();
+    // Paused meanwhile: the digest is judged on resume, as the length is
+    // (a paused download does not end, failed, on its own).
+    if (!await keptWhole(host, run, run)) continue;
     const spliced = run.partial.spliced;
     try {
       run.integrity.verify(spec.url);
@@ -593,11 +596,10 @@ async function transferPausably(
     if (!whole) continue;
     // Paused as its last bytes landed: the file is whole, and waits for the
     // resume to be checked and moved into place, as it would in parts (a
-    // pause while it is checked waits in `committable`).
+    // pause while it is checked waits in `transferVerified` or
+    // `committable`).
     if (pause.paused) {
-      await transfer.partial.close();
-      await parked(host, transfer);
-      if (!await intactAfterPause(transfer)) continue;
+      if (!await keptWhole(host, transfer, transfer)) continue;
     } else if (transfer.partial.recorded && !await intactAfterPause(transfer)) {
       // Cut short by another program while it was written: appended to, it
       // would be committed with bytes at the wrong place. A file of one
@@ -642,6 +644,27 @@ async function parked(host: JobHost, counted?: Counted): Promise<void> {
 type Counted = Pick<Transfer, "budget" | "host">;
 
 /**
+ * Whether the whole file of a download paused (at its last byte, or while
+ * the file is checked) is still what it wrote, once resumed: it waits, the
+ * file closed, for the resume (see {@linkcode parked}), paused again
+ * meanwhile too; if another program changed the file meanwhile, its bytes
+ * are dropped (`false`: to be fetched again). Not paused (the usual): at
+ * once, with no look at the file.
+ */
+async function keptWhole(
+  host: JobHost,
+  transfer: Transfer,
+  counted: Counted,
+): Promise<boolean> {
+  while (host.pause.paused) {
+    await transfer.partial.close();
+    await parked(host, counted);
+    if (!await intactAfterPause(transfer)) return false;
+  }
+  return true;
+}
+
+/**
  * Whether the whole, checked file may be moved into place: not paused (the
  * usual), and then the download is told it is committing, at once (a pause
  * or cancel from then on is refused: see {@linkcode JobHost.committing}).
@@ -657,11 +680,11 @@ async function committable(
   transfer: Transfer,
   counted: string,
 ): Promise<boolean> {
-  while (host.pause.paused) {
-    await transfer.partial.close();
-    await parked(host, { budget: transfer.budget, host: counted });
-    if (!await intactAfterPause(transfer)) return false;
-  }
+  const kept = await keptWhole(host, transfer, {
+    budget: transfer.budget,
+    host: counted,
+  });
+  if (!kept) return false;
   // Canceled meanwhile (before the commit, which refuses a cancel).
   host.signal.throwIfAborted();
   host.committing();

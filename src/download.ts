@@ -298,7 +298,8 @@ export class Download extends DownloadStatus {
    * resumed, for a whole `lockTimeout`: no time paused counts. Paused as its
    * last bytes land, or while its whole file is checked (its length, its
    * digest), it keeps the file until resumed, then moves it into place
-   * without asking the server again; paused as it finds the file there
+   * without asking the server again (or, its digest not the one expected,
+   * fails then: it is not judged while paused); paused as it finds the file there
    * (`skipIfExists`, a manager's cache), it ends only once resumed, when
    * it looks again. A paused download never ends on its own (a cancel, or
    * an error, ends it). Refused, as it does nothing, once the download has

@@ -19,6 +19,7 @@ import {
   type DownloadManagerOptions,
   type DownloadOptions,
   type DownloadState,
+  IntegrityError,
   LockTimeoutError,
   type ManagerDownloadOptions,
 } from "../mod.ts";
@@ -1089,6 +1090,57 @@ test("Download paused while its whole file is checked stays paused, and is moved
     "done",
   ]);
   await assertHolds(dir, ["a", "b", "c"]);
+});
+
+// Reported by a hunt: paused as above, its digest not the one expected, it
+// failed at once, while it said "paused": the verdict on its file is given
+// on resume, as any check of it is.
+test("Download paused while its whole file is checked, whose digest does not match, stays paused, and fails only once resumed", async () => {
+  await using a = await stallingServer();
+  await using b = await heldServer();
+  await using c = await stallingServer();
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
+  const states: DownloadState[] = [];
+  const first = manager.download(a.url, {
+    fname: "a",
+    connections: 1,
+    sha256: "0".repeat(64),
+    onStateChange: (_download, state) => states.push(state),
+  }) as Download;
+  const second = manager.download(b.url, { fname: "b" }) as Download;
+  await new Promise<void>((resolve) =>
+    first.addEventListener("progress", ({ current, total }) => {
+      if (current === total) resolve(first.pause());
+    })
+  );
+  await told(second, "running");
+  const requests = a.log.ranges.length;
+  first.resume();
+  const third = manager.download(c.url, { fname: "c" }) as Download;
+  first.addEventListener("statechange", ({ state }) => {
+    if (state === "running") void first.pause();
+  }, { once: true });
+  b.release();
+  // It gave the slot up again, paused, its file kept and not judged yet.
+  await told(third, "running");
+  assert.equal(first.state, "paused");
+  assert.equal(first.error(), undefined);
+  first.resume();
+  await assert.rejects(first.wait(), IntegrityError);
+  await manager.wait({ raiseIfError: false });
+  assert.equal(a.log.ranges.length, requests);
+  assert.deepEqual(states, [
+    "running",
+    "paused",
+    "queued",
+    "running",
+    "paused",
+    "queued",
+    "running",
+    "failed",
+  ]);
+  await assertHolds(dir, ["b", "c"]);
 });
 
 /**
