@@ -316,6 +316,14 @@ export class Download extends DownloadStatus {
    * // ... the link is free ...
    * download.resume();
    * ```
+   *
+   * @example Tell whether the pause was taken
+   * ```ts ignore
+   * const stopped = download.pause();
+   * // Refused, it tells what it was: "running" (ending), or how it ended.
+   * if (download.state !== "paused") console.log("too late:", download.state);
+   * await stopped;
+   * ```
    */
   pause(): Promise<void> {
     if (
