@@ -286,13 +286,17 @@ async function runLocked(
  * for the lock afresh, for a whole `lockTimeout` again. So no time paused
  * counts, and a paused download never fails for the time it waited; and
  * the wait is the resumed one's, as a start's is: the holder may be
- * another by then, and is told again (`"waiting"`). A lock free at once
- * (the usual) is taken with no signal of the pause's made.
+ * another by then, and is told again (`"waiting"`). So does a download
+ * paused before it takes the lock (before `start()`, or by what heard it
+ * start): it takes none until resumed, and holds up no other download of
+ * its file meanwhile. A lock free at once (the usual) is taken with no
+ * signal of the pause's made.
  */
 async function acquireLock(spec: JobSpec, host: JobHost): Promise<FileLock> {
   const { lockStaleAfter, lockTimeout } = spec.options;
   const { pause } = host;
   for (;;) {
+    if (pause.paused) await parked(host);
     let run: AbortSignal | undefined;
     try {
       return await FileLock.acquire(
@@ -312,7 +316,6 @@ async function acquireLock(spec: JobSpec, host: JobHost): Promise<FileLock> {
     } finally {
       if (run !== undefined) pause.end();
     }
-    await parked(host);
   }
 }
 
@@ -376,13 +379,12 @@ async function transferUnderLock(
   let counted = hostName;
   budget.acquireFirst(counted);
   try {
-    // A prefix adopted from a dead writer goes into the digest first:
-    // seconds for gigabytes, so progress tells those bytes on disk before
-    // (as the answer to the rest would), and a cancel stops the hash.
+    // A prefix adopted from a dead writer goes into the digest first (see
+    // `transferPausably`): seconds for gigabytes, so progress tells those
+    // bytes on disk before, as the answer to the rest would.
     if (partial.offset > 0 && integrity !== undefined) {
       host.report(partial.offset, partial.total);
     }
-    await partial.hashAdopted(host.signal);
     const transfer: Transfer = {
       url: spec.url,
       source: spec.url,
@@ -521,6 +523,9 @@ async function transferVerified(
     await transferPausably(spec, host, run);
     if (run.integrity === undefined) return;
     await run.partial.close();
+    // Paused meanwhile: the digest is judged on resume, as the length is
+    // (a paused download does not end, failed, on its own).
+    if (!await keptWhole(host, run, run)) continue;
     const spliced = run.partial.spliced;
     try {
       run.integrity.verify(spec.url);
@@ -566,6 +571,10 @@ async function transferPausably(
     const signal = pause.begin(host.signal);
     let whole = false;
     try {
+      // A prefix adopted from a dead writer, digested before any byte is
+      // written (once): a pause stops it, as a cancel does, and the resume
+      // digests the bytes as they are then.
+      await transfer.partial.hashAdopted(signal);
       // A source asked again after the others: its backoff first (a pause
       // stops it, and the resume asks at once, or once its Retry-After is
       // up).
@@ -592,11 +601,10 @@ async function transferPausably(
     if (!whole) continue;
     // Paused as its last bytes landed: the file is whole, and waits for the
     // resume to be checked and moved into place, as it would in parts (a
-    // pause while it is checked waits in `committable`).
+    // pause while it is checked waits in `transferVerified` or
+    // `committable`).
     if (pause.paused) {
-      await transfer.partial.close();
-      await parked(host, transfer);
-      if (!await intactAfterPause(transfer)) continue;
+      if (!await keptWhole(host, transfer, transfer)) continue;
     } else if (transfer.partial.recorded && !await intactAfterPause(transfer)) {
       // Cut short by another program while it was written: appended to, it
       // would be committed with bytes at the wrong place. A file of one
@@ -641,6 +649,27 @@ async function parked(host: JobHost, counted?: Counted): Promise<void> {
 type Counted = Pick<Transfer, "budget" | "host">;
 
 /**
+ * Whether the whole file of a download paused (at its last byte, or while
+ * the file is checked) is still what it wrote, once resumed: it waits, the
+ * file closed, for the resume (see {@linkcode parked}), paused again
+ * meanwhile too; if another program changed the file meanwhile, its bytes
+ * are dropped (`false`: to be fetched again). Not paused (the usual): at
+ * once, with no look at the file.
+ */
+async function keptWhole(
+  host: JobHost,
+  transfer: Transfer,
+  counted: Counted,
+): Promise<boolean> {
+  while (host.pause.paused) {
+    await transfer.partial.close();
+    await parked(host, counted);
+    if (!await intactAfterPause(transfer)) return false;
+  }
+  return true;
+}
+
+/**
  * Whether the whole, checked file may be moved into place: not paused (the
  * usual), and then the download is told it is committing, at once (a pause
  * or cancel from then on is refused: see {@linkcode JobHost.committing}).
@@ -656,11 +685,11 @@ async function committable(
   transfer: Transfer,
   counted: string,
 ): Promise<boolean> {
-  while (host.pause.paused) {
-    await transfer.partial.close();
-    await parked(host, { budget: transfer.budget, host: counted });
-    if (!await intactAfterPause(transfer)) return false;
-  }
+  const kept = await keptWhole(host, transfer, {
+    budget: transfer.budget,
+    host: counted,
+  });
+  if (!kept) return false;
   // Canceled meanwhile (before the commit, which refuses a cancel).
   host.signal.throwIfAborted();
   host.committing();

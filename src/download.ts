@@ -288,8 +288,9 @@ export class Download extends DownloadStatus {
    * Pauses the download: its connections are closed at once; the partial
    * file, its sidecar and the destination's lock are kept. State
    * `"paused"` until {@linkcode Download.resume}. A download paused before
-   * it starts, or while queued, sends no request until resumed, and keeps
-   * its place in its manager's queue. A manager's running download gives
+   * it starts, or while queued, sends no request and takes no lock (another
+   * download of its file is not held up by it) until resumed, and keeps its
+   * place in its manager's queue. A manager's running download gives
    * its slot (of `concurrency`) up once its transfer has stopped, and its
    * connection stops counting against `maxConnectionsPerHost`: the next
    * queued download starts. Paused while it waits for another process's
@@ -297,7 +298,8 @@ export class Download extends DownloadStatus {
    * resumed, for a whole `lockTimeout`: no time paused counts. Paused as its
    * last bytes land, or while its whole file is checked (its length, its
    * digest), it keeps the file until resumed, then moves it into place
-   * without asking the server again; paused as it finds the file there
+   * without asking the server again (or, its digest not the one expected,
+   * fails then: it is not judged while paused); paused as it finds the file there
    * (`skipIfExists`, a manager's cache), it ends only once resumed, when
    * it looks again. A paused download never ends on its own (a cancel, or
    * an error, ends it). Refused, as it does nothing, once the download has
@@ -313,6 +315,14 @@ export class Download extends DownloadStatus {
    * await download.pause();
    * // ... the link is free ...
    * download.resume();
+   * ```
+   *
+   * @example Tell whether the pause was taken
+   * ```ts ignore
+   * const stopped = download.pause();
+   * // Refused, it tells what it was: "running" (ending), or how it ended.
+   * if (download.state !== "paused") console.log("too late:", download.state);
+   * await stopped;
    * ```
    */
   pause(): Promise<void> {

@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { readFile, stat, truncate } from "node:fs/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import { test } from "node:test";
@@ -18,6 +19,7 @@ import {
   type DownloadManagerOptions,
   type DownloadOptions,
   type DownloadState,
+  IntegrityError,
   LockTimeoutError,
   type ManagerDownloadOptions,
 } from "../mod.ts";
@@ -79,6 +81,16 @@ async function startPausedAtLastByte(download: Download): Promise<void> {
 /** The size of the one partial file in `dir`. */
 async function partialSize(dir: TempDir): Promise<number> {
   return (await stat(await partialOf(dir))).size;
+}
+
+/** Writes `bytes` over the start of the file at `path`, its size kept. */
+function overwrite(path: string, bytes: Uint8Array): void {
+  const file = openSync(path, "r+");
+  try {
+    writeSync(file, bytes, 0, bytes.byteLength, 0);
+  } finally {
+    closeSync(file);
+  }
 }
 
 /** Asserts that `dir` holds `names` and nothing else, each with BODY. */
@@ -327,6 +339,39 @@ test("Download paused before it starts sends no request until resumed", async ()
   await download.wait();
   await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(states, ["paused", "running", "done"]);
+});
+
+// Reported by a hunt: a download paused before start() took its file's lock
+// at start() all the same, and held it, doing nothing: another download of
+// the file (in this process or another) waited for it, and failed once its
+// lockTimeout had passed.
+test("Download paused before it starts takes no lock until resumed: another download of its file is not held up", async () => {
+  await using server = await stallingServer();
+  await using dir = await tempDir();
+  const states: DownloadState[] = [];
+  const download = new Download(server.url, dir.join("f"), FAST);
+  download.addEventListener("statechange", ({ state }) => states.push(state));
+  await download.pause();
+  download.start();
+  assert.equal(download.state, "paused");
+  // No lock (nor its owner file), no partial file, no request.
+  assert.deepEqual(await dir.list(), []);
+  const otherStates: DownloadState[] = [];
+  const other = new Download(server.url, dir.join("f"), {
+    ...FAST,
+    lockTimeout: 60_000,
+  });
+  other.addEventListener("statechange", ({ state }) => otherStates.push(state));
+  other.start();
+  await other.wait();
+  assert.deepEqual(otherStates, ["running", "done"]);
+  assert.equal(server.log.ranges.length, 1);
+  assert.equal(download.state, "paused");
+  download.resume();
+  await download.wait();
+  assert.deepEqual(states, ["paused", "running", "done"]);
+  assert.equal(server.log.ranges.length, 2);
+  await assertHolds(dir, ["f"]);
 });
 
 test("Download paused while it waits out a server's Retry-After waits out what is left of it on resume", async () => {
@@ -696,6 +741,51 @@ test("Download.cancel({ keepPartial: true }) leaves what can resume, and the nex
   await assertHolds(dir, ["f"]);
 });
 
+// Reported by a hunt: the digest of a partial file adopted from a download
+// that left it (or from a dead process) was taken under the cancel's signal
+// alone: a pause did not stop it (seconds of reading, for gigabytes), and it
+// was taken of the bytes as they were then, not as the resume found them.
+test("Download paused before the partial file it adopted is digested digests it only once resumed, as it is then", async () => {
+  await using server = await stallingServer(MiB);
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  const kept = new Download(server.url, dir.join("f"), FAST);
+  kept.start();
+  await reached(kept, MiB);
+  kept.cancel({ keepPartial: true });
+  await assert.rejects(kept.wait(), DownloadInterrupt);
+  const path = await partialOf(dir);
+  await using other = await stallingServer();
+  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
+  const states: DownloadState[] = [];
+  let paused = false;
+  const adopting = manager.download(server.url, {
+    fname: "f",
+    sha256,
+    onStateChange: (_download, state) => states.push(state),
+    // Told the bytes adopted, before they are digested: paused there, and
+    // the bytes changed (another program), before the digest could read
+    // them.
+    progress: (download, current) => {
+      if (current !== MiB || paused) return;
+      paused = true;
+      void download.pause();
+      overwrite(path, new Uint8Array(16));
+    },
+  }) as Download;
+  const next = manager.download(other.url, { fname: "g" }) as Download;
+  // Its slot went to the next: it has stopped, and digests nothing now.
+  await next.wait();
+  assert.equal(adopting.state, "paused");
+  // Put back while paused: the digest, taken on resume, is of these bytes.
+  overwrite(path, BODY.subarray(0, 16));
+  adopting.resume();
+  await manager.wait();
+  assert.deepEqual(states, ["running", "paused", "running", "done"]);
+  assert.deepEqual(server.log.ranges, [null, `bytes=${MiB}-`]);
+  await assertFileHolds(dir.join("f"), BODY);
+});
+
 test("Download with a URL's credentials shows and records it without them, and resumes with them", async () => {
   await using server = await stallingServer(MiB);
   await using dir = await tempDir();
@@ -1000,6 +1090,57 @@ test("Download paused while its whole file is checked stays paused, and is moved
     "done",
   ]);
   await assertHolds(dir, ["a", "b", "c"]);
+});
+
+// Reported by a hunt: paused as above, its digest not the one expected, it
+// failed at once, while it said "paused": the verdict on its file is given
+// on resume, as any check of it is.
+test("Download paused while its whole file is checked, whose digest does not match, stays paused, and fails only once resumed", async () => {
+  await using a = await stallingServer();
+  await using b = await heldServer();
+  await using c = await stallingServer();
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
+  const states: DownloadState[] = [];
+  const first = manager.download(a.url, {
+    fname: "a",
+    connections: 1,
+    sha256: "0".repeat(64),
+    onStateChange: (_download, state) => states.push(state),
+  }) as Download;
+  const second = manager.download(b.url, { fname: "b" }) as Download;
+  await new Promise<void>((resolve) =>
+    first.addEventListener("progress", ({ current, total }) => {
+      if (current === total) resolve(first.pause());
+    })
+  );
+  await told(second, "running");
+  const requests = a.log.ranges.length;
+  first.resume();
+  const third = manager.download(c.url, { fname: "c" }) as Download;
+  first.addEventListener("statechange", ({ state }) => {
+    if (state === "running") void first.pause();
+  }, { once: true });
+  b.release();
+  // It gave the slot up again, paused, its file kept and not judged yet.
+  await told(third, "running");
+  assert.equal(first.state, "paused");
+  assert.equal(first.error(), undefined);
+  first.resume();
+  await assert.rejects(first.wait(), IntegrityError);
+  await manager.wait({ raiseIfError: false });
+  assert.equal(a.log.ranges.length, requests);
+  assert.deepEqual(states, [
+    "running",
+    "paused",
+    "queued",
+    "running",
+    "paused",
+    "queued",
+    "running",
+    "failed",
+  ]);
+  await assertHolds(dir, ["b", "c"]);
 });
 
 /**

@@ -315,12 +315,18 @@ export class PartialFile {
    * Feeds the bytes adopted from a dead writer's partial file (a prefix:
    * see {@linkcode PartialFile.open}) to the download's digest, once; a
    * no-op otherwise. Aborting `signal` stops it, as for
-   * {@linkcode PartialFile.hash}.
+   * {@linkcode PartialFile.hash}, and empties the digest (they are its
+   * first bytes): a pause's next run feeds them again, from the start.
    */
   async hashAdopted(signal: AbortSignal): Promise<void> {
     const integrity = this.#integrity;
     if (!this.#unhashed || integrity === undefined) return;
-    await this.hash(integrity, signal);
+    try {
+      await this.hash(integrity, signal);
+    } catch (error) {
+      integrity.reset();
+      throw error;
+    }
     this.#unhashed = false;
   }
 
@@ -597,8 +603,8 @@ export class PartialFile {
     // A prefix: the rest is asked for with `If-Range`, and the server tells
     // whether it is still the file. So is a file whose every part is on
     // disk (killed before its rename): a 416 says it is complete, and a 200
-    // that it changed meanwhile. Hashed by `hashAdopted`, where a cancel
-    // can stop it.
+    // that it changed meanwhile. Hashed by `hashAdopted`, where a cancel or
+    // a pause can stop it.
     this.#unhashed = true;
     this.#file = await fs.openAppend(partial);
     this.offset = size;
