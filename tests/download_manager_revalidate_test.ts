@@ -383,7 +383,11 @@ test("DownloadManager disowns a record when the file was replaced since, or came
   assert.equal(other?.revalidation, "updated");
   assert.deepEqual(server.log.conditions, [null, null]);
   // Replaced by hand, same size: its modification time disowns the record.
+  // Dated an hour back: the kernel dates a write by its clock tick (several
+  // ms), so a write right after the download's could bear the same time.
   await writeFile(dir.join("f"), NEW.subarray(0, OLD.byteLength));
+  const before = new Date(Date.now() - HOUR);
+  await utimes(dir.join("f"), before, before);
   const replaced = await fetchInto(
     dir.path,
     server.url("/other/f"),
