@@ -1,11 +1,12 @@
 // What a failed request or body read means for a download, the same on every
 // runtime.
 
-import { NetworkError, ProtocolError } from "../errors.ts";
+import { NetworkError, ProtocolError, ProxyError } from "../errors.ts";
 import {
   isDecodeFailure,
   isPermissionFailure,
   outOfDescriptors,
+  proxyRefusal,
 } from "./network_failure.ts";
 
 /**
@@ -23,6 +24,8 @@ import {
  *   `FileSystemError`, as when it has none for its file, at once (curl and
  *   aria2 fail that file too: a retry would meet the same limit while the
  *   other downloads hold it);
+ * - a {@linkcode ProxyError} for a request the proxy refused (a `407`, or
+ *   a tunnel it would not open), naming `proxy`;
  * - else a {@linkcode NetworkError}, which names the failure (and, for a
  *   host name not found, the host of `at`: the URL asked, a mirror of `url`
  *   or where a redirect led), and `proxy`, the proxy the request went
@@ -46,6 +49,10 @@ export function failureOf(
         error instanceof Error ? error.message : String(error)
       })`,
     );
+  }
+  const refusal = proxyRefusal(error);
+  if (refusal !== undefined) {
+    return new ProxyError(url, refusal.status, proxy, { cause: error });
   }
   return new NetworkError(url, error, at, proxy);
 }
