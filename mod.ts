@@ -83,6 +83,7 @@ export {
   NetworkError,
   type NetworkErrorCode,
   ProtocolError,
+  ProxyError,
   RedirectError,
   RetriesExhaustedError,
   TimeoutError,

@@ -198,6 +198,68 @@ export class NetworkError extends Error {
 }
 recognizedAcrossCopies(NetworkError, "NetworkError");
 
+/**
+ * The proxy a request went through refused it: it answered
+ * `407 Proxy Authentication Required` (it needs credentials, or refused
+ * those in its URL: `HTTPS_PROXY=http://user:pass@proxy.corp:3128`), or it
+ * would not open the tunnel (`CONNECT`) to the server. The message names the
+ * proxy (without its credentials); `status` is its answer, where the runtime
+ * tells it. Not retried when the status says no retry would help (`407`,
+ * `403`, any status `HTTPError` does not retry); retried when it says
+ * "later" (`502`, `503`, ...) or is unknown (Deno 2.9.6 tells no status of a
+ * refused tunnel but `407`'s).
+ *
+ * @example Asking for the proxy's credentials
+ * ```ts ignore
+ * import { ProxyError } from "@x/dlmanager";
+ * await download.wait().catch((error) => {
+ *   if (error instanceof ProxyError && error.status === 407) {
+ *     console.error(`${error.proxy} wants credentials: set HTTPS_PROXY to http://user:pass@host:port`);
+ *   } else throw error;
+ * });
+ * ```
+ */
+export class ProxyError extends Error {
+  /**
+   * The proxy's answer: `407`, or the status it refused a `CONNECT` with
+   * (`403`, `502`, ...); `undefined` when the runtime does not tell it.
+   */
+  readonly status: number | undefined;
+  /**
+   * The proxy (`http://proxy.corp:3128`, without its credentials), when the
+   * environment named it; `undefined` for a proxy of a `fetch` of the
+   * caller's.
+   */
+  readonly proxy: string | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param url The URL being downloaded.
+   * @param status The proxy's answer, if known.
+   * @param proxy The proxy, if known, without credentials.
+   * @param options `cause`: the error `fetch` gave, if it gave one.
+   */
+  constructor(
+    url: string,
+    status: number | undefined,
+    proxy?: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    const who = proxy === undefined ? "the proxy" : `the proxy ${proxy}`;
+    const what = status === 407
+      ? `${who} answered 407 Proxy Authentication Required: it needs credentials, or refused those given (name them in its URL: http://user:pass@host:port)`
+      : `${who} refused the tunnel to the server${
+        status === undefined ? "" : `: CONNECT answered ${status}`
+      }`;
+    super(`Cannot download "${url}": ${what}`, options);
+    this.name = "ProxyError";
+    this.status = status;
+    this.proxy = proxy;
+  }
+}
+recognizedAcrossCopies(ProxyError, "ProxyError");
+
 /** `at`'s `host:port`, when it is another origin than `url`'s. */
 function serverOf(at: string, url: string): string | undefined {
   if (at === url) return undefined;

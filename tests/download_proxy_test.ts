@@ -69,19 +69,25 @@ function envWith(variables: Record<string, string>): Record<string, string> {
 }
 
 /**
- * Downloads `url` into `dest` in a child with the proxy `variables`; returns
- * what it printed (`done`, or `failed <name>` and the message) and its exit
- * code.
+ * Downloads `url` into `dest` in a child with the proxy `variables` (and
+ * `retries`, default 0); returns what it printed (`done`, or
+ * `failed <name>` and the message) and its exit code.
  */
 async function downloadIn(
   variables: Record<string, string>,
   url: string,
   dest: string,
   useEnvProxy?: boolean,
+  retries = 0,
 ): Promise<{ said: string; code: number | string | null }> {
   const child = startChild(
     "proxy_child",
-    [url, dest, ...(useEnvProxy === undefined ? [] : [String(useEnvProxy)])],
+    [
+      url,
+      dest,
+      useEnvProxy === undefined ? "" : String(useEnvProxy),
+      String(retries),
+    ],
     [],
     envWith(variables),
   );
@@ -278,11 +284,11 @@ test(
     );
     assert.equal(result.code, 1);
     const [said, message] = result.said.split("\n");
-    assert.equal(said, "failed NetworkError");
+    assert.equal(said, "failed ProxyError");
     // The proxy named without its credentials.
     assert.match(
       message ?? "",
-      /\(through the proxy http:\/\/127\.0\.0\.1:\d+\)$/,
+      /: the proxy http:\/\/127\.0\.0\.1:\d+ refused the tunnel to the server/,
     );
     assert.ok(!message?.includes("s3cret"), message);
     assert.deepEqual(
@@ -297,6 +303,95 @@ test(
     assert.deepEqual(await dir.list(), []);
   },
 );
+
+// Percent-encoded, as a password with an "@" or ":" must be in a URL.
+const ENCODED_USERINFO = "proxyuser:s3cret%40proxy%3Apass";
+const ENCODED_BASIC = `Basic ${btoa("proxyuser:s3cret@proxy:pass")}`;
+
+for (const scheme of ["http", "https"]) {
+  for (const refusalBody of ["", "<html>Log in first</html>"]) {
+    test(
+      `Download of an ${scheme} URL through a proxy that answers 407${
+        refusalBody ? " with a page" : ""
+      } fails at once with a ProxyError naming the proxy, leaving nothing`,
+      {
+        timeout: 60_000,
+      },
+      async () => {
+        await using server = await origin();
+        await using proxy = await startProxy({ refuse: 407, refusalBody });
+        await using dir = await tempDir();
+        const { host } = new URL(server.url("/f"));
+        const url = `${scheme}://${host}/f`;
+        const variable = scheme === "http" ? "HTTP_PROXY" : "HTTPS_PROXY";
+        const result = await downloadIn(
+          { [variable]: proxy.url(ENCODED_USERINFO) },
+          url,
+          dir.join("f"),
+          undefined,
+          2,
+        );
+        assert.deepEqual(result, {
+          said:
+            `failed ProxyError\nCannot download "${url}": the proxy ${proxy.url()} answered 407 Proxy Authentication Required: it needs credentials, or refused those given (name them in its URL: http://user:pass@host:port)`,
+          code: 1,
+        });
+        // Asked once, not retried; its credentials percent-decoded.
+        assert.equal(proxy.requests.length, 1);
+        assert.equal(
+          proxy.requests[0]?.headers["proxy-authorization"],
+          ENCODED_BASIC,
+        );
+        assert.deepEqual(server.requests, []);
+        assert.deepEqual(await dir.list(), []);
+      },
+    );
+  }
+}
+
+for (const status of [403, 502]) {
+  test(
+    `Download of an https URL whose proxy refuses the tunnel with ${status} fails with a ProxyError naming the proxy${
+      status === 502
+        ? ", retried"
+        : ", retried only on Deno, which does not tell the status"
+    }`,
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      await using server = await origin();
+      await using proxy = await startProxy({ refuse: status });
+      await using dir = await tempDir();
+      const { host } = new URL(server.url("/f"));
+      const url = `https://${host}/f`;
+      const result = await downloadIn(
+        { HTTPS_PROXY: proxy.url(ENCODED_USERINFO) },
+        url,
+        dir.join("f"),
+        undefined,
+        1,
+      );
+      // Deno 2.9.6 says "unsuccessful tunnel" whatever the status.
+      const said = "Deno" in globalThis
+        ? `the proxy ${proxy.url()} refused the tunnel to the server`
+        : `the proxy ${proxy.url()} refused the tunnel to the server: CONNECT answered ${status}`;
+      const retried = status === 502 || "Deno" in globalThis;
+      assert.deepEqual(result, {
+        said: retried
+          ? `failed RetriesExhaustedError\nCannot download "${url}": 2 attempts failed (#1: ${said}; #2: ${said})`
+          : `failed ProxyError\nCannot download "${url}": ${said}`,
+        code: 1,
+      });
+      assert.deepEqual(
+        proxy.requests.map(({ method, target }) => [method, target]),
+        Array(retried ? 2 : 1).fill(["CONNECT", host]),
+      );
+      assert.deepEqual(server.requests, []);
+      assert.deepEqual(await dir.list(), []);
+    },
+  );
+}
 
 /**
  * Downloads `url` in a child with the proxy `variables`; asserts that it

@@ -1,12 +1,13 @@
 // What a failed request or body read means for a download, the same on every
 // runtime.
 
-import { NetworkError, ProtocolError } from "../errors.ts";
+import { NetworkError, ProtocolError, ProxyError } from "../errors.ts";
 import {
   isDecodeFailure,
   isPermissionFailure,
   malformedAnswer,
   outOfDescriptors,
+  proxyRefusal,
 } from "./network_failure.ts";
 import { FinalProtocolError } from "./retry_policy.ts";
 
@@ -28,6 +29,8 @@ import { FinalProtocolError } from "./retry_policy.ts";
  *   `FileSystemError`, as when it has none for its file, at once (curl and
  *   aria2 fail that file too: a retry would meet the same limit while the
  *   other downloads hold it);
+ * - a {@linkcode ProxyError} for a request the proxy refused (a `407`, or
+ *   a tunnel it would not open), naming `proxy`;
  * - else a {@linkcode NetworkError}, which names the failure (and, for a
  *   host name not found, the host of `at`: the URL asked, a mirror of `url`
  *   or where a redirect led), and `proxy`, the proxy the request went
@@ -51,6 +54,10 @@ export function failureOf(
         error instanceof Error ? error.message : String(error)
       })`,
     );
+  }
+  const refusal = proxyRefusal(error);
+  if (refusal !== undefined) {
+    return new ProxyError(url, refusal.status, proxy, { cause: error });
   }
   const malformed = malformedAnswer(error);
   if (malformed !== undefined) return invalidAnswer(url, malformed);

@@ -237,6 +237,37 @@ export function malformedAnswer(error: unknown): string | undefined {
   return undefined;
 }
 
+// How each runtime says that the proxy refused a tunnel (`CONNECT`): undici
+// (Node's `fetch` through the npm package's agent, which tunnels `http:` URLs
+// too) and Bun (`ERR_PROXY_TUNNEL`) give the proxy's status; Deno (hyper)
+// says "proxy authentication required" for a 407, else "unsuccessful tunnel".
+const TUNNEL_STATUS = [
+  /^Proxy response \((\d{3})\) !== 200 when HTTP Tunneling$/,
+  /^Proxy refused to open a tunnel: (\d{3})\b/,
+];
+const DENO_PROXY_AUTH = /\bproxy authentication required$/i;
+const DENO_TUNNEL = /\bunsuccessful tunnel$/i;
+
+/**
+ * Whether a failed `fetch` was the proxy's refusal to forward or tunnel the
+ * request, and its status where the runtime tells it (`{ status: 407 }`,
+ * `{ status: undefined }`); `undefined` for any other failure.
+ */
+export function proxyRefusal(
+  error: unknown,
+): { status: number | undefined } | undefined {
+  for (const e of chain(error)) {
+    const message = messageOf(e);
+    for (const pattern of TUNNEL_STATUS) {
+      const status = pattern.exec(message)?.[1];
+      if (status !== undefined) return { status: Number(status) };
+    }
+    if (DENO_PROXY_AUTH.test(message)) return { status: 407 };
+    if (DENO_TUNNEL.test(message)) return { status: undefined };
+  }
+  return undefined;
+}
+
 /**
  * Whether a failed `fetch` (before any body) is undici's refusal of a
  * `Content-Length` it cannot take (two that differ, or one with

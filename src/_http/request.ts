@@ -4,7 +4,7 @@
 // a redirect to another origin, and a URL's own credentials are sent as
 // `Authorization` on every runtime.
 
-import { RedirectError } from "../errors.ts";
+import { ProxyError, RedirectError } from "../errors.ts";
 import { failureOf, invalidAnswer } from "./failure.ts";
 import { framingFault } from "./framing.ts";
 import { isLengthRefused } from "./network_failure.ts";
@@ -184,7 +184,8 @@ function decoded(part: string): string {
 
 /**
  * Requests `url`, following redirects up to `maxRedirects`. A failed
- * `fetch` rejects with what it means (see `failureOf`); a redirect loop, a
+ * `fetch` rejects with what it means (see `failureOf`), a proxy's `407`
+ * with a `ProxyError`; a redirect loop, a
  * redirect without a usable `Location` or to another scheme, with a
  * `RedirectError`; an answer whose framing cannot be trusted (see
  * `framingFault`), with a `ProtocolError` that is not retried.
@@ -224,6 +225,12 @@ export async function request(
         at,
         envProxyOf(options.fetch, at),
       );
+    }
+    if (response.status === 407) {
+      // Only a proxy answers 407 (RFC 9110): Deno and Bun forward a plain
+      // `http:` request to it and hand over its answer as the server's.
+      await response.body?.cancel().catch(() => {});
+      throw new ProxyError(url, 407, envProxyOf(options.fetch, at));
     }
     if (!REDIRECT_STATUSES.has(response.status)) {
       const fault = framingFault(response.headers);

@@ -5,6 +5,7 @@ import {
   HTTPError,
   NetworkError,
   ProtocolError,
+  ProxyError,
   TimeoutError,
 } from "../errors.ts";
 import { parseHttpDate } from "./http_date.ts";
@@ -35,10 +36,14 @@ export class FinalProtocolError extends ProtocolError {}
 /**
  * Whether an attempt that failed with `error` is worth another: connection
  * failures (but a name that does not exist, or a rejected certificate),
- * timeouts, broken bodies, and the statuses that mean "later".
+ * timeouts, broken bodies, and the statuses that mean "later" (a proxy's
+ * too, or a refusal of a proxy whose status the runtime does not tell).
  */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof HTTPError) return RETRY_STATUSES.has(error.status);
+  if (error instanceof ProxyError) {
+    return error.status === undefined || RETRY_STATUSES.has(error.status);
+  }
   if (error instanceof NetworkError) {
     return !FINAL_NETWORK_CODES.has(error.code);
   }

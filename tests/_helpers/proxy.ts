@@ -26,6 +26,26 @@ export interface ProxiedRequest {
 export interface ProxyOptions {
   /** Answer every CONNECT with 403 instead of tunnelling. Default false. */
   refuseConnect?: boolean;
+  /**
+   * Answer every request, forwarded or CONNECT, with this status instead
+   * (a 407 with `Proxy-Authenticate: Basic`), and `refusalBody` (default
+   * none).
+   */
+  refuse?: number;
+  /** The body of a `refuse` answer. */
+  refusalBody?: string;
+}
+
+/** The head of a `refuse` answer of `options`, and its body. */
+function refusal(options: ProxyOptions): string {
+  const body = options.refusalBody ?? "";
+  const challenge = options.refuse === 407
+    ? 'Proxy-Authenticate: Basic realm="corp"\r\n'
+    : "";
+  return `HTTP/1.1 ${options.refuse} Refused\r\n${challenge}` +
+    `Content-Length: ${
+      new TextEncoder().encode(body).byteLength
+    }\r\n\r\n${body}`;
 }
 
 /** A running test proxy. */
@@ -55,6 +75,14 @@ export async function startProxy(
       target,
       headers: request.headers,
     });
+    if (options.refuse !== undefined) {
+      response.writeHead(options.refuse, {
+        ...(options.refuse === 407
+          ? { "proxy-authenticate": 'Basic realm="corp"' }
+          : {}),
+      }).end(options.refusalBody ?? "");
+      return;
+    }
     let url: URL;
     try {
       url = new URL(target);
@@ -89,6 +117,10 @@ export async function startProxy(
     socket.on("error", () => {});
     socket.on("close", () => tunnels.delete(socket));
     const [hostname = "", port = ""] = target.split(":");
+    if (options.refuse !== undefined) {
+      socket.end(refusal(options));
+      return;
+    }
     if (options.refuseConnect || !isLoopback(hostname)) {
       socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
       return;

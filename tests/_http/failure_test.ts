@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { failureOf } from "../../src/_http/failure.ts";
 import { isRetryable } from "../../src/_http/retry_policy.ts";
 import { asFileSystemError } from "../../src/_disk/file_system_failure.ts";
-import { FileSystemError, NetworkError } from "../../src/errors.ts";
+import { FileSystemError, NetworkError, ProxyError } from "../../src/errors.ts";
 
 const URL = "http://127.0.0.1:9/f";
 
@@ -78,4 +78,52 @@ test("failureOf() returns the system's EMFILE as it is, not retried, told as a F
     told.message,
     "Cannot download: too many open files (EMFILE)",
   );
+});
+
+test("failureOf() returns a ProxyError naming the proxy, retried by its status, for each runtime's refused tunnel", () => {
+  const signal = new AbortController().signal;
+  const proxy = "http://proxy.example:3128";
+  // The shapes Node (undici), Bun and Deno 2.9.6 gave the test proxy's
+  // refusals (tests/download_proxy_test.ts).
+  const undici = (status: number) =>
+    new TypeError("fetch failed", {
+      cause: new Error("Request was cancelled.", {
+        cause: Object.assign(
+          new Error(`Proxy response (${status}) !== 200 when HTTP Tunneling`),
+          { name: "AbortError", code: "UND_ERR_ABORTED" },
+        ),
+      }),
+    });
+  const bun = (status: number, text: string) =>
+    Object.assign(
+      new Error(`Proxy refused to open a tunnel: ${status} ${text}`),
+      {
+        code: "ERR_PROXY_TUNNEL",
+      },
+    );
+  const deno = (words: string) =>
+    new TypeError("fetch failed", {
+      cause: new Error(
+        `error sending request for url (${URL}): client error (Connect): ${words}`,
+      ),
+    });
+  const cases: [unknown, number | undefined, boolean][] = [
+    [undici(407), 407, false],
+    [undici(403), 403, false],
+    [undici(502), 502, true],
+    [bun(407, "Proxy Authentication Required"), 407, false],
+    [bun(403, "Forbidden"), 403, false],
+    [bun(503, "Service Unavailable"), 503, true],
+    [deno("proxy authentication required"), 407, false],
+    [deno("unsuccessful tunnel"), undefined, true],
+  ];
+  for (const [error, status, retried] of cases) {
+    const failure = failureOf(URL, error, signal, URL, proxy);
+    assert.ok(failure instanceof ProxyError, String(failure));
+    assert.equal(failure.status, status);
+    assert.equal(failure.proxy, proxy);
+    assert.equal(failure.cause, error);
+    assert.equal(isRetryable(failure), retried, String(status));
+    assert.ok(failure.message.includes(`the proxy ${proxy} `), failure.message);
+  }
 });
