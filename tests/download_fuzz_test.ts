@@ -187,10 +187,10 @@ interface Outcome {
   extras: { name: string; state: string; error: unknown }[];
 }
 
-/** The size of the partial file in `dir`, if there is one. */
+/** The size of the partial file of `dir/f`, if there is one. */
 async function partialSize(dir: string): Promise<number | undefined> {
   const names = (await readdir(dir)).filter((name) =>
-    /\.dlpart\.[0-9a-f]{16}-\d+$/.test(name)
+    /^\.f\.[0-9a-f]{12}\.dlpart\.[0-9a-f]{16}-\d+$/.test(name)
   );
   if (names.length !== 1) return undefined;
   return (await stat(`${dir}/${names[0]}`)).size;
@@ -578,6 +578,9 @@ async function runSeed(seed: number): Promise<void> {
       {
         ...options,
         connections: other.pick([1, 2, 4, "auto"] as const),
+        // A clean server never stalls: the defaults, so that a loaded
+        // machine does not make the clean run time out.
+        ...(clean ? { connectTimeout: undefined, idleTimeout: undefined } : {}),
       },
       [],
       [],
