@@ -1,0 +1,335 @@
+// A seeded fault-fuzz server for tests/download_fuzz_test.ts: a real HTTP
+// server on 127.0.0.1 (port 0) serving one file at a few paths (mirrors),
+// whose every answer is drawn from a seeded PRNG: served as a real server
+// would (Range, If-Range, ETag or Last-Modified), or cut, busy, ignoring the
+// Range, answering another range, trickling, or changing the file to a new
+// version first. The draws follow the order the requests come in.
+
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { gzipSync } from "node:zlib";
+import { startServer, type TestServer } from "./server.ts";
+
+/** A small seeded PRNG (mulberry32): the same seed, the same draws. */
+export class Prng {
+  #state: number;
+
+  /** @param seed Any integer. */
+  constructor(seed: number) {
+    this.#state = seed >>> 0;
+  }
+
+  /** A float in [0, 1). */
+  next(): number {
+    let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** An integer in [0, n). */
+  below(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  /** One of `items`. */
+  pick<T>(items: readonly T[]): T {
+    return items[this.below(items.length)] as T;
+  }
+
+  /** True with probability `p`. */
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+}
+
+/** What one answer does. */
+export type FuzzAnswer =
+  | "normal"
+  | "cut"
+  | "busy"
+  | "busy-retry-after"
+  | "ignore-range"
+  | "wrong-range"
+  | "change"
+  | "trickle"
+  | "no-length"
+  | "redirect"
+  | "server-error"
+  | "not-found"
+  | "stall"
+  | "stall-headers"
+  | "gzip"
+  | "whole-206"
+  | "ignore-if-range";
+
+/** The validator the server gives its file. */
+export type FuzzValidator = "etag" | "weak-etag" | "last-modified" | "none";
+
+/** Options for {@linkcode startFuzzServer}. */
+export interface FuzzServerOptions {
+  /** The file's versions, in the order the server changes to them. */
+  versions: Uint8Array[];
+  /** Its validator. */
+  validator: FuzzValidator;
+  /** Whether it serves ranges at all. */
+  ranges: boolean;
+  /** The chance that an answer is a fault. */
+  faultRate: number;
+  /** How many sources (servers) serve the file, each at `/f`. */
+  sources: number;
+  /**
+   * Whether each source has validators of its own (mirrors on other
+   * servers), or all give the first's.
+   */
+  ownValidators: boolean;
+  /**
+   * How many versions ahead of the first the other sources are (negative:
+   * behind, a stale mirror), within the versions there are.
+   */
+  lag: number;
+}
+
+/** One request and what the server did. */
+export interface FuzzRequest {
+  source: number;
+  range: string | null;
+  ifRange: string | null;
+  answer: FuzzAnswer;
+  version: number;
+  status: number;
+}
+
+/** A running fuzz server. */
+export interface FuzzServer extends AsyncDisposable {
+  /** The URL of each source. */
+  urls: string[];
+  /** Every request, in order. */
+  log: FuzzRequest[];
+  /** The version served now (an index into `versions`). */
+  version(): number;
+  /** Whether faults are drawn (false: every answer is served normally). */
+  faulty: boolean;
+}
+
+const FAULTS: FuzzAnswer[] = [
+  "cut",
+  "cut",
+  "busy",
+  "busy-retry-after",
+  "ignore-range",
+  "wrong-range",
+  "change",
+  "trickle",
+  "no-length",
+  "redirect",
+  "server-error",
+  "stall",
+  "stall-headers",
+  "gzip",
+  "whole-206",
+  "ignore-if-range",
+];
+
+// Last-Modified dates well before the answer's Date, one per version (and
+// per source, with validators of its own).
+const DATES = Array.from(
+  { length: 12 },
+  (_, i) => new Date(Date.UTC(2024, 0, 1 + i)).toUTCString(),
+);
+
+/** Starts a server whose answers `prng` draws (see the module comment). */
+export async function startFuzzServer(
+  prng: Prng,
+  options: FuzzServerOptions,
+): Promise<FuzzServer> {
+  const log: FuzzRequest[] = [];
+  let version = 0;
+  const state = { faulty: true };
+  const route = (source: number) =>
+  async (
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): Promise<void> => {
+    let answer: FuzzAnswer = state.faulty && prng.chance(options.faultRate)
+      ? prng.chance(0.01) ? "not-found" : prng.pick(FAULTS)
+      : "normal";
+    if (answer === "change") {
+      if (version + 1 < options.versions.length) version++;
+      else answer = "normal";
+    }
+    const served = source === 0 ? version : Math.min(
+      options.versions.length - 1,
+      Math.max(0, version + options.lag),
+    );
+    const body = options.versions[served] as Uint8Array;
+    const tag = options.ownValidators ? `s${source}-v${served}` : `v${served}`;
+    const validator = options.validator === "etag"
+      ? `"${tag}"`
+      : options.validator === "weak-etag"
+      ? `W/"${tag}"`
+      : options.validator === "last-modified"
+      ? DATES[served + (options.ownValidators ? source * 3 : 0)] as string
+      : undefined;
+    const range = request.headers.range ?? null;
+    const ifRange = (request.headers["if-range"] as string | undefined) ??
+      null;
+    const entry: FuzzRequest = {
+      source,
+      range,
+      ifRange,
+      answer,
+      version: served,
+      status: 0,
+    };
+    log.push(entry);
+    const send = (status: number, headers: Record<string, string>): void => {
+      entry.status = status;
+      response.writeHead(status, headers);
+    };
+    if (answer === "stall-headers") {
+      // Until the client gives up (its connect timeout) or the server closes.
+      return;
+    }
+    if (answer === "redirect") {
+      send(302, { location: `/f?r=${log.length}` });
+      response.end();
+      return;
+    }
+    if (answer === "server-error" || answer === "not-found") {
+      send(answer === "not-found" ? 404 : 500, {});
+      response.end("no");
+      return;
+    }
+    if (answer === "busy" || answer === "busy-retry-after") {
+      send(503, answer === "busy" ? {} : { "retry-after": "0" });
+      response.end("busy");
+      return;
+    }
+    const headers: Record<string, string> = options.ranges
+      ? { "accept-ranges": "bytes" }
+      : {};
+    if (options.validator.endsWith("etag")) headers.etag = validator as string;
+    if (options.validator === "last-modified") {
+      headers["last-modified"] = validator as string;
+    }
+    const match = range === null ? null : /^bytes=(\d+)-(\d*)$/.exec(range);
+    const validatorOk = ifRange === null || ifRange === validator ||
+      answer === "ignore-if-range";
+    const serveRange = match !== null && validatorOk && options.ranges &&
+      answer !== "ignore-range" && answer !== "gzip";
+    if (answer === "whole-206" && options.ranges) {
+      headers["content-range"] = `bytes 0-${
+        body.byteLength - 1
+      }/${body.byteLength}`;
+      headers["content-length"] = String(body.byteLength);
+      if (body.byteLength === 0) {
+        answer = "normal";
+      } else {
+        send(206, headers);
+        await write(response, body);
+        response.end();
+        return;
+      }
+    }
+    if (answer === "gzip") {
+      headers["content-encoding"] = "gzip";
+      const zipped = gzipSync(body);
+      headers["content-length"] = String(zipped.byteLength);
+      send(200, headers);
+      await write(response, zipped);
+      response.end();
+      return;
+    }
+    let start = 0;
+    let end = body.byteLength;
+    if (serveRange) {
+      const first = Number(match[1]);
+      if (first >= body.byteLength) {
+        send(416, {
+          ...headers,
+          "content-range": `bytes */${body.byteLength}`,
+        });
+        response.end();
+        return;
+      }
+      start = first;
+      end = match[2] === "" || match[2] === undefined
+        ? body.byteLength
+        : Math.min(body.byteLength, Number(match[2]) + 1);
+      let claimedStart = start;
+      let claimedTotal = body.byteLength;
+      if (answer === "wrong-range") {
+        // Another range than the one asked for, or another total.
+        if (prng.chance(0.5)) {
+          claimedStart = start > 0 ? start - 1 : Math.min(1, end - 1);
+          start = claimedStart;
+        } else {
+          claimedTotal = body.byteLength + 1 + prng.below(100);
+        }
+      }
+      headers["content-range"] = `bytes ${claimedStart}-${
+        end - 1
+      }/${claimedTotal}`;
+      headers["content-length"] = String(end - start);
+      send(206, headers);
+    } else {
+      // A body without a length comes chunked.
+      if (answer !== "no-length") {
+        headers["content-length"] = String(body.byteLength);
+      }
+      send(200, headers);
+    }
+    const part = body.subarray(start, end);
+    if (answer === "cut" && part.byteLength > 0) {
+      const cut = prng.below(part.byteLength);
+      await write(response, part.subarray(0, cut));
+      response.destroy();
+      return;
+    }
+    if (answer === "stall" && part.byteLength > 0) {
+      // Some bytes, then nothing until the client gives up (its idle
+      // timeout) or the server closes.
+      await write(response, part.subarray(0, prng.below(part.byteLength)));
+      return;
+    }
+    if (answer === "trickle") {
+      const step = Math.max(1, Math.ceil(part.byteLength / 8));
+      for (let at = 0; at < part.byteLength; at += step) {
+        if (response.destroyed) return;
+        await write(response, part.subarray(at, at + step));
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      response.end();
+      return;
+    }
+    await write(response, part);
+    response.end();
+  };
+  const servers: TestServer[] = [];
+  for (let source = 0; source < options.sources; source++) {
+    servers.push(await startServer({ "/f": route(source) }));
+  }
+  return {
+    urls: servers.map((server) => server.url("/f")),
+    log,
+    version: () => version,
+    get faulty(): boolean {
+      return state.faulty;
+    },
+    set faulty(value: boolean) {
+      state.faulty = value;
+    },
+    [Symbol.asyncDispose]: async () => {
+      await Promise.all(servers.map((server) => server.close()));
+    },
+  };
+}
+
+function write(response: ServerResponse, bytes: Uint8Array): Promise<void> {
+  if (bytes.byteLength === 0 || response.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    // The callback comes once the bytes are handed to the socket, or with
+    // an error when the client went away.
+    response.write(bytes, () => resolve());
+  });
+}
