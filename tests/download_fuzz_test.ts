@@ -101,7 +101,6 @@ function draw(seed: number): Scenario {
   for (let i = 0; i < versions; i++) {
     sizes.push(prng.chance(0.5) ? first : prng.pick(SIZES));
   }
-  const size = first;
   return {
     seed,
     sizes,
