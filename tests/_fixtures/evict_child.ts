@@ -12,7 +12,11 @@
 //   evict_child URL DIR LIMIT
 
 import process from "node:process";
-import { closeSync, openSync, readdirSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import {
+  exhaustDescriptors,
+  releaseDescriptors,
+} from "../_helpers/descriptors.ts";
 import { DownloadManager, PersistLimit } from "../../mod.ts";
 
 const [url = "", dir = "", limit = "0"] = process.argv.slice(2);
@@ -22,19 +26,6 @@ const manager = new DownloadManager(dir, {
 // Deno (2.9) sets its signal handling up on first need, with a socket pair,
 // and panics if it gets none: set up before the process runs out.
 process.on("SIGUSR2", () => {});
-
-/** Opens /dev/null until the process is refused one; the descriptors. */
-function exhaust(): number[] {
-  const held: number[] = [];
-  for (;;) {
-    try {
-      held.push(openSync("/dev/null", "r"));
-    } catch (error) {
-      if ((error as { code?: unknown }).code === "EMFILE") return held;
-      throw error;
-    }
-  }
-}
 
 function failure(error: unknown): string {
   const code = (error as { code?: unknown }).code ?? "-";
@@ -49,12 +40,12 @@ function failure(error: unknown): string {
   const b = manager.download(url, {
     fname: "b",
     onStateChange: (_download, state) => {
-      if (state === "done") descriptors = exhaust();
+      if (state === "done") descriptors = exhaustDescriptors();
     },
   });
   const outcome = await b?.wait().then(() => "ok", failure);
   const waited = await manager.wait().then(() => "ok", failure);
-  for (const fd of descriptors) closeSync(fd);
+  releaseDescriptors(descriptors);
   const names = readdirSync(dir).sort().join(" ");
   process.stdout.write(
     `exhausted ${

@@ -12,7 +12,11 @@
 //   no_descriptor_child URL DIR [HOLD]
 
 import process from "node:process";
-import { closeSync, openSync, readdirSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import {
+  exhaustDescriptors,
+  releaseDescriptors,
+} from "../_helpers/descriptors.ts";
 import { type Download, DownloadManager } from "../../mod.ts";
 
 const [url = "", dir = "", hold] = process.argv.slice(2);
@@ -23,19 +27,6 @@ const manager = new DownloadManager(dir, {
 // Deno (2.9) sets its signal handling up on first need, with a socket pair,
 // and panics if it gets none: set up before the process runs out.
 process.on("SIGUSR2", () => {});
-
-/** Opens /dev/null until the process is refused one; the descriptors. */
-function exhaust(): number[] {
-  const held: number[] = [];
-  for (;;) {
-    try {
-      held.push(openSync("/dev/null", "r"));
-    } catch (error) {
-      if ((error as { code?: unknown }).code === "EMFILE") return held;
-      throw error;
-    }
-  }
-}
 
 async function outcome(download: Download | null): Promise<string> {
   if (download === null) return "there already";
@@ -66,9 +57,9 @@ function names(): string {
     }));
     await Promise.race([bytes, held]);
   }
-  const descriptors = exhaust();
+  const descriptors = exhaustDescriptors();
   const first = await outcome(manager.download(url, { fname: "f" }));
-  for (const fd of descriptors) closeSync(fd);
+  releaseDescriptors(descriptors);
   process.stdout.write(`${first}\n${names()}\n`);
   const second = await outcome(manager.download(url, { fname: "f" }));
   process.stdout.write(`${second}\n${names()}\nwaiting\n`);
