@@ -249,7 +249,9 @@ export async function request(
     }
     if (redirects >= options.maxRedirects) {
       throw new RedirectError(
-        `Cannot download "${url}": more than ${options.maxRedirects} redirects`,
+        `Cannot download "${url}": more than ${options.maxRedirects} redirect${
+          options.maxRedirects === 1 ? "" : "s"
+        }`,
       );
     }
     next = redirectTarget(url, at, location);

@@ -160,7 +160,7 @@ test("request() follows redirects up to maxRedirects and says where the answer c
     request(server.url("/a"), { ...options, maxRedirects: 1 }),
     {
       name: "RedirectError",
-      message: `Cannot download "${server.url("/a")}": more than 1 redirects`,
+      message: `Cannot download "${server.url("/a")}": more than 1 redirect`,
     },
   );
 });
