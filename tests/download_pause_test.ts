@@ -970,6 +970,40 @@ test("DownloadManager's paused download stops counting against maxConnectionsPer
   await assertHolds(dir, ["a", "b"]);
 });
 
+/**
+ * Pauses `first` (of `manager`, at concurrency 1, from `a`) as its last
+ * byte lands: it waits, whole, for the resume, and gives its slot up to a
+ * download from `b`. Resumed, and given that slot again once `b` is
+ * released, it is paused at once, while it checks the file it holds: it
+ * gives the slot up again (a download from `c` starts), and waits. Returns
+ * how many requests `a` had had by the first pause.
+ */
+async function pauseWhileChecked(
+  manager: DownloadManager,
+  first: Download,
+  a: { log: { ranges: unknown[] } },
+  b: { url: string; release(): void },
+  c: { url: string },
+): Promise<number> {
+  const second = manager.download(b.url, { fname: "b" }) as Download;
+  await new Promise<void>((resolve) =>
+    first.addEventListener("progress", ({ current, total }) => {
+      if (current === total) resolve(first.pause());
+    })
+  );
+  await told(second, "running");
+  const requests = a.log.ranges.length;
+  first.resume();
+  assert.equal(first.state, "queued");
+  const third = manager.download(c.url, { fname: "c" }) as Download;
+  first.addEventListener("statechange", ({ state }) => {
+    if (state === "running") void first.pause();
+  }, { once: true });
+  b.release();
+  await told(third, "running");
+  return requests;
+}
+
 /** Resolves once `download` is told `state`. */
 function told(download: Download, state: DownloadState): Promise<void> {
   return new Promise((resolve) => {
@@ -1053,27 +1087,7 @@ test("Download paused while its whole file is checked stays paused, and is moved
     connections: 1,
     onStateChange: (_download, state) => states.push(state),
   }) as Download;
-  const second = manager.download(b.url, { fname: "b" }) as Download;
-  // Paused at its last byte: it waits, whole, for the resume, and gives
-  // its slot up to the second.
-  await new Promise<void>((resolve) =>
-    first.addEventListener("progress", ({ current, total }) => {
-      if (current === total) resolve(first.pause());
-    })
-  );
-  await told(second, "running");
-  const requests = a.log.ranges.length;
-  first.resume();
-  assert.equal(first.state, "queued");
-  const third = manager.download(c.url, { fname: "c" }) as Download;
-  // Given the second's slot, it is paused at once, while it checks the
-  // file it holds: it gives the slot up again (the third starts), and
-  // waits.
-  first.addEventListener("statechange", ({ state }) => {
-    if (state === "running") void first.pause();
-  }, { once: true });
-  b.release();
-  await told(third, "running");
+  const requests = await pauseWhileChecked(manager, first, a, b, c);
   assert.equal(first.state, "paused");
   assert.ok(!(await dir.list()).includes("a"), "moved into place while paused");
   first.resume();
@@ -1108,22 +1122,8 @@ test("Download paused while its whole file is checked, whose digest does not mat
     sha256: "0".repeat(64),
     onStateChange: (_download, state) => states.push(state),
   }) as Download;
-  const second = manager.download(b.url, { fname: "b" }) as Download;
-  await new Promise<void>((resolve) =>
-    first.addEventListener("progress", ({ current, total }) => {
-      if (current === total) resolve(first.pause());
-    })
-  );
-  await told(second, "running");
-  const requests = a.log.ranges.length;
-  first.resume();
-  const third = manager.download(c.url, { fname: "c" }) as Download;
-  first.addEventListener("statechange", ({ state }) => {
-    if (state === "running") void first.pause();
-  }, { once: true });
-  b.release();
   // It gave the slot up again, paused, its file kept and not judged yet.
-  await told(third, "running");
+  const requests = await pauseWhileChecked(manager, first, a, b, c);
   assert.equal(first.state, "paused");
   assert.equal(first.error(), undefined);
   first.resume();
