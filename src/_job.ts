@@ -482,12 +482,7 @@ async function transferUnderLock(
     }
     try {
       if (host.isCancellation(error) && host.keepsPartial()) {
-        if (await partial.keep(lock)) {
-          host.kept();
-          // The lock stays, marked released: the next download of this
-          // file takes it over at once and adopts the partial file.
-          await lock.leave();
-        }
+        await keepForResume(host, partial, lock);
       } else {
         await partial.discard(lock);
       }
@@ -500,6 +495,34 @@ async function transferUnderLock(
     budget.release(counted);
     partial.end();
   }
+}
+
+/**
+ * Leaves the partial file of a download canceled with `keepPartial` for a
+ * later download to resume (if its sidecar lets one: see
+ * `PartialFile.keep`), and the lock marked released: the next download of
+ * the file, in any process, takes it over at once and adopts the file.
+ * Should either be refused (a process out of file descriptors cannot write
+ * the marks), the file and its sidecar are removed, as a cancel without
+ * `keepPartial` does, the lock still held for it: a sidecar not marked
+ * released names a writer alive, and an unmarked lock an owner alive, which
+ * no other process would adopt or take over, and the bytes would stay, of
+ * no use, beside a file downloaded again. Throws why it was refused; the
+ * caller releases the lock.
+ */
+async function keepForResume(
+  host: JobHost,
+  partial: PartialFile,
+  lock: FileLock,
+): Promise<void> {
+  try {
+    if (!await partial.keep(lock)) return;
+    await lock.leave();
+  } catch (error) {
+    await partial.discard(lock).catch(() => {});
+    throw error;
+  }
+  host.kept();
 }
 
 /**

@@ -6,9 +6,10 @@
 // descriptor to spare; one that ends well is complete.
 
 import assert from "node:assert/strict";
-import { utimes, writeFile } from "node:fs/promises";
+import { rm, utimes, writeFile } from "node:fs/promises";
 import { test } from "node:test";
 import { startChild } from "./_helpers/child.ts";
+import { Download } from "../mod.ts";
 import {
   deferred,
   fileRoute,
@@ -272,5 +273,58 @@ test(
       "end",
     ]);
     await assertFileHolds(dir.join("b"), body);
+  },
+);
+
+test(
+  "Download.cancel() with keepPartial out of file descriptors while paused removes its partial file, sidecar and lock, and the file downloads next time in this process and another",
+  {
+    skip: !POSIX && "needs sh and ulimit",
+  },
+  async () => {
+    const body = patternBytes(300_000, 3);
+    const downloaded = deferred();
+    const held = deferred();
+    await using server = await startServer({
+      // The first answer is held once 64 KiB are sent: the download is
+      // paused with bytes on disk, and canceled.
+      "/f": fileRoute({
+        body,
+        etag: '"f"',
+        faultFor: ({ index }) =>
+          index === 0
+            ? { holdAfter: 65_536, release: held.promise }
+            : undefined,
+      }).route,
+      "/next": async (_request, response) => {
+        await downloaded.promise;
+        response.end();
+      },
+    });
+    await using dir = await tempDir();
+    const child = startChild(
+      "no_descriptor_child",
+      [server.url("/f"), dir.path, "--keep-paused", server.url("/next")],
+      ["sh", "-c", `ulimit -n 64; exec "$@"`, "sh"],
+    );
+    await child.line((line) => line === "waiting");
+    // What could not be kept is removed: the cancel says why it was not.
+    assert.match(
+      child.lines[0] ?? "",
+      /^failed EMFILE FileSystemError: .*too many open files \(EMFILE\)$/,
+    );
+    assert.deepEqual(child.lines.slice(1, 3), ["kept false", "names "]);
+    // Another process, while the child lives, downloads it at once.
+    const download = new Download(server.url("/f"), dir.join("f"));
+    download.start();
+    await download.wait();
+    assert.deepEqual(await dir.list(), ["f"]);
+    // Gone again, for the child to download it in its own process.
+    await rm(dir.join("f"));
+    downloaded.resolve();
+    assert.equal(await child.exited, 0);
+    assert.deepEqual(child.lines.slice(4), ["ok", "names f", "end"]);
+    await assertFileHolds(dir.join("f"), body);
+    held.resolve();
   },
 );

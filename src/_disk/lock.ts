@@ -334,30 +334,31 @@ export class FileLock {
    * of its own, with a fresh token and `released: true`, which the next
    * download of the destination, in any process, takes over at once, and
    * so adopts that file, with no look for a sidecar on the way of every
-   * other download. Only a lock still held is replaced.
+   * other download. Only a lock still held is replaced. If the marker
+   * cannot be written (a process out of file descriptors), the lock is
+   * still held when this throws: the caller removes what it left, then
+   * releases the lock, which a marker-less lock left in place would never
+   * be (its owner is alive).
    */
   async leave(): Promise<void> {
     if (this.#released) return;
-    try {
-      if (this.isHeld()) {
-        const marker = `${this.#path}.${newToken()}.tmp`;
-        const owner: Owner = { ...thisProcess(), token: newToken() };
+    if (this.isHeld()) {
+      const marker = `${this.#path}.${newToken()}.tmp`;
+      const owner: Owner = { ...thisProcess(), token: newToken() };
+      try {
         fs.writeNewSync(
           marker,
           new TextEncoder().encode(
             JSON.stringify({ ...owner, released: true }),
           ),
         );
-        try {
-          await fs.rename(marker, this.#path);
-        } catch (error) {
-          await removeIfPresent(marker);
-          throw error;
-        }
+        await fs.rename(marker, this.#path);
+      } catch (error) {
+        await removeIfPresent(marker);
+        throw error;
       }
-    } finally {
-      this.release(false);
     }
+    this.release(false);
   }
 
   /**

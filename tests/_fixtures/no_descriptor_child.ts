@@ -9,7 +9,16 @@
 // manager, and prints the same. Then "waiting", the end of "held" ("ok" or
 // "failed ...") once the server lets it end, and "end".
 //
+// With --keep-paused, it starts downloading URL (as "f"), waits for its
+// first bytes on disk and pauses it (its file closed, its lock held); then,
+// holding every descriptor, cancels it with `keepPartial`, and prints
+// its end, "kept <partialKept>" and the names; then "waiting", and once
+// NEXT answers (the test has downloaded the file meanwhile, from another
+// process, and removed it), downloads URL again, and prints its end, the
+// names, and "end".
+//
 //   no_descriptor_child URL DIR [HOLD]
+//   no_descriptor_child URL DIR --keep-paused NEXT
 
 import process from "node:process";
 import { readdirSync } from "node:fs";
@@ -19,7 +28,7 @@ import {
 } from "../_helpers/descriptors.ts";
 import { type Download, DownloadManager } from "../../mod.ts";
 
-const [url = "", dir = "", hold] = process.argv.slice(2);
+const [url = "", dir = "", hold, next] = process.argv.slice(2);
 const manager = new DownloadManager(dir, {
   concurrency: Infinity,
   chunkSize: 4096,
@@ -43,8 +52,37 @@ function names(): string {
   return `names ${readdirSync(dir).sort().join(" ")}`;
 }
 
+/**
+ * Downloads `url`, pauses it after its first bytes, and cancels it with
+ * `keepPartial` out of descriptors; then, once `next` answers, downloads
+ * it again (see the module comment).
+ */
+async function keepPaused(next: string): Promise<void> {
+  let started: () => void = () => {};
+  const bytes = new Promise<void>((resolve) => started = resolve);
+  const download = manager.download(url, {
+    fname: "f",
+    progress: (_download, current) => {
+      if (current > 0) started();
+    },
+  }) as Download;
+  await bytes;
+  await download.pause();
+  const descriptors = exhaustDescriptors();
+  download.cancel({ keepPartial: true });
+  const first = await outcome(download);
+  releaseDescriptors(descriptors);
+  process.stdout.write(
+    `${first}\nkept ${download.partialKept}\n${names()}\nwaiting\n`,
+  );
+  await (await fetch(next)).arrayBuffer();
+  const second = await outcome(manager.download(url, { fname: "f" }));
+  process.stdout.write(`${second}\n${names()}\nend\n`);
+}
+
 // No top-level await: the npm build runs this file as CommonJS too.
 (async () => {
+  if (hold === "--keep-paused") return await keepPaused(next ?? "");
   let held: Promise<string> | undefined;
   if (hold !== undefined) {
     let started: () => void = () => {};
