@@ -287,7 +287,12 @@ export class Download extends DownloadStatus {
   /**
    * Pauses the download: its connections are closed at once; the partial
    * file, its sidecar and the destination's lock are kept. State
-   * `"paused"` until {@linkcode Download.resume}. A download paused before
+   * `"paused"` until {@linkcode Download.resume}. Paused, it still owns its
+   * file: another download of it, in this process or another, waits for
+   * it (state `"waiting"`), and fails after its `lockTimeout` with a
+   * {@linkcode LockTimeoutError} saying this process is downloading the
+   * file. To let another take the bytes over, cancel it with `keepPartial`
+   * instead (see {@linkcode CancelOptions.keepPartial}). A download paused before
    * it starts, or while queued, sends no request and takes no lock (another
    * download of its file is not held up by it) until resumed, and keeps its
    * place in its manager's queue. A manager's running download gives

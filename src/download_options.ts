@@ -120,7 +120,11 @@ export interface CancelOptions {
    * a validator and a length; else they are removed), and the next
    * download of that URL to that destination (or of sources any of which
    * this download listed, in any order), in this process or another, asks
-   * only for what is missing. What a command line does on Ctrl-C.
+   * only for what is missing. What a command line does on Ctrl-C. If the
+   * files cannot be marked left for resuming (a process out of file
+   * descriptors), they are removed, and the lock with them, as without
+   * `keepPartial`, and the download fails with the `FileSystemError` that
+   * refused them.
    *
    * @default {false}
    */

@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import process from "node:process";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { readFile, stat, truncate } from "node:fs/promises";
 import { setTimeout as delay } from "node:timers/promises";
@@ -734,6 +735,45 @@ test("Download.cancel({ keepPartial: true }) leaves what can resume, and the nex
     await readFile(partialPaths(dir.join("f")).lock, "utf8"),
   );
   assert.equal(lock.released, true);
+  const again = new Download(server.url, dir.join("f"), FAST);
+  again.start();
+  await again.wait();
+  assert.deepEqual(server.log.ranges, [null, `bytes=${MiB}-`]);
+  await assertHolds(dir, ["f"]);
+});
+
+// A paused download still owns its partial file (its sidecar names it as
+// the writer, alive): it keeps the lock, and another download of the file
+// waits for it and gives up after its lockTimeout, told who is downloading
+// the file. A cancel with keepPartial hands the bytes over.
+test("Download.pause() keeps the lock: another download of the file fails with LockTimeoutError naming this process, and takes the bytes over once the paused one is canceled with keepPartial", async () => {
+  await using server = await stallingServer(MiB);
+  await using dir = await tempDir();
+  const paused = new Download(server.url, dir.join("f"), FAST);
+  paused.start();
+  await reached(paused, MiB);
+  await paused.pause();
+  const states: DownloadState[] = [];
+  const waiter = new Download(server.url, dir.join("f"), {
+    ...FAST,
+    lockTimeout: 50,
+    onStateChange: (_download, state) => states.push(state),
+  });
+  waiter.start();
+  await waiter.wait({ raiseIfError: false });
+  const error = waiter.error();
+  assert.ok(error instanceof LockTimeoutError, String(error));
+  assert.equal(error.pid, process.pid);
+  assert.match(
+    error.message,
+    new RegExp(
+      `^Cannot download ".*": process ${process.pid} on .* has been downloading ".*f" for more than 50 ms \\(lockTimeout\\)$`,
+    ),
+  );
+  assert.deepEqual(states, ["running", "waiting", "failed"]);
+  assert.equal(paused.state, "paused");
+  paused.cancel({ keepPartial: true });
+  await assert.rejects(paused.wait(), DownloadInterrupt);
   const again = new Download(server.url, dir.join("f"), FAST);
   again.start();
   await again.wait();
