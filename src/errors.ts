@@ -144,7 +144,7 @@ recognizedAcrossCopies(HTTPError, "HTTPError");
  * await download.wait().catch((error) => {
  *   if (error instanceof NetworkError && error.code === "ENOTFOUND") {
  *     console.log("check the host name:", error.message);
- *   }
+ *   } else throw error;
  * });
  * ```
  */
@@ -299,6 +299,7 @@ function hostOf(url: string): string {
  * download.start();
  * await download.wait().catch((error) => {
  *   if (error instanceof TimeoutError) console.log(error.phase); // "idle"
+ *   else throw error;
  * });
  * ```
  */
@@ -362,10 +363,14 @@ recognizedAcrossCopies(TimeoutError, "TimeoutError");
  * ```ts
  * import { Download, ProtocolError } from "@x/dlmanager";
  *
- * const download = new Download("https://example.com/a.zip", "a.zip");
+ * // Retried, a broken answer ends as a RetriesExhaustedError: none here.
+ * const download = new Download("https://example.com/a.zip", "a.zip", {
+ *   retries: 0,
+ * });
  * download.start();
  * await download.wait().catch((error) => {
  *   if (error instanceof ProtocolError) console.log(error.message);
+ *   else throw error;
  * });
  * ```
  */
@@ -395,6 +400,7 @@ recognizedAcrossCopies(ProtocolError, "ProtocolError");
  * download.start();
  * await download.wait().catch((error) => {
  *   if (error instanceof RedirectError) console.log(error.message);
+ *   else throw error;
  * });
  * ```
  */
@@ -426,6 +432,7 @@ recognizedAcrossCopies(RedirectError, "RedirectError");
  * download.start();
  * await download.wait().catch((error) => {
  *   if (error instanceof IntegrityError) console.log(error.expected, error.actual);
+ *   else throw error;
  * });
  * ```
  */
@@ -484,7 +491,7 @@ const DOWNLOAD_PREFIX = /^Cannot download "[^"]*": /;
  * await download.wait().catch((error) => {
  *   if (error instanceof RetriesExhaustedError) {
  *     for (const reason of error.errors) console.log(String(reason));
- *   }
+ *   } else throw error;
  * });
  * ```
  */
@@ -545,6 +552,7 @@ recognizedAcrossCopies(RetriesExhaustedError, "RetriesExhaustedError");
  * download.start();
  * await download.wait().catch((error) => {
  *   if (error instanceof LockTimeoutError) console.log(error.pid, error.host);
+ *   else throw error;
  * });
  * ```
  */
@@ -626,7 +634,7 @@ const FILE_SYSTEM_FAILURES: Record<string, string> = {
  * await download.wait().catch((error) => {
  *   if (error instanceof FileSystemError && error.code === "ENOSPC") {
  *     console.log("No room left in", error.path);
- *   }
+ *   } else throw error;
  * });
  * ```
  */
