@@ -12,7 +12,7 @@
  *   download ends with when canceled or refused.
  *
  * @example Fetch a few files into a cache directory
- * ```ts ignore
+ * ```ts
  * import { DownloadManager, PersistLimit } from "@x/dlmanager";
  *
  * await using manager = new DownloadManager("cache", {

@@ -95,7 +95,7 @@ type Outgoing = () => void;
  * Usually downloads are created by {@linkcode DownloadManager.download}.
  *
  * @example Download one file and wait for it
- * ```ts ignore
+ * ```ts
  * import { Download } from "@x/dlmanager";
  *
  * const download = new Download("https://example.com/data.csv", "data.csv", {
@@ -185,7 +185,9 @@ export class Download extends DownloadStatus {
    * once, without running.
    *
    * @example Start, then wait
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
    * const download = new Download("https://example.com/a.zip", "a.zip");
    * download.start();
    * await download.wait();
@@ -227,7 +229,11 @@ export class Download extends DownloadStatus {
    * {@linkcode Download.raiseIfError} would throw.
    *
    * @example Wait without raising
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
+   * download.start();
    * await download.wait({ raiseIfError: false });
    * if (download.error() !== undefined) console.error(download.error());
    * ```
@@ -250,14 +256,22 @@ export class Download extends DownloadStatus {
    * @param options See {@linkcode CancelOptions}.
    *
    * @example Cancel a download
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
    * download.start();
    * download.cancel();
    * console.log(download.isCanceled()); // true
    * ```
    *
    * @example Stop, keeping what the next run can resume
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
+   * download.start();
+   * // ...
    * download.cancel({ keepPartial: true });
    * ```
    */
@@ -316,14 +330,22 @@ export class Download extends DownloadStatus {
    * file closed, the parts on disk recorded).
    *
    * @example Pause, then resume
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
+   * download.start();
    * await download.pause();
    * // ... the link is free ...
    * download.resume();
    * ```
    *
    * @example Tell whether the pause was taken
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
+   * download.start();
    * const stopped = download.pause();
    * // Refused, it tells what it was: "running" (ending), or how it ended.
    * if (download.state !== "paused") console.log("too late:", download.state);
@@ -355,7 +377,12 @@ export class Download extends DownloadStatus {
    * (or waits for a slot already), or once canceled or ended.
    *
    * @example Resume, and see whether it had to wait for a slot
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
+   * download.start();
+   * await download.pause();
    * download.resume();
    * console.log(download.state); // "running", or "queued" for a slot
    * ```
@@ -402,7 +429,11 @@ export class Download extends DownloadStatus {
    * a `RangeError`).
    *
    * @example Slow a download down
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
+   * download.start();
    * download.setRateLimit(512 * 1024);
    * ```
    */
@@ -423,7 +454,10 @@ export class Download extends DownloadStatus {
    * @returns An async iterator of {@linkcode DownloadEvent}s.
    *
    * @example Follow a download
-   * ```ts ignore
+   * ```ts
+   * import { Download, DownloadProgressEvent } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
    * download.start();
    * for await (const event of download.events()) {
    *   if (event instanceof DownloadProgressEvent) console.log(event.current);
@@ -443,8 +477,12 @@ export class Download extends DownloadStatus {
    * @param progress See {@linkcode ProgressCallback}.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
    * download.setProgress((_d, current, total) => console.log(current, total));
+   * download.start();
    * ```
    */
   setProgress(progress: ProgressCallback | null): void {

@@ -12,8 +12,12 @@ import type { DownloadEventMap } from "./events.ts";
  * The options of `addEventListener`, as `EventTarget` takes them.
  *
  * @example Hear one event, then stop
- * ```ts ignore
+ * ```ts
+ * import { Download } from "@x/dlmanager";
+ *
+ * const download = new Download("https://example.com/a.zip", "a.zip");
  * download.addEventListener("done", () => console.log("done"), { once: true });
+ * download.start();
  * ```
  */
 export interface ListenerOptions {
@@ -31,11 +35,18 @@ export interface ListenerOptions {
  * A listener of the event `E`: a function, or an object with `handleEvent`.
  *
  * @example
- * ```ts ignore
- * import type { DownloadProgressEvent, TypedListener } from "@x/dlmanager";
+ * ```ts
+ * import {
+ *   Download,
+ *   type DownloadProgressEvent,
+ *   type TypedListener,
+ * } from "@x/dlmanager";
+ *
  * const show: TypedListener<DownloadProgressEvent> = ({ current }) =>
  *   console.log(current);
+ * const download = new Download("https://example.com/a.zip", "a.zip");
  * download.addEventListener("progress", show);
+ * download.start();
  * ```
  */
 export type TypedListener<E extends Event> =
@@ -74,11 +85,15 @@ export function endListening(target: DownloadEventTarget): void {
  * and Node.) {@linkcode Download} and {@linkcode DownloadManager} are ones.
  *
  * @example Listen to a download's events
- * ```ts ignore
+ * ```ts
+ * import { Download } from "@x/dlmanager";
+ *
+ * const download = new Download("https://example.com/a.zip", "a.zip");
  * download.addEventListener("progress", ({ current, total }) => {
  *   console.log(current, total);
  * });
  * download.addEventListener("retry", ({ reason }) => console.warn(reason));
+ * download.start();
  * ```
  */
 export class DownloadEventTarget extends EventTarget {

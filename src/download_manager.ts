@@ -53,7 +53,7 @@ import {
  * {@linkcode DownloadManager.cancel} or, simpler, `await using`.
  *
  * @example Download two files, cancelling whatever is left on the way out
- * ```ts ignore
+ * ```ts
  * import { DownloadManager, PersistLimit } from "@x/dlmanager";
  *
  * await using manager = new DownloadManager("cache", {
@@ -170,17 +170,24 @@ export class DownloadManager extends DownloadEventTarget {
    * `rateLimit` or `headers` a download refuses.
    *
    * @example Download unless present
-   * ```ts ignore
+   * ```ts
+   * import { DownloadManager } from "@x/dlmanager";
+   *
+   * await using manager = new DownloadManager("cache");
    * const download = manager.download("https://example.com/a.zip");
    * if (download === null) console.log("a.zip was already there");
    * else await download.wait();
    * ```
    * @example From a mirror when the origin fails
-   * ```ts ignore
+   * ```ts
+   * import { DownloadManager } from "@x/dlmanager";
+   *
+   * await using manager = new DownloadManager("cache");
    * manager.download([
    *   "https://example.com/a.iso",
    *   "https://mirror.example.net/pub/a.iso",
    * ]);
+   * await manager.wait();
    * ```
    */
   download(
@@ -269,7 +276,12 @@ export class DownloadManager extends DownloadEventTarget {
    * the next run can resume.
    *
    * @example Cancel the downloads of zip files
-   * ```ts ignore
+   * ```ts
+   * import { DownloadManager } from "@x/dlmanager";
+   *
+   * await using manager = new DownloadManager("cache");
+   * manager.download("https://example.com/a.zip");
+   * manager.download("https://example.com/b.tar.gz");
    * manager.cancel((download) => download.getDest().endsWith(".zip"));
    * ```
    */
@@ -294,9 +306,13 @@ export class DownloadManager extends DownloadEventTarget {
    * @returns A promise that resolves once no byte more will be written.
    *
    * @example Free the link while something else needs it
-   * ```ts ignore
+   * ```ts
+   * import { DownloadManager } from "@x/dlmanager";
+   *
+   * await using manager = new DownloadManager("cache");
+   * manager.download("https://example.com/a.iso");
    * await manager.pause();
-   * await runTheTests();
+   * // ... the tests run, with the link to themselves ...
    * manager.resume();
    * ```
    */
@@ -315,7 +331,11 @@ export class DownloadManager extends DownloadEventTarget {
    * out. Those without a slot show `"queued"` until one frees.
    *
    * @example Pause everything, then go on
-   * ```ts ignore
+   * ```ts
+   * import { DownloadManager } from "@x/dlmanager";
+   *
+   * await using manager = new DownloadManager("cache");
+   * manager.download("https://example.com/a.zip");
    * await manager.pause();
    * manager.resume();
    * ```
@@ -340,7 +360,11 @@ export class DownloadManager extends DownloadEventTarget {
    * a `RangeError`).
    *
    * @example Slow down while the user works, speed up after
-   * ```ts ignore
+   * ```ts
+   * import { DownloadManager } from "@x/dlmanager";
+   *
+   * await using manager = new DownloadManager("cache");
+   * manager.download("https://example.com/a.iso");
    * manager.setRateLimit(1024 * 1024);
    * // ...
    * manager.setRateLimit(undefined);
@@ -361,7 +385,10 @@ export class DownloadManager extends DownloadEventTarget {
    * @returns An async iterator of {@linkcode DownloadEvent}s.
    *
    * @example Follow all downloads
-   * ```ts ignore
+   * ```ts
+   * import { DownloadManager } from "@x/dlmanager";
+   *
+   * await using manager = new DownloadManager("cache");
    * const downloads = [
    *   manager.download("https://example.com/a.zip"),
    *   manager.download("https://example.com/b.zip"),
@@ -397,7 +424,10 @@ export class DownloadManager extends DownloadEventTarget {
    * may not remove, or a read-only mount).
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { DownloadManager } from "@x/dlmanager";
+   *
+   * await using manager = new DownloadManager("cache");
    * manager.download("https://example.com/a.zip");
    * manager.download("https://example.com/b.zip");
    * await manager.wait();
@@ -426,7 +456,9 @@ export class DownloadManager extends DownloadEventTarget {
    * `await using` calls.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { DownloadManager } from "@x/dlmanager";
+   *
    * {
    *   await using manager = new DownloadManager("cache");
    *   manager.download("https://example.com/a.zip");

@@ -29,9 +29,11 @@ import { maxAgeOf } from "./_revalidation.ts";
  * that). See {@linkcode DownloadManagerOptions.revalidate}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { DownloadManager, type Revalidate } from "@x/dlmanager";
+ *
  * const daily: Revalidate = 24 * 60 * 60 * 1000;
- * const manager = new DownloadManager("cache", { revalidate: daily });
+ * await using manager = new DownloadManager("cache", { revalidate: daily });
  * ```
  */
 export type Revalidate = "never" | "always" | number;

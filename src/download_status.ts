@@ -105,7 +105,7 @@ export function interruptMessage(url: string): string {
  * {@linkcode Download}).
  *
  * @example Report how a download ended
- * ```ts ignore
+ * ```ts
  * import type { DownloadStatus } from "@x/dlmanager";
  *
  * function report(download: DownloadStatus): string {
@@ -151,7 +151,11 @@ export class DownloadStatus extends DownloadEventTarget {
    * removed): a `statechange` to `"canceled"` follows.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
+   * download.start();
    * await download.wait({ raiseIfError: false });
    * console.log(download.state); // "done", "failed" or "canceled"
    * ```
@@ -176,8 +180,14 @@ export class DownloadStatus extends DownloadEventTarget {
    * Bytes of the file written so far (what progress last reported).
    *
    * @example
-   * ```ts ignore
-   * console.log(`${download.bytesWritten} of ${download.total ?? "?"}`);
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
+   * download.setProgress((download) => {
+   *   console.log(`${download.bytesWritten} of ${download.total ?? "?"}`);
+   * });
+   * download.start();
    * ```
    */
   get bytesWritten(): number {
@@ -189,8 +199,14 @@ export class DownloadStatus extends DownloadEventTarget {
    * if it does not).
    *
    * @example
-   * ```ts ignore
-   * if (download.total !== undefined) console.log(download.total);
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
+   * download.addEventListener("statechange", () => {
+   *   if (download.total !== undefined) console.log(download.total);
+   * });
+   * download.start();
    * ```
    */
   get total(): number | undefined {
@@ -203,7 +219,13 @@ export class DownloadStatus extends DownloadEventTarget {
    * `sha256` or `integrity`, the file there already holds those bytes.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip", {
+   *   skipIfExists: true,
+   * });
+   * download.start();
    * await download.wait();
    * if (download.skipped) console.log("it was there already");
    * ```
@@ -220,7 +242,11 @@ export class DownloadStatus extends DownloadEventTarget {
    * replaced it; `undefined` for any other download.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { DownloadManager } from "@x/dlmanager";
+   *
+   * await using manager = new DownloadManager("cache");
+   * const url = "https://example.com/latest.json";
    * const download = manager.download(url, { revalidate: "always" });
    * await download?.wait();
    * console.log(download?.revalidation ?? "downloaded");
@@ -238,8 +264,11 @@ export class DownloadStatus extends DownloadEventTarget {
    * {@linkcode TransferOptions.lockTimeout}).
    *
    * @example Say whom a download waits for
-   * ```ts ignore
-   * const download = manager.download(url, {
+   * ```ts
+   * import { DownloadManager } from "@x/dlmanager";
+   *
+   * await using manager = new DownloadManager("cache");
+   * const download = manager.download("https://example.com/a.zip", {
    *   onStateChange: (download, state) => {
    *     if (state === "waiting") {
    *       console.log(`waiting for pid ${download.lockHolder?.pid}`);
@@ -259,10 +288,18 @@ export class DownloadStatus extends DownloadEventTarget {
    * empty while it uses one. Progress callbacks report the whole file.
    *
    * @example Show each connection's part
-   * ```ts ignore
-   * for (const { start, end, written } of download.connections) {
-   *   console.log(`${start}-${end}: ${written} bytes`);
-   * }
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.iso", "a.iso", {
+   *   connections: 4,
+   * });
+   * download.setProgress((download) => {
+   *   for (const { start, end, written } of download.connections) {
+   *     console.log(`${start}-${end}: ${written} bytes`);
+   *   }
+   * });
+   * download.start();
    * ```
    */
   get connections(): readonly ConnectionProgress[] {
@@ -279,7 +316,12 @@ export class DownloadStatus extends DownloadEventTarget {
    * length); `false` otherwise.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
+   * download.start();
+   * // ...
    * download.cancel({ keepPartial: true });
    * await download.wait({ raiseIfError: false });
    * if (download.partialKept) console.log("run again to resume");
@@ -296,7 +338,11 @@ export class DownloadStatus extends DownloadEventTarget {
    * @returns The error, as thrown.
    *
    * @example Inspect the error
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
+   * download.start();
    * await download.wait({ raiseIfError: false });
    * console.log(download.error());
    * ```
@@ -311,7 +357,10 @@ export class DownloadStatus extends DownloadEventTarget {
    * @returns `true` once canceled.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
    * download.cancel();
    * console.log(download.isCanceled()); // true
    * ```
@@ -329,7 +378,10 @@ export class DownloadStatus extends DownloadEventTarget {
    * @returns `true` while running, paused included.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
    * download.start();
    * console.log(download.isRunning()); // true
    * ```
@@ -345,7 +397,11 @@ export class DownloadStatus extends DownloadEventTarget {
    * An error takes precedence over a cancel.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download("https://example.com/a.zip", "a.zip");
+   * download.start();
    * await download.wait({ raiseIfError: false });
    * download.raiseIfError();
    * ```
@@ -396,7 +452,14 @@ export class DownloadStatus extends DownloadEventTarget {
    * @returns The final URL.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const download = new Download([
+   *   "https://example.com/a.zip",
+   *   "https://mirror.example.net/a.zip",
+   * ], "a.zip");
+   * download.start();
    * await download.wait();
    * console.log(download.getFinalUrl()); // e.g. the mirror it was sent to
    * ```

@@ -79,7 +79,7 @@ export interface HTTPErrorOptions {
  * 408, 429, 500, 502, 503 and 504 are retried; other statuses fail at once.
  *
  * @example Reacting to a missing file
- * ```ts ignore
+ * ```ts
  * import { Download, HTTPError } from "@x/dlmanager";
  *
  * const download = new Download("https://example.com/missing.zip", "missing.zip");
@@ -136,12 +136,15 @@ recognizedAcrossCopies(HTTPError, "HTTPError");
  * not found, is then the proxy's.
  *
  * @example Telling a typo in the host from a server that is down
- * ```ts ignore
- * import { NetworkError } from "@x/dlmanager";
+ * ```ts
+ * import { Download, NetworkError } from "@x/dlmanager";
+ *
+ * const download = new Download("https://example.com/a.zip", "a.zip");
+ * download.start();
  * await download.wait().catch((error) => {
  *   if (error instanceof NetworkError && error.code === "ENOTFOUND") {
  *     console.log("check the host name:", error.message);
- *   }
+ *   } else throw error;
  * });
  * ```
  */
@@ -210,8 +213,11 @@ recognizedAcrossCopies(NetworkError, "NetworkError");
  * refused tunnel but `407`'s).
  *
  * @example Asking for the proxy's credentials
- * ```ts ignore
- * import { ProxyError } from "@x/dlmanager";
+ * ```ts
+ * import { Download, ProxyError } from "@x/dlmanager";
+ *
+ * const download = new Download("https://example.com/a.zip", "a.zip");
+ * download.start();
  * await download.wait().catch((error) => {
  *   if (error instanceof ProxyError && error.status === 407) {
  *     console.error(`${error.proxy} wants credentials: set HTTPS_PROXY to http://user:pass@host:port`);
@@ -285,12 +291,15 @@ function hostOf(url: string): string {
  * `minSpeedWindow`. Retried.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { Download, TimeoutError } from "@x/dlmanager";
+ *
+ * const url = "https://example.com/a.zip";
  * const download = new Download(url, "f", { idleTimeout: 5_000, retries: 0 });
  * download.start();
  * await download.wait().catch((error) => {
  *   if (error instanceof TimeoutError) console.log(error.phase); // "idle"
+ *   else throw error;
  * });
  * ```
  */
@@ -351,10 +360,17 @@ recognizedAcrossCopies(TimeoutError, "TimeoutError");
  * one too, not retried: the server would send it so again.
  *
  * @example
- * ```ts ignore
- * import { ProtocolError } from "@x/dlmanager";
+ * ```ts
+ * import { Download, ProtocolError } from "@x/dlmanager";
+ *
+ * // Retried, a broken answer ends as a RetriesExhaustedError: none here.
+ * const download = new Download("https://example.com/a.zip", "a.zip", {
+ *   retries: 0,
+ * });
+ * download.start();
  * await download.wait().catch((error) => {
  *   if (error instanceof ProtocolError) console.log(error.message);
+ *   else throw error;
  * });
  * ```
  */
@@ -377,10 +393,14 @@ recognizedAcrossCopies(ProtocolError, "ProtocolError");
  * (a `file:` or `data:` URL is never fetched). Not retried.
  *
  * @example
- * ```ts ignore
- * import { RedirectError } from "@x/dlmanager";
+ * ```ts
+ * import { Download, RedirectError } from "@x/dlmanager";
+ *
+ * const download = new Download("https://example.com/a.zip", "a.zip");
+ * download.start();
  * await download.wait().catch((error) => {
  *   if (error instanceof RedirectError) console.log(error.message);
+ *   else throw error;
  * });
  * ```
  */
@@ -402,14 +422,17 @@ recognizedAcrossCopies(RedirectError, "RedirectError");
  * Not retried.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { Download, IntegrityError } from "@x/dlmanager";
+ *
+ * const url = "https://example.com/a.zip";
  * const download = new Download(url, "a.zip", {
  *   sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
  * });
  * download.start();
  * await download.wait().catch((error) => {
  *   if (error instanceof IntegrityError) console.log(error.expected, error.actual);
+ *   else throw error;
  * });
  * ```
  */
@@ -460,12 +483,15 @@ const DOWNLOAD_PREFIX = /^Cannot download "[^"]*": /;
  * per source (each its own source's last).
  *
  * @example Find out why the attempts failed
- * ```ts ignore
- * import { RetriesExhaustedError } from "@x/dlmanager";
+ * ```ts
+ * import { Download, RetriesExhaustedError } from "@x/dlmanager";
+ *
+ * const download = new Download("https://example.com/a.zip", "a.zip");
+ * download.start();
  * await download.wait().catch((error) => {
  *   if (error instanceof RetriesExhaustedError) {
  *     for (const reason of error.errors) console.log(String(reason));
- *   }
+ *   } else throw error;
  * });
  * ```
  */
@@ -518,12 +544,15 @@ recognizedAcrossCopies(RetriesExhaustedError, "RetriesExhaustedError");
  * running: on this machine, it is never taken over). Not retried.
  *
  * @example Give up on a file another program is fetching
- * ```ts ignore
+ * ```ts
  * import { Download, LockTimeoutError } from "@x/dlmanager";
+ *
+ * const url = "https://example.com/a.zip";
  * const download = new Download(url, "a.zip", { lockTimeout: 60_000 });
  * download.start();
  * await download.wait().catch((error) => {
  *   if (error instanceof LockTimeoutError) console.log(error.pid, error.host);
+ *   else throw error;
  * });
  * ```
  */
@@ -597,12 +626,15 @@ const FILE_SYSTEM_FAILURES: Record<string, string> = {
  * `concurrency`), or descriptors held elsewhere in the program.
  *
  * @example Telling a full disk apart
- * ```ts ignore
- * import { FileSystemError } from "@x/dlmanager";
+ * ```ts
+ * import { Download, FileSystemError } from "@x/dlmanager";
+ *
+ * const download = new Download("https://example.com/a.zip", "a.zip");
+ * download.start();
  * await download.wait().catch((error) => {
  *   if (error instanceof FileSystemError && error.code === "ENOSPC") {
  *     console.log("No room left in", error.path);
- *   }
+ *   } else throw error;
  * });
  * ```
  */

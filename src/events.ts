@@ -14,10 +14,14 @@ import type { DownloadState } from "./download_options.ts";
  * own class.
  *
  * @example Hear that a download is done
- * ```ts ignore
+ * ```ts
+ * import { Download } from "@x/dlmanager";
+ *
+ * const download = new Download("https://example.com/a.zip", "a.zip");
  * download.addEventListener("done", (event) => {
  *   console.log(`${event.download.getDest()} is complete`);
  * });
+ * download.start();
  * ```
  */
 export class DownloadEvent extends Event {
@@ -41,10 +45,14 @@ export class DownloadEvent extends Event {
  * callback reports them (see {@linkcode ProgressCallback}).
  *
  * @example Show a percentage
- * ```ts ignore
+ * ```ts
+ * import { Download } from "@x/dlmanager";
+ *
+ * const download = new Download("https://example.com/a.zip", "a.zip");
  * download.addEventListener("progress", ({ current, total }) => {
  *   if (total) console.log(`${Math.floor((current / total) * 100)}%`);
  * });
+ * download.start();
  * ```
  */
 export class DownloadProgressEvent extends DownloadEvent {
@@ -72,8 +80,12 @@ export class DownloadProgressEvent extends DownloadEvent {
  * download is the one to `"done"`, `"failed"` or `"canceled"`.
  *
  * @example Log every state
- * ```ts ignore
+ * ```ts
+ * import { Download } from "@x/dlmanager";
+ *
+ * const download = new Download("https://example.com/a.zip", "a.zip");
  * download.addEventListener("statechange", ({ state }) => console.log(state));
+ * download.start();
  * ```
  */
 export class DownloadStateEvent extends DownloadEvent {
@@ -99,10 +111,14 @@ export class DownloadStateEvent extends DownloadEvent {
  * after the others too (its `attempt` counts all of its attempts).
  *
  * @example Say why a download retries
- * ```ts ignore
+ * ```ts
+ * import { Download } from "@x/dlmanager";
+ *
+ * const download = new Download("https://example.com/a.zip", "a.zip");
  * download.addEventListener("retry", ({ attempt, delay, reason }) => {
  *   console.log(`attempt ${attempt} failed (${reason}); again in ${delay} ms`);
  * });
+ * download.start();
  * ```
  */
 export class DownloadRetryEvent extends DownloadEvent {
@@ -145,8 +161,12 @@ export class DownloadRetryEvent extends DownloadEvent {
  * (a cancel is not an error: it is told by `statechange`).
  *
  * @example Log failures
- * ```ts ignore
+ * ```ts
+ * import { Download } from "@x/dlmanager";
+ *
+ * const download = new Download("https://example.com/a.zip", "a.zip");
  * download.addEventListener("error", ({ error }) => console.error(error));
+ * download.start();
  * ```
  */
 export class DownloadErrorEvent extends DownloadEvent {
@@ -170,10 +190,13 @@ export class DownloadErrorEvent extends DownloadEvent {
  * listener of each.
  *
  * @example A typed listener
- * ```ts ignore
- * import type { DownloadEventMap } from "@x/dlmanager";
+ * ```ts
+ * import { Download, type DownloadEventMap } from "@x/dlmanager";
+ *
  * const onRetry = (event: DownloadEventMap["retry"]) => console.log(event.reason);
+ * const download = new Download("https://example.com/a.zip", "a.zip");
  * download.addEventListener("retry", onRetry);
+ * download.start();
  * ```
  */
 export interface DownloadEventMap {

@@ -81,7 +81,7 @@ function assertLimit(name: string, value: number): void {
  * entries, neither counted nor removed.
  *
  * @example Keep a cache directory under 1 GiB, but its 5 newest files
- * ```ts ignore
+ * ```ts
  * import { PersistLimit } from "@x/dlmanager";
  *
  * const limit = new PersistLimit(1024 ** 3, { fileLimit: 5 });
@@ -130,7 +130,10 @@ export class PersistLimit {
    * @returns A fresh array.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { PersistLimit } from "@x/dlmanager";
+   *
+   * const limit = new PersistLimit(1024 ** 3);
    * await limit.registerFile("cache/a.zip");
    * console.log(limit.files()); // ["/home/me/cache/a.zip"]
    * ```
@@ -150,8 +153,12 @@ export class PersistLimit {
    * @param path The file's path.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { PersistLimit } from "@x/dlmanager";
+   *
+   * const limit = new PersistLimit(1024 ** 3);
    * await limit.registerFile("cache/a.zip");
+   * await limit.removeOldFiles();
    * ```
    */
   async registerFile(path: string): Promise<void> {
@@ -191,8 +198,12 @@ export class PersistLimit {
    * (one with `/` could match nothing, and rejects with a `TypeError`).
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { PersistLimit } from "@x/dlmanager";
+   *
+   * const limit = new PersistLimit(1024 ** 3);
    * await limit.registerDirContent("cache", "*.tar.gz");
+   * await limit.removeOldFiles();
    * ```
    */
   async registerDirContent(directory: string, pattern = "*"): Promise<void> {
@@ -236,7 +247,11 @@ export class PersistLimit {
    * @param options See {@linkcode RemoveOldFilesOptions}.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { PersistLimit } from "@x/dlmanager";
+   *
+   * const limit = new PersistLimit(1024 ** 3);
+   * await limit.registerDirContent("cache");
    * await limit.removeOldFiles({ keep: (path) => path.endsWith(".pinned") });
    * ```
    */

@@ -35,9 +35,10 @@ export type RequestHeaders = Headers | Record<string, string> | [
  * what a download gets without it.
  *
  * @example A patient download with authentication
- * ```ts ignore
+ * ```ts
  * import { Download, type TransferOptions } from "@x/dlmanager";
  *
+ * const token = "...";
  * const options: TransferOptions = {
  *   retries: 5,
  *   idleTimeout: 120_000,

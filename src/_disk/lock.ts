@@ -137,8 +137,9 @@ const heldPaths = new Set<string>();
  * where a look at the file would find it fresh, or its owner alive.
  *
  * @example
- * ```ts ignore
- * if (holdsLock(join(directory, ".a.zip.0123456789ab.dlpart.lock"))) skip();
+ * ```ts
+ * const path = "cache/.a.zip.0123456789ab.dlpart.lock";
+ * if (holdsLock(path)) console.log("held here: not another process's");
  * ```
  */
 export function holdsLock(path: string): boolean {

@@ -104,7 +104,7 @@ const OPTIONS = {
  * URL, or options that do not go together.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * parseCliArgs(["-d", "out", "https://example.com/a.zip"]);
  * ```
  */

@@ -39,7 +39,7 @@ export interface Job {
  * @throws {UsageError} naming the source and line number of a malformed line.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * parseInputList("https://example.com/a\ta.zip\n", "list.txt");
  * ```
  */

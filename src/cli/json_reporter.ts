@@ -21,8 +21,9 @@ export interface JsonReporterOptions {
  * Prints events as JSON lines.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * const reporter = new JsonReporter(process.stdout);
+ * const url = "https://example.com/a.zip";
  * reporter.report({ event: "cancel", name: "a.zip", url });
  * ```
  */

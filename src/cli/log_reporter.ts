@@ -39,7 +39,10 @@ export interface LogReporterOptions {
  * Prints events as plain lines.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { RunView } from "./reporter.ts";
+ *
+ * declare const view: RunView; // the run's Session
  * const reporter = new LogReporter(process.stdout, process.stderr, view);
  * ```
  */

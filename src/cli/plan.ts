@@ -27,7 +27,7 @@ export const NAME_IT = "(name it with -o, or with URL<TAB>name in an -i list)";
  * is reserved for the library's partial downloads.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * jobFileName({ url: "https://example.com/a%20b.zip?x=1" }); // "a b.zip"
  * ```
  */
@@ -79,7 +79,7 @@ export interface Planned {
  * @throws {UsageError} as {@linkcode jobFileName}.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * plan([{ url: "https://a.example/f.zip" }, { url: "https://b.example/f.zip" }]);
  * // the second: taken by "https://a.example/f.zip"
  * ```

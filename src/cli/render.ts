@@ -70,7 +70,7 @@ const BAR_MAX = 24;
  * @returns The lines, without newlines.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * renderFrame([{ name: "a.zip", current: 512, total: 1024, speed: 100 }],
  *   { active: 1, queued: 0, done: 0, skipped: 0, failed: 0, bytes: 512,
  *     speed: 100, elapsed: 5000 }, 80, 0);
@@ -300,7 +300,7 @@ const up = (lines: number): string => lines > 0 ? `${CSI}${lines}A\r` : "\r";
  * frame function given the height should make its own fit).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * const display = new LiveDisplay(process.stdout, (width) => [`${width} wide`], {
  *   width: () => process.stdout.columns,
  * });

@@ -35,7 +35,8 @@ export {
  * usage error, or {@linkcode INTERRUPTED_EXIT} when stopped early.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * declare const host: CliHost; // the process: see cli.ts
  * process.exitCode = await runCli(host);
  * ```
  */

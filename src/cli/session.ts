@@ -48,7 +48,15 @@ const LOG_INTERVAL = 5000;
  * One run: its manager, its downloads, and what it reports.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { CliOptions } from "./args.ts";
+ * import type { CliHost } from "./host.ts";
+ * import { parseInputList } from "./input_list.ts";
+ * import { plan } from "./plan.ts";
+ *
+ * declare const host: CliHost; // the process: see cli.ts
+ * declare const options: CliOptions; // parsed by parseCliArgs()
+ * const jobs = parseInputList("https://example.com/a.zip\n", "list.txt");
  * const code = await new Session(host, options, plan(jobs)).run();
  * ```
  */

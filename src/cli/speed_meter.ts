@@ -15,7 +15,7 @@ const LEAST_SPAN = 200;
  * Recent `(time, bytes)` samples of one download, and the speed they make.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * const meter = new SpeedMeter();
  * meter.add(0, 0);
  * meter.add(1000, 2048);

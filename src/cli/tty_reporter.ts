@@ -40,7 +40,10 @@ function widthOf(terminal: Terminal): number {
  * Shows the run on a terminal.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { RunView } from "./reporter.ts";
+ *
+ * declare const view: RunView; // the run's Session
  * const reporter = new TtyReporter(process.stdout, process.stderr, view, true);
  * ```
  */

@@ -22,7 +22,7 @@ const UNITS: Record<string, number> = {
  * @throws {RangeError} if `text` is not such a size.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * parseSize("500M"); // 524288000
  * ```
  */
@@ -44,7 +44,7 @@ export function parseSize(text: string): number {
  * @returns e.g. `"512 B"`, `"1.5 KiB"`, `"12.3 MiB"`, `"456 MiB"`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * formatBytes(1536); // "1.5 KiB"
  * ```
  */
@@ -70,7 +70,7 @@ export function formatBytes(bytes: number): string {
  * @returns e.g. `"0.4s"`, `"12s"`, `"3m05s"`, `"2h03m"`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * formatDuration(185_000); // "3m05s"
  * ```
  */
