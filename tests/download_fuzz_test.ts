@@ -1,15 +1,15 @@
 // Randomised fault combinations: for each seed, a server whose every answer
-// is drawn from the seed (served, cut, busy, ignoring the Range, another
-// range, a new version of the file, trickled: tests/_helpers/fuzz_server.ts)
-// and a client drawn from it too (Download or DownloadManager, 1, 2, 4 or
-// "auto" connections, one or two sources, a digest or not, a rate limit or
-// not, a pause and resume or a cancel on a progress event). Only invariants
-// are asserted, never timing: the download ends, done with exactly one
-// version's bytes, or failed with one of the library's errors, or canceled;
-// progress never passes the total and goes back only to 0 (a start over);
-// nothing is left under the final name unless done, nor any partial file,
-// sidecar or lock unless kept to be resumed (and then a clean run resumes
-// it); nothing is written outside the directory.
+// is drawn from the seed (served, cut, busy, busy for an hour, ignoring the
+// Range, another range, a new version of the file, trickled, compressed:
+// tests/_helpers/fuzz_server.ts) and a client drawn from it too (Download or
+// DownloadManager, 1, 2, 4 or "auto" connections, one or two sources, a
+// digest or not, a rate limit or not, a pause and resume or a cancel on a
+// progress event). Only invariants are asserted, never timing: the download
+// ends, done with exactly one version's bytes, or failed with one of the
+// library's errors, or canceled; progress never passes the total and goes
+// back only to 0 (a start over); nothing is left under the final name unless
+// done, nor any partial file, sidecar or lock unless kept to be resumed (and
+// then a clean run resumes it); nothing is written outside the directory.
 //
 // A fixed set of seeds runs with the suite. To hunt, give others:
 //   FUZZ_SEEDS=0-1999 deno test -A tests/download_fuzz_test.ts
@@ -495,6 +495,8 @@ async function runSeed(seed: number): Promise<void> {
     retries: scenario.retries,
     backoffBase: 1,
     backoffCap: 5,
+    // The server's Retry-After, up to an hour: waited out, but capped.
+    retryAfterCap: 20,
     // Short, for the server's stalls: a stall is retried as any fault.
     connectTimeout: 500,
     idleTimeout: 500,

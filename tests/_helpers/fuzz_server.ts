@@ -2,11 +2,17 @@
 // server on 127.0.0.1 (port 0) serving one file at a few paths (mirrors),
 // whose every answer is drawn from a seeded PRNG: served as a real server
 // would (Range, If-Range, ETag or Last-Modified), or cut, busy, ignoring the
-// Range, answering another range, trickling, or changing the file to a new
-// version first. The draws follow the order the requests come in.
+// Range, answering another range, trickling, compressing it anyway, or
+// changing the file to a new version first. The draws follow the order the
+// requests come in.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { gzipSync } from "node:zlib";
+import {
+  brotliCompressSync,
+  deflateRawSync,
+  deflateSync,
+  gzipSync,
+} from "node:zlib";
 import { startServer, type TestServer } from "./server.ts";
 
 /** A small seeded PRNG (mulberry32): the same seed, the same draws. */
@@ -130,6 +136,14 @@ const FAULTS: FuzzAnswer[] = [
   "ignore-if-range",
 ];
 
+/** The codings an answer compressed anyway comes in. */
+const CODINGS: [string, (bytes: Uint8Array) => Uint8Array][] = [
+  ["gzip", gzipSync],
+  ["deflate", deflateSync],
+  ["deflate", deflateRawSync],
+  ["br", brotliCompressSync],
+];
+
 // Last-Modified dates well before the answer's Date, one per version (and
 // per source, with validators of its own).
 const DATES = Array.from(
@@ -201,7 +215,21 @@ export async function startFuzzServer(
       return;
     }
     if (answer === "busy" || answer === "busy-retry-after") {
-      send(503, answer === "busy" ? {} : { "retry-after": "0" });
+      // 429 or 503, with a Retry-After of none, of seconds (a long one, past
+      // BUSY_RETRY_AFTER, sends a download of two sources to the other), or
+      // of a date ahead or past; the client caps the wait (retryAfterCap).
+      const status = prng.pick([503, 503, 429]);
+      const retryAfter = answer === "busy" ? undefined : prng.pick([
+        "0",
+        "1",
+        "3600",
+        new Date(Date.now() + 3_600_000).toUTCString(),
+        DATES[0] as string,
+      ]);
+      send(
+        status,
+        retryAfter === undefined ? {} : { "retry-after": retryAfter },
+      );
       response.end("busy");
       return;
     }
@@ -232,8 +260,14 @@ export async function startFuzzServer(
       }
     }
     if (answer === "gzip") {
-      headers["content-encoding"] = "gzip";
-      const zipped = gzipSync(body);
+      // Compressed though the client asked for identity, in a coding it
+      // decodes (deflate with zlib's wrapper or raw, as servers send it); an
+      // empty file, sometimes empty and marked compressed too.
+      const [coding, compress] = prng.pick(CODINGS);
+      headers["content-encoding"] = coding;
+      const zipped = body.byteLength === 0 && prng.chance(0.5)
+        ? body
+        : compress(body);
       headers["content-length"] = String(zipped.byteLength);
       send(200, headers);
       await write(response, zipped);
