@@ -26,7 +26,10 @@ import {
 import {
   bytesRoute,
   closedPort,
+  deferred,
+  fileRoute,
   patternBytes,
+  type Route,
   type SeenRequest,
   startServer,
   type TestServer,
@@ -68,34 +71,51 @@ function envWith(variables: Record<string, string>): Record<string, string> {
   return { ...env, ...variables };
 }
 
+/** How {@linkcode downloadIn} downloads: the options of the child's download. */
+interface ChildOptions {
+  useEnvProxy?: boolean;
+  /** Default 0. */
+  retries?: number;
+  connections?: number;
+  chunkSize?: number;
+  /** Called with each `progress <current>` and `retry <reason>` line. */
+  onEvent?: (line: string) => void;
+}
+
+/** Whether `line` of the child is a `progress` or `retry` event's. */
+function isEvent(line: string): boolean {
+  return line.startsWith("progress ") || line.startsWith("retry ");
+}
+
 /**
- * Downloads `url` into `dest` in a child with the proxy `variables` (and
- * `retries`, default 0); returns what it printed (`done`, or
- * `failed <name>` and the message) and its exit code.
+ * Downloads `url` into `dest` in a child with the proxy `variables`; returns
+ * what it printed but its events (`done`, or `failed <name>` and the
+ * message) and its exit code.
  */
 async function downloadIn(
   variables: Record<string, string>,
   url: string,
   dest: string,
-  useEnvProxy?: boolean,
-  retries = 0,
+  options: ChildOptions = {},
 ): Promise<{ said: string; code: number | string | null }> {
+  const { onEvent, ...download } = options;
   const child = startChild(
     "proxy_child",
-    [
-      url,
-      dest,
-      useEnvProxy === undefined ? "" : String(useEnvProxy),
-      String(retries),
-    ],
+    [url, dest, JSON.stringify(download)],
     [],
     envWith(variables),
   );
+  child.onLine((line) => {
+    if (isEvent(line)) onEvent?.(line);
+  });
   // "close": after the exit and the end of stdout, so every line is in.
   const code = await new Promise<number | string | null>((resolve) =>
     child.process.on("close", (code, signal) => resolve(signal ?? code))
   );
-  return { said: child.lines.join("\n"), code };
+  return {
+    said: child.lines.filter((line) => !isEvent(line)).join("\n"),
+    code,
+  };
 }
 
 async function origin(): Promise<TestServer> {
@@ -328,8 +348,7 @@ for (const scheme of ["http", "https"]) {
           { [variable]: proxy.url(ENCODED_USERINFO) },
           url,
           dir.join("f"),
-          undefined,
-          2,
+          { retries: 2 },
         );
         assert.deepEqual(result, {
           said:
@@ -369,8 +388,7 @@ for (const status of [403, 502]) {
         { HTTPS_PROXY: proxy.url(ENCODED_USERINFO) },
         url,
         dir.join("f"),
-        undefined,
-        1,
+        { retries: 1 },
       );
       // Deno 2.9.6 says "unsuccessful tunnel" whatever the status.
       const said = "Deno" in globalThis
@@ -460,31 +478,41 @@ test(
   },
 );
 
-/** An HTTPS origin serving BODY, trusted through `caFile`'s authority. */
-interface HttpsOrigin extends AsyncDisposable {
+/**
+ * An HTTPS origin answering with `route` (by default BODY, whole), trusted
+ * through `caFile`'s authority.
+ */
+interface OriginServer extends AsyncDisposable {
   /** `127.0.0.1:<port>`. */
   host: string;
   /** The headers of each request it got. */
   seen: IncomingHttpHeaders[];
+  /** The remote port of each request it got. */
+  from: number[];
   /** Variables that make each runtime trust it (read at start). */
   trust: Record<string, string>;
 }
 
-async function httpsOrigin(caFile: string): Promise<HttpsOrigin> {
+async function httpsOrigin(
+  caFile: string,
+  route: Route = bytesRoute(BODY),
+): Promise<OriginServer> {
   await writeFile(caFile, TEST_CA_CERT);
   const seen: IncomingHttpHeaders[] = [];
+  const from: number[] = [];
   const server = createHttpsServer(
     { cert: SERVER_CERT, key: SERVER_KEY },
     (request, response) => {
       seen.push(request.headers);
-      response.writeHead(200, { "content-length": BODY.byteLength });
-      response.end(BODY);
+      from.push(request.socket.remotePort ?? 0);
+      Promise.resolve(route(request, response)).catch(() => response.destroy());
     },
   );
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
+    from,
     // Node and Bun read NODE_EXTRA_CA_CERTS, Deno DENO_CERT.
     trust: { NODE_EXTRA_CA_CERTS: caFile, DENO_CERT: caFile },
     [Symbol.asyncDispose]: async () => {
@@ -492,6 +520,102 @@ async function httpsOrigin(caFile: string): Promise<HttpsOrigin> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A plain HTTP origin at `/f`, shaped as {@linkcode httpsOrigin}'s. */
+async function httpOrigin(route: Route): Promise<OriginServer> {
+  const seen: IncomingHttpHeaders[] = [];
+  const from: number[] = [];
+  const server = await startServer({
+    "/f": (request, response) => {
+      seen.push(request.headers);
+      from.push(request.socket.remotePort ?? 0);
+      return route(request, response);
+    },
+  });
+  return {
+    host: new URL(server.url("/")).host,
+    seen,
+    from,
+    trust: {},
+    [Symbol.asyncDispose]: () => server.close(),
+  };
+}
+
+/** Asserts each of the ports a server got requests `from` is the proxy's. */
+function assertFromProxy(from: number[], proxy: TestProxy): void {
+  assert.ok(from.length > 0, "the server got no request");
+  for (const port of from) {
+    assert.ok(proxy.ports.has(port), `a request from ${port}, not the proxy`);
+  }
+}
+
+// A multiple of the chunk size: what is on disk when the cut comes.
+const CUT = 40_960;
+
+for (const scheme of ["http", "https"]) {
+  test(
+    `Download of an ${scheme} URL through ${scheme.toUpperCase()}_PROXY resumes a body the server cut, asking the proxy for the rest from the cut`,
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      await using dir = await tempDir();
+      // The cut waits until the bytes before it are on disk: a runtime's
+      // fetch may discard what it had not handed over when the connection
+      // breaks.
+      const onDisk = deferred();
+      const { route, log } = fileRoute({
+        body: BODY,
+        etag: '"v1"',
+        faults: [{ dropAfter: CUT, release: onDisk.promise }],
+      });
+      await using server = scheme === "https"
+        ? await httpsOrigin(dir.join("ca.pem"), route)
+        : await httpOrigin(route);
+      await using proxy = await startProxy();
+      const url = `${scheme}://${server.host}/f`;
+      const retried: string[] = [];
+      const result = await downloadIn(
+        {
+          [`${scheme.toUpperCase()}_PROXY`]: proxy.url(USERINFO),
+          ...server.trust,
+        },
+        url,
+        dir.join("f"),
+        {
+          retries: 1,
+          chunkSize: 4096,
+          onEvent: (line) => {
+            if (line.startsWith("retry ")) retried.push(line);
+            if (Number(line.replace("progress ", "")) >= CUT) {
+              onDisk.resolve();
+            }
+          },
+        },
+      );
+      assert.deepEqual(result, { said: "done", code: 0 });
+      await assertDownloaded(dir.join("f"));
+      assert.equal(retried.length, 1, retried.join("\n"));
+      assert.match(retried[0] ?? "", /connection reset or closed/);
+      assert.ok(!retried[0]?.includes("s3cret"), retried[0]);
+      assert.deepEqual(log.ranges, [null, `bytes=${CUT}-`]);
+      assert.deepEqual(log.ifRanges, [null, '"v1"']);
+      assert.deepEqual(log.statuses, [200, 206]);
+      assert.deepEqual(log.sent, [CUT, BODY.byteLength - CUT]);
+      if (scheme === "https") {
+        assert.deepEqual(
+          proxy.requests.map(({ method, target }) => [method, target]),
+          [["CONNECT", server.host], ["CONNECT", server.host]],
+        );
+      } else assertProxied(proxy.requests, url);
+      assertFromProxy(server.from, proxy);
+      assert.deepEqual(
+        await dir.list(),
+        scheme === "https" ? ["ca.pem", "f"] : ["f"],
+      );
+    },
+  );
 }
 
 test(
@@ -601,7 +725,7 @@ test(
       { HTTP_PROXY: proxy.url() },
       url,
       dir.join("f"),
-      false,
+      { useEnvProxy: false },
     );
     assert.deepEqual(result, { said: "done", code: 0 });
     await assertDownloaded(dir.join("f"));
