@@ -618,6 +618,58 @@ for (const scheme of ["http", "https"]) {
   );
 }
 
+const BIG = patternBytes(4 * 1024 * 1024 + 321, 5);
+
+for (const scheme of ["http", "https"]) {
+  test(
+    `Download with connections of an ${scheme} URL sends every part through ${scheme.toUpperCase()}_PROXY, leaving the file only`,
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      await using dir = await tempDir();
+      const { route, log } = fileRoute({ body: BIG, etag: '"v1"' });
+      await using server = scheme === "https"
+        ? await httpsOrigin(dir.join("ca.pem"), route)
+        : await httpOrigin(route);
+      await using proxy = await startProxy();
+      const url = `${scheme}://${server.host}/f`;
+      const result = await downloadIn(
+        {
+          [`${scheme.toUpperCase()}_PROXY`]: proxy.url(USERINFO),
+          ...server.trust,
+        },
+        url,
+        dir.join("f"),
+        { connections: 4 },
+      );
+      assert.deepEqual(result, { said: "done", code: 0 });
+      await assertFileHolds(dir.join("f"), BIG);
+      // In parts: bounded ranges that cover the file.
+      const parts = log.ranges.flatMap((range) => {
+        const match = /^bytes=(\d+)-(\d+)$/.exec(range ?? "");
+        return match === null ? [] : [[Number(match[1]), Number(match[2])]];
+      }).sort(([a = 0], [b = 0]) => a - b);
+      assert.ok(parts.length >= 2, `ranges: ${log.ranges}`);
+      assert.equal(parts.at(-1)?.[1], BIG.byteLength - 1);
+      if (scheme === "https") {
+        assert.ok(proxy.requests.length >= 2);
+        for (const { method, target } of proxy.requests) {
+          assert.deepEqual([method, target], ["CONNECT", server.host]);
+        }
+      } else assertProxied(proxy.requests, url);
+      for (const { headers } of proxy.requests) {
+        assert.equal(headers["proxy-authorization"], BASIC);
+      }
+      assertFromProxy(server.from, proxy);
+      assert.deepEqual(
+        await dir.list(),
+        scheme === "https" ? ["ca.pem", "f"] : ["f"],
+      );
+    },
+  );
+}
+
 test(
   "Download of an https URL goes through HTTPS_PROXY's tunnel, its credentials reaching the proxy only, when it is set",
   {
