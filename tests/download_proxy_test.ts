@@ -411,6 +411,49 @@ for (const status of [403, 502]) {
   );
 }
 
+test(
+  "Download of an https URL whose proxy closes the connection instead of answering CONNECT retries, naming the proxy, then fails with a RetriesExhaustedError",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    // Deno says "unexpected eof while tunneling", Bun ECONNRESET, undici
+    // (Node) "other side closed", after which undici 7 alone would ask the
+    // proxy again and again until the connect timeout.
+    await using server = await origin();
+    await using proxy = await startProxy({ closeConnect: true });
+    await using dir = await tempDir();
+    const { host } = new URL(server.url("/f"));
+    const url = `https://${host}/f`;
+    const retried: string[] = [];
+    const result = await downloadIn(
+      { HTTPS_PROXY: proxy.url(USERINFO) },
+      url,
+      dir.join("f"),
+      {
+        retries: 1,
+        onEvent: (line) => {
+          if (line.startsWith("retry ")) retried.push(line);
+        },
+      },
+    );
+    const said =
+      `connection reset or closed by the server (through the proxy ${proxy.url()})`;
+    assert.deepEqual(result, {
+      said:
+        `failed RetriesExhaustedError\nCannot download "${url}": 2 attempts failed (#1: ${said}; #2: ${said})`,
+      code: 1,
+    });
+    assert.deepEqual(retried, [`retry Cannot download "${url}": ${said}`]);
+    assert.deepEqual(
+      proxy.requests.map(({ method, target }) => [method, target]),
+      [["CONNECT", host], ["CONNECT", host]],
+    );
+    assert.deepEqual(server.requests, []);
+    assert.deepEqual(await dir.list(), []);
+  },
+);
+
 /**
  * Downloads `url` in a child with the proxy `variables`; asserts that it
  * failed with a NetworkError whose message ends in `reason`, leaving nothing.

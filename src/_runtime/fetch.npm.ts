@@ -14,7 +14,12 @@
 // does it already.
 
 import process from "node:process";
-import type { EnvHttpProxyAgent, fetch as undiciFetch } from "undici";
+import type {
+  Client,
+  Dispatcher,
+  EnvHttpProxyAgent,
+  fetch as undiciFetch,
+} from "undici";
 import { runtimeFetchProxy, undiciProxy } from "./fetch_proxy.ts";
 
 // One for the process, like the runtime's own: the proxy variables are read
@@ -92,6 +97,7 @@ function proxiedFetch(
       dispatcher: new module.EnvHttpProxyAgent({
         httpProxy: proxies["http:"] ?? "",
         httpsProxy: proxies["https:"] ?? "",
+        clientFactory: tunnelClientFactory(module.Client),
       }),
     }));
     const { fetch, dispatcher } = await undici;
@@ -104,4 +110,40 @@ function proxiedFetch(
     );
     return response as unknown as Response;
   };
+}
+
+/**
+ * The client of undici's `ProxyAgent` to the proxy, made by
+ * `tunnelClientFactory`: a `CONNECT` that the proxy answers by closing the
+ * connection fails the request, as it does on Deno and Bun. undici 7 takes
+ * the closed connection (`UND_ERR_SOCKET`) for one to open again, and asks
+ * the proxy again at once, hundreds of times a second, until the download's
+ * `connectTimeout` (fixed in undici 8, nodejs/undici#5441, which needs Node
+ * 22). The error that fails it holds undici's in its `cause`: a connection
+ * reset or closed (`NetworkError`, `ECONNRESET`), through the proxy.
+ */
+function tunnelClientFactory(
+  base: typeof Client,
+): (origin: URL, options: object) => Dispatcher {
+  type Options = Omit<Dispatcher.ConnectOptions, "origin">;
+  type Callback = (error: Error | null, data: Dispatcher.ConnectData) => void;
+  class TunnelClient extends base {
+    override connect(options: Options): Promise<Dispatcher.ConnectData>;
+    override connect(options: Options, callback: Callback): void;
+    override connect(
+      options: Options,
+      callback?: Callback,
+    ): Promise<Dispatcher.ConnectData> | void {
+      if (callback !== undefined) return super.connect(options, callback);
+      return super.connect(options).catch((error: unknown) => {
+        const code = (error as { code?: unknown } | null)?.code;
+        throw code === "UND_ERR_SOCKET"
+          ? new Error("The proxy closed the connection while tunneling", {
+            cause: error,
+          })
+          : error;
+      });
+    }
+  }
+  return (origin, options) => new TunnelClient(origin, options);
 }

@@ -29,6 +29,11 @@ export interface ProxyOptions {
   /** Answer every CONNECT with 403 instead of tunnelling. Default false. */
   refuseConnect?: boolean;
   /**
+   * Close the connection of every CONNECT without an answer, as a proxy
+   * that drops what its rules do not allow. Default false.
+   */
+  closeConnect?: boolean;
+  /**
    * Answer every request, forwarded or CONNECT, with this status instead
    * (a 407 with `Proxy-Authenticate: Basic`), and `refusalBody` (default
    * none).
@@ -137,6 +142,10 @@ export async function startProxy(
     const [hostname = "", port = ""] = target.split(":");
     if (options.refuse !== undefined) {
       socket.end(refusal(options));
+      return;
+    }
+    if (options.closeConnect) {
+      socket.destroy();
       return;
     }
     if (options.refuseConnect || !isLoopback(hostname)) {
