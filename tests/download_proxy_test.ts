@@ -506,6 +506,34 @@ test(
 );
 
 test(
+  "Download whose proxy's URL has an unencoded / in its password fails naming the proxy without its credentials",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    // No URL parser takes it: Deno and Bun look the text before the ":" up
+    // as a host name (not found), undici refuses the URL.
+    await using server = await origin();
+    await using dir = await tempDir();
+    const port = await closedPort();
+    const url = server.url("/f");
+    const result = await downloadIn(
+      { HTTP_PROXY: `http://proxyuser:s3cret/pass@127.0.0.1:${port}` },
+      url,
+      dir.join("f"),
+    );
+    assert.equal(result.code, 1);
+    const [said, message = ""] = result.said.split("\n");
+    assert.equal(said, "failed NetworkError");
+    assert.ok(message.startsWith(`Cannot download "${url}": `), message);
+    assert.match(message, / \((?:through )?the proxy /);
+    assert.ok(!message.includes("s3cret"), message);
+    assert.deepEqual(server.requests, []);
+    assert.deepEqual(await dir.list(), []);
+  },
+);
+
+test(
   "Download that goes straight to a server NO_PROXY lists does not name the proxy when the server cannot be reached",
   {
     timeout: 60_000,
