@@ -858,6 +858,31 @@ test(
   },
 );
 
+/**
+ * Runs `dlmanager` with `args` in an environment of `variables`; returns
+ * its exit code, stdout and stderr.
+ */
+async function dlmanager(
+  variables: Record<string, string>,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const [command, leading] = cliCommand();
+  const child = spawn(command, [...leading, ...args], {
+    env: envWith({ ...variables, NO_COLOR: "1" }),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8");
+  child.stderr.setEncoding("utf8");
+  child.stdout.on("data", (text: string) => stdout += text);
+  child.stderr.on("data", (text: string) => stderr += text);
+  const code = await new Promise<number | null>((resolve) =>
+    child.on("close", (code) => resolve(code))
+  );
+  return { code, stdout, stderr };
+}
+
 test("dlmanager goes through HTTP_PROXY as the library does", {
   timeout: 60_000,
 }, async () => {
@@ -865,19 +890,40 @@ test("dlmanager goes through HTTP_PROXY as the library does", {
   await using proxy: TestProxy = await startProxy();
   await using dir = await tempDir();
   const url = server.url("/f");
-  const [command, leading] = cliCommand();
-  const child = spawn(command, [...leading, "-q", "-d", dir.path, url], {
-    env: envWith({ HTTP_PROXY: proxy.url(USERINFO), NO_COLOR: "1" }),
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.setEncoding("utf8");
-  child.stderr.on("data", (text: string) => stderr += text);
-  const code = await new Promise<number | null>((resolve) =>
-    child.on("close", (code) => resolve(code))
+  const { code, stderr } = await dlmanager(
+    { HTTP_PROXY: proxy.url(USERINFO) },
+    ["-q", "-d", dir.path, url],
   );
   assert.equal(code, 0, stderr);
   await assertDownloaded(dir.join("f"));
   assertProxied(proxy.requests, url);
   assertNoProxyCredentials(server.requests);
 });
+
+test(
+  "dlmanager --json names a proxy that failed each attempt, never its credentials",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    await using server = await origin();
+    await using proxy = await startProxy({ closeConnect: true });
+    await using dir = await tempDir();
+    const { host } = new URL(server.url("/f"));
+    const { code, stdout, stderr } = await dlmanager(
+      { HTTPS_PROXY: proxy.url(USERINFO) },
+      ["--json", "--retries", "1", "-d", dir.path, `https://${host}/f`],
+    );
+    assert.equal(code, 1, stderr);
+    const events = stdout.trim().split("\n").map((line) => JSON.parse(line));
+    const texts = events.map((event) => JSON.stringify(event));
+    assert.ok(
+      texts.some((text) => text.includes(`the proxy ${proxy.url()}`)),
+      stdout,
+    );
+    assert.ok(events.some(({ event }) => event === "fail"), stdout);
+    assert.ok(!`${stdout}${stderr}`.includes("s3cret"), `${stdout}${stderr}`);
+    assert.equal(proxy.requests.length, 2);
+    assert.deepEqual(await dir.list(), []);
+  },
+);
