@@ -421,7 +421,7 @@ test(
     // (Node) "other side closed", after which undici 7 alone would ask the
     // proxy again and again until the connect timeout.
     await using server = await origin();
-    await using proxy = await startProxy({ closeConnect: true });
+    await using proxy = await startProxy({ badConnect: "close" });
     await using dir = await tempDir();
     const { host } = new URL(server.url("/f"));
     const url = `https://${host}/f`;
@@ -448,6 +448,43 @@ test(
     assert.deepEqual(
       proxy.requests.map(({ method, target }) => [method, target]),
       [["CONNECT", host], ["CONNECT", host]],
+    );
+    assert.deepEqual(server.requests, []);
+    assert.deepEqual(await dir.list(), []);
+  },
+);
+
+test(
+  "Download of an https URL whose proxy answers CONNECT with what is not HTTP fails naming the proxy: a refused tunnel, retried, but on Bun, which does not tell whose answer it was",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    await using server = await origin();
+    await using proxy = await startProxy({ badConnect: "garbage" });
+    await using dir = await tempDir();
+    const { host } = new URL(server.url("/f"));
+    const url = `https://${host}/f`;
+    const result = await downloadIn(
+      { HTTPS_PROXY: proxy.url(USERINFO) },
+      url,
+      dir.join("f"),
+      { retries: 1 },
+    );
+    // Deno says "unsuccessful tunnel", as for any status but 200 and 407;
+    // undici (Node) fails the proxy's answer to CONNECT; Bun says
+    // Malformed_HTTP_Response, as of a server's answer in the tunnel.
+    const bun = "Bun" in globalThis;
+    const said = `the proxy ${proxy.url()} refused the tunnel to the server`;
+    assert.deepEqual(result, {
+      said: bun
+        ? `failed ProtocolError\nCannot download "${url}": the server's answer is not valid HTTP: Malformed_HTTP_Response (through the proxy ${proxy.url()})`
+        : `failed RetriesExhaustedError\nCannot download "${url}": 2 attempts failed (#1: ${said}; #2: ${said})`,
+      code: 1,
+    });
+    assert.deepEqual(
+      proxy.requests.map(({ method, target }) => [method, target]),
+      Array(bun ? 1 : 2).fill(["CONNECT", host]),
     );
     assert.deepEqual(server.requests, []);
     assert.deepEqual(await dir.list(), []);
@@ -907,7 +944,7 @@ test(
   },
   async () => {
     await using server = await origin();
-    await using proxy = await startProxy({ closeConnect: true });
+    await using proxy = await startProxy({ badConnect: "close" });
     await using dir = await tempDir();
     const { host } = new URL(server.url("/f"));
     const { code, stdout, stderr } = await dlmanager(

@@ -21,6 +21,7 @@ import type {
   fetch as undiciFetch,
 } from "undici";
 import { runtimeFetchProxy, undiciProxy } from "./fetch_proxy.ts";
+import { TUNNEL_ANSWER_NOT_HTTP } from "../_http/network_failure.ts";
 
 // One for the process, like the runtime's own: the proxy variables are read
 // when the first download that needs them is created.
@@ -120,7 +121,9 @@ function proxiedFetch(
  * the proxy again at once, hundreds of times a second, until the download's
  * `connectTimeout` (fixed in undici 8, nodejs/undici#5441, which needs Node
  * 22). The error that fails it holds undici's in its `cause`: a connection
- * reset or closed (`NetworkError`, `ECONNRESET`), through the proxy.
+ * reset or closed (`NetworkError`, `ECONNRESET`), through the proxy. An
+ * answer to `CONNECT` that is not HTTP is the proxy's refusal of the tunnel,
+ * its status unknown, as on Deno (see `TUNNEL_ANSWER_NOT_HTTP`).
  */
 function tunnelClientFactory(
   base: typeof Client,
@@ -136,12 +139,19 @@ function tunnelClientFactory(
     ): Promise<Dispatcher.ConnectData> | void {
       if (callback !== undefined) return super.connect(options, callback);
       return super.connect(options).catch((error: unknown) => {
-        const code = (error as { code?: unknown } | null)?.code;
-        throw code === "UND_ERR_SOCKET"
-          ? new Error("The proxy closed the connection while tunneling", {
+        const { code, name } = (error ?? {}) as {
+          code?: unknown;
+          name?: unknown;
+        };
+        if (code === "UND_ERR_SOCKET") {
+          throw new Error("The proxy closed the connection while tunneling", {
             cause: error,
-          })
-          : error;
+          });
+        }
+        if (name === "HTTPParserError") {
+          throw new Error(TUNNEL_ANSWER_NOT_HTTP, { cause: error });
+        }
+        throw error;
       });
     }
   }

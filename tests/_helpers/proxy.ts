@@ -29,10 +29,11 @@ export interface ProxyOptions {
   /** Answer every CONNECT with 403 instead of tunnelling. Default false. */
   refuseConnect?: boolean;
   /**
-   * Close the connection of every CONNECT without an answer, as a proxy
-   * that drops what its rules do not allow. Default false.
+   * Answer every CONNECT wrongly: `"close"` closes the connection without
+   * an answer, as a proxy that drops what its rules do not allow;
+   * `"garbage"` answers a line that is not HTTP, then closes it.
    */
-  closeConnect?: boolean;
+  badConnect?: "close" | "garbage";
   /**
    * Answer every request, forwarded or CONNECT, with this status instead
    * (a 407 with `Proxy-Authenticate: Basic`), and `refusalBody` (default
@@ -144,8 +145,12 @@ export async function startProxy(
       socket.end(refusal(options));
       return;
     }
-    if (options.closeConnect) {
+    if (options.badConnect === "close") {
       socket.destroy();
+      return;
+    }
+    if (options.badConnect === "garbage") {
+      socket.end("garbage garbage\r\n\r\n");
       return;
     }
     if (options.refuseConnect || !isLoopback(hostname)) {
