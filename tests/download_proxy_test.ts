@@ -458,7 +458,7 @@ test(
   async () => {
     // Deno says "unexpected eof while tunneling", Bun ECONNRESET, undici
     // (Node) "other side closed", after which undici 7 alone would ask the
-    // proxy again and again until the connect timeout.
+    // proxy again and again, for as long as the process lives.
     const { url, proxy, result, retried, connects } = await failedTunnel({
       badConnect: "close",
     });

@@ -118,9 +118,10 @@ function proxiedFetch(
  * `tunnelClientFactory`: a `CONNECT` that the proxy answers by closing the
  * connection fails the request, as it does on Deno and Bun. undici 7 takes
  * the closed connection (`UND_ERR_SOCKET`) for one to open again, and asks
- * the proxy again at once, hundreds of times a second, until the download's
- * `connectTimeout` (fixed in undici 8, nodejs/undici#5441, which needs Node
- * 22). The error that fails it holds undici's in its `cause`: a connection
+ * the proxy again at once, hundreds of times a second: each attempt ended
+ * by the download's `connectTimeout` (a `TimeoutError`), and the asking went
+ * on after it, for as long as the process lived, which it then did for ever
+ * (fixed in undici 8, nodejs/undici#5441, which needs Node 22). The error that fails it holds undici's in its `cause`: a connection
  * reset or closed (`NetworkError`, `ECONNRESET`), through the proxy. An
  * answer to `CONNECT` that is not HTTP is the proxy's refusal of the tunnel,
  * its status unknown, as on Deno (see `TUNNEL_ANSWER_NOT_HTTP`).
