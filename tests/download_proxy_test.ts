@@ -20,13 +20,17 @@ import { startChild } from "./_helpers/child.ts";
 import { cliCommand } from "./_helpers/cli.ts";
 import {
   type ProxiedRequest,
+  type ProxyOptions,
   startProxy,
   type TestProxy,
 } from "./_helpers/proxy.ts";
 import {
   bytesRoute,
   closedPort,
+  deferred,
+  fileRoute,
   patternBytes,
+  type Route,
   type SeenRequest,
   startServer,
   type TestServer,
@@ -68,34 +72,51 @@ function envWith(variables: Record<string, string>): Record<string, string> {
   return { ...env, ...variables };
 }
 
+/** How {@linkcode downloadIn} downloads: the options of the child's download. */
+interface ChildOptions {
+  useEnvProxy?: boolean;
+  /** Default 0. */
+  retries?: number;
+  connections?: number;
+  chunkSize?: number;
+  /** Called with each `progress <current>` and `retry <reason>` line. */
+  onEvent?: (line: string) => void;
+}
+
+/** Whether `line` of the child is a `progress` or `retry` event's. */
+function isEvent(line: string): boolean {
+  return line.startsWith("progress ") || line.startsWith("retry ");
+}
+
 /**
- * Downloads `url` into `dest` in a child with the proxy `variables` (and
- * `retries`, default 0); returns what it printed (`done`, or
- * `failed <name>` and the message) and its exit code.
+ * Downloads `url` into `dest` in a child with the proxy `variables`; returns
+ * what it printed but its events (`done`, or `failed <name>` and the
+ * message) and its exit code.
  */
 async function downloadIn(
   variables: Record<string, string>,
   url: string,
   dest: string,
-  useEnvProxy?: boolean,
-  retries = 0,
+  options: ChildOptions = {},
 ): Promise<{ said: string; code: number | string | null }> {
+  const { onEvent, ...download } = options;
   const child = startChild(
     "proxy_child",
-    [
-      url,
-      dest,
-      useEnvProxy === undefined ? "" : String(useEnvProxy),
-      String(retries),
-    ],
+    [url, dest, JSON.stringify(download)],
     [],
     envWith(variables),
   );
+  child.onLine((line) => {
+    if (isEvent(line)) onEvent?.(line);
+  });
   // "close": after the exit and the end of stdout, so every line is in.
   const code = await new Promise<number | string | null>((resolve) =>
     child.process.on("close", (code, signal) => resolve(signal ?? code))
   );
-  return { said: child.lines.join("\n"), code };
+  return {
+    said: child.lines.filter((line) => !isEvent(line)).join("\n"),
+    code,
+  };
 }
 
 async function origin(): Promise<TestServer> {
@@ -328,8 +349,7 @@ for (const scheme of ["http", "https"]) {
           { [variable]: proxy.url(ENCODED_USERINFO) },
           url,
           dir.join("f"),
-          undefined,
-          2,
+          { retries: 2 },
         );
         assert.deepEqual(result, {
           said:
@@ -349,6 +369,57 @@ for (const scheme of ["http", "https"]) {
   }
 }
 
+/** What {@linkcode failedTunnel} saw. */
+interface FailedTunnel {
+  /** The URL downloaded. */
+  url: string;
+  /** The proxy's URL, without credentials. */
+  proxy: string;
+  /** What the child said, and its exit code. */
+  result: { said: string; code: number | string | null };
+  /** The retry events' lines. */
+  retried: string[];
+  /** How many CONNECTs the proxy got, each to the server. */
+  connects: number;
+}
+
+/**
+ * Downloads an https URL, with one retry, through a proxy started with
+ * `options` that does not open the tunnel; asserts that the proxy got only
+ * CONNECTs to the server, the server nothing, and that nothing was left.
+ */
+async function failedTunnel(options: ProxyOptions): Promise<FailedTunnel> {
+  await using server = await origin();
+  await using proxy = await startProxy(options);
+  await using dir = await tempDir();
+  const { host } = new URL(server.url("/f"));
+  const url = `https://${host}/f`;
+  const retried: string[] = [];
+  const result = await downloadIn(
+    { HTTPS_PROXY: proxy.url(ENCODED_USERINFO) },
+    url,
+    dir.join("f"),
+    {
+      retries: 1,
+      onEvent: (line) => {
+        if (line.startsWith("retry ")) retried.push(line);
+      },
+    },
+  );
+  for (const { method, target } of proxy.requests) {
+    assert.deepEqual([method, target], ["CONNECT", host]);
+  }
+  assert.deepEqual(server.requests, []);
+  assert.deepEqual(await dir.list(), []);
+  const connects = proxy.requests.length;
+  return { url, proxy: proxy.url(), result, retried, connects };
+}
+
+/** The message of a RetriesExhaustedError of `url` whose two attempts `said`. */
+function twoAttempts(url: string, said: string): string {
+  return `failed RetriesExhaustedError\nCannot download "${url}": 2 attempts failed (#1: ${said}; #2: ${said})`;
+}
+
 for (const status of [403, 502]) {
   test(
     `Download of an https URL whose proxy refuses the tunnel with ${status} fails with a ProxyError naming the proxy${
@@ -360,38 +431,70 @@ for (const status of [403, 502]) {
       timeout: 60_000,
     },
     async () => {
-      await using server = await origin();
-      await using proxy = await startProxy({ refuse: status });
-      await using dir = await tempDir();
-      const { host } = new URL(server.url("/f"));
-      const url = `https://${host}/f`;
-      const result = await downloadIn(
-        { HTTPS_PROXY: proxy.url(ENCODED_USERINFO) },
-        url,
-        dir.join("f"),
-        undefined,
-        1,
-      );
+      const { url, proxy, result, connects } = await failedTunnel({
+        refuse: status,
+      });
       // Deno 2.9.6 says "unsuccessful tunnel" whatever the status.
       const said = "Deno" in globalThis
-        ? `the proxy ${proxy.url()} refused the tunnel to the server`
-        : `the proxy ${proxy.url()} refused the tunnel to the server: CONNECT answered ${status}`;
+        ? `the proxy ${proxy} refused the tunnel to the server`
+        : `the proxy ${proxy} refused the tunnel to the server: CONNECT answered ${status}`;
       const retried = status === 502 || "Deno" in globalThis;
       assert.deepEqual(result, {
         said: retried
-          ? `failed RetriesExhaustedError\nCannot download "${url}": 2 attempts failed (#1: ${said}; #2: ${said})`
+          ? twoAttempts(url, said)
           : `failed ProxyError\nCannot download "${url}": ${said}`,
         code: 1,
       });
-      assert.deepEqual(
-        proxy.requests.map(({ method, target }) => [method, target]),
-        Array(retried ? 2 : 1).fill(["CONNECT", host]),
-      );
-      assert.deepEqual(server.requests, []);
-      assert.deepEqual(await dir.list(), []);
+      assert.equal(connects, retried ? 2 : 1);
     },
   );
 }
+
+test(
+  "Download of an https URL whose proxy closes the connection instead of answering CONNECT retries, naming the proxy, then fails with a RetriesExhaustedError",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    // Deno says "unexpected eof while tunneling", Bun ECONNRESET, undici
+    // (Node) "other side closed", after which undici 7 alone would ask the
+    // proxy again and again, for as long as the process lives.
+    const { url, proxy, result, retried, connects } = await failedTunnel({
+      badConnect: "close",
+    });
+    const said =
+      `connection reset or closed by the server (through the proxy ${proxy})`;
+    assert.deepEqual(result, { said: twoAttempts(url, said), code: 1 });
+    assert.deepEqual(retried, [`retry Cannot download "${url}": ${said}`]);
+    assert.equal(connects, 2);
+  },
+);
+
+test(
+  "Download of an https URL whose proxy answers CONNECT with what is not HTTP fails naming the proxy: a refused tunnel, retried, but on Bun, which does not tell whose answer it was",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    const { url, proxy, result, connects } = await failedTunnel({
+      badConnect: "garbage",
+    });
+    // Deno says "unsuccessful tunnel", as for any status but 200 and 407;
+    // undici (Node) fails the proxy's answer to CONNECT; Bun says
+    // Malformed_HTTP_Response, as of a server's answer in the tunnel.
+    const bun = "Bun" in globalThis;
+    assert.deepEqual(result, {
+      said: bun
+        ? `failed ProtocolError\nCannot download "${url}": the server's answer is not valid HTTP: Malformed_HTTP_Response (through the proxy ${proxy})`
+        : twoAttempts(
+          url,
+          `the proxy ${proxy} refused the tunnel to the server`,
+        ),
+      code: 1,
+    });
+    assert.equal(connects, bun ? 1 : 2);
+  },
+);
 
 /**
  * Downloads `url` in a child with the proxy `variables`; asserts that it
@@ -445,6 +548,34 @@ test(
 );
 
 test(
+  "Download whose proxy's URL has an unencoded / in its password fails naming the proxy without its credentials",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    // No URL parser takes it: Deno and Bun look the text before the ":" up
+    // as a host name (not found), undici refuses the URL.
+    await using server = await origin();
+    await using dir = await tempDir();
+    const port = await closedPort();
+    const url = server.url("/f");
+    const result = await downloadIn(
+      { HTTP_PROXY: `http://proxyuser:s3cret/pass@127.0.0.1:${port}` },
+      url,
+      dir.join("f"),
+    );
+    assert.equal(result.code, 1);
+    const [said, message = ""] = result.said.split("\n");
+    assert.equal(said, "failed NetworkError");
+    assert.ok(message.startsWith(`Cannot download "${url}": `), message);
+    assert.match(message, / \((?:through )?the proxy /);
+    assert.ok(!message.includes("s3cret"), message);
+    assert.deepEqual(server.requests, []);
+    assert.deepEqual(await dir.list(), []);
+  },
+);
+
+test(
   "Download that goes straight to a server NO_PROXY lists does not name the proxy when the server cannot be reached",
   {
     timeout: 60_000,
@@ -460,31 +591,41 @@ test(
   },
 );
 
-/** An HTTPS origin serving BODY, trusted through `caFile`'s authority. */
-interface HttpsOrigin extends AsyncDisposable {
+/**
+ * An HTTPS origin answering with `route` (by default BODY, whole), trusted
+ * through `caFile`'s authority.
+ */
+interface OriginServer extends AsyncDisposable {
   /** `127.0.0.1:<port>`. */
   host: string;
   /** The headers of each request it got. */
   seen: IncomingHttpHeaders[];
+  /** The remote port of each request it got. */
+  from: number[];
   /** Variables that make each runtime trust it (read at start). */
   trust: Record<string, string>;
 }
 
-async function httpsOrigin(caFile: string): Promise<HttpsOrigin> {
+async function httpsOrigin(
+  caFile: string,
+  route: Route = bytesRoute(BODY),
+): Promise<OriginServer> {
   await writeFile(caFile, TEST_CA_CERT);
   const seen: IncomingHttpHeaders[] = [];
+  const from: number[] = [];
   const server = createHttpsServer(
     { cert: SERVER_CERT, key: SERVER_KEY },
     (request, response) => {
       seen.push(request.headers);
-      response.writeHead(200, { "content-length": BODY.byteLength });
-      response.end(BODY);
+      from.push(request.socket.remotePort ?? 0);
+      Promise.resolve(route(request, response)).catch(() => response.destroy());
     },
   );
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
+    from,
     // Node and Bun read NODE_EXTRA_CA_CERTS, Deno DENO_CERT.
     trust: { NODE_EXTRA_CA_CERTS: caFile, DENO_CERT: caFile },
     [Symbol.asyncDispose]: async () => {
@@ -492,6 +633,154 @@ async function httpsOrigin(caFile: string): Promise<HttpsOrigin> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A plain HTTP origin at `/f`, shaped as {@linkcode httpsOrigin}'s. */
+async function httpOrigin(route: Route): Promise<OriginServer> {
+  const seen: IncomingHttpHeaders[] = [];
+  const from: number[] = [];
+  const server = await startServer({
+    "/f": (request, response) => {
+      seen.push(request.headers);
+      from.push(request.socket.remotePort ?? 0);
+      return route(request, response);
+    },
+  });
+  return {
+    host: new URL(server.url("/")).host,
+    seen,
+    from,
+    trust: {},
+    [Symbol.asyncDispose]: () => server.close(),
+  };
+}
+
+/** Asserts each of the ports a server got requests `from` is the proxy's. */
+function assertFromProxy(from: number[], proxy: TestProxy): void {
+  assert.ok(from.length > 0, "the server got no request");
+  for (const port of from) {
+    assert.ok(proxy.ports.has(port), `a request from ${port}, not the proxy`);
+  }
+}
+
+// A multiple of the chunk size: what is on disk when the cut comes.
+const CUT = 40_960;
+
+for (const scheme of ["http", "https"]) {
+  test(
+    `Download of an ${scheme} URL through ${scheme.toUpperCase()}_PROXY resumes a body the server cut, asking the proxy for the rest from the cut`,
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      await using dir = await tempDir();
+      // The cut waits until the bytes before it are on disk: a runtime's
+      // fetch may discard what it had not handed over when the connection
+      // breaks.
+      const onDisk = deferred();
+      const { route, log } = fileRoute({
+        body: BODY,
+        etag: '"v1"',
+        faults: [{ dropAfter: CUT, release: onDisk.promise }],
+      });
+      await using server = scheme === "https"
+        ? await httpsOrigin(dir.join("ca.pem"), route)
+        : await httpOrigin(route);
+      await using proxy = await startProxy();
+      const url = `${scheme}://${server.host}/f`;
+      const retried: string[] = [];
+      const result = await downloadIn(
+        {
+          [`${scheme.toUpperCase()}_PROXY`]: proxy.url(USERINFO),
+          ...server.trust,
+        },
+        url,
+        dir.join("f"),
+        {
+          retries: 1,
+          chunkSize: 4096,
+          onEvent: (line) => {
+            if (line.startsWith("retry ")) retried.push(line);
+            if (Number(line.replace("progress ", "")) >= CUT) {
+              onDisk.resolve();
+            }
+          },
+        },
+      );
+      assert.deepEqual(result, { said: "done", code: 0 });
+      await assertDownloaded(dir.join("f"));
+      assert.equal(retried.length, 1, retried.join("\n"));
+      assert.match(retried[0] ?? "", /connection reset or closed/);
+      assert.ok(!retried[0]?.includes("s3cret"), retried[0]);
+      assert.deepEqual(log.ranges, [null, `bytes=${CUT}-`]);
+      assert.deepEqual(log.ifRanges, [null, '"v1"']);
+      assert.deepEqual(log.statuses, [200, 206]);
+      assert.deepEqual(log.sent, [CUT, BODY.byteLength - CUT]);
+      if (scheme === "https") {
+        assert.deepEqual(
+          proxy.requests.map(({ method, target }) => [method, target]),
+          [["CONNECT", server.host], ["CONNECT", server.host]],
+        );
+      } else assertProxied(proxy.requests, url);
+      assertFromProxy(server.from, proxy);
+      assert.deepEqual(
+        await dir.list(),
+        scheme === "https" ? ["ca.pem", "f"] : ["f"],
+      );
+    },
+  );
+}
+
+const BIG = patternBytes(4 * 1024 * 1024 + 321, 5);
+
+for (const scheme of ["http", "https"]) {
+  test(
+    `Download with connections of an ${scheme} URL sends every part through ${scheme.toUpperCase()}_PROXY, leaving the file only`,
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      await using dir = await tempDir();
+      const { route, log } = fileRoute({ body: BIG, etag: '"v1"' });
+      await using server = scheme === "https"
+        ? await httpsOrigin(dir.join("ca.pem"), route)
+        : await httpOrigin(route);
+      await using proxy = await startProxy();
+      const url = `${scheme}://${server.host}/f`;
+      const result = await downloadIn(
+        {
+          [`${scheme.toUpperCase()}_PROXY`]: proxy.url(USERINFO),
+          ...server.trust,
+        },
+        url,
+        dir.join("f"),
+        { connections: 4 },
+      );
+      assert.deepEqual(result, { said: "done", code: 0 });
+      await assertFileHolds(dir.join("f"), BIG);
+      // In parts: bounded ranges that cover the file.
+      const parts = log.ranges.flatMap((range) => {
+        const match = /^bytes=(\d+)-(\d+)$/.exec(range ?? "");
+        return match === null ? [] : [[Number(match[1]), Number(match[2])]];
+      }).sort(([a = 0], [b = 0]) => a - b);
+      assert.ok(parts.length >= 2, `ranges: ${log.ranges}`);
+      assert.equal(parts.at(-1)?.[1], BIG.byteLength - 1);
+      if (scheme === "https") {
+        assert.ok(proxy.requests.length >= 2);
+        for (const { method, target } of proxy.requests) {
+          assert.deepEqual([method, target], ["CONNECT", server.host]);
+        }
+      } else assertProxied(proxy.requests, url);
+      for (const { headers } of proxy.requests) {
+        assert.equal(headers["proxy-authorization"], BASIC);
+      }
+      assertFromProxy(server.from, proxy);
+      assert.deepEqual(
+        await dir.list(),
+        scheme === "https" ? ["ca.pem", "f"] : ["f"],
+      );
+    },
+  );
 }
 
 test(
@@ -601,7 +890,7 @@ test(
       { HTTP_PROXY: proxy.url() },
       url,
       dir.join("f"),
-      false,
+      { useEnvProxy: false },
     );
     assert.deepEqual(result, { said: "done", code: 0 });
     await assertDownloaded(dir.join("f"));
@@ -611,6 +900,31 @@ test(
   },
 );
 
+/**
+ * Runs `dlmanager` with `args` in an environment of `variables`; returns
+ * its exit code, stdout and stderr.
+ */
+async function dlmanager(
+  variables: Record<string, string>,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const [command, leading] = cliCommand();
+  const child = spawn(command, [...leading, ...args], {
+    env: envWith({ ...variables, NO_COLOR: "1" }),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8");
+  child.stderr.setEncoding("utf8");
+  child.stdout.on("data", (text: string) => stdout += text);
+  child.stderr.on("data", (text: string) => stderr += text);
+  const code = await new Promise<number | null>((resolve) =>
+    child.on("close", (code) => resolve(code))
+  );
+  return { code, stdout, stderr };
+}
+
 test("dlmanager goes through HTTP_PROXY as the library does", {
   timeout: 60_000,
 }, async () => {
@@ -618,19 +932,40 @@ test("dlmanager goes through HTTP_PROXY as the library does", {
   await using proxy: TestProxy = await startProxy();
   await using dir = await tempDir();
   const url = server.url("/f");
-  const [command, leading] = cliCommand();
-  const child = spawn(command, [...leading, "-q", "-d", dir.path, url], {
-    env: envWith({ HTTP_PROXY: proxy.url(USERINFO), NO_COLOR: "1" }),
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.setEncoding("utf8");
-  child.stderr.on("data", (text: string) => stderr += text);
-  const code = await new Promise<number | null>((resolve) =>
-    child.on("close", (code) => resolve(code))
+  const { code, stderr } = await dlmanager(
+    { HTTP_PROXY: proxy.url(USERINFO) },
+    ["-q", "-d", dir.path, url],
   );
   assert.equal(code, 0, stderr);
   await assertDownloaded(dir.join("f"));
   assertProxied(proxy.requests, url);
   assertNoProxyCredentials(server.requests);
 });
+
+test(
+  "dlmanager --json names a proxy that failed each attempt, never its credentials",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    await using server = await origin();
+    await using proxy = await startProxy({ badConnect: "close" });
+    await using dir = await tempDir();
+    const { host } = new URL(server.url("/f"));
+    const { code, stdout, stderr } = await dlmanager(
+      { HTTPS_PROXY: proxy.url(USERINFO) },
+      ["--json", "--retries", "1", "-d", dir.path, `https://${host}/f`],
+    );
+    assert.equal(code, 1, stderr);
+    const events = stdout.trim().split("\n").map((line) => JSON.parse(line));
+    const texts = events.map((event) => JSON.stringify(event));
+    assert.ok(
+      texts.some((text) => text.includes(`the proxy ${proxy.url()}`)),
+      stdout,
+    );
+    assert.ok(events.some(({ event }) => event === "fail"), stdout);
+    assert.ok(!`${stdout}${stderr}`.includes("s3cret"), `${stdout}${stderr}`);
+    assert.equal(proxy.requests.length, 2);
+    assert.deepEqual(await dir.list(), []);
+  },
+);

@@ -55,15 +55,22 @@ export function envProxyFor(
   return originOf(proxy);
 }
 
-/** `proxy` as an origin: a scheme added where none is, credentials dropped. */
+/**
+ * `proxy` as an origin (`http://proxy.corp:3128`, `socks5://proxy:1080`): a
+ * scheme added where none is, credentials dropped, also from a value that
+ * is not a URL (a password with an unencoded `/`: everything up to the last
+ * `@` goes).
+ */
 function originOf(proxy: string): string {
   const withScheme = /^[a-z][a-z\d+.-]*:\/\//i.test(proxy)
     ? proxy
     : `http://${proxy}`;
   try {
-    return new URL(withScheme).origin;
+    const { protocol, host } = new URL(withScheme);
+    // Not `origin`: a scheme other than http and https has none ("null").
+    return `${protocol}//${host}`;
   } catch {
-    return proxy.replace(/\/\/[^@/]*@/, "//");
+    return withScheme.replace(/^([a-z][a-z\d+.-]*:\/\/).*@/is, "$1");
   }
 }
 

@@ -60,16 +60,23 @@ export function failureOf(
     return new ProxyError(url, refusal.status, proxy, { cause: error });
   }
   const malformed = malformedAnswer(error);
-  if (malformed !== undefined) return invalidAnswer(url, malformed);
+  if (malformed !== undefined) return invalidAnswer(url, malformed, proxy);
   return new NetworkError(url, error, at, proxy);
 }
 
 /**
  * The error of an answer that is not valid HTTP, `why` telling how: its
  * bytes' framing cannot be trusted, and the server would answer so again.
+ * It names `proxy`, the proxy the request went through, if any: the answer
+ * may be the proxy's (a runtime's `fetch` does not tell whose it parsed).
  */
-export function invalidAnswer(url: string, why: string): FinalProtocolError {
+export function invalidAnswer(
+  url: string,
+  why: string,
+  proxy?: string | undefined,
+): FinalProtocolError {
+  const through = proxy === undefined ? "" : ` (through the proxy ${proxy})`;
   return new FinalProtocolError(
-    `Cannot download "${url}": the server's answer is not valid HTTP: ${why}`,
+    `Cannot download "${url}": the server's answer is not valid HTTP: ${why}${through}`,
   );
 }

@@ -249,6 +249,16 @@ const DENO_PROXY_AUTH = /\bproxy authentication required$/i;
 const DENO_TUNNEL = /\bunsuccessful tunnel$/i;
 
 /**
+ * The npm package's words on Node (`_runtime/fetch.npm.ts`) for a proxy's
+ * answer to `CONNECT` that is not HTTP, which undici tells apart from a
+ * server's answer in the tunnel: a refusal whose status is not known, as
+ * Deno says of it ("unsuccessful tunnel"). Bun's `Malformed_HTTP_Response`
+ * does not tell whose answer it was.
+ */
+export const TUNNEL_ANSWER_NOT_HTTP =
+  "The proxy's answer to CONNECT is not HTTP";
+
+/**
  * Whether a failed `fetch` was the proxy's refusal to forward or tunnel the
  * request, and its status where the runtime tells it (`{ status: 407 }`,
  * `{ status: undefined }`); `undefined` for any other failure.
@@ -263,7 +273,9 @@ export function proxyRefusal(
       if (status !== undefined) return { status: Number(status) };
     }
     if (DENO_PROXY_AUTH.test(message)) return { status: 407 };
-    if (DENO_TUNNEL.test(message)) return { status: undefined };
+    if (DENO_TUNNEL.test(message) || message === TUNNEL_ANSWER_NOT_HTTP) {
+      return { status: undefined };
+    }
   }
   return undefined;
 }

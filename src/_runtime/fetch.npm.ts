@@ -14,8 +14,14 @@
 // does it already.
 
 import process from "node:process";
-import type { EnvHttpProxyAgent, fetch as undiciFetch } from "undici";
+import type {
+  Client,
+  Dispatcher,
+  EnvHttpProxyAgent,
+  fetch as undiciFetch,
+} from "undici";
 import { runtimeFetchProxy, undiciProxy } from "./fetch_proxy.ts";
+import { TUNNEL_ANSWER_NOT_HTTP } from "../_http/network_failure.ts";
 
 // One for the process, like the runtime's own: the proxy variables are read
 // when the first download that needs them is created.
@@ -92,6 +98,7 @@ function proxiedFetch(
       dispatcher: new module.EnvHttpProxyAgent({
         httpProxy: proxies["http:"] ?? "",
         httpsProxy: proxies["https:"] ?? "",
+        clientFactory: tunnelClientFactory(module.Client),
       }),
     }));
     const { fetch, dispatcher } = await undici;
@@ -104,4 +111,50 @@ function proxiedFetch(
     );
     return response as unknown as Response;
   };
+}
+
+/**
+ * The client of undici's `ProxyAgent` to the proxy, made by
+ * `tunnelClientFactory`: a `CONNECT` that the proxy answers by closing the
+ * connection fails the request, as it does on Deno and Bun. undici 7 takes
+ * the closed connection (`UND_ERR_SOCKET`) for one to open again, and asks
+ * the proxy again at once, hundreds of times a second: each attempt ended
+ * by the download's `connectTimeout` (a `TimeoutError`), and the asking went
+ * on after it, for as long as the process lived, which it then did for ever
+ * (fixed in undici 8, nodejs/undici#5441, which needs Node 22). The error that fails it holds undici's in its `cause`: a connection
+ * reset or closed (`NetworkError`, `ECONNRESET`), through the proxy. An
+ * answer to `CONNECT` that is not HTTP is the proxy's refusal of the tunnel,
+ * its status unknown, as on Deno (see `TUNNEL_ANSWER_NOT_HTTP`).
+ */
+function tunnelClientFactory(
+  base: typeof Client,
+): (origin: URL, options: object) => Dispatcher {
+  type Options = Omit<Dispatcher.ConnectOptions, "origin">;
+  type Callback = (error: Error | null, data: Dispatcher.ConnectData) => void;
+  class TunnelClient extends base {
+    override connect(options: Options): Promise<Dispatcher.ConnectData>;
+    override connect(options: Options, callback: Callback): void;
+    override connect(
+      options: Options,
+      callback?: Callback,
+    ): Promise<Dispatcher.ConnectData> | void {
+      if (callback !== undefined) return super.connect(options, callback);
+      return super.connect(options).catch((error: unknown) => {
+        const { code, name } = (error ?? {}) as {
+          code?: unknown;
+          name?: unknown;
+        };
+        if (code === "UND_ERR_SOCKET") {
+          throw new Error("The proxy closed the connection while tunneling", {
+            cause: error,
+          });
+        }
+        if (name === "HTTPParserError") {
+          throw new Error(TUNNEL_ANSWER_NOT_HTTP, { cause: error });
+        }
+        throw error;
+      });
+    }
+  }
+  return (origin, options) => new TunnelClient(origin, options);
 }

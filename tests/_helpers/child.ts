@@ -12,6 +12,8 @@ export interface Child {
   lines: string[];
   /** Resolves with the first line (so far or to come) that satisfies `match`. */
   line(match: (line: string) => boolean): Promise<string>;
+  /** Calls `listener` with each line printed from now on, as it comes. */
+  onLine(listener: (line: string) => void): void;
   /** Resolves with the exit code, or the signal's name. */
   exited: Promise<number | string | null>;
 }
@@ -55,6 +57,7 @@ export function startChild(
     match: (line: string) => boolean;
     resolve: (line: string) => void;
   }[] = [];
+  const listeners: ((line: string) => void)[] = [];
   let rest = "";
   child.stdout?.on("data", (chunk: Uint8Array) => {
     const text = rest + new TextDecoder().decode(chunk);
@@ -62,6 +65,7 @@ export function startChild(
     rest = parts.pop() ?? "";
     for (const line of parts) {
       lines.push(line);
+      for (const listener of listeners) listener(line);
       for (const waiter of [...waiters]) {
         if (waiter.match(line)) {
           waiters.splice(waiters.indexOf(waiter), 1);
@@ -82,5 +86,6 @@ export function startChild(
       if (found !== undefined) return Promise.resolve(found);
       return new Promise((resolve) => waiters.push({ match, resolve }));
     },
+    onLine: (listener) => listeners.push(listener),
   };
 }

@@ -2,7 +2,9 @@
 // and `node:net` so that it runs under Deno, Node and Bun. It forwards plain
 // requests (absolute-form, `GET http://host/path`) and tunnels `CONNECT`, as
 // a corporate proxy does, to loopback addresses only, and records every
-// request it gets. Like any proxy, it consumes `Proxy-Authorization` and
+// request it gets. When the server drops a connection, the proxy drops the
+// client's, as a real proxy does (a forwarded answer cut short, a tunnel
+// closed), after the bytes it got before the drop. Like any proxy, it consumes `Proxy-Authorization` and
 // does not forward it: a client's proxy credentials that reach the origin
 // server were sent there by the client.
 
@@ -26,6 +28,12 @@ export interface ProxiedRequest {
 export interface ProxyOptions {
   /** Answer every CONNECT with 403 instead of tunnelling. Default false. */
   refuseConnect?: boolean;
+  /**
+   * Answer every CONNECT wrongly: `"close"` closes the connection without
+   * an answer, as a proxy that drops what its rules do not allow;
+   * `"garbage"` answers a line that is not HTTP, then closes it.
+   */
+  badConnect?: "close" | "garbage";
   /**
    * Answer every request, forwarded or CONNECT, with this status instead
    * (a 407 with `Proxy-Authenticate: Basic`), and `refusalBody` (default
@@ -54,6 +62,11 @@ export interface TestProxy extends AsyncDisposable {
   url(userinfo?: string): string;
   /** Every request received, in order. */
   requests: ProxiedRequest[];
+  /**
+   * The local ports of the proxy's connections to servers: a server that
+   * sees a request from one of them got it through the proxy.
+   */
+  ports: Set<number>;
   /** Stops the proxy, dropping open connections and tunnels. */
   close(): Promise<void>;
 }
@@ -67,6 +80,7 @@ export async function startProxy(
   options: ProxyOptions = {},
 ): Promise<TestProxy> {
   const requests: ProxiedRequest[] = [];
+  const ports = new Set<number>();
   const tunnels = new Set<Socket>();
   const server = createServer((request, response) => {
     const target = request.url ?? "";
@@ -106,6 +120,16 @@ export async function startProxy(
     }, (answer) => {
       response.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(response);
+      // An answer cut short: `pipe` would leave the client waiting for the
+      // rest; cut the client's connection, as the server cut the proxy's.
+      answer.on("error", () => {});
+      answer.on("close", () => {
+        if (!answer.complete) response.destroy();
+      });
+    });
+    upstream.on("socket", (socket) => {
+      if (socket.localPort !== undefined) ports.add(socket.localPort);
+      else socket.once("connect", () => ports.add(socket.localPort ?? 0));
     });
     upstream.on("error", () => response.destroy());
     request.pipe(upstream);
@@ -121,11 +145,20 @@ export async function startProxy(
       socket.end(refusal(options));
       return;
     }
+    if (options.badConnect === "close") {
+      socket.destroy();
+      return;
+    }
+    if (options.badConnect === "garbage") {
+      socket.end("garbage garbage\r\n\r\n");
+      return;
+    }
     if (options.refuseConnect || !isLoopback(hostname)) {
       socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
       return;
     }
     const upstream = connect(Number(port), hostname, () => {
+      ports.add(upstream.localPort ?? 0);
       socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       upstream.write(head);
       upstream.pipe(socket);
@@ -153,6 +186,7 @@ export async function startProxy(
     url: (userinfo) =>
       `http://${userinfo === undefined ? "" : `${userinfo}@`}127.0.0.1:${port}`,
     requests,
+    ports,
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -40,6 +40,26 @@ test("envProxyFor() picks the variable of the URL's scheme, as an origin without
   }
 });
 
+test("envProxyFor() names the proxy without credentials when its variable is not a valid URL, or of another scheme", () => {
+  for (
+    const [value, named] of [
+      // A password with an unencoded "/", which no URL parser takes.
+      ["http://user:s3cret/pass@proxy.corp:3128", "http://proxy.corp:3128"],
+      ["user:s3cret/pass@proxy.corp:3128", "http://proxy.corp:3128"],
+      ["http://user:s3cret@pass@proxy.corp:99999", "http://proxy.corp:99999"],
+      ["socks5://user:s3cret@proxy.corp:1080", "socks5://proxy.corp:1080"],
+    ]
+  ) {
+    for (const rules of ALL) {
+      assert.equal(
+        proxyFor("http://example.com/f", { HTTP_PROXY: value ?? "" }, rules),
+        named,
+        `${rules}: ${value}`,
+      );
+    }
+  }
+});
+
 test("envProxyFor() reads the upper-case form first on Deno, the lower-case one on Bun and for undici", () => {
   const env = { HTTP_PROXY: "http://upper:1", http_proxy: "http://lower:2" };
   assert.equal(proxyFor("http://a/f", env, "deno"), "http://upper:1");

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { failureOf } from "../../src/_http/failure.ts";
+import { TUNNEL_ANSWER_NOT_HTTP } from "../../src/_http/network_failure.ts";
 import { isRetryable } from "../../src/_http/retry_policy.ts";
 import { asFileSystemError } from "../../src/_disk/file_system_failure.ts";
 import { FileSystemError, NetworkError, ProxyError } from "../../src/errors.ts";
@@ -116,6 +117,19 @@ test("failureOf() returns a ProxyError naming the proxy, retried by its status, 
     [bun(503, "Service Unavailable"), 503, true],
     [deno("proxy authentication required"), 407, false],
     [deno("unsuccessful tunnel"), undefined, true],
+    // The npm package's words around undici's parse error of the proxy's
+    // answer to CONNECT (_runtime/fetch.npm.ts).
+    [
+      new TypeError("fetch failed", {
+        cause: new Error(TUNNEL_ANSWER_NOT_HTTP, {
+          cause: Object.assign(new Error("Response does not match"), {
+            name: "HTTPParserError",
+          }),
+        }),
+      }),
+      undefined,
+      true,
+    ],
   ];
   for (const [error, status, retried] of cases) {
     const failure = failureOf(URL, error, signal, URL, proxy);
@@ -126,4 +140,26 @@ test("failureOf() returns a ProxyError naming the proxy, retried by its status, 
     assert.equal(isRetryable(failure), retried, String(status));
     assert.ok(failure.message.includes(`the proxy ${proxy} `), failure.message);
   }
+});
+
+test("failureOf() names the proxy a request went through when its answer is not valid HTTP, not retried", () => {
+  const signal = new AbortController().signal;
+  const proxy = "http://proxy.example:3128";
+  // Bun's shape: whose answer it was, the proxy's or the server's, is not
+  // told.
+  const error = Object.assign(
+    new TypeError(`Malformed_HTTP_Response fetching "${URL}"`),
+    { code: "Malformed_HTTP_Response" },
+  );
+  const failure = failureOf(URL, error, signal, URL, proxy);
+  assert.ok(failure instanceof Error, String(failure));
+  assert.equal(
+    failure.message,
+    `Cannot download "${URL}": the server's answer is not valid HTTP: Malformed_HTTP_Response (through the proxy ${proxy})`,
+  );
+  assert.equal(isRetryable(failure), false);
+  assert.equal(
+    (failureOf(URL, error, signal) as Error).message,
+    `Cannot download "${URL}": the server's answer is not valid HTTP: Malformed_HTTP_Response`,
+  );
 });
