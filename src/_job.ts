@@ -265,13 +265,7 @@ async function runLocked(
       });
     } while (outcome === "again");
   } catch (error) {
-    try {
-      lock.release();
-    } catch (release) {
-      // The error that ended the download comes first; after a cancel, a
-      // lock that could not be released is the download's error.
-      if (host.isCancellation(error)) throw release;
-    }
+    lock.release();
     throw error;
   }
   lock.release(held);

@@ -51,6 +51,7 @@ import {
 } from "./process_identity.ts";
 import { sleep } from "../_timers.ts";
 import { atOwnFile } from "./file_system_failure.ts";
+import { leaveBehind, removeLeftBehind } from "./left_behind.ts";
 
 export type { Owner } from "./owner_file.ts";
 
@@ -151,17 +152,20 @@ export class FileLock {
   #path: string;
   #token: string;
   #beat: OwnerFile | Heartbeat;
+  #heartbeat: number;
   #released = false;
 
   private constructor(
     path: string,
     token: string,
     beat: OwnerFile | Heartbeat,
+    heartbeat: number,
     takenOver: TakenOver | undefined,
   ) {
     this.#path = path;
     this.#token = token;
     this.#beat = beat;
+    this.#heartbeat = heartbeat;
     this.takenOver = takenOver;
     heldPaths.add(path);
   }
@@ -187,6 +191,8 @@ export class FileLock {
     let waitingFor: string | undefined;
     let deadline = Infinity;
     let takenOver: TakenOver | undefined;
+    // What this process let go of but could not remove may be this lock.
+    removeLeftBehind();
     for (;;) {
       // Not once a lock was taken over: it is free now, and taken. Left, the
       // next look would find it free and take it as if no one had had it,
@@ -238,7 +244,7 @@ export class FileLock {
       try {
         fs.linkSync(owner.path, path);
         owner.hold(heartbeat);
-        return new FileLock(path, owner.token, owner, takenOver);
+        return new FileLock(path, owner.token, owner, heartbeat, takenOver);
       } catch (error) {
         owner.drop(false);
         if (error instanceof AlreadyExistsError) return undefined;
@@ -263,6 +269,7 @@ export class FileLock {
       path,
       token,
       new Heartbeat(path, heartbeat),
+      heartbeat,
       takenOver,
     );
   }
@@ -365,6 +372,10 @@ export class FileLock {
   /**
    * Removes the lock, if it is still ours, and stops its heartbeat (the
    * owner file's, with the last lock linked to it). Only the first call acts.
+   * Never throws: a lock (or owner file) the file system will not let go of
+   * (a directory made read-only) is released all the same, and its removal
+   * retried until it is done (see `left_behind.ts`), for another process
+   * would wait for it while this one lives.
    *
    * @param held What {@linkcode FileLock.isHeld} just said, if the caller
    * asked: it is not read again.
@@ -377,13 +388,18 @@ export class FileLock {
       if (held ?? this.#owns()) {
         removeIfPresentSync(this.#path);
       }
-    } finally {
-      if (this.#beat instanceof OwnerFile) {
+    } catch {
+      leaveBehind(this.#path, this.#token, this.#heartbeat);
+    }
+    if (this.#beat instanceof OwnerFile) {
+      try {
         this.#beat.drop(true);
-      } else {
-        this.#beat.stop();
-        heldTokens.delete(this.#token);
+      } catch {
+        leaveBehind(this.#beat.path, this.#token, this.#heartbeat);
       }
+    } else {
+      this.#beat.stop();
+      heldTokens.delete(this.#token);
     }
   }
 }

@@ -24,6 +24,7 @@ import { InTheWayError } from "../../src/_disk/file_system_failure.ts";
 import { thisProcess } from "../../src/_disk/process_identity.ts";
 import { fs } from "../../src/_runtime/fs.ts";
 import { startChild } from "../_helpers/child.ts";
+import { mount, remountReadOnly, remountWritable } from "../_helpers/mount.ts";
 import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
 
 const LOCK = "x.lock";
@@ -468,6 +469,116 @@ test("FileLock.isHeld() is false once a process that judged it stale removed its
   lock.release();
   assert.equal(await readFile(dir.join(LOCK), "utf8"), other);
   assert.deepEqual(await dir.list(), [LOCK]);
+});
+
+test("FileLock.release() lets another process take the lock once a directory that refused its removal takes changes again, though this process does nothing more", async (t) => {
+  await using dir = await tempDir();
+  await mkdir(dir.join("m"));
+  await using cache = mount(
+    ["-t", "tmpfs", "-o", "size=1m", "tmpfs"],
+    dir.join("m"),
+  );
+  if (cache === undefined) {
+    t.skip("needs root, to mount a tmpfs");
+    return;
+  }
+  const path = dir.join("m", LOCK);
+  const lock = await FileLock.acquire(path, { ...WAIT, heartbeat: 20 }, {
+    signal: never(),
+  });
+  const token = (await readJson(path)).token;
+  assert.ok(remountReadOnly(cache.path), "remount,ro failed");
+  lock.release();
+  // Refused: still there, naming this process, alive.
+  assert.equal((await readJson(path)).token, token);
+  assert.equal(lock.isHeld(), false);
+  assert.ok(remountWritable(cache.path), "remount,rw failed");
+  // Without the removal retried, it would wait for this process to exit.
+  const waiter = startChild("lock_child", [path, "60000", "20000"]);
+  try {
+    const line = await waiter.line((line) =>
+      line === "timeout" || line.startsWith("acquired ")
+    );
+    assert.match(line, /^acquired /u);
+    assert.notEqual(line, `acquired ${token}`);
+  } finally {
+    waiter.process.kill();
+    await waiter.exited;
+  }
+});
+
+test("FileLock.acquire() takes at once a lock this process let go of where its removal was refused, while another lock of this process linked to the same owner file is held", async (t) => {
+  await using dir = await tempDir();
+  await mkdir(dir.join("m"));
+  await using cache = mount(
+    ["-t", "tmpfs", "-o", "size=1m", "tmpfs"],
+    dir.join("m"),
+  );
+  if (cache === undefined) {
+    t.skip("needs root, to mount a tmpfs");
+    return;
+  }
+  const first = await FileLock.acquire(dir.join("m", "a.lock"), WAIT, {
+    signal: never(),
+  });
+  const second = await FileLock.acquire(dir.join("m", "b.lock"), WAIT, {
+    signal: never(),
+  });
+  try {
+    assert.ok(remountReadOnly(cache.path), "remount,ro failed");
+    first.release();
+    assert.ok(remountWritable(cache.path), "remount,rw failed");
+    assert.deepEqual(
+      (await dir.list("m")).map((name) => OWNER.test(name) ? "<owner>" : name)
+        .sort(),
+      ["<owner>", "a.lock", "b.lock"],
+    );
+    // Its token is the owner file's, held by `second`: judged alive.
+    const timedOut = new Error("timed out");
+    const again = await FileLock.acquire(dir.join("m", "a.lock"), WAIT, {
+      signal: never(),
+      waitTimeout: 0,
+      timeoutError: () => timedOut,
+    });
+    assert.equal(again.takenOver, undefined);
+    again.release();
+  } finally {
+    second.release();
+  }
+  assert.deepEqual(await dir.list("m"), []);
+});
+
+test("FileLock.release() does not throw when the directory refuses to remove the lock and its owner file, and the next acquire() removes both", async (t) => {
+  await using dir = await tempDir();
+  await mkdir(dir.join("m"));
+  await using cache = mount(
+    ["-t", "tmpfs", "-o", "size=1m", "tmpfs"],
+    dir.join("m"),
+  );
+  if (cache === undefined) {
+    t.skip("needs root, to mount a tmpfs");
+    return;
+  }
+  const lock = await FileLock.acquire(dir.join("m", "a.lock"), WAIT, {
+    signal: never(),
+  });
+  assert.ok(remountReadOnly(cache.path), "remount,ro failed");
+  lock.release();
+  assert.equal((await dir.list("m")).length, 2);
+  assert.ok(remountWritable(cache.path), "remount,rw failed");
+  const other = await FileLock.acquire(dir.join("m", "b.lock"), WAIT, {
+    signal: never(),
+  });
+  try {
+    assert.deepEqual(
+      (await dir.list("m")).map((name) => OWNER.test(name) ? "<owner>" : name)
+        .sort(),
+      ["<owner>", "b.lock"],
+    );
+  } finally {
+    other.release();
+  }
+  assert.deepEqual(await dir.list("m"), []);
 });
 
 test("holdsLock() tells a lock this process holds, by its path, until it is released", async () => {

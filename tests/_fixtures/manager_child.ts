@@ -5,18 +5,25 @@
 // process downloaded it meanwhile), "fresh" or "updated" (a revalidation's
 // outcome), "done" or "failed <error>".
 //
-//   _manager_child URL DIR [LOCK_STALE_AFTER_MS] [REVALIDATE]
+//   _manager_child URL DIR [LOCK_STALE_AFTER_MS] [REVALIDATE] [LOCK_TIMEOUT_MS]
 //
-// REVALIDATE is "never" (the default), "always" or milliseconds.
+// REVALIDATE is "never" (the default), "always" or milliseconds;
+// LOCK_TIMEOUT_MS is "Infinity" by default.
 
 import process from "node:process";
 import { DownloadManager } from "../../mod.ts";
 
-const [url = "", dir = "", staleAfter = "60000", revalidate = "never"] = process
-  .argv.slice(2);
+const [
+  url = "",
+  dir = "",
+  staleAfter = "60000",
+  revalidate = "never",
+  lockTimeout = "Infinity",
+] = process.argv.slice(2);
 const manager = new DownloadManager(dir, {
   chunkSize: 4096,
   lockStaleAfter: Number(staleAfter),
+  lockTimeout: Number(lockTimeout),
   revalidate: revalidate === "never" || revalidate === "always"
     ? revalidate
     : Number(revalidate),

@@ -38,3 +38,8 @@ export function mount(args: string[], path: string): Mount | undefined {
 export function remountReadOnly(path: string): boolean {
   return run(["-o", "remount,ro", path]);
 }
+
+/** Makes the mount at `path` writable again; whether it could. */
+export function remountWritable(path: string): boolean {
+  return run(["-o", "remount,rw", path]);
+}

@@ -1,6 +1,7 @@
 // Files this process may not remove, as another user's file in a shared
 // cache (a directory with the sticky bit) is: for the tests of eviction and
-// leftover cleanup, which must skip such a file and go on.
+// leftover cleanup, which must skip such a file and go on. And directories
+// that refuse every change while the files open in them are written on.
 
 import { spawnSync } from "node:child_process";
 import { chmod, mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
@@ -52,4 +53,28 @@ export async function unremovable(
   if (!await readOnlyDirectoriesBind()) return undefined;
   await chmod(dirname(path), 0o555);
   return { only: false, undo: () => chmod(dirname(path), 0o755) };
+}
+
+/**
+ * Makes the directory `path` refuse every change of its names (create,
+ * rename, remove) while the files open in it may still be written:
+ * immutable (`chattr +i`, which binds root too), else without write
+ * permission (which binds any other user). `undefined` where neither can
+ * be done.
+ */
+export async function unchangeable(
+  path: string,
+): Promise<Unremovable | undefined> {
+  if (spawnSync("chattr", ["+i", path]).status === 0) {
+    return {
+      only: false,
+      undo: () => {
+        spawnSync("chattr", ["-i", path]);
+        return Promise.resolve();
+      },
+    };
+  }
+  if (!await readOnlyDirectoriesBind()) return undefined;
+  await chmod(path, 0o555);
+  return { only: false, undo: () => chmod(path, 0o755) };
 }
