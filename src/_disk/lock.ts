@@ -240,6 +240,7 @@ export class FileLock {
   ): FileLock | undefined {
     const directory = dirname(path);
     const owner = linkless.has(directory) ? undefined : OwnerFile.of(directory);
+    let linkFailed = false;
     if (owner !== undefined) {
       try {
         fs.linkSync(owner.path, path);
@@ -254,7 +255,7 @@ export class FileLock {
           owner.forget();
           return FileLock.#take(path, heartbeat, takenOver);
         }
-        if (!(error instanceof NotFoundError)) linkless.add(directory);
+        linkFailed = !(error instanceof NotFoundError);
       }
     }
     const token = newToken();
@@ -264,6 +265,11 @@ export class FileLock {
       if (error instanceof AlreadyExistsError) return undefined;
       throw error;
     }
+    // No hard links here, for good: told by a file made where a link was
+    // refused. Both refused (a directory read-only for a while, or full)
+    // says nothing of links, and would have every later lock there cost an
+    // inode, a timer, and its EMFILE-proof tell of whose it is (`#owns`).
+    if (linkFailed) linkless.add(directory);
     heldTokens.add(token);
     return new FileLock(
       path,

@@ -581,6 +581,42 @@ test("FileLock.release() does not throw when the directory refuses to remove the
   assert.deepEqual(await dir.list("m"), []);
 });
 
+test("FileLock.acquire() links locks to the owner file again once a directory that refused every change for a while takes changes again", async (t) => {
+  await using dir = await tempDir();
+  await mkdir(dir.join("m"));
+  await using cache = mount(
+    ["-t", "tmpfs", "-o", "size=1m", "tmpfs"],
+    dir.join("m"),
+  );
+  if (cache === undefined) {
+    t.skip("needs root, to mount a tmpfs");
+    return;
+  }
+  // Its owner file there: the next lock is a link to it, refused.
+  const held = await FileLock.acquire(dir.join("m", "b.lock"), WAIT, {
+    signal: never(),
+  });
+  try {
+    assert.ok(remountReadOnly(cache.path), "remount,ro failed");
+    await assert.rejects(
+      FileLock.acquire(dir.join("m", "a.lock"), WAIT, { signal: never() }),
+      (error) => fs.errorCode(error) === "EROFS",
+    );
+    assert.ok(remountWritable(cache.path), "remount,rw failed");
+    const lock = await FileLock.acquire(dir.join("m", "a.lock"), WAIT, {
+      signal: never(),
+    });
+    try {
+      assert.equal((await stat(dir.join("m", "a.lock"))).nlink, 3);
+    } finally {
+      lock.release();
+    }
+  } finally {
+    held.release();
+  }
+  assert.deepEqual(await dir.list("m"), []);
+});
+
 test("holdsLock() tells a lock this process holds, by its path, until it is released", async () => {
   await using dir = await tempDir();
   assert.equal(holdsLock(dir.join(LOCK)), false);
