@@ -34,7 +34,7 @@ import {
 } from "./_helpers/server.ts";
 import { partialFile, partialPaths } from "../src/_disk/names.ts";
 import { PROC } from "./_helpers/identity.ts";
-import { mount, remountReadOnly } from "./_helpers/mount.ts";
+import { mount, remountReadOnly, tmpfs } from "./_helpers/mount.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
 
@@ -909,11 +909,7 @@ test("DownloadManager removes dead processes' leftovers older than leftoverMaxAg
 
 test("DownloadManager on a read-only mount finds its files, and wait() resolves though the leftovers there cannot be removed", async (t) => {
   await using dir = await tempDir();
-  await mkdir(dir.join("m"));
-  await using cache = mount(
-    ["-t", "tmpfs", "-o", "size=1m", "tmpfs"],
-    dir.join("m"),
-  );
+  await using cache = await tmpfs(dir.join("m"));
   if (cache === undefined) {
     t.skip("needs root, to mount a tmpfs");
     return;

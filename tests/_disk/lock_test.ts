@@ -24,7 +24,7 @@ import { InTheWayError } from "../../src/_disk/file_system_failure.ts";
 import { thisProcess } from "../../src/_disk/process_identity.ts";
 import { fs } from "../../src/_runtime/fs.ts";
 import { startChild } from "../_helpers/child.ts";
-import { mount, remountReadOnly, remountWritable } from "../_helpers/mount.ts";
+import { remountReadOnly, remountWritable, tmpfs } from "../_helpers/mount.ts";
 import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
 
 const LOCK = "x.lock";
@@ -42,10 +42,11 @@ const never = (): AbortSignal => new AbortController().signal;
 /** The name of a process's owner file, which its locks link to. */
 const OWNER = /^\.dlmanager-[0-9a-f]+\.[0-9a-f]{12}\.dlpart\.owner$/u;
 
-/** The sorted names in `dir`, an owner file's as "<owner>". */
-async function names(dir: TempDir): Promise<string[]> {
-  return (await dir.list()).map((name) => OWNER.test(name) ? "<owner>" : name)
-    .sort();
+/** The sorted names in `dir` (or in `sub`), an owner file's as "<owner>". */
+async function names(dir: TempDir, sub?: string): Promise<string[]> {
+  return (await dir.list(sub)).map((name) =>
+    OWNER.test(name) ? "<owner>" : name
+  ).sort();
 }
 
 async function readJson(path: string): Promise<Record<string, unknown>> {
@@ -473,11 +474,7 @@ test("FileLock.isHeld() is false once a process that judged it stale removed its
 
 test("FileLock.release() lets another process take the lock once a directory that refused its removal takes changes again, though this process does nothing more", async (t) => {
   await using dir = await tempDir();
-  await mkdir(dir.join("m"));
-  await using cache = mount(
-    ["-t", "tmpfs", "-o", "size=1m", "tmpfs"],
-    dir.join("m"),
-  );
+  await using cache = await tmpfs(dir.join("m"));
   if (cache === undefined) {
     t.skip("needs root, to mount a tmpfs");
     return;
@@ -509,11 +506,7 @@ test("FileLock.release() lets another process take the lock once a directory tha
 
 test("FileLock.acquire() takes at once a lock this process let go of where its removal was refused, while another lock of this process linked to the same owner file is held", async (t) => {
   await using dir = await tempDir();
-  await mkdir(dir.join("m"));
-  await using cache = mount(
-    ["-t", "tmpfs", "-o", "size=1m", "tmpfs"],
-    dir.join("m"),
-  );
+  await using cache = await tmpfs(dir.join("m"));
   if (cache === undefined) {
     t.skip("needs root, to mount a tmpfs");
     return;
@@ -529,8 +522,7 @@ test("FileLock.acquire() takes at once a lock this process let go of where its r
     first.release();
     assert.ok(remountWritable(cache.path), "remount,rw failed");
     assert.deepEqual(
-      (await dir.list("m")).map((name) => OWNER.test(name) ? "<owner>" : name)
-        .sort(),
+      await names(dir, "m"),
       ["<owner>", "a.lock", "b.lock"],
     );
     // Its token is the owner file's, held by `second`: judged alive.
@@ -550,11 +542,7 @@ test("FileLock.acquire() takes at once a lock this process let go of where its r
 
 test("FileLock.release() does not throw when the directory refuses to remove the lock and its owner file, and the next acquire() removes both", async (t) => {
   await using dir = await tempDir();
-  await mkdir(dir.join("m"));
-  await using cache = mount(
-    ["-t", "tmpfs", "-o", "size=1m", "tmpfs"],
-    dir.join("m"),
-  );
+  await using cache = await tmpfs(dir.join("m"));
   if (cache === undefined) {
     t.skip("needs root, to mount a tmpfs");
     return;
@@ -571,8 +559,7 @@ test("FileLock.release() does not throw when the directory refuses to remove the
   });
   try {
     assert.deepEqual(
-      (await dir.list("m")).map((name) => OWNER.test(name) ? "<owner>" : name)
-        .sort(),
+      await names(dir, "m"),
       ["<owner>", "b.lock"],
     );
   } finally {
@@ -583,11 +570,7 @@ test("FileLock.release() does not throw when the directory refuses to remove the
 
 test("FileLock.acquire() links locks to the owner file again once a directory that refused every change for a while takes changes again", async (t) => {
   await using dir = await tempDir();
-  await mkdir(dir.join("m"));
-  await using cache = mount(
-    ["-t", "tmpfs", "-o", "size=1m", "tmpfs"],
-    dir.join("m"),
-  );
+  await using cache = await tmpfs(dir.join("m"));
   if (cache === undefined) {
     t.skip("needs root, to mount a tmpfs");
     return;

@@ -5,6 +5,7 @@
 // uid is not asked: Deno asks for --allow-sys=uid, which the task lacks.)
 
 import { spawnSync } from "node:child_process";
+import { mkdir } from "node:fs/promises";
 import process from "node:process";
 
 /** A mount, undone on dispose. */
@@ -32,6 +33,18 @@ export function mount(args: string[], path: string): Mount | undefined {
       return Promise.resolve();
     },
   };
+}
+
+/**
+ * Mounts a tmpfs of `size` (`"1m"`) at `path`, a directory it makes, or
+ * answers `undefined` where that cannot be done (see {@linkcode mount}).
+ */
+export async function tmpfs(
+  path: string,
+  size = "1m",
+): Promise<Mount | undefined> {
+  await mkdir(path);
+  return mount(["-t", "tmpfs", "-o", `size=${size}`, "tmpfs"], path);
 }
 
 /** Makes the mount at `path` read-only; whether it could. */

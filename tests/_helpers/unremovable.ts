@@ -33,48 +33,43 @@ async function readOnlyDirectoriesBind(): Promise<boolean> {
 }
 
 /**
- * Makes the file `path` one this process may not remove: immutable
- * (`chattr +i`, which root can do where the file system has it), else its
- * directory read-only (which binds any other user). `undefined` where
- * neither can be done.
+ * Makes `immutable` immutable (`chattr +i`, which root can do where the
+ * file system has it), else the directory `readOnly` read-only (which
+ * binds any other user); `undefined` where neither can be done.
  */
-export async function unremovable(
-  path: string,
+async function refuse(
+  immutable: string,
+  readOnly: string,
 ): Promise<Unremovable | undefined> {
-  if (spawnSync("chattr", ["+i", path]).status === 0) {
+  if (spawnSync("chattr", ["+i", immutable]).status === 0) {
     return {
-      only: true,
+      only: immutable !== readOnly,
       undo: () => {
-        spawnSync("chattr", ["-i", path]);
+        spawnSync("chattr", ["-i", immutable]);
         return Promise.resolve();
       },
     };
   }
   if (!await readOnlyDirectoriesBind()) return undefined;
-  await chmod(dirname(path), 0o555);
-  return { only: false, undo: () => chmod(dirname(path), 0o755) };
+  await chmod(readOnly, 0o555);
+  return { only: false, undo: () => chmod(readOnly, 0o755) };
+}
+
+/**
+ * Makes the file `path` one this process may not remove: immutable, else
+ * its directory read-only (see `refuse`). `undefined` where neither can
+ * be done.
+ */
+export function unremovable(path: string): Promise<Unremovable | undefined> {
+  return refuse(path, dirname(path));
 }
 
 /**
  * Makes the directory `path` refuse every change of its names (create,
  * rename, remove) while the files open in it may still be written:
- * immutable (`chattr +i`, which binds root too), else without write
- * permission (which binds any other user). `undefined` where neither can
+ * immutable, else read-only (see `refuse`). `undefined` where neither can
  * be done.
  */
-export async function unchangeable(
-  path: string,
-): Promise<Unremovable | undefined> {
-  if (spawnSync("chattr", ["+i", path]).status === 0) {
-    return {
-      only: false,
-      undo: () => {
-        spawnSync("chattr", ["-i", path]);
-        return Promise.resolve();
-      },
-    };
-  }
-  if (!await readOnlyDirectoriesBind()) return undefined;
-  await chmod(path, 0o555);
-  return { only: false, undo: () => chmod(path, 0o755) };
+export function unchangeable(path: string): Promise<Unremovable | undefined> {
+  return refuse(path, path);
 }
