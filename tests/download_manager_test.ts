@@ -838,6 +838,31 @@ test("DownloadManager: a file just downloaded from a partial file kept since yes
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("DownloadManager: a file whose download began long ago counts as accessed when it ends, and outlives a file read while it ran in another process's PersistLimit", async () => {
+  await using dir = await tempDir();
+  await using stalled = await stalledDownload(dir.path);
+  const { body, file, manager } = stalled;
+  // The download began two hours ago (its partial file was made then); a
+  // file of the cache was read an hour ago, while it ran.
+  const now = Date.now() / 1000;
+  const [partial] = (await dir.list()).filter((name) =>
+    /\.dlpart\.[0-9a-f]{16}-/.test(name)
+  );
+  assert.ok(partial !== undefined);
+  await utimes(dir.join(partial), now - 7200, now - 7200);
+  await writeFile(dir.join("old"), new Uint8Array(10));
+  await utimes(dir.join("old"), now - 3600, now - 3600);
+  stalled.release();
+  await manager.wait();
+  assert.deepEqual(file.log.ranges, [null, `bytes=${16 * 1024}-`]);
+  // Another process's limit, with room for one of the two files.
+  const limit = new PersistLimit(body.byteLength + 1, { fileLimit: 1 });
+  await limit.registerDirContent(dir.path);
+  await limit.removeOldFiles();
+  assert.deepEqual(await dir.list(), ["f"]);
+  await assertFileHolds(dir.join("f"), body);
+});
+
 test("DownloadManager's PersistLimit evicts only files the manager has not used, under concurrent downloads", async () => {
   const routes: Record<string, ReturnType<typeof bytesRoute>> = {};
   for (const name of ["n0", "n1", "n2"]) {
