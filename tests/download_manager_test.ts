@@ -37,6 +37,7 @@ import { PROC } from "./_helpers/identity.ts";
 import { mount, remountReadOnly } from "./_helpers/mount.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
+import { partialOf } from "./_helpers/partial_file.ts";
 
 function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -845,11 +846,7 @@ test("DownloadManager: a file whose download began long ago counts as accessed w
   // The download began two hours ago (its partial file was made then); a
   // file of the cache was read an hour ago, while it ran.
   const now = Date.now() / 1000;
-  const [partial] = (await dir.list()).filter((name) =>
-    /\.dlpart\.[0-9a-f]{16}-/.test(name)
-  );
-  assert.ok(partial !== undefined);
-  await utimes(dir.join(partial), now - 7200, now - 7200);
+  await utimes(await partialOf(dir), now - 7200, now - 7200);
   await writeFile(dir.join("old"), new Uint8Array(10));
   await utimes(dir.join("old"), now - 3600, now - 3600);
   stalled.release();

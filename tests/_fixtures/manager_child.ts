@@ -5,17 +5,24 @@
 // process downloaded it meanwhile), "fresh" or "updated" (a revalidation's
 // outcome), "done" or "failed <error>".
 //
-//   _manager_child URL DIR [LOCK_STALE_AFTER_MS] [REVALIDATE]
+//   _manager_child URL DIR [LOCK_STALE_AFTER_MS] [REVALIDATE] [OPTIONS]
 //
-// REVALIDATE is "never" (the default), "always" or milliseconds.
+// REVALIDATE is "never" (the default), "always" or milliseconds. OPTIONS
+// (JSON) are more of the manager's: "connections" is given as it is.
 
 import process from "node:process";
 import { DownloadManager } from "../../mod.ts";
 
-const [url = "", dir = "", staleAfter = "60000", revalidate = "never"] = process
-  .argv.slice(2);
+const [
+  url = "",
+  dir = "",
+  staleAfter = "60000",
+  revalidate = "never",
+  options = "{}",
+] = process.argv.slice(2);
 const manager = new DownloadManager(dir, {
   chunkSize: 4096,
+  ...JSON.parse(options) as { connections?: number },
   lockStaleAfter: Number(staleAfter),
   revalidate: revalidate === "never" || revalidate === "always"
     ? revalidate
