@@ -163,12 +163,14 @@ export function holdsLock(path: string): boolean {
  */
 export function isLockHeld(path: string, staleAfter: number): boolean {
   if (heldPaths.has(path)) return true;
-  const state = holderState(readOwner(path));
-  if (state !== "unknown") return state === "alive";
-  // Unreadable (caught half-written) or of another machine: its heartbeat,
-  // not followed, as `judge` reads it.
+  // Looked for first: no lock (the usual) costs no file opened, which a
+  // process out of file descriptors could not open. Its time, not
+  // followed, is its heartbeat, as `judge` reads it.
   const stat = fs.lstatSync(path);
   if (stat === undefined) return false;
+  const state = holderState(readOwner(path));
+  if (state !== "unknown") return state === "alive";
+  // Unreadable (caught half-written, or gone since) or of another machine.
   return Date.now() - (stat.mtime?.getTime() ?? 0) <= staleAfter;
 }
 
