@@ -516,8 +516,8 @@ test("DownloadManager downloads a file again that was removed while it was asked
   });
   const download = manager.download(server.url()) as Download;
   await asked.promise;
-  // Another process's PersistLimit evicts the file (and its record)
-  // meanwhile: it takes no locks.
+  // The file (and its record) is removed meanwhile: by hand, or by an
+  // eviction that looked at its lock just before the download took it.
   await rm(dir.join("f"));
   await rm(recordPath(dir.join("f")));
   answer.resolve();
