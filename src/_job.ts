@@ -318,8 +318,9 @@ async function acquireLock(spec: JobSpec, host: JobHost): Promise<FileLock> {
  * fills the partial file and commits it, and then records it for the
  * manager. `onCommit` hears whether the lock was still held when the file
  * was renamed. `"again"`: to be run again, which decides anew: the file
- * found fresh was removed meanwhile (by another process's `PersistLimit`,
- * which takes no locks), or the download was paused as it was about to end
+ * found fresh was removed meanwhile (by hand, or by a `PersistLimit` that
+ * looked at its lock before this download took it: eviction takes no
+ * locks), or the download was paused as it was about to end
  * without a transfer (skipped, found fresh) and has been resumed since.
  */
 async function transferUnderLock(

@@ -10,7 +10,8 @@ import { type DirEntry, fs, NotFoundError } from "./_runtime/fs.ts";
 import { asFileSystemError } from "./_disk/file_system_failure.ts";
 import { isRefused, removeIfPresent } from "./_runtime/remove.ts";
 import { globToRegExp } from "./_disk/glob.ts";
-import { isReservedName } from "./_disk/names.ts";
+import { isLockHeld } from "./_disk/lock.ts";
+import { isReservedName, partialPaths } from "./_disk/names.ts";
 import { removeRecord } from "./_disk/record.ts";
 import { DEFAULTS } from "./transfer_options.ts";
 
@@ -231,8 +232,11 @@ export class PersistLimit {
   /**
    * Removes registered files, least recently accessed first, while their
    * total size is at or over the size limit and more than `fileLimit` remain.
-   * Files that disappeared meanwhile (or were replaced by a symbolic link)
-   * are forgotten; sizes and access times are read again first. A file
+   * A file being downloaded, in any process (its lock held: revalidated, or
+   * just put in place and not yet handed to its caller), stays, counted, and
+   * the next oldest goes instead. Files that disappeared meanwhile (or were
+   * replaced by a symbolic link) are forgotten; sizes and access times are
+   * read again first. A file
    * that cannot be looked at (a directory on its way this process may not
    * search, or a loop of links there) is neither forgotten nor removed
    * unseen: it stays, counted at its last size, and is told as a failure
@@ -273,6 +277,13 @@ export class PersistLimit {
       // Not looked at: whatever is under its name now is not removed.
       if (keep(entry.path) || unseen.paths.has(entry.path)) continue;
       try {
+        // Being downloaded, in any process: revalidated (a 304 keeps it),
+        // or just put in place, and about to be handed to its caller.
+        if (
+          isLockHeld(partialPaths(entry.path).lock, DEFAULTS.lockStaleAfter)
+        ) {
+          continue;
+        }
         await removeIfPresent(entry.path);
       } catch (error) {
         // It stays, counted, and the next oldest goes instead, rather than

@@ -26,6 +26,7 @@ import {
   RetriesExhaustedError,
   type Revalidate,
 } from "../mod.ts";
+import { isReservedName } from "../src/_disk/names.ts";
 import { recordPath } from "../src/_disk/record.ts";
 import { startChild } from "./_helpers/child.ts";
 import {
@@ -515,8 +516,8 @@ test("DownloadManager downloads a file again that was removed while it was asked
   });
   const download = manager.download(server.url()) as Download;
   await asked.promise;
-  // Another process's PersistLimit evicts the file (and its record)
-  // meanwhile: it takes no locks.
+  // The file (and its record) is removed meanwhile: by hand, or by an
+  // eviction that looked at its lock just before the download took it.
   await rm(dir.join("f"));
   await rm(recordPath(dir.join("f")));
   answer.resolve();
@@ -554,6 +555,67 @@ test("PersistLimit removes a manager's record with the file it evicts", async ()
   await next.wait();
   assert.deepEqual(await dir.list(), withRecords("b"));
 });
+
+test(
+  "PersistLimit never evicts a file another process is revalidating: its 304 keeps it, not downloaded again",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    const asked = deferred();
+    const answer = deferred();
+    await using server = await serveFile({
+      body: OLD,
+      etag: '"v1"',
+      faultFor: ({ index }) => {
+        if (index !== 1) return undefined;
+        asked.resolve();
+        return { answerAfter: answer.promise };
+      },
+    }, ["/f", "/b"]);
+    await using dir = await tempDir();
+    await fetchInto(dir.path, server.url("/f"), "always");
+    // The least recently accessed file, its record still its own.
+    const { mtime } = await stat(dir.join("f"));
+    await utimes(dir.join("f"), new Date(Date.now() - HOUR), mtime);
+    const child = startChild("manager_child", [
+      server.url("/f"),
+      dir.path,
+      "60000",
+      "always",
+    ]);
+    try {
+      // The other process holds the lock of "f", and waits for the answer.
+      await asked.promise;
+      const manager = new DownloadManager(dir.path, {
+        ...FAST,
+        persistLimit: new PersistLimit(1, { fileLimit: 1 }),
+      });
+      manager.download(server.url("/b"));
+      await manager.wait();
+      // Kept, counted ("b" is in use, so nothing went), beside the other
+      // process's lock and partial file.
+      assert.deepEqual(
+        (await dir.list()).filter((name) => !isReservedName(name)),
+        ["b", "f"],
+      );
+      answer.resolve();
+      assert.equal(await child.exited, 0);
+      assert.equal(child.lines.at(-1), "fresh");
+    } finally {
+      answer.resolve();
+      child.process.kill("SIGKILL");
+    }
+    assert.deepEqual(server.log.statuses, [200, 304, 200]);
+    assert.deepEqual(server.log.conditions, [
+      null,
+      'if-none-match: "v1"',
+      null,
+    ]);
+    await assertFileHolds(dir.join("f"), OLD);
+    assert.deepEqual(await dir.list(), [...withRecords("f"), "b"].sort());
+  },
+);
 
 /**
  * Downloads the file of `sources` into `dir` with a manager that revalidates

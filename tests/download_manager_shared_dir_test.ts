@@ -29,6 +29,7 @@ import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { partialPaths } from "../src/_disk/names.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
 import { unchangeable } from "./_helpers/unremovable.ts";
+import { whenRecorded } from "./_helpers/partial_file.ts";
 
 const BODY = patternBytes(200_000);
 
@@ -147,11 +148,73 @@ test(
       dir.join("m"),
       "60000",
       "never",
-      "30000",
+      JSON.stringify({ lockTimeout: 30_000 }),
     ]);
     assert.equal(await other.exited, 0, other.lines.at(-1));
     assert.equal(other.lines.at(-1), "done");
     await assertFileHolds(dir.join("m", "f"), BODY);
+  },
+);
+
+test(
+  "A process waiting for another's download over 4 connections takes over its parts when it is killed, and fetches only what is missing",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    const body = patternBytes(8 * 1024 * 1024 + 12_345, 7);
+    const release = deferred();
+    let killed = false;
+    // Until the first process is killed, every part stalls after 600,000 bytes.
+    const { route, log } = fileRoute({
+      body,
+      etag: '"parts"',
+      faultFor: ({ range }) =>
+        !killed && range !== null
+          ? { stallAfter: 600_000, release: release.promise }
+          : undefined,
+    });
+    await using server = await startServer({ "/f": route });
+    await using dir = await tempDir();
+    const args = [
+      server.url("/f"),
+      dir.path,
+      "60000",
+      "never",
+      JSON.stringify({ connections: 4 }),
+    ];
+    const first = startChild("manager_child", args);
+    try {
+      const recorded = await whenRecorded(
+        partialPaths(dir.join("f")).sidecar,
+        4 * 600_000,
+      );
+      const second = startChild("manager_child", args);
+      assert.equal(
+        await second.line((line) => line.startsWith("waiting")),
+        `waiting ${first.process.pid}`,
+      );
+      const before = log.ranges.length;
+      killed = true;
+      first.process.kill("SIGKILL");
+      assert.equal(await first.exited, "SIGKILL");
+      assert.equal(await second.exited, 0);
+      assert.equal(second.lines.at(-1), "done");
+      await assertFileHolds(dir.join("f"), body);
+      assert.deepEqual(await dir.list(), ["f"]);
+      // Only bytes the killed process had not recorded were asked for again.
+      const asked = log.ranges.slice(before);
+      assert.ok(asked.length > 0 && asked.every((range) => range !== null));
+      const sent = log.sent.slice(before).reduce(
+        (sum, bytes) => sum + bytes,
+        0,
+      );
+      const held = recorded.reduce((sum, [start, end]) => sum + end - start, 0);
+      assert.ok(sent <= body.byteLength - held, `sent ${sent}, held ${held}`);
+    } finally {
+      release.resolve();
+      first.process.kill("SIGKILL");
+    }
   },
 );
 

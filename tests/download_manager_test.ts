@@ -35,8 +35,9 @@ import {
 import { partialFile, partialPaths } from "../src/_disk/names.ts";
 import { PROC } from "./_helpers/identity.ts";
 import { mount, remountReadOnly, tmpfs } from "./_helpers/mount.ts";
-import { tempDir } from "./_helpers/temp_dir.ts";
+import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
+import { partialOf } from "./_helpers/partial_file.ts";
 
 function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -810,6 +811,32 @@ test("DownloadManager with a PersistLimit does not register a failed download", 
   assert.deepEqual(await dir.list(), []);
 });
 
+/**
+ * Makes the partial file of "f" in `dir` two hours old, and writes a file
+ * of the cache, "old", last read an hour ago.
+ */
+async function madeBeforeOld(dir: TempDir): Promise<void> {
+  const now = Date.now() / 1000;
+  await utimes(await partialOf(dir), now - 7200, now - 7200);
+  await writeFile(dir.join("old"), new Uint8Array(10));
+  await utimes(dir.join("old"), now - 3600, now - 3600);
+}
+
+/**
+ * Asserts that a `PersistLimit` with room for one of "f" (holding `body`)
+ * and "old" in `dir` keeps "f": it was accessed last.
+ */
+async function assertOutlivesOld(
+  dir: TempDir,
+  body: Uint8Array,
+): Promise<void> {
+  const limit = new PersistLimit(body.byteLength + 1, { fileLimit: 1 });
+  await limit.registerDirContent(dir.path);
+  await limit.removeOldFiles();
+  assert.deepEqual(await dir.list(), ["f"]);
+  await assertFileHolds(dir.join("f"), body);
+}
+
 test("DownloadManager: a file just downloaded from a partial file kept since yesterday counts as just accessed, and outlives older files in a PersistLimit", async () => {
   await using dir = await tempDir();
   await using stalled = await stalledDownload(dir.path);
@@ -817,25 +844,28 @@ test("DownloadManager: a file just downloaded from a partial file kept since yes
   first.cancel(undefined, { keepPartial: true });
   stalled.release();
   await assert.rejects(first.wait(), DownloadInterrupt);
-  // The kept partial file was made two hours ago (by yesterday's run); a
-  // file of the cache was last read an hour ago.
-  const now = Date.now() / 1000;
-  const [kept] = (await dir.list()).filter((name) =>
-    !name.endsWith(".json") && !name.endsWith(".lock")
-  );
-  assert.ok(kept !== undefined);
-  await utimes(dir.join(kept), now - 7200, now - 7200);
-  await writeFile(dir.join("old"), new Uint8Array(10));
-  await utimes(dir.join("old"), now - 3600, now - 3600);
+  // The kept partial file was made by yesterday's run.
+  await madeBeforeOld(dir);
   const second = new DownloadManager(dir.path, { chunkSize: 4096 });
   second.download(file.url());
   await second.wait();
   assert.deepEqual(file.log.ranges, [null, `bytes=${16 * 1024}-`]);
-  // The next run's limit, with room for one of the two files.
-  const limit = new PersistLimit(body.byteLength + 1, { fileLimit: 1 });
-  await limit.registerDirContent(dir.path);
-  await limit.removeOldFiles();
-  assert.deepEqual(await dir.list(), ["f"]);
+  // The next run's limit.
+  await assertOutlivesOld(dir, body);
+});
+
+test("DownloadManager: a file whose download began long ago counts as accessed when it ends, and outlives a file read while it ran in another process's PersistLimit", async () => {
+  await using dir = await tempDir();
+  await using stalled = await stalledDownload(dir.path);
+  const { body, file, manager } = stalled;
+  // The download began then (its partial file was made then): "old" was
+  // read while it ran.
+  await madeBeforeOld(dir);
+  stalled.release();
+  await manager.wait();
+  assert.deepEqual(file.log.ranges, [null, `bytes=${16 * 1024}-`]);
+  // Another process's limit.
+  await assertOutlivesOld(dir, body);
 });
 
 test("DownloadManager's PersistLimit evicts only files the manager has not used, under concurrent downloads", async () => {

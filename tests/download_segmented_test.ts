@@ -32,6 +32,7 @@ import { partialPaths } from "../src/_disk/names.ts";
 import { readSidecar } from "../src/_disk/sidecar.ts";
 import { EARLY_BYTES } from "../src/_transfer/ramp.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
+import { whenRecorded } from "./_helpers/partial_file.ts";
 
 const MiB = 1024 * 1024;
 const BODY = patternBytes(8 * MiB + 12_345, 7);
@@ -1057,13 +1058,7 @@ test(
     try {
       await child.line((line) => Number(line) >= 4 * 600_000);
       // The sidecar records the parts on disk (at least every second).
-      let recorded: [number, number][] = [];
-      for (;;) {
-        const sidecar = readSidecar(paths.sidecar);
-        recorded = sidecar?.ranges ?? [];
-        if (size(recorded) >= 4 * 600_000) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      const recorded = await whenRecorded(paths.sidecar, 4 * 600_000);
       child.process.kill("SIGKILL");
       assert.equal(await child.exited, "SIGKILL");
       inFirstRun = false;

@@ -13,6 +13,7 @@ import {
 import { basename, relative } from "node:path";
 import { test } from "node:test";
 import { PersistLimit } from "../mod.ts";
+import { FileLock } from "../src/_disk/lock.ts";
 import { partialFile, partialPaths } from "../src/_disk/names.ts";
 import { recordPath } from "../src/_disk/record.ts";
 import { mount } from "./_helpers/mount.ts";
@@ -278,6 +279,30 @@ test("PersistLimit.removeOldFiles() never removes kept files but counts them, re
     limit.files().map((path) => relative(dir.path, path)).sort(),
     ["a", "d"],
   );
+});
+
+test("PersistLimit.removeOldFiles() keeps a file being downloaded (its lock held) but counts it, removing the next-oldest instead, and removes it once the lock is released", async () => {
+  await using dir = await tempDir();
+  await files(dir, ["a", "b", "c", "d"]);
+  const limit = new PersistLimit(30, { fileLimit: 1 });
+  await limit.registerDirContent(dir.path);
+  // A download of "a" runs (here, or in another process: see isLockHeld).
+  const lock = await FileLock.acquire(
+    partialPaths(dir.join("a")).lock,
+    { staleAfter: 60_000, heartbeat: 1000, poll: 5 },
+    { signal: new AbortController().signal },
+  );
+  try {
+    await limit.removeOldFiles();
+  } finally {
+    lock.release();
+  }
+  // 40 bytes with a: b goes (30, still at the limit), then c (20).
+  assert.deepEqual(await dir.list(), ["a", "d"]);
+  const lower = new PersistLimit(20, { fileLimit: 1 });
+  await lower.registerDirContent(dir.path);
+  await lower.removeOldFiles();
+  assert.deepEqual(await dir.list(), ["d"]);
 });
 
 test("PersistLimit.removeOldFiles() keeps kept files even when that leaves the total over the limit", async () => {

@@ -147,6 +147,34 @@ export function holdsLock(path: string): boolean {
   return heldPaths.has(path);
 }
 
+/**
+ * Whether a download may be running under the lock at `path`, in any
+ * process: a lock this process holds, or one of a process proven alive
+ * (stopped with Ctrl-Z too), or of one that cannot be judged (another
+ * machine's) whose heartbeat is within `staleAfter`. A lock missing,
+ * released (a partial file left to be resumed), or left by a process proven
+ * dead is none. Throws what keeps the lock from being read (another user's,
+ * which this one may not read).
+ *
+ * @example
+ * ```ts
+ * const path = "cache/.a.zip.0123456789ab.dlpart.lock";
+ * if (isLockHeld(path, 10_000)) console.log("a.zip is being downloaded");
+ * ```
+ */
+export function isLockHeld(path: string, staleAfter: number): boolean {
+  if (heldPaths.has(path)) return true;
+  // Looked for first: no lock (the usual) costs no file opened, which a
+  // process out of file descriptors could not open. Its time, not
+  // followed, is its heartbeat, as `judge` reads it.
+  const stat = fs.lstatSync(path);
+  if (stat === undefined) return false;
+  const state = holderState(readOwner(path));
+  if (state !== "unknown") return state === "alive";
+  // Unreadable (caught half-written, or gone since) or of another machine.
+  return Date.now() - (stat.mtime?.getTime() ?? 0) <= staleAfter;
+}
+
 /** A held lock; release it when done. */
 export class FileLock {
   #path: string;

@@ -473,11 +473,14 @@ export class PartialFile {
    * while this one was stopped may hold it now: it writes a partial file of
    * its own, so the one renamed here is still this download's, and then
    * only the sidecar is left to that process. Returns whether the lock was
-   * still held (for its release). An adopted file counts as accessed now
-   * (its modification time is left): a `PersistLimit` evicts the least
-   * recently accessed first, and a partial file's access time is when it
-   * was made, which may be a run of yesterday's that this one resumed. A
-   * file this download made was made moments ago: no calls for it.
+   * still held (for its release). A file adopted, or written over time (a
+   * sidecar recorded it), counts as accessed now (its modification time is
+   * left): a `PersistLimit` evicts the least recently accessed first, and a
+   * partial file's access time is when it was made, which may be a run of
+   * yesterday's that this one resumed, or the start of a long download
+   * (paused, retried): another process's eviction would take the file just
+   * downloaded for one of the oldest. A file of one write was made moments
+   * ago: no calls for it.
    *
    * @param mode The permission bits of the file it replaces, given to it
    * (as curl, wget and rsync keep them: an executable stays one); none when
@@ -490,7 +493,7 @@ export class PartialFile {
   ): Promise<boolean> {
     if (!this.#onDisk) await this.writer();
     await this.close();
-    if (this.#adopted) accessedNow(this.#path);
+    if (this.#adopted || this.#sidecar) accessedNow(this.#path);
     if (typeof mode === "number") {
       // A file system that has no modes to set (a FAT drive) takes the
       // file all the same.

@@ -17,6 +17,7 @@ import { test } from "node:test";
 import {
   FileLock,
   holdsLock,
+  isLockHeld,
   type LockTiming,
   type Owner,
 } from "../../src/_disk/lock.ts";
@@ -25,6 +26,7 @@ import { thisProcess } from "../../src/_disk/process_identity.ts";
 import { fs } from "../../src/_runtime/fs.ts";
 import { startChild } from "../_helpers/child.ts";
 import { remountReadOnly, remountWritable, tmpfs } from "../_helpers/mount.ts";
+import { identityOf } from "../_helpers/identity.ts";
 import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
 
 const LOCK = "x.lock";
@@ -615,6 +617,31 @@ test("holdsLock() tells a lock this process holds, by its path, until it is rele
   });
   await left.leave();
   assert.equal(holdsLock(dir.join(LOCK)), false);
+});
+
+test("isLockHeld() is true for a lock held here, by a live process or by another host's with a fresh heartbeat, and false for none, a released or a dead one's, or another host's gone stale", async () => {
+  await using dir = await tempDir();
+  const path = dir.join(LOCK);
+  assert.equal(isLockHeld(path, 60_000), false);
+  const lock = await FileLock.acquire(path, WAIT, { signal: never() });
+  assert.equal(isLockHeld(path, 60_000), true);
+  await lock.leave();
+  // Released for the next download to resume: no download runs under it.
+  assert.equal(isLockHeld(path, 60_000), false);
+  await foreignLock(path, { host: hostname(), pid: 4_000_000, token: "dead" });
+  assert.equal(isLockHeld(path, 60_000), false);
+  // The test's own parent: alive, however old its heartbeat.
+  await foreignLock(
+    path,
+    { ...identityOf(process.ppid), token: "parent" },
+    60 * 60 * 1000,
+  );
+  assert.equal(isLockHeld(path, 60_000), true);
+  const foreign = { host: "other-host.invalid", pid: 1, token: "foreign" };
+  await foreignLock(path, foreign);
+  assert.equal(isLockHeld(path, 60_000), true);
+  await foreignLock(path, foreign, 60 * 60 * 1000);
+  assert.equal(isLockHeld(path, 60_000), false);
 });
 
 test("FileLock.release() does nothing when the lock file is gone", async () => {

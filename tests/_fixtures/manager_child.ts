@@ -5,10 +5,11 @@
 // process downloaded it meanwhile), "fresh" or "updated" (a revalidation's
 // outcome), "done" or "failed <error>".
 //
-//   _manager_child URL DIR [LOCK_STALE_AFTER_MS] [REVALIDATE] [LOCK_TIMEOUT_MS]
+//   _manager_child URL DIR [LOCK_STALE_AFTER_MS] [REVALIDATE] [OPTIONS]
 //
-// REVALIDATE is "never" (the default), "always" or milliseconds;
-// LOCK_TIMEOUT_MS is "Infinity" by default.
+// REVALIDATE is "never" (the default), "always" or milliseconds. OPTIONS
+// (JSON) are more of the manager's, given as they are: "connections", or
+// "lockTimeout" (Infinity by default).
 
 import process from "node:process";
 import { DownloadManager } from "../../mod.ts";
@@ -18,15 +19,15 @@ const [
   dir = "",
   staleAfter = "60000",
   revalidate = "never",
-  lockTimeout = "Infinity",
+  options = "{}",
 ] = process.argv.slice(2);
 const manager = new DownloadManager(dir, {
   chunkSize: 4096,
   lockStaleAfter: Number(staleAfter),
-  lockTimeout: Number(lockTimeout),
   revalidate: revalidate === "never" || revalidate === "always"
     ? revalidate
     : Number(revalidate),
+  ...JSON.parse(options) as { connections?: number; lockTimeout?: number },
 });
 const download = manager.download(url, {
   progress: (_download, current) =>
