@@ -28,9 +28,9 @@ import process from "node:process";
 import { makeDirectories } from "./src/_runtime/make_directories.ts";
 import {
   EXIT,
+  failure,
   INTERRUPTED_EXIT,
   type Interruption,
-  message,
   runCli,
 } from "./src/cli/run.ts";
 
@@ -122,7 +122,9 @@ process.on("exit", () => {
 /** Says on stderr why the output failed, once; whether it did. */
 function tellOutputError(): boolean {
   if (outputError === undefined) return false;
-  writeStderr(`dlmanager: cannot write the output: ${message(outputError)}\n`);
+  writeStderr(
+    `dlmanager: ${failure("Cannot write the output", "", outputError)}\n`,
+  );
   outputError = undefined;
   return true;
 }
