@@ -28,9 +28,9 @@ import process from "node:process";
 import { makeDirectories } from "./src/_runtime/make_directories.ts";
 import {
   EXIT,
+  failure,
   INTERRUPTED_EXIT,
   type Interruption,
-  message,
   runCli,
 } from "./src/cli/run.ts";
 
@@ -88,22 +88,30 @@ function env(name: string): string | undefined {
 
 // Who to tell when the process is asked to stop; set while the CLI runs.
 let stop: ((reason: Interruption, last: boolean) => void) | undefined;
-let stdoutClosed = false;
+// Why the output is gone, once it is: its reader closed it ("SIGPIPE"), or
+// the terminal it was went away ("SIGHUP").
+let outputGone: Interruption | undefined;
 // Why the output failed, when not closed by its reader (a full disk, an I/O
 // error): said on stderr at exit, which is then a failure.
 let outputError: unknown;
+// Read once: a terminal that went away is no terminal to ask any more.
+const stdoutIsTerminal = process.stdout.isTTY === true;
 
 // `| head` closes the pipe: writes then fail (EPIPE), asynchronously on Node,
 // and the unhandled error would crash the process with a stack trace. The
-// CLI stops as on a signal instead, and writes nothing more there. Any other
-// write error (`> /dev/full`: ENOSPC, thrown at once on Deno) stops it the
-// same way, but is not silent: the output the user asked for is lost.
+// CLI stops as on a signal instead, and writes nothing more there. A
+// terminal that went away (its window closed, the ssh connection lost)
+// fails writes too (EIO; EPIPE on Deno), and sends SIGHUP, which may come
+// later: the CLI stops as on SIGHUP, silently, there being no one left to
+// tell. Any other write error (`> /dev/full`: ENOSPC, thrown at once on
+// Deno) stops it as a closed pipe does, but is not silent: the output the
+// user asked for is lost.
 function outputFailed(error: unknown): void {
-  stdoutClosed = true;
-  if ((error as { code?: unknown } | null)?.code !== "EPIPE") {
-    outputError ??= error;
-  }
-  stop?.("SIGPIPE", false);
+  const code = (error as { code?: unknown } | null)?.code;
+  const hungUp = stdoutIsTerminal && (code === "EIO" || code === "EPIPE");
+  outputGone ??= hungUp ? "SIGHUP" : "SIGPIPE";
+  if (!hungUp && code !== "EPIPE") outputError ??= error;
+  stop?.(outputGone, false);
 }
 process.stdout.on("error", outputFailed);
 process.stderr.on("error", () => {});
@@ -114,28 +122,40 @@ process.on("exit", () => {
 /** Says on stderr why the output failed, once; whether it did. */
 function tellOutputError(): boolean {
   if (outputError === undefined) return false;
-  process.stderr.write(
-    `dlmanager: cannot write the output: ${message(outputError)}\n`,
+  writeStderr(
+    `dlmanager: ${failure("Cannot write the output", "", outputError)}\n`,
   );
   outputError = undefined;
   return true;
 }
 
+/** Writes to stderr, if it can still be written (Deno throws where it cannot). */
+function writeStderr(text: string): void {
+  try {
+    process.stderr.write(text);
+  } catch {
+    // Nowhere left to report to.
+  }
+}
+
 /**
- * Ends the process by SIGINT, as Ctrl-C would have, had nothing caught it,
- * once nothing listens to it here: a shell running the CLI (a script, a
- * loop) then stops too. A shell goes on after a command that exits, 130 or
- * not, taking it that the command handled Ctrl-C itself. The shell reports
- * 130 all the same. Where signals are not POSIX's (Windows), the process
- * exits 130.
+ * Ends the process by `signal`, as the signal would have, had nothing caught
+ * it, once nothing listens to it here. By SIGINT (Ctrl-C), a shell running
+ * the CLI (a script, a loop) then stops too: a shell goes on after a command
+ * that exits, 130 or not, taking it that the command handled Ctrl-C itself.
+ * By SIGHUP (the terminal went away), Node does not put back at exit the
+ * terminal's modes (which, the terminal gone, it cannot: it aborts, exit
+ * 134, with a native stack trace). The shell reports 128 + the signal's
+ * number all the same. Where signals are not POSIX's (Windows), the process
+ * exits with that number.
  */
-function endBySigint(): void {
-  if (process.platform === "win32") process.exit(INTERRUPTED_EXIT.SIGINT);
+function endBySignal(signal: "SIGINT" | "SIGHUP"): void {
+  if (process.platform === "win32") process.exit(INTERRUPTED_EXIT[signal]);
   tellOutputError();
-  process.kill(process.pid, "SIGINT");
+  process.kill(process.pid, signal);
   // Deno delivers it a moment later: an exit meanwhile would win. Should it
-  // never come, the process exits 130 after a second.
-  setTimeout(() => process.exit(INTERRUPTED_EXIT.SIGINT), 1000);
+  // never come, the process exits with its number after a second.
+  setTimeout(() => process.exit(INTERRUPTED_EXIT[signal]), 1000);
 }
 
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
@@ -145,7 +165,7 @@ runCli({
   args: process.argv.slice(2),
   stdout: {
     write(text: string): void {
-      if (stdoutClosed) return;
+      if (outputGone !== undefined) return;
       try {
         process.stdout.write(text);
       } catch (error) {
@@ -163,13 +183,7 @@ runCli({
     },
   },
   stderr: {
-    write(text: string): void {
-      try {
-        process.stderr.write(text);
-      } catch {
-        // Nowhere left to report to.
-      }
-    },
+    write: writeStderr,
     get isTTY(): boolean {
       return process.stderr.isTTY === true;
     },
@@ -179,7 +193,7 @@ runCli({
   prepareDir,
   onInterrupt(handler): () => void {
     stop = handler;
-    if (stdoutClosed) handler("SIGPIPE", false);
+    if (outputGone !== undefined) handler(outputGone, false);
     let stopping = false;
     const remove = (): void => {
       stop = undefined;
@@ -192,7 +206,7 @@ runCli({
         if (stopping) {
           handler(signal, true);
           remove();
-          if (signal === "SIGINT") return endBySigint();
+          if (signal !== "SIGTERM") return endBySignal(signal);
           process.exit(INTERRUPTED_EXIT[signal]);
         }
         stopping = true;
@@ -230,16 +244,22 @@ runCli({
   },
 }).then((code) => {
   process.exitCode = code;
-  // Stopped by Ctrl-C: once what was written is out (a pipe's writes are
-  // asynchronous on macOS), the process ends by the signal, its listeners
-  // gone with the run.
-  if (code !== INTERRUPTED_EXIT.SIGINT) return;
-  const flushStderr = (): void => void process.stderr.write("", endBySigint);
+  // Stopped by Ctrl-C, or by the terminal going away: once what was written
+  // is out (a pipe's writes are asynchronous on macOS), the process ends by
+  // the signal, its listeners gone with the run.
+  const signal = code === INTERRUPTED_EXIT.SIGINT
+    ? "SIGINT"
+    : code === INTERRUPTED_EXIT.SIGHUP
+    ? "SIGHUP"
+    : undefined;
+  if (signal === undefined) return;
+  const end = (): void => endBySignal(signal);
+  const flushStderr = (): void => void process.stderr.write("", end);
   try {
-    if (stdoutClosed) flushStderr();
+    if (outputGone !== undefined) flushStderr();
     else process.stdout.write("", flushStderr);
   } catch {
-    endBySigint();
+    end();
   }
 }, (error) => {
   console.error(error);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { FileSystemError } from "../errors.ts";
 import type { TextSink } from "./render.ts";
 
 /** What the CLI needs from its process. */
@@ -70,4 +71,30 @@ export const INTERRUPTED_EXIT: Record<Interruption, number> = {
 export function message(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split("\n")[0] ?? text;
+}
+
+/**
+ * What failed, and why: a file system's error in the words the library's
+ * {@linkcode FileSystemError} uses on every runtime ("a file is in the way
+ * (EEXIST)"), not the runtime's own ("EEXIST: file already exists, mkdir
+ * 'f'", or Deno's "File exists (os error 17)"); another error (a permission
+ * Deno refused) by its message.
+ *
+ * @param context What failed, e.g. `Cannot read input file "<path>"`.
+ * @param path The file it was about.
+ * @param error The runtime's error.
+ * @returns The message.
+ *
+ * @example
+ * ```ts
+ * const error = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+ * failure("Cannot write the output", "", error);
+ * // "Cannot write the output: no space left on device (ENOSPC)"
+ * ```
+ */
+export function failure(context: string, path: string, error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^E[A-Z0-9]+$/.test(code)
+    ? new FileSystemError(context, path, code).message
+    : `${context}: ${message(error)}`;
 }

@@ -156,6 +156,16 @@ function renderRow(
     parts.pop();
   }
   const statsText = parts.join(" ");
+  // Too narrow for a short name, a bar and the percent: the percent says
+  // more than a bar cut short (a lone "["), and gets the room.
+  if (known && NAME_MIN + 2 + BAR_MIN + 1 + statsText.length > avail) {
+    const name = Math.max(1, Math.min(nameWidth, avail - 2 - statsText.length));
+    const shown = truncate(row.name, name);
+    return fit(
+      `${shown}${" ".repeat(Math.max(0, name - columns(shown)))}  ${statsText}`,
+      avail,
+    );
+  }
   const room = avail - statsText.length - 1 - 2; // for name, "  ", bar
   let name: number;
   let bar: string;

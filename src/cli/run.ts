@@ -9,12 +9,11 @@
  * @module
  */
 
-import { FileSystemError } from "../errors.ts";
 import { type CliOptions, parseCliArgs } from "./args.ts";
 import { HELP } from "./help.ts";
 import { type Job, parseInputList } from "./input_list.ts";
 import { UsageError } from "./usage_error.ts";
-import { type CliHost, EXIT, message } from "./host.ts";
+import { type CliHost, EXIT, failure } from "./host.ts";
 import { plan, type Planned } from "./plan.ts";
 import { Session } from "./session.ts";
 import { VERSION } from "./version.ts";
@@ -22,6 +21,7 @@ import { VERSION } from "./version.ts";
 export {
   type CliHost,
   EXIT,
+  failure,
   INTERRUPTED_EXIT,
   type Interruption,
   message,
@@ -91,17 +91,4 @@ export async function runCli(host: CliHost): Promise<number> {
     return EXIT.usage;
   }
   return await new Session(host, options, planned).run();
-}
-
-/**
- * What failed, and why: a file system's error in the words the library's
- * {@linkcode FileSystemError} uses on every runtime ("a file is in the way
- * (EEXIST)"), not the runtime's own ("EEXIST: file already exists, mkdir
- * 'f'"); another error (a permission Deno refused) by its message.
- */
-function failure(context: string, path: string, error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && /^E[A-Z0-9]+$/.test(code)
-    ? new FileSystemError(context, path, code).message
-    : `${context}: ${message(error)}`;
 }

@@ -4,7 +4,8 @@
 // skip where tmux is missing (.ci/run installs it).
 
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { constants, writeFileSync } from "node:fs";
+import { open, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cliCommand } from "./cli.ts";
 
@@ -22,6 +23,12 @@ export interface CliShellOptions {
   pidFile?: string;
   /** Under Deno, the permissions to run the CLI with. */
   permissions?: string[];
+  /**
+   * A FIFO (see {@linkcode exitStatusFifo}) the CLI's exit status is written
+   * to, by a shell of its own that outlives the terminal: for a test that
+   * closes the terminal ({@linkcode Pane.hangUp}).
+   */
+  statusFifo?: string;
 }
 
 /**
@@ -47,12 +54,60 @@ export function cliShellCommand(
   options: CliShellOptions = {},
 ): string {
   const cli = cliLine(args, undefined, options.permissions);
-  const { pidFile } = options;
+  const { pidFile, statusFifo } = options;
   // `exec`: the pid written is the CLI's.
   const run = pidFile === undefined
     ? cli
     : `sh -c ${shellQuote(`echo $$ > ${shellQuote(pidFile)}; exec ${cli}`)}`;
+  if (statusFifo !== undefined) {
+    // The pane's shell, the session leader, dies of the hangup, and the
+    // terminal sends SIGHUP to the CLI, as when a window closes with a
+    // shell and its command in it; this shell takes SIGHUP and goes on.
+    return `sh -c ${
+      shellQuote(`trap true HUP; ${run}; echo $? > ${shellQuote(statusFifo)}`)
+    }`;
+  }
   return `${run}; echo "[exit $?]"; sleep 600`;
+}
+
+/** A FIFO a shell writes an exit status to, and the status it gets. */
+export interface ExitStatusFifo extends AsyncDisposable {
+  /** Its path. */
+  path: string;
+  /** The status written, once it is (`NaN` if none was when disposed of). */
+  status: Promise<number>;
+}
+
+/**
+ * Makes a FIFO at `path` and reads it: the status comes when a shell
+ * writes it, with no polling. Disposing ends a read still waiting.
+ */
+export function exitStatusFifo(path: string): ExitStatusFifo {
+  const made = spawnSync("mkfifo", [path]);
+  if (made.status !== 0) {
+    throw new Error(`mkfifo "${path}" failed: ${made.stderr}`);
+  }
+  let read = false;
+  const status = readFile(path, "utf8").then((text) => {
+    read = true;
+    return text.trim() === "" ? NaN : Number(text);
+  });
+  return {
+    path,
+    status,
+    [Symbol.asyncDispose]: async () => {
+      if (read) return;
+      // A writer opened and closed: the read ends, empty. Non-blocking, so
+      // that it fails (ENXIO) rather than waits if no read is left.
+      try {
+        await (await open(path, constants.O_WRONLY | constants.O_NONBLOCK))
+          .close();
+      } catch {
+        // No read was left waiting.
+      }
+      await status.catch(() => {});
+    },
+  };
 }
 
 /** A tmux pane running a command. */
@@ -72,6 +127,12 @@ export interface Pane extends Disposable {
   until(ready: (lines: string[]) => boolean): Promise<string[]>;
   /** Whether the terminal shows its cursor (a program may hide it). */
   cursorVisible(): boolean;
+  /**
+   * Closes the terminal, as a closed window or a lost ssh connection does:
+   * its session's leader (the pane's shell) gets SIGHUP, and writes to it
+   * fail. Disposing of the pane then does nothing.
+   */
+  hangUp(): void;
 }
 
 /**
@@ -103,6 +164,7 @@ export function tmuxPane(
     String(height),
     command,
   );
+  let closed = false;
   const capture = (): string[] =>
     tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "0")
       .replace(/\s+$/, "").split("\n").map((line) => line.trimEnd());
@@ -119,6 +181,13 @@ export function tmuxPane(
     cursorVisible: () =>
       tmux("display-message", "-p", "-t", "0", "#{cursor_flag}").trim() ===
         "1",
-    [Symbol.dispose]: () => void tmux("kill-server"),
+    hangUp(): void {
+      if (closed) return;
+      closed = true;
+      tmux("kill-server");
+    },
+    [Symbol.dispose](): void {
+      this.hangUp();
+    },
   };
 }

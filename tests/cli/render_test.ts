@@ -107,11 +107,27 @@ test("renderFrame() drops ETA, then speed, then bytes when the width is smaller"
   );
 });
 
-test("renderFrame() cuts the bar and percent off when the width is 20", () => {
+// Reported bug: on a terminal 20 columns wide (up to 26), a row showed its
+// name and a bar cut to "[=>  " or a lone "[", the percent cut off: nothing
+// said how far the file had come.
+test("renderFrame() drops the bar and keeps the percent when the width is 26 or less", () => {
   assert.deepEqual(
     renderFrame([HALF], TOTAL, 20, 0)[0],
-    "a.zip       " + "  " +
-      "[=>  ",
+    "a.zip       " + "  " + " 50%",
+  );
+  const japanese = { ...HALF, name: "日本語のとても長い名前.bin" };
+  assert.deepEqual(renderFrame([HALF, japanese], TOTAL, 20, 0).slice(0, 2), [
+    // The names' room: 19 columns, but "  " and " 50%".
+    "a.zip        " + "  " + " 50%",
+    "日本語のとて~" + "  " + " 50%",
+  ]);
+  assert.deepEqual(
+    renderFrame([HALF], TOTAL, 26, 0)[0],
+    "a.zip       " + "  " + " 50%",
+  );
+  assert.deepEqual(
+    renderFrame([HALF], TOTAL, 27, 0)[0],
+    "a.zip       " + "  " + "[=>   ]" + " " + " 50%",
   );
 });
 

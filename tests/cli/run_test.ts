@@ -841,47 +841,59 @@ test("dlmanager --limit-rate holds the run under the limit", async () => {
   await assertFileHolds(dir.join("a.bin"), body);
 });
 
-for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
-  test(`dlmanager exits ${code} on ${signal} as on Ctrl-C, canceling every download and leaving no file`, async () => {
-    const gate = deferred();
-    await using server = await startServer({
-      "/a.bin": bytesRoute(A, { gate: gate.promise, gateAt: 10_000 }),
-      "/b.bin": bytesRoute(B, { gate: gate.promise, gateAt: 1_000 }),
-    });
-    await using dir = await tempDir();
-    let sent = false;
-    const result = await runCli([
-      "-d",
-      dir.path,
-      server.url("/a.bin"),
-      server.url("/b.bin"),
-    ], {
-      onStdout: (stdout, child) => {
-        if (
-          !sent && stdout.includes("start   a.bin") &&
-          stdout.includes("start   b.bin")
-        ) {
-          sent = true;
-          child.kill(signal);
-        }
-      },
-    });
-    gate.resolve();
-    assert.equal(result.code, code, JSON.stringify(result));
-    assert.equal(result.signal, null);
-    assert.deepEqual(await dir.list(), []);
-    assert.deepEqual(
-      result.stdout.split("\n").filter((line) => line.startsWith("canceled"))
-        .sort(),
-      ["canceled a.bin", "canceled b.bin"],
-    );
-    assert.match(
-      result.stderr,
-      new RegExp(
-        `^Interrupted by ${signal}: 0 done, 0 skipped, 0 failed, [^\n]+\n$`,
-      ),
-    );
-  });
+// SIGHUP, as SIGINT, ends the process by itself (129 to a shell): Node
+// cannot put back at exit the modes of a terminal that went away.
+for (
+  const [signal, code, endedBy] of [
+    ["SIGTERM", 143, null],
+    ["SIGHUP", null, "SIGHUP"],
+  ] as const
+) {
+  test(
+    `dlmanager ${
+      endedBy === null ? `exits ${code}` : `ends by ${endedBy}`
+    } on ${signal} as on Ctrl-C, canceling every download and leaving no file`,
+    async () => {
+      const gate = deferred();
+      await using server = await startServer({
+        "/a.bin": bytesRoute(A, { gate: gate.promise, gateAt: 10_000 }),
+        "/b.bin": bytesRoute(B, { gate: gate.promise, gateAt: 1_000 }),
+      });
+      await using dir = await tempDir();
+      let sent = false;
+      const result = await runCli([
+        "-d",
+        dir.path,
+        server.url("/a.bin"),
+        server.url("/b.bin"),
+      ], {
+        onStdout: (stdout, child) => {
+          if (
+            !sent && stdout.includes("start   a.bin") &&
+            stdout.includes("start   b.bin")
+          ) {
+            sent = true;
+            child.kill(signal);
+          }
+        },
+      });
+      gate.resolve();
+      assert.equal(result.code, code, JSON.stringify(result));
+      assert.equal(result.signal, endedBy);
+      assert.deepEqual(await dir.list(), []);
+      assert.deepEqual(
+        result.stdout.split("\n").filter((line) => line.startsWith("canceled"))
+          .sort(),
+        ["canceled a.bin", "canceled b.bin"],
+      );
+      assert.match(
+        result.stderr,
+        new RegExp(
+          `^Interrupted by ${signal}: 0 done, 0 skipped, 0 failed, [^\n]+\n$`,
+        ),
+      );
+    },
+  );
 }
 
 test("dlmanager exits 141 without a word when its output is closed, canceling the rest and leaving no partial, lock or owner file", async () => {
@@ -942,9 +954,10 @@ test(
     ) {
       const result = await runCli(args, { stdoutFile: "/dev/full" });
       assert.equal(result.code, 1, JSON.stringify(result));
-      assert.match(
+      // In the library's words, on every runtime.
+      assert.equal(
         result.stderr,
-        /^dlmanager: cannot write the output: .*(no space left on device|ENOSPC)/im,
+        "dlmanager: Cannot write the output: no space left on device (ENOSPC)\n",
       );
     }
     // Nothing of the download is left but what it completed.

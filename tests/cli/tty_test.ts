@@ -14,6 +14,7 @@ import { test } from "node:test";
 import {
   cliLine,
   cliShellCommand,
+  exitStatusFifo,
   HAS_TMUX,
   type Pane,
   shellQuote,
@@ -60,6 +61,20 @@ interface LiveRun extends AsyncDisposable {
   pid: number;
   /** Lets the files come to their end. */
   release(): void;
+  /**
+   * Its exit status, with `{ outliving: true }`: written by a shell that
+   * outlives the pane ({@linkcode Pane.hangUp}), which then shows none.
+   */
+  exitStatus: Promise<number> | undefined;
+}
+
+/** Options for {@linkcode liveRun}. */
+interface LiveRunOptions {
+  /**
+   * Run in a shell that outlives the pane, for a test that closes it: the
+   * status comes as {@linkcode LiveRun.exitStatus}. @default {false}
+   */
+  outliving?: boolean;
 }
 
 /**
@@ -67,25 +82,32 @@ interface LiveRun extends AsyncDisposable {
  * that stop after their first 1,000 until the run is disposed of), once
  * every one has its row on screen, with the cursor hidden.
  */
-async function liveRun(names: string[]): Promise<LiveRun> {
+async function liveRun(
+  names: string[],
+  options: LiveRunOptions = {},
+): Promise<LiveRun> {
   const gate = deferred();
   const server = await startServer(
     gatedFiles(names, 100_000, gate.promise),
   );
   const dir = await tempDir();
   const pidFile = dir.join("cli.pid");
+  const fifo = options.outliving
+    ? exitStatusFifo(dir.join("status"))
+    : undefined;
   const pane = tmuxPane(
     dir.path,
     60,
     12,
     cliShellCommand(
       ["-d", dir.join("out"), ...names.map((name) => server.url(`/${name}`))],
-      { pidFile },
+      fifo === undefined ? { pidFile } : { pidFile, statusFifo: fifo.path },
     ),
   );
   const dispose = async (): Promise<void> => {
     gate.resolve();
     pane[Symbol.dispose]();
+    await fifo?.[Symbol.asyncDispose]();
     await dir[Symbol.asyncDispose]();
     await server[Symbol.asyncDispose]();
   };
@@ -103,6 +125,7 @@ async function liveRun(names: string[]): Promise<LiveRun> {
       dir,
       pid: Number(await readFile(pidFile, "utf8")),
       release: () => gate.resolve(),
+      exitStatus: fifo?.status,
       [Symbol.asyncDispose]: dispose,
     };
   } catch (error) {
@@ -264,6 +287,23 @@ test(
     assert.equal(text.length, 4, after.join("\n"));
     assert.equal(pane.cursorVisible(), true);
     assert.deepEqual(await dir.list("out"), []);
+  },
+);
+
+// Reported bug: when its terminal went away (a window closed, an ssh
+// connection lost), dlmanager aborted on Node (exit 134, a native stack
+// trace: Node cannot put back the modes of a terminal that is gone), and
+// exited 1 on Bun, saying it could not write its output, where SIGHUP's 129
+// was documented.
+test(
+  "dlmanager stops as on SIGHUP, exit 129, when its terminal goes away",
+  SKIP,
+  async () => {
+    await using run = await liveRun(["a.bin", "b.bin"], { outliving: true });
+    run.pane.hangUp();
+    assert.equal(await run.exitStatus, 129);
+    // Canceled: the server's files cannot resume (no validator).
+    assert.deepEqual(await run.dir.list("out"), []);
   },
 );
 
