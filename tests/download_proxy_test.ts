@@ -150,29 +150,40 @@ async function assertDownloaded(path: string): Promise<void> {
   await assertFileHolds(path, BODY);
 }
 
+/**
+ * Downloads from an origin in a child whose proxy variables are
+ * `variables` of a proxy's URL with credentials; asserts that the download
+ * went through that proxy, its credentials reaching the proxy only.
+ */
+async function assertThroughProxy(
+  variables: (proxy: string) => Record<string, string>,
+): Promise<void> {
+  await using server = await origin();
+  await using proxy = await startProxy();
+  await using dir = await tempDir();
+  const url = server.url("/f");
+  const result = await downloadIn(
+    variables(proxy.url(USERINFO)),
+    url,
+    dir.join("f"),
+  );
+  assert.deepEqual(result, { said: "done", code: 0 });
+  await assertDownloaded(dir.join("f"));
+  assertProxied(proxy.requests, url);
+  for (const request of proxy.requests) {
+    assert.equal(request.headers["proxy-authorization"], BASIC);
+  }
+  assert.equal(server.requests.length, 1);
+  assertNoProxyCredentials(server.requests);
+}
+
 test(
   "Download goes through HTTP_PROXY, whose credentials reach the proxy only, when it is set",
   {
     timeout: 60_000,
   },
   async () => {
-    await using server = await origin();
-    await using proxy = await startProxy();
-    await using dir = await tempDir();
-    const url = server.url("/f");
-    const result = await downloadIn(
-      { HTTP_PROXY: proxy.url(USERINFO) },
-      url,
-      dir.join("f"),
-    );
-    assert.deepEqual(result, { said: "done", code: 0 });
-    await assertDownloaded(dir.join("f"));
-    assertProxied(proxy.requests, url);
-    for (const request of proxy.requests) {
-      assert.equal(request.headers["proxy-authorization"], BASIC);
-    }
-    assert.equal(server.requests.length, 1);
-    assertNoProxyCredentials(server.requests);
+    await assertThroughProxy((proxy) => ({ HTTP_PROXY: proxy }));
   },
 );
 
@@ -555,16 +566,17 @@ const RUNTIME = "Deno" in globalThis
   : "Node";
 
 /**
- * Downloads `url`, with two retries, in a child with the proxy `variables`
- * that name a proxy its runtime cannot use; asserts that it failed at once,
- * without a retry, with a ProxyError whose message is `said`, that neither
- * `server` nor the proxy was asked, and that nothing was left.
+ * Downloads from an origin, with two retries, in a child with the proxy
+ * `variables` that name a proxy its runtime cannot use; asserts that it
+ * failed at once, without a retry, with a ProxyError whose message ends in
+ * `said`, that neither the origin nor a proxy was asked, and that nothing
+ * was left.
  */
 async function assertUnusable(
   variables: Record<string, string>,
-  server: TestServer,
-  said: (url: string) => string,
+  said: string,
 ): Promise<void> {
+  await using server = await origin();
   await using proxy = await startProxy();
   await using dir = await tempDir();
   const url = server.url("/f");
@@ -576,7 +588,7 @@ async function assertUnusable(
     },
   });
   assert.deepEqual(result, {
-    said: `failed ProxyError\nCannot download "${url}": ${said(url)}`,
+    said: `failed ProxyError\nCannot download "${url}": ${said}`,
     code: 1,
   });
   assert.ok(!result.said.includes("s3cret"), result.said);
@@ -594,12 +606,9 @@ test(
   async () => {
     // Deno 2.9.6 ignored it and went straight to the server, Bun looked
     // "pro xy" up, Node failed with "Invalid URL": curl refuses it.
-    await using server = await origin();
     await assertUnusable(
       { HTTP_PROXY: `http://${USERINFO}@pro xy:3128` },
-      server,
-      () =>
-        `HTTP_PROXY is not a valid proxy URL ("http://pro xy:3128"; percent-encode "/", "@" and ":" in a user name or password)`,
+      `HTTP_PROXY is not a valid proxy URL ("http://pro xy:3128"; percent-encode "/", "@" and ":" in a user name or password)`,
     );
   },
 );
@@ -613,13 +622,10 @@ test(
     // No URL parser takes it: Deno and Bun looked the text before the ":"
     // up as a host name (part of the credentials, sent to DNS), undici
     // refused the URL.
-    await using server = await origin();
     const port = await closedPort();
     await assertUnusable(
       { HTTP_PROXY: `http://proxyuser:s3cret/pass@127.0.0.1:${port}` },
-      server,
-      () =>
-        `HTTP_PROXY is not a valid proxy URL ("http://127.0.0.1:${port}"; percent-encode "/", "@" and ":" in a user name or password)`,
+      `HTTP_PROXY is not a valid proxy URL ("http://127.0.0.1:${port}"; percent-encode "/", "@" and ":" in a user name or password)`,
     );
   },
 );
@@ -632,7 +638,6 @@ test(
   async () => {
     // Deno 2.9.6 went straight to the server, Bun and Node failed with
     // errors that did not say which variable.
-    await using server = await origin();
     const port = await closedPort();
     const takes = RUNTIME === "Deno"
       ? "http, https, socks5, socks5h"
@@ -641,9 +646,7 @@ test(
       : "http, https, socks5, socks";
     await assertUnusable(
       { http_proxy: `socks4://${USERINFO}@127.0.0.1:${port}` },
-      server,
-      () =>
-        `http_proxy names a socks4 proxy ("socks4://127.0.0.1:${port}"), which ${RUNTIME}'s fetch cannot use: it takes ${takes}`,
+      `http_proxy names a socks4 proxy ("socks4://127.0.0.1:${port}"), which ${RUNTIME}'s fetch cannot use: it takes ${takes}`,
     );
   },
 );
@@ -970,23 +973,7 @@ for (
   }, async () => {
     // Node (the npm package) went straight to the server for the first two
     // and refused the third, where Deno and Bun used the proxy.
-    await using server = await origin();
-    await using proxy = await startProxy();
-    await using dir = await tempDir();
-    const url = server.url("/f");
-    const result = await downloadIn(
-      variables(proxy.url(USERINFO)),
-      url,
-      dir.join("f"),
-    );
-    assert.deepEqual(result, { said: "done", code: 0 });
-    await assertDownloaded(dir.join("f"));
-    assertProxied(proxy.requests, url);
-    for (const request of proxy.requests) {
-      assert.equal(request.headers["proxy-authorization"], BASIC);
-    }
-    assert.equal(server.requests.length, 1);
-    assertNoProxyCredentials(server.requests);
+    await assertThroughProxy(variables);
   });
 }
 
