@@ -84,6 +84,7 @@ export {
   type NetworkErrorCode,
   ProtocolError,
   ProxyError,
+  type ProxyErrorOptions,
   RedirectError,
   RetriesExhaustedError,
   TimeoutError,

@@ -201,6 +201,24 @@ export class NetworkError extends Error {
 }
 recognizedAcrossCopies(NetworkError, "NetworkError");
 
+/** Options for {@linkcode ProxyError}. */
+export interface ProxyErrorOptions extends ErrorOptions {
+  /**
+   * The proxy variable whose value the runtime's `fetch` cannot use
+   * (`HTTPS_PROXY`), when that is what failed: no request was made.
+   *
+   * @default {undefined}
+   */
+  variable?: string | undefined;
+  /**
+   * Why the variable's value cannot be used, without its credentials: the
+   * message, after `Cannot download "<url>": `, when `variable` is given.
+   *
+   * @default {undefined}
+   */
+  reason?: string | undefined;
+}
+
 /**
  * The proxy a request went through refused it: it answered
  * `407 Proxy Authentication Required` (it needs credentials, or refused
@@ -212,6 +230,12 @@ recognizedAcrossCopies(NetworkError, "NetworkError");
  * "later" (`502`, `503`, ...) or is unknown (Deno 2.9.6 tells no status of a
  * refused tunnel but `407`'s).
  *
+ * Also the error of a proxy variable whose value the runtime's `fetch`
+ * cannot use (not a URL, or a scheme it has no proxy of: `variable` names
+ * it), before any request, and not retried: the download fails at once, as
+ * curl does, rather than go straight to the server or fail naming a host
+ * that is half the value.
+ *
  * @example Asking for the proxy's credentials
  * ```ts
  * import { Download, ProxyError } from "@x/dlmanager";
@@ -221,6 +245,8 @@ recognizedAcrossCopies(NetworkError, "NetworkError");
  * await download.wait().catch((error) => {
  *   if (error instanceof ProxyError && error.status === 407) {
  *     console.error(`${error.proxy} wants credentials: set HTTPS_PROXY to http://user:pass@host:port`);
+ *   } else if (error instanceof ProxyError && error.variable !== undefined) {
+ *     console.error(`fix ${error.variable}: ${error.message}`);
  *   } else throw error;
  * });
  * ```
@@ -228,7 +254,8 @@ recognizedAcrossCopies(NetworkError, "NetworkError");
 export class ProxyError extends Error {
   /**
    * The proxy's answer: `407`, or the status it refused a `CONNECT` with
-   * (`403`, `502`, ...); `undefined` when the runtime does not tell it.
+   * (`403`, `502`, ...); `undefined` when the runtime does not tell it, and
+   * when no request was made.
    */
   readonly status: number | undefined;
   /**
@@ -237,6 +264,11 @@ export class ProxyError extends Error {
    * caller's.
    */
   readonly proxy: string | undefined;
+  /**
+   * The proxy variable whose value cannot be used (`HTTPS_PROXY`), when that
+   * is what failed; `undefined` when the proxy answered.
+   */
+  readonly variable: string | undefined;
 
   /**
    * Creates the error.
@@ -244,24 +276,31 @@ export class ProxyError extends Error {
    * @param url The URL being downloaded.
    * @param status The proxy's answer, if known.
    * @param proxy The proxy, if known, without credentials.
-   * @param options `cause`: the error `fetch` gave, if it gave one.
+   * @param options `cause`: the error `fetch` gave, if it gave one;
+   * `variable` and `reason`: the variable whose value cannot be used, and why.
    */
   constructor(
     url: string,
     status: number | undefined,
     proxy?: string | undefined,
-    options?: ErrorOptions,
+    options?: ProxyErrorOptions,
   ) {
     const who = proxy === undefined ? "the proxy" : `the proxy ${proxy}`;
-    const what = status === 407
+    const what = options?.variable !== undefined
+      ? options.reason ?? `${options.variable} names no usable proxy`
+      : status === 407
       ? `${who} answered 407 Proxy Authentication Required: it needs credentials, or refused those given (name them in its URL: http://user:pass@host:port)`
       : `${who} refused the tunnel to the server${
         status === undefined ? "" : `: CONNECT answered ${status}`
       }`;
-    super(`Cannot download "${url}": ${what}`, options);
+    super(
+      `Cannot download "${url}": ${what}`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = "ProxyError";
     this.status = status;
     this.proxy = proxy;
+    this.variable = options?.variable;
   }
 }
 recognizedAcrossCopies(ProxyError, "ProxyError");

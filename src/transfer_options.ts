@@ -148,12 +148,14 @@ export interface TransferOptions {
   /**
    * Whether requests go through the proxy that the environment names:
    * `HTTP_PROXY` for `http:` URLs, `HTTPS_PROXY` for `https:` ones (each
-   * lower-case form first, but on Deno), except for the hosts listed in `NO_PROXY`
-   * (`example.com` also covers its subdomains). Deno's and Bun's `fetch` read
-   * these variables themselves; Node's ignores them, so on Node the npm
-   * package sends the requests through undici's `EnvHttpProxyAgent`.
-   * Credentials in the proxy's URL (`http://user:pass@proxy:3128`) go to
-   * the proxy only.
+   * lower-case form first, but on Deno), then `ALL_PROXY`, except for the
+   * hosts listed in `NO_PROXY` (`example.com` also covers its subdomains).
+   * Deno's and Bun's `fetch` read these variables themselves; Node's ignores
+   * them, so on Node the npm package sends the requests through undici's
+   * `EnvHttpProxyAgent`. Credentials in the proxy's URL
+   * (`http://user:pass@proxy:3128`) go to the proxy only. A value the
+   * runtime cannot use (not a URL, a scheme it has no proxy of) fails the
+   * download at once with a `ProxyError` naming the variable.
    *
    * `false` leaves the runtime's `fetch` as it is: on Node, requests go
    * straight to the server (unless Node itself was told to use the proxy,

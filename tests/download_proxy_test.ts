@@ -150,29 +150,40 @@ async function assertDownloaded(path: string): Promise<void> {
   await assertFileHolds(path, BODY);
 }
 
+/**
+ * Downloads from an origin in a child whose proxy variables are
+ * `variables` of a proxy's URL with credentials; asserts that the download
+ * went through that proxy, its credentials reaching the proxy only.
+ */
+async function assertThroughProxy(
+  variables: (proxy: string) => Record<string, string>,
+): Promise<void> {
+  await using server = await origin();
+  await using proxy = await startProxy();
+  await using dir = await tempDir();
+  const url = server.url("/f");
+  const result = await downloadIn(
+    variables(proxy.url(USERINFO)),
+    url,
+    dir.join("f"),
+  );
+  assert.deepEqual(result, { said: "done", code: 0 });
+  await assertDownloaded(dir.join("f"));
+  assertProxied(proxy.requests, url);
+  for (const request of proxy.requests) {
+    assert.equal(request.headers["proxy-authorization"], BASIC);
+  }
+  assert.equal(server.requests.length, 1);
+  assertNoProxyCredentials(server.requests);
+}
+
 test(
   "Download goes through HTTP_PROXY, whose credentials reach the proxy only, when it is set",
   {
     timeout: 60_000,
   },
   async () => {
-    await using server = await origin();
-    await using proxy = await startProxy();
-    await using dir = await tempDir();
-    const url = server.url("/f");
-    const result = await downloadIn(
-      { HTTP_PROXY: proxy.url(USERINFO) },
-      url,
-      dir.join("f"),
-    );
-    assert.deepEqual(result, { said: "done", code: 0 });
-    await assertDownloaded(dir.join("f"));
-    assertProxied(proxy.requests, url);
-    for (const request of proxy.requests) {
-      assert.equal(request.headers["proxy-authorization"], BASIC);
-    }
-    assert.equal(server.requests.length, 1);
-    assertNoProxyCredentials(server.requests);
+    await assertThroughProxy((proxy) => ({ HTTP_PROXY: proxy }));
   },
 );
 
@@ -547,31 +558,96 @@ test(
   },
 );
 
+/** The runtime whose `fetch` the child uses, as a message names it. */
+const RUNTIME = "Deno" in globalThis
+  ? "Deno"
+  : "Bun" in globalThis
+  ? "Bun"
+  : "Node";
+
+/**
+ * Downloads from an origin, with two retries, in a child with the proxy
+ * `variables` that name a proxy its runtime cannot use; asserts that it
+ * failed at once, without a retry, with a ProxyError whose message ends in
+ * `said`, that neither the origin nor a proxy was asked, and that nothing
+ * was left.
+ */
+async function assertUnusable(
+  variables: Record<string, string>,
+  said: string,
+): Promise<void> {
+  await using server = await origin();
+  await using proxy = await startProxy();
+  await using dir = await tempDir();
+  const url = server.url("/f");
+  const events: string[] = [];
+  const result = await downloadIn(variables, url, dir.join("f"), {
+    retries: 2,
+    onEvent: (line) => {
+      if (line.startsWith("retry ")) events.push(line);
+    },
+  });
+  assert.deepEqual(result, {
+    said: `failed ProxyError\nCannot download "${url}": ${said}`,
+    code: 1,
+  });
+  assert.ok(!result.said.includes("s3cret"), result.said);
+  assert.deepEqual(events, []);
+  assert.deepEqual(server.requests, []);
+  assert.deepEqual(proxy.requests, []);
+  assert.deepEqual(await dir.list(), []);
+}
+
 test(
-  "Download whose proxy's URL has an unencoded / in its password fails naming the proxy without its credentials",
+  "Download whose HTTP_PROXY is no valid URL fails at once with a ProxyError naming the variable, without its credentials, asking no one",
   {
     timeout: 60_000,
   },
   async () => {
-    // No URL parser takes it: Deno and Bun look the text before the ":" up
-    // as a host name (not found), undici refuses the URL.
-    await using server = await origin();
-    await using dir = await tempDir();
-    const port = await closedPort();
-    const url = server.url("/f");
-    const result = await downloadIn(
-      { HTTP_PROXY: `http://proxyuser:s3cret/pass@127.0.0.1:${port}` },
-      url,
-      dir.join("f"),
+    // Deno 2.9.6 ignored it and went straight to the server, Bun looked
+    // "pro xy" up, Node failed with "Invalid URL": curl refuses it.
+    await assertUnusable(
+      { HTTP_PROXY: `http://${USERINFO}@pro xy:3128` },
+      `HTTP_PROXY is not a valid proxy URL ("http://pro xy:3128"; percent-encode "/", "@" and ":" in a user name or password)`,
     );
-    assert.equal(result.code, 1);
-    const [said, message = ""] = result.said.split("\n");
-    assert.equal(said, "failed NetworkError");
-    assert.ok(message.startsWith(`Cannot download "${url}": `), message);
-    assert.match(message, / \((?:through )?the proxy /);
-    assert.ok(!message.includes("s3cret"), message);
-    assert.deepEqual(server.requests, []);
-    assert.deepEqual(await dir.list(), []);
+  },
+);
+
+test(
+  "Download whose proxy's URL has an unencoded / in its password fails at once with a ProxyError naming the variable, without its credentials",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    // No URL parser takes it: Deno and Bun looked the text before the ":"
+    // up as a host name (part of the credentials, sent to DNS), undici
+    // refused the URL.
+    const port = await closedPort();
+    await assertUnusable(
+      { HTTP_PROXY: `http://proxyuser:s3cret/pass@127.0.0.1:${port}` },
+      `HTTP_PROXY is not a valid proxy URL ("http://127.0.0.1:${port}"; percent-encode "/", "@" and ":" in a user name or password)`,
+    );
+  },
+);
+
+test(
+  "Download whose proxy variable names a scheme the runtime has no proxy of fails at once with a ProxyError naming the variable",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    // Deno 2.9.6 went straight to the server, Bun and Node failed with
+    // errors that did not say which variable.
+    const port = await closedPort();
+    const takes = RUNTIME === "Deno"
+      ? "http, https, socks5, socks5h"
+      : RUNTIME === "Bun"
+      ? "http, https"
+      : "http, https, socks5, socks";
+    await assertUnusable(
+      { http_proxy: `socks4://${USERINFO}@127.0.0.1:${port}` },
+      `http_proxy names a socks4 proxy ("socks4://127.0.0.1:${port}"), which ${RUNTIME}'s fetch cannot use: it takes ${takes}`,
+    );
   },
 );
 
@@ -873,6 +949,53 @@ test(
       [["CONNECT", tls.host]],
     );
     assert.equal(tls.seen.length, 1);
+  },
+);
+
+for (
+  const [when, variables] of [
+    [
+      "http_proxy is set but empty and HTTP_PROXY names it",
+      (proxy: string) => ({ http_proxy: "", HTTP_PROXY: proxy }),
+    ],
+    [
+      "only ALL_PROXY names it",
+      (proxy: string) => ({ ALL_PROXY: proxy }),
+    ],
+    [
+      "HTTP_PROXY names it with a path",
+      (proxy: string) => ({ HTTP_PROXY: `${proxy}/some/path` }),
+    ],
+  ] as const
+) {
+  test(`Download goes through the proxy when ${when}, on every runtime`, {
+    timeout: 60_000,
+  }, async () => {
+    // Node (the npm package) went straight to the server for the first two
+    // and refused the third, where Deno and Bun used the proxy.
+    await assertThroughProxy(variables);
+  });
+}
+
+test(
+  "Download connects directly when NO_PROXY lists the host and no_proxy is set but empty, on every runtime",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    // undici (Node) took the empty no_proxy for none, and used the proxy.
+    await using server = await origin();
+    await using proxy = await startProxy();
+    await using dir = await tempDir();
+    const result = await downloadIn(
+      { HTTP_PROXY: proxy.url(), no_proxy: "", NO_PROXY: "127.0.0.1" },
+      server.url("/f"),
+      dir.join("f"),
+    );
+    assert.deepEqual(result, { said: "done", code: 0 });
+    await assertDownloaded(dir.join("f"));
+    assert.deepEqual(proxy.requests, []);
+    assert.equal(server.requests.length, 1);
   },
 );
 

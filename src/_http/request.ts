@@ -185,7 +185,8 @@ function decoded(part: string): string {
 /**
  * Requests `url`, following redirects up to `maxRedirects`. A failed
  * `fetch` rejects with what it means (see `failureOf`), a proxy's `407`
- * with a `ProxyError`; a redirect loop, a
+ * with a `ProxyError`, as does a proxy variable the runtime's `fetch`
+ * cannot use, before any request (see `envProxyFor`); a redirect loop, a
  * redirect without a usable `Location` or to another scheme, with a
  * `RedirectError`; an answer whose framing cannot be trusted (see
  * `framingFault`), with a `ProtocolError` that is not retried.
@@ -202,6 +203,13 @@ export async function request(
     const target = withoutCredentials(next);
     const at = target.url;
     authorization = target.authorization ?? authorization;
+    const proxy = envProxyOf(options.fetch, at);
+    if (proxy?.unusable !== undefined) {
+      throw new ProxyError(url, undefined, undefined, {
+        variable: proxy.variable,
+        reason: proxy.unusable,
+      });
+    }
     try {
       response = await options.fetch(at, {
         headers: headersFor(
@@ -223,14 +231,14 @@ export async function request(
         error,
         options.signal,
         at,
-        envProxyOf(options.fetch, at),
+        proxy?.origin,
       );
     }
     if (response.status === 407) {
       // Only a proxy answers 407 (RFC 9110): Deno and Bun forward a plain
       // `http:` request to it and hand over its answer as the server's.
       await response.body?.cancel().catch(() => {});
-      throw new ProxyError(url, 407, envProxyOf(options.fetch, at));
+      throw new ProxyError(url, 407, proxy?.origin);
     }
     if (!REDIRECT_STATUSES.has(response.status)) {
       const fault = framingFault(response.headers);

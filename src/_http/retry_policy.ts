@@ -37,11 +37,13 @@ export class FinalProtocolError extends ProtocolError {}
  * Whether an attempt that failed with `error` is worth another: connection
  * failures (but a name that does not exist, or a rejected certificate),
  * timeouts, broken bodies, and the statuses that mean "later" (a proxy's
- * too, or a refusal of a proxy whose status the runtime does not tell).
+ * too, or a refusal of a proxy whose status the runtime does not tell),
+ * but not a proxy variable the runtime cannot use.
  */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof HTTPError) return RETRY_STATUSES.has(error.status);
   if (error instanceof ProxyError) {
+    if (error.variable !== undefined) return false;
     return error.status === undefined || RETRY_STATUSES.has(error.status);
   }
   if (error instanceof NetworkError) {

@@ -20,7 +20,8 @@ import type {
   EnvHttpProxyAgent,
   fetch as undiciFetch,
 } from "undici";
-import { runtimeFetchProxy, undiciProxy } from "./fetch_proxy.ts";
+import type { EnvProxy } from "../_http/env_proxy.ts";
+import { npmNodeProxy, runtimeFetchProxy } from "./fetch_proxy.ts";
 import { TUNNEL_ANSWER_NOT_HTTP } from "../_http/network_failure.ts";
 
 // One for the process, like the runtime's own: the proxy variables are read
@@ -39,11 +40,16 @@ export function defaultFetch(useEnvProxy: boolean): typeof fetch {
   if (proxied !== undefined) return proxied;
   const { env } = process;
   // Each scheme has its own variable, the lower-case form first (as undici
-  // reads them). An https URL does not fall back to HTTP_PROXY, as it does
-  // in undici's agent: it does not on Deno and Bun (nor in curl).
+  // reads them), an empty one skipped (as Deno and Bun do: undici would take
+  // an empty `http_proxy` for no proxy, and ignore `HTTP_PROXY`), then
+  // ALL_PROXY (as Bun and curl do; undici ignores it). An https URL does not
+  // fall back to HTTP_PROXY, as it does in undici's agent: it does not on
+  // Deno and Bun (nor in curl). A value the runtime cannot use fails the
+  // download before it gets here (see `envProxyFor`).
+  const all = env.all_proxy || env.ALL_PROXY;
   const proxies: Record<string, string | undefined> = {
-    "http:": withScheme(env.http_proxy ?? env.HTTP_PROXY),
-    "https:": withScheme(env.https_proxy ?? env.HTTPS_PROXY),
+    "http:": proxyUrl(env.http_proxy || env.HTTP_PROXY || all),
+    "https:": proxyUrl(env.https_proxy || env.HTTPS_PROXY || all),
   };
   if (!proxies["http:"] && !proxies["https:"]) return globalThis.fetch;
   return proxied = proxiedFetch(proxies);
@@ -58,22 +64,33 @@ export function defaultFetch(useEnvProxy: boolean): typeof fetch {
 export function envProxyOf(
   used: typeof fetch,
   url: string,
-): string | undefined {
+): EnvProxy | undefined {
   if (used === globalThis.fetch) return runtimeFetchProxy(url);
   return used === proxied && proxied !== undefined
-    ? undiciProxy(url)
+    ? npmNodeProxy(url)
     : undefined;
 }
 
 /**
- * A proxy variable's value as a URL: `proxy.corp:3128`, without a scheme,
- * is `http://proxy.corp:3128`, as Deno, Bun and curl read it (undici would
- * refuse it, and every request with it).
+ * A proxy variable's value as the URL undici takes: `proxy.corp:3128`,
+ * without a scheme, is `http://proxy.corp:3128`, as Deno, Bun and curl read
+ * it, and a path (`http://proxy.corp:3128/`) goes, as Deno and Bun ignore it
+ * (undici would refuse either, and every request with it).
  */
-function withScheme(proxy: string | undefined): string | undefined {
-  return !proxy || /^[a-z][a-z\d+.-]*:\/\//i.test(proxy)
+function proxyUrl(proxy: string | undefined): string | undefined {
+  if (!proxy) return undefined;
+  const withScheme = /^[a-z][a-z\d+.-]*:\/\//i.test(proxy)
     ? proxy
     : `http://${proxy}`;
+  try {
+    const { protocol, username, password, host } = new URL(withScheme);
+    const userinfo = username === ""
+      ? ""
+      : `${username}${password === "" ? "" : `:${password}`}@`;
+    return `${protocol}//${userinfo}${host}`;
+  } catch {
+    return withScheme;
+  }
 }
 
 function proxiedFetch(
@@ -93,11 +110,13 @@ function proxiedFetch(
     }
     undici ??= import("undici").then((module) => ({
       fetch: module.fetch,
-      // It reads NO_PROXY itself, as Deno does; the proxies are ours (with
-      // their scheme; "" for none).
+      // The proxies are ours (with their scheme; "" for none), and so is
+      // NO_PROXY: undici would take an empty `no_proxy` for none, and
+      // ignore `NO_PROXY`, where Bun skips it.
       dispatcher: new module.EnvHttpProxyAgent({
         httpProxy: proxies["http:"] ?? "",
         httpsProxy: proxies["https:"] ?? "",
+        noProxy: process.env.no_proxy || process.env.NO_PROXY || "",
         clientFactory: tunnelClientFactory(module.Client),
       }),
     }));

@@ -9,6 +9,7 @@
 // server unless Node itself is told to use the proxy (`NODE_USE_ENV_PROXY=1`,
 // from Node 22.21 and 24).
 
+import type { EnvProxy } from "../_http/env_proxy.ts";
 import { runtimeFetchProxy } from "./fetch_proxy.ts";
 
 /**
@@ -28,6 +29,6 @@ export function defaultFetch(_useEnvProxy: boolean): typeof fetch {
 export function envProxyOf(
   used: typeof fetch,
   url: string,
-): string | undefined {
+): EnvProxy | undefined {
   return used === globalThis.fetch ? runtimeFetchProxy(url) : undefined;
 }

@@ -3,13 +3,17 @@
 // Deno's and Bun's read the variables; Node's only when Node is told to
 // (`NODE_USE_ENV_PROXY=1`, from Node 22.21 and 24), through undici's rules.
 
-import { envProxyFor, type EnvReader } from "../_http/env_proxy.ts";
+import {
+  type EnvProxy,
+  envProxyFor,
+  type EnvReader,
+} from "../_http/env_proxy.ts";
 import { host } from "./fs.ts";
 
 const env: EnvReader = (name) => host.env(name);
 
 /** The proxy the runtime's `fetch` sends `url` through, or `undefined`. */
-export function runtimeFetchProxy(url: string): string | undefined {
+export function runtimeFetchProxy(url: string): EnvProxy | undefined {
   if ("Deno" in globalThis) return envProxyFor(url, env, "deno");
   if ("Bun" in globalThis) return envProxyFor(url, env, "bun");
   return env("NODE_USE_ENV_PROXY") === "1"
@@ -17,7 +21,10 @@ export function runtimeFetchProxy(url: string): string | undefined {
     : undefined;
 }
 
-/** The proxy undici's `EnvHttpProxyAgent` sends `url` through, or `undefined`. */
-export function undiciProxy(url: string): string | undefined {
-  return envProxyFor(url, env, "undici");
+/**
+ * The proxy the npm package's default `fetch` on Node (`fetch.npm.ts`)
+ * sends `url` through, or `undefined`.
+ */
+export function npmNodeProxy(url: string): EnvProxy | undefined {
+  return envProxyFor(url, env, "node");
 }

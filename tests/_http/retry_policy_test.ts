@@ -15,6 +15,7 @@ import {
   IntegrityError,
   NetworkError,
   ProtocolError,
+  ProxyError,
   RedirectError,
   TimeoutError,
 } from "../../src/errors.ts";
@@ -58,6 +59,22 @@ test("isRetryable() returns false for a ProtocolError the next attempt would mee
   assert.ok(error instanceof ProtocolError);
   assert.equal(error.name, "ProtocolError");
   assert.equal(isRetryable(error), false);
+});
+
+test("isRetryable() returns false for a ProxyError of a proxy variable the runtime cannot use, true for one of unknown status", () => {
+  const unusable = new ProxyError(URL, undefined, undefined, {
+    variable: "HTTP_PROXY",
+    reason: 'HTTP_PROXY is not a valid proxy URL ("http://pro xy:1")',
+  });
+  assert.equal(
+    unusable.message,
+    `Cannot download "${URL}": HTTP_PROXY is not a valid proxy URL ("http://pro xy:1")`,
+  );
+  assert.equal(unusable.variable, "HTTP_PROXY");
+  assert.equal(unusable.status, undefined);
+  assert.equal(isRetryable(unusable), false);
+  assert.equal(isRetryable(new ProxyError(URL, undefined, "http://p:1")), true);
+  assert.equal(new ProxyError(URL, 407).variable, undefined);
 });
 
 test("isRetryable() returns false when the error is any other error or not an error", () => {
