@@ -15,7 +15,7 @@ import {
   asFileSystemError,
   isFileSystemFailure,
 } from "./_disk/file_system_failure.ts";
-import { FileLock, type LockTiming, type Owner } from "./_disk/lock.ts";
+import { FileLock, lockTiming, type Owner } from "./_disk/lock.ts";
 import { type PartialPaths, partialPaths } from "./_disk/names.ts";
 import { PartialFile } from "./_disk/partial_file.ts";
 import { fileAt, holdsDigest, remember, touch } from "./_cache.ts";
@@ -217,15 +217,6 @@ export type JobOutcome = "done" | "skipped" | "fresh" | "updated";
  */
 function vouchedBy(spec: JobSpec, record: CacheRecord): number {
   return Math.max(0, spec.sources.indexOf(record.source ?? spec.url));
-}
-
-/** Lock timing derived from `lockStaleAfter`. */
-function lockTiming(staleAfter: number): LockTiming {
-  return {
-    staleAfter,
-    heartbeat: Math.max(1, staleAfter / 4),
-    poll: Math.max(1, Math.min(250, staleAfter / 4)),
-  };
 }
 
 /**
