@@ -427,12 +427,20 @@ async function transferUnderLock(
         },
       );
     } while (!await committable(host, transfer, counted));
-    onCommit(await partial.commit(spec.dest, lock, present?.mode));
     const validator = partial.revalidator ?? partial.validator;
-    if (host.cache !== undefined && validator !== undefined) {
+    const recorded = host.cache !== undefined && validator !== undefined;
+    const { held, facts } = await partial.commit(spec.dest, lock, {
+      mode: present?.mode,
+      // The file renamed, not whatever is at `dest` by the time it is
+      // recorded (another program's, put there meanwhile).
+      measure: recorded,
+    });
+    onCommit(held);
+    if (recorded) {
       // Checked when the server last answered for these bytes, not now: a
       // long body ends after others may have asked, and the server changed.
       await remember(spec.url, spec.dest, validator, {
+        facts,
         checked: partial.vouched ?? asked,
         source: answering,
       });
