@@ -121,7 +121,11 @@ export function touch(
 
 /** What {@linkcode remember} is told beyond the validator. */
 export interface Vouched {
-  /** The file's size and modification time, if known (else read). */
+  /**
+   * The file's size and modification time, if known: read from the file
+   * itself before it was put in place (see `PartialFile.commit`), else read
+   * at `dest` now, which may find another file put there meanwhile.
+   */
   facts?: FileFacts | undefined;
   /** When the server vouched ({@linkcode wallClock}); now, by default. */
   checked?: number | undefined;

@@ -15,7 +15,7 @@ import {
   asFileSystemError,
   isFileSystemFailure,
 } from "./_disk/file_system_failure.ts";
-import { FileLock, type LockTiming, type Owner } from "./_disk/lock.ts";
+import { FileLock, lockTiming, type Owner } from "./_disk/lock.ts";
 import { type PartialPaths, partialPaths } from "./_disk/names.ts";
 import { PartialFile } from "./_disk/partial_file.ts";
 import { fileAt, holdsDigest, remember, touch } from "./_cache.ts";
@@ -217,15 +217,6 @@ export type JobOutcome = "done" | "skipped" | "fresh" | "updated";
  */
 function vouchedBy(spec: JobSpec, record: CacheRecord): number {
   return Math.max(0, spec.sources.indexOf(record.source ?? spec.url));
-}
-
-/** Lock timing derived from `lockStaleAfter`. */
-function lockTiming(staleAfter: number): LockTiming {
-  return {
-    staleAfter,
-    heartbeat: Math.max(1, staleAfter / 4),
-    poll: Math.max(1, Math.min(250, staleAfter / 4)),
-  };
 }
 
 /**
@@ -436,12 +427,20 @@ async function transferUnderLock(
         },
       );
     } while (!await committable(host, transfer, counted));
-    onCommit(await partial.commit(spec.dest, lock, present?.mode));
     const validator = partial.revalidator ?? partial.validator;
-    if (host.cache !== undefined && validator !== undefined) {
+    const recorded = host.cache !== undefined && validator !== undefined;
+    const { held, facts } = await partial.commit(spec.dest, lock, {
+      mode: present?.mode,
+      // The file renamed, not whatever is at `dest` by the time it is
+      // recorded (another program's, put there meanwhile).
+      measure: recorded,
+    });
+    onCommit(held);
+    if (recorded) {
       // Checked when the server last answered for these bytes, not now: a
       // long body ends after others may have asked, and the server changed.
       await remember(spec.url, spec.dest, validator, {
+        facts,
         checked: partial.vouched ?? asked,
         source: answering,
       });

@@ -12,11 +12,17 @@
 // as a lock it holds is never taken over. A symbolic link under a reserved
 // name is never the library's: it is neither removed nor followed (its
 // target is left alone, and a link in a lock's place beats as the link).
+//
+// A group is removed only under its lock, taken as a download takes it: the
+// look that found it old and its owner dead is not the removal, and another
+// process may take the lock over between the two, to resume the partial
+// file (see `partial_file.ts`). Taken, the lock keeps any download out
+// while the group is looked at again and removed; held, it keeps the group.
 
 import { join } from "node:path";
 import { fs } from "../_runtime/fs.ts";
 import { isRefused, removeIfPresent } from "../_runtime/remove.ts";
-import { holdsLock } from "./lock.ts";
+import { FileLock, holdsLock, lockTiming } from "./lock.ts";
 import { holderState, readOwner } from "./owner_file.ts";
 import {
   groupOf,
@@ -89,17 +95,25 @@ function mayBeAlive(guard: string): boolean {
 }
 
 /**
- * Removes the leftovers in `directory` older than `maxAge` milliseconds,
- * except those of a download whose lock had a heartbeat within
- * `lockStaleAfter` or names a process proven alive, and such owner files.
- * Returns the names removed.
+ * The leftovers in `directory` to remove: by group (`.<name>.<hash>.dlpart`),
+ * the names of its files, each older than `maxAge` milliseconds, in a
+ * group whose lock had no heartbeat within `lockStaleAfter` and names no
+ * process proven alive (and such owner files). A look only: a download may
+ * take a group's lock over between it and {@linkcode removeLeftoverGroup},
+ * which looks again under that lock.
+ *
+ * @example
+ * ```ts
+ * const found = await findLeftovers("cache", 24 * 60 * 60 * 1000, 10_000);
+ * for (const [group, names] of found) console.log(group, names);
+ * ```
  */
-export async function removeLeftovers(
+export async function findLeftovers(
   directory: string,
   maxAge: number,
   lockStaleAfter: number,
   now: number = Date.now(),
-): Promise<string[]> {
+): Promise<Map<string, string[]>> {
   const groups = new Map<string, string[]>();
   const records: string[] = [];
   // Every other name, of any kind: the files records may be of.
@@ -119,7 +133,7 @@ export async function removeLeftovers(
     const group = groupOf(record);
     groups.set(group, [...groups.get(group) ?? [], record]);
   }
-  const removed: string[] = [];
+  const found = new Map<string, string[]>();
   for (const [group, names] of groups) {
     const guards = [LOCK_SUFFIX, OWNER_SUFFIX].map((suffix) =>
       join(directory, group + suffix.slice(PARTIAL_SUFFIX.length))
@@ -138,23 +152,159 @@ export async function removeLeftovers(
     ) {
       continue;
     }
-    const mtimes = await Promise.all(
-      names.map((name) => mtimeOf(join(directory, name))),
-    );
     // The group goes only as a whole: a partial file is useless without its sidecar.
-    if (mtimes.some((mtime) => mtime !== undefined && now - mtime < maxAge)) {
-      continue;
+    if (!await allOld(directory, names, maxAge, now)) continue;
+    found.set(group, names);
+  }
+  return found;
+}
+
+/** Whether every one of `names` in `directory` is `maxAge` old (or gone). */
+async function allOld(
+  directory: string,
+  names: string[],
+  maxAge: number,
+  now: number,
+): Promise<boolean> {
+  const mtimes = await Promise.all(
+    names.map((name) => mtimeOf(join(directory, name))),
+  );
+  return mtimes.every((mtime) => mtime === undefined || now - mtime >= maxAge);
+}
+
+/**
+ * Removes the files `names` of the leftover `group` in `directory`, as
+ * {@linkcode findLeftovers} found them, under the group's lock: taken now,
+ * as a download takes it (free, or taken over from a process proven dead,
+ * or from one that cannot be judged whose heartbeat is older than
+ * `lockStaleAfter`), else the group is kept. Under it, the files are
+ * looked at again, and kept if any is younger than `maxAge`: a download
+ * that took the lock over between the look and now may have resumed the
+ * partial file, or left it to be resumed (then its lock is left marked
+ * released again, for the next download to adopt it). An owner file
+ * (which no download resumes), or a group whose lock's place holds what is
+ * not a file (a link, never the library's, and never removed), goes
+ * without a lock. Returns the names removed (the old lock's among them,
+ * when it was taken over).
+ *
+ * @example
+ * ```ts
+ * const day = 24 * 60 * 60 * 1000;
+ * for (const [group, names] of await findLeftovers("cache", day, 10_000)) {
+ *   await removeLeftoverGroup("cache", group, names, day, 10_000);
+ * }
+ * ```
+ */
+export async function removeLeftoverGroup(
+  directory: string,
+  group: string,
+  names: string[],
+  maxAge: number,
+  lockStaleAfter: number,
+  now: number = Date.now(),
+): Promise<string[]> {
+  const lockName = group + LOCK_SUFFIX.slice(PARTIAL_SUFFIX.length);
+  const path = join(directory, lockName);
+  if (
+    names.every((name) => name.endsWith(OWNER_SUFFIX)) ||
+    (await fs.lstat(path))?.isFile === false
+  ) {
+    return await removeNames(directory, names);
+  }
+  const lock = await takeNow(path, lockStaleAfter);
+  if (lock === undefined) return [];
+  const rest = names.filter((name) => name !== lockName);
+  try {
+    if (!await allOld(directory, rest, maxAge, now)) {
+      if (lock.takenOver !== undefined) await lock.leave();
+      return [];
     }
-    for (const name of names) {
-      try {
-        if (await removeIfPresent(join(directory, name))) removed.push(name);
-      } catch (error) {
-        // Another user's, in a shared cache: theirs to clean up (or on a
-        // read-only mount, where no one may). The rest goes all the same,
-        // rather than the manager failing at each start.
-        if (!isRefused(error)) throw error;
-      }
+    const removed = await removeNames(directory, rest);
+    if (lock.takenOver !== undefined && names.includes(lockName)) {
+      removed.push(lockName);
     }
+    return removed;
+  } finally {
+    lock.release();
+  }
+}
+
+/** What {@linkcode takeNow}'s look throws when the lock is held. */
+const HELD = Symbol("held");
+
+/**
+ * The lock at `path`, taken now if free or to be taken over (see
+ * `lock.ts`); `undefined` if it is held, or may not be taken (a read-only
+ * directory, another user's lock).
+ */
+async function takeNow(
+  path: string,
+  staleAfter: number,
+): Promise<FileLock | undefined> {
+  try {
+    return await FileLock.acquire(path, lockTiming(staleAfter), {
+      signal: new AbortController().signal,
+      waitTimeout: 0,
+      timeoutError: () => HELD,
+    });
+  } catch (error) {
+    if (error === HELD || isRefused(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Removes `names` in `directory`; returns those it removed. */
+async function removeNames(
+  directory: string,
+  names: string[],
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of names) {
+    try {
+      if (await removeIfPresent(join(directory, name))) removed.push(name);
+    } catch (error) {
+      // Another user's, in a shared cache: theirs to clean up (or on a
+      // read-only mount, where no one may). The rest goes all the same,
+      // rather than the manager failing at each start.
+      if (!isRefused(error)) throw error;
+    }
+  }
+  return removed;
+}
+
+/**
+ * Removes the leftovers in `directory` older than `maxAge` milliseconds,
+ * except those of a download whose lock had a heartbeat within
+ * `lockStaleAfter` or names a process proven alive, and such owner files
+ * (see {@linkcode findLeftovers} and {@linkcode removeLeftoverGroup}).
+ * Returns the names removed.
+ *
+ * @example
+ * ```ts
+ * const day = 24 * 60 * 60 * 1000;
+ * const removed = await removeLeftovers("cache", day, 10_000);
+ * console.log(`${removed.length} leftovers removed`);
+ * ```
+ */
+export async function removeLeftovers(
+  directory: string,
+  maxAge: number,
+  lockStaleAfter: number,
+  now: number = Date.now(),
+): Promise<string[]> {
+  const removed: string[] = [];
+  const found = await findLeftovers(directory, maxAge, lockStaleAfter, now);
+  for (const [group, names] of found) {
+    removed.push(
+      ...await removeLeftoverGroup(
+        directory,
+        group,
+        names,
+        maxAge,
+        lockStaleAfter,
+        now,
+      ),
+    );
   }
   return removed.sort();
 }

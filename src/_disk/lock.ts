@@ -65,6 +65,25 @@ export interface LockTiming {
   poll: number;
 }
 
+/**
+ * The timing of a lock judged stale after `staleAfter` ms (a download's
+ * `lockStaleAfter`): its heartbeat four times within it, and a wait's look
+ * as often, or every 250 ms if that is sooner.
+ *
+ * @example
+ * ```ts
+ * const timing = lockTiming(10_000);
+ * console.log(timing.heartbeat, timing.poll); // 2500 250
+ * ```
+ */
+export function lockTiming(staleAfter: number): LockTiming {
+  return {
+    staleAfter,
+    heartbeat: Math.max(1, staleAfter / 4),
+    poll: Math.max(1, Math.min(250, staleAfter / 4)),
+  };
+}
+
 /** How {@linkcode FileLock.acquire} waits and gives up. */
 export interface AcquireOptions {
   /** Aborting it rejects the wait with its reason. */

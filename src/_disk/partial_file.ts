@@ -11,6 +11,7 @@ import { type FileWriter, fs, NotFoundError } from "../_runtime/fs.ts";
 import { removeIfPresent } from "../_runtime/remove.ts";
 import type { FileLock, TakenOver } from "./lock.ts";
 import { partialFile, type PartialPaths } from "./names.ts";
+import { factsOf, type FileFacts } from "./record.ts";
 import { isThisProcess, newToken, thisProcess } from "./process_identity.ts";
 import {
   endWriter,
@@ -24,6 +25,36 @@ import {
   writerState,
   writeSidecar,
 } from "./sidecar.ts";
+
+/** Options for {@linkcode PartialFile.commit}. */
+export interface CommitOptions {
+  /**
+   * The permission bits of the file it replaces, given to it (as curl,
+   * wget and rsync keep them: an executable stays one); none when no file
+   * was there, which costs no call.
+   *
+   * @default {undefined}
+   */
+  mode?: number | null | undefined;
+  /**
+   * Whether to read the file's size and modification time as it is
+   * renamed (for its record), which costs a call.
+   *
+   * @default {false}
+   */
+  measure?: boolean | undefined;
+}
+
+/** What {@linkcode PartialFile.commit} did. */
+export interface Committed {
+  /** Whether the lock was still held as the file was renamed. */
+  held: boolean;
+  /**
+   * The size and modification time of the file renamed, if asked for
+   * (`measure`).
+   */
+  facts: FileFacts | undefined;
+}
 
 /** A download's partial file. Call {@linkcode PartialFile.end} when done. */
 export class PartialFile {
@@ -482,15 +513,17 @@ export class PartialFile {
    * downloaded for one of the oldest. A file of one write was made moments
    * ago: no calls for it.
    *
-   * @param mode The permission bits of the file it replaces, given to it
-   * (as curl, wget and rsync keep them: an executable stays one); none when
-   * no file was there, which costs no call.
+   * With `measure`, the file's size and modification time are read just
+   * before the rename (the rename changes neither): they are the file
+   * renamed, where a look at `dest` after it may find another put there
+   * meanwhile (a record bound to that one would vouch for it).
    */
   async commit(
     dest: string,
     lock: FileLock,
-    mode?: number | null,
-  ): Promise<boolean> {
+    options: CommitOptions = {},
+  ): Promise<Committed> {
+    const { mode, measure = false } = options;
     if (!this.#onDisk) await this.writer();
     await this.close();
     if (this.#adopted || this.#sidecar) accessedNow(this.#path);
@@ -500,9 +533,10 @@ export class PartialFile {
       await fs.chmod(this.#path, mode).catch(() => {});
     }
     const held = lock.isHeld();
+    const facts = measure ? await factsOf(this.#path) : undefined;
     await fs.rename(this.#path, dest);
     await this.#removeSidecar(held);
-    return held;
+    return { held, facts };
   }
 
   /**

@@ -12,12 +12,25 @@ import {
 import { basename } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
-import { removeLeftovers } from "../../src/_disk/leftovers.ts";
+import {
+  findLeftovers,
+  removeLeftoverGroup,
+  removeLeftovers,
+} from "../../src/_disk/leftovers.ts";
 import { FileLock } from "../../src/_disk/lock.ts";
+import { Download } from "../../src/download.ts";
 import { partialFile, partialPaths } from "../../src/_disk/names.ts";
 import type { ProcessIdentity } from "../../src/_disk/process_identity.ts";
 import { recordPath } from "../../src/_disk/record.ts";
+import { startChild } from "../_helpers/child.ts";
+import { assertFileHolds } from "../_helpers/file_bytes.ts";
 import { identityOf } from "../_helpers/identity.ts";
+import {
+  deferred,
+  fileRoute,
+  patternBytes,
+  startServer,
+} from "../_helpers/server.ts";
 import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
 import { unremovable } from "../_helpers/unremovable.ts";
 
@@ -392,4 +405,127 @@ test("removeLeftovers() never follows a symbolic link under a reserved name: it 
   assert.equal((await lstat(dir.join(a.sidecar))).isSymbolicLink(), true);
   assert.deepEqual(await elsewhere.list(), ["beat", "data"]);
   assert.equal(await readFile(elsewhere.join("data"), "utf8"), "precious");
+});
+
+/**
+ * Removes what {@linkcode findLeftovers} found, found in `dir` earlier
+ * (`found`), as {@linkcode removeLeftovers} would: the seam between the
+ * look and the removal, where another process may take a group over.
+ */
+async function removeFound(
+  dir: TempDir,
+  found: Map<string, string[]>,
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const [group, names] of found) {
+    removed.push(
+      ...await removeLeftoverGroup(
+        dir.path,
+        group,
+        names,
+        MAX_AGE,
+        LOCK_STALE_AFTER,
+      ),
+    );
+  }
+  return removed;
+}
+
+/** Sets the times of every file in `dir` to two hours ago. */
+async function ageAll(dir: TempDir): Promise<void> {
+  const old = (Date.now() - 2 * HOUR) / 1000;
+  for (const name of await dir.list()) await utimes(dir.join(name), old, old);
+}
+
+test(
+  "removeLeftoverGroup() leaves a killed process's partial file that another process took over after findLeftovers() looked, and that process resumes it to the end",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    const body = patternBytes(200_000);
+    const victimCut = deferred();
+    const asked = deferred();
+    const answer = deferred();
+    const { route, log } = fileRoute({
+      body,
+      etag: '"kill"',
+      faults: [{ stallAfter: 50_000, release: victimCut.promise }],
+      // The survivor's request: sent once it took the lock over and adopted
+      // the partial file, and answered once the cleanup is done.
+      faultFor: () => {
+        asked.resolve();
+        return { answerAfter: answer.promise };
+      },
+    });
+    await using server = await startServer({ "/f": route });
+    await using dir = await tempDir();
+    const victim = startChild("manager_child", [server.url("/f"), dir.path]);
+    // 49,152 bytes written (12 writes of 4 KiB): all it can of the 50,000 sent.
+    await victim.line((line) => line === "progress 49152");
+    victim.process.kill("SIGKILL");
+    assert.equal(await victim.exited, "SIGKILL");
+    victimCut.resolve();
+    // Left two hours ago: older than the cleanup's maxAge, not than the
+    // survivor's own (a day).
+    await ageAll(dir);
+    const paths = partialPaths(dir.join("f"));
+    const found = await findLeftovers(dir.path, MAX_AGE, LOCK_STALE_AFTER);
+    assert.ok(
+      found.get(basename(paths.base))?.includes(basename(paths.lock)),
+      `found: ${JSON.stringify([...found])}`,
+    );
+    const survivor = startChild("manager_child", [server.url("/f"), dir.path]);
+    await asked.promise;
+    const removed = await removeFound(dir, found);
+    answer.resolve();
+    assert.equal(await survivor.exited, 0, survivor.lines.at(-1));
+    assert.equal(survivor.lines.at(-1), "done");
+    // Not from the start again: the bytes it adopted were still there.
+    assert.deepEqual(log.ranges, [null, "bytes=49152-"]);
+    // Its lock, sidecar and partial file, all the download's now.
+    assert.deepEqual(removed, []);
+    await assertFileHolds(dir.join("f"), body);
+    assert.deepEqual(await dir.list(), ["f"]);
+  },
+);
+
+test("removeLeftoverGroup() leaves a partial file resumed and kept again after findLeftovers() looked, for the next download to resume", async () => {
+  const body = patternBytes(200_000);
+  const cuts = [deferred(), deferred()];
+  const { route, log } = fileRoute({
+    body,
+    etag: '"kept"',
+    // 49,152 bytes written of each answer's 50,000 (12 writes of 4 KiB).
+    faults: cuts.map((cut) => ({ stallAfter: 50_000, release: cut.promise })),
+  });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const url = server.url("/f");
+  const keepAt = async (bytes: number): Promise<void> => {
+    const download = new Download(url, dir.join("f"), {
+      chunkSize: 4096,
+      progress: (download, current) => {
+        if (current >= bytes) download.cancel({ keepPartial: true });
+      },
+    });
+    download.start();
+    await download.wait({ raiseIfError: false });
+    assert.equal(download.partialKept, true);
+  };
+  await keepAt(49_152);
+  cuts[0]?.resolve();
+  await ageAll(dir);
+  const found = await findLeftovers(dir.path, MAX_AGE, LOCK_STALE_AFTER);
+  assert.equal(found.size, 1);
+  // Resumed, and kept again, since the look: the files are young now.
+  await keepAt(98_304);
+  cuts[1]?.resolve();
+  assert.deepEqual(await removeFound(dir, found), []);
+  const last = new Download(url, dir.join("f"));
+  last.start();
+  await last.wait();
+  assert.deepEqual(log.ranges, [null, "bytes=49152-", "bytes=98304-"]);
+  await assertFileHolds(dir.join("f"), body);
+  assert.deepEqual(await dir.list(), ["f"]);
 });

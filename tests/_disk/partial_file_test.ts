@@ -9,14 +9,18 @@ import {
   readdir,
   readFile,
   readlink,
+  rename,
   symlink,
   unlink,
+  utimes,
   writeFile,
 } from "node:fs/promises";
 import { test } from "node:test";
 import { FileLock, type LockTiming } from "../../src/_disk/lock.ts";
 import { partialPaths } from "../../src/_disk/names.ts";
 import { PartialFile } from "../../src/_disk/partial_file.ts";
+import { factsOf, readRecord } from "../../src/_disk/record.ts";
+import { remember } from "../../src/_cache.ts";
 import {
   AlreadyExistsError,
   NotFoundError,
@@ -108,11 +112,40 @@ for (const prepared of [true, false]) {
     using started = await start(dir);
     const { partial, lock } = started;
     if (prepared) partial.prepare();
-    assert.equal(await partial.commit(dir.join("f"), lock), true);
+    assert.deepEqual(await partial.commit(dir.join("f"), lock), {
+      held: true,
+      facts: undefined,
+    });
     assert.deepEqual(await files(dir), ["f"]);
     assert.equal((await readFile(dir.join("f"))).byteLength, 0);
   });
 }
+
+test("PartialFile.commit() with measure tells the size and time of the file it renamed, so that its record disowns a file put in its place after the rename", async () => {
+  await using dir = await tempDir();
+  using started = await start(dir);
+  const { partial, lock } = started;
+  const writer = await partial.writer();
+  await writer.write(new Uint8Array([1, 2, 3]));
+  await partial.close();
+  const written = 1_700_000_000; // s
+  await utimes(partial.path, written, written);
+  const dest = dir.join("f");
+  const { held, facts } = await partial.commit(dest, lock, { measure: true });
+  assert.equal(held, true);
+  assert.deepEqual(facts, { size: 3, mtime: written * 1000 });
+  // Another program's file, renamed over it before the record is written.
+  await writeFile(dir.join("other"), "another file");
+  await rename(dir.join("other"), dest);
+  await remember(URL, dest, '"v1"', { facts });
+  const replacement = await factsOf(dest);
+  assert.ok(replacement !== undefined);
+  assert.equal(readRecord(dest, URL, replacement), undefined);
+  assert.equal(
+    readRecord(dest, URL, { size: 3, mtime: written * 1000 })?.validator,
+    '"v1"',
+  );
+});
 
 test("PartialFile.prepare() that fails leaves close() quiet, and writer() throws the open's error", async () => {
   await using dir = await tempDir();
