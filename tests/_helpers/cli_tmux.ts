@@ -110,6 +110,13 @@ export function exitStatusFifo(path: string): ExitStatusFifo {
   };
 }
 
+/**
+ * How long `until` looks at most: past any test's timeout, so it never
+ * decides a test, but ends the polling of a test that timed out (which kept
+ * the test process alive, capturing, long after its failure).
+ */
+const UNTIL_LIMIT = 120_000;
+
 /** A tmux pane running a command. */
 export interface Pane extends Disposable {
   /** Runs a tmux command on this pane's server; returns its stdout. */
@@ -122,7 +129,7 @@ export interface Pane extends Disposable {
   /**
    * Captures until `ready` holds for a capture, and returns that capture.
    * There is no event to await from a terminal: this polls, and the test's
-   * timeout bounds it.
+   * timeout bounds it (past it, this gives up, throwing the last capture).
    */
   until(ready: (lines: string[]) => boolean): Promise<string[]>;
   /** Whether the terminal shows its cursor (a program may hide it). */
@@ -172,9 +179,17 @@ export function tmuxPane(
     tmux,
     capture,
     async until(ready): Promise<string[]> {
+      const end = Date.now() + UNTIL_LIMIT;
       for (;;) {
         const lines = capture();
         if (ready(lines)) return lines;
+        if (Date.now() > end) {
+          throw new Error(
+            `The terminal never showed what the test awaits:\n${
+              lines.join("\n")
+            }`,
+          );
+        }
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },
