@@ -395,14 +395,13 @@ test("Download with a digest goes on with the next source when one serves other 
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
-test("Download with a digest takes a source of another length than a failed one's once no other serves the file: the digest names the file", async () => {
+test("Download with a digest takes a source of another length than a failed one's once no other serves the file, starting over from the bytes that one left: the digest names the file", async () => {
   // The first source is the stale one (another version, another length),
-  // and drops; the digest names the mirror's file.
-  const stale = fileRoute({
-    body: OTHER,
-    etag: '"stale"',
-    faults: [{ dropAfter: OTHER.byteLength / 2 }, { status: 503 }],
-  });
+  // and drops once some of its bytes are on disk; the digest names the
+  // mirror's file. Asked for the rest of those bytes, the mirror is refused
+  // for its length; asked again once no other source is left, its file
+  // starts the file over, rather than being refused for that length again.
+  const stale = failingOrigin('"stale"', OTHER);
   const good = fileRoute({ body: BODY, etag: '"good"' });
   await using server = await startServer({
     "/stale/f": stale.route,
@@ -415,7 +414,16 @@ test("Download with a digest takes a source of another length than a failed one'
     ["/stale/f", "/good/f"],
     dir.join("f"),
     { sha256 },
+    stale,
   );
+  const offset = resumedFrom(stale);
+  assert.deepEqual(good.log.ranges, [
+    `bytes=${offset}-`,
+    `bytes=${offset}-`,
+    null,
+  ]);
+  assert.deepEqual(good.log.statuses, [206, 206, 200]);
+  assert.equal(good.log.sent.at(-1), BODY.byteLength);
   assert.equal(download.getFinalUrl(), server.url("/good/f"));
   await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
@@ -1694,6 +1702,28 @@ test(
     assert.deepEqual(await dir.list(), ["f"]);
   },
 );
+
+test("Download in parts with a digest, whose parts are of a stale first source of another length, takes a mirror's file once no other serves it, starting over", async () => {
+  // "a" is stale: another version, 6 MiB long.
+  const a = goneWithParts(patternBytes(6 * 1024 * 1024, 7), '"a"');
+  const b = fileRoute({ body: SEG, etag: '"b"' });
+  await using dir = await tempDir();
+  const { download, urlB } = await partsFrom(a, b, dir);
+  assert.equal(download.error(), undefined);
+  // Asked for the missing ranges of "a"'s parts, "b" was refused for its
+  // length; asked again once "a" was gone, its answer of another length
+  // started the file over with its own, on one connection, whole.
+  const asked = b.log.ranges.slice(0, -1);
+  assert.ok(asked.length >= 2, `${b.log.ranges}`);
+  assert.ok(asked.every((range) => range?.startsWith("bytes=")), `${asked}`);
+  assert.ok(b.log.ifRanges.every((ifRange) => ifRange === null));
+  assert.equal(b.log.ranges.at(-1), null);
+  assert.equal(b.log.statuses.at(-1), 200);
+  assert.equal(b.log.sent.at(-1), SEG.byteLength);
+  assert.equal(download.getFinalUrl(), urlB);
+  await assertFileHolds(dir.join("f"), SEG);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
 
 test("Download in parts with a digest starts over on a mirror whose parts name no version, rather than join parts it could not resume again", async () => {
   const a = goneWithParts(SEG, '"a"');

@@ -110,8 +110,13 @@ export async function attempt(
     }
     // Asked without a validator (see `PartialFile.resumeValidator`): a rest
     // of another length is of another file, whose bytes those on disk are
-    // kept from, as a whole answer of it would be refused.
-    if (held !== undefined && held.validator === undefined) {
+    // kept from, as a whole answer of it would be refused; unless the
+    // source is asked for its own file, whatever its length (`anyLength`):
+    // such a rest is then a wrong range, and its whole file is asked for.
+    if (
+      held !== undefined && held.validator === undefined &&
+      !transfer.anyLength
+    ) {
       assertSameTotal(transfer, response, held);
     }
     const kind = judgeAnswer(response, held);

@@ -219,7 +219,7 @@ export async function fromSources(
   }
   for (const turn of refused) {
     try {
-      return await run({ ...transfer, source: turn.source });
+      return await run({ ...transfer, source: turn.source, anyLength: true });
     } catch (error) {
       if (isFinal(error)) throw error;
       turn.errors.push(error);

@@ -30,6 +30,14 @@ export interface Transfer {
    * (`SourceMismatch`).
    */
   knownTotal?: number | undefined;
+  /**
+   * Whether the source is asked again, with a digest, after it was refused
+   * for its length and every other source failed (see `sources.ts`): it is
+   * not held to the length of the bytes on disk either (another source's):
+   * its own file, of whatever length, starts the file over, and the digest
+   * judges it.
+   */
+  anyLength?: boolean | undefined;
   /** The network behaviour. */
   options: ResolvedTransferOptions;
   /** The `fetch` to use. */

@@ -449,8 +449,12 @@ export class Workers {
   ): void {
     const { url, source } = this.#transfer;
     // Asked whatever its version (a digest's join), a source is held to the
-    // file's length: the parts on disk are of it.
-    const knownTotal = unasked ? this.#total : this.#transfer.knownTotal;
+    // file's length: the parts on disk are of it. Unless it is asked for its
+    // own file, whatever its length (`anyLength`): the download then starts
+    // over with it (`#check`).
+    const knownTotal = unasked && !this.#transfer.anyLength
+      ? this.#total
+      : this.#transfer.knownTotal;
     if (knownTotal === undefined) return;
     const { status, headers } = response;
     const length = status === 206
