@@ -38,6 +38,7 @@ import {
   type FuzzServer,
   type FuzzValidator,
   Prng,
+  seedsToRun,
   startFuzzServer,
 } from "./_helpers/fuzz_server.ts";
 import { patternBytes } from "./_helpers/server.ts";
@@ -640,17 +641,7 @@ async function runSeed(seed: number): Promise<void> {
   }
 }
 
-function seedsToRun(): number[] {
-  const given = env.FUZZ_SEEDS;
-  if (given === undefined || given === "") return CI_SEEDS;
-  return given.split(",").flatMap((part) => {
-    const [from, to] = part.split("-").map(Number) as [number, number?];
-    if (to === undefined) return [from];
-    return Array.from({ length: to - from + 1 }, (_, i) => from + i);
-  });
-}
-
-for (const seed of seedsToRun()) {
+for (const seed of seedsToRun(CI_SEEDS)) {
   test(`Download keeps its invariants under fault seed ${seed}`, async () => {
     await runSeed(seed);
   });

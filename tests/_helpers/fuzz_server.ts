@@ -13,6 +13,7 @@ import {
   deflateSync,
   gzipSync,
 } from "node:zlib";
+import { env } from "node:process";
 import { startServer, type TestServer } from "./server.ts";
 
 /** A small seeded PRNG (mulberry32): the same seed, the same draws. */
@@ -365,5 +366,19 @@ function write(response: ServerResponse, bytes: Uint8Array): Promise<void> {
     // The callback comes once the bytes are handed to the socket, or with
     // an error when the client went away.
     response.write(bytes, () => resolve());
+  });
+}
+
+/**
+ * The seeds a fuzz test runs: those in `FUZZ_SEEDS` ("0-1999", "17,42" or
+ * both, "0-9,17"), else `ci`, the few run with the suite.
+ */
+export function seedsToRun(ci: number[]): number[] {
+  const given = env.FUZZ_SEEDS;
+  if (given === undefined || given === "") return ci;
+  return given.split(",").flatMap((part) => {
+    const [from, to] = part.split("-").map(Number) as [number, number?];
+    if (to === undefined) return [from];
+    return Array.from({ length: to - from + 1 }, (_, i) => from + i);
   });
 }
