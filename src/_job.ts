@@ -247,20 +247,39 @@ async function runLocked(
 ): Promise<JobOutcome> {
   const lock = await acquireLock(spec, host);
   let held: boolean | undefined;
+  let opened = false;
   let outcome: JobOutcome | "again";
   try {
     host.locked();
     do {
-      outcome = await transferUnderLock(spec, host, lock, (committed) => {
-        held = committed;
+      outcome = await transferUnderLock(spec, host, lock, {
+        opening: () => opened = true,
+        committed: (committed) => held = committed,
       });
     } while (outcome === "again");
   } catch (error) {
-    lock.release();
+    await letGo(lock, opened);
     throw error;
   }
-  lock.release(held);
+  if (opened) lock.release(held);
+  else await letGo(lock, opened);
   return outcome;
+}
+
+/**
+ * Releases `lock`; one taken over (a partial file left to be resumed, or a
+ * dead process's) by a job that ended before it opened its partial file
+ * (the file found there, a cancel) is left marked released again, as it
+ * was found: the next download takes it over and adopts that file. Released
+ * as a free lock, the next would take it without a look for the file, write
+ * one of its own, and leave the other's bytes beside the file downloaded.
+ */
+async function letGo(lock: FileLock, opened: boolean): Promise<void> {
+  if (lock.takenOver !== undefined && !opened) {
+    // Refused (a process out of file descriptors): released as it is.
+    await lock.leave().catch(() => {});
+  }
+  lock.release();
 }
 
 /**
@@ -304,11 +323,18 @@ async function acquireLock(spec: JobSpec, host: JobHost): Promise<FileLock> {
   }
 }
 
+/** What {@linkcode transferUnderLock} tells the job that holds the lock. */
+interface UnderLock {
+  /** The partial file is being opened (a taken-over one adopted). */
+  opening(): void;
+  /** The file was renamed into place; `held`: the lock still was. */
+  committed(held: boolean): void;
+}
+
 /**
  * Under the lock: skips (or, revalidating a file there, finds it fresh), or
  * fills the partial file and commits it, and then records it for the
- * manager. `onCommit` hears whether the lock was still held when the file
- * was renamed. `"again"`: to be run again, which decides anew: the file
+ * manager, telling `on` (see {@linkcode UnderLock}). `"again"`: to be run again, which decides anew: the file
  * found fresh was removed meanwhile (by hand, or by a `PersistLimit` that
  * looked at its lock before this download took it: eviction takes no
  * locks), or the download was paused as it was about to end
@@ -318,7 +344,7 @@ async function transferUnderLock(
   spec: JobSpec,
   host: JobHost,
   lock: FileLock,
-  onCommit: (held: boolean) => void,
+  on: UnderLock,
 ): Promise<JobOutcome | "again"> {
   const present = fileAt(spec.url, spec.dest);
   const revalidation = host.cache?.revalidation;
@@ -349,6 +375,7 @@ async function transferUnderLock(
   // should no answer vouch for the bytes (a file found complete on disk).
   const asked = wallClock();
   const integrity = spec.expected && await IntegrityCheck.create(spec.expected);
+  on.opening();
   const partial = await PartialFile.open(
     spec.paths,
     spec.url,
@@ -435,7 +462,7 @@ async function transferUnderLock(
       // recorded (another program's, put there meanwhile).
       measure: recorded,
     });
-    onCommit(held);
+    on.committed(held);
     if (recorded) {
       // Checked when the server last answered for these bytes, not now: a
       // long body ends after others may have asked, and the server changed.

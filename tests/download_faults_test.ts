@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdir, readdir, rm, truncate } from "node:fs/promises";
+import { mkdir, readdir, rm, truncate, writeFile } from "node:fs/promises";
 import {
   type AddressInfo,
   createServer as createNetServer,
@@ -358,6 +358,40 @@ test("Download starts over without spending a retry when a resume is answered wi
   assert.match(log.ranges[1] ?? "", /^bytes=[1-9]\d*-$/);
   assert.equal(log.ranges[2], null);
   assert.deepEqual(retried, []);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download that finds the file there leaves a partial file kept for resume to the next download, which resumes it", async () => {
+  // A cancel keeps the bytes; a download then finds the file there (put by
+  // another program) and skips; the file goes (evicted), and the next
+  // download resumes the bytes kept: none is left beside the file.
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG });
+  await using _server = server;
+  await using dir = await tempDir();
+  const first = new Download(url, dir.join("f"), {
+    ...FAST,
+    chunkSize: 4096,
+    progress: (download, current) => {
+      if (current >= 28_672) download.cancel({ keepPartial: true });
+    },
+  });
+  first.start();
+  await first.wait({ raiseIfError: false });
+  assert.ok(first.partialKept);
+  await writeFile(dir.join("f"), BODY);
+  const skipping = new Download(url, dir.join("f"), {
+    ...FAST,
+    skipIfExists: true,
+  });
+  skipping.start();
+  await skipping.wait();
+  assert.ok(skipping.skipped);
+  await rm(dir.join("f"));
+  const last = new Download(url, dir.join("f"), FAST);
+  last.start();
+  await last.wait();
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.match(log.ranges.at(-1) ?? "", /^bytes=[1-9]\d*-$/);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
