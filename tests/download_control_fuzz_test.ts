@@ -19,6 +19,7 @@
 
 import assert from "node:assert/strict";
 import { mkdir, readdir, readFile } from "node:fs/promises";
+import { basename } from "node:path";
 import { env } from "node:process";
 import { test } from "node:test";
 import {
@@ -45,6 +46,8 @@ import {
 } from "./_helpers/fuzz_server.ts";
 import { patternBytes } from "./_helpers/server.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
+import { partialPaths } from "../src/_disk/names.ts";
+import { readSidecar } from "../src/_disk/sidecar.ts";
 
 /** The seeds run with the suite (a few seconds in all). */
 const CI_SEEDS = Array.from({ length: 30 }, (_, i) => i);
@@ -474,8 +477,10 @@ async function runSeed(seed: number): Promise<void> {
       ["dl"],
       "written outside the directory",
     );
-    // What a cancel with keepPartial kept, nothing took over: a clean run
-    // resumes it, and leaves only the file.
+    // What a cancel with keepPartial kept, and no download adopted since:
+    // a clean run resumes it where the file is not there, and leaves only
+    // the file; where it is, it stays to be resumed, whole (its sidecar
+    // names it, and its lock is marked released), and nothing else does.
     const kept = new Set<string>();
     for (const name of await readdir(dir)) {
       if (/^f\d$/.test(name)) continue;
@@ -486,14 +491,16 @@ async function runSeed(seed: number): Promise<void> {
       );
       kept.add(of as string);
     }
-    if (kept.size > 0) {
+    const files = await readdir(dir);
+    const resumed = [...kept].filter((name) => !files.includes(name));
+    if (resumed.length > 0) {
       server.faulty = false;
       await using clean = new DownloadManager(dir);
-      for (const name of kept) clean.download(source, { fname: name });
+      for (const name of resumed) clean.download(source, { fname: name });
       await clean.wait();
     }
     for (const name of await readdir(dir)) {
-      assert.match(name, /^f\d$/, `left behind: ${name}`);
+      if (!/^f\d$/.test(name)) continue;
       const bytes = new Uint8Array(await readFile(`${dir}/${name}`));
       assert.ok(
         versions.some((version) =>
@@ -503,6 +510,19 @@ async function runSeed(seed: number): Promise<void> {
         `${name}: ${bytes.byteLength} bytes, not a version's`,
       );
     }
+    const groups = [...kept].filter((name) => !resumed.includes(name));
+    const whole = groups.flatMap((name) => {
+      const paths = partialPaths(`${dir}/${name}`);
+      const partial = readSidecar(paths.sidecar)?.partial;
+      return [paths.sidecar, paths.lock, `${dir}/${partial}`].map((path) =>
+        basename(path)
+      );
+    });
+    assert.deepEqual(
+      (await readdir(dir)).filter((name) => !/^f\d$/.test(name)).sort(),
+      whole.sort(),
+      "left behind",
+    );
     // A name whose last download is done, with no limit to evict it, is there.
     if (scenario.persist === "none") {
       const files = await readdir(dir);
