@@ -26,23 +26,16 @@ import {
   type Download,
   DownloadInterrupt,
   DownloadManager,
-  FileSystemError,
-  HTTPError,
-  IntegrityError,
-  LockTimeoutError,
-  NetworkError,
   PersistLimit,
-  ProtocolError,
-  RedirectError,
-  RetriesExhaustedError,
-  TimeoutError,
 } from "../mod.ts";
 import {
+  drawValidator,
   type FuzzServer,
   type FuzzValidator,
   Prng,
   seedsToRun,
   startFuzzServer,
+  TYPED_ERRORS,
 } from "./_helpers/fuzz_server.ts";
 import { patternBytes } from "./_helpers/server.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
@@ -139,13 +132,7 @@ function draw(seed: number): Scenario {
   return {
     seed,
     sizes,
-    validator: prng.pick<FuzzValidator>([
-      "etag",
-      "etag",
-      "weak-etag",
-      "last-modified",
-      "none",
-    ]),
+    validator: drawValidator(prng),
     ranges: prng.chance(0.85),
     faultRate: prng.pick([0, 0, 0.1, 0.2, 0.35]),
     sources: prng.chance(0.3) ? 2 : 1,
@@ -164,18 +151,6 @@ function draw(seed: number): Scenario {
     steps,
   };
 }
-
-const TYPED = [
-  HTTPError,
-  NetworkError,
-  TimeoutError,
-  ProtocolError,
-  RedirectError,
-  IntegrityError,
-  FileSystemError,
-  RetriesExhaustedError,
-  LockTimeoutError,
-];
 
 const FINAL = ["done", "failed", "canceled"];
 
@@ -599,7 +574,7 @@ function checkDownload(one: Seen): void {
     assert.ok(error instanceof DownloadInterrupt, `${where}: ${String(error)}`);
   } else {
     assert.ok(
-      TYPED.some((type) => error instanceof type),
+      TYPED_ERRORS.some((type) => error instanceof type),
       `${where}: failed with an untyped error: ${
         (error as Error)?.stack ?? String(error)
       }`,

@@ -117,6 +117,20 @@ async function serve(
   return { server, log, url: server.url("/f") };
 }
 
+/** A download of `url` into dir/f, canceled keeping its partial file. */
+async function keptAt(url: string, dir: TempDir): Promise<Download> {
+  const first = new Download(url, dir.join("f"), {
+    ...FAST,
+    chunkSize: 4096,
+    progress: (download, current) => {
+      if (current >= 28_672) download.cancel({ keepPartial: true });
+    },
+  });
+  first.start();
+  await first.wait({ raiseIfError: false });
+  return first;
+}
+
 function assertMonotonic(reports: number[], total: number): void {
   for (let i = 1; i < reports.length; i++) {
     assert.ok(
@@ -337,16 +351,7 @@ test("Download starts over without spending a retry when a resume is answered wi
   ]);
   await using _server = server;
   await using dir = await tempDir();
-  const first = new Download(url, dir.join("f"), {
-    ...FAST,
-    chunkSize: 4096,
-    progress: (download, current) => {
-      if (current >= 28_672) download.cancel({ keepPartial: true });
-    },
-  });
-  first.start();
-  await first.wait({ raiseIfError: false });
-  assert.ok(first.isCanceled());
+  assert.ok((await keptAt(url, dir)).isCanceled());
   const download = new Download(url, dir.join("f"), { ...FAST, retries: 0 });
   const retried: unknown[] = [];
   download.addEventListener("retry", ({ reason }) => retried.push(reason));
@@ -368,16 +373,7 @@ test("Download that finds the file there leaves a partial file kept for resume t
   const { server, log, url } = await serve({ body: BODY, etag: ETAG });
   await using _server = server;
   await using dir = await tempDir();
-  const first = new Download(url, dir.join("f"), {
-    ...FAST,
-    chunkSize: 4096,
-    progress: (download, current) => {
-      if (current >= 28_672) download.cancel({ keepPartial: true });
-    },
-  });
-  first.start();
-  await first.wait({ raiseIfError: false });
-  assert.ok(first.partialKept);
+  assert.ok((await keptAt(url, dir)).partialKept);
   await writeFile(dir.join("f"), BODY);
   const skipping = new Download(url, dir.join("f"), {
     ...FAST,

@@ -25,21 +25,15 @@ import {
   DownloadInterrupt,
   DownloadManager,
   type DownloadOptions,
-  FileSystemError,
-  HTTPError,
-  IntegrityError,
-  NetworkError,
-  ProtocolError,
-  RedirectError,
-  RetriesExhaustedError,
-  TimeoutError,
 } from "../mod.ts";
 import {
+  drawValidator,
   type FuzzServer,
   type FuzzValidator,
   Prng,
   seedsToRun,
   startFuzzServer,
+  TYPED_ERRORS,
 } from "./_helpers/fuzz_server.ts";
 import { patternBytes } from "./_helpers/server.ts";
 import { assertSameBytes } from "./_helpers/file_bytes.ts";
@@ -105,13 +99,7 @@ function draw(seed: number): Scenario {
   return {
     seed,
     sizes,
-    validator: prng.pick<FuzzValidator>([
-      "etag",
-      "etag",
-      "weak-etag",
-      "last-modified",
-      "none",
-    ]),
+    validator: drawValidator(prng),
     ranges: prng.chance(0.85),
     faultRate: prng.pick([0, 0.15, 0.3, 0.45, 0.6]),
     manager: prng.chance(0.4),
@@ -163,17 +151,6 @@ function bodyOf(size: number, version: number): Uint8Array {
   }
   return body;
 }
-
-const TYPED = [
-  HTTPError,
-  NetworkError,
-  TimeoutError,
-  ProtocolError,
-  RedirectError,
-  IntegrityError,
-  FileSystemError,
-  RetriesExhaustedError,
-];
 
 interface Outcome {
   state: string;
@@ -412,7 +389,7 @@ function checkEnd(
   }
   assert.equal(outcome.state, "failed", `ended ${outcome.state}`);
   assert.ok(
-    TYPED.some((type) => outcome.error instanceof type),
+    TYPED_ERRORS.some((type) => outcome.error instanceof type),
     `failed with an untyped error: ${
       (outcome.error as Error)?.stack ?? String(outcome.error)
     }`,
@@ -543,7 +520,7 @@ async function runSeed(seed: number): Promise<void> {
       } else {
         assert.equal(extra.state, "failed", where);
         assert.ok(
-          TYPED.some((type) => extra.error instanceof type),
+          TYPED_ERRORS.some((type) => extra.error instanceof type),
           `${where} failed with an untyped error: ${String(extra.error)}`,
         );
       }

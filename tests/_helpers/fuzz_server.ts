@@ -14,6 +14,17 @@ import {
   gzipSync,
 } from "node:zlib";
 import { env } from "node:process";
+import {
+  FileSystemError,
+  HTTPError,
+  IntegrityError,
+  LockTimeoutError,
+  NetworkError,
+  ProtocolError,
+  RedirectError,
+  RetriesExhaustedError,
+  TimeoutError,
+} from "../../mod.ts";
 import { startServer, type TestServer } from "./server.ts";
 
 /** A small seeded PRNG (mulberry32): the same seed, the same draws. */
@@ -381,4 +392,28 @@ export function seedsToRun(ci: number[]): number[] {
     if (to === undefined) return [from];
     return Array.from({ length: to - from + 1 }, (_, i) => from + i);
   });
+}
+
+/** The errors a download fails with (a cancel ends it with another). */
+export const TYPED_ERRORS = [
+  HTTPError,
+  NetworkError,
+  TimeoutError,
+  ProtocolError,
+  RedirectError,
+  IntegrityError,
+  FileSystemError,
+  RetriesExhaustedError,
+  LockTimeoutError,
+];
+
+/** A validator for a fuzz server, an ETag most often. */
+export function drawValidator(prng: Prng): FuzzValidator {
+  return prng.pick<FuzzValidator>([
+    "etag",
+    "etag",
+    "weak-etag",
+    "last-modified",
+    "none",
+  ]);
 }
