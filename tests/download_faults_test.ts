@@ -391,6 +391,23 @@ test("Download that finds the file there leaves a partial file kept for resume t
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download started beside another of its file adopts the partial file kept for resume, whichever takes the lock", async () => {
+  // Both find the lock left for resume: one moves it away to take it over,
+  // and the other, in this process, must not take the name as free then.
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG });
+  await using _server = server;
+  await using dir = await tempDir();
+  assert.ok((await keptAt(url, dir)).partialKept);
+  const both = [0, 1].map(() =>
+    new Download(url, dir.join("f"), { ...FAST, skipIfExists: true })
+  );
+  for (const download of both) download.start();
+  await Promise.all(both.map((download) => download.wait()));
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(log.ranges.slice(1).filter((range) => range === null), []);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download takes a 206 of the whole file, answered to a request for the whole file, as the file", async () => {
   // Some servers answer every GET so, Range or not.
   const statuses: number[] = [];

@@ -9,7 +9,12 @@
 // permission to look) is taken over once its heartbeat is older than
 // `staleAfter`. Taking over renames the lock away (only one process can win
 // that), then checks it is the very lock that was judged, else puts it back.
-// A lock this process holds is never taken over by it.
+// A lock this process holds is never taken over by it. While one of its
+// downloads takes a lock over, the others of this process wait for it to
+// have taken it: the name is free between the move and the take, and one
+// that took it then would not adopt the partial file left to be resumed.
+// (Another process may still, in that moment: it then writes a partial
+// file of its own.)
 //
 // A lock taken over from an owner not proven dead may still have a writer:
 // the download that takes it never touches that owner's partial file (see
@@ -151,6 +156,15 @@ const linkless = new Set<string>();
 const heldPaths = new Set<string>();
 
 /**
+ * The locks a download of this process is taking over, each until it has
+ * taken it (or lost it to another process): settled once its old lock is
+ * moved away (see `#takeOver`). The name is free meanwhile, and another
+ * download of this process that took it then would take it as free, not
+ * adopt the partial file left to be resumed, and write its own.
+ */
+const takingOver = new Map<string, Promise<unknown>>();
+
+/**
  * Whether a {@linkcode FileLock} of this process (of this copy of the
  * module) holds the lock at `path`, as it was given to
  * {@linkcode FileLock.acquire}, and has not released it: a look in memory,
@@ -245,7 +259,14 @@ export class FileLock {
       // next look would find it free and take it as if no one had had it,
       // and its partial file (whose writer may live) be adopted.
       if (takenOver === undefined) signal.throwIfAborted();
+      const other = takenOver === undefined ? takingOver.get(path) : undefined;
+      if (other !== undefined) {
+        // Its taker looks again first: it settles after the taker's await.
+        await other;
+        continue;
+      }
       const lock = FileLock.#take(path, timing.heartbeat, takenOver);
+      if (takenOver !== undefined) takingOver.delete(path);
       if (lock !== undefined) return lock;
       takenOver = undefined; // taken by another process, which will release it
       let holder: Owner | undefined;
@@ -258,7 +279,19 @@ export class FileLock {
       const verdict = await judge(path, holder, timing.staleAfter);
       if (verdict === "retry") continue;
       if (verdict !== "wait") {
-        if (await FileLock.#takeOver(path, holder)) takenOver = verdict;
+        // One taker at a time in this process: the others look again after.
+        const other = takingOver.get(path);
+        if (other !== undefined) {
+          await other;
+          continue;
+        }
+        const taking = FileLock.#takeOver(path, holder);
+        takingOver.set(path, taking.catch(() => {}));
+        try {
+          if (await taking) takenOver = verdict;
+        } finally {
+          if (takenOver === undefined) takingOver.delete(path);
+        }
         continue;
       }
       const now = performance.now();
