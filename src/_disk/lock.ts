@@ -7,9 +7,17 @@
 // (the owner may be stopped with Ctrl-Z, or in a debugger: it will go on);
 // one whose owner cannot be judged (another machine, another container, no
 // permission to look) is taken over once its heartbeat is older than
-// `staleAfter`. Taking over renames the lock away (only one process can win
-// that), then checks it is the very lock that was judged, else puts it back.
-// A lock this process holds is never taken over by it.
+// `staleAfter`. A lock this process holds is never taken over by it.
+//
+// Taking over is done under a claim, a file beside the lock
+// (`<lock>.takeover`, created exclusively, naming its owner as a lock does):
+// one process at a time takes one lock over. Under it, the lock is looked at
+// again, and left alone unless it is still the one judged: another process
+// may have taken that one over since the look, and taken the lock (a lock
+// moved away, even to be put back, would leave its name free meanwhile, for
+// a third process to take: two would hold it). Only then is it renamed away
+// and removed. A claim found is waited for as a lock is, or removed as a
+// lock is taken over, if its owner died taking the lock over.
 //
 // A lock taken over from an owner not proven dead may still have a writer:
 // the download that takes it never touches that owner's partial file (see
@@ -144,6 +152,9 @@ async function judge(
   return Date.now() - mtime > staleAfter ? { owner, state } : "wait";
 }
 
+/** What a lock's takeover claim is named: the lock's name, and this. */
+const CLAIM_SUFFIX = ".takeover";
+
 /** Directories where a hard link failed: each lock there is its own file. */
 const linkless = new Set<string>();
 
@@ -258,8 +269,11 @@ export class FileLock {
       const verdict = await judge(path, holder, timing.staleAfter);
       if (verdict === "retry") continue;
       if (verdict !== "wait") {
-        if (await FileLock.#takeOver(path, holder)) takenOver = verdict;
-        continue;
+        const done = await FileLock.#takeOver(path, verdict, timing.staleAfter);
+        if (done === true) takenOver = verdict;
+        if (typeof done === "boolean") continue;
+        // Another process is taking it over: it will hold it.
+        holder = done.claimant;
       }
       const now = performance.now();
       if (waitingFor === undefined) {
@@ -328,33 +342,81 @@ export class FileLock {
   }
 
   /**
-   * Moves a judged lock away, or puts it back if it turned out not to be it;
-   * removes the old owner's owner file. Returns whether it moved the judged
-   * lock away (the lock is then free).
+   * Takes over the lock at `path`, judged `judged`, under a claim (see the
+   * module comment): moves it away and removes it, with its owner's owner
+   * file, if it is still the lock judged. Returns whether it did (the lock
+   * is then free), or, while another process's claim is in the way, that
+   * process, to wait for.
    */
   static async #takeOver(
     path: string,
-    judged: Owner | undefined,
+    judged: TakenOver,
+    staleAfter: number,
+  ): Promise<boolean | { claimant: Owner | undefined }> {
+    const claim = `${path}${CLAIM_SUFFIX}`;
+    const token = newToken();
+    try {
+      fs.writeNewSync(claim, ownerJson(token));
+    } catch (error) {
+      if (!(error instanceof AlreadyExistsError)) throw error;
+      const claimant = readOwner(claim);
+      const verdict = await judge(claim, claimant, staleAfter);
+      if (verdict === "wait") return { claimant };
+      // Left by a process that died taking the lock over: it goes, as a
+      // lock does (unless replaced since).
+      if (verdict !== "retry" && readOwner(claim)?.token === claimant?.token) {
+        await removeIfPresent(claim);
+      }
+      return false;
+    }
+    heldTokens.add(token);
+    try {
+      return await FileLock.#moveAway(path, judged, staleAfter);
+    } finally {
+      heldTokens.delete(token);
+      await removeIfPresent(claim);
+    }
+  }
+
+  /** What {@linkcode FileLock.#takeOver} does under its claim. */
+  static async #moveAway(
+    path: string,
+    judged: TakenOver,
+    staleAfter: number,
   ): Promise<boolean> {
+    const token = judged.owner?.token;
+    // Judged again: its owner, not proven dead, may have beaten since.
+    const again = await judge(path, readOwner(path), staleAfter);
+    if (typeof again !== "object" || again.owner?.token !== token) return false;
     const moved = `${path}.${newToken()}.stale`;
     try {
       await fs.rename(path, moved);
     } catch (error) {
-      if (error instanceof NotFoundError) return false; // another process won
+      if (error instanceof NotFoundError) return false; // let go of meanwhile
       throw error;
     }
-    const found = readOwner(moved);
-    if (judged !== undefined && found?.token !== judged.token) {
-      // A fresh lock was created between our look and the rename: restore it.
-      await fs.rename(moved, path);
+    if (readOwner(moved)?.token !== token) {
+      // Its owner (not proven dead) let it go since the look, and another
+      // lock was taken: put back, unless a lock was taken in the moment its
+      // name was free (a link never replaces one; a rename, where hard links
+      // fail, would).
+      try {
+        fs.linkSync(moved, path);
+      } catch (error) {
+        if (!(error instanceof AlreadyExistsError)) {
+          await fs.rename(moved, path);
+          return false;
+        }
+      }
+      await fs.remove(moved).catch(() => {});
       return false;
     }
     await fs.remove(moved).catch(() => {});
     // The stale owner's file, if the lock linked to one: every other lock
     // linked to it shares its heartbeat, so is as stale, and keeps its
     // content.
-    const ownerFile = join(dirname(path), ownerFileName(judged?.token ?? ""));
-    if (judged !== undefined && readOwner(ownerFile)?.token === judged.token) {
+    const ownerFile = join(dirname(path), ownerFileName(token ?? ""));
+    if (token !== undefined && readOwner(ownerFile)?.token === token) {
       await fs.remove(ownerFile).catch(() => {});
     }
     return true;
