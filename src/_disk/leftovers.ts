@@ -246,6 +246,8 @@ async function takeNow(
       signal: new AbortController().signal,
       waitTimeout: 0,
       timeoutError: () => HELD,
+      // A download in this process waits for the look and the removal.
+      brief: true,
     });
   } catch (error) {
     if (error === HELD || isRefused(error)) return undefined;

@@ -117,6 +117,12 @@ export interface AcquireOptions {
   waitTimeout?: number | undefined;
   /** The error a wait longer than `waitTimeout` rejects with. */
   timeoutError?: ((owner: Owner | undefined) => unknown) | undefined;
+  /**
+   * Whether the lock is held only for a moment (a leftover cleanup's second
+   * look and removal): another acquire in this process waits for its
+   * release, with no poll and no `onWait`, nor any `waitTimeout`.
+   */
+  brief?: boolean | undefined;
 }
 
 /** A lock's previous owner, when {@linkcode FileLock.acquire} took it over. */
@@ -160,6 +166,33 @@ const linkless = new Set<string>();
 
 /** The paths of the locks this process holds, until each is released. */
 const heldPaths = new Set<string>();
+
+/** The releases of the brief locks this process holds, by path. */
+const briefHolds = new Map<string, Promise<void>>();
+
+/**
+ * Resolves once `released` does, or rejects with the signal's reason when
+ * it aborts.
+ */
+function whenReleased(
+  released: Promise<void>,
+  signal: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    function onAbort(): void {
+      reject(signal.reason);
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    released.then(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    });
+  });
+}
 
 /**
  * Whether a {@linkcode FileLock} of this process (of this copy of the
@@ -231,6 +264,17 @@ export class FileLock {
   /** The owner this lock was taken over from, if it was not free. */
   readonly takenOver: TakenOver | undefined;
 
+  /** Resolves the release of a brief lock (see `AcquireOptions.brief`). */
+  #releaseBrief: (() => void) | undefined;
+
+  /** Marks this lock brief, until its release. */
+  #holdBriefly(): void {
+    briefHolds.set(
+      this.#path,
+      new Promise((resolve) => this.#releaseBrief = resolve),
+    );
+  }
+
   /**
    * Takes the lock at `path`, waiting while another process holds it (see
    * the module comment for when it is taken over instead). Rejects with the
@@ -257,8 +301,16 @@ export class FileLock {
       // and its partial file (whose writer may live) be adopted.
       if (takenOver === undefined) signal.throwIfAborted();
       const lock = FileLock.#take(path, timing.heartbeat, takenOver);
-      if (lock !== undefined) return lock;
+      if (lock !== undefined) {
+        if (options.brief) lock.#holdBriefly();
+        return lock;
+      }
       takenOver = undefined; // taken by another process, which will release it
+      const brief = briefHolds.get(path);
+      if (brief !== undefined) {
+        await whenReleased(brief, signal);
+        continue;
+      }
       let holder: Owner | undefined;
       try {
         holder = readOwner(path);
@@ -499,6 +551,10 @@ export class FileLock {
     if (this.#released) return;
     this.#released = true;
     heldPaths.delete(this.#path);
+    if (this.#releaseBrief !== undefined) {
+      briefHolds.delete(this.#path);
+      this.#releaseBrief();
+    }
     try {
       if (held ?? this.#owns()) {
         removeIfPresentSync(this.#path);

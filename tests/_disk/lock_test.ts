@@ -770,6 +770,33 @@ test("FileLock.acquire() asks for waitSignal only once the lock is found held, a
   }
 });
 
+test("FileLock.acquire() waits for a brief lock this process holds until its release, with no onWait and no poll, and an abort stops that wait", async () => {
+  await using dir = await tempDir();
+  const brief = await FileLock.acquire(dir.join(LOCK), NO_POLL, {
+    signal: never(),
+    brief: true,
+  });
+  const waits: (Owner | undefined)[] = [];
+  const controller = new AbortController();
+  const reason = new Error("stop");
+  const stopped = FileLock.acquire(dir.join(LOCK), NO_POLL, {
+    signal: controller.signal,
+    onWait: (owner) => waits.push(owner),
+  });
+  controller.abort(reason);
+  await assert.rejects(stopped, (error) => error === reason);
+  // poll is a minute: only the release ends this wait before the timeout.
+  const next = FileLock.acquire(dir.join(LOCK), NO_POLL, {
+    signal: AbortSignal.timeout(5000),
+    onWait: (owner) => waits.push(owner),
+  });
+  brief.release();
+  const lock = await next;
+  lock.release();
+  assert.deepEqual(waits, []);
+  assert.deepEqual(await dir.list(), []);
+});
+
 // Not tested: a lock made a file of its own because a hard link failed (a
 // file system without hard links; the tests' temp directories have them).
 // That path then is the one tested above for a taken owner-file name.
