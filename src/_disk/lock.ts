@@ -7,7 +7,9 @@
 // (the owner may be stopped with Ctrl-Z, or in a debugger: it will go on);
 // one whose owner cannot be judged (another machine, another container, no
 // permission to look) is taken over once its heartbeat is older than
-// `staleAfter`. A lock this process holds is never taken over by it.
+// `staleAfter`, or than the owner's own, if it recorded a longer one (its
+// heartbeat keeps within its own: see `Owner.staleAfter`; lock files of
+// earlier versions record none). A lock this process holds is never taken over by it.
 //
 // Taking over is done under a claim, a file beside the lock
 // (`<lock>.takeover`, created exclusively, naming its owner as a lock does):
@@ -51,6 +53,7 @@ import {
   ownerFileName,
   ownerJson,
   readOwner,
+  staleAfterOf,
 } from "./owner_file.ts";
 import {
   newToken,
@@ -155,7 +158,8 @@ async function judge(
   const stat = await fs.lstat(path);
   if (stat === undefined) return "retry";
   const mtime = stat.mtime?.getTime() ?? 0;
-  return Date.now() - mtime > staleAfter ? { owner, state } : "wait";
+  const stale = Date.now() - mtime > staleAfterOf(owner, staleAfter);
+  return stale ? { owner, state } : "wait";
 }
 
 /** What a lock's takeover claim is named: the lock's name, and this. */
@@ -214,7 +218,8 @@ export function holdsLock(path: string): boolean {
  * Whether a download may be running under the lock at `path`, in any
  * process: a lock this process holds, or one of a process proven alive
  * (stopped with Ctrl-Z too), or of one that cannot be judged (another
- * machine's) whose heartbeat is within `staleAfter`. A lock missing,
+ * machine's) whose heartbeat is within `staleAfter` (or within the longer
+ * one its owner recorded). A lock missing,
  * released (a partial file left to be resumed), or left by a process proven
  * dead is none. Throws what keeps the lock from being read (another user's,
  * which this one may not read).
@@ -232,10 +237,12 @@ export function isLockHeld(path: string, staleAfter: number): boolean {
   // followed, is its heartbeat, as `judge` reads it.
   const stat = fs.lstatSync(path);
   if (stat === undefined) return false;
-  const state = holderState(readOwner(path));
+  const owner = readOwner(path);
+  const state = holderState(owner);
   if (state !== "unknown") return state === "alive";
   // Unreadable (caught half-written, or gone since) or of another machine.
-  return Date.now() - (stat.mtime?.getTime() ?? 0) <= staleAfter;
+  const age = Date.now() - (stat.mtime?.getTime() ?? 0);
+  return age <= staleAfterOf(owner, staleAfter);
 }
 
 /** A held lock; release it when done. */
@@ -300,7 +307,7 @@ export class FileLock {
       // next look would find it free and take it as if no one had had it,
       // and its partial file (whose writer may live) be adopted.
       if (takenOver === undefined) signal.throwIfAborted();
-      const lock = FileLock.#take(path, timing.heartbeat, takenOver);
+      const lock = FileLock.#take(path, timing, takenOver);
       if (lock !== undefined) {
         if (options.brief) lock.#holdBriefly();
         return lock;
@@ -345,14 +352,20 @@ export class FileLock {
     }
   }
 
-  /** Takes the lock at `path` if it is free; `undefined` if it is held. */
+  /**
+   * Takes the lock at `path` if it is free, recording its `staleAfter` in
+   * it; `undefined` if it is held.
+   */
   static #take(
     path: string,
-    heartbeat: number,
+    timing: LockTiming,
     takenOver: TakenOver | undefined,
   ): FileLock | undefined {
+    const { heartbeat, staleAfter } = timing;
     const directory = dirname(path);
-    const owner = linkless.has(directory) ? undefined : OwnerFile.of(directory);
+    const owner = linkless.has(directory)
+      ? undefined
+      : OwnerFile.of(directory, staleAfter);
     let linkFailed = false;
     if (owner !== undefined) {
       try {
@@ -366,14 +379,14 @@ export class FileLock {
         // one stale): start a new one. Any other failure: no hard links here.
         if (error instanceof NotFoundError && fs.existsSync(directory)) {
           owner.forget();
-          return FileLock.#take(path, heartbeat, takenOver);
+          return FileLock.#take(path, timing, takenOver);
         }
         linkFailed = !(error instanceof NotFoundError);
       }
     }
     const token = newToken();
     try {
-      fs.writeNewSync(path, ownerJson(token));
+      fs.writeNewSync(path, ownerJson(token, staleAfter));
     } catch (error) {
       if (error instanceof AlreadyExistsError) return undefined;
       throw error;

@@ -184,6 +184,30 @@ test("removeLeftovers() keeps an owner file with a fresh heartbeat, even past ma
   assert.deepEqual(await dir.list(), [live]);
 });
 
+test("removeLeftovers() keeps another host's owner file whose heartbeat is within the lockStaleAfter its owner recorded, though past its own", async () => {
+  await using dir = await tempDir();
+  // Beating every 45 minutes (its lockStaleAfter is 3 hours); the last beat
+  // two hours ago.
+  const far = ".dlmanager-3.0123456789ab.dlpart.owner";
+  const older = ".dlmanager-4.ba9876543210.dlpart.owner";
+  const cases: [string, number][] = [[far, 2 * HOUR], [older, 3 * HOUR + 1]];
+  for (const [name, age] of cases) {
+    const owner = {
+      host: "other-host.invalid",
+      pid: 1,
+      token: "0123456789abcdef-3",
+      staleAfter: 3 * HOUR,
+    };
+    await writeFile(dir.join(name), JSON.stringify(owner));
+    await utimes(dir.join(name), (NOW - age) / 1000, (NOW - age) / 1000);
+  }
+  assert.deepEqual(
+    await removeLeftovers(dir.path, 0, LOCK_STALE_AFTER, NOW),
+    [older],
+  );
+  assert.deepEqual(await dir.list(), [far]);
+});
+
 test("removeLeftovers() with a maxAge of 0 leaves a held lock and its owner file alone", async () => {
   await using dir = await tempDir();
   const lock = await FileLock.acquire(

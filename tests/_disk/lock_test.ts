@@ -80,7 +80,12 @@ async function assertHeartbeat(path: string): Promise<void> {
 /** Writes a lock file as another owner would, its mtime `ageMs` in the past. */
 async function foreignLock(
   path: string,
-  owner: { host?: string | undefined; pid: number; token: string },
+  owner: {
+    host?: string | undefined;
+    pid: number;
+    token: string;
+    staleAfter?: number | undefined;
+  },
   ageMs = 0,
 ): Promise<void> {
   await writeFile(path, JSON.stringify(owner));
@@ -88,7 +93,7 @@ async function foreignLock(
   await utimes(path, when, when);
 }
 
-test("FileLock.acquire() links the lock to this process's owner file, holding host, pid and token, and release() removes both", async () => {
+test("FileLock.acquire() links the lock to this process's owner file, holding host, pid, token and staleAfter, and release() removes both", async () => {
   await using dir = await tempDir();
   const lock = await FileLock.acquire(dir.join(LOCK), WAIT, {
     signal: never(),
@@ -96,12 +101,14 @@ test("FileLock.acquire() links the lock to this process's owner file, holding ho
   try {
     const owner = await readJson(dir.join(LOCK));
     // This process's identity (host, pid, and where the runtime may read
-    // them, boot, pid namespace and start time) and the lock's token.
+    // them, boot, pid namespace and start time), the lock's token, and the
+    // staleAfter its heartbeat keeps within, for another process's judge.
     assert.deepEqual(
       Object.keys(owner).sort(),
       Object.keys(JSON.parse(JSON.stringify(thisProcess())))
-        .concat("token").sort(),
+        .concat("staleAfter", "token").sort(),
     );
+    assert.equal(owner.staleAfter, WAIT.staleAfter);
     assert.equal(owner.host, hostname());
     assert.equal(owner.pid, process.pid);
     assert.match(owner.token as string, /^[0-9a-f]{16}-[0-9a-f]+$/u);
@@ -217,6 +224,7 @@ test("FileLock.acquire() waits while the lock is held and succeeds right after r
     assert.deepEqual(await readJson(dir.join(LOCK)), {
       ...JSON.parse(JSON.stringify(thisProcess())),
       token: firstToken,
+      staleAfter: WAIT.staleAfter,
     });
     events.push("first releasing");
     first.release();
@@ -333,6 +341,36 @@ test("FileLock.acquire() does not take over another host's lock with a fresh mti
   assert.deepEqual(await readFile(dir.join(LOCK)), before);
   assert.equal((await stat(dir.join(LOCK))).mtimeMs, mtimeBefore);
   assert.deepEqual(await dir.list(), [LOCK]);
+});
+
+test("FileLock.acquire() judges another host's lock by the staleAfter its owner recorded, when longer than its own", async () => {
+  await using dir = await tempDir();
+  // Its owner beats every 15 s; its last beat was 30 s ago.
+  const owner = {
+    host: "other-host.invalid",
+    pid: 1,
+    token: "far",
+    staleAfter: 60_000,
+  };
+  await foreignLock(dir.join(LOCK), owner, 30_000);
+  await assert.rejects(
+    FileLock.acquire(dir.join(LOCK), { ...NO_POLL, staleAfter: 1000 }, {
+      signal: never(),
+      waitTimeout: 0,
+      timeoutError: (holder) => holder,
+    }),
+    (holder) => (holder as Owner | undefined)?.token === "far",
+  );
+  assert.equal((await readJson(dir.join(LOCK))).token, "far");
+  // Past its own minute, it is taken over.
+  await foreignLock(dir.join(LOCK), owner, 61_000);
+  const lock = await FileLock.acquire(
+    dir.join(LOCK),
+    { ...NO_POLL, staleAfter: 1000 },
+    { signal: AbortSignal.timeout(5000) },
+  );
+  assert.equal(lock.takenOver?.owner?.staleAfter, 60_000);
+  lock.release();
 });
 
 test("FileLock heartbeat moves the holder's lock mtime forward", async () => {
