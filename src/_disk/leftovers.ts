@@ -1,7 +1,7 @@
 // Cleaning a directory of what dead processes left: partial files, sidecars,
-// half-written sidecars, taken-over locks and owner files (the library's
-// reserved `.<name>.<hash>.dlpart*` names) that no live heartbeat guards and
-// that have not changed for `maxAge`. A fresh leftover stays: it may be
+// half-written sidecars, taken-over locks, claims of takeovers cut short, and
+// owner files (the library's reserved `.<name>.<hash>.dlpart*` names) that no
+// live heartbeat guards and that have not changed for `maxAge`. A fresh leftover stays: it may be
 // resumed. A downloaded file's record lives as long as its file: it is a
 // leftover only once the file is gone (removed by hand, or evicted by another
 // process's `PersistLimit` while this one renewed the record, which takes no

@@ -328,7 +328,7 @@ export class FileLock {
       const verdict = await judge(path, holder, timing.staleAfter);
       if (verdict === "retry") continue;
       if (verdict !== "wait") {
-        const done = await FileLock.#takeOver(path, verdict, timing.staleAfter);
+        const done = await FileLock.#takeOver(path, verdict, timing);
         if (done === true) takenOver = verdict;
         if (typeof done === "boolean") continue;
         // Another process is taking it over: it will hold it.
@@ -416,8 +416,9 @@ export class FileLock {
   static async #takeOver(
     path: string,
     judged: TakenOver,
-    staleAfter: number,
+    timing: LockTiming,
   ): Promise<boolean | { claimant: Owner | undefined }> {
+    const { staleAfter, heartbeat } = timing;
     const claim = `${path}${CLAIM_SUFFIX}`;
     const token = newToken();
     try {
@@ -439,7 +440,13 @@ export class FileLock {
       return await FileLock.#moveAway(path, judged, staleAfter);
     } finally {
       heldTokens.delete(token);
-      await removeIfPresent(claim);
+      try {
+        removeIfPresentSync(claim);
+      } catch {
+        // Naming this process, alive, it would keep every other process
+        // from taking the lock over: removed once the directory lets it.
+        leaveBehind(claim, token, heartbeat);
+      }
     }
   }
 
