@@ -9,7 +9,8 @@
 // permission to look) is taken over once its heartbeat is older than
 // `staleAfter`, or than the owner's own, if it recorded a longer one (its
 // heartbeat keeps within its own: see `Owner.staleAfter`; lock files of
-// earlier versions record none). A lock this process holds is never taken over by it.
+// earlier versions record none). A lock this process holds is never taken
+// over by it.
 //
 // Taking over is done under a claim, a file beside the lock
 // (`<lock>.takeover`, created exclusively, naming its owner as a lock does):
@@ -219,9 +220,8 @@ export function holdsLock(path: string): boolean {
  * process: a lock this process holds, or one of a process proven alive
  * (stopped with Ctrl-Z too), or of one that cannot be judged (another
  * machine's) whose heartbeat is within `staleAfter` (or within the longer
- * one its owner recorded). A lock missing,
- * released (a partial file left to be resumed), or left by a process proven
- * dead is none. Throws what keeps the lock from being read (another user's,
+ * one its owner recorded). A lock missing, released (a partial file left to
+ * be resumed), or left by a process proven dead is none. Throws what keeps the lock from being read (another user's,
  * which this one may not read).
  *
  * @example
