@@ -232,6 +232,27 @@ test("DownloadManager revalidates with a weak ETag, which If-None-Match compares
   assert.deepEqual(server.log.statuses, [200, 304]);
 });
 
+test("DownloadManager revalidates with If-None-Match and the ETag as sent when the server sends it unquoted, not with If-Modified-Since", async () => {
+  // Servers that send `ETag: abc123` compare If-None-Match with it as it is.
+  await using server = await serve({ etag: "abc123" });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url(), "always");
+  const download = await fetchInto(dir.path, server.url(), "always");
+  assert.equal(download?.revalidation, "fresh");
+  assert.deepEqual(server.log.conditions, [null, "if-none-match: abc123"]);
+  assert.deepEqual(server.log.statuses, [200, 304]);
+  // An empty ETag names no version: the Last-Modified date is asked with.
+  const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
+  await using empty = await serve({ etag: "", lastModified });
+  await fetchInto(dir.path, empty.url(), "always");
+  const again = await fetchInto(dir.path, empty.url(), "always");
+  assert.equal(again?.revalidation, "fresh");
+  assert.deepEqual(empty.log.conditions, [
+    null,
+    `if-modified-since: ${lastModified}`,
+  ]);
+});
+
 test("DownloadManager takes a 200 whose validator names the file's version (a server that ignores the condition) as a 304: the file is kept, not downloaded again", async () => {
   const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
   for (
