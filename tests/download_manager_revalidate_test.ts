@@ -518,36 +518,50 @@ test("DownloadManager with revalidate: 'always' asks again about a file another 
   assert.deepEqual(await dir.list(), withRecords("f"));
 });
 
-test("DownloadManager downloads a file again that was removed while it was asked about, rather than call a 304 for it fresh", async () => {
-  const asked = deferred();
-  const answer = deferred();
-  await using server = await serve({
-    etag: '"v1"',
-    faultFor: ({ index }) => {
-      if (index !== 1) return undefined;
-      asked.resolve();
-      return { answerAfter: answer.promise };
+test("DownloadManager downloads a file again that was removed or replaced while it was asked about, rather than call a 304 for it fresh", async () => {
+  const changes = {
+    // By hand, or by an eviction that looked at its lock just before the
+    // download took it: the file and its record.
+    removed: async (dest: string) => {
+      await rm(dest);
+      await rm(recordPath(dest));
     },
-  });
-  await using dir = await tempDir();
-  await fetchInto(dir.path, server.url(), "always");
-  const manager = new DownloadManager(dir.path, {
-    ...FAST,
-    revalidate: "always",
-  });
-  const download = manager.download(server.url()) as Download;
-  await asked.promise;
-  // The file (and its record) is removed meanwhile: by hand, or by an
-  // eviction that looked at its lock just before the download took it.
-  await rm(dir.join("f"));
-  await rm(recordPath(dir.join("f")));
-  answer.resolve();
-  await manager.wait();
-  assert.equal(download.state, "done");
-  assert.deepEqual(server.log.statuses, [200, 304, 200]);
-  assert.deepEqual(server.log.conditions, [null, 'if-none-match: "v1"', null]);
-  await assertFileHolds(dir.join("f"), OLD);
-  assert.deepEqual(await dir.list(), withRecords("f"));
+    // By a program that takes no lock: the 304 is about the file the record
+    // was of, and no record may vouch for this one.
+    replaced: (dest: string) => writeFile(dest, "another file"),
+  };
+  for (const [how, change] of Object.entries(changes)) {
+    const asked = deferred();
+    const answer = deferred();
+    await using server = await serve({
+      etag: '"v1"',
+      faultFor: ({ index }) => {
+        if (index !== 1) return undefined;
+        asked.resolve();
+        return { answerAfter: answer.promise };
+      },
+    });
+    await using dir = await tempDir();
+    await fetchInto(dir.path, server.url(), "always");
+    const manager = new DownloadManager(dir.path, {
+      ...FAST,
+      revalidate: "always",
+    });
+    const download = manager.download(server.url()) as Download;
+    await asked.promise;
+    await change(dir.join("f"));
+    answer.resolve();
+    await manager.wait();
+    assert.equal(download.state, "done", how);
+    assert.deepEqual(server.log.statuses, [200, 304, 200], how);
+    assert.deepEqual(
+      server.log.conditions,
+      [null, 'if-none-match: "v1"', null],
+      how,
+    );
+    await assertFileHolds(dir.join("f"), OLD);
+    assert.deepEqual(await dir.list(), withRecords("f"));
+  }
 });
 
 test("PersistLimit removes a manager's record with the file it evicts", async () => {

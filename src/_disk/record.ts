@@ -95,10 +95,21 @@ export function readRecord(
     throw error;
   }
   if (!isRecord(value) || value.url !== url) return undefined;
-  if (value.size !== file.size || Math.abs(value.mtime - file.mtime) > 1) {
-    return undefined;
-  }
-  return value;
+  return isSameFile(value, file) ? value : undefined;
+}
+
+/**
+ * Whether `a` and `b` describe the same file: the same size, and
+ * modification times a millisecond apart at most (file systems round the
+ * times they are given).
+ *
+ * @example
+ * ```ts
+ * isSameFile({ size: 3, mtime: 1000 }, { size: 3, mtime: 1001 }); // true
+ * ```
+ */
+export function isSameFile(a: FileFacts, b: FileFacts): boolean {
+  return a.size === b.size && Math.abs(a.mtime - b.mtime) <= 1;
 }
 
 /** Writes `dest`'s record atomically. */
