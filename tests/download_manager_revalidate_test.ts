@@ -564,6 +564,42 @@ test("DownloadManager downloads a file again that was removed or replaced while 
   }
 });
 
+test("DownloadManager fails a revalidation that cannot reach the server, keeping the file and its record for the next one", async () => {
+  // Every connection dropped before any answer: a network down. (A runtime's
+  // fetch may send a request again on its own when that happens.)
+  let offline = false;
+  const cut = { stallHeaders: true, release: Promise.resolve() };
+  await using server = await serve({
+    etag: '"v1"',
+    faultFor: () => offline ? cut : undefined,
+  });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url(), "always");
+  const recorded = await readRecordFile(dir.join("f"));
+  offline = true;
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    retries: 1,
+    revalidate: "always",
+  });
+  const download = manager.download(server.url()) as Download;
+  const error = await download.wait().then(() => undefined, (error) => error);
+  // Told, not hidden behind the stale file, which is still there to use.
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  assert.equal(download.state, "failed");
+  assert.equal(download.revalidation, undefined);
+  await assertFileHolds(dir.join("f"), OLD);
+  assert.deepEqual(await readRecordFile(dir.join("f")), recorded);
+  offline = false;
+  const again = await fetchInto(dir.path, server.url(), "always");
+  assert.equal(again?.revalidation, "fresh");
+  assert.equal(server.log.statuses.at(-1), 304);
+  assert.deepEqual(
+    new Set(server.log.conditions.slice(1)),
+    new Set(['if-none-match: "v1"']),
+  );
+});
+
 test("PersistLimit removes a manager's record with the file it evicts", async () => {
   await using server = await serveFile({ body: OLD, etag: '"v1"' }, [
     "/a",
