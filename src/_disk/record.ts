@@ -56,12 +56,19 @@ export function recordPath(dest: string): string {
   return partialPaths(dest).base + RECORD_SUFFIX.slice(".dlpart".length);
 }
 
+// What a header's value may hold (a byte string without NUL, CR or LF): a
+// validator a server sent always does, and one that does not (a record
+// edited or corrupted) would fail every request sent with it.
+// deno-lint-ignore no-control-regex
+const HEADER_VALUE = /^[^\x00\r\n\u0100-\uffff]*$/;
+
 function isRecord(value: unknown): value is CacheRecord {
   const record = value as Record<string, unknown> | null;
   return typeof record === "object" && record !== null &&
     record.version === RECORD_VERSION && typeof record.url === "string" &&
     (record.source === undefined || typeof record.source === "string") &&
     typeof record.validator === "string" &&
+    HEADER_VALUE.test(record.validator) &&
     Number.isFinite(record.checked) && Number.isSafeInteger(record.size) &&
     Number.isFinite(record.mtime);
 }
