@@ -219,6 +219,30 @@ test("Download with connections goes on with fewer when a server ignores the ran
   }
 });
 
+test("Download with connections goes on with fewer when a part is answered 416 without another length, keeping every part on disk", async () => {
+  // The second part asked for is refused (no Content-Range): the file's
+  // length and version are those every other answer names.
+  let parts = 0;
+  const { url, log, close } = await serve({
+    faultFor: ({ range }) =>
+      /^bytes=\d+-\d+$/.test(range ?? "") && ++parts === 2
+        ? { status: 416 }
+        : undefined,
+  });
+  await using dir = await tempDir();
+  try {
+    const { download, reports } = await run(url, dir, { connections: 4 });
+    assert.equal(download.error(), undefined);
+    await assertFileHolds(dir.join("f"), BODY);
+    assertProgress(reports, BODY.byteLength);
+    assert.ok(log.statuses.includes(416));
+    // The whole file was asked for once, by the first connection.
+    assert.deepEqual(log.ranges.filter((range) => range === null), [null]);
+  } finally {
+    await close();
+  }
+});
+
 test("Download with connections starts over on one connection when a server that offers ranges ignores them on every connection", async () => {
   // Every part is answered 200 with the whole file, and only once all four
   // are asked for: the refusals come together.
