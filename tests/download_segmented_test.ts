@@ -243,6 +243,37 @@ test("Download with connections goes on with fewer when a part is answered 416 w
   }
 });
 
+test("Download with connections takes a part's 503 that names a version of its own as a refusal, not a change of the file", async () => {
+  // The error page, served as a file, has an ETag and a Last-Modified of
+  // its own.
+  let parts = 0;
+  const { url, log, close } = await serve({
+    faultFor: ({ range }) =>
+      /^bytes=\d+-\d+$/.test(range ?? "") && ++parts === 2
+        ? {
+          status: 503,
+          retryAfter: "0",
+          statusHeaders: {
+            etag: '"error-page"',
+            "last-modified": "Sun, 06 Nov 1994 08:49:37 GMT",
+          },
+        }
+        : undefined,
+  });
+  await using dir = await tempDir();
+  try {
+    const { download, reports } = await run(url, dir, { connections: 4 });
+    assert.equal(download.error(), undefined);
+    await assertFileHolds(dir.join("f"), BODY);
+    assertProgress(reports, BODY.byteLength);
+    assert.ok(log.statuses.includes(503));
+    // The whole file was asked for once, by the first connection.
+    assert.deepEqual(log.ranges.filter((range) => range === null), [null]);
+  } finally {
+    await close();
+  }
+});
+
 test("Download with connections starts over on one connection when a server that offers ranges ignores them on every connection", async () => {
   // Every part is answered 200 with the whole file, and only once all four
   // are asked for: the refusals come together.

@@ -405,7 +405,10 @@ export class Workers {
       ? parseContentRange(response.headers.get("content-range"))
       : undefined;
     this.#assertSameLength(response, range, validator === undefined);
+    // An error's validators are of its page, not of the file (a 503 page
+    // served as a file has an ETag of its own): a failure, not a change.
     const changed = validator !== undefined &&
+      (response.ok || status === 416) &&
       isOtherVersion(response.headers, validator);
     const otherLength = range?.total !== undefined &&
       range.total !== this.#total;
