@@ -121,6 +121,12 @@ export function exitStatusFifo(path: string): ExitStatusFifo {
  */
 export const TMUX_TEST_TIMEOUT = 60_000;
 
+/** The options of a test using a pane: skipped where tmux is missing. */
+export const TMUX_TEST: { skip: string | false; timeout: number } = {
+  skip: !HAS_TMUX && "tmux is not installed",
+  timeout: TMUX_TEST_TIMEOUT,
+};
+
 /**
  * How long after a pane starts `until` gives up: before the test's timeout
  * ({@linkcode TMUX_TEST_TIMEOUT}), so that a test stuck on a step fails with

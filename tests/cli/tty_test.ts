@@ -15,10 +15,9 @@ import {
   cliLine,
   cliShellCommand,
   exitStatusFifo,
-  HAS_TMUX,
   type Pane,
   shellQuote,
-  TMUX_TEST_TIMEOUT,
+  TMUX_TEST,
   tmuxPane,
   withPidFile,
 } from "../_helpers/cli_tmux.ts";
@@ -32,10 +31,7 @@ import {
 } from "../_helpers/server.ts";
 import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
 
-const SKIP = {
-  skip: !HAS_TMUX && "tmux is not installed",
-  timeout: TMUX_TEST_TIMEOUT,
-};
+const SKIP = TMUX_TEST;
 
 /**
  * A route per name (`/<name>`), each a file of `size` bytes that stops after
