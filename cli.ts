@@ -223,12 +223,26 @@ runCli({
     return remove;
   },
   onSuspend(handler): () => void {
+    // The stop due, until it is made.
+    let stop: ReturnType<typeof setTimeout> | undefined;
     const suspend = (): void => {
       handler(true);
-      // The stop itself, which a listener to SIGTSTP takes the place of.
-      process.kill(process.pid, "SIGSTOP");
+      // The stop itself, which a listener to SIGTSTP takes the place of, is
+      // made on a later turn: a SIGCONT that came before it (a quick `fg`
+      // while the shell, having seen a wrapper or subshell stop, had the
+      // terminal) cancels it rather than being lost to it, which left the
+      // process stopped in the foreground for good.
+      clearTimeout(stop);
+      stop = setTimeout(() => {
+        stop = undefined;
+        process.kill(process.pid, "SIGSTOP");
+      }, 0);
     };
-    const resume = (): void => handler(false);
+    const resume = (): void => {
+      clearTimeout(stop);
+      stop = undefined;
+      handler(false);
+    };
     try {
       process.on("SIGTSTP", suspend);
       process.on("SIGCONT", resume);
@@ -238,6 +252,7 @@ runCli({
       return () => {};
     }
     return () => {
+      clearTimeout(stop);
       process.off("SIGTSTP", suspend);
       process.off("SIGCONT", resume);
     };

@@ -2,10 +2,11 @@
 // server on 127.0.0.1, downloads a few files into a directory through
 // DownloadManager with a progress callback, and prints what it did.
 //
-//   deno task example [directory]     (default: a new temp directory)
+//   deno task example [directory]     (default: a new temp directory,
+//                                      removed at the end)
 
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -47,8 +48,8 @@ await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 console.log(`Serving ${Object.keys(files).length} files at ${base}`);
 
-const destdir = process.argv[2] ??
-  await mkdtemp(join(tmpdir(), "dlmanager-example-"));
+const given = process.argv[2];
+const destdir = given ?? await mkdtemp(join(tmpdir(), "dlmanager-example-"));
 const lastPercent = new Map<Download, number>();
 function progress(
   download: Download,
@@ -105,4 +106,9 @@ for (const [path, body] of Object.entries(files)) {
   );
 }
 server.close();
+if (given === undefined) {
+  // A directory of its own making: each run would leave 8 MiB behind.
+  await rm(destdir, { recursive: true });
+  console.log(`Removed ${destdir}`);
+}
 if (!ok) process.exit(1);

@@ -19,7 +19,7 @@ import { FileLock, lockTiming, type Owner } from "./_disk/lock.ts";
 import { type PartialPaths, partialPaths } from "./_disk/names.ts";
 import { PartialFile } from "./_disk/partial_file.ts";
 import { fileAt, holdsDigest, remember, touch } from "./_cache.ts";
-import { type CacheRecord, readRecord } from "./_disk/record.ts";
+import { type CacheRecord, isSameFile, readRecord } from "./_disk/record.ts";
 import { conditionalHeaders, NotModified } from "./_http/conditional.ts";
 import { isFresh, type Revalidation, wallClock } from "./_revalidation.ts";
 import { defaultFetch } from "./_runtime/fetch.ts";
@@ -481,10 +481,13 @@ async function transferUnderLock(
       // Looked at again (it may have changed while the server was asked),
       // as at the start: a file reached through a symbolic link is kept
       // but not dated, its target being outside the directory (see
-      // `touch`). Gone meanwhile: decided anew.
+      // `touch`). Gone meanwhile, or replaced (by a program that takes no
+      // lock: the answer vouches for the file the record was of, not for
+      // this one): decided anew.
       const found = fileAt(spec.url, spec.dest);
-      const facts = found && { size: found.size, mtime: found.mtime };
-      const kept = found !== undefined && touch(spec.dest, found);
+      const same = found !== undefined && isSameFile(found, cached);
+      const facts = same ? { size: found.size, mtime: found.mtime } : undefined;
+      const kept = same && touch(spec.dest, found);
       const ending = await endWith(host, kept, "fresh", {
         budget,
         host: counted,

@@ -128,8 +128,9 @@ export interface TransferOptions {
   /**
    * Milliseconds after which another process's lock on the same destination
    * counts as abandoned (its heartbeat, every quarter of this, stopped) and
-   * is taken over. A lock whose owner process is gone (same host) is taken
-   * over at once.
+   * is taken over; or after the owner's own, if its lock records a longer
+   * one (every lock records its owner's). A lock whose owner process is gone
+   * (same host) is taken over at once.
    *
    * @default {10000}
    */

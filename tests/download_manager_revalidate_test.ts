@@ -22,6 +22,7 @@ import { test } from "node:test";
 import {
   type Download,
   DownloadManager,
+  type DownloadManagerOptions,
   PersistLimit,
   RetriesExhaustedError,
   type Revalidate,
@@ -61,6 +62,36 @@ async function fetchInto(
   const download = manager.download(url);
   await manager.wait();
   return download;
+}
+
+/** A manager of `dir` that revalidates every file, with `options`. */
+function revalidating(
+  dir: string,
+  options: DownloadManagerOptions = {},
+): DownloadManager {
+  return new DownloadManager(dir, {
+    ...FAST,
+    revalidate: "always",
+    ...options,
+  });
+}
+
+/**
+ * Serves `OLD` with `validators`, downloads it and asks about it again,
+ * asserting the server was asked with `condition` and answered `304`.
+ */
+async function assertKeptBy304(
+  validators: Partial<FileRouteOptions>,
+  condition: string,
+): Promise<void> {
+  await using server = await serve(validators);
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url(), "always");
+  assert.deepEqual(await dir.list(), withRecords("f"));
+  const download = await fetchInto(dir.path, server.url(), "always");
+  assert.equal(download?.revalidation, "fresh");
+  assert.deepEqual(server.log.conditions, [null, condition]);
+  assert.deepEqual(server.log.statuses, [200, 304]);
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -148,10 +179,7 @@ test("DownloadManager with revalidate replaces a changed file only once complete
   });
   await using dir = await tempDir();
   await fetchInto(dir.path, server.url(), "always");
-  const manager = new DownloadManager(dir.path, {
-    ...FAST,
-    revalidate: "always",
-  });
+  const manager = revalidating(dir.path);
   const download = manager.download(server.url()) as Download;
   // The drop waits for bytes on disk too (Bun's fetch may drop bytes it has
   // not handed over when the connection breaks, and the rest then starts at 0).
@@ -191,16 +219,10 @@ test("DownloadManager with revalidate replaces a changed file only once complete
 
 test("DownloadManager revalidates with If-Modified-Since when the server gave only Last-Modified", async () => {
   const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
-  await using server = await serve({ lastModified });
-  await using dir = await tempDir();
-  await fetchInto(dir.path, server.url(), "always");
-  const download = await fetchInto(dir.path, server.url(), "always");
-  assert.equal(download?.revalidation, "fresh");
-  assert.deepEqual(server.log.conditions, [
-    null,
+  await assertKeptBy304(
+    { lastModified },
     `if-modified-since: ${lastModified}`,
-  ]);
-  assert.deepEqual(server.log.statuses, [200, 304]);
+  );
 });
 
 test("DownloadManager keeps no record of a file whose only validator is a Last-Modified in the second of its answer, which a change later in that second would keep", async () => {
@@ -222,14 +244,18 @@ test("DownloadManager keeps no record of a file whose only validator is a Last-M
 
 test("DownloadManager revalidates with a weak ETag, which If-None-Match compares weakly", async () => {
   // What Express sends for every body it makes: a weak ETag, no date.
-  await using server = await serve({ etag: 'W/"v1"' });
-  await using dir = await tempDir();
-  await fetchInto(dir.path, server.url(), "always");
-  assert.deepEqual(await dir.list(), withRecords("f"));
-  const download = await fetchInto(dir.path, server.url(), "always");
-  assert.equal(download?.revalidation, "fresh");
-  assert.deepEqual(server.log.conditions, [null, 'if-none-match: W/"v1"']);
-  assert.deepEqual(server.log.statuses, [200, 304]);
+  await assertKeptBy304({ etag: 'W/"v1"' }, 'if-none-match: W/"v1"');
+});
+
+test("DownloadManager revalidates with If-None-Match and the ETag as sent when the server sends it unquoted, not with If-Modified-Since", async () => {
+  // Servers that send `ETag: abc123` compare If-None-Match with it as it is.
+  await assertKeptBy304({ etag: "abc123" }, "if-none-match: abc123");
+  // An empty ETag names no version: the Last-Modified date is asked with.
+  const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
+  await assertKeptBy304(
+    { etag: "", lastModified },
+    `if-modified-since: ${lastModified}`,
+  );
 });
 
 test("DownloadManager takes a 200 whose validator names the file's version (a server that ignores the condition) as a 304: the file is kept, not downloaded again", async () => {
@@ -406,10 +432,7 @@ test("DownloadManager treats a record it cannot read (a directory in its place) 
   await using dir = await tempDir();
   await writeFile(dir.join("f"), "old");
   await mkdir(recordPath(dir.join("f")));
-  const manager = new DownloadManager(dir.path, {
-    ...FAST,
-    revalidate: "always",
-  });
+  const manager = revalidating(dir.path);
   // Unknown, as a file without a record is: under "always", fetched again.
   const download = manager.download(server.url());
   assert.notEqual(download, null);
@@ -469,14 +492,8 @@ test("DownloadManager with revalidate: 'always' asks again about a file another 
       requests++ === 0 ? before(request, response) : after(request, response),
   });
   await using dir = await tempDir();
-  const first = new DownloadManager(dir.path, {
-    ...FAST,
-    revalidate: "always",
-  });
-  const second = new DownloadManager(dir.path, {
-    ...FAST,
-    revalidate: "always",
-  });
+  const first = revalidating(dir.path);
+  const second = revalidating(dir.path);
   const a = first.download(server.url("/f"), {
     progress: (_download, current) => {
       if (current > 0) answered.resolve();
@@ -497,36 +514,79 @@ test("DownloadManager with revalidate: 'always' asks again about a file another 
   assert.deepEqual(await dir.list(), withRecords("f"));
 });
 
-test("DownloadManager downloads a file again that was removed while it was asked about, rather than call a 304 for it fresh", async () => {
-  const asked = deferred();
-  const answer = deferred();
+test("DownloadManager downloads a file again that was removed or replaced while it was asked about, rather than call a 304 for it fresh", async () => {
+  const changes = {
+    // By hand, or by an eviction that looked at its lock just before the
+    // download took it: the file and its record.
+    removed: async (dest: string) => {
+      await rm(dest);
+      await rm(recordPath(dest));
+    },
+    // By a program that takes no lock: the 304 is about the file the record
+    // was of, and no record may vouch for this one.
+    replaced: (dest: string) => writeFile(dest, "another file"),
+  };
+  for (const [how, change] of Object.entries(changes)) {
+    const asked = deferred();
+    const answer = deferred();
+    await using server = await serve({
+      etag: '"v1"',
+      faultFor: ({ index }) => {
+        if (index !== 1) return undefined;
+        asked.resolve();
+        return { answerAfter: answer.promise };
+      },
+    });
+    await using dir = await tempDir();
+    await fetchInto(dir.path, server.url(), "always");
+    const manager = revalidating(dir.path);
+    const download = manager.download(server.url()) as Download;
+    await asked.promise;
+    await change(dir.join("f"));
+    answer.resolve();
+    await manager.wait();
+    assert.equal(download.state, "done", how);
+    assert.deepEqual(server.log.statuses, [200, 304, 200], how);
+    assert.deepEqual(
+      server.log.conditions,
+      [null, 'if-none-match: "v1"', null],
+      how,
+    );
+    await assertFileHolds(dir.join("f"), OLD);
+    assert.deepEqual(await dir.list(), withRecords("f"));
+  }
+});
+
+test("DownloadManager fails a revalidation that cannot reach the server, keeping the file and its record for the next one", async () => {
+  // Every connection dropped before any answer: a network down. (A runtime's
+  // fetch may send a request again on its own when that happens.)
+  let offline = false;
+  const cut = { stallHeaders: true, release: Promise.resolve() };
   await using server = await serve({
     etag: '"v1"',
-    faultFor: ({ index }) => {
-      if (index !== 1) return undefined;
-      asked.resolve();
-      return { answerAfter: answer.promise };
-    },
+    faultFor: () => offline ? cut : undefined,
   });
   await using dir = await tempDir();
   await fetchInto(dir.path, server.url(), "always");
-  const manager = new DownloadManager(dir.path, {
-    ...FAST,
-    revalidate: "always",
-  });
+  const recorded = await readRecordFile(dir.join("f"));
+  offline = true;
+  const manager = revalidating(dir.path, { retries: 1 });
   const download = manager.download(server.url()) as Download;
-  await asked.promise;
-  // The file (and its record) is removed meanwhile: by hand, or by an
-  // eviction that looked at its lock just before the download took it.
-  await rm(dir.join("f"));
-  await rm(recordPath(dir.join("f")));
-  answer.resolve();
-  await manager.wait();
-  assert.equal(download.state, "done");
-  assert.deepEqual(server.log.statuses, [200, 304, 200]);
-  assert.deepEqual(server.log.conditions, [null, 'if-none-match: "v1"', null]);
+  const error = await download.wait().then(() => undefined, (error) => error);
+  // Told, not hidden behind the stale file, which is still there to use.
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  assert.equal(download.state, "failed");
+  assert.equal(download.revalidation, undefined);
   await assertFileHolds(dir.join("f"), OLD);
-  assert.deepEqual(await dir.list(), withRecords("f"));
+  assert.deepEqual(await readRecordFile(dir.join("f")), recorded);
+  offline = false;
+  const again = await fetchInto(dir.path, server.url(), "always");
+  assert.equal(again?.revalidation, "fresh");
+  assert.equal(server.log.statuses.at(-1), 304);
+  assert.deepEqual(
+    new Set(server.log.conditions.slice(1)),
+    new Set(['if-none-match: "v1"']),
+  );
 });
 
 test("PersistLimit removes a manager's record with the file it evicts", async () => {
@@ -535,10 +595,7 @@ test("PersistLimit removes a manager's record with the file it evicts", async ()
     "/b",
   ]);
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, {
-    ...FAST,
-    revalidate: "always",
-  });
+  const manager = revalidating(dir.path);
   manager.download(server.url("/a"));
   await manager.wait();
   assert.deepEqual(await dir.list(), withRecords("a"));
@@ -546,11 +603,7 @@ test("PersistLimit removes a manager's record with the file it evicts", async ()
   // keeps what it used, and so does any sharing its limit): "a" is no
   // one's in use.
   const persistLimit = new PersistLimit(OLD.byteLength + 1, { fileLimit: 1 });
-  const next = new DownloadManager(dir.path, {
-    ...FAST,
-    persistLimit,
-    revalidate: "always",
-  });
+  const next = revalidating(dir.path, { persistLimit });
   next.download(server.url("/b"));
   await next.wait();
   assert.deepEqual(await dir.list(), withRecords("b"));
@@ -737,11 +790,9 @@ test("DownloadManager revalidating a file comes back for the new version to the 
   });
   await using dir = await tempDir();
   const sources = [server.url("/o/f"), server.url("/m/f")];
-  const manager = new DownloadManager(dir.path, {
-    ...FAST,
+  const manager = revalidating(dir.path, {
     retries: 1,
     retryAfterCap: 2,
-    revalidate: "always",
   });
   manager.download(sources);
   await manager.wait();

@@ -19,7 +19,9 @@ import {
 } from "../mod.ts";
 import {
   deferred,
+  type Fault,
   fileRoute,
+  type FileRouteLog,
   type FileRouteOptions,
   patternBytes,
   startServer,
@@ -201,11 +203,22 @@ test("Download with connections resumes a part whose connection dropped, from it
   }
 });
 
-test("Download with connections goes on with fewer when a server ignores the range on one, writing nothing of that answer", async () => {
-  let ranged = 0;
+/**
+ * Downloads over 4 connections while the `part`th part asked for is
+ * answered with `fault` (a refusal, whatever it names): the download goes
+ * on with fewer, keeping the parts on disk, and the whole file is asked for
+ * once, by the first connection. Returns what the server sent.
+ */
+async function assertPartRefusedOnly(
+  fault: Fault,
+  part = 2,
+): Promise<FileRouteLog> {
+  let parts = 0;
   const { url, log, close } = await serve({
     faultFor: ({ range }) =>
-      range !== null && ++ranged === 3 ? { ignoreRange: true } : undefined,
+      /^bytes=\d+-\d+$/.test(range ?? "") && ++parts === part
+        ? fault
+        : undefined,
   });
   await using dir = await tempDir();
   try {
@@ -213,10 +226,37 @@ test("Download with connections goes on with fewer when a server ignores the ran
     assert.equal(download.error(), undefined);
     await assertFileHolds(dir.join("f"), BODY);
     assertProgress(reports, BODY.byteLength);
-    assert.ok(bounded(log.ranges).length >= 4);
+    assert.deepEqual(log.ranges.filter((range) => range === null), [null]);
+    return log;
   } finally {
     await close();
   }
+}
+
+test("Download with connections goes on with fewer when a server ignores the range on one, writing nothing of that answer", async () => {
+  const log = await assertPartRefusedOnly({ ignoreRange: true }, 3);
+  assert.ok(bounded(log.ranges).length >= 4);
+});
+
+test("Download with connections goes on with fewer when a part is answered 416 without another length, keeping every part on disk", async () => {
+  // No Content-Range: the file's length and version are those every other
+  // answer names.
+  const log = await assertPartRefusedOnly({ status: 416 });
+  assert.ok(log.statuses.includes(416));
+});
+
+test("Download with connections takes a part's 503 that names a version of its own as a refusal, not a change of the file", async () => {
+  // The error page, served as a file, has an ETag and a Last-Modified of
+  // its own.
+  const log = await assertPartRefusedOnly({
+    status: 503,
+    retryAfter: "0",
+    statusHeaders: {
+      etag: '"error-page"',
+      "last-modified": "Sun, 06 Nov 1994 08:49:37 GMT",
+    },
+  });
+  assert.ok(log.statuses.includes(503));
 });
 
 test("Download with connections starts over on one connection when a server that offers ranges ignores them on every connection", async () => {

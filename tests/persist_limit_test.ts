@@ -305,6 +305,37 @@ test("PersistLimit.removeOldFiles() keeps a file being downloaded (its lock held
   assert.deepEqual(await dir.list(), ["d"]);
 });
 
+test("PersistLimit.removeOldFiles() judges another host's lock by the lockStaleAfter its owner recorded, keeping a file whose lock beat longer ago than the default but within that", async () => {
+  await using dir = await tempDir();
+  await files(dir, ["a", "b", "c", "d"]);
+  const limit = new PersistLimit(30, { fileLimit: 1 });
+  await limit.registerDirContent(dir.path);
+  // Another machine downloads "a" with a lockStaleAfter of a minute (a
+  // heartbeat every 15 s); its last was 30 s ago, past the default 10 s.
+  const lock = partialPaths(dir.join("a")).lock;
+  await writeFile(
+    lock,
+    JSON.stringify({
+      host: "other-host.invalid",
+      pid: 1,
+      token: "far",
+      staleAfter: 60_000,
+    }),
+  );
+  const beat = new Date(Date.now() - 30_000);
+  await utimes(lock, beat, beat);
+  await limit.removeOldFiles();
+  assert.deepEqual(await dir.list(), [basename(lock), "a", "d"].sort());
+  // Past its own minute: stale, and "a" goes (an older lock without the
+  // field is judged by the default, as before).
+  const old = new Date(Date.now() - 61_000);
+  await utimes(lock, old, old);
+  const lower = new PersistLimit(20, { fileLimit: 1 });
+  await lower.registerDirContent(dir.path);
+  await lower.removeOldFiles();
+  assert.deepEqual(await dir.list(), [basename(lock), "d"].sort());
+});
+
 test("PersistLimit.removeOldFiles() keeps kept files even when that leaves the total over the limit", async () => {
   await using dir = await tempDir();
   await files(dir, ["a", "b", "c"]);

@@ -1,7 +1,7 @@
 // Cleaning a directory of what dead processes left: partial files, sidecars,
-// half-written sidecars, taken-over locks and owner files (the library's
-// reserved `.<name>.<hash>.dlpart*` names) that no live heartbeat guards and
-// that have not changed for `maxAge`. A fresh leftover stays: it may be
+// half-written sidecars, taken-over locks, claims of takeovers cut short, and
+// owner files (the library's reserved `.<name>.<hash>.dlpart*` names) that no
+// live heartbeat guards and that have not changed for `maxAge`. A fresh leftover stays: it may be
 // resumed. A downloaded file's record lives as long as its file: it is a
 // leftover only once the file is gone (removed by hand, or evicted by another
 // process's `PersistLimit` while this one renewed the record, which takes no
@@ -80,14 +80,19 @@ function hasFile(
 }
 
 /**
- * Whether the lock (or owner file) at `guard` names a process proven alive,
- * or one this process may not know of: another user's, which it may not
- * read (a shared cache, under a umask of 077). That user's files are that
- * user's to clean up.
+ * Whether the lock (or owner file) at `guard`, with no heartbeat for `age`
+ * ms, names a process proven alive, or one that cannot be judged whose own
+ * `staleAfter` (recorded, see `owner_file.ts`) is longer than that, or one
+ * this process may not know of: another user's, which it may not read (a
+ * shared cache, under a umask of 077). That user's files are that user's
+ * to clean up.
  */
-function mayBeAlive(guard: string): boolean {
+function mayBeAlive(guard: string, age: number): boolean {
   try {
-    return holderState(readOwner(guard)) === "alive";
+    const owner = readOwner(guard);
+    const state = holderState(owner);
+    return state === "alive" || (state === "unknown" &&
+      owner?.staleAfter !== undefined && age <= owner.staleAfter);
   } catch (error) {
     if (isRefused(error)) return true;
     throw error;
@@ -146,9 +151,10 @@ export async function findLeftovers(
       heartbeats.some((beat) =>
         beat !== undefined && now - beat <= lockStaleAfter
       ) ||
-      guards.some((guard, index) =>
-        heartbeats[index] !== undefined && mayBeAlive(guard)
-      )
+      guards.some((guard, index) => {
+        const beat = heartbeats[index];
+        return beat !== undefined && mayBeAlive(guard, now - beat);
+      })
     ) {
       continue;
     }
@@ -246,6 +252,8 @@ async function takeNow(
       signal: new AbortController().signal,
       waitTimeout: 0,
       timeoutError: () => HELD,
+      // A download in this process waits for the look and the removal.
+      brief: true,
     });
   } catch (error) {
     if (error === HELD || isRefused(error)) return undefined;

@@ -7,14 +7,25 @@
 // (the owner may be stopped with Ctrl-Z, or in a debugger: it will go on);
 // one whose owner cannot be judged (another machine, another container, no
 // permission to look) is taken over once its heartbeat is older than
-// `staleAfter`. Taking over renames the lock away (only one process can win
-// that), then checks it is the very lock that was judged, else puts it back.
-// A lock this process holds is never taken over by it. While one of its
-// downloads takes a lock over, the others of this process wait for it to
-// have taken it: the name is free between the move and the take, and one
+// `staleAfter`, or than the owner's own, if it recorded a longer one (its
+// heartbeat keeps within its own: see `Owner.staleAfter`; lock files of
+// earlier versions record none). A lock this process holds is never taken
+// over by it.
+//
+// Taking over is done under a claim, a file beside the lock
+// (`<lock>.takeover`, created exclusively, naming its owner as a lock does):
+// one process at a time takes one lock over. Under it, the lock is looked at
+// again, and left alone unless it is still the one judged: another process
+// may have taken that one over since the look, and taken the lock (a lock
+// moved away, even to be put back, would leave its name free meanwhile, for
+// a third process to take: two would hold it). Only then is it renamed away
+// and removed. A claim found is waited for as a lock is, or removed as a
+// lock is taken over, if its owner died taking the lock over. While one of
+// its downloads takes a lock over, the others of this process wait for it to
+// have taken it: the name is free between the removal and the take, and one
 // that took it then would not adopt the partial file left to be resumed.
-// (Another process may still, in that moment: it then writes a partial
-// file of its own.)
+// (Another process may still, in that moment: it then writes a partial file
+// of its own.)
 //
 // A lock taken over from an owner not proven dead may still have a writer:
 // the download that takes it never touches that owner's partial file (see
@@ -48,6 +59,7 @@ import {
   ownerFileName,
   ownerJson,
   readOwner,
+  staleAfterOf,
 } from "./owner_file.ts";
 import {
   newToken,
@@ -114,6 +126,12 @@ export interface AcquireOptions {
   waitTimeout?: number | undefined;
   /** The error a wait longer than `waitTimeout` rejects with. */
   timeoutError?: ((owner: Owner | undefined) => unknown) | undefined;
+  /**
+   * Whether the lock is held only for a moment (a leftover cleanup's second
+   * look and removal): another acquire in this process waits for its
+   * release, with no poll and no `onWait`, nor any `waitTimeout`.
+   */
+  brief?: boolean | undefined;
 }
 
 /** A lock's previous owner, when {@linkcode FileLock.acquire} took it over. */
@@ -146,14 +164,45 @@ async function judge(
   const stat = await fs.lstat(path);
   if (stat === undefined) return "retry";
   const mtime = stat.mtime?.getTime() ?? 0;
-  return Date.now() - mtime > staleAfter ? { owner, state } : "wait";
+  const stale = Date.now() - mtime > staleAfterOf(owner, staleAfter);
+  return stale ? { owner, state } : "wait";
 }
+
+/** What a lock's takeover claim is named: the lock's name, and this. */
+const CLAIM_SUFFIX = ".takeover";
 
 /** Directories where a hard link failed: each lock there is its own file. */
 const linkless = new Set<string>();
 
 /** The paths of the locks this process holds, until each is released. */
 const heldPaths = new Set<string>();
+
+/** The releases of the brief locks this process holds, by path. */
+const briefHolds = new Map<string, Promise<void>>();
+
+/**
+ * Resolves once `released` does, or rejects with the signal's reason when
+ * it aborts.
+ */
+function whenReleased(
+  released: Promise<void>,
+  signal: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    function onAbort(): void {
+      reject(signal.reason);
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    released.then(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    });
+  });
+}
 
 /**
  * The locks a download of this process is taking over, each until it has
@@ -184,9 +233,9 @@ export function holdsLock(path: string): boolean {
  * Whether a download may be running under the lock at `path`, in any
  * process: a lock this process holds, or one of a process proven alive
  * (stopped with Ctrl-Z too), or of one that cannot be judged (another
- * machine's) whose heartbeat is within `staleAfter`. A lock missing,
- * released (a partial file left to be resumed), or left by a process proven
- * dead is none. Throws what keeps the lock from being read (another user's,
+ * machine's) whose heartbeat is within `staleAfter` (or within the longer
+ * one its owner recorded). A lock missing, released (a partial file left to
+ * be resumed), or left by a process proven dead is none. Throws what keeps the lock from being read (another user's,
  * which this one may not read).
  *
  * @example
@@ -202,10 +251,12 @@ export function isLockHeld(path: string, staleAfter: number): boolean {
   // followed, is its heartbeat, as `judge` reads it.
   const stat = fs.lstatSync(path);
   if (stat === undefined) return false;
-  const state = holderState(readOwner(path));
+  const owner = readOwner(path);
+  const state = holderState(owner);
   if (state !== "unknown") return state === "alive";
   // Unreadable (caught half-written, or gone since) or of another machine.
-  return Date.now() - (stat.mtime?.getTime() ?? 0) <= staleAfter;
+  const age = Date.now() - (stat.mtime?.getTime() ?? 0);
+  return age <= staleAfterOf(owner, staleAfter);
 }
 
 /** A held lock; release it when done. */
@@ -233,6 +284,17 @@ export class FileLock {
 
   /** The owner this lock was taken over from, if it was not free. */
   readonly takenOver: TakenOver | undefined;
+
+  /** Resolves the release of a brief lock (see `AcquireOptions.brief`). */
+  #releaseBrief: (() => void) | undefined;
+
+  /** Marks this lock brief, until its release. */
+  #holdBriefly(): void {
+    briefHolds.set(
+      this.#path,
+      new Promise((resolve) => this.#releaseBrief = resolve),
+    );
+  }
 
   /**
    * Takes the lock at `path`, waiting while another process holds it (see
@@ -265,10 +327,18 @@ export class FileLock {
         await other;
         continue;
       }
-      const lock = FileLock.#take(path, timing.heartbeat, takenOver);
+      const lock = FileLock.#take(path, timing, takenOver);
       if (takenOver !== undefined) takingOver.delete(path);
-      if (lock !== undefined) return lock;
+      if (lock !== undefined) {
+        if (options.brief) lock.#holdBriefly();
+        return lock;
+      }
       takenOver = undefined; // taken by another process, which will release it
+      const brief = briefHolds.get(path);
+      if (brief !== undefined) {
+        await whenReleased(brief, signal);
+        continue;
+      }
       let holder: Owner | undefined;
       try {
         holder = readOwner(path);
@@ -285,14 +355,18 @@ export class FileLock {
           await other;
           continue;
         }
-        const taking = FileLock.#takeOver(path, holder);
+        const taking = FileLock.#takeOver(path, verdict, timing);
         takingOver.set(path, taking.catch(() => {}));
+        let done: Awaited<typeof taking>;
         try {
-          if (await taking) takenOver = verdict;
+          done = await taking;
+          if (done === true) takenOver = verdict;
         } finally {
           if (takenOver === undefined) takingOver.delete(path);
         }
-        continue;
+        if (typeof done === "boolean") continue;
+        // Another process is taking it over: it will hold it.
+        holder = done.claimant;
       }
       const now = performance.now();
       if (waitingFor === undefined) {
@@ -312,14 +386,20 @@ export class FileLock {
     }
   }
 
-  /** Takes the lock at `path` if it is free; `undefined` if it is held. */
+  /**
+   * Takes the lock at `path` if it is free, recording its `staleAfter` in
+   * it; `undefined` if it is held.
+   */
   static #take(
     path: string,
-    heartbeat: number,
+    timing: LockTiming,
     takenOver: TakenOver | undefined,
   ): FileLock | undefined {
+    const { heartbeat, staleAfter } = timing;
     const directory = dirname(path);
-    const owner = linkless.has(directory) ? undefined : OwnerFile.of(directory);
+    const owner = linkless.has(directory)
+      ? undefined
+      : OwnerFile.of(directory, staleAfter);
     let linkFailed = false;
     if (owner !== undefined) {
       try {
@@ -333,14 +413,14 @@ export class FileLock {
         // one stale): start a new one. Any other failure: no hard links here.
         if (error instanceof NotFoundError && fs.existsSync(directory)) {
           owner.forget();
-          return FileLock.#take(path, heartbeat, takenOver);
+          return FileLock.#take(path, timing, takenOver);
         }
         linkFailed = !(error instanceof NotFoundError);
       }
     }
     const token = newToken();
     try {
-      fs.writeNewSync(path, ownerJson(token));
+      fs.writeNewSync(path, ownerJson(token, staleAfter));
     } catch (error) {
       if (error instanceof AlreadyExistsError) return undefined;
       throw error;
@@ -361,33 +441,88 @@ export class FileLock {
   }
 
   /**
-   * Moves a judged lock away, or puts it back if it turned out not to be it;
-   * removes the old owner's owner file. Returns whether it moved the judged
-   * lock away (the lock is then free).
+   * Takes over the lock at `path`, judged `judged`, under a claim (see the
+   * module comment): moves it away and removes it, with its owner's owner
+   * file, if it is still the lock judged. Returns whether it did (the lock
+   * is then free), or, while another process's claim is in the way, that
+   * process, to wait for.
    */
   static async #takeOver(
     path: string,
-    judged: Owner | undefined,
+    judged: TakenOver,
+    timing: LockTiming,
+  ): Promise<boolean | { claimant: Owner | undefined }> {
+    const { staleAfter, heartbeat } = timing;
+    const claim = `${path}${CLAIM_SUFFIX}`;
+    const token = newToken();
+    try {
+      fs.writeNewSync(claim, ownerJson(token));
+    } catch (error) {
+      if (!(error instanceof AlreadyExistsError)) throw error;
+      const claimant = readOwner(claim);
+      const verdict = await judge(claim, claimant, staleAfter);
+      if (verdict === "wait") return { claimant };
+      // Left by a process that died taking the lock over: it goes, as a
+      // lock does (unless replaced since).
+      if (verdict !== "retry" && readOwner(claim)?.token === claimant?.token) {
+        await removeIfPresent(claim);
+      }
+      return false;
+    }
+    heldTokens.add(token);
+    try {
+      return await FileLock.#moveAway(path, judged, staleAfter);
+    } finally {
+      heldTokens.delete(token);
+      try {
+        removeIfPresentSync(claim);
+      } catch {
+        // Naming this process, alive, it would keep every other process
+        // from taking the lock over: removed once the directory lets it.
+        leaveBehind(claim, token, heartbeat);
+      }
+    }
+  }
+
+  /** What {@linkcode FileLock.#takeOver} does under its claim. */
+  static async #moveAway(
+    path: string,
+    judged: TakenOver,
+    staleAfter: number,
   ): Promise<boolean> {
+    const token = judged.owner?.token;
+    // Judged again: its owner, not proven dead, may have beaten since.
+    const again = await judge(path, readOwner(path), staleAfter);
+    if (typeof again !== "object" || again.owner?.token !== token) return false;
     const moved = `${path}.${newToken()}.stale`;
     try {
       await fs.rename(path, moved);
     } catch (error) {
-      if (error instanceof NotFoundError) return false; // another process won
+      if (error instanceof NotFoundError) return false; // let go of meanwhile
       throw error;
     }
-    const found = readOwner(moved);
-    if (judged !== undefined && found?.token !== judged.token) {
-      // A fresh lock was created between our look and the rename: restore it.
-      await fs.rename(moved, path);
+    if (readOwner(moved)?.token !== token) {
+      // Its owner (not proven dead) let it go since the look, and another
+      // lock was taken: put back, unless a lock was taken in the moment its
+      // name was free (a link never replaces one; a rename, where hard links
+      // fail, would).
+      try {
+        fs.linkSync(moved, path);
+      } catch (error) {
+        if (!(error instanceof AlreadyExistsError)) {
+          await fs.rename(moved, path);
+          return false;
+        }
+      }
+      await fs.remove(moved).catch(() => {});
       return false;
     }
     await fs.remove(moved).catch(() => {});
     // The stale owner's file, if the lock linked to one: every other lock
     // linked to it shares its heartbeat, so is as stale, and keeps its
     // content.
-    const ownerFile = join(dirname(path), ownerFileName(judged?.token ?? ""));
-    if (judged !== undefined && readOwner(ownerFile)?.token === judged.token) {
+    const ownerFile = join(dirname(path), ownerFileName(token ?? ""));
+    if (token !== undefined && readOwner(ownerFile)?.token === token) {
       await fs.remove(ownerFile).catch(() => {});
     }
     return true;
@@ -470,6 +605,10 @@ export class FileLock {
     if (this.#released) return;
     this.#released = true;
     heldPaths.delete(this.#path);
+    if (this.#releaseBrief !== undefined) {
+      briefHolds.delete(this.#path);
+      this.#releaseBrief();
+    }
     try {
       if (held ?? this.#owns()) {
         removeIfPresentSync(this.#path);

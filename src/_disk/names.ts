@@ -17,6 +17,10 @@
 //
 //   .dlmanager-<n>.<12 hex of the process's token>.dlpart.owner
 //
+// and, for the moment a process takes a lock over, its claim on that:
+//
+//   .<name, cut to 64 bytes>.<12 hex of sha256(name)>.dlpart.lock.takeover
+//
 // Each download writes a partial file of its own, named after its writer
 // token: no two downloads ever write one file, and a download only ever
 // renames its own (see `partial_file.ts`).

@@ -31,6 +31,13 @@ export interface Owner extends ProcessIdentity {
    * partial file to be resumed (see `FileLock.leave`): no one holds it.
    */
   released?: true | undefined;
+  /**
+   * The owner's own `staleAfter` (a download's `lockStaleAfter`), in
+   * milliseconds, which its heartbeat keeps within: judged by another,
+   * shorter one, a lock of an owner that cannot be judged would look stale
+   * between two heartbeats. Not in lock files of earlier versions.
+   */
+  staleAfter?: number | undefined;
 }
 
 // The key of `heldTokens` on `globalThis`: never change it, every version
@@ -54,6 +61,10 @@ export function readOwner(path: string): Owner | undefined {
     }
     const owner: Owner = { ...identity, token: value.token };
     if (value.released === true) owner.released = true;
+    const { staleAfter } = value;
+    if (typeof staleAfter === "number" && staleAfter > 0) {
+      owner.staleAfter = staleAfter;
+    }
     return owner;
   } catch (error) {
     // Missing, caught half-written, or not a file: treat as unknown.
@@ -78,6 +89,24 @@ export function holderState(owner: Owner | undefined): ProcessState {
   if (owner.released) return "dead";
   if (heldTokens.has(owner.token)) return "alive";
   return isThisProcess(owner) ? "dead" : processState(owner);
+}
+
+/**
+ * How long a lock (or owner file) naming `owner` may go without a heartbeat
+ * before it is stale, for a judge whose own limit is `staleAfter`: that, or
+ * the owner's own, if it recorded a longer one.
+ *
+ * @example
+ * ```ts
+ * const owner = readOwner("cache/.a.zip.0123456789ab.dlpart.lock");
+ * console.log(staleAfterOf(owner, 10_000)); // 60000, for an owner's 60 s
+ * ```
+ */
+export function staleAfterOf(
+  owner: Owner | undefined,
+  staleAfter: number,
+): number {
+  return Math.max(staleAfter, owner?.staleAfter ?? 0);
 }
 
 /** Touches `path`, moving its mtime (the heartbeat) forward, on a timer. */
@@ -127,16 +156,18 @@ export class OwnerFile {
   }
 
   /**
-   * This process's owner file in `directory`, created if there is none;
-   * `undefined` if its name is taken (by a leftover of another process).
+   * This process's owner file in `directory`, created if there is none,
+   * recording `staleAfter` (the first lock's: a later one's heartbeat may
+   * only quicken the file's, see {@linkcode OwnerFile.hold}); `undefined` if
+   * its name is taken (by a leftover of another process).
    */
-  static of(directory: string): OwnerFile | undefined {
+  static of(directory: string, staleAfter: number): OwnerFile | undefined {
     const existing = ownerFiles.get(directory);
     if (existing !== undefined) return existing;
     const token = newToken();
     const path = join(directory, ownerFileName(token));
     try {
-      fs.writeNewSync(path, ownerJson(token));
+      fs.writeNewSync(path, ownerJson(token, staleAfter));
     } catch (error) {
       if (error instanceof AlreadyExistsError) return undefined;
       throw error;
@@ -196,8 +227,15 @@ export function ownerFileName(token: string): string {
   return `.dlmanager-${serial}.${random.slice(0, 12)}${OWNER_SUFFIX}`;
 }
 
-/** What a lock or owner file of this process holds, with `token`. */
-export function ownerJson(token: string): Uint8Array {
+/**
+ * What a lock or owner file of this process holds, with `token`, and the
+ * `staleAfter` its heartbeat keeps within, if given.
+ */
+export function ownerJson(token: string, staleAfter?: number): Uint8Array {
   const owner: Owner = { ...thisProcess(), token };
+  // Not `Infinity`, which JSON cannot hold: a judge's own then stands.
+  if (staleAfter !== undefined && Number.isFinite(staleAfter)) {
+    owner.staleAfter = staleAfter;
+  }
   return encoder.encode(JSON.stringify(owner));
 }

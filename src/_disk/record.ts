@@ -56,12 +56,19 @@ export function recordPath(dest: string): string {
   return partialPaths(dest).base + RECORD_SUFFIX.slice(".dlpart".length);
 }
 
+// What a header's value may hold (a byte string without NUL, CR or LF): a
+// validator a server sent always does, and one that does not (a record
+// edited or corrupted) would fail every request sent with it.
+// deno-lint-ignore no-control-regex
+const HEADER_VALUE = /^[^\x00\r\n\u0100-\uffff]*$/;
+
 function isRecord(value: unknown): value is CacheRecord {
   const record = value as Record<string, unknown> | null;
   return typeof record === "object" && record !== null &&
     record.version === RECORD_VERSION && typeof record.url === "string" &&
     (record.source === undefined || typeof record.source === "string") &&
     typeof record.validator === "string" &&
+    HEADER_VALUE.test(record.validator) &&
     Number.isFinite(record.checked) && Number.isSafeInteger(record.size) &&
     Number.isFinite(record.mtime);
 }
@@ -95,10 +102,21 @@ export function readRecord(
     throw error;
   }
   if (!isRecord(value) || value.url !== url) return undefined;
-  if (value.size !== file.size || Math.abs(value.mtime - file.mtime) > 1) {
-    return undefined;
-  }
-  return value;
+  return isSameFile(value, file) ? value : undefined;
+}
+
+/**
+ * Whether `a` and `b` describe the same file: the same size, and
+ * modification times a millisecond apart at most (file systems round the
+ * times they are given).
+ *
+ * @example
+ * ```ts
+ * isSameFile({ size: 3, mtime: 1000 }, { size: 3, mtime: 1001 }); // true
+ * ```
+ */
+export function isSameFile(a: FileFacts, b: FileFacts): boolean {
+  return a.size === b.size && Math.abs(a.mtime - b.mtime) <= 1;
 }
 
 /** Writes `dest`'s record atomically. */

@@ -1,6 +1,7 @@
 // Revalidation's request: `If-None-Match` with the ETag the server gave
-// (weak or strong), else `If-Modified-Since` with its Last-Modified date
-// (RFC 9110 §13.1.2, §13.1.3), and what a `304 Not Modified` answer to it
+// (weak or strong, quoted or not, as it was sent), else `If-Modified-Since`
+// with its Last-Modified date (RFC 9110 §13.1.2, §13.1.3), and what a
+// `304 Not Modified` answer to it
 // means: the file on disk is the server's current one. So does a `200`
 // whose validator names that version (a server that ignores the condition).
 
@@ -8,8 +9,9 @@ import { parseHttpDate } from "./http_date.ts";
 
 /**
  * The header that makes a request conditional on the file having changed
- * since the version `validator` names (an ETag, which is quoted, `W/` first
- * if weak, or a Last-Modified date; see `revalidatorOf()`).
+ * since the version `validator` names (an ETag, quoted, `W/` first if weak,
+ * or unquoted as some servers send it, or a Last-Modified date; see
+ * `revalidatorOf()`).
  */
 export function conditionalHeaders(validator: string): [string, string][] {
   return isEtag(validator)
@@ -46,9 +48,15 @@ function opaqueTag(etag: string): string {
   return etag.startsWith("W/") ? etag.slice(2) : etag;
 }
 
-/** Whether `validator` is an ETag (quoted, `W/` first if weak), not a date. */
+/**
+ * Whether `validator` is an ETag, not a date: quoted (`W/` first if weak),
+ * or a word without a space, as an ETag some servers send unquoted
+ * (`abc123`) is and no form of HTTP date is. Such a server compares it as
+ * it sent it.
+ */
 function isEtag(validator: string): boolean {
-  return validator.startsWith('"') || validator.startsWith('W/"');
+  return validator.startsWith('"') || validator.startsWith('W/"') ||
+    /^\S+$/.test(validator);
 }
 
 /**
@@ -64,7 +72,8 @@ export class NotModified extends Error {
   constructor(headers: Headers) {
     super("the file has not changed");
     this.name = "NotModified";
-    this.#etag = headers.get("etag");
+    // An empty ETag names no version: as none.
+    this.#etag = headers.get("etag") || null;
     this.#lastModified = headers.get("last-modified");
   }
 

@@ -78,13 +78,15 @@ function isWeakDate(headers: Headers, lastModified: string): boolean {
 /**
  * The validator for revalidating a file (`If-None-Match`, else
  * `If-Modified-Since`): the ETag, weak or strong (`If-None-Match` compares
- * weakly, RFC 9110 §13.1.2), else a Last-Modified that is not weak (see
+ * weakly, RFC 9110 §13.1.2), quoted or not (as the server sent it), but not
+ * an empty one (which every answer of such a server would match), else a
+ * Last-Modified that is not weak (see
  * {@linkcode isWeakDate}: a change later in its second would be answered
  * `304`, and missed until the next).
  */
 export function revalidatorOf(headers: Headers): string | undefined {
   const etag = headers.get("etag");
-  if (etag !== null) return etag;
+  if (etag !== null && etag !== "") return etag;
   const lastModified = headers.get("last-modified");
   return lastModified === null || isWeakDate(headers, lastModified)
     ? undefined

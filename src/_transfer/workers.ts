@@ -7,10 +7,10 @@
 // and the digest judges the file joined (see `PartialFile.resumeValidator`).
 // Every 206 is checked (its range, total and validator) before a byte is
 // written, and a part is written only up to its end, which a connection
-// stealing half of it may lower. Each
-// connection retries as a download does (timeouts, backoff, Retry-After);
-// one that a server refuses (429, 503, or a 200 that ignores the range)
-// while others run ends, and the download goes on with fewer. With
+// stealing half of it may lower. Each connection retries as a download
+// does (timeouts, backoff, Retry-After); one that a server refuses (429,
+// 503, a 200 that ignores the range, or a 416 that tells of no other
+// length) while others run ends, and the download goes on with fewer. With
 // `connections: "auto"`, the ramp decides how many; resumed from parts, the
 // download has none yet, and the first part's answer starts it. The sidecar
 // records the ranges on disk as each part ends, and every second, so that a
@@ -75,7 +75,8 @@ export class StartOver extends Error {
 
 /**
  * An answer for the same file that is not the part asked for: a 200 (the
- * range ignored), or a 206 of other bytes. A server (or a proxy) that does
+ * range ignored), a 206 of other bytes, or a 416 that tells no other
+ * length. A server (or a proxy) that does
  * so once may do so again: the connection ends, or, the last one, starts
  * the download over on one connection, which needs no ranges.
  */
@@ -86,7 +87,10 @@ class RangeIgnored extends Error {
   }
 }
 
-/** Whether `error` is a server's "no more connections" (429, 503, no range). */
+/**
+ * Whether `error` is a server's "no more connections" (429, 503, no range,
+ * a range refused).
+ */
 function isRefusal(error: unknown): boolean {
   return error instanceof RangeIgnored ||
     (error instanceof HTTPError &&
@@ -396,20 +400,36 @@ export class Workers {
     validator: string | undefined,
   ): number {
     const { url, partial } = this.#transfer;
-    const range = response.status === 206
+    const { status } = response;
+    const range = status === 206 || status === 416
       ? parseContentRange(response.headers.get("content-range"))
       : undefined;
     this.#assertSameLength(response, range, validator === undefined);
+    // An error's validators are of its page, not of the file (a 503 page
+    // served as a file has an ETag of its own): a failure, not a change.
     const changed = validator !== undefined &&
+      (response.ok || status === 416) &&
       isOtherVersion(response.headers, validator);
     const otherLength = range?.total !== undefined &&
       range.total !== this.#total;
-    if (changed || otherLength || response.status === 416) {
+    if (changed || otherLength) {
       throw new StartOver(
         `Cannot download "${url}": the file changed on the server`,
       );
     }
-    if (response.status === 206) {
+    if (status === 416) {
+      // Bytes inside the file's length, of its version, not satisfiable:
+      // without another length (`bytes */<total>`) the answer tells of no
+      // change. The connection ends, the parts on disk stay, and the
+      // others' answers (each naming its length and version) tell whether
+      // the file changed; the last one's starts the download over.
+      throw new RangeIgnored(
+        `Cannot download "${url}": asked for bytes ${from}-${to}, got ${
+          `${status} ${response.statusText}`.trim()
+        } (${response.headers.get("content-range") ?? "no Content-Range"})`,
+      );
+    }
+    if (status === 206) {
       if (
         range?.start !== from || range.end === undefined || range.end < to ||
         range.total === undefined
@@ -440,7 +460,7 @@ export class Workers {
    * Refuses a source whose answer gives the file another length than the
    * one a source before it gave (a stale mirror: {@linkcode SourceMismatch}),
    * before anything is dropped: the parts on disk stay for the next source.
-   * `range` is the answer's `Content-Range`, for a 206.
+   * `range` is the answer's `Content-Range`, for a 206 or a 416.
    */
   #assertSameLength(
     response: Response,
@@ -457,10 +477,8 @@ export class Workers {
       : this.#transfer.knownTotal;
     if (knownTotal === undefined) return;
     const { status, headers } = response;
-    const length = status === 206
+    const length = status === 206 || status === 416
       ? range?.total
-      : status === 416
-      ? parseContentRange(headers.get("content-range"))?.total
       : response.ok && contentEncoding(headers) === undefined
       ? parseLength(headers.get("content-length"))
       : undefined;

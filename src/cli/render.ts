@@ -347,8 +347,12 @@ export class LiveDisplay {
     this.#timer = setInterval(() => this.draw(), options.interval ?? 100);
   }
 
-  /** Redraws the live area now. */
+  /**
+   * Redraws the live area now; nothing while suspended (see
+   * {@linkcode LiveDisplay.suspend}).
+   */
   draw(): void {
+    if (this.#suspended) return;
     this.#out.write(this.#render([]));
   }
 
@@ -363,10 +367,12 @@ export class LiveDisplay {
 
   /**
    * Shows the cursor, for the shell, as the process is about to be stopped
-   * (Ctrl-Z). The live area stays on the screen as it is, and the next one
-   * is drawn anew where the cursor is then, below what the shell printed
-   * meanwhile, never over it (a redraw may come before
-   * {@linkcode LiveDisplay.resume}). Nothing once stopped.
+   * (Ctrl-Z). The live area stays on the screen as it is, and is not drawn
+   * again until {@linkcode LiveDisplay.resume}, which draws it anew where
+   * the cursor is then, below what the shell printed meanwhile, never over
+   * it: the process may draw before it stops and after it goes on, while
+   * the shell has the terminal. A line logged meanwhile is printed alone.
+   * Nothing once stopped.
    */
   suspend(): void {
     if (this.#timer === undefined) return;
@@ -400,7 +406,7 @@ export class LiveDisplay {
   }
 
   #render(logged: string[]): string {
-    if (this.#timer === undefined) {
+    if (this.#timer === undefined || this.#suspended) {
       return logged.map((line) => line + "\n").join("");
     }
     const width = this.#width();

@@ -7,6 +7,8 @@
  */
 
 import { type Download, DownloadManager, PersistLimit } from "../../mod.ts";
+import { inUse } from "../_in_use.ts";
+import { mayEvict } from "../persist_limit.ts";
 import type { CliOptions } from "./args.ts";
 import { JsonReporter } from "./json_reporter.ts";
 import { LogReporter } from "./log_reporter.ts";
@@ -76,6 +78,8 @@ export class Session implements RunView {
   #bytes = 0;
   #interrupted: Interruption | undefined;
   #reporter: Reporter;
+  // `--max-size`'s.
+  #limit: PersistLimit | null = null;
 
   constructor(host: CliHost, options: CliOptions, planned: Planned[]) {
     this.#host = host;
@@ -127,7 +131,7 @@ export class Session implements RunView {
       }
       await Promise.all(waits);
       await manager.wait({ raiseIfError: false });
-      await this.#directoryFailure(manager);
+      if (!await this.#directoryFailure(manager)) await this.#keepUnderLimit();
     } finally {
       stopInterrupt();
       stopSuspend();
@@ -205,6 +209,10 @@ export class Session implements RunView {
 
   #manager(): DownloadManager {
     const options = this.#options;
+    this.#limit = options.maxSize === undefined ? null : new PersistLimit(
+      options.maxSize,
+      options.keep === undefined ? {} : { fileLimit: options.keep },
+    );
     return new DownloadManager(options.dir, {
       // -j: the manager queues the rest (FIFO) and runs them as slots free.
       ...(options.concurrency === undefined
@@ -225,10 +233,7 @@ export class Session implements RunView {
         idleTimeout: options.timeout,
       }),
       headers: options.headers,
-      persistLimit: options.maxSize === undefined ? null : new PersistLimit(
-        options.maxSize,
-        options.keep === undefined ? {} : { fileLimit: options.keep },
-      ),
+      persistLimit: this.#limit,
     });
   }
 
@@ -363,19 +368,43 @@ export class Session implements RunView {
    * it under `--max-size`, removing what dead processes left), which
    * counts as one failure. Each download's failure was told as it ended,
    * and the wait before this one let go of them: what `wait()` raises now
-   * is the directory's.
+   * is the directory's. Whether there was one.
    */
-  async #directoryFailure(manager: DownloadManager): Promise<void> {
+  async #directoryFailure(manager: DownloadManager): Promise<boolean> {
     try {
       await manager.wait();
+      return false;
     } catch (error) {
-      this.#failed++;
-      this.#report({
-        event: "directory",
-        dir: this.#options.dir,
-        error: message(error),
-      });
+      this.#reportDirectory(error);
+      return true;
     }
+  }
+
+  /**
+   * Keeps the directory under `--max-size` at the end of a run that was
+   * not stopped: the manager removes old files only after a download, so a
+   * run that found every file present (under a limit lowered since) would
+   * leave the directory over it. The files this run used stay.
+   */
+  async #keepUnderLimit(): Promise<void> {
+    const limit = this.#limit;
+    if (limit === null || this.#interrupted !== undefined) return;
+    if (!mayEvict(limit)) return;
+    try {
+      await limit.removeOldFiles({ keep: (path) => inUse(limit, path) });
+    } catch (error) {
+      this.#reportDirectory(error);
+    }
+  }
+
+  /** Reports a failure of the work in the directory, as one failure. */
+  #reportDirectory(error: unknown): void {
+    this.#failed++;
+    this.#report({
+      event: "directory",
+      dir: this.#options.dir,
+      error: message(error),
+    });
   }
 
   #end(tracked: Tracked): void {

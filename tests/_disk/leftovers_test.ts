@@ -22,6 +22,7 @@ import { Download } from "../../src/download.ts";
 import { partialFile, partialPaths } from "../../src/_disk/names.ts";
 import type { ProcessIdentity } from "../../src/_disk/process_identity.ts";
 import { recordPath } from "../../src/_disk/record.ts";
+import { fs } from "../../src/_runtime/fs.ts";
 import { startChild } from "../_helpers/child.ts";
 import { assertFileHolds } from "../_helpers/file_bytes.ts";
 import { identityOf } from "../_helpers/identity.ts";
@@ -181,6 +182,30 @@ test("removeLeftovers() keeps an owner file with a fresh heartbeat, even past ma
     [dead],
   );
   assert.deepEqual(await dir.list(), [live]);
+});
+
+test("removeLeftovers() keeps another host's owner file whose heartbeat is within the lockStaleAfter its owner recorded, though past its own", async () => {
+  await using dir = await tempDir();
+  // Beating every 45 minutes (its lockStaleAfter is 3 hours); the last beat
+  // two hours ago.
+  const far = ".dlmanager-3.0123456789ab.dlpart.owner";
+  const older = ".dlmanager-4.ba9876543210.dlpart.owner";
+  const cases: [string, number][] = [[far, 2 * HOUR], [older, 3 * HOUR + 1]];
+  for (const [name, age] of cases) {
+    const owner = {
+      host: "other-host.invalid",
+      pid: 1,
+      token: "0123456789abcdef-3",
+      staleAfter: 3 * HOUR,
+    };
+    await writeFile(dir.join(name), JSON.stringify(owner));
+    await utimes(dir.join(name), (NOW - age) / 1000, (NOW - age) / 1000);
+  }
+  assert.deepEqual(
+    await removeLeftovers(dir.path, 0, LOCK_STALE_AFTER, NOW),
+    [older],
+  );
+  assert.deepEqual(await dir.list(), [far]);
 });
 
 test("removeLeftovers() with a maxAge of 0 leaves a held lock and its owner file alone", async () => {
@@ -528,4 +553,67 @@ test("removeLeftoverGroup() leaves a partial file resumed and kept again after f
   assert.deepEqual(log.ranges, [null, "bytes=49152-", "bytes=98304-"]);
   await assertFileHolds(dir.join("f"), body);
   assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test('removeLeftovers() has a download in this process of a file whose leftovers it is removing wait for it, without polling and without reporting "waiting"', async () => {
+  const body = patternBytes(10_000);
+  const { route } = fileRoute({ body });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const { temp, lock } = names(dir.join("f"));
+  const old = Date.now() - 2 * HOUR;
+  await put(dir, temp, old);
+  await writeFile(
+    dir.join(lock),
+    JSON.stringify({
+      ...identityOf(process.pid),
+      pid: DEAD_PID,
+      token: "dead",
+    }),
+  );
+  await utimes(dir.join(lock), old / 1000, old / 1000);
+  const underLock = deferred();
+  const gate = deferred();
+  const refused = deferred();
+  const { lstat: realLstat, linkSync } = fs;
+  let looks = 0;
+  // The cleanup's second look at the partial file is under the lock.
+  fs.lstat = async (path) => {
+    if (path === dir.join(temp) && ++looks === 2) {
+      underLock.resolve();
+      await gate.promise;
+    }
+    return await realLstat(path);
+  };
+  // The download's try at the lock the cleanup holds.
+  fs.linkSync = (existing, path) => {
+    try {
+      linkSync(existing, path);
+    } catch (error) {
+      if (path === dir.join(lock)) refused.resolve();
+      throw error;
+    }
+  };
+  try {
+    const cleanup = removeLeftovers(dir.path, MAX_AGE, LOCK_STALE_AFTER);
+    await underLock.promise;
+    const states: string[] = [];
+    const download = new Download(server.url("/f"), dir.join("f"), {
+      onStateChange: (_download, state) => states.push(state),
+    });
+    download.start();
+    await refused.promise;
+    // What the refusal set off, before the cleanup goes on.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    gate.resolve();
+    assert.deepEqual(await cleanup, [lock, temp].sort());
+    await download.wait();
+    assert.ok(!states.includes("waiting"), `states: ${states}`);
+    await assertFileHolds(dir.join("f"), body);
+    assert.deepEqual(await dir.list(), ["f"]);
+  } finally {
+    gate.resolve();
+    fs.lstat = realLstat;
+    fs.linkSync = linkSync;
+  }
 });

@@ -67,6 +67,12 @@ test("readRecord() disowns a record of another URL, size or modification time, a
   // A source that is not a URL's string: not a record this version wrote.
   await writeRecord(dest, { ...RECORD, source: 7 as unknown as string });
   assert.equal(readRecord(dest, URL_F, FACTS), undefined);
+  // A validator no header could carry (edited, corrupted): every request
+  // with it would fail.
+  for (const validator of ['"v\u0100"', '"v"\r\nx: y', '"v\u0000"']) {
+    await writeRecord(dest, { ...RECORD, validator });
+    assert.equal(readRecord(dest, URL_F, FACTS), undefined, validator);
+  }
   for (const text of ["{", '{"version":2}', "null"]) {
     await writeFile(recordPath(dest), text);
     assert.equal(readRecord(dest, URL_F, FACTS), undefined);

@@ -46,6 +46,14 @@ export function cliLine(
 }
 
 /**
+ * `cli` (a line from {@linkcode cliLine}) run by a shell that first writes
+ * its pid to `pidFile`: `exec`, so that the pid written is the CLI's.
+ */
+export function withPidFile(cli: string, pidFile: string): string {
+  return `sh -c ${shellQuote(`echo $$ > ${shellQuote(pidFile)}; exec ${cli}`)}`;
+}
+
+/**
  * A shell command running the CLI with `args` (with NO_COLOR), then printing
  * `[exit <status>]` and waiting, so that the pane stays to be read.
  */
@@ -55,10 +63,7 @@ export function cliShellCommand(
 ): string {
   const cli = cliLine(args, undefined, options.permissions);
   const { pidFile, statusFifo } = options;
-  // `exec`: the pid written is the CLI's.
-  const run = pidFile === undefined
-    ? cli
-    : `sh -c ${shellQuote(`echo $$ > ${shellQuote(pidFile)}; exec ${cli}`)}`;
+  const run = pidFile === undefined ? cli : withPidFile(cli, pidFile);
   if (statusFifo !== undefined) {
     // The pane's shell, the session leader, dies of the hangup, and the
     // terminal sends SIGHUP to the CLI, as when a window closes with a
@@ -111,11 +116,23 @@ export function exitStatusFifo(path: string): ExitStatusFifo {
 }
 
 /**
- * How long `until` looks at most: past any test's timeout, so it never
- * decides a test, but ends the polling of a test that timed out (which kept
- * the test process alive, capturing, long after its failure).
+ * The timeout of a test using a pane: a step takes a second or two on a
+ * loaded machine, the slowest test ten.
  */
-const UNTIL_LIMIT = 120_000;
+export const TMUX_TEST_TIMEOUT = 60_000;
+
+/** The options of a test using a pane: skipped where tmux is missing. */
+export const TMUX_TEST: { skip: string | false; timeout: number } = {
+  skip: !HAS_TMUX && "tmux is not installed",
+  timeout: TMUX_TEST_TIMEOUT,
+};
+
+/**
+ * How long after a pane starts `until` gives up: before the test's timeout
+ * ({@linkcode TMUX_TEST_TIMEOUT}), so that a test stuck on a step fails with
+ * the step and the screen, and its polling ends with it.
+ */
+const UNTIL_LIMIT = TMUX_TEST_TIMEOUT - 10_000;
 
 /** A tmux pane running a command. */
 export interface Pane extends Disposable {
@@ -128,10 +145,15 @@ export interface Pane extends Disposable {
   capture(): string[];
   /**
    * Captures until `ready` holds for a capture, and returns that capture.
-   * There is no event to await from a terminal: this polls, and the test's
-   * timeout bounds it (past it, this gives up, throwing the last capture).
+   * There is no event to await from a terminal: this polls, and gives up
+   * shortly before the test's timeout ({@linkcode TMUX_TEST_TIMEOUT}, from
+   * the pane's start), throwing `step` (what the test waits for), the time
+   * it waited and the last capture.
    */
-  until(ready: (lines: string[]) => boolean): Promise<string[]>;
+  until(
+    ready: (lines: string[]) => boolean,
+    step?: string,
+  ): Promise<string[]>;
   /** Whether the terminal shows its cursor (a program may hide it). */
   cursorVisible(): boolean;
   /**
@@ -172,22 +194,23 @@ export function tmuxPane(
     command,
   );
   let closed = false;
+  const end = Date.now() + UNTIL_LIMIT;
   const capture = (): string[] =>
     tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "0")
       .replace(/\s+$/, "").split("\n").map((line) => line.trimEnd());
   return {
     tmux,
     capture,
-    async until(ready): Promise<string[]> {
-      const end = Date.now() + UNTIL_LIMIT;
+    async until(ready, step = "the awaited screen"): Promise<string[]> {
+      const start = Date.now();
       for (;;) {
         const lines = capture();
         if (ready(lines)) return lines;
         if (Date.now() > end) {
           throw new Error(
-            `The terminal never showed what the test awaits:\n${
-              lines.join("\n")
-            }`,
+            `The terminal never showed ${step} (${
+              Date.now() - start
+            } ms waited):\n${lines.join("\n")}`,
           );
         }
         await new Promise((resolve) => setTimeout(resolve, 50));

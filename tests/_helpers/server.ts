@@ -158,6 +158,8 @@ export interface Fault {
   status?: number;
   /** With `status`: the Retry-After header to send. */
   retryAfter?: string;
+  /** With `status`: more headers to send (an error page's own ETag, say). */
+  statusHeaders?: Record<string, string>;
   /**
    * Drop the connection after sending this many body bytes (once `release`
    * resolves, if given: a test holds the drop until the client has the bytes,
@@ -347,7 +349,7 @@ export function fileRoute(
       return;
     }
     if (fault.status !== undefined) {
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...fault.statusHeaders };
       if (fault.retryAfter !== undefined) {
         headers["retry-after"] = fault.retryAfter;
       }

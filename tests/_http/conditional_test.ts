@@ -3,6 +3,7 @@ import { test } from "node:test";
 import {
   conditionalHeaders,
   isUnchanged,
+  NotModified,
 } from "../../src/_http/conditional.ts";
 
 test("conditionalHeaders() asks If-None-Match for an ETag, If-Modified-Since for a date", () => {
@@ -10,6 +11,8 @@ test("conditionalHeaders() asks If-None-Match for an ETag, If-Modified-Since for
   assert.deepEqual(conditionalHeaders('W/"abc"'), [
     ["if-none-match", 'W/"abc"'],
   ]);
+  // An ETag sent unquoted is sent back as it was: no date is one word.
+  assert.deepEqual(conditionalHeaders("abc123"), [["if-none-match", "abc123"]]);
   assert.deepEqual(
     conditionalHeaders("Tue, 01 Sep 2026 10:00:00 GMT"),
     [["if-modified-since", "Tue, 01 Sep 2026 10:00:00 GMT"]],
@@ -45,4 +48,11 @@ test("isUnchanged() tells a 200 of the version asked about: its ETag weakly equa
   );
   assert.equal(isUnchanged(new Headers(), byDate), false);
   assert.equal(isUnchanged(dated("not a date"), byDate), false);
+});
+
+test("NotModified.renewed() keeps the ETag held when the 304's is empty, which names no version", () => {
+  const renewed = (etag: string) =>
+    new NotModified(new Headers({ etag })).renewed('"v1"');
+  assert.equal(renewed(""), '"v1"');
+  assert.equal(renewed('W/"v1"'), 'W/"v1"');
 });

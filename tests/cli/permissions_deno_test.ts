@@ -8,12 +8,12 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import { runCli } from "../_helpers/cli.ts";
-import { cliShellCommand, HAS_TMUX, tmuxPane } from "../_helpers/cli_tmux.ts";
+import { cliShellCommand, TMUX_TEST, tmuxPane } from "../_helpers/cli_tmux.ts";
 import { bytesRoute, patternBytes, startServer } from "../_helpers/server.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 import { assertFileHolds } from "../_helpers/file_bytes.ts";
 
-const SKIP = { skip: !HAS_TMUX && "tmux is not installed", timeout: 60_000 };
+const SKIP = TMUX_TEST;
 const A = patternBytes(50_000, 1);
 
 /** The permission flags of `deno task cli`, but `--no-prompt`. */

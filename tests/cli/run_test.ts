@@ -445,6 +445,28 @@ test("dlmanager --max-size and --keep keep the directory under the limit", async
   assert.deepEqual(await dir.list(), ["a.bin"]);
 });
 
+test("dlmanager --max-size keeps the directory under the limit when every file was already present", async () => {
+  await using server = await startServer({ "/a.bin": bytesRoute(A) });
+  await using dir = await tempDir();
+  await writeFile(dir.join("a.bin"), A);
+  await writeFile(dir.join("old.bin"), new Uint8Array(100_000));
+  const result = await runCli([
+    "-d",
+    dir.path,
+    "--max-size",
+    "200K",
+    "--keep",
+    "1",
+    server.url("/a.bin"),
+  ]);
+  assert.equal(result.stderr, "");
+  assert.equal(result.code, 0);
+  assert.ok(result.stdout.startsWith("skipped a.bin (already present)\n"));
+  assert.equal(server.requests.length, 0);
+  // The file this run used stays; the other goes.
+  assert.deepEqual(await dir.list(), ["a.bin"]);
+});
+
 test("dlmanager -d with a symbolic link to the directory keeps it under --max-size, never counting nor removing a link in it", async () => {
   await using server = await startServer({ "/a.bin": bytesRoute(A) });
   await using dir = await tempDir();

@@ -15,10 +15,11 @@ import {
   cliLine,
   cliShellCommand,
   exitStatusFifo,
-  HAS_TMUX,
   type Pane,
   shellQuote,
+  TMUX_TEST,
   tmuxPane,
+  withPidFile,
 } from "../_helpers/cli_tmux.ts";
 import {
   bytesRoute,
@@ -30,7 +31,7 @@ import {
 } from "../_helpers/server.ts";
 import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
 
-const SKIP = { skip: !HAS_TMUX && "tmux is not installed", timeout: 60_000 };
+const SKIP = TMUX_TEST;
 
 /**
  * A route per name (`/<name>`), each a file of `size` bytes that stops after
@@ -377,7 +378,11 @@ test(
       gatedFiles(["a.bin"], 100_000, gate.promise),
     );
     await using dir = await tempDir();
-    const cli = cliLine(["-d", dir.join("out"), server.url("/a.bin")]);
+    const pidFile = dir.join("cli.pid");
+    const cli = withPidFile(
+      cliLine(["-d", dir.join("out"), server.url("/a.bin")]),
+      pidFile,
+    );
     using pane = tmuxPane(
       dir.path,
       200,
@@ -387,25 +392,34 @@ test(
     const type = (...keys: string[]): void =>
       void pane.tmux("send-keys", "-t", "0", ...keys);
     try {
-      await pane.until((lines) => lines.some((line) => line === "$"));
+      await pane.until((lines) => lines.includes("$"), "the prompt");
       // A subshell: the echo waits for the CLI, through its stop.
       type(`(${cli}; echo "[exit $?]")`, "Enter");
-      await pane.until((lines) =>
-        lines.some((line) => /^a\.bin +\[/.test(line))
+      await pane.until(
+        (lines) => lines.some((line) => /^a\.bin +\[/.test(line)),
+        "the file's row",
       );
+      const pid = Number(await readFile(pidFile, "utf8"));
       type("C-z");
-      await pane.until((lines) =>
-        lines.some((line) => line.includes("Stopped")) && pane.cursorVisible()
+      // The shell reports the subshell stopped at once; the CLI stops
+      // itself once its listener has shown the cursor. A `fg` before that
+      // stop would be lost to it.
+      await pane.until(
+        (lines) =>
+          lines.some((line) => line.includes("Stopped")) &&
+          pane.cursorVisible() && processState(pid).startsWith("T"),
+        "the job stopped, with the cursor shown",
       );
       type("fg", "Enter");
       await pane.until((lines) => {
         const fg = lines.indexOf("$ fg");
         return fg >= 0 && !pane.cursorVisible() &&
           lines.slice(fg).some((line) => /^a\.bin +\[/.test(line));
-      });
+      }, 'the file\'s row below "$ fg", with the cursor hidden');
       gate.resolve();
-      const after = await pane.until((lines) =>
-        lines.some((line) => line.startsWith("[exit "))
+      const after = await pane.until(
+        (lines) => lines.some((line) => line.startsWith("[exit ")),
+        "the exit status",
       );
       assert.ok(after.includes("$ fg"), after.join("\n"));
       assert.ok(after.includes("[exit 0]"), after.join("\n"));

@@ -1,0 +1,50 @@
+// A child process for the lock tests that race a takeover: takes the lock at
+// argv[-2] with a `staleAfter` of 1000 ms, as `lock_child.ts` does, but stops
+// at two gates that the test opens, each a request to the URL argv[-1]
+// (`?step=<gate>`) that the test's server answers when it lets the child go
+// on: "judged", once it looked at the age of the lock it found (its judgement
+// made, its takeover not yet begun), and "moved", each time it has just moved
+// the lock away. It prints the gate's name on reaching it, then "waiting
+// <pid>" when it waits for a process, or "acquired <token>", and holds the
+// lock until killed.
+
+import process from "node:process";
+import { readFileSync } from "node:fs";
+import { FileLock } from "../../src/_disk/lock.ts";
+import { fs } from "../../src/_runtime/fs.ts";
+
+const [path, gateUrl] = process.argv.slice(-2) as [string, string];
+
+async function gate(step: string): Promise<void> {
+  process.stdout.write(`${step}\n`);
+  await (await fetch(`${gateUrl}?step=${step}`)).arrayBuffer();
+}
+
+const { lstat, rename } = fs;
+let judged = false;
+fs.lstat = async (at) => {
+  const stat = await lstat(at);
+  if (at === path && !judged) {
+    judged = true;
+    await gate("judged");
+  }
+  return stat;
+};
+fs.rename = async (from, to) => {
+  await rename(from, to);
+  if (from === path) await gate("moved");
+};
+
+// No top-level await: the npm build runs this file as CommonJS too.
+FileLock.acquire(
+  path,
+  { staleAfter: 1000, heartbeat: 20, poll: 5 },
+  {
+    signal: new AbortController().signal,
+    onWait: (owner) => process.stdout.write(`waiting ${owner?.pid}\n`),
+  },
+).then(() => {
+  const { token } = JSON.parse(readFileSync(path, "utf8"));
+  process.stdout.write(`acquired ${token}\n`);
+  // Held until killed: the heartbeat's timer keeps the process alive.
+});
