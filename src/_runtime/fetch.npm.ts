@@ -30,7 +30,7 @@ import { TUNNEL_ANSWER_NOT_HTTP } from "../_http/network_failure.ts";
 /** What the package takes from undici, 7 or 8: the same for both. */
 type Undici = Pick<
   typeof import("undici"),
-  "fetch" | "EnvHttpProxyAgent" | "Client"
+  "fetch" | "Agent" | "EnvHttpProxyAgent" | "Client"
 >;
 
 // One of each for the process, like the runtime's own: the proxy variables
@@ -140,15 +140,16 @@ function loadUndici8(): Promise<Undici | undefined> {
 
 /**
  * undici 8's `fetch`, in place of a Node `fetch` that can end the process,
- * loaded on the first request; through undici's `EnvHttpProxyAgent` when
- * Node was told to use the proxy variables (`NODE_USE_ENV_PROXY=1`), as
- * Node's own would go. Node's own, where undici 8 is not installed.
+ * loaded on the first request, with an undici 8 agent of its own: its
+ * global one can be Node's (Node 24's undici fills undici 8's slot too, once
+ * loaded), whose connections have the fault. Through undici's
+ * `EnvHttpProxyAgent` when Node was told to use the proxy variables
+ * (`NODE_USE_ENV_PROXY=1`), as Node's own would go. Node's own, where undici
+ * 8 is not installed.
  */
 function undici8Fetch(): typeof fetch {
   let loaded:
-    | Promise<
-      { fetch: Undici["fetch"]; dispatcher: Dispatcher | undefined } | undefined
-    >
+    | Promise<{ fetch: Undici["fetch"]; dispatcher: Dispatcher } | undefined>
     | undefined;
   return async (input, init) => {
     loaded ??= loadUndici8().then((module) =>
@@ -156,7 +157,7 @@ function undici8Fetch(): typeof fetch {
         fetch: module.fetch,
         dispatcher: process.env.NODE_USE_ENV_PROXY === "1"
           ? new module.EnvHttpProxyAgent()
-          : undefined,
+          : new module.Agent(),
       }
     );
     const undici = await loaded;
@@ -233,23 +234,20 @@ function urlOf(input: Parameters<typeof fetch>[0]): string {
 }
 
 /**
- * `input` fetched by `by`, an undici `fetch` from npm, through `dispatcher` if
- * given (else undici's global one).
+ * `input` fetched by `by`, an undici `fetch` from npm, through `dispatcher`.
  */
 async function fetchBy(
   by: Undici["fetch"],
   input: Parameters<typeof fetch>[0],
   init: RequestInit | undefined,
-  dispatcher: Dispatcher | undefined,
+  dispatcher: Dispatcher,
 ): Promise<Response> {
   // Downloads pass the URL as a string, and init as a plain object of
   // Headers, AbortSignal and strings, which undici's fetch takes as Node's
   // does; its Response has the same shape (and body stream class).
   const response = await by(
     urlOf(input),
-    (dispatcher === undefined ? init : { ...init, dispatcher }) as Parameters<
-      Undici["fetch"]
-    >[1],
+    { ...init, dispatcher } as Parameters<Undici["fetch"]>[1],
   );
   return response as unknown as Response;
 }
