@@ -23,6 +23,7 @@
 import {
   chmodSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -111,9 +112,17 @@ const packageJson = {
   },
   bin: { dlmanager: `./${bin}` },
   files: ["esm/", "script/"],
-  // Loaded only on Node, and only when a proxy variable is set (see
-  // `src/_fetch_npm.ts`); the version the tests run with is the lockfile's.
+  // Loaded only on Node (see `src/_runtime/fetch.npm.ts`): undici 7 when a
+  // proxy variable is set, before Node 22.19; undici 8 from Node 22.19 on
+  // for a proxy, and in place of Node's own `fetch` where that can end the
+  // process. undici 8 is optional: it does not run on Node 20, and a package
+  // manager that enforces `engines` (yarn 1) would refuse to install the
+  // package there if it were not. The versions the tests run with are the
+  // lockfile's.
   dependencies: { undici: `^${devPackage.devDependencies.undici}` },
+  optionalDependencies: {
+    undici8: devPackage.devDependencies.undici8.replace("@", "@^"),
+  },
   engines: { node: ">=20" },
   sideEffects: false,
 };
@@ -173,25 +182,34 @@ try {
   );
   if (unexpected.length > 0) throw new Error(`Unexpected: ${unexpected}`);
 
-  // Offline: the package's one dependency, undici, is installed from the
-  // copy `npm ci` put in node_modules (packed again), whose version satisfies
-  // the package's range; npm then asks no registry for it.
-  const [undici] = JSON.parse(
-    await run(
-      "npm",
-      [
-        "pack",
-        "--json",
-        "--ignore-scripts",
-        "--pack-destination",
-        scratch,
-        join(root, "node_modules", "undici"),
-      ],
-      root,
-      { capture: true },
-    ),
-  ) as { filename: string }[];
-  if (undici === undefined) throw new Error("npm pack reported no undici");
+  // Offline: the package's dependencies, undici 7 and 8 (`undici8`), are
+  // installed from the copies `npm ci` put in node_modules (packed again),
+  // whose versions satisfy the package's ranges; npm then asks no registry
+  // for them. The optional one, not found, would be left out without a word:
+  // the install is checked.
+  const dependencies = ["undici", "undici8"];
+  const tarballs: string[] = [];
+  for (const dependency of dependencies) {
+    const [tarball] = JSON.parse(
+      await run(
+        "npm",
+        [
+          "pack",
+          "--json",
+          "--ignore-scripts",
+          "--pack-destination",
+          scratch,
+          join(root, "node_modules", dependency),
+        ],
+        root,
+        { capture: true },
+      ),
+    ) as { filename: string }[];
+    if (tarball === undefined) {
+      throw new Error(`npm pack reported no ${dependency}`);
+    }
+    tarballs.push(`${dependency}@file:${join(scratch, tarball.filename)}`);
+  }
   writeJson(join(project, "package.json"), { private: true, type: "module" });
   writeJson(join(project, "script", "package.json"), { type: "commonjs" });
   await run("npm", [
@@ -201,8 +219,12 @@ try {
     "--no-audit",
     "--no-fund",
     join(scratch, packed.filename),
-    join(scratch, undici.filename),
+    ...tarballs,
   ], project);
+  for (const dependency of dependencies) {
+    const installed = join(project, "node_modules", dependency, "package.json");
+    if (!existsSync(installed)) throw new Error(`${dependency} not installed`);
+  }
 
   await testMatrix(project);
 

@@ -6,11 +6,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdir, readdir, rm, truncate, writeFile } from "node:fs/promises";
-import {
-  type AddressInfo,
-  createServer as createNetServer,
-  type Socket,
-} from "node:net";
 import { test } from "node:test";
 import {
   brotliCompressSync,
@@ -42,6 +37,7 @@ import {
   type FileRouteLog,
   type FileRouteOptions,
   patternBytes,
+  rawServer,
   type Route,
   startServer,
   type TestServer,
@@ -1532,30 +1528,6 @@ test("Download names the server whose certificate it rejected after a redirect t
   assert.equal(server.requests.length, 1);
   assert.deepEqual(await dir.list(), []);
 });
-
-/**
- * A TCP server on 127.0.0.1 that hands each connection to `onSocket` (no
- * HTTP: the faults come before any answer), counting them.
- */
-async function rawServer(onSocket: (socket: Socket) => void): Promise<
-  AsyncDisposable & { port: number; readonly connections: number }
-> {
-  let connections = 0;
-  const server = createNetServer((socket) => {
-    connections++;
-    socket.on("error", () => {});
-    onSocket(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    get connections() {
-      return connections;
-    },
-    [Symbol.asyncDispose]: () =>
-      new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 /** A raw server answering every request with `head` (its headers) and `body`. */
 function rawAnswer(

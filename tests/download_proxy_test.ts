@@ -4,9 +4,10 @@
 // package's default fetch), so each download runs in a child process with an
 // environment of its own, without any proxy variable of the test's own.
 //
-// Deno and Bun forward a plain `http:` request to the proxy (`GET
-// http://host/path`); undici, on Node, tunnels it with CONNECT: the tests
-// accept either, and check that the proxy got the request, for the origin.
+// Deno and Bun, and undici 8 on Node 22.19 on, forward a plain `http:`
+// request to the proxy (`GET http://host/path`); undici 7, on Node 20,
+// tunnels it with CONNECT: the tests accept either, and check that the proxy
+// got the request, for the origin.
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";

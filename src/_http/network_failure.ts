@@ -238,12 +238,15 @@ export function malformedAnswer(error: unknown): string | undefined {
 }
 
 // How each runtime says that the proxy refused a tunnel (`CONNECT`): undici
-// (Node's `fetch` through the npm package's agent, which tunnels `http:` URLs
-// too) and Bun (`ERR_PROXY_TUNNEL`) give the proxy's status; Deno (hyper)
-// says "proxy authentication required" for a 407, else "unsuccessful tunnel".
+// (Node's `fetch` through the npm package's agent; undici 7 tunnels `http:`
+// URLs too) and Bun (`ERR_PROXY_TUNNEL`) give the proxy's status; Deno
+// (hyper) says "proxy authentication required" for a 407, else "unsuccessful
+// tunnel". undici 8 forwards an `http:` URL's request, as Deno and Bun do,
+// but fails it on a 407, where they hand the answer over.
 const TUNNEL_STATUS = [
   /^Proxy response \((\d{3})\) !== 200 when HTTP Tunneling$/,
   /^Proxy refused to open a tunnel: (\d{3})\b/,
+  /^Proxy Authentication Required \((407)\)$/,
 ];
 const DENO_PROXY_AUTH = /\bproxy authentication required$/i;
 const DENO_TUNNEL = /\bunsuccessful tunnel$/i;

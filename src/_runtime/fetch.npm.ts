@@ -8,35 +8,45 @@
 // Node's own `fetch` is built on, from npm) with its `EnvHttpProxyAgent`,
 // which reads the variables as Deno does. undici's own `fetch`, not Node's
 // with undici's agent as `dispatcher`: an agent from one undici major version
-// fails in the `fetch` of another (Node 20 to 26 bundle undici 6 to 8). It is
-// loaded on the first proxied request, so a process without a proxy never
-// loads it. Under Deno and Bun (running this package), the runtime's `fetch`
-// does it already.
+// fails in the `fetch` of another (Node 20 to 26 bundle undici 6 to 8).
+// undici 8 where it runs (Node 22.19 on), undici 7 before.
+//
+// Node's own `fetch` is not used at all where its undici ends the process
+// when a server closes a `Connection: close` answer while the body waits to
+// be read (an `AssertionError` thrown from the socket's `end` event, which no
+// code can catch: undici #5360, from 6.26 and 7.26, fixed in 8.4.1; Node 22
+// and 24 bundle such an undici): there, undici 8's `fetch` takes its place.
+//
+// Each is loaded on the first request that needs it, so a process that
+// makes none never loads it. Under Deno and Bun (running this package), the
+// runtime's `fetch` does it all already.
 
 import process from "node:process";
-import type {
-  Client,
-  Dispatcher,
-  EnvHttpProxyAgent,
-  fetch as undiciFetch,
-} from "undici";
+import type { Client, Dispatcher } from "undici";
 import type { EnvProxy } from "../_http/env_proxy.ts";
 import { npmNodeProxy, runtimeFetchProxy } from "./fetch_proxy.ts";
 import { TUNNEL_ANSWER_NOT_HTTP } from "../_http/network_failure.ts";
 
-// One for the process, like the runtime's own: the proxy variables are read
-// when the first download that needs them is created.
+/** What the package takes from undici, 7 or 8: the same for both. */
+type Undici = Pick<
+  typeof import("undici"),
+  "fetch" | "Agent" | "EnvHttpProxyAgent" | "Client"
+>;
+
+// One of each for the process, like the runtime's own: the proxy variables
+// are read when the first download that needs them is created.
+let direct: typeof fetch | undefined;
 let proxied: typeof fetch | undefined;
 
 /**
  * The default `fetch`: through the proxy the environment names, on Node as
  * on Deno and Bun, unless `useEnvProxy` is false (the runtime's `fetch` as
- * it is).
+ * it is, or undici 8's in place of a Node `fetch` that can end the process).
  */
 export function defaultFetch(useEnvProxy: boolean): typeof fetch {
-  if (!useEnvProxy || "Deno" in globalThis || "Bun" in globalThis) {
-    return globalThis.fetch;
-  }
+  if ("Deno" in globalThis || "Bun" in globalThis) return globalThis.fetch;
+  direct ??= nodeFetchCrashes() ? undici8Fetch() : globalThis.fetch;
+  if (!useEnvProxy) return direct;
   if (proxied !== undefined) return proxied;
   const { env } = process;
   // Each scheme has its own variable, the lower-case form first (as undici
@@ -51,24 +61,109 @@ export function defaultFetch(useEnvProxy: boolean): typeof fetch {
     "http:": proxyUrl(env.http_proxy || env.HTTP_PROXY || all),
     "https:": proxyUrl(env.https_proxy || env.HTTPS_PROXY || all),
   };
-  if (!proxies["http:"] && !proxies["https:"]) return globalThis.fetch;
-  return proxied = proxiedFetch(proxies);
+  if (!proxies["http:"] && !proxies["https:"]) return direct;
+  return proxied = proxiedFetch(proxies, direct);
 }
 
 /**
  * The proxy the environment names for `url`, when `used` (the `fetch` a
  * download uses) sends it there: the runtime's own `fetch` (see
- * `fetch_proxy.ts`), or the default one made here on Node, through undici's
- * `EnvHttpProxyAgent`; `undefined` for any other.
+ * `fetch_proxy.ts`) or undici 8's in its place, or the default one made
+ * here on Node, through undici's `EnvHttpProxyAgent`; `undefined` for any
+ * other.
  */
 export function envProxyOf(
   used: typeof fetch,
   url: string,
 ): EnvProxy | undefined {
-  if (used === globalThis.fetch) return runtimeFetchProxy(url);
+  if (used === globalThis.fetch || used === direct) {
+    return runtimeFetchProxy(url);
+  }
   return used === proxied && proxied !== undefined
     ? npmNodeProxy(url)
     : undefined;
+}
+
+/** Whether undici 8 runs on this Node: 22.19 or later (its `engines`). */
+function undici8Runs(): boolean {
+  return atLeast(process.versions.node, [22, 19]);
+}
+
+/**
+ * Whether Node's own `fetch` can end the process (see the module comment):
+ * its undici is older than 8.4.1, on a Node that undici 8 runs on (Node 20
+ * bundles undici 6.24, which does not have the fault).
+ */
+function nodeFetchCrashes(): boolean {
+  const bundled = process.versions["undici"];
+  return undici8Runs() && bundled !== undefined && !atLeast(bundled, [8, 4, 1]);
+}
+
+/** Whether `version` (`22.19.0`) is `least` (`[22, 19]`) or later. */
+function atLeast(version: string, least: number[]): boolean {
+  const parts = version.split(".").map(Number);
+  for (const [i, part] of least.entries()) {
+    const own = parts[i] ?? 0;
+    if (own !== part) return own > part;
+  }
+  return true;
+}
+
+// The slot of undici's global dispatcher that Node's own `fetch` takes its
+// agent from (undici 8's own is `undici.globalDispatcher.2`).
+const NODE_DISPATCHER = Symbol.for("undici.globalDispatcher.1");
+let undici8: Promise<Undici | undefined> | undefined;
+
+/**
+ * undici 8, loaded once; `undefined` where it is not installed (an optional
+ * dependency: a package manager that enforces `engines` leaves it out on
+ * Node 20, and one can be told to leave out every optional one). Loading it
+ * leaves Node's own `fetch` as it was: undici 8, unless it was loaded
+ * before, puts its own agent in the slot Node's `fetch` takes its dispatcher
+ * from, in place of Node's or the one the application set there.
+ */
+function loadUndici8(): Promise<Undici | undefined> {
+  return undici8 ??= (async () => {
+    const slots = globalThis as unknown as Record<symbol, unknown>;
+    const nodes = slots[NODE_DISPATCHER];
+    try {
+      // Typed as undici 7: the same for what the package takes, but for
+      // the names of undici 8's own types.
+      return await import("undici8") as unknown as Undici;
+    } catch {
+      return undefined;
+    } finally {
+      if (slots[NODE_DISPATCHER] !== nodes) slots[NODE_DISPATCHER] = nodes;
+    }
+  })();
+}
+
+/**
+ * undici 8's `fetch`, in place of a Node `fetch` that can end the process,
+ * loaded on the first request, with an undici 8 agent of its own: its
+ * global one can be Node's (Node 24's undici fills undici 8's slot too, once
+ * loaded), whose connections have the fault. Through undici's
+ * `EnvHttpProxyAgent` when Node was told to use the proxy variables
+ * (`NODE_USE_ENV_PROXY=1`), as Node's own would go. Node's own, where undici
+ * 8 is not installed.
+ */
+function undici8Fetch(): typeof fetch {
+  let loaded:
+    | Promise<{ fetch: Undici["fetch"]; dispatcher: Dispatcher } | undefined>
+    | undefined;
+  return async (input, init) => {
+    loaded ??= loadUndici8().then((module) =>
+      module && {
+        fetch: module.fetch,
+        dispatcher: process.env.NODE_USE_ENV_PROXY === "1"
+          ? new module.EnvHttpProxyAgent()
+          : new module.Agent(),
+      }
+    );
+    const undici = await loaded;
+    if (undici === undefined) return await globalThis.fetch(input, init);
+    return await fetchBy(undici.fetch, input, init, undici.dispatcher);
+  };
 }
 
 /**
@@ -93,43 +188,68 @@ function proxyUrl(proxy: string | undefined): string | undefined {
   }
 }
 
+/**
+ * Through undici's `EnvHttpProxyAgent` (8's where it runs, else 7's) for a
+ * scheme with a proxy; by `direct` for the other.
+ */
 function proxiedFetch(
   proxies: Record<string, string | undefined>,
+  direct: typeof fetch,
 ): typeof fetch {
   let undici:
-    | Promise<{ fetch: typeof undiciFetch; dispatcher: EnvHttpProxyAgent }>
+    | Promise<{ fetch: Undici["fetch"]; dispatcher: Dispatcher }>
     | undefined;
   return async (input, init) => {
-    const url = typeof input === "string"
-      ? input
-      : input instanceof URL
-      ? input.href
-      : input.url;
-    if (!proxies[new URL(url).protocol]) {
-      return await globalThis.fetch(input, init);
+    if (!proxies[new URL(urlOf(input)).protocol]) {
+      return await direct(input, init);
     }
-    undici ??= import("undici").then((module) => ({
-      fetch: module.fetch,
-      // The proxies are ours (with their scheme; "" for none), and so is
-      // NO_PROXY: undici would take an empty `no_proxy` for none, and
-      // ignore `NO_PROXY`, where Bun skips it.
-      dispatcher: new module.EnvHttpProxyAgent({
-        httpProxy: proxies["http:"] ?? "",
-        httpsProxy: proxies["https:"] ?? "",
-        noProxy: process.env.no_proxy || process.env.NO_PROXY || "",
-        clientFactory: tunnelClientFactory(module.Client),
-      }),
-    }));
+    undici ??= (async () => {
+      const module = (undici8Runs() ? await loadUndici8() : undefined) ??
+        await import("undici");
+      return {
+        fetch: module.fetch,
+        // The proxies are ours (with their scheme; "" for none), and so is
+        // NO_PROXY: undici would take an empty `no_proxy` for none, and
+        // ignore `NO_PROXY`, where Bun skips it.
+        dispatcher: new module.EnvHttpProxyAgent({
+          httpProxy: proxies["http:"] ?? "",
+          httpsProxy: proxies["https:"] ?? "",
+          noProxy: process.env.no_proxy || process.env.NO_PROXY || "",
+          clientFactory: tunnelClientFactory(module.Client),
+        }),
+      };
+    })();
     const { fetch, dispatcher } = await undici;
-    // Downloads pass the URL as a string, and init as a plain object of
-    // Headers, AbortSignal and strings, which undici's fetch takes as Node's
-    // does; its Response has the same shape (and body stream class).
-    const response = await fetch(
-      url,
-      { ...init, dispatcher } as Parameters<typeof undiciFetch>[1],
-    );
-    return response as unknown as Response;
+    return await fetchBy(fetch, input, init, dispatcher);
   };
+}
+
+/** The URL `input` names. */
+function urlOf(input: Parameters<typeof fetch>[0]): string {
+  return typeof input === "string"
+    ? input
+    : input instanceof URL
+    ? input.href
+    : input.url;
+}
+
+/**
+ * `input` fetched by `by`, an undici `fetch` from npm, through `dispatcher`.
+ */
+async function fetchBy(
+  by: Undici["fetch"],
+  input: Parameters<typeof fetch>[0],
+  init: RequestInit | undefined,
+  dispatcher: Dispatcher,
+): Promise<Response> {
+  // Downloads pass the URL as a string, and init as a plain object of
+  // Headers, AbortSignal and strings, which undici's fetch takes as Node's
+  // does; its Response has the same shape (and body stream class).
+  const response = await by(
+    urlOf(input),
+    { ...init, dispatcher } as Parameters<Undici["fetch"]>[1],
+  );
+  return response as unknown as Response;
 }
 
 /**
@@ -140,10 +260,11 @@ function proxiedFetch(
  * the proxy again at once, hundreds of times a second: each attempt ended
  * by the download's `connectTimeout` (a `TimeoutError`), and the asking went
  * on after it, for as long as the process lived, which it then did for ever
- * (fixed in undici 8, nodejs/undici#5441, which needs Node 22). The error that fails it holds undici's in its `cause`: a connection
- * reset or closed (`NetworkError`, `ECONNRESET`), through the proxy. An
- * answer to `CONNECT` that is not HTTP is the proxy's refusal of the tunnel,
- * its status unknown, as on Deno (see `TUNNEL_ANSWER_NOT_HTTP`).
+ * (fixed in undici 8, nodejs/undici#5441, which the package uses from Node
+ * 22.19 on). The error that fails it holds undici's in its `cause`: a
+ * connection reset or closed (`NetworkError`, `ECONNRESET`), through the
+ * proxy. An answer to `CONNECT` that is not HTTP is the proxy's refusal of
+ * the tunnel, its status unknown, as on Deno (see `TUNNEL_ANSWER_NOT_HTTP`).
  */
 function tunnelClientFactory(
   base: typeof Client,

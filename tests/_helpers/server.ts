@@ -7,7 +7,11 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from "node:http";
-import { type AddressInfo, createServer as createNetServer } from "node:net";
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  type Socket,
+} from "node:net";
 
 /** A request the server received. */
 export interface SeenRequest {
@@ -39,6 +43,39 @@ export async function closedPort(): Promise<number> {
   const { port } = probe.address() as AddressInfo;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   return port;
+}
+
+/** A running {@linkcode rawServer}. */
+export interface RawServer extends AsyncDisposable {
+  /** Its port on 127.0.0.1. */
+  port: number;
+  /** How many connections it took. */
+  readonly connections: number;
+}
+
+/**
+ * A TCP server on 127.0.0.1 that hands each connection to `onSocket`, for
+ * faults no HTTP server makes (before any answer, or in how it ends),
+ * counting them.
+ */
+export async function rawServer(
+  onSocket: (socket: Socket) => void,
+): Promise<RawServer> {
+  let connections = 0;
+  const server = createNetServer((socket) => {
+    connections++;
+    socket.on("error", () => {});
+    onSocket(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    get connections() {
+      return connections;
+    },
+    [Symbol.asyncDispose]: () =>
+      new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 /** Starts a server answering `routes` (by path, query excluded); 404 otherwise. */

@@ -1,0 +1,22 @@
+// A child process for the default fetch's test, whose failure ends the
+// process: fetches argv[2] with the default `fetch`, reads nothing of the
+// body until the fetch of argv[3] (the server's gate; none if empty) has
+// answered, then reads it all and prints `read <bytes> <sha256 in hex>`.
+// Headers are passed as a download passes them: on Node, making them loads
+// Node's own undici first.
+
+import { createHash } from "node:crypto";
+import process from "node:process";
+import { defaultFetch } from "../../src/_runtime/fetch.ts";
+
+const [url, gate] = process.argv.slice(2) as [string, string];
+const fetch = defaultFetch(true);
+// No top-level await: the npm build runs this file as CommonJS too.
+fetch(url, { headers: new Headers({ accept: "*/*" }) }).then(
+  async (response) => {
+    if (gate !== "") await (await fetch(gate)).arrayBuffer();
+    const body = new Uint8Array(await response.arrayBuffer());
+    const digest = createHash("sha256").update(body).digest("hex");
+    console.log(`read ${body.byteLength} ${digest}`);
+  },
+);
