@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { test } from "node:test";
@@ -366,9 +367,56 @@ test(
   },
 );
 
+/** Whether the terminal's foreground process group is `pid`'s own (`ps`'s `tpgid`). */
+function holdsTerminal(pid: number): boolean {
+  return spawnSync("ps", ["-o", "tpgid=", "-p", String(pid)], {
+    encoding: "utf8",
+  }).stdout.trim() === String(pid);
+}
+
+/** An interactive bash, prompt `$ `, in a 200 × 30 pane, and how to type in it. */
+interface ShellPane extends Disposable {
+  /** The pane. */
+  pane: Pane;
+  /** The shell's pid (its process group's, too). */
+  shellPid: number;
+  /** Types `keys` (tmux's `send-keys`). */
+  type(...keys: string[]): void;
+}
+
+/** Starts an interactive bash in a pane in `dir`, once it shows its prompt. */
+async function shellPane(dir: string): Promise<ShellPane> {
+  const pane = tmuxPane(
+    dir,
+    200,
+    30,
+    "env PS1='$ ' bash --norc --noprofile -i",
+  );
+  try {
+    await pane.until((lines) => lines.includes("$"), "the prompt");
+    const shellPid = Number(
+      pane.tmux("display-message", "-p", "-t", "0", "#{pane_pid}"),
+    );
+    return {
+      pane,
+      shellPid,
+      type: (...keys) => void pane.tmux("send-keys", "-t", "0", ...keys),
+      [Symbol.dispose]: () => pane[Symbol.dispose](),
+    };
+  } catch (error) {
+    pane[Symbol.dispose]();
+    throw error;
+  }
+}
+
 // Reported bug: after `fg`, the redraw due while the CLI was stopped came
 // before it knew it had been continued, and drew over the shell's lines
-// ("$ fg" and the job's command line).
+// ("$ fg" and the job's command line). The CLI is the job's only process
+// (`exec`): the shell says it stopped only once it has, after its listener
+// showed the cursor. (In a subshell, the shell has the terminal back as the
+// subshell stops, before the CLI's listener runs: what the CLI draws in
+// that moment may cover the shell's lines, which no listener can prevent;
+// the next test runs it there, asserting on states.)
 test(
   "dlmanager stopped with Ctrl-Z in a shell and brought back with fg draws below the shell's lines",
   SKIP,
@@ -383,27 +431,16 @@ test(
       cliLine(["-d", dir.join("out"), server.url("/a.bin")]),
       pidFile,
     );
-    using pane = tmuxPane(
-      dir.path,
-      200,
-      30,
-      "env PS1='$ ' bash --norc --noprofile -i",
-    );
-    const type = (...keys: string[]): void =>
-      void pane.tmux("send-keys", "-t", "0", ...keys);
+    using shell = await shellPane(dir.path);
+    const { pane, type } = shell;
     try {
-      await pane.until((lines) => lines.includes("$"), "the prompt");
-      // A subshell: the echo waits for the CLI, through its stop.
-      type(`(${cli}; echo "[exit $?]")`, "Enter");
+      type(cli, "Enter");
       await pane.until(
         (lines) => lines.some((line) => /^a\.bin +\[/.test(line)),
         "the file's row",
       );
       const pid = Number(await readFile(pidFile, "utf8"));
       type("C-z");
-      // The shell reports the subshell stopped at once; the CLI stops
-      // itself once its listener has shown the cursor. A `fg` before that
-      // stop would be lost to it.
       await pane.until(
         (lines) =>
           lines.some((line) => line.includes("Stopped")) &&
@@ -417,12 +454,77 @@ test(
           lines.slice(fg).some((line) => /^a\.bin +\[/.test(line));
       }, 'the file\'s row below "$ fg", with the cursor hidden');
       gate.resolve();
+      await pane.until(
+        (lines) =>
+          lines.some((line) => line.startsWith("Finished: ")) &&
+          lines.at(-1) === "$",
+        "the summary and the prompt",
+      );
+      // fg's status is the job's.
+      type('echo "[exit $?]"', "Enter");
       const after = await pane.until(
         (lines) => lines.some((line) => line.startsWith("[exit ")),
         "the exit status",
       );
       assert.ok(after.includes("$ fg"), after.join("\n"));
       assert.ok(after.includes("[exit 0]"), after.join("\n"));
+      assert.equal(pane.cursorVisible(), true);
+    } finally {
+      gate.resolve();
+    }
+  },
+);
+
+// Reported bug: run in a subshell (or under a wrapper: npm, sh -c), the CLI
+// stopped for good in the foreground when `fg` came before its own stop:
+// the shell, having seen the subshell stop, gives the terminal back at
+// once, before the CLI's listener has run. The screen is not asserted on:
+// the CLI may draw over the shell's lines in that moment.
+test(
+  "dlmanager in a subshell stopped with Ctrl-Z and brought back with fg at once goes on to the end",
+  SKIP,
+  async () => {
+    const gate = deferred();
+    await using server = await startServer(
+      gatedFiles(["a.bin"], 100_000, gate.promise),
+    );
+    await using dir = await tempDir();
+    const pidFile = dir.join("cli.pid");
+    const statusFile = dir.join("status");
+    const cli = withPidFile(
+      cliLine(["-d", dir.join("out"), server.url("/a.bin")]),
+      pidFile,
+    );
+    using shell = await shellPane(dir.path);
+    const { pane, shellPid, type } = shell;
+    try {
+      type(`(${cli}; echo $? > ${shellQuote(statusFile)})`, "Enter");
+      await pane.until(
+        (lines) => lines.some((line) => /^a\.bin +\[/.test(line)),
+        "the file's row",
+      );
+      const pid = Number(await readFile(pidFile, "utf8"));
+      type("C-z");
+      // The subshell stopped: the shell has the terminal back, whether or
+      // not the CLI has stopped itself yet.
+      await pane.until(
+        () => holdsTerminal(shellPid),
+        "the shell holding the terminal",
+      );
+      type("fg", "Enter");
+      await pane.until(
+        () => !holdsTerminal(shellPid),
+        "the job holding the terminal",
+      );
+      gate.resolve();
+      await pane.until(
+        () =>
+          existsSync(statusFile) &&
+          readFileSync(statusFile, "utf8").endsWith("\n"),
+        "the exit status",
+      );
+      assert.equal(readFileSync(statusFile, "utf8"), "0\n");
+      assert.deepEqual(await dir.list("out"), ["a.bin"]);
       assert.equal(pane.cursorVisible(), true);
     } finally {
       gate.resolve();
