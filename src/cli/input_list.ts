@@ -61,10 +61,12 @@ export function parseInputList(text: string, source: string): Job[] {
     }
     const [urls = "", name, sha256] = fields;
     // Mirrors of one file: its URLs, separated by spaces.
-    const [url = "", ...mirrors] = urls.trim().split(/ +/);
-    const job: Job = { url: checkUrl(url, where) };
+    const field = urls.trim();
+    const [url = "", ...mirrors] = field.split(/ +/);
+    const several = mirrors.length > 0 ? field : undefined;
+    const job: Job = { url: checkLineUrl(url, several, where) };
     if (mirrors.length > 0) {
-      job.mirrors = mirrors.map((mirror) => checkMirror(mirror, where));
+      job.mirrors = mirrors.map((mirror) => checkLineUrl(mirror, field, where));
     }
     if (name !== undefined && !(name === "" && sha256 !== undefined)) {
       job.name = checkName(name, where, "name");
@@ -81,17 +83,26 @@ export function parseInputList(text: string, source: string): Job[] {
 }
 
 /**
- * A mirror's URL, as {@linkcode checkUrl}. One that is no URL at all is most
- * likely the rest of a URL with a space in it (`…/my file.zip`): the error
- * says what a space means in a list.
+ * One of a line's URLs, as {@linkcode checkUrl}. Where the line gives
+ * several (`field`, all of them), one that is no URL at all is most likely a
+ * piece of a URL with a space in it (`…/my file.zip`), or of words: the
+ * error quotes them all, and says what a space means in a list.
  */
-function checkMirror(text: string, where: string): string {
-  try {
-    new URL(text);
-  } catch {
-    throw new UsageError(
-      `${where}Invalid URL "${text}": URLs separated by spaces are mirrors of one file (write a space in a URL as %20)`,
-    );
+function checkLineUrl(
+  text: string,
+  field: string | undefined,
+  where: string,
+): string {
+  if (field !== undefined) {
+    try {
+      new URL(text);
+    } catch {
+      throw new UsageError(
+        `${where}Invalid URL "${printable(text)}" in "${
+          printable(field)
+        }": URLs separated by spaces are mirrors of one file (write a space in a URL as %20)`,
+      );
+    }
   }
   return checkUrl(text, where);
 }

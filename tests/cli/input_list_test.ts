@@ -43,7 +43,20 @@ test("parseInputList() takes URLs separated by spaces as mirrors of one file", (
 test("parseInputList() says what a space means when a URL with a space in it gives a bad mirror", () => {
   throwsUsage(
     () => parseInputList(`${URL_A}\nhttps://example.com/my file.zip\n`, "l"),
-    'l:2: Invalid URL "file.zip": URLs separated by spaces are mirrors of one file (write a space in a URL as %20)',
+    'l:2: Invalid URL "file.zip" in "https://example.com/my file.zip": URLs separated by spaces are mirrors of one file (write a space in a URL as %20)',
+  );
+});
+
+// Reported bug: a line of words ("not a url") failed with 'Invalid URL
+// "not"', its first word alone, as if the rest were not there.
+test("parseInputList() quotes all of a line's URLs when the first of several is no URL", () => {
+  throwsUsage(
+    () => parseInputList(`${URL_A}\n# urls\nnot a url\tname\n`, "l"),
+    'l:3: Invalid URL "not" in "not a url": URLs separated by spaces are mirrors of one file (write a space in a URL as %20)',
+  );
+  throwsUsage(
+    () => parseInputList(`example.com/a ${URL_A}\n`, "l"),
+    `l:1: Invalid URL "example.com/a" in "example.com/a ${URL_A}": URLs separated by spaces are mirrors of one file (write a space in a URL as %20)`,
   );
 });
 
