@@ -46,7 +46,8 @@ Options:
                          what the server said, and is downloaded again
       --max-age AGE      revalidate only files the server vouched for longer
                          ago than AGE (90s, 30m, 12h, 7d); a file without a
-                         record, once it is older than AGE
+                         record, once it is older than AGE (the same with
+                         --revalidate given too)
       --header 'K: V'    request header (repeatable)
       --sha256 HEX       expected sha256, for a single URL
       --integrity SRI    expected digest (sha256-<base64>...), for a single URL
