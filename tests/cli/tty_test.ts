@@ -489,12 +489,8 @@ test(
       gatedFiles(["a.bin"], 100_000, gate.promise),
     );
     await using dir = await tempDir();
-    const pidFile = dir.join("cli.pid");
     const statusFile = dir.join("status");
-    const cli = withPidFile(
-      cliLine(["-d", dir.join("out"), server.url("/a.bin")]),
-      pidFile,
-    );
+    const cli = cliLine(["-d", dir.join("out"), server.url("/a.bin")]);
     using shell = await shellPane(dir.path);
     const { pane, shellPid, type } = shell;
     try {
@@ -503,7 +499,6 @@ test(
         (lines) => lines.some((line) => /^a\.bin +\[/.test(line)),
         "the file's row",
       );
-      const pid = Number(await readFile(pidFile, "utf8"));
       type("C-z");
       // The subshell stopped: the shell has the terminal back, whether or
       // not the CLI has stopped itself yet.
