@@ -374,37 +374,67 @@ function holdsTerminal(pid: number): boolean {
   }).stdout.trim() === String(pid);
 }
 
-/** An interactive bash, prompt `$ `, in a 200 × 30 pane, and how to type in it. */
-interface ShellPane extends Disposable {
-  /** The pane. */
+/** dlmanager typed in an interactive bash, as {@linkcode shellJob} starts it. */
+interface ShellJob extends AsyncDisposable {
+  /** The 200 × 30 pane the shell runs in, its prompt `$ `. */
   pane: Pane;
+  /** The directory; the file goes to `out`. */
+  dir: TempDir;
   /** The shell's pid (its process group's, too). */
   shellPid: number;
   /** Types `keys` (tmux's `send-keys`). */
   type(...keys: string[]): void;
+  /** Lets the file come to its end. */
+  release(): void;
 }
 
-/** Starts an interactive bash in a pane in `dir`, once it shows its prompt. */
-async function shellPane(dir: string): Promise<ShellPane> {
+/**
+ * Types in an interactive bash the command `line` makes of the CLI's
+ * (downloading `a.bin`, which stops after its first 1,000 bytes until
+ * released), and returns once the file's row is on the screen.
+ */
+async function shellJob(
+  line: (cli: string, dir: TempDir) => string,
+): Promise<ShellJob> {
+  const gate = deferred();
+  const server = await startServer(
+    gatedFiles(["a.bin"], 100_000, gate.promise),
+  );
+  const dir = await tempDir();
   const pane = tmuxPane(
-    dir,
+    dir.path,
     200,
     30,
     "env PS1='$ ' bash --norc --noprofile -i",
   );
+  const type = (...keys: string[]): void =>
+    void pane.tmux("send-keys", "-t", "0", ...keys);
+  const dispose = async (): Promise<void> => {
+    gate.resolve();
+    pane[Symbol.dispose]();
+    await dir[Symbol.asyncDispose]();
+    await server[Symbol.asyncDispose]();
+  };
   try {
     await pane.until((lines) => lines.includes("$"), "the prompt");
-    const shellPid = Number(
-      pane.tmux("display-message", "-p", "-t", "0", "#{pane_pid}"),
+    const cli = cliLine(["-d", dir.join("out"), server.url("/a.bin")]);
+    type(line(cli, dir), "Enter");
+    await pane.until(
+      (lines) => lines.some((line) => /^a\.bin +\[/.test(line)),
+      "the file's row",
     );
     return {
       pane,
-      shellPid,
-      type: (...keys) => void pane.tmux("send-keys", "-t", "0", ...keys),
-      [Symbol.dispose]: () => pane[Symbol.dispose](),
+      dir,
+      shellPid: Number(
+        pane.tmux("display-message", "-p", "-t", "0", "#{pane_pid}"),
+      ),
+      type,
+      release: () => gate.resolve(),
+      [Symbol.asyncDispose]: dispose,
     };
   } catch (error) {
-    pane[Symbol.dispose]();
+    await dispose();
     throw error;
   }
 }
@@ -421,57 +451,40 @@ test(
   "dlmanager stopped with Ctrl-Z in a shell and brought back with fg draws below the shell's lines",
   SKIP,
   async () => {
-    const gate = deferred();
-    await using server = await startServer(
-      gatedFiles(["a.bin"], 100_000, gate.promise),
+    await using job = await shellJob((cli, dir) =>
+      withPidFile(cli, dir.join("cli.pid"))
     );
-    await using dir = await tempDir();
-    const pidFile = dir.join("cli.pid");
-    const cli = withPidFile(
-      cliLine(["-d", dir.join("out"), server.url("/a.bin")]),
-      pidFile,
+    const { pane, type } = job;
+    const pid = Number(await readFile(job.dir.join("cli.pid"), "utf8"));
+    type("C-z");
+    await pane.until(
+      (lines) =>
+        lines.some((line) => line.includes("Stopped")) &&
+        pane.cursorVisible() && processState(pid).startsWith("T"),
+      "the job stopped, with the cursor shown",
     );
-    using shell = await shellPane(dir.path);
-    const { pane, type } = shell;
-    try {
-      type(cli, "Enter");
-      await pane.until(
-        (lines) => lines.some((line) => /^a\.bin +\[/.test(line)),
-        "the file's row",
-      );
-      const pid = Number(await readFile(pidFile, "utf8"));
-      type("C-z");
-      await pane.until(
-        (lines) =>
-          lines.some((line) => line.includes("Stopped")) &&
-          pane.cursorVisible() && processState(pid).startsWith("T"),
-        "the job stopped, with the cursor shown",
-      );
-      type("fg", "Enter");
-      await pane.until((lines) => {
-        const fg = lines.indexOf("$ fg");
-        return fg >= 0 && !pane.cursorVisible() &&
-          lines.slice(fg).some((line) => /^a\.bin +\[/.test(line));
-      }, 'the file\'s row below "$ fg", with the cursor hidden');
-      gate.resolve();
-      await pane.until(
-        (lines) =>
-          lines.some((line) => line.startsWith("Finished: ")) &&
-          lines.at(-1) === "$",
-        "the summary and the prompt",
-      );
-      // fg's status is the job's.
-      type('echo "[exit $?]"', "Enter");
-      const after = await pane.until(
-        (lines) => lines.some((line) => line.startsWith("[exit ")),
-        "the exit status",
-      );
-      assert.ok(after.includes("$ fg"), after.join("\n"));
-      assert.ok(after.includes("[exit 0]"), after.join("\n"));
-      assert.equal(pane.cursorVisible(), true);
-    } finally {
-      gate.resolve();
-    }
+    type("fg", "Enter");
+    await pane.until((lines) => {
+      const fg = lines.indexOf("$ fg");
+      return fg >= 0 && !pane.cursorVisible() &&
+        lines.slice(fg).some((line) => /^a\.bin +\[/.test(line));
+    }, 'the file\'s row below "$ fg", with the cursor hidden');
+    job.release();
+    await pane.until(
+      (lines) =>
+        lines.some((line) => line.startsWith("Finished: ")) &&
+        lines.at(-1) === "$",
+      "the summary and the prompt",
+    );
+    // fg's status is the job's.
+    type('echo "[exit $?]"', "Enter");
+    const after = await pane.until(
+      (lines) => lines.some((line) => line.startsWith("[exit ")),
+      "the exit status",
+    );
+    assert.ok(after.includes("$ fg"), after.join("\n"));
+    assert.ok(after.includes("[exit 0]"), after.join("\n"));
+    assert.equal(pane.cursorVisible(), true);
   },
 );
 
@@ -484,46 +497,33 @@ test(
   "dlmanager in a subshell stopped with Ctrl-Z and brought back with fg at once goes on to the end",
   SKIP,
   async () => {
-    const gate = deferred();
-    await using server = await startServer(
-      gatedFiles(["a.bin"], 100_000, gate.promise),
+    await using job = await shellJob((cli, dir) =>
+      `(${cli}; echo $? > ${shellQuote(dir.join("status"))})`
     );
-    await using dir = await tempDir();
+    const { pane, dir, shellPid, type } = job;
+    type("C-z");
+    // The subshell stopped: the shell has the terminal back, whether or
+    // not the CLI has stopped itself yet.
+    await pane.until(
+      () => holdsTerminal(shellPid),
+      "the shell holding the terminal",
+    );
+    type("fg", "Enter");
+    await pane.until(
+      () => !holdsTerminal(shellPid),
+      "the job holding the terminal",
+    );
+    job.release();
     const statusFile = dir.join("status");
-    const cli = cliLine(["-d", dir.join("out"), server.url("/a.bin")]);
-    using shell = await shellPane(dir.path);
-    const { pane, shellPid, type } = shell;
-    try {
-      type(`(${cli}; echo $? > ${shellQuote(statusFile)})`, "Enter");
-      await pane.until(
-        (lines) => lines.some((line) => /^a\.bin +\[/.test(line)),
-        "the file's row",
-      );
-      type("C-z");
-      // The subshell stopped: the shell has the terminal back, whether or
-      // not the CLI has stopped itself yet.
-      await pane.until(
-        () => holdsTerminal(shellPid),
-        "the shell holding the terminal",
-      );
-      type("fg", "Enter");
-      await pane.until(
-        () => !holdsTerminal(shellPid),
-        "the job holding the terminal",
-      );
-      gate.resolve();
-      await pane.until(
-        () =>
-          existsSync(statusFile) &&
-          readFileSync(statusFile, "utf8").endsWith("\n"),
-        "the exit status",
-      );
-      assert.equal(readFileSync(statusFile, "utf8"), "0\n");
-      assert.deepEqual(await dir.list("out"), ["a.bin"]);
-      assert.equal(pane.cursorVisible(), true);
-    } finally {
-      gate.resolve();
-    }
+    await pane.until(
+      () =>
+        existsSync(statusFile) &&
+        readFileSync(statusFile, "utf8").endsWith("\n"),
+      "the exit status",
+    );
+    assert.equal(readFileSync(statusFile, "utf8"), "0\n");
+    assert.deepEqual(await dir.list("out"), ["a.bin"]);
+    assert.equal(pane.cursorVisible(), true);
   },
 );
 
