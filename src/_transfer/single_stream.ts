@@ -8,7 +8,7 @@ import { decodedBody } from "../_body/content_decoding.ts";
 import { type BodyTarget, writeBody } from "../_body/write_body.ts";
 import { HTTPError, ProtocolError } from "../errors.ts";
 import { isUnchanged, NotModified } from "../_http/conditional.ts";
-import { failureOf } from "../_http/failure.ts";
+import { failureOf, UndecodableBody } from "../_http/failure.ts";
 import {
   type Held,
   judgeAnswer,
@@ -68,6 +68,8 @@ export async function attempt(
   // Whether this source's bytes are being written (a source refused after
   // that has its bytes dropped).
   let writing = false;
+  // Where a rest sent compressed begins (see `UndecodableBody`).
+  let encodedRest: number | undefined;
   try {
     // Bytes of an unknown version cannot be resumed.
     if (partial.offset > 0 && partial.validator === undefined) {
@@ -172,6 +174,9 @@ export async function attempt(
       ? null
       : await decoded(url, response, response.body);
     writing = kind === "whole";
+    if (kind === "append" && contentEncoding(response.headers) !== undefined) {
+      encodedRest = held?.offset;
+    }
     await writeBody(body, {
       url,
       partial,
@@ -200,6 +205,18 @@ export async function attempt(
     abort.abort(error);
     // Bytes of a file that is not this one: the next source starts over.
     if (writing && error instanceof SourceMismatch) await restart(transfer);
+    if (
+      error instanceof UndecodableBody &&
+      encodedRest === transfer.partial.offset
+    ) {
+      // Not a byte of it decoded: see `UndecodableBody`. Never joined, and
+      // no retry would mend it: the whole file is asked for at once, as
+      // for a rest of another range.
+      await restart(transfer);
+      throw new Rerun(
+        `Cannot download "${url}": the rest came as a range of a compressed stream (${error.message})`,
+      );
+    }
     throw error;
   }
 }
