@@ -175,6 +175,25 @@ test("Download resumes after a dropped connection, fetching only the missing byt
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download resumes when the server writes Content-Range in a form other than RFC 9110's (bytes=, bytes:, no unit), as curl and aria2 do", async () => {
+  for (const unit of ["bytes=", "bytes: ", "", "Bytes  "]) {
+    const drop = dropAt(28_672);
+    const { server, log, url } = await serve({
+      body: BODY,
+      etag: ETAG,
+      contentRange: (first, last, total) => `${unit}${first}-${last}/${total}`,
+    }, [drop.fault]);
+    await using _server = server;
+    await using dir = await tempDir();
+    const { download } = await run(url, dir, {}, [drop]);
+    assert.equal(download.error(), undefined, unit);
+    await assertFileHolds(dir.join("f"), BODY);
+    // The rest only: not started over.
+    assert.deepEqual(log.ranges, [null, "bytes=28672-"], unit);
+    assert.deepEqual(log.sent, [28_672, 71_328], unit);
+  }
+});
+
 test("Download resumes from a write it made, or starts over, when the server closes right after sending", async () => {
   // Not held (see dropAt): the server sends 20,000 bytes and closes at once,
   // so what the client gets of them is the runtime's. Deno hands over every

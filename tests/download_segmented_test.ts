@@ -369,6 +369,24 @@ test("Download with connections refuses a part whose Content-Range is not the on
   }
 });
 
+test("Download with connections takes parts whose Content-Range is written bytes=, as curl and aria2 do", async () => {
+  const { url, log, close } = await serve({
+    contentRange: (first, last, total) => `bytes=${first}-${last}/${total}`,
+  });
+  await using dir = await tempDir();
+  try {
+    const { download, reports } = await run(url, dir, { connections: 4 });
+    assert.equal(download.error(), undefined);
+    await assertFileHolds(dir.join("f"), BODY);
+    // Over several connections, never started over on one.
+    assert.equal(log.ranges.filter((range) => range === null).length, 1);
+    assert.ok(bounded(log.ranges).length >= 3, `ranges: ${log.ranges}`);
+    assertProgress(reports, BODY.byteLength);
+  } finally {
+    await close();
+  }
+});
+
 test("Download with connections takes a part answered to the end of the file (an open-ended 206), writing only the part", async () => {
   const { url, log, close } = await serve({
     faultFor: ({ range }) =>

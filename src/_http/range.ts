@@ -113,17 +113,27 @@ export interface ContentRange {
 }
 
 /**
+ * What `Content-Range` may put before its range: `bytes ` (RFC 9110
+ * §14.4), in any case (§14.1: `Bytes` is `bytes`); and the forms some
+ * servers send, which curl and aria2 read too: `bytes=` (as in `Range`),
+ * `bytes:`, more than one space, or no unit at all. Each still names the
+ * first byte, the last and the total, checked as ever; any other unit is
+ * no byte range.
+ */
+const UNIT = /^(?:bytes(?:[ \t]*[=:][ \t]*|[ \t]+))?/i;
+
+/**
  * Parses `Content-Range: bytes <start>-<end>/<total>` (or `/*`), or the
- * `bytes *\/<total>` of a 416 answer, the unit in any case (RFC 9110
- * §14.1: `Bytes` is `bytes`); `undefined` for anything else, including a
+ * `bytes *\/<total>` of a 416 answer, with any of the unit's forms
+ * {@linkcode UNIT} reads; `undefined` for anything else, including a
  * range whose end is before its start or past its total.
  */
 export function parseContentRange(
   header: string | null,
 ): ContentRange | undefined {
-  const match = header === null
-    ? null
-    : /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/i.exec(header.trim());
+  const match = header === null ? null : /^(?:(\d+)-(\d+)|\*)\/(\d+|\*)$/.exec(
+    header.trim().replace(UNIT, ""),
+  );
   if (match === null) return undefined;
   const [, start, end, total] = match;
   const range: ContentRange = {

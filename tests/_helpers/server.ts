@@ -280,6 +280,13 @@ export interface FileRouteOptions {
    * the whole body to every Range request).
    */
   ranges?: boolean;
+  /**
+   * How the server writes a 206's `Content-Range` of bytes `first` through
+   * `last` of `total` (a server's own form).
+   *
+   * @default {(first, last, total) => `bytes ${first}-${last}/${total}`}
+   */
+  contentRange?: (first: number, last: number, total: number) => string;
 }
 
 /** What a {@linkcode fileRoute} sent, per request. */
@@ -428,7 +435,9 @@ export function fileRoute(
         ? body.byteLength
         : Math.min(body.byteLength, Number(match[2]) + 1);
       if (fault.wrongRange) [start, end] = [0, end - start];
-      headers["content-range"] = `bytes ${start}-${end - 1}/${body.byteLength}`;
+      headers["content-range"] = options.contentRange === undefined
+        ? `bytes ${start}-${end - 1}/${body.byteLength}`
+        : options.contentRange(start, end - 1, body.byteLength);
       headers["content-length"] = end - start;
       response.writeHead(206, headers);
     } else {

@@ -175,6 +175,34 @@ test("parseContentRange() reads the unit in any case, as RFC 9110 §14.1 has it"
   }
 });
 
+test("parseContentRange() reads the unit's forms some servers send, as curl and aria2 do", () => {
+  for (
+    const unit of [
+      "bytes=",
+      "Bytes=",
+      "bytes:",
+      "bytes: ",
+      "bytes  ",
+      "bytes\t",
+      "",
+    ]
+  ) {
+    assert.deepEqual(parseContentRange(`${unit}100-199/200`), {
+      start: 100,
+      end: 199,
+      total: 200,
+    }, unit);
+    assert.deepEqual(parseContentRange(`${unit}*/200`), {
+      start: undefined,
+      end: undefined,
+      total: 200,
+    }, unit);
+    // Checked as ever, whatever the form.
+    assert.equal(parseContentRange(`${unit}100-200/200`), undefined, unit);
+    assert.equal(parseContentRange(`${unit}199-100/200`), undefined, unit);
+  }
+});
+
 test("parseContentRange() refuses what is not one satisfiable byte range", () => {
   for (
     const header of [
@@ -185,7 +213,9 @@ test("parseContentRange() refuses what is not one satisfiable byte range", () =>
       "bytes 0-200/200",
       "bytes 0-99",
       "items 0-99/200",
-      "bytes=0-99/200",
+      "items=0-99/200",
+      "bytes0-99/200",
+      "bytes=",
       "bytes 0-99/200, 150-199/200",
       "bytes -5/200",
     ]
