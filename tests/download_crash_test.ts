@@ -446,6 +446,19 @@ for (const connections of [1, 4] as const) {
     assert.deepEqual(file, BODY);
   });
 
+  test(`Download with connections: ${connections} of a partial file whose sidecar records every part commits it unchanged on a 416 that names no length (Apache's), as curl and wget do`, async () => {
+    const { log, file } = await resumeDead(
+      { body: BODY, etag: '"a"', faults: [{ bare416: true }] },
+      TOTAL,
+      WHOLE,
+      { connections },
+    );
+    assert.deepEqual(log.ranges, [`bytes=${TOTAL}-`]);
+    assert.deepEqual(log.ifRanges, ['"a"']);
+    assert.deepEqual(log.statuses, [416]);
+    assert.deepEqual(file, BODY);
+  });
+
   test(`Download with connections: ${connections} of a partial file whose sidecar records every part downloads the file again when it changed on the server`, async () => {
     // The same length, another version: only the validator tells.
     const { log, file } = await resumeDead(

@@ -231,6 +231,12 @@ export interface Fault {
    * open-ended range, a part as long as the one asked for a bounded one.
    */
   wrongRange?: boolean;
+  /**
+   * Answer a Range past the file's end with a 416 as Apache does: without
+   * `Content-Range` (a SHOULD of RFC 9110 §15.5.17), ETag or Last-Modified
+   * (an error's headers).
+   */
+  bare416?: boolean;
   /** Answer a bounded Range request with a 206 to the end of the file. */
   openEnded?: boolean;
   /**
@@ -425,6 +431,10 @@ export function fileRoute(
       Number(match[1]) >= body.byteLength
     ) {
       // Nothing left to send: the client has the whole file.
+      if (fault.bare416) {
+        response.writeHead(416, { "content-type": "text/html" }).end("no");
+        return;
+      }
       headers["content-range"] = `bytes */${body.byteLength}`;
       response.writeHead(416, headers).end();
       return;

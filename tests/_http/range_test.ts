@@ -337,6 +337,34 @@ test("judgeAnswer() takes a 416 naming exactly the bytes on disk as a complete f
   );
 });
 
+test("judgeAnswer() takes a 416 without Content-Range (Apache's) as a complete file only when the bytes on disk, asked for with If-Range, are as many as the known total", () => {
+  const held = { offset: 200, total: 200, validator: '"v1"' };
+  assert.equal(judgeAnswer(answer(416), held), "complete");
+  assert.equal(
+    judgeAnswer(answer(416, { etag: '"v1"' }), held),
+    "complete",
+  );
+  // Of another version, or short of the total, or of no version asked
+  // for, or with a Content-Range that does not parse: never complete.
+  assert.equal(judgeAnswer(answer(416, { etag: '"v2"' }), held), "changed");
+  assert.equal(
+    judgeAnswer(answer(416), { ...held, offset: 150 }),
+    "wrong-range",
+  );
+  assert.equal(
+    judgeAnswer(answer(416), { ...held, total: undefined }),
+    "wrong-range",
+  );
+  assert.equal(
+    judgeAnswer(answer(416), { offset: 200, total: 200 }),
+    "wrong-range",
+  );
+  assert.equal(
+    judgeAnswer(answer(416, { "content-range": "nonsense" }), held),
+    "wrong-range",
+  );
+});
+
 test("isOtherVersion() tells an answer naming another version, and takes one naming none as the version asked for", () => {
   const date = "Tue, 01 Dec 2026 10:00:00 GMT";
   assert.equal(isOtherVersion(new Headers({ etag: '"v2"' }), '"v1"'), true);
