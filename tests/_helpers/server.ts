@@ -237,6 +237,11 @@ export interface Fault {
    * (an error's headers).
    */
   bare416?: boolean;
+  /**
+   * Answer a Range from the start of its block of this many bytes, as a
+   * cache that serves whole blocks does.
+   */
+  alignTo?: number;
   /** Answer a bounded Range request with a 206 to the end of the file. */
   openEnded?: boolean;
   /**
@@ -445,6 +450,7 @@ export function fileRoute(
         ? body.byteLength
         : Math.min(body.byteLength, Number(match[2]) + 1);
       if (fault.wrongRange) [start, end] = [0, end - start];
+      if (fault.alignTo !== undefined) start -= start % fault.alignTo;
       headers["content-range"] = options.contentRange === undefined
         ? `bytes ${start}-${end - 1}/${body.byteLength}`
         : options.contentRange(start, end - 1, body.byteLength);
