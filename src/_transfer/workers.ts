@@ -59,8 +59,8 @@ const STEAL_AFTER = 200;
 const CHECKPOINT_EVERY = 1000;
 /**
  * The most bytes before a part's offset that an answer may start at: a
- * cache that serves ranges in whole blocks (RFC 9110 §15.3.7 has a client
- * read where a 206 starts) sends them, and they are dropped unwritten. An
+ * cache that serves ranges in whole blocks sends them (its `Content-Range`
+ * says where its bytes start), and they are dropped unwritten. An
  * answer that starts further back (from byte 0, say, to every part) would
  * cost more than the part's own bytes, and is refused.
  */
