@@ -546,6 +546,55 @@ test("Download starts over at once, on every runtime, when a resume is answered 
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download takes a rest the server sends in pieces of its own size (a 206 ending before the file does) without spending a retry", async () => {
+  const written = deferred();
+  const ranges: (string | null)[] = [];
+  await using server = await startServer({
+    "/f": async (request, response) => {
+      const range = request.headers.range ?? null;
+      ranges.push(range);
+      const match = /^bytes=(\d+)-$/.exec(range ?? "");
+      if (match === null) {
+        response.writeHead(200, {
+          etag: ETAG,
+          "content-length": BODY.byteLength,
+        });
+        response.write(BODY.subarray(0, 28_672));
+        await written.promise;
+        response.destroy();
+        return;
+      }
+      // At most 30,000 bytes an answer, each as its Content-Range says.
+      const start = Number(match[1]);
+      const end = Math.min(BODY.byteLength, start + 30_000);
+      response.writeHead(206, {
+        etag: ETAG,
+        "content-range": `bytes ${start}-${end - 1}/${BODY.byteLength}`,
+        "content-length": end - start,
+      }).end(BODY.subarray(start, end));
+    },
+  });
+  await using dir = await tempDir();
+  const { download, reports } = await run(server.url("/f"), dir, {
+    retries: 1,
+  }, [{
+    fault: {},
+    reached: (current) => {
+      if (current >= 28_672) written.resolve();
+    },
+  }]);
+  assert.equal(download.error(), undefined);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(ranges, [
+    null,
+    "bytes=28672-",
+    "bytes=58672-",
+    "bytes=88672-",
+  ]);
+  assertMonotonic(reports, BODY.byteLength);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download resumes a body sent without a length, learning the total from the 206", async () => {
   const written = deferred();
   const ranges: (string | null)[] = [];

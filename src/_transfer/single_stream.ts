@@ -70,6 +70,8 @@ export async function attempt(
   let writing = false;
   // Where a rest sent compressed begins (see `UndecodableBody`).
   let encodedRest: number | undefined;
+  // The last byte a rest's Content-Range says it sends.
+  let restEnd: number | undefined;
   try {
     // Bytes of an unknown version cannot be resumed.
     if (partial.offset > 0 && partial.validator === undefined) {
@@ -177,6 +179,9 @@ export async function attempt(
     if (kind === "append" && contentEncoding(response.headers) !== undefined) {
       encodedRest = held?.offset;
     }
+    if (kind === "append") {
+      restEnd = parseContentRange(response.headers.get("content-range"))?.end;
+    }
     await writeBody(body, {
       url,
       partial,
@@ -205,6 +210,19 @@ export async function attempt(
     abort.abort(error);
     // Bytes of a file that is not this one: the next source starts over.
     if (writing && error instanceof SourceMismatch) await restart(transfer);
+    if (
+      error instanceof ProtocolError && restEnd !== undefined &&
+      partial.offset === restEnd + 1 && partial.total !== undefined &&
+      partial.offset < partial.total
+    ) {
+      // A rest that ends before the file does, sent whole (a server that
+      // sends a range in pieces of its own size): it got the file that far,
+      // and the next piece is asked for at once, uncounted. Each moves the
+      // file on by a byte at least: the pieces end.
+      throw new Rerun(
+        `Cannot download "${url}": the server sent bytes up to ${restEnd} only`,
+      );
+    }
     if (
       error instanceof UndecodableBody &&
       encodedRest === transfer.partial.offset
