@@ -408,6 +408,28 @@ test("Download with connections takes parts answered from the start of their blo
   }
 });
 
+test("Download with connections takes parts the server sends in pieces of its own size (a 206 short of the part), spending no retry", async () => {
+  const { url, log, close } = await serve({
+    faultFor: ({ range }) =>
+      /^bytes=\d+-\d+$/.test(range ?? "") ? { cap: 700_000 } : undefined,
+  });
+  await using dir = await tempDir();
+  try {
+    const { download, reports } = await run(url, dir, {
+      connections: 4,
+      retries: 0,
+    });
+    assert.equal(download.error(), undefined);
+    await assertFileHolds(dir.join("f"), BODY);
+    // Over several connections, never started over on one.
+    assert.equal(log.ranges.filter((range) => range === null).length, 1);
+    assert.ok(bounded(log.ranges).length >= 3, `ranges: ${log.ranges}`);
+    assertProgress(reports, BODY.byteLength);
+  } finally {
+    await close();
+  }
+});
+
 test("Download with connections takes a part answered to the end of the file (an open-ended 206), writing only the part", async () => {
   const { url, log, close } = await serve({
     faultFor: ({ range }) =>

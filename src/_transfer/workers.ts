@@ -35,7 +35,7 @@ import { wallClock } from "../_revalidation.ts";
 import { parseRetryAfter } from "../_http/retry_policy.ts";
 import { HTTPError } from "../errors.ts";
 import { expectListeners } from "../_listeners.ts";
-import { withRetries } from "./attempts.ts";
+import { Rerun, withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
 import { type Piece, Pieces } from "./pieces.ts";
 import { MAX_WRITE, PartWriter } from "./part_writer.ts";
@@ -397,8 +397,9 @@ export class Workers {
   }
 
   /**
-   * Refuses any answer but a 206 of this file from `from` through `to` or
+   * Refuses any answer but a 206 of this file from `from` through `to`, or
    * past it (a server may answer a bounded range to the file's end), or
+   * short of it (a server that sends ranges in pieces of its own size), or
    * from up to {@linkcode MAX_SKIP} bytes before `from` (a cache that
    * serves whole blocks): returns the first byte it sends and the last.
    */
@@ -443,7 +444,7 @@ export class Workers {
       if (
         range?.start === undefined || range.start > from ||
         from - range.start > MAX_SKIP || range.end === undefined ||
-        range.end < to || range.total === undefined
+        range.end < from || range.total === undefined
       ) {
         throw new RangeIgnored(
           `Cannot download "${url}": asked for bytes ${from}-${to}, got ${
@@ -601,6 +602,15 @@ export class Workers {
     } finally {
       await writer.drop();
       await file.close();
+    }
+    if (piece.start + piece.written === asked && asked < piece.end) {
+      // Sent whole, short of the part: the rest is asked for at once,
+      // uncounted (each answer moves the part on by a byte at least).
+      throw new Rerun(
+        `Cannot download "${url}": the server sent bytes up to ${
+          asked - 1
+        } only`,
+      );
     }
     if (piece.start + piece.written < piece.end) {
       throw new ProtocolError(

@@ -242,6 +242,8 @@ export interface Fault {
    * cache that serves whole blocks does.
    */
   alignTo?: number;
+  /** Answer a Range with at most this many bytes (a 206 short of it). */
+  cap?: number;
   /** Answer a bounded Range request with a 206 to the end of the file. */
   openEnded?: boolean;
   /**
@@ -451,6 +453,7 @@ export function fileRoute(
         : Math.min(body.byteLength, Number(match[2]) + 1);
       if (fault.wrongRange) [start, end] = [0, end - start];
       if (fault.alignTo !== undefined) start -= start % fault.alignTo;
+      if (fault.cap !== undefined) end = Math.min(end, start + fault.cap);
       headers["content-range"] = options.contentRange === undefined
         ? `bytes ${start}-${end - 1}/${body.byteLength}`
         : options.contentRange(start, end - 1, body.byteLength);
