@@ -73,6 +73,8 @@ export function failureOf(
  *
  * @example
  * ```ts
+ * import { ProtocolError } from "../errors.ts";
+ *
  * const error = new UndecodableBody("Cannot download \"https://example.com/f\"");
  * error instanceof ProtocolError; // true
  * ```
