@@ -450,44 +450,73 @@ test("Download takes a 206 of the whole file, answered to a request for the whol
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
-test("Download starts over when a resume is answered 416 for a file that is shorter now", async () => {
-  // A server that judges the Range before the If-Range: the file changed,
-  // and the bytes on disk reach past its end.
-  const shorter = patternBytes(30_000, 3);
+/**
+ * Downloads `body` into dir/f from a server whose first answer is a 200
+ * (with its length, unless `chunked`) cut after `cutAt` bytes once they are
+ * written; `later` answers every request after it, told the start of its
+ * `Range: bytes=<start>-` (`undefined` for none).
+ */
+async function resumeAfterCut(
+  dir: TempDir,
+  body: Uint8Array,
+  cutAt: number,
+  later: (response: Parameters<Route>[1], start: number | undefined) => void,
+  { chunked = false, ...options }: DownloadOptions & { chunked?: boolean } = {},
+): Promise<Run & { ranges: (string | null)[] }> {
   const written = deferred();
   const ranges: (string | null)[] = [];
   await using server = await startServer({
     "/f": async (request, response) => {
       const range = request.headers.range ?? null;
       ranges.push(range);
-      if (ranges.length === 1) {
-        response.writeHead(200, {
-          etag: ETAG,
-          "content-length": BODY.byteLength,
-        });
-        response.write(BODY.subarray(0, 40_960));
-        await written.promise;
-        response.destroy();
-      } else if (range !== null) {
+      if (ranges.length > 1) {
+        const match = /^bytes=(\d+)-$/.exec(range ?? "");
+        later(response, match === null ? undefined : Number(match[1]));
+        return;
+      }
+      response.writeHead(
+        200,
+        chunked
+          ? { etag: ETAG }
+          : { etag: ETAG, "content-length": body.byteLength },
+      );
+      response.write(body.subarray(0, cutAt));
+      await written.promise;
+      response.destroy();
+    },
+  });
+  const result = await run(server.url("/f"), dir, options, [{
+    fault: {},
+    reached: (current) => {
+      if (current >= cutAt) written.resolve();
+    },
+  }]);
+  return { ...result, ranges };
+}
+
+test("Download starts over when a resume is answered 416 for a file that is shorter now", async () => {
+  // A server that judges the Range before the If-Range: the file changed,
+  // and the bytes on disk reach past its end.
+  const shorter = patternBytes(30_000, 3);
+  await using dir = await tempDir();
+  const { download, ranges } = await resumeAfterCut(
+    dir,
+    BODY,
+    40_960,
+    (response, start) => {
+      if (start !== undefined) {
         response.writeHead(416, {
           etag: '"v2"',
           "content-range": `bytes */${shorter.byteLength}`,
         }).end();
-      } else {
-        response.writeHead(200, {
-          etag: '"v2"',
-          "content-length": shorter.byteLength,
-        }).end(shorter);
+        return;
       }
+      response.writeHead(200, {
+        etag: '"v2"',
+        "content-length": shorter.byteLength,
+      }).end(shorter);
     },
-  });
-  await using dir = await tempDir();
-  const { download } = await run(server.url("/f"), dir, {}, [{
-    fault: {},
-    reached: (current) => {
-      if (current >= 40_960) written.resolve();
-    },
-  }]);
+  );
   assert.equal(download.error(), undefined);
   await assertFileHolds(dir.join("f"), shorter);
   assert.deepEqual(ranges, [null, "bytes=40960-", null]);
@@ -502,44 +531,31 @@ test("Download starts over at once, on every runtime, when a resume is answered 
   // the bytes on disk.
   const body = new Uint8Array(randomBytes(100_000));
   const gzipped = gzipSync(body);
-  const written = deferred();
-  const ranges: (string | null)[] = [];
-  await using server = await startServer({
-    "/f": async (request, response) => {
-      const range = request.headers.range ?? null;
-      ranges.push(range);
-      const match = /^bytes=(\d+)-$/.exec(range ?? "");
-      if (ranges.length === 1) {
-        // No Content-Length (chunked): the 206's total is not checked.
-        response.writeHead(200, { etag: ETAG });
-        response.write(body.subarray(0, 40_960));
-        await written.promise;
-        response.destroy();
-      } else if (match !== null) {
-        const start = Number(match[1]);
-        response.writeHead(206, {
-          etag: ETAG,
-          "content-encoding": "gzip",
-          "content-range": `bytes ${start}-${
-            gzipped.byteLength - 1
-          }/${gzipped.byteLength}`,
-          "content-length": gzipped.byteLength - start,
-        }).end(gzipped.subarray(start));
-      } else {
+  await using dir = await tempDir();
+  // No Content-Length (chunked): the 206's total is not checked.
+  const { download, ranges } = await resumeAfterCut(
+    dir,
+    body,
+    40_960,
+    (response, start) => {
+      if (start === undefined) {
         response.writeHead(200, {
           etag: ETAG,
           "content-length": body.byteLength,
         }).end(body);
+        return;
       }
+      response.writeHead(206, {
+        etag: ETAG,
+        "content-encoding": "gzip",
+        "content-range": `bytes ${start}-${
+          gzipped.byteLength - 1
+        }/${gzipped.byteLength}`,
+        "content-length": gzipped.byteLength - start,
+      }).end(gzipped.subarray(start));
     },
-  });
-  await using dir = await tempDir();
-  const { download } = await run(server.url("/f"), dir, { retries: 3 }, [{
-    fault: {},
-    reached: (current) => {
-      if (current >= 40_960) written.resolve();
-    },
-  }]);
+    { chunked: true, retries: 3 },
+  );
   assert.equal(download.error(), undefined);
   await assertFileHolds(dir.join("f"), body);
   assert.deepEqual(ranges, [null, "bytes=40960-", null]);
@@ -547,25 +563,13 @@ test("Download starts over at once, on every runtime, when a resume is answered 
 });
 
 test("Download takes a rest the server sends in pieces of its own size (a 206 ending before the file does) without spending a retry", async () => {
-  const written = deferred();
-  const ranges: (string | null)[] = [];
-  await using server = await startServer({
-    "/f": async (request, response) => {
-      const range = request.headers.range ?? null;
-      ranges.push(range);
-      const match = /^bytes=(\d+)-$/.exec(range ?? "");
-      if (match === null) {
-        response.writeHead(200, {
-          etag: ETAG,
-          "content-length": BODY.byteLength,
-        });
-        response.write(BODY.subarray(0, 28_672));
-        await written.promise;
-        response.destroy();
-        return;
-      }
+  await using dir = await tempDir();
+  const { download, reports, ranges } = await resumeAfterCut(
+    dir,
+    BODY,
+    28_672,
+    (response, start = 0) => {
       // At most 30,000 bytes an answer, each as its Content-Range says.
-      const start = Number(match[1]);
       const end = Math.min(BODY.byteLength, start + 30_000);
       response.writeHead(206, {
         etag: ETAG,
@@ -573,16 +577,8 @@ test("Download takes a rest the server sends in pieces of its own size (a 206 en
         "content-length": end - start,
       }).end(BODY.subarray(start, end));
     },
-  });
-  await using dir = await tempDir();
-  const { download, reports } = await run(server.url("/f"), dir, {
-    retries: 1,
-  }, [{
-    fault: {},
-    reached: (current) => {
-      if (current >= 28_672) written.resolve();
-    },
-  }]);
+    { retries: 1 },
+  );
   assert.equal(download.error(), undefined);
   await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(ranges, [
@@ -596,22 +592,13 @@ test("Download takes a rest the server sends in pieces of its own size (a 206 en
 });
 
 test("Download resumes a body sent without a length, learning the total from the 206", async () => {
-  const written = deferred();
-  const ranges: (string | null)[] = [];
-  await using server = await startServer({
-    "/f": async (request, response) => {
-      const range = request.headers.range ?? null;
-      ranges.push(range);
-      const match = /^bytes=(\d+)-$/.exec(range ?? "");
-      if (match === null) {
-        // No Content-Length: chunked.
-        response.writeHead(200, { etag: ETAG });
-        response.write(BODY.subarray(0, 40_960));
-        await written.promise;
-        response.destroy();
-        return;
-      }
-      const start = Number(match[1]);
+  await using dir = await tempDir();
+  // No Content-Length: chunked.
+  const { download, reports, totals, ranges } = await resumeAfterCut(
+    dir,
+    BODY,
+    40_960,
+    (response, start = 0) => {
       response.writeHead(206, {
         etag: ETAG,
         "content-range": `bytes ${start}-${
@@ -620,16 +607,8 @@ test("Download resumes a body sent without a length, learning the total from the
         "content-length": BODY.byteLength - start,
       }).end(BODY.subarray(start));
     },
-  });
-  await using dir = await tempDir();
-  const { download, reports, totals } = await run(server.url("/f"), dir, {
-    retries: 1,
-  }, [{
-    fault: {},
-    reached: (current) => {
-      if (current >= 40_960) written.resolve();
-    },
-  }]);
+    { chunked: true, retries: 1 },
+  );
   assert.equal(download.error(), undefined);
   await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(ranges, [null, "bytes=40960-"]);
