@@ -4,7 +4,7 @@
 // its network-fault tests, through the public API.
 
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, rm, truncate, writeFile } from "node:fs/promises";
 import { test } from "node:test";
 import {
@@ -173,6 +173,25 @@ test("Download resumes after a dropped connection, fetching only the missing byt
   assertMonotonic(reports, BODY.byteLength);
   assert.ok(totals.every((total) => total === BODY.byteLength));
   assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download resumes when the server writes Content-Range in a form other than RFC 9110's (bytes=, bytes:, no unit), as curl and aria2 do", async () => {
+  for (const unit of ["bytes=", "bytes: ", "", "Bytes  "]) {
+    const drop = dropAt(28_672);
+    const { server, log, url } = await serve({
+      body: BODY,
+      etag: ETAG,
+      contentRange: (first, last, total) => `${unit}${first}-${last}/${total}`,
+    }, [drop.fault]);
+    await using _server = server;
+    await using dir = await tempDir();
+    const { download } = await run(url, dir, {}, [drop]);
+    assert.equal(download.error(), undefined, unit);
+    await assertFileHolds(dir.join("f"), BODY);
+    // The rest only: not started over.
+    assert.deepEqual(log.ranges, [null, "bytes=28672-"], unit);
+    assert.deepEqual(log.sent, [28_672, 71_328], unit);
+  }
 });
 
 test("Download resumes from a write it made, or starts over, when the server closes right after sending", async () => {
@@ -431,67 +450,155 @@ test("Download takes a 206 of the whole file, answered to a request for the whol
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
-test("Download starts over when a resume is answered 416 for a file that is shorter now", async () => {
-  // A server that judges the Range before the If-Range: the file changed,
-  // and the bytes on disk reach past its end.
-  const shorter = patternBytes(30_000, 3);
+/**
+ * Downloads `body` into dir/f from a server whose first answer is a 200
+ * (with its length, unless `chunked`) cut after `cutAt` bytes once they are
+ * written; `later` answers every request after it, told the start of its
+ * `Range: bytes=<start>-` (`undefined` for none).
+ */
+async function resumeAfterCut(
+  dir: TempDir,
+  body: Uint8Array,
+  cutAt: number,
+  later: (response: Parameters<Route>[1], start: number | undefined) => void,
+  { chunked = false, ...options }: DownloadOptions & { chunked?: boolean } = {},
+): Promise<Run & { ranges: (string | null)[] }> {
   const written = deferred();
   const ranges: (string | null)[] = [];
   await using server = await startServer({
     "/f": async (request, response) => {
       const range = request.headers.range ?? null;
       ranges.push(range);
-      if (ranges.length === 1) {
-        response.writeHead(200, {
-          etag: ETAG,
-          "content-length": BODY.byteLength,
-        });
-        response.write(BODY.subarray(0, 40_960));
-        await written.promise;
-        response.destroy();
-      } else if (range !== null) {
+      if (ranges.length > 1) {
+        const match = /^bytes=(\d+)-$/.exec(range ?? "");
+        later(response, match === null ? undefined : Number(match[1]));
+        return;
+      }
+      response.writeHead(
+        200,
+        chunked
+          ? { etag: ETAG }
+          : { etag: ETAG, "content-length": body.byteLength },
+      );
+      response.write(body.subarray(0, cutAt));
+      await written.promise;
+      response.destroy();
+    },
+  });
+  const result = await run(server.url("/f"), dir, options, [{
+    fault: {},
+    reached: (current) => {
+      if (current >= cutAt) written.resolve();
+    },
+  }]);
+  return { ...result, ranges };
+}
+
+test("Download starts over when a resume is answered 416 for a file that is shorter now", async () => {
+  // A server that judges the Range before the If-Range: the file changed,
+  // and the bytes on disk reach past its end.
+  const shorter = patternBytes(30_000, 3);
+  await using dir = await tempDir();
+  const { download, ranges } = await resumeAfterCut(
+    dir,
+    BODY,
+    40_960,
+    (response, start) => {
+      if (start !== undefined) {
         response.writeHead(416, {
           etag: '"v2"',
           "content-range": `bytes */${shorter.byteLength}`,
         }).end();
-      } else {
-        response.writeHead(200, {
-          etag: '"v2"',
-          "content-length": shorter.byteLength,
-        }).end(shorter);
+        return;
       }
+      response.writeHead(200, {
+        etag: '"v2"',
+        "content-length": shorter.byteLength,
+      }).end(shorter);
     },
-  });
-  await using dir = await tempDir();
-  const { download } = await run(server.url("/f"), dir, {}, [{
-    fault: {},
-    reached: (current) => {
-      if (current >= 40_960) written.resolve();
-    },
-  }]);
+  );
   assert.equal(download.error(), undefined);
   await assertFileHolds(dir.join("f"), shorter);
   assert.deepEqual(ranges, [null, "bytes=40960-", null]);
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
-test("Download resumes a body sent without a length, learning the total from the 206", async () => {
-  const written = deferred();
-  const ranges: (string | null)[] = [];
-  await using server = await startServer({
-    "/f": async (request, response) => {
-      const range = request.headers.range ?? null;
-      ranges.push(range);
-      const match = /^bytes=(\d+)-$/.exec(range ?? "");
-      if (match === null) {
-        // No Content-Length: chunked.
-        response.writeHead(200, { etag: ETAG });
-        response.write(BODY.subarray(0, 40_960));
-        await written.promise;
-        response.destroy();
+test("Download starts over at once, on every runtime, when a resume is answered with a range of a compressed stream", async () => {
+  // The rest as RFC 9110 says a 206 of a gzip representation is: bytes of
+  // its compressed stream, from an offset no decoder can start at. They
+  // can never be spliced to the bytes on disk; the whole file can be had.
+  // Random bytes: gzip does not shrink them, so the stream reaches past
+  // the bytes on disk.
+  const body = new Uint8Array(randomBytes(100_000));
+  const gzipped = gzipSync(body);
+  await using dir = await tempDir();
+  // No Content-Length (chunked): the 206's total is not checked.
+  const { download, ranges } = await resumeAfterCut(
+    dir,
+    body,
+    40_960,
+    (response, start) => {
+      if (start === undefined) {
+        response.writeHead(200, {
+          etag: ETAG,
+          "content-length": body.byteLength,
+        }).end(body);
         return;
       }
-      const start = Number(match[1]);
+      response.writeHead(206, {
+        etag: ETAG,
+        "content-encoding": "gzip",
+        "content-range": `bytes ${start}-${
+          gzipped.byteLength - 1
+        }/${gzipped.byteLength}`,
+        "content-length": gzipped.byteLength - start,
+      }).end(gzipped.subarray(start));
+    },
+    { chunked: true, retries: 3 },
+  );
+  assert.equal(download.error(), undefined);
+  await assertFileHolds(dir.join("f"), body);
+  assert.deepEqual(ranges, [null, "bytes=40960-", null]);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download takes a rest the server sends in pieces of its own size (a 206 ending before the file does) without spending a retry", async () => {
+  await using dir = await tempDir();
+  const { download, reports, ranges } = await resumeAfterCut(
+    dir,
+    BODY,
+    28_672,
+    (response, start = 0) => {
+      // At most 30,000 bytes an answer, each as its Content-Range says.
+      const end = Math.min(BODY.byteLength, start + 30_000);
+      response.writeHead(206, {
+        etag: ETAG,
+        "content-range": `bytes ${start}-${end - 1}/${BODY.byteLength}`,
+        "content-length": end - start,
+      }).end(BODY.subarray(start, end));
+    },
+    { retries: 1 },
+  );
+  assert.equal(download.error(), undefined);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(ranges, [
+    null,
+    "bytes=28672-",
+    "bytes=58672-",
+    "bytes=88672-",
+  ]);
+  assertMonotonic(reports, BODY.byteLength);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download resumes a body sent without a length, learning the total from the 206", async () => {
+  await using dir = await tempDir();
+  // No Content-Length: chunked.
+  const { download, reports, totals, ranges } = await resumeAfterCut(
+    dir,
+    BODY,
+    40_960,
+    (response, start = 0) => {
       response.writeHead(206, {
         etag: ETAG,
         "content-range": `bytes ${start}-${
@@ -500,16 +607,8 @@ test("Download resumes a body sent without a length, learning the total from the
         "content-length": BODY.byteLength - start,
       }).end(BODY.subarray(start));
     },
-  });
-  await using dir = await tempDir();
-  const { download, reports, totals } = await run(server.url("/f"), dir, {
-    retries: 1,
-  }, [{
-    fault: {},
-    reached: (current) => {
-      if (current >= 40_960) written.resolve();
-    },
-  }]);
+    { chunked: true, retries: 1 },
+  );
   assert.equal(download.error(), undefined);
   await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(ranges, [null, "bytes=40960-"]);

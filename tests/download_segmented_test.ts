@@ -369,24 +369,53 @@ test("Download with connections refuses a part whose Content-Range is not the on
   }
 });
 
-test("Download with connections takes a part answered to the end of the file (an open-ended 206), writing only the part", async () => {
+/**
+ * Downloads BODY over 4 connections from a server of `options`, each part
+ * answered with `fault`, and checks the file whole, fetched in parts and
+ * never started over on one.
+ */
+async function assertPartsTaken(
+  fault: Fault,
+  options: Partial<FileRouteOptions> = {},
+  downloadOptions: DownloadOptions = {},
+): Promise<void> {
   const { url, log, close } = await serve({
     faultFor: ({ range }) =>
-      /^bytes=\d+-\d+$/.test(range ?? "") ? { openEnded: true } : undefined,
+      /^bytes=\d+-\d+$/.test(range ?? "") ? fault : undefined,
+    ...options,
   });
   await using dir = await tempDir();
   try {
-    const { download, reports } = await run(url, dir, { connections: 4 });
+    const { download, reports } = await run(url, dir, {
+      connections: 4,
+      ...downloadOptions,
+    });
     assert.equal(download.error(), undefined);
     await assertFileHolds(dir.join("f"), BODY);
-    // Over several connections, never started over on one.
     assert.equal(log.ranges.filter((range) => range === null).length, 1);
     assert.ok(bounded(log.ranges).length >= 3, `ranges: ${log.ranges}`);
     assertProgress(reports, BODY.byteLength);
-    assert.deepEqual(await dir.list(), ["f"]);
   } finally {
     await close();
   }
+}
+
+test("Download with connections takes parts whose Content-Range is written bytes=, as curl and aria2 do", async () => {
+  await assertPartsTaken({}, {
+    contentRange: (first, last, total) => `bytes=${first}-${last}/${total}`,
+  });
+});
+
+test("Download with connections takes parts answered from the start of their block (a cache's aligned 206), writing only the part", async () => {
+  await assertPartsTaken({ alignTo: 1024 * 1024 });
+});
+
+test("Download with connections takes parts the server sends in pieces of its own size (a 206 short of the part), spending no retry", async () => {
+  await assertPartsTaken({ cap: 700_000 }, {}, { retries: 0 });
+});
+
+test("Download with connections takes a part answered to the end of the file (an open-ended 206), writing only the part", async () => {
+  await assertPartsTaken({ openEnded: true });
 });
 
 test("Download with connections saves the file's bytes on every runtime when a server compresses its parts anyway", async () => {

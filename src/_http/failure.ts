@@ -49,7 +49,7 @@ export function failureOf(
   const exhausted = outOfDescriptors(error);
   if (exhausted !== undefined) return exhausted;
   if (isDecodeFailure(error)) {
-    return new ProtocolError(
+    return new UndecodableBody(
       `Cannot download "${url}": the body does not decode as its Content-Encoding says (${
         error instanceof Error ? error.message : String(error)
       })`,
@@ -63,6 +63,23 @@ export function failureOf(
   if (malformed !== undefined) return invalidAnswer(url, malformed, proxy);
   return new NetworkError(url, error, at, proxy);
 }
+
+/**
+ * A {@linkcode ProtocolError} for a body that does not decode as its
+ * `Content-Encoding` says: a broken transfer, retried as one; but a rest
+ * (a 206) that fails so before a byte of it is written is a range of a
+ * compressed stream, which no decoder can start in, and is never joined to
+ * the bytes on disk. Callers see a `ProtocolError`.
+ *
+ * @example
+ * ```ts
+ * import { ProtocolError } from "../errors.ts";
+ *
+ * const error = new UndecodableBody("Cannot download \"https://example.com/f\"");
+ * error instanceof ProtocolError; // true
+ * ```
+ */
+export class UndecodableBody extends ProtocolError {}
 
 /**
  * The error of an answer that is not valid HTTP, `why` telling how: its

@@ -113,17 +113,27 @@ export interface ContentRange {
 }
 
 /**
+ * What `Content-Range` may put before its range: `bytes ` (RFC 9110
+ * §14.4), in any case (§14.1: `Bytes` is `bytes`); and the forms some
+ * servers send, which curl and aria2 read too: `bytes=` (as in `Range`),
+ * `bytes:`, more than one space, or no unit at all. Each still names the
+ * first byte, the last and the total, checked as ever; any other unit is
+ * no byte range.
+ */
+const UNIT = /^(?:bytes(?:[ \t]*[=:][ \t]*|[ \t]+))?/i;
+
+/**
  * Parses `Content-Range: bytes <start>-<end>/<total>` (or `/*`), or the
- * `bytes *\/<total>` of a 416 answer, the unit in any case (RFC 9110
- * §14.1: `Bytes` is `bytes`); `undefined` for anything else, including a
+ * `bytes *\/<total>` of a 416 answer, with any of the unit's forms
+ * {@linkcode UNIT} reads; `undefined` for anything else, including a
  * range whose end is before its start or past its total.
  */
 export function parseContentRange(
   header: string | null,
 ): ContentRange | undefined {
-  const match = header === null
-    ? null
-    : /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/i.exec(header.trim());
+  const match = header === null ? null : /^(?:(\d+)-(\d+)|\*)\/(\d+|\*)$/.exec(
+    header.trim().replace(UNIT, ""),
+  );
   if (match === null) return undefined;
   const [, start, end, total] = match;
   const range: ContentRange = {
@@ -170,7 +180,9 @@ export interface Held {
  * What an answer means for the partial file:
  * - `"refused"`: a status outside 200-299 (nothing to write);
  * - `"complete"`: a 416 to a ranged request whose `Content-Range` says the
- *   file is exactly what is on disk (it was complete already);
+ *   file is exactly what is on disk (it was complete already), or that has
+ *   none when the bytes on disk are as many as the known total (see
+ *   {@linkcode isWholeOnDisk});
  * - `"append"`: a 206 continuing exactly at `offset`, for the same total
  *   (or any, when the total was not known: a body sent without a length);
  * - `"whole"`: a 200, the whole file from byte 0 (a changed file, or a
@@ -193,6 +205,21 @@ export type AnswerKind =
   | "changed";
 
 /**
+ * Whether a 416 that says nothing of the file's length (no `Content-Range`:
+ * RFC 9110 §15.5.17 has it as a SHOULD, and Apache sends none, nor the
+ * file's validators, on an error) tells that the bytes on disk are the
+ * whole file: they are as many as its known total, and were asked for with
+ * `If-Range`, which a server judges before `Range` (RFC 9110 §13.2.2): of
+ * another version, it would have sent that version, whole. curl and wget
+ * take any 416 to a resume so; a server that judges `Range` first and
+ * names no version is not told from it here either.
+ */
+function isWholeOnDisk(response: Response, held: Held): boolean {
+  return !response.headers.has("content-range") &&
+    held.validator !== undefined && held.offset === held.total;
+}
+
+/**
  * Judges `response` to a request for the rest of the file when `held` is
  * given (a ranged request), or for the whole file.
  */
@@ -211,8 +238,9 @@ export function judgeAnswer(
     return "changed";
   }
   if (held !== undefined && status === 416) {
-    return range?.total === held.offset &&
-        (held.total === undefined || range.total === held.total)
+    return (range?.total === held.offset &&
+        (held.total === undefined || range.total === held.total)) ||
+        isWholeOnDisk(response, held)
       ? "complete"
       : "wrong-range";
   }

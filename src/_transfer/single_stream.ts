@@ -8,7 +8,7 @@ import { decodedBody } from "../_body/content_decoding.ts";
 import { type BodyTarget, writeBody } from "../_body/write_body.ts";
 import { HTTPError, ProtocolError } from "../errors.ts";
 import { isUnchanged, NotModified } from "../_http/conditional.ts";
-import { failureOf } from "../_http/failure.ts";
+import { failureOf, UndecodableBody } from "../_http/failure.ts";
 import {
   type Held,
   judgeAnswer,
@@ -68,6 +68,10 @@ export async function attempt(
   // Whether this source's bytes are being written (a source refused after
   // that has its bytes dropped).
   let writing = false;
+  // Where a rest sent compressed begins (see `UndecodableBody`).
+  let encodedRest: number | undefined;
+  // The last byte a rest's Content-Range says it sends.
+  let restEnd: number | undefined;
   try {
     // Bytes of an unknown version cannot be resumed.
     if (partial.offset > 0 && partial.validator === undefined) {
@@ -172,6 +176,12 @@ export async function attempt(
       ? null
       : await decoded(url, response, response.body);
     writing = kind === "whole";
+    if (kind === "append" && contentEncoding(response.headers) !== undefined) {
+      encodedRest = held?.offset;
+    }
+    if (kind === "append") {
+      restEnd = parseContentRange(response.headers.get("content-range"))?.end;
+    }
     await writeBody(body, {
       url,
       partial,
@@ -200,6 +210,31 @@ export async function attempt(
     abort.abort(error);
     // Bytes of a file that is not this one: the next source starts over.
     if (writing && error instanceof SourceMismatch) await restart(transfer);
+    if (
+      error instanceof ProtocolError && restEnd !== undefined &&
+      partial.offset === restEnd + 1 && partial.total !== undefined &&
+      partial.offset < partial.total
+    ) {
+      // A rest that ends before the file does, sent whole (a server that
+      // sends a range in pieces of its own size): it got the file that far,
+      // and the next piece is asked for at once, uncounted. Each moves the
+      // file on by a byte at least: the pieces end.
+      throw new Rerun(
+        `Cannot download "${url}": the server sent bytes up to ${restEnd} only`,
+      );
+    }
+    if (
+      error instanceof UndecodableBody &&
+      encodedRest === transfer.partial.offset
+    ) {
+      // Not a byte of it decoded: see `UndecodableBody`. Never joined, and
+      // no retry would mend it: the whole file is asked for at once, as
+      // for a rest of another range.
+      await restart(transfer);
+      throw new Rerun(
+        `Cannot download "${url}": the rest came as a range of a compressed stream (${error.message})`,
+      );
+    }
     throw error;
   }
 }

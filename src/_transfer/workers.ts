@@ -35,7 +35,7 @@ import { wallClock } from "../_revalidation.ts";
 import { parseRetryAfter } from "../_http/retry_policy.ts";
 import { HTTPError } from "../errors.ts";
 import { expectListeners } from "../_listeners.ts";
-import { withRetries } from "./attempts.ts";
+import { Rerun, withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
 import { type Piece, Pieces } from "./pieces.ts";
 import { MAX_WRITE, PartWriter } from "./part_writer.ts";
@@ -57,6 +57,14 @@ const STEAL_AFTER = 200;
  * written, and connections the host's budget refused are asked for again.
  */
 const CHECKPOINT_EVERY = 1000;
+/**
+ * The most bytes before a part's offset that an answer may start at: a
+ * cache that serves ranges in whole blocks sends them (its `Content-Range`
+ * says where its bytes start), and they are dropped unwritten. An
+ * answer that starts further back (from byte 0, say, to every part) would
+ * cost more than the part's own bytes, and is refused.
+ */
+const MAX_SKIP = MIN_PIECE;
 /** How often, at most, progress is reported while parts are written. */
 const REPORT_EVERY = 50;
 
@@ -353,7 +361,7 @@ export class Workers {
         signal: abort.signal,
       });
       connection.answered();
-      const end = this.#check(response, at, from, to, validator);
+      const { start, end } = this.#check(response, at, from, to, validator);
       if (this.#transfer.integrity !== undefined) {
         // Of the version asked with, or named (see `#versionOf`): the
         // bytes are spliced from here on if it is not the file's.
@@ -379,6 +387,7 @@ export class Workers {
         piece,
         await this.#decoded(response, response.body),
         end + 1,
+        from - start,
         connection,
       );
     } catch (error) {
@@ -388,9 +397,11 @@ export class Workers {
   }
 
   /**
-   * Refuses any answer but a 206 of this file from `from` through `to` or
-   * past it (a server may answer a bounded range to the file's end): returns
-   * the last byte it sends.
+   * Refuses any answer but a 206 of this file from `from` through `to`, or
+   * past it (a server may answer a bounded range to the file's end), or
+   * short of it (a server that sends ranges in pieces of its own size), or
+   * from up to {@linkcode MAX_SKIP} bytes before `from` (a cache that
+   * serves whole blocks): returns the first byte it sends and the last.
    */
   #check(
     response: Response,
@@ -398,7 +409,7 @@ export class Workers {
     from: number,
     to: number,
     validator: string | undefined,
-  ): number {
+  ): { start: number; end: number } {
     const { url, partial } = this.#transfer;
     const { status } = response;
     const range = status === 206 || status === 416
@@ -431,8 +442,9 @@ export class Workers {
     }
     if (status === 206) {
       if (
-        range?.start !== from || range.end === undefined || range.end < to ||
-        range.total === undefined
+        range?.start === undefined || range.start > from ||
+        from - range.start > MAX_SKIP || range.end === undefined ||
+        range.end < from || range.total === undefined
       ) {
         throw new RangeIgnored(
           `Cannot download "${url}": asked for bytes ${from}-${to}, got ${
@@ -442,7 +454,7 @@ export class Workers {
       }
       // A 206 of this very version: the server vouched for it now.
       partial.vouched = wallClock();
-      return range.end;
+      return { start: range.start, end: range.end };
     }
     // A whole answer for the same version: ranges ignored here.
     if (response.ok) {
@@ -532,12 +544,14 @@ export class Workers {
 
   /**
    * Writes the body, asked up to `asked` (exclusive), at the piece's offset,
-   * up to its end; then it is whole.
+   * up to its end, its first `skip` bytes dropped (sent from before the
+   * offset); then it is whole.
    */
   async #write(
     piece: Piece,
     body: ReadableStream<Uint8Array>,
     asked: number,
+    skip: number,
     connection: Connection,
   ): Promise<void> {
     const { url, partial, throttle } = this.#transfer;
@@ -566,11 +580,16 @@ export class Workers {
         }
         if (result.done) break;
         connection.received(result.value.byteLength);
+        let bytes = result.value;
+        if (skip > 0) {
+          // Bytes before the part's offset: not written.
+          const dropped = Math.min(skip, bytes.byteLength);
+          skip -= dropped;
+          bytes = bytes.subarray(dropped);
+          if (bytes.byteLength === 0) continue;
+        }
         // Gathered only from the reader's one buffer (see PartWriter).
-        await writer.take(
-          result.value,
-          reader.reusesBuffer && !throttle.limited,
-        );
+        await writer.take(bytes, reader.reusesBuffer && !throttle.limited);
         if (piece.start + piece.written >= piece.end && piece.end < asked) {
           // Its end was lowered: the rest is another connection's (and the
           // connection closes with the answer; one read to its end stays
@@ -583,6 +602,15 @@ export class Workers {
     } finally {
       await writer.drop();
       await file.close();
+    }
+    if (piece.start + piece.written === asked && asked < piece.end) {
+      // Sent whole, short of the part: the rest is asked for at once,
+      // uncounted (each answer moves the part on by a byte at least).
+      throw new Rerun(
+        `Cannot download "${url}": the server sent bytes up to ${
+          asked - 1
+        } only`,
+      );
     }
     if (piece.start + piece.written < piece.end) {
       throw new ProtocolError(

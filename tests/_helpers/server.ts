@@ -231,6 +231,19 @@ export interface Fault {
    * open-ended range, a part as long as the one asked for a bounded one.
    */
   wrongRange?: boolean;
+  /**
+   * Answer a Range past the file's end with a 416 as Apache does: without
+   * `Content-Range` (a SHOULD of RFC 9110 §15.5.17), ETag or Last-Modified
+   * (an error's headers).
+   */
+  bare416?: boolean;
+  /**
+   * Answer a Range from the start of its block of this many bytes, as a
+   * cache that serves whole blocks does.
+   */
+  alignTo?: number;
+  /** Answer a Range with at most this many bytes (a 206 short of it). */
+  cap?: number;
   /** Answer a bounded Range request with a 206 to the end of the file. */
   openEnded?: boolean;
   /**
@@ -280,6 +293,13 @@ export interface FileRouteOptions {
    * the whole body to every Range request).
    */
   ranges?: boolean;
+  /**
+   * How the server writes a 206's `Content-Range` of bytes `first` through
+   * `last` of `total` (a server's own form).
+   *
+   * @default {(first, last, total) => `bytes ${first}-${last}/${total}`}
+   */
+  contentRange?: (first: number, last: number, total: number) => string;
 }
 
 /** What a {@linkcode fileRoute} sent, per request. */
@@ -418,6 +438,10 @@ export function fileRoute(
       Number(match[1]) >= body.byteLength
     ) {
       // Nothing left to send: the client has the whole file.
+      if (fault.bare416) {
+        response.writeHead(416, { "content-type": "text/html" }).end("no");
+        return;
+      }
       headers["content-range"] = `bytes */${body.byteLength}`;
       response.writeHead(416, headers).end();
       return;
@@ -428,7 +452,11 @@ export function fileRoute(
         ? body.byteLength
         : Math.min(body.byteLength, Number(match[2]) + 1);
       if (fault.wrongRange) [start, end] = [0, end - start];
-      headers["content-range"] = `bytes ${start}-${end - 1}/${body.byteLength}`;
+      if (fault.alignTo !== undefined) start -= start % fault.alignTo;
+      if (fault.cap !== undefined) end = Math.min(end, start + fault.cap);
+      headers["content-range"] = options.contentRange === undefined
+        ? `bytes ${start}-${end - 1}/${body.byteLength}`
+        : options.contentRange(start, end - 1, body.byteLength);
       headers["content-length"] = end - start;
       response.writeHead(206, headers);
     } else {

@@ -175,6 +175,34 @@ test("parseContentRange() reads the unit in any case, as RFC 9110 §14.1 has it"
   }
 });
 
+test("parseContentRange() reads the unit's forms some servers send, as curl and aria2 do", () => {
+  for (
+    const unit of [
+      "bytes=",
+      "Bytes=",
+      "bytes:",
+      "bytes: ",
+      "bytes  ",
+      "bytes\t",
+      "",
+    ]
+  ) {
+    assert.deepEqual(parseContentRange(`${unit}100-199/200`), {
+      start: 100,
+      end: 199,
+      total: 200,
+    }, unit);
+    assert.deepEqual(parseContentRange(`${unit}*/200`), {
+      start: undefined,
+      end: undefined,
+      total: 200,
+    }, unit);
+    // Checked as ever, whatever the form.
+    assert.equal(parseContentRange(`${unit}100-200/200`), undefined, unit);
+    assert.equal(parseContentRange(`${unit}199-100/200`), undefined, unit);
+  }
+});
+
 test("parseContentRange() refuses what is not one satisfiable byte range", () => {
   for (
     const header of [
@@ -185,7 +213,9 @@ test("parseContentRange() refuses what is not one satisfiable byte range", () =>
       "bytes 0-200/200",
       "bytes 0-99",
       "items 0-99/200",
-      "bytes=0-99/200",
+      "items=0-99/200",
+      "bytes0-99/200",
+      "bytes=",
       "bytes 0-99/200, 150-199/200",
       "bytes -5/200",
     ]
@@ -304,6 +334,34 @@ test("judgeAnswer() takes a 416 naming exactly the bytes on disk as a complete f
   assert.equal(
     judgeAnswer(answer(416, { "content-range": "bytes */200" }), undefined),
     "refused",
+  );
+});
+
+test("judgeAnswer() takes a 416 without Content-Range (Apache's) as a complete file only when the bytes on disk, asked for with If-Range, are as many as the known total", () => {
+  const held = { offset: 200, total: 200, validator: '"v1"' };
+  assert.equal(judgeAnswer(answer(416), held), "complete");
+  assert.equal(
+    judgeAnswer(answer(416, { etag: '"v1"' }), held),
+    "complete",
+  );
+  // Of another version, or short of the total, or of no version asked
+  // for, or with a Content-Range that does not parse: never complete.
+  assert.equal(judgeAnswer(answer(416, { etag: '"v2"' }), held), "changed");
+  assert.equal(
+    judgeAnswer(answer(416), { ...held, offset: 150 }),
+    "wrong-range",
+  );
+  assert.equal(
+    judgeAnswer(answer(416), { ...held, total: undefined }),
+    "wrong-range",
+  );
+  assert.equal(
+    judgeAnswer(answer(416), { offset: 200, total: 200 }),
+    "wrong-range",
+  );
+  assert.equal(
+    judgeAnswer(answer(416, { "content-range": "nonsense" }), held),
+    "wrong-range",
   );
 });
 
