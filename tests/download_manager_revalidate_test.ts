@@ -332,6 +332,49 @@ test("DownloadManager renews a record with the validators a 304 sends, keeping i
   );
 });
 
+test("DownloadManager downloads a file again when a 304 names another version than the one asked about, rather than keep the old file under the new validator", async () => {
+  const old = "Tue, 01 Sep 2026 10:00:00 GMT";
+  const later = "Wed, 02 Sep 2026 10:00:00 GMT";
+  const cases: [Record<string, string>, Record<string, string>][] = [
+    [{ etag: '"v1"' }, { etag: '"v2"' }],
+    [{ "last-modified": old }, { "last-modified": later }],
+  ];
+  for (const [first, now] of cases) {
+    // A cache before the server that answers any condition 304, with the
+    // validators of the version it holds now (RFC 9111 §4.3.4: such a 304
+    // updates no stored response).
+    let requests = 0;
+    await using server = await startServer({
+      "/f": (request, response) => {
+        const conditional = request.headers["if-none-match"] !== undefined ||
+          request.headers["if-modified-since"] !== undefined;
+        if (conditional) response.writeHead(304, now).end();
+        else {
+          const [headers, body] = requests++ === 0 ? [first, OLD] : [now, NEW];
+          response.writeHead(200, {
+            ...headers,
+            "content-length": body.byteLength,
+          }).end(body);
+        }
+      },
+    });
+    await using dir = await tempDir();
+    await fetchInto(dir.path, server.url("/f"), "always");
+    const download = await fetchInto(dir.path, server.url("/f"), "always");
+    const validator = Object.values(now).join();
+    assert.equal(download?.state, "done", validator);
+    assert.equal(download?.revalidation, "updated", validator);
+    await assertFileHolds(dir.join("f"), NEW);
+    assert.equal((await readRecordFile(dir.join("f"))).validator, validator);
+    assert.deepEqual(
+      server.requests.map(({ headers }) =>
+        headers["if-none-match"] ?? headers["if-modified-since"] ?? null
+      ),
+      [null, Object.values(first).join(), null],
+    );
+  }
+});
+
 test("DownloadManager with a revalidate age asks only about files the server vouched for longer ago", async () => {
   await using server = await serve({ etag: '"v1"' });
   await using dir = await tempDir();

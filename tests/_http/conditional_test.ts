@@ -4,6 +4,7 @@ import {
   conditionalHeaders,
   isUnchanged,
   NotModified,
+  versionNamed,
 } from "../../src/_http/conditional.ts";
 
 test("conditionalHeaders() asks If-None-Match for an ETag, If-Modified-Since for a date", () => {
@@ -55,4 +56,26 @@ test("NotModified.renewed() keeps the ETag held when the 304's is empty, which n
     new NotModified(new Headers({ etag })).renewed('"v1"');
   assert.equal(renewed(""), '"v1"');
   assert.equal(renewed('W/"v1"'), 'W/"v1"');
+});
+
+test("versionNamed() tells an answer of the version asked about, of another, or naming none of the kind asked with", () => {
+  const date = "Tue, 01 Sep 2026 10:00:00 GMT";
+  const byEtag = conditionalHeaders('"abc"');
+  const byDate = conditionalHeaders(date);
+  const named = (headers: Record<string, string>, asked = byEtag) =>
+    versionNamed(new Headers(headers), asked);
+  assert.equal(named({ etag: '"abc"' }), "same");
+  // Weakly: a compressing server weakens the 200's ETag, not the 304's.
+  assert.equal(named({ etag: 'W/"abc"' }), "same");
+  assert.equal(named({ etag: '"abc"' }, conditionalHeaders('W/"abc"')), "same");
+  assert.equal(named({ etag: '"abd"' }), "other");
+  assert.equal(named({ etag: "" }), undefined);
+  assert.equal(named({ "last-modified": date }), undefined);
+  assert.equal(named({ "last-modified": date }, byDate), "same");
+  assert.equal(
+    named({ "last-modified": "Tue, 01 Sep 2026 10:00:01 GMT" }, byDate),
+    "other",
+  );
+  assert.equal(named({ etag: '"abc"' }, byDate), undefined);
+  assert.equal(named({ "last-modified": "not a date" }, byDate), undefined);
 });
