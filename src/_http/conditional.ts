@@ -75,9 +75,29 @@ export function isUnchanged(
   return versionNamed(headers, conditional) === "same";
 }
 
-/** An ETag without its weakness (`W/`): what a weak comparison compares. */
+/**
+ * An ETag without its weakness (`W/`): what a weak comparison compares. The
+ * indicator is `W/` (RFC 9110 §8.8.3), but some servers send `w/`, meaning
+ * the same.
+ */
 function opaqueTag(etag: string): string {
-  return etag.startsWith("W/") ? etag.slice(2) : etag;
+  return isWeakEtag(etag) ? etag.slice(2) : etag;
+}
+
+/**
+ * Whether `etag` is marked weak: `W/`, or `w/` as some servers (older
+ * Werkzeug) send it, which RFC 9110 makes no ETag at all but means weak. An ETag so marked never validates a range (RFC 9110
+ * §13.1.5): the server may send bytes of another body under it.
+ *
+ * @example
+ * ```ts
+ * isWeakEtag('W/"v1"'); // true
+ * isWeakEtag('w/"v1"'); // true
+ * isWeakEtag('"v1"'); // false
+ * ```
+ */
+export function isWeakEtag(etag: string): boolean {
+  return etag.startsWith("W/") || etag.startsWith("w/");
 }
 
 /**

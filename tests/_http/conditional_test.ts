@@ -3,6 +3,7 @@ import { test } from "node:test";
 import {
   conditionalHeaders,
   isUnchanged,
+  isWeakEtag,
   NotModified,
   versionNamed,
 } from "../../src/_http/conditional.ts";
@@ -68,6 +69,7 @@ test("versionNamed() tells an answer of the version asked about, of another, or 
   // Weakly: a compressing server weakens the 200's ETag, not the 304's.
   assert.equal(named({ etag: 'W/"abc"' }), "same");
   assert.equal(named({ etag: '"abc"' }, conditionalHeaders('W/"abc"')), "same");
+  assert.equal(named({ etag: 'w/"abc"' }), "same");
   assert.equal(named({ etag: '"abd"' }), "other");
   assert.equal(named({ etag: "" }), undefined);
   assert.equal(named({ "last-modified": date }), undefined);
@@ -78,4 +80,11 @@ test("versionNamed() tells an answer of the version asked about, of another, or 
   );
   assert.equal(named({ etag: '"abc"' }, byDate), undefined);
   assert.equal(named({ "last-modified": "not a date" }, byDate), undefined);
+});
+
+test("isWeakEtag() tells an ETag marked weak, by W/ or the w/ some servers send", () => {
+  assert.equal(isWeakEtag('W/"v1"'), true);
+  assert.equal(isWeakEtag('w/"v1"'), true);
+  assert.equal(isWeakEtag('"v1"'), false);
+  assert.equal(isWeakEtag("v1"), false);
 });
