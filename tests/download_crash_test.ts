@@ -272,6 +272,9 @@ test("Download does not resume the partial file of a writer proven dead when its
   await download.wait();
   assert.deepEqual(log.ranges, [null]);
   await assertFileHolds(dir.join("f"), CHANGED);
+  // The partial file it named is gone; the sidecar, unread, is left for the
+  // manager's leftover cleanup, as one of an older version is.
+  assert.deepEqual(await dir.list(), [basename(paths.sidecar), "f"].sort());
 });
 
 test("Download removes what a writer proven dead left beside its lock (partial files no sidecar names, the temporaries it was writing), and no one else's", async () => {
