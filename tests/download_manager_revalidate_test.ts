@@ -375,6 +375,42 @@ test("DownloadManager downloads a file again when a 304 names another version th
   }
 });
 
+test("DownloadManager keeps a file whose kept partial of a newer version the server answers with the file's own version again (rolled back), rather than download it again", async () => {
+  const stalled = deferred();
+  const v1 = fileRoute({ body: OLD, etag: '"v1"' });
+  // The new version, published for a while: its answer stalls after 64 KiB.
+  const v2 = fileRoute({
+    body: NEW,
+    etag: '"v2"',
+    faults: [{ stallAfter: 65_536, release: stalled.promise }],
+  });
+  let serving = v1;
+  await using server = await startServer({
+    "/f": (request, response) => serving.route(request, response),
+  });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url("/f"), "always");
+  serving = v2;
+  const manager = revalidating(dir.path);
+  const interrupted = manager.download(server.url("/f"), {
+    progress: (download, current) => {
+      if (current > 0) download.cancel({ keepPartial: true });
+    },
+  }) as Download;
+  await manager.wait().catch(() => {});
+  stalled.resolve();
+  assert.equal(interrupted.partialKept, true);
+  // Rolled back: the file in place is the server's version again.
+  serving = v1;
+  const download = await fetchInto(dir.path, server.url("/f"), "always");
+  assert.equal(download?.revalidation, "fresh");
+  assert.deepEqual(v1.log.ifRanges, [null, '"v2"']);
+  assert.deepEqual(v1.log.statuses, [200, 200]);
+  await assertFileHolds(dir.join("f"), OLD);
+  assert.equal((await readRecordFile(dir.join("f"))).validator, '"v1"');
+  assert.deepEqual(await dir.list(), withRecords("f"));
+});
+
 test("DownloadManager with a revalidate age asks only about files the server vouched for longer ago", async () => {
   await using server = await serve({ etag: '"v1"' });
   await using dir = await tempDir();

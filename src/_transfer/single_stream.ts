@@ -100,9 +100,9 @@ export async function attempt(
     transfer.arrived(answer.url);
     const { response } = answer;
     connection.answered();
-    if (held === undefined && transfer.conditional !== undefined) {
+    if (transfer.conditional !== undefined) {
       const named = versionNamed(response.headers, transfer.conditional);
-      if (response.status === 304 && named === "other") {
+      if (held === undefined && response.status === 304 && named === "other") {
         // A 304 that names another version than the one asked about (a
         // cache or a proxy that mixed answers up) vouches for no file on
         // disk (RFC 9111 §4.3.4): the whole file is asked for at once,
@@ -112,8 +112,12 @@ export async function attempt(
           `Cannot download "${url}": a 304 answer names another version than the one asked about`,
         );
       }
+      // A 200 of the file's version ends it too when it answers the rest of
+      // a newer version (kept from a revalidation cut short): the server went
+      // back to the file in place.
       if (
-        response.status === 304 || response.status === 200 && named === "same"
+        held === undefined && response.status === 304 ||
+        response.status === 200 && named === "same"
       ) {
         throw new NotModified(response.headers);
       }
