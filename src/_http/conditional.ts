@@ -62,20 +62,6 @@ export function versionNamed(
 }
 
 /**
- * Whether a `200` to the conditional request `conditional` (see
- * {@linkcode conditionalHeaders}) is of the version asked about all the
- * same: a server (or a proxy) that ignores the condition sends the whole
- * file, but its ETag or its Last-Modified date says it has not changed, as
- * a `304` would have (see {@linkcode versionNamed}).
- */
-export function isUnchanged(
-  headers: Headers,
-  conditional: [string, string][],
-): boolean {
-  return versionNamed(headers, conditional) === "same";
-}
-
-/**
  * An ETag without its weakness (`W/`): what a weak comparison compares. The
  * indicator is `W/` (RFC 9110 §8.8.3), but some servers send `w/`, meaning
  * the same.
@@ -113,7 +99,7 @@ function isEtag(validator: string): boolean {
 
 /**
  * A conditional request was answered `304 Not Modified` (or a `200` that
- * {@linkcode isUnchanged} says was one): the file on disk is current. Not a
+ * {@linkcode versionNamed} says is of the version asked about): the file on disk is current. Not a
  * failure: it ends the transfer, never retried.
  */
 export class NotModified extends Error {
