@@ -68,6 +68,8 @@ interface Writer {
    * without them, the `size` bytes are a prefix (version 2).
    */
   ranges?: [number, number][];
+  /** The version its sidecar names (`"a"`, `BODY`'s, by default). */
+  validator?: string;
 }
 
 /**
@@ -79,7 +81,7 @@ async function leftovers(
   paths: PartialPaths,
   url: string,
   size: number,
-  { owner, token, released, ranges }: Writer,
+  { owner, token, released, ranges, validator = '"a"' }: Writer,
 ): Promise<string> {
   await writeFile(
     paths.lock,
@@ -89,7 +91,7 @@ async function leftovers(
   await writeFile(partial, BODY.subarray(0, size));
   const fields = {
     url,
-    validator: '"a"',
+    validator,
     total: BODY.byteLength,
     partial: basename(partial),
     writer: token,
@@ -251,6 +253,28 @@ test("Download resumes the partial file of a writer proven dead, from the sideca
   assert.deepEqual(log.ranges, ["bytes=10000-"]);
   await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download does not resume the partial file of a writer proven dead when its sidecar names an ETag marked weak by w/, which cannot prove one version", async () => {
+  // Another body under the same weak ETag, and a server that compares
+  // If-Range as text: a resume would join the two.
+  const { route, log } = fileRoute({ body: CHANGED, etag: 'w/"a"' });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const paths = partialPaths(dir.join("f"));
+  await leftovers(paths, server.url("/f"), 10_000, {
+    owner: { ...thisProcess(), pid: DEAD_PID },
+    token: "dead00000000dead-0",
+    validator: 'w/"a"',
+  });
+  const download = new Download(server.url("/f"), dir.join("f"));
+  download.start();
+  await download.wait();
+  assert.deepEqual(log.ranges, [null]);
+  await assertFileHolds(dir.join("f"), CHANGED);
+  // The partial file it named is gone; the sidecar, unread, is left for the
+  // manager's leftover cleanup, as one of an older version is.
+  assert.deepEqual(await dir.list(), [basename(paths.sidecar), "f"].sort());
 });
 
 test("Download removes what a writer proven dead left beside its lock (partial files no sidecar names, the temporaries it was writing), and no one else's", async () => {

@@ -332,6 +332,85 @@ test("DownloadManager renews a record with the validators a 304 sends, keeping i
   );
 });
 
+test("DownloadManager downloads a file again when a 304 names another version than the one asked about, rather than keep the old file under the new validator", async () => {
+  const old = "Tue, 01 Sep 2026 10:00:00 GMT";
+  const later = "Wed, 02 Sep 2026 10:00:00 GMT";
+  const cases: [Record<string, string>, Record<string, string>][] = [
+    [{ etag: '"v1"' }, { etag: '"v2"' }],
+    [{ "last-modified": old }, { "last-modified": later }],
+  ];
+  for (const [first, now] of cases) {
+    // A cache before the server that answers any condition 304, with the
+    // validators of the version it holds now (RFC 9111 §4.3.4: such a 304
+    // updates no stored response).
+    let requests = 0;
+    await using server = await startServer({
+      "/f": (request, response) => {
+        const conditional = request.headers["if-none-match"] !== undefined ||
+          request.headers["if-modified-since"] !== undefined;
+        if (conditional) response.writeHead(304, now).end();
+        else {
+          const [headers, body] = requests++ === 0 ? [first, OLD] : [now, NEW];
+          response.writeHead(200, {
+            ...headers,
+            "content-length": body.byteLength,
+          }).end(body);
+        }
+      },
+    });
+    await using dir = await tempDir();
+    await fetchInto(dir.path, server.url("/f"), "always");
+    const download = await fetchInto(dir.path, server.url("/f"), "always");
+    const validator = Object.values(now).join();
+    assert.equal(download?.state, "done", validator);
+    assert.equal(download?.revalidation, "updated", validator);
+    await assertFileHolds(dir.join("f"), NEW);
+    assert.equal((await readRecordFile(dir.join("f"))).validator, validator);
+    assert.deepEqual(
+      server.requests.map(({ headers }) =>
+        headers["if-none-match"] ?? headers["if-modified-since"] ?? null
+      ),
+      [null, Object.values(first).join(), null],
+    );
+  }
+});
+
+test("DownloadManager keeps a file whose kept partial of a newer version the server answers with the file's own version again (rolled back), rather than download it again", async () => {
+  const stalled = deferred();
+  const v1 = fileRoute({ body: OLD, etag: '"v1"' });
+  // The new version, published for a while: its answer stalls after 64 KiB.
+  const v2 = fileRoute({
+    body: NEW,
+    etag: '"v2"',
+    faults: [{ stallAfter: 65_536, release: stalled.promise }],
+  });
+  let serving = v1;
+  await using server = await startServer({
+    "/f": (request, response) => serving.route(request, response),
+  });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url("/f"), "always");
+  serving = v2;
+  const manager = revalidating(dir.path);
+  const interrupted = manager.download(server.url("/f"), {
+    progress: (download, current) => {
+      if (current > 0) download.cancel({ keepPartial: true });
+    },
+  }) as Download;
+  await manager.wait().catch(() => {});
+  stalled.resolve();
+  assert.equal(interrupted.partialKept, true);
+  // Rolled back: the file in place is the server's version again.
+  serving = v1;
+  const download = await fetchInto(dir.path, server.url("/f"), "always");
+  assert.equal(download?.revalidation, "fresh");
+  assert.deepEqual(v1.log.ifRanges, [null, '"v2"']);
+  assert.deepEqual(v1.log.statuses, [200, 200]);
+  await assertFileHolds(dir.join("f"), OLD);
+  assert.equal((await readRecordFile(dir.join("f"))).validator, '"v1"');
+  assert.deepEqual(await dir.list(), withRecords("f"));
+});
+
 test("DownloadManager with a revalidate age asks only about files the server vouched for longer ago", async () => {
   await using server = await serve({ etag: '"v1"' });
   await using dir = await tempDir();

@@ -14,6 +14,7 @@
 import { basename, dirname, join } from "node:path";
 import { fs, NotAFileError, NotFoundError } from "../_runtime/fs.ts";
 import { removeIfPresent } from "../_runtime/remove.ts";
+import { isWeakEtag } from "../_http/conditional.ts";
 import { atOwnFile } from "./file_system_failure.ts";
 import type { PartialPaths } from "./names.ts";
 import {
@@ -134,12 +135,21 @@ export function knownSources(sidecar: Sidecar): readonly string[] {
   return [sidecar.url, ...sidecar.sources ?? []];
 }
 
+/**
+ * Whether `validator` may validate a range: a string, not an ETag marked
+ * weak (one that an older version recorded when marked `w/`; see
+ * `isWeakEtag()`), which cannot prove the rest of one version.
+ */
+function isRangeValidator(validator: unknown): boolean {
+  return typeof validator === "string" && !isWeakEtag(validator);
+}
+
 /** Whether `validators` is absent or a validator by source. */
 function areValidators(validators: unknown): boolean {
   return validators === undefined ||
     (typeof validators === "object" && validators !== null &&
       !Array.isArray(validators) &&
-      Object.values(validators).every((each) => typeof each === "string"));
+      Object.values(validators).every(isRangeValidator));
 }
 
 /** Whether `record` is of a version this one knows, with its own fields. */
@@ -164,7 +174,7 @@ function isSidecar(value: unknown): value is Sidecar {
   return isKnownVersion(record) &&
     typeof record.url === "string" && areSources(record.sources) &&
     areValidators(record.validators) &&
-    typeof record.validator === "string" &&
+    isRangeValidator(record.validator) &&
     Number.isSafeInteger(record.total) && typeof record.partial === "string" &&
     typeof record.writer === "string" &&
     parseIdentity(record.owner) !== undefined;

@@ -4,6 +4,9 @@
 // `304 Not Modified` answer to it
 // means: the file on disk is the server's current one. So does a `200`
 // whose validator names that version (a server that ignores the condition).
+// A 304 whose own validator names another version (a cache or a proxy that
+// mixed answers up) vouches for nothing (RFC 9111 §4.3.4): the file is asked
+// for again, unconditionally.
 
 import { parseHttpDate } from "./http_date.ts";
 
@@ -19,33 +22,68 @@ export function conditionalHeaders(validator: string): [string, string][] {
     : [["if-modified-since", validator]];
 }
 
+/** What an answer names of its version (see {@linkcode versionNamed}). */
+export type NamedVersion = "same" | "other" | undefined;
+
 /**
- * Whether a `200` to the conditional request `conditional` (see
- * {@linkcode conditionalHeaders}) is of the version asked about all the
- * same: a server (or a proxy) that ignores the condition sends the whole
- * file, but its ETag (compared weakly, as `If-None-Match` is) or its
- * Last-Modified date (not after the one asked about) says it has not
- * changed, as a `304` would have.
+ * What an answer to the conditional request `conditional` (see
+ * {@linkcode conditionalHeaders}) says of the version it is of: `"same"`
+ * as the one asked about, `"other"`, or `undefined` when it names none of
+ * the kind asked with (no ETag, or an empty one, to `If-None-Match`; no
+ * Last-Modified date to `If-Modified-Since`). ETags are compared weakly, as
+ * `If-None-Match` is (RFC 9110 §8.8.3.2): a compressing server weakens the
+ * ETag of a 200 it compresses, not of its 304 (nginx's `gzip`). A date is
+ * the same when not after the one asked about.
+ *
+ * @example
+ * ```ts
+ * const asked = conditionalHeaders('"v1"');
+ * versionNamed(new Headers({ etag: 'W/"v1"' }), asked); // "same"
+ * versionNamed(new Headers({ etag: '"v2"' }), asked); // "other"
+ * versionNamed(new Headers(), asked); // undefined
+ * ```
  */
-export function isUnchanged(
+export function versionNamed(
   headers: Headers,
   conditional: [string, string][],
-): boolean {
+): NamedVersion {
   const [name, value] = conditional[0] ?? [];
-  if (value === undefined) return false;
+  if (value === undefined) return undefined;
   if (name === "if-none-match") {
-    const etag = headers.get("etag");
-    return etag !== null && opaqueTag(etag) === opaqueTag(value);
+    // An empty ETag names no version: as none.
+    const etag = headers.get("etag") || null;
+    if (etag === null) return undefined;
+    return opaqueTag(etag) === opaqueTag(value) ? "same" : "other";
   }
   const lastModified = parseHttpDate(headers.get("last-modified") ?? "");
   const asked = parseHttpDate(value);
-  return lastModified !== undefined && asked !== undefined &&
-    lastModified <= asked;
+  if (lastModified === undefined || asked === undefined) return undefined;
+  return lastModified <= asked ? "same" : "other";
 }
 
-/** An ETag without its weakness (`W/`): what a weak comparison compares. */
+/**
+ * An ETag without its weakness (`W/`): what a weak comparison compares. The
+ * indicator is `W/` (RFC 9110 §8.8.3), but some servers send `w/`, meaning
+ * the same.
+ */
 function opaqueTag(etag: string): string {
-  return etag.startsWith("W/") ? etag.slice(2) : etag;
+  return isWeakEtag(etag) ? etag.slice(2) : etag;
+}
+
+/**
+ * Whether `etag` is marked weak: `W/`, or `w/` as some servers (older
+ * Werkzeug) send it, which RFC 9110 makes no ETag at all but means weak. An ETag so marked never validates a range (RFC 9110
+ * §13.1.5): the server may send bytes of another body under it.
+ *
+ * @example
+ * ```ts
+ * isWeakEtag('W/"v1"'); // true
+ * isWeakEtag('w/"v1"'); // true
+ * isWeakEtag('"v1"'); // false
+ * ```
+ */
+export function isWeakEtag(etag: string): boolean {
+  return etag.startsWith("W/") || etag.startsWith("w/");
 }
 
 /**
@@ -61,7 +99,7 @@ function isEtag(validator: string): boolean {
 
 /**
  * A conditional request was answered `304 Not Modified` (or a `200` that
- * {@linkcode isUnchanged} says was one): the file on disk is current. Not a
+ * {@linkcode versionNamed} says is of the version asked about): the file on disk is current. Not a
  * failure: it ends the transfer, never retried.
  */
 export class NotModified extends Error {

@@ -2,6 +2,7 @@
 // `If-Range`), and what an answer means for it (RFC 9110 §14, §15.3.7,
 // §15.5.17). No state: the transfer strategies hold the offsets.
 
+import { isWeakEtag } from "./conditional.ts";
 import { parseHttpDate } from "./http_date.ts";
 
 /**
@@ -23,12 +24,12 @@ export function parseLength(header: string | null): number | undefined {
 
 /**
  * What names the version an answer is of, to tell a changed file: a strong
- * ETag, else Last-Modified. A weak ETag (`W/"..."`) cannot validate a range
- * (RFC 9110 §13.1.5).
+ * ETag, else Last-Modified. A weak ETag (`W/"..."`, or `w/"..."`: see
+ * `isWeakEtag()`) cannot validate a range (RFC 9110 §13.1.5).
  */
 export function validatorOf(headers: Headers): string | undefined {
   const etag = headers.get("etag");
-  if (etag !== null && !etag.startsWith("W/")) return etag;
+  if (etag !== null && !isWeakEtag(etag)) return etag;
   return headers.get("last-modified") ?? undefined;
 }
 

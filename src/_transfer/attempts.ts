@@ -37,7 +37,8 @@ import { sleep } from "../_timers.ts";
  * pace, was writing: the next attempt resumes from the bytes on disk; or
  * the server answered a resume with a range of another version, or with
  * another range: the next asks for the whole file, which cannot be
- * answered so).
+ * answered so; or a revalidation was answered with a 304 of another
+ * version: the next asks for the whole file without the condition).
  */
 export class Rerun extends Error {
   /** @param message Why. */

@@ -7,7 +7,7 @@
 import { decodedBody } from "../_body/content_decoding.ts";
 import { type BodyTarget, writeBody } from "../_body/write_body.ts";
 import { HTTPError, ProtocolError } from "../errors.ts";
-import { isUnchanged, NotModified } from "../_http/conditional.ts";
+import { NotModified, versionNamed } from "../_http/conditional.ts";
 import { failureOf, UndecodableBody } from "../_http/failure.ts";
 import {
   type Held,
@@ -104,13 +104,27 @@ export async function attempt(
     transfer.arrived(answer.url);
     const { response } = answer;
     connection.answered();
-    if (
-      held === undefined && transfer.conditional !== undefined &&
-      (response.status === 304 ||
-        response.status === 200 &&
-          isUnchanged(response.headers, transfer.conditional))
-    ) {
-      throw new NotModified(response.headers);
+    if (transfer.conditional !== undefined) {
+      const named = versionNamed(response.headers, transfer.conditional);
+      if (held === undefined && response.status === 304 && named === "other") {
+        // A 304 that names another version than the one asked about (a
+        // cache or a proxy that mixed answers up) vouches for no file on
+        // disk (RFC 9111 §4.3.4): the whole file is asked for at once,
+        // without the condition.
+        transfer.conditional = undefined;
+        throw new Rerun(
+          `Cannot download "${url}": a 304 answer names another version than the one asked about`,
+        );
+      }
+      // A 200 of the file's version ends it too when it answers the rest of
+      // a newer version (kept from a revalidation cut short): the server went
+      // back to the file in place.
+      if (
+        held === undefined && response.status === 304 ||
+        response.status === 200 && named === "same"
+      ) {
+        throw new NotModified(response.headers);
+      }
     }
     // Asked without a validator (see `PartialFile.resumeValidator`): a rest
     // of another length is of another file, whose bytes those on disk are

@@ -95,7 +95,7 @@ test("writeSidecar() replaces the sidecar when one exists", async () => {
   const second: Sidecar = {
     ...SIDECAR,
     url: "https://b/",
-    validator: 'W/"x"',
+    validator: '"x"',
     total: 7,
     owner: { pid: 7 },
   };
@@ -212,6 +212,11 @@ test("readSidecar() returns undefined when the JSON has the wrong shape", async 
     { ...SIDECAR, validators: ['"abc123"'] },
     { ...SIDECAR, validators: { [SIDECAR.url]: 1 } },
     { ...SIDECAR, validators: null },
+    // An ETag marked weak (by W/, or the w/ an older version took as
+    // strong) proves no version of the rest.
+    { ...SIDECAR, validator: 'W/"abc123"' },
+    { ...SIDECAR, validator: 'w/"abc123"' },
+    { ...SIDECAR, validators: { [SIDECAR.url]: 'w/"abc123"' } },
     // Version 4 names the digest its spliced bytes are for.
     { ...SIDECAR, version: 4 },
     { ...SIDECAR, version: 4, digest: 1 },

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   conditionalHeaders,
-  isUnchanged,
+  isWeakEtag,
   NotModified,
+  versionNamed,
 } from "../../src/_http/conditional.ts";
 
 test("conditionalHeaders() asks If-None-Match for an ETag, If-Modified-Since for a date", () => {
@@ -19,35 +20,37 @@ test("conditionalHeaders() asks If-None-Match for an ETag, If-Modified-Since for
   );
 });
 
-test("isUnchanged() tells a 200 of the version asked about: its ETag weakly equal, or its date not after the one asked about", () => {
+test("versionNamed() says a 200 is of the version asked about when its ETag is weakly equal, or its date not after the one asked about", () => {
   const date = "Tue, 01 Sep 2026 10:00:00 GMT";
   const etag = (value: string) => new Headers({ etag: value });
   const byEtag = conditionalHeaders('"abc"');
-  assert.equal(isUnchanged(etag('"abc"'), byEtag), true);
-  assert.equal(isUnchanged(etag('W/"abc"'), byEtag), true);
+  const isSame = (headers: Headers, asked: [string, string][]) =>
+    versionNamed(headers, asked) === "same";
+  assert.equal(isSame(etag('"abc"'), byEtag), true);
+  assert.equal(isSame(etag('W/"abc"'), byEtag), true);
   assert.equal(
-    isUnchanged(etag('W/"abc"'), conditionalHeaders('W/"abc"')),
+    isSame(etag('W/"abc"'), conditionalHeaders('W/"abc"')),
     true,
   );
-  assert.equal(isUnchanged(etag('"abd"'), byEtag), false);
+  assert.equal(isSame(etag('"abd"'), byEtag), false);
   // No ETag: nothing says which version it is.
   assert.equal(
-    isUnchanged(new Headers({ "last-modified": date }), byEtag),
+    isSame(new Headers({ "last-modified": date }), byEtag),
     false,
   );
   const byDate = conditionalHeaders(date);
   const dated = (value: string) => new Headers({ "last-modified": value });
-  assert.equal(isUnchanged(dated(date), byDate), true);
+  assert.equal(isSame(dated(date), byDate), true);
   assert.equal(
-    isUnchanged(dated("Tue, 01 Sep 2026 09:00:00 GMT"), byDate),
+    isSame(dated("Tue, 01 Sep 2026 09:00:00 GMT"), byDate),
     true,
   );
   assert.equal(
-    isUnchanged(dated("Tue, 01 Sep 2026 10:00:01 GMT"), byDate),
+    isSame(dated("Tue, 01 Sep 2026 10:00:01 GMT"), byDate),
     false,
   );
-  assert.equal(isUnchanged(new Headers(), byDate), false);
-  assert.equal(isUnchanged(dated("not a date"), byDate), false);
+  assert.equal(isSame(new Headers(), byDate), false);
+  assert.equal(isSame(dated("not a date"), byDate), false);
 });
 
 test("NotModified.renewed() keeps the ETag held when the 304's is empty, which names no version", () => {
@@ -55,4 +58,34 @@ test("NotModified.renewed() keeps the ETag held when the 304's is empty, which n
     new NotModified(new Headers({ etag })).renewed('"v1"');
   assert.equal(renewed(""), '"v1"');
   assert.equal(renewed('W/"v1"'), 'W/"v1"');
+});
+
+test("versionNamed() tells an answer of the version asked about, of another, or naming none of the kind asked with", () => {
+  const date = "Tue, 01 Sep 2026 10:00:00 GMT";
+  const byEtag = conditionalHeaders('"abc"');
+  const byDate = conditionalHeaders(date);
+  const named = (headers: Record<string, string>, asked = byEtag) =>
+    versionNamed(new Headers(headers), asked);
+  assert.equal(named({ etag: '"abc"' }), "same");
+  // Weakly: a compressing server weakens the 200's ETag, not the 304's.
+  assert.equal(named({ etag: 'W/"abc"' }), "same");
+  assert.equal(named({ etag: '"abc"' }, conditionalHeaders('W/"abc"')), "same");
+  assert.equal(named({ etag: 'w/"abc"' }), "same");
+  assert.equal(named({ etag: '"abd"' }), "other");
+  assert.equal(named({ etag: "" }), undefined);
+  assert.equal(named({ "last-modified": date }), undefined);
+  assert.equal(named({ "last-modified": date }, byDate), "same");
+  assert.equal(
+    named({ "last-modified": "Tue, 01 Sep 2026 10:00:01 GMT" }, byDate),
+    "other",
+  );
+  assert.equal(named({ etag: '"abc"' }, byDate), undefined);
+  assert.equal(named({ "last-modified": "not a date" }, byDate), undefined);
+});
+
+test("isWeakEtag() tells an ETag marked weak, by W/ or the w/ some servers send", () => {
+  assert.equal(isWeakEtag('W/"v1"'), true);
+  assert.equal(isWeakEtag('w/"v1"'), true);
+  assert.equal(isWeakEtag('"v1"'), false);
+  assert.equal(isWeakEtag("v1"), false);
 });

@@ -134,6 +134,8 @@ test("validatorOf() prefers a strong ETag, then Last-Modified, and never a weak 
     date,
   );
   assert.equal(validatorOf(new Headers({ etag: 'W/"v1"' })), undefined);
+  // Marked weak as some servers do: never strong.
+  assert.equal(validatorOf(new Headers({ etag: 'w/"v1"' })), undefined);
   assert.equal(validatorOf(new Headers()), undefined);
 });
 
