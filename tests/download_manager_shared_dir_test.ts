@@ -107,6 +107,76 @@ test("A process takes over and finishes the download of a killed one", {
 });
 
 test(
+  "A process whose takeover of a dead process's lock another took in the moment its name was free removes the dead process's partial file",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    const stalled = deferred();
+    const held = deferred();
+    const { route, log } = fileRoute({
+      body: BODY,
+      etag: '"race"',
+      faults: [
+        { stallAfter: 50_000, release: stalled.promise },
+        { holdAfter: 10_000, release: held.promise },
+      ],
+    });
+    const moved = deferred();
+    await using server = await startServer({
+      "/f": route,
+      "/gate": async (request, response) => {
+        if (request.url?.endsWith("moved")) await moved.promise;
+        response.end();
+      },
+    });
+    await using dir = await tempDir();
+    const victim = startChild("manager_child", [server.url("/f"), dir.path]);
+    await victim.line((line) => line === "progress 49152");
+    victim.process.kill("SIGKILL");
+    assert.equal(await victim.exited, "SIGKILL");
+    const kept = (await dir.list()).filter((name) =>
+      /dlpart\.[0-9a-f]/.test(name)
+    );
+    assert.equal(kept.length, 1, `partial files: ${kept}`);
+    // It takes the dead process's lock over, and stops with its name free.
+    const racer = startChild("gated_lock_child", [
+      lockOf(dir),
+      server.url("/gate"),
+    ]);
+    const manager = new DownloadManager(dir.path);
+    try {
+      await racer.line((line) => line === "moved");
+      // This process takes the free name, as a free lock: it adopts nothing.
+      const writing = deferred();
+      manager.download(server.url("/f"), { progress: () => writing.resolve() });
+      await writing.promise;
+      moved.resolve();
+      assert.equal(
+        await racer.line((line) => line.startsWith("waiting")),
+        `waiting ${process.pid}`,
+      );
+      // No one else would: it stayed until a leftover cleanup, a day later.
+      assert.deepEqual(
+        (await dir.list()).filter((name) => kept.includes(name)),
+        [],
+      );
+      held.resolve();
+      await manager.wait();
+      await assertFileHolds(dir.join("f"), BODY);
+      assert.deepEqual(log.ranges, [null, null]);
+    } finally {
+      stalled.resolve();
+      held.resolve();
+      moved.resolve();
+      await manager[Symbol.asyncDispose]();
+      racer.process.kill("SIGKILL");
+      await racer.exited;
+    }
+  },
+);
+
+test(
   "A process downloads a file whose download in another ended as their directory refused every change, once it takes changes again",
   {
     timeout: 60_000,

@@ -25,7 +25,8 @@
 // have taken it: the name is free between the removal and the take, and one
 // that took it then would not adopt the partial file left to be resumed.
 // (Another process may still, in that moment: it then writes a partial file
-// of its own.)
+// of its own, and the taker, finding the name taken, removes what the dead
+// owner left, which no download would adopt now: see `orphans.ts`.)
 //
 // A lock taken over from an owner not proven dead may still have a writer:
 // the download that takes it never touches that owner's partial file (see
@@ -69,6 +70,8 @@ import {
 import { sleep } from "../_timers.ts";
 import { atOwnFile } from "./file_system_failure.ts";
 import { leaveBehind, removeLeftBehind } from "./left_behind.ts";
+import { LOCK_SUFFIX, PARTIAL_SUFFIX } from "./names.ts";
+import { removeLeftBy } from "./orphans.ts";
 
 export type { Owner } from "./owner_file.ts";
 
@@ -332,6 +335,16 @@ export class FileLock {
       if (lock !== undefined) {
         if (options.brief) lock.#holdBriefly();
         return lock;
+      }
+      if (takenOver !== undefined) {
+        // Taken by another process in the moment its name was free, as a
+        // free lock: that download adopts nothing of the dead owner's, and
+        // no later one would find it, so it goes now, not a day later (a
+        // leftover cleanup's).
+        await removeLeftBy(
+          path.slice(0, -LOCK_SUFFIX.length) + PARTIAL_SUFFIX,
+          takenOver,
+        );
       }
       takenOver = undefined; // taken by another process, which will release it
       const brief = briefHolds.get(path);

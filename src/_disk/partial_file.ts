@@ -5,14 +5,15 @@
 // `validator` names, of a file of `total` bytes; and the sidecar that lets
 // another process resume it (see `sidecar.ts`).
 
-import { basename, dirname, join } from "node:path";
+import { basename } from "node:path";
 import type { IntegrityCheck } from "../_body/integrity.ts";
 import { type FileWriter, fs, NotFoundError } from "../_runtime/fs.ts";
 import { removeIfPresent } from "../_runtime/remove.ts";
 import type { FileLock, TakenOver } from "./lock.ts";
 import { partialFile, type PartialPaths } from "./names.ts";
+import { removeLeftBy } from "./orphans.ts";
 import { factsOf, type FileFacts } from "./record.ts";
-import { isThisProcess, newToken, thisProcess } from "./process_identity.ts";
+import { newToken, thisProcess } from "./process_identity.ts";
 import {
   endWriter,
   knownSources,
@@ -156,7 +157,7 @@ export class PartialFile {
       // many-small-files bench).
       if (takenOver !== undefined) {
         await partial.#adopt();
-        await partial.#removeOrphans(takenOver);
+        await removeLeftBy(paths.base, takenOver, partial.#path);
       }
       return partial;
     } catch (error) {
@@ -646,36 +647,6 @@ export class PartialFile {
     this.#file = await fs.openAppend(partial);
     this.offset = size;
     return true;
-  }
-
-  /**
-   * Removes the files of this destination that the process the lock was
-   * taken over from left, once it is proven dead: its partial files that no
-   * sidecar names (killed before it wrote one, in its first chunk), and the
-   * temporaries it was writing when killed (a sidecar's, a record's, the
-   * marker of a lock it was leaving). Each name carries one of its tokens,
-   * which share its lock's process part (see `newToken`). Not when it
-   * released the lock: it may be running.
-   */
-  async #removeOrphans({ owner, state }: TakenOver): Promise<void> {
-    if (state !== "dead" || owner === undefined || owner.released) return;
-    if (isThisProcess(owner)) return;
-    const tokens = /^[0-9a-f]{16}-/.exec(owner.token)?.[0];
-    if (tokens === undefined) return;
-    const base = basename(this.#paths.base);
-    const prefixes = ["", ".json", ".lock", ".record"].map((kind) =>
-      `${base}${kind}.${tokens}`
-    );
-    const directory = dirname(this.#paths.base);
-    for (const entry of await fs.readDir(directory)) {
-      const path = join(directory, entry.name);
-      if (
-        entry.isFile && path !== this.#path &&
-        prefixes.some((prefix) => entry.name.startsWith(prefix))
-      ) {
-        await removeIfPresent(path);
-      }
-    }
   }
 
   /**

@@ -127,6 +127,15 @@ export interface FuzzServer extends AsyncDisposable {
   version(): number;
   /** Whether faults are drawn (false: every answer is served normally). */
   faulty: boolean;
+  /** The body bytes handed to the sockets so far, by every source. */
+  sent(): number;
+  /**
+   * Calls `listener` with the bytes sent so far each time more are handed
+   * to a socket (before the write completes).
+   */
+  onSent(listener: (sent: number) => void): void;
+  /** The validator the first source gives its file now, if any. */
+  validator(): string | undefined;
 }
 
 const FAULTS: FuzzAnswer[] = [
@@ -171,6 +180,28 @@ export async function startFuzzServer(
   const log: FuzzRequest[] = [];
   let version = 0;
   const state = { faulty: true };
+  let sent = 0;
+  const listeners: ((sent: number) => void)[] = [];
+  const write = (
+    response: ServerResponse,
+    bytes: Uint8Array,
+  ): Promise<void> => {
+    if (bytes.byteLength > 0 && !response.destroyed) {
+      sent += bytes.byteLength;
+      for (const listener of listeners) listener(sent);
+    }
+    return writeBytes(response, bytes);
+  };
+  const validatorOf = (source: number, served: number): string | undefined => {
+    const tag = options.ownValidators ? `s${source}-v${served}` : `v${served}`;
+    return options.validator === "etag"
+      ? `"${tag}"`
+      : options.validator === "weak-etag"
+      ? `W/"${tag}"`
+      : options.validator === "last-modified"
+      ? DATES[served + (options.ownValidators ? source * 3 : 0)] as string
+      : undefined;
+  };
   const route = (source: number) =>
   async (
     request: IncomingMessage,
@@ -188,14 +219,7 @@ export async function startFuzzServer(
       Math.max(0, version + options.lag),
     );
     const body = options.versions[served] as Uint8Array;
-    const tag = options.ownValidators ? `s${source}-v${served}` : `v${served}`;
-    const validator = options.validator === "etag"
-      ? `"${tag}"`
-      : options.validator === "weak-etag"
-      ? `W/"${tag}"`
-      : options.validator === "last-modified"
-      ? DATES[served + (options.ownValidators ? source * 3 : 0)] as string
-      : undefined;
+    const validator = validatorOf(source, served);
     const range = request.headers.range ?? null;
     const ifRange = (request.headers["if-range"] as string | undefined) ??
       null;
@@ -365,13 +389,19 @@ export async function startFuzzServer(
     set faulty(value: boolean) {
       state.faulty = value;
     },
+    sent: () => sent,
+    onSent: (listener) => listeners.push(listener),
+    validator: () => validatorOf(0, version),
     [Symbol.asyncDispose]: async () => {
       await Promise.all(servers.map((server) => server.close()));
     },
   };
 }
 
-function write(response: ServerResponse, bytes: Uint8Array): Promise<void> {
+function writeBytes(
+  response: ServerResponse,
+  bytes: Uint8Array,
+): Promise<void> {
   if (bytes.byteLength === 0 || response.destroyed) return Promise.resolve();
   return new Promise<void>((resolve) => {
     // The callback comes once the bytes are handed to the socket, or with

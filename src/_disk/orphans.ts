@@ -1,0 +1,53 @@
+// What a dead process left of one destination's partial download, once its
+// lock is taken over: its partial files (one no sidecar names, killed before
+// it wrote one, in its first chunk; or, when the download that took the
+// lock adopts none, the one it named) and the temporaries it was writing
+// when killed (a sidecar's, a record's, the marker of a lock it was
+// leaving). Each name carries one of its tokens, which share its lock's
+// process part (see `newToken`).
+
+import { basename, dirname, join } from "node:path";
+import { fs } from "../_runtime/fs.ts";
+import { removeIfPresent } from "../_runtime/remove.ts";
+import type { TakenOver } from "./lock.ts";
+import { isThisProcess } from "./process_identity.ts";
+
+/**
+ * Removes the files under `base` (a destination's `.<name>.<hash>.dlpart`)
+ * that the owner of a lock taken over left, but `keep`, once it is proven
+ * dead. Not when it released the lock (it may be running), nor when it is
+ * this process.
+ *
+ * @example
+ * ```ts
+ * const owner = { host: "box", pid: 4242, token: "0123456789abcdef-1" };
+ * await removeLeftBy("cache/.a.zip.0123456789ab.dlpart", {
+ *   owner,
+ *   state: "dead",
+ * });
+ * ```
+ */
+export async function removeLeftBy(
+  base: string,
+  { owner, state }: TakenOver,
+  keep?: string,
+): Promise<void> {
+  if (state !== "dead" || owner === undefined || owner.released) return;
+  if (isThisProcess(owner)) return;
+  const tokens = /^[0-9a-f]{16}-/.exec(owner.token)?.[0];
+  if (tokens === undefined) return;
+  const name = basename(base);
+  const prefixes = ["", ".json", ".lock", ".record"].map((kind) =>
+    `${name}${kind}.${tokens}`
+  );
+  const directory = dirname(base);
+  for (const entry of await fs.readDir(directory)) {
+    const path = join(directory, entry.name);
+    if (
+      entry.isFile && path !== keep &&
+      prefixes.some((prefix) => entry.name.startsWith(prefix))
+    ) {
+      await removeIfPresent(path);
+    }
+  }
+}
