@@ -222,7 +222,8 @@ test("DownloadManager.download() shows a refused name's control characters as es
 test("DownloadManager.download() refuses, before any request, a name with a bidirectional control that would show it reordered", async () => {
   await using server = await startServer({ "/f": bytesRoute(patternBytes(3)) });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  // Closed before its directory goes: none of its work still runs there.
+  await using manager = new DownloadManager(dir.path);
   // "photo<U+202E>gpj.exe" shows as "photoexe.jpg" in terminals and file
   // managers: an executable passed off as a picture.
   assert.throws(
