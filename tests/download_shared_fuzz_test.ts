@@ -179,6 +179,17 @@ async function cutShort(dir: string, runs: Run[]): Promise<string[]> {
   return groups;
 }
 
+/** What each lock or owner file of `names` in `dir` holds (whose it is), for a failure. */
+async function describe(dir: string, names: string[]): Promise<string> {
+  const parts: string[] = [];
+  for (const name of names) {
+    if (!/\.(lock|owner)(\.|$)/.test(name)) continue;
+    const text = await readFile(join(dir, name), "utf8").catch(String);
+    parts.push(`${name}: ${text}`);
+  }
+  return parts.join("; ");
+}
+
 function startRun(
   dir: string,
   scenario: Scenario,
@@ -328,7 +339,9 @@ async function runSeed(seed: number): Promise<void> {
     const context = (): string =>
       `seed ${seed}: ${JSON.stringify(scenario)}\n${
         runs.map((run, i) =>
-          `child ${i}${run.killed ? " (killed)" : ""}: ${
+          `child ${i} (pid ${run.child.process.pid}${
+            run.killed ? ", killed" : ""
+          }): ${
             run.child.lines.filter((line) => !line.startsWith("progress"))
               .join(" | ")
           }`
@@ -391,7 +404,7 @@ async function runSeed(seed: number): Promise<void> {
           !claimed.some((group) => name.startsWith(group))
         ),
         [],
-        `left behind (in ${found.join(", ")})`,
+        `left behind (in ${found.join(", ")}): ${await describe(dir, found)}`,
       );
       if (found.length > 0) {
         await using cleanup = new DownloadManager(dir, { leftoverMaxAge: 0 });

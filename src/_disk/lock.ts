@@ -317,6 +317,8 @@ export class FileLock {
     let waitingFor: string | undefined;
     let deadline = Infinity;
     let takenOver: TakenOver | undefined;
+    // Whether a look of this call found the lock held: the next is a poll.
+    let found = false;
     // What this process let go of but could not remove may be this lock.
     removeLeftBehind();
     for (;;) {
@@ -330,12 +332,13 @@ export class FileLock {
         await other;
         continue;
       }
-      const lock = FileLock.#take(path, timing, takenOver);
+      const lock = FileLock.#take(path, timing, takenOver, found);
       if (takenOver !== undefined) takingOver.delete(path);
       if (lock !== undefined) {
         if (options.brief) lock.#holdBriefly();
         return lock;
       }
+      found = true;
       if (takenOver !== undefined) {
         // Taken by another process in the moment its name was free, as a
         // free lock: that download adopts nothing of the dead owner's, and
@@ -401,13 +404,21 @@ export class FileLock {
 
   /**
    * Takes the lock at `path` if it is free, recording its `staleAfter` in
-   * it; `undefined` if it is held.
+   * it; `undefined` if it is held. `again`: a look after one that found it
+   * held (a wait's poll), which looks at its name first.
    */
   static #take(
     path: string,
     timing: LockTiming,
     takenOver: TakenOver | undefined,
+    again = false,
   ): FileLock | undefined {
+    // While it stays held, a poll costs a look at its name, not an owner
+    // file created and removed again (an inode each time, where this
+    // process holds no other lock in the directory), which a process
+    // killed waiting, in that moment, would leave behind. The first look
+    // goes straight to the take, as a lock is usually free.
+    if (again && fs.lstatSync(path) !== undefined) return undefined;
     const { heartbeat, staleAfter } = timing;
     const directory = dirname(path);
     const owner = linkless.has(directory)

@@ -12,6 +12,7 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { hostname } from "node:os";
+import { basename } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
 import {
@@ -909,6 +910,43 @@ test("FileLock.acquire() tells what it took over: a dead owner, a stale one it c
   assert.equal(fromFar.takenOver?.owner?.host, "other-host.invalid");
   fromFar.release();
   assert.deepEqual(await dir.list(), []);
+});
+
+test("FileLock.acquire() creates no owner file at the polls of its wait for another process's lock, so a process killed waiting leaves none", async () => {
+  await using dir = await tempDir();
+  const path = dir.join(LOCK);
+  // Held by a live process of this machine (this one's parent), in a
+  // directory where this process holds no lock, so has no owner file.
+  await foreignLock(path, {
+    ...identityOf(process.ppid),
+    token: "0123456789abcdef-0",
+  });
+  const { readFileSync, writeNewSync } = fs;
+  const created: string[] = [];
+  let looks = 0;
+  const stop = new AbortController();
+  fs.readFileSync = (at) => {
+    // Each look reads whose the lock is: stop after a few polls.
+    if (at === path && ++looks === 4) stop.abort(new Error("stopped"));
+    return readFileSync(at);
+  };
+  fs.writeNewSync = (at, data) => {
+    if (OWNER.test(basename(at))) created.push(at);
+    writeNewSync(at, data);
+  };
+  try {
+    await assert.rejects(
+      FileLock.acquire(path, WAIT, { signal: stop.signal }),
+      /stopped/u,
+    );
+  } finally {
+    fs.readFileSync = readFileSync;
+    fs.writeNewSync = writeNewSync;
+  }
+  assert.equal(looks, 4);
+  // The first look's, which tried the take; none at the three polls.
+  assert.equal(created.length, 1);
+  assert.deepEqual(await dir.list(), [LOCK]);
 });
 
 test("FileLock.acquire() calls onWait once for the holder it waits for, and rejects with timeoutError after waitTimeout", async () => {
