@@ -158,8 +158,13 @@ export async function findLeftovers(
     ) {
       continue;
     }
-    // The group goes only as a whole: a partial file is useless without its sidecar.
-    if (!await allOld(directory, names, maxAge, now)) continue;
+    // The group goes only as a whole: a partial file is useless without its
+    // sidecar. One whose files are all gone since the listing (a download
+    // here that ended meanwhile) has nothing to remove: its lock is not
+    // taken, which would put a lock file back in its place for a moment.
+    const mtimes = await mtimesOf(directory, names);
+    if (mtimes.every((mtime) => mtime === undefined)) continue;
+    if (!isOld(mtimes, maxAge, now)) continue;
     found.set(group, names);
   }
   return found;
@@ -172,9 +177,23 @@ async function allOld(
   maxAge: number,
   now: number,
 ): Promise<boolean> {
-  const mtimes = await Promise.all(
-    names.map((name) => mtimeOf(join(directory, name))),
-  );
+  return isOld(await mtimesOf(directory, names), maxAge, now);
+}
+
+/** The mtimes of `names` in `directory`, `undefined` for one gone. */
+function mtimesOf(
+  directory: string,
+  names: string[],
+): Promise<(number | undefined)[]> {
+  return Promise.all(names.map((name) => mtimeOf(join(directory, name))));
+}
+
+/** Whether every one of `mtimes` is `maxAge` old at `now` (or gone). */
+function isOld(
+  mtimes: (number | undefined)[],
+  maxAge: number,
+  now: number,
+): boolean {
   return mtimes.every((mtime) => mtime === undefined || now - mtime >= maxAge);
 }
 

@@ -5,6 +5,7 @@ import {
   lutimes,
   mkdir,
   readFile,
+  rm,
   symlink,
   utimes,
   writeFile,
@@ -110,6 +111,40 @@ test("removeLeftovers() removes a group exactly maxAge old and keeps one a milli
   await put(dir, b.temp, NOW - MAX_AGE + 1);
   assert.deepEqual(await sweep(dir), [a.temp]);
   assert.deepEqual(await dir.list(), [b.temp]);
+});
+
+test("removeLeftovers() takes no lock for a group whose files are all gone since its listing (a download that ended meanwhile)", async () => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  await put(dir, a.temp, OLD);
+  await put(dir, a.sidecar, OLD);
+  await put(dir, a.lock, OLD);
+  const { readDir, writeNewSync, linkSync } = fs;
+  const created: string[] = [];
+  fs.readDir = async (at) => {
+    const entries = await readDir(at);
+    // Listed, then gone: the download they were of ended and cleaned up.
+    for (const name of [a.temp, a.sidecar, a.lock]) await rm(dir.join(name));
+    return entries;
+  };
+  fs.writeNewSync = (at, data) => {
+    created.push(basename(at));
+    writeNewSync(at, data);
+  };
+  fs.linkSync = (from, to) => {
+    created.push(basename(to));
+    linkSync(from, to);
+  };
+  try {
+    assert.deepEqual(await sweep(dir), []);
+  } finally {
+    fs.readDir = readDir;
+    fs.writeNewSync = writeNewSync;
+    fs.linkSync = linkSync;
+  }
+  // Not a lock file, nor an owner file, put in the directory for a moment.
+  assert.deepEqual(created, []);
+  assert.deepEqual(await dir.list(), []);
 });
 
 test("removeLeftovers() keeps an old group whose lock is fresh", async () => {
