@@ -10,6 +10,7 @@ import {
   utimes,
   writeFile,
 } from "node:fs/promises";
+import { rmSync } from "node:fs";
 import { basename } from "node:path";
 import { test } from "node:test";
 import {
@@ -936,6 +937,18 @@ test("DownloadManager removes dead processes' leftovers older than leftoverMaxAg
     await dir.list(),
     [basename(youngPartial), basename(young.sidecar)].sort(),
   );
+});
+
+test("DownloadManager.wait() resolves when the directory is removed before its cleanup of leftovers looks at it", async () => {
+  await using dir = await tempDir();
+  const manager = new DownloadManager(dir.join("m"), {
+    leftoverMaxAge: 60_000,
+  });
+  // Removed before the cleanup (which starts once this code yields) lists
+  // it: there is nothing left to clean up.
+  rmSync(dir.join("m"), { recursive: true });
+  await manager.wait();
+  assert.deepEqual(await dir.list(), []);
 });
 
 test("DownloadManager on a read-only mount finds its files, and wait() resolves though the leftovers there cannot be removed", async (t) => {

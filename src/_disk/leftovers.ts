@@ -20,7 +20,7 @@
 // while the group is looked at again and removed; held, it keeps the group.
 
 import { join } from "node:path";
-import { fs } from "../_runtime/fs.ts";
+import { type DirEntry, fs, NotFoundError } from "../_runtime/fs.ts";
 import { isRefused, removeIfPresent } from "../_runtime/remove.ts";
 import { FileLock, holdsLock, lockTiming } from "./lock.ts";
 import { holderState, readOwner } from "./owner_file.ts";
@@ -123,7 +123,16 @@ export async function findLeftovers(
   const records: string[] = [];
   // Every other name, of any kind: the files records may be of.
   const others: string[] = [];
-  for (const entry of await fs.readDir(directory)) {
+  let entries: DirEntry[];
+  try {
+    entries = await fs.readDir(directory);
+  } catch (error) {
+    // Removed since the manager made it (a cache cleared by hand, a test's
+    // temporary directory): nothing is left in it to clean up.
+    if (error instanceof NotFoundError) return new Map();
+    throw error;
+  }
+  for (const entry of entries) {
     if (!isReservedName(entry.name)) others.push(entry.name);
     else if (!entry.isFile) continue;
     else if (entry.name.endsWith(RECORD_SUFFIX)) records.push(entry.name);
@@ -275,7 +284,11 @@ async function takeNow(
       brief: true,
     });
   } catch (error) {
-    if (error === HELD || isRefused(error)) return undefined;
+    // Gone with its directory, removed since the look: nothing to remove,
+    // and no lock to put back in it.
+    if (error === HELD || isRefused(error) || error instanceof NotFoundError) {
+      return undefined;
+    }
     throw error;
   }
 }

@@ -88,6 +88,31 @@ test("removeLeftovers() returns nothing for an empty directory", async () => {
   assert.deepEqual(await sweep(dir), []);
 });
 
+test("removeLeftoverGroup() removes nothing, and puts no lock back, when the directory is gone since findLeftovers() looked", async () => {
+  await using dir = await tempDir();
+  await mkdir(dir.join("m"));
+  const a = names("a.zip");
+  await writeFile(dir.join("m", a.temp), "x");
+  await writeFile(dir.join("m", a.sidecar), "x");
+  const found = await findLeftovers(dir.join("m"), 0, LOCK_STALE_AFTER);
+  assert.equal(found.size, 1);
+  // Removed meanwhile, by hand or by a test's end.
+  await rm(dir.join("m"), { recursive: true });
+  for (const [group, names] of found) {
+    assert.deepEqual(
+      await removeLeftoverGroup(
+        dir.join("m"),
+        group,
+        names,
+        0,
+        LOCK_STALE_AFTER,
+      ),
+      [],
+    );
+  }
+  assert.deepEqual(await dir.list(), []);
+});
+
 test("removeLeftovers() keeps a whole group when any of its files is younger than maxAge", async () => {
   await using dir = await tempDir();
   const a = names("a.zip");
