@@ -13,7 +13,6 @@ import {
   DownloadErrorEvent,
   type DownloadEvent,
   DownloadInterrupt,
-  DownloadManager,
   type DownloadOptions,
   DownloadProgressEvent,
   DownloadRetryEvent,
@@ -386,7 +385,7 @@ test("Download's listeners given a signal let go of it once the download has end
   await using server = await serve();
   await using dir = await tempDir();
   const shutdown = new AbortController();
-  const manager = new DownloadManager(dir.join("m"), FAST);
+  const manager = dir.manager(FAST, "m");
   manager.addEventListener("done", () => {}, { signal: shutdown.signal });
   let heard = 0;
   for (const path of ["/f", "/g"]) {
@@ -466,10 +465,10 @@ async function assertQueuedCancelHeardInOrder(
     onStateChange?: (download: Download, state: DownloadState) => void;
   },
 ): Promise<void> {
-  const manager = new DownloadManager(dir.join("m"), {
+  const manager = dir.manager({
     ...FAST,
     concurrency: 1,
-  });
+  }, "m");
   if (cancel.listener) manager.addEventListener("statechange", cancel.listener);
   const heard: string[] = [];
   manager.addEventListener("statechange", ({ state, download }) => {
@@ -674,7 +673,7 @@ test("Download whose onStateChange throws at the end tells that it failed, as wa
 test("DownloadManager relays every download's events, and its events() ends when none is left", async () => {
   await using server = await serve();
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, FAST);
+  const manager = dir.manager(FAST);
   const heard = record(manager);
   const iterator = manager.events();
   const a = manager.download(server.url("/f")) as Download;
@@ -742,7 +741,7 @@ test("DownloadManager's events(): a loop that reads nothing while downloads writ
   const [a, b] = [steppedRoute(), steppedRoute()];
   await using server = await startServer({ "/a": a.route, "/b": b.route });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, {
+  const manager = dir.manager({
     ...FAST,
     chunkSize: 100_000,
     connections: 1,
@@ -780,7 +779,7 @@ test("DownloadManager's events(): a loop that reads nothing while 600 downloads 
     },
   });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 8 });
+  const manager = dir.manager({ ...FAST, concurrency: 8 });
   const iterator = manager.events();
   // More events wait than the loop's queue keeps before it lets go of
   // what was taken: the order holds across that.

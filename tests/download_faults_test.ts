@@ -17,7 +17,6 @@ import {
 import {
   Download,
   DownloadInterrupt,
-  DownloadManager,
   type DownloadOptions,
   FileSystemError,
   HTTPError,
@@ -1530,7 +1529,7 @@ test("DownloadManager passes its retry defaults to every download", async () => 
   const { server, log, url } = await serve({ body: BODY }, [{ status: 503 }]);
   await using _server = server;
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { retries: 0 });
+  const manager = dir.manager({ retries: 0 });
   manager.download(url);
   await assert.rejects(manager.wait(), HTTPError);
   assert.equal(log.ranges.length, 1);

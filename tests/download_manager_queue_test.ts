@@ -77,7 +77,7 @@ async function gatedManager(n: number, concurrency = 1): Promise<
     server,
     url: (path) => http.url(path),
     dir,
-    manager: new DownloadManager(dir.path, { concurrency }),
+    manager: dir.manager({ concurrency }),
     async [Symbol.asyncDispose](): Promise<void> {
       await dir[Symbol.asyncDispose]();
       await http[Symbol.asyncDispose]();

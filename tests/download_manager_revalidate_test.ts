@@ -40,7 +40,7 @@ import {
   serveFile,
   startServer,
 } from "./_helpers/server.ts";
-import { tempDir, withRecords } from "./_helpers/temp_dir.ts";
+import { type TempDir, tempDir, withRecords } from "./_helpers/temp_dir.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
 
 const OLD = patternBytes(300_000, 1);
@@ -58,7 +58,7 @@ async function fetchInto(
   url: string,
   revalidate: Revalidate,
 ): Promise<Download | null> {
-  const manager = new DownloadManager(dir, { ...FAST, revalidate });
+  await using manager = new DownloadManager(dir, { ...FAST, revalidate });
   const download = manager.download(url);
   await manager.wait();
   return download;
@@ -66,10 +66,10 @@ async function fetchInto(
 
 /** A manager of `dir` that revalidates every file, with `options`. */
 function revalidating(
-  dir: string,
+  dir: TempDir,
   options: DownloadManagerOptions = {},
 ): DownloadManager {
-  return new DownloadManager(dir, {
+  return dir.manager({
     ...FAST,
     revalidate: "always",
     ...options,
@@ -179,7 +179,7 @@ test("DownloadManager with revalidate replaces a changed file only once complete
   });
   await using dir = await tempDir();
   await fetchInto(dir.path, server.url(), "always");
-  const manager = revalidating(dir.path);
+  const manager = revalidating(dir);
   const download = manager.download(server.url()) as Download;
   // The drop waits for bytes on disk too (Bun's fetch may drop bytes it has
   // not handed over when the connection breaks, and the rest then starts at 0).
@@ -391,7 +391,7 @@ test("DownloadManager keeps a file whose kept partial of a newer version the ser
   await using dir = await tempDir();
   await fetchInto(dir.path, server.url("/f"), "always");
   serving = v2;
-  const manager = revalidating(dir.path);
+  const manager = revalidating(dir);
   const interrupted = manager.download(server.url("/f"), {
     progress: (download, current) => {
       if (current > 0) download.cancel({ keepPartial: true });
@@ -511,7 +511,7 @@ test("DownloadManager treats a record it cannot read (a directory in its place) 
   await using dir = await tempDir();
   await writeFile(dir.join("f"), "old");
   await mkdir(recordPath(dir.join("f")));
-  const manager = revalidating(dir.path);
+  const manager = revalidating(dir);
   // Unknown, as a file without a record is: under "always", fetched again.
   const download = manager.download(server.url());
   assert.notEqual(download, null);
@@ -571,8 +571,8 @@ test("DownloadManager with revalidate: 'always' asks again about a file another 
       requests++ === 0 ? before(request, response) : after(request, response),
   });
   await using dir = await tempDir();
-  const first = revalidating(dir.path);
-  const second = revalidating(dir.path);
+  const first = revalidating(dir);
+  const second = revalidating(dir);
   const a = first.download(server.url("/f"), {
     progress: (_download, current) => {
       if (current > 0) answered.resolve();
@@ -618,7 +618,7 @@ test("DownloadManager downloads a file again that was removed or replaced while 
     });
     await using dir = await tempDir();
     await fetchInto(dir.path, server.url(), "always");
-    const manager = revalidating(dir.path);
+    const manager = revalidating(dir);
     const download = manager.download(server.url()) as Download;
     await asked.promise;
     await change(dir.join("f"));
@@ -649,7 +649,7 @@ test("DownloadManager fails a revalidation that cannot reach the server, keeping
   await fetchInto(dir.path, server.url(), "always");
   const recorded = await readRecordFile(dir.join("f"));
   offline = true;
-  const manager = revalidating(dir.path, { retries: 1 });
+  const manager = revalidating(dir, { retries: 1 });
   const download = manager.download(server.url()) as Download;
   const error = await download.wait().then(() => undefined, (error) => error);
   // Told, not hidden behind the stale file, which is still there to use.
@@ -674,7 +674,7 @@ test("PersistLimit removes a manager's record with the file it evicts", async ()
     "/b",
   ]);
   await using dir = await tempDir();
-  const manager = revalidating(dir.path);
+  const manager = revalidating(dir);
   manager.download(server.url("/a"));
   await manager.wait();
   assert.deepEqual(await dir.list(), withRecords("a"));
@@ -682,7 +682,7 @@ test("PersistLimit removes a manager's record with the file it evicts", async ()
   // keeps what it used, and so does any sharing its limit): "a" is no
   // one's in use.
   const persistLimit = new PersistLimit(OLD.byteLength + 1, { fileLimit: 1 });
-  const next = revalidating(dir.path, { persistLimit });
+  const next = revalidating(dir, { persistLimit });
   next.download(server.url("/b"));
   await next.wait();
   assert.deepEqual(await dir.list(), withRecords("b"));
@@ -719,7 +719,7 @@ test(
     try {
       // The other process holds the lock of "f", and waits for the answer.
       await asked.promise;
-      const manager = new DownloadManager(dir.path, {
+      const manager = dir.manager({
         ...FAST,
         persistLimit: new PersistLimit(1, { fileLimit: 1 }),
       });
@@ -757,7 +757,7 @@ async function fetchSources(
   dir: string,
   sources: string[],
 ): Promise<{ download: Download | null; error: unknown }> {
-  const manager = new DownloadManager(dir, {
+  await using manager = new DownloadManager(dir, {
     ...FAST,
     retries: 0,
     revalidate: "always",
@@ -869,7 +869,7 @@ test("DownloadManager revalidating a file comes back for the new version to the 
   });
   await using dir = await tempDir();
   const sources = [server.url("/o/f"), server.url("/m/f")];
-  const manager = revalidating(dir.path, {
+  const manager = revalidating(dir, {
     retries: 1,
     retryAfterCap: 2,
   });

@@ -10,12 +10,7 @@ import { spawnSync } from "node:child_process";
 import { mkdir, utimes } from "node:fs/promises";
 import process from "node:process";
 import { test } from "node:test";
-import {
-  Download,
-  DownloadManager,
-  FileSystemError,
-  LockTimeoutError,
-} from "../mod.ts";
+import { Download, FileSystemError, LockTimeoutError } from "../mod.ts";
 import { FileLock } from "../src/_disk/lock.ts";
 import { startChild } from "./_helpers/child.ts";
 import {
@@ -39,8 +34,8 @@ test("Two managers downloading one name into one directory make one request", as
   const route = bytesRoute(BODY, { gate: release.promise, gateAt: 10_000 });
   await using server = await startServer({ "/f": route });
   await using dir = await tempDir();
-  const first = new DownloadManager(dir.path, { lockStaleAfter: 60_000 });
-  const second = new DownloadManager(dir.path, { lockStaleAfter: 60_000 });
+  const first = dir.manager({ lockStaleAfter: 60_000 });
+  const second = dir.manager({ lockStaleAfter: 60_000 });
   const a = first.download(server.url("/f")) as Download;
   const b = second.download(server.url("/f")) as Download;
   release.resolve();
@@ -144,7 +139,7 @@ test(
       lockOf(dir),
       server.url("/gate"),
     ]);
-    const manager = new DownloadManager(dir.path);
+    const manager = dir.manager();
     try {
       await racer.line((line) => line === "moved");
       // This process takes the free name, as a free lock: it adopts nothing.
@@ -187,9 +182,9 @@ test(
     await using server = await startServer({ "/f": route });
     await using dir = await tempDir();
     await mkdir(dir.join("m"));
-    const manager = new DownloadManager(dir.join("m"), {
+    const manager = dir.manager({
       lockStaleAfter: 2_000,
-    });
+    }, "m");
     const writing = deferred();
     const download = manager.download(server.url("/f"), {
       progress: () => writing.resolve(),

@@ -50,7 +50,7 @@ function sri(bytes: Uint8Array): string {
 
 test("DownloadManager creates destdir and its parents", async () => {
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.join("a", "b"));
+  const manager = dir.manager({}, "a", "b");
   assert.equal(manager.destdir, dir.join("a", "b"));
   assert.ok((await stat(dir.join("a", "b"))).isDirectory());
 });
@@ -117,7 +117,7 @@ test("DownloadManager.download() names the file after the URL's last segment, de
     "/files/a%20b.bin": bytesRoute(body),
   });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   const download = manager.download(server.url("/files/a%20b.bin?x=1#frag"));
   assert.ok(download instanceof Download);
   assert.equal(download.getDest(), dir.join("a b.bin"));
@@ -131,7 +131,7 @@ test("DownloadManager.download() uses fname when given", async () => {
     "/get": bytesRoute(patternBytes(3)),
   });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   manager.download(server.url("/get?id=1"), { fname: "one.bin" });
   await manager.wait();
   assert.deepEqual(await dir.list(), ["one.bin"]);
@@ -161,7 +161,7 @@ for (
       "/f": bytesRoute(patternBytes(3)),
     });
     await using dir = await tempDir();
-    const manager = new DownloadManager(dir.join("d"));
+    const manager = dir.manager({}, "d");
     assert.throws(
       () => manager.download(server.url("/f"), { fname }),
       (error) =>
@@ -176,7 +176,7 @@ for (
 
 test("DownloadManager.download() rejects a URL without a file name, or a percent-encoded separator", async () => {
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   assert.throws(() => manager.download("http://127.0.0.1/dir/"), /fname/);
   assert.throws(
     () => manager.download("http://127.0.0.1/..%2Fescape"),
@@ -188,7 +188,7 @@ test("DownloadManager.download() rejects a URL without a file name, or a percent
 
 test("DownloadManager.download() names a header it refuses, in the same words on every runtime", async () => {
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   assert.throws(
     () =>
       manager.download("http://127.0.0.1/f", {
@@ -205,7 +205,7 @@ test("DownloadManager.download() names a header it refuses, in the same words on
 
 test("DownloadManager.download() shows a refused name's control characters as escapes", async () => {
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   assert.throws(() => manager.download("http://127.0.0.1/a%0Ab%1B%5B2J"), {
     name: "TypeError",
     message:
@@ -224,7 +224,7 @@ test("DownloadManager.download() refuses, before any request, a name with a bidi
   await using server = await startServer({ "/f": bytesRoute(patternBytes(3)) });
   await using dir = await tempDir();
   // Closed before its directory goes: none of its work still runs there.
-  await using manager = new DownloadManager(dir.path);
+  await using manager = dir.manager();
   // "photo<U+202E>gpj.exe" shows as "photoexe.jpg" in terminals and file
   // managers: an executable passed off as a picture.
   assert.throws(
@@ -251,7 +251,7 @@ test("DownloadManager.download() refuses, before any request, a name with a bidi
 test("DownloadManager.download() accepts a name of 255 bytes", async () => {
   await using server = await startServer({ "/f": bytesRoute(patternBytes(3)) });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   const name = "\u00e9".repeat(127) + "x"; // 255 bytes
   manager.download(server.url("/f"), { fname: name });
   await manager.wait();
@@ -261,7 +261,7 @@ test("DownloadManager.download() accepts a name of 255 bytes", async () => {
 test("DownloadManager.download() refuses a URL that is not http: or https:, even when its name is present", async () => {
   await using dir = await tempDir();
   await writeFile(dir.join("passwd"), "cached");
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   for (const url of ["file:///etc/passwd", "data:,passwd", "ftp://h/passwd"]) {
     assert.throws(() => manager.download(url, { fname: "passwd" }), {
       name: "TypeError",
@@ -275,7 +275,7 @@ test("DownloadManager.download() refuses a URL that is not http: or https:, even
 test("DownloadManager.download() refuses a malformed integrity or sha256, even when the file is present", async () => {
   await using dir = await tempDir();
   await writeFile(dir.join("f"), "cached");
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   const url = "http://127.0.0.1:9/f";
   for (
     const [options, message] of [
@@ -305,7 +305,7 @@ test("DownloadManager.download() throws a TypeError, without a request, when a d
   await using server = await startServer({ "/f": bytesRoute(patternBytes(3)) });
   await using dir = await tempDir();
   await mkdir(dir.join("f"));
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   assert.throws(() => manager.download(server.url("/f")), {
     name: "TypeError",
     message: `Cannot download "${server.url("/f")}" to "${
@@ -323,7 +323,7 @@ test("DownloadManager.download() returns the running download for the same name 
     "/f": bytesRoute(patternBytes(8), { gate: gate.promise, gateAt: 4 }),
   });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   const firstReports: number[] = [];
   const secondReports: number[] = [];
   const first = manager.download(server.url("/f"), {
@@ -349,7 +349,7 @@ test("DownloadManager.download() after cancel() starts a new download of the nam
     "/f": bytesRoute(body, { gate: gate.promise, gateAt: 5 }),
   });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   const first = manager.download(server.url("/f"), {
     progress: () => started.resolve(),
   });
@@ -384,7 +384,7 @@ interface Stalled extends AsyncDisposable {
 /**
  * A server of a 64 KiB file (with an ETag: resumable) whose first answer
  * stalls after 16 KiB, and a manager in `destdir` whose download of it has
- * those 16 KiB. Disposing of it stops the server.
+ * those 16 KiB. Disposing of it closes the manager, then stops the server.
  */
 async function stalledDownload(destdir: string): Promise<Stalled> {
   const release = deferred();
@@ -408,7 +408,10 @@ async function stalledDownload(destdir: string): Promise<Stalled> {
     manager,
     download,
     release: () => release.resolve(),
-    [Symbol.asyncDispose]: () => file[Symbol.asyncDispose](),
+    [Symbol.asyncDispose]: async () => {
+      await manager[Symbol.asyncDispose]();
+      await file[Symbol.asyncDispose]();
+    },
   };
 }
 
@@ -433,7 +436,7 @@ test("DownloadManager.download() returns null for a file already there and marks
   await using dir = await tempDir();
   await writeFile(dir.join("f"), "old");
   await utimes(dir.join("f"), 1_000_000, 1_000_000);
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   const before = Date.now();
   assert.equal(manager.download(server.url("/f")), null);
   const info = await stat(dir.join("f"));
@@ -449,7 +452,7 @@ test("DownloadManager.download() with a digest keeps a file there that holds it:
   await using dir = await tempDir();
   await writeFile(dir.join("f"), bytes);
   await utimes(dir.join("f"), 1_000_000, 1_000_000);
-  const manager = new DownloadManager(dir.path, { revalidate: "always" });
+  const manager = dir.manager({ revalidate: "always" });
   const before = Date.now();
   for (
     const digest of [{ sha256: sha256Hex(bytes) }, { integrity: sri(bytes) }]
@@ -470,7 +473,7 @@ test("DownloadManager.download() with a digest downloads again, over it, a file 
   await using server = await startServer({ "/f": bytesRoute(bytes) });
   await using dir = await tempDir();
   await writeFile(dir.join("f"), "corrupt");
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   const download = manager.download(server.url("/f"), {
     sha256: sha256Hex(bytes),
   });
@@ -488,7 +491,7 @@ test("DownloadManager.download() with a digest that the server's file does not h
   });
   await using dir = await tempDir();
   await writeFile(dir.join("f"), "old");
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   const download = manager.download(server.url("/f"), {
     sha256: sha256Hex(new TextEncoder().encode("wanted")),
   });
@@ -503,7 +506,7 @@ test("DownloadManager.download() with a digest that the server's file does not h
 test("DownloadManager forgets a finished download: the next download() of it returns null", async () => {
   await using server = await startServer({ "/f": bytesRoute(patternBytes(3)) });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   const download = manager.download(server.url("/f"));
   assert.notEqual(download, null);
   await manager.wait();
@@ -518,7 +521,7 @@ test("DownloadManager.wait() waits for all, then rejects with the first error", 
     "/slow": bytesRoute(patternBytes(10), { gate: gate.promise, gateAt: 2 }),
   });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   const failing = manager.download(server.url("/missing"));
   const slow = manager.download(server.url("/slow"));
   const waiting = manager.wait();
@@ -537,7 +540,7 @@ test("DownloadManager.wait() rejects with the error of a download that failed be
     "/f": bytesRoute(patternBytes(10)),
   });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   const failing = manager.download(server.url("/missing"));
   await failing?.wait({ raiseIfError: false });
   manager.download(server.url("/f"));
@@ -555,7 +558,7 @@ test("DownloadManager.wait() rejects with the error an onStateChange threw at th
     "/f": bytesRoute(patternBytes(10)),
   });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   const download = manager.download(server.url("/f"), {
     onStateChange: (_download, state) => {
       if (state === "done") throw new Error("the callback failed");
@@ -573,7 +576,7 @@ test("DownloadManager.wait() rejects with the error an onStateChange threw at th
 test("DownloadManager.wait({ raiseIfError: false }) resolves despite errors", async () => {
   await using server = await startServer({ "/missing": statusRoute(404) });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   const download = manager.download(server.url("/missing"));
   await manager.wait({ raiseIfError: false });
   assert.ok(download?.error() instanceof HTTPError);
@@ -586,7 +589,7 @@ test("DownloadManager.cancel(cancelIf) cancels only the chosen downloads", async
     "/drop": bytesRoute(patternBytes(10), { gate: gate.promise, gateAt: 5 }),
   });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   const keep = manager.download(server.url("/keep"));
   const drop = manager.download(server.url("/drop"));
   manager.cancel((download) => download.getDest().endsWith("drop"));
@@ -610,7 +613,7 @@ test(
       "/b": bytesRoute(patternBytes(10), { gate: gate.promise, gateAt: 5 }),
     });
     await using dir = await tempDir();
-    const manager = new DownloadManager(dir.path);
+    const manager = dir.manager();
     const downloads = ["/a", "/b"].map((path, index) =>
       manager.download(server.url(path), {
         progress: (_d, current) => {
@@ -641,7 +644,7 @@ test(
     await using dir = await tempDir();
     let download: Download | null;
     {
-      await using manager = new DownloadManager(dir.path);
+      await using manager = dir.manager();
       download = manager.download(server.url("/a"), {
         progress: () => started.resolve(),
       });
@@ -661,7 +664,7 @@ test("DownloadManager uses its fetch option for every download", async () => {
   });
   await using dir = await tempDir();
   const seen: string[] = [];
-  const manager = new DownloadManager(dir.path, {
+  const manager = dir.manager({
     fetch: (input, init) => {
       seen.push(String(input));
       return fetch(input, init);
@@ -683,7 +686,7 @@ test("DownloadManager with a PersistLimit counts the files already there and evi
     await utimes(dir.join(name), 1_000_000 + index, 1_000_000 + index);
   }
   const persistLimit = new PersistLimit(35, { fileLimit: 1 });
-  const manager = new DownloadManager(dir.path, { persistLimit });
+  const manager = dir.manager({ persistLimit });
   manager.download(server.url("/new"));
   await manager.wait();
   // 40 bytes: the least recently used old1 goes, 30 remain.
@@ -708,10 +711,10 @@ test("DownloadManager in a directory that is a symbolic link downloads, hits and
   // The manager's directory is a link to `dir` (~/.cache -> /data/cache).
   await symlink(dir.path, elsewhere.join("cache"));
   const persistLimit = new PersistLimit(35, { fileLimit: 1 });
-  const manager = new DownloadManager(elsewhere.join("cache"), {
+  const manager = elsewhere.manager({
     persistLimit,
     leftoverMaxAge: 0,
-  });
+  }, "cache");
   manager.download(server.url("/new"));
   await manager.wait();
   // 40 bytes of files (the link's target counts for nothing): old1 goes.
@@ -754,7 +757,7 @@ test("DownloadManager with a PersistLimit under its limit registers each downloa
   await writeFile(dir.join("old"), new Uint8Array(10));
   const persistLimit = new GatedLimit(1000, { fileLimit: 1 });
   persistLimit.gate.resolve();
-  const manager = new DownloadManager(dir.path, { persistLimit });
+  const manager = dir.manager({ persistLimit });
   for (const name of ["a", "b", "c"]) manager.download(server.url(`/${name}`));
   await manager.wait();
   // 40 bytes of 1000: no eviction could remove a file, and none read them.
@@ -782,7 +785,7 @@ test("DownloadManager with a PersistLimit evicts once for the downloads that end
   await writeFile(dir.join("old"), new Uint8Array(10));
   // Over the limit from the first download: each one's eviction is due.
   const persistLimit = new GatedLimit(1, { fileLimit: 1 });
-  const manager = new DownloadManager(dir.path, {
+  const manager = dir.manager({
     persistLimit,
     concurrency: 4,
   });
@@ -806,7 +809,7 @@ test("DownloadManager with a PersistLimit does not register a failed download", 
   await using server = await startServer({ "/missing": statusRoute(404) });
   await using dir = await tempDir();
   const persistLimit = new PersistLimit(1, { fileLimit: 1 });
-  const manager = new DownloadManager(dir.path, { persistLimit });
+  const manager = dir.manager({ persistLimit });
   manager.download(server.url("/missing"));
   await manager.wait({ raiseIfError: false });
   assert.deepEqual(persistLimit.files(), []);
@@ -848,7 +851,7 @@ test("DownloadManager: a file just downloaded from a partial file kept since yes
   await assert.rejects(first.wait(), DownloadInterrupt);
   // The kept partial file was made by yesterday's run.
   await madeBeforeOld(dir);
-  const second = new DownloadManager(dir.path, { chunkSize: 4096 });
+  const second = dir.manager({ chunkSize: 4096 });
   second.download(file.url());
   await second.wait();
   assert.deepEqual(file.log.ranges, [null, `bytes=${16 * 1024}-`]);
@@ -882,7 +885,7 @@ test("DownloadManager's PersistLimit evicts only files the manager has not used,
     await utimes(dir.join(name), 1_000_000 + index, 1_000_000 + index);
   }
   const persistLimit = new PersistLimit(25, { fileLimit: 1 });
-  const manager = new DownloadManager(dir.path, {
+  const manager = dir.manager({
     persistLimit,
     concurrency: 2,
   });
@@ -907,8 +910,8 @@ test("DownloadManagers sharing a PersistLimit never evict a file another of them
   await mkdir(dir.join("two"));
   // One limit for two directories, each with its own manager.
   const persistLimit = new PersistLimit(15, { fileLimit: 1 });
-  const one = new DownloadManager(dir.join("one"), { persistLimit });
-  const two = new DownloadManager(dir.join("two"), { persistLimit });
+  const one = dir.manager({ persistLimit }, "one");
+  const two = dir.manager({ persistLimit }, "two");
   one.download(server.url("/a"));
   await one.wait();
   // "a" is one's: its program uses it. Two's download puts the limit over,
@@ -931,7 +934,7 @@ test("DownloadManager removes dead processes' leftovers older than leftoverMaxAg
   const hourAgo = Date.now() / 1000 - 3600;
   await utimes(oldPartial, hourAgo, hourAgo);
   await utimes(old.sidecar, hourAgo, hourAgo);
-  const manager = new DownloadManager(dir.path, { leftoverMaxAge: 60_000 });
+  const manager = dir.manager({ leftoverMaxAge: 60_000 });
   await manager.wait();
   assert.deepEqual(
     await dir.list(),
@@ -941,9 +944,9 @@ test("DownloadManager removes dead processes' leftovers older than leftoverMaxAg
 
 test("DownloadManager.wait() resolves when the directory is removed before its cleanup of leftovers looks at it", async () => {
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.join("m"), {
+  const manager = dir.manager({
     leftoverMaxAge: 60_000,
-  });
+  }, "m");
   // Removed before the cleanup (which starts once this code yields) lists
   // it: there is nothing left to clean up.
   rmSync(dir.join("m"), { recursive: true });
@@ -968,7 +971,7 @@ test("DownloadManager on a read-only mount finds its files, and wait() resolves 
   const dayAgo = Date.now() / 1000 - 86_400;
   await utimes(left, dayAgo, dayAgo);
   assert.ok(remountReadOnly(cache.path), "remount,ro failed");
-  const manager = new DownloadManager(cache.path, {
+  await using manager = new DownloadManager(cache.path, {
     leftoverMaxAge: 60_000,
     persistLimit: new PersistLimit(1, { fileLimit: 1 }),
   });
@@ -990,7 +993,7 @@ test("DownloadManager.wait() rejects with a FileSystemError about the directory 
   }
   const dayAgo = Date.now() / 1000 - 86_400;
   await utimes(left, dayAgo, dayAgo);
-  const manager = new DownloadManager(dir.path, { leftoverMaxAge: 60_000 });
+  const manager = dir.manager({ leftoverMaxAge: 60_000 });
   await assert.rejects(manager.wait(), (error) => {
     assert.ok(error instanceof FileSystemError, String(error));
     assert.equal(error.code, "EBUSY");
@@ -1013,7 +1016,7 @@ test("DownloadManager.download() refuses bad connections, rateLimit or headers w
   });
   await using dir = await tempDir();
   await writeFile(dir.join("f"), "cached");
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   const busy = manager.download(server.url("/busy"));
   assert.ok(busy !== null);
   try {

@@ -14,7 +14,6 @@ import { test } from "node:test";
 import {
   Download,
   DownloadInterrupt,
-  DownloadManager,
   type DownloadOptions,
   HTTPError,
   IntegrityError,
@@ -613,7 +612,7 @@ test("DownloadManager.download() takes mirrors, named after the first URL", asyn
   const mirror = fileRoute({ body: BODY, etag: '"m"' });
   await using server = await startServer({ "/pub/f.bin": mirror.route });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, FAST);
+  const manager = dir.manager(FAST);
   const first = (await deadUrl()).replace(/\/f$/, "/a.bin");
   const download = manager.download([first, server.url("/pub/f.bin")]);
   await manager.wait();
@@ -841,7 +840,7 @@ test("Download paused while it waits to ask a source again stops waiting: its ma
     "/g": fileRoute({ body: OTHER }).route,
   });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, {
+  const manager = dir.manager({
     ...quick(3),
     retryAfterCap: 60_000,
     concurrency: 1,

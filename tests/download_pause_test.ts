@@ -16,7 +16,7 @@ import { test } from "node:test";
 import {
   Download,
   DownloadInterrupt,
-  DownloadManager,
+  type DownloadManager,
   type DownloadManagerOptions,
   type DownloadOptions,
   type DownloadState,
@@ -137,7 +137,7 @@ async function secondPausedInQueue(dir: TempDir, urls: string[]): Promise<{
   manager: DownloadManager;
   downloads: [Download, Download, Download];
 }> {
-  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
+  const manager = dir.manager({ ...FAST, concurrency: 1 });
   const [first, second, third] = ["a", "b", "c"].map((fname, i) =>
     manager.download(urls[i] as string, { fname }) as Download
   ) as [Download, Download, Download];
@@ -197,7 +197,7 @@ async function slotGivenUp(dir: TempDir, setup: {
   second: Download;
   states: DownloadState[];
 }> {
-  const manager = new DownloadManager(dir.path, {
+  const manager = dir.manager({
     ...FAST,
     ...setup.manager,
     concurrency: 1,
@@ -682,7 +682,7 @@ test("DownloadManager.pause() holds its running and queued downloads; resume() f
   await using a = await stallingServer(MiB);
   await using b = await stallingServer();
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
+  const manager = dir.manager({ ...FAST, concurrency: 1 });
   const first = manager.download(a.url, { fname: "a" }) as Download;
   const second = manager.download(b.url, { fname: "b" }) as Download;
   assert.equal(second.state, "queued");
@@ -796,7 +796,7 @@ test("Download paused before the partial file it adopted is digested digests it 
   await assert.rejects(kept.wait(), DownloadInterrupt);
   const path = await partialOf(dir);
   await using other = await stallingServer();
-  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
+  const manager = dir.manager({ ...FAST, concurrency: 1 });
   const states: DownloadState[] = [];
   let paused = false;
   const adopting = manager.download(server.url, {
@@ -1077,7 +1077,7 @@ for (const digest of [false, true]) {
       const holder = new Download(server.url(), dir.join("a"), FAST);
       holder.start();
       await reached(holder, MiB);
-      const manager = new DownloadManager(dir.path, {
+      const manager = dir.manager({
         ...FAST,
         concurrency: 1,
       });
@@ -1120,7 +1120,7 @@ test("Download paused while its whole file is checked stays paused, and is moved
   await using b = await heldServer();
   await using c = await stallingServer();
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
+  const manager = dir.manager({ ...FAST, concurrency: 1 });
   const states: DownloadState[] = [];
   const first = manager.download(a.url, {
     fname: "a",
@@ -1154,7 +1154,7 @@ test("Download paused while its whole file is checked, whose digest does not mat
   await using b = await heldServer();
   await using c = await stallingServer();
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, { ...FAST, concurrency: 1 });
+  const manager = dir.manager({ ...FAST, concurrency: 1 });
   const states: DownloadState[] = [];
   const first = manager.download(a.url, {
     fname: "a",
@@ -1278,7 +1278,7 @@ test("Manager's download paused while it waits for a lock gives its slot up, doe
   const held = await holdLock(dir, "a");
   const lockTimeout = 200;
   try {
-    const manager = new DownloadManager(dir.path, {
+    const manager = dir.manager({
       ...FAST,
       concurrency: 1,
       lockTimeout,

@@ -191,7 +191,7 @@ test("DownloadManager's rateLimit is one limit shared by its downloads, not each
   await using server = await serve(body);
   await using dir = await tempDir();
   const rate = 2 * MiB;
-  const manager = new DownloadManager(dir.path, { ...FAST, rateLimit: rate });
+  const manager = dir.manager({ ...FAST, rateLimit: rate });
   const downloads = ["/a", "/b", "/c", "/d"].map((path) =>
     manager.download(server.url(path)) as Download
   );
@@ -214,7 +214,7 @@ test("DownloadManager.setRateLimit() on a download the runtime's pipe writes ask
     faults: [{ stallAfter: MiB, release: release.promise }],
   });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, FAST);
+  const manager = dir.manager(FAST);
   const download = manager.download(server.url()) as Download;
   await new Promise<void>((resolve) =>
     download.addEventListener("progress", ({ current }) => {
@@ -244,7 +244,7 @@ test("DownloadManager.setRateLimit() on a download the runtime's pipe writes fro
     faults: [{ pace: 2 * MiB }],
   });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, FAST);
+  const manager = dir.manager(FAST);
   const download = manager.download(server.url()) as Download;
   await new Promise<void>((resolve) =>
     download.addEventListener("progress", ({ current }) => {
@@ -262,7 +262,7 @@ test("DownloadManager.setRateLimit(undefined) lets the reads waiting for a tiny 
   await using server = await serve(body);
   await using dir = await tempDir();
   // At 1 KiB/s this file would take more than half an hour.
-  const manager = new DownloadManager(dir.path, { ...FAST, rateLimit: KiB });
+  const manager = dir.manager({ ...FAST, rateLimit: KiB });
   const download = manager.download(server.url()) as Download;
   const start = performance.now();
   download.addEventListener("progress", ({ current }) => {
@@ -314,7 +314,7 @@ test("Download held back by rateLimit is not given up as slow by minSpeed", asyn
 test("Download and DownloadManager throw a RangeError for a rateLimit below 1 byte per second, also when set", async () => {
   // A manager makes its directory: a temporary one, not one in the cwd.
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path);
+  const manager = dir.manager();
   const download = new Download("http://127.0.0.1:9/f", "f");
   for (const rateLimit of [0, -1, NaN, 0.5, 1e-300, 5e-324]) {
     assert.throws(

@@ -12,7 +12,6 @@ import { gzipSync } from "node:zlib";
 import {
   Download,
   DownloadInterrupt,
-  DownloadManager,
   type DownloadOptions,
   FileSystemError,
   TimeoutError,
@@ -941,7 +940,7 @@ test("DownloadManager's maxConnectionsPerHost bounds the connections of all its 
   const { route: route2, log: log2 } = fileRoute({ body: BODY, etag: ETAG });
   await using server = await startServer({ "/a": route, "/b": route2 });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, {
+  const manager = dir.manager({
     ...FAST,
     connections: 4,
     maxConnectionsPerHost: 3,
@@ -960,7 +959,7 @@ test("DownloadManager's maxConnectionsPerHost: 1 keeps a download with connectio
   const { url, log, close } = await serve();
   await using dir = await tempDir();
   try {
-    const manager = new DownloadManager(dir.path, {
+    const manager = dir.manager({
       ...FAST,
       connections: 4,
       maxConnectionsPerHost: 1,
@@ -1008,7 +1007,7 @@ test("DownloadManager's download held to fewer connections by maxConnectionsPerH
   });
   await using server = await startServer({ "/a": a.route, "/b": b.route });
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, {
+  const manager = dir.manager({
     ...FAST,
     connections: 2,
     maxConnectionsPerHost: 2,
@@ -1067,7 +1066,7 @@ test("DownloadManager's maxConnectionsPerHost counts a download's connections ag
   const downUrl = down.url("/x");
   await down.close();
   await using dir = await tempDir();
-  const manager = new DownloadManager(dir.path, {
+  const manager = dir.manager({
     ...FAST,
     connections: 4,
     maxConnectionsPerHost: 2,

@@ -5,7 +5,6 @@
 import assert from "node:assert/strict";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { test } from "node:test";
-import { DownloadManager } from "../../mod.ts";
 import {
   patternBytes,
   startServer,
@@ -59,7 +58,7 @@ test("DownloadManager with concurrency 4 opens at most 4 connections for 40 smal
   await using dir = await tempDir();
   const { server, connections } = await countingServer();
   await using _server = server;
-  const manager = new DownloadManager(dir.path, { concurrency: CONCURRENCY });
+  const manager = dir.manager({ concurrency: CONCURRENCY });
   // As the bench drives it: a pool of callers, each starting its next
   // download once the last one ended.
   await pool(FILES, CONCURRENCY, async (i) => {
