@@ -53,18 +53,19 @@ export async function tempDir(): Promise<TempDir> {
         await manager[Symbol.asyncDispose]();
       }
       const held = await heldLocks(path);
-      try {
-        await rm(path, { recursive: true, force: true });
-      } finally {
-        // Thrown over what the removal may have met because of it.
-        if (held.length > 0) {
-          throw new Error(
-            `A download still runs in the test's directory at its end: it holds ${
-              held.map((name) => `"${name}"`).join(", ")
-            } (await it, or make its manager with TempDir.manager())`,
-          );
-        }
+      const failure = await rm(path, { recursive: true, force: true }).then(
+        () => undefined,
+        (error: unknown) => ({ error }),
+      );
+      // Thrown over what the removal may have met because of it.
+      if (held.length > 0) {
+        throw new Error(
+          `A download still runs in the test's directory at its end: it holds ${
+            held.map((name) => `"${name}"`).join(", ")
+          } (await it, or make its manager with TempDir.manager())`,
+        );
       }
+      if (failure !== undefined) throw failure.error;
     },
   };
 }
