@@ -327,6 +327,13 @@ function size(
   } catch {
     value = -1;
   }
+  // A size, but too small: `--limit-rate 0`, meant as "no limit" as some
+  // tools take it.
+  if (value >= 0 && value < least) {
+    throw new UsageError(
+      `Invalid ${option} "${text}": expected at least ${least} byte (leave ${option} out for no limit)`,
+    );
+  }
   if (!(value >= least)) {
     throw new UsageError(
       `Invalid ${option} "${text}": expected a size such as ${example}`,

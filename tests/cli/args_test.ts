@@ -476,10 +476,21 @@ test("parseCliArgs() parses --limit-rate as bytes per second when given a size",
 });
 
 test("parseCliArgs() throws when given a --limit-rate that is not a positive size", () => {
-  for (const text of ["", "fast", "0", "-1M", "1P"]) {
+  for (const text of ["", "fast", "-1M", "1P"]) {
     throwsUsage(
       () => parseCliArgs([`--limit-rate=${text}`, URL_A]),
       `Invalid --limit-rate "${text}": expected a size such as 500K or 5M`,
+    );
+  }
+});
+
+// Reported bug: `--limit-rate 0`, "no limit" to some tools, was told to be
+// "a size such as 500K or 5M", which 0 is.
+test("parseCliArgs() throws saying the least rate and how to have none when given --limit-rate 0", () => {
+  for (const text of ["0", "0K", "0.4"]) {
+    throwsUsage(
+      () => parseCliArgs(["--limit-rate", text, URL_A]),
+      `Invalid --limit-rate "${text}": expected at least 1 byte (leave --limit-rate out for no limit)`,
     );
   }
 });
