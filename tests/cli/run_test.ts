@@ -713,13 +713,7 @@ test("dlmanager on SIGHUP keeps what the server lets resume, and the same comman
 // any script runs (`nohup node` dies of SIGHUP whatever the script does).
 // Where it cannot see the ignore, SIGHUP stops the CLI as without nohup.
 test("dlmanager started with SIGHUP ignored (nohup) downloads on through a SIGHUP, on Deno under --allow-all", async () => {
-  const body = patternBytes(2_000_000, 9);
-  const release = deferred();
-  const { route, log } = fileRoute({
-    body,
-    etag: '"c-1"',
-    faults: [{ holdAfter: 300_000, release: release.promise }],
-  });
+  const { body, route, log, release } = stalledAt300k(true);
   await using server = await startServer({ "/big.bin": route });
   await using dir = await tempDir();
   const result = await signalAt300k(
@@ -742,9 +736,10 @@ test("dlmanager started with SIGHUP ignored (nohup) downloads on through a SIGHU
 
 /**
  * A 2,000,000-byte file with a strong ETag, whose first answer stalls after
- * 300,000 bytes until `release` resolves.
+ * 300,000 bytes until `release` resolves (and is then cut, or with `hold`,
+ * sends the rest).
  */
-function stalledAt300k(): ReturnType<typeof fileRoute> & {
+function stalledAt300k(hold = false): ReturnType<typeof fileRoute> & {
   body: Uint8Array;
   release: ReturnType<typeof deferred<void>>;
 } {
@@ -753,7 +748,10 @@ function stalledAt300k(): ReturnType<typeof fileRoute> & {
   const { route, log } = fileRoute({
     body,
     etag: '"c-1"',
-    faults: [{ stallAfter: 300_000, release: release.promise }],
+    faults: [{
+      [hold ? "holdAfter" : "stallAfter"]: 300_000,
+      release: release.promise,
+    }],
   });
   return { body, route, log, release };
 }
