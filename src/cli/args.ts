@@ -283,7 +283,9 @@ function readArgs(
 function unknownOption(rawName: string, arg: string): string {
   const equals = arg.indexOf("=");
   if (rawName === "-=" && !arg.startsWith("--") && equals > 1) {
-    return `Option -${arg[equals - 1]} does not take a value ("${arg}")`;
+    return `Option -${arg[equals - 1]} does not take a value ("${
+      printable(arg)
+    }")`;
   }
   return `Unknown option ${rawName} (see --help)`;
 }

@@ -696,6 +696,10 @@ test("parseCliArgs() names the flag and the argument when given a value with = f
     'Option -V does not take a value ("-qV=")',
   );
   throwsUsage(
+    () => parseCliArgs(["-q=\x1b[2J", URL_A]),
+    'Option -q does not take a value ("-q=\\x1b[2J")',
+  );
+  throwsUsage(
     () => parseCliArgs(["-=x", URL_A]),
     "Unknown option -= (see --help)",
   );
