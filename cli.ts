@@ -25,6 +25,7 @@ import { Buffer } from "node:buffer";
 import { open, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
+import { hangupIgnored } from "./src/_runtime/hangup_ignored.ts";
 import { makeDirectories } from "./src/_runtime/make_directories.ts";
 import {
   EXIT,
@@ -33,6 +34,18 @@ import {
   type Interruption,
   runCli,
 } from "./src/cli/run.ts";
+
+// Started with SIGHUP ignored (`nohup dlmanager URL &`): the user asked for
+// the run to outlive the terminal, and a listener to SIGHUP that stopped it
+// would undo that (a listener replaces the ignore). Its listener then does
+// nothing, rather than there being none: Deno, once anything listens to a
+// signal (itself to SIGWINCH, once stdout is asked whether it is a
+// terminal), catches SIGHUP too, and dies of it where nothing listens; and
+// so this is read first. A terminal that went away does not stop such a
+// run either. Where the ignore cannot be seen (Node puts it back to the
+// default before any script runs; Deno shows it only under --allow-all),
+// SIGHUP stops the run as Ctrl-C does.
+const keepOnHangup = hangupIgnored();
 
 async function readStdin(): Promise<string> {
   const chunks: Uint8Array[] = [];
@@ -103,15 +116,20 @@ const stdoutIsTerminal = process.stdout.isTTY === true;
 // terminal that went away (its window closed, the ssh connection lost)
 // fails writes too (EIO; EPIPE on Deno), and sends SIGHUP, which may come
 // later: the CLI stops as on SIGHUP, silently, there being no one left to
-// tell. Any other write error (`> /dev/full`: ENOSPC, thrown at once on
-// Deno) stops it as a closed pipe does, but is not silent: the output the
-// user asked for is lost.
+// tell (or, kept on SIGHUP, goes on silently). Any other write error
+// (`> /dev/full`: ENOSPC, thrown at once on Deno) stops it as a closed pipe
+// does, but is not silent: the output the user asked for is lost.
 function outputFailed(error: unknown): void {
   const code = (error as { code?: unknown } | null)?.code;
   const hungUp = stdoutIsTerminal && (code === "EIO" || code === "EPIPE");
   outputGone ??= hungUp ? "SIGHUP" : "SIGPIPE";
   if (!hungUp && code !== "EPIPE") outputError ??= error;
-  stop?.(outputGone, false);
+  if (outputStops()) stop?.(outputGone, false);
+}
+
+/** Whether the output, once gone, stops the run. */
+function outputStops(): boolean {
+  return outputGone !== undefined && !(outputGone === "SIGHUP" && keepOnHangup);
 }
 process.stdout.on("error", outputFailed);
 process.stderr.on("error", () => {});
@@ -193,7 +211,7 @@ runCli({
   prepareDir,
   onInterrupt(handler): () => void {
     stop = handler;
-    if (outputGone !== undefined) handler(outputGone, false);
+    if (outputStops()) handler(outputGone as Interruption, false);
     let stopping = false;
     const remove = (): void => {
       stop = undefined;
@@ -201,6 +219,7 @@ runCli({
     };
     const listeners = SIGNALS.map((signal) => {
       const listener = (): void => {
+        if (signal === "SIGHUP" && keepOnHangup) return;
         // The first stops the downloads, keeping what can resume; a
         // second does not wait for that, but puts the terminal back first.
         if (stopping) {

@@ -109,7 +109,7 @@ const OPTIONS = {
  * ```
  */
 export function parseCliArgs(args: string[]): Command {
-  const { values, positionals } = readArgs(args);
+  const { values, positionals, typed } = readArgs(args);
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
 
@@ -123,11 +123,13 @@ export function parseCliArgs(args: string[]): Command {
     const value = values[option];
     if (value === undefined) continue;
     if (jobs.length !== 1 || inputFile !== undefined) {
-      throw new UsageError(`--${option} needs exactly one URL and no -i`);
+      throw new UsageError(
+        `${typed(option)} needs exactly one URL and no -i`,
+      );
     }
     single[option === "output" ? "name" : option] = value;
   }
-  if (single.name !== undefined) checkName(single.name, "", "-o");
+  if (single.name !== undefined) checkName(single.name, "", typed("output"));
   if (single.sha256 !== undefined) {
     single.sha256 = checkSha256(single.sha256, "", "--sha256");
   }
@@ -177,9 +179,9 @@ export function parseCliArgs(args: string[]): Command {
     kind: "run",
     options: {
       dir: values.dir ?? ".",
-      concurrency: integer("-j", values.jobs, 1, MAX_JOBS),
+      concurrency: integer(typed("jobs"), values.jobs, 1, MAX_JOBS),
       retries: integer("--retries", values.retries, 0, MAX_RETRIES),
-      connections: connections(values.connections),
+      connections: connections(values.connections, typed("connections")),
       timeout,
       limitRate,
       revalidate: maxAge ?? (values.revalidate ? "always" : undefined),
@@ -210,9 +212,17 @@ const NEGATIVE_NUMBER = /^-\.?\d/;
  * Splits the arguments into options and positionals. `parseArgs` only
  * tokenizes (`strict: false`): its error messages differ between runtimes
  * (Bun's leaves the dash out of an unknown short option's name), so the
- * checks, and every message, are made here from the tokens.
+ * checks, and every message, are made here from the tokens. `typed` gives
+ * an option's name as the user last typed it (`-o` or `--output`), for
+ * messages to name it so.
  */
-function readArgs(args: string[]): { values: Values; positionals: string[] } {
+function readArgs(
+  args: string[],
+): {
+  values: Values;
+  positionals: string[];
+  typed: (name: keyof typeof OPTIONS) => string;
+} {
   const { tokens } = parseArgs({
     args,
     options: OPTIONS,
@@ -221,14 +231,16 @@ function readArgs(args: string[]): { values: Values; positionals: string[] } {
     tokens: true,
   });
   const values: Record<string, string | boolean | string[]> = {};
+  const rawNames: Record<string, string> = {};
   const positionals: string[] = [];
   for (const token of tokens) {
     if (token.kind === "positional") positionals.push(token.value);
     if (token.kind !== "option") continue;
     const { name, rawName, value } = token;
     if (!Object.hasOwn(OPTIONS, name)) {
-      throw new UsageError(`Unknown option ${rawName} (see --help)`);
+      throw new UsageError(unknownOption(rawName, args[token.index] ?? ""));
     }
+    rawNames[name] = rawName;
     const spec: { type: string; multiple?: boolean } =
       OPTIONS[name as keyof typeof OPTIONS];
     if (spec.type === "boolean") {
@@ -239,7 +251,7 @@ function readArgs(args: string[]): { values: Values; positionals: string[] } {
       continue;
     }
     if (value === undefined) {
-      throw new UsageError(`Option --${name} needs a value`);
+      throw new UsageError(`Option ${rawName} needs a value`);
     }
     if (
       !token.inlineValue && value.length > 1 && value.startsWith("-") &&
@@ -254,7 +266,28 @@ function readArgs(args: string[]): { values: Values; positionals: string[] } {
       values[name] = value;
     }
   }
-  return { values: values as Values, positionals };
+  return {
+    values: values as Values,
+    positionals,
+    typed: (name) => rawNames[name] ?? `--${name}`,
+  };
+}
+
+/**
+ * What is wrong with `rawName`, an option `parseArgs` does not know, read
+ * from `arg`, where it was found. In a group of short flags, `=` and what
+ * follows are taken for more flags (`-q=1` for `-q`, `-=` and `-1`): the
+ * flag before the `=` was given a value, which no flag of a group takes
+ * (one taking a value would have taken `=1` as its value).
+ */
+function unknownOption(rawName: string, arg: string): string {
+  const equals = arg.indexOf("=");
+  if (rawName === "-=" && !arg.startsWith("--") && equals > 1) {
+    return `Option -${arg[equals - 1]} does not take a value ("${
+      printable(arg)
+    }")`;
+  }
+  return `Unknown option ${rawName} (see --help)`;
 }
 
 function integer(
@@ -275,10 +308,13 @@ function integer(
 }
 
 /** `-x`: a number of connections, or `auto` (which its message names too). */
-function connections(text: string | undefined): number | "auto" | undefined {
+function connections(
+  text: string | undefined,
+  name: string,
+): number | "auto" | undefined {
   return text === "auto"
     ? "auto"
-    : integer("-x", text, 1, MAX_CONNECTIONS, ", or auto");
+    : integer(name, text, 1, MAX_CONNECTIONS, ", or auto");
 }
 
 function size(
@@ -292,6 +328,13 @@ function size(
     value = parseSize(text);
   } catch {
     value = -1;
+  }
+  // A size, but too small: `--limit-rate 0`, meant as "no limit" as some
+  // tools take it.
+  if (value >= 0 && value < least) {
+    throw new UsageError(
+      `Invalid ${option} "${text}": expected at least ${least} byte (leave ${option} out for no limit)`,
+    );
   }
   if (!(value >= least)) {
     throw new UsageError(

@@ -60,6 +60,11 @@ export interface RunCliOptions {
    * to the test: `stdout` is then empty.
    */
   stdoutFile?: string;
+  /**
+   * Starts the CLI with SIGHUP ignored, as `nohup` does (by a shell's
+   * `trap '' HUP`, which `exec` keeps).
+   */
+  hangupIgnored?: boolean;
 }
 
 /** Runs the CLI with `args` to its end. */
@@ -71,20 +76,23 @@ export function runCli(
   const argv = [command, ...leading, ...args];
   // On a file, stdout is opened by a shell: Deno grants a test the devices
   // (/dev/full) only under --allow-all.
-  const child = options.stdoutFile === undefined
+  const { stdoutFile, hangupIgnored = false } = options;
+  const child = stdoutFile === undefined && !hangupIgnored
     ? spawn(command, argv.slice(1), {
       env: { ...process.env, NO_COLOR: "", ...options.env },
       stdio: ["pipe", "pipe", "pipe"],
     })
     : spawn("sh", [
       "-c",
-      'file="$1"; shift; exec "$@" > "$file"',
+      `${hangupIgnored ? "trap '' HUP; " : ""}file="$1"; shift; exec "$@"${
+        stdoutFile === undefined ? "" : ' > "$file"'
+      }`,
       "sh",
-      options.stdoutFile,
+      stdoutFile ?? "",
       ...argv,
     ], {
       env: { ...process.env, NO_COLOR: "", ...options.env },
-      stdio: ["pipe", "ignore", "pipe"],
+      stdio: ["pipe", stdoutFile === undefined ? "pipe" : "ignore", "pipe"],
     });
   // Pipes, but stdout when on a file (then null).
   const { stdin, stderr: errors } = child as ChildProcessWithoutNullStreams;

@@ -29,6 +29,11 @@ export interface CliShellOptions {
    * closes the terminal ({@linkcode Pane.hangUp}).
    */
   statusFifo?: string;
+  /**
+   * Starts the CLI with SIGHUP ignored, as `nohup` does (by a shell's
+   * `trap '' HUP`, which `exec` keeps). @default {false}
+   */
+  hangupIgnored?: boolean;
 }
 
 /**
@@ -61,8 +66,11 @@ export function cliShellCommand(
   args: string[],
   options: CliShellOptions = {},
 ): string {
-  const cli = cliLine(args, undefined, options.permissions);
+  const line = cliLine(args, undefined, options.permissions);
   const { pidFile, statusFifo } = options;
+  const cli = options.hangupIgnored
+    ? `sh -c ${shellQuote(`trap '' HUP; exec ${line}`)}`
+    : line;
   const run = pidFile === undefined ? cli : withPidFile(cli, pidFile);
   if (statusFifo !== undefined) {
     // The pane's shell, the session leader, dies of the hangup, and the

@@ -61,6 +61,25 @@ test("parseCliArgs() returns version when given -V or --version", () => {
   assert.deepEqual(parseCliArgs(["--version", "-o", "x"]), { kind: "version" });
 });
 
+// `--version x`, as `--help x`: printed whatever else is given, as git, curl
+// and GNU tools do (docs/cli.md says so); a bad option still fails first.
+test("parseCliArgs() returns version whatever else is given, as it returns help", () => {
+  for (
+    const [args, kind] of [
+      [["--version", "x"], "version"],
+      [["x", "-V", "y"], "version"],
+      [["--help", "x"], "help"],
+      [["x", "-h"], "help"],
+    ] as const
+  ) {
+    assert.deepEqual(parseCliArgs([...args]), { kind }, `${args}`);
+  }
+  throwsUsage(
+    () => parseCliArgs(["--version", "--frobnicate"]),
+    "Unknown option --frobnicate (see --help)",
+  );
+});
+
 // parseCliArgs: defaults and options
 
 test("parseCliArgs() returns the defaults when given only a URL", () => {
@@ -273,7 +292,7 @@ test("parseCliArgs() throws when given a --header a request cannot carry or that
 
 test("parseCliArgs() throws when given -o, --sha256 or --integrity with no URL, two URLs or -i", () => {
   const cases: [string, string, string][] = [
-    ["-o", "x.zip", "--output"],
+    ["-o", "x.zip", "-o"],
     ["--output", "x.zip", "--output"],
     ["--sha256", SHA, "--sha256"],
     ["--integrity", "sha256-x", "--integrity"],
@@ -385,12 +404,12 @@ test("parseCliArgs() throws when given a -j below 1, above 1000 or not a whole n
   ) {
     throwsUsage(
       () => parseCliArgs([`--jobs=${text}`, URL_A]),
-      `Invalid -j "${text}": expected a whole number from 1 to 1000`,
+      `Invalid --jobs "${text}": expected a whole number from 1 to 1000`,
     );
   }
   throwsUsage(
     () => parseCliArgs(["--jobs=-1", URL_A]),
-    'Invalid -j "-1": expected a whole number from 1 to 1000',
+    'Invalid --jobs "-1": expected a whole number from 1 to 1000',
   );
   assert.equal(options(["-j", "1000", URL_A]).concurrency, 1000);
 });
@@ -457,10 +476,21 @@ test("parseCliArgs() parses --limit-rate as bytes per second when given a size",
 });
 
 test("parseCliArgs() throws when given a --limit-rate that is not a positive size", () => {
-  for (const text of ["", "fast", "0", "-1M", "1P"]) {
+  for (const text of ["", "fast", "-1M", "1P"]) {
     throwsUsage(
       () => parseCliArgs([`--limit-rate=${text}`, URL_A]),
       `Invalid --limit-rate "${text}": expected a size such as 500K or 5M`,
+    );
+  }
+});
+
+// Reported bug: `--limit-rate 0`, "no limit" to some tools, was told to be
+// "a size such as 500K or 5M", which 0 is.
+test("parseCliArgs() throws saying the least rate and how to have none when given --limit-rate 0", () => {
+  for (const text of ["0", "0K", "0.4"]) {
+    throwsUsage(
+      () => parseCliArgs(["--limit-rate", text, URL_A]),
+      `Invalid --limit-rate "${text}": expected at least 1 byte (leave --limit-rate out for no limit)`,
     );
   }
 });
@@ -585,24 +615,29 @@ test("parseCliArgs() throws when given an unknown option", () => {
   );
 });
 
-test("parseCliArgs() throws naming the long option when given one without its value at the end", () => {
-  const cases: [string, string][] = [
-    ["-d", "--dir"],
-    ["-i", "--input-file"],
-    ["-o", "--output"],
-    ["-j", "--jobs"],
-    ["--retries", "--retries"],
-    ["--timeout", "--timeout"],
-    ["--header", "--header"],
-    ["--sha256", "--sha256"],
-    ["--integrity", "--integrity"],
-    ["--max-size", "--max-size"],
-    ["--keep", "--keep"],
-  ];
-  for (const [flag, name] of cases) {
+test("parseCliArgs() throws naming the option as typed when given one without its value at the end", () => {
+  for (
+    const flag of [
+      "-d",
+      "--dir",
+      "-i",
+      "--input-file",
+      "-o",
+      "--output",
+      "-j",
+      "--jobs",
+      "--retries",
+      "--timeout",
+      "--header",
+      "--sha256",
+      "--integrity",
+      "--max-size",
+      "--keep",
+    ]
+  ) {
     throwsUsage(
       () => parseCliArgs([URL_A, flag]),
-      `Option ${name} needs a value`,
+      `Option ${flag} needs a value`,
     );
   }
 });
@@ -649,6 +684,57 @@ test("parseCliArgs() names the flag exactly when given a value for a flag that t
   );
 });
 
+// Reported bug: `-q=1` said "Unknown option -=": in a group of short
+// flags, `=` and what follows are read as more flags.
+test("parseCliArgs() names the flag and the argument when given a value with = for a short flag that takes none", () => {
+  throwsUsage(
+    () => parseCliArgs(["-q=1", URL_A]),
+    'Option -q does not take a value ("-q=1")',
+  );
+  throwsUsage(
+    () => parseCliArgs(["-qV=", URL_A]),
+    'Option -V does not take a value ("-qV=")',
+  );
+  throwsUsage(
+    () => parseCliArgs(["-q=\x1b[2J", URL_A]),
+    'Option -q does not take a value ("-q=\\x1b[2J")',
+  );
+  throwsUsage(
+    () => parseCliArgs(["-=x", URL_A]),
+    "Unknown option -= (see --help)",
+  );
+});
+
+// Reported bug: `-o x` with two URLs named --output, `--jobs 0` named -j:
+// the user looked for an option they had not typed.
+test("parseCliArgs() names an option as typed, short or long, in what it says of its value", () => {
+  const cases: [string[], string][] = [
+    [["-o", "x", URL_A, URL_B], "-o needs exactly one URL and no -i"],
+    [["--output=x", URL_A, URL_B], "--output needs exactly one URL and no -i"],
+    [
+      ["--output", "a/b", URL_A],
+      'Invalid --output "a/b": name must not contain a path separator',
+    ],
+    [
+      ["-j", "0", URL_A],
+      'Invalid -j "0": expected a whole number from 1 to 1000',
+    ],
+    [
+      ["--connections", "0", URL_A],
+      'Invalid --connections "0": expected a whole number from 1 to 16, or auto',
+    ],
+    [
+      ["-x", "0", URL_A],
+      'Invalid -x "0": expected a whole number from 1 to 16, or auto',
+    ],
+    [[URL_A, "-x"], "Option -x needs a value"],
+    [[URL_A, "--connections"], "Option --connections needs a value"],
+  ];
+  for (const [args, message] of cases) {
+    throwsUsage(() => parseCliArgs(args), message);
+  }
+});
+
 test("parseCliArgs() takes - as a value when it follows an option that takes one", () => {
   assert.equal(options(["-i", "-"]).inputFile, "-");
   assert.equal(options(["-d", "-", URL_A]).dir, "-");
@@ -661,7 +747,7 @@ test("parseCliArgs() throws naming the first unknown option when given one in a 
   );
   throwsUsage(
     () => parseCliArgs([URL_A, "-qj"]),
-    "Option --jobs needs a value",
+    "Option -j needs a value",
   );
   throwsUsage(
     () => parseCliArgs(["-Vqz", "--foo"]),

@@ -17,7 +17,12 @@ import { hostname } from "node:os";
 import process from "node:process";
 import { test } from "node:test";
 import { spawn } from "node:child_process";
-import { cliCommand, type CliResult, runCli } from "../_helpers/cli.ts";
+import {
+  cliCommand,
+  type CliResult,
+  runCli,
+  type RunCliOptions,
+} from "../_helpers/cli.ts";
 import { shellQuote } from "../_helpers/cli_tmux.ts";
 import {
   bytesRoute,
@@ -682,11 +687,59 @@ test("dlmanager on Ctrl-C keeps what the server lets resume, says so, and the sa
   assert.deepEqual(await dir.list(), ["big.bin"]);
 });
 
+test("dlmanager on SIGHUP keeps what the server lets resume, and the same command resumes it", async () => {
+  const { body, route, log, release } = stalledAt300k();
+  await using server = await startServer({ "/big.bin": route });
+  await using dir = await tempDir();
+  const args = ["--json", "-d", dir.path, server.url("/big.bin")];
+  const first = await interruptAt300k(args, "SIGHUP");
+  release.resolve();
+  assert.equal(
+    JSON.parse(first.stdout.trimEnd().split("\n").at(-1) ?? "").unfinished,
+    1,
+  );
+  // The partial file, its sidecar, and the lock, left marked released.
+  assert.equal((await dir.list()).length, 3, `${await dir.list()}`);
+  const second = await runCli(args);
+  assert.equal(second.code, 0, JSON.stringify(second));
+  assert.deepEqual(log.ranges, [null, "bytes=300000-"]);
+  await assertFileHolds(dir.join("big.bin"), body);
+});
+
+// Reported bug: `nohup dlmanager URL &` died when the user logged out: the
+// CLI listened to SIGHUP, which undid the ignore nohup had set. Deno lets
+// it see the ignore only under --allow-all (/proc is out of --allow-read's
+// reach); Node puts an inherited ignore back to the default itself, before
+// any script runs (`nohup node` dies of SIGHUP whatever the script does).
+// Where it cannot see the ignore, SIGHUP stops the CLI as without nohup.
+test("dlmanager started with SIGHUP ignored (nohup) downloads on through a SIGHUP, on Deno under --allow-all", async () => {
+  const { body, route, log, release } = stalledAt300k(true);
+  await using server = await startServer({ "/big.bin": route });
+  await using dir = await tempDir();
+  const result = await signalAt300k(
+    ["--json", "-d", dir.path, server.url("/big.bin")],
+    "SIGHUP",
+    { hangupIgnored: true, permissions: ["--allow-all"] },
+    () => release.resolve(),
+  );
+  if (!("Deno" in globalThis)) {
+    assert.equal(result.signal, "SIGHUP", JSON.stringify(result));
+    return;
+  }
+  assert.equal(result.code, 0, JSON.stringify(result));
+  assert.equal(result.stderr, "");
+  assert.ok(!result.stdout.includes('"event":"cancel"'), result.stdout);
+  assert.deepEqual(log.ranges, [null]);
+  await assertFileHolds(dir.join("big.bin"), body);
+  assert.deepEqual(await dir.list(), ["big.bin"]);
+});
+
 /**
  * A 2,000,000-byte file with a strong ETag, whose first answer stalls after
- * 300,000 bytes until `release` resolves.
+ * 300,000 bytes until `release` resolves (and is then cut, or with `hold`,
+ * sends the rest).
  */
-function stalledAt300k(): ReturnType<typeof fileRoute> & {
+function stalledAt300k(hold = false): ReturnType<typeof fileRoute> & {
   body: Uint8Array;
   release: ReturnType<typeof deferred<void>>;
 } {
@@ -695,31 +748,53 @@ function stalledAt300k(): ReturnType<typeof fileRoute> & {
   const { route, log } = fileRoute({
     body,
     etag: '"c-1"',
-    faults: [{ stallAfter: 300_000, release: release.promise }],
+    faults: [{
+      [hold ? "holdAfter" : "stallAfter"]: 300_000,
+      release: release.promise,
+    }],
   });
   return { body, route, log, release };
 }
 
 /**
  * Runs `args` (with --json) until the first 300,000 bytes of the file are
- * on disk, then stops it with Ctrl-C (the server stalls there): it ends by
- * SIGINT.
+ * on disk (the server stalls there), then sends it `signal` and calls
+ * `sent`.
  */
-async function interruptAt300k(args: string[]): Promise<CliResult> {
-  let sent = false;
-  const result = await runCli(args, {
+function signalAt300k(
+  args: string[],
+  signal: "SIGINT" | "SIGHUP",
+  options: RunCliOptions = {},
+  sent: () => void = () => {},
+): Promise<CliResult> {
+  let done = false;
+  return runCli(args, {
+    ...options,
     onStdout: (stdout, child) => {
       const on = stdout.split("\n").some((line) =>
         line.includes('"event":"progress"') &&
         JSON.parse(line).bytes >= 300_000
       );
-      if (!sent && on) {
-        sent = true;
-        child.kill("SIGINT");
+      if (!done && on) {
+        done = true;
+        child.kill(signal);
+        sent();
       }
     },
   });
-  assert.equal(result.signal, "SIGINT", JSON.stringify(result));
+}
+
+/**
+ * Runs `args` (with --json) until the first 300,000 bytes of the file are
+ * on disk, then stops it with `signal` (Ctrl-C unless told; the server
+ * stalls there): it ends by that signal.
+ */
+async function interruptAt300k(
+  args: string[],
+  signal: "SIGINT" | "SIGHUP" = "SIGINT",
+): Promise<CliResult> {
+  const result = await signalAt300k(args, signal);
+  assert.equal(result.signal, signal, JSON.stringify(result));
   return result;
 }
 
@@ -1174,7 +1249,7 @@ const BAD_INPUTS: [string, string[], RegExp][] = [
   [
     "an option without its value",
     ["http://x/a", "-d"],
-    /^Option --dir needs a value$/,
+    /^Option -d needs a value$/,
   ],
   ["no URL", [], /^No URL given: pass URLs or -i FILE \(see --help\)$/],
   ["a bad URL", ["not a url"], /^Invalid URL "not a url"$/],
@@ -1219,6 +1294,11 @@ const BAD_INPUTS: [string, string[], RegExp][] = [
     /^Invalid --retries "99999999999999999999": expected a whole number from 0 to 1000$/,
   ],
   [
+    "a value with = for a short flag",
+    ["-q=1", "http://x/a"],
+    /^Option -q does not take a value \("-q=1"\)$/,
+  ],
+  [
     "an unknown option in a group of short ones",
     ["-qz", "http://x/a"],
     /^Unknown option -z \(see --help\)$/,
@@ -1246,7 +1326,7 @@ const BAD_INPUTS: [string, string[], RegExp][] = [
   [
     "-o with two URLs",
     ["-o", "x", "http://x/a", "http://x/b"],
-    /^--output needs exactly one URL and no -i$/,
+    /^-o needs exactly one URL and no -i$/,
   ],
   ["a bad -o name", ["-o", "../x", "http://x/a"], /^Invalid -o "\.\.\/x": /],
   [

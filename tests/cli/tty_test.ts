@@ -31,6 +31,7 @@ import {
   statusRoute,
 } from "../_helpers/server.ts";
 import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
+import { assertFileHolds } from "../_helpers/file_bytes.ts";
 
 const SKIP = TMUX_TEST;
 
@@ -77,6 +78,11 @@ interface LiveRunOptions {
    * status comes as {@linkcode LiveRun.exitStatus}. @default {false}
    */
   outliving?: boolean;
+  /**
+   * Start it with SIGHUP ignored, as `nohup` does, under Deno with
+   * `--allow-all` (which lets it see the ignore). @default {false}
+   */
+  hangupIgnored?: boolean;
 }
 
 /**
@@ -103,7 +109,13 @@ async function liveRun(
     12,
     cliShellCommand(
       ["-d", dir.join("out"), ...names.map((name) => server.url(`/${name}`))],
-      fifo === undefined ? { pidFile } : { pidFile, statusFifo: fifo.path },
+      {
+        pidFile,
+        ...(fifo === undefined ? {} : { statusFifo: fifo.path }),
+        ...(options.hangupIgnored
+          ? { hangupIgnored: true, permissions: ["--allow-all"] }
+          : {}),
+      },
     ),
   );
   const dispose = async (): Promise<void> => {
@@ -306,6 +318,46 @@ test(
     assert.equal(await run.exitStatus, 129);
     // Canceled: the server's files cannot resume (no validator).
     assert.deepEqual(await run.dir.list("out"), []);
+  },
+);
+
+// Reported bug: `nohup dlmanager URL &` died when the user logged out. Under
+// `trap '' HUP` the CLI still writes to the terminal, whose writes then fail:
+// that does not stop it either. Node puts an inherited ignore back to the
+// default before any script runs: there, it stops as without nohup.
+test(
+  "dlmanager started with SIGHUP ignored downloads on, silently, when its terminal goes away, on Deno under --allow-all",
+  SKIP,
+  async () => {
+    await using run = await liveRun(["a.bin", "b.bin"], {
+      outliving: true,
+      hangupIgnored: true,
+    });
+    run.pane.hangUp();
+    if (!("Deno" in globalThis)) {
+      assert.equal(await run.exitStatus, 129);
+      return;
+    }
+    // A write to the terminal gone, before the files may end: Ctrl-Z's
+    // (SIGTSTP), which shows the cursor, then stops the CLI.
+    let ended = false;
+    void run.exitStatus?.then(() => ended = true);
+    process.kill(run.pid, "SIGTSTP");
+    while (!ended && !processState(run.pid).startsWith("T")) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (!ended) process.kill(run.pid, "SIGCONT");
+    run.release();
+    assert.equal(await run.exitStatus, 0);
+    assert.deepEqual(await run.dir.list("out"), ["a.bin", "b.bin"]);
+    await assertFileHolds(
+      run.dir.join("out", "a.bin"),
+      patternBytes(100_000, 1),
+    );
+    await assertFileHolds(
+      run.dir.join("out", "b.bin"),
+      patternBytes(100_000, 2),
+    );
   },
 );
 
