@@ -46,7 +46,9 @@
 // The calls every download makes on its lock (link it, tell it is still its
 // own, remove it) are synchronous, like the heartbeat: a blocking call on a small file
 // costs less than a round trip to the runtime's I/O threads (see
-// `Fs.writeNewSync`). Only the rare takeover and the wait are asynchronous.
+// `Fs.writeNewSync`). Only the rare takeover's judgement and the wait are
+// asynchronous: a takeover moves the old lock away and takes its name with no
+// turn of the event loop between (see `#moveAway`).
 
 import { dirname, join } from "node:path";
 import { AlreadyExistsError, fs, NotFoundError } from "../_runtime/fs.ts";
@@ -169,6 +171,15 @@ async function judge(
   const mtime = stat.mtime?.getTime() ?? 0;
   const stale = Date.now() - mtime > staleAfterOf(owner, staleAfter);
   return stale ? { owner, state } : "wait";
+}
+
+/** Removes the file `path`, if it can: a leftover cleanup takes what stays. */
+function removeQuietly(path: string): void {
+  try {
+    fs.removeSync(path);
+  } catch {
+    // Gone already, or refused: not a reason to fail the takeover.
+  }
 }
 
 /** What a lock's takeover claim is named: the lock's name, and this. */
@@ -508,7 +519,17 @@ export class FileLock {
     }
   }
 
-  /** What {@linkcode FileLock.#takeOver} does under its claim. */
+  /**
+   * What {@linkcode FileLock.#takeOver} does under its claim. Past the
+   * judgement, synchronous: from moving the lock away to the taker's own
+   * lock in its place (its caller takes it next, with no turn of the event
+   * loop between), the name is free for a few calls, not for as long as
+   * this process's other work takes. A turn there let another process take
+   * the name as free, download the file and let the lock go, all before the
+   * taker took it: the taker then held what it took for the dead owner's
+   * lock, found the file downloaded, and left the lock marked released for
+   * the dead owner's partial file, which no download would adopt.
+   */
   static async #moveAway(
     path: string,
     judged: TakenOver,
@@ -520,7 +541,7 @@ export class FileLock {
     if (typeof again !== "object" || again.owner?.token !== token) return false;
     const moved = `${path}.${newToken()}.stale`;
     try {
-      await fs.rename(path, moved);
+      fs.renameSync(path, moved);
     } catch (error) {
       if (error instanceof NotFoundError) return false; // let go of meanwhile
       throw error;
@@ -534,20 +555,20 @@ export class FileLock {
         fs.linkSync(moved, path);
       } catch (error) {
         if (!(error instanceof AlreadyExistsError)) {
-          await fs.rename(moved, path);
+          fs.renameSync(moved, path);
           return false;
         }
       }
-      await fs.remove(moved).catch(() => {});
+      removeQuietly(moved);
       return false;
     }
-    await fs.remove(moved).catch(() => {});
+    removeQuietly(moved);
     // The stale owner's file, if the lock linked to one: every other lock
     // linked to it shares its heartbeat, so is as stale, and keeps its
     // content.
     const ownerFile = join(dirname(path), ownerFileName(token ?? ""));
     if (token !== undefined && readOwner(ownerFile)?.token === token) {
-      await fs.remove(ownerFile).catch(() => {});
+      removeQuietly(ownerFile);
     }
     return true;
   }

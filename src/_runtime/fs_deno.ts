@@ -269,6 +269,13 @@ export const denoFs: Fs = {
       return Promise.reject(mapError(error));
     }
   },
+  renameSync(from: string, to: string): void {
+    try {
+      Deno.renameSync(from, to);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
   async remove(path: string): Promise<void> {
     try {
       await Deno.remove(path);

@@ -15,6 +15,7 @@ import {
   openSync,
   readFileSync,
   readlinkSync,
+  renameSync,
   type Stats,
   statSync,
   unlinkSync,
@@ -359,6 +360,13 @@ export const nodeFs: Fs = {
   async rename(from: string, to: string): Promise<void> {
     try {
       await rename(from, to);
+    } catch (error) {
+      throw mapError(error);
+    }
+  },
+  renameSync(from: string, to: string): void {
+    try {
+      renameSync(from, to);
     } catch (error) {
       throw mapError(error);
     }

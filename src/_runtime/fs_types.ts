@@ -140,6 +140,12 @@ export interface Fs {
   chmod(path: string, mode: number): Promise<void>;
   /** Renames `from` onto `to`, replacing `to` if it is a file. */
   rename(from: string, to: string): Promise<void>;
+  /**
+   * Synchronous {@linkcode Fs.rename}, for a lock taken over (see
+   * `lock.ts`): no turn of the event loop between moving a lock away and
+   * taking its name, which another process would find free meanwhile.
+   */
+  renameSync(from: string, to: string): void;
   /** Removes the file `path`. */
   remove(path: string): Promise<void>;
   /** Synchronous {@linkcode Fs.remove}, for small files (see {@linkcode Fs.writeNewSync}). */

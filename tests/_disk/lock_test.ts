@@ -301,6 +301,53 @@ test("FileLock.acquire() removes the owner file a dead owner's lock linked to, w
   }
 });
 
+test("FileLock.acquire() leaves a dead owner's lock name free at no turn of the event loop while it takes the lock over, so no other process takes and lets go of it meanwhile", async () => {
+  await using dir = await tempDir();
+  const path = dir.join(LOCK);
+  const deadOwner = ".dlmanager-3.aaaaaaaaaaaa.dlpart.owner";
+  await foreignLock(dir.join(deadOwner), {
+    host: hostname(),
+    pid: 4_000_000,
+    token: "aaaaaaaaaaaaaaaa-3",
+  });
+  await link(dir.join(deadOwner), path);
+  // Another process acts while this one awaits the file system: whenever
+  // the lock's name is free then, it takes the lock as free, downloads the
+  // file and lets the lock go, all before this one takes the name.
+  const freeAt: string[] = [];
+  const original = { ...fs };
+  type Async = Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const method of ["lstat", "stat", "rename", "remove", "readDir"]) {
+    const call = (original as unknown as Async)[method] as Async[string];
+    (fs as unknown as Async)[method] = async (...args) => {
+      const result = await call(...args);
+      if (original.lstatSync(path) === undefined) {
+        freeAt.push(`${method} ${basename(String(args[0]))}`);
+        original.writeNewSync(path, new TextEncoder().encode("{}"));
+        original.removeSync(path);
+      }
+      return result;
+    };
+  }
+  let lock: FileLock;
+  try {
+    lock = await FileLock.acquire(path, NO_POLL, {
+      signal: AbortSignal.timeout(5000),
+    });
+  } finally {
+    Object.assign(fs, original);
+  }
+  try {
+    assert.deepEqual(freeAt, []);
+    assert.equal(lock.takenOver?.state, "dead");
+    assert.equal(lock.takenOver?.owner?.token, "aaaaaaaaaaaaaaaa-3");
+    assert.equal((await readJson(path)).pid, process.pid);
+    assert.deepEqual(await names(dir), ["<owner>", LOCK]);
+  } finally {
+    lock.release();
+  }
+});
+
 test("FileLock.acquire() takes over another host's lock whose mtime is older than staleAfter", async () => {
   await using dir = await tempDir();
   await foreignLock(

@@ -4,10 +4,13 @@
 // (`?step=<gate>`) that the test's server answers when it lets the child go
 // on: "judged", once it looked at the age of the lock it found (its judgement
 // made, its takeover not yet begun), and "moved", each time it has just moved
-// the lock away. It prints the gate's name on reaching it, then "waiting
-// <pid>" when it waits for a process, or "acquired <token>", and holds the
-// lock until killed.
+// the lock away (a move is synchronous up to the take or the put-back, see
+// `lock.ts`: that gate's request is made by a child process, which this one
+// waits for without a turn of its event loop). It prints the gate's name on
+// reaching it, then "waiting <pid>" when it waits for a process, or
+// "acquired <token>", and holds the lock until killed.
 
+import { execFileSync } from "node:child_process";
 import process from "node:process";
 import { readFileSync } from "node:fs";
 import { FileLock } from "../../src/_disk/lock.ts";
@@ -20,7 +23,21 @@ async function gate(step: string): Promise<void> {
   await (await fetch(`${gateUrl}?step=${step}`)).arrayBuffer();
 }
 
-const { lstat, rename } = fs;
+/** {@linkcode gate}, for a synchronous call: blocks until the gate opens. */
+function gateSync(step: string): void {
+  process.stdout.write(`${step}\n`);
+  const url = JSON.stringify(`${gateUrl}?step=${step}`);
+  const code = `await (await fetch(${url})).arrayBuffer();`;
+  execFileSync(
+    process.execPath,
+    "Deno" in globalThis
+      ? ["eval", code]
+      : ["--input-type=module", "--eval", code],
+    { stdio: "ignore" },
+  );
+}
+
+const { lstat, renameSync } = fs;
 let judged = false;
 fs.lstat = async (at) => {
   const stat = await lstat(at);
@@ -30,9 +47,9 @@ fs.lstat = async (at) => {
   }
   return stat;
 };
-fs.rename = async (from, to) => {
-  await rename(from, to);
-  if (from === path) await gate("moved");
+fs.renameSync = (from, to) => {
+  renameSync(from, to);
+  if (from === path) gateSync("moved");
 };
 
 // No top-level await: the npm build runs this file as CommonJS too.

@@ -466,6 +466,20 @@ export function fsCases(
     },
   );
 
+  test(`${label}.renameSync() moves the file, replacing a file at the target, or throws NotFoundError`, async () => {
+    await using dir = await tempDir();
+    await writeFile(dir.join("a"), "new");
+    await writeFile(dir.join("b"), "old");
+    impl.renameSync(dir.join("a"), dir.join("b"));
+    assert.deepEqual(await dir.list(), ["b"]);
+    assert.equal(await readFile(dir.join("b"), "utf8"), "new");
+    assert.throws(
+      () => impl.renameSync(dir.join("a"), dir.join("c")),
+      isNotFound,
+    );
+    assert.deepEqual(await dir.list(), ["b"]);
+  });
+
   test(`${label}.remove() deletes the file when it exists`, async () => {
     await using dir = await tempDir();
     await writeFile(dir.join("a"), "x");
