@@ -23,19 +23,14 @@ import assert from "node:assert/strict";
 import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { env } from "node:process";
 import { test } from "node:test";
-import {
-  type Download,
-  DownloadInterrupt,
-  DownloadManager,
-  type Revalidate,
-} from "../mod.ts";
+import { type Download, DownloadManager, type Revalidate } from "../mod.ts";
 import { isReservedName } from "../src/_disk/names.ts";
 import { isSameFile, recordPath } from "../src/_disk/record.ts";
 import {
+  assertEndedWell,
   type FuzzValidator,
   Prng,
   seedsToRun,
-  TYPED_ERRORS,
 } from "./_helpers/fuzz_server.ts";
 import {
   type RevalidationServer,
@@ -197,27 +192,6 @@ async function downloadOnce(
   }
 }
 
-function checkEnd(outcome: Outcome, canceling: boolean): void {
-  if (outcome.state === "hit" || outcome.state === "done") {
-    assert.equal(outcome.error, undefined);
-    return;
-  }
-  if (outcome.state === "canceled") {
-    assert.ok(canceling, "canceled without a cancel");
-    assert.ok(
-      outcome.error instanceof DownloadInterrupt,
-      `canceled with ${String(outcome.error)}`,
-    );
-    return;
-  }
-  assert.ok(
-    TYPED_ERRORS.some((type) => outcome.error instanceof type),
-    `failed with an untyped error: ${
-      (outcome.error as Error)?.stack ?? String(outcome.error)
-    }`,
-  );
-}
-
 /** The version whose bytes `bytes` are, or a failure: a splice, a part. */
 function versionOf(bytes: Uint8Array, versions: Uint8Array[]): number {
   const found = versions.findIndex((version) =>
@@ -327,7 +301,11 @@ async function runSeed(seed: number): Promise<void> {
         console.error(`ROUND ${JSON.stringify(outcomes)} ${context()}`);
       }
       for (const outcome of outcomes) {
-        checkEnd(outcome, step.cancelAt !== undefined);
+        assertEndedWell(
+          outcome.state === "hit" ? "done" : outcome.state,
+          outcome.error,
+          step.cancelAt !== undefined,
+        );
       }
       assert.deepEqual(await root.list(), ["dl"], "written outside");
       const asked = server.log.slice(from);

@@ -13,8 +13,10 @@ import {
   deflateSync,
   gzipSync,
 } from "node:zlib";
+import assert from "node:assert/strict";
 import { env } from "node:process";
 import {
+  DownloadInterrupt,
   FileSystemError,
   HTTPError,
   IntegrityError,
@@ -469,6 +471,35 @@ export const TYPED_ERRORS = [
   RetriesExhaustedError,
   LockTimeoutError,
 ];
+
+/**
+ * Asserts that a download ended as a fuzz allows: `"done"` without an
+ * error, `"canceled"` (only when `canceling`) with its `DownloadInterrupt`,
+ * or `"failed"` with one of {@linkcode TYPED_ERRORS}.
+ */
+export function assertEndedWell(
+  state: string,
+  error: unknown,
+  canceling: boolean,
+): void {
+  if (state === "done") {
+    assert.equal(error, undefined);
+    return;
+  }
+  if (state === "canceled") {
+    assert.ok(canceling, "canceled without a cancel");
+    assert.ok(
+      error instanceof DownloadInterrupt,
+      `canceled with ${String(error)}`,
+    );
+    return;
+  }
+  assert.equal(state, "failed", `ended ${state}`);
+  assert.ok(
+    TYPED_ERRORS.some((type) => error instanceof type),
+    `failed with an untyped error: ${(error as Error)?.stack ?? String(error)}`,
+  );
+}
 
 /** A validator for a fuzz server, an ETag most often. */
 export function drawValidator(prng: Prng): FuzzValidator {
