@@ -24,7 +24,7 @@ import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { env } from "node:process";
 import { test } from "node:test";
 import { type Download, DownloadManager, type Revalidate } from "../mod.ts";
-import { isReservedName } from "../src/_disk/names.ts";
+import { isReservedName, partialPaths } from "../src/_disk/names.ts";
 import { isSameFile, recordPath } from "../src/_disk/record.ts";
 import {
   assertEndedWell,
@@ -215,6 +215,42 @@ async function readIfThere(path: string): Promise<Uint8Array | undefined> {
   }
 }
 
+/**
+ * Checks a partial file kept to be resumed: its sidecar names the validator
+ * of the version whose bytes it holds, where it says it holds them.
+ */
+async function checkKept(
+  dir: string,
+  server: RevalidationServer,
+  versions: Uint8Array[],
+): Promise<void> {
+  const paths = partialPaths(`${dir}/f`);
+  let sidecar;
+  try {
+    sidecar = JSON.parse(await readFile(paths.sidecar, "utf8"));
+  } catch {
+    return; // none: the partial file is not resumed, only removed
+  }
+  const version = versions.findIndex((_, i) =>
+    server.validatorOf(i) === sidecar.validator
+  );
+  assert.ok(version >= 0, `a sidecar of validator ${sidecar.validator}`);
+  const body = versions[version] as Uint8Array;
+  assert.equal(sidecar.total, body.byteLength, "the sidecar's total");
+  const bytes = await readIfThere(`${dir}/${sidecar.partial}`);
+  assert.ok(bytes !== undefined, "a sidecar without its partial file");
+  const ranges: [number, number][] = sidecar.ranges ??
+    [[0, bytes.byteLength]];
+  for (const [start, end] of ranges) {
+    for (let at = start; at < end; at++) {
+      if (bytes[at] === body[at]) continue;
+      assert.fail(
+        `the kept partial file's byte ${at} is not version ${version}'s`,
+      );
+    }
+  }
+}
+
 /** Checks the directory after a round; the version on disk, if any. */
 async function checkDir(
   dir: string,
@@ -227,6 +263,7 @@ async function checkDir(
   const others = left.filter((name) => name !== "f" && name !== record);
   if (kept) {
     assert.ok(others.every(isReservedName), `left behind: ${others}`);
+    await checkKept(dir, server, versions);
   } else {
     assert.deepEqual(others, [], "left behind");
   }
