@@ -20,13 +20,9 @@ import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { env } from "node:process";
 import { test } from "node:test";
+import { Download, DownloadManager, type DownloadOptions } from "../mod.ts";
 import {
-  Download,
-  DownloadInterrupt,
-  DownloadManager,
-  type DownloadOptions,
-} from "../mod.ts";
-import {
+  assertEndedWell,
   drawValidator,
   type FuzzServer,
   type FuzzValidator,
@@ -371,31 +367,6 @@ function checkProgress(outcome: Outcome, scenario: Scenario): void {
   }
 }
 
-function checkEnd(
-  outcome: Outcome,
-  canceled: boolean,
-): void {
-  if (outcome.state === "done") {
-    assert.equal(outcome.error, undefined);
-    return;
-  }
-  if (outcome.state === "canceled") {
-    assert.ok(canceled, "canceled without a cancel");
-    assert.ok(
-      outcome.error instanceof DownloadInterrupt,
-      `canceled with ${String(outcome.error)}`,
-    );
-    return;
-  }
-  assert.equal(outcome.state, "failed", `ended ${outcome.state}`);
-  assert.ok(
-    TYPED_ERRORS.some((type) => outcome.error instanceof type),
-    `failed with an untyped error: ${
-      (outcome.error as Error)?.stack ?? String(outcome.error)
-    }`,
-  );
-}
-
 async function checkDone(
   scenario: Scenario,
   outcome: Outcome,
@@ -504,7 +475,7 @@ async function runSeed(seed: number): Promise<void> {
     );
     if (env.FUZZ_VERBOSE) console.error(`STAT ${outcome.state} ${context()}`);
     const canceled = scenario.steps.some((step) => step !== "pause-resume");
-    checkEnd(outcome, canceled);
+    assertEndedWell(outcome.state, outcome.error, canceled);
     checkProgress(outcome, scenario);
     assert.deepEqual(
       await root.list(),
@@ -571,7 +542,7 @@ async function runSeed(seed: number): Promise<void> {
         servedBy(source, now) === named
       );
     if (!clean) {
-      checkEnd(again, false);
+      assertEndedWell(again.state, again.error, false);
       const left = await readdir(dir);
       assert.deepEqual(left, again.state === "done" ? ["f"] : []);
       if (again.state === "done") {
@@ -604,7 +575,7 @@ async function runSeed(seed: number): Promise<void> {
         );
       }
     } else {
-      checkEnd(again, false);
+      assertEndedWell(again.state, again.error, false);
       if (again.state !== "done") assert.deepEqual(await readdir(dir), []);
     }
     assert.deepEqual(

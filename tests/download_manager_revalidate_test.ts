@@ -332,6 +332,40 @@ test("DownloadManager renews a record with the validators a 304 sends, keeping i
   );
 });
 
+test("DownloadManager keeps the date of a record asked with If-Modified-Since when a 304 sends only an ETag, rather than take an ETag its file was never given", async () => {
+  const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
+  // A server that gives the file only a date, behind a cache that answers
+  // any condition 304 with the ETag of the version it holds now, a newer
+  // one: that ETag is not the file's, and asked with again the cache would
+  // answer 304 for it as long as it holds that version.
+  await using server = await startServer({
+    "/f": (request, response) => {
+      if (request.headers["if-modified-since"] !== undefined) {
+        response.writeHead(304, { etag: '"v2"' }).end();
+      } else {
+        response.writeHead(200, {
+          "last-modified": lastModified,
+          "content-length": OLD.byteLength,
+        }).end(OLD);
+      }
+    },
+  });
+  await using dir = await tempDir();
+  await fetchInto(dir.path, server.url("/f"), "always");
+  for (let i = 0; i < 2; i++) {
+    const download = await fetchInto(dir.path, server.url("/f"), "always");
+    assert.equal(download?.revalidation, "fresh");
+    const record = await readRecordFile(dir.join("f"));
+    assert.equal(record.validator, lastModified);
+  }
+  assert.deepEqual(
+    server.requests.map(({ headers }) =>
+      headers["if-none-match"] ?? headers["if-modified-since"] ?? null
+    ),
+    [null, lastModified, lastModified],
+  );
+});
+
 test("DownloadManager downloads a file again when a 304 names another version than the one asked about, rather than keep the old file under the new validator", async () => {
   const old = "Tue, 01 Sep 2026 10:00:00 GMT";
   const later = "Wed, 02 Sep 2026 10:00:00 GMT";

@@ -118,13 +118,24 @@ export class NotModified extends Error {
   /**
    * The validator to keep for the file after this answer, `held` being the
    * one asked with. As a cache updates a stored response with a 304's
-   * headers (RFC 9111 §4.3.4), the answer's ETag if it sent one; else an
-   * ETag held stays (an answer without one does not unsay it); else the
-   * answer's Last-Modified, or `held`.
+   * headers (RFC 9111 §4.3.4), an ETag held is renewed with the answer's
+   * (which {@linkcode versionNamed} found weakly the same), or stays (an
+   * answer without one does not unsay it). A date held is renewed with the
+   * answer's Last-Modified, or stays: an ETag the answer sends matches no
+   * validator the file was given (§4.3.4 updates no stored response with
+   * it), and may be another version's (a cache before the server that
+   * answers any condition 304), which asked with would keep this file for
+   * that version.
+   *
+   * @example
+   * ```ts
+   * const date = "Tue, 01 Sep 2026 10:00:00 GMT";
+   * new NotModified(new Headers({ etag: 'W/"v1"' })).renewed('"v1"'); // 'W/"v1"'
+   * new NotModified(new Headers({ etag: '"v2"' })).renewed(date); // date
+   * ```
    */
   renewed(held: string): string {
-    if (this.#etag !== null) return this.#etag;
-    if (isEtag(held)) return held;
+    if (isEtag(held)) return this.#etag ?? held;
     return this.#lastModified ?? held;
   }
 }

@@ -13,8 +13,10 @@ import {
   deflateSync,
   gzipSync,
 } from "node:zlib";
+import assert from "node:assert/strict";
 import { env } from "node:process";
 import {
+  DownloadInterrupt,
   FileSystemError,
   HTTPError,
   IntegrityError,
@@ -80,8 +82,37 @@ export type FuzzAnswer =
   | "whole-206"
   | "ignore-if-range";
 
-/** The validator the server gives its file. */
-export type FuzzValidator = "etag" | "weak-etag" | "last-modified" | "none";
+/**
+ * The validator the server gives its file: a strong ETag, a weak one
+ * (`W/`, or `w/` as older Werkzeug sends it), a Last-Modified date, or none.
+ */
+export type FuzzValidator =
+  | "etag"
+  | "weak-etag"
+  | "lower-weak-etag"
+  | "last-modified"
+  | "none";
+
+/**
+ * The header value of a validator of kind `kind` for the version tagged
+ * `tag` and dated `date`: an ETag (`"tag"`, `W/"tag"`, `w/"tag"`), the date,
+ * or `undefined` for none.
+ */
+export function validatorText(
+  kind: FuzzValidator,
+  tag: string,
+  date: string,
+): string | undefined {
+  return kind === "etag"
+    ? `"${tag}"`
+    : kind === "weak-etag"
+    ? `W/"${tag}"`
+    : kind === "lower-weak-etag"
+    ? `w/"${tag}"`
+    : kind === "last-modified"
+    ? date
+    : undefined;
+}
 
 /** Options for {@linkcode startFuzzServer}. */
 export interface FuzzServerOptions {
@@ -165,10 +196,12 @@ const CODINGS: [string, (bytes: Uint8Array) => Uint8Array][] = [
   ["br", brotliCompressSync],
 ];
 
-// Last-Modified dates well before the answer's Date, one per version (and
-// per source, with validators of its own).
-const DATES = Array.from(
-  { length: 12 },
+/**
+ * Last-Modified dates well before the answer's Date, one per version (and
+ * per source, with validators of its own), in order.
+ */
+export const DATES = Array.from(
+  { length: 24 },
   (_, i) => new Date(Date.UTC(2024, 0, 1 + i)).toUTCString(),
 );
 
@@ -194,13 +227,11 @@ export async function startFuzzServer(
   };
   const validatorOf = (source: number, served: number): string | undefined => {
     const tag = options.ownValidators ? `s${source}-v${served}` : `v${served}`;
-    return options.validator === "etag"
-      ? `"${tag}"`
-      : options.validator === "weak-etag"
-      ? `W/"${tag}"`
-      : options.validator === "last-modified"
-      ? DATES[served + (options.ownValidators ? source * 3 : 0)] as string
-      : undefined;
+    return validatorText(
+      options.validator,
+      tag,
+      DATES[served + (options.ownValidators ? source * 3 : 0)] as string,
+    );
   };
   const route = (source: number) =>
   async (
@@ -398,7 +429,11 @@ export async function startFuzzServer(
   };
 }
 
-function writeBytes(
+/**
+ * Writes `bytes` to `response`, resolving once they are handed to the
+ * socket (or at once when the client went away).
+ */
+export function writeBytes(
   response: ServerResponse,
   bytes: Uint8Array,
 ): Promise<void> {
@@ -436,6 +471,35 @@ export const TYPED_ERRORS = [
   RetriesExhaustedError,
   LockTimeoutError,
 ];
+
+/**
+ * Asserts that a download ended as a fuzz allows: `"done"` without an
+ * error, `"canceled"` (only when `canceling`) with its `DownloadInterrupt`,
+ * or `"failed"` with one of {@linkcode TYPED_ERRORS}.
+ */
+export function assertEndedWell(
+  state: string,
+  error: unknown,
+  canceling: boolean,
+): void {
+  if (state === "done") {
+    assert.equal(error, undefined);
+    return;
+  }
+  if (state === "canceled") {
+    assert.ok(canceling, "canceled without a cancel");
+    assert.ok(
+      error instanceof DownloadInterrupt,
+      `canceled with ${String(error)}`,
+    );
+    return;
+  }
+  assert.equal(state, "failed", `ended ${state}`);
+  assert.ok(
+    TYPED_ERRORS.some((type) => error instanceof type),
+    `failed with an untyped error: ${(error as Error)?.stack ?? String(error)}`,
+  );
+}
 
 /** A validator for a fuzz server, an ETag most often. */
 export function drawValidator(prng: Prng): FuzzValidator {

@@ -60,6 +60,16 @@ test("NotModified.renewed() keeps the ETag held when the 304's is empty, which n
   assert.equal(renewed('W/"v1"'), 'W/"v1"');
 });
 
+test("NotModified.renewed() keeps a date held when the 304 sends an ETag, which names no version of the kind asked with", () => {
+  const date = "Tue, 01 Sep 2026 10:00:00 GMT";
+  const earlier = "Tue, 01 Sep 2026 09:00:00 GMT";
+  const renewed = (headers: Record<string, string>) =>
+    new NotModified(new Headers(headers)).renewed(date);
+  assert.equal(renewed({ etag: '"v2"' }), date);
+  assert.equal(renewed({ etag: '"v2"', "last-modified": earlier }), earlier);
+  assert.equal(renewed({}), date);
+});
+
 test("versionNamed() tells an answer of the version asked about, of another, or naming none of the kind asked with", () => {
   const date = "Tue, 01 Sep 2026 10:00:00 GMT";
   const byEtag = conditionalHeaders('"abc"');
