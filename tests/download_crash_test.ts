@@ -255,6 +255,45 @@ test("Download resumes the partial file of a writer proven dead, from the sideca
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download that starts over the partial file it adopted from a writer proven dead writes the new bytes under its own name, which a process taking over from it would remove, not under the dead writer's", async () => {
+  // Another version: the resume's If-Range gets the whole file, held
+  // mid-body while the names are looked at.
+  const release = deferred();
+  const { route, log } = fileRoute({
+    body: CHANGED,
+    etag: '"b"',
+    faults: [{ holdAfter: 60_000, release: release.promise }],
+  });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const paths = partialPaths(dir.join("f"));
+  const dead = await deadLeftovers(paths, server.url("/f"), 10_000);
+  const written = deferred();
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    // Written in chunks smaller than what the server sends before it holds.
+    chunkSize: 4096,
+    // Past the 10 000 bytes adopted: bytes of the new answer, on disk.
+    progress: (_download, current) => {
+      if (current >= 20_000) written.resolve();
+    },
+  });
+  download.start();
+  await written.promise;
+  // Partial files only: `<base>.<writer token>`, no sidecar or temporary.
+  const writerOf = new RegExp(
+    `^${escape(basename(paths.base))}\\.[0-9a-f]{16}-[0-9a-f]+$`,
+  );
+  const partials = (await dir.list()).filter((name) => writerOf.test(name));
+  const own = partials.filter((name) => name !== basename(dead));
+  release.resolve();
+  await download.wait();
+  assert.deepEqual(log.statuses, [200]);
+  assert.deepEqual(partials, own);
+  assert.equal(own.length, 1);
+  await assertFileHolds(dir.join("f"), CHANGED);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download does not resume the partial file of a writer proven dead when its sidecar names an ETag marked weak by w/, which cannot prove one version", async () => {
   // Another body under the same weak ETag, and a server that compares
   // If-Range as text: a resume would join the two.

@@ -495,6 +495,11 @@ export class PartialFile {
     this.#spliced = false;
     this.#others = undefined;
     await removeIfPresent(this.#path);
+    // The bytes to come are this download's own, under its own name: the
+    // name of a dead writer's file it adopted carries that writer's token,
+    // which a process taking over from this one, were it killed before a
+    // sidecar named the file, would not look for, and would leave.
+    this.#path = partialFile(this.#paths, this.#writer);
     this.#onDisk = false;
     this.#adopted = false;
     await this.#removeSidecar(true);
