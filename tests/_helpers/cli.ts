@@ -29,6 +29,15 @@ export function cliCommand(
   return [process.execPath, [resolve("../node_modules/.bin/dlmanager")]];
 }
 
+/**
+ * Whether the CLI, started with SIGHUP ignored (`nohup`), can see it and so
+ * keep it ignored: on Deno (under `--allow-all`, which lets it read
+ * `/proc/self/status`) and on Bun; not on Node, which puts an inherited
+ * ignore back to the default before any script runs.
+ */
+export const keepsInheritedIgnore: boolean = "Deno" in globalThis ||
+  "Bun" in globalThis;
+
 /** How a CLI run ended. */
 export interface CliResult {
   code: number | null;

@@ -20,6 +20,7 @@ import { spawn } from "node:child_process";
 import {
   cliCommand,
   type CliResult,
+  keepsInheritedIgnore,
   runCli,
   type RunCliOptions,
 } from "../_helpers/cli.ts";
@@ -709,10 +710,10 @@ test("dlmanager on SIGHUP keeps what the server lets resume, and the same comman
 // Reported bug: `nohup dlmanager URL &` died when the user logged out: the
 // CLI listened to SIGHUP, which undid the ignore nohup had set. Deno lets
 // it see the ignore only under --allow-all (/proc is out of --allow-read's
-// reach); Node puts an inherited ignore back to the default itself, before
+// reach), Bun always; Node puts an inherited ignore back to the default, before
 // any script runs (`nohup node` dies of SIGHUP whatever the script does).
 // Where it cannot see the ignore, SIGHUP stops the CLI as without nohup.
-test("dlmanager started with SIGHUP ignored (nohup) downloads on through a SIGHUP, on Deno under --allow-all", async () => {
+test("dlmanager started with SIGHUP ignored (nohup) downloads on through a SIGHUP, on Deno under --allow-all and on Bun", async () => {
   const { body, route, log, release } = stalledAt300k(true);
   await using server = await startServer({ "/big.bin": route });
   await using dir = await tempDir();
@@ -722,7 +723,7 @@ test("dlmanager started with SIGHUP ignored (nohup) downloads on through a SIGHU
     { hangupIgnored: true, permissions: ["--allow-all"] },
     () => release.resolve(),
   );
-  if (!("Deno" in globalThis)) {
+  if (!keepsInheritedIgnore) {
     assert.equal(result.signal, "SIGHUP", JSON.stringify(result));
     return;
   }

@@ -32,6 +32,7 @@ import {
 } from "../_helpers/server.ts";
 import { type TempDir, tempDir } from "../_helpers/temp_dir.ts";
 import { assertFileHolds } from "../_helpers/file_bytes.ts";
+import { keepsInheritedIgnore } from "../_helpers/cli.ts";
 
 const SKIP = TMUX_TEST;
 
@@ -323,10 +324,11 @@ test(
 
 // Reported bug: `nohup dlmanager URL &` died when the user logged out. Under
 // `trap '' HUP` the CLI still writes to the terminal, whose writes then fail:
-// that does not stop it either. Node puts an inherited ignore back to the
-// default before any script runs: there, it stops as without nohup.
+// that does not stop it either (on Deno and Bun). Node puts an inherited
+// ignore back to the default before any script runs: there, it stops as
+// without nohup.
 test(
-  "dlmanager started with SIGHUP ignored downloads on, silently, when its terminal goes away, on Deno under --allow-all",
+  "dlmanager started with SIGHUP ignored downloads on, silently, when its terminal goes away, on Deno under --allow-all and on Bun",
   SKIP,
   async () => {
     await using run = await liveRun(["a.bin", "b.bin"], {
@@ -334,7 +336,7 @@ test(
       hangupIgnored: true,
     });
     run.pane.hangUp();
-    if (!("Deno" in globalThis)) {
+    if (!keepsInheritedIgnore) {
       assert.equal(await run.exitStatus, 129);
       return;
     }
