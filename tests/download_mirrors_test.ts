@@ -1731,15 +1731,22 @@ test("Download in parts with a digest starts over on a mirror whose parts name n
   await using dir = await tempDir();
   const { download } = await partsFrom(a, b, dir);
   assert.equal(download.error(), undefined);
-  // Asked for the rest of each part, whatever its version; the first 206
-  // named none: the file started over, on one connection, whole.
-  assert.deepEqual(
-    b.log.ranges.slice(0, 4).toSorted(),
-    partRanges(HEAD).toSorted(),
+  // Asked for the rest of a part, whatever its version; the first 206
+  // named none: the file started over, on one connection, whole. How many
+  // parts asked "b" before that 206 came back depends on the machine's
+  // load, so each asked is one of the parts' rests, asked once.
+  const whole = b.log.ranges.indexOf(null);
+  assert.ok(whole >= 1, `${b.log.ranges}`);
+  assert.equal(b.log.ranges.lastIndexOf(null), whole, `${b.log.ranges}`);
+  const parts = b.log.ranges.filter((range) => range !== null);
+  assert.equal(new Set(parts).size, parts.length, `${parts}`);
+  assert.ok(
+    parts.every((range) => partRanges(HEAD).includes(range)),
+    `${parts}`,
   );
-  assert.deepEqual(b.log.ifRanges.slice(0, 4), [null, null, null, null]);
-  assert.deepEqual(b.log.ranges.slice(4), [null]);
-  assert.equal(b.log.sent.at(-1), SEG.byteLength);
+  assert.ok(b.log.ifRanges.every((ifRange) => ifRange === null));
+  assert.equal(b.log.statuses[whole], 200);
+  assert.equal(b.log.sent[whole], SEG.byteLength);
   await assertFileHolds(dir.join("f"), SEG);
   assert.deepEqual(await dir.list(), ["f"]);
 });
