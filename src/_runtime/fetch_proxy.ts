@@ -14,7 +14,9 @@ const env: EnvReader = (name) => host.env(name);
 
 /** The proxy the runtime's `fetch` sends `url` through, or `undefined`. */
 export function runtimeFetchProxy(url: string): EnvProxy | undefined {
-  if ("Deno" in globalThis) return envProxyFor(url, env, "deno");
+  // Up to six variables read: their permission asked once (see
+  // `Host.envReader`).
+  if ("Deno" in globalThis) return envProxyFor(url, host.envReader(), "deno");
   if ("Bun" in globalThis) return envProxyFor(url, env, "bun");
   return env("NODE_USE_ENV_PROXY") === "1"
     ? envProxyFor(url, env, "undici")

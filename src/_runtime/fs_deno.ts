@@ -375,6 +375,15 @@ function granted(descriptor: Deno.PermissionDescriptor): boolean {
   }
 }
 
+/** An environment variable, once its permission is known to be granted. */
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
 /** See `Host.readSystemFile`. */
 function readSystemFile(path: string): string | null | undefined {
   // Deno lets only --allow-all read /proc: elsewhere this throws NotCapable
@@ -430,12 +439,10 @@ export const denoHost: Host = {
     }
   },
   env(name: string): string | undefined {
-    if (!granted({ name: "env", variable: name })) return undefined;
-    try {
-      return Deno.env.get(name);
-    } catch {
-      return undefined;
-    }
+    return granted({ name: "env", variable: name }) ? readEnv(name) : undefined;
+  },
+  envReader(): (name: string) => string | undefined {
+    return granted({ name: "env" }) ? readEnv : denoHost.env;
   },
   processExists(pid: number): boolean | undefined {
     if (nodeProcess === undefined) return undefined;
