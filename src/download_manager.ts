@@ -234,11 +234,15 @@ export class DownloadManager extends DownloadEventTarget {
       ...this.#transfer,
       skipIfExists: true,
       onStateChange: options.onStateChange,
-      headers: mergeHeaders(
-        this.#transfer.headers,
-        options.headers,
-        `Cannot download "${href}"`,
-      ),
+      // The manager's as they are, without a download's own: the download
+      // copies them (a copy here, for each, would be one more `Headers`).
+      headers: options.headers === undefined
+        ? this.#transfer.headers
+        : mergeHeaders(
+          this.#transfer.headers,
+          options.headers,
+          `Cannot download "${href}"`,
+        ),
       fetch: this.#fetch,
       progress: options.progress,
       integrity: options.integrity,
