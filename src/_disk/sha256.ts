@@ -39,11 +39,12 @@ const HEX = Array.from(
   (_, byte) => byte.toString(16).padStart(2, "0"),
 );
 
-function rotate(word: number, bits: number): number {
-  return (word >>> bits) | (word << (32 - bits));
-}
-
-/** The SHA-256 digest of `text`'s UTF-8 bytes, as 64 lowercase hex digits. */
+/**
+ * The SHA-256 digest of `text`'s UTF-8 bytes, as 64 lowercase hex digits.
+ * Each download makes one, most of a short run's before V8 compiles this
+ * function: interpreted, a call per rotation (`(w >>> n) | (w << 32 - n)`,
+ * ten per round) cost a third of each digest, so they are written out.
+ */
 export function sha256Hex(text: string): string {
   // At most 3 bytes a UTF-16 unit, then a 1 bit, zeros, and the length in
   // bits as 64 bits: whole blocks of 64 bytes.
@@ -71,8 +72,10 @@ export function sha256Hex(text: string): string {
     for (let i = 16; i < 64; i++) {
       const early = schedule[i - 15] as number;
       const late = schedule[i - 2] as number;
-      const sigma0 = rotate(early, 7) ^ rotate(early, 18) ^ (early >>> 3);
-      const sigma1 = rotate(late, 17) ^ rotate(late, 19) ^ (late >>> 10);
+      const sigma0 = ((early >>> 7) | (early << 25)) ^
+        ((early >>> 18) | (early << 14)) ^ (early >>> 3);
+      const sigma1 = ((late >>> 17) | (late << 15)) ^
+        ((late >>> 19) | (late << 13)) ^ (late >>> 10);
       schedule[i] = (schedule[i - 16] as number) + sigma0 +
         (schedule[i - 7] as number) + sigma1;
     }
@@ -85,11 +88,13 @@ export function sha256Hex(text: string): string {
     let g = hash[6] as number;
     let h = hash[7] as number;
     for (let i = 0; i < 64; i++) {
-      const sum1 = rotate(e, 6) ^ rotate(e, 11) ^ rotate(e, 25);
+      const sum1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^
+        ((e >>> 25) | (e << 7));
       const choice = (e & f) ^ (~e & g);
       const t1 = (h + sum1 + choice + (ROUND[i] as number) +
         (schedule[i] as number)) | 0;
-      const sum0 = rotate(a, 2) ^ rotate(a, 13) ^ rotate(a, 22);
+      const sum0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^
+        ((a >>> 22) | (a << 10));
       const majority = (a & b) ^ (a & c) ^ (b & c);
       const t2 = (sum0 + majority) | 0;
       h = g;
