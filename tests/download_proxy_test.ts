@@ -82,6 +82,8 @@ interface ChildOptions {
   chunkSize?: number;
   /** Called with each `progress <current>` and `retry <reason>` line. */
   onEvent?: (line: string) => void;
+  /** On Deno, the only environment variables the child may read. */
+  allowEnv?: readonly string[] | undefined;
 }
 
 /** Whether `line` of the child is a `progress` or `retry` event's. */
@@ -100,12 +102,13 @@ async function downloadIn(
   dest: string,
   options: ChildOptions = {},
 ): Promise<{ said: string; code: number | string | null }> {
-  const { onEvent, ...download } = options;
+  const { onEvent, allowEnv, ...download } = options;
   const child = startChild(
     "proxy_child",
     [url, dest, JSON.stringify(download)],
     [],
     envWith(variables),
+    allowEnv,
   );
   child.onLine((line) => {
     if (isEvent(line)) onEvent?.(line);
@@ -576,6 +579,7 @@ const RUNTIME = "Deno" in globalThis
 async function assertUnusable(
   variables: Record<string, string>,
   said: string,
+  allowEnv?: readonly string[],
 ): Promise<void> {
   await using server = await origin();
   await using proxy = await startProxy();
@@ -583,6 +587,7 @@ async function assertUnusable(
   const url = server.url("/f");
   const events: string[] = [];
   const result = await downloadIn(variables, url, dir.join("f"), {
+    allowEnv,
     retries: 2,
     onEvent: (line) => {
       if (line.startsWith("retry ")) events.push(line);
@@ -610,6 +615,23 @@ test(
     await assertUnusable(
       { HTTP_PROXY: `http://${USERINFO}@pro xy:3128` },
       `HTTP_PROXY is not a valid proxy URL ("http://pro xy:3128"; percent-encode "/", "@" and ":" in a user name or password)`,
+    );
+  },
+);
+
+test(
+  "Download on Deno allowed to read HTTP_PROXY only still fails at once with a ProxyError naming it when it is no valid URL",
+  {
+    timeout: 60_000,
+    skip: !("Deno" in globalThis) && "Deno's permissions",
+  },
+  async () => {
+    // Its permission asked for that variable alone, the others' refused
+    // without a prompt: not read as unset.
+    await assertUnusable(
+      { HTTP_PROXY: `http://${USERINFO}@pro xy:3128` },
+      `HTTP_PROXY is not a valid proxy URL ("http://pro xy:3128"; percent-encode "/", "@" and ":" in a user name or password)`,
+      ["HTTP_PROXY"],
     );
   },
 );

@@ -23,13 +23,15 @@ export interface Child {
  * `_fixtures/<name>.js` (Node, from the compiled tests' directory) with `args`, run by
  * `wrapper` if given (a command that runs the rest of its arguments, such as
  * `unshare --pid --fork`), in `env` if given (else this process's
- * environment).
+ * environment). On Deno, `allowEnv` grants only those environment variables
+ * (else all of them).
  */
 export function startChild(
   name: string,
   args: string[],
   wrapper: string[] = [],
   env?: Record<string, string>,
+  allowEnv?: readonly string[],
 ): Child {
   const script = existsSync(`tests/_fixtures/${name}.ts`)
     ? `tests/_fixtures/${name}.ts`
@@ -40,7 +42,7 @@ export function startChild(
       "--allow-net=127.0.0.1",
       "--allow-read",
       "--allow-write",
-      "--allow-env",
+      allowEnv === undefined ? "--allow-env" : `--allow-env=${allowEnv}`,
       "--allow-sys=hostname,osUptime",
       // For the dead-owner check of a lock (process.kill(pid, 0)).
       "--allow-run",
