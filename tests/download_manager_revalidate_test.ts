@@ -298,6 +298,35 @@ test("DownloadManager takes a 200 whose validator names the file's version (a se
   await assertFileHolds(dir.join("f"), NEW);
 });
 
+test("DownloadManager takes a 206 of every byte whose validator names the file's version (a server that answers every GET so, ignoring the condition) as a 304: the file is kept, not downloaded again", async () => {
+  const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
+  for (
+    const [validators, condition] of [
+      [{ etag: '"v1"' }, 'if-none-match: "v1"'],
+      [{ lastModified }, `if-modified-since: ${lastModified}`],
+    ] as const
+  ) {
+    await using server = await serve({
+      ...validators,
+      faults: [{ wholeAs206: true }, {
+        wholeAs206: true,
+        ignoreConditions: true,
+      }],
+    });
+    await using dir = await tempDir();
+    await fetchInto(dir.path, server.url(), "always");
+    const before = await stat(dir.join("f"));
+    const download = await fetchInto(dir.path, server.url(), "always");
+    assert.equal(download?.revalidation, "fresh", condition);
+    assert.deepEqual(server.log.conditions, [null, condition]);
+    assert.deepEqual(server.log.statuses, [206, 206]);
+    const after = await stat(dir.join("f"));
+    assert.ok(Math.abs(after.mtimeMs - before.mtimeMs) <= 1, "not rewritten");
+    await assertFileHolds(dir.join("f"), OLD);
+    assert.deepEqual(await dir.list(), withRecords("f"));
+  }
+});
+
 test("DownloadManager renews a record with the validators a 304 sends, keeping its ETag when the 304 sends only a date", async () => {
   const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
   // A 304 whose headers are not those of the 200: first a weakened ETag
