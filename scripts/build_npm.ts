@@ -455,9 +455,13 @@ server.listen(0, "127.0.0.1", async () => {
   // The other copy must wait for the lock this one holds, not take it
   // over and ask for the rest of the file.
   const other = second.download(url);
+  // What one copy dispatches is an instance of the other's event classes.
+  let eventsOfBoth = true;
   const seen = await new Promise((resolve) => {
     onSecondRequest = () => resolve("asked the server");
-    other.addEventListener("statechange", () => {
+    other.addEventListener("statechange", (event) => {
+      eventsOfBoth &&= event instanceof esm.DownloadStateEvent &&
+        event instanceof esm.DownloadEvent;
       if (other.state === "waiting") resolve("waited");
     });
   });
@@ -478,9 +482,12 @@ server.listen(0, "127.0.0.1", async () => {
   if (!(error instanceof esm.HTTPError) || !(error instanceof cjs.HTTPError)) {
     throw new Error(\`The CommonJS copy's \${error} is no esm.HTTPError\`);
   }
+  if (!eventsOfBoth) {
+    throw new Error("The CommonJS copy's statechange event is no esm.DownloadStateEvent");
+  }
   server.close();
   console.log(
-    "Smoke test (esm and script in one process): one download, the other waited; errors are instances of both",
+    "Smoke test (esm and script in one process): one download, the other waited; errors and events are instances of both",
   );
 });
 `;

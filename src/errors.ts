@@ -4,35 +4,13 @@
  * @module
  */
 
+import { recognizedAcrossCopies } from "./_across_copies.ts";
 import {
   classifyNetworkFailure,
   type NetworkErrorCode,
 } from "./_http/network_failure.ts";
 
 export type { NetworkErrorCode } from "./_http/network_failure.ts";
-
-/**
- * Makes `instanceof error` also true of the errors made by another copy of
- * this module in the process: the npm package's ES module and CommonJS
- * builds are two copies (an app importing one and a dependency requiring the
- * other), as are two versions of the package. The class's prototype carries
- * a mark under a key every copy shares (`Symbol.for`), inherited by
- * subclasses' errors; a caller's own subclass of it keeps the plain check.
- */
-function recognizedAcrossCopies(
-  error: abstract new (...args: never[]) => Error,
-  name: string,
-): void {
-  const mark = Symbol.for(`@x/dlmanager/${name}`);
-  Object.defineProperty(error.prototype, mark, { value: true });
-  Object.defineProperty(error, Symbol.hasInstance, {
-    value(this: unknown, value: unknown): boolean {
-      return Function.prototype[Symbol.hasInstance].call(this, value) ||
-        (this === error && typeof value === "object" && value !== null &&
-          mark in value);
-    },
-  });
-}
 
 /**
  * Raised by {@linkcode Download.wait} (and `raiseIfError()`) when the download

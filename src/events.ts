@@ -6,6 +6,7 @@
  * @module
  */
 
+import { recognizedAcrossCopies } from "./_across_copies.ts";
 import type { Download } from "./download.ts";
 import type { DownloadState } from "./download_options.ts";
 
@@ -39,6 +40,7 @@ export class DownloadEvent extends Event {
     this.download = download;
   }
 }
+recognizedAcrossCopies(DownloadEvent, "DownloadEvent");
 
 /**
  * `progress`: bytes of the file are on disk, as the seed's progress
@@ -74,6 +76,7 @@ export class DownloadProgressEvent extends DownloadEvent {
     this.total = total;
   }
 }
+recognizedAcrossCopies(DownloadProgressEvent, "DownloadProgressEvent");
 
 /**
  * `statechange`: {@linkcode Download.state} changed. The last event of a
@@ -103,6 +106,7 @@ export class DownloadStateEvent extends DownloadEvent {
     this.state = state;
   }
 }
+recognizedAcrossCopies(DownloadStateEvent, "DownloadStateEvent");
 
 /**
  * `retry`: an attempt failed, and the next starts after a backoff (see
@@ -155,6 +159,7 @@ export class DownloadRetryEvent extends DownloadEvent {
     this.reason = error instanceof Error ? error.message : String(error);
   }
 }
+recognizedAcrossCopies(DownloadRetryEvent, "DownloadRetryEvent");
 
 /**
  * `error`: the download failed, with {@linkcode Download.error}'s error
@@ -184,6 +189,7 @@ export class DownloadErrorEvent extends DownloadEvent {
     this.error = error;
   }
 }
+recognizedAcrossCopies(DownloadErrorEvent, "DownloadErrorEvent");
 
 /**
  * The events of a download, by name: what `addEventListener` passes to a

@@ -205,8 +205,10 @@ async function runSeed(seed: number): Promise<void> {
           fileLimit: 1,
         }),
   );
+  // Closed with the directory on every path, an assertion failed mid-run
+  // too: none goes on into its removal.
   const managers = limits.map((persistLimit) =>
-    new DownloadManager(dir, {
+    root.manager({
       persistLimit,
       concurrency: scenario.concurrency,
       maxConnectionsPerHost: scenario.perHost,
@@ -219,7 +221,7 @@ async function runSeed(seed: number): Promise<void> {
       // A paused download of the other manager holds its file until resumed.
       lockTimeout: 30_000,
       chunkSize: scenario.chunkSize,
-    })
+    }, "dl")
   );
   const seen: Seen[] = [];
   const pending: Promise<unknown>[] = [];
@@ -407,9 +409,9 @@ async function runSeed(seed: number): Promise<void> {
       JSON.stringify(seen.map((one) => [one.name, one.events.join(",")]))
     }\nrequests: ${JSON.stringify(server.log.slice(0, 60))}`;
 
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     // Not a timing assertion: a run that never ends would hang the suite.
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const hung = new Promise<"hung">((resolve) => {
       timer = setTimeout(() => resolve("hung"), 120_000);
     });
@@ -509,6 +511,11 @@ async function runSeed(seed: number): Promise<void> {
   } catch (error) {
     if (error instanceof Error) error.message += `\n${context()}`;
     throw error;
+  } finally {
+    clearTimeout(timer);
+    // No step more: the events of the downloads the managers' closing
+    // cancels would otherwise start others, on managers already closed.
+    settling = true;
   }
 }
 

@@ -530,7 +530,7 @@ for (const connections of [1, 4] as const) {
 // would keep its connection (on Node, until the body is collected).
 test(
   "Download of a partial file whose sidecar records every part closes the 416 that says so, whatever its body",
-  { timeout: 20_000 },
+  { timeout: 60_000 },
   async () => {
     let sockets = 0;
     const closed = deferred();

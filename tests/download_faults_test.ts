@@ -641,7 +641,7 @@ test("Download resumes a body sent without a length, learning the total from the
 });
 
 test("Download closes the connection of a refused answer before it retries", {
-  timeout: 10_000,
+  timeout: 60_000,
 }, async () => {
   const drop = dropAt(28_672);
   const never = deferred();
@@ -733,7 +733,7 @@ test("Download fails at once on a 4xx other than 408 and 429", async () => {
 
 test(
   "Download times out a stalled body, then resumes",
-  { timeout: 10_000 },
+  { timeout: 60_000 },
   async () => {
     const release = deferred();
     const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
@@ -806,7 +806,7 @@ test("Download gives up a body slower than minSpeed over minSpeedWindow, then re
 test(
   "Download times a stalled body by idleTimeout when connectTimeout is shorter",
   {
-    timeout: 10_000,
+    timeout: 60_000,
   },
   async () => {
     const release = deferred();
@@ -833,7 +833,7 @@ test(
 );
 
 test("Download times out a server that never answers, with a TimeoutError", {
-  timeout: 10_000,
+  timeout: 60_000,
 }, async () => {
   const release = deferred();
   const { server, log, url } = await serve({ body: BODY }, [
@@ -1282,7 +1282,7 @@ test("Download sends the headers it is given", async () => {
   assert.equal(server.requests[0]?.headers["accept-encoding"], "identity");
 });
 
-test("Download is canceled by its signal", { timeout: 10_000 }, async () => {
+test("Download is canceled by its signal", { timeout: 60_000 }, async () => {
   const release = deferred();
   const { server, url } = await serve({ body: BODY, etag: ETAG }, [
     { stallAfter: 20_000, release: release.promise },
@@ -1344,7 +1344,7 @@ const CUT = 3 * 262_144;
 
 test(
   "Download resumes a large body after a dropped connection, fetching only the missing bytes",
-  { timeout: 10_000 },
+  { timeout: 60_000 },
   async () => {
     const drop = dropAt(CUT);
     const { server, log, url } = await serve({ body: LARGE, etag: ETAG }, [
@@ -1373,7 +1373,7 @@ for (
   test(
     `Download whose partial file is cut short while it runs starts over (${how})`,
     {
-      timeout: 10_000,
+      timeout: 60_000,
     },
     async () => {
       const cut = deferred();
@@ -1406,7 +1406,7 @@ for (
 }
 
 test("Download reports a large body's progress while it streams", {
-  timeout: 10_000,
+  timeout: 60_000,
 }, async () => {
   // The server sends the rest only once progress has shown the first part:
   // without reports during the body, this would never end.
@@ -1438,7 +1438,7 @@ test("Download reports a large body's progress while it streams", {
 
 test(
   "Download times out a stalled large body, then resumes from every byte written",
-  { timeout: 10_000 },
+  { timeout: 60_000 },
   async () => {
     const release = deferred();
     const { server, log, url } = await serve({ body: LARGE, etag: ETAG }, [
@@ -1500,7 +1500,7 @@ test("Download fails with ProtocolError when a large body is longer than announc
 });
 
 test("Download of a large body is canceled by its signal, leaving nothing", {
-  timeout: 10_000,
+  timeout: 60_000,
 }, async () => {
   const release = deferred();
   const { server, url } = await serve({ body: LARGE, etag: ETAG }, [

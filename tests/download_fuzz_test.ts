@@ -38,6 +38,9 @@ import { tempDir } from "./_helpers/temp_dir.ts";
 /** The seeds run with the suite (a few seconds in all). */
 const CI_SEEDS = Array.from({ length: 40 }, (_, i) => i);
 
+/** The states a download ends in. */
+const FINAL: string[] = ["done", "failed", "canceled"];
+
 /** What a seed's client does on a progress event. */
 type Step = "pause-resume" | "pause-cancel" | "cancel" | "cancel-keep";
 
@@ -225,126 +228,137 @@ async function runOnce(
   };
   const all = { ...options, progress };
   const extras: Download[] = [];
-  if (scenario.manager) {
-    manager = new DownloadManager(dir, {
-      ...options,
-      concurrency: scenario.concurrency,
-      maxConnectionsPerHost: scenario.perHost,
-    });
-    // Others of the same file first: the manager shares its slots and
-    // connections between them.
-    for (const name of scenario.extras) {
-      const other = manager.download(
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    if (scenario.manager) {
+      manager = new DownloadManager(dir, {
+        ...options,
+        concurrency: scenario.concurrency,
+        maxConnectionsPerHost: scenario.perHost,
+      });
+      // Others of the same file first: the manager shares its slots and
+      // connections between them.
+      for (const name of scenario.extras) {
+        const other = manager.download(
+          urls.length === 1 ? urls[0] as string : urls,
+          {
+            fname: name,
+            integrity: options.integrity,
+            sha256: options.sha256,
+            connections: options.connections,
+            rateLimit: options.rateLimit,
+          },
+        );
+        assert.ok(other !== null);
+        extras.push(other);
+      }
+      const made = manager.download(
         urls.length === 1 ? urls[0] as string : urls,
         {
-          fname: name,
+          fname: "f",
+          progress,
           integrity: options.integrity,
           sha256: options.sha256,
           connections: options.connections,
           rateLimit: options.rateLimit,
         },
       );
-      assert.ok(other !== null);
-      extras.push(other);
+      assert.ok(made !== null, "the manager found a file there");
+      download = made;
+    } else {
+      download = new Download(
+        urls.length === 1 ? urls[0] as string : urls,
+        `${dir}/f`,
+        all,
+      );
+      download.start();
     }
-    const made = manager.download(
-      urls.length === 1 ? urls[0] as string : urls,
-      {
-        fname: "f",
-        progress,
-        integrity: options.integrity,
-        sha256: options.sha256,
-        connections: options.connections,
-        rateLimit: options.rateLimit,
+    const states: string[] = [];
+    let ends = 0;
+    download.addEventListener("statechange", (event) => {
+      states.push(event.state);
+      if (["done", "failed", "canceled"].includes(event.state)) {
+        still = `after ${event.state}`;
+      }
+    });
+    download.addEventListener("done", () => ends++);
+    download.addEventListener("error", () => ends++);
+    // Not a timing assertion: a download that never ends would hang the run.
+    const hung = new Promise<"hung">((resolve) => {
+      timer = setTimeout(() => resolve("hung"), 60_000);
+    });
+    let error: unknown;
+    const ended = download.wait().then(
+      () => "ended" as const,
+      (caught) => {
+        error = caught;
+        return "ended" as const;
       },
     );
-    assert.ok(made !== null, "the manager found a file there");
-    download = made;
-  } else {
-    download = new Download(
-      urls.length === 1 ? urls[0] as string : urls,
-      `${dir}/f`,
-      all,
-    );
-    download.start();
-  }
-  const states: string[] = [];
-  let ends = 0;
-  download.addEventListener("statechange", (event) => {
-    states.push(event.state);
-    if (["done", "failed", "canceled"].includes(event.state)) {
-      still = `after ${event.state}`;
-    }
-  });
-  download.addEventListener("done", () => ends++);
-  download.addEventListener("error", () => ends++);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  // Not a timing assertion: a download that never ends would hang the run.
-  const hung = new Promise<"hung">((resolve) => {
-    timer = setTimeout(() => resolve("hung"), 60_000);
-  });
-  let error: unknown;
-  const ended = download.wait().then(
-    () => "ended" as const,
-    (caught) => {
-      error = caught;
-      return "ended" as const;
-    },
-  );
-  const how = await Promise.race([ended, hung]);
-  if (how === "hung") {
-    download.cancel();
-    assert.fail(`the download did not end (state ${download.state})`);
-  }
-  await actionDone.catch(() => {});
-  if (manager !== undefined) {
-    const all = manager.wait({ raiseIfError: false }).then(() => "ended");
-    const how = await Promise.race([all, hung]);
+    const how = await Promise.race([ended, hung]);
     if (how === "hung") {
-      await manager[Symbol.asyncDispose]();
-      assert.fail(
-        `the manager's downloads did not end (${
-          extras.map((extra) => extra.state).join(", ")
-        })`,
-      );
+      download.cancel();
+      assert.fail(`the download did not end (state ${download.state})`);
     }
-    await manager[Symbol.asyncDispose]();
+    await actionDone.catch(() => {});
+    if (manager !== undefined) {
+      const all = manager.wait({ raiseIfError: false }).then(() => "ended");
+      const how = await Promise.race([all, hung]);
+      if (how === "hung") {
+        await manager[Symbol.asyncDispose]();
+        assert.fail(
+          `the manager's downloads did not end (${
+            extras.map((extra) => extra.state).join(", ")
+          })`,
+        );
+      }
+      await manager[Symbol.asyncDispose]();
+    }
+    clearTimeout(timer);
+    assert.deepEqual(misreports, [], "progress where no byte is written");
+    assert.equal(
+      states.filter((state) => FINAL.includes(state)).length,
+      1,
+      `states ${states.join(",")}`,
+    );
+    assert.equal(states.at(-1), download.state, `states ${states.join(",")}`);
+    assert.equal(
+      ends,
+      download.state === "canceled" ? 0 : 1,
+      "done and error events",
+    );
+    return {
+      state: download.state,
+      error,
+      reports,
+      partialKept: download.partialKept,
+      paused,
+      total: download.total,
+      extras: extras.map((extra) => ({
+        name: extra.getDest().slice(dir.length + 1),
+        state: extra.state,
+        error: (() => {
+          try {
+            extra.raiseIfError();
+            return undefined;
+          } catch (error) {
+            return error;
+          }
+        })(),
+      })),
+      bytesWritten: download.bytesWritten,
+    };
+  } finally {
+    // On every path, an assertion failed mid-run too: nothing of this run
+    // goes on into the next one, or into the directory's removal.
+    clearTimeout(timer);
+    await actionDone.catch(() => {});
+    if (manager !== undefined) await manager[Symbol.asyncDispose]();
+    else if (download !== undefined && !FINAL.includes(download.state)) {
+      download.cancel();
+      await download.wait({ raiseIfError: false });
+    }
   }
-  clearTimeout(timer);
-  assert.deepEqual(misreports, [], "progress where no byte is written");
-  const final = ["done", "failed", "canceled"];
-  assert.equal(
-    states.filter((state) => final.includes(state)).length,
-    1,
-    `states ${states.join(",")}`,
-  );
-  assert.equal(states.at(-1), download.state, `states ${states.join(",")}`);
-  assert.equal(
-    ends,
-    download.state === "canceled" ? 0 : 1,
-    "done and error events",
-  );
-  return {
-    state: download.state,
-    error,
-    reports,
-    partialKept: download.partialKept,
-    paused,
-    total: download.total,
-    extras: extras.map((extra) => ({
-      name: extra.getDest().slice(dir.length + 1),
-      state: extra.state,
-      error: (() => {
-        try {
-          extra.raiseIfError();
-          return undefined;
-        } catch (error) {
-          return error;
-        }
-      })(),
-    })),
-    bytesWritten: download.bytesWritten,
-  };
 }
 
 function checkProgress(outcome: Outcome, scenario: Scenario): void {

@@ -328,12 +328,17 @@ async function runSeed(seed: number): Promise<void> {
       if (step.change) server.change();
       const from = server.log.length;
       const size = (versions[server.version()] as Uint8Array).byteLength;
-      const outcomes = await Promise.all(
+      // Both settled before a failure of one is thrown: the other's
+      // download goes on into no later round, nor the directory's removal.
+      const outcomes = (await Promise.allSettled(
         Array.from(
           { length: step.two ? 2 : 1 },
           () => downloadOnce(dir, server, step, size, scenario.chunkSize),
         ),
-      );
+      )).map((settled) => {
+        if (settled.status === "rejected") throw settled.reason;
+        return settled.value;
+      });
       if (env.FUZZ_VERBOSE) {
         console.error(`ROUND ${JSON.stringify(outcomes)} ${context()}`);
       }

@@ -33,6 +33,7 @@ import { startChild } from "./_helpers/child.ts";
 import {
   bytesRoute,
   deferred,
+  type Fault,
   fileRoute,
   type FileRouteOptions,
   patternBytes,
@@ -258,7 +259,15 @@ test("DownloadManager revalidates with If-None-Match and the ETag as sent when t
   );
 });
 
-test("DownloadManager takes a 200 whose validator names the file's version (a server that ignores the condition) as a 304: the file is kept, not downloaded again", async () => {
+/**
+ * Serves `OLD`, downloads it and asks about it again, each request
+ * answered with the whole file as `whole` makes it (`status`), the second
+ * ignoring the condition: the file is kept as it is, for each validator.
+ */
+async function assertKeptByWholeAnswer(
+  whole: Fault,
+  status: number,
+): Promise<void> {
   const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
   for (
     const [validators, condition] of [
@@ -270,7 +279,7 @@ test("DownloadManager takes a 200 whose validator names the file's version (a se
   ) {
     await using server = await serve({
       ...validators,
-      faults: [{}, { ignoreConditions: true }],
+      faults: [whole, { ...whole, ignoreConditions: true }],
     });
     await using dir = await tempDir();
     await fetchInto(dir.path, server.url(), "always");
@@ -278,12 +287,16 @@ test("DownloadManager takes a 200 whose validator names the file's version (a se
     const download = await fetchInto(dir.path, server.url(), "always");
     assert.equal(download?.revalidation, "fresh", condition);
     assert.deepEqual(server.log.conditions, [null, condition]);
-    assert.deepEqual(server.log.statuses, [200, 200]);
+    assert.deepEqual(server.log.statuses, [status, status]);
     const after = await stat(dir.join("f"));
     assert.ok(Math.abs(after.mtimeMs - before.mtimeMs) <= 1, "not rewritten");
     await assertFileHolds(dir.join("f"), OLD);
     assert.deepEqual(await dir.list(), withRecords("f"));
   }
+}
+
+test("DownloadManager takes a 200 whose validator names the file's version (a server that ignores the condition) as a 304: the file is kept, not downloaded again", async () => {
+  await assertKeptByWholeAnswer({}, 200);
   // One whose validator names another version is one.
   await using server = await serve({
     etag: '"v1"',
@@ -296,6 +309,10 @@ test("DownloadManager takes a 200 whose validator names the file's version (a se
   const download = await fetchInto(dir.path, server.url(), "always");
   assert.equal(download?.revalidation, "updated");
   await assertFileHolds(dir.join("f"), NEW);
+});
+
+test("DownloadManager takes a 206 of every byte whose validator names the file's version (a server that answers every GET so, ignoring the condition) as a 304: the file is kept, not downloaded again", async () => {
+  await assertKeptByWholeAnswer({ wholeAs206: true }, 206);
 });
 
 test("DownloadManager renews a record with the validators a 304 sends, keeping its ETag when the 304 sends only a date", async () => {

@@ -603,7 +603,7 @@ test("DownloadManager.cancel(cancelIf) cancels only the chosen downloads", async
 test(
   "DownloadManager.cancel() cancels every running download and leaves no temp file",
   {
-    timeout: 10_000,
+    timeout: 60_000,
   },
   async () => {
     const gate = deferred();
@@ -633,7 +633,7 @@ test(
 test(
   "DownloadManager with await using cancels what is left when the scope ends",
   {
-    timeout: 10_000,
+    timeout: 60_000,
   },
   async () => {
     const gate = deferred();

@@ -964,9 +964,9 @@ test("DownloadManager's paused download stops counting against maxConnectionsPer
   // The budget is 2 per host, the slots 1. "a", paused, had one connection
   // to the server; "b", from the same server, takes the slot and both
   // connections (each of its parts held open), or the test fails after
-  // 10 s.
+  // 60 s.
   const two = deferred<boolean>();
-  const deadline = setTimeout(() => two.resolve(false), 10_000);
+  const deadline = setTimeout(() => two.resolve(false), 60_000);
   const release = deferred();
   let released = false;
   const a = fileRoute({

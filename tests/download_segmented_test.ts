@@ -116,14 +116,14 @@ function assertProgress(reports: number[], total: number): void {
 test("Download with connections: 4 fetches the parts over 4 connections, each byte at its offset", async () => {
   // The first part is answered only once a second is asked for, so the
   // parts are in flight at once however fast each is served (if they are
-  // not, it is answered after 10 s, and the test fails). Parts of 1.5 MiB:
+  // not, it is answered after 60 s, and the test fails). Parts of 1.5 MiB:
   // half of one is less than the least a connection takes from another's
   // (MIN_PIECE), so a part slowed by the machine's load is never split, and
   // exactly four ranges are asked for (with 2 MiB parts a loaded run once
   // asked five).
   const body = patternBytes(6 * MiB + 12_345, 7);
   const second = deferred<void>();
-  const deadline = setTimeout(() => second.resolve(), 10_000);
+  const deadline = setTimeout(() => second.resolve(), 60_000);
   let parts = 0;
   const { url, log, close } = await serve({
     body,
@@ -857,11 +857,11 @@ test('Download on connections "auto", resumed from parts from a distant server, 
   // first run, and the server is 15 ms away by a name not this machine's
   // (mapped to 127.0.0.1 by the fetch): the first answer after the resume
   // makes it 16 connections. The first part after the resume stalls until
-  // a second is asked for (or 10 s, and the test fails).
+  // a second is asked for (or 60 s, and the test fails).
   const big = patternBytes(EARLY_BYTES + 8 * MiB, 5);
   const release = deferred();
   const second = deferred<number>();
-  const deadline = setTimeout(() => second.resolve(0), 10_000);
+  const deadline = setTimeout(() => second.resolve(0), 60_000);
   let resumed = false;
   let parts = 0;
   const { route, log } = fileRoute({
@@ -983,11 +983,11 @@ test("DownloadManager's download held to fewer connections by maxConnectionsPerH
   // The budget is 2 per host. "a" takes both, its two parts held open;
   // "b" then has its first connection only, its part held open too. Once
   // "a" ends, "b" asks for another part while its first is still open (or
-  // the test fails after 10 s).
+  // the test fails after 60 s).
   const releaseA = deferred();
   const releaseB = deferred();
   const more = deferred<boolean>();
-  const deadline = setTimeout(() => more.resolve(false), 10_000);
+  const deadline = setTimeout(() => more.resolve(false), 60_000);
   let partsOfA = 0;
   let partsOfB = 0;
   const a = fileRoute({

@@ -230,6 +230,7 @@ async function ended(child: Child, what: string): Promise<number | string> {
   clearTimeout(timer);
   if (how === "hung") {
     child.process.kill("SIGKILL");
+    await child.exited;
     assert.fail(`${what} did not end: ${child.lines.slice(-5).join(" | ")}`);
   }
   return how ?? "none";
@@ -278,7 +279,12 @@ async function runChildren(
       return run;
     })());
   }
-  return await Promise.all(runs);
+  // Every child ended before a failure of one is thrown: none goes on
+  // writing into the directory as it is removed.
+  return (await Promise.allSettled(runs)).map((settled) => {
+    if (settled.status === "rejected") throw settled.reason;
+    return settled.value;
+  });
 }
 
 /** Asserts a child's lines: each failure a typed one, from a fault. */

@@ -220,7 +220,7 @@ test(
 test(
   "Download.cancel() mid-body ends the download promptly and removes the temp file",
   {
-    timeout: 10_000,
+    timeout: 60_000,
   },
   async () => {
     const gate = deferred();
@@ -257,7 +257,7 @@ test(
 test(
   "Download.cancel() while waiting for the server's answer rejects with DownloadInterrupt",
   {
-    timeout: 10_000,
+    timeout: 60_000,
   },
   async () => {
     const answered = deferred();

@@ -2,8 +2,9 @@
 // (weak or strong, quoted or not, as it was sent), else `If-Modified-Since`
 // with its Last-Modified date (RFC 9110 §13.1.2, §13.1.3), and what a
 // `304 Not Modified` answer to it
-// means: the file on disk is the server's current one. So does a `200`
-// whose validator names that version (a server that ignores the condition).
+// means: the file on disk is the server's current one. So does the whole
+// file (a `200`, or a `206` of every byte) whose validator names that
+// version (a server that ignores the condition).
 // A 304 whose own validator names another version (a cache or a proxy that
 // mixed answers up) vouches for nothing (RFC 9111 §4.3.4): the file is asked
 // for again, unconditionally.
@@ -98,8 +99,9 @@ function isEtag(validator: string): boolean {
 }
 
 /**
- * A conditional request was answered `304 Not Modified` (or a `200` that
- * {@linkcode versionNamed} says is of the version asked about): the file on disk is current. Not a
+ * A conditional request was answered `304 Not Modified` (or the whole
+ * file, a `200` or a `206` of every byte, that {@linkcode versionNamed}
+ * says is of the version asked about): the file on disk is current. Not a
  * failure: it ends the transfer, never retried.
  */
 export class NotModified extends Error {

@@ -221,6 +221,29 @@ function isWholeOnDisk(response: Response, held: Held): boolean {
 }
 
 /**
+ * Whether `response` carries the whole file: a 200, or a 206 whose
+ * `Content-Range` is every byte of it (`bytes 0-<total - 1>/<total>`), as
+ * some servers answer every GET, `Range` or not.
+ *
+ * @example
+ * ```ts
+ * const headers = { "content-range": "bytes 0-99/100" };
+ * isWholeFile(new Response("", { status: 206, headers })); // true
+ * ```
+ */
+export function isWholeFile(response: Response): boolean {
+  return response.status === 200 ||
+    response.status === 206 &&
+      isEveryByte(parseContentRange(response.headers.get("content-range")));
+}
+
+/** Whether `range` is every byte of a file of a known length. */
+function isEveryByte(range: ContentRange | undefined): boolean {
+  return range?.start === 0 && range.total !== undefined &&
+    range.end === range.total - 1;
+}
+
+/**
  * Judges `response` to a request for the rest of the file when `held` is
  * given (a ranged request), or for the whole file.
  */
@@ -247,12 +270,7 @@ export function judgeAnswer(
   }
   if (status < 200 || status > 299) return "refused";
   if (status !== 206) return "whole";
-  if (held === undefined) {
-    return range?.start === 0 && range.total !== undefined &&
-        range.end === range.total - 1
-      ? "whole"
-      : "wrong-range";
-  }
+  if (held === undefined) return isEveryByte(range) ? "whole" : "wrong-range";
   return range?.start === held.offset &&
       (held.total === undefined || range.total === held.total)
     ? "append"

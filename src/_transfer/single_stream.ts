@@ -11,6 +11,7 @@ import { NotModified, versionNamed } from "../_http/conditional.ts";
 import { failureOf, UndecodableBody } from "../_http/failure.ts";
 import {
   type Held,
+  isWholeFile,
   judgeAnswer,
   parseContentRange,
   parseLength,
@@ -116,12 +117,13 @@ export async function attempt(
           `Cannot download "${url}": a 304 answer names another version than the one asked about`,
         );
       }
-      // A 200 of the file's version ends it too when it answers the rest of
-      // a newer version (kept from a revalidation cut short): the server went
-      // back to the file in place.
+      // So does the whole file (a 200, or a 206 of every byte) of the
+      // file's version: a server that ignores the condition. It ends it too
+      // when it answers the rest of a newer version (kept from a
+      // revalidation cut short): the server went back to the file in place.
       if (
         held === undefined && response.status === 304 ||
-        response.status === 200 && named === "same"
+        named === "same" && isWholeFile(response)
       ) {
         throw new NotModified(response.headers);
       }

@@ -222,6 +222,11 @@ export interface Fault {
   /** Ignore If-None-Match and If-Modified-Since (answer 200, never 304). */
   ignoreConditions?: boolean;
   /**
+   * Answer a request for the whole file with a 206 of every byte
+   * (`bytes 0-<last>/<total>`), as some servers answer every GET.
+   */
+  wholeAs206?: boolean;
+  /**
    * Serve the Range whatever its If-Range says (a server without If-Range:
    * a 206, or a 416, of the version it has now).
    */
@@ -458,6 +463,12 @@ export function fileRoute(
         ? `bytes ${start}-${end - 1}/${body.byteLength}`
         : options.contentRange(start, end - 1, body.byteLength);
       headers["content-length"] = end - start;
+      response.writeHead(206, headers);
+    } else if (fault.wholeAs206 && range === null && body.byteLength > 0) {
+      headers["content-range"] = `bytes 0-${
+        body.byteLength - 1
+      }/${body.byteLength}`;
+      headers["content-length"] = body.byteLength;
       response.writeHead(206, headers);
     } else {
       headers["content-length"] = body.byteLength;

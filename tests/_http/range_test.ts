@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   isOtherVersion,
+  isWholeFile,
   judgeAnswer,
   parseContentRange,
   parseLength,
@@ -315,6 +316,23 @@ test("judgeAnswer() calls a 206 of every byte, to a request for the whole file, 
     judgeAnswer(answer(206, { "content-range": "bytes 0-199/200" }), undefined),
     "whole",
   );
+});
+
+test("isWholeFile() is true of a 200 and of a 206 of every byte, false of any other answer", () => {
+  assert.equal(isWholeFile(answer(200)), true);
+  assert.equal(
+    isWholeFile(answer(206, { "content-range": "bytes 0-199/200" })),
+    true,
+  );
+  for (const range of ["bytes 0-198/200", "bytes 1-199/200", "bytes 0-199/*"]) {
+    assert.equal(
+      isWholeFile(answer(206, { "content-range": range })),
+      false,
+      range,
+    );
+  }
+  assert.equal(isWholeFile(answer(206)), false);
+  assert.equal(isWholeFile(answer(304)), false);
 });
 
 test("judgeAnswer() takes a 416 naming exactly the bytes on disk as a complete file, any other to a ranged request as the wrong range, and one to a request for the whole file as a refusal", () => {
