@@ -109,14 +109,15 @@ function isOwnerFile(names: string[]): boolean {
 /**
  * Whether the owner file at `path` names a process proven dead (killed
  * between two calls of its last lock's release, or of its take): never one
- * this process may not read (another user's, see {@linkcode mayBeAlive}).
+ * this process cannot read (another user's, see {@linkcode mayBeAlive}, or
+ * any while it is out of file descriptors, when its heartbeat, which needs
+ * none, judges it as ever).
  */
 function namesDead(path: string): boolean {
   try {
     return holderState(readOwner(path)) === "dead";
-  } catch (error) {
-    if (isRefused(error)) return false;
-    throw error;
+  } catch {
+    return false;
   }
 }
 
