@@ -17,6 +17,7 @@ import {
 } from "./_disk/file_system_failure.ts";
 import { FileLock, lockTiming, type Owner } from "./_disk/lock.ts";
 import { type PartialPaths, partialPaths } from "./_disk/names.ts";
+import { keepsTakenOver } from "./_disk/orphans.ts";
 import { PartialFile } from "./_disk/partial_file.ts";
 import { fileAt, holdsDigest, remember, touch } from "./_cache.ts";
 import { type CacheRecord, isSameFile, readRecord } from "./_disk/record.ts";
@@ -258,11 +259,11 @@ async function runLocked(
       });
     } while (outcome === "again");
   } catch (error) {
-    await letGo(lock, opened);
+    await letGo(lock, opened, spec.paths);
     throw error;
   }
   if (opened) lock.release(held);
-  else await letGo(lock, opened);
+  else await letGo(lock, opened, spec.paths);
   return outcome;
 }
 
@@ -270,14 +271,25 @@ async function runLocked(
  * Releases `lock`; one taken over (a partial file left to be resumed, or a
  * dead process's) by a job that ended before it opened its partial file
  * (the file found there, a cancel) is left marked released again, as it
- * was found: the next download takes it over and adopts that file. Released
- * as a free lock, the next would take it without a look for the file, write
- * one of its own, and leave the other's bytes beside the file downloaded.
+ * was found, while a partial file is there to resume (see
+ * {@linkcode keepsTakenOver}): the next download takes it over and adopts
+ * that file. Released as a free lock, the next would take it without a look
+ * for the file, write one of its own, and leave the other's bytes beside
+ * the file downloaded. With none there, it is released plainly: a marker
+ * would stay beside no partial file, found again by every download of the
+ * file there, until a leftover cleanup a day later.
  */
-async function letGo(lock: FileLock, opened: boolean): Promise<void> {
-  if (lock.takenOver !== undefined && !opened) {
-    // Refused (a process out of file descriptors): released as it is.
-    await lock.leave().catch(() => {});
+async function letGo(
+  lock: FileLock,
+  opened: boolean,
+  paths: PartialPaths,
+): Promise<void> {
+  const { takenOver } = lock;
+  if (takenOver !== undefined && !opened) {
+    // Not told (a process out of file descriptors): left as it was found.
+    const keep = await keepsTakenOver(paths, takenOver).catch(() => true);
+    // Refused (the same): released as it is.
+    if (keep) await lock.leave().catch(() => {});
   }
   lock.release();
 }

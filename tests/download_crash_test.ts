@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
 import {
+  link,
   lstat,
   readFile,
   rm,
@@ -29,6 +30,7 @@ import {
   SIDECAR_VERSION,
   writeSidecar,
 } from "../src/_disk/sidecar.ts";
+import { ownerFileName } from "../src/_disk/owner_file.ts";
 import {
   type ProcessIdentity,
   thisProcess,
@@ -357,6 +359,58 @@ test("Download removes what a writer proven dead left beside its lock (partial f
     await dir.list(),
     [...others.map((other) => basename(other)), "f"].sort(),
   );
+});
+
+/** Puts `BODY` at `dest`, and has a download of `url` with skipIfExists skip it. */
+async function skipFileThere(url: string, dest: string): Promise<void> {
+  await writeFile(dest, BODY);
+  const download = new Download(url, dest, { skipIfExists: true });
+  download.start();
+  await download.wait();
+  assert.ok(download.skipped);
+}
+
+test("Download that takes over a dead process's lock and finds the file there (skipIfExists) removes the lock and what that process left, when no partial file is there to resume", async () => {
+  const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const paths = partialPaths(dir.join("f"));
+  // A process killed as it let go of its download, once it had renamed the
+  // file into place: its sidecar, naming the file renamed; its lock, a link
+  // to its owner file; and the partial file of another of its downloads of
+  // the destination, killed before a sidecar named it.
+  await rm(await deadLeftovers(paths, server.url("/f"), 10_000));
+  const lock = await readFile(paths.lock);
+  const ownerFile = dir.join(ownerFileName("dead00000000dead-0"));
+  await writeFile(ownerFile, lock);
+  await rm(paths.lock);
+  await link(ownerFile, paths.lock);
+  await writeFile(
+    partialFile(paths, "dead00000000dead-2"),
+    BODY.subarray(0, 1000),
+  );
+  await skipFileThere(server.url("/f"), dir.join("f"));
+  assert.deepEqual(log.ranges, []);
+  // Not a lock marked released beside no partial file, which every later
+  // download of the file there would take over and leave so again.
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download that takes over a dead process's lock and finds the file there (skipIfExists) leaves the partial file that process's sidecar names for the next download, which resumes it", async () => {
+  const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const paths = partialPaths(dir.join("f"));
+  await deadLeftovers(paths, server.url("/f"), 10_000);
+  await skipFileThere(server.url("/f"), dir.join("f"));
+  assert.equal((await readJson(paths.lock)).released, true);
+  await rm(dir.join("f"));
+  const download = new Download(server.url("/f"), dir.join("f"));
+  download.start();
+  await download.wait();
+  assert.deepEqual(log.ranges, ["bytes=10000-"]);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
 });
 
 test("Download never writes, resumes or removes the partial file of a writer that may be running (another machine's), even once its stale lock is taken over", async () => {

@@ -2,7 +2,9 @@
 // half-written sidecars, taken-over locks, claims of takeovers cut short, and
 // owner files (the library's reserved `.<name>.<hash>.dlpart*` names) that no
 // live heartbeat guards and that have not changed for `maxAge`. A fresh leftover stays: it may be
-// resumed. A downloaded file's record lives as long as its file: it is a
+// resumed. An owner file that names a process proven dead (killed between
+// two calls) goes whatever its age and heartbeat: it is never resumed, and
+// no lock will be linked to it again. A downloaded file's record lives as long as its file: it is a
 // leftover only once the file is gone (removed by hand, or evicted by another
 // process's `PersistLimit` while this one renewed the record, which takes no
 // locks), and then goes as the rest of its group does. The heartbeat of a
@@ -99,11 +101,32 @@ function mayBeAlive(guard: string, age: number): boolean {
   }
 }
 
+/** Whether a group of `names` is one owner file (see `owner_file.ts`). */
+function isOwnerFile(names: string[]): boolean {
+  return names.every((name) => name.endsWith(OWNER_SUFFIX));
+}
+
+/**
+ * Whether the owner file at `path` names a process proven dead (killed
+ * between two calls of its last lock's release, or of its take): never one
+ * this process cannot read (another user's, see {@linkcode mayBeAlive}, or
+ * any while it is out of file descriptors, when its heartbeat, which needs
+ * none, judges it as ever).
+ */
+function namesDead(path: string): boolean {
+  try {
+    return holderState(readOwner(path)) === "dead";
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The leftovers in `directory` to remove: by group (`.<name>.<hash>.dlpart`),
  * the names of its files, each older than `maxAge` milliseconds, in a
  * group whose lock had no heartbeat within `lockStaleAfter` and names no
- * process proven alive (and such owner files). A look only: a download may
+ * process proven alive (and such owner files), and owner files of
+ * processes proven dead, whatever their age. A look only: a download may
  * take a group's lock over between it and {@linkcode removeLeftoverGroup},
  * which looks again under that lock.
  *
@@ -155,6 +178,12 @@ export async function findLeftovers(
     // Downloading here now (a manager sweeps as its first downloads
     // start): its lock is fresh, or its owner alive, without a look.
     if (holdsLock(guards[0] as string)) continue;
+    // An owner file of a process proven dead goes whatever its age: no
+    // download resumes it, and no lock of it will be taken again.
+    if (isOwnerFile(names) && namesDead(guards[1] as string)) {
+      found.set(group, names);
+      continue;
+    }
     const heartbeats = await Promise.all(guards.map(mtimeOf));
     if (
       heartbeats.some((beat) =>
@@ -239,10 +268,7 @@ export async function removeLeftoverGroup(
 ): Promise<string[]> {
   const lockName = group + LOCK_SUFFIX.slice(PARTIAL_SUFFIX.length);
   const path = join(directory, lockName);
-  if (
-    names.every((name) => name.endsWith(OWNER_SUFFIX)) ||
-    (await fs.lstat(path))?.isFile === false
-  ) {
+  if (isOwnerFile(names) || (await fs.lstat(path))?.isFile === false) {
     return await removeNames(directory, names);
   }
   const lock = await takeNow(path, lockStaleAfter);
@@ -316,7 +342,8 @@ async function removeNames(
  * Removes the leftovers in `directory` older than `maxAge` milliseconds,
  * except those of a download whose lock had a heartbeat within
  * `lockStaleAfter` or names a process proven alive, and such owner files
- * (see {@linkcode findLeftovers} and {@linkcode removeLeftoverGroup}).
+ * (see {@linkcode findLeftovers} and {@linkcode removeLeftoverGroup}),
+ * and the owner files of processes proven dead, whatever their age.
  * Returns the names removed.
  *
  * @example

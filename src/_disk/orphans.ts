@@ -10,7 +10,9 @@ import { basename, dirname, join } from "node:path";
 import { fs } from "../_runtime/fs.ts";
 import { removeIfPresent } from "../_runtime/remove.ts";
 import type { TakenOver } from "./lock.ts";
+import type { PartialPaths } from "./names.ts";
 import { isThisProcess } from "./process_identity.ts";
+import { readSidecar, sidecarPartial, writerState } from "./sidecar.ts";
 
 /**
  * Removes the files under `base` (a destination's `.<name>.<hash>.dlpart`)
@@ -50,4 +52,43 @@ export async function removeLeftBy(
       await removeIfPresent(path);
     }
   }
+}
+
+/**
+ * Whether a download that took over the lock of `paths` (from `takenOver`)
+ * and ends without opening its partial file (the file found there, a
+ * cancel) leaves a partial file for the next download to adopt: one a
+ * sidecar names, of a writer proven dead (or that released it), still
+ * there. Then the lock is to be left marked released again (see
+ * `FileLock.leave`); else it is released plainly, and what would keep no
+ * download's bytes goes now, as no download would find it: the dead
+ * owner's other files (see {@linkcode removeLeftBy}), and a sidecar whose
+ * dead writer's file is gone (killed once it renamed the file into place).
+ *
+ * @example
+ * ```ts
+ * import { partialPaths } from "./names.ts";
+ *
+ * const owner = { host: "box", pid: 4242, token: "0123456789abcdef-1" };
+ * const paths = partialPaths("cache/a.zip");
+ * if (await keepsTakenOver(paths, { owner, state: "dead" })) {
+ *   console.log("left for the next download to resume");
+ * }
+ * ```
+ */
+export async function keepsTakenOver(
+  paths: PartialPaths,
+  takenOver: TakenOver,
+): Promise<boolean> {
+  const sidecar = readSidecar(paths.sidecar);
+  let kept: string | undefined;
+  if (sidecar !== undefined && writerState(sidecar) === "dead") {
+    const partial = sidecarPartial(paths, sidecar);
+    // Not followed, as an adoption does not follow it.
+    const stat = partial === undefined ? undefined : await fs.lstat(partial);
+    if (stat?.isFile) kept = partial;
+    else await removeIfPresent(paths.sidecar);
+  }
+  await removeLeftBy(paths.base, takenOver, kept);
+  return kept !== undefined;
 }

@@ -244,6 +244,26 @@ test("removeLeftovers() keeps an owner file with a fresh heartbeat, even past ma
   assert.deepEqual(await dir.list(), [live]);
 });
 
+test("removeLeftovers() removes an owner file of a process proven dead however young and fresh its heartbeat, and keeps a running process's however old", async () => {
+  await using dir = await tempDir();
+  // Killed between two calls (its lock's release and its owner file's
+  // removal): no lock is linked to it, and none will be.
+  const dead = ".dlmanager-7.ba9876543210.dlpart.owner";
+  const running = ".dlmanager-1.0123456789ab.dlpart.owner";
+  const parent = identityOf(process.ppid);
+  const cases: [string, ProcessIdentity, number][] = [
+    [dead, { ...parent, pid: DEAD_PID }, YOUNG],
+    [running, parent, OLD],
+  ];
+  for (const [name, owner, mtime] of cases) {
+    const token = "0123456789abcdef-0";
+    await writeFile(dir.join(name), JSON.stringify({ ...owner, token }));
+    await utimes(dir.join(name), mtime / 1000, mtime / 1000);
+  }
+  assert.deepEqual(await sweep(dir), [dead]);
+  assert.deepEqual(await dir.list(), [running]);
+});
+
 test("removeLeftovers() keeps another host's owner file whose heartbeat is within the lockStaleAfter its owner recorded, though past its own", async () => {
   await using dir = await tempDir();
   // Beating every 45 minutes (its lockStaleAfter is 3 hours); the last beat
