@@ -1279,6 +1279,38 @@ test("Download with a digest whose file joined from two sources does not match a
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download with a digest whose file joined from two sources under the same validator does not match asks the last source for the bytes the first sent, rather than blame it", async () => {
+  // Two servers give the same ETag (nginx's is the file's date and size,
+  // which mirrors synced keeping dates share), but the first's bytes are
+  // bad, and it drops. The mirror, whose own validator is not known, is
+  // asked for the rest without If-Range: its ETag reads as the file's, yet
+  // proves nothing of the first server's bytes. The digest refuses the
+  // file joined: the mirror is asked for the bytes it did not send, and
+  // judged by its own file, as when the validators differ.
+  const bad = patternBytes(BODY.byteLength, 3);
+  const etag = '"65a1b2c3-927c0"';
+  const first = failingOrigin(etag, bad);
+  const mirror = fileRoute({ body: BODY, etag });
+  await using origin = await startServer({ "/f": first.route });
+  await using server = await startServer({ "/f": mirror.route });
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  await fetchAll(
+    [origin.url("/f"), server.url("/f")],
+    dir.join("f"),
+    { sha256 },
+    first,
+  );
+  const offset = resumedFrom(first);
+  assert.deepEqual(mirror.log.ranges, [
+    `bytes=${offset}-`,
+    `bytes=0-${offset - 1}`,
+  ]);
+  assert.deepEqual(mirror.log.ifRanges, [null, etag]);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download with a digest resumes what a canceled download kept on a mirror whose validator differs, listed alone", async () => {
   await using pair = await stalledAndMirror('"a"', '"b"');
   const { release, b, serverA, serverB } = pair;
