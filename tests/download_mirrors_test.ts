@@ -1311,6 +1311,47 @@ test("Download with a digest whose file joined from two sources under the same v
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download with a digest that finds whole on disk the file a canceled download kept from another source, which does not match, asks the source it resumed on for its whole file, rather than blame it", async () => {
+  // A download of [a, b] without a digest gets a's whole file (stale, of
+  // the same length), paused as its last bytes land, and is canceled
+  // keeping it. A download of [b, a] with the digest of b's file resumes
+  // it on b, asked without If-Range (its own validator is not known): b
+  // answers 416, the file is whole, and the digest refuses a's bytes. b
+  // sent none of them: it is asked for its file, not dropped for a's bytes
+  // (a, asked next, would serve its stale file again).
+  const stale = patternBytes(BODY.byteLength, 3);
+  const a = fileRoute({ body: stale, etag: '"a"' });
+  const b = fileRoute({ body: BODY, etag: '"b"' });
+  await using serverA = await startServer({ "/f": a.route });
+  await using serverB = await startServer({ "/f": b.route });
+  await using dir = await tempDir();
+  const first = new Download(
+    [serverA.url("/f"), serverB.url("/f")],
+    dir.join("f"),
+    FAST,
+  );
+  const paused = deferred();
+  first.addEventListener("progress", ({ current }) => {
+    if (current === stale.byteLength) {
+      void first.pause().then(paused.resolve);
+    }
+  });
+  first.start();
+  await paused.promise;
+  first.cancel({ keepPartial: true });
+  await assert.rejects(first.wait(), DownloadInterrupt);
+  assert.equal(first.partialKept, true);
+  assert.equal((await stat(await partialOf(dir))).size, stale.byteLength);
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  await fetchAll([serverB.url("/f"), serverA.url("/f")], dir.join("f"), {
+    sha256,
+  });
+  assert.deepEqual(b.log.ranges, [`bytes=${BODY.byteLength}-`, null]);
+  assert.equal(a.log.ranges.length, 1);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download with a digest resumes what a canceled download kept on a mirror whose validator differs, listed alone", async () => {
   await using pair = await stalledAndMirror('"a"', '"b"');
   const { release, b, serverA, serverB } = pair;

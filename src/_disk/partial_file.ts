@@ -242,6 +242,20 @@ export class PartialFile {
   }
 
   /**
+   * Records that `source`, asked for the rest whatever its version (see
+   * {@linkcode PartialFile.resumeValidator}), said the file on disk is
+   * whole (a 416): every byte is another source's, joined on the digest's
+   * word. Should the digest refuse them, `source` is asked for its whole
+   * file (see {@linkcode PartialFile.keepOwn}), not blamed for bytes it did
+   * not send.
+   */
+  completedBy(source: string): void {
+    if (!this.#joining(source)) return;
+    this.#others = this.#held();
+    this.#spliced = true;
+  }
+
+  /**
    * Drops from the record the bytes of versions other than `validator`'s,
    * once the digest refused the bytes spliced: those the last source sent
    * (of its own version, as each of its answers named) are kept, and the
