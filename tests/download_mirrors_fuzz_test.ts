@@ -27,6 +27,7 @@ import { Download, type DownloadOptions } from "../mod.ts";
 import {
   assertEndedWell,
   drawValidator,
+  FUZZ_RETRY_OPTIONS,
   type FuzzRequest,
   type FuzzServer,
   type FuzzSource,
@@ -34,6 +35,7 @@ import {
   Prng,
   seedsToRun,
   startFuzzServer,
+  waitEnded,
 } from "./_helpers/fuzz_server.ts";
 import { patternBytes } from "./_helpers/server.ts";
 import { assertSameBytes } from "./_helpers/file_bytes.ts";
@@ -155,25 +157,7 @@ async function runOnce(
     }
   });
   download.start();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  // Not a timing assertion: a download that never ends would hang the run.
-  const hung = new Promise<"hung">((resolve) => {
-    timer = setTimeout(() => resolve("hung"), 60_000);
-  });
-  let error: unknown;
-  const ended = download.wait().then(
-    () => "ended" as const,
-    (caught) => {
-      error = caught;
-      return "ended" as const;
-    },
-  );
-  const how = await Promise.race([ended, hung]);
-  clearTimeout(timer);
-  if (how === "hung") {
-    download.cancel();
-    assert.fail(`the download did not end (state ${download.state})`);
-  }
+  const error = await waitEnded(download);
   assert.deepEqual(finals, [download.state], "ended once");
   return {
     state: download.state,
@@ -278,13 +262,8 @@ async function runSeed(seed: number): Promise<void> {
     ? undefined
     : versions[index] as Uint8Array;
   const options: DownloadOptions = {
+    ...FUZZ_RETRY_OPTIONS,
     retries: scenario.retries,
-    backoffBase: 1,
-    backoffCap: 5,
-    retryAfterCap: 20,
-    // Short, for the server's stalls: a stall is retried as any fault.
-    connectTimeout: 500,
-    idleTimeout: 500,
     connections: scenario.connections,
     chunkSize: scenario.chunkSize,
   };

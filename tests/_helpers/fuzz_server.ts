@@ -18,7 +18,9 @@ import {
 import assert from "node:assert/strict";
 import { env } from "node:process";
 import {
+  type Download,
   DownloadInterrupt,
+  type DownloadOptions,
   FileSystemError,
   HTTPError,
   IntegrityError,
@@ -567,6 +569,47 @@ export function assertEndedWell(
     TYPED_ERRORS.some((type) => error instanceof type),
     `failed with an untyped error: ${(error as Error)?.stack ?? String(error)}`,
   );
+}
+
+/**
+ * Retries and timeouts for a download from a fuzz server: short backoffs, a
+ * capped Retry-After (the server's go up to an hour), and short timeouts,
+ * for the server's stalls (a stall is retried as any fault).
+ */
+export const FUZZ_RETRY_OPTIONS: DownloadOptions = {
+  backoffBase: 1,
+  backoffCap: 5,
+  retryAfterCap: 20,
+  connectTimeout: 500,
+  idleTimeout: 500,
+};
+
+/**
+ * Waits for `download` to end: the error it failed (or was canceled) with,
+ * `undefined` when done. Fails the test, canceling it, should it not end
+ * within a minute (not a timing assertion: a download that never ends
+ * would hang the run).
+ */
+export async function waitEnded(download: Download): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<"hung">((resolve) => {
+    timer = setTimeout(() => resolve("hung"), 60_000);
+  });
+  let error: unknown;
+  const ended = download.wait().then(
+    () => "ended" as const,
+    (caught) => {
+      error = caught;
+      return "ended" as const;
+    },
+  );
+  const how = await Promise.race([ended, hung]);
+  clearTimeout(timer);
+  if (how === "hung") {
+    download.cancel();
+    assert.fail(`the download did not end (state ${download.state})`);
+  }
+  return error;
 }
 
 /** A validator for a fuzz server, an ETag most often. */
