@@ -1279,6 +1279,79 @@ test("Download with a digest whose file joined from two sources does not match a
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download with a digest whose file joined from two sources under the same validator does not match asks the last source for the bytes the first sent, rather than blame it", async () => {
+  // Two servers give the same ETag (nginx's is the file's date and size,
+  // which mirrors synced keeping dates share), but the first's bytes are
+  // bad, and it drops. The mirror, whose own validator is not known, is
+  // asked for the rest without If-Range: its ETag reads as the file's, yet
+  // proves nothing of the first server's bytes. The digest refuses the
+  // file joined: the mirror is asked for the bytes it did not send, and
+  // judged by its own file, as when the validators differ.
+  const bad = patternBytes(BODY.byteLength, 3);
+  const etag = '"65a1b2c3-927c0"';
+  const first = failingOrigin(etag, bad);
+  const mirror = fileRoute({ body: BODY, etag });
+  await using origin = await startServer({ "/f": first.route });
+  await using server = await startServer({ "/f": mirror.route });
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  await fetchAll(
+    [origin.url("/f"), server.url("/f")],
+    dir.join("f"),
+    { sha256 },
+    first,
+  );
+  const offset = resumedFrom(first);
+  assert.deepEqual(mirror.log.ranges, [
+    `bytes=${offset}-`,
+    `bytes=0-${offset - 1}`,
+  ]);
+  assert.deepEqual(mirror.log.ifRanges, [null, etag]);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download with a digest that finds whole on disk the file a canceled download kept from another source, which does not match, asks the source it resumed on for its whole file, rather than blame it", async () => {
+  // A download of [a, b] without a digest gets a's whole file (stale, of
+  // the same length), paused as its last bytes land, and is canceled
+  // keeping it. A download of [b, a] with the digest of b's file resumes
+  // it on b, asked without If-Range (its own validator is not known): b
+  // answers 416, the file is whole, and the digest refuses a's bytes. b
+  // sent none of them: it is asked for its file, not dropped for a's bytes
+  // (a, asked next, would serve its stale file again).
+  const stale = patternBytes(BODY.byteLength, 3);
+  const a = fileRoute({ body: stale, etag: '"a"' });
+  const b = fileRoute({ body: BODY, etag: '"b"' });
+  await using serverA = await startServer({ "/f": a.route });
+  await using serverB = await startServer({ "/f": b.route });
+  await using dir = await tempDir();
+  const first = new Download(
+    [serverA.url("/f"), serverB.url("/f")],
+    dir.join("f"),
+    FAST,
+  );
+  const paused = deferred();
+  first.addEventListener("progress", ({ current }) => {
+    if (current === stale.byteLength) {
+      void first.pause().then(paused.resolve);
+    }
+  });
+  first.start();
+  await paused.promise;
+  first.cancel({ keepPartial: true });
+  await assert.rejects(first.wait(), DownloadInterrupt);
+  assert.equal(first.partialKept, true);
+  assert.equal((await stat(await partialOf(dir))).size, stale.byteLength);
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  await fetchAll([serverB.url("/f"), serverA.url("/f")], dir.join("f"), {
+    sha256,
+  });
+  assert.deepEqual(b.log.ranges, [`bytes=${BODY.byteLength}-`, null]);
+  assert.equal(a.log.ranges.length, 1);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download with a digest resumes what a canceled download kept on a mirror whose validator differs, listed alone", async () => {
   await using pair = await stalledAndMirror('"a"', '"b"');
   const { release, b, serverA, serverB } = pair;

@@ -202,7 +202,17 @@ export class PartialFile {
     if (this.#integrity === undefined) return this.validator;
     const own = this.#validators.get(source);
     if (own !== undefined) return own;
-    return this.#validators.size > 0 ? undefined : this.validator;
+    return this.#joining(source) ? undefined : this.validator;
+  }
+
+  /**
+   * Whether `source` is asked for the rest whatever its version (see
+   * {@linkcode PartialFile.resumeValidator}): with a digest, a source whose
+   * own validator is not known, once some source's is.
+   */
+  #joining(source: string): boolean {
+    return this.#integrity !== undefined && this.#validators.size > 0 &&
+      !this.#validators.has(source);
   }
 
   /**
@@ -213,8 +223,14 @@ export class PartialFile {
    * that changed what it says.
    */
   async resumedFrom(source: string, validator: string): Promise<void> {
-    if (validator !== this.validator) this.#others = this.#held();
-    const spliced = this.#spliced || validator !== this.validator;
+    // Asked without `If-Range`, its bytes are joined on the digest's word
+    // alone, even under a validator that reads as the file's: a validator
+    // is its own server's (a mirror synced keeping dates has the first's
+    // Last-Modified, whatever its bytes), and the digest, should it refuse
+    // them, is to blame no one source.
+    const other = validator !== this.validator || this.#joining(source);
+    if (other) this.#others = this.#held();
+    const spliced = this.#spliced || other;
     const changed = spliced !== this.#spliced ||
       validator !== this.validator ||
       this.#validators.get(source) !== validator;
@@ -223,6 +239,20 @@ export class PartialFile {
     this.validator = validator;
     if (!changed || !this.#sidecar || this.total === undefined) return;
     await this.#writeSidecar(validator, this.total, this.ranges);
+  }
+
+  /**
+   * Records that `source`, asked for the rest whatever its version (see
+   * {@linkcode PartialFile.resumeValidator}), said the file on disk is
+   * whole (a 416): every byte is another source's, joined on the digest's
+   * word. Should the digest refuse them, `source` is asked for its whole
+   * file (see {@linkcode PartialFile.keepOwn}), not blamed for bytes it did
+   * not send.
+   */
+  completedBy(source: string): void {
+    if (!this.#joining(source)) return;
+    this.#others = this.#held();
+    this.#spliced = true;
   }
 
   /**

@@ -145,6 +145,7 @@ export async function attempt(
       // The answer's body (a server may send a page) is closed, not left
       // holding its connection.
       await response.body?.cancel().catch(() => {});
+      partial.completedBy(transfer.source);
       transfer.report(partial.offset, partial.total);
       return;
     }

@@ -3,8 +3,10 @@
 // whose every answer is drawn from a seeded PRNG: served as a real server
 // would (Range, If-Range, ETag or Last-Modified), or cut, busy, ignoring the
 // Range, answering another range, trickling, compressing it anyway, or
-// changing the file to a new version first. The draws follow the order the
-// requests come in.
+// changing the file to a new version first. Each source may be set apart
+// (`perSource`): another version (a stale mirror), its own validator kind,
+// fault rate and ranges, a validator borrowed from the first, or gone after
+// a few requests. The draws follow the order the requests come in.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
@@ -16,7 +18,9 @@ import {
 import assert from "node:assert/strict";
 import { env } from "node:process";
 import {
+  type Download,
   DownloadInterrupt,
+  type DownloadOptions,
   FileSystemError,
   HTTPError,
   IntegrityError,
@@ -80,7 +84,8 @@ export type FuzzAnswer =
   | "stall-headers"
   | "gzip"
   | "whole-206"
-  | "ignore-if-range";
+  | "ignore-if-range"
+  | "gone";
 
 /**
  * The validator the server gives its file: a strong ETag, a weak one
@@ -136,6 +141,43 @@ export interface FuzzServerOptions {
    * behind, a stale mirror), within the versions there are.
    */
   lag: number;
+  /**
+   * Per source, what sets it apart, overriding the options above for that
+   * source (tests/download_mirrors_fuzz_test.ts): mirrors of other versions,
+   * validators and faults, and sources that go away.
+   */
+  perSource?: FuzzSource[];
+}
+
+/** What sets one source of a fuzz server apart from the others. */
+export interface FuzzSource {
+  /**
+   * How many versions ahead of the first source's this one is (for the
+   * first source too: a mirror list whose first is stale), within the
+   * versions there are.
+   * @default options.lag (0 for the first source)
+   */
+  lag?: number | undefined;
+  /** @default options.validator */
+  validator?: FuzzValidator | undefined;
+  /** @default options.ranges */
+  ranges?: boolean | undefined;
+  /** @default options.faultRate */
+  faultRate?: number | undefined;
+  /**
+   * After how many requests the source is gone: each later one answered
+   * 404 (a file taken down) or cut before any answer (a host gone).
+   * @default never
+   */
+  goneAfter?: number | undefined;
+  /**
+   * Whether its validator names the first source's version whatever it
+   * serves (mirrors synced keeping dates, with bytes that differ).
+   * @default false
+   */
+  borrowsValidator?: boolean | undefined;
+  /** @default "not-found" */
+  goneAs?: "not-found" | "reset" | undefined;
 }
 
 /** One request and what the server did. */
@@ -225,12 +267,22 @@ export async function startFuzzServer(
     }
     return writeBytes(response, bytes);
   };
-  const validatorOf = (source: number, served: number): string | undefined => {
-    const tag = options.ownValidators ? `s${source}-v${served}` : `v${served}`;
+  const perSource = (source: number): FuzzSource =>
+    options.perSource?.[source] ?? {};
+  const kindOf = (source: number): FuzzValidator =>
+    perSource(source).validator ?? options.validator;
+  const requestsTo = Array.from({ length: options.sources }, () => 0);
+  // `as`: whose validators (`source`'s own kind) are given.
+  const validatorOf = (
+    source: number,
+    served: number,
+    as = source,
+  ): string | undefined => {
+    const tag = options.ownValidators ? `s${as}-v${served}` : `v${served}`;
     return validatorText(
-      options.validator,
+      kindOf(source),
       tag,
-      DATES[served + (options.ownValidators ? source * 3 : 0)] as string,
+      DATES[served + (options.ownValidators ? as * 3 : 0)] as string,
     );
   };
   const route = (source: number) =>
@@ -238,19 +290,27 @@ export async function startFuzzServer(
     request: IncomingMessage,
     response: ServerResponse,
   ): Promise<void> => {
-    let answer: FuzzAnswer = state.faulty && prng.chance(options.faultRate)
+    const own = perSource(source);
+    const asked = (requestsTo[source] ?? 0) + 1;
+    requestsTo[source] = asked;
+    const gone = asked > (own.goneAfter ?? Infinity);
+    let answer: FuzzAnswer = gone
+      ? "gone"
+      : state.faulty && prng.chance(own.faultRate ?? options.faultRate)
       ? prng.chance(0.01) ? "not-found" : prng.pick(FAULTS)
       : "normal";
     if (answer === "change") {
       if (version + 1 < options.versions.length) version++;
       else answer = "normal";
     }
-    const served = source === 0 ? version : Math.min(
+    const served = Math.min(
       options.versions.length - 1,
-      Math.max(0, version + options.lag),
+      Math.max(0, version + (own.lag ?? (source === 0 ? 0 : options.lag))),
     );
     const body = options.versions[served] as Uint8Array;
-    const validator = validatorOf(source, served);
+    const validator = own.borrowsValidator === true
+      ? validatorOf(source, version, 0)
+      : validatorOf(source, served);
     const range = request.headers.range ?? null;
     const ifRange = (request.headers["if-range"] as string | undefined) ??
       null;
@@ -267,6 +327,15 @@ export async function startFuzzServer(
       entry.status = status;
       response.writeHead(status, headers);
     };
+    if (answer === "gone") {
+      if (own.goneAs === "reset") {
+        response.socket?.destroy();
+        return;
+      }
+      send(404, {});
+      response.end("gone");
+      return;
+    }
     if (answer === "stall-headers") {
       // Until the client gives up (its connect timeout) or the server closes.
       return;
@@ -300,19 +369,20 @@ export async function startFuzzServer(
       response.end("busy");
       return;
     }
-    const headers: Record<string, string> = options.ranges
+    const ranges = own.ranges ?? options.ranges;
+    const headers: Record<string, string> = ranges
       ? { "accept-ranges": "bytes" }
       : {};
-    if (options.validator.endsWith("etag")) headers.etag = validator as string;
-    if (options.validator === "last-modified") {
+    if (kindOf(source).endsWith("etag")) headers.etag = validator as string;
+    if (kindOf(source) === "last-modified") {
       headers["last-modified"] = validator as string;
     }
     const match = range === null ? null : /^bytes=(\d+)-(\d*)$/.exec(range);
     const validatorOk = ifRange === null || ifRange === validator ||
       answer === "ignore-if-range";
-    const serveRange = match !== null && validatorOk && options.ranges &&
+    const serveRange = match !== null && validatorOk && ranges &&
       answer !== "ignore-range" && answer !== "gzip";
-    if (answer === "whole-206" && options.ranges) {
+    if (answer === "whole-206" && ranges) {
       headers["content-range"] = `bytes 0-${
         body.byteLength - 1
       }/${body.byteLength}`;
@@ -499,6 +569,47 @@ export function assertEndedWell(
     TYPED_ERRORS.some((type) => error instanceof type),
     `failed with an untyped error: ${(error as Error)?.stack ?? String(error)}`,
   );
+}
+
+/**
+ * Retries and timeouts for a download from a fuzz server: short backoffs, a
+ * capped Retry-After (the server's go up to an hour), and short timeouts,
+ * for the server's stalls (a stall is retried as any fault).
+ */
+export const FUZZ_RETRY_OPTIONS: DownloadOptions = {
+  backoffBase: 1,
+  backoffCap: 5,
+  retryAfterCap: 20,
+  connectTimeout: 500,
+  idleTimeout: 500,
+};
+
+/**
+ * Waits for `download` to end: the error it failed (or was canceled) with,
+ * `undefined` when done. Fails the test, canceling it, should it not end
+ * within a minute (not a timing assertion: a download that never ends
+ * would hang the run).
+ */
+export async function waitEnded(download: Download): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<"hung">((resolve) => {
+    timer = setTimeout(() => resolve("hung"), 60_000);
+  });
+  let error: unknown;
+  const ended = download.wait().then(
+    () => "ended" as const,
+    (caught) => {
+      error = caught;
+      return "ended" as const;
+    },
+  );
+  const how = await Promise.race([ended, hung]);
+  clearTimeout(timer);
+  if (how === "hung") {
+    download.cancel();
+    assert.fail(`the download did not end (state ${download.state})`);
+  }
+  return error;
 }
 
 /** A validator for a fuzz server, an ETag most often. */
