@@ -22,6 +22,7 @@ import {
   RetriesExhaustedError,
 } from "../mod.ts";
 import {
+  askedBytes,
   bytesRoute,
   deferred,
   fileRoute,
@@ -510,9 +511,13 @@ test("Download in parts gone on to a mirror resumes from every byte on disk: pro
   download.start();
   await download.wait();
   assert.deepEqual(progress, progress.toSorted((a, b) => a - b));
-  // The mirror sent only what was not on disk.
-  const sent = mirror.log.sent.reduce((sum, bytes) => sum + bytes, 0);
-  assert.ok(sent <= big.byteLength - 1024 * 1024, `${sent}`);
+  // The mirror was asked only for what was not on disk. (What it sent may
+  // be more: a request whose part another connection took half of runs to
+  // its old end, and the server fills the socket past where the client
+  // stops reading, as a loaded run on Bun showed.)
+  const asked = askedBytes(mirror.log.ranges, big.byteLength)
+    .reduce((sum, [start, end]) => sum + end - start, 0);
+  assert.ok(asked <= big.byteLength - 1024 * 1024, `${mirror.log.ranges}`);
   await assertFileHolds(dir.join("f"), big);
 });
 

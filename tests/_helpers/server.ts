@@ -12,6 +12,7 @@ import {
   createServer as createNetServer,
   type Socket,
 } from "node:net";
+import { mergeRanges } from "../../src/_transfer/pieces.ts";
 
 /** A request the server received. */
 export interface SeenRequest {
@@ -328,6 +329,25 @@ export interface FileRouteLog {
   mostActive: number;
   /** The TCP connections the requests came on. */
   connections: number;
+}
+
+/**
+ * The bytes the requests logged in `ranges` asked for, merged: `[start,
+ * end)` spans of a file of `total` bytes (no Range: all of it). What was
+ * asked, not what was sent: a server sends past the end a client stops
+ * reading at (a part another connection took half of) into the socket.
+ */
+export function askedBytes(
+  ranges: (string | null)[],
+  total: number,
+): [number, number][] {
+  return mergeRanges(ranges.map((range): [number, number] => {
+    if (range === null) return [0, total];
+    const match = /^bytes=(\d+)-(\d*)$/.exec(range);
+    if (match === null) throw new TypeError(`Unexpected range "${range}"`);
+    const end = match[2] === "" ? total : Number(match[2]) + 1;
+    return [Number(match[1]), Math.min(end, total)];
+  }));
 }
 
 /**
