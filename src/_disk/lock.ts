@@ -73,7 +73,7 @@ import { sleep } from "../_timers.ts";
 import { atOwnFile } from "./file_system_failure.ts";
 import { leaveBehind, removeLeftBehind } from "./left_behind.ts";
 import { LOCK_SUFFIX, PARTIAL_SUFFIX } from "./names.ts";
-import { removeLeftBy } from "./orphans.ts";
+import { removeLeftBy, removeUnnamedLeftBy } from "./orphans.ts";
 
 export type { Owner } from "./owner_file.ts";
 
@@ -506,6 +506,13 @@ export class FileLock {
     }
     heldTokens.add(token);
     try {
+      // While the lock still names the dead owner: a taker killed once its
+      // own lock is there leaves no trace of that owner's files.
+      if (readOwner(path)?.token === judged.owner?.token) {
+        // Refused (a directory in the sidecar's place): the download that
+        // takes the lock meets it, and a leftover cleanup takes what stays.
+        await removeUnnamedLeftBy(path, judged).catch(() => {});
+      }
       return await FileLock.#moveAway(path, judged, staleAfter);
     } finally {
       heldTokens.delete(token);
