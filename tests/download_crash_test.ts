@@ -361,6 +361,39 @@ test("Download removes what a writer proven dead left beside its lock (partial f
   );
 });
 
+test("Download removes the partial file a dead process left with no sidecar naming it when the process that took its lock over was killed the moment it held it", async () => {
+  const { route, log } = fileRoute({ body: BODY, etag: '"a"' });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const paths = partialPaths(dir.join("f"));
+  // A process killed in its first chunk: its lock, and its partial file,
+  // which no sidecar names yet.
+  const owner = { ...thisProcess(), pid: DEAD_PID };
+  await writeFile(
+    paths.lock,
+    JSON.stringify({ ...owner, token: "dead00000000dead-0" }),
+  );
+  await writeFile(
+    partialFile(paths, "dead00000000dead-4"),
+    BODY.subarray(0, 1000),
+  );
+  // Another process takes its lock over, and is killed as soon as it holds
+  // it (a download would only then open its partial file).
+  const taker = startChild("lock_child", [paths.lock, "60000", "30000"]);
+  try {
+    assert.match(await taker.line(() => true), /^acquired /u);
+  } finally {
+    taker.process.kill("SIGKILL");
+    await taker.exited;
+  }
+  const download = new Download(server.url("/f"), dir.join("f"));
+  download.start();
+  await download.wait();
+  assert.deepEqual(log.ranges, [null]);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 /** Puts `BODY` at `dest`, and has a download of `url` with skipIfExists skip it. */
 async function skipFileThere(url: string, dest: string): Promise<void> {
   await writeFile(dest, BODY);

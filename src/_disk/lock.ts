@@ -73,7 +73,7 @@ import { sleep } from "../_timers.ts";
 import { atOwnFile } from "./file_system_failure.ts";
 import { leaveBehind, removeLeftBehind } from "./left_behind.ts";
 import { LOCK_SUFFIX, PARTIAL_SUFFIX } from "./names.ts";
-import { removeLeftBy } from "./orphans.ts";
+import { removeLeftBy, removeUnnamedLeftBy } from "./orphans.ts";
 
 export type { Owner } from "./owner_file.ts";
 
@@ -382,7 +382,12 @@ export class FileLock {
           await other;
           continue;
         }
-        const taking = FileLock.#takeOver(path, verdict, timing);
+        const taking = FileLock.#takeOver(
+          path,
+          verdict,
+          timing,
+          options.brief === true,
+        );
         takingOver.set(path, taking.catch(() => {}));
         let done: Awaited<typeof taking>;
         try {
@@ -480,12 +485,15 @@ export class FileLock {
    * module comment): moves it away and removes it, with its owner's owner
    * file, if it is still the lock judged. Returns whether it did (the lock
    * is then free), or, while another process's claim is in the way, that
-   * process, to wait for.
+   * process, to wait for. A brief lock (a leftover cleanup's) leaves the
+   * dead owner's files to the cleanup, which removes its group whole, by
+   * age, and tells what it removed.
    */
   static async #takeOver(
     path: string,
     judged: TakenOver,
     timing: LockTiming,
+    brief: boolean,
   ): Promise<boolean | { claimant: Owner | undefined }> {
     const { staleAfter, heartbeat } = timing;
     const claim = `${path}${CLAIM_SUFFIX}`;
@@ -506,6 +514,13 @@ export class FileLock {
     }
     heldTokens.add(token);
     try {
+      // While the lock still names the dead owner: a taker killed once its
+      // own lock is there leaves no trace of that owner's files.
+      if (!brief && readOwner(path)?.token === judged.owner?.token) {
+        // Refused (a directory in the sidecar's place): the download that
+        // takes the lock meets it, and a leftover cleanup takes what stays.
+        await removeUnnamedLeftBy(path, judged).catch(() => {});
+      }
       return await FileLock.#moveAway(path, judged, staleAfter);
     } finally {
       heldTokens.delete(token);

@@ -10,7 +10,12 @@ import { basename, dirname, join } from "node:path";
 import { fs } from "../_runtime/fs.ts";
 import { removeIfPresent } from "../_runtime/remove.ts";
 import type { TakenOver } from "./lock.ts";
-import type { PartialPaths } from "./names.ts";
+import {
+  LOCK_SUFFIX,
+  PARTIAL_SUFFIX,
+  type PartialPaths,
+  SIDECAR_SUFFIX,
+} from "./names.ts";
 import { isThisProcess } from "./process_identity.ts";
 import { readSidecar, sidecarPartial, writerState } from "./sidecar.ts";
 
@@ -52,6 +57,43 @@ export async function removeLeftBy(
       await removeIfPresent(path);
     }
   }
+}
+
+/**
+ * Removes what the dead owner of the lock at `lock` (a destination's
+ * `.<name>.<hash>.dlpart.lock`) left (see {@linkcode removeLeftBy}), but the
+ * partial file its sidecar names, which the download taking the lock over
+ * may adopt. A taker calls it under its claim, before the lock is moved
+ * away: once the taker's own lock is in its place, the dead owner is known
+ * only to the taker, and a taker killed before it looked (the process
+ * taking the lock over from it then removes only the taker's files) would
+ * leave a partial file no sidecar names for good.
+ *
+ * @example
+ * ```ts
+ * const owner = { host: "box", pid: 4242, token: "0123456789abcdef-1" };
+ * await removeUnnamedLeftBy("cache/.a.zip.0123456789ab.dlpart.lock", {
+ *   owner,
+ *   state: "dead",
+ * });
+ * ```
+ */
+export async function removeUnnamedLeftBy(
+  lock: string,
+  takenOver: TakenOver,
+): Promise<void> {
+  if (takenOver.state !== "dead" || !lock.endsWith(LOCK_SUFFIX)) return;
+  const group = lock.slice(0, -LOCK_SUFFIX.length);
+  const paths = {
+    base: group + PARTIAL_SUFFIX,
+    sidecar: group + SIDECAR_SUFFIX,
+    lock,
+  };
+  const sidecar = readSidecar(paths.sidecar);
+  const named = sidecar === undefined
+    ? undefined
+    : sidecarPartial(paths, sidecar);
+  await removeLeftBy(paths.base, takenOver, named);
 }
 
 /**
