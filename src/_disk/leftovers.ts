@@ -237,7 +237,7 @@ async function allOld(
 /**
  * Whether `directory` holds a file of `group` other than its lock
  * (`lockName`) and its downloaded file's record: a partial file, a sidecar,
- * a temporary, a takeover's claim.
+ * a temporary, a takeover's claim; `true` if it cannot be listed.
  */
 async function hasOthers(
   directory: string,
@@ -248,8 +248,8 @@ async function hasOthers(
   try {
     entries = await fs.readDir(directory);
   } catch (error) {
-    if (error instanceof NotFoundError) return false;
-    throw error;
+    // Unlisted (out of file descriptors): it may have others.
+    return !(error instanceof NotFoundError);
   }
   return entries.some(({ name }) =>
     name !== lockName && !name.endsWith(RECORD_SUFFIX) &&
@@ -314,7 +314,14 @@ export async function removeLeftoverGroup(
   if ((await fs.lstat(path))?.isFile === false) {
     return await removeNames(directory, rest);
   }
-  const lock = await takeNow(path, lockStaleAfter);
+  // A lock alone that cannot be taken or looked at now (this process out
+  // of file descriptors) stays, for a later sweep: keeping it loses
+  // nothing, and its download's own errors say what failed.
+  const alone = rest.length === 0;
+  const lock = await takeNow(path, lockStaleAfter).catch((error) => {
+    if (alone) return undefined;
+    throw error;
+  });
   if (lock === undefined) return [];
   try {
     if (
@@ -322,7 +329,9 @@ export async function removeLeftoverGroup(
         ? await hasOthers(directory, group, lockName)
         : !await allOld(directory, rest, maxAge, now)
     ) {
-      if (lock.takenOver !== undefined) await lock.leave();
+      if (lock.takenOver !== undefined) {
+        await (alone ? lock.leave().catch(() => {}) : lock.leave());
+      }
       return [];
     }
     const removed = await removeNames(directory, rest);
