@@ -1,19 +1,22 @@
 // Cleaning a directory of what dead processes left: partial files, sidecars,
 // half-written sidecars, taken-over locks, claims of takeovers cut short, and
 // owner files (the library's reserved `.<name>.<hash>.dlpart*` names) that no
-// live heartbeat guards and that have not changed for `maxAge`. A fresh leftover stays: it may be
-// resumed. An owner file that names a process proven dead (killed between
-// two calls) goes whatever its age and heartbeat: it is never resumed, and
-// no lock will be linked to it again. A downloaded file's record lives as long as its file: it is a
+// live heartbeat guards and that have not changed for `maxAge`. A fresh
+// leftover stays: it may be resumed. An owner file that names a process proven
+// dead (killed between two calls) goes whatever its age and heartbeat: it is
+// never resumed, and no lock will be linked to it again. So does a lock alone
+// (no partial file, no sidecar) of a process proven dead (killed between
+// putting its file in place and releasing the lock): it guards nothing to
+// resume. A downloaded file's record lives as long as its file: it is a
 // leftover only once the file is gone (removed by hand, or evicted by another
 // process's `PersistLimit` while this one renewed the record, which takes no
-// locks), and then goes as the rest of its group does. The heartbeat of a
-// group is its lock's mtime, or an owner file's own (see `lock.ts`). A group
-// whose lock (or owner file) names a process proven alive stays however old
-// its heartbeat: that process may be stopped (Ctrl-Z, a debugger) and go on,
-// as a lock it holds is never taken over. A symbolic link under a reserved
-// name is never the library's: it is neither removed nor followed (its
-// target is left alone, and a link in a lock's place beats as the link).
+// locks), and then goes as the rest of its group does. The heartbeat of a group
+// is its lock's mtime, or an owner file's own (see `lock.ts`). A group whose
+// lock (or owner file) names a process proven alive stays however old its
+// heartbeat: that process may be stopped (Ctrl-Z, a debugger) and go on, as a
+// lock it holds is never taken over. A symbolic link under a reserved name is
+// never the library's: it is neither removed nor followed (its target is left
+// alone, and a link in a lock's place beats as the link).
 //
 // A group is removed only under its lock, taken as a download takes it: the
 // look that found it old and its owner dead is not the removal, and another
@@ -106,9 +109,15 @@ function isOwnerFile(names: string[]): boolean {
   return names.every((name) => name.endsWith(OWNER_SUFFIX));
 }
 
+/** Whether a group of `names` is its lock alone. */
+function isLoneLock(names: string[]): boolean {
+  return names.length === 1 && names[0]?.endsWith(LOCK_SUFFIX) === true;
+}
+
 /**
- * Whether the owner file at `path` names a process proven dead (killed
- * between two calls of its last lock's release, or of its take): never one
+ * Whether the owner file (or lock) at `path` names a process proven dead
+ * (killed between two calls of its last lock's release, or of its take, or
+ * between putting its file in place and releasing its lock): never one
  * this process cannot read (another user's, see {@linkcode mayBeAlive}, or
  * any while it is out of file descriptors, when its heartbeat, which needs
  * none, judges it as ever).
@@ -125,10 +134,10 @@ function namesDead(path: string): boolean {
  * The leftovers in `directory` to remove: by group (`.<name>.<hash>.dlpart`),
  * the names of its files, each older than `maxAge` milliseconds, in a
  * group whose lock had no heartbeat within `lockStaleAfter` and names no
- * process proven alive (and such owner files), and owner files of
- * processes proven dead, whatever their age. A look only: a download may
- * take a group's lock over between it and {@linkcode removeLeftoverGroup},
- * which looks again under that lock.
+ * process proven alive (and such owner files), and owner files and locks
+ * alone of processes proven dead, whatever their age. A look only: a
+ * download may take a group's lock over between it and
+ * {@linkcode removeLeftoverGroup}, which looks again under that lock.
  *
  * @example
  * ```ts
@@ -184,6 +193,13 @@ export async function findLeftovers(
       found.set(group, names);
       continue;
     }
+    // So does a lock alone of one, killed after it put its file in place:
+    // it guards nothing to resume. Whether it is still alone is looked at
+    // again under it (see removeLeftoverGroup).
+    if (isLoneLock(names) && namesDead(guards[0] as string)) {
+      found.set(group, names);
+      continue;
+    }
     const heartbeats = await Promise.all(guards.map(mtimeOf));
     if (
       heartbeats.some((beat) =>
@@ -218,6 +234,29 @@ async function allOld(
   return isOld(await mtimesOf(directory, names), maxAge, now);
 }
 
+/**
+ * Whether `directory` holds a file of `group` other than its lock
+ * (`lockName`) and its downloaded file's record: a partial file, a sidecar,
+ * a temporary, a takeover's claim; `true` if it cannot be listed.
+ */
+async function hasOthers(
+  directory: string,
+  group: string,
+  lockName: string,
+): Promise<boolean> {
+  let entries: DirEntry[];
+  try {
+    entries = await fs.readDir(directory);
+  } catch (error) {
+    // Unlisted (out of file descriptors): it may have others.
+    return !(error instanceof NotFoundError);
+  }
+  return entries.some(({ name }) =>
+    name !== lockName && !name.endsWith(RECORD_SUFFIX) &&
+    isReservedName(name) && groupOf(name) === group
+  );
+}
+
 /** The mtimes of `names` in `directory`, `undefined` for one gone. */
 function mtimesOf(
   directory: string,
@@ -244,7 +283,9 @@ function isOld(
  * looked at again, and kept if any is younger than `maxAge`: a download
  * that took the lock over between the look and now may have resumed the
  * partial file, or left it to be resumed (then its lock is left marked
- * released again, for the next download to adopt it). An owner file
+ * released again, for the next download to adopt it). A lock found alone
+ * is removed only if it still is, by a new listing of the directory: such
+ * a download leaves files the look did not see. An owner file
  * (which no download resumes), or a group whose lock's place holds what is
  * not a file (a link, never the library's, and never removed), goes
  * without a lock. Returns the names removed (the old lock's among them,
@@ -268,15 +309,29 @@ export async function removeLeftoverGroup(
 ): Promise<string[]> {
   const lockName = group + LOCK_SUFFIX.slice(PARTIAL_SUFFIX.length);
   const path = join(directory, lockName);
-  if (isOwnerFile(names) || (await fs.lstat(path))?.isFile === false) {
-    return await removeNames(directory, names);
-  }
-  const lock = await takeNow(path, lockStaleAfter);
-  if (lock === undefined) return [];
   const rest = names.filter((name) => name !== lockName);
+  if (isOwnerFile(names)) return await removeNames(directory, names);
+  if ((await fs.lstat(path))?.isFile === false) {
+    return await removeNames(directory, rest);
+  }
+  // A lock alone that cannot be taken or looked at now (this process out
+  // of file descriptors) stays, for a later sweep: keeping it loses
+  // nothing, and its download's own errors say what failed.
+  const alone = rest.length === 0;
+  const lock = await takeNow(path, lockStaleAfter).catch((error) => {
+    if (alone) return undefined;
+    throw error;
+  });
+  if (lock === undefined) return [];
   try {
-    if (!await allOld(directory, rest, maxAge, now)) {
-      if (lock.takenOver !== undefined) await lock.leave();
+    if (
+      rest.length === 0
+        ? await hasOthers(directory, group, lockName)
+        : !await allOld(directory, rest, maxAge, now)
+    ) {
+      if (lock.takenOver !== undefined) {
+        await (alone ? lock.leave().catch(() => {}) : lock.leave());
+      }
       return [];
     }
     const removed = await removeNames(directory, rest);
@@ -343,7 +398,8 @@ async function removeNames(
  * except those of a download whose lock had a heartbeat within
  * `lockStaleAfter` or names a process proven alive, and such owner files
  * (see {@linkcode findLeftovers} and {@linkcode removeLeftoverGroup}),
- * and the owner files of processes proven dead, whatever their age.
+ * and the owner files and locks alone of processes proven dead, whatever
+ * their age.
  * Returns the names removed.
  *
  * @example

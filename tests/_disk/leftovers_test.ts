@@ -61,6 +61,21 @@ async function put(dir: TempDir, name: string, mtime: number): Promise<void> {
   await utimes(dir.join(name), mtime / 1000, mtime / 1000);
 }
 
+/**
+ * Writes the lock (or owner file) `name` in `dir`, naming `owner`, with
+ * mtime `mtime` (ms): its heartbeat.
+ */
+async function putOwned(
+  dir: TempDir,
+  name: string,
+  owner: ProcessIdentity & { released?: true },
+  mtime: number,
+): Promise<void> {
+  const token = "0123456789abcdef-0";
+  await writeFile(dir.join(name), JSON.stringify({ ...owner, token }));
+  await utimes(dir.join(name), mtime / 1000, mtime / 1000);
+}
+
 function sweep(dir: TempDir): Promise<string[]> {
   return removeLeftovers(dir.path, MAX_AGE, LOCK_STALE_AFTER, NOW);
 }
@@ -223,9 +238,7 @@ test("removeLeftovers() keeps an old group whose lock names a running process (s
   ];
   for (const [group, owner] of cases) {
     await put(dir, group.temp, OLD);
-    const lock = { ...owner, token: "0123456789abcdef-0" };
-    await writeFile(dir.join(group.lock), JSON.stringify(lock));
-    await utimes(dir.join(group.lock), OLD / 1000, OLD / 1000);
+    await putOwned(dir, group.lock, owner, OLD);
   }
   assert.deepEqual(await sweep(dir), [gone.temp, gone.lock].sort());
   assert.deepEqual(await dir.list(), [running.temp, running.lock].sort());
@@ -256,12 +269,55 @@ test("removeLeftovers() removes an owner file of a process proven dead however y
     [running, parent, OLD],
   ];
   for (const [name, owner, mtime] of cases) {
-    const token = "0123456789abcdef-0";
-    await writeFile(dir.join(name), JSON.stringify({ ...owner, token }));
-    await utimes(dir.join(name), mtime / 1000, mtime / 1000);
+    await putOwned(dir, name, owner, mtime);
   }
   assert.deepEqual(await sweep(dir), [dead]);
   assert.deepEqual(await dir.list(), [running]);
+});
+
+test("removeLeftovers() removes a lock alone of a process proven dead however young and fresh its heartbeat, and keeps a running process's however old", async () => {
+  await using dir = await tempDir();
+  // Killed between putting its file in place and releasing its lock.
+  const dead = names("dead.zip");
+  const running = names("running.zip");
+  const parent = identityOf(process.ppid);
+  await putOwned(dir, dead.lock, { ...parent, pid: DEAD_PID }, YOUNG);
+  await putOwned(dir, running.lock, parent, OLD);
+  assert.deepEqual(await sweep(dir), [dead.lock]);
+  assert.deepEqual(await dir.list(), [running.lock]);
+});
+
+test("removeLeftovers() keeps a young group whose lock names a process proven dead, as any young group", async () => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  await put(dir, a.temp, YOUNG);
+  await put(dir, a.sidecar, YOUNG);
+  await putOwned(
+    dir,
+    a.lock,
+    { ...identityOf(process.ppid), pid: DEAD_PID },
+    YOUNG,
+  );
+  assert.deepEqual(await sweep(dir), []);
+  assert.deepEqual(await dir.list(), [a.temp, a.sidecar, a.lock].sort());
+});
+
+test("removeLeftoverGroup() keeps a lock of a process proven dead found alone, when a download took it over and left a partial file to be resumed after findLeftovers() looked", async () => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  const parent = identityOf(process.ppid);
+  await putOwned(dir, a.lock, { ...parent, pid: DEAD_PID }, YOUNG);
+  const found = await findLeftovers(dir.path, MAX_AGE, LOCK_STALE_AFTER, NOW);
+  assert.deepEqual([...found.values()], [[a.lock]]);
+  // Taken over since, and released again, marked for the next download to
+  // adopt its partial file (see `FileLock.leave`).
+  await put(dir, a.temp, YOUNG);
+  await put(dir, a.sidecar, YOUNG);
+  await putOwned(dir, a.lock, { ...parent, released: true }, YOUNG);
+  assert.deepEqual(await removeFound(dir, found), []);
+  assert.deepEqual(await dir.list(), [a.temp, a.sidecar, a.lock].sort());
+  const marker = JSON.parse(await readFile(dir.join(a.lock), "utf8"));
+  assert.equal(marker.released, true);
 });
 
 test("removeLeftovers() keeps another host's owner file whose heartbeat is within the lockStaleAfter its owner recorded, though past its own", async () => {
