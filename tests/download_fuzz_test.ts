@@ -24,12 +24,14 @@ import { Download, DownloadManager, type DownloadOptions } from "../mod.ts";
 import {
   assertEndedWell,
   drawValidator,
+  endsInTime,
   type FuzzServer,
   type FuzzValidator,
   Prng,
   seedsToRun,
   startFuzzServer,
   TYPED_ERRORS,
+  waitEnded,
 } from "./_helpers/fuzz_server.ts";
 import { patternBytes } from "./_helpers/server.ts";
 import { assertSameBytes } from "./_helpers/file_bytes.ts";
@@ -228,7 +230,6 @@ async function runOnce(
   };
   const all = { ...options, progress };
   const extras: Download[] = [];
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     if (scenario.manager) {
       manager = new DownloadManager(dir, {
@@ -283,28 +284,10 @@ async function runOnce(
     });
     download.addEventListener("done", () => ends++);
     download.addEventListener("error", () => ends++);
-    // Not a timing assertion: a download that never ends would hang the run.
-    const hung = new Promise<"hung">((resolve) => {
-      timer = setTimeout(() => resolve("hung"), 60_000);
-    });
-    let error: unknown;
-    const ended = download.wait().then(
-      () => "ended" as const,
-      (caught) => {
-        error = caught;
-        return "ended" as const;
-      },
-    );
-    const how = await Promise.race([ended, hung]);
-    if (how === "hung") {
-      download.cancel();
-      assert.fail(`the download did not end (state ${download.state})`);
-    }
+    const error = await waitEnded(download);
     await actionDone.catch(() => {});
     if (manager !== undefined) {
-      const all = manager.wait({ raiseIfError: false }).then(() => "ended");
-      const how = await Promise.race([all, hung]);
-      if (how === "hung") {
+      if (!await endsInTime(manager.wait({ raiseIfError: false }))) {
         await manager[Symbol.asyncDispose]();
         assert.fail(
           `the manager's downloads did not end (${
@@ -314,7 +297,6 @@ async function runOnce(
       }
       await manager[Symbol.asyncDispose]();
     }
-    clearTimeout(timer);
     assert.deepEqual(misreports, [], "progress where no byte is written");
     assert.equal(
       states.filter((state) => FINAL.includes(state)).length,
@@ -351,7 +333,6 @@ async function runOnce(
   } finally {
     // On every path, an assertion failed mid-run too: nothing of this run
     // goes on into the next one, or into the directory's removal.
-    clearTimeout(timer);
     await actionDone.catch(() => {});
     if (manager !== undefined) await manager[Symbol.asyncDispose]();
     else if (download !== undefined && !FINAL.includes(download.state)) {

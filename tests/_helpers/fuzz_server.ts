@@ -591,25 +591,32 @@ export const FUZZ_RETRY_OPTIONS: DownloadOptions = {
  * would hang the run).
  */
 export async function waitEnded(download: Download): Promise<unknown> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hung = new Promise<"hung">((resolve) => {
-    timer = setTimeout(() => resolve("hung"), 60_000);
-  });
   let error: unknown;
-  const ended = download.wait().then(
-    () => "ended" as const,
-    (caught) => {
-      error = caught;
-      return "ended" as const;
-    },
-  );
-  const how = await Promise.race([ended, hung]);
-  clearTimeout(timer);
-  if (how === "hung") {
+  const ended = download.wait().catch((caught) => {
+    error = caught;
+  });
+  if (!await endsInTime(ended)) {
     download.cancel();
     assert.fail(`the download did not end (state ${download.state})`);
   }
   return error;
+}
+
+/**
+ * Whether `work` settles within a minute. Not a timing assertion: work that
+ * never ends would hang the run, and the caller fails it instead.
+ */
+export async function endsInTime(work: Promise<unknown>): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), 60_000);
+  });
+  const ended = work.then(() => true, () => true);
+  try {
+    return await Promise.race([ended, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A validator for a fuzz server, an ETag most often. */
