@@ -259,6 +259,13 @@ function readArgs(
     ) {
       throw new UsageError(`Option ${rawName} needs a value`);
     }
+    if (token.inlineValue && !rawName.startsWith("--") && value[0] === "=") {
+      throw new UsageError(
+        value === "="
+          ? `Option ${rawName} needs a value`
+          : shortWithEquals(rawName, name, value),
+      );
+    }
     if (spec.multiple) {
       const list = values[name];
       values[name] = [...(Array.isArray(list) ? list : []), value];
@@ -271,6 +278,19 @@ function readArgs(
     positionals,
     typed: (name) => rawNames[name] ?? `--${name}`,
   };
+}
+
+/**
+ * What is wrong with `-d=x`: a short option takes what follows it, `=`
+ * too (as curl and GNU tools read it), so it would name a directory `=x`.
+ * Nobody means that; a name that starts with `=` can still be given as
+ * `-d ./=x` or `--dir==x`.
+ */
+function shortWithEquals(rawName: string, name: string, value: string): string {
+  const meant = printable(value.slice(1));
+  return `Option ${rawName} would read "${
+    printable(value)
+  }" as its value: write "${rawName} ${meant}" or "--${name}=${meant}"`;
 }
 
 /**

@@ -705,6 +705,35 @@ test("parseCliArgs() names the flag and the argument when given a value with = f
   );
 });
 
+// `-d=x` named a directory "=x" and `-o=f` a file "=f" (a short option takes
+// what follows it, as curl and GNU getopt read it), where the user meant x.
+test("parseCliArgs() refuses a short option's value written after =, showing how to write it", () => {
+  throwsUsage(
+    () => parseCliArgs(["-d=x", URL_A]),
+    'Option -d would read "=x" as its value: write "-d x" or "--dir=x"',
+  );
+  throwsUsage(
+    () => parseCliArgs(["-o=f", URL_A]),
+    'Option -o would read "=f" as its value: write "-o f" or "--output=f"',
+  );
+  throwsUsage(
+    () => parseCliArgs(["-qj=3", URL_A]),
+    'Option -j would read "=3" as its value: write "-j 3" or "--jobs=3"',
+  );
+  throwsUsage(() => parseCliArgs(["-d=", URL_A]), "Option -d needs a value");
+  // What it suggests reads the same: a directory named "=x" is still given.
+  const given = (args: string[]) => {
+    const command = parseCliArgs([...args, URL_A]);
+    assert.ok(command.kind === "run");
+    return command.options.dir;
+  };
+  assert.equal(given(["-d", "x"]), "x");
+  assert.equal(given(["-dx"]), "x");
+  assert.equal(given(["--dir=x"]), "x");
+  assert.equal(given(["--dir==x"]), "=x");
+  assert.equal(given(["-d", "=x"]), "=x");
+});
+
 // Reported bug: `-o x` with two URLs named --output, `--jobs 0` named -j:
 // the user looked for an option they had not typed.
 test("parseCliArgs() names an option as typed, short or long, in what it says of its value", () => {
