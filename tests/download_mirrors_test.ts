@@ -1492,9 +1492,12 @@ test("Download with a digest starts over on a mirror whose rest names no version
   await using server = await startServer({ "/f": mirror.route });
   await using dir = await tempDir();
   const sha256 = createHash("sha256").update(BODY).digest("hex");
-  await fetchAll([origin.url("/f"), server.url("/f")], dir.join("f"), {
-    sha256,
-  });
+  await fetchAll(
+    [origin.url("/f"), server.url("/f")],
+    dir.join("f"),
+    { sha256 },
+    first,
+  );
   assert.deepEqual(mirror.log.ranges, [`bytes=${resumedFrom(first)}-`, null]);
   assert.deepEqual(mirror.log.statuses, [206, 200]);
   assert.equal(mirror.log.sent[1], BODY.byteLength);
