@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { fs } from "./_runtime/fs.ts";
 import { assertFileName, fileNameFromUrl } from "./_disk/file_name.ts";
 import { asFileSystemError } from "./_disk/file_system_failure.ts";
-import { FileSystemError } from "./errors.ts";
+import { FileSystemError, ManagerClosedError } from "./errors.ts";
 import { removeLeftovers } from "./_disk/leftovers.ts";
 import { isCacheHit } from "./_cache.ts";
 import { inUse, shareInUse } from "./_in_use.ts";
@@ -92,6 +92,9 @@ export class DownloadManager extends DownloadEventTarget {
   #failed: Download | undefined;
   #limiter: RateLimiter;
   #paused = false;
+  // Set when disposal begins: download() then throws, so that nothing
+  // starts that the disposal would neither cancel nor wait for.
+  #closed = false;
   #revalidate: Revalidate;
 
   /**
@@ -154,7 +157,11 @@ export class DownloadManager extends DownloadEventTarget {
    * the canceled one has let go of the file's lock), whose options stay its
    * own (only a new `progress` callback replaces its one); or
    * `null` if the file is already there (its access time is
-   * then set to now, so that a {@linkcode PersistLimit} keeps it). With
+   * then set to now, so that a {@linkcode PersistLimit} keeps it). Throws a
+   * {@linkcode ManagerClosedError}, before anything else is done, once the
+   * manager is being disposed of (also from an event listener of a download
+   * that disposal canceled) or has been: a canceled manager is not closed.
+   * With
    * `sha256` or `integrity`, a file there is checked first: the download
    * returned ends without a request, {@linkcode Download.skipped}, if the
    * file holds those bytes, and else downloads it again, over it. Throws a
@@ -197,6 +204,7 @@ export class DownloadManager extends DownloadEventTarget {
     // Normalised already: parsed again only for a name to take from it.
     const sources = sourcesOf(url);
     const href = sources[0] as string;
+    if (this.#closed) throw new ManagerClosedError(href, this.destdir);
     const name = options.fname ?? fileNameFromUrl(new URL(href));
     assertFileName(name, href);
     if (isReservedName(name)) {
@@ -456,8 +464,15 @@ export class DownloadManager extends DownloadEventTarget {
   }
 
   /**
-   * Cancels every download, then waits for them without raising: what
-   * `await using` calls.
+   * Closes the manager, cancels every download, then waits without raising
+   * for them and for the work that follows them (the cleanup of leftovers
+   * and the {@linkcode PersistLimit}'s registration and eviction): what
+   * `await using` calls. Once it is called, also before it resolves (from a
+   * download's event listener, or another task),
+   * {@linkcode DownloadManager.download} throws a
+   * {@linkcode ManagerClosedError}: no download outlives the disposal, and
+   * when it resolves the manager leaves nothing of its own in the directory
+   * (no partial file, no lock, no owner file). Calling it again waits again.
    *
    * @example
    * ```ts
@@ -470,6 +485,7 @@ export class DownloadManager extends DownloadEventTarget {
    * ```
    */
   async [Symbol.asyncDispose](): Promise<void> {
+    this.#closed = true;
     this.cancel();
     await this.wait({ raiseIfError: false });
   }
