@@ -95,6 +95,9 @@ export class DownloadManager extends DownloadEventTarget {
   // Set when disposal begins: download() then throws, so that nothing
   // starts that the disposal would neither cancel nor wait for.
   #closed = false;
+  // Aborted once disposed of: what events() waits for ends, as no
+  // download will come.
+  #disposed = new AbortController();
   #revalidate: Revalidate;
 
   /**
@@ -391,7 +394,8 @@ export class DownloadManager extends DownloadEventTarget {
    * {@linkcode Download.events}): from now on, ending when the manager has
    * no download left that has not ended (as {@linkcode DownloadManager.wait}
    * resolves), or when `signal` aborts. Started while the manager has none,
-   * it waits for the downloads given to it next.
+   * it waits for the downloads given to it next, or until the manager is
+   * disposed of; started on a manager disposed of, it ends at once.
    *
    * @param options See {@linkcode EventsOptions}.
    * @returns An async iterator of {@linkcode DownloadEvent}s.
@@ -418,6 +422,7 @@ export class DownloadManager extends DownloadEventTarget {
       this,
       (event) => this.#live.size === 0 && endsDownload(event),
       options.signal,
+      this.#disposed.signal,
     );
   }
 
@@ -472,7 +477,9 @@ export class DownloadManager extends DownloadEventTarget {
    * {@linkcode DownloadManager.download} throws a
    * {@linkcode ManagerClosedError}: no download outlives the disposal, and
    * when it resolves the manager leaves nothing of its own in the directory
-   * (no partial file, no lock, no owner file). Calling it again waits again.
+   * (no partial file, no lock, no owner file), and an
+   * {@linkcode DownloadManager.events} loop waiting for downloads to come
+   * ends. Calling it again waits again.
    *
    * @example
    * ```ts
@@ -488,6 +495,7 @@ export class DownloadManager extends DownloadEventTarget {
     this.#closed = true;
     this.cancel();
     await this.wait({ raiseIfError: false });
+    this.#disposed.abort();
   }
 
   #finished(download: Download): void {

@@ -476,6 +476,18 @@ test("DownloadManager.download() throws a ManagerClosedError after disposal, als
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("DownloadManager.events() waiting for downloads to come ends when the manager is disposed of, and one started after ends at once", async () => {
+  await using dir = await tempDir();
+  const manager = dir.manager();
+  // Nothing given to the manager yet: it waits for what comes.
+  const waiting = manager.events().next();
+  await manager[Symbol.asyncDispose]();
+  assert.deepEqual(await waiting, { done: true, value: undefined });
+  const after: unknown[] = [];
+  for await (const event of manager.events()) after.push(event);
+  assert.deepEqual(after, []);
+});
+
 test("DownloadManager.download() returns null for a file already there and marks it used", async () => {
   await using server = await startServer({ "/f": bytesRoute(patternBytes(3)) });
   await using dir = await tempDir();
