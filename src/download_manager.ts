@@ -161,7 +161,8 @@ export class DownloadManager extends DownloadEventTarget {
    * own (only a new `progress` callback replaces its one); or
    * `null` if the file is already there (its access time is
    * then set to now, so that a {@linkcode PersistLimit} keeps it). Throws a
-   * {@linkcode ManagerClosedError}, before anything else is done, once the
+   * {@linkcode ManagerClosedError}, before any request or file operation
+   * (only an invalid URL is refused first, as a `TypeError`), once the
    * manager is being disposed of (also from an event listener of a download
    * that disposal canceled) or has been: a canceled manager is not closed.
    * With
@@ -476,8 +477,9 @@ export class DownloadManager extends DownloadEventTarget {
    * download's event listener, or another task),
    * {@linkcode DownloadManager.download} throws a
    * {@linkcode ManagerClosedError}: no download outlives the disposal, and
-   * when it resolves the manager leaves nothing of its own in the directory
-   * (no partial file, no lock, no owner file), and an
+   * when it resolves its downloads have left nothing in the directory but
+   * the files they completed (no partial file, no lock, and no owner file
+   * that no other download of this process uses), and an
    * {@linkcode DownloadManager.events} loop waiting for downloads to come
    * ends. Calling it again waits again.
    *
