@@ -80,6 +80,7 @@ export {
   type HTTPErrorOptions,
   IntegrityError,
   LockTimeoutError,
+  ManagerClosedError,
   NetworkError,
   type NetworkErrorCode,
   ProtocolError,

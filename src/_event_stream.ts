@@ -25,7 +25,9 @@ export function endsDownload(event: DownloadEvent): boolean {
 
 /**
  * The events of `target`, in order, as an async iterator, until `last`
- * says an event was the last (or `signal` aborts, or the loop stops).
+ * says an event was the last (or `signal` aborts, or the loop stops), or
+ * `closed` aborts: no event will come, and those waiting are still taken
+ * (a `signal` that aborts drops them).
  * Events wait in a queue for the loop; a `progress` event drops the one of
  * the same download still waiting, so a slow loop holds at most one per
  * download.
@@ -34,6 +36,7 @@ export function eventStream(
   target: EventTarget,
   last: (event: DownloadEvent) => boolean,
   signal?: AbortSignal,
+  closed?: AbortSignal,
 ): AsyncIterableIterator<DownloadEvent> {
   // Waiting events from `head` on; those in `dropped` are skipped. Each
   // download's progress still waiting, to drop when a newer one comes: no
@@ -95,6 +98,10 @@ export function eventStream(
       signal.removeEventListener("abort", onAbort);
       expectListeners(signal, -1);
     }
+    if (closed !== undefined) {
+      closed.removeEventListener("abort", stop);
+      expectListeners(closed, -1);
+    }
     wake?.();
   };
   const onAbort = (): void => {
@@ -105,11 +112,18 @@ export function eventStream(
   // are not the caller's leak.
   expectListeners(target, 1);
   for (const type of EVENT_TYPES) target.addEventListener(type, onEvent);
+  // Before the signal's: a signal aborted already stops the stream, which
+  // removes both.
+  if (closed !== undefined) {
+    expectListeners(closed, 1);
+    closed.addEventListener("abort", stop, { once: true });
+  }
   if (signal !== undefined) {
     expectListeners(signal, 1);
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
   }
+  if (closed?.aborted) stop();
   const take = async (): Promise<IteratorResult<DownloadEvent>> => {
     let event = shift();
     while (event === undefined && !ended) {

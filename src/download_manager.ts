@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { fs } from "./_runtime/fs.ts";
 import { assertFileName, fileNameFromUrl } from "./_disk/file_name.ts";
 import { asFileSystemError } from "./_disk/file_system_failure.ts";
-import { FileSystemError } from "./errors.ts";
+import { FileSystemError, ManagerClosedError } from "./errors.ts";
 import { removeLeftovers } from "./_disk/leftovers.ts";
 import { isCacheHit } from "./_cache.ts";
 import { inUse, shareInUse } from "./_in_use.ts";
@@ -92,6 +92,12 @@ export class DownloadManager extends DownloadEventTarget {
   #failed: Download | undefined;
   #limiter: RateLimiter;
   #paused = false;
+  // Set when disposal begins: download() then throws, so that nothing
+  // starts that the disposal would neither cancel nor wait for.
+  #closed = false;
+  // Aborted once disposed of: what events() waits for ends, as no
+  // download will come.
+  #disposed = new AbortController();
   #revalidate: Revalidate;
 
   /**
@@ -154,7 +160,12 @@ export class DownloadManager extends DownloadEventTarget {
    * the canceled one has let go of the file's lock), whose options stay its
    * own (only a new `progress` callback replaces its one); or
    * `null` if the file is already there (its access time is
-   * then set to now, so that a {@linkcode PersistLimit} keeps it). With
+   * then set to now, so that a {@linkcode PersistLimit} keeps it). Throws a
+   * {@linkcode ManagerClosedError}, before any request or file operation
+   * (only an invalid URL is refused first, as a `TypeError`), once the
+   * manager is being disposed of (also from an event listener of a download
+   * that disposal canceled) or has been: a canceled manager is not closed.
+   * With
    * `sha256` or `integrity`, a file there is checked first: the download
    * returned ends without a request, {@linkcode Download.skipped}, if the
    * file holds those bytes, and else downloads it again, over it. Throws a
@@ -197,6 +208,7 @@ export class DownloadManager extends DownloadEventTarget {
     // Normalised already: parsed again only for a name to take from it.
     const sources = sourcesOf(url);
     const href = sources[0] as string;
+    if (this.#closed) throw new ManagerClosedError(href, this.destdir);
     const name = options.fname ?? fileNameFromUrl(new URL(href));
     assertFileName(name, href);
     if (isReservedName(name)) {
@@ -383,7 +395,8 @@ export class DownloadManager extends DownloadEventTarget {
    * {@linkcode Download.events}): from now on, ending when the manager has
    * no download left that has not ended (as {@linkcode DownloadManager.wait}
    * resolves), or when `signal` aborts. Started while the manager has none,
-   * it waits for the downloads given to it next.
+   * it waits for the downloads given to it next, or until the manager is
+   * disposed of; started on a manager disposed of, it ends at once.
    *
    * @param options See {@linkcode EventsOptions}.
    * @returns An async iterator of {@linkcode DownloadEvent}s.
@@ -410,6 +423,7 @@ export class DownloadManager extends DownloadEventTarget {
       this,
       (event) => this.#live.size === 0 && endsDownload(event),
       options.signal,
+      this.#disposed.signal,
     );
   }
 
@@ -456,8 +470,18 @@ export class DownloadManager extends DownloadEventTarget {
   }
 
   /**
-   * Cancels every download, then waits for them without raising: what
-   * `await using` calls.
+   * Closes the manager, cancels every download, then waits without raising
+   * for them and for the work that follows them (the cleanup of leftovers
+   * and the {@linkcode PersistLimit}'s registration and eviction): what
+   * `await using` calls. Once it is called, also before it resolves (from a
+   * download's event listener, or another task),
+   * {@linkcode DownloadManager.download} throws a
+   * {@linkcode ManagerClosedError}: no download outlives the disposal, and
+   * when it resolves its downloads have left nothing in the directory but
+   * the files they completed (no partial file, no lock, and no owner file
+   * that no other download of this process uses), and an
+   * {@linkcode DownloadManager.events} loop waiting for downloads to come
+   * ends. Calling it again waits again.
    *
    * @example
    * ```ts
@@ -470,8 +494,10 @@ export class DownloadManager extends DownloadEventTarget {
    * ```
    */
   async [Symbol.asyncDispose](): Promise<void> {
+    this.#closed = true;
     this.cancel();
     await this.wait({ raiseIfError: false });
+    this.#disposed.abort();
   }
 
   #finished(download: Download): void {

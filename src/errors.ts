@@ -611,6 +611,50 @@ export class LockTimeoutError extends Error {
 }
 recognizedAcrossCopies(LockTimeoutError, "LockTimeoutError");
 
+/**
+ * {@linkcode DownloadManager.download} was called on a manager that is
+ * closed: disposed of (`await using`, or `[Symbol.asyncDispose]()`), or
+ * being disposed of, its downloads canceled and waited for. Thrown at once,
+ * before any request or file operation: nothing is started that the
+ * disposal would neither cancel nor wait for. A manager only canceled
+ * ({@linkcode DownloadManager.cancel}) is not closed: it downloads again.
+ *
+ * @example Restart canceled downloads, unless the manager is closing
+ * ```ts
+ * import { DownloadManager, ManagerClosedError } from "@x/dlmanager";
+ *
+ * await using manager = new DownloadManager("cache");
+ * manager.addEventListener("statechange", (event) => {
+ *   if (event.state !== "canceled") return;
+ *   try {
+ *     manager.download(event.download.getUrl());
+ *   } catch (error) {
+ *     if (!(error instanceof ManagerClosedError)) throw error;
+ *   }
+ * });
+ * manager.download("https://example.com/a.zip");
+ * ```
+ */
+export class ManagerClosedError extends Error {
+  /** The directory of the closed manager. */
+  readonly destdir: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param url The URL asked for.
+   * @param destdir The closed manager's directory.
+   */
+  constructor(url: string, destdir: string) {
+    super(
+      `Cannot download "${url}": the manager of "${destdir}" is closed`,
+    );
+    this.name = "ManagerClosedError";
+    this.destdir = destdir;
+  }
+}
+recognizedAcrossCopies(ManagerClosedError, "ManagerClosedError");
+
 /** What the commonest error numbers mean, in the same words on every runtime. */
 const FILE_SYSTEM_FAILURES: Record<string, string> = {
   EACCES: "permission denied",

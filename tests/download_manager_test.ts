@@ -20,6 +20,7 @@ import {
   type DownloadManagerOptions,
   FileSystemError,
   HTTPError,
+  ManagerClosedError,
   type ManagerDownloadOptions,
   PersistLimit,
   type RemoveOldFilesOptions,
@@ -429,6 +430,62 @@ test("DownloadManager.download() after cancel(undefined, { keepPartial: true }) 
   assert.deepEqual(file.log.ranges, [null, `bytes=${16 * 1024}-`]);
   await assertFileHolds(dir.join("f"), body);
   assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("DownloadManager.download() throws a ManagerClosedError from a listener of a download its disposal canceled, and nothing outlives the disposal", async () => {
+  await using dir = await tempDir();
+  await using stalled = await stalledDownload(dir.path);
+  const { file, manager } = stalled;
+  const thrown: unknown[] = [];
+  // Restarting what was canceled, as a retrying program would.
+  manager.addEventListener("statechange", (event) => {
+    if (event.state !== "canceled") return;
+    try {
+      manager.download(event.download.getUrl());
+    } catch (error) {
+      thrown.push(error);
+    }
+  });
+  await manager[Symbol.asyncDispose]();
+  assert.equal(thrown.length, 1);
+  assert.ok(thrown[0] instanceof ManagerClosedError, String(thrown[0]));
+  assert.equal(thrown[0].destdir, dir.path);
+  assert.equal(
+    thrown[0].message,
+    `Cannot download "${file.url()}": the manager of "${dir.path}" is closed`,
+  );
+  // No partial file, sidecar, lock or owner file; one request only.
+  assert.deepEqual(await dir.list(), []);
+  assert.deepEqual(file.log.ranges, [null]);
+});
+
+test("DownloadManager.download() throws a ManagerClosedError after disposal, also for a file there, without a request; cancel() does not close it", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(3)) });
+  await using dir = await tempDir();
+  await writeFile(dir.join("f"), "old");
+  const manager = dir.manager();
+  manager.cancel();
+  assert.equal(manager.download(server.url("/f")), null);
+  await manager[Symbol.asyncDispose]();
+  for (const path of ["/f", "/g"]) {
+    assert.throws(() => manager.download(server.url(path)), ManagerClosedError);
+  }
+  // Disposed of again: it waits again, for nothing.
+  await manager[Symbol.asyncDispose]();
+  assert.equal(server.requests.length, 0);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("DownloadManager.events() waiting for downloads to come ends when the manager is disposed of, and one started after ends at once", async () => {
+  await using dir = await tempDir();
+  const manager = dir.manager();
+  // Nothing given to the manager yet: it waits for what comes.
+  const waiting = manager.events().next();
+  await manager[Symbol.asyncDispose]();
+  assert.deepEqual(await waiting, { done: true, value: undefined });
+  const after: unknown[] = [];
+  for await (const event of manager.events()) after.push(event);
+  assert.deepEqual(after, []);
 });
 
 test("DownloadManager.download() returns null for a file already there and marks it used", async () => {

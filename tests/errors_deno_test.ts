@@ -32,6 +32,7 @@ function oneOfEach(from: typeof errors): Record<string, Error> {
       new Error("b"),
     ]),
     LockTimeoutError: new from.LockTimeoutError(url, "f", 1000, undefined),
+    ManagerClosedError: new from.ManagerClosedError(url, "cache"),
     FileSystemError: new from.FileSystemError("Cannot", "f", "ENOSPC"),
   };
 }

@@ -283,7 +283,8 @@ function isOld(
  * looked at again, and kept if any is younger than `maxAge`: a download
  * that took the lock over between the look and now may have resumed the
  * partial file, or left it to be resumed (then its lock is left marked
- * released again, for the next download to adopt it). A lock found alone
+ * released again, for the next download to adopt it; removed, the files
+ * kept, if the marker cannot be written: never thrown). A lock found alone
  * is removed only if it still is, by a new listing of the directory: such
  * a download leaves files the look did not see. An owner file
  * (which no download resumes), or a group whose lock's place holds what is
@@ -329,9 +330,12 @@ export async function removeLeftoverGroup(
         ? await hasOthers(directory, group, lockName)
         : !await allOld(directory, rest, maxAge, now)
     ) {
-      if (lock.takenOver !== undefined) {
-        await (alone ? lock.leave().catch(() => {}) : lock.leave());
-      }
+      // Left marked again for the next download to adopt the files kept.
+      // Refused (this process out of file descriptors): released as it is,
+      // rather than failing the manager and the rest of the sweep over a
+      // group it keeps. Its files stay, to a later sweep, as a download's do
+      // when its own marker is refused (see `_job.ts`).
+      if (lock.takenOver !== undefined) await lock.leave().catch(() => {});
       return [];
     }
     const removed = await removeNames(directory, rest);

@@ -320,6 +320,48 @@ test("removeLeftoverGroup() keeps a lock of a process proven dead found alone, w
   assert.equal(marker.released, true);
 });
 
+test("removeLeftoverGroup() keeps, without throwing, a group resumed after findLeftovers() looked whose lock it took over but cannot mark released again (out of file descriptors)", async () => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  await put(dir, a.temp, OLD);
+  await put(dir, a.sidecar, OLD);
+  await putOwned(
+    dir,
+    a.lock,
+    { ...identityOf(process.ppid), pid: DEAD_PID },
+    OLD,
+  );
+  const found = await findLeftovers(dir.path, MAX_AGE, LOCK_STALE_AFTER, NOW);
+  assert.deepEqual(
+    [...found.values()].map((group) => group.sort()),
+    [[a.temp, a.sidecar, a.lock].sort()],
+  );
+  // Written to since the look: a download resumed the partial file.
+  await put(dir, a.temp, Date.now());
+  await put(dir, a.sidecar, Date.now());
+  const { writeNewSync } = fs;
+  const refused: string[] = [];
+  // The marker FileLock.leave() writes in the lock's place.
+  fs.writeNewSync = (at, data) => {
+    const name = basename(at);
+    if (!(name.startsWith(`${a.lock}.`) && name.endsWith(".tmp"))) {
+      return writeNewSync(at, data);
+    }
+    refused.push(name);
+    throw Object.assign(new Error("EMFILE: too many open files"), {
+      code: "EMFILE",
+    });
+  };
+  try {
+    assert.deepEqual(await removeFound(dir, found), []);
+  } finally {
+    fs.writeNewSync = writeNewSync;
+  }
+  assert.equal(refused.length, 1);
+  // The files kept; the lock taken over released, not held on.
+  assert.deepEqual(await dir.list(), [a.temp, a.sidecar].sort());
+});
+
 test("removeLeftovers() keeps another host's owner file whose heartbeat is within the lockStaleAfter its owner recorded, though past its own", async () => {
   await using dir = await tempDir();
   // Beating every 45 minutes (its lockStaleAfter is 3 hours); the last beat
