@@ -50,6 +50,15 @@ export interface HTTPErrorOptions {
   statusText?: string | undefined;
   /** The server's `Retry-After`, in milliseconds from when it answered. */
   retryAfter?: number | undefined;
+  /**
+   * The URL asked (the download's, or a mirror's), when a redirect led from
+   * it to `url`: the message names it, as given, and where the redirect led
+   * (the host, or on the same origin the path), never the target's query (a
+   * signed link's signature).
+   *
+   * @default {url}
+   */
+  asked?: string | undefined;
 }
 
 /**
@@ -85,13 +94,20 @@ export class HTTPError extends Error {
    * Creates the error.
    *
    * @param status The HTTP status code.
-   * @param url The URL that answered.
+   * @param url The URL that answered (where a redirect led, if one did).
    * @param options See {@linkcode HTTPErrorOptions}.
    */
   constructor(status: number, url: string, options: HTTPErrorOptions = {}) {
     const statusText = options.statusText ?? "";
     const answer = statusText ? `${status} ${statusText}` : `${status}`;
-    super(`Cannot download "${url}": server answered ${answer}`);
+    const { asked } = options;
+    super(
+      asked === undefined || withoutHash(asked) === url
+        ? `Cannot download "${url}": server answered ${answer}`
+        : `Cannot download "${asked}": server answered ${answer} (${
+          serverOf(url, asked) ?? pathOf(url)
+        })`,
+    );
     this.name = "HTTPError";
     this.status = status;
     this.statusText = statusText;
@@ -292,6 +308,21 @@ function serverOf(at: string, url: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** `url`'s path, for naming where a redirect on one origin led. */
+function pathOf(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return url;
+  }
+}
+
+/** `url` without its fragment, which no server sees. */
+function withoutHash(url: string): string {
+  const hash = url.indexOf("#");
+  return hash === -1 ? url : url.slice(0, hash);
 }
 
 function hostOf(url: string): string {

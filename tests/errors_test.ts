@@ -40,6 +40,33 @@ test("HTTPError() puts only the status in the message when statusText is missing
   assert.equal(empty.statusText, "");
 });
 
+test("HTTPError() names the URL asked and where its redirect led, without the query, when asked is another URL", () => {
+  const signed = "https://cdn.example.net/o/1?X-Amz-Signature=secret";
+  const away = new HTTPError(403, signed, {
+    statusText: "Forbidden",
+    asked: "https://example.com/a.zip",
+  });
+  assert.equal(
+    away.message,
+    'Cannot download "https://example.com/a.zip": server answered 403 Forbidden (cdn.example.net)',
+  );
+  assert.equal(away.url, signed);
+  const here = new HTTPError(404, "https://example.com/v2/a.zip?t=1", {
+    asked: "https://example.com/latest",
+  });
+  assert.equal(
+    here.message,
+    'Cannot download "https://example.com/latest": server answered 404 (/v2/a.zip)',
+  );
+  // No redirect (a fragment is not one: no server sees it).
+  for (const asked of ["https://example.com/f", "https://example.com/f#x"]) {
+    assert.equal(
+      new HTTPError(404, "https://example.com/f", { asked }).message,
+      'Cannot download "https://example.com/f": server answered 404',
+    );
+  }
+});
+
 test("HTTPError has name HTTPError and is an Error", () => {
   const error = new HTTPError(404, "https://example.com/f", {
     statusText: "Not Found",

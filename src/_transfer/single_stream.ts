@@ -160,6 +160,7 @@ export async function attempt(
     }
     if (kind === "refused") {
       throw new HTTPError(response.status, answer.url, {
+        asked: transfer.source,
         statusText: response.statusText,
         retryAfter: parseRetryAfter(response.headers.get("retry-after")),
       });

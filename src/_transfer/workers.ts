@@ -463,6 +463,7 @@ export class Workers {
       );
     }
     throw new HTTPError(response.status, at, {
+      asked: this.#transfer.source,
       statusText: response.statusText,
       retryAfter: parseRetryAfter(response.headers.get("retry-after")),
     });

@@ -575,3 +575,66 @@ export async function serveFile(
     [Symbol.asyncDispose]: () => server.close(),
   };
 }
+
+/** A redirector to signed links that expire, made by {@linkcode signedLinks}. */
+export interface SignedLinks {
+  /**
+   * The URL a user is given: answers each request with a `302` to the
+   * target and a signature of its own (`?sig=<n>`).
+   */
+  redirect: Route;
+  /**
+   * The target: serves the route a link is signed for while the link is
+   * good (once, with `oneUse`), and `403` after, as an expired S3 or CDN
+   * link is answered.
+   */
+  signed: Route;
+  /** The signature of each request to `signed`, in order. */
+  used: string[];
+  /** How many requests `signed` refused. */
+  readonly refused: number;
+  /** Expires every link signed so far (what the passing of time does). */
+  expireAll(): void;
+}
+
+/**
+ * A redirector handing out links to `target()` signed for `route`, as
+ * GitHub's release assets and presigned S3 links are: each request to
+ * `redirect` signs a new one. A link expires when used, with `oneUse`, or
+ * at {@linkcode SignedLinks.expireAll}: never by time.
+ */
+export function signedLinks(
+  route: Route,
+  target: () => string,
+  options: { oneUse?: boolean } = {},
+): SignedLinks {
+  let signed = 0;
+  let refused = 0;
+  const good = new Set<string>();
+  const used: string[] = [];
+  return {
+    redirect: (_request, response) => {
+      const sig = String(signed++);
+      good.add(sig);
+      response.writeHead(302, { location: `${target()}?sig=${sig}` }).end();
+    },
+    signed: (request, response) => {
+      const sig = new URL(request.url ?? "/", "http://x").searchParams.get(
+        "sig",
+      ) ?? "";
+      used.push(sig);
+      if (!good.has(sig)) {
+        refused++;
+        response.writeHead(403, "Forbidden").end("Request has expired");
+        return;
+      }
+      if (options.oneUse) good.delete(sig);
+      return route(request, response);
+    },
+    used,
+    get refused() {
+      return refused;
+    },
+    expireAll: () => good.clear(),
+  };
+}
