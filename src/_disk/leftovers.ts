@@ -27,6 +27,7 @@
 import { join } from "node:path";
 import { type DirEntry, fs, NotFoundError } from "../_runtime/fs.ts";
 import { isRefused, removeIfPresent } from "../_runtime/remove.ts";
+import { outOfDescriptors } from "../_http/network_failure.ts";
 import { FileLock, holdsLock, lockTiming } from "./lock.ts";
 import { holderState, readOwner } from "./owner_file.ts";
 import {
@@ -403,8 +404,8 @@ async function removeNames(
  * `lockStaleAfter` or names a process proven alive, and such owner files
  * (see {@linkcode findLeftovers} and {@linkcode removeLeftoverGroup}),
  * and the owner files and locks alone of processes proven dead, whatever
- * their age.
- * Returns the names removed.
+ * their age. Out of file descriptors, it stops without failing: what it has
+ * not removed stays for a later sweep. Returns the names removed.
  *
  * @example
  * ```ts
@@ -420,18 +421,25 @@ export async function removeLeftovers(
   now: number = Date.now(),
 ): Promise<string[]> {
   const removed: string[] = [];
-  const found = await findLeftovers(directory, maxAge, lockStaleAfter, now);
-  for (const [group, names] of found) {
-    removed.push(
-      ...await removeLeftoverGroup(
-        directory,
-        group,
-        names,
-        maxAge,
-        lockStaleAfter,
-        now,
-      ),
-    );
+  try {
+    const found = await findLeftovers(directory, maxAge, lockStaleAfter, now);
+    for (const [group, names] of found) {
+      removed.push(
+        ...await removeLeftoverGroup(
+          directory,
+          group,
+          names,
+          maxAge,
+          lockStaleAfter,
+          now,
+        ),
+      );
+    }
+  } catch (error) {
+    // Out of file descriptors (a manager sweeps as its first downloads
+    // open theirs): what is left stays for a later sweep, which loses
+    // nothing, and the downloads' own errors say what the process lacked.
+    if (outOfDescriptors(error) === undefined) throw error;
   }
   return removed.sort();
 }

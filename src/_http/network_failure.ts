@@ -317,6 +317,8 @@ export function isPermissionFailure(error: unknown): boolean {
  * The system's error in a failed `fetch` that found the process (or the
  * system) out of file descriptors for its connection (EMFILE, ENFILE), as
  * the file-system adapter names it (see `Fs.errorCode`); else `undefined`.
+ * A file-system call's error, or one that names it as its cause, is read
+ * the same way.
  */
 export function outOfDescriptors(error: unknown): unknown {
   return chain(error).find((e) => {

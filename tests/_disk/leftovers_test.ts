@@ -187,6 +187,61 @@ test("removeLeftovers() takes no lock for a group whose files are all gone since
   assert.deepEqual(await dir.list(), []);
 });
 
+/** A file-system error of `code` (`errno` on Linux), as each runtime's reads. */
+function systemError(code: string, errno: number, text: string): Error {
+  return Object.assign(new Error(`${text} (os error ${errno}): open`), {
+    code,
+    errno: -errno,
+    syscall: "open",
+  });
+}
+
+// A manager sweeps as its first downloads start: out of file descriptors
+// (Bun, loaded, under `ulimit -n 64`), the sweep failed the manager with
+// "Cannot remove what dead processes left … (EMFILE)", beside downloads
+// that each said EMFILE themselves.
+test("removeLeftovers() out of file descriptors stops without failing, keeping what it did not remove for a later sweep", async () => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  const b = names("b.zip");
+  for (const name of [a.temp, a.sidecar, b.temp, b.sidecar]) {
+    await put(dir, name, OLD);
+  }
+  const { readDir, writeNewSync, linkSync } = fs;
+  const emfile = () => systemError("EMFILE", 24, "Too many open files");
+  try {
+    // Out of them as it lists the directory.
+    fs.readDir = () => Promise.reject(emfile());
+    assert.deepEqual(await sweep(dir), []);
+    fs.readDir = readDir;
+    // Out of them as it takes a group's lock, listed.
+    fs.writeNewSync = () => {
+      throw emfile();
+    };
+    fs.linkSync = () => {
+      throw emfile();
+    };
+    assert.deepEqual(await sweep(dir), []);
+    // Any other failure fails the sweep, as ever.
+    fs.readDir = () =>
+      Promise.reject(systemError("EACCES", 13, "Permission denied"));
+    await assert.rejects(sweep(dir), /Permission denied/);
+  } finally {
+    fs.readDir = readDir;
+    fs.writeNewSync = writeNewSync;
+    fs.linkSync = linkSync;
+  }
+  assert.deepEqual(
+    await dir.list(),
+    [a.temp, a.sidecar, b.temp, b.sidecar].sort(),
+  );
+  assert.deepEqual(
+    await sweep(dir),
+    [a.temp, a.sidecar, b.temp, b.sidecar].sort(),
+  );
+  assert.deepEqual(await dir.list(), []);
+});
+
 test("removeLeftovers() keeps an old group whose lock is fresh", async () => {
   await using dir = await tempDir();
   const a = names("a.zip");
