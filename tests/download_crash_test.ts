@@ -127,6 +127,18 @@ function deadLeftovers(
   });
 }
 
+/**
+ * Puts the lock of `paths` as a process proven dead left it, with no
+ * sidecar: one killed in its first chunk, or between two calls.
+ */
+async function putDeadLock(paths: PartialPaths): Promise<void> {
+  const owner = { ...thisProcess(), pid: DEAD_PID };
+  await writeFile(
+    paths.lock,
+    JSON.stringify({ ...owner, token: "dead00000000dead-0" }),
+  );
+}
+
 test(
   "Download resumes in a new process from the partial file of a killed one",
   { timeout: 60_000 },
@@ -323,11 +335,7 @@ test("Download removes what a writer proven dead left beside its lock (partial f
   await using server = await startServer({ "/f": route });
   await using dir = await tempDir();
   const paths = partialPaths(dir.join("f"));
-  const owner = { ...thisProcess(), pid: DEAD_PID };
-  await writeFile(
-    paths.lock,
-    JSON.stringify({ ...owner, token: "dead00000000dead-0" }),
-  );
+  await putDeadLock(paths);
   // Two of its downloads' partial files (killed in their first chunk,
   // before a sidecar), and what it was writing when killed: its sidecar,
   // its record, the marker of a lock it was leaving.
@@ -368,11 +376,7 @@ test("Download removes the partial file a dead process left with no sidecar nami
   const paths = partialPaths(dir.join("f"));
   // A process killed in its first chunk: its lock, and its partial file,
   // which no sidecar names yet.
-  const owner = { ...thisProcess(), pid: DEAD_PID };
-  await writeFile(
-    paths.lock,
-    JSON.stringify({ ...owner, token: "dead00000000dead-0" }),
-  );
+  await putDeadLock(paths);
   await writeFile(
     partialFile(paths, "dead00000000dead-4"),
     BODY.subarray(0, 1000),
