@@ -5,6 +5,7 @@
  */
 
 import { recognizedAcrossCopies } from "./_across_copies.ts";
+import { withoutFragment } from "./_http/url_fragment.ts";
 import {
   classifyNetworkFailure,
   type NetworkErrorCode,
@@ -102,7 +103,7 @@ export class HTTPError extends Error {
     const answer = statusText ? `${status} ${statusText}` : `${status}`;
     const { asked } = options;
     super(
-      asked === undefined || withoutHash(asked) === url
+      asked === undefined || withoutFragment(asked) === url
         ? `Cannot download "${url}": server answered ${answer}`
         : `Cannot download "${asked}": server answered ${answer} (${
           serverOf(url, asked) ?? pathOf(url)
@@ -317,12 +318,6 @@ function pathOf(url: string): string {
   } catch {
     return url;
   }
-}
-
-/** `url` without its fragment, which no server sees. */
-function withoutHash(url: string): string {
-  const hash = url.indexOf("#");
-  return hash === -1 ? url : url.slice(0, hash);
 }
 
 function hostOf(url: string): string {

@@ -7,6 +7,7 @@
 import { ProxyError, RedirectError } from "../errors.ts";
 import { failureOf, invalidAnswer } from "./failure.ts";
 import { framingFault } from "./framing.ts";
+import { withoutFragment } from "./url_fragment.ts";
 import { isLengthRefused } from "./network_failure.ts";
 import { envProxyOf } from "../_runtime/fetch.ts";
 
@@ -165,12 +166,6 @@ export function withoutCredentials(url: string): WithoutCredentials {
     url: parsed.href,
     authorization: `Basic ${btoa(String.fromCharCode(...bytes))}`,
   };
-}
-
-/** `url` (serialized) without its fragment. */
-function withoutFragment(url: string): string {
-  const hash = url.indexOf("#");
-  return hash === -1 ? url : url.slice(0, hash);
 }
 
 /** A URL's percent-encoded part, decoded (as it is, if it does not decode). */
