@@ -1830,6 +1830,58 @@ for (
   });
 }
 
+// A caller that asks for compression itself (`accept-encoding: gzip, br`,
+// to spare a text file's bytes) is answered as nginx's `gzip on` answers it:
+// compressed, chunked, with a weak ETag and no Accept-Ranges, a Range
+// ignored. Deno's `fetch` decodes gzip and br itself unless the request says
+// `identity`: the library, taking it to hand them over as sent, decoded them
+// again, and every attempt failed with "does not decode".
+for (
+  const [encoding, compress] of [
+    ["gzip", gzipSync],
+    ["br", brotliCompressSync],
+    ["deflate", deflateSync],
+  ] as const
+) {
+  for (const connections of [1, 4]) {
+    test(`Download saves the decoded bytes on every runtime when the caller asks for ${encoding} and the server sends it (connections: ${connections})`, async () => {
+      const plain = new TextEncoder().encode(
+        "alpha beta gamma\n".repeat(40_000),
+      );
+      const encoded = compress(plain);
+      const route: Route = (request, response) => {
+        const accepted = String(request.headers["accept-encoding"] ?? "");
+        if (!accepted.includes(encoding)) {
+          response.writeHead(200, {
+            "accept-ranges": "bytes",
+            "content-length": plain.byteLength,
+            etag: ETAG,
+          }).end(plain);
+          return;
+        }
+        response.writeHead(200, {
+          "content-encoding": encoding,
+          etag: `W/${ETAG}`,
+        }).end(encoded);
+      };
+      await using server = await startServer({ "/f": route });
+      await using dir = await tempDir();
+      const { download } = await run(server.url("/f"), dir, {
+        headers: { "accept-encoding": `${encoding}, identity;q=0.5` },
+        connections,
+        retries: 0,
+      });
+      assert.equal(download.error(), undefined);
+      await assertFileHolds(dir.join("f"), plain);
+      assert.deepEqual(await dir.list(), ["f"]);
+      assert.equal(
+        server.requests[0]?.headers["accept-encoding"],
+        `${encoding}, identity;q=0.5`,
+      );
+    });
+  }
+}
+
 test("Download saves an empty file on every runtime when the server marks an empty body gzip, deflate or br", async () => {
   // Some servers mark every answer of a type compressed, an empty file too.
   // Node's and Bun's fetch take no bytes as no bytes; zlib's gunzip fails on

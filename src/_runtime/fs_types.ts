@@ -193,7 +193,9 @@ export interface Host {
   /**
    * Whether the runtime's `fetch` decodes a compressed body (`gzip`,
    * `deflate`, `br`) even when the request set `Accept-Encoding` itself:
-   * Node's and Bun's do, Deno's does not.
+   * Node's and Bun's do. Deno's does not: it decodes `gzip` and `br` only
+   * when the request's `Accept-Encoding` is not `identity` (see
+   * `_body/content_decoding.ts`).
    */
   readonly fetchDecodes: boolean;
   /**

@@ -192,7 +192,7 @@ export async function attempt(
     hooks.accepted?.(response, performance.now() - sent);
     const body = response.body === null
       ? null
-      : await decoded(url, response, response.body);
+      : await decoded(url, response, response.body, options.headers);
     writing = kind === "whole";
     if (kind === "append" && contentEncoding(response.headers) !== undefined) {
       encodedRest = held?.offset;
@@ -395,16 +395,22 @@ function assertKnownLength(transfer: Transfer): void {
 
 /**
  * The body as the file's bytes: decoded where the server compressed it
- * although asked not to, and the runtime's `fetch` left it so (the same
- * bytes on every runtime: see `_body/content_decoding.ts`).
+ * although asked not to (or asked to, by the caller's `headers`), and the
+ * runtime's `fetch` left it so (the same bytes on every runtime: see
+ * `_body/content_decoding.ts`).
  */
 async function decoded(
   url: string,
   response: Response,
   body: ReadableStream<Uint8Array>,
+  headers: Headers,
 ): Promise<ReadableStream<Uint8Array>> {
   const encoding = contentEncoding(response.headers);
-  const decodedStream = await decodedBody(body, encoding);
+  const decodedStream = await decodedBody(
+    body,
+    encoding,
+    headers.get("accept-encoding"),
+  );
   if (decodedStream === undefined) {
     // Every attempt would be sent the same: not retried.
     throw new FinalProtocolError(

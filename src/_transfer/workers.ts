@@ -385,7 +385,7 @@ export class Workers {
       }
       await this.#write(
         piece,
-        await this.#decoded(response, response.body),
+        await this.#decoded(response, response.body, options.headers),
         end + 1,
         from - start,
         connection,
@@ -524,17 +524,22 @@ export class Workers {
   /**
    * A part's body as the file's bytes: decoded where a server compressed it
    * although asked not to, and the runtime's `fetch` left it so, as a single
-   * stream's is (Node's `fetch` decodes it, Deno's does not: written as it
-   * came, the compressed bytes would be spliced into the file). A coding
+   * stream's is (Node's `fetch` decodes it, Deno's not when asked for
+   * `identity`: written as it came, the compressed bytes would be spliced into the file). A coding
    * not decoded here is no part of this file: the connection ends, or,
    * the last one, the download starts over on one.
    */
   async #decoded(
     response: Response,
     body: ReadableStream<Uint8Array>,
+    headers: Headers,
   ): Promise<ReadableStream<Uint8Array>> {
     const encoding = contentEncoding(response.headers);
-    const decoded = await decodedBody(body, encoding);
+    const decoded = await decodedBody(
+      body,
+      encoding,
+      headers.get("accept-encoding"),
+    );
     if (decoded === undefined) {
       throw new RangeIgnored(
         `Cannot download "${this.#transfer.url}": a part came encoded as "${encoding}", which cannot be decoded here`,
