@@ -342,6 +342,37 @@ test("removeLeftovers() removes a lock alone of a process proven dead however yo
   assert.deepEqual(await dir.list(), [running.lock]);
 });
 
+test("removeLeftovers() removes a lock of a process proven dead with its sidecar alone (its partial file gone) however young, and keeps a running process's however old", async () => {
+  await using dir = await tempDir();
+  // Killed between putting its file in place and removing its sidecar,
+  // which names the partial file renamed: nothing is left to resume.
+  const dead = names("dead.zip");
+  const running = names("running.zip");
+  const parent = identityOf(process.ppid);
+  await putOwned(dir, dead.lock, { ...parent, pid: DEAD_PID }, YOUNG);
+  await put(dir, dead.sidecar, YOUNG);
+  await putOwned(dir, running.lock, parent, OLD);
+  await put(dir, running.sidecar, OLD);
+  assert.deepEqual(await sweep(dir), [dead.sidecar, dead.lock].sort());
+  assert.deepEqual(await dir.list(), [running.sidecar, running.lock].sort());
+});
+
+test("removeLeftoverGroup() keeps a lock of a process proven dead found with its sidecar alone, when a download took it over and left a partial file to be resumed after findLeftovers() looked", async () => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  const parent = identityOf(process.ppid);
+  await putOwned(dir, a.lock, { ...parent, pid: DEAD_PID }, YOUNG);
+  await put(dir, a.sidecar, YOUNG);
+  const found = await findLeftovers(dir.path, MAX_AGE, LOCK_STALE_AFTER, NOW);
+  assert.deepEqual([...found.values()].map((group) => group.sort()), [
+    [a.sidecar, a.lock].sort(),
+  ]);
+  await put(dir, a.temp, YOUNG);
+  await putOwned(dir, a.lock, { ...parent, released: true }, YOUNG);
+  assert.deepEqual(await removeFound(dir, found), []);
+  assert.deepEqual(await dir.list(), [a.temp, a.sidecar, a.lock].sort());
+});
+
 test("removeLeftovers() keeps a young group whose lock names a process proven dead, as any young group", async () => {
   await using dir = await tempDir();
   const a = names("a.zip");
