@@ -31,6 +31,7 @@ import { type DirEntry, fs, NotFoundError } from "../_runtime/fs.ts";
 import { isRefused, removeIfPresent } from "../_runtime/remove.ts";
 import { outOfDescriptors } from "../_http/network_failure.ts";
 import { FileLock, holdsLock, lockTiming } from "./lock.ts";
+import { removeUnnamedLeftBy } from "./orphans.ts";
 import { holderState, readOwner } from "./owner_file.ts";
 import {
   groupOf,
@@ -340,6 +341,15 @@ export async function removeLeftoverGroup(
   });
   if (lock === undefined) return [];
   try {
+    // Found guarding nothing, its owner dead: what of that owner's is there
+    // now that no sidecar names, it wrote as it was killed, after the look
+    // (a partial file of its first chunk). No download would adopt it, and
+    // a marker left in the lock's place, naming no dead owner, would hide it
+    // from the next download's takeover: it goes now, as a download's
+    // takeover removes it (see `removeUnnamedLeftBy`).
+    if (idle && lock.takenOver !== undefined) {
+      await removeUnnamedLeftBy(path, lock.takenOver).catch(() => {});
+    }
     if (
       idle
         ? await hasOthers(directory, group, lockName)

@@ -406,6 +406,20 @@ test("removeLeftoverGroup() keeps a lock of a process proven dead found alone, w
   assert.equal(marker.released, true);
 });
 
+test("removeLeftoverGroup() removes a partial file no sidecar names that the dead owner of a lock found alone wrote after findLeftovers() looked, rather than leaving it behind a marker", async () => {
+  await using dir = await tempDir();
+  const a = names("a.zip");
+  const parent = identityOf(process.ppid);
+  await putOwned(dir, a.lock, { ...parent, pid: DEAD_PID }, YOUNG);
+  const found = await findLeftovers(dir.path, MAX_AGE, LOCK_STALE_AFTER, NOW);
+  assert.deepEqual([...found.values()], [[a.lock]]);
+  // Its first chunk's file, put there as it was killed, after the look: of
+  // its token, named by no sidecar.
+  await put(dir, a.temp, YOUNG);
+  assert.deepEqual(await removeFound(dir, found), [a.lock]);
+  assert.deepEqual(await dir.list(), []);
+});
+
 test("removeLeftoverGroup() keeps, without throwing, a group resumed after findLeftovers() looked whose lock it took over but cannot mark released again (out of file descriptors)", async () => {
   await using dir = await tempDir();
   const a = names("a.zip");
