@@ -4,19 +4,21 @@
 // live heartbeat guards and that have not changed for `maxAge`. A fresh
 // leftover stays: it may be resumed. An owner file that names a process proven
 // dead (killed between two calls) goes whatever its age and heartbeat: it is
-// never resumed, and no lock will be linked to it again. So does a lock alone
-// (no partial file, no sidecar) of a process proven dead (killed between
-// putting its file in place and releasing the lock): it guards nothing to
-// resume. A downloaded file's record lives as long as its file: it is a
-// leftover only once the file is gone (removed by hand, or evicted by another
-// process's `PersistLimit` while this one renewed the record, which takes no
-// locks), and then goes as the rest of its group does. The heartbeat of a group
-// is its lock's mtime, or an owner file's own (see `lock.ts`). A group whose
-// lock (or owner file) names a process proven alive stays however old its
-// heartbeat: that process may be stopped (Ctrl-Z, a debugger) and go on, as a
-// lock it holds is never taken over. A symbolic link under a reserved name is
-// never the library's: it is neither removed nor followed (its target is left
-// alone, and a link in a lock's place beats as the link).
+// never resumed, and no lock will be linked to it again. So does a lock of a
+// process proven dead that guards nothing to resume: alone (killed between
+// putting its file in place and releasing the lock), or with its sidecar
+// alone, which names a partial file gone (killed between putting the file in
+// place and removing the sidecar). A downloaded file's record lives as long
+// as its file: it is a leftover only once the file is gone (removed by hand,
+// or evicted by another process's `PersistLimit` while this one renewed the
+// record, which takes no locks), and then goes as the rest of its group does.
+// The heartbeat of a group is its lock's mtime, or an owner file's own (see
+// `lock.ts`). A group whose lock (or owner file) names a process proven alive
+// stays however old its heartbeat: that process may be stopped (Ctrl-Z, a
+// debugger) and go on, as a lock it holds is never taken over. A symbolic
+// link under a reserved name is never the library's: it is neither removed
+// nor followed (its target is left alone, and a link in a lock's place beats
+// as the link).
 //
 // A group is removed only under its lock, taken as a download takes it: the
 // look that found it old and its owner dead is not the removal, and another
@@ -29,6 +31,7 @@ import { type DirEntry, fs, NotFoundError } from "../_runtime/fs.ts";
 import { isRefused, removeIfPresent } from "../_runtime/remove.ts";
 import { outOfDescriptors } from "../_http/network_failure.ts";
 import { FileLock, holdsLock, lockTiming } from "./lock.ts";
+import { removeUnnamedLeftBy } from "./orphans.ts";
 import { holderState, readOwner } from "./owner_file.ts";
 import {
   groupOf,
@@ -39,6 +42,7 @@ import {
   PARTIAL_SUFFIX,
   partialPaths,
   RECORD_SUFFIX,
+  SIDECAR_SUFFIX,
 } from "./names.ts";
 
 /**
@@ -110,9 +114,16 @@ function isOwnerFile(names: string[]): boolean {
   return names.every((name) => name.endsWith(OWNER_SUFFIX));
 }
 
-/** Whether a group of `names` is its lock alone. */
-function isLoneLock(names: string[]): boolean {
-  return names.length === 1 && names[0]?.endsWith(LOCK_SUFFIX) === true;
+/**
+ * Whether a group of `names` is its lock with nothing to resume: alone, or
+ * with its sidecar alone, whose partial file (of the group, were it there)
+ * is gone.
+ */
+function isIdleLock(names: string[]): boolean {
+  return names.some((name) => name.endsWith(LOCK_SUFFIX)) &&
+    names.every((name) =>
+      name.endsWith(LOCK_SUFFIX) || name.endsWith(SIDECAR_SUFFIX)
+    );
 }
 
 /**
@@ -136,7 +147,8 @@ function namesDead(path: string): boolean {
  * the names of its files, each older than `maxAge` milliseconds, in a
  * group whose lock had no heartbeat within `lockStaleAfter` and names no
  * process proven alive (and such owner files), and owner files and locks
- * alone of processes proven dead, whatever their age. A look only: a
+ * guarding nothing to resume (alone, or with a sidecar alone) of processes
+ * proven dead, whatever their age. A look only: a
  * download may take a group's lock over between it and
  * {@linkcode removeLeftoverGroup}, which looks again under that lock.
  *
@@ -194,10 +206,11 @@ export async function findLeftovers(
       found.set(group, names);
       continue;
     }
-    // So does a lock alone of one, killed after it put its file in place:
-    // it guards nothing to resume. Whether it is still alone is looked at
-    // again under it (see removeLeftoverGroup).
-    if (isLoneLock(names) && namesDead(guards[0] as string)) {
+    // So does a lock of one that guards nothing to resume (alone, or with
+    // a sidecar whose partial file is gone), killed after it put its file
+    // in place: whether it still guards nothing is looked at again under
+    // it (see removeLeftoverGroup).
+    if (isIdleLock(names) && namesDead(guards[0] as string)) {
       found.set(group, names);
       continue;
     }
@@ -237,8 +250,8 @@ async function allOld(
 
 /**
  * Whether `directory` holds a file of `group` other than its lock
- * (`lockName`) and its downloaded file's record: a partial file, a sidecar,
- * a temporary, a takeover's claim; `true` if it cannot be listed.
+ * (`lockName`), its sidecar and its downloaded file's record: a partial
+ * file, a temporary, a takeover's claim; `true` if it cannot be listed.
  */
 async function hasOthers(
   directory: string,
@@ -254,7 +267,8 @@ async function hasOthers(
   }
   return entries.some(({ name }) =>
     name !== lockName && !name.endsWith(RECORD_SUFFIX) &&
-    isReservedName(name) && groupOf(name) === group
+    !name.endsWith(SIDECAR_SUFFIX) && isReservedName(name) &&
+    groupOf(name) === group
   );
 }
 
@@ -285,13 +299,14 @@ function isOld(
  * that took the lock over between the look and now may have resumed the
  * partial file, or left it to be resumed (then its lock is left marked
  * released again, for the next download to adopt it; removed, the files
- * kept, if the marker cannot be written: never thrown). A lock found alone
- * is removed only if it still is, by a new listing of the directory: such
- * a download leaves files the look did not see. An owner file
- * (which no download resumes), or a group whose lock's place holds what is
- * not a file (a link, never the library's, and never removed), goes
- * without a lock. Returns the names removed (the old lock's among them,
- * when it was taken over).
+ * kept, if the marker cannot be written: never thrown). A lock found
+ * guarding nothing to resume (alone, or with a sidecar alone) is removed,
+ * with that sidecar, only if it still guards nothing, by a new listing of
+ * the directory: such a download leaves files the look did not see. An
+ * owner file (which no download resumes), or a group whose lock's place
+ * holds what is not a file (a link, never the library's, and never
+ * removed), goes without a lock. Returns the names removed (the old
+ * lock's among them, when it was taken over).
  *
  * @example
  * ```ts
@@ -316,18 +331,27 @@ export async function removeLeftoverGroup(
   if ((await fs.lstat(path))?.isFile === false) {
     return await removeNames(directory, rest);
   }
-  // A lock alone that cannot be taken or looked at now (this process out
-  // of file descriptors) stays, for a later sweep: keeping it loses
-  // nothing, and its download's own errors say what failed.
-  const alone = rest.length === 0;
+  // A lock guarding nothing that cannot be taken or looked at now (this
+  // process out of file descriptors) stays, for a later sweep: keeping it
+  // loses nothing, and its download's own errors say what failed.
+  const idle = isIdleLock(names);
   const lock = await takeNow(path, lockStaleAfter).catch((error) => {
-    if (alone) return undefined;
+    if (idle) return undefined;
     throw error;
   });
   if (lock === undefined) return [];
   try {
+    // Found guarding nothing, its owner dead: what of that owner's is there
+    // now that no sidecar names, it wrote as it was killed, after the look
+    // (a partial file of its first chunk). No download would adopt it, and
+    // a marker left in the lock's place, naming no dead owner, would hide it
+    // from the next download's takeover: it goes now, as a download's
+    // takeover removes it (see `removeUnnamedLeftBy`).
+    if (idle && lock.takenOver !== undefined) {
+      await removeUnnamedLeftBy(path, lock.takenOver).catch(() => {});
+    }
     if (
-      rest.length === 0
+      idle
         ? await hasOthers(directory, group, lockName)
         : !await allOld(directory, rest, maxAge, now)
     ) {
@@ -403,9 +427,10 @@ async function removeNames(
  * except those of a download whose lock had a heartbeat within
  * `lockStaleAfter` or names a process proven alive, and such owner files
  * (see {@linkcode findLeftovers} and {@linkcode removeLeftoverGroup}),
- * and the owner files and locks alone of processes proven dead, whatever
- * their age. Out of file descriptors, it stops without failing: what it has
- * not removed stays for a later sweep. Returns the names removed.
+ * and the owner files and locks guarding nothing to resume of processes
+ * proven dead, whatever their age. Out of file descriptors, it stops
+ * without failing: what it has not removed stays for a later sweep.
+ * Returns the names removed.
  *
  * @example
  * ```ts

@@ -9,11 +9,11 @@
 // boot it belongs to, the pid namespace, and the process's start time, and
 // otherwise when the machine booted (from its uptime). A process is proven dead only when
 // it is on this machine in this boot and pid namespace, and its pid is free,
-// or now names a process that started at another time, or names it ended (a
-// zombie its parent has not waited for); proven alive when its pid names it
-// still running. Anything else (another machine, another container, a
-// system or a permission that tells nothing) is "unknown": then only its
-// heartbeat speaks for it.
+// or now names a process that started at another time, or names it ended,
+// every thread of it (a zombie its parent has not waited for); proven alive
+// when its pid names it still running. Anything else (another machine,
+// another container, a system or a permission that tells nothing) is
+// "unknown": then only its heartbeat speaks for it.
 
 import { host } from "../_runtime/fs.ts";
 
@@ -122,7 +122,12 @@ export function processState(other: ProcessIdentity): ProcessState {
     // A zombie (Z), or one being reaped (X), has ended, its files closed:
     // only its parent has yet to wait for it (a parent that never does, or
     // a container's first process that reaps no one, keeps it for good).
-    return fields[0] === "Z" || fields[0] === "X" ? "dead" : "alive";
+    // Not while it has other threads (field 20): the pid's state is its
+    // first thread's, a zombie as soon as that one has exited, while the
+    // others still end (killed, each finishes the call it is in), and a
+    // file one of them was creating then appears after the look.
+    const ended = fields[0] === "Z" || fields[0] === "X";
+    return ended && Number(fields[17]) <= 1 ? "dead" : "alive";
   }
   const exists = host.processExists(other.pid);
   return exists === undefined ? "unknown" : exists ? "alive" : "dead";

@@ -80,6 +80,26 @@ function sweep(dir: TempDir): Promise<string[]> {
   return removeLeftovers(dir.path, MAX_AGE, LOCK_STALE_AFTER, NOW);
 }
 
+/**
+ * Puts a young lock of `a.zip` naming a process proven dead (and its
+ * sidecar, if `sidecar`), and returns what findLeftovers() found: that
+ * group, whatever its age, as it guards nothing to resume.
+ */
+async function foundDeadLock(
+  dir: TempDir,
+  sidecar = false,
+): Promise<{ a: ReturnType<typeof names>; found: Map<string, string[]> }> {
+  const a = names("a.zip");
+  const parent = identityOf(process.ppid);
+  await putOwned(dir, a.lock, { ...parent, pid: DEAD_PID }, YOUNG);
+  if (sidecar) await put(dir, a.sidecar, YOUNG);
+  const found = await findLeftovers(dir.path, MAX_AGE, LOCK_STALE_AFTER, NOW);
+  assert.deepEqual([...found.values()].map((group) => group.sort()), [
+    (sidecar ? [a.sidecar, a.lock] : [a.lock]).sort(),
+  ]);
+  return { a, found };
+}
+
 test("removeLeftovers() removes old partial files and sidecars without a lock, returning the names sorted", async () => {
   await using dir = await tempDir();
   const a = names("a.zip");
@@ -330,16 +350,25 @@ test("removeLeftovers() removes an owner file of a process proven dead however y
   assert.deepEqual(await dir.list(), [running]);
 });
 
-test("removeLeftovers() removes a lock alone of a process proven dead however young and fresh its heartbeat, and keeps a running process's however old", async () => {
-  await using dir = await tempDir();
-  // Killed between putting its file in place and releasing its lock.
-  const dead = names("dead.zip");
-  const running = names("running.zip");
-  const parent = identityOf(process.ppid);
-  await putOwned(dir, dead.lock, { ...parent, pid: DEAD_PID }, YOUNG);
-  await putOwned(dir, running.lock, parent, OLD);
-  assert.deepEqual(await sweep(dir), [dead.lock]);
-  assert.deepEqual(await dir.list(), [running.lock]);
+test("removeLeftovers() removes a lock of a process proven dead that guards nothing to resume (alone, or with its sidecar alone, its partial file gone) however young and fresh its heartbeat, and keeps a running process's however old", async () => {
+  // Killed between putting its file in place and releasing its lock, or
+  // removing its sidecar (which names the partial file renamed).
+  for (const sidecar of [false, true]) {
+    await using dir = await tempDir();
+    const dead = names("dead.zip");
+    const running = names("running.zip");
+    const group = (of: typeof dead): string[] =>
+      sidecar ? [of.sidecar, of.lock].sort() : [of.lock];
+    const parent = identityOf(process.ppid);
+    await putOwned(dir, dead.lock, { ...parent, pid: DEAD_PID }, YOUNG);
+    await putOwned(dir, running.lock, parent, OLD);
+    if (sidecar) {
+      await put(dir, dead.sidecar, YOUNG);
+      await put(dir, running.sidecar, OLD);
+    }
+    assert.deepEqual(await sweep(dir), group(dead), `sidecar: ${sidecar}`);
+    assert.deepEqual(await dir.list(), group(running));
+  }
 });
 
 test("removeLeftovers() keeps a young group whose lock names a process proven dead, as any young group", async () => {
@@ -357,22 +386,33 @@ test("removeLeftovers() keeps a young group whose lock names a process proven de
   assert.deepEqual(await dir.list(), [a.temp, a.sidecar, a.lock].sort());
 });
 
-test("removeLeftoverGroup() keeps a lock of a process proven dead found alone, when a download took it over and left a partial file to be resumed after findLeftovers() looked", async () => {
+test("removeLeftoverGroup() keeps a lock of a process proven dead found alone (or with its sidecar alone), when a download took it over and left a partial file to be resumed after findLeftovers() looked", async () => {
+  for (const sidecar of [false, true]) {
+    await using dir = await tempDir();
+    const { a, found } = await foundDeadLock(dir, sidecar);
+    // Taken over since, and released again, marked for the next download to
+    // adopt its partial file (see `FileLock.leave`).
+    await put(dir, a.temp, YOUNG);
+    await put(dir, a.sidecar, YOUNG);
+    await putOwned(dir, a.lock, {
+      ...identityOf(process.ppid),
+      released: true,
+    }, YOUNG);
+    assert.deepEqual(await removeFound(dir, found), [], `sidecar: ${sidecar}`);
+    assert.deepEqual(await dir.list(), [a.temp, a.sidecar, a.lock].sort());
+    const marker = JSON.parse(await readFile(dir.join(a.lock), "utf8"));
+    assert.equal(marker.released, true);
+  }
+});
+
+test("removeLeftoverGroup() removes a partial file no sidecar names that the dead owner of a lock found alone wrote after findLeftovers() looked, rather than leaving it behind a marker", async () => {
   await using dir = await tempDir();
-  const a = names("a.zip");
-  const parent = identityOf(process.ppid);
-  await putOwned(dir, a.lock, { ...parent, pid: DEAD_PID }, YOUNG);
-  const found = await findLeftovers(dir.path, MAX_AGE, LOCK_STALE_AFTER, NOW);
-  assert.deepEqual([...found.values()], [[a.lock]]);
-  // Taken over since, and released again, marked for the next download to
-  // adopt its partial file (see `FileLock.leave`).
+  const { a, found } = await foundDeadLock(dir);
+  // Its first chunk's file, put there as it was killed, after the look: of
+  // its token, named by no sidecar.
   await put(dir, a.temp, YOUNG);
-  await put(dir, a.sidecar, YOUNG);
-  await putOwned(dir, a.lock, { ...parent, released: true }, YOUNG);
-  assert.deepEqual(await removeFound(dir, found), []);
-  assert.deepEqual(await dir.list(), [a.temp, a.sidecar, a.lock].sort());
-  const marker = JSON.parse(await readFile(dir.join(a.lock), "utf8"));
-  assert.equal(marker.released, true);
+  assert.deepEqual(await removeFound(dir, found), [a.lock]);
+  assert.deepEqual(await dir.list(), []);
 });
 
 test("removeLeftoverGroup() keeps, without throwing, a group resumed after findLeftovers() looked whose lock it took over but cannot mark released again (out of file descriptors)", async () => {

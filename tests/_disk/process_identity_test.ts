@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
@@ -91,6 +91,48 @@ test(
       assert.equal(processState(identityOf(pid)), "dead");
     } finally {
       parentOfZombie.kill();
+    }
+  },
+);
+
+/** Whether python3 runs here (for a process whose first thread ends alone). */
+const PYTHON = spawnSync("python3", ["--version"]).status === 0;
+
+test(
+  "processState() proves a process alive while a thread of it still runs after its first thread ended (a zombie's pid, its other threads ending)",
+  {
+    skip: (!PROC && "needs /proc (on Deno, --allow-all)") ||
+      (!PYTHON && "needs python3"),
+  },
+  async () => {
+    // The first thread ends alone (`exit`, not `exit_group`): the pid is a
+    // zombie's, as when a process is killed and its first thread has ended,
+    // while another thread, which could still be creating a file, ends
+    // only once told to.
+    const script = [
+      "import ctypes, os, sys, threading",
+      "threading.Thread(target=sys.stdin.readline).start()",
+      "print('ready', flush=True)",
+      "exit = {'x86_64': 60, 'aarch64': 93}[os.uname().machine]",
+      "ctypes.CDLL(None).syscall(exit, 0)",
+    ].join("\n");
+    const child = spawn("python3", ["-c", script], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const exited = once(child, "exit");
+    try {
+      await once(child.stdout, "data");
+      const pid = child.pid as number;
+      const identity = identityOf(pid);
+      while (statFields(pid)[0] !== "Z") {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.equal(processState(identity), "alive");
+      child.stdin.end("end\n");
+      await exited;
+      assert.equal(processState(identity), "dead");
+    } finally {
+      child.kill("SIGKILL");
     }
   },
 );
