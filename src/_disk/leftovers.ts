@@ -4,7 +4,9 @@
 // live heartbeat guards and that have not changed for `maxAge`. A fresh
 // leftover stays: it may be resumed. An owner file that names a process proven
 // dead (killed between two calls) goes whatever its age and heartbeat: it is
-// never resumed, and no lock will be linked to it again. So does a lock of a
+// never resumed, and no lock will be linked to it again; an empty one (its
+// process killed between creating it and writing it) once its heartbeat is
+// older than `lockStaleAfter`. So does a lock of a
 // process proven dead that guards nothing to resume: alone (killed between
 // putting its file in place and releasing the lock), or with its sidecar
 // alone, which names a partial file gone (killed between putting the file in
@@ -52,6 +54,12 @@ import {
 async function mtimeOf(path: string): Promise<number | undefined> {
   const stat = await fs.lstat(path);
   return stat === undefined ? undefined : stat.mtime?.getTime() ?? 0;
+}
+
+/** Whether `path` is a file with nothing in it (not a link, nor gone). */
+async function isEmpty(path: string): Promise<boolean> {
+  const stat = await fs.lstat(path);
+  return stat?.isFile === true && stat.size === 0;
 }
 
 /**
@@ -224,6 +232,14 @@ export async function findLeftovers(
         return beat !== undefined && mayBeAlive(guard, now - beat);
       })
     ) {
+      continue;
+    }
+    // An empty owner file names no one: its process was killed between
+    // creating it and writing it, which a live one does in one synchronous
+    // call, before any lock is linked to it. Past `lockStaleAfter` without
+    // a heartbeat, it goes as one of a process proven dead does.
+    if (isOwnerFile(names) && await isEmpty(guards[1] as string)) {
+      found.set(group, names);
       continue;
     }
     // The group goes only as a whole: a partial file is useless without its

@@ -332,6 +332,27 @@ test("removeLeftovers() keeps an owner file with a fresh heartbeat, even past ma
   assert.deepEqual(await dir.list(), [live]);
 });
 
+test("removeLeftovers() removes an empty owner file however young once its heartbeat is past lockStaleAfter, and keeps one within it and an unreadable one", async () => {
+  await using dir = await tempDir();
+  // Killed between creating its owner file and writing its identity in:
+  // the file names no one, and no lock was linked to it.
+  const empty = ".dlmanager-7.ba9876543210.dlpart.owner";
+  const emptyFresh = ".dlmanager-8.ba9876543211.dlpart.owner";
+  const unreadable = ".dlmanager-9.ba9876543212.dlpart.owner";
+  for (
+    const [name, text, mtime] of [
+      [empty, "", NOW - LOCK_STALE_AFTER - 1],
+      [emptyFresh, "", NOW - LOCK_STALE_AFTER],
+      [unreadable, "x", NOW - LOCK_STALE_AFTER - 1],
+    ] as const
+  ) {
+    await writeFile(dir.join(name), text);
+    await utimes(dir.join(name), mtime / 1000, mtime / 1000);
+  }
+  assert.deepEqual(await sweep(dir), [empty]);
+  assert.deepEqual(await dir.list(), [emptyFresh, unreadable]);
+});
+
 test("removeLeftovers() removes an owner file of a process proven dead however young and fresh its heartbeat, and keeps a running process's however old", async () => {
   await using dir = await tempDir();
   // Killed between two calls (its lock's release and its owner file's
