@@ -19,6 +19,7 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { test } from "node:test";
+import { gzipSync } from "node:zlib";
 import {
   type Download,
   DownloadManager,
@@ -314,6 +315,68 @@ test("DownloadManager takes a 200 whose validator names the file's version (a se
 test("DownloadManager takes a 206 of every byte whose validator names the file's version (a server that answers every GET so, ignoring the condition) as a 304: the file is kept, not downloaded again", async () => {
   await assertKeptByWholeAnswer({ wholeAs206: true }, 206);
 });
+
+for (const connections of [1, 4]) {
+  test(`DownloadManager revalidates a file the caller asked compressed (nginx's gzip): a 304 keeps it, a change downloads it again (connections: ${connections})`, async () => {
+    // nginx's `gzip on`: asked for gzip, it sends the file compressed and
+    // chunked, with its ETag weakened and Last-Modified, and answers 304 to
+    // If-None-Match with that weak ETag while the file is unchanged. The file
+    // on disk is the decoded bytes, which the validator names as well (a
+    // content coding changes the bytes sent, not the file). No record was
+    // written for a compressed answer: every revalidation downloaded the file
+    // again and called it updated.
+    const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";
+    let current = { etag: '"v1"', body: OLD };
+    const statuses: number[] = [];
+    await using server = await startServer({
+      "/f": (request, response) => {
+        const etag = `W/${current.etag}`;
+        if (request.headers["if-none-match"] === etag) {
+          statuses.push(304);
+          response.writeHead(304, { etag, "last-modified": lastModified })
+            .end();
+          return;
+        }
+        statuses.push(200);
+        response.writeHead(200, {
+          "content-encoding": "gzip",
+          etag,
+          "last-modified": lastModified,
+        }).end(gzipSync(current.body));
+      },
+    });
+    await using dir = await tempDir();
+    const headers = { "accept-encoding": "gzip" };
+    const downloadInto = async () => {
+      await using manager = revalidating(dir, { connections });
+      const download = manager.download(server.url("/f"), { headers });
+      await manager.wait();
+      return download;
+    };
+    await downloadInto();
+    await assertFileHolds(dir.join("f"), OLD);
+    assert.deepEqual(await dir.list(), withRecords("f"));
+    assert.equal((await readRecordFile(dir.join("f"))).size, OLD.byteLength);
+    const before = await stat(dir.join("f"));
+    const fresh = await downloadInto();
+    assert.equal(fresh?.revalidation, "fresh");
+    await assertFileHolds(dir.join("f"), OLD);
+    assert.equal((await stat(dir.join("f"))).ino, before.ino);
+    current = { etag: '"v2"', body: NEW };
+    const updated = await downloadInto();
+    assert.equal(updated?.revalidation, "updated");
+    await assertFileHolds(dir.join("f"), NEW);
+    assert.equal((await readRecordFile(dir.join("f"))).validator, 'W/"v2"');
+    assert.deepEqual(
+      server.requests.map(({ headers }) => [
+        headers["accept-encoding"],
+        headers["if-none-match"] ?? null,
+      ]),
+      [["gzip", null], ["gzip", 'W/"v1"'], ["gzip", 'W/"v1"']],
+    );
+    assert.deepEqual(statuses, [200, 304, 200]);
+  });
+}
 
 test("DownloadManager renews a record with the validators a 304 sends, keeping its ETag when the 304 sends only a date", async () => {
   const lastModified = "Tue, 01 Sep 2026 10:00:00 GMT";

@@ -267,9 +267,10 @@ export async function restart(transfer: Transfer): Promise<void> {
  * Sets the partial file up for a whole answer: a changed file, or a server
  * without ranges, starts over from byte 0. A body sent compressed anyway is
  * saved decoded: its `Content-Length` counts other bytes, and a `Range`
- * would too, so it has no total and is never resumed. A body of one write or
- * less gets no sidecar: it is written in one go, so resuming it in another
- * process could save nothing (and a small file costs no extra call).
+ * would too, so it has no total and is never resumed (but its validator is
+ * kept for revalidation). A body of one write or less gets no sidecar: it is
+ * written in one go, so resuming it in another process could save nothing
+ * (and a small file costs no extra call).
  */
 async function startWhole(
   transfer: Transfer,
@@ -295,10 +296,11 @@ async function startWhole(
     total !== undefined && total > transfer.options.chunkSize,
     transfer.source,
   );
-  // A weak ETag validates no range, but a revalidation of the whole file.
-  transfer.partial.revalidator = encoded
-    ? undefined
-    : revalidatorOf(response.headers);
+  // A weak ETag validates no range, but a revalidation of the whole file;
+  // so does the validator of a compressed answer (nginx's weakened ETag):
+  // a content coding changes the bytes sent, not the file they decode to,
+  // which a 304 to it vouches for.
+  transfer.partial.revalidator = revalidatorOf(response.headers);
 }
 
 /**
