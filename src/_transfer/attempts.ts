@@ -11,6 +11,13 @@
 // a last retry's would. A source asked again goes on counting from its
 // earlier turns' attempts (`attempted`).
 //
+// A 429 or 503 while another connection to the host (another download's
+// of the manager, or another of this one's) has a body flowing is no
+// failure: the server limits the connections per client (as nginx's
+// `limit_conn` does), and this one is asked again, uncounted, once one of
+// those stops transferring (see `ConnectionBudget.transferring`). Not with
+// other sources to go on to: the next source may not be busy.
+//
 // Retries count failures that got nowhere: an attempt that failed after it
 // moved the download at least `PROGRESS_RENEWS_RETRIES` bytes past the
 // furthest any attempt before it had got starts the count (and the backoff)
@@ -20,7 +27,7 @@
 // still uses up the retries. Measured from the furthest point, the count
 // starts again at most once per that many bytes of the file: the loop ends.
 
-import { RetriesExhaustedError } from "../errors.ts";
+import { HTTPError, RetriesExhaustedError } from "../errors.ts";
 import { NotModified } from "../_http/conditional.ts";
 import { SourceMismatch, UnprovenVersion } from "./sources.ts";
 import {
@@ -29,6 +36,7 @@ import {
   retryDelay,
 } from "../_http/retry_policy.ts";
 import type { ResolvedTransferOptions } from "../transfer_options.ts";
+import type { ConnectionBudget } from "./budget.ts";
 import { sleep } from "../_timers.ts";
 
 /**
@@ -75,6 +83,13 @@ export interface RetryContext {
    * one that `leavesSource`, ends the loop, for the next to be tried.
    */
   failover?: boolean | undefined;
+  /**
+   * The connections per host of the manager: a refusal while another
+   * connection to `host` transfers waits for it (see the module comment).
+   */
+  budget?: ConnectionBudget | undefined;
+  /** The host the budget counts the attempts' connections against. */
+  host?: string | undefined;
   /** Attempts counted before this loop (the source's earlier turns). */
   attempted?: number | undefined;
   /** Hears of each retry: the attempt that failed, the backoff, its error. */
@@ -112,6 +127,7 @@ export async function withRetries(
         throw error;
       }
       if (error instanceof Rerun) continue;
+      if (await waitedForHost(context, error)) continue;
       if (progress !== undefined) {
         const reached = progress();
         if (reached - furthest >= PROGRESS_RENEWS_RETRIES) {
@@ -136,4 +152,26 @@ export async function withRetries(
       n++;
     }
   }
+}
+
+/**
+ * Whether `error` is a refusal (429, 503) while another connection to the
+ * host transfers: resolves, without counting it, once one of those stops
+ * (rejects with the signal's reason on a cancel or pause).
+ */
+async function waitedForHost(
+  context: RetryContext,
+  error: unknown,
+): Promise<boolean> {
+  const { budget, host } = context;
+  if (
+    budget === undefined || host === undefined || context.failover === true ||
+    !(error instanceof HTTPError) ||
+    error.status !== 429 && error.status !== 503 ||
+    budget.transferring(host) === 0
+  ) {
+    return false;
+  }
+  await budget.transferEnds(host, context.signal);
+  return true;
 }

@@ -19,6 +19,7 @@ export class Connection implements Disposable {
   #speed: SpeedCheck | undefined;
   #group: SpeedGroup | undefined;
   #signals: AbortSignal[];
+  #transferring = false;
   #forward = (event: Event): void =>
     this.abort.abort((event.target as AbortSignal).reason);
 
@@ -69,6 +70,17 @@ export class Connection implements Disposable {
     }
   }
 
+  /**
+   * The answer was accepted, its body is about to be written: the
+   * connection counts as transferring from its host (see
+   * `ConnectionBudget.transferring`) until it is disposed of.
+   */
+  transferring(): void {
+    if (this.#transferring) return;
+    this.#transferring = true;
+    this.#transfer.budget.startTransferring(this.#transfer.host);
+  }
+
   /** Body bytes arrived. */
   received(bytes: number): void {
     this.watchdog.touch();
@@ -107,6 +119,10 @@ export class Connection implements Disposable {
   /** Stops the watches and the forwarding. */
   [Symbol.dispose](): void {
     this.watchdog.stop();
+    if (this.#transferring) {
+      this.#transferring = false;
+      this.#transfer.budget.stopTransferring(this.#transfer.host);
+    }
     this.#speed?.stop();
     for (const signal of this.#signals) {
       signal.removeEventListener("abort", this.#forward);

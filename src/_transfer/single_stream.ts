@@ -182,6 +182,7 @@ export async function attempt(
         } (${got})`,
       );
     }
+    connection.transferring();
     if (kind === "whole") await startWhole(transfer, response);
     if (kind === "append") await resumed(transfer, response, held);
     if (kind === "append" && partial.total === undefined) {

@@ -26,3 +26,41 @@ test("ConnectionBudget forgets a host whose connections are all released", () =>
   assert.equal(budget.open("h"), 0);
   assert.equal(budget.tryAcquire("h"), true);
 });
+
+test("ConnectionBudget counts the connections transferring, and wakes those waiting on a host when one stops", async () => {
+  const budget = new ConnectionBudget(Infinity);
+  budget.startTransferring("a:80");
+  budget.startTransferring("a:80");
+  assert.equal(budget.transferring("a:80"), 2);
+  assert.equal(budget.transferring("b:80"), 0);
+  const woken: string[] = [];
+  const a = budget.transferEnds("a:80", new AbortController().signal)
+    .then(() => woken.push("a"));
+  const b = budget.transferEnds("b:80", new AbortController().signal)
+    .then(() => woken.push("b"));
+  budget.stopTransferring("a:80");
+  await a;
+  assert.deepEqual(woken, ["a"]);
+  assert.equal(budget.transferring("a:80"), 1);
+  budget.startTransferring("b:80");
+  budget.stopTransferring("b:80");
+  await b;
+  assert.deepEqual(woken, ["a", "b"]);
+});
+
+test("ConnectionBudget.transferEnds rejects with the signal's reason when it aborts, at once", async () => {
+  const budget = new ConnectionBudget(Infinity);
+  budget.startTransferring("a:80");
+  const cancel = new AbortController();
+  const waiting = budget.transferEnds("a:80", cancel.signal);
+  const reason = new Error("canceled");
+  cancel.abort(reason);
+  await assert.rejects(waiting, (error) => error === reason);
+  await assert.rejects(
+    budget.transferEnds("a:80", cancel.signal),
+    (error) => error === reason,
+  );
+  // The aborted wait is forgotten: a stop wakes nothing left behind.
+  budget.stopTransferring("a:80");
+  assert.equal(budget.transferring("a:80"), 0);
+});
