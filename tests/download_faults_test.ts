@@ -363,6 +363,51 @@ test("Download starts over when the file changed between attempts (new ETag)", a
   assert.deepEqual(log.sent, [28_672, 80_000]);
 });
 
+test("Download takes a 206 of every byte, answered to a resume, as the whole file, without asking again", async () => {
+  // The server ignored where the range starts, but sent a valid range: the
+  // whole file, of the version asked for. It is written from byte 0 (the
+  // bytes on disk dropped, the digest started over), not asked for again.
+  const drop = dropAt(28_672);
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
+    drop.fault,
+    { rangeAsWhole206: true },
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const sha256 = createHash("sha256").update(BODY).digest("hex");
+  const { download, reports } = await run(url, dir, { sha256 }, [drop]);
+  assert.equal(download.error(), undefined);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(log.ranges, [null, "bytes=28672-"]);
+  assert.deepEqual(log.statuses, [200, 206]);
+  const restarts = reports.filter((current, i) =>
+    i > 0 && current < (reports[i - 1] as number)
+  );
+  assert.deepEqual(restarts, [0]);
+  assert.equal(reports.at(-1), BODY.byteLength);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download takes a 206 of every byte of a changed file, answered to a resume, as that file", async () => {
+  const changed = patternBytes(80_000, 7);
+  const drop = dropAt(28_672);
+  const { server, log, url } = await serve({
+    body: BODY,
+    etag: ETAG,
+    change: 1,
+    changed,
+    changedEtag: '"v2"',
+  }, [drop.fault, { rangeAsWhole206: true }]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const { download } = await run(url, dir, {}, [drop]);
+  assert.equal(download.error(), undefined);
+  await assertFileHolds(dir.join("f"), changed);
+  assert.deepEqual(log.ranges, [null, "bytes=28672-"]);
+  assert.deepEqual(log.ifRanges, [null, ETAG]);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download refuses a Content-Range other than the one asked for and starts over", async () => {
   const drop = dropAt(28_672);
   const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [

@@ -187,8 +187,10 @@ export interface Held {
  * - `"append"`: a 206 continuing exactly at `offset`, for the same total
  *   (or any, when the total was not known: a body sent without a length);
  * - `"whole"`: a 200, the whole file from byte 0 (a changed file, or a
- *   server without ranges), or a 206 of every byte of it to a request for
- *   the whole file (some servers answer every GET so);
+ *   server without ranges), or a 206 of every byte of it (some servers
+ *   answer every GET so, whatever range it asks for): to a request for the
+ *   rest, the bytes on disk are dropped and it is written from byte 0, as a
+ *   200 is, whether of the version asked for or another;
  * - `"wrong-range"`: a 206 other than the one asked for (or one not asked
  *   for): never to be written at `offset`; or a 416 to a ranged request
  *   that does not say the file is on disk whole (it changed, and is
@@ -255,6 +257,9 @@ export function judgeAnswer(
   const range = status === 206 || status === 416
     ? parseContentRange(response.headers.get("content-range"))
     : undefined;
+  // Every byte, from 0: the whole representation, as a 200 is, of whatever
+  // version it names. Asking again would only be sent the same.
+  if (status === 206 && isEveryByte(range)) return "whole";
   if (
     held?.validator !== undefined && (status === 206 || status === 416) &&
     isOtherVersion(response.headers, held.validator)
@@ -270,7 +275,7 @@ export function judgeAnswer(
   }
   if (status < 200 || status > 299) return "refused";
   if (status !== 206) return "whole";
-  if (held === undefined) return isEveryByte(range) ? "whole" : "wrong-range";
+  if (held === undefined) return "wrong-range";
   return range?.start === held.offset &&
       (held.total === undefined || range.total === held.total)
     ? "append"

@@ -228,13 +228,19 @@ export interface Fault {
    */
   wholeAs206?: boolean;
   /**
+   * Answer a Range request (of the version asked for, or, `If-Range` not
+   * met, of the version served now) with a 206 of every byte
+   * (`bytes 0-<last>/<total>`): a server that ignores where a range starts.
+   */
+  rangeAsWhole206?: boolean;
+  /**
    * Serve the Range whatever its If-Range says (a server without If-Range:
    * a 206, or a 416, of the version it has now).
    */
   ignoreIfRange?: boolean;
   /**
-   * Answer a Range request with a 206 from byte 0: the whole body for an
-   * open-ended range, a part as long as the one asked for a bounded one.
+   * Answer a Range request with a 206 from byte 0, as many bytes long as
+   * the range asked for (never every byte, but for a range from byte 0).
    */
   wrongRange?: boolean;
   /**
@@ -471,7 +477,10 @@ export function fileRoute(
       response.writeHead(416, headers).end();
       return;
     }
-    if (match !== null && validatorOk && !fault.ignoreRange && ranges) {
+    if (
+      match !== null && validatorOk && !fault.ignoreRange && ranges &&
+      !fault.rangeAsWhole206
+    ) {
       start = Number(match[1]);
       end = match[2] === "" || match[2] === undefined || fault.openEnded
         ? body.byteLength
@@ -484,7 +493,11 @@ export function fileRoute(
         : options.contentRange(start, end - 1, body.byteLength);
       headers["content-length"] = end - start;
       response.writeHead(206, headers);
-    } else if (fault.wholeAs206 && range === null && body.byteLength > 0) {
+    } else if (
+      body.byteLength > 0 &&
+      (fault.wholeAs206 && range === null ||
+        fault.rangeAsWhole206 && range !== null)
+    ) {
       headers["content-range"] = `bytes 0-${
         body.byteLength - 1
       }/${body.byteLength}`;

@@ -269,7 +269,7 @@ test("judgeAnswer() appends a 206 that starts at the offset of a file whose tota
     );
   }
   assert.equal(
-    judgeAnswer(answer(206, { "content-range": "bytes 0-199/200" }), held),
+    judgeAnswer(answer(206, { "content-range": "bytes 0-149/200" }), held),
     "wrong-range",
   );
   assert.equal(
@@ -286,7 +286,7 @@ test("judgeAnswer() refuses to write a 206 other than the one asked for", () => 
   const held = { offset: 100, total: 200 };
   for (
     const range of [
-      "bytes 0-199/200", // from the start
+      "bytes 0-149/200", // from the start, not every byte
       "bytes 101-199/200", // a byte off
       "bytes 100-299/300", // another total: another file
       "bytes 100-199/*",
@@ -315,6 +315,36 @@ test("judgeAnswer() calls a 206 of every byte, to a request for the whole file, 
   assert.equal(
     judgeAnswer(answer(206, { "content-range": "bytes 0-199/200" }), undefined),
     "whole",
+  );
+});
+
+test("judgeAnswer() calls a 206 of every byte, to a request for the rest, a whole file of whatever version it names", () => {
+  const every = { "content-range": "bytes 0-199/200" };
+  for (
+    const held of [
+      { offset: 100, total: 200 },
+      { offset: 100, total: undefined },
+      { offset: 100, total: 200, validator: '"v1"' },
+    ]
+  ) {
+    assert.equal(judgeAnswer(answer(206, every), held), "whole");
+    assert.equal(
+      judgeAnswer(answer(206, { ...every, etag: '"v1"' }), held),
+      "whole",
+    );
+    // Another version, whole: as a 200 of it is.
+    assert.equal(
+      judgeAnswer(answer(206, { ...every, etag: '"v2"' }), held),
+      "whole",
+    );
+  }
+  // Another version, of a range not every byte: changed.
+  assert.equal(
+    judgeAnswer(
+      answer(206, { "content-range": "bytes 0-149/200", etag: '"v2"' }),
+      { offset: 100, total: 200, validator: '"v1"' },
+    ),
+    "changed",
   );
 });
 
