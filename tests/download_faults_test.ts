@@ -408,6 +408,25 @@ test("Download takes a 206 of every byte of a changed file, answered to a resume
   assert.deepEqual(await dir.list(), ["f"]);
 });
 
+test("Download writes no byte of a rest past its Content-Range's end", async () => {
+  // A 206 of bytes 28672-36863 whose body goes on (its Content-Length
+  // counting more): the bytes past 36863 are no byte the server named.
+  const drop = dropAt(28_672);
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
+    drop.fault,
+    { cap: 8192, overlong: 8192 },
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const { download } = await run(url, dir, {}, [drop]);
+  assert.equal(download.error(), undefined);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(log.ranges.slice(0, 2), [null, "bytes=28672-"]);
+  const next = /^bytes=(\d+)-$/.exec(log.ranges[2] ?? "");
+  assert.ok(next !== null && Number(next[1]) <= 36_864, `${log.ranges}`);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
 test("Download refuses a Content-Range other than the one asked for and starts over", async () => {
   const drop = dropAt(28_672);
   const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [

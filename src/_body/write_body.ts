@@ -53,11 +53,12 @@ export interface BodyTarget {
   /** Reports the bytes on disk and the total. */
   report: (current: number, total: number | undefined) => void;
   /**
-   * For a body of unknown length (no `total`): the most bytes the file may
-   * hold, and the error that stops the body as soon as it holds more (a
-   * source whose file is longer than the one another source gave the
-   * length of: see `sources.ts`), before the bytes past it are written or
-   * reported.
+   * The most bytes the file may hold, and the error that stops the body as
+   * soon as it holds more, before the bytes past it are written or
+   * reported: for a body of unknown length (no `total`), from a source
+   * whose file is longer than the one another source gave the length of
+   * (see `sources.ts`); for a rest that ends before the file does, its
+   * `Content-Range`'s end.
    */
   bound?: { bytes: number; error: () => Error } | undefined;
 }

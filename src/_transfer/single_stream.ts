@@ -216,7 +216,9 @@ export async function attempt(
       abort,
       readError: (error) => failureOf(url, error, abort.signal),
       report: (current, total) => transfer.report(current, total),
-      bound: kind === "whole" ? knownLengthBound(transfer) : undefined,
+      bound: kind === "whole"
+        ? knownLengthBound(transfer)
+        : restBound(url, response, restEnd),
     });
     if (kind === "whole") assertKnownLength(transfer);
     // The body has ended: Node's fetch takes its connection back a turn
@@ -379,6 +381,36 @@ function knownLengthBound(transfer: Transfer): BodyTarget["bound"] {
     bytes: knownTotal,
     error: () =>
       new SourceMismatch(transfer.url, transfer.source, undefined, knownTotal),
+  };
+}
+
+/**
+ * For a rest that ends before the file does (`restEnd`, from its
+ * `Content-Range`): the file may hold no byte past it. A body longer than
+ * its range sends bytes the server named as no byte of the file; the bytes
+ * before the read that passed the range's end are kept, and it is asked
+ * for again from there. A rest to the file's end needs none: the file's
+ * length bounds it. A coded rest's range counts coded bytes, not the
+ * file's: it is not bounded.
+ */
+function restBound(
+  url: string,
+  response: Response,
+  restEnd: number | undefined,
+): BodyTarget["bound"] {
+  const range = parseContentRange(response.headers.get("content-range"));
+  if (
+    restEnd === undefined || contentEncoding(response.headers) !== undefined ||
+    (range?.total !== undefined && restEnd + 1 === range.total)
+  ) {
+    return undefined;
+  }
+  return {
+    bytes: restEnd + 1,
+    error: () =>
+      new ProtocolError(
+        `Cannot download "${url}": the body is longer than its Content-Range (bytes ${range?.start}-${restEnd})`,
+      ),
   };
 }
 

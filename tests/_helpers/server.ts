@@ -259,6 +259,11 @@ export interface Fault {
   /** Answer a bounded Range request with a 206 to the end of the file. */
   openEnded?: boolean;
   /**
+   * Send this many bytes (0xee) after a 206's range, its Content-Length
+   * counting them: a body longer than its Content-Range says.
+   */
+  overlong?: number;
+  /**
    * Send the body at this many bytes per second, 16 KiB at a time (a
    * server's cap per connection).
    */
@@ -464,6 +469,7 @@ export function fileRoute(
     const match = range === null ? null : /^bytes=(\d+)-(\d*)$/.exec(range);
     let start = 0;
     let end = body.byteLength; // one past the last byte sent
+    let overlong = 0; // bytes sent past a 206's range
     if (
       match !== null && validatorOk && !fault.ignoreRange && ranges &&
       Number(match[1]) >= body.byteLength
@@ -491,7 +497,8 @@ export function fileRoute(
       headers["content-range"] = options.contentRange === undefined
         ? `bytes ${start}-${end - 1}/${body.byteLength}`
         : options.contentRange(start, end - 1, body.byteLength);
-      headers["content-length"] = end - start;
+      overlong = fault.overlong ?? 0;
+      headers["content-length"] = end - start + overlong;
       response.writeHead(206, headers);
     } else if (
       body.byteLength > 0 &&
@@ -508,6 +515,12 @@ export function fileRoute(
       response.writeHead(200, headers);
     }
     let part = body.subarray(start, end);
+    if (overlong > 0) {
+      const longer = new Uint8Array(part.byteLength + overlong);
+      longer.set(part);
+      longer.fill(0xee, part.byteLength);
+      part = longer;
+    }
     const cut = fault.dropAfter ?? fault.stallAfter ?? fault.holdAfter;
     const rest = part.subarray(cut ?? part.byteLength);
     if (cut !== undefined) part = part.subarray(0, cut);
