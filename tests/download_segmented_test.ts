@@ -344,6 +344,27 @@ test("Download with connections starts over at once when the file changes while 
   }
 });
 
+test("Download with connections writes no byte of a part past its Content-Range's end", async () => {
+  // A part's 206 names fewer bytes than its body holds (its Content-Length
+  // counting them): the bytes past the range are no byte the server named.
+  let ranged = 0;
+  const { url, close } = await serve({
+    faultFor: ({ range }) =>
+      range !== null && ranged++ === 1
+        ? { cap: 65_536, overlong: 65_536 }
+        : undefined,
+  });
+  await using dir = await tempDir();
+  try {
+    const { download, reports } = await run(url, dir, { connections: 3 });
+    assert.equal(download.error(), undefined);
+    await assertFileHolds(dir.join("f"), BODY);
+    assertProgress(reports, BODY.byteLength);
+  } finally {
+    await close();
+  }
+});
+
 test("Download with connections refuses a part whose Content-Range is not the one asked for: its bytes are asked for again", async () => {
   let ranged = 0;
   let refused: [number, number] | undefined;

@@ -390,6 +390,8 @@ export class Workers {
         end + 1,
         from - start,
         connection,
+        // A coded part's range counts coded bytes, not the file's.
+        contentEncoding(response.headers) === undefined,
       );
     } catch (error) {
       abort.abort(error);
@@ -552,7 +554,10 @@ export class Workers {
   /**
    * Writes the body, asked up to `asked` (exclusive), at the piece's offset,
    * up to its end, its first `skip` bytes dropped (sent from before the
-   * offset); then it is whole.
+   * offset); then it is whole. `asked` is the end of the answer's
+   * `Content-Range`: with `bounded`, a body that goes on past it fails the
+   * part, no byte past it written (bytes the server named as no byte of
+   * the file), once those before it are.
    */
   async #write(
     piece: Piece,
@@ -560,12 +565,15 @@ export class Workers {
     asked: number,
     skip: number,
     connection: Connection,
+    bounded: boolean,
   ): Promise<void> {
     const { url, partial, throttle } = this.#transfer;
     const { signal } = connection.abort;
     const reader = reusedReader(body);
     using _watch = cancelOnAbort(signal, reader);
-    const file = await partial.writerAt(piece.start + piece.written);
+    // Where the body's next byte (past `skip`) goes.
+    let next = piece.start + piece.written;
+    const file = await partial.writerAt(next);
     const writer = new PartWriter(file, {
       room: () => piece.end - piece.start - piece.written,
       writeSize: () => throttle.readSize(MAX_WRITE),
@@ -595,8 +603,22 @@ export class Workers {
           bytes = bytes.subarray(dropped);
           if (bytes.byteLength === 0) continue;
         }
+        const past = bounded && next + bytes.byteLength > asked;
+        if (past) bytes = bytes.subarray(0, asked - next);
+        next += bytes.byteLength;
         // Gathered only from the reader's one buffer (see PartWriter).
         await writer.take(bytes, reader.reusesBuffer && !throttle.limited);
+        if (past) {
+          await writer.flush();
+          await reader.cancel().catch(() => {});
+          // Past the piece's end (lowered meanwhile) as well: it is whole.
+          if (piece.start + piece.written >= piece.end) return;
+          throw new ProtocolError(
+            `Cannot download "${url}": a part's body is longer than its Content-Range (bytes up to ${
+              asked - 1
+            })`,
+          );
+        }
         if (piece.start + piece.written >= piece.end && piece.end < asked) {
           // Its end was lowered: the rest is another connection's (and the
           // connection closes with the answer; one read to its end stays
