@@ -112,6 +112,64 @@ async function serve(
   return { server, log, url: server.url("/f") };
 }
 
+/**
+ * Downloads BODY, dropped at `at` bytes (a multiple of 4 KiB), its resume
+ * answered with `fault`: that answer is written from byte 0, in the
+ * request that brought it (no third request), progress going back to 0
+ * exactly once, at the restart. Returns the server's log.
+ */
+async function assertStartsOverAt(
+  at: number,
+  fault: Fault,
+  options: DownloadOptions = {},
+): Promise<FileRouteLog> {
+  const drop = dropAt(at);
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
+    drop.fault,
+    fault,
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const { download, reports } = await run(url, dir, options, [drop]);
+  assert.equal(download.error(), undefined);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(log.ranges, [null, `bytes=${at}-`]);
+  const restarts = reports.filter((current, i) =>
+    i > 0 && current < (reports[i - 1] as number)
+  );
+  assert.deepEqual(restarts, [0]);
+  assert.equal(reports.at(-1), BODY.byteLength);
+  assert.deepEqual(await dir.list(), ["f"]);
+  return log;
+}
+
+/**
+ * Downloads BODY, dropped at 28,672 bytes, from a server whose file then
+ * changes (to 80,000 other bytes, ETag "v2"), its resume answered with
+ * `fault`: the changed file is taken from that answer, without asking
+ * again. Returns the server's log.
+ */
+async function assertChangedFileTaken(fault: Fault): Promise<FileRouteLog> {
+  const changed = patternBytes(80_000, 7);
+  const drop = dropAt(28_672);
+  const { server, log, url } = await serve({
+    body: BODY,
+    etag: ETAG,
+    change: 1,
+    changed,
+    changedEtag: '"v2"',
+  }, [drop.fault, fault]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const { download } = await run(url, dir, {}, [drop]);
+  assert.equal(download.error(), undefined);
+  await assertFileHolds(dir.join("f"), changed);
+  assert.deepEqual(log.ranges, [null, "bytes=28672-"]);
+  assert.deepEqual(log.ifRanges, [null, ETAG]);
+  assert.deepEqual(await dir.list(), ["f"]);
+  return log;
+}
+
 /** A download of `url` into dir/f, canceled keeping its partial file. */
 async function keptAt(url: string, dir: TempDir): Promise<Download> {
   const first = new Download(url, dir.join("f"), {
@@ -322,44 +380,12 @@ test("Download starts over, rather than resume with If-Range, when the ETag is m
 });
 
 test("Download starts over when the server ignores Range and answers 200", async () => {
-  const drop = dropAt(40_960);
-  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
-    drop.fault,
-    { ignoreRange: true },
-  ]);
-  await using _server = server;
-  await using dir = await tempDir();
-  const { download, reports } = await run(url, dir, {}, [drop]);
-  assert.equal(download.error(), undefined);
-  await assertFileHolds(dir.join("f"), BODY);
-  assert.deepEqual(log.ranges, [null, "bytes=40960-"]);
+  const log = await assertStartsOverAt(40_960, { ignoreRange: true });
   assert.deepEqual(log.sent, [40_960, 100_000]);
-  // Progress goes back to 0 exactly once, at the restart.
-  const restarts = reports.filter((current, i) =>
-    i > 0 && current < (reports[i - 1] as number)
-  );
-  assert.deepEqual(restarts, [0]);
-  assert.equal(reports.at(-1), BODY.byteLength);
-  assert.deepEqual(await dir.list(), ["f"]);
 });
 
 test("Download starts over when the file changed between attempts (new ETag)", async () => {
-  const changed = patternBytes(80_000, 7);
-  const drop = dropAt(28_672);
-  const { server, log, url } = await serve({
-    body: BODY,
-    etag: ETAG,
-    change: 1,
-    changed,
-    changedEtag: '"v2"',
-  }, [drop.fault]);
-  await using _server = server;
-  await using dir = await tempDir();
-  const { download } = await run(url, dir, {}, [drop]);
-  assert.equal(download.error(), undefined);
-  await assertFileHolds(dir.join("f"), changed);
-  assert.deepEqual(log.ranges, [null, "bytes=28672-"]);
-  assert.deepEqual(log.ifRanges, [null, ETAG]);
+  const log = await assertChangedFileTaken({});
   assert.deepEqual(log.sent, [28_672, 80_000]);
 });
 
@@ -367,45 +393,18 @@ test("Download takes a 206 of every byte, answered to a resume, as the whole fil
   // The server ignored where the range starts, but sent a valid range: the
   // whole file, of the version asked for. It is written from byte 0 (the
   // bytes on disk dropped, the digest started over), not asked for again.
-  const drop = dropAt(28_672);
-  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
-    drop.fault,
-    { rangeAsWhole206: true },
-  ]);
-  await using _server = server;
-  await using dir = await tempDir();
   const sha256 = createHash("sha256").update(BODY).digest("hex");
-  const { download, reports } = await run(url, dir, { sha256 }, [drop]);
-  assert.equal(download.error(), undefined);
-  await assertFileHolds(dir.join("f"), BODY);
-  assert.deepEqual(log.ranges, [null, "bytes=28672-"]);
-  assert.deepEqual(log.statuses, [200, 206]);
-  const restarts = reports.filter((current, i) =>
-    i > 0 && current < (reports[i - 1] as number)
+  const log = await assertStartsOverAt(
+    28_672,
+    { rangeAsWhole206: true },
+    { sha256 },
   );
-  assert.deepEqual(restarts, [0]);
-  assert.equal(reports.at(-1), BODY.byteLength);
-  assert.deepEqual(await dir.list(), ["f"]);
+  assert.deepEqual(log.statuses, [200, 206]);
 });
 
 test("Download takes a 206 of every byte of a changed file, answered to a resume, as that file", async () => {
-  const changed = patternBytes(80_000, 7);
-  const drop = dropAt(28_672);
-  const { server, log, url } = await serve({
-    body: BODY,
-    etag: ETAG,
-    change: 1,
-    changed,
-    changedEtag: '"v2"',
-  }, [drop.fault, { rangeAsWhole206: true }]);
-  await using _server = server;
-  await using dir = await tempDir();
-  const { download } = await run(url, dir, {}, [drop]);
-  assert.equal(download.error(), undefined);
-  await assertFileHolds(dir.join("f"), changed);
-  assert.deepEqual(log.ranges, [null, "bytes=28672-"]);
-  assert.deepEqual(log.ifRanges, [null, ETAG]);
-  assert.deepEqual(await dir.list(), ["f"]);
+  const log = await assertChangedFileTaken({ rangeAsWhole206: true });
+  assert.deepEqual(log.statuses, [200, 206]);
 });
 
 test("Download writes no byte of a rest past its Content-Range's end", async () => {
