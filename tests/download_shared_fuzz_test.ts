@@ -471,14 +471,7 @@ async function runSeed(seed: number): Promise<void> {
 for (const seed of seedsToRun(CI_SEEDS)) {
   test(
     `DownloadManager processes sharing a directory keep its invariants under fault seed ${seed}`,
-    {
-      // On Node and Bun, about one seed in 500 under load leaves an empty
-      // owner file of a child killed between creating and writing it, which
-      // the sweep keeps for `lockStaleAfter` (see `_disk/leftovers.ts`).
-      skip: !("Deno" in globalThis) &&
-        "a killed child's empty owner file outlives the last process",
-      timeout: 120_000,
-    },
+    { timeout: 120_000 },
     async () => {
       await runSeed(seed);
     },

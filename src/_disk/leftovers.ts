@@ -5,7 +5,11 @@
 // leftover stays: it may be resumed. An owner file that names a process proven
 // dead (killed between two calls) goes whatever its age and heartbeat: it is
 // never resumed, and no lock will be linked to it again; an empty one (its
-// process killed between creating it and writing it) once its heartbeat is
+// process killed between creating it and writing it, where hard links fail,
+// or of an earlier version) once its heartbeat is older than
+// `lockStaleAfter`. So does the temporary of a whole file (an owner file, a
+// claim, a lock of its own: see `whole_file.ts`) of a process proven dead,
+// by its content or, caught empty, by its name; one not proven alive, once
 // older than `lockStaleAfter`. So does a lock of a
 // process proven dead that guards nothing to resume: alone (killed between
 // putting its file in place and releasing the lock), or with its sidecar
@@ -28,13 +32,19 @@
 // file (see `partial_file.ts`). Taken, the lock keeps any download out
 // while the group is looked at again and removed; held, it keeps the group.
 
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { type DirEntry, fs, NotFoundError } from "../_runtime/fs.ts";
 import { isRefused, removeIfPresent } from "../_runtime/remove.ts";
 import { outOfDescriptors } from "../_http/network_failure.ts";
 import { FileLock, holdsLock, lockTiming } from "./lock.ts";
 import { removeUnnamedLeftBy } from "./orphans.ts";
-import { holderState, readOwner } from "./owner_file.ts";
+import {
+  holderState,
+  type Owner,
+  readOwner,
+  staleAfterOf,
+} from "./owner_file.ts";
+import { isWholeTemp, wholeTempWriter } from "./whole_file.ts";
 import {
   groupOf,
   isReservedName,
@@ -117,6 +127,33 @@ function mayBeAlive(guard: string, age: number): boolean {
   }
 }
 
+/**
+ * Whether the temporary of a whole file at `path` (see `whole_file.ts`) is
+ * a leftover: its writer, named by its content or, caught empty, by its
+ * name, proven dead, or not proven alive and its mtime older than
+ * `lockStaleAfter` (or than its writer's own). Its writer alive, it is
+ * that writer's for a moment more: removed as soon as it is linked.
+ */
+async function isLeftTemp(
+  path: string,
+  lockStaleAfter: number,
+  now: number,
+): Promise<boolean> {
+  let owner: Owner | undefined;
+  try {
+    owner = readOwner(path);
+  } catch {
+    return false; // another user's, or unreadable now: a later sweep's
+  }
+  const state = owner === undefined
+    ? wholeTempWriter(basename(path))
+    : holderState(owner);
+  if (state !== "unknown") return state === "dead";
+  const mtime = await mtimeOf(path);
+  return mtime !== undefined &&
+    now - mtime > staleAfterOf(owner, lockStaleAfter);
+}
+
 /** Whether a group of `names` is one owner file (see `owner_file.ts`). */
 function isOwnerFile(names: string[]): boolean {
   return names.every((name) => name.endsWith(OWNER_SUFFIX));
@@ -185,11 +222,18 @@ export async function findLeftovers(
     if (error instanceof NotFoundError) return new Map();
     throw error;
   }
+  const found = new Map<string, string[]>();
   for (const entry of entries) {
     if (!isReservedName(entry.name)) others.push(entry.name);
     else if (!entry.isFile) continue;
     else if (entry.name.endsWith(RECORD_SUFFIX)) records.push(entry.name);
-    else {
+    else if (isWholeTemp(entry.name)) {
+      // A group of its own: it guards nothing, and no download adopts it.
+      const path = join(directory, entry.name);
+      if (await isLeftTemp(path, lockStaleAfter, now)) {
+        found.set(entry.name, [entry.name]);
+      }
+    } else {
       const group = groupOf(entry.name);
       groups.set(group, [...groups.get(group) ?? [], entry.name]);
     }
@@ -200,7 +244,6 @@ export async function findLeftovers(
     const group = groupOf(record);
     groups.set(group, [...groups.get(group) ?? [], record]);
   }
-  const found = new Map<string, string[]>();
   for (const [group, names] of groups) {
     const guards = [LOCK_SUFFIX, OWNER_SUFFIX].map((suffix) =>
       join(directory, group + suffix.slice(PARTIAL_SUFFIX.length))
@@ -343,7 +386,9 @@ export async function removeLeftoverGroup(
   const lockName = group + LOCK_SUFFIX.slice(PARTIAL_SUFFIX.length);
   const path = join(directory, lockName);
   const rest = names.filter((name) => name !== lockName);
-  if (isOwnerFile(names)) return await removeNames(directory, names);
+  if (isOwnerFile(names) || names.every(isWholeTemp)) {
+    return await removeNames(directory, names);
+  }
   if ((await fs.lstat(path))?.isFile === false) {
     return await removeNames(directory, rest);
   }

@@ -13,7 +13,8 @@
 // over by it.
 //
 // Taking over is done under a claim, a file beside the lock
-// (`<lock>.takeover`, created exclusively, naming its owner as a lock does):
+// (`<lock>.takeover`, created exclusively, naming its owner as a lock does,
+// and never empty, see `whole_file.ts`):
 // one process at a time takes one lock over. Under it, the lock is looked at
 // again, and left alone unless it is still the one judged: another process
 // may have taken that one over since the look, and taken the lock (a lock
@@ -74,6 +75,7 @@ import { atOwnFile } from "./file_system_failure.ts";
 import { leaveBehind, removeLeftBehind } from "./left_behind.ts";
 import { LOCK_SUFFIX, PARTIAL_SUFFIX } from "./names.ts";
 import { removeLeftBy, removeUnnamedLeftBy } from "./orphans.ts";
+import { writeNewWhole } from "./whole_file.ts";
 
 export type { Owner } from "./owner_file.ts";
 
@@ -460,7 +462,11 @@ export class FileLock {
     }
     const token = newToken();
     try {
-      fs.writeNewSync(path, ownerJson(token, staleAfter));
+      writeNewWhole(
+        path,
+        ownerJson(token, staleAfter),
+        !linkFailed && !linkless.has(directory),
+      );
     } catch (error) {
       if (error instanceof AlreadyExistsError) return undefined;
       throw error;
@@ -499,7 +505,9 @@ export class FileLock {
     const claim = `${path}${CLAIM_SUFFIX}`;
     const token = newToken();
     try {
-      fs.writeNewSync(claim, ownerJson(token));
+      // Whole: an empty claim (its taker killed as it made it) names no
+      // one, and every other taker would wait `staleAfter` for it.
+      writeNewWhole(claim, ownerJson(token), !linkless.has(dirname(path)));
     } catch (error) {
       if (!(error instanceof AlreadyExistsError)) throw error;
       const claimant = readOwner(claim);

@@ -21,6 +21,11 @@
 //
 //   .<name, cut to 64 bytes>.<12 hex of sha256(name)>.dlpart.lock.takeover
 //
+// and, for the moment one of those (or a lock that is a file of its own) is
+// made, the temporary it is hard-linked from (see `whole_file.ts`):
+//
+//   <owner file, claim or lock>.<pid>.<pid space tag>.<8 random hex>.new
+//
 // Each download writes a partial file of its own, named after its writer
 // token: no two downloads ever write one file, and a download only ever
 // renames its own (see `partial_file.ts`).

@@ -12,6 +12,7 @@ import {
 } from "../_runtime/fs.ts";
 import { removeIfPresentSync } from "../_runtime/remove.ts";
 import { OWNER_SUFFIX } from "./names.ts";
+import { writeNewWhole } from "./whole_file.ts";
 import {
   isThisProcess,
   newToken,
@@ -167,7 +168,9 @@ export class OwnerFile {
     const token = newToken();
     const path = join(directory, ownerFileName(token));
     try {
-      fs.writeNewSync(path, ownerJson(token, staleAfter));
+      // Whole, never empty: one of a process killed as it made it would
+      // name no one, and a leftover cleanup keep it for `staleAfter`.
+      writeNewWhole(path, ownerJson(token, staleAfter));
     } catch (error) {
       if (error instanceof AlreadyExistsError) return undefined;
       throw error;

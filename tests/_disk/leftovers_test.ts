@@ -6,6 +6,7 @@ import {
   mkdir,
   readFile,
   rm,
+  stat,
   symlink,
   utimes,
   writeFile,
@@ -23,6 +24,7 @@ import { Download } from "../../src/download.ts";
 import { partialFile, partialPaths } from "../../src/_disk/names.ts";
 import type { ProcessIdentity } from "../../src/_disk/process_identity.ts";
 import { recordPath } from "../../src/_disk/record.ts";
+import { wholeTempName } from "../../src/_disk/whole_file.ts";
 import { fs } from "../../src/_runtime/fs.ts";
 import { startChild } from "../_helpers/child.ts";
 import { assertFileHolds } from "../_helpers/file_bytes.ts";
@@ -351,6 +353,59 @@ test("removeLeftovers() removes an empty owner file however young once its heart
   }
   assert.deepEqual(await sweep(dir), [empty]);
   assert.deepEqual(await dir.list(), [emptyFresh, unreadable]);
+});
+
+test("removeLeftovers() removes at once what a process killed as it made its owner file left, and no one ever finds an empty owner file", async () => {
+  await using dir = await tempDir();
+  const child = startChild("killed_creating_child", [
+    dir.join("a.lock"),
+    ".dlpart.owner",
+  ]);
+  assert.equal(await child.exited, "SIGKILL");
+  assert.match(child.lines[0] ?? "", /^created \.dlmanager-/u);
+  // Its owner file never appeared: only what was to hold its content.
+  const left = await dir.list();
+  assert.equal(left.length, 1);
+  assert.doesNotMatch(left[0] as string, /\.dlpart\.owner$/u);
+  assert.equal((await stat(dir.join(left[0] as string))).size, 0);
+  // Named after its process, proven dead: gone at once, not once its
+  // mtime is past lockStaleAfter.
+  assert.deepEqual(
+    await removeLeftovers(dir.path, MAX_AGE, LOCK_STALE_AFTER),
+    left,
+  );
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("removeLeftovers() removes a temporary of a whole file naming a process proven dead, or caught empty naming a free pid of this pid space, and keeps a live one's, an empty one of another pid space within lockStaleAfter, and one past it", async () => {
+  await using dir = await tempDir();
+  const parent = identityOf(process.ppid);
+  // This process's pid space's tag, as its own temporaries carry it.
+  const tag = basename(wholeTempName(dir.join("x"))).split(".").at(-3);
+  const owner = ".dlmanager-7.ba9876543210.dlpart.owner";
+  const claim = `${names("a.zip").lock}.takeover`;
+  const dead = `${owner}.${DEAD_PID}.${tag}.00000001.new`;
+  const live = `${claim}.${process.ppid}.${tag}.00000002.new`;
+  const emptyDead = `${claim}.${DEAD_PID}.${tag}.00000003.new`;
+  const emptyElsewhere = `${owner}.${DEAD_PID}.p00000000.00000004.new`;
+  const emptyElsewhereOld = `${owner}.${DEAD_PID}.p00000000.00000005.new`;
+  await putOwned(dir, dead, { ...parent, pid: DEAD_PID }, NOW);
+  await putOwned(dir, live, parent, OLD);
+  for (
+    const [name, mtime] of [
+      [emptyDead, NOW],
+      [emptyElsewhere, NOW - LOCK_STALE_AFTER],
+      [emptyElsewhereOld, NOW - LOCK_STALE_AFTER - 1],
+    ] as const
+  ) {
+    await writeFile(dir.join(name), "");
+    await utimes(dir.join(name), mtime / 1000, mtime / 1000);
+  }
+  assert.deepEqual(
+    await sweep(dir),
+    [dead, emptyDead, emptyElsewhereOld].sort(),
+  );
+  assert.deepEqual(await dir.list(), [emptyElsewhere, live].sort());
 });
 
 test("removeLeftovers() removes an owner file of a process proven dead however young and fresh its heartbeat, and keeps a running process's however old", async () => {

@@ -908,6 +908,32 @@ test("FileLock.acquire() removes a takeover claim its owner left dying, and take
   }
 });
 
+test("FileLock.acquire() takes a dead owner's lock over at once, not waiting, where another process was killed as it made its takeover claim", async () => {
+  await using dir = await tempDir();
+  const path = dir.join(LOCK);
+  await foreignLock(path, { host: hostname(), pid: 4_000_000, token: "dead" });
+  const child = startChild("killed_creating_child", [path, ".takeover"]);
+  assert.equal(await child.exited, "SIGKILL");
+  assert.match(child.lines[0] ?? "", /^created x\.lock\.takeover/u);
+  // No empty claim, which would name no one, to wait lockStaleAfter for.
+  const waitedFor: (Owner | undefined)[] = [];
+  const lock = await FileLock.acquire(path, WAIT, {
+    signal: never(),
+    onWait: (owner) => waitedFor.push(owner),
+    waitTimeout: 0,
+  });
+  try {
+    assert.deepEqual(waitedFor, []);
+    assert.equal(lock.takenOver?.owner?.token, "dead");
+  } finally {
+    lock.release();
+  }
+  // What was to hold the claim's content, for a leftover cleanup.
+  const left = await dir.list();
+  assert.equal(left.length, 1);
+  assert.match(left[0] as string, /^x\.lock\.takeover\..*\.new$/u);
+});
+
 test("FileLock.acquire() waits for the process whose takeover claim stands, naming it, and leaves the lock and the claim", async () => {
   await using dir = await tempDir();
   await foreignLock(dir.join(LOCK), {
@@ -968,7 +994,7 @@ test("FileLock.acquire() creates no owner file at the polls of its wait for anot
     ...identityOf(process.ppid),
     token: "0123456789abcdef-0",
   });
-  const { readFileSync, writeNewSync } = fs;
+  const { readFileSync, writeNewSync, linkSync } = fs;
   const created: string[] = [];
   let looks = 0;
   const stop = new AbortController();
@@ -977,9 +1003,14 @@ test("FileLock.acquire() creates no owner file at the polls of its wait for anot
     if (at === path && ++looks === 4) stop.abort(new Error("stopped"));
     return readFileSync(at);
   };
+  // Made in place, or linked from a temporary holding its content.
   fs.writeNewSync = (at, data) => {
     if (OWNER.test(basename(at))) created.push(at);
     writeNewSync(at, data);
+  };
+  fs.linkSync = (existing, at) => {
+    if (OWNER.test(basename(at))) created.push(at);
+    linkSync(existing, at);
   };
   try {
     await assert.rejects(
@@ -989,6 +1020,7 @@ test("FileLock.acquire() creates no owner file at the polls of its wait for anot
   } finally {
     fs.readFileSync = readFileSync;
     fs.writeNewSync = writeNewSync;
+    fs.linkSync = linkSync;
   }
   assert.equal(looks, 4);
   // The first look's, which tried the take; none at the three polls.
