@@ -21,7 +21,7 @@ import { keepsTakenOver } from "./_disk/orphans.ts";
 import { PartialFile } from "./_disk/partial_file.ts";
 import { fileAt, holdsDigest, remember, touch } from "./_cache.ts";
 import { type CacheRecord, isSameFile, readRecord } from "./_disk/record.ts";
-import { conditionalHeaders, NotModified } from "./_http/conditional.ts";
+import { NotModified, revalidationHeaders } from "./_http/conditional.ts";
 import { isFresh, type Revalidation, wallClock } from "./_revalidation.ts";
 import { defaultFetch } from "./_runtime/fetch.ts";
 import { ConnectionBudget } from "./_transfer/budget.ts";
@@ -431,7 +431,7 @@ async function transferUnderLock(
       arrived: (url) => host.arrived(url),
       showParts: (parts) => host.showParts(parts),
       retrying: (attempt, delay, error) => host.retrying(attempt, delay, error),
-      conditional: cached && conditionalHeaders(cached.validator),
+      conditional: cached && revalidationHeaders(cached.validator),
     };
     // Until the file is whole and checked, and not paused: see
     // `committable`.

@@ -142,6 +142,51 @@ test("DownloadManager with revalidate: 'always' keeps a file the server answers 
   assert.deepEqual(await dir.list(), withRecords("f"));
 });
 
+test("DownloadManager with revalidate: 'always' asks past a caching proxy, whose stale copy would answer 304 for a file the server changed", async () => {
+  // Squid 5.7 holding v1, fresh by its heuristics (a tenth of its age since
+  // Last-Modified) after the server moved on to v2, answered If-None-Match
+  // of v1 with its own 304 (TCP_INM_HIT, `Age`), the server never asked;
+  // with `Cache-Control: max-age=0` it asked the server (TCP_REFRESH_MODIFIED)
+  // and answered with v2.
+  const conditions: string[] = [];
+  await using server = await startServer({
+    "/f": (request, response) => {
+      const asked = request.headers["if-none-match"];
+      const control = request.headers["cache-control"] ?? "";
+      if (asked === undefined) {
+        response.writeHead(200, {
+          etag: '"v1"',
+          "content-length": OLD.byteLength,
+        }).end(OLD);
+        return;
+      }
+      conditions.push(`${asked} ${control}`);
+      if (!/\b(max-age=0|no-cache)\b/.test(control)) {
+        response.writeHead(304, {
+          etag: '"v1"',
+          age: "14",
+          "x-cache": "HIT from proxy",
+          via: "1.1 proxy (squid/5.7)",
+        }).end();
+        return;
+      }
+      response.writeHead(200, {
+        etag: '"v2"',
+        "content-length": NEW.byteLength,
+        "x-cache": "MISS from proxy",
+        via: "1.1 proxy (squid/5.7)",
+      }).end(NEW);
+    },
+  });
+  await using dir = await tempDir();
+  const url = server.url("/f");
+  await fetchInto(dir.path, url, "always");
+  const download = await fetchInto(dir.path, url, "always");
+  assert.equal(download?.revalidation, "updated");
+  await assertFileHolds(dir.join("f"), NEW);
+  assert.deepEqual(conditions, ['"v1" max-age=0']);
+});
+
 test("DownloadManager with revalidate: 'always' keeps a file reached through a symbolic link that the server answers 304 for, and never dates the link's target", async () => {
   await using server = await serve({ etag: '"v1"' });
   await using dir = await tempDir();

@@ -4,10 +4,11 @@
 // package's default fetch), so each download runs in a child process with an
 // environment of its own, without any proxy variable of the test's own.
 //
-// Deno and Bun, and undici 8 on Node 22.19 on, forward a plain `http:`
-// request to the proxy (`GET http://host/path`); undici 7, on Node 20,
-// tunnels it with CONNECT: the tests accept either, and check that the proxy
-// got the request, for the origin.
+// Every runtime forwards a plain `http:` request to the proxy (`GET
+// http://host/path`): Deno and Bun, undici 8 on Node 22.19 on, and undici 7,
+// on Node 20, as the npm package tells it to (left to itself it would tunnel
+// it with CONNECT, which squid as installed refuses to any port but 443).
+// Only an `https:` URL is tunnelled.
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -133,7 +134,8 @@ function assertProxied(requests: ProxiedRequest[], url: string): void {
   assert.ok(requests.length > 0, "the proxy got no request");
   for (const { method, target } of requests) {
     const forwarded = method === "GET" && target === url;
-    const tunnelled = method === "CONNECT" && target === host;
+    const tunnelled = url.startsWith("https:") && method === "CONNECT" &&
+      target === host;
     assert.ok(forwarded || tunnelled, `${method} ${target}`);
   }
 }
@@ -188,6 +190,36 @@ test(
   },
   async () => {
     await assertThroughProxy((proxy) => ({ HTTP_PROXY: proxy }));
+  },
+);
+
+test(
+  "Download of an http URL is forwarded by HTTP_PROXY, not tunnelled, when the proxy refuses CONNECT to the server's port (squid's default rules)",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    await using server = await origin();
+    // Squid as installed (`http_access deny CONNECT !SSL_ports`, where
+    // `SSL_ports` is 443) answers a CONNECT to any other port with a 403:
+    // an http URL reaches the server only as a forwarded request.
+    await using proxy = await startProxy({ refuseConnect: true });
+    await using dir = await tempDir();
+    const url = server.url("/f");
+    const result = await downloadIn(
+      { HTTP_PROXY: proxy.url(USERINFO) },
+      url,
+      dir.join("f"),
+    );
+    assert.deepEqual(result, { said: "done", code: 0 });
+    await assertDownloaded(dir.join("f"));
+    assert.deepEqual(
+      proxy.requests.map(({ method, target }) => `${method} ${target}`),
+      [`GET ${url}`],
+    );
+    assert.equal(proxy.requests[0]?.headers["proxy-authorization"], BASIC);
+    assert.equal(server.requests.length, 1);
+    assertNoProxyCredentials(server.requests);
   },
 );
 

@@ -14,6 +14,7 @@ import {
   DownloadInterrupt,
   type DownloadOptions,
   FileSystemError,
+  HTTPError,
   TimeoutError,
 } from "../mod.ts";
 import {
@@ -504,10 +505,13 @@ test("Download with connections backs off to what the server allows (503 beyond 
   }
 });
 
-test("Download with connections goes on with one when the server refuses every part at once (503), never failing while retries are left", async () => {
-  // The four parts' requests are each answered 503 once all four have
-  // come, so the refusals reach the download together: one connection
-  // must stay, and retry.
+/**
+ * Downloads over 4 connections from a server that answers the 4 parts'
+ * requests with `refusal`, all 4 once all have come, so that the refusals
+ * reach the download together, and serves every request after them:
+ * asserts the download succeeds.
+ */
+async function refusedAtOnce(refusal: Fault): Promise<void> {
   const all = deferred();
   let parts = 0;
   const { url, log, close } = await serve({
@@ -515,7 +519,7 @@ test("Download with connections goes on with one when the server refuses every p
       if (!/^bytes=\d+-\d+$/.test(range ?? "")) return undefined;
       if (++parts > 4) return undefined;
       if (parts === 4) all.resolve();
-      return { status: 503, retryAfter: "0", answerAfter: all.promise };
+      return { ...refusal, answerAfter: all.promise };
     },
   });
   await using dir = await tempDir();
@@ -523,8 +527,50 @@ test("Download with connections goes on with one when the server refuses every p
     const { download, reports } = await run(url, dir, { connections: 4 });
     assert.equal(download.error(), undefined);
     await assertFileHolds(dir.join("f"), BODY);
-    assert.equal(log.statuses.filter((status) => status === 503).length, 4);
+    assert.equal(
+      log.statuses.filter((status) => status === refusal.status).length,
+      4,
+    );
     assertProgress(reports, BODY.byteLength);
+  } finally {
+    await close();
+  }
+}
+
+test("Download with connections goes on with one when the server refuses every part at once (503), never failing while retries are left", async () => {
+  // One connection must stay, and retry.
+  await refusedAtOnce({ status: 503, retryAfter: "0" });
+});
+
+test("Download with connections goes on with one when a proxy's connection limit refuses every part at once (squid's maxconn 403)", async () => {
+  // Squid 5.7 with `acl maxc maxconn 2` and `http_access deny maxc`, seen
+  // with 4 connections: each part's request (a CONNECT, for an https URL),
+  // sent while the 4 were open, was answered this 403, the 4 together; one
+  // sent alone once the others had closed got its answer.
+  await refusedAtOnce({
+    status: 403,
+    statusHeaders: {
+      "x-squid-error": "ERR_ACCESS_DENIED 0",
+      "x-cache": "MISS from proxy",
+      via: "1.1 proxy (squid/5.7)",
+      connection: "keep-alive",
+    },
+  });
+});
+
+test("Download with connections fails with the 403 when a part asked alone is refused so too", async () => {
+  const { url, log, close } = await serve({
+    faultFor: ({ range }) =>
+      /^bytes=\d+-\d+$/.test(range ?? "") ? { status: 403 } : undefined,
+  });
+  await using dir = await tempDir();
+  try {
+    const { download } = await run(url, dir, { connections: 4 });
+    const error = download.error();
+    assert.ok(error instanceof HTTPError, `${error}`);
+    assert.equal(error.status, 403);
+    // The 4 parts asked together, then one asked alone: no more.
+    assert.equal(log.statuses.filter((status) => status === 403).length, 5);
   } finally {
     await close();
   }

@@ -23,6 +23,25 @@ export function conditionalHeaders(validator: string): [string, string][] {
     : [["if-modified-since", validator]];
 }
 
+/**
+ * A revalidation's headers: the condition (see
+ * {@linkcode conditionalHeaders}), first, and `Cache-Control: max-age=0`,
+ * which has a cache on the way (a caching proxy: squid) ask the server
+ * before it answers (RFC 9111 §5.2.1.1), as a browser's reload does:
+ * otherwise a copy it holds, fresh by its own reckoning, answers `304` for
+ * a file the server has changed since, and the download's version is never
+ * asked of the server.
+ *
+ * @example
+ * ```ts
+ * revalidationHeaders('"v1"');
+ * // [["if-none-match", '"v1"'], ["cache-control", "max-age=0"]]
+ * ```
+ */
+export function revalidationHeaders(validator: string): [string, string][] {
+  return [...conditionalHeaders(validator), ["cache-control", "max-age=0"]];
+}
+
 /** What an answer names of its version (see {@linkcode versionNamed}). */
 export type NamedVersion = "same" | "other" | undefined;
 

@@ -238,11 +238,12 @@ export function malformedAnswer(error: unknown): string | undefined {
 }
 
 // How each runtime says that the proxy refused a tunnel (`CONNECT`): undici
-// (Node's `fetch` through the npm package's agent; undici 7 tunnels `http:`
-// URLs too) and Bun (`ERR_PROXY_TUNNEL`) give the proxy's status; Deno
-// (hyper) says "proxy authentication required" for a 407, else "unsuccessful
-// tunnel". undici 8 forwards an `http:` URL's request, as Deno and Bun do,
-// but fails it on a 407, where they hand the answer over.
+// (Node's `fetch` through the npm package's agent) and Bun
+// (`ERR_PROXY_TUNNEL`) give the proxy's status; Deno (hyper) says "proxy
+// authentication required" for a 407, else "unsuccessful tunnel". undici 7
+// and 8 forward an `http:` URL's request (the package tells undici 7 not to
+// tunnel it), as Deno and Bun do, but fail it on a 407, where they hand the
+// answer over.
 const TUNNEL_STATUS = [
   /^Proxy response \((\d{3})\) !== 200 when HTTP Tunneling$/,
   /^Proxy refused to open a tunnel: (\d{3})\b/,

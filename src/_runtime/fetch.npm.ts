@@ -265,6 +265,13 @@ function proxiedFetch(
           httpProxy: proxies["http:"] ?? "",
           httpsProxy: proxies["https:"] ?? "",
           noProxy: process.env.no_proxy || process.env.NO_PROXY || "",
+          // An http URL's request is forwarded to the proxy (`GET
+          // http://host/path`), as Deno, Bun and curl send it, never
+          // tunnelled: undici 7 would ask for a tunnel (undici 8 does not),
+          // which squid as installed refuses to any port but 443 (its
+          // `http_access deny CONNECT !SSL_ports`), and a caching proxy
+          // cannot cache.
+          proxyTunnel: false,
           clientFactory: tunnelClientFactory(module.Client),
         }),
       };

@@ -3,7 +3,8 @@
 // retries have failed. Only a cancel (or a pause), a 304 to a revalidation
 // (`NotModified`) and a source serving another file (`SourceMismatch`) or a
 // version not proven newer (`UnprovenVersion`; for both, the next source is
-// tried) end it at once; a `Rerun` is made again at once, uncounted.
+// tried) end it at once; a `Rerun` is made again at once, uncounted, and
+// an attempt `refusedForNow` after a backoff, uncounted.
 //
 // With other sources to go on to (`failover`), a source that refuses the
 // connection or asks for a long wait (`leavesSource`) is left at once, and
@@ -79,6 +80,12 @@ export interface RetryContext {
    */
   isFinal?: ((error: unknown) => boolean) | undefined;
   /**
+   * Whether `error` refused the attempt for a reason gone by now (a
+   * connection limit that the download's other connections, closed since,
+   * filled): made again after a backoff, uncounted.
+   */
+  refusedForNow?: ((error: unknown) => boolean) | undefined;
+  /**
    * Whether other sources of the file wait: a second failure in a row, or
    * one that `leavesSource`, ends the loop, for the next to be tried.
    */
@@ -128,6 +135,10 @@ export async function withRetries(
       }
       if (error instanceof Rerun) continue;
       if (await waitedForHost(context, error)) continue;
+      if (context.refusedForNow?.(error)) {
+        await sleep(retryDelay(error, 1, context.options), context.signal);
+        continue;
+      }
       if (progress !== undefined) {
         const reached = progress();
         if (reached - furthest >= PROGRESS_RENEWS_RETRIES) {

@@ -10,7 +10,11 @@
 // stealing half of it may lower. Each connection retries as a download
 // does (timeouts, backoff, Retry-After); one that a server refuses (429,
 // 503, a 200 that ignores the range, or a 416 that tells of no other
-// length) while others run ends, and the download goes on with fewer. With
+// length) while others run ends, and the download goes on with fewer. So
+// does one denied (403, from the server or a proxy's tunnel) while others
+// were open: a proxy's limit on connections per client (squid's `maxconn`
+// denies every request of a client with more open); the last one denied so
+// is asked again, alone, and only a 403 to that fails the download. With
 // `connections: "auto"`, the ramp decides how many; resumed from parts, the
 // download has none yet, and the first part's answer starts it. The sidecar
 // records the ranges on disk as each part ends, and every second, so that a
@@ -33,7 +37,7 @@ import {
 import { request } from "../_http/request.ts";
 import { wallClock } from "../_revalidation.ts";
 import { parseRetryAfter } from "../_http/retry_policy.ts";
-import { HTTPError } from "../errors.ts";
+import { HTTPError, ProxyError } from "../errors.ts";
 import { expectListeners } from "../_listeners.ts";
 import { Rerun, withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
@@ -105,6 +109,18 @@ function isRefusal(error: unknown): boolean {
       (error.status === 429 || error.status === 503));
 }
 
+/**
+ * Whether `error` denies the request (a 403, or a tunnel the proxy refused
+ * with a 403 or a status the runtime does not tell): what squid answers
+ * every request of a client that has more connections open than its
+ * `maxconn` allows.
+ */
+function isDenial(error: unknown): boolean {
+  if (error instanceof HTTPError) return error.status === 403;
+  return error instanceof ProxyError && error.variable === undefined &&
+    (error.status === 403 || error.status === undefined);
+}
+
 /** The connections of one segmented download. */
 export class Workers {
   #transfer: Transfer;
@@ -117,6 +133,9 @@ export class Workers {
   #running = new Set<Promise<void>>();
   #count = 0;
   #failure: { error: unknown } | undefined;
+  // Denials (`isDenial`) of requests made while other connections were
+  // open: refusals of one connection too many, not of the file.
+  #crowded = new WeakSet<object>();
   #stop = new AbortController();
   // What a connection's wait to retry listens to: a failure of another
   // connection (`#stop`) ends it too, not only the download's signal.
@@ -266,7 +285,9 @@ export class Workers {
     // has reached the catch below, by which time another connection refused
     // in the same turn has asked too, seen this one counted, and left.
     const leaves = (error: unknown): boolean => {
-      if (!isRefusal(error) || this.#count <= 1) return false;
+      if (!(isRefusal(error) || this.#isCrowded(error)) || this.#count <= 1) {
+        return false;
+      }
       this.#count--;
       counted = false;
       // Fewer connections from now on; the others take this part.
@@ -294,6 +315,9 @@ export class Workers {
               isFinal: (error) =>
                 leaves(error) || error instanceof StartOver ||
                 error instanceof RangeIgnored,
+              // The last connection denied while others were open: asked
+              // again, alone now, uncounted (a denial then is final).
+              refusedForNow: (error) => this.#isCrowded(error),
             },
             () => this.#fetch(piece),
             () => piece.written,
@@ -314,6 +338,12 @@ export class Workers {
     } finally {
       if (counted) this.#count--;
     }
+  }
+
+  /** Whether `error` denied a request made while others were open. */
+  #isCrowded(error: unknown): boolean {
+    return typeof error === "object" && error !== null &&
+      this.#crowded.has(error);
   }
 
   /** The smallest half worth taking from another connection's part. */
@@ -346,6 +376,8 @@ export class Workers {
     );
     const { abort } = connection;
     const sent = performance.now();
+    // Others open as it is asked (or answered: see the catch below).
+    const crowded = this.#count > 1;
     try {
       const { response, url: at } = await request(url, {
         from: this.#transfer.source,
@@ -395,6 +427,12 @@ export class Workers {
       );
     } catch (error) {
       abort.abort(error);
+      if (
+        (crowded || this.#count > 1) && isDenial(error) &&
+        typeof error === "object" && error !== null
+      ) {
+        this.#crowded.add(error);
+      }
       throw error;
     }
   }

@@ -4,6 +4,7 @@ import {
   conditionalHeaders,
   isWeakEtag,
   NotModified,
+  revalidationHeaders,
   versionNamed,
 } from "../../src/_http/conditional.ts";
 
@@ -98,4 +99,11 @@ test("isWeakEtag() tells an ETag marked weak, by W/ or the w/ some servers send"
   assert.equal(isWeakEtag('w/"v1"'), true);
   assert.equal(isWeakEtag('"v1"'), false);
   assert.equal(isWeakEtag("v1"), false);
+});
+
+test("revalidationHeaders() asks with the condition first, and has a cache on the way ask the server", () => {
+  assert.deepEqual(revalidationHeaders('"abc"'), [
+    ["if-none-match", '"abc"'],
+    ["cache-control", "max-age=0"],
+  ]);
 });
