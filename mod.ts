@@ -47,6 +47,7 @@ export {
   DownloadErrorEvent,
   DownloadEvent,
   type DownloadEventMap,
+  DownloadHostWaitEvent,
   DownloadProgressEvent,
   DownloadRetryEvent,
   DownloadStateEvent,

@@ -12,6 +12,8 @@ const EVENT_TYPES: readonly (keyof DownloadEventMap)[] = [
   "progress",
   "statechange",
   "retry",
+  "hostwait",
+  "hostwaitend",
   "done",
   "error",
 ];

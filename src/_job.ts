@@ -195,6 +195,13 @@ export interface JobHost {
   /** Attempt `attempt` failed with `error`; the next starts in `delay` ms. */
   retrying(attempt: number, delay: number, error: unknown): void;
   /**
+   * A connection refused by `host` (`error`) waits for another of the
+   * manager's connections to it to stop transferring.
+   */
+  waitingForHost(host: string, error: unknown): void;
+  /** The wait `waitingForHost` told of ended. */
+  doneWaitingForHost(host: string, error: unknown): void;
+  /**
    * A manager's download with a revalidation: the file's record is written
    * once it is in place (see `_disk/record.ts`), and a file already there
    * is asked of the server again when it is not fresh.
@@ -431,6 +438,8 @@ async function transferUnderLock(
       arrived: (url) => host.arrived(url),
       showParts: (parts) => host.showParts(parts),
       retrying: (attempt, delay, error) => host.retrying(attempt, delay, error),
+      waitingForHost: (name, error) => host.waitingForHost(name, error),
+      doneWaitingForHost: (name, error) => host.doneWaitingForHost(name, error),
       conditional: cached && revalidationHeaders(cached.validator),
     };
     // Until the file is whole and checked, and not paused: see

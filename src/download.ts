@@ -23,6 +23,7 @@ import {
   DownloadErrorEvent,
   DownloadEvent,
   type DownloadEventMap,
+  DownloadHostWaitEvent,
   DownloadProgressEvent,
   DownloadRetryEvent,
   DownloadStateEvent,
@@ -724,6 +725,16 @@ export class Download extends DownloadStatus {
         this.#dispatch(
           "retry",
           () => new DownloadRetryEvent(this, attempt, delay, error),
+        ),
+      waitingForHost: (host, error) =>
+        this.#dispatch(
+          "hostwait",
+          () => new DownloadHostWaitEvent("hostwait", this, host, error),
+        ),
+      doneWaitingForHost: (host, error) =>
+        this.#dispatch(
+          "hostwaitend",
+          () => new DownloadHostWaitEvent("hostwaitend", this, host, error),
         ),
     };
   }

@@ -1,7 +1,7 @@
 /**
  * The events a {@linkcode Download} dispatches, and its
  * {@linkcode DownloadManager} too, for every download it holds: `progress`,
- * `statechange`, `retry`, `done` and `error`.
+ * `statechange`, `retry`, `hostwait`, `hostwaitend`, `done` and `error`.
  *
  * @module
  */
@@ -162,6 +162,69 @@ export class DownloadRetryEvent extends DownloadEvent {
 recognizedAcrossCopies(DownloadRetryEvent, "DownloadRetryEvent");
 
 /**
+ * `hostwait`: a connection of the download was refused (`429` or `503`)
+ * by a host that another of the manager's downloads (or another connection
+ * of this one) is receiving a body from: the server limits the connections
+ * per client (as nginx's `limit_conn` does), and this connection waits for
+ * one of those to end, then asks again, spending no retry (see
+ * {@linkcode TransferOptions.retries}). `hostwaitend` follows when the wait
+ * ends, whatever ended it (a transfer from the host ended, a cancel, a
+ * pause, or the bound below), with the same `host` and `error`.
+ *
+ * The wait has a bound: after the `Retry-After` the refusal sent, or else
+ * {@linkcode TransferOptions.retryAfterCap}, the connection asks again
+ * anyway; if none of the host's bodies received a byte meanwhile (they are
+ * stalled, as one can be for ever with `idleTimeout: Infinity`), the
+ * refusal counts as a failed attempt, told by a `retry` event, as it is
+ * when nothing else transfers from the host.
+ *
+ * @example Show why a download sits still
+ * ```ts
+ * import { DownloadManager } from "@x/dlmanager";
+ *
+ * await using manager = new DownloadManager("downloads");
+ * manager.addEventListener("hostwait", ({ download, host, reason }) => {
+ *   console.log(`${download.getUrl()}: ${host} is busy (${reason}), waiting`);
+ * });
+ * manager.addEventListener("hostwaitend", ({ download }) => {
+ *   console.log(`${download.getUrl()}: asking again`);
+ * });
+ * manager.download("https://example.com/a.zip");
+ * manager.download("https://example.com/b.zip");
+ * await manager.wait();
+ * ```
+ */
+export class DownloadHostWaitEvent extends DownloadEvent {
+  /** The host (with its port, if not the default) that refused. */
+  readonly host: string;
+  /** The refusal: an {@linkcode HTTPError} of status `429` or `503`. */
+  readonly error: unknown;
+  /** The error, in words (its message). */
+  readonly reason: string;
+
+  /**
+   * Creates the event (the library dispatches them).
+   *
+   * @param type `"hostwait"` or `"hostwaitend"`.
+   * @param download The download.
+   * @param host The host that refused.
+   * @param error The refusal.
+   */
+  constructor(
+    type: "hostwait" | "hostwaitend",
+    download: Download,
+    host: string,
+    error: unknown,
+  ) {
+    super(type, download);
+    this.host = host;
+    this.error = error;
+    this.reason = error instanceof Error ? error.message : String(error);
+  }
+}
+recognizedAcrossCopies(DownloadHostWaitEvent, "DownloadHostWaitEvent");
+
+/**
  * `error`: the download failed, with {@linkcode Download.error}'s error
  * (a cancel is not an error: it is told by `statechange`).
  *
@@ -212,6 +275,13 @@ export interface DownloadEventMap {
   statechange: DownloadStateEvent;
   /** An attempt failed and will be retried: see {@linkcode DownloadRetryEvent}. */
   retry: DownloadRetryEvent;
+  /**
+   * A connection waits for the host to free one: see
+   * {@linkcode DownloadHostWaitEvent}.
+   */
+  hostwait: DownloadHostWaitEvent;
+  /** That wait ended: see {@linkcode DownloadHostWaitEvent}. */
+  hostwaitend: DownloadHostWaitEvent;
   /** The download completed (its file is in place, or was found there). */
   done: DownloadEvent;
   /** The download failed: see {@linkcode DownloadErrorEvent}. */

@@ -8,7 +8,13 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
-import { type Download, RetriesExhaustedError } from "../mod.ts";
+import {
+  type Download,
+  type DownloadHostWaitEvent,
+  type DownloadManagerOptions,
+  HTTPError,
+  RetriesExhaustedError,
+} from "../mod.ts";
 import {
   deferred,
   patternBytes,
@@ -149,4 +155,253 @@ test("DownloadManager: a 503 while the host's other downloads are refused too (n
     assert.equal(error.errors.length, 3);
   }
   assert.equal(http.requests.length, 6);
+});
+
+/**
+ * The host events and retries `download` is told of, as
+ * `type host status` (`retry` without the host).
+ */
+function hostEvents(download: Download): string[] {
+  const heard: string[] = [];
+  const onWait = ({ type, host, error }: DownloadHostWaitEvent): void => {
+    heard.push(
+      `${type} ${host} ${error instanceof HTTPError ? error.status : error}`,
+    );
+  };
+  download.addEventListener("hostwait", onWait);
+  download.addEventListener("hostwaitend", onWait);
+  download.addEventListener("retry", () => heard.push("retry"));
+  return heard;
+}
+
+test("DownloadManager: a download waiting for its host tells so (hostwait, hostwaitend), and asks again when the host's transfer ends", async () => {
+  const server = onePerClient(2);
+  await using http = await startServer(server.routes);
+  await using dir = await tempDir();
+  const manager = dir.manager({ concurrency: 2, retries: 0 });
+  const host = new URL(http.url("/")).host;
+  const waitedOn: string[] = [];
+  const told = [0, 1].map((i) => {
+    const download = manager.download(http.url(`/${i}`)) as Download;
+    download.addEventListener("progress", () => server.flowing(`/${i}`));
+    // The transfer it waited on was flowing when it was told.
+    download.addEventListener("hostwait", () => {
+      waitedOn.push(server.streaming()?.path ?? "none");
+    });
+    return { download, heard: hostEvents(download) };
+  });
+  await manager.wait();
+  // Whichever asked second was refused once, and waited.
+  const refused = told.filter(({ heard }) => heard.length > 0);
+  assert.equal(refused.length, 1);
+  assert.deepEqual(refused[0]?.heard, [
+    `hostwait ${host} 503`,
+    `hostwaitend ${host} 503`,
+  ]);
+  const first = told.find(({ heard }) => heard.length === 0);
+  assert.deepEqual(waitedOn, [
+    new URL(first?.download.getUrl() ?? "").pathname,
+  ]);
+  for (const { download } of told) assert.equal(download.state, "done");
+});
+
+/**
+ * A manager (of `options`, written as the bytes come) downloading /0, whose
+ * body stops half way (held until `release`), and /1, refused (503) once
+ * /0's half is on disk.
+ */
+async function stalledHost(
+  options: DownloadManagerOptions,
+): Promise<{
+  http: Awaited<ReturnType<typeof startServer>>;
+  dir: Awaited<ReturnType<typeof tempDir>>;
+  stalled: Download;
+  refused: Download;
+  /** The host and refusals `refused` is told of (see `hostEvents`). */
+  heard: string[];
+  host: string;
+  release: () => void;
+}> {
+  const half = deferred();
+  const release = deferred();
+  const body = patternBytes(SIZE, 0);
+  const http = await startServer({
+    "/0": async (_request, response) => {
+      response.writeHead(200, { "content-length": SIZE });
+      response.write(body.subarray(0, SIZE / 2));
+      await release.promise;
+      response.end(body.subarray(SIZE / 2));
+    },
+    "/1": async (_request, response) => {
+      await half.promise;
+      response.writeHead(503, { "content-length": 0 }).end();
+    },
+  });
+  const dir = await tempDir();
+  // Written (and told) as it comes: /0's half is all in when told.
+  const manager = dir.manager({ concurrency: 2, chunkSize: 1024, ...options });
+  const stalled = manager.download(http.url("/0")) as Download;
+  stalled.addEventListener("progress", ({ current }) => {
+    if (current >= SIZE / 2) half.resolve();
+  });
+  const refused = manager.download(http.url("/1")) as Download;
+  return {
+    http,
+    dir,
+    stalled,
+    refused,
+    heard: hostEvents(refused),
+    host: new URL(http.url("/")).host,
+    release: () => release.resolve(),
+  };
+}
+
+test("DownloadManager: a download waiting on its host's stalled transfer (idleTimeout Infinity) waits no longer than retryAfterCap, then counts the refusal", async () => {
+  const { http, dir, stalled, refused, heard, host, release } =
+    await stalledHost({ retries: 0, idleTimeout: Infinity, retryAfterCap: 20 });
+  await using _http = http;
+  await using _dir = dir;
+  await refused.wait({ raiseIfError: false });
+  assert.equal(refused.state, "failed");
+  const error = refused.error();
+  assert.ok(error instanceof HTTPError && error.status === 503, String(error));
+  assert.deepEqual(heard, [`hostwait ${host} 503`, `hostwaitend ${host} 503`]);
+  // Stalled, not ended: the wait was bounded by retryAfterCap alone.
+  assert.equal(stalled.state, "running");
+  release();
+  await stalled.wait();
+});
+
+test("DownloadManager: a pause or a cancel of a download waiting for its host ends the wait at once, and tells so", async () => {
+  const { http, dir, stalled, refused, heard, host, release } =
+    await stalledHost({ idleTimeout: Infinity });
+  await using _http = http;
+  await using _dir = dir;
+  const states: string[] = [];
+  refused.addEventListener("statechange", ({ state }) => states.push(state));
+  const told = (type: "hostwait" | "hostwaitend"): Promise<void> =>
+    new Promise((resolve) =>
+      refused.addEventListener(type, () => resolve(), { once: true })
+    );
+  await told("hostwait");
+  refused.pause();
+  await told("hostwaitend");
+  assert.equal(refused.state, "paused");
+  const again = told("hostwait");
+  refused.resume();
+  await again;
+  refused.cancel();
+  await refused.wait({ raiseIfError: false });
+  assert.equal(refused.state, "canceled");
+  assert.deepEqual(heard, [
+    `hostwait ${host} 503`,
+    `hostwaitend ${host} 503`,
+    `hostwait ${host} 503`,
+    `hostwaitend ${host} 503`,
+  ]);
+  assert.equal(states.at(-1), "canceled");
+  assert.equal(stalled.state, "running");
+  release();
+  await stalled.wait();
+});
+
+test("DownloadManager: a download redirected to a host that refuses it (503) waits for that host's transfer, wherever that one was asked", async () => {
+  // Two origins (two ports: the budget counts host and port) that send
+  // their files to one server of one connection per client, as github.com
+  // and codeload send theirs to objects.githubusercontent.com.
+  const server = onePerClient(2);
+  await using cdn = await startServer(server.routes);
+  const redirect = (path: string): Route => (_request, response) => {
+    response.writeHead(302, { location: cdn.url(path) }).end();
+  };
+  await using a = await startServer({ "/0": redirect("/0") });
+  await using b = await startServer({ "/1": redirect("/1") });
+  await using dir = await tempDir();
+  const manager = dir.manager({ concurrency: 2, retries: 0 });
+  const downloads = [a.url("/0"), b.url("/1")].map((url, i) => {
+    const download = manager.download(url) as Download;
+    download.addEventListener("progress", () => server.flowing(`/${i}`));
+    return { download, heard: hostEvents(download) };
+  });
+  await manager.wait({ raiseIfError: false });
+  assert.deepEqual(
+    downloads.map(({ download }) => [download.state, download.error()]),
+    [["done", undefined], ["done", undefined]],
+  );
+  const host = new URL(cdn.url("/")).host;
+  assert.deepEqual(
+    downloads.flatMap(({ heard }) => heard),
+    [`hostwait ${host} 503`, `hostwaitend ${host} 503`],
+  );
+  for (const [i, body] of server.bodies.entries()) {
+    assert.deepEqual(new Uint8Array(await readFile(dir.join(`${i}`))), body);
+  }
+});
+
+test("DownloadManager: a download waiting on its host's transfer that still moves after retryAfterCap asks again, spending no retry", async () => {
+  const quarter = SIZE / 4;
+  const body = patternBytes(SIZE, 0);
+  const rest = patternBytes(SIZE, 1);
+  const first = deferred();
+  let sent = 1;
+  let more = (): void => {};
+  let ended = false;
+  await using http = await startServer({
+    // A quarter at first, and one more each time the client waits on it:
+    // bytes that come while it waits, each wait.
+    "/0": (_request, response) => {
+      response.writeHead(200, { "content-length": SIZE });
+      response.write(body.subarray(0, quarter));
+      more = () => {
+        const from = sent++ * quarter;
+        if (sent < 4) {
+          response.write(body.subarray(from, from + quarter));
+          return;
+        }
+        ended = true;
+        response.end(body.subarray(from));
+      };
+    },
+    "/1": async (_request, response) => {
+      await first.promise;
+      if (!ended) {
+        response.writeHead(503, { "content-length": 0 }).end();
+        return;
+      }
+      response.writeHead(200, { "content-length": SIZE }).end(rest);
+    },
+  });
+  await using dir = await tempDir();
+  const manager = dir.manager({
+    concurrency: 2,
+    retries: 0,
+    // Each wait ends by this bound, /0 still moving, but the last. The
+    // quarter sent as the wait starts must be read within it: a second, not
+    // a blink, so that a loaded machine's scheduling cannot starve the read
+    // past the bound (the bytes are on loopback at once).
+    retryAfterCap: 1000,
+    chunkSize: 1024,
+  });
+  const moving = manager.download(http.url("/0")) as Download;
+  moving.addEventListener("progress", ({ current }) => {
+    if (current >= quarter) first.resolve();
+  });
+  const refused = manager.download(http.url("/1")) as Download;
+  const heard = hostEvents(refused);
+  refused.addEventListener("hostwait", () => more());
+  // Failed (it spent a retry it did not have), it leaves /0 to end.
+  refused.addEventListener("error", () => {
+    while (!ended) more();
+  });
+  await manager.wait();
+  const host = new URL(http.url("/")).host;
+  assert.deepEqual(
+    heard,
+    Array.from(
+      { length: 3 },
+      () => [`hostwait ${host} 503`, `hostwaitend ${host} 503`],
+    ).flat(),
+  );
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("0"))), body);
+  assert.deepEqual(new Uint8Array(await readFile(dir.join("1"))), rest);
 });

@@ -35,9 +35,10 @@ import {
   isRetryable,
   leavesSource,
   retryDelay,
+  sentRetryAfter,
 } from "../_http/retry_policy.ts";
 import type { ResolvedTransferOptions } from "../transfer_options.ts";
-import type { ConnectionBudget } from "./budget.ts";
+import type { ConnectionBudget, WaitEnd } from "./budget.ts";
 import { sleep } from "../_timers.ts";
 
 /**
@@ -95,8 +96,13 @@ export interface RetryContext {
    * connection to `host` transfers waits for it (see the module comment).
    */
   budget?: ConnectionBudget | undefined;
-  /** The host the budget counts the attempts' connections against. */
-  host?: string | undefined;
+  /**
+   * Hears that an attempt refused by `host` waits for another connection
+   * to it to stop transferring (see the module comment).
+   */
+  waitingForHost?: ((host: string, error: unknown) => void) | undefined;
+  /** Hears that the wait `waitingForHost` told of ended, however. */
+  doneWaitingForHost?: ((host: string, error: unknown) => void) | undefined;
   /** Attempts counted before this loop (the source's earlier turns). */
   attempted?: number | undefined;
   /** Hears of each retry: the attempt that failed, the backoff, its error. */
@@ -134,7 +140,8 @@ export async function withRetries(
         throw error;
       }
       if (error instanceof Rerun) continue;
-      if (await waitedForHost(context, error)) continue;
+      const waited = await waitForHost(context, error);
+      if (waited === "asked again") continue;
       if (context.refusedForNow?.(error)) {
         await sleep(retryDelay(error, 1, context.options), context.signal);
         continue;
@@ -157,7 +164,10 @@ export async function withRetries(
           ? new RetriesExhaustedError(context.url, errors)
           : error;
       }
-      const delay = retryDelay(error, n, context.options);
+      // Waited on a stalled host already: as long as a backoff.
+      const delay = waited === "stalled"
+        ? 0
+        : retryDelay(error, n, context.options);
       context.retrying?.(n, delay, error);
       await sleep(delay, context.signal);
       n++;
@@ -166,23 +176,46 @@ export async function withRetries(
 }
 
 /**
- * Whether `error` is a refusal (429, 503) while another connection to the
- * host transfers: resolves, without counting it, once one of those stops
- * (rejects with the signal's reason on a cancel or pause).
+ * What became of a refusal (429, 503) while another connection to the
+ * refusing host transfers (see the module comment): `"asked again"` once
+ * one of those stops, or, after the longest the server could make it wait
+ * (its `Retry-After`, else `retryAfterCap`), while they still move; not
+ * waited on (`"not waited"`), or `"stalled"`: those had not received a
+ * byte by then, and the refusal counts as a failure, its wait as its
+ * backoff. Rejects with the signal's reason on a cancel or pause.
  */
-async function waitedForHost(
+async function waitForHost(
   context: RetryContext,
   error: unknown,
-): Promise<boolean> {
-  const { budget, host } = context;
+): Promise<"asked again" | "not waited" | "stalled"> {
+  const { budget } = context;
   if (
-    budget === undefined || host === undefined || context.failover === true ||
+    budget === undefined || context.failover === true ||
     !(error instanceof HTTPError) ||
-    error.status !== 429 && error.status !== 503 ||
-    budget.transferring(host) === 0
+    error.status !== 429 && error.status !== 503
   ) {
-    return false;
+    return "not waited";
   }
-  await budget.transferEnds(host, context.signal);
-  return true;
+  // The host that refused: where the redirects, if any, led.
+  const host = hostOf(error.url);
+  if (host === undefined || budget.transferring(host) === 0) {
+    return "not waited";
+  }
+  const { retryAfterCap } = context.options;
+  const within = sentRetryAfter(error)
+    ? Math.min(error.retryAfter, retryAfterCap)
+    : retryAfterCap;
+  context.waitingForHost?.(host, error);
+  let end: WaitEnd | undefined;
+  try {
+    end = await budget.transferEnds(host, context.signal, within);
+  } finally {
+    context.doneWaitingForHost?.(host, error);
+  }
+  return end === "stalled" ? "stalled" : "asked again";
+}
+
+/** The `host` (with its port) of `url`, or `undefined` if it is no URL. */
+function hostOf(url: string): string | undefined {
+  return URL.canParse(url) ? new URL(url).host : undefined;
 }

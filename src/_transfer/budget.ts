@@ -10,12 +10,14 @@
 // downloads wait on each other: each waits only on a body that is moving,
 // which ends (its own timeouts see to that).
 
+import { MAX_TIMER_DELAY } from "../_timers.ts";
+
 /** Counts the connections open to each host, and those transferring. */
 export class ConnectionBudget {
   #max: number;
   #open = new Map<string, number>();
-  #transferring = new Map<string, number>();
-  #waiting = new Map<string, Set<() => void>>();
+  #transferring = new Map<string, Flow>();
+  #waiting = new Map<string, Set<(end: WaitEnd) => void>>();
 
   /** @param max The most connections to one host (`Infinity`: no budget). */
   constructor(max: number) {
@@ -52,9 +54,18 @@ export class ConnectionBudget {
     return this.#open.get(host) ?? 0;
   }
 
-  /** Counts a connection to `host` whose body has begun to flow. */
-  startTransferring(host: string): void {
-    this.#transferring.set(host, this.transferring(host) + 1);
+  /**
+   * Counts a connection to `host` whose body has begun to flow: what it
+   * returns is the host's flow, whose `bytes` the connection adds what it
+   * receives to (a waiter tells a moving body from a stalled one by it).
+   */
+  startTransferring(host: string): Flow {
+    let flow = this.#transferring.get(host);
+    if (flow === undefined) {
+      this.#transferring.set(host, flow = { count: 0, bytes: 0 });
+    }
+    flow.count++;
+    return flow;
   }
 
   /**
@@ -62,44 +73,79 @@ export class ConnectionBudget {
    * or stopped): every download waiting on `host` is told.
    */
   stopTransferring(host: string): void {
-    const transferring = this.transferring(host) - 1;
-    if (transferring > 0) this.#transferring.set(host, transferring);
-    else this.#transferring.delete(host);
+    const flow = this.#transferring.get(host);
+    if (flow !== undefined && --flow.count <= 0) {
+      this.#transferring.delete(host);
+    }
     const waiting = this.#waiting.get(host);
     this.#waiting.delete(host);
-    for (const wake of waiting ?? []) wake();
+    for (const wake of waiting ?? []) wake("ended");
   }
 
   /** How many connections to `host` have a body flowing. */
   transferring(host: string): number {
-    return this.#transferring.get(host) ?? 0;
+    return this.#transferring.get(host)?.count ?? 0;
   }
 
   /**
-   * Resolves when a connection to `host` stops transferring, or rejects
-   * with the signal's reason when it aborts (a cancel, a pause).
+   * Waits for a connection to `host` to stop transferring (`"ended"`), or
+   * for `ms` to pass (by default, never): then `"moved"` if the host's bodies received bytes
+   * meanwhile, `"stalled"` if none did. Rejects with the signal's reason
+   * when it aborts (a cancel, a pause).
    */
-  transferEnds(host: string, signal: AbortSignal): Promise<void> {
+  transferEnds(
+    host: string,
+    signal: AbortSignal,
+    ms = Infinity,
+  ): Promise<WaitEnd> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) {
         reject(signal.reason);
         return;
       }
+      const flow = this.#transferring.get(host);
+      const before = flow?.bytes ?? 0;
       const waiting = this.#waiting.get(host) ?? new Set();
       this.#waiting.set(host, waiting);
-      const wake = (): void => {
+      const leave = (): void => {
+        clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      const onAbort = (): void => {
         waiting.delete(wake);
         if (waiting.size === 0 && this.#waiting.get(host) === waiting) {
           this.#waiting.delete(host);
         }
+      };
+      const wake = (end: WaitEnd): void => {
+        leave();
+        resolve(end);
+      };
+      const onAbort = (): void => {
+        leave();
         reject(signal.reason);
       };
+      const timer = ms === Infinity ? undefined : setTimeout(
+        () =>
+          wake(
+            flow !== undefined && flow.bytes > before ? "moved" : "stalled",
+          ),
+        Math.min(ms, MAX_TIMER_DELAY),
+      );
       waiting.add(wake);
       signal.addEventListener("abort", onAbort, { once: true });
     });
   }
 }
+
+/** The connections to one host with a body flowing, and their bytes. */
+export interface Flow {
+  /** How many connections. */
+  count: number;
+  /** The bytes they (and those before them, of the same flow) received. */
+  bytes: number;
+}
+
+/**
+ * How a wait on a host's transfers ended: one of them stopped, or the
+ * time ran out while they moved, or while none did.
+ */
+export type WaitEnd = "ended" | "moved" | "stalled";

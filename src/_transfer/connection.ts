@@ -8,6 +8,7 @@ import { TimeoutError } from "../errors.ts";
 import { Watchdog } from "../_timers.ts";
 import { SpeedCheck, type SpeedGroup } from "./speed_check.ts";
 import type { Transfer } from "./strategy.ts";
+import type { Flow } from "./budget.ts";
 
 /** A request's abort controller and watchdog; dispose of it when done. */
 export class Connection implements Disposable {
@@ -19,7 +20,9 @@ export class Connection implements Disposable {
   #speed: SpeedCheck | undefined;
   #group: SpeedGroup | undefined;
   #signals: AbortSignal[];
-  #transferring = false;
+  // The host counted transferring, and its flow (see `transferring`).
+  #transferring: string | undefined;
+  #flow: Flow | undefined;
   #forward = (event: Event): void =>
     this.abort.abort((event.target as AbortSignal).reason);
 
@@ -72,18 +75,20 @@ export class Connection implements Disposable {
 
   /**
    * The answer was accepted, its body is about to be written: the
-   * connection counts as transferring from its host (see
-   * `ConnectionBudget.transferring`) until it is disposed of.
+   * connection counts as transferring from the host of `url`, where the
+   * redirects led (see `ConnectionBudget.transferring`), until it is
+   * disposed of.
    */
-  transferring(): void {
-    if (this.#transferring) return;
-    this.#transferring = true;
-    this.#transfer.budget.startTransferring(this.#transfer.host);
+  transferring(url: string): void {
+    if (this.#transferring !== undefined) return;
+    this.#transferring = new URL(url).host;
+    this.#flow = this.#transfer.budget.startTransferring(this.#transferring);
   }
 
   /** Body bytes arrived. */
   received(bytes: number): void {
     this.watchdog.touch();
+    if (this.#flow !== undefined) this.#flow.bytes += bytes;
     this.#speed?.received(bytes);
   }
 
@@ -119,9 +124,10 @@ export class Connection implements Disposable {
   /** Stops the watches and the forwarding. */
   [Symbol.dispose](): void {
     this.watchdog.stop();
-    if (this.#transferring) {
-      this.#transferring = false;
-      this.#transfer.budget.stopTransferring(this.#transfer.host);
+    if (this.#transferring !== undefined) {
+      this.#transfer.budget.stopTransferring(this.#transferring);
+      this.#transferring = undefined;
+      this.#flow = undefined;
     }
     this.#speed?.stop();
     for (const signal of this.#signals) {

@@ -182,7 +182,7 @@ export async function attempt(
         } (${got})`,
       );
     }
-    connection.transferring();
+    connection.transferring(answer.url);
     if (kind === "whole") await startWhole(transfer, response);
     if (kind === "append") await resumed(transfer, response, held);
     if (kind === "append" && partial.total === undefined) {

@@ -104,6 +104,13 @@ export interface Transfer {
   showParts(parts: (() => readonly Piece[]) | undefined): void;
   /** Hears of each retry: the attempt that failed, the backoff, its error. */
   retrying(attempt: number, delay: number, error: unknown): void;
+  /**
+   * Hears that a connection refused by `host` (`error`) waits for another
+   * of the manager's connections to it to stop transferring.
+   */
+  waitingForHost(host: string, error: unknown): void;
+  /** Hears that a wait `waitingForHost` told of ended. */
+  doneWaitingForHost(host: string, error: unknown): void;
 }
 
 /** A way to move the file into its partial file. */

@@ -394,7 +394,7 @@ export class Workers {
       });
       connection.answered();
       const { start, end } = this.#check(response, at, from, to, validator);
-      connection.transferring();
+      connection.transferring(at);
       if (this.#transfer.integrity !== undefined) {
         // Of the version asked with, or named (see `#versionOf`): the
         // bytes are spliced from here on if it is not the file's.

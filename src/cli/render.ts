@@ -24,6 +24,12 @@ export interface RowState {
    * file: that process's pid, if known.
    */
   waitingFor?: { pid: number | undefined } | undefined;
+  /**
+   * Set while the download (on one connection) waits for its server to
+   * free a connection, which another download of the run has: that
+   * server's host.
+   */
+  busyHost?: string | undefined;
   /** The connections it uses, when more than one. */
   connections?: number | undefined;
 }
@@ -126,13 +132,17 @@ function renderRow(
   nameWidth: number,
   tick: number,
 ): string {
-  if (row.waitingFor !== undefined) {
-    const { pid } = row.waitingFor;
+  if (row.waitingFor !== undefined || row.busyHost !== undefined) {
+    const pid = row.waitingFor?.pid;
     const name = truncate(row.name, Math.min(nameWidth, avail));
     return fit(
       `${name}${" ".repeat(Math.max(0, nameWidth - columns(name)))}  waiting: ${
-        pid === undefined ? "another process" : `process ${pid}`
-      } is downloading it`,
+        row.waitingFor === undefined
+          ? `${row.busyHost} is busy with another download`
+          : pid === undefined
+          ? "another process is downloading it"
+          : `process ${pid} is downloading it`
+      }`,
       avail,
     );
   }

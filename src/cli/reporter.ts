@@ -25,6 +25,18 @@ export type CliEvent =
     host: string | null;
   }
   | {
+    /**
+     * The server refused a connection (429, 503) while another of the run's
+     * downloads from it transfers: it waits for that one to end.
+     */
+    event: "hostwait";
+    name: string;
+    url: string;
+    /** The busy server's host (and port, if not the default). */
+    host: string;
+    error: string;
+  }
+  | {
     event: "retry";
     name: string;
     url: string;
@@ -115,6 +127,8 @@ export function lineOf(event: CliEvent): string | undefined {
       return `waiting ${event.name}: another process${
         event.pid === null ? "" : ` (pid ${event.pid})`
       } is downloading it`;
+    case "hostwait":
+      return `waiting ${event.name}: ${event.host} is busy with another download of this run, asking again when it ends (${event.error})`;
     case "retry":
       return `retrying ${event.name} in ${
         formatDuration(event.delay)

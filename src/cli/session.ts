@@ -33,6 +33,10 @@ interface Tracked {
   // Whether it waited for another process's lock: a skip then means that
   // process downloaded it (else the file was there, vouched for by a digest).
   waited: boolean;
+  // Its connections waiting for their host to free one (see `hostwait`),
+  // and that host.
+  hostWaits: number;
+  busyHost: string | undefined;
   current: number;
   total: number | undefined;
   // Bytes on disk before this run fetched any (a resumed file's), and the
@@ -165,6 +169,11 @@ export class Session implements RunView {
       waitingFor: t.download.state === "waiting"
         ? { pid: t.download.lockHolder?.pid }
         : undefined,
+      // On one connection, the download is still; on several, the others
+      // move it, and their bytes tell.
+      busyHost: t.hostWaits > 0 && t.download.connections.length <= 1
+        ? t.busyHost
+        : undefined,
       connections: t.download.connections.length,
     }));
   }
@@ -285,6 +294,8 @@ export class Session implements RunView {
       download,
       started: false,
       waited: false,
+      hostWaits: 0,
+      busyHost: undefined,
       current: 0,
       total: undefined,
       base: 0,
@@ -300,6 +311,18 @@ export class Session implements RunView {
     download.addEventListener("statechange", ({ state }) => {
       if (state === "waiting") this.#waiting(tracked);
     });
+    download.addEventListener("hostwait", ({ host, error }) => {
+      tracked.hostWaits++;
+      tracked.busyHost = host;
+      this.#report({
+        event: "hostwait",
+        name,
+        url: job.url,
+        host,
+        error: reasonOf(error),
+      });
+    });
+    download.addEventListener("hostwaitend", () => tracked.hostWaits--);
     download.addEventListener(
       "retry",
       ({ attempt, delay, error }) =>

@@ -80,13 +80,14 @@ export class TtyReporter implements Reporter {
   }
 
   /**
-   * Logs a file's end above the live area. A start, a wait and progress
-   * show in the file's live line instead.
+   * Logs a file's end above the live area. A start, a wait (for another
+   * process, or for the server to free a connection) and progress show in
+   * the file's live line instead.
    */
   report(event: CliEvent): void {
     if (
       event.event === "start" || event.event === "progress" ||
-      event.event === "wait"
+      event.event === "wait" || event.event === "hostwait"
     ) {
       return;
     }

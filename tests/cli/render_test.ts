@@ -727,6 +727,21 @@ test("renderFrame() shows which process a waiting download waits for, within the
   assert.ok(narrow.length <= 29);
 });
 
+test("renderFrame() shows which server a download waits for, when it is busy with another", () => {
+  const row: RowState = {
+    name: "a.zip",
+    current: 0,
+    total: undefined,
+    speed: undefined,
+    busyHost: "example.com:8080",
+  };
+  const [line] = renderFrame([row], TOTAL, 80, 0);
+  assert.equal(
+    line,
+    "a.zip         waiting: example.com:8080 is busy with another download",
+  );
+});
+
 test("renderFrame() shows how many connections a row uses, when more than one", () => {
   const [line] = renderFrame([{ ...HALF, connections: 4 }], TOTAL, 80, 0);
   assert.match(line ?? "", / 50% 512 KiB\/1\.0 MiB 100 KiB\/s x4 ETA /);

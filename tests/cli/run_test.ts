@@ -30,9 +30,11 @@ import {
   deferred,
   fileRoute,
   patternBytes,
+  type Route,
   startServer,
   statusRoute,
 } from "../_helpers/server.ts";
+import { type CliEvent, lineOf } from "../../src/cli/reporter.ts";
 import { mount } from "../_helpers/mount.ts";
 import { tempDir, withRecords } from "../_helpers/temp_dir.ts";
 import { VERSION } from "../../src/cli/version.ts";
@@ -912,6 +914,80 @@ test("dlmanager prints each retry: the file, when the next attempt starts, and w
     delay: 0,
     error: "server answered 503 Service Unavailable",
   });
+});
+
+test("dlmanager tells a file waits while its server, busy with another of the run's, refuses it (503)", async () => {
+  // One connection per client: a request while a body is being sent is
+  // answered 503 once the run has that body flowing (its `start`), and the
+  // body ends once the refusal is heard.
+  const a = patternBytes(64 * 1024, 1);
+  const b = patternBytes(64 * 1024, 2);
+  const bodies: Record<string, Uint8Array> = { "/a.bin": a, "/b.bin": b };
+  const flowing = deferred();
+  let streaming: { path: string; refused: () => void } | undefined;
+  let refusals = 0;
+  const route: Route = async (request, response) => {
+    const path = new URL(request.url ?? "/", "http://x").pathname;
+    const body = bodies[path] ?? new Uint8Array();
+    const current = streaming;
+    if (current !== undefined) {
+      await flowing.promise;
+      refusals++;
+      // A page that never comes: the client closes the connection once it
+      // has heard the refusal, and only then does the body go on.
+      response.writeHead(503, { "content-length": 16 });
+      response.flushHeaders();
+      response.on("close", () => current.refused());
+      return;
+    }
+    const refused = deferred();
+    streaming = { path, refused: () => refused.resolve() };
+    response.writeHead(200, { "content-length": body.length });
+    response.write(body.subarray(0, body.length / 2));
+    // The first body waits for the other file's refusal; the second is
+    // refused by none.
+    if (refusals === 0) await refused.promise;
+    streaming = undefined;
+    response.end(body.subarray(body.length / 2));
+  };
+  await using server = await startServer({ "/a.bin": route, "/b.bin": route });
+  await using dir = await tempDir();
+  const result = await runCli([
+    "--json",
+    "-j",
+    "2",
+    "--retries",
+    "0",
+    "-d",
+    dir.path,
+    server.url("/a.bin"),
+    server.url("/b.bin"),
+  ], {
+    onStdout: (stdout) => {
+      if (stdout.includes('"event":"start"')) flowing.resolve();
+    },
+  });
+  assert.equal(result.code, 0, JSON.stringify(result));
+  assert.equal(refusals, 1);
+  const events = result.stdout.split("\n").filter((line) => line !== "")
+    .map((line) => JSON.parse(line));
+  const waits = events.filter((event) => event.event === "hostwait");
+  const host = new URL(server.url("/")).host;
+  assert.equal(waits.length, 1, result.stdout);
+  const name = waits[0].name;
+  assert.deepEqual(waits[0], {
+    event: "hostwait",
+    name,
+    url: server.url(`/${name}`),
+    host,
+    error: "server answered 503 Service Unavailable",
+  });
+  assert.equal(
+    lineOf(waits[0] as CliEvent),
+    `waiting ${name}: ${host} is busy with another download of this run, asking again when it ends (server answered 503 Service Unavailable)`,
+  );
+  await assertFileHolds(dir.join("a.bin"), a);
+  await assertFileHolds(dir.join("b.bin"), b);
 });
 
 test("dlmanager --limit-rate holds the run under the limit", async () => {
