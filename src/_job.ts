@@ -1,8 +1,10 @@
 // One download's work, under its destination's lock: skip if the file is
 // there already (for the manager), start or adopt the partial file, let the
 // transfer strategy fill it, verify the digest, and rename it onto the
-// destination; on failure or cancel, remove what it wrote. `Download` runs a
-// job and keeps the state; this is the order the bytes go in.
+// destination; on failure or cancel, remove what it wrote (or leave it for a
+// later download to resume: a cancel with `keepPartial`, a failure of the
+// network with `keepPartialOnError`). `Download` runs a job and keeps the
+// state; this is the order the bytes go in.
 
 import {
   type Expected,
@@ -31,7 +33,7 @@ import { fromSources } from "./_transfer/sources.ts";
 import { restart } from "./_transfer/single_stream.ts";
 import { chooseStrategy, type Transfer } from "./_transfer/strategy.ts";
 import { isHttp, withoutCredentials } from "./_http/request.ts";
-import { sentRetryAfter } from "./_http/retry_policy.ts";
+import { leavesResumable, sentRetryAfter } from "./_http/retry_policy.ts";
 import { sleep } from "./_timers.ts";
 import { LockTimeoutError } from "./errors.ts";
 import type { PauseControl } from "./_pause.ts";
@@ -526,7 +528,7 @@ async function transferUnderLock(
       return "fresh";
     }
     try {
-      if (host.isCancellation(error) && host.keepsPartial()) {
+      if (keepsForResume(spec, host, error)) {
         await keepForResume(host, partial, lock);
       } else {
         await partial.discard(lock);
@@ -543,7 +545,23 @@ async function transferUnderLock(
 }
 
 /**
- * Leaves the partial file of a download canceled with `keepPartial` for a
+ * Whether a job that ends with `error` leaves its bytes for a later
+ * download to resume: canceled with `keepPartial`, or failed, with
+ * `keepPartialOnError`, as a download a later one may resume past does
+ * (see {@linkcode leavesResumable}).
+ */
+function keepsForResume(
+  spec: JobSpec,
+  host: JobHost,
+  error: unknown,
+): boolean {
+  if (host.isCancellation(error)) return host.keepsPartial();
+  return spec.options.keepPartialOnError && leavesResumable(error);
+}
+
+/**
+ * Leaves the partial file of a download canceled with `keepPartial` (or
+ * failed with `keepPartialOnError`: see {@linkcode keepsForResume}) for a
  * later download to resume (if its sidecar lets one: see
  * `PartialFile.keep`), and the lock marked released: the next download of
  * the file, in any process, takes it over at once and adopts the file.

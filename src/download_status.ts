@@ -67,7 +67,10 @@ export interface StatusRecord {
   lockHolder: LockHolder | undefined;
   /** The parts being fetched, while several connections are. */
   parts: (() => readonly ConnectionProgress[]) | undefined;
-  /** Whether a cancel with `keepPartial` kept the partial file. */
+  /**
+   * Whether a cancel with `keepPartial`, or a failure with
+   * `keepPartialOnError`, kept the partial file.
+   */
   partialKept: boolean;
 }
 
@@ -311,8 +314,10 @@ export class DownloadStatus extends DownloadEventTarget {
   }
 
   /**
-   * Whether the download, canceled with `keepPartial`, left its partial
-   * file for a later download to resume (the server gave a validator and a
+   * Whether the download, canceled with `keepPartial` (or failed, with
+   * `keepPartialOnError`, as a later download may resume past: see
+   * {@linkcode TransferOptions.keepPartialOnError}), left its partial file
+   * for a later download to resume (the server gave a validator and a
    * length); `false` otherwise.
    *
    * @example

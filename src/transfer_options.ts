@@ -235,6 +235,43 @@ export interface TransferOptions {
    * @default {{}}
    */
   headers?: RequestHeaders | undefined;
+  /**
+   * Whether a download that fails with what a later download can resume
+   * past keeps its bytes for it, as a cancel with `keepPartial` does (see
+   * {@linkcode CancelOptions.keepPartial}): the partial file and its
+   * sidecar stay beside the destination, when the server gave a validator
+   * and a length, and the next download of the file, in this process or
+   * another, asks only for the rest. That is a failure of the connection or
+   * a timeout (a `NetworkError`, a `TimeoutError`), a status that says
+   * "later" (408, 429, 500, 502, 503, 504), or a `RetriesExhaustedError` of
+   * only these: a proxy restarted, a server down longer than the retries'
+   * backoff. Not a failure that makes the bytes worthless or unsafe to
+   * build on (an `IntegrityError`, another status such as 404 or 410, a
+   * `ProtocolError`, a `FileSystemError`, an error of a callback): the
+   * partial file is removed then, as always. The download fails with its
+   * error all the same; {@linkcode Download.partialKept} tells whether the
+   * bytes were kept. The `dlmanager` command line keeps them (as wget -c
+   * and aria2 do); the library, by default, leaves nothing behind.
+   *
+   * @example Resume after a server that stayed down past the retries
+   * ```ts
+   * import { Download } from "@x/dlmanager";
+   *
+   * const url = "https://example.com/big.iso";
+   * const download = new Download(url, "big.iso", { keepPartialOnError: true });
+   * download.start();
+   * await download.wait({ raiseIfError: false });
+   * if (download.partialKept) {
+   *   // Later, or in another process: asks only for the rest.
+   *   const again = new Download(url, "big.iso", { keepPartialOnError: true });
+   *   again.start();
+   *   await again.wait();
+   * }
+   * ```
+   *
+   * @default {false}
+   */
+  keepPartialOnError?: boolean | undefined;
 }
 
 /** {@linkcode TransferOptions} with every default filled in and checked. */
@@ -256,6 +293,7 @@ export interface ResolvedTransferOptions {
   minSpeed: number;
   minSpeedWindow: number;
   headers: Headers;
+  keepPartialOnError: boolean;
 }
 
 /**
@@ -315,6 +353,7 @@ export const DEFAULTS = {
   rateLimit: Infinity,
   minSpeed: 0,
   minSpeedWindow: 30_000,
+  keepPartialOnError: false,
   // DownloadManagerOptions
   concurrency: 6,
   maxConnectionsPerHost: MAX_CONNECTIONS,
@@ -326,7 +365,12 @@ export const DEFAULTS = {
 
 type NumberOption = Exclude<
   keyof TransferOptions & keyof typeof DEFAULTS,
-  "chunkSize" | "useEnvProxy" | "connections" | "rateLimit" | "minSpeed"
+  | "chunkSize"
+  | "useEnvProxy"
+  | "connections"
+  | "rateLimit"
+  | "minSpeed"
+  | "keepPartialOnError"
 >;
 
 /** `"auto"`, or a whole number of connections from 1 to the most. */
@@ -505,5 +549,11 @@ function resolveIn(
     ),
     minSpeedWindow: positive(context, "minSpeedWindow", pick("minSpeedWindow")),
     headers,
+    keepPartialOnError: flag(
+      context,
+      "keepPartialOnError",
+      options.keepPartialOnError ?? defaults.keepPartialOnError ??
+        DEFAULTS.keepPartialOnError,
+    ),
   };
 }

@@ -33,6 +33,7 @@ const BUILT_INS = {
   connections: "auto",
   minSpeed: 0,
   minSpeedWindow: 30_000,
+  keepPartialOnError: false,
 };
 
 /** Asserts that resolving `options` over `defaults` throws `type` with `message`. */
@@ -80,6 +81,7 @@ test("resolveTransferOptions() uses the built-in defaults when fields are undefi
     minSpeed: undefined,
     minSpeedWindow: undefined,
     headers: undefined,
+    keepPartialOnError: undefined,
   };
   const resolved = resolveTransferOptions(URL, allUndefined, allUndefined);
   assert.deepEqual(plain(resolved), BUILT_INS);
@@ -102,6 +104,7 @@ test("resolveTransferOptions() takes every field from options when all are given
     connections: 3,
     minSpeed: 1000,
     minSpeedWindow: 5000,
+    keepPartialOnError: true,
   };
   assert.deepEqual(plain(resolveTransferOptions(URL, options)), {
     ...options,
@@ -125,6 +128,7 @@ test("resolveTransferOptions() takes fields from defaults when options lack them
     connections: 1,
     minSpeed: 10,
     minSpeedWindow: 11,
+    keepPartialOnError: true,
   };
   assert.deepEqual(plain(resolveTransferOptions(URL, {}, defaults)), {
     ...defaults,
@@ -188,6 +192,7 @@ test("resolveTransferOptions() accepts 0 when fields allow it", () => {
     connections: "auto",
     minSpeed: 0,
     minSpeedWindow: 30_000,
+    keepPartialOnError: false,
   });
 });
 
@@ -260,6 +265,31 @@ test("resolveTransferOptions() throws a TypeError when useEnvProxy is not a bool
       { useEnvProxy: useEnvProxy as unknown as boolean },
       undefined,
       `Cannot download "${URL}": useEnvProxy must be true or false, got ${useEnvProxy}`,
+    );
+  }
+});
+
+test("resolveTransferOptions() takes keepPartialOnError from options, else defaults, else false", () => {
+  const pick = (
+    options: boolean | undefined,
+    defaults: boolean | undefined,
+  ): boolean =>
+    resolveTransferOptions(URL, { keepPartialOnError: options }, {
+      keepPartialOnError: defaults,
+    }).keepPartialOnError;
+  assert.equal(pick(undefined, undefined), false);
+  assert.equal(pick(undefined, true), true);
+  assert.equal(pick(false, true), false);
+  assert.equal(pick(true, false), true);
+});
+
+test("resolveTransferOptions() throws a TypeError when keepPartialOnError is not a boolean", () => {
+  for (const keepPartialOnError of ["true", 1]) {
+    assertThrows(
+      TypeError,
+      { keepPartialOnError: keepPartialOnError as unknown as boolean },
+      undefined,
+      `Cannot download "${URL}": keepPartialOnError must be true or false, got ${keepPartialOnError}`,
     );
   }
 });

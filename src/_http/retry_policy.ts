@@ -6,6 +6,7 @@ import {
   NetworkError,
   ProtocolError,
   ProxyError,
+  RetriesExhaustedError,
   TimeoutError,
 } from "../errors.ts";
 import { parseHttpDate } from "./http_date.ts";
@@ -51,6 +52,26 @@ export function isRetryable(error: unknown): boolean {
   }
   if (error instanceof FinalProtocolError) return false;
   return error instanceof TimeoutError || error instanceof ProtocolError;
+}
+
+/**
+ * Whether a download that failed with `error` leaves bytes a later
+ * download may resume past (see `TransferOptions.keepPartialOnError`): the
+ * connection failed or stalled (any `NetworkError`, a `TimeoutError`), or
+ * the server or proxy said "later" (a status {@linkcode isRetryable}
+ * retries), in every attempt counted. Not an answer that says the file is
+ * gone or refused (404, 410, 403), a `ProtocolError`, an `IntegrityError`,
+ * or anything else: the bytes are then worthless, or not known to be
+ * sound.
+ */
+export function leavesResumable(error: unknown): boolean {
+  if (error instanceof RetriesExhaustedError) {
+    return error.errors.every(leavesResumable);
+  }
+  if (error instanceof HTTPError || error instanceof ProxyError) {
+    return isRetryable(error);
+  }
+  return error instanceof NetworkError || error instanceof TimeoutError;
 }
 
 /**

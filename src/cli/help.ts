@@ -62,7 +62,8 @@ Options:
 
 Ctrl-C (or SIGTERM, SIGHUP) stops every download, keeping what the server
 lets resume: run the same command again to resume it. A second Ctrl-C exits
-at once.
+at once. A download that fails for the network (its retries spent) keeps
+what it fetched the same way.
 
 Exit status: 0 all downloaded or present, 1 some failed (or the output could
 not be written, as to a full disk, or -d DIR not kept under --max-size),

@@ -55,7 +55,17 @@ export type CliEvent =
   }
   | { event: "fresh"; name: string; url: string }
   | { event: "skip"; name: string; url: string; shared?: boolean }
-  | { event: "fail"; name: string; url: string; error: string }
+  | {
+    event: "fail";
+    name: string;
+    url: string;
+    error: string;
+    /**
+     * The bytes fetched are kept (a network failure, the retries spent):
+     * the same command resumes the file.
+     */
+    resumable?: true;
+  }
   | { event: "cancel"; name: string; url: string }
   /**
    * The manager's own work in the directory failed: keeping it under
@@ -81,7 +91,10 @@ export interface Summary {
   ms: number;
   /** What stopped the run early, if anything (`SIGINT`, ...). */
   interrupted: string | undefined;
-  /** Files interrupted part way: the same command resumes them. */
+  /**
+   * Files interrupted part way, or failed with what was fetched kept: the
+   * same command resumes them.
+   */
   unfinished: number;
 }
 
@@ -145,7 +158,11 @@ export function lineOf(event: CliEvent): string | undefined {
         event.shared ? "downloaded by another process" : "already present"
       })`;
     case "fail":
-      return `failed  ${event.name}: ${event.error}`;
+      return `failed  ${event.name}: ${event.error}${
+        event.resumable
+          ? " (what was fetched is kept: run the same command again to resume)"
+          : ""
+      }`;
     case "cancel":
       return `canceled ${event.name}`;
     case "directory":

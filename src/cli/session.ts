@@ -243,6 +243,9 @@ export class Session implements RunView {
       }),
       headers: options.headers,
       persistLimit: this.#limit,
+      // A network failure keeps what was fetched, as Ctrl-C does (and wget
+      // -c, curl -C, aria2): the same command resumes it.
+      keepPartialOnError: true,
     });
   }
 
@@ -439,7 +442,15 @@ export class Session implements RunView {
       this.#report({ event: "cancel", name, url });
     } else if (error !== undefined) {
       this.#failed++;
-      this.#report({ event: "fail", name, url, error: message(error) });
+      const resumable = download.partialKept;
+      if (resumable) this.#unfinished++;
+      this.#report({
+        event: "fail",
+        name,
+        url,
+        error: message(error),
+        ...(resumable ? { resumable } : {}),
+      });
     } else if (download.skipped) {
       // Another process downloaded it while this one waited for its lock,
       // or, with a digest, the file there holds those bytes.

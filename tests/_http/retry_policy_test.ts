@@ -5,6 +5,7 @@ import {
   BUSY_RETRY_AFTER,
   FinalProtocolError,
   isRetryable,
+  leavesResumable,
   leavesSource,
   parseRetryAfter,
   retryDelay,
@@ -17,6 +18,7 @@ import {
   ProtocolError,
   ProxyError,
   RedirectError,
+  RetriesExhaustedError,
   TimeoutError,
 } from "../../src/errors.ts";
 
@@ -281,4 +283,49 @@ test("leavesSource() returns true when a Retry-After asks for longer than BUSY_R
   assert.equal(busy(undefined), false);
   assert.equal(leavesSource(new HTTPError(500, URL)), false);
   assert.equal(leavesSource(new ProtocolError("x")), false);
+});
+
+// leavesResumable
+
+test("leavesResumable() is true for a failure of the connection, a timeout, or a 'later' status, alone or every attempt's", () => {
+  const network = new NetworkError(URL, new TypeError("x"));
+  const busy = new HTTPError(503, URL);
+  for (
+    const error of [
+      network,
+      new TimeoutError("idle", 10, URL),
+      new TimeoutError("slow", 10, URL, { minSpeed: 2, speed: 1 }),
+      busy,
+      new ProxyError(URL, 502),
+      new RetriesExhaustedError(URL, [network, busy, network]),
+    ]
+  ) {
+    assert.equal(leavesResumable(error), true, String(error));
+  }
+});
+
+test("leavesResumable() is false for what makes the bytes worthless or not known sound, also as any attempt's", () => {
+  const network = new NetworkError(URL, new TypeError("x"));
+  const gone = new HTTPError(404, URL);
+  for (
+    const error of [
+      gone,
+      new HTTPError(410, URL),
+      new HTTPError(403, URL),
+      new IntegrityError(URL, {
+        algorithm: "sha256",
+        expected: "a",
+        actual: "b",
+      }),
+      new ProtocolError("short body"),
+      new RedirectError("too many redirects"),
+      new RetriesExhaustedError(URL, [network, gone]),
+      new DownloadInterrupt(),
+      new DOMException("aborted", "AbortError"),
+      new Error("EACCES"),
+      undefined,
+    ]
+  ) {
+    assert.equal(leavesResumable(error), false, String(error));
+  }
 });

@@ -1139,6 +1139,44 @@ test(
   },
 );
 
+test("dlmanager keeps what a download that failed for the network fetched, says so, and the same command resumes it with a Range for the rest", async () => {
+  const big = patternBytes(1024 * 1024, 5);
+  const half = 512 * 1024;
+  const stalled = deferred();
+  const { route, log } = fileRoute({
+    body: big,
+    etag: '"v1"',
+    faults: [{ stallAfter: half, release: stalled.promise }],
+  });
+  await using server = await startServer({ "/big.bin": route });
+  await using dir = await tempDir();
+  const args = [
+    "-d",
+    dir.path,
+    "--retries",
+    "0",
+    "--timeout",
+    "0.5",
+    server.url("/big.bin"),
+  ];
+  const failed = await runCli(args);
+  stalled.resolve();
+  assert.equal(failed.code, 1);
+  assert.equal(
+    failed.stderr,
+    `failed  big.bin: Cannot download "${
+      server.url("/big.bin")
+    }": no data for 500 ms (what was fetched is kept: run the same command again to resume)\n`,
+  );
+  // The partial file, its sidecar and the lock.
+  assert.equal((await dir.list()).length, 3, `${await dir.list()}`);
+  const resumed = await runCli(args);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.deepEqual(log.ranges, [null, `bytes=${half}-`]);
+  await assertFileHolds(dir.join("big.bin"), big);
+  assert.deepEqual(await dir.list(), ["big.bin"]);
+});
+
 test("dlmanager reports a second URL with the same file name as failed, and the same URL twice as one download", async () => {
   await using server = await startServer({
     "/x/a.bin": bytesRoute(A),

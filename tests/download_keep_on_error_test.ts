@@ -1,0 +1,232 @@
+// `keepPartialOnError`: a download that fails for the network, its retries
+// spent, leaves its bytes for the next download of the file to resume (as
+// a cancel with `keepPartial` does); one that fails for what makes the
+// bytes worthless (a digest mismatch, a 404) or cannot be resumed (no
+// validator) leaves nothing, and without the option nothing is left either.
+
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { test } from "node:test";
+import {
+  Download,
+  DownloadManager,
+  type DownloadOptions,
+  HTTPError,
+  IntegrityError,
+  NetworkError,
+  RetriesExhaustedError,
+  TimeoutError,
+} from "../mod.ts";
+import { partialPaths } from "../src/_disk/names.ts";
+import { readSidecar } from "../src/_disk/sidecar.ts";
+import {
+  deferred,
+  type Fault,
+  fileRoute,
+  type FileRouteLog,
+  patternBytes,
+  startServer,
+  type TestServer,
+} from "./_helpers/server.ts";
+import { assertFileHolds } from "./_helpers/file_bytes.ts";
+import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
+
+const FAST: DownloadOptions = {
+  backoffBase: 1,
+  backoffCap: 5,
+  chunkSize: 4096,
+};
+const BODY = patternBytes(64 * 1024);
+const CUT = 16 * 1024;
+
+/**
+ * A server of BODY whose first answer is dropped `CUT` bytes in (held
+ * until the download has them), and which then closes every connection
+ * before it answers (a proxy restarting, a server going down) until `up()`,
+ * or answers each as `then` says.
+ */
+interface Flaky extends AsyncDisposable {
+  url: string;
+  log: FileRouteLog;
+  /** The download's progress, which lets the first answer drop. */
+  progress: (download: Download, current: number) => void;
+  /** From now on, answers well. */
+  up(): void;
+}
+
+async function flakyServer(
+  options: { etag?: string | undefined; then?: Fault } = {},
+): Promise<Flaky> {
+  const written = deferred();
+  let down = true;
+  const { route, log } = fileRoute({
+    body: BODY,
+    etag: "etag" in options ? options.etag : '"v1"',
+    faults: [{ dropAfter: CUT, release: written.promise }],
+    faultFor: () =>
+      down
+        ? options.then ?? { stallHeaders: true, release: Promise.resolve() }
+        : undefined,
+  });
+  const server: TestServer = await startServer({ "/f": route });
+  return {
+    url: server.url("/f"),
+    log,
+    progress: (_download, current) => {
+      if (current >= CUT) written.resolve();
+    },
+    up: () => down = false,
+    [Symbol.asyncDispose]: () => server.close(),
+  };
+}
+
+/** Downloads the flaky server's file into dir/f, and waits, not raising. */
+async function failed(
+  flaky: Flaky,
+  dir: TempDir,
+  options: DownloadOptions,
+): Promise<Download> {
+  const download = new Download(flaky.url, dir.join("f"), {
+    ...FAST,
+    progress: flaky.progress,
+    ...options,
+  });
+  download.start();
+  await download.wait({ raiseIfError: false });
+  return download;
+}
+
+/**
+ * Asserts that dir holds the partial file of "f" with its first `CUT`
+ * bytes, its sidecar and the lock, both marked released.
+ */
+async function assertKept(dir: TempDir): Promise<void> {
+  const paths = partialPaths(dir.join("f"));
+  const names = await dir.list();
+  assert.equal(names.length, 3, `${names}`);
+  const lock = JSON.parse(await readFile(paths.lock, "utf8"));
+  assert.equal(lock.released, true);
+  const sidecar = readSidecar(paths.sidecar);
+  assert.equal(sidecar?.released, true);
+  const partial = names.find((name) => !/\.(json|lock)$/.test(name));
+  assert.ok(partial !== undefined, `${names}`);
+  await assertFileHolds(dir.join(partial), BODY.subarray(0, CUT));
+}
+
+test("DownloadManager with keepPartialOnError keeps the bytes of a download whose retries a dropped connection used up, and a new manager resumes them with a Range for the rest", async () => {
+  await using flaky = await flakyServer();
+  await using dir = await tempDir();
+  const first = new DownloadManager(dir.path, {
+    ...FAST,
+    retries: 2,
+    keepPartialOnError: true,
+  });
+  const download = first.download(flaky.url, { progress: flaky.progress });
+  assert.ok(download !== null);
+  await download.wait({ raiseIfError: false });
+  await first[Symbol.asyncDispose]();
+  // Failed as without the option: the connection's errors, every attempt.
+  const error = download.error();
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  assert.equal(error.errors.length, 3);
+  for (const each of error.errors) {
+    assert.ok(each instanceof NetworkError, String(each));
+  }
+  assert.equal(download.state, "failed");
+  assert.equal(download.partialKept, true);
+  await assertKept(dir);
+  assert.deepEqual(flaky.log.ranges, [
+    null,
+    `bytes=${CUT}-`,
+    `bytes=${CUT}-`,
+  ]);
+  flaky.up();
+  await using second = new DownloadManager(dir.path, FAST);
+  second.download(flaky.url);
+  await second.wait();
+  assert.deepEqual(flaky.log.ranges.slice(3), [`bytes=${CUT}-`]);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download with keepPartialOnError keeps the bytes of a body that stalled past its idleTimeout, and the next download resumes them", async () => {
+  const stalled = deferred();
+  const { route, log } = fileRoute({
+    body: BODY,
+    etag: '"v1"',
+    faults: [{ stallAfter: CUT, release: stalled.promise }],
+  });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    ...FAST,
+    retries: 0,
+    idleTimeout: 50,
+    keepPartialOnError: true,
+  });
+  download.start();
+  await download.wait({ raiseIfError: false });
+  stalled.resolve();
+  const error = download.error();
+  assert.ok(error instanceof TimeoutError, String(error));
+  assert.equal(error.phase, "idle");
+  assert.equal(download.partialKept, true);
+  await assertKept(dir);
+  const again = new Download(server.url("/f"), dir.join("f"), FAST);
+  again.start();
+  await again.wait();
+  assert.deepEqual(log.ranges, [null, `bytes=${CUT}-`]);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download without keepPartialOnError removes its bytes when its retries are used up", async () => {
+  await using flaky = await flakyServer();
+  await using dir = await tempDir();
+  const download = await failed(flaky, dir, { retries: 1 });
+  assert.ok(download.error() instanceof RetriesExhaustedError);
+  assert.equal(download.partialKept, false);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download with keepPartialOnError keeps nothing when the file is gone on resume (a 404 or a 410)", async () => {
+  for (const status of [404, 410]) {
+    await using flaky = await flakyServer({ then: { status } });
+    await using dir = await tempDir();
+    const download = await failed(flaky, dir, { keepPartialOnError: true });
+    // The dropped attempt's error, then the answer that ended it.
+    const error = download.error();
+    assert.ok(error instanceof RetriesExhaustedError, String(error));
+    const last = error.errors.at(-1);
+    assert.ok(last instanceof HTTPError, String(last));
+    assert.equal(last.status, status);
+    assert.equal(download.partialKept, false);
+    assert.deepEqual(await dir.list(), []);
+  }
+});
+
+test("Download with keepPartialOnError keeps nothing of bytes that do not match the digest", async () => {
+  await using flaky = await flakyServer();
+  flaky.up();
+  await using dir = await tempDir();
+  const download = await failed(flaky, dir, {
+    keepPartialOnError: true,
+    sha256: "0".repeat(64),
+  });
+  const error = download.error();
+  assert.ok(error instanceof IntegrityError, String(error));
+  assert.equal(download.partialKept, false);
+  assert.deepEqual(await dir.list(), []);
+});
+
+test("Download with keepPartialOnError keeps nothing of a file without a validator: it could not be resumed", async () => {
+  await using flaky = await flakyServer({ etag: undefined });
+  await using dir = await tempDir();
+  const download = await failed(flaky, dir, {
+    retries: 1,
+    keepPartialOnError: true,
+  });
+  assert.ok(download.error() instanceof RetriesExhaustedError);
+  assert.equal(download.partialKept, false);
+  assert.deepEqual(await dir.list(), []);
+});
