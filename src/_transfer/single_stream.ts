@@ -10,6 +10,7 @@ import { HTTPError, ProtocolError } from "../errors.ts";
 import { NotModified, versionNamed } from "../_http/conditional.ts";
 import { failureOf, UndecodableBody } from "../_http/failure.ts";
 import {
+  type ContentRange,
   type Held,
   isWholeFile,
   judgeAnswer,
@@ -195,12 +196,12 @@ export async function attempt(
       ? null
       : await decoded(url, response, response.body, options.headers);
     writing = kind === "whole";
-    if (kind === "append" && contentEncoding(response.headers) !== undefined) {
-      encodedRest = held?.offset;
-    }
-    if (kind === "append") {
-      restEnd = parseContentRange(response.headers.get("content-range"))?.end;
-    }
+    const coded = contentEncoding(response.headers) !== undefined;
+    if (kind === "append" && coded) encodedRest = held?.offset;
+    const rest = kind === "append"
+      ? parseContentRange(response.headers.get("content-range"))
+      : undefined;
+    if (kind === "append") restEnd = rest?.end;
     await writeBody(body, {
       url,
       partial,
@@ -218,7 +219,7 @@ export async function attempt(
       report: (current, total) => transfer.report(current, total),
       bound: kind === "whole"
         ? knownLengthBound(transfer)
-        : restBound(url, response, restEnd),
+        : restBound(url, rest, coded),
     });
     if (kind === "whole") assertKnownLength(transfer);
     // The body has ended: Node's fetch takes its connection back a turn
@@ -385,31 +386,31 @@ function knownLengthBound(transfer: Transfer): BodyTarget["bound"] {
 }
 
 /**
- * For a rest that ends before the file does (`restEnd`, from its
- * `Content-Range`): the file may hold no byte past it. A body longer than
- * its range sends bytes the server named as no byte of the file; the bytes
- * before the read that passed the range's end are kept, and it is asked
- * for again from there. A rest to the file's end needs none: the file's
- * length bounds it. A coded rest's range counts coded bytes, not the
- * file's: it is not bounded.
+ * For a rest that ends before the file does (`range`, its `Content-Range`):
+ * the file may hold no byte past it. A body longer than its range sends
+ * bytes the server named as no byte of the file; the bytes before the read
+ * that passed the range's end are kept, and it is asked for again from
+ * there. A rest to the file's end needs none: the file's length bounds it.
+ * A `coded` rest's range counts coded bytes, not the file's: it is not
+ * bounded.
  */
 function restBound(
   url: string,
-  response: Response,
-  restEnd: number | undefined,
+  range: ContentRange | undefined,
+  coded: boolean,
 ): BodyTarget["bound"] {
-  const range = parseContentRange(response.headers.get("content-range"));
+  const end = range?.end;
   if (
-    restEnd === undefined || contentEncoding(response.headers) !== undefined ||
-    (range?.total !== undefined && restEnd + 1 === range.total)
+    end === undefined || coded ||
+    (range?.total !== undefined && end + 1 === range.total)
   ) {
     return undefined;
   }
   return {
-    bytes: restEnd + 1,
+    bytes: end + 1,
     error: () =>
       new ProtocolError(
-        `Cannot download "${url}": the body is longer than its Content-Range (bytes ${range?.start}-${restEnd})`,
+        `Cannot download "${url}": the body is longer than its Content-Range (bytes ${range?.start}-${end})`,
       ),
   };
 }
