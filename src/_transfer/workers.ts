@@ -115,7 +115,7 @@ function isRefusal(error: unknown): boolean {
  * every request of a client that has more connections open than its
  * `maxconn` allows.
  */
-function isDenial(error: unknown): boolean {
+function isDenial(error: unknown): error is HTTPError | ProxyError {
   if (error instanceof HTTPError) return error.status === 403;
   return error instanceof ProxyError && error.variable === undefined &&
     (error.status === 403 || error.status === undefined);
@@ -427,10 +427,7 @@ export class Workers {
       );
     } catch (error) {
       abort.abort(error);
-      if (
-        (crowded || this.#count > 1) && isDenial(error) &&
-        typeof error === "object" && error !== null
-      ) {
+      if ((crowded || this.#count > 1) && isDenial(error)) {
         this.#crowded.add(error);
       }
       throw error;
