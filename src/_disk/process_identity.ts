@@ -36,11 +36,23 @@ export interface ProcessIdentity {
 // A token names one owner file, one lock that is its own file, or one
 // download's partial file: random per process (drawn once, as drawing costs
 // more than taking a lock), then counted.
-const processToken = Array.from(
-  crypto.getRandomValues(new Uint8Array(8)),
-  (byte) => byte.toString(16).padStart(2, "0"),
-).join("");
+const processToken = randomHex(8);
 let tokensIssued = 0;
+
+/**
+ * `bytes` random bytes, as twice as many lowercase hex digits.
+ *
+ * @example
+ * ```ts
+ * randomHex(4); // "89abcdef", say
+ * ```
+ */
+export function randomHex(bytes: number): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(bytes)),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  ).join("");
+}
 
 /** A token no other token of any process is equal to: `<16 hex>-<n>`. */
 export function newToken(): string {

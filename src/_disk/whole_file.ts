@@ -27,6 +27,7 @@ import {
   type ProcessIdentity,
   type ProcessState,
   processState,
+  randomHex,
   thisProcess,
 } from "./process_identity.ts";
 import { sha256Hex } from "./sha256.ts";
@@ -36,6 +37,10 @@ export const WHOLE_TEMP_SUFFIX = ".new";
 
 /** `.<pid>.<tag>.<random>.new` at the end of a temporary's name. */
 const TEMP = /\.([0-9]+)\.([ph][0-9a-f]{8})\.[0-9a-f]{8}\.new$/;
+
+// This process's tag (see `pidSpaceTag`), hashed once: its identity does
+// not change.
+let ownTag: string | undefined;
 
 /**
  * The tag of the pid space `identity`'s pid is of: its boot and pid
@@ -64,12 +69,8 @@ function pidSpaceTag(
  */
 export function wholeTempName(path: string): string {
   const me = thisProcess();
-  const tag = pidSpaceTag(me) ?? "h00000000";
-  const random = Array.from(
-    crypto.getRandomValues(new Uint8Array(4)),
-    (byte) => byte.toString(16).padStart(2, "0"),
-  ).join("");
-  return `${path}.${me.pid}.${tag}.${random}${WHOLE_TEMP_SUFFIX}`;
+  ownTag ??= pidSpaceTag(me) ?? "h00000000";
+  return `${path}.${me.pid}.${ownTag}.${randomHex(4)}${WHOLE_TEMP_SUFFIX}`;
 }
 
 /**
