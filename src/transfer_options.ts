@@ -365,13 +365,11 @@ export const DEFAULTS = {
 
 type NumberOption = Exclude<
   keyof TransferOptions & keyof typeof DEFAULTS,
-  | "chunkSize"
-  | "useEnvProxy"
-  | "connections"
-  | "rateLimit"
-  | "minSpeed"
-  | "keepPartialOnError"
+  "chunkSize" | "connections" | "rateLimit" | "minSpeed" | FlagOption
 >;
+
+/** The options that are true or false. */
+type FlagOption = "useEnvProxy" | "keepPartialOnError";
 
 /** `"auto"`, or a whole number of connections from 1 to the most. */
 function connectionsOf(
@@ -522,6 +520,8 @@ function resolveIn(
   });
   const pick = (name: NumberOption): number =>
     options[name] ?? defaults[name] ?? DEFAULTS[name];
+  const pickFlag = (name: FlagOption): boolean =>
+    flag(context, name, options[name] ?? defaults[name] ?? DEFAULTS[name]);
   return {
     chunkSize,
     chunkSizeGiven: given !== undefined,
@@ -534,11 +534,7 @@ function resolveIn(
     maxRedirects: count(context, "maxRedirects", pick("maxRedirects")),
     lockStaleAfter: duration(context, "lockStaleAfter", pick("lockStaleAfter")),
     lockTimeout: duration(context, "lockTimeout", pick("lockTimeout")),
-    useEnvProxy: flag(
-      context,
-      "useEnvProxy",
-      options.useEnvProxy ?? defaults.useEnvProxy ?? DEFAULTS.useEnvProxy,
-    ),
+    useEnvProxy: pickFlag("useEnvProxy"),
     connections: connectionsOf(
       context,
       options.connections ?? defaults.connections ?? DEFAULTS.connections,
@@ -549,11 +545,6 @@ function resolveIn(
     ),
     minSpeedWindow: positive(context, "minSpeedWindow", pick("minSpeedWindow")),
     headers,
-    keepPartialOnError: flag(
-      context,
-      "keepPartialOnError",
-      options.keepPartialOnError ?? defaults.keepPartialOnError ??
-        DEFAULTS.keepPartialOnError,
-    ),
+    keepPartialOnError: pickFlag("keepPartialOnError"),
   };
 }
