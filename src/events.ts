@@ -156,10 +156,15 @@ export class DownloadRetryEvent extends DownloadEvent {
     this.attempt = attempt;
     this.delay = delay;
     this.error = error;
-    this.reason = error instanceof Error ? error.message : String(error);
+    this.reason = inWords(error);
   }
 }
 recognizedAcrossCopies(DownloadRetryEvent, "DownloadRetryEvent");
+
+/** An error's message (a thrown value not an `Error`: itself, as text). */
+function inWords(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
 
 /**
  * `hostwait`: a connection of the download was refused (`429` or `503`)
@@ -219,7 +224,7 @@ export class DownloadHostWaitEvent extends DownloadEvent {
     super(type, download);
     this.host = host;
     this.error = error;
-    this.reason = error instanceof Error ? error.message : String(error);
+    this.reason = inWords(error);
   }
 }
 recognizedAcrossCopies(DownloadHostWaitEvent, "DownloadHostWaitEvent");
