@@ -1156,7 +1156,8 @@ test("dlmanager keeps what a download that failed for the network fetched, says 
     "--retries",
     "0",
     "--timeout",
-    "0.5",
+    // Long enough that a loaded machine's pause before the cut is no stall.
+    "1",
     server.url("/big.bin"),
   ];
   const failed = await runCli(args);
@@ -1166,7 +1167,7 @@ test("dlmanager keeps what a download that failed for the network fetched, says 
     failed.stderr,
     `failed  big.bin: Cannot download "${
       server.url("/big.bin")
-    }": no data for 500 ms (what was fetched is kept: run the same command again to resume)\n`,
+    }": no data for 1000 ms (what was fetched is kept: run the same command again to resume)\n`,
   );
   // The partial file, its sidecar and the lock.
   assert.equal((await dir.list()).length, 3, `${await dir.list()}`);
