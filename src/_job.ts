@@ -26,7 +26,7 @@ import { type CacheRecord, isSameFile, readRecord } from "./_disk/record.ts";
 import { NotModified, revalidationHeaders } from "./_http/conditional.ts";
 import { isFresh, type Revalidation, wallClock } from "./_revalidation.ts";
 import { defaultFetch } from "./_runtime/fetch.ts";
-import { ConnectionBudget } from "./_transfer/budget.ts";
+import { ConnectionBudget, type Slot } from "./_transfer/budget.ts";
 import type { Piece } from "./_transfer/pieces.ts";
 import type { Throttle } from "./_transfer/rate_limiter.ts";
 import { fromSources } from "./_transfer/sources.ts";
@@ -407,11 +407,10 @@ async function transferUnderLock(
   // The source answering (the last asked, of several).
   let answering = spec.url;
   const budget = host.budget ?? new ConnectionBudget(Infinity);
-  const hostName = new URL(spec.url).host;
   const { connections } = spec.options;
-  // The host the first connection is counted against: the source's.
-  let counted = hostName;
-  budget.acquireFirst(counted);
+  // The first connection, counted against the source's host until an
+  // answer comes from another (where the redirects led).
+  const slot = budget.first(new URL(spec.url).host);
   try {
     // A prefix adopted from a dead writer goes into the digest first (see
     // `transferPausably`): seconds for gigabytes, so progress tells those
@@ -429,7 +428,7 @@ async function transferUnderLock(
       integrity,
       signal: host.signal,
       budget,
-      host: hostName,
+      slot,
       maxConnections: Math.min(
         connections === "auto" ? MAX_CONNECTIONS : connections,
         budget.max,
@@ -463,20 +462,18 @@ async function transferUnderLock(
           isFileSystemFailure(error),
         async (from) => {
           answering = from.source;
-          // A source's connections are counted against its own host, which
-          // other downloads of the manager may be using.
-          const sourceHost = new URL(from.source).host;
-          budget.release(counted);
-          budget.acquireFirst(counted = sourceHost);
+          // A source's connections are counted against its own host (until
+          // it answers from another), which other downloads of the manager
+          // may be using.
+          slot.asks(new URL(from.source).host);
           await transferVerified(spec, host, {
             ...from,
-            host: sourceHost,
             unproven: cached !== undefined &&
               spec.sources.indexOf(from.source) > vouchedBy(spec, cached),
           });
         },
       );
-    } while (!await committable(host, transfer, counted));
+    } while (!await committable(host, transfer));
     const validator = partial.revalidator ?? partial.validator;
     const recorded = host.cache !== undefined && validator !== undefined;
     const { held, facts } = await partial.commit(spec.dest, lock, {
@@ -511,10 +508,7 @@ async function transferUnderLock(
       const same = found !== undefined && isSameFile(found, cached);
       const facts = same ? { size: found.size, mtime: found.mtime } : undefined;
       const kept = same && touch(spec.dest, found);
-      const ending = await endWith(host, kept, "fresh", {
-        budget,
-        host: counted,
-      });
+      const ending = await endWith(host, kept, "fresh", slot);
       if (ending === "again") return ending;
       // Another source's answer vouches for the file, but its validator is
       // its own: the record keeps the one of the source that gave it.
@@ -539,7 +533,7 @@ async function transferUnderLock(
     }
     throw error;
   } finally {
-    budget.release(counted);
+    slot.release();
     partial.end();
   }
 }
@@ -611,7 +605,7 @@ async function transferVerified(
     await run.partial.close();
     // Paused meanwhile: the digest is judged on resume, as the length is
     // (a paused download does not end, failed, on its own).
-    if (!await keptWhole(host, run, run)) continue;
+    if (!await keptWhole(host, run)) continue;
     const spliced = run.partial.spliced;
     try {
       run.integrity.verify(spec.url);
@@ -649,7 +643,7 @@ async function transferPausably(
   for (;;) {
     // Not paused (the usual): no promise to wait for.
     if (pause.paused) {
-      await parked(host, transfer);
+      await parked(host, transfer.slot);
       await intactAfterPause(transfer);
       // Resumed: a backoff is not waited out, a Retry-After's rest is.
       wait = Math.ceil(Math.max(0, asked - performance.now()));
@@ -690,7 +684,7 @@ async function transferPausably(
     // pause while it is checked waits in `transferVerified` or
     // `committable`).
     if (pause.paused) {
-      if (!await keptWhole(host, transfer, transfer)) continue;
+      if (!await keptWhole(host, transfer)) continue;
     } else if (transfer.partial.recorded && !await intactAfterPause(transfer)) {
       // Cut short by another program while it was written: appended to, it
       // would be committed with bytes at the wrong place. A file of one
@@ -716,23 +710,20 @@ async function intactAfterPause(transfer: Transfer): Promise<boolean> {
 
 /**
  * Waits, paused and stopped, for the resume: meanwhile the download's first
- * connection (if `counted`) is not counted against its host's budget, and
- * its manager's slot goes to another download; it is counted again before
- * the transfer goes on (or the job ends, canceled), and the resume comes
- * with a slot.
+ * connection (its `slot`, if given) is not counted against its host's
+ * budget, and its manager's slot goes to another download; it is counted
+ * again (against the host its bytes came from) before the transfer goes on
+ * (or the job ends, canceled), and the resume comes with a slot.
  */
-async function parked(host: JobHost, counted?: Counted): Promise<void> {
-  counted?.budget.release(counted.host);
+async function parked(host: JobHost, slot?: Slot): Promise<void> {
+  slot?.release();
   host.parked();
   try {
     await host.pause.whenResumed(host.signal);
   } finally {
-    counted?.budget.acquireFirst(counted.host);
+    slot?.acquire();
   }
 }
-
-/** A download's first connection, counted against its host's budget. */
-type Counted = Pick<Transfer, "budget" | "host">;
 
 /**
  * Whether the whole file of a download paused (at its last byte, or while
@@ -745,11 +736,10 @@ type Counted = Pick<Transfer, "budget" | "host">;
 async function keptWhole(
   host: JobHost,
   transfer: Transfer,
-  counted: Counted,
 ): Promise<boolean> {
   while (host.pause.paused) {
     await transfer.partial.close();
-    await parked(host, counted);
+    await parked(host, transfer.slot);
     if (!await intactAfterPause(transfer)) return false;
   }
   return true;
@@ -761,21 +751,16 @@ async function keptWhole(
  * or cancel from then on is refused: see {@linkcode JobHost.committing}).
  * Paused after its last byte, while its length or digest was checked (a
  * pause there stops no transfer), it waits, the file closed, for the
- * resume (see {@linkcode parked}: `counted` names the host its first
- * connection is counted against), and then commits without asking again;
+ * resume (see {@linkcode parked}: its first connection is not counted
+ * meanwhile), and then commits without asking again;
  * or, if another program changed the file meanwhile, drops its bytes:
  * `false`, to be fetched again.
  */
 async function committable(
   host: JobHost,
   transfer: Transfer,
-  counted: string,
 ): Promise<boolean> {
-  const kept = await keptWhole(host, transfer, {
-    budget: transfer.budget,
-    host: counted,
-  });
-  if (!kept) return false;
+  if (!await keptWhole(host, transfer)) return false;
   // Canceled meanwhile (before the commit, which refuses a cancel).
   host.signal.throwIfAborted();
   host.committing();
@@ -787,7 +772,7 @@ async function committable(
  * `outcome`: the download is told it is committing at once (as in
  * {@linkcode committable}). Unless the file is gone (not `kept`): `"again"`,
  * to decide anew. Or unless the download is paused: it waits for the
- * resume (`counted` is not counted meanwhile: see {@linkcode parked}), and
+ * resume (`slot` is not counted meanwhile: see {@linkcode parked}), and
  * then `"again"`, to decide anew, the file being what it is then (changed,
  * removed, or stale by then).
  */
@@ -795,14 +780,14 @@ async function endWith(
   host: JobHost,
   kept: boolean,
   outcome: JobOutcome | "again",
-  counted?: Counted,
+  slot?: Slot,
 ): Promise<JobOutcome | "again"> {
   if (!kept) return "again";
   if (!host.pause.paused) {
     if (outcome !== "again") host.committing();
     return outcome;
   }
-  await parked(host, counted);
+  await parked(host, slot);
   return "again";
 }
 

@@ -89,7 +89,11 @@ export interface DownloadManagerOptions extends TransferOptions {
    * download of the manager (each download's first connection included): a
    * segmented download opens another only while its host's count is below
    * this, and one held to fewer connections than it would have opens more
-   * (within a second) once others to its host have closed. A positive
+   * (within a second) once others to its host have closed. The host is the
+   * one the bytes come from, where the redirects led (github.com's release
+   * files count against objects.githubusercontent.com): a connection counts
+   * against the host asked until its answer comes from another, then
+   * there, whatever the count (it is open there by then). A positive
    * integer, or `Infinity`.
    *
    * @default {16}

@@ -12,6 +12,7 @@ import { gzipSync } from "node:zlib";
 import {
   Download,
   DownloadInterrupt,
+  type DownloadManager,
   type DownloadOptions,
   FileSystemError,
   HTTPError,
@@ -24,7 +25,10 @@ import {
   type FileRouteLog,
   type FileRouteOptions,
   patternBytes,
+  type RequestInfo,
+  type Route,
   startServer,
+  type TestServer,
 } from "./_helpers/server.ts";
 import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
 import { recordWarnings } from "./_helpers/warnings.ts";
@@ -1173,6 +1177,251 @@ test("DownloadManager's maxConnectionsPerHost counts a download's connections ag
     await manager.wait();
   }
   await assertFileHolds(dir.join("held"), BODY);
+});
+
+/**
+ * The budget's tests of redirects: "/x" and "/y" served by `storage`, whose
+ * parts (Range requests) are held after 100,000 bytes until `release()`,
+ * and counted while they are answered; host `a` sends "/x" there (302), as
+ * github.com sends its files to objects.githubusercontent.com, and host `b`
+ * "/y". `more` adds routes to `storage`.
+ */
+async function sentToOneServer(
+  more: Record<string, Route> = {},
+): Promise<
+  {
+    storage: TestServer;
+    a: TestServer;
+    b: TestServer;
+    /** The parts being answered now. */
+    parts: () => number;
+    /** The most parts answered at once. */
+    mostParts: () => number;
+    release: () => void;
+  } & AsyncDisposable
+> {
+  const gate = deferred();
+  let released = false;
+  let parts = 0;
+  let mostParts = 0;
+  const routes: Record<string, Route> = { ...more };
+  for (const file of ["x", "y"]) {
+    const { route } = fileRoute({
+      body: BODY,
+      etag: ETAG,
+      faultFor: ({ range }: RequestInfo): Fault | undefined =>
+        range === null || released
+          ? undefined
+          : { holdAfter: 100_000, release: gate.promise },
+    });
+    routes[`/${file}`] = (request, response) => {
+      if (request.headers.range !== undefined) {
+        mostParts = Math.max(mostParts, ++parts);
+        response.on("close", () => parts--);
+      }
+      return route(request, response);
+    };
+  }
+  const storage = await startServer(routes);
+  const redirect = (path: string): Route => (_request, response) => {
+    response.writeHead(302, { location: storage.url(path) }).end();
+  };
+  const a = await startServer({ "/x": redirect("/x") });
+  const b = await startServer({ "/y": redirect("/y") });
+  const release = (): void => {
+    released = true;
+    gate.resolve();
+  };
+  return {
+    storage,
+    a,
+    b,
+    parts: () => parts,
+    mostParts: () => mostParts,
+    release,
+    async [Symbol.asyncDispose](): Promise<void> {
+      release();
+      await Promise.all([storage.close(), a.close(), b.close()]);
+    },
+  };
+}
+
+/** A manager's download of `url`, its progress watched. */
+function watched(manager: DownloadManager, url: string): {
+  download: Download;
+  /**
+   * Resolves once `bytes` are on disk; {@linkcode most} counts from now.
+   */
+  reaches(bytes: number): Promise<void>;
+  /** The most connections it had at a progress report. */
+  most(): number;
+} {
+  let most = 0;
+  let waiting: { bytes: number; done: () => void } | undefined;
+  const download = manager.download(url, {
+    progress: (download, current) => {
+      most = Math.max(most, download.connections.length);
+      if (waiting !== undefined && current >= waiting.bytes) waiting.done();
+    },
+  });
+  assert.ok(download !== null);
+  return {
+    download,
+    reaches(bytes): Promise<void> {
+      most = 0;
+      const done = deferred();
+      waiting = { bytes, done: done.resolve };
+      return done.promise;
+    },
+    most: () => most,
+  };
+}
+
+/** The manager of the budget's tests of redirects: `perHost` per host. */
+function managerFor(dir: TempDir, perHost: number): DownloadManager {
+  return dir.manager({
+    ...FAST,
+    connections: 4,
+    maxConnectionsPerHost: perHost,
+  });
+}
+
+/** Downloads "/x" (host `a`'s) until its three parts are held. */
+async function xHoldsThree(
+  manager: DownloadManager,
+  a: TestServer,
+): Promise<void> {
+  const x = watched(manager, a.url("/x"));
+  await x.reaches(3 * 100_000);
+  assert.equal(x.download.connections.length, 3);
+}
+
+test("DownloadManager's maxConnectionsPerHost counts a download's connections against the host its redirects lead to: two hosts sent to one server open no more than its budget there", async () => {
+  // The budget is 3 per host. "x", asked of one host, and "y", of another,
+  // are both sent to one server (as github.com and codeload.github.com send
+  // theirs to objects.githubusercontent.com). "x" takes the server's three
+  // connections, its parts held open; "y" then has its first connection
+  // only: the host it asked has room, the server its bytes come from none.
+  await using servers = await sentToOneServer();
+  await using dir = await tempDir();
+  const manager = managerFor(dir, 3);
+  try {
+    await xHoldsThree(manager, servers.a);
+    const y = watched(manager, servers.b.url("/y"));
+    await y.reaches(100_000);
+    // Its parts were claimed as its connections opened: one.
+    assert.equal(y.most(), 1);
+    assert.equal(y.download.connections.length, 1);
+    // At the server: x's three, and y's first connection (counted whatever
+    // the count, as a download's first always is).
+    assert.equal(servers.parts(), 4);
+    assert.equal(servers.mostParts(), 4);
+  } finally {
+    servers.release();
+    await manager.wait();
+  }
+  await assertFileHolds(dir.join("x"), BODY);
+  await assertFileHolds(dir.join("y"), BODY);
+});
+
+test("DownloadManager's download resumed in parts through a redirect opens its other connections only once an answer tells the host they are counted against", async () => {
+  // The budget is 3 per host. "y", asked of one host and sent to the
+  // server, was left in parts; "x", sent there from another host, holds the
+  // server's three connections. Resumed, "y" asks one part first: only its
+  // answer tells where the bytes come from, and there is no room there.
+  await using servers = await sentToOneServer();
+  await using dir = await tempDir();
+  const stopped = new Download(servers.b.url("/y"), dir.join("y"), {
+    ...FAST,
+    connections: 3,
+    progress: (_d, current) => {
+      if (current >= 3 * 100_000) stopped.cancel({ keepPartial: true });
+    },
+  });
+  stopped.start();
+  await assert.rejects(stopped.wait(), DownloadInterrupt);
+  const onDisk = readSidecar(partialPaths(dir.join("y")).sidecar)?.ranges;
+  assert.ok(onDisk !== undefined && onDisk.length > 1, `${onDisk}`);
+  const manager = managerFor(dir, 3);
+  try {
+    await xHoldsThree(manager, servers.a);
+    const y = watched(manager, servers.b.url("/y"));
+    // What was on disk, and a part held.
+    await y.reaches(4 * 100_000);
+    assert.equal(y.most(), 1);
+    assert.equal(y.download.connections.length, 1);
+  } finally {
+    servers.release();
+    await manager.wait();
+  }
+  await assertFileHolds(dir.join("x"), BODY);
+  await assertFileHolds(dir.join("y"), BODY);
+});
+
+test("DownloadManager's download paused after a redirect is counted again, resumed, against the host its bytes came from", async () => {
+  // The budget is 3 per host. "y", asked of one host and sent to the
+  // server, is paused with its parts on disk; "x", sent there from another
+  // host, then holds the server's three connections. Resumed, "y" is
+  // counted against the server at once: no room for another connection.
+  await using servers = await sentToOneServer();
+  await using dir = await tempDir();
+  const manager = managerFor(dir, 3);
+  try {
+    const y = watched(manager, servers.b.url("/y"));
+    await y.reaches(3 * 100_000);
+    await y.download.pause();
+    await xHoldsThree(manager, servers.a);
+    // What was on disk, and a part held.
+    const held = y.reaches(4 * 100_000);
+    y.download.resume();
+    await held;
+    assert.equal(y.most(), 1);
+    assert.equal(y.download.connections.length, 1);
+  } finally {
+    servers.release();
+    await manager.wait();
+  }
+  await assertFileHolds(dir.join("x"), BODY);
+  await assertFileHolds(dir.join("y"), BODY);
+});
+
+test("DownloadManager's maxConnectionsPerHost does not hold a download back by the host it asks when its redirects lead elsewhere, and two downloads sent into each other's hosts both end", async () => {
+  // The budget is 2 per host, on two servers. "x" is served by the first,
+  // and holds both of its connections there. "v", asked of the second, is
+  // sent to the first: its first connection only. "w", asked of the first,
+  // is sent to the second, which has room: two connections, though the
+  // host it asked has none to spare.
+  const sentTo = (url: () => string): Route => (_request, response) => {
+    response.writeHead(302, { location: url() }).end();
+  };
+  await using second = await sentToOneServer({
+    "/v": sentTo(() => first.storage.url("/y")),
+  });
+  await using first = await sentToOneServer({
+    "/w": sentTo(() => second.storage.url("/x")),
+  });
+  await using dir = await tempDir();
+  const manager = managerFor(dir, 2);
+  try {
+    const x = watched(manager, first.storage.url("/x"));
+    await x.reaches(2 * 100_000);
+    assert.equal(x.download.connections.length, 2);
+    const v = watched(manager, second.storage.url("/v"));
+    await v.reaches(100_000);
+    assert.equal(v.most(), 1);
+    const w = watched(manager, first.storage.url("/w"));
+    await w.reaches(100_000);
+    assert.equal(w.download.connections.length, 2);
+    assert.equal(first.mostParts(), 3);
+    assert.equal(second.mostParts(), 2);
+  } finally {
+    first.release();
+    second.release();
+    await manager.wait();
+  }
+  for (const name of ["x", "v", "w"]) {
+    await assertFileHolds(dir.join(name), BODY);
+  }
 });
 
 test(

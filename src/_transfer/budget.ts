@@ -3,6 +3,14 @@
 // already bounds those), and a segmented download opens another only while
 // the host's count is under the budget.
 //
+// The host is the one the bytes come from: a connection is counted against
+// the host its download asks until an answer comes from another, where the
+// redirects led (github.com's files come from objects.githubusercontent.com),
+// and then there (see `Slot`). It is open there by then, so it moves whatever
+// the count there; the download's next connections are counted there at
+// once, and held to the budget there. Nothing waits for room, so no two
+// downloads sent into each other's hosts wait on each other.
+//
 // It also counts the connections whose body is flowing (an answer accepted,
 // its bytes being written), which a download refused with a 429 or 503
 // waits on: see `withRetries`. A connection sleeping in a backoff, or
@@ -32,6 +40,28 @@ export class ConnectionBudget {
   /** Counts a download's first connection to `host`, whatever the count. */
   acquireFirst(host: string): void {
     this.#open.set(host, (this.#open.get(host) ?? 0) + 1);
+  }
+
+  /**
+   * Counts a download's first connection against `host`, its source's,
+   * whatever the count: its slot, to move where its answers come from.
+   */
+  first(host: string): Slot {
+    this.acquireFirst(host);
+    return new Slot(this, host, false);
+  }
+
+  /**
+   * Counts one more connection of the download whose first connection is
+   * `first`, against the host that one's answers came from, if the budget
+   * allows there: its slot, or `undefined`. None before an answer told
+   * that host (the source's may send the bytes elsewhere), unless there is
+   * no budget.
+   */
+  more(first: Slot): Slot | undefined {
+    if (!first.known && this.#max !== Infinity) return undefined;
+    if (!this.tryAcquire(first.host)) return undefined;
+    return new Slot(this, first.host, first.known);
   }
 
   /** Counts one more connection to `host` if the budget allows; returns whether it did. */
@@ -133,6 +163,80 @@ export class ConnectionBudget {
       waiting.add(wake);
       signal.addEventListener("abort", onAbort, { once: true });
     });
+  }
+}
+
+/**
+ * One connection of a download counted by a {@linkcode ConnectionBudget}:
+ * against its source's host until an answer tells where its bytes come from
+ * (`answeredFrom`), then there.
+ */
+export class Slot {
+  #budget: ConnectionBudget;
+  #host: string;
+  #known: boolean;
+  #counted = true;
+
+  /**
+   * @param budget The budget that counts it (counted there already).
+   * @param host The host it is counted against.
+   * @param known Whether an answer came from `host`.
+   */
+  constructor(budget: ConnectionBudget, host: string, known: boolean) {
+    this.#budget = budget;
+    this.#host = host;
+    this.#known = known;
+  }
+
+  /** The host it is counted against. */
+  get host(): string {
+    return this.#host;
+  }
+
+  /** Whether an answer came from {@linkcode Slot.host}. */
+  get known(): boolean {
+    return this.#known;
+  }
+
+  /**
+   * An answer came from `host` (after redirects): the connection is open
+   * there, and counted there from now on, whatever the count.
+   */
+  answeredFrom(host: string): void {
+    this.#known = true;
+    this.#moveTo(host);
+  }
+
+  /**
+   * The download asks another source, of `host`: counted there until an
+   * answer tells where its bytes come from.
+   */
+  asks(host: string): void {
+    this.#known = false;
+    this.#moveTo(host);
+  }
+
+  /** Uncounts it (a pause, or the end); again does nothing. */
+  release(): void {
+    if (!this.#counted) return;
+    this.#counted = false;
+    this.#budget.release(this.#host);
+  }
+
+  /** Counts it again, whatever the count (a resume); counted, does nothing. */
+  acquire(): void {
+    if (this.#counted) return;
+    this.#counted = true;
+    this.#budget.acquireFirst(this.#host);
+  }
+
+  #moveTo(host: string): void {
+    if (host === this.#host) return;
+    if (this.#counted) {
+      this.#budget.release(this.#host);
+      this.#budget.acquireFirst(host);
+    }
+    this.#host = host;
   }
 }
 

@@ -8,7 +8,7 @@ import { TimeoutError } from "../errors.ts";
 import { Watchdog } from "../_timers.ts";
 import { SpeedCheck, type SpeedGroup } from "./speed_check.ts";
 import type { Transfer } from "./strategy.ts";
-import type { Flow } from "./budget.ts";
+import type { Flow, Slot } from "./budget.ts";
 
 /** A request's abort controller and watchdog; dispose of it when done. */
 export class Connection implements Disposable {
@@ -17,6 +17,7 @@ export class Connection implements Disposable {
   /** Touched whenever body bytes arrive. */
   readonly watchdog: Watchdog;
   #transfer: Transfer;
+  #slot: Slot;
   #speed: SpeedCheck | undefined;
   #group: SpeedGroup | undefined;
   #signals: AbortSignal[];
@@ -30,12 +31,22 @@ export class Connection implements Disposable {
    * Starts the scope, on the connect timeout.
    *
    * @param transfer The download's transfer (its signal, options and URL).
-   * @param stop Aborts the request too, with its reason (a strategy's).
-   * @param group The download's connections, judged together by
-   * `minSpeed`, if it has several.
+   * @param scope Of a connection of several: what aborts it too, with its
+   * reason (a strategy's `stop`), the connections judged together by
+   * `minSpeed` (`group`), and its count in the budget (`slot`: by default
+   * the download's first connection's).
    */
-  constructor(transfer: Transfer, stop?: AbortSignal, group?: SpeedGroup) {
+  constructor(
+    transfer: Transfer,
+    scope: {
+      stop?: AbortSignal | undefined;
+      group?: SpeedGroup | undefined;
+      slot?: Slot | undefined;
+    } = {},
+  ) {
+    const { stop, group, slot = transfer.slot } = scope;
     this.#transfer = transfer;
+    this.#slot = slot;
     this.#group = group;
     this.#signals = [transfer.signal, ...(stop === undefined ? [] : [stop])];
     for (const signal of this.#signals) {
@@ -53,10 +64,12 @@ export class Connection implements Disposable {
   }
 
   /**
-   * The answer came: from now on, the body may stall `idleTimeout` at most,
-   * and come no slower than `minSpeed` (if set).
+   * The answer came, from `from` (after redirects): the connection counts
+   * against its host in the budget; from now on, the body may stall
+   * `idleTimeout` at most, and come no slower than `minSpeed` (if set).
    */
-  answered(): void {
+  answered(from: string): void {
+    this.#slot.answeredFrom(new URL(from).host);
     this.#watchIdle();
     const { url, options } = this.#transfer;
     const { minSpeed, minSpeedWindow } = options;

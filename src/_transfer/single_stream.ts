@@ -105,7 +105,7 @@ export async function attempt(
     const answer = await asking;
     transfer.arrived(answer.url);
     const { response } = answer;
-    connection.answered();
+    connection.answered(answer.url);
     if (transfer.conditional !== undefined) {
       const named = versionNamed(response.headers, transfer.conditional);
       if (held === undefined && response.status === 304 && named === "other") {

@@ -7,7 +7,7 @@
 import type { IntegrityCheck } from "../_body/integrity.ts";
 import type { PartialFile } from "../_disk/partial_file.ts";
 import type { ResolvedTransferOptions } from "../transfer_options.ts";
-import type { ConnectionBudget } from "./budget.ts";
+import type { ConnectionBudget, Slot } from "./budget.ts";
 import type { Piece } from "./pieces.ts";
 import type { Throttle } from "./rate_limiter.ts";
 import { segmented } from "./segmented.ts";
@@ -50,8 +50,12 @@ export interface Transfer {
   signal: AbortSignal;
   /** The connections per host this download's manager allows, shared. */
   budget: ConnectionBudget;
-  /** The host the budget counts this download's connections against. */
-  host: string;
+  /**
+   * The download's first connection, as the budget counts it: against the
+   * host its answers came from (where the redirects led), once one has
+   * answered; its other connections are counted there too.
+   */
+  slot: Slot;
   /** The most connections this download may use. */
   maxConnections: number;
   /** The bandwidth limits its reads are paced by. */

@@ -40,6 +40,7 @@ import { parseRetryAfter } from "../_http/retry_policy.ts";
 import { HTTPError, ProxyError } from "../errors.ts";
 import { expectListeners } from "../_listeners.ts";
 import { Rerun, withRetries } from "./attempts.ts";
+import type { Slot } from "./budget.ts";
 import { Connection } from "./connection.ts";
 import { type Piece, Pieces } from "./pieces.ts";
 import { MAX_WRITE, PartWriter } from "./part_writer.ts";
@@ -252,16 +253,19 @@ export class Workers {
     }
   }
 
-  /** Opens connections up to the target, as the host's budget allows. */
+  /**
+   * Opens connections up to the target, as the budget of the host the
+   * download's bytes come from allows.
+   */
   #fill(): void {
-    const { budget, host } = this.#transfer;
+    const { budget, slot: first } = this.#transfer;
     while (this.#count < this.#target && this.#failure === undefined) {
       // The download's first connection is counted already.
-      const extra = this.#count > 0;
-      if (extra && !budget.tryAcquire(host)) return;
+      const slot = this.#count > 0 ? budget.more(first) : first;
+      if (slot === undefined) return;
       const counted = ++this.#count;
-      const worker = this.#work().finally(() => {
-        if (extra) budget.release(host);
+      const worker = this.#work(slot).finally(() => {
+        if (slot !== first) slot.release();
         this.#running.delete(worker);
       });
       this.#running.add(worker);
@@ -275,9 +279,10 @@ export class Workers {
    * One connection: claims parts and fetches them, until none is left. It
    * is uncounted as it decides to leave, not a turn later: of connections
    * refused at once, each sees those that left before it, so the last one
-   * does not leave but retries, or starts the download over.
+   * does not leave but retries, or starts the download over. `slot` is
+   * its count in the budget.
    */
-  async #work(): Promise<void> {
+  async #work(slot: Slot): Promise<void> {
     const pieces = this.#pieces;
     let counted = true;
     // Whether a refusal makes this connection leave, others running: if so
@@ -319,7 +324,7 @@ export class Workers {
               // again, alone now, uncounted (a denial then is final).
               refusedForNow: (error) => this.#isCrowded(error),
             },
-            () => this.#fetch(piece),
+            () => this.#fetch(piece, slot),
             () => piece.written,
           );
         } catch (error) {
@@ -358,9 +363,9 @@ export class Workers {
   /**
    * One request for the rest of `piece`: checks the answer, then writes its
    * body at the piece's offset, up to the piece's end (which may be lowered
-   * meanwhile).
+   * meanwhile), on the connection `slot` counts.
    */
-  async #fetch(piece: Piece): Promise<void> {
+  async #fetch(piece: Piece, slot: Slot): Promise<void> {
     const { url, options, partial, source } = this.#transfer;
     const from = piece.start + piece.written;
     if (from >= piece.end) return;
@@ -369,11 +374,11 @@ export class Workers {
     // server's): see `PartialFile.resumeValidator`.
     const validator = partial.resumeValidator(source);
     const range: [string, string] = ["range", `bytes=${from}-${to}`];
-    using connection = new Connection(
-      this.#transfer,
-      this.#stop.signal,
-      this.#speedGroup,
-    );
+    using connection = new Connection(this.#transfer, {
+      stop: this.#stop.signal,
+      group: this.#speedGroup,
+      slot,
+    });
     const { abort } = connection;
     const sent = performance.now();
     // Others open as it is asked (or answered: see the catch below).
@@ -392,7 +397,11 @@ export class Workers {
         maxRedirects: options.maxRedirects,
         signal: abort.signal,
       });
-      connection.answered();
+      // The first answer of a download resumed in parts tells where its
+      // bytes come from: its other connections may open, counted there.
+      const unknown = !slot.known;
+      connection.answered(at);
+      if (unknown) this.#fill();
       const { start, end } = this.#check(response, at, from, to, validator);
       connection.transferring(at);
       if (this.#transfer.integrity !== undefined) {

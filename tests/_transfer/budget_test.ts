@@ -27,6 +27,45 @@ test("ConnectionBudget forgets a host whose connections are all released", () =>
   assert.equal(budget.tryAcquire("h"), true);
 });
 
+test("Slot moves its count to the host an answer came from, whatever the count there, and the download's next connections are counted there", () => {
+  const budget = new ConnectionBudget(2);
+  const held = budget.first("cdn:80");
+  assert.ok(budget.more(held) === undefined); // no answer yet: not known
+  held.answeredFrom("cdn:80");
+  const more = budget.more(held);
+  assert.equal(more?.host, "cdn:80");
+  assert.equal(budget.open("cdn:80"), 2);
+  // Asked of another host, sent to the full one: counted there.
+  const first = budget.first("origin:80");
+  assert.equal(first.known, false);
+  first.answeredFrom("cdn:80");
+  assert.equal(first.known, true);
+  assert.equal(budget.open("origin:80"), 0);
+  assert.equal(budget.open("cdn:80"), 3);
+  assert.equal(budget.more(first), undefined);
+  // Released (paused), it counts nowhere; counted again where it was.
+  first.release();
+  first.release();
+  assert.equal(budget.open("cdn:80"), 2);
+  first.acquire();
+  first.acquire();
+  assert.equal(budget.open("cdn:80"), 3);
+  // Another source: counted against its host, until it answers.
+  first.asks("mirror:80");
+  assert.equal(first.known, false);
+  assert.equal(budget.open("cdn:80"), 2);
+  assert.equal(budget.open("mirror:80"), 1);
+  for (const slot of [held, more, first]) slot?.release();
+  assert.equal(budget.open("cdn:80") + budget.open("mirror:80"), 0);
+});
+
+test("ConnectionBudget.more() counts a download's next connection at once when there is no budget, its host known or not", () => {
+  const budget = new ConnectionBudget(Infinity);
+  const first = budget.first("origin:80");
+  assert.equal(budget.more(first)?.host, "origin:80");
+  assert.equal(budget.open("origin:80"), 2);
+});
+
 test("ConnectionBudget counts the connections transferring, and wakes those waiting on a host when one stops", async () => {
   const budget = new ConnectionBudget(Infinity);
   budget.startTransferring("a:80");
