@@ -22,6 +22,31 @@ export function outOfRange(
 }
 
 /**
+ * An options argument, checked: `value` if it is an object, `{}` for
+ * `undefined`; else a `TypeError` whose message starts with `context` and
+ * shows `example`. A value given where the options go, as the Python seed
+ * takes it (`PersistLimit(size, 1)`, `download(url, "data.csv")`, a
+ * callback), would otherwise be read as no options at all.
+ */
+export function optionsOf<T extends object>(
+  context: string,
+  value: T | undefined,
+  example: string,
+): T {
+  if (value === undefined) return {} as T;
+  if (typeof value === "object" && value !== null) return value;
+  const given: unknown = value;
+  const shown = typeof given === "string"
+    ? JSON.stringify(given)
+    : typeof given === "function"
+    ? "a function"
+    : String(given);
+  throw new TypeError(
+    `${context}: options must be an object, such as ${example}, got ${shown}`,
+  );
+}
+
+/**
  * A bandwidth limit, checked: at least `MIN_RATE` bytes per second, or
  * `Infinity` (also for `undefined`: no limit); else a `RangeError` whose
  * message starts with `context` (e.g. `Cannot download "<url>"`).

@@ -37,7 +37,7 @@ import type {
   StateChangeCallback,
   WaitOptions,
 } from "./download_options.ts";
-import { rateOf } from "./_option_checks.ts";
+import { optionsOf, rateOf } from "./_option_checks.ts";
 import { expectListeners } from "./_listeners.ts";
 
 // Let the manager put a download in its queue, and share what it shares,
@@ -155,7 +155,8 @@ export class Download extends DownloadStatus {
    * @param dest The path of the file to create. Its directory must exist.
    * @param options See {@linkcode DownloadOptions}. Out-of-range numbers
    * throw a `RangeError`; a number option given no number (`"5M"`), a
-   * malformed digest or header a `TypeError`.
+   * malformed digest or header a `TypeError`, and so does options that are
+   * not an object (the Python seed's positional `finished_callback`).
    */
   constructor(
     url: string | URL | readonly (string | URL)[],
@@ -163,6 +164,7 @@ export class Download extends DownloadStatus {
     options: DownloadOptions = {},
   ) {
     super();
+    optionsOf("Cannot create Download", options, "{ progress }");
     this.#spec = jobSpec(url, dest, options);
     this.#limiter = new RateLimiter(
       rateOf(options.rateLimit, `Cannot download "${this.#spec.url}"`),

@@ -34,7 +34,7 @@ import {
   mergeHeaders,
   type TransferOptions,
 } from "./transfer_options.ts";
-import { rateOf } from "./_option_checks.ts";
+import { optionsOf, rateOf } from "./_option_checks.ts";
 import { isReservedName } from "./_disk/names.ts";
 import { maxAgeOf, wallClock } from "./_revalidation.ts";
 import {
@@ -107,6 +107,7 @@ export class DownloadManager extends DownloadEventTarget {
    * @param options See {@linkcode DownloadManagerOptions}.
    */
   constructor(destdir: string, options: DownloadManagerOptions = {}) {
+    optionsOf("Cannot create DownloadManager", options, "{ persistLimit }");
     if (typeof destdir !== "string" || destdir === "") {
       throw new TypeError(
         "Cannot create DownloadManager: destdir must be a non-empty path",
@@ -153,7 +154,8 @@ export class DownloadManager extends DownloadEventTarget {
    * @param url The URL to fetch; or several, the same file's sources
    * (mirrors), tried in order when one fails: the first names the file and
    * is its identity (see {@linkcode Download}).
-   * @param options See {@linkcode ManagerDownloadOptions}.
+   * @param options See {@linkcode ManagerDownloadOptions}; anything but an
+   * object (the Python seed's positional `fname`) throws a `TypeError`.
    * @returns The started download (or queued, when `concurrency` downloads
    * are running); the one already running, queued or paused for that name
    * (not one canceled: a canceled download's name is downloaded anew, once
@@ -209,6 +211,7 @@ export class DownloadManager extends DownloadEventTarget {
     const sources = sourcesOf(url);
     const href = sources[0] as string;
     if (this.#closed) throw new ManagerClosedError(href, this.destdir);
+    optionsOf(`Cannot download "${href}"`, options, '{ fname: "data.csv" }');
     const name = options.fname ?? fileNameFromUrl(new URL(href));
     assertFileName(name, href);
     if (isReservedName(name)) {

@@ -149,8 +149,10 @@ export class NetworkError extends Error {
    * name), `"EAI_AGAIN"` (the name lookup failed for now), `"ECONNREFUSED"`,
    * `"ECONNRESET"` (reset, or closed before the body ended), `"ETIMEDOUT"`,
    * `"EHOSTUNREACH"`, `"ENETUNREACH"`, `"CERT"` (the certificate was
-   * rejected), `"TLS"` (another failure of the secure connection) or
-   * `"UNKNOWN"`.
+   * rejected), `"TLS"` (another failure of the secure connection),
+   * `"BAD_PORT"` (Deno's and Node's `fetch` refuse the port: 6000, 6665 to
+   * 6669, 10080 and the other "bad ports" of the Fetch standard; not
+   * retried) or `"UNKNOWN"`.
    */
   readonly code: NetworkErrorCode;
   /**
@@ -183,11 +185,15 @@ export class NetworkError extends Error {
       serverOf(at, url),
     );
     const lookup = code === "ENOTFOUND" || code === "EAI_AGAIN";
+    // The port refused is the one asked, not always the URL's (a redirect).
+    const told = code === "BAD_PORT"
+      ? reason.replace(/^port blocked/, `port ${portOf(at)} is blocked`)
+      : reason;
     const named = proxy === undefined
-      ? lookup ? `${reason} (${hostOf(at)})` : reason
+      ? lookup ? `${reason} (${hostOf(at)})` : told
       : lookup
       ? `${reason} (the proxy ${hostOf(proxy)})`
-      : `${reason} (through the proxy ${proxy})`;
+      : `${told} (through the proxy ${proxy})`;
     super(`Cannot download "${url}": ${named}`, { cause });
     this.name = "NetworkError";
     this.code = code;
@@ -308,6 +314,15 @@ function serverOf(at: string, url: string): string | undefined {
     return asked.origin === new URL(url).origin ? undefined : asked.host;
   } catch {
     return undefined;
+  }
+}
+
+/** `url`'s port, for naming a port the runtime refused. */
+function portOf(url: string): string {
+  try {
+    return new URL(url).port;
+  } catch {
+    return url;
   }
 }
 

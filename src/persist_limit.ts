@@ -14,6 +14,7 @@ import { isLockHeld } from "./_disk/lock.ts";
 import { isReservedName, partialPaths } from "./_disk/names.ts";
 import { removeRecord } from "./_disk/record.ts";
 import { DEFAULTS } from "./transfer_options.ts";
+import { optionsOf } from "./_option_checks.ts";
 
 /** Options for {@linkcode PersistLimit.removeOldFiles}. */
 export interface RemoveOldFilesOptions {
@@ -110,10 +111,15 @@ export class PersistLimit {
    *
    * @param sizeLimit The size limit in bytes: when the registered files
    * total this much or more, old ones are removed. `0` or less means no limit.
-   * @param options See {@linkcode PersistLimitOptions}.
+   * @param options See {@linkcode PersistLimitOptions}; anything but an
+   * object (the Python seed's positional `file_limit`) throws a `TypeError`.
    */
   constructor(sizeLimit: number, options: PersistLimitOptions = {}) {
-    const fileLimit = options.fileLimit ?? DEFAULTS.fileLimit;
+    const { fileLimit = DEFAULTS.fileLimit } = optionsOf(
+      "Cannot create PersistLimit",
+      options,
+      "{ fileLimit: 1 }",
+    );
     assertLimit("sizeLimit", sizeLimit);
     assertLimit("fileLimit", fileLimit);
     if (Number.isFinite(fileLimit) && !Number.isInteger(fileLimit)) {

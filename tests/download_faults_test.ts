@@ -1619,6 +1619,59 @@ test("Download names a refused connection (ECONNREFUSED) and retries it", async 
   assert.deepEqual(await dir.list(), []);
 });
 
+// Deno's and Node's fetch refuse the Fetch standard's "bad ports" (1, 6000,
+// 6665 to 6669, 10080...) before any connection; Bun's refuses none, and
+// connects (to port 1, where nothing listens: refused, and retried).
+const badPortSkip = "Bun" in globalThis && "Bun's fetch refuses no port";
+
+/**
+ * Asserts that the download of `url` failed at once (no retry) because the
+ * runtime's fetch refused port 1, naming it.
+ */
+function assertBadPort(download: Download, url: string): void {
+  const error = download.error();
+  assert.ok(error instanceof NetworkError, String(error));
+  assert.equal(error.code, "BAD_PORT");
+  assert.equal(
+    error.message,
+    `Cannot download "${url}": port 1 is blocked by the runtime's fetch (one of the Fetch standard's "bad ports", which browsers refuse too): serve the file on another port`,
+  );
+}
+
+test(
+  "Download does not retry a port the runtime's fetch refuses (BAD_PORT), and names it",
+  {
+    skip: badPortSkip,
+  },
+  async () => {
+    await using dir = await tempDir();
+    const url = "http://127.0.0.1:1/f";
+    const { download } = await run(url, dir, { retries: 3 });
+    assertBadPort(download, url);
+    assert.deepEqual(await dir.list(), []);
+  },
+);
+
+test(
+  "Download names the port a redirect led to when the runtime's fetch refuses it",
+  {
+    skip: badPortSkip,
+  },
+  async () => {
+    await using server = await startServer({
+      "/old": (_request, response) => {
+        response.writeHead(302, { location: "http://127.0.0.1:1/f" }).end();
+      },
+    });
+    await using dir = await tempDir();
+    const url = server.url("/old");
+    const { download } = await run(url, dir, { retries: 3 });
+    assertBadPort(download, url);
+    assert.equal(server.requests.length, 1);
+    assert.deepEqual(await dir.list(), []);
+  },
+);
+
 /**
  * Asserts that the download of `url` failed at once (no retry) because the
  * host `nonexistent.invalid` was not found, naming that host.

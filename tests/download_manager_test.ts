@@ -127,6 +127,31 @@ test("DownloadManager.download() names the file after the URL's last segment, de
   assert.deepEqual(await dir.list(), ["a b.bin"]);
 });
 
+test("DownloadManager.download() refuses a name given where its options go, as the Python seed takes it, before any request", async () => {
+  await using server = await startServer({
+    "/get": bytesRoute(patternBytes(3)),
+  });
+  await using dir = await tempDir();
+  const manager = dir.manager();
+  const url = server.url("/get?id=7");
+  assert.throws(() => manager.download(url, "data.csv" as never), {
+    name: "TypeError",
+    message:
+      `Cannot download "${url}": options must be an object, such as { fname: "data.csv" }, got "data.csv"`,
+  });
+  assert.throws(
+    () => new DownloadManager(dir.path, (() => {}) as never),
+    {
+      name: "TypeError",
+      message:
+        "Cannot create DownloadManager: options must be an object, such as { persistLimit }, got a function",
+    },
+  );
+  await manager.wait();
+  assert.equal(server.requests.length, 0);
+  assert.deepEqual(await dir.list(), []);
+});
+
 test("DownloadManager.download() uses fname when given", async () => {
   await using server = await startServer({
     "/get": bytesRoute(patternBytes(3)),

@@ -39,6 +39,22 @@ function recorder(): {
   };
 }
 
+test("Download refuses a callback given where its options go, as the Python seed takes one, before any request", async () => {
+  await using server = await startServer({ "/f": bytesRoute(patternBytes(3)) });
+  await using dir = await tempDir();
+  const finished = () => {};
+  assert.throws(
+    () => new Download(server.url("/f"), dir.join("f"), finished as never),
+    {
+      name: "TypeError",
+      message:
+        "Cannot create Download: options must be an object, such as { progress }, got a function",
+    },
+  );
+  assert.equal(server.requests.length, 0);
+  assert.deepEqual(await dir.list(), []);
+});
+
 test("Download writes the body byte for byte and leaves only the file", async () => {
   const body = patternBytes(3 * 1024 * 1024 + 123);
   await using server = await startServer({

@@ -254,6 +254,16 @@ test("PersistLimit constructor rejects limits that are not numbers", () => {
   );
 });
 
+test("PersistLimit constructor refuses a file limit given where its options go, as the Python seed takes it", () => {
+  assert.throws(() => new PersistLimit(10, 1 as never), {
+    name: "TypeError",
+    message:
+      "Cannot create PersistLimit: options must be an object, such as { fileLimit: 1 }, got 1",
+  });
+  assert.throws(() => new PersistLimit(10, null as never), TypeError);
+  assert.equal(new PersistLimit(10, undefined).fileLimit, 5);
+});
+
 test("PersistLimit constructor rejects a fileLimit that is not a whole number, which would keep no file", () => {
   assert.throws(() => new PersistLimit(10, { fileLimit: 0.5 }), {
     name: "RangeError",

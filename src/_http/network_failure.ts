@@ -19,6 +19,7 @@ export type NetworkErrorCode =
   | "ENETUNREACH"
   | "CERT"
   | "TLS"
+  | "BAD_PORT"
   | "UNKNOWN";
 
 /** A classified failure: its code and what to tell a person. */
@@ -59,6 +60,12 @@ const CODES: Record<string, NetworkErrorCode> = {
 
 // Deno's messages (from hyper, rustls and the OS), in the order to test them.
 const MESSAGES: [RegExp, NetworkErrorCode][] = [
+  // A port the Fetch standard blocks (6000, 6665 to 6669, 10080...), refused
+  // before any connection: undici's words (Node) and Deno's. Bun blocks none.
+  [
+    /^bad port$|^(?:fetch failed: )?requests to port \d+ are blocked$/i,
+    "BAD_PORT",
+  ],
   [/temporary failure in name resolution|EAI_AGAIN/i, "EAI_AGAIN"],
   [
     /dns error|name or service not known|no address associated|nodename nor servname|failed to lookup address/i,
@@ -96,6 +103,8 @@ const REASONS: Record<NetworkErrorCode, string> = {
   ENETUNREACH: "network unreachable",
   CERT: "certificate rejected",
   TLS: "secure connection (TLS) failed",
+  BAD_PORT:
+    "port blocked by the runtime's fetch (one of the Fetch standard's \"bad ports\", which browsers refuse too): serve the file on another port",
   UNKNOWN: "connection failed",
 };
 

@@ -24,8 +24,11 @@ export interface BackoffOptions {
   retryAfterCap: number;
 }
 
-/** Connection failures that no retry mends: a name that does not exist, a rejected certificate. */
-const FINAL_NETWORK_CODES = new Set(["ENOTFOUND", "CERT"]);
+/**
+ * Connection failures that no retry mends: a name that does not exist, a
+ * rejected certificate, a port the runtime's `fetch` refuses.
+ */
+const FINAL_NETWORK_CODES = new Set(["ENOTFOUND", "CERT", "BAD_PORT"]);
 
 /**
  * A {@linkcode ProtocolError} that the next attempt would meet again: the
@@ -36,7 +39,8 @@ export class FinalProtocolError extends ProtocolError {}
 
 /**
  * Whether an attempt that failed with `error` is worth another: connection
- * failures (but a name that does not exist, or a rejected certificate),
+ * failures (but a name that does not exist, a rejected certificate, or a
+ * port the runtime's `fetch` refuses),
  * timeouts, broken bodies, and the statuses that mean "later" (a proxy's
  * too, or a refusal of a proxy whose status the runtime does not tell),
  * but not a proxy variable the runtime cannot use.

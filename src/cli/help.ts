@@ -66,8 +66,8 @@ at once. A download that fails for the network (its retries spent) keeps
 what it fetched the same way.
 
 Exit status: 0 all downloaded or present, 1 some failed (or the output could
-not be written, as to a full disk, or -d DIR not kept under --max-size),
-2 usage error;
+not be written, as to a full disk, or a file of DIR that --max-size removes
+failed to go), 2 usage error;
 stopped early: 130 on Ctrl-C (SIGINT), 143 on SIGTERM, 129 on SIGHUP, 141
 when the output is closed (as by "| head"). That is 128 + the signal's
 number.

@@ -313,7 +313,21 @@ test("isLengthRefused() tells undici's refusal of a Content-Length (Node 22 on) 
   assert.equal(isLengthRefused(new TypeError("fetch failed")), false);
 });
 
-test("isRetryable() retries a NetworkError but ENOTFOUND and CERT", () => {
+test("classifyNetworkFailure() names a port the runtime's fetch refuses BAD_PORT, in Node's and Deno's words", () => {
+  for (
+    const error of [
+      // undici: a network error "bad port", made before any connection.
+      new TypeError("fetch failed", { cause: new Error("bad port") }),
+      new TypeError("Fetch failed: Requests to port 6000 are blocked"),
+    ]
+  ) {
+    const { code, reason } = classifyNetworkFailure(error);
+    assert.equal(code, "BAD_PORT");
+    assert.ok(reason.startsWith("port blocked by the runtime's fetch"), reason);
+  }
+});
+
+test("isRetryable() retries a NetworkError but ENOTFOUND, CERT and BAD_PORT", () => {
   const url = "http://h.example/f";
   assert.equal(isRetryable(new NetworkError(url, node("ECONNREFUSED"))), true);
   assert.equal(isRetryable(new NetworkError(url, node("EAI_AGAIN"))), true);
@@ -322,6 +336,17 @@ test("isRetryable() retries a NetworkError but ENOTFOUND and CERT", () => {
   assert.equal(isRetryable(new NetworkError(url, node("ENOTFOUND"))), false);
   assert.equal(
     isRetryable(new NetworkError(url, node("DEPTH_ZERO_SELF_SIGNED_CERT"))),
+    false,
+  );
+  assert.equal(
+    isRetryable(
+      new NetworkError(
+        url,
+        new TypeError("fetch failed", {
+          cause: new Error("bad port"),
+        }),
+      ),
+    ),
     false,
   );
 });
