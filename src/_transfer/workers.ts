@@ -17,9 +17,7 @@
 // is asked again, alone, and only a 403 to that fails the download. A
 // forwarded request's denial (an `http:` URL through a proxy) leaves its
 // connection open in the runtime's pool, kept alive by the proxy, which
-// counts it still: the requests after it say `Connection: close`, each
-// closing one, until as many have been sent as denials left open (see
-// `#leftOpen`). With
+// counts it still: it is closed at once (see `closeIdleConnection`). With
 // `connections: "auto"`, the ramp decides how many; resumed from parts, the
 // download has none yet, and the first part's answer starts it. The sidecar
 // records the ranges on disk as each part ends, and every second, so that a
@@ -44,6 +42,7 @@ import { wallClock } from "../_revalidation.ts";
 import { parseRetryAfter } from "../_http/retry_policy.ts";
 import { HTTPError, ProxyError } from "../errors.ts";
 import { envProxyOf } from "../_runtime/fetch.ts";
+import { closeIdleConnection } from "../_http/close_connection.ts";
 import { expectListeners } from "../_listeners.ts";
 import { Rerun, withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
@@ -142,13 +141,6 @@ export class Workers {
   // Denials (`isDenial`) of requests made while other connections were
   // open: refusals of one connection too many, not of the file.
   #crowded = new WeakSet<object>();
-  // Connections that denials of forwarded requests left open in the
-  // runtime's pool (the proxy keeps them alive, and counts them against its
-  // limit): each request sent while some may be says `Connection: close`,
-  // and closes one (a pool hands out an idle connection before it opens
-  // another). Its own denial, the proxy's count not down yet, is asked
-  // again, uncounted, as the others' are.
-  #leftOpen = 0;
   #stop = new AbortController();
   // What a connection's wait to retry listens to: a failure of another
   // connection (`#stop`) ends it too, not only the download's signal.
@@ -364,7 +356,7 @@ export class Workers {
    * the environment names (an `http:` URL's, not a tunnel's), on a
    * connection the proxy keeps.
    */
-  #isForwarded(error: unknown): boolean {
+  #isForwarded(error: unknown): error is HTTPError {
     if (!(error instanceof HTTPError) || !error.url.startsWith("http:")) {
       return false;
     }
@@ -395,12 +387,6 @@ export class Workers {
     // server's): see `PartialFile.resumeValidator`.
     const validator = partial.resumeValidator(source);
     const range: [string, string] = ["range", `bytes=${from}-${to}`];
-    const closing = this.#leftOpen > 0;
-    if (closing) this.#leftOpen--;
-    const extra: [string, string][] = validator === undefined
-      ? [range]
-      : [range, ["if-range", validator]];
-    if (closing) extra.push(["connection", "close"]);
     using connection = new Connection(
       this.#transfer,
       this.#stop.signal,
@@ -418,7 +404,9 @@ export class Workers {
         ),
         fetch: this.#transfer.fetch,
         headers: options.headers,
-        extra,
+        extra: validator === undefined
+          ? [range]
+          : [range, ["if-range", validator]],
         maxRedirects: options.maxRedirects,
         signal: abort.signal,
       });
@@ -456,11 +444,19 @@ export class Workers {
         contentEncoding(response.headers) === undefined,
       );
     } catch (error) {
-      abort.abort(error);
-      if ((crowded || closing || this.#count > 1) && isDenial(error)) {
+      if ((crowded || this.#count > 1) && isDenial(error)) {
         this.#crowded.add(error);
-        if (!closing && this.#isForwarded(error)) this.#leftOpen++;
+        // On this connection's signal, not aborted yet: a cancel, or its
+        // timeout, ends it.
+        if (this.#isForwarded(error)) {
+          await closeIdleConnection(
+            this.#transfer.fetch,
+            error.url,
+            abort.signal,
+          );
+        }
       }
+      abort.abort(error);
       throw error;
     }
   }

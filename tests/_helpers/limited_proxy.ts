@@ -12,12 +12,22 @@
 import { request as httpRequest } from "node:http";
 import { type AddressInfo, createServer, type Socket } from "node:net";
 
+/** A request {@linkcode startLimitedProxy} answered. */
+export interface LimitedRequest {
+  /** `GET`, `HEAD`. */
+  method: string;
+  /** Its `Range`, if any. */
+  range: string | undefined;
+  /** The answer's status: 403 for a denial. */
+  status: number;
+}
+
 /** A running {@linkcode startLimitedProxy}. */
 export interface LimitedProxy extends AsyncDisposable {
   /** The proxy's URL, `http://127.0.0.1:<port>`. */
   url: string;
-  /** The statuses it answered, in order (403 for a denial). */
-  statuses: number[];
+  /** The requests it answered, in order, and how (403: denied). */
+  requests: LimitedRequest[];
   /** The most connections open at once, denied ones too. */
   mostOpen: number;
   /** Stops the proxy, dropping every connection. */
@@ -39,10 +49,10 @@ export async function startLimitedProxy(
   maxconn: number,
 ): Promise<LimitedProxy> {
   const sockets = new Set<Socket>();
-  const statuses: number[] = [];
+  const requests: LimitedRequest[] = [];
   const proxy = {
     url: "",
-    statuses,
+    requests,
     mostOpen: 0,
     close,
     [Symbol.asyncDispose]: close,
@@ -90,9 +100,10 @@ export async function startLimitedProxy(
         .slice(colon + 1).trim();
     }
     const keep = headers.connection?.toLowerCase() !== "close";
+    const asked = { method, range: headers.range };
     const connection = keep ? "keep-alive" : "close";
     if (denied) {
-      statuses.push(403);
+      requests.push({ ...asked, status: 403 });
       socket.write(
         `HTTP/1.1 403 Forbidden\r\nX-Squid-Error: ERR_ACCESS_DENIED 0\r\n` +
           `Content-Type: text/html\r\nContent-Length: ${DENIAL_BODY.length}\r\n` +
@@ -110,7 +121,7 @@ export async function startLimitedProxy(
         path: url.pathname + url.search,
         headers,
       }, (reply) => {
-        statuses.push(reply.statusCode ?? 502);
+        requests.push({ ...asked, status: reply.statusCode ?? 502 });
         const sized = reply.headers["content-length"] !== undefined;
         const lines = [`HTTP/1.1 ${reply.statusCode} ${reply.statusMessage}`];
         for (let i = 0; i < reply.rawHeaders.length; i += 2) {
