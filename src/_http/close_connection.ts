@@ -3,13 +3,13 @@
 // open than its limit with a `403`, and keeps the connection alive; the
 // runtime's pool keeps it too, idle, and the proxy counts it against the
 // client's limit until either side closes it. No `fetch` lets a caller
-// close a connection of its pool; but the pool hands a request an idle connection before it
-// opens another, and a request that says `Connection: close` closes the
-// connection it went on with its answer. Requests sent at once (connections
-// denied together) are each handed one of their own. Measured on Deno 2.9.6
-// and Node 20 (undici 7), through squid 5.7: sent one after another
-// instead, undici hands each the connection the one before it closed, which
-// it opens again, and the others stay.
+// close a connection of its pool; but the pool hands a request an idle
+// connection before it opens another, and a request that says `Connection:
+// close` closes the connection it went on with its answer. Requests sent at
+// once (connections denied together) are each handed one of their own.
+// Measured on Deno 2.9.6 and Node 20 (undici 7), through squid 5.7: sent
+// one after another instead, undici hands each the connection the one
+// before it closed, which it opens again, and the others stay.
 
 /**
  * Asks `url` for its head with `Connection: close`, on an idle connection of

@@ -17,7 +17,7 @@
 // is asked again, alone, and only a 403 to that fails the download. A
 // forwarded request's denial (an `http:` URL through a proxy) leaves its
 // connection open in the runtime's pool, kept alive by the proxy, which
-// counts it still: it is closed at once (see `closeIdleConnection`). With
+// counts it still: it is closed at once (see `closeDeniedConnection`). With
 // `connections: "auto"`, the ramp decides how many; resumed from parts, the
 // download has none yet, and the first part's answer starts it. The sidecar
 // records the ranges on disk as each part ends, and every second, so that a
@@ -41,8 +41,7 @@ import { request } from "../_http/request.ts";
 import { wallClock } from "../_revalidation.ts";
 import { parseRetryAfter } from "../_http/retry_policy.ts";
 import { HTTPError, ProxyError } from "../errors.ts";
-import { envProxyOf } from "../_runtime/fetch.ts";
-import { closeIdleConnection } from "../_http/close_connection.ts";
+import { closeDeniedConnection, envProxyOf } from "../_runtime/fetch.ts";
 import { expectListeners } from "../_listeners.ts";
 import { Rerun, withRetries } from "./attempts.ts";
 import { Connection } from "./connection.ts";
@@ -449,7 +448,7 @@ export class Workers {
         // On this connection's signal, not aborted yet: a cancel, or its
         // timeout, ends it.
         if (this.#isForwarded(error)) {
-          await closeIdleConnection(
+          await closeDeniedConnection(
             this.#transfer.fetch,
             error.url,
             abort.signal,
