@@ -7,9 +7,10 @@
 // connection before it opens another, and a request that says `Connection:
 // close` closes the connection it went on with its answer. Requests sent at
 // once (connections denied together) are each handed one of their own.
-// Measured on Deno 2.9.6 and Node 20 (undici 7), through squid 5.7: sent
-// one after another instead, undici hands each the connection the one
-// before it closed, which it opens again, and the others stay.
+// Measured on Deno 2.9.6 and Bun 1.4.5, through squid 5.7. Not so undici
+// (Node): it hands such a request the connection the one before it closed,
+// opened again, and the idle ones stay; the npm package's proxied `fetch`
+// closes its pool instead (see `closeDeniedConnection` in `fetch.npm.ts`).
 
 /**
  * Asks `url` for its head with `Connection: close`, on an idle connection of
