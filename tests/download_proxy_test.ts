@@ -38,6 +38,7 @@ import {
   type TestServer,
 } from "./_helpers/server.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
+import { startLimitedProxy } from "./_helpers/limited_proxy.ts";
 import { SERVER_CERT, SERVER_KEY, TEST_CA_CERT } from "./_helpers/tls_ca.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
 
@@ -913,6 +914,40 @@ for (const scheme of ["http", "https"]) {
     },
   );
 }
+
+test(
+  "Download with connections of an http URL goes on through a proxy that denies a client more than 2 connections (squid's maxconn 403), closing the denied ones",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    // Squid 5.7 with `acl c maxconn 2` and `http_access deny c` answered
+    // every part's request 403 while the 4 connections were open, and kept
+    // each denied connection alive: left in the runtime's pool, they were
+    // counted still, and the one part asked again alone was denied too.
+    await using dir = await tempDir();
+    const { route } = fileRoute({ body: BIG, etag: '"v1"' });
+    await using server = await httpOrigin(route);
+    await using proxy = await startLimitedProxy(2);
+    const url = `http://${server.host}/f`;
+    const result = await downloadIn(
+      { HTTP_PROXY: proxy.url },
+      url,
+      dir.join("f"),
+      { connections: 4 },
+    );
+    assert.deepEqual(result, { said: "done", code: 0 });
+    await assertFileHolds(dir.join("f"), BIG);
+    const gets = proxy.requests.filter(({ method }) => method === "GET");
+    assert.ok(
+      gets.some(({ status }) => status === 403),
+      JSON.stringify(proxy.requests),
+    );
+    assert.ok(proxy.mostOpen > 2, `${proxy.mostOpen} open at most`);
+    // In parts, never started over on one.
+    assert.equal(gets.filter(({ range }) => range === undefined).length, 1);
+  },
+);
 
 test(
   "Download of an https URL goes through HTTPS_PROXY's tunnel, its credentials reaching the proxy only, when it is set",

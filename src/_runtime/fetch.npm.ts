@@ -26,6 +26,7 @@ import type { Client, Dispatcher } from "undici";
 import type { EnvProxy } from "../_http/env_proxy.ts";
 import { npmNodeProxy, runtimeFetchProxy } from "./fetch_proxy.ts";
 import { TUNNEL_ANSWER_NOT_HTTP } from "../_http/network_failure.ts";
+import { closeIdleConnection } from "../_http/close_connection.ts";
 
 /** What the package takes from undici, 7 or 8: the same for both. */
 type Undici = Pick<
@@ -37,6 +38,9 @@ type Undici = Pick<
 // are read when the first download that needs them is created.
 let direct: typeof fetch | undefined;
 let proxied: typeof fetch | undefined;
+// Puts a new pool of connections in place of `proxied`'s, and closes the
+// old one (see `closeDeniedConnection`).
+let renewProxiedPool: (() => Promise<void>) | undefined;
 
 /**
  * The default `fetch`: through the proxy the environment names, on Node as
@@ -82,6 +86,31 @@ export function envProxyOf(
   return used === proxied && proxied !== undefined
     ? npmNodeProxy(url)
     : undefined;
+}
+
+/**
+ * Closes the connection a proxy's denial of a request to `url`, made with
+ * `used`, left idle in its pool (see `_http/close_connection.ts`). Through
+ * `proxied` (undici's agent), a new pool takes the place of the one it
+ * was in, which is closed: its idle connections at once, the others as
+ * their answers end. undici's pool would hand a request that says
+ * `Connection: close` the connection it has just closed, opened again,
+ * before an idle one, and leave the idle ones open. Elsewhere, such a
+ * request is sent. Resolves whatever becomes of it.
+ *
+ * @example After squid's `maxconn` denied a forwarded request
+ * ```ts
+ * await closeDeniedConnection(fetch, "http://example.com/f", new AbortController().signal);
+ * ```
+ */
+export async function closeDeniedConnection(
+  used: typeof fetch,
+  url: string,
+  signal: AbortSignal,
+): Promise<void> {
+  if (used === proxied && renewProxiedPool !== undefined) {
+    await renewProxiedPool();
+  } else await closeIdleConnection(used, url, signal);
 }
 
 /** Whether undici 8 runs on this Node: 22.19 or later (its `engines`). */
@@ -246,9 +275,21 @@ function proxiedFetch(
   proxies: Record<string, string | undefined>,
   direct: typeof fetch,
 ): typeof fetch {
-  let undici:
-    | Promise<{ fetch: Undici["fetch"]; dispatcher: Dispatcher }>
-    | undefined;
+  type Proxied = {
+    fetch: Undici["fetch"];
+    dispatcher: Dispatcher;
+    agent: () => Dispatcher;
+  };
+  let undici: Promise<Proxied> | undefined;
+  renewProxiedPool = async () => {
+    if (undici === undefined) return;
+    const current = await undici;
+    const old = current.dispatcher;
+    current.dispatcher = current.agent();
+    // A turn later: a request that took the old one has reached it by
+    // then, and is answered before it closes.
+    setTimeout(() => old.close().catch(() => {}), 0);
+  };
   return async (input, init) => {
     if (!proxies[new URL(urlOf(input)).protocol]) {
       return await direct(input, init);
@@ -256,12 +297,11 @@ function proxiedFetch(
     undici ??= (async () => {
       const module = (undici8Runs() ? await loadUndici8() : undefined) ??
         await import("undici");
-      return {
-        fetch: module.fetch,
+      const agent = () =>
         // The proxies are ours (with their scheme; "" for none), and so is
         // NO_PROXY: undici would take an empty `no_proxy` for none, and
         // ignore `NO_PROXY`, where Bun skips it.
-        dispatcher: new module.EnvHttpProxyAgent({
+        new module.EnvHttpProxyAgent({
           httpProxy: proxies["http:"] ?? "",
           httpsProxy: proxies["https:"] ?? "",
           noProxy: process.env.no_proxy || process.env.NO_PROXY || "",
@@ -273,8 +313,8 @@ function proxiedFetch(
           // cannot cache.
           proxyTunnel: false,
           clientFactory: tunnelClientFactory(module.Client),
-        }),
-      };
+        });
+      return { fetch: module.fetch, dispatcher: agent(), agent };
     })();
     const { fetch, dispatcher } = await undici;
     return await fetchBy(fetch, input, init, dispatcher);

@@ -10,6 +10,7 @@
 // from Node 22.21 and 24).
 
 import type { EnvProxy } from "../_http/env_proxy.ts";
+import { closeIdleConnection } from "../_http/close_connection.ts";
 import { runtimeFetchProxy } from "./fetch_proxy.ts";
 
 /**
@@ -31,4 +32,23 @@ export function envProxyOf(
   url: string,
 ): EnvProxy | undefined {
   return used === globalThis.fetch ? runtimeFetchProxy(url) : undefined;
+}
+
+/**
+ * Closes the connection a proxy's denial of a request to `url`, made with
+ * `used`, left idle in its pool (see `_http/close_connection.ts`): with a
+ * request that says `Connection: close`, which the pool hands it. Resolves
+ * whatever becomes of it.
+ *
+ * @example After squid's `maxconn` denied a forwarded request
+ * ```ts
+ * await closeDeniedConnection(fetch, "http://example.com/f", new AbortController().signal);
+ * ```
+ */
+export async function closeDeniedConnection(
+  used: typeof fetch,
+  url: string,
+  signal: AbortSignal,
+): Promise<void> {
+  await closeIdleConnection(used, url, signal);
 }

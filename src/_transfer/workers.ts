@@ -14,7 +14,10 @@
 // does one denied (403, from the server or a proxy's tunnel) while others
 // were open: a proxy's limit on connections per client (squid's `maxconn`
 // denies every request of a client with more open); the last one denied so
-// is asked again, alone, and only a 403 to that fails the download. With
+// is asked again, alone, and only a 403 to that fails the download. A
+// forwarded request's denial (an `http:` URL through a proxy) leaves its
+// connection open in the runtime's pool, kept alive by the proxy, which
+// counts it still: it is closed at once (see `closeDeniedConnection`). With
 // `connections: "auto"`, the ramp decides how many; resumed from parts, the
 // download has none yet, and the first part's answer starts it. The sidecar
 // records the ranges on disk as each part ends, and every second, so that a
@@ -38,6 +41,7 @@ import { request } from "../_http/request.ts";
 import { wallClock } from "../_revalidation.ts";
 import { parseRetryAfter } from "../_http/retry_policy.ts";
 import { HTTPError, ProxyError } from "../errors.ts";
+import { closeDeniedConnection, envProxyOf } from "../_runtime/fetch.ts";
 import { expectListeners } from "../_listeners.ts";
 import { Rerun, withRetries } from "./attempts.ts";
 import type { Slot } from "./budget.ts";
@@ -351,6 +355,19 @@ export class Workers {
       this.#crowded.has(error);
   }
 
+  /**
+   * Whether `error` is the answer to a request forwarded through the proxy
+   * the environment names (an `http:` URL's, not a tunnel's), on a
+   * connection the proxy keeps.
+   */
+  #isForwarded(error: unknown): error is HTTPError {
+    if (!(error instanceof HTTPError) || !error.url.startsWith("http:")) {
+      return false;
+    }
+    const proxy = envProxyOf(this.#transfer.fetch, error.url);
+    return proxy !== undefined && proxy.origin.startsWith("http");
+  }
+
   /** The smallest half worth taking from another connection's part. */
   #leastSteal(): number {
     const elapsed = performance.now() - this.#start.time;
@@ -435,10 +452,19 @@ export class Workers {
         contentEncoding(response.headers) === undefined,
       );
     } catch (error) {
-      abort.abort(error);
       if ((crowded || this.#count > 1) && isDenial(error)) {
         this.#crowded.add(error);
+        // On this connection's signal, not aborted yet: a cancel, or its
+        // timeout, ends it.
+        if (this.#isForwarded(error)) {
+          await closeDeniedConnection(
+            this.#transfer.fetch,
+            error.url,
+            abort.signal,
+          );
+        }
       }
+      abort.abort(error);
       throw error;
     }
   }
