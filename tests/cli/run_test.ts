@@ -1156,8 +1156,12 @@ test("dlmanager keeps what a download that failed for the network fetched, says 
     "--retries",
     "0",
     "--timeout",
-    // Long enough that a loaded machine's pause before the cut is no stall.
-    "1",
+    // Both the connect and the idle timeout: the answer and the half must
+    // come within it. The server sends them at once, but a loaded machine
+    // stops a process for a second or three: one stopped after it asked
+    // read "no answer within 1000 ms" with 1. Five seconds outlast such a
+    // pause; the stall after the half is what ends the download.
+    "5",
     server.url("/big.bin"),
   ];
   const failed = await runCli(args);
@@ -1167,7 +1171,7 @@ test("dlmanager keeps what a download that failed for the network fetched, says 
     failed.stderr,
     `failed  big.bin: Cannot download "${
       server.url("/big.bin")
-    }": no data for 1000 ms (what was fetched is kept: run the same command again to resume)\n`,
+    }": no data for 5000 ms (what was fetched is kept: run the same command again to resume)\n`,
   );
   // The partial file, its sidecar and the lock.
   assert.equal((await dir.list()).length, 3, `${await dir.list()}`);
