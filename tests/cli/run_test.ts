@@ -1178,6 +1178,58 @@ test("dlmanager keeps what a download that failed for the network fetched, says 
   assert.deepEqual(await dir.list(), ["big.bin"]);
 });
 
+test("dlmanager --json marks the fail event of a download that failed for the network resumable: true, and of a file gone (404) not", async () => {
+  const big = patternBytes(1024 * 1024, 6);
+  const half = 512 * 1024;
+  const stalled = deferred();
+  const { route } = fileRoute({
+    body: big,
+    etag: '"v1"',
+    faults: [{ stallAfter: half, release: stalled.promise }],
+  });
+  await using server = await startServer({
+    "/big.bin": route,
+    "/gone.bin": statusRoute(404),
+  });
+  await using dir = await tempDir();
+  const result = await runCli([
+    "--json",
+    "-d",
+    dir.path,
+    "--retries",
+    "0",
+    "--timeout",
+    // Long enough that a loaded machine's pause before the cut is no stall.
+    "1",
+    server.url("/big.bin"),
+    server.url("/gone.bin"),
+  ]);
+  stalled.resolve();
+  assert.equal(result.code, 1, result.stderr);
+  const fails = eventsOf(result).filter((event) => event.event === "fail");
+  assert.deepEqual(
+    fails.sort((a, b) => String(a.name).localeCompare(String(b.name))),
+    [{
+      event: "fail",
+      name: "big.bin",
+      url: server.url("/big.bin"),
+      error: `Cannot download "${server.url("/big.bin")}": no data for 1000 ms`,
+      resumable: true,
+    }, {
+      event: "fail",
+      name: "gone.bin",
+      url: server.url("/gone.bin"),
+      error: `Cannot download "${
+        server.url("/gone.bin")
+      }": server answered 404 Not Found`,
+    }],
+  );
+  // The partial file of big.bin, its sidecar and the lock; nothing of gone.bin.
+  const names = await dir.list();
+  assert.equal(names.length, 3, `${names}`);
+  assert.ok(names.every((name) => name.includes("big.bin")), `${names}`);
+});
+
 test("dlmanager reports a second URL with the same file name as failed, and the same URL twice as one download", async () => {
   await using server = await startServer({
     "/x/a.bin": bytesRoute(A),
