@@ -231,3 +231,66 @@ test("Download with keepPartialOnError keeps nothing of a file without a validat
   assert.equal(download.partialKept, false);
   assert.deepEqual(await dir.list(), []);
 });
+
+/**
+ * Keeps the first `CUT` bytes of the file `route` serves first (its first
+ * answer dropped there, the retries none), then downloads it again.
+ */
+async function keptThenAgain(
+  options: { faults: Fault[]; change?: number; changed?: Uint8Array },
+): Promise<{ dir: TempDir; log: FileRouteLog; again: Download }> {
+  const written = deferred();
+  const { route, log } = fileRoute({
+    body: BODY,
+    etag: '"v1"',
+    changedEtag: '"v2"',
+    ...options,
+    faults: [{ dropAfter: CUT, release: written.promise }, ...options.faults],
+  });
+  await using server = await startServer({ "/f": route });
+  const dir = await tempDir();
+  const first = new Download(server.url("/f"), dir.join("f"), {
+    ...FAST,
+    retries: 0,
+    keepPartialOnError: true,
+    progress: (_download, current) => {
+      if (current >= CUT) written.resolve();
+    },
+  });
+  first.start();
+  await first.wait({ raiseIfError: false });
+  assert.equal(first.partialKept, true, String(first.error()));
+  await assertKept(dir);
+  const again = new Download(server.url("/f"), dir.join("f"), FAST);
+  again.start();
+  await again.wait({ raiseIfError: false });
+  return { dir, log, again };
+}
+
+test("Download resuming bytes kept by keepPartialOnError replaces them when the file changed on the server (If-Range not met: a 200 of another ETag)", async () => {
+  const changed = patternBytes(BODY.byteLength + 1000, 9);
+  const { dir, log, again } = await keptThenAgain({
+    faults: [],
+    change: 1,
+    changed,
+  });
+  await using _dir = dir;
+  assert.equal(again.error(), undefined);
+  assert.deepEqual(log.ranges, [null, `bytes=${CUT}-`]);
+  assert.deepEqual(log.ifRanges, [null, '"v1"']);
+  assert.deepEqual(log.statuses, [200, 200]);
+  await assertFileHolds(dir.join("f"), changed);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download resuming bytes kept by keepPartialOnError replaces them when the server now ignores the Range (a 200 of every byte)", async () => {
+  const { dir, log, again } = await keptThenAgain({
+    faults: [{ ignoreRange: true }],
+  });
+  await using _dir = dir;
+  assert.equal(again.error(), undefined);
+  assert.deepEqual(log.ranges, [null, `bytes=${CUT}-`]);
+  assert.deepEqual(log.statuses, [200, 200]);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
