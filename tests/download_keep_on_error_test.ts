@@ -14,6 +14,7 @@ import {
   HTTPError,
   IntegrityError,
   NetworkError,
+  ProtocolError,
   RetriesExhaustedError,
   TimeoutError,
 } from "../mod.ts";
@@ -25,6 +26,7 @@ import {
   fileRoute,
   type FileRouteLog,
   patternBytes,
+  rawServer,
   startServer,
   type TestServer,
 } from "./_helpers/server.ts";
@@ -292,5 +294,121 @@ test("Download resuming bytes kept by keepPartialOnError replaces them when the 
   assert.deepEqual(log.ranges, [null, `bytes=${CUT}-`]);
   assert.deepEqual(log.statuses, [200, 200]);
   await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download with keepPartialOnError keeps the bytes of a body whose connection closed early with no length to tell it from an end (a ProtocolError a retry resumes past), and the next download resumes them", async () => {
+  // Each answer is close-delimited where it can be (HTTP/1.0 servers, some
+  // proxies): the first says its length, and its drop is a NetworkError; the
+  // second, a 206 without Content-Length, ends "cleanly" CUT bytes in, which
+  // only the file's length tells from an end. The third sends the rest.
+  const written = deferred();
+  const ranges: (string | null)[] = [];
+  const head = (status: string, fields: string): string =>
+    `HTTP/1.1 ${status}\r\netag: "v1"\r\naccept-ranges: bytes\r\n${fields}connection: close\r\n\r\n`;
+  const total = BODY.byteLength;
+  await using server = await rawServer((socket) =>
+    socket.once("data", (data) => {
+      const range = /^range: bytes=(\d+)-/im.exec(String(data));
+      ranges.push(range === null ? null : `bytes=${range[1]}-`);
+      if (range === null) {
+        socket.write(head("200 OK", `content-length: ${total}\r\n`));
+        socket.write(BODY.subarray(0, CUT));
+        written.promise.then(() => socket.destroy());
+        return;
+      }
+      const from = Number(range[1]);
+      const fields = `content-range: bytes ${from}-${total - 1}/${total}\r\n`;
+      socket.write(head("206 Partial Content", fields));
+      // The second answer ends CUT bytes in; the third sends every byte.
+      const to = ranges.length === 2 ? from + CUT : total;
+      socket.end(BODY.subarray(from, to));
+    })
+  );
+  await using dir = await tempDir();
+  const url = `http://127.0.0.1:${server.port}/f`;
+  const download = new Download(url, dir.join("f"), {
+    ...FAST,
+    retries: 1,
+    keepPartialOnError: true,
+    progress: (_download, current) => {
+      if (current >= CUT) written.resolve();
+    },
+  });
+  download.start();
+  await download.wait({ raiseIfError: false });
+  const error = download.error();
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  const [dropped, ended] = error.errors;
+  assert.ok(dropped instanceof NetworkError, String(dropped));
+  assert.ok(ended instanceof ProtocolError, String(ended));
+  assert.equal(
+    ended.message,
+    `Cannot download "${url}": the body ended after ${
+      2 * CUT
+    } of ${total} bytes`,
+  );
+  assert.equal(download.partialKept, true);
+  assert.equal((await dir.list()).length, 3, `${await dir.list()}`);
+  const again = new Download(url, dir.join("f"), FAST);
+  again.start();
+  await again.wait();
+  assert.deepEqual(ranges, [null, `bytes=${CUT}-`, `bytes=${2 * CUT}-`]);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download with keepPartialOnError over several connections keeps every byte a part wrote before its connection dropped, in the sidecar's ranges, and the next download asks only for the rest", async () => {
+  const body = patternBytes(4 * 1024 * 1024, 3);
+  const written = deferred();
+  const stalled = deferred();
+  // Where the first part's bytes are all on disk.
+  let through = Infinity;
+  const ranged: string[] = [];
+  let faulty = true;
+  const { route, log } = fileRoute({
+    body,
+    etag: '"v1"',
+    faultFor: ({ range }) => {
+      if (range === null || !faulty) return undefined;
+      ranged.push(range);
+      // The first part: CUT bytes, then its connection drops; the
+      // others' answers wait until the download has ended.
+      if (ranged.length > 1) {
+        return { stallHeaders: true, release: stalled.promise };
+      }
+      through = Number(/^bytes=(\d+)-/.exec(range)?.[1]) + CUT;
+      return { dropAfter: CUT, release: written.promise };
+    },
+  });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    ...FAST,
+    retries: 0,
+    connections: 2,
+    keepPartialOnError: true,
+    progress: (_download, current) => {
+      if (current >= through) written.resolve();
+    },
+  });
+  download.start();
+  await download.wait({ raiseIfError: false });
+  faulty = false;
+  stalled.resolve();
+  assert.ok(download.error() instanceof NetworkError, String(download.error()));
+  assert.equal(download.partialKept, true);
+  const sidecar = readSidecar(partialPaths(dir.join("f")).sidecar);
+  assert.equal(sidecar?.released, true);
+  assert.deepEqual(sidecar?.ranges, [[0, through]]);
+  const asked = log.ranges.length;
+  const again = new Download(server.url("/f"), dir.join("f"), {
+    ...FAST,
+    connections: 1,
+  });
+  again.start();
+  await again.wait();
+  assert.deepEqual(log.ranges.slice(asked), [`bytes=${through}-`]);
+  await assertFileHolds(dir.join("f"), body);
   assert.deepEqual(await dir.list(), ["f"]);
 });
