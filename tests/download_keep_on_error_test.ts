@@ -5,7 +5,7 @@
 // validator) leaves nothing, and without the option nothing is left either.
 
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, utimes } from "node:fs/promises";
 import { test } from "node:test";
 import {
   Download,
@@ -14,6 +14,7 @@ import {
   HTTPError,
   IntegrityError,
   NetworkError,
+  PersistLimit,
   ProtocolError,
   RetriesExhaustedError,
   TimeoutError,
@@ -411,4 +412,55 @@ test("Download with keepPartialOnError over several connections keeps every byte
   assert.deepEqual(log.ranges.slice(asked), [`bytes=${through}-`]);
   await assertFileHolds(dir.join("f"), body);
   assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("DownloadManager's leftover cleanup leaves bytes kept by keepPartialOnError, older than leftoverMaxAge, that a download of its own queued meanwhile resumes", async () => {
+  await using flaky = await flakyServer();
+  await using dir = await tempDir();
+  const first = new DownloadManager(dir.path, {
+    ...FAST,
+    retries: 0,
+    keepPartialOnError: true,
+  });
+  const failed = first.download(flaky.url, { progress: flaky.progress });
+  await failed?.wait({ raiseIfError: false });
+  await first[Symbol.asyncDispose]();
+  assert.equal(failed?.partialKept, true);
+  await assertKept(dir);
+  // Kept two days ago (the command line's "run the same command again").
+  const old = new Date(Date.now() - 2 * 86_400_000);
+  for (const name of await dir.list()) {
+    await utimes(dir.join(name), old, old);
+  }
+  flaky.up();
+  // The cleanup of leftovers runs first of the manager's bookkeeping, its
+  // limit's registration of the directory after it: the first download,
+  // which holds the manager's one slot, is answered once both are done.
+  const swept = deferred();
+  class Observed extends PersistLimit {
+    override async registerDirContent(
+      directory: string,
+      pattern?: string,
+    ): Promise<void> {
+      await super.registerDirContent(directory, pattern);
+      swept.resolve();
+    }
+  }
+  const other = patternBytes(1000, 4);
+  const { route: held } = fileRoute({
+    body: other,
+    faults: [{ answerAfter: swept.promise }],
+  });
+  await using server = await startServer({ "/held": held });
+  await using second = new DownloadManager(dir.path, {
+    ...FAST,
+    concurrency: 1,
+    persistLimit: new Observed(0),
+  });
+  second.download(server.url("/held"));
+  second.download(flaky.url);
+  await second.wait();
+  assert.deepEqual(flaky.log.ranges.slice(1), [`bytes=${CUT}-`]);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f", "held"]);
 });
