@@ -255,7 +255,10 @@ export interface TransferOptions {
    * drops them before the download fails), and the next download asks for
    * the rest with `If-Range`: a file changed on the server since replaces
    * them. Over several connections, every part's bytes on disk are kept;
-   * the first part to fail gives the download its error. The download fails with its
+   * the first part to fail gives the download its error. Kept bytes are no
+   * cache entry: a `PersistLimit` neither counts nor removes them, and a
+   * `DownloadManager` removes them at start once `leftoverMaxAge` old,
+   * unless one of its own downloads resumes them. The download fails with its
    * error all the same; {@linkcode Download.partialKept} tells whether the
    * bytes were kept. The `dlmanager` command line keeps them (as wget -c
    * and aria2 do); the library, by default, leaves nothing behind.
