@@ -258,7 +258,9 @@ export interface TransferOptions {
    * the first part to fail gives the download its error. Kept bytes are no
    * cache entry: a `PersistLimit` neither counts nor removes them, and a
    * `DownloadManager` removes them at start once `leftoverMaxAge` old,
-   * unless one of its own downloads resumes them. The download fails with its
+   * unless one of its own downloads resumes them. A download canceled while
+   * it waits to retry (or a manager disposed of) is no failure: it removes
+   * its bytes, unless canceled with `keepPartial`. The download fails with its
    * error all the same; {@linkcode Download.partialKept} tells whether the
    * bytes were kept. The `dlmanager` command line keeps them (as wget -c
    * and aria2 do); the library, by default, leaves nothing behind.

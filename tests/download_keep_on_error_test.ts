@@ -464,3 +464,68 @@ test("DownloadManager's leftover cleanup leaves bytes kept by keepPartialOnError
   await assertFileHolds(dir.join("f"), BODY);
   assert.deepEqual(await dir.list(), ["f", "held"]);
 });
+
+/**
+ * Starts the flaky server's file in a new manager of dir (keepPartialOnError,
+ * 2 retries) and calls `during` at its first retry, while it waits its
+ * backoff; waits for the download, not raising.
+ */
+async function whileRetrying(
+  flaky: Flaky,
+  dir: TempDir,
+  during: (manager: DownloadManager, download: Download) => void,
+): Promise<{ manager: DownloadManager; download: Download }> {
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    retries: 2,
+    keepPartialOnError: true,
+  });
+  const download = manager.download(flaky.url, { progress: flaky.progress });
+  assert.ok(download !== null);
+  let retries = 0;
+  download.addEventListener("retry", () => {
+    if (++retries === 1) during(manager, download);
+  });
+  await download.wait({ raiseIfError: false });
+  return { manager, download };
+}
+
+test("DownloadManager with keepPartialOnError disposed of while a failing download waits to retry leaves nothing, as a cancel does, and manager.cancel() with keepPartial keeps the bytes", async () => {
+  for (const keepPartial of [false, true]) {
+    await using flaky = await flakyServer();
+    await using dir = await tempDir();
+    let closing: Promise<void> | undefined;
+    const { manager, download } = await whileRetrying(
+      flaky,
+      dir,
+      (manager) => {
+        if (keepPartial) manager.cancel(undefined, { keepPartial });
+        closing = manager[Symbol.asyncDispose]();
+      },
+    );
+    await closing;
+    await manager[Symbol.asyncDispose]();
+    assert.equal(download.state, "canceled");
+    assert.equal(download.partialKept, keepPartial);
+    if (keepPartial) await assertKept(dir);
+    else assert.deepEqual(await dir.list(), []);
+  }
+});
+
+test("Download with keepPartialOnError paused while it waits to retry, resumed, then failing for the network keeps its bytes", async () => {
+  await using flaky = await flakyServer();
+  await using dir = await tempDir();
+  const { manager, download } = await whileRetrying(
+    flaky,
+    dir,
+    (_manager, download) => {
+      download.pause().then(() => download.resume());
+    },
+  );
+  await using _manager = manager;
+  const error = download.error();
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  assert.equal(download.state, "failed");
+  assert.equal(download.partialKept, true);
+  await assertKept(dir);
+});
