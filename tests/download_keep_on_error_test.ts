@@ -75,26 +75,57 @@ async function flakyServer(
   return {
     url: server.url("/f"),
     log,
-    progress: (_download, current) => {
-      if (current >= CUT) written.resolve();
-    },
+    progress: cutReached(written),
     up: () => down = false,
     [Symbol.asyncDispose]: () => server.close(),
   };
 }
 
-/** Downloads the flaky server's file into dir/f, and waits, not raising. */
+/** A progress callback that resolves `written` once `CUT` bytes are in. */
+function cutReached(
+  written: { resolve: () => void },
+): (download: Download, current: number) => void {
+  return (_download, current) => {
+    if (current >= CUT) written.resolve();
+  };
+}
+
+/**
+ * Downloads the file at `from.url` (a flaky server's) into dir/f, with
+ * `from.progress`, and waits, not raising.
+ */
 async function failed(
-  flaky: Flaky,
+  from: Pick<Flaky, "url" | "progress">,
   dir: TempDir,
   options: DownloadOptions,
 ): Promise<Download> {
-  const download = new Download(flaky.url, dir.join("f"), {
+  const download = new Download(from.url, dir.join("f"), {
     ...FAST,
-    progress: flaky.progress,
+    progress: from.progress,
     ...options,
   });
   download.start();
+  await download.wait({ raiseIfError: false });
+  return download;
+}
+
+/**
+ * Downloads the flaky server's file with a manager of dir (with
+ * keepPartialOnError and `retries`), waits, not raising, and disposes of
+ * the manager.
+ */
+async function managerFailed(
+  flaky: Flaky,
+  dir: TempDir,
+  retries: number,
+): Promise<Download> {
+  await using manager = new DownloadManager(dir.path, {
+    ...FAST,
+    retries,
+    keepPartialOnError: true,
+  });
+  const download = manager.download(flaky.url, { progress: flaky.progress });
+  assert.ok(download !== null);
   await download.wait({ raiseIfError: false });
   return download;
 }
@@ -119,15 +150,7 @@ async function assertKept(dir: TempDir): Promise<void> {
 test("DownloadManager with keepPartialOnError keeps the bytes of a download whose retries a dropped connection used up, and a new manager resumes them with a Range for the rest", async () => {
   await using flaky = await flakyServer();
   await using dir = await tempDir();
-  const first = new DownloadManager(dir.path, {
-    ...FAST,
-    retries: 2,
-    keepPartialOnError: true,
-  });
-  const download = first.download(flaky.url, { progress: flaky.progress });
-  assert.ok(download !== null);
-  await download.wait({ raiseIfError: false });
-  await first[Symbol.asyncDispose]();
+  const download = await managerFailed(flaky, dir, 2);
   // Failed as without the option: the connection's errors, every attempt.
   const error = download.error();
   assert.ok(error instanceof RetriesExhaustedError, String(error));
@@ -252,16 +275,11 @@ async function keptThenAgain(
   });
   await using server = await startServer({ "/f": route });
   const dir = await tempDir();
-  const first = new Download(server.url("/f"), dir.join("f"), {
-    ...FAST,
-    retries: 0,
-    keepPartialOnError: true,
-    progress: (_download, current) => {
-      if (current >= CUT) written.resolve();
-    },
-  });
-  first.start();
-  await first.wait({ raiseIfError: false });
+  const first = await failed(
+    { url: server.url("/f"), progress: cutReached(written) },
+    dir,
+    { retries: 0, keepPartialOnError: true },
+  );
   assert.equal(first.partialKept, true, String(first.error()));
   await assertKept(dir);
   const again = new Download(server.url("/f"), dir.join("f"), FAST);
@@ -328,16 +346,10 @@ test("Download with keepPartialOnError keeps the bytes of a body whose connectio
   );
   await using dir = await tempDir();
   const url = `http://127.0.0.1:${server.port}/f`;
-  const download = new Download(url, dir.join("f"), {
-    ...FAST,
+  const download = await failed({ url, progress: cutReached(written) }, dir, {
     retries: 1,
     keepPartialOnError: true,
-    progress: (_download, current) => {
-      if (current >= CUT) written.resolve();
-    },
   });
-  download.start();
-  await download.wait({ raiseIfError: false });
   const error = download.error();
   assert.ok(error instanceof RetriesExhaustedError, String(error));
   const [dropped, ended] = error.errors;
@@ -417,15 +429,8 @@ test("Download with keepPartialOnError over several connections keeps every byte
 test("DownloadManager's leftover cleanup leaves bytes kept by keepPartialOnError, older than leftoverMaxAge, that a download of its own queued meanwhile resumes", async () => {
   await using flaky = await flakyServer();
   await using dir = await tempDir();
-  const first = new DownloadManager(dir.path, {
-    ...FAST,
-    retries: 0,
-    keepPartialOnError: true,
-  });
-  const failed = first.download(flaky.url, { progress: flaky.progress });
-  await failed?.wait({ raiseIfError: false });
-  await first[Symbol.asyncDispose]();
-  assert.equal(failed?.partialKept, true);
+  const failed = await managerFailed(flaky, dir, 0);
+  assert.equal(failed.partialKept, true);
   await assertKept(dir);
   // Kept two days ago (the command line's "run the same command again").
   const old = new Date(Date.now() - 2 * 86_400_000);

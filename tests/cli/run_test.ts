@@ -29,6 +29,7 @@ import {
   bytesRoute,
   deferred,
   fileRoute,
+  type FileRouteLog,
   patternBytes,
   type Route,
   startServer,
@@ -1139,7 +1140,18 @@ test(
   },
 );
 
-test("dlmanager keeps what a download that failed for the network fetched, says so, and the same command resumes it with a Range for the rest", async () => {
+/**
+ * A file of 1 MiB whose first answer stalls halfway (until `stalled`), and
+ * the options that make the CLI give it up at the stall.
+ */
+function stallingHalfway(): {
+  big: Uint8Array;
+  half: number;
+  stalled: ReturnType<typeof deferred<void>>;
+  route: Route;
+  log: FileRouteLog;
+  giveUp: string[];
+} {
   const big = patternBytes(1024 * 1024, 5);
   const half = 512 * 1024;
   const stalled = deferred();
@@ -1148,18 +1160,16 @@ test("dlmanager keeps what a download that failed for the network fetched, says 
     etag: '"v1"',
     faults: [{ stallAfter: half, release: stalled.promise }],
   });
+  // Long enough that a loaded machine's pause before the cut is no stall.
+  const giveUp = ["--retries", "0", "--timeout", "1"];
+  return { big, half, stalled, route, log, giveUp };
+}
+
+test("dlmanager keeps what a download that failed for the network fetched, says so, and the same command resumes it with a Range for the rest", async () => {
+  const { big, half, stalled, route, log, giveUp } = stallingHalfway();
   await using server = await startServer({ "/big.bin": route });
   await using dir = await tempDir();
-  const args = [
-    "-d",
-    dir.path,
-    "--retries",
-    "0",
-    "--timeout",
-    // Long enough that a loaded machine's pause before the cut is no stall.
-    "1",
-    server.url("/big.bin"),
-  ];
+  const args = ["-d", dir.path, ...giveUp, server.url("/big.bin")];
   const failed = await runCli(args);
   stalled.resolve();
   assert.equal(failed.code, 1);
@@ -1179,14 +1189,7 @@ test("dlmanager keeps what a download that failed for the network fetched, says 
 });
 
 test("dlmanager --json marks the fail event of a download that failed for the network resumable: true, and of a file gone (404) not", async () => {
-  const big = patternBytes(1024 * 1024, 6);
-  const half = 512 * 1024;
-  const stalled = deferred();
-  const { route } = fileRoute({
-    body: big,
-    etag: '"v1"',
-    faults: [{ stallAfter: half, release: stalled.promise }],
-  });
+  const { stalled, route, giveUp } = stallingHalfway();
   await using server = await startServer({
     "/big.bin": route,
     "/gone.bin": statusRoute(404),
@@ -1196,11 +1199,7 @@ test("dlmanager --json marks the fail event of a download that failed for the ne
     "--json",
     "-d",
     dir.path,
-    "--retries",
-    "0",
-    "--timeout",
-    // Long enough that a loaded machine's pause before the cut is no stall.
-    "1",
+    ...giveUp,
     server.url("/big.bin"),
     server.url("/gone.bin"),
   ]);
