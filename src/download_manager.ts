@@ -35,7 +35,7 @@ import {
   type TransferOptions,
 } from "./transfer_options.ts";
 import { optionsOf, rateOf } from "./_option_checks.ts";
-import { isReservedName } from "./_disk/names.ts";
+import { isReservedName, partialPaths } from "./_disk/names.ts";
 import { maxAgeOf, wallClock } from "./_revalidation.ts";
 import {
   type DownloadManagerOptions,
@@ -135,7 +135,15 @@ export class DownloadManager extends DownloadEventTarget {
       const staleAfter = this.#transfer.lockStaleAfter ??
         DEFAULTS.lockStaleAfter;
       this.#track(async () => {
-        await removeLeftovers(destdir, leftoverMaxAge, staleAfter);
+        // Not a partial file one of this manager's downloads, queued while
+        // the sweep ran, is to resume (kept by a failure, a day ago).
+        await removeLeftovers(
+          destdir,
+          leftoverMaxAge,
+          staleAfter,
+          Date.now(),
+          (lock) => this.#wants(lock),
+        );
       }, `Cannot remove what dead processes left in "${destdir}"`);
     }
     const limit = this.#persistLimit;
@@ -556,6 +564,16 @@ export class DownloadManager extends DownloadEventTarget {
    * directory, `context` its message (unless it is one already, naming a
    * file of it).
    */
+  /** Whether one of this manager's downloads takes the lock at `path`. */
+  #wants(path: string): boolean {
+    for (const [dest, download] of this.#downloads) {
+      if (!download.isCanceled() && partialPaths(dest).lock === path) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   #track(work: () => Promise<void>, context: string): void {
     this.#bookkeeping = this.#bookkeeping.then(work).catch((error) => {
       this.#bookkeepingError ??= {

@@ -243,12 +243,24 @@ export interface TransferOptions {
    * and a length, and the next download of the file, in this process or
    * another, asks only for the rest. That is a failure of the connection or
    * a timeout (a `NetworkError`, a `TimeoutError`), a status that says
-   * "later" (408, 429, 500, 502, 503, 504), or a `RetriesExhaustedError` of
-   * only these: a proxy restarted, a server down longer than the retries'
+   * "later" (408, 429, 500, 502, 503, 504), a `ProtocolError` a retry
+   * resumes past (a body that ended short: a connection dropped where no
+   * length told it from an end), or a `RetriesExhaustedError` of only
+   * these: a proxy restarted, a server down longer than the retries'
    * backoff. Not a failure that makes the bytes worthless or unsafe to
    * build on (an `IntegrityError`, another status such as 404 or 410, a
-   * `ProtocolError`, a `FileSystemError`, an error of a callback): the
-   * partial file is removed then, as always. The download fails with its
+   * `ProtocolError` no retry mends, a `FileSystemError`, an error of a
+   * callback): the partial file is removed then, as always. The bytes kept
+   * are of the version the sidecar names (an answer of another version
+   * drops them before the download fails), and the next download asks for
+   * the rest with `If-Range`: a file changed on the server since replaces
+   * them. Over several connections, every part's bytes on disk are kept;
+   * the first part to fail gives the download its error. Kept bytes are no
+   * cache entry: a `PersistLimit` neither counts nor removes them, and a
+   * `DownloadManager` removes them at start once `leftoverMaxAge` old,
+   * unless one of its own downloads resumes them. A download canceled while
+   * it waits to retry (or a manager disposed of) is no failure: it removes
+   * its bytes, unless canceled with `keepPartial`. The download fails with its
    * error all the same; {@linkcode Download.partialKept} tells whether the
    * bytes were kept. The `dlmanager` command line keeps them (as wget -c
    * and aria2 do); the library, by default, leaves nothing behind.

@@ -5,7 +5,7 @@
 // validator) leaves nothing, and without the option nothing is left either.
 
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, utimes } from "node:fs/promises";
 import { test } from "node:test";
 import {
   Download,
@@ -14,6 +14,8 @@ import {
   HTTPError,
   IntegrityError,
   NetworkError,
+  PersistLimit,
+  ProtocolError,
   RetriesExhaustedError,
   TimeoutError,
 } from "../mod.ts";
@@ -25,6 +27,7 @@ import {
   fileRoute,
   type FileRouteLog,
   patternBytes,
+  rawServer,
   startServer,
   type TestServer,
 } from "./_helpers/server.ts";
@@ -72,26 +75,57 @@ async function flakyServer(
   return {
     url: server.url("/f"),
     log,
-    progress: (_download, current) => {
-      if (current >= CUT) written.resolve();
-    },
+    progress: cutReached(written),
     up: () => down = false,
     [Symbol.asyncDispose]: () => server.close(),
   };
 }
 
-/** Downloads the flaky server's file into dir/f, and waits, not raising. */
+/** A progress callback that resolves `written` once `CUT` bytes are in. */
+function cutReached(
+  written: { resolve: () => void },
+): (download: Download, current: number) => void {
+  return (_download, current) => {
+    if (current >= CUT) written.resolve();
+  };
+}
+
+/**
+ * Downloads the file at `from.url` (a flaky server's) into dir/f, with
+ * `from.progress`, and waits, not raising.
+ */
 async function failed(
-  flaky: Flaky,
+  from: Pick<Flaky, "url" | "progress">,
   dir: TempDir,
   options: DownloadOptions,
 ): Promise<Download> {
-  const download = new Download(flaky.url, dir.join("f"), {
+  const download = new Download(from.url, dir.join("f"), {
     ...FAST,
-    progress: flaky.progress,
+    progress: from.progress,
     ...options,
   });
   download.start();
+  await download.wait({ raiseIfError: false });
+  return download;
+}
+
+/**
+ * Downloads the flaky server's file with a manager of dir (with
+ * keepPartialOnError and `retries`), waits, not raising, and disposes of
+ * the manager.
+ */
+async function managerFailed(
+  flaky: Flaky,
+  dir: TempDir,
+  retries: number,
+): Promise<Download> {
+  await using manager = new DownloadManager(dir.path, {
+    ...FAST,
+    retries,
+    keepPartialOnError: true,
+  });
+  const download = manager.download(flaky.url, { progress: flaky.progress });
+  assert.ok(download !== null);
   await download.wait({ raiseIfError: false });
   return download;
 }
@@ -116,15 +150,7 @@ async function assertKept(dir: TempDir): Promise<void> {
 test("DownloadManager with keepPartialOnError keeps the bytes of a download whose retries a dropped connection used up, and a new manager resumes them with a Range for the rest", async () => {
   await using flaky = await flakyServer();
   await using dir = await tempDir();
-  const first = new DownloadManager(dir.path, {
-    ...FAST,
-    retries: 2,
-    keepPartialOnError: true,
-  });
-  const download = first.download(flaky.url, { progress: flaky.progress });
-  assert.ok(download !== null);
-  await download.wait({ raiseIfError: false });
-  await first[Symbol.asyncDispose]();
+  const download = await managerFailed(flaky, dir, 2);
   // Failed as without the option: the connection's errors, every attempt.
   const error = download.error();
   assert.ok(error instanceof RetriesExhaustedError, String(error));
@@ -230,4 +256,281 @@ test("Download with keepPartialOnError keeps nothing of a file without a validat
   assert.ok(download.error() instanceof RetriesExhaustedError);
   assert.equal(download.partialKept, false);
   assert.deepEqual(await dir.list(), []);
+});
+
+/**
+ * Keeps the first `CUT` bytes of the file `route` serves first (its first
+ * answer dropped there, the retries none), then downloads it again.
+ */
+async function keptThenAgain(
+  options: { faults: Fault[]; change?: number; changed?: Uint8Array },
+): Promise<{ dir: TempDir; log: FileRouteLog; again: Download }> {
+  const written = deferred();
+  const { route, log } = fileRoute({
+    body: BODY,
+    etag: '"v1"',
+    changedEtag: '"v2"',
+    ...options,
+    faults: [{ dropAfter: CUT, release: written.promise }, ...options.faults],
+  });
+  await using server = await startServer({ "/f": route });
+  const dir = await tempDir();
+  const first = await failed(
+    { url: server.url("/f"), progress: cutReached(written) },
+    dir,
+    { retries: 0, keepPartialOnError: true },
+  );
+  assert.equal(first.partialKept, true, String(first.error()));
+  await assertKept(dir);
+  const again = new Download(server.url("/f"), dir.join("f"), FAST);
+  again.start();
+  await again.wait({ raiseIfError: false });
+  return { dir, log, again };
+}
+
+test("Download resuming bytes kept by keepPartialOnError replaces them when the file changed on the server (If-Range not met: a 200 of another ETag)", async () => {
+  const changed = patternBytes(BODY.byteLength + 1000, 9);
+  const { dir, log, again } = await keptThenAgain({
+    faults: [],
+    change: 1,
+    changed,
+  });
+  await using _dir = dir;
+  assert.equal(again.error(), undefined);
+  assert.deepEqual(log.ranges, [null, `bytes=${CUT}-`]);
+  assert.deepEqual(log.ifRanges, [null, '"v1"']);
+  assert.deepEqual(log.statuses, [200, 200]);
+  await assertFileHolds(dir.join("f"), changed);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download resuming bytes kept by keepPartialOnError replaces them when the server now ignores the Range (a 200 of every byte)", async () => {
+  const { dir, log, again } = await keptThenAgain({
+    faults: [{ ignoreRange: true }],
+  });
+  await using _dir = dir;
+  assert.equal(again.error(), undefined);
+  assert.deepEqual(log.ranges, [null, `bytes=${CUT}-`]);
+  assert.deepEqual(log.statuses, [200, 200]);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download with keepPartialOnError keeps the bytes of a body whose connection closed early with no length to tell it from an end (a ProtocolError a retry resumes past), and the next download resumes them", async () => {
+  // Each answer is close-delimited where it can be (HTTP/1.0 servers, some
+  // proxies): the first says its length, and its drop is a NetworkError; the
+  // second, a 206 without Content-Length, ends "cleanly" CUT bytes in, which
+  // only the file's length tells from an end. The third sends the rest.
+  const written = deferred();
+  const ranges: (string | null)[] = [];
+  const head = (status: string, fields: string): string =>
+    `HTTP/1.1 ${status}\r\netag: "v1"\r\naccept-ranges: bytes\r\n${fields}connection: close\r\n\r\n`;
+  const total = BODY.byteLength;
+  await using server = await rawServer((socket) =>
+    socket.once("data", (data) => {
+      const range = /^range: bytes=(\d+)-/im.exec(String(data));
+      ranges.push(range === null ? null : `bytes=${range[1]}-`);
+      if (range === null) {
+        socket.write(head("200 OK", `content-length: ${total}\r\n`));
+        socket.write(BODY.subarray(0, CUT));
+        written.promise.then(() => socket.destroy());
+        return;
+      }
+      const from = Number(range[1]);
+      const fields = `content-range: bytes ${from}-${total - 1}/${total}\r\n`;
+      socket.write(head("206 Partial Content", fields));
+      // The second answer ends CUT bytes in; the third sends every byte.
+      const to = ranges.length === 2 ? from + CUT : total;
+      socket.end(BODY.subarray(from, to));
+    })
+  );
+  await using dir = await tempDir();
+  const url = `http://127.0.0.1:${server.port}/f`;
+  const download = await failed({ url, progress: cutReached(written) }, dir, {
+    retries: 1,
+    keepPartialOnError: true,
+  });
+  const error = download.error();
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  const [dropped, ended] = error.errors;
+  assert.ok(dropped instanceof NetworkError, String(dropped));
+  assert.ok(ended instanceof ProtocolError, String(ended));
+  assert.equal(
+    ended.message,
+    `Cannot download "${url}": the body ended after ${
+      2 * CUT
+    } of ${total} bytes`,
+  );
+  assert.equal(download.partialKept, true);
+  assert.equal((await dir.list()).length, 3, `${await dir.list()}`);
+  const again = new Download(url, dir.join("f"), FAST);
+  again.start();
+  await again.wait();
+  assert.deepEqual(ranges, [null, `bytes=${CUT}-`, `bytes=${2 * CUT}-`]);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download with keepPartialOnError over several connections keeps every byte a part wrote before its connection dropped, in the sidecar's ranges, and the next download asks only for the rest", async () => {
+  const body = patternBytes(4 * 1024 * 1024, 3);
+  const written = deferred();
+  const stalled = deferred();
+  // Where the first part's bytes are all on disk.
+  let through = Infinity;
+  const ranged: string[] = [];
+  let faulty = true;
+  const { route, log } = fileRoute({
+    body,
+    etag: '"v1"',
+    faultFor: ({ range }) => {
+      if (range === null || !faulty) return undefined;
+      ranged.push(range);
+      // The first part: CUT bytes, then its connection drops; the
+      // others' answers wait until the download has ended.
+      if (ranged.length > 1) {
+        return { stallHeaders: true, release: stalled.promise };
+      }
+      through = Number(/^bytes=(\d+)-/.exec(range)?.[1]) + CUT;
+      return { dropAfter: CUT, release: written.promise };
+    },
+  });
+  await using server = await startServer({ "/f": route });
+  await using dir = await tempDir();
+  const download = new Download(server.url("/f"), dir.join("f"), {
+    ...FAST,
+    retries: 0,
+    connections: 2,
+    keepPartialOnError: true,
+    progress: (_download, current) => {
+      if (current >= through) written.resolve();
+    },
+  });
+  download.start();
+  await download.wait({ raiseIfError: false });
+  faulty = false;
+  stalled.resolve();
+  assert.ok(download.error() instanceof NetworkError, String(download.error()));
+  assert.equal(download.partialKept, true);
+  const sidecar = readSidecar(partialPaths(dir.join("f")).sidecar);
+  assert.equal(sidecar?.released, true);
+  assert.deepEqual(sidecar?.ranges, [[0, through]]);
+  const asked = log.ranges.length;
+  const again = new Download(server.url("/f"), dir.join("f"), {
+    ...FAST,
+    connections: 1,
+  });
+  again.start();
+  await again.wait();
+  assert.deepEqual(log.ranges.slice(asked), [`bytes=${through}-`]);
+  await assertFileHolds(dir.join("f"), body);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("DownloadManager's leftover cleanup leaves bytes kept by keepPartialOnError, older than leftoverMaxAge, that a download of its own queued meanwhile resumes", async () => {
+  await using flaky = await flakyServer();
+  await using dir = await tempDir();
+  const failed = await managerFailed(flaky, dir, 0);
+  assert.equal(failed.partialKept, true);
+  await assertKept(dir);
+  // Kept two days ago (the command line's "run the same command again").
+  const old = new Date(Date.now() - 2 * 86_400_000);
+  for (const name of await dir.list()) {
+    await utimes(dir.join(name), old, old);
+  }
+  flaky.up();
+  // The cleanup of leftovers runs first of the manager's bookkeeping, its
+  // limit's registration of the directory after it: the first download,
+  // which holds the manager's one slot, is answered once both are done.
+  const swept = deferred();
+  class Observed extends PersistLimit {
+    override async registerDirContent(
+      directory: string,
+      pattern?: string,
+    ): Promise<void> {
+      await super.registerDirContent(directory, pattern);
+      swept.resolve();
+    }
+  }
+  const other = patternBytes(1000, 4);
+  const { route: held } = fileRoute({
+    body: other,
+    faults: [{ answerAfter: swept.promise }],
+  });
+  await using server = await startServer({ "/held": held });
+  await using second = new DownloadManager(dir.path, {
+    ...FAST,
+    concurrency: 1,
+    persistLimit: new Observed(0),
+  });
+  second.download(server.url("/held"));
+  second.download(flaky.url);
+  await second.wait();
+  assert.deepEqual(flaky.log.ranges.slice(1), [`bytes=${CUT}-`]);
+  await assertFileHolds(dir.join("f"), BODY);
+  assert.deepEqual(await dir.list(), ["f", "held"]);
+});
+
+/**
+ * Starts the flaky server's file in a new manager of dir (keepPartialOnError,
+ * 2 retries) and calls `during` at its first retry, while it waits its
+ * backoff; waits for the download, not raising.
+ */
+async function whileRetrying(
+  flaky: Flaky,
+  dir: TempDir,
+  during: (manager: DownloadManager, download: Download) => void,
+): Promise<{ manager: DownloadManager; download: Download }> {
+  const manager = new DownloadManager(dir.path, {
+    ...FAST,
+    retries: 2,
+    keepPartialOnError: true,
+  });
+  const download = manager.download(flaky.url, { progress: flaky.progress });
+  assert.ok(download !== null);
+  let retries = 0;
+  download.addEventListener("retry", () => {
+    if (++retries === 1) during(manager, download);
+  });
+  await download.wait({ raiseIfError: false });
+  return { manager, download };
+}
+
+test("DownloadManager with keepPartialOnError disposed of while a failing download waits to retry leaves nothing, as a cancel does, and manager.cancel() with keepPartial keeps the bytes", async () => {
+  for (const keepPartial of [false, true]) {
+    await using flaky = await flakyServer();
+    await using dir = await tempDir();
+    let closing: Promise<void> | undefined;
+    const { manager, download } = await whileRetrying(
+      flaky,
+      dir,
+      (manager) => {
+        if (keepPartial) manager.cancel(undefined, { keepPartial });
+        closing = manager[Symbol.asyncDispose]();
+      },
+    );
+    await closing;
+    await manager[Symbol.asyncDispose]();
+    assert.equal(download.state, "canceled");
+    assert.equal(download.partialKept, keepPartial);
+    if (keepPartial) await assertKept(dir);
+    else assert.deepEqual(await dir.list(), []);
+  }
+});
+
+test("Download with keepPartialOnError paused while it waits to retry, resumed, then failing for the network keeps its bytes", async () => {
+  await using flaky = await flakyServer();
+  await using dir = await tempDir();
+  const { manager, download } = await whileRetrying(
+    flaky,
+    dir,
+    (_manager, download) => {
+      download.pause().then(() => download.resume());
+    },
+  );
+  await using _manager = manager;
+  const error = download.error();
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  assert.equal(download.state, "failed");
+  assert.equal(download.partialKept, true);
+  await assertKept(dir);
 });

@@ -364,7 +364,9 @@ function isOld(
  * the directory: such a download leaves files the look did not see. An
  * owner file (which no download resumes), or a group whose lock's place
  * holds what is not a file (a link, never the library's, and never
- * removed), goes without a lock. Returns the names removed (the old
+ * removed), goes without a lock. A group whose lock's path `wanted` names
+ * (a download of the sweeping manager's own, queued, is to resume it) is
+ * kept, as one found young again is. Returns the names removed (the old
  * lock's among them, when it was taken over).
  *
  * @example
@@ -382,6 +384,7 @@ export async function removeLeftoverGroup(
   maxAge: number,
   lockStaleAfter: number,
   now: number = Date.now(),
+  wanted: (lock: string) => boolean = () => false,
 ): Promise<string[]> {
   const lockName = group + LOCK_SUFFIX.slice(PARTIAL_SUFFIX.length);
   const path = join(directory, lockName);
@@ -414,7 +417,7 @@ export async function removeLeftoverGroup(
     if (
       idle
         ? await hasOthers(directory, group, lockName)
-        : !await allOld(directory, rest, maxAge, now)
+        : wanted(path) || !await allOld(directory, rest, maxAge, now)
     ) {
       // Left marked again for the next download to adopt the files kept.
       // Refused (this process out of file descriptors): released as it is,
@@ -489,9 +492,11 @@ async function removeNames(
  * `lockStaleAfter` or names a process proven alive, and such owner files
  * (see {@linkcode findLeftovers} and {@linkcode removeLeftoverGroup}),
  * and the owner files and locks guarding nothing to resume of processes
- * proven dead, whatever their age. Out of file descriptors, it stops
- * without failing: what it has not removed stays for a later sweep.
- * Returns the names removed.
+ * proven dead, whatever their age, and those of the locks `wanted` names,
+ * looked at under each (a manager's downloads queued, which are to resume
+ * them: bytes kept past a failure, then left a day before the same command
+ * runs again). Out of file descriptors, it stops without failing: what it
+ * has not removed stays for a later sweep. Returns the names removed.
  *
  * @example
  * ```ts
@@ -505,6 +510,7 @@ export async function removeLeftovers(
   maxAge: number,
   lockStaleAfter: number,
   now: number = Date.now(),
+  wanted: (lock: string) => boolean = () => false,
 ): Promise<string[]> {
   const removed: string[] = [];
   try {
@@ -518,6 +524,7 @@ export async function removeLeftovers(
           maxAge,
           lockStaleAfter,
           now,
+          wanted,
         ),
       );
     }

@@ -589,7 +589,16 @@ export class PartialFile {
     // Released: another process adopts it without proof this one is gone.
     const sidecar = readSidecar(this.#paths.sidecar);
     if (sidecar?.writer === this.#writer) {
-      await writeSidecar(this.#paths.sidecar, { ...sidecar, released: true });
+      // The parts a download over several connections that failed wrote
+      // since its last checkpoint (see `Workers`) are recorded too: the
+      // next download fetches none again.
+      const { ranges } = this;
+      await writeSidecar(
+        this.#paths.sidecar,
+        "ranges" in sidecar && ranges !== undefined
+          ? { ...sidecar, ranges, released: true }
+          : { ...sidecar, released: true },
+      );
     }
     return true;
   }

@@ -61,21 +61,26 @@ export function isRetryable(error: unknown): boolean {
 /**
  * Whether a download that failed with `error` leaves bytes a later
  * download may resume past (see `TransferOptions.keepPartialOnError`): the
- * connection failed or stalled (any `NetworkError`, a `TimeoutError`), or
- * the server or proxy said "later" (a status {@linkcode isRetryable}
- * retries), in every attempt counted. Not an answer that says the file is
- * gone or refused (404, 410, 403), a `ProtocolError`, an `IntegrityError`,
- * or anything else: the bytes are then worthless, or not known to be
- * sound.
+ * bytes its attempts would have resumed past had it any left. That is a
+ * failure of the connection or a stall (any `NetworkError`, a
+ * `TimeoutError`), a server or proxy that said "later" (a status
+ * {@linkcode isRetryable} retries), or a `ProtocolError` a retry resumes
+ * past (a body that ended short, where no length told a drop from an end),
+ * in every attempt counted. Each byte on disk then was checked as of the
+ * version the sidecar names, and the next download asks with `If-Range`:
+ * one of another version, or a server that ignores the range, replaces
+ * them. Not an answer that says the file is gone or refused (404, 410,
+ * 403), a `ProtocolError` no retry mends, an `IntegrityError`, or anything
+ * else: the bytes are then worthless, or not known to be sound (where a
+ * `ProtocolError` showed them to be of another version or range, the
+ * attempt dropped them already).
  */
 export function leavesResumable(error: unknown): boolean {
   if (error instanceof RetriesExhaustedError) {
     return error.errors.every(leavesResumable);
   }
-  if (error instanceof HTTPError || error instanceof ProxyError) {
-    return isRetryable(error);
-  }
-  return error instanceof NetworkError || error instanceof TimeoutError;
+  return error instanceof NetworkError || error instanceof TimeoutError ||
+    isRetryable(error);
 }
 
 /**

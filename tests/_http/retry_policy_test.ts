@@ -287,9 +287,10 @@ test("leavesSource() returns true when a Retry-After asks for longer than BUSY_R
 
 // leavesResumable
 
-test("leavesResumable() is true for a failure of the connection, a timeout, or a 'later' status, alone or every attempt's", () => {
+test("leavesResumable() is true for a failure of the connection, a timeout, a 'later' status, or a ProtocolError a retry resumes past, alone or every attempt's", () => {
   const network = new NetworkError(URL, new TypeError("x"));
   const busy = new HTTPError(503, URL);
+  const short = new ProtocolError("the body ended after 10 of 20 bytes");
   for (
     const error of [
       network,
@@ -298,6 +299,8 @@ test("leavesResumable() is true for a failure of the connection, a timeout, or a
       busy,
       new ProxyError(URL, 502),
       new RetriesExhaustedError(URL, [network, busy, network]),
+      short,
+      new RetriesExhaustedError(URL, [network, short, busy]),
     ]
   ) {
     assert.equal(leavesResumable(error), true, String(error));
@@ -317,9 +320,13 @@ test("leavesResumable() is false for what makes the bytes worthless or not known
         expected: "a",
         actual: "b",
       }),
-      new ProtocolError("short body"),
+      new FinalProtocolError("a coding that cannot be decoded here"),
       new RedirectError("too many redirects"),
       new RetriesExhaustedError(URL, [network, gone]),
+      new RetriesExhaustedError(URL, [
+        new ProtocolError("x"),
+        new FinalProtocolError("y"),
+      ]),
       new DownloadInterrupt(),
       new DOMException("aborted", "AbortError"),
       new Error("EACCES"),

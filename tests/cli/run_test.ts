@@ -29,6 +29,7 @@ import {
   bytesRoute,
   deferred,
   fileRoute,
+  type FileRouteLog,
   patternBytes,
   type Route,
   startServer,
@@ -1139,7 +1140,18 @@ test(
   },
 );
 
-test("dlmanager keeps what a download that failed for the network fetched, says so, and the same command resumes it with a Range for the rest", async () => {
+/**
+ * A file of 1 MiB whose first answer stalls halfway (until `stalled`), and
+ * the options that make the CLI give it up at the stall.
+ */
+function stallingHalfway(): {
+  big: Uint8Array;
+  half: number;
+  stalled: ReturnType<typeof deferred<void>>;
+  route: Route;
+  log: FileRouteLog;
+  giveUp: string[];
+} {
   const big = patternBytes(1024 * 1024, 5);
   const half = 512 * 1024;
   const stalled = deferred();
@@ -1148,22 +1160,20 @@ test("dlmanager keeps what a download that failed for the network fetched, says 
     etag: '"v1"',
     faults: [{ stallAfter: half, release: stalled.promise }],
   });
+  // Both the connect and the idle timeout: the answer and the half must come
+  // within it. The server sends them at once, but a loaded machine stops a
+  // process for a second or three: one stopped after it asked read "no answer
+  // within 1000 ms" with 1. Five seconds outlast such a pause; the stall after
+  // the half is what ends the download.
+  const giveUp = ["--retries", "0", "--timeout", "5"];
+  return { big, half, stalled, route, log, giveUp };
+}
+
+test("dlmanager keeps what a download that failed for the network fetched, says so, and the same command resumes it with a Range for the rest", async () => {
+  const { big, half, stalled, route, log, giveUp } = stallingHalfway();
   await using server = await startServer({ "/big.bin": route });
   await using dir = await tempDir();
-  const args = [
-    "-d",
-    dir.path,
-    "--retries",
-    "0",
-    "--timeout",
-    // Both the connect and the idle timeout: the answer and the half must
-    // come within it. The server sends them at once, but a loaded machine
-    // stops a process for a second or three: one stopped after it asked
-    // read "no answer within 1000 ms" with 1. Five seconds outlast such a
-    // pause; the stall after the half is what ends the download.
-    "5",
-    server.url("/big.bin"),
-  ];
+  const args = ["-d", dir.path, ...giveUp, server.url("/big.bin")];
   const failed = await runCli(args);
   stalled.resolve();
   assert.equal(failed.code, 1);
@@ -1180,6 +1190,47 @@ test("dlmanager keeps what a download that failed for the network fetched, says 
   assert.deepEqual(log.ranges, [null, `bytes=${half}-`]);
   await assertFileHolds(dir.join("big.bin"), big);
   assert.deepEqual(await dir.list(), ["big.bin"]);
+});
+
+test("dlmanager --json marks the fail event of a download that failed for the network resumable: true, and of a file gone (404) not", async () => {
+  const { stalled, route, giveUp } = stallingHalfway();
+  await using server = await startServer({
+    "/big.bin": route,
+    "/gone.bin": statusRoute(404),
+  });
+  await using dir = await tempDir();
+  const result = await runCli([
+    "--json",
+    "-d",
+    dir.path,
+    ...giveUp,
+    server.url("/big.bin"),
+    server.url("/gone.bin"),
+  ]);
+  stalled.resolve();
+  assert.equal(result.code, 1, result.stderr);
+  const fails = eventsOf(result).filter((event) => event.event === "fail");
+  assert.deepEqual(
+    fails.sort((a, b) => String(a.name).localeCompare(String(b.name))),
+    [{
+      event: "fail",
+      name: "big.bin",
+      url: server.url("/big.bin"),
+      error: `Cannot download "${server.url("/big.bin")}": no data for 5000 ms`,
+      resumable: true,
+    }, {
+      event: "fail",
+      name: "gone.bin",
+      url: server.url("/gone.bin"),
+      error: `Cannot download "${
+        server.url("/gone.bin")
+      }": server answered 404 Not Found`,
+    }],
+  );
+  // The partial file of big.bin, its sidecar and the lock; nothing of gone.bin.
+  const names = await dir.list();
+  assert.equal(names.length, 3, `${names}`);
+  assert.ok(names.every((name) => name.includes("big.bin")), `${names}`);
 });
 
 test("dlmanager reports a second URL with the same file name as failed, and the same URL twice as one download", async () => {
