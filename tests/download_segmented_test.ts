@@ -1296,6 +1296,18 @@ async function xHoldsThree(
   assert.equal(x.download.connections.length, 3);
 }
 
+/** Asserts `y` kept to one connection: its parts claimed, and those open. */
+function assertOneConnection(y: ReturnType<typeof watched>): void {
+  assert.equal(y.most(), 1);
+  assert.equal(y.download.connections.length, 1);
+}
+
+/** Asserts "x" and "y" both hold the whole body, once both have ended. */
+async function assertBothWhole(dir: TempDir): Promise<void> {
+  await assertFileHolds(dir.join("x"), BODY);
+  await assertFileHolds(dir.join("y"), BODY);
+}
+
 test("DownloadManager's maxConnectionsPerHost counts a download's connections against the host its redirects lead to: two hosts sent to one server open no more than its budget there", async () => {
   // The budget is 3 per host. "x", asked of one host, and "y", of another,
   // are both sent to one server (as github.com and codeload.github.com send
@@ -1310,8 +1322,7 @@ test("DownloadManager's maxConnectionsPerHost counts a download's connections ag
     const y = watched(manager, servers.b.url("/y"));
     await y.reaches(100_000);
     // Its parts were claimed as its connections opened: one.
-    assert.equal(y.most(), 1);
-    assert.equal(y.download.connections.length, 1);
+    assertOneConnection(y);
     // At the server: x's three, and y's first connection (counted whatever
     // the count, as a download's first always is).
     assert.equal(servers.parts(), 4);
@@ -1320,8 +1331,7 @@ test("DownloadManager's maxConnectionsPerHost counts a download's connections ag
     servers.release();
     await manager.wait();
   }
-  await assertFileHolds(dir.join("x"), BODY);
-  await assertFileHolds(dir.join("y"), BODY);
+  await assertBothWhole(dir);
 });
 
 test("DownloadManager's download resumed in parts through a redirect opens its other connections only once an answer tells the host they are counted against", async () => {
@@ -1348,14 +1358,12 @@ test("DownloadManager's download resumed in parts through a redirect opens its o
     const y = watched(manager, servers.b.url("/y"));
     // What was on disk, and a part held.
     await y.reaches(4 * 100_000);
-    assert.equal(y.most(), 1);
-    assert.equal(y.download.connections.length, 1);
+    assertOneConnection(y);
   } finally {
     servers.release();
     await manager.wait();
   }
-  await assertFileHolds(dir.join("x"), BODY);
-  await assertFileHolds(dir.join("y"), BODY);
+  await assertBothWhole(dir);
 });
 
 test("DownloadManager's download paused after a redirect is counted again, resumed, against the host its bytes came from", async () => {
@@ -1375,14 +1383,12 @@ test("DownloadManager's download paused after a redirect is counted again, resum
     const held = y.reaches(4 * 100_000);
     y.download.resume();
     await held;
-    assert.equal(y.most(), 1);
-    assert.equal(y.download.connections.length, 1);
+    assertOneConnection(y);
   } finally {
     servers.release();
     await manager.wait();
   }
-  await assertFileHolds(dir.join("x"), BODY);
-  await assertFileHolds(dir.join("y"), BODY);
+  await assertBothWhole(dir);
 });
 
 test("DownloadManager's maxConnectionsPerHost does not hold a download back by the host it asks when its redirects lead elsewhere, and two downloads sent into each other's hosts both end", async () => {
