@@ -88,13 +88,13 @@ export class Connection implements Disposable {
 
   /**
    * The answer was accepted, its body is about to be written: the
-   * connection counts as transferring from the host of `url`, where the
-   * redirects led (see `ConnectionBudget.transferring`), until it is
-   * disposed of.
+   * connection counts as transferring from the host it {@linkcode answered}
+   * from, where the redirects led (see `ConnectionBudget.transferring`),
+   * until it is disposed of.
    */
-  transferring(url: string): void {
+  transferring(): void {
     if (this.#transferring !== undefined) return;
-    this.#transferring = new URL(url).host;
+    this.#transferring = this.#slot.host;
     this.#flow = this.#transfer.budget.startTransferring(this.#transferring);
   }
 

@@ -183,7 +183,7 @@ export async function attempt(
         } (${got})`,
       );
     }
-    connection.transferring(answer.url);
+    connection.transferring();
     if (kind === "whole") await startWhole(transfer, response);
     if (kind === "append") await resumed(transfer, response, held);
     if (kind === "append" && partial.total === undefined) {

@@ -420,7 +420,7 @@ export class Workers {
       connection.answered(at);
       if (unknown) this.#fill();
       const { start, end } = this.#check(response, at, from, to, validator);
-      connection.transferring(at);
+      connection.transferring();
       if (this.#transfer.integrity !== undefined) {
         // Of the version asked with, or named (see `#versionOf`): the
         // bytes are spliced from here on if it is not the file's.
