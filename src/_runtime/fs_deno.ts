@@ -441,9 +441,6 @@ export const denoHost: Host = {
   env(name: string): string | undefined {
     return granted({ name: "env", variable: name }) ? readEnv(name) : undefined;
   },
-  envReader(): (name: string) => string | undefined {
-    return granted({ name: "env" }) ? readEnv : denoHost.env;
-  },
   processExists(pid: number): boolean | undefined {
     if (nodeProcess === undefined) return undefined;
     try {

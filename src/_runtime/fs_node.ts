@@ -506,7 +506,4 @@ export const nodeHost: Host = {
     if ("Deno" in globalThis) return undefined;
     return process.env[name];
   },
-  envReader(): (name: string) => string | undefined {
-    return nodeHost.env;
-  },
 };

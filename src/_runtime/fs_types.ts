@@ -228,12 +228,4 @@ export interface Host {
    * here (Deno without the permission for it: never a prompt).
    */
   env(name: string): string | undefined;
-  /**
-   * A reader of environment variables for one lookup of several (the proxy
-   * variables, read for every request), answering as {@linkcode Host.env}
-   * does: on Deno, a permission for every variable is asked once, where
-   * `env` asks for each variable (a permission query is most of a read's
-   * cost). Made again for each lookup: a permission may change meanwhile.
-   */
-  envReader(): (name: string) => string | undefined;
 }
