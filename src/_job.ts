@@ -33,6 +33,7 @@ import { fromSources } from "./_transfer/sources.ts";
 import { restart } from "./_transfer/single_stream.ts";
 import { chooseStrategy, type Transfer } from "./_transfer/strategy.ts";
 import { isHttp, withoutCredentials } from "./_http/request.ts";
+import { hostOf } from "./_http/url_host.ts";
 import { leavesResumable, sentRetryAfter } from "./_http/retry_policy.ts";
 import { sleep } from "./_timers.ts";
 import { LockTimeoutError } from "./errors.ts";
@@ -410,7 +411,7 @@ async function transferUnderLock(
   const { connections } = spec.options;
   // The first connection, counted against the source's host until an
   // answer comes from another (where the redirects led).
-  const slot = budget.first(new URL(spec.url).host);
+  const slot = budget.first(hostOf(spec.url));
   try {
     // A prefix adopted from a dead writer goes into the digest first (see
     // `transferPausably`): seconds for gigabytes, so progress tells those

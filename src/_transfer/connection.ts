@@ -5,6 +5,7 @@
 // `minSpeed`); and the pace its reads keep under the bandwidth limits.
 
 import { TimeoutError } from "../errors.ts";
+import { hostOf } from "../_http/url_host.ts";
 import { Watchdog } from "../_timers.ts";
 import { SpeedCheck, type SpeedGroup } from "./speed_check.ts";
 import type { Transfer } from "./strategy.ts";
@@ -64,12 +65,13 @@ export class Connection implements Disposable {
   }
 
   /**
-   * The answer came, from `from` (after redirects): the connection counts
+   * The answer came, from `from` (after redirects, as `URL` serializes it:
+   * see `hostOf`): the connection counts
    * against its host in the budget; from now on, the body may stall
    * `idleTimeout` at most, and come no slower than `minSpeed` (if set).
    */
   answered(from: string): void {
-    this.#slot.answeredFrom(new URL(from).host);
+    this.#slot.answeredFrom(hostOf(from));
     this.#watchIdle();
     const { url, options } = this.#transfer;
     const { minSpeed, minSpeedWindow } = options;
