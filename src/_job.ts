@@ -132,23 +132,46 @@ export function parseSources(
   const urls: string[] = [];
   const authorizations = new Map<string, string>();
   for (const each of given) {
-    let parsed: URL;
-    try {
-      parsed = new URL(each);
-    } catch {
-      throw new TypeError(`Cannot download "${each}": it is not a URL`);
-    }
-    const { url: href, authorization } = withoutCredentials(parsed.href);
-    if (!isHttp(parsed)) {
-      throw new TypeError(
-        `Cannot download "${href}": only http: and https: URLs are supported`,
-      );
-    }
+    const { href, authorization } = parseSource(each);
     if (urls.includes(href)) continue;
     urls.push(href);
     if (authorization !== undefined) authorizations.set(href, authorization);
   }
   return { urls, authorizations };
+}
+
+/** One URL of a download, normalised, without its credentials. */
+interface Source {
+  href: string;
+  authorization: string | undefined;
+}
+
+/**
+ * The last URL string parsed, and what it gave: a manager's download is
+ * parsed by the manager, then by its `Download`, from the same string.
+ */
+let lastParsed: { given: string; source: Source } | undefined;
+
+/** One URL of `parseSources`, or its `TypeError`. */
+function parseSource(each: string | URL): Source {
+  if (typeof each === "string" && lastParsed?.given === each) {
+    return lastParsed.source;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(each);
+  } catch {
+    throw new TypeError(`Cannot download "${each}": it is not a URL`);
+  }
+  const { url: href, authorization } = withoutCredentials(parsed.href);
+  if (!isHttp(parsed)) {
+    throw new TypeError(
+      `Cannot download "${href}": only http: and https: URLs are supported`,
+    );
+  }
+  const source = { href, authorization };
+  if (typeof each === "string") lastParsed = { given: each, source };
+  return source;
 }
 
 /** The URLs of a download, without credentials (see {@linkcode parseSources}). */
