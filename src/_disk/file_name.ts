@@ -48,6 +48,17 @@ export const NAME_MAX = 255;
 const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/;
 
 /**
+ * Whether `text` takes more than {@linkcode NAME_MAX} bytes in UTF-8. A
+ * UTF-16 unit takes at most 3, so a short name is not encoded: each
+ * download's name is checked twice, and each check made an encoder and an
+ * encoded copy.
+ */
+function tooLongForName(text: string): boolean {
+  return text.length * 3 > NAME_MAX &&
+    new TextEncoder().encode(text).byteLength > NAME_MAX;
+}
+
+/**
  * Why `name` is not a plain file name, or `undefined` if it is one: not
  * empty, not `.` or `..`, without `/` or `\`, without control characters
  * (C0, DEL and C1: NUL, a newline, an escape or a CSI would be written to
@@ -68,7 +79,7 @@ export function fileNameProblem(name: string): string | undefined {
   if (BIDI_CONTROLS.test(name)) {
     return "name must not contain a bidirectional control character (it would show the name reordered)";
   }
-  if (new TextEncoder().encode(name).byteLength > NAME_MAX) {
+  if (tooLongForName(name)) {
     return `name must not be longer than ${NAME_MAX} bytes`;
   }
   return undefined;
@@ -141,7 +152,7 @@ export function assertDestName(url: string, dest: string): void {
       `Cannot download "${url}" to "${dest}": it names a directory, not a file`,
     );
   }
-  if (new TextEncoder().encode(basename(dest)).byteLength > NAME_MAX) {
+  if (tooLongForName(basename(dest))) {
     throw new TypeError(
       `Cannot download "${url}" to "${dest}": the file name is longer than ${NAME_MAX} bytes, more than file systems take`,
     );
