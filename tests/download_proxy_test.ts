@@ -949,6 +949,47 @@ test(
   },
 );
 
+for (const status of [503, 429]) {
+  test(
+    `Download with connections of an https URL goes on with fewer when HTTPS_PROXY refuses a tunnel too many with ${status}, retrying nothing`,
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      // A proxy's limit on each client's connections (squid's, tinyproxy's,
+      // a corporate one's) refused the tunnels past it with a 503 or a 429:
+      // on Node and Bun, which tell the status, each refused part was
+      // retried, counted against the download's retries, where a server's
+      // 503 to a connection too many makes it drop out.
+      await using dir = await tempDir();
+      const { route, log } = fileRoute({ body: BIG, etag: '"v1"' });
+      await using server = await httpsOrigin(dir.join("ca.pem"), route);
+      await using proxy = await startProxy({
+        tunnelLimit: { open: 2, status },
+      });
+      const retried: string[] = [];
+      const result = await downloadIn(
+        { HTTPS_PROXY: proxy.url(), ...server.trust },
+        `https://${server.host}/f`,
+        dir.join("f"),
+        {
+          connections: 4,
+          retries: 0,
+          onEvent: (line) => {
+            if (line.startsWith("retry ")) retried.push(line);
+          },
+        },
+      );
+      assert.deepEqual(result, { said: "done", code: 0 });
+      await assertFileHolds(dir.join("f"), BIG);
+      assert.ok(proxy.refusedTunnels > 0, "no tunnel was refused");
+      assert.deepEqual(retried, []);
+      // In parts, never started over on one.
+      assert.equal(log.ranges.filter((range) => range === null).length, 1);
+    },
+  );
+}
+
 test(
   "Download of an https URL goes through HTTPS_PROXY's tunnel, its credentials reaching the proxy only, when it is set",
   {
