@@ -9,8 +9,10 @@
 // once (connections denied together) are each handed one of their own.
 // Measured on Deno 2.9.6 and Bun 1.4.5, through squid 5.7. Not so undici
 // (Node): it hands such a request the connection the one before it closed,
-// opened again, and the idle ones stay; the npm package's proxied `fetch`
-// closes its pool instead (see `closeDeniedConnection` in `fetch.npm.ts`).
+// opened again, or a new one, and the idle ones stay; the npm package's own
+// undici `fetch`es close their pool instead (see `closeDeniedConnection` in
+// `fetch.npm.ts`). Node's own `fetch` (with `NODE_USE_ENV_PROXY=1`) keeps
+// them until its keep-alive timeout: its pool is the process's.
 
 /**
  * Asks `url` for its head with `Connection: close`, on an idle connection of

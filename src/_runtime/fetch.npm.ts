@@ -38,9 +38,33 @@ type Undici = Pick<
 // are read when the first download that needs them is created.
 let direct: typeof fetch | undefined;
 let proxied: typeof fetch | undefined;
-// Puts a new pool of connections in place of `proxied`'s, and closes the
-// old one (see `closeDeniedConnection`).
-let renewProxiedPool: (() => Promise<void>) | undefined;
+// The `fetch`es made here whose pool of connections can be put aside for a
+// new one (see `closeDeniedConnection`): each resolves whether it did so.
+const renewers = new WeakMap<typeof fetch, () => Promise<boolean>>();
+
+/**
+ * An undici pool of connections (an agent) that `renew` replaces with a new
+ * one, `make`'s, closing the old one: its idle connections at once, the
+ * others as their answers end.
+ */
+class RenewablePool {
+  #make: () => Dispatcher;
+  /** The pool requests go through now. */
+  dispatcher: Dispatcher;
+
+  constructor(make: () => Dispatcher) {
+    this.#make = make;
+    this.dispatcher = make();
+  }
+
+  renew(): void {
+    const old = this.dispatcher;
+    this.dispatcher = this.#make();
+    // A turn later: a request that took the old one has reached it by
+    // then, and is answered before it closes.
+    setTimeout(() => old.close().catch(() => {}), 0);
+  }
+}
 
 /**
  * The default `fetch`: through the proxy the environment names, on Node as
@@ -91,12 +115,14 @@ export function envProxyOf(
 /**
  * Closes the connection a proxy's denial of a request to `url`, made with
  * `used`, left idle in its pool (see `_http/close_connection.ts`). Through
- * `proxied` (undici's agent), a new pool takes the place of the one it
- * was in, which is closed: its idle connections at once, the others as
- * their answers end. undici's pool would hand a request that says
+ * an undici agent made here (`proxied`'s, or that of undici 8's `fetch` in
+ * place of Node's, with `NODE_USE_ENV_PROXY=1`), a new pool takes the place
+ * of the one it was in, which is closed: its idle connections at once, the
+ * others as their answers end. undici's pool would hand a request that says
  * `Connection: close` the connection it has just closed, opened again,
- * before an idle one, and leave the idle ones open. Elsewhere, such a
- * request is sent. Resolves whatever becomes of it.
+ * before an idle one, and leave the idle ones open. Elsewhere (Node's own
+ * `fetch`, whose pool is the process's), such a request is sent. Resolves
+ * whatever becomes of it.
  *
  * @example After squid's `maxconn` denied a forwarded request
  * ```ts
@@ -108,9 +134,10 @@ export async function closeDeniedConnection(
   url: string,
   signal: AbortSignal,
 ): Promise<void> {
-  if (used === proxied && renewProxiedPool !== undefined) {
-    await renewProxiedPool();
-  } else await closeIdleConnection(used, url, signal);
+  const renew = renewers.get(used);
+  if (renew === undefined || !await renew()) {
+    await closeIdleConnection(used, url, signal);
+  }
 }
 
 /** Whether undici 8 runs on this Node: 22.19 or later (its `engines`). */
@@ -227,22 +254,33 @@ function loadUndici8(): Promise<Undici | undefined> {
  */
 function undici8Fetch(): typeof fetch {
   let loaded:
-    | Promise<{ fetch: Undici["fetch"]; dispatcher: Dispatcher } | undefined>
+    | Promise<{ fetch: Undici["fetch"]; pool: RenewablePool } | undefined>
     | undefined;
-  return async (input, init) => {
+  const fetcher: typeof fetch = async (input, init) => {
     loaded ??= (async () => {
       if (process.env.NODE_USE_ENV_PROXY === "1") {
         const module = await loadUndici8();
-        return module &&
-          { fetch: module.fetch, dispatcher: new module.EnvHttpProxyAgent() };
+        return module && {
+          fetch: module.fetch,
+          pool: new RenewablePool(() => new module.EnvHttpProxyAgent()),
+        };
       }
       const module = await loadUndici8Fetch() ?? await loadUndici8();
-      return module && { fetch: module.fetch, dispatcher: new module.Agent() };
+      return module && {
+        fetch: module.fetch,
+        pool: new RenewablePool(() => new module.Agent()),
+      };
     })();
     const undici = await loaded;
     if (undici === undefined) return await globalThis.fetch(input, init);
-    return await fetchBy(undici.fetch, input, init, undici.dispatcher);
+    return await fetchBy(undici.fetch, input, init, undici.pool.dispatcher);
   };
+  renewers.set(fetcher, async () => {
+    const undici = await loaded;
+    undici?.pool.renew();
+    return undici !== undefined;
+  });
+  return fetcher;
 }
 
 /**
@@ -275,22 +313,10 @@ function proxiedFetch(
   proxies: Record<string, string | undefined>,
   direct: typeof fetch,
 ): typeof fetch {
-  type Proxied = {
-    fetch: Undici["fetch"];
-    dispatcher: Dispatcher;
-    agent: () => Dispatcher;
-  };
-  let undici: Promise<Proxied> | undefined;
-  renewProxiedPool = async () => {
-    if (undici === undefined) return;
-    const current = await undici;
-    const old = current.dispatcher;
-    current.dispatcher = current.agent();
-    // A turn later: a request that took the old one has reached it by
-    // then, and is answered before it closes.
-    setTimeout(() => old.close().catch(() => {}), 0);
-  };
-  return async (input, init) => {
+  let undici:
+    | Promise<{ fetch: Undici["fetch"]; pool: RenewablePool }>
+    | undefined;
+  const fetcher: typeof fetch = async (input, init) => {
     if (!proxies[new URL(urlOf(input)).protocol]) {
       return await direct(input, init);
     }
@@ -314,11 +340,17 @@ function proxiedFetch(
           proxyTunnel: false,
           clientFactory: tunnelClientFactory(module.Client),
         });
-      return { fetch: module.fetch, dispatcher: agent(), agent };
+      return { fetch: module.fetch, pool: new RenewablePool(agent) };
     })();
-    const { fetch, dispatcher } = await undici;
-    return await fetchBy(fetch, input, init, dispatcher);
+    const { fetch, pool } = await undici;
+    return await fetchBy(fetch, input, init, pool.dispatcher);
   };
+  renewers.set(fetcher, async () => {
+    if (undici === undefined) return false;
+    (await undici).pool.renew();
+    return true;
+  });
+  return fetcher;
 }
 
 /** The URL `input` names. */

@@ -10,7 +10,8 @@
 // stealing half of it may lower. Each connection retries as a download
 // does (timeouts, backoff, Retry-After); one that a server refuses (429,
 // 503, a 200 that ignores the range, or a 416 that tells of no other
-// length) while others run ends, and the download goes on with fewer. So
+// length), or a proxy (a tunnel refused with a 429 or a 503), while others
+// run ends, and the download goes on with fewer. So
 // does one denied (403, from the server or a proxy's tunnel) while others
 // were open: a proxy's limit on connections per client (squid's `maxconn`
 // denies every request of a client with more open); the last one denied so
@@ -106,11 +107,12 @@ class RangeIgnored extends Error {
 
 /**
  * Whether `error` is a server's "no more connections" (429, 503, no range,
- * a range refused).
+ * a range refused), or a proxy's: a tunnel refused with a 429 or a 503 (a
+ * limit on each client's connections; Node and Bun tell the status).
  */
 function isRefusal(error: unknown): boolean {
   return error instanceof RangeIgnored ||
-    (error instanceof HTTPError &&
+    ((error instanceof HTTPError || error instanceof ProxyError) &&
       (error.status === 429 || error.status === 503));
 }
 

@@ -10,8 +10,11 @@
 // "failed ...") once the server lets it end, and "end".
 //
 // With --keep-paused, it starts downloading URL (as "f"), waits for its
-// first bytes on disk and pauses it (its file closed, its lock held); then,
-// holding every descriptor, cancels it with `keepPartial`, and prints
+// first bytes on disk and pauses it (its file closed, its lock held), and
+// prints "paused"; then, once sent SIGUSR2 (the test has seen the paused
+// connection closed: Bun closes it on its HTTP thread, maybe after the
+// pause, which would free a descriptor the cancel then finds), holding
+// every descriptor, cancels it with `keepPartial`, and prints
 // its end, "kept <partialKept>" and the names; then "waiting", and once
 // NEXT answers (the test has downloaded the file meanwhile, from another
 // process, and removed it), downloads URL again, and prints its end, the
@@ -34,8 +37,11 @@ const manager = new DownloadManager(dir, {
   chunkSize: 4096,
 });
 // Deno (2.9) sets its signal handling up on first need, with a socket pair,
-// and panics if it gets none: set up before the process runs out.
-process.on("SIGUSR2", () => {});
+// and panics if it gets none: set up before the process runs out. The
+// signal lets --keep-paused go on.
+let signalled: () => void = () => {};
+const goOn = new Promise<void>((resolve) => signalled = resolve);
+process.on("SIGUSR2", () => signalled());
 
 async function outcome(download: Download | null): Promise<string> {
   if (download === null) return "there already";
@@ -68,6 +74,8 @@ async function keepPaused(next: string): Promise<void> {
   }) as Download;
   await bytes;
   await download.pause();
+  process.stdout.write("paused\n");
+  await goOn;
   const descriptors = exhaustDescriptors();
   download.cancel({ keepPartial: true });
   const first = await outcome(download);

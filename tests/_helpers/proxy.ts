@@ -42,6 +42,12 @@ export interface ProxyOptions {
   refuse?: number;
   /** The body of a `refuse` answer. */
   refusalBody?: string;
+  /**
+   * Answer a CONNECT with `status` (and close its connection) while `open`
+   * tunnels are open or opening already: a proxy's limit on each client's
+   * connections that answers one too many `503` or `429`.
+   */
+  tunnelLimit?: { open: number; status: number };
 }
 
 /** The head of a `refuse` answer of `options`, and its body. */
@@ -62,6 +68,8 @@ export interface TestProxy extends AsyncDisposable {
   url(userinfo?: string): string;
   /** Every request received, in order. */
   requests: ProxiedRequest[];
+  /** The CONNECTs refused by `tunnelLimit`. */
+  refusedTunnels: number;
   /**
    * The local ports of the proxy's connections to servers: a server that
    * sees a request from one of them got it through the proxy.
@@ -81,7 +89,19 @@ export async function startProxy(
 ): Promise<TestProxy> {
   const requests: ProxiedRequest[] = [];
   const ports = new Set<number>();
+  let port = 0;
   const tunnels = new Set<Socket>();
+  // The clients' connections asking for a tunnel or tunnelled, open.
+  const clients = new Set<Socket>();
+  const proxy: TestProxy = {
+    url: (userinfo) =>
+      `http://${userinfo === undefined ? "" : `${userinfo}@`}127.0.0.1:${port}`,
+    requests,
+    refusedTunnels: 0,
+    ports,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
   const server = createServer((request, response) => {
     const target = request.url ?? "";
     requests.push({
@@ -145,6 +165,16 @@ export async function startProxy(
       socket.end(refusal(options));
       return;
     }
+    const limit = options.tunnelLimit;
+    if (limit !== undefined && clients.size >= limit.open) {
+      proxy.refusedTunnels++;
+      socket.end(
+        `HTTP/1.1 ${limit.status} Refused\r\nContent-Length: 0\r\n\r\n`,
+      );
+      return;
+    }
+    clients.add(socket);
+    socket.on("close", () => clients.delete(socket));
     if (options.badConnect === "close") {
       socket.destroy();
       return;
@@ -172,7 +202,7 @@ export async function startProxy(
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  port = (server.address() as AddressInfo).port;
   let closed: Promise<void> | undefined;
   function close(): Promise<void> {
     closed ??= new Promise<void>((resolve) => {
@@ -182,12 +212,5 @@ export async function startProxy(
     });
     return closed;
   }
-  return {
-    url: (userinfo) =>
-      `http://${userinfo === undefined ? "" : `${userinfo}@`}127.0.0.1:${port}`,
-    requests,
-    ports,
-    close,
-    [Symbol.asyncDispose]: close,
-  };
+  return proxy;
 }
