@@ -538,7 +538,9 @@ const DOWNLOAD_PREFIX = /^Cannot download "[^"]*": /;
  * moved the download on (see the `retries` option). Only
  * raised when more than one attempt was counted. A
  * download with mirrors raises it when every source failed, with one error
- * per source (each its own source's last).
+ * per source (that source's one error, or a `RetriesExhaustedError` of its
+ * every attempt), `sources` naming the source of each, and `attempts`
+ * counting every source's attempts.
  *
  * @example Find out why the attempts failed
  * ```ts
@@ -552,20 +554,44 @@ const DOWNLOAD_PREFIX = /^Cannot download "[^"]*": /;
  *   } else throw error;
  * });
  * ```
+ *
+ * @example Tell which mirror failed how
+ * ```ts
+ * import { Download, HTTPError, RetriesExhaustedError } from "@x/dlmanager";
+ *
+ * const download = new Download([
+ *   "https://example.com/a.zip",
+ *   "https://mirror.example.net/a.zip",
+ * ], "a.zip");
+ * download.start();
+ * await download.wait().catch((error) => {
+ *   if (!(error instanceof RetriesExhaustedError)) throw error;
+ *   error.errors.forEach((reason, i) => {
+ *     const gone = reason instanceof HTTPError && reason.status === 404;
+ *     console.log(error.sources?.[i], gone ? "has no such file" : String(reason));
+ *   });
+ * });
+ * ```
  */
 export class RetriesExhaustedError extends Error {
-  /** How many attempts were counted. */
+  /** How many attempts were counted (with mirrors, every source's). */
   readonly attempts: number;
-  /** Each counted attempt's error, in order. */
+  /** Each counted attempt's error, in order; with mirrors, each source's. */
   readonly errors: unknown[];
+  /**
+   * With mirrors, the source each of `errors` is of, in the same order (the
+   * download's sources, as given); `undefined` for the attempts of one
+   * source.
+   */
+  readonly sources: readonly string[] | undefined;
 
   /**
    * Creates the error.
    *
    * @param url The URL downloaded.
    * @param errors Each attempt's error, in order.
-   * @param options `sources`: the source each attempt asked (a download
-   * with mirrors makes one attempt per source), named in the message.
+   * @param options `sources`: the source each error is of (a download
+   * with mirrors gives one per source), named in the message.
    */
   constructor(
     url: string,
@@ -590,8 +616,15 @@ export class RetriesExhaustedError extends Error {
       { cause: errors.at(-1) },
     );
     this.name = "RetriesExhaustedError";
-    this.attempts = errors.length;
+    this.attempts = sources === undefined
+      ? errors.length
+      : errors.reduce<number>(
+        (sum, error) =>
+          sum + (error instanceof RetriesExhaustedError ? error.attempts : 1),
+        0,
+      );
     this.errors = errors;
+    this.sources = sources;
   }
 }
 recognizedAcrossCopies(RetriesExhaustedError, "RetriesExhaustedError");

@@ -255,8 +255,11 @@ export interface TransferOptions {
    * drops them before the download fails), and the next download asks for
    * the rest with `If-Range`: a file changed on the server since replaces
    * them. Over several connections, every part's bytes on disk are kept;
-   * the first part to fail gives the download its error. Kept bytes are no
-   * cache entry: a `PersistLimit` neither counts nor removes them, and a
+   * the first part to fail for good gives the download its error (a 404 on
+   * any part keeps nothing). With mirrors, one source that failed so is
+   * enough, though another answered 404 or serves another file: it may
+   * serve the rest later (see `RetriesExhaustedError.sources`). Kept bytes
+   * are no cache entry: a `PersistLimit` neither counts nor removes them, and a
    * `DownloadManager` removes them at start once `leftoverMaxAge` old,
    * unless one of its own downloads resumes them. A download canceled while
    * it waits to retry (or a manager disposed of) is no failure: it removes

@@ -29,6 +29,7 @@ import {
   patternBytes,
   rawServer,
   startServer,
+  statusRoute,
   type TestServer,
 } from "./_helpers/server.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
@@ -533,4 +534,85 @@ test("Download with keepPartialOnError paused while it waits to retry, resumed, 
   assert.equal(download.state, "failed");
   assert.equal(download.partialKept, true);
   await assertKept(dir);
+});
+
+/**
+ * Downloads `sources` into dir/f with keepPartialOnError, no retries and
+ * `flaky.progress`, and waits, not raising.
+ */
+async function failedFromSources(
+  sources: string[],
+  flaky: Flaky,
+  dir: TempDir,
+): Promise<Download> {
+  const download = new Download(sources, dir.join("f"), {
+    ...FAST,
+    retries: 0,
+    connections: 1,
+    keepPartialOnError: true,
+    progress: flaky.progress,
+  });
+  download.start();
+  await download.wait({ raiseIfError: false });
+  return download;
+}
+
+test("Download with mirrors and keepPartialOnError keeps the bytes a source wrote before its connection dropped though another source answered 404, whichever is listed first, and the next download resumes them from that source", async () => {
+  for (const goneFirst of [true, false]) {
+    await using flaky = await flakyServer();
+    await using server = await startServer({ "/gone/f": statusRoute(404) });
+    await using dir = await tempDir();
+    const gone = server.url("/gone/f");
+    const sources = goneFirst ? [gone, flaky.url] : [flaky.url, gone];
+    const download = await failedFromSources(sources, flaky, dir);
+    const error = download.error();
+    assert.ok(error instanceof RetriesExhaustedError, String(error));
+    assert.deepEqual(error.sources, sources);
+    const reasons = new Map(
+      error.errors.map((each, index) => [sources[index], each]),
+    );
+    assert.ok(reasons.get(gone) instanceof HTTPError, String(error));
+    assert.ok(reasons.get(flaky.url) instanceof NetworkError, String(error));
+    assert.equal(download.partialKept, true, `goneFirst: ${goneFirst}`);
+    await assertKept(dir);
+    flaky.up();
+    const again = new Download(sources, dir.join("f"), FAST);
+    again.start();
+    await again.wait();
+    assert.deepEqual(flaky.log.ranges, [null, `bytes=${CUT}-`]);
+    await assertFileHolds(dir.join("f"), BODY);
+    assert.deepEqual(await dir.list(), ["f"]);
+  }
+});
+
+test("Download with mirrors and keepPartialOnError keeps nothing when no source can serve the rest: the one that wrote the bytes answered 404 when asked again, the other serves another file", async () => {
+  const written = deferred();
+  const { route } = fileRoute({
+    body: BODY,
+    etag: '"v1"',
+    faults: [{ dropAfter: CUT, release: written.promise }, { status: 404 }],
+  });
+  const other = fileRoute({ body: patternBytes(1000, 5), etag: '"o"' });
+  await using server = await startServer({ "/f": route, "/o/f": other.route });
+  await using dir = await tempDir();
+  const sources = [server.url("/f"), server.url("/o/f")];
+  const download = new Download(sources, dir.join("f"), {
+    ...FAST,
+    retries: 1,
+    connections: 1,
+    keepPartialOnError: true,
+    progress: cutReached(written),
+  });
+  download.start();
+  await download.wait({ raiseIfError: false });
+  const error = download.error();
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  const [first, second] = error.errors;
+  assert.ok(first instanceof RetriesExhaustedError, String(first));
+  assert.ok(first.errors[0] instanceof NetworkError, String(first));
+  assert.ok(first.errors[1] instanceof HTTPError, String(first));
+  assert.ok(second instanceof ProtocolError, String(second));
+  assert.match(second.message, /serves another file/);
+  assert.equal(download.partialKept, false);
+  assert.deepEqual(await dir.list(), []);
 });

@@ -822,6 +822,30 @@ for (const digest of [false, true]) {
   );
 }
 
+test("Download with mirrors fails with an error whose sources name the source of each of its errors, and whose attempts count every source's", async () => {
+  const busy = fileRoute({ body: BODY, faultFor: () => ({ status: 503 }) });
+  await using server = await startServer({
+    "/f": busy.route,
+    "/gone/f": statusRoute(404),
+  });
+  await using dir = await tempDir();
+  const sources = [server.url("/f"), server.url("/gone/f")];
+  const download = new Download(sources, dir.join("f"), quick(2));
+  download.start();
+  const error = await download.wait().then(() => undefined, (e) => e);
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  assert.deepEqual(error.sources, sources);
+  const [busyError, goneError] = error.errors;
+  assert.ok(busyError instanceof RetriesExhaustedError, String(busyError));
+  assert.equal(busyError.attempts, 3);
+  assert.equal(busyError.sources, undefined);
+  assert.ok(goneError instanceof HTTPError && goneError.status === 404);
+  // The busy source three times, the gone one once.
+  assert.equal(server.requests.length, 4);
+  assert.equal(error.attempts, 4);
+  assert.equal(error.cause, goneError);
+});
+
 test("Download paused while it waits to ask a source again stops waiting: its manager's slot goes to another, and the resume asks once the source's Retry-After is up", async () => {
   // When the first source's 503 was sent, and when it was last asked
   // (performance.now()).
@@ -1828,6 +1852,56 @@ test("Download in parts with a digest starts over on a mirror whose parts name n
   assert.ok(b.log.ifRanges.every((ifRange) => ifRange === null));
   assert.equal(b.log.statuses[whole], 200);
   assert.equal(b.log.sent[whole], SEG.byteLength);
+  await assertFileHolds(dir.join("f"), SEG);
+  assert.deepEqual(await dir.list(), ["f"]);
+});
+
+test("Download in parts with mirrors and keepPartialOnError keeps every part a source wrote before its connections dropped though the other source answered 404, and the next download fetches only the rest", async () => {
+  const onDisk = deferred();
+  let flaky = true;
+  const a = fileRoute({
+    body: SEG,
+    etag: '"a"',
+    faultFor: ({ range }) =>
+      !flaky
+        ? undefined
+        : range === null
+        ? { stallAfter: 0, release: onDisk.promise }
+        : { dropAfter: HEAD, release: onDisk.promise },
+  });
+  await using serverA = await startServer({ "/f": a.route });
+  await using serverB = await startServer({ "/f": statusRoute(404) });
+  await using dir = await tempDir();
+  const sources = [serverA.url("/f"), serverB.url("/f")];
+  const options = { ...FAST, connections: 4 };
+  const download = new Download(sources, dir.join("f"), {
+    ...options,
+    retries: 0,
+    keepPartialOnError: true,
+  });
+  download.addEventListener("progress", ({ current }) => {
+    if (current >= 4 * HEAD) onDisk.resolve();
+  });
+  download.start();
+  await download.wait({ raiseIfError: false });
+  onDisk.resolve();
+  const error = download.error();
+  assert.ok(error instanceof RetriesExhaustedError, String(error));
+  assert.ok(error.errors[0] instanceof NetworkError, String(error));
+  assert.ok(error.errors[1] instanceof HTTPError, String(error));
+  assert.equal(download.partialKept, true);
+  const sidecar = readSidecar(partialPaths(dir.join("f")).sidecar);
+  assert.equal(sidecar?.released, true);
+  assert.deepEqual(
+    sidecar?.ranges,
+    [0, 1, 2, 3].map((i) => [i * PART, i * PART + HEAD]),
+  );
+  flaky = false;
+  const sent = sentIn(a.log);
+  const again = new Download(sources, dir.join("f"), options);
+  again.start();
+  await again.wait();
+  assert.equal(sentIn(a.log) - sent, SEG.byteLength - 4 * HEAD);
   await assertFileHolds(dir.join("f"), SEG);
   assert.deepEqual(await dir.list(), ["f"]);
 });

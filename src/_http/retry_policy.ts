@@ -33,7 +33,8 @@ const FINAL_NETWORK_CODES = new Set(["ENOTFOUND", "CERT", "BAD_PORT"]);
 /**
  * A {@linkcode ProtocolError} that the next attempt would meet again: the
  * server's choice, not a broken transfer (a body in a coding that cannot be
- * decoded here). Not retried; callers see a `ProtocolError`.
+ * decoded here, a mirror serving another file). Not retried; callers see a
+ * `ProtocolError`.
  */
 export class FinalProtocolError extends ProtocolError {}
 
@@ -73,11 +74,16 @@ export function isRetryable(error: unknown): boolean {
  * 403), a `ProtocolError` no retry mends, an `IntegrityError`, or anything
  * else: the bytes are then worthless, or not known to be sound (where a
  * `ProtocolError` showed them to be of another version or range, the
- * attempt dropped them already).
+ * attempt dropped them already). With mirrors (`sources`), a source's
+ * answer speaks for that source alone: one source that failed so (every
+ * attempt of its own) is enough, since it may serve the rest later, though
+ * another answered 404 or serves another file.
  */
 export function leavesResumable(error: unknown): boolean {
   if (error instanceof RetriesExhaustedError) {
-    return error.errors.every(leavesResumable);
+    return error.sources === undefined
+      ? error.errors.every(leavesResumable)
+      : error.errors.some(leavesResumable);
   }
   return error instanceof NetworkError || error instanceof TimeoutError ||
     isRetryable(error);

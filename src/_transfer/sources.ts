@@ -40,8 +40,9 @@
 // it, it is refused (`UnprovenVersion`) and the file kept, never replaced by
 // bytes of unknown age. Its 304 still counts: it holds the file's version.
 
-import { ProtocolError, RetriesExhaustedError } from "../errors.ts";
+import { RetriesExhaustedError } from "../errors.ts";
 import {
+  FinalProtocolError,
   isRetryable,
   retryDelay,
   sentRetryAfter,
@@ -49,7 +50,7 @@ import {
 import type { Transfer } from "./strategy.ts";
 
 /** A source serves a file of another length than the download's. */
-export class SourceMismatch extends ProtocolError {
+export class SourceMismatch extends FinalProtocolError {
   /**
    * @param url The download's URL.
    * @param source The source that answered.
@@ -76,7 +77,7 @@ export class SourceMismatch extends ProtocolError {
  * answered with a whole version of its own: it cannot be told newer than
  * the file (see the module comment), so it is not taken.
  */
-export class UnprovenVersion extends ProtocolError {
+export class UnprovenVersion extends FinalProtocolError {
   /**
    * @param url The download's URL.
    * @param source The source that answered.
@@ -197,9 +198,8 @@ export async function fromSources(
       const failure = counted.at(-1);
       turn.errors.push(error);
       turn.attempts += counted.length;
-      turn.readyAt = !isRetryable(failure) ||
-          failure instanceof SourceMismatch ||
-          failure instanceof UnprovenVersion || turn.attempts > retries
+      // Not a failure no retry mends (a 404, another file): see isRetryable.
+      turn.readyAt = !isRetryable(failure) || turn.attempts > retries
         ? undefined
         : performance.now() +
           retryDelay(failure, turn.attempts, transfer.options);

@@ -21,6 +21,7 @@ import {
   RetriesExhaustedError,
   TimeoutError,
 } from "../../src/errors.ts";
+import { SourceMismatch } from "../../src/_transfer/sources.ts";
 
 const URL = "https://example.com/f";
 
@@ -335,4 +336,30 @@ test("leavesResumable() is false for what makes the bytes worthless or not known
   ) {
     assert.equal(leavesResumable(error), false, String(error));
   }
+});
+
+test("leavesResumable() is true of a download with mirrors when one source failed so, though another answered 404 or serves another file, and false when none did", () => {
+  const sources = ["https://example.com/f", "https://mirror.example.net/f"];
+  const network = new NetworkError(URL, new TypeError("x"));
+  const gone = new HTTPError(404, URL);
+  const other = new SourceMismatch(URL, sources[1] as string, 10, 20);
+  const mirrors = (errors: unknown[]): RetriesExhaustedError =>
+    new RetriesExhaustedError(URL, errors, { sources });
+  for (const errors of [[gone, network], [network, gone], [other, network]]) {
+    assert.equal(leavesResumable(mirrors(errors)), true, `${errors}`);
+  }
+  for (
+    const errors of [
+      [gone, other],
+      [new RetriesExhaustedError(URL, [network, gone]), gone],
+      [new RetriesExhaustedError(URL, [network, gone]), other],
+    ]
+  ) {
+    assert.equal(leavesResumable(mirrors(errors)), false, `${errors}`);
+  }
+  // Of one source's attempts, the 404 says the file is gone.
+  assert.equal(
+    leavesResumable(new RetriesExhaustedError(URL, [gone, network])),
+    false,
+  );
 });

@@ -37,7 +37,7 @@ import {
 } from "../_helpers/server.ts";
 import { type CliEvent, lineOf } from "../../src/cli/reporter.ts";
 import { mount } from "../_helpers/mount.ts";
-import { tempDir, withRecords } from "../_helpers/temp_dir.ts";
+import { type TempDir, tempDir, withRecords } from "../_helpers/temp_dir.ts";
 import { VERSION } from "../../src/cli/version.ts";
 import { DownloadManager } from "../../mod.ts";
 import { assertFileHolds } from "../_helpers/file_bytes.ts";
@@ -1169,6 +1169,24 @@ function stallingHalfway(): {
   return { big, half, stalled, route, log, giveUp };
 }
 
+/**
+ * Asserts that dir holds what a failed run kept of big.bin (the partial
+ * file, its sidecar and the lock), and that the same command (`args`)
+ * resumes it, asking only for the bytes from `half` on.
+ */
+async function assertKeptThenResumed(
+  args: string[],
+  dir: TempDir,
+  { big, half, log }: { big: Uint8Array; half: number; log: FileRouteLog },
+): Promise<void> {
+  assert.equal((await dir.list()).length, 3, `${await dir.list()}`);
+  const resumed = await runCli(args);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.deepEqual(log.ranges, [null, `bytes=${half}-`]);
+  await assertFileHolds(dir.join("big.bin"), big);
+  assert.deepEqual(await dir.list(), ["big.bin"]);
+}
+
 test("dlmanager keeps what a download that failed for the network fetched, says so, and the same command resumes it with a Range for the rest", async () => {
   const { big, half, stalled, route, log, giveUp } = stallingHalfway();
   await using server = await startServer({ "/big.bin": route });
@@ -1183,13 +1201,7 @@ test("dlmanager keeps what a download that failed for the network fetched, says 
       server.url("/big.bin")
     }": no data for 5000 ms (what was fetched is kept: run the same command again to resume)\n`,
   );
-  // The partial file, its sidecar and the lock.
-  assert.equal((await dir.list()).length, 3, `${await dir.list()}`);
-  const resumed = await runCli(args);
-  assert.equal(resumed.code, 0, resumed.stderr);
-  assert.deepEqual(log.ranges, [null, `bytes=${half}-`]);
-  await assertFileHolds(dir.join("big.bin"), big);
-  assert.deepEqual(await dir.list(), ["big.bin"]);
+  await assertKeptThenResumed(args, dir, { big, half, log });
 });
 
 test("dlmanager --json marks the fail event of a download that failed for the network resumable: true, and of a file gone (404) not", async () => {
@@ -1231,6 +1243,32 @@ test("dlmanager --json marks the fail event of a download that failed for the ne
   const names = await dir.list();
   assert.equal(names.length, 3, `${names}`);
   assert.ok(names.every((name) => name.includes("big.bin")), `${names}`);
+});
+
+test("dlmanager --json marks resumable the fail event of a file whose mirror answered 404 while its first source failed for the network, exits 1, and the same command resumes it from that source", async () => {
+  const { big, half, stalled, route, log, giveUp } = stallingHalfway();
+  await using server = await startServer({
+    "/big.bin": route,
+    "/gone/big.bin": statusRoute(404),
+  });
+  await using dir = await tempDir();
+  const url = server.url("/big.bin");
+  const gone = server.url("/gone/big.bin");
+  const args = ["--json", "-d", dir.path, ...giveUp, url, "--mirror", gone];
+  const failed = await runCli(args);
+  stalled.resolve();
+  assert.equal(failed.code, 1, failed.stderr);
+  const events = eventsOf(failed);
+  assert.deepEqual(events.filter((event) => event.event === "fail"), [{
+    event: "fail",
+    name: "big.bin",
+    url,
+    error:
+      `Cannot download "${url}": 2 sources failed (#1 (${url}): no data for 5000 ms; #2 (${gone}): server answered 404 Not Found)`,
+    resumable: true,
+  }]);
+  assert.equal(events.at(-1)?.unfinished, 1);
+  await assertKeptThenResumed(args, dir, { big, half, log });
 });
 
 test("dlmanager reports a second URL with the same file name as failed, and the same URL twice as one download", async () => {
