@@ -53,7 +53,9 @@ export class PartWriter {
   #file: FileWriter;
   #sink: PartSink;
   #signal: AbortSignal;
-  #gathered = new Uint8Array(MAX_WRITE);
+  // Made at the first read gathered: Node's chunks never are, and a part
+  // of a segmented download on Node would zero 256 KiB it never uses.
+  #gathered: Uint8Array | undefined;
   #held = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   // A write the timer started, awaited before anything else is written.
@@ -91,7 +93,7 @@ export class PartWriter {
         Math.min(MAX_WRITE - this.#held, room),
       );
       rest = rest.subarray(bytes.byteLength);
-      this.#gathered.set(bytes, this.#held);
+      (this.#gathered ??= new Uint8Array(MAX_WRITE)).set(bytes, this.#held);
       this.#held += bytes.byteLength;
       if (this.#held === MAX_WRITE || this.#held >= this.#sink.room()) {
         await this.flush();
@@ -113,7 +115,7 @@ export class PartWriter {
     this.#timer = undefined;
     await this.#settle();
     if (this.#held === 0) return;
-    const bytes = this.#gathered.subarray(0, this.#held);
+    const bytes = (this.#gathered as Uint8Array).subarray(0, this.#held);
     try {
       await this.#put(bytes);
     } finally {
