@@ -441,6 +441,17 @@ const CONTENDERS: Contender[] = [
     ],
   },
   {
+    id: "ranges-http-node",
+    label: () => "node:http: 16 ranges at once, written to the file, Node",
+    runsOn: (w) => single(w) && w.net,
+    argv: (p) => [
+      "node",
+      join(bench, "_drive_ranges_http.mjs"),
+      p.urls[0]?.[0] ?? "",
+      join(p.out, p.urls[0]?.[1] ?? ""),
+    ],
+  },
+  {
     id: "ceiling",
     label: () => "ceiling: 16 ranged transfers at once (curl --parallel)",
     runsOn: (w) => single(w) && w.net,
