@@ -70,9 +70,9 @@ export interface FailureInfo {
   /** Its message's first line. */
   message: string;
   /**
-   * The URL it is about: where the server answered, for an HTTP status (a
-   * redirect's target, if one led there); else the source's, or the
-   * download's.
+   * The URL asked: the download's, or in a mirror's entry the mirror's. Not
+   * where a redirect led, whose query may be a signed link's signature (the
+   * message names its host, or its path).
    */
   url: string;
   /**
@@ -133,8 +133,8 @@ const PERMISSION = new Set(["EACCES", "EPERM", "EROFS"]);
  * Describes `error`, the failure of the download of `url`, for `--json`.
  *
  * @param error What the download failed with.
- * @param url The download's URL (or the mirror's, for its own error): the
- * `url` of an error that names none of its own.
+ * @param url The URL asked: the download's (or the mirror's, for its own
+ * error).
  * @param options See {@linkcode FailureInfoOptions}.
  * @returns Its kind, class, status, attempts and the rest.
  *
@@ -156,7 +156,7 @@ export function failureInfo(
     kind: options.kind ?? kindOf(error),
     name: error instanceof Error ? error.name : typeof error,
     message: message(error),
-    url: error instanceof HTTPError ? error.url : url,
+    url,
     status: error instanceof HTTPError || error instanceof ProxyError
       ? error.status ?? null
       : null,

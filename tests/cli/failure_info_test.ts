@@ -274,6 +274,31 @@ test("dlmanager --json lists each mirror's error with its source: mixed when the
   assert.deepEqual(failure?.errors?.map((each) => each.source), [url, mirror]);
 });
 
+// A signed link's signature is a secret for a while: the message names
+// where the redirect led by its host or path, and so does the failure.
+test("dlmanager --json gives the URL asked as the failure's url, not where a redirect led with its query", async () => {
+  await using server = await startServer({
+    "/a.bin": (_request, response) => {
+      response.writeHead(302, {
+        location: server.url("/signed/a.bin?sig=s3cr3t"),
+      }).end();
+    },
+    "/signed/a.bin": statusRoute(403, "Forbidden"),
+  });
+  await using dir = await tempDir();
+  const url = server.url("/a.bin");
+  const fails = await failsOf(dir.path, [url]);
+  const error =
+    `Cannot download "${url}": server answered 403 Forbidden (/signed/a.bin)`;
+  assert.deepEqual(fails["a.bin"], {
+    event: "fail",
+    name: "a.bin",
+    url,
+    error,
+    failure: one("denied", "HTTPError", error, url, { status: 403 }),
+  });
+});
+
 test("dlmanager --json tells a file name another URL of the run took as name_taken", async () => {
   await using server = await startServer({
     "/x/a.bin": bytesRoute(BODY),
