@@ -1,6 +1,6 @@
 // Why a file failed, as a script sees it: the `failure` object of
 // `dlmanager --json`'s `fail` event (src/cli/failure_info.ts), from real
-// servers on 127.0.0.1 that answer 404, 410, 403 or 500, reset connections,
+// servers on 127.0.0.1 that answer 404, 410, 403 or 500, cut connections,
 // refuse them, serve bytes of another digest, or, as mirrors of one file,
 // fail each in its own way; and the plain line that says the same in words.
 
@@ -11,8 +11,8 @@ import { runCli } from "../_helpers/cli.ts";
 import {
   bytesRoute,
   closedPort,
+  fileRoute,
   patternBytes,
-  rawServer,
   startServer,
   statusRoute,
 } from "../_helpers/server.ts";
@@ -155,34 +155,46 @@ test("dlmanager --json gives a file whose every attempt failed its attempts' kin
   });
 });
 
-test("dlmanager --json tells a connection reset and a connection refused as network failures, with the code and no status", async () => {
-  await using reset = await rawServer((socket) => socket.resetAndDestroy());
-  const resetUrl = `http://127.0.0.1:${reset.port}/reset.bin`;
+// A connection cut mid-body, not one reset at once: Node 20's fetch was
+// seen to take a reset before any answer for no answer, until the connect
+// timeout (30 s), where Deno's and the other runs saw the reset.
+test("dlmanager --json tells a connection cut mid-body and a connection refused as network failures, with the code and no status", async () => {
+  const { route: cutRoute } = fileRoute({
+    body: BODY,
+    ranges: false,
+    faults: [{ dropAfter: 10_000 }],
+  });
+  await using server = await startServer({ "/cut.bin": cutRoute });
+  const cutUrl = server.url("/cut.bin");
   const refusedUrl = `http://127.0.0.1:${await closedPort()}/refused.bin`;
   await using dir = await tempDir();
   const fails = await failsOf(dir.path, [
     "--retries",
     "0",
-    resetUrl,
+    cutUrl,
     refusedUrl,
   ]);
-  const resetError =
-    `Cannot download "${resetUrl}": connection reset or closed by the server`;
-  assert.deepEqual(fails["reset.bin"], {
+  const cutError =
+    `Cannot download "${cutUrl}": connection reset or closed by the server`;
+  assert.deepEqual(fails["cut.bin"], {
     event: "fail",
-    name: "reset.bin",
-    url: resetUrl,
-    error: resetError,
-    failure: one("network", "NetworkError", resetError, resetUrl, {
+    name: "cut.bin",
+    url: cutUrl,
+    error: cutError,
+    failure: one("network", "NetworkError", cutError, cutUrl, {
       code: "ECONNRESET",
     }),
   });
-  const refused = fails["refused.bin"];
-  assert.deepEqual(refused?.failure, {
-    ...one("network", "NetworkError", String(refused?.error), refusedUrl),
-    code: "ECONNREFUSED",
+  const refusedError = `Cannot download "${refusedUrl}": connection refused`;
+  assert.deepEqual(fails["refused.bin"], {
+    event: "fail",
+    name: "refused.bin",
+    url: refusedUrl,
+    error: refusedError,
+    failure: one("network", "NetworkError", refusedError, refusedUrl, {
+      code: "ECONNREFUSED",
+    }),
   });
-  assert.equal(reset.connections, 1);
 });
 
 test("dlmanager --json tells bytes of another sha256 as an integrity failure, with both digests", async () => {
@@ -210,12 +222,16 @@ test("dlmanager --json tells bytes of another sha256 as an integrity failure, wi
 test("dlmanager --json lists each mirror's error with its source: mixed when they failed differently, their kind when alike", async () => {
   await using server = await startServer({
     "/broken/a.bin": statusRoute(500, "Internal Server Error"),
+    "/cut/a.bin": fileRoute({
+      body: BODY,
+      ranges: false,
+      faults: [{ dropAfter: 10_000 }],
+    }).route,
   });
-  await using reset = await rawServer((socket) => socket.resetAndDestroy());
   await using dir = await tempDir();
   const url = server.url("/a.bin");
   const broken = server.url("/broken/a.bin");
-  const cut = `http://127.0.0.1:${reset.port}/a.bin`;
+  const cut = server.url("/cut/a.bin");
   const args = ["--retries", "0", url, "--mirror", broken, "--mirror", cut];
   const fail = (await failsOf(dir.path, args))["a.bin"];
   const error =
