@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { FailureInfo } from "./failure_info.ts";
 import type { RowState, TotalState } from "./render.ts";
 import { formatBytes, formatDuration } from "./units.ts";
 
@@ -43,6 +44,8 @@ export type CliEvent =
     attempt: number;
     delay: number;
     error: string;
+    /** The failed attempt's error, for a script (see {@linkcode FailureInfo}). */
+    failure: FailureInfo;
   }
   | {
     event: "done" | "updated";
@@ -65,6 +68,12 @@ export type CliEvent =
      * the same command resumes the file.
      */
     resumable?: true;
+    /**
+     * Why, for a script: the kind of failure, the error's class, the HTTP
+     * status, the attempts, each mirror's error (see {@linkcode FailureInfo}).
+     * Not printed on a plain line, where `error` says the same in words.
+     */
+    failure: FailureInfo;
   }
   | { event: "cancel"; name: string; url: string }
   /**

@@ -10,6 +10,7 @@ import { type Download, DownloadManager, PersistLimit } from "../../mod.ts";
 import { inUse } from "../_in_use.ts";
 import { mayEvict } from "../persist_limit.ts";
 import type { CliOptions } from "./args.ts";
+import { failureInfo } from "./failure_info.ts";
 import { JsonReporter } from "./json_reporter.ts";
 import { LogReporter } from "./log_reporter.ts";
 import { NAME_IT, type Planned } from "./plan.ts";
@@ -254,12 +255,14 @@ export class Session implements RunView {
     const { job, name, taken } = planned;
     if (taken !== undefined) {
       this.#failed++;
+      const error =
+        `Cannot download "${job.url}": the file name "${name}" is taken by "${taken}" ${NAME_IT}`;
       this.#report({
         event: "fail",
         name,
         url: job.url,
-        error:
-          `Cannot download "${job.url}": the file name "${name}" is taken by "${taken}" ${NAME_IT}`,
+        error,
+        failure: failureInfo(new Error(error), job.url, { kind: "name_taken" }),
       });
       return undefined;
     }
@@ -283,6 +286,10 @@ export class Session implements RunView {
         error: text.startsWith("Cannot download")
           ? text
           : `Cannot download "${job.url}": ${text}`,
+        // A TypeError here is the place refused: a directory in the way.
+        failure: failureInfo(error, job.url, {
+          kind: error instanceof TypeError ? "file_system" : undefined,
+        }),
       });
       return undefined;
     }
@@ -336,6 +343,7 @@ export class Session implements RunView {
           attempt,
           delay,
           error: reasonOf(error),
+          failure: failureInfo(error, job.url),
         }),
     );
     return tracked;
@@ -450,6 +458,7 @@ export class Session implements RunView {
         url,
         error: message(error),
         ...(resumable ? { resumable } : {}),
+        failure: failureInfo(error, url),
       });
     } else if (download.skipped) {
       // Another process downloaded it while this one waited for its lock,

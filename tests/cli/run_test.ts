@@ -263,15 +263,24 @@ test("dlmanager reports a file whose place a directory takes as failed, download
   const events = result.stdout.trimEnd().split("\n").map((line) =>
     JSON.parse(line)
   );
+  const error = `Cannot download "${server.url("/sub")}" to "${
+    dir.join("sub")
+  }": a directory is in the way`;
   assert.deepEqual(
     events.filter((event) => event.event === "fail"),
     [{
       event: "fail",
       name: "sub",
       url: server.url("/sub"),
-      error: `Cannot download "${server.url("/sub")}" to "${
-        dir.join("sub")
-      }": a directory is in the way`,
+      error,
+      failure: {
+        kind: "file_system",
+        name: "TypeError",
+        message: error,
+        url: server.url("/sub"),
+        status: null,
+        attempts: 1,
+      },
     }],
   );
   assert.deepEqual(
@@ -914,6 +923,16 @@ test("dlmanager prints each retry: the file, when the next attempt starts, and w
     attempt: 1,
     delay: 0,
     error: "server answered 503 Service Unavailable",
+    failure: {
+      kind: "server_error",
+      name: "HTTPError",
+      message: `Cannot download "${
+        server2.url("/a.bin")
+      }": server answered 503 Service Unavailable`,
+      url: server2.url("/a.bin"),
+      status: 503,
+      attempts: 1,
+    },
   });
 });
 
@@ -1222,21 +1241,40 @@ test("dlmanager --json marks the fail event of a download that failed for the ne
   stalled.resolve();
   assert.equal(result.code, 1, result.stderr);
   const fails = eventsOf(result).filter((event) => event.event === "fail");
+  const big = server.url("/big.bin");
+  const gone = server.url("/gone.bin");
+  const stalledError = `Cannot download "${big}": no data for 5000 ms`;
+  const goneError = `Cannot download "${gone}": server answered 404 Not Found`;
   assert.deepEqual(
     fails.sort((a, b) => String(a.name).localeCompare(String(b.name))),
     [{
       event: "fail",
       name: "big.bin",
-      url: server.url("/big.bin"),
-      error: `Cannot download "${server.url("/big.bin")}": no data for 5000 ms`,
+      url: big,
+      error: stalledError,
       resumable: true,
+      failure: {
+        kind: "network",
+        name: "TimeoutError",
+        message: stalledError,
+        url: big,
+        status: null,
+        attempts: 1,
+        phase: "idle",
+      },
     }, {
       event: "fail",
       name: "gone.bin",
-      url: server.url("/gone.bin"),
-      error: `Cannot download "${
-        server.url("/gone.bin")
-      }": server answered 404 Not Found`,
+      url: gone,
+      error: goneError,
+      failure: {
+        kind: "not_found",
+        name: "HTTPError",
+        message: goneError,
+        url: gone,
+        status: 404,
+        attempts: 1,
+      },
     }],
   );
   // The partial file of big.bin, its sidecar and the lock; nothing of gone.bin.
@@ -1259,13 +1297,42 @@ test("dlmanager --json marks resumable the fail event of a file whose mirror ans
   stalled.resolve();
   assert.equal(failed.code, 1, failed.stderr);
   const events = eventsOf(failed);
+  const error =
+    `Cannot download "${url}": 2 sources failed (#1 (${url}): no data for 5000 ms; #2 (${gone}): server answered 404 Not Found)`;
   assert.deepEqual(events.filter((event) => event.event === "fail"), [{
     event: "fail",
     name: "big.bin",
     url,
-    error:
-      `Cannot download "${url}": 2 sources failed (#1 (${url}): no data for 5000 ms; #2 (${gone}): server answered 404 Not Found)`,
+    error,
     resumable: true,
+    // Which source failed how: the first for the network (its bytes kept),
+    // the mirror without the file.
+    failure: {
+      kind: "mixed",
+      name: "RetriesExhaustedError",
+      message: error,
+      url,
+      status: null,
+      attempts: 2,
+      errors: [{
+        kind: "network",
+        name: "TimeoutError",
+        message: `Cannot download "${url}": no data for 5000 ms`,
+        url,
+        status: null,
+        attempts: 1,
+        phase: "idle",
+        source: url,
+      }, {
+        kind: "not_found",
+        name: "HTTPError",
+        message: `Cannot download "${gone}": server answered 404 Not Found`,
+        url: gone,
+        status: 404,
+        attempts: 1,
+        source: gone,
+      }],
+    },
   }]);
   assert.equal(events.at(-1)?.unfinished, 1);
   await assertKeptThenResumed(args, dir, { big, half, log });
