@@ -11,6 +11,10 @@
 // connections at 100 KB/s each meet a 200 KB/s minimum, as one at 400 KB/s
 // would; a crawling connection among fast ones is left alone while the
 // download keeps its pace, and given up once it holds the download back.
+//
+// Time is `clock`'s (`_clock.ts`), samples are taken on its timers.
+
+import { clock, type TimerHandle } from "../_clock.ts";
 
 /** How many samples a window is measured with. */
 const SAMPLES = 5;
@@ -53,14 +57,14 @@ export class SpeedMeter {
    * window must not make the window look slow).
    */
   held(): void {
-    if (this.#holding++ === 0) this.#holdingSince = performance.now();
+    if (this.#holding++ === 0) this.#holdingSince = clock.now();
   }
 
   /** Marks the end of a wait that {@linkcode SpeedMeter.held} marked. */
   released(): void {
     if (this.#holding === 0) return;
     if (--this.#holding === 0) {
-      this.#held += performance.now() - this.#holdingSince;
+      this.#held += clock.now() - this.#holdingSince;
     }
   }
 
@@ -88,7 +92,7 @@ export class SpeedMeter {
   }
 
   #sample(): Sample {
-    const time = performance.now();
+    const time = clock.now();
     const holding = this.#holding === 0 ? 0 : time - this.#holdingSince;
     return { time, bytes: this.#bytes, held: this.#held + holding };
   }
@@ -108,7 +112,8 @@ export class SpeedCheck {
   #onSlow: (speed: number) => void;
   #meter: SpeedMeter;
   #group: SpeedGroup | undefined;
-  #timer: ReturnType<typeof setInterval>;
+  #period: number;
+  #timer: TimerHandle | undefined;
 
   /**
    * Starts watching (call once the body starts coming).
@@ -129,7 +134,8 @@ export class SpeedCheck {
     this.#onSlow = onSlow;
     this.#meter = new SpeedMeter(window);
     this.#group = group;
-    this.#timer = setInterval(() => this.#check(), window / SAMPLES);
+    this.#period = window / SAMPLES;
+    this.#arm();
   }
 
   /** Counts `bytes` received. */
@@ -152,7 +158,17 @@ export class SpeedCheck {
 
   /** Stops the watch. */
   stop(): void {
-    clearInterval(this.#timer);
+    clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  // A sample every period, each timer set by the one before (as an
+  // interval would, on any clock).
+  #arm(): void {
+    this.#timer = clock.setTimeout(() => {
+      this.#arm();
+      this.#check();
+    }, this.#period);
   }
 
   #check(): void {
