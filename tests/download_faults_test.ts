@@ -1543,9 +1543,23 @@ test(
     ]);
     await using _server = server;
     await using dir = await tempDir();
-    // 1 s: the file's growth is seen every 100 ms, so only the stall, not
-    // a loaded machine's pause, goes that long without it.
-    const { download } = await run(url, dir, { ...PIPED, idleTimeout: 1000 });
+    // On a clock of the test's, moved once the bytes before the stall are
+    // on disk (the file's growth is seen every 100 ms): only the stall, not
+    // a loaded machine's pause, goes the idle timeout without growth.
+    using clock = useManualClock();
+    const idleTimeout = 1000;
+    const { download } = await run(url, dir, {
+      ...PIPED,
+      idleTimeout,
+      // The retry at once: a backoff of 0 needs no clock moved.
+      backoffBase: 0,
+      backoffCap: 0,
+      progress: (_d, current) => {
+        if (current === CUT && log.ranges.length === 1) {
+          clock.advance(idleTimeout);
+        }
+      },
+    });
     release.resolve();
     assert.equal(download.error(), undefined);
     await assertFileHolds(dir.join("f"), LARGE);
