@@ -12,6 +12,12 @@
 // would; a crawling connection among fast ones is left alone while the
 // download keeps its pace, and given up once it holds the download back.
 //
+// Nor is time this process did not run: a sample whose timer fires a
+// sampling period or more after it was due tells of a process stopped
+// (SIGSTOP, a laptop's sleep, a paused machine) or starved, which could read
+// no byte meanwhile, whatever the server sent. The stretch from when the
+// sample was due counts as held back.
+//
 // Time is `clock`'s (`_clock.ts`), samples are taken on its timers.
 
 import { clock, type TimerHandle } from "../_clock.ts";
@@ -37,6 +43,8 @@ export class SpeedMeter {
   // held while any is (a download's limit holds them all back in turn).
   #holding = 0;
   #holdingSince = 0;
+  // The end of the last stretch marked absent (see `absent()`).
+  #absentUntil = -Infinity;
   #samples: Sample[] = [];
 
   /** @param window The milliseconds over which the speed is measured. */
@@ -66,6 +74,19 @@ export class SpeedMeter {
     if (--this.#holding === 0) {
       this.#held += clock.now() - this.#holdingSince;
     }
+  }
+
+  /**
+   * Marks the time from `since` to now as time this process did not run
+   * (not counted, as a hold is): a stretch that another connection of the
+   * group marked already counts once, and one held back already is not
+   * counted twice.
+   */
+  absent(since: number): void {
+    const now = clock.now();
+    const from = Math.max(since, this.#absentUntil);
+    if (now > from && this.#holding === 0) this.#held += now - from;
+    this.#absentUntil = Math.max(this.#absentUntil, now);
   }
 
   /**
@@ -114,6 +135,8 @@ export class SpeedCheck {
   #group: SpeedGroup | undefined;
   #period: number;
   #timer: TimerHandle | undefined;
+  /** When the next sample is due (`clock.now()` time). */
+  #due = 0;
 
   /**
    * Starts watching (call once the body starts coming).
@@ -163,9 +186,16 @@ export class SpeedCheck {
   }
 
   // A sample every period, each timer set by the one before (as an
-  // interval would, on any clock).
+  // interval would, on any clock); one a period late or more tells of a
+  // stretch this process did not run (see the module comment).
   #arm(): void {
+    this.#due = clock.now() + this.#period;
     this.#timer = clock.setTimeout(() => {
+      const due = this.#due;
+      if (clock.now() - due >= this.#period) {
+        this.#meter.absent(due);
+        this.#group?.meter.absent(due);
+      }
       this.#arm();
       this.#check();
     }, this.#period);
