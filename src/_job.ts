@@ -36,6 +36,7 @@ import { isHttp, withoutCredentials } from "./_http/request.ts";
 import { hostOf } from "./_http/url_host.ts";
 import { leavesResumable, sentRetryAfter } from "./_http/retry_policy.ts";
 import { sleep } from "./_timers.ts";
+import { clock } from "./_clock.ts";
 import { LockTimeoutError } from "./errors.ts";
 import type { PauseControl } from "./_pause.ts";
 import type { DownloadOptions } from "./download_options.ts";
@@ -656,12 +657,12 @@ async function transferPausably(
 ): Promise<void> {
   const { pause } = host;
   let wait = transfer.wait ?? 0;
-  // When (on `performance.now()`'s clock) the last `Retry-After` a server
+  // When (on `clock.now()`) the last `Retry-After` a server
   // sent ends: a resume waits out the rest of it (a user's resume does not
   // ask a busy server sooner than it said), though not a backoff of ours.
-  let asked = transfer.waitAsked === true ? performance.now() + wait : 0;
+  let asked = transfer.waitAsked === true ? clock.now() + wait : 0;
   const retrying = (attempt: number, delay: number, error: unknown): void => {
-    if (sentRetryAfter(error)) asked = performance.now() + delay;
+    if (sentRetryAfter(error)) asked = clock.now() + delay;
     transfer.retrying(attempt, delay, error);
   };
   for (;;) {
@@ -670,7 +671,7 @@ async function transferPausably(
       await parked(host, transfer.slot);
       await intactAfterPause(transfer);
       // Resumed: a backoff is not waited out, a Retry-After's rest is.
-      wait = Math.ceil(Math.max(0, asked - performance.now()));
+      wait = Math.ceil(Math.max(0, asked - clock.now()));
     }
     const signal = pause.begin(host.signal);
     let whole = false;

@@ -3,7 +3,9 @@
 // records the time, and the one timer re-arms itself for what is left when it
 // fires early, so a busy body costs no timer calls per chunk. `restart()`
 // moves it to another limit the same way: a download's connect and idle
-// timeouts share one timer.
+// timeouts share one timer. Both run on `clock` (`_clock.ts`).
+
+import { clock, type TimerHandle } from "./_clock.ts";
 
 /** The longest delay `setTimeout` takes; longer ones fire at once. */
 export const MAX_TIMER_DELAY = 2 ** 31 - 1;
@@ -18,11 +20,11 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
       reject(signal.reason);
       return;
     }
-    const end = performance.now() + ms;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    const end = clock.now() + ms;
+    let timer: TimerHandle | undefined;
     function arm(delay: number): void {
-      timer = setTimeout(() => {
-        const left = end - performance.now();
+      timer = clock.setTimeout(() => {
+        const left = end - clock.now();
         if (left > 1) arm(left);
         else {
           signal.removeEventListener("abort", onAbort);
@@ -31,7 +33,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
       }, Math.min(delay, MAX_TIMER_DELAY));
     }
     function onAbort(): void {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       reject(signal.reason);
     }
     signal.addEventListener("abort", onAbort, { once: true });
@@ -44,8 +46,8 @@ export class Watchdog {
   #ms: number;
   #onTimeout: () => void;
   #last = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  /** When the timer fires (`performance.now()` time). */
+  #timer: TimerHandle | undefined;
+  /** When the timer fires (`clock.now()` time). */
   #due = 0;
 
   /**
@@ -58,14 +60,14 @@ export class Watchdog {
     this.#ms = ms;
     this.#onTimeout = onTimeout;
     if (ms > 0 && Number.isFinite(ms)) {
-      this.#last = performance.now();
+      this.#last = clock.now();
       this.#arm(ms);
     }
   }
 
   /** Pushes the limit back to `ms` from now. */
   touch(): void {
-    this.#last = performance.now();
+    this.#last = clock.now();
   }
 
   /**
@@ -80,23 +82,23 @@ export class Watchdog {
     this.#ms = ms;
     this.#onTimeout = onTimeout;
     if (!(ms > 0 && Number.isFinite(ms))) return this.stop();
-    this.#last = performance.now();
+    this.#last = clock.now();
     if (this.#timer !== undefined && this.#due <= this.#last + ms) return;
-    clearTimeout(this.#timer);
+    clock.clearTimeout(this.#timer);
     this.#arm(ms);
   }
 
   /** Stops the watch (until a `restart()`). */
   stop(): void {
-    clearTimeout(this.#timer);
+    clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
   #arm(delay: number): void {
     const bounded = Math.min(delay, MAX_TIMER_DELAY);
-    this.#due = performance.now() + bounded;
-    this.#timer = setTimeout(() => {
-      const left = this.#last + this.#ms - performance.now();
+    this.#due = clock.now() + bounded;
+    this.#timer = clock.setTimeout(() => {
+      const left = this.#last + this.#ms - clock.now();
       if (left > 1) this.#arm(left);
       else {
         this.#timer = undefined;

@@ -209,7 +209,8 @@ export interface TransferOptions {
    * `minSpeedWindow`: slower, and the attempt fails with a `TimeoutError`
    * (phase `"slow"`) and is retried as after an idle timeout (curl's
    * `--speed-limit`, aria2's `--lowest-speed-limit`). Time held back by
-   * `rateLimit` is not counted. `0` disables it. It is the download's
+   * `rateLimit` is not counted, nor time the process did not run (stopped,
+   * or asleep with the machine). `0` disables it. It is the download's
    * minimum: on several connections, their bytes together must come this
    * fast, and a connection is given up only when they do not and it brings
    * less than its share (four at 100 KB/s each meet a 200 KB/s minimum).

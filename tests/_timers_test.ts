@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { sleep, Watchdog } from "../src/_timers.ts";
 import { DownloadInterrupt } from "../src/errors.ts";
+import { type ManualClock, useManualClock } from "./_helpers/manual_clock.ts";
 
 /** How early a timer may seem to fire, in milliseconds (the watchdog allows 1). */
 const TOLERANCE = 2;
@@ -52,68 +53,14 @@ function recordTimeouts(fn: () => void): number[] {
   return delays;
 }
 
-/** A clock the tests move by hand: `performance.now()` and the timers. */
-interface FakeClock {
-  /** Moves time forward by `ms`, firing each timer due on the way, in order. */
-  advance(ms: number): void;
-  /** The time now, as `performance.now()` tells it. */
-  now(): number;
-}
-
 /**
- * Runs `fn` with `performance.now`, `setTimeout` and `clearTimeout` replaced
- * by a clock that moves only when told: what the watchdog does at each
+ * Runs `fn` with the library's timers on a clock that moves only when told
+ * (`tests/_helpers/manual_clock.ts`): what the watchdog does at each
  * moment, however slow the machine.
  */
-function withFakeClock(fn: (clock: FakeClock) => void): void {
-  let now = 1_000;
-  let nextId = 1;
-  const timers = new Map<number, { at: number; handler: () => void }>();
-  const clock: FakeClock = {
-    now: () => now,
-    advance(ms): void {
-      const end = now + ms;
-      for (;;) {
-        let next: [number, { at: number; handler: () => void }] | undefined;
-        for (const entry of timers) {
-          if (
-            entry[1].at <= end &&
-            (next === undefined || entry[1].at < next[1].at)
-          ) {
-            next = entry;
-          }
-        }
-        if (next === undefined) break;
-        timers.delete(next[0]);
-        now = Math.max(now, next[1].at);
-        next[1].handler();
-      }
-      now = end;
-    },
-  };
-  const own = Object.getOwnPropertyDescriptor(performance, "now");
-  const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
-  Object.defineProperty(performance, "now", {
-    value: () => now,
-    configurable: true,
-    writable: true,
-  });
-  globalThis.setTimeout = ((handler: () => void, ms?: number) => {
-    const id = nextId++;
-    timers.set(id, { at: now + (ms ?? 0), handler });
-    return id;
-  }) as unknown as typeof setTimeout;
-  globalThis.clearTimeout = ((id?: number) => {
-    if (id !== undefined) timers.delete(id);
-  }) as unknown as typeof clearTimeout;
-  try {
-    fn(clock);
-  } finally {
-    globalThis.setTimeout = realSet;
-    globalThis.clearTimeout = realClear;
-    if (own === undefined) delete (performance as { now?: unknown }).now;
-    else Object.defineProperty(performance, "now", own);
-  }
+function withFakeClock(fn: (clock: ManualClock) => void): void {
+  using clock = useManualClock();
+  fn(clock);
 }
 
 test("Watchdog() calls onTimeout once when ms pass without a touch", async () => {

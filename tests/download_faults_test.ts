@@ -43,6 +43,7 @@ import {
 } from "./_helpers/server.ts";
 import { startChild } from "./_helpers/child.ts";
 import { type TempDir, tempDir } from "./_helpers/temp_dir.ts";
+import { skipBackoffs, useManualClock } from "./_helpers/manual_clock.ts";
 import { recordWarnings } from "./_helpers/warnings.ts";
 import { SELF_SIGNED_CERT, SELF_SIGNED_KEY } from "./_helpers/tls.ts";
 import { assertFileHolds } from "./_helpers/file_bytes.ts";
@@ -794,48 +795,48 @@ test("Download fails at once on a 4xx other than 408 and 429", async () => {
   assert.deepEqual(await dir.list(), []);
 });
 
-test(
-  "Download times out a stalled body, then resumes",
-  { timeout: 60_000 },
-  async () => {
-    const release = deferred();
-    const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
-      { stallAfter: 20_000, release: release.promise },
-    ]);
-    await using _server = server;
-    await using dir = await tempDir();
-    const { download, reports } = await run(url, dir, { idleTimeout: 100 });
-    release.resolve();
-    assert.equal(download.error(), undefined);
-    await assertFileHolds(dir.join("f"), BODY);
-    // It resumes from what was written: at the stall, 4 writes of 4 KiB (the
-    // 3,616 bytes received after them were staged, not written, and the
-    // timed-out read dropped them, with a BYOB reader (Deno, Node) or
-    // without (Bun)). A machine slow enough to let 100 ms pass between
-    // two reads times out sooner: the retry then asks from where that
-    // attempt's writes ended, the last progress it reported.
-    const asked = /^bytes=(\d+)-$/.exec(log.ranges[1] ?? "");
-    const retried = asked === null ? 0 : Number(asked[1]);
-    assert.ok(retried <= 16_384, `${reports}`);
-    assert.equal(retried % 4096, 0);
-    assert.deepEqual(log.ranges.slice(0, 2), [
-      null,
-      retried > 0 ? `bytes=${retried}-` : null,
-    ]);
-    // A machine that slow may time out the retry's body too: each later
-    // request resumes from at least where the one before it did.
-    let from = retried;
-    for (const range of log.ranges.slice(2)) {
-      const at = Number(/^bytes=(\d+)-$/.exec(range ?? "")?.[1]);
-      assert.ok(at >= from, `${log.ranges}`);
-      from = at;
-    }
-    const stalled = reports.indexOf(retried + 4096) - 1;
-    assert.equal(reports[stalled], retried, `${reports}`);
-  },
-);
+test("Download times out a stalled body, then resumes", async () => {
+  // The library's clock moves only when the test moves it: the body stalls
+  // for as long as the test says, and for no longer, however the machine
+  // schedules the process.
+  using clock = useManualClock();
+  const release = deferred();
+  const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
+    { stallAfter: 20_000, release: release.promise },
+  ]);
+  await using _server = server;
+  await using dir = await tempDir();
+  const reports: number[] = [];
+  const download = new Download(url, dir.join("f"), {
+    ...FAST,
+    chunkSize: 4096,
+    idleTimeout: 100,
+    progress: (_d, current) => {
+      reports.push(current);
+      // At the stall, 4 writes of 4 KiB are written (the 3,616 bytes
+      // received after them are staged, not written): the body is idle
+      // from now on, for its whole idleTimeout.
+      if (current === 16_384 && log.ranges.length === 1) clock.advance(100);
+    },
+  });
+  skipBackoffs(clock, download);
+  download.start();
+  await download.wait({ raiseIfError: false });
+  release.resolve();
+  assert.equal(download.error(), undefined);
+  await assertFileHolds(dir.join("f"), BODY);
+  // It resumes from what was written (the timed-out read dropped the staged
+  // bytes, with a BYOB reader (Deno, Node) or without (Bun)), once.
+  assert.deepEqual(log.ranges, [null, "bytes=16384-"]);
+  const stalled = reports.indexOf(16_384 + 4096) - 1;
+  assert.equal(reports[stalled], 16_384, `${reports}`);
+});
 
 test("Download gives up a body slower than minSpeed over minSpeedWindow, then resumes", async () => {
+  // On a clock of the test's: the window is judged once the test moves the
+  // time on, with the body stalled (a loaded machine's pause of the process
+  // while the body flows is no slow server).
+  using clock = useManualClock();
   const release = deferred();
   const { server, log, url } = await serve({ body: BODY, etag: ETAG }, [
     { stallAfter: 20_000, release: release.promise },
@@ -849,7 +850,15 @@ test("Download gives up a body slower than minSpeed over minSpeedWindow, then re
     minSpeedWindow: 200,
   });
   download.addEventListener("retry", ({ error }) => retries.push(error));
+  skipBackoffs(clock, download);
   download.start();
+  // The speed check samples five times a window, from the first answer.
+  await clock.armed(200 / 5);
+  // Two windows: the first may hold all the bytes that came (they come at
+  // once, on this clock), the second none. Then the idle timeout, so that
+  // a speed check that never judges fails this test instead of hanging it.
+  clock.advance(2 * 200);
+  clock.advance(60_000);
   await download.wait();
   release.resolve();
   assert.equal(retries.length, 1);
@@ -866,37 +875,54 @@ test("Download gives up a body slower than minSpeed over minSpeedWindow, then re
   await assertFileHolds(dir.join("f"), BODY);
 });
 
-test(
-  "Download times a stalled body by idleTimeout when connectTimeout is shorter",
-  {
-    timeout: 60_000,
-  },
-  async () => {
+test("Download times a stalled body by idleTimeout when connectTimeout is shorter", async () => {
+  // On a clock of the test's: the server answers at once, and the body
+  // stalls; the time passes when the test says, so the connect timeout
+  // cannot run out before the answer is read (a loaded machine stops a
+  // process for a second or three).
+  using clock = useManualClock();
+  const connectTimeout = 5000;
+  const idleTimeout = 6000;
+  /** Downloads BODY, held after 20,000 bytes while the clock moves `ms`. */
+  async function stalledFor(ms: number): Promise<Download> {
     const release = deferred();
     const { server, url } = await serve({ body: BODY, etag: ETAG }, [
-      { stallAfter: 20_000, release: release.promise },
+      { holdAfter: 20_000, release: release.promise },
     ]);
     await using _server = server;
     await using dir = await tempDir();
-    const start = performance.now();
-    // The server answers at once, but a loaded machine stops a process for
-    // a second or three: one stopped just after it asked timed out
-    // ("connect") with 1 s. Five outlast such a pause; the idle timeout,
-    // one more, is what the test tells apart from it.
-    const { download } = await run(url, dir, {
-      connectTimeout: 5000,
-      idleTimeout: 6000,
+    const download = new Download(url, dir.join("f"), {
+      ...FAST,
+      chunkSize: 4096,
+      connectTimeout,
+      idleTimeout,
       retries: 0,
+      progress: (_d, current) => {
+        // The stall: 4 writes of 4 KiB. The rest comes after the pause.
+        if (current === 16_384) {
+          clock.advance(ms);
+          release.resolve();
+        }
+      },
     });
-    const elapsed = performance.now() - start;
-    release.resolve();
-    const error = download.error();
-    assert.ok(error instanceof TimeoutError);
-    assert.equal(error.phase, "idle");
-    assert.ok(elapsed >= 5998, `failed after ${elapsed} ms`); // timers may run 1 ms early
-    assert.deepEqual(await dir.list(), []);
-  },
-);
+    download.start();
+    await download.wait({ raiseIfError: false });
+    if (download.state === "done") await assertFileHolds(dir.join("f"), BODY);
+    else assert.deepEqual(await dir.list(), []);
+    return download;
+  }
+  // A millisecond short of the idle timeout, past the connect timeout: the
+  // body goes on when the server sends the rest.
+  const within = await stalledFor(idleTimeout - 1);
+  assert.equal(within.error(), undefined);
+  assert.equal(within.state, "done");
+  // The idle timeout: given up, by it.
+  const past = await stalledFor(idleTimeout);
+  const error = past.error();
+  assert.ok(error instanceof TimeoutError, `${error}`);
+  assert.equal(error.phase, "idle");
+  assert.equal(error.timeout, idleTimeout);
+});
 
 test("Download times out a server that never answers, with a TimeoutError", {
   timeout: 60_000,
@@ -1517,9 +1543,23 @@ test(
     ]);
     await using _server = server;
     await using dir = await tempDir();
-    // 1 s: the file's growth is seen every 100 ms, so only the stall, not
-    // a loaded machine's pause, goes that long without it.
-    const { download } = await run(url, dir, { ...PIPED, idleTimeout: 1000 });
+    // On a clock of the test's, moved once the bytes before the stall are
+    // on disk (the file's growth is seen every 100 ms): only the stall, not
+    // a loaded machine's pause, goes the idle timeout without growth.
+    using clock = useManualClock();
+    const idleTimeout = 1000;
+    const { download } = await run(url, dir, {
+      ...PIPED,
+      idleTimeout,
+      // The retry at once: a backoff of 0 needs no clock moved.
+      backoffBase: 0,
+      backoffCap: 0,
+      progress: (_d, current) => {
+        if (current === CUT && log.ranges.length === 1) {
+          clock.advance(idleTimeout);
+        }
+      },
+    });
     release.resolve();
     assert.equal(download.error(), undefined);
     await assertFileHolds(dir.join("f"), LARGE);

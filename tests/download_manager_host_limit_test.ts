@@ -22,6 +22,7 @@ import {
   startServer,
   statusRoute,
 } from "./_helpers/server.ts";
+import { useManualClock } from "./_helpers/manual_clock.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
 
 const SIZE = 64 * 1024;
@@ -339,6 +340,13 @@ test("DownloadManager: a download redirected to a host that refuses it (503) wai
 });
 
 test("DownloadManager: a download waiting on its host's transfer that still moves after retryAfterCap asks again, spending no retry", async () => {
+  // The library's clock moves only when the test moves it: each wait ends by
+  // its bound once the quarter sent as it starts is read, whenever that is.
+  // (On the system clock, a process stopped just after the wait began, as a
+  // loaded machine stops one for a second or three, found the bound passed
+  // before it read the bytes waiting on loopback, and called the host
+  // stalled.)
+  using clock = useManualClock();
   const quarter = SIZE / 4;
   const body = patternBytes(SIZE, 0);
   const rest = patternBytes(SIZE, 1);
@@ -372,26 +380,39 @@ test("DownloadManager: a download waiting on its host's transfer that still move
     },
   });
   await using dir = await tempDir();
+  const retryAfterCap = 5000;
   const manager = dir.manager({
     concurrency: 2,
     retries: 0,
-    // Each wait ends by this bound, /0 still moving, but the last. The
-    // quarter sent as the wait starts must be read within it, and nothing
-    // but the clock ends the wait: a process starved just after the wait
-    // begins (a loaded machine stops one for a second or three) finds the
-    // bound passed before it reads the bytes waiting on loopback, and calls
-    // the host stalled. Five seconds outlast such a pause; the value is not
-    // what the test proves (the stalled case above bounds the wait).
-    retryAfterCap: 5000,
+    retryAfterCap,
     chunkSize: 1024,
   });
   const moving = manager.download(http.url("/0")) as Download;
-  moving.addEventListener("progress", ({ current }) => {
+  let current = 0;
+  const reached: { bytes: number; resolve: () => void }[] = [];
+  moving.addEventListener("progress", (event) => {
+    current = event.current;
     if (current >= quarter) first.resolve();
+    for (const waiter of reached.splice(0)) {
+      if (current >= waiter.bytes) waiter.resolve();
+      else reached.push(waiter);
+    }
   });
+  /** Resolves once /0's download has written `bytes`. */
+  const written = (bytes: number): Promise<void> =>
+    current >= bytes
+      ? Promise.resolve()
+      : new Promise((resolve) => reached.push({ bytes, resolve }));
   const refused = manager.download(http.url("/1")) as Download;
   const heard = hostEvents(refused);
-  refused.addEventListener("hostwait", () => more());
+  refused.addEventListener("hostwait", async () => {
+    more();
+    if (ended) return; // /0's end ends the wait
+    // The bytes sent are in and the wait is armed: its bound passes, /0
+    // having moved.
+    await Promise.all([written(sent * quarter), clock.armed(retryAfterCap)]);
+    clock.advance(retryAfterCap);
+  });
   // Failed (it spent a retry it did not have), it leaves /0 to end.
   refused.addEventListener("error", () => {
     while (!ended) more();

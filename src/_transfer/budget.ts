@@ -18,6 +18,7 @@
 // downloads wait on each other: each waits only on a body that is moving,
 // which ends (its own timeouts see to that).
 
+import { clock } from "../_clock.ts";
 import { MAX_TIMER_DELAY } from "../_timers.ts";
 
 /** Counts the connections open to each host, and those transferring. */
@@ -138,7 +139,7 @@ export class ConnectionBudget {
       const waiting = this.#waiting.get(host) ?? new Set();
       this.#waiting.set(host, waiting);
       const leave = (): void => {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
         waiting.delete(wake);
         if (waiting.size === 0 && this.#waiting.get(host) === waiting) {
@@ -153,7 +154,7 @@ export class ConnectionBudget {
         leave();
         reject(signal.reason);
       };
-      const timer = ms === Infinity ? undefined : setTimeout(
+      const timer = ms === Infinity ? undefined : clock.setTimeout(
         () =>
           wake(
             flow !== undefined && flow.bytes > before ? "moved" : "stalled",

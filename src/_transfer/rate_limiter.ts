@@ -21,6 +21,7 @@
 // limit appears where there was none (the runtime's pipe, which no limit
 // can pace, then hands over to reads that can be).
 
+import { clock } from "../_clock.ts";
 import { MAX_TIMER_DELAY } from "../_timers.ts";
 
 /**
@@ -75,7 +76,7 @@ export function creditOf(rate: number): number {
 /** A shared bandwidth limit (see the module comment). */
 export class RateLimiter {
   #rate: number;
-  // When the bytes taken so far are paid for (performance.now() time), and
+  // When the bytes taken so far are paid for (`clock.now()` time), and
   // how many were taken in all: a read waits for its own place in the
   // schedule (its end less what was taken after it), not for the end,
   // which the others push on while it sleeps.
@@ -107,7 +108,7 @@ export class RateLimiter {
    * at the new rate, owing the same bytes.
    */
   set(rate: number): void {
-    const now = performance.now();
+    const now = clock.now();
     const wasLimited = this.limited;
     if (wasLimited && this.#paidUntil > now) {
       // What is owed, at the new rate.
@@ -139,7 +140,7 @@ export class RateLimiter {
    */
   async take(bytes: number, signal: AbortSignal): Promise<number> {
     if (!this.limited) return 0;
-    const start = performance.now();
+    const start = clock.now();
     this.#paidUntil = Math.max(this.#paidUntil, start) +
       bytes * 1000 / this.#rate;
     const mine = this.#taken += bytes;
@@ -148,11 +149,11 @@ export class RateLimiter {
       // the rate now. Up to the credit may be read ahead of it.
       const wait = this.#paidUntil -
         (this.#taken - mine + creditOf(this.#rate)) * 1000 / this.#rate -
-        performance.now();
+        clock.now();
       if (wait <= 0 || !this.limited) break;
       await this.#nap(wait, signal);
     }
-    return performance.now() - start;
+    return clock.now() - start;
   }
 
   /** Waits `ms`, or until the limit changes; rejects if `signal` aborts. */
@@ -161,7 +162,7 @@ export class RateLimiter {
     return new Promise((resolve, reject) => {
       signal.throwIfAborted();
       const end = (): void => {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         wakers.delete(wake);
         signal.removeEventListener("abort", abort);
       };
@@ -173,7 +174,7 @@ export class RateLimiter {
         end();
         reject(signal.reason);
       };
-      const timer = setTimeout(wake, Math.min(ms, MAX_TIMER_DELAY));
+      const timer = clock.setTimeout(wake, Math.min(ms, MAX_TIMER_DELAY));
       wakers.add(wake);
       signal.addEventListener("abort", abort, { once: true });
     });

@@ -40,6 +40,7 @@
 // it, it is refused (`UnprovenVersion`) and the file kept, never replaced by
 // bytes of unknown age. Its 304 still counts: it holds the file's version.
 
+import { clock } from "../_clock.ts";
 import { RetriesExhaustedError } from "../errors.ts";
 import {
   FinalProtocolError,
@@ -99,7 +100,7 @@ interface Turns {
   /** Its counted attempts, every turn's. */
   attempts: number;
   /**
-   * When (on `performance.now()`'s clock) it may be asked again: its
+   * When (on `clock.now()`) it may be asked again: its
    * backoff, or its `Retry-After`, from when it was left; `undefined` once
    * it is done with (its retries used up, or a failure no retry mends).
    */
@@ -164,7 +165,7 @@ export async function fromSources(
   // is not held to it, and its own length is the file's.
   let known: { total: number; from: number } | undefined;
   for (;;) {
-    const now = performance.now();
+    const now = clock.now();
     const turn = nextTurn(turns, now);
     if (turn === undefined) break;
     const { source } = turn;
@@ -201,7 +202,7 @@ export async function fromSources(
       // Not a failure no retry mends (a 404, another file): see isRetryable.
       turn.readyAt = !isRetryable(failure) || turn.attempts > retries
         ? undefined
-        : performance.now() +
+        : clock.now() +
           retryDelay(failure, turn.attempts, transfer.options);
       if (error instanceof SourceMismatch && transfer.integrity !== undefined) {
         refused.push(turn);

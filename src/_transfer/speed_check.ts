@@ -11,6 +11,16 @@
 // connections at 100 KB/s each meet a 200 KB/s minimum, as one at 400 KB/s
 // would; a crawling connection among fast ones is left alone while the
 // download keeps its pace, and given up once it holds the download back.
+//
+// Nor is time this process did not run: a sample whose timer fires a
+// sampling period or more after it was due tells of a process stopped
+// (SIGSTOP, a laptop's sleep, a paused machine) or starved, which could read
+// no byte meanwhile, whatever the server sent. The stretch from when the
+// sample was due counts as held back.
+//
+// Time is `clock`'s (`_clock.ts`), samples are taken on its timers.
+
+import { clock, type TimerHandle } from "../_clock.ts";
 
 /** How many samples a window is measured with. */
 const SAMPLES = 5;
@@ -33,6 +43,8 @@ export class SpeedMeter {
   // held while any is (a download's limit holds them all back in turn).
   #holding = 0;
   #holdingSince = 0;
+  // The end of the last stretch marked absent (see `absent()`).
+  #absentUntil = -Infinity;
   #samples: Sample[] = [];
 
   /** @param window The milliseconds over which the speed is measured. */
@@ -53,15 +65,28 @@ export class SpeedMeter {
    * window must not make the window look slow).
    */
   held(): void {
-    if (this.#holding++ === 0) this.#holdingSince = performance.now();
+    if (this.#holding++ === 0) this.#holdingSince = clock.now();
   }
 
   /** Marks the end of a wait that {@linkcode SpeedMeter.held} marked. */
   released(): void {
     if (this.#holding === 0) return;
     if (--this.#holding === 0) {
-      this.#held += performance.now() - this.#holdingSince;
+      this.#held += clock.now() - this.#holdingSince;
     }
+  }
+
+  /**
+   * Marks the time from `since` to now as time this process did not run
+   * (not counted, as a hold is): a stretch that another connection of the
+   * group marked already counts once, and one held back already is not
+   * counted twice.
+   */
+  absent(since: number): void {
+    const now = clock.now();
+    const from = Math.max(since, this.#absentUntil);
+    if (now > from && this.#holding === 0) this.#held += now - from;
+    this.#absentUntil = Math.max(this.#absentUntil, now);
   }
 
   /**
@@ -88,7 +113,7 @@ export class SpeedMeter {
   }
 
   #sample(): Sample {
-    const time = performance.now();
+    const time = clock.now();
     const holding = this.#holding === 0 ? 0 : time - this.#holdingSince;
     return { time, bytes: this.#bytes, held: this.#held + holding };
   }
@@ -108,7 +133,10 @@ export class SpeedCheck {
   #onSlow: (speed: number) => void;
   #meter: SpeedMeter;
   #group: SpeedGroup | undefined;
-  #timer: ReturnType<typeof setInterval>;
+  #period: number;
+  #timer: TimerHandle | undefined;
+  /** When the next sample is due (`clock.now()` time). */
+  #due = 0;
 
   /**
    * Starts watching (call once the body starts coming).
@@ -129,7 +157,8 @@ export class SpeedCheck {
     this.#onSlow = onSlow;
     this.#meter = new SpeedMeter(window);
     this.#group = group;
-    this.#timer = setInterval(() => this.#check(), window / SAMPLES);
+    this.#period = window / SAMPLES;
+    this.#arm();
   }
 
   /** Counts `bytes` received. */
@@ -152,7 +181,24 @@ export class SpeedCheck {
 
   /** Stops the watch. */
   stop(): void {
-    clearInterval(this.#timer);
+    clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  // A sample every period, each timer set by the one before (as an
+  // interval would, on any clock); one a period late or more tells of a
+  // stretch this process did not run (see the module comment).
+  #arm(): void {
+    this.#due = clock.now() + this.#period;
+    this.#timer = clock.setTimeout(() => {
+      const due = this.#due;
+      if (clock.now() - due >= this.#period) {
+        this.#meter.absent(due);
+        this.#group?.meter.absent(due);
+      }
+      this.#arm();
+      this.#check();
+    }, this.#period);
   }
 
   #check(): void {

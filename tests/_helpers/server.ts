@@ -555,9 +555,17 @@ export function fileRoute(
 }
 
 /**
+ * How far behind its pace a paced body may fall and still catch up (a
+ * server's cap lets a short burst through, not the bytes of a whole pause).
+ */
+const PACE_CATCH_UP = 100;
+
+/**
  * Writes `bytes` at `pace` bytes per second, 16 KiB at a time, each write
- * at the time the pace gives it (late writes do not slow the next ones),
- * until the client goes.
+ * at the time the pace gives it (late writes do not slow the next ones, up
+ * to {@linkcode PACE_CATCH_UP} late: a process stopped for a second and a
+ * half, as a loaded machine stops one, does not send that long's bytes at
+ * once when it runs again), until the client goes.
  */
 async function writePaced(
   response: ServerResponse,
@@ -565,9 +573,13 @@ async function writePaced(
   pace: number,
   onSent: (sent: number) => void,
 ): Promise<void> {
-  const start = performance.now();
+  let start = performance.now();
   for (let sent = 0; sent < bytes.byteLength && !response.destroyed;) {
-    const due = start + sent * 1000 / pace - performance.now();
+    let due = start + sent * 1000 / pace - performance.now();
+    if (due < -PACE_CATCH_UP) {
+      start -= due + PACE_CATCH_UP;
+      due = -PACE_CATCH_UP;
+    }
     if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
     const chunk = bytes.subarray(sent, sent + 16_384);
     await new Promise<void>((resolve) =>

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { SpeedCheck, SpeedMeter } from "../../src/_transfer/speed_check.ts";
+import { useManualClock } from "../_helpers/manual_clock.ts";
 
 test("SpeedCheck calls onSlow once, with the speed measured, when a window passes under the minimum", async () => {
   let calls = 0;
@@ -71,4 +72,54 @@ test("SpeedCheck in a group calls onSlow only once the group is under the minimu
   // Not while the group kept its pace; then at the group's speed.
   assert.ok(performance.now() >= stoppedAt, "judged while the group was fast");
   assert.ok(speed < 1000, `${speed}`);
+});
+
+test("SpeedCheck does not count as slow a stretch the process did not run (its sample came a period late or more)", () => {
+  using clock = useManualClock();
+  const speeds: number[] = [];
+  const check = new SpeedCheck(1000, 500, (speed) => speeds.push(speed));
+  /** `ms` at 2000 bytes/s, twice the minimum, sampled as it goes. */
+  const flow = (ms: number): void => {
+    for (let at = 0; at < ms; at += 100) {
+      check.received(200);
+      clock.advance(100);
+    }
+  };
+  flow(1000);
+  // The process stops for 1.5 s (no byte can be read), then runs on: the
+  // sample due meanwhile fires late, before the bytes waiting are read.
+  clock.jump(1500);
+  clock.advance(0);
+  flow(1000);
+  check.stop();
+  assert.deepEqual(speeds, []);
+});
+
+test("SpeedCheck still calls onSlow for a slow body sampled on time after a stretch the process did not run", () => {
+  using clock = useManualClock();
+  const group = { meter: new SpeedMeter(500), connections: () => 2 };
+  const speeds: number[] = [];
+  const checks = [0, 1].map(() =>
+    new SpeedCheck(1000, 500, (speed) => speeds.push(speed), group)
+  );
+  clock.jump(1500);
+  clock.advance(0);
+  // On time from now on, and nothing comes: slow, once the stretch counted
+  // for each connection's sample alike is out of the window.
+  clock.advance(1000);
+  for (const check of checks) check.stop();
+  assert.deepEqual(speeds, [0, 0]);
+});
+
+test("SpeedMeter counts once a stretch that several connections mark absent", () => {
+  using clock = useManualClock();
+  const meter = new SpeedMeter(500);
+  const start = clock.now();
+  clock.jump(1500);
+  meter.absent(start + 100);
+  meter.absent(start + 100); // another connection's late sample
+  clock.advance(250);
+  meter.received(700);
+  // 1,750 ms passed, 1,400 of them absent: 700 bytes in 350 ms.
+  assert.equal(meter.measure(), 2000);
 });
