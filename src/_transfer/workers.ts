@@ -454,11 +454,17 @@ export class Workers {
         contentEncoding(response.headers) === undefined,
       );
     } catch (error) {
-      if ((crowded || this.#count > 1) && isDenial(error)) {
-        this.#crowded.add(error);
-        // On this connection's signal, not aborted yet: a cancel, or its
-        // timeout, ends it.
-        if (this.#isForwarded(error)) {
+      const denied = isDenial(error);
+      if ((crowded || this.#count > 1) && (denied || isRefusal(error))) {
+        // A forwarded request's connection stays open after a denial, and
+        // after a 429 or a 503 too (squid's `maxconn` with a `deny_info` of
+        // that status), counted by the proxy still: closed, and the part
+        // asked again alone, uncounted, as after a denial. On this
+        // connection's signal, not aborted yet: a cancel, or its timeout,
+        // ends it.
+        const forwarded = this.#isForwarded(error);
+        if (denied || forwarded) this.#crowded.add(error);
+        if (forwarded) {
           await closeDeniedConnection(
             this.#transfer.fetch,
             error.url,

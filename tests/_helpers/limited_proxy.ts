@@ -2,8 +2,9 @@
 // connections, as squid's `maxconn` (`acl c maxconn 2`, `http_access deny
 // c`): every request that comes while the client has more connections open
 // than the limit is answered `403 Forbidden` (`X-Squid-Error:
-// ERR_ACCESS_DENIED 0`), and the connection is kept alive, as squid keeps
-// it; the others are forwarded to the server. On `node:net`, reading each
+// ERR_ACCESS_DENIED 0`), or the status a `deny_info` names (`deny_info
+// 503:ERR_ACCESS_DENIED c`), and the connection is kept alive, as squid
+// keeps it; the others are forwarded to the server. On `node:net`, reading each
 // request's head itself: a connection's opening and closing are what it
 // counts, which `node:http`'s server does not tell on every runtime. Plain
 // `GET`s of an absolute URL (`GET http://127.0.0.1:1234/f`) only, one at a
@@ -18,7 +19,7 @@ export interface LimitedRequest {
   method: string;
   /** Its `Range`, if any. */
   range: string | undefined;
-  /** The answer's status: 403 for a denial. */
+  /** The answer's status: the denial's (403 by default) for a denial. */
   status: number;
 }
 
@@ -26,7 +27,7 @@ export interface LimitedRequest {
 export interface LimitedProxy extends AsyncDisposable {
   /** The proxy's URL, `http://127.0.0.1:<port>`. */
   url: string;
-  /** The requests it answered, in order, and how (403: denied). */
+  /** The requests it answered, in order, and how (the denial's status: denied). */
   requests: LimitedRequest[];
   /** The most connections open at once, denied ones too. */
   mostOpen: number;
@@ -34,6 +35,12 @@ export interface LimitedProxy extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+// What squid 5.7 says with each status.
+const STATUS_TEXT = {
+  403: "Forbidden",
+  429: "Too Many Requests",
+  503: "Service Unavailable",
+};
 const DENIAL_BODY = "<html><body>ERR_ACCESS_DENIED</body></html>\n";
 // Hop-by-hop headers: the proxy's own, never passed on.
 const HOP = new Set([
@@ -44,9 +51,13 @@ const HOP = new Set([
   "transfer-encoding",
 ]);
 
-/** Starts a proxy that denies a client's requests beyond `maxconn` open. */
+/**
+ * Starts a proxy that denies a client's requests beyond `maxconn` open,
+ * answering them `status` (squid's `deny_info` may name 429 or 503).
+ */
 export async function startLimitedProxy(
   maxconn: number,
+  status: 403 | 429 | 503 = 403,
 ): Promise<LimitedProxy> {
   const sockets = new Set<Socket>();
   const requests: LimitedRequest[] = [];
@@ -103,9 +114,10 @@ export async function startLimitedProxy(
     const asked = { method, range: headers.range };
     const connection = keep ? "keep-alive" : "close";
     if (denied) {
-      requests.push({ ...asked, status: 403 });
+      requests.push({ ...asked, status });
       socket.write(
-        `HTTP/1.1 403 Forbidden\r\nX-Squid-Error: ERR_ACCESS_DENIED 0\r\n` +
+        `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\n` +
+          `X-Squid-Error: ERR_ACCESS_DENIED 0\r\n` +
           `Content-Type: text/html\r\nContent-Length: ${DENIAL_BODY.length}\r\n` +
           `Connection: ${connection}\r\n\r\n${DENIAL_BODY}`,
       );
