@@ -64,10 +64,16 @@ function messageTurn(): Promise<void> {
     // One message for all who wait before it is received.
     if (waiting.push(resolve) > 1) return;
     const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
+    // The web's port (Deno's), typed so for Node's types too, whose
+    // `MessagePort` has no `onmessage` (Node never gets here).
+    const port = channel.port1 as unknown as {
+      onmessage: (() => void) | null;
+      close(): void;
+    };
+    port.onmessage = () => {
       // Closed at once: a port listened to keeps the process alive, and
       // Deno's `unref` of a port no longer holds once it has received.
-      channel.port1.close();
+      port.close();
       const done = waiting;
       waiting = [];
       for (const resolve of done) resolve();
