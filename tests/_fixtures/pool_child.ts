@@ -24,6 +24,7 @@ async function caller(): Promise<void> {
     await download.wait();
   }
 }
-await Promise.all(Array.from({ length: Number(concurrency) }, caller));
-await manager.wait();
-console.log("done");
+// No top-level await: the npm build runs this as CommonJS too.
+Promise.all(Array.from({ length: Number(concurrency) }, caller))
+  .then(() => manager.wait())
+  .then(() => console.log("done"));
